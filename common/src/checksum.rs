@@ -1,0 +1,218 @@
+//! Checksums: the SHA-256 of a block or file (what the namenode records and
+//! `sha256sum` prints), and CRC32C per fixed-size chunk (what lets a streaming
+//! reader verify each chunk before handing it on, without buffering a block).
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use sha2::{Digest, Sha256};
+use std::fmt;
+use std::str::FromStr;
+
+/// Bytes covered by one CRC32C. 64 KiB keeps a block's checksum list small
+/// (4 KiB for a 64 MiB block) while bounding what a reader must buffer.
+pub const CHUNK_SIZE: usize = 64 * 1024;
+
+/// A SHA-256 digest; hex in JSON and in `Display`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Sha256Digest(pub [u8; 32]);
+
+impl Sha256Digest {
+    pub fn of(data: &[u8]) -> Self {
+        let mut h = Sha256Hasher::new();
+        h.update(data);
+        h.finish()
+    }
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+    /// The SHA-256 of no bytes (an empty file).
+    pub fn empty() -> Self {
+        Self::of(&[])
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not a SHA-256 hex digest: {0:?}")]
+pub struct BadDigest(pub String);
+
+impl FromStr for Sha256Digest {
+    type Err = BadDigest;
+    fn from_str(s: &str) -> Result<Self, BadDigest> {
+        let mut out = [0u8; 32];
+        hex::decode_to_slice(s.trim(), &mut out).map_err(|_| BadDigest(s.to_string()))?;
+        Ok(Self(out))
+    }
+}
+impl fmt::Display for Sha256Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+impl fmt::Debug for Sha256Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "sha256:{}", self.to_hex())
+    }
+}
+impl Serialize for Sha256Digest {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if s.is_human_readable() {
+            s.serialize_str(&self.to_hex())
+        } else {
+            self.0.serialize(s)
+        }
+    }
+}
+impl<'de> Deserialize<'de> for Sha256Digest {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        if d.is_human_readable() {
+            let s = String::deserialize(d)?;
+            s.parse().map_err(serde::de::Error::custom)
+        } else {
+            Ok(Self(<[u8; 32]>::deserialize(d)?))
+        }
+    }
+}
+
+/// Streaming SHA-256.
+#[derive(Clone, Default)]
+pub struct Sha256Hasher(Sha256);
+
+impl Sha256Hasher {
+    pub fn new() -> Self {
+        Self(Sha256::new())
+    }
+    pub fn update(&mut self, data: &[u8]) {
+        self.0.update(data);
+    }
+    pub fn finish(self) -> Sha256Digest {
+        Sha256Digest(self.0.finalize().into())
+    }
+}
+
+/// CRC32C of one chunk.
+pub fn crc32c(data: &[u8]) -> u32 {
+    crc32c::crc32c(data)
+}
+
+/// Chunk CRCs of a whole buffer (tests and small blocks).
+pub fn chunk_crcs(data: &[u8]) -> Vec<u32> {
+    data.chunks(CHUNK_SIZE).map(crc32c).collect()
+}
+
+/// Computes chunk CRCs over a stream of arbitrarily sized pieces.
+#[derive(Default)]
+pub struct ChunkCrcs {
+    crcs: Vec<u32>,
+    current: u32,
+    filled: usize,
+}
+
+impl ChunkCrcs {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    pub fn update(&mut self, mut data: &[u8]) {
+        while !data.is_empty() {
+            let take = (CHUNK_SIZE - self.filled).min(data.len());
+            self.current = crc32c::crc32c_append(self.current, &data[..take]);
+            self.filled += take;
+            data = &data[take..];
+            if self.filled == CHUNK_SIZE {
+                self.crcs.push(self.current);
+                self.current = 0;
+                self.filled = 0;
+            }
+        }
+    }
+    pub fn finish(mut self) -> Vec<u32> {
+        if self.filled > 0 {
+            self.crcs.push(self.current);
+        }
+        self.crcs
+    }
+}
+
+/// What a datanode keeps beside each block, and serves at
+/// `GET /blocks/{id}/meta`: enough for a reader to check every chunk.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockChecksums {
+    pub len: u64,
+    pub sha256: Sha256Digest,
+    pub chunk_size: u32,
+    pub crcs: Vec<u32>,
+}
+
+impl BlockChecksums {
+    pub fn of(data: &[u8]) -> Self {
+        Self {
+            len: data.len() as u64,
+            sha256: Sha256Digest::of(data),
+            chunk_size: CHUNK_SIZE as u32,
+            crcs: chunk_crcs(data),
+        }
+    }
+
+    /// Checks one chunk (index `i`, which must be whole unless it is the last).
+    pub fn verify_chunk(&self, i: usize, data: &[u8]) -> bool {
+        self.crcs.get(i) == Some(&crc32c(data))
+    }
+
+    /// The expected length of chunk `i`.
+    pub fn chunk_len(&self, i: usize) -> usize {
+        let start = i as u64 * self.chunk_size as u64;
+        self.len.saturating_sub(start).min(self.chunk_size as u64) as usize
+    }
+
+    /// True when lengths and chunk count agree (a sanity check on a meta file).
+    pub fn is_consistent(&self) -> bool {
+        let cs = self.chunk_size.max(1) as u64;
+        self.chunk_size > 0 && self.crcs.len() as u64 == self.len.div_ceil(cs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sha256_matches_known_vector() {
+        assert_eq!(
+            Sha256Digest::of(b"abc").to_hex(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(
+            Sha256Digest::empty().to_hex(),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+    }
+
+    #[test]
+    fn digest_json_and_bincode_round_trip() {
+        let d = Sha256Digest::of(b"x");
+        let j = serde_json::to_string(&d).unwrap();
+        assert_eq!(j, format!("\"{}\"", d.to_hex()));
+        assert_eq!(serde_json::from_str::<Sha256Digest>(&j).unwrap(), d);
+        let b = bincode::serialize(&d).unwrap();
+        assert_eq!(b.len(), 32);
+        assert_eq!(bincode::deserialize::<Sha256Digest>(&b).unwrap(), d);
+        assert!("zz".parse::<Sha256Digest>().is_err());
+    }
+
+    #[test]
+    fn streaming_chunk_crcs_match_whole() {
+        let data: Vec<u8> = (0..(CHUNK_SIZE * 3 + 17)).map(|i| (i * 7 % 251) as u8).collect();
+        let mut s = ChunkCrcs::new();
+        for piece in data.chunks(1000) {
+            s.update(piece);
+        }
+        let crcs = s.finish();
+        assert_eq!(crcs, chunk_crcs(&data));
+        assert_eq!(crcs.len(), 4);
+        let m = BlockChecksums::of(&data);
+        assert!(m.is_consistent());
+        assert_eq!(m.chunk_len(3), 17);
+        assert!(m.verify_chunk(3, &data[CHUNK_SIZE * 3..]));
+        let mut bad = data[..CHUNK_SIZE].to_vec();
+        bad[5] ^= 1;
+        assert!(!m.verify_chunk(0, &bad));
+        assert_eq!(ChunkCrcs::new().finish(), Vec::<u32>::new());
+    }
+}

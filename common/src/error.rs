@@ -1,0 +1,95 @@
+//! The wire shape of errors outside WebHDFS:
+//! `{"error": {"code": "...", "message": "..."}}`, and the status each code maps to.
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Machine-readable error codes. Each has one HTTP status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// 400: malformed request, bad path, bad parameter.
+    BadRequest,
+    /// 404: no such file or directory (or block).
+    NotFound,
+    /// 409: exists already, not empty, is a directory / not a directory, lease held.
+    Conflict,
+    /// 412: a precondition such as an expected checksum failed.
+    ChecksumMismatch,
+    /// 507: no datanode has room.
+    NoSpace,
+    /// 503: not enough datanodes, or safe mode.
+    Unavailable,
+    /// 500: a bug or an I/O failure on the server.
+    Internal,
+}
+
+impl ErrorCode {
+    pub fn http_status(self) -> u16 {
+        match self {
+            ErrorCode::BadRequest => 400,
+            ErrorCode::NotFound => 404,
+            ErrorCode::Conflict => 409,
+            ErrorCode::ChecksumMismatch => 412,
+            ErrorCode::NoSpace => 507,
+            ErrorCode::Unavailable => 503,
+            ErrorCode::Internal => 500,
+        }
+    }
+
+    /// The code a bare status stands for (for answers without a JSON body).
+    pub fn from_status(status: u16) -> Self {
+        match status {
+            400 | 405 | 411 | 413 | 414 | 415 | 422 => ErrorCode::BadRequest,
+            404 => ErrorCode::NotFound,
+            409 => ErrorCode::Conflict,
+            412 => ErrorCode::ChecksumMismatch,
+            507 => ErrorCode::NoSpace,
+            503 => ErrorCode::Unavailable,
+            _ => ErrorCode::Internal,
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        f.write_str(&s)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+/// `{"error": {"code": "...", "message": "..."}}`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+impl ErrorBody {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self { error: ErrorDetail { code, message: message.into() } }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shape() {
+        let b = ErrorBody::new(ErrorCode::NotFound, "/x does not exist");
+        let j = serde_json::to_value(&b).unwrap();
+        assert_eq!(j["error"]["code"], "not_found");
+        assert_eq!(j["error"]["message"], "/x does not exist");
+        assert_eq!(ErrorCode::NoSpace.http_status(), 507);
+        assert_eq!(ErrorCode::from_status(409), ErrorCode::Conflict);
+        assert_eq!(ErrorCode::Unavailable.to_string(), "unavailable");
+    }
+}

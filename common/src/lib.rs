@@ -1,0 +1,24 @@
+//! `dfs-common`: everything two dfs processes must agree on, and nothing else.
+//!
+//! No actix, no sled, no tokio runtime: only types and pure functions.
+//!
+//! - [`ids`]: `BlockId`, `NodeId`, `FileId` newtypes over UUIDs.
+//! - [`path`]: `DfsPath`, the only parser and validator of user paths.
+//! - [`checksum`]: `Sha256Digest`, streaming SHA-256, and per-chunk CRC32C.
+//! - [`units`]: `ByteSize` ("64MiB") and duration parsing for flags and TOML.
+//! - [`codec`]: bincode with a size limit and a leading format-version byte.
+//! - [`error`]: `ErrorCode` and the JSON error body `{"error":{"code","message"}}`.
+//! - [`proto`]: the messages: client ↔ namenode (JSON), datanode ↔ namenode
+//!   (bincode), client ↔ datanode (headers and raw streamed bodies).
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+
+pub mod checksum;
+pub mod codec;
+pub mod error;
+pub mod ids;
+pub mod path;
+pub mod proto;
+pub mod units;
+
+/// The version string every binary reports.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,328 @@
+//! Client ↔ namenode: JSON over HTTP under [`RPC_PREFIX`] (the native client
+//! protocol), and the cluster API shapes served under `/api/v1`.
+//!
+//! Write protocol (HDFS's create / addBlock / complete):
+//! 1. `POST create` → [`CreateResponse`] with a `file_id` (the write lease).
+//!    Nothing is visible at the path yet.
+//! 2. For each block, `POST add_block` → [`LocatedBlock`] (id and pipeline
+//!    targets); the client streams the block to `targets[0]` (see
+//!    [`super::data`]). On a failed pipeline: `POST abandon_block`, then
+//!    `add_block` again with the bad nodes in `exclude`.
+//! 3. `POST complete` with every block's length, digest and replicas, and the
+//!    whole file's digest → the file appears at its path atomically.
+//!
+//! While writing, the client calls `renew_lease` every
+//! `lease_renew_interval_ms`; a file whose lease expires is abandoned and its
+//! blocks deleted. `abandon_file` gives it up at once.
+use super::DatanodeInfo;
+use crate::checksum::Sha256Digest;
+use crate::ids::{BlockId, FileId, NodeId};
+use crate::path::DfsPath;
+use serde::{Deserialize, Serialize};
+
+pub const RPC_PREFIX: &str = "/rpc/v1";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FileType {
+    File,
+    Directory,
+}
+
+/// What `stat` shows. Times are milliseconds since the Unix epoch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileStatus {
+    pub path: DfsPath,
+    /// The last component; empty for `/`.
+    pub name: String,
+    #[serde(rename = "type")]
+    pub file_type: FileType,
+    /// Bytes in the file; 0 for a directory.
+    pub length: u64,
+    /// 0 for a directory.
+    pub replication: u16,
+    /// 0 for a directory.
+    pub block_size: u64,
+    pub modification_time: u64,
+    pub access_time: u64,
+    pub owner: String,
+    pub group: String,
+    /// Unix permission bits, e.g. 0o644.
+    pub permission: u16,
+    /// The whole file's SHA-256 (what `sha256sum` prints); `None` for directories.
+    pub sha256: Option<Sha256Digest>,
+    /// Entries directly inside a directory; 0 for a file.
+    pub children: u64,
+    /// Blocks of a file; 0 for a directory.
+    pub blocks: u64,
+    /// A stable number for this inode (WebHDFS `fileId`).
+    pub inode_id: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PathQuery {
+    pub path: DfsPath,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MkdirsRequest {
+    pub path: DfsPath,
+    /// Make missing parents (`mkdir -p`); without it a missing parent is 404.
+    #[serde(default)]
+    pub parents: bool,
+}
+
+/// `GET list?path=..&start_after=..&limit=..`. Listing a file gives that one file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ListQuery {
+    pub path: DfsPath,
+    /// Only names sorting after this one (paging through huge directories).
+    #[serde(default)]
+    pub start_after: Option<String>,
+    #[serde(default)]
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirectoryListing {
+    pub path: DfsPath,
+    /// Sorted by name.
+    pub entries: Vec<FileStatus>,
+    /// More entries follow the last one returned.
+    pub has_more: bool,
+}
+
+/// `mv` semantics: when `dst` is an existing directory, `src` moves into it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RenameRequest {
+    pub src: DfsPath,
+    pub dst: DfsPath,
+    /// Replace an existing file at the destination.
+    #[serde(default)]
+    pub overwrite: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeleteRequest {
+    pub path: DfsPath,
+    /// Needed to delete a non-empty directory (409 otherwise).
+    #[serde(default)]
+    pub recursive: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeleteResponse {
+    pub files_deleted: u64,
+    pub directories_deleted: u64,
+    pub bytes_deleted: u64,
+}
+
+/// `du`: totals under a path (the path itself included).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContentSummary {
+    pub path: DfsPath,
+    pub length: u64,
+    pub file_count: u64,
+    pub directory_count: u64,
+    /// Sum over files of length × replication.
+    pub space_consumed: u64,
+    pub block_count: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CreateRequest {
+    pub path: DfsPath,
+    /// Replace a complete file at `path` when this write completes.
+    #[serde(default)]
+    pub overwrite: bool,
+    /// Default: the namenode's `--replication`.
+    #[serde(default)]
+    pub replication: Option<u16>,
+    /// Default: the namenode's `--block-size`.
+    #[serde(default)]
+    pub block_size: Option<u64>,
+    /// Make missing parent directories (default true, as `dfs put` does).
+    #[serde(default = "yes")]
+    pub create_parent: bool,
+    #[serde(default)]
+    pub owner: Option<String>,
+    #[serde(default)]
+    pub permission: Option<u16>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateResponse {
+    pub file_id: FileId,
+    pub block_size: u64,
+    pub replication: u16,
+    pub lease_renew_interval_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AddBlockRequest {
+    pub file_id: FileId,
+    /// Nodes not to place this block on (they just failed in a pipeline).
+    #[serde(default)]
+    pub exclude: Vec<NodeId>,
+}
+
+/// A block and where it is (reads) or where it goes (writes: `replicas` is
+/// the pipeline, first hop first).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LocatedBlock {
+    pub block_id: BlockId,
+    /// Offset of the block's first byte within the file.
+    pub offset: u64,
+    /// Length (for a new block: 0 until committed).
+    pub len: u64,
+    /// Recorded digest; `None` for a block being written.
+    pub sha256: Option<Sha256Digest>,
+    /// Live replicas first, in the order a reader should try them.
+    pub replicas: Vec<DatanodeInfo>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AbandonBlockRequest {
+    pub file_id: FileId,
+    pub block_id: BlockId,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FileIdRequest {
+    pub file_id: FileId,
+}
+
+/// One written block, as the pipeline acknowledged it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommittedBlock {
+    pub block_id: BlockId,
+    pub len: u64,
+    pub sha256: Sha256Digest,
+    /// Nodes that acknowledged a durable replica with this digest.
+    pub replicas: Vec<NodeId>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CompleteRequest {
+    pub file_id: FileId,
+    /// In file order; every block but the last is exactly `block_size` long.
+    pub blocks: Vec<CommittedBlock>,
+    pub length: u64,
+    pub sha256: Sha256Digest,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SetReplicationRequest {
+    pub path: DfsPath,
+    pub replication: u16,
+}
+
+/// A reader (client) found a replica whose bytes do not match.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BadReplicaReport {
+    pub block_id: BlockId,
+    pub node_id: NodeId,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileLocations {
+    pub status: FileStatus,
+    pub blocks: Vec<LocatedBlock>,
+}
+
+/// `/api/v1/summary`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterSummary {
+    pub version: String,
+    pub uptime_secs: u64,
+    pub safe_mode: bool,
+    pub live_datanodes: u32,
+    pub dead_datanodes: u32,
+    pub capacity: u64,
+    pub used: u64,
+    pub available: u64,
+    pub files: u64,
+    pub directories: u64,
+    pub blocks: u64,
+    pub under_replicated_blocks: u64,
+    pub missing_blocks: u64,
+    pub default_replication: u16,
+    pub default_block_size: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DatanodeState {
+    Live,
+    Dead,
+}
+
+/// One row of `/api/v1/datanodes`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DatanodeReport {
+    pub id: NodeId,
+    pub addr: String,
+    pub state: DatanodeState,
+    pub capacity: u64,
+    pub used: u64,
+    pub available: u64,
+    /// Replicas the namenode believes this node holds.
+    pub blocks: u64,
+    /// Milliseconds since its last heartbeat.
+    pub last_heartbeat_ms: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BlockHealth {
+    Healthy,
+    UnderReplicated,
+    OverReplicated,
+    Missing,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FsckProblem {
+    pub path: DfsPath,
+    pub block_id: BlockId,
+    pub health: BlockHealth,
+    pub live_replicas: u32,
+    pub expected_replicas: u16,
+}
+
+/// `/api/v1/fsck?path=`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FsckReport {
+    pub path: DfsPath,
+    pub files: u64,
+    pub directories: u64,
+    pub total_bytes: u64,
+    pub blocks: u64,
+    pub healthy_blocks: u64,
+    pub under_replicated_blocks: u64,
+    pub over_replicated_blocks: u64,
+    pub missing_blocks: u64,
+    /// True when no block is missing (under-replication alone is not corruption).
+    pub healthy: bool,
+    /// Problem blocks (at most a bounded number are listed).
+    pub problems: Vec<FsckProblem>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn create_request_defaults() {
+        let r: CreateRequest = serde_json::from_str(r#"{"path":"/a"}"#).unwrap();
+        assert!(r.create_parent);
+        assert!(!r.overwrite);
+        assert_eq!(r.replication, None);
+        assert!(serde_json::from_str::<CreateRequest>(r#"{"path":"a"}"#).is_err());
+    }
+}
