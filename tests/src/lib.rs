@@ -1,1 +1,459 @@
+//! `dfs-tests`: the end-to-end harness. [`TestCluster`] starts the real
+//! `namenode` and `datanode` binaries on 127.0.0.1 with free ports in a temp
+//! dir, and kills them when dropped. When a test fails (the cluster is dropped
+//! while panicking) the tail of every process log is printed and the temp dir
+//! is kept so the logs can be read.
+//!
+//! Binaries are found in `$DFS_BIN_DIR`, else `$CARGO_TARGET_DIR/debug`, else
+//! `<workspace>/target/debug`. Build them first:
+//! `cargo build --workspace --bins` (the README's test command does).
+//!
+//! Waiting is always on observable state (`wait_until`), never a fixed sleep.
+use anyhow::{bail, Context, Result};
+use dfs_client::DfsClient;
+use dfs_common::path::DfsPath;
+use dfs_common::proto::client::ClusterSummary;
+use std::future::Future;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
+/// Where the binaries under test live.
+pub fn bin_dir() -> PathBuf {
+    if let Ok(d) = std::env::var("DFS_BIN_DIR") {
+        return PathBuf::from(d);
+    }
+    if let Ok(t) = std::env::var("CARGO_TARGET_DIR") {
+        return PathBuf::from(t).join("debug");
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/debug")
+}
+
+/// The path of one binary, or a panic that says how to build it.
+pub fn bin(name: &str) -> PathBuf {
+    let p = bin_dir().join(name);
+    assert!(
+        p.exists(),
+        "binary {} is missing: run `cargo build --workspace --bins` first (or set DFS_BIN_DIR)",
+        p.display()
+    );
+    p
+}
+
+/// A port that was free a moment ago on 127.0.0.1.
+pub fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    l.local_addr().expect("local addr").port()
+}
+
+/// Deterministic pseudo-random bytes (xorshift), so failures reproduce.
+pub fn test_data(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+pub fn sha256_hex(data: &[u8]) -> String {
+    dfs_common::checksum::Sha256Digest::of(data).to_hex()
+}
+
+pub fn p(s: &str) -> DfsPath {
+    DfsPath::parse(s).expect("valid test path")
+}
+
+/// Polls `check` until it returns `Ok(Some(v))`, or fails after `timeout`
+/// with the last error seen.
+pub async fn wait_until<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Option<T>>>,
+{
+    let start = Instant::now();
+    let mut last = String::from("condition not yet true");
+    loop {
+        match check().await {
+            Ok(Some(v)) => return Ok(v),
+            Ok(None) => {}
+            Err(e) => last = format!("{e:#}"),
+        }
+        if start.elapsed() > timeout {
+            bail!("timed out after {timeout:?} waiting for {what}: {last}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Knobs for a test cluster. Defaults suit tests: small blocks, fast
+/// heartbeats, short timeouts.
+#[derive(Debug, Clone)]
+pub struct ClusterOptions {
+    pub datanodes: usize,
+    pub block_size: u64,
+    pub replication: u16,
+    pub heartbeat_interval: &'static str,
+    pub dead_node_timeout: &'static str,
+    pub lease_timeout: &'static str,
+}
+
+impl Default for ClusterOptions {
+    fn default() -> Self {
+        Self {
+            datanodes: 3,
+            block_size: 1 << 20,
+            replication: 3,
+            heartbeat_interval: "300ms",
+            dead_node_timeout: "3s",
+            lease_timeout: "3s",
+        }
+    }
+}
+
+struct Proc {
+    name: String,
+    child: Child,
+    log: PathBuf,
+}
+
+impl Proc {
+    fn spawn(name: &str, program: &Path, args: &[String], log: &Path) -> Result<Proc> {
+        let out = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)?;
+        let err = out.try_clone()?;
+        let child = Command::new(program)
+            .args(args)
+            .env(
+                "RUST_LOG",
+                std::env::var("DFS_TEST_LOG").unwrap_or_else(|_| "info".into()),
+            )
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .with_context(|| format!("starting {}", program.display()))?;
+        Ok(Proc {
+            name: name.to_string(),
+            child,
+            log: log.to_path_buf(),
+        })
+    }
+
+    fn signal(&mut self, sig: i32) {
+        // Safe: plain kill(2) on a child we own and have not reaped.
+        unsafe {
+            libc::kill(self.child.id() as i32, sig);
+        }
+    }
+
+    /// SIGTERM, then SIGKILL if it has not exited within `grace`.
+    fn stop(mut self, grace: Duration) {
+        self.signal(libc::SIGTERM);
+        let start = Instant::now();
+        while start.elapsed() < grace {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A namenode and N datanodes, real processes on 127.0.0.1.
+pub struct TestCluster {
+    pub opts: ClusterOptions,
+    dir: Option<tempfile::TempDir>,
+    root: PathBuf,
+    nn_port: u16,
+    dn_ports: Vec<u16>,
+    namenode: Option<Proc>,
+    datanodes: Vec<Option<Proc>>,
+}
+
+impl TestCluster {
+    /// Starts a cluster and waits until every datanode is live.
+    pub async fn start(opts: ClusterOptions) -> TestCluster {
+        let dir = tempfile::Builder::new()
+            .prefix("dfs-test-")
+            .tempdir()
+            .expect("temp dir");
+        let root = dir.path().to_path_buf();
+        std::fs::create_dir_all(root.join("logs")).expect("logs dir");
+        let nn_port = free_port();
+        let dn_ports = (0..opts.datanodes).map(|_| free_port()).collect();
+        let mut c = TestCluster {
+            datanodes: (0..opts.datanodes).map(|_| None).collect(),
+            opts,
+            dir: Some(dir),
+            root,
+            nn_port,
+            dn_ports,
+            namenode: None,
+        };
+        c.start_namenode();
+        for i in 0..c.opts.datanodes {
+            c.start_datanode(i);
+        }
+        c.wait_live(c.opts.datanodes).await;
+        c
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn namenode_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.nn_port)
+    }
+
+    pub fn datanode_url(&self, i: usize) -> String {
+        format!("http://127.0.0.1:{}", self.dn_ports[i])
+    }
+
+    pub fn datanode_dir(&self, i: usize) -> PathBuf {
+        self.root.join(format!("datanode-{i}"))
+    }
+
+    pub fn namenode_dir(&self) -> PathBuf {
+        self.root.join("namenode")
+    }
+
+    pub fn client(&self) -> DfsClient {
+        DfsClient::new(&self.namenode_url()).expect("client")
+    }
+
+    /// Process id of the namenode (for memory measurements).
+    pub fn namenode_pid(&self) -> Option<u32> {
+        self.namenode.as_ref().map(|p| p.child.id())
+    }
+
+    pub fn datanode_pid(&self, i: usize) -> Option<u32> {
+        self.datanodes[i].as_ref().map(|p| p.child.id())
+    }
+
+    pub fn start_namenode(&mut self) {
+        assert!(self.namenode.is_none(), "namenode already running");
+        let o = &self.opts;
+        let args: Vec<String> = vec![
+            "--listen".into(),
+            format!("127.0.0.1:{}", self.nn_port),
+            "--data-dir".into(),
+            self.namenode_dir().display().to_string(),
+            "--block-size".into(),
+            o.block_size.to_string(),
+            "--replication".into(),
+            o.replication.to_string(),
+            "--heartbeat-interval".into(),
+            o.heartbeat_interval.into(),
+            "--dead-node-timeout".into(),
+            o.dead_node_timeout.into(),
+            "--lease-timeout".into(),
+            o.lease_timeout.into(),
+        ];
+        let log = self.root.join("logs/namenode.log");
+        self.namenode =
+            Some(Proc::spawn("namenode", &bin("namenode"), &args, &log).expect("spawn namenode"));
+    }
+
+    pub fn start_datanode(&mut self, i: usize) {
+        assert!(self.datanodes[i].is_none(), "datanode {i} already running");
+        let args: Vec<String> = vec![
+            "--namenode".into(),
+            self.namenode_url(),
+            "--listen".into(),
+            format!("127.0.0.1:{}", self.dn_ports[i]),
+            "--data-dir".into(),
+            self.datanode_dir(i).display().to_string(),
+        ];
+        let log = self.root.join(format!("logs/datanode-{i}.log"));
+        let name = format!("datanode-{i}");
+        self.datanodes[i] =
+            Some(Proc::spawn(&name, &bin("datanode"), &args, &log).expect("spawn datanode"));
+    }
+
+    /// SIGKILL datanode `i` (a crash).
+    pub fn kill_datanode(&mut self, i: usize) {
+        if let Some(p) = self.datanodes[i].take() {
+            p.kill();
+        }
+    }
+
+    /// SIGTERM datanode `i` (a clean stop).
+    pub fn stop_datanode(&mut self, i: usize) {
+        if let Some(p) = self.datanodes[i].take() {
+            p.stop(Duration::from_secs(10));
+        }
+    }
+
+    pub fn kill_namenode(&mut self) {
+        if let Some(p) = self.namenode.take() {
+            p.kill();
+        }
+    }
+
+    pub fn stop_namenode(&mut self) {
+        if let Some(p) = self.namenode.take() {
+            p.stop(Duration::from_secs(10));
+        }
+    }
+
+    /// Stops every process cleanly, starts them all again, waits until live.
+    pub async fn restart_all(&mut self) {
+        for i in 0..self.datanodes.len() {
+            self.stop_datanode(i);
+        }
+        self.stop_namenode();
+        self.start_namenode();
+        for i in 0..self.datanodes.len() {
+            self.start_datanode(i);
+        }
+        self.wait_live(self.datanodes.len()).await;
+    }
+
+    pub async fn summary(&self) -> Result<ClusterSummary> {
+        Ok(self.client().summary().await?)
+    }
+
+    /// Waits until the namenode answers and counts exactly `n` live datanodes.
+    pub async fn wait_live(&self, n: usize) {
+        let client = self.client();
+        wait_until(
+            &format!("{n} live datanodes"),
+            Duration::from_secs(30),
+            || {
+                let client = client.clone();
+                async move {
+                    let s = client.summary().await?;
+                    Ok((s.live_datanodes as usize == n).then_some(()))
+                }
+            },
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    }
+
+    /// Every finalized block file (`*.blk`) under datanode `i`'s data dir.
+    pub fn block_files(&self, i: usize) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        walk(&self.datanode_dir(i).join("blocks"), &mut out);
+        out.retain(|p| p.extension().is_some_and(|e| e == "blk"));
+        out.sort();
+        out
+    }
+
+    /// The block file of `block` on datanode `i`, if it holds one.
+    pub fn block_file(&self, i: usize, block: &str) -> Option<PathBuf> {
+        self.block_files(i)
+            .into_iter()
+            .find(|p| p.file_stem().is_some_and(|s| s.to_string_lossy() == block))
+    }
+
+    /// Runs the `dfs` CLI against this cluster.
+    pub fn dfs(&self, args: &[&str]) -> Output {
+        self.dfs_with_stdin(args, None)
+    }
+
+    pub fn dfs_with_stdin(&self, args: &[&str], stdin: Option<&[u8]>) -> Output {
+        use std::io::Write;
+        let mut cmd = Command::new(bin("dfs"));
+        cmd.args(args)
+            .env("DFS_NAMENODE", self.namenode_url())
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn dfs");
+        if let Some(data) = stdin {
+            let mut sin = child.stdin.take().expect("stdin");
+            let data = data.to_vec();
+            std::thread::spawn(move || {
+                let _ = sin.write_all(&data);
+            });
+        }
+        child.wait_with_output().expect("dfs output")
+    }
+
+    /// Runs `dfs` and asserts success, returning stdout as text.
+    pub fn dfs_ok(&self, args: &[&str]) -> String {
+        let out = self.dfs(args);
+        assert!(
+            out.status.success(),
+            "dfs {args:?} failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn all_procs(&mut self) -> Vec<Proc> {
+        let mut v: Vec<Proc> = self.datanodes.iter_mut().filter_map(Option::take).collect();
+        v.extend(self.namenode.take());
+        v
+    }
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            walk(&p, out);
+        } else {
+            out.push(p);
+        }
+    }
+}
+
+fn tail(path: &Path, lines: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+impl Drop for TestCluster {
+    fn drop(&mut self) {
+        let failing = std::thread::panicking();
+        let logs: Vec<(String, PathBuf)> = self
+            .namenode
+            .iter()
+            .chain(self.datanodes.iter().flatten())
+            .map(|p| (p.name.clone(), p.log.clone()))
+            .collect();
+        for p in self.all_procs() {
+            p.kill();
+        }
+        if failing {
+            for (name, log) in logs {
+                eprintln!(
+                    "----- last lines of {name} ({}) -----\n{}",
+                    log.display(),
+                    tail(&log, 40)
+                );
+            }
+            if let Some(d) = self.dir.take() {
+                let kept = d.keep();
+                eprintln!("test cluster files kept in {}", kept.display());
+            }
+        }
+    }
+}

@@ -1,0 +1,118 @@
+//! A replica with a flipped byte on disk never reaches the reader: the read
+//! goes on from another replica and the bytes come back exact.
+use dfs_client::{NoProgress, UploadOptions};
+use dfs_tests::{p, test_data, ClusterOptions, TestCluster};
+use std::io::{Read, Seek, SeekFrom, Write};
+
+fn flip_byte(path: &std::path::Path, at: u64) {
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .unwrap();
+    f.seek(SeekFrom::Start(at)).unwrap();
+    let mut b = [0u8; 1];
+    f.read_exact(&mut b).unwrap();
+    f.seek(SeekFrom::Start(at)).unwrap();
+    f.write_all(&[b[0] ^ 0x5a]).unwrap();
+    f.sync_all().unwrap();
+}
+
+/// Index of the datanode serving at `addr`.
+fn node_index(cluster: &TestCluster, addr: &str) -> usize {
+    (0..cluster.opts.datanodes)
+        .find(|&i| cluster.datanode_url(i) == addr)
+        .expect("known datanode")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn download_reads_around_corrupt_replicas() {
+    let cluster = TestCluster::start(ClusterOptions::default()).await;
+    let c = cluster.client();
+    let data = test_data(2 * (1 << 20) + 999, 9);
+    c.upload(
+        &p("/c/f"),
+        &data[..],
+        &UploadOptions::default(),
+        &NoProgress,
+    )
+    .await
+    .unwrap();
+    let locs = c.locations(&p("/c/f")).await.unwrap();
+
+    // Block 0: corrupt the replica a reader tries first.
+    let b0 = &locs.blocks[0];
+    let first = node_index(&cluster, &b0.replicas[0].addr);
+    let f0 = cluster
+        .block_file(first, &b0.block_id.to_string())
+        .expect("block file on disk");
+    flip_byte(&f0, 70_000);
+    // Block 1: corrupt two of its three replicas.
+    let b1 = &locs.blocks[1];
+    for r in &b1.replicas[..2] {
+        let i = node_index(&cluster, &r.addr);
+        flip_byte(
+            &cluster
+                .block_file(i, &b1.block_id.to_string())
+                .expect("block file"),
+            5,
+        );
+    }
+
+    let mut back = Vec::new();
+    c.download(&p("/c/f"), &mut back, &NoProgress)
+        .await
+        .expect("download despite corrupt replicas");
+    assert!(back == data, "bytes differ after reading around corruption");
+
+    // The same through the CLI, into a file.
+    let out = cluster.root().join("out.bin");
+    cluster.dfs_ok(&["get", "/c/f", out.to_str().unwrap()]);
+    assert!(std::fs::read(&out).unwrap() == data);
+
+    // And a ranged read that starts inside a corrupt chunk of block 0.
+    let reader = c.open(&p("/c/f"), 69_000, Some(5_000)).await.unwrap();
+    let got: Vec<bytes::Bytes> = futures_util::TryStreamExt::try_collect(reader)
+        .await
+        .unwrap();
+    assert!(got.concat() == data[69_000..74_000]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn all_replicas_corrupt_is_an_error_not_bad_data() {
+    let cluster = TestCluster::start(ClusterOptions::default()).await;
+    let c = cluster.client();
+    let data = test_data(100_000, 11);
+    c.upload(
+        &p("/bad"),
+        &data[..],
+        &UploadOptions::default(),
+        &NoProgress,
+    )
+    .await
+    .unwrap();
+    let locs = c.locations(&p("/bad")).await.unwrap();
+    let b = &locs.blocks[0];
+    for r in &b.replicas {
+        let i = node_index(&cluster, &r.addr);
+        flip_byte(
+            &cluster.block_file(i, &b.block_id.to_string()).unwrap(),
+            99_999,
+        );
+    }
+    let mut back = Vec::new();
+    let err = c
+        .download(&p("/bad"), &mut back, &NoProgress)
+        .await
+        .expect_err("must fail");
+    assert!(
+        back.len() < 65_536 * 2,
+        "at most the verified first chunk may have been written"
+    );
+    assert!(
+        back == data[..back.len()],
+        "whatever was written before the error is correct"
+    );
+    let msg = err.to_string();
+    assert!(msg.contains("replica"), "error names the problem: {msg}");
+}
