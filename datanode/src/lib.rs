@@ -1,1 +1,200 @@
+//! The dfs DataNode: stores block replicas on local disk, receives them in
+//! write pipelines, serves them verified, and reports to the namenode.
+//!
+//! # Layout
+//!
+//! - [`config`]: flags + TOML → [`config::Config`].
+//! - [`identity`]: the `NodeId`, created once and kept in the data dir.
+//! - [`store`]: `BlockStore`, the only module that touches block files and
+//!   claims durability (temp → fsync → rename → fsync dir; verify on read).
+//! - [`receiver`]: `PUT /blocks/{id}`: writes locally while forwarding to the
+//!   next pipeline hop (HDFS `BlockReceiver`).
+//! - [`sender`]: `GET /blocks/{id}` and re-replication: streams verified bytes
+//!   out; quarantines and reports a bad replica (HDFS `BlockSender`).
+//! - [`heartbeat`]: `NamenodeLink`, the only module that calls the namenode
+//!   (HDFS `BPServiceActor`): register, heartbeats, block reports; other
+//!   modules only push [`heartbeat::BlockEvent`]s onto its channel.
+//! - [`commands`]: executes the namenode's commands (delete, replicate).
+//! - [`api`]: the route table, and the one place errors become HTTP.
+//! - [`metrics`]: counters for `/metrics`; [`error`]: `DatanodeError`.
+//!
+//! # Startup and shutdown
+//!
+//! [`Datanode::start`] reads the identity, opens the store, starts the
+//! namenode link, then the HTTP server. [`Datanode::stop`] undoes it in
+//! reverse: the server stops accepting and lets in-flight requests finish
+//! (an unfinished write removes its temp file), then the link flushes what it
+//! can and stops. Block reads keep working while the namenode is away.
+#![deny(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod api;
+pub mod commands;
+pub mod config;
+pub mod error;
+pub mod heartbeat;
+pub mod identity;
+pub mod metrics;
+pub mod receiver;
+pub mod sender;
+pub mod store;
+
+use crate::config::Config;
+use crate::error::{DatanodeError, Result};
+use crate::heartbeat::{EventSender, NamenodeLink};
+use crate::metrics::Metrics;
+use crate::store::BlockStore;
+use actix_web::{web, App, HttpServer};
+use dfs_common::ids::NodeId;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// How long a graceful stop waits for in-flight requests.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+/// What every part of a running datanode shares.
+pub struct Node {
+    pub id: NodeId,
+    /// Base URL others reach this node at (no trailing slash).
+    pub advertise: String,
+    pub store: BlockStore,
+    pub events: EventSender,
+    pub metrics: Metrics,
+}
+
+/// A running datanode: HTTP server plus namenode link.
+pub struct Datanode {
+    node: Arc<Node>,
+    addr: SocketAddr,
+    server: actix_web::dev::ServerHandle,
+    server_task: tokio::task::JoinHandle<std::io::Result<()>>,
+    link_cancel: CancellationToken,
+    link_task: tokio::task::JoinHandle<()>,
+}
+
+impl Datanode {
+    /// Starts a datanode (binding `config.listen`; port 0 picks a free port).
+    pub async fn start(config: Config) -> Result<Datanode> {
+        let data_dir = config.data_dir.clone();
+        let id = tokio::task::spawn_blocking(move || identity::load_or_create(&data_dir)).await??;
+        let store = BlockStore::open(&config.data_dir, config.capacity).await?;
+
+        let listener = std::net::TcpListener::bind(&config.listen)
+            .map_err(|e| DatanodeError::io(format!("cannot listen on {}", config.listen), e))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| DatanodeError::io("reading bound address", e))?;
+        let advertise = config.advertise_url(addr);
+
+        let (events, events_rx) = heartbeat::event_channel();
+        let node = Arc::new(Node {
+            id,
+            advertise,
+            store,
+            events,
+            metrics: Metrics::default(),
+        });
+
+        let link_cancel = CancellationToken::new();
+        let link = NamenodeLink::new(node.clone(), &config.namenode, events_rx)?;
+        let link_task = tokio::spawn(link.run(link_cancel.clone()));
+
+        let data = web::Data::from(node.clone());
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                // One peer client per worker: its pooled connections live on
+                // that worker's runtime.
+                .app_data(web::Data::new(receiver::PeerClient::new()))
+                .configure(api::configure)
+        })
+        .disable_signals()
+        .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
+        .listen(listener)
+        .map_err(|e| DatanodeError::io("starting HTTP server", e))?
+        .run();
+        let handle = server.handle();
+        let server_task = tokio::spawn(server);
+        log::info!(
+            "datanode {id} listening on {addr}, advertised as {}",
+            node.advertise
+        );
+        Ok(Datanode {
+            node,
+            addr,
+            server: handle,
+            server_task,
+            link_cancel,
+            link_task,
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The advertised base URL.
+    pub fn url(&self) -> &str {
+        &self.node.advertise
+    }
+
+    pub fn node_id(&self) -> NodeId {
+        self.node.id
+    }
+
+    pub fn node(&self) -> &Arc<Node> {
+        &self.node
+    }
+
+    /// Graceful stop, in reverse start order.
+    pub async fn stop(self) -> Result<()> {
+        self.server.stop(true).await;
+        match self.server_task.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => log::error!("HTTP server ended with an error: {e}"),
+            Err(e) => log::error!("HTTP server task failed: {e}"),
+        }
+        self.link_cancel.cancel();
+        self.link_task.await?;
+        log::info!("datanode {} stopped", self.node.id);
+        Ok(())
+    }
+}
+
+/// Runs a datanode until `shutdown` resolves, then stops it gracefully.
+pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<()> {
+    let dn = Datanode::start(config).await?;
+    shutdown.await;
+    log::info!("shutting down");
+    dn.stop().await
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            log::error!("cannot listen for Ctrl-C: {e}");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                log::error!("cannot listen for SIGTERM: {e}");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}

@@ -1,1 +1,12 @@
-fn main() {}
+//! `datanode` binary: flags → `Config` → logging → [`datanode::run`].
+use clap::Parser;
+use datanode::config::{Cli, Config};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let config = Config::load(cli)?;
+    datanode::run(config, datanode::shutdown_signal()).await?;
+    Ok(())
+}

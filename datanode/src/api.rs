@@ -1,0 +1,198 @@
+//! The HTTP surface of a datanode: the one route table, the parsing of
+//! requests into typed values, and the one place a [`DatanodeError`] becomes
+//! an HTTP answer (`impl ResponseError`, which also logs by kind).
+//!
+//! Routes:
+//! - `PUT /blocks/{id}` → [`crate::receiver`] (200 JSON `WriteBlockResponse`)
+//! - `GET /blocks/{id}?offset=&length=` → [`crate::sender`] (raw bytes with
+//!   `Content-Length`; cut short on corruption)
+//! - `GET /blocks/{id}/meta` → JSON `BlockChecksums`
+//! - `DELETE /blocks/{id}` → 204
+//! - `GET /health` → JSON; `GET /metrics` → Prometheus text
+//!
+//! Handlers do no work of their own beyond parsing and shaping answers.
+use crate::error::{DatanodeError, Result};
+use crate::heartbeat::BlockEvent;
+use crate::receiver::{self, PeerClient, PutRequest};
+use crate::store::{Expected, MAX_BLOCK_LEN};
+use crate::{sender, Node};
+use actix_web::http::header::{HeaderMap, CONTENT_LENGTH};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
+use dfs_common::checksum::Sha256Digest;
+use dfs_common::error::ErrorBody;
+use dfs_common::ids::BlockId;
+use dfs_common::proto::data::{
+    parse_pipeline, ReadRange, EXPECTED_LEN_HEADER, EXPECTED_SHA256_HEADER, PIPELINE_HEADER,
+};
+use serde::Serialize;
+
+/// The route table of the process.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(web::QueryConfig::default().error_handler(|e, _req| {
+        DatanodeError::BadRequest(format!("bad query string: {e}")).into()
+    }))
+    .app_data(
+        web::PathConfig::default()
+            .error_handler(|e, _req| DatanodeError::BadRequest(format!("bad path: {e}")).into()),
+    )
+    .route("/blocks/{id}", web::put().to(put_block))
+    .route("/blocks/{id}", web::get().to(get_block))
+    .route("/blocks/{id}", web::delete().to(delete_block))
+    .route("/blocks/{id}/meta", web::get().to(get_meta))
+    .route("/health", web::get().to(health))
+    .route("/metrics", web::get().to(metrics));
+}
+
+impl ResponseError for DatanodeError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            DatanodeError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            other => StatusCode::from_u16(other.code().http_status())
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        if status.is_server_error() {
+            log::error!("request failed: {self}");
+        } else {
+            log::info!("request refused ({}): {self}", status.as_u16());
+        }
+        HttpResponse::build(status).json(ErrorBody::new(self.code(), self.to_string()))
+    }
+}
+
+fn parse_block_id(raw: &str) -> Result<BlockId> {
+    raw.parse()
+        .map_err(|_| DatanodeError::BadRequest(format!("{raw:?} is not a block id")))
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>> {
+    match headers.get(name) {
+        None => Ok(None),
+        Some(v) => v
+            .to_str()
+            .map(|s| Some(s.trim()))
+            .map_err(|_| DatanodeError::BadRequest(format!("header {name} is not text"))),
+    }
+}
+
+/// Headers of a block write → typed request.
+fn parse_put(headers: &HeaderMap) -> Result<PutRequest> {
+    let pipeline = header(headers, PIPELINE_HEADER)?
+        .map(parse_pipeline)
+        .unwrap_or_default();
+    for hop in &pipeline {
+        if !(hop.starts_with("http://") || hop.starts_with("https://")) {
+            return Err(DatanodeError::BadRequest(format!(
+                "pipeline hop {hop:?} is not an http:// URL"
+            )));
+        }
+    }
+    let sha256 = header(headers, EXPECTED_SHA256_HEADER)?
+        .map(|s| {
+            s.parse::<Sha256Digest>()
+                .map_err(|e| DatanodeError::BadRequest(e.to_string()))
+        })
+        .transpose()?;
+    let len = header(headers, EXPECTED_LEN_HEADER)?
+        .map(|s| {
+            s.parse::<u64>().map_err(|_| {
+                DatanodeError::BadRequest(format!("{EXPECTED_LEN_HEADER} {s:?} is not a number"))
+            })
+        })
+        .transpose()?;
+    if let Some(Ok(n)) = header(headers, CONTENT_LENGTH.as_str())?.map(str::parse::<u64>) {
+        if n > MAX_BLOCK_LEN {
+            return Err(DatanodeError::TooLarge {
+                len: n,
+                limit: MAX_BLOCK_LEN,
+            });
+        }
+    }
+    Ok(PutRequest {
+        pipeline,
+        expected: Expected { len, sha256 },
+    })
+}
+
+async fn put_block(
+    node: web::Data<Node>,
+    peers: web::Data<PeerClient>,
+    id: web::Path<String>,
+    req: HttpRequest,
+    body: web::Payload,
+) -> Result<HttpResponse> {
+    let id = parse_block_id(&id)?;
+    let put = parse_put(req.headers())?;
+    let resp = receiver::receive(&node, &peers, id, put, body).await?;
+    Ok(HttpResponse::Ok().json(resp))
+}
+
+async fn get_block(
+    node: web::Data<Node>,
+    id: web::Path<String>,
+    range: web::Query<ReadRange>,
+) -> Result<HttpResponse> {
+    let id = parse_block_id(&id)?;
+    let out = sender::open(node.into_inner(), id, range.offset, range.length).await?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/octet-stream")
+        .no_chunking(out.len)
+        .streaming(out.stream))
+}
+
+async fn get_meta(node: web::Data<Node>, id: web::Path<String>) -> Result<HttpResponse> {
+    let id = parse_block_id(&id)?;
+    Ok(HttpResponse::Ok().json(node.store.meta(id).await?))
+}
+
+async fn delete_block(node: web::Data<Node>, id: web::Path<String>) -> Result<HttpResponse> {
+    let id = parse_block_id(&id)?;
+    if !node.store.delete(id).await? {
+        return Err(DatanodeError::NotFound(id));
+    }
+    node.events.send(BlockEvent::Deleted(id));
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// `GET /health`.
+#[derive(Debug, Serialize, serde::Deserialize)]
+pub struct Health {
+    pub status: String,
+    pub node_id: String,
+    pub addr: String,
+    pub version: String,
+    pub blocks: usize,
+    pub used: u64,
+    pub active_transfers: u64,
+    /// Whether the namenode currently knows this node.
+    pub registered: bool,
+}
+
+async fn health(node: web::Data<Node>) -> HttpResponse {
+    HttpResponse::Ok().json(Health {
+        status: "ok".into(),
+        node_id: node.id.to_string(),
+        addr: node.advertise.clone(),
+        version: dfs_common::VERSION.into(),
+        blocks: node.store.block_count(),
+        used: node.store.used(),
+        active_transfers: node.metrics.active_transfers(),
+        registered: node
+            .metrics
+            .registered
+            .load(std::sync::atomic::Ordering::Relaxed),
+    })
+}
+
+async fn metrics(node: web::Data<Node>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(
+            node.metrics
+                .render(node.store.block_count(), node.store.used()),
+        )
+}

@@ -1,0 +1,79 @@
+//! `DatanodeError`: the one error type of the crate. Domain modules return it;
+//! [`crate::api`] alone turns it into an HTTP answer (status + `ErrorBody`).
+//!
+//! No HTTP in here: only what went wrong, and [`DatanodeError::code`], the
+//! wire code it stands for.
+use dfs_common::error::ErrorCode;
+use dfs_common::ids::BlockId;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DatanodeError {
+    #[error("block {0} is not on this datanode")]
+    NotFound(BlockId),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("block of {len} bytes or more refused (the limit is {limit} bytes)")]
+    TooLarge { len: u64, limit: u64 },
+    /// The bytes received do not match what the writer promised.
+    #[error("block {id}: {detail}")]
+    ChecksumMismatch { id: BlockId, detail: String },
+    /// A stored replica failed verification (it is quarantined by the caller).
+    #[error("replica of block {id} is corrupt: {detail}")]
+    Corrupt { id: BlockId, detail: String },
+    #[error("block {0} already exists with different content")]
+    Conflict(BlockId),
+    #[error("no space: {0}")]
+    NoSpace(String),
+    /// The request body ended early or failed.
+    #[error("request body failed: {0}")]
+    Body(String),
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("configuration: {0}")]
+    Config(String),
+    #[error("node identity: {0}")]
+    Identity(String),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl DatanodeError {
+    /// Wraps an I/O error with what was being done.
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        DatanodeError::Io {
+            context: context.into(),
+            source,
+        }
+    }
+
+    /// The wire code this error stands for.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            DatanodeError::NotFound(_) => ErrorCode::NotFound,
+            DatanodeError::BadRequest(_)
+            | DatanodeError::TooLarge { .. }
+            | DatanodeError::Body(_) => ErrorCode::BadRequest,
+            DatanodeError::ChecksumMismatch { .. } => ErrorCode::ChecksumMismatch,
+            DatanodeError::Conflict(_) => ErrorCode::Conflict,
+            DatanodeError::NoSpace(_) => ErrorCode::NoSpace,
+            DatanodeError::Corrupt { .. }
+            | DatanodeError::Io { .. }
+            | DatanodeError::Config(_)
+            | DatanodeError::Identity(_)
+            | DatanodeError::Internal(_) => ErrorCode::Internal,
+        }
+    }
+}
+
+/// A `spawn_blocking` task that panicked or was cancelled.
+impl From<tokio::task::JoinError> for DatanodeError {
+    fn from(e: tokio::task::JoinError) -> Self {
+        DatanodeError::Internal(format!("background I/O task failed: {e}"))
+    }
+}
+
+pub type Result<T, E = DatanodeError> = std::result::Result<T, E>;

@@ -1,0 +1,476 @@
+//! `NamenodeLink`: the only module of the datanode that calls the namenode
+//! (HDFS `BPServiceActor`).
+//!
+//! It registers (with a full block report, retrying with backoff until the
+//! namenode answers), then heartbeats every `heartbeat_interval_ms` with a
+//! storage report, hands the commands in each reply to [`crate::commands`],
+//! sends a full block report every `block_report_interval_ms`, and turns the
+//! [`BlockEvent`]s other modules push onto its channel into incremental
+//! reports (`block_received`) and `bad_block` reports, batched and sent within
+//! ~100 ms.
+//!
+//! Invariants and hazards:
+//! - Events are never dropped while the process lives: a failed send keeps
+//!   them and retries. Received/deleted events for the same block coalesce to
+//!   the latest, so a batch is never ambiguous.
+//! - The link survives namenode restarts: a failed heartbeat is retried at the
+//!   next tick; `Reregister` (or a 404 for an unknown node) registers again.
+//! - Nothing here blocks the data path: block reads and writes go on while
+//!   the namenode is unreachable.
+use crate::commands::CommandRunner;
+use crate::error::{DatanodeError, Result};
+use crate::Node;
+use dfs_common::codec;
+use dfs_common::ids::BlockId;
+use dfs_common::proto::datanode::{
+    BadBlockReport, BlockReport, Command, Heartbeat, HeartbeatReply, IncrementalBlockReport,
+    RegisterRequest, RegisterResponse, ReportedBlock, StorageReport, INTERNAL_PREFIX,
+};
+use dfs_common::proto::DatanodeInfo;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::time::{interval_at, sleep, sleep_until, timeout, Instant, MissedTickBehavior};
+use tokio_util::sync::CancellationToken;
+
+/// How long queued events wait to be batched before they are sent.
+const BATCH_DELAY: Duration = Duration::from_millis(100);
+/// Retry delay for incremental reports that failed to send.
+const REPORT_RETRY: Duration = Duration::from_secs(1);
+/// Registration backoff: first retry, and the cap.
+const REGISTER_BACKOFF_MIN: Duration = Duration::from_millis(200);
+const REGISTER_BACKOFF_MAX: Duration = Duration::from_secs(5);
+/// One namenode call; a full report of a very large node still fits.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// At shutdown, how long to try flushing the last events.
+const FINAL_FLUSH: Duration = Duration::from_secs(2);
+/// Floors on intervals from the namenode, so a zero cannot spin the loop.
+const MIN_HEARTBEAT: Duration = Duration::from_millis(100);
+const MIN_BLOCK_REPORT: Duration = Duration::from_secs(1);
+
+/// Something the namenode should hear about soon.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BlockEvent {
+    /// A replica became durable here.
+    Received(ReportedBlock),
+    /// A replica was deleted here.
+    Deleted(BlockId),
+    /// A replica failed verification and was quarantined.
+    Bad { id: BlockId, reason: String },
+}
+
+/// The sending side of the link's event channel; cheap to clone.
+#[derive(Clone)]
+pub struct EventSender(mpsc::UnboundedSender<BlockEvent>);
+
+pub type EventReceiver = mpsc::UnboundedReceiver<BlockEvent>;
+
+impl EventSender {
+    pub fn send(&self, event: BlockEvent) {
+        if self.0.send(event).is_err() {
+            log::debug!("namenode link stopped; event not sent");
+        }
+    }
+}
+
+/// Unbounded on purpose: events are small, one per block change, and a
+/// receiver must never stall a data transfer because the namenode is away.
+pub fn event_channel() -> (EventSender, EventReceiver) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    (EventSender(tx), rx)
+}
+
+/// Events waiting to be sent, coalesced per block.
+#[derive(Debug, Default)]
+struct Pending {
+    received: Vec<ReportedBlock>,
+    deleted: Vec<BlockId>,
+    bad: Vec<(BlockId, String)>,
+}
+
+impl Pending {
+    fn push(&mut self, e: BlockEvent) {
+        match e {
+            BlockEvent::Received(b) => {
+                self.deleted.retain(|d| *d != b.id);
+                self.received.retain(|r| r.id != b.id);
+                self.received.push(b);
+            }
+            BlockEvent::Deleted(id) => {
+                self.received.retain(|r| r.id != id);
+                if !self.deleted.contains(&id) {
+                    self.deleted.push(id);
+                }
+            }
+            BlockEvent::Bad { id, reason } => {
+                self.received.retain(|r| r.id != id);
+                self.bad.push((id, reason));
+            }
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.received.is_empty() && self.deleted.is_empty() && self.bad.is_empty()
+    }
+}
+
+/// Why a namenode call failed.
+#[derive(Debug, thiserror::Error)]
+enum LinkError {
+    /// The namenode does not know this node (it restarted): register again.
+    #[error("namenode does not know this node")]
+    UnknownNode,
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// The datanode's one connection to the namenode.
+pub struct NamenodeLink {
+    rpc: Rpc,
+    events: EventReceiver,
+    commands: CommandRunner,
+}
+
+/// The calls themselves (kept apart from the event receiver so that both can
+/// be borrowed at once in the main loop).
+struct Rpc {
+    node: Arc<Node>,
+    base: String,
+    client: reqwest::Client,
+}
+
+impl NamenodeLink {
+    pub fn new(node: Arc<Node>, namenode_url: &str, events: EventReceiver) -> Result<Self> {
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .timeout(REQUEST_TIMEOUT)
+            .connect_timeout(Duration::from_secs(5))
+            .build()
+            .map_err(|e| DatanodeError::Internal(format!("building HTTP client: {e}")))?;
+        let commands = CommandRunner::new(node.clone());
+        let base = format!("{}{INTERNAL_PREFIX}", namenode_url.trim_end_matches('/'));
+        Ok(Self {
+            rpc: Rpc { node, base, client },
+            events,
+            commands,
+        })
+    }
+
+    /// Runs until `cancel` fires.
+    pub async fn run(self, cancel: CancellationToken) {
+        let NamenodeLink {
+            rpc,
+            mut events,
+            mut commands,
+        } = self;
+        let node = rpc.node.clone();
+        let mut pending = Pending::default();
+        'register: loop {
+            node.metrics.registered.store(false, Ordering::Relaxed);
+            let Some(reg) = rpc.register(&cancel).await else {
+                break 'register;
+            };
+            node.metrics.registered.store(true, Ordering::Relaxed);
+            let hb_every = Duration::from_millis(reg.heartbeat_interval_ms).max(MIN_HEARTBEAT);
+            let br_every =
+                Duration::from_millis(reg.block_report_interval_ms).max(MIN_BLOCK_REPORT);
+            let mut heartbeat = interval_at(Instant::now(), hb_every);
+            heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
+            let mut block_report = interval_at(Instant::now() + br_every, br_every);
+            block_report.set_missed_tick_behavior(MissedTickBehavior::Delay);
+            let mut flush_at = (!pending.is_empty()).then(Instant::now);
+            let mut failures = 0u64;
+
+            loop {
+                tokio::select! {
+                    _ = cancel.cancelled() => break 'register,
+                    _ = heartbeat.tick() => match rpc.heartbeat().await {
+                        Ok(reply) => {
+                            if failures > 0 {
+                                log::info!("namenode answers heartbeats again after {failures} failures");
+                                failures = 0;
+                            }
+                            let mut reregister = false;
+                            for command in reply.commands {
+                                match command {
+                                    Command::Reregister => reregister = true,
+                                    other => commands.execute(other),
+                                }
+                            }
+                            if reregister {
+                                log::info!("namenode asked this node to register again");
+                                continue 'register;
+                            }
+                        }
+                        Err(LinkError::UnknownNode) => {
+                            log::info!("namenode does not know this node; registering again");
+                            continue 'register;
+                        }
+                        Err(LinkError::Failed(e)) => {
+                            failures += 1;
+                            if failures == 1 || failures.is_multiple_of(20) {
+                                log::warn!("heartbeat failed ({failures} in a row): {e}");
+                            }
+                        }
+                    },
+                    _ = block_report.tick() => {
+                        match rpc.block_report().await {
+                            Ok(()) => {}
+                            Err(LinkError::UnknownNode) => continue 'register,
+                            Err(LinkError::Failed(e)) => log::warn!("full block report failed: {e}"),
+                        }
+                    }
+                    Some(event) = events.recv() => {
+                        pending.push(event);
+                        flush_at.get_or_insert_with(|| Instant::now() + BATCH_DELAY);
+                    }
+                    _ = sleep_until(flush_at.unwrap_or_else(Instant::now)), if flush_at.is_some() => {
+                        while let Ok(event) = events.try_recv() {
+                            pending.push(event);
+                        }
+                        match rpc.flush(&mut pending).await {
+                            Ok(()) => flush_at = None,
+                            Err(LinkError::UnknownNode) => continue 'register,
+                            Err(LinkError::Failed(e)) => {
+                                log::warn!("incremental block report failed (will retry): {e}");
+                                flush_at = Some(Instant::now() + REPORT_RETRY);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        // Shutting down: one short, best-effort attempt to send what is left.
+        while let Ok(event) = events.try_recv() {
+            pending.push(event);
+        }
+        if !pending.is_empty() && node.metrics.registered.load(Ordering::Relaxed) {
+            match timeout(FINAL_FLUSH, rpc.flush(&mut pending)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => log::warn!("final block report failed: {e}"),
+                Err(_) => log::warn!("final block report timed out"),
+            }
+        }
+        commands.shutdown().await;
+        log::info!("namenode link stopped");
+    }
+}
+
+impl Rpc {
+    /// Registers, retrying with backoff until the namenode answers or `cancel`.
+    async fn register(&self, cancel: &CancellationToken) -> Option<RegisterResponse> {
+        let mut backoff = REGISTER_BACKOFF_MIN;
+        let mut attempts = 0u64;
+        loop {
+            let req = RegisterRequest {
+                node: DatanodeInfo {
+                    id: self.node.id,
+                    addr: self.node.advertise.clone(),
+                },
+                storage: storage_report(&self.node).await,
+                blocks: self.node.store.list(),
+                version: dfs_common::VERSION.to_string(),
+            };
+            let n = req.blocks.len();
+            let result = tokio::select! {
+                _ = cancel.cancelled() => return None,
+                r = self.call::<_, RegisterResponse>("register", &req) => r,
+            };
+            match result {
+                Ok(reply) => {
+                    log::info!(
+                        "registered with namenode {} ({n} blocks; heartbeat every {} ms)",
+                        self.base,
+                        reply.heartbeat_interval_ms
+                    );
+                    return Some(reply);
+                }
+                Err(e) => {
+                    attempts += 1;
+                    if attempts == 1 || attempts.is_multiple_of(20) {
+                        log::warn!("cannot register with namenode {} (attempt {attempts}, will retry): {e}", self.base);
+                    }
+                }
+            }
+            tokio::select! {
+                _ = cancel.cancelled() => return None,
+                _ = sleep(backoff) => {}
+            }
+            backoff = (backoff * 2).min(REGISTER_BACKOFF_MAX);
+        }
+    }
+
+    async fn heartbeat(&self) -> Result<HeartbeatReply, LinkError> {
+        let hb = Heartbeat {
+            node_id: self.node.id,
+            storage: storage_report(&self.node).await,
+            active_transfers: u32::try_from(self.node.metrics.active_transfers())
+                .unwrap_or(u32::MAX),
+        };
+        match self.call("heartbeat", &hb).await {
+            Ok(reply) => {
+                self.node.metrics.heartbeats.fetch_add(1, Ordering::Relaxed);
+                Ok(reply)
+            }
+            Err(e) => {
+                self.node
+                    .metrics
+                    .heartbeat_failures
+                    .fetch_add(1, Ordering::Relaxed);
+                Err(e)
+            }
+        }
+    }
+
+    async fn block_report(&self) -> Result<(), LinkError> {
+        let report = BlockReport {
+            node_id: self.node.id,
+            blocks: self.node.store.list(),
+        };
+        self.send("block_report", &report).await
+    }
+
+    /// Sends queued events: bad replicas first, then one incremental report.
+    /// What fails stays queued.
+    async fn flush(&self, p: &mut Pending) -> Result<(), LinkError> {
+        while let Some((id, reason)) = p.bad.first() {
+            let report = BadBlockReport {
+                node_id: self.node.id,
+                block_id: *id,
+                reason: reason.clone(),
+            };
+            self.send("bad_block", &report).await?;
+            p.bad.remove(0);
+        }
+        if !p.received.is_empty() || !p.deleted.is_empty() {
+            let report = IncrementalBlockReport {
+                node_id: self.node.id,
+                received: p.received.clone(),
+                deleted: p.deleted.clone(),
+            };
+            self.send("block_received", &report).await?;
+            p.received.clear();
+            p.deleted.clear();
+        }
+        Ok(())
+    }
+
+    /// POSTs a message whose answer carries nothing we need.
+    async fn send<T: Serialize>(&self, endpoint: &str, msg: &T) -> Result<(), LinkError> {
+        self.post(endpoint, msg).await.map(|_| ())
+    }
+
+    /// POSTs a message and decodes the answer.
+    async fn call<T: Serialize, R: DeserializeOwned>(
+        &self,
+        endpoint: &str,
+        msg: &T,
+    ) -> Result<R, LinkError> {
+        let body = self.post(endpoint, msg).await?;
+        codec::decode(&body).map_err(|e| LinkError::Failed(format!("{endpoint}: bad answer: {e}")))
+    }
+
+    async fn post<T: Serialize>(&self, endpoint: &str, msg: &T) -> Result<bytes::Bytes, LinkError> {
+        let body = codec::encode(msg)
+            .map_err(|e| LinkError::Failed(format!("encoding {endpoint}: {e}")))?;
+        let url = format!("{}/{endpoint}", self.base);
+        let resp = self
+            .client
+            .post(&url)
+            .header(reqwest::header::CONTENT_TYPE, codec::CONTENT_TYPE)
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| LinkError::Failed(format!("{endpoint}: {}", error_chain(&e))))?;
+        let status = resp.status();
+        if status == reqwest::StatusCode::NOT_FOUND && endpoint != "register" {
+            return Err(LinkError::UnknownNode);
+        }
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| LinkError::Failed(format!("{endpoint}: {}", error_chain(&e))))?;
+        if !status.is_success() {
+            let text = String::from_utf8_lossy(&bytes);
+            return Err(LinkError::Failed(format!(
+                "{endpoint}: {status}: {}",
+                text.chars().take(300).collect::<String>()
+            )));
+        }
+        Ok(bytes)
+    }
+}
+
+/// Capacity (the `--capacity` cap or the disk's size), bytes used by blocks,
+/// and what is still available (bounded by the disk's free space).
+pub async fn storage_report(node: &Node) -> StorageReport {
+    let used = node.store.used();
+    let dir = node.store.blocks_dir().to_path_buf();
+    let disk = tokio::task::spawn_blocking(move || fs4::statvfs(&dir)).await;
+    let (disk_total, disk_free) = match disk {
+        Ok(Ok(s)) => (s.total_space(), s.available_space()),
+        Ok(Err(e)) => {
+            log::warn!("cannot read disk space: {e}");
+            (0, 0)
+        }
+        Err(e) => {
+            log::warn!("cannot read disk space: {e}");
+            (0, 0)
+        }
+    };
+    let capacity = node.store.capacity().unwrap_or(disk_total);
+    StorageReport {
+        capacity,
+        used,
+        available: capacity.saturating_sub(used).min(disk_free),
+    }
+}
+
+/// An error and its causes on one line (reqwest hides the useful part in
+/// `source()`).
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dfs_common::checksum::Sha256Digest;
+
+    #[test]
+    fn pending_events_coalesce_per_block() {
+        let (a, b) = (BlockId::new(), BlockId::new());
+        let rb = |id| ReportedBlock {
+            id,
+            len: 1,
+            sha256: Sha256Digest::of(b"x"),
+        };
+        let mut p = Pending::default();
+        assert!(p.is_empty());
+        p.push(BlockEvent::Received(rb(a)));
+        p.push(BlockEvent::Received(rb(a)));
+        p.push(BlockEvent::Received(rb(b)));
+        p.push(BlockEvent::Deleted(a));
+        p.push(BlockEvent::Deleted(a));
+        assert_eq!(p.received, vec![rb(b)]);
+        assert_eq!(p.deleted, vec![a]);
+        p.push(BlockEvent::Received(rb(a)));
+        assert!(p.deleted.is_empty());
+        p.push(BlockEvent::Bad {
+            id: b,
+            reason: "crc".into(),
+        });
+        assert_eq!(p.received, vec![rb(a)]);
+        assert_eq!(p.bad.len(), 1);
+    }
+}

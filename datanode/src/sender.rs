@@ -1,0 +1,164 @@
+//! `BlockSender`: sends a stored replica out, to a reader (`GET /blocks/{id}`)
+//! or to another datanode (re-replication), verified chunk by chunk.
+//!
+//! Does not read files itself ([`crate::store`] does, and yields only bytes
+//! that passed their CRC32C) and does not talk to the namenode.
+//!
+//! Invariant: no unverified byte leaves. On a mismatch the stream ends with an
+//! error (an HTTP reader sees a body shorter than its `Content-Length`), the
+//! replica is quarantined, and a [`BlockEvent::Bad`] goes to the namenode
+//! link (HDFS `BlockSender` + `reportBadBlocks`; Garage
+//! `move_block_to_corrupted`).
+use crate::error::{DatanodeError, Result};
+use crate::heartbeat::{error_chain, BlockEvent};
+use crate::metrics::{Metrics, TransferGuard};
+use crate::store::ReadStream;
+use crate::Node;
+use bytes::Bytes;
+use dfs_common::checksum::Sha256Digest;
+use dfs_common::error::ErrorBody;
+use dfs_common::ids::BlockId;
+use dfs_common::proto::data::{
+    format_pipeline, WriteBlockResponse, EXPECTED_LEN_HEADER, EXPECTED_SHA256_HEADER,
+    PIPELINE_HEADER,
+};
+use dfs_common::proto::DatanodeInfo;
+use futures_util::stream::BoxStream;
+use futures_util::StreamExt;
+use std::sync::Arc;
+
+/// A range of a replica on its way out.
+pub struct Outgoing {
+    /// Bytes the stream yields when nothing is corrupt.
+    pub len: u64,
+    pub stream: BoxStream<'static, Result<Bytes>>,
+}
+
+/// Opens `length` bytes from `offset` of block `id` (defaults: all of it).
+pub async fn open(
+    node: Arc<Node>,
+    id: BlockId,
+    offset: Option<u64>,
+    length: Option<u64>,
+) -> Result<Outgoing> {
+    let read = match node.store.read(id, offset, length).await {
+        Ok(r) => r,
+        Err(DatanodeError::Corrupt { id, detail }) => {
+            report_corrupt(&node, id, &detail).await;
+            return Err(DatanodeError::Corrupt { id, detail });
+        }
+        Err(e) => return Err(e),
+    };
+    let len = read.len;
+    let state = SendState {
+        guard: node.metrics.transfer(),
+        node,
+        inner: Some(read.stream),
+        sent: 0,
+        len,
+    };
+    let stream = futures_util::stream::unfold(state, |mut st| async move {
+        let piece = st.inner.as_mut()?.next().await;
+        match piece {
+            Some(Ok(bytes)) => {
+                st.sent += bytes.len() as u64;
+                Metrics::add(&st.node.metrics.bytes_sent, bytes.len() as u64);
+                Some((Ok(bytes), st))
+            }
+            None => {
+                if st.sent == st.len {
+                    Metrics::add(&st.node.metrics.blocks_sent, 1);
+                }
+                None
+            }
+            Some(Err(e)) => {
+                st.inner = None;
+                if let DatanodeError::Corrupt { id, detail } = &e {
+                    report_corrupt(&st.node, *id, detail).await;
+                }
+                Some((Err(e), st))
+            }
+        }
+    });
+    Ok(Outgoing {
+        len,
+        stream: stream.boxed(),
+    })
+}
+
+struct SendState {
+    node: Arc<Node>,
+    inner: Option<ReadStream>,
+    sent: u64,
+    len: u64,
+    #[allow(dead_code)] // held for its Drop: counts the transfer while it lives
+    guard: TransferGuard,
+}
+
+/// Quarantines a replica that failed verification and tells the namenode.
+pub async fn report_corrupt(node: &Node, id: BlockId, detail: &str) {
+    Metrics::add(&node.metrics.corrupt_replicas, 1);
+    if let Err(e) = node.store.quarantine(id, detail).await {
+        log::error!("cannot quarantine replica {id}: {e}");
+    }
+    node.events.send(BlockEvent::Bad {
+        id,
+        reason: detail.to_string(),
+    });
+}
+
+/// Streams the local replica of `id` to `targets[0]` with the rest of
+/// `targets` as its pipeline, asking every hop to check `len` and `sha256`
+/// (re-replication; HDFS `DataTransfer`). The targets report receipt to the
+/// namenode themselves.
+pub async fn replicate(
+    node: Arc<Node>,
+    client: &reqwest::Client,
+    id: BlockId,
+    len: u64,
+    sha256: Sha256Digest,
+    targets: &[DatanodeInfo],
+) -> Result<WriteBlockResponse> {
+    let Some((first, rest)) = targets.split_first() else {
+        return Err(DatanodeError::BadRequest(format!(
+            "replicate {id}: no targets"
+        )));
+    };
+    let info = node.store.get(id).ok_or(DatanodeError::NotFound(id))?;
+    if info.len != len || info.sha256 != sha256 {
+        let detail = format!(
+            "replica has {} bytes / {}, the namenode recorded {len} bytes / {sha256}",
+            info.len, info.sha256
+        );
+        report_corrupt(&node, id, &detail).await;
+        return Err(DatanodeError::Corrupt { id, detail });
+    }
+    let out = open(node, id, None, None).await?;
+    let url = format!("{}/blocks/{id}", first.addr.trim_end_matches('/'));
+    let hops: Vec<&str> = rest.iter().map(|t| t.addr.as_str()).collect();
+    let resp = client
+        .put(&url)
+        .header(PIPELINE_HEADER, format_pipeline(&hops))
+        .header(EXPECTED_SHA256_HEADER, sha256.to_hex())
+        .header(EXPECTED_LEN_HEADER, len.to_string())
+        .body(reqwest::Body::wrap_stream(out.stream))
+        .send()
+        .await
+        .map_err(|e| {
+            DatanodeError::Internal(format!("replicating {id} to {url}: {}", error_chain(&e)))
+        })?;
+    let status = resp.status();
+    let body = resp.bytes().await.map_err(|e| {
+        DatanodeError::Internal(format!("replicating {id} to {url}: {}", error_chain(&e)))
+    })?;
+    if !status.is_success() {
+        let msg = serde_json::from_slice::<ErrorBody>(&body)
+            .map(|b| b.error.message)
+            .unwrap_or_else(|_| String::from_utf8_lossy(&body).into_owned());
+        return Err(DatanodeError::Internal(format!(
+            "replicating {id} to {url}: {status}: {msg}"
+        )));
+    }
+    serde_json::from_slice(&body)
+        .map_err(|e| DatanodeError::Internal(format!("replicating {id} to {url}: bad answer: {e}")))
+}

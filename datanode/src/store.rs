@@ -1,0 +1,1085 @@
+//! `BlockStore`: block replicas on the local disk, and the only module of the
+//! datanode that claims durability.
+//!
+//! Layout under the data dir:
+//! - `blocks/<last 2 hex chars of id>/<id>.blk`: the raw bytes;
+//! - `blocks/<..>/<id>.meta`: its [`BlockChecksums`] (encoded with
+//!   `dfs_common::codec`): length, SHA-256 and one CRC32C per 64 KiB chunk;
+//! - `tmp/`: writes in progress (emptied at startup);
+//! - `corrupt/`: quarantined replicas, kept for a human to look at.
+//!
+//! (The fan-out uses the last two hex characters: block ids are UUID v7,
+//! whose leading characters are timestamp bits that nearly all blocks share,
+//! while the trailing ones are random and spread blocks over 256 directories.)
+//!
+//! Invariants:
+//! - A block is in the index only once its `.blk` and `.meta` are durable in
+//!   `blocks/` (temp file, fsync, rename meta then data, fsync dir: Garage
+//!   `write_block_inner`, neon `durable_rename`). An unfinished or failed
+//!   write leaves nothing behind ([`DeleteOnDrop`]).
+//! - Every byte handed out by [`BlockStore::read`] was checked against its
+//!   chunk's CRC32C first; a mismatch ends the stream with
+//!   [`DatanodeError::Corrupt`]. Deciding what to do about it (quarantine,
+//!   report) is the caller's job ([`crate::sender`]).
+//! - Blocking file I/O runs on tokio's blocking pool, in ~1 MiB pieces.
+//!
+//! Does not talk to the network and does not know about the namenode.
+use crate::error::{DatanodeError, Result};
+use bytes::{Bytes, BytesMut};
+use dfs_common::checksum::{BlockChecksums, ChunkCrcs, Sha256Digest, Sha256Hasher, CHUNK_SIZE};
+use dfs_common::codec;
+use dfs_common::ids::BlockId;
+use dfs_common::proto::datanode::ReportedBlock;
+use futures_util::Stream;
+use std::collections::HashMap;
+use std::fs::{self, File};
+use std::io::{ErrorKind, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
+use tokio::sync::mpsc;
+use tokio::task::{spawn_blocking, JoinHandle};
+
+/// The largest block this node accepts.
+pub const MAX_BLOCK_LEN: u64 = 4 << 30;
+
+/// Bytes per disk read or write: 16 whole chunks, large enough that the data
+/// path is not bound by syscalls and small enough to keep memory flat.
+const IO_BUF: usize = 16 * CHUNK_SIZE;
+
+/// Pieces queued between the network side and the disk thread (per transfer):
+/// enough to overlap the two, little enough to keep backpressure tight.
+const IO_QUEUE: usize = 4;
+
+/// What the index knows about a finalized replica.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlockInfo {
+    pub len: u64,
+    pub sha256: Sha256Digest,
+}
+
+/// Optional promises a writer checks before making a block durable.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Expected {
+    pub len: Option<u64>,
+    pub sha256: Option<Sha256Digest>,
+}
+
+/// The block store. Cheap to clone (an `Arc` inside).
+#[derive(Clone)]
+pub struct BlockStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    blocks_dir: PathBuf,
+    tmp_dir: PathBuf,
+    corrupt_dir: PathBuf,
+    capacity: Option<u64>,
+    index: Mutex<Index>,
+    /// Held (on blocking threads only) while files move in or out of
+    /// `blocks/`, so that two writers, a delete and a quarantine of the same
+    /// id never interleave their renames.
+    files: Mutex<()>,
+    tmp_seq: AtomicU64,
+}
+
+#[derive(Default)]
+struct Index {
+    blocks: HashMap<BlockId, BlockInfo>,
+    used: u64,
+}
+
+/// Locks a mutex, recovering from poisoning: every critical section leaves
+/// the data consistent (single inserts and removes), so a panic elsewhere
+/// does not make it unusable.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl BlockStore {
+    /// Opens (creating as needed) the store under `data_dir`: empties `tmp/`,
+    /// loads the index from `blocks/`, and quarantines replicas whose `.meta`
+    /// is missing, unreadable or disagrees with the data's length.
+    pub async fn open(data_dir: &Path, capacity: Option<u64>) -> Result<BlockStore> {
+        let data_dir = data_dir.to_path_buf();
+        spawn_blocking(move || Self::open_blocking(&data_dir, capacity)).await?
+    }
+
+    fn open_blocking(data_dir: &Path, capacity: Option<u64>) -> Result<BlockStore> {
+        let inner = Inner {
+            blocks_dir: data_dir.join("blocks"),
+            tmp_dir: data_dir.join("tmp"),
+            corrupt_dir: data_dir.join("corrupt"),
+            capacity,
+            index: Mutex::new(Index::default()),
+            files: Mutex::new(()),
+            tmp_seq: AtomicU64::new(0),
+        };
+        for dir in [&inner.blocks_dir, &inner.tmp_dir, &inner.corrupt_dir] {
+            fs::create_dir_all(dir)
+                .map_err(|e| DatanodeError::io(format!("creating {}", dir.display()), e))?;
+        }
+        let ctx = |p: &Path| format!("emptying {}", p.display());
+        for entry in
+            fs::read_dir(&inner.tmp_dir).map_err(|e| DatanodeError::io(ctx(&inner.tmp_dir), e))?
+        {
+            let path = entry
+                .map_err(|e| DatanodeError::io(ctx(&inner.tmp_dir), e))?
+                .path();
+            let removed = if path.is_dir() {
+                fs::remove_dir_all(&path)
+            } else {
+                fs::remove_file(&path)
+            };
+            removed.map_err(|e| DatanodeError::io(format!("removing {}", path.display()), e))?;
+        }
+        let store = BlockStore {
+            inner: Arc::new(inner),
+        };
+        store.load_index()?;
+        let (n, used) = (store.block_count(), store.used());
+        log::info!(
+            "block store {}: {n} blocks, {used} bytes",
+            data_dir.display()
+        );
+        Ok(store)
+    }
+
+    fn load_index(&self) -> Result<()> {
+        let blocks_dir = &self.inner.blocks_dir;
+        let ctx = || format!("scanning {}", blocks_dir.display());
+        let mut index = Index::default();
+        for sub in fs::read_dir(blocks_dir).map_err(|e| DatanodeError::io(ctx(), e))? {
+            let sub = sub.map_err(|e| DatanodeError::io(ctx(), e))?.path();
+            if !sub.is_dir() {
+                continue;
+            }
+            for entry in fs::read_dir(&sub).map_err(|e| DatanodeError::io(ctx(), e))? {
+                let path = entry.map_err(|e| DatanodeError::io(ctx(), e))?.path();
+                let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+                let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+                match ext {
+                    "blk" => match stem.parse::<BlockId>() {
+                        Ok(id) => match check_replica(&path, &path.with_extension("meta")) {
+                            Ok(info) => {
+                                index.used += info.len;
+                                index.blocks.insert(id, info);
+                            }
+                            Err(why) => {
+                                log::warn!("quarantining replica {id} found at startup: {why}");
+                                self.move_to_corrupt(&path, stem);
+                            }
+                        },
+                        Err(_) => {
+                            log::warn!("quarantining {}: not a block id", path.display());
+                            self.move_to_corrupt(&path, stem);
+                        }
+                    },
+                    // A meta without data is left by a write interrupted
+                    // between its two renames: the block was never acked.
+                    "meta" if !path.with_extension("blk").exists() => {
+                        log::info!("removing orphan {}", path.display());
+                        if let Err(e) = fs::remove_file(&path) {
+                            log::warn!("cannot remove {}: {e}", path.display());
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        *lock(&self.inner.index) = index;
+        Ok(())
+    }
+
+    /// Capacity cap from `--capacity`, if any.
+    pub fn capacity(&self) -> Option<u64> {
+        self.inner.capacity
+    }
+
+    /// The data dir's `blocks/` directory (for disk-space queries).
+    pub fn blocks_dir(&self) -> &Path {
+        &self.inner.blocks_dir
+    }
+
+    pub fn get(&self, id: BlockId) -> Option<BlockInfo> {
+        lock(&self.inner.index).blocks.get(&id).copied()
+    }
+
+    pub fn block_count(&self) -> usize {
+        lock(&self.inner.index).blocks.len()
+    }
+
+    /// Bytes of block data held.
+    pub fn used(&self) -> u64 {
+        lock(&self.inner.index).used
+    }
+
+    /// Every finalized replica (a full block report).
+    pub fn list(&self) -> Vec<ReportedBlock> {
+        lock(&self.inner.index)
+            .blocks
+            .iter()
+            .map(|(id, b)| ReportedBlock {
+                id: *id,
+                len: b.len,
+                sha256: b.sha256,
+            })
+            .collect()
+    }
+
+    fn fanout_dir(&self, id: BlockId) -> PathBuf {
+        let s = id.to_string();
+        self.inner.blocks_dir.join(&s[s.len() - 2..])
+    }
+
+    /// Path of a block's data file (whether or not it exists).
+    pub fn block_path(&self, id: BlockId) -> PathBuf {
+        self.fanout_dir(id).join(format!("{id}.blk"))
+    }
+
+    fn meta_path(&self, id: BlockId) -> PathBuf {
+        self.fanout_dir(id).join(format!("{id}.meta"))
+    }
+
+    /// Starts writing block `id` into a temp file. `expected_len`, when known,
+    /// is checked against the size limit and the capacity up front.
+    pub async fn writer(&self, id: BlockId, expected_len: Option<u64>) -> Result<BlockWriter> {
+        if let Some(len) = expected_len {
+            check_len(len)?;
+            if self.get(id).is_none() {
+                self.check_room(len)?;
+            }
+        }
+        let seq = self.inner.tmp_seq.fetch_add(1, Ordering::Relaxed);
+        let tmp_path = self.inner.tmp_dir.join(format!("{id}.{seq}.blk.tmp"));
+        let guard = DeleteOnDrop::new(tmp_path.clone());
+        let p = tmp_path.clone();
+        let file = spawn_blocking(move || File::create_new(&p))
+            .await?
+            .map_err(|e| DatanodeError::io(format!("creating {}", tmp_path.display()), e))?;
+        let (tx, rx) = mpsc::channel(IO_QUEUE);
+        let task = spawn_blocking(move || write_loop(file, rx));
+        Ok(BlockWriter {
+            id,
+            store: self.clone(),
+            tmp_path,
+            guard,
+            buf: BytesMut::with_capacity(IO_BUF),
+            len: 0,
+            tx: Some(tx),
+            task: Some(task),
+        })
+    }
+
+    fn check_room(&self, len: u64) -> Result<()> {
+        if let Some(cap) = self.inner.capacity {
+            let used = self.used();
+            if used.saturating_add(len) > cap {
+                return Err(DatanodeError::NoSpace(format!(
+                    "{len} more bytes would exceed this node's capacity ({used} of {cap} used)"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The stored checksums of a block.
+    pub async fn meta(&self, id: BlockId) -> Result<BlockChecksums> {
+        let info = self.get(id).ok_or(DatanodeError::NotFound(id))?;
+        let path = self.meta_path(id);
+        spawn_blocking(move || read_meta(id, &path, info)).await?
+    }
+
+    /// Opens `length` bytes of block `id` from `offset` (defaults: the whole
+    /// block). The stream yields only verified bytes, then ends, or yields
+    /// [`DatanodeError::Corrupt`] at the first bad chunk.
+    pub async fn read(
+        &self,
+        id: BlockId,
+        offset: Option<u64>,
+        length: Option<u64>,
+    ) -> Result<BlockRead> {
+        let info = self.get(id).ok_or(DatanodeError::NotFound(id))?;
+        let offset = offset.unwrap_or(0);
+        if offset > info.len {
+            return Err(DatanodeError::BadRequest(format!(
+                "offset {offset} is beyond block {id} of {} bytes",
+                info.len
+            )));
+        }
+        let len = length.unwrap_or(info.len - offset);
+        if len > info.len - offset {
+            return Err(DatanodeError::BadRequest(format!(
+                "range {offset}+{len} is beyond block {id} of {} bytes",
+                info.len
+            )));
+        }
+        let (meta_path, blk_path) = (self.meta_path(id), self.block_path(id));
+        let (tx, rx) = mpsc::channel(IO_QUEUE);
+        let opened = spawn_blocking(move || -> Result<()> {
+            let meta = read_meta(id, &meta_path, info)?;
+            let file = match File::open(&blk_path) {
+                Ok(f) => f,
+                Err(e) if e.kind() == ErrorKind::NotFound => {
+                    return Err(DatanodeError::NotFound(id))
+                }
+                Err(e) => {
+                    return Err(DatanodeError::io(
+                        format!("opening {}", blk_path.display()),
+                        e,
+                    ))
+                }
+            };
+            let on_disk = file
+                .metadata()
+                .map_err(|e| DatanodeError::io("stat of block file", e))?
+                .len();
+            if on_disk != meta.len {
+                return Err(DatanodeError::Corrupt {
+                    id,
+                    detail: format!("{on_disk} bytes on disk, meta says {}", meta.len),
+                });
+            }
+            if len > 0 {
+                // The reader runs on its own blocking thread; it stops when
+                // the consumer drops the stream.
+                spawn_blocking(move || read_loop(id, file, &meta, offset, len, tx));
+            }
+            Ok(())
+        });
+        opened.await??;
+        Ok(BlockRead {
+            info,
+            offset,
+            len,
+            stream: ReadStream { rx },
+        })
+    }
+
+    /// Removes a replica. Returns whether there was one.
+    pub async fn delete(&self, id: BlockId) -> Result<bool> {
+        let store = self.clone();
+        spawn_blocking(move || store.delete_blocking(id)).await?
+    }
+
+    fn delete_blocking(&self, id: BlockId) -> Result<bool> {
+        let _files = lock(&self.inner.files);
+        let had = self.remove_from_index(id).is_some();
+        let mut found = had;
+        for path in [self.block_path(id), self.meta_path(id)] {
+            match fs::remove_file(&path) {
+                Ok(()) => found = true,
+                Err(e) if e.kind() == ErrorKind::NotFound => {}
+                Err(e) => return Err(DatanodeError::io(format!("removing {}", path.display()), e)),
+            }
+        }
+        if found {
+            sync_dir(&self.fanout_dir(id))
+                .map_err(|e| DatanodeError::io("syncing block dir", e))?;
+        }
+        Ok(found)
+    }
+
+    /// Moves a replica to `corrupt/` and forgets it.
+    pub async fn quarantine(&self, id: BlockId, reason: &str) -> Result<()> {
+        let store = self.clone();
+        let reason = reason.to_string();
+        spawn_blocking(move || {
+            let _files = lock(&store.inner.files);
+            store.remove_from_index(id);
+            log::warn!("quarantining replica {id}: {reason}");
+            store.move_to_corrupt(&store.block_path(id), &id.to_string());
+        })
+        .await?;
+        Ok(())
+    }
+
+    fn remove_from_index(&self, id: BlockId) -> Option<BlockInfo> {
+        let mut index = lock(&self.inner.index);
+        let info = index.blocks.remove(&id)?;
+        index.used -= info.len;
+        Some(info)
+    }
+
+    /// Moves `<stem>.blk` and its `.meta` (whichever exist) into `corrupt/`.
+    /// Failures are logged: quarantine is best effort, the index no longer
+    /// lists the replica either way.
+    fn move_to_corrupt(&self, blk: &Path, stem: &str) {
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or(0);
+        for ext in ["blk", "meta"] {
+            let from = blk.with_extension(ext);
+            let to = self.inner.corrupt_dir.join(format!("{stem}.{stamp}.{ext}"));
+            match fs::rename(&from, &to) {
+                Ok(()) => {}
+                Err(e) if e.kind() == ErrorKind::NotFound => {}
+                Err(e) => log::error!("cannot move {} to {}: {e}", from.display(), to.display()),
+            }
+        }
+        for dir in [blk.parent(), Some(self.inner.corrupt_dir.as_path())]
+            .into_iter()
+            .flatten()
+        {
+            if let Err(e) = sync_dir(dir) {
+                log::warn!("cannot sync {}: {e}", dir.display());
+            }
+        }
+    }
+
+    /// The durable step of a write (blocking): fsync data, write and fsync
+    /// meta, rename meta then data into `blocks/`, fsync the directory.
+    fn finalize(&self, id: BlockId, w: Written, data_tmp: DeleteOnDrop) -> Result<BlockInfo> {
+        let info = BlockInfo {
+            len: w.len,
+            sha256: w.sha256,
+        };
+        let io = |what: &str, e| DatanodeError::io(format!("{what} for block {id}"), e);
+        w.file.sync_all().map_err(|e| io("fsync of data", e))?;
+        drop(w.file);
+        let meta = BlockChecksums {
+            len: w.len,
+            sha256: w.sha256,
+            chunk_size: CHUNK_SIZE as u32,
+            crcs: w.crcs,
+        };
+        let meta_bytes = codec::encode(&meta)
+            .map_err(|e| DatanodeError::Internal(format!("encoding meta: {e}")))?;
+        let meta_tmp = DeleteOnDrop::new(data_tmp.path.with_extension("meta.tmp"));
+        {
+            let mut f = File::create(&meta_tmp.path).map_err(|e| io("creating meta", e))?;
+            f.write_all(&meta_bytes)
+                .map_err(|e| io("writing meta", e))?;
+            f.sync_all().map_err(|e| io("fsync of meta", e))?;
+        }
+
+        let _files = lock(&self.inner.files);
+        if let Some(existing) = self.get(id) {
+            // Temps are removed by their guards either way.
+            return if existing == info {
+                Ok(existing)
+            } else {
+                Err(DatanodeError::Conflict(id))
+            };
+        }
+        self.check_room(info.len)?;
+        let dir = self.fanout_dir(id);
+        if !dir.exists() {
+            fs::create_dir_all(&dir).map_err(|e| io("creating fan-out dir", e))?;
+            sync_dir(&self.inner.blocks_dir).map_err(|e| io("fsync of blocks dir", e))?;
+        }
+        fs::rename(&meta_tmp.path, self.meta_path(id)).map_err(|e| io("renaming meta", e))?;
+        meta_tmp.disarm();
+        if let Err(e) = fs::rename(&data_tmp.path, self.block_path(id)) {
+            // Do not leave a meta that promises data which is not there.
+            let _ = fs::remove_file(self.meta_path(id));
+            return Err(io("renaming data", e));
+        }
+        data_tmp.disarm();
+        sync_dir(&dir).map_err(|e| io("fsync of block dir", e))?;
+        let mut index = lock(&self.inner.index);
+        index.blocks.insert(id, info);
+        index.used += info.len;
+        Ok(info)
+    }
+}
+
+fn check_len(len: u64) -> Result<()> {
+    if len > MAX_BLOCK_LEN {
+        return Err(DatanodeError::TooLarge {
+            len,
+            limit: MAX_BLOCK_LEN,
+        });
+    }
+    Ok(())
+}
+
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// Reads and checks a `.meta` against the index entry.
+fn read_meta(id: BlockId, path: &Path, info: BlockInfo) -> Result<BlockChecksums> {
+    let bytes = match fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Err(DatanodeError::NotFound(id)),
+        Err(e) => return Err(DatanodeError::io(format!("reading {}", path.display()), e)),
+    };
+    let meta: BlockChecksums = codec::decode(&bytes).map_err(|e| DatanodeError::Corrupt {
+        id,
+        detail: format!("meta file: {e}"),
+    })?;
+    if !meta.is_consistent()
+        || meta.chunk_size as usize != CHUNK_SIZE
+        || meta.len != info.len
+        || meta.sha256 != info.sha256
+    {
+        return Err(DatanodeError::Corrupt {
+            id,
+            detail: "meta file disagrees with the index".into(),
+        });
+    }
+    Ok(meta)
+}
+
+/// Startup check of one replica: a decodable, consistent meta whose length is
+/// the data file's length. Returns why not, for the log.
+fn check_replica(blk: &Path, meta: &Path) -> std::result::Result<BlockInfo, String> {
+    let bytes = fs::read(meta).map_err(|e| format!("meta file: {e}"))?;
+    let m: BlockChecksums = codec::decode(&bytes).map_err(|e| format!("meta file: {e}"))?;
+    if !m.is_consistent() || m.chunk_size as usize != CHUNK_SIZE {
+        return Err("meta file is inconsistent".into());
+    }
+    let on_disk = fs::metadata(blk)
+        .map_err(|e| format!("data file: {e}"))?
+        .len();
+    if on_disk != m.len {
+        return Err(format!("{on_disk} bytes on disk, meta says {}", m.len));
+    }
+    Ok(BlockInfo {
+        len: m.len,
+        sha256: m.sha256,
+    })
+}
+
+/// Removes a file when dropped, unless disarmed (Garage `DeleteOnDrop`).
+struct DeleteOnDrop {
+    path: PathBuf,
+    armed: bool,
+}
+
+impl DeleteOnDrop {
+    fn new(path: PathBuf) -> Self {
+        Self { path, armed: true }
+    }
+    fn disarm(mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for DeleteOnDrop {
+    fn drop(&mut self) {
+        // One unlink, done inline even on an async thread: it is a metadata
+        // operation of microseconds, and deferring it would race a restart.
+        if self.armed {
+            if let Err(e) = fs::remove_file(&self.path) {
+                if e.kind() != ErrorKind::NotFound {
+                    log::warn!("cannot remove temp file {}: {e}", self.path.display());
+                }
+            }
+        }
+    }
+}
+
+/// What the disk thread hands back at the end of a write.
+struct Written {
+    file: File,
+    len: u64,
+    sha256: Sha256Digest,
+    crcs: Vec<u32>,
+}
+
+/// The disk side of a write: hash, checksum and write each piece as it comes.
+fn write_loop(mut file: File, mut rx: mpsc::Receiver<Bytes>) -> std::io::Result<Written> {
+    let mut sha = Sha256Hasher::new();
+    let mut crcs = ChunkCrcs::new();
+    let mut len = 0u64;
+    while let Some(piece) = rx.blocking_recv() {
+        sha.update(&piece);
+        crcs.update(&piece);
+        file.write_all(&piece)?;
+        len += piece.len() as u64;
+    }
+    Ok(Written {
+        file,
+        len,
+        sha256: sha.finish(),
+        crcs: crcs.finish(),
+    })
+}
+
+/// A block being written. Feed it with [`BlockWriter::write`], then
+/// [`BlockWriter::finish`]; dropping it unfinished removes the temp file.
+pub struct BlockWriter {
+    id: BlockId,
+    store: BlockStore,
+    tmp_path: PathBuf,
+    guard: DeleteOnDrop,
+    buf: BytesMut,
+    len: u64,
+    tx: Option<mpsc::Sender<Bytes>>,
+    task: Option<JoinHandle<std::io::Result<Written>>>,
+}
+
+impl BlockWriter {
+    pub fn id(&self) -> BlockId {
+        self.id
+    }
+
+    /// Bytes accepted so far.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Appends a piece. Refuses to grow past [`MAX_BLOCK_LEN`].
+    pub async fn write(&mut self, data: &[u8]) -> Result<()> {
+        let new_len = self.len + data.len() as u64;
+        check_len(new_len)?;
+        self.len = new_len;
+        let mut data = data;
+        while !data.is_empty() {
+            let take = (IO_BUF - self.buf.len()).min(data.len());
+            self.buf.extend_from_slice(&data[..take]);
+            data = &data[take..];
+            if self.buf.len() == IO_BUF {
+                self.send_buf().await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn send_buf(&mut self) -> Result<()> {
+        let piece = std::mem::replace(&mut self.buf, BytesMut::with_capacity(IO_BUF)).freeze();
+        let sent = match &self.tx {
+            Some(tx) => tx.send(piece).await.is_ok(),
+            None => false,
+        };
+        if sent {
+            return Ok(());
+        }
+        // The disk thread stopped early: it failed, and says why.
+        self.tx = None;
+        match self.task.take() {
+            Some(task) => match task.await? {
+                Err(e) => Err(DatanodeError::io(
+                    format!("writing {}", self.tmp_path.display()),
+                    e,
+                )),
+                Ok(_) => Err(DatanodeError::Internal("block writer stopped early".into())),
+            },
+            None => Err(DatanodeError::Internal(
+                "block writer already failed".into(),
+            )),
+        }
+    }
+
+    /// Completes the write: checks `expected`, then makes the block durable
+    /// and visible. If the same block (same digest) is already stored, this
+    /// succeeds without replacing it; a different digest is a conflict.
+    pub async fn finish(mut self, expected: Expected) -> Result<BlockInfo> {
+        if !self.buf.is_empty() {
+            self.send_buf().await?;
+        }
+        self.tx = None; // ends the disk thread's loop
+        let task = self
+            .task
+            .take()
+            .ok_or_else(|| DatanodeError::Internal("block writer already failed".into()))?;
+        let written = task
+            .await?
+            .map_err(|e| DatanodeError::io(format!("writing {}", self.tmp_path.display()), e))?;
+        let id = self.id;
+        if let Some(len) = expected.len {
+            if len != written.len {
+                return Err(DatanodeError::ChecksumMismatch {
+                    id,
+                    detail: format!("received {} bytes, expected {len}", written.len),
+                });
+            }
+        }
+        if let Some(sha) = expected.sha256 {
+            if sha != written.sha256 {
+                return Err(DatanodeError::ChecksumMismatch {
+                    id,
+                    detail: format!(
+                        "received bytes have SHA-256 {}, expected {sha}",
+                        written.sha256
+                    ),
+                });
+            }
+        }
+        let BlockWriter { store, guard, .. } = self;
+        spawn_blocking(move || store.finalize(id, written, guard)).await?
+    }
+}
+
+/// An open, range-checked read.
+pub struct BlockRead {
+    pub info: BlockInfo,
+    pub offset: u64,
+    /// Bytes the stream will yield if nothing is corrupt.
+    pub len: u64,
+    pub stream: ReadStream,
+}
+
+/// Verified bytes of a block range, in pieces of up to 1 MiB.
+pub struct ReadStream {
+    rx: mpsc::Receiver<Result<Bytes>>,
+}
+
+impl Stream for ReadStream {
+    type Item = Result<Bytes>;
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.rx.poll_recv(cx)
+    }
+}
+
+/// The disk side of a read: whole aligned chunks, each verified before the
+/// requested part of it is sent.
+fn read_loop(
+    id: BlockId,
+    mut file: File,
+    meta: &BlockChecksums,
+    offset: u64,
+    len: u64,
+    tx: mpsc::Sender<Result<Bytes>>,
+) {
+    let cs = CHUNK_SIZE as u64;
+    let end = offset + len;
+    let mut chunk = (offset / cs) as usize;
+    let last = end.div_ceil(cs) as usize; // exclusive
+    let fail = |tx: &mpsc::Sender<Result<Bytes>>, e: DatanodeError| {
+        let _ = tx.blocking_send(Err(e));
+    };
+    if let Err(e) = file.seek(SeekFrom::Start(chunk as u64 * cs)) {
+        return fail(&tx, DatanodeError::io("seeking in block file", e));
+    }
+    while chunk < last {
+        let batch_end = (chunk + IO_BUF / CHUNK_SIZE).min(last);
+        let batch_start_off = chunk as u64 * cs;
+        let batch_len = (batch_end as u64 * cs).min(meta.len) - batch_start_off;
+        let mut buf = BytesMut::zeroed(batch_len as usize);
+        if let Err(e) = file.read_exact(&mut buf) {
+            let err = if e.kind() == ErrorKind::UnexpectedEof {
+                DatanodeError::Corrupt {
+                    id,
+                    detail: "block file is shorter than its meta".into(),
+                }
+            } else {
+                DatanodeError::io("reading block file", e)
+            };
+            return fail(&tx, err);
+        }
+        // Verify chunk by chunk; send the verified prefix, then the error.
+        let mut good = 0usize;
+        let mut bad = None;
+        for i in chunk..batch_end {
+            let clen = meta.chunk_len(i);
+            if !meta.verify_chunk(i, &buf[good..good + clen]) {
+                bad = Some(i);
+                break;
+            }
+            good += clen;
+        }
+        let mut verified = buf.freeze().slice(..good);
+        // Trim to the requested range.
+        let lo = offset.saturating_sub(batch_start_off) as usize;
+        let hi = (end - batch_start_off).min(good as u64) as usize;
+        verified = if lo < hi {
+            verified.slice(lo..hi)
+        } else {
+            Bytes::new()
+        };
+        if !verified.is_empty() && tx.blocking_send(Ok(verified)).is_err() {
+            return; // the reader went away
+        }
+        if let Some(i) = bad {
+            return fail(
+                &tx,
+                DatanodeError::Corrupt {
+                    id,
+                    detail: format!("chunk {i} fails its CRC32C"),
+                },
+            );
+        }
+        chunk = batch_end;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_util::StreamExt;
+
+    fn data(n: usize) -> Vec<u8> {
+        (0..n).map(|i| (i * 31 % 251) as u8).collect()
+    }
+
+    async fn put(store: &BlockStore, id: BlockId, bytes: &[u8]) -> BlockInfo {
+        let mut w = store.writer(id, None).await.unwrap();
+        for piece in bytes.chunks(10_000) {
+            w.write(piece).await.unwrap();
+        }
+        w.finish(Expected::default()).await.unwrap()
+    }
+
+    async fn read_all(
+        store: &BlockStore,
+        id: BlockId,
+        off: Option<u64>,
+        len: Option<u64>,
+    ) -> Result<Vec<u8>> {
+        let mut r = store.read(id, off, len).await?;
+        let mut out = Vec::new();
+        while let Some(piece) = r.stream.next().await {
+            out.extend_from_slice(&piece?);
+        }
+        assert_eq!(out.len() as u64, r.len);
+        Ok(out)
+    }
+
+    fn tmp_files(dir: &Path) -> usize {
+        fs::read_dir(dir.join("tmp")).unwrap().count()
+    }
+
+    #[tokio::test]
+    async fn write_then_read_whole_and_ranges() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlockStore::open(dir.path(), None).await.unwrap();
+        let bytes = data(CHUNK_SIZE * 20 + 17); // spans two 1 MiB read batches
+        let id = BlockId::new();
+        let info = put(&store, id, &bytes).await;
+        assert_eq!(
+            info,
+            BlockInfo {
+                len: bytes.len() as u64,
+                sha256: Sha256Digest::of(&bytes)
+            }
+        );
+        assert_eq!(store.used(), bytes.len() as u64);
+        assert_eq!(store.meta(id).await.unwrap(), BlockChecksums::of(&bytes));
+        assert!(store.block_path(id).exists());
+        assert_eq!(tmp_files(dir.path()), 0);
+
+        assert_eq!(read_all(&store, id, None, None).await.unwrap(), bytes);
+        let cs = CHUNK_SIZE as u64;
+        for (off, len) in [
+            (0, 1),
+            (cs - 1, 2),
+            (cs, cs),
+            (5, 3 * cs),
+            (15 * cs + 3, 2 * cs),
+            (20 * cs, 17),
+            (20 * cs + 16, 1),
+        ] {
+            let got = read_all(&store, id, Some(off), Some(len)).await.unwrap();
+            assert_eq!(
+                got,
+                &bytes[off as usize..(off + len) as usize],
+                "{off}+{len}"
+            );
+        }
+        let n = bytes.len() as u64;
+        assert!(read_all(&store, id, Some(n), None)
+            .await
+            .unwrap()
+            .is_empty());
+        assert!(read_all(&store, id, Some(n), Some(0))
+            .await
+            .unwrap()
+            .is_empty());
+        assert!(matches!(
+            store.read(id, Some(n + 1), None).await,
+            Err(DatanodeError::BadRequest(_))
+        ));
+        assert!(matches!(
+            store.read(id, Some(n - 1), Some(2)).await,
+            Err(DatanodeError::BadRequest(_))
+        ));
+        assert!(matches!(
+            store.read(BlockId::new(), None, None).await,
+            Err(DatanodeError::NotFound(_))
+        ));
+
+        // Same bytes again: idempotent. Different bytes: conflict.
+        assert_eq!(put(&store, id, &bytes).await, info);
+        let mut w = store.writer(id, None).await.unwrap();
+        w.write(b"other").await.unwrap();
+        assert!(matches!(
+            w.finish(Expected::default()).await,
+            Err(DatanodeError::Conflict(_))
+        ));
+        assert_eq!(tmp_files(dir.path()), 0);
+        assert_eq!(store.used(), n);
+
+        assert!(store.delete(id).await.unwrap());
+        assert!(!store.delete(id).await.unwrap());
+        assert!(!store.block_path(id).exists());
+        assert_eq!(store.used(), 0);
+    }
+
+    #[tokio::test]
+    async fn empty_block() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlockStore::open(dir.path(), None).await.unwrap();
+        let id = BlockId::new();
+        let info = put(&store, id, b"").await;
+        assert_eq!(info.sha256, Sha256Digest::empty());
+        assert!(read_all(&store, id, None, None).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn flipped_byte_is_detected_on_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlockStore::open(dir.path(), None).await.unwrap();
+        let bytes = data(CHUNK_SIZE * 3 + 17);
+        let id = BlockId::new();
+        put(&store, id, &bytes).await;
+        let mut on_disk = fs::read(store.block_path(id)).unwrap();
+        on_disk[CHUNK_SIZE * 2 + 5] ^= 0x40;
+        fs::write(store.block_path(id), on_disk).unwrap();
+
+        // Chunks before the bad one are served, then the error.
+        let mut r = store.read(id, None, None).await.unwrap();
+        let mut good = 0;
+        let mut err = None;
+        while let Some(piece) = r.stream.next().await {
+            match piece {
+                Ok(b) => good += b.len(),
+                Err(e) => err = Some(e),
+            }
+        }
+        assert_eq!(good, CHUNK_SIZE * 2);
+        assert!(
+            matches!(err, Some(DatanodeError::Corrupt { .. })),
+            "{err:?}"
+        );
+        // A range inside good chunks still reads.
+        assert_eq!(
+            read_all(&store, id, Some(3), Some(100)).await.unwrap(),
+            &bytes[3..103]
+        );
+        assert!(read_all(&store, id, Some(CHUNK_SIZE as u64 * 2), Some(1))
+            .await
+            .is_err());
+
+        store.quarantine(id, "test").await.unwrap();
+        assert!(store.get(id).is_none());
+        assert!(!store.block_path(id).exists());
+        let quarantined = fs::read_dir(dir.path().join("corrupt")).unwrap().count();
+        assert_eq!(quarantined, 2);
+        assert_eq!(store.used(), 0);
+    }
+
+    #[tokio::test]
+    async fn dropped_or_mismatched_writer_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlockStore::open(dir.path(), None).await.unwrap();
+        let id = BlockId::new();
+        let mut w = store.writer(id, None).await.unwrap();
+        w.write(&data(3 * IO_BUF + 5)).await.unwrap();
+        assert_eq!(tmp_files(dir.path()), 1);
+        drop(w);
+        assert_eq!(tmp_files(dir.path()), 0);
+        assert!(store.get(id).is_none());
+
+        let bytes = data(1000);
+        let mut w = store.writer(id, None).await.unwrap();
+        w.write(&bytes).await.unwrap();
+        let wrong = Expected {
+            len: Some(1000),
+            sha256: Some(Sha256Digest::of(b"x")),
+        };
+        assert!(matches!(
+            w.finish(wrong).await,
+            Err(DatanodeError::ChecksumMismatch { .. })
+        ));
+        let mut w = store.writer(id, None).await.unwrap();
+        w.write(&bytes).await.unwrap();
+        let wrong = Expected {
+            len: Some(999),
+            sha256: None,
+        };
+        assert!(matches!(
+            w.finish(wrong).await,
+            Err(DatanodeError::ChecksumMismatch { .. })
+        ));
+        assert_eq!(tmp_files(dir.path()), 0);
+        assert!(store.get(id).is_none());
+        assert!(!store.block_path(id).exists());
+
+        let mut w = store.writer(id, None).await.unwrap();
+        w.write(&bytes).await.unwrap();
+        let right = Expected {
+            len: Some(1000),
+            sha256: Some(Sha256Digest::of(&bytes)),
+        };
+        assert_eq!(w.finish(right).await.unwrap().len, 1000);
+    }
+
+    #[tokio::test]
+    async fn limits() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlockStore::open(dir.path(), Some(1500)).await.unwrap();
+        assert!(matches!(
+            store.writer(BlockId::new(), Some(MAX_BLOCK_LEN + 1)).await,
+            Err(DatanodeError::TooLarge { .. })
+        ));
+        assert!(matches!(
+            store.writer(BlockId::new(), Some(2000)).await,
+            Err(DatanodeError::NoSpace(_))
+        ));
+        put(&store, BlockId::new(), &data(1000)).await;
+        let mut w = store.writer(BlockId::new(), None).await.unwrap();
+        w.write(&data(1000)).await.unwrap();
+        assert!(matches!(
+            w.finish(Expected::default()).await,
+            Err(DatanodeError::NoSpace(_))
+        ));
+        assert_eq!(tmp_files(dir.path()), 0);
+    }
+
+    #[tokio::test]
+    async fn restart_reloads_index_and_quarantines_bad_replicas() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlockStore::open(dir.path(), None).await.unwrap();
+        let (a, b, c, d) = (
+            BlockId::new(),
+            BlockId::new(),
+            BlockId::new(),
+            BlockId::new(),
+        );
+        let bytes = data(CHUNK_SIZE + 3);
+        let ia = put(&store, a, &bytes).await;
+        put(&store, b, &bytes).await;
+        put(&store, c, &bytes).await;
+        put(&store, d, &bytes).await;
+        // b loses its meta, c gets truncated, d's meta is garbage; a stray temp file.
+        fs::remove_file(store.meta_path(b)).unwrap();
+        fs::OpenOptions::new()
+            .write(true)
+            .open(store.block_path(c))
+            .unwrap()
+            .set_len(10)
+            .unwrap();
+        fs::write(store.meta_path(d), b"\x01garbage").unwrap();
+        fs::write(dir.path().join("tmp").join("x.tmp"), b"left over").unwrap();
+        drop(store);
+
+        let store = BlockStore::open(dir.path(), None).await.unwrap();
+        assert_eq!(
+            store.list(),
+            vec![ReportedBlock {
+                id: a,
+                len: ia.len,
+                sha256: ia.sha256
+            }]
+        );
+        assert_eq!(store.used(), ia.len);
+        assert_eq!(read_all(&store, a, None, None).await.unwrap(), bytes);
+        assert_eq!(tmp_files(dir.path()), 0);
+        let quarantined = fs::read_dir(dir.path().join("corrupt")).unwrap().count();
+        assert_eq!(quarantined, 5, "b.blk, c.blk+meta, d.blk+meta");
+        for id in [b, c, d] {
+            assert!(!store.block_path(id).exists());
+        }
+    }
+}
