@@ -1,1 +1,26 @@
-fn main() {}
+//! `dfs`: the command-line client. Parsing, verbs and output live in
+//! `src/cli/`, `dfs local` in `src/local.rs`; this file only runs them and
+//! turns the outcome into an exit status (0 done, 1 failed, 2 misuse).
+#[path = "../cli/mod.rs"]
+mod cli;
+#[path = "../local.rs"]
+mod local;
+
+use clap::Parser;
+use std::io::Write;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args = cli::Cli::parse();
+    // Quiet unless asked: a failure must be exactly one `dfs:` line.
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("off")).init();
+    match cli::run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            if let Some(msg) = e.message() {
+                let _ = writeln!(std::io::stderr(), "dfs: {msg}");
+            }
+            ExitCode::from(e.exit_code())
+        }
+    }
+}

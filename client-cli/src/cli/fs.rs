@@ -1,0 +1,188 @@
+//! Namespace verbs: `mkdir`, `ls`, `stat`, `du`, `rm`, `mv`. Each is one or
+//! a few namenode calls through `dfs_client`; none moves file bytes.
+use super::output::{self, emit, emit_json};
+use super::{is_not_found, parse_path, CliError, CliResult, Ctx};
+use dfs_common::path::DfsPath;
+use dfs_common::proto::client::{ContentSummary, DeleteResponse, FileStatus, FileType};
+use futures_util::{StreamExt, TryStreamExt};
+use serde::Serialize;
+
+/// How many `du` summaries are asked for at once.
+const DU_CONCURRENCY: usize = 8;
+
+pub async fn mkdir(ctx: &Ctx, paths: &[String], parents: bool) -> CliResult {
+    let paths = paths
+        .iter()
+        .map(|p| parse_path(p))
+        .collect::<CliResult<Vec<_>>>()?;
+    let mut made = Vec::with_capacity(paths.len());
+    for p in &paths {
+        made.push(ctx.client.mkdirs(p, parents).await?);
+    }
+    if ctx.json {
+        emit_json(&made)?;
+    }
+    Ok(())
+}
+
+/// True when `list(path)` answered with the file at `path` itself rather
+/// than a directory's entries (an entry of a directory is never the
+/// directory).
+pub fn listing_is_the_file(path: &DfsPath, entries: &[FileStatus]) -> bool {
+    matches!(entries, [only] if only.path == *path && only.file_type == FileType::File)
+}
+
+pub async fn ls(ctx: &Ctx, path: &str, recursive: bool) -> CliResult {
+    let path = parse_path(path)?;
+    let top = ctx.client.list(&path).await?;
+    let is_file = listing_is_the_file(&path, &top);
+    let entries = if recursive && !is_file {
+        walk(ctx, top).await?
+    } else {
+        top
+    };
+    if ctx.json {
+        return emit_json(&entries);
+    }
+    let mut text = String::new();
+    if !is_file && !recursive {
+        let n = entries.len();
+        text.push_str(&format!(
+            "Found {n} item{}\n",
+            if n == 1 { "" } else { "s" }
+        ));
+    }
+    text.push_str(&output::ls_table(&entries));
+    emit(&text)
+}
+
+/// Depth-first, each directory followed by its contents (as `hdfs dfs -ls -R`).
+async fn walk(ctx: &Ctx, top: Vec<FileStatus>) -> CliResult<Vec<FileStatus>> {
+    let mut out = Vec::new();
+    let mut stack: Vec<FileStatus> = top.into_iter().rev().collect();
+    while let Some(entry) = stack.pop() {
+        if entry.file_type == FileType::Directory {
+            let children = ctx.client.list(&entry.path).await?;
+            stack.extend(children.into_iter().rev());
+        }
+        out.push(entry);
+    }
+    Ok(out)
+}
+
+pub async fn stat(ctx: &Ctx, path: &str) -> CliResult {
+    let path = parse_path(path)?;
+    let s = ctx.client.status(&path).await?;
+    if ctx.json {
+        emit_json(&s)
+    } else {
+        emit(&output::stat_text(&s))
+    }
+}
+
+pub async fn du(ctx: &Ctx, path: &str, summary: bool) -> CliResult {
+    let path = parse_path(path)?;
+    if summary {
+        let s = ctx.client.content_summary(&path).await?;
+        return if ctx.json {
+            emit_json(&s)
+        } else {
+            emit(&output::du_table(&[s]))
+        };
+    }
+    let entries = ctx.client.list(&path).await?;
+    let sums: Vec<ContentSummary> = futures_util::stream::iter(entries)
+        .map(|e| async move {
+            match e.file_type {
+                FileType::File => Ok(output::file_summary(&e)),
+                FileType::Directory => ctx.client.content_summary(&e.path).await,
+            }
+        })
+        .buffered(DU_CONCURRENCY)
+        .try_collect()
+        .await?;
+    if ctx.json {
+        emit_json(&sums)
+    } else {
+        emit(&output::du_table(&sums))
+    }
+}
+
+#[derive(Serialize)]
+struct Deleted {
+    path: DfsPath,
+    #[serde(flatten)]
+    counts: DeleteResponse,
+}
+
+pub async fn rm(ctx: &Ctx, paths: &[String], recursive: bool, force: bool) -> CliResult {
+    let paths = paths
+        .iter()
+        .map(|p| parse_path(p))
+        .collect::<CliResult<Vec<_>>>()?;
+    if recursive && paths.iter().any(DfsPath::is_root) {
+        return Err(CliError::Usage(
+            "refusing to remove '/' (remove what is inside it instead)".into(),
+        ));
+    }
+    let mut deleted = Vec::with_capacity(paths.len());
+    for p in paths {
+        match ctx.client.delete(&p, recursive).await {
+            Ok(counts) => {
+                if !ctx.json {
+                    emit(&format!("Deleted {p}\n"))?;
+                }
+                deleted.push(Deleted { path: p, counts });
+            }
+            Err(e) if force && is_not_found(&e) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if ctx.json {
+        emit_json(&deleted)?;
+    }
+    Ok(())
+}
+
+pub async fn mv(ctx: &Ctx, src: &str, dst: &str) -> CliResult {
+    let (src, dst) = (parse_path(src)?, parse_path(dst)?);
+    let s = ctx.client.rename(&src, &dst, false).await?;
+    if ctx.json {
+        emit_json(&s)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::output::tests::status;
+
+    #[test]
+    fn file_vs_directory_listing() {
+        let p = DfsPath::parse("/a").unwrap();
+        assert!(listing_is_the_file(&p, &[status("/a", false, 1)]));
+        assert!(!listing_is_the_file(&p, &[status("/a/x", false, 1)]));
+        assert!(!listing_is_the_file(&p, &[]));
+        assert!(!listing_is_the_file(
+            &p,
+            &[status("/a/x", false, 1), status("/a/y", false, 1)]
+        ));
+    }
+
+    #[test]
+    fn deleted_json_is_flat() {
+        let d = Deleted {
+            path: DfsPath::parse("/x").unwrap(),
+            counts: DeleteResponse {
+                files_deleted: 1,
+                directories_deleted: 0,
+                bytes_deleted: 5,
+            },
+        };
+        let v = serde_json::to_value(&d).unwrap();
+        assert_eq!(v["path"], "/x");
+        assert_eq!(v["files_deleted"], 1);
+        assert_eq!(v["bytes_deleted"], 5);
+    }
+}

@@ -1,0 +1,476 @@
+//! The `dfs` command line: parse the arguments (clap) into a typed
+//! [`Command`], run it as one or a few `dfs_client` calls, print the result.
+//!
+//! It does not know how files become blocks (that is the library) nor how a
+//! local cluster is run (that is `local.rs`).
+//!
+//! Layout: `fs.rs` (mkdir, ls, stat, du, rm, mv) · `io.rs` (put, get, cat) ·
+//! `admin.rs` (setrep, checksum, fsck, report) · `output.rs` (tables, times,
+//! JSON) · `progress.rs` (indicatif bars, only on a terminal).
+//!
+//! Invariants:
+//! - Exit status 0 done, 1 failed, 2 misuse; a failure prints exactly one line
+//!   `dfs: <message>` on stderr (done by the binary from [`CliError`]).
+//! - With `--json`, stdout holds exactly one JSON document per command (none
+//!   when the command's output is file bytes: `cat`, `get REMOTE -`).
+//! - Nothing writes to stdout with `println!`: a closed pipe (`dfs cat f |
+//!   head`) is [`CliError::BrokenPipe`], which ends the command quietly with 0.
+//! - User paths become [`DfsPath`]s before any request; a bad one is misuse
+//!   (exit 2, `dfs: invalid path: ...`).
+
+mod admin;
+mod fs;
+mod io;
+pub mod output;
+mod progress;
+
+use clap::{Args, Parser, Subcommand};
+use dfs_client::{ClientError, DfsClient};
+use dfs_common::error::ErrorCode;
+use dfs_common::path::DfsPath;
+use dfs_common::units::ByteSize;
+use std::io::IsTerminal;
+
+/// Default namenode address (also what `dfs local` starts).
+pub const DEFAULT_NAMENODE: &str = "http://127.0.0.1:9870";
+
+/// `dfs`: the command-line client of the dfs distributed file system.
+#[derive(Parser, Debug)]
+#[command(name = "dfs", version = dfs_common::VERSION, about = "dfs: files on a small HDFS-like cluster, from the command line")]
+pub struct Cli {
+    /// Namenode URL.
+    #[arg(long, global = true, env = "DFS_NAMENODE", default_value = DEFAULT_NAMENODE, value_name = "URL")]
+    pub namenode: String,
+    /// Machine-readable output: one JSON document on stdout.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run a namenode and N datanodes on this machine until Ctrl-C.
+    Local(crate::local::LocalArgs),
+    /// Make directories.
+    Mkdir {
+        /// Make missing parents too; no error if the directory exists.
+        #[arg(short = 'p', long = "parents")]
+        parents: bool,
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<String>,
+    },
+    /// List a directory (or show one file).
+    Ls {
+        /// List subdirectories too.
+        #[arg(short = 'R', long = "recursive")]
+        recursive: bool,
+        #[arg(default_value = "/", value_name = "PATH")]
+        path: String,
+    },
+    /// Show everything known about a file or directory.
+    Stat {
+        #[arg(value_name = "PATH")]
+        path: String,
+    },
+    /// Space used: one line per entry of a directory, or one total with -s.
+    Du {
+        /// One total for PATH.
+        #[arg(short = 's', long = "summary")]
+        summary: bool,
+        #[arg(default_value = "/", value_name = "PATH")]
+        path: String,
+    },
+    /// Upload local files ('-' reads stdin; a directory with -r).
+    Put(PutArgs),
+    /// Download a file ('-' writes stdout; into LOCAL if it is a directory).
+    Get {
+        #[arg(value_name = "REMOTE")]
+        remote: String,
+        #[arg(default_value = ".", value_name = "LOCAL")]
+        local: String,
+    },
+    /// Write files to stdout.
+    Cat {
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<String>,
+    },
+    /// Remove files (and directories with -r).
+    Rm {
+        /// Remove directories and everything in them.
+        #[arg(short = 'r', short_alias = 'R', long = "recursive")]
+        recursive: bool,
+        /// No error when a path does not exist.
+        #[arg(short = 'f', long = "force")]
+        force: bool,
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<String>,
+    },
+    /// Rename or move (into DST when DST is a directory).
+    Mv {
+        #[arg(value_name = "SRC")]
+        src: String,
+        #[arg(value_name = "DST")]
+        dst: String,
+    },
+    /// Change a file's replication.
+    Setrep {
+        #[arg(value_parser = clap::value_parser!(u16).range(1..), value_name = "N")]
+        replication: u16,
+        #[arg(value_name = "PATH")]
+        path: String,
+    },
+    /// Print a file's SHA-256 (as sha256sum does).
+    Checksum {
+        #[arg(value_name = "PATH")]
+        path: String,
+    },
+    /// Check block health under a path (exit 1 when blocks are missing).
+    Fsck {
+        #[arg(default_value = "/", value_name = "PATH")]
+        path: String,
+    },
+    /// Cluster summary and datanodes.
+    Report,
+}
+
+#[derive(Args, Debug)]
+pub struct PutArgs {
+    /// Overwrite existing files.
+    #[arg(short = 'f', long = "force")]
+    pub force: bool,
+    /// Replicas of each block (default: the namenode's).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..), value_name = "N")]
+    pub replication: Option<u16>,
+    /// Block size, e.g. 4MiB (default: the namenode's).
+    #[arg(long, value_name = "SIZE")]
+    pub block_size: Option<ByteSize>,
+    /// Upload directories and everything in them.
+    #[arg(short = 'r', short_alias = 'R', long = "recursive")]
+    pub recursive: bool,
+    /// Local files ('-' for stdin).
+    #[arg(required = true, value_name = "LOCAL")]
+    pub sources: Vec<String>,
+    /// Remote file, or existing directory to put them in.
+    #[arg(value_name = "REMOTE")]
+    pub remote: String,
+}
+
+/// How a command ended, other than success.
+#[derive(Debug, PartialEq, Eq)]
+pub enum CliError {
+    /// The command was misused (exit 2).
+    Usage(String),
+    /// The command failed (exit 1).
+    Failed(String),
+    /// Stdout was closed by the reader: stop quietly (exit 0).
+    BrokenPipe,
+    /// Ctrl-C while writing a local file (exit 130, the shell's convention).
+    Interrupted,
+}
+
+impl CliError {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Usage(_) => 2,
+            CliError::Failed(_) => 1,
+            CliError::BrokenPipe => 0,
+            CliError::Interrupted => 130,
+        }
+    }
+
+    /// The one line to print after `dfs: `, if any.
+    pub fn message(&self) -> Option<&str> {
+        match self {
+            CliError::Usage(m) | CliError::Failed(m) => Some(m),
+            CliError::BrokenPipe => None,
+            CliError::Interrupted => Some("interrupted"),
+        }
+    }
+}
+
+impl From<ClientError> for CliError {
+    fn from(e: ClientError) -> Self {
+        match &e {
+            ClientError::Io(io) if io.kind() == std::io::ErrorKind::BrokenPipe => {
+                CliError::BrokenPipe
+            }
+            _ => CliError::Failed(one_line(&e.to_string())),
+        }
+    }
+}
+
+pub type CliResult<T = ()> = Result<T, CliError>;
+
+/// Keeps the `dfs: ...` message on one line whatever the error text holds.
+pub fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// A local I/O error about `what`, without Rust's "(os error N)" suffix.
+pub fn io_failure(what: impl std::fmt::Display, e: &std::io::Error) -> CliError {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        return CliError::BrokenPipe;
+    }
+    let text = e.to_string();
+    let text = match text.find(" (os error") {
+        Some(i) => text[..i].to_string(),
+        None => text,
+    };
+    CliError::Failed(one_line(&format!("{what}: {text}")))
+}
+
+/// Parses a user path; a bad one is misuse.
+pub fn parse_path(s: &str) -> CliResult<DfsPath> {
+    DfsPath::parse(s).map_err(|e| CliError::Usage(format!("invalid path: {e}")))
+}
+
+pub fn is_not_found(e: &ClientError) -> bool {
+    e.code() == ErrorCode::NotFound
+}
+
+/// What every verb needs.
+pub struct Ctx {
+    pub client: DfsClient,
+    pub json: bool,
+    /// Progress bars allowed (stderr is a terminal and not `--json`).
+    pub progress: bool,
+}
+
+/// Runs a parsed command line to its end.
+pub fn run(cli: Cli) -> CliResult {
+    match cli.command {
+        Command::Local(args) => {
+            // One thread: the children's parent-death signal is tied to the
+            // thread that spawned them, which must live as long as we do.
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| io_failure("cannot start the async runtime", &e))?;
+            rt.block_on(crate::local::run(args, cli.json))
+        }
+        command => {
+            let client = DfsClient::new(&cli.namenode)?;
+            let ctx = Ctx {
+                client,
+                json: cli.json,
+                progress: !cli.json && std::io::stderr().is_terminal(),
+            };
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| io_failure("cannot start the async runtime", &e))?;
+            rt.block_on(dispatch(&ctx, command))
+        }
+    }
+}
+
+async fn dispatch(ctx: &Ctx, command: Command) -> CliResult {
+    match command {
+        Command::Local(_) => Err(CliError::Usage("dfs local runs on its own".into())),
+        Command::Mkdir { parents, paths } => fs::mkdir(ctx, &paths, parents).await,
+        Command::Ls { recursive, path } => fs::ls(ctx, &path, recursive).await,
+        Command::Stat { path } => fs::stat(ctx, &path).await,
+        Command::Du { summary, path } => fs::du(ctx, &path, summary).await,
+        Command::Rm {
+            recursive,
+            force,
+            paths,
+        } => fs::rm(ctx, &paths, recursive, force).await,
+        Command::Mv { src, dst } => fs::mv(ctx, &src, &dst).await,
+        Command::Put(args) => io::put(ctx, &args).await,
+        Command::Get { remote, local } => io::get(ctx, &remote, &local).await,
+        Command::Cat { paths } => io::cat(ctx, &paths).await,
+        Command::Setrep { replication, path } => admin::setrep(ctx, replication, &path).await,
+        Command::Checksum { path } => admin::checksum(ctx, &path).await,
+        Command::Fsck { path } => admin::fsck(ctx, &path).await,
+        Command::Report => admin::report(ctx).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Cli {
+        Cli::try_parse_from(args).unwrap()
+    }
+
+    #[test]
+    fn globals_anywhere() {
+        let c = parse(&["dfs", "ls", "--json", "--namenode", "http://h:1"]);
+        assert!(c.json);
+        assert_eq!(c.namenode, "http://h:1");
+        let c = parse(&["dfs", "--json", "stat", "/a"]);
+        assert!(c.json);
+        assert!(matches!(c.command, Command::Stat { ref path } if path == "/a"));
+    }
+
+    #[test]
+    fn defaults() {
+        match parse(&["dfs", "ls"]).command {
+            Command::Ls { recursive, path } => {
+                assert!(!recursive);
+                assert_eq!(path, "/");
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse(&["dfs", "get", "/a"]).command {
+            Command::Get { remote, local } => {
+                assert_eq!((remote.as_str(), local.as_str()), ("/a", "."))
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            matches!(parse(&["dfs", "fsck"]).command, Command::Fsck { ref path } if path == "/")
+        );
+    }
+
+    #[test]
+    fn flags() {
+        assert!(matches!(parse(&["dfs", "mkdir", "-p", "/a", "/b"]).command,
+            Command::Mkdir { parents: true, ref paths } if paths.len() == 2));
+        assert!(matches!(
+            parse(&["dfs", "ls", "-R", "/x"]).command,
+            Command::Ls {
+                recursive: true,
+                ..
+            }
+        ));
+        assert!(matches!(
+            parse(&["dfs", "du", "-s", "/x"]).command,
+            Command::Du { summary: true, .. }
+        ));
+        assert!(matches!(parse(&["dfs", "rm", "-r", "/x", "/y"]).command,
+            Command::Rm { recursive: true, force: false, ref paths } if paths.len() == 2));
+        assert!(matches!(
+            parse(&["dfs", "rm", "-R", "-f", "/x"]).command,
+            Command::Rm {
+                recursive: true,
+                force: true,
+                ..
+            }
+        ));
+        assert!(matches!(
+            parse(&["dfs", "setrep", "2", "/x"]).command,
+            Command::Setrep { replication: 2, .. }
+        ));
+        assert!(matches!(
+            parse(&["dfs", "mv", "/a", "/b"]).command,
+            Command::Mv { .. }
+        ));
+        assert!(matches!(parse(&["dfs", "report"]).command, Command::Report));
+    }
+
+    #[test]
+    fn put_args() {
+        match parse(&[
+            "dfs",
+            "put",
+            "-f",
+            "--replication",
+            "2",
+            "--block-size",
+            "4MiB",
+            "a",
+            "b",
+            "/dir",
+        ])
+        .command
+        {
+            Command::Put(p) => {
+                assert!(p.force && !p.recursive);
+                assert_eq!(p.replication, Some(2));
+                assert_eq!(p.block_size, Some(ByteSize(4 << 20)));
+                assert_eq!(p.sources, vec!["a", "b"]);
+                assert_eq!(p.remote, "/dir");
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse(&["dfs", "put", "-", "/f"]).command {
+            Command::Put(p) => assert_eq!(
+                (p.sources, p.remote),
+                (vec!["-".to_string()], "/f".to_string())
+            ),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            parse(&["dfs", "put", "-r", "d", "/x"]).command,
+            Command::Put(PutArgs {
+                recursive: true,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn misuse_is_exit_2() {
+        for bad in [
+            vec!["dfs"],
+            vec!["dfs", "put", "/only-one"],
+            vec!["dfs", "setrep", "0", "/x"],
+            vec!["dfs", "setrep", "x", "/x"],
+            vec!["dfs", "put", "--block-size", "lots", "a", "/b"],
+            vec!["dfs", "stat"],
+            vec!["dfs", "frobnicate"],
+            vec!["dfs", "local", "--datanodes", "0"],
+        ] {
+            let e = Cli::try_parse_from(&bad).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn local_args() {
+        match parse(&[
+            "dfs",
+            "local",
+            "--datanodes",
+            "5",
+            "--data-dir",
+            "/tmp/x",
+            "--port",
+            "19870",
+        ])
+        .command
+        {
+            Command::Local(a) => {
+                assert_eq!(a.datanodes, 5);
+                assert_eq!(a.port, 19870);
+                assert_eq!(a.data_dir, std::path::PathBuf::from("/tmp/x"));
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse(&["dfs", "local"]).command {
+            Command::Local(a) => {
+                assert_eq!(a.datanodes, 3);
+                assert_eq!(a.port, 9870);
+                assert_eq!(a.data_dir, std::path::PathBuf::from("./dfs-data"));
+                assert_eq!(a.replication, None);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn errors() {
+        assert_eq!(parse_path("rel").unwrap_err().exit_code(), 2);
+        assert!(parse_path("/a/../b")
+            .unwrap_err()
+            .message()
+            .unwrap()
+            .starts_with("invalid path"));
+        assert_eq!(parse_path("/a/").unwrap().as_str(), "/a");
+        let e: CliError =
+            ClientError::Io(std::io::Error::from(std::io::ErrorKind::BrokenPipe)).into();
+        assert_eq!(e, CliError::BrokenPipe);
+        assert_eq!(e.exit_code(), 0);
+        let e: CliError = ClientError::Invalid("two\nlines".into()).into();
+        assert_eq!(e, CliError::Failed("two lines".into()));
+        let e = io_failure("x.txt", &std::io::Error::from_raw_os_error(libc::ENOENT));
+        assert_eq!(
+            e,
+            CliError::Failed("x.txt: No such file or directory".into())
+        );
+    }
+}

@@ -1,0 +1,537 @@
+//! Output: human text (aligned tables, `hdfs dfs`-like lines, sizes via
+//! `human_bytes`, local times) or one JSON document; and the only place that
+//! writes to stdout.
+//!
+//! The formatting functions are pure (they return strings) so they can be
+//! tested; [`emit`] and [`emit_json`] do the writing and turn a closed pipe
+//! into [`CliError::BrokenPipe`].
+use super::{io_failure, CliError, CliResult};
+use dfs_common::proto::client::{
+    ClusterSummary, ContentSummary, DatanodeReport, DatanodeState, FileStatus, FileType, FsckReport,
+};
+use dfs_common::units::human_bytes;
+use serde::Serialize;
+use std::io::Write;
+
+/// Writes `text` to stdout as is.
+pub fn emit(text: &str) -> CliResult {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|_| out.flush())
+        .map_err(|e| io_failure("cannot write to stdout", &e))
+}
+
+/// Writes `value` as one pretty JSON document and a newline.
+pub fn emit_json<T: Serialize + ?Sized>(value: &T) -> CliResult {
+    let mut text = serde_json::to_string_pretty(value)
+        .map_err(|e| CliError::Failed(format!("cannot encode JSON: {e}")))?;
+    text.push('\n');
+    emit(&text)
+}
+
+/// Column alignment in [`table`].
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Align {
+    Left,
+    Right,
+}
+
+/// Renders rows as columns separated by one space, each padded to its
+/// widest cell; trailing spaces trimmed; every line ends with `\n`.
+pub fn table(rows: &[Vec<String>], align: &[Align]) -> String {
+    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let mut width = vec![0usize; cols];
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            width[i] = width[i].max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for row in rows {
+        let mut line = String::new();
+        for (i, cell) in row.iter().enumerate() {
+            if i > 0 {
+                line.push(' ');
+            }
+            let pad = width[i] - cell.chars().count();
+            match align.get(i).copied().unwrap_or(Align::Left) {
+                Align::Left => {
+                    line.push_str(cell);
+                    line.extend(std::iter::repeat_n(' ', pad));
+                }
+                Align::Right => {
+                    line.extend(std::iter::repeat_n(' ', pad));
+                    line.push_str(cell);
+                }
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// `drwxr-xr-x` / `-rw-r--r--`.
+pub fn permission_string(file_type: FileType, perm: u16) -> String {
+    let mut s = String::with_capacity(10);
+    s.push(if file_type == FileType::Directory {
+        'd'
+    } else {
+        '-'
+    });
+    for shift in [6u16, 3, 0] {
+        let bits = (perm >> shift) & 7;
+        s.push(if bits & 4 != 0 { 'r' } else { '-' });
+        s.push(if bits & 2 != 0 { 'w' } else { '-' });
+        s.push(if bits & 1 != 0 { 'x' } else { '-' });
+    }
+    s
+}
+
+/// (year, month, day) of a day count since 1970-01-01 (Howard Hinnant's
+/// `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+/// `YYYY-MM-DD HH:MM[:SS]` of seconds since the epoch, already shifted to
+/// the wanted time zone.
+pub fn format_datetime(secs: i64, with_seconds: bool) -> String {
+    let (y, mo, d) = civil_from_days(secs.div_euclid(86_400));
+    let t = secs.rem_euclid(86_400);
+    let (h, mi, s) = (t / 3600, (t / 60) % 60, t % 60);
+    if with_seconds {
+        format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02}")
+    } else {
+        format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}")
+    }
+}
+
+/// This machine's UTC offset at `secs` (what `ls` shows is local time).
+fn local_offset(secs: i64) -> i64 {
+    let t: libc::time_t = secs as libc::time_t;
+    // SAFETY: localtime_r only writes into the `tm` we own.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    let ok = unsafe { !libc::localtime_r(&t, &mut tm).is_null() };
+    if ok {
+        tm.tm_gmtoff as i64
+    } else {
+        0
+    }
+}
+
+/// A millisecond timestamp in local time.
+pub fn local_time(ms: u64, with_seconds: bool) -> String {
+    let secs = (ms / 1000) as i64;
+    format_datetime(secs + local_offset(secs), with_seconds)
+}
+
+/// `ls` lines: permissions, replication, owner, group, size, mtime, path.
+pub fn ls_table(entries: &[FileStatus]) -> String {
+    ls_table_with(entries, |ms| local_time(ms, false))
+}
+
+pub fn ls_table_with(entries: &[FileStatus], time: impl Fn(u64) -> String) -> String {
+    let rows: Vec<Vec<String>> = entries
+        .iter()
+        .map(|e| {
+            let dir = e.file_type == FileType::Directory;
+            vec![
+                permission_string(e.file_type, e.permission),
+                if dir {
+                    "-".into()
+                } else {
+                    e.replication.to_string()
+                },
+                e.owner.clone(),
+                e.group.clone(),
+                human_bytes(e.length),
+                time(e.modification_time),
+                e.path.to_string(),
+            ]
+        })
+        .collect();
+    use Align::*;
+    table(&rows, &[Left, Right, Left, Left, Right, Left, Left])
+}
+
+/// `du` lines: size, space consumed (all replicas), path.
+pub fn du_table(sums: &[ContentSummary]) -> String {
+    let rows: Vec<Vec<String>> = sums
+        .iter()
+        .map(|s| {
+            vec![
+                human_bytes(s.length),
+                human_bytes(s.space_consumed),
+                s.path.to_string(),
+            ]
+        })
+        .collect();
+    table(&rows, &[Align::Right, Align::Right, Align::Left])
+}
+
+/// What `du` shows for a file, computed from its status (no request).
+pub fn file_summary(s: &FileStatus) -> ContentSummary {
+    ContentSummary {
+        path: s.path.clone(),
+        length: s.length,
+        file_count: 1,
+        directory_count: 0,
+        space_consumed: s.length.saturating_mul(u64::from(s.replication)),
+        block_count: s.blocks,
+    }
+}
+
+fn size_with_bytes(n: u64) -> String {
+    if n < 1024 {
+        human_bytes(n)
+    } else {
+        format!("{} ({n} bytes)", human_bytes(n))
+    }
+}
+
+/// `stat`: one `Key: value` line each.
+pub fn stat_text(s: &FileStatus) -> String {
+    stat_text_with(s, |ms| local_time(ms, true))
+}
+
+pub fn stat_text_with(s: &FileStatus, time: impl Fn(u64) -> String) -> String {
+    let dir = s.file_type == FileType::Directory;
+    let mut rows: Vec<Vec<String>> = vec![
+        vec!["Path:".into(), s.path.to_string()],
+        vec![
+            "Type:".into(),
+            if dir { "directory" } else { "file" }.into(),
+        ],
+    ];
+    if dir {
+        rows.push(vec!["Entries:".into(), s.children.to_string()]);
+    } else {
+        rows.push(vec!["Size:".into(), size_with_bytes(s.length)]);
+        rows.push(vec!["Replication:".into(), s.replication.to_string()]);
+        rows.push(vec!["Block size:".into(), human_bytes(s.block_size)]);
+        rows.push(vec!["Blocks:".into(), s.blocks.to_string()]);
+    }
+    rows.push(vec!["Owner:".into(), s.owner.clone()]);
+    rows.push(vec!["Group:".into(), s.group.clone()]);
+    rows.push(vec![
+        "Permission:".into(),
+        format!(
+            "{} ({:04o})",
+            permission_string(s.file_type, s.permission),
+            s.permission
+        ),
+    ]);
+    rows.push(vec!["Modified:".into(), time(s.modification_time)]);
+    if !dir {
+        rows.push(vec!["Accessed:".into(), time(s.access_time)]);
+    }
+    if let Some(h) = &s.sha256 {
+        rows.push(vec!["SHA-256:".into(), h.to_hex()]);
+    }
+    rows.push(vec!["Inode:".into(), s.inode_id.to_string()]);
+    // A fixed label column, so the layout does not depend on the entry.
+    rows.iter()
+        .map(|r| format!("{:<13}{}\n", r[0], r[1]))
+        .collect()
+}
+
+/// "3d 4h", "2h 5m", "4m 10s", "12s".
+pub fn format_uptime(secs: u64) -> String {
+    let (d, h, m, s) = (
+        secs / 86_400,
+        (secs / 3600) % 24,
+        (secs / 60) % 60,
+        secs % 60,
+    );
+    if d > 0 {
+        format!("{d}d {h}h")
+    } else if h > 0 {
+        format!("{h}h {m}m")
+    } else if m > 0 {
+        format!("{m}m {s}s")
+    } else {
+        format!("{s}s")
+    }
+}
+
+fn percent(part: u64, whole: u64) -> String {
+    if whole == 0 {
+        "-".into()
+    } else {
+        format!("{:.1}%", part as f64 * 100.0 / whole as f64)
+    }
+}
+
+/// `report`: the summary, then one row per datanode.
+pub fn report_text(s: &ClusterSummary, nodes: &[DatanodeReport]) -> String {
+    let kv = vec![
+        vec![
+            "Namenode:".into(),
+            format!(
+                "version {}, up {}, safe mode {}",
+                s.version,
+                format_uptime(s.uptime_secs),
+                if s.safe_mode { "ON" } else { "off" }
+            ),
+        ],
+        vec![
+            "Datanodes:".into(),
+            format!("{} live, {} dead", s.live_datanodes, s.dead_datanodes),
+        ],
+        vec!["Capacity:".into(), human_bytes(s.capacity)],
+        vec![
+            "Used:".into(),
+            format!("{} ({})", human_bytes(s.used), percent(s.used, s.capacity)),
+        ],
+        vec!["Available:".into(), human_bytes(s.available)],
+        vec![
+            "Files:".into(),
+            format!("{} ({} directories)", s.files, s.directories),
+        ],
+        vec![
+            "Blocks:".into(),
+            format!(
+                "{} ({} under-replicated, {} missing)",
+                s.blocks, s.under_replicated_blocks, s.missing_blocks
+            ),
+        ],
+        vec![
+            "Defaults:".into(),
+            format!(
+                "replication {}, block size {}",
+                s.default_replication,
+                human_bytes(s.default_block_size)
+            ),
+        ],
+    ];
+    let mut out = table(&kv, &[Align::Left, Align::Left]);
+    out.push('\n');
+    if nodes.is_empty() {
+        out.push_str("No datanodes.\n");
+        return out;
+    }
+    let mut rows: Vec<Vec<String>> = vec![[
+        "NODE",
+        "ADDRESS",
+        "STATE",
+        "CAPACITY",
+        "USED",
+        "USED%",
+        "AVAILABLE",
+        "BLOCKS",
+        "HEARTBEAT",
+    ]
+    .iter()
+    .map(|h| h.to_string())
+    .collect()];
+    for n in nodes {
+        let id = n.id.to_string();
+        rows.push(vec![
+            id.chars().take(8).collect(),
+            n.addr.clone(),
+            match n.state {
+                DatanodeState::Live => "live".into(),
+                DatanodeState::Dead => "DEAD".into(),
+            },
+            human_bytes(n.capacity),
+            human_bytes(n.used),
+            percent(n.used, n.capacity),
+            human_bytes(n.available),
+            n.blocks.to_string(),
+            format!("{:.1}s ago", n.last_heartbeat_ms as f64 / 1000.0),
+        ]);
+    }
+    use Align::*;
+    out.push_str(&table(
+        &rows,
+        &[Left, Left, Left, Right, Right, Right, Right, Right, Right],
+    ));
+    out
+}
+
+/// `fsck`: totals, the problem blocks, then the verdict line.
+pub fn fsck_text(r: &FsckReport) -> String {
+    let mut out = String::new();
+    if !r.problems.is_empty() {
+        let mut rows = vec![["PATH", "BLOCK", "HEALTH", "LIVE", "EXPECTED"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()];
+        for p in &r.problems {
+            rows.push(vec![
+                p.path.to_string(),
+                p.block_id.to_string(),
+                format!("{:?}", p.health).to_lowercase(),
+                p.live_replicas.to_string(),
+                p.expected_replicas.to_string(),
+            ]);
+        }
+        use Align::*;
+        out.push_str(&table(&rows, &[Left, Left, Left, Right, Right]));
+        out.push('\n');
+    }
+    let kv = vec![
+        vec!["Status:".into(), verdict(r).into()],
+        vec!["Total size:".into(), size_with_bytes(r.total_bytes)],
+        vec!["Directories:".into(), r.directories.to_string()],
+        vec!["Files:".into(), r.files.to_string()],
+        vec!["Blocks:".into(), r.blocks.to_string()],
+        vec!["Healthy blocks:".into(), r.healthy_blocks.to_string()],
+        vec![
+            "Under-replicated blocks:".into(),
+            r.under_replicated_blocks.to_string(),
+        ],
+        vec![
+            "Over-replicated blocks:".into(),
+            r.over_replicated_blocks.to_string(),
+        ],
+        vec!["Missing blocks:".into(), r.missing_blocks.to_string()],
+    ];
+    out.push_str(&table(&kv, &[Align::Left, Align::Right]));
+    out.push_str(&format!(
+        "\nThe filesystem under path '{}' is {}\n",
+        r.path,
+        verdict(r)
+    ));
+    out
+}
+
+pub fn verdict(r: &FsckReport) -> &'static str {
+    if r.healthy {
+        "HEALTHY"
+    } else {
+        "CORRUPT"
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use dfs_common::path::DfsPath;
+
+    pub fn status(path: &str, dir: bool, len: u64) -> FileStatus {
+        let p = DfsPath::parse(path).unwrap();
+        FileStatus {
+            name: p.name().unwrap_or("").to_string(),
+            path: p,
+            file_type: if dir {
+                FileType::Directory
+            } else {
+                FileType::File
+            },
+            length: len,
+            replication: if dir { 0 } else { 3 },
+            block_size: if dir { 0 } else { 64 << 20 },
+            modification_time: 1_700_000_000_000,
+            access_time: 1_700_000_000_000,
+            owner: "alice".into(),
+            group: "supergroup".into(),
+            permission: if dir { 0o755 } else { 0o644 },
+            sha256: None,
+            children: 0,
+            blocks: if dir { 0 } else { 1 },
+            inode_id: 7,
+        }
+    }
+
+    #[test]
+    fn permissions() {
+        assert_eq!(permission_string(FileType::Directory, 0o755), "drwxr-xr-x");
+        assert_eq!(permission_string(FileType::File, 0o644), "-rw-r--r--");
+        assert_eq!(permission_string(FileType::File, 0o000), "----------");
+        assert_eq!(permission_string(FileType::File, 0o777), "-rwxrwxrwx");
+    }
+
+    #[test]
+    fn dates() {
+        assert_eq!(format_datetime(0, false), "1970-01-01 00:00");
+        assert_eq!(format_datetime(1_700_000_000, true), "2023-11-14 22:13:20");
+        assert_eq!(format_datetime(951_782_400, false), "2000-02-29 00:00");
+        assert_eq!(
+            format_datetime(4_107_542_400 - 60, false),
+            "2100-02-28 23:59"
+        );
+        assert_eq!(format_datetime(-1, true), "1969-12-31 23:59:59");
+    }
+
+    #[test]
+    fn table_alignment() {
+        let rows = vec![
+            vec!["a".to_string(), "1".to_string(), "x".to_string()],
+            vec!["bbb".to_string(), "100".to_string(), "".to_string()],
+        ];
+        assert_eq!(
+            table(&rows, &[Align::Left, Align::Right, Align::Left]),
+            "a     1 x\nbbb 100\n"
+        );
+        assert_eq!(table(&[], &[]), "");
+    }
+
+    #[test]
+    fn ls_lines() {
+        let entries = vec![
+            status("/d", true, 0),
+            status("/d/big.bin", false, 3 * 1024 * 1024 + 1),
+        ];
+        let text = ls_table_with(&entries, |_| "2023-11-14 22:13".into());
+        assert_eq!(
+            text,
+            "drwxr-xr-x - alice supergroup     0 B 2023-11-14 22:13 /d\n\
+             -rw-r--r-- 3 alice supergroup 3.0 MiB 2023-11-14 22:13 /d/big.bin\n"
+        );
+    }
+
+    #[test]
+    fn du_lines() {
+        let f = status("/a/f", false, 2048);
+        let mut d = file_summary(&status("/a/sub", false, 0));
+        d.length = 10;
+        d.space_consumed = 30;
+        let text = du_table(&[file_summary(&f), d]);
+        assert_eq!(text, "2.0 KiB 6.0 KiB /a/f\n   10 B    30 B /a/sub\n");
+        assert_eq!(file_summary(&f).space_consumed, 6144);
+        assert_eq!(file_summary(&f).file_count, 1);
+    }
+
+    #[test]
+    fn stat_lines() {
+        let mut f = status("/a/f", false, 5000);
+        f.sha256 = Some(dfs_common::checksum::Sha256Digest::empty());
+        let text = stat_text_with(&f, |_| "T".into());
+        assert!(
+            text.contains("Size:        4.9 KiB (5000 bytes)\n"),
+            "{text}"
+        );
+        assert!(text.contains("Permission:  -rw-r--r-- (0644)\n"), "{text}");
+        assert!(text.contains("SHA-256:     e3b0c442"), "{text}");
+        let d = stat_text_with(&status("/a", true, 0), |_| "T".into());
+        assert!(
+            d.contains("Type:        directory\n") && !d.contains("Size:"),
+            "{d}"
+        );
+    }
+
+    #[test]
+    fn uptime() {
+        assert_eq!(format_uptime(5), "5s");
+        assert_eq!(format_uptime(65), "1m 5s");
+        assert_eq!(format_uptime(3 * 3600 + 120), "3h 2m");
+        assert_eq!(format_uptime(2 * 86_400 + 3600), "2d 1h");
+    }
+
+    #[test]
+    fn percent_of_nothing() {
+        assert_eq!(percent(1, 0), "-");
+        assert_eq!(percent(1, 4), "25.0%");
+    }
+}
