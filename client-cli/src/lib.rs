@@ -1,16 +1,39 @@
 //! `dfs_client`: the one library that knows how files become blocks and back.
-//! (skeleton: the public API is fixed here; bodies are being built)
+//!
+//! [`DfsClient`] is the whole public face: namespace calls relayed to the
+//! namenode, [`DfsClient::upload`] (a byte source becomes a replicated file)
+//! and [`DfsClient::open`] / [`DfsClient::download`] (a file becomes a stream
+//! of verified bytes). The `dfs` command, the namenode's seed endpoints and
+//! the datanode's WebHDFS landing all go through it, so there is one write
+//! path and one read path.
+//!
+//! # Layout
+//! - [`namenode`]: `NamenodeClient`, one method per namenode endpoint;
+//!   error answers become [`ClientError`].
+//! - [`datanode`]: `DatanodeClient`, the block protocol (put a block into a
+//!   pipeline, fetch checksums, fetch a byte range).
+//! - `upload`: create → add_block + stream each block → complete; abandons
+//!   the file on any failure.
+//! - `download`: locations → per block, replicas in order, each chunk checked
+//!   against its CRC32C (and the block's SHA-256) before it is handed on.
+//! - [`error`]: the one `ClientError` enum.
+//!
+//! Neither path ever holds a whole block in memory.
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod datanode;
+mod download;
 pub mod error;
+pub mod namenode;
+mod upload;
 
 pub use error::{ClientError, Result};
 
 use bytes::Bytes;
 use dfs_common::path::DfsPath;
 use dfs_common::proto::client::{
-    ClusterSummary, ContentSummary, DatanodeReport, DeleteResponse, FileLocations, FileStatus,
-    FsckReport,
+    ClusterSummary, ContentSummary, DatanodeReport, DeleteRequest, DeleteResponse, FileLocations,
+    FileStatus, FsckReport, MkdirsRequest, RenameRequest, SetReplicationRequest,
 };
 use futures_util::stream::BoxStream;
 use std::pin::Pin;
@@ -55,82 +78,235 @@ impl futures_util::Stream for FileReader {
     }
 }
 
+impl FileReader {
+    pub(crate) fn new(
+        status: FileStatus,
+        len: u64,
+        stream: BoxStream<'static, Result<Bytes>>,
+    ) -> Self {
+        Self {
+            status,
+            len,
+            stream,
+        }
+    }
+}
+
 /// A handle on one dfs cluster (cheap to clone).
 #[derive(Clone)]
 pub struct DfsClient {
-    namenode: String,
-}
-
-fn unbuilt<T>() -> Result<T> {
-    Err(ClientError::Invalid("not built yet".into()))
+    nn: namenode::NamenodeClient,
+    dn: datanode::DatanodeClient,
 }
 
 impl DfsClient {
+    /// `namenode_url` is `http://host:port` (a bare `host:port` is taken as
+    /// `http://`). Nothing is contacted yet.
     pub fn new(namenode_url: &str) -> Result<Self> {
-        Ok(Self { namenode: namenode_url.trim_end_matches('/').to_string() })
+        let given = namenode_url.trim();
+        let with_scheme = if given.contains("://") {
+            given.to_string()
+        } else {
+            format!("http://{given}")
+        };
+        let url = with_scheme.trim_end_matches('/').to_string();
+        let parsed = reqwest::Url::parse(&with_scheme)
+            .map_err(|e| ClientError::Invalid(format!("bad namenode URL {namenode_url:?}: {e}")))?;
+        if parsed.scheme() != "http" {
+            return Err(ClientError::Invalid(format!(
+                "bad namenode URL {namenode_url:?}: only http:// is supported"
+            )));
+        }
+        if parsed.host_str().is_none() {
+            return Err(ClientError::Invalid(format!(
+                "bad namenode URL {namenode_url:?}: no host"
+            )));
+        }
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .connect_timeout(namenode::CONNECT_TIMEOUT)
+            .tcp_nodelay(true)
+            .build()
+            .map_err(|e| ClientError::Invalid(format!("cannot set up an HTTP client: {e}")))?;
+        Ok(Self {
+            nn: namenode::NamenodeClient::new(http.clone(), &url),
+            dn: datanode::DatanodeClient::new(http),
+        })
     }
     pub fn namenode_url(&self) -> &str {
-        &self.namenode
+        self.nn.url()
     }
 
-    pub async fn mkdirs(&self, _path: &DfsPath, _parents: bool) -> Result<FileStatus> {
-        unbuilt()
+    /// The lower-level namenode calls (write protocol, one listing page, ...).
+    pub fn namenode(&self) -> &namenode::NamenodeClient {
+        &self.nn
     }
-    pub async fn status(&self, _path: &DfsPath) -> Result<FileStatus> {
-        unbuilt()
+
+    /// The block protocol, for callers that move blocks themselves.
+    pub fn datanode(&self) -> &datanode::DatanodeClient {
+        &self.dn
+    }
+
+    pub async fn mkdirs(&self, path: &DfsPath, parents: bool) -> Result<FileStatus> {
+        self.nn
+            .mkdirs(&MkdirsRequest {
+                path: path.clone(),
+                parents,
+            })
+            .await
+    }
+    pub async fn status(&self, path: &DfsPath) -> Result<FileStatus> {
+        self.nn.status(path).await
     }
     /// Every entry of a directory (all pages), or the file itself.
-    pub async fn list(&self, _path: &DfsPath) -> Result<Vec<FileStatus>> {
-        unbuilt()
+    pub async fn list(&self, path: &DfsPath) -> Result<Vec<FileStatus>> {
+        let mut entries = Vec::new();
+        let mut start_after: Option<String> = None;
+        loop {
+            let page = self.nn.list(path, start_after.as_deref(), None).await?;
+            let last = page.entries.last().map(|e| e.name.clone());
+            entries.extend(page.entries);
+            match last {
+                // An empty page that claims more would loop forever.
+                Some(name) if page.has_more => start_after = Some(name),
+                _ => return Ok(entries),
+            }
+        }
     }
-    pub async fn rename(&self, _src: &DfsPath, _dst: &DfsPath, _overwrite: bool) -> Result<FileStatus> {
-        unbuilt()
+    pub async fn rename(
+        &self,
+        src: &DfsPath,
+        dst: &DfsPath,
+        overwrite: bool,
+    ) -> Result<FileStatus> {
+        self.nn
+            .rename(&RenameRequest {
+                src: src.clone(),
+                dst: dst.clone(),
+                overwrite,
+            })
+            .await
     }
-    pub async fn delete(&self, _path: &DfsPath, _recursive: bool) -> Result<DeleteResponse> {
-        unbuilt()
+    pub async fn delete(&self, path: &DfsPath, recursive: bool) -> Result<DeleteResponse> {
+        self.nn
+            .delete(&DeleteRequest {
+                path: path.clone(),
+                recursive,
+            })
+            .await
     }
-    pub async fn content_summary(&self, _path: &DfsPath) -> Result<ContentSummary> {
-        unbuilt()
+    pub async fn content_summary(&self, path: &DfsPath) -> Result<ContentSummary> {
+        self.nn.content_summary(path).await
     }
-    pub async fn set_replication(&self, _path: &DfsPath, _replication: u16) -> Result<FileStatus> {
-        unbuilt()
+    pub async fn set_replication(&self, path: &DfsPath, replication: u16) -> Result<FileStatus> {
+        if replication == 0 {
+            return Err(ClientError::Invalid(
+                "replication must be at least 1".into(),
+            ));
+        }
+        self.nn
+            .set_replication(&SetReplicationRequest {
+                path: path.clone(),
+                replication,
+            })
+            .await
     }
-    pub async fn locations(&self, _path: &DfsPath) -> Result<FileLocations> {
-        unbuilt()
+    pub async fn locations(&self, path: &DfsPath) -> Result<FileLocations> {
+        self.nn.locations(path).await
     }
     pub async fn summary(&self) -> Result<ClusterSummary> {
-        unbuilt()
+        self.nn.summary().await
     }
     pub async fn datanodes(&self) -> Result<Vec<DatanodeReport>> {
-        unbuilt()
+        self.nn.datanodes().await
     }
-    pub async fn fsck(&self, _path: &DfsPath) -> Result<FsckReport> {
-        unbuilt()
+    pub async fn fsck(&self, path: &DfsPath) -> Result<FsckReport> {
+        self.nn.fsck(path).await
     }
 
     /// Writes `reader` to `path` as a new file; visible only once complete.
+    /// On failure nothing is left behind (the file is abandoned). `reader`
+    /// need not be `Send`; when it is, so is this future.
     pub async fn upload<R: AsyncRead + Unpin>(
         &self,
-        _path: &DfsPath,
-        _reader: R,
-        _opts: &UploadOptions,
-        _progress: &dyn Progress,
+        path: &DfsPath,
+        reader: R,
+        opts: &UploadOptions,
+        progress: &dyn Progress,
     ) -> Result<FileStatus> {
-        unbuilt()
+        upload::upload(&self.nn, &self.dn, path, reader, opts, progress).await
     }
 
-    /// Opens `path` for reading from `offset`, at most `length` bytes.
-    pub async fn open(&self, _path: &DfsPath, _offset: u64, _length: Option<u64>) -> Result<FileReader> {
-        unbuilt()
+    /// Opens `path` for reading from `offset`, at most `length` bytes (to the
+    /// end when `None`). An offset past the end is `ClientError::Invalid`;
+    /// a directory too.
+    pub async fn open(
+        &self,
+        path: &DfsPath,
+        offset: u64,
+        length: Option<u64>,
+    ) -> Result<FileReader> {
+        download::open(&self.nn, &self.dn, path, offset, length).await
     }
 
-    /// Reads the whole file into `writer`.
+    /// Reads the whole file into `writer` (flushed at the end).
     pub async fn download<W: AsyncWrite + Unpin>(
         &self,
-        _path: &DfsPath,
-        _writer: W,
-        _progress: &dyn Progress,
+        path: &DfsPath,
+        mut writer: W,
+        progress: &dyn Progress,
     ) -> Result<FileStatus> {
-        unbuilt()
+        use futures_util::StreamExt;
+        use tokio::io::AsyncWriteExt;
+        let mut reader = self.open(path, 0, None).await?;
+        while let Some(piece) = reader.next().await {
+            let piece = piece?;
+            writer.write_all(&piece).await?;
+            progress.advance(piece.len() as u64);
+        }
+        writer.flush().await?;
+        Ok(reader.status)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn namenode_urls() {
+        assert_eq!(
+            DfsClient::new("http://127.0.0.1:9870/")
+                .unwrap()
+                .namenode_url(),
+            "http://127.0.0.1:9870"
+        );
+        assert_eq!(
+            DfsClient::new("localhost:9870").unwrap().namenode_url(),
+            "http://localhost:9870"
+        );
+        assert!(matches!(
+            DfsClient::new("https://x:1"),
+            Err(ClientError::Invalid(_))
+        ));
+        assert!(matches!(
+            DfsClient::new("http://"),
+            Err(ClientError::Invalid(_))
+        ));
+    }
+
+    fn assert_send<T: Send>(_: &T) {}
+
+    /// Callers spawn these futures (a `Send` source gives a `Send` upload).
+    #[test]
+    fn futures_are_send() {
+        let c = DfsClient::new("http://127.0.0.1:1").unwrap();
+        let p = DfsPath::root();
+        let opts = UploadOptions::default();
+        let data: &[u8] = b"x";
+        assert_send(&c.upload(&p, data, &opts, &NoProgress));
+        assert_send(&c.open(&p, 0, None));
+        assert_send(&c.download(&p, tokio::io::sink(), &NoProgress));
+        assert_send(&c.list(&p));
     }
 }

@@ -198,7 +198,9 @@ mod tests {
 
     #[test]
     fn streaming_chunk_crcs_match_whole() {
-        let data: Vec<u8> = (0..(CHUNK_SIZE * 3 + 17)).map(|i| (i * 7 % 251) as u8).collect();
+        let data: Vec<u8> = (0..(CHUNK_SIZE * 3 + 17))
+            .map(|i| (i * 7 % 251) as u8)
+            .collect();
         let mut s = ChunkCrcs::new();
         for piece in data.chunks(1000) {
             s.update(piece);

@@ -57,7 +57,11 @@ mod tests {
 
     #[test]
     fn round_trip_and_errors() {
-        let m = M { a: 7, b: "x".into(), c: vec![1, 2] };
+        let m = M {
+            a: 7,
+            b: "x".into(),
+            c: vec![1, 2],
+        };
         let e = encode(&m).unwrap();
         assert_eq!(e[0], FORMAT_VERSION);
         assert_eq!(decode::<M>(&e).unwrap(), m);

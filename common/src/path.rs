@@ -178,7 +178,16 @@ mod tests {
 
     #[test]
     fn accepts_good_paths() {
-        for p in ["/", "/a", "/a/b", "/a b/ü/中文", "/a/", "/.hidden", "/a..b", "/..."] {
+        for p in [
+            "/",
+            "/a",
+            "/a/b",
+            "/a b/ü/中文",
+            "/a/",
+            "/.hidden",
+            "/a..b",
+            "/...",
+        ] {
             assert!(DfsPath::parse(p).is_ok(), "{p}");
         }
         assert_eq!(DfsPath::parse("/a/b/").unwrap().as_str(), "/a/b");
@@ -189,8 +198,19 @@ mod tests {
         let long_comp = format!("/{}", "x".repeat(256));
         let long_path = "/abcdefgh".repeat(600);
         for p in [
-            "", "a", "a/b", "//", "/a//b", "/a/./b", "/a/../b", "/..", "/.", "/a\0b",
-            long_comp.as_str(), long_path.as_str(), "/a//",
+            "",
+            "a",
+            "a/b",
+            "//",
+            "/a//b",
+            "/a/./b",
+            "/a/../b",
+            "/..",
+            "/.",
+            "/a\0b",
+            long_comp.as_str(),
+            long_path.as_str(),
+            "/a//",
         ] {
             assert!(DfsPath::parse(p).is_err(), "{p:?} should be refused");
         }
@@ -202,7 +222,10 @@ mod tests {
         let p = DfsPath::parse("/a/b/c").unwrap();
         assert_eq!(p.name(), Some("c"));
         assert_eq!(p.parent().unwrap().as_str(), "/a/b");
-        assert_eq!(DfsPath::parse("/a").unwrap().parent().unwrap(), DfsPath::root());
+        assert_eq!(
+            DfsPath::parse("/a").unwrap().parent().unwrap(),
+            DfsPath::root()
+        );
         assert_eq!(DfsPath::root().parent(), None);
         assert_eq!(DfsPath::root().join("x").unwrap().as_str(), "/x");
         assert!(p.join("..").is_err());

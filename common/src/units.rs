@@ -35,7 +35,9 @@ impl FromStr for ByteSize {
             "tib" => 1 << 40,
             _ => return Err(BadSize(s.to_string())),
         };
-        n.checked_mul(mult).map(ByteSize).ok_or_else(|| BadSize(s.to_string()))
+        n.checked_mul(mult)
+            .map(ByteSize)
+            .ok_or_else(|| BadSize(s.to_string()))
     }
 }
 

@@ -1,1 +1,123 @@
+//! `namenode`: the dfs NameNode. It holds the names (directory tree), the
+//! file → blocks map and the block → replicas map, chooses where new blocks
+//! go, tracks datanodes by their heartbeats, and serves the HTTP APIs and the
+//! web UI. It never relays block bytes on the native path: clients stream
+//! blocks to datanodes themselves.
+//!
+//! # Layout
+//!
+//! - [`config`]: flags + TOML → a validated [`Config`].
+//! - [`error`]: [`NamenodeError`], the domain errors (no HTTP).
+//! - [`namesystem`]: the one door to the state (HDFS FSNamesystem): lock,
+//!   change memory + sled, unlock, flush, then queue datanode work.
+//! - [`namespace`]: the directory tree, files being written, block map, all
+//!   in memory; pure synchronous operations that record their changes in a
+//!   transaction ([`namespace::ops`], [`namespace::write`],
+//!   [`namespace::report`]).
+//! - [`blocks`]: block → owner, length, digest, replicas; node → blocks.
+//! - [`meta_store`]: the only sled user; write-through journal of the above.
+//! - [`placement`]: pure, capacity-weighted rendezvous hashing.
+//! - [`datanodes`]: datanode registry, liveness, per-node command queues.
+//! - [`workers`], [`leases`], [`heartbeat`]: background work (expiring
+//!   abandoned writes, marking silent datanodes dead).
+//! - [`metrics`]: `/metrics` text.
+//! - [`api`]: the route table, one module per audience, one error mapping.
+//!
+//! # Data flow of a write
+//!
+//! `POST /rpc/v1/create` registers a pending file (persisted, invisible) →
+//! `add_block` allocates a block id and a pipeline from [`placement`] over
+//! the live datanodes → the client streams the block to the datanodes, which
+//! report it on `/internal/v1/block_received` → `complete` checks the block
+//! list and makes the file visible in one sled batch, flushed before the
+//! answer. A writer that stops renewing its lease is abandoned by the lease
+//! monitor and its blocks are deleted through heartbeat replies.
+//!
+//! # Startup and shutdown
+//!
+//! [`run`] opens the store and loads the namespace, binds the listener,
+//! starts the workers, then serves until SIGINT/SIGTERM (actix handles the
+//! signals and drains connections); then it stops the workers (reverse start
+//! order) and flushes the store.
+#![deny(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod api;
+pub mod blocks;
+pub mod config;
+pub mod datanodes;
+pub mod error;
+pub mod heartbeat;
+pub mod leases;
+pub mod meta_store;
+pub mod metrics;
+pub mod namespace;
+pub mod namesystem;
+pub mod placement;
+pub mod workers;
+
+pub use config::Config;
+pub use error::NamenodeError;
+
+use anyhow::Context;
+use namesystem::Namesystem;
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+
+/// How long in-flight requests get to finish at shutdown.
+const SHUTDOWN_TIMEOUT_SECS: u64 = 10;
+
+/// Runs the namenode until SIGINT/SIGTERM.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let ns = Arc::new(Namesystem::open(config.clone()).await.with_context(|| {
+        format!(
+            "cannot open the namenode metadata in {}",
+            config.data_dir.display()
+        )
+    })?);
+    let listener = TcpListener::bind(&config.listen)
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let addr = listener
+        .local_addr()
+        .context("cannot read the listening address")?;
+    let client = dfs_client::DfsClient::new(&self_url(addr)).map_err(|e| anyhow::anyhow!("{e}"))?;
+
+    let mut workers = workers::Workers::new();
+    leases::start(&mut workers, ns.clone());
+    heartbeat::start(&mut workers, ns.clone());
+
+    let ns_data = actix_web::web::Data::from(ns.clone());
+    let client_data = actix_web::web::Data::new(client);
+    let server = actix_web::HttpServer::new(move || {
+        actix_web::App::new()
+            .app_data(ns_data.clone())
+            .app_data(client_data.clone())
+            .configure(api::configure)
+    })
+    .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS)
+    .listen(listener)
+    .context("cannot start the HTTP server")?
+    .run();
+    log::info!("namenode listening on http://{addr}");
+    let served = server.await;
+
+    log::info!("namenode shutting down");
+    workers.stop().await;
+    ns.flush().await.context("final metadata flush failed")?;
+    served.context("HTTP server failed")?;
+    log::info!("namenode stopped");
+    Ok(())
+}
+
+/// How this process reaches itself (the seed endpoints relay through the
+/// native protocol): the listening address, with a wildcard host replaced
+/// by loopback.
+pub fn self_url(addr: SocketAddr) -> String {
+    let mut a = addr;
+    if a.ip().is_unspecified() {
+        a.set_ip(match a {
+            SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    format!("http://{a}")
+}

@@ -67,7 +67,10 @@ pub fn parse_pipeline(value: &str) -> Vec<String> {
 
 /// Builds a pipeline header value.
 pub fn format_pipeline<S: AsRef<str>>(hops: &[S]) -> String {
-    hops.iter().map(|h| h.as_ref()).collect::<Vec<_>>().join(",")
+    hops.iter()
+        .map(|h| h.as_ref())
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 #[cfg(test)]

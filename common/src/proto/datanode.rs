@@ -112,12 +112,17 @@ mod tests {
     fn heartbeat_reply_round_trips_through_codec() {
         let r = HeartbeatReply {
             commands: vec![
-                Command::Delete { blocks: vec![BlockId::new()] },
+                Command::Delete {
+                    blocks: vec![BlockId::new()],
+                },
                 Command::Replicate {
                     block_id: BlockId::new(),
                     len: 5,
                     sha256: Sha256Digest::of(b"hello"),
-                    targets: vec![DatanodeInfo { id: NodeId::new(), addr: "http://127.0.0.1:1".into() }],
+                    targets: vec![DatanodeInfo {
+                        id: NodeId::new(),
+                        addr: "http://127.0.0.1:1".into(),
+                    }],
                 },
                 Command::Reregister,
             ],

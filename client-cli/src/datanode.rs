@@ -1,0 +1,111 @@
+//! `DatanodeClient`: the block protocol of `dfs_common::proto::data`, as a
+//! client: stream a block into a write pipeline, fetch a block's checksums,
+//! fetch a byte range of a block as a stream.
+//!
+//! It moves bytes and reports what the datanode said; it does not verify
+//! them (that is `download`'s job, chunk by chunk) and never buffers a block.
+//! There is no overall timeout on data requests (a block may take minutes on
+//! a slow link); readers bound the wait for each piece instead.
+use crate::error::{ClientError, Result};
+use bytes::Bytes;
+use dfs_common::checksum::BlockChecksums;
+use dfs_common::ids::BlockId;
+use dfs_common::proto::data::{format_pipeline, WriteBlockResponse, PIPELINE_HEADER};
+use futures_util::stream::BoxStream;
+use futures_util::{StreamExt, TryStreamExt};
+use std::time::Duration;
+
+/// `GET /blocks/{id}/meta` is small: it gets an overall timeout.
+const META_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A handle for talking to any datanode (cheap to clone).
+#[derive(Clone)]
+pub struct DatanodeClient {
+    http: reqwest::Client,
+}
+
+fn who(addr: &str) -> String {
+    format!("datanode at {addr}")
+}
+
+fn block_url(addr: &str, block: BlockId) -> String {
+    format!("{}/blocks/{block}", addr.trim_end_matches('/'))
+}
+
+async fn check(addr: &str, resp: reqwest::Response) -> Result<reqwest::Response> {
+    let status = resp.status();
+    if status.is_success() {
+        return Ok(resp);
+    }
+    let body = resp.bytes().await.unwrap_or_default();
+    Err(ClientError::from_error_answer(status.as_u16(), &body).context(who(addr)))
+}
+
+impl DatanodeClient {
+    pub fn new(http: reqwest::Client) -> Self {
+        Self { http }
+    }
+
+    /// `PUT {addr}/blocks/{id}` with `body`, forwarding to `downstream`
+    /// (base URLs, nearest first). Answers once every hop has answered.
+    pub async fn put_block(
+        &self,
+        addr: &str,
+        block: BlockId,
+        downstream: &[String],
+        body: reqwest::Body,
+    ) -> Result<WriteBlockResponse> {
+        let resp = self
+            .http
+            .put(block_url(addr, block))
+            .header(PIPELINE_HEADER, format_pipeline(downstream))
+            .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| ClientError::transport(&who(addr), &e))?;
+        let resp = check(addr, resp).await?;
+        resp.json()
+            .await
+            .map_err(|e| ClientError::transport(&who(addr), &e))
+    }
+
+    /// `GET {addr}/blocks/{id}/meta`: the block's length, SHA-256 and chunk CRCs.
+    pub async fn block_meta(&self, addr: &str, block: BlockId) -> Result<BlockChecksums> {
+        let resp = self
+            .http
+            .get(format!("{}/meta", block_url(addr, block)))
+            .timeout(META_TIMEOUT)
+            .send()
+            .await
+            .map_err(|e| ClientError::transport(&who(addr), &e))?;
+        let resp = check(addr, resp).await?;
+        resp.json()
+            .await
+            .map_err(|e| ClientError::transport(&who(addr), &e))
+    }
+
+    /// `GET {addr}/blocks/{id}?offset=&length=`: the bytes as they arrive,
+    /// unverified.
+    pub async fn get_block(
+        &self,
+        addr: &str,
+        block: BlockId,
+        offset: u64,
+        length: u64,
+    ) -> Result<BoxStream<'static, Result<Bytes>>> {
+        let url = format!("{}?offset={offset}&length={length}", block_url(addr, block));
+        let resp = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| ClientError::transport(&who(addr), &e))?;
+        let resp = check(addr, resp).await?;
+        let name = who(addr);
+        Ok(resp
+            .bytes_stream()
+            .map_err(move |e| ClientError::transport(&name, &e))
+            .boxed())
+    }
+}

@@ -1,0 +1,78 @@
+//! The datanode-facing endpoints: bincode bodies (via `dfs_common::codec`)
+//! POSTed under `/internal/v1` (types in `dfs_common::proto::datanode`).
+//! This is the namenode's one module that talks to datanodes; it only
+//! answers (commands ride on heartbeat replies).
+//!
+//! Answers: `register` → `RegisterResponse`; `heartbeat` → `HeartbeatReply`
+//! (an unknown node gets `Command::Reregister`); `block_report`,
+//! `block_received` and `bad_block` → an empty `HeartbeatReply` (the
+//! deletions they cause are queued and leave with the next heartbeat).
+use super::error::ApiError;
+use crate::namesystem::Namesystem;
+use actix_web::{web, HttpResponse};
+use dfs_common::codec::{self, MAX_MESSAGE_BYTES};
+use dfs_common::proto::datanode::{
+    BadBlockReport, BlockReport, Heartbeat, HeartbeatReply, IncrementalBlockReport,
+    RegisterRequest, INTERNAL_PREFIX,
+};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+type Ns = web::Data<Namesystem>;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    let payload = || web::PayloadConfig::new(MAX_MESSAGE_BYTES as usize);
+    for (name, route) in [
+        ("register", web::post().to(register)),
+        ("heartbeat", web::post().to(heartbeat)),
+        ("block_report", web::post().to(block_report)),
+        ("block_received", web::post().to(block_received)),
+        ("bad_block", web::post().to(bad_block)),
+    ] {
+        cfg.service(
+            web::resource(format!("{INTERNAL_PREFIX}/{name}"))
+                .app_data(payload())
+                .route(route),
+        );
+    }
+}
+
+fn decode<T: DeserializeOwned>(body: &[u8], what: &str) -> Result<T, ApiError> {
+    codec::decode(body).map_err(|e| ApiError::bad_request(format!("malformed {what}: {e}")))
+}
+
+fn reply<T: Serialize>(value: &T) -> Result<HttpResponse, ApiError> {
+    let bytes = codec::encode(value)
+        .map_err(|e| ApiError::internal(format!("cannot encode reply: {e}")))?;
+    Ok(HttpResponse::Ok()
+        .content_type(codec::CONTENT_TYPE)
+        .body(bytes))
+}
+
+async fn register(ns: Ns, body: web::Bytes) -> Result<HttpResponse, ApiError> {
+    let req: RegisterRequest = decode(&body, "RegisterRequest")?;
+    reply(&ns.register(&req).await?)
+}
+
+async fn heartbeat(ns: Ns, body: web::Bytes) -> Result<HttpResponse, ApiError> {
+    let hb: Heartbeat = decode(&body, "Heartbeat")?;
+    reply(&ns.heartbeat(&hb))
+}
+
+async fn block_report(ns: Ns, body: web::Bytes) -> Result<HttpResponse, ApiError> {
+    let r: BlockReport = decode(&body, "BlockReport")?;
+    ns.block_report(&r).await?;
+    reply(&HeartbeatReply::default())
+}
+
+async fn block_received(ns: Ns, body: web::Bytes) -> Result<HttpResponse, ApiError> {
+    let r: IncrementalBlockReport = decode(&body, "IncrementalBlockReport")?;
+    ns.block_received(&r).await?;
+    reply(&HeartbeatReply::default())
+}
+
+async fn bad_block(ns: Ns, body: web::Bytes) -> Result<HttpResponse, ApiError> {
+    let r: BadBlockReport = decode(&body, "BadBlockReport")?;
+    ns.bad_block(&r).await?;
+    reply(&HeartbeatReply::default())
+}

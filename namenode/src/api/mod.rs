@@ -1,0 +1,38 @@
+//! The HTTP surface of the namenode: [`configure`] is the single route table
+//! of the process. Handlers live one module per audience: [`client`] (native
+//! JSON RPC), [`cluster`] (`/api/v1`, `/health`, `/metrics`), [`internal`]
+//! (datanodes, bincode), [`seed`] (compatibility endpoints, relayed through
+//! `dfs_client`), then the web UI at `/`. [`error`] turns every failure into
+//! a status and an `ErrorBody`.
+pub mod client;
+pub mod cluster;
+pub mod error;
+pub mod internal;
+pub mod seed;
+
+use actix_web::web;
+
+/// Largest JSON body (`complete` can list many blocks).
+pub const JSON_LIMIT: usize = 64 << 20;
+
+/// Mounts everything. Expects `web::Data<Namesystem>` and
+/// `web::Data<dfs_client::DfsClient>` in app data.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(
+        web::JsonConfig::default()
+            .limit(JSON_LIMIT)
+            .error_handler(error::json_error),
+    )
+    .app_data(web::QueryConfig::default().error_handler(error::query_error))
+    .app_data(web::FormConfig::default().error_handler(error::form_error))
+    .app_data(web::PathConfig::default().error_handler(error::path_error));
+    client::configure(cfg);
+    cluster::configure(cfg);
+    internal::configure(cfg);
+    seed::configure(cfg);
+    dfs_web::configure(cfg);
+    cfg.default_service(web::to(error::not_found));
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,31 @@
+//! The heartbeat monitor (HDFS HeartbeatManager.Monitor): marks datanodes
+//! that stopped heartbeating dead, so they get no new blocks and readers are
+//! not sent to them.
+//!
+//! What it does not do: re-replicate what the dead node held (a later
+//! replication monitor will); the replicas stay recorded, so a node that
+//! comes back is simply live again.
+use crate::namesystem::Namesystem;
+use crate::workers::Workers;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Checks several times per timeout (and at least once per heartbeat
+/// interval), bounded to [50 ms, 5 s].
+pub fn check_period(heartbeat_interval: Duration, dead_node_timeout: Duration) -> Duration {
+    heartbeat_interval
+        .min(dead_node_timeout / 4)
+        .clamp(Duration::from_millis(50), Duration::from_secs(5))
+}
+
+pub fn start(workers: &mut Workers, ns: Arc<Namesystem>) {
+    let c = ns.config();
+    let period = check_period(c.heartbeat_interval, c.dead_node_timeout);
+    workers.spawn_periodic("heartbeat-monitor", period, move || {
+        let ns = ns.clone();
+        async move {
+            ns.check_dead_nodes(Instant::now());
+        }
+    });
+}

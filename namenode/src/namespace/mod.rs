@@ -1,0 +1,506 @@
+//! `Namespace`: the directory tree, the files being written and the block
+//! map, all in memory (HDFS FSDirectory + BlocksMap), changed only through
+//! the operations here. Every operation is synchronous and takes the
+//! caller's [`Txn`]: it records in the transaction exactly what it changed in
+//! memory, and the caller applies and flushes it (see `namesystem`).
+//!
+//! What it does not do: I/O, locking, knowing which datanodes are live, or
+//! sending commands. Block deletions are pushed onto a `Vec<(node, block)>`
+//! the caller queues once the change is durable.
+//!
+//! Invariants:
+//! - the root (inode 1) always exists and is a directory;
+//! - every inode but the root has a parent directory whose `children` maps
+//!   its name to it, and nothing else points at it;
+//! - a file's blocks are all in the block map, owned by that file;
+//! - a pending (under-construction) file is not in the tree: `status`,
+//!   `list` and `content_summary` never see it; at most one pending file per
+//!   path (`pending_by_path`);
+//! - every operation validates before it mutates, so an `Err` leaves memory
+//!   (and the transaction) untouched.
+//!
+//! Operation groups live in their own files (HDFS FSDir*Op): [`ops`] (mkdirs,
+//! rename, delete, setrep), [`write`] (create, add_block, complete, leases),
+//! [`report`] (locations, fsck, counts).
+pub mod inode;
+pub mod ops;
+pub mod report;
+pub mod write;
+
+use crate::blocks::{BlockMap, BlockOwner};
+use crate::error::{NamenodeError, Result};
+use crate::meta_store::{Loaded, Txn};
+use dfs_common::ids::{BlockId, FileId, NodeId};
+use dfs_common::path::DfsPath;
+use dfs_common::proto::client::{ContentSummary, DirectoryListing, FileStatus, FileType};
+use inode::{Inode, InodeId, InodeRecord, Pending, FIRST_FREE_ID, NO_PARENT, ROOT_ID};
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Bound;
+use tokio::time::Instant;
+
+/// Entries a listing returns when the caller gives no limit.
+pub const DEFAULT_LIST_LIMIT: u32 = 1000;
+/// The most entries one listing page may hold.
+pub const MAX_LIST_LIMIT: u32 = 10_000;
+
+/// Replicas to delete once a change is durable: (node, block).
+pub type Deletions = Vec<(NodeId, BlockId)>;
+
+#[derive(Debug)]
+pub struct Namespace {
+    inodes: HashMap<InodeId, Inode>,
+    next_inode: InodeId,
+    pending: HashMap<FileId, Pending>,
+    pending_by_path: HashMap<DfsPath, FileId>,
+    blocks: BlockMap,
+}
+
+impl Namespace {
+    /// An empty namespace: just `/`.
+    pub fn new(now_ms: u64, txn: &mut Txn) -> Self {
+        let mut ns = Namespace {
+            inodes: HashMap::new(),
+            next_inode: FIRST_FREE_ID,
+            pending: HashMap::new(),
+            pending_by_path: HashMap::new(),
+            blocks: BlockMap::default(),
+        };
+        ns.install_root(now_ms, txn);
+        ns
+    }
+
+    fn install_root(&mut self, now_ms: u64, txn: &mut Txn) {
+        let rec = InodeRecord::new_dir(NO_PARENT, "", now_ms);
+        txn.put_inode(ROOT_ID, &rec);
+        txn.put_next_inode(self.next_inode);
+        self.inodes.insert(
+            ROOT_ID,
+            Inode {
+                id: ROOT_ID,
+                record: rec,
+                children: BTreeMap::new(),
+            },
+        );
+    }
+
+    /// Rebuilds the namespace from stored records. Inconsistencies (which a
+    /// crash between batches cannot cause, since each change is one batch)
+    /// are logged and repaired through `txn`: an orphan inode is dropped, a
+    /// block whose owner is gone is forgotten (block reports then delete it).
+    pub fn load(loaded: Loaded, now_ms: u64, now: Instant, txn: &mut Txn) -> Self {
+        let max_id = loaded
+            .inodes
+            .iter()
+            .map(|(id, _)| *id)
+            .max()
+            .unwrap_or(ROOT_ID);
+        let mut ns = Namespace {
+            inodes: HashMap::with_capacity(loaded.inodes.len()),
+            next_inode: loaded
+                .next_inode
+                .unwrap_or(FIRST_FREE_ID)
+                .max(max_id + 1)
+                .max(FIRST_FREE_ID),
+            pending: HashMap::new(),
+            pending_by_path: HashMap::new(),
+            blocks: BlockMap::from_records(loaded.blocks),
+        };
+        for (id, record) in loaded.inodes {
+            ns.inodes.insert(
+                id,
+                Inode {
+                    id,
+                    record,
+                    children: BTreeMap::new(),
+                },
+            );
+        }
+        if !ns.inodes.get(&ROOT_ID).is_some_and(Inode::is_dir) {
+            log::warn!("metadata has no root directory; creating /");
+            ns.install_root(now_ms, txn);
+        }
+        // Link children to parents, walking from the root so that an inode
+        // is attached only if its whole ancestry is.
+        let mut by_parent: HashMap<InodeId, Vec<InodeId>> = HashMap::new();
+        for (id, inode) in &ns.inodes {
+            if *id != ROOT_ID {
+                by_parent.entry(inode.record.parent).or_default().push(*id);
+            }
+        }
+        let mut attached = vec![ROOT_ID];
+        let mut stack = vec![ROOT_ID];
+        while let Some(dir) = stack.pop() {
+            let kids = by_parent.remove(&dir).unwrap_or_default();
+            let is_dir = ns.inodes.get(&dir).is_some_and(Inode::is_dir);
+            for kid in kids {
+                let Some(name) = ns.inodes.get(&kid).map(|i| i.record.name.clone()) else {
+                    continue;
+                };
+                let parent_ok = is_dir
+                    && ns
+                        .inodes
+                        .get_mut(&dir)
+                        .is_some_and(|p| p.children.insert(name.clone(), kid).is_none());
+                if parent_ok {
+                    attached.push(kid);
+                    stack.push(kid);
+                } else {
+                    log::error!(
+                        "metadata: inode {kid} ({name:?}) cannot be attached to {dir}; dropping it"
+                    );
+                }
+            }
+        }
+        if attached.len() != ns.inodes.len() {
+            let keep: std::collections::HashSet<InodeId> = attached.into_iter().collect();
+            let orphans: Vec<InodeId> = ns
+                .inodes
+                .keys()
+                .filter(|id| !keep.contains(id))
+                .copied()
+                .collect();
+            for id in orphans {
+                log::error!("metadata: dropping orphan inode {id}");
+                ns.inodes.remove(&id);
+                txn.del_inode(id);
+            }
+        }
+        for file in loaded.pending {
+            ns.pending_by_path.insert(file.path.clone(), file.file_id);
+            ns.pending.insert(
+                file.file_id,
+                Pending {
+                    file,
+                    last_renewed: now,
+                },
+            );
+        }
+        // Blocks whose owner is gone: forget them.
+        let stray: Vec<BlockId> = ns
+            .blocks
+            .iter()
+            .filter(|(id, meta)| match meta.owner {
+                BlockOwner::File(ino) => !ns
+                    .inodes
+                    .get(&ino)
+                    .and_then(Inode::file)
+                    .is_some_and(|f| f.blocks.contains(id)),
+                BlockOwner::Pending(fid) => !ns
+                    .pending
+                    .get(&fid)
+                    .is_some_and(|p| p.file.blocks.contains(id)),
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for id in stray {
+            log::warn!("metadata: block {id} has no owner; forgetting it");
+            ns.blocks.remove(id, txn);
+        }
+        ns
+    }
+
+    // ----- lookups -----
+
+    fn inode(&self, id: InodeId) -> Result<&Inode> {
+        self.inodes
+            .get(&id)
+            .ok_or_else(|| NamenodeError::Internal(format!("inode {id} is referenced but missing")))
+    }
+
+    fn inode_mut(&mut self, id: InodeId) -> Result<&mut Inode> {
+        self.inodes
+            .get_mut(&id)
+            .ok_or_else(|| NamenodeError::Internal(format!("inode {id} is referenced but missing")))
+    }
+
+    /// The inode at `path`, if any (a path through a file finds nothing).
+    pub fn lookup(&self, path: &DfsPath) -> Option<InodeId> {
+        let mut cur = ROOT_ID;
+        for c in path.components() {
+            cur = *self.inodes.get(&cur)?.children.get(c)?;
+        }
+        Some(cur)
+    }
+
+    fn require(&self, path: &DfsPath) -> Result<&Inode> {
+        let id = self
+            .lookup(path)
+            .ok_or_else(|| NamenodeError::not_found(path))?;
+        self.inode(id)
+    }
+
+    /// The directory that would hold `path`: 404 if it is missing, 409 if a
+    /// file is in the way. `path` must not be the root.
+    fn parent_dir(&self, path: &DfsPath) -> Result<InodeId> {
+        let parent = path
+            .parent()
+            .ok_or_else(|| NamenodeError::InvalidArgument("/ has no parent directory".into()))?;
+        let mut cur = ROOT_ID;
+        let mut depth = 0;
+        for c in parent.components() {
+            depth += 1;
+            match self.inode(cur)?.children.get(c) {
+                None => {
+                    return Err(NamenodeError::NotFound(format!(
+                        "parent directory {parent} does not exist"
+                    )));
+                }
+                Some(&id) => {
+                    if !self.inode(id)?.is_dir() {
+                        return Err(NamenodeError::NotADirectory(format!(
+                            "{} is a file, not a directory",
+                            prefix(&parent, depth)
+                        )));
+                    }
+                    cur = id;
+                }
+            }
+        }
+        Ok(cur)
+    }
+
+    /// Checks that `dir` could be made with `mkdir -p`: no file on the way.
+    /// Returns how many components already exist.
+    fn check_mkdirs(&self, dir: &DfsPath) -> Result<usize> {
+        let mut cur = ROOT_ID;
+        let mut depth = 0;
+        for c in dir.components() {
+            match self.inode(cur)?.children.get(c) {
+                None => return Ok(depth),
+                Some(&id) => {
+                    depth += 1;
+                    if !self.inode(id)?.is_dir() {
+                        return Err(NamenodeError::NotADirectory(format!(
+                            "{} is a file, not a directory",
+                            prefix(dir, depth)
+                        )));
+                    }
+                    cur = id;
+                }
+            }
+        }
+        Ok(depth)
+    }
+
+    /// `mkdir -p dir` after [`Self::check_mkdirs`] succeeded: cannot fail
+    /// except on a broken invariant.
+    fn make_dirs(&mut self, dir: &DfsPath, now_ms: u64, txn: &mut Txn) -> Result<InodeId> {
+        let mut cur = ROOT_ID;
+        for c in dir.components() {
+            let existing = self.inode(cur)?.children.get(c).copied();
+            cur = match existing {
+                Some(id) => id,
+                None => {
+                    self.add_child(cur, c, InodeRecord::new_dir(cur, c, now_ms), now_ms, txn)?
+                }
+            };
+        }
+        Ok(cur)
+    }
+
+    /// Allocates an inode for `record` and links it under `parent`.
+    fn add_child(
+        &mut self,
+        parent: InodeId,
+        name: &str,
+        mut record: InodeRecord,
+        now_ms: u64,
+        txn: &mut Txn,
+    ) -> Result<InodeId> {
+        let id = self.next_inode;
+        self.next_inode += 1;
+        txn.put_next_inode(self.next_inode);
+        record.parent = parent;
+        record.name = name.to_string();
+        txn.put_inode(id, &record);
+        self.inodes.insert(
+            id,
+            Inode {
+                id,
+                record,
+                children: BTreeMap::new(),
+            },
+        );
+        let p = self.inode_mut(parent)?;
+        p.children.insert(name.to_string(), id);
+        p.record.mtime = now_ms;
+        txn.put_inode(parent, &p.record);
+        Ok(id)
+    }
+
+    /// Unlinks `id` from its parent (the inode itself stays in `inodes`).
+    fn unlink(&mut self, id: InodeId, now_ms: u64, txn: &mut Txn) -> Result<()> {
+        let (parent, name) = {
+            let i = self.inode(id)?;
+            (i.record.parent, i.record.name.clone())
+        };
+        let p = self.inode_mut(parent)?;
+        p.children.remove(&name);
+        p.record.mtime = now_ms;
+        txn.put_inode(parent, &p.record);
+        Ok(())
+    }
+
+    /// Removes the subtree at `id` (already unlinked or about to be), its
+    /// inodes and its blocks; pushes block deletions. Returns
+    /// (files, directories, bytes).
+    fn remove_subtree(
+        &mut self,
+        id: InodeId,
+        txn: &mut Txn,
+        dels: &mut Deletions,
+    ) -> (u64, u64, u64) {
+        let (mut files, mut dirs, mut bytes) = (0, 0, 0);
+        let mut stack = vec![id];
+        while let Some(cur) = stack.pop() {
+            let Some(inode) = self.inodes.remove(&cur) else {
+                continue;
+            };
+            txn.del_inode(cur);
+            match inode.record.file {
+                None => {
+                    dirs += 1;
+                    stack.extend(inode.children.values().copied());
+                }
+                Some(f) => {
+                    files += 1;
+                    bytes += f.length;
+                    for b in f.blocks {
+                        for n in self.blocks.remove(b, txn) {
+                            dels.push((n, b));
+                        }
+                    }
+                }
+            }
+        }
+        (files, dirs, bytes)
+    }
+
+    /// The status of inode `id`, known to be at `path`.
+    fn status_of(&self, inode: &Inode, path: DfsPath) -> FileStatus {
+        let r = &inode.record;
+        let (file_type, length, replication, block_size, sha256, blocks) = match &r.file {
+            None => (FileType::Directory, 0, 0, 0, None, 0),
+            Some(f) => (
+                FileType::File,
+                f.length,
+                f.replication,
+                f.block_size,
+                Some(f.sha256),
+                f.blocks.len() as u64,
+            ),
+        };
+        FileStatus {
+            name: path.name().unwrap_or("").to_string(),
+            path,
+            file_type,
+            length,
+            replication,
+            block_size,
+            modification_time: r.mtime,
+            access_time: r.atime,
+            owner: r.owner.clone(),
+            group: r.group.clone(),
+            permission: r.permission,
+            sha256,
+            children: inode.children.len() as u64,
+            blocks,
+            inode_id: inode.id,
+        }
+    }
+
+    // ----- read operations -----
+
+    /// `stat`.
+    pub fn status(&self, path: &DfsPath) -> Result<FileStatus> {
+        let inode = self.require(path)?;
+        Ok(self.status_of(inode, path.clone()))
+    }
+
+    /// `ls`: a directory's entries sorted by name, after `start_after`, at
+    /// most `limit` (default 1000); a file lists as itself.
+    pub fn list(
+        &self,
+        path: &DfsPath,
+        start_after: Option<&str>,
+        limit: Option<u32>,
+    ) -> Result<DirectoryListing> {
+        let inode = self.require(path)?;
+        if !inode.is_dir() {
+            return Ok(DirectoryListing {
+                path: path.clone(),
+                entries: vec![self.status_of(inode, path.clone())],
+                has_more: false,
+            });
+        }
+        let limit = match limit {
+            None | Some(0) => DEFAULT_LIST_LIMIT,
+            Some(n) => n.min(MAX_LIST_LIMIT),
+        } as usize;
+        let lower = match start_after {
+            Some(s) if !s.is_empty() => Bound::Excluded(s),
+            _ => Bound::Unbounded,
+        };
+        let mut entries = Vec::with_capacity(limit.min(inode.children.len()));
+        let mut range = inode.children.range::<str, _>((lower, Bound::Unbounded));
+        for (name, id) in range.by_ref().take(limit) {
+            let child_path = path.join(name).map_err(|e| {
+                NamenodeError::Internal(format!("stored name {name:?} is invalid: {e}"))
+            })?;
+            entries.push(self.status_of(self.inode(*id)?, child_path));
+        }
+        let has_more = range.next().is_some();
+        Ok(DirectoryListing {
+            path: path.clone(),
+            entries,
+            has_more,
+        })
+    }
+
+    /// `du`: totals under `path`, itself included.
+    pub fn content_summary(&self, path: &DfsPath) -> Result<ContentSummary> {
+        let root = self.require(path)?;
+        let mut s = ContentSummary {
+            path: path.clone(),
+            length: 0,
+            file_count: 0,
+            directory_count: 0,
+            space_consumed: 0,
+            block_count: 0,
+        };
+        let mut stack = vec![root];
+        while let Some(inode) = stack.pop() {
+            match inode.file() {
+                None => {
+                    s.directory_count += 1;
+                    for id in inode.children.values() {
+                        stack.push(self.inode(*id)?);
+                    }
+                }
+                Some(f) => {
+                    s.file_count += 1;
+                    s.length += f.length;
+                    s.space_consumed += f.length * u64::from(f.replication);
+                    s.block_count += f.blocks.len() as u64;
+                }
+            }
+        }
+        Ok(s)
+    }
+}
+
+/// The first `depth` components of `path`, as a path string.
+fn prefix(path: &DfsPath, depth: usize) -> String {
+    let mut s = String::new();
+    for c in path.components().take(depth) {
+        s.push('/');
+        s.push_str(c);
+    }
+    if s.is_empty() {
+        s.push('/');
+    }
+    s
+}
+
+#[cfg(test)]
+pub(crate) mod tests;

@@ -1,0 +1,204 @@
+//! Namespace changes that do not involve writing data: `mkdir -p`, `mv`,
+//! `rm -r`, `setrep` (HDFS FSDirMkdirOp, FSDirRenameOp, FSDirDeleteOp,
+//! FSDirAttrOp).
+use super::inode::{FileMeta, InodeRecord};
+use super::{Deletions, Namespace};
+use crate::config::check_replication;
+use crate::error::{NamenodeError, Result};
+use crate::meta_store::Txn;
+use dfs_common::path::DfsPath;
+use dfs_common::proto::client::{DeleteResponse, FileStatus};
+
+impl Namespace {
+    /// `mkdir [-p]`. Idempotent on an existing directory; 409 when a file
+    /// is at `path` or on the way; 404 for a missing parent without
+    /// `parents`.
+    pub fn mkdirs(
+        &mut self,
+        path: &DfsPath,
+        parents: bool,
+        now_ms: u64,
+        txn: &mut Txn,
+    ) -> Result<FileStatus> {
+        if let Some(id) = self.lookup(path) {
+            let inode = self.inode(id)?;
+            if inode.is_dir() {
+                return Ok(self.status_of(inode, path.clone()));
+            }
+            return Err(NamenodeError::AlreadyExists(format!(
+                "{path} already exists and is a file"
+            )));
+        }
+        let existing = self.check_mkdirs(path)?;
+        let missing = path.components().count() - existing;
+        if missing > 1 && !parents {
+            let parent = path.parent().unwrap_or_else(DfsPath::root);
+            return Err(NamenodeError::NotFound(format!(
+                "parent directory {parent} does not exist (use parents / -p to create it)"
+            )));
+        }
+        let id = self.make_dirs(path, now_ms, txn)?;
+        Ok(self.status_of(self.inode(id)?, path.clone()))
+    }
+
+    /// `mv src dst`. When `dst` is an existing directory, `src` moves into
+    /// it. An existing file at the final destination is replaced only with
+    /// `overwrite` (its blocks are deleted); an existing directory there is
+    /// never replaced. Returns the status at the new path.
+    pub fn rename(
+        &mut self,
+        src: &DfsPath,
+        dst: &DfsPath,
+        overwrite: bool,
+        now_ms: u64,
+        txn: &mut Txn,
+        dels: &mut Deletions,
+    ) -> Result<FileStatus> {
+        if src.is_root() {
+            return Err(NamenodeError::InvalidArgument("cannot rename /".into()));
+        }
+        let src_id = self
+            .lookup(src)
+            .ok_or_else(|| NamenodeError::not_found(src))?;
+        let src_is_dir = self.inode(src_id)?.is_dir();
+        let src_name = src.name().unwrap_or_default();
+
+        // Into an existing directory?
+        let target = match self.lookup(dst) {
+            Some(id) if self.inode(id)?.is_dir() => dst.join(src_name).map_err(|e| {
+                NamenodeError::InvalidArgument(format!("cannot move {src} into {dst}: {e}"))
+            })?,
+            _ => dst.clone(),
+        };
+        if target == *src {
+            return Ok(self.status_of(self.inode(src_id)?, target));
+        }
+        if target.starts_with(src) {
+            return Err(NamenodeError::InvalidArgument(format!(
+                "cannot move {src} into itself or one of its descendants ({target})"
+            )));
+        }
+        let new_parent = self.parent_dir(&target).map_err(|e| match e {
+            NamenodeError::NotFound(_) => NamenodeError::NotFound(format!(
+                "cannot move {src} to {target}: parent directory {} does not exist",
+                target.parent().unwrap_or_else(DfsPath::root)
+            )),
+            other => other,
+        })?;
+        let replaced = match self.lookup(&target) {
+            None => None,
+            Some(id) => {
+                let existing = self.inode(id)?;
+                if existing.is_dir() {
+                    return Err(NamenodeError::AlreadyExists(format!(
+                        "cannot move {src} to {target}: a directory exists there"
+                    )));
+                }
+                if src_is_dir {
+                    return Err(NamenodeError::AlreadyExists(format!(
+                        "cannot replace file {target} with directory {src}"
+                    )));
+                }
+                if !overwrite {
+                    return Err(NamenodeError::AlreadyExists(format!(
+                        "cannot move {src} to {target}: file exists (use overwrite)"
+                    )));
+                }
+                Some(id)
+            }
+        };
+        // Validated: now change things.
+        if let Some(old) = replaced {
+            self.unlink(old, now_ms, txn)?;
+            self.remove_subtree(old, txn, dels);
+        }
+        self.unlink(src_id, now_ms, txn)?;
+        let name = target.name().unwrap_or_default().to_string();
+        {
+            let inode = self.inode_mut(src_id)?;
+            inode.record.parent = new_parent;
+            inode.record.name = name.clone();
+            txn.put_inode(src_id, &inode.record);
+        }
+        let p = self.inode_mut(new_parent)?;
+        p.children.insert(name, src_id);
+        p.record.mtime = now_ms;
+        txn.put_inode(new_parent, &p.record);
+        Ok(self.status_of(self.inode(src_id)?, target))
+    }
+
+    /// `rm [-r]`. 404 when missing; 409 on a non-empty directory without
+    /// `recursive`; 400 for `/`. Every replica of every deleted block is
+    /// pushed onto `dels`.
+    pub fn delete(
+        &mut self,
+        path: &DfsPath,
+        recursive: bool,
+        now_ms: u64,
+        txn: &mut Txn,
+        dels: &mut Deletions,
+    ) -> Result<DeleteResponse> {
+        if path.is_root() {
+            return Err(NamenodeError::InvalidArgument("cannot delete /".into()));
+        }
+        let id = self
+            .lookup(path)
+            .ok_or_else(|| NamenodeError::not_found(path))?;
+        let inode = self.inode(id)?;
+        if inode.is_dir() && !inode.children.is_empty() && !recursive {
+            return Err(NamenodeError::NotEmpty(format!(
+                "directory {path} is not empty"
+            )));
+        }
+        self.unlink(id, now_ms, txn)?;
+        let (files_deleted, directories_deleted, bytes_deleted) =
+            self.remove_subtree(id, txn, dels);
+        Ok(DeleteResponse {
+            files_deleted,
+            directories_deleted,
+            bytes_deleted,
+        })
+    }
+
+    /// `setrep`: records a file's target replication (re-replication and
+    /// excess removal act on it later). Directories: 409.
+    pub fn set_replication(
+        &mut self,
+        path: &DfsPath,
+        replication: u16,
+        txn: &mut Txn,
+    ) -> Result<FileStatus> {
+        check_replication(replication).map_err(NamenodeError::InvalidArgument)?;
+        let id = self
+            .lookup(path)
+            .ok_or_else(|| NamenodeError::not_found(path))?;
+        let inode = self.inode_mut(id)?;
+        let Some(FileMeta { replication: r, .. }) = inode.record.file.as_mut() else {
+            return Err(NamenodeError::IsADirectory(format!(
+                "{path} is a directory; replication applies to files"
+            )));
+        };
+        *r = replication;
+        txn.put_inode(id, &inode.record);
+        Ok(self.status_of(self.inode(id)?, path.clone()))
+    }
+
+    /// A new file inode record (used by `complete`).
+    pub(crate) fn file_record(
+        owner: &str,
+        permission: u16,
+        now_ms: u64,
+        meta: FileMeta,
+    ) -> InodeRecord {
+        InodeRecord {
+            parent: 0,
+            name: String::new(),
+            mtime: now_ms,
+            atime: now_ms,
+            owner: owner.to_string(),
+            group: super::inode::DEFAULT_GROUP.to_string(),
+            permission,
+            file: Some(meta),
+        }
+    }
+}

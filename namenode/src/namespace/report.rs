@@ -1,0 +1,241 @@
+//! Read-only views across the tree and the block map (block locations, fsck,
+//! cluster counts), and the replica bookkeeping that datanode reports drive.
+//! Liveness is the caller's knowledge, passed in as a predicate.
+use super::inode::Inode;
+use super::Namespace;
+use crate::blocks::{BlockOwner, ReportOutcome};
+use crate::error::{NamenodeError, Result};
+use crate::meta_store::Txn;
+use dfs_common::ids::{BlockId, NodeId};
+use dfs_common::path::DfsPath;
+use dfs_common::proto::client::{
+    BlockHealth, FileLocations, FileStatus, FsckProblem, FsckReport, LocatedBlock,
+};
+use dfs_common::proto::datanode::ReportedBlock;
+use dfs_common::proto::DatanodeInfo;
+
+/// Totals for the cluster summary.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NamespaceCounts {
+    pub files: u64,
+    pub directories: u64,
+    pub blocks: u64,
+    pub under_replicated: u64,
+    pub missing: u64,
+    pub files_being_written: u64,
+}
+
+/// How healthy a block is with `live` live replicas of `expected`.
+pub fn block_health(live: u32, expected: u16) -> BlockHealth {
+    let expected = u32::from(expected);
+    if live == 0 {
+        BlockHealth::Missing
+    } else if live < expected {
+        BlockHealth::UnderReplicated
+    } else if live > expected {
+        BlockHealth::OverReplicated
+    } else {
+        BlockHealth::Healthy
+    }
+}
+
+impl Namespace {
+    /// A file's blocks with offsets, lengths, digests and replicas; `place`
+    /// turns a block's recorded replica ids into the addresses a reader
+    /// should try, in order (dropping dead nodes). 409 for a directory.
+    pub fn locations(
+        &self,
+        path: &DfsPath,
+        place: impl Fn(BlockId, &[NodeId]) -> Vec<DatanodeInfo>,
+    ) -> Result<FileLocations> {
+        let inode = self.require(path)?;
+        let Some(f) = inode.file() else {
+            return Err(NamenodeError::IsADirectory(format!(
+                "{path} is a directory, not a file"
+            )));
+        };
+        let mut blocks = Vec::with_capacity(f.blocks.len());
+        let mut offset = 0;
+        for id in &f.blocks {
+            let (len, sha256, replicas) = match self.blocks.get(id) {
+                Some(m) => (m.len, m.sha256, place(*id, &m.replicas)),
+                None => {
+                    return Err(NamenodeError::Internal(format!(
+                        "block {id} of {path} is not in the block map"
+                    )));
+                }
+            };
+            blocks.push(LocatedBlock {
+                block_id: *id,
+                offset,
+                len,
+                sha256,
+                replicas,
+            });
+            offset += len;
+        }
+        Ok(FileLocations {
+            status: self.status_of(inode, path.clone()),
+            blocks,
+        })
+    }
+
+    /// `fsck path`: per-block replica health under `path`, listing at most
+    /// `max_problems` problem blocks.
+    pub fn fsck(
+        &self,
+        path: &DfsPath,
+        is_live: impl Fn(&NodeId) -> bool,
+        max_problems: usize,
+    ) -> Result<FsckReport> {
+        let root = self.require(path)?;
+        let mut r = FsckReport {
+            path: path.clone(),
+            files: 0,
+            directories: 0,
+            total_bytes: 0,
+            blocks: 0,
+            healthy_blocks: 0,
+            under_replicated_blocks: 0,
+            over_replicated_blocks: 0,
+            missing_blocks: 0,
+            healthy: true,
+            problems: Vec::new(),
+        };
+        let mut stack: Vec<(&Inode, DfsPath)> = vec![(root, path.clone())];
+        while let Some((inode, p)) = stack.pop() {
+            let Some(f) = inode.file() else {
+                r.directories += 1;
+                for (name, id) in &inode.children {
+                    let child = p.join(name).map_err(|e| {
+                        NamenodeError::Internal(format!("stored name {name:?} is invalid: {e}"))
+                    })?;
+                    stack.push((self.inode(*id)?, child));
+                }
+                continue;
+            };
+            r.files += 1;
+            r.total_bytes += f.length;
+            for id in &f.blocks {
+                r.blocks += 1;
+                let live = self.blocks.get(id).map_or(0, |m| {
+                    m.replicas.iter().filter(|n| is_live(n)).count() as u32
+                });
+                let health = block_health(live, f.replication);
+                match health {
+                    BlockHealth::Healthy => r.healthy_blocks += 1,
+                    BlockHealth::UnderReplicated => r.under_replicated_blocks += 1,
+                    BlockHealth::OverReplicated => r.over_replicated_blocks += 1,
+                    BlockHealth::Missing => r.missing_blocks += 1,
+                }
+                if health != BlockHealth::Healthy && r.problems.len() < max_problems {
+                    r.problems.push(FsckProblem {
+                        path: p.clone(),
+                        block_id: *id,
+                        health,
+                        live_replicas: live,
+                        expected_replicas: f.replication,
+                    });
+                }
+            }
+        }
+        r.healthy = r.missing_blocks == 0;
+        Ok(r)
+    }
+
+    /// Files, directories, blocks of complete files, and their health.
+    pub fn counts(&self, is_live: impl Fn(&NodeId) -> bool) -> NamespaceCounts {
+        let mut c = NamespaceCounts {
+            files_being_written: self.pending.len() as u64,
+            ..Default::default()
+        };
+        for inode in self.inodes.values() {
+            match inode.file() {
+                None => c.directories += 1,
+                Some(_) => c.files += 1,
+            }
+        }
+        for (_, meta) in self.blocks.iter() {
+            let BlockOwner::File(ino) = meta.owner else {
+                continue;
+            };
+            let expected = self
+                .inodes
+                .get(&ino)
+                .and_then(Inode::file)
+                .map_or(0, |f| f.replication);
+            c.blocks += 1;
+            let live = meta.replicas.iter().filter(|n| is_live(n)).count() as u32;
+            match block_health(live, expected) {
+                BlockHealth::Missing => c.missing += 1,
+                BlockHealth::UnderReplicated => c.under_replicated += 1,
+                _ => {}
+            }
+        }
+        c
+    }
+
+    /// Replicas recorded on `node`.
+    pub fn replica_count(&self, node: &NodeId) -> u64 {
+        self.blocks.replica_count(node)
+    }
+
+    /// A full block report (also the one sent with `register`). Returns the
+    /// blocks `node` should delete.
+    pub fn on_full_report(
+        &mut self,
+        node: NodeId,
+        blocks: &[ReportedBlock],
+        txn: &mut Txn,
+    ) -> Vec<BlockId> {
+        self.blocks.on_full_report(node, blocks, txn)
+    }
+
+    /// An incremental report. Returns the blocks `node` should delete.
+    pub fn on_incremental_report(
+        &mut self,
+        node: NodeId,
+        received: &[ReportedBlock],
+        deleted: &[BlockId],
+        txn: &mut Txn,
+    ) -> Vec<BlockId> {
+        let mut delete = Vec::new();
+        for rb in received {
+            if self.blocks.on_reported(node, rb, txn) == ReportOutcome::Delete {
+                delete.push(rb.id);
+            }
+        }
+        for b in deleted {
+            self.blocks.remove_replica(*b, node, txn);
+        }
+        delete
+    }
+
+    /// Forgets one replica (a bad block). Returns how many recorded
+    /// replicas the block has left, or `None` if it was not recorded there.
+    pub fn remove_replica(&mut self, block: BlockId, node: NodeId, txn: &mut Txn) -> Option<usize> {
+        if self.blocks.remove_replica(block, node, txn) {
+            Some(self.blocks.get(&block).map_or(0, |m| m.replicas.len()))
+        } else {
+            None
+        }
+    }
+
+    /// The status of the file that owns `block`, if it is complete (tests and diagnostics).
+    pub fn block_file(&self, block: &BlockId) -> Option<FileStatus> {
+        let BlockOwner::File(ino) = self.blocks.get(block)?.owner else {
+            return None;
+        };
+        let mut names = Vec::new();
+        let mut cur = self.inodes.get(&ino)?;
+        while cur.id != super::inode::ROOT_ID {
+            names.push(cur.record.name.as_str());
+            cur = self.inodes.get(&cur.record.parent)?;
+        }
+        let mut path = DfsPath::root();
+        for n in names.iter().rev() {
+            path = path.join(n).ok()?;
+        }
+        Some(self.status_of(self.inodes.get(&ino)?, path))
+    }
+}

@@ -1,0 +1,816 @@
+//! Unit tests of every namespace operation, on the in-memory namespace
+//! (transactions are built but not applied; persistence is tested in
+//! `namesystem` tests).
+use super::inode::{DIR_PERMISSION, FILE_PERMISSION};
+use super::write::WriteDefaults;
+use super::*;
+use crate::placement::Candidate;
+use dfs_common::checksum::Sha256Digest;
+use dfs_common::proto::client::{CommittedBlock, CompleteRequest, CreateRequest};
+use std::time::Duration;
+
+pub fn p(s: &str) -> DfsPath {
+    DfsPath::parse(s).unwrap()
+}
+
+fn ns() -> Namespace {
+    Namespace::new(1, &mut Txn::new())
+}
+
+const BS: u64 = 4096;
+
+fn defaults() -> WriteDefaults {
+    WriteDefaults {
+        replication: 3,
+        block_size: BS,
+        lease_renew_interval_ms: 1000,
+    }
+}
+
+fn nodes(n: usize) -> Vec<Candidate> {
+    (0..n)
+        .map(|_| Candidate {
+            id: NodeId::new(),
+            available: 1 << 30,
+        })
+        .collect()
+}
+
+fn create_req(path: &str, overwrite: bool) -> CreateRequest {
+    serde_json::from_value(serde_json::json!({ "path": path, "overwrite": overwrite })).unwrap()
+}
+
+/// create + add_block per block + complete, with `len` bytes of a pattern.
+fn write_file(
+    ns: &mut Namespace,
+    path: &str,
+    len: u64,
+    overwrite: bool,
+    dn: &[Candidate],
+) -> Result<(FileStatus, Deletions)> {
+    let mut txn = Txn::new();
+    let mut dels = Deletions::new();
+    let now = Instant::now();
+    let c = ns.create(&create_req(path, overwrite), &defaults(), 2, now, &mut txn)?;
+    let mut blocks = Vec::new();
+    let mut left = len;
+    while left > 0 || blocks.is_empty() && len > 0 {
+        let b = ns.add_block(c.file_id, &[], dn, now, &mut txn)?;
+        let l = left.min(BS);
+        blocks.push(CommittedBlock {
+            block_id: b.block_id,
+            len: l,
+            sha256: Sha256Digest::of(&vec![7u8; l as usize]),
+            replicas: b.targets.clone(),
+        });
+        left -= l;
+    }
+    let st = ns.complete(
+        &CompleteRequest {
+            file_id: c.file_id,
+            blocks,
+            length: len,
+            sha256: Sha256Digest::of(b"whole"),
+        },
+        3,
+        &mut txn,
+        &mut dels,
+    )?;
+    Ok((st, dels))
+}
+
+fn mkdir(ns: &mut Namespace, path: &str, parents: bool) -> Result<FileStatus> {
+    ns.mkdirs(&p(path), parents, 5, &mut Txn::new())
+}
+
+fn names(l: &DirectoryListing) -> Vec<String> {
+    l.entries.iter().map(|e| e.name.clone()).collect()
+}
+
+fn rename(ns: &mut Namespace, a: &str, b: &str, overwrite: bool) -> Result<FileStatus> {
+    ns.rename(&p(a), &p(b), overwrite, 9, &mut Txn::new(), &mut Vec::new())
+}
+
+#[test]
+fn mkdir_p_and_errors() {
+    let mut ns = ns();
+    let st = mkdir(&mut ns, "/a/b/c", true).unwrap();
+    assert_eq!(st.file_type, FileType::Directory);
+    assert_eq!(st.path.as_str(), "/a/b/c");
+    assert_eq!(st.name, "c");
+    assert_eq!(st.permission, DIR_PERMISSION);
+    assert_eq!(st.owner, "dfs");
+    assert_eq!(st.group, "supergroup");
+    // Idempotent, with or without -p.
+    let again = mkdir(&mut ns, "/a/b/c", false).unwrap();
+    assert_eq!(again.inode_id, st.inode_id);
+    assert!(mkdir(&mut ns, "/", false).is_ok());
+    // Missing parent without -p.
+    assert!(matches!(
+        mkdir(&mut ns, "/x/y", false),
+        Err(NamenodeError::NotFound(_))
+    ));
+    assert!(mkdir(&mut ns, "/x", false).is_ok());
+    // A file in the way.
+    let dn = nodes(3);
+    write_file(&mut ns, "/a/f", 10, false, &dn).unwrap();
+    assert!(matches!(
+        mkdir(&mut ns, "/a/f", true),
+        Err(NamenodeError::AlreadyExists(_))
+    ));
+    let e = mkdir(&mut ns, "/a/f/g/h", true).unwrap_err();
+    assert!(matches!(e, NamenodeError::NotADirectory(_)), "{e:?}");
+    assert!(e.to_string().contains("/a/f is a file"), "{e}");
+    assert_eq!(ns.status(&p("/a")).unwrap().children, 2);
+}
+
+#[test]
+fn stat_and_path_handling() {
+    let mut ns = ns();
+    let dn = nodes(3);
+    let root = ns.status(&DfsPath::root()).unwrap();
+    assert_eq!(root.name, "");
+    assert_eq!(root.inode_id, inode::ROOT_ID);
+    let (f, _) = write_file(&mut ns, "/d/ü file", 2 * BS + 5, false, &dn).unwrap();
+    let st = ns.status(&p("/d/ü file/")).unwrap();
+    assert_eq!(st, f);
+    assert_eq!(st.file_type, FileType::File);
+    assert_eq!(st.length, 2 * BS + 5);
+    assert_eq!(st.blocks, 3);
+    assert_eq!(st.replication, 3);
+    assert_eq!(st.block_size, BS);
+    assert_eq!(st.permission, FILE_PERMISSION);
+    assert_eq!(st.sha256, Some(Sha256Digest::of(b"whole")));
+    assert!(matches!(
+        ns.status(&p("/nope")),
+        Err(NamenodeError::NotFound(_))
+    ));
+    // Through a file: not found.
+    assert!(matches!(
+        ns.status(&p("/d/ü file/x")),
+        Err(NamenodeError::NotFound(_))
+    ));
+}
+
+#[test]
+fn list_sorts_and_pages() {
+    let mut ns = ns();
+    for i in (0..25).rev() {
+        mkdir(&mut ns, &format!("/d/e{i:02}"), true).unwrap();
+    }
+    let all = ns.list(&p("/d"), None, None).unwrap();
+    assert_eq!(all.entries.len(), 25);
+    assert!(!all.has_more);
+    assert_eq!(all.entries[0].name, "e00");
+    assert_eq!(all.entries[0].path.as_str(), "/d/e00");
+    let page1 = ns.list(&p("/d"), None, Some(10)).unwrap();
+    assert_eq!(
+        names(&page1),
+        (0..10).map(|i| format!("e{i:02}")).collect::<Vec<_>>()
+    );
+    assert!(page1.has_more);
+    let page3 = ns.list(&p("/d"), Some("e19"), Some(10)).unwrap();
+    assert_eq!(page3.entries.len(), 5);
+    assert!(!page3.has_more);
+    let exact = ns.list(&p("/d"), Some("e14"), Some(10)).unwrap();
+    assert_eq!(exact.entries.len(), 10);
+    assert!(!exact.has_more);
+    // start_after need not be an existing name.
+    assert_eq!(
+        ns.list(&p("/d"), Some("e1"), Some(1)).unwrap().entries[0].name,
+        "e10"
+    );
+    // A file lists as itself.
+    write_file(&mut ns, "/d/f", 1, false, &nodes(1)).unwrap();
+    let l = ns.list(&p("/d/f"), None, None).unwrap();
+    assert_eq!(names(&l), vec!["f"]);
+    assert!(matches!(
+        ns.list(&p("/zz"), None, None),
+        Err(NamenodeError::NotFound(_))
+    ));
+    // An empty directory.
+    assert!(ns
+        .list(&p("/d/e00"), None, None)
+        .unwrap()
+        .entries
+        .is_empty());
+}
+
+#[test]
+fn content_summary_counts() {
+    let mut ns = ns();
+    let dn = nodes(3);
+    mkdir(&mut ns, "/a/b/c", true).unwrap();
+    write_file(&mut ns, "/a/f1", BS + 1, false, &dn).unwrap();
+    write_file(&mut ns, "/a/b/f2", 100, false, &dn).unwrap();
+    write_file(&mut ns, "/a/b/empty", 0, false, &dn).unwrap();
+    let s = ns.content_summary(&p("/a")).unwrap();
+    assert_eq!(s.file_count, 3);
+    assert_eq!(s.directory_count, 3); // a, b, c
+    assert_eq!(s.length, BS + 101);
+    assert_eq!(s.space_consumed, 3 * (BS + 101));
+    assert_eq!(s.block_count, 3);
+    let f = ns.content_summary(&p("/a/f1")).unwrap();
+    assert_eq!((f.file_count, f.directory_count, f.block_count), (1, 0, 2));
+    let root = ns.content_summary(&DfsPath::root()).unwrap();
+    assert_eq!(root.directory_count, 4);
+}
+
+#[test]
+fn rename_files_and_dirs() {
+    let mut ns = ns();
+    let dn = nodes(3);
+    write_file(&mut ns, "/f", 10, false, &dn).unwrap();
+    mkdir(&mut ns, "/d/sub", true).unwrap();
+    // Plain rename.
+    let st = rename(&mut ns, "/f", "/g", false).unwrap();
+    assert_eq!(st.path.as_str(), "/g");
+    assert_eq!(st.length, 10);
+    assert!(ns.status(&p("/f")).is_err());
+    // Into an existing directory.
+    let st = rename(&mut ns, "/g", "/d", false).unwrap();
+    assert_eq!(st.path.as_str(), "/d/g");
+    // A directory, with its contents.
+    mkdir(&mut ns, "/e", false).unwrap();
+    let st = rename(&mut ns, "/d", "/e", false).unwrap();
+    assert_eq!(st.path.as_str(), "/e/d");
+    assert_eq!(ns.status(&p("/e/d/g")).unwrap().length, 10);
+    assert!(ns.status(&p("/e/d/sub")).is_ok());
+    // Rename a directory to a new name.
+    rename(&mut ns, "/e/d", "/top", false).unwrap();
+    assert!(ns.status(&p("/top/g")).is_ok());
+    assert_eq!(ns.status(&p("/e")).unwrap().children, 0);
+    // Same place: no-op.
+    assert_eq!(
+        rename(&mut ns, "/top/g", "/top/g", false)
+            .unwrap()
+            .path
+            .as_str(),
+        "/top/g"
+    );
+}
+
+#[test]
+fn rename_errors_and_overwrite() {
+    let mut ns = ns();
+    let dn = nodes(3);
+    write_file(&mut ns, "/a", 10, false, &dn).unwrap();
+    let (b, _) = write_file(&mut ns, "/b", 20, false, &dn).unwrap();
+    mkdir(&mut ns, "/d/e", true).unwrap();
+    assert!(matches!(
+        rename(&mut ns, "/", "/x", false),
+        Err(NamenodeError::InvalidArgument(_))
+    ));
+    assert!(matches!(
+        rename(&mut ns, "/nope", "/x", false),
+        Err(NamenodeError::NotFound(_))
+    ));
+    assert!(matches!(
+        rename(&mut ns, "/a", "/no/x", false),
+        Err(NamenodeError::NotFound(_))
+    ));
+    assert!(matches!(
+        rename(&mut ns, "/a", "/b/x", false),
+        Err(NamenodeError::NotADirectory(_))
+    ));
+    // Into itself or below.
+    assert!(matches!(
+        rename(&mut ns, "/d", "/d/e", false),
+        Err(NamenodeError::InvalidArgument(_))
+    ));
+    assert!(matches!(
+        rename(&mut ns, "/d", "/d/e/x", false),
+        Err(NamenodeError::InvalidArgument(_))
+    ));
+    assert!(matches!(
+        rename(&mut ns, "/d", "/d", false),
+        Err(NamenodeError::InvalidArgument(_))
+    ));
+    // Onto an existing file: 409 unless overwrite.
+    assert!(matches!(
+        rename(&mut ns, "/a", "/b", false),
+        Err(NamenodeError::AlreadyExists(_))
+    ));
+    // A directory never replaces a file.
+    assert!(matches!(
+        rename(&mut ns, "/d", "/b", true),
+        Err(NamenodeError::AlreadyExists(_))
+    ));
+    let mut dels = Vec::new();
+    let st = ns
+        .rename(&p("/a"), &p("/b"), true, 9, &mut Txn::new(), &mut dels)
+        .unwrap();
+    assert_eq!(st.length, 10);
+    assert_ne!(st.inode_id, b.inode_id);
+    // The replaced file's block goes away on all its replicas.
+    assert_eq!(dels.len(), 3);
+    assert!(ns.blocks.get(&dels[0].1).is_none());
+    // Moving into a dir where the name is a directory: 409.
+    mkdir(&mut ns, "/x/b", true).unwrap();
+    assert!(matches!(
+        rename(&mut ns, "/b", "/x", true),
+        Err(NamenodeError::AlreadyExists(_))
+    ));
+    // Errors changed nothing.
+    assert_eq!(ns.status(&p("/b")).unwrap().length, 10);
+}
+
+#[test]
+fn delete_counts_and_errors() {
+    let mut ns = ns();
+    let dn = nodes(2);
+    write_file(&mut ns, "/d/a", BS + 1, false, &dn).unwrap();
+    write_file(&mut ns, "/d/s/b", 5, false, &dn).unwrap();
+    mkdir(&mut ns, "/d/s/t", true).unwrap();
+    let del = |ns: &mut Namespace, path: &str, r: bool| {
+        let mut dels = Vec::new();
+        ns.delete(&p(path), r, 9, &mut Txn::new(), &mut dels)
+            .map(|r| (r, dels))
+    };
+    assert!(matches!(
+        del(&mut ns, "/", true),
+        Err(NamenodeError::InvalidArgument(_))
+    ));
+    assert!(matches!(
+        del(&mut ns, "/nope", true),
+        Err(NamenodeError::NotFound(_))
+    ));
+    let e = del(&mut ns, "/d", false).unwrap_err();
+    assert_eq!(
+        e,
+        NamenodeError::NotEmpty("directory /d is not empty".into())
+    );
+    // An empty dir and a file go without recursive.
+    let (r, _) = del(&mut ns, "/d/s/t", false).unwrap();
+    assert_eq!((r.files_deleted, r.directories_deleted), (0, 1));
+    let (r, dels) = del(&mut ns, "/d", true).unwrap();
+    assert_eq!(r.files_deleted, 2);
+    assert_eq!(r.directories_deleted, 2);
+    assert_eq!(r.bytes_deleted, BS + 6);
+    assert_eq!(dels.len(), 3 * 2, "3 blocks × 2 replicas");
+    assert!(ns.blocks.is_empty());
+    assert_eq!(ns.status(&DfsPath::root()).unwrap().children, 0);
+    assert_eq!(ns.inodes.len(), 1);
+}
+
+#[test]
+fn set_replication_on_files_only() {
+    let mut ns = ns();
+    write_file(&mut ns, "/f", 1, false, &nodes(1)).unwrap();
+    let st = ns.set_replication(&p("/f"), 5, &mut Txn::new()).unwrap();
+    assert_eq!(st.replication, 5);
+    assert!(matches!(
+        ns.set_replication(&p("/"), 2, &mut Txn::new()),
+        Err(NamenodeError::IsADirectory(_))
+    ));
+    assert!(matches!(
+        ns.set_replication(&p("/f"), 0, &mut Txn::new()),
+        Err(NamenodeError::InvalidArgument(_))
+    ));
+    assert!(matches!(
+        ns.set_replication(&p("/g"), 2, &mut Txn::new()),
+        Err(NamenodeError::NotFound(_))
+    ));
+}
+
+#[test]
+fn create_is_invisible_until_complete() {
+    let mut ns = ns();
+    let dn = nodes(3);
+    let now = Instant::now();
+    let mut txn = Txn::new();
+    let c = ns
+        .create(
+            &create_req("/new/dir/f", false),
+            &defaults(),
+            1,
+            now,
+            &mut txn,
+        )
+        .unwrap();
+    assert_eq!(
+        (c.block_size, c.replication, c.lease_renew_interval_ms),
+        (BS, 3, 1000)
+    );
+    assert!(ns.status(&p("/new")).is_err());
+    let b = ns.add_block(c.file_id, &[], &dn, now, &mut txn).unwrap();
+    assert_eq!(b.targets.len(), 3);
+    assert_eq!(b.offset, 0);
+    assert!(ns
+        .list(&DfsPath::root(), None, None)
+        .unwrap()
+        .entries
+        .is_empty());
+    assert_eq!(ns.content_summary(&DfsPath::root()).unwrap().file_count, 0);
+    let done = ns
+        .complete(
+            &CompleteRequest {
+                file_id: c.file_id,
+                blocks: vec![CommittedBlock {
+                    block_id: b.block_id,
+                    len: 3,
+                    sha256: Sha256Digest::of(b"abc"),
+                    replicas: b.targets[..2].to_vec(),
+                }],
+                length: 3,
+                sha256: Sha256Digest::of(b"abc"),
+            },
+            2,
+            &mut txn,
+            &mut Vec::new(),
+        )
+        .unwrap();
+    assert_eq!(done.path.as_str(), "/new/dir/f");
+    assert_eq!(
+        ns.status(&p("/new/dir")).unwrap().file_type,
+        FileType::Directory
+    );
+    let loc = ns
+        .locations(&p("/new/dir/f"), |_, r| {
+            r.iter().map(|id| DatanodeInfo(*id)).collect()
+        })
+        .unwrap();
+    assert_eq!(loc.blocks.len(), 1);
+    assert_eq!(loc.blocks[0].replicas.len(), 2);
+    assert_eq!(loc.blocks[0].sha256, Some(Sha256Digest::of(b"abc")));
+    // The file id is spent.
+    assert!(matches!(
+        ns.renew_lease(c.file_id, now),
+        Err(NamenodeError::NotFound(_))
+    ));
+    assert_eq!(ns.pending_count(), 0);
+}
+
+/// `DatanodeInfo` with a fake address, for location closures.
+#[allow(non_snake_case)]
+fn DatanodeInfo(id: NodeId) -> dfs_common::proto::DatanodeInfo {
+    dfs_common::proto::DatanodeInfo {
+        id,
+        addr: format!("http://{id}"),
+    }
+}
+
+#[test]
+fn create_conflicts() {
+    let mut ns = ns();
+    let dn = nodes(3);
+    let now = Instant::now();
+    let mut txn = Txn::new();
+    mkdir(&mut ns, "/dir", false).unwrap();
+    write_file(&mut ns, "/file", 1, false, &dn).unwrap();
+    let create = |ns: &mut Namespace, path: &str, ow: bool| {
+        ns.create(&create_req(path, ow), &defaults(), 1, now, &mut Txn::new())
+    };
+    assert!(matches!(
+        create(&mut ns, "/dir", true),
+        Err(NamenodeError::IsADirectory(_))
+    ));
+    assert!(matches!(
+        create(&mut ns, "/", true),
+        Err(NamenodeError::IsADirectory(_))
+    ));
+    assert!(matches!(
+        create(&mut ns, "/file", false),
+        Err(NamenodeError::AlreadyExists(_))
+    ));
+    assert!(matches!(
+        create(&mut ns, "/file/x", true),
+        Err(NamenodeError::NotADirectory(_))
+    ));
+    let mut no_parent = create_req("/missing/x", false);
+    no_parent.create_parent = false;
+    assert!(matches!(
+        ns.create(&no_parent, &defaults(), 1, now, &mut txn),
+        Err(NamenodeError::NotFound(_))
+    ));
+    let mut bad = create_req("/r", false);
+    bad.replication = Some(0);
+    assert!(matches!(
+        ns.create(&bad, &defaults(), 1, now, &mut txn),
+        Err(NamenodeError::InvalidArgument(_))
+    ));
+    bad.replication = None;
+    bad.block_size = Some(100);
+    assert!(matches!(
+        ns.create(&bad, &defaults(), 1, now, &mut txn),
+        Err(NamenodeError::InvalidArgument(_))
+    ));
+
+    // Two creates of one path: the second is refused, even with overwrite.
+    let first = create(&mut ns, "/file", true).unwrap();
+    let e = create(&mut ns, "/file", true).unwrap_err();
+    assert!(matches!(e, NamenodeError::LeaseHeld(_)));
+    assert!(e.to_string().contains("being written by another client"));
+    // Until the first gives up.
+    assert_eq!(
+        ns.abandon_file(first.file_id, &mut txn, &mut Vec::new()),
+        Some(p("/file"))
+    );
+    assert!(create(&mut ns, "/file", true).is_ok());
+}
+
+#[test]
+fn overwrite_replaces_at_complete() {
+    let mut ns = ns();
+    let dn = nodes(3);
+    let (old, _) = write_file(&mut ns, "/f", 2 * BS, false, &dn).unwrap();
+    assert!(matches!(
+        write_file(&mut ns, "/f", 1, false, &dn),
+        Err(NamenodeError::AlreadyExists(_))
+    ));
+    let (new, dels) = write_file(&mut ns, "/f", 7, true, &dn).unwrap();
+    assert_eq!(new.length, 7);
+    assert_ne!(new.inode_id, old.inode_id);
+    assert_eq!(dels.len(), 2 * 3, "the old file's 2 blocks on 3 nodes");
+    assert_eq!(ns.blocks.len(), 1);
+}
+
+#[test]
+fn complete_rechecks_the_path() {
+    let mut ns = ns();
+    let dn = nodes(1);
+    let now = Instant::now();
+    let mut txn = Txn::new();
+    let c = ns
+        .create(&create_req("/f", false), &defaults(), 1, now, &mut txn)
+        .unwrap();
+    // Someone else made a file there meanwhile (via rename).
+    write_file(&mut ns, "/g", 1, false, &dn).unwrap();
+    rename(&mut ns, "/g", "/f", false).unwrap();
+    let req = CompleteRequest {
+        file_id: c.file_id,
+        blocks: vec![],
+        length: 0,
+        sha256: Sha256Digest::empty(),
+    };
+    assert!(matches!(
+        ns.complete(&req, 1, &mut txn, &mut Vec::new()),
+        Err(NamenodeError::AlreadyExists(_))
+    ));
+    // Still pending: it can be abandoned.
+    assert_eq!(ns.pending_count(), 1);
+}
+
+#[test]
+fn complete_validates_blocks() {
+    let mut ns = ns();
+    let dn = nodes(3);
+    let now = Instant::now();
+    let mut txn = Txn::new();
+    let c = ns
+        .create(&create_req("/f", false), &defaults(), 1, now, &mut txn)
+        .unwrap();
+    let b1 = ns.add_block(c.file_id, &[], &dn, now, &mut txn).unwrap();
+    let b2 = ns.add_block(c.file_id, &[], &dn, now, &mut txn).unwrap();
+    assert_eq!(b2.offset, BS);
+    let cb = |b: &write::AllocatedBlock, len: u64| CommittedBlock {
+        block_id: b.block_id,
+        len,
+        sha256: Sha256Digest::of(b"x"),
+        replicas: b.targets.clone(),
+    };
+    let complete = |ns: &mut Namespace, blocks: Vec<CommittedBlock>, length: u64| {
+        ns.complete(
+            &CompleteRequest {
+                file_id: c.file_id,
+                blocks,
+                length,
+                sha256: Sha256Digest::empty(),
+            },
+            1,
+            &mut Txn::new(),
+            &mut Vec::new(),
+        )
+    };
+    let bad = |r: Result<FileStatus>| matches!(r, Err(NamenodeError::InvalidArgument(_)));
+    assert!(
+        bad(complete(&mut ns, vec![cb(&b2, 1), cb(&b1, BS)], BS + 1)),
+        "out of order"
+    );
+    assert!(
+        bad(complete(&mut ns, vec![cb(&b1, 10), cb(&b2, 1)], 11)),
+        "short middle block"
+    );
+    assert!(
+        bad(complete(
+            &mut ns,
+            vec![cb(&b1, BS), cb(&b2, BS + 1)],
+            2 * BS + 1
+        )),
+        "long last block"
+    );
+    assert!(
+        bad(complete(&mut ns, vec![cb(&b1, BS), cb(&b2, 1)], 99)),
+        "length mismatch"
+    );
+    let stranger = write::AllocatedBlock {
+        block_id: BlockId::new(),
+        offset: 0,
+        targets: vec![dn[0].id],
+    };
+    assert!(
+        bad(complete(&mut ns, vec![cb(&stranger, 1)], 1)),
+        "foreign block"
+    );
+    let mut no_rep = cb(&b1, BS);
+    no_rep.replicas.clear();
+    assert!(
+        bad(complete(&mut ns, vec![no_rep, cb(&b2, 1)], BS + 1)),
+        "no replica"
+    );
+    // An unlisted allocated block is dropped at completion.
+    let mut dels = Vec::new();
+    let st = ns
+        .complete(
+            &CompleteRequest {
+                file_id: c.file_id,
+                blocks: vec![cb(&b1, 9)],
+                length: 9,
+                sha256: Sha256Digest::empty(),
+            },
+            1,
+            &mut Txn::new(),
+            &mut dels,
+        )
+        .unwrap();
+    assert_eq!(st.blocks, 1);
+    assert_eq!(dels.len(), 3);
+    assert!(dels.iter().all(|(_, b)| *b == b2.block_id));
+}
+
+#[test]
+fn add_block_placement_errors_and_abandon_block() {
+    let mut ns = ns();
+    let dn = nodes(2);
+    let now = Instant::now();
+    let mut txn = Txn::new();
+    let c = ns
+        .create(&create_req("/f", false), &defaults(), 1, now, &mut txn)
+        .unwrap();
+    assert!(matches!(
+        ns.add_block(c.file_id, &[], &[], now, &mut txn),
+        Err(NamenodeError::NoLiveDatanodes(_))
+    ));
+    let ids: Vec<NodeId> = dn.iter().map(|c| c.id).collect();
+    assert!(matches!(
+        ns.add_block(c.file_id, &ids, &dn, now, &mut txn),
+        Err(NamenodeError::NoLiveDatanodes(_))
+    ));
+    let full: Vec<Candidate> = dn
+        .iter()
+        .map(|c| Candidate {
+            id: c.id,
+            available: 10,
+        })
+        .collect();
+    assert!(matches!(
+        ns.add_block(c.file_id, &[], &full, now, &mut txn),
+        Err(NamenodeError::NoSpace(_))
+    ));
+    assert!(matches!(
+        ns.add_block(FileId::new(), &[], &dn, now, &mut txn),
+        Err(NamenodeError::NotFound(_))
+    ));
+    // Fewer nodes than the replication: write with what there is.
+    let b = ns
+        .add_block(c.file_id, &[ids[0]], &dn, now, &mut txn)
+        .unwrap();
+    assert_eq!(b.targets, vec![ids[1]]);
+    let mut dels = Vec::new();
+    ns.abandon_block(c.file_id, b.block_id, now, &mut txn, &mut dels)
+        .unwrap();
+    assert_eq!(dels, vec![(ids[1], b.block_id)]);
+    assert!(ns.blocks.is_empty());
+    assert!(matches!(
+        ns.abandon_block(c.file_id, b.block_id, now, &mut txn, &mut dels),
+        Err(NamenodeError::NotFound(_))
+    ));
+    // The next block starts at offset 0 again.
+    assert_eq!(
+        ns.add_block(c.file_id, &[], &dn, now, &mut txn)
+            .unwrap()
+            .offset,
+        0
+    );
+}
+
+#[test]
+fn abandon_file_deletes_its_blocks() {
+    let mut ns = ns();
+    let dn = nodes(3);
+    let now = Instant::now();
+    let mut txn = Txn::new();
+    let c = ns
+        .create(&create_req("/f", false), &defaults(), 1, now, &mut txn)
+        .unwrap();
+    ns.add_block(c.file_id, &[], &dn, now, &mut txn).unwrap();
+    let mut dels = Vec::new();
+    assert_eq!(
+        ns.abandon_file(c.file_id, &mut txn, &mut dels),
+        Some(p("/f"))
+    );
+    assert_eq!(dels.len(), 3);
+    assert!(ns.blocks.is_empty());
+    assert_eq!(
+        ns.abandon_file(c.file_id, &mut txn, &mut dels),
+        None,
+        "idempotent"
+    );
+    assert!(ns.status(&p("/f")).is_err());
+}
+
+#[tokio::test(start_paused = true)]
+async fn leases_expire_unless_renewed() {
+    let mut ns = ns();
+    let dn = nodes(1);
+    let mut txn = Txn::new();
+    let timeout = Duration::from_secs(60);
+    let a = ns
+        .create(
+            &create_req("/a", false),
+            &defaults(),
+            1,
+            Instant::now(),
+            &mut txn,
+        )
+        .unwrap();
+    let b = ns
+        .create(
+            &create_req("/b", false),
+            &defaults(),
+            1,
+            Instant::now(),
+            &mut txn,
+        )
+        .unwrap();
+    ns.add_block(a.file_id, &[], &dn, Instant::now(), &mut txn)
+        .unwrap();
+    tokio::time::advance(Duration::from_secs(40)).await;
+    ns.renew_lease(b.file_id, Instant::now()).unwrap();
+    let mut dels = Vec::new();
+    assert!(ns
+        .expire_leases(Instant::now(), timeout, &mut txn, &mut dels)
+        .is_empty());
+    tokio::time::advance(Duration::from_secs(30)).await;
+    let gone = ns.expire_leases(Instant::now(), timeout, &mut txn, &mut dels);
+    assert_eq!(gone, vec![p("/a")]);
+    assert_eq!(dels.len(), 1, "a's one block on one node");
+    assert_eq!(ns.pending_count(), 1);
+    tokio::time::advance(Duration::from_secs(31)).await;
+    assert_eq!(
+        ns.expire_leases(Instant::now(), timeout, &mut txn, &mut dels),
+        vec![p("/b")]
+    );
+    // The path is free again.
+    assert!(ns
+        .create(
+            &create_req("/a", false),
+            &defaults(),
+            1,
+            Instant::now(),
+            &mut txn
+        )
+        .is_ok());
+}
+
+#[test]
+fn fsck_and_counts_follow_liveness() {
+    let mut ns = ns();
+    let dn = nodes(3);
+    write_file(&mut ns, "/d/f", 2 * BS, false, &dn).unwrap();
+    let all = |_: &NodeId| true;
+    let r = ns.fsck(&DfsPath::root(), all, 10).unwrap();
+    assert_eq!(
+        (r.files, r.directories, r.blocks, r.healthy_blocks),
+        (1, 2, 2, 2)
+    );
+    assert!(r.healthy);
+    let one = dn[0].id;
+    let r = ns.fsck(&p("/d"), |n| *n == one, 10).unwrap();
+    assert_eq!(r.under_replicated_blocks, 2);
+    assert!(r.healthy);
+    assert_eq!(r.problems.len(), 2);
+    assert_eq!(r.problems[0].path.as_str(), "/d/f");
+    let r = ns.fsck(&p("/d/f"), |_| false, 1).unwrap();
+    assert_eq!(r.missing_blocks, 2);
+    assert!(!r.healthy);
+    assert_eq!(r.problems.len(), 1, "bounded");
+    let c = ns.counts(|n| *n == one);
+    assert_eq!(
+        (
+            c.files,
+            c.directories,
+            c.blocks,
+            c.under_replicated,
+            c.missing
+        ),
+        (1, 2, 2, 2, 0)
+    );
+    ns.set_replication(&p("/d/f"), 1, &mut Txn::new()).unwrap();
+    let r = ns.fsck(&p("/d/f"), all, 10).unwrap();
+    assert_eq!(r.over_replicated_blocks, 2);
+    assert!(matches!(
+        ns.fsck(&p("/x"), all, 1),
+        Err(NamenodeError::NotFound(_))
+    ));
+}

@@ -1,0 +1,388 @@
+//! The write path (HDFS FSDirWriteFileOp + LeaseManager's bookkeeping):
+//! `create` registers an under-construction file, `add_block` allocates its
+//! blocks, `complete` makes it visible in one step, and a writer that gives
+//! up or goes silent has its file and blocks removed.
+//!
+//! Invariants (beyond the namespace's):
+//! - a pending file's blocks are in the block map, owned by it, so they can
+//!   be deleted if the write never completes;
+//! - `complete` is the only way a pending file enters the tree, and it
+//!   re-checks the path then, since the tree may have changed meanwhile;
+//! - the lease clock (`last_renewed`) uses `tokio::time::Instant`, so tests
+//!   drive expiry with `tokio::time::pause()` / `advance()`.
+use super::inode::{FileMeta, InodeId, Pending, PendingFile, DEFAULT_OWNER, FILE_PERMISSION};
+use super::{Deletions, Namespace};
+use crate::blocks::{BlockMeta, BlockOwner};
+use crate::config::{check_block_size, check_replication};
+use crate::error::{NamenodeError, Result};
+use crate::meta_store::Txn;
+use crate::placement::{self, Candidate};
+use dfs_common::ids::{BlockId, FileId, NodeId};
+use dfs_common::path::DfsPath;
+use dfs_common::proto::client::{CompleteRequest, CreateRequest, CreateResponse, FileStatus};
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// What `create` falls back to when the request leaves it open.
+#[derive(Debug, Clone, Copy)]
+pub struct WriteDefaults {
+    pub replication: u16,
+    pub block_size: u64,
+    pub lease_renew_interval_ms: u64,
+}
+
+/// A freshly allocated block and its pipeline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AllocatedBlock {
+    pub block_id: BlockId,
+    /// Where the block starts in the file (every earlier block is full).
+    pub offset: u64,
+    pub targets: Vec<NodeId>,
+}
+
+impl Namespace {
+    fn pending_file(&self, id: FileId) -> Result<&Pending> {
+        self.pending.get(&id).ok_or_else(|| no_write(id))
+    }
+
+    /// Registers an under-construction file at `req.path` (not visible
+    /// until `complete`). 409 if a directory is there, if a complete file
+    /// is there and `!overwrite`, or if another writer holds the path
+    /// (even with `overwrite`).
+    pub fn create(
+        &mut self,
+        req: &CreateRequest,
+        defaults: &WriteDefaults,
+        now_ms: u64,
+        now: Instant,
+        txn: &mut Txn,
+    ) -> Result<CreateResponse> {
+        let path = &req.path;
+        if path.is_root() {
+            return Err(NamenodeError::IsADirectory("/ is a directory".into()));
+        }
+        let replication = req.replication.unwrap_or(defaults.replication);
+        check_replication(replication).map_err(NamenodeError::InvalidArgument)?;
+        let block_size = req.block_size.unwrap_or(defaults.block_size);
+        check_block_size(block_size).map_err(NamenodeError::InvalidArgument)?;
+        let permission = req.permission.unwrap_or(FILE_PERMISSION);
+        if permission > 0o7777 {
+            return Err(NamenodeError::InvalidArgument(format!(
+                "permission {permission:o} is not a mode"
+            )));
+        }
+        self.check_file_target(path, req.overwrite, req.create_parent)?;
+        if self.pending_by_path.contains_key(path) {
+            return Err(NamenodeError::LeaseHeld(format!(
+                "{path} is being written by another client"
+            )));
+        }
+        let file = PendingFile {
+            file_id: FileId::new(),
+            path: path.clone(),
+            overwrite: req.overwrite,
+            create_parent: req.create_parent,
+            replication,
+            block_size,
+            owner: req
+                .owner
+                .clone()
+                .filter(|o| !o.is_empty())
+                .unwrap_or_else(|| DEFAULT_OWNER.to_string()),
+            permission,
+            blocks: Vec::new(),
+            created_ms: now_ms,
+        };
+        txn.put_pending(&file);
+        let resp = CreateResponse {
+            file_id: file.file_id,
+            block_size,
+            replication,
+            lease_renew_interval_ms: defaults.lease_renew_interval_ms,
+        };
+        self.pending_by_path.insert(path.clone(), file.file_id);
+        self.pending.insert(
+            file.file_id,
+            Pending {
+                file,
+                last_renewed: now,
+            },
+        );
+        Ok(resp)
+    }
+
+    /// Can a file land at `path`? Checks the parent chain and what is at
+    /// `path` now; says nothing about pending writers.
+    fn check_file_target(
+        &self,
+        path: &DfsPath,
+        overwrite: bool,
+        create_parent: bool,
+    ) -> Result<Option<InodeId>> {
+        let parent = path.parent().unwrap_or_else(DfsPath::root);
+        if create_parent {
+            self.check_mkdirs(&parent)?;
+        } else {
+            self.parent_dir(path)?;
+        }
+        match self.lookup(path) {
+            None => Ok(None),
+            Some(id) => {
+                if self.inode(id)?.is_dir() {
+                    Err(NamenodeError::IsADirectory(format!(
+                        "{path} is a directory"
+                    )))
+                } else if !overwrite {
+                    Err(NamenodeError::AlreadyExists(format!(
+                        "{path} already exists (use overwrite)"
+                    )))
+                } else {
+                    Ok(Some(id))
+                }
+            }
+        }
+    }
+
+    /// Allocates the next block of a pending file and chooses its pipeline
+    /// among `candidates` (live datanodes), avoiding `exclude`. Renews the
+    /// lease.
+    pub fn add_block(
+        &mut self,
+        file_id: FileId,
+        exclude: &[NodeId],
+        candidates: &[Candidate],
+        now: Instant,
+        txn: &mut Txn,
+    ) -> Result<AllocatedBlock> {
+        let p = self.pending_file(file_id)?;
+        let block_id = BlockId::new();
+        let (replication, block_size) = (p.file.replication, p.file.block_size);
+        let targets = placement::choose_targets(
+            block_id,
+            usize::from(replication),
+            candidates,
+            exclude,
+            block_size,
+        );
+        if targets.is_empty() {
+            return Err(no_targets(candidates, exclude, block_size));
+        }
+        let offset = p.file.blocks.len() as u64 * block_size;
+        let meta = BlockMeta {
+            owner: BlockOwner::Pending(file_id),
+            len: 0,
+            sha256: None,
+            replicas: Vec::new(),
+            targets: targets.clone(),
+        };
+        self.blocks.insert(block_id, meta, txn);
+        if let Some(p) = self.pending.get_mut(&file_id) {
+            p.file.blocks.push(block_id);
+            p.last_renewed = now;
+            txn.put_pending(&p.file);
+        }
+        Ok(AllocatedBlock {
+            block_id,
+            offset,
+            targets,
+        })
+    }
+
+    /// Drops a block of a pending file (its pipeline failed); every node
+    /// that may hold part of it is pushed onto `dels`.
+    pub fn abandon_block(
+        &mut self,
+        file_id: FileId,
+        block_id: BlockId,
+        now: Instant,
+        txn: &mut Txn,
+        dels: &mut Deletions,
+    ) -> Result<()> {
+        let p = self.pending_file(file_id)?;
+        if !p.file.blocks.contains(&block_id) {
+            return Err(NamenodeError::NotFound(format!(
+                "block {block_id} is not a block of the file being written as {file_id}"
+            )));
+        }
+        if let Some(p) = self.pending.get_mut(&file_id) {
+            p.file.blocks.retain(|b| *b != block_id);
+            p.last_renewed = now;
+            txn.put_pending(&p.file);
+        }
+        for n in self.blocks.remove(block_id, txn) {
+            dels.push((n, block_id));
+        }
+        Ok(())
+    }
+
+    /// Makes a pending file visible at its path, atomically. Validates the
+    /// block list against what was allocated (in order; every block but
+    /// the last full; lengths summing to `length`; each with a replica),
+    /// then re-checks the path: parents are made if `create_parent`, an
+    /// existing file is replaced only with `overwrite` (its blocks pushed
+    /// onto `dels`). Allocated blocks left out of the list are dropped.
+    pub fn complete(
+        &mut self,
+        req: &CompleteRequest,
+        now_ms: u64,
+        txn: &mut Txn,
+        dels: &mut Deletions,
+    ) -> Result<FileStatus> {
+        let p = &self.pending_file(req.file_id)?.file;
+        let path = p.path.clone();
+        let mut last_pos: Option<usize> = None;
+        let mut total: u64 = 0;
+        for (i, b) in req.blocks.iter().enumerate() {
+            let pos = p
+                .blocks
+                .iter()
+                .position(|x| *x == b.block_id)
+                .ok_or_else(|| {
+                    NamenodeError::InvalidArgument(format!(
+                        "block {} was not allocated to {path}",
+                        b.block_id
+                    ))
+                })?;
+            if last_pos.is_some_and(|l| pos <= l) {
+                return Err(NamenodeError::InvalidArgument(format!(
+                    "blocks of {path} are listed out of allocation order or twice"
+                )));
+            }
+            last_pos = Some(pos);
+            let is_last = i + 1 == req.blocks.len();
+            if (!is_last && b.len != p.block_size) || b.len > p.block_size {
+                return Err(NamenodeError::InvalidArgument(format!(
+                    "block {} of {path} is {} bytes; every block but the last must be exactly {} bytes",
+                    b.block_id, b.len, p.block_size
+                )));
+            }
+            if b.replicas.is_empty() {
+                return Err(NamenodeError::InvalidArgument(format!(
+                    "block {} of {path} has no replica",
+                    b.block_id
+                )));
+            }
+            total += b.len;
+        }
+        if total != req.length {
+            return Err(NamenodeError::InvalidArgument(format!(
+                "the blocks of {path} hold {total} bytes but the file length is {}",
+                req.length
+            )));
+        }
+        let replaced = self.check_file_target(&path, p.overwrite, p.create_parent)?;
+
+        // Validated: now change things.
+        let Some(Pending { file, .. }) = self.pending.remove(&req.file_id) else {
+            return Err(no_write(req.file_id));
+        };
+        self.pending_by_path.remove(&path);
+        txn.del_pending(req.file_id);
+        let listed: Vec<BlockId> = req.blocks.iter().map(|b| b.block_id).collect();
+        for b in file.blocks.iter().filter(|b| !listed.contains(b)) {
+            for n in self.blocks.remove(*b, txn) {
+                dels.push((n, *b));
+            }
+        }
+        if let Some(old) = replaced {
+            self.unlink(old, now_ms, txn)?;
+            self.remove_subtree(old, txn, dels);
+        }
+        let parent_path = path.parent().unwrap_or_else(DfsPath::root);
+        let parent = self.make_dirs(&parent_path, now_ms, txn)?;
+        let meta = FileMeta {
+            length: req.length,
+            replication: file.replication,
+            block_size: file.block_size,
+            blocks: listed,
+            sha256: req.sha256,
+        };
+        let record = Self::file_record(&file.owner, file.permission, now_ms, meta);
+        let name = path.name().unwrap_or_default();
+        let id = self.add_child(parent, name, record, now_ms, txn)?;
+        for b in &req.blocks {
+            self.blocks
+                .commit(b.block_id, id, b.len, b.sha256, &b.replicas, txn);
+        }
+        Ok(self.status_of(self.inode(id)?, path))
+    }
+
+    /// The writer is still there.
+    pub fn renew_lease(&mut self, file_id: FileId, now: Instant) -> Result<()> {
+        let p = self
+            .pending
+            .get_mut(&file_id)
+            .ok_or_else(|| no_write(file_id))?;
+        p.last_renewed = now;
+        Ok(())
+    }
+
+    /// Gives up a pending file: it and its blocks are removed. Returns its
+    /// path, or `None` if no such write is in progress (abandoning is
+    /// idempotent: the lease may already have expired).
+    pub fn abandon_file(
+        &mut self,
+        file_id: FileId,
+        txn: &mut Txn,
+        dels: &mut Deletions,
+    ) -> Option<DfsPath> {
+        let Pending { file, .. } = self.pending.remove(&file_id)?;
+        self.pending_by_path.remove(&file.path);
+        txn.del_pending(file_id);
+        for b in file.blocks {
+            for n in self.blocks.remove(b, txn) {
+                dels.push((n, b));
+            }
+        }
+        Some(file.path)
+    }
+
+    /// Abandons every pending file whose lease was last renewed more than
+    /// `timeout` before `now`. Returns their paths.
+    pub fn expire_leases(
+        &mut self,
+        now: Instant,
+        timeout: Duration,
+        txn: &mut Txn,
+        dels: &mut Deletions,
+    ) -> Vec<DfsPath> {
+        let expired: Vec<FileId> = self
+            .pending
+            .values()
+            .filter(|p| now.saturating_duration_since(p.last_renewed) > timeout)
+            .map(|p| p.file.file_id)
+            .collect();
+        expired
+            .into_iter()
+            .filter_map(|id| self.abandon_file(id, txn, dels))
+            .collect()
+    }
+
+    /// Files being written.
+    pub fn pending_count(&self) -> usize {
+        self.pending.len()
+    }
+}
+
+fn no_write(id: FileId) -> NamenodeError {
+    NamenodeError::NotFound(format!(
+        "no write in progress with file id {id} (it completed, was abandoned, or its lease expired)"
+    ))
+}
+
+/// Why placement found nobody: nobody live (503), everybody excluded (503),
+/// or nobody with room (507).
+fn no_targets(candidates: &[Candidate], exclude: &[NodeId], block_size: u64) -> NamenodeError {
+    if candidates.is_empty() {
+        return NamenodeError::NoLiveDatanodes("no live datanodes to write to".into());
+    }
+    if candidates.iter().all(|c| exclude.contains(&c.id)) {
+        return NamenodeError::NoLiveDatanodes(format!(
+            "no live datanode left to write to ({} excluded after failures)",
+            exclude.len()
+        ));
+    }
+    NamenodeError::NoSpace(format!(
+        "no live datanode has {block_size} bytes free for a new block"
+    ))
+}

@@ -1,0 +1,215 @@
+//! Block placement: which datanodes get the replicas of a new block. Pure: it
+//! takes data and returns data, no clock, no locks, no I/O, so `add_block` and
+//! (later) re-replication call the same function and tests can run it
+//! exhaustively.
+//!
+//! The policy is weighted rendezvous (highest-random-weight) hashing. Every
+//! (block, node) pair gets a deterministic pseudo-random `u` in (0, 1) from
+//! SHA-256 of the two ids; the node's score is `-weight / ln(u)` with weight =
+//! its available bytes; the top `n` scores win, best first (the pipeline's
+//! first hop). Why this shape rather than HDFS's random choice:
+//! - stable: adding a node moves only the blocks it now wins (≈ 1/N of first
+//!   replicas); removing one moves only blocks that were on it;
+//! - capacity-weighted: `-w/ln(u)` is an exponential race, so a node's chance
+//!   of the top score is exactly `w / Σw`;
+//! - deterministic: the same inputs give the same pipeline, which makes tests
+//!   and debugging easy.
+//!
+//! Invariants: never two replicas on one node; never an excluded node; never a
+//! node with less than `min_available` bytes free. Fewer than `n` targets come
+//! back when fewer candidates qualify (HDFS writes with what it has); the
+//! caller decides whether zero is an error.
+use dfs_common::ids::{BlockId, NodeId};
+use sha2::{Digest, Sha256};
+
+/// A live datanode that could take a replica.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Candidate {
+    pub id: NodeId,
+    /// Bytes it can still take.
+    pub available: u64,
+}
+
+/// Chooses up to `n` distinct targets for `block`, best first.
+pub fn choose_targets(
+    block: BlockId,
+    n: usize,
+    candidates: &[Candidate],
+    exclude: &[NodeId],
+    min_available: u64,
+) -> Vec<NodeId> {
+    let mut scored: Vec<(f64, NodeId)> = Vec::with_capacity(candidates.len());
+    for c in candidates {
+        if c.available == 0
+            || c.available < min_available
+            || exclude.contains(&c.id)
+            || scored.iter().any(|(_, id)| *id == c.id)
+        {
+            continue;
+        }
+        scored.push((score(block, c.id, c.available), c.id));
+    }
+    // Highest score first; ties (practically impossible) broken by id so the
+    // order stays deterministic.
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    scored.into_iter().take(n).map(|(_, id)| id).collect()
+}
+
+/// `-weight / ln(u)`, with `u` in (0, 1) derived from the two ids.
+fn score(block: BlockId, node: NodeId, weight: u64) -> f64 {
+    let u = unit_interval(pair_hash(block, node));
+    -(weight as f64) / u.ln()
+}
+
+/// The first 8 bytes of SHA-256(block id ‖ node id), big-endian.
+fn pair_hash(block: BlockId, node: NodeId) -> u64 {
+    let mut h = Sha256::new();
+    h.update(block.as_bytes());
+    h.update(node.as_bytes());
+    let digest = h.finalize();
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    u64::from_be_bytes(first)
+}
+
+/// Maps a hash to (0, 1), never 0 or 1 (so `ln(u)` is finite and negative).
+fn unit_interval(h: u64) -> f64 {
+    ((h >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::{HashMap, HashSet};
+
+    fn nodes(n: usize, available: u64) -> Vec<Candidate> {
+        (0..n)
+            .map(|_| Candidate {
+                id: NodeId::new(),
+                available,
+            })
+            .collect()
+    }
+
+    fn blocks(n: usize) -> Vec<BlockId> {
+        (0..n).map(|_| BlockId::new()).collect()
+    }
+
+    const GB: u64 = 1 << 30;
+
+    #[test]
+    fn picks_n_distinct_best_first_and_deterministic() {
+        let c = nodes(5, GB);
+        let b = BlockId::new();
+        let t = choose_targets(b, 3, &c, &[], 1);
+        assert_eq!(t.len(), 3);
+        assert_eq!(t.iter().collect::<HashSet<_>>().len(), 3);
+        assert_eq!(choose_targets(b, 3, &c, &[], 1), t);
+        // The first of three is the first of one: a prefix property.
+        assert_eq!(choose_targets(b, 1, &c, &[], 1), vec![t[0]]);
+    }
+
+    #[test]
+    fn fewer_candidates_than_replicas() {
+        let c = nodes(2, GB);
+        assert_eq!(choose_targets(BlockId::new(), 3, &c, &[], 1).len(), 2);
+        assert!(choose_targets(BlockId::new(), 3, &[], &[], 1).is_empty());
+        // A candidate listed twice still counts once.
+        let twice = vec![c[0], c[0]];
+        assert_eq!(
+            choose_targets(BlockId::new(), 3, &twice, &[], 1),
+            vec![c[0].id]
+        );
+    }
+
+    #[test]
+    fn excluded_and_full_nodes_are_never_chosen() {
+        let mut c = nodes(4, GB);
+        c[1].available = 100; // below the block size
+        c[2].available = 0;
+        for b in blocks(500) {
+            let t = choose_targets(b, 3, &c, &[c[3].id], 4096);
+            assert_eq!(t, vec![c[0].id]);
+        }
+    }
+
+    #[test]
+    fn adding_a_fourth_node_moves_about_a_quarter() {
+        let three = nodes(3, GB);
+        let mut four = three.clone();
+        four.push(Candidate {
+            id: NodeId::new(),
+            available: GB,
+        });
+        let bs = blocks(10_000);
+        let mut moved = 0;
+        for b in &bs {
+            let before = choose_targets(*b, 1, &three, &[], 1)[0];
+            let after = choose_targets(*b, 1, &four, &[], 1)[0];
+            if before != after {
+                moved += 1;
+                // Only to the new node, never between old ones.
+                assert_eq!(after, four[3].id);
+            }
+        }
+        let share = moved as f64 / bs.len() as f64;
+        assert!((0.17..=0.33).contains(&share), "moved {share}");
+    }
+
+    #[test]
+    fn removing_a_node_moves_only_its_blocks() {
+        let four = nodes(4, GB);
+        let gone = four[2].id;
+        let three: Vec<Candidate> = four.iter().copied().filter(|c| c.id != gone).collect();
+        for b in blocks(2_000) {
+            let before = choose_targets(b, 3, &four, &[], 1);
+            let after = choose_targets(b, 3, &three, &[], 1);
+            if !before.contains(&gone) {
+                assert_eq!(before, after);
+            } else {
+                // The survivors keep their replicas (in the same order).
+                let kept: Vec<NodeId> = before.iter().copied().filter(|id| *id != gone).collect();
+                assert_eq!(&after[..2], &kept[..]);
+            }
+        }
+    }
+
+    #[test]
+    fn three_times_the_space_gets_three_times_the_share() {
+        let mut c = nodes(3, GB);
+        c[0].available = 3 * GB;
+        let mut firsts: HashMap<NodeId, u32> = HashMap::new();
+        for b in blocks(20_000) {
+            *firsts
+                .entry(choose_targets(b, 1, &c, &[], 1)[0])
+                .or_default() += 1;
+        }
+        let big = firsts[&c[0].id] as f64;
+        let small = (firsts[&c[1].id] + firsts[&c[2].id]) as f64 / 2.0;
+        let ratio = big / small;
+        assert!((2.6..=3.4).contains(&ratio), "ratio {ratio}");
+    }
+
+    proptest! {
+        #[test]
+        fn placement_invariants(
+            avail in proptest::collection::vec(0u64..10_000, 0..12),
+            excluded_mask in proptest::collection::vec(any::<bool>(), 12),
+            n in 0usize..6,
+            min in 0u64..5_000,
+        ) {
+            let c: Vec<Candidate> = avail.iter().map(|&a| Candidate { id: NodeId::new(), available: a }).collect();
+            let exclude: Vec<NodeId> = c.iter().zip(&excluded_mask).filter(|(_, &x)| x).map(|(c, _)| c.id).collect();
+            let t = choose_targets(BlockId::new(), n, &c, &exclude, min);
+            let eligible = c.iter().filter(|c| c.available > 0 && c.available >= min && !exclude.contains(&c.id)).count();
+            prop_assert_eq!(t.len(), n.min(eligible));
+            prop_assert_eq!(t.iter().collect::<HashSet<_>>().len(), t.len());
+            for id in &t {
+                prop_assert!(!exclude.contains(id));
+                let cand = c.iter().find(|c| c.id == *id).unwrap();
+                prop_assert!(cand.available >= min && cand.available > 0);
+            }
+        }
+    }
+}
