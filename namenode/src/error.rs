@@ -48,6 +48,6 @@ pub type Result<T, E = NamenodeError> = std::result::Result<T, E>;
 
 impl NamenodeError {
     pub fn not_found(path: impl std::fmt::Display) -> Self {
-        NamenodeError::NotFound(format!("{path}: no such file or directory"))
+        NamenodeError::NotFound(format!("{path} does not exist"))
     }
 }

@@ -88,7 +88,7 @@ async fn errors_have_the_error_body() {
         .to_request();
     let (status, body) = error_of(test::call_service(&app, req).await).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    assert_eq!(body.error.message, "/missing: no such file or directory");
+    assert_eq!(body.error.message, "/missing does not exist");
 
     let req = test::TestRequest::post()
         .uri("/rpc/v1/mkdirs")
