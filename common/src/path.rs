@@ -143,6 +143,13 @@ pub fn check_name(name: &str) -> Result<(), PathError> {
     Ok(())
 }
 
+impl Default for DfsPath {
+    /// The root, `/`.
+    fn default() -> Self {
+        Self::root()
+    }
+}
+
 impl fmt::Display for DfsPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)

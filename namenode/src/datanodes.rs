@@ -281,6 +281,7 @@ impl DatanodeManager {
                     last_heartbeat_ms: d.last_seen.map_or(u64::MAX, |t| {
                         now.saturating_duration_since(t).as_millis() as u64
                     }),
+                    ..Default::default()
                 }
             })
             .collect();

@@ -455,6 +455,7 @@ impl Namesystem {
             missing_blocks: c.missing,
             default_replication: self.config.replication,
             default_block_size: self.config.block_size,
+            ..Default::default()
         })
     }
 

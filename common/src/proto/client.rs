@@ -236,7 +236,8 @@ pub struct FileLocations {
 }
 
 /// `/api/v1/summary`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ClusterSummary {
     pub version: String,
     pub uptime_secs: u64,
@@ -253,17 +254,66 @@ pub struct ClusterSummary {
     pub missing_blocks: u64,
     pub default_replication: u16,
     pub default_block_size: u64,
+    /// Why the namenode is in safe mode (e.g. "12 of 40 blocks reported").
+    pub safe_mode_reason: Option<String>,
+    pub decommissioning_datanodes: u32,
+    pub decommissioned_datanodes: u32,
+    pub over_replicated_blocks: u64,
+    /// Blocks whose every remaining replica is known corrupt.
+    pub corrupt_blocks: u64,
+    /// Replicas known corrupt and not yet deleted.
+    pub corrupt_replicas: u64,
+    /// Repair work in view: what is queued, in flight and done.
+    pub replication: ReplicationProgress,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// What the replication monitor is doing (the "repair in view" numbers).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ReplicationProgress {
+    /// Blocks waiting for a copy (under-replicated, not yet scheduled).
+    pub queued_blocks: u64,
+    /// Copies scheduled on datanodes and not yet confirmed.
+    pub pending_copies: u64,
+    /// Bytes still to copy for queued and pending work.
+    pub remaining_bytes: u64,
+    /// Copies confirmed since the namenode started.
+    pub completed_copies: u64,
+    pub completed_bytes: u64,
+    /// Copies that timed out and were queued again.
+    pub timed_out_copies: u64,
+    /// Recent repair rate (bytes/s, averaged over about a minute).
+    pub bytes_per_sec: f64,
+    /// Excess replicas deleted since start.
+    pub excess_deleted: u64,
+}
+
+impl Eq for ReplicationProgress {}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DatanodeState {
+    #[default]
     Live,
     Dead,
 }
 
+/// What an operator asked of a datanode (HDFS AdminStates).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AdminState {
+    #[default]
+    Normal,
+    /// Its replicas are being copied elsewhere; it gets no new blocks and its
+    /// replicas do not count toward replication.
+    Decommissioning,
+    /// Drained: it can be stopped without any block losing replication.
+    Decommissioned,
+}
+
 /// One row of `/api/v1/datanodes`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct DatanodeReport {
     pub id: NodeId,
     pub addr: String,
@@ -275,6 +325,19 @@ pub struct DatanodeReport {
     pub blocks: u64,
     /// Milliseconds since its last heartbeat.
     pub last_heartbeat_ms: u64,
+    pub admin_state: AdminState,
+    /// While decommissioning: its blocks that still lack enough replicas
+    /// elsewhere (0 when drained).
+    pub decommission_remaining_blocks: u64,
+    /// Block copies this node is sending or receiving for repair now.
+    pub replication_in_flight: u32,
+}
+
+/// `POST /api/v1/datanodes/{node}/decommission` and `/recommission`: `node`
+/// is a node id (or a unique prefix of one) or its address (`host:port` or URL).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminStateChange {
+    pub node: DatanodeReport,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -283,7 +346,10 @@ pub enum BlockHealth {
     Healthy,
     UnderReplicated,
     OverReplicated,
+    /// No live replica at all.
     Missing,
+    /// Replicas exist but every one is known corrupt.
+    Corrupt,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -296,7 +362,8 @@ pub struct FsckProblem {
 }
 
 /// `/api/v1/fsck?path=`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct FsckReport {
     pub path: DfsPath,
     pub files: u64,
@@ -307,10 +374,16 @@ pub struct FsckReport {
     pub under_replicated_blocks: u64,
     pub over_replicated_blocks: u64,
     pub missing_blocks: u64,
-    /// True when no block is missing (under-replication alone is not corruption).
+    pub corrupt_blocks: u64,
+    /// True when no block is missing or corrupt (under-replication alone is
+    /// not corruption).
     pub healthy: bool,
     /// Problem blocks (at most a bounded number are listed).
     pub problems: Vec<FsckProblem>,
+    pub live_datanodes: u32,
+    pub dead_datanodes: u32,
+    pub decommissioning_datanodes: u32,
+    pub safe_mode: bool,
 }
 
 #[cfg(test)]

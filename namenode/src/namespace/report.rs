@@ -101,6 +101,7 @@ impl Namespace {
             missing_blocks: 0,
             healthy: true,
             problems: Vec::new(),
+            ..Default::default()
         };
         let mut stack: Vec<(&Inode, DfsPath)> = vec![(root, path.clone())];
         while let Some((inode, p)) = stack.pop() {
@@ -127,6 +128,7 @@ impl Namespace {
                     BlockHealth::UnderReplicated => r.under_replicated_blocks += 1,
                     BlockHealth::OverReplicated => r.over_replicated_blocks += 1,
                     BlockHealth::Missing => r.missing_blocks += 1,
+                    BlockHealth::Corrupt => r.corrupt_blocks += 1,
                 }
                 if health != BlockHealth::Healthy && r.problems.len() < max_problems {
                     r.problems.push(FsckProblem {
