@@ -103,6 +103,7 @@ mod tests {
             missing_blocks: 0,
             default_replication: 3,
             default_block_size: 4096,
+            ..Default::default()
         };
         let text = render(&s, 2, 1234);
         assert!(text.contains("dfs_namenode_live_datanodes 3\n"));
