@@ -12,7 +12,7 @@
 use anyhow::{bail, Context, Result};
 use dfs_client::DfsClient;
 use dfs_common::path::DfsPath;
-use dfs_common::proto::client::ClusterSummary;
+use dfs_common::proto::client::{ClusterSummary, FsckReport};
 use std::future::Future;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -101,6 +101,10 @@ pub struct ClusterOptions {
     pub heartbeat_interval: &'static str,
     pub dead_node_timeout: &'static str,
     pub lease_timeout: &'static str,
+    /// Extra flags for the namenode (e.g. `--orphan-grace 2s`).
+    pub namenode_args: Vec<String>,
+    /// Extra flags for every datanode (e.g. `--scan-period 1s`).
+    pub datanode_args: Vec<String>,
 }
 
 impl Default for ClusterOptions {
@@ -112,6 +116,8 @@ impl Default for ClusterOptions {
             heartbeat_interval: "300ms",
             dead_node_timeout: "3s",
             lease_timeout: "3s",
+            namenode_args: Vec::new(),
+            datanode_args: Vec::new(),
         }
     }
 }
@@ -249,7 +255,7 @@ impl TestCluster {
     pub fn start_namenode(&mut self) {
         assert!(self.namenode.is_none(), "namenode already running");
         let o = &self.opts;
-        let args: Vec<String> = vec![
+        let mut args: Vec<String> = vec![
             "--listen".into(),
             format!("127.0.0.1:{}", self.nn_port),
             "--data-dir".into(),
@@ -265,6 +271,7 @@ impl TestCluster {
             "--lease-timeout".into(),
             o.lease_timeout.into(),
         ];
+        args.extend(o.namenode_args.iter().cloned());
         let log = self.root.join("logs/namenode.log");
         self.namenode =
             Some(Proc::spawn("namenode", &bin("namenode"), &args, &log).expect("spawn namenode"));
@@ -272,7 +279,7 @@ impl TestCluster {
 
     pub fn start_datanode(&mut self, i: usize) {
         assert!(self.datanodes[i].is_none(), "datanode {i} already running");
-        let args: Vec<String> = vec![
+        let mut args: Vec<String> = vec![
             "--namenode".into(),
             self.namenode_url(),
             "--listen".into(),
@@ -280,6 +287,7 @@ impl TestCluster {
             "--data-dir".into(),
             self.datanode_dir(i).display().to_string(),
         ];
+        args.extend(self.opts.datanode_args.iter().cloned());
         let log = self.root.join(format!("logs/datanode-{i}.log"));
         let name = format!("datanode-{i}");
         self.datanodes[i] =
@@ -327,6 +335,77 @@ impl TestCluster {
 
     pub async fn summary(&self) -> Result<ClusterSummary> {
         Ok(self.client().summary().await?)
+    }
+
+    pub fn is_running(&self, i: usize) -> bool {
+        self.datanodes[i].is_some()
+    }
+
+    /// The fsck report of the whole namespace.
+    pub async fn fsck(&self) -> Result<FsckReport> {
+        Ok(self.client().fsck(&DfsPath::root()).await?)
+    }
+
+    /// Waits until fsck of `/` shows every block at exactly its replication
+    /// (nothing under-, over-replicated, missing or corrupt) and the namenode
+    /// has no repair work queued or in flight.
+    pub async fn wait_fully_replicated(&self, timeout: Duration) {
+        wait_until("full replication (fsck clean)", timeout, || async {
+            let f = self.fsck().await?;
+            let s = self.summary().await?;
+            let clean = f.healthy
+                && f.under_replicated_blocks == 0
+                && f.over_replicated_blocks == 0
+                && f.missing_blocks == 0
+                && f.corrupt_blocks == 0
+                && f.healthy_blocks == f.blocks
+                && s.replication.queued_blocks == 0
+                && s.replication.pending_copies == 0;
+            if clean {
+                Ok(Some(()))
+            } else {
+                Err(anyhow::anyhow!(
+                    "fsck: {} blocks, {} healthy, {} under, {} over, {} missing, {} corrupt; queued {} pending {}",
+                    f.blocks,
+                    f.healthy_blocks,
+                    f.under_replicated_blocks,
+                    f.over_replicated_blocks,
+                    f.missing_blocks,
+                    f.corrupt_blocks,
+                    s.replication.queued_blocks,
+                    s.replication.pending_copies
+                ))
+            }
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    }
+
+    /// `/health` of datanode `i` as JSON.
+    pub async fn datanode_health(&self, i: usize) -> Result<serde_json::Value> {
+        Ok(reqwest::get(format!("{}/health", self.datanode_url(i)))
+            .await?
+            .error_for_status()?
+            .json()
+            .await?)
+    }
+
+    /// Index of the datanode serving at `addr`.
+    pub fn node_index(&self, addr: &str) -> Option<usize> {
+        (0..self.dn_ports.len()).find(|&i| self.datanode_url(i) == addr.trim_end_matches('/'))
+    }
+
+    /// Every block file on every datanode still running or not: (node, block id).
+    pub fn all_block_files(&self) -> Vec<(usize, String)> {
+        let mut v = Vec::new();
+        for i in 0..self.dn_ports.len() {
+            for f in self.block_files(i) {
+                if let Some(stem) = f.file_stem() {
+                    v.push((i, stem.to_string_lossy().into_owned()));
+                }
+            }
+        }
+        v
     }
 
     /// Waits until the namenode answers and counts exactly `n` live datanodes.
