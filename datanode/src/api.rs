@@ -14,6 +14,7 @@
 use crate::error::{DatanodeError, Result};
 use crate::heartbeat::BlockEvent;
 use crate::receiver::{self, PeerClient, PutRequest};
+use crate::scanner::ScannerSnapshot;
 use crate::store::{Expected, MAX_BLOCK_LEN};
 use crate::{sender, Node};
 use actix_web::http::header::{HeaderMap, CONTENT_LENGTH};
@@ -170,6 +171,11 @@ pub struct Health {
     pub active_transfers: u64,
     /// Whether the namenode currently knows this node.
     pub registered: bool,
+    /// Successful registrations so far: one more after each namenode restart.
+    pub registrations: u64,
+    /// Block scanner progress: wait for `last_pass_started_unix_ms >= T`
+    /// to know every replica held at T has been verified since.
+    pub scanner: ScannerSnapshot,
 }
 
 async fn health(node: web::Data<Node>) -> HttpResponse {
@@ -185,14 +191,20 @@ async fn health(node: web::Data<Node>) -> HttpResponse {
             .metrics
             .registered
             .load(std::sync::atomic::Ordering::Relaxed),
+        registrations: node
+            .metrics
+            .registrations
+            .load(std::sync::atomic::Ordering::Relaxed),
+        scanner: node.scanner.snapshot(),
     })
 }
 
 async fn metrics(node: web::Data<Node>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(
-            node.metrics
-                .render(node.store.block_count(), node.store.used()),
-        )
+        .body(node.metrics.render(
+            node.store.block_count(),
+            node.store.used(),
+            &node.scanner.snapshot(),
+        ))
 }

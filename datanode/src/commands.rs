@@ -4,16 +4,55 @@
 //! link's own business ([`crate::heartbeat`]).
 //!
 //! Each command runs as its own task so a long transfer never delays a
-//! heartbeat; at most [`MAX_REPLICATIONS`] transfers run at once.
+//! heartbeat; at most [`MAX_REPLICATIONS`] transfers run at once and the
+//! rest wait their turn (queued, never dropped). A `Replicate` identical to
+//! one already queued or running (the namenode re-sends work whose pending
+//! entry timed out) is not queued twice. A `Delete` of a replica that is not
+//! here is harmless: it is reported deleted all the same.
 use crate::error::DatanodeError;
 use crate::heartbeat::BlockEvent;
+use crate::metrics::Metrics;
 use crate::receiver::PeerClient;
 use crate::{sender, Node};
+use dfs_common::ids::{BlockId, NodeId};
 use dfs_common::proto::datanode::Command;
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
+
+/// A replication as the namenode names it: the block and its targets.
+type ReplicationKey = (BlockId, Vec<NodeId>);
+
+/// Replications queued or running; the entry leaves when its task ends.
+#[derive(Clone, Default)]
+struct InFlight(Arc<Mutex<HashSet<ReplicationKey>>>);
+
+impl InFlight {
+    /// Claims `key`; `None` if it is already queued or running.
+    fn claim(&self, key: ReplicationKey) -> Option<InFlightGuard> {
+        let mut set = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        set.insert(key.clone())
+            .then(|| InFlightGuard(self.clone(), key))
+    }
+}
+
+struct InFlightGuard(InFlight, ReplicationKey);
+
+impl Drop for InFlightGuard {
+    fn drop(&mut self) {
+        let mut set = (self.0)
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        set.remove(&self.1);
+    }
+}
 
 /// Re-replications running at once; more queue up. A few streams fill a
 /// disk or a link; beyond that they only compete.
@@ -26,6 +65,7 @@ pub struct CommandRunner {
     node: Arc<Node>,
     client: PeerClient,
     slots: Arc<Semaphore>,
+    in_flight: InFlight,
     tasks: JoinSet<()>,
 }
 
@@ -35,6 +75,7 @@ impl CommandRunner {
             node,
             client: PeerClient::new(),
             slots: Arc::new(Semaphore::new(MAX_REPLICATIONS)),
+            in_flight: InFlight::default(),
             tasks: JoinSet::new(),
         }
     }
@@ -67,23 +108,39 @@ impl CommandRunner {
                 sha256,
                 targets,
             } => {
+                let key = (block_id, targets.iter().map(|t| t.id).collect());
+                let Some(claim) = self.in_flight.claim(key) else {
+                    log::debug!("replication of {block_id} to the same targets is already queued");
+                    return;
+                };
                 let client = self.client.0.clone();
                 let slots = self.slots.clone();
                 self.tasks.spawn(async move {
+                    let _claim = claim;
+                    let m = &node.metrics;
+                    m.replications_queued.fetch_add(1, Ordering::Relaxed);
                     // The semaphore is never closed, so acquire only fails if
                     // it were; then run without a slot rather than not at all.
                     let _slot = slots.acquire_owned().await.ok();
+                    m.replications_queued.fetch_sub(1, Ordering::Relaxed);
                     let addrs: Vec<&str> = targets.iter().map(|t| t.addr.as_str()).collect();
                     match sender::replicate(node.clone(), &client, block_id, len, sha256, &targets).await {
                         Ok(resp) => {
                             let ok = resp.replicas.iter().filter(|r| r.ok).count();
+                            let all = ok == resp.replicas.len() && ok >= targets.len();
+                            Metrics::add(if all { &m.replications_ok } else { &m.replications_failed }, 1);
                             log::info!("replicated block {block_id} to {addrs:?}: {ok} of {} hops ok", resp.replicas.len());
                         }
                         Err(DatanodeError::NotFound(_)) => {
+                            Metrics::add(&m.replications_failed, 1);
                             log::warn!("asked to replicate block {block_id}, which is not here; reporting it gone");
                             node.events.send(BlockEvent::Deleted(block_id));
                         }
-                        Err(e) => log::warn!("replicating block {block_id} to {addrs:?} failed: {e}"),
+                        Err(e) => {
+                            // Corrupt and vanished replicas were reported by the sender.
+                            Metrics::add(&m.replications_failed, 1);
+                            log::warn!("replicating block {block_id} to {addrs:?} failed: {e}");
+                        }
                     }
                 });
             }
@@ -97,5 +154,22 @@ impl CommandRunner {
         if tokio::time::timeout(SHUTDOWN_WAIT, drain).await.is_err() {
             log::warn!("abandoning unfinished namenode commands at shutdown");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_replication_is_claimed_once_until_it_ends() {
+        let f = InFlight::default();
+        let (b, n) = (BlockId::new(), NodeId::new());
+        let first = f.claim((b, vec![n])).unwrap();
+        assert!(f.claim((b, vec![n])).is_none(), "same block, same targets");
+        let other = f.claim((b, vec![NodeId::new()])).unwrap();
+        drop(first);
+        assert!(f.claim((b, vec![n])).is_some(), "free again once it ended");
+        drop(other);
     }
 }

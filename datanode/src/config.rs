@@ -5,20 +5,29 @@
 //! created by [`crate::store`] and [`crate::identity`].
 //!
 //! Invariants after [`Config::load`]: `namenode` and `advertise` (when set)
-//! are `http(s)://` URLs without a trailing slash; unknown TOML keys were
-//! refused.
+//! are `http(s)://` URLs without a trailing slash; `scan_rate` and
+//! `scan_period` are more than zero; unknown TOML keys were refused.
 use crate::error::DatanodeError;
 use clap::Parser;
-use dfs_common::units::ByteSize;
+use dfs_common::units::{parse_duration, ByteSize, HumanDuration};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// Every default, defined once.
 pub mod defaults {
     pub const NAMENODE: &str = "http://127.0.0.1:9870";
     pub const LISTEN: &str = "127.0.0.1:9864";
     pub const DATA_DIR: &str = "./dfs-data/datanode";
+    /// Block scanner read rate: a small share of one disk's bandwidth that
+    /// still verifies 8 TB in about 11 days (HDFS
+    /// `dfs.block.scanner.volume.bytes.per.second` defaults to 1 MiB/s).
+    pub const SCAN_RATE: u64 = 8 << 20;
+    /// A new full scan pass starts this long after the previous one started
+    /// (HDFS `dfs.datanode.scan.period.hours` = 504; a week is enough when
+    /// every read also verifies).
+    pub const SCAN_PERIOD: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
 }
 
 /// Command-line flags. Every flag is optional: unset flags fall back to the
@@ -41,7 +50,14 @@ pub struct Cli {
     /// Cap on the block bytes this node stores (e.g. 10GiB) [default: the disk's size]
     #[arg(long, value_name = "SIZE")]
     pub capacity: Option<ByteSize>,
-    /// TOML file with the same keys (namenode, listen, advertise, data_dir, capacity)
+    /// Block scanner read rate in bytes per second (e.g. 8MiB) [default: 8MiB]
+    #[arg(long, value_name = "SIZE")]
+    pub scan_rate: Option<ByteSize>,
+    /// How often a full block-scanner pass starts (e.g. 1s, 12h) [default: 1 week]
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    pub scan_period: Option<Duration>,
+    /// TOML file with the same keys (namenode, listen, advertise, data_dir,
+    /// capacity, scan_rate, scan_period)
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 }
@@ -56,6 +72,10 @@ struct FileConfig {
     #[serde(alias = "data-dir")]
     data_dir: Option<PathBuf>,
     capacity: Option<ByteSize>,
+    #[serde(alias = "scan-rate")]
+    scan_rate: Option<ByteSize>,
+    #[serde(alias = "scan-period")]
+    scan_period: Option<HumanDuration>,
 }
 
 /// The validated configuration of one datanode process.
@@ -70,6 +90,10 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Optional cap on stored block bytes.
     pub capacity: Option<u64>,
+    /// Block scanner read rate, bytes per second (> 0).
+    pub scan_rate: u64,
+    /// Time between the starts of two full scan passes (> 0).
+    pub scan_period: Duration,
 }
 
 impl Default for Config {
@@ -80,6 +104,8 @@ impl Default for Config {
             advertise: None,
             data_dir: PathBuf::from(defaults::DATA_DIR),
             capacity: None,
+            scan_rate: defaults::SCAN_RATE,
+            scan_period: defaults::SCAN_PERIOD,
         }
     }
 }
@@ -109,6 +135,14 @@ impl Config {
             advertise: cli.advertise.or(file.advertise),
             data_dir: cli.data_dir.or(file.data_dir).unwrap_or(d.data_dir),
             capacity: cli.capacity.or(file.capacity).map(|b| b.0),
+            scan_rate: cli
+                .scan_rate
+                .or(file.scan_rate)
+                .map_or(d.scan_rate, |b| b.0),
+            scan_period: cli
+                .scan_period
+                .or(file.scan_period.map(|h| h.0))
+                .unwrap_or(d.scan_period),
         };
         config.validate()
     }
@@ -129,6 +163,16 @@ impl Config {
         }
         if self.capacity == Some(0) {
             return Err(DatanodeError::Config("capacity must be more than 0".into()));
+        }
+        if self.scan_rate == 0 {
+            return Err(DatanodeError::Config(
+                "scan_rate must be more than 0 bytes per second (example: 8MiB)".into(),
+            ));
+        }
+        if self.scan_period.is_zero() {
+            return Err(DatanodeError::Config(
+                "scan_period must be more than 0 (example: 1week, 12h, 1s)".into(),
+            ));
         }
         Ok(self)
     }
@@ -224,6 +268,42 @@ mod tests {
     }
 
     #[test]
+    fn scanner_settings_parse_from_flags_and_file() {
+        let c = Config::default();
+        assert_eq!(c.scan_rate, 8 << 20);
+        assert_eq!(c.scan_period, Duration::from_secs(7 * 24 * 3600));
+
+        let c = Config::from_toml("scan_rate = \"16MiB\"\nscan_period = \"12h\"\n").unwrap();
+        assert_eq!(c.scan_rate, 16 << 20);
+        assert_eq!(c.scan_period, Duration::from_secs(12 * 3600));
+        let c = Config::from_toml("scan_rate = 1000").unwrap();
+        assert_eq!(c.scan_rate, 1000);
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("dn.toml");
+        std::fs::write(&path, "scan_rate = \"1MiB\"\nscan_period = \"1h\"\n").unwrap();
+        let cli = Cli::try_parse_from([
+            "datanode",
+            "--config",
+            path.to_str().unwrap(),
+            "--scan-period",
+            "1s",
+            "--scan-rate",
+            "1GiB",
+        ])
+        .unwrap();
+        let c = Config::load(cli).unwrap();
+        assert_eq!(c.scan_rate, 1 << 30, "flag beats file");
+        assert_eq!(c.scan_period, Duration::from_secs(1));
+        let cli = Cli::try_parse_from(["datanode", "--config", path.to_str().unwrap()]).unwrap();
+        let c = Config::load(cli).unwrap();
+        assert_eq!(
+            (c.scan_rate, c.scan_period),
+            (1 << 20, Duration::from_secs(3600))
+        );
+    }
+
+    #[test]
     fn bad_input_is_refused() {
         assert!(
             Config::from_toml("colour = \"red\"").is_err(),
@@ -234,6 +314,14 @@ mod tests {
         assert!(Config::from_toml("capacity = 0").is_err());
         assert!(Config::from_toml("listen = \"nowhere\"").is_err());
         assert!(Cli::try_parse_from(["datanode", "--capacity", "12XB"]).is_err());
+        assert!(Config::from_toml("scan_rate = 0").is_err());
+        assert!(Config::from_toml("scan_rate = \"fast\"").is_err());
+        assert!(Config::from_toml("scan_period = \"0s\"").is_err());
+        assert!(Config::from_toml("scan_period = \"often\"").is_err());
+        assert!(
+            Config::load(Cli::try_parse_from(["datanode", "--scan-rate", "0"]).unwrap()).is_err()
+        );
+        assert!(Cli::try_parse_from(["datanode", "--scan-period", "weekly"]).is_err());
         let cli = Cli::try_parse_from(["datanode", "--config", "/no/such/file.toml"]).unwrap();
         assert!(Config::load(cli).is_err());
     }

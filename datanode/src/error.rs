@@ -10,6 +10,11 @@ use dfs_common::ids::BlockId;
 pub enum DatanodeError {
     #[error("block {0} is not on this datanode")]
     NotFound(BlockId),
+    /// The index listed the replica but its data file is gone from disk
+    /// (removed behind our back). The store has dropped it from the index;
+    /// whoever sees this reports the replica deleted.
+    #[error("block {0} vanished from this datanode's disk")]
+    Vanished(BlockId),
     #[error("{0}")]
     BadRequest(String),
     #[error("block of {len} bytes or more refused (the limit is {limit} bytes)")]
@@ -53,7 +58,7 @@ impl DatanodeError {
     /// The wire code this error stands for.
     pub fn code(&self) -> ErrorCode {
         match self {
-            DatanodeError::NotFound(_) => ErrorCode::NotFound,
+            DatanodeError::NotFound(_) | DatanodeError::Vanished(_) => ErrorCode::NotFound,
             DatanodeError::BadRequest(_)
             | DatanodeError::TooLarge { .. }
             | DatanodeError::Body(_) => ErrorCode::BadRequest,

@@ -14,9 +14,17 @@
 //!   them and retries. Received/deleted events for the same block coalesce to
 //!   the latest, so a batch is never ambiguous.
 //! - The link survives namenode restarts: a failed heartbeat is retried at the
-//!   next tick; `Reregister` (or a 404 for an unknown node) registers again.
+//!   next tick; `Reregister` (or a 404 for an unknown node) registers again,
+//!   with a full block report, at once. The first heartbeat answered after a
+//!   run of failures is followed by a full block report too: the namenode
+//!   may have declared this node dead meanwhile and dropped its replicas
+//!   from the block map. A failed full report is retried after a heartbeat
+//!   interval, not a whole report interval.
 //! - Nothing here blocks the data path: block reads and writes go on while
 //!   the namenode is unreachable.
+//! - Every namenode call is bounded by a timeout and abandoned at once on
+//!   shutdown, so a hung namenode can neither stall heartbeats for long nor
+//!   hold up a stop.
 use crate::commands::CommandRunner;
 use crate::error::{DatanodeError, Result};
 use crate::Node;
@@ -40,11 +48,16 @@ use tokio_util::sync::CancellationToken;
 const BATCH_DELAY: Duration = Duration::from_millis(100);
 /// Retry delay for incremental reports that failed to send.
 const REPORT_RETRY: Duration = Duration::from_secs(1);
-/// Registration backoff: first retry, and the cap.
+/// Registration backoff: first retry, and the cap. The cap is below the
+/// default heartbeat interval (3 s) so that a restarted namenode hears from
+/// every node within about one interval of coming up.
 const REGISTER_BACKOFF_MIN: Duration = Duration::from_millis(200);
-const REGISTER_BACKOFF_MAX: Duration = Duration::from_secs(5);
+const REGISTER_BACKOFF_MAX: Duration = Duration::from_secs(2);
 /// One namenode call; a full report of a very large node still fits.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// One heartbeat: short, so a hung namenode costs a few beats, not the
+/// dead-node timeout (default 30 s).
+const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(10);
 /// At shutdown, how long to try flushing the last events.
 const FINAL_FLUSH: Duration = Duration::from_secs(2);
 /// Floors on intervals from the namenode, so a zero cannot spin the loop.
@@ -174,6 +187,7 @@ impl NamenodeLink {
                 break 'register;
             };
             node.metrics.registered.store(true, Ordering::Relaxed);
+            node.metrics.registrations.fetch_add(1, Ordering::Relaxed);
             let hb_every = Duration::from_millis(reg.heartbeat_interval_ms).max(MIN_HEARTBEAT);
             let br_every =
                 Duration::from_millis(reg.block_report_interval_ms).max(MIN_BLOCK_REPORT);
@@ -187,11 +201,13 @@ impl NamenodeLink {
             loop {
                 tokio::select! {
                     _ = cancel.cancelled() => break 'register,
-                    _ = heartbeat.tick() => match rpc.heartbeat().await {
-                        Ok(reply) => {
+                    _ = heartbeat.tick() => match cancellable(&cancel, rpc.heartbeat()).await {
+                        None => break 'register,
+                        Some(Ok(reply)) => {
                             if failures > 0 {
-                                log::info!("namenode answers heartbeats again after {failures} failures");
+                                log::info!("namenode answers heartbeats again after {failures} failures; sending a full block report");
                                 failures = 0;
+                                block_report.reset_immediately();
                             }
                             let mut reregister = false;
                             for command in reply.commands {
@@ -205,11 +221,11 @@ impl NamenodeLink {
                                 continue 'register;
                             }
                         }
-                        Err(LinkError::UnknownNode) => {
+                        Some(Err(LinkError::UnknownNode)) => {
                             log::info!("namenode does not know this node; registering again");
                             continue 'register;
                         }
-                        Err(LinkError::Failed(e)) => {
+                        Some(Err(LinkError::Failed(e))) => {
                             failures += 1;
                             if failures == 1 || failures.is_multiple_of(20) {
                                 log::warn!("heartbeat failed ({failures} in a row): {e}");
@@ -217,10 +233,14 @@ impl NamenodeLink {
                         }
                     },
                     _ = block_report.tick() => {
-                        match rpc.block_report().await {
-                            Ok(()) => {}
-                            Err(LinkError::UnknownNode) => continue 'register,
-                            Err(LinkError::Failed(e)) => log::warn!("full block report failed: {e}"),
+                        match cancellable(&cancel, rpc.block_report()).await {
+                            None => break 'register,
+                            Some(Ok(())) => {}
+                            Some(Err(LinkError::UnknownNode)) => continue 'register,
+                            Some(Err(LinkError::Failed(e))) => {
+                                log::warn!("full block report failed (will retry): {e}");
+                                block_report.reset_after(hb_every);
+                            }
                         }
                     }
                     Some(event) = events.recv() => {
@@ -231,10 +251,11 @@ impl NamenodeLink {
                         while let Ok(event) = events.try_recv() {
                             pending.push(event);
                         }
-                        match rpc.flush(&mut pending).await {
-                            Ok(()) => flush_at = None,
-                            Err(LinkError::UnknownNode) => continue 'register,
-                            Err(LinkError::Failed(e)) => {
+                        match cancellable(&cancel, rpc.flush(&mut pending)).await {
+                            None => break 'register,
+                            Some(Ok(())) => flush_at = None,
+                            Some(Err(LinkError::UnknownNode)) => continue 'register,
+                            Some(Err(LinkError::Failed(e))) => {
                                 log::warn!("incremental block report failed (will retry): {e}");
                                 flush_at = Some(Instant::now() + REPORT_RETRY);
                             }
@@ -256,6 +277,17 @@ impl NamenodeLink {
         }
         commands.shutdown().await;
         log::info!("namenode link stopped");
+    }
+}
+
+/// Runs `f` unless `cancel` fires first (`None`).
+async fn cancellable<T>(
+    cancel: &CancellationToken,
+    f: impl std::future::Future<Output = T>,
+) -> Option<T> {
+    tokio::select! {
+        _ = cancel.cancelled() => None,
+        r = f => Some(r),
     }
 }
 
@@ -310,7 +342,7 @@ impl Rpc {
             active_transfers: u32::try_from(self.node.metrics.active_transfers())
                 .unwrap_or(u32::MAX),
         };
-        match self.call("heartbeat", &hb).await {
+        match self.call_within("heartbeat", &hb, HEARTBEAT_TIMEOUT).await {
             Ok(reply) => {
                 self.node.metrics.heartbeats.fetch_add(1, Ordering::Relaxed);
                 Ok(reply)
@@ -369,17 +401,36 @@ impl Rpc {
         endpoint: &str,
         msg: &T,
     ) -> Result<R, LinkError> {
-        let body = self.post(endpoint, msg).await?;
+        self.call_within(endpoint, msg, REQUEST_TIMEOUT).await
+    }
+
+    async fn call_within<T: Serialize, R: DeserializeOwned>(
+        &self,
+        endpoint: &str,
+        msg: &T,
+        limit: Duration,
+    ) -> Result<R, LinkError> {
+        let body = self.post_within(endpoint, msg, limit).await?;
         codec::decode(&body).map_err(|e| LinkError::Failed(format!("{endpoint}: bad answer: {e}")))
     }
 
     async fn post<T: Serialize>(&self, endpoint: &str, msg: &T) -> Result<bytes::Bytes, LinkError> {
+        self.post_within(endpoint, msg, REQUEST_TIMEOUT).await
+    }
+
+    async fn post_within<T: Serialize>(
+        &self,
+        endpoint: &str,
+        msg: &T,
+        limit: Duration,
+    ) -> Result<bytes::Bytes, LinkError> {
         let body = codec::encode(msg)
             .map_err(|e| LinkError::Failed(format!("encoding {endpoint}: {e}")))?;
         let url = format!("{}/{endpoint}", self.base);
         let resp = self
             .client
             .post(&url)
+            .timeout(limit)
             .header(reqwest::header::CONTENT_TYPE, codec::CONTENT_TYPE)
             .body(body)
             .send()

@@ -15,16 +15,20 @@
 //!   (HDFS `BPServiceActor`): register, heartbeats, block reports; other
 //!   modules only push [`heartbeat::BlockEvent`]s onto its channel.
 //! - [`commands`]: executes the namenode's commands (delete, replicate).
+//! - [`scanner`]: `BlockScanner`, a background worker that re-verifies every
+//!   replica at a bounded rate; quarantines and reports what fails.
 //! - [`api`]: the route table, and the one place errors become HTTP.
 //! - [`metrics`]: counters for `/metrics`; [`error`]: `DatanodeError`.
 //!
 //! # Startup and shutdown
 //!
 //! [`Datanode::start`] reads the identity, opens the store, starts the
-//! namenode link, then the HTTP server. [`Datanode::stop`] undoes it in
-//! reverse: the server stops accepting and lets in-flight requests finish
-//! (an unfinished write removes its temp file), then the link flushes what it
-//! can and stops. Block reads keep working while the namenode is away.
+//! namenode link, the block scanner, then the HTTP server.
+//! [`Datanode::stop`] undoes it in reverse: the server stops accepting and
+//! lets in-flight requests finish (an unfinished write removes its temp
+//! file), the scanner stops between two pieces, then the link flushes what
+//! it can (including the scanner's last reports) and stops. Block reads keep
+//! working while the namenode is away.
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod api;
@@ -35,6 +39,7 @@ pub mod heartbeat;
 pub mod identity;
 pub mod metrics;
 pub mod receiver;
+pub mod scanner;
 pub mod sender;
 pub mod store;
 
@@ -42,6 +47,7 @@ use crate::config::Config;
 use crate::error::{DatanodeError, Result};
 use crate::heartbeat::{EventSender, NamenodeLink};
 use crate::metrics::Metrics;
+use crate::scanner::{BlockScanner, ScanSettings, ScannerStatus};
 use crate::store::BlockStore;
 use actix_web::{web, App, HttpServer};
 use dfs_common::ids::NodeId;
@@ -62,6 +68,7 @@ pub struct Node {
     pub store: BlockStore,
     pub events: EventSender,
     pub metrics: Metrics,
+    pub scanner: ScannerStatus,
 }
 
 /// A running datanode: HTTP server plus namenode link.
@@ -70,6 +77,8 @@ pub struct Datanode {
     addr: SocketAddr,
     server: actix_web::dev::ServerHandle,
     server_task: tokio::task::JoinHandle<std::io::Result<()>>,
+    scanner_cancel: CancellationToken,
+    scanner_task: tokio::task::JoinHandle<()>,
     link_cancel: CancellationToken,
     link_task: tokio::task::JoinHandle<()>,
 }
@@ -95,11 +104,22 @@ impl Datanode {
             store,
             events,
             metrics: Metrics::default(),
+            scanner: ScannerStatus::default(),
         });
 
         let link_cancel = CancellationToken::new();
         let link = NamenodeLink::new(node.clone(), &config.namenode, events_rx)?;
         let link_task = tokio::spawn(link.run(link_cancel.clone()));
+
+        let scanner_cancel = CancellationToken::new();
+        let scanner = BlockScanner::new(
+            node.clone(),
+            ScanSettings {
+                rate: config.scan_rate,
+                period: config.scan_period,
+            },
+        );
+        let scanner_task = tokio::spawn(scanner.run(scanner_cancel.clone()));
 
         let data = web::Data::from(node.clone());
         let server = HttpServer::new(move || {
@@ -126,6 +146,8 @@ impl Datanode {
             addr,
             server: handle,
             server_task,
+            scanner_cancel,
+            scanner_task,
             link_cancel,
             link_task,
         })
@@ -155,6 +177,10 @@ impl Datanode {
             Ok(Ok(())) => {}
             Ok(Err(e)) => log::error!("HTTP server ended with an error: {e}"),
             Err(e) => log::error!("HTTP server task failed: {e}"),
+        }
+        self.scanner_cancel.cancel();
+        if let Err(e) = self.scanner_task.await {
+            log::error!("block scanner task failed: {e}");
         }
         self.link_cancel.cancel();
         self.link_task.await?;

@@ -3,7 +3,9 @@
 //! not need an exporter crate.
 //!
 //! Tests poll these (habit 10): `dfs_datanode_heartbeats_total` shows the link
-//! is alive, `dfs_datanode_registered` that the namenode knows this node.
+//! is alive, `dfs_datanode_registered` that the namenode knows this node,
+//! `dfs_datanode_scanner_*` how far the block scanner got.
+use crate::scanner::ScannerSnapshot;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -17,6 +19,13 @@ pub struct Metrics {
     pub corrupt_replicas: AtomicU64,
     pub heartbeats: AtomicU64,
     pub heartbeat_failures: AtomicU64,
+    /// Successful registrations (the first, and each after a namenode restart).
+    pub registrations: AtomicU64,
+    /// Re-replications (Replicate commands) that ended, by outcome.
+    pub replications_ok: AtomicU64,
+    pub replications_failed: AtomicU64,
+    /// Replicate commands waiting for a slot.
+    pub replications_queued: AtomicU64,
     pub registered: AtomicBool,
     active_transfers: Arc<AtomicU64>,
 }
@@ -35,7 +44,8 @@ impl Metrics {
         counter.fetch_add(n, Ordering::Relaxed);
     }
 
-    /// Marks a block transfer (read or write) in progress until dropped.
+    /// Marks a block transfer (read, write or re-replication) in progress
+    /// until dropped.
     pub fn transfer(&self) -> TransferGuard {
         self.active_transfers.fetch_add(1, Ordering::Relaxed);
         TransferGuard(self.active_transfers.clone())
@@ -46,9 +56,9 @@ impl Metrics {
     }
 
     /// Prometheus text format (version 0.0.4).
-    pub fn render(&self, blocks: usize, used: u64) -> String {
+    pub fn render(&self, blocks: usize, used: u64, scan: &ScannerSnapshot) -> String {
         let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        let rows: [(&str, &str, &str, u64); 11] = [
+        let rows: [(&str, &str, &str, u64); 23] = [
             (
                 "dfs_datanode_blocks",
                 "gauge",
@@ -64,7 +74,7 @@ impl Metrics {
             (
                 "dfs_datanode_active_transfers",
                 "gauge",
-                "Block reads and writes in progress.",
+                "Block reads, writes and re-replications in progress.",
                 self.active_transfers(),
             ),
             (
@@ -114,6 +124,78 @@ impl Metrics {
                 "counter",
                 "Heartbeats that failed.",
                 load(&self.heartbeat_failures),
+            ),
+            (
+                "dfs_datanode_registrations_total",
+                "counter",
+                "Registrations with the namenode (one more after each namenode restart).",
+                load(&self.registrations),
+            ),
+            (
+                "dfs_datanode_replications_total",
+                "counter",
+                "Re-replications that reached every target.",
+                load(&self.replications_ok),
+            ),
+            (
+                "dfs_datanode_replication_failures_total",
+                "counter",
+                "Re-replications that failed or reached only some targets.",
+                load(&self.replications_failed),
+            ),
+            (
+                "dfs_datanode_replications_queued",
+                "gauge",
+                "Replicate commands waiting for a transfer slot.",
+                load(&self.replications_queued),
+            ),
+            (
+                "dfs_datanode_scanner_passes_total",
+                "counter",
+                "Block scanner passes completed.",
+                scan.passes_completed,
+            ),
+            (
+                "dfs_datanode_scanner_blocks_scanned_total",
+                "counter",
+                "Replicas the block scanner verified.",
+                scan.blocks_scanned,
+            ),
+            (
+                "dfs_datanode_scanner_bytes_scanned_total",
+                "counter",
+                "Bytes the block scanner read.",
+                scan.bytes_scanned,
+            ),
+            (
+                "dfs_datanode_scanner_corrupt_total",
+                "counter",
+                "Corrupt replicas the block scanner found.",
+                scan.corrupt_found,
+            ),
+            (
+                "dfs_datanode_scanner_vanished_total",
+                "counter",
+                "Replicas the block scanner found gone from disk.",
+                scan.vanished_found,
+            ),
+            (
+                "dfs_datanode_scanner_errors_total",
+                "counter",
+                "Replicas the block scanner could not read (I/O errors).",
+                scan.errors,
+            ),
+            (
+                "dfs_datanode_scanner_last_pass_started_unix_ms",
+                "gauge",
+                "Start of the last completed scan pass (unix ms; 0 = none yet).",
+                scan.last_pass_started_unix_ms,
+            ),
+            (
+                "dfs_datanode_scanner_last_pass_finished_unix_ms",
+                "gauge",
+                "End of the last completed scan pass (unix ms; 0 = none yet).",
+                scan.last_pass_finished_unix_ms,
             ),
         ];
         let mut out = String::new();

@@ -8,7 +8,14 @@
 //! error (an HTTP reader sees a body shorter than its `Content-Length`), the
 //! replica is quarantined, and a [`BlockEvent::Bad`] goes to the namenode
 //! link (HDFS `BlockSender` + `reportBadBlocks`; Garage
-//! `move_block_to_corrupted`).
+//! `move_block_to_corrupted`). A whole-block send is checked against the
+//! block's SHA-256 before its last piece leaves ([`crate::store`]), so in a
+//! re-replication the target sees a failed body, never a complete bad one
+//! (and it checks the expected digest header besides). A replica whose file
+//! vanished is reported deleted.
+//!
+//! Every send counts as an active transfer (heartbeats report the number);
+//! a re-replication counts until the target has answered.
 use crate::error::{DatanodeError, Result};
 use crate::heartbeat::{error_chain, BlockEvent};
 use crate::metrics::{Metrics, TransferGuard};
@@ -41,17 +48,34 @@ pub async fn open(
     offset: Option<u64>,
     length: Option<u64>,
 ) -> Result<Outgoing> {
+    let guard = node.metrics.transfer();
+    open_counted(node, id, offset, length, Some(guard)).await
+}
+
+/// [`open`], with the transfer counted by `guard` for as long as the stream
+/// lives (`None`: the caller counts it).
+async fn open_counted(
+    node: Arc<Node>,
+    id: BlockId,
+    offset: Option<u64>,
+    length: Option<u64>,
+    guard: Option<TransferGuard>,
+) -> Result<Outgoing> {
     let read = match node.store.read(id, offset, length).await {
         Ok(r) => r,
         Err(DatanodeError::Corrupt { id, detail }) => {
             report_corrupt(&node, id, &detail).await;
             return Err(DatanodeError::Corrupt { id, detail });
         }
+        Err(DatanodeError::Vanished(id)) => {
+            node.events.send(BlockEvent::Deleted(id));
+            return Err(DatanodeError::Vanished(id));
+        }
         Err(e) => return Err(e),
     };
     let len = read.len;
     let state = SendState {
-        guard: node.metrics.transfer(),
+        guard,
         node,
         inner: Some(read.stream),
         sent: 0,
@@ -92,19 +116,31 @@ struct SendState {
     sent: u64,
     len: u64,
     #[allow(dead_code)] // held for its Drop: counts the transfer while it lives
-    guard: TransferGuard,
+    guard: Option<TransferGuard>,
 }
 
-/// Quarantines a replica that failed verification and tells the namenode.
-pub async fn report_corrupt(node: &Node, id: BlockId, detail: &str) {
-    Metrics::add(&node.metrics.corrupt_replicas, 1);
-    if let Err(e) = node.store.quarantine(id, detail).await {
-        log::error!("cannot quarantine replica {id}: {e}");
+/// Quarantines a replica that failed verification and tells the namenode
+/// (the sender's and the scanner's one door). Returns whether this call did
+/// it: when a concurrent reader or a delete got there first, nothing more is
+/// reported.
+pub async fn report_corrupt(node: &Node, id: BlockId, detail: &str) -> bool {
+    let quarantined = match node.store.quarantine(id, detail).await {
+        Ok(had) => had,
+        Err(e) => {
+            // The index entry may or may not be gone; report it anyway: a
+            // replica we could not even quarantine is not one to serve.
+            log::error!("cannot quarantine replica {id}: {e}");
+            true
+        }
+    };
+    if quarantined {
+        Metrics::add(&node.metrics.corrupt_replicas, 1);
+        node.events.send(BlockEvent::Bad {
+            id,
+            reason: detail.to_string(),
+        });
     }
-    node.events.send(BlockEvent::Bad {
-        id,
-        reason: detail.to_string(),
-    });
+    quarantined
 }
 
 /// Streams the local replica of `id` to `targets[0]` with the rest of
@@ -124,6 +160,8 @@ pub async fn replicate(
             "replicate {id}: no targets"
         )));
     };
+    // Counted from here until the target answers, not just while bytes flow.
+    let _transfer = node.metrics.transfer();
     let info = node.store.get(id).ok_or(DatanodeError::NotFound(id))?;
     if info.len != len || info.sha256 != sha256 {
         let detail = format!(
@@ -133,7 +171,7 @@ pub async fn replicate(
         report_corrupt(&node, id, &detail).await;
         return Err(DatanodeError::Corrupt { id, detail });
     }
-    let out = open(node, id, None, None).await?;
+    let out = open_counted(node, id, None, None, None).await?;
     let url = format!("{}/blocks/{id}", first.addr.trim_end_matches('/'));
     let hops: Vec<&str> = rest.iter().map(|t| t.addr.as_str()).collect();
     let resp = client

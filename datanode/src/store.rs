@@ -19,8 +19,15 @@
 //!   write leaves nothing behind ([`DeleteOnDrop`]).
 //! - Every byte handed out by [`BlockStore::read`] was checked against its
 //!   chunk's CRC32C first; a mismatch ends the stream with
-//!   [`DatanodeError::Corrupt`]. Deciding what to do about it (quarantine,
-//!   report) is the caller's job ([`crate::sender`]).
+//!   [`DatanodeError::Corrupt`]. A read of the whole block is also checked
+//!   against the SHA-256 in its `.meta`, and its last piece is held back
+//!   until that check passes, so a replica whose CRCs agree with corrupt data
+//!   still never leaves whole. A `.blk` without a usable `.meta`, or of the
+//!   wrong length, is `Corrupt` too. Deciding what to do about it
+//!   (quarantine, report) is the caller's job ([`crate::sender`],
+//!   [`crate::scanner`]).
+//! - A replica whose `.blk` disappeared behind our back is dropped from the
+//!   index when a read finds it gone ([`DatanodeError::Vanished`]).
 //! - Blocking file I/O runs on tokio's blocking pool, in ~1 MiB pieces.
 //!
 //! Does not talk to the network and does not know about the namenode.
@@ -319,19 +326,28 @@ impl BlockStore {
         }
         let (meta_path, blk_path) = (self.meta_path(id), self.block_path(id));
         let (tx, rx) = mpsc::channel(IO_QUEUE);
+        let store = self.clone();
         let opened = spawn_blocking(move || -> Result<()> {
-            let meta = read_meta(id, &meta_path, info)?;
+            // The data file first: once open, a concurrent delete or
+            // quarantine (a rename or unlink) cannot pull it from under us.
             let file = match File::open(&blk_path) {
                 Ok(f) => f,
-                Err(e) if e.kind() == ErrorKind::NotFound => {
-                    return Err(DatanodeError::NotFound(id))
-                }
+                Err(e) if e.kind() == ErrorKind::NotFound => return Err(store.vanished(id, info)),
                 Err(e) => {
                     return Err(DatanodeError::io(
                         format!("opening {}", blk_path.display()),
                         e,
                     ))
                 }
+            };
+            let meta = match read_meta(id, &meta_path, info) {
+                Err(DatanodeError::NotFound(_)) if store.get(id) == Some(info) => {
+                    return Err(DatanodeError::Corrupt {
+                        id,
+                        detail: "meta file is missing".into(),
+                    })
+                }
+                other => other?,
             };
             let on_disk = file
                 .metadata()
@@ -341,6 +357,12 @@ impl BlockStore {
                 return Err(DatanodeError::Corrupt {
                     id,
                     detail: format!("{on_disk} bytes on disk, meta says {}", meta.len),
+                });
+            }
+            if meta.len == 0 && meta.sha256 != Sha256Digest::empty() {
+                return Err(DatanodeError::Corrupt {
+                    id,
+                    detail: format!("empty block, but meta says SHA-256 {}", meta.sha256),
                 });
             }
             if len > 0 {
@@ -383,18 +405,44 @@ impl BlockStore {
         Ok(found)
     }
 
-    /// Moves a replica to `corrupt/` and forgets it.
-    pub async fn quarantine(&self, id: BlockId, reason: &str) -> Result<()> {
+    /// Moves a replica to `corrupt/` and forgets it. Returns whether it was
+    /// still here: `false` when a delete or another quarantine got there
+    /// first (then nothing is moved and there is nothing to report).
+    pub async fn quarantine(&self, id: BlockId, reason: &str) -> Result<bool> {
         let store = self.clone();
         let reason = reason.to_string();
-        spawn_blocking(move || {
+        let had = spawn_blocking(move || {
             let _files = lock(&store.inner.files);
-            store.remove_from_index(id);
+            if store.remove_from_index(id).is_none() {
+                return false;
+            }
             log::warn!("quarantining replica {id}: {reason}");
             store.move_to_corrupt(&store.block_path(id), &id.to_string());
+            true
         })
         .await?;
-        Ok(())
+        Ok(had)
+    }
+
+    /// A read found the `.blk` of an indexed replica missing (blocking).
+    /// Under the files lock, so a delete or write of the same id cannot
+    /// interleave: if the index still holds what the reader saw and the
+    /// file is still absent, forget the replica and remove its orphan
+    /// `.meta` → [`DatanodeError::Vanished`]; otherwise it was deleted the
+    /// ordinary way meanwhile → [`DatanodeError::NotFound`].
+    fn vanished(&self, id: BlockId, seen: BlockInfo) -> DatanodeError {
+        let _files = lock(&self.inner.files);
+        if self.get(id) != Some(seen) || self.block_path(id).exists() {
+            return DatanodeError::NotFound(id);
+        }
+        self.remove_from_index(id);
+        log::warn!("replica {id} vanished from disk; forgetting it");
+        match fs::remove_file(self.meta_path(id)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(e) => log::warn!("cannot remove orphan meta of {id}: {e}"),
+        }
+        DatanodeError::Vanished(id)
     }
 
     fn remove_from_index(&self, id: BlockId) -> Option<BlockInfo> {
@@ -746,6 +794,8 @@ fn read_loop(
     let end = offset + len;
     let mut chunk = (offset / cs) as usize;
     let last = end.div_ceil(cs) as usize; // exclusive
+                                          // A whole-block read is hashed too; its last piece waits for the verdict.
+    let mut whole = (offset == 0 && len == meta.len).then(Sha256Hasher::new);
     let fail = |tx: &mpsc::Sender<Result<Bytes>>, e: DatanodeError| {
         let _ = tx.blocking_send(Err(e));
     };
@@ -788,6 +838,25 @@ fn read_loop(
         } else {
             Bytes::new()
         };
+        if let Some(hasher) = whole.as_mut() {
+            hasher.update(&verified);
+            if bad.is_none() && batch_end == last {
+                let got = std::mem::take(hasher).finish();
+                if got != meta.sha256 {
+                    return fail(
+                        &tx,
+                        DatanodeError::Corrupt {
+                            id,
+                            detail: format!(
+                                "every chunk passes its CRC32C, but the data's SHA-256 is {got}, \
+                                 not {} as its meta says",
+                                meta.sha256
+                            ),
+                        },
+                    );
+                }
+            }
+        }
         if !verified.is_empty() && tx.blocking_send(Ok(verified)).is_err() {
             return; // the reader went away
         }

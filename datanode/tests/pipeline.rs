@@ -23,9 +23,8 @@ async fn start(dir: &std::path::Path, namenode: &str) -> Datanode {
     let config = Config {
         namenode: namenode.to_string(),
         listen: "127.0.0.1:0".into(),
-        advertise: None,
         data_dir: dir.to_path_buf(),
-        capacity: None,
+        ..Config::default()
     };
     Datanode::start(config).await.unwrap()
 }
