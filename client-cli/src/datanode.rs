@@ -5,7 +5,10 @@
 //! It moves bytes and reports what the datanode said; it does not verify
 //! them (that is `download`'s job, chunk by chunk) and never buffers a block.
 //! There is no overall timeout on data requests (a block may take minutes on
-//! a slow link); readers bound the wait for each piece instead.
+//! a slow link); the wait for an answer's headers and for each piece of a
+//! body is bounded instead ([`IDLE_TIMEOUT`]), so a hung datanode is given up
+//! on. A dead one costs little: its HTTP client connects with a short
+//! timeout ([`CONNECT_TIMEOUT`]), and a refused connection fails at once.
 use crate::error::{ClientError, Result};
 use bytes::Bytes;
 use dfs_common::checksum::BlockChecksums;
@@ -16,7 +19,13 @@ use futures_util::{StreamExt, TryStreamExt};
 use std::time::Duration;
 
 /// `GET /blocks/{id}/meta` is small: it gets an overall timeout.
-const META_TIMEOUT: Duration = Duration::from_secs(30);
+const META_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long to wait for a TCP connection to a datanode: another replica or
+/// pipeline is usually at hand, so a blackholed node must not cost long.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// A datanode that sends nothing (no answer headers, no body piece) for this
+/// long while reading is given up on.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// A handle for talking to any datanode (cheap to clone).
 #[derive(Clone)]
@@ -95,11 +104,15 @@ impl DatanodeClient {
         length: u64,
     ) -> Result<BoxStream<'static, Result<Bytes>>> {
         let url = format!("{}?offset={offset}&length={length}", block_url(addr, block));
-        let resp = self
-            .http
-            .get(url)
-            .send()
+        let resp = tokio::time::timeout(IDLE_TIMEOUT, self.http.get(url).send())
             .await
+            .map_err(|_| {
+                ClientError::Transport(format!(
+                    "{} did not answer within {}s",
+                    who(addr),
+                    IDLE_TIMEOUT.as_secs()
+                ))
+            })?
             .map_err(|e| ClientError::transport(&who(addr), &e))?;
         let resp = check(addr, resp).await?;
         let name = who(addr);

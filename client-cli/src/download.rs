@@ -31,7 +31,7 @@ use std::time::Duration;
 
 /// A datanode that sends nothing for this long is given up on, and the next
 /// replica is tried.
-const READ_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+const READ_IDLE_TIMEOUT: Duration = crate::datanode::IDLE_TIMEOUT;
 
 /// Opens `path` for reading `[offset, offset + length)` (to the end when
 /// `length` is `None`).

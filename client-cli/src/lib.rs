@@ -1,9 +1,11 @@
 //! `dfs_client`: the one library that knows how files become blocks and back.
 //!
 //! [`DfsClient`] is the whole public face: namespace calls relayed to the
-//! namenode, [`DfsClient::upload`] (a byte source becomes a replicated file)
+//! namenode, [`DfsClient::upload`] / [`DfsClient::upload_seekable`] (a byte
+//! source becomes a replicated file, surviving datanode failures on the way)
 //! and [`DfsClient::open`] / [`DfsClient::download`] (a file becomes a stream
-//! of verified bytes). The `dfs` command, the namenode's seed endpoints and
+//! of verified bytes), and the cluster administration calls (decommission,
+//! safe mode). The `dfs` command, the namenode's seed endpoints and
 //! the datanode's WebHDFS landing all go through it, so there is one write
 //! path and one read path.
 //!
@@ -12,8 +14,9 @@
 //!   error answers become [`ClientError`].
 //! - [`datanode`]: `DatanodeClient`, the block protocol (put a block into a
 //!   pipeline, fetch checksums, fetch a byte range).
-//! - `upload`: create → add_block + stream each block → complete; abandons
-//!   the file on any failure.
+//! - `upload`: create → add_block + stream each block → complete; a block
+//!   whose pipeline fails is sent again on a new one; abandons the file on
+//!   any failure.
 //! - `download`: locations → per block, replicas in order, each chunk checked
 //!   against its CRC32C (and the block's SHA-256) before it is handed on.
 //! - [`error`]: the one `ClientError` enum.
@@ -24,21 +27,25 @@
 pub mod datanode;
 mod download;
 pub mod error;
+#[cfg(test)]
+mod fake_cluster;
 pub mod namenode;
 mod upload;
 
 pub use error::{ClientError, Result};
+pub use namenode::{SafeModeAction, SafeModeStatus};
 
 use bytes::Bytes;
 use dfs_common::path::DfsPath;
 use dfs_common::proto::client::{
-    ClusterSummary, ContentSummary, DatanodeReport, DeleteRequest, DeleteResponse, FileLocations,
-    FileStatus, FsckReport, MkdirsRequest, RenameRequest, SetReplicationRequest,
+    AdminStateChange, ClusterSummary, ContentSummary, DatanodeReport, DeleteRequest,
+    DeleteResponse, FileLocations, FileStatus, FsckReport, MkdirsRequest, RenameRequest,
+    SetReplicationRequest,
 };
 use futures_util::stream::BoxStream;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncSeek, AsyncWrite};
 
 /// Told how many more bytes have moved (drives progress bars).
 pub trait Progress: Send + Sync {
@@ -122,15 +129,17 @@ impl DfsClient {
                 "bad namenode URL {namenode_url:?}: no host"
             )));
         }
-        let http = reqwest::Client::builder()
-            .no_proxy()
-            .connect_timeout(namenode::CONNECT_TIMEOUT)
-            .tcp_nodelay(true)
-            .build()
-            .map_err(|e| ClientError::Invalid(format!("cannot set up an HTTP client: {e}")))?;
+        let http = |connect_timeout| {
+            reqwest::Client::builder()
+                .no_proxy()
+                .connect_timeout(connect_timeout)
+                .tcp_nodelay(true)
+                .build()
+                .map_err(|e| ClientError::Invalid(format!("cannot set up an HTTP client: {e}")))
+        };
         Ok(Self {
-            nn: namenode::NamenodeClient::new(http.clone(), &url),
-            dn: datanode::DatanodeClient::new(http),
+            nn: namenode::NamenodeClient::new(http(namenode::CONNECT_TIMEOUT)?, &url),
+            dn: datanode::DatanodeClient::new(http(datanode::CONNECT_TIMEOUT)?),
         })
     }
     pub fn namenode_url(&self) -> &str {
@@ -224,9 +233,32 @@ impl DfsClient {
         self.nn.fsck(path).await
     }
 
+    /// Drains datanode `node` (a node id, a unique prefix of one, or its
+    /// address `host:port` / URL): its replicas are copied elsewhere, then it
+    /// is `decommissioned` and can be stopped. Answers its new report.
+    pub async fn decommission(&self, node: &str) -> Result<AdminStateChange> {
+        self.nn.decommission(node).await
+    }
+
+    /// Puts datanode `node` (named as for [`DfsClient::decommission`]) back
+    /// into normal service.
+    pub async fn recommission(&self, node: &str) -> Result<AdminStateChange> {
+        self.nn.recommission(node).await
+    }
+
+    /// Reports, enters or leaves the namenode's safe mode.
+    pub async fn safe_mode(&self, action: SafeModeAction) -> Result<SafeModeStatus> {
+        self.nn.safe_mode(action).await
+    }
+
     /// Writes `reader` to `path` as a new file; visible only once complete.
     /// On failure nothing is left behind (the file is abandoned). `reader`
     /// need not be `Send`; when it is, so is this future.
+    ///
+    /// A block whose pipeline fails is sent again on another while it is at
+    /// most 8 MiB into the block (the part kept in memory); past that the
+    /// upload fails. A source that can seek should use
+    /// [`DfsClient::upload_seekable`], which can always send a block again.
     pub async fn upload<R: AsyncRead + Unpin>(
         &self,
         path: &DfsPath,
@@ -234,7 +266,23 @@ impl DfsClient {
         opts: &UploadOptions,
         progress: &dyn Progress,
     ) -> Result<FileStatus> {
-        upload::upload(&self.nn, &self.dn, path, reader, opts, progress).await
+        let input = upload::Plain(reader);
+        upload::upload(&self.nn, &self.dn, path, input, opts, progress).await
+    }
+
+    /// As [`DfsClient::upload`], from the reader's current position to its
+    /// end, but a block whose pipeline fails is read again (by seeking back
+    /// to its start) and sent on a new pipeline, whatever the block size,
+    /// with memory still bounded by a few pieces.
+    pub async fn upload_seekable<R: AsyncRead + AsyncSeek + Unpin>(
+        &self,
+        path: &DfsPath,
+        reader: R,
+        opts: &UploadOptions,
+        progress: &dyn Progress,
+    ) -> Result<FileStatus> {
+        let input = upload::Seekable::new(reader).await?;
+        upload::upload(&self.nn, &self.dn, path, input, opts, progress).await
     }
 
     /// Opens `path` for reading from `offset`, at most `length` bytes (to the
@@ -305,6 +353,10 @@ mod tests {
         let opts = UploadOptions::default();
         let data: &[u8] = b"x";
         assert_send(&c.upload(&p, data, &opts, &NoProgress));
+        let file = std::io::Cursor::new(vec![1u8, 2, 3]);
+        assert_send(&c.upload_seekable(&p, file, &opts, &NoProgress));
+        assert_send(&c.decommission("x"));
+        assert_send(&c.safe_mode(SafeModeAction::Get));
         assert_send(&c.open(&p, 0, None));
         assert_send(&c.download(&p, tokio::io::sink(), &NoProgress));
         assert_send(&c.list(&p));

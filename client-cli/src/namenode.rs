@@ -5,17 +5,23 @@
 //! It does not know how files become blocks (that is `upload` / `download`)
 //! and never talks to datanodes. Every call is a small JSON exchange, so each
 //! has an overall timeout; block data never goes through here.
+//!
+//! Retries: a metadata read (a GET) that could not reach the namenode or
+//! lost the connection is sent again a few times with a growing pause
+//! ([`GET_RETRY_PAUSES`]), so a namenode that restarts or hiccups briefly
+//! does not fail a read. Nothing else is retried here: a POST may have taken
+//! effect, and an answer (a 503 in safe mode included) is final.
 use crate::error::{ClientError, Result};
 use dfs_common::ids::FileId;
 use dfs_common::path::DfsPath;
 use dfs_common::proto::client::{
-    AbandonBlockRequest, AddBlockRequest, BadReplicaReport, ClusterSummary, CompleteRequest,
-    ContentSummary, CreateRequest, CreateResponse, DatanodeReport, DeleteRequest, DeleteResponse,
-    DirectoryListing, FileIdRequest, FileLocations, FileStatus, FsckReport, LocatedBlock,
-    MkdirsRequest, RenameRequest, SetReplicationRequest, RPC_PREFIX,
+    AbandonBlockRequest, AddBlockRequest, AdminStateChange, BadReplicaReport, ClusterSummary,
+    CompleteRequest, ContentSummary, CreateRequest, CreateResponse, DatanodeReport, DeleteRequest,
+    DeleteResponse, DirectoryListing, FileIdRequest, FileLocations, FileStatus, FsckReport,
+    LocatedBlock, MkdirsRequest, RenameRequest, SetReplicationRequest, RPC_PREFIX,
 };
 use serde::de::DeserializeOwned;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 /// How long to wait for a TCP connection to any dfs server.
@@ -26,6 +32,67 @@ const RPC_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// The cluster API prefix (`/api/v1/summary`, ...).
 const CLUSTER_PREFIX: &str = "/api/v1";
+
+/// Pauses before each new try of a GET that did not reach the namenode:
+/// about 1.5 s in all, enough to ride out a restart's listen gap without
+/// making a dead namenode slow to report.
+pub(crate) const GET_RETRY_PAUSES: [Duration; 3] = [
+    Duration::from_millis(200),
+    Duration::from_millis(400),
+    Duration::from_millis(800),
+];
+
+/// What `POST /api/v1/safemode?action=` does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SafeModeAction {
+    /// Only report the state.
+    Get,
+    /// Stop writes, re-replication and deletes until left.
+    Enter,
+    /// Leave safe mode now.
+    Leave,
+}
+
+impl SafeModeAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SafeModeAction::Get => "get",
+            SafeModeAction::Enter => "enter",
+            SafeModeAction::Leave => "leave",
+        }
+    }
+}
+
+/// The answer of `POST /api/v1/safemode`.
+// TODO(lead): a wire type; belongs in `dfs_common::proto::client` beside
+// `ClusterSummary` (client-cli could not edit common/ when it was added).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SafeModeStatus {
+    pub safe_mode: bool,
+    /// Why it is on (e.g. "12 of 40 blocks reported"), when it is.
+    pub reason: Option<String>,
+}
+
+/// Whether a failed GET is worth sending again: the namenode was not
+/// reached or the connection broke, but it did not time out (a slow answer
+/// would only be slow again) nor send something unreadable.
+fn get_is_retryable(e: &reqwest::Error) -> bool {
+    !e.is_timeout() && !e.is_decode() && !e.is_status() && !e.is_builder()
+}
+
+/// How a datanode is named in an admin URL: an id, an id prefix or an
+/// address. A URL becomes `host:port` (what the namenode matches too), so
+/// no `/` needs escaping in the path segment.
+pub(crate) fn node_ref(node: &str) -> &str {
+    let n = node.trim();
+    let n = n
+        .strip_prefix("http://")
+        .or_else(|| n.strip_prefix("https://"))
+        .unwrap_or(n);
+    n.trim_end_matches('/')
+}
 
 /// A handle on one namenode (cheap to clone).
 #[derive(Clone)]
@@ -77,6 +144,8 @@ impl NamenodeClient {
         Err(ClientError::from_error_answer(status.as_u16(), &body))
     }
 
+    /// A metadata read; retried while the namenode cannot be reached (see
+    /// the module doc).
     async fn get<T: DeserializeOwned>(
         &self,
         prefix: &str,
@@ -84,10 +153,33 @@ impl NamenodeClient {
         query: &[(&str, &str)],
     ) -> Result<T> {
         let url = self.endpoint(prefix, name, query)?;
-        let resp = self
-            .http
-            .get(url)
-            .timeout(RPC_TIMEOUT)
+        let mut pauses = GET_RETRY_PAUSES.iter();
+        loop {
+            let sent = self.http.get(url.clone()).timeout(RPC_TIMEOUT).send().await;
+            match sent {
+                Ok(resp) => return self.answer(resp).await,
+                Err(e) => match pauses.next() {
+                    Some(pause) if get_is_retryable(&e) => {
+                        log::debug!("{} not reached ({e}); trying again", self.who);
+                        tokio::time::sleep(*pause).await;
+                    }
+                    _ => return Err(ClientError::transport(&self.who, &e)),
+                },
+            }
+        }
+    }
+
+    /// A POST to a full URL with an optional JSON body.
+    async fn post_url<B: Serialize, T: DeserializeOwned>(
+        &self,
+        url: reqwest::Url,
+        body: Option<&B>,
+    ) -> Result<T> {
+        let mut req = self.http.post(url).timeout(RPC_TIMEOUT);
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let resp = req
             .send()
             .await
             .map_err(|e| ClientError::transport(&self.who, &e))?;
@@ -221,6 +313,49 @@ impl NamenodeClient {
         self.get(CLUSTER_PREFIX, "fsck", &[("path", path.as_str())])
             .await
     }
+
+    /// `GET /api/v1/blocks?path=`: a file's blocks and their live replicas.
+    pub async fn blocks(&self, path: &DfsPath) -> Result<FileLocations> {
+        self.get(CLUSTER_PREFIX, "blocks", &[("path", path.as_str())])
+            .await
+    }
+
+    // --- administration --------------------------------------------------
+
+    /// `POST /api/v1/datanodes/{node}/{action}`.
+    fn admin_url(&self, node: &str, action: &str) -> Result<reqwest::Url> {
+        let node = node_ref(node);
+        if node.is_empty() {
+            return Err(ClientError::Invalid(
+                "no datanode given (an id, an id prefix or host:port)".into(),
+            ));
+        }
+        let mut url = self.endpoint(CLUSTER_PREFIX, "datanodes", &[])?;
+        url.path_segments_mut()
+            .map_err(|()| ClientError::Invalid(format!("bad namenode URL {:?}", self.base)))?
+            .push(node)
+            .push(action);
+        Ok(url)
+    }
+
+    /// Starts draining `node` (an id, a unique id prefix, or its address):
+    /// its replicas are copied elsewhere, then it is `decommissioned`.
+    pub async fn decommission(&self, node: &str) -> Result<AdminStateChange> {
+        let url = self.admin_url(node, "decommission")?;
+        self.post_url::<(), _>(url, None).await
+    }
+
+    /// Puts `node` back into normal service.
+    pub async fn recommission(&self, node: &str) -> Result<AdminStateChange> {
+        let url = self.admin_url(node, "recommission")?;
+        self.post_url::<(), _>(url, None).await
+    }
+
+    /// `POST /api/v1/safemode?action=`.
+    pub async fn safe_mode(&self, action: SafeModeAction) -> Result<SafeModeStatus> {
+        let url = self.endpoint(CLUSTER_PREFIX, "safemode", &[("action", action.as_str())])?;
+        self.post_url::<(), _>(url, None).await
+    }
 }
 
 #[cfg(test)]
@@ -243,5 +378,67 @@ mod tests {
         );
         let u = nn.endpoint(CLUSTER_PREFIX, "summary", &[]).unwrap();
         assert_eq!(u.as_str(), "http://127.0.0.1:9870/api/v1/summary");
+    }
+
+    #[test]
+    fn admin_urls() {
+        let nn = NamenodeClient::new(reqwest::Client::new(), "http://127.0.0.1:9870");
+        let u = nn.admin_url("0192ab", "decommission").unwrap();
+        assert_eq!(
+            u.as_str(),
+            "http://127.0.0.1:9870/api/v1/datanodes/0192ab/decommission"
+        );
+        let u = nn
+            .admin_url(" http://10.0.0.5:9864/ ", "recommission")
+            .unwrap();
+        assert_eq!(
+            u.as_str(),
+            "http://127.0.0.1:9870/api/v1/datanodes/10.0.0.5:9864/recommission"
+        );
+        // Anything odd is escaped into the one segment.
+        let u = nn.admin_url("a/b c", "decommission").unwrap();
+        assert_eq!(
+            u.as_str(),
+            "http://127.0.0.1:9870/api/v1/datanodes/a%2Fb%20c/decommission"
+        );
+        assert!(matches!(
+            nn.admin_url(" http:// ", "decommission"),
+            Err(ClientError::Invalid(_))
+        ));
+        let u = nn
+            .endpoint(CLUSTER_PREFIX, "safemode", &[("action", "leave")])
+            .unwrap();
+        assert_eq!(
+            u.as_str(),
+            "http://127.0.0.1:9870/api/v1/safemode?action=leave"
+        );
+    }
+
+    #[test]
+    fn safe_mode_answers() {
+        let s: SafeModeStatus =
+            serde_json::from_str(r#"{"safe_mode":true,"reason":"3 of 9 blocks reported"}"#)
+                .unwrap();
+        assert!(s.safe_mode);
+        assert_eq!(s.reason.as_deref(), Some("3 of 9 blocks reported"));
+        let s: SafeModeStatus =
+            serde_json::from_str(r#"{"safe_mode":false,"reason":null}"#).unwrap();
+        assert_eq!(s, SafeModeStatus::default());
+    }
+
+    /// A namenode that is not listening costs a few short pauses, then a
+    /// clear error.
+    #[tokio::test]
+    async fn unreachable_get_is_retried_then_fails() {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let nn = NamenodeClient::new(reqwest::Client::new(), &format!("http://127.0.0.1:{port}"));
+        let t = std::time::Instant::now();
+        let e = nn.summary().await.unwrap_err();
+        let total: Duration = GET_RETRY_PAUSES.iter().sum();
+        assert!(t.elapsed() >= total, "{:?}", t.elapsed());
+        assert!(e.to_string().contains("cannot reach namenode"), "{e}");
     }
 }

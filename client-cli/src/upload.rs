@@ -5,20 +5,36 @@
 //! hashing them → check every hop's digest → `complete` with the blocks and
 //! the whole file's SHA-256.
 //!
+//! Pipeline recovery (HDFS's "write goes on with the nodes that remain"):
+//! - A block counts as written once at least one hop ([`MIN_REPLICAS`])
+//!   acknowledged a durable replica whose digest is the client's. Hops that
+//!   failed or kept other bytes are left out of `complete`; the namenode sees
+//!   the block under-replicated and re-replicates it later.
+//! - When no hop kept the block (the first hop refused the connection, broke
+//!   it, answered an error, stalled, or every hop failed), the block is
+//!   abandoned and sent again on a new pipeline from `add_block` with the
+//!   failed nodes in `exclude`, up to [`MAX_BLOCK_ATTEMPTS`] pipelines
+//!   ([`decide`] is the rule). That needs the block's bytes again:
+//!   - a seekable source ([`Seekable`], `DfsClient::upload_seekable`) seeks
+//!     back to the block's start and reads it again, for any block size;
+//!   - a plain stream ([`Plain`]) keeps the pieces of the block read so far
+//!     while they fit in [`REPLAY_LIMIT`] (a dead first hop is noticed within
+//!     the first pieces, and a small block is held whole). Past that the
+//!     upload fails, naming the failed node.
+//! - A namenode answer is never retried here: a 503 (safe mode, too few
+//!   datanodes) fails the upload with the namenode's reason.
+//!
 //! Invariants:
-//! - Memory is bounded by a few pieces ([`PIECE`] × [`IN_FLIGHT`]) plus the
-//!   replay buffer ([`REPLAY_LIMIT`]), never a block: the source is read in the caller's task and handed to the request
-//!   body through a bounded channel, so a slow pipeline slows the reader.
+//! - Memory is bounded by a few pieces ([`PIECE`] × [`IN_FLIGHT`]) plus, for
+//!   a plain stream, the replay buffer ([`REPLAY_LIMIT`]); never a block. The
+//!   source is read in the caller's task and handed to the request body
+//!   through a bounded channel, so a slow pipeline slows the reader.
 //! - The source need not be `Send` (the seed endpoint passes an actix
 //!   multipart stream); only the HTTP request runs in a spawned task.
-//! - The source cannot be re-read. A block whose pipeline fails while the
-//!   block so far is still held (at most [`REPLAY_LIMIT`]: a dead first hop
-//!   is noticed within the first pieces, and a small block is held whole) is
-//!   abandoned and sent again on a new pipeline without the failed nodes, up
-//!   to [`MAX_BLOCK_ATTEMPTS`] times. Past that, a block that did not keep
-//!   enough intact replicas fails the upload, naming the failed nodes.
-//! - Each source byte is hashed into the file digest and counted for
-//!   progress exactly once, whatever the retries.
+//! - The file digest covers exactly the bytes of the accepted attempts (it
+//!   is forked per attempt), so it always matches the blocks `complete`
+//!   names, even if a seekable source changed between two reads. Progress
+//!   counts each source byte once, whatever the retries.
 //! - Any failure after `create` abandons the file (best effort, also when the
 //!   upload future is dropped): a failed upload leaves no visible file.
 use crate::datanode::DatanodeClient;
@@ -36,8 +52,10 @@ use dfs_common::proto::client::{
 };
 use dfs_common::proto::data::{ReplicaAck, WriteBlockResponse};
 use dfs_common::proto::DatanodeInfo;
+use std::collections::VecDeque;
+use std::io::SeekFrom;
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeek, AsyncSeekExt};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -45,19 +63,85 @@ use tokio::task::JoinHandle;
 const PIECE: usize = 512 * 1024;
 /// Pieces queued between the reader and the request body.
 const IN_FLIGHT: usize = 4;
-/// A block is kept for a second attempt while it is at most this long: long
-/// enough to cover what is in flight when a dead first hop is noticed, and
-/// all of a small file's block.
-const REPLAY_LIMIT: u64 = 8 * 1024 * 1024;
+/// A plain stream's block is kept for a second attempt while it is at most
+/// this long: long enough to cover what is in flight when a dead first hop
+/// is noticed, and all of a small file's block.
+pub(crate) const REPLAY_LIMIT: u64 = 8 * 1024 * 1024;
 /// Pipelines tried per block before the upload fails.
-const MAX_BLOCK_ATTEMPTS: usize = 3;
+pub(crate) const MAX_BLOCK_ATTEMPTS: usize = 4;
+/// Hops that must keep a block intact for it to count as written; the
+/// namenode restores the rest by re-replication.
+pub(crate) const MIN_REPLICAS: usize = 1;
+/// A first hop that takes no body bytes for this long is taken as hung.
+const SEND_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long the pipeline may take to answer once the whole block was sent
+/// (each hop syncs to disk and waits for the hops after it).
+const ACK_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// Writes `reader` to `path`; see the module doc.
-pub(crate) async fn upload<R: AsyncRead + Unpin>(
+/// A byte source for an upload, and whether it can be read again.
+pub(crate) trait Input {
+    /// True when [`Input::rewind_to`] works.
+    fn seekable(&self) -> bool;
+    /// Reads up to `want` bytes (fewer only at end of input); empty = end.
+    async fn read_piece(&mut self, want: usize) -> std::io::Result<Bytes>;
+    /// Goes back to `offset` bytes past where the upload started.
+    async fn rewind_to(&mut self, offset: u64) -> std::io::Result<()>;
+}
+
+/// A source that can be read once (stdin, a multipart stream).
+pub(crate) struct Plain<R>(pub R);
+
+impl<R: AsyncRead + Unpin> Input for Plain<R> {
+    fn seekable(&self) -> bool {
+        false
+    }
+    async fn read_piece(&mut self, want: usize) -> std::io::Result<Bytes> {
+        read_piece(&mut self.0, want).await
+    }
+    async fn rewind_to(&mut self, _offset: u64) -> std::io::Result<()> {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::Unsupported,
+            "the source cannot be read again",
+        ))
+    }
+}
+
+/// A source that can seek (a local file): any block can be read again.
+pub(crate) struct Seekable<R> {
+    reader: R,
+    /// Where the reader stood when the upload began.
+    origin: u64,
+}
+
+impl<R: AsyncRead + AsyncSeek + Unpin> Seekable<R> {
+    /// Uploads from the reader's current position.
+    pub(crate) async fn new(mut reader: R) -> std::io::Result<Self> {
+        let origin = reader.stream_position().await?;
+        Ok(Self { reader, origin })
+    }
+}
+
+impl<R: AsyncRead + AsyncSeek + Unpin> Input for Seekable<R> {
+    fn seekable(&self) -> bool {
+        true
+    }
+    async fn read_piece(&mut self, want: usize) -> std::io::Result<Bytes> {
+        read_piece(&mut self.reader, want).await
+    }
+    async fn rewind_to(&mut self, offset: u64) -> std::io::Result<()> {
+        self.reader
+            .seek(SeekFrom::Start(self.origin + offset))
+            .await
+            .map(|_| ())
+    }
+}
+
+/// Writes `input` to `path`; see the module doc.
+pub(crate) async fn upload<I: Input>(
     nn: &NamenodeClient,
     dn: &DatanodeClient,
     path: &DfsPath,
-    reader: R,
+    input: I,
     opts: &UploadOptions,
     progress: &dyn Progress,
 ) -> Result<FileStatus> {
@@ -81,7 +165,8 @@ pub(crate) async fn upload<R: AsyncRead + Unpin>(
             owner: None,
             permission: None,
         })
-        .await?;
+        .await
+        .map_err(|e| unavailable_context(e, path))?;
     let file_id = created.file_id;
     let mut abandon = AbandonOnDrop {
         nn: nn.clone(),
@@ -90,7 +175,7 @@ pub(crate) async fn upload<R: AsyncRead + Unpin>(
     };
     let _lease = renew_lease_in_background(nn, file_id, created.lease_renew_interval_ms);
 
-    let result = write_file(nn, dn, path, file_id, created.block_size, reader, progress).await;
+    let result = write_file(nn, dn, path, file_id, created.block_size, input, progress).await;
     abandon.armed = false;
     if result.is_err() {
         if let Err(e) = nn.abandon_file(file_id).await {
@@ -100,13 +185,23 @@ pub(crate) async fn upload<R: AsyncRead + Unpin>(
     result
 }
 
-async fn write_file<R: AsyncRead + Unpin>(
+/// A 503 from the namenode says it takes no writes now (safe mode, too few
+/// datanodes): say so in front of its reason.
+fn unavailable_context(e: ClientError, path: &DfsPath) -> ClientError {
+    if e.code() == ErrorCode::Unavailable && matches!(e, ClientError::Remote { .. }) {
+        e.context(format!("cannot write {path} now"))
+    } else {
+        e
+    }
+}
+
+async fn write_file<I: Input>(
     nn: &NamenodeClient,
     dn: &DatanodeClient,
     path: &DfsPath,
     file_id: FileId,
     block_size: u64,
-    mut reader: R,
+    mut input: I,
     progress: &dyn Progress,
 ) -> Result<FileStatus> {
     if block_size == 0 {
@@ -119,24 +214,14 @@ async fn write_file<R: AsyncRead + Unpin>(
     let mut length = 0u64;
     let mut blocks = Vec::new();
     loop {
+        let mut source = BlockSource::new(&mut input, length, block_size, progress);
         // Read before asking for a block, so a source that ends exactly on a
         // block boundary (or is empty) does not leave an empty block.
-        let first = read_piece(&mut reader, piece_len(block_size, 0)).await?;
-        if first.is_empty() {
+        if !source.start().await? {
             break;
         }
-        file_hash.update(&first);
-        progress.advance(first.len() as u64);
-        let mut source = BlockSource {
-            reader: &mut reader,
-            block_size,
-            read: first.len() as u64,
-            replay: Some(vec![first]),
-            file_hash: &mut file_hash,
-            progress,
-        };
         let index = blocks.len();
-        let block = write_block(nn, dn, file_id, &mut source)
+        let block = write_block(nn, dn, path, file_id, &mut source, &mut file_hash)
             .await
             .map_err(|e| {
                 e.context(format!(
@@ -155,58 +240,165 @@ async fn write_file<R: AsyncRead + Unpin>(
     .await
 }
 
-/// The bytes of one block as they come from the source: each byte is read,
-/// hashed into the file digest and counted for progress once, and kept for a
-/// second attempt while the block so far fits in [`REPLAY_LIMIT`].
-struct BlockSource<'a, R> {
-    reader: &'a mut R,
+/// The bytes of one block, for as many attempts as it takes: each attempt
+/// gets the block from its start, from the replay buffer or by seeking back.
+struct BlockSource<'a, I> {
+    input: &'a mut I,
+    /// Offset of the block's first byte in the upload.
+    start: u64,
     block_size: u64,
-    /// Bytes of this block read from the source so far.
-    read: u64,
-    /// Every piece read so far, while they fit in [`REPLAY_LIMIT`].
-    replay: Option<Vec<Bytes>>,
-    file_hash: &'a mut Sha256Hasher,
+    /// Bytes of the block read so far at most, over all attempts (progress
+    /// has counted this many).
+    seen: u64,
+    /// Bytes handed out in the current attempt.
+    sent: u64,
+    /// Pieces to hand out before reading the input again.
+    queued: VecDeque<Bytes>,
+    /// Plain input: every piece read so far, while they fit in
+    /// [`REPLAY_LIMIT`]; `None` once they do not (or for seekable input).
+    kept: Option<Vec<Bytes>>,
     progress: &'a dyn Progress,
 }
 
-impl<R: AsyncRead + Unpin> BlockSource<'_, R> {
-    /// The next new piece of the block; empty at its end.
-    async fn next_new(&mut self) -> std::io::Result<Bytes> {
-        if self.read >= self.block_size {
+impl<'a, I: Input> BlockSource<'a, I> {
+    fn new(input: &'a mut I, start: u64, block_size: u64, progress: &'a dyn Progress) -> Self {
+        let kept = (!input.seekable()).then(Vec::new);
+        Self {
+            input,
+            start,
+            block_size,
+            seen: 0,
+            sent: 0,
+            queued: VecDeque::new(),
+            kept,
+            progress,
+        }
+    }
+
+    /// Reads the block's first piece, to be handed out again by the first
+    /// attempt; false when the input is at its end (no block).
+    async fn start(&mut self) -> std::io::Result<bool> {
+        let first = self.next().await?;
+        if first.is_empty() {
+            return Ok(false);
+        }
+        self.sent = 0;
+        self.queued.push_back(first);
+        Ok(true)
+    }
+
+    /// The next piece of the block for the current attempt; empty at its end.
+    async fn next(&mut self) -> std::io::Result<Bytes> {
+        if self.sent >= self.block_size {
             return Ok(Bytes::new());
         }
-        let piece = read_piece(self.reader, piece_len(self.block_size, self.read)).await?;
-        self.read += piece.len() as u64;
-        self.file_hash.update(&piece);
-        self.progress.advance(piece.len() as u64);
-        if self.read > REPLAY_LIMIT {
-            self.replay = None;
-        } else if let Some(r) = self.replay.as_mut() {
-            r.push(piece.clone());
+        let piece = match self.queued.pop_front() {
+            Some(p) => p,
+            None => {
+                let p = self
+                    .input
+                    .read_piece(piece_len(self.block_size, self.sent))
+                    .await?;
+                // A plain input only ever reads new bytes here (the replay
+                // covers everything seen), so `kept` stays the block's prefix.
+                if self.sent + p.len() as u64 > REPLAY_LIMIT {
+                    self.kept = None;
+                } else if let Some(k) = self.kept.as_mut() {
+                    k.push(p.clone());
+                }
+                p
+            }
+        };
+        self.sent += piece.len() as u64;
+        if self.sent > self.seen {
+            self.progress.advance(self.sent - self.seen);
+            self.seen = self.sent;
         }
         Ok(piece)
     }
+
+    /// Whether the block can be had again from its start.
+    fn can_resend(&self) -> bool {
+        self.input.seekable() || self.kept.is_some()
+    }
+
+    /// Goes back to the block's start for another attempt.
+    async fn rewind(&mut self) -> std::io::Result<()> {
+        self.sent = 0;
+        self.queued.clear();
+        if let Some(k) = &self.kept {
+            self.queued.extend(k.iter().cloned());
+            return Ok(());
+        }
+        self.input.rewind_to(self.start).await
+    }
 }
 
-/// A block attempt that failed, and whether it may be tried again.
+/// What kind of thing made a block attempt fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FailureKind {
+    /// Reading the local source failed: no other pipeline helps.
+    Source,
+    /// The namenode gave no pipeline to try.
+    NoTarget,
+    /// Datanodes failed: another pipeline without them may work.
+    Pipeline,
+}
+
+/// A block attempt that failed.
 struct BlockFailure {
     error: ClientError,
+    kind: FailureKind,
     /// Nodes to keep out of the next pipeline.
     failed: Vec<DatanodeInfo>,
 }
 
-/// Writes one block, on a new pipeline each time an attempt fails early
-/// enough that its bytes are still at hand (a dead first datanode, or a small
-/// block that too few hops stored).
-async fn write_block<R: AsyncRead + Unpin>(
+impl BlockFailure {
+    fn source(e: std::io::Error) -> Self {
+        Self {
+            error: e.into(),
+            kind: FailureKind::Source,
+            failed: Vec::new(),
+        }
+    }
+}
+
+/// After a failed attempt: try a new pipeline, or give up (and why, when
+/// it is not the failure itself).
+#[derive(Debug, PartialEq, Eq)]
+enum Decision {
+    Retry,
+    Fail(Option<&'static str>),
+}
+
+/// The retry rule: only datanode failures are worth a new pipeline, only
+/// when a node to leave out is known, only while the block's bytes can be had
+/// again, and at most [`MAX_BLOCK_ATTEMPTS`] pipelines in all.
+fn decide(attempt: usize, kind: FailureKind, named_a_node: bool, can_resend: bool) -> Decision {
+    match kind {
+        FailureKind::Source | FailureKind::NoTarget => Decision::Fail(None),
+        FailureKind::Pipeline if !named_a_node => Decision::Fail(None),
+        FailureKind::Pipeline if attempt >= MAX_BLOCK_ATTEMPTS => {
+            Decision::Fail(Some("every pipeline tried failed"))
+        }
+        FailureKind::Pipeline if !can_resend => Decision::Fail(Some(
+            "the block could not be sent again: its source cannot be re-read and more than 8 MiB of it had gone",
+        )),
+        FailureKind::Pipeline => Decision::Retry,
+    }
+}
+
+/// Writes one block, on a new pipeline each time an attempt fails in a way
+/// another pipeline may fix (see [`decide`]).
+async fn write_block<I: Input>(
     nn: &NamenodeClient,
     dn: &DatanodeClient,
+    path: &DfsPath,
     file_id: FileId,
-    source: &mut BlockSource<'_, R>,
+    source: &mut BlockSource<'_, I>,
+    file_hash: &mut Sha256Hasher,
 ) -> Result<CommittedBlock> {
     let mut excluded: Vec<DatanodeInfo> = Vec::new();
-    // Fixed by the first pipeline: a retry on fewer nodes must not lower it.
-    let mut need: Option<usize> = None;
     let mut attempt = 1;
     loop {
         let exclude = excluded.iter().map(|d| d.id).collect();
@@ -215,7 +407,7 @@ async fn write_block<R: AsyncRead + Unpin>(
             .await
             .map_err(|e| {
                 if excluded.is_empty() {
-                    e
+                    unavailable_context(e, path)
                 } else {
                     e.context(format!(
                         "no other pipeline after {} failed",
@@ -223,43 +415,46 @@ async fn write_block<R: AsyncRead + Unpin>(
                     ))
                 }
             })?;
-        let need = *need.get_or_insert_with(|| required_replicas(located.replicas.len()));
         let abandon = AbandonBlockRequest {
             file_id,
             block_id: located.block_id,
         };
-        if located.replicas.len() < need {
-            abandon_block(nn, &abandon).await;
-            return Err(ClientError::Transport(format!(
-                "only {} datanode(s) left for the block after {} failed (need {need})",
-                located.replicas.len(),
-                addrs(&excluded)
-            )));
-        }
-        // Pieces already read are sent again first (all of them, or the
-        // first attempt's single piece).
-        let replay = source.replay.clone().unwrap_or_default();
-        let f = match stream_block(dn, &located, need, replay, source).await {
-            Ok(block) => return Ok(block),
+        // Fork the file digest: only the accepted attempt's bytes count.
+        let mut attempt_hash = file_hash.clone();
+        let f = match stream_block(dn, &located, source, &mut attempt_hash).await {
+            Ok(block) => {
+                *file_hash = attempt_hash;
+                return Ok(block);
+            }
             Err(f) => f,
         };
         abandon_block(nn, &abandon).await;
-        let retry = attempt < MAX_BLOCK_ATTEMPTS && source.replay.is_some() && !f.failed.is_empty();
-        if !retry {
-            return Err(if excluded.is_empty() {
+        let decision = decide(attempt, f.kind, !f.failed.is_empty(), source.can_resend());
+        if decision == Decision::Retry {
+            if let Err(e) = source.rewind().await {
+                return Err(ClientError::from(e).context(format!(
+                    "{} (and the source could not be read again)",
+                    f.error
+                )));
+            }
+            log::warn!(
+                "block {} failed on {} ({}); trying another pipeline",
+                located.block_id,
+                addrs(&f.failed),
                 f.error
-            } else {
-                f.error
-                    .context(format!("after {} had failed", addrs(&excluded)))
-            });
+            );
+            excluded.extend(f.failed);
+            attempt += 1;
+            continue;
         }
-        log::warn!(
-            "block {} failed ({}); retrying on another pipeline",
-            located.block_id,
-            f.error
-        );
-        excluded.extend(f.failed);
-        attempt += 1;
+        let mut error = f.error;
+        if !excluded.is_empty() {
+            error = error.context(format!("after {} had failed", addrs(&excluded)));
+        }
+        if let Decision::Fail(Some(why)) = decision {
+            error = error.context(why);
+        }
+        return Err(error);
     }
 }
 
@@ -324,14 +519,13 @@ impl<T> Drop for AbortOnDrop<T> {
     }
 }
 
-/// One attempt: streams the `replay` pieces and then the rest of the block
-/// from `source` into the pipeline of `located`.
-async fn stream_block<R: AsyncRead + Unpin>(
+/// One attempt: streams the block from `source` (from its start) into the
+/// pipeline of `located`, hashing what is sent into `file_hash` as well.
+async fn stream_block<I: Input>(
     dn: &DatanodeClient,
     located: &LocatedBlock,
-    need: usize,
-    replay: Vec<Bytes>,
-    source: &mut BlockSource<'_, R>,
+    source: &mut BlockSource<'_, I>,
+    file_hash: &mut Sha256Hasher,
 ) -> std::result::Result<CommittedBlock, BlockFailure> {
     let targets = &located.replicas;
     let Some(head) = targets.first() else {
@@ -342,11 +536,13 @@ async fn stream_block<R: AsyncRead + Unpin>(
         };
         return Err(BlockFailure {
             error,
+            kind: FailureKind::NoTarget,
             failed: Vec::new(),
         });
     };
     let head_failed = |error: ClientError| BlockFailure {
         error,
+        kind: FailureKind::Pipeline,
         failed: vec![head.clone()],
     };
     let downstream: Vec<String> = targets[1..].iter().map(|t| t.addr.clone()).collect();
@@ -361,47 +557,58 @@ async fn stream_block<R: AsyncRead + Unpin>(
     let mut block_hash = Sha256Hasher::new();
     let mut len = 0u64;
     let mut receiver_gone = false;
-    let mut replay = replay.into_iter();
     loop {
-        let piece = match replay.next() {
-            Some(p) => p,
-            None => source.next_new().await.map_err(|e| BlockFailure {
-                error: e.into(),
-                failed: Vec::new(),
-            })?,
-        };
+        let piece = source.next().await.map_err(BlockFailure::source)?;
         if piece.is_empty() {
             break;
         }
         len += piece.len() as u64;
         block_hash.update(&piece);
-        if tx.send(Piece::Data(piece)).await.is_err() {
+        file_hash.update(&piece);
+        match tokio::time::timeout(SEND_IDLE_TIMEOUT, tx.send(Piece::Data(piece))).await {
+            Ok(Ok(())) => {}
             // The request ended early; its answer says why.
-            receiver_gone = true;
-            break;
+            Ok(Err(_)) => {
+                receiver_gone = true;
+                break;
+            }
+            Err(_) => {
+                return Err(head_failed(ClientError::Transport(format!(
+                    "datanode at {} took no data for {}s",
+                    head.addr,
+                    SEND_IDLE_TIMEOUT.as_secs()
+                ))))
+            }
         }
     }
     if !receiver_gone {
         let _ = tx.send(Piece::End).await;
     }
     drop(tx);
-    let answer = match (&mut put.0).await {
-        Ok(Ok(answer)) => answer,
-        Ok(Err(e)) => return Err(head_failed(e)),
-        Err(e) => {
+    let answer = match tokio::time::timeout(ACK_TIMEOUT, &mut put.0).await {
+        Ok(Ok(Ok(answer))) => answer,
+        Ok(Ok(Err(e))) => return Err(head_failed(e)),
+        Ok(Err(e)) => {
             return Err(head_failed(ClientError::Transport(format!(
                 "the block upload task failed: {e}"
+            ))))
+        }
+        Err(_) => {
+            return Err(head_failed(ClientError::Transport(format!(
+                "the pipeline from datanode at {} did not acknowledge the block within {}s",
+                head.addr,
+                ACK_TIMEOUT.as_secs()
             ))))
         }
     };
     if receiver_gone {
         return Err(head_failed(ClientError::Transport(format!(
-            "{} stopped reading the block early",
+            "datanode at {} stopped reading the block early",
             head.addr
         ))));
     }
     let sha256 = block_hash.finish();
-    match accept_block(targets, &answer, &sha256, need) {
+    match accept_block(targets, &answer, &sha256, MIN_REPLICAS) {
         Ok(replicas) => Ok(CommittedBlock {
             block_id: located.block_id,
             len,
@@ -412,22 +619,17 @@ async fn stream_block<R: AsyncRead + Unpin>(
             let failed = nodes_to_exclude(targets, &answer, &sha256);
             Err(BlockFailure {
                 error: ClientError::Transport(message),
+                kind: FailureKind::Pipeline,
                 failed,
             })
         }
     }
 }
 
-/// Replicas needed for a block to count as written: two (so it survives the
-/// loss of one datanode, and re-replication restores the rest), or all of
-/// them when the namenode's first pipeline is shorter (a one-node cluster).
-pub(crate) fn required_replicas(pipeline_len: usize) -> usize {
-    pipeline_len.clamp(1, 2)
-}
-
 /// The pipeline acceptance rule: the node ids of the hops that acknowledged a
 /// durable replica with the client's digest, when there are at least `need`
-/// (see [`required_replicas`]); otherwise a message naming what failed.
+/// (the write path asks for [`MIN_REPLICAS`]); otherwise a message naming
+/// what failed. A hop that says ok but kept other bytes never counts.
 pub(crate) fn accept_block(
     targets: &[DatanodeInfo],
     answer: &WriteBlockResponse,
@@ -617,12 +819,31 @@ mod tests {
     }
 
     #[test]
-    fn required_replicas_rule() {
-        assert_eq!(required_replicas(0), 1);
-        assert_eq!(required_replicas(1), 1);
-        assert_eq!(required_replicas(2), 2);
-        assert_eq!(required_replicas(3), 2);
-        assert_eq!(required_replicas(5), 2);
+    fn one_intact_replica_is_enough() {
+        let t = vec![node(1), node(2), node(3)];
+        let d = Sha256Digest::of(b"data");
+        // The second hop died: the first one's replica is kept, the namenode
+        // re-replicates the rest.
+        let mut unreached = ack(&t[2], false, None);
+        unreached.error = Some("not reached".into());
+        let a = answer(
+            4,
+            d,
+            vec![
+                ack(&t[0], true, Some(d)),
+                ack(&t[1], false, None),
+                unreached,
+            ],
+        );
+        assert_eq!(
+            accept_block(&t, &a, &d, MIN_REPLICAS).unwrap(),
+            vec![t[0].id]
+        );
+        // No hop intact: refused, and the first hop is the one to leave out.
+        let bad = Sha256Digest::of(b"dat4");
+        let a = answer(4, d, vec![ack(&t[0], true, Some(bad))]);
+        assert!(accept_block(&t, &a, &d, MIN_REPLICAS).is_err());
+        assert_eq!(nodes_to_exclude(&t, &a, &d), vec![t[0].clone()]);
     }
 
     #[test]
@@ -639,7 +860,7 @@ mod tests {
             ],
         );
         assert_eq!(
-            accept_block(&t, &a, &d, required_replicas(t.len())).unwrap(),
+            accept_block(&t, &a, &d, MIN_REPLICAS).unwrap(),
             vec![t[0].id, t[2].id]
         );
     }
@@ -653,7 +874,7 @@ mod tests {
             d,
             vec![ack(&t[0], true, Some(d)), ack(&t[1], false, None)],
         );
-        let e = accept_block(&t, &a, &d, required_replicas(t.len())).unwrap_err();
+        let e = accept_block(&t, &a, &d, 2).unwrap_err();
         assert!(e.contains("only 1 of 3"), "{e}");
         assert!(e.contains(&t[1].addr) && e.contains("disk full"), "{e}");
         assert!(
@@ -672,8 +893,12 @@ mod tests {
             d,
             vec![ack(&t[0], true, Some(d)), ack(&t[1], true, Some(bad))],
         );
-        let e = accept_block(&t, &a, &d, required_replicas(t.len())).unwrap_err();
+        let e = accept_block(&t, &a, &d, 2).unwrap_err();
         assert!(e.contains("instead of"), "{e}");
+        assert_eq!(
+            accept_block(&t, &a, &d, MIN_REPLICAS).unwrap(),
+            vec![t[0].id]
+        );
     }
 
     #[test]
@@ -719,11 +944,11 @@ mod tests {
         let d = Sha256Digest::of(b"x");
         let a = answer(1, d, vec![ack(&t[0], true, Some(d))]);
         assert_eq!(
-            accept_block(&t, &a, &d, required_replicas(t.len())).unwrap(),
+            accept_block(&t, &a, &d, MIN_REPLICAS).unwrap(),
             vec![t[0].id]
         );
         let a = answer(1, d, vec![ack(&t[0], false, None)]);
-        assert!(accept_block(&t, &a, &d, required_replicas(t.len())).is_err());
+        assert!(accept_block(&t, &a, &d, MIN_REPLICAS).is_err());
     }
 
     #[test]
@@ -755,5 +980,280 @@ mod tests {
         assert_eq!(&s.next().await.unwrap().unwrap()[..], b"ab");
         assert!(s.next().await.unwrap().is_err());
         assert!(s.next().await.is_none());
+    }
+
+    #[test]
+    fn retry_rule() {
+        use FailureKind::*;
+        assert_eq!(decide(1, Pipeline, true, true), Decision::Retry);
+        assert_eq!(
+            decide(MAX_BLOCK_ATTEMPTS - 1, Pipeline, true, true),
+            Decision::Retry
+        );
+        assert!(matches!(
+            decide(MAX_BLOCK_ATTEMPTS, Pipeline, true, true),
+            Decision::Fail(Some(_))
+        ));
+        // The bytes are gone (a plain stream past the replay buffer).
+        assert!(matches!(
+            decide(1, Pipeline, true, false),
+            Decision::Fail(Some(why)) if why.contains("cannot be re-read")
+        ));
+        // No node to leave out: the same pipeline would fail the same way.
+        assert_eq!(decide(1, Pipeline, false, true), Decision::Fail(None));
+        // A local read error or no pipeline at all: nothing to retry.
+        assert_eq!(decide(1, Source, true, true), Decision::Fail(None));
+        assert_eq!(decide(1, NoTarget, false, true), Decision::Fail(None));
+    }
+
+    struct Count(std::sync::atomic::AtomicU64);
+    impl Progress for Count {
+        fn advance(&self, bytes: u64) {
+            self.0
+                .fetch_add(bytes, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    /// Reads two pieces of a block, rewinds, reads the whole block: what
+    /// the second attempt saw, and the bytes progress counted.
+    async fn read_twice<I: Input>(input: &mut I, block: u64) -> (Vec<u8>, u64) {
+        let count = Count(Default::default());
+        let mut src = BlockSource::new(input, 0, block, &count);
+        assert!(src.start().await.unwrap());
+        assert_eq!(src.next().await.unwrap().len(), PIECE);
+        assert_eq!(src.next().await.unwrap().len(), PIECE);
+        assert!(src.can_resend());
+        src.rewind().await.unwrap();
+        let mut again = Vec::new();
+        loop {
+            let p = src.next().await.unwrap();
+            if p.is_empty() {
+                break;
+            }
+            again.extend_from_slice(&p);
+        }
+        (again, count.0.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    /// A plain source is replayed from memory while the block is small; a
+    /// seekable one seeks back. Either way each byte is counted once and
+    /// every attempt gets the block from its start.
+    #[tokio::test]
+    async fn block_source_rewinds() {
+        let data: Vec<u8> = (0..3 * PIECE + 10).map(|i| (i % 251) as u8).collect();
+        let block = (2 * PIECE + 5) as u64;
+        let want = (data[..block as usize].to_vec(), block);
+        assert_eq!(read_twice(&mut Plain(&data[..]), block).await, want);
+        // Seekable, starting mid-file: the block starts where the reader stood.
+        let mut cursor = std::io::Cursor::new(data.clone());
+        cursor.set_position(3);
+        let mut seek = Seekable::new(cursor).await.unwrap();
+        let want = (data[3..3 + block as usize].to_vec(), block);
+        assert_eq!(read_twice(&mut seek, block).await, want);
+    }
+
+    /// A plain source past [`REPLAY_LIMIT`] cannot be sent again.
+    #[tokio::test]
+    async fn plain_source_forgets_big_blocks() {
+        let data = vec![1u8; REPLAY_LIMIT as usize + 2 * PIECE];
+        let mut input = Plain(&data[..]);
+        let mut src = BlockSource::new(&mut input, 0, 64 << 20, &crate::NoProgress);
+        assert!(src.start().await.unwrap());
+        while src.sent <= REPLAY_LIMIT {
+            assert!(src.can_resend());
+            src.next().await.unwrap();
+        }
+        assert!(!src.can_resend());
+    }
+
+    // --- against a fake cluster ----------------------------------------
+
+    use crate::fake_cluster::{Behaviour, FakeCluster, Options};
+    use crate::DfsClient;
+
+    fn data(len: usize) -> Vec<u8> {
+        (0..len)
+            .map(|i| ((i as u64).wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect()
+    }
+
+    fn path() -> DfsPath {
+        DfsPath::parse("/f").unwrap()
+    }
+
+    /// Checks what the good datanode stored and what `complete` was told.
+    fn assert_written(c: &FakeCluster, good: usize, data: &[u8], block_size: usize) {
+        let calls = c.calls.lock().unwrap();
+        let done = calls.complete.as_ref().expect("complete was called");
+        assert_eq!(done.length, data.len() as u64);
+        assert_eq!(done.sha256, Sha256Digest::of(data));
+        let stored = c.stored[good].lock().unwrap();
+        assert_eq!(done.blocks.len(), data.len().div_ceil(block_size));
+        for (i, b) in done.blocks.iter().enumerate() {
+            let part = &data[i * block_size..((i + 1) * block_size).min(data.len())];
+            assert_eq!(b.sha256, Sha256Digest::of(part), "block {i}");
+            assert_eq!(b.replicas, vec![c.nodes[good].id]);
+            let (_, bytes) = stored.iter().find(|(id, _)| *id == b.block_id).unwrap();
+            assert_eq!(&bytes[..], part, "block {i}");
+        }
+        assert_eq!(calls.abandon_file, 0);
+    }
+
+    /// A first datanode that refuses connections, and a small-block file
+    /// from a plain stream: each block is replayed from memory onto a
+    /// pipeline without the dead node.
+    #[tokio::test]
+    async fn dead_first_hop_plain_stream() {
+        let bs = 1 << 20;
+        let c = FakeCluster::start(
+            bs as u64,
+            &[Behaviour::Refuse, Behaviour::Good],
+            Options::default(),
+        )
+        .await;
+        let client = DfsClient::new(&c.url).unwrap();
+        let d = data(2 * bs + 1234);
+        let count = Count(Default::default());
+        let st = client
+            .upload(&path(), &d[..], &UploadOptions::default(), &count)
+            .await
+            .unwrap();
+        assert_eq!(st.length, d.len() as u64);
+        assert_eq!(
+            count.0.load(std::sync::atomic::Ordering::Relaxed),
+            d.len() as u64
+        );
+        assert_written(&c, 1, &d, bs);
+        let calls = c.calls.lock().unwrap();
+        // Per block: a pipeline with the dead node, then one without it.
+        assert_eq!(calls.add_block.len(), 6);
+        assert_eq!(calls.abandon_block, 3);
+        assert_eq!(calls.add_block[1].exclude, vec![c.nodes[0].id]);
+    }
+
+    /// A later hop that fails does not fail the block: the first hop's
+    /// replica is enough, and no pipeline is abandoned.
+    #[tokio::test]
+    async fn failed_downstream_hop_keeps_the_block() {
+        let c = FakeCluster::start(
+            1 << 20,
+            &[Behaviour::Good, Behaviour::Refuse],
+            Options::default(),
+        )
+        .await;
+        let client = DfsClient::new(&c.url).unwrap();
+        let d = data(1500);
+        client
+            .upload(
+                &path(),
+                &d[..],
+                &UploadOptions::default(),
+                &crate::NoProgress,
+            )
+            .await
+            .unwrap();
+        assert_written(&c, 0, &d, 1 << 20);
+        let calls = c.calls.lock().unwrap();
+        assert_eq!((calls.add_block.len(), calls.abandon_block), (1, 0));
+    }
+
+    /// A first datanode that dies after 9 MiB of a 12 MiB block: a seekable
+    /// source reads the block again; a plain stream cannot, and the upload
+    /// fails cleanly (abandoned, not completed).
+    #[tokio::test]
+    async fn first_hop_dies_mid_block() {
+        let bs = 12 << 20;
+        let d = data(bs + (3 << 20));
+        let die = Behaviour::DieAfter(9 << 20);
+
+        let c = FakeCluster::start(bs as u64, &[die, Behaviour::Good], Options::default()).await;
+        let client = DfsClient::new(&c.url).unwrap();
+        let count = Count(Default::default());
+        let file = std::io::Cursor::new(d.clone());
+        client
+            .upload_seekable(&path(), file, &UploadOptions::default(), &count)
+            .await
+            .unwrap();
+        assert_eq!(
+            count.0.load(std::sync::atomic::Ordering::Relaxed),
+            d.len() as u64
+        );
+        assert_written(&c, 1, &d, bs);
+
+        let c = FakeCluster::start(bs as u64, &[die, Behaviour::Good], Options::default()).await;
+        let client = DfsClient::new(&c.url).unwrap();
+        let e = client
+            .upload(
+                &path(),
+                &d[..],
+                &UploadOptions::default(),
+                &crate::NoProgress,
+            )
+            .await
+            .unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.contains("cannot be re-read"), "{msg}");
+        assert!(msg.contains(&c.nodes[0].addr), "{msg}");
+        // The abandon is awaited before the error is returned.
+        let calls = c.calls.lock().unwrap();
+        assert!(calls.complete.is_none());
+        assert_eq!(calls.abandon_file, 1);
+        assert_eq!(calls.abandon_block, 1);
+    }
+
+    /// Every datanode dead: the attempts stop when the namenode has no
+    /// pipeline left, and the error names the failed nodes.
+    #[tokio::test]
+    async fn no_datanode_left() {
+        let c = FakeCluster::start(
+            1 << 20,
+            &[Behaviour::Refuse, Behaviour::Refuse],
+            Options::default(),
+        )
+        .await;
+        let client = DfsClient::new(&c.url).unwrap();
+        let e = client
+            .upload(
+                &path(),
+                &b"hello"[..],
+                &UploadOptions::default(),
+                &crate::NoProgress,
+            )
+            .await
+            .unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.contains("no other pipeline"), "{msg}");
+        assert!(msg.contains(&c.nodes[1].addr), "{msg}");
+        let calls = c.calls.lock().unwrap();
+        assert_eq!(calls.add_block.len(), 3);
+        assert_eq!(calls.abandon_file, 1);
+    }
+
+    /// Safe mode: the namenode's 503 is the error, said plainly, once.
+    #[tokio::test]
+    async fn safe_mode_refusal_is_clear() {
+        let opts = Options {
+            refuse_create: Some((
+                ErrorCode::Unavailable,
+                "the namenode is in safe mode (3 of 9 blocks reported)".into(),
+            )),
+        };
+        let c = FakeCluster::start(1 << 20, &[Behaviour::Good], opts).await;
+        let client = DfsClient::new(&c.url).unwrap();
+        let e = client
+            .upload(
+                &path(),
+                &b"x"[..],
+                &UploadOptions::default(),
+                &crate::NoProgress,
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), ErrorCode::Unavailable);
+        assert_eq!(
+            e.to_string(),
+            "cannot write /f now: the namenode is in safe mode (3 of 9 blocks reported)"
+        );
+        assert!(c.calls.lock().unwrap().add_block.is_empty());
     }
 }

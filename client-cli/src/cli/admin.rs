@@ -1,16 +1,119 @@
-//! Cluster and replication verbs: `setrep`, `checksum`, `fsck`, `report`.
+//! Cluster and replication verbs: `setrep [-w]`, `checksum`, `fsck`,
+//! `report`, `decommission` / `recommission`, `safemode`.
 use super::output::{self, emit, emit_json};
+use super::progress::StatusLine;
 use super::{parse_path, CliError, CliResult, Ctx};
-use dfs_common::proto::client::{ClusterSummary, DatanodeReport};
+use dfs_client::{SafeModeAction, SafeModeStatus};
+use dfs_common::ids::NodeId;
+use dfs_common::proto::client::{
+    AdminState, ClusterSummary, DatanodeReport, DatanodeState, LocatedBlock,
+};
 use serde::Serialize;
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
 
-pub async fn setrep(ctx: &Ctx, replication: u16, path: &str) -> CliResult {
+/// How often `setrep -w` looks at the file's replicas.
+const WAIT_POLL: Duration = Duration::from_secs(1);
+
+/// `wait`: with `-w`, the longest to wait for every block to reach
+/// `replication` live replicas.
+pub async fn setrep(ctx: &Ctx, replication: u16, path: &str, wait: Option<Duration>) -> CliResult {
     let path = parse_path(path)?;
     let s = ctx.client.set_replication(&path, replication).await?;
+    if !ctx.json {
+        emit(&format!("Replication {replication} set: {path}\n"))?;
+    }
+    if let Some(timeout) = wait {
+        let started = Instant::now();
+        let line = StatusLine::new(ctx.progress);
+        loop {
+            let (locations, nodes) =
+                tokio::try_join!(ctx.client.locations(&path), ctx.client.datanodes())?;
+            let w = ReplicationWait::of(&locations.blocks, &nodes, replication);
+            if w.is_done() {
+                break;
+            }
+            if started.elapsed() >= timeout {
+                return Err(CliError::Failed(format!(
+                    "gave up waiting for {path} after {}: {}",
+                    output::format_uptime(timeout.as_secs()),
+                    w.describe(replication)
+                )));
+            }
+            line.set(format!("Waiting for {path}: {}", w.describe(replication)));
+            tokio::time::sleep(WAIT_POLL.min(timeout.saturating_sub(started.elapsed()))).await;
+        }
+        drop(line);
+        if !ctx.json {
+            emit(&format!(
+                "Every block of {path} has {replication} replica{} (waited {})\n",
+                if replication == 1 { "" } else { "s" },
+                output::format_uptime(started.elapsed().as_secs())
+            ))?;
+        }
+    }
     if ctx.json {
-        emit_json(&s)
-    } else {
-        emit(&format!("Replication {replication} set: {path}\n"))
+        emit_json(&s)?;
+    }
+    Ok(())
+}
+
+/// Where `setrep -w` stands: how many blocks have exactly the wanted number
+/// of replicas on live nodes in normal service (a decommissioning node's
+/// copy is on its way out, so it does not count).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplicationWait {
+    pub blocks: usize,
+    pub done: usize,
+    /// Blocks with more replicas than wanted (waiting for excess deletion).
+    pub over: usize,
+}
+
+impl ReplicationWait {
+    pub fn of(blocks: &[LocatedBlock], nodes: &[DatanodeReport], replication: u16) -> Self {
+        let away: HashSet<NodeId> = nodes
+            .iter()
+            .filter(|n| n.state == DatanodeState::Dead || n.admin_state != AdminState::Normal)
+            .map(|n| n.id)
+            .collect();
+        let mut w = ReplicationWait {
+            blocks: blocks.len(),
+            done: 0,
+            over: 0,
+        };
+        for b in blocks {
+            let live = b
+                .replicas
+                .iter()
+                .map(|r| r.id)
+                .filter(|id| !away.contains(id))
+                .collect::<HashSet<_>>()
+                .len();
+            match live.cmp(&usize::from(replication)) {
+                std::cmp::Ordering::Equal => w.done += 1,
+                std::cmp::Ordering::Greater => w.over += 1,
+                std::cmp::Ordering::Less => {}
+            }
+        }
+        w
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.done == self.blocks
+    }
+
+    pub fn describe(&self, replication: u16) -> String {
+        let mut s = format!(
+            "{} of {} block{} at {replication} replica{}",
+            self.done,
+            self.blocks,
+            if self.blocks == 1 { "" } else { "s" },
+            if replication == 1 { "" } else { "s" },
+        );
+        if self.over > 0 {
+            s.push_str(&format!(", {} with too many", self.over));
+        }
+        s
     }
 }
 
@@ -41,8 +144,8 @@ pub async fn checksum(ctx: &Ctx, path: &str) -> CliResult {
     }
 }
 
-/// Prints the report; a report with missing blocks is a failure (exit 1),
-/// so scripts can use `dfs fsck` as a check.
+/// Prints the report; a report with missing or corrupt blocks is a failure
+/// (exit 1), so scripts can use `dfs fsck` as a check.
 pub async fn fsck(ctx: &Ctx, path: &str) -> CliResult {
     let path = parse_path(path)?;
     let r = ctx.client.fsck(&path).await?;
@@ -55,10 +158,9 @@ pub async fn fsck(ctx: &Ctx, path: &str) -> CliResult {
         Ok(())
     } else {
         Err(CliError::Failed(format!(
-            "the filesystem under {path} is {}: {} missing block{}",
+            "the filesystem under {path} is {}: {}",
             output::verdict(&r),
-            r.missing_blocks,
-            if r.missing_blocks == 1 { "" } else { "s" }
+            output::fsck_damage(&r)
         )))
     }
 }
@@ -76,5 +178,102 @@ pub async fn report(ctx: &Ctx) -> CliResult {
         emit_json(&Report { summary, datanodes })
     } else {
         emit(&output::report_text(&summary, &datanodes))
+    }
+}
+
+/// `decommission` (`drain`) or `recommission` one datanode.
+pub async fn set_admin_state(ctx: &Ctx, node: &str, drain: bool) -> CliResult {
+    let change = if drain {
+        ctx.client.decommission(node).await?
+    } else {
+        ctx.client.recommission(node).await?
+    };
+    if ctx.json {
+        emit_json(&change)
+    } else {
+        emit(&output::admin_state_text(&change.node))
+    }
+}
+
+pub async fn safemode(ctx: &Ctx, action: SafeModeAction) -> CliResult {
+    let s: SafeModeStatus = ctx.client.safe_mode(action).await?;
+    if ctx.json {
+        emit_json(&s)
+    } else {
+        emit(&output::safe_mode_text(&s))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dfs_common::ids::BlockId;
+    use dfs_common::proto::DatanodeInfo;
+
+    fn id(i: u8) -> NodeId {
+        NodeId::from_bytes([i; 16])
+    }
+
+    fn block(holders: &[u8]) -> LocatedBlock {
+        LocatedBlock {
+            block_id: BlockId::new(),
+            offset: 0,
+            len: 1,
+            sha256: None,
+            replicas: holders
+                .iter()
+                .map(|&i| DatanodeInfo {
+                    id: id(i),
+                    addr: format!("http://n{i}"),
+                })
+                .collect(),
+        }
+    }
+
+    fn node(i: u8, admin_state: AdminState) -> DatanodeReport {
+        DatanodeReport {
+            id: id(i),
+            admin_state,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn replication_wait_counts_exact_live_normal_replicas() {
+        let nodes = vec![
+            node(1, AdminState::Normal),
+            node(2, AdminState::Normal),
+            node(3, AdminState::Decommissioning),
+            DatanodeReport {
+                state: DatanodeState::Dead,
+                ..node(4, AdminState::Normal)
+            },
+        ];
+        let blocks = vec![
+            block(&[1, 2]),    // done
+            block(&[1, 3]),    // the decommissioning copy does not count
+            block(&[1, 2, 5]), // 5 is unknown to the report: live, counts
+            block(&[2, 4]),    // the dead node does not count
+            block(&[1, 1, 2]), // a repeated node counts once
+        ];
+        let w = ReplicationWait::of(&blocks, &nodes, 2);
+        assert_eq!(
+            w,
+            ReplicationWait {
+                blocks: 5,
+                done: 2,
+                over: 1
+            }
+        );
+        assert!(!w.is_done());
+        assert_eq!(
+            w.describe(2),
+            "2 of 5 blocks at 2 replicas, 1 with too many"
+        );
+        let w = ReplicationWait::of(&blocks[..1], &nodes, 2);
+        assert!(w.is_done());
+        assert_eq!(w.describe(1), "1 of 1 block at 1 replica");
+        // An empty file has nothing to wait for.
+        assert!(ReplicationWait::of(&[], &nodes, 3).is_done());
     }
 }

@@ -11,6 +11,9 @@
 //! - `put` follows `hdfs dfs -put`: into an existing remote directory under
 //!   the local base name; several sources need an existing directory; a local
 //!   directory only with `-r`.
+//! - `put` of a regular file uploads it as a seekable source, so a block
+//!   whose datanode pipeline fails is read again and resent; stdin and other
+//!   unseekable sources get the library's in-memory retry only.
 //! - Progress bars only where [`Ctx::progress`] allows, and for `cat`/`get -`
 //!   only when stdout is a regular file (a bar next to a pager is noise).
 use super::output::emit_json;
@@ -288,7 +291,14 @@ async fn upload_one(
         .await
         .map_err(|e| io_failure(arg, &e))?;
     let reader = BufReader::with_capacity(IO_BUFFER, file);
-    Ok(ctx.client.upload(dest, reader, opts, &bar).await?)
+    if len.is_some() {
+        // A regular file can be read again: a block whose pipeline fails is
+        // resent whatever its size.
+        Ok(ctx.client.upload_seekable(dest, reader, opts, &bar).await?)
+    } else {
+        // A pipe or device: only the in-memory retry of a block's first MiBs.
+        Ok(ctx.client.upload(dest, reader, opts, &bar).await?)
+    }
 }
 
 /// What the LOCAL of `get` is now.

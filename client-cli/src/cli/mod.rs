@@ -5,8 +5,9 @@
 //! local cluster is run (that is `local.rs`).
 //!
 //! Layout: `fs.rs` (mkdir, ls, stat, du, rm, mv) · `io.rs` (put, get, cat) ·
-//! `admin.rs` (setrep, checksum, fsck, report) · `output.rs` (tables, times,
-//! JSON) · `progress.rs` (indicatif bars, only on a terminal).
+//! `admin.rs` (setrep, checksum, fsck, report, decommission, recommission,
+//! safemode) · `output.rs` (tables, times, JSON) · `progress.rs` (indicatif
+//! bars and status lines, only on a terminal).
 //!
 //! Invariants:
 //! - Exit status 0 done, 1 failed, 2 misuse; a failure prints exactly one line
@@ -24,11 +25,11 @@ mod io;
 pub mod output;
 mod progress;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use dfs_client::{ClientError, DfsClient};
 use dfs_common::error::ErrorCode;
 use dfs_common::path::DfsPath;
-use dfs_common::units::ByteSize;
+use dfs_common::units::{ByteSize, HumanDuration};
 use std::io::IsTerminal;
 
 /// Default namenode address (also what `dfs local` starts).
@@ -113,8 +114,14 @@ pub enum Command {
         #[arg(value_name = "DST")]
         dst: String,
     },
-    /// Change a file's replication.
+    /// Change a file's replication (-w: and wait until it is reached).
     Setrep {
+        /// Wait until every block of the file has exactly N live replicas.
+        #[arg(short = 'w', long = "wait")]
+        wait: bool,
+        /// How long -w waits at most (e.g. 90s, 10m).
+        #[arg(long, default_value = "10m", value_name = "DUR")]
+        timeout: HumanDuration,
         #[arg(value_parser = clap::value_parser!(u16).range(1..), value_name = "N")]
         replication: u16,
         #[arg(value_name = "PATH")]
@@ -125,13 +132,48 @@ pub enum Command {
         #[arg(value_name = "PATH")]
         path: String,
     },
-    /// Check block health under a path (exit 1 when blocks are missing).
+    /// Check block health under a path (exit 1 when blocks are missing or corrupt).
     Fsck {
         #[arg(default_value = "/", value_name = "PATH")]
         path: String,
     },
-    /// Cluster summary and datanodes.
+    /// Cluster summary, repair progress and datanodes.
     Report,
+    /// Drain a datanode: copy its replicas elsewhere so it can be stopped.
+    Decommission {
+        /// Node id, a unique prefix of one, or its address (host:port or URL).
+        #[arg(value_name = "NODE")]
+        node: String,
+    },
+    /// Put a decommissioning or decommissioned datanode back into service.
+    Recommission {
+        /// Node id, a unique prefix of one, or its address (host:port or URL).
+        #[arg(value_name = "NODE")]
+        node: String,
+    },
+    /// Show, enter or leave the namenode's safe mode.
+    Safemode {
+        #[arg(value_enum, value_name = "ACTION")]
+        action: SafemodeArg,
+    },
+}
+
+/// `dfs safemode get|enter|leave`.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SafemodeArg {
+    Get,
+    Enter,
+    Leave,
+}
+
+impl From<SafemodeArg> for dfs_client::SafeModeAction {
+    fn from(a: SafemodeArg) -> Self {
+        match a {
+            SafemodeArg::Get => dfs_client::SafeModeAction::Get,
+            SafemodeArg::Enter => dfs_client::SafeModeAction::Enter,
+            SafemodeArg::Leave => dfs_client::SafeModeAction::Leave,
+        }
+    }
 }
 
 #[derive(Args, Debug)]
@@ -281,10 +323,21 @@ async fn dispatch(ctx: &Ctx, command: Command) -> CliResult {
         Command::Put(args) => io::put(ctx, &args).await,
         Command::Get { remote, local } => io::get(ctx, &remote, &local).await,
         Command::Cat { paths } => io::cat(ctx, &paths).await,
-        Command::Setrep { replication, path } => admin::setrep(ctx, replication, &path).await,
+        Command::Setrep {
+            wait,
+            timeout,
+            replication,
+            path,
+        } => {
+            let wait = wait.then_some(timeout.0);
+            admin::setrep(ctx, replication, &path, wait).await
+        }
         Command::Checksum { path } => admin::checksum(ctx, &path).await,
         Command::Fsck { path } => admin::fsck(ctx, &path).await,
         Command::Report => admin::report(ctx).await,
+        Command::Decommission { node } => admin::set_admin_state(ctx, &node, true).await,
+        Command::Recommission { node } => admin::set_admin_state(ctx, &node, false).await,
+        Command::Safemode { action } => admin::safemode(ctx, action.into()).await,
     }
 }
 
@@ -363,6 +416,60 @@ mod tests {
     }
 
     #[test]
+    fn setrep_wait() {
+        match parse(&["dfs", "setrep", "-w", "3", "/x"]).command {
+            Command::Setrep {
+                wait,
+                timeout,
+                replication,
+                path,
+            } => {
+                assert!(wait);
+                assert_eq!(timeout.0, std::time::Duration::from_secs(600));
+                assert_eq!((replication, path.as_str()), (3, "/x"));
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse(&["dfs", "setrep", "2", "/x", "--wait", "--timeout", "90s"]).command {
+            Command::Setrep { wait, timeout, .. } => {
+                assert!(wait);
+                assert_eq!(timeout.0, std::time::Duration::from_secs(90));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            parse(&["dfs", "setrep", "2", "/x"]).command,
+            Command::Setrep { wait: false, .. }
+        ));
+    }
+
+    #[test]
+    fn admin_verbs() {
+        assert!(matches!(
+            parse(&["dfs", "decommission", "0192ab"]).command,
+            Command::Decommission { ref node } if node == "0192ab"
+        ));
+        assert!(matches!(
+            parse(&["dfs", "--json", "recommission", "127.0.0.1:9864"]).command,
+            Command::Recommission { ref node } if node == "127.0.0.1:9864"
+        ));
+        for (word, want) in [
+            ("get", SafemodeArg::Get),
+            ("enter", SafemodeArg::Enter),
+            ("leave", SafemodeArg::Leave),
+        ] {
+            match parse(&["dfs", "safemode", word]).command {
+                Command::Safemode { action } => assert_eq!(action, want),
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(
+            dfs_client::SafeModeAction::from(SafemodeArg::Leave),
+            dfs_client::SafeModeAction::Leave
+        );
+    }
+
+    #[test]
     fn put_args() {
         match parse(&[
             "dfs",
@@ -414,6 +521,10 @@ mod tests {
             vec!["dfs", "stat"],
             vec!["dfs", "frobnicate"],
             vec!["dfs", "local", "--datanodes", "0"],
+            vec!["dfs", "setrep", "-w", "--timeout", "soon", "2", "/x"],
+            vec!["dfs", "decommission"],
+            vec!["dfs", "safemode"],
+            vec!["dfs", "safemode", "off"],
         ] {
             let e = Cli::try_parse_from(&bad).unwrap_err();
             assert_eq!(e.exit_code(), 2, "{bad:?}");

@@ -6,8 +6,10 @@
 //! tested; [`emit`] and [`emit_json`] do the writing and turn a closed pipe
 //! into [`CliError::BrokenPipe`].
 use super::{io_failure, CliError, CliResult};
+use dfs_client::SafeModeStatus;
 use dfs_common::proto::client::{
-    ClusterSummary, ContentSummary, DatanodeReport, DatanodeState, FileStatus, FileType, FsckReport,
+    AdminState, BlockHealth, ClusterSummary, ContentSummary, DatanodeReport, DatanodeState,
+    FileStatus, FileType, FsckReport, ReplicationProgress,
 };
 use dfs_common::units::human_bytes;
 use serde::Serialize;
@@ -272,21 +274,76 @@ fn percent(part: u64, whole: u64) -> String {
     }
 }
 
+fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// "ON (12 of 40 blocks reported)" / "off".
+fn safe_mode_state(on: bool, reason: Option<&str>) -> String {
+    match (on, reason) {
+        (true, Some(r)) if !r.is_empty() => format!("ON ({r})"),
+        (true, _) => "ON".into(),
+        (false, _) => "off".into(),
+    }
+}
+
+/// The repair line of `report`: what re-replication still has to do, how
+/// fast it goes, and when it should be done.
+pub fn repair_text(p: &ReplicationProgress) -> String {
+    let idle = p.queued_blocks == 0 && p.pending_copies == 0 && p.remaining_bytes == 0;
+    if idle {
+        return format!(
+            "idle ({} copied since start)",
+            plural(p.completed_copies, "block", "blocks")
+        );
+    }
+    let mut s = format!(
+        "{} queued, {} in flight, {} to copy",
+        p.queued_blocks,
+        p.pending_copies,
+        human_bytes(p.remaining_bytes)
+    );
+    if p.bytes_per_sec > 0.0 {
+        let eta = (p.remaining_bytes as f64 / p.bytes_per_sec).ceil() as u64;
+        s.push_str(&format!(
+            " at {}/s, ETA {}",
+            human_bytes(p.bytes_per_sec as u64),
+            format_uptime(eta)
+        ));
+    } else {
+        s.push_str(", no copy finished lately");
+    }
+    s
+}
+
+fn admin_state_name(a: AdminState) -> &'static str {
+    match a {
+        AdminState::Normal => "normal",
+        AdminState::Decommissioning => "decommissioning",
+        AdminState::Decommissioned => "decommissioned",
+    }
+}
+
 /// `report`: the summary, then one row per datanode.
 pub fn report_text(s: &ClusterSummary, nodes: &[DatanodeReport]) -> String {
     let kv = vec![
         vec![
             "Namenode:".into(),
-            format!(
-                "version {}, up {}, safe mode {}",
-                s.version,
-                format_uptime(s.uptime_secs),
-                if s.safe_mode { "ON" } else { "off" }
-            ),
+            format!("version {}, up {}", s.version, format_uptime(s.uptime_secs)),
+        ],
+        vec![
+            "Safe mode:".into(),
+            safe_mode_state(s.safe_mode, s.safe_mode_reason.as_deref()),
         ],
         vec![
             "Datanodes:".into(),
-            format!("{} live, {} dead", s.live_datanodes, s.dead_datanodes),
+            format!(
+                "{} live, {} dead, {} decommissioning, {} decommissioned",
+                s.live_datanodes,
+                s.dead_datanodes,
+                s.decommissioning_datanodes,
+                s.decommissioned_datanodes
+            ),
         ],
         vec!["Capacity:".into(), human_bytes(s.capacity)],
         vec![
@@ -301,10 +358,16 @@ pub fn report_text(s: &ClusterSummary, nodes: &[DatanodeReport]) -> String {
         vec![
             "Blocks:".into(),
             format!(
-                "{} ({} under-replicated, {} missing)",
-                s.blocks, s.under_replicated_blocks, s.missing_blocks
+                "{} ({} under-replicated, {} over-replicated, {} corrupt, {} missing)",
+                s.blocks,
+                s.under_replicated_blocks,
+                s.over_replicated_blocks,
+                s.corrupt_blocks,
+                s.missing_blocks
             ),
         ],
+        vec!["Corrupt replicas:".into(), s.corrupt_replicas.to_string()],
+        vec!["Repair:".into(), repair_text(&s.replication)],
         vec![
             "Defaults:".into(),
             format!(
@@ -324,11 +387,14 @@ pub fn report_text(s: &ClusterSummary, nodes: &[DatanodeReport]) -> String {
         "NODE",
         "ADDRESS",
         "STATE",
+        "ADMIN",
         "CAPACITY",
         "USED",
         "USED%",
         "AVAILABLE",
         "BLOCKS",
+        "TO-DRAIN",
+        "COPYING",
         "HEARTBEAT",
     ]
     .iter()
@@ -343,23 +409,62 @@ pub fn report_text(s: &ClusterSummary, nodes: &[DatanodeReport]) -> String {
                 DatanodeState::Live => "live".into(),
                 DatanodeState::Dead => "DEAD".into(),
             },
+            admin_state_name(n.admin_state).into(),
             human_bytes(n.capacity),
             human_bytes(n.used),
             percent(n.used, n.capacity),
             human_bytes(n.available),
             n.blocks.to_string(),
+            if n.admin_state == AdminState::Decommissioning {
+                n.decommission_remaining_blocks.to_string()
+            } else {
+                "-".into()
+            },
+            n.replication_in_flight.to_string(),
             format!("{:.1}s ago", n.last_heartbeat_ms as f64 / 1000.0),
         ]);
     }
     use Align::*;
     out.push_str(&table(
         &rows,
-        &[Left, Left, Left, Right, Right, Right, Right, Right, Right],
+        &[
+            Left, Left, Left, Left, Right, Right, Right, Right, Right, Right, Right, Right,
+        ],
     ));
     out
 }
 
-/// `fsck`: totals, the problem blocks, then the verdict line.
+/// `decommission` / `recommission`: the node's new state in one line.
+pub fn admin_state_text(n: &DatanodeReport) -> String {
+    let id: String = n.id.to_string().chars().take(8).collect();
+    let what = match n.admin_state {
+        AdminState::Normal => "in normal service".to_string(),
+        AdminState::Decommissioning => format!(
+            "decommissioning: {} still to copy elsewhere",
+            plural(n.decommission_remaining_blocks, "block", "blocks")
+        ),
+        AdminState::Decommissioned => {
+            "decommissioned: every block has its replicas elsewhere; it can be stopped".into()
+        }
+    };
+    let dead = if n.state == DatanodeState::Dead {
+        " (dead)"
+    } else {
+        ""
+    };
+    format!("Datanode {id} at {}{dead} is {what}\n", n.addr)
+}
+
+/// `safemode`: "Safe mode is ON (reason)" / "Safe mode is OFF".
+pub fn safe_mode_text(s: &SafeModeStatus) -> String {
+    match (s.safe_mode, s.reason.as_deref()) {
+        (true, Some(r)) if !r.is_empty() => format!("Safe mode is ON ({r})\n"),
+        (true, _) => "Safe mode is ON\n".into(),
+        (false, _) => "Safe mode is OFF\n".into(),
+    }
+}
+
+/// `fsck`: the problem blocks, totals, then the verdict line.
 pub fn fsck_text(r: &FsckReport) -> String {
     let mut out = String::new();
     if !r.problems.is_empty() {
@@ -371,7 +476,7 @@ pub fn fsck_text(r: &FsckReport) -> String {
             rows.push(vec![
                 p.path.to_string(),
                 p.block_id.to_string(),
-                format!("{:?}", p.health).to_lowercase(),
+                health_name(p.health).into(),
                 p.live_replicas.to_string(),
                 p.expected_replicas.to_string(),
             ]);
@@ -395,15 +500,58 @@ pub fn fsck_text(r: &FsckReport) -> String {
             "Over-replicated blocks:".into(),
             r.over_replicated_blocks.to_string(),
         ],
+        vec!["Corrupt blocks:".into(), r.corrupt_blocks.to_string()],
         vec!["Missing blocks:".into(), r.missing_blocks.to_string()],
+        vec!["Live datanodes:".into(), r.live_datanodes.to_string()],
+        vec!["Dead datanodes:".into(), r.dead_datanodes.to_string()],
+        vec![
+            "Decommissioning datanodes:".into(),
+            r.decommissioning_datanodes.to_string(),
+        ],
+        vec![
+            "Safe mode:".into(),
+            if r.safe_mode { "ON" } else { "off" }.into(),
+        ],
     ];
     out.push_str(&table(&kv, &[Align::Left, Align::Right]));
+    let listed = r.problems.len() as u64;
+    let problems =
+        r.under_replicated_blocks + r.over_replicated_blocks + r.corrupt_blocks + r.missing_blocks;
+    if listed > 0 && listed < problems {
+        out.push_str(&format!(
+            "(only the first {} problem blocks are listed)\n",
+            r.problems.len()
+        ));
+    }
     out.push_str(&format!(
         "\nThe filesystem under path '{}' is {}\n",
         r.path,
         verdict(r)
     ));
     out
+}
+
+fn health_name(h: BlockHealth) -> &'static str {
+    match h {
+        BlockHealth::Healthy => "healthy",
+        BlockHealth::UnderReplicated => "under-replicated",
+        BlockHealth::OverReplicated => "over-replicated",
+        BlockHealth::Missing => "MISSING",
+        BlockHealth::Corrupt => "CORRUPT",
+    }
+}
+
+/// What makes an unhealthy report unhealthy: "2 missing blocks, 1 corrupt
+/// block" (for the `dfs:` error line).
+pub fn fsck_damage(r: &FsckReport) -> String {
+    let mut parts = Vec::new();
+    if r.missing_blocks > 0 || r.corrupt_blocks == 0 {
+        parts.push(plural(r.missing_blocks, "missing block", "missing blocks"));
+    }
+    if r.corrupt_blocks > 0 {
+        parts.push(plural(r.corrupt_blocks, "corrupt block", "corrupt blocks"));
+    }
+    parts.join(", ")
 }
 
 pub fn verdict(r: &FsckReport) -> &'static str {
@@ -533,5 +681,166 @@ pub(crate) mod tests {
     fn percent_of_nothing() {
         assert_eq!(percent(1, 0), "-");
         assert_eq!(percent(1, 4), "25.0%");
+    }
+
+    #[test]
+    fn repair_line() {
+        let mut p = ReplicationProgress {
+            completed_copies: 1,
+            ..Default::default()
+        };
+        assert_eq!(repair_text(&p), "idle (1 block copied since start)");
+        p.queued_blocks = 3;
+        p.pending_copies = 2;
+        p.remaining_bytes = 300 << 20;
+        assert_eq!(
+            repair_text(&p),
+            "3 queued, 2 in flight, 300.0 MiB to copy, no copy finished lately"
+        );
+        p.bytes_per_sec = (1 << 20) as f64;
+        assert_eq!(
+            repair_text(&p),
+            "3 queued, 2 in flight, 300.0 MiB to copy at 1.0 MiB/s, ETA 5m 0s"
+        );
+    }
+
+    fn summary() -> ClusterSummary {
+        ClusterSummary {
+            version: "0.1.0".into(),
+            uptime_secs: 65,
+            safe_mode: true,
+            safe_mode_reason: Some("3 of 9 blocks reported".into()),
+            live_datanodes: 3,
+            dead_datanodes: 1,
+            decommissioning_datanodes: 1,
+            decommissioned_datanodes: 0,
+            blocks: 9,
+            under_replicated_blocks: 2,
+            over_replicated_blocks: 1,
+            corrupt_blocks: 1,
+            missing_blocks: 0,
+            corrupt_replicas: 4,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn report_lines() {
+        let nodes = vec![
+            DatanodeReport {
+                addr: "http://127.0.0.1:9864".into(),
+                admin_state: AdminState::Decommissioning,
+                decommission_remaining_blocks: 7,
+                replication_in_flight: 2,
+                blocks: 12,
+                ..Default::default()
+            },
+            DatanodeReport {
+                addr: "http://127.0.0.1:9865".into(),
+                state: DatanodeState::Dead,
+                ..Default::default()
+            },
+        ];
+        let text = squash(&report_text(&summary(), &nodes));
+        for want in [
+            "Safe mode: ON (3 of 9 blocks reported)\n",
+            "Datanodes: 3 live, 1 dead, 1 decommissioning, 0 decommissioned\n",
+            "Blocks: 9 (2 under-replicated, 1 over-replicated, 1 corrupt, 0 missing)\n",
+            "Corrupt replicas: 4\n",
+            "Repair: idle (0 blocks copied since start)\n",
+            "NODE ADDRESS STATE ADMIN CAPACITY USED USED% AVAILABLE BLOCKS TO-DRAIN COPYING HEARTBEAT\n",
+            " http://127.0.0.1:9864 live decommissioning 0 B 0 B - 0 B 12 7 2 0.0s ago\n",
+            " http://127.0.0.1:9865 DEAD normal 0 B 0 B - 0 B 0 - 0 0.0s ago\n",
+        ] {
+            assert!(text.contains(want), "{want:?} not in\n{text}");
+        }
+        let mut s = summary();
+        s.safe_mode = false;
+        assert!(squash(&report_text(&s, &[])).contains("Safe mode: off\n"));
+    }
+
+    /// Each line with its runs of spaces made one (tables pad to widths).
+    fn squash(text: &str) -> String {
+        text.lines()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ") + "\n")
+            .collect()
+    }
+
+    #[test]
+    fn admin_lines() {
+        let mut n = DatanodeReport {
+            id: dfs_common::ids::NodeId::from_bytes([0xab; 16]),
+            addr: "http://10.0.0.5:9864".into(),
+            admin_state: AdminState::Decommissioning,
+            decommission_remaining_blocks: 1,
+            ..Default::default()
+        };
+        assert_eq!(
+            admin_state_text(&n),
+            "Datanode abababab at http://10.0.0.5:9864 is decommissioning: 1 block still to copy elsewhere\n"
+        );
+        n.admin_state = AdminState::Decommissioned;
+        assert!(admin_state_text(&n).contains("it can be stopped"));
+        n.admin_state = AdminState::Normal;
+        n.state = DatanodeState::Dead;
+        assert_eq!(
+            admin_state_text(&n),
+            "Datanode abababab at http://10.0.0.5:9864 (dead) is in normal service\n"
+        );
+        let on = SafeModeStatus {
+            safe_mode: true,
+            reason: Some("entered by an operator".into()),
+        };
+        assert_eq!(
+            safe_mode_text(&on),
+            "Safe mode is ON (entered by an operator)\n"
+        );
+        assert_eq!(
+            safe_mode_text(&SafeModeStatus::default()),
+            "Safe mode is OFF\n"
+        );
+    }
+
+    #[test]
+    fn fsck_lines() {
+        use dfs_common::proto::client::FsckProblem;
+        let mut r = FsckReport {
+            path: DfsPath::parse("/data").unwrap(),
+            files: 2,
+            blocks: 3,
+            healthy_blocks: 1,
+            under_replicated_blocks: 1,
+            corrupt_blocks: 1,
+            live_datanodes: 2,
+            dead_datanodes: 1,
+            decommissioning_datanodes: 1,
+            safe_mode: false,
+            healthy: false,
+            problems: vec![FsckProblem {
+                path: DfsPath::parse("/data/a").unwrap(),
+                block_id: dfs_common::ids::BlockId::new(),
+                health: BlockHealth::Corrupt,
+                live_replicas: 0,
+                expected_replicas: 3,
+            }],
+            ..Default::default()
+        };
+        let text = squash(&fsck_text(&r));
+        for want in [
+            " CORRUPT 0 3\n",
+            "Corrupt blocks: 1\n",
+            "Dead datanodes: 1\n",
+            "Decommissioning datanodes: 1\n",
+            "Safe mode: off\n",
+            "(only the first 1 problem blocks are listed)\n",
+        ] {
+            assert!(text.contains(want), "{want:?} not in\n{text}");
+        }
+        assert!(text.ends_with("The filesystem under path '/data' is CORRUPT\n"));
+        assert_eq!(fsck_damage(&r), "1 corrupt block");
+        r.missing_blocks = 2;
+        assert_eq!(fsck_damage(&r), "2 missing blocks, 1 corrupt block");
+        r.corrupt_blocks = 0;
+        assert_eq!(fsck_damage(&r), "2 missing blocks");
     }
 }

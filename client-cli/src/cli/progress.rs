@@ -64,6 +64,38 @@ impl Drop for Bar {
     }
 }
 
+/// One self-updating status line on stderr (e.g. `setrep -w` waiting), or
+/// nothing when not allowed; cleared when dropped.
+pub struct StatusLine(Option<ProgressBar>);
+
+impl StatusLine {
+    pub fn new(enabled: bool) -> Self {
+        if !enabled {
+            return StatusLine(None);
+        }
+        let style = ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner());
+        let bar =
+            ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()).with_style(style);
+        bar.enable_steady_tick(Duration::from_millis(120));
+        StatusLine(Some(bar))
+    }
+
+    pub fn set(&self, text: String) {
+        if let Some(b) = &self.0 {
+            b.set_message(text);
+        }
+    }
+}
+
+impl Drop for StatusLine {
+    fn drop(&mut self) {
+        if let Some(b) = &self.0 {
+            b.finish_and_clear();
+        }
+    }
+}
+
 /// Keeps the end of a long label (the file name matters most).
 fn shorten(label: &str, max: usize) -> String {
     let n = label.chars().count();
@@ -84,6 +116,9 @@ mod tests {
         b.advance(5);
         assert!(b.0.is_none());
         Bar::none().advance(1);
+        let l = StatusLine::new(false);
+        l.set("x".into());
+        assert!(l.0.is_none());
     }
 
     #[test]
