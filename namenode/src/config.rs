@@ -28,12 +28,33 @@ pub mod defaults {
     pub const LEASE_TIMEOUT: Duration = Duration::from_secs(60);
     /// How often datanodes send a full block report.
     pub const BLOCK_REPORT_INTERVAL: Duration = Duration::from_secs(600);
+    /// Block copies in flight per datanode, as a source and as a target
+    /// (HDFS `dfs.namenode.replication.max-streams` is 2; with 4 a lost
+    /// node's data comes back quickly and clients still get most of the disk).
+    pub const REPLICATION_MAX_STREAMS: u32 = 4;
+    /// A scheduled copy not confirmed within this long is queued again
+    /// (HDFS `dfs.namenode.reconstruction.pending.timeout-sec` is 5 min; our
+    /// blocks are smaller).
+    pub const REPLICATION_PENDING_TIMEOUT: Duration = Duration::from_secs(60);
+    /// A replica of no file and no write in progress is deleted only once
+    /// it has been unknown this long. HDFS deletes at once; the grace covers
+    /// a report racing a commit or abandon (sub-second in practice), while
+    /// staying short enough that strays do not linger.
+    pub const ORPHAN_GRACE: Duration = Duration::from_secs(10);
+    /// Fraction of complete blocks that must be reported before the
+    /// namenode leaves safe mode by itself (HDFS
+    /// `dfs.namenode.safemode.threshold-pct`).
+    pub const SAFEMODE_THRESHOLD: f64 = 0.999;
+    /// How long to stay in safe mode after the threshold is reached.
+    pub const SAFEMODE_EXTENSION: Duration = Duration::ZERO;
 }
 
 /// Limits enforced by [`Config::validate`] and by requests that choose their
 /// own replication or block size.
 pub const MAX_REPLICATION: u16 = 32;
 pub const MIN_BLOCK_SIZE: u64 = 4096;
+/// The most block copies one node may be asked to run at once.
+pub const MAX_REPLICATION_STREAMS: u32 = 1000;
 
 /// The namenode's command line.
 #[derive(Debug, Clone, Default, Parser)]
@@ -60,6 +81,21 @@ pub struct Args {
     /// An unfinished upload whose writer is silent this long is abandoned [default: 60s]
     #[arg(long, value_name = "DUR", value_parser = parse_duration)]
     pub lease_timeout: Option<Duration>,
+    /// Block copies in flight per datanode as source and as target [default: 4]
+    #[arg(long, value_name = "N")]
+    pub replication_max_streams: Option<u32>,
+    /// A scheduled block copy not confirmed this long is retried [default: 60s]
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    pub replication_pending_timeout: Option<Duration>,
+    /// A replica of no file is deleted once unknown this long [default: 10s]
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    pub orphan_grace: Option<Duration>,
+    /// Fraction of blocks reported before leaving safe mode, 0..=1 [default: 0.999]
+    #[arg(long, value_name = "FRACTION")]
+    pub safemode_threshold: Option<f64>,
+    /// Stay in safe mode this long after the threshold is reached [default: 0s]
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    pub safemode_extension: Option<Duration>,
     /// TOML file with the same keys in snake_case; flags beat it
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -76,10 +112,15 @@ pub struct FileConfig {
     pub heartbeat_interval: Option<HumanDuration>,
     pub dead_node_timeout: Option<HumanDuration>,
     pub lease_timeout: Option<HumanDuration>,
+    pub replication_max_streams: Option<u32>,
+    pub replication_pending_timeout: Option<HumanDuration>,
+    pub orphan_grace: Option<HumanDuration>,
+    pub safemode_threshold: Option<f64>,
+    pub safemode_extension: Option<HumanDuration>,
 }
 
 /// The validated settings.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     pub listen: String,
     pub data_dir: PathBuf,
@@ -89,6 +130,11 @@ pub struct Config {
     pub dead_node_timeout: Duration,
     pub lease_timeout: Duration,
     pub block_report_interval: Duration,
+    pub replication_max_streams: u32,
+    pub replication_pending_timeout: Duration,
+    pub orphan_grace: Duration,
+    pub safemode_threshold: f64,
+    pub safemode_extension: Duration,
 }
 
 impl Default for Config {
@@ -102,6 +148,11 @@ impl Default for Config {
             dead_node_timeout: defaults::DEAD_NODE_TIMEOUT,
             lease_timeout: defaults::LEASE_TIMEOUT,
             block_report_interval: defaults::BLOCK_REPORT_INTERVAL,
+            replication_max_streams: defaults::REPLICATION_MAX_STREAMS,
+            replication_pending_timeout: defaults::REPLICATION_PENDING_TIMEOUT,
+            orphan_grace: defaults::ORPHAN_GRACE,
+            safemode_threshold: defaults::SAFEMODE_THRESHOLD,
+            safemode_extension: defaults::SAFEMODE_EXTENSION,
         }
     }
 }
@@ -155,6 +206,26 @@ impl Config {
                 .or(file.lease_timeout.map(|h| h.0))
                 .unwrap_or(d.lease_timeout),
             block_report_interval: d.block_report_interval,
+            replication_max_streams: args
+                .replication_max_streams
+                .or(file.replication_max_streams)
+                .unwrap_or(d.replication_max_streams),
+            replication_pending_timeout: args
+                .replication_pending_timeout
+                .or(file.replication_pending_timeout.map(|h| h.0))
+                .unwrap_or(d.replication_pending_timeout),
+            orphan_grace: args
+                .orphan_grace
+                .or(file.orphan_grace.map(|h| h.0))
+                .unwrap_or(d.orphan_grace),
+            safemode_threshold: args
+                .safemode_threshold
+                .or(file.safemode_threshold)
+                .unwrap_or(d.safemode_threshold),
+            safemode_extension: args
+                .safemode_extension
+                .or(file.safemode_extension.map(|h| h.0))
+                .unwrap_or(d.safemode_extension),
         };
         config.validate()?;
         Ok(config)
@@ -170,12 +241,45 @@ impl Config {
             ("--heartbeat-interval", self.heartbeat_interval),
             ("--dead-node-timeout", self.dead_node_timeout),
             ("--lease-timeout", self.lease_timeout),
+            (
+                "--replication-pending-timeout",
+                self.replication_pending_timeout,
+            ),
         ] {
             if d.is_zero() {
                 return Err(format!("{name} must be greater than 0"));
             }
         }
+        if !(1..=MAX_REPLICATION_STREAMS).contains(&self.replication_max_streams) {
+            return Err(format!(
+                "--replication-max-streams: {} is out of range (1..={MAX_REPLICATION_STREAMS})",
+                self.replication_max_streams
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.safemode_threshold) {
+            return Err(format!(
+                "--safemode-threshold: {} is not a fraction between 0 and 1 (0.999 means 99.9%)",
+                self.safemode_threshold
+            ));
+        }
         Ok(())
+    }
+
+    /// How long a replica added to the block map is protected from a full
+    /// block report that lacks it: such a report may have been assembled on
+    /// the datanode before the replica arrived. Two heartbeats (reports are
+    /// sent between them) plus a margin for a slow network or a busy node.
+    pub fn report_race_bound(&self) -> Duration {
+        self.heartbeat_interval * 2 + Duration::from_secs(5)
+    }
+
+    /// How often the replication monitor runs: every second, or every
+    /// heartbeat when those are faster (commands leave with heartbeats, so
+    /// running more often gains nothing).
+    pub fn replication_period(&self) -> Duration {
+        self.heartbeat_interval
+            .min(Duration::from_secs(1))
+            .max(Duration::from_millis(50))
     }
 
     /// How often a writer should renew its lease: a third of the timeout, so
@@ -219,6 +323,11 @@ mod tests {
         heartbeat_interval = "500ms"
         dead_node_timeout = "2s"
         lease_timeout = "10s"
+        replication_max_streams = 2
+        replication_pending_timeout = "30s"
+        orphan_grace = "3s"
+        safemode_threshold = 0.5
+        safemode_extension = "1s"
     "#;
 
     #[test]
@@ -241,6 +350,11 @@ mod tests {
         assert_eq!(c.heartbeat_interval, Duration::from_millis(500));
         assert_eq!(c.dead_node_timeout, Duration::from_secs(2));
         assert_eq!(c.lease_timeout, Duration::from_secs(10));
+        assert_eq!(c.replication_max_streams, 2);
+        assert_eq!(c.replication_pending_timeout, Duration::from_secs(30));
+        assert_eq!(c.orphan_grace, Duration::from_secs(3));
+        assert_eq!(c.safemode_threshold, 0.5);
+        assert_eq!(c.safemode_extension, Duration::from_secs(1));
     }
 
     #[test]
@@ -258,12 +372,19 @@ mod tests {
             "4KiB",
             "--dead-node-timeout",
             "5s",
+            "--orphan-grace",
+            "0s",
+            "--safemode-threshold",
+            "1",
         ])
         .unwrap();
         let c = Config::from_args(args).unwrap();
         assert_eq!(c.replication, 1);
         assert_eq!(c.block_size, 4096);
         assert_eq!(c.dead_node_timeout, Duration::from_secs(5));
+        assert_eq!(c.orphan_grace, Duration::ZERO);
+        assert_eq!(c.safemode_threshold, 1.0);
+        assert_eq!(c.replication_max_streams, 2, "from the file");
         // Not given as flags: from the file.
         assert_eq!(c.listen, "0.0.0.0:19870");
         assert_eq!(c.heartbeat_interval, Duration::from_millis(500));
@@ -279,6 +400,10 @@ mod tests {
             "replication = 33",
             "block_size = 4095",
             "lease_timeout = \"0s\"",
+            "replication_max_streams = 0",
+            "replication_pending_timeout = \"0s\"",
+            "safemode_threshold = 1.5",
+            "safemode_threshold = -0.1",
         ] {
             let f = FileConfig::parse(toml).unwrap();
             assert!(Config::merge(Args::default(), f).is_err(), "{toml}");

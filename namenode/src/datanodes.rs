@@ -1,23 +1,31 @@
 //! `DatanodeManager`: the registry of datanodes (HDFS DatanodeManager): who
 //! exists, where they are reached, how full they are, whether they are live,
-//! and the work queued for each until its next heartbeat.
+//! what an operator asked of them (admin state), and the work queued for
+//! each until its next heartbeat.
 //!
 //! What it does not do: know about blocks (the namespace's block map counts
-//! replicas), persist anything itself (`register` returns the record to
-//! store), or call a datanode (commands ride on heartbeat replies).
+//! replicas), persist anything itself (changes return the record to store),
+//! or call a datanode (commands ride on heartbeat replies).
 //!
 //! Invariants:
 //! - a node is *live* when it registered since this process started, is not
 //!   marked dead, and was heard from within `dead_node_timeout`; only live
-//!   nodes get new blocks or are handed to readers;
+//!   nodes are handed to readers or used as copy sources, and only live
+//!   nodes in admin state `Normal` get new blocks;
 //! - a node known only from the store (it registered before a restart) is
-//!   dead until it registers again; its heartbeats are answered with
-//!   `Reregister` so its full block report reconciles the block map;
+//!   *awaiting registration*: treated as last seen when this process
+//!   started, so it has one `dead_node_timeout` to register before it is
+//!   dead. Meanwhile its recorded replicas still count (no re-replication
+//!   storm for nodes that simply have not reported yet), but it serves no
+//!   reads; its heartbeats are answered with `Reregister` so its full block
+//!   report reconciles the block map;
+//! - the admin state (decommissioning, decommissioned) is stored with the
+//!   node's record and survives restarts;
 //! - queued deletions are per node and deduplicated; at most
 //!   [`MAX_DELETES_PER_HEARTBEAT`] leave with one heartbeat reply.
 use crate::placement::Candidate;
 use dfs_common::ids::{BlockId, NodeId};
-use dfs_common::proto::client::{DatanodeReport, DatanodeState};
+use dfs_common::proto::client::{AdminState, DatanodeReport, DatanodeState};
 use dfs_common::proto::datanode::{Command, Heartbeat, StorageReport};
 use dfs_common::proto::DatanodeInfo;
 use serde::{Deserialize, Serialize};
@@ -34,6 +42,24 @@ pub const MAX_DELETES_PER_HEARTBEAT: usize = 1000;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeRecord {
     pub addr: String,
+    /// Stored since decommissioning exists; records written before decode
+    /// through [`LegacyNodeRecord`] as `Normal`.
+    pub admin: AdminState,
+}
+
+/// The first shape of [`NodeRecord`] (address only), still readable.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LegacyNodeRecord {
+    pub addr: String,
+}
+
+impl From<LegacyNodeRecord> for NodeRecord {
+    fn from(l: LegacyNodeRecord) -> Self {
+        NodeRecord {
+            addr: l.addr,
+            admin: AdminState::Normal,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -43,18 +69,46 @@ struct Descriptor {
     last_seen: Option<Instant>,
     registered: bool,
     dead: bool,
+    admin: AdminState,
     active_transfers: u32,
     deletes: BTreeSet<BlockId>,
     commands: VecDeque<Command>,
 }
 
 impl Descriptor {
+    fn new(addr: String, admin: AdminState, last_seen: Option<Instant>) -> Self {
+        Descriptor {
+            addr,
+            storage: StorageReport::default(),
+            last_seen,
+            registered: false,
+            dead: last_seen.is_none(),
+            admin,
+            active_transfers: 0,
+            deletes: BTreeSet::new(),
+            commands: VecDeque::new(),
+        }
+    }
+
+    fn recent(&self, now: Instant, timeout: Duration) -> bool {
+        self.last_seen
+            .is_some_and(|t| now.saturating_duration_since(t) <= timeout)
+    }
+
     fn is_live(&self, now: Instant, timeout: Duration) -> bool {
-        self.registered
-            && !self.dead
-            && self
-                .last_seen
-                .is_some_and(|t| now.saturating_duration_since(t) <= timeout)
+        self.registered && !self.dead && self.recent(now, timeout)
+    }
+
+    /// Known from before this start, not registered yet, still in its grace.
+    fn is_awaiting(&self, now: Instant, timeout: Duration) -> bool {
+        !self.registered && !self.dead && self.recent(now, timeout)
+    }
+
+    fn record(&self) -> NodeRecord {
+        NodeRecord {
+            addr: self.addr.clone(),
+            admin: self.admin,
+        }
     }
 }
 
@@ -64,16 +118,184 @@ pub struct LiveNode {
     pub id: NodeId,
     pub addr: String,
     pub available: u64,
+    pub admin: AdminState,
 }
 
 /// Cluster-wide datanode totals.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DatanodeTotals {
     pub live: u32,
+    /// Not live: silent past the timeout, or awaiting registration.
     pub dead: u32,
+    /// Of `dead`: known from before this start and still in their grace.
+    pub awaiting_registration: u32,
+    pub decommissioning: u32,
+    pub decommissioned: u32,
     pub capacity: u64,
     pub used: u64,
     pub available: u64,
+}
+
+/// Where a replica on some node stands, for counting and choosing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeClass {
+    /// Live, admin state `Normal`: counts, serves, can be a source.
+    Live,
+    /// Live but decommissioning or decommissioned: serves reads and can be
+    /// a copy source, does not count toward replication.
+    LiveRetiring,
+    /// Awaiting registration after a restart: counts (normal) but serves
+    /// nothing yet.
+    Presumed,
+    /// Awaiting registration and retiring: neither counts nor serves.
+    PresumedRetiring,
+    /// Dead or unknown.
+    Gone,
+}
+
+/// One node in a [`NodeView`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeSnap {
+    pub addr: String,
+    pub class: NodeClass,
+    pub registered: bool,
+    pub admin: AdminState,
+    pub available: u64,
+}
+
+/// A snapshot of every node's standing, taken before the namespace lock
+/// (lock order: namespace, then registry) and passed to the pure code.
+#[derive(Debug, Clone, Default)]
+pub struct NodeView {
+    pub nodes: HashMap<NodeId, NodeSnap>,
+}
+
+impl NodeView {
+    pub fn class(&self, n: &NodeId) -> NodeClass {
+        self.nodes.get(n).map_or(NodeClass::Gone, |s| s.class)
+    }
+
+    pub fn addr(&self, n: &NodeId) -> Option<&str> {
+        self.nodes.get(n).map(|s| s.addr.as_str())
+    }
+
+    /// Registered since this start (safe mode counts their reports).
+    pub fn is_registered(&self, n: &NodeId) -> bool {
+        self.nodes.get(n).is_some_and(|s| s.registered)
+    }
+
+    /// Live nodes in admin state `Normal`: where new replicas may go.
+    pub fn targets(&self) -> Vec<Candidate> {
+        let mut v: Vec<Candidate> = self
+            .nodes
+            .iter()
+            .filter(|(_, s)| s.class == NodeClass::Live)
+            .map(|(id, s)| Candidate {
+                id: *id,
+                available: s.available,
+            })
+            .collect();
+        v.sort_by_key(|c| c.id);
+        v
+    }
+
+    /// How many nodes could hold a counted replica now.
+    pub fn normal_nodes(&self) -> usize {
+        self.nodes
+            .values()
+            .filter(|s| matches!(s.class, NodeClass::Live | NodeClass::Presumed))
+            .count()
+    }
+}
+
+/// Why a node name given by an operator does not pick one node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResolveError {
+    NotFound(String),
+    Ambiguous(String),
+}
+
+/// Strips what an address may carry around `host:port`.
+fn normalize_addr(s: &str) -> String {
+    let s = s.trim();
+    let s = s
+        .strip_prefix("http://")
+        .or_else(|| s.strip_prefix("https://"))
+        .unwrap_or(s);
+    s.trim_end_matches('/').to_ascii_lowercase()
+}
+
+/// Decodes `%XX` escapes (a URL given as a path segment arrives encoded).
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            let hex = |c: u8| (c as char).to_digit(16);
+            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Picks the node an operator means: a node id (full, or a unique prefix of
+/// at least 4 hex digits, dashes ignored) or its address (`host:port` or the
+/// advertised URL). Pure, so the rules are unit-tested.
+pub fn resolve_node(query: &str, nodes: &[(NodeId, String)]) -> Result<NodeId, ResolveError> {
+    let q = percent_decode(query);
+    let q = q.trim();
+    if q.is_empty() {
+        return Err(ResolveError::NotFound("no datanode named".into()));
+    }
+    let as_addr = normalize_addr(q);
+    let by_addr: Vec<NodeId> = nodes
+        .iter()
+        .filter(|(_, a)| normalize_addr(a) == as_addr)
+        .map(|(id, _)| *id)
+        .collect();
+    if by_addr.len() == 1 {
+        return Ok(by_addr[0]);
+    }
+    let hex: String = q
+        .chars()
+        .filter(|c| *c != '-')
+        .collect::<String>()
+        .to_ascii_lowercase();
+    let is_hex = !hex.is_empty() && hex.chars().all(|c| c.is_ascii_hexdigit());
+    let by_id: Vec<NodeId> = if is_hex && hex.len() >= 4 {
+        nodes
+            .iter()
+            .filter(|(id, _)| id.to_string().starts_with(&hex))
+            .map(|(id, _)| *id)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    match (by_id.len(), by_addr.len()) {
+        (1, _) => Ok(by_id[0]),
+        (0, 0) => Err(ResolveError::NotFound(format!(
+            "no datanode has id or address {q:?} (an id prefix needs at least 4 hex digits)"
+        ))),
+        _ => Err(ResolveError::Ambiguous(format!(
+            "{q:?} matches {} datanodes; give more of the id",
+            by_id.len().max(by_addr.len())
+        ))),
+    }
+}
+
+/// What a heartbeat from a registered node yields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeartbeatOutcome {
+    pub commands: Vec<Command>,
+    /// It had been marked dead and is back: its replicas count again.
+    pub came_back: bool,
 }
 
 pub struct DatanodeManager {
@@ -82,25 +304,16 @@ pub struct DatanodeManager {
 }
 
 impl DatanodeManager {
-    /// Starts with the nodes known from the store, all dead until they register.
-    pub fn new(known: Vec<(NodeId, NodeRecord)>, dead_node_timeout: Duration) -> Self {
+    /// Starts with the nodes known from the store, each treated as last
+    /// seen at `started`: awaiting registration for one dead-node timeout.
+    pub fn new(
+        known: Vec<(NodeId, NodeRecord)>,
+        dead_node_timeout: Duration,
+        started: Instant,
+    ) -> Self {
         let nodes = known
             .into_iter()
-            .map(|(id, rec)| {
-                (
-                    id,
-                    Descriptor {
-                        addr: rec.addr,
-                        storage: StorageReport::default(),
-                        last_seen: None,
-                        registered: false,
-                        dead: true,
-                        active_transfers: 0,
-                        deletes: BTreeSet::new(),
-                        commands: VecDeque::new(),
-                    },
-                )
-            })
+            .map(|(id, rec)| (id, Descriptor::new(rec.addr, rec.admin, Some(started))))
             .collect();
         DatanodeManager {
             nodes: Mutex::new(nodes),
@@ -124,16 +337,9 @@ impl DatanodeManager {
         now: Instant,
     ) -> Option<NodeRecord> {
         let mut nodes = self.lock();
-        let d = nodes.entry(info.id).or_insert_with(|| Descriptor {
-            addr: String::new(),
-            storage,
-            last_seen: None,
-            registered: false,
-            dead: true,
-            active_transfers: 0,
-            deletes: BTreeSet::new(),
-            commands: VecDeque::new(),
-        });
+        let d = nodes
+            .entry(info.id)
+            .or_insert_with(|| Descriptor::new(String::new(), AdminState::Normal, None));
         let changed = d.addr != info.addr;
         if changed && !d.addr.is_empty() {
             log::info!(
@@ -149,17 +355,33 @@ impl DatanodeManager {
         d.last_seen = Some(now);
         d.registered = true;
         d.dead = false;
-        changed.then(|| NodeRecord {
-            addr: info.addr.clone(),
-        })
+        changed.then(|| d.record())
+    }
+
+    /// The record `register` would store for `info`: `Some` when the node
+    /// is new or its address changed (so it can go in the same transaction
+    /// as the node's block report, before the node is marked live).
+    pub fn record_for(&self, info: &DatanodeInfo) -> Option<NodeRecord> {
+        match self.lock().get(&info.id) {
+            None => Some(NodeRecord {
+                addr: info.addr.clone(),
+                admin: AdminState::Normal,
+            }),
+            Some(d) if d.addr != info.addr => Some(NodeRecord {
+                addr: info.addr.clone(),
+                admin: d.admin,
+            }),
+            Some(_) => None,
+        }
     }
 
     /// A heartbeat. `None` when the node must register first (unknown, or
     /// not registered since this namenode started); otherwise the commands
     /// queued for it.
-    pub fn heartbeat(&self, hb: &Heartbeat, now: Instant) -> Option<Vec<Command>> {
+    pub fn heartbeat(&self, hb: &Heartbeat, now: Instant) -> Option<HeartbeatOutcome> {
         let mut nodes = self.lock();
         let d = nodes.get_mut(&hb.node_id).filter(|d| d.registered)?;
+        let came_back = d.dead || !d.recent(now, self.dead_node_timeout);
         if d.dead {
             log::info!("datanode {} ({}) is back", hb.node_id, d.addr);
             d.dead = false;
@@ -178,7 +400,10 @@ impl DatanodeManager {
             }
             commands.push(Command::Delete { blocks });
         }
-        Some(commands)
+        Some(HeartbeatOutcome {
+            commands,
+            came_back,
+        })
     }
 
     /// True when `node` registered since this process started (reports
@@ -191,6 +416,7 @@ impl DatanodeManager {
     pub fn touch(&self, node: &NodeId, now: Instant) {
         if let Some(d) = self.lock().get_mut(node).filter(|d| d.registered) {
             d.last_seen = Some(now);
+            d.dead = false;
         }
     }
 
@@ -215,7 +441,7 @@ impl DatanodeManager {
         }
     }
 
-    /// Live nodes with their addresses and free space.
+    /// Live nodes with their addresses, free space and admin state.
     pub fn live(&self, now: Instant) -> Vec<LiveNode> {
         let nodes = self.lock();
         let mut live: Vec<LiveNode> = nodes
@@ -225,15 +451,18 @@ impl DatanodeManager {
                 id: *id,
                 addr: d.addr.clone(),
                 available: d.storage.available,
+                admin: d.admin,
             })
             .collect();
         live.sort_by_key(|n| n.id);
         live
     }
 
-    /// Placement candidates: the live nodes.
+    /// Placement candidates for new blocks: the live nodes in admin state
+    /// `Normal` (decommissioning nodes get no new blocks).
     pub fn candidates(live: &[LiveNode]) -> Vec<Candidate> {
         live.iter()
+            .filter(|n| n.admin == AdminState::Normal)
             .map(|n| Candidate {
                 id: n.id,
                 available: n.available,
@@ -241,31 +470,119 @@ impl DatanodeManager {
             .collect()
     }
 
-    /// Marks nodes silent for longer than the timeout dead; returns them.
+    /// Every node's standing now.
+    pub fn view(&self, now: Instant) -> NodeView {
+        let nodes = self.lock();
+        let t = self.dead_node_timeout;
+        NodeView {
+            nodes: nodes
+                .iter()
+                .map(|(id, d)| {
+                    let normal = d.admin == AdminState::Normal;
+                    let class = if d.is_live(now, t) {
+                        if normal {
+                            NodeClass::Live
+                        } else {
+                            NodeClass::LiveRetiring
+                        }
+                    } else if d.is_awaiting(now, t) {
+                        if normal {
+                            NodeClass::Presumed
+                        } else {
+                            NodeClass::PresumedRetiring
+                        }
+                    } else {
+                        NodeClass::Gone
+                    };
+                    (
+                        *id,
+                        NodeSnap {
+                            addr: d.addr.clone(),
+                            class,
+                            registered: d.registered,
+                            admin: d.admin,
+                            available: d.storage.available,
+                        },
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    /// Marks nodes silent for longer than the timeout dead (registered or
+    /// still awaiting registration after a restart); returns them.
     pub fn check_dead(&self, now: Instant) -> Vec<NodeId> {
         let mut nodes = self.lock();
         let mut newly_dead = Vec::new();
         for (id, d) in nodes.iter_mut() {
-            if d.registered && !d.dead && !d.is_live(now, self.dead_node_timeout) {
+            if !d.dead && !d.recent(now, self.dead_node_timeout) {
                 d.dead = true;
-                log::warn!(
-                    "datanode {id} ({}) is dead: no heartbeat for more than {:?}",
-                    d.addr,
-                    self.dead_node_timeout
-                );
+                if d.registered {
+                    log::warn!(
+                        "datanode {id} ({}) is dead: no heartbeat for more than {:?}",
+                        d.addr,
+                        self.dead_node_timeout
+                    );
+                } else {
+                    log::warn!(
+                        "datanode {id} ({}) is dead: it did not register within {:?} of the namenode's start",
+                        d.addr,
+                        self.dead_node_timeout
+                    );
+                }
                 newly_dead.push(*id);
             }
         }
         newly_dead
     }
 
-    /// One row per known node, live first then by address.
-    pub fn reports(&self, now: Instant, replicas: impl Fn(&NodeId) -> u64) -> Vec<DatanodeReport> {
+    /// Ids and addresses of every known node (operator lookups).
+    pub fn directory(&self) -> Vec<(NodeId, String)> {
+        let mut v: Vec<(NodeId, String)> = self
+            .lock()
+            .iter()
+            .map(|(id, d)| (*id, d.addr.clone()))
+            .collect();
+        v.sort();
+        v
+    }
+
+    pub fn admin_state(&self, node: &NodeId) -> Option<AdminState> {
+        self.lock().get(node).map(|d| d.admin)
+    }
+
+    /// Sets a node's admin state; returns the record to persist when it
+    /// changed.
+    pub fn set_admin(&self, node: &NodeId, admin: AdminState) -> Option<NodeRecord> {
+        let mut nodes = self.lock();
+        let d = nodes.get_mut(node)?;
+        if d.admin == admin {
+            return None;
+        }
+        log::info!(
+            "datanode {node} ({}): admin state {:?} -> {:?}",
+            d.addr,
+            d.admin,
+            admin
+        );
+        d.admin = admin;
+        Some(d.record())
+    }
+
+    /// One row per known node, live first then by address. `extra` fills
+    /// the per-node numbers other parts know: (replicas recorded,
+    /// decommission blocks remaining, copies in flight).
+    pub fn reports(
+        &self,
+        now: Instant,
+        extra: impl Fn(&NodeId) -> (u64, u64, u32),
+    ) -> Vec<DatanodeReport> {
         let nodes = self.lock();
         let mut rows: Vec<DatanodeReport> = nodes
             .iter()
             .map(|(id, d)| {
                 let live = d.is_live(now, self.dead_node_timeout);
+                let (blocks, remaining, in_flight) = extra(id);
                 DatanodeReport {
                     id: *id,
                     addr: d.addr.clone(),
@@ -277,11 +594,17 @@ impl DatanodeManager {
                     capacity: d.storage.capacity,
                     used: d.storage.used,
                     available: d.storage.available,
-                    blocks: replicas(id),
+                    blocks,
                     last_heartbeat_ms: d.last_seen.map_or(u64::MAX, |t| {
                         now.saturating_duration_since(t).as_millis() as u64
                     }),
-                    ..Default::default()
+                    admin_state: d.admin,
+                    decommission_remaining_blocks: if d.admin == AdminState::Decommissioning {
+                        remaining
+                    } else {
+                        0
+                    },
+                    replication_in_flight: in_flight,
                 }
             })
             .collect();
@@ -295,7 +618,7 @@ impl DatanodeManager {
         rows
     }
 
-    /// Live/dead counts and the live nodes' space.
+    /// Live/dead/admin counts and the live nodes' space.
     pub fn totals(&self, now: Instant) -> DatanodeTotals {
         let nodes = self.lock();
         let mut t = DatanodeTotals::default();
@@ -307,6 +630,14 @@ impl DatanodeManager {
                 t.available += d.storage.available;
             } else {
                 t.dead += 1;
+                if d.is_awaiting(now, self.dead_node_timeout) {
+                    t.awaiting_registration += 1;
+                }
+            }
+            match d.admin {
+                AdminState::Normal => {}
+                AdminState::Decommissioning => t.decommissioning += 1,
+                AdminState::Decommissioned => t.decommissioned += 1,
             }
         }
         t
@@ -324,17 +655,20 @@ mod tests {
         }
     }
 
+    fn record(addr: &str) -> NodeRecord {
+        NodeRecord {
+            addr: addr.into(),
+            admin: AdminState::Normal,
+        }
+    }
+
     #[tokio::test(start_paused = true)]
     async fn liveness_and_commands() {
         let known = NodeId::new();
         let dm = DatanodeManager::new(
-            vec![(
-                known,
-                NodeRecord {
-                    addr: "http://old".into(),
-                },
-            )],
+            vec![(known, record("http://old"))],
             Duration::from_secs(2),
+            Instant::now(),
         );
         let storage = StorageReport {
             capacity: 100,
@@ -347,14 +681,15 @@ mod tests {
             active_transfers: 0,
         };
         let now = Instant::now();
-        // Known from the store but not registered: must re-register.
+        // Known from the store but not registered: must re-register; its
+        // replicas still count meanwhile.
         assert!(dm.heartbeat(&hb(known), now).is_none());
         assert!(dm.live(now).is_empty());
+        assert_eq!(dm.view(now).class(&known), NodeClass::Presumed);
+        assert_eq!(dm.totals(now).awaiting_registration, 1);
         assert_eq!(
             dm.register(&info(known), storage, now),
-            Some(NodeRecord {
-                addr: info(known).addr
-            })
+            Some(record(&info(known).addr))
         );
         assert_eq!(
             dm.register(&info(known), storage, now),
@@ -362,12 +697,14 @@ mod tests {
             "same address: nothing to store"
         );
         assert_eq!(dm.live(now).len(), 1);
+        assert_eq!(dm.view(now).class(&known), NodeClass::Live);
 
         let b = BlockId::new();
         dm.queue_deletes(&[(known, b), (known, b), (NodeId::new(), b)]);
-        let cmds = dm.heartbeat(&hb(known), now).unwrap();
-        assert_eq!(cmds, vec![Command::Delete { blocks: vec![b] }]);
-        assert!(dm.heartbeat(&hb(known), now).unwrap().is_empty());
+        let out = dm.heartbeat(&hb(known), now).unwrap();
+        assert_eq!(out.commands, vec![Command::Delete { blocks: vec![b] }]);
+        assert!(!out.came_back);
+        assert!(dm.heartbeat(&hb(known), now).unwrap().commands.is_empty());
 
         tokio::time::advance(Duration::from_secs(3)).await;
         let later = Instant::now();
@@ -375,8 +712,9 @@ mod tests {
         assert_eq!(dm.check_dead(later), vec![known]);
         assert!(dm.check_dead(later).is_empty());
         assert_eq!(dm.totals(later).dead, 1);
+        assert_eq!(dm.view(later).class(&known), NodeClass::Gone);
         // A heartbeat brings it back.
-        assert!(dm.heartbeat(&hb(known), later).is_some());
+        assert!(dm.heartbeat(&hb(known), later).unwrap().came_back);
         assert_eq!(
             dm.totals(later),
             DatanodeTotals {
@@ -384,8 +722,90 @@ mod tests {
                 dead: 0,
                 capacity: 100,
                 used: 10,
-                available: 90
+                available: 90,
+                ..Default::default()
             }
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn nodes_from_before_a_restart_get_one_timeout_to_register() {
+        let (a, b) = (NodeId::new(), NodeId::new());
+        let dm = DatanodeManager::new(
+            vec![(a, record("http://a:1")), (b, record("http://b:1"))],
+            Duration::from_secs(30),
+            Instant::now(),
+        );
+        tokio::time::advance(Duration::from_secs(29)).await;
+        assert!(dm.check_dead(Instant::now()).is_empty(), "not dead yet");
+        dm.register(&info(a), StorageReport::default(), Instant::now());
+        tokio::time::advance(Duration::from_secs(2)).await;
+        assert_eq!(dm.check_dead(Instant::now()), vec![b]);
+        let v = dm.view(Instant::now());
+        assert_eq!(v.class(&a), NodeClass::Live);
+        assert_eq!(v.class(&b), NodeClass::Gone);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn admin_state_excludes_from_placement() {
+        let a = NodeId::new();
+        let dm = DatanodeManager::new(vec![], Duration::from_secs(30), Instant::now());
+        let st = StorageReport {
+            capacity: 10,
+            used: 0,
+            available: 10,
+        };
+        dm.register(&info(a), st, Instant::now());
+        assert_eq!(
+            DatanodeManager::candidates(&dm.live(Instant::now())).len(),
+            1
+        );
+        let rec = dm.set_admin(&a, AdminState::Decommissioning).unwrap();
+        assert_eq!(rec.admin, AdminState::Decommissioning);
+        assert!(dm.set_admin(&a, AdminState::Decommissioning).is_none());
+        let live = dm.live(Instant::now());
+        assert_eq!(live.len(), 1, "still live, still serves reads");
+        assert!(DatanodeManager::candidates(&live).is_empty());
+        assert_eq!(dm.view(Instant::now()).class(&a), NodeClass::LiveRetiring);
+        assert!(dm.view(Instant::now()).targets().is_empty());
+        assert_eq!(dm.totals(Instant::now()).decommissioning, 1);
+    }
+
+    #[test]
+    fn legacy_records_still_decode() {
+        let old = dfs_common::codec::encode(&LegacyNodeRecord {
+            addr: "http://x:1".into(),
+        })
+        .unwrap();
+        assert!(dfs_common::codec::decode::<NodeRecord>(&old).is_err());
+        let l: LegacyNodeRecord = dfs_common::codec::decode(&old).unwrap();
+        assert_eq!(NodeRecord::from(l), record("http://x:1"));
+    }
+
+    #[test]
+    fn operators_name_nodes_by_id_prefix_or_address() {
+        let a: NodeId = "a1b2c3d4-0000-4000-8000-000000000001".parse().unwrap();
+        let b: NodeId = "a1b2ffff-0000-4000-8000-000000000002".parse().unwrap();
+        let nodes = vec![
+            (a, "http://127.0.0.1:9864".to_string()),
+            (b, "http://127.0.0.1:9865".to_string()),
+        ];
+        let r = |q: &str| resolve_node(q, &nodes);
+        assert_eq!(r("a1b2c3d4-0000-4000-8000-000000000001"), Ok(a));
+        assert_eq!(r("a1b2c3d400004000"), Ok(a));
+        assert_eq!(r("a1b2-c3"), Ok(a), "dashes ignored");
+        assert_eq!(r("A1B2F"), Ok(b));
+        assert!(matches!(r("a1b2"), Err(ResolveError::Ambiguous(_))));
+        assert!(
+            matches!(r("a1b"), Err(ResolveError::NotFound(_))),
+            "too short"
+        );
+        assert!(matches!(r("beef"), Err(ResolveError::NotFound(_))));
+        assert!(matches!(r(""), Err(ResolveError::NotFound(_))));
+        assert_eq!(r("127.0.0.1:9865"), Ok(b));
+        assert_eq!(r("http://127.0.0.1:9865"), Ok(b));
+        assert_eq!(r("http://127.0.0.1:9865/"), Ok(b));
+        assert_eq!(r("http%3A%2F%2F127.0.0.1%3A9864"), Ok(a));
+        assert!(matches!(r("127.0.0.1:1"), Err(ResolveError::NotFound(_))));
     }
 }

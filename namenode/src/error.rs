@@ -36,6 +36,10 @@ pub enum NamenodeError {
     /// 503: no live datanode can take a block.
     #[error("{0}")]
     NoLiveDatanodes(String),
+    /// 503: the namenode is in safe mode (the message says why and how it
+    /// ends).
+    #[error("{0}")]
+    SafeMode(String),
     /// 507: live datanodes exist but none has room.
     #[error("{0}")]
     NoSpace(String),

@@ -1,10 +1,12 @@
 //! The heartbeat monitor (HDFS HeartbeatManager.Monitor): marks datanodes
-//! that stopped heartbeating dead, so they get no new blocks and readers are
-//! not sent to them.
+//! that stopped heartbeating (or, after a namenode restart, did not register
+//! within one timeout) dead, so they get no new blocks, readers are not sent
+//! to them, and their replicas stop counting.
 //!
-//! What it does not do: re-replicate what the dead node held (a later
-//! replication monitor will); the replicas stay recorded, so a node that
-//! comes back is simply live again.
+//! What it does not do: re-replicate what the dead node held; the namesystem
+//! hands its blocks to the replication monitor. The replicas stay recorded,
+//! so a node that comes back is simply live again (and any excess copies
+//! made meanwhile are trimmed).
 use crate::namesystem::Namesystem;
 use crate::workers::Workers;
 use std::sync::Arc;

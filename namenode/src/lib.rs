@@ -16,10 +16,18 @@
 //!   [`namespace::report`]).
 //! - [`blocks`]: block → owner, length, digest, replicas; node → blocks.
 //! - [`meta_store`]: the only sled user; write-through journal of the above.
-//! - [`placement`]: pure, capacity-weighted rendezvous hashing.
-//! - [`datanodes`]: datanode registry, liveness, per-node command queues.
-//! - [`workers`], [`leases`], [`heartbeat`]: background work (expiring
-//!   abandoned writes, marking silent datanodes dead).
+//! - [`placement`]: pure, capacity-weighted rendezvous hashing (new blocks,
+//!   copy targets, which replicas to keep).
+//! - [`health`]: pure replica counting and block health, shared by fsck,
+//!   the summary and the replication monitor.
+//! - [`datanodes`]: datanode registry, liveness, admin state
+//!   (decommissioning), per-node command queues.
+//! - [`safemode`]: the startup gate (no changes, copies or deletions until
+//!   enough blocks are reported).
+//! - [`workers`], [`leases`], [`heartbeat`], [`replication`]: background
+//!   work (expiring abandoned writes, marking silent datanodes dead,
+//!   keeping every block at its replication: copies, excess and corrupt
+//!   replica deletion, decommission drain).
 //! - [`metrics`]: `/metrics` text.
 //! - [`api`]: the route table, one module per audience, one error mapping.
 //!
@@ -32,6 +40,19 @@
 //! list and makes the file visible in one sled batch, flushed before the
 //! answer. A writer that stops renewing its lease is abandoned by the lease
 //! monitor and its blocks are deleted through heartbeat replies.
+//!
+//! # Data flow of a repair
+//!
+//! A datanode dies (heartbeat monitor), a replica is reported corrupt
+//! (`bad_block`, `report_bad_replica`, a digest mismatch in a report), a
+//! write completes short, `setrep` raises replication, or a node starts
+//! decommissioning → the affected blocks enter the replication monitor's
+//! needed queue → each tick picks a source and targets and puts
+//! `Command::Replicate` on the source's heartbeat queue, tracked as pending
+//! with a deadline → the target's `block_received` completes it. Excess
+//! replicas (a dead node came back, setrep lowered) and corrupt ones (once
+//! a good copy is live elsewhere) leave as `Command::Delete`. None of this
+//! runs in safe mode.
 //!
 //! # Startup and shutdown
 //!
@@ -46,6 +67,7 @@ pub mod blocks;
 pub mod config;
 pub mod datanodes;
 pub mod error;
+pub mod health;
 pub mod heartbeat;
 pub mod leases;
 pub mod meta_store;
@@ -53,6 +75,8 @@ pub mod metrics;
 pub mod namespace;
 pub mod namesystem;
 pub mod placement;
+pub mod replication;
+pub mod safemode;
 pub mod workers;
 
 pub use config::Config;
@@ -84,6 +108,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let mut workers = workers::Workers::new();
     leases::start(&mut workers, ns.clone());
     heartbeat::start(&mut workers, ns.clone());
+    replication::start(&mut workers, ns.clone());
 
     let ns_data = actix_web::web::Data::from(ns.clone());
     let client_data = actix_web::web::Data::new(client);

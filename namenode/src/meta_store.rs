@@ -14,7 +14,7 @@
 //! | `i/<inode id u64 BE>`  | `InodeRecord` (parent id + name)   |
 //! | `p/<file id 16 bytes>` | `PendingFile` (under construction) |
 //! | `b/<block id 16 bytes>`| `BlockMeta`                        |
-//! | `d/<node id 16 bytes>` | `NodeRecord` (advertised address)  |
+//! | `d/<node id 16 bytes>` | `NodeRecord` (address, admin state)|
 //! | `m/next_inode`         | u64: the next free inode id        |
 //!
 //! Invariants:
@@ -27,7 +27,7 @@
 //! - sled is never called from anywhere else, so the engine can be swapped in
 //!   this one file (Garage `src/db`).
 use crate::blocks::BlockMeta;
-use crate::datanodes::NodeRecord;
+use crate::datanodes::{LegacyNodeRecord, NodeRecord};
 use crate::error::{NamenodeError, Result};
 use crate::namespace::inode::{InodeId, InodeRecord, PendingFile};
 use dfs_common::codec::{self, CodecError};
@@ -175,10 +175,15 @@ impl MetaStore {
         }
         for item in self.db.scan_prefix(DATANODE) {
             let (k, v) = item.map_err(store_err)?;
-            out.datanodes.push((
-                NodeId::from_bytes(id_16(&k[DATANODE.len()..])?),
-                codec::decode(&v).map_err(codec_err)?,
-            ));
+            // Records written before admin states existed hold the address only.
+            let rec = match codec::decode::<NodeRecord>(&v) {
+                Ok(r) => r,
+                Err(_) => codec::decode::<LegacyNodeRecord>(&v)
+                    .map_err(codec_err)?
+                    .into(),
+            };
+            out.datanodes
+                .push((NodeId::from_bytes(id_16(&k[DATANODE.len()..])?), rec));
         }
         if let Some(v) = self.db.get(NEXT_INODE).map_err(store_err)? {
             out.next_inode = Some(codec::decode(&v).map_err(codec_err)?);
@@ -250,6 +255,7 @@ mod tests {
                 n,
                 &NodeRecord {
                     addr: "http://127.0.0.1:1".into(),
+                    admin: dfs_common::proto::client::AdminState::Decommissioning,
                 },
             );
             store.apply(txn).unwrap();
@@ -271,7 +277,8 @@ mod tests {
             vec![(
                 n,
                 NodeRecord {
-                    addr: "http://127.0.0.1:1".into()
+                    addr: "http://127.0.0.1:1".into(),
+                    admin: dfs_common::proto::client::AdminState::Decommissioning,
                 }
             )]
         );

@@ -1,12 +1,14 @@
-//! `/metrics`: a handful of gauges in the Prometheus text format, written by
+//! `/metrics`: gauges and counters in the Prometheus text format, written by
 //! hand from the cluster summary (no exporter, no second HTTP server).
+use crate::namesystem::HealthExtras;
 use dfs_common::proto::client::ClusterSummary;
 use std::fmt::Write;
 
-/// Renders the gauges. `pending_files` and `meta_bytes` are not in the
-/// summary, so they come separately.
-pub fn render(s: &ClusterSummary, pending_files: u64, meta_bytes: u64) -> String {
-    let gauges: [(&str, &str, u64); 14] = [
+/// Renders the metrics. `pending_files`, `meta_bytes` and `x` are not in
+/// the summary, so they come separately.
+pub fn render(s: &ClusterSummary, pending_files: u64, meta_bytes: u64, x: &HealthExtras) -> String {
+    let r = &s.replication;
+    let gauges: [(&str, &str, u64); 30] = [
         ("dfs_namenode_up", "1 while the namenode serves.", 1),
         (
             "dfs_namenode_uptime_seconds",
@@ -69,13 +71,98 @@ pub fn render(s: &ClusterSummary, pending_files: u64, meta_bytes: u64) -> String
             "Bytes the metadata store uses on disk.",
             meta_bytes,
         ),
+        (
+            "dfs_namenode_safe_mode",
+            "1 while the namenode is in safe mode (refusing changes).",
+            u64::from(s.safe_mode),
+        ),
+        (
+            "dfs_namenode_over_replicated_blocks",
+            "Blocks with more live replicas than wanted.",
+            s.over_replicated_blocks,
+        ),
+        (
+            "dfs_namenode_corrupt_blocks",
+            "Blocks whose every remaining replica is corrupt.",
+            s.corrupt_blocks,
+        ),
+        (
+            "dfs_namenode_corrupt_replicas",
+            "Replicas known corrupt and not yet deleted.",
+            s.corrupt_replicas,
+        ),
+        (
+            "dfs_namenode_orphan_replicas",
+            "Replicas of no file waiting for their grace before deletion.",
+            x.orphan_replicas,
+        ),
+        (
+            "dfs_namenode_awaiting_registration_datanodes",
+            "Datanodes known from before the restart that have not registered yet.",
+            u64::from(x.awaiting_registration),
+        ),
+        (
+            "dfs_namenode_decommissioning_datanodes",
+            "Datanodes being drained.",
+            u64::from(s.decommissioning_datanodes),
+        ),
+        (
+            "dfs_namenode_decommissioned_datanodes",
+            "Datanodes drained (safe to stop).",
+            u64::from(s.decommissioned_datanodes),
+        ),
+        (
+            "dfs_namenode_replication_queued_blocks",
+            "Blocks waiting for a copy.",
+            r.queued_blocks,
+        ),
+        (
+            "dfs_namenode_replication_pending_copies",
+            "Block copies scheduled and not yet confirmed.",
+            r.pending_copies,
+        ),
+        (
+            "dfs_namenode_replication_remaining_bytes",
+            "Bytes still to copy for queued and pending work.",
+            r.remaining_bytes,
+        ),
+        (
+            "dfs_namenode_replication_completed_copies_total",
+            "Block copies confirmed since start.",
+            r.completed_copies,
+        ),
+        (
+            "dfs_namenode_replication_completed_bytes_total",
+            "Bytes copied since start.",
+            r.completed_bytes,
+        ),
+        (
+            "dfs_namenode_replication_timed_out_copies_total",
+            "Block copies that timed out and were queued again.",
+            r.timed_out_copies,
+        ),
+        (
+            "dfs_namenode_replication_excess_deleted_total",
+            "Excess replicas deleted since start.",
+            r.excess_deleted,
+        ),
+        (
+            "dfs_namenode_replication_bytes_per_second",
+            "Repair rate over about a minute (bytes/s, rounded).",
+            r.bytes_per_sec.round() as u64,
+        ),
     ];
     let mut out = String::with_capacity(2048);
     for (name, help, value) in gauges {
+        let kind = if name.ends_with("_total") {
+            "counter"
+        } else {
+            "gauge"
+        };
         // Writing to a String cannot fail.
         let _ = writeln!(
             out,
-            "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
         );
     }
     out
@@ -105,9 +192,11 @@ mod tests {
             default_block_size: 4096,
             ..Default::default()
         };
-        let text = render(&s, 2, 1234);
+        let text = render(&s, 2, 1234, &HealthExtras::default());
         assert!(text.contains("dfs_namenode_live_datanodes 3\n"));
         assert!(text.contains("# TYPE dfs_namenode_files gauge\ndfs_namenode_files 7\n"));
         assert!(text.contains("dfs_namenode_files_being_written 2\n"));
+        assert!(text.contains("dfs_namenode_safe_mode 0\n"));
+        assert!(text.contains("# TYPE dfs_namenode_replication_completed_copies_total counter\n"));
     }
 }

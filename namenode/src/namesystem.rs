@@ -1,36 +1,46 @@
 //! `Namesystem`: the namenode's state and the one door to it (HDFS
 //! FSNamesystem). It owns the in-memory [`Namespace`] behind one mutex, the
-//! [`MetaStore`] it writes through to, and the [`DatanodeManager`], and gives
-//! every API handler and worker a typed async method.
+//! [`MetaStore`] it writes through to, the [`DatanodeManager`], the
+//! replication queues and the safe-mode gate, and gives every API handler
+//! and worker a typed async method.
 //!
 //! The shape of every change ([`Namesystem::mutate`]):
 //! 1. lock the namespace, run the operation (validate, then change memory and
-//!    record the same change in a `Txn`), apply the `Txn` to sled, unlock;
+//!    record the same change in a `Txn`), hand the block map's change events
+//!    to the replication queues, apply the `Txn` to sled, unlock;
 //! 2. `flush` sled (outside the lock, so concurrent changes share a flush);
 //! 3. only then queue block deletions on datanodes and answer the caller.
 //!
 //! So an acknowledged change is durable, and a replica is deleted only after
 //! the metadata that stopped referring to it is durable.
 //!
+//! Safe mode: every namespace change checks the gate first and fails with
+//! [`NamenodeError::SafeMode`] (503); datanode reports are always taken
+//! (they are how safe mode ends); the replication monitor and lease expiry
+//! do nothing while it is on, so nothing is copied or deleted.
+//!
 //! Hazard: if sled fails to apply or flush, memory is ahead of disk. The
 //! namesystem then refuses every later change (fail-stop, as HDFS does when
 //! its edit log fails); a restart reloads the last durable state.
 //!
-//! Lock order: namespace, then datanode registry, never the reverse. Most
-//! operations take a live-node snapshot from the registry *before* locking
-//! the namespace and queue deletions *after* unlocking it.
+//! Lock order: namespace, then replication queues, then safe mode, then
+//! datanode registry, never the reverse. Most operations take a node
+//! snapshot from the registry *before* locking the namespace and queue
+//! deletions and commands *after* unlocking it.
 use crate::config::Config;
-use crate::datanodes::{DatanodeManager, LiveNode};
+use crate::datanodes::{DatanodeManager, NodeClass, NodeView, ResolveError};
 use crate::error::{NamenodeError, Result};
 use crate::meta_store::{MetaStore, Txn};
 use crate::namespace::report::NamespaceCounts;
 use crate::namespace::write::WriteDefaults;
 use crate::namespace::{Deletions, Namespace};
+use crate::replication::{self, ReplicationQueues};
+use crate::safemode::SafeMode;
 use dfs_common::ids::{BlockId, NodeId};
 use dfs_common::path::DfsPath;
 use dfs_common::proto::client::{
-    AbandonBlockRequest, AddBlockRequest, BadReplicaReport, ClusterSummary, CompleteRequest,
-    ContentSummary, CreateRequest, CreateResponse, DatanodeReport, DeleteResponse,
+    AbandonBlockRequest, AddBlockRequest, AdminState, BadReplicaReport, ClusterSummary,
+    CompleteRequest, ContentSummary, CreateRequest, CreateResponse, DatanodeReport, DeleteResponse,
     DirectoryListing, FileLocations, FileStatus, FsckReport, LocatedBlock,
 };
 use dfs_common::proto::datanode::{
@@ -38,7 +48,8 @@ use dfs_common::proto::datanode::{
     RegisterRequest, RegisterResponse,
 };
 use dfs_common::proto::DatanodeInfo;
-use std::collections::{HashMap, HashSet};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -54,8 +65,33 @@ pub fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
+/// `/api/v1/safemode` answers this.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SafeModeStatus {
+    pub safe_mode: bool,
+    pub reason: Option<String>,
+}
+
+/// What an operator asks of safe mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SafeModeAction {
+    Get,
+    Enter,
+    Leave,
+}
+
+/// Operational numbers for `/health` beyond the summary.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HealthExtras {
+    pub awaiting_registration: u32,
+    pub orphan_replicas: u64,
+}
+
 pub struct Namesystem {
     ns: Mutex<Namespace>,
+    repl: Mutex<ReplicationQueues>,
+    safemode: Mutex<SafeMode>,
     store: MetaStore,
     datanodes: DatanodeManager,
     config: Config,
@@ -71,14 +107,15 @@ impl Namesystem {
         let fresh = loaded.inodes.is_empty();
         let known = loaded.datanodes.clone();
         let mut txn = Txn::new();
+        let started = Instant::now();
         let ns = if fresh {
             Namespace::new(now_ms(), &mut txn)
         } else {
-            Namespace::load(loaded, now_ms(), Instant::now(), &mut txn)
+            Namespace::load(loaded, now_ms(), started, &mut txn)
         };
         store.apply(txn)?;
         store.flush().await?;
-        let counts = ns.counts(|_| false);
+        let counts = ns.counts(&NodeView::default());
         log::info!(
             "namespace loaded: {} directories, {} files, {} blocks, {} files being written, {} known datanodes",
             counts.directories,
@@ -87,12 +124,22 @@ impl Namesystem {
             counts.files_being_written,
             known.len()
         );
+        let safemode = SafeMode::new(
+            counts.blocks,
+            config.safemode_threshold,
+            config.safemode_extension,
+        );
+        if let Some(why) = safemode.reason(started) {
+            log::info!("{why}");
+        }
         Ok(Namesystem {
             ns: Mutex::new(ns),
+            repl: Mutex::new(ReplicationQueues::new(started)),
+            safemode: Mutex::new(safemode),
             store,
-            datanodes: DatanodeManager::new(known, config.dead_node_timeout),
+            datanodes: DatanodeManager::new(known, config.dead_node_timeout, started),
             config,
-            started: Instant::now(),
+            started,
             failed: AtomicBool::new(false),
         })
     }
@@ -113,6 +160,29 @@ impl Namesystem {
         })
     }
 
+    fn repl(&self) -> MutexGuard<'_, ReplicationQueues> {
+        // The queues are rebuilt by the next rescan if a panic left them
+        // half-changed; a poisoned lock is still usable.
+        self.repl.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn safemode(&self) -> MutexGuard<'_, SafeMode> {
+        // Every change to it is a field assignment.
+        self.safemode.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Refuses namespace changes while in safe mode.
+    fn check_writable(&self) -> Result<()> {
+        match self.safemode().refusal(Instant::now()) {
+            Some(why) => Err(NamenodeError::SafeMode(why)),
+            None => Ok(()),
+        }
+    }
+
+    pub fn in_safe_mode(&self) -> bool {
+        self.safemode().is_on()
+    }
+
     /// Runs one change: in memory and sled under the lock, then flush, then
     /// queue deletions (see the module doc).
     async fn mutate<T>(
@@ -126,19 +196,25 @@ impl Namesystem {
             ));
         }
         let mut dels = Deletions::new();
-        let out = {
+        let (out, dirty) = {
             let mut ns = self.lock()?;
             let mut txn = Txn::new();
-            let out = op(&mut ns, &mut txn, &mut dels)?;
+            let out = op(&mut ns, &mut txn, &mut dels);
+            let events = ns.blocks_mut().take_events();
+            self.repl().absorb(events, Instant::now());
+            let out = out?;
+            let dirty = !txn.is_empty();
             if let Err(e) = self.store.apply(txn) {
                 self.fail(&e);
                 return Err(e);
             }
-            out
+            (out, dirty)
         };
-        if let Err(e) = self.store.flush().await {
-            self.fail(&e);
-            return Err(e);
+        if dirty || !dels.is_empty() {
+            if let Err(e) = self.store.flush().await {
+                self.fail(&e);
+                return Err(e);
+            }
         }
         self.datanodes.queue_deletes(&dels);
         Ok(out)
@@ -149,14 +225,20 @@ impl Namesystem {
         self.failed.store(true, Ordering::Release);
     }
 
-    fn is_live_fn(live: &[LiveNode]) -> impl Fn(&NodeId) -> bool {
-        let set: HashSet<NodeId> = live.iter().map(|n| n.id).collect();
-        move |n| set.contains(n)
+    /// Hands blocks to the replication monitor.
+    fn enqueue_node_blocks(&self, nodes: &[NodeId]) -> Result<()> {
+        let ns = self.lock()?;
+        let mut q = self.repl();
+        for n in nodes {
+            q.enqueue(ns.blocks().blocks_on(n));
+        }
+        Ok(())
     }
 
     // ----- namespace -----
 
     pub async fn mkdirs(&self, path: &DfsPath, parents: bool) -> Result<FileStatus> {
+        self.check_writable()?;
         self.mutate(|ns, txn, _| ns.mkdirs(path, parents, now_ms(), txn))
             .await
     }
@@ -184,11 +266,13 @@ impl Namesystem {
         dst: &DfsPath,
         overwrite: bool,
     ) -> Result<FileStatus> {
+        self.check_writable()?;
         self.mutate(|ns, txn, dels| ns.rename(src, dst, overwrite, now_ms(), txn, dels))
             .await
     }
 
     pub async fn delete(&self, path: &DfsPath, recursive: bool) -> Result<DeleteResponse> {
+        self.check_writable()?;
         let r = self
             .mutate(|ns, txn, dels| ns.delete(path, recursive, now_ms(), txn, dels))
             .await?;
@@ -200,7 +284,10 @@ impl Namesystem {
         Ok(r)
     }
 
+    /// `setrep`: the file's blocks go to the replication monitor (copies
+    /// when raised, excess deletions when lowered).
     pub async fn set_replication(&self, path: &DfsPath, replication: u16) -> Result<FileStatus> {
+        self.check_writable()?;
         self.mutate(|ns, txn, _| ns.set_replication(path, replication, txn))
             .await
     }
@@ -208,6 +295,7 @@ impl Namesystem {
     // ----- write path -----
 
     pub async fn create(&self, req: &CreateRequest) -> Result<CreateResponse> {
+        self.check_writable()?;
         let defaults = WriteDefaults {
             replication: self.config.replication,
             block_size: self.config.block_size,
@@ -218,6 +306,7 @@ impl Namesystem {
     }
 
     pub async fn add_block(&self, req: &AddBlockRequest) -> Result<LocatedBlock> {
+        self.check_writable()?;
         let live = self.datanodes.live(Instant::now());
         let candidates = DatanodeManager::candidates(&live);
         let b = self
@@ -244,15 +333,19 @@ impl Namesystem {
     }
 
     pub async fn abandon_block(&self, req: &AbandonBlockRequest) -> Result<()> {
+        self.check_writable()?;
         self.mutate(|ns, txn, dels| {
             ns.abandon_block(req.file_id, req.block_id, Instant::now(), txn, dels)
         })
         .await
     }
 
+    /// Makes a file visible. A block committed with fewer replicas than the
+    /// file's replication (the pipeline lost hops) is queued for copies now.
     pub async fn complete(&self, req: &CompleteRequest) -> Result<FileStatus> {
+        self.check_writable()?;
         let st = self
-            .mutate(|ns, txn, dels| ns.complete(req, now_ms(), txn, dels))
+            .mutate(|ns, txn, dels| ns.complete(req, now_ms(), Instant::now(), txn, dels))
             .await?;
         log::info!(
             "completed {} ({} bytes, {} blocks)",
@@ -263,11 +356,14 @@ impl Namesystem {
         Ok(st)
     }
 
+    /// Renewing changes nothing durable, so it is allowed in safe mode (a
+    /// writer caught by a namenode restart keeps its lease meanwhile).
     pub fn renew_lease(&self, file_id: dfs_common::ids::FileId) -> Result<()> {
         self.lock()?.renew_lease(file_id, Instant::now())
     }
 
     pub async fn abandon_file(&self, file_id: dfs_common::ids::FileId) -> Result<()> {
+        self.check_writable()?;
         let path = self
             .mutate(|ns, txn, dels| Ok(ns.abandon_file(file_id, txn, dels)))
             .await?;
@@ -278,7 +374,14 @@ impl Namesystem {
     }
 
     /// Abandons writes whose lease expired before `now` (lease monitor).
+    /// Nothing expires in safe mode: deleting is off, and writers could not
+    /// renew through a restart anyway.
     pub async fn expire_leases(&self, now: Instant) -> Result<Vec<DfsPath>> {
+        if self.in_safe_mode() {
+            let mut ns = self.lock()?;
+            ns.renew_all_leases(now);
+            return Ok(Vec::new());
+        }
         let timeout = self.config.lease_timeout;
         let paths = self
             .mutate(|ns, txn, dels| Ok(ns.expire_leases(now, timeout, txn, dels)))
@@ -293,42 +396,45 @@ impl Namesystem {
 
     // ----- reads -----
 
-    /// Where a file's blocks are: live replicas only, in an order rotated
-    /// per block (by its id's last byte, which is random in a v7 UUID) so
-    /// that reads spread over the nodes.
+    /// Where a file's blocks are: good replicas on live nodes only; nodes
+    /// in admin state `Normal` first, in an order rotated per block (by its
+    /// id's last byte, which is random in a v7 UUID) so that reads spread
+    /// over the nodes, then decommissioning ones. Corrupt replicas are
+    /// never listed: a block with no good live replica has none.
     pub fn locations(&self, path: &DfsPath) -> Result<FileLocations> {
-        let live = self.datanodes.live(Instant::now());
-        let addrs: HashMap<NodeId, &str> = live.iter().map(|n| (n.id, n.addr.as_str())).collect();
+        let view = self.datanodes.view(Instant::now());
         let place = |block: BlockId, replicas: &[NodeId]| {
-            let mut out: Vec<DatanodeInfo> = replicas
-                .iter()
-                .filter_map(|id| {
-                    addrs.get(id).map(|a| DatanodeInfo {
-                        id: *id,
-                        addr: a.to_string(),
+            let pick = |class: NodeClass| -> Vec<DatanodeInfo> {
+                replicas
+                    .iter()
+                    .filter(|id| view.class(id) == class)
+                    .filter_map(|id| {
+                        view.addr(id).map(|a| DatanodeInfo {
+                            id: *id,
+                            addr: a.to_string(),
+                        })
                     })
-                })
-                .collect();
+                    .collect()
+            };
+            let mut out = pick(NodeClass::Live);
             if !out.is_empty() {
                 let k = usize::from(block.as_bytes()[15]) % out.len();
                 out.rotate_left(k);
             }
+            out.extend(pick(NodeClass::LiveRetiring));
             out
         };
         self.lock()?.locations(path, place)
     }
 
+    /// A reader found a replica whose bytes do not match: it is corrupt
+    /// from now on (not counted, not served), the block is queued for a
+    /// copy, and the bad replica is deleted once a good one is live
+    /// elsewhere.
     pub async fn report_bad_replica(&self, r: &BadReplicaReport) -> Result<()> {
+        let reason = format!("reader: {}", r.reason);
         let left = self
-            .mutate(|ns, txn, dels| {
-                let left = ns.remove_replica(r.block_id, r.node_id, txn);
-                // Delete the bad copy only when another recorded copy
-                // remains: a wrong report must never destroy the last one.
-                if left.is_some_and(|n| n > 0) {
-                    dels.push((r.node_id, r.block_id));
-                }
-                Ok(left)
-            })
+            .mutate(|ns, txn, _| Ok(ns.mark_corrupt(r.block_id, r.node_id, &reason, txn)))
             .await?;
         log::warn!(
             "client reported bad replica of block {} on {}: {} ({})",
@@ -336,8 +442,8 @@ impl Namesystem {
             r.node_id,
             r.reason,
             match left {
-                Some(n) => format!("{n} recorded replicas left"),
-                None => "it was not recorded there".to_string(),
+                Some(n) => format!("{n} good replicas left"),
+                None => "no such block".to_string(),
             }
         );
         Ok(())
@@ -345,23 +451,46 @@ impl Namesystem {
 
     // ----- datanodes -----
 
+    /// A node (re)registers with a full block report. The report is taken
+    /// first; then, in one step under the locks, the node becomes live, its
+    /// blocks go to the replication monitor (excess check) and safe mode is
+    /// re-evaluated. So whoever sees the node live also sees the safe-mode
+    /// state its report brought about.
     pub async fn register(&self, req: &RegisterRequest) -> Result<RegisterResponse> {
         let node = req.node.id;
-        let record = self
-            .datanodes
-            .register(&req.node, req.storage, Instant::now());
+        let now = Instant::now();
+        let record = self.datanodes.record_for(&req.node);
+        let bound = self.config.report_race_bound();
         self.mutate(|ns, txn, dels| {
             if let Some(rec) = &record {
                 txn.put_datanode(node, rec);
             }
             dels.extend(
-                ns.on_full_report(node, &req.blocks, txn)
+                ns.on_full_report(node, &req.blocks, now, bound, txn)
                     .into_iter()
                     .map(|b| (node, b)),
             );
             Ok(())
         })
         .await?;
+        {
+            let ns = self.lock()?;
+            let mut q = self.repl();
+            let mut sm = self.safemode();
+            self.datanodes.register(&req.node, req.storage, now);
+            q.enqueue(ns.blocks().blocks_on(&node));
+            if sm.is_automatic() {
+                let r = ns.reported_blocks(&self.datanodes.view(now));
+                if sm.update(r.reported, r.total, now) {
+                    log::info!(
+                        "leaving safe mode: {} of {} blocks reported",
+                        r.reported,
+                        r.total
+                    );
+                    q.request_rescan();
+                }
+            }
+        }
         Ok(RegisterResponse {
             heartbeat_interval_ms: self.config.heartbeat_interval.as_millis() as u64,
             block_report_interval_ms: self.config.block_report_interval.as_millis() as u64,
@@ -370,7 +499,17 @@ impl Namesystem {
 
     pub fn heartbeat(&self, hb: &Heartbeat) -> HeartbeatReply {
         match self.datanodes.heartbeat(hb, Instant::now()) {
-            Some(commands) => HeartbeatReply { commands },
+            Some(out) => {
+                if out.came_back {
+                    // Its replicas count again: some blocks may now be over-replicated.
+                    if let Err(e) = self.enqueue_node_blocks(&[hb.node_id]) {
+                        log::error!("heartbeat: {e}");
+                    }
+                }
+                HeartbeatReply {
+                    commands: out.commands,
+                }
+            }
             None => HeartbeatReply {
                 commands: vec![Command::Reregister],
             },
@@ -384,33 +523,39 @@ impl Namesystem {
         if !self.datanodes.is_registered(&r.node_id) {
             return Ok(());
         }
-        self.datanodes.touch(&r.node_id, Instant::now());
+        let now = Instant::now();
+        self.datanodes.touch(&r.node_id, now);
         let node = r.node_id;
+        let bound = self.config.report_race_bound();
         self.mutate(|ns, txn, dels| {
             dels.extend(
-                ns.on_full_report(node, &r.blocks, txn)
+                ns.on_full_report(node, &r.blocks, now, bound, txn)
                     .into_iter()
                     .map(|b| (node, b)),
             );
             Ok(())
         })
-        .await
+        .await?;
+        self.update_safe_mode(now)
     }
 
     pub async fn block_received(&self, r: &IncrementalBlockReport) -> Result<()> {
         if !self.datanodes.is_registered(&r.node_id) {
             return Ok(());
         }
-        self.datanodes.touch(&r.node_id, Instant::now());
+        let now = Instant::now();
+        self.datanodes.touch(&r.node_id, now);
         let node = r.node_id;
         self.mutate(|ns, txn, dels| {
-            let d = ns.on_incremental_report(node, &r.received, &r.deleted, txn);
+            let d = ns.on_incremental_report(node, &r.received, &r.deleted, now, txn);
             dels.extend(d.into_iter().map(|b| (node, b)));
             Ok(())
         })
         .await
     }
 
+    /// A datanode found one of its replicas bad (scanner or sender) and has
+    /// already quarantined it: corrupt, as with a reader's report.
     pub async fn bad_block(&self, r: &BadBlockReport) -> Result<()> {
         log::warn!(
             "datanode {} reports bad block {}: {}",
@@ -418,31 +563,174 @@ impl Namesystem {
             r.block_id,
             r.reason
         );
-        self.mutate(|ns, txn, _| Ok(ns.remove_replica(r.block_id, r.node_id, txn)))
+        let reason = format!("datanode: {}", r.reason);
+        self.mutate(|ns, txn, _| Ok(ns.mark_corrupt(r.block_id, r.node_id, &reason, txn)))
             .await?;
         Ok(())
     }
 
-    /// Marks silent datanodes dead (heartbeat monitor).
+    /// Marks silent datanodes dead (heartbeat monitor); their blocks go to
+    /// the replication monitor, and copies from or to them are cancelled.
     pub fn check_dead_nodes(&self, now: Instant) -> Vec<NodeId> {
-        self.datanodes.check_dead(now)
+        let dead = self.datanodes.check_dead(now);
+        if !dead.is_empty() {
+            match self.lock() {
+                Ok(ns) => {
+                    let mut q = self.repl();
+                    for n in &dead {
+                        q.node_lost(n);
+                        q.enqueue(ns.blocks().blocks_on(n));
+                    }
+                }
+                Err(e) => log::error!("heartbeat monitor: {e}"),
+            }
+        }
+        dead
+    }
+
+    // ----- replication, safe mode, decommissioning -----
+
+    /// Recounts reported blocks while in automatic safe mode; leaving it
+    /// triggers a full look at every block.
+    pub fn update_safe_mode(&self, now: Instant) -> Result<()> {
+        if !self.safemode().is_automatic() {
+            return Ok(());
+        }
+        let view = self.datanodes.view(now);
+        let ns = self.lock()?;
+        let r = ns.reported_blocks(&view);
+        let mut q = self.repl();
+        let mut sm = self.safemode();
+        if sm.update(r.reported, r.total, now) {
+            log::info!(
+                "leaving safe mode: {} of {} blocks reported",
+                r.reported,
+                r.total
+            );
+            q.request_rescan();
+        }
+        Ok(())
+    }
+
+    /// One pass of the replication monitor (see `replication`). Does
+    /// nothing but count reports while in safe mode.
+    pub async fn replication_tick(&self, now: Instant) -> Result<()> {
+        self.update_safe_mode(now)?;
+        if self.in_safe_mode() {
+            return Ok(());
+        }
+        let view = self.datanodes.view(now);
+        let settings = replication::Settings {
+            max_streams: self.config.replication_max_streams,
+            pending_timeout: self.config.replication_pending_timeout,
+            orphan_grace: self.config.orphan_grace,
+            race_bound: self.config.report_race_bound(),
+        };
+        let out = self
+            .mutate(|ns, txn, dels| {
+                let mut q = self.repl();
+                let out = replication::tick(ns, &mut q, &view, now, &settings, txn, dels);
+                for n in &out.decommissioned {
+                    if let Some(rec) = self.datanodes.set_admin(n, AdminState::Decommissioned) {
+                        log::info!("datanode {n} ({}) is decommissioned", rec.addr);
+                        txn.put_datanode(*n, &rec);
+                    }
+                }
+                Ok(out)
+            })
+            .await?;
+        for (node, cmd) in out.replicate {
+            self.datanodes.queue_command(&node, cmd);
+        }
+        Ok(())
+    }
+
+    /// `dfsadmin -safemode get|enter|leave`.
+    pub fn safe_mode_action(&self, action: SafeModeAction) -> Result<SafeModeStatus> {
+        let now = Instant::now();
+        match action {
+            SafeModeAction::Get => {}
+            SafeModeAction::Enter => {
+                log::warn!("safe mode entered by an operator");
+                self.safemode().enter();
+            }
+            SafeModeAction::Leave => {
+                let was_on = self.safemode().is_on();
+                self.safemode().leave();
+                if was_on {
+                    log::warn!("safe mode left by an operator");
+                    self.repl().request_rescan();
+                }
+            }
+        }
+        self.update_safe_mode(now)?;
+        let sm = self.safemode();
+        Ok(SafeModeStatus {
+            safe_mode: sm.is_on(),
+            reason: sm.reason(now),
+        })
+    }
+
+    /// Starts (`decommission`) or ends (`!decommission`) the retirement of
+    /// the node an operator names (id, id prefix or address).
+    pub async fn set_admin_state(&self, query: &str, decommission: bool) -> Result<DatanodeReport> {
+        let node = crate::datanodes::resolve_node(query, &self.datanodes.directory()).map_err(
+            |e| match e {
+                ResolveError::NotFound(m) => NamenodeError::NotFound(m),
+                ResolveError::Ambiguous(m) => NamenodeError::Conflict(m),
+            },
+        )?;
+        self.check_writable()?;
+        let current = self
+            .datanodes
+            .admin_state(&node)
+            .ok_or_else(|| NamenodeError::NotFound(format!("datanode {node} is unknown")))?;
+        let target = match (decommission, current) {
+            (true, AdminState::Normal) => Some(AdminState::Decommissioning),
+            (true, _) => None,
+            (false, AdminState::Normal) => None,
+            (false, _) => Some(AdminState::Normal),
+        };
+        if let Some(target) = target {
+            self.mutate(|_, txn, _| {
+                if let Some(rec) = self.datanodes.set_admin(&node, target) {
+                    txn.put_datanode(node, &rec);
+                }
+                Ok(())
+            })
+            .await?;
+            // Decommission: its blocks need copies elsewhere. Recommission:
+            // its replicas count again, so excess ones get trimmed.
+            self.enqueue_node_blocks(&[node])?;
+            // Report the new state with up-to-date drain numbers.
+            self.replication_tick(Instant::now()).await?;
+        }
+        self.datanode_reports()?
+            .into_iter()
+            .find(|r| r.id == node)
+            .ok_or_else(|| NamenodeError::NotFound(format!("datanode {node} is unknown")))
     }
 
     // ----- cluster views -----
 
     pub fn counts(&self) -> Result<NamespaceCounts> {
-        let live = self.datanodes.live(Instant::now());
-        Ok(self.lock()?.counts(Self::is_live_fn(&live)))
+        let view = self.datanodes.view(Instant::now());
+        Ok(self.lock()?.counts(&view))
     }
 
     pub fn summary(&self) -> Result<ClusterSummary> {
         let now = Instant::now();
         let t = self.datanodes.totals(now);
         let c = self.counts()?;
+        let replication = self.repl().progress(now);
+        let (safe_mode, safe_mode_reason) = {
+            let sm = self.safemode();
+            (sm.is_on(), sm.reason(now))
+        };
         Ok(ClusterSummary {
             version: dfs_common::VERSION.to_string(),
             uptime_secs: now.saturating_duration_since(self.started).as_secs(),
-            safe_mode: false,
+            safe_mode,
             live_datanodes: t.live,
             dead_datanodes: t.dead,
             capacity: t.capacity,
@@ -455,21 +743,45 @@ impl Namesystem {
             missing_blocks: c.missing,
             default_replication: self.config.replication,
             default_block_size: self.config.block_size,
-            ..Default::default()
+            safe_mode_reason,
+            decommissioning_datanodes: t.decommissioning,
+            decommissioned_datanodes: t.decommissioned,
+            over_replicated_blocks: c.over_replicated,
+            corrupt_blocks: c.corrupt_blocks,
+            corrupt_replicas: c.corrupt_replicas,
+            replication,
+        })
+    }
+
+    /// Numbers for `/health` that the summary does not carry.
+    pub fn health_extras(&self) -> Result<HealthExtras> {
+        let t = self.datanodes.totals(Instant::now());
+        Ok(HealthExtras {
+            awaiting_registration: t.awaiting_registration,
+            orphan_replicas: self.lock()?.blocks().orphan_count(),
         })
     }
 
     pub fn datanode_reports(&self) -> Result<Vec<DatanodeReport>> {
         let ns = self.lock()?;
-        Ok(self
-            .datanodes
-            .reports(Instant::now(), |n| ns.replica_count(n)))
+        let q = self.repl();
+        let flight = q.in_flight();
+        Ok(self.datanodes.reports(Instant::now(), |n| {
+            let f = flight.get(n).copied().unwrap_or_default();
+            (ns.replica_count(n), q.decommission_remaining(n), f.0 + f.1)
+        }))
     }
 
     pub fn fsck(&self, path: &DfsPath) -> Result<FsckReport> {
-        let live = self.datanodes.live(Instant::now());
-        self.lock()?
-            .fsck(path, Self::is_live_fn(&live), MAX_FSCK_PROBLEMS)
+        let now = Instant::now();
+        let view = self.datanodes.view(now);
+        let t = self.datanodes.totals(now);
+        let mut r = self.lock()?.fsck(path, &view, MAX_FSCK_PROBLEMS)?;
+        r.live_datanodes = t.live;
+        r.dead_datanodes = t.dead;
+        r.decommissioning_datanodes = t.decommissioning;
+        r.safe_mode = self.in_safe_mode();
+        Ok(r)
     }
 
     /// Bytes the metadata store takes on disk.
@@ -593,6 +905,20 @@ mod tests {
         // The writer can carry on after the restart.
         ns.renew_lease(pending_id).unwrap();
         assert_eq!(ns.counts().unwrap().files_being_written, 1);
+        // Blocks exist but none is reported yet: safe mode refuses changes.
+        let s = ns.summary().unwrap();
+        assert!(s.safe_mode);
+        assert!(
+            s.safe_mode_reason
+                .as_deref()
+                .unwrap()
+                .contains("0 of 1 blocks reported"),
+            "{s:?}"
+        );
+        let e = ns.mkdirs(&p("/new"), false).await.unwrap_err();
+        assert!(matches!(e, NamenodeError::SafeMode(_)), "{e:?}");
+        assert!(ns.fsck(&DfsPath::root()).unwrap().safe_mode);
+        ns.safe_mode_action(SafeModeAction::Leave).unwrap();
         // New inodes do not reuse old ids.
         let d = ns.mkdirs(&p("/new"), false).await.unwrap();
         assert!(d.inode_id > st.inode_id);
@@ -618,10 +944,67 @@ mod tests {
         assert_eq!(ok, 1);
     }
 
+    fn hb(id: NodeId) -> Heartbeat {
+        Heartbeat {
+            node_id: id,
+            storage: StorageReport {
+                capacity: 1 << 30,
+                used: 0,
+                available: 1 << 30,
+            },
+            active_transfers: 0,
+        }
+    }
+
+    /// Commands waiting for `id`.
+    fn commands(ns: &Namesystem, id: NodeId) -> Vec<Command> {
+        ns.heartbeat(&hb(id)).commands
+    }
+
+    fn replica_of(block: BlockId, data: &[u8]) -> ReportedBlock {
+        ReportedBlock {
+            id: block,
+            len: data.len() as u64,
+            sha256: Sha256Digest::of(data),
+        }
+    }
+
+    async fn received(ns: &Namesystem, node: NodeId, rb: ReportedBlock) {
+        ns.block_received(&IncrementalBlockReport {
+            node_id: node,
+            received: vec![rb],
+            deleted: vec![],
+        })
+        .await
+        .unwrap();
+    }
+
+    async fn deleted(ns: &Namesystem, node: NodeId, block: BlockId) {
+        ns.block_received(&IncrementalBlockReport {
+            node_id: node,
+            received: vec![],
+            deleted: vec![block],
+        })
+        .await
+        .unwrap();
+    }
+
+    fn holders(ns: &Namesystem, path: &str) -> Vec<NodeId> {
+        let mut v: Vec<NodeId> = ns.locations(&p(path)).unwrap().blocks[0]
+            .replicas
+            .iter()
+            .map(|r| r.id)
+            .collect();
+        v.sort();
+        v
+    }
+
     #[tokio::test]
     async fn reports_reconcile_and_deletions_ride_heartbeats() {
         let dir = tempfile::tempdir().unwrap();
-        let ns = Namesystem::open(test_config(dir.path())).await.unwrap();
+        let mut config = test_config(dir.path());
+        config.orphan_grace = Duration::ZERO;
+        let ns = Namesystem::open(config).await.unwrap();
         let a = register(&ns, vec![]).await;
         let b = register(&ns, vec![]).await;
         let f = put(&ns, "/f", b"data").await;
@@ -629,51 +1012,33 @@ mod tests {
         let loc = ns.locations(&p("/f")).unwrap();
         let block = loc.blocks[0].block_id;
         assert_eq!(loc.blocks[0].replicas.len(), 2);
-        let hb = |id| Heartbeat {
-            node_id: id,
-            storage: StorageReport::default(),
-            active_transfers: 0,
-        };
-        assert!(ns.heartbeat(&hb(a)).commands.is_empty());
+        assert!(commands(&ns, a).is_empty());
         assert_eq!(
             ns.heartbeat(&hb(NodeId::new())).commands,
             vec![Command::Reregister]
         );
 
-        // b reports a stranger block and lacks the real one.
-        let stranger = ReportedBlock {
-            id: BlockId::new(),
-            len: 1,
-            sha256: Sha256Digest::of(b"?"),
-        };
+        // b reports a stranger block and lacks the real one (the real one
+        // was recorded just now, so this report may predate it: kept).
+        let stranger = replica_of(BlockId::new(), b"?");
         ns.block_report(&BlockReport {
             node_id: b,
             blocks: vec![stranger],
         })
         .await
         .unwrap();
+        assert!(commands(&ns, b).is_empty(), "orphans wait for the monitor");
+        assert_eq!(ns.locations(&p("/f")).unwrap().blocks[0].replicas.len(), 2);
+        ns.replication_tick(Instant::now()).await.unwrap();
         assert_eq!(
-            ns.heartbeat(&hb(b)).commands,
+            commands(&ns, b),
             vec![Command::Delete {
                 blocks: vec![stranger.id]
             }]
         );
-        assert_eq!(ns.locations(&p("/f")).unwrap().blocks[0].replicas.len(), 1);
-        // It gets it back (re-replicated, say).
-        let good = ReportedBlock {
-            id: block,
-            len: 4,
-            sha256: Sha256Digest::of(b"data"),
-        };
-        ns.block_received(&IncrementalBlockReport {
-            node_id: b,
-            received: vec![good],
-            deleted: vec![],
-        })
-        .await
-        .unwrap();
-        assert_eq!(ns.locations(&p("/f")).unwrap().blocks[0].replicas.len(), 2);
-        // A client reports a bad replica: forgotten, and deleted since another remains.
+        let good = replica_of(block, b"data");
+        // A client reports a bad replica: not served any more, deleted since
+        // a good one remains, and the block queued for a copy.
         ns.report_bad_replica(&BadReplicaReport {
             block_id: block,
             node_id: a,
@@ -681,15 +1046,23 @@ mod tests {
         })
         .await
         .unwrap();
+        assert_eq!(holders(&ns, "/f"), vec![b]);
+        let s = ns.summary().unwrap();
+        assert_eq!((s.corrupt_replicas, s.under_replicated_blocks), (1, 1));
+        ns.replication_tick(Instant::now()).await.unwrap();
         assert_eq!(
-            ns.heartbeat(&hb(a)).commands,
+            commands(&ns, a),
             vec![Command::Delete {
                 blocks: vec![block]
             }]
         );
         let fsck = ns.fsck(&DfsPath::root()).unwrap();
         assert_eq!(fsck.under_replicated_blocks, 1);
-        // The last replica is forgotten when its node says it is bad, never deleted by us.
+        assert!(fsck.healthy);
+        deleted(&ns, a, block).await;
+        assert_eq!(ns.summary().unwrap().corrupt_replicas, 0);
+        // The last replica goes bad: the block is corrupt, nothing is served,
+        // and the bad copy is never deleted by us.
         ns.bad_block(&BadBlockReport {
             node_id: b,
             block_id: block,
@@ -697,25 +1070,347 @@ mod tests {
         })
         .await
         .unwrap();
-        assert!(ns.heartbeat(&hb(b)).commands.is_empty());
-        assert_eq!(ns.summary().unwrap().missing_blocks, 1);
-        // Deleting the file queues deletions for recorded replicas only (none left).
-        ns.block_received(&IncrementalBlockReport {
-            node_id: b,
-            received: vec![good],
-            deleted: vec![],
-        })
-        .await
-        .unwrap();
+        ns.replication_tick(Instant::now()).await.unwrap();
+        assert!(commands(&ns, b).is_empty());
+        let s = ns.summary().unwrap();
+        assert_eq!((s.corrupt_blocks, s.missing_blocks), (1, 0));
+        assert!(ns.locations(&p("/f")).unwrap().blocks[0]
+            .replicas
+            .is_empty());
+        let fsck = ns.fsck(&DfsPath::root()).unwrap();
+        assert_eq!(fsck.corrupt_blocks, 1);
+        assert!(!fsck.healthy);
+        // A fresh good copy arrives (re-replicated, say).
+        received(&ns, b, good).await;
+        assert_eq!(holders(&ns, "/f"), vec![b]);
+        // Deleting the file queues deletions for recorded replicas.
         ns.delete(&p("/f"), false).await.unwrap();
         assert_eq!(
-            ns.heartbeat(&hb(b)).commands,
+            commands(&ns, b),
             vec![Command::Delete {
                 blocks: vec![block]
             }]
         );
         let s = ns.summary().unwrap();
         assert_eq!((s.files, s.blocks, s.live_datanodes), (0, 0, 2));
+    }
+
+    /// The Replicate command queued for `source`, if any.
+    fn replicate_of(cmds: &[Command]) -> Option<(BlockId, Vec<NodeId>)> {
+        cmds.iter().find_map(|c| match c {
+            Command::Replicate {
+                block_id, targets, ..
+            } => Some((*block_id, targets.iter().map(|t| t.id).collect())),
+            _ => None,
+        })
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_dead_node_is_repaired_and_its_return_trimmed() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = test_config(dir.path());
+        config.dead_node_timeout = Duration::from_secs(5);
+        let ns = Namesystem::open(config).await.unwrap();
+        let nodes = [
+            register(&ns, vec![]).await,
+            register(&ns, vec![]).await,
+            register(&ns, vec![]).await,
+        ];
+        put(&ns, "/f", b"data").await;
+        let block = ns.locations(&p("/f")).unwrap().blocks[0].block_id;
+        let had = holders(&ns, "/f");
+        let (lost, kept) = (had[0], had[1]);
+        let spare = *nodes.iter().find(|n| !had.contains(n)).unwrap();
+        ns.replication_tick(Instant::now()).await.unwrap();
+        assert_eq!(ns.summary().unwrap().replication.pending_copies, 0);
+
+        // `lost` goes silent.
+        tokio::time::advance(Duration::from_secs(4)).await;
+        for n in [kept, spare] {
+            commands(&ns, n);
+        }
+        tokio::time::advance(Duration::from_secs(2)).await;
+        for n in [kept, spare] {
+            commands(&ns, n);
+        }
+        assert_eq!(ns.check_dead_nodes(Instant::now()), vec![lost]);
+        assert_eq!(ns.summary().unwrap().under_replicated_blocks, 1);
+        ns.replication_tick(Instant::now()).await.unwrap();
+        let s = ns.summary().unwrap();
+        assert_eq!(
+            (s.replication.pending_copies, s.replication.queued_blocks),
+            (1, 0)
+        );
+        let rows = ns.datanode_reports().unwrap();
+        let row = |id| {
+            rows.iter()
+                .find(|r| r.id == id)
+                .unwrap()
+                .replication_in_flight
+        };
+        assert_eq!((row(kept), row(spare)), (1, 1));
+        // The only live holder sends to the only other live node.
+        assert_eq!(
+            replicate_of(&commands(&ns, kept)),
+            Some((block, vec![spare]))
+        );
+        // Not scheduled twice.
+        ns.replication_tick(Instant::now()).await.unwrap();
+        assert_eq!(replicate_of(&commands(&ns, kept)), None);
+        received(&ns, spare, replica_of(block, b"data")).await;
+        let s = ns.summary().unwrap();
+        assert_eq!(s.replication.pending_copies, 0);
+        assert_eq!(s.replication.completed_copies, 1);
+        assert_eq!(s.replication.completed_bytes, 4);
+        assert_eq!(s.under_replicated_blocks, 0);
+
+        // `lost` comes back with its old replica: three live, two wanted.
+        assert!(ns.heartbeat(&hb(lost)).commands.is_empty());
+        assert_eq!(ns.summary().unwrap().over_replicated_blocks, 1);
+        ns.replication_tick(Instant::now()).await.unwrap();
+        let s = ns.summary().unwrap();
+        assert_eq!(s.replication.excess_deleted, 1);
+        assert_eq!(s.over_replicated_blocks, 0);
+        let deletes: usize = [lost, kept, spare]
+            .iter()
+            .map(|n| {
+                commands(&ns, *n)
+                    .iter()
+                    .filter(|c| matches!(c, Command::Delete { .. }))
+                    .count()
+            })
+            .sum();
+        assert_eq!(deletes, 1);
+        assert_eq!(holders(&ns, "/f").len(), 2);
+        assert!(ns.fsck(&DfsPath::root()).unwrap().healthy);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn copies_are_throttled_and_time_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = test_config(dir.path());
+        config.replication = 1;
+        config.replication_max_streams = 1;
+        config.replication_pending_timeout = Duration::from_secs(10);
+        let ns = Namesystem::open(config).await.unwrap();
+        let a = register(&ns, vec![]).await;
+        put(&ns, "/f1", b"one").await;
+        put(&ns, "/f2", b"two").await;
+        let b = register(&ns, vec![]).await;
+        ns.set_replication(&p("/f1"), 2).await.unwrap();
+        ns.set_replication(&p("/f2"), 2).await.unwrap();
+        ns.replication_tick(Instant::now()).await.unwrap();
+        let s = ns.summary().unwrap();
+        assert_eq!(
+            (s.replication.pending_copies, s.replication.queued_blocks),
+            (1, 1),
+            "one stream per node"
+        );
+        assert_eq!(s.replication.remaining_bytes, 6);
+        let (first, targets) = replicate_of(&commands(&ns, a)).unwrap();
+        assert_eq!(targets, vec![b]);
+        // Nobody confirms: the copy times out and is scheduled again.
+        tokio::time::advance(Duration::from_secs(11)).await;
+        commands(&ns, b);
+        ns.replication_tick(Instant::now()).await.unwrap();
+        let s = ns.summary().unwrap();
+        assert_eq!(s.replication.timed_out_copies, 1);
+        assert_eq!(s.replication.pending_copies, 1);
+        let (again, _) = replicate_of(&commands(&ns, a)).unwrap();
+        // Fewest live replicas first, then by id: the same block again.
+        assert_eq!(again, first);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_short_write_is_repaired_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let ns = Namesystem::open(test_config(dir.path())).await.unwrap();
+        let a = register(&ns, vec![]).await;
+        let b = register(&ns, vec![]).await;
+        let c = ns.create(&create_req("/f")).await.unwrap();
+        let lb = ns
+            .add_block(&AddBlockRequest {
+                file_id: c.file_id,
+                exclude: vec![],
+            })
+            .await
+            .unwrap();
+        let first = lb.replicas[0].id;
+        let other = if first == a { b } else { a };
+        ns.complete(&CompleteRequest {
+            file_id: c.file_id,
+            blocks: vec![CommittedBlock {
+                block_id: lb.block_id,
+                len: 2,
+                sha256: Sha256Digest::of(b"hi"),
+                replicas: vec![first],
+            }],
+            length: 2,
+            sha256: Sha256Digest::of(b"hi"),
+        })
+        .await
+        .unwrap();
+        ns.replication_tick(Instant::now()).await.unwrap();
+        assert_eq!(
+            replicate_of(&commands(&ns, first)),
+            Some((lb.block_id, vec![other]))
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn safe_mode_after_restart_and_presumed_nodes() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = test_config(dir.path());
+        config.dead_node_timeout = Duration::from_secs(30);
+        let (a, b, block) = {
+            let ns = Namesystem::open(config.clone()).await.unwrap();
+            assert!(!ns.summary().unwrap().safe_mode, "empty namespace");
+            let a = register(&ns, vec![]).await;
+            let b = register(&ns, vec![]).await;
+            put(&ns, "/f", b"data").await;
+            let block = ns.locations(&p("/f")).unwrap().blocks[0].block_id;
+            (a, b, block)
+        };
+        let ns = Namesystem::open(config).await.unwrap();
+        assert!(ns.in_safe_mode());
+        let e = ns.create(&create_req("/g")).await.unwrap_err();
+        assert!(e.to_string().contains("0 of 1 blocks reported"), "{e}");
+        assert!(e.to_string().contains("99.9%"), "{e}");
+        ns.replication_tick(Instant::now()).await.unwrap();
+        // Nodes from before count while they have time to register.
+        let s = ns.summary().unwrap();
+        assert_eq!((s.under_replicated_blocks, s.missing_blocks), (0, 0));
+        // a registers with the block: everything reported, safe mode ends.
+        ns.register(&RegisterRequest {
+            node: DatanodeInfo {
+                id: a,
+                addr: format!("http://dn-{a}"),
+            },
+            storage: StorageReport {
+                capacity: 1 << 30,
+                used: 0,
+                available: 1 << 30,
+            },
+            blocks: vec![replica_of(block, b"data")],
+            version: "t".into(),
+        })
+        .await
+        .unwrap();
+        let s = ns.summary().unwrap();
+        assert!(!s.safe_mode);
+        assert_eq!(s.safe_mode_reason, None);
+        ns.replication_tick(Instant::now()).await.unwrap();
+        assert_eq!(ns.summary().unwrap().replication.pending_copies, 0);
+        assert_eq!(ns.health_extras().unwrap().awaiting_registration, 1);
+        // b never registers: after the timeout it is dead and the block is
+        // copied (here nowhere to: one live node, so it stays queued).
+        tokio::time::advance(Duration::from_secs(31)).await;
+        commands(&ns, a);
+        assert_eq!(ns.check_dead_nodes(Instant::now()), vec![b]);
+        ns.replication_tick(Instant::now()).await.unwrap();
+        let s = ns.summary().unwrap();
+        assert_eq!(s.under_replicated_blocks, 1);
+        assert_eq!(s.replication.queued_blocks, 1);
+        // Operators can enter and leave.
+        let st = ns.safe_mode_action(SafeModeAction::Enter).unwrap();
+        assert!(st.safe_mode);
+        assert!(ns.mkdirs(&p("/x"), true).await.is_err());
+        let st = ns.safe_mode_action(SafeModeAction::Leave).unwrap();
+        assert_eq!(
+            st,
+            SafeModeStatus {
+                safe_mode: false,
+                reason: None
+            }
+        );
+        ns.mkdirs(&p("/x"), true).await.unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn decommission_drains_then_recommission_trims() {
+        let dir = tempfile::tempdir().unwrap();
+        let ns = Namesystem::open(test_config(dir.path())).await.unwrap();
+        let nodes = [
+            register(&ns, vec![]).await,
+            register(&ns, vec![]).await,
+            register(&ns, vec![]).await,
+        ];
+        put(&ns, "/f", b"data").await;
+        let block = ns.locations(&p("/f")).unwrap().blocks[0].block_id;
+        let had = holders(&ns, "/f");
+        let (leaving, kept) = (had[0], had[1]);
+        let spare = *nodes.iter().find(|n| !had.contains(n)).unwrap();
+
+        // By a unique id prefix.
+        let prefix = &leaving.to_string()[..12];
+        let r = ns.set_admin_state(prefix, true).await.unwrap();
+        assert_eq!(r.id, leaving);
+        assert_eq!(r.admin_state, AdminState::Decommissioning);
+        assert_eq!(r.decommission_remaining_blocks, 1);
+        let s = ns.summary().unwrap();
+        assert_eq!(s.decommissioning_datanodes, 1);
+        assert_eq!(s.under_replicated_blocks, 1);
+        // It still serves reads, last.
+        let loc = ns.locations(&p("/f")).unwrap();
+        assert_eq!(loc.blocks[0].replicas.last().unwrap().id, leaving);
+        // Its block is copied to the spare (from either holder).
+        let cmds: Vec<_> = [leaving, kept]
+            .iter()
+            .filter_map(|n| replicate_of(&commands(&ns, *n)))
+            .collect();
+        assert_eq!(cmds, vec![(block, vec![spare])]);
+        received(&ns, spare, replica_of(block, b"data")).await;
+        ns.replication_tick(Instant::now()).await.unwrap();
+        let rows = ns.datanode_reports().unwrap();
+        let row = rows.iter().find(|r| r.id == leaving).unwrap();
+        assert_eq!(row.admin_state, AdminState::Decommissioned);
+        assert_eq!(ns.summary().unwrap().decommissioned_datanodes, 1);
+        // New blocks avoid it.
+        for _ in 0..5 {
+            let c = ns.create(&create_req("/g")).await.unwrap();
+            let lb = ns
+                .add_block(&AddBlockRequest {
+                    file_id: c.file_id,
+                    exclude: vec![],
+                })
+                .await
+                .unwrap();
+            assert!(lb.replicas.iter().all(|r| r.id != leaving));
+            ns.abandon_file(c.file_id).await.unwrap();
+        }
+        // By address; back to normal, and the excess copy is trimmed.
+        let addr = format!("http://dn-{leaving}");
+        let r = ns.set_admin_state(&addr, false).await.unwrap();
+        assert_eq!(r.admin_state, AdminState::Normal);
+        let s = ns.summary().unwrap();
+        assert_eq!(s.replication.excess_deleted, 1);
+        assert_eq!(s.over_replicated_blocks, 0);
+        assert_eq!(holders(&ns, "/f").len(), 2);
+        // Unknown and ambiguous names.
+        assert!(matches!(
+            ns.set_admin_state("ffffffffffff", true).await,
+            Err(NamenodeError::NotFound(_))
+        ));
+        assert!(matches!(
+            ns.set_admin_state("127.0.0.1:1", true).await,
+            Err(NamenodeError::NotFound(_))
+        ));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn admin_state_survives_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = {
+            let ns = Namesystem::open(test_config(dir.path())).await.unwrap();
+            let a = register(&ns, vec![]).await;
+            ns.set_admin_state(&a.to_string(), true).await.unwrap();
+            a
+        };
+        let ns = Namesystem::open(test_config(dir.path())).await.unwrap();
+        let rows = ns.datanode_reports().unwrap();
+        // No blocks anywhere: it drains at once... on the next tick, once registered.
+        assert_eq!(rows[0].id, a);
+        assert_ne!(rows[0].admin_state, AdminState::Normal);
     }
 
     #[tokio::test(start_paused = true)]

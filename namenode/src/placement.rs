@@ -55,6 +55,24 @@ pub fn choose_targets(
     scored.into_iter().take(n).map(|(_, id)| id).collect()
 }
 
+/// Ranks the nodes holding a replica of `block`, the one placement prefers
+/// most first: the same capacity-weighted rendezvous score as
+/// [`choose_targets`] (a node with no free space still ranks, with weight 1).
+/// Excess-replica removal keeps the head of this list, so the replicas
+/// that stay are the ones placement would choose again, and the choice is
+/// the same whichever node computes it.
+pub fn rank_holders(block: BlockId, holders: &[Candidate]) -> Vec<NodeId> {
+    let mut scored: Vec<(f64, NodeId)> = Vec::with_capacity(holders.len());
+    for c in holders {
+        if scored.iter().any(|(_, id)| *id == c.id) {
+            continue;
+        }
+        scored.push((score(block, c.id, c.available.max(1)), c.id));
+    }
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    scored.into_iter().map(|(_, id)| id).collect()
+}
+
 /// `-weight / ln(u)`, with `u` in (0, 1) derived from the two ids.
 fn score(block: BlockId, node: NodeId, weight: u64) -> f64 {
     let u = unit_interval(pair_hash(block, node));
@@ -189,6 +207,26 @@ mod tests {
         let small = (firsts[&c[1].id] + firsts[&c[2].id]) as f64 / 2.0;
         let ratio = big / small;
         assert!((2.6..=3.4).contains(&ratio), "ratio {ratio}");
+    }
+
+    #[test]
+    fn holders_rank_like_placement() {
+        let c = nodes(5, GB);
+        for b in blocks(200) {
+            let ranked = rank_holders(b, &c);
+            assert_eq!(ranked.len(), 5);
+            // The top holders are exactly what placement would choose.
+            assert_eq!(ranked[..3], choose_targets(b, 3, &c, &[], 1)[..]);
+            // Stable: the order does not depend on the input order.
+            let mut rev = c.clone();
+            rev.reverse();
+            assert_eq!(rank_holders(b, &rev), ranked);
+        }
+        // A full node still ranks (it holds the replica, it just cannot take more).
+        let mut full = nodes(2, GB);
+        full[0].available = 0;
+        assert_eq!(rank_holders(BlockId::new(), &full).len(), 2);
+        assert!(rank_holders(BlockId::new(), &[]).is_empty());
     }
 
     proptest! {

@@ -1,12 +1,14 @@
-//! The cluster API (`/api/v1/summary`, `datanodes`, `fsck`, `blocks`) and
-//! the operational endpoints `/health` and `/metrics`.
+//! The cluster API (`/api/v1/summary`, `datanodes`, `fsck`, `blocks`), the
+//! operator actions (`/api/v1/safemode`, `/api/v1/datanodes/{node}/
+//! decommission|recommission`) and the operational endpoints `/health` and
+//! `/metrics`.
 use super::error::ApiError;
 use crate::metrics;
-use crate::namesystem::Namesystem;
+use crate::namesystem::{Namesystem, SafeModeAction, SafeModeStatus};
 use actix_web::{web, HttpResponse};
 use dfs_common::path::DfsPath;
 use dfs_common::proto::client::{
-    ClusterSummary, DatanodeReport, FileLocations, FsckReport, PathQuery,
+    AdminStateChange, ClusterSummary, DatanodeReport, FileLocations, FsckReport, PathQuery,
 };
 use serde::Deserialize;
 
@@ -21,6 +23,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(&r("datanodes"), web::get().to(datanodes))
         .route(&r("fsck"), web::get().to(fsck))
         .route(&r("blocks"), web::get().to(blocks))
+        .route(&r("safemode"), web::post().to(safemode))
+        .route(&r("safemode"), web::get().to(safemode_get))
+        .route(
+            &r("datanodes/{node:.+}/decommission"),
+            web::post().to(decommission),
+        )
+        .route(
+            &r("datanodes/{node:.+}/recommission"),
+            web::post().to(recommission),
+        )
         .route("/health", web::get().to(health))
         .route("/metrics", web::get().to(metrics_text));
 }
@@ -45,18 +57,62 @@ async fn fsck(ns: Ns, q: web::Query<OptionalPath>) -> Answer<FsckReport> {
     Ok(web::Json(ns.fsck(&path)?))
 }
 
+#[derive(Debug, Deserialize)]
+struct SafeModeQuery {
+    #[serde(default)]
+    action: Option<SafeModeAction>,
+}
+
+/// `POST safemode?action=get|enter|leave` (HDFS `dfsadmin -safemode`);
+/// without `action`, `get`.
+async fn safemode(ns: Ns, q: web::Query<SafeModeQuery>) -> Answer<SafeModeStatus> {
+    let action = q.into_inner().action.unwrap_or(SafeModeAction::Get);
+    Ok(web::Json(ns.safe_mode_action(action)?))
+}
+
+/// `GET safemode`: only ever reads.
+async fn safemode_get(ns: Ns) -> Answer<SafeModeStatus> {
+    Ok(web::Json(ns.safe_mode_action(SafeModeAction::Get)?))
+}
+
+/// `{node}`: a node id, a unique prefix of one (≥ 4 hex digits), or its
+/// address (`host:port` or URL, percent-encoded or not).
+async fn decommission(ns: Ns, node: web::Path<String>) -> Answer<AdminStateChange> {
+    let node = ns.set_admin_state(&node, true).await?;
+    Ok(web::Json(AdminStateChange { node }))
+}
+
+async fn recommission(ns: Ns, node: web::Path<String>) -> Answer<AdminStateChange> {
+    let node = ns.set_admin_state(&node, false).await?;
+    Ok(web::Json(AdminStateChange { node }))
+}
+
 async fn blocks(ns: Ns, q: web::Query<PathQuery>) -> Answer<FileLocations> {
     Ok(web::Json(ns.locations(&q.path)?))
 }
 
-/// 200 while the process serves; says how many datanodes are live.
+/// 200 while the process serves (also in safe mode: the process is
+/// fine, it is waiting for reports); says how the cluster stands.
 async fn health(ns: Ns) -> Result<HttpResponse, ApiError> {
     let s = ns.summary()?;
+    let x = ns.health_extras()?;
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "status": "ok",
         "live_datanodes": s.live_datanodes,
         "dead_datanodes": s.dead_datanodes,
+        "awaiting_registration_datanodes": x.awaiting_registration,
+        "decommissioning_datanodes": s.decommissioning_datanodes,
+        "decommissioned_datanodes": s.decommissioned_datanodes,
         "safe_mode": s.safe_mode,
+        "safe_mode_reason": s.safe_mode_reason,
+        "blocks": s.blocks,
+        "under_replicated_blocks": s.under_replicated_blocks,
+        "over_replicated_blocks": s.over_replicated_blocks,
+        "missing_blocks": s.missing_blocks,
+        "corrupt_blocks": s.corrupt_blocks,
+        "corrupt_replicas": s.corrupt_replicas,
+        "orphan_replicas": x.orphan_replicas,
+        "replication": s.replication,
         "version": s.version,
         "uptime_secs": s.uptime_secs,
     })))
@@ -65,7 +121,8 @@ async fn health(ns: Ns) -> Result<HttpResponse, ApiError> {
 async fn metrics_text(ns: Ns) -> Result<HttpResponse, ApiError> {
     let s = ns.summary()?;
     let pending = ns.counts()?.files_being_written;
+    let x = ns.health_extras()?;
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(metrics::render(&s, pending, ns.store_size())))
+        .body(metrics::render(&s, pending, ns.store_size(), &x)))
 }

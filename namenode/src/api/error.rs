@@ -48,7 +48,9 @@ impl From<NamenodeError> for ApiError {
             | NamenodeError::LeaseHeld(_)
             | NamenodeError::Conflict(_) => ErrorCode::Conflict,
             NamenodeError::InvalidArgument(_) => ErrorCode::BadRequest,
-            NamenodeError::NoLiveDatanodes(_) => ErrorCode::Unavailable,
+            NamenodeError::NoLiveDatanodes(_) | NamenodeError::SafeMode(_) => {
+                ErrorCode::Unavailable
+            }
             NamenodeError::NoSpace(_) => ErrorCode::NoSpace,
             NamenodeError::Internal(_) => ErrorCode::Internal,
         };

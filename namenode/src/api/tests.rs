@@ -299,3 +299,107 @@ async fn a_whole_write_through_http() {
         }]
     );
 }
+
+#[actix_web::test]
+async fn operator_endpoints() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app!(dir.path());
+    let node = DatanodeInfo {
+        id: NodeId::new(),
+        addr: "http://127.0.0.1:9864".into(),
+    };
+    let reg = RegisterRequest {
+        node: node.clone(),
+        storage: StorageReport {
+            capacity: 1 << 30,
+            used: 0,
+            available: 1 << 30,
+        },
+        blocks: vec![],
+        version: "t".into(),
+    };
+    let req = test::TestRequest::post()
+        .uri("/internal/v1/register")
+        .set_payload(codec::encode(&reg).unwrap())
+        .to_request();
+    assert!(test::call_service(&app, req).await.status().is_success());
+
+    // Safe mode: get, enter (changes refused with 503), leave.
+    let req = test::TestRequest::get()
+        .uri("/api/v1/safemode")
+        .to_request();
+    let st: serde_json::Value = test::call_and_read_body_json(&app, req).await;
+    assert_eq!(st, json!({"safe_mode": false, "reason": null}));
+    let req = test::TestRequest::post()
+        .uri("/api/v1/safemode?action=enter")
+        .to_request();
+    let st: serde_json::Value = test::call_and_read_body_json(&app, req).await;
+    assert_eq!(st["safe_mode"], true);
+    let req = test::TestRequest::post()
+        .uri("/rpc/v1/mkdirs")
+        .set_json(json!({"path": "/x"}))
+        .to_request();
+    let (status, body) = error_of(test::call_service(&app, req).await).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(body.error.code, ErrorCode::Unavailable);
+    assert!(
+        body.error.message.contains("safe mode"),
+        "{}",
+        body.error.message
+    );
+    let req = test::TestRequest::get().uri("/health").to_request();
+    let h: serde_json::Value = test::call_and_read_body_json(&app, req).await;
+    assert_eq!(h["status"], "ok");
+    assert_eq!(h["safe_mode"], true);
+    let req = test::TestRequest::post()
+        .uri("/api/v1/safemode?action=bogus")
+        .to_request();
+    assert_eq!(
+        test::call_service(&app, req).await.status(),
+        StatusCode::BAD_REQUEST
+    );
+    let req = test::TestRequest::post()
+        .uri("/api/v1/safemode?action=leave")
+        .to_request();
+    let st: serde_json::Value = test::call_and_read_body_json(&app, req).await;
+    assert_eq!(st["safe_mode"], false);
+
+    // Decommission by address (URL-encoded), recommission by id prefix.
+    let req = test::TestRequest::post()
+        .uri("/api/v1/datanodes/http%3A%2F%2F127.0.0.1%3A9864/decommission")
+        .to_request();
+    let ch: AdminStateChange = test::call_and_read_body_json(&app, req).await;
+    assert_eq!(ch.node.id, node.id);
+    // No blocks: drained at once.
+    assert_eq!(ch.node.admin_state, AdminState::Decommissioned);
+    let req = test::TestRequest::post()
+        .uri("/api/v1/datanodes/127.0.0.1:9864/decommission")
+        .to_request();
+    let ch: AdminStateChange = test::call_and_read_body_json(&app, req).await;
+    assert_eq!(
+        ch.node.admin_state,
+        AdminState::Decommissioned,
+        "idempotent"
+    );
+    let req = test::TestRequest::get().uri("/api/v1/summary").to_request();
+    let s: ClusterSummary = test::call_and_read_body_json(&app, req).await;
+    assert_eq!(s.decommissioned_datanodes, 1);
+    let prefix = &node.id.to_string()[..6];
+    let req = test::TestRequest::post()
+        .uri(&format!("/api/v1/datanodes/{prefix}/recommission"))
+        .to_request();
+    let ch: AdminStateChange = test::call_and_read_body_json(&app, req).await;
+    assert_eq!(ch.node.admin_state, AdminState::Normal);
+    let req = test::TestRequest::post()
+        .uri("/api/v1/datanodes/0000ffff/decommission")
+        .to_request();
+    let (status, body) = error_of(test::call_service(&app, req).await).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body.error.code, ErrorCode::NotFound);
+
+    let req = test::TestRequest::get().uri("/metrics").to_request();
+    let m = test::call_and_read_body(&app, req).await;
+    let m = std::str::from_utf8(&m).unwrap();
+    assert!(m.contains("dfs_namenode_safe_mode 0\n"), "{m}");
+    assert!(m.contains("dfs_namenode_replication_pending_copies 0\n"));
+}

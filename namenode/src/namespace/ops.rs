@@ -160,8 +160,9 @@ impl Namespace {
         })
     }
 
-    /// `setrep`: records a file's target replication (re-replication and
-    /// excess removal act on it later). Directories: 409.
+    /// `setrep`: records a file's target replication and hands its blocks
+    /// to the replication monitor (copies when raised, excess removal when
+    /// lowered). Directories: 409.
     pub fn set_replication(
         &mut self,
         path: &DfsPath,
@@ -173,13 +174,24 @@ impl Namespace {
             .lookup(path)
             .ok_or_else(|| NamenodeError::not_found(path))?;
         let inode = self.inode_mut(id)?;
-        let Some(FileMeta { replication: r, .. }) = inode.record.file.as_mut() else {
+        let Some(FileMeta {
+            replication: r,
+            blocks,
+            ..
+        }) = inode.record.file.as_mut()
+        else {
             return Err(NamenodeError::IsADirectory(format!(
                 "{path} is a directory; replication applies to files"
             )));
         };
+        let changed = *r != replication;
         *r = replication;
+        let blocks = if changed { blocks.clone() } else { Vec::new() };
         txn.put_inode(id, &inode.record);
+        // Up: copies are queued; down: excess replicas are trimmed.
+        for b in blocks {
+            self.blocks.touch(b);
+        }
         Ok(self.status_of(self.inode(id)?, path.clone()))
     }
 

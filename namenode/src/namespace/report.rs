@@ -1,10 +1,13 @@
 //! Read-only views across the tree and the block map (block locations, fsck,
-//! cluster counts), and the replica bookkeeping that datanode reports drive.
-//! Liveness is the caller's knowledge, passed in as a predicate.
-use super::inode::Inode;
+//! cluster counts, safe-mode progress), and the replica bookkeeping that
+//! datanode reports drive. Node standing is the caller's knowledge, passed
+//! in as a [`NodeView`] snapshot.
+use super::inode::{Inode, InodeId};
 use super::Namespace;
-use crate::blocks::{BlockOwner, ReportOutcome};
+use crate::blocks::{BlockMap, BlockMeta, BlockOwner, ReportKind, ReportOutcome};
+use crate::datanodes::NodeView;
 use crate::error::{NamenodeError, Result};
+use crate::health::{block_health, count_replicas, ReplicaCounts};
 use crate::meta_store::Txn;
 use dfs_common::ids::{BlockId, NodeId};
 use dfs_common::path::DfsPath;
@@ -13,6 +16,8 @@ use dfs_common::proto::client::{
 };
 use dfs_common::proto::datanode::ReportedBlock;
 use dfs_common::proto::DatanodeInfo;
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// Totals for the cluster summary.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -21,25 +26,72 @@ pub struct NamespaceCounts {
     pub directories: u64,
     pub blocks: u64,
     pub under_replicated: u64,
+    pub over_replicated: u64,
     pub missing: u64,
+    pub corrupt_blocks: u64,
+    pub corrupt_replicas: u64,
     pub files_being_written: u64,
+    /// Replicas of no block waiting for their grace before deletion.
+    pub orphan_replicas: u64,
 }
 
-/// How healthy a block is with `live` live replicas of `expected`.
-pub fn block_health(live: u32, expected: u16) -> BlockHealth {
-    let expected = u32::from(expected);
-    if live == 0 {
-        BlockHealth::Missing
-    } else if live < expected {
-        BlockHealth::UnderReplicated
-    } else if live > expected {
-        BlockHealth::OverReplicated
-    } else {
-        BlockHealth::Healthy
-    }
+/// Safe-mode progress: complete blocks, and those with at least one
+/// replica reported by a datanode registered since this start.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReportedBlocks {
+    pub reported: u64,
+    pub total: u64,
 }
 
 impl Namespace {
+    /// The block map (read-only; the replication monitor's view).
+    pub fn blocks(&self) -> &BlockMap {
+        &self.blocks
+    }
+
+    /// The block map, for the replication monitor's changes.
+    pub fn blocks_mut(&mut self) -> &mut BlockMap {
+        &mut self.blocks
+    }
+
+    /// The replication wanted for a committed block (its file's), or
+    /// `None` for a block of a file being written or of no file.
+    pub fn expected_replication(&self, meta: &BlockMeta) -> Option<u16> {
+        let BlockOwner::File(ino) = meta.owner else {
+            return None;
+        };
+        self.file_replication(ino)
+    }
+
+    fn file_replication(&self, ino: InodeId) -> Option<u16> {
+        self.inodes
+            .get(&ino)
+            .and_then(Inode::file)
+            .map(|f| f.replication)
+    }
+
+    /// The replica counts of block `id` against `view`.
+    pub fn replica_counts(&self, id: &BlockId, view: &NodeView) -> ReplicaCounts {
+        let corrupt = self.blocks.corrupt_of(id).map_or(0, |m| m.len());
+        self.blocks.get(id).map_or(ReplicaCounts::default(), |m| {
+            count_replicas(&m.replicas, corrupt, view)
+        })
+    }
+
+    /// Safe-mode progress (see [`ReportedBlocks`]).
+    pub fn reported_blocks(&self, view: &NodeView) -> ReportedBlocks {
+        let mut r = ReportedBlocks::default();
+        for (_, meta) in self.blocks.iter() {
+            if let BlockOwner::File(_) = meta.owner {
+                r.total += 1;
+                if meta.replicas.iter().any(|n| view.is_registered(n)) {
+                    r.reported += 1;
+                }
+            }
+        }
+        r
+    }
+
     /// A file's blocks with offsets, lengths, digests and replicas; `place`
     /// turns a block's recorded replica ids into the addresses a reader
     /// should try, in order (dropping dead nodes). 409 for a directory.
@@ -82,12 +134,7 @@ impl Namespace {
 
     /// `fsck path`: per-block replica health under `path`, listing at most
     /// `max_problems` problem blocks.
-    pub fn fsck(
-        &self,
-        path: &DfsPath,
-        is_live: impl Fn(&NodeId) -> bool,
-        max_problems: usize,
-    ) -> Result<FsckReport> {
+    pub fn fsck(&self, path: &DfsPath, view: &NodeView, max_problems: usize) -> Result<FsckReport> {
         let root = self.require(path)?;
         let mut r = FsckReport {
             path: path.clone(),
@@ -119,10 +166,9 @@ impl Namespace {
             r.total_bytes += f.length;
             for id in &f.blocks {
                 r.blocks += 1;
-                let live = self.blocks.get(id).map_or(0, |m| {
-                    m.replicas.iter().filter(|n| is_live(n)).count() as u32
-                });
-                let health = block_health(live, f.replication);
+                let counts = self.replica_counts(id, view);
+                let live = counts.live;
+                let health = block_health(&counts, f.replication);
                 match health {
                     BlockHealth::Healthy => r.healthy_blocks += 1,
                     BlockHealth::UnderReplicated => r.under_replicated_blocks += 1,
@@ -141,14 +187,16 @@ impl Namespace {
                 }
             }
         }
-        r.healthy = r.missing_blocks == 0;
+        r.healthy = r.missing_blocks == 0 && r.corrupt_blocks == 0;
         Ok(r)
     }
 
     /// Files, directories, blocks of complete files, and their health.
-    pub fn counts(&self, is_live: impl Fn(&NodeId) -> bool) -> NamespaceCounts {
+    pub fn counts(&self, view: &NodeView) -> NamespaceCounts {
         let mut c = NamespaceCounts {
             files_being_written: self.pending.len() as u64,
+            corrupt_replicas: self.blocks.corrupt_replica_count(),
+            orphan_replicas: self.blocks.orphan_count(),
             ..Default::default()
         };
         for inode in self.inodes.values() {
@@ -157,21 +205,19 @@ impl Namespace {
                 Some(_) => c.files += 1,
             }
         }
-        for (_, meta) in self.blocks.iter() {
+        for (id, meta) in self.blocks.iter() {
             let BlockOwner::File(ino) = meta.owner else {
                 continue;
             };
-            let expected = self
-                .inodes
-                .get(&ino)
-                .and_then(Inode::file)
-                .map_or(0, |f| f.replication);
+            let expected = self.file_replication(ino).unwrap_or(0);
             c.blocks += 1;
-            let live = meta.replicas.iter().filter(|n| is_live(n)).count() as u32;
-            match block_health(live, expected) {
+            let corrupt = self.blocks.corrupt_of(id).map_or(0, |m| m.len());
+            match block_health(&count_replicas(&meta.replicas, corrupt, view), expected) {
                 BlockHealth::Missing => c.missing += 1,
+                BlockHealth::Corrupt => c.corrupt_blocks += 1,
                 BlockHealth::UnderReplicated => c.under_replicated += 1,
-                _ => {}
+                BlockHealth::OverReplicated => c.over_replicated += 1,
+                BlockHealth::Healthy => {}
             }
         }
         c
@@ -183,40 +229,54 @@ impl Namespace {
     }
 
     /// A full block report (also the one sent with `register`). Returns the
-    /// blocks `node` should delete.
+    /// blocks `node` should delete now.
     pub fn on_full_report(
         &mut self,
         node: NodeId,
         blocks: &[ReportedBlock],
+        now: Instant,
+        race_bound: Duration,
         txn: &mut Txn,
     ) -> Vec<BlockId> {
-        self.blocks.on_full_report(node, blocks, txn)
+        self.blocks
+            .on_full_report(node, blocks, now, race_bound, txn)
     }
 
-    /// An incremental report. Returns the blocks `node` should delete.
+    /// An incremental report. Returns the blocks `node` should delete now.
     pub fn on_incremental_report(
         &mut self,
         node: NodeId,
         received: &[ReportedBlock],
         deleted: &[BlockId],
+        now: Instant,
         txn: &mut Txn,
     ) -> Vec<BlockId> {
         let mut delete = Vec::new();
         for rb in received {
-            if self.blocks.on_reported(node, rb, txn) == ReportOutcome::Delete {
+            if self
+                .blocks
+                .on_reported(node, rb, ReportKind::Incremental, now, txn)
+                == ReportOutcome::Delete
+            {
                 delete.push(rb.id);
             }
         }
         for b in deleted {
-            self.blocks.remove_replica(*b, node, txn);
+            self.blocks.on_deleted(*b, node, txn);
         }
         delete
     }
 
-    /// Forgets one replica (a bad block). Returns how many recorded
-    /// replicas the block has left, or `None` if it was not recorded there.
-    pub fn remove_replica(&mut self, block: BlockId, node: NodeId, txn: &mut Txn) -> Option<usize> {
-        if self.blocks.remove_replica(block, node, txn) {
+    /// Marks one replica corrupt (a bad block). Returns how many good
+    /// replicas the block has left, or `None` for a block we do not know.
+    pub fn mark_corrupt(
+        &mut self,
+        block: BlockId,
+        node: NodeId,
+        reason: &str,
+        txn: &mut Txn,
+    ) -> Option<usize> {
+        if self.blocks.mark_corrupt(block, node, reason, txn) {
             Some(self.blocks.get(&block).map_or(0, |m| m.replicas.len()))
         } else {
             None

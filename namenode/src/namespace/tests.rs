@@ -36,6 +36,24 @@ fn nodes(n: usize) -> Vec<Candidate> {
         .collect()
 }
 
+/// A view in which exactly `live` are live, normal datanodes.
+pub fn view_of(live: &[NodeId]) -> crate::datanodes::NodeView {
+    let mut v = crate::datanodes::NodeView::default();
+    for id in live {
+        v.nodes.insert(
+            *id,
+            crate::datanodes::NodeSnap {
+                addr: format!("http://{id}"),
+                class: crate::datanodes::NodeClass::Live,
+                registered: true,
+                admin: dfs_common::proto::client::AdminState::Normal,
+                available: 1 << 30,
+            },
+        );
+    }
+    v
+}
+
 fn create_req(path: &str, overwrite: bool) -> CreateRequest {
     serde_json::from_value(serde_json::json!({ "path": path, "overwrite": overwrite })).unwrap()
 }
@@ -73,6 +91,7 @@ fn write_file(
             sha256: Sha256Digest::of(b"whole"),
         },
         3,
+        Instant::now(),
         &mut txn,
         &mut dels,
     )?;
@@ -416,6 +435,7 @@ fn create_is_invisible_until_complete() {
                 sha256: Sha256Digest::of(b"abc"),
             },
             2,
+            Instant::now(),
             &mut txn,
             &mut Vec::new(),
         )
@@ -544,7 +564,7 @@ fn complete_rechecks_the_path() {
         sha256: Sha256Digest::empty(),
     };
     assert!(matches!(
-        ns.complete(&req, 1, &mut txn, &mut Vec::new()),
+        ns.complete(&req, 1, Instant::now(), &mut txn, &mut Vec::new()),
         Err(NamenodeError::AlreadyExists(_))
     ));
     // Still pending: it can be abandoned.
@@ -578,6 +598,7 @@ fn complete_validates_blocks() {
                 sha256: Sha256Digest::empty(),
             },
             1,
+            Instant::now(),
             &mut Txn::new(),
             &mut Vec::new(),
         )
@@ -629,6 +650,7 @@ fn complete_validates_blocks() {
                 sha256: Sha256Digest::empty(),
             },
             1,
+            Instant::now(),
             &mut Txn::new(),
             &mut dels,
         )
@@ -778,7 +800,8 @@ fn fsck_and_counts_follow_liveness() {
     let mut ns = ns();
     let dn = nodes(3);
     write_file(&mut ns, "/d/f", 2 * BS, false, &dn).unwrap();
-    let all = |_: &NodeId| true;
+    let ids: Vec<NodeId> = dn.iter().map(|c| c.id).collect();
+    let all = &view_of(&ids);
     let r = ns.fsck(&DfsPath::root(), all, 10).unwrap();
     assert_eq!(
         (r.files, r.directories, r.blocks, r.healthy_blocks),
@@ -786,16 +809,17 @@ fn fsck_and_counts_follow_liveness() {
     );
     assert!(r.healthy);
     let one = dn[0].id;
-    let r = ns.fsck(&p("/d"), |n| *n == one, 10).unwrap();
+    let only_one = &view_of(&[one]);
+    let r = ns.fsck(&p("/d"), only_one, 10).unwrap();
     assert_eq!(r.under_replicated_blocks, 2);
     assert!(r.healthy);
     assert_eq!(r.problems.len(), 2);
     assert_eq!(r.problems[0].path.as_str(), "/d/f");
-    let r = ns.fsck(&p("/d/f"), |_| false, 1).unwrap();
+    let r = ns.fsck(&p("/d/f"), &view_of(&[]), 1).unwrap();
     assert_eq!(r.missing_blocks, 2);
     assert!(!r.healthy);
     assert_eq!(r.problems.len(), 1, "bounded");
-    let c = ns.counts(|n| *n == one);
+    let c = ns.counts(only_one);
     assert_eq!(
         (
             c.files,

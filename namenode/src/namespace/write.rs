@@ -7,7 +7,9 @@
 //! - a pending file's blocks are in the block map, owned by it, so they can
 //!   be deleted if the write never completes;
 //! - `complete` is the only way a pending file enters the tree, and it
-//!   re-checks the path then, since the tree may have changed meanwhile;
+//!   re-checks the path then, since the tree may have changed meanwhile; a
+//!   block committed with fewer replicas than wanted (the pipeline lost
+//!   hops) is handed to the replication monitor at once;
 //! - the lease clock (`last_renewed`) uses `tokio::time::Instant`, so tests
 //!   drive expiry with `tokio::time::pause()` / `advance()`.
 use super::inode::{FileMeta, InodeId, Pending, PendingFile, DEFAULT_OWNER, FILE_PERMISSION};
@@ -225,6 +227,7 @@ impl Namespace {
         &mut self,
         req: &CompleteRequest,
         now_ms: u64,
+        now: Instant,
         txn: &mut Txn,
         dels: &mut Deletions,
     ) -> Result<FileStatus> {
@@ -302,7 +305,16 @@ impl Namespace {
         let id = self.add_child(parent, name, record, now_ms, txn)?;
         for b in &req.blocks {
             self.blocks
-                .commit(b.block_id, id, b.len, b.sha256, &b.replicas, txn);
+                .commit(b.block_id, id, b.len, b.sha256, &b.replicas, now, txn);
+            // A pipeline that lost hops leaves the block short: repair it
+            // now rather than at the next rescan.
+            let short = self
+                .blocks
+                .get(&b.block_id)
+                .is_some_and(|m| m.replicas.len() < usize::from(file.replication));
+            if short {
+                self.blocks.touch(b.block_id);
+            }
         }
         Ok(self.status_of(self.inode(id)?, path))
     }
@@ -356,6 +368,14 @@ impl Namespace {
             .into_iter()
             .filter_map(|id| self.abandon_file(id, txn, dels))
             .collect()
+    }
+
+    /// Every writer's lease counts from `now` (safe mode: nothing expires,
+    /// and on leaving it every writer gets a full period to come back).
+    pub fn renew_all_leases(&mut self, now: Instant) {
+        for p in self.pending.values_mut() {
+            p.last_renewed = now;
+        }
     }
 
     /// Files being written.

@@ -1,0 +1,729 @@
+//! The replication monitor (HDFS RedundancyMonitor with LowRedundancyBlocks
+//! and PendingReconstructionBlocks, plus excess-replica removal and the
+//! DatanodeAdminManager's drain check): it keeps every block at its file's
+//! replication.
+//!
+//! Shape: a *needed* set of blocks to look at, fed by events (a node died,
+//! a replica was lost or found corrupt, a write completed short, setrep, a
+//! node came back or changed admin state, a copy timed out) and by a
+//! periodic full rescan that is only a safety net. Each tick (about every
+//! second) examines the needed blocks, most urgent first (fewest live
+//! replicas), and for each one either:
+//! - drops it (healthy, or no longer exists),
+//! - schedules a copy: a source among the live holders, targets from
+//!   [`placement::choose_targets`] excluding every holder (good, corrupt,
+//!   being deleted), a `Command::Replicate` on the source's heartbeat queue,
+//!   and a *pending* entry with a deadline; at most `max_streams` copies per
+//!   node as source and as target, so repair never starves clients,
+//! - deletes excess replicas (more live replicas than wanted: keep the
+//!   ones placement ranks highest), never while a copy is pending,
+//! - deletes corrupt replicas once a good replica is live elsewhere,
+//! - or keeps it queued (no source, no target, throttled).
+//!
+//! A pending copy ends when the target reports the replica (it then counts
+//! as completed), when its source loses the replica or dies (queued
+//! again), or at its deadline (counted as timed out, queued again).
+//!
+//! Source choice: the least busy live holder; on a tie a decommissioning
+//! node is preferred, as HDFS does (it takes no client writes), so a drain
+//! spreads over every holder rather than queueing behind one node.
+//!
+//! What it does not do: run while the namenode is in safe mode (the
+//! namesystem skips the tick), touch sled (changes go through the caller's
+//! `Txn`), or talk to datanodes (commands are returned to the caller).
+//! The decisions ([`priority`], [`choose_source`], [`choose_excess`],
+//! [`decommission_sufficient`]) are pure and unit-tested; [`tick`] wires them
+//! to the namespace and is tested through the namesystem.
+use crate::blocks::BlockEvents;
+use crate::datanodes::{NodeClass, NodeView};
+use crate::health::{block_health, count_replicas, ReplicaCounts};
+use crate::meta_store::Txn;
+use crate::namespace::{Deletions, Namespace};
+use crate::namesystem::Namesystem;
+use crate::placement::{self, Candidate};
+use crate::workers::Workers;
+use dfs_common::checksum::Sha256Digest;
+use dfs_common::ids::{BlockId, NodeId};
+use dfs_common::proto::client::{BlockHealth, ReplicationProgress};
+use dfs_common::proto::datanode::Command;
+use dfs_common::proto::DatanodeInfo;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// The safety-net rescan of every block (events do the real work).
+pub const RESCAN_PERIOD: Duration = Duration::from_secs(120);
+/// The window of the repair-rate figure.
+pub const RATE_WINDOW: Duration = Duration::from_secs(60);
+
+/// The monitor's settings (from `Config`).
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    pub max_streams: u32,
+    pub pending_timeout: Duration,
+    pub orphan_grace: Duration,
+    pub race_bound: Duration,
+}
+
+// ----- pure decisions -----
+
+/// Sort key of a block needing copies: lower goes first. Blocks that have
+/// data somewhere (a source) come before those with none (they cannot be
+/// repaired until a node comes back), then fewest live replicas first
+/// (a block with 1 live replica before one with 2; only decommissioning
+/// replicas left counts as 0), then the most copies missing.
+pub fn priority(c: &ReplicaCounts, expected: u16) -> (bool, u32, std::cmp::Reverse<u32>) {
+    let missing = u32::from(expected).saturating_sub(c.live);
+    (c.live + c.retiring == 0, c.live, std::cmp::Reverse(missing))
+}
+
+/// A holder that could send a copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SourceCandidate {
+    pub id: NodeId,
+    /// Decommissioning or decommissioned.
+    pub retiring: bool,
+    /// Copies it is sending now.
+    pub in_flight: u32,
+}
+
+/// The least busy candidate under `max_streams`; ties go to a retiring
+/// node, then to the lowest id (deterministic).
+pub fn choose_source(cands: &[SourceCandidate], max_streams: u32) -> Option<NodeId> {
+    cands
+        .iter()
+        .filter(|c| c.in_flight < max_streams)
+        .min_by_key(|c| (c.in_flight, !c.retiring, c.id))
+        .map(|c| c.id)
+}
+
+/// Which of `holders` (live, normal nodes with a good replica) to delete so
+/// that `keep` remain: all but the `keep` placement ranks highest. Never
+/// all of them: at least one is kept.
+pub fn choose_excess(block: BlockId, holders: &[Candidate], keep: usize) -> Vec<NodeId> {
+    let ranked = placement::rank_holders(block, holders);
+    ranked.into_iter().skip(keep.max(1)).collect()
+}
+
+/// Is a block on a decommissioning node safe without it? It needs its
+/// replication in live normal replicas, or as many as there are normal
+/// nodes to hold them (a 3-node cluster can still retire a node of a
+/// replication-3 file), and never fewer than one.
+pub fn decommission_sufficient(live: u32, expected: u16, normal_nodes: usize) -> bool {
+    let want = u32::from(expected)
+        .min(u32::try_from(normal_nodes).unwrap_or(u32::MAX))
+        .max(1);
+    live >= want
+}
+
+// ----- the queues -----
+
+/// A copy scheduled on a datanode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingCopy {
+    pub source: NodeId,
+    /// Targets that have not reported the replica yet.
+    pub targets: Vec<NodeId>,
+    pub deadline: Instant,
+    pub len: u64,
+}
+
+#[derive(Debug, Default)]
+struct Stats {
+    completed_copies: u64,
+    completed_bytes: u64,
+    timed_out_copies: u64,
+    excess_deleted: u64,
+    recent: VecDeque<(Instant, u64)>,
+    /// Gauges from the last tick.
+    queued_blocks: u64,
+    queued_bytes: u64,
+}
+
+/// Needed + pending + progress (memory only: after a restart, safe mode
+/// and the rescan that follows it rebuild the needed set).
+#[derive(Debug, Default)]
+pub struct ReplicationQueues {
+    needed: HashSet<BlockId>,
+    pending: HashMap<BlockId, PendingCopy>,
+    stats: Stats,
+    decom_remaining: HashMap<NodeId, u64>,
+    last_rescan: Option<Instant>,
+    started: Option<Instant>,
+    rescan_requested: bool,
+}
+
+impl ReplicationQueues {
+    pub fn new(now: Instant) -> Self {
+        ReplicationQueues {
+            started: Some(now),
+            last_rescan: Some(now),
+            ..Default::default()
+        }
+    }
+
+    /// Blocks to look at on the next tick.
+    pub fn enqueue(&mut self, blocks: impl IntoIterator<Item = BlockId>) {
+        self.needed.extend(blocks);
+    }
+
+    /// Look at every block on the next tick (leaving safe mode).
+    pub fn request_rescan(&mut self) {
+        self.rescan_requested = true;
+    }
+
+    pub fn is_pending(&self, b: &BlockId) -> bool {
+        self.pending.contains_key(b)
+    }
+
+    /// Takes in what the block map recorded: changed blocks are looked at,
+    /// arrived replicas complete pending copies, lost ones cancel copies
+    /// from them.
+    pub fn absorb(&mut self, ev: BlockEvents, now: Instant) {
+        self.needed.extend(ev.touched);
+        for (b, n) in ev.arrived {
+            let Some(p) = self.pending.get_mut(&b) else {
+                continue;
+            };
+            let before = p.targets.len();
+            p.targets.retain(|t| *t != n);
+            if p.targets.len() < before {
+                self.stats.completed_copies += 1;
+                self.stats.completed_bytes += p.len;
+                self.stats.recent.push_back((now, p.len));
+            }
+            if p.targets.is_empty() {
+                self.pending.remove(&b);
+            }
+        }
+        for (b, n) in ev.lost {
+            if self.pending.get(&b).is_some_and(|p| p.source == n) {
+                self.pending.remove(&b);
+                self.needed.insert(b);
+            }
+        }
+    }
+
+    /// A node died: copies from or to it will not finish; look at their
+    /// blocks again now rather than at the deadline.
+    pub fn node_lost(&mut self, node: &NodeId) {
+        let gone: Vec<BlockId> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| p.source == *node || p.targets.contains(node))
+            .map(|(b, _)| *b)
+            .collect();
+        for b in gone {
+            self.pending.remove(&b);
+            self.needed.insert(b);
+        }
+    }
+
+    /// Copies each node is (sending, receiving).
+    pub fn in_flight(&self) -> HashMap<NodeId, (u32, u32)> {
+        let mut m: HashMap<NodeId, (u32, u32)> = HashMap::new();
+        for p in self.pending.values() {
+            m.entry(p.source).or_default().0 += 1;
+            for t in &p.targets {
+                m.entry(*t).or_default().1 += 1;
+            }
+        }
+        m
+    }
+
+    /// Blocks on a decommissioning node still lacking replicas elsewhere
+    /// (as of the last tick).
+    pub fn decommission_remaining(&self, node: &NodeId) -> u64 {
+        self.decom_remaining.get(node).copied().unwrap_or(0)
+    }
+
+    /// The numbers for `ClusterSummary.replication`.
+    pub fn progress(&self, now: Instant) -> ReplicationProgress {
+        let cutoff = now.checked_sub(RATE_WINDOW);
+        let recent: u64 = self
+            .stats
+            .recent
+            .iter()
+            .filter(|(t, _)| cutoff.is_none_or(|c| *t >= c))
+            .map(|(_, b)| *b)
+            .sum();
+        let up = self
+            .started
+            .map_or(RATE_WINDOW, |s| now.saturating_duration_since(s))
+            .clamp(Duration::from_secs(1), RATE_WINDOW);
+        let pending_copies: u64 = self.pending.values().map(|p| p.targets.len() as u64).sum();
+        let pending_bytes: u64 = self
+            .pending
+            .values()
+            .map(|p| p.len * p.targets.len() as u64)
+            .sum();
+        ReplicationProgress {
+            queued_blocks: self.stats.queued_blocks,
+            pending_copies,
+            remaining_bytes: self.stats.queued_bytes + pending_bytes,
+            completed_copies: self.stats.completed_copies,
+            completed_bytes: self.stats.completed_bytes,
+            timed_out_copies: self.stats.timed_out_copies,
+            bytes_per_sec: recent as f64 / up.as_secs_f64(),
+            excess_deleted: self.stats.excess_deleted,
+        }
+    }
+}
+
+/// What a tick hands back to the namesystem to act on.
+#[derive(Debug, Default)]
+pub struct TickOutput {
+    /// `Replicate` commands for the source's next heartbeat.
+    pub replicate: Vec<(NodeId, Command)>,
+    /// Decommissioning nodes now drained.
+    pub decommissioned: Vec<NodeId>,
+}
+
+/// One needed block, as examined.
+struct Examined {
+    id: BlockId,
+    len: u64,
+    sha256: Sha256Digest,
+    expected: u16,
+    replicas: Vec<NodeId>,
+    counts: ReplicaCounts,
+}
+
+/// One pass of the monitor over the needed blocks (see the module doc).
+/// Replica removals go into `txn`, deletions into `dels`; commands come
+/// back in the output. Call with the namespace locked, outside safe mode.
+pub fn tick(
+    ns: &mut Namespace,
+    q: &mut ReplicationQueues,
+    view: &NodeView,
+    now: Instant,
+    s: &Settings,
+    txn: &mut Txn,
+    dels: &mut Deletions,
+) -> TickOutput {
+    let mut out = TickOutput::default();
+    q.absorb(ns.blocks_mut().take_events(), now);
+    let cutoff = now.checked_sub(RATE_WINDOW);
+    while q
+        .stats
+        .recent
+        .front()
+        .is_some_and(|(t, _)| cutoff.is_some_and(|c| *t < c))
+    {
+        q.stats.recent.pop_front();
+    }
+
+    // Copies past their deadline go back to the queue.
+    let expired: Vec<BlockId> = q
+        .pending
+        .iter()
+        .filter(|(_, p)| p.deadline <= now)
+        .map(|(b, _)| *b)
+        .collect();
+    for b in expired {
+        if let Some(p) = q.pending.remove(&b) {
+            log::warn!(
+                "copy of block {b} from {} to {:?} timed out; queued again",
+                p.source,
+                p.targets
+            );
+            q.stats.timed_out_copies += p.targets.len() as u64;
+            q.needed.insert(b);
+        }
+    }
+
+    // The safety net.
+    let rescan_due = q
+        .last_rescan
+        .is_none_or(|t| now.saturating_duration_since(t) >= RESCAN_PERIOD);
+    if q.rescan_requested || rescan_due {
+        q.rescan_requested = false;
+        q.last_rescan = Some(now);
+        let mut found = 0usize;
+        for (id, meta) in ns.blocks().iter() {
+            let Some(expected) = ns.expected_replication(meta) else {
+                continue;
+            };
+            let corrupt = ns.blocks().corrupt_of(id).map_or(0, |m| m.len());
+            let c = count_replicas(&meta.replicas, corrupt, view);
+            let attention = corrupt > 0 || block_health(&c, expected) != BlockHealth::Healthy;
+            if attention && q.needed.insert(*id) {
+                found += 1;
+            }
+        }
+        if found > 0 {
+            log::info!("replication rescan found {found} blocks needing work");
+        }
+    }
+
+    // Replicas of no block, past their grace.
+    let orphans = ns.blocks_mut().sweep_orphans(now, s.orphan_grace);
+    if !orphans.is_empty() {
+        log::info!("deleting {} replicas that belong to no file", orphans.len());
+    }
+    dels.extend(orphans);
+    ns.blocks_mut().prune_recent(now, s.race_bound);
+
+    // Look at every needed block.
+    let mut work: Vec<Examined> = Vec::new();
+    let mut keep: HashSet<BlockId> = HashSet::new();
+    let needed: Vec<BlockId> = q.needed.drain().collect();
+    for id in needed {
+        let Some(meta) = ns.blocks().get(&id) else {
+            continue;
+        };
+        let Some(expected) = ns.expected_replication(meta) else {
+            continue;
+        };
+        let Some(sha256) = meta.sha256 else {
+            continue;
+        };
+        let replicas = meta.replicas.clone();
+        let len = meta.len;
+        let corrupt: Vec<(NodeId, bool)> = ns
+            .blocks()
+            .corrupt_of(&id)
+            .map(|m| m.iter().map(|(n, c)| (*n, c.delete_sent)).collect())
+            .unwrap_or_default();
+        let counts = count_replicas(&replicas, corrupt.len(), view);
+        let readable = replicas
+            .iter()
+            .filter(|n| matches!(view.class(n), NodeClass::Live | NodeClass::LiveRetiring))
+            .count();
+
+        // Corrupt replicas go once good data is live elsewhere.
+        if readable > 0 {
+            for (n, sent) in &corrupt {
+                if !sent && view.class(n) != NodeClass::Gone {
+                    dels.push((*n, id));
+                    ns.blocks_mut().corrupt_delete_sent(&id, n);
+                    log::info!("deleting corrupt replica of block {id} on {n}");
+                }
+            }
+        }
+        if q.pending.contains_key(&id) {
+            // Its completion or timeout brings it back.
+            continue;
+        }
+        match block_health(&counts, expected) {
+            BlockHealth::Healthy => {}
+            BlockHealth::OverReplicated => {
+                let presumed = replicas
+                    .iter()
+                    .any(|n| view.class(n) == NodeClass::Presumed);
+                if presumed {
+                    // Not sure yet which replicas are really there.
+                    keep.insert(id);
+                    continue;
+                }
+                let live: Vec<Candidate> = replicas
+                    .iter()
+                    .filter(|n| view.class(n) == NodeClass::Live)
+                    .map(|n| Candidate {
+                        id: *n,
+                        available: view.nodes.get(n).map_or(0, |s| s.available),
+                    })
+                    .collect();
+                for n in choose_excess(id, &live, usize::from(expected)) {
+                    log::info!("deleting excess replica of block {id} on {n}");
+                    ns.blocks_mut().invalidate(id, n, txn);
+                    dels.push((n, id));
+                    q.stats.excess_deleted += 1;
+                }
+            }
+            BlockHealth::UnderReplicated | BlockHealth::Missing | BlockHealth::Corrupt => {
+                work.push(Examined {
+                    id,
+                    len,
+                    sha256,
+                    expected,
+                    replicas,
+                    counts,
+                });
+            }
+        }
+    }
+
+    // Schedule copies, most urgent first, within the per-node limits.
+    work.sort_by_key(|w| (priority(&w.counts, w.expected), w.id));
+    let mut flight = q.in_flight();
+    let all_targets = view.targets();
+    let (mut queued_blocks, mut queued_bytes) = (0u64, 0u64);
+    for w in work {
+        let missing = u32::from(w.expected).saturating_sub(w.counts.live);
+        let requeue = |q: &mut ReplicationQueues, qb: &mut u64, qy: &mut u64| {
+            q.needed.insert(w.id);
+            *qb += 1;
+            *qy += w.len * u64::from(missing);
+        };
+        let sources: Vec<SourceCandidate> = w
+            .replicas
+            .iter()
+            .filter_map(|n| {
+                let retiring = match view.class(n) {
+                    NodeClass::Live => false,
+                    NodeClass::LiveRetiring => true,
+                    _ => return None,
+                };
+                if ns.blocks().is_invalidated(&w.id, n) {
+                    return None;
+                }
+                Some(SourceCandidate {
+                    id: *n,
+                    retiring,
+                    in_flight: flight.get(n).map_or(0, |f| f.0),
+                })
+            })
+            .collect();
+        let Some(source) = choose_source(&sources, s.max_streams) else {
+            requeue(q, &mut queued_blocks, &mut queued_bytes);
+            continue;
+        };
+        let mut exclude: Vec<NodeId> = w.replicas.clone();
+        if let Some(c) = ns.blocks().corrupt_of(&w.id) {
+            exclude.extend(c.keys().copied());
+        }
+        exclude.extend(ns.blocks().invalidated_holders(&w.id));
+        let cands: Vec<Candidate> = all_targets
+            .iter()
+            .filter(|c| flight.get(&c.id).map_or(0, |f| f.1) < s.max_streams)
+            .copied()
+            .collect();
+        let targets =
+            placement::choose_targets(w.id, missing as usize, &cands, &exclude, w.len.max(1));
+        if targets.is_empty() {
+            requeue(q, &mut queued_blocks, &mut queued_bytes);
+            continue;
+        }
+        flight.entry(source).or_default().0 += 1;
+        for t in &targets {
+            flight.entry(*t).or_default().1 += 1;
+        }
+        let infos: Vec<DatanodeInfo> = targets
+            .iter()
+            .map(|t| DatanodeInfo {
+                id: *t,
+                addr: view.addr(t).unwrap_or_default().to_string(),
+            })
+            .collect();
+        log::info!(
+            "copying block {} ({} bytes, {} of {} live) from {source} to {:?}",
+            w.id,
+            w.len,
+            w.counts.live,
+            w.expected,
+            targets
+        );
+        out.replicate.push((
+            source,
+            Command::Replicate {
+                block_id: w.id,
+                len: w.len,
+                sha256: w.sha256,
+                targets: infos,
+            },
+        ));
+        let short = missing as usize - targets.len().min(missing as usize);
+        q.pending.insert(
+            w.id,
+            PendingCopy {
+                source,
+                targets,
+                deadline: now + s.pending_timeout,
+                len: w.len,
+            },
+        );
+        if short > 0 {
+            // The rest once this copy lands (its arrival re-queues it).
+            queued_bytes += w.len * short as u64;
+        }
+    }
+    q.needed.extend(keep);
+    q.stats.queued_blocks = queued_blocks;
+    q.stats.queued_bytes = queued_bytes;
+
+    // Decommissioning nodes: drained when every block is safe elsewhere.
+    let normal_nodes = view.normal_nodes();
+    q.decom_remaining.clear();
+    for (n, snap) in &view.nodes {
+        if snap.admin != dfs_common::proto::client::AdminState::Decommissioning {
+            continue;
+        }
+        let mut remaining = 0u64;
+        for b in ns.blocks().blocks_on(n) {
+            let Some(meta) = ns.blocks().get(&b) else {
+                continue;
+            };
+            let Some(expected) = ns.expected_replication(meta) else {
+                continue;
+            };
+            let c = ns.replica_counts(&b, view);
+            if !decommission_sufficient(c.live, expected, normal_nodes) {
+                remaining += 1;
+                if !q.pending.contains_key(&b) {
+                    q.needed.insert(b);
+                }
+            }
+        }
+        q.decom_remaining.insert(*n, remaining);
+        if remaining == 0 {
+            out.decommissioned.push(*n);
+        }
+    }
+    out
+}
+
+/// Starts the monitor: every second, or every heartbeat when faster.
+pub fn start(workers: &mut Workers, ns: Arc<Namesystem>) {
+    let period = ns.config().replication_period();
+    workers.spawn_periodic("replication-monitor", period, move || {
+        let ns = ns.clone();
+        async move {
+            if let Err(e) = ns.replication_tick(Instant::now()).await {
+                log::error!("replication monitor: {e}");
+            }
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cmp::Reverse;
+
+    fn counts(live: u32, retiring: u32) -> ReplicaCounts {
+        ReplicaCounts {
+            live,
+            retiring,
+            corrupt: 0,
+        }
+    }
+
+    #[test]
+    fn fewest_live_replicas_first() {
+        let mut blocks = [
+            (priority(&counts(2, 0), 3), "two"),
+            (priority(&counts(0, 0), 3), "missing"),
+            (priority(&counts(1, 0), 3), "one"),
+            (priority(&counts(0, 1), 3), "only decommissioning"),
+            (priority(&counts(1, 0), 2), "one of two"),
+        ];
+        blocks.sort();
+        let order: Vec<&str> = blocks.iter().map(|b| b.1).collect();
+        assert_eq!(
+            order,
+            [
+                "only decommissioning",
+                "one",
+                "one of two",
+                "two",
+                "missing"
+            ]
+        );
+        assert_eq!(priority(&counts(1, 0), 3), (false, 1, Reverse(2)));
+    }
+
+    #[test]
+    fn source_is_the_least_busy_under_the_limit() {
+        let (a, b, c) = (NodeId::new(), NodeId::new(), NodeId::new());
+        let s = |id, retiring, in_flight| SourceCandidate {
+            id,
+            retiring,
+            in_flight,
+        };
+        assert_eq!(choose_source(&[s(a, false, 2), s(b, false, 1)], 4), Some(b));
+        // A tie goes to the decommissioning node.
+        assert_eq!(choose_source(&[s(a, false, 1), s(b, true, 1)], 4), Some(b));
+        assert_eq!(choose_source(&[s(a, false, 0), s(b, true, 1)], 4), Some(a));
+        // At the limit: not a source.
+        assert_eq!(choose_source(&[s(a, false, 4), s(c, true, 4)], 4), None);
+        assert_eq!(choose_source(&[], 4), None);
+    }
+
+    #[test]
+    fn excess_keeps_what_placement_prefers() {
+        let holders: Vec<Candidate> = (0..5)
+            .map(|_| Candidate {
+                id: NodeId::new(),
+                available: 1 << 30,
+            })
+            .collect();
+        for _ in 0..100 {
+            let b = BlockId::new();
+            let del = choose_excess(b, &holders, 3);
+            assert_eq!(del.len(), 2);
+            let kept: Vec<NodeId> = holders
+                .iter()
+                .map(|c| c.id)
+                .filter(|n| !del.contains(n))
+                .collect();
+            let mut best = placement::choose_targets(b, 3, &holders, &[], 1);
+            best.sort();
+            let mut kept_sorted = kept.clone();
+            kept_sorted.sort();
+            assert_eq!(kept_sorted, best);
+        }
+        assert!(choose_excess(BlockId::new(), &holders[..2], 3).is_empty());
+        // Never the last one, even if asked to keep none.
+        assert_eq!(choose_excess(BlockId::new(), &holders[..2], 0).len(), 1);
+    }
+
+    #[test]
+    fn decommission_is_done_when_blocks_are_safe_elsewhere() {
+        assert!(decommission_sufficient(3, 3, 5));
+        assert!(!decommission_sufficient(2, 3, 5));
+        // Only two normal nodes left: two copies is all there can be.
+        assert!(decommission_sufficient(2, 3, 2));
+        assert!(!decommission_sufficient(1, 3, 2));
+        // Never with no copy elsewhere.
+        assert!(!decommission_sufficient(0, 3, 0));
+        assert!(decommission_sufficient(1, 1, 0));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn pending_copies_complete_or_time_out() {
+        let now = Instant::now();
+        let mut q = ReplicationQueues::new(now);
+        let (src, t1, t2) = (NodeId::new(), NodeId::new(), NodeId::new());
+        let b = BlockId::new();
+        q.pending.insert(
+            b,
+            PendingCopy {
+                source: src,
+                targets: vec![t1, t2],
+                deadline: now + Duration::from_secs(60),
+                len: 100,
+            },
+        );
+        assert_eq!(q.in_flight()[&src], (1, 0));
+        assert_eq!(q.in_flight()[&t1], (0, 1));
+        let ev = BlockEvents {
+            arrived: vec![(b, t1)],
+            ..Default::default()
+        };
+        q.absorb(ev, now);
+        let p = q.progress(now);
+        assert_eq!(
+            (p.completed_copies, p.completed_bytes, p.pending_copies),
+            (1, 100, 1)
+        );
+        assert!(p.bytes_per_sec > 0.0);
+        // The source loses its replica: the copy is off, the block queued.
+        q.absorb(
+            BlockEvents {
+                lost: vec![(b, src)],
+                ..Default::default()
+            },
+            now,
+        );
+        assert!(!q.is_pending(&b));
+        assert!(q.needed.contains(&b));
+        // The rate window forgets old copies.
+        tokio::time::advance(Duration::from_secs(61)).await;
+        q.stats
+            .recent
+            .retain(|(t, _)| Instant::now().saturating_duration_since(*t) < RATE_WINDOW);
+        assert_eq!(q.progress(Instant::now()).bytes_per_sec, 0.0);
+    }
+}
