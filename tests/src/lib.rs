@@ -42,9 +42,24 @@ pub fn bin(name: &str) -> PathBuf {
 }
 
 /// A port that was free a moment ago on 127.0.0.1.
+///
+/// Ports come from below Linux's ephemeral range (32768+), so an outgoing
+/// connection can't take one between this check and the server's bind, and
+/// from a process-wide counter, so tests running in parallel never get the
+/// same one. The start differs per process (by pid).
 pub fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    l.local_addr().expect("local addr").port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const LOW: u32 = 15_000;
+    const SPAN: u32 = 17_000;
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let base = (std::process::id() * 7919) % SPAN;
+    for _ in 0..SPAN {
+        let port = (LOW + (base + NEXT.fetch_add(1, Ordering::Relaxed)) % SPAN) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port on 127.0.0.1 between {LOW} and {}", LOW + SPAN)
 }
 
 /// Deterministic pseudo-random bytes (xorshift), so failures reproduce.
