@@ -21,7 +21,7 @@ use dfs_common::proto::client::{
     LocatedBlock, MkdirsRequest, RenameRequest, SetReplicationRequest, RPC_PREFIX,
 };
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::time::Duration;
 
 /// How long to wait for a TCP connection to any dfs server.
@@ -42,38 +42,7 @@ pub(crate) const GET_RETRY_PAUSES: [Duration; 3] = [
     Duration::from_millis(800),
 ];
 
-/// What `POST /api/v1/safemode?action=` does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SafeModeAction {
-    /// Only report the state.
-    Get,
-    /// Stop writes, re-replication and deletes until left.
-    Enter,
-    /// Leave safe mode now.
-    Leave,
-}
-
-impl SafeModeAction {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SafeModeAction::Get => "get",
-            SafeModeAction::Enter => "enter",
-            SafeModeAction::Leave => "leave",
-        }
-    }
-}
-
-/// The answer of `POST /api/v1/safemode`.
-// TODO(lead): a wire type; belongs in `dfs_common::proto::client` beside
-// `ClusterSummary` (client-cli could not edit common/ when it was added).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(default)]
-pub struct SafeModeStatus {
-    pub safe_mode: bool,
-    /// Why it is on (e.g. "12 of 40 blocks reported"), when it is.
-    pub reason: Option<String>,
-}
+pub use dfs_common::proto::client::{SafeModeAction, SafeModeStatus};
 
 /// Whether a failed GET is worth sending again: the namenode was not
 /// reached or the connection broke, but it did not time out (a slow answer

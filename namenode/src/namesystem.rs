@@ -48,7 +48,6 @@ use dfs_common::proto::datanode::{
     RegisterRequest, RegisterResponse,
 };
 use dfs_common::proto::DatanodeInfo;
-use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
@@ -65,21 +64,7 @@ pub fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-/// `/api/v1/safemode` answers this.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SafeModeStatus {
-    pub safe_mode: bool,
-    pub reason: Option<String>,
-}
-
-/// What an operator asks of safe mode.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SafeModeAction {
-    Get,
-    Enter,
-    Leave,
-}
+pub use dfs_common::proto::client::{SafeModeAction, SafeModeStatus};
 
 /// Operational numbers for `/health` beyond the summary.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

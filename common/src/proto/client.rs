@@ -386,6 +386,37 @@ pub struct FsckReport {
     pub safe_mode: bool,
 }
 
+/// What `POST /api/v1/safemode?action=` does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SafeModeAction {
+    /// Only report the state.
+    Get,
+    /// Stop writes, re-replication and deletes until left.
+    Enter,
+    /// Leave safe mode now.
+    Leave,
+}
+
+impl SafeModeAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SafeModeAction::Get => "get",
+            SafeModeAction::Enter => "enter",
+            SafeModeAction::Leave => "leave",
+        }
+    }
+}
+
+/// The answer of `POST /api/v1/safemode`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SafeModeStatus {
+    pub safe_mode: bool,
+    /// Why it is on (e.g. "12 of 40 blocks reported"), when it is.
+    pub reason: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
