@@ -23,7 +23,7 @@ use crate::FileReader;
 use bytes::{Bytes, BytesMut};
 use dfs_common::checksum::{BlockChecksums, Sha256Hasher};
 use dfs_common::path::DfsPath;
-use dfs_common::proto::client::{BadReplicaReport, FileType, LocatedBlock};
+use dfs_common::proto::client::{BadReplicaReport, FileLocations, FileType, LocatedBlock};
 use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
 use std::collections::VecDeque;
@@ -43,6 +43,19 @@ pub(crate) async fn open(
     length: Option<u64>,
 ) -> Result<FileReader> {
     let located = nn.locations(path).await?;
+    open_located(nn, dn, path, located, offset, length)
+}
+
+/// As [`open`], from locations the caller already has (an append reads
+/// the file as it was when its lease was granted).
+pub(crate) fn open_located(
+    nn: &NamenodeClient,
+    dn: &DatanodeClient,
+    path: &DfsPath,
+    located: FileLocations,
+    offset: u64,
+    length: Option<u64>,
+) -> Result<FileReader> {
     if located.status.file_type == FileType::Directory {
         return Err(ClientError::Invalid(format!(
             "{path} is a directory, not a file"

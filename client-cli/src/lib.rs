@@ -67,6 +67,10 @@ pub struct UploadOptions {
     pub replication: Option<u16>,
     /// Default: the namenode's.
     pub block_size: Option<u64>,
+    /// Owner recorded for the file (default: the namenode's).
+    pub owner: Option<String>,
+    /// Mode bits (default 644).
+    pub permission: Option<u16>,
 }
 
 /// A verified byte stream of (part of) a file. Every byte it yields has been
@@ -161,6 +165,8 @@ impl DfsClient {
             .mkdirs(&MkdirsRequest {
                 path: path.clone(),
                 parents,
+                owner: None,
+                permission: None,
             })
             .await
     }
@@ -285,6 +291,21 @@ impl DfsClient {
         upload::upload(&self.nn, &self.dn, path, input, opts, progress).await
     }
 
+    /// Appends `reader` to the complete file at `path` (HDFS append): the
+    /// file keeps its old content, visible, until the appended bytes are
+    /// all written, then shows the new length and digest at once. Every
+    /// block but the last stays full (a short last block is rewritten as a
+    /// new block). An empty `reader` changes nothing. 409 while another
+    /// client writes the file.
+    pub async fn append<R: AsyncRead + Unpin>(
+        &self,
+        path: &DfsPath,
+        reader: R,
+        progress: &dyn Progress,
+    ) -> Result<FileStatus> {
+        upload::append(&self.nn, &self.dn, path, upload::Plain(reader), progress).await
+    }
+
     /// Opens `path` for reading from `offset`, at most `length` bytes (to the
     /// end when `None`). An offset past the end is `ClientError::Invalid`;
     /// a directory too.
@@ -353,6 +374,7 @@ mod tests {
         let opts = UploadOptions::default();
         let data: &[u8] = b"x";
         assert_send(&c.upload(&p, data, &opts, &NoProgress));
+        assert_send(&c.append(&p, data, &NoProgress));
         let file = std::io::Cursor::new(vec![1u8, 2, 3]);
         assert_send(&c.upload_seekable(&p, file, &opts, &NoProgress));
         assert_send(&c.decommission("x"));

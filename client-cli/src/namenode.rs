@@ -15,10 +15,11 @@ use crate::error::{ClientError, Result};
 use dfs_common::ids::FileId;
 use dfs_common::path::DfsPath;
 use dfs_common::proto::client::{
-    AbandonBlockRequest, AddBlockRequest, AdminStateChange, BadReplicaReport, ClusterSummary,
-    CompleteRequest, ContentSummary, CreateRequest, CreateResponse, DatanodeReport, DeleteRequest,
-    DeleteResponse, DirectoryListing, FileIdRequest, FileLocations, FileStatus, FsckReport,
-    LocatedBlock, MkdirsRequest, RenameRequest, SetReplicationRequest, RPC_PREFIX,
+    AbandonBlockRequest, AddBlockRequest, AdminStateChange, AppendRequest, AppendResponse,
+    BadReplicaReport, ClusterSummary, CompleteRequest, ContentSummary, CreateRequest,
+    CreateResponse, DatanodeReport, DeleteRequest, DeleteResponse, DirectoryListing, FileIdRequest,
+    FileLocations, FileStatus, FsckReport, LocatedBlock, MkdirsRequest, RenameRequest,
+    SetAttributesRequest, SetReplicationRequest, RPC_PREFIX,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -233,6 +234,14 @@ impl NamenodeClient {
 
     pub async fn create(&self, req: &CreateRequest) -> Result<CreateResponse> {
         self.post("create", req).await
+    }
+
+    pub async fn append(&self, req: &AppendRequest) -> Result<AppendResponse> {
+        self.post("append", req).await
+    }
+
+    pub async fn set_attributes(&self, req: &SetAttributesRequest) -> Result<FileStatus> {
+        self.post("set_attributes", req).await
     }
 
     pub async fn add_block(&self, req: &AddBlockRequest) -> Result<LocatedBlock> {

@@ -47,11 +47,12 @@ use dfs_common::error::ErrorCode;
 use dfs_common::ids::{FileId, NodeId};
 use dfs_common::path::DfsPath;
 use dfs_common::proto::client::{
-    AbandonBlockRequest, AddBlockRequest, CommittedBlock, CompleteRequest, CreateRequest,
-    FileStatus, LocatedBlock,
+    AbandonBlockRequest, AddBlockRequest, AppendRequest, AppendResponse, CommittedBlock,
+    CompleteRequest, CreateRequest, FileStatus, LocatedBlock,
 };
 use dfs_common::proto::data::{ReplicaAck, WriteBlockResponse};
 use dfs_common::proto::DatanodeInfo;
+use futures_util::StreamExt;
 use std::collections::VecDeque;
 use std::io::SeekFrom;
 use std::time::Duration;
@@ -162,8 +163,8 @@ pub(crate) async fn upload<I: Input>(
             replication: opts.replication,
             block_size: opts.block_size,
             create_parent: true,
-            owner: None,
-            permission: None,
+            owner: opts.owner.clone(),
+            permission: opts.permission,
         })
         .await
         .map_err(|e| unavailable_context(e, path))?;
@@ -175,7 +176,21 @@ pub(crate) async fn upload<I: Input>(
     };
     let _lease = renew_lease_in_background(nn, file_id, created.lease_renew_interval_ms);
 
-    let result = write_file(nn, dn, path, file_id, created.block_size, input, progress).await;
+    let start = Resume {
+        length: 0,
+        hash: Sha256Hasher::new(),
+    };
+    let result = write_file(
+        nn,
+        dn,
+        path,
+        file_id,
+        created.block_size,
+        input,
+        progress,
+        start,
+    )
+    .await;
     abandon.armed = false;
     if result.is_err() {
         if let Err(e) = nn.abandon_file(file_id).await {
@@ -195,6 +210,15 @@ fn unavailable_context(e: ClientError, path: &DfsPath) -> ClientError {
     }
 }
 
+/// Where a write starts: after `length` bytes that stay as they are (0 for
+/// a new file; the kept whole blocks of an append), whose digest midstate
+/// is `hash`.
+pub(crate) struct Resume {
+    pub length: u64,
+    pub hash: Sha256Hasher,
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn write_file<I: Input>(
     nn: &NamenodeClient,
     dn: &DatanodeClient,
@@ -203,6 +227,7 @@ async fn write_file<I: Input>(
     block_size: u64,
     mut input: I,
     progress: &dyn Progress,
+    start: Resume,
 ) -> Result<FileStatus> {
     if block_size == 0 {
         return Err(ClientError::Transport(format!(
@@ -210,8 +235,10 @@ async fn write_file<I: Input>(
             nn.url()
         )));
     }
-    let mut file_hash = Sha256Hasher::new();
-    let mut length = 0u64;
+    let mut file_hash = start.hash;
+    let mut length = start.length;
+    // The midstate over every full block, for a later append.
+    let mut full_state = file_hash.state(length);
     let mut blocks = Vec::new();
     loop {
         let mut source = BlockSource::new(&mut input, length, block_size, progress);
@@ -229,6 +256,9 @@ async fn write_file<I: Input>(
                 ))
             })?;
         length += block.len;
+        if block.len == block_size {
+            full_state = file_hash.state(length);
+        }
         blocks.push(block);
     }
     nn.complete(&CompleteRequest {
@@ -236,8 +266,166 @@ async fn write_file<I: Input>(
         blocks,
         length,
         sha256: file_hash.finish(),
+        sha256_state: Some(full_state),
     })
     .await
+}
+
+/// Appends `input` to the complete file at `path` (see
+/// `dfs_common::proto::client::AppendRequest` for the protocol): keeps the
+/// whole blocks, rewrites a short last block copy-on-write as the head of
+/// the new data, and continues the file digest from the namenode's saved
+/// midstate (or, for a file that has none, by hashing the kept bytes once).
+/// An empty `input` changes nothing. On failure the file keeps its old
+/// content.
+pub(crate) async fn append<I: Input>(
+    nn: &NamenodeClient,
+    dn: &DatanodeClient,
+    path: &DfsPath,
+    mut input: I,
+    progress: &dyn Progress,
+) -> Result<FileStatus> {
+    let first = input.read_piece(PIECE).await?;
+    if first.is_empty() {
+        return nn.status(path).await;
+    }
+    let opened = nn
+        .append(&AppendRequest { path: path.clone() })
+        .await
+        .map_err(|e| unavailable_context(e, path))?;
+    let file_id = opened.file_id;
+    let mut abandon = AbandonOnDrop {
+        nn: nn.clone(),
+        file_id,
+        armed: true,
+    };
+    let _lease = renew_lease_in_background(nn, file_id, opened.lease_renew_interval_ms);
+    let result = append_under_lease(nn, dn, path, &opened, first, input, progress).await;
+    abandon.armed = false;
+    if result.is_err() {
+        if let Err(e) = nn.abandon_file(file_id).await {
+            log::warn!("could not abandon the failed append to {path}: {e}");
+        }
+    }
+    result
+}
+
+async fn append_under_lease<I: Input>(
+    nn: &NamenodeClient,
+    dn: &DatanodeClient,
+    path: &DfsPath,
+    opened: &AppendResponse,
+    first: Bytes,
+    input: I,
+    progress: &dyn Progress,
+) -> Result<FileStatus> {
+    let located = nn.locations(path).await?;
+    if located.status.inode_id != opened.status.inode_id
+        || located.status.length != opened.status.length
+    {
+        return Err(ClientError::Remote {
+            status: 409,
+            code: ErrorCode::Conflict,
+            message: format!("{path} changed while an append to it was starting"),
+        });
+    }
+    let kept = opened.kept_len;
+    let resumed = opened
+        .sha256_state
+        .as_ref()
+        .filter(|s| s.len == kept)
+        .and_then(Sha256Hasher::resume);
+    let hash = match resumed {
+        Some(h) => h,
+        None => {
+            // No midstate saved (a file written before they were): hash the
+            // kept bytes once; the append saves one for next time.
+            let mut h = Sha256Hasher::new();
+            if kept > 0 {
+                let mut r =
+                    crate::download::open_located(nn, dn, path, located.clone(), 0, Some(kept))?;
+                while let Some(piece) = r.next().await {
+                    h.update(&piece?);
+                }
+            }
+            h
+        }
+    };
+    let tail = if opened.last_block.is_some() && opened.status.length > kept {
+        Some(crate::download::open_located(
+            nn, dn, path, located, kept, None,
+        )?)
+    } else {
+        None
+    };
+    let chained = Chain {
+        tail,
+        leftover: Bytes::new(),
+        first: Some(first),
+        rest: input,
+    };
+    let start = Resume { length: kept, hash };
+    write_file(
+        nn,
+        dn,
+        path,
+        opened.file_id,
+        opened.block_size,
+        chained,
+        progress,
+        start,
+    )
+    .await
+}
+
+/// An append's byte source: the old short last block (verified as it is
+/// read), then the first piece already read, then the rest of the input.
+/// Read once (a pipeline failure is retried from the replay buffer, as for
+/// any plain stream).
+struct Chain<I> {
+    tail: Option<crate::FileReader>,
+    leftover: Bytes,
+    first: Option<Bytes>,
+    rest: I,
+}
+
+impl<I: Input> Input for Chain<I> {
+    fn seekable(&self) -> bool {
+        false
+    }
+    async fn read_piece(&mut self, want: usize) -> std::io::Result<Bytes> {
+        loop {
+            if !self.leftover.is_empty() {
+                let n = want.min(self.leftover.len());
+                return Ok(self.leftover.split_to(n));
+            }
+            let Some(t) = self.tail.as_mut() else {
+                break;
+            };
+            match t.next().await {
+                Some(Ok(b)) => self.leftover = b,
+                Some(Err(e)) => {
+                    return Err(std::io::Error::other(format!(
+                        "reading the last block to append to: {e}"
+                    )))
+                }
+                None => self.tail = None,
+            }
+        }
+        if let Some(mut f) = self.first.take() {
+            if f.len() > want {
+                self.leftover = f.split_off(want);
+            }
+            return Ok(f);
+        }
+        self.rest.read_piece(want).await
+    }
+    async fn rewind_to(&mut self, _offset: u64) -> std::io::Result<()> {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::Unsupported,
+            "an append's source cannot be read again",
+        ))
+    }
 }
 
 /// The bytes of one block, for as many attempts as it takes: each attempt

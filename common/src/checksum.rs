@@ -2,6 +2,7 @@
 //! `sha256sum` prints), and CRC32C per fixed-size chunk (what lets a streaming
 //! reader verify each chunk before handing it on, without buffering a block).
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use sha2::digest::common::hazmat::SerializedState;
 use sha2::{Digest, Sha256};
 use std::fmt;
 use std::str::FromStr;
@@ -84,6 +85,61 @@ impl Sha256Hasher {
     }
     pub fn finish(self) -> Sha256Digest {
         Sha256Digest(self.0.finalize().into())
+    }
+
+    /// The hasher's state after `len` bytes, to go on hashing later (an
+    /// append continues the whole file's digest without reading it again).
+    pub fn state(&self, len: u64) -> Sha256State {
+        Sha256State {
+            len,
+            state: sha2::digest::common::hazmat::SerializableState::serialize(&self.0)
+                .as_slice()
+                .to_vec(),
+        }
+    }
+
+    /// Goes on from a saved state; `None` when it is not one.
+    pub fn resume(saved: &Sha256State) -> Option<Self> {
+        use sha2::digest::common::hazmat::SerializableState;
+        let arr = SerializedState::<Sha256>::try_from(saved.state.as_slice()).ok()?;
+        <Sha256 as SerializableState>::deserialize(&arr)
+            .ok()
+            .map(Self)
+    }
+}
+
+/// A SHA-256 midstate (the RustCrypto `SerializableState` encoding) and how
+/// many bytes it covers. Hex in JSON.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sha256State {
+    pub len: u64,
+    #[serde(with = "hex_bytes")]
+    pub state: Vec<u8>,
+}
+
+impl fmt::Debug for Sha256State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Sha256State({} bytes in)", self.len)
+    }
+}
+
+/// Bytes as hex in human-readable formats, raw otherwise.
+mod hex_bytes {
+    use serde::{Deserialize, Deserializer, Serializer};
+    pub fn serialize<S: Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        if s.is_human_readable() {
+            s.serialize_str(&hex::encode(v))
+        } else {
+            s.serialize_bytes(v)
+        }
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        if d.is_human_readable() {
+            let s = String::deserialize(d)?;
+            hex::decode(s).map_err(serde::de::Error::custom)
+        } else {
+            Vec::<u8>::deserialize(d)
+        }
     }
 }
 
@@ -182,6 +238,26 @@ mod tests {
             Sha256Digest::empty().to_hex(),
             "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
         );
+    }
+
+    #[test]
+    fn hash_state_resumes() {
+        let mut h = Sha256Hasher::new();
+        h.update(b"hello, ");
+        let saved = h.state(7);
+        let j = serde_json::to_string(&saved).unwrap();
+        let back: Sha256State = serde_json::from_str(&j).unwrap();
+        assert_eq!(back, saved);
+        let b = bincode::serialize(&saved).unwrap();
+        assert_eq!(bincode::deserialize::<Sha256State>(&b).unwrap(), saved);
+        let mut r = Sha256Hasher::resume(&back).unwrap();
+        r.update(b"world");
+        assert_eq!(r.finish(), Sha256Digest::of(b"hello, world"));
+        let bad = Sha256State {
+            len: 1,
+            state: vec![1, 2],
+        };
+        assert!(Sha256Hasher::resume(&bad).is_none());
     }
 
     #[test]

@@ -42,6 +42,7 @@ pub mod receiver;
 pub mod scanner;
 pub mod sender;
 pub mod store;
+pub mod webhdfs;
 
 use crate::config::Config;
 use crate::error::{DatanodeError, Result};
@@ -121,6 +122,10 @@ impl Datanode {
         );
         let scanner_task = tokio::spawn(scanner.run(scanner_cancel.clone()));
 
+        let landing = web::Data::new(webhdfs::Landing {
+            client: dfs_client::DfsClient::new(&config.namenode)
+                .map_err(|e| DatanodeError::Config(format!("--namenode: {e}")))?,
+        });
         let data = web::Data::from(node.clone());
         let server = HttpServer::new(move || {
             App::new()
@@ -128,7 +133,9 @@ impl Datanode {
                 // One peer client per worker: its pooled connections live on
                 // that worker's runtime.
                 .app_data(web::Data::new(receiver::PeerClient::new()))
+                .app_data(landing.clone())
                 .configure(api::configure)
+                .configure(webhdfs::configure)
         })
         .disable_signals()
         .shutdown_timeout(SHUTDOWN_GRACE.as_secs())

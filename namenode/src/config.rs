@@ -96,6 +96,12 @@ pub struct Args {
     /// Stay in safe mode this long after the threshold is reached [default: 0s]
     #[arg(long, value_name = "DUR", value_parser = parse_duration)]
     pub safemode_extension: Option<Duration>,
+    /// WebHDFS CREATE/APPEND/OPEN redirect to this namenode's own data
+    /// endpoints (which relay through the native protocol) instead of a
+    /// datanode, so only the namenode port need be reachable (NAT,
+    /// containers) [default: false]
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub webhdfs_data_via_namenode: Option<bool>,
     /// TOML file with the same keys in snake_case; flags beat it
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -117,6 +123,7 @@ pub struct FileConfig {
     pub orphan_grace: Option<HumanDuration>,
     pub safemode_threshold: Option<f64>,
     pub safemode_extension: Option<HumanDuration>,
+    pub webhdfs_data_via_namenode: Option<bool>,
 }
 
 /// The validated settings.
@@ -135,6 +142,8 @@ pub struct Config {
     pub orphan_grace: Duration,
     pub safemode_threshold: f64,
     pub safemode_extension: Duration,
+    /// WebHDFS data steps go through the namenode (see the flag).
+    pub webhdfs_data_via_namenode: bool,
 }
 
 impl Default for Config {
@@ -153,6 +162,7 @@ impl Default for Config {
             orphan_grace: defaults::ORPHAN_GRACE,
             safemode_threshold: defaults::SAFEMODE_THRESHOLD,
             safemode_extension: defaults::SAFEMODE_EXTENSION,
+            webhdfs_data_via_namenode: false,
         }
     }
 }
@@ -226,6 +236,10 @@ impl Config {
                 .safemode_extension
                 .or(file.safemode_extension.map(|h| h.0))
                 .unwrap_or(d.safemode_extension),
+            webhdfs_data_via_namenode: args
+                .webhdfs_data_via_namenode
+                .or(file.webhdfs_data_via_namenode)
+                .unwrap_or(d.webhdfs_data_via_namenode),
         };
         config.validate()?;
         Ok(config)
@@ -328,6 +342,7 @@ mod tests {
         orphan_grace = "3s"
         safemode_threshold = 0.5
         safemode_extension = "1s"
+        webhdfs_data_via_namenode = true
     "#;
 
     #[test]
@@ -355,6 +370,17 @@ mod tests {
         assert_eq!(c.orphan_grace, Duration::from_secs(3));
         assert_eq!(c.safemode_threshold, 0.5);
         assert_eq!(c.safemode_extension, Duration::from_secs(1));
+        assert!(c.webhdfs_data_via_namenode);
+    }
+
+    #[test]
+    fn webhdfs_switch_as_a_flag() {
+        let on = Args::try_parse_from(["namenode", "--webhdfs-data-via-namenode"]).unwrap();
+        assert!(Config::from_args(on).unwrap().webhdfs_data_via_namenode);
+        let off = Args::try_parse_from(["namenode", "--webhdfs-data-via-namenode=false"]).unwrap();
+        let f = FileConfig::parse("webhdfs_data_via_namenode = true").unwrap();
+        assert!(!Config::merge(off, f).unwrap().webhdfs_data_via_namenode);
+        assert!(!Config::default().webhdfs_data_via_namenode);
     }
 
     #[test]

@@ -15,6 +15,7 @@
 //! | `p/<file id 16 bytes>` | `PendingFile` (under construction) |
 //! | `b/<block id 16 bytes>`| `BlockMeta`                        |
 //! | `d/<node id 16 bytes>` | `NodeRecord` (address, admin state)|
+//! | `h/<inode id u64 BE>`  | `Sha256State`: a file's digest midstate over its full blocks (for appends) |
 //! | `m/next_inode`         | u64: the next free inode id        |
 //!
 //! Invariants:
@@ -29,7 +30,8 @@
 use crate::blocks::BlockMeta;
 use crate::datanodes::{LegacyNodeRecord, NodeRecord};
 use crate::error::{NamenodeError, Result};
-use crate::namespace::inode::{InodeId, InodeRecord, PendingFile};
+use crate::namespace::inode::{InodeId, InodeRecord, LegacyPendingFile, PendingFile};
+use dfs_common::checksum::Sha256State;
 use dfs_common::codec::{self, CodecError};
 use dfs_common::ids::{BlockId, FileId, NodeId};
 use std::path::Path;
@@ -38,6 +40,7 @@ const INODE: &[u8] = b"i/";
 const PENDING: &[u8] = b"p/";
 const BLOCK: &[u8] = b"b/";
 const DATANODE: &[u8] = b"d/";
+const HASH_STATE: &[u8] = b"h/";
 const NEXT_INODE: &[u8] = b"m/next_inode";
 
 fn key(prefix: &[u8], id: &[u8]) -> Vec<u8> {
@@ -104,8 +107,16 @@ impl Txn {
     pub fn put_inode(&mut self, id: InodeId, rec: &InodeRecord) {
         self.put(key(INODE, &id.to_be_bytes()), rec);
     }
+    /// Also drops the inode's digest midstate, if any.
     pub fn del_inode(&mut self, id: InodeId) {
         self.del(key(INODE, &id.to_be_bytes()));
+        self.del(key(HASH_STATE, &id.to_be_bytes()));
+    }
+    pub fn put_hash_state(&mut self, id: InodeId, state: &Sha256State) {
+        self.put(key(HASH_STATE, &id.to_be_bytes()), state);
+    }
+    pub fn del_hash_state(&mut self, id: InodeId) {
+        self.del(key(HASH_STATE, &id.to_be_bytes()));
     }
     pub fn put_pending(&mut self, p: &PendingFile) {
         self.put(key(PENDING, p.file_id.as_bytes()), p);
@@ -164,7 +175,14 @@ impl MetaStore {
         }
         for item in self.db.scan_prefix(PENDING) {
             let (_, v) = item.map_err(store_err)?;
-            out.pending.push(codec::decode(&v).map_err(codec_err)?);
+            // Records written before appends existed lack `append`.
+            let p = match codec::decode::<PendingFile>(&v) {
+                Ok(p) => p,
+                Err(_) => codec::decode::<LegacyPendingFile>(&v)
+                    .map_err(codec_err)?
+                    .into(),
+            };
+            out.pending.push(p);
         }
         for item in self.db.scan_prefix(BLOCK) {
             let (k, v) = item.map_err(store_err)?;
@@ -189,6 +207,18 @@ impl MetaStore {
             out.next_inode = Some(codec::decode(&v).map_err(codec_err)?);
         }
         Ok(out)
+    }
+
+    /// A file's saved digest midstate (read on demand: only appends need it).
+    pub fn hash_state(&self, id: InodeId) -> Result<Option<Sha256State>> {
+        match self
+            .db
+            .get(key(HASH_STATE, &id.to_be_bytes()))
+            .map_err(store_err)?
+        {
+            None => Ok(None),
+            Some(v) => Ok(codec::decode(&v).ok()),
+        }
     }
 
     /// Applies a transaction atomically (not yet durable: see [`Self::flush`]).

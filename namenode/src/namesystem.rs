@@ -39,9 +39,10 @@ use crate::safemode::SafeMode;
 use dfs_common::ids::{BlockId, NodeId};
 use dfs_common::path::DfsPath;
 use dfs_common::proto::client::{
-    AbandonBlockRequest, AddBlockRequest, AdminState, BadReplicaReport, ClusterSummary,
-    CompleteRequest, ContentSummary, CreateRequest, CreateResponse, DatanodeReport, DeleteResponse,
-    DirectoryListing, FileLocations, FileStatus, FsckReport, LocatedBlock,
+    AbandonBlockRequest, AddBlockRequest, AdminState, AppendResponse, BadReplicaReport,
+    ClusterSummary, CompleteRequest, ContentSummary, CreateRequest, CreateResponse, DatanodeReport,
+    DeleteResponse, DirectoryListing, FileLocations, FileStatus, FsckReport, LocatedBlock,
+    SetAttributesRequest,
 };
 use dfs_common::proto::datanode::{
     BadBlockReport, BlockReport, Command, Heartbeat, HeartbeatReply, IncrementalBlockReport,
@@ -241,6 +242,11 @@ impl Namesystem {
         self.lock()?.list(path, start_after, limit)
     }
 
+    /// Entries of a directory after `name` (see `Namespace::count_after`).
+    pub fn count_after(&self, path: &DfsPath, name: &str) -> Result<u64> {
+        self.lock()?.count_after(path, name)
+    }
+
     pub fn content_summary(&self, path: &DfsPath) -> Result<ContentSummary> {
         self.lock()?.content_summary(path)
     }
@@ -277,7 +283,75 @@ impl Namesystem {
             .await
     }
 
+    /// `mkdir [-p]` with owner and mode for the directories it makes.
+    pub async fn mkdirs_as(
+        &self,
+        path: &DfsPath,
+        parents: bool,
+        owner: Option<&str>,
+        permission: Option<u16>,
+    ) -> Result<FileStatus> {
+        self.check_writable()?;
+        self.mutate(|ns, txn, _| ns.mkdirs_as(path, parents, owner, permission, now_ms(), txn))
+            .await
+    }
+
+    /// Times, mode, owner and group (WebHDFS SETTIMES, SETPERMISSION,
+    /// SETOWNER).
+    pub async fn set_attributes(&self, req: &SetAttributesRequest) -> Result<FileStatus> {
+        self.check_writable()?;
+        self.mutate(|ns, txn, _| ns.set_attributes(req, txn)).await
+    }
+
     // ----- write path -----
+
+    /// Reopens a complete file for appending (see `AppendRequest`).
+    pub async fn append(&self, path: &DfsPath) -> Result<AppendResponse> {
+        self.check_writable()?;
+        let defaults = self.write_defaults();
+        let opened = self
+            .mutate(|ns, txn, _| ns.append(path, &defaults, now_ms(), Instant::now(), txn))
+            .await?;
+        let last_block = match opened.replaced {
+            None => None,
+            Some(b) => self
+                .locations(path)?
+                .blocks
+                .into_iter()
+                .find(|lb| lb.block_id == b),
+        };
+        let sha256_state = self
+            .store
+            .hash_state(opened.inode)?
+            .filter(|s| s.len == opened.kept_len);
+        log::info!(
+            "appending to {path} ({} bytes kept, last block {})",
+            opened.kept_len,
+            if opened.replaced.is_some() {
+                "rewritten"
+            } else {
+                "full"
+            }
+        );
+        Ok(AppendResponse {
+            file_id: opened.file_id,
+            block_size: opened.block_size,
+            replication: opened.replication,
+            lease_renew_interval_ms: opened.lease_renew_interval_ms,
+            status: opened.status,
+            kept_len: opened.kept_len,
+            last_block,
+            sha256_state,
+        })
+    }
+
+    fn write_defaults(&self) -> WriteDefaults {
+        WriteDefaults {
+            replication: self.config.replication,
+            block_size: self.config.block_size,
+            lease_renew_interval_ms: self.config.lease_renew_interval().as_millis() as u64,
+        }
+    }
 
     pub async fn create(&self, req: &CreateRequest) -> Result<CreateResponse> {
         self.check_writable()?;
@@ -845,6 +919,7 @@ mod tests {
             }],
             length: data.len() as u64,
             sha256: Sha256Digest::of(data),
+            sha256_state: None,
         })
         .await
         .unwrap()
@@ -1232,6 +1307,7 @@ mod tests {
             }],
             length: 2,
             sha256: Sha256Digest::of(b"hi"),
+            sha256_state: None,
         })
         .await
         .unwrap();

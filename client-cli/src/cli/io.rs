@@ -245,6 +245,7 @@ pub async fn put(ctx: &Ctx, args: &PutArgs) -> CliResult {
         overwrite: args.force,
         replication: args.replication,
         block_size: args.block_size.map(|b| b.0),
+        ..Default::default()
     };
     let mut written: Vec<FileStatus> = Vec::new();
     for item in plan {

@@ -15,7 +15,7 @@
 //! `lease_renew_interval_ms`; a file whose lease expires is abandoned and its
 //! blocks deleted. `abandon_file` gives it up at once.
 use super::DatanodeInfo;
-use crate::checksum::Sha256Digest;
+use crate::checksum::{Sha256Digest, Sha256State};
 use crate::ids::{BlockId, FileId, NodeId};
 use crate::path::DfsPath;
 use serde::{Deserialize, Serialize};
@@ -70,6 +70,12 @@ pub struct MkdirsRequest {
     /// Make missing parents (`mkdir -p`); without it a missing parent is 404.
     #[serde(default)]
     pub parents: bool,
+    /// Owner of the directories made (default: the namenode's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    /// Mode of the directories made (default 755).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permission: Option<u16>,
 }
 
 /// `GET list?path=..&start_after=..&limit=..`. Listing a file gives that one file.
@@ -213,6 +219,59 @@ pub struct CompleteRequest {
     pub blocks: Vec<CommittedBlock>,
     pub length: u64,
     pub sha256: Sha256Digest,
+    /// The file digest's midstate over every full block (all but a short
+    /// last one), kept so that an append can go on hashing from there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256_state: Option<Sha256State>,
+}
+
+/// `POST append`: reopens a complete file for appending under a lease
+/// (HDFS append). The file stays readable with its old content until the
+/// append's `complete`, which swaps in the new block list atomically.
+///
+/// Protocol: the client keeps the first `kept_len` bytes (whole blocks)
+/// untouched; it reads `last_block` (a short last block, if any) verified,
+/// streams its bytes followed by the new ones into NEW blocks through
+/// `add_block` (copy-on-write: every block but the last stays full), and
+/// calls `complete` with only the new blocks and the whole new length and
+/// digest. The replaced last block is deleted after `complete`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AppendRequest {
+    pub path: DfsPath,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppendResponse {
+    pub file_id: FileId,
+    pub block_size: u64,
+    pub replication: u16,
+    pub lease_renew_interval_ms: u64,
+    /// The file as it is (its length is the old length).
+    pub status: FileStatus,
+    /// Bytes in the blocks that stay as they are.
+    pub kept_len: u64,
+    /// The short last block to rewrite, with its replicas.
+    pub last_block: Option<LocatedBlock>,
+    /// The digest's midstate over the first `kept_len` bytes, when known;
+    /// otherwise the client hashes those bytes again.
+    pub sha256_state: Option<Sha256State>,
+}
+
+/// `POST set_attributes`: what WebHDFS SETTIMES / SETPERMISSION / SETOWNER
+/// change; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SetAttributesRequest {
+    pub path: DfsPath,
+    #[serde(default)]
+    pub modification_time: Option<u64>,
+    #[serde(default)]
+    pub access_time: Option<u64>,
+    #[serde(default)]
+    pub permission: Option<u16>,
+    #[serde(default)]
+    pub owner: Option<String>,
+    #[serde(default)]
+    pub group: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -7,9 +7,11 @@
 //!   commands ride on heartbeat replies.
 //! - [`data`]: client ↔ datanode and datanode ↔ datanode block transfer:
 //!   raw streamed bodies plus a few headers.
+//! - [`webhdfs`]: Hadoop's WebHDFS REST parameters and JSON shapes.
 pub mod client;
 pub mod data;
 pub mod datanode;
+pub mod webhdfs;
 
 use crate::ids::NodeId;
 use serde::{Deserialize, Serialize};

@@ -6,10 +6,11 @@ use super::error::ApiError;
 use crate::namesystem::Namesystem;
 use actix_web::{web, HttpResponse};
 use dfs_common::proto::client::{
-    AbandonBlockRequest, AddBlockRequest, BadReplicaReport, CompleteRequest, ContentSummary,
-    CreateRequest, CreateResponse, DeleteRequest, DeleteResponse, DirectoryListing, FileIdRequest,
-    FileLocations, FileStatus, ListQuery, LocatedBlock, MkdirsRequest, PathQuery, RenameRequest,
-    SetReplicationRequest, RPC_PREFIX,
+    AbandonBlockRequest, AddBlockRequest, AppendRequest, AppendResponse, BadReplicaReport,
+    CompleteRequest, ContentSummary, CreateRequest, CreateResponse, DeleteRequest, DeleteResponse,
+    DirectoryListing, FileIdRequest, FileLocations, FileStatus, ListQuery, LocatedBlock,
+    MkdirsRequest, PathQuery, RenameRequest, SetAttributesRequest, SetReplicationRequest,
+    RPC_PREFIX,
 };
 
 type Ns = web::Data<Namesystem>;
@@ -24,6 +25,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(&r("delete"), web::post().to(delete))
         .route(&r("content_summary"), web::get().to(content_summary))
         .route(&r("create"), web::post().to(create))
+        .route(&r("append"), web::post().to(append))
+        .route(&r("set_attributes"), web::post().to(set_attributes))
         .route(&r("add_block"), web::post().to(add_block))
         .route(&r("abandon_block"), web::post().to(abandon_block))
         .route(&r("complete"), web::post().to(complete))
@@ -40,7 +43,18 @@ fn empty() -> HttpResponse {
 }
 
 async fn mkdirs(ns: Ns, req: web::Json<MkdirsRequest>) -> Answer<FileStatus> {
-    Ok(web::Json(ns.mkdirs(&req.path, req.parents).await?))
+    Ok(web::Json(
+        ns.mkdirs_as(&req.path, req.parents, req.owner.as_deref(), req.permission)
+            .await?,
+    ))
+}
+
+async fn append(ns: Ns, req: web::Json<AppendRequest>) -> Answer<AppendResponse> {
+    Ok(web::Json(ns.append(&req.path).await?))
+}
+
+async fn set_attributes(ns: Ns, req: web::Json<SetAttributesRequest>) -> Answer<FileStatus> {
+    Ok(web::Json(ns.set_attributes(&req).await?))
 }
 
 async fn status(ns: Ns, q: web::Query<PathQuery>) -> Answer<FileStatus> {

@@ -8,7 +8,9 @@ pub mod client;
 pub mod cluster;
 pub mod error;
 pub mod internal;
+pub mod openapi;
 pub mod seed;
+pub mod webhdfs;
 
 use actix_web::web;
 
@@ -28,8 +30,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .app_data(web::PathConfig::default().error_handler(error::path_error));
     client::configure(cfg);
     cluster::configure(cfg);
+    openapi::configure(cfg);
     internal::configure(cfg);
     seed::configure(cfg);
+    webhdfs::configure(cfg);
     dfs_web::configure(cfg);
     cfg.default_service(web::to(error::not_found));
 }

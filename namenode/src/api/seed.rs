@@ -490,6 +490,7 @@ async fn upload_file(
                 overwrite: opts.overwrite,
                 replication: opts.replication,
                 block_size: None,
+                ..Default::default()
             };
             // The part's bytes go straight into the write pipeline.
             let reader = tokio_util::io::StreamReader::new(

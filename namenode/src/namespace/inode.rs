@@ -101,6 +101,61 @@ pub struct PendingFile {
     /// Blocks allocated so far, in allocation order.
     pub blocks: Vec<BlockId>,
     pub created_ms: u64,
+    /// Set when this write appends to a complete file (which stays in the
+    /// tree, with its old content, until `complete`).
+    pub append: Option<AppendTarget>,
+}
+
+/// What an append goes on from: the file's inode as it was when the
+/// append started. `complete` checks it is still so.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppendTarget {
+    pub inode: InodeId,
+    pub old_length: u64,
+    pub old_blocks: u64,
+    /// Leading blocks that stay (all full).
+    pub kept_blocks: u64,
+    /// The short last block that the append rewrites, deleted at `complete`.
+    pub replaced: Option<BlockId>,
+}
+
+impl AppendTarget {
+    pub fn kept_len(&self, block_size: u64) -> u64 {
+        self.kept_blocks * block_size
+    }
+}
+
+/// The first shape of [`PendingFile`] (before appends), still readable.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LegacyPendingFile {
+    pub file_id: FileId,
+    pub path: DfsPath,
+    pub overwrite: bool,
+    pub create_parent: bool,
+    pub replication: u16,
+    pub block_size: u64,
+    pub owner: String,
+    pub permission: u16,
+    pub blocks: Vec<BlockId>,
+    pub created_ms: u64,
+}
+
+impl From<LegacyPendingFile> for PendingFile {
+    fn from(l: LegacyPendingFile) -> Self {
+        PendingFile {
+            file_id: l.file_id,
+            path: l.path,
+            overwrite: l.overwrite,
+            create_parent: l.create_parent,
+            replication: l.replication,
+            block_size: l.block_size,
+            owner: l.owner,
+            permission: l.permission,
+            blocks: l.blocks,
+            created_ms: l.created_ms,
+            append: None,
+        }
+    }
 }
 
 /// A pending file plus its lease clock (memory only: after a restart every

@@ -457,6 +457,16 @@ impl Namespace {
         })
     }
 
+    /// How many entries of the directory at `path` sort after `name`
+    /// (WebHDFS LISTSTATUS_BATCH's `remainingEntries`); 0 for a file.
+    pub fn count_after(&self, path: &DfsPath, name: &str) -> Result<u64> {
+        let inode = self.require(path)?;
+        Ok(inode
+            .children
+            .range::<str, _>((Bound::Excluded(name), Bound::Unbounded))
+            .count() as u64)
+    }
+
     /// `du`: totals under `path`, itself included.
     pub fn content_summary(&self, path: &DfsPath) -> Result<ContentSummary> {
         let root = self.require(path)?;

@@ -7,7 +7,7 @@ use crate::config::check_replication;
 use crate::error::{NamenodeError, Result};
 use crate::meta_store::Txn;
 use dfs_common::path::DfsPath;
-use dfs_common::proto::client::{DeleteResponse, FileStatus};
+use dfs_common::proto::client::{DeleteResponse, FileStatus, SetAttributesRequest};
 
 impl Namespace {
     /// `mkdir [-p]`. Idempotent on an existing directory; 409 when a file
@@ -20,6 +20,27 @@ impl Namespace {
         now_ms: u64,
         txn: &mut Txn,
     ) -> Result<FileStatus> {
+        self.mkdirs_as(path, parents, None, None, now_ms, txn)
+    }
+
+    /// `mkdir [-p]` with the new directories owned by `owner` and given
+    /// mode `permission` (defaults when `None`); existing ones are left as
+    /// they are.
+    pub fn mkdirs_as(
+        &mut self,
+        path: &DfsPath,
+        parents: bool,
+        owner: Option<&str>,
+        permission: Option<u16>,
+        now_ms: u64,
+        txn: &mut Txn,
+    ) -> Result<FileStatus> {
+        if permission.is_some_and(|p| p > 0o7777) {
+            return Err(NamenodeError::InvalidArgument(format!(
+                "permission {:o} is not a mode",
+                permission.unwrap_or_default()
+            )));
+        }
         if let Some(id) = self.lookup(path) {
             let inode = self.inode(id)?;
             if inode.is_dir() {
@@ -38,6 +59,63 @@ impl Namespace {
             )));
         }
         let id = self.make_dirs(path, now_ms, txn)?;
+        if owner.is_some() || permission.is_some() {
+            // The components past the `existing` ones are new.
+            let mut cur = super::inode::ROOT_ID;
+            for (depth, c) in path.components().enumerate() {
+                cur = self.inode(cur)?.children.get(c).copied().ok_or_else(|| {
+                    NamenodeError::Internal(format!("{path}: made directory {c} is missing"))
+                })?;
+                if depth >= existing {
+                    let inode = self.inode_mut(cur)?;
+                    if let Some(o) = owner.filter(|o| !o.is_empty()) {
+                        inode.record.owner = o.to_string();
+                    }
+                    if let Some(p) = permission {
+                        inode.record.permission = p;
+                    }
+                    txn.put_inode(cur, &inode.record);
+                }
+            }
+        }
+        Ok(self.status_of(self.inode(id)?, path.clone()))
+    }
+
+    /// WebHDFS SETTIMES / SETPERMISSION / SETOWNER: changes the given
+    /// attributes of the file or directory at `path`.
+    pub fn set_attributes(
+        &mut self,
+        req: &SetAttributesRequest,
+        txn: &mut Txn,
+    ) -> Result<FileStatus> {
+        if req.permission.is_some_and(|p| p > 0o7777) {
+            return Err(NamenodeError::InvalidArgument(format!(
+                "permission {:o} is not a mode",
+                req.permission.unwrap_or_default()
+            )));
+        }
+        let path = &req.path;
+        let id = self
+            .lookup(path)
+            .ok_or_else(|| NamenodeError::not_found(path))?;
+        let inode = self.inode_mut(id)?;
+        let r = &mut inode.record;
+        if let Some(t) = req.modification_time {
+            r.mtime = t;
+        }
+        if let Some(t) = req.access_time {
+            r.atime = t;
+        }
+        if let Some(p) = req.permission {
+            r.permission = p;
+        }
+        if let Some(o) = req.owner.as_deref().filter(|o| !o.is_empty()) {
+            r.owner = o.to_string();
+        }
+        if let Some(g) = req.group.as_deref().filter(|g| !g.is_empty()) {
+            r.group = g.to_string();
+        }
+        txn.put_inode(id, &inode.record);
         Ok(self.status_of(self.inode(id)?, path.clone()))
     }
 

@@ -89,6 +89,7 @@ fn write_file(
             blocks,
             length: len,
             sha256: Sha256Digest::of(b"whole"),
+            sha256_state: None,
         },
         3,
         Instant::now(),
@@ -433,6 +434,7 @@ fn create_is_invisible_until_complete() {
                 }],
                 length: 3,
                 sha256: Sha256Digest::of(b"abc"),
+                sha256_state: None,
             },
             2,
             Instant::now(),
@@ -562,6 +564,7 @@ fn complete_rechecks_the_path() {
         blocks: vec![],
         length: 0,
         sha256: Sha256Digest::empty(),
+        sha256_state: None,
     };
     assert!(matches!(
         ns.complete(&req, 1, Instant::now(), &mut txn, &mut Vec::new()),
@@ -596,6 +599,7 @@ fn complete_validates_blocks() {
                 blocks,
                 length,
                 sha256: Sha256Digest::empty(),
+                sha256_state: None,
             },
             1,
             Instant::now(),
@@ -648,6 +652,7 @@ fn complete_validates_blocks() {
                 blocks: vec![cb(&b1, 9)],
                 length: 9,
                 sha256: Sha256Digest::empty(),
+                sha256_state: None,
             },
             1,
             Instant::now(),
@@ -837,4 +842,169 @@ fn fsck_and_counts_follow_liveness() {
         ns.fsck(&p("/x"), all, 1),
         Err(NamenodeError::NotFound(_))
     ));
+}
+
+#[test]
+fn append_rewrites_a_short_last_block_and_keeps_the_rest() {
+    let mut ns = ns();
+    let dn = nodes(3);
+    let (st, _) = write_file(&mut ns, "/f", 2 * BS + 10, false, &dn).unwrap();
+    let old_blocks = ns.locations(&p("/f"), |_, _| Vec::new()).unwrap().blocks;
+    let now = Instant::now();
+    let mut txn = Txn::new();
+    let opened = ns.append(&p("/f"), &defaults(), 7, now, &mut txn).unwrap();
+    assert_eq!(opened.kept_len, 2 * BS);
+    assert_eq!(opened.replaced, Some(old_blocks[2].block_id));
+    assert_eq!(opened.inode, st.inode_id);
+    // A second writer is refused; the file stays readable as it was.
+    assert!(matches!(
+        ns.append(&p("/f"), &defaults(), 7, now, &mut txn),
+        Err(NamenodeError::LeaseHeld(_))
+    ));
+    assert!(matches!(
+        ns.create(&create_req("/f", true), &defaults(), 7, now, &mut txn),
+        Err(NamenodeError::LeaseHeld(_))
+    ));
+    assert_eq!(ns.status(&p("/f")).unwrap().length, 2 * BS + 10);
+    // New blocks start after the kept ones.
+    let b1 = ns
+        .add_block(opened.file_id, &[], &dn, now, &mut txn)
+        .unwrap();
+    assert_eq!(b1.offset, 2 * BS);
+    let b2 = ns
+        .add_block(opened.file_id, &[], &dn, now, &mut txn)
+        .unwrap();
+    let cb = |b: &write::AllocatedBlock, len: u64| CommittedBlock {
+        block_id: b.block_id,
+        len,
+        sha256: Sha256Digest::of(b"x"),
+        replicas: b.targets.clone(),
+    };
+    let mut dels = Deletions::new();
+    let bad = ns.complete(
+        &CompleteRequest {
+            file_id: opened.file_id,
+            blocks: vec![cb(&b1, BS), cb(&b2, 5)],
+            length: BS + 5,
+            sha256: Sha256Digest::of(b"new"),
+            sha256_state: None,
+        },
+        8,
+        now,
+        &mut txn,
+        &mut dels,
+    );
+    assert!(
+        matches!(bad, Err(NamenodeError::InvalidArgument(_))),
+        "length counts the kept bytes"
+    );
+    let st = ns
+        .complete(
+            &CompleteRequest {
+                file_id: opened.file_id,
+                blocks: vec![cb(&b1, BS), cb(&b2, 5)],
+                length: 3 * BS + 5,
+                sha256: Sha256Digest::of(b"new"),
+                sha256_state: None,
+            },
+            8,
+            now,
+            &mut txn,
+            &mut dels,
+        )
+        .unwrap();
+    assert_eq!(st.length, 3 * BS + 5);
+    assert_eq!(st.blocks, 4);
+    assert_eq!(st.inode_id, opened.inode);
+    assert_eq!(st.sha256, Some(Sha256Digest::of(b"new")));
+    let ids: Vec<BlockId> = ns
+        .locations(&p("/f"), |_, _| Vec::new())
+        .unwrap()
+        .blocks
+        .iter()
+        .map(|b| b.block_id)
+        .collect();
+    assert_eq!(
+        ids,
+        vec![
+            old_blocks[0].block_id,
+            old_blocks[1].block_id,
+            b1.block_id,
+            b2.block_id
+        ]
+    );
+    // The replaced block is gone, and its replicas are deleted.
+    assert!(ns.blocks().get(&old_blocks[2].block_id).is_none());
+    assert!(dels.iter().any(|(_, b)| *b == old_blocks[2].block_id));
+    // A file ending on a block boundary keeps every block.
+    let opened = ns.append(&p("/f"), &defaults(), 9, now, &mut txn).unwrap();
+    assert_eq!(opened.kept_len, 3 * BS);
+    ns.abandon_file(opened.file_id, &mut txn, &mut dels);
+    // Directories and missing paths.
+    mkdir(&mut ns, "/d", false).unwrap();
+    assert!(matches!(
+        ns.append(&p("/d"), &defaults(), 9, now, &mut txn),
+        Err(NamenodeError::IsADirectory(_))
+    ));
+    assert!(matches!(
+        ns.append(&p("/none"), &defaults(), 9, now, &mut txn),
+        Err(NamenodeError::NotFound(_))
+    ));
+}
+
+#[test]
+fn append_fails_if_the_file_was_replaced_meanwhile() {
+    let mut ns = ns();
+    let dn = nodes(2);
+    write_file(&mut ns, "/f", 10, false, &dn).unwrap();
+    let now = Instant::now();
+    let mut txn = Txn::new();
+    let opened = ns.append(&p("/f"), &defaults(), 7, now, &mut txn).unwrap();
+    assert_eq!(opened.kept_len, 0);
+    ns.delete(&p("/f"), false, 8, &mut txn, &mut Vec::new())
+        .unwrap();
+    let b = ns
+        .add_block(opened.file_id, &[], &dn, now, &mut txn)
+        .unwrap();
+    let r = ns.complete(
+        &CompleteRequest {
+            file_id: opened.file_id,
+            blocks: vec![CommittedBlock {
+                block_id: b.block_id,
+                len: 20,
+                sha256: Sha256Digest::of(b"x"),
+                replicas: b.targets.clone(),
+            }],
+            length: 20,
+            sha256: Sha256Digest::of(b"x"),
+            sha256_state: None,
+        },
+        9,
+        now,
+        &mut txn,
+        &mut Vec::new(),
+    );
+    assert!(matches!(r, Err(NamenodeError::Conflict(_))), "{r:?}");
+}
+
+#[test]
+fn pending_records_from_before_appends_still_load() {
+    let old = super::inode::LegacyPendingFile {
+        file_id: FileId::new(),
+        path: p("/w"),
+        overwrite: false,
+        create_parent: true,
+        replication: 2,
+        block_size: BS,
+        owner: "dfs".into(),
+        permission: 0o644,
+        blocks: vec![],
+        created_ms: 1,
+    };
+    let bytes = dfs_common::codec::encode(&old).unwrap();
+    assert!(dfs_common::codec::decode::<super::inode::PendingFile>(&bytes).is_err());
+    let back: super::inode::LegacyPendingFile = dfs_common::codec::decode(&bytes).unwrap();
+    let p2: super::inode::PendingFile = back.into();
+    assert_eq!(p2.append, None);
+    assert_eq!(p2.path, p("/w"));
 }

@@ -1,6 +1,7 @@
 //! The write path (HDFS FSDirWriteFileOp + LeaseManager's bookkeeping):
-//! `create` registers an under-construction file, `add_block` allocates its
-//! blocks, `complete` makes it visible in one step, and a writer that gives
+//! `create` registers an under-construction file (`append` reopens a
+//! complete one), `add_block` allocates its blocks, `complete` makes it
+//! visible (or swaps in an append's blocks) in one step, and a writer that gives
 //! up or goes silent has its file and blocks removed.
 //!
 //! Invariants (beyond the namespace's):
@@ -12,7 +13,9 @@
 //!   hops) is handed to the replication monitor at once;
 //! - the lease clock (`last_renewed`) uses `tokio::time::Instant`, so tests
 //!   drive expiry with `tokio::time::pause()` / `advance()`.
-use super::inode::{FileMeta, InodeId, Pending, PendingFile, DEFAULT_OWNER, FILE_PERMISSION};
+use super::inode::{
+    AppendTarget, FileMeta, InodeId, Pending, PendingFile, DEFAULT_OWNER, FILE_PERMISSION,
+};
 use super::{Deletions, Namespace};
 use crate::blocks::{BlockMeta, BlockOwner};
 use crate::config::{check_block_size, check_replication};
@@ -31,6 +34,20 @@ pub struct WriteDefaults {
     pub replication: u16,
     pub block_size: u64,
     pub lease_renew_interval_ms: u64,
+}
+
+/// A file reopened for appending (see [`Namespace::append`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppendOpened {
+    pub file_id: FileId,
+    pub block_size: u64,
+    pub replication: u16,
+    pub lease_renew_interval_ms: u64,
+    pub status: FileStatus,
+    pub kept_len: u64,
+    pub inode: InodeId,
+    /// The short last block to be rewritten.
+    pub replaced: Option<BlockId>,
 }
 
 /// A freshly allocated block and its pipeline.
@@ -94,6 +111,7 @@ impl Namespace {
             permission,
             blocks: Vec::new(),
             created_ms: now_ms,
+            append: None,
         };
         txn.put_pending(&file);
         let resp = CreateResponse {
@@ -169,7 +187,8 @@ impl Namespace {
         if targets.is_empty() {
             return Err(no_targets(candidates, exclude, block_size));
         }
-        let offset = p.file.blocks.len() as u64 * block_size;
+        let kept = p.file.append.as_ref().map_or(0, |a| a.kept_blocks);
+        let offset = (kept + p.file.blocks.len() as u64) * block_size;
         let meta = BlockMeta {
             owner: BlockOwner::Pending(file_id),
             len: 0,
@@ -267,11 +286,16 @@ impl Namespace {
             }
             total += b.len;
         }
-        if total != req.length {
+        let base = p.append.as_ref().map_or(0, |a| a.kept_len(p.block_size));
+        if base + total != req.length {
             return Err(NamenodeError::InvalidArgument(format!(
-                "the blocks of {path} hold {total} bytes but the file length is {}",
+                "the blocks of {path} hold {} bytes but the file length is {}",
+                base + total,
                 req.length
             )));
+        }
+        if let Some(target) = p.append.clone() {
+            return self.complete_append(req, target, now_ms, now, txn, dels);
         }
         let replaced = self.check_file_target(&path, p.overwrite, p.create_parent)?;
 
@@ -303,6 +327,22 @@ impl Namespace {
         let record = Self::file_record(&file.owner, file.permission, now_ms, meta);
         let name = path.name().unwrap_or_default();
         let id = self.add_child(parent, name, record, now_ms, txn)?;
+        if let Some(st) = &req.sha256_state {
+            txn.put_hash_state(id, st);
+        }
+        self.commit_blocks(req, id, file.replication, now, txn);
+        Ok(self.status_of(self.inode(id)?, path))
+    }
+
+    /// Records the committed blocks of `req` as `inode`'s.
+    fn commit_blocks(
+        &mut self,
+        req: &CompleteRequest,
+        id: InodeId,
+        replication: u16,
+        now: Instant,
+        txn: &mut Txn,
+    ) {
         for b in &req.blocks {
             self.blocks
                 .commit(b.block_id, id, b.len, b.sha256, &b.replicas, now, txn);
@@ -311,11 +351,147 @@ impl Namespace {
             let short = self
                 .blocks
                 .get(&b.block_id)
-                .is_some_and(|m| m.replicas.len() < usize::from(file.replication));
+                .is_some_and(|m| m.replicas.len() < usize::from(replication));
             if short {
                 self.blocks.touch(b.block_id);
             }
         }
+    }
+
+    /// Reopens the complete file at `path` for appending: a pending write
+    /// that keeps the file's whole blocks and will rewrite a short last
+    /// one (see `AppendRequest`). The file stays visible as it is. 409
+    /// when another client writes the path; 404 when missing; 409 on a
+    /// directory.
+    pub fn append(
+        &mut self,
+        path: &DfsPath,
+        defaults: &WriteDefaults,
+        now_ms: u64,
+        now: Instant,
+        txn: &mut Txn,
+    ) -> Result<AppendOpened> {
+        let inode = self.require(path)?;
+        let id = inode.id;
+        let Some(f) = inode.file() else {
+            return Err(NamenodeError::IsADirectory(format!(
+                "{path} is a directory; only files can be appended to"
+            )));
+        };
+        if self.pending_by_path.contains_key(path) {
+            return Err(NamenodeError::LeaseHeld(format!(
+                "{path} is being written by another client"
+            )));
+        }
+        let old_blocks = f.blocks.len() as u64;
+        let short_last = f.length % f.block_size != 0;
+        let kept_blocks = if short_last {
+            old_blocks.saturating_sub(1)
+        } else {
+            old_blocks
+        };
+        let replaced = if short_last {
+            f.blocks.last().copied()
+        } else {
+            None
+        };
+        let target = AppendTarget {
+            inode: id,
+            old_length: f.length,
+            old_blocks,
+            kept_blocks,
+            replaced,
+        };
+        let file = PendingFile {
+            file_id: FileId::new(),
+            path: path.clone(),
+            overwrite: false,
+            create_parent: false,
+            replication: f.replication,
+            block_size: f.block_size,
+            owner: inode.record.owner.clone(),
+            permission: inode.record.permission,
+            blocks: Vec::new(),
+            created_ms: now_ms,
+            append: Some(target.clone()),
+        };
+        let opened = AppendOpened {
+            file_id: file.file_id,
+            block_size: f.block_size,
+            replication: f.replication,
+            lease_renew_interval_ms: defaults.lease_renew_interval_ms,
+            status: self.status_of(inode, path.clone()),
+            kept_len: target.kept_len(f.block_size),
+            inode: id,
+            replaced,
+        };
+        txn.put_pending(&file);
+        self.pending_by_path.insert(path.clone(), file.file_id);
+        self.pending.insert(
+            file.file_id,
+            Pending {
+                file,
+                last_renewed: now,
+            },
+        );
+        Ok(opened)
+    }
+
+    /// `complete` of an append (validated by the caller): the file's short
+    /// last block gives way to the new blocks, in one step.
+    fn complete_append(
+        &mut self,
+        req: &CompleteRequest,
+        target: AppendTarget,
+        now_ms: u64,
+        now: Instant,
+        txn: &mut Txn,
+        dels: &mut Deletions,
+    ) -> Result<FileStatus> {
+        let path = self.pending_file(req.file_id)?.file.path.clone();
+        let unchanged = self.lookup(&path) == Some(target.inode)
+            && self.inode(target.inode)?.file().is_some_and(|f| {
+                f.length == target.old_length && f.blocks.len() as u64 == target.old_blocks
+            });
+        if !unchanged {
+            return Err(NamenodeError::Conflict(format!(
+                "{path} was moved, replaced or deleted while being appended to"
+            )));
+        }
+        // Validated: now change things.
+        let Some(Pending { file, .. }) = self.pending.remove(&req.file_id) else {
+            return Err(no_write(req.file_id));
+        };
+        self.pending_by_path.remove(&path);
+        txn.del_pending(req.file_id);
+        let listed: Vec<BlockId> = req.blocks.iter().map(|b| b.block_id).collect();
+        for b in file.blocks.iter().filter(|b| !listed.contains(b)) {
+            for n in self.blocks.remove(*b, txn) {
+                dels.push((n, *b));
+            }
+        }
+        if let Some(old) = target.replaced {
+            for n in self.blocks.remove(old, txn) {
+                dels.push((n, old));
+            }
+        }
+        let id = target.inode;
+        {
+            let inode = self.inode_mut(id)?;
+            if let Some(f) = inode.record.file.as_mut() {
+                f.blocks.truncate(target.kept_blocks as usize);
+                f.blocks.extend(listed);
+                f.length = req.length;
+                f.sha256 = req.sha256;
+            }
+            inode.record.mtime = now_ms;
+            txn.put_inode(id, &inode.record);
+        }
+        match &req.sha256_state {
+            Some(st) => txn.put_hash_state(id, st),
+            None => txn.del_hash_state(id),
+        }
+        self.commit_blocks(req, id, file.replication, now, txn);
         Ok(self.status_of(self.inode(id)?, path))
     }
 

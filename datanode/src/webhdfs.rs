@@ -1,0 +1,180 @@
+//! The WebHDFS data step on a datanode (where the namenode's 307 for
+//! CREATE, APPEND and OPEN points): `PUT|POST|GET /webhdfs/v1/<path>?op=...`.
+//!
+//! This is a compatibility relay, not block machinery: it acts as an
+//! ordinary client through `dfs_client` (STYLE: compatibility relays go
+//! through `dfs_client`, never side channels), talking to the namenode of
+//! this datanode's `--namenode`, so data goes through the same write
+//! pipeline and the same verified read path as `dfs put` / `dfs get`.
+//! - CREATE streams the request body into `DfsClient::upload` (never the
+//!   whole file in memory) and answers 201 with `Location: webhdfs://...`.
+//! - APPEND streams it into `DfsClient::append` and answers 200 (fsspec
+//!   writes a file as CREATE with an empty body, then many APPENDs).
+//! - OPEN streams `DfsClient::open(offset, length)`: verified bytes with
+//!   `Content-Length`.
+//!
+//! Errors answer in Hadoop's `RemoteException` shape ([`WebHdfsError`]).
+//! The `namenoderpcaddress` parameter is only echoed in `Location`; the
+//! namenode actually used is always this datanode's own.
+use actix_web::http::header::{CONTENT_LENGTH, LOCATION};
+use actix_web::http::{Method as HttpMethod, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
+use dfs_client::{ClientError, DfsClient, NoProgress, UploadOptions};
+use dfs_common::error::ErrorCode;
+use dfs_common::path::DfsPath;
+use dfs_common::proto::webhdfs::{percent_encode, Exception, Method, Op, Params, PREFIX};
+use futures_util::{StreamExt, TryStreamExt};
+use std::fmt;
+
+/// The client the landing uses (app data).
+pub struct Landing {
+    pub client: DfsClient,
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource([PREFIX.to_string(), format!("{PREFIX}/{{tail:.*}}")])
+            .route(web::get().to(land))
+            .route(web::put().to(land))
+            .route(web::post().to(land)),
+    );
+}
+
+/// A WebHDFS failure: a Hadoop exception and its message.
+#[derive(Debug)]
+pub struct WebHdfsError {
+    exception: Exception,
+    message: String,
+}
+
+impl WebHdfsError {
+    fn bad(message: impl Into<String>) -> Self {
+        Self {
+            exception: Exception::IllegalArgument,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for WebHdfsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.exception.parts().1, self.message)
+    }
+}
+
+impl From<ClientError> for WebHdfsError {
+    fn from(e: ClientError) -> Self {
+        let message = e.to_string();
+        Self {
+            exception: Exception::of_code(e.code(), &message),
+            message,
+        }
+    }
+}
+
+impl ResponseError for WebHdfsError {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.exception.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        if status.is_server_error() {
+            log::error!("webhdfs request failed ({}): {self}", status.as_u16());
+        } else {
+            log::info!("webhdfs request refused ({}): {self}", status.as_u16());
+        }
+        HttpResponse::build(status).json(self.exception.body(self.message.clone()))
+    }
+}
+
+async fn land(
+    req: HttpRequest,
+    landing: web::Data<Landing>,
+    body: web::Payload,
+) -> Result<HttpResponse, WebHdfsError> {
+    let method = match *req.method() {
+        HttpMethod::PUT => Method::Put,
+        HttpMethod::POST => Method::Post,
+        _ => Method::Get,
+    };
+    let pairs = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
+        .map_err(|e| WebHdfsError::bad(format!("bad query string: {e}")))?
+        .into_inner();
+    let p = Params::parse(&pairs).map_err(WebHdfsError::bad)?;
+    let op = Op::parse(p.op.as_deref().unwrap_or(""), method).map_err(WebHdfsError::bad)?;
+    let tail = req.match_info().get("tail").unwrap_or("");
+    let path = DfsPath::parse(&format!("/{}", tail.trim_end_matches('/')))
+        .map_err(|e| WebHdfsError::bad(format!("Invalid path /{tail}: {e}")))?;
+    let dfs = &landing.client;
+    match op {
+        Op::Create => {
+            let opts = UploadOptions {
+                overwrite: p.overwrite.unwrap_or(false),
+                replication: p.replication,
+                block_size: p.block_size,
+                owner: Some(p.user_or_default().to_string()),
+                permission: p.permission,
+            };
+            dfs.upload(&path, body_reader(body), &opts, &NoProgress)
+                .await?;
+            let nn = p
+                .namenode_rpc_address
+                .clone()
+                .unwrap_or_else(|| authority(dfs.namenode_url()).to_string());
+            Ok(HttpResponse::Created()
+                .insert_header((
+                    LOCATION,
+                    format!("webhdfs://{nn}{}", percent_encode(path.as_str(), true)),
+                ))
+                .insert_header((CONTENT_LENGTH, 0))
+                .finish())
+        }
+        Op::Append => {
+            dfs.append(&path, body_reader(body), &NoProgress).await?;
+            Ok(HttpResponse::Ok()
+                .insert_header((CONTENT_LENGTH, 0))
+                .finish())
+        }
+        Op::Open => {
+            let mut reader = dfs
+                .open(&path, p.offset.unwrap_or(0), p.length)
+                .await
+                .map_err(|e| match e.code() {
+                    ErrorCode::NotFound => WebHdfsError {
+                        exception: Exception::FileNotFound,
+                        message: format!("File does not exist: {path}"),
+                    },
+                    _ => e.into(),
+                })?;
+            let len = reader.len;
+            // The first verified piece before answering, so a file whose
+            // first block cannot be read gets an error, not a cut body.
+            let first = match reader.next().await {
+                Some(Ok(piece)) => Some(piece),
+                Some(Err(e)) => return Err(e.into()),
+                None => None,
+            };
+            let stream = futures_util::stream::iter(first.map(Ok))
+                .chain(reader)
+                .map_err(actix_web::error::ErrorInternalServerError);
+            Ok(HttpResponse::Ok()
+                .content_type("application/octet-stream")
+                .no_chunking(len)
+                .streaming(stream))
+        }
+        other => Err(WebHdfsError::bad(format!(
+            "{} is a namenode operation",
+            other.name()
+        ))),
+    }
+}
+
+fn body_reader(body: web::Payload) -> impl tokio::io::AsyncRead + Unpin {
+    tokio_util::io::StreamReader::new(body.map_err(std::io::Error::other))
+}
+
+/// `host:port` of a base URL.
+fn authority(url: &str) -> &str {
+    url.split_once("://").map_or(url, |(_, rest)| rest)
+}

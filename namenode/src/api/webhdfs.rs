@@ -1,0 +1,678 @@
+//! WebHDFS on the namenode: `/webhdfs/v1/<path>?op=...` (Hadoop's REST
+//! API, parameters and JSON shapes in `dfs_common::proto::webhdfs`).
+//!
+//! - Metadata operations (GETFILESTATUS, LISTSTATUS[_BATCH], MKDIRS,
+//!   RENAME, DELETE, SET*, GET*) call the [`Namesystem`] directly.
+//! - Data operations take Hadoop's two steps: CREATE, APPEND and OPEN
+//!   answer 307 with a `Location` on a datanode (or `200 {"Location":..}`
+//!   with `noredirect=true`); the datanode's landing endpoint then writes or
+//!   reads through `dfs_client`. With `webhdfs_data_via_namenode` the
+//!   `Location` points back at this namenode instead, whose own landing
+//!   ([`land`]) relays through `dfs_client` the same way, so that only the
+//!   namenode's port need be reachable (NAT, containers). A request that
+//!   carries `namenoderpcaddress` (every `Location` we hand out does) is a
+//!   data step.
+//! - Redirect targets: for OPEN a datanode holding the first block read,
+//!   for CREATE and APPEND any live datanode (the pipeline of each block is
+//!   chosen later by `add_block` anyway). The namenode's own address in a
+//!   `Location` is the `Host` the client used, which is what it can reach.
+//!
+//! Errors are Hadoop's `RemoteException` JSON with Hadoop's statuses (404
+//! FileNotFoundException, 403 FileAlreadyExistsException and other I/O
+//! refusals, 400 IllegalArgumentException, 409 for a file another client
+//! writes, 503 RetriableException in safe mode), not the `ErrorBody` of the
+//! rest of the namenode: [`WebHdfsError`] is this API's one conversion.
+//!
+//! Hadoop's conventions kept: RENAME answers `{"boolean":false}` rather
+//! than an error for a missing source or an existing destination file, and
+//! DELETE answers false for a missing path.
+use crate::error::NamenodeError;
+use crate::namesystem::Namesystem;
+use actix_web::http::header::{CONTENT_LENGTH, LOCATION};
+use actix_web::http::{Method as HttpMethod, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
+use dfs_client::{ClientError, DfsClient, NoProgress, UploadOptions};
+use dfs_common::path::DfsPath;
+use dfs_common::proto::client::SetAttributesRequest;
+use dfs_common::proto::client::{FileStatus as NativeStatus, FileType as NativeType};
+use dfs_common::proto::webhdfs::percent_encode as encode;
+use dfs_common::proto::webhdfs::{
+    permission_string, BooleanBody, ContentSummary, ContentSummaryBody, DirectoryListing,
+    DirectoryListingBody, Exception, FileChecksum, FileChecksumBody, FileStatus, FileStatusBody,
+    FileStatuses, FileStatusesBody, FileType, FsStatus, FsStatusBody, LocationBody, Method, Op,
+    Params, PathBody, CHECKSUM_ALGORITHM, PREFIX,
+};
+use futures_util::{StreamExt, TryStreamExt};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Entries in one LISTSTATUS_BATCH page.
+const BATCH_SIZE: u32 = 1000;
+
+type Ns = web::Data<Namesystem>;
+type Answer = Result<HttpResponse, WebHdfsError>;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource([PREFIX.to_string(), format!("{PREFIX}/{{tail:.*}}")])
+            .route(web::get().to(dispatch))
+            .route(web::put().to(dispatch))
+            .route(web::post().to(dispatch))
+            .route(web::delete().to(dispatch)),
+    );
+}
+
+// --- errors ---------------------------------------------------------------
+
+/// A WebHDFS failure: a Hadoop exception and its message.
+#[derive(Debug)]
+pub struct WebHdfsError {
+    pub exception: Exception,
+    pub message: String,
+}
+
+impl WebHdfsError {
+    pub fn new(exception: Exception, message: impl Into<String>) -> Self {
+        Self {
+            exception,
+            message: message.into(),
+        }
+    }
+    fn bad(message: impl Into<String>) -> Self {
+        Self::new(Exception::IllegalArgument, message)
+    }
+}
+
+impl fmt::Display for WebHdfsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.exception.parts().1, self.message)
+    }
+}
+
+impl From<NamenodeError> for WebHdfsError {
+    fn from(e: NamenodeError) -> Self {
+        let exception = match &e {
+            NamenodeError::NotFound(_) => Exception::FileNotFound,
+            NamenodeError::AlreadyExists(_) | NamenodeError::IsADirectory(_) => {
+                Exception::FileAlreadyExists
+            }
+            NamenodeError::NotEmpty(_) => Exception::PathIsNotEmptyDirectory,
+            NamenodeError::NotADirectory(_) => Exception::ParentNotDirectory,
+            NamenodeError::LeaseHeld(_) => Exception::AlreadyBeingCreated,
+            NamenodeError::Conflict(_) => Exception::IoConflict,
+            NamenodeError::InvalidArgument(_) => Exception::IllegalArgument,
+            NamenodeError::NoLiveDatanodes(_) | NamenodeError::SafeMode(_) => Exception::Retriable,
+            NamenodeError::NoSpace(_) => Exception::NoSpace,
+            NamenodeError::Internal(_) => Exception::Io,
+        };
+        Self::new(exception, e.to_string())
+    }
+}
+
+impl From<ClientError> for WebHdfsError {
+    fn from(e: ClientError) -> Self {
+        let message = e.to_string();
+        Self::new(Exception::of_code(e.code(), &message), message)
+    }
+}
+
+impl ResponseError for WebHdfsError {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.exception.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        if status.is_server_error() {
+            log::error!("webhdfs request failed ({}): {self}", status.as_u16());
+        } else {
+            log::info!("webhdfs request refused ({}): {self}", status.as_u16());
+        }
+        HttpResponse::build(status).json(self.exception.body(self.message.clone()))
+    }
+}
+
+// --- parsing ----------------------------------------------------------------
+
+/// One request, parsed.
+struct Request {
+    op: Op,
+    path: DfsPath,
+    params: Params,
+}
+
+fn parse(req: &HttpRequest) -> Result<Request, WebHdfsError> {
+    let method = match *req.method() {
+        HttpMethod::GET | HttpMethod::HEAD => Method::Get,
+        HttpMethod::PUT => Method::Put,
+        HttpMethod::POST => Method::Post,
+        HttpMethod::DELETE => Method::Delete,
+        _ => {
+            return Err(WebHdfsError::bad(format!(
+                "unsupported method {}",
+                req.method()
+            )))
+        }
+    };
+    let pairs = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
+        .map_err(|e| WebHdfsError::bad(format!("bad query string: {e}")))?
+        .into_inner();
+    let params = Params::parse(&pairs).map_err(WebHdfsError::bad)?;
+    let op = match &params.op {
+        None => return Err(WebHdfsError::bad("missing parameter \"op\"")),
+        Some(raw) => Op::parse(raw, method).map_err(WebHdfsError::bad)?,
+    };
+    let tail = req.match_info().get("tail").unwrap_or("");
+    let path = parse_path(tail)?;
+    Ok(Request { op, path, params })
+}
+
+/// The (already percent-decoded) part after `/webhdfs/v1/`; a trailing
+/// slash is allowed.
+fn parse_path(tail: &str) -> Result<DfsPath, WebHdfsError> {
+    let trimmed = tail.trim_end_matches('/');
+    DfsPath::parse(&format!("/{trimmed}"))
+        .map_err(|e| WebHdfsError::bad(format!("Invalid path /{tail}: {e}")))
+}
+
+// --- dispatch -------------------------------------------------------------
+
+async fn dispatch(
+    req: HttpRequest,
+    ns: Ns,
+    dfs: web::Data<DfsClient>,
+    body: web::Payload,
+) -> Answer {
+    let r = parse(&req)?;
+    let p = &r.params;
+    let path = &r.path;
+    match r.op {
+        Op::GetFileStatus => {
+            let st = ns.status(path).map_err(|e| missing_file(e, path))?;
+            Ok(json(&FileStatusBody {
+                file_status: to_webhdfs(&st, ""),
+            }))
+        }
+        Op::ListStatus => {
+            let statuses = list_all(&ns, path)?;
+            Ok(json(&FileStatusesBody {
+                file_statuses: FileStatuses {
+                    file_status: statuses,
+                },
+            }))
+        }
+        Op::ListStatusBatch => list_batch(&ns, path, p.start_after.as_deref()),
+        Op::GetContentSummary => {
+            let s = ns
+                .content_summary(path)
+                .map_err(|e| missing_file(e, path))?;
+            Ok(json(&ContentSummaryBody {
+                content_summary: ContentSummary {
+                    directory_count: s.directory_count,
+                    file_count: s.file_count,
+                    length: s.length,
+                    quota: -1,
+                    space_consumed: s.space_consumed,
+                    space_quota: -1,
+                    type_quota: BTreeMap::new(),
+                },
+            }))
+        }
+        Op::GetFileChecksum => {
+            let st = ns.status(path).map_err(|e| missing_file(e, path))?;
+            let digest = st.sha256.ok_or_else(|| not_a_file(path))?;
+            Ok(json(&FileChecksumBody {
+                file_checksum: FileChecksum {
+                    algorithm: CHECKSUM_ALGORITHM.into(),
+                    bytes: digest.to_hex(),
+                    length: 32,
+                },
+            }))
+        }
+        Op::GetHomeDirectory => Ok(json(&PathBody {
+            path: format!("/user/{}", p.user_or_default()),
+        })),
+        Op::GetTrashRoot => Ok(json(&PathBody {
+            path: format!("/user/{}/.Trash", p.user_or_default()),
+        })),
+        Op::GetStatus => {
+            let s = ns.summary()?;
+            Ok(json(&FsStatusBody {
+                fs_status: FsStatus {
+                    capacity: s.capacity,
+                    used: s.used,
+                    remaining: s.available,
+                },
+            }))
+        }
+        Op::Mkdirs => {
+            ns.mkdirs_as(path, true, Some(p.user_or_default()), p.permission)
+                .await?;
+            Ok(boolean(true))
+        }
+        Op::Rename => rename(&ns, path, p).await,
+        Op::Delete => match ns.delete(path, p.recursive.unwrap_or(false)).await {
+            Ok(_) => Ok(boolean(true)),
+            Err(NamenodeError::NotFound(_)) => Ok(boolean(false)),
+            Err(NamenodeError::InvalidArgument(_)) if path.is_root() => Ok(boolean(false)),
+            Err(e) => Err(e.into()),
+        },
+        Op::SetReplication => {
+            let replication = p.replication.unwrap_or(ns.config().replication);
+            match ns.set_replication(path, replication).await {
+                Ok(_) => Ok(boolean(true)),
+                Err(NamenodeError::IsADirectory(_)) => Ok(boolean(false)),
+                Err(e) => Err(e.into()),
+            }
+        }
+        Op::SetTimes => {
+            let t = |v: Option<i64>| v.and_then(|t| u64::try_from(t).ok());
+            set_attributes(
+                &ns,
+                SetAttributesRequest {
+                    path: path.clone(),
+                    modification_time: t(p.modification_time),
+                    access_time: t(p.access_time),
+                    ..Default::default()
+                },
+            )
+            .await
+        }
+        Op::SetPermission => {
+            set_attributes(
+                &ns,
+                SetAttributesRequest {
+                    path: path.clone(),
+                    permission: Some(p.permission.unwrap_or(0o755)),
+                    ..Default::default()
+                },
+            )
+            .await
+        }
+        Op::SetOwner => {
+            if p.owner.is_none() && p.group.is_none() {
+                return Err(WebHdfsError::bad("SETOWNER needs owner or group"));
+            }
+            set_attributes(
+                &ns,
+                SetAttributesRequest {
+                    path: path.clone(),
+                    owner: p.owner.clone(),
+                    group: p.group.clone(),
+                    ..Default::default()
+                },
+            )
+            .await
+        }
+        Op::Create | Op::Append | Op::Open => {
+            if p.namenode_rpc_address.is_some() {
+                land(&req, &dfs, &r, body).await
+            } else {
+                redirect(&req, &ns, &r)
+            }
+        }
+    }
+}
+
+fn json<T: serde::Serialize>(body: &T) -> HttpResponse {
+    HttpResponse::Ok().json(body)
+}
+
+fn boolean(b: bool) -> HttpResponse {
+    json(&BooleanBody { boolean: b })
+}
+
+/// Hadoop's wording for a missing path, which clients look for.
+fn missing_file(e: NamenodeError, path: &DfsPath) -> WebHdfsError {
+    match e {
+        NamenodeError::NotFound(_) => WebHdfsError::new(
+            Exception::FileNotFound,
+            format!("File does not exist: {path}"),
+        ),
+        other => other.into(),
+    }
+}
+
+fn not_a_file(path: &DfsPath) -> WebHdfsError {
+    WebHdfsError::new(
+        Exception::FileNotFound,
+        format!("Path is not a file: {path}"),
+    )
+}
+
+/// A native status in Hadoop's shape, listed as `suffix`.
+pub fn to_webhdfs(st: &NativeStatus, suffix: &str) -> FileStatus {
+    FileStatus {
+        access_time: st.access_time,
+        block_size: st.block_size,
+        children_num: st.children,
+        file_id: st.inode_id,
+        group: st.group.clone(),
+        length: st.length,
+        modification_time: st.modification_time,
+        owner: st.owner.clone(),
+        path_suffix: suffix.to_string(),
+        permission: permission_string(st.permission),
+        replication: st.replication,
+        storage_policy: 0,
+        file_type: match st.file_type {
+            NativeType::File => FileType::File,
+            NativeType::Directory => FileType::Directory,
+        },
+    }
+}
+
+/// LISTSTATUS: every entry (all pages), or a file as itself with an empty
+/// `pathSuffix`.
+fn list_all(ns: &Namesystem, path: &DfsPath) -> Result<Vec<FileStatus>, WebHdfsError> {
+    let st = ns.status(path).map_err(|e| missing_file(e, path))?;
+    if st.file_type == NativeType::File {
+        return Ok(vec![to_webhdfs(&st, "")]);
+    }
+    let mut out = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = ns
+            .list(path, after.as_deref(), None)
+            .map_err(|e| missing_file(e, path))?;
+        out.extend(page.entries.iter().map(|e| to_webhdfs(e, &e.name)));
+        match page.entries.last() {
+            Some(last) if page.has_more => after = Some(last.name.clone()),
+            _ => return Ok(out),
+        }
+    }
+}
+
+fn list_batch(ns: &Namesystem, path: &DfsPath, start_after: Option<&str>) -> Answer {
+    let st = ns.status(path).map_err(|e| missing_file(e, path))?;
+    let (entries, remaining) = if st.file_type == NativeType::File {
+        (vec![to_webhdfs(&st, "")], 0)
+    } else {
+        let page = ns
+            .list(path, start_after, Some(BATCH_SIZE))
+            .map_err(|e| missing_file(e, path))?;
+        let remaining = match page.entries.last() {
+            Some(last) if page.has_more => ns.count_after(path, &last.name)?,
+            _ => 0,
+        };
+        let entries = page
+            .entries
+            .iter()
+            .map(|e| to_webhdfs(e, &e.name))
+            .collect();
+        (entries, remaining)
+    };
+    Ok(json(&DirectoryListingBody {
+        directory_listing: DirectoryListing {
+            partial_listing: FileStatusesBody {
+                file_statuses: FileStatuses {
+                    file_status: entries,
+                },
+            },
+            remaining_entries: remaining,
+        },
+    }))
+}
+
+/// Hadoop's rename: false (not an error) when the source is missing, the
+/// destination's parent is missing, or a file is at the destination.
+async fn rename(ns: &Namesystem, src: &DfsPath, p: &Params) -> Answer {
+    let raw = p
+        .destination
+        .as_deref()
+        .ok_or_else(|| WebHdfsError::bad("RENAME needs a destination"))?;
+    let dst = DfsPath::parse(raw.trim_end_matches('/').trim())
+        .or_else(|_| DfsPath::parse(raw))
+        .map_err(|e| WebHdfsError::bad(format!("Invalid destination {raw:?}: {e}")))?;
+    match ns.rename(src, &dst, false).await {
+        Ok(_) => Ok(boolean(true)),
+        Err(
+            NamenodeError::NotFound(_)
+            | NamenodeError::AlreadyExists(_)
+            | NamenodeError::NotADirectory(_)
+            | NamenodeError::InvalidArgument(_),
+        ) => Ok(boolean(false)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn set_attributes(ns: &Namesystem, req: SetAttributesRequest) -> Answer {
+    ns.set_attributes(&req)
+        .await
+        .map_err(|e| missing_file(e, &req.path))?;
+    Ok(HttpResponse::Ok().finish())
+}
+
+// --- the first step of CREATE, APPEND, OPEN ---------------------------------
+
+/// Rotates CREATE/APPEND targets over the live datanodes.
+static NEXT_TARGET: AtomicUsize = AtomicUsize::new(0);
+
+/// Checks what can be checked now, picks where the data step goes, and
+/// answers 307 (or 200 JSON with `noredirect`).
+fn redirect(req: &HttpRequest, ns: &Namesystem, r: &Request) -> Answer {
+    let p = &r.params;
+    let path = &r.path;
+    let mut base: Option<String> = None;
+    match r.op {
+        Op::Create => match ns.status(path) {
+            Ok(st) if st.file_type == NativeType::Directory => {
+                return Err(WebHdfsError::new(
+                    Exception::FileAlreadyExists,
+                    format!("{path} already exists as a directory"),
+                ));
+            }
+            Ok(_) if !p.overwrite.unwrap_or(false) => {
+                return Err(WebHdfsError::new(
+                    Exception::FileAlreadyExists,
+                    format!("{path} already exists (use overwrite=true)"),
+                ));
+            }
+            _ => {}
+        },
+        Op::Append => {
+            let st = ns.status(path).map_err(|e| missing_file(e, path))?;
+            if st.file_type == NativeType::Directory {
+                return Err(not_a_file(path));
+            }
+        }
+        Op::Open => {
+            // Status first: `locations` refuses a directory with a conflict,
+            // where Hadoop answers FileNotFoundException "Path is not a file".
+            let st = ns.status(path).map_err(|e| missing_file(e, path))?;
+            if st.file_type == NativeType::Directory {
+                return Err(not_a_file(path));
+            }
+            let loc = ns.locations(path).map_err(|e| missing_file(e, path))?;
+            let offset = p.offset.unwrap_or(0);
+            if offset > loc.status.length {
+                return Err(WebHdfsError::bad(format!(
+                    "Offset={offset} out of the range [0, {}) of {path}",
+                    loc.status.length
+                )));
+            }
+            base = loc
+                .blocks
+                .iter()
+                .find(|b| offset < b.offset + b.len)
+                .and_then(|b| b.replicas.first())
+                .map(|d| d.addr.clone());
+        }
+        _ => {}
+    }
+    let namenode = request_base(req);
+    let via_namenode = ns.config().webhdfs_data_via_namenode;
+    let target = if via_namenode {
+        namenode.clone()
+    } else {
+        match base {
+            Some(b) => b,
+            None => {
+                let live = ns.datanodes().live(tokio::time::Instant::now());
+                if live.is_empty() {
+                    // Nothing to redirect to: this namenode relays itself
+                    // (the write then fails with the namenode's reason).
+                    namenode.clone()
+                } else {
+                    let i = NEXT_TARGET.fetch_add(1, Ordering::Relaxed) % live.len();
+                    live[i].addr.clone()
+                }
+            }
+        }
+    };
+    let location = data_url(&target, &namenode, r);
+    if p.noredirect {
+        return Ok(json(&LocationBody { location }));
+    }
+    Ok(HttpResponse::TemporaryRedirect()
+        .insert_header((LOCATION, location))
+        .insert_header((CONTENT_LENGTH, 0))
+        .finish())
+}
+
+/// `http://host:port` as the client addressed this namenode.
+fn request_base(req: &HttpRequest) -> String {
+    let info = req.connection_info();
+    format!("{}://{}", info.scheme(), info.host())
+}
+
+/// The data step's URL on `target`: the same operation and its
+/// parameters, plus `namenoderpcaddress` (which marks a data step).
+fn data_url(target: &str, namenode: &str, r: &Request) -> String {
+    let p = &r.params;
+    let nn_addr = namenode
+        .split_once("://")
+        .map_or(namenode, |(_, rest)| rest);
+    let mut q: Vec<(&str, String)> = vec![
+        ("op", r.op.name().to_string()),
+        ("namenoderpcaddress", nn_addr.to_string()),
+    ];
+    if let Some(u) = &p.user {
+        q.push(("user.name", u.clone()));
+    }
+    match r.op {
+        Op::Create => {
+            q.push(("overwrite", p.overwrite.unwrap_or(false).to_string()));
+            if let Some(v) = p.replication {
+                q.push(("replication", v.to_string()));
+            }
+            if let Some(v) = p.block_size {
+                q.push(("blocksize", v.to_string()));
+            }
+            if let Some(v) = p.permission {
+                q.push(("permission", permission_string(v)));
+            }
+        }
+        Op::Open => {
+            q.push(("offset", p.offset.unwrap_or(0).to_string()));
+            if let Some(v) = p.length {
+                q.push(("length", v.to_string()));
+            }
+        }
+        _ => {}
+    }
+    let query: Vec<String> = q
+        .iter()
+        .map(|(k, v)| format!("{k}={}", encode(v, false)))
+        .collect();
+    format!(
+        "{}{PREFIX}{}?{}",
+        target.trim_end_matches('/'),
+        encode(r.path.as_str(), true),
+        query.join("&")
+    )
+}
+
+// --- the data step, relayed by this namenode --------------------------------
+
+/// CREATE (201 with `Location: webhdfs://...`), APPEND (200) and OPEN
+/// (200, the verified bytes with `Content-Length`), through `dfs_client`
+/// as an ordinary client: the request body streams into the write
+/// pipeline, the file streams out of the verified read path.
+async fn land(req: &HttpRequest, dfs: &DfsClient, r: &Request, body: web::Payload) -> Answer {
+    let p = &r.params;
+    let path = &r.path;
+    match r.op {
+        Op::Create => {
+            let opts = UploadOptions {
+                overwrite: p.overwrite.unwrap_or(false),
+                replication: p.replication,
+                block_size: p.block_size,
+                owner: Some(p.user_or_default().to_string()),
+                permission: p.permission,
+            };
+            let reader = body_reader(body);
+            dfs.upload(path, reader, &opts, &NoProgress).await?;
+            let nn = p
+                .namenode_rpc_address
+                .clone()
+                .unwrap_or_else(|| req.connection_info().host().to_string());
+            Ok(HttpResponse::Created()
+                .insert_header((
+                    LOCATION,
+                    format!("webhdfs://{nn}{}", encode(path.as_str(), true)),
+                ))
+                .insert_header((CONTENT_LENGTH, 0))
+                .finish())
+        }
+        Op::Append => {
+            dfs.append(path, body_reader(body), &NoProgress).await?;
+            Ok(HttpResponse::Ok()
+                .insert_header((CONTENT_LENGTH, 0))
+                .finish())
+        }
+        Op::Open => {
+            let mut reader = dfs
+                .open(path, p.offset.unwrap_or(0), p.length)
+                .await
+                .map_err(|e| open_error(e, path))?;
+            let len = reader.len;
+            // The first verified piece before answering, so a file whose
+            // first block cannot be read gets an error, not a cut body.
+            let first = match reader.next().await {
+                Some(Ok(piece)) => Some(piece),
+                Some(Err(e)) => return Err(e.into()),
+                None => None,
+            };
+            let stream = futures_util::stream::iter(first.map(Ok))
+                .chain(reader)
+                .map_err(actix_web::error::ErrorInternalServerError);
+            Ok(HttpResponse::Ok()
+                .content_type("application/octet-stream")
+                .no_chunking(len)
+                .streaming(stream))
+        }
+        _ => Err(WebHdfsError::bad(format!(
+            "{} has no data step",
+            r.op.name()
+        ))),
+    }
+}
+
+fn body_reader(body: web::Payload) -> impl tokio::io::AsyncRead + Unpin {
+    tokio_util::io::StreamReader::new(body.map_err(std::io::Error::other))
+}
+
+fn open_error(e: ClientError, path: &DfsPath) -> WebHdfsError {
+    match e.code() {
+        dfs_common::error::ErrorCode::NotFound => WebHdfsError::new(
+            Exception::FileNotFound,
+            format!("File does not exist: {path}"),
+        ),
+        _ => e.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths() {
+        assert_eq!(parse_path("").unwrap(), DfsPath::root());
+        assert_eq!(parse_path("a/b/").unwrap().as_str(), "/a/b");
+        assert!(parse_path("a//b").is_err());
+        assert!(parse_path("../x").is_err());
+    }
+}

@@ -1,0 +1,272 @@
+"""Every `/api/v1` answer of a real cluster, errors included, validated
+against the OpenAPI document the namenode serves at `/api/v1/openapi.json`.
+
+Each request goes through `Api.call(method, template, status, ...)`: the
+answer must have the expected status, that status must be documented for
+that operation, the body must be JSON and must validate (Draft 2020-12, the
+document's schemas resolved through a `referencing` registry) against the
+documented schema. The schemas are closed (`additionalProperties: false`,
+every field required), so a field added, renamed or dropped on the server
+without the document fails here. The last test checks that every documented
+operation and every documented error status was exercised.
+
+This module gets a cluster of its own: it enters safe mode and
+decommissions nodes.
+"""
+
+import hashlib
+import json
+import os
+import subprocess
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+import requests
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+from conftest import BLOCK_SIZE, REPO, binary
+
+DOC_URI = "urn:dfs:openapi"
+# (operation, status) pairs the tests cannot provoke on a healthy cluster:
+# 500 is a server bug; 409 on (de|re)commission needs two node ids sharing a
+# 4-hex-digit prefix.
+UNREACHABLE = {
+    ("POST /api/v1/datanodes/{node}/decommission", "409"),
+    ("POST /api/v1/datanodes/{node}/recommission", "409"),
+}
+
+
+def pointer(*parts) -> str:
+    return "/" + "/".join(str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+class Api:
+    def __init__(self, url: str, doc: dict):
+        self.url = url
+        self.doc = doc
+        self.registry = Registry().with_resource(
+            DOC_URI, Resource.from_contents(doc, default_specification=DRAFT202012)
+        )
+        self.seen = set()  # ("METHOD template", status)
+
+    def validator(self, ptr: str) -> Draft202012Validator:
+        return Draft202012Validator({"$ref": f"{DOC_URI}#{ptr}"}, registry=self.registry)
+
+    def check_body(self, ptr: str, body, what: str):
+        errors = sorted(self.validator(ptr).iter_errors(body), key=lambda e: list(e.path))
+        if errors:
+            detail = "\n".join(
+                f"  at {'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}"
+                for e in errors[:10]
+            )
+            pytest.fail(
+                f"{what}: body does not match the OpenAPI document ({ptr}):\n{detail}\n"
+                f"body: {json.dumps(body)[:2000]}"
+            )
+
+    def call(self, method: str, template: str, status: int, path_params=None, **kw):
+        """Sends one request, checks status, documentation and body; returns the body."""
+        concrete = template
+        for k, v in (path_params or {}).items():
+            concrete = concrete.replace("{" + k + "}", quote(v, safe=""))
+        r = requests.request(method, self.url + concrete, timeout=30, **kw)
+        what = f"{method} {r.request.url}"
+        assert r.status_code == status, f"{what}: expected {status}, got {r.status_code}: {r.text[:500]}"
+        assert r.headers.get("content-type", "").startswith("application/json"), (
+            f"{what}: content-type {r.headers.get('content-type')!r}"
+        )
+        body = r.json()
+        op = self.doc["paths"].get(template, {}).get(method.lower())
+        assert op is not None, f"{method} {template} is not in the OpenAPI document"
+        resp = op["responses"].get(str(status))
+        assert resp is not None, (
+            f"{what}: status {status} is not documented for {method} {template} "
+            f"(documented: {sorted(op['responses'])}); body: {r.text[:300]}"
+        )
+        ptr = pointer("paths", template, method.lower(), "responses", str(status))
+        if "$ref" in resp:
+            ptr = resp["$ref"].lstrip("#")
+            resp = self.resolve(resp["$ref"])
+        assert "application/json" in resp["content"], f"{what}: no JSON content documented"
+        self.check_body(ptr + pointer("content", "application/json", "schema"), body, what)
+        self.seen.add((f"{method} {template}", str(status)))
+        return body
+
+    def undocumented_route(self, method: str, path: str, status: int):
+        """Unknown routes and methods: not in the paths, but the document
+        promises the error body for them."""
+        r = requests.request(method, self.url + path, timeout=30)
+        assert r.status_code == status, f"{method} {path}: {r.status_code} {r.text[:300]}"
+        self.check_body(pointer("components", "schemas", "ErrorBody"), r.json(), f"{method} {path}")
+        return r.json()
+
+    def resolve(self, ref: str):
+        node = self.doc
+        for part in ref.lstrip("#/").split("/"):
+            node = node[part.replace("~1", "/").replace("~0", "~")]
+        return node
+
+
+@pytest.fixture(scope="module")
+def api(own_cluster):
+    r = requests.get(own_cluster.url + "/api/v1/openapi.json", timeout=10)
+    assert r.status_code == 200, r.text
+    doc = r.json()
+    return Api(own_cluster.url, doc)
+
+
+@pytest.fixture(scope="module")
+def files(own_cluster, tmp_path_factory):
+    """Uploads through the `dfs` CLI (the native path): a 3-block file, an
+    empty file, and a directory. Returns {name: bytes}."""
+    d = tmp_path_factory.mktemp("openapi-data")
+    data = os.urandom(2 * BLOCK_SIZE + 12345)
+    (d / "three.bin").write_bytes(data)
+    (d / "empty.bin").write_bytes(b"")
+    dfs = binary("dfs")
+    env = dict(os.environ, DFS_NAMENODE=own_cluster.url)
+    for args in (
+        ["mkdir", "-p", "/oa/dir/sub"],
+        ["put", str(d / "three.bin"), "/oa/three.bin"],
+        ["put", str(d / "empty.bin"), "/oa/empty.bin"],
+    ):
+        p = subprocess.run([str(dfs), *args], env=env, capture_output=True, text=True, timeout=120)
+        assert p.returncode == 0, f"dfs {' '.join(args)}: {p.stderr}"
+    return {"three": data, "empty": b""}
+
+
+def test_document_is_the_repository_file_and_valid_schemas(api):
+    on_disk = json.loads((REPO / "namenode/src/api/openapi.json").read_text())
+    assert api.doc == on_disk, "the namenode serves a different document than the repository's"
+    assert api.doc["openapi"].startswith("3.1.")
+    for name, schema in api.doc["components"]["schemas"].items():
+        Draft202012Validator.check_schema(schema)
+    api.call("GET", "/api/v1/openapi.json", 200)
+
+
+def test_summary(api):
+    s = api.call("GET", "/api/v1/summary", 200)
+    assert s["live_datanodes"] == 3
+    assert s["default_block_size"] == BLOCK_SIZE
+    assert s["safe_mode"] is False and s["safe_mode_reason"] is None
+
+
+def test_datanodes(api, own_cluster):
+    nodes = api.call("GET", "/api/v1/datanodes", 200)
+    assert len(nodes) == 3
+    assert sorted(n["addr"] for n in nodes) == sorted(
+        f"http://127.0.0.1:{p}" for p in own_cluster.dn_ports
+    )
+    assert all(n["state"] == "live" and n["admin_state"] == "normal" for n in nodes)
+
+
+def test_blocks(api, files):
+    data = files["three"]
+    loc = api.call("GET", "/api/v1/blocks", 200, params={"path": "/oa/three.bin"})
+    assert loc["status"]["length"] == len(data)
+    assert loc["status"]["sha256"] == hashlib.sha256(data).hexdigest()
+    assert loc["status"]["type"] == "file"
+    assert [b["offset"] for b in loc["blocks"]] == [0, BLOCK_SIZE, 2 * BLOCK_SIZE]
+    for b in loc["blocks"]:
+        chunk = data[b["offset"] : b["offset"] + b["len"]]
+        assert b["sha256"] == hashlib.sha256(chunk).hexdigest()
+        assert len(b["replicas"]) == 3
+
+    empty = api.call("GET", "/api/v1/blocks", 200, params={"path": "/oa/empty.bin"})
+    assert empty["blocks"] == [] and empty["status"]["length"] == 0
+
+    api.call("GET", "/api/v1/blocks", 404, params={"path": "/oa/missing.bin"})
+    api.call("GET", "/api/v1/blocks", 409, params={"path": "/oa/dir"})
+    api.call("GET", "/api/v1/blocks", 400, params={"path": "relative/path"})
+    api.call("GET", "/api/v1/blocks", 400, params={"path": "/oa/../etc"})
+    api.call("GET", "/api/v1/blocks", 400)  # no path at all
+
+
+def test_fsck(api, files):
+    whole = api.call("GET", "/api/v1/fsck", 200)
+    assert whole["path"] == "/"
+    assert whole["healthy"] is True
+    sub = api.call("GET", "/api/v1/fsck", 200, params={"path": "/oa"})
+    assert sub["files"] == 2 and sub["blocks"] == 3 and sub["total_bytes"] == len(files["three"])
+    api.call("GET", "/api/v1/fsck", 200, params={"path": "/oa/three.bin"})
+    api.call("GET", "/api/v1/fsck", 404, params={"path": "/no/such/dir"})
+    api.call("GET", "/api/v1/fsck", 400, params={"path": "no-slash"})
+    api.call("GET", "/api/v1/fsck", 400, params={"path": "/a//b"})
+
+
+def test_decommission_and_recommission(api, own_cluster, files):
+    nodes = api.call("GET", "/api/v1/datanodes", 200)
+    node = nodes[0]
+    addr = node["addr"].removeprefix("http://")
+    dec = "/api/v1/datanodes/{node}/decommission"
+    rec = "/api/v1/datanodes/{node}/recommission"
+
+    # By address: with three nodes and replication 3 there is nowhere to
+    # drain to, so it stays decommissioning.
+    out = api.call("POST", dec, 200, {"node": addr})
+    assert out["node"]["id"] == node["id"]
+    assert out["node"]["admin_state"] in ("decommissioning", "decommissioned")
+    # Asking again is harmless; by id this time.
+    out = api.call("POST", dec, 200, {"node": node["id"]})
+    assert out["node"]["admin_state"] in ("decommissioning", "decommissioned")
+    listed = api.call("GET", "/api/v1/datanodes", 200)
+    assert any(n["id"] == node["id"] and n["admin_state"] != "normal" for n in listed)
+    api.call("GET", "/api/v1/summary", 200)
+    api.call("GET", "/api/v1/fsck", 200)
+
+    # Back, by id prefix and by URL.
+    out = api.call("POST", rec, 200, {"node": node["id"].replace("-", "")[:8]})
+    assert out["node"]["admin_state"] == "normal"
+    out = api.call("POST", rec, 200, {"node": node["addr"]})
+    assert out["node"]["admin_state"] == "normal"
+
+    api.call("POST", dec, 404, {"node": "no-such-node"})
+    api.call("POST", rec, 404, {"node": "127.0.0.1:1"})
+
+
+def test_safe_mode(api, files):
+    sm = "/api/v1/safemode"
+    assert api.call("GET", sm, 200) == {"safe_mode": False, "reason": None}
+    assert api.call("POST", sm, 200)["safe_mode"] is False  # no action: get
+    assert api.call("POST", sm, 200, params={"action": "get"})["safe_mode"] is False
+    try:
+        on = api.call("POST", sm, 200, params={"action": "enter"})
+        assert on["safe_mode"] is True and on["reason"]
+        assert api.call("GET", sm, 200)["safe_mode"] is True
+        s = api.call("GET", "/api/v1/summary", 200)
+        assert s["safe_mode"] is True and s["safe_mode_reason"]
+        assert api.call("GET", "/api/v1/fsck", 200)["safe_mode"] is True
+        # Reads still work in safe mode; operator actions do not.
+        api.call("GET", "/api/v1/blocks", 200, params={"path": "/oa/three.bin"})
+        node = api.call("GET", "/api/v1/datanodes", 200)[0]["id"]
+        err = api.call("POST", "/api/v1/datanodes/{node}/decommission", 503, {"node": node})
+        assert err["error"]["code"] == "unavailable"
+        api.call("POST", "/api/v1/datanodes/{node}/recommission", 503, {"node": node})
+    finally:
+        off = api.call("POST", sm, 200, params={"action": "leave"})
+    assert off == {"safe_mode": False, "reason": None}
+    err = api.call("POST", sm, 400, params={"action": "bogus"})
+    assert err["error"]["code"] == "bad_request"
+
+
+def test_unknown_routes_answer_the_error_body(api):
+    body = api.undocumented_route("GET", "/api/v1/no-such-thing", 404)
+    assert body["error"]["code"] == "not_found"
+    body = api.undocumented_route("POST", "/api/v1/summary", 404)
+    assert body["error"]["code"] == "not_found"
+    api.undocumented_route("DELETE", "/api/v1/datanodes", 404)
+
+
+def test_every_documented_answer_was_exercised(api):
+    """Runs last (pytest keeps file order): nothing documented went untested."""
+    wanted = set()
+    for template, item in api.doc["paths"].items():
+        for method, op in item.items():
+            for status in op["responses"]:
+                if status != "500":
+                    wanted.add((f"{method.upper()} {template}", status))
+    missing = sorted(wanted - UNREACHABLE - api.seen)
+    assert not missing, f"documented but never exercised: {missing}"
