@@ -2,8 +2,12 @@
 //! time (works with no internet and no separate server). The namenode mounts
 //! [`configure`]; the UI talks to the namenode's JSON APIs like any client.
 //!
-//! For now this is a placeholder page; the directory browser and dashboard
-//! come with the web UI issue.
+//! The UI is plain HTML/CSS/JS with no build step: `assets/index.html` (the
+//! shell), `assets/app.js` (hash routes `#/browse/<dir>`, `#/file/<path>`,
+//! `#/overview`, `#/datanodes`; uploads stream through XMLHttpRequest +
+//! FormData to `/upload_file`), `assets/style.css`. It is exercised in a real
+//! browser by `tests/browser/`. `build.rs` makes Cargo rebuild when an asset
+//! is added or changed.
 use actix_web::{http::header, web, HttpResponse};
 use rust_embed::RustEmbed;
 

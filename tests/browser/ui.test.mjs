@@ -1,0 +1,335 @@
+// The web UI in a real browser against a real cluster: headless Chromium
+// (Debian's /usr/bin/chromium) driven by playwright-core, one namenode and
+// three datanodes from $DFS_BIN_DIR. The steps run in order and share the
+// cluster and the page, as a user would: make a directory, upload two files
+// (one larger than a block), check the listing, download and compare bytes,
+// rename, delete (a file and a folder), drag and drop, open file details (blocks and
+// replicas), see API errors, then the datanodes page and the overview
+// reacting to a SIGKILLed datanode. Screenshots go to artifacts/ (the CI
+// artifacts folder); on a failure, a screenshot of the page and the cluster's
+// logs go there too.
+//
+//   cargo build --workspace --bins && cd tests/browser && npm ci && npm test
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ARTIFACTS, Cluster, launchBrowser, waitFor } from './cluster.mjs';
+
+const BLOCK = 1 << 20;
+const BIG_LEN = 2.5 * BLOCK; // 2.5 MiB: three blocks
+const SMALL_LEN = 12345;
+
+let cluster;
+let browser;
+let page;
+let tmp;
+let bigPath;
+let smallPath;
+let failed = false;
+
+const sha256 = (buf) => crypto.createHash('sha256').update(buf).digest('hex');
+const hash = (p) => (p === '/' ? '#/browse/' : '#/browse' + p.split('/').map(encodeURIComponent).join('/'));
+
+/** Runs a step; on failure, keeps a screenshot of the page and the logs. */
+function step(name, fn) {
+  test(name, { timeout: 120_000 }, async () => {
+    try {
+      await fn();
+    } catch (e) {
+      failed = true;
+      if (page) {
+        const shot = path.join(ARTIFACTS, `failure-${name.replace(/\W+/g, '-')}.png`);
+        await page.screenshot({ path: shot, fullPage: true }).catch(() => {});
+        console.error(`screenshot of the failure: ${shot}`);
+      }
+      throw e;
+    }
+  });
+}
+
+async function api(p, body) {
+  const r = await fetch(cluster.url + p, body
+    ? { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }
+    : {});
+  const j = await r.json();
+  if (!r.ok) throw new Error(`${p}: ${r.status} ${JSON.stringify(j)}`);
+  return j;
+}
+const exists = async (p) => (await fetch(`${cluster.url}/rpc/v1/status?path=${encodeURIComponent(p)}`)).ok;
+
+async function shot(name) {
+  // Toasts come and go; keep them out of the documentation screenshots.
+  await page.evaluate(() => document.querySelectorAll('.toast').forEach((t) => t.remove()));
+  await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
+}
+
+/** Waits until the locator's text matches `re` (and returns the text). */
+async function waitText(locator, re, timeoutMs = 10_000) {
+  let last = '';
+  await waitFor(`text ${re}`, async () => {
+    last = await locator.innerText({ timeout: 1000 }).catch(() => '');
+    return re.test(last);
+  }, timeoutMs).catch((e) => { throw new Error(`${e.message}; last text: ${JSON.stringify(last)}`); });
+  return last;
+}
+
+/** Waits until a toast has been shown (and returns its text). */
+async function toastText(kind) {
+  const t = page.locator(kind === 'error' ? '.toast.error' : '.toast:not(.error)').last();
+  await t.waitFor();
+  return t.innerText();
+}
+
+before(async () => {
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  for (const f of fs.readdirSync(ARTIFACTS)) {
+    if (f.startsWith('failure-') || f === 'logs') fs.rmSync(path.join(ARTIFACTS, f), { recursive: true, force: true });
+  }
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dfs-browser-files-'));
+  bigPath = path.join(tmp, 'big.bin');
+  smallPath = path.join(tmp, 'small.txt');
+  fs.writeFileSync(bigPath, crypto.randomBytes(BIG_LEN));
+  fs.writeFileSync(smallPath, Buffer.alloc(SMALL_LEN, 'dfs web ui test line\n'));
+  cluster = await Cluster.start({ datanodes: 3 });
+  browser = await launchBrowser();
+  const context = await browser.newContext({ viewport: { width: 1280, height: 860 }, acceptDownloads: true });
+  page = await context.newPage();
+  page.setDefaultTimeout(20_000);
+  page.on('pageerror', (e) => { console.error('page error:', e.message); });
+});
+
+after(async () => {
+  if (browser) await browser.close().catch(() => {});
+  if (cluster) {
+    if (failed) {
+      const logs = path.join(ARTIFACTS, 'logs');
+      fs.cpSync(path.join(cluster.root, 'logs'), logs, { recursive: true });
+      console.error(`cluster logs copied to ${logs}`);
+    }
+    cluster.stop();
+  }
+  if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+step('opens the browser at the root and makes a directory', async () => {
+  await page.goto(cluster.url + '/');
+  await page.waitForURL(/#\/browse\/$/);
+  await page.locator('.health.ok').waitFor(); // the header saw a healthy cluster
+  await page.getByRole('button', { name: 'New folder' }).click();
+  const input = page.locator('#dialog-input');
+  await input.fill('reports');
+  await input.press('Enter');
+  await page.locator('tr[data-name="reports"][data-type="directory"]').waitFor();
+  assert.ok(await exists('/reports'));
+  await page.locator('tr[data-name="reports"] a[href^="#/browse/"]').click();
+  await page.waitForURL((u) => u.hash === '#/browse/reports');
+  await page.getByText('This directory is empty.').waitFor();
+});
+
+step('uploads two files at once and lists them with their sizes', async () => {
+  await page.setInputFiles('#upload-input', [bigPath, smallPath]);
+  await page.locator('[data-upload="big.bin"][data-state="done"]').waitFor({ timeout: 60_000 });
+  await page.locator('[data-upload="small.txt"][data-state="done"]').waitFor({ timeout: 60_000 });
+  const big = page.locator('tr[data-name="big.bin"] td[data-bytes]');
+  const small = page.locator('tr[data-name="small.txt"] td[data-bytes]');
+  await big.waitFor();
+  await small.waitFor();
+  assert.equal(await big.getAttribute('data-bytes'), String(BIG_LEN));
+  assert.equal((await big.innerText()).trim(), '2.5 MiB');
+  assert.equal(await small.getAttribute('data-bytes'), String(SMALL_LEN));
+  assert.equal((await small.innerText()).trim(), '12.1 KiB');
+  const st = await api('/rpc/v1/status?path=/reports/big.bin');
+  assert.equal(st.length, BIG_LEN);
+  assert.equal(st.sha256, sha256(fs.readFileSync(bigPath)));
+  await shot('browse');
+  // A reload (or a shared link) opens the same directory.
+  await page.reload();
+  await page.locator('tr[data-name="big.bin"]').waitFor();
+  assert.equal(new URL(page.url()).hash, '#/browse/reports');
+});
+
+step('sorts and filters the listing', async () => {
+  await page.locator('th button', { hasText: 'Size' }).click();
+  let names = await page.locator('#listing tbody tr').evaluateAll((rows) => rows.map((r) => r.dataset.name));
+  assert.deepEqual(names, ['small.txt', 'big.bin']);
+  await page.locator('th button', { hasText: 'Size' }).click();
+  names = await page.locator('#listing tbody tr').evaluateAll((rows) => rows.map((r) => r.dataset.name));
+  assert.deepEqual(names, ['big.bin', 'small.txt']);
+  await page.locator('th button', { hasText: 'Name' }).click(); // back to the default order
+  await page.getByLabel('Filter entries by name').fill('sma');
+  await waitFor('filter', async () => (await page.locator('#listing tbody tr').count()) === 1);
+  await page.getByLabel('Filter entries by name').fill('');
+  await waitFor('unfiltered', async () => (await page.locator('#listing tbody tr').count()) === 2);
+});
+
+step('downloads a file with the same bytes', async () => {
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    page.locator('tr[data-name="big.bin"] [data-action="download"]').click(),
+  ]);
+  assert.equal(download.suggestedFilename(), 'big.bin');
+  const got = fs.readFileSync(await download.path());
+  assert.equal(got.length, BIG_LEN);
+  assert.ok(got.equals(fs.readFileSync(bigPath)), 'downloaded bytes differ from the upload');
+});
+
+step('renames a file', async () => {
+  await page.locator('tr[data-name="small.txt"] [data-action="rename"]').click();
+  const input = page.locator('#dialog-input');
+  assert.equal(await input.inputValue(), '/reports/small.txt');
+  await input.fill('notes.txt');
+  await input.press('Enter');
+  await page.locator('tr[data-name="notes.txt"]').waitFor();
+  await page.locator('tr[data-name="small.txt"]').waitFor({ state: 'detached' });
+  assert.ok(await exists('/reports/notes.txt'));
+  assert.ok(!(await exists('/reports/small.txt')));
+});
+
+step('deletes a file and a folder, saying how much goes', async () => {
+  // A file: confirm with the button.
+  await page.locator('tr[data-name="notes.txt"] [data-action="delete"]').click();
+  const summary = page.locator('#dialog [data-delete-summary]');
+  await waitText(summary, /1 file: 12\.1 KiB of data, 36\.2 KiB with replicas/);
+  await page.locator('#dialog-ok').click();
+  await page.locator('tr[data-name="notes.txt"]').waitFor({ state: 'detached' });
+  assert.ok(!(await exists('/reports/notes.txt')));
+
+  // A folder with something in it: recursive, confirmed with Enter; Escape cancels.
+  await api('/rpc/v1/mkdirs', { path: '/reports/old/inner', parents: true });
+  const form = new FormData();
+  form.append('directory', '/reports/old');
+  form.append('file', new Blob([Buffer.alloc(3000, 'x')]), 'a.txt');
+  const up = await fetch(cluster.url + '/upload_file', { method: 'POST', body: form });
+  assert.equal(up.status, 201);
+  await page.getByRole('button', { name: 'Refresh' }).click();
+  await page.locator('tr[data-name="old"]').waitFor();
+  await page.locator('tr[data-name="old"] [data-action="delete"]').click();
+  await waitText(summary, /1 file and 2 folders/);
+  await page.keyboard.press('Escape');
+  await page.locator('#dialog').waitFor({ state: 'hidden' });
+  assert.ok(await exists('/reports/old'), 'Escape must not delete');
+  await page.locator('tr[data-name="old"] [data-action="delete"]').click();
+  await page.locator('#dialog-ok').waitFor();
+  await page.keyboard.press('Enter');
+  await page.locator('tr[data-name="old"]').waitFor({ state: 'detached' });
+  assert.ok(!(await exists('/reports/old')));
+  assert.match(await toastText(), /Deleted 1 file and 2 folders/);
+});
+
+step('uploads a file dropped on the listing', async () => {
+  await page.evaluate(() => {
+    const dt = new DataTransfer();
+    dt.items.add(new File(['dropped by drag and drop\n'], 'dropped.txt', { type: 'text/plain' }));
+    const zone = document.querySelector('.dropzone');
+    for (const type of ['dragenter', 'dragover', 'drop']) {
+      zone.dispatchEvent(new DragEvent(type, { dataTransfer: dt, bubbles: true, cancelable: true }));
+    }
+  });
+  await page.locator('[data-upload="dropped.txt"][data-state="done"]').waitFor();
+  await page.locator('tr[data-name="dropped.txt"]').waitFor();
+  assert.equal((await api('/rpc/v1/status?path=/reports/dropped.txt')).length, 25);
+  await api('/rpc/v1/delete', { path: '/reports/dropped.txt' });
+  await page.getByRole('button', { name: 'Clear finished' }).click();
+  await page.getByRole('button', { name: 'Refresh' }).click();
+  await page.locator('tr[data-name="dropped.txt"]').waitFor({ state: 'detached' });
+});
+
+step('shows API errors', async () => {
+  // A folder where a file is: the namenode refuses, the page says why.
+  await page.getByRole('button', { name: 'New folder' }).click();
+  await page.locator('#dialog-input').fill('big.bin');
+  await page.locator('#dialog-input').press('Enter');
+  const text = await toastText('error');
+  assert.match(text, /big\.bin/);
+  assert.match(text, /conflict|exists|not a directory|file/i);
+  // A path that does not exist.
+  await page.goto(cluster.url + '/' + hash('/no/such/dir'));
+  await page.locator('.error-box').waitFor();
+  assert.match(await page.locator('.error-box').innerText(), /not found|no such|does not exist/i);
+});
+
+step('file details show blocks, checksums and replicas', async () => {
+  await page.goto(cluster.url + '/' + hash('/reports'));
+  await page.locator('tr[data-name="big.bin"] a[href^="#/file/"]').click();
+  await page.waitForURL((u) => u.hash === '#/file/reports/big.bin');
+  const rows = page.locator('#blocks tbody tr');
+  await waitFor('3 blocks', async () => (await rows.count()) === 3);
+  const fileSha = sha256(fs.readFileSync(bigPath));
+  assert.equal((await page.locator('[data-prop="sha256"] .hash').innerText()).trim(), fileSha);
+  assert.match(await page.locator('[data-prop="size"]').innerText(), /2\.5 MiB\s+2,621,440 bytes/);
+  const data = fs.readFileSync(bigPath);
+  const lens = [BLOCK, BLOCK, BLOCK / 2];
+  for (let i = 0; i < 3; i++) {
+    const row = rows.nth(i);
+    assert.equal(await row.locator('td[data-bytes]').getAttribute('data-bytes'), String(lens[i]));
+    const blockSha = sha256(data.subarray(i * BLOCK, i * BLOCK + lens[i]));
+    assert.equal(await row.locator('td.hash').getAttribute('title'), blockSha);
+    await waitFor(`3 live replicas of block ${i + 1}`, async () => (await row.locator('.replica[data-state="live"]').count()) === 3);
+  }
+  await shot('file-details');
+});
+
+step('datanodes page lists the nodes, decommissions and recommissions one', async () => {
+  await page.locator('[data-nav="datanodes"]').click();
+  await page.waitForURL((u) => u.hash === '#/datanodes');
+  const rows = page.locator('#datanodes tbody tr');
+  await waitFor('3 datanodes', async () => (await page.locator('#datanodes tbody tr[data-state="live"]').count()) === 3);
+  await shot('datanodes');
+  const first = rows.first();
+  const addr = await first.getAttribute('data-addr');
+  await first.locator('[data-action="decommission"]').click();
+  await waitText(page.locator('#dialog-title'), new RegExp(`Decommission ${addr}`));
+  await page.locator('#dialog-ok').click();
+  const row = page.locator(`#datanodes tbody tr[data-addr="${addr}"]`);
+  // With three nodes and replication 3 there is nowhere to drain to, so the
+  // namenode counts the blocks as safe as they can be: it may go straight on
+  // to decommissioned.
+  await waitFor('decommissioning', async () => (await row.getAttribute('data-admin')) !== 'normal');
+  await row.locator('[data-drain]').waitFor();
+  await shot('datanodes-decommissioned');
+  await row.locator('[data-action="recommission"]').click();
+  await page.locator('#dialog-ok').click();
+  await waitFor('back in service', async () => (await row.getAttribute('data-admin')) === 'normal');
+});
+
+step('overview changes when a datanode is killed', async () => {
+  await page.locator('[data-nav="overview"]').click();
+  await page.waitForURL((u) => u.hash === '#/overview');
+  const live = page.locator('[data-stat="live"] .n');
+  const dead = page.locator('[data-stat="dead"] .n');
+  await waitFor('3 live', async () => (await live.innerText()) === '3');
+  assert.equal(await dead.innerText(), '0');
+  assert.equal(await page.locator('[data-stat="files"] .n').innerText(), '1');
+  await page.locator('[data-repair="idle"]').waitFor();
+  await shot('overview');
+
+  cluster.killDatanode(2);
+  await waitFor('2 live, 1 dead on the page', async () =>
+    (await live.innerText()) === '2' && (await dead.innerText()) === '1', 20_000);
+  // Its blocks lost a replica: the repair panel shows the work waiting.
+  await page.locator('[data-repair="active"]').waitFor();
+  assert.notEqual(await page.locator('[data-stat="under-replicated"] .n').innerText(), '0');
+  await page.locator('.health.warn').waitFor();
+  await shot('overview-repair');
+
+  await page.locator('[data-nav="datanodes"]').click();
+  await page.locator('#datanodes tbody tr[data-state="dead"]').waitFor();
+});
+
+step('is readable on a narrow screen', async () => {
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.goto(cluster.url + '/' + hash('/reports'));
+  await page.locator('tr[data-name="big.bin"]').waitFor();
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 1, `the page scrolls sideways by ${overflow}px on a phone`);
+  const tableOverflow = await page.evaluate(() => {
+    const w = document.querySelector('#listing').parentElement;
+    return w.scrollWidth - w.clientWidth;
+  });
+  assert.ok(tableOverflow <= 1, `the listing is ${tableOverflow}px too wide on a phone`);
+  await shot('browse-narrow');
+  await page.setViewportSize({ width: 1280, height: 860 });
+});
