@@ -22,9 +22,22 @@
 //! - one logical change = one [`Txn`] = one atomic `sled::Batch`, applied
 //!   while the caller still holds the namespace lock (so batches reach sled in
 //!   the order the changes were made in memory);
-//! - a change is acknowledged to a client only after [`MetaStore::flush`]
-//!   returned, which the caller awaits *after* releasing the lock, so
-//!   concurrent changes share one flush (sled fsyncs its log once for all);
+//! - a change is acknowledged to a client only after it is durable: the
+//!   caller hands its `Txn` to [`MetaStore::submit`] while it still holds
+//!   the namespace lock (so transactions are queued in the order the changes
+//!   were made in memory) and awaits the returned [`Commit`] *after*
+//!   releasing the lock;
+//! - group commit: one committer thread takes every queued transaction at
+//!   once, applies them in order as one `sled::Batch` (atomic: a crash keeps
+//!   all of the group or none of it, so never a later change without an
+//!   earlier one), flushes (one fsync for the whole group) and only then
+//!   answers every waiter. Transactions queued meanwhile form the next
+//!   group. Only this thread calls `apply_batch` and `flush` after startup:
+//!   sled 0.34 deadlocks when batches and flushes race from many threads
+//!   (a batch waits for the flushes' read guards while the flushes wait for
+//!   log writes that its exhausted IO pool cannot run);
+//! - after a failed apply or flush the committer refuses every later
+//!   transaction (memory is ahead of disk; see `namesystem`);
 //! - sled is never called from anywhere else, so the engine can be swapped in
 //!   this one file (Garage `src/db`).
 use crate::blocks::BlockMeta;
@@ -35,6 +48,7 @@ use dfs_common::checksum::Sha256State;
 use dfs_common::codec::{self, CodecError};
 use dfs_common::ids::{BlockId, FileId, NodeId};
 use std::path::Path;
+use std::sync::{Arc, Condvar, Mutex};
 
 const INODE: &[u8] = b"i/";
 const PENDING: &[u8] = b"p/";
@@ -42,6 +56,9 @@ const BLOCK: &[u8] = b"b/";
 const DATANODE: &[u8] = b"d/";
 const HASH_STATE: &[u8] = b"h/";
 const NEXT_INODE: &[u8] = b"m/next_inode";
+
+/// sled's page cache (see [`MetaStore::open`]).
+const SLED_CACHE_BYTES: u64 = 64 * 1024 * 1024;
 
 fn key(prefix: &[u8], id: &[u8]) -> Vec<u8> {
     let mut k = Vec::with_capacity(prefix.len() + id.len());
@@ -68,11 +85,13 @@ pub struct Loaded {
     pub next_inode: Option<InodeId>,
 }
 
+/// One put (`Some`) or delete (`None`).
+type Write = (Vec<u8>, Option<Vec<u8>>);
+
 /// A set of puts and deletes that is applied atomically.
 #[derive(Default)]
 pub struct Txn {
-    batch: sled::Batch,
-    ops: usize,
+    writes: Vec<Write>,
     error: Option<CodecError>,
 }
 
@@ -82,15 +101,12 @@ impl Txn {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.ops == 0 && self.error.is_none()
+        self.writes.is_empty() && self.error.is_none()
     }
 
     fn put<T: serde::Serialize>(&mut self, k: Vec<u8>, value: &T) {
         match codec::encode(value) {
-            Ok(v) => {
-                self.batch.insert(k, v);
-                self.ops += 1;
-            }
+            Ok(v) => self.writes.push((k, Some(v))),
             Err(e) => {
                 if self.error.is_none() {
                     self.error = Some(e);
@@ -100,8 +116,7 @@ impl Txn {
     }
 
     fn del(&mut self, k: Vec<u8>) {
-        self.batch.remove(k);
-        self.ops += 1;
+        self.writes.push((k, None));
     }
 
     pub fn put_inode(&mut self, id: InodeId, rec: &InodeRecord) {
@@ -138,9 +153,118 @@ impl Txn {
     }
 }
 
+/// Adds `writes` to `batch`, in order (a later write of a key wins).
+fn add_to_batch(batch: &mut sled::Batch, writes: Vec<Write>) {
+    for (k, v) in writes {
+        match v {
+            Some(v) => batch.insert(k, v),
+            None => batch.remove(k),
+        }
+    }
+}
+
+/// A queued transaction's answer: `Err` holds the store's error text.
+type Reply = tokio::sync::oneshot::Sender<std::result::Result<(), String>>;
+
+#[derive(Default)]
+struct Queue {
+    items: Vec<(Vec<Write>, Reply)>,
+    closed: bool,
+}
+
+/// The committer's inbox.
+#[derive(Default)]
+struct Inbox {
+    queue: Mutex<Queue>,
+    ready: Condvar,
+}
+
+/// A submitted transaction: await [`Commit::durable`] before answering.
+#[must_use]
+pub struct Commit(tokio::sync::oneshot::Receiver<std::result::Result<(), String>>);
+
+impl Commit {
+    /// Resolves once the transaction (and every one queued before it) is
+    /// applied and flushed.
+    pub async fn durable(self) -> Result<()> {
+        match self.0.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(NamenodeError::Internal(format!("metadata store: {e}"))),
+            Err(_) => Err(NamenodeError::Internal(
+                "metadata store: the committer stopped".into(),
+            )),
+        }
+    }
+}
+
 /// The sled database of one namenode.
 pub struct MetaStore {
     db: sled::Db,
+    inbox: Arc<Inbox>,
+    committer: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for MetaStore {
+    fn drop(&mut self) {
+        if let Ok(mut q) = self.inbox.queue.lock() {
+            q.closed = true;
+        }
+        self.inbox.ready.notify_all();
+        if let Some(t) = self.committer.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// The committer thread: takes every queued transaction, applies them as
+/// one batch, flushes once, answers them all (see the module doc).
+fn run_committer(db: sled::Db, inbox: Arc<Inbox>) {
+    let mut failed: Option<String> = None;
+    loop {
+        let items = {
+            let Ok(mut q) = inbox.queue.lock() else {
+                return;
+            };
+            while q.items.is_empty() && !q.closed {
+                q = match inbox.ready.wait(q) {
+                    Ok(q) => q,
+                    Err(_) => return,
+                };
+            }
+            if q.items.is_empty() {
+                return;
+            }
+            std::mem::take(&mut q.items)
+        };
+        let mut batch = sled::Batch::default();
+        let mut replies = Vec::with_capacity(items.len());
+        let mut dirty = false;
+        for (writes, reply) in items {
+            dirty |= !writes.is_empty();
+            add_to_batch(&mut batch, writes);
+            replies.push(reply);
+        }
+        let result = match &failed {
+            Some(e) => Err(format!("an earlier commit failed: {e}")),
+            None => {
+                let applied = if dirty {
+                    db.apply_batch(batch).map_err(|e| e.to_string())
+                } else {
+                    Ok(())
+                };
+                applied.and_then(|()| db.flush().map(|_| ()).map_err(|e| e.to_string()))
+            }
+        };
+        if let Err(e) = &result {
+            if failed.is_none() {
+                log::error!("metadata commit failed: {e}");
+                failed = Some(e.clone());
+            }
+        }
+        for r in replies {
+            let _ = r.send(result.clone());
+        }
+    }
 }
 
 impl MetaStore {
@@ -151,6 +275,10 @@ impl MetaStore {
         })?;
         let db = sled::Config::new()
             .path(dir.join("meta.sled"))
+            // Everything lives in memory above the store: sled's page cache
+            // only serves the startup scan and rare `hash_state` reads, so
+            // its default 1 GiB would just double the namespace's footprint.
+            .cache_capacity(SLED_CACHE_BYTES)
             .open()
             .map_err(|e| {
                 NamenodeError::Internal(format!("cannot open metadata in {}: {e}", dir.display()))
@@ -160,7 +288,21 @@ impl MetaStore {
         } else {
             log::info!("metadata store created in {}", dir.display());
         }
-        Ok(MetaStore { db })
+        let inbox = Arc::new(Inbox::default());
+        let committer = {
+            let (db, inbox) = (db.clone(), inbox.clone());
+            std::thread::Builder::new()
+                .name("meta-commit".into())
+                .spawn(move || run_committer(db, inbox))
+                .map_err(|e| {
+                    NamenodeError::Internal(format!("cannot start the metadata committer: {e}"))
+                })?
+        };
+        Ok(MetaStore {
+            db,
+            inbox,
+            committer: Some(committer),
+        })
     }
 
     /// Reads everything back. A record that cannot be decoded is an error:
@@ -221,20 +363,36 @@ impl MetaStore {
         }
     }
 
-    /// Applies a transaction atomically (not yet durable: see [`Self::flush`]).
-    pub fn apply(&self, txn: Txn) -> Result<()> {
+    /// Queues a transaction for the committer (call it under the lock that
+    /// orders the changes; await the answer after releasing it). An empty
+    /// transaction just waits for everything queued before it.
+    pub fn submit(&self, txn: Txn) -> Result<Commit> {
         if let Some(e) = txn.error {
             return Err(codec_err(e));
         }
-        if txn.ops == 0 {
-            return Ok(());
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        {
+            let mut q = self.inbox.queue.lock().map_err(|_| {
+                NamenodeError::Internal("metadata store: commit queue poisoned".into())
+            })?;
+            if q.closed {
+                return Err(NamenodeError::Internal("metadata store: closed".into()));
+            }
+            q.items.push((txn.writes, tx));
         }
-        self.db.apply_batch(txn.batch).map_err(store_err)
+        self.inbox.ready.notify_one();
+        Ok(Commit(rx))
     }
 
-    /// Makes every applied transaction durable.
+    /// Applies and flushes a transaction (startup, before anything else
+    /// uses the store).
+    pub async fn apply(&self, txn: Txn) -> Result<()> {
+        self.submit(txn)?.durable().await
+    }
+
+    /// Makes every submitted transaction durable.
     pub async fn flush(&self) -> Result<()> {
-        self.db.flush_async().await.map(|_| ()).map_err(store_err)
+        self.submit(Txn::new())?.durable().await
     }
 
     /// Bytes sled uses on disk (for `/metrics`).
@@ -288,11 +446,11 @@ mod tests {
                     admin: dfs_common::proto::client::AdminState::Decommissioning,
                 },
             );
-            store.apply(txn).unwrap();
+            let first = store.submit(txn).unwrap();
             let mut txn = Txn::new();
             txn.del_inode(9);
-            store.apply(txn).unwrap();
-            store.flush().await.unwrap();
+            store.submit(txn).unwrap().durable().await.unwrap();
+            first.durable().await.unwrap();
         }
         let store = MetaStore::open(dir.path()).unwrap();
         let l = store.load().unwrap();

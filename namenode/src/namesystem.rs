@@ -7,8 +7,11 @@
 //! The shape of every change ([`Namesystem::mutate`]):
 //! 1. lock the namespace, run the operation (validate, then change memory and
 //!    record the same change in a `Txn`), hand the block map's change events
-//!    to the replication queues, apply the `Txn` to sled, unlock;
-//! 2. `flush` sled (outside the lock, so concurrent changes share a flush);
+//!    to the replication queues, queue the `Txn` for the store's committer
+//!    (so transactions reach sled in the order the changes were made), unlock;
+//! 2. await the commit (outside the lock): the committer applies every
+//!    queued transaction as one batch and flushes once for all of them
+//!    (group commit, see `meta_store`);
 //! 3. only then queue block deletions on datanodes and answer the caller.
 //!
 //! So an acknowledged change is durable, and a replica is deleted only after
@@ -99,8 +102,7 @@ impl Namesystem {
         } else {
             Namespace::load(loaded, now_ms(), started, &mut txn)
         };
-        store.apply(txn)?;
-        store.flush().await?;
+        store.apply(txn).await?;
         let counts = ns.counts(&NodeView::default());
         log::info!(
             "namespace loaded: {} directories, {} files, {} blocks, {} files being written, {} known datanodes",
@@ -182,22 +184,28 @@ impl Namesystem {
             ));
         }
         let mut dels = Deletions::new();
-        let (out, dirty) = {
+        let (out, commit) = {
             let mut ns = self.lock()?;
             let mut txn = Txn::new();
             let out = op(&mut ns, &mut txn, &mut dels);
             let events = ns.blocks_mut().take_events();
             self.repl().absorb(events, Instant::now());
             let out = out?;
-            let dirty = !txn.is_empty();
-            if let Err(e) = self.store.apply(txn) {
-                self.fail(&e);
-                return Err(e);
-            }
-            (out, dirty)
+            let commit = if txn.is_empty() && dels.is_empty() {
+                None
+            } else {
+                match self.store.submit(txn) {
+                    Ok(c) => Some(c),
+                    Err(e) => {
+                        self.fail(&e);
+                        return Err(e);
+                    }
+                }
+            };
+            (out, commit)
         };
-        if dirty || !dels.is_empty() {
-            if let Err(e) = self.store.flush().await {
+        if let Some(c) = commit {
+            if let Err(e) = c.durable().await {
                 self.fail(&e);
                 return Err(e);
             }

@@ -48,7 +48,8 @@ pub type Deletions = Vec<(NodeId, BlockId)>;
 
 #[derive(Debug)]
 pub struct Namespace {
-    inodes: HashMap<InodeId, Inode>,
+    /// Boxed: the map's slots stay small (it sizes to powers of two).
+    inodes: HashMap<InodeId, Box<Inode>>,
     next_inode: InodeId,
     pending: HashMap<FileId, Pending>,
     pending_by_path: HashMap<DfsPath, FileId>,
@@ -75,11 +76,11 @@ impl Namespace {
         txn.put_next_inode(self.next_inode);
         self.inodes.insert(
             ROOT_ID,
-            Inode {
+            Box::new(Inode {
                 id: ROOT_ID,
                 record: rec,
                 children: BTreeMap::new(),
-            },
+            }),
         );
     }
 
@@ -105,50 +106,60 @@ impl Namespace {
             pending_by_path: HashMap::new(),
             blocks: BlockMap::from_records(loaded.blocks),
         };
+        // Children by parent, gathered while the records go in (one name
+        // copy each: the record keeps its own).
+        let mut by_parent: HashMap<InodeId, Vec<(String, InodeId)>> = HashMap::new();
         for (id, record) in loaded.inodes {
+            if id != ROOT_ID {
+                by_parent
+                    .entry(record.parent)
+                    .or_default()
+                    .push((record.name.clone(), id));
+            }
             ns.inodes.insert(
                 id,
-                Inode {
+                Box::new(Inode {
                     id,
                     record,
                     children: BTreeMap::new(),
-                },
+                }),
             );
         }
-        if !ns.inodes.get(&ROOT_ID).is_some_and(Inode::is_dir) {
+        if !ns.inodes.get(&ROOT_ID).is_some_and(|i| i.is_dir()) {
             log::warn!("metadata has no root directory; creating /");
             ns.install_root(now_ms, txn);
         }
         // Link children to parents, walking from the root so that an inode
-        // is attached only if its whole ancestry is.
-        let mut by_parent: HashMap<InodeId, Vec<InodeId>> = HashMap::new();
-        for (id, inode) in &ns.inodes {
-            if *id != ROOT_ID {
-                by_parent.entry(inode.record.parent).or_default().push(*id);
-            }
-        }
+        // is attached only if its whole ancestry is. Each directory's
+        // entries are sorted once and its map built in bulk.
         let mut attached = vec![ROOT_ID];
         let mut stack = vec![ROOT_ID];
         while let Some(dir) = stack.pop() {
-            let kids = by_parent.remove(&dir).unwrap_or_default();
-            let is_dir = ns.inodes.get(&dir).is_some_and(Inode::is_dir);
-            for kid in kids {
-                let Some(name) = ns.inodes.get(&kid).map(|i| i.record.name.clone()) else {
-                    continue;
-                };
-                let parent_ok = is_dir
-                    && ns
-                        .inodes
-                        .get_mut(&dir)
-                        .is_some_and(|p| p.children.insert(name.clone(), kid).is_none());
-                if parent_ok {
-                    attached.push(kid);
-                    stack.push(kid);
-                } else {
+            let mut kids = by_parent.remove(&dir).unwrap_or_default();
+            let is_dir = ns.inodes.get(&dir).is_some_and(|i| i.is_dir());
+            if !is_dir {
+                for (name, kid) in kids {
                     log::error!(
                         "metadata: inode {kid} ({name:?}) cannot be attached to {dir}; dropping it"
                     );
                 }
+                continue;
+            }
+            kids.sort_unstable();
+            let mut children: Vec<(String, InodeId)> = Vec::with_capacity(kids.len());
+            for (name, kid) in kids {
+                if children.last().is_some_and(|(n, _)| *n == name) {
+                    log::error!(
+                        "metadata: inode {kid} ({name:?}) cannot be attached to {dir}; dropping it"
+                    );
+                    continue;
+                }
+                attached.push(kid);
+                stack.push(kid);
+                children.push((name, kid));
+            }
+            if let Some(p) = ns.inodes.get_mut(&dir) {
+                p.children = children.into_iter().collect();
             }
         }
         if attached.len() != ns.inodes.len() {
@@ -183,7 +194,7 @@ impl Namespace {
                 BlockOwner::File(ino) => !ns
                     .inodes
                     .get(&ino)
-                    .and_then(Inode::file)
+                    .and_then(|i| i.file())
                     .is_some_and(|f| f.blocks.contains(id)),
                 BlockOwner::Pending(fid) => !ns
                     .pending
@@ -204,12 +215,14 @@ impl Namespace {
     fn inode(&self, id: InodeId) -> Result<&Inode> {
         self.inodes
             .get(&id)
+            .map(|b| &**b)
             .ok_or_else(|| NamenodeError::Internal(format!("inode {id} is referenced but missing")))
     }
 
     fn inode_mut(&mut self, id: InodeId) -> Result<&mut Inode> {
         self.inodes
             .get_mut(&id)
+            .map(|b| &mut **b)
             .ok_or_else(|| NamenodeError::Internal(format!("inode {id} is referenced but missing")))
     }
 
@@ -315,11 +328,11 @@ impl Namespace {
         txn.put_inode(id, &record);
         self.inodes.insert(
             id,
-            Inode {
+            Box::new(Inode {
                 id,
                 record,
                 children: BTreeMap::new(),
-            },
+            }),
         );
         let p = self.inode_mut(parent)?;
         p.children.insert(name.to_string(), id);

@@ -66,7 +66,7 @@ impl Namespace {
     fn file_replication(&self, ino: InodeId) -> Option<u16> {
         self.inodes
             .get(&ino)
-            .and_then(Inode::file)
+            .and_then(|i| i.file())
             .map(|f| f.replication)
     }
 
