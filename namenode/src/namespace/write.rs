@@ -330,7 +330,7 @@ impl Namespace {
         if let Some(st) = &req.sha256_state {
             txn.put_hash_state(id, st);
         }
-        self.commit_blocks(req, id, file.replication, now, txn);
+        self.commit_blocks(req, id, now, txn);
         Ok(self.status_of(self.inode(id)?, path))
     }
 
@@ -339,22 +339,18 @@ impl Namespace {
         &mut self,
         req: &CompleteRequest,
         id: InodeId,
-        replication: u16,
         now: Instant,
         txn: &mut Txn,
     ) {
         for b in &req.blocks {
             self.blocks
                 .commit(b.block_id, id, b.len, b.sha256, &b.replicas, now, txn);
-            // A pipeline that lost hops leaves the block short: repair it
-            // now rather than at the next rescan.
-            let short = self
-                .blocks
-                .get(&b.block_id)
-                .is_some_and(|m| m.replicas.len() < usize::from(replication));
-            if short {
-                self.blocks.touch(b.block_id);
-            }
+            // The monitor looks at every new block: a pipeline that lost
+            // hops leaves it short, and a listed replica may sit on a node
+            // already declared dead (which then brings no later event), so
+            // counting listed replicas here is not enough. Healthy blocks
+            // cost the monitor one check.
+            self.blocks.touch(b.block_id);
         }
     }
 
@@ -491,7 +487,7 @@ impl Namespace {
             Some(st) => txn.put_hash_state(id, st),
             None => txn.del_hash_state(id),
         }
-        self.commit_blocks(req, id, file.replication, now, txn);
+        self.commit_blocks(req, id, now, txn);
         Ok(self.status_of(self.inode(id)?, path))
     }
 
