@@ -27,6 +27,9 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// long while reading is given up on.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// Sent with a block read whose SHA-256 the reader checks itself.
+use dfs_common::proto::data::READER_VERIFIES_HEADER;
+
 /// A handle for talking to any datanode (cheap to clone).
 #[derive(Clone)]
 pub struct DatanodeClient {
@@ -103,8 +106,28 @@ impl DatanodeClient {
         offset: u64,
         length: u64,
     ) -> Result<BoxStream<'static, Result<Bytes>>> {
+        self.get_block_checked(addr, block, offset, length, false)
+            .await
+    }
+
+    /// [`DatanodeClient::get_block`]; `digest_checked_here` tells the
+    /// datanode that the caller checks the block's SHA-256 itself, so that
+    /// the datanode checks only the chunk CRC32Cs instead of hashing every
+    /// byte a second time.
+    pub async fn get_block_checked(
+        &self,
+        addr: &str,
+        block: BlockId,
+        offset: u64,
+        length: u64,
+        digest_checked_here: bool,
+    ) -> Result<BoxStream<'static, Result<Bytes>>> {
         let url = format!("{}?offset={offset}&length={length}", block_url(addr, block));
-        let resp = tokio::time::timeout(IDLE_TIMEOUT, self.http.get(url).send())
+        let mut req = self.http.get(url);
+        if digest_checked_here {
+            req = req.header(READER_VERIFIES_HEADER, "sha256");
+        }
+        let resp = tokio::time::timeout(IDLE_TIMEOUT, req.send())
             .await
             .map_err(|_| {
                 ClientError::Transport(format!(

@@ -5,11 +5,16 @@
 //! namenode's recorded length and SHA-256), then the chunk-aligned byte range,
 //! and check each chunk's CRC32C before handing on the part of it that was
 //! asked for. When a whole block is read, its SHA-256 is checked too, before
-//! its last chunk is handed on.
+//! its last chunk is handed on (also when a replica failed part-way: the
+//! digest goes on over the next replica's bytes); the datanode is told so,
+//! and checks only the CRC32Cs, so each byte is hashed once per read.
+//! Chunks are checked in place in the pieces the HTTP body delivers, with no
+//! copy ([`ChunkVerifier`]).
 //!
 //! Invariants:
 //! - No byte leaves this module unverified.
-//! - At most about one chunk is buffered (plus what the HTTP body holds).
+//! - At most about one body piece (a few hundred KiB) is buffered, plus what
+//!   the HTTP body holds.
 //! - On any failure of a replica (cannot connect, error answer, short body,
 //!   checksum mismatch), reading goes on from the next replica at the same
 //!   chunk-aligned offset, so no byte is handed on twice. Data mismatches are
@@ -20,7 +25,7 @@ use crate::datanode::DatanodeClient;
 use crate::error::{ClientError, Result};
 use crate::namenode::NamenodeClient;
 use crate::FileReader;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use dfs_common::checksum::{BlockChecksums, Sha256Hasher};
 use dfs_common::path::DfsPath;
 use dfs_common::proto::client::{BadReplicaReport, FileLocations, FileType, LocatedBlock};
@@ -71,6 +76,8 @@ pub(crate) fn open_located(
         pos: offset,
         end,
         cur: None,
+        ready: VecDeque::new(),
+        hash: None,
         next_replica: 0,
         tried: Vec::new(),
     };
@@ -155,14 +162,17 @@ pub(crate) fn needed_part(
 /// One open replica of the current block.
 struct ReplicaRead {
     index: usize,
-    meta: BlockChecksums,
     body: BoxStream<'static, Result<Bytes>>,
-    /// Received but not yet consumed.
-    pending: Bytes,
-    /// The next chunk the body will deliver.
-    chunk: usize,
-    /// Running digest, when this read covers the whole block.
-    hash: Option<Sha256Hasher>,
+    verifier: ChunkVerifier,
+}
+
+/// The running SHA-256 of a block that is read whole (carried over to the
+/// next replica when one fails part-way, so the digest still covers every
+/// byte handed on).
+struct BlockHash {
+    hasher: Sha256Hasher,
+    /// Bytes of the block hashed so far (all of them handed on, or about to be).
+    len: u64,
 }
 
 struct ReadState {
@@ -175,6 +185,11 @@ struct ReadState {
     pos: u64,
     end: u64,
     cur: Option<ReplicaRead>,
+    /// Verified bytes of the current block not yet handed on, with their
+    /// offsets in the block, in order.
+    ready: VecDeque<(u64, Bytes)>,
+    /// The current block's digest so far, when it is read whole.
+    hash: Option<BlockHash>,
     /// The next replica of the current block to try.
     next_replica: usize,
     /// What went wrong with the current block's replicas so far.
@@ -195,10 +210,12 @@ impl ReadState {
             {
                 self.blocks.pop_front();
                 self.cur = None;
+                self.ready.clear();
+                self.hash = None;
                 self.next_replica = 0;
                 self.tried.clear();
             }
-            let Some(block) = self.blocks.front().cloned() else {
+            let Some(block) = self.blocks.front() else {
                 return Some(Err(ClientError::Corrupt(format!(
                     "{}: no block holds byte {}",
                     self.path, self.pos
@@ -206,28 +223,27 @@ impl ReadState {
             };
             let want_start = self.pos - block.offset;
             let want_end = self.end.min(block.offset + block.len) - block.offset;
+            if let Some((start, data)) = self.ready.pop_front() {
+                let data_end = start + data.len() as u64;
+                let (from, to) = needed_part(start, data_end, want_start, want_end);
+                self.pos += (to - from) as u64;
+                if data_end >= want_end {
+                    self.cur = None;
+                }
+                if to > from {
+                    return Some(Ok(data.slice(from..to)));
+                }
+                continue;
+            }
+            let block = block.clone();
             if self.cur.is_none() {
                 if let Err(e) = self.open_replica(&block, want_start, want_end).await {
                     return Some(Err(e));
                 }
             }
-            match self.read_chunk(&block).await {
-                Ok(Some((chunk_start, data))) => {
-                    let chunk_end = chunk_start + data.len() as u64;
-                    let (from, to) = needed_part(chunk_start, chunk_end, want_start, want_end);
-                    self.pos += (to - from) as u64;
-                    if chunk_end >= want_end {
-                        self.cur = None;
-                    }
-                    if to > from {
-                        return Some(Ok(data.slice(from..to)));
-                    }
-                }
-                Ok(None) => {}
-                Err(ReplicaFailure { reason, bad_data }) => {
-                    if let Some(r) = self.cur.take() {
-                        self.replica_failed(&block, r.index, reason, bad_data).await;
-                    }
+            if let Err(ReplicaFailure { reason, bad_data }) = self.receive(&block).await {
+                if let Some(r) = self.cur.take() {
+                    self.replica_failed(&block, r.index, reason, bad_data).await;
                 }
             }
         }
@@ -258,9 +274,25 @@ impl ReadState {
             }
             let (offset, length) =
                 aligned_range(meta.chunk_size as u64, block.len, want_start, want_end);
+            // The digest is checked here when the block is read whole (from
+            // its start, or on from where a failed replica left off); then
+            // the datanode need not hash it too.
+            let whole = offset + length == block.len && block.sha256.is_some();
+            if !whole || offset == 0 {
+                self.hash = None;
+            }
+            if whole && offset == 0 {
+                self.hash = Some(BlockHash {
+                    hasher: Sha256Hasher::new(),
+                    len: 0,
+                });
+            }
+            if self.hash.as_ref().is_some_and(|h| h.len != offset) {
+                self.hash = None;
+            }
             let body = match self
                 .dn
-                .get_block(&addr, block.block_id, offset, length)
+                .get_block_checked(&addr, block.block_id, offset, length, self.hash.is_some())
                 .await
             {
                 Ok(b) => b,
@@ -270,14 +302,11 @@ impl ReadState {
                     continue;
                 }
             };
-            let whole = offset == 0 && offset + length == block.len;
+            let first_chunk = (offset / meta.chunk_size as u64) as usize;
             self.cur = Some(ReplicaRead {
                 index,
-                chunk: (offset / meta.chunk_size as u64) as usize,
-                meta,
                 body,
-                pending: Bytes::new(),
-                hash: whole.then(Sha256Hasher::new),
+                verifier: ChunkVerifier::new(meta, first_chunk),
             });
             return Ok(());
         }
@@ -292,40 +321,40 @@ impl ReadState {
         )))
     }
 
-    /// Reads and verifies the next chunk of the open replica: its offset in
-    /// the block and its bytes.
-    async fn read_chunk(
-        &mut self,
-        block: &LocatedBlock,
-    ) -> std::result::Result<Option<(u64, Bytes)>, ReplicaFailure> {
+    /// Receives the next piece from the open replica and queues what it
+    /// completes, verified, in `ready`. When that reaches the end of a block
+    /// read whole, the block's SHA-256 is checked first: on a mismatch
+    /// nothing of the piece is queued.
+    async fn receive(&mut self, block: &LocatedBlock) -> std::result::Result<(), ReplicaFailure> {
         let Some(r) = self.cur.as_mut() else {
-            return Ok(None);
+            return Ok(());
         };
-        let i = r.chunk;
-        let len = r.meta.chunk_len(i);
-        if len == 0 {
-            return Err(ReplicaFailure::io(
-                "the read went past the end of the block".into(),
-            ));
-        }
-        let data = read_exact(&mut r.body, &mut r.pending, len).await?;
-        if !r.meta.verify_chunk(i, &data) {
-            return Err(ReplicaFailure::data(format!(
-                "checksum mismatch in chunk {i}"
-            )));
-        }
-        let chunk_start = i as u64 * r.meta.chunk_size as u64;
-        if let Some(h) = r.hash.as_mut() {
-            h.update(&data);
-            if chunk_start + len as u64 == block.len {
-                let digest = r.hash.take().map(Sha256Hasher::finish);
-                if block.sha256.is_some() && digest != block.sha256 {
+        let piece = match tokio::time::timeout(READ_IDLE_TIMEOUT, r.body.next()).await {
+            Ok(Some(Ok(b))) => b,
+            Ok(Some(Err(e))) => return Err(ReplicaFailure::io(e.to_string())),
+            Ok(None) => return Err(ReplicaFailure::io("the datanode sent a short body".into())),
+            Err(_) => {
+                return Err(ReplicaFailure::io(format!(
+                    "the datanode sent nothing for {}s",
+                    READ_IDLE_TIMEOUT.as_secs()
+                )))
+            }
+        };
+        let verified = r.verifier.feed(piece)?;
+        if let Some(h) = self.hash.as_mut() {
+            for (_, b) in &verified {
+                h.hasher.update(b);
+                h.len += b.len() as u64;
+            }
+            if h.len == block.len {
+                let digest = self.hash.take().map(|h| h.hasher.finish());
+                if digest != block.sha256 {
                     return Err(ReplicaFailure::data("block SHA-256 mismatch".into()));
                 }
             }
         }
-        r.chunk += 1;
-        Ok(Some((chunk_start, data)))
+        self.ready.extend(verified);
+        Ok(())
     }
 
     async fn replica_failed(
@@ -401,34 +430,87 @@ impl ReplicaFailure {
     }
 }
 
-/// Exactly `len` bytes from `body` (after `pending`), keeping any surplus in
-/// `pending`.
-async fn read_exact(
-    body: &mut BoxStream<'static, Result<Bytes>>,
-    pending: &mut Bytes,
-    len: usize,
-) -> std::result::Result<Bytes, ReplicaFailure> {
-    if pending.len() >= len {
-        return Ok(pending.split_to(len));
-    }
-    let mut buf = BytesMut::with_capacity(len);
-    loop {
-        let take = pending.len().min(len - buf.len());
-        buf.extend_from_slice(&pending.split_to(take));
-        if buf.len() == len {
-            return Ok(buf.freeze());
+/// Checks a replica's bytes against its chunk CRC32Cs as they arrive, in
+/// pieces of any size, without copying them: whole chunks inside a piece are
+/// checked in place, and a chunk split over pieces is kept as its parts
+/// until it is complete.
+struct ChunkVerifier {
+    meta: BlockChecksums,
+    /// The chunk the next byte belongs to.
+    chunk: usize,
+    /// The received parts of that chunk, and their running CRC32C.
+    parts: Vec<Bytes>,
+    filled: usize,
+    crc: u32,
+}
+
+impl ChunkVerifier {
+    /// Expects bytes from the start of chunk `first_chunk`.
+    fn new(meta: BlockChecksums, first_chunk: usize) -> Self {
+        Self {
+            meta,
+            chunk: first_chunk,
+            parts: Vec::new(),
+            filled: 0,
+            crc: 0,
         }
-        match tokio::time::timeout(READ_IDLE_TIMEOUT, body.next()).await {
-            Ok(Some(Ok(b))) => *pending = b,
-            Ok(Some(Err(e))) => return Err(ReplicaFailure::io(e.to_string())),
-            Ok(None) => return Err(ReplicaFailure::io("the datanode sent a short body".into())),
-            Err(_) => {
-                return Err(ReplicaFailure::io(format!(
-                    "the datanode sent nothing for {}s",
-                    READ_IDLE_TIMEOUT.as_secs()
-                )))
+    }
+
+    /// Takes the next piece; answers the bytes it completes, verified, with
+    /// their offsets in the block, in order. Nothing of a piece is answered
+    /// when any chunk it completes fails.
+    fn feed(&mut self, mut piece: Bytes) -> std::result::Result<Vec<(u64, Bytes)>, ReplicaFailure> {
+        let chunk_size = self.meta.chunk_size as u64;
+        let mut out = Vec::new();
+        while !piece.is_empty() {
+            let len = self.meta.chunk_len(self.chunk);
+            if len == 0 {
+                return Err(ReplicaFailure::io(
+                    "the read went past the end of the block".into(),
+                ));
+            }
+            if self.filled == 0 && piece.len() >= len {
+                // As many whole chunks as the piece holds, checked in place.
+                let first = self.chunk;
+                let mut n = 0;
+                loop {
+                    let len = self.meta.chunk_len(self.chunk);
+                    if len == 0 || n + len > piece.len() {
+                        break;
+                    }
+                    if !self.meta.verify_chunk(self.chunk, &piece[n..n + len]) {
+                        return Err(self.mismatch());
+                    }
+                    n += len;
+                    self.chunk += 1;
+                }
+                out.push((first as u64 * chunk_size, piece.split_to(n)));
+                continue;
+            }
+            let part = piece.split_to((len - self.filled).min(piece.len()));
+            self.crc = crc32c::crc32c_append(self.crc, &part);
+            self.filled += part.len();
+            self.parts.push(part);
+            if self.filled == len {
+                if self.meta.crcs.get(self.chunk) != Some(&self.crc) {
+                    return Err(self.mismatch());
+                }
+                let mut at = self.chunk as u64 * chunk_size;
+                for part in self.parts.drain(..) {
+                    let n = part.len() as u64;
+                    out.push((at, part));
+                    at += n;
+                }
+                self.chunk += 1;
+                self.filled = 0;
+                self.crc = 0;
             }
         }
+        Ok(out)
+    }
+
+    fn mismatch(&self) -> ReplicaFailure {
+        ReplicaFailure::data(format!("checksum mismatch in chunk {}", self.chunk))
     }
 }
 
@@ -495,34 +577,73 @@ mod tests {
         assert_eq!(plan_read(&p, 0, vec![], 0, None).unwrap().0, 0);
     }
 
-    #[tokio::test]
-    async fn read_exact_splits_and_joins_pieces() {
-        let pieces: Vec<Result<Bytes>> = vec![
-            Ok(Bytes::from_static(b"abc")),
-            Ok(Bytes::from_static(b"defgh")),
-            Ok(Bytes::from_static(b"ij")),
-        ];
-        let mut body = futures_util::stream::iter(pieces).boxed();
-        let mut pending = Bytes::new();
-        assert_eq!(
-            &read_exact(&mut body, &mut pending, 4).await.ok().unwrap()[..],
-            b"abcd"
+    fn pieces_of(data: &[u8], cuts: &[usize]) -> Vec<Bytes> {
+        let mut out = Vec::new();
+        let mut at = 0;
+        for &c in cuts.iter().chain(std::iter::once(&data.len())) {
+            out.push(Bytes::copy_from_slice(&data[at..c]));
+            at = c;
+        }
+        out
+    }
+
+    #[test]
+    fn verifier_hands_on_whole_chunks_from_pieces_of_any_size() {
+        let c = C as usize;
+        let data: Vec<u8> = (0..3 * c + 5).map(|i| (i * 7 % 251) as u8).collect();
+        let meta = BlockChecksums::of(&data);
+        for cuts in [
+            vec![],
+            vec![1],
+            vec![c],
+            vec![c - 1, c + 1, 2 * c + 3],
+            vec![10, 20, 30, 2 * c, 3 * c + 4],
+        ] {
+            let mut v = ChunkVerifier::new(meta.clone(), 0);
+            let mut got = Vec::new();
+            for piece in pieces_of(&data, &cuts) {
+                for (at, b) in v.feed(piece).ok().unwrap() {
+                    assert_eq!(at as usize, got.len(), "in order, no gap ({cuts:?})");
+                    got.extend_from_slice(&b);
+                }
+                // Only whole chunks (or the short last one) are handed on.
+                assert!(got.len() % c == 0 || got.len() == data.len(), "{cuts:?}");
+            }
+            assert!(got == data, "{cuts:?}");
+        }
+        // From a later chunk on.
+        let mut v = ChunkVerifier::new(meta.clone(), 2);
+        let out = v.feed(Bytes::copy_from_slice(&data[2 * c..])).ok().unwrap();
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].0, 2 * C);
+        // More than the block holds.
+        let mut v = ChunkVerifier::new(meta.clone(), 3);
+        assert!(v.feed(Bytes::from(vec![0u8; 6])).is_err());
+    }
+
+    #[test]
+    fn verifier_hands_on_nothing_of_a_bad_chunk() {
+        let c = C as usize;
+        let data: Vec<u8> = (0..3 * c).map(|i| (i * 13 % 251) as u8).collect();
+        let meta = BlockChecksums::of(&data);
+        let mut bad = data.clone();
+        bad[c + 100] ^= 1;
+        // Whole chunks in one piece: the good first chunk is not handed on
+        // either (the reader goes on from it with the next replica).
+        let mut v = ChunkVerifier::new(meta.clone(), 0);
+        let err = v.feed(Bytes::copy_from_slice(&bad)).err().unwrap();
+        assert!(
+            err.bad_data && err.reason.contains("chunk 1"),
+            "{}",
+            err.reason
         );
-        assert_eq!(
-            &read_exact(&mut body, &mut pending, 2).await.ok().unwrap()[..],
-            b"ef"
-        );
-        assert_eq!(
-            &read_exact(&mut body, &mut pending, 4).await.ok().unwrap()[..],
-            b"ghij"
-        );
-        let short = read_exact(&mut body, &mut pending, 1).await;
-        assert!(matches!(
-            short,
-            Err(ReplicaFailure {
-                bad_data: false,
-                ..
-            })
-        ));
+        // Split pieces: the first chunk went on, the bad one does not.
+        let mut v = ChunkVerifier::new(meta, 0);
+        let pieces = pieces_of(&bad, &[c - 7, c + 50]);
+        let first = v.feed(pieces[0].clone()).ok().unwrap();
+        assert!(first.is_empty());
+        let second = v.feed(pieces[1].clone()).ok().unwrap();
+        assert_eq!(second.iter().map(|(_, b)| b.len()).sum::<usize>(), c);
+        assert!(v.feed(pieces[2].clone()).is_err());
     }
 }

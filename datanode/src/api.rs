@@ -5,7 +5,9 @@
 //! Routes:
 //! - `PUT /blocks/{id}` → [`crate::receiver`] (200 JSON `WriteBlockResponse`)
 //! - `GET /blocks/{id}?offset=&length=` → [`crate::sender`] (raw bytes with
-//!   `Content-Length`; cut short on corruption)
+//!   `Content-Length`; cut short on corruption). A reader that sends
+//!   [`READER_VERIFIES_HEADER`]`: sha256` checks the block's SHA-256 itself,
+//!   and is spared the datanode's own (CRC32C per chunk is always checked).
 //! - `GET /blocks/{id}/meta` → JSON `BlockChecksums`
 //! - `DELETE /blocks/{id}` → 204
 //! - `GET /health` → JSON; `GET /metrics` → Prometheus text
@@ -15,7 +17,7 @@ use crate::error::{DatanodeError, Result};
 use crate::heartbeat::BlockEvent;
 use crate::receiver::{self, PeerClient, PutRequest};
 use crate::scanner::ScannerSnapshot;
-use crate::store::{Expected, MAX_BLOCK_LEN};
+use crate::store::{Expected, ReadCheck, MAX_BLOCK_LEN};
 use crate::{sender, Node};
 use actix_web::http::header::{HeaderMap, CONTENT_LENGTH};
 use actix_web::http::StatusCode;
@@ -27,6 +29,11 @@ use dfs_common::proto::data::{
     parse_pipeline, ReadRange, EXPECTED_LEN_HEADER, EXPECTED_SHA256_HEADER, PIPELINE_HEADER,
 };
 use serde::Serialize;
+
+/// Sent by a reader of a whole block that checks its SHA-256 itself (value
+/// `sha256`; the dfs client does, end to end): the datanode then checks only
+/// the chunk CRC32Cs, instead of hashing every byte a second time.
+pub use dfs_common::proto::data::READER_VERIFIES_HEADER;
 
 /// The route table of the process.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -136,9 +143,14 @@ async fn get_block(
     node: web::Data<Node>,
     id: web::Path<String>,
     range: web::Query<ReadRange>,
+    req: HttpRequest,
 ) -> Result<HttpResponse> {
     let id = parse_block_id(&id)?;
-    let out = sender::open(node.into_inner(), id, range.offset, range.length).await?;
+    let check = match header(req.headers(), READER_VERIFIES_HEADER)? {
+        Some(v) if v.eq_ignore_ascii_case("sha256") => ReadCheck::Crc,
+        _ => ReadCheck::Digest,
+    };
+    let out = sender::open(node.into_inner(), id, range.offset, range.length, check).await?;
     Ok(HttpResponse::Ok()
         .content_type("application/octet-stream")
         .no_chunking(out.len)

@@ -11,15 +11,17 @@
 //! `move_block_to_corrupted`). A whole-block send is checked against the
 //! block's SHA-256 before its last piece leaves ([`crate::store`]), so in a
 //! re-replication the target sees a failed body, never a complete bad one
-//! (and it checks the expected digest header besides). A replica whose file
-//! vanished is reported deleted.
+//! (and it checks the expected digest header besides); a reader that checks
+//! the SHA-256 itself (the dfs client, which reports a mismatch to the
+//! namenode) asks for the chunk CRC32Cs only ([`ReadCheck::Crc`]). A replica
+//! whose file vanished is reported deleted.
 //!
 //! Every send counts as an active transfer (heartbeats report the number);
 //! a re-replication counts until the target has answered.
 use crate::error::{DatanodeError, Result};
 use crate::heartbeat::{error_chain, BlockEvent};
 use crate::metrics::{Metrics, TransferGuard};
-use crate::store::ReadStream;
+use crate::store::{ReadCheck, ReadStream};
 use crate::Node;
 use bytes::Bytes;
 use dfs_common::checksum::Sha256Digest;
@@ -41,15 +43,18 @@ pub struct Outgoing {
     pub stream: BoxStream<'static, Result<Bytes>>,
 }
 
-/// Opens `length` bytes from `offset` of block `id` (defaults: all of it).
+/// Opens `length` bytes from `offset` of block `id` (defaults: all of it),
+/// checked as `check` says ([`ReadCheck::Crc`] only for a reader that checks
+/// the block's SHA-256 itself).
 pub async fn open(
     node: Arc<Node>,
     id: BlockId,
     offset: Option<u64>,
     length: Option<u64>,
+    check: ReadCheck,
 ) -> Result<Outgoing> {
     let guard = node.metrics.transfer();
-    open_counted(node, id, offset, length, Some(guard)).await
+    open_counted(node, id, offset, length, check, Some(guard)).await
 }
 
 /// [`open`], with the transfer counted by `guard` for as long as the stream
@@ -59,9 +64,10 @@ async fn open_counted(
     id: BlockId,
     offset: Option<u64>,
     length: Option<u64>,
+    check: ReadCheck,
     guard: Option<TransferGuard>,
 ) -> Result<Outgoing> {
-    let read = match node.store.read(id, offset, length).await {
+    let read = match node.store.read_checked(id, offset, length, check).await {
         Ok(r) => r,
         Err(DatanodeError::Corrupt { id, detail }) => {
             report_corrupt(&node, id, &detail).await;
@@ -171,7 +177,7 @@ pub async fn replicate(
         report_corrupt(&node, id, &detail).await;
         return Err(DatanodeError::Corrupt { id, detail });
     }
-    let out = open_counted(node, id, None, None, None).await?;
+    let out = open_counted(node, id, None, None, ReadCheck::Digest, None).await?;
     let url = format!("{}/blocks/{id}", first.addr.trim_end_matches('/'));
     let hops: Vec<&str> = rest.iter().map(|t| t.addr.as_str()).collect();
     let resp = client

@@ -20,9 +20,10 @@
 //! - Every byte handed out by [`BlockStore::read`] was checked against its
 //!   chunk's CRC32C first; a mismatch ends the stream with
 //!   [`DatanodeError::Corrupt`]. A read of the whole block is also checked
-//!   against the SHA-256 in its `.meta`, and its last piece is held back
-//!   until that check passes, so a replica whose CRCs agree with corrupt data
-//!   still never leaves whole. A `.blk` without a usable `.meta`, or of the
+//!   against the SHA-256 in its `.meta` ([`ReadCheck::Digest`]), and its last
+//!   piece is held back until that check passes, so a replica whose CRCs
+//!   agree with corrupt data still never leaves whole; only a reader that
+//!   checks the SHA-256 itself asks for [`ReadCheck::Crc`]. A `.blk` without a usable `.meta`, or of the
 //!   wrong length, is `Corrupt` too. Deciding what to do about it
 //!   (quarantine, report) is the caller's job ([`crate::sender`],
 //!   [`crate::scanner`]).
@@ -59,6 +60,19 @@ const IO_BUF: usize = 16 * CHUNK_SIZE;
 /// Pieces queued between the network side and the disk thread (per transfer):
 /// enough to overlap the two, little enough to keep backpressure tight.
 const IO_QUEUE: usize = 4;
+
+/// What a read checks besides every chunk's CRC32C.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadCheck {
+    /// A whole-block read is also checked against the block's SHA-256, its
+    /// last piece held back until the verdict (the scanner, re-replication,
+    /// readers that do not verify).
+    Digest,
+    /// CRC32C only: for a reader that checks the block's SHA-256 itself, end
+    /// to end (the dfs client), so that one core is not spent hashing the
+    /// same bytes twice.
+    Crc,
+}
 
 /// What the index knows about a finalized replica.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -309,6 +323,18 @@ impl BlockStore {
         offset: Option<u64>,
         length: Option<u64>,
     ) -> Result<BlockRead> {
+        self.read_checked(id, offset, length, ReadCheck::Digest)
+            .await
+    }
+
+    /// [`BlockStore::read`], checking as `check` says.
+    pub async fn read_checked(
+        &self,
+        id: BlockId,
+        offset: Option<u64>,
+        length: Option<u64>,
+        check: ReadCheck,
+    ) -> Result<BlockRead> {
         let info = self.get(id).ok_or(DatanodeError::NotFound(id))?;
         let offset = offset.unwrap_or(0);
         if offset > info.len {
@@ -368,7 +394,7 @@ impl BlockStore {
             if len > 0 {
                 // The reader runs on its own blocking thread; it stops when
                 // the consumer drops the stream.
-                spawn_blocking(move || read_loop(id, file, &meta, offset, len, tx));
+                spawn_blocking(move || read_loop(id, file, &meta, offset, len, check, tx));
             }
             Ok(())
         });
@@ -631,16 +657,23 @@ struct Written {
     crcs: Vec<u32>,
 }
 
-/// The disk side of a write: hash, checksum and write each piece as it comes.
+/// The disk side of a write: hash, checksum and write each piece as it comes,
+/// and start the disk writing every [`WRITEBACK_EVERY`] bytes, so that the
+/// disk works while the block arrives instead of all at the final fsync.
 fn write_loop(mut file: File, mut rx: mpsc::Receiver<Bytes>) -> std::io::Result<Written> {
     let mut sha = Sha256Hasher::new();
     let mut crcs = ChunkCrcs::new();
     let mut len = 0u64;
+    let mut flushed = 0u64;
     while let Some(piece) = rx.blocking_recv() {
         sha.update(&piece);
         crcs.update(&piece);
         file.write_all(&piece)?;
         len += piece.len() as u64;
+        if len - flushed >= WRITEBACK_EVERY {
+            start_writeback(&file, flushed, len - flushed);
+            flushed = len;
+        }
     }
     Ok(Written {
         file,
@@ -649,6 +682,29 @@ fn write_loop(mut file: File, mut rx: mpsc::Receiver<Bytes>) -> std::io::Result<
         crcs: crcs.finish(),
     })
 }
+
+/// Bytes written to a block file between two starts of write-back.
+const WRITEBACK_EVERY: u64 = 8 << 20;
+
+/// Asks the kernel to start writing `[offset, offset + len)` of `file` to
+/// disk, without waiting for it (the fsync at the end of the block still
+/// makes it durable; this only spreads the disk work over the transfer).
+/// Best effort: on failure the fsync does it all, as without it.
+#[cfg(target_os = "linux")]
+fn start_writeback(file: &File, offset: u64, len: u64) {
+    use std::os::fd::AsRawFd;
+    let (Ok(offset), Ok(len)) = (i64::try_from(offset), i64::try_from(len)) else {
+        return;
+    };
+    // SAFETY: a plain syscall on a file descriptor we own for the call's
+    // duration; it reads no memory of ours.
+    unsafe {
+        libc::sync_file_range(file.as_raw_fd(), offset, len, libc::SYNC_FILE_RANGE_WRITE);
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn start_writeback(_file: &File, _offset: u64, _len: u64) {}
 
 /// A block being written. Feed it with [`BlockWriter::write`], then
 /// [`BlockWriter::finish`]; dropping it unfinished removes the temp file.
@@ -788,6 +844,7 @@ fn read_loop(
     meta: &BlockChecksums,
     offset: u64,
     len: u64,
+    check: ReadCheck,
     tx: mpsc::Sender<Result<Bytes>>,
 ) {
     let cs = CHUNK_SIZE as u64;
@@ -795,7 +852,8 @@ fn read_loop(
     let mut chunk = (offset / cs) as usize;
     let last = end.div_ceil(cs) as usize; // exclusive
                                           // A whole-block read is hashed too; its last piece waits for the verdict.
-    let mut whole = (offset == 0 && len == meta.len).then(Sha256Hasher::new);
+    let whole = offset == 0 && len == meta.len && check == ReadCheck::Digest;
+    let mut whole = whole.then(Sha256Hasher::new);
     let fail = |tx: &mpsc::Sender<Result<Bytes>>, e: DatanodeError| {
         let _ = tx.blocking_send(Err(e));
     };
@@ -806,8 +864,14 @@ fn read_loop(
         let batch_end = (chunk + IO_BUF / CHUNK_SIZE).min(last);
         let batch_start_off = chunk as u64 * cs;
         let batch_len = (batch_end as u64 * cs).min(meta.len) - batch_start_off;
-        let mut buf = BytesMut::zeroed(batch_len as usize);
-        if let Err(e) = file.read_exact(&mut buf) {
+        let mut buf = Vec::with_capacity(batch_len as usize);
+        // (`read_to_end` into spare capacity: no zeroing of the buffer first.)
+        let read = match (&mut file).take(batch_len).read_to_end(&mut buf) {
+            Ok(n) if n as u64 == batch_len => Ok(()),
+            Ok(_) => Err(std::io::Error::from(ErrorKind::UnexpectedEof)),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = read {
             let err = if e.kind() == ErrorKind::UnexpectedEof {
                 DatanodeError::Corrupt {
                     id,
@@ -829,7 +893,7 @@ fn read_loop(
             }
             good += clen;
         }
-        let mut verified = buf.freeze().slice(..good);
+        let mut verified = Bytes::from(buf).slice(..good);
         // Trim to the requested range.
         let lo = offset.saturating_sub(batch_start_off) as usize;
         let hi = (end - batch_start_off).min(good as u64) as usize;

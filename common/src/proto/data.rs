@@ -23,6 +23,11 @@ use serde::{Deserialize, Serialize};
 pub const PIPELINE_HEADER: &str = "x-dfs-pipeline";
 pub const EXPECTED_SHA256_HEADER: &str = "x-dfs-expected-sha256";
 pub const EXPECTED_LEN_HEADER: &str = "x-dfs-expected-len";
+/// On a block read: `sha256` tells the datanode that the reader checks the
+/// whole block's SHA-256 itself (and chunk CRCs), so the datanode checks only
+/// the chunk CRCs while sending instead of hashing the block a second time.
+/// Reads without it (re-replication, plain GETs) get the full check.
+pub const READER_VERIFIES_HEADER: &str = "x-dfs-reader-verifies";
 
 /// Offset/length of a ranged block read.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]

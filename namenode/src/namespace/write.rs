@@ -335,13 +335,7 @@ impl Namespace {
     }
 
     /// Records the committed blocks of `req` as `inode`'s.
-    fn commit_blocks(
-        &mut self,
-        req: &CompleteRequest,
-        id: InodeId,
-        now: Instant,
-        txn: &mut Txn,
-    ) {
+    fn commit_blocks(&mut self, req: &CompleteRequest, id: InodeId, now: Instant, txn: &mut Txn) {
         for b in &req.blocks {
             self.blocks
                 .commit(b.block_id, id, b.len, b.sha256, &b.replicas, now, txn);
