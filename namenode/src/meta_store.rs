@@ -197,6 +197,9 @@ impl Commit {
     }
 }
 
+/// How long `open` waits for sled's file lock to be released.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The sled database of one namenode.
 pub struct MetaStore {
     db: sled::Db,
@@ -273,16 +276,40 @@ impl MetaStore {
         std::fs::create_dir_all(dir).map_err(|e| {
             NamenodeError::Internal(format!("cannot create data dir {}: {e}", dir.display()))
         })?;
-        let db = sled::Config::new()
+        // Everything lives in memory above the store: sled's page cache
+        // only serves the startup scan and rare `hash_state` reads, so its
+        // default 1 GiB would just double the namespace's footprint.
+        let config = sled::Config::new()
             .path(dir.join("meta.sled"))
-            // Everything lives in memory above the store: sled's page cache
-            // only serves the startup scan and rare `hash_state` reads, so
-            // its default 1 GiB would just double the namespace's footprint.
-            .cache_capacity(SLED_CACHE_BYTES)
-            .open()
-            .map_err(|e| {
-                NamenodeError::Internal(format!("cannot open metadata in {}: {e}", dir.display()))
-            })?;
+            .cache_capacity(SLED_CACHE_BYTES);
+        // sled holds an exclusive file lock. A store closed a moment ago (a
+        // restart in the same process, or a previous process still exiting)
+        // can hold it briefly after its last handle is dropped: wait a little
+        // before calling it taken.
+        let started = std::time::Instant::now();
+        let db = loop {
+            match config.open() {
+                Ok(db) => break db,
+                Err(sled::Error::Io(e))
+                    if e.kind() == std::io::ErrorKind::WouldBlock
+                        && started.elapsed() < LOCK_WAIT =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                Err(sled::Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    return Err(NamenodeError::Internal(format!(
+                        "metadata in {} is locked: is another namenode running on this data dir? ({e})",
+                        dir.display()
+                    )));
+                }
+                Err(e) => {
+                    return Err(NamenodeError::Internal(format!(
+                        "cannot open metadata in {}: {e}",
+                        dir.display()
+                    )))
+                }
+            }
+        };
         if db.was_recovered() {
             log::info!("metadata store opened from {}", dir.display());
         } else {
