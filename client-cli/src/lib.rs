@@ -101,6 +101,23 @@ impl FileReader {
             stream,
         }
     }
+
+    /// Reads the first verified piece now, and gives back a reader that
+    /// yields it and then the rest. Relays that answer over HTTP call this
+    /// before sending a status line, so a file whose first block cannot be
+    /// read gets a proper error answer rather than a 200 with a cut body.
+    pub async fn primed(mut self) -> Result<FileReader> {
+        use futures_util::StreamExt;
+        let first = match self.stream.next().await {
+            Some(Ok(piece)) => Some(piece),
+            Some(Err(e)) => return Err(e),
+            None => None,
+        };
+        let stream = futures_util::stream::iter(first.map(Ok))
+            .chain(self.stream)
+            .boxed();
+        Ok(FileReader { stream, ..self })
+    }
 }
 
 /// A handle on one dfs cluster (cheap to clone).

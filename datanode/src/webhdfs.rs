@@ -23,7 +23,7 @@ use dfs_client::{ClientError, DfsClient, NoProgress, UploadOptions};
 use dfs_common::error::ErrorCode;
 use dfs_common::path::DfsPath;
 use dfs_common::proto::webhdfs::{percent_encode, Exception, Method, Op, Params, PREFIX};
-use futures_util::{StreamExt, TryStreamExt};
+use futures_util::TryStreamExt;
 use std::fmt;
 
 /// The client the landing uses (app data).
@@ -137,7 +137,9 @@ async fn land(
                 .finish())
         }
         Op::Open => {
-            let mut reader = dfs
+            // Primed: a file whose first block cannot be read gets an
+            // error, not a cut body.
+            let reader = dfs
                 .open(&path, p.offset.unwrap_or(0), p.length)
                 .await
                 .map_err(|e| match e.code() {
@@ -146,18 +148,11 @@ async fn land(
                         message: format!("File does not exist: {path}"),
                     },
                     _ => e.into(),
-                })?;
+                })?
+                .primed()
+                .await?;
             let len = reader.len;
-            // The first verified piece before answering, so a file whose
-            // first block cannot be read gets an error, not a cut body.
-            let first = match reader.next().await {
-                Some(Ok(piece)) => Some(piece),
-                Some(Err(e)) => return Err(e.into()),
-                None => None,
-            };
-            let stream = futures_util::stream::iter(first.map(Ok))
-                .chain(reader)
-                .map_err(actix_web::error::ErrorInternalServerError);
+            let stream = reader.map_err(actix_web::error::ErrorInternalServerError);
             Ok(HttpResponse::Ok()
                 .content_type("application/octet-stream")
                 .no_chunking(len)

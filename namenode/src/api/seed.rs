@@ -558,19 +558,13 @@ async fn download_file(
 ) -> SeedResult {
     let p = Params::from_request(&req, body).await?;
     let path = p.path(&["file_name", "path"])?;
-    let mut reader = dfs.open(&path, 0, None).await?;
+    // Primed: a file whose first block cannot be read gets a JSON error
+    // rather than a cut-off body.
+    let reader = dfs.open(&path, 0, None).await?.primed().await?;
     let len = reader.len;
     let status = reader.status.clone();
-    // Read the first verified piece before answering, so a file whose first
-    // block cannot be read gets a JSON error rather than a cut-off body.
-    let first = match reader.next().await {
-        Some(Ok(piece)) => Some(piece),
-        Some(Err(e)) => return Err(e.into()),
-        None => None,
-    };
     let file = path.to_string();
-    let rest = reader.inspect_err(move |e| log::error!("seed download of {file} cut short: {e}"));
-    let body = futures_util::stream::iter(first.map(Ok::<_, ClientError>)).chain(rest);
+    let body = reader.inspect_err(move |e| log::error!("seed download of {file} cut short: {e}"));
 
     let mut resp = HttpResponse::Ok();
     resp.no_chunking(len)

@@ -42,7 +42,7 @@ use dfs_common::proto::webhdfs::{
     FileStatuses, FileStatusesBody, FileType, FsStatus, FsStatusBody, LocationBody, Method, Op,
     Params, PathBody, CHECKSUM_ALGORITHM, PREFIX,
 };
-use futures_util::{StreamExt, TryStreamExt};
+use futures_util::TryStreamExt;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -623,21 +623,16 @@ async fn land(req: &HttpRequest, dfs: &DfsClient, r: &Request, body: web::Payloa
                 .finish())
         }
         Op::Open => {
-            let mut reader = dfs
+            // Primed: a file whose first block cannot be read gets an
+            // error, not a cut body.
+            let reader = dfs
                 .open(path, p.offset.unwrap_or(0), p.length)
                 .await
-                .map_err(|e| open_error(e, path))?;
+                .map_err(|e| open_error(e, path))?
+                .primed()
+                .await?;
             let len = reader.len;
-            // The first verified piece before answering, so a file whose
-            // first block cannot be read gets an error, not a cut body.
-            let first = match reader.next().await {
-                Some(Ok(piece)) => Some(piece),
-                Some(Err(e)) => return Err(e.into()),
-                None => None,
-            };
-            let stream = futures_util::stream::iter(first.map(Ok))
-                .chain(reader)
-                .map_err(actix_web::error::ErrorInternalServerError);
+            let stream = reader.map_err(actix_web::error::ErrorInternalServerError);
             Ok(HttpResponse::Ok()
                 .content_type("application/octet-stream")
                 .no_chunking(len)
