@@ -11,6 +11,7 @@
 //! timeout ([`CONNECT_TIMEOUT`]), and a refused connection fails at once.
 use crate::error::{ClientError, Result};
 use bytes::Bytes;
+use dfs_common::auth::BLOCK_TOKEN_HEADER;
 use dfs_common::checksum::BlockChecksums;
 use dfs_common::ids::BlockId;
 use dfs_common::proto::data::{format_pipeline, WriteBlockResponse, PIPELINE_HEADER};
@@ -44,6 +45,14 @@ fn block_url(addr: &str, block: BlockId) -> String {
     format!("{}/blocks/{block}", addr.trim_end_matches('/'))
 }
 
+/// Adds a block access token (access control on), if there is one.
+fn with_token(req: reqwest::RequestBuilder, token: Option<&str>) -> reqwest::RequestBuilder {
+    match token {
+        Some(t) => req.header(BLOCK_TOKEN_HEADER, t),
+        None => req,
+    }
+}
+
 async fn check(addr: &str, resp: reqwest::Response) -> Result<reqwest::Response> {
     let status = resp.status();
     if status.is_success() {
@@ -59,17 +68,17 @@ impl DatanodeClient {
     }
 
     /// `PUT {addr}/blocks/{id}` with `body`, forwarding to `downstream`
-    /// (base URLs, nearest first). Answers once every hop has answered.
+    /// (base URLs, nearest first), with the block's write `token` (access
+    /// control on). Answers once every hop has answered.
     pub async fn put_block(
         &self,
         addr: &str,
         block: BlockId,
         downstream: &[String],
         body: reqwest::Body,
+        token: Option<&str>,
     ) -> Result<WriteBlockResponse> {
-        let resp = self
-            .http
-            .put(block_url(addr, block))
+        let resp = with_token(self.http.put(block_url(addr, block)), token)
             .header(PIPELINE_HEADER, format_pipeline(downstream))
             .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
             .body(body)
@@ -83,14 +92,20 @@ impl DatanodeClient {
     }
 
     /// `GET {addr}/blocks/{id}/meta`: the block's length, SHA-256 and chunk CRCs.
-    pub async fn block_meta(&self, addr: &str, block: BlockId) -> Result<BlockChecksums> {
-        let resp = self
-            .http
-            .get(format!("{}/meta", block_url(addr, block)))
-            .timeout(META_TIMEOUT)
-            .send()
-            .await
-            .map_err(|e| ClientError::transport(&who(addr), &e))?;
+    pub async fn block_meta(
+        &self,
+        addr: &str,
+        block: BlockId,
+        token: Option<&str>,
+    ) -> Result<BlockChecksums> {
+        let resp = with_token(
+            self.http.get(format!("{}/meta", block_url(addr, block))),
+            token,
+        )
+        .timeout(META_TIMEOUT)
+        .send()
+        .await
+        .map_err(|e| ClientError::transport(&who(addr), &e))?;
         let resp = check(addr, resp).await?;
         resp.json()
             .await
@@ -105,8 +120,9 @@ impl DatanodeClient {
         block: BlockId,
         offset: u64,
         length: u64,
+        token: Option<&str>,
     ) -> Result<BoxStream<'static, Result<Bytes>>> {
-        self.get_block_checked(addr, block, offset, length, false)
+        self.get_block_checked(addr, block, offset, length, false, token)
             .await
     }
 
@@ -121,9 +137,10 @@ impl DatanodeClient {
         offset: u64,
         length: u64,
         digest_checked_here: bool,
+        token: Option<&str>,
     ) -> Result<BoxStream<'static, Result<Bytes>>> {
         let url = format!("{}?offset={offset}&length={length}", block_url(addr, block));
-        let mut req = self.http.get(url);
+        let mut req = with_token(self.http.get(url), token);
         if digest_checked_here {
             req = req.header(READER_VERIFIES_HEADER, "sha256");
         }

@@ -260,7 +260,11 @@ impl ReadState {
             let index = self.next_replica;
             self.next_replica += 1;
             let addr = block.replicas[index].addr.clone();
-            let meta = match self.dn.block_meta(&addr, block.block_id).await {
+            let meta = match self
+                .dn
+                .block_meta(&addr, block.block_id, block.access_token.as_deref())
+                .await
+            {
                 Ok(m) => m,
                 Err(e) => {
                     self.replica_failed(block, index, format!("checksums unavailable: {e}"), false)
@@ -292,7 +296,14 @@ impl ReadState {
             }
             let body = match self
                 .dn
-                .get_block_checked(&addr, block.block_id, offset, length, self.hash.is_some())
+                .get_block_checked(
+                    &addr,
+                    block.block_id,
+                    offset,
+                    length,
+                    self.hash.is_some(),
+                    block.access_token.as_deref(),
+                )
                 .await
             {
                 Ok(b) => b,
@@ -553,6 +564,7 @@ mod tests {
             len,
             sha256: None,
             replicas: vec![],
+            access_token: None,
         }
     }
 

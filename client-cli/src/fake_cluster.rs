@@ -284,6 +284,7 @@ fn namenode_answer(
                 len: 0,
                 sha256: None,
                 replicas,
+                access_token: None,
             };
             (200, serde_json::to_vec(&b).unwrap())
         }

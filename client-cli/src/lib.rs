@@ -163,6 +163,14 @@ impl DfsClient {
             dn: datanode::DatanodeClient::new(http(datanode::CONNECT_TIMEOUT)?),
         })
     }
+    /// The same cluster, calling the namenode as the holder of `token`
+    /// (`Authorization: Bearer`; access control on). Block access tokens
+    /// come with block locations and need nothing here.
+    pub fn with_token(mut self, token: Option<String>) -> Self {
+        self.nn = self.nn.with_token(token);
+        self
+    }
+
     pub fn namenode_url(&self) -> &str {
         self.nn.url()
     }

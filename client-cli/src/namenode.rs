@@ -71,6 +71,8 @@ pub struct NamenodeClient {
     base: String,
     /// "namenode at http://..": how errors name this server.
     who: String,
+    /// Sent as `Authorization: Bearer` on every call (access control on).
+    token: Option<String>,
 }
 
 impl NamenodeClient {
@@ -78,7 +80,26 @@ impl NamenodeClient {
     pub fn new(http: reqwest::Client, base: &str) -> Self {
         let base = base.trim_end_matches('/').to_string();
         let who = format!("namenode at {base}");
-        Self { http, base, who }
+        Self {
+            http,
+            base,
+            who,
+            token: None,
+        }
+    }
+
+    /// The same namenode, calling as the holder of `token`.
+    pub fn with_token(mut self, token: Option<String>) -> Self {
+        self.token = token.filter(|t| !t.is_empty());
+        self
+    }
+
+    /// Adds the bearer token, if any.
+    fn authed(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.token {
+            Some(t) => req.bearer_auth(t),
+            None => req,
+        }
     }
 
     pub fn url(&self) -> &str {
@@ -125,7 +146,11 @@ impl NamenodeClient {
         let url = self.endpoint(prefix, name, query)?;
         let mut pauses = GET_RETRY_PAUSES.iter();
         loop {
-            let sent = self.http.get(url.clone()).timeout(RPC_TIMEOUT).send().await;
+            let sent = self
+                .authed(self.http.get(url.clone()))
+                .timeout(RPC_TIMEOUT)
+                .send()
+                .await;
             match sent {
                 Ok(resp) => return self.answer(resp).await,
                 Err(e) => match pauses.next() {
@@ -145,7 +170,7 @@ impl NamenodeClient {
         url: reqwest::Url,
         body: Option<&B>,
     ) -> Result<T> {
-        let mut req = self.http.post(url).timeout(RPC_TIMEOUT);
+        let mut req = self.authed(self.http.post(url)).timeout(RPC_TIMEOUT);
         if let Some(b) = body {
             req = req.json(b);
         }
@@ -159,8 +184,7 @@ impl NamenodeClient {
     async fn send_post<B: Serialize>(&self, name: &str, body: &B) -> Result<reqwest::Response> {
         let url = self.endpoint(RPC_PREFIX, name, &[])?;
         let resp = self
-            .http
-            .post(url)
+            .authed(self.http.post(url))
             .timeout(RPC_TIMEOUT)
             .json(body)
             .send()

@@ -587,6 +587,8 @@ async fn write_block<I: Input>(
     file_hash: &mut Sha256Hasher,
 ) -> Result<CommittedBlock> {
     let mut excluded: Vec<DatanodeInfo> = Vec::new();
+    // Whether every attempt so far failed because its datanode was full.
+    let mut all_full = true;
     let mut attempt = 1;
     loop {
         let exclude = excluded.iter().map(|d| d.id).collect();
@@ -596,6 +598,17 @@ async fn write_block<I: Input>(
             .map_err(|e| {
                 if excluded.is_empty() {
                     unavailable_context(e, path)
+                } else if all_full && e.code() == ErrorCode::Unavailable {
+                    // Every node left out was out of room: the write failed
+                    // for want of space, not of datanodes.
+                    ClientError::Remote {
+                        status: ErrorCode::NoSpace.http_status(),
+                        code: ErrorCode::NoSpace,
+                        message: format!(
+                            "no datanode has room for the next block of {path} ({} refused it as full)",
+                            addrs(&excluded)
+                        ),
+                    }
                 } else {
                     e.context(format!(
                         "no other pipeline after {} failed",
@@ -617,6 +630,7 @@ async fn write_block<I: Input>(
             Err(f) => f,
         };
         abandon_block(nn, &abandon).await;
+        all_full &= f.error.code() == ErrorCode::NoSpace;
         let decision = decide(attempt, f.kind, !f.failed.is_empty(), source.can_resend());
         if decision == Decision::Retry {
             if let Err(e) = source.rewind().await {
@@ -737,8 +751,12 @@ async fn stream_block<I: Input>(
     let (tx, rx) = mpsc::channel(IN_FLIGHT);
     let put = {
         let (dn, addr, block) = (dn.clone(), head.addr.clone(), located.block_id);
+        let token = located.access_token.clone();
         let body = reqwest::Body::wrap_stream(body_stream(rx));
-        tokio::spawn(async move { dn.put_block(&addr, block, &downstream, body).await })
+        tokio::spawn(async move {
+            dn.put_block(&addr, block, &downstream, body, token.as_deref())
+                .await
+        })
     };
     let mut put = AbortOnDrop(put);
 

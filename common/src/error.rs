@@ -9,6 +9,12 @@ use std::fmt;
 pub enum ErrorCode {
     /// 400: malformed request, bad path, bad parameter.
     BadRequest,
+    /// 401: no credentials, or credentials that are not valid (access
+    /// control on).
+    Unauthorized,
+    /// 403: authenticated, but not allowed (permission bits, a missing or
+    /// expired block access token).
+    Forbidden,
     /// 404: no such file or directory (or block).
     NotFound,
     /// 409: exists already, not empty, is a directory / not a directory, lease held.
@@ -21,25 +27,37 @@ pub enum ErrorCode {
     Unavailable,
     /// 500: a bug or an I/O failure on the server.
     Internal,
+    /// 413: a request body (or its declared `Content-Length`) over the limit.
+    PayloadTooLarge,
+    /// 429: this client has too many streams open at once.
+    TooManyRequests,
 }
 
 impl ErrorCode {
     pub fn http_status(self) -> u16 {
         match self {
             ErrorCode::BadRequest => 400,
+            ErrorCode::Unauthorized => 401,
+            ErrorCode::Forbidden => 403,
             ErrorCode::NotFound => 404,
             ErrorCode::Conflict => 409,
             ErrorCode::ChecksumMismatch => 412,
             ErrorCode::NoSpace => 507,
             ErrorCode::Unavailable => 503,
             ErrorCode::Internal => 500,
+            ErrorCode::PayloadTooLarge => 413,
+            ErrorCode::TooManyRequests => 429,
         }
     }
 
     /// The code a bare status stands for (for answers without a JSON body).
     pub fn from_status(status: u16) -> Self {
         match status {
-            400 | 405 | 411 | 413 | 414 | 415 | 422 => ErrorCode::BadRequest,
+            400 | 405 | 411 | 414 | 415 | 422 => ErrorCode::BadRequest,
+            413 => ErrorCode::PayloadTooLarge,
+            429 => ErrorCode::TooManyRequests,
+            401 => ErrorCode::Unauthorized,
+            403 => ErrorCode::Forbidden,
             404 => ErrorCode::NotFound,
             409 => ErrorCode::Conflict,
             412 => ErrorCode::ChecksumMismatch,

@@ -7,15 +7,19 @@
 //! - [`checksum`]: `Sha256Digest`, streaming SHA-256, and per-chunk CRC32C.
 //! - [`units`]: `ByteSize` ("64MiB") and duration parsing for flags and TOML.
 //! - [`codec`]: bincode with a size limit and a leading format-version byte.
+//! - [`limits`]: what one HTTP client may cost a server (timeouts, streams).
+//! - [`auth`]: block access tokens, signed user tokens, the datanode credential.
 //! - [`error`]: `ErrorCode` and the JSON error body `{"error":{"code","message"}}`.
 //! - [`proto`]: the messages: client ↔ namenode (JSON), datanode ↔ namenode
 //!   (bincode), client ↔ datanode (headers and raw streamed bodies).
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod auth;
 pub mod checksum;
 pub mod codec;
 pub mod error;
 pub mod ids;
+pub mod limits;
 pub mod path;
 pub mod proto;
 pub mod units;

@@ -2,7 +2,8 @@
 //!
 //! Rules (CONTRACT "Paths"): absolute, `/`-separated, UTF-8; no empty
 //! component, no `.` or `..`, no NUL; at most 255 bytes a component and 4096
-//! in all. A single trailing `/` is tolerated (`/a/` is `/a`), since shells
+//! in all, and at most [`MAX_DEPTH`] components (so that no walk of the tree,
+//! recursive or not, meets an unbounded depth). A single trailing `/` is tolerated (`/a/` is `/a`), since shells
 //! and users type it; repeated slashes are not (they are empty components).
 //! Paths are names in the namespace, never mapped onto a local disk.
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -11,6 +12,10 @@ use std::str::FromStr;
 
 pub const MAX_PATH_BYTES: usize = 4096;
 pub const MAX_COMPONENT_BYTES: usize = 255;
+/// The most components a path may have (`/a/b` has 2). 4096 bytes would
+/// allow 2048 one-letter levels; real trees are far shallower (HDFS caps
+/// depth at 1000), and a bound keeps recursive work on the tree small.
+pub const MAX_DEPTH: usize = 512;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PathError {
@@ -28,6 +33,8 @@ pub enum PathError {
     ComponentTooLong(String),
     #[error("path is longer than 4096 bytes")]
     TooLong,
+    #[error("path has more than 512 components")]
+    TooDeep,
     #[error("name {0:?} is not a valid file or directory name")]
     BadName(String),
 }
@@ -59,6 +66,9 @@ impl DfsPath {
             return Ok(Self::root());
         }
         let trimmed = s.strip_suffix('/').unwrap_or(s);
+        if trimmed.bytes().filter(|b| *b == b'/').count() > MAX_DEPTH {
+            return Err(PathError::TooDeep);
+        }
         for comp in trimmed[1..].split('/') {
             check_name(comp).map_err(|e| match e {
                 PathError::Empty => PathError::EmptyComponent(s.to_string()),
@@ -113,6 +123,9 @@ impl DfsPath {
         };
         if joined.len() > MAX_PATH_BYTES {
             return Err(PathError::TooLong);
+        }
+        if self.components().count() >= MAX_DEPTH {
+            return Err(PathError::TooDeep);
         }
         Ok(DfsPath(joined))
     }
@@ -222,6 +235,21 @@ mod tests {
             assert!(DfsPath::parse(p).is_err(), "{p:?} should be refused");
         }
         assert!(DfsPath::parse(&format!("/{}", "x".repeat(255))).is_ok());
+    }
+
+    #[test]
+    fn depth_is_bounded() {
+        let at_limit = "/d".repeat(MAX_DEPTH);
+        let p = DfsPath::parse(&at_limit).unwrap();
+        assert_eq!(p.components().count(), MAX_DEPTH);
+        assert_eq!(
+            DfsPath::parse(&format!("{at_limit}/d")),
+            Err(PathError::TooDeep)
+        );
+        assert_eq!(p.join("d"), Err(PathError::TooDeep));
+        assert!(p.parent().unwrap().join("e").is_ok());
+        // A trailing slash is not a component.
+        assert!(DfsPath::parse(&format!("{at_limit}/")).is_ok());
     }
 
     #[test]

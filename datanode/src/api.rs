@@ -22,6 +22,7 @@ use crate::{sender, Node};
 use actix_web::http::header::{HeaderMap, CONTENT_LENGTH};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
+use dfs_common::auth::{BlockOp, BLOCK_TOKEN_HEADER};
 use dfs_common::checksum::Sha256Digest;
 use dfs_common::error::ErrorBody;
 use dfs_common::ids::BlockId;
@@ -70,6 +71,15 @@ impl ResponseError for DatanodeError {
         }
         HttpResponse::build(status).json(ErrorBody::new(self.code(), self.to_string()))
     }
+}
+
+/// Unknown routes: 404 with a JSON body.
+pub async fn not_found(req: HttpRequest) -> Result<HttpResponse> {
+    Err(DatanodeError::NoRoute(format!(
+        "no such endpoint: {} {}",
+        req.method(),
+        req.path()
+    )))
 }
 
 fn parse_block_id(raw: &str) -> Result<BlockId> {
@@ -123,7 +133,22 @@ fn parse_put(headers: &HeaderMap) -> Result<PutRequest> {
     Ok(PutRequest {
         pipeline,
         expected: Expected { len, sha256 },
+        token: header(headers, BLOCK_TOKEN_HEADER)?.map(str::to_string),
     })
+}
+
+/// Access control (this node has the cluster secret): the request must
+/// carry a block access token, signed by the namenode (or, for a copy, a
+/// datanode), unexpired, for this block and one of `ops`; else 403.
+fn check_token(node: &Node, headers: &HeaderMap, block: BlockId, ops: &[BlockOp]) -> Result<()> {
+    let Some(keys) = &node.keys else {
+        return Ok(());
+    };
+    let token = header(headers, BLOCK_TOKEN_HEADER)?
+        .ok_or_else(|| DatanodeError::Forbidden(format!("block {block}: no block access token")))?;
+    keys.verify_block(token, block, ops, dfs_common::auth::now_ms())
+        .map_err(|e| DatanodeError::Forbidden(format!("block {block}: {e}")))?;
+    Ok(())
 }
 
 async fn put_block(
@@ -134,6 +159,7 @@ async fn put_block(
     body: web::Payload,
 ) -> Result<HttpResponse> {
     let id = parse_block_id(&id)?;
+    check_token(&node, req.headers(), id, &[BlockOp::Write, BlockOp::Copy])?;
     let put = parse_put(req.headers())?;
     let resp = receiver::receive(&node, &peers, id, put, body).await?;
     Ok(HttpResponse::Ok().json(resp))
@@ -146,6 +172,7 @@ async fn get_block(
     req: HttpRequest,
 ) -> Result<HttpResponse> {
     let id = parse_block_id(&id)?;
+    check_token(&node, req.headers(), id, &[BlockOp::Read])?;
     let check = match header(req.headers(), READER_VERIFIES_HEADER)? {
         Some(v) if v.eq_ignore_ascii_case("sha256") => ReadCheck::Crc,
         _ => ReadCheck::Digest,
@@ -157,13 +184,23 @@ async fn get_block(
         .streaming(out.stream))
 }
 
-async fn get_meta(node: web::Data<Node>, id: web::Path<String>) -> Result<HttpResponse> {
+async fn get_meta(
+    node: web::Data<Node>,
+    id: web::Path<String>,
+    req: HttpRequest,
+) -> Result<HttpResponse> {
     let id = parse_block_id(&id)?;
+    check_token(&node, req.headers(), id, &[BlockOp::Read])?;
     Ok(HttpResponse::Ok().json(node.store.meta(id).await?))
 }
 
-async fn delete_block(node: web::Data<Node>, id: web::Path<String>) -> Result<HttpResponse> {
+async fn delete_block(
+    node: web::Data<Node>,
+    id: web::Path<String>,
+    req: HttpRequest,
+) -> Result<HttpResponse> {
     let id = parse_block_id(&id)?;
+    check_token(&node, req.headers(), id, &[BlockOp::Delete])?;
     if !node.store.delete(id).await? {
         return Err(DatanodeError::NotFound(id));
     }

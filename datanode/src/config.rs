@@ -1,7 +1,8 @@
 //! The datanode's one `Config`: flags (clap) over an optional TOML file over
 //! [`defaults`], validated once at startup and then passed down read-only.
 //!
-//! Does not touch the disk beyond reading the `--config` file; the data dir is
+//! Does not touch the disk beyond reading the `--config` file (and the
+//! cluster secret file, when given); the data dir is
 //! created by [`crate::store`] and [`crate::identity`].
 //!
 //! Invariants after [`Config::load`]: `namenode` and `advertise` (when set)
@@ -9,6 +10,7 @@
 //! `scan_period` are more than zero; unknown TOML keys were refused.
 use crate::error::DatanodeError;
 use clap::Parser;
+use dfs_common::limits::Limits;
 use dfs_common::units::{parse_duration, ByteSize, HumanDuration};
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -56,8 +58,25 @@ pub struct Cli {
     /// How often a full block-scanner pass starts (e.g. 1s, 12h) [default: 1 week]
     #[arg(long, value_name = "DUR", value_parser = parse_duration)]
     pub scan_period: Option<Duration>,
+    /// Time a client has to send a request's head (slowloris guard) [default: 10s]
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    pub request_timeout: Option<Duration>,
+    /// A block or WebHDFS body silent this long is cut off and nothing kept [default: 60s]
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    pub body_idle_timeout: Option<Duration>,
+    /// Concurrent block reads/writes per client IP; more get 429 [default: 256]
+    #[arg(long, value_name = "N")]
+    pub max_streams_per_client: Option<u32>,
     /// TOML file with the same keys (namenode, listen, advertise, data_dir,
     /// capacity, scan_rate, scan_period)
+    /// File whose first line is the cluster secret (access control on the
+    /// namenode): this node registers with it and checks block access
+    /// tokens; without a secret, block data is served to anyone [default: none]
+    #[arg(long, value_name = "FILE")]
+    pub cluster_secret_file: Option<PathBuf>,
+    /// The cluster secret itself, from the environment only
+    #[arg(long, env = "DFS_CLUSTER_SECRET", hide = true, hide_env_values = true)]
+    pub cluster_secret: Option<String>,
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 }
@@ -76,6 +95,14 @@ struct FileConfig {
     scan_rate: Option<ByteSize>,
     #[serde(alias = "scan-period")]
     scan_period: Option<HumanDuration>,
+    #[serde(alias = "request-timeout")]
+    request_timeout: Option<HumanDuration>,
+    #[serde(alias = "body-idle-timeout")]
+    body_idle_timeout: Option<HumanDuration>,
+    #[serde(alias = "max-streams-per-client")]
+    max_streams_per_client: Option<u32>,
+    #[serde(alias = "cluster-secret-file")]
+    cluster_secret_file: Option<PathBuf>,
 }
 
 /// The validated configuration of one datanode process.
@@ -94,6 +121,11 @@ pub struct Config {
     pub scan_rate: u64,
     /// Time between the starts of two full scan passes (> 0).
     pub scan_period: Duration,
+    /// What one HTTP client may cost (timeouts, concurrent streams).
+    pub limits: Limits,
+    /// The cluster secret (access control on): `None` serves block data
+    /// without tokens and registers without a credential.
+    pub cluster_secret: Option<String>,
 }
 
 impl Default for Config {
@@ -106,6 +138,8 @@ impl Default for Config {
             capacity: None,
             scan_rate: defaults::SCAN_RATE,
             scan_period: defaults::SCAN_PERIOD,
+            limits: Limits::default(),
+            cluster_secret: None,
         }
     }
 }
@@ -143,6 +177,24 @@ impl Config {
                 .scan_period
                 .or(file.scan_period.map(|h| h.0))
                 .unwrap_or(d.scan_period),
+            limits: Limits {
+                request_timeout: cli
+                    .request_timeout
+                    .or(file.request_timeout.map(|h| h.0))
+                    .unwrap_or(d.limits.request_timeout),
+                body_idle_timeout: cli
+                    .body_idle_timeout
+                    .or(file.body_idle_timeout.map(|h| h.0))
+                    .unwrap_or(d.limits.body_idle_timeout),
+                max_streams_per_client: cli
+                    .max_streams_per_client
+                    .or(file.max_streams_per_client)
+                    .unwrap_or(d.limits.max_streams_per_client),
+            },
+            cluster_secret: match cli.cluster_secret_file.or(file.cluster_secret_file) {
+                Some(path) => Some(read_secret(&path)?),
+                None => cli.cluster_secret.filter(|s| !s.trim().is_empty()),
+            },
         };
         config.validate()
     }
@@ -168,6 +220,15 @@ impl Config {
             return Err(DatanodeError::Config(
                 "scan_rate must be more than 0 bytes per second (example: 8MiB)".into(),
             ));
+        }
+        self.limits.validate().map_err(DatanodeError::Config)?;
+        if let Some(secret) = &self.cluster_secret {
+            if secret.trim().len() < MIN_SECRET_LEN {
+                return Err(DatanodeError::Config(format!(
+                    "the cluster secret must be at least {MIN_SECRET_LEN} characters"
+                )));
+            }
+            self.cluster_secret = Some(secret.trim().to_string());
         }
         if self.scan_period.is_zero() {
             return Err(DatanodeError::Config(
@@ -210,9 +271,55 @@ fn check_url(what: &str, url: &str) -> Result<String, DatanodeError> {
     }
 }
 
+/// The shortest cluster secret accepted (the namenode says the same).
+pub const MIN_SECRET_LEN: usize = 16;
+
+/// The first line of a secret file, trimmed.
+fn read_secret(path: &Path) -> Result<String, DatanodeError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        DatanodeError::Config(format!(
+            "cannot read cluster secret file {}: {e}",
+            path.display()
+        ))
+    })?;
+    Ok(text.lines().next().unwrap_or("").trim().to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cluster_secret_from_a_file_or_the_environment_variable() {
+        assert_eq!(Config::default().cluster_secret, None, "off by default");
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("secret");
+        std::fs::write(&f, "  0123456789abcdef-secret \nignored\n").unwrap();
+        let c = Config::from_toml(&format!(
+            "cluster_secret_file = {:?}",
+            f.display().to_string()
+        ))
+        .unwrap();
+        assert_eq!(c.cluster_secret.as_deref(), Some("0123456789abcdef-secret"));
+        let cli = Cli::try_parse_from(["datanode", "--cluster-secret-file", f.to_str().unwrap()])
+            .unwrap();
+        assert!(Config::load(cli).unwrap().cluster_secret.is_some());
+        std::fs::write(&f, "short\n").unwrap();
+        assert!(Config::from_toml(&format!(
+            "cluster_secret_file = {:?}",
+            f.display().to_string()
+        ))
+        .is_err());
+        assert!(Config::from_toml("cluster_secret_file = \"/no/such/file\"").is_err());
+        let cli = Cli {
+            cluster_secret: Some("from-the-environment-0123".into()),
+            ..Cli::default()
+        };
+        assert_eq!(
+            Config::load(cli).unwrap().cluster_secret.as_deref(),
+            Some("from-the-environment-0123")
+        );
+    }
 
     #[test]
     fn defaults_apply_without_flags_or_file() {

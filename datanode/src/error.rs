@@ -17,6 +17,12 @@ pub enum DatanodeError {
     Vanished(BlockId),
     #[error("{0}")]
     BadRequest(String),
+    /// No valid block access token (access control on): 403.
+    #[error("{0}")]
+    Forbidden(String),
+    /// A request for a route this datanode does not have.
+    #[error("{0}")]
+    NoRoute(String),
     #[error("block of {len} bytes or more refused (the limit is {limit} bytes)")]
     TooLarge { len: u64, limit: u64 },
     /// The bytes received do not match what the writer promised.
@@ -58,13 +64,26 @@ impl DatanodeError {
     /// The wire code this error stands for.
     pub fn code(&self) -> ErrorCode {
         match self {
-            DatanodeError::NotFound(_) | DatanodeError::Vanished(_) => ErrorCode::NotFound,
+            DatanodeError::NotFound(_) | DatanodeError::Vanished(_) | DatanodeError::NoRoute(_) => {
+                ErrorCode::NotFound
+            }
             DatanodeError::BadRequest(_)
             | DatanodeError::TooLarge { .. }
             | DatanodeError::Body(_) => ErrorCode::BadRequest,
             DatanodeError::ChecksumMismatch { .. } => ErrorCode::ChecksumMismatch,
             DatanodeError::Conflict(_) => ErrorCode::Conflict,
+            DatanodeError::Forbidden(_) => ErrorCode::Forbidden,
             DatanodeError::NoSpace(_) => ErrorCode::NoSpace,
+            // The disk itself is full (ENOSPC, EDQUOT): the same answer as
+            // a full `--capacity`, so writers place the block elsewhere.
+            DatanodeError::Io { source, .. }
+                if matches!(
+                    source.kind(),
+                    std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+                ) =>
+            {
+                ErrorCode::NoSpace
+            }
             DatanodeError::Corrupt { .. }
             | DatanodeError::Io { .. }
             | DatanodeError::Config(_)

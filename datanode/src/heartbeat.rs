@@ -427,9 +427,12 @@ impl Rpc {
         let body = codec::encode(msg)
             .map_err(|e| LinkError::Failed(format!("encoding {endpoint}: {e}")))?;
         let url = format!("{}/{endpoint}", self.base);
-        let resp = self
-            .client
-            .post(&url)
+        let mut req = self.client.post(&url);
+        if let Some(keys) = &self.node.keys {
+            // Admission: proof that this node knows the cluster secret.
+            req = req.bearer_auth(keys.node_credential());
+        }
+        let resp = req
             .timeout(limit)
             .header(reqwest::header::CONTENT_TYPE, codec::CONTENT_TYPE)
             .body(body)

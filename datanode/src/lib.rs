@@ -18,6 +18,8 @@
 //! - [`scanner`]: `BlockScanner`, a background worker that re-verifies every
 //!   replica at a bounded rate; quarantines and reports what fails.
 //! - [`api`]: the route table, and the one place errors become HTTP.
+//! - [`limits`]: what one HTTP client may cost (body idle timeout, streams
+//!   per peer IP, a JSON body on every error answer).
 //! - [`metrics`]: counters for `/metrics`; [`error`]: `DatanodeError`.
 //!
 //! # Startup and shutdown
@@ -37,6 +39,7 @@ pub mod config;
 pub mod error;
 pub mod heartbeat;
 pub mod identity;
+pub mod limits;
 pub mod metrics;
 pub mod receiver;
 pub mod scanner;
@@ -70,6 +73,9 @@ pub struct Node {
     pub events: EventSender,
     pub metrics: Metrics,
     pub scanner: ScannerStatus,
+    /// Keys from the cluster secret (access control on): the credential
+    /// this node registers with, and block access tokens it checks.
+    pub keys: Option<dfs_common::auth::ClusterKeys>,
 }
 
 /// A running datanode: HTTP server plus namenode link.
@@ -106,6 +112,10 @@ impl Datanode {
             events,
             metrics: Metrics::default(),
             scanner: ScannerStatus::default(),
+            keys: config
+                .cluster_secret
+                .as_deref()
+                .map(dfs_common::auth::ClusterKeys::derive),
         });
 
         let link_cancel = CancellationToken::new();
@@ -127,16 +137,26 @@ impl Datanode {
                 .map_err(|e| DatanodeError::Config(format!("--namenode: {e}")))?,
         });
         let data = web::Data::from(node.clone());
+        let limits = config.limits;
+        let guard = web::Data::new(limits::Guard::new(limits));
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
+                .app_data(guard.clone())
                 // One peer client per worker: its pooled connections live on
                 // that worker's runtime.
                 .app_data(web::Data::new(receiver::PeerClient::new()))
                 .app_data(landing.clone())
                 .configure(api::configure)
                 .configure(webhdfs::configure)
+                .default_service(web::to(api::not_found))
+                .wrap(actix_web::middleware::from_fn(limits::enforce))
+                .wrap(limits::error_shape())
         })
+        // Slowloris: a request head not complete within this is answered
+        // 408 and the connection closed.
+        .client_request_timeout(limits.request_timeout)
+        .client_disconnect_timeout(Duration::from_secs(2))
         .disable_signals()
         .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
         .listen(listener)

@@ -78,6 +78,9 @@ pub struct PutRequest {
     /// Downstream hops, nearest first.
     pub pipeline: Vec<String>,
     pub expected: Expected,
+    /// The block access token this write came with (access control on),
+    /// handed on to the next hop.
+    pub token: Option<String>,
 }
 
 /// Receives one block from `body`. See the module doc for the guarantees.
@@ -94,10 +97,9 @@ where
 {
     let _transfer = node.metrics.transfer();
     let mut writer = node.store.writer(id, req.expected.len).await?;
-    let mut downstream = req
-        .pipeline
-        .split_first()
-        .map(|(next, rest)| Downstream::start(client, id, next, rest, &req.expected));
+    let mut downstream = req.pipeline.split_first().map(|(next, rest)| {
+        Downstream::start(client, id, next, rest, &req.expected, req.token.as_deref())
+    });
 
     while let Some(piece) = body.next().await {
         let piece = match piece {
@@ -164,6 +166,7 @@ impl Downstream {
         next: &str,
         rest: &[String],
         expected: &Expected,
+        token: Option<&str>,
     ) -> Self {
         let (tx, rx) = mpsc::channel(FORWARD_QUEUE);
         let url = format!("{next}/blocks/{id}");
@@ -176,6 +179,9 @@ impl Downstream {
         }
         if let Some(len) = expected.len {
             req = req.header(EXPECTED_LEN_HEADER, len.to_string());
+        }
+        if let Some(t) = token {
+            req = req.header(dfs_common::auth::BLOCK_TOKEN_HEADER, t);
         }
         let body = reqwest::Body::wrap_stream(forward_stream(rx));
         let task = tokio::spawn(async move {

@@ -432,6 +432,7 @@ mod tests {
             events,
             metrics: Metrics::default(),
             scanner: ScannerStatus::default(),
+            keys: None,
         });
         (node, rx)
     }

@@ -149,6 +149,10 @@ pub async fn report_corrupt(node: &Node, id: BlockId, detail: &str) -> bool {
     quarantined
 }
 
+/// How long a re-replication copy token is valid (it is checked when the
+/// target starts receiving).
+const COPY_TOKEN_LIFETIME: std::time::Duration = std::time::Duration::from_secs(600);
+
 /// Streams the local replica of `id` to `targets[0]` with the rest of
 /// `targets` as its pipeline, asking every hop to check `len` and `sha256`
 /// (re-replication; HDFS `DataTransfer`). The targets report receipt to the
@@ -177,11 +181,28 @@ pub async fn replicate(
         report_corrupt(&node, id, &detail).await;
         return Err(DatanodeError::Corrupt { id, detail });
     }
+    let (node_keys, node_id) = (node.keys.clone(), node.id);
     let out = open_counted(node, id, None, None, ReadCheck::Digest, None).await?;
     let url = format!("{}/blocks/{id}", first.addr.trim_end_matches('/'));
     let hops: Vec<&str> = rest.iter().map(|t| t.addr.as_str()).collect();
-    let resp = client
-        .put(&url)
+    let mut req = client.put(&url);
+    if let Some(keys) = &node_keys {
+        // Access control on: a copy token for this block. The source signs
+        // it itself: every datanode holds the block key anyway (it must
+        // check tokens), so a namenode-signed copy token would prove no
+        // more, and the heartbeat's command format stays as it is.
+        req = req.header(
+            dfs_common::auth::BLOCK_TOKEN_HEADER,
+            keys.sign_block(&dfs_common::auth::BlockToken {
+                block: id,
+                op: dfs_common::auth::BlockOp::Copy,
+                expires_ms: dfs_common::auth::now_ms()
+                    .saturating_add(COPY_TOKEN_LIFETIME.as_millis() as u64),
+                user: format!("datanode {}", node_id),
+            }),
+        );
+    }
+    let resp = req
         .header(PIPELINE_HEADER, format_pipeline(&hops))
         .header(EXPECTED_SHA256_HEADER, sha256.to_hex())
         .header(EXPECTED_LEN_HEADER, len.to_string())

@@ -13,6 +13,11 @@
 //! - OPEN streams `DfsClient::open(offset, length)`: verified bytes with
 //!   `Content-Length`.
 //!
+//! Access control (this node has the cluster secret): the request must
+//! carry a `delegation` user token signed by the namenode (every redirect
+//! the namenode hands out does), else 403; the relay then calls the
+//! namenode with it, so it acts as that user and no one else.
+//!
 //! Errors answer in Hadoop's `RemoteException` shape ([`WebHdfsError`]).
 //! The `namenoderpcaddress` parameter is only echoed in `Location`; the
 //! namenode actually used is always this datanode's own.
@@ -21,7 +26,6 @@ use actix_web::http::{Method as HttpMethod, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use dfs_client::{ClientError, DfsClient, NoProgress, UploadOptions};
 use dfs_common::error::ErrorCode;
-use dfs_common::path::DfsPath;
 use dfs_common::proto::webhdfs::{percent_encode, Exception, Method, Op, Params, PREFIX};
 use futures_util::TryStreamExt;
 use std::fmt;
@@ -91,6 +95,7 @@ impl ResponseError for WebHdfsError {
 async fn land(
     req: HttpRequest,
     landing: web::Data<Landing>,
+    node: web::Data<crate::Node>,
     body: web::Payload,
 ) -> Result<HttpResponse, WebHdfsError> {
     let method = match *req.method() {
@@ -98,15 +103,30 @@ async fn land(
         HttpMethod::POST => Method::Post,
         _ => Method::Get,
     };
-    let pairs = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
-        .map_err(|e| WebHdfsError::bad(format!("bad query string: {e}")))?
-        .into_inner();
+    let pairs = dfs_common::proto::webhdfs::parse_query(req.query_string())
+        .map_err(|e| WebHdfsError::bad(format!("bad query string: {e}")))?;
     let p = Params::parse(&pairs).map_err(WebHdfsError::bad)?;
     let op = Op::parse(p.op.as_deref().unwrap_or(""), method).map_err(WebHdfsError::bad)?;
-    let tail = req.match_info().get("tail").unwrap_or("");
-    let path = DfsPath::parse(&format!("/{}", tail.trim_end_matches('/')))
-        .map_err(|e| WebHdfsError::bad(format!("Invalid path /{tail}: {e}")))?;
-    let dfs = &landing.client;
+    let path =
+        dfs_common::proto::webhdfs::path_from_url(req.uri().path()).map_err(WebHdfsError::bad)?;
+    let authed;
+    let dfs = match &node.keys {
+        None => &landing.client,
+        Some(keys) => {
+            let now = dfs_common::auth::now_ms();
+            let token = pairs
+                .iter()
+                .filter(|(k, _)| k == dfs_common::auth::DELEGATION_PARAM)
+                .map(|(_, v)| v)
+                .find(|v| keys.verify_user(v, now).is_ok())
+                .ok_or_else(|| WebHdfsError {
+                    exception: Exception::AccessControl,
+                    message: "no valid delegation token: go through the namenode's redirect".into(),
+                })?;
+            authed = landing.client.clone().with_token(Some(token.clone()));
+            &authed
+        }
+    };
     match op {
         Op::Create => {
             let opts = UploadOptions {

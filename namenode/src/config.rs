@@ -8,6 +8,7 @@
 //! `dead_node_timeout = "2s"`); an unknown key is an error, so a typo cannot
 //! silently leave a default in place.
 use clap::Parser;
+use dfs_common::limits::Limits;
 use dfs_common::units::{parse_duration, ByteSize, HumanDuration};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -47,6 +48,10 @@ pub mod defaults {
     pub const SAFEMODE_THRESHOLD: f64 = 0.999;
     /// How long to stay in safe mode after the threshold is reached.
     pub const SAFEMODE_EXTENSION: Duration = Duration::ZERO;
+    /// How long a block access token is valid (access control on). Short,
+    /// as it travels with block locations; HDFS uses 10 h, we keep leaked
+    /// tokens useless sooner.
+    pub const BLOCK_TOKEN_LIFETIME: Duration = Duration::from_secs(600);
 }
 
 /// Limits enforced by [`Config::validate`] and by requests that choose their
@@ -102,6 +107,23 @@ pub struct Args {
     /// containers) [default: false]
     #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
     pub webhdfs_data_via_namenode: Option<bool>,
+    /// Time a client has to send a request's head (slowloris guard) [default: 10s]
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    pub request_timeout: Option<Duration>,
+    /// A request body silent this long is cut off (stalled uploads) [default: 60s]
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    pub body_idle_timeout: Option<Duration>,
+    /// Concurrent uploads/downloads relayed for one client IP; more get 429 [default: 256]
+    #[arg(long, value_name = "N")]
+    pub max_streams_per_client: Option<u32>,
+    /// Turn access control on: TOML file with the cluster secret and the
+    /// users (tokens, groups, superuser); see the README's Security section
+    /// [default: off]
+    #[arg(long, value_name = "FILE")]
+    pub auth: Option<PathBuf>,
+    /// How long block access tokens are valid (access control on) [default: 10m]
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    pub block_token_lifetime: Option<Duration>,
     /// TOML file with the same keys in snake_case; flags beat it
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -124,6 +146,11 @@ pub struct FileConfig {
     pub safemode_threshold: Option<f64>,
     pub safemode_extension: Option<HumanDuration>,
     pub webhdfs_data_via_namenode: Option<bool>,
+    pub request_timeout: Option<HumanDuration>,
+    pub body_idle_timeout: Option<HumanDuration>,
+    pub max_streams_per_client: Option<u32>,
+    pub auth: Option<PathBuf>,
+    pub block_token_lifetime: Option<HumanDuration>,
 }
 
 /// The validated settings.
@@ -144,6 +171,11 @@ pub struct Config {
     pub safemode_extension: Duration,
     /// WebHDFS data steps go through the namenode (see the flag).
     pub webhdfs_data_via_namenode: bool,
+    /// What one HTTP client may cost (timeouts, concurrent streams).
+    pub limits: Limits,
+    /// The users file; `None`: access control off.
+    pub auth: Option<PathBuf>,
+    pub block_token_lifetime: Duration,
 }
 
 impl Default for Config {
@@ -163,6 +195,9 @@ impl Default for Config {
             safemode_threshold: defaults::SAFEMODE_THRESHOLD,
             safemode_extension: defaults::SAFEMODE_EXTENSION,
             webhdfs_data_via_namenode: false,
+            limits: Limits::default(),
+            auth: None,
+            block_token_lifetime: defaults::BLOCK_TOKEN_LIFETIME,
         }
     }
 }
@@ -240,6 +275,25 @@ impl Config {
                 .webhdfs_data_via_namenode
                 .or(file.webhdfs_data_via_namenode)
                 .unwrap_or(d.webhdfs_data_via_namenode),
+            limits: Limits {
+                request_timeout: args
+                    .request_timeout
+                    .or(file.request_timeout.map(|h| h.0))
+                    .unwrap_or(d.limits.request_timeout),
+                body_idle_timeout: args
+                    .body_idle_timeout
+                    .or(file.body_idle_timeout.map(|h| h.0))
+                    .unwrap_or(d.limits.body_idle_timeout),
+                max_streams_per_client: args
+                    .max_streams_per_client
+                    .or(file.max_streams_per_client)
+                    .unwrap_or(d.limits.max_streams_per_client),
+            },
+            auth: args.auth.or(file.auth),
+            block_token_lifetime: args
+                .block_token_lifetime
+                .or(file.block_token_lifetime.map(|h| h.0))
+                .unwrap_or(d.block_token_lifetime),
         };
         config.validate()?;
         Ok(config)
@@ -255,6 +309,7 @@ impl Config {
             ("--heartbeat-interval", self.heartbeat_interval),
             ("--dead-node-timeout", self.dead_node_timeout),
             ("--lease-timeout", self.lease_timeout),
+            ("--block-token-lifetime", self.block_token_lifetime),
             (
                 "--replication-pending-timeout",
                 self.replication_pending_timeout,
@@ -270,6 +325,7 @@ impl Config {
                 self.replication_max_streams
             ));
         }
+        self.limits.validate()?;
         if !(0.0..=1.0).contains(&self.safemode_threshold) {
             return Err(format!(
                 "--safemode-threshold: {} is not a fraction between 0 and 1 (0.999 means 99.9%)",
@@ -343,6 +399,8 @@ mod tests {
         safemode_threshold = 0.5
         safemode_extension = "1s"
         webhdfs_data_via_namenode = true
+        auth = "/etc/dfs/users.toml"
+        block_token_lifetime = "2m"
     "#;
 
     #[test]
@@ -371,6 +429,13 @@ mod tests {
         assert_eq!(c.safemode_threshold, 0.5);
         assert_eq!(c.safemode_extension, Duration::from_secs(1));
         assert!(c.webhdfs_data_via_namenode);
+        assert_eq!(c.auth, Some(PathBuf::from("/etc/dfs/users.toml")));
+        assert_eq!(c.block_token_lifetime, Duration::from_secs(120));
+        assert_eq!(
+            Config::default().auth,
+            None,
+            "access control is off by default"
+        );
     }
 
     #[test]

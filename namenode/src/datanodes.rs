@@ -434,6 +434,18 @@ impl DatanodeManager {
         }
     }
 
+    /// Counts `bytes` as no longer available on each of `nodes` (a block was
+    /// placed there). The next heartbeat replaces the estimate with the
+    /// node's own figure.
+    pub fn reserve(&self, nodes: &[NodeId], bytes: u64) {
+        let mut all = self.lock();
+        for n in nodes {
+            if let Some(d) = all.get_mut(n) {
+                d.storage.available = d.storage.available.saturating_sub(bytes);
+            }
+        }
+    }
+
     /// Queues another command for `node`'s next heartbeat.
     pub fn queue_command(&self, node: &NodeId, cmd: Command) {
         if let Some(d) = self.lock().get_mut(node) {

@@ -30,6 +30,10 @@ pub enum NamenodeError {
     /// 409: any other conflict with the current state.
     #[error("{0}")]
     Conflict(String),
+    /// 403: the caller may not do this (permission bits, access control
+    /// on).
+    #[error("{0}")]
+    PermissionDenied(String),
     /// 400: a request that can never succeed as written.
     #[error("{0}")]
     InvalidArgument(String),

@@ -30,6 +30,8 @@
 //!   replica deletion, decommission drain).
 //! - [`metrics`]: `/metrics` text.
 //! - [`api`]: the route table, one module per audience, one error mapping.
+//! - [`auth`]: access control (off by default): who is calling, the auth
+//!   middleware, block access tokens, the web UI login.
 //!
 //! # Data flow of a write
 //!
@@ -63,6 +65,7 @@
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod api;
+pub mod auth;
 pub mod blocks;
 pub mod config;
 pub mod datanodes;
@@ -89,6 +92,8 @@ use std::sync::Arc;
 
 /// How long in-flight requests get to finish at shutdown.
 const SHUTDOWN_TIMEOUT_SECS: u64 = 10;
+/// How long a connection being closed may take to acknowledge it.
+const CLIENT_DISCONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Runs the namenode until SIGINT/SIGTERM.
 pub async fn run(config: Config) -> anyhow::Result<()> {
@@ -104,6 +109,16 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .local_addr()
         .context("cannot read the listening address")?;
     let client = dfs_client::DfsClient::new(&self_url(addr)).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let security = match &config.auth {
+        Some(path) => {
+            let s = auth::Security::load(path, config.block_token_lifetime)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            log::info!("access control on: users from {}", path.display());
+            Some(s)
+        }
+        None => None,
+    };
+    let auth_data = actix_web::web::Data::new(auth::Auth(security.map(std::sync::Arc::new)));
 
     let mut workers = workers::Workers::new();
     leases::start(&mut workers, ns.clone());
@@ -112,12 +127,26 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 
     let ns_data = actix_web::web::Data::from(ns.clone());
     let client_data = actix_web::web::Data::new(client);
+    let limits = config.limits;
+    let guard_data = actix_web::web::Data::new(api::limits::Guard::new(limits));
     let server = actix_web::HttpServer::new(move || {
         actix_web::App::new()
             .app_data(ns_data.clone())
             .app_data(client_data.clone())
+            .app_data(guard_data.clone())
+            .app_data(auth_data.clone())
             .configure(api::configure)
+            // Who is calling (access control on): runs inside the limits.
+            .wrap(actix_web_httpauth::middleware::HttpAuthentication::with_fn(
+                auth::validate,
+            ))
+            .wrap(actix_web::middleware::from_fn(api::limits::enforce))
+            .wrap(api::limits::error_shape())
     })
+    // Slowloris: a request head not complete within this is answered 408
+    // and the connection closed.
+    .client_request_timeout(limits.request_timeout)
+    .client_disconnect_timeout(CLIENT_DISCONNECT_TIMEOUT)
     .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS)
     .listen(listener)
     .context("cannot start the HTTP server")?

@@ -34,6 +34,7 @@ use crate::config::Config;
 use crate::datanodes::{DatanodeManager, NodeClass, NodeView, ResolveError};
 use crate::error::{NamenodeError, Result};
 use crate::meta_store::{MetaStore, Txn};
+use crate::namespace::permission::{Check, Principal};
 use crate::namespace::report::NamespaceCounts;
 use crate::namespace::write::WriteDefaults;
 use crate::namespace::{Deletions, Namespace};
@@ -231,6 +232,17 @@ impl Namesystem {
 
     // ----- namespace -----
 
+    /// Access control (on): may `who` do what `check` describes on `path`?
+    pub fn check_permission(&self, who: &Principal, path: &DfsPath, check: &Check) -> Result<()> {
+        self.lock()?.check_permission(who, path, check)
+    }
+
+    /// Access control (on): may `who` go on with the write `file_id`? (See
+    /// `Namespace::check_writer`.)
+    pub fn check_writer(&self, who: &Principal, file_id: dfs_common::ids::FileId) -> Result<()> {
+        self.lock()?.check_writer(who, file_id)
+    }
+
     pub async fn mkdirs(&self, path: &DfsPath, parents: bool) -> Result<FileStatus> {
         self.check_writable()?;
         self.mutate(|ns, txn, _| ns.mkdirs(path, parents, now_ms(), txn))
@@ -381,6 +393,10 @@ impl Namesystem {
                 ns.add_block(req.file_id, &req.exclude, &candidates, Instant::now(), txn)
             })
             .await?;
+        // Until their next heartbeat says how much room is really left, count
+        // the block as taken on every target, so that a burst of allocations
+        // does not pile onto a node that can hold only some of them.
+        self.datanodes.reserve(&b.targets, b.block_size);
         let addrs: HashMap<NodeId, &str> = live.iter().map(|n| (n.id, n.addr.as_str())).collect();
         let replicas = b
             .targets
@@ -396,6 +412,7 @@ impl Namesystem {
             len: 0,
             sha256: None,
             replicas,
+            access_token: None,
         })
     }
 

@@ -56,10 +56,12 @@ export class Cluster {
    * @param {number} [o.datanodes=3]
    * @param {string} [o.blockSize='1MiB']
    * @param {string[]} [o.namenodeArgs] extra namenode flags
+   * @param {string[]} [o.datanodeArgs] extra flags for every datanode
    */
   static async start(o = {}) {
     const c = new Cluster();
     c.datanodeCount = o.datanodes ?? 3;
+    c.datanodeArgs = o.datanodeArgs || [];
     c.root = fs.mkdtempSync(path.join(os.tmpdir(), 'dfs-browser-'));
     fs.mkdirSync(path.join(c.root, 'logs'));
     c.nnPort = await freePort();
@@ -101,6 +103,7 @@ export class Cluster {
       '--namenode', this.url,
       '--listen', `127.0.0.1:${this.dnPorts[i]}`,
       '--data-dir', path.join(this.root, `datanode-${i}`),
+      ...(this.datanodeArgs || []),
     ]);
   }
 

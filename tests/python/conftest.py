@@ -68,8 +68,11 @@ def free_port() -> int:
 
 
 class Cluster:
-    def __init__(self, datanodes: int = 3, namenode_args=()):
+    def __init__(self, datanodes: int = 3, namenode_args=(), datanode_args=(), token=None):
         self.namenode_args = list(namenode_args)
+        self.datanode_args = list(datanode_args)
+        # Bearer token for the readiness check (access control on).
+        self.token = token
         self.root = Path(tempfile.mkdtemp(prefix="dfs-pytest-"))
         (self.root / "logs").mkdir()
         self.nn_port = free_port()
@@ -112,6 +115,7 @@ class Cluster:
                     "--namenode", self.url,
                     "--listen", f"{HOST}:{port}",
                     "--data-dir", str(self.root / f"datanode-{i}"),
+                    *self.datanode_args,
                 ],
             )
         self.wait_live(len(self.dn_ports), timeout)
@@ -128,7 +132,8 @@ class Cluster:
                         f"{name} exited with {p.returncode} during startup\n" + self.log_tails()
                     )
             try:
-                s = requests.get(f"{self.url}/api/v1/summary", timeout=2).json()
+                headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+                s = requests.get(f"{self.url}/api/v1/summary", headers=headers, timeout=2).json()
                 if s.get("live_datanodes") == n and not s.get("safe_mode"):
                     return
                 last = f"summary: {s}"
@@ -205,8 +210,9 @@ def own_cluster(request):
 
 @pytest.fixture(scope="module")
 def make_cluster(request):
-    """`make_cluster(namenode_args=[...])` starts a cluster with extra
-    namenode flags; every one made is stopped when the module ends."""
+    """`make_cluster(namenode_args=[...], datanode_args=[...], token=...)`
+    starts a cluster with extra flags; every one made is stopped when the
+    module ends."""
     failed_before = request.session.testsfailed
     made = []
 

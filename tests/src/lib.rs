@@ -120,6 +120,9 @@ pub struct ClusterOptions {
     pub namenode_args: Vec<String>,
     /// Extra flags for every datanode (e.g. `--scan-period 1s`).
     pub datanode_args: Vec<String>,
+    /// Bearer token the harness's own client and `dfs` calls use (a
+    /// cluster with access control on; pass `--auth` in `namenode_args`).
+    pub token: Option<String>,
 }
 
 impl Default for ClusterOptions {
@@ -133,6 +136,7 @@ impl Default for ClusterOptions {
             lease_timeout: "3s",
             namenode_args: Vec::new(),
             datanode_args: Vec::new(),
+            token: None,
         }
     }
 }
@@ -255,7 +259,9 @@ impl TestCluster {
     }
 
     pub fn client(&self) -> DfsClient {
-        DfsClient::new(&self.namenode_url()).expect("client")
+        DfsClient::new(&self.namenode_url())
+            .expect("client")
+            .with_token(self.opts.token.clone())
     }
 
     /// Process id of the namenode (for memory measurements).
@@ -465,6 +471,9 @@ impl TestCluster {
     pub fn dfs_with_stdin(&self, args: &[&str], stdin: Option<&[u8]>) -> Output {
         use std::io::Write;
         let mut cmd = Command::new(bin("dfs"));
+        if let Some(t) = &self.opts.token {
+            cmd.env("DFS_TOKEN", t);
+        }
         cmd.args(args)
             .env("DFS_NAMENODE", self.namenode_url())
             .stdin(if stdin.is_some() {

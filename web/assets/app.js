@@ -159,6 +159,7 @@
       throw new ApiError(`Cannot reach the namenode (${e.message})`, 'network', 0);
     }
     const text = await resp.text();
+    if (resp.status === 401) showLogin();
     if (!resp.ok) throw errorFrom(resp.status, resp.statusText, text);
     try { return text ? JSON.parse(text) : null; } catch (_) {
       throw new ApiError(`Unexpected answer from ${path}`, 'bad_response', resp.status);
@@ -277,6 +278,12 @@
       summaryAt = Date.now();
       bannerState.conn = null;
     } catch (e) {
+      if (e.status === 401) { // the sign-in form is up; not a cluster problem
+        bannerState.conn = null;
+        updateBanner();
+        setHealth('warn', 'signed out');
+        return;
+      }
       bannerState.conn = e.status
         ? `The namenode answered with an error: ${e.message}`
         : `Lost contact with the namenode (${e.message}). Retrying…`;
@@ -329,7 +336,64 @@
     return { name: name || 'browse', path };
   }
 
+  // ---------------------------------------------------------------- login
+
+  // With access control on, every API answers 401 without a credential.
+  // The page then asks for a token; POST /auth/login turns it into an
+  // HttpOnly, SameSite=Strict session cookie (the token itself is never
+  // stored by this script), and the page renders again.
+  let loginShown = false;
+  function showLogin() {
+    if (loginShown) return;
+    loginShown = true;
+    if (page && page.destroy) page.destroy();
+    page = null;
+    const input = h('input', { type: 'password', id: 'login-token', name: 'token', autocomplete: 'current-password', required: true });
+    const err = h('p', { class: 'login-error', role: 'alert', hidden: true });
+    const form = h('form', { class: 'panel login', id: 'login-form' },
+      h('h1', { text: 'Sign in' }),
+      h('p', { class: 'muted', text: 'This cluster has access control on. Enter your access token.' }),
+      h('label', { for: 'login-token', text: 'Token' }),
+      input, err,
+      h('button', { type: 'submit', class: 'btn primary', text: 'Sign in' }));
+    form.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      err.hidden = true;
+      try {
+        const me = await api('/auth/login', { body: { token: input.value } });
+        loginShown = false;
+        showUser(me);
+        render();
+        pollSummary();
+      } catch (e) {
+        loginShown = true;
+        err.textContent = e.status === 401 ? 'That token is not valid.' : e.message;
+        err.hidden = false;
+        input.select();
+      }
+    });
+    main.replaceChildren(form);
+    input.focus();
+  }
+  /** Shows who is signed in, with a sign-out button (access control on). */
+  function showUser(me) {
+    const bar = document.querySelector('.topbar');
+    const old = document.getElementById('whoami');
+    if (old) old.remove();
+    if (!me || !me.auth || !me.user) return;
+    const out = button('Sign out', {
+      class: 'ghost small',
+      onclick: async () => {
+        try { await api('/auth/logout', { method: 'POST' }); } catch (_) { /* the cookie is gone anyway */ }
+        showUser(null);
+        showLogin();
+      },
+    });
+    bar.append(h('span', { id: 'whoami', class: 'whoami' }, h('span', { class: 'muted', text: me.user }), out));
+  }
+
   function render() {
+    if (loginShown) return;
     if (page && page.destroy) page.destroy();
     page = null;
     const r = route();
@@ -759,6 +823,7 @@
         for (const fn of uploadListeners) fn(u.dir);
       } else {
         const e = errorFrom(xhr.status, xhr.statusText, xhr.responseText);
+        if (xhr.status === 401) showLogin();
         setUploadState(u, 'failed', `Failed: ${e.message}`);
         showError(e, `Upload of ${u.file.name} failed`);
       }
@@ -1149,5 +1214,6 @@
   if (!location.hash || location.hash === '#' || location.hash === '#/') history.replaceState(null, '', '#/browse/');
   render();
   pollSummary();
-  setInterval(() => { if (!document.hidden && route().name !== 'overview') pollSummary(); }, REFRESH_MS);
+  api('/auth/whoami').then(showUser, () => { /* 401: the login form is up */ });
+  setInterval(() => { if (!document.hidden && !loginShown && route().name !== 'overview') pollSummary(); }, REFRESH_MS);
 })();

@@ -227,6 +227,7 @@ mod tests {
                     addr: format!("http://n{i}"),
                 })
                 .collect(),
+            access_token: None,
         }
     }
 

@@ -42,6 +42,16 @@ pub struct Cli {
     /// Namenode URL.
     #[arg(long, global = true, env = "DFS_NAMENODE", default_value = DEFAULT_NAMENODE, value_name = "URL")]
     pub namenode: String,
+    /// Bearer token for a namenode with access control on (prefer the
+    /// environment: a flag shows in `ps`).
+    #[arg(
+        long,
+        global = true,
+        env = "DFS_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub token: Option<String>,
     /// Machine-readable output: one JSON document on stdout.
     #[arg(long, global = true)]
     pub json: bool,
@@ -292,7 +302,7 @@ pub fn run(cli: Cli) -> CliResult {
             rt.block_on(crate::local::run(args, cli.json))
         }
         command => {
-            let client = DfsClient::new(&cli.namenode)?;
+            let client = DfsClient::new(&cli.namenode)?.with_token(cli.token.clone());
             let ctx = Ctx {
                 client,
                 json: cli.json,

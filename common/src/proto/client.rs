@@ -189,6 +189,10 @@ pub struct LocatedBlock {
     pub sha256: Option<Sha256Digest>,
     /// Live replicas first, in the order a reader should try them.
     pub replicas: Vec<DatanodeInfo>,
+    /// Block access token (`dfs_common::auth`) for this block: read for a
+    /// located block, write for a new one. Absent when access control is off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_token: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

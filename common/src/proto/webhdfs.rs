@@ -13,6 +13,7 @@
 //! relayed data step) and the datanode (the data step: CREATE, APPEND, OPEN)
 //! import these types, so the two sides cannot disagree on a name.
 use crate::error::ErrorCode;
+use crate::path::DfsPath;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -386,6 +387,8 @@ pub enum Exception {
     IllegalArgument,
     UnsupportedOperation,
     AccessControl,
+    /// 401: no or bad credentials (access control on).
+    Security,
     Retriable,
     Io,
     IoConflict,
@@ -437,6 +440,7 @@ impl Exception {
                 "AccessControlException",
                 "org.apache.hadoop.security.AccessControlException",
             ),
+            Exception::Security => (401, "SecurityException", "java.lang.SecurityException"),
             Exception::Retriable => (
                 503,
                 "RetriableException",
@@ -478,6 +482,8 @@ impl Exception {
     pub fn of_code(code: ErrorCode, message: &str) -> Exception {
         match code {
             ErrorCode::BadRequest => Exception::IllegalArgument,
+            ErrorCode::Unauthorized => Exception::Security,
+            ErrorCode::Forbidden => Exception::AccessControl,
             ErrorCode::NotFound => Exception::FileNotFound,
             ErrorCode::Conflict => {
                 let m = message.to_ascii_lowercase();
@@ -497,6 +503,8 @@ impl Exception {
             ErrorCode::NoSpace => Exception::NoSpace,
             ErrorCode::Unavailable => Exception::Retriable,
             ErrorCode::Internal => Exception::Io,
+            ErrorCode::PayloadTooLarge => Exception::IllegalArgument,
+            ErrorCode::TooManyRequests => Exception::Retriable,
         }
     }
 }
@@ -518,6 +526,67 @@ pub fn percent_encode(s: &str, keep_slash: bool) -> String {
     out
 }
 
+/// Decodes every `%XX` escape of `s`; the result must be UTF-8.
+pub fn percent_decode(s: &str) -> Result<String, String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = bytes
+                .get(i + 1..i + 3)
+                // Two hex digits exactly: `from_str_radix` alone also takes
+                // a sign (`%+1`), found by fuzz/fuzz_targets/path.rs.
+                .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .ok_or_else(|| format!("bad percent escape in {s:?}"))?;
+            out.push(hex);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| "the path is not UTF-8 once decoded".to_string())
+}
+
+/// Parses an `application/x-www-form-urlencoded` string (a query string or
+/// a form body) into its pairs, strictly: `+` is a space, every escape must
+/// be well formed, and every name and value must be UTF-8 once decoded
+/// (the usual decoders substitute U+FFFD, which would turn a malformed
+/// name into a different, valid one).
+pub fn parse_query(qs: &str) -> Result<Vec<(String, String)>, String> {
+    qs.split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let k = percent_decode(&k.replace('+', " "))?;
+            let v = percent_decode(&v.replace('+', " "))
+                .map_err(|e| format!("parameter `{k}`: {e}"))?;
+            Ok((k, v))
+        })
+        .collect()
+}
+
+/// The dfs path a WebHDFS request names, from its raw (still
+/// percent-encoded) URL path. Not from the router's match: actix decodes a
+/// URL path lossily (invalid UTF-8 becomes U+FFFD) and leaves `%25`, `%2F`
+/// and `%2B` encoded. Decoding the raw path here, strictly, stores a name
+/// with `%` or `+` as sent, refuses one that is not UTF-8, and makes a `/`
+/// smuggled in as `%2F` (as in `a%2F..%2Fb`) a separator that the path
+/// rules then judge. A trailing slash is allowed.
+pub fn path_from_url(raw_path: &str) -> Result<DfsPath, String> {
+    let routed_tail = raw_path
+        .strip_prefix(PREFIX)
+        .filter(|t| t.is_empty() || t.starts_with('/'))
+        .ok_or_else(|| format!("{raw_path:?} is not under {PREFIX}"))?
+        .trim_start_matches('/');
+    let tail = percent_decode(routed_tail)?;
+    let trimmed = tail.trim_end_matches('/');
+    DfsPath::parse(&format!("/{trimmed}")).map_err(|e| format!("Invalid path /{tail}: {e}"))
+}
+
 /// Octal digits of a mode, as `FileStatus.permission` shows it.
 pub fn permission_string(mode: u16) -> String {
     format!("{mode:o}")
@@ -526,6 +595,50 @@ pub fn permission_string(mode: u16) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn routed_tails_are_fully_decoded() {
+        let t = |tail: &str| path_from_url(&format!("{PREFIX}/{tail}"));
+        assert_eq!(t("a/b/").unwrap().as_str(), "/a/b");
+        assert_eq!(t("").unwrap().as_str(), "/");
+        assert_eq!(path_from_url(PREFIX).unwrap().as_str(), "/");
+        assert_eq!(t("100%25+x%2By%20z").unwrap().as_str(), "/100%+x+y z");
+        assert_eq!(t("%C3%BC").unwrap().as_str(), "/ü");
+        assert!(t("keep%2F..%2Fx").is_err());
+        assert!(t("keep/%2e%2e/x").is_err());
+        assert!(t("a%2F%2Fb").is_err());
+        assert!(t("a%FF").is_err());
+        assert!(t("a%00b").is_err());
+        assert!(t("a%2").is_err());
+        assert!(t("a%zz").is_err());
+        assert!(path_from_url("/webhdfs/v1x/a").is_err());
+        assert_eq!(
+            percent_decode(&percent_encode("ü a/%+", false)).unwrap(),
+            "ü a/%+"
+        );
+        let q = parse_query("op=MKDIRS&a=x+y%2Bz&flag&&b=").unwrap();
+        let want: Vec<(String, String)> =
+            [("op", "MKDIRS"), ("a", "x y+z"), ("flag", ""), ("b", "")]
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+        assert_eq!(q, want);
+        assert!(parse_query("destination=%2Fa%FF").is_err());
+        assert!(parse_query("a=%G0").is_err());
+    }
+
+    /// Found by the `path` fuzz target: `%+1` decoded as U+0001.
+    #[test]
+    fn percent_escapes_are_two_hex_digits() {
+        for bad in ["%+1", "%-1", "%+F", "a%+0b", "% 1"] {
+            assert!(percent_decode(bad).is_err(), "{bad:?}");
+            assert!(
+                path_from_url(&format!("{PREFIX}/{bad}")).is_err(),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(percent_decode("%2b%2B").unwrap(), "++");
+    }
 
     fn pairs(q: &[(&str, &str)]) -> Vec<(String, String)> {
         q.iter()

@@ -3,8 +3,12 @@
 //! arrive as validated `DfsPath`s), calls one `Namesystem` method and
 //! answers its result; endpoints with no natural result answer `{}`.
 use super::error::ApiError;
+use crate::auth::Caller;
+use crate::error::NamenodeError;
+use crate::namespace::permission::{Check, EXECUTE, READ, WRITE};
 use crate::namesystem::Namesystem;
 use actix_web::{web, HttpResponse};
+use dfs_common::auth::BlockOp;
 use dfs_common::proto::client::{
     AbandonBlockRequest, AddBlockRequest, AppendRequest, AppendResponse, BadReplicaReport,
     CompleteRequest, ContentSummary, CreateRequest, CreateResponse, DeleteRequest, DeleteResponse,
@@ -42,26 +46,59 @@ fn empty() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({}))
 }
 
-async fn mkdirs(ns: Ns, req: web::Json<MkdirsRequest>) -> Answer<FileStatus> {
+async fn mkdirs(ns: Ns, caller: Caller, req: web::Json<MkdirsRequest>) -> Answer<FileStatus> {
+    caller.check(&ns, &req.path, Check::ancestor(WRITE))?;
+    let owner = caller.owner_of_new(req.owner.as_deref());
     Ok(web::Json(
-        ns.mkdirs_as(&req.path, req.parents, req.owner.as_deref(), req.permission)
+        ns.mkdirs_as(&req.path, req.parents, owner.as_deref(), req.permission)
             .await?,
     ))
 }
 
-async fn append(ns: Ns, req: web::Json<AppendRequest>) -> Answer<AppendResponse> {
-    Ok(web::Json(ns.append(&req.path).await?))
+async fn append(ns: Ns, caller: Caller, req: web::Json<AppendRequest>) -> Answer<AppendResponse> {
+    caller.check(&ns, &req.path, Check::target(WRITE))?;
+    let mut opened = ns.append(&req.path).await?;
+    if let Some(last) = opened.last_block.as_mut() {
+        // The old short last block is read back and written anew.
+        caller.sign_blocks(std::slice::from_mut(last), BlockOp::Read);
+    }
+    Ok(web::Json(opened))
 }
 
-async fn set_attributes(ns: Ns, req: web::Json<SetAttributesRequest>) -> Answer<FileStatus> {
+async fn set_attributes(
+    ns: Ns,
+    caller: Caller,
+    req: web::Json<SetAttributesRequest>,
+) -> Answer<FileStatus> {
+    check_set_attributes(&ns, &caller, &req)?;
     Ok(web::Json(ns.set_attributes(&req).await?))
 }
 
-async fn status(ns: Ns, q: web::Query<PathQuery>) -> Answer<FileStatus> {
+/// chown: the superuser; chmod/chgrp: the owner; times: write access.
+pub fn check_set_attributes(
+    ns: &Namesystem,
+    caller: &Caller,
+    req: &SetAttributesRequest,
+) -> Result<(), NamenodeError> {
+    if req.owner.is_some() {
+        caller.require_superuser("changing the owner")?;
+    }
+    if req.permission.is_some() || req.group.is_some() {
+        caller.check(ns, &req.path, Check::owner())?;
+    }
+    if req.modification_time.is_some() || req.access_time.is_some() {
+        caller.check(ns, &req.path, Check::target(WRITE))?;
+    }
+    Ok(())
+}
+
+async fn status(ns: Ns, caller: Caller, q: web::Query<PathQuery>) -> Answer<FileStatus> {
+    caller.check(&ns, &q.path, Check::traverse())?;
     Ok(web::Json(ns.status(&q.path)?))
 }
 
-async fn list(ns: Ns, q: web::Query<ListQuery>) -> Answer<DirectoryListing> {
+async fn list(ns: Ns, caller: Caller, q: web::Query<ListQuery>) -> Answer<DirectoryListing> {
+    caller.check(&ns, &q.path, Check::target(READ | EXECUTE))?;
     Ok(web::Json(ns.list(
         &q.path,
         q.start_after.as_deref(),
@@ -69,55 +106,131 @@ async fn list(ns: Ns, q: web::Query<ListQuery>) -> Answer<DirectoryListing> {
     )?))
 }
 
-async fn rename(ns: Ns, req: web::Json<RenameRequest>) -> Answer<FileStatus> {
+async fn rename(ns: Ns, caller: Caller, req: web::Json<RenameRequest>) -> Answer<FileStatus> {
+    check_rename(&ns, &caller, &req.src, &req.dst)?;
     Ok(web::Json(
         ns.rename(&req.src, &req.dst, req.overwrite).await?,
     ))
 }
 
-async fn delete(ns: Ns, req: web::Json<DeleteRequest>) -> Answer<DeleteResponse> {
+/// Write on the source's parent and on where it lands (the destination, or
+/// the destination directory it moves into).
+pub fn check_rename(
+    ns: &Namesystem,
+    caller: &Caller,
+    src: &dfs_common::path::DfsPath,
+    dst: &dfs_common::path::DfsPath,
+) -> Result<(), NamenodeError> {
+    caller.check(ns, src, Check::parent(WRITE))?;
+    let landing = src
+        .name()
+        .and_then(|n| dst.join(n).ok())
+        .unwrap_or_else(|| dst.clone());
+    caller.check(ns, &landing, Check::ancestor(WRITE))?;
+    Ok(())
+}
+
+/// Write on the parent; a recursive delete also on every directory below.
+pub fn check_delete(
+    ns: &Namesystem,
+    caller: &Caller,
+    path: &dfs_common::path::DfsPath,
+    recursive: bool,
+) -> Result<(), NamenodeError> {
+    let check = Check {
+        parent: WRITE | EXECUTE,
+        subtree: if recursive { WRITE | EXECUTE } else { 0 },
+        ..Check::default()
+    };
+    caller.check(ns, path, check)?;
+    Ok(())
+}
+
+async fn delete(ns: Ns, caller: Caller, req: web::Json<DeleteRequest>) -> Answer<DeleteResponse> {
+    check_delete(&ns, &caller, &req.path, req.recursive)?;
     Ok(web::Json(ns.delete(&req.path, req.recursive).await?))
 }
 
-async fn content_summary(ns: Ns, q: web::Query<PathQuery>) -> Answer<ContentSummary> {
+async fn content_summary(
+    ns: Ns,
+    caller: Caller,
+    q: web::Query<PathQuery>,
+) -> Answer<ContentSummary> {
+    caller.check(&ns, &q.path, Check::target(READ | EXECUTE))?;
     Ok(web::Json(ns.content_summary(&q.path)?))
 }
 
-async fn create(ns: Ns, req: web::Json<CreateRequest>) -> Answer<CreateResponse> {
+async fn create(ns: Ns, caller: Caller, req: web::Json<CreateRequest>) -> Answer<CreateResponse> {
+    let mut req = req.into_inner();
+    let check = Check {
+        ancestor: WRITE,
+        target: if req.overwrite { WRITE } else { 0 },
+        ..Check::default()
+    };
+    caller.check(&ns, &req.path, check)?;
+    req.owner = caller.owner_of_new(req.owner.as_deref());
     Ok(web::Json(ns.create(&req).await?))
 }
 
-async fn add_block(ns: Ns, req: web::Json<AddBlockRequest>) -> Answer<LocatedBlock> {
-    Ok(web::Json(ns.add_block(&req).await?))
+async fn add_block(
+    ns: Ns,
+    caller: Caller,
+    req: web::Json<AddBlockRequest>,
+) -> Answer<LocatedBlock> {
+    caller.check_writer(&ns, req.file_id)?;
+    let mut located = ns.add_block(&req).await?;
+    caller.sign_blocks(std::slice::from_mut(&mut located), BlockOp::Write);
+    Ok(web::Json(located))
 }
 
 async fn abandon_block(
     ns: Ns,
+    caller: Caller,
     req: web::Json<AbandonBlockRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    caller.check_writer(&ns, req.file_id)?;
     ns.abandon_block(&req).await?;
     Ok(empty())
 }
 
-async fn complete(ns: Ns, req: web::Json<CompleteRequest>) -> Answer<FileStatus> {
+async fn complete(ns: Ns, caller: Caller, req: web::Json<CompleteRequest>) -> Answer<FileStatus> {
+    caller.check_writer(&ns, req.file_id)?;
     Ok(web::Json(ns.complete(&req).await?))
 }
 
-async fn renew_lease(ns: Ns, req: web::Json<FileIdRequest>) -> Result<HttpResponse, ApiError> {
+async fn renew_lease(
+    ns: Ns,
+    caller: Caller,
+    req: web::Json<FileIdRequest>,
+) -> Result<HttpResponse, ApiError> {
+    caller.check_writer(&ns, req.file_id)?;
     ns.renew_lease(req.file_id)?;
     Ok(empty())
 }
 
-async fn abandon_file(ns: Ns, req: web::Json<FileIdRequest>) -> Result<HttpResponse, ApiError> {
+async fn abandon_file(
+    ns: Ns,
+    caller: Caller,
+    req: web::Json<FileIdRequest>,
+) -> Result<HttpResponse, ApiError> {
+    caller.check_writer(&ns, req.file_id)?;
     ns.abandon_file(req.file_id).await?;
     Ok(empty())
 }
 
-async fn locations(ns: Ns, q: web::Query<PathQuery>) -> Answer<FileLocations> {
-    Ok(web::Json(ns.locations(&q.path)?))
+async fn locations(ns: Ns, caller: Caller, q: web::Query<PathQuery>) -> Answer<FileLocations> {
+    caller.check(&ns, &q.path, Check::target(READ))?;
+    let mut located = ns.locations(&q.path)?;
+    caller.sign_blocks(&mut located.blocks, BlockOp::Read);
+    Ok(web::Json(located))
 }
 
-async fn setrep(ns: Ns, req: web::Json<SetReplicationRequest>) -> Answer<FileStatus> {
+async fn setrep(
+    ns: Ns,
+    caller: Caller,
+    req: web::Json<SetReplicationRequest>,
+) -> Answer<FileStatus> {
+    caller.check(&ns, &req.path, Check::target(WRITE))?;
     Ok(web::Json(
         ns.set_replication(&req.path, req.replication).await?,
     ))

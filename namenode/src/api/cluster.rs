@@ -3,7 +3,9 @@
 //! decommission|recommission`) and the operational endpoints `/health` and
 //! `/metrics`.
 use super::error::ApiError;
+use crate::auth::Caller;
 use crate::metrics;
+use crate::namespace::permission::Check;
 use crate::namesystem::{Namesystem, SafeModeAction, SafeModeStatus};
 use actix_web::{web, HttpResponse};
 use dfs_common::path::DfsPath;
@@ -65,8 +67,11 @@ struct SafeModeQuery {
 
 /// `POST safemode?action=get|enter|leave` (HDFS `dfsadmin -safemode`);
 /// without `action`, `get`.
-async fn safemode(ns: Ns, q: web::Query<SafeModeQuery>) -> Answer<SafeModeStatus> {
+async fn safemode(ns: Ns, caller: Caller, q: web::Query<SafeModeQuery>) -> Answer<SafeModeStatus> {
     let action = q.into_inner().action.unwrap_or(SafeModeAction::Get);
+    if action != SafeModeAction::Get {
+        caller.require_superuser("entering or leaving safe mode")?;
+    }
     Ok(web::Json(ns.safe_mode_action(action)?))
 }
 
@@ -77,17 +82,20 @@ async fn safemode_get(ns: Ns) -> Answer<SafeModeStatus> {
 
 /// `{node}`: a node id, a unique prefix of one (≥ 4 hex digits), or its
 /// address (`host:port` or URL, percent-encoded or not).
-async fn decommission(ns: Ns, node: web::Path<String>) -> Answer<AdminStateChange> {
+async fn decommission(ns: Ns, caller: Caller, node: web::Path<String>) -> Answer<AdminStateChange> {
+    caller.require_superuser("decommissioning")?;
     let node = ns.set_admin_state(&node, true).await?;
     Ok(web::Json(AdminStateChange { node }))
 }
 
-async fn recommission(ns: Ns, node: web::Path<String>) -> Answer<AdminStateChange> {
+async fn recommission(ns: Ns, caller: Caller, node: web::Path<String>) -> Answer<AdminStateChange> {
+    caller.require_superuser("recommissioning")?;
     let node = ns.set_admin_state(&node, false).await?;
     Ok(web::Json(AdminStateChange { node }))
 }
 
-async fn blocks(ns: Ns, q: web::Query<PathQuery>) -> Answer<FileLocations> {
+async fn blocks(ns: Ns, caller: Caller, q: web::Query<PathQuery>) -> Answer<FileLocations> {
+    caller.check(&ns, &q.path, Check::traverse())?;
     Ok(web::Json(ns.locations(&q.path)?))
 }
 

@@ -48,6 +48,7 @@ impl From<NamenodeError> for ApiError {
             | NamenodeError::LeaseHeld(_)
             | NamenodeError::Conflict(_) => ErrorCode::Conflict,
             NamenodeError::InvalidArgument(_) => ErrorCode::BadRequest,
+            NamenodeError::PermissionDenied(_) => ErrorCode::Forbidden,
             NamenodeError::NoLiveDatanodes(_) | NamenodeError::SafeMode(_) => {
                 ErrorCode::Unavailable
             }
@@ -75,7 +76,16 @@ impl ResponseError for ApiError {
 }
 
 pub fn json_error(err: JsonPayloadError, req: &HttpRequest) -> actix_web::Error {
-    ApiError::bad_request(format!("bad JSON body for {}: {err}", req.path())).into()
+    match err {
+        JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
+            ApiError::new(
+                ErrorCode::PayloadTooLarge,
+                format!("JSON body too large for {}: {err}", req.path()),
+            )
+            .into()
+        }
+        _ => ApiError::bad_request(format!("bad JSON body for {}: {err}", req.path())).into(),
+    }
 }
 
 pub fn query_error(err: QueryPayloadError, req: &HttpRequest) -> actix_web::Error {
@@ -83,7 +93,14 @@ pub fn query_error(err: QueryPayloadError, req: &HttpRequest) -> actix_web::Erro
 }
 
 pub fn form_error(err: UrlencodedError, req: &HttpRequest) -> actix_web::Error {
-    ApiError::bad_request(format!("bad form body for {}: {err}", req.path())).into()
+    match err {
+        UrlencodedError::Overflow { .. } => ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            format!("form body too large for {}: {err}", req.path()),
+        )
+        .into(),
+        _ => ApiError::bad_request(format!("bad form body for {}: {err}", req.path())).into(),
+    }
 }
 
 pub fn path_error(err: PathError, req: &HttpRequest) -> actix_web::Error {

@@ -183,9 +183,9 @@ impl Params {
         if text.is_empty() {
             return Ok(());
         }
-        let pairs = web::Query::<Vec<(String, String)>>::from_query(text)
+        let pairs = dfs_common::proto::webhdfs::parse_query(text)
             .map_err(|e| SeedError::bad(format!("bad form parameters: {e}")))?;
-        self.0.extend(pairs.into_inner());
+        self.0.extend(pairs);
         Ok(())
     }
 
@@ -384,6 +384,8 @@ async fn file_list(dfs: web::Data<DfsClient>) -> SeedResult {
             Ok(entries) => entries,
             // Removed while we walked: not an error for a listing.
             Err(e) if dir != DfsPath::root() && e.code() == ErrorCode::NotFound => continue,
+            // Access control on: the caller sees what it may list.
+            Err(e) if dir != DfsPath::root() && e.code() == ErrorCode::Forbidden => continue,
             Err(e) => return Err(e.into()),
         };
         for e in entries {
@@ -452,12 +454,77 @@ impl UploadForm {
     }
 }
 
-async fn upload_file(
-    dfs: web::Data<DfsClient>,
-    req: HttpRequest,
+async fn upload_file(dfs: web::Data<DfsClient>, req: HttpRequest, form: Multipart) -> SeedResult {
+    let status = read_upload_form(req.query_string(), form, &mut ClusterSink(&dfs)).await?;
+    Ok(HttpResponse::Created().json(status))
+}
+
+/// Where the `file` part of an upload form goes. The handler stores it in
+/// the cluster ([`ClusterSink`]); the fuzz target reads it into memory
+/// ([`fuzzing::upload_form`]), so the form reader is exercised without one.
+trait UploadSink {
+    type Stored;
+    /// Takes the part's bytes from `reader` and stores them at `path`.
+    async fn store<R: tokio::io::AsyncRead + Unpin>(
+        &mut self,
+        path: &DfsPath,
+        opts: &UploadOptions,
+        reader: R,
+    ) -> Result<Self::Stored, SeedError>;
+    /// Takes a stored file back out (the form was refused after it).
+    async fn discard(&mut self, stored: Self::Stored);
+}
+
+/// Relays the file into the write pipeline through `dfs_client`.
+struct ClusterSink<'a>(&'a DfsClient);
+
+impl UploadSink for ClusterSink<'_> {
+    type Stored = FileStatus;
+
+    async fn store<R: tokio::io::AsyncRead + Unpin>(
+        &mut self,
+        path: &DfsPath,
+        opts: &UploadOptions,
+        reader: R,
+    ) -> Result<FileStatus, SeedError> {
+        let status = self
+            .0
+            .upload(path, reader, opts, &NoProgress)
+            .await
+            .map_err(|e| match e {
+                // Only the source fails as I/O: the request body broke off.
+                ClientError::Io(e) => {
+                    SeedError::bad(format!("the uploaded file could not be read: {e}"))
+                }
+                other => other.into(),
+            })?;
+        log::info!(
+            "seed upload: wrote {} ({} bytes)",
+            status.path,
+            status.length
+        );
+        Ok(status)
+    }
+
+    async fn discard(&mut self, status: FileStatus) {
+        if let Err(e) = self.0.delete(&status.path, false).await {
+            log::warn!(
+                "seed upload: could not remove {} after a refused form: {e}",
+                status.path
+            );
+        }
+    }
+}
+
+/// Reads an upload form: options from `query` and the fields before the
+/// `file` part, then the part itself into `sink`; refuses (and discards the
+/// stored file) when anything but other parts follows it.
+async fn read_upload_form<S: UploadSink>(
+    query: &str,
     mut form: Multipart,
-) -> SeedResult {
-    let query = Params::from_query(req.query_string())?;
+    sink: &mut S,
+) -> Result<S::Stored, SeedError> {
+    let query = Params::from_query(query)?;
     let mut opts = UploadForm {
         directory: None,
         file_name: None,
@@ -467,7 +534,7 @@ async fn upload_file(
     for (k, v) in &query.0 {
         opts.set(k, v.clone())?;
     }
-    let mut uploaded: Option<FileStatus> = None;
+    let mut uploaded: Option<S::Stored> = None;
     let mut late: Option<String> = None;
     while let Some(field) = form.next().await {
         let mut field = field.map_err(|e| {
@@ -496,22 +563,7 @@ async fn upload_file(
             let reader = tokio_util::io::StreamReader::new(
                 field.map_err(|e| std::io::Error::other(e.to_string())),
             );
-            let status = dfs
-                .upload(&path, reader, &upload_opts, &NoProgress)
-                .await
-                .map_err(|e| match e {
-                    // Only the source fails as I/O: the request body broke off.
-                    ClientError::Io(e) => {
-                        SeedError::bad(format!("the uploaded file could not be read: {e}"))
-                    }
-                    other => other.into(),
-                })?;
-            log::info!(
-                "seed upload: wrote {} ({} bytes)",
-                status.path,
-                status.length
-            );
-            uploaded = Some(status);
+            uploaded = Some(sink.store(&path, &upload_opts, reader).await?);
         } else if UploadForm::is_option(&name) {
             let value = read_text_field(&mut field, &name).await?;
             if uploaded.is_some() {
@@ -533,19 +585,66 @@ async fn upload_file(
     }
     match (uploaded, late) {
         (None, _) => Err(SeedError::bad("the form has no `file` part")),
-        (Some(status), Some(problem)) => {
+        (Some(stored), Some(problem)) => {
             // The request is refused as a whole: take the file back out.
-            if let Err(e) = dfs.delete(&status.path, false).await {
-                log::warn!(
-                    "seed upload: could not remove {} after a refused form: {e}",
-                    status.path
-                );
-            }
+            sink.discard(stored).await;
             Err(SeedError::bad(format!(
                 "{problem}; the upload was discarded"
             )))
         }
-        (Some(status), None) => Ok(HttpResponse::Created().json(status)),
+        (Some(stored), None) => Ok(stored),
+    }
+}
+
+/// For the fuzz target (`fuzz/fuzz_targets/upload_form.rs`): the real
+/// `/upload_file` form reader over a form the caller builds, with the file
+/// part read into memory instead of the cluster.
+#[doc(hidden)]
+pub mod fuzzing {
+    use super::*;
+    use tokio::io::AsyncReadExt;
+
+    /// What an accepted upload form asked for.
+    #[derive(Debug)]
+    pub struct Upload {
+        pub path: DfsPath,
+        pub overwrite: bool,
+        pub replication: Option<u16>,
+        pub content: Vec<u8>,
+    }
+
+    struct Memory;
+
+    impl UploadSink for Memory {
+        type Stored = Upload;
+
+        async fn store<R: tokio::io::AsyncRead + Unpin>(
+            &mut self,
+            path: &DfsPath,
+            opts: &UploadOptions,
+            mut reader: R,
+        ) -> Result<Upload, SeedError> {
+            let mut content = Vec::new();
+            reader
+                .read_to_end(&mut content)
+                .await
+                .map_err(|e| SeedError::bad(format!("the uploaded file could not be read: {e}")))?;
+            Ok(Upload {
+                path: path.clone(),
+                overwrite: opts.overwrite,
+                replication: opts.replication,
+                content,
+            })
+        }
+
+        async fn discard(&mut self, _: Upload) {}
+    }
+
+    /// The upload, or the 400 answer's status and message.
+    pub async fn upload_form(query: &str, form: Multipart) -> Result<Upload, (u16, String)> {
+        read_upload_form(query, form, &mut Memory)
+            .await
+            .map_err(|e| (e.status_code().as_u16(), e.message))
     }
 }
 
@@ -669,6 +768,57 @@ mod tests {
         assert_eq!(f.replication, Some(2));
         f.set("directory", "nope".into()).unwrap();
         assert!(f.target(Some("x")).is_err());
+    }
+
+    /// The form reader the handler uses, over an in-memory form in small
+    /// chunks (the `upload_form` fuzz target does this at scale).
+    #[actix_web::test]
+    async fn upload_form_reader() {
+        async fn read(query: &str, body: &str) -> Result<fuzzing::Upload, (u16, String)> {
+            let mut headers = actix_web::http::header::HeaderMap::new();
+            headers.insert(
+                header::CONTENT_TYPE,
+                header::HeaderValue::from_static("multipart/form-data; boundary=B"),
+            );
+            let chunks: Vec<_> = body
+                .as_bytes()
+                .chunks(7)
+                .map(|c| Ok::<_, actix_web::error::PayloadError>(web::Bytes::copy_from_slice(c)))
+                .collect();
+            let form = Multipart::new(&headers, futures_util::stream::iter(chunks));
+            fuzzing::upload_form(query, form).await
+        }
+        let part = |name: &str, extra: &str, value: &str| {
+            format!(
+                "--B\r\nContent-Disposition: form-data; name=\"{name}\"{extra}\r\n\r\n{value}\r\n"
+            )
+        };
+        let body = part("directory", "", "/docs")
+            + &part(
+                "file",
+                "; filename=\"C:\\\\x\\\\r.pdf\"",
+                "--B-ish\r\nbytes",
+            )
+            + &part("submit", "", "Upload")
+            + "--B--\r\n";
+        let u = read("overwrite=true", &body).await.unwrap();
+        assert_eq!(u.path.as_str(), "/docs/r.pdf");
+        assert!(u.overwrite);
+        assert_eq!(u.content, b"--B-ish\r\nbytes");
+
+        let late =
+            part("file", "; filename=\"a\"", "x") + &part("overwrite", "", "true") + "--B--\r\n";
+        let (status, msg) = read("", &late).await.unwrap_err();
+        assert_eq!(status, 400);
+        assert!(msg.contains("came after the `file` part"), "{msg}");
+        let (status, _) = read("", "--B\r\nContent-Disposition: form-data; name=\"fi")
+            .await
+            .unwrap_err();
+        assert_eq!(status, 400);
+        let (status, _) = read("", &(part("file", "; filename=\"..\"", "x") + "--B--\r\n"))
+            .await
+            .unwrap_err();
+        assert_eq!(status, 400);
     }
 
     #[test]

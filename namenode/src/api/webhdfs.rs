@@ -26,7 +26,9 @@
 //! Hadoop's conventions kept: RENAME answers `{"boolean":false}` rather
 //! than an error for a missing source or an existing destination file, and
 //! DELETE answers false for a missing path.
+use crate::auth::Caller;
 use crate::error::NamenodeError;
+use crate::namespace::permission::{Check, EXECUTE, READ, WRITE};
 use crate::namesystem::Namesystem;
 use actix_web::http::header::{CONTENT_LENGTH, LOCATION};
 use actix_web::http::{Method as HttpMethod, StatusCode};
@@ -102,6 +104,7 @@ impl From<NamenodeError> for WebHdfsError {
             NamenodeError::LeaseHeld(_) => Exception::AlreadyBeingCreated,
             NamenodeError::Conflict(_) => Exception::IoConflict,
             NamenodeError::InvalidArgument(_) => Exception::IllegalArgument,
+            NamenodeError::PermissionDenied(_) => Exception::AccessControl,
             NamenodeError::NoLiveDatanodes(_) | NamenodeError::SafeMode(_) => Exception::Retriable,
             NamenodeError::NoSpace(_) => Exception::NoSpace,
             NamenodeError::Internal(_) => Exception::Io,
@@ -155,25 +158,21 @@ fn parse(req: &HttpRequest) -> Result<Request, WebHdfsError> {
             )))
         }
     };
-    let pairs = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
-        .map_err(|e| WebHdfsError::bad(format!("bad query string: {e}")))?
-        .into_inner();
+    let pairs = dfs_common::proto::webhdfs::parse_query(req.query_string())
+        .map_err(|e| WebHdfsError::bad(format!("bad query string: {e}")))?;
     let params = Params::parse(&pairs).map_err(WebHdfsError::bad)?;
     let op = match &params.op {
         None => return Err(WebHdfsError::bad("missing parameter \"op\"")),
         Some(raw) => Op::parse(raw, method).map_err(WebHdfsError::bad)?,
     };
-    let tail = req.match_info().get("tail").unwrap_or("");
-    let path = parse_path(tail)?;
+    let path = parse_path(req.uri().path())?;
     Ok(Request { op, path, params })
 }
 
-/// The (already percent-decoded) part after `/webhdfs/v1/`; a trailing
-/// slash is allowed.
-fn parse_path(tail: &str) -> Result<DfsPath, WebHdfsError> {
-    let trimmed = tail.trim_end_matches('/');
-    DfsPath::parse(&format!("/{trimmed}"))
-        .map_err(|e| WebHdfsError::bad(format!("Invalid path /{tail}: {e}")))
+/// The path of a request's raw URL path (see
+/// [`dfs_common::proto::webhdfs::path_from_url`]).
+fn parse_path(raw_path: &str) -> Result<DfsPath, WebHdfsError> {
+    dfs_common::proto::webhdfs::path_from_url(raw_path).map_err(WebHdfsError::bad)
 }
 
 // --- dispatch -------------------------------------------------------------
@@ -182,9 +181,11 @@ async fn dispatch(
     req: HttpRequest,
     ns: Ns,
     dfs: web::Data<DfsClient>,
+    caller: Caller,
     body: web::Payload,
 ) -> Answer {
     let r = parse(&req)?;
+    check_access(&ns, &caller, &r)?;
     let p = &r.params;
     let path = &r.path;
     match r.op {
@@ -231,7 +232,7 @@ async fn dispatch(
             }))
         }
         Op::GetHomeDirectory => Ok(json(&PathBody {
-            path: format!("/user/{}", p.user_or_default()),
+            path: format!("/user/{}", caller.user().unwrap_or(p.user_or_default())),
         })),
         Op::GetTrashRoot => Ok(json(&PathBody {
             path: format!("/user/{}/.Trash", p.user_or_default()),
@@ -247,7 +248,8 @@ async fn dispatch(
             }))
         }
         Op::Mkdirs => {
-            ns.mkdirs_as(path, true, Some(p.user_or_default()), p.permission)
+            let owner = caller.owner_of_new(Some(p.user_or_default()));
+            ns.mkdirs_as(path, true, owner.as_deref(), p.permission)
                 .await?;
             Ok(boolean(true))
         }
@@ -309,10 +311,63 @@ async fn dispatch(
             if p.namenode_rpc_address.is_some() {
                 land(&req, &dfs, &r, body).await
             } else {
-                redirect(&req, &ns, &r)
+                redirect(&req, &ns, &r, caller.redirect_token())
             }
         }
     }
+}
+
+/// Access control (on): what each operation needs, checked before it runs.
+/// A data step relayed here (`namenoderpcaddress`) is checked by the
+/// native protocol it goes through.
+fn check_access(ns: &Namesystem, caller: &Caller, r: &Request) -> Result<(), NamenodeError> {
+    let data_step = r.params.namenode_rpc_address.is_some()
+        && matches!(r.op, Op::Create | Op::Append | Op::Open);
+    if caller.principal().is_none() || data_step {
+        return Ok(());
+    }
+    let (path, p) = (&r.path, &r.params);
+    let check = match r.op {
+        Op::GetFileStatus | Op::GetHomeDirectory | Op::GetTrashRoot | Op::GetStatus => {
+            Check::traverse()
+        }
+        Op::GetFileChecksum | Op::Open => Check::target(READ),
+        Op::ListStatus | Op::ListStatusBatch | Op::GetContentSummary => {
+            Check::target(READ | EXECUTE)
+        }
+        Op::Mkdirs => Check::ancestor(WRITE),
+        Op::Create => Check {
+            ancestor: WRITE,
+            target: if p.overwrite.unwrap_or(false) {
+                WRITE
+            } else {
+                0
+            },
+            ..Check::default()
+        },
+        Op::Append | Op::SetReplication | Op::SetTimes => Check::target(WRITE),
+        Op::SetPermission => Check::owner(),
+        Op::SetOwner => {
+            if p.owner.is_some() {
+                caller.require_superuser("changing the owner")?;
+            }
+            Check::owner()
+        }
+        Op::Delete => {
+            return super::client::check_delete(ns, caller, path, p.recursive.unwrap_or(false))
+        }
+        Op::Rename => {
+            return match p
+                .destination
+                .as_deref()
+                .and_then(|d| DfsPath::parse(d.trim_end_matches('/').trim()).ok())
+            {
+                Some(dst) => super::client::check_rename(ns, caller, path, &dst),
+                None => Ok(()), // RENAME itself answers the bad destination
+            };
+        }
+    };
+    caller.check(ns, path, check)
 }
 
 fn json<T: serde::Serialize>(body: &T) -> HttpResponse {
@@ -451,7 +506,9 @@ static NEXT_TARGET: AtomicUsize = AtomicUsize::new(0);
 
 /// Checks what can be checked now, picks where the data step goes, and
 /// answers 307 (or 200 JSON with `noredirect`).
-fn redirect(req: &HttpRequest, ns: &Namesystem, r: &Request) -> Answer {
+/// `delegation`: the token the data step calls the namenode with (access
+/// control on).
+fn redirect(req: &HttpRequest, ns: &Namesystem, r: &Request, delegation: Option<String>) -> Answer {
     let p = &r.params;
     let path = &r.path;
     let mut base: Option<String> = None;
@@ -521,7 +578,14 @@ fn redirect(req: &HttpRequest, ns: &Namesystem, r: &Request) -> Answer {
             }
         }
     };
-    let location = data_url(&target, &namenode, r);
+    let mut location = data_url(&target, &namenode, r);
+    if let Some(t) = delegation {
+        location.push_str(&format!(
+            "&{}={}",
+            dfs_common::auth::DELEGATION_PARAM,
+            encode(&t, false)
+        ));
+    }
     if p.noredirect {
         return Ok(json(&LocationBody { location }));
     }
@@ -665,9 +729,9 @@ mod tests {
 
     #[test]
     fn paths() {
-        assert_eq!(parse_path("").unwrap(), DfsPath::root());
-        assert_eq!(parse_path("a/b/").unwrap().as_str(), "/a/b");
-        assert!(parse_path("a//b").is_err());
-        assert!(parse_path("../x").is_err());
+        assert_eq!(parse_path("/webhdfs/v1").unwrap(), DfsPath::root());
+        assert_eq!(parse_path("/webhdfs/v1/a/b/").unwrap().as_str(), "/a/b");
+        assert!(parse_path("/webhdfs/v1/a//b").is_err());
+        assert!(parse_path("/webhdfs/v1/../x").is_err());
     }
 }

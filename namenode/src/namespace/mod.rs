@@ -24,6 +24,7 @@
 //! [`report`] (locations, fsck, counts).
 pub mod inode;
 pub mod ops;
+pub mod permission;
 pub mod report;
 pub mod write;
 
@@ -320,6 +321,9 @@ impl Namespace {
         now_ms: u64,
         txn: &mut Txn,
     ) -> Result<InodeId> {
+        // As HDFS: a new file or directory takes its parent's group (so a
+        // group-shared directory shares what is made in it).
+        record.group = self.inode(parent)?.record.group.clone();
         let id = self.next_inode;
         self.next_inode += 1;
         txn.put_next_inode(self.next_inode);

@@ -123,6 +123,7 @@ impl Namespace {
                 len,
                 sha256,
                 replicas,
+                access_token: None,
             });
             offset += len;
         }

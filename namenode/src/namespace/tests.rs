@@ -632,6 +632,7 @@ fn complete_validates_blocks() {
         block_id: BlockId::new(),
         offset: 0,
         targets: vec![dn[0].id],
+        block_size: BS,
     };
     assert!(
         bad(complete(&mut ns, vec![cb(&stranger, 1)], 1)),

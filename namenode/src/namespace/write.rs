@@ -57,6 +57,8 @@ pub struct AllocatedBlock {
     /// Where the block starts in the file (every earlier block is full).
     pub offset: u64,
     pub targets: Vec<NodeId>,
+    /// The file's block size: what each target may have to store.
+    pub block_size: u64,
 }
 
 impl Namespace {
@@ -206,6 +208,7 @@ impl Namespace {
             block_id,
             offset,
             targets,
+            block_size,
         })
     }
 

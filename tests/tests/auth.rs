@@ -1,0 +1,787 @@
+//! Access control end to end: a namenode started with `--auth USERS.toml`
+//! and datanodes with `--cluster-secret-file`. Without a credential every
+//! API answers 401; a user without the permission bits gets 403; the
+//! datanodes serve and take block data only with a valid, unexpired block
+//! access token (403 otherwise); with valid tokens everything works (the
+//! CLI with `DFS_TOKEN`, WebHDFS with a bearer or `delegation=`, the seed
+//! endpoints, the web UI's login cookie, re-replication).
+use dfs_common::auth::{now_ms, BlockOp, BlockToken, ClusterKeys, BLOCK_TOKEN_HEADER};
+use dfs_common::ids::BlockId;
+use dfs_tests::{bin, p, sha256_hex, test_data, wait_until, ClusterOptions, TestCluster};
+use serde_json::Value;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+const SECRET: &str = "test-cluster-secret-0123456789";
+const ROOT: &str = "root-token-0123456789";
+const ALICE: &str = "alice-token-0123456789";
+const BOB: &str = "bob-token-0123456789";
+
+/// Writes the users file and the secret file into `dir`.
+fn write_auth_files(dir: &Path) -> (String, String) {
+    let secret = dir.join("cluster.secret");
+    std::fs::write(&secret, format!("{SECRET}\n")).unwrap();
+    let users = dir.join("users.toml");
+    std::fs::write(
+        &users,
+        format!(
+            r#"
+cluster_secret_file = "cluster.secret"
+[users.root]
+token = "{ROOT}"
+superuser = true
+[users.alice]
+token = "{ALICE}"
+groups = ["staff"]
+[users.bob]
+token = "{BOB}"
+groups = ["staff"]
+"#
+        ),
+    )
+    .unwrap();
+    (users.display().to_string(), secret.display().to_string())
+}
+
+/// A cluster with access control on; the harness calls as root.
+async fn secured(dir: &Path, block_token_lifetime: &str) -> TestCluster {
+    let (users, secret) = write_auth_files(dir);
+    TestCluster::start(ClusterOptions {
+        replication: 2,
+        namenode_args: vec![
+            "--auth".into(),
+            users,
+            "--block-token-lifetime".into(),
+            block_token_lifetime.into(),
+        ],
+        datanode_args: vec!["--cluster-secret-file".into(), secret],
+        token: Some(ROOT.into()),
+        ..Default::default()
+    })
+    .await
+}
+
+fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .build()
+        .unwrap()
+}
+
+/// `dfs` as a given user (or nobody).
+fn dfs_as(cluster: &TestCluster, token: Option<&str>, args: &[&str]) -> std::process::Output {
+    let mut cmd = Command::new(bin("dfs"));
+    cmd.args(args)
+        .env("DFS_NAMENODE", cluster.namenode_url())
+        .env_remove("DFS_TOKEN")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(t) = token {
+        cmd.env("DFS_TOKEN", t);
+    }
+    cmd.output().unwrap()
+}
+
+fn dfs_ok(cluster: &TestCluster, token: &str, args: &[&str]) -> String {
+    let out = dfs_as(cluster, Some(token), args);
+    assert!(
+        out.status.success(),
+        "dfs {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+async fn status_and_json(resp: reqwest::Response) -> (u16, Value) {
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_credential_is_401_on_every_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = secured(dir.path(), "10m").await;
+    let nn = cluster.namenode_url();
+    let h = http();
+
+    // One request per API family, without a credential, then with a wrong one.
+    let requests = [
+        ("GET", "/rpc/v1/status?path=/", false),
+        ("GET", "/rpc/v1/list?path=/", false),
+        ("POST", "/rpc/v1/mkdirs", false),
+        ("GET", "/api/v1/summary", false),
+        ("GET", "/api/v1/datanodes", false),
+        ("POST", "/create_directory", false),
+        ("GET", "/file_list", false),
+        ("POST", "/download_file", false),
+        ("GET", "/metrics", false),
+        ("GET", "/webhdfs/v1/?op=LISTSTATUS", true),
+        ("PUT", "/webhdfs/v1/x?op=CREATE", true),
+        ("GET", "/webhdfs/v1/x?op=OPEN", true),
+    ];
+    for bearer in [
+        None,
+        Some("not-a-token-at-all"),
+        Some("u1:616c696365:99999999999999.00"),
+    ] {
+        for (method, path, webhdfs) in requests {
+            let mut req = h.request(method.parse().unwrap(), format!("{nn}{path}"));
+            if let Some(b) = bearer {
+                req = req.bearer_auth(b);
+            }
+            let (status, body) = status_and_json(req.send().await.unwrap()).await;
+            assert_eq!(status, 401, "{method} {path} with {bearer:?}: {body}");
+            if webhdfs {
+                assert_eq!(
+                    body["RemoteException"]["exception"], "SecurityException",
+                    "{path}: {body}"
+                );
+            } else {
+                assert_eq!(body["error"]["code"], "unauthorized", "{path}: {body}");
+            }
+        }
+    }
+    // The datanode protocol needs the cluster secret's credential.
+    let r = h
+        .post(format!("{nn}/internal/v1/heartbeat"))
+        .bearer_auth(ALICE)
+        .body(vec![0u8; 4])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    // Not even written some other way, with a user's token.
+    for path in ["/%69nternal/v1/heartbeat", "//internal/v1/heartbeat"] {
+        let r = h
+            .post(format!("{nn}{path}"))
+            .bearer_auth(ALICE)
+            .body(vec![0u8; 4])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 401, "{path}");
+    }
+    // The web UI's API calls without the login cookie: 401 (the page then
+    // shows its login form); the page itself and /health stay open.
+    let r = h.get(format!("{nn}/auth/whoami")).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    assert_eq!(h.get(format!("{nn}/")).send().await.unwrap().status(), 200);
+    assert_eq!(
+        h.get(format!("{nn}/health")).send().await.unwrap().status(),
+        200
+    );
+    // The CLI without DFS_TOKEN: exit 1, one clear line.
+    let out = dfs_as(&cluster, None, &["ls", "/"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.starts_with("dfs: "), "{err}");
+    assert!(err.to_lowercase().contains("authentication"), "{err}");
+    // With a token, it works.
+    dfs_ok(&cluster, ALICE, &["ls", "/"]);
+
+    // Login: a session cookie, HttpOnly and SameSite=Strict, accepted
+    // instead of the bearer header.
+    let r = h
+        .post(format!("{nn}/auth/login"))
+        .json(&serde_json::json!({"token": "wrong"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    let r = h
+        .post(format!("{nn}/auth/login"))
+        .json(&serde_json::json!({ "token": ALICE }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let cookie = r
+        .headers()
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(cookie.starts_with("dfs_session="), "{cookie}");
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    assert!(cookie.contains("SameSite=Strict"), "{cookie}");
+    let pair = cookie.split(';').next().unwrap().to_string();
+    let r = h
+        .get(format!("{nn}/rpc/v1/list?path=/"))
+        .header("cookie", &pair)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let (status, me) = status_and_json(
+        h.get(format!("{nn}/auth/whoami"))
+            .header("cookie", &pair)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(me["user"], "alice");
+    // A tampered cookie is refused.
+    let r = h
+        .get(format!("{nn}/rpc/v1/list?path=/"))
+        .header("cookie", pair.replace("u1:", "u1:00"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn permission_bits_decide_who_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = secured(dir.path(), "10m").await;
+    let nn = cluster.namenode_url();
+    let w = format!("{nn}/webhdfs/v1");
+    let h = http();
+    let local = dir.path().join("a.txt");
+    std::fs::write(&local, b"alice's data\n").unwrap();
+    let local = local.to_str().unwrap();
+
+    // Only the superuser may write in / (dfs 755): alice may not.
+    let out = dfs_as(&cluster, Some(ALICE), &["mkdir", "/alice-top"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("Permission denied"), "{err}");
+    // root makes alice a home directory and gives it to her.
+    dfs_ok(&cluster, ROOT, &["mkdir", "-p", "/home/alice"]);
+    let r = h
+        .put(format!(
+            "{w}/home/alice?op=SETOWNER&owner=alice&group=staff"
+        ))
+        .bearer_auth(ROOT)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200, "{}", r.text().await.unwrap());
+    // Only the superuser changes owners.
+    let r = h
+        .put(format!("{w}/home/alice?op=SETOWNER&owner=bob"))
+        .bearer_auth(ALICE)
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = status_and_json(r).await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(
+        body["RemoteException"]["exception"],
+        "AccessControlException"
+    );
+
+    // alice writes in her directory; the file is hers, 644.
+    dfs_ok(&cluster, ALICE, &["put", local, "/home/alice/a.txt"]);
+    let st: Value = serde_json::from_str(&dfs_ok(
+        &cluster,
+        BOB,
+        &["--json", "stat", "/home/alice/a.txt"],
+    ))
+    .unwrap();
+    assert_eq!(st["owner"], "alice", "{st}");
+    assert_eq!(st["permission"], 0o644, "{st}");
+    let (_, fs) = status_and_json(
+        h.get(format!("{w}/home/alice/a.txt?op=GETFILESTATUS"))
+            .bearer_auth(BOB)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(fs["FileStatus"]["owner"], "alice", "{fs}");
+    assert_eq!(fs["FileStatus"]["permission"], "644", "{fs}");
+    // A client cannot make files for someone else: the owner is the caller.
+    let r = h
+        .put(format!("{w}/home/alice/d?op=MKDIRS&user.name=mallory"))
+        .bearer_auth(ALICE)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let (_, fs) = status_and_json(
+        h.get(format!("{w}/home/alice/d?op=GETFILESTATUS"))
+            .bearer_auth(ALICE)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(fs["FileStatus"]["owner"], "alice", "{fs}");
+
+    // bob (group staff, r-x on alice's 755 directory) reads but may not write.
+    assert_eq!(
+        dfs_ok(&cluster, BOB, &["cat", "/home/alice/a.txt"]),
+        "alice's data\n"
+    );
+    for args in [
+        vec!["put", local, "/home/alice/b.txt"],
+        vec!["put", "-f", local, "/home/alice/a.txt"],
+        vec!["rm", "/home/alice/a.txt"],
+        vec!["mv", "/home/alice/a.txt", "/home/alice/c.txt"],
+        vec!["setrep", "1", "/home/alice/a.txt"],
+        vec!["mkdir", "/home/alice/bobs"],
+    ] {
+        let out = dfs_as(&cluster, Some(BOB), &args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "bob: dfs {args:?}: {err}");
+        assert!(
+            err.contains("Permission denied"),
+            "bob: dfs {args:?}: {err}"
+        );
+    }
+    // The same refusals through the other doors: WebHDFS and the seed API.
+    let r = h
+        .put(format!("{w}/home/alice/b.txt?op=CREATE"))
+        .bearer_auth(BOB)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    for extra in ["", "&namenoderpcaddress=x"] {
+        let r = h
+            .delete(format!("{w}/home/alice?op=DELETE&recursive=true{extra}"))
+            .bearer_auth(BOB)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 403, "{extra}");
+    }
+    let r = h
+        .post(format!("{nn}/delete_file"))
+        .bearer_auth(BOB)
+        .form(&[("file_name", "/home/alice/a.txt")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403, "{}", r.text().await.unwrap());
+    let form = reqwest::multipart::Form::new()
+        .text("directory", "/home/alice")
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(b"x".to_vec()).file_name("seed.txt"),
+        );
+    let r = h
+        .post(format!("{nn}/upload_file"))
+        .bearer_auth(BOB)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403, "{}", r.text().await.unwrap());
+
+    // Group write (664): bob may append to alice's file (the write goes on
+    // under her file's record, and bob may carry it through).
+    let r = h
+        .put(format!(
+            "{w}/home/alice/a.txt?op=SETPERMISSION&permission=664"
+        ))
+        .bearer_auth(ALICE)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let r = h
+        .post(format!("{w}/home/alice/a.txt?op=APPEND"))
+        .bearer_auth(BOB)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 307);
+    let loc = r.headers()["location"].to_str().unwrap().to_string();
+    let r = h.post(&loc).body("bob was here\n").send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200, "{}", r.text().await.unwrap());
+    assert_eq!(
+        dfs_ok(&cluster, ALICE, &["cat", "/home/alice/a.txt"]),
+        "alice's data\nbob was here\n"
+    );
+    // Without group write, bob's append is refused.
+    let r = h
+        .put(format!(
+            "{w}/home/alice/a.txt?op=SETPERMISSION&permission=644"
+        ))
+        .bearer_auth(ALICE)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let r = h
+        .post(format!("{w}/home/alice/a.txt?op=APPEND"))
+        .bearer_auth(BOB)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+
+    // alice closes the file to others: bob can no longer read it.
+    let r = h
+        .put(format!(
+            "{w}/home/alice/a.txt?op=SETPERMISSION&permission=600"
+        ))
+        .bearer_auth(BOB)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403, "only the owner changes the mode");
+    let r = h
+        .put(format!(
+            "{w}/home/alice/a.txt?op=SETPERMISSION&permission=600"
+        ))
+        .bearer_auth(ALICE)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let out = dfs_as(&cluster, Some(BOB), &["cat", "/home/alice/a.txt"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Permission denied"));
+    assert_eq!(
+        dfs_ok(&cluster, ALICE, &["cat", "/home/alice/a.txt"]),
+        "alice's data\nbob was here\n"
+    );
+    // The superuser passes every check.
+    assert_eq!(
+        dfs_ok(&cluster, ROOT, &["cat", "/home/alice/a.txt"]),
+        "alice's data\nbob was here\n"
+    );
+    // Operator actions are the superuser's.
+    let r = h
+        .post(format!("{nn}/api/v1/safemode?action=enter"))
+        .bearer_auth(ALICE)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    // alice deletes her own tree.
+    dfs_ok(&cluster, ALICE, &["rm", "-r", "/home/alice/d"]);
+}
+
+/// The first block of `path` and the token the namenode gave with it.
+async fn first_block(cluster: &TestCluster, path: &str) -> (BlockId, String, String) {
+    let loc = cluster.client().locations(&p(path)).await.unwrap();
+    let b = &loc.blocks[0];
+    (
+        b.block_id,
+        b.access_token
+            .clone()
+            .expect("a block token with access control on"),
+        b.replicas[0].addr.clone(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn datanodes_need_block_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = secured(dir.path(), "6s").await;
+    let h = http();
+    let data = test_data((1 << 20) + 100, 5);
+    let local = dir.path().join("f.bin");
+    std::fs::write(&local, &data).unwrap();
+    dfs_ok(&cluster, ROOT, &["put", local.to_str().unwrap(), "/f.bin"]);
+    let (block, token, dn) = first_block(&cluster, "/f.bin").await;
+    let get = |tok: Option<String>, what: &'static str| {
+        let mut r = h.get(format!("{dn}/blocks/{block}{what}"));
+        if let Some(t) = tok {
+            r = r.header(BLOCK_TOKEN_HEADER, t);
+        }
+        r.send()
+    };
+
+    // With the namenode's token: the block's bytes.
+    let r = get(Some(token.clone()), "").await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(&r.bytes().await.unwrap()[..], &data[..1 << 20]);
+    assert_eq!(
+        get(Some(token.clone()), "/meta").await.unwrap().status(),
+        200
+    );
+
+    // Without one, with junk, with one for another block, or forged: 403.
+    let keys = ClusterKeys::derive(SECRET);
+    let other = ClusterKeys::derive("some-other-secret-0123456789");
+    let sign = |keys: &ClusterKeys, block: BlockId, op: BlockOp, expires_ms: u64| {
+        keys.sign_block(&BlockToken {
+            block,
+            op,
+            expires_ms,
+            user: "mallory".into(),
+        })
+    };
+    let later = now_ms() + 600_000;
+    for (tok, why) in [
+        (None, "no token"),
+        (Some("junk".to_string()), "junk"),
+        (
+            Some(sign(&keys, BlockId::new(), BlockOp::Read, later)),
+            "another block",
+        ),
+        (Some(sign(&other, block, BlockOp::Read, later)), "wrong key"),
+        (
+            Some(sign(&keys, block, BlockOp::Write, later)),
+            "a write token",
+        ),
+        (
+            Some(sign(&keys, block, BlockOp::Read, now_ms() - 1)),
+            "expired",
+        ),
+    ] {
+        for what in ["", "/meta"] {
+            let (status, body) = status_and_json(get(tok.clone(), what).await.unwrap()).await;
+            assert_eq!(status, 403, "GET{what} with {why}: {body}");
+            assert_eq!(body["error"]["code"], "forbidden", "{why}: {body}");
+        }
+    }
+    // Writes: no token, a read token → 403; nothing is stored.
+    let new_block = BlockId::new();
+    for tok in [None, Some(sign(&keys, new_block, BlockOp::Read, later))] {
+        let mut r = h
+            .put(format!("{dn}/blocks/{new_block}"))
+            .body(vec![7u8; 4096]);
+        if let Some(t) = tok {
+            r = r.header(BLOCK_TOKEN_HEADER, t);
+        }
+        assert_eq!(r.send().await.unwrap().status().as_u16(), 403);
+    }
+    // Overwriting an existing block without a write token: 403.
+    let r = h
+        .put(format!("{dn}/blocks/{block}"))
+        .header(BLOCK_TOKEN_HEADER, token.clone())
+        .body(vec![0u8; 10])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    let r = h
+        .delete(format!("{dn}/blocks/{block}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    assert!(cluster
+        .all_block_files()
+        .iter()
+        .all(|(_, name)| !name.contains(&new_block.to_string())));
+
+    // The namenode's own token expires (--block-token-lifetime 6s): 403.
+    wait_until("the block token to expire", Duration::from_secs(30), || {
+        let req = get(Some(token.clone()), "");
+        async move {
+            let s = req.await?.status().as_u16();
+            Ok((s == 403).then_some(()))
+        }
+    })
+    .await
+    .unwrap();
+    // A fresh one from the namenode works again, through the CLI too.
+    let (_, fresh, _) = first_block(&cluster, "/f.bin").await;
+    assert_eq!(get(Some(fresh), "").await.unwrap().status(), 200);
+    let out = dfs_ok(&cluster, ROOT, &["checksum", "/f.bin"]);
+    assert!(out.contains(&sha256_hex(&data)), "{out}");
+
+    // The WebHDFS data step on a datanode needs the namenode's delegation.
+    let r = h
+        .get(format!(
+            "{dn}/webhdfs/v1/f.bin?op=OPEN&namenoderpcaddress=x"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+
+    // Re-replication works with tokens on: kill a holder, the other
+    // replica is copied datanode to datanode.
+    let victim = cluster.node_index(&dn).unwrap();
+    let mut cluster = cluster;
+    cluster.kill_datanode(victim);
+    cluster.wait_fully_replicated(Duration::from_secs(60)).await;
+    assert_eq!(
+        dfs_ok(&cluster, ALICE, &["checksum", "/f.bin"]).trim_end(),
+        dfs_ok(&cluster, ROOT, &["checksum", "/f.bin"]).trim_end()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn everything_works_with_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cluster = secured(dir.path(), "10m").await;
+    let nn = cluster.namenode_url();
+    let w = format!("{nn}/webhdfs/v1");
+    let h = http();
+    dfs_ok(&cluster, ROOT, &["mkdir", "-p", "/shared"]);
+    let r = h
+        .put(format!("{w}/shared?op=SETPERMISSION&permission=777"))
+        .bearer_auth(ROOT)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+
+    // The CLI with DFS_TOKEN: put (several blocks), get, cat, ls, stat, rm.
+    let data = test_data(2 * (1 << 20) + 3, 9);
+    let local = dir.path().join("big.bin");
+    std::fs::write(&local, &data).unwrap();
+    dfs_ok(
+        &cluster,
+        ALICE,
+        &["put", local.to_str().unwrap(), "/shared/big.bin"],
+    );
+    let copy = dir.path().join("copy.bin");
+    dfs_ok(
+        &cluster,
+        ALICE,
+        &["get", "/shared/big.bin", copy.to_str().unwrap()],
+    );
+    assert_eq!(std::fs::read(&copy).unwrap(), data);
+    assert!(dfs_ok(&cluster, ALICE, &["ls", "/shared"]).contains("big.bin"));
+    dfs_ok(&cluster, ALICE, &["stat", "/shared/big.bin"]);
+
+    // WebHDFS with a bearer: CREATE's redirect carries a delegation token,
+    // so the data step needs no header (as Hadoop clients expect).
+    let r = h
+        .put(format!("{w}/shared/web.txt?op=CREATE"))
+        .bearer_auth(ALICE)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 307);
+    let loc = r.headers()["location"].to_str().unwrap().to_string();
+    assert!(loc.contains("delegation="), "{loc}");
+    let r = h.put(&loc).body("via webhdfs").send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 201, "{}", r.text().await.unwrap());
+    // HdfsCLI's TokenClient style: `delegation=<token>` on every request.
+    let (status, list) = status_and_json(
+        h.get(format!("{w}/shared?op=LISTSTATUS&delegation={BOB}"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{list}");
+    let names: Vec<&str> = list["FileStatuses"]["FileStatus"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["pathSuffix"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["big.bin", "web.txt"]);
+    let web = list["FileStatuses"]["FileStatus"][1].clone();
+    assert_eq!(web["owner"], "alice", "{web}");
+    let r = h
+        .get(format!("{w}/shared/web.txt?op=OPEN&delegation={BOB}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 307);
+    let loc = r.headers()["location"].to_str().unwrap().to_string();
+    // The client repeats its own delegation too (HdfsCLI does).
+    let r = h
+        .get(format!("{loc}&delegation={BOB}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(r.text().await.unwrap(), "via webhdfs");
+
+    // The seed endpoints relay as the caller.
+    let form = reqwest::multipart::Form::new()
+        .text("directory", "/shared")
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(b"seeded".to_vec()).file_name("seed.txt"),
+        );
+    let r = h
+        .post(format!("{nn}/upload_file"))
+        .bearer_auth(BOB)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    let st: Value = serde_json::from_str(&dfs_ok(
+        &cluster,
+        ALICE,
+        &["--json", "stat", "/shared/seed.txt"],
+    ))
+    .unwrap();
+    assert_eq!(st["owner"], "bob", "{st}");
+    let r = h
+        .post(format!("{nn}/download_file"))
+        .bearer_auth(ALICE)
+        .form(&[("file_name", "/shared/seed.txt")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(r.text().await.unwrap(), "seeded");
+    // The cluster API and metrics with a token.
+    for path in ["/api/v1/summary", "/api/v1/datanodes", "/metrics"] {
+        let r = h
+            .get(format!("{nn}{path}"))
+            .bearer_auth(BOB)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200, "{path}");
+    }
+    dfs_ok(&cluster, ALICE, &["rm", "/shared/big.bin"]);
+
+    // A datanode with the wrong secret is not admitted.
+    let wrong = dir.path().join("wrong.secret");
+    std::fs::write(&wrong, "not-the-cluster-secret-012345\n").unwrap();
+    let port = dfs_tests::free_port();
+    let log = dir.path().join("intruder.log");
+    let mut intruder = Command::new(bin("datanode"))
+        .args([
+            "--namenode",
+            &nn,
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+            dir.path().join("intruder").to_str().unwrap(),
+            "--cluster-secret-file",
+            wrong.to_str().unwrap(),
+        ])
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let refused = wait_until(
+        "the intruder to be refused",
+        Duration::from_secs(30),
+        || {
+            let log = log.clone();
+            async move {
+                let text = std::fs::read_to_string(&log)?;
+                Ok(text.contains("401").then_some(()))
+            }
+        },
+    )
+    .await;
+    let _ = intruder.kill();
+    let _ = intruder.wait();
+    refused.unwrap();
+    let nodes = cluster.client().datanodes().await.unwrap();
+    assert_eq!(nodes.len(), 3, "only the three real datanodes");
+    assert!(nodes.iter().all(|n| !n.addr.contains(&format!(":{port}"))));
+
+    // And a restart keeps owners and modes (stored in sled).
+    cluster.restart_all().await;
+    let st: Value =
+        serde_json::from_str(&dfs_ok(&cluster, ALICE, &["--json", "stat", "/shared"])).unwrap();
+    assert_eq!(st["permission"], 0o777, "{st}");
+    let st: Value = serde_json::from_str(&dfs_ok(
+        &cluster,
+        ALICE,
+        &["--json", "stat", "/shared/web.txt"],
+    ))
+    .unwrap();
+    assert_eq!(st["owner"], "alice", "{st}");
+}
