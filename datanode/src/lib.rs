@@ -34,6 +34,7 @@
 pub mod api;
 pub mod commands;
 pub mod config;
+pub mod direct;
 pub mod error;
 pub mod heartbeat;
 pub mod identity;
