@@ -24,24 +24,23 @@ use std::path::Path;
 /// sectors; 512-byte devices accept it too).
 pub const ALIGN: usize = 4096;
 
-/// An aligned buffer of fixed capacity, filled from the front.
+/// An aligned buffer of fixed capacity, filled from the front. Its memory
+/// is never zeroed: only bytes copied in are ever part of it (a block of a
+/// few KiB does not pay for clearing a whole MiB).
 pub struct DirectBuf {
+    /// `start` bytes of padding, then the data; never grows past its
+    /// capacity, so it never moves.
     mem: Vec<u8>,
     start: usize,
     cap: usize,
-    len: usize,
 }
 
 impl DirectBuf {
     pub fn new(cap: usize) -> Self {
-        let mem = vec![0u8; cap + ALIGN];
+        let mut mem: Vec<u8> = Vec::with_capacity(cap + ALIGN);
         let start = mem.as_ptr().align_offset(ALIGN).min(ALIGN);
-        DirectBuf {
-            mem,
-            start,
-            cap,
-            len: 0,
-        }
+        mem.resize(start, 0);
+        DirectBuf { mem, start, cap }
     }
 
     pub fn capacity(&self) -> usize {
@@ -49,36 +48,34 @@ impl DirectBuf {
     }
 
     pub fn len(&self) -> usize {
-        self.len
+        self.mem.len() - self.start
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.len() == 0
     }
 
     pub fn is_full(&self) -> bool {
-        self.len == self.cap
+        self.len() == self.cap
     }
 
     pub fn clear(&mut self) {
-        self.len = 0;
+        self.mem.truncate(self.start);
     }
 
     /// Copies as much of `data` as fits; returns how much that was.
     pub fn fill_from(&mut self, data: &[u8]) -> usize {
-        let take = (self.cap - self.len).min(data.len());
-        let at = self.start + self.len;
-        self.mem[at..at + take].copy_from_slice(&data[..take]);
-        self.len += take;
+        let take = (self.cap - self.len()).min(data.len());
+        self.mem.extend_from_slice(&data[..take]);
         take
     }
 
     pub fn filled(&self) -> &[u8] {
-        &self.mem[self.start..self.start + self.len]
+        &self.mem[self.start..]
     }
 
     pub fn filled_mut(&mut self) -> &mut [u8] {
-        &mut self.mem[self.start..self.start + self.len]
+        &mut self.mem[self.start..]
     }
 }
 
@@ -263,12 +260,14 @@ mod tests {
     #[test]
     fn buffers_are_aligned_and_fill_up() {
         let mut b = DirectBuf::new(3 * ALIGN);
-        assert_eq!(b.filled().as_ptr() as usize % ALIGN, 0);
+        let at = b.filled().as_ptr();
+        assert_eq!(at as usize % ALIGN, 0);
         assert_eq!(b.fill_from(&data(ALIGN)), ALIGN);
         assert!(!b.is_full());
         assert_eq!(b.fill_from(&data(5 * ALIGN)), 2 * ALIGN);
         assert!(b.is_full());
         assert_eq!(b.filled().len(), 3 * ALIGN);
+        assert_eq!(b.filled().as_ptr(), at, "the data never moves");
         b.clear();
         assert!(b.is_empty());
     }

@@ -516,8 +516,6 @@ impl BlockStore {
             sha256: w.sha256,
         };
         let io = |what: &str, e| DatanodeError::io(format!("{what} for block {id}"), e);
-        w.file.sync_all().map_err(|e| io("fsync of data", e))?;
-        drop(w.file);
         let meta = BlockChecksums {
             len: w.len,
             sha256: w.sha256,
@@ -527,12 +525,24 @@ impl BlockStore {
         let meta_bytes = codec::encode(&meta)
             .map_err(|e| DatanodeError::Internal(format!("encoding meta: {e}")))?;
         let meta_tmp = DeleteOnDrop::new(data_tmp.path.with_extension("meta.tmp"));
-        {
-            let mut f = File::create(&meta_tmp.path).map_err(|e| io("creating meta", e))?;
-            f.write_all(&meta_bytes)
-                .map_err(|e| io("writing meta", e))?;
-            f.sync_all().map_err(|e| io("fsync of meta", e))?;
-        }
+        // The data's fsync and the meta's write and fsync at the same time:
+        // the file system can commit both in one journal transaction.
+        let data_file = w.file;
+        let (data_synced, meta_synced) = std::thread::scope(|scope| {
+            let data = scope.spawn(|| data_file.sync_all());
+            let meta = (|| -> std::io::Result<()> {
+                let mut f = File::create(&meta_tmp.path)?;
+                f.write_all(&meta_bytes)?;
+                f.sync_all()
+            })();
+            let data = data
+                .join()
+                .unwrap_or_else(|_| Err(std::io::Error::other("fsync thread panicked")));
+            (data, meta)
+        });
+        data_synced.map_err(|e| io("fsync of data", e))?;
+        meta_synced.map_err(|e| io("writing meta", e))?;
+        drop(data_file);
 
         let _files = lock(&self.inner.files);
         if let Some(existing) = self.get(id) {

@@ -842,13 +842,8 @@ async fn transfers(rep: &mut Report, cluster: &TestCluster, c: &Ceilings, s: &Si
     // the client's own disk is not part of the figure. The client checks
     // every block's SHA-256 before it writes a byte of it, and exits non-zero
     // on a mismatch; the copy above was compared byte for byte.
-    let (secs, rss) = run_measured(Command::new(&dfs).args([
-        "--namenode",
-        &nn,
-        "get",
-        "/bench/cli.bin",
-        "-",
-    ]))?;
+    let (secs, rss) =
+        run_measured(Command::new(&dfs).args(["--namenode", &nn, "get", "/bench/cli.bin", "-"]))?;
     rep.add(
         format!("download {name}, dfs get → stdout (/dev/null)"),
         rate(secs),
