@@ -36,6 +36,7 @@
 pub mod api;
 pub mod commands;
 pub mod config;
+pub mod direct;
 pub mod error;
 pub mod heartbeat;
 pub mod identity;
@@ -157,6 +158,7 @@ impl Datanode {
         // 408 and the connection closed.
         .client_request_timeout(limits.request_timeout)
         .client_disconnect_timeout(Duration::from_secs(2))
+        .on_connect(no_delay)
         .disable_signals()
         .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
         .listen(listener)
@@ -249,5 +251,16 @@ pub async fn shutdown_signal() {
     tokio::select! {
         _ = ctrl_c => {}
         _ = term => {}
+    }
+}
+
+/// Every accepted connection sends at once (`TCP_NODELAY`): a response's
+/// head and a body that follows it a moment later must not wait for the
+/// client's delayed ACK (Nagle's algorithm), which cost 40 ms per small read.
+fn no_delay(conn: &dyn std::any::Any, _: &mut actix_web::dev::Extensions) {
+    if let Some(tcp) = conn.downcast_ref::<actix_web::rt::net::TcpStream>() {
+        if let Err(e) = tcp.set_nodelay(true) {
+            log::debug!("cannot set TCP_NODELAY: {e}");
+        }
     }
 }

@@ -32,8 +32,9 @@
 //! - Blocking file I/O runs on tokio's blocking pool, in ~1 MiB pieces.
 //!
 //! Does not talk to the network and does not know about the namenode.
+use crate::direct::{self, DirectBuf, DirectWriter};
 use crate::error::{DatanodeError, Result};
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use dfs_common::checksum::{BlockChecksums, ChunkCrcs, Sha256Digest, Sha256Hasher, CHUNK_SIZE};
 use dfs_common::codec;
 use dfs_common::ids::BlockId;
@@ -41,7 +42,7 @@ use dfs_common::proto::datanode::ReportedBlock;
 use futures_util::Stream;
 use std::collections::HashMap;
 use std::fs::{self, File};
-use std::io::{ErrorKind, Read, Seek, SeekFrom, Write};
+use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -278,17 +279,19 @@ impl BlockStore {
         let tmp_path = self.inner.tmp_dir.join(format!("{id}.{seq}.blk.tmp"));
         let guard = DeleteOnDrop::new(tmp_path.clone());
         let p = tmp_path.clone();
-        let file = spawn_blocking(move || File::create_new(&p))
+        let file = spawn_blocking(move || DirectWriter::create_new(&p))
             .await?
             .map_err(|e| DatanodeError::io(format!("creating {}", tmp_path.display()), e))?;
         let (tx, rx) = mpsc::channel(IO_QUEUE);
-        let task = spawn_blocking(move || write_loop(file, rx));
+        let (back_tx, back_rx) = std::sync::mpsc::channel();
+        let task = spawn_blocking(move || write_loop(file, rx, back_tx));
         Ok(BlockWriter {
             id,
             store: self.clone(),
             tmp_path,
             guard,
-            buf: BytesMut::with_capacity(IO_BUF),
+            buf: DirectBuf::new(IO_BUF),
+            spare: back_rx,
             len: 0,
             tx: Some(tx),
             task: Some(task),
@@ -356,7 +359,7 @@ impl BlockStore {
         let opened = spawn_blocking(move || -> Result<()> {
             // The data file first: once open, a concurrent delete or
             // quarantine (a rename or unlink) cannot pull it from under us.
-            let file = match File::open(&blk_path) {
+            let file = match direct::open_read(&blk_path) {
                 Ok(f) => f,
                 Err(e) if e.kind() == ErrorKind::NotFound => return Err(store.vanished(id, info)),
                 Err(e) => {
@@ -513,8 +516,6 @@ impl BlockStore {
             sha256: w.sha256,
         };
         let io = |what: &str, e| DatanodeError::io(format!("{what} for block {id}"), e);
-        w.file.sync_all().map_err(|e| io("fsync of data", e))?;
-        drop(w.file);
         let meta = BlockChecksums {
             len: w.len,
             sha256: w.sha256,
@@ -524,12 +525,24 @@ impl BlockStore {
         let meta_bytes = codec::encode(&meta)
             .map_err(|e| DatanodeError::Internal(format!("encoding meta: {e}")))?;
         let meta_tmp = DeleteOnDrop::new(data_tmp.path.with_extension("meta.tmp"));
-        {
-            let mut f = File::create(&meta_tmp.path).map_err(|e| io("creating meta", e))?;
-            f.write_all(&meta_bytes)
-                .map_err(|e| io("writing meta", e))?;
-            f.sync_all().map_err(|e| io("fsync of meta", e))?;
-        }
+        // The data's fsync and the meta's write and fsync at the same time:
+        // the file system can commit both in one journal transaction.
+        let data_file = w.file;
+        let (data_synced, meta_synced) = std::thread::scope(|scope| {
+            let data = scope.spawn(|| data_file.sync_all());
+            let meta = (|| -> std::io::Result<()> {
+                let mut f = File::create(&meta_tmp.path)?;
+                f.write_all(&meta_bytes)?;
+                f.sync_all()
+            })();
+            let data = data
+                .join()
+                .unwrap_or_else(|_| Err(std::io::Error::other("fsync thread panicked")));
+            (data, meta)
+        });
+        data_synced.map_err(|e| io("fsync of data", e))?;
+        meta_synced.map_err(|e| io("writing meta", e))?;
+        drop(data_file);
 
         let _files = lock(&self.inner.files);
         if let Some(existing) = self.get(id) {
@@ -657,26 +670,35 @@ struct Written {
     crcs: Vec<u32>,
 }
 
-/// The disk side of a write: hash, checksum and write each piece as it comes,
-/// and start the disk writing every [`WRITEBACK_EVERY`] bytes, so that the
-/// disk works while the block arrives instead of all at the final fsync.
-fn write_loop(mut file: File, mut rx: mpsc::Receiver<Bytes>) -> std::io::Result<Written> {
+/// The disk side of a write: hash, checksum and write each piece as it comes
+/// (directly, see [`crate::direct`]), and hand the buffer back for reuse.
+/// Should the file have fallen back to the page cache, start the disk writing
+/// every [`WRITEBACK_EVERY`] bytes, so that the disk works while the block
+/// arrives instead of all at the final fsync.
+fn write_loop(
+    mut file: DirectWriter,
+    mut rx: mpsc::Receiver<DirectBuf>,
+    back: std::sync::mpsc::Sender<DirectBuf>,
+) -> std::io::Result<Written> {
     let mut sha = Sha256Hasher::new();
     let mut crcs = ChunkCrcs::new();
     let mut len = 0u64;
     let mut flushed = 0u64;
-    while let Some(piece) = rx.blocking_recv() {
-        sha.update(&piece);
-        crcs.update(&piece);
-        file.write_all(&piece)?;
-        len += piece.len() as u64;
-        if len - flushed >= WRITEBACK_EVERY {
-            start_writeback(&file, flushed, len - flushed);
+    while let Some(mut piece) = rx.blocking_recv() {
+        let data = piece.filled();
+        sha.update(data);
+        crcs.update(data);
+        file.write_all(data)?;
+        len += data.len() as u64;
+        if !file.is_direct() && len - flushed >= WRITEBACK_EVERY {
+            start_writeback(file.file(), flushed, len - flushed);
             flushed = len;
         }
+        piece.clear();
+        let _ = back.send(piece); // the writer may be gone already
     }
     Ok(Written {
-        file,
+        file: file.into_file(),
         len,
         sha256: sha.finish(),
         crcs: crcs.finish(),
@@ -713,9 +735,12 @@ pub struct BlockWriter {
     store: BlockStore,
     tmp_path: PathBuf,
     guard: DeleteOnDrop,
-    buf: BytesMut,
+    /// The piece being filled; full ones go to the disk thread.
+    buf: DirectBuf,
+    /// Buffers the disk thread is done with, for reuse.
+    spare: std::sync::mpsc::Receiver<DirectBuf>,
     len: u64,
-    tx: Option<mpsc::Sender<Bytes>>,
+    tx: Option<mpsc::Sender<DirectBuf>>,
     task: Option<JoinHandle<std::io::Result<Written>>>,
 }
 
@@ -740,10 +765,9 @@ impl BlockWriter {
         self.len = new_len;
         let mut data = data;
         while !data.is_empty() {
-            let take = (IO_BUF - self.buf.len()).min(data.len());
-            self.buf.extend_from_slice(&data[..take]);
-            data = &data[take..];
-            if self.buf.len() == IO_BUF {
+            let took = self.buf.fill_from(data);
+            data = &data[took..];
+            if self.buf.is_full() {
                 self.send_buf().await?;
             }
         }
@@ -751,7 +775,11 @@ impl BlockWriter {
     }
 
     async fn send_buf(&mut self) -> Result<()> {
-        let piece = std::mem::replace(&mut self.buf, BytesMut::with_capacity(IO_BUF)).freeze();
+        let next = self
+            .spare
+            .try_recv()
+            .unwrap_or_else(|_| DirectBuf::new(IO_BUF));
+        let piece = std::mem::replace(&mut self.buf, next);
         let sent = match &self.tx {
             Some(tx) => tx.send(piece).await.is_ok(),
             None => false,
@@ -840,7 +868,7 @@ impl Stream for ReadStream {
 /// requested part of it is sent.
 fn read_loop(
     id: BlockId,
-    mut file: File,
+    file: File,
     meta: &BlockChecksums,
     offset: u64,
     len: u64,
@@ -857,31 +885,31 @@ fn read_loop(
     let fail = |tx: &mpsc::Sender<Result<Bytes>>, e: DatanodeError| {
         let _ = tx.blocking_send(Err(e));
     };
-    if let Err(e) = file.seek(SeekFrom::Start(chunk as u64 * cs)) {
-        return fail(&tx, DatanodeError::io("seeking in block file", e));
-    }
     while chunk < last {
         let batch_end = (chunk + IO_BUF / CHUNK_SIZE).min(last);
         let batch_start_off = chunk as u64 * cs;
         let batch_len = (batch_end as u64 * cs).min(meta.len) - batch_start_off;
-        let mut buf = Vec::with_capacity(batch_len as usize);
-        // (`read_to_end` into spare capacity: no zeroing of the buffer first.)
-        let read = match (&mut file).take(batch_len).read_to_end(&mut buf) {
-            Ok(n) if n as u64 == batch_len => Ok(()),
+        // Chunk-aligned offset and whole chunks (but the block's last):
+        // what direct reads need.
+        let read = match direct::read_at(&file, batch_start_off, batch_len as usize) {
+            Ok(b) if b.len() as u64 == batch_len => Ok(b),
             Ok(_) => Err(std::io::Error::from(ErrorKind::UnexpectedEof)),
             Err(e) => Err(e),
         };
-        if let Err(e) = read {
-            let err = if e.kind() == ErrorKind::UnexpectedEof {
-                DatanodeError::Corrupt {
-                    id,
-                    detail: "block file is shorter than its meta".into(),
-                }
-            } else {
-                DatanodeError::io("reading block file", e)
-            };
-            return fail(&tx, err);
-        }
+        let buf = match read {
+            Ok(b) => b,
+            Err(e) => {
+                let err = if e.kind() == ErrorKind::UnexpectedEof {
+                    DatanodeError::Corrupt {
+                        id,
+                        detail: "block file is shorter than its meta".into(),
+                    }
+                } else {
+                    DatanodeError::io("reading block file", e)
+                };
+                return fail(&tx, err);
+            }
+        };
         // Verify chunk by chunk; send the verified prefix, then the error.
         let mut good = 0usize;
         let mut bad = None;
@@ -893,7 +921,7 @@ fn read_loop(
             }
             good += clen;
         }
-        let mut verified = Bytes::from(buf).slice(..good);
+        let mut verified = buf.slice(..good);
         // Trim to the requested range.
         let lo = offset.saturating_sub(batch_start_off) as usize;
         let hi = (end - batch_start_off).min(good as u64) as usize;

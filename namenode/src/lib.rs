@@ -147,6 +147,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     // and the connection closed.
     .client_request_timeout(limits.request_timeout)
     .client_disconnect_timeout(CLIENT_DISCONNECT_TIMEOUT)
+    .on_connect(no_delay)
     .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS)
     .listen(listener)
     .context("cannot start the HTTP server")?
@@ -174,4 +175,15 @@ pub fn self_url(addr: SocketAddr) -> String {
         });
     }
     format!("http://{a}")
+}
+
+/// Every accepted connection sends at once (`TCP_NODELAY`): a response's
+/// head and a body that follows it a moment later must not wait for the
+/// client's delayed ACK (Nagle's algorithm), which cost 40 ms per small read.
+fn no_delay(conn: &dyn std::any::Any, _: &mut actix_web::dev::Extensions) {
+    if let Some(tcp) = conn.downcast_ref::<actix_web::rt::net::TcpStream>() {
+        if let Err(e) = tcp.set_nodelay(true) {
+            log::debug!("cannot set TCP_NODELAY: {e}");
+        }
+    }
 }

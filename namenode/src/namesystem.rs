@@ -15,7 +15,10 @@
 //! 3. only then queue block deletions on datanodes and answer the caller.
 //!
 //! So an acknowledged change is durable, and a replica is deleted only after
-//! the metadata that stopped referring to it is durable.
+//! the metadata that stopped referring to it is durable. Two steps of an
+//! upload are answered before their flush (`create` and `add_block`, see
+//! [`Ack::Applied`]): nothing of them is visible or promised until
+//! `complete`, whose flush covers them (the committer keeps the order).
 //!
 //! Safe mode: every namespace change checks the gate first and fails with
 //! [`NamenodeError::SafeMode`] (503); datanode reports are always taken
@@ -178,6 +181,15 @@ impl Namesystem {
         &self,
         op: impl FnOnce(&mut Namespace, &mut Txn, &mut Deletions) -> Result<T>,
     ) -> Result<T> {
+        self.mutate_with(Ack::Durable, op).await
+    }
+
+    /// [`Namesystem::mutate`], answering as `ack` says.
+    async fn mutate_with<T>(
+        &self,
+        ack: Ack,
+        op: impl FnOnce(&mut Namespace, &mut Txn, &mut Deletions) -> Result<T>,
+    ) -> Result<T> {
         if self.failed.load(Ordering::Acquire) {
             return Err(NamenodeError::Internal(
                 "the metadata store failed earlier; refusing changes until the namenode restarts"
@@ -205,12 +217,18 @@ impl Namesystem {
             };
             (out, commit)
         };
-        if let Some(c) = commit {
+        // A change that deletes replicas always waits: they may go only once
+        // nothing durable refers to them.
+        let wait = ack == Ack::Durable || !dels.is_empty();
+        if let (Some(c), true) = (commit, wait) {
             if let Err(e) = c.durable().await {
                 self.fail(&e);
                 return Err(e);
             }
         }
+        // (Not waited for: it is flushed with the next durable change, which
+        // the committer orders after it, or by sled within half a second. A
+        // failure then shows on that change.)
         self.datanodes.queue_deletes(&dels);
         Ok(out)
     }
@@ -380,16 +398,25 @@ impl Namesystem {
             block_size: self.config.block_size,
             lease_renew_interval_ms: self.config.lease_renew_interval().as_millis() as u64,
         };
-        self.mutate(|ns, txn, _| ns.create(req, &defaults, now_ms(), Instant::now(), txn))
-            .await
+        // Not durable before the answer: a file being written is invisible,
+        // and if the namenode forgets it in a crash the upload fails (its
+        // next call finds no lease) and leaves nothing. `complete` is the
+        // durable step, and flushes this with it.
+        self.mutate_with(Ack::Applied, |ns, txn, _| {
+            ns.create(req, &defaults, now_ms(), Instant::now(), txn)
+        })
+        .await
     }
 
     pub async fn add_block(&self, req: &AddBlockRequest) -> Result<LocatedBlock> {
         self.check_writable()?;
         let live = self.datanodes.live(Instant::now());
         let candidates = DatanodeManager::candidates(&live);
+        // Not durable before the answer, as `create`: a block forgotten in a
+        // crash belongs to an upload that then fails, and its replicas are
+        // orphans, removed by the block reports.
         let b = self
-            .mutate(|ns, txn, _| {
+            .mutate_with(Ack::Applied, |ns, txn, _| {
                 ns.add_block(req.file_id, &req.exclude, &candidates, Instant::now(), txn)
             })
             .await?;
@@ -1559,4 +1586,14 @@ mod tests {
         assert!(matches!(e, NamenodeError::NoLiveDatanodes(_)));
         assert_eq!(ns.summary().unwrap().dead_datanodes, 1);
     }
+}
+
+/// When a change is answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ack {
+    /// Once it is flushed to disk: whatever a client was told it may rely on.
+    Durable,
+    /// Once it is applied in memory and queued for the disk: only for steps
+    /// of an upload that `complete` makes durable later (see `create`).
+    Applied,
 }
