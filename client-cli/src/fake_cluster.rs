@@ -5,7 +5,7 @@
 //!
 //! It checks nothing for the client; it records what the client did
 //! ([`Calls`]) and what each good datanode stored, for the test to assert.
-use dfs_common::checksum::Sha256Digest;
+use dfs_common::checksum::{crcs_fingerprint, ChunkCrcs, Sha256Digest};
 use dfs_common::error::{ErrorBody, ErrorCode};
 use dfs_common::ids::{BlockId, FileId, NodeId};
 use dfs_common::path::DfsPath;
@@ -196,6 +196,9 @@ async fn serve_datanode(
                         return;
                     };
                     let sha256 = Sha256Digest::of(&body);
+                    let mut crcs = ChunkCrcs::new();
+                    crcs.update(&body);
+                    let crcs = crcs_fingerprint(body.len() as u64, &crcs.finish());
                     let answer = WriteBlockResponse {
                         block_id: block,
                         len: body.len() as u64,
@@ -206,6 +209,7 @@ async fn serve_datanode(
                             ok: true,
                             sha256: Some(sha256),
                             error: None,
+                            crcs: Some(crcs),
                         }],
                     };
                     store.lock().unwrap().push((block, body));

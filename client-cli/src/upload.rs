@@ -42,7 +42,7 @@ use crate::error::{ClientError, Result};
 use crate::namenode::NamenodeClient;
 use crate::{Progress, UploadOptions};
 use bytes::{Bytes, BytesMut};
-use dfs_common::checksum::{Sha256Digest, Sha256Hasher};
+use dfs_common::checksum::{crcs_fingerprint, ChunkCrcs, Sha256Digest, Sha256Hasher};
 use dfs_common::error::ErrorCode;
 use dfs_common::ids::{FileId, NodeId};
 use dfs_common::path::DfsPath;
@@ -760,7 +760,10 @@ async fn stream_block<I: Input>(
     };
     let mut put = AbortOnDrop(put);
 
-    let mut block_hash = Sha256Hasher::new();
+    // Chunk CRCs, not a second SHA-256: the block's digest is the first
+    // hop's, once its CRCs show it holds exactly these bytes (see
+    // `digest_of_sent`); the whole-file SHA-256 is still computed here.
+    let mut crcs = ChunkCrcs::new();
     let mut len = 0u64;
     let mut receiver_gone = false;
     loop {
@@ -769,7 +772,7 @@ async fn stream_block<I: Input>(
             break;
         }
         len += piece.len() as u64;
-        block_hash.update(&piece);
+        crcs.update(&piece);
         file_hash.update(&piece);
         match tokio::time::timeout(SEND_IDLE_TIMEOUT, tx.send(Piece::Data(piece))).await {
             Ok(Ok(())) => {}
@@ -813,7 +816,14 @@ async fn stream_block<I: Input>(
             head.addr
         ))));
     }
-    let sha256 = block_hash.finish();
+    let sent = crcs_fingerprint(len, &crcs.finish());
+    let Some(sha256) = digest_of_sent(&answer, len, sent) else {
+        return Err(head_failed(ClientError::Transport(format!(
+            "no datanode of the pipeline from {} kept the bytes sent \
+             (chunk checksums differ or are missing)",
+            head.addr
+        ))));
+    };
     match accept_block(targets, &answer, &sha256, MIN_REPLICAS) {
         Ok(replicas) => Ok(CommittedBlock {
             block_id: located.block_id,
@@ -830,6 +840,25 @@ async fn stream_block<I: Input>(
             })
         }
     }
+}
+
+/// The block's SHA-256: the digest of the first hop (in pipeline order) that
+/// made a replica durable whose chunk CRCs match the bytes sent (`sent`, a
+/// [`crcs_fingerprint`] over `len` bytes). Every other hop is then held to
+/// that digest by [`accept_block`]. `None` when no hop shows the bytes sent.
+pub(crate) fn digest_of_sent(
+    answer: &WriteBlockResponse,
+    len: u64,
+    sent: u32,
+) -> Option<Sha256Digest> {
+    if answer.len != len {
+        return None;
+    }
+    answer
+        .replicas
+        .iter()
+        .find(|a| a.ok && a.crcs == Some(sent))
+        .and_then(|a| a.sha256)
 }
 
 /// The pipeline acceptance rule: the node ids of the hops that acknowledged a
@@ -1012,7 +1041,38 @@ mod tests {
             ok,
             sha256: sha,
             error: (!ok).then(|| "disk full".to_string()),
+            crcs: ok.then_some(7),
         }
+    }
+
+    #[test]
+    fn the_digest_is_the_first_hop_that_kept_the_bytes_sent() {
+        let t = vec![node(1), node(2), node(3)];
+        let d = Sha256Digest::of(b"data");
+        let other = Sha256Digest::of(b"dat4");
+        let mut wrong_bytes = ack(&t[0], true, Some(other));
+        wrong_bytes.crcs = Some(8);
+        let a = answer(
+            4,
+            d,
+            vec![
+                wrong_bytes.clone(),
+                ack(&t[1], false, None),
+                ack(&t[2], true, Some(d)),
+            ],
+        );
+        assert_eq!(digest_of_sent(&a, 4, 7), Some(d));
+        // The hop with other bytes then fails the digest check.
+        assert_eq!(accept_block(&t, &a, &d, 1).unwrap(), vec![t[2].id]);
+        // Nobody kept the bytes sent, or the length is not what was sent.
+        let a = answer(4, d, vec![wrong_bytes, ack(&t[1], false, None)]);
+        assert_eq!(digest_of_sent(&a, 4, 7), None);
+        let a = answer(4, d, vec![ack(&t[0], true, Some(d))]);
+        assert_eq!(digest_of_sent(&a, 5, 7), None);
+        // A hop without fingerprint (or a failed one) proves nothing.
+        let mut silent = ack(&t[0], true, Some(d));
+        silent.crcs = None;
+        assert_eq!(digest_of_sent(&answer(4, d, vec![silent]), 4, 7), None);
     }
 
     fn answer(len: u64, sha: Sha256Digest, replicas: Vec<ReplicaAck>) -> WriteBlockResponse {

@@ -186,6 +186,19 @@ impl ChunkCrcs {
     }
 }
 
+/// A short fingerprint of a block's bytes: CRC32C over its length and its
+/// chunk CRCs. A writer and a datanode that compute the same one hold the
+/// same bytes (as far as CRC32C tells, which is how HDFS checks every hop),
+/// so the writer need not hash each block with SHA-256 as well: it takes
+/// the digest of the first hop whose fingerprint matches.
+pub fn crcs_fingerprint(len: u64, crcs: &[u32]) -> u32 {
+    let mut fp = crc32c::crc32c(&len.to_le_bytes());
+    for c in crcs {
+        fp = crc32c::crc32c_append(fp, &c.to_le_bytes());
+    }
+    fp
+}
+
 /// What a datanode keeps beside each block, and serves at
 /// `GET /blocks/{id}/meta`: enough for a reader to check every chunk.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

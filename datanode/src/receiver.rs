@@ -118,7 +118,7 @@ where
     }
 
     let downstream = downstream.map(Downstream::end);
-    let info = writer.finish(req.expected).await?;
+    let (info, crcs) = writer.finish_reporting(req.expected).await?;
     Metrics::add(&node.metrics.blocks_received, 1);
     node.events.send(BlockEvent::Received(ReportedBlock {
         id,
@@ -132,6 +132,7 @@ where
         ok: true,
         sha256: Some(info.sha256),
         error: None,
+        crcs: Some(crcs),
     }];
     if let Some(d) = downstream {
         replicas.extend(d.outcome(info.sha256).await);
@@ -301,6 +302,7 @@ fn failed_ack(addr: &str, error: String) -> ReplicaAck {
         ok: false,
         sha256: None,
         error: Some(error),
+        crcs: None,
     }
 }
 

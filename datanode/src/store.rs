@@ -35,7 +35,9 @@
 use crate::direct::{self, DirectBuf, DirectWriter};
 use crate::error::{DatanodeError, Result};
 use bytes::Bytes;
-use dfs_common::checksum::{BlockChecksums, ChunkCrcs, Sha256Digest, Sha256Hasher, CHUNK_SIZE};
+use dfs_common::checksum::{
+    crcs_fingerprint, BlockChecksums, ChunkCrcs, Sha256Digest, Sha256Hasher, CHUNK_SIZE,
+};
 use dfs_common::codec;
 use dfs_common::ids::BlockId;
 use dfs_common::proto::datanode::ReportedBlock;
@@ -806,7 +808,13 @@ impl BlockWriter {
     /// Completes the write: checks `expected`, then makes the block durable
     /// and visible. If the same block (same digest) is already stored, this
     /// succeeds without replacing it; a different digest is a conflict.
-    pub async fn finish(mut self, expected: Expected) -> Result<BlockInfo> {
+    pub async fn finish(self, expected: Expected) -> Result<BlockInfo> {
+        Ok(self.finish_reporting(expected).await?.0)
+    }
+
+    /// [`BlockWriter::finish`], also giving the received bytes'
+    /// [`crcs_fingerprint`] (for the writer's check).
+    pub async fn finish_reporting(mut self, expected: Expected) -> Result<(BlockInfo, u32)> {
         if !self.buf.is_empty() {
             self.send_buf().await?;
         }
@@ -838,8 +846,10 @@ impl BlockWriter {
                 });
             }
         }
+        let fingerprint = crcs_fingerprint(written.len, &written.crcs);
         let BlockWriter { store, guard, .. } = self;
-        spawn_blocking(move || store.finalize(id, written, guard)).await?
+        let info = spawn_blocking(move || store.finalize(id, written, guard)).await??;
+        Ok((info, fingerprint))
     }
 }
 

@@ -49,6 +49,10 @@ pub struct ReplicaAck {
     /// The digest this hop computed over the bytes it made durable.
     pub sha256: Option<Sha256Digest>,
     pub error: Option<String>,
+    /// [`crate::checksum::crcs_fingerprint`] of the bytes this hop made
+    /// durable: what the writer compares with the bytes it sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crcs: Option<u32>,
 }
 
 /// Answer to `PUT /blocks/{id}`: one entry per hop, this hop first.
