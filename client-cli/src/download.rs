@@ -26,7 +26,7 @@ use crate::error::{ClientError, Result};
 use crate::namenode::NamenodeClient;
 use crate::FileReader;
 use bytes::Bytes;
-use dfs_common::checksum::{BlockChecksums, Sha256Hasher};
+use dfs_common::checksum::{BlockChecksums, Sha256Digest, Sha256Hasher};
 use dfs_common::path::DfsPath;
 use dfs_common::proto::client::{BadReplicaReport, FileLocations, FileType, LocatedBlock};
 use futures_util::stream::BoxStream;
@@ -168,11 +168,47 @@ struct ReplicaRead {
 
 /// The running SHA-256 of a block that is read whole (carried over to the
 /// next replica when one fails part-way, so the digest still covers every
-/// byte handed on).
+/// byte handed on). The hashing runs on a thread of its own, beside the
+/// receiving, checking and writing (one core of SHA-256 is the download's
+/// ceiling); only the block's last piece waits for its verdict.
 struct BlockHash {
-    hasher: Sha256Hasher,
+    /// Verified pieces to the hashing thread (bounded: it keeps up or slows
+    /// the reader down).
+    tx: tokio::sync::mpsc::Sender<Bytes>,
+    digest: tokio::sync::oneshot::Receiver<Sha256Digest>,
     /// Bytes of the block hashed so far (all of them handed on, or about to be).
     len: u64,
+}
+
+/// Pieces queued for the hashing thread.
+const HASH_QUEUE: usize = 8;
+
+impl BlockHash {
+    fn new() -> Self {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(HASH_QUEUE);
+        let (done, digest) = tokio::sync::oneshot::channel();
+        tokio::task::spawn_blocking(move || {
+            let mut hasher = Sha256Hasher::new();
+            while let Some(piece) = rx.blocking_recv() {
+                hasher.update(&piece);
+            }
+            let _ = done.send(hasher.finish());
+        });
+        BlockHash { tx, digest, len: 0 }
+    }
+
+    async fn update(&mut self, piece: Bytes) -> std::result::Result<(), ReplicaFailure> {
+        self.len += piece.len() as u64;
+        self.tx
+            .send(piece)
+            .await
+            .map_err(|_| ReplicaFailure::io("the hashing thread stopped".into()))
+    }
+
+    async fn finish(self) -> Option<Sha256Digest> {
+        drop(self.tx);
+        self.digest.await.ok()
+    }
 }
 
 struct ReadState {
@@ -286,10 +322,7 @@ impl ReadState {
                 self.hash = None;
             }
             if whole && offset == 0 {
-                self.hash = Some(BlockHash {
-                    hasher: Sha256Hasher::new(),
-                    len: 0,
-                });
+                self.hash = Some(BlockHash::new());
             }
             if self.hash.as_ref().is_some_and(|h| h.len != offset) {
                 self.hash = None;
@@ -354,13 +387,16 @@ impl ReadState {
         let verified = r.verifier.feed(piece)?;
         if let Some(h) = self.hash.as_mut() {
             for (_, b) in &verified {
-                h.hasher.update(b);
-                h.len += b.len() as u64;
+                h.update(b.clone()).await?;
             }
             if h.len == block.len {
-                let digest = self.hash.take().map(|h| h.hasher.finish());
-                if digest != block.sha256 {
-                    return Err(ReplicaFailure::data("block SHA-256 mismatch".into()));
+                if let Some(h) = self.hash.take() {
+                    let Some(digest) = h.finish().await else {
+                        return Err(ReplicaFailure::io("the hashing thread stopped".into()));
+                    };
+                    if Some(digest) != block.sha256 {
+                        return Err(ReplicaFailure::data("block SHA-256 mismatch".into()));
+                    }
                 }
             }
         }
