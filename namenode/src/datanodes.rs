@@ -73,7 +73,16 @@ struct Descriptor {
     active_transfers: u32,
     deletes: BTreeSet<BlockId>,
     commands: VecDeque<Command>,
+    /// Blocks placed here and not reported received yet, with the room each
+    /// was given and when (HDFS's "blocks scheduled"): counted as taken so
+    /// that a burst of allocations does not pile onto a node that can hold
+    /// only some of them. Kept until the block is reported, or
+    /// [`SCHEDULED_TTL`] (an upload that was abandoned).
+    scheduled: HashMap<BlockId, (u64, Instant)>,
 }
+
+/// How long a placed block that is never reported keeps its room.
+const SCHEDULED_TTL: Duration = Duration::from_secs(600);
 
 impl Descriptor {
     fn new(addr: String, admin: AdminState, last_seen: Option<Instant>) -> Self {
@@ -87,7 +96,15 @@ impl Descriptor {
             active_transfers: 0,
             deletes: BTreeSet::new(),
             commands: VecDeque::new(),
+            scheduled: HashMap::new(),
         }
+    }
+
+    /// Free space for new blocks: the node's last figure less what is
+    /// scheduled to arrive.
+    fn placeable(&self) -> u64 {
+        let scheduled: u64 = self.scheduled.values().map(|(b, _)| b).sum();
+        self.storage.available.saturating_sub(scheduled)
     }
 
     fn recent(&self, now: Instant, timeout: Duration) -> bool {
@@ -388,6 +405,8 @@ impl DatanodeManager {
         }
         d.last_seen = Some(now);
         d.storage = hb.storage;
+        d.scheduled
+            .retain(|_, (_, at)| now.saturating_duration_since(*at) < SCHEDULED_TTL);
         d.active_transfers = hb.active_transfers;
         let mut commands: Vec<Command> = d.commands.drain(..).collect();
         if !d.deletes.is_empty() {
@@ -434,14 +453,23 @@ impl DatanodeManager {
         }
     }
 
-    /// Counts `bytes` as no longer available on each of `nodes` (a block was
-    /// placed there). The next heartbeat replaces the estimate with the
-    /// node's own figure.
-    pub fn reserve(&self, nodes: &[NodeId], bytes: u64) {
+    /// Counts `bytes` as no longer available on each of `nodes` (`block`
+    /// was placed there), until the node reports it ([`Self::received`]).
+    pub fn reserve(&self, nodes: &[NodeId], block: BlockId, bytes: u64, now: Instant) {
         let mut all = self.lock();
         for n in nodes {
             if let Some(d) = all.get_mut(n) {
-                d.storage.available = d.storage.available.saturating_sub(bytes);
+                d.scheduled.insert(block, (bytes, now));
+            }
+        }
+    }
+
+    /// `node` reported these blocks stored: their room is in its own
+    /// figures from now on.
+    pub fn received(&self, node: &NodeId, blocks: impl IntoIterator<Item = BlockId>) {
+        if let Some(d) = self.lock().get_mut(node) {
+            for b in blocks {
+                d.scheduled.remove(&b);
             }
         }
     }
@@ -462,7 +490,7 @@ impl DatanodeManager {
             .map(|(id, d)| LiveNode {
                 id: *id,
                 addr: d.addr.clone(),
-                available: d.storage.available,
+                available: d.placeable(),
                 admin: d.admin,
             })
             .collect();
@@ -513,7 +541,7 @@ impl DatanodeManager {
                             class,
                             registered: d.registered,
                             admin: d.admin,
-                            available: d.storage.available,
+                            available: d.placeable(),
                         },
                     )
                 })

@@ -420,10 +420,11 @@ impl Namesystem {
                 ns.add_block(req.file_id, &req.exclude, &candidates, Instant::now(), txn)
             })
             .await?;
-        // Until their next heartbeat says how much room is really left, count
-        // the block as taken on every target, so that a burst of allocations
-        // does not pile onto a node that can hold only some of them.
-        self.datanodes.reserve(&b.targets, b.block_size);
+        // Until the targets report the block, count it as taken on each, so
+        // that a burst of allocations does not pile onto a node that can hold
+        // only some of them.
+        self.datanodes
+            .reserve(&b.targets, b.block_id, b.block_size, Instant::now());
         let addrs: HashMap<NodeId, &str> = live.iter().map(|n| (n.id, n.addr.as_str())).collect();
         let replicas = b
             .targets
@@ -656,6 +657,8 @@ impl Namesystem {
         }
         let now = Instant::now();
         self.datanodes.touch(&r.node_id, now);
+        self.datanodes
+            .received(&r.node_id, r.received.iter().map(|b| b.id));
         let node = r.node_id;
         self.mutate(|ns, txn, dels| {
             let d = ns.on_incremental_report(node, &r.received, &r.deleted, now, txn);
