@@ -99,8 +99,21 @@ impl Sha256Hasher {
     }
 
     /// Goes on from a saved state; `None` when it is not one.
+    ///
+    /// A saved state comes from sled or over the wire (an append's
+    /// `sha256_state`), so it is checked before it is trusted: its block
+    /// counter (bytes 32..40, little-endian, after the eight state words)
+    /// must agree with `len`, and `len` must be within SHA-256's range
+    /// (under 2^61 bytes). Otherwise finishing the digest overflows its bit
+    /// count (a panic in debug builds, a wrong digest in release), found by
+    /// the `codec` fuzz target.
     pub fn resume(saved: &Sha256State) -> Option<Self> {
         use sha2::digest::common::hazmat::SerializableState;
+        let blocks = saved.state.get(32..40)?;
+        let blocks = u64::from_le_bytes(blocks.try_into().ok()?);
+        if saved.len >= 1 << 61 || blocks != saved.len / 64 {
+            return None;
+        }
         let arr = SerializedState::<Sha256>::try_from(saved.state.as_slice()).ok()?;
         <Sha256 as SerializableState>::deserialize(&arr)
             .ok()
@@ -240,6 +253,32 @@ impl BlockChecksums {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A midstate resumes to the same digest at every length around a
+    /// block boundary; one whose counter disagrees with its length (found
+    /// by the `codec` fuzz target: finishing it overflowed) is refused.
+    #[test]
+    fn midstates_resume_and_bad_ones_are_refused() {
+        let data: Vec<u8> = (0..300u32).map(|i| (i * 7) as u8).collect();
+        for len in [0usize, 1, 63, 64, 65, 127, 128, 129, 200] {
+            let mut h = Sha256Hasher::new();
+            h.update(&data[..len]);
+            let saved = h.state(len as u64);
+            let mut r = Sha256Hasher::resume(&saved).expect("a good midstate resumes");
+            r.update(&data[len..]);
+            assert_eq!(r.finish(), Sha256Digest::of(&data), "at {len}");
+            let mut wrong = saved.clone();
+            wrong.len += 64;
+            assert!(Sha256Hasher::resume(&wrong).is_none(), "at {len}");
+        }
+        let mut h = Sha256Hasher::new();
+        h.update(&data[..128]);
+        let mut bad = h.state(128);
+        bad.state[32..40].copy_from_slice(&u64::MAX.to_le_bytes());
+        assert!(Sha256Hasher::resume(&bad).is_none());
+        bad.len = u64::MAX;
+        assert!(Sha256Hasher::resume(&bad).is_none());
+    }
 
     #[test]
     fn sha256_matches_known_vector() {

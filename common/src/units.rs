@@ -84,8 +84,31 @@ impl<'de> Deserialize<'de> for ByteSize {
 
 /// Parses "3s", "500ms", "2m", "1h 30m".
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s.trim())
-        .map_err(|e| format!("{s:?} is not a duration (examples: 500ms, 3s, 2m): {e}"))
+    // humantime 2.4 panics ("overflow in Duration::new") when the sum of the
+    // parts reaches u64::MAX seconds through a carry from the sub-second
+    // parts (`18446744073709551615s500ms500ms`, found by the `units` fuzz
+    // target). Refuse anything whose parts could add up to that: every
+    // number counted as years (the largest unit), plus one carry a part.
+    const YEAR_SECS: u128 = 31_557_600;
+    let bound = s
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|run| !run.is_empty())
+        .map(|run| run.parse::<u128>().unwrap_or(u128::MAX))
+        .fold(0u128, |acc, n| {
+            acc.saturating_add(n.saturating_mul(YEAR_SECS))
+                .saturating_add(1)
+        });
+    if bound >= u128::from(u64::MAX) {
+        return Err(format!("{s:?} is too long a duration"));
+    }
+    let d = humantime::parse_duration(s.trim())
+        .map_err(|e| format!("{s:?} is not a duration (examples: 500ms, 3s, 2m): {e}"))?;
+    // And at most half of u64::MAX seconds, so that every duration accepted
+    // also reads back from how it prints ("584542046090years 3months ...").
+    if d.as_secs() > u64::MAX / 2 {
+        return Err(format!("{s:?} is too long a duration"));
+    }
+    Ok(d)
 }
 
 /// A duration that reads and writes as "3s" in TOML and JSON.
@@ -149,5 +172,24 @@ mod tests {
         assert_eq!(d.0, Duration::from_secs(2));
         let b: ByteSize = serde_json::from_str("\"1MiB\"").unwrap();
         assert_eq!(b.0, 1 << 20);
+    }
+
+    /// Found by the `units` fuzz target: humantime panicked on this.
+    #[test]
+    fn huge_durations_are_refused_not_a_panic() {
+        for s in [
+            "18446744073709551615s500ms500ms",
+            "18446744073709551615s",
+            "999999999999999999999999999999y",
+        ] {
+            assert!(parse_duration(s).is_err(), "{s}");
+            assert!(s.parse::<HumanDuration>().is_err(), "{s}");
+        }
+        // The longest accepted duration reads back from how it prints.
+        let max = HumanDuration(Duration::from_secs(u64::MAX / 2));
+        assert_eq!(max.to_string().parse::<HumanDuration>(), Ok(max));
+        assert!(parse_duration(&format!("{}s", u64::MAX / 2 + 1)).is_err());
+        let long = parse_duration("100000y 5s").unwrap();
+        assert_eq!(long.as_secs(), 100_000 * 31_557_600 + 5);
     }
 }
