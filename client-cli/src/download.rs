@@ -172,40 +172,68 @@ struct ReplicaRead {
 /// receiving, checking and writing (one core of SHA-256 is the download's
 /// ceiling); only the block's last piece waits for its verdict.
 struct BlockHash {
-    /// Verified pieces to the hashing thread (bounded: it keeps up or slows
-    /// the reader down).
-    tx: tokio::sync::mpsc::Sender<Bytes>,
+    /// Verified pieces to the hashing thread, in batches (bounded: it keeps
+    /// up or slows the reader down).
+    tx: tokio::sync::mpsc::Sender<Vec<Bytes>>,
     digest: tokio::sync::oneshot::Receiver<Sha256Digest>,
+    /// Pieces not sent yet: handing over one piece at a time costs a thread
+    /// wake-up per HTTP body piece (tens of KiB).
+    batch: Vec<Bytes>,
+    batched: usize,
     /// Bytes of the block hashed so far (all of them handed on, or about to be).
     len: u64,
 }
 
-/// Pieces queued for the hashing thread.
-const HASH_QUEUE: usize = 8;
+/// Batches queued for the hashing thread.
+const HASH_QUEUE: usize = 4;
+/// Bytes per batch.
+const HASH_BATCH: usize = 512 * 1024;
 
 impl BlockHash {
     fn new() -> Self {
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(HASH_QUEUE);
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Bytes>>(HASH_QUEUE);
         let (done, digest) = tokio::sync::oneshot::channel();
         tokio::task::spawn_blocking(move || {
             let mut hasher = Sha256Hasher::new();
-            while let Some(piece) = rx.blocking_recv() {
-                hasher.update(&piece);
+            while let Some(batch) = rx.blocking_recv() {
+                for piece in batch {
+                    hasher.update(&piece);
+                }
             }
             let _ = done.send(hasher.finish());
         });
-        BlockHash { tx, digest, len: 0 }
+        BlockHash {
+            tx,
+            digest,
+            batch: Vec::new(),
+            batched: 0,
+            len: 0,
+        }
     }
 
     async fn update(&mut self, piece: Bytes) -> std::result::Result<(), ReplicaFailure> {
         self.len += piece.len() as u64;
+        self.batched += piece.len();
+        self.batch.push(piece);
+        if self.batched >= HASH_BATCH {
+            self.send_batch().await?;
+        }
+        Ok(())
+    }
+
+    async fn send_batch(&mut self) -> std::result::Result<(), ReplicaFailure> {
+        self.batched = 0;
+        let batch = std::mem::take(&mut self.batch);
         self.tx
-            .send(piece)
+            .send(batch)
             .await
             .map_err(|_| ReplicaFailure::io("the hashing thread stopped".into()))
     }
 
-    async fn finish(self) -> Option<Sha256Digest> {
+    async fn finish(mut self) -> Option<Sha256Digest> {
+        if !self.batch.is_empty() {
+            self.send_batch().await.ok()?;
+        }
         drop(self.tx);
         self.digest.await.ok()
     }

@@ -361,7 +361,70 @@ impl DfsClient {
         writer.flush().await?;
         Ok(reader.status)
     }
+
+    /// Reads the whole file into the blocking writer `out` (a file, stdout),
+    /// written on a thread of its own while the next pieces arrive, without
+    /// copying them on the way; gives `out` back, flushed. (Through tokio's
+    /// file or stdout, every piece would be copied into their buffer and
+    /// handed to the blocking pool.)
+    pub async fn download_to<W: std::io::Write + Send + 'static>(
+        &self,
+        path: &DfsPath,
+        out: W,
+        progress: &dyn Progress,
+    ) -> Result<(FileStatus, W)> {
+        use futures_util::StreamExt;
+        let mut reader = self.open(path, 0, None).await?;
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Bytes>>(WRITE_QUEUE);
+        let thread = tokio::task::spawn_blocking(move || -> std::io::Result<W> {
+            let mut out = out;
+            while let Some(batch) = rx.blocking_recv() {
+                for piece in batch {
+                    out.write_all(&piece)?;
+                }
+            }
+            out.flush()?;
+            Ok(out)
+        });
+        let mut batch = Vec::new();
+        let mut batched = 0;
+        let mut failed = None;
+        while let Some(piece) = reader.next().await {
+            let piece = match piece {
+                Ok(p) => p,
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            };
+            progress.advance(piece.len() as u64);
+            batched += piece.len();
+            batch.push(piece);
+            if batched >= WRITE_BATCH {
+                batched = 0;
+                if tx.send(std::mem::take(&mut batch)).await.is_err() {
+                    break; // the writer failed; it says why below
+                }
+            }
+        }
+        if failed.is_none() && !batch.is_empty() {
+            let _ = tx.send(batch).await;
+        }
+        drop(tx);
+        let written = thread
+            .await
+            .map_err(|e| ClientError::Transport(format!("the writing thread failed: {e}")))?;
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        Ok((reader.status, written?))
+    }
 }
+
+/// Batches of downloaded pieces queued for the writing thread.
+const WRITE_QUEUE: usize = 4;
+/// Bytes per batch.
+const WRITE_BATCH: usize = 512 * 1024;
 
 #[cfg(test)]
 mod tests {

@@ -27,7 +27,8 @@ use dfs_common::checksum::Sha256Digest;
 use dfs_common::error::ErrorBody;
 use dfs_common::ids::BlockId;
 use dfs_common::proto::data::{
-    parse_pipeline, ReadRange, EXPECTED_LEN_HEADER, EXPECTED_SHA256_HEADER, PIPELINE_HEADER,
+    parse_pipeline, ReadRange, DIGEST_TRAILER_HEADER, DIGEST_TRAILER_V1, EXPECTED_LEN_HEADER,
+    EXPECTED_SHA256_HEADER, PIPELINE_HEADER,
 };
 use serde::Serialize;
 
@@ -130,8 +131,19 @@ fn parse_put(headers: &HeaderMap) -> Result<PutRequest> {
             });
         }
     }
+    let digest_trailer = match header(headers, DIGEST_TRAILER_HEADER)? {
+        None => false,
+        Some(v) if v == DIGEST_TRAILER_V1 => true,
+        Some(v) => {
+            return Err(DatanodeError::BadRequest(format!(
+                "{DIGEST_TRAILER_HEADER} {v:?} is not understood (this node knows \
+                 {DIGEST_TRAILER_V1:?})"
+            )))
+        }
+    };
     Ok(PutRequest {
         pipeline,
+        digest_trailer,
         expected: Expected { len, sha256 },
         token: header(headers, BLOCK_TOKEN_HEADER)?.map(str::to_string),
     })

@@ -16,18 +16,23 @@
 //!   stream ends with an error unless it was ended on purpose.
 //! - Nothing is kept from a body that failed, or that does not match the
 //!   expected length / SHA-256 (412).
+//! - Each byte is hashed with SHA-256 once per pipeline, by its first hop:
+//!   the hops after it get the digest in a trailer after the bytes
+//!   ([`DIGEST_TRAILER_HEADER`]) and adopt it only if their chunk CRC32Cs
+//!   agree with the first hop's (else 412). The scanner and every full read
+//!   check the adopted digest against the bytes on disk.
 use crate::error::{DatanodeError, Result};
 use crate::heartbeat::{error_chain, BlockEvent};
 use crate::metrics::Metrics;
-use crate::store::Expected;
+use crate::store::{Digest, Expected};
 use crate::Node;
 use bytes::Bytes;
 use dfs_common::checksum::Sha256Digest;
 use dfs_common::error::ErrorBody;
 use dfs_common::ids::BlockId;
 use dfs_common::proto::data::{
-    format_pipeline, ReplicaAck, WriteBlockResponse, EXPECTED_LEN_HEADER, EXPECTED_SHA256_HEADER,
-    PIPELINE_HEADER,
+    format_pipeline, DigestTrailer, ReplicaAck, WriteBlockResponse, DIGEST_TRAILER_HEADER,
+    DIGEST_TRAILER_V1, EXPECTED_LEN_HEADER, EXPECTED_SHA256_HEADER, PIPELINE_HEADER,
 };
 use dfs_common::proto::datanode::ReportedBlock;
 use futures_util::{Stream, StreamExt};
@@ -77,6 +82,9 @@ impl Default for PeerClient {
 pub struct PutRequest {
     /// Downstream hops, nearest first.
     pub pipeline: Vec<String>,
+    /// The body ends with a [`DigestTrailer`] from the upstream hop (see
+    /// [`DIGEST_TRAILER_HEADER`]).
+    pub digest_trailer: bool,
     pub expected: Expected,
     /// The block access token this write came with (access control on),
     /// handed on to the next hop.
@@ -96,10 +104,16 @@ where
     E: std::fmt::Display,
 {
     let _transfer = node.metrics.transfer();
-    let mut writer = node.store.writer(id, req.expected.len).await?;
+    let digest = if req.digest_trailer {
+        Digest::Adopt
+    } else {
+        Digest::Compute
+    };
+    let mut writer = node.store.writer_with(id, req.expected.len, digest).await?;
     let mut downstream = req.pipeline.split_first().map(|(next, rest)| {
         Downstream::start(client, id, next, rest, &req.expected, req.token.as_deref())
     });
+    let mut split = req.digest_trailer.then(TrailerSplit::default);
 
     while let Some(piece) = body.next().await {
         let piece = match piece {
@@ -110,15 +124,40 @@ where
                 return Err(DatanodeError::Body(e.to_string()));
             }
         };
+        // Forwarded as received: a trailer from upstream goes on too.
         if let Some(d) = downstream.as_mut() {
             d.send(piece.clone()).await;
         }
-        writer.write(&piece).await?;
-        Metrics::add(&node.metrics.bytes_received, piece.len() as u64);
+        let (held, piece) = match split.as_mut() {
+            Some(s) => s.push(piece),
+            None => (Vec::new(), piece),
+        };
+        for data in [&held[..], &piece[..]] {
+            writer.write(data).await?;
+            Metrics::add(&node.metrics.bytes_received, data.len() as u64);
+        }
     }
 
+    let mut sealed = writer.seal().await?;
+    match split.map(TrailerSplit::finish) {
+        Some(trailer) => {
+            let trailer = trailer.ok_or_else(|| {
+                DatanodeError::Body("the body ended inside its digest trailer".into())
+            })?;
+            sealed.adopt_digest(trailer.sha256, trailer.fingerprint)?;
+        }
+        None => {
+            if let (Some(d), Some(sha256)) = (downstream.as_mut(), sealed.sha256()) {
+                let trailer = DigestTrailer {
+                    sha256,
+                    fingerprint: sealed.fingerprint(),
+                };
+                d.send(Bytes::copy_from_slice(&trailer.encode())).await;
+            }
+        }
+    }
     let downstream = downstream.map(Downstream::end);
-    let (info, crcs) = writer.finish_reporting(req.expected).await?;
+    let (info, crcs) = sealed.commit(req.expected).await?;
     Metrics::add(&node.metrics.blocks_received, 1);
     node.events.send(BlockEvent::Received(ReportedBlock {
         id,
@@ -171,10 +210,13 @@ impl Downstream {
     ) -> Self {
         let (tx, rx) = mpsc::channel(FORWARD_QUEUE);
         let url = format!("{next}/blocks/{id}");
+        // The body always ends with a trailer: this hop's own, or the one
+        // it received and forwards.
         let mut req = client
             .0
             .put(&url)
-            .header(PIPELINE_HEADER, format_pipeline(rest));
+            .header(PIPELINE_HEADER, format_pipeline(rest))
+            .header(DIGEST_TRAILER_HEADER, DIGEST_TRAILER_V1);
         if let Some(sha) = expected.sha256 {
             req = req.header(EXPECTED_SHA256_HEADER, sha.to_hex());
         }
@@ -323,4 +365,70 @@ fn forward_stream(
             )),
         }
     })
+}
+
+/// Holds back the last [`DigestTrailer::LEN`] bytes of a body until it ends,
+/// passing on the rest (the block's bytes) without copying them.
+#[derive(Default)]
+struct TrailerSplit {
+    held: Vec<u8>,
+}
+
+impl TrailerSplit {
+    /// Takes the next piece of the body; gives the bytes now known to be
+    /// data: some held from before, then a slice of `piece`.
+    fn push(&mut self, piece: Bytes) -> (Vec<u8>, Bytes) {
+        const LEN: usize = DigestTrailer::LEN;
+        if piece.len() >= LEN {
+            let cut = piece.len() - LEN;
+            let earlier = std::mem::replace(&mut self.held, piece[cut..].to_vec());
+            return (earlier, piece.slice(..cut));
+        }
+        self.held.extend_from_slice(&piece);
+        let cut = self.held.len().saturating_sub(LEN);
+        let rest = self.held.split_off(cut);
+        let data = std::mem::replace(&mut self.held, rest);
+        (data, Bytes::new())
+    }
+
+    /// The trailer, if the body held one.
+    fn finish(self) -> Option<DigestTrailer> {
+        DigestTrailer::decode(&self.held)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// However the body is cut into pieces, the data is everything but the
+    /// last 36 bytes, in order, and the trailer is those.
+    #[test]
+    fn trailer_split_any_piece_sizes() {
+        let trailer = DigestTrailer {
+            sha256: Sha256Digest([7; 32]),
+            fingerprint: 0xdead_beef,
+        };
+        for data_len in [0usize, 1, 35, 36, 37, 100, 1000] {
+            let data: Vec<u8> = (0..data_len).map(|i| (i % 251) as u8).collect();
+            let mut body = data.clone();
+            body.extend_from_slice(&trailer.encode());
+            for piece in [1usize, 5, 36, 37, 64, 4096] {
+                let mut split = TrailerSplit::default();
+                let mut got = Vec::new();
+                for p in body.chunks(piece) {
+                    let (held, rest) = split.push(Bytes::copy_from_slice(p));
+                    got.extend_from_slice(&held);
+                    got.extend_from_slice(&rest);
+                }
+                assert_eq!(got, data, "data_len {data_len}, pieces of {piece}");
+                assert_eq!(split.finish(), Some(trailer), "data_len {data_len}");
+            }
+        }
+        // A body shorter than a trailer has none.
+        let mut split = TrailerSplit::default();
+        let (held, rest) = split.push(Bytes::from_static(&[1; 20]));
+        assert!(held.is_empty() && rest.is_empty());
+        assert_eq!(split.finish(), None);
+    }
 }

@@ -77,6 +77,19 @@ pub enum ReadCheck {
     Crc,
 }
 
+/// Where a written block's SHA-256 comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Digest {
+    /// Hashed here as the bytes pass (the first hop of a pipeline, a
+    /// re-replication target, any single write).
+    Compute,
+    /// Handed over by the upstream hop, which hashed the same bytes, before
+    /// the block is committed ([`SealedBlock::adopt_digest`]); this hop
+    /// checks its chunk CRC32Cs against the upstream hop's instead, as HDFS
+    /// datanodes do, so a pipeline hashes each byte once, not once per hop.
+    Adopt,
+}
+
 /// What the index knows about a finalized replica.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BlockInfo {
@@ -271,6 +284,16 @@ impl BlockStore {
     /// Starts writing block `id` into a temp file. `expected_len`, when known,
     /// is checked against the size limit and the capacity up front.
     pub async fn writer(&self, id: BlockId, expected_len: Option<u64>) -> Result<BlockWriter> {
+        self.writer_with(id, expected_len, Digest::Compute).await
+    }
+
+    /// [`BlockStore::writer`], choosing where the block's SHA-256 comes from.
+    pub async fn writer_with(
+        &self,
+        id: BlockId,
+        expected_len: Option<u64>,
+        digest: Digest,
+    ) -> Result<BlockWriter> {
         if let Some(len) = expected_len {
             check_len(len)?;
             if self.get(id).is_none() {
@@ -286,7 +309,8 @@ impl BlockStore {
             .map_err(|e| DatanodeError::io(format!("creating {}", tmp_path.display()), e))?;
         let (tx, rx) = mpsc::channel(IO_QUEUE);
         let (back_tx, back_rx) = std::sync::mpsc::channel();
-        let task = spawn_blocking(move || write_loop(file, rx, back_tx));
+        let hash = digest == Digest::Compute;
+        let task = spawn_blocking(move || write_loop(file, rx, back_tx, hash));
         Ok(BlockWriter {
             id,
             store: self.clone(),
@@ -512,15 +536,18 @@ impl BlockStore {
 
     /// The durable step of a write (blocking): fsync data, write and fsync
     /// meta, rename meta then data into `blocks/`, fsync the directory.
-    fn finalize(&self, id: BlockId, w: Written, data_tmp: DeleteOnDrop) -> Result<BlockInfo> {
-        let info = BlockInfo {
-            len: w.len,
-            sha256: w.sha256,
-        };
+    fn finalize(
+        &self,
+        id: BlockId,
+        w: Written,
+        sha256: Sha256Digest,
+        data_tmp: DeleteOnDrop,
+    ) -> Result<BlockInfo> {
+        let info = BlockInfo { len: w.len, sha256 };
         let io = |what: &str, e| DatanodeError::io(format!("{what} for block {id}"), e);
         let meta = BlockChecksums {
             len: w.len,
-            sha256: w.sha256,
+            sha256,
             chunk_size: CHUNK_SIZE as u32,
             crcs: w.crcs,
         };
@@ -668,7 +695,8 @@ impl Drop for DeleteOnDrop {
 struct Written {
     file: File,
     len: u64,
-    sha256: Sha256Digest,
+    /// `None` until adopted when the writer did not hash ([`Digest::Adopt`]).
+    sha256: Option<Sha256Digest>,
     crcs: Vec<u32>,
 }
 
@@ -681,14 +709,17 @@ fn write_loop(
     mut file: DirectWriter,
     mut rx: mpsc::Receiver<DirectBuf>,
     back: std::sync::mpsc::Sender<DirectBuf>,
+    hash: bool,
 ) -> std::io::Result<Written> {
-    let mut sha = Sha256Hasher::new();
+    let mut sha = hash.then(Sha256Hasher::new);
     let mut crcs = ChunkCrcs::new();
     let mut len = 0u64;
     let mut flushed = 0u64;
     while let Some(mut piece) = rx.blocking_recv() {
         let data = piece.filled();
-        sha.update(data);
+        if let Some(sha) = sha.as_mut() {
+            sha.update(data);
+        }
         crcs.update(data);
         file.write_all(data)?;
         len += data.len() as u64;
@@ -702,7 +733,7 @@ fn write_loop(
     Ok(Written {
         file: file.into_file(),
         len,
-        sha256: sha.finish(),
+        sha256: sha.map(Sha256Hasher::finish),
         crcs: crcs.finish(),
     })
 }
@@ -814,7 +845,14 @@ impl BlockWriter {
 
     /// [`BlockWriter::finish`], also giving the received bytes'
     /// [`crcs_fingerprint`] (for the writer's check).
-    pub async fn finish_reporting(mut self, expected: Expected) -> Result<(BlockInfo, u32)> {
+    pub async fn finish_reporting(self, expected: Expected) -> Result<(BlockInfo, u32)> {
+        self.seal().await?.commit(expected).await
+    }
+
+    /// Ends the write: every byte is in the temp file (not yet durable) and
+    /// its checksums are known. Nothing is visible until
+    /// [`SealedBlock::commit`]; dropping the result removes the temp file.
+    pub async fn seal(mut self) -> Result<SealedBlock> {
         if !self.buf.is_empty() {
             self.send_buf().await?;
         }
@@ -826,7 +864,75 @@ impl BlockWriter {
         let written = task
             .await?
             .map_err(|e| DatanodeError::io(format!("writing {}", self.tmp_path.display()), e))?;
-        let id = self.id;
+        let fingerprint = crcs_fingerprint(written.len, &written.crcs);
+        let BlockWriter {
+            id, store, guard, ..
+        } = self;
+        Ok(SealedBlock {
+            id,
+            store,
+            guard,
+            written,
+            fingerprint,
+        })
+    }
+}
+
+/// A block whose bytes are all written (see [`BlockWriter::seal`]).
+pub struct SealedBlock {
+    id: BlockId,
+    store: BlockStore,
+    guard: DeleteOnDrop,
+    written: Written,
+    fingerprint: u32,
+}
+
+impl SealedBlock {
+    /// The SHA-256 of the bytes, unless the writer left it to be adopted.
+    pub fn sha256(&self) -> Option<Sha256Digest> {
+        self.written.sha256
+    }
+
+    /// [`crcs_fingerprint`] of the bytes written.
+    pub fn fingerprint(&self) -> u32 {
+        self.fingerprint
+    }
+
+    /// Takes the upstream hop's SHA-256 for these bytes, after checking that
+    /// the upstream hop's chunk CRC32Cs (its `fingerprint`) are ours: a hop
+    /// that received other bytes keeps nothing (412).
+    pub fn adopt_digest(&mut self, sha256: Sha256Digest, fingerprint: u32) -> Result<()> {
+        if fingerprint != self.fingerprint {
+            return Err(DatanodeError::ChecksumMismatch {
+                id: self.id,
+                detail: format!(
+                    "the bytes received differ from the upstream hop's (chunk CRC32C \
+                     fingerprint {:08x}, upstream {fingerprint:08x})",
+                    self.fingerprint
+                ),
+            });
+        }
+        self.written.sha256 = Some(sha256);
+        Ok(())
+    }
+
+    /// Checks `expected`, then makes the block durable and visible. If the
+    /// same block (same digest) is already stored, this succeeds without
+    /// replacing it; a different digest is a conflict. Gives the block and
+    /// its fingerprint.
+    pub async fn commit(self, expected: Expected) -> Result<(BlockInfo, u32)> {
+        let SealedBlock {
+            id,
+            store,
+            guard,
+            written,
+            fingerprint,
+        } = self;
+        let Some(sha256) = written.sha256 else {
+            return Err(DatanodeError::Internal(format!(
+                "block {id}: no SHA-256 was computed or handed over"
+            )));
+        };
         if let Some(len) = expected.len {
             if len != written.len {
                 return Err(DatanodeError::ChecksumMismatch {
@@ -836,19 +942,14 @@ impl BlockWriter {
             }
         }
         if let Some(sha) = expected.sha256 {
-            if sha != written.sha256 {
+            if sha != sha256 {
                 return Err(DatanodeError::ChecksumMismatch {
                     id,
-                    detail: format!(
-                        "received bytes have SHA-256 {}, expected {sha}",
-                        written.sha256
-                    ),
+                    detail: format!("received bytes have SHA-256 {sha256}, expected {sha}"),
                 });
             }
         }
-        let fingerprint = crcs_fingerprint(written.len, &written.crcs);
-        let BlockWriter { store, guard, .. } = self;
-        let info = spawn_blocking(move || store.finalize(id, written, guard)).await??;
+        let info = spawn_blocking(move || store.finalize(id, written, sha256, guard)).await??;
         Ok((info, fingerprint))
     }
 }

@@ -3,11 +3,12 @@
 use bytes::Bytes;
 use datanode::config::Config;
 use datanode::Datanode;
-use dfs_common::checksum::{BlockChecksums, Sha256Digest, CHUNK_SIZE};
+use dfs_common::checksum::{crcs_fingerprint, BlockChecksums, Sha256Digest, CHUNK_SIZE};
 use dfs_common::error::ErrorBody;
 use dfs_common::ids::BlockId;
 use dfs_common::proto::data::{
-    WriteBlockResponse, EXPECTED_LEN_HEADER, EXPECTED_SHA256_HEADER, PIPELINE_HEADER,
+    DigestTrailer, WriteBlockResponse, DIGEST_TRAILER_HEADER, DIGEST_TRAILER_V1,
+    EXPECTED_LEN_HEADER, EXPECTED_SHA256_HEADER, PIPELINE_HEADER,
 };
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -363,5 +364,91 @@ async fn corrupt_replica_is_cut_short_and_quarantined() {
             .count(),
         2
     );
+    a.stop().await.unwrap();
+}
+
+/// A hop told that the body ends with the upstream hop's digest trailer
+/// adopts its SHA-256 only when its own chunk CRC32Cs agree with the
+/// upstream's fingerprint; anything else keeps nothing. A trailer that lies
+/// about the SHA-256 (with the right CRCs) is caught at the first full read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn digest_trailer_is_adopted_only_when_the_crcs_agree() {
+    let da = tempfile::tempdir().unwrap();
+    let a = start(da.path(), &dead_url()).await;
+    let bytes = data(2 * CHUNK_SIZE + 99);
+    let sha = Sha256Digest::of(&bytes);
+    let fp = crcs_fingerprint(bytes.len() as u64, &BlockChecksums::of(&bytes).crcs);
+    let with_trailer = |sha256, fingerprint, header: &str| {
+        let mut body = bytes.clone();
+        body.extend_from_slice(
+            &DigestTrailer {
+                sha256,
+                fingerprint,
+            }
+            .encode(),
+        );
+        client()
+            .put(format!("{}/blocks/{}", a.url(), BlockId::new()))
+            .header(DIGEST_TRAILER_HEADER, header)
+            .body(body)
+    };
+    let idle = |dn: &Datanode| dn.node().metrics.active_transfers() == 0;
+
+    // The right trailer: stored under its digest, without the trailer bytes.
+    let r = with_trailer(sha, fp, DIGEST_TRAILER_V1)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let w: WriteBlockResponse = r.json().await.unwrap();
+    assert_eq!((w.len, w.sha256), (bytes.len() as u64, sha));
+    assert_eq!(w.replicas[0].crcs, Some(fp));
+    assert_eq!(
+        get(a.url(), w.block_id, "").await.bytes().await.unwrap(),
+        bytes
+    );
+
+    // Other bytes than the upstream hop's, a cut-off trailer, an unknown
+    // trailer format, or a digest that is not the one expected: refused.
+    let refused = [
+        (with_trailer(sha, fp ^ 1, DIGEST_TRAILER_V1), 412),
+        (with_trailer(sha, fp, "sha512"), 400),
+        (
+            with_trailer(Sha256Digest::of(b"x"), fp, DIGEST_TRAILER_V1)
+                .header(EXPECTED_SHA256_HEADER, sha.to_hex()),
+            412,
+        ),
+        (
+            client()
+                .put(format!("{}/blocks/{}", a.url(), BlockId::new()))
+                .header(DIGEST_TRAILER_HEADER, DIGEST_TRAILER_V1)
+                .body(vec![1u8; 20]),
+            400,
+        ),
+    ];
+    for (i, (req, want)) in refused.into_iter().enumerate() {
+        let r = req.send().await.unwrap();
+        assert_eq!(r.status().as_u16(), want, "case {i}");
+    }
+    wait_for("writes to end", || idle(&a)).await;
+    assert_eq!(a.node().store.block_count(), 1);
+    assert_eq!(std::fs::read_dir(da.path().join("tmp")).unwrap().count(), 0);
+
+    // A lying digest with the right CRCs is kept (the hop cannot tell), but
+    // a full read checks the SHA-256 and never hands the block out whole.
+    let r = with_trailer(Sha256Digest::of(b"lie"), fp, DIGEST_TRAILER_V1)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let id = r.json::<WriteBlockResponse>().await.unwrap().block_id;
+    let r = get(a.url(), id, "").await;
+    if let Ok(b) = r.bytes().await {
+        assert!(
+            b.len() < bytes.len(),
+            "a block with a wrong digest left whole"
+        );
+    }
+    wait_for("quarantine", || a.node().store.get(id).is_none()).await;
     a.stop().await.unwrap();
 }

@@ -886,6 +886,18 @@ async fn bad_input_corpus() {
             413,
         ),
         (
+            "unknown digest trailer",
+            vec![("x-dfs-digest-trailer", "md5".into())],
+            400,
+        ),
+        (
+            // The payload's last 36 bytes taken as a trailer: its CRCs
+            // cannot match the rest.
+            "bogus digest trailer",
+            vec![("x-dfs-digest-trailer", "sha256+crc32c-v1".into())],
+            412,
+        ),
+        (
             "bad pipeline",
             vec![("x-dfs-pipeline", "file:///etc/passwd".into())],
             400,

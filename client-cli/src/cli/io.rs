@@ -23,7 +23,7 @@ use dfs_client::UploadOptions;
 use dfs_common::path::DfsPath;
 use dfs_common::proto::client::{FileStatus, FileType};
 use std::path::{Path, PathBuf};
-use tokio::io::{AsyncWriteExt, BufReader, BufWriter};
+use tokio::io::BufReader;
 
 const IO_BUFFER: usize = 1 << 20;
 
@@ -378,28 +378,21 @@ pub async fn get(ctx: &Ctx, remote: &str, local: &str) -> CliResult {
     }
     let tmp = temp_path_for(&dest, std::process::id())?;
     let _ = std::fs::remove_file(&tmp); // a leftover of an earlier run with our pid
-    let file = tokio::fs::OpenOptions::new()
+    let file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .open(&tmp)
-        .await
         .map_err(|e| io_failure(tmp.display(), &e))?;
     let mut guard = TempGuard(Some(tmp.clone()));
-    let mut writer = BufWriter::with_capacity(IO_BUFFER, file);
     let bar = Bar::new(ctx.progress, Some(status.length), rpath.as_str());
-    let done = tokio::select! {
-        r = ctx.client.download(&rpath, &mut writer, &bar) => r.map_err(CliError::from),
+    let (done, file) = tokio::select! {
+        r = ctx.client.download_to(&rpath, file, &bar) => r.map_err(CliError::from),
         _ = tokio::signal::ctrl_c() => Err(CliError::Interrupted),
     }?;
     drop(bar);
-    writer
-        .flush()
+    tokio::task::spawn_blocking(move || file.sync_all())
         .await
-        .map_err(|e| io_failure(tmp.display(), &e))?;
-    writer
-        .into_inner()
-        .sync_all()
-        .await
+        .map_err(|e| CliError::Failed(format!("syncing {}: {e}", tmp.display())))?
         .map_err(|e| io_failure(tmp.display(), &e))?;
     tokio::fs::rename(&tmp, &dest)
         .await
@@ -440,11 +433,27 @@ async fn to_stdout(ctx: &Ctx, path: &DfsPath, len: Option<u64>) -> CliResult {
     } else {
         Bar::none()
     };
-    let mut out = BufWriter::with_capacity(IO_BUFFER, tokio::io::stdout());
-    ctx.client.download(path, &mut out, &bar).await?;
-    out.flush()
-        .await
-        .map_err(|e| io_failure("cannot write to stdout", &e))
+    ctx.client.download_to(path, RawStdout, &bar).await?;
+    Ok(())
+}
+
+/// Standard output without std's line buffering (which splits binary data
+/// at its last newline and copies the rest).
+struct RawStdout;
+
+impl std::io::Write for RawStdout {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        // SAFETY: fd 1 stays open for the process's life; `ManuallyDrop`
+        // keeps this `File` from closing it.
+        use std::os::fd::FromRawFd;
+        let mut out =
+            std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(libc::STDOUT_FILENO) });
+        std::io::Write::write(&mut *out, buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -8,7 +8,8 @@
 //!   copy is durable and the downstream hop has answered. Optional
 //!   [`EXPECTED_SHA256_HEADER`] / [`EXPECTED_LEN_HEADER`]: a hop whose bytes do
 //!   not match refuses to keep them (412). A failed downstream hop does not fail
-//!   the write: it shows up as `ok: false` in `replicas`.
+//!   the write: it shows up as `ok: false` in `replicas`. Between datanodes
+//!   the body carries a [`DigestTrailer`] ([`DIGEST_TRAILER_HEADER`]).
 //! - `GET /blocks/{id}?offset=&length=`: the bytes (whole block by default),
 //!   verified against chunk CRCs as they are read; on a mismatch the datanode
 //!   cuts the stream short (the reader sees a short body) and quarantines the
@@ -23,6 +24,47 @@ use serde::{Deserialize, Serialize};
 pub const PIPELINE_HEADER: &str = "x-dfs-pipeline";
 pub const EXPECTED_SHA256_HEADER: &str = "x-dfs-expected-sha256";
 pub const EXPECTED_LEN_HEADER: &str = "x-dfs-expected-len";
+/// On a block write between datanodes: the body is the block's bytes
+/// followed by a [`DigestTrailer`] (value [`DIGEST_TRAILER_V1`]). The
+/// upstream hop hashed the bytes as they passed; the hops after it check only
+/// their chunk CRC32Cs against the trailer's fingerprint and adopt its
+/// SHA-256, so a pipeline hashes each byte once instead of once per hop (HDFS
+/// pipelines carry CRCs only). Hops forward the body, trailer included,
+/// unchanged.
+pub const DIGEST_TRAILER_HEADER: &str = "x-dfs-digest-trailer";
+pub const DIGEST_TRAILER_V1: &str = "sha256+crc32c-v1";
+
+/// The end of a block body sent with [`DIGEST_TRAILER_HEADER`]: the
+/// upstream hop's SHA-256 of the bytes and the
+/// [`crate::checksum::crcs_fingerprint`] of its chunk CRC32Cs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DigestTrailer {
+    pub sha256: Sha256Digest,
+    pub fingerprint: u32,
+}
+
+impl DigestTrailer {
+    pub const LEN: usize = 36;
+
+    pub fn encode(&self) -> [u8; Self::LEN] {
+        let mut out = [0u8; Self::LEN];
+        out[..32].copy_from_slice(&self.sha256.0);
+        out[32..].copy_from_slice(&self.fingerprint.to_le_bytes());
+        out
+    }
+
+    /// `None` unless `bytes` is exactly [`DigestTrailer::LEN`] long.
+    pub fn decode(bytes: &[u8]) -> Option<Self> {
+        let (sha, fp) = bytes.split_at_checked(32)?;
+        let sha: [u8; 32] = sha.try_into().ok()?;
+        let fp: [u8; 4] = fp.try_into().ok()?;
+        Some(DigestTrailer {
+            sha256: Sha256Digest(sha),
+            fingerprint: u32::from_le_bytes(fp),
+        })
+    }
+}
+
 /// On a block read: `sha256` tells the datanode that the reader checks the
 /// whole block's SHA-256 itself (and chunk CRCs), so the datanode checks only
 /// the chunk CRCs while sending instead of hashing the block a second time.
