@@ -10,7 +10,8 @@ use dfs_common::error::{ErrorBody, ErrorCode};
 use dfs_common::ids::{BlockId, FileId, NodeId};
 use dfs_common::path::DfsPath;
 use dfs_common::proto::client::{
-    AddBlockRequest, CompleteRequest, CreateResponse, FileStatus, FileType, LocatedBlock,
+    AddBlockRequest, CompleteRequest, CreateRequest, CreateResponse, FileStatus, FileType,
+    LocatedBlock,
 };
 use dfs_common::proto::data::{ReplicaAck, WriteBlockResponse};
 use dfs_common::proto::DatanodeInfo;
@@ -36,6 +37,8 @@ pub enum Behaviour {
 #[derive(Default, Debug)]
 pub struct Calls {
     pub add_block: Vec<AddBlockRequest>,
+    /// Blocks placed with a create (`first_block`).
+    pub first_blocks: usize,
     pub abandon_block: usize,
     pub abandon_file: usize,
     pub complete: Option<CompleteRequest>,
@@ -262,11 +265,23 @@ fn namenode_answer(
                 let body = ErrorBody::new(*code, message.clone());
                 return (code.http_status(), serde_json::to_vec(&body).unwrap());
             }
+            let c: CreateRequest = serde_json::from_slice(&req.body).unwrap();
+            // A first block is placed as `add_block` would, on every node.
+            let block = c.first_block.then(|| LocatedBlock {
+                block_id: BlockId::new(),
+                offset: 0,
+                len: 0,
+                sha256: None,
+                replicas: nodes.to_vec(),
+                access_token: None,
+            });
+            calls.first_blocks += usize::from(block.is_some());
             let r = CreateResponse {
                 file_id: FileId::new(),
                 block_size,
                 replication: 3,
                 lease_renew_interval_ms: 0,
+                block,
             };
             (200, serde_json::to_vec(&r).unwrap())
         }

@@ -165,6 +165,7 @@ pub(crate) async fn upload<I: Input>(
             create_parent: true,
             owner: opts.owner.clone(),
             permission: opts.permission,
+            first_block: true,
         })
         .await
         .map_err(|e| unavailable_context(e, path))?;
@@ -184,7 +185,7 @@ pub(crate) async fn upload<I: Input>(
         nn,
         dn,
         path,
-        file_id,
+        (file_id, created.block),
         created.block_size,
         input,
         progress,
@@ -223,7 +224,7 @@ async fn write_file<I: Input>(
     nn: &NamenodeClient,
     dn: &DatanodeClient,
     path: &DfsPath,
-    file_id: FileId,
+    (file_id, mut first): (FileId, Option<LocatedBlock>),
     block_size: u64,
     mut input: I,
     progress: &dyn Progress,
@@ -248,18 +249,34 @@ async fn write_file<I: Input>(
             break;
         }
         let index = blocks.len();
-        let block = write_block(nn, dn, path, file_id, &mut source, &mut file_hash)
-            .await
-            .map_err(|e| {
-                e.context(format!(
-                    "writing block {index} of {path} failed (upload abandoned)"
-                ))
-            })?;
+        let block = write_block(
+            nn,
+            dn,
+            path,
+            file_id,
+            first.take(),
+            &mut source,
+            &mut file_hash,
+        )
+        .await
+        .map_err(|e| {
+            e.context(format!(
+                "writing block {index} of {path} failed (upload abandoned)"
+            ))
+        })?;
         length += block.len;
         if block.len == block_size {
             full_state = file_hash.state(length);
         }
         blocks.push(block);
+    }
+    if let Some(unused) = first {
+        // Placed with the create, but the input was empty.
+        let req = AbandonBlockRequest {
+            file_id,
+            block_id: unused.block_id,
+        };
+        abandon_block(nn, &req).await;
     }
     nn.complete(&CompleteRequest {
         file_id,
@@ -369,7 +386,7 @@ async fn append_under_lease<I: Input>(
         nn,
         dn,
         path,
-        opened.file_id,
+        (opened.file_id, None),
         opened.block_size,
         chained,
         progress,
@@ -583,39 +600,42 @@ async fn write_block<I: Input>(
     dn: &DatanodeClient,
     path: &DfsPath,
     file_id: FileId,
+    placed: Option<LocatedBlock>,
     source: &mut BlockSource<'_, I>,
     file_hash: &mut Sha256Hasher,
 ) -> Result<CommittedBlock> {
+    let mut placed = placed;
     let mut excluded: Vec<DatanodeInfo> = Vec::new();
     // Whether every attempt so far failed because its datanode was full.
     let mut all_full = true;
     let mut attempt = 1;
     loop {
         let exclude = excluded.iter().map(|d| d.id).collect();
-        let located = nn
-            .add_block(&AddBlockRequest { file_id, exclude })
-            .await
-            .map_err(|e| {
-                if excluded.is_empty() {
-                    unavailable_context(e, path)
-                } else if all_full && e.code() == ErrorCode::Unavailable {
-                    // Every node left out was out of room: the write failed
-                    // for want of space, not of datanodes.
-                    ClientError::Remote {
-                        status: ErrorCode::NoSpace.http_status(),
-                        code: ErrorCode::NoSpace,
-                        message: format!(
-                            "no datanode has room for the next block of {path} ({} refused it as full)",
-                            addrs(&excluded)
-                        ),
-                    }
-                } else {
-                    e.context(format!(
-                        "no other pipeline after {} failed",
+        let asked = match placed.take() {
+            Some(b) => Ok(b),
+            None => nn.add_block(&AddBlockRequest { file_id, exclude }).await,
+        };
+        let located = asked.map_err(|e| {
+            if excluded.is_empty() {
+                unavailable_context(e, path)
+            } else if all_full && e.code() == ErrorCode::Unavailable {
+                // Every node left out was out of room: the write failed
+                // for want of space, not of datanodes.
+                ClientError::Remote {
+                    status: ErrorCode::NoSpace.http_status(),
+                    code: ErrorCode::NoSpace,
+                    message: format!(
+                        "no datanode has room for the next block of {path} ({} refused it as full)",
                         addrs(&excluded)
-                    ))
+                    ),
                 }
-            })?;
+            } else {
+                e.context(format!(
+                    "no other pipeline after {} failed",
+                    addrs(&excluded)
+                ))
+            }
+        })?;
         let abandon = AbandonBlockRequest {
             file_id,
             block_id: located.block_id,
@@ -1391,10 +1411,12 @@ mod tests {
         );
         assert_written(&c, 1, &d, bs);
         let calls = c.calls.lock().unwrap();
-        // Per block: a pipeline with the dead node, then one without it.
-        assert_eq!(calls.add_block.len(), 6);
+        // Per block: a pipeline with the dead node, then one without it
+        // (the first block's first pipeline came with the create).
+        assert_eq!(calls.first_blocks, 1);
+        assert_eq!(calls.add_block.len(), 5);
         assert_eq!(calls.abandon_block, 3);
-        assert_eq!(calls.add_block[1].exclude, vec![c.nodes[0].id]);
+        assert_eq!(calls.add_block[0].exclude, vec![c.nodes[0].id]);
     }
 
     /// A later hop that fails does not fail the block: the first hop's
@@ -1420,7 +1442,36 @@ mod tests {
             .unwrap();
         assert_written(&c, 0, &d, 1 << 20);
         let calls = c.calls.lock().unwrap();
-        assert_eq!((calls.add_block.len(), calls.abandon_block), (1, 0));
+        assert_eq!(
+            (
+                calls.first_blocks,
+                calls.add_block.len(),
+                calls.abandon_block
+            ),
+            (1, 0, 0)
+        );
+    }
+
+    /// An empty input gives back the block placed with the create and
+    /// completes a file with no blocks.
+    #[tokio::test]
+    async fn empty_input_gives_back_its_first_block() {
+        let c = FakeCluster::start(1 << 20, &[Behaviour::Good], Options::default()).await;
+        let client = DfsClient::new(&c.url).unwrap();
+        let st = client
+            .upload(
+                &path(),
+                &b""[..],
+                &UploadOptions::default(),
+                &crate::NoProgress,
+            )
+            .await
+            .unwrap();
+        assert_eq!(st.length, 0);
+        let calls = c.calls.lock().unwrap();
+        assert_eq!((calls.first_blocks, calls.abandon_block), (1, 1));
+        assert!(calls.add_block.is_empty());
+        assert!(calls.complete.as_ref().unwrap().blocks.is_empty());
     }
 
     /// A first datanode that dies after 9 MiB of a 12 MiB block: a seekable
@@ -1491,7 +1542,7 @@ mod tests {
         assert!(msg.contains("no other pipeline"), "{msg}");
         assert!(msg.contains(&c.nodes[1].addr), "{msg}");
         let calls = c.calls.lock().unwrap();
-        assert_eq!(calls.add_block.len(), 3);
+        assert_eq!((calls.first_blocks, calls.add_block.len()), (1, 2));
         assert_eq!(calls.abandon_file, 1);
     }
 

@@ -60,6 +60,10 @@ pub const MAX_BLOCK_LEN: u64 = 4 << 30;
 /// path is not bound by syscalls and small enough to keep memory flat.
 const IO_BUF: usize = 16 * CHUNK_SIZE;
 
+/// A block no longer than this that fits in one buffer is checksummed on
+/// the async thread at seal (a few microseconds), not handed to a blocking one.
+const INLINE_CHECKSUM: usize = 64 * 1024;
+
 /// Pieces queued between the network side and the disk thread (per transfer):
 /// enough to overlap the two, little enough to keep backpressure tight.
 const IO_QUEUE: usize = 4;
@@ -303,24 +307,20 @@ impl BlockStore {
         let seq = self.inner.tmp_seq.fetch_add(1, Ordering::Relaxed);
         let tmp_path = self.inner.tmp_dir.join(format!("{id}.{seq}.blk.tmp"));
         let guard = DeleteOnDrop::new(tmp_path.clone());
-        let p = tmp_path.clone();
-        let file = spawn_blocking(move || DirectWriter::create_new(&p))
-            .await?
-            .map_err(|e| DatanodeError::io(format!("creating {}", tmp_path.display()), e))?;
-        let (tx, rx) = mpsc::channel(IO_QUEUE);
-        let (back_tx, back_rx) = std::sync::mpsc::channel();
-        let hash = digest == Digest::Compute;
-        let task = spawn_blocking(move || write_loop(file, rx, back_tx, hash));
+        // The temp file and the disk thread start with the first full
+        // buffer: a block that fits in one is written, hashed and made
+        // durable in one go at the end (small files cost one hand-off to a
+        // blocking thread per replica, not four and a thread).
         Ok(BlockWriter {
             id,
             store: self.clone(),
             tmp_path,
             guard,
             buf: DirectBuf::new(IO_BUF),
-            spare: back_rx,
+            spare: None,
             len: 0,
-            tx: Some(tx),
-            task: Some(task),
+            hash: digest == Digest::Compute,
+            disk: Disk::NotStarted,
         })
     }
 
@@ -554,24 +554,40 @@ impl BlockStore {
         let meta_bytes = codec::encode(&meta)
             .map_err(|e| DatanodeError::Internal(format!("encoding meta: {e}")))?;
         let meta_tmp = DeleteOnDrop::new(data_tmp.path.with_extension("meta.tmp"));
-        // The data's fsync and the meta's write and fsync at the same time:
-        // the file system can commit both in one journal transaction.
-        let data_file = w.file;
-        let (data_synced, meta_synced) = std::thread::scope(|scope| {
-            let data = scope.spawn(|| data_file.sync_all());
-            let meta = (|| -> std::io::Result<()> {
-                let mut f = File::create(&meta_tmp.path)?;
-                f.write_all(&meta_bytes)?;
-                f.sync_all()
-            })();
-            let data = data
-                .join()
-                .unwrap_or_else(|_| Err(std::io::Error::other("fsync thread panicked")));
-            (data, meta)
-        });
-        data_synced.map_err(|e| io("fsync of data", e))?;
-        meta_synced.map_err(|e| io("writing meta", e))?;
-        drop(data_file);
+        let write_meta = || -> std::io::Result<()> {
+            let mut f = File::create(&meta_tmp.path)?;
+            f.write_all(&meta_bytes)?;
+            f.sync_all()
+        };
+        match w.data {
+            Sealed::File(data_file) => {
+                // The data's fsync and the meta's write and fsync at the same
+                // time: the file system can commit both in one journal
+                // transaction.
+                let (data_synced, meta_synced) = std::thread::scope(|scope| {
+                    let data = scope.spawn(|| data_file.sync_all());
+                    let meta = write_meta();
+                    let data = data
+                        .join()
+                        .unwrap_or_else(|_| Err(std::io::Error::other("fsync thread panicked")));
+                    (data, meta)
+                });
+                data_synced.map_err(|e| io("fsync of data", e))?;
+                meta_synced.map_err(|e| io("writing meta", e))?;
+            }
+            Sealed::Memory(buf) => {
+                // Small enough that a second thread would cost more than it
+                // saves.
+                let mut f = DirectWriter::create_new(&data_tmp.path)
+                    .map_err(|e| io("creating the temp file", e))?;
+                f.write_all(buf.filled())
+                    .map_err(|e| io("writing data", e))?;
+                f.into_file()
+                    .sync_all()
+                    .map_err(|e| io("fsync of data", e))?;
+                write_meta().map_err(|e| io("writing meta", e))?;
+            }
+        }
 
         let _files = lock(&self.inner.files);
         if let Some(existing) = self.get(id) {
@@ -691,9 +707,18 @@ impl Drop for DeleteOnDrop {
     }
 }
 
+/// Where a sealed block's bytes are.
+enum Sealed {
+    /// In the temp file, not yet synced.
+    File(File),
+    /// Still in memory (a block that fit in one buffer): written to the temp
+    /// file at commit.
+    Memory(DirectBuf),
+}
+
 /// What the disk thread hands back at the end of a write.
 struct Written {
-    file: File,
+    data: Sealed,
     len: u64,
     /// `None` until adopted when the writer did not hash ([`Digest::Adopt`]).
     sha256: Option<Sha256Digest>,
@@ -731,7 +756,7 @@ fn write_loop(
         let _ = back.send(piece); // the writer may be gone already
     }
     Ok(Written {
-        file: file.into_file(),
+        data: Sealed::File(file.into_file()),
         len,
         sha256: sha.map(Sha256Hasher::finish),
         crcs: crcs.finish(),
@@ -771,10 +796,23 @@ pub struct BlockWriter {
     /// The piece being filled; full ones go to the disk thread.
     buf: DirectBuf,
     /// Buffers the disk thread is done with, for reuse.
-    spare: std::sync::mpsc::Receiver<DirectBuf>,
+    spare: Option<std::sync::mpsc::Receiver<DirectBuf>>,
     len: u64,
-    tx: Option<mpsc::Sender<DirectBuf>>,
-    task: Option<JoinHandle<std::io::Result<Written>>>,
+    /// Whether this writer computes the SHA-256 ([`Digest::Compute`]).
+    hash: bool,
+    disk: Disk,
+}
+
+/// The disk side of a [`BlockWriter`].
+enum Disk {
+    /// Nothing sent yet: all the bytes so far are in `buf`.
+    NotStarted,
+    Running {
+        tx: mpsc::Sender<DirectBuf>,
+        task: JoinHandle<std::io::Result<Written>>,
+    },
+    /// The disk thread stopped with an error, already returned.
+    Failed,
 }
 
 impl BlockWriter {
@@ -800,37 +838,55 @@ impl BlockWriter {
         while !data.is_empty() {
             let took = self.buf.fill_from(data);
             data = &data[took..];
-            if self.buf.is_full() {
+            if self.buf.is_full() && !data.is_empty() {
                 self.send_buf().await?;
             }
         }
         Ok(())
     }
 
+    /// Creates the temp file and starts the disk thread.
+    async fn start_disk(&mut self) -> Result<()> {
+        let p = self.tmp_path.clone();
+        let file = spawn_blocking(move || DirectWriter::create_new(&p))
+            .await?
+            .map_err(|e| DatanodeError::io(format!("creating {}", self.tmp_path.display()), e))?;
+        let (tx, rx) = mpsc::channel(IO_QUEUE);
+        let (back_tx, back_rx) = std::sync::mpsc::channel();
+        let hash = self.hash;
+        let task = spawn_blocking(move || write_loop(file, rx, back_tx, hash));
+        self.spare = Some(back_rx);
+        self.disk = Disk::Running { tx, task };
+        Ok(())
+    }
+
     async fn send_buf(&mut self) -> Result<()> {
+        if matches!(self.disk, Disk::NotStarted) {
+            self.start_disk().await?;
+        }
         let next = self
             .spare
-            .try_recv()
-            .unwrap_or_else(|_| DirectBuf::new(IO_BUF));
+            .as_ref()
+            .and_then(|s| s.try_recv().ok())
+            .unwrap_or_else(|| DirectBuf::new(IO_BUF));
         let piece = std::mem::replace(&mut self.buf, next);
-        let sent = match &self.tx {
-            Some(tx) => tx.send(piece).await.is_ok(),
-            None => false,
+        let sent = match &self.disk {
+            Disk::Running { tx, .. } => tx.send(piece).await.is_ok(),
+            _ => false,
         };
         if sent {
             return Ok(());
         }
         // The disk thread stopped early: it failed, and says why.
-        self.tx = None;
-        match self.task.take() {
-            Some(task) => match task.await? {
+        match std::mem::replace(&mut self.disk, Disk::Failed) {
+            Disk::Running { task, .. } => match task.await? {
                 Err(e) => Err(DatanodeError::io(
                     format!("writing {}", self.tmp_path.display()),
                     e,
                 )),
                 Ok(_) => Err(DatanodeError::Internal("block writer stopped early".into())),
             },
-            None => Err(DatanodeError::Internal(
+            _ => Err(DatanodeError::Internal(
                 "block writer already failed".into(),
             )),
         }
@@ -853,17 +909,51 @@ impl BlockWriter {
     /// its checksums are known. Nothing is visible until
     /// [`SealedBlock::commit`]; dropping the result removes the temp file.
     pub async fn seal(mut self) -> Result<SealedBlock> {
-        if !self.buf.is_empty() {
-            self.send_buf().await?;
-        }
-        self.tx = None; // ends the disk thread's loop
-        let task = self
-            .task
-            .take()
-            .ok_or_else(|| DatanodeError::Internal("block writer already failed".into()))?;
-        let written = task
-            .await?
-            .map_err(|e| DatanodeError::io(format!("writing {}", self.tmp_path.display()), e))?;
+        let written = match std::mem::replace(&mut self.disk, Disk::Failed) {
+            Disk::NotStarted => {
+                // The whole block is in `buf`: checksum it here, write it at
+                // commit.
+                let buf = std::mem::replace(&mut self.buf, DirectBuf::new(0));
+                let hash = self.hash;
+                let checksum = move || {
+                    let data = buf.filled();
+                    let mut crcs = ChunkCrcs::new();
+                    crcs.update(data);
+                    Written {
+                        len: data.len() as u64,
+                        sha256: hash.then(|| Sha256Digest::of(data)),
+                        crcs: crcs.finish(),
+                        data: Sealed::Memory(buf),
+                    }
+                };
+                if self.len <= INLINE_CHECKSUM as u64 {
+                    checksum()
+                } else {
+                    spawn_blocking(checksum).await?
+                }
+            }
+            Disk::Running { tx, task } => {
+                self.disk = Disk::Running { tx, task };
+                if !self.buf.is_empty() {
+                    self.send_buf().await?;
+                }
+                let Disk::Running { tx, task } = std::mem::replace(&mut self.disk, Disk::Failed)
+                else {
+                    return Err(DatanodeError::Internal(
+                        "block writer already failed".into(),
+                    ));
+                };
+                drop(tx); // ends the disk thread's loop
+                task.await?.map_err(|e| {
+                    DatanodeError::io(format!("writing {}", self.tmp_path.display()), e)
+                })?
+            }
+            Disk::Failed => {
+                return Err(DatanodeError::Internal(
+                    "block writer already failed".into(),
+                ))
+            }
+        };
         let fingerprint = crcs_fingerprint(written.len, &written.crcs);
         let BlockWriter {
             id, store, guard, ..
@@ -1196,6 +1286,56 @@ mod tests {
         let info = put(&store, id, b"").await;
         assert_eq!(info.sha256, Sha256Digest::empty());
         assert!(read_all(&store, id, None, None).await.unwrap().is_empty());
+    }
+
+    /// Blocks that stay in memory until commit (up to one buffer, above and
+    /// below the inline-checksum size) and blocks that go through the disk
+    /// thread, hashed here or with an adopted digest: the same bytes,
+    /// digest and CRCs on disk, and no temp file left.
+    #[tokio::test]
+    async fn every_size_and_digest_source_stores_the_same() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlockStore::open(dir.path(), None).await.unwrap();
+        for len in [
+            1,
+            INLINE_CHECKSUM,
+            INLINE_CHECKSUM + 1,
+            IO_BUF,
+            IO_BUF + 1,
+            2 * IO_BUF + 3,
+        ] {
+            let bytes = data(len);
+            let sha = Sha256Digest::of(&bytes);
+            for digest in [Digest::Compute, Digest::Adopt] {
+                let id = BlockId::new();
+                let mut w = store.writer_with(id, None, digest).await.unwrap();
+                for piece in bytes.chunks(100_000) {
+                    w.write(piece).await.unwrap();
+                }
+                let mut sealed = w.seal().await.unwrap();
+                let fp = crcs_fingerprint(len as u64, &BlockChecksums::of(&bytes).crcs);
+                assert_eq!(sealed.fingerprint(), fp, "len {len}");
+                match digest {
+                    Digest::Compute => assert_eq!(sealed.sha256(), Some(sha)),
+                    Digest::Adopt => {
+                        assert_eq!(sealed.sha256(), None);
+                        assert!(sealed.adopt_digest(sha, fp ^ 1).is_err());
+                        sealed.adopt_digest(sha, fp).unwrap();
+                    }
+                }
+                let (info, _) = sealed.commit(Expected::default()).await.unwrap();
+                assert_eq!(info.sha256, sha, "len {len} {digest:?}");
+                assert_eq!(read_all(&store, id, None, None).await.unwrap(), bytes);
+                assert_eq!(store.meta(id).await.unwrap(), BlockChecksums::of(&bytes));
+            }
+        }
+        // A sealed block that is dropped, in memory or on disk, leaves nothing.
+        for len in [10, 2 * IO_BUF] {
+            let mut w = store.writer(BlockId::new(), None).await.unwrap();
+            w.write(&data(len)).await.unwrap();
+            drop(w.seal().await.unwrap());
+        }
+        assert_eq!(tmp_files(dir.path()), 0);
     }
 
     #[tokio::test]

@@ -1094,14 +1094,15 @@ async fn slow_and_greedy_clients() {
     }
 
     // A block write whose body stalls half-way: cut, nothing kept, and the
-    // stream's slot is given back.
+    // stream's slot is given back. (Past the first MiB, which a datanode
+    // holds in memory before it starts a temp file.)
     let id = format!("0190a0b0-0000-7000-8000-{:012x}", rand_u48());
     let mut s = TcpStream::connect(host(&dn)).await.unwrap();
     let head = format!(
-        "PUT /blocks/{id} HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\nConnection: close\r\n\r\n"
+        "PUT /blocks/{id} HTTP/1.1\r\nHost: x\r\nContent-Length: 4000000\r\nConnection: close\r\n\r\n"
     );
     s.write_all(head.as_bytes()).await.unwrap();
-    s.write_all(&test_data(300_000, 9)).await.unwrap();
+    s.write_all(&test_data(1_500_000, 9)).await.unwrap();
     wait_until(
         "the stalled write to hold a temp file",
         Duration::from_secs(5),

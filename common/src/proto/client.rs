@@ -154,6 +154,11 @@ pub struct CreateRequest {
     pub owner: Option<String>,
     #[serde(default)]
     pub permission: Option<u16>,
+    /// Also place the file's first block (as `add_block` would) and answer
+    /// it in [`CreateResponse::block`]: a writer with bytes to send saves a
+    /// round trip (a small file costs create, the pipeline and complete).
+    #[serde(default)]
+    pub first_block: bool,
 }
 
 fn yes() -> bool {
@@ -166,6 +171,11 @@ pub struct CreateResponse {
     pub block_size: u64,
     pub replication: u16,
     pub lease_renew_interval_ms: u64,
+    /// The first block, when asked for with [`CreateRequest::first_block`]
+    /// and it could be placed (otherwise the writer asks `add_block`, and
+    /// hears why not).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub block: Option<LocatedBlock>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

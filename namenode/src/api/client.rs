@@ -169,7 +169,22 @@ async fn create(ns: Ns, caller: Caller, req: web::Json<CreateRequest>) -> Answer
     };
     caller.check(&ns, &req.path, check)?;
     req.owner = caller.owner_of_new(req.owner.as_deref());
-    Ok(web::Json(ns.create(&req).await?))
+    let mut created = ns.create(&req).await?;
+    if req.first_block {
+        let first = AddBlockRequest {
+            file_id: created.file_id,
+            exclude: Vec::new(),
+        };
+        match ns.add_block(&first).await {
+            Ok(mut located) => {
+                caller.sign_blocks(std::slice::from_mut(&mut located), BlockOp::Write);
+                created.block = Some(located);
+            }
+            // The writer asks `add_block` next and hears why.
+            Err(e) => log::debug!("no first block for {}: {e}", req.path),
+        }
+    }
+    Ok(web::Json(created))
 }
 
 async fn add_block(

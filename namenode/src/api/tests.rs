@@ -137,6 +137,15 @@ async fn a_whole_write_through_http() {
         id: NodeId::new(),
         addr: "http://127.0.0.1:9864".into(),
     };
+    // A create that asks for its first block when no datanode is up: the
+    // file is created, without a block (the writer's add_block says why).
+    let req = test::TestRequest::post()
+        .uri("/rpc/v1/create")
+        .set_json(json!({"path": "/early", "first_block": true}))
+        .to_request();
+    let early: CreateResponse = test::call_and_read_body_json(&app, req).await;
+    assert_eq!(early.block, None);
+
     let reg = RegisterRequest {
         node: node.clone(),
         storage: StorageReport {
@@ -161,6 +170,18 @@ async fn a_whole_write_through_http() {
         .to_request();
     let c: CreateResponse = test::call_and_read_body_json(&app, req).await;
     assert_eq!(c.block_size, 4096);
+    assert_eq!(c.block, None, "not asked for");
+    // Asked for, with a datanode up: placed as add_block would.
+    let req = test::TestRequest::post()
+        .uri("/rpc/v1/create")
+        .set_json(json!({"path": "/d/g", "first_block": true}))
+        .to_request();
+    let g: CreateResponse = test::call_and_read_body_json(&app, req).await;
+    let first = g.block.expect("a first block");
+    assert_eq!(
+        (first.offset, first.replicas.clone()),
+        (0, vec![node.clone()])
+    );
     let req = test::TestRequest::post()
         .uri("/rpc/v1/renew_lease")
         .set_json(json!({"file_id": c.file_id}))

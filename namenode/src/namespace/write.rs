@@ -121,6 +121,7 @@ impl Namespace {
             block_size,
             replication,
             lease_renew_interval_ms: defaults.lease_renew_interval_ms,
+            block: None,
         };
         self.pending_by_path.insert(path.clone(), file.file_id);
         self.pending.insert(

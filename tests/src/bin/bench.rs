@@ -1191,6 +1191,7 @@ async fn namespace(rep: &mut Report, cluster: &mut TestCluster, s: &Sizes) -> Re
                             create_parent: false,
                             owner: None,
                             permission: None,
+                            first_block: false,
                         })
                         .await
                         .with_context(|| format!("create {path}"))?;
