@@ -277,6 +277,29 @@ async fn run() -> Result<()> {
     rep.section = "ceilings".into();
     println!("\n== machine ceilings");
     let scratch = tempfile::Builder::new().prefix("dfs-bench-").tempdir()?;
+    // The biggest part keeps three copies of its data (and the transfers a
+    // source file and a downloaded copy besides): refuse to start rather
+    // than fill the disk half-way through.
+    let repair_need = if wanted("repair") {
+        4 * sizes.repair
+    } else {
+        0
+    };
+    let transfer_need = if wanted("transfers") {
+        6 * sizes.transfer
+    } else {
+        0
+    };
+    let needed = repair_need.max(transfer_need).max(sizes.disk) + GIB;
+    let free = fs4::statvfs(scratch.path())?.available_space();
+    ensure!(
+        free >= needed,
+        "{} has {} MiB free; this run needs about {} MiB (smaller sizes: --quick, --size, \
+         --repair-size)",
+        scratch.path().display(),
+        free / MIB,
+        needed / MIB
+    );
     let ceil = measure_ceilings(&mut rep, &sizes, scratch.path()).await?;
     drop(scratch);
 
@@ -1413,9 +1436,17 @@ async fn repair(rep: &mut Report, c: &Ceilings, s: &Sizes) -> Result<()> {
         {
             break;
         }
+        // 10 MB/s at the least, and never less than 5 minutes: a repair
+        // that cannot go on (a full disk) fails the part instead of hanging.
+        let limit = Duration::from_secs((lost / 10_000_000).max(300));
         ensure!(
-            detected.elapsed() < Duration::from_secs(3600),
-            "repair did not finish in an hour"
+            detected.elapsed() < limit,
+            "repair did not finish in {limit:?} (fsck: {} under-replicated, {} missing; \
+             {} queued, {} pending; is a disk full?)",
+            f.under_replicated_blocks,
+            f.missing_blocks,
+            sm.replication.queued_blocks,
+            sm.replication.pending_copies
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
