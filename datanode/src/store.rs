@@ -909,6 +909,9 @@ impl BlockWriter {
     /// its checksums are known. Nothing is visible until
     /// [`SealedBlock::commit`]; dropping the result removes the temp file.
     pub async fn seal(mut self) -> Result<SealedBlock> {
+        if matches!(self.disk, Disk::Running { .. }) && !self.buf.is_empty() {
+            self.send_buf().await?;
+        }
         let written = match std::mem::replace(&mut self.disk, Disk::Failed) {
             Disk::NotStarted => {
                 // The whole block is in `buf`: checksum it here, write it at
@@ -933,16 +936,6 @@ impl BlockWriter {
                 }
             }
             Disk::Running { tx, task } => {
-                self.disk = Disk::Running { tx, task };
-                if !self.buf.is_empty() {
-                    self.send_buf().await?;
-                }
-                let Disk::Running { tx, task } = std::mem::replace(&mut self.disk, Disk::Failed)
-                else {
-                    return Err(DatanodeError::Internal(
-                        "block writer already failed".into(),
-                    ));
-                };
                 drop(tx); // ends the disk thread's loop
                 task.await?.map_err(|e| {
                     DatanodeError::io(format!("writing {}", self.tmp_path.display()), e)
