@@ -1,7 +1,9 @@
 //! `dfs-common`: everything two dfs processes must agree on, and nothing else.
 //!
-//! No actix, no sled, no tokio runtime: only types and pure functions.
+//! No actix, no sled, no tokio runtime: only types and pure functions (and
+//! one allocator setting that every binary applies at start).
 //!
+//! - [`alloc`]: allocator settings for processes that move bulk data.
 //! - [`ids`]: `BlockId`, `NodeId`, `FileId` newtypes over UUIDs.
 //! - [`path`]: `DfsPath`, the only parser and validator of user paths.
 //! - [`checksum`]: `Sha256Digest`, streaming SHA-256, and per-chunk CRC32C.
@@ -14,6 +16,7 @@
 //!   (bincode), client ↔ datanode (headers and raw streamed bodies).
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod alloc;
 pub mod auth;
 pub mod checksum;
 pub mod codec;

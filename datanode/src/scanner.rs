@@ -280,7 +280,7 @@ impl BlockScanner {
     pub async fn scan_block(&mut self, id: BlockId, cancel: &CancellationToken) -> Verdict {
         let node = self.node.clone();
         let status = &node.scanner;
-        let verdict = match node.store.read(id, None, None).await {
+        let verdict = match node.store.scan_read(id).await {
             Err(e) => self.judge(id, e).await,
             Ok(mut read) => {
                 let mut verdict = Verdict::Good;

@@ -29,7 +29,8 @@
 //!   [`crate::scanner`]).
 //! - A replica whose `.blk` disappeared behind our back is dropped from the
 //!   index when a read finds it gone ([`DatanodeError::Vanished`]).
-//! - Blocking file I/O runs on tokio's blocking pool, in ~1 MiB pieces.
+//! - Blocking file I/O runs on tokio's blocking pool, in ~1 MiB pieces;
+//!   writes are direct, reads go through the page cache ([`crate::direct`]).
 //!
 //! Does not talk to the network and does not know about the namenode.
 use crate::direct::{self, DirectBuf, DirectWriter};
@@ -364,6 +365,26 @@ impl BlockStore {
         length: Option<u64>,
         check: ReadCheck,
     ) -> Result<BlockRead> {
+        self.open_read(id, offset, length, check, false).await
+    }
+
+    /// A whole-block [`BlockStore::read`] for the scanner: the pages it reads
+    /// are dropped from the page cache behind it, so that a scan of every
+    /// replica does not push the blocks clients are reading out of memory
+    /// (HDFS's volume scanner reads with the same drop-behind).
+    pub async fn scan_read(&self, id: BlockId) -> Result<BlockRead> {
+        self.open_read(id, None, None, ReadCheck::Digest, true)
+            .await
+    }
+
+    async fn open_read(
+        &self,
+        id: BlockId,
+        offset: Option<u64>,
+        length: Option<u64>,
+        check: ReadCheck,
+        drop_behind: bool,
+    ) -> Result<BlockRead> {
         let info = self.get(id).ok_or(DatanodeError::NotFound(id))?;
         let offset = offset.unwrap_or(0);
         if offset > info.len {
@@ -423,7 +444,9 @@ impl BlockStore {
             if len > 0 {
                 // The reader runs on its own blocking thread; it stops when
                 // the consumer drops the stream.
-                spawn_blocking(move || read_loop(id, file, &meta, offset, len, check, tx));
+                spawn_blocking(move || {
+                    read_loop(id, file, &meta, (offset, len), check, drop_behind, tx)
+                });
             }
             Ok(())
         });
@@ -1064,9 +1087,9 @@ fn read_loop(
     id: BlockId,
     file: File,
     meta: &BlockChecksums,
-    offset: u64,
-    len: u64,
+    (offset, len): (u64, u64),
     check: ReadCheck,
+    drop_behind: bool,
     tx: mpsc::Sender<Result<Bytes>>,
 ) {
     let cs = CHUNK_SIZE as u64;
@@ -1090,6 +1113,9 @@ fn read_loop(
             Ok(_) => Err(std::io::Error::from(ErrorKind::UnexpectedEof)),
             Err(e) => Err(e),
         };
+        if drop_behind {
+            direct::drop_cached(&file, batch_start_off, batch_len);
+        }
         let buf = match read {
             Ok(b) => b,
             Err(e) => {

@@ -11,6 +11,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    dfs_common::alloc::tune_for_bulk_data();
     let args = cli::Cli::parse();
     // Quiet unless asked: a failure must be exactly one `dfs:` line.
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("off")).init();

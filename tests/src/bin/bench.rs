@@ -41,6 +41,7 @@ use dfs_tests::{bin, p, test_data, ClusterOptions, TestCluster};
 use futures_util::StreamExt;
 use serde::Serialize;
 use std::collections::HashMap;
+use std::fs::File;
 use std::future::Future;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -787,6 +788,31 @@ fn write_source(path: &Path, size: u64) -> Result<()> {
 
 // ---------------------------------------------------------------- transfers
 
+/// Drops every block file of the cluster from the page cache (best effort:
+/// clean pages only, which all of them are once written and synced), so that
+/// each download reads from the disk, as the first read of a file would,
+/// and not from the memory an earlier download filled.
+fn evict_blocks(cluster: &TestCluster) {
+    fn evict_dir(dir: &Path) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let path = e.path();
+            if path.is_dir() {
+                evict_dir(&path);
+            } else if let Ok(f) = File::open(&path) {
+                use std::os::fd::AsRawFd;
+                // SAFETY: a hint about a descriptor we own for the call.
+                unsafe { libc::posix_fadvise(f.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
+            }
+        }
+    }
+    for i in 0..cluster.opts.datanodes {
+        evict_dir(&cluster.datanode_dir(i).join("blocks"));
+    }
+}
+
 async fn transfers(rep: &mut Report, cluster: &TestCluster, c: &Ceilings, s: &Sizes) -> Result<()> {
     let size = s.transfer;
     let dir = cluster.root().join("bench");
@@ -837,6 +863,7 @@ async fn transfers(rep: &mut Report, cluster: &TestCluster, c: &Ceilings, s: &Si
         st.length
     );
 
+    evict_blocks(cluster);
     let (secs, rss) = run_measured(Command::new(&dfs).args([
         "--namenode",
         &nn,
@@ -865,6 +892,7 @@ async fn transfers(rep: &mut Report, cluster: &TestCluster, c: &Ceilings, s: &Si
     // the client's own disk is not part of the figure. The client checks
     // every block's SHA-256 before it writes a byte of it, and exits non-zero
     // on a mismatch; the copy above was compared byte for byte.
+    evict_blocks(cluster);
     let (secs, rss) =
         run_measured(Command::new(&dfs).args(["--namenode", &nn, "get", "/bench/cli.bin", "-"]))?;
     rep.add(
@@ -895,6 +923,7 @@ async fn transfers(rep: &mut Report, cluster: &TestCluster, c: &Ceilings, s: &Si
     );
     clients.push(("curl /upload_file".into(), rss));
 
+    evict_blocks(cluster);
     let (secs, rss) = run_measured(Command::new("curl").args([
         "-sSf",
         "-o",
