@@ -80,6 +80,7 @@ pub(crate) fn open_located(
         hash: None,
         next_replica: 0,
         tried: Vec::new(),
+        prefetch: None,
     };
     let stream = futures_util::stream::unfold(Some(state), |state| async move {
         let mut state = state?;
@@ -164,7 +165,42 @@ struct ReplicaRead {
     index: usize,
     body: BoxStream<'static, Result<Bytes>>,
     verifier: ChunkVerifier,
+    /// Block offset up to which the body has been received, and where it
+    /// ends.
+    received: u64,
+    end: u64,
 }
+
+/// The next block's first replica, opened while the current block's last
+/// [`PREFETCH_AT`] bytes arrive: its checksums are fetched and its GET sent,
+/// so that the datanode reads ahead and no round trip separates two blocks.
+/// Its body is not read until the block before is done, so TCP backpressure
+/// bounds what it holds (the socket buffers and the datanode's read queue).
+struct Prefetch {
+    block: LocatedBlock,
+    want_end: u64,
+    task: tokio::task::JoinHandle<Option<Opened>>,
+}
+
+impl Drop for Prefetch {
+    fn drop(&mut self) {
+        // A reader dropped or gone elsewhere does not leave a GET open.
+        self.task.abort();
+    }
+}
+
+/// A replica with its checksums checked and its body on the way.
+struct Opened {
+    meta: BlockChecksums,
+    offset: u64,
+    length: u64,
+    body: BoxStream<'static, Result<Bytes>>,
+}
+
+/// How close to the end of a block the next one is opened: enough to cover
+/// two round trips and a first disk read at full speed, little enough that
+/// the opened body does not idle long behind a slow consumer.
+const PREFETCH_AT: u64 = 8 * 1024 * 1024;
 
 /// The running SHA-256 of a block that is read whole (carried over to the
 /// next replica when one fails part-way, so the digest still covers every
@@ -258,6 +294,8 @@ struct ReadState {
     next_replica: usize,
     /// What went wrong with the current block's replicas so far.
     tried: Vec<String>,
+    /// The next block, opened ahead.
+    prefetch: Option<Prefetch>,
 }
 
 impl ReadState {
@@ -320,6 +358,18 @@ impl ReadState {
         want_start: u64,
         want_end: u64,
     ) -> Result<()> {
+        if let Some(opened) = self.take_prefetched(block, want_start, want_end).await {
+            self.next_replica = 1;
+            self.hash = (opened.length == block.len && block.sha256.is_some()).then(BlockHash::new);
+            self.cur = Some(ReplicaRead {
+                index: 0,
+                body: opened.body,
+                verifier: ChunkVerifier::new(opened.meta, 0),
+                received: opened.offset,
+                end: opened.offset + opened.length,
+            });
+            return Ok(());
+        }
         while self.next_replica < block.replicas.len() {
             let index = self.next_replica;
             self.next_replica += 1;
@@ -379,6 +429,8 @@ impl ReadState {
                 index,
                 body,
                 verifier: ChunkVerifier::new(meta, first_chunk),
+                received: offset,
+                end: offset + length,
             });
             return Ok(());
         }
@@ -412,7 +464,12 @@ impl ReadState {
                 )))
             }
         };
+        r.received += piece.len() as u64;
+        let near_end = r.end.saturating_sub(r.received) <= PREFETCH_AT;
         let verified = r.verifier.feed(piece)?;
+        if near_end && self.prefetch.is_none() {
+            self.start_prefetch();
+        }
         if let Some(h) = self.hash.as_mut() {
             for (_, b) in &verified {
                 h.update(b.clone()).await?;
@@ -430,6 +487,51 @@ impl ReadState {
         }
         self.ready.extend(verified);
         Ok(())
+    }
+
+    /// Opens the block after the current one, if the range goes on into it,
+    /// on its first replica, in the background.
+    fn start_prefetch(&mut self) {
+        let Some(next) = self.blocks.get(1) else {
+            return;
+        };
+        if next.offset >= self.end {
+            return;
+        }
+        let Some(replica) = next.replicas.first() else {
+            return;
+        };
+        let block = next.clone();
+        let want_end = self.end.min(block.offset + block.len) - block.offset;
+        let (dn, addr) = (self.dn.clone(), replica.addr.clone());
+        let task = tokio::spawn({
+            let block = block.clone();
+            async move { open_ahead(&dn, &addr, &block, want_end).await }
+        });
+        self.prefetch = Some(Prefetch {
+            block,
+            want_end,
+            task,
+        });
+    }
+
+    /// The prefetched first replica of `block`, if it was opened for this
+    /// very range and nothing went wrong; otherwise the replica is tried
+    /// again the usual way, which reports what is wrong with it.
+    async fn take_prefetched(
+        &mut self,
+        block: &LocatedBlock,
+        want_start: u64,
+        want_end: u64,
+    ) -> Option<Opened> {
+        if self.next_replica != 0 || want_start != 0 {
+            return None;
+        }
+        let mut p = self.prefetch.take()?;
+        if p.block.block_id != block.block_id || p.want_end != want_end {
+            return None;
+        }
+        (&mut p.task).await.ok().flatten()
     }
 
     async fn replica_failed(
@@ -464,6 +566,33 @@ impl ReadState {
         }
         self.tried.push(format!("{} ({reason})", replica.addr));
     }
+}
+
+/// Opens `[0, want_end)` of `block` on its first replica (see [`Prefetch`]);
+/// `None` on any problem, which the usual path then meets and reports.
+async fn open_ahead(
+    dn: &DatanodeClient,
+    addr: &str,
+    block: &LocatedBlock,
+    want_end: u64,
+) -> Option<Opened> {
+    let token = block.access_token.as_deref();
+    let meta = dn.block_meta(addr, block.block_id, token).await.ok()?;
+    if meta_problem(&meta, block).is_some() {
+        return None;
+    }
+    let (offset, length) = aligned_range(meta.chunk_size as u64, block.len, 0, want_end);
+    let whole = length == block.len && block.sha256.is_some();
+    let body = dn
+        .get_block_checked(addr, block.block_id, offset, length, whole, token)
+        .await
+        .ok()?;
+    Some(Opened {
+        meta,
+        offset,
+        length,
+        body,
+    })
 }
 
 /// Why a replica's checksums cannot be trusted for `block`, if they cannot.

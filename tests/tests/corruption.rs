@@ -116,3 +116,57 @@ async fn all_replicas_corrupt_is_an_error_not_bad_data() {
     let msg = err.to_string();
     assert!(msg.contains("replica"), "error names the problem: {msg}");
 }
+
+/// The next block is opened ahead on its first replica while the current
+/// one finishes; when that replica is gone, or corrupt, the read goes on
+/// from the others, for whole and for ranged reads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reading_ahead_falls_back_when_the_next_blocks_first_replica_is_bad() {
+    let cluster = TestCluster::start(ClusterOptions::default()).await;
+    let c = cluster.client();
+    let data = test_data(4 * (1 << 20) + 4321, 13);
+    c.upload(
+        &p("/ahead"),
+        &data[..],
+        &UploadOptions::default(),
+        &NoProgress,
+    )
+    .await
+    .unwrap();
+    let locs = c.locations(&p("/ahead")).await.unwrap();
+    assert_eq!(locs.blocks.len(), 5);
+    // Block 2: its first replica's files are gone from under the datanode.
+    let b2 = &locs.blocks[2];
+    let i = node_index(&cluster, &b2.replicas[0].addr);
+    let blk = cluster.block_file(i, &b2.block_id.to_string()).unwrap();
+    std::fs::remove_file(blk.with_extension("meta")).unwrap();
+    std::fs::remove_file(&blk).unwrap();
+    // Block 3: its first replica has a flipped byte in its last chunk.
+    let b3 = &locs.blocks[3];
+    let i = node_index(&cluster, &b3.replicas[0].addr);
+    flip_byte(
+        &cluster.block_file(i, &b3.block_id.to_string()).unwrap(),
+        (1 << 20) - 10,
+    );
+
+    let mut back = Vec::new();
+    c.download(&p("/ahead"), &mut back, &NoProgress)
+        .await
+        .expect("download despite bad first replicas");
+    assert!(back == data, "whole read differs");
+
+    // Ranges that start in one block and end inside a later one (the block
+    // read ahead is then read in part, without its digest).
+    let mb = 1u64 << 20;
+    for (from, len) in [(mb / 2, 2 * mb), (mb + 7, 2 * mb + 100), (3 * mb - 1, 2)] {
+        let reader = c.open(&p("/ahead"), from, Some(len)).await.unwrap();
+        let got: Vec<bytes::Bytes> = futures_util::TryStreamExt::try_collect(reader)
+            .await
+            .unwrap();
+        let (from, len) = (from as usize, len as usize);
+        assert!(
+            got.concat() == data[from..from + len],
+            "range {from}+{len} differs"
+        );
+    }
+}
