@@ -308,10 +308,22 @@ pub fn run(cli: Cli) -> CliResult {
                 json: cli.json,
                 progress: !cli.json && std::io::stderr().is_terminal(),
             };
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| io_failure("cannot start the async runtime", &e))?;
+            // A download is one stream whose hashing and writing have
+            // threads of their own: on one runtime thread its pieces pass
+            // from the socket to them without hopping between workers
+            // (a 1 GiB `dfs get` took 10-15 % less time here). An upload
+            // hashes on the runtime, so it gets a worker per core.
+            let one_stream = matches!(command, Command::Get { .. } | Command::Cat { .. });
+            let rt = if one_stream {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+            } else {
+                tokio::runtime::Builder::new_multi_thread()
+                    .enable_all()
+                    .build()
+            }
+            .map_err(|e| io_failure("cannot start the async runtime", &e))?;
             rt.block_on(dispatch(&ctx, command))
         }
     }
