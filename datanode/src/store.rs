@@ -43,7 +43,7 @@ use dfs_common::codec;
 use dfs_common::ids::BlockId;
 use dfs_common::proto::datanode::ReportedBlock;
 use futures_util::Stream;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::{self, File};
 use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
@@ -131,7 +131,11 @@ struct Inner {
 #[derive(Default)]
 struct Index {
     blocks: HashMap<BlockId, BlockInfo>,
+    /// Bytes of the blocks in `blocks` and in `committing`.
     used: u64,
+    /// Blocks whose files are in place and whose directory is being synced:
+    /// not readable yet, but their names are taken.
+    committing: HashSet<BlockId>,
 }
 
 /// Locks a mutex, recovering from poisoning: every critical section leaves
@@ -612,7 +616,7 @@ impl BlockStore {
             }
         }
 
-        let _files = lock(&self.inner.files);
+        let files = lock(&self.inner.files);
         if let Some(existing) = self.get(id) {
             // Temps are removed by their guards either way.
             return if existing == info {
@@ -620,6 +624,11 @@ impl BlockStore {
             } else {
                 Err(DatanodeError::Conflict(id))
             };
+        }
+        if lock(&self.inner.index).committing.contains(&id) {
+            // The same block, being committed by another write right now
+            // (block ids are never reused, so this is a duplicate request).
+            return Err(DatanodeError::Conflict(id));
         }
         self.check_room(info.len)?;
         let dir = self.fanout_dir(id);
@@ -635,10 +644,25 @@ impl BlockStore {
             return Err(io("renaming data", e));
         }
         data_tmp.disarm();
-        sync_dir(&dir).map_err(|e| io("fsync of block dir", e))?;
+        {
+            let mut index = lock(&self.inner.index);
+            index.committing.insert(id);
+            index.used += info.len;
+        }
+        // The directory is synced outside the lock, so that the syncs of
+        // concurrent writes share the file system's journal commits instead
+        // of queueing for the lock one commit each (small files).
+        drop(files);
+        let synced = sync_dir(&dir);
         let mut index = lock(&self.inner.index);
+        index.committing.remove(&id);
+        if let Err(e) = synced {
+            // As before this change: the files stay (a restart indexes them
+            // if they are whole); the write is not acknowledged.
+            index.used -= info.len;
+            return Err(io("fsync of block dir", e));
+        }
         index.blocks.insert(id, info);
-        index.used += info.len;
         Ok(info)
     }
 }
