@@ -48,7 +48,7 @@ use crate::error::{ClientError, Result};
 use crate::namenode::NamenodeClient;
 use crate::{Progress, UploadOptions};
 use bytes::{Bytes, BytesMut};
-use dfs_common::checksum::{crcs_fingerprint, ChunkCrcs, Sha256Digest, Sha256Hasher};
+use dfs_common::checksum::{crcs_fingerprint, ChunkCrcs, Sha256Digest, Sha256Hasher, Sha256State};
 use dfs_common::error::ErrorCode;
 use dfs_common::ids::{BlockId, FileId, NodeId};
 use dfs_common::path::DfsPath;
@@ -242,13 +242,24 @@ async fn write_file<I: Input>(
             nn.url()
         )));
     }
+    let t = Target {
+        nn,
+        dn,
+        path,
+        file_id,
+        block_size,
+        progress,
+    };
     let mut file_hash = start.hash;
+    let mut done = Committed {
+        blocks: Vec::new(),
+        end: start.length,
+        block_size,
+        full_state: file_hash.state(start.length),
+    };
+    // Bytes sent (committed or in flight), and progress counted, up to here.
     let mut length = start.length;
-    // The midstate over every full block, for a later append.
-    let mut full_state = file_hash.state(length);
-    let mut blocks = Vec::new();
-    // Progress has counted the input up to here.
-    let mut counted = length;
+    let mut counted = start.length;
     // A seekable input overlaps blocks: the next block is sent while the
     // pipeline of the one before still drains and syncs (tens of ms per
     // 64 MiB block on one machine), since a failed block can be read again
@@ -259,156 +270,88 @@ async fn write_file<I: Input>(
         let mut source = BlockSource::new(&mut input, (length, counted), block_size, progress);
         // Read before asking for a block, so a source that ends exactly on a
         // block boundary (or is empty) does not leave an empty block.
-        let more = source.start().await?;
-        let context = |index: usize| {
-            move |e: ClientError| {
-                e.context(format!(
-                    "writing block {index} of {path} failed (upload abandoned)"
-                ))
-            }
-        };
-        if !more {
+        if !source.start().await? {
             break;
         }
+        let index = done.blocks.len() + usize::from(pending.is_some());
         if !overlap {
-            let index = blocks.len();
             let block = write_block(
-                nn,
-                dn,
-                path,
-                file_id,
+                &t,
                 first.take(),
                 &mut source,
                 &mut file_hash,
                 Retries::new(),
             )
             .await
-            .map_err(context(index))?;
+            .map_err(|e| t.failed(index, e))?;
             counted = counted.max(source.counted_to());
             length += block.len;
-            if block.len == block_size {
-                full_state = file_hash.state(length);
-            }
-            blocks.push(block);
+            done.push(block, &file_hash);
             continue;
         }
 
         // Overlapped: this block's first attempt goes out before the
         // answer for the one before is looked at.
-        let index = blocks.len() + usize::from(pending.is_some());
-        let retries = Retries::new();
-        let located = retries
-            .pipeline(nn, path, file_id, first.take())
+        let located = Retries::new()
+            .pipeline(&t, first.take())
             .await
-            .map_err(context(index))?;
+            .map_err(|e| t.failed(index, e))?;
         let hash_before = file_hash.clone();
         let sent = send_block(dn, &located, &mut source, &mut file_hash).await;
         counted = counted.max(source.counted_to());
         drop(source);
 
         if let Some(prev) = pending.take() {
-            let prev_start = prev.start;
-            match settle(prev).await {
-                Ok((block, hash_after)) => {
-                    if block.len == block_size {
-                        full_state = hash_after.state(prev_start + block.len);
-                    }
-                    blocks.push(block);
-                }
-                Err((f, prev_id, prev_hash)) => {
+            match prev.settle().await {
+                Ok((block, hash_after)) => done.push(block, &hash_after),
+                Err(failed) => {
                     // The block before has to go out again, so this one,
                     // sent after it, goes too; both start over from there.
                     drop(sent);
                     abandon(nn, file_id, located.block_id).await;
-                    abandon(nn, file_id, prev_id).await;
-                    let index = blocks.len();
-                    let (block, hash) = write_again(
-                        nn,
-                        dn,
-                        path,
-                        file_id,
-                        (&mut input, prev_start, block_size, progress, &mut counted),
-                        prev_hash,
-                        prev_id,
-                        f,
-                    )
-                    .await
-                    .map_err(context(index))?;
-                    file_hash = hash;
-                    length = prev_start + block.len;
-                    if block.len == block_size {
-                        full_state = file_hash.state(length);
-                    }
-                    blocks.push(block);
+                    file_hash = t
+                        .write_again(&mut input, &mut done, &mut counted, failed)
+                        .await
+                        .map_err(|e| t.failed(index - 1, e))?;
+                    length = done.end;
                     continue;
                 }
             }
         }
         match sent {
             Ok(flight) => {
-                let start = length;
                 length += flight.len;
                 pending = Some(Pending {
                     flight,
-                    start,
                     hash_before,
                     hash_after: file_hash.clone(),
                 });
             }
             Err(f) => {
-                abandon(nn, file_id, located.block_id).await;
-                let (block, hash) = write_again(
-                    nn,
-                    dn,
-                    path,
-                    file_id,
-                    (&mut input, length, block_size, progress, &mut counted),
+                let failed = Failed {
+                    failure: f,
+                    block_id: located.block_id,
                     hash_before,
-                    located.block_id,
-                    f,
-                )
-                .await
-                .map_err(context(index))?;
-                file_hash = hash;
-                length += block.len;
-                if block.len == block_size {
-                    full_state = file_hash.state(length);
-                }
-                blocks.push(block);
+                };
+                file_hash = t
+                    .write_again(&mut input, &mut done, &mut counted, failed)
+                    .await
+                    .map_err(|e| t.failed(index, e))?;
+                length = done.end;
             }
         }
     }
     if let Some(prev) = pending.take() {
-        let index = blocks.len();
-        let prev_start = prev.start;
-        let (block, hash_after) = match settle(prev).await {
-            Ok(settled) => settled,
-            Err((f, prev_id, prev_hash)) => {
-                abandon(nn, file_id, prev_id).await;
-                write_again(
-                    nn,
-                    dn,
-                    path,
-                    file_id,
-                    (&mut input, prev_start, block_size, progress, &mut counted),
-                    prev_hash,
-                    prev_id,
-                    f,
-                )
-                .await
-                .map_err(|e| {
-                    e.context(format!(
-                        "writing block {index} of {path} failed (upload abandoned)"
-                    ))
-                })?
+        let index = done.blocks.len();
+        match prev.settle().await {
+            Ok((block, hash_after)) => done.push(block, &hash_after),
+            Err(failed) => {
+                file_hash = t
+                    .write_again(&mut input, &mut done, &mut counted, failed)
+                    .await
+                    .map_err(|e| t.failed(index, e))?;
             }
-        };
-        file_hash = hash_after;
-        length = prev_start + block.len;
-        if block.len == block_size {
-            full_state = file_hash.state(length);
         }
-        blocks.push(block);
     }
     if let Some(unused) = first {
         // Placed with the create, but the input was empty.
@@ -420,57 +363,112 @@ async fn write_file<I: Input>(
     }
     nn.complete(&CompleteRequest {
         file_id,
-        blocks,
-        length,
+        blocks: done.blocks,
+        length: done.end,
         sha256: file_hash.finish(),
-        sha256_state: Some(full_state),
+        sha256_state: Some(done.full_state),
     })
     .await
 }
 
-/// A block of an overlapped upload whose answer is still to come.
+/// Where an upload's blocks go, and what it reports progress to.
+struct Target<'a> {
+    nn: &'a NamenodeClient,
+    dn: &'a DatanodeClient,
+    path: &'a DfsPath,
+    file_id: FileId,
+    block_size: u64,
+    progress: &'a dyn Progress,
+}
+
+impl Target<'_> {
+    /// The error that ends the upload at block `index`.
+    fn failed(&self, index: usize, e: ClientError) -> ClientError {
+        e.context(format!(
+            "writing block {index} of {} failed (upload abandoned)",
+            self.path
+        ))
+    }
+
+    /// Writes the block after the committed ones (`done`) again, the
+    /// sequential way, after its first attempt failed (and is abandoned
+    /// here): the input is read again from that offset, the block is added
+    /// to `done`, and the file digest after it is returned. `counted`: where
+    /// progress has counted the input up to.
+    async fn write_again<I: Input>(
+        &self,
+        input: &mut I,
+        done: &mut Committed,
+        counted: &mut u64,
+        failed: Failed,
+    ) -> Result<Sha256Hasher> {
+        abandon(self.nn, self.file_id, failed.block_id).await;
+        let at = (done.end, *counted);
+        let mut source = BlockSource::new(input, at, self.block_size, self.progress);
+        let mut retries = Retries::new();
+        retries
+            .failed(failed.block_id, failed.failure, &mut source)
+            .await?;
+        let mut hash = failed.hash_before;
+        let block = write_block(self, None, &mut source, &mut hash, retries).await?;
+        *counted = (*counted).max(source.counted_to());
+        done.push(block, &hash);
+        Ok(hash)
+    }
+}
+
+/// The blocks committed so far, in file order.
+struct Committed {
+    blocks: Vec<CommittedBlock>,
+    /// Upload offset where the last of them ends.
+    end: u64,
+    block_size: u64,
+    /// The file digest's midstate after the last full block, for a later
+    /// append.
+    full_state: Sha256State,
+}
+
+impl Committed {
+    /// Adds the next block; `hash_after` is the file digest after it.
+    fn push(&mut self, block: CommittedBlock, hash_after: &Sha256Hasher) {
+        self.end += block.len;
+        if block.len == self.block_size {
+            self.full_state = hash_after.state(self.end);
+        }
+        self.blocks.push(block);
+    }
+}
+
+/// A block of an overlapped upload whose answer is still to come (it starts
+/// where the committed blocks end).
 struct Pending {
     flight: InFlight,
-    /// Upload offset of its first byte.
-    start: u64,
     /// The file digest before and after its bytes.
     hash_before: Sha256Hasher,
     hash_after: Sha256Hasher,
 }
 
-/// The answer for a pending block: the block and the file digest after it,
-/// or the failure with the block's id and the digest before it.
-async fn settle(
-    p: Pending,
-) -> std::result::Result<(CommittedBlock, Sha256Hasher), (BlockFailure, BlockId, Sha256Hasher)> {
-    let id = p.flight.located.block_id;
-    match p.flight.finish().await {
-        Ok(block) => Ok((block, p.hash_after)),
-        Err(f) => Err((f, id, p.hash_before)),
-    }
+/// A first attempt at a block that failed.
+struct Failed {
+    failure: BlockFailure,
+    block_id: BlockId,
+    /// The file digest before the block's bytes.
+    hash_before: Sha256Hasher,
 }
 
-/// Writes the block at `start` again, the sequential way, after its first
-/// attempt (`failed_id`, abandoned) failed with `f`; the input is read again
-/// from `start`. Returns the block and the file digest after it.
-#[allow(clippy::too_many_arguments)]
-async fn write_again<I: Input>(
-    nn: &NamenodeClient,
-    dn: &DatanodeClient,
-    path: &DfsPath,
-    file_id: FileId,
-    (input, start, block_size, progress, counted): (&mut I, u64, u64, &dyn Progress, &mut u64),
-    hash_before: Sha256Hasher,
-    failed_id: BlockId,
-    f: BlockFailure,
-) -> Result<(CommittedBlock, Sha256Hasher)> {
-    let mut source = BlockSource::new(input, (start, *counted), block_size, progress);
-    let mut retries = Retries::new();
-    retries.failed(failed_id, f, &mut source).await?;
-    let mut hash = hash_before;
-    let block = write_block(nn, dn, path, file_id, None, &mut source, &mut hash, retries).await?;
-    *counted = (*counted).max(source.counted_to());
-    Ok((block, hash))
+impl Pending {
+    /// The pipeline's answer: the block and the file digest after it.
+    async fn settle(self) -> std::result::Result<(CommittedBlock, Sha256Hasher), Failed> {
+        let block_id = self.flight.located.block_id;
+        match self.flight.finish().await {
+            Ok(block) => Ok((block, self.hash_after)),
+            Err(failure) => Err(Failed {
+                failure,
+                block_id,
+                hash_before: self.hash_before,
+            }),
+        }
+    }
 }
 
 /// Appends `input` to the complete file at `path` (see
@@ -810,13 +808,8 @@ impl Retries {
     }
 
     /// The pipeline for the next attempt, or why there is none.
-    async fn pipeline(
-        &self,
-        nn: &NamenodeClient,
-        path: &DfsPath,
-        file_id: FileId,
-        placed: Option<LocatedBlock>,
-    ) -> Result<LocatedBlock> {
+    async fn pipeline(&self, t: &Target<'_>, placed: Option<LocatedBlock>) -> Result<LocatedBlock> {
+        let (nn, path, file_id) = (t.nn, t.path, t.file_id);
         let excluded = &self.excluded;
         let asked = match placed {
             Some(b) => Ok(b),
@@ -893,12 +886,8 @@ impl Retries {
 
 /// Writes one block, on a new pipeline each time an attempt fails in a way
 /// another pipeline may fix (see [`decide`]), going on from `retries`.
-#[allow(clippy::too_many_arguments)]
 async fn write_block<I: Input>(
-    nn: &NamenodeClient,
-    dn: &DatanodeClient,
-    path: &DfsPath,
-    file_id: FileId,
+    t: &Target<'_>,
     placed: Option<LocatedBlock>,
     source: &mut BlockSource<'_, I>,
     file_hash: &mut Sha256Hasher,
@@ -906,16 +895,16 @@ async fn write_block<I: Input>(
 ) -> Result<CommittedBlock> {
     let mut placed = placed;
     loop {
-        let located = retries.pipeline(nn, path, file_id, placed.take()).await?;
+        let located = retries.pipeline(t, placed.take()).await?;
         // Fork the file digest: only the accepted attempt's bytes count.
         let mut attempt_hash = file_hash.clone();
-        match stream_block(dn, &located, source, &mut attempt_hash).await {
+        match stream_block(t.dn, &located, source, &mut attempt_hash).await {
             Ok(block) => {
                 *file_hash = attempt_hash;
                 return Ok(block);
             }
             Err(f) => {
-                abandon(nn, file_id, located.block_id).await;
+                abandon(t.nn, t.file_id, located.block_id).await;
                 retries.failed(located.block_id, f, source).await?;
             }
         }
