@@ -762,6 +762,15 @@ impl BlockFailure {
             failed: Vec::new(),
         }
     }
+
+    /// The pipeline failed at its first hop, `head`.
+    fn at_head(head: &DatanodeInfo, error: ClientError) -> Self {
+        Self {
+            error,
+            kind: FailureKind::Pipeline,
+            failed: vec![head.clone()],
+        }
+    }
 }
 
 /// After a failed attempt: try a new pipeline, or give up (and why, when
@@ -1025,11 +1034,7 @@ async fn send_block<I: Input>(
             failed: Vec::new(),
         });
     };
-    let head_failed = |error: ClientError| BlockFailure {
-        error,
-        kind: FailureKind::Pipeline,
-        failed: vec![head.clone()],
-    };
+    let head_failed = |error| BlockFailure::at_head(head, error);
     let downstream: Vec<String> = targets[1..].iter().map(|t| t.addr.clone()).collect();
     let (tx, rx) = mpsc::channel(IN_FLIGHT);
     let put = {
@@ -1091,11 +1096,7 @@ impl InFlight {
     async fn finish(mut self) -> std::result::Result<CommittedBlock, BlockFailure> {
         let (located, len) = (&self.located, self.len);
         let (targets, head) = (&located.replicas, &self.head);
-        let head_failed = |error: ClientError| BlockFailure {
-            error,
-            kind: FailureKind::Pipeline,
-            failed: vec![head.clone()],
-        };
+        let head_failed = |error| BlockFailure::at_head(head, error);
         let answer = match tokio::time::timeout(ACK_TIMEOUT, &mut self.put.0).await {
             Ok(Ok(Ok(answer))) => answer,
             Ok(Ok(Err(e))) => return Err(head_failed(e)),

@@ -839,6 +839,10 @@ async fn transfers(rep: &mut Report, cluster: &TestCluster, c: &Ceilings, s: &Si
     }
     let up = (c.upload(), "pipelined upload ceiling");
     let down = (c.download(), "download ceiling");
+    let to_file = (
+        c.download().min(c.disk_fsync_mbps),
+        "min(download ceiling, disk write)",
+    );
     let mut clients: Vec<(String, u64)> = Vec::new();
     let rate = |secs: f64| size as f64 / MB / secs.max(1e-9);
 
@@ -881,10 +885,7 @@ async fn transfers(rep: &mut Report, cluster: &TestCluster, c: &Ceilings, s: &Si
         format!("download {name}, dfs get → local file (fsynced)"),
         rate(secs),
         "MB/s",
-        Some((
-            c.download().min(c.disk_fsync_mbps),
-            "min(download ceiling, disk write)",
-        )),
+        Some(to_file),
         None,
     );
     clients.push(("dfs get".into(), rss));
@@ -924,15 +925,19 @@ async fn transfers(rep: &mut Report, cluster: &TestCluster, c: &Ceilings, s: &Si
     );
     clients.push(("curl /upload_file".into(), rss));
 
-    evict_blocks(cluster);
-    let (secs, rss) = run_measured(Command::new("curl").args([
-        "-sSf",
-        "-o",
-        &out.display().to_string(),
-        "-d",
-        "file_name=/bench/seed.bin",
-        &format!("{nn}/download_file"),
-    ]))?;
+    // `/download_file` into `to`, read from the disk.
+    let seed_download = |to: &str| {
+        evict_blocks(cluster);
+        run_measured(Command::new("curl").args([
+            "-sSf",
+            "-o",
+            to,
+            "-d",
+            "file_name=/bench/seed.bin",
+            &format!("{nn}/download_file"),
+        ]))
+    };
+    let (secs, rss) = seed_download(&out.display().to_string())?;
     ensure!(
         sha256_file(&out)? == want,
         "/download_file returned different bytes"
@@ -942,10 +947,7 @@ async fn transfers(rep: &mut Report, cluster: &TestCluster, c: &Ceilings, s: &Si
         format!("download {name}, POST /download_file → local file"),
         rate(secs),
         "MB/s",
-        Some((
-            c.download().min(c.disk_fsync_mbps),
-            "min(download ceiling, disk write)",
-        )),
+        Some(to_file),
         None,
     );
     clients.push(("curl /download_file".into(), rss));
@@ -953,15 +955,7 @@ async fn transfers(rep: &mut Report, cluster: &TestCluster, c: &Ceilings, s: &Si
     // The data path alone, as for `dfs get` above: the same download to
     // /dev/null. The namenode checks every block's SHA-256 before it sends
     // the block's last piece, and the copy above was compared byte for byte.
-    evict_blocks(cluster);
-    let (secs, _) = run_measured(Command::new("curl").args([
-        "-sSf",
-        "-o",
-        "/dev/null",
-        "-d",
-        "file_name=/bench/seed.bin",
-        &format!("{nn}/download_file"),
-    ]))?;
+    let (secs, _) = seed_download("/dev/null")?;
     rep.add(
         format!("download {name}, POST /download_file → /dev/null"),
         rate(secs),
