@@ -89,9 +89,12 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     // parts (`18446744073709551615s500ms500ms`, found by the `units` fuzz
     // target). Refuse anything whose parts could add up to that: every
     // number counted as years (the largest unit), plus one carry a part.
+    // Digits split only by whitespace count as one number: humantime reads
+    // "18446 744073709551615s" as one (found by the fuzz target too).
     const YEAR_SECS: u128 = 31_557_600;
     let bound = s
-        .split(|c: char| !c.is_ascii_digit())
+        .split(|c: char| !c.is_ascii_digit() && !c.is_whitespace())
+        .map(|run| run.split_whitespace().collect::<String>())
         .filter(|run| !run.is_empty())
         .map(|run| run.parse::<u128>().unwrap_or(u128::MAX))
         .fold(0u128, |acc, n| {
@@ -181,6 +184,8 @@ mod tests {
             "18446744073709551615s500ms500ms",
             "18446744073709551615s",
             "999999999999999999999999999999y",
+            // humantime joins digits split by whitespace into one number.
+            "18446\n744073709551615s5\n00ms 500ms",
         ] {
             assert!(parse_duration(s).is_err(), "{s}");
             assert!(s.parse::<HumanDuration>().is_err(), "{s}");
@@ -189,6 +194,10 @@ mod tests {
         let max = HumanDuration(Duration::from_secs(u64::MAX / 2));
         assert_eq!(max.to_string().parse::<HumanDuration>(), Ok(max));
         assert!(parse_duration(&format!("{}s", u64::MAX / 2 + 1)).is_err());
+        // The fuzz target's find, whole: refused, not a panic.
+        let found = include_str!("../../fuzz/corpus/units/joined-digits-overflow");
+        assert!(parse_duration(found).is_err());
+        assert_eq!(parse_duration("1h 30m").unwrap().as_secs(), 5_400);
         let long = parse_duration("100000y 5s").unwrap();
         assert_eq!(long.as_secs(), 100_000 * 31_557_600 + 5);
     }
