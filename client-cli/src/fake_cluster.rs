@@ -3,6 +3,12 @@
 //! pipeline failures can be staged exactly: a datanode that refuses
 //! connections, one that dies in the middle of a block body, a good one.
 //!
+//! The namenode places each block on the first `replication` datanodes not
+//! excluded, in order. A good first hop plays the rest of the pipeline as a
+//! real datanode would (without sockets): each good hop after it stores the
+//! block and acknowledges it; the first hop that is not good fails, and the
+//! hops after it are "not reached".
+//!
 //! It checks nothing for the client; it records what the client did
 //! ([`Calls`]) and what each good datanode stored, for the test to assert.
 use dfs_common::checksum::{crcs_fingerprint, ChunkCrcs, Sha256Digest};
@@ -13,7 +19,7 @@ use dfs_common::proto::client::{
     AddBlockRequest, CompleteRequest, CreateRequest, CreateResponse, FileStatus, FileType,
     LocatedBlock,
 };
-use dfs_common::proto::data::{ReplicaAck, WriteBlockResponse};
+use dfs_common::proto::data::{parse_pipeline, ReplicaAck, WriteBlockResponse, PIPELINE_HEADER};
 use dfs_common::proto::DatanodeInfo;
 use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -52,33 +58,59 @@ pub struct FakeCluster {
     pub stored: Vec<Store>,
 }
 
-/// When set, `create` answers this status and message.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Options {
+    /// When set, `create` answers this status and message.
     pub refuse_create: Option<(ErrorCode, String)>,
+    /// Every file's replication, and the longest pipeline offered.
+    pub replication: u16,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            refuse_create: None,
+            replication: 3,
+        }
+    }
+}
+
+/// One fake datanode, as the others see it.
+#[derive(Clone)]
+struct Peer {
+    info: DatanodeInfo,
+    behaviour: Behaviour,
+    store: Store,
 }
 
 impl FakeCluster {
     /// A namenode that offers every datanode not excluded, in the given
     /// order, as each block's pipeline; `block_size` for every file.
     pub async fn start(block_size: u64, behaviours: &[Behaviour], opts: Options) -> Self {
-        let mut nodes = Vec::new();
-        let mut stored = Vec::new();
+        let mut peers = Vec::new();
+        let mut listeners = Vec::new();
         for (i, b) in behaviours.iter().enumerate() {
             let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
             let addr = format!("http://{}", listener.local_addr().unwrap());
             let id = NodeId::from_bytes([i as u8 + 1; 16]);
-            let store = Arc::new(Mutex::new(Vec::new()));
-            match *b {
+            peers.push(Peer {
+                info: DatanodeInfo { id, addr },
+                behaviour: *b,
+                store: Arc::new(Mutex::new(Vec::new())),
+            });
+            listeners.push(listener);
+        }
+        for (i, listener) in listeners.into_iter().enumerate() {
+            match peers[i].behaviour {
                 // Dropping the listener frees the port: connections are refused.
                 Behaviour::Refuse => drop(listener),
-                b => {
-                    tokio::spawn(serve_datanode(listener, b, id, addr.clone(), store.clone()));
+                _ => {
+                    tokio::spawn(serve_datanode(listener, i, peers.clone()));
                 }
             }
-            nodes.push(DatanodeInfo { id, addr });
-            stored.push(store);
         }
+        let nodes: Vec<DatanodeInfo> = peers.iter().map(|p| p.info.clone()).collect();
+        let stored = peers.iter().map(|p| p.store.clone()).collect();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let calls = Arc::new(Mutex::new(Calls::default()));
@@ -168,18 +200,75 @@ async fn respond(r: &mut BufReader<TcpStream>, status: u16, body: &[u8]) {
     let _ = s.shutdown().await;
 }
 
-async fn serve_datanode(
-    listener: TcpListener,
-    behaviour: Behaviour,
-    id: NodeId,
-    addr: String,
-    store: Store,
-) {
+/// A good hop's acknowledgement of `body`.
+fn good_ack(info: &DatanodeInfo, body: &[u8]) -> ReplicaAck {
+    let sha256 = Sha256Digest::of(body);
+    let mut crcs = ChunkCrcs::new();
+    crcs.update(body);
+    ReplicaAck {
+        addr: info.addr.clone(),
+        node_id: Some(info.id),
+        ok: true,
+        sha256: Some(sha256),
+        error: None,
+        crcs: Some(crcs_fingerprint(body.len() as u64, &crcs.finish())),
+    }
+}
+
+fn failed_ack(info: &DatanodeInfo, why: &str) -> ReplicaAck {
+    ReplicaAck {
+        addr: info.addr.clone(),
+        node_id: Some(info.id),
+        ok: false,
+        sha256: None,
+        error: Some(why.to_string()),
+        crcs: None,
+    }
+}
+
+/// The acknowledgements of the hops after the first (base URLs in
+/// `downstream`), as the first one would relay them; good ones store `body`.
+fn play_downstream(
+    peers: &[Peer],
+    downstream: &[String],
+    block: BlockId,
+    body: &[u8],
+) -> Vec<ReplicaAck> {
+    let mut acks = Vec::new();
+    let mut broken = false;
+    for addr in downstream {
+        let Some(peer) = peers.iter().find(|p| p.info.addr == *addr) else {
+            continue;
+        };
+        if broken {
+            acks.push(failed_ack(&peer.info, "not reached"));
+            continue;
+        }
+        match peer.behaviour {
+            Behaviour::Good => {
+                peer.store.lock().unwrap().push((block, body.to_vec()));
+                acks.push(good_ack(&peer.info, body));
+            }
+            Behaviour::Refuse => {
+                broken = true;
+                acks.push(failed_ack(&peer.info, "connection refused"));
+            }
+            Behaviour::DieAfter(_) => {
+                broken = true;
+                acks.push(failed_ack(&peer.info, "connection reset"));
+            }
+        }
+    }
+    acks
+}
+
+async fn serve_datanode(listener: TcpListener, me: usize, peers: Vec<Peer>) {
+    let behaviour = peers[me].behaviour;
     loop {
         let Ok((conn, _)) = listener.accept().await else {
             return;
         };
-        let (addr, store) = (addr.clone(), store.clone());
+        let peers = peers.clone();
         tokio::spawn(async move {
             let mut r = BufReader::new(conn);
             let Some((target, headers)) = read_head(&mut r).await else {
@@ -198,24 +287,21 @@ async fn serve_datanode(
                     let Some(body) = read_body(&mut r, &headers, usize::MAX).await else {
                         return;
                     };
-                    let sha256 = Sha256Digest::of(&body);
-                    let mut crcs = ChunkCrcs::new();
-                    crcs.update(&body);
-                    let crcs = crcs_fingerprint(body.len() as u64, &crcs.finish());
+                    let downstream = headers
+                        .iter()
+                        .find(|(k, _)| k == PIPELINE_HEADER)
+                        .map(|(_, v)| parse_pipeline(v))
+                        .unwrap_or_default();
+                    let me = &peers[me];
+                    let mut replicas = vec![good_ack(&me.info, &body)];
+                    replicas.extend(play_downstream(&peers, &downstream, block, &body));
                     let answer = WriteBlockResponse {
                         block_id: block,
                         len: body.len() as u64,
-                        sha256,
-                        replicas: vec![ReplicaAck {
-                            addr,
-                            node_id: Some(id),
-                            ok: true,
-                            sha256: Some(sha256),
-                            error: None,
-                            crcs: Some(crcs),
-                        }],
+                        sha256: Sha256Digest::of(&body),
+                        replicas,
                     };
-                    store.lock().unwrap().push((block, body));
+                    me.store.lock().unwrap().push((block, body));
                     respond(&mut r, 200, &serde_json::to_vec(&answer).unwrap()).await;
                 }
             }
@@ -258,6 +344,7 @@ fn namenode_answer(
     opts: &Options,
 ) -> (u16, Vec<u8>) {
     let json = |v: serde_json::Value| serde_json::to_vec(&v).unwrap();
+    let replication = usize::from(opts.replication);
     let mut calls = calls.lock().unwrap();
     match req.target.as_str() {
         "/rpc/v1/create" => {
@@ -266,20 +353,20 @@ fn namenode_answer(
                 return (code.http_status(), serde_json::to_vec(&body).unwrap());
             }
             let c: CreateRequest = serde_json::from_slice(&req.body).unwrap();
-            // A first block is placed as `add_block` would, on every node.
+            // A first block is placed as `add_block` would.
             let block = c.first_block.then(|| LocatedBlock {
                 block_id: BlockId::new(),
                 offset: 0,
                 len: 0,
                 sha256: None,
-                replicas: nodes.to_vec(),
+                replicas: nodes.iter().take(replication).cloned().collect(),
                 access_token: None,
             });
             calls.first_blocks += usize::from(block.is_some());
             let r = CreateResponse {
                 file_id: FileId::new(),
                 block_size,
-                replication: 3,
+                replication: opts.replication,
                 lease_renew_interval_ms: 0,
                 block,
             };
@@ -290,6 +377,7 @@ fn namenode_answer(
             let replicas: Vec<DatanodeInfo> = nodes
                 .iter()
                 .filter(|n| !r.exclude.contains(&n.id))
+                .take(replication)
                 .cloned()
                 .collect();
             calls.add_block.push(r);
@@ -324,7 +412,7 @@ fn namenode_answer(
                 path,
                 file_type: FileType::File,
                 length: c.length,
-                replication: 3,
+                replication: opts.replication,
                 block_size,
                 modification_time: 0,
                 access_time: 0,

@@ -11,22 +11,37 @@
 //! k failed, k+1 is abandoned as well, and both are written again from the
 //! source, k the sequential way below.
 //!
-//! Pipeline recovery (HDFS's "write goes on with the nodes that remain"):
-//! - A block counts as written once at least one hop ([`MIN_REPLICAS`])
-//!   acknowledged a durable replica whose digest is the client's. Hops that
-//!   failed or kept other bytes are left out of `complete`; the namenode sees
-//!   the block under-replicated and re-replicates it later.
-//! - When no hop kept the block (the first hop refused the connection, broke
-//!   it, answered an error, stalled, or every hop failed), the block is
-//!   abandoned and sent again on a new pipeline from `add_block` with the
-//!   failed nodes in `exclude`, up to [`MAX_BLOCK_ATTEMPTS`] pipelines
-//!   ([`decide`] is the rule). That needs the block's bytes again:
+//! Acknowledgement and pipeline recovery:
+//! - A block counts as written only once [`replicas_needed`] hops, min(2,
+//!   R) with R the file's replication in the namenode's answer to `create`
+//!   or `append`, acknowledged a durable replica whose digest is the
+//!   client's: an acknowledged file then survives the loss of any one
+//!   datanode before repair (CONTRACT, "Reads and relayed writes"). Every
+//!   door comes here: `dfs put` of a file or of stdin, appends, the seed
+//!   `/upload_file` and WebHDFS CREATE/APPEND relayed by the namenode or a
+//!   datanode. `complete` names every hop that holds an intact replica and
+//!   no other (a hop that failed or kept other bytes is left out); the
+//!   namenode copies a block kept by fewer than its replication.
+//! - A pipeline shorter than that (the namenode found too few datanodes, or
+//!   too few are left once failed ones are excluded) is refused before any
+//!   byte is sent: the upload fails, saying how many datanodes it needs.
+//! - When fewer hops kept the block (the first hop refused the connection,
+//!   broke it, answered an error, stalled; or a later hop died mid-block and
+//!   too few replicas are left), the failed hop is replaced the simple way:
+//!   the block is abandoned and written again, whole, on a new pipeline from
+//!   `add_block` with the failed nodes in `exclude`, up to
+//!   [`MAX_BLOCK_ATTEMPTS`] pipelines ([`decide`] is the rule). HDFS instead
+//!   splices a new datanode into the live pipeline and copies the bytes
+//!   already sent from a surviving hop; rewriting needs no datanode protocol
+//!   of its own and gives the same guarantee, at the cost of resending one
+//!   block. That needs the block's bytes again:
 //!   - a seekable source ([`Seekable`], `DfsClient::upload_seekable`) seeks
 //!     back to the block's start and reads it again, for any block size;
-//!   - a plain stream ([`Plain`]) keeps the pieces of the block read so far
-//!     while they fit in [`REPLAY_LIMIT`] (a dead first hop is noticed within
-//!     the first pieces, and a small block is held whole). Past that the
-//!     upload fails, naming the failed node.
+//!   - a plain stream ([`Plain`]: stdin, the seed endpoint, WebHDFS
+//!     CREATE/APPEND relays, appends) keeps the pieces of the block read so
+//!     far while they fit in [`REPLAY_LIMIT`] (a dead first hop is noticed
+//!     within the first pieces, and a small block is held whole). Past that
+//!     the upload fails cleanly, naming the failed node.
 //! - A namenode answer is never retried here: a 503 (safe mode, too few
 //!   datanodes) fails the upload with the namenode's reason.
 //!
@@ -76,9 +91,17 @@ const IN_FLIGHT: usize = 4;
 pub(crate) const REPLAY_LIMIT: u64 = 8 * 1024 * 1024;
 /// Pipelines tried per block before the upload fails.
 pub(crate) const MAX_BLOCK_ATTEMPTS: usize = 4;
-/// Hops that must keep a block intact for it to count as written; the
-/// namenode restores the rest by re-replication.
-pub(crate) const MIN_REPLICAS: usize = 1;
+/// Durable replicas a block needs to count as written, when the file's
+/// replication allows: two, so that no single datanode lost before repair
+/// loses an acknowledged block. The namenode copies the rest later.
+const MIN_DURABLE_REPLICAS: u16 = 2;
+
+/// Hops that must keep a block intact for it to count as written, for a
+/// file of `replication`: min(2, replication), and at least 1.
+pub(crate) fn replicas_needed(replication: u16) -> usize {
+    usize::from(replication.clamp(1, MIN_DURABLE_REPLICAS))
+}
+
 /// A first hop that takes no body bytes for this long is taken as hung.
 const SEND_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long the pipeline may take to answer once the whole block was sent
@@ -187,17 +210,13 @@ pub(crate) async fn upload<I: Input>(
         length: 0,
         hash: Sha256Hasher::new(),
     };
-    let result = write_file(
-        nn,
-        dn,
-        path,
-        (file_id, created.block),
-        created.block_size,
-        input,
-        progress,
-        start,
-    )
-    .await;
+    let opened = Opened {
+        file_id,
+        first: created.block,
+        block_size: created.block_size,
+        replication: created.replication,
+    };
+    let result = write_file(nn, dn, path, opened, input, progress, start).await;
     abandon.armed = false;
     if result.is_err() {
         if let Err(e) = nn.abandon_file(file_id).await {
@@ -225,17 +244,31 @@ pub(crate) struct Resume {
     pub hash: Sha256Hasher,
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What the namenode fixed for a file opened for writing.
+struct Opened {
+    file_id: FileId,
+    /// The first block's pipeline, when it was placed with the create.
+    first: Option<LocatedBlock>,
+    block_size: u64,
+    /// The file's replication (it sets [`replicas_needed`]).
+    replication: u16,
+}
+
 async fn write_file<I: Input>(
     nn: &NamenodeClient,
     dn: &DatanodeClient,
     path: &DfsPath,
-    (file_id, mut first): (FileId, Option<LocatedBlock>),
-    block_size: u64,
+    opened: Opened,
     mut input: I,
     progress: &dyn Progress,
     start: Resume,
 ) -> Result<FileStatus> {
+    let Opened {
+        file_id,
+        mut first,
+        block_size,
+        replication,
+    } = opened;
     if block_size == 0 {
         return Err(ClientError::Transport(format!(
             "{} chose a block size of 0",
@@ -248,6 +281,7 @@ async fn write_file<I: Input>(
         path,
         file_id,
         block_size,
+        need: replicas_needed(replication),
         progress,
     };
     let mut file_hash = start.hash;
@@ -297,7 +331,7 @@ async fn write_file<I: Input>(
             .await
             .map_err(|e| t.failed(index, e))?;
         let hash_before = file_hash.clone();
-        let sent = send_block(dn, &located, &mut source, &mut file_hash).await;
+        let sent = send_block(dn, &located, t.need, &mut source, &mut file_hash).await;
         counted = counted.max(source.counted_to());
         drop(source);
 
@@ -378,6 +412,8 @@ struct Target<'a> {
     path: &'a DfsPath,
     file_id: FileId,
     block_size: u64,
+    /// Intact replicas a block needs to count as written.
+    need: usize,
     progress: &'a dyn Progress,
 }
 
@@ -565,17 +601,13 @@ async fn append_under_lease<I: Input>(
         rest: input,
     };
     let start = Resume { length: kept, hash };
-    write_file(
-        nn,
-        dn,
-        path,
-        (opened.file_id, None),
-        opened.block_size,
-        chained,
-        progress,
-        start,
-    )
-    .await
+    let target = Opened {
+        file_id: opened.file_id,
+        first: None,
+        block_size: opened.block_size,
+        replication: opened.replication,
+    };
+    write_file(nn, dn, path, target, chained, progress, start).await
 }
 
 /// An append's byte source: the old short last block (verified as it is
@@ -816,38 +848,50 @@ impl Retries {
         }
     }
 
-    /// The pipeline for the next attempt, or why there is none.
+    /// The pipeline for the next attempt, or why there is none. A pipeline
+    /// of fewer datanodes than the block needs is given back and refused
+    /// before anything is sent: it could never be acknowledged, and the
+    /// namenode had no more to offer.
     async fn pipeline(&self, t: &Target<'_>, placed: Option<LocatedBlock>) -> Result<LocatedBlock> {
         let (nn, path, file_id) = (t.nn, t.path, t.file_id);
-        let excluded = &self.excluded;
         let asked = match placed {
             Some(b) => Ok(b),
             None => {
-                let exclude = excluded.iter().map(|d| d.id).collect();
+                let exclude = self.excluded.iter().map(|d| d.id).collect();
                 nn.add_block(&AddBlockRequest { file_id, exclude }).await
             }
         };
-        asked.map_err(|e| {
-            if excluded.is_empty() {
-                unavailable_context(e, path)
-            } else if self.all_full && e.code() == ErrorCode::Unavailable {
-                // Every node left out was out of room: the write failed
-                // for want of space, not of datanodes.
-                ClientError::Remote {
-                    status: ErrorCode::NoSpace.http_status(),
-                    code: ErrorCode::NoSpace,
-                    message: format!(
-                        "no datanode has room for the next block of {path} ({} refused it as full)",
-                        addrs(excluded)
-                    ),
-                }
-            } else {
-                e.context(format!(
-                    "no other pipeline after {} failed",
+        let located = asked.map_err(|e| self.no_pipeline(path, e))?;
+        if located.replicas.len() < t.need {
+            abandon(nn, file_id, located.block_id).await;
+            let e = too_few_targets(located.replicas.len(), t.need);
+            return Err(self.no_pipeline(path, e));
+        }
+        Ok(located)
+    }
+
+    /// Why no pipeline can be had, from the namenode's answer `e`.
+    fn no_pipeline(&self, path: &DfsPath, e: ClientError) -> ClientError {
+        let excluded = &self.excluded;
+        if excluded.is_empty() {
+            unavailable_context(e, path)
+        } else if self.all_full && e.code() == ErrorCode::Unavailable {
+            // Every node left out was out of room: the write failed for
+            // want of space, not of datanodes.
+            ClientError::Remote {
+                status: ErrorCode::NoSpace.http_status(),
+                code: ErrorCode::NoSpace,
+                message: format!(
+                    "no datanode has room for the next block of {path} ({} refused it as full)",
                     addrs(excluded)
-                ))
+                ),
             }
-        })
+        } else {
+            e.context(format!(
+                "no other pipeline after {} failed",
+                addrs(excluded)
+            ))
+        }
     }
 
     /// After attempt `block_id` failed with `f` (and was abandoned): goes
@@ -907,7 +951,7 @@ async fn write_block<I: Input>(
         let located = retries.pipeline(t, placed.take()).await?;
         // Fork the file digest: only the accepted attempt's bytes count.
         let mut attempt_hash = file_hash.clone();
-        match stream_block(t.dn, &located, source, &mut attempt_hash).await {
+        match stream_block(t.dn, &located, t.need, source, &mut attempt_hash).await {
             Ok(block) => {
                 *file_hash = attempt_hash;
                 return Ok(block);
@@ -991,10 +1035,11 @@ impl<T> Drop for AbortOnDrop<T> {
 async fn stream_block<I: Input>(
     dn: &DatanodeClient,
     located: &LocatedBlock,
+    need: usize,
     source: &mut BlockSource<'_, I>,
     file_hash: &mut Sha256Hasher,
 ) -> std::result::Result<CommittedBlock, BlockFailure> {
-    send_block(dn, located, source, file_hash)
+    send_block(dn, located, need, source, file_hash)
         .await?
         .finish()
         .await
@@ -1011,25 +1056,24 @@ struct InFlight {
     sent: u32,
     /// The first hop stopped reading before the end.
     receiver_gone: bool,
+    /// Intact replicas the block needs to count as written.
+    need: usize,
 }
 
 /// The first half of an attempt: sends the block's bytes, does not wait for
-/// the answer (see [`InFlight::finish`]).
+/// the answer (see [`InFlight::finish`]), which must show `need` intact
+/// replicas.
 async fn send_block<I: Input>(
     dn: &DatanodeClient,
     located: &LocatedBlock,
+    need: usize,
     source: &mut BlockSource<'_, I>,
     file_hash: &mut Sha256Hasher,
 ) -> std::result::Result<InFlight, BlockFailure> {
     let targets = &located.replicas;
     let Some(head) = targets.first() else {
-        let error = ClientError::Remote {
-            status: 503,
-            code: ErrorCode::Unavailable,
-            message: "the namenode chose no datanode for the block".into(),
-        };
         return Err(BlockFailure {
-            error,
+            error: too_few_targets(0, need),
             kind: FailureKind::NoTarget,
             failed: Vec::new(),
         });
@@ -1088,7 +1132,28 @@ async fn send_block<I: Input>(
         len,
         sent: crcs_fingerprint(len, &crcs.finish()),
         receiver_gone,
+        need,
     })
+}
+
+/// The namenode offered `found` datanodes for a block that needs `need`.
+fn too_few_targets(found: usize, need: usize) -> ClientError {
+    let message = match found {
+        0 => "the namenode chose no datanode for the block".to_string(),
+        1 => format!(
+            "only 1 datanode is available for the block, and a block counts as \
+             written only once {need} datanodes hold it"
+        ),
+        n => format!(
+            "only {n} datanodes are available for the block, and a block counts \
+             as written only once {need} datanodes hold it"
+        ),
+    };
+    ClientError::Remote {
+        status: ErrorCode::Unavailable.http_status(),
+        code: ErrorCode::Unavailable,
+        message,
+    }
 }
 
 impl InFlight {
@@ -1126,7 +1191,7 @@ impl InFlight {
                 head.addr
             ))));
         };
-        match accept_block(targets, &answer, &sha256, MIN_REPLICAS) {
+        match accept_block(targets, &answer, &sha256, self.need) {
             Ok(replicas) => Ok(CommittedBlock {
                 block_id: located.block_id,
                 len,
@@ -1166,7 +1231,7 @@ pub(crate) fn digest_of_sent(
 
 /// The pipeline acceptance rule: the node ids of the hops that acknowledged a
 /// durable replica with the client's digest, when there are at least `need`
-/// (the write path asks for [`MIN_REPLICAS`]); otherwise a message naming
+/// (the write path asks for [`replicas_needed`]); otherwise a message naming
 /// what failed. A hop that says ok but kept other bytes never counts.
 pub(crate) fn accept_block(
     targets: &[DatanodeInfo],
@@ -1388,11 +1453,20 @@ mod tests {
     }
 
     #[test]
-    fn one_intact_replica_is_enough() {
+    fn two_replicas_needed_unless_replication_is_lower() {
+        assert_eq!(replicas_needed(0), 1);
+        assert_eq!(replicas_needed(1), 1);
+        assert_eq!(replicas_needed(2), 2);
+        assert_eq!(replicas_needed(3), 2);
+        assert_eq!(replicas_needed(10), 2);
+    }
+
+    #[test]
+    fn one_intact_replica_of_three_is_not_enough() {
         let t = vec![node(1), node(2), node(3)];
         let d = Sha256Digest::of(b"data");
-        // The second hop died: the first one's replica is kept, the namenode
-        // re-replicates the rest.
+        // The second hop died: only the first one's replica is left, which
+        // one more lost datanode would take with it.
         let mut unreached = ack(&t[2], false, None);
         unreached.error = Some("not reached".into());
         let a = answer(
@@ -1404,14 +1478,19 @@ mod tests {
                 unreached,
             ],
         );
+        let e = accept_block(&t, &a, &d, replicas_needed(3)).unwrap_err();
+        assert!(e.contains("only 1 of 3") && e.contains("need 2"), "{e}");
+        // The dead hop is left out of the next pipeline.
+        assert_eq!(nodes_to_exclude(&t, &a, &d), vec![t[1].clone()]);
+        // With replication 1, the first hop's replica is the block.
         assert_eq!(
-            accept_block(&t, &a, &d, MIN_REPLICAS).unwrap(),
+            accept_block(&t, &a, &d, replicas_needed(1)).unwrap(),
             vec![t[0].id]
         );
         // No hop intact: refused, and the first hop is the one to leave out.
         let bad = Sha256Digest::of(b"dat4");
         let a = answer(4, d, vec![ack(&t[0], true, Some(bad))]);
-        assert!(accept_block(&t, &a, &d, MIN_REPLICAS).is_err());
+        assert!(accept_block(&t, &a, &d, replicas_needed(1)).is_err());
         assert_eq!(nodes_to_exclude(&t, &a, &d), vec![t[0].clone()]);
     }
 
@@ -1429,7 +1508,7 @@ mod tests {
             ],
         );
         assert_eq!(
-            accept_block(&t, &a, &d, MIN_REPLICAS).unwrap(),
+            accept_block(&t, &a, &d, replicas_needed(3)).unwrap(),
             vec![t[0].id, t[2].id]
         );
     }
@@ -1462,10 +1541,10 @@ mod tests {
             d,
             vec![ack(&t[0], true, Some(d)), ack(&t[1], true, Some(bad))],
         );
-        let e = accept_block(&t, &a, &d, 2).unwrap_err();
+        let e = accept_block(&t, &a, &d, replicas_needed(2)).unwrap_err();
         assert!(e.contains("instead of"), "{e}");
         assert_eq!(
-            accept_block(&t, &a, &d, MIN_REPLICAS).unwrap(),
+            accept_block(&t, &a, &d, replicas_needed(1)).unwrap(),
             vec![t[0].id]
         );
     }
@@ -1513,11 +1592,14 @@ mod tests {
         let d = Sha256Digest::of(b"x");
         let a = answer(1, d, vec![ack(&t[0], true, Some(d))]);
         assert_eq!(
-            accept_block(&t, &a, &d, MIN_REPLICAS).unwrap(),
+            accept_block(&t, &a, &d, replicas_needed(1)).unwrap(),
             vec![t[0].id]
         );
         let a = answer(1, d, vec![ack(&t[0], false, None)]);
-        assert!(accept_block(&t, &a, &d, MIN_REPLICAS).is_err());
+        assert!(accept_block(&t, &a, &d, replicas_needed(1)).is_err());
+        // A lone target can never make the two replicas of replication 3.
+        let a = answer(1, d, vec![ack(&t[0], true, Some(d))]);
+        assert!(accept_block(&t, &a, &d, replicas_needed(3)).is_err());
     }
 
     #[test]
@@ -1639,6 +1721,7 @@ mod tests {
 
     use crate::fake_cluster::{Behaviour, FakeCluster, Options};
     use crate::DfsClient;
+    use Behaviour::{DieAfter, Good, Refuse};
 
     fn data(len: usize) -> Vec<u8> {
         (0..len)
@@ -1650,20 +1733,46 @@ mod tests {
         DfsPath::parse("/f").unwrap()
     }
 
-    /// Checks what the good datanode stored and what `complete` was told.
-    fn assert_written(c: &FakeCluster, good: usize, data: &[u8], block_size: usize) {
+    fn replication(r: u16) -> Options {
+        Options {
+            replication: r,
+            ..Options::default()
+        }
+    }
+
+    /// Uploads `d` from a seekable source or a plain stream.
+    async fn put(c: &FakeCluster, d: &[u8], seekable: bool) -> Result<FileStatus> {
+        let client = DfsClient::new(&c.url).unwrap();
+        let opts = UploadOptions::default();
+        if seekable {
+            let file = std::io::Cursor::new(d.to_vec());
+            client
+                .upload_seekable(&path(), file, &opts, &crate::NoProgress)
+                .await
+        } else {
+            client.upload(&path(), d, &opts, &crate::NoProgress).await
+        }
+    }
+
+    /// Checks what `complete` was told (each block kept by exactly the
+    /// datanodes `good`, in pipeline order) and that each of them stored
+    /// every block's bytes.
+    fn assert_written(c: &FakeCluster, good: &[usize], data: &[u8], block_size: usize) {
         let calls = c.calls.lock().unwrap();
         let done = calls.complete.as_ref().expect("complete was called");
         assert_eq!(done.length, data.len() as u64);
         assert_eq!(done.sha256, Sha256Digest::of(data));
-        let stored = c.stored[good].lock().unwrap();
         assert_eq!(done.blocks.len(), data.len().div_ceil(block_size));
+        let want: Vec<NodeId> = good.iter().map(|&g| c.nodes[g].id).collect();
         for (i, b) in done.blocks.iter().enumerate() {
             let part = &data[i * block_size..((i + 1) * block_size).min(data.len())];
             assert_eq!(b.sha256, Sha256Digest::of(part), "block {i}");
-            assert_eq!(b.replicas, vec![c.nodes[good].id]);
-            let (_, bytes) = stored.iter().find(|(id, _)| *id == b.block_id).unwrap();
-            assert_eq!(&bytes[..], part, "block {i}");
+            assert_eq!(b.replicas, want, "block {i}");
+            for &g in good {
+                let stored = c.stored[g].lock().unwrap();
+                let (_, bytes) = stored.iter().find(|(id, _)| *id == b.block_id).unwrap();
+                assert_eq!(&bytes[..], part, "block {i} on node {g}");
+            }
         }
         assert_eq!(calls.abandon_file, 0);
     }
@@ -1674,12 +1783,7 @@ mod tests {
     #[tokio::test]
     async fn dead_first_hop_plain_stream() {
         let bs = 1 << 20;
-        let c = FakeCluster::start(
-            bs as u64,
-            &[Behaviour::Refuse, Behaviour::Good],
-            Options::default(),
-        )
-        .await;
+        let c = FakeCluster::start(bs as u64, &[Refuse, Good, Good], Options::default()).await;
         let client = DfsClient::new(&c.url).unwrap();
         let d = data(2 * bs + 1234);
         let count = Count(Default::default());
@@ -1692,7 +1796,7 @@ mod tests {
             count.0.load(std::sync::atomic::Ordering::Relaxed),
             d.len() as u64
         );
-        assert_written(&c, 1, &d, bs);
+        assert_written(&c, &[1, 2], &d, bs);
         let calls = c.calls.lock().unwrap();
         // Per block: a pipeline with the dead node, then one without it
         // (the first block's first pipeline came with the create).
@@ -1702,44 +1806,129 @@ mod tests {
         assert_eq!(calls.add_block[0].exclude, vec![c.nodes[0].id]);
     }
 
-    /// A later hop that fails does not fail the block: the first hop's
-    /// replica is enough, and no pipeline is abandoned.
+    /// Replication 3, and the second hop of every pipeline is dead: the
+    /// first hop alone holds the block, which is not enough. Each block is
+    /// abandoned and written again on a pipeline without the dead node, and
+    /// `complete` names the three datanodes of that pipeline, whatever the
+    /// source.
     #[tokio::test]
-    async fn failed_downstream_hop_keeps_the_block() {
-        let c = FakeCluster::start(
-            1 << 20,
-            &[Behaviour::Good, Behaviour::Refuse],
-            Options::default(),
-        )
-        .await;
-        let client = DfsClient::new(&c.url).unwrap();
-        let d = data(1500);
-        client
-            .upload(
-                &path(),
-                &d[..],
-                &UploadOptions::default(),
-                &crate::NoProgress,
-            )
-            .await
-            .unwrap();
-        assert_written(&c, 0, &d, 1 << 20);
+    async fn one_failed_hop_of_three_rewrites_the_block() {
+        let bs = 1 << 20;
+        let d = data(2 * bs + 77);
+        for seekable in [false, true] {
+            let c = FakeCluster::start(bs as u64, &[Good, Refuse, Good, Good], Options::default())
+                .await;
+            let st = put(&c, &d, seekable).await.unwrap();
+            assert_eq!(st.length, d.len() as u64);
+            assert_written(&c, &[0, 2, 3], &d, bs);
+            let calls = c.calls.lock().unwrap();
+            // Every block went out once with the dead hop and was given back.
+            assert!(calls.abandon_block >= 3, "seekable: {seekable}");
+            let dead = c.nodes[1].id;
+            assert!(calls.add_block.iter().any(|a| a.exclude == vec![dead]));
+            if !seekable {
+                assert_eq!(
+                    (calls.add_block.len(), calls.abandon_block),
+                    (5, 3),
+                    "one retry per block"
+                );
+            }
+        }
+    }
+
+    /// Replication 3 and a dead last hop: the two hops before it hold the
+    /// block, which is enough. Nothing is written again, and `complete`
+    /// names only those two.
+    #[tokio::test]
+    async fn two_intact_hops_of_three_keep_the_block() {
+        let bs = 1 << 20;
+        let d = data(bs + 5);
+        let c = FakeCluster::start(bs as u64, &[Good, Good, Refuse], Options::default()).await;
+        put(&c, &d, false).await.unwrap();
+        assert_written(&c, &[0, 1], &d, bs);
         let calls = c.calls.lock().unwrap();
         assert_eq!(
-            (
-                calls.first_blocks,
-                calls.add_block.len(),
-                calls.abandon_block
-            ),
-            (1, 0, 0)
+            (calls.add_block.len(), calls.abandon_block),
+            (1, 0),
+            "no retry"
         );
+    }
+
+    /// Replication 1: one hop holding the block is enough.
+    #[tokio::test]
+    async fn replication_one_needs_one_hop() {
+        let bs = 1 << 20;
+        let d = data(bs + 5);
+        let c = FakeCluster::start(bs as u64, &[Good, Refuse], replication(1)).await;
+        put(&c, &d, false).await.unwrap();
+        assert_written(&c, &[0], &d, bs);
+        {
+            let calls = c.calls.lock().unwrap();
+            assert_eq!((calls.add_block.len(), calls.abandon_block), (1, 0));
+        }
+        // And a pipeline that lost its head goes on with one other node.
+        let c = FakeCluster::start(bs as u64, &[Refuse, Good], replication(1)).await;
+        put(&c, &d, true).await.unwrap();
+        assert_written(&c, &[1], &d, bs);
+    }
+
+    /// Replication 3 with one datanode left alive: every pipeline that the
+    /// namenode can still offer after the failed nodes are excluded is too
+    /// short, and the upload fails cleanly (abandoned, never completed)
+    /// saying why, from any source.
+    #[tokio::test]
+    async fn one_live_datanode_cannot_take_replication_three() {
+        let bs = 1 << 20;
+        let d = data(bs + 5);
+        for seekable in [false, true] {
+            let c =
+                FakeCluster::start(bs as u64, &[Good, Refuse, Refuse], Options::default()).await;
+            let msg = put(&c, &d, seekable).await.unwrap_err().to_string();
+            assert!(msg.contains("only 1 datanode is available"), "{msg}");
+            assert!(msg.contains("once 2 datanodes hold it"), "{msg}");
+            assert!(msg.contains(&c.nodes[1].addr), "{msg}");
+            assert!(msg.contains(&c.nodes[2].addr), "{msg}");
+            assert!(msg.contains("upload abandoned"), "{msg}");
+            let calls = c.calls.lock().unwrap();
+            assert!(calls.complete.is_none());
+            assert_eq!(calls.abandon_file, 1);
+        }
+        // A single datanode from the start: refused before a byte is sent.
+        let c = FakeCluster::start(bs as u64, &[Good], Options::default()).await;
+        let msg = put(&c, &d, false).await.unwrap_err().to_string();
+        assert!(msg.contains("only 1 datanode is available"), "{msg}");
+        assert!(c.stored[0].lock().unwrap().is_empty());
+        let calls = c.calls.lock().unwrap();
+        assert!(calls.complete.is_none());
+        assert_eq!(calls.abandon_file, 1);
+    }
+
+    /// A plain stream whose block is past the replay buffer when a later hop
+    /// turns out dead: the block cannot be sent again, and one replica is
+    /// not enough, so the upload fails cleanly; a seekable source rewrites it.
+    #[tokio::test]
+    async fn failed_hop_past_the_replay_buffer() {
+        let bs = REPLAY_LIMIT as usize + (2 << 20);
+        let d = data(bs + 10);
+        let c = FakeCluster::start(bs as u64, &[Good, Refuse, Good], replication(2)).await;
+        let msg = put(&c, &d, false).await.unwrap_err().to_string();
+        assert!(msg.contains("cannot be re-read"), "{msg}");
+        assert!(msg.contains(&c.nodes[1].addr), "{msg}");
+        {
+            let calls = c.calls.lock().unwrap();
+            assert!(calls.complete.is_none());
+            assert_eq!(calls.abandon_file, 1);
+        }
+        let c = FakeCluster::start(bs as u64, &[Good, Refuse, Good], replication(2)).await;
+        put(&c, &d, true).await.unwrap();
+        assert_written(&c, &[0, 2], &d, bs);
     }
 
     /// An empty input gives back the block placed with the create and
     /// completes a file with no blocks.
     #[tokio::test]
     async fn empty_input_gives_back_its_first_block() {
-        let c = FakeCluster::start(1 << 20, &[Behaviour::Good], Options::default()).await;
+        let c = FakeCluster::start(1 << 20, &[Good], Options::default()).await;
         let client = DfsClient::new(&c.url).unwrap();
         let st = client
             .upload(
@@ -1764,9 +1953,9 @@ mod tests {
     async fn first_hop_dies_mid_block() {
         let bs = 12 << 20;
         let d = data(bs + (3 << 20));
-        let die = Behaviour::DieAfter(9 << 20);
+        let nodes = [DieAfter(9 << 20), Good, Good];
 
-        let c = FakeCluster::start(bs as u64, &[die, Behaviour::Good], Options::default()).await;
+        let c = FakeCluster::start(bs as u64, &nodes, Options::default()).await;
         let client = DfsClient::new(&c.url).unwrap();
         let count = Count(Default::default());
         let file = std::io::Cursor::new(d.clone());
@@ -1778,19 +1967,10 @@ mod tests {
             count.0.load(std::sync::atomic::Ordering::Relaxed),
             d.len() as u64
         );
-        assert_written(&c, 1, &d, bs);
+        assert_written(&c, &[1, 2], &d, bs);
 
-        let c = FakeCluster::start(bs as u64, &[die, Behaviour::Good], Options::default()).await;
-        let client = DfsClient::new(&c.url).unwrap();
-        let e = client
-            .upload(
-                &path(),
-                &d[..],
-                &UploadOptions::default(),
-                &crate::NoProgress,
-            )
-            .await
-            .unwrap_err();
+        let c = FakeCluster::start(bs as u64, &nodes, Options::default()).await;
+        let e = put(&c, &d, false).await.unwrap_err();
         let msg = e.to_string();
         assert!(msg.contains("cannot be re-read"), "{msg}");
         assert!(msg.contains(&c.nodes[0].addr), "{msg}");
@@ -1805,17 +1985,16 @@ mod tests {
     /// without an answer: with a seekable source the failure shows only
     /// after the next block went out (blocks overlap), so that block is
     /// abandoned too and both are written again; with a plain stream each
-    /// block is replayed. Either way every block lands on the good node,
+    /// block is replayed. Either way every block lands on the good nodes,
     /// progress counts each byte once, and the digest midstate for appends
     /// covers exactly the full blocks.
     #[tokio::test]
     async fn first_hop_hangs_up_after_each_block() {
         let bs = 1 << 20;
         let d = data(3 * bs + bs / 2);
-        let hang_up = Behaviour::DieAfter(usize::MAX);
+        let hang_up = DieAfter(usize::MAX);
         for seekable in [true, false] {
-            let c = FakeCluster::start(bs as u64, &[hang_up, Behaviour::Good], Options::default())
-                .await;
+            let c = FakeCluster::start(bs as u64, &[hang_up, Good, Good], Options::default()).await;
             let client = DfsClient::new(&c.url).unwrap();
             let count = Count(Default::default());
             let opts = UploadOptions::default();
@@ -1831,7 +2010,7 @@ mod tests {
                 d.len() as u64,
                 "seekable: {seekable}"
             );
-            assert_written(&c, 1, &d, bs);
+            assert_written(&c, &[1, 2], &d, bs);
             let calls = c.calls.lock().unwrap();
             let mut full = Sha256Hasher::new();
             full.update(&d[..3 * bs]);
@@ -1854,23 +2033,8 @@ mod tests {
     /// pipeline left, and the error names the failed nodes.
     #[tokio::test]
     async fn no_datanode_left() {
-        let c = FakeCluster::start(
-            1 << 20,
-            &[Behaviour::Refuse, Behaviour::Refuse],
-            Options::default(),
-        )
-        .await;
-        let client = DfsClient::new(&c.url).unwrap();
-        let e = client
-            .upload(
-                &path(),
-                &b"hello"[..],
-                &UploadOptions::default(),
-                &crate::NoProgress,
-            )
-            .await
-            .unwrap_err();
-        let msg = e.to_string();
+        let c = FakeCluster::start(1 << 20, &[Refuse, Refuse], replication(1)).await;
+        let msg = put(&c, b"hello", false).await.unwrap_err().to_string();
         assert!(msg.contains("no other pipeline"), "{msg}");
         assert!(msg.contains(&c.nodes[1].addr), "{msg}");
         let calls = c.calls.lock().unwrap();
@@ -1886,18 +2050,10 @@ mod tests {
                 ErrorCode::Unavailable,
                 "the namenode is in safe mode (3 of 9 blocks reported)".into(),
             )),
+            ..Options::default()
         };
-        let c = FakeCluster::start(1 << 20, &[Behaviour::Good], opts).await;
-        let client = DfsClient::new(&c.url).unwrap();
-        let e = client
-            .upload(
-                &path(),
-                &b"x"[..],
-                &UploadOptions::default(),
-                &crate::NoProgress,
-            )
-            .await
-            .unwrap_err();
+        let c = FakeCluster::start(1 << 20, &[Good], opts).await;
+        let e = put(&c, b"x", false).await.unwrap_err();
         assert_eq!(e.code(), ErrorCode::Unavailable);
         assert_eq!(
             e.to_string(),
