@@ -1,10 +1,12 @@
 //! The read path: a byte range of a file becomes a stream of verified bytes.
 //!
 //! `locations` → for each needed block, try its replicas in the namenode's
-//! order: fetch the replica's checksums (`/meta`, which must agree with the
-//! namenode's recorded length and SHA-256), then the chunk-aligned byte range,
-//! and check each chunk's CRC32C before handing on the part of it that was
-//! asked for. When a whole block is read, its SHA-256 is checked too, before
+//! order (drawn at random for every answer, so the reads of a block, the
+//! next block's read-ahead included, spread over all its replicas and rot
+//! on any of them is met here): fetch the replica's checksums (`/meta`,
+//! which must agree with the namenode's recorded length and SHA-256), then
+//! the chunk-aligned byte range, and check each chunk's CRC32C before
+//! handing on the part of it that was asked for. When a whole block is read, its SHA-256 is checked too, before
 //! its last chunk is handed on (also when a replica failed part-way: the
 //! digest goes on over the next replica's bytes); the datanode is told so,
 //! and checks only the CRC32Cs, so each byte is hashed once per read.

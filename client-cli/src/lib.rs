@@ -24,6 +24,7 @@
 //! Neither path ever holds a whole block in memory.
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
+mod backup;
 pub mod datanode;
 mod download;
 pub mod error;
@@ -39,8 +40,8 @@ use bytes::Bytes;
 use dfs_common::path::DfsPath;
 use dfs_common::proto::client::{
     AdminStateChange, ClusterSummary, ContentSummary, DatanodeReport, DeleteRequest,
-    DeleteResponse, FileLocations, FileStatus, FsckReport, MkdirsRequest, RenameRequest,
-    SetReplicationRequest,
+    DeleteResponse, FileLocations, FileStatus, FsckReport, MkdirsRequest, OrphansDeleted,
+    OrphansReport, RenameRequest, SetReplicationRequest,
 };
 use futures_util::stream::BoxStream;
 use std::pin::Pin;
@@ -171,6 +172,14 @@ impl DfsClient {
         self
     }
 
+    /// The same cluster, written to by datanode `node` as a relay (WebHDFS
+    /// CREATE/APPEND landing there): the namenode ends such writes when it
+    /// declares that datanode dead.
+    pub fn with_relay(mut self, node: dfs_common::ids::NodeId) -> Self {
+        self.nn = self.nn.with_relay(node);
+        self
+    }
+
     pub fn namenode_url(&self) -> &str {
         self.nn.url()
     }
@@ -280,6 +289,26 @@ impl DfsClient {
     /// Reports, enters or leaves the namenode's safe mode.
     pub async fn safe_mode(&self, action: SafeModeAction) -> Result<SafeModeStatus> {
         self.nn.safe_mode(action).await
+    }
+
+    /// Replicas on datanodes of blocks the namespace does not know.
+    pub async fn orphans(&self) -> Result<OrphansReport> {
+        self.nn.orphans().await
+    }
+
+    /// Orders every replica of an unknown block deleted (held or not).
+    pub async fn delete_orphans(&self) -> Result<OrphansDeleted> {
+        self.nn.delete_orphans().await
+    }
+
+    /// Writes a consistent checkpoint of the namenode's metadata to `out`,
+    /// checked end to end as it arrives (`dfs backup`).
+    pub async fn backup(
+        &self,
+        out: &mut (impl AsyncWrite + Unpin),
+    ) -> Result<dfs_common::checkpoint::Summary> {
+        let resp = self.nn.checkpoint().await?;
+        backup::save(resp, out).await
     }
 
     /// Writes `reader` to `path` as a new file; visible only once complete.

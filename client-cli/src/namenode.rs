@@ -12,14 +12,15 @@
 //! does not fail a read. Nothing else is retried here: a POST may have taken
 //! effect, and an answer (a 503 in safe mode included) is final.
 use crate::error::{ClientError, Result};
-use dfs_common::ids::FileId;
+use dfs_common::ids::{FileId, NodeId};
 use dfs_common::path::DfsPath;
 use dfs_common::proto::client::{
     AbandonBlockRequest, AddBlockRequest, AdminStateChange, AppendRequest, AppendResponse,
     BadReplicaReport, ClusterSummary, CompleteRequest, ContentSummary, CreateRequest,
     CreateResponse, DatanodeReport, DeleteRequest, DeleteResponse, DirectoryListing, FileIdRequest,
-    FileLocations, FileStatus, FsckReport, LocatedBlock, MkdirsRequest, RenameRequest,
-    SetAttributesRequest, SetReplicationRequest, RPC_PREFIX,
+    FileLocations, FileStatus, FsckReport, LocatedBlock, MkdirsRequest, OrphansDeleted,
+    OrphansReport, RenameRequest, SetAttributesRequest, SetReplicationRequest, RELAY_HEADER,
+    RPC_PREFIX,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -73,6 +74,9 @@ pub struct NamenodeClient {
     who: String,
     /// Sent as `Authorization: Bearer` on every call (access control on).
     token: Option<String>,
+    /// The datanode this client relays writes for, sent as
+    /// [`RELAY_HEADER`] on every call.
+    relay: Option<NodeId>,
 }
 
 impl NamenodeClient {
@@ -85,6 +89,7 @@ impl NamenodeClient {
             base,
             who,
             token: None,
+            relay: None,
         }
     }
 
@@ -94,8 +99,19 @@ impl NamenodeClient {
         self
     }
 
-    /// Adds the bearer token, if any.
+    /// The same namenode, called by datanode `node` relaying writes (see
+    /// [`RELAY_HEADER`]).
+    pub fn with_relay(mut self, node: NodeId) -> Self {
+        self.relay = Some(node);
+        self
+    }
+
+    /// Adds the bearer token and the relay header, if any.
     fn authed(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        let req = match &self.relay {
+            Some(n) => req.header(RELAY_HEADER, n.to_string()),
+            None => req,
+        };
         match &self.token {
             Some(t) => req.bearer_auth(t),
             None => req,
@@ -351,6 +367,29 @@ impl NamenodeClient {
     pub async fn recommission(&self, node: &str) -> Result<AdminStateChange> {
         let url = self.admin_url(node, "recommission")?;
         self.post_url::<(), _>(url, None).await
+    }
+
+    /// `GET /api/v1/orphans`: replicas of blocks the namespace does not know.
+    pub async fn orphans(&self) -> Result<OrphansReport> {
+        self.get(CLUSTER_PREFIX, "orphans", &[]).await
+    }
+
+    /// `POST /api/v1/orphans/delete`: the operator's word to delete them.
+    pub async fn delete_orphans(&self) -> Result<OrphansDeleted> {
+        let url = self.endpoint(CLUSTER_PREFIX, "orphans/delete", &[])?;
+        self.post_url::<(), _>(url, None).await
+    }
+
+    /// `GET /api/v1/checkpoint`: the answer, its body not yet read (no
+    /// overall timeout: a checkpoint of a large namespace takes a while).
+    pub async fn checkpoint(&self) -> Result<reqwest::Response> {
+        let url = self.endpoint(CLUSTER_PREFIX, "checkpoint", &[])?;
+        let resp = self
+            .authed(self.http.get(url))
+            .send()
+            .await
+            .map_err(|e| ClientError::transport(&self.who, &e))?;
+        self.check(resp).await
     }
 
     /// `POST /api/v1/safemode?action=`.

@@ -60,6 +60,12 @@ uuid_id!(
     new_v4
 );
 uuid_id!(
+    /// One cluster: made with the namenode's metadata, recorded by every
+    /// datanode that joins it (a datanode never joins another cluster).
+    ClusterId,
+    new_v4
+);
+uuid_id!(
     /// One creation of a file (changes if the path is overwritten), used as the
     /// write lease handle between `create` and `complete`.
     FileId,

@@ -18,6 +18,7 @@
 
 pub mod alloc;
 pub mod auth;
+pub mod checkpoint;
 pub mod checksum;
 pub mod codec;
 pub mod error;

@@ -9,6 +9,13 @@
 //! reports (`block_received`) and `bad_block` reports, batched and sent within
 //! ~100 ms.
 //!
+//! Cluster identity: registration carries the cluster this node belongs to
+//! (`<data-dir>/cluster_id`). A namenode of another cluster refuses it (409)
+//! and this link keeps retrying, says why in the log, and never heartbeats
+//! or takes a command from it, so no block is deleted for a namenode that
+//! does not know them. A node that never joined a cluster records the id
+//! of the first namenode that accepts it, durably, before anything else.
+//!
 //! Invariants and hazards:
 //! - Events are never dropped while the process lives: a failed send keeps
 //!   them and retries. Received/deleted events for the same block coalesce to
@@ -305,11 +312,16 @@ impl Rpc {
                 storage: storage_report(&self.node).await,
                 blocks: self.node.store.list(),
                 version: dfs_common::VERSION.to_string(),
+                cluster_id: self.node.cluster_id(),
             };
             let n = req.blocks.len();
             let result = tokio::select! {
                 _ = cancel.cancelled() => return None,
                 r = self.call::<_, RegisterResponse>("register", &req) => r,
+            };
+            let result = match result {
+                Ok(reply) => self.check_cluster(&reply).await.map(|()| reply),
+                Err(e) => Err(e),
             };
             match result {
                 Ok(reply) => {
@@ -332,6 +344,32 @@ impl Rpc {
                 _ = sleep(backoff) => {}
             }
             backoff = (backoff * 2).min(REGISTER_BACKOFF_MAX);
+        }
+    }
+
+    /// The cluster of the namenode that accepted this node: recorded if
+    /// this node had none, refused if it has another (a namenode that did
+    /// not check, e.g. an older version).
+    async fn check_cluster(&self, reply: &RegisterResponse) -> Result<(), LinkError> {
+        match self.node.cluster_id() {
+            Some(mine) if mine == reply.cluster_id => Ok(()),
+            Some(mine) => Err(LinkError::Failed(
+                dfs_common::proto::datanode::cluster_mismatch_message(
+                    &mine,
+                    self.base.trim_end_matches(INTERNAL_PREFIX),
+                    &reply.cluster_id,
+                ),
+            )),
+            None => {
+                let (dir, id) = (self.node.data_dir.clone(), reply.cluster_id);
+                tokio::task::spawn_blocking(move || crate::identity::record_cluster(&dir, id))
+                    .await
+                    .map_err(|e| LinkError::Failed(format!("recording the cluster id: {e}")))?
+                    .map_err(|e| LinkError::Failed(format!("recording the cluster id: {e}")))?;
+                *self.node.cluster.lock().unwrap_or_else(|e| e.into_inner()) = Some(id);
+                log::info!("this datanode now belongs to cluster {id}");
+                Ok(())
+            }
         }
     }
 
@@ -448,10 +486,13 @@ impl Rpc {
             .await
             .map_err(|e| LinkError::Failed(format!("{endpoint}: {}", error_chain(&e))))?;
         if !status.is_success() {
-            let text = String::from_utf8_lossy(&bytes);
+            // The namenode's errors are `{"error": {"code", "message"}}`.
+            let message = serde_json::from_slice::<serde_json::Value>(&bytes)
+                .ok()
+                .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
+                .unwrap_or_else(|| String::from_utf8_lossy(&bytes).chars().take(300).collect());
             return Err(LinkError::Failed(format!(
-                "{endpoint}: {status}: {}",
-                text.chars().take(300).collect::<String>()
+                "{endpoint}: {status}: {message}"
             )));
         }
         Ok(bytes)

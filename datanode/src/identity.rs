@@ -1,4 +1,7 @@
-//! The node's identity: a `NodeId` created once and kept in `<data-dir>/node_id`.
+//! The node's identity: a `NodeId` created once and kept in `<data-dir>/node_id`,
+//! and the cluster it belongs to, recorded in `<data-dir>/cluster_id` when it
+//! first joins a namenode (a data dir made before cluster ids existed adopts
+//! the id of the namenode it next joins, once).
 //!
 //! Does not decide anything else about the data dir (that is [`crate::store`]).
 //!
@@ -7,12 +10,13 @@
 //! is a startup error, never silently replaced (a new id would make the
 //! namenode see a stranger holding someone else's blocks).
 use crate::error::{DatanodeError, Result};
-use dfs_common::ids::NodeId;
+use dfs_common::ids::{ClusterId, NodeId};
 use std::fs;
 use std::io::{ErrorKind, Write};
 use std::path::Path;
 
 pub const FILE_NAME: &str = "node_id";
+pub const CLUSTER_FILE: &str = "cluster_id";
 
 /// Reads the node id from `data_dir`, creating it (and the dir) on first start.
 /// Blocking: call at startup or from `spawn_blocking`.
@@ -27,7 +31,7 @@ pub fn load_or_create(data_dir: &Path) -> Result<NodeId> {
         }),
         Err(e) if e.kind() == ErrorKind::NotFound => {
             let id = NodeId::new();
-            write_durably(data_dir, &format!("{id}\n"))
+            write_durably(data_dir, FILE_NAME, &format!("{id}\n"))
                 .map_err(|e| DatanodeError::io(format!("writing {}", path.display()), e))?;
             log::info!("created node id {id} in {}", path.display());
             Ok(id)
@@ -36,15 +40,42 @@ pub fn load_or_create(data_dir: &Path) -> Result<NodeId> {
     }
 }
 
-fn write_durably(dir: &Path, text: &str) -> std::io::Result<()> {
+/// The cluster this data dir belongs to (`None`: it never joined one).
+/// Blocking.
+pub fn load_cluster(data_dir: &Path) -> Result<Option<ClusterId>> {
+    let path = data_dir.join(CLUSTER_FILE);
+    match fs::read_to_string(&path) {
+        Ok(text) => text.trim().parse::<ClusterId>().map(Some).map_err(|e| {
+            DatanodeError::Identity(format!(
+                "{} is malformed ({e}); write back the id of this node's cluster (dfs report shows it), \
+                 or remove the file to let the node adopt the cluster of the namenode it next joins",
+                path.display()
+            ))
+        }),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(DatanodeError::io(format!("reading {}", path.display()), e)),
+    }
+}
+
+/// Records the cluster this data dir now belongs to, durably. Blocking.
+pub fn record_cluster(data_dir: &Path, id: ClusterId) -> Result<()> {
+    write_durably(data_dir, CLUSTER_FILE, &format!("{id}\n")).map_err(|e| {
+        DatanodeError::io(
+            format!("writing {}", data_dir.join(CLUSTER_FILE).display()),
+            e,
+        )
+    })
+}
+
+fn write_durably(dir: &Path, name: &str, text: &str) -> std::io::Result<()> {
     fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!("{FILE_NAME}.tmp"));
+    let tmp = dir.join(format!("{name}.tmp"));
     {
         let mut f = fs::File::create(&tmp)?;
         f.write_all(text.as_bytes())?;
         f.sync_all()?;
     }
-    fs::rename(&tmp, dir.join(FILE_NAME))?;
+    fs::rename(&tmp, dir.join(name))?;
     fs::File::open(dir)?.sync_all()
 }
 
@@ -60,6 +91,18 @@ mod tests {
         let b = load_or_create(&data).unwrap();
         assert_eq!(a, b);
         assert!(!data.join("node_id.tmp").exists());
+    }
+
+    #[test]
+    fn cluster_is_absent_then_recorded() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(load_cluster(dir.path()).unwrap(), None);
+        let c = ClusterId::new();
+        record_cluster(dir.path(), c).unwrap();
+        assert_eq!(load_cluster(dir.path()).unwrap(), Some(c));
+        fs::write(dir.path().join(CLUSTER_FILE), "garbage\n").unwrap();
+        let err = load_cluster(dir.path()).unwrap_err();
+        assert!(err.to_string().contains("malformed"), "{err}");
     }
 
     #[test]

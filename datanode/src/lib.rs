@@ -77,6 +77,16 @@ pub struct Node {
     /// Keys from the cluster secret (access control on): the credential
     /// this node registers with, and block access tokens it checks.
     pub keys: Option<dfs_common::auth::ClusterKeys>,
+    /// The cluster this node belongs to (`None` until it first joins one);
+    /// kept in `<data-dir>/cluster_id` (see [`identity`]).
+    pub cluster: std::sync::Mutex<Option<dfs_common::ids::ClusterId>>,
+    pub data_dir: std::path::PathBuf,
+}
+
+impl Node {
+    pub fn cluster_id(&self) -> Option<dfs_common::ids::ClusterId> {
+        *self.cluster.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 /// A running datanode: HTTP server plus namenode link.
@@ -95,7 +105,13 @@ impl Datanode {
     /// Starts a datanode (binding `config.listen`; port 0 picks a free port).
     pub async fn start(config: Config) -> Result<Datanode> {
         let data_dir = config.data_dir.clone();
-        let id = tokio::task::spawn_blocking(move || identity::load_or_create(&data_dir)).await??;
+        let (id, cluster) = tokio::task::spawn_blocking(move || {
+            Ok::<_, DatanodeError>((
+                identity::load_or_create(&data_dir)?,
+                identity::load_cluster(&data_dir)?,
+            ))
+        })
+        .await??;
         let store = BlockStore::open(&config.data_dir, config.capacity).await?;
 
         let listener = std::net::TcpListener::bind(&config.listen)
@@ -117,6 +133,8 @@ impl Datanode {
                 .cluster_secret
                 .as_deref()
                 .map(dfs_common::auth::ClusterKeys::derive),
+            cluster: std::sync::Mutex::new(cluster),
+            data_dir: config.data_dir.clone(),
         });
 
         let link_cancel = CancellationToken::new();

@@ -433,6 +433,8 @@ mod tests {
             metrics: Metrics::default(),
             scanner: ScannerStatus::default(),
             keys: None,
+            cluster: std::sync::Mutex::new(None),
+            data_dir: dir.to_path_buf(),
         });
         (node, rx)
     }

@@ -13,6 +13,11 @@
 //! - OPEN streams `DfsClient::open(offset, length)`: verified bytes with
 //!   `Content-Length`.
 //!
+//! A write relayed here ends with this datanode: its namenode calls carry
+//! this node's id ([`dfs_client::DfsClient::with_relay`]), so when the
+//! namenode declares this node dead it abandons the write at once, and the
+//! path does not stay locked for a lease timeout by a writer that is gone.
+//!
 //! Access control (this node has the cluster secret): the request must
 //! carry a `delegation` user token signed by the namenode (every redirect
 //! the namenode hands out does), else 403; the relay then calls the
@@ -127,6 +132,7 @@ async fn land(
             &authed
         }
     };
+    let relay = || dfs.clone().with_relay(node.id);
     match op {
         Op::Create => {
             let opts = UploadOptions {
@@ -136,7 +142,8 @@ async fn land(
                 owner: Some(p.user_or_default().to_string()),
                 permission: p.permission,
             };
-            dfs.upload(&path, body_reader(body), &opts, &NoProgress)
+            relay()
+                .upload(&path, body_reader(body), &opts, &NoProgress)
                 .await?;
             let nn = p
                 .namenode_rpc_address
@@ -151,7 +158,9 @@ async fn land(
                 .finish())
         }
         Op::Append => {
-            dfs.append(&path, body_reader(body), &NoProgress).await?;
+            relay()
+                .append(&path, body_reader(body), &NoProgress)
+                .await?;
             Ok(HttpResponse::Ok()
                 .insert_header((CONTENT_LENGTH, 0))
                 .finish())

@@ -5,7 +5,7 @@ use datanode::config::Config;
 use datanode::Datanode;
 use dfs_common::checksum::{BlockChecksums, Sha256Digest, CHUNK_SIZE};
 use dfs_common::codec;
-use dfs_common::ids::{BlockId, NodeId};
+use dfs_common::ids::{BlockId, ClusterId, NodeId};
 use dfs_common::proto::data::PIPELINE_HEADER;
 use dfs_common::proto::datanode::{
     BadBlockReport, Command, Heartbeat, HeartbeatReply, IncrementalBlockReport, RegisterRequest,
@@ -16,6 +16,11 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+/// The fake namenode's cluster (the same across its restarts).
+fn cluster() -> ClusterId {
+    ClusterId::from_bytes([7; 16])
+}
 
 #[derive(Default)]
 struct Fake {
@@ -45,6 +50,7 @@ async fn register(s: Shared, body: web::Bytes) -> HttpResponse {
     bincode_ok(&RegisterResponse {
         heartbeat_interval_ms: 50,
         block_report_interval_ms: 60_000,
+        cluster_id: cluster(),
     })
 }
 

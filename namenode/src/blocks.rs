@@ -21,9 +21,16 @@
 //! - a block owned by a pending file has no `len`/`sha256` yet: replicas that
 //!   datanodes report for it are remembered in `reported` (memory only) and
 //!   merged in at `complete` when their length and digest match;
-//! - a replica of no block at all is not deleted at once: it is remembered
-//!   with the time it was first reported, and [`BlockMap::sweep_orphans`]
-//!   hands it out for deletion once the grace has passed.
+//! - a replica of no block at all (an "orphan", an unknown replica) is
+//!   never deleted at once: it is remembered with the time it was first
+//!   reported, and [`BlockMap::sweep_orphans`] hands it out for deletion
+//!   once the grace has passed, but only while it looks like a stray of a
+//!   cut-off write. Unknown replicas are *held* (never deleted without an
+//!   operator's word, [`BlockMap::take_orphans`]) when the metadata may be
+//!   what is wrong: after a restore from a checkpoint, when a datanode
+//!   reports them as it registers (the first report after a namenode start,
+//!   or after the node was away), or when they are more than a small share
+//!   of a node's replicas ([`orphan_share_limit`]).
 //!
 //! Hazard (handled): a full report assembled on the datanode before a write
 //! finished can arrive after `complete` and so lack a replica just recorded.
@@ -91,6 +98,50 @@ pub struct CorruptReplica {
     pub delete_sent: bool,
 }
 
+/// Why an unknown replica is held for an operator instead of deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum HoldReason {
+    /// The metadata was restored from a checkpoint: replicas of blocks
+    /// newer than it are expected, and may be wanted back.
+    Restored,
+    /// Reported as the node registered: after a namenode start the
+    /// metadata itself may be stale or partial.
+    Registration,
+    /// More than [`orphan_share_limit`] of one node's replicas.
+    Share,
+}
+
+impl HoldReason {
+    pub fn describe(self) -> &'static str {
+        match self {
+            HoldReason::Restored => "the metadata was restored from a checkpoint, so replicas of blocks written after it are held",
+            HoldReason::Registration => "datanodes reported them as they registered (after a namenode start or a datanode's return), when stale metadata looks like this",
+            HoldReason::Share => "too many on one datanode to be strays of cut-off writes",
+        }
+    }
+}
+
+/// One replica of an unknown block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Orphan {
+    first_seen: Instant,
+    held: Option<HoldReason>,
+}
+
+/// How many unknown replicas a node may hold and still have them deleted
+/// without an operator: 1 % of its known replicas, and at least 4.
+///
+/// Why: strays come from writes cut off at the wrong moment (a replica
+/// that lands after its file was abandoned or deleted), a handful at a
+/// time, whatever the node's size. Metadata that is lost, stale or from
+/// another cluster shows up as a large share of a node (all of it after a
+/// wipe, the writes since the checkpoint after an old restore). 1 % is far
+/// above the first and far below the second; the floor of 4 lets a small
+/// node clean up one cut-off upload's blocks.
+pub fn orphan_share_limit(known_replicas: u64) -> u64 {
+    (known_replicas / 100).max(4)
+}
+
 /// What changed since the caller last asked ([`BlockMap::take_events`]).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct BlockEvents {
@@ -112,8 +163,10 @@ pub struct BlockMap {
     corrupt: HashMap<BlockId, HashMap<NodeId, CorruptReplica>>,
     /// Replicas we ordered deleted and the node has not confirmed yet.
     invalidated: HashMap<NodeId, HashSet<BlockId>>,
-    /// Replicas of no block: when first reported.
-    orphans: HashMap<NodeId, HashMap<BlockId, Instant>>,
+    /// Replicas of no block: when first reported, and whether held.
+    orphans: HashMap<NodeId, HashMap<BlockId, Orphan>>,
+    /// Restored from a checkpoint: every unknown replica is held.
+    hold_all: bool,
     /// When replicas were added, for the full-report race (pruned).
     recent: HashMap<(BlockId, NodeId), Instant>,
     events: BlockEvents,
@@ -397,7 +450,8 @@ impl BlockMap {
     /// One replica reported by `node`.
     ///
     /// - unknown block (no file, no pending file): an orphan, deleted once
-    ///   its grace has passed ([`Self::sweep_orphans`]);
+    ///   its grace has passed ([`Self::sweep_orphans`]), or held (`hold`,
+    ///   or a restore) for an operator;
     /// - block of a pending file: remember it for `complete`;
     /// - a replica we ordered deleted: `Delete` again (a full report), or
     ///   a fresh copy (incremental) recorded as usual;
@@ -413,12 +467,37 @@ impl BlockMap {
         now: Instant,
         txn: &mut Txn,
     ) -> ReportOutcome {
+        self.on_reported_holding(node, rb, kind, None, now, txn)
+    }
+
+    /// [`Self::on_reported`], holding an unknown replica for `hold`.
+    fn on_reported_holding(
+        &mut self,
+        node: NodeId,
+        rb: &ReportedBlock,
+        kind: ReportKind,
+        hold: Option<HoldReason>,
+        now: Instant,
+        txn: &mut Txn,
+    ) -> ReportOutcome {
         let Some(meta) = self.blocks.get(&rb.id) else {
-            self.orphans
+            let held = if self.hold_all {
+                Some(HoldReason::Restored)
+            } else {
+                hold
+            };
+            let o = self
+                .orphans
                 .entry(node)
                 .or_default()
                 .entry(rb.id)
-                .or_insert(now);
+                .or_insert(Orphan {
+                    first_seen: now,
+                    held,
+                });
+            if o.held.is_none() {
+                o.held = held;
+            }
             return ReportOutcome::Kept;
         };
         match meta.owner {
@@ -462,20 +541,25 @@ impl BlockMap {
     /// A full block report from `node`: reconciles every reported replica
     /// and forgets recorded replicas the node no longer has, except those
     /// added less than `race_bound` ago (the report may predate them).
+    /// Unknown replicas of a `registration` report are held for an operator.
     /// Returns the blocks the node should delete now.
     pub fn on_full_report(
         &mut self,
         node: NodeId,
         blocks: &[ReportedBlock],
+        registration: bool,
         now: Instant,
         race_bound: Duration,
         txn: &mut Txn,
     ) -> Vec<BlockId> {
         let mut delete = Vec::new();
         let mut seen = HashSet::with_capacity(blocks.len());
+        let hold = registration.then_some(HoldReason::Registration);
         for rb in blocks {
             seen.insert(rb.id);
-            if self.on_reported(node, rb, ReportKind::Full, now, txn) == ReportOutcome::Delete {
+            if self.on_reported_holding(node, rb, ReportKind::Full, hold, now, txn)
+                == ReportOutcome::Delete
+            {
                 delete.push(rb.id);
             }
         }
@@ -513,16 +597,28 @@ impl BlockMap {
         delete
     }
 
-    /// Orphan replicas whose grace has passed: forgotten here, returned for
-    /// deletion.
+    /// Orphan replicas whose grace has passed and that are not held:
+    /// forgotten here, returned for deletion. A node whose unheld orphans
+    /// are more than [`orphan_share_limit`] of its replicas has them all
+    /// held instead.
     pub fn sweep_orphans(&mut self, now: Instant, grace: Duration) -> Vec<(NodeId, BlockId)> {
         let mut out = Vec::new();
         for (node, o) in self.orphans.iter_mut() {
-            o.retain(|b, first| {
-                if self.blocks.contains_key(b) {
-                    return false;
+            o.retain(|b, _| !self.blocks.contains_key(b));
+            let waiting = o.values().filter(|x| x.held.is_none()).count() as u64;
+            let known = self.by_node.get(node).map_or(0, |s| s.len() as u64);
+            if waiting > orphan_share_limit(known) {
+                log::warn!(
+                    "datanode {node} holds {waiting} replicas of unknown blocks beside {known} known ones: \
+                     held until an operator decides (dfs orphans delete)"
+                );
+                for x in o.values_mut() {
+                    x.held.get_or_insert(HoldReason::Share);
                 }
-                if now.saturating_duration_since(*first) >= grace {
+                continue;
+            }
+            o.retain(|b, x| {
+                if x.held.is_none() && now.saturating_duration_since(x.first_seen) >= grace {
                     out.push((*node, *b));
                     return false;
                 }
@@ -534,9 +630,80 @@ impl BlockMap {
         out
     }
 
-    /// Orphan replicas waiting for their grace.
+    /// Every unknown replica, held or not (the operator's `orphans delete`):
+    /// forgotten here, returned for deletion; holding after a restore ends.
+    pub fn take_orphans(&mut self) -> Vec<(NodeId, BlockId)> {
+        let mut out: Vec<(NodeId, BlockId)> = self
+            .orphans
+            .drain()
+            .flat_map(|(n, o)| o.into_keys().map(move |b| (n, b)))
+            .filter(|(_, b)| !self.blocks.contains_key(b))
+            .collect();
+        self.hold_all = false;
+        out.sort();
+        out
+    }
+
+    /// Replicas of blocks just dropped from the map that are to be held
+    /// rather than deleted (see [`HoldReason::Restored`]).
+    pub fn hold_unknown(
+        &mut self,
+        replicas: impl IntoIterator<Item = (NodeId, BlockId)>,
+        now: Instant,
+    ) {
+        for (node, id) in replicas {
+            if self.blocks.contains_key(&id) {
+                continue;
+            }
+            self.forget_aux(id, node);
+            self.orphans.entry(node).or_default().insert(
+                id,
+                Orphan {
+                    first_seen: now,
+                    held: Some(HoldReason::Restored),
+                },
+            );
+        }
+    }
+
+    /// Holds every unknown replica (the metadata was restored).
+    pub fn set_hold_all(&mut self, hold: bool) {
+        self.hold_all = hold;
+        if hold {
+            for o in self.orphans.values_mut() {
+                for x in o.values_mut() {
+                    x.held.get_or_insert(HoldReason::Restored);
+                }
+            }
+        }
+    }
+
+    pub fn holds_all(&self) -> bool {
+        self.hold_all
+    }
+
+    /// Unknown replicas: all of them.
     pub fn orphan_count(&self) -> u64 {
         self.orphans.values().map(|o| o.len() as u64).sum()
+    }
+
+    /// Per node: (held, waiting) unknown replicas, and the reasons for
+    /// holding that apply.
+    pub fn orphans_by_node(&self) -> (Vec<(NodeId, u64, u64)>, Vec<HoldReason>) {
+        let mut reasons = Vec::new();
+        let mut nodes = Vec::new();
+        for (node, o) in &self.orphans {
+            let held = o.values().filter(|x| x.held.is_some()).count() as u64;
+            for r in o.values().filter_map(|x| x.held) {
+                if !reasons.contains(&r) {
+                    reasons.push(r);
+                }
+            }
+            nodes.push((*node, held, o.len() as u64 - held));
+        }
+        nodes.sort();
+        reasons.sort();
+        (nodes, reasons)
     }
 
     /// Forgets when replicas were added, once beyond `race_bound`.
@@ -604,6 +771,7 @@ mod tests {
         let del = map.on_full_report(
             b,
             &[rb(good, b"hello"), rb(pending, b"xy"), rb(stranger, b"?")],
+            false,
             now,
             BOUND,
             &mut txn,
@@ -617,7 +785,9 @@ mod tests {
         assert!(ev.touched.contains(&good));
 
         // a's report lacks the good block: forgotten (it was not added recently).
-        assert!(map.on_full_report(a, &[], now, BOUND, &mut txn).is_empty());
+        assert!(map
+            .on_full_report(a, &[], false, now, BOUND, &mut txn)
+            .is_empty());
         assert_eq!(map.get(&good).unwrap().replicas, vec![b]);
         assert_eq!(map.replica_count(&a), 0);
         assert_eq!(map.take_events().lost, vec![(good, a)]);
@@ -659,12 +829,12 @@ mod tests {
         assert!(map.add_replica(id, a, Instant::now(), &mut txn));
         // The report was built before the replica arrived.
         tokio::time::advance(Duration::from_secs(1)).await;
-        map.on_full_report(a, &[], Instant::now(), BOUND, &mut txn);
+        map.on_full_report(a, &[], false, Instant::now(), BOUND, &mut txn);
         assert_eq!(map.get(&id).unwrap().replicas, vec![a], "kept");
         // A later report that still lacks it is believed.
         tokio::time::advance(BOUND).await;
         map.prune_recent(Instant::now(), BOUND);
-        map.on_full_report(a, &[], Instant::now(), BOUND, &mut txn);
+        map.on_full_report(a, &[], false, Instant::now(), BOUND, &mut txn);
         assert!(map.get(&id).unwrap().replicas.is_empty());
     }
 
@@ -680,7 +850,7 @@ mod tests {
         assert_eq!(map.get(&id).unwrap().replicas, vec![b]);
         assert_eq!(map.blocks_on(&a), vec![]);
         // Its full report still lists it (the node may not know): stays corrupt.
-        map.on_full_report(a, &[rb(id, b"data")], now, BOUND, &mut txn);
+        map.on_full_report(a, &[rb(id, b"data")], false, now, BOUND, &mut txn);
         assert_eq!(map.get(&id).unwrap().replicas, vec![b]);
         assert_eq!(map.corrupt_replica_count(), 1);
         // A fresh copy received later is good again.
@@ -692,7 +862,7 @@ mod tests {
         map.invalidate(id, a, &mut txn);
         assert!(map.is_invalidated(&id, &a));
         assert_eq!(map.get(&id).unwrap().replicas, vec![b]);
-        let del = map.on_full_report(a, &[rb(id, b"data")], now, BOUND, &mut txn);
+        let del = map.on_full_report(a, &[rb(id, b"data")], false, now, BOUND, &mut txn);
         assert_eq!(del, vec![id]);
         assert_eq!(map.get(&id).unwrap().replicas, vec![b]);
         map.on_deleted(id, a, &mut txn);
@@ -701,7 +871,81 @@ mod tests {
         // A corrupt replica whose node no longer has it is forgotten.
         map.mark_corrupt(id, b, "reader", &mut txn);
         assert!(map.get(&id).unwrap().replicas.is_empty());
-        map.on_full_report(b, &[], now, BOUND, &mut txn);
+        map.on_full_report(b, &[], false, now, BOUND, &mut txn);
         assert_eq!(map.corrupt_replica_count(), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn unknown_replicas_are_held_when_the_metadata_may_be_wrong() {
+        let (a, b) = (NodeId::new(), NodeId::new());
+        let mut map = BlockMap::default();
+        let mut txn = Txn::new();
+        let now = Instant::now();
+        // a holds 10 known blocks.
+        let known: Vec<ReportedBlock> = (0..10u8)
+            .map(|i| {
+                let id = BlockId::new();
+                map.insert(id, committed(1, &[i], vec![]), &mut txn);
+                rb(id, &[i])
+            })
+            .collect();
+        map.on_full_report(a, &known, false, now, BOUND, &mut txn);
+        assert_eq!(map.replica_count(&a), 10);
+
+        // Reported as b registers: held, whatever the grace.
+        let strangers: Vec<ReportedBlock> = (0..3u8).map(|i| rb(BlockId::new(), &[i])).collect();
+        map.on_full_report(b, &strangers, true, now, BOUND, &mut txn);
+        tokio::time::advance(Duration::from_secs(60)).await;
+        assert!(map.sweep_orphans(Instant::now(), BOUND).is_empty());
+        let (nodes, reasons) = map.orphans_by_node();
+        assert_eq!(nodes, vec![(b, 3, 0)]);
+        assert_eq!(reasons, vec![HoldReason::Registration]);
+
+        // A few strays beside known blocks, seen while running: deleted after the grace.
+        let stray = rb(BlockId::new(), b"s");
+        map.on_reported(a, &stray, ReportKind::Incremental, Instant::now(), &mut txn);
+        assert!(map.sweep_orphans(Instant::now(), BOUND).is_empty(), "grace");
+        tokio::time::advance(BOUND).await;
+        assert_eq!(
+            map.sweep_orphans(Instant::now(), BOUND),
+            vec![(a, stray.id)]
+        );
+
+        // More than the share limit of a node at once: all held.
+        assert_eq!(orphan_share_limit(10), 4);
+        assert_eq!(orphan_share_limit(1000), 10);
+        for i in 0..5u8 {
+            let x = rb(BlockId::new(), &[i, i]);
+            map.on_reported(a, &x, ReportKind::Incremental, Instant::now(), &mut txn);
+        }
+        tokio::time::advance(BOUND).await;
+        assert!(map.sweep_orphans(Instant::now(), BOUND).is_empty());
+        let (nodes, reasons) = map.orphans_by_node();
+        assert!(nodes.contains(&(a, 5, 0)), "{nodes:?}");
+        assert!(reasons.contains(&HoldReason::Share));
+
+        // The operator's word takes them all; a block that became known
+        // meanwhile is not among them.
+        let later_known = strangers[0];
+        map.insert(later_known.id, committed(2, &[0], vec![]), &mut txn);
+        let taken = map.take_orphans();
+        assert_eq!(taken.len(), 5 + 2);
+        assert!(!taken.iter().any(|(_, id)| *id == later_known.id));
+        assert_eq!(map.orphan_count(), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn after_a_restore_every_unknown_replica_is_held() {
+        let a = NodeId::new();
+        let mut map = BlockMap::default();
+        let mut txn = Txn::new();
+        map.set_hold_all(true);
+        let x = rb(BlockId::new(), b"x");
+        map.on_reported(a, &x, ReportKind::Incremental, Instant::now(), &mut txn);
+        tokio::time::advance(Duration::from_secs(3600)).await;
+        assert!(map.sweep_orphans(Instant::now(), BOUND).is_empty());
+        assert_eq!(map.orphans_by_node().1, vec![HoldReason::Restored]);
+        assert_eq!(map.take_orphans(), vec![(a, x.id)]);
+        assert!(!map.holds_all(), "the operator's word ends the hold");
     }
 }

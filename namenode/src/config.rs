@@ -52,7 +52,14 @@ pub mod defaults {
     /// as it travels with block locations; HDFS uses 10 h, we keep leaked
     /// tokens useless sooner.
     pub const BLOCK_TOKEN_LIFETIME: Duration = Duration::from_secs(600);
+    /// How often the namenode checkpoints its metadata into its data dir.
+    pub const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(3600);
+    /// How many of its own checkpoints it keeps.
+    pub const CHECKPOINTS_KEPT: usize = 3;
 }
+
+/// The most checkpoints `--checkpoints-kept` may ask for.
+pub const MAX_CHECKPOINTS_KEPT: usize = 1000;
 
 /// Limits enforced by [`Config::validate`] and by requests that choose their
 /// own replication or block size.
@@ -124,6 +131,17 @@ pub struct Args {
     /// How long block access tokens are valid (access control on) [default: 10m]
     #[arg(long, value_name = "DUR", value_parser = parse_duration)]
     pub block_token_lifetime: Option<Duration>,
+    /// Checkpoint the metadata into <data-dir>/checkpoints this often; 0 turns it off [default: 1h]
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    pub checkpoint_interval: Option<Duration>,
+    /// How many of its own checkpoints to keep, 1..=1000 [default: 3]
+    #[arg(long, value_name = "N")]
+    pub checkpoints_kept: Option<usize>,
+    /// Load this checkpoint (from `dfs backup` or <data-dir>/checkpoints)
+    /// into the empty --data-dir, then start as usual; refused if the data
+    /// dir already holds metadata
+    #[arg(long, value_name = "FILE")]
+    pub restore: Option<PathBuf>,
     /// TOML file with the same keys in snake_case; flags beat it
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -151,6 +169,8 @@ pub struct FileConfig {
     pub max_streams_per_client: Option<u32>,
     pub auth: Option<PathBuf>,
     pub block_token_lifetime: Option<HumanDuration>,
+    pub checkpoint_interval: Option<HumanDuration>,
+    pub checkpoints_kept: Option<usize>,
 }
 
 /// The validated settings.
@@ -176,6 +196,12 @@ pub struct Config {
     /// The users file; `None`: access control off.
     pub auth: Option<PathBuf>,
     pub block_token_lifetime: Duration,
+    /// Zero: no automatic checkpoints.
+    pub checkpoint_interval: Duration,
+    pub checkpoints_kept: usize,
+    /// A checkpoint to load into the empty data dir before starting (a
+    /// flag only: a config file that restores at every start would be a trap).
+    pub restore: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -198,6 +224,9 @@ impl Default for Config {
             limits: Limits::default(),
             auth: None,
             block_token_lifetime: defaults::BLOCK_TOKEN_LIFETIME,
+            checkpoint_interval: defaults::CHECKPOINT_INTERVAL,
+            checkpoints_kept: defaults::CHECKPOINTS_KEPT,
+            restore: None,
         }
     }
 }
@@ -294,6 +323,15 @@ impl Config {
                 .block_token_lifetime
                 .or(file.block_token_lifetime.map(|h| h.0))
                 .unwrap_or(d.block_token_lifetime),
+            checkpoint_interval: args
+                .checkpoint_interval
+                .or(file.checkpoint_interval.map(|h| h.0))
+                .unwrap_or(d.checkpoint_interval),
+            checkpoints_kept: args
+                .checkpoints_kept
+                .or(file.checkpoints_kept)
+                .unwrap_or(d.checkpoints_kept),
+            restore: args.restore,
         };
         config.validate()?;
         Ok(config)
@@ -318,6 +356,12 @@ impl Config {
             if d.is_zero() {
                 return Err(format!("{name} must be greater than 0"));
             }
+        }
+        if !(1..=MAX_CHECKPOINTS_KEPT).contains(&self.checkpoints_kept) {
+            return Err(format!(
+                "--checkpoints-kept: {} is out of range (1..={MAX_CHECKPOINTS_KEPT})",
+                self.checkpoints_kept
+            ));
         }
         if !(1..=MAX_REPLICATION_STREAMS).contains(&self.replication_max_streams) {
             return Err(format!(

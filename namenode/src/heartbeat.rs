@@ -1,7 +1,10 @@
 //! The heartbeat monitor (HDFS HeartbeatManager.Monitor): marks datanodes
 //! that stopped heartbeating (or, after a namenode restart, did not register
 //! within one timeout) dead, so they get no new blocks, readers are not sent
-//! to them, and their replicas stop counting.
+//! to them, and their replicas stop counting. Writes that a dead node was
+//! relaying (WebHDFS CREATE/APPEND landing there) end in the same pass:
+//! their writer is gone, so their paths are freed at once rather than after
+//! the lease timeout.
 //!
 //! What it does not do: re-replicate what the dead node held; the namesystem
 //! hands its blocks to the replication monitor. The replicas stay recorded,
@@ -27,7 +30,14 @@ pub fn start(workers: &mut Workers, ns: Arc<Namesystem>) {
     workers.spawn_periodic("heartbeat-monitor", period, move || {
         let ns = ns.clone();
         async move {
-            ns.check_dead_nodes(Instant::now());
+            let now = Instant::now();
+            ns.check_dead_nodes(now);
+            // Every pass, not only when a node has just died: a write whose
+            // relay was already dead when it said so, or whose ending
+            // failed once, ends on a later pass.
+            if let Err(e) = ns.end_relayed_writes(now).await {
+                log::error!("heartbeat monitor: ending writes of dead relays: {e}");
+            }
         }
     });
 }

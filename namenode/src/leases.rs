@@ -4,7 +4,10 @@
 //!
 //! What it does not do: track leases itself; the clock lives on each pending
 //! file in the namespace (`namespace/write.rs`), and this worker only asks
-//! the namesystem to expire what is overdue.
+//! the namesystem to expire what is overdue. Nor does it wait out the lease
+//! of a write relayed by a datanode (WebHDFS CREATE/APPEND landing there)
+//! whose datanode died: the heartbeat monitor ends those as soon as it
+//! declares the datanode dead (`heartbeat.rs`).
 use crate::namesystem::Namesystem;
 use crate::workers::Workers;
 use std::sync::Arc;

@@ -28,6 +28,8 @@
 //!   work (expiring abandoned writes, marking silent datanodes dead,
 //!   keeping every block at its replication: copies, excess and corrupt
 //!   replica deletion, decommission drain).
+//! - [`checkpoint`]: point-in-time checkpoints of the metadata (backup,
+//!   the namenode's own in `<data-dir>/checkpoints`, restore).
 //! - [`metrics`]: `/metrics` text.
 //! - [`api`]: the route table, one module per audience, one error mapping.
 //! - [`auth`]: access control (off by default): who is calling, the auth
@@ -67,6 +69,7 @@
 pub mod api;
 pub mod auth;
 pub mod blocks;
+pub mod checkpoint;
 pub mod config;
 pub mod datanodes;
 pub mod error;
@@ -124,6 +127,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     leases::start(&mut workers, ns.clone());
     heartbeat::start(&mut workers, ns.clone());
     replication::start(&mut workers, ns.clone());
+    checkpoint::start(&mut workers, ns.clone());
 
     let ns_data = actix_web::web::Data::from(ns.clone());
     let client_data = actix_web::web::Data::new(client);

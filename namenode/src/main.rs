@@ -14,6 +14,25 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(file) = &config.restore {
+        // Before anything opens the store; refused over existing metadata.
+        match namenode::checkpoint::restore(file, &config.data_dir) {
+            Ok(s) => {
+                log::info!(
+                    "restored {} ({} records, cluster {}) into {}; starting",
+                    file.display(),
+                    s.records,
+                    s.header.cluster_id,
+                    config.data_dir.display()
+                );
+            }
+            Err(e) => {
+                log::error!("restore refused: {e}");
+                eprintln!("namenode: restore refused: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
     match actix_web::rt::System::new().block_on(namenode::run(config)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -17,6 +17,8 @@
 //! | `d/<node id 16 bytes>` | `NodeRecord` (address, admin state)|
 //! | `h/<inode id u64 BE>`  | `Sha256State`: a file's digest midstate over its full blocks (for appends) |
 //! | `m/next_inode`         | u64: the next free inode id        |
+//! | `m/cluster_id`         | `ClusterId` (made with the metadata) |
+//! | `m/restored`           | `u64` ms: restored from a checkpoint then; unknown replicas held until an operator decides |
 //!
 //! Invariants:
 //! - one logical change = one [`Txn`] = one atomic `sled::Batch`, applied
@@ -40,13 +42,23 @@
 //!   transaction (memory is ahead of disk; see `namesystem`);
 //! - sled is never called from anywhere else, so the engine can be swapped in
 //!   this one file (Garage `src/db`).
+//!
+//! Point-in-time reads while serving ([`MetaStore::scan_consistent`], for
+//! checkpoints): sled has no snapshots, so a scan runs beside the committer
+//! and may see some of a group's writes and not others. The committer
+//! therefore copies every group it applies while a scan runs into a redo
+//! list (under the `capture` lock, which it holds across the apply, so a
+//! group is either wholly before the capture began or wholly in it); the
+//! scan's records followed by the redo list, applied in order, give exactly
+//! the state after the last captured group (a fuzzy checkpoint plus its
+//! log, as ARIES and HDFS's checkpointing do).
 use crate::blocks::BlockMeta;
 use crate::datanodes::{LegacyNodeRecord, NodeRecord};
 use crate::error::{NamenodeError, Result};
 use crate::namespace::inode::{InodeId, InodeRecord, LegacyPendingFile, PendingFile};
 use dfs_common::checksum::Sha256State;
 use dfs_common::codec::{self, CodecError};
-use dfs_common::ids::{BlockId, FileId, NodeId};
+use dfs_common::ids::{BlockId, ClusterId, FileId, NodeId};
 use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex};
 
@@ -56,6 +68,8 @@ const BLOCK: &[u8] = b"b/";
 const DATANODE: &[u8] = b"d/";
 const HASH_STATE: &[u8] = b"h/";
 const NEXT_INODE: &[u8] = b"m/next_inode";
+const CLUSTER_ID: &[u8] = b"m/cluster_id";
+const RESTORED: &[u8] = b"m/restored";
 
 /// sled's page cache (see [`MetaStore::open`]).
 const SLED_CACHE_BYTES: u64 = 64 * 1024 * 1024;
@@ -83,6 +97,10 @@ pub struct Loaded {
     pub blocks: Vec<(BlockId, BlockMeta)>,
     pub datanodes: Vec<(NodeId, NodeRecord)>,
     pub next_inode: Option<InodeId>,
+    pub cluster_id: Option<ClusterId>,
+    /// When the metadata was restored from a checkpoint (ms since the epoch),
+    /// until an operator decided about the unknown replicas.
+    pub restored: Option<u64>,
 }
 
 /// One put (`Some`) or delete (`None`).
@@ -151,6 +169,26 @@ impl Txn {
     pub fn put_next_inode(&mut self, next: InodeId) {
         self.put(NEXT_INODE.to_vec(), &next);
     }
+    /// A record as a checkpoint holds it (restore).
+    pub fn put_raw(&mut self, k: &[u8], v: &[u8]) {
+        self.writes.push((k.to_vec(), Some(v.to_vec())));
+    }
+    pub fn del_raw(&mut self, k: &[u8]) {
+        self.del(k.to_vec());
+    }
+    /// Records in this transaction.
+    pub fn len(&self) -> usize {
+        self.writes.len()
+    }
+    pub fn put_cluster_id(&mut self, id: ClusterId) {
+        self.put(CLUSTER_ID.to_vec(), &id);
+    }
+    pub fn put_restored(&mut self, at_ms: u64) {
+        self.put(RESTORED.to_vec(), &at_ms);
+    }
+    pub fn del_restored(&mut self) {
+        self.del(RESTORED.to_vec());
+    }
 }
 
 /// Adds `writes` to `batch`, in order (a later write of a key wins).
@@ -170,6 +208,16 @@ type Reply = tokio::sync::oneshot::Sender<std::result::Result<(), String>>;
 struct Queue {
     items: Vec<(Vec<Write>, Reply)>,
     closed: bool,
+}
+
+/// Groups applied while a consistent scan runs (`None`: no scan).
+type Capture = Arc<Mutex<Option<Vec<Write>>>>;
+
+/// One record of a consistent scan: a key and its value, or a key deleted
+/// by a change made during the scan.
+pub enum Entry<'a> {
+    Put(&'a [u8], &'a [u8]),
+    Del(&'a [u8]),
 }
 
 /// The committer's inbox.
@@ -197,6 +245,19 @@ impl Commit {
     }
 }
 
+impl Commit {
+    /// [`Commit::durable`] from a thread outside the runtime (restore).
+    pub fn wait_blocking(self) -> Result<()> {
+        match self.0.blocking_recv() {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(NamenodeError::Internal(format!("metadata store: {e}"))),
+            Err(_) => Err(NamenodeError::Internal(
+                "metadata store: the committer stopped".into(),
+            )),
+        }
+    }
+}
+
 /// How long `open` waits for sled's file lock to be released.
 const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
@@ -204,6 +265,9 @@ const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 pub struct MetaStore {
     db: sled::Db,
     inbox: Arc<Inbox>,
+    capture: Capture,
+    /// One consistent scan at a time.
+    scanning: Mutex<()>,
     committer: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -221,7 +285,7 @@ impl Drop for MetaStore {
 
 /// The committer thread: takes every queued transaction, applies them as
 /// one batch, flushes once, answers them all (see the module doc).
-fn run_committer(db: sled::Db, inbox: Arc<Inbox>) {
+fn run_committer(db: sled::Db, inbox: Arc<Inbox>, capture: Capture) {
     let mut failed: Option<String> = None;
     loop {
         let items = {
@@ -242,8 +306,13 @@ fn run_committer(db: sled::Db, inbox: Arc<Inbox>) {
         let mut batch = sled::Batch::default();
         let mut replies = Vec::with_capacity(items.len());
         let mut dirty = false;
+        // Held across the apply: a scan starts wholly before or after it.
+        let mut captured = capture.lock().unwrap_or_else(|e| e.into_inner());
         for (writes, reply) in items {
             dirty |= !writes.is_empty();
+            if let Some(redo) = captured.as_mut() {
+                redo.extend(writes.iter().cloned());
+            }
             add_to_batch(&mut batch, writes);
             replies.push(reply);
         }
@@ -255,6 +324,7 @@ fn run_committer(db: sled::Db, inbox: Arc<Inbox>) {
                 } else {
                     Ok(())
                 };
+                drop(captured);
                 applied.and_then(|()| db.flush().map(|_| ()).map_err(|e| e.to_string()))
             }
         };
@@ -316,11 +386,12 @@ impl MetaStore {
             log::info!("metadata store created in {}", dir.display());
         }
         let inbox = Arc::new(Inbox::default());
+        let capture = Capture::default();
         let committer = {
-            let (db, inbox) = (db.clone(), inbox.clone());
+            let (db, inbox, capture) = (db.clone(), inbox.clone(), capture.clone());
             std::thread::Builder::new()
                 .name("meta-commit".into())
-                .spawn(move || run_committer(db, inbox))
+                .spawn(move || run_committer(db, inbox, capture))
                 .map_err(|e| {
                     NamenodeError::Internal(format!("cannot start the metadata committer: {e}"))
                 })?
@@ -328,6 +399,8 @@ impl MetaStore {
         Ok(MetaStore {
             db,
             inbox,
+            capture,
+            scanning: Mutex::new(()),
             committer: Some(committer),
         })
     }
@@ -375,6 +448,12 @@ impl MetaStore {
         if let Some(v) = self.db.get(NEXT_INODE).map_err(store_err)? {
             out.next_inode = Some(codec::decode(&v).map_err(codec_err)?);
         }
+        if let Some(v) = self.db.get(CLUSTER_ID).map_err(store_err)? {
+            out.cluster_id = Some(codec::decode(&v).map_err(codec_err)?);
+        }
+        if let Some(v) = self.db.get(RESTORED).map_err(store_err)? {
+            out.restored = Some(codec::decode(&v).map_err(codec_err)?);
+        }
         Ok(out)
     }
 
@@ -420,6 +499,49 @@ impl MetaStore {
     /// Makes every submitted transaction durable.
     pub async fn flush(&self) -> Result<()> {
         self.submit(Txn::new())?.durable().await
+    }
+
+    /// Every record as of one moment, while the store keeps taking changes
+    /// (see the module doc): the scan's puts, then the changes applied
+    /// during it, in order. Applying them in order rebuilds that moment.
+    /// Blocking (call from `spawn_blocking`); one scan at a time.
+    pub fn scan_consistent<E>(
+        &self,
+        mut each: impl FnMut(Entry<'_>) -> std::result::Result<(), E>,
+    ) -> std::result::Result<std::result::Result<(), E>, NamenodeError> {
+        let _one = self.scanning.lock().unwrap_or_else(|e| e.into_inner());
+        /// Ends the capture however the scan ends.
+        struct Stop<'a>(&'a Capture);
+        impl Drop for Stop<'_> {
+            fn drop(&mut self) {
+                *self.0.lock().unwrap_or_else(|e| e.into_inner()) = None;
+            }
+        }
+        *self.capture.lock().unwrap_or_else(|e| e.into_inner()) = Some(Vec::new());
+        let stop = Stop(&self.capture);
+        for item in self.db.iter() {
+            let (k, v) = item.map_err(store_err)?;
+            if let Err(e) = each(Entry::Put(&k, &v)) {
+                return Ok(Err(e));
+            }
+        }
+        let redo = self
+            .capture
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .unwrap_or_default();
+        drop(stop);
+        for (k, v) in &redo {
+            let r = match v {
+                Some(v) => each(Entry::Put(k, v)),
+                None => each(Entry::Del(k)),
+            };
+            if let Err(e) = r {
+                return Ok(Err(e));
+            }
+        }
+        Ok(Ok(()))
     }
 
     /// Bytes sled uses on disk (for `/metrics`).
@@ -498,5 +620,60 @@ mod tests {
             )]
         );
         assert!(l.pending.is_empty());
+    }
+
+    /// A scan racing a stream of changes still yields one moment: applying
+    /// its records in order gives a state in which every counter key is
+    /// equal to the others (each change bumps all of them at once).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_scan_beside_changes_is_one_moment() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(MetaStore::open(dir.path()).unwrap());
+        const KEYS: u64 = 200;
+        let bump = |n: u64| {
+            let mut t = Txn::new();
+            for k in 0..KEYS {
+                t.put(key(INODE, &k.to_be_bytes()), &n);
+            }
+            t
+        };
+        store.apply(bump(0)).await.unwrap();
+        let writer = {
+            let store = store.clone();
+            tokio::spawn(async move {
+                for n in 1..=300u64 {
+                    store.submit(bump(n)).unwrap().durable().await.unwrap();
+                }
+            })
+        };
+        let mut scans = 0;
+        while !writer.is_finished() || scans < 3 {
+            let s = store.clone();
+            let state = tokio::task::spawn_blocking(move || {
+                let mut m = std::collections::BTreeMap::new();
+                s.scan_consistent(|e| {
+                    match e {
+                        Entry::Put(k, v) => {
+                            m.insert(k.to_vec(), codec::decode::<u64>(v).unwrap());
+                        }
+                        Entry::Del(k) => {
+                            m.remove(k);
+                        }
+                    }
+                    Ok::<(), ()>(())
+                })
+                .unwrap()
+                .unwrap();
+                m
+            })
+            .await
+            .unwrap();
+            assert_eq!(state.len() as u64, KEYS);
+            let first = *state.values().next().unwrap();
+            let seen: std::collections::BTreeSet<u64> = state.values().copied().collect();
+            assert!(state.values().all(|v| *v == first), "a torn scan: {seen:?}");
+            scans += 1;
+        }
+        writer.await.unwrap();
     }
 }

@@ -43,13 +43,13 @@ use crate::namespace::write::WriteDefaults;
 use crate::namespace::{Deletions, Namespace};
 use crate::replication::{self, ReplicationQueues};
 use crate::safemode::SafeMode;
-use dfs_common::ids::{BlockId, NodeId};
+use dfs_common::ids::{BlockId, ClusterId, NodeId};
 use dfs_common::path::DfsPath;
 use dfs_common::proto::client::{
     AbandonBlockRequest, AddBlockRequest, AdminState, AppendResponse, BadReplicaReport,
     ClusterSummary, CompleteRequest, ContentSummary, CreateRequest, CreateResponse, DatanodeReport,
     DeleteResponse, DirectoryListing, FileLocations, FileStatus, FsckReport, LocatedBlock,
-    SetAttributesRequest,
+    NodeOrphans, OrphansDeleted, OrphansReport, SetAttributesRequest, UnknownReplicas,
 };
 use dfs_common::proto::datanode::{
     BadBlockReport, BlockReport, Command, Heartbeat, HeartbeatReply, IncrementalBlockReport,
@@ -81,8 +81,24 @@ pub struct HealthExtras {
     pub orphan_replicas: u64,
 }
 
+/// A datanode of another cluster that tried to register.
+#[derive(Debug, Clone)]
+struct Refusal {
+    addr: String,
+    cluster_id: ClusterId,
+    message: String,
+    last: Instant,
+    attempts: u64,
+}
+
+/// Refused datanodes are shown for this long after their last attempt.
+const REFUSAL_SHOWN: std::time::Duration = std::time::Duration::from_secs(120);
+
 pub struct Namesystem {
     ns: Mutex<Namespace>,
+    /// Made with the metadata; datanodes of another cluster are refused.
+    cluster_id: ClusterId,
+    refused: Mutex<HashMap<NodeId, Refusal>>,
     repl: Mutex<ReplicationQueues>,
     safemode: Mutex<SafeMode>,
     store: MetaStore,
@@ -99,17 +115,36 @@ impl Namesystem {
         let loaded = store.load()?;
         let fresh = loaded.inodes.is_empty();
         let known = loaded.datanodes.clone();
+        let restored = loaded.restored;
         let mut txn = Txn::new();
+        // Metadata made by a version without cluster ids gets one now; the
+        // datanodes that knew it adopt it when they next register.
+        let cluster_id = match loaded.cluster_id {
+            Some(id) => id,
+            None => {
+                let id = ClusterId::new();
+                txn.put_cluster_id(id);
+                log::info!("new cluster id {id}");
+                id
+            }
+        };
         let started = Instant::now();
-        let ns = if fresh {
+        let mut ns = if fresh {
             Namespace::new(now_ms(), &mut txn)
         } else {
             Namespace::load(loaded, now_ms(), started, &mut txn)
         };
+        if let Some(at) = restored {
+            log::warn!(
+                "metadata restored from a checkpoint ({} ms since the epoch): replicas of blocks it does not know are held until an operator runs `dfs orphans delete`",
+                at
+            );
+            ns.blocks_mut().set_hold_all(true);
+        }
         store.apply(txn).await?;
         let counts = ns.counts(&NodeView::default());
         log::info!(
-            "namespace loaded: {} directories, {} files, {} blocks, {} files being written, {} known datanodes",
+            "namespace of cluster {cluster_id} loaded: {} directories, {} files, {} blocks, {} files being written, {} known datanodes",
             counts.directories,
             counts.files,
             counts.blocks,
@@ -126,6 +161,8 @@ impl Namesystem {
         }
         Ok(Namesystem {
             ns: Mutex::new(ns),
+            cluster_id,
+            refused: Mutex::new(HashMap::new()),
             repl: Mutex::new(ReplicationQueues::new(started)),
             safemode: Mutex::new(safemode),
             store,
@@ -138,6 +175,14 @@ impl Namesystem {
 
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    pub fn cluster_id(&self) -> ClusterId {
+        self.cluster_id
+    }
+
+    pub(crate) fn store(&self) -> &MetaStore {
+        &self.store
     }
 
     pub fn datanodes(&self) -> &DatanodeManager {
@@ -485,6 +530,39 @@ impl Namesystem {
         Ok(())
     }
 
+    /// Datanode `node` relays the write `file_id` (it said so on `create`,
+    /// `append` or a lease renewal): the write ends when the node is
+    /// declared dead ([`Namesystem::end_relayed_writes`]).
+    pub fn note_relay(&self, file_id: dfs_common::ids::FileId, node: NodeId) -> Result<()> {
+        self.lock()?.set_relay(file_id, node)
+    }
+
+    /// Abandons writes relayed by datanodes now declared dead (heartbeat
+    /// monitor, after marking them), at once rather than at lease expiry:
+    /// nothing of them is visible, their blocks are deleted and their
+    /// paths are writable again. Nothing ends in safe mode (deleting is
+    /// off, as for lease expiry).
+    pub async fn end_relayed_writes(&self, now: Instant) -> Result<Vec<DfsPath>> {
+        if self.in_safe_mode() {
+            return Ok(Vec::new());
+        }
+        let view = self.datanodes.view(now);
+        // Known and dead; an id the registry does not know is left to the
+        // lease (a relay that registered with another namenode, say).
+        let dead = |n: &NodeId| {
+            view.nodes
+                .get(n)
+                .is_some_and(|s| s.class == NodeClass::Gone)
+        };
+        let paths = self
+            .mutate(|ns, txn, dels| Ok(ns.end_relayed_writes(dead, txn, dels)))
+            .await?;
+        for p in &paths {
+            log::warn!("the datanode relaying the write of {p} is dead; write abandoned");
+        }
+        Ok(paths)
+    }
+
     /// Abandons writes whose lease expired before `now` (lease monitor).
     /// Nothing expires in safe mode: deleting is off, and writers could not
     /// renew through a restart anyway.
@@ -496,7 +574,17 @@ impl Namesystem {
         }
         let timeout = self.config.lease_timeout;
         let paths = self
-            .mutate(|ns, txn, dels| Ok(ns.expire_leases(now, timeout, txn, dels)))
+            .mutate(|ns, txn, dels| {
+                let paths = ns.expire_leases(now, timeout, txn, dels);
+                if ns.blocks().holds_all() {
+                    // Restored: a file being written when the checkpoint
+                    // was taken may have been completed since, in the
+                    // metadata that was lost. Its replicas are held like
+                    // those of every block the checkpoint does not know.
+                    ns.blocks_mut().hold_unknown(dels.drain(..), now);
+                }
+                Ok(paths)
+            })
             .await?;
         for p in &paths {
             log::warn!(
@@ -509,12 +597,13 @@ impl Namesystem {
     // ----- reads -----
 
     /// Where a file's blocks are: good replicas on live nodes only; nodes
-    /// in admin state `Normal` first, in an order rotated per block (by its
-    /// id's last byte, which is random in a v7 UUID) so that reads spread
-    /// over the nodes, then decommissioning ones. Corrupt replicas are
-    /// never listed: a block with no good live replica has none.
+    /// in admin state `Normal` first, in a random order drawn afresh for
+    /// every answer (`placement::read_order`) so that the reads of a block
+    /// spread over all its replicas, then decommissioning ones. Corrupt
+    /// replicas are never listed: a block with no good live replica has none.
     pub fn locations(&self, path: &DfsPath) -> Result<FileLocations> {
         let view = self.datanodes.view(Instant::now());
+        let seed = uuid::Uuid::new_v4().as_u64_pair().0;
         let place = |block: BlockId, replicas: &[NodeId]| {
             let pick = |class: NodeClass| -> Vec<DatanodeInfo> {
                 replicas
@@ -529,10 +618,7 @@ impl Namesystem {
                     .collect()
             };
             let mut out = pick(NodeClass::Live);
-            if !out.is_empty() {
-                let k = usize::from(block.as_bytes()[15]) % out.len();
-                out.rotate_left(k);
-            }
+            crate::placement::read_order(&mut out, block, seed);
             out.extend(pick(NodeClass::LiveRetiring));
             out
         };
@@ -571,6 +657,7 @@ impl Namesystem {
     pub async fn register(&self, req: &RegisterRequest) -> Result<RegisterResponse> {
         let node = req.node.id;
         let now = Instant::now();
+        self.check_cluster(req, now)?;
         let record = self.datanodes.record_for(&req.node);
         let bound = self.config.report_race_bound();
         self.mutate(|ns, txn, dels| {
@@ -578,7 +665,7 @@ impl Namesystem {
                 txn.put_datanode(node, rec);
             }
             dels.extend(
-                ns.on_full_report(node, &req.blocks, now, bound, txn)
+                ns.on_full_report(node, &req.blocks, true, now, bound, txn)
                     .into_iter()
                     .map(|b| (node, b)),
             );
@@ -606,7 +693,136 @@ impl Namesystem {
         Ok(RegisterResponse {
             heartbeat_interval_ms: self.config.heartbeat_interval.as_millis() as u64,
             block_report_interval_ms: self.config.block_report_interval.as_millis() as u64,
+            cluster_id: self.cluster_id,
         })
+    }
+
+    /// Refuses (409, remembered for `dfs report`) a datanode that belongs
+    /// to another cluster; nothing of its report is looked at.
+    fn check_cluster(&self, req: &RegisterRequest, now: Instant) -> Result<()> {
+        let mut refused = self.refused.lock().unwrap_or_else(|e| e.into_inner());
+        match req.cluster_id {
+            Some(theirs) if theirs != self.cluster_id => {
+                let message = dfs_common::proto::datanode::cluster_mismatch_message(
+                    &theirs,
+                    &format!("http://{}", self.config.listen),
+                    &self.cluster_id,
+                );
+                let r = refused.entry(req.node.id).or_insert_with(|| Refusal {
+                    addr: req.node.addr.clone(),
+                    cluster_id: theirs,
+                    message: message.clone(),
+                    last: now,
+                    attempts: 0,
+                });
+                r.attempts += 1;
+                r.last = now;
+                r.addr.clone_from(&req.node.addr);
+                r.cluster_id = theirs;
+                if r.attempts == 1 || r.attempts.is_multiple_of(100) {
+                    log::error!(
+                        "refused datanode {} at {} ({} attempts): {message}",
+                        req.node.id,
+                        req.node.addr,
+                        r.attempts
+                    );
+                }
+                Err(NamenodeError::Conflict(message))
+            }
+            _ => {
+                refused.remove(&req.node.id);
+                Ok(())
+            }
+        }
+    }
+
+    /// Datanodes of another cluster that tried to join lately.
+    fn refused_datanodes(&self, now: Instant) -> Vec<dfs_common::proto::client::RefusedDatanode> {
+        let mut refused = self.refused.lock().unwrap_or_else(|e| e.into_inner());
+        refused.retain(|_, r| now.saturating_duration_since(r.last) < REFUSAL_SHOWN);
+        let mut out: Vec<_> = refused
+            .iter()
+            .map(|(id, r)| dfs_common::proto::client::RefusedDatanode {
+                id: *id,
+                addr: r.addr.clone(),
+                cluster_id: r.cluster_id.to_string(),
+                message: r.message.clone(),
+                last_attempt_secs_ago: now.saturating_duration_since(r.last).as_secs(),
+                attempts: r.attempts,
+            })
+            .collect();
+        out.sort_by(|a, b| a.addr.cmp(&b.addr));
+        out
+    }
+
+    /// Unknown replicas, cluster-wide and per node.
+    pub fn orphans(&self) -> Result<OrphansReport> {
+        let directory = self.datanodes.directory();
+        let ns = self.lock()?;
+        let (by_node, reasons) = ns.blocks().orphans_by_node();
+        let mut u = UnknownReplicas::default();
+        let mut nodes = Vec::with_capacity(by_node.len());
+        for (id, held, waiting) in by_node {
+            u.held += held;
+            u.waiting += waiting;
+            if held > 0 {
+                u.held_nodes += 1;
+            }
+            nodes.push(NodeOrphans {
+                id,
+                addr: directory
+                    .iter()
+                    .find(|(n, _)| *n == id)
+                    .map(|(_, a)| a.clone())
+                    .unwrap_or_default(),
+                held,
+                waiting,
+                known: ns.replica_count(&id),
+            });
+        }
+        if u.held > 0 {
+            let why: Vec<&str> = reasons.iter().map(|r| r.describe()).collect();
+            u.reason = Some(format!(
+                "{} replicas of unknown blocks held on {} datanodes: {}. They are deleted only by `dfs orphans delete`; \
+                 if they belong to files you need, restore the metadata that knows them instead",
+                u.held,
+                u.held_nodes,
+                why.join("; ")
+            ));
+        }
+        Ok(OrphansReport {
+            unknown_replicas: u,
+            nodes,
+        })
+    }
+
+    /// The operator's word: every unknown replica (held or waiting) is
+    /// ordered deleted, and holding after a restore ends.
+    pub async fn delete_orphans(&self) -> Result<OrphansDeleted> {
+        self.check_writable()?;
+        let out = self
+            .mutate(|ns, txn, dels| {
+                let was_restored = ns.blocks().holds_all();
+                let taken = ns.blocks_mut().take_orphans();
+                if was_restored {
+                    txn.del_restored();
+                }
+                let nodes: std::collections::HashSet<NodeId> =
+                    taken.iter().map(|(n, _)| *n).collect();
+                let out = OrphansDeleted {
+                    replicas: taken.len() as u64,
+                    nodes: nodes.len() as u32,
+                };
+                dels.extend(taken);
+                Ok(out)
+            })
+            .await?;
+        log::warn!(
+            "an operator ordered {} replicas of unknown blocks deleted on {} datanodes",
+            out.replicas,
+            out.nodes
+        );
+        Ok(out)
     }
 
     pub fn heartbeat(&self, hb: &Heartbeat) -> HeartbeatReply {
@@ -641,7 +857,7 @@ impl Namesystem {
         let bound = self.config.report_race_bound();
         self.mutate(|ns, txn, dels| {
             dels.extend(
-                ns.on_full_report(node, &r.blocks, now, bound, txn)
+                ns.on_full_report(node, &r.blocks, false, now, bound, txn)
                     .into_iter()
                     .map(|b| (node, b)),
             );
@@ -864,6 +1080,9 @@ impl Namesystem {
             corrupt_blocks: c.corrupt_blocks,
             corrupt_replicas: c.corrupt_replicas,
             replication,
+            cluster_id: self.cluster_id.to_string(),
+            unknown_replicas: self.orphans()?.unknown_replicas,
+            refused_datanodes: self.refused_datanodes(now),
         })
     }
 
@@ -895,6 +1114,7 @@ impl Namesystem {
         r.dead_datanodes = t.dead;
         r.decommissioning_datanodes = t.decommissioning;
         r.safe_mode = self.in_safe_mode();
+        r.unknown_replicas = self.orphans()?.unknown_replicas;
         Ok(r)
     }
 
@@ -942,6 +1162,7 @@ mod tests {
             available: 1 << 30,
         };
         ns.register(&RegisterRequest {
+            cluster_id: None,
             node: DatanodeInfo {
                 id,
                 addr: format!("http://dn-{id}"),
@@ -1398,6 +1619,7 @@ mod tests {
         assert_eq!((s.under_replicated_blocks, s.missing_blocks), (0, 0));
         // a registers with the block: everything reported, safe mode ends.
         ns.register(&RegisterRequest {
+            cluster_id: None,
             node: DatanodeInfo {
                 id: a,
                 addr: format!("http://dn-{a}"),
@@ -1588,6 +1810,58 @@ mod tests {
             .unwrap_err();
         assert!(matches!(e, NamenodeError::NoLiveDatanodes(_)));
         assert_eq!(ns.summary().unwrap().dead_datanodes, 1);
+    }
+
+    #[tokio::test]
+    async fn another_clusters_datanode_is_refused_and_shown() {
+        let dir = tempfile::tempdir().unwrap();
+        let ns = Namesystem::open(test_config(dir.path())).await.unwrap();
+        let theirs = ClusterId::new();
+        let node = DatanodeInfo {
+            id: NodeId::new(),
+            addr: "http://stranger:1".into(),
+        };
+        let req = |cluster_id| RegisterRequest {
+            cluster_id,
+            node: node.clone(),
+            storage: StorageReport::default(),
+            blocks: vec![replica_of(BlockId::new(), b"theirs")],
+            version: "t".into(),
+        };
+        let e = ns.register(&req(Some(theirs))).await.unwrap_err();
+        assert!(matches!(e, NamenodeError::Conflict(_)), "{e}");
+        assert!(
+            e.to_string()
+                .contains(&format!("belongs to cluster {theirs}")),
+            "{e}"
+        );
+        let s = ns.summary().unwrap();
+        assert_eq!(s.live_datanodes, 0);
+        assert_eq!(s.refused_datanodes.len(), 1);
+        assert_eq!(s.refused_datanodes[0].cluster_id, theirs.to_string());
+        assert_eq!(
+            s.unknown_replicas,
+            UnknownReplicas::default(),
+            "its report was not looked at"
+        );
+        // Its own cluster's id is accepted (and the refusal forgotten).
+        let ok = ns.register(&req(Some(ns.cluster_id()))).await.unwrap();
+        assert_eq!(ok.cluster_id, ns.cluster_id());
+        let s = ns.summary().unwrap();
+        assert!(s.refused_datanodes.is_empty());
+        assert_eq!(s.unknown_replicas.held, 1, "reported at registration: held");
+        // The cluster id survives a restart.
+        let id = ns.cluster_id();
+        drop(ns);
+        let ns = Namesystem::open(test_config(dir.path())).await.unwrap();
+        assert_eq!(ns.cluster_id(), id);
+        // The operator's word deletes held replicas.
+        let n = register(&ns, vec![replica_of(BlockId::new(), b"x")]).await;
+        let d = ns.delete_orphans().await.unwrap();
+        assert_eq!((d.replicas, d.nodes), (1, 1));
+        assert!(commands(&ns, n)
+            .iter()
+            .any(|c| matches!(c, Command::Delete { blocks } if blocks.len() == 1)));
     }
 }
 

@@ -73,6 +73,35 @@ pub fn rank_holders(block: BlockId, holders: &[Candidate]) -> Vec<NodeId> {
     scored.into_iter().map(|(_, id)| id).collect()
 }
 
+/// Puts the replicas of `block` that a reader may use in the order it
+/// tries them: a random permutation drawn from `seed` and the block id
+/// (HDFS shuffles the replicas at the same network distance). The caller
+/// passes a fresh random `seed` with every answer, so the reads of one
+/// block spread over all its replicas, and rot on any of them is met by
+/// ordinary reads (reported and repaired then), not only by the scanner.
+/// Unlike the placement ranks above this order is random on purpose: a
+/// fixed one sends every read of a block to the same node.
+pub fn read_order<T>(replicas: &mut [T], block: BlockId, seed: u64) {
+    let b = block.as_bytes();
+    let mut state =
+        seed ^ u64::from_le_bytes([b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]]);
+    // Fisher-Yates with splitmix64: uniform enough for a handful of
+    // replicas (the modulo bias of a 64-bit draw is negligible).
+    for i in (1..replicas.len()).rev() {
+        let j = (splitmix64(&mut state) % (i as u64 + 1)) as usize;
+        replicas.swap(i, j);
+    }
+}
+
+/// The next number of the splitmix64 sequence held in `state`.
+fn splitmix64(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
 /// `-weight / ln(u)`, with `u` in (0, 1) derived from the two ids.
 fn score(block: BlockId, node: NodeId, weight: u64) -> f64 {
     let u = unit_interval(pair_hash(block, node));
@@ -115,6 +144,40 @@ mod tests {
     }
 
     const GB: u64 = 1 << 30;
+
+    #[test]
+    fn read_order_is_a_permutation_and_every_replica_comes_first() {
+        let block = BlockId::new();
+        let mut firsts = HashMap::new();
+        for seed in 0..3000u64 {
+            let mut r = vec![0, 1, 2];
+            // Seeds as a caller draws them: random, not consecutive.
+            let mut s = seed;
+            read_order(&mut r, block, splitmix64(&mut s));
+            let mut sorted = r.clone();
+            sorted.sort();
+            assert_eq!(sorted, vec![0, 1, 2], "a permutation");
+            *firsts.entry(r[0]).or_insert(0u32) += 1;
+        }
+        for i in 0..3 {
+            let n = firsts.get(&i).copied().unwrap_or(0);
+            // Expected 1000 each.
+            assert!(
+                (850..1150).contains(&n),
+                "replica {i} first {n} times of 3000"
+            );
+        }
+        // Same seed and block, same order; one or no replica stays as is.
+        let mut a = vec![5, 6, 7, 8];
+        let mut b = a.clone();
+        read_order(&mut a, block, 42);
+        read_order(&mut b, block, 42);
+        assert_eq!(a, b);
+        let mut one = vec![9];
+        read_order(&mut one, block, 7);
+        assert_eq!(one, vec![9]);
+        read_order::<u8>(&mut [], block, 7);
+    }
 
     #[test]
     fn picks_n_distinct_best_first_and_deterministic() {

@@ -106,15 +106,14 @@ pub fn choose_excess(block: BlockId, holders: &[Candidate], keep: usize) -> Vec<
     ranked.into_iter().skip(keep.max(1)).collect()
 }
 
-/// Is a block on a decommissioning node safe without it? It needs its
-/// replication in live normal replicas, or as many as there are normal
-/// nodes to hold them (a 3-node cluster can still retire a node of a
-/// replication-3 file), and never fewer than one.
-pub fn decommission_sufficient(live: u32, expected: u16, normal_nodes: usize) -> bool {
-    let want = u32::from(expected)
-        .min(u32::try_from(normal_nodes).unwrap_or(u32::MAX))
-        .max(1);
-    live >= want
+/// Is a block on a decommissioning node safe without it? Only once its
+/// full replication lives on normal nodes (never fewer than one). Too few
+/// normal nodes to hold that many (3 nodes, one leaving, replication 3)
+/// is no excuse: the leaving node's copy is one of those the block needs,
+/// so the node stays decommissioning (not safe to stop) until another
+/// datanode joins, as HDFS's decommission does.
+pub fn decommission_sufficient(live: u32, expected: u16) -> bool {
+    live >= u32::from(expected).max(1)
 }
 
 // ----- the queues -----
@@ -544,7 +543,6 @@ pub fn tick(
     q.stats.queued_bytes = queued_bytes;
 
     // Decommissioning nodes: drained when every block is safe elsewhere.
-    let normal_nodes = view.normal_nodes();
     q.decom_remaining.clear();
     for (n, snap) in &view.nodes {
         if snap.admin != dfs_common::proto::client::AdminState::Decommissioning {
@@ -559,7 +557,7 @@ pub fn tick(
                 continue;
             };
             let c = ns.replica_counts(&b, view);
-            if !decommission_sufficient(c.live, expected, normal_nodes) {
+            if !decommission_sufficient(c.live, expected) {
                 remaining += 1;
                 if !q.pending.contains_key(&b) {
                     q.needed.insert(b);
@@ -671,14 +669,15 @@ mod tests {
 
     #[test]
     fn decommission_is_done_when_blocks_are_safe_elsewhere() {
-        assert!(decommission_sufficient(3, 3, 5));
-        assert!(!decommission_sufficient(2, 3, 5));
-        // Only two normal nodes left: two copies is all there can be.
-        assert!(decommission_sufficient(2, 3, 2));
-        assert!(!decommission_sufficient(1, 3, 2));
+        assert!(decommission_sufficient(3, 3));
+        assert!(decommission_sufficient(4, 3));
+        // 3 nodes, one leaving, replication 3: the two others hold all the
+        // copies they can, but the block still needs the leaving node's.
+        assert!(!decommission_sufficient(2, 3));
         // Never with no copy elsewhere.
-        assert!(!decommission_sufficient(0, 3, 0));
-        assert!(decommission_sufficient(1, 1, 0));
+        assert!(!decommission_sufficient(0, 3));
+        assert!(!decommission_sufficient(0, 0));
+        assert!(decommission_sufficient(1, 1));
     }
 
     #[tokio::test(start_paused = true)]

@@ -284,12 +284,11 @@ step('datanodes page lists the nodes, decommissions and recommissions one', asyn
   await waitText(page.locator('#dialog-title'), new RegExp(`Decommission ${addr}`));
   await page.locator('#dialog-ok').click();
   const row = page.locator(`#datanodes tbody tr[data-addr="${addr}"]`);
-  // With three nodes and replication 3 there is nowhere to drain to, so the
-  // namenode counts the blocks as safe as they can be: it may go straight on
-  // to decommissioned.
-  await waitFor('decommissioning', async () => (await row.getAttribute('data-admin')) !== 'normal');
+  // With three nodes and replication 3 there is nowhere to drain to: the
+  // node stays decommissioning (never safe to stop) until another joins.
+  await waitFor('decommissioning', async () => (await row.getAttribute('data-admin')) === 'decommissioning');
   await row.locator('[data-drain]').waitFor();
-  await shot('datanodes-decommissioned');
+  await shot('datanodes-decommissioning');
   await row.locator('[data-action="recommission"]').click();
   await page.locator('#dialog-ok').click();
   await waitFor('back in service', async () => (await row.getAttribute('data-admin')) === 'normal');

@@ -74,3 +74,36 @@ def test_hdfscli_permission_denied_is_403(secured):
     )
     assert r.status_code == 403
     assert r.json()["RemoteException"]["exception"] == "AccessControlException"
+
+
+def test_hdfscli_upload_of_a_folder_makes_parents_the_writers(secured, tmp_path):
+    """HdfsCLI's `upload` of a folder writes file by file (WebHDFS CREATE),
+    each making the directories on its way: they are the writer's, as with
+    `mkdir -p`, so the next file goes into them and she can remove them
+    (they used to be the superuser's: the second file was refused)."""
+    root = TokenClient(secured.url, ROOT)
+    root.makedirs("/user/alice")
+    root.set_owner("/user/alice", owner="alice")
+    alice = TokenClient(secured.url, ALICE)
+    folder = tmp_path / "photos"
+    files = {
+        "2024/a.jpg": b"a" * 1000,
+        "2024/b.jpg": b"b",
+        "2025/deep/c.jpg": bytes(range(256)) * 4100,  # two 1 MiB blocks
+    }
+    for rel, data in files.items():
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        (folder / rel).write_bytes(data)
+    assert alice.upload("/user/alice/photos", str(folder)) == "/user/alice/photos"
+    for d in ("", "/2024", "/2025", "/2025/deep"):
+        status = alice.status("/user/alice/photos" + d)
+        assert status["type"] == "DIRECTORY"
+        assert status["owner"] == "alice", d
+    for rel, data in files.items():
+        with alice.read("/user/alice/photos/" + rel) as r:
+            assert r.read() == data
+    # She writes into what the upload made, and removes it all.
+    alice.write("/user/alice/photos/2024/new.jpg", data=b"new")
+    assert sorted(alice.list("/user/alice/photos/2024")) == ["a.jpg", "b.jpg", "new.jpg"]
+    assert alice.delete("/user/alice/photos", recursive=True)
+    assert alice.list("/user/alice") == []

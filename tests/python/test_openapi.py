@@ -245,11 +245,31 @@ def test_safe_mode(api, files):
         err = api.call("POST", "/api/v1/datanodes/{node}/decommission", 503, {"node": node})
         assert err["error"]["code"] == "unavailable"
         api.call("POST", "/api/v1/datanodes/{node}/recommission", 503, {"node": node})
+        api.call("POST", "/api/v1/orphans/delete", 503)
     finally:
         off = api.call("POST", sm, 200, params={"action": "leave"})
     assert off == {"safe_mode": False, "reason": None}
     err = api.call("POST", sm, 400, params={"action": "bogus"})
     assert err["error"]["code"] == "bad_request"
+
+
+def test_orphans_and_checkpoint(api, files):
+    o = api.call("GET", "/api/v1/orphans", 200)
+    assert o["unknown_replicas"]["held"] == 0 and len(o["nodes"]) <= 3
+    d = api.call("POST", "/api/v1/orphans/delete", 200)
+    assert d["replicas"] >= 0
+    s = api.call("GET", "/api/v1/summary", 200)
+    assert s["cluster_id"] and s["refused_datanodes"] == []
+    # The checkpoint is binary: its documented content type, and the magic.
+    op = api.doc["paths"]["/api/v1/checkpoint"]["get"]
+    r = requests.get(api.url + "/api/v1/checkpoint", timeout=60)
+    assert r.status_code == 200, r.text[:300]
+    assert r.headers["content-type"] in op["responses"]["200"]["content"]
+    assert r.content.startswith(b"DFSCKPT\n")
+    assert s["cluster_id"] in r.headers["content-disposition"]
+    assert int(r.headers["x-dfs-checkpoint-records"]) > 0
+    assert int(r.headers["content-length"]) == len(r.content)
+    api.seen.add(("GET /api/v1/checkpoint", "200"))
 
 
 def test_unknown_routes_answer_the_error_body(api):

@@ -106,6 +106,32 @@ where
     }
 }
 
+/// An HTTP client that does not follow redirects (WebHDFS tests look at
+/// each step) and never uses a proxy.
+pub fn http_no_redirect() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .build()
+        .expect("HTTP client")
+}
+
+/// Flips one byte of a file in place (bit rot on a replica), durably.
+pub fn flip_byte(path: &Path, at: u64) {
+    use std::io::{Read, Seek, SeekFrom, Write};
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .expect("open for flipping");
+    f.seek(SeekFrom::Start(at)).expect("seek");
+    let mut b = [0u8; 1];
+    f.read_exact(&mut b).expect("read the byte");
+    f.seek(SeekFrom::Start(at)).expect("seek");
+    f.write_all(&[b[0] ^ 0x5a]).expect("write the byte");
+    f.sync_all().expect("sync");
+}
+
 /// Knobs for a test cluster. Defaults suit tests: small blocks, fast
 /// heartbeats, short timeouts.
 #[derive(Debug, Clone)]
@@ -274,6 +300,12 @@ impl TestCluster {
     }
 
     pub fn start_namenode(&mut self) {
+        self.start_namenode_with(&[]);
+    }
+
+    /// Starts the namenode with flags for this start only beside its usual
+    /// ones (e.g. `--restore FILE`).
+    pub fn start_namenode_with(&mut self, extra: &[&str]) {
         assert!(self.namenode.is_none(), "namenode already running");
         let o = &self.opts;
         let mut args: Vec<String> = vec![
@@ -293,16 +325,24 @@ impl TestCluster {
             o.lease_timeout.into(),
         ];
         args.extend(o.namenode_args.iter().cloned());
+        args.extend(extra.iter().map(|s| s.to_string()));
         let log = self.root.join("logs/namenode.log");
         self.namenode =
             Some(Proc::spawn("namenode", &bin("namenode"), &args, &log).expect("spawn namenode"));
     }
 
     pub fn start_datanode(&mut self, i: usize) {
+        let url = self.namenode_url();
+        self.start_datanode_against(i, &url);
+    }
+
+    /// Starts datanode `i` (its own data dir and port) reporting to the
+    /// namenode at `namenode_url`, which may be another cluster's.
+    pub fn start_datanode_against(&mut self, i: usize, namenode_url: &str) {
         assert!(self.datanodes[i].is_none(), "datanode {i} already running");
         let mut args: Vec<String> = vec![
             "--namenode".into(),
-            self.namenode_url(),
+            namenode_url.to_string(),
             "--listen".into(),
             format!("127.0.0.1:{}", self.dn_ports[i]),
             "--data-dir".into(),

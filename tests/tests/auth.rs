@@ -7,7 +7,9 @@
 //! endpoints, the web UI's login cookie, re-replication).
 use dfs_common::auth::{now_ms, BlockOp, BlockToken, ClusterKeys, BLOCK_TOKEN_HEADER};
 use dfs_common::ids::BlockId;
-use dfs_tests::{bin, p, sha256_hex, test_data, wait_until, ClusterOptions, TestCluster};
+use dfs_tests::{
+    bin, http_no_redirect, p, sha256_hex, test_data, wait_until, ClusterOptions, TestCluster,
+};
 use serde_json::Value;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -62,14 +64,6 @@ async fn secured(dir: &Path, block_token_lifetime: &str) -> TestCluster {
     .await
 }
 
-fn http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .no_proxy()
-        .build()
-        .unwrap()
-}
-
 /// `dfs` as a given user (or nobody).
 fn dfs_as(cluster: &TestCluster, token: Option<&str>, args: &[&str]) -> std::process::Output {
     let mut cmd = Command::new(bin("dfs"));
@@ -106,7 +100,7 @@ async fn no_credential_is_401_on_every_api() {
     let dir = tempfile::tempdir().unwrap();
     let cluster = secured(dir.path(), "10m").await;
     let nn = cluster.namenode_url();
-    let h = http();
+    let h = http_no_redirect();
 
     // One request per API family, without a credential, then with a wrong one.
     let requests = [
@@ -243,7 +237,7 @@ async fn permission_bits_decide_who_writes() {
     let cluster = secured(dir.path(), "10m").await;
     let nn = cluster.namenode_url();
     let w = format!("{nn}/webhdfs/v1");
-    let h = http();
+    let h = http_no_redirect();
     let local = dir.path().join("a.txt");
     std::fs::write(&local, b"alice's data\n").unwrap();
     let local = local.to_str().unwrap();
@@ -480,7 +474,7 @@ async fn first_block(cluster: &TestCluster, path: &str) -> (BlockId, String, Str
 async fn datanodes_need_block_tokens() {
     let dir = tempfile::tempdir().unwrap();
     let cluster = secured(dir.path(), "6s").await;
-    let h = http();
+    let h = http_no_redirect();
     let data = test_data((1 << 20) + 100, 5);
     let local = dir.path().join("f.bin");
     std::fs::write(&local, &data).unwrap();
@@ -613,7 +607,7 @@ async fn everything_works_with_tokens() {
     let mut cluster = secured(dir.path(), "10m").await;
     let nn = cluster.namenode_url();
     let w = format!("{nn}/webhdfs/v1");
-    let h = http();
+    let h = http_no_redirect();
     dfs_ok(&cluster, ROOT, &["mkdir", "-p", "/shared"]);
     let r = h
         .put(format!("{w}/shared?op=SETPERMISSION&permission=777"))

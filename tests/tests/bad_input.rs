@@ -12,7 +12,7 @@
 //! A second test covers slow and greedy clients: a request head sent byte
 //! by byte, bodies that stall (cut off, nothing kept), and the per-client
 //! bound on concurrent streams (429).
-use dfs_tests::{sha256_hex, test_data, wait_until, ClusterOptions, TestCluster};
+use dfs_tests::{http_no_redirect, sha256_hex, test_data, wait_until, ClusterOptions, TestCluster};
 use reqwest::multipart::{Form, Part};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
@@ -24,14 +24,6 @@ use tokio::net::TcpStream;
 /// Every name the corpus tries to create contains this, so an escape onto
 /// the local disk is found by name.
 const MARK: &str = "zzescape";
-
-fn http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .no_proxy()
-        .build()
-        .unwrap()
-}
 
 /// Which error body shape an answer must have.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -163,7 +155,7 @@ fn outside_data_dirs(root: &Path) -> BTreeSet<PathBuf> {
 
 /// After the corpus: every process answers, a round trip works.
 async fn still_alive(cluster: &TestCluster, label: &str) {
-    let c = http();
+    let c = http_no_redirect();
     let nn = cluster.namenode_url();
     let r = c.get(format!("{nn}/health")).send().await.unwrap();
     assert!(r.status().is_success(), "{label}: namenode /health");
@@ -218,7 +210,7 @@ async fn bad_input_corpus() {
     let before_parent_marked = marked(&parent, 2);
     let nn = cluster.namenode_url();
     let dn = cluster.datanode_url(0);
-    let c = http();
+    let c = http_no_redirect();
 
     // Something to rename, delete and read in the corpus.
     let r = c
@@ -1048,7 +1040,7 @@ async fn slow_and_greedy_clients() {
     .await;
     let nn = cluster.namenode_url();
     let dn = cluster.datanode_url(0);
-    let c = http();
+    let c = http_no_redirect();
 
     // Slowloris: a request head sent a byte at a time never completes; the
     // server answers 408 or closes once the request timeout has passed.

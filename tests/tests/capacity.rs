@@ -70,11 +70,7 @@ async fn full_datanodes_refuse_and_leave_nothing_behind() {
     })
     .await;
     let nn = cluster.namenode_url();
-    let c = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .no_proxy()
-        .build()
-        .unwrap();
+    let c = dfs_tests::http_no_redirect();
     let per_node = (CAPACITY / BLOCK) as usize;
 
     // Fill all but one block's room, one single-block file at a time. A

@@ -1,22 +1,7 @@
 //! A replica with a flipped byte on disk never reaches the reader: the read
 //! goes on from another replica and the bytes come back exact.
 use dfs_client::{NoProgress, UploadOptions};
-use dfs_tests::{p, test_data, ClusterOptions, TestCluster};
-use std::io::{Read, Seek, SeekFrom, Write};
-
-fn flip_byte(path: &std::path::Path, at: u64) {
-    let mut f = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(path)
-        .unwrap();
-    f.seek(SeekFrom::Start(at)).unwrap();
-    let mut b = [0u8; 1];
-    f.read_exact(&mut b).unwrap();
-    f.seek(SeekFrom::Start(at)).unwrap();
-    f.write_all(&[b[0] ^ 0x5a]).unwrap();
-    f.sync_all().unwrap();
-}
+use dfs_tests::{flip_byte, p, test_data, ClusterOptions, TestCluster};
 
 /// Index of the datanode serving at `addr`.
 fn node_index(cluster: &TestCluster, addr: &str) -> usize {
@@ -40,13 +25,16 @@ async fn download_reads_around_corrupt_replicas() {
     .unwrap();
     let locs = c.locations(&p("/c/f")).await.unwrap();
 
-    // Block 0: corrupt the replica a reader tries first.
+    // Block 0: corrupt two of its replicas in one chunk. Readers take the
+    // replicas in a random order, so most reads meet a bad one first.
     let b0 = &locs.blocks[0];
-    let first = node_index(&cluster, &b0.replicas[0].addr);
-    let f0 = cluster
-        .block_file(first, &b0.block_id.to_string())
-        .expect("block file on disk");
-    flip_byte(&f0, 70_000);
+    for r in &b0.replicas[..2] {
+        let i = node_index(&cluster, &r.addr);
+        let f0 = cluster
+            .block_file(i, &b0.block_id.to_string())
+            .expect("block file on disk");
+        flip_byte(&f0, 70_000);
+    }
     // Block 1: corrupt two of its three replicas.
     let b1 = &locs.blocks[1];
     for r in &b1.replicas[..2] {
@@ -135,19 +123,26 @@ async fn reading_ahead_falls_back_when_the_next_blocks_first_replica_is_bad() {
     .unwrap();
     let locs = c.locations(&p("/ahead")).await.unwrap();
     assert_eq!(locs.blocks.len(), 5);
-    // Block 2: its first replica's files are gone from under the datanode.
+    // Replicas are read in a random order: two of three are bad, so the
+    // replica opened ahead is a bad one in most runs, and the read must go
+    // on whichever comes first.
+    // Block 2: two replicas' files are gone from under their datanodes.
     let b2 = &locs.blocks[2];
-    let i = node_index(&cluster, &b2.replicas[0].addr);
-    let blk = cluster.block_file(i, &b2.block_id.to_string()).unwrap();
-    std::fs::remove_file(blk.with_extension("meta")).unwrap();
-    std::fs::remove_file(&blk).unwrap();
-    // Block 3: its first replica has a flipped byte in its last chunk.
+    for r in &b2.replicas[..2] {
+        let i = node_index(&cluster, &r.addr);
+        let blk = cluster.block_file(i, &b2.block_id.to_string()).unwrap();
+        std::fs::remove_file(blk.with_extension("meta")).unwrap();
+        std::fs::remove_file(&blk).unwrap();
+    }
+    // Block 3: two replicas have a flipped byte in their last chunk.
     let b3 = &locs.blocks[3];
-    let i = node_index(&cluster, &b3.replicas[0].addr);
-    flip_byte(
-        &cluster.block_file(i, &b3.block_id.to_string()).unwrap(),
-        (1 << 20) - 10,
-    );
+    for r in &b3.replicas[..2] {
+        let i = node_index(&cluster, &r.addr);
+        flip_byte(
+            &cluster.block_file(i, &b3.block_id.to_string()).unwrap(),
+            (1 << 20) - 10,
+        );
+    }
 
     let mut back = Vec::new();
     c.download(&p("/ahead"), &mut back, &NoProgress)

@@ -5,9 +5,8 @@
 use dfs_client::{DfsClient, NoProgress, UploadOptions};
 use dfs_common::error::ErrorCode;
 use dfs_common::proto::client::AdminState;
-use dfs_tests::{p, test_data, wait_until, ClusterOptions, TestCluster};
+use dfs_tests::{flip_byte, p, test_data, wait_until, ClusterOptions, TestCluster};
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::io::{Read, Seek, SeekFrom, Write};
 use std::time::Duration;
 
 const MB: usize = 1 << 20;
@@ -73,20 +72,6 @@ async fn replica_sets(
         }
     }
     m
-}
-
-fn flip_byte(path: &std::path::Path, at: u64) {
-    let mut f = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(path)
-        .unwrap();
-    f.seek(SeekFrom::Start(at)).unwrap();
-    let mut b = [0u8; 1];
-    f.read_exact(&mut b).unwrap();
-    f.seek(SeekFrom::Start(at)).unwrap();
-    f.write_all(&[b[0] ^ 0xff]).unwrap();
-    f.sync_all().unwrap();
 }
 
 /// Disk agrees with the namenode: each block of each file is on exactly
@@ -396,7 +381,12 @@ async fn namenode_killed_while_uploads_run() {
     }
     verify_all(&c, &files).await;
     cluster.wait_fully_replicated(HEAL).await;
-    // Orphans (blocks of the interrupted uploads) are deleted from disk.
+    // Blocks of the interrupted uploads are deleted from disk: those the
+    // namenode knew (their files' leases expire) by themselves, any it
+    // learned of only as the datanodes registered again on the operator's
+    // word (they are held: after a start, the metadata could be what is
+    // wrong).
+    c.delete_orphans().await.unwrap();
     disks_match(&cluster, &c, &files, 3).await;
 }
 

@@ -2,7 +2,7 @@
 //! redirect, the exact JSON shapes and error bodies of Hadoop's document,
 //! fsspec's write pattern (CREATE empty, then many APPENDs), OPEN ranges,
 //! `noredirect`, and the `--webhdfs-data-via-namenode` switch.
-use dfs_tests::{p, sha256_hex, test_data, ClusterOptions, TestCluster};
+use dfs_tests::{http_no_redirect, p, sha256_hex, test_data, ClusterOptions, TestCluster};
 use serde_json::{json, Value};
 use std::process::Command;
 
@@ -14,15 +14,6 @@ fn opts() -> ClusterOptions {
         replication: 2,
         ..Default::default()
     }
-}
-
-/// A client that does not follow redirects (we look at each step).
-fn http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .no_proxy()
-        .build()
-        .unwrap()
 }
 
 fn url(nn: &str, path: &str, query: &str) -> String {
@@ -148,7 +139,7 @@ async fn curl_round_trips_a_multi_block_file() {
     ]);
     assert_eq!(part.len(), 100000);
     assert!(part == data[70000..170000]);
-    let c = http();
+    let c = http_no_redirect();
     let ck = get_json(&c, &url(&nn, "/curl/x.bin", "op=GETFILECHECKSUM")).await;
     assert_eq!(
         ck,
@@ -178,7 +169,7 @@ async fn curl_round_trips_a_multi_block_file() {
 async fn json_shapes_and_errors_follow_hadoop() {
     let cluster = TestCluster::start(opts()).await;
     let nn = cluster.namenode_url();
-    let c = http();
+    let c = http_no_redirect();
 
     // MKDIRS, owner from user.name.
     let r = c
@@ -477,7 +468,7 @@ async fn json_shapes_and_errors_follow_hadoop() {
 async fn create_empty_then_many_appends() {
     let cluster = TestCluster::start(opts()).await;
     let nn = cluster.namenode_url();
-    let c = http();
+    let c = http_no_redirect();
     let r = create(
         &c,
         &nn,
@@ -632,7 +623,7 @@ async fn data_via_namenode() {
     })
     .await;
     let nn = cluster.namenode_url();
-    let c = http();
+    let c = http_no_redirect();
     let data = test_data(2 * BLOCK as usize + 99, 3);
     let r = c
         .put(url(&nn, "/via/f", "op=CREATE&overwrite=true"))

@@ -189,10 +189,15 @@ pub async fn set_admin_state(ctx: &Ctx, node: &str, drain: bool) -> CliResult {
         ctx.client.recommission(node).await?
     };
     if ctx.json {
-        emit_json(&change)
-    } else {
-        emit(&output::admin_state_text(&change.node))
+        return emit_json(&change);
     }
+    let mut text = output::admin_state_text(&change.node);
+    if drain && change.node.admin_state == AdminState::Decommissioning {
+        let (summary, nodes) = tokio::try_join!(ctx.client.summary(), ctx.client.datanodes())?;
+        let why = output::drain_blocked_text(&change.node, &nodes, summary.default_replication);
+        text.push_str(&why.unwrap_or_default());
+    }
+    emit(&text)
 }
 
 pub async fn safemode(ctx: &Ctx, action: SafeModeAction) -> CliResult {

@@ -7,7 +7,12 @@
 //! Invariants:
 //! - `get` into a local file writes a temp file beside the destination and
 //!   renames it only after the whole file arrived verified and was synced, so
-//!   a failed or interrupted download leaves no half file.
+//!   a failed or interrupted download leaves no half file: every way out
+//!   before the rename removes the temp file ([`TempGuard`]).
+//! - `get` never replaces an existing local file without `-f` (as `hdfs dfs
+//!   -get`, and as `put` treats remote files): it refuses before
+//!   downloading, and the final step does not replace a file that appeared
+//!   meanwhile either ([`move_into_place`]).
 //! - `put` follows `hdfs dfs -put`: into an existing remote directory under
 //!   the local base name; several sources need an existing directory; a local
 //!   directory only with `-r`.
@@ -302,13 +307,26 @@ async fn upload_one(
     }
 }
 
-/// What the LOCAL of `get` is now.
+/// What the LOCAL of `get` (or the destination in it) is now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LocalKind {
     Missing,
     Dir,
-    /// A file (or other non-directory): it will be replaced.
+    /// A file (or other non-directory, a link included).
     Other,
+}
+
+impl LocalKind {
+    /// What is at `path`; a link counts as what it points to when that is
+    /// a directory, else as `Other` (even dangling: something is there).
+    fn of(path: &Path) -> std::io::Result<LocalKind> {
+        match std::fs::symlink_metadata(path) {
+            Ok(_) if std::fs::metadata(path).is_ok_and(|m| m.is_dir()) => Ok(LocalKind::Dir),
+            Ok(_) => Ok(LocalKind::Other),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(LocalKind::Missing),
+            Err(e) => Err(e),
+        }
+    }
 }
 
 /// Where `get` writes: inside LOCAL when it is a directory, else LOCAL.
@@ -326,6 +344,27 @@ pub fn get_destination(local_arg: &str, kind: LocalKind, remote_name: &str) -> C
     }
 }
 
+/// May `get` write `dest`, given what is there now? A directory never; an
+/// existing file only with `force`.
+pub fn check_replace(dest: &Path, existing: LocalKind, force: bool) -> CliResult {
+    match existing {
+        LocalKind::Missing => Ok(()),
+        LocalKind::Dir => Err(CliError::Failed(format!(
+            "{} is a directory",
+            dest.display()
+        ))),
+        LocalKind::Other if force => Ok(()),
+        LocalKind::Other => Err(already_exists(dest)),
+    }
+}
+
+fn already_exists(dest: &Path) -> CliError {
+    CliError::Failed(format!(
+        "{} already exists (use -f to replace it)",
+        dest.display()
+    ))
+}
+
 /// `.<name>.dfs-part-<pid>` beside `dest` (same directory, so the final
 /// rename cannot cross file systems).
 pub fn temp_path_for(dest: &Path, pid: u32) -> CliResult<PathBuf> {
@@ -341,6 +380,48 @@ pub fn temp_path_for(dest: &Path, pid: u32) -> CliResult<PathBuf> {
     })
 }
 
+/// Why the temp file beside `dest` could not be made, in terms of what the
+/// user named (the temp file's name means nothing to them).
+fn cannot_write(dest: &Path, e: &std::io::Error) -> CliError {
+    let parent = dest.parent().filter(|p| !p.as_os_str().is_empty());
+    match parent {
+        Some(dir) if e.kind() == std::io::ErrorKind::NotFound => CliError::Failed(format!(
+            "cannot write {}: no such directory {}",
+            dest.display(),
+            dir.display()
+        )),
+        _ => io_failure(format!("cannot write {}", dest.display()), e),
+    }
+}
+
+/// Puts the finished temp file at `dest`. With `force` it replaces what is
+/// there; without, it never does, even if a file appeared at `dest` during
+/// the download: a hard link fails on an existing name, atomically (on a
+/// file system without hard links, a check then the rename).
+fn move_into_place(tmp: &Path, dest: &Path, force: bool) -> CliResult {
+    let moved = if force {
+        std::fs::rename(tmp, dest)
+    } else {
+        match std::fs::hard_link(tmp, dest) {
+            Ok(()) => {
+                // `dest` is whole now; if this fails, `get`'s guard tries
+                // again on its way out.
+                let _ = std::fs::remove_file(tmp);
+                Ok(())
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(e),
+            Err(_) if LocalKind::of(dest).map_or(true, |k| k != LocalKind::Missing) => {
+                return Err(already_exists(dest));
+            }
+            Err(_) => std::fs::rename(tmp, dest),
+        }
+    };
+    moved.map_err(|e| match e.kind() {
+        std::io::ErrorKind::AlreadyExists => already_exists(dest),
+        _ => io_failure(format!("cannot write {}", dest.display()), &e),
+    })
+}
+
 /// Removes the temp file unless the download completed.
 struct TempGuard(Option<PathBuf>);
 
@@ -352,7 +433,9 @@ impl Drop for TempGuard {
     }
 }
 
-pub async fn get(ctx: &Ctx, remote: &str, local: &str) -> CliResult {
+/// `get REMOTE LOCAL`: LOCAL `-` is stdout; an existing file at the
+/// destination is replaced only with `force`.
+pub async fn get(ctx: &Ctx, remote: &str, local: &str, force: bool) -> CliResult {
     let rpath = parse_path(remote)?;
     let status = ctx.client.status(&rpath).await?;
     if status.file_type == FileType::Directory {
@@ -363,41 +446,35 @@ pub async fn get(ctx: &Ctx, remote: &str, local: &str) -> CliResult {
     if local == "-" {
         return to_stdout(ctx, &rpath, Some(status.length)).await;
     }
-    let kind = match std::fs::metadata(local) {
-        Ok(m) if m.is_dir() => LocalKind::Dir,
-        Ok(_) => LocalKind::Other,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => LocalKind::Missing,
-        Err(e) => return Err(io_failure(local, &e)),
-    };
+    let kind = LocalKind::of(Path::new(local)).map_err(|e| io_failure(local, &e))?;
     let dest = get_destination(local, kind, &status.name)?;
-    if std::fs::metadata(&dest).is_ok_and(|m| m.is_dir()) {
-        return Err(CliError::Failed(format!(
-            "{} is a directory",
-            dest.display()
-        )));
-    }
+    let existing = LocalKind::of(&dest).map_err(|e| io_failure(dest.display(), &e))?;
+    check_replace(&dest, existing, force)?;
     let tmp = temp_path_for(&dest, std::process::id())?;
     let _ = std::fs::remove_file(&tmp); // a leftover of an earlier run with our pid
     let file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .open(&tmp)
-        .map_err(|e| io_failure(tmp.display(), &e))?;
-    let mut guard = TempGuard(Some(tmp.clone()));
+        .map_err(|e| cannot_write(&dest, &e))?;
+    // From here on, every way out (an error, Ctrl-C, success) drops the
+    // guard, which removes the temp file if it is still there.
+    let _guard = TempGuard(Some(tmp.clone()));
     let bar = Bar::new(ctx.progress, Some(status.length), rpath.as_str());
     let (done, file) = tokio::select! {
         r = ctx.client.download_to(&rpath, file, &bar) => r.map_err(CliError::from),
         _ = tokio::signal::ctrl_c() => Err(CliError::Interrupted),
     }?;
     drop(bar);
-    tokio::task::spawn_blocking(move || file.sync_all())
-        .await
-        .map_err(|e| CliError::Failed(format!("syncing {}: {e}", tmp.display())))?
-        .map_err(|e| io_failure(tmp.display(), &e))?;
-    tokio::fs::rename(&tmp, &dest)
-        .await
-        .map_err(|e| io_failure(dest.display(), &e))?;
-    guard.0 = None; // renamed: nothing left to clean up
+    let target = dest.clone();
+    tokio::task::spawn_blocking(move || {
+        file.sync_all()
+            .map_err(|e| io_failure(format!("cannot write {}", target.display()), &e))?;
+        drop(file);
+        move_into_place(&tmp, &target, force)
+    })
+    .await
+    .map_err(|e| CliError::Failed(format!("writing {}: {e}", dest.display())))??;
     if ctx.json {
         emit_json(&done)?;
     }
@@ -712,6 +789,86 @@ mod tests {
             PathBuf::from(".f.dfs-part-7")
         );
         assert!(temp_path_for(Path::new("/"), 7).is_err());
+    }
+
+    #[test]
+    fn get_replaces_a_local_file_only_with_force() {
+        let f = Path::new("out/f.bin");
+        check_replace(f, LocalKind::Missing, false).unwrap();
+        check_replace(f, LocalKind::Other, true).unwrap();
+        let e = check_replace(f, LocalKind::Other, false).unwrap_err();
+        assert_eq!(
+            e,
+            CliError::Failed("out/f.bin already exists (use -f to replace it)".into())
+        );
+        for force in [false, true] {
+            let e = check_replace(f, LocalKind::Dir, force).unwrap_err();
+            assert_eq!(e, CliError::Failed("out/f.bin is a directory".into()));
+        }
+    }
+
+    #[test]
+    fn local_kinds_see_links() {
+        let t = tempfile::tempdir().unwrap();
+        let (file, dir) = (t.path().join("file"), t.path().join("dir"));
+        std::fs::write(&file, b"1").unwrap();
+        std::fs::create_dir(&dir).unwrap();
+        let link = |name: &str, to: &Path| {
+            let l = t.path().join(name);
+            std::os::unix::fs::symlink(to, &l).unwrap();
+            l
+        };
+        let kinds = [
+            (file.clone(), LocalKind::Other),
+            (dir.clone(), LocalKind::Dir),
+            (t.path().join("none"), LocalKind::Missing),
+            (link("to-file", &file), LocalKind::Other),
+            (link("to-dir", &dir), LocalKind::Dir),
+            (link("dangling", &t.path().join("none")), LocalKind::Other),
+        ];
+        for (path, kind) in kinds {
+            assert_eq!(LocalKind::of(&path).unwrap(), kind, "{}", path.display());
+        }
+    }
+
+    #[test]
+    fn the_final_move_never_replaces_without_force() {
+        let t = tempfile::tempdir().unwrap();
+        let (tmp, dest) = (t.path().join(".d.dfs-part-1"), t.path().join("d"));
+        // A file appeared at `dest` during the download: kept as it was.
+        std::fs::write(&tmp, b"new").unwrap();
+        std::fs::write(&dest, b"theirs").unwrap();
+        let e = move_into_place(&tmp, &dest, false).unwrap_err();
+        assert!(
+            matches!(&e, CliError::Failed(m) if m.ends_with("(use -f to replace it)")),
+            "{e:?}"
+        );
+        assert_eq!(std::fs::read(&dest).unwrap(), b"theirs");
+        // With -f it is replaced.
+        move_into_place(&tmp, &dest, true).unwrap();
+        assert_eq!(std::fs::read(&dest).unwrap(), b"new");
+        assert!(!tmp.exists());
+        // Nothing there: moved, and the temp name is gone.
+        std::fs::remove_file(&dest).unwrap();
+        std::fs::write(&tmp, b"again").unwrap();
+        move_into_place(&tmp, &dest, false).unwrap();
+        assert_eq!(std::fs::read(&dest).unwrap(), b"again");
+        assert!(!tmp.exists());
+    }
+
+    #[test]
+    fn a_missing_local_directory_is_named_as_typed() {
+        let e = std::io::Error::from(std::io::ErrorKind::NotFound);
+        assert_eq!(
+            cannot_write(Path::new("nodir/out.bin"), &e),
+            CliError::Failed("cannot write nodir/out.bin: no such directory nodir".into())
+        );
+        let e = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        let CliError::Failed(m) = cannot_write(Path::new("ro/out.bin"), &e) else {
+            panic!("not a failure");
+        };
+        assert!(m.starts_with("cannot write ro/out.bin: "), "{m}");
+        assert!(!m.contains("dfs-part"), "{m}");
     }
 
     #[test]

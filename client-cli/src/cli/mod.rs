@@ -22,6 +22,7 @@
 mod admin;
 mod fs;
 mod io;
+mod metadata;
 pub mod output;
 mod progress;
 
@@ -96,6 +97,9 @@ pub enum Command {
     Put(PutArgs),
     /// Download a file ('-' writes stdout; into LOCAL if it is a directory).
     Get {
+        /// Replace an existing local file.
+        #[arg(short = 'f', long = "force")]
+        force: bool,
         #[arg(value_name = "REMOTE")]
         remote: String,
         #[arg(default_value = ".", value_name = "LOCAL")]
@@ -166,6 +170,28 @@ pub enum Command {
         #[arg(value_enum, value_name = "ACTION")]
         action: SafemodeArg,
     },
+    /// Save a consistent checkpoint of the namenode's metadata (for
+    /// `namenode --restore FILE`); `-` writes it to stdout.
+    Backup {
+        /// Replace FILE if it exists.
+        #[arg(short = 'f', long = "force")]
+        force: bool,
+        #[arg(value_name = "FILE")]
+        file: String,
+    },
+    /// Replicas that datanodes hold of blocks the namespace does not know;
+    /// `delete` orders them all deleted (held ones included).
+    Orphans {
+        #[arg(value_enum, value_name = "ACTION")]
+        action: Option<OrphansArg>,
+    },
+}
+
+/// `dfs orphans [list|delete]`.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OrphansArg {
+    List,
+    Delete,
 }
 
 /// `dfs safemode get|enter|leave`.
@@ -343,7 +369,11 @@ async fn dispatch(ctx: &Ctx, command: Command) -> CliResult {
         } => fs::rm(ctx, &paths, recursive, force).await,
         Command::Mv { src, dst } => fs::mv(ctx, &src, &dst).await,
         Command::Put(args) => io::put(ctx, &args).await,
-        Command::Get { remote, local } => io::get(ctx, &remote, &local).await,
+        Command::Get {
+            remote,
+            local,
+            force,
+        } => io::get(ctx, &remote, &local, force).await,
         Command::Cat { paths } => io::cat(ctx, &paths).await,
         Command::Setrep {
             wait,
@@ -360,6 +390,10 @@ async fn dispatch(ctx: &Ctx, command: Command) -> CliResult {
         Command::Decommission { node } => admin::set_admin_state(ctx, &node, true).await,
         Command::Recommission { node } => admin::set_admin_state(ctx, &node, false).await,
         Command::Safemode { action } => admin::safemode(ctx, action.into()).await,
+        Command::Backup { force, file } => metadata::backup(ctx, &file, force).await,
+        Command::Orphans { action } => {
+            metadata::orphans(ctx, action == Some(OrphansArg::Delete)).await
+        }
     }
 }
 
@@ -391,9 +425,18 @@ mod tests {
             other => panic!("{other:?}"),
         }
         match parse(&["dfs", "get", "/a"]).command {
-            Command::Get { remote, local } => {
-                assert_eq!((remote.as_str(), local.as_str()), ("/a", "."))
+            Command::Get {
+                remote,
+                local,
+                force,
+            } => {
+                assert_eq!((remote.as_str(), local.as_str()), ("/a", "."));
+                assert!(!force, "get replaces a local file only with -f");
             }
+            other => panic!("{other:?}"),
+        }
+        match parse(&["dfs", "get", "-f", "/a", "b"]).command {
+            Command::Get { force, .. } => assert!(force),
             other => panic!("{other:?}"),
         }
         assert!(

@@ -9,7 +9,7 @@ use super::{io_failure, CliError, CliResult};
 use dfs_client::SafeModeStatus;
 use dfs_common::proto::client::{
     AdminState, BlockHealth, ClusterSummary, ContentSummary, DatanodeReport, DatanodeState,
-    FileStatus, FileType, FsckReport, ReplicationProgress,
+    FileStatus, FileType, FsckReport, OrphansReport, ReplicationProgress, UnknownReplicas,
 };
 use dfs_common::units::human_bytes;
 use serde::Serialize;
@@ -367,6 +367,10 @@ pub fn report_text(s: &ClusterSummary, nodes: &[DatanodeReport]) -> String {
             ),
         ],
         vec!["Corrupt replicas:".into(), s.corrupt_replicas.to_string()],
+        vec![
+            "Unknown replicas:".into(),
+            unknown_replicas_text(&s.unknown_replicas),
+        ],
         vec!["Repair:".into(), repair_text(&s.replication)],
         vec![
             "Defaults:".into(),
@@ -379,6 +383,35 @@ pub fn report_text(s: &ClusterSummary, nodes: &[DatanodeReport]) -> String {
     ];
     let mut out = table(&kv, &[Align::Left, Align::Left]);
     out.push('\n');
+    if !s.cluster_id.is_empty() {
+        out.push_str(&format!("Cluster id: {}\n", s.cluster_id));
+    }
+    if let Some(why) = &s.unknown_replicas.reason {
+        out.push_str(&format!("Held: {why}\n"));
+    }
+    if !s.refused_datanodes.is_empty() {
+        out.push_str(&format!(
+            "Refused: {} datanode{} of another cluster cannot join:\n",
+            s.refused_datanodes.len(),
+            if s.refused_datanodes.len() == 1 {
+                ""
+            } else {
+                "s"
+            }
+        ));
+        for r in &s.refused_datanodes {
+            out.push_str(&format!(
+                "  {} ({}, {} attempts, last {} s ago): {}\n",
+                r.addr, r.id, r.attempts, r.last_attempt_secs_ago, r.message
+            ));
+        }
+    }
+    if !s.cluster_id.is_empty()
+        || s.unknown_replicas.reason.is_some()
+        || !s.refused_datanodes.is_empty()
+    {
+        out.push('\n');
+    }
     if nodes.is_empty() {
         out.push_str("No datanodes.\n");
         return out;
@@ -455,6 +488,32 @@ pub fn admin_state_text(n: &DatanodeReport) -> String {
     format!("Datanode {id} at {}{dead} is {what}\n", n.addr)
 }
 
+/// `decommission` of node `n` that still holds copies its blocks need,
+/// when too few other datanodes can take them (`nodes`: every datanode;
+/// files wanting `replication`): why it will not drain by itself, and that
+/// it must not be stopped (the web UI's wording). `None` when the copies
+/// can be made.
+pub fn drain_blocked_text(
+    n: &DatanodeReport,
+    nodes: &[DatanodeReport],
+    replication: u16,
+) -> Option<String> {
+    let usable = nodes
+        .iter()
+        .filter(|d| d.state == DatanodeState::Live && d.admin_state == AdminState::Normal)
+        .count() as u64;
+    let blocked = n.admin_state == AdminState::Decommissioning
+        && n.decommission_remaining_blocks > 0
+        && usable < u64::from(replication);
+    blocked.then(|| {
+        format!(
+            "It cannot be drained until a datanode joins or comes back: only {} can take copies \
+             but files want {replication} replicas. Do not stop it: it holds copies its blocks need.\n",
+            plural(usable, "datanode", "datanodes")
+        )
+    })
+}
+
 /// `safemode`: "Safe mode is ON (reason)" / "Safe mode is OFF".
 pub fn safe_mode_text(s: &SafeModeStatus) -> String {
     match (s.safe_mode, s.reason.as_deref()) {
@@ -465,6 +524,56 @@ pub fn safe_mode_text(s: &SafeModeStatus) -> String {
 }
 
 /// `fsck`: the problem blocks, totals, then the verdict line.
+/// "none", or how many unknown replicas are held and how many wait.
+pub fn unknown_replicas_text(u: &UnknownReplicas) -> String {
+    if u.held == 0 && u.waiting == 0 {
+        return "none".into();
+    }
+    let mut parts = Vec::new();
+    if u.held > 0 {
+        parts.push(format!(
+            "{} held on {} datanode{} (dfs orphans delete)",
+            u.held,
+            u.held_nodes,
+            if u.held_nodes == 1 { "" } else { "s" }
+        ));
+    }
+    if u.waiting > 0 {
+        parts.push(format!("{} strays to be deleted", u.waiting));
+    }
+    parts.join(", ")
+}
+
+/// `dfs orphans`: per datanode.
+pub fn orphans_text(r: &OrphansReport) -> String {
+    let mut out = format!(
+        "Unknown replicas: {}\n",
+        unknown_replicas_text(&r.unknown_replicas)
+    );
+    if let Some(why) = &r.unknown_replicas.reason {
+        out.push_str(&format!("Held: {why}\n"));
+    }
+    if !r.nodes.is_empty() {
+        let mut rows = vec![["NODE", "ADDRESS", "HELD", "WAITING", "KNOWN"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>()];
+        for n in &r.nodes {
+            rows.push(vec![
+                n.id.to_string(),
+                n.addr.clone(),
+                n.held.to_string(),
+                n.waiting.to_string(),
+                n.known.to_string(),
+            ]);
+        }
+        use Align::*;
+        out.push('\n');
+        out.push_str(&table(&rows, &[Left, Left, Right, Right, Right]));
+    }
+    out
+}
+
 pub fn fsck_text(r: &FsckReport) -> String {
     let mut out = String::new();
     if !r.problems.is_empty() {
@@ -512,8 +621,15 @@ pub fn fsck_text(r: &FsckReport) -> String {
             "Safe mode:".into(),
             if r.safe_mode { "ON" } else { "off" }.into(),
         ],
+        vec![
+            "Unknown replicas:".into(),
+            unknown_replicas_text(&r.unknown_replicas),
+        ],
     ];
     out.push_str(&table(&kv, &[Align::Left, Align::Right]));
+    if let Some(why) = &r.unknown_replicas.reason {
+        out.push_str(&format!("Held: {why}\n"));
+    }
     let listed = r.problems.len() as u64;
     let problems =
         r.under_replicated_blocks + r.over_replicated_blocks + r.corrupt_blocks + r.missing_blocks;
@@ -779,7 +895,31 @@ pub(crate) mod tests {
             admin_state_text(&n),
             "Datanode abababab at http://10.0.0.5:9864 is decommissioning: 1 block still to copy elsewhere\n"
         );
+        // 3 nodes, replication 3: the two others cannot take its copies.
+        let others = |admin: AdminState| DatanodeReport {
+            admin_state: admin,
+            ..Default::default()
+        };
+        let mut nodes = vec![
+            n.clone(),
+            others(AdminState::Normal),
+            others(AdminState::Normal),
+        ];
+        assert_eq!(
+            drain_blocked_text(&n, &nodes, 3).unwrap(),
+            "It cannot be drained until a datanode joins or comes back: only 2 datanodes can take \
+             copies but files want 3 replicas. Do not stop it: it holds copies its blocks need.\n"
+        );
+        assert_eq!(drain_blocked_text(&n, &nodes, 2), None);
+        nodes.push(others(AdminState::Normal));
+        assert_eq!(drain_blocked_text(&n, &nodes, 3), None);
+        // A dead node takes no copies.
+        nodes[3].state = DatanodeState::Dead;
+        assert!(drain_blocked_text(&n, &nodes, 3).is_some());
+        n.decommission_remaining_blocks = 0;
+        assert_eq!(drain_blocked_text(&n, &nodes, 3), None);
         n.admin_state = AdminState::Decommissioned;
+        assert_eq!(drain_blocked_text(&n, &nodes, 3), None);
         assert!(admin_state_text(&n).contains("it can be stopped"));
         n.admin_state = AdminState::Normal;
         n.state = DatanodeState::Dead;

@@ -22,6 +22,14 @@ use serde::{Deserialize, Serialize};
 
 pub const RPC_PREFIX: &str = "/rpc/v1";
 
+/// Header a datanode sends, with its node id, on the write calls it makes
+/// as a relay (a WebHDFS CREATE/APPEND landing there): `create`, `append`
+/// and `renew_lease`. The namenode then ends that write as soon as it
+/// declares the datanode dead, rather than after the lease timeout (the
+/// relay died with it). Only the writer's own write is affected, so it
+/// needs no more trust than the write itself.
+pub const RELAY_HEADER: &str = "x-dfs-relayed-by";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum FileType {
@@ -338,6 +346,72 @@ pub struct ClusterSummary {
     pub corrupt_replicas: u64,
     /// Repair work in view: what is queued, in flight and done.
     pub replication: ReplicationProgress,
+    /// This cluster's id (datanodes of another cluster are refused).
+    pub cluster_id: String,
+    /// Replicas on datanodes of blocks the namespace does not know.
+    pub unknown_replicas: UnknownReplicas,
+    /// Datanodes of another cluster that tried to join recently.
+    pub refused_datanodes: Vec<RefusedDatanode>,
+}
+
+/// Replicas that datanodes hold of blocks the namespace does not know
+/// ("orphans"). A few strays of cut-off writes wait out the orphan grace and
+/// are deleted; anything that looks like lost or stale metadata is held
+/// until an operator decides (`dfs orphans delete`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct UnknownReplicas {
+    /// Held: deleted only on an operator's word.
+    pub held: u64,
+    /// Datanodes holding the held ones.
+    pub held_nodes: u32,
+    /// Waiting out the orphan grace, then deleted.
+    pub waiting: u64,
+    /// Why replicas are held, in the operator's words (`None`: none held).
+    pub reason: Option<String>,
+}
+
+/// A datanode of another cluster that tried to register.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RefusedDatanode {
+    pub id: NodeId,
+    pub addr: String,
+    /// The cluster it belongs to.
+    pub cluster_id: String,
+    /// What is wrong and how to fix it.
+    pub message: String,
+    /// Seconds since its last attempt.
+    pub last_attempt_secs_ago: u64,
+    pub attempts: u64,
+}
+
+/// `GET /api/v1/orphans`: unknown replicas per datanode.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct OrphansReport {
+    pub unknown_replicas: UnknownReplicas,
+    pub nodes: Vec<NodeOrphans>,
+}
+
+/// One datanode's unknown replicas.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NodeOrphans {
+    pub id: NodeId,
+    pub addr: String,
+    pub held: u64,
+    pub waiting: u64,
+    /// Replicas of known blocks on the same node.
+    pub known: u64,
+}
+
+/// `POST /api/v1/orphans/delete`: what was ordered deleted.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct OrphansDeleted {
+    pub replicas: u64,
+    pub nodes: u32,
 }
 
 /// What the replication monitor is doing (the "repair in view" numbers).
@@ -457,6 +531,8 @@ pub struct FsckReport {
     pub dead_datanodes: u32,
     pub decommissioning_datanodes: u32,
     pub safe_mode: bool,
+    /// Replicas of blocks the namespace does not know (cluster-wide).
+    pub unknown_replicas: UnknownReplicas,
 }
 
 /// What `POST /api/v1/safemode?action=` does.

@@ -6,7 +6,7 @@
 //! datanode rides back on [`HeartbeatReply::commands`].
 use super::DatanodeInfo;
 use crate::checksum::Sha256Digest;
-use crate::ids::{BlockId, NodeId};
+use crate::ids::{BlockId, ClusterId, NodeId};
 use serde::{Deserialize, Serialize};
 
 pub const INTERNAL_PREFIX: &str = "/internal/v1";
@@ -38,6 +38,10 @@ pub struct RegisterRequest {
     pub storage: StorageReport,
     pub blocks: Vec<ReportedBlock>,
     pub version: String,
+    /// The cluster this datanode belongs to (`None`: it never joined one,
+    /// and adopts the namenode's). A namenode of another cluster refuses the
+    /// registration with 409 Conflict and [`cluster_mismatch_message`].
+    pub cluster_id: Option<ClusterId>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -45,6 +49,21 @@ pub struct RegisterResponse {
     pub heartbeat_interval_ms: u64,
     /// How often to send a full [`BlockReport`].
     pub block_report_interval_ms: u64,
+    /// The namenode's cluster: a datanode without one records it.
+    pub cluster_id: ClusterId,
+}
+
+/// The sentence both sides log when a datanode of cluster `datanode` meets
+/// the namenode at `namenode_url` of cluster `namenode`.
+pub fn cluster_mismatch_message(
+    datanode: &ClusterId,
+    namenode_url: &str,
+    namenode: &ClusterId,
+) -> String {
+    format!(
+        "this datanode belongs to cluster {datanode}, the namenode at {namenode_url} is cluster {namenode}: \
+         restore the namenode's metadata (namenode --restore CHECKPOINT), or start this datanode on an empty data dir"
+    )
 }
 
 /// `POST heartbeat`.

@@ -7,14 +7,15 @@ use crate::auth::Caller;
 use crate::error::NamenodeError;
 use crate::namespace::permission::{Check, EXECUTE, READ, WRITE};
 use crate::namesystem::Namesystem;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use dfs_common::auth::BlockOp;
+use dfs_common::ids::{FileId, NodeId};
 use dfs_common::proto::client::{
     AbandonBlockRequest, AddBlockRequest, AppendRequest, AppendResponse, BadReplicaReport,
     CompleteRequest, ContentSummary, CreateRequest, CreateResponse, DeleteRequest, DeleteResponse,
     DirectoryListing, FileIdRequest, FileLocations, FileStatus, ListQuery, LocatedBlock,
     MkdirsRequest, PathQuery, RenameRequest, SetAttributesRequest, SetReplicationRequest,
-    RPC_PREFIX,
+    RELAY_HEADER, RPC_PREFIX,
 };
 
 type Ns = web::Data<Namesystem>;
@@ -55,9 +56,32 @@ async fn mkdirs(ns: Ns, caller: Caller, req: web::Json<MkdirsRequest>) -> Answer
     ))
 }
 
-async fn append(ns: Ns, caller: Caller, req: web::Json<AppendRequest>) -> Answer<AppendResponse> {
+/// The datanode relaying this call's write, from [`RELAY_HEADER`]; `None`
+/// when absent or not a node id (the write then just has no relay).
+fn relay_of(http: &HttpRequest) -> Option<NodeId> {
+    http.headers()
+        .get(RELAY_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+}
+
+/// Records the relay of write `file_id`, if the call came through one.
+fn note_relay(ns: &Namesystem, http: &HttpRequest, file_id: FileId) -> Result<(), ApiError> {
+    if let Some(node) = relay_of(http) {
+        ns.note_relay(file_id, node)?;
+    }
+    Ok(())
+}
+
+async fn append(
+    ns: Ns,
+    caller: Caller,
+    http: HttpRequest,
+    req: web::Json<AppendRequest>,
+) -> Answer<AppendResponse> {
     caller.check(&ns, &req.path, Check::target(WRITE))?;
     let mut opened = ns.append(&req.path).await?;
+    note_relay(&ns, &http, opened.file_id)?;
     if let Some(last) = opened.last_block.as_mut() {
         // The old short last block is read back and written anew.
         caller.sign_blocks(std::slice::from_mut(last), BlockOp::Read);
@@ -160,7 +184,12 @@ async fn content_summary(
     Ok(web::Json(ns.content_summary(&q.path)?))
 }
 
-async fn create(ns: Ns, caller: Caller, req: web::Json<CreateRequest>) -> Answer<CreateResponse> {
+async fn create(
+    ns: Ns,
+    caller: Caller,
+    http: HttpRequest,
+    req: web::Json<CreateRequest>,
+) -> Answer<CreateResponse> {
     let mut req = req.into_inner();
     let check = Check {
         ancestor: WRITE,
@@ -170,6 +199,7 @@ async fn create(ns: Ns, caller: Caller, req: web::Json<CreateRequest>) -> Answer
     caller.check(&ns, &req.path, check)?;
     req.owner = caller.owner_of_new(req.owner.as_deref());
     let mut created = ns.create(&req).await?;
+    note_relay(&ns, &http, created.file_id)?;
     if req.first_block {
         let first = AddBlockRequest {
             file_id: created.file_id,
@@ -216,10 +246,13 @@ async fn complete(ns: Ns, caller: Caller, req: web::Json<CompleteRequest>) -> An
 async fn renew_lease(
     ns: Ns,
     caller: Caller,
+    http: HttpRequest,
     req: web::Json<FileIdRequest>,
 ) -> Result<HttpResponse, ApiError> {
     caller.check_writer(&ns, req.file_id)?;
     ns.renew_lease(req.file_id)?;
+    // Again with each renewal: a restarted namenode learns it anew.
+    note_relay(&ns, &http, req.file_id)?;
     Ok(empty())
 }
 

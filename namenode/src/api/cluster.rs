@@ -1,7 +1,8 @@
 //! The cluster API (`/api/v1/summary`, `datanodes`, `fsck`, `blocks`), the
 //! operator actions (`/api/v1/safemode`, `/api/v1/datanodes/{node}/
-//! decommission|recommission`) and the operational endpoints `/health` and
-//! `/metrics`.
+//! decommission|recommission`, `/api/v1/orphans/delete`), metadata
+//! checkpoints (`/api/v1/checkpoint`) and the operational endpoints
+//! `/health` and `/metrics`.
 use super::error::ApiError;
 use crate::auth::Caller;
 use crate::metrics;
@@ -10,7 +11,8 @@ use crate::namesystem::{Namesystem, SafeModeAction, SafeModeStatus};
 use actix_web::{web, HttpResponse};
 use dfs_common::path::DfsPath;
 use dfs_common::proto::client::{
-    AdminStateChange, ClusterSummary, DatanodeReport, FileLocations, FsckReport, PathQuery,
+    AdminStateChange, ClusterSummary, DatanodeReport, FileLocations, FsckReport, OrphansDeleted,
+    OrphansReport, PathQuery,
 };
 use serde::Deserialize;
 
@@ -35,6 +37,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             &r("datanodes/{node:.+}/recommission"),
             web::post().to(recommission),
         )
+        .route(&r("orphans"), web::get().to(orphans))
+        .route(&r("orphans/delete"), web::post().to(delete_orphans))
+        .route(&r("checkpoint"), web::get().to(checkpoint))
         .route("/health", web::get().to(health))
         .route("/metrics", web::get().to(metrics_text));
 }
@@ -86,6 +91,43 @@ async fn decommission(ns: Ns, caller: Caller, node: web::Path<String>) -> Answer
     caller.require_superuser("decommissioning")?;
     let node = ns.set_admin_state(&node, true).await?;
     Ok(web::Json(AdminStateChange { node }))
+}
+
+/// Replicas of blocks the namespace does not know, per datanode.
+async fn orphans(ns: Ns) -> Answer<OrphansReport> {
+    Ok(web::Json(ns.orphans()?))
+}
+
+/// The operator's word: delete every replica of an unknown block.
+async fn delete_orphans(ns: Ns, caller: Caller) -> Answer<OrphansDeleted> {
+    caller.require_superuser("deleting replicas of unknown blocks")?;
+    Ok(web::Json(ns.delete_orphans().await?))
+}
+
+/// A consistent checkpoint of the metadata (what `dfs backup` saves and
+/// `namenode --restore` loads), streamed from a temp file so that a slow
+/// reader holds nothing open in the store.
+async fn checkpoint(ns: Ns, caller: Caller) -> Result<HttpResponse, ApiError> {
+    caller.require_superuser("taking a checkpoint of the metadata")?;
+    let (file, summary) = crate::checkpoint::to_temp_file(ns.into_inner())
+        .await
+        .map_err(|e| ApiError::internal(format!("cannot write a checkpoint: {e}")))?;
+    let body =
+        tokio_util::io::ReaderStream::with_capacity(tokio::fs::File::from_std(file), 1 << 20);
+    Ok(HttpResponse::Ok()
+        .content_type("application/octet-stream")
+        .insert_header((
+            "content-disposition",
+            format!(
+                "attachment; filename=\"dfs-{}-{}.{}\"",
+                summary.header.cluster_id,
+                summary.header.created_ms,
+                dfs_common::checkpoint::EXTENSION
+            ),
+        ))
+        .insert_header(("x-dfs-checkpoint-records", summary.records.to_string()))
+        .no_chunking(summary.bytes)
+        .streaming(body))
 }
 
 async fn recommission(ns: Ns, caller: Caller, node: web::Path<String>) -> Answer<AdminStateChange> {

@@ -147,6 +147,7 @@ async fn a_whole_write_through_http() {
     assert_eq!(early.block, None);
 
     let reg = RegisterRequest {
+        cluster_id: None,
         node: node.clone(),
         storage: StorageReport {
             capacity: 1 << 30,
@@ -331,6 +332,7 @@ async fn operator_endpoints() {
         addr: "http://127.0.0.1:9864".into(),
     };
     let reg = RegisterRequest {
+        cluster_id: None,
         node: node.clone(),
         storage: StorageReport {
             capacity: 1 << 30,

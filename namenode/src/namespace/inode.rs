@@ -5,7 +5,7 @@
 //! memory (rebuilt at load from every inode's `parent` + `name`), so a rename
 //! rewrites exactly one inode record plus the two parents' mtimes.
 use dfs_common::checksum::Sha256Digest;
-use dfs_common::ids::{BlockId, FileId};
+use dfs_common::ids::{BlockId, FileId, NodeId};
 use dfs_common::path::DfsPath;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -164,4 +164,10 @@ impl From<LegacyPendingFile> for PendingFile {
 pub struct Pending {
     pub file: PendingFile,
     pub last_renewed: Instant,
+    /// The datanode relaying this write (WebHDFS CREATE/APPEND landing
+    /// there), if one is: the write ends when that node is declared dead.
+    /// Memory only, like the lease clock: the relay says so again with
+    /// every lease renewal, so a restarted namenode learns it anew within
+    /// one renewal interval.
+    pub relay: Option<NodeId>,
 }

@@ -184,6 +184,7 @@ impl Namespace {
                 Pending {
                     file,
                     last_renewed: now,
+                    relay: None,
                 },
             );
         }
@@ -294,22 +295,6 @@ impl Namespace {
             }
         }
         Ok(depth)
-    }
-
-    /// `mkdir -p dir` after [`Self::check_mkdirs`] succeeded: cannot fail
-    /// except on a broken invariant.
-    fn make_dirs(&mut self, dir: &DfsPath, now_ms: u64, txn: &mut Txn) -> Result<InodeId> {
-        let mut cur = ROOT_ID;
-        for c in dir.components() {
-            let existing = self.inode(cur)?.children.get(c).copied();
-            cur = match existing {
-                Some(id) => id,
-                None => {
-                    self.add_child(cur, c, InodeRecord::new_dir(cur, c, now_ms), now_ms, txn)?
-                }
-            };
-        }
-        Ok(cur)
     }
 
     /// Allocates an inode for `record` and links it under `parent`.

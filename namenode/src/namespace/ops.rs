@@ -1,7 +1,7 @@
 //! Namespace changes that do not involve writing data: `mkdir -p`, `mv`,
 //! `rm -r`, `setrep` (HDFS FSDirMkdirOp, FSDirRenameOp, FSDirDeleteOp,
 //! FSDirAttrOp).
-use super::inode::{FileMeta, InodeRecord};
+use super::inode::{FileMeta, InodeId, InodeRecord, ROOT_ID};
 use super::{Deletions, Namespace};
 use crate::config::check_replication;
 use crate::error::{NamenodeError, Result};
@@ -58,27 +58,46 @@ impl Namespace {
                 "parent directory {parent} does not exist (use parents / -p to create it)"
             )));
         }
-        let id = self.make_dirs(path, now_ms, txn)?;
-        if owner.is_some() || permission.is_some() {
-            // The components past the `existing` ones are new.
-            let mut cur = super::inode::ROOT_ID;
-            for (depth, c) in path.components().enumerate() {
-                cur = self.inode(cur)?.children.get(c).copied().ok_or_else(|| {
-                    NamenodeError::Internal(format!("{path}: made directory {c} is missing"))
-                })?;
-                if depth >= existing {
-                    let inode = self.inode_mut(cur)?;
+        let id = self.make_dirs_as(path, owner, permission, now_ms, txn)?;
+        Ok(self.status_of(self.inode(id)?, path.clone()))
+    }
+
+    /// `mkdir -p dir` once [`Self::check_mkdirs`] passed: the directories
+    /// it makes are owned by `owner` and get mode `permission` (the
+    /// defaults when `None`), and take their parent's group as any new
+    /// inode does; existing ones are left as they are. Returns `dir`'s
+    /// inode; cannot fail but on a broken invariant.
+    ///
+    /// Every directory is made here: by `mkdir -p`, and as the parents a
+    /// write makes on its way (`complete` passes the writer), so a user
+    /// owns the directories their upload made and can write into and
+    /// remove them (HDFS gives implicit parents the creator too).
+    pub(super) fn make_dirs_as(
+        &mut self,
+        dir: &DfsPath,
+        owner: Option<&str>,
+        permission: Option<u16>,
+        now_ms: u64,
+        txn: &mut Txn,
+    ) -> Result<InodeId> {
+        let mut cur = ROOT_ID;
+        for c in dir.components() {
+            let existing = self.inode(cur)?.children.get(c).copied();
+            cur = match existing {
+                Some(id) => id,
+                None => {
+                    let mut record = InodeRecord::new_dir(cur, c, now_ms);
                     if let Some(o) = owner.filter(|o| !o.is_empty()) {
-                        inode.record.owner = o.to_string();
+                        record.owner = o.to_string();
                     }
                     if let Some(p) = permission {
-                        inode.record.permission = p;
+                        record.permission = p;
                     }
-                    txn.put_inode(cur, &inode.record);
+                    self.add_child(cur, c, record, now_ms, txn)?
                 }
-            }
+            };
         }
-        Ok(self.status_of(self.inode(id)?, path.clone()))
+        Ok(cur)
     }
 
     /// WebHDFS SETTIMES / SETPERMISSION / SETOWNER: changes the given

@@ -352,6 +352,87 @@ mod tests {
         assert_eq!(mode_text(0o750), "rwxr-x---");
     }
 
+    /// Creates and completes an empty file at `path` written by `owner`
+    /// (`create_parent` on, as every upload door sends it).
+    fn upload_empty(ns: &mut Namespace, path: &str, owner: &str) {
+        use super::super::write::WriteDefaults;
+        use dfs_common::checksum::Sha256Digest;
+        use dfs_common::proto::client::{CompleteRequest, CreateRequest};
+        let mut txn = Txn::new();
+        let req: CreateRequest =
+            serde_json::from_value(serde_json::json!({ "path": path, "owner": owner })).unwrap();
+        let defaults = WriteDefaults {
+            replication: 3,
+            block_size: 4096,
+            lease_renew_interval_ms: 1000,
+        };
+        let now = tokio::time::Instant::now();
+        let c = ns.create(&req, &defaults, 2, now, &mut txn).unwrap();
+        let done = CompleteRequest {
+            file_id: c.file_id,
+            blocks: Vec::new(),
+            length: 0,
+            sha256: Sha256Digest::of(b""),
+            sha256_state: None,
+        };
+        ns.complete(&done, 3, now, &mut txn, &mut Vec::new())
+            .unwrap();
+    }
+
+    #[test]
+    fn parents_an_upload_makes_are_the_writers() {
+        let mut ns = tree();
+        let alice = user("alice", &[]);
+        let bob = user("bob", &["staff"]);
+        let first = p("/home/alice/photos/2024/a.jpg");
+        ns.check_permission(&alice, &first, &Check::ancestor(WRITE))
+            .unwrap();
+        upload_empty(&mut ns, first.as_str(), "alice");
+        // As `mkdir -p` makes them: hers, the default mode, the group of
+        // the directory they were made in.
+        for d in ["/home/alice/photos", "/home/alice/photos/2024"] {
+            let st = ns.status(&p(d)).unwrap();
+            assert_eq!(
+                (st.owner.as_str(), st.group.as_str(), st.permission),
+                ("alice", "staff", super::super::inode::DIR_PERMISSION),
+                "{d}"
+            );
+        }
+        assert_eq!(ns.status(&first).unwrap().owner, "alice");
+        // She goes on writing into them (the refusal the issue showed was
+        // `access=-w-, inode="/home/alice/photos":dfs:supergroup`) ...
+        let next = p("/home/alice/photos/2024/b.jpg");
+        ns.check_permission(&alice, &next, &Check::ancestor(WRITE))
+            .unwrap();
+        ns.check_permission(
+            &alice,
+            &p("/home/alice/photos/2025/c.jpg"),
+            &Check::ancestor(WRITE),
+        )
+        .unwrap();
+        // ... and removes the whole tree, which bob (group r-x) may not.
+        let rm_r = Check {
+            parent: WRITE | EXECUTE,
+            subtree: WRITE | EXECUTE,
+            ..Check::default()
+        };
+        ns.check_permission(&alice, &p("/home/alice/photos"), &rm_r)
+            .unwrap();
+        assert!(ns
+            .check_permission(&bob, &p("/home/alice/photos"), &rm_r)
+            .is_err());
+        assert!(ns
+            .check_permission(&bob, &next, &Check::ancestor(WRITE))
+            .is_err());
+        // A write without an owner (access control off, nobody named)
+        // makes them the default owner's, as before.
+        upload_empty(&mut ns, "/pub/x/y.txt", "");
+        assert_eq!(
+            ns.status(&p("/pub/x")).unwrap().owner,
+            super::super::inode::DEFAULT_OWNER
+        );
+    }
+
     #[test]
     fn new_inodes_take_the_parent_group() {
         let mut ns = tree();

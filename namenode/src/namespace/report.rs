@@ -229,18 +229,20 @@ impl Namespace {
         self.blocks.replica_count(node)
     }
 
-    /// A full block report (also the one sent with `register`). Returns the
-    /// blocks `node` should delete now.
+    /// A full block report (also the one sent with `register`: then
+    /// `registration`, and unknown replicas are held). Returns the blocks
+    /// `node` should delete now.
     pub fn on_full_report(
         &mut self,
         node: NodeId,
         blocks: &[ReportedBlock],
+        registration: bool,
         now: Instant,
         race_bound: Duration,
         txn: &mut Txn,
     ) -> Vec<BlockId> {
         self.blocks
-            .on_full_report(node, blocks, now, race_bound, txn)
+            .on_full_report(node, blocks, registration, now, race_bound, txn)
     }
 
     /// An incremental report. Returns the blocks `node` should delete now.

@@ -12,7 +12,10 @@
 //!   block committed with fewer replicas than wanted (the pipeline lost
 //!   hops) is handed to the replication monitor at once;
 //! - the lease clock (`last_renewed`) uses `tokio::time::Instant`, so tests
-//!   drive expiry with `tokio::time::pause()` / `advance()`.
+//!   drive expiry with `tokio::time::pause()` / `advance()`;
+//! - a write relayed by a datanode (WebHDFS landing) ends when that node is
+//!   declared dead ([`Namespace::end_relayed_writes`]), as at lease expiry
+//!   but without waiting for it.
 use super::inode::{
     AppendTarget, FileMeta, InodeId, Pending, PendingFile, DEFAULT_OWNER, FILE_PERMISSION,
 };
@@ -129,6 +132,7 @@ impl Namespace {
             Pending {
                 file,
                 last_renewed: now,
+                relay: None,
             },
         );
         Ok(resp)
@@ -320,7 +324,8 @@ impl Namespace {
             self.remove_subtree(old, txn, dels);
         }
         let parent_path = path.parent().unwrap_or_else(DfsPath::root);
-        let parent = self.make_dirs(&parent_path, now_ms, txn)?;
+        // Parents made on the way are the writer's, as with `mkdir -p`.
+        let parent = self.make_dirs_as(&parent_path, Some(&file.owner), None, now_ms, txn)?;
         let meta = FileMeta {
             length: req.length,
             replication: file.replication,
@@ -426,6 +431,7 @@ impl Namespace {
             Pending {
                 file,
                 last_renewed: now,
+                relay: None,
             },
         );
         Ok(opened)
@@ -497,6 +503,38 @@ impl Namespace {
             .ok_or_else(|| no_write(file_id))?;
         p.last_renewed = now;
         Ok(())
+    }
+
+    /// Notes that datanode `node` relays the write `file_id` (see
+    /// `Pending::relay`).
+    pub fn set_relay(&mut self, file_id: FileId, node: NodeId) -> Result<()> {
+        let p = self
+            .pending
+            .get_mut(&file_id)
+            .ok_or_else(|| no_write(file_id))?;
+        p.relay = Some(node);
+        Ok(())
+    }
+
+    /// Abandons every pending file relayed by a node for which `dead` is
+    /// true (the relay died, and the write with it: nobody else can finish
+    /// it). Returns their paths.
+    pub fn end_relayed_writes(
+        &mut self,
+        dead: impl Fn(&NodeId) -> bool,
+        txn: &mut Txn,
+        dels: &mut Deletions,
+    ) -> Vec<DfsPath> {
+        let ended: Vec<FileId> = self
+            .pending
+            .values()
+            .filter(|p| p.relay.as_ref().is_some_and(&dead))
+            .map(|p| p.file.file_id)
+            .collect();
+        ended
+            .into_iter()
+            .filter_map(|id| self.abandon_file(id, txn, dels))
+            .collect()
     }
 
     /// Gives up a pending file: it and its blocks are removed. Returns its
@@ -575,4 +613,61 @@ fn no_targets(candidates: &[Candidate], exclude: &[NodeId], block_size: u64) -> 
     NamenodeError::NoSpace(format!(
         "no live datanode has {block_size} bytes free for a new block"
     ))
+}
+
+#[cfg(test)]
+mod relay_tests {
+    use super::*;
+    use crate::placement::Candidate;
+
+    fn req(path: &str) -> CreateRequest {
+        serde_json::from_value(serde_json::json!({ "path": path })).unwrap()
+    }
+
+    #[test]
+    fn writes_end_with_their_dead_relay_only() {
+        let defaults = WriteDefaults {
+            replication: 1,
+            block_size: 4096,
+            lease_renew_interval_ms: 1000,
+        };
+        let (a, b) = (NodeId::new(), NodeId::new());
+        let dn = [Candidate {
+            id: NodeId::new(),
+            available: 1 << 30,
+        }];
+        let mut txn = Txn::new();
+        let mut ns = Namespace::new(1, &mut txn);
+        let now = Instant::now();
+        let mut open = |ns: &mut Namespace, path: &str, relay: Option<NodeId>| {
+            let c = ns.create(&req(path), &defaults, 2, now, &mut txn).unwrap();
+            let blk = ns.add_block(c.file_id, &[], &dn, now, &mut txn).unwrap();
+            if let Some(r) = relay {
+                ns.set_relay(c.file_id, r).unwrap();
+            }
+            (c.file_id, blk.block_id)
+        };
+        let (_, by_a) = open(&mut ns, "/by-a", Some(a));
+        let (fb, _) = open(&mut ns, "/by-b", Some(b));
+        let (fc, _) = open(&mut ns, "/direct", None);
+        assert!(ns.set_relay(FileId::new(), a).is_err(), "no such write");
+
+        let mut txn = Txn::new();
+        let mut dels = Deletions::new();
+        let ended = ns.end_relayed_writes(|n| *n == a, &mut txn, &mut dels);
+        assert_eq!(ended, vec![DfsPath::parse("/by-a").unwrap()]);
+        // Its block goes, from where it was placed; the others stay.
+        assert_eq!(dels, vec![(dn[0].id, by_a)]);
+        assert_eq!(ns.pending_count(), 2);
+        assert!(ns.renew_lease(fb, now).is_ok() && ns.renew_lease(fc, now).is_ok());
+        // Nothing shows at the path, and it can be written again.
+        assert!(ns.lookup(&DfsPath::parse("/by-a").unwrap()).is_none());
+        ns.create(&req("/by-a"), &defaults, 3, now, &mut txn)
+            .unwrap();
+        // Nobody dead: nothing ends.
+        assert!(ns
+            .end_relayed_writes(|_| false, &mut txn, &mut dels)
+            .is_empty());
+        assert_eq!(ns.pending_count(), 3);
+    }
 }
