@@ -106,6 +106,44 @@ where
     }
 }
 
+/// Uploads `n` files `<prefix>/fNN` of 1 byte to 4 MiB (several blocks at
+/// the test clusters' 1 MiB) with data from `seed`; returns path -> bytes.
+pub async fn upload_many(
+    c: &DfsClient,
+    prefix: &str,
+    n: usize,
+    seed: u64,
+) -> std::collections::BTreeMap<String, Vec<u8>> {
+    const MB: usize = 1 << 20;
+    let mut files = std::collections::BTreeMap::new();
+    for i in 0..n {
+        let size = (i % 4) * MB + (i * 7919) % MB + 1;
+        let data = test_data(size, seed + i as u64);
+        let path = format!("{prefix}/f{i:02}");
+        c.upload(
+            &p(&path),
+            &data[..],
+            &dfs_client::UploadOptions::default(),
+            &dfs_client::NoProgress,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("upload {path}: {e}"));
+        files.insert(path, data);
+    }
+    files
+}
+
+/// Reads every file back and asserts its bytes.
+pub async fn verify_all(c: &DfsClient, files: &std::collections::BTreeMap<String, Vec<u8>>) {
+    for (path, data) in files {
+        let mut back = Vec::new();
+        c.download(&p(path), &mut back, &dfs_client::NoProgress)
+            .await
+            .unwrap_or_else(|e| panic!("read {path}: {e}"));
+        assert!(&back == data, "{path} differs");
+    }
+}
+
 /// An HTTP client that does not follow redirects (WebHDFS tests look at
 /// each step) and never uses a proxy.
 pub fn http_no_redirect() -> reqwest::Client {

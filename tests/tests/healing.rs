@@ -5,7 +5,9 @@
 use dfs_client::{DfsClient, NoProgress, UploadOptions};
 use dfs_common::error::ErrorCode;
 use dfs_common::proto::client::AdminState;
-use dfs_tests::{flip_byte, p, test_data, wait_until, ClusterOptions, TestCluster};
+use dfs_tests::{
+    flip_byte, p, test_data, upload_many, verify_all, wait_until, ClusterOptions, TestCluster,
+};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
@@ -25,35 +27,6 @@ fn opts(datanodes: usize) -> ClusterOptions {
         ],
         datanode_args: vec![],
         ..Default::default()
-    }
-}
-
-async fn upload_many(
-    c: &DfsClient,
-    prefix: &str,
-    n: usize,
-    seed: u64,
-) -> BTreeMap<String, Vec<u8>> {
-    let mut files = BTreeMap::new();
-    for i in 0..n {
-        let size = (i % 4) * MB + (i * 7919) % MB + 1;
-        let data = test_data(size, seed + i as u64);
-        let path = format!("{prefix}/f{i:02}");
-        c.upload(&p(&path), &data[..], &UploadOptions::default(), &NoProgress)
-            .await
-            .unwrap_or_else(|e| panic!("upload {path}: {e}"));
-        files.insert(path, data);
-    }
-    files
-}
-
-async fn verify_all(c: &DfsClient, files: &BTreeMap<String, Vec<u8>>) {
-    for (path, data) in files {
-        let mut back = Vec::new();
-        c.download(&p(path), &mut back, &NoProgress)
-            .await
-            .unwrap_or_else(|e| panic!("read {path}: {e}"));
-        assert!(&back == data, "{path} differs");
     }
 }
 

@@ -2,9 +2,11 @@
 //! or another cluster's namenode deletes nothing), unknown replicas held
 //! for an operator, checkpoints (`dfs backup`, the namenode's own) and
 //! `namenode --restore`, including every way a restore must be refused.
-use dfs_client::{DfsClient, NoProgress, UploadOptions};
+
 use dfs_common::error::ErrorCode;
-use dfs_tests::{bin, free_port, p, test_data, wait_until, ClusterOptions, TestCluster};
+use dfs_tests::{
+    bin, free_port, p, upload_many, verify_all, wait_until, ClusterOptions, TestCluster,
+};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::Command;
@@ -20,35 +22,6 @@ fn opts(extra: &[&str]) -> ClusterOptions {
         datanodes: 3,
         namenode_args,
         ..Default::default()
-    }
-}
-
-async fn upload_files(
-    c: &DfsClient,
-    prefix: &str,
-    n: usize,
-    seed: u64,
-) -> BTreeMap<String, Vec<u8>> {
-    let mut files = BTreeMap::new();
-    for i in 0..n {
-        // 1 MiB blocks: files of one to three blocks.
-        let data = test_data((i % 3) * (1 << 20) + 1000 + i * 37, seed + i as u64);
-        let path = format!("{prefix}/f{i:02}");
-        c.upload(&p(&path), &data[..], &UploadOptions::default(), &NoProgress)
-            .await
-            .unwrap_or_else(|e| panic!("upload {path}: {e}"));
-        files.insert(path, data);
-    }
-    files
-}
-
-async fn verify(c: &DfsClient, files: &BTreeMap<String, Vec<u8>>) {
-    for (path, data) in files {
-        let mut back = Vec::new();
-        c.download(&p(path), &mut back, &NoProgress)
-            .await
-            .unwrap_or_else(|e| panic!("read {path}: {e}"));
-        assert!(&back == data, "{path} differs");
     }
 }
 
@@ -113,7 +86,7 @@ fn restore_refused(file: &Path, data_dir: &Path) -> String {
 async fn a_namenode_on_a_wiped_data_dir_deletes_nothing_and_says_why() {
     let mut cluster = TestCluster::start(opts(&[])).await;
     let c = cluster.client();
-    let files = upload_files(&c, "/keep", 4, 1).await;
+    let files = upload_many(&c, "/keep", 4, 1).await;
     cluster.wait_fully_replicated(WAIT).await;
     let before = block_set(&cluster);
     let old_id = cluster.summary().await.unwrap().cluster_id;
@@ -166,7 +139,7 @@ async fn a_namenode_on_a_wiped_data_dir_deletes_nothing_and_says_why() {
     cluster.start_namenode_with(&["--restore", backup.to_str().unwrap()]);
     cluster.wait_live(3).await;
     assert_eq!(cluster.summary().await.unwrap().cluster_id, old_id);
-    verify(&c, &files).await;
+    verify_all(&c, &files).await;
     cluster.wait_fully_replicated(WAIT).await;
     assert_eq!(block_set(&cluster), before);
 }
@@ -181,7 +154,7 @@ async fn a_datanode_pointed_at_another_cluster_keeps_its_blocks_and_comes_back()
     })
     .await;
     let ca = a.client();
-    let files = upload_files(&ca, "/a", 4, 2).await;
+    let files = upload_many(&ca, "/a", 4, 2).await;
     a.wait_fully_replicated(WAIT).await;
     let held: BTreeSet<String> = a
         .block_files(0)
@@ -225,7 +198,7 @@ async fn a_datanode_pointed_at_another_cluster_keeps_its_blocks_and_comes_back()
     a.start_datanode(0);
     a.wait_live(3).await;
     a.wait_fully_replicated(WAIT).await;
-    verify(&ca, &files).await;
+    verify_all(&ca, &files).await;
     let now: BTreeSet<String> = a
         .block_files(0)
         .iter()
@@ -238,13 +211,13 @@ async fn a_datanode_pointed_at_another_cluster_keeps_its_blocks_and_comes_back()
 async fn backup_while_writing_then_restore_after_a_wipe() {
     let mut cluster = TestCluster::start(opts(&[])).await;
     let c = cluster.client();
-    let before = upload_files(&c, "/before", 5, 10).await;
+    let before = upload_many(&c, "/before", 5, 10).await;
     let cluster_id = cluster.summary().await.unwrap().cluster_id;
 
     // Uploads run while the backup is taken.
     let during = {
         let c = c.clone();
-        tokio::spawn(async move { upload_files(&c, "/during", 6, 20).await })
+        tokio::spawn(async move { upload_many(&c, "/during", 6, 20).await })
     };
     let backup = cluster.root().join("nn.dfsck");
     let out = cluster.dfs_ok(&["backup", backup.to_str().unwrap()]);
@@ -259,7 +232,7 @@ async fn backup_while_writing_then_restore_after_a_wipe() {
     assert!(to_stdout.status.success());
     assert!(to_stdout.stdout.starts_with(dfs_common::checkpoint::MAGIC));
 
-    let after = upload_files(&c, "/after", 4, 30).await;
+    let after = upload_many(&c, "/after", 4, 30).await;
     cluster.wait_fully_replicated(WAIT).await;
     let blocks_before_wipe = block_set(&cluster);
 
@@ -271,11 +244,11 @@ async fn backup_while_writing_then_restore_after_a_wipe() {
     let s = cluster.summary().await.unwrap();
     assert_eq!(s.cluster_id, cluster_id);
 
-    verify(&c, &before).await;
+    verify_all(&c, &before).await;
     // A file being written during the backup is in it whole or not at all.
     for (path, data) in &during {
         match c.status(&p(path)).await {
-            Ok(_) => verify(&c, &BTreeMap::from([(path.clone(), data.clone())])).await,
+            Ok(_) => verify_all(&c, &BTreeMap::from([(path.clone(), data.clone())])).await,
             Err(e) => assert_eq!(e.code(), ErrorCode::NotFound, "{path}: {e}"),
         }
     }
@@ -300,8 +273,8 @@ async fn backup_while_writing_then_restore_after_a_wipe() {
     assert!(fsck.contains("held on 3 datanodes"), "{fsck}");
 
     // New writes work.
-    let new = upload_files(&c, "/new", 2, 40).await;
-    verify(&c, &new).await;
+    let new = upload_many(&c, "/new", 2, 40).await;
+    verify_all(&c, &new).await;
 
     // The operator's word deletes the held replicas, and only those.
     let out = cluster.dfs_ok(&["orphans", "delete"]);
@@ -313,8 +286,8 @@ async fn backup_while_writing_then_restore_after_a_wipe() {
     .await
     .unwrap();
     cluster.wait_fully_replicated(WAIT).await;
-    verify(&c, &before).await;
-    verify(&c, &new).await;
+    verify_all(&c, &before).await;
+    verify_all(&c, &new).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -328,7 +301,7 @@ async fn restore_refuses_existing_metadata_and_damaged_checkpoints() {
     ]))
     .await;
     let c = cluster.client();
-    let files = upload_files(&c, "/x", 3, 50).await;
+    let files = upload_many(&c, "/x", 3, 50).await;
     let dir = cluster.namenode_dir().join("checkpoints");
     let uploaded_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -408,5 +381,5 @@ async fn restore_refuses_existing_metadata_and_damaged_checkpoints() {
     std::fs::rename(&meta, cluster.root().join("meta.sled.damaged")).unwrap();
     cluster.start_namenode_with(&["--restore", good.to_str().unwrap()]);
     cluster.wait_live(3).await;
-    verify(&c, &files).await;
+    verify_all(&c, &files).await;
 }
