@@ -360,13 +360,10 @@ impl MetaStore {
         let db = loop {
             match config.open() {
                 Ok(db) => break db,
-                Err(sled::Error::Io(e))
-                    if e.kind() == std::io::ErrorKind::WouldBlock
-                        && started.elapsed() < LOCK_WAIT =>
-                {
+                Err(sled::Error::Io(e)) if lock_taken(&e) && started.elapsed() < LOCK_WAIT => {
                     std::thread::sleep(std::time::Duration::from_millis(50));
                 }
-                Err(sled::Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                Err(sled::Error::Io(e)) if lock_taken(&e) => {
                     return Err(NamenodeError::Internal(format!(
                         "metadata in {} is locked: is another namenode running on this data dir? ({e})",
                         dir.display()
@@ -557,6 +554,14 @@ fn id_u64(b: &[u8]) -> Result<u64> {
     Ok(u64::from_be_bytes(arr))
 }
 
+/// Whether opening failed only because another handle holds sled's file
+/// lock. sled 0.34 reports that as `ErrorKind::Other` with the OS error in
+/// the message ("could not acquire lock on ...: WouldBlock"), so the kind
+/// alone does not tell.
+fn lock_taken(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::WouldBlock || e.to_string().contains("could not acquire lock")
+}
+
 fn id_16(b: &[u8]) -> Result<[u8; 16]> {
     b.try_into()
         .map_err(|_| NamenodeError::Internal(format!("metadata store: bad id key {b:?}")))
@@ -620,6 +625,25 @@ mod tests {
             )]
         );
         assert!(l.pending.is_empty());
+    }
+
+    /// A store held open refuses a second opener with a clear message (a
+    /// second namenode on the same data dir); one just closed does not.
+    #[test]
+    fn a_held_store_is_refused_and_a_closed_one_reopens() {
+        let dir = tempfile::tempdir().unwrap();
+        let held = MetaStore::open(dir.path()).unwrap();
+        let err = MetaStore::open(dir.path())
+            .err()
+            .expect("second open refused");
+        assert!(
+            err.to_string().contains("another namenode running"),
+            "{err}"
+        );
+        drop(held);
+        for _ in 0..20 {
+            drop(MetaStore::open(dir.path()).unwrap());
+        }
     }
 
     /// A scan racing a stream of changes still yields one moment: applying
