@@ -60,10 +60,13 @@ impl Progress for NoProgress {
 }
 
 /// How to write a file.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct UploadOptions {
     /// Replace an existing file.
     pub overwrite: bool,
+    /// Make missing parent directories (default: yes, as WebHDFS `CREATE`;
+    /// `dfs put` asks for an existing parent, as `hdfs dfs -put`).
+    pub create_parent: bool,
     /// Default: the namenode's.
     pub replication: Option<u16>,
     /// Default: the namenode's.
@@ -72,6 +75,19 @@ pub struct UploadOptions {
     pub owner: Option<String>,
     /// Mode bits (default 644).
     pub permission: Option<u16>,
+}
+
+impl Default for UploadOptions {
+    fn default() -> Self {
+        UploadOptions {
+            overwrite: false,
+            create_parent: true,
+            replication: None,
+            block_size: None,
+            owner: None,
+            permission: None,
+        }
+    }
 }
 
 /// A verified byte stream of (part of) a file. Every byte it yields has been

@@ -470,7 +470,21 @@ async fn first_exit(running: &mut [Running]) -> (usize, String) {
     (idx, how)
 }
 
-fn banner(layout: &Layout, default_port: bool) -> String {
+/// The directory of this `dfs` binary when a shell would not find it as
+/// `dfs` (the banner then says how to put it on PATH).
+fn dir_to_add_to_path() -> Option<PathBuf> {
+    let me = std::env::current_exe().ok()?.canonicalize().ok()?;
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let found = std::env::split_paths(&path)
+        .filter_map(|d| d.join("dfs").canonicalize().ok())
+        .next();
+    match found {
+        Some(first) if first == me => None,
+        _ => me.parent().map(Path::to_path_buf),
+    }
+}
+
+fn banner(layout: &Layout, default_port: bool, add_to_path: Option<&Path>) -> String {
     let addrs: Vec<String> = layout
         .datanodes
         .iter()
@@ -491,6 +505,9 @@ fn banner(layout: &Layout, default_port: bool) -> String {
         data = layout.root.display(),
         logs = layout.logs.display(),
     );
+    if let Some(dir) = add_to_path {
+        s.push_str(&format!("  export PATH={}:$PATH\n", dir.display()));
+    }
     if !default_port {
         s.push_str(&format!("  export DFS_NAMENODE={}\n", layout.namenode_url));
     }
@@ -582,7 +599,11 @@ pub async fn run(args: LocalArgs, json: bool) -> CliResult {
         });
         let _ = writeln!(std::io::stdout(), "{doc}");
     } else {
-        say(false, &banner(&layout, args.port == 9870));
+        let add_to_path = dir_to_add_to_path();
+        say(
+            false,
+            &banner(&layout, args.port == 9870, add_to_path.as_deref()),
+        );
     }
 
     let exited = tokio::select! {
@@ -779,7 +800,7 @@ mod tests {
     #[test]
     fn banner_mentions_everything() {
         let l = layout(&args(3, 19870), Path::new("/d")).unwrap();
-        let b = banner(&l, false);
+        let b = banner(&l, false, None);
         assert!(b.contains("web UI     http://127.0.0.1:19870/"), "{b}");
         assert!(
             b.contains("export DFS_NAMENODE=http://127.0.0.1:19870"),
@@ -790,6 +811,11 @@ mod tests {
             "{b}"
         );
         assert!(b.contains("data       /d\n"), "{b}");
-        assert!(!banner(&l, true).contains("export"));
+        assert!(!banner(&l, true, None).contains("export"));
+        let b = banner(&l, true, Some(Path::new("/src/dfs/target/release")));
+        assert!(
+            b.contains("export PATH=/src/dfs/target/release:$PATH\n  dfs mkdir"),
+            "{b}"
+        );
     }
 }

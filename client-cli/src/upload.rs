@@ -191,7 +191,7 @@ pub(crate) async fn upload<I: Input>(
             overwrite: opts.overwrite,
             replication: opts.replication,
             block_size: opts.block_size,
-            create_parent: true,
+            create_parent: opts.create_parent,
             owner: opts.owner.clone(),
             permission: opts.permission,
             first_block: true,

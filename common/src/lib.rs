@@ -28,5 +28,9 @@ pub mod path;
 pub mod proto;
 pub mod units;
 
+/// The most replicas a file may ask for: the namenode enforces it on every
+/// door, the CLI refuses more before asking.
+pub const MAX_REPLICATION: u16 = 32;
+
 /// The version string every binary reports.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -141,6 +141,7 @@ async fn land(
                 block_size: p.block_size,
                 owner: Some(p.user_or_default().to_string()),
                 permission: p.permission,
+                ..Default::default()
             };
             relay()
                 .upload(&path, body_reader(body), &opts, &NoProgress)

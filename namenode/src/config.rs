@@ -63,7 +63,7 @@ pub const MAX_CHECKPOINTS_KEPT: usize = 1000;
 
 /// Limits enforced by [`Config::validate`] and by requests that choose their
 /// own replication or block size.
-pub const MAX_REPLICATION: u16 = 32;
+pub use dfs_common::MAX_REPLICATION;
 pub const MIN_BLOCK_SIZE: u64 = 4096;
 /// The most block copies one node may be asked to run at once.
 pub const MAX_REPLICATION_STREAMS: u32 = 1000;

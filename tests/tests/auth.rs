@@ -281,7 +281,7 @@ async fn permission_bits_decide_who_writes() {
     ))
     .unwrap();
     assert_eq!(st["owner"], "alice", "{st}");
-    assert_eq!(st["permission"], 0o644, "{st}");
+    assert_eq!(st["permission"], "644", "{st}");
     let (_, fs) = status_and_json(
         h.get(format!("{w}/home/alice/a.txt?op=GETFILESTATUS"))
             .bearer_auth(BOB)
@@ -770,7 +770,7 @@ async fn everything_works_with_tokens() {
     cluster.restart_all().await;
     let st: Value =
         serde_json::from_str(&dfs_ok(&cluster, ALICE, &["--json", "stat", "/shared"])).unwrap();
-    assert_eq!(st["permission"], 0o777, "{st}");
+    assert_eq!(st["permission"], "777", "{st}");
     let st: Value = serde_json::from_str(&dfs_ok(
         &cluster,
         ALICE,

@@ -38,7 +38,8 @@ async fn namespace_verbs() {
     // mkdir -p, and mkdir without -p under a missing parent.
     cluster.dfs_ok(&["mkdir", "-p", "/a/b/c"]);
     fails(&cluster, &["mkdir", "/x/y"], 1, "does not exist");
-    cluster.dfs_ok(&["mkdir", "/a/b/c"]); // idempotent for an existing directory
+    fails(&cluster, &["mkdir", "/a/b/c"], 1, "exists"); // as hdfs dfs -mkdir
+    cluster.dfs_ok(&["mkdir", "-p", "/a/b/c"]); // -p accepts what exists
 
     // put into a directory keeps the base name; put to a path names the file.
     cluster.dfs_ok(&["put", small.to_str().unwrap(), "/a/b"]);

@@ -6,13 +6,12 @@ mod cli;
 #[path = "../local.rs"]
 mod local;
 
-use clap::Parser;
 use std::io::Write;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     dfs_common::alloc::tune_for_bulk_data();
-    let args = cli::Cli::parse();
+    let args = cli::try_parse_from(std::env::args_os()).unwrap_or_else(|e| e.exit());
     // Quiet unless asked: a failure must be exactly one `dfs:` line.
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("off")).init();
     match cli::run(args) {

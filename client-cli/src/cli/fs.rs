@@ -1,7 +1,9 @@
 //! Namespace verbs: `mkdir`, `ls`, `stat`, `du`, `rm`, `mv`. Each is one or
 //! a few namenode calls through `dfs_client`; none moves file bytes.
 use super::output::{self, emit, emit_json};
-use super::{is_not_found, parse_path, CliError, CliResult, Ctx};
+use super::{hint, is_not_found, parse_path, CliError, CliResult, Ctx};
+use dfs_client::ClientError;
+use dfs_common::error::ErrorCode;
 use dfs_common::path::DfsPath;
 use dfs_common::proto::client::{ContentSummary, DeleteResponse, FileStatus, FileType};
 use futures_util::{StreamExt, TryStreamExt};
@@ -17,7 +19,17 @@ pub async fn mkdir(ctx: &Ctx, paths: &[String], parents: bool) -> CliResult {
         .collect::<CliResult<Vec<_>>>()?;
     let mut made = Vec::with_capacity(paths.len());
     for p in &paths {
-        made.push(ctx.client.mkdirs(p, parents).await?);
+        if !parents {
+            // As `hdfs dfs -mkdir` (and mkdir(1)): only -p accepts what
+            // exists already.
+            match ctx.client.status(p).await {
+                Ok(_) => return Err(CliError::Failed(format!("{p}: File exists"))),
+                Err(e) if is_not_found(&e) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let made_one = ctx.client.mkdirs(p, parents).await;
+        made.push(made_one.map_err(|e| hint(e, is_not_found, "use -p to make parents"))?);
     }
     if ctx.json {
         emit_json(&made)?;
@@ -80,14 +92,14 @@ pub async fn stat(ctx: &Ctx, path: &str) -> CliResult {
     }
 }
 
-pub async fn du(ctx: &Ctx, path: &str, summary: bool) -> CliResult {
+pub async fn du(ctx: &Ctx, path: &str, summary: bool, header: bool) -> CliResult {
     let path = parse_path(path)?;
     if summary {
         let s = ctx.client.content_summary(&path).await?;
         return if ctx.json {
             emit_json(&s)
         } else {
-            emit(&output::du_table(&[s]))
+            emit(&output::du_table(&[s], header))
         };
     }
     let entries = ctx.client.list(&path).await?;
@@ -104,7 +116,7 @@ pub async fn du(ctx: &Ctx, path: &str, summary: bool) -> CliResult {
     if ctx.json {
         emit_json(&sums)
     } else {
-        emit(&output::du_table(&sums))
+        emit(&output::du_table(&sums, header))
     }
 }
 
@@ -135,6 +147,16 @@ pub async fn rm(ctx: &Ctx, paths: &[String], recursive: bool, force: bool) -> Cl
                 deleted.push(Deleted { path: p, counts });
             }
             Err(e) if force && is_not_found(&e) => {}
+            Err(e) if !recursive => {
+                let not_empty = |e: &ClientError| {
+                    e.code() == ErrorCode::Conflict && e.to_string().contains("not empty")
+                };
+                return Err(hint(
+                    e,
+                    not_empty,
+                    "use -r to remove it and everything in it",
+                ));
+            }
             Err(e) => return Err(e.into()),
         }
     }
@@ -146,7 +168,16 @@ pub async fn rm(ctx: &Ctx, paths: &[String], recursive: bool, force: bool) -> Cl
 
 pub async fn mv(ctx: &Ctx, src: &str, dst: &str) -> CliResult {
     let (src, dst) = (parse_path(src)?, parse_path(dst)?);
-    let s = ctx.client.rename(&src, &dst, false).await?;
+    let s = match ctx.client.rename(&src, &dst, false).await {
+        Ok(s) => s,
+        // Missing: SRC, or DST's parent (as `hdfs dfs -mv`, it is not made).
+        Err(e) if is_not_found(&e) && ctx.client.status(&src).await.is_ok() => {
+            let parent = dst.parent().unwrap_or_else(DfsPath::root);
+            let make = format!("make it first: dfs mkdir -p {parent}");
+            return Err(hint(e, |_| true, &make));
+        }
+        Err(e) => return Err(e.into()),
+    };
     if ctx.json {
         emit_json(&s)?;
     }

@@ -21,9 +21,9 @@
 //!   unseekable sources get the library's in-memory retry only.
 //! - Progress bars only where [`Ctx::progress`] allows, and for `cat`/`get -`
 //!   only when stdout is a regular file (a bar next to a pager is noise).
-use super::output::emit_json;
+use super::output::{emit_json, transfer_line};
 use super::progress::Bar;
-use super::{io_failure, is_not_found, parse_path, CliError, CliResult, Ctx, PutArgs};
+use super::{hint, io_failure, is_not_found, parse_path, CliError, CliResult, Ctx, PutArgs};
 use dfs_client::UploadOptions;
 use dfs_common::path::DfsPath;
 use dfs_common::proto::client::{FileStatus, FileType};
@@ -93,7 +93,7 @@ pub fn plan_put(
     }
     if remote_arg.ends_with('/') && !remote.is_root() {
         match remote_kind {
-            None => return Err(CliError::Failed(format!("{remote}: no such directory"))),
+            None => return Err(no_such_directory(remote)),
             Some(FileType::File) => {
                 return Err(CliError::Usage(format!("{remote} is not a directory")))
             }
@@ -145,6 +145,14 @@ pub fn plan_put(
             Ok(item)
         })
         .collect()
+}
+
+/// `put` into a directory that is not there (as `hdfs dfs -put`, it is not
+/// made: a typo should not grow a tree).
+fn no_such_directory(dir: &DfsPath) -> CliError {
+    CliError::Failed(format!(
+        "{dir}: no such directory (make it first: dfs mkdir -p {dir})"
+    ))
 }
 
 /// Looks at a `put` source on the local disk.
@@ -246,8 +254,20 @@ pub async fn put(ctx: &Ctx, args: &PutArgs) -> CliResult {
         Err(e) => return Err(e.into()),
     };
     let plan = plan_put(&sources, &args.remote, &remote, remote_kind, args.recursive)?;
+    if remote_kind.is_none() {
+        // REMOTE names the new file or tree: its parent must be there.
+        let parent = remote.parent().unwrap_or_else(DfsPath::root);
+        match ctx.client.status(&parent).await {
+            Ok(s) if s.file_type == FileType::Directory => {}
+            Ok(_) => return Err(CliError::Failed(format!("{parent} is not a directory"))),
+            Err(e) if is_not_found(&e) => return Err(no_such_directory(&parent)),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let summary = !ctx.json && (ctx.progress || args.verbose);
     let opts = UploadOptions {
         overwrite: args.force,
+        create_parent: false,
         replication: args.replication,
         block_size: args.block_size.map(|b| b.0),
         ..Default::default()
@@ -260,7 +280,12 @@ pub async fn put(ctx: &Ctx, args: &PutArgs) -> CliResult {
                     SourceKind::File { len } => len,
                     _ => None,
                 };
-                written.push(upload_one(ctx, &source.arg, &source.path, len, &dest, &opts).await?);
+                let started = std::time::Instant::now();
+                let done = upload_one(ctx, &source.arg, &source.path, len, &dest, &opts).await?;
+                if summary {
+                    say_done("put", &source.arg, dest.as_str(), done.length, started);
+                }
+                written.push(done);
             }
             PutItem::Tree { source, dest } => {
                 let (dirs, files) = walk_tree(&source.path, &dest)?;
@@ -269,7 +294,12 @@ pub async fn put(ctx: &Ctx, args: &PutArgs) -> CliResult {
                 }
                 for (local, remote, len) in files {
                     let arg = local.display().to_string();
-                    written.push(upload_one(ctx, &arg, &local, Some(len), &remote, &opts).await?);
+                    let started = std::time::Instant::now();
+                    let done = upload_one(ctx, &arg, &local, Some(len), &remote, &opts).await?;
+                    if summary {
+                        say_done("put", &arg, remote.as_str(), done.length, started);
+                    }
+                    written.push(done);
                 }
             }
         }
@@ -278,6 +308,14 @@ pub async fn put(ctx: &Ctx, args: &PutArgs) -> CliResult {
         emit_json(&written)?;
     }
     Ok(())
+}
+
+/// The one-line summary of a finished transfer, on stderr (stdout may be
+/// the data, or JSON).
+fn say_done(verb: &str, from: &str, to: &str, bytes: u64, started: std::time::Instant) {
+    use std::io::Write;
+    let line = transfer_line(verb, from, to, bytes, started.elapsed().as_secs_f64());
+    let _ = std::io::stderr().write_all(line.as_bytes());
 }
 
 async fn upload_one(
@@ -289,9 +327,15 @@ async fn upload_one(
     opts: &UploadOptions,
 ) -> CliResult<FileStatus> {
     let bar = Bar::new(ctx.progress, len, dest.as_str());
+    // In the CLI's words: the flag is -f.
+    let exists = |e: &dfs_client::ClientError| {
+        !opts.overwrite && e.code() == dfs_common::error::ErrorCode::Conflict
+    };
+    let exists_hint = "use -f to overwrite";
     if arg == "-" {
         let stdin = BufReader::with_capacity(IO_BUFFER, tokio::io::stdin());
-        return Ok(ctx.client.upload(dest, stdin, opts, &bar).await?);
+        let done = ctx.client.upload(dest, stdin, opts, &bar).await;
+        return done.map_err(|e| hint(e, exists, exists_hint));
     }
     let file = tokio::fs::File::open(local)
         .await
@@ -300,10 +344,12 @@ async fn upload_one(
     if len.is_some() {
         // A regular file can be read again: a block whose pipeline fails is
         // resent whatever its size.
-        Ok(ctx.client.upload_seekable(dest, reader, opts, &bar).await?)
+        let done = ctx.client.upload_seekable(dest, reader, opts, &bar).await;
+        done.map_err(|e| hint(e, exists, exists_hint))
     } else {
         // A pipe or device: only the in-memory retry of a block's first MiBs.
-        Ok(ctx.client.upload(dest, reader, opts, &bar).await?)
+        let done = ctx.client.upload(dest, reader, opts, &bar).await;
+        done.map_err(|e| hint(e, exists, exists_hint))
     }
 }
 
@@ -435,7 +481,7 @@ impl Drop for TempGuard {
 
 /// `get REMOTE LOCAL`: LOCAL `-` is stdout; an existing file at the
 /// destination is replaced only with `force`.
-pub async fn get(ctx: &Ctx, remote: &str, local: &str, force: bool) -> CliResult {
+pub async fn get(ctx: &Ctx, remote: &str, local: &str, force: bool, verbose: bool) -> CliResult {
     let rpath = parse_path(remote)?;
     let status = ctx.client.status(&rpath).await?;
     if status.file_type == FileType::Directory {
@@ -461,6 +507,7 @@ pub async fn get(ctx: &Ctx, remote: &str, local: &str, force: bool) -> CliResult
     // guard, which removes the temp file if it is still there.
     let _guard = TempGuard(Some(tmp.clone()));
     let bar = Bar::new(ctx.progress, Some(status.length), rpath.as_str());
+    let started = std::time::Instant::now();
     let (done, file) = tokio::select! {
         r = ctx.client.download_to(&rpath, file, &bar) => r.map_err(CliError::from),
         _ = tokio::signal::ctrl_c() => Err(CliError::Interrupted),
@@ -477,6 +524,9 @@ pub async fn get(ctx: &Ctx, remote: &str, local: &str, force: bool) -> CliResult
     .map_err(|e| CliError::Failed(format!("writing {}: {e}", dest.display())))??;
     if ctx.json {
         emit_json(&done)?;
+    } else if ctx.progress || verbose {
+        let to = dest.display().to_string();
+        say_done("get", rpath.as_str(), &to, status.length, started);
     }
     Ok(())
 }

@@ -36,12 +36,23 @@ use std::io::IsTerminal;
 /// Default namenode address (also what `dfs local` starts).
 pub const DEFAULT_NAMENODE: &str = "http://127.0.0.1:9870";
 
+/// The help heading of the flags every command takes.
+const GLOBAL: &str = "Global options";
+
 /// `dfs`: the command-line client of the dfs distributed file system.
 #[derive(Parser, Debug)]
 #[command(name = "dfs", version = dfs_common::VERSION, about = "dfs: files on a small HDFS-like cluster, from the command line")]
 pub struct Cli {
     /// Namenode URL.
-    #[arg(long, global = true, env = "DFS_NAMENODE", default_value = DEFAULT_NAMENODE, value_name = "URL")]
+    #[arg(
+        long,
+        global = true,
+        env = "DFS_NAMENODE",
+        hide_env_values = true,
+        default_value = DEFAULT_NAMENODE,
+        value_name = "URL",
+        help_heading = GLOBAL
+    )]
     pub namenode: String,
     /// Bearer token for a namenode with access control on (prefer the
     /// environment: a flag shows in `ps`).
@@ -50,11 +61,12 @@ pub struct Cli {
         global = true,
         env = "DFS_TOKEN",
         hide_env_values = true,
-        value_name = "TOKEN"
+        value_name = "TOKEN",
+        help_heading = GLOBAL
     )]
     pub token: Option<String>,
     /// Machine-readable output: one JSON document on stdout.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL)]
     pub json: bool,
     #[command(subcommand)]
     pub command: Command,
@@ -69,6 +81,7 @@ pub enum Command {
         /// Make missing parents too; no error if the directory exists.
         #[arg(short = 'p', long = "parents")]
         parents: bool,
+        /// Directories to make (an existing one is an error without -p).
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<String>,
     },
@@ -77,19 +90,26 @@ pub enum Command {
         /// List subdirectories too.
         #[arg(short = 'R', long = "recursive")]
         recursive: bool,
+        /// Directory to list, or a file.
         #[arg(default_value = "/", value_name = "PATH")]
         path: String,
     },
     /// Show everything known about a file or directory.
     Stat {
+        /// File or directory.
         #[arg(value_name = "PATH")]
         path: String,
     },
     /// Space used: one line per entry of a directory, or one total with -s.
+    /// Columns: size, space consumed with all replicas, path.
     Du {
         /// One total for PATH.
         #[arg(short = 's', long = "summary")]
         summary: bool,
+        /// Print a header line naming the columns.
+        #[arg(short = 'v', long = "verbose")]
+        verbose: bool,
+        /// Directory (each entry is summed) or file.
         #[arg(default_value = "/", value_name = "PATH")]
         path: String,
     },
@@ -100,13 +120,19 @@ pub enum Command {
         /// Replace an existing local file.
         #[arg(short = 'f', long = "force")]
         force: bool,
+        /// Print a summary line (bytes, time, rate) even when not on a terminal.
+        #[arg(short = 'v', long = "verbose")]
+        verbose: bool,
+        /// File to download.
         #[arg(value_name = "REMOTE")]
         remote: String,
+        /// Local file or existing directory ('-' for stdout).
         #[arg(default_value = ".", value_name = "LOCAL")]
         local: String,
     },
     /// Write files to stdout.
     Cat {
+        /// Files, written one after another.
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<String>,
     },
@@ -118,13 +144,16 @@ pub enum Command {
         /// No error when a path does not exist.
         #[arg(short = 'f', long = "force")]
         force: bool,
+        /// Files or directories to remove.
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<String>,
     },
     /// Rename or move (into DST when DST is a directory).
     Mv {
+        /// What to move.
         #[arg(value_name = "SRC")]
         src: String,
+        /// New path, or an existing directory to move SRC into (its parent must exist).
         #[arg(value_name = "DST")]
         dst: String,
     },
@@ -136,18 +165,22 @@ pub enum Command {
         /// How long -w waits at most (e.g. 90s, 10m).
         #[arg(long, default_value = "10m", value_name = "DUR")]
         timeout: HumanDuration,
-        #[arg(value_parser = clap::value_parser!(u16).range(1..), value_name = "N")]
+        /// Replicas of each block, 1 to 32.
+        #[arg(value_parser = clap::value_parser!(u16).range(1..=dfs_common::MAX_REPLICATION as i64), value_name = "N")]
         replication: u16,
+        /// File whose replication changes.
         #[arg(value_name = "PATH")]
         path: String,
     },
     /// Print a file's SHA-256 (as sha256sum does).
     Checksum {
+        /// File to print the SHA-256 of.
         #[arg(value_name = "PATH")]
         path: String,
     },
     /// Check block health under a path (exit 1 when blocks are missing or corrupt).
     Fsck {
+        /// Check the blocks of every file under PATH.
         #[arg(default_value = "/", value_name = "PATH")]
         path: String,
     },
@@ -167,6 +200,7 @@ pub enum Command {
     },
     /// Show, enter or leave the namenode's safe mode.
     Safemode {
+        /// get: show it; enter: stop all changes; leave: resume them.
         #[arg(value_enum, value_name = "ACTION")]
         action: SafemodeArg,
     },
@@ -176,12 +210,14 @@ pub enum Command {
         /// Replace FILE if it exists.
         #[arg(short = 'f', long = "force")]
         force: bool,
+        /// Where to write the checkpoint ('-' for stdout).
         #[arg(value_name = "FILE")]
         file: String,
     },
     /// Replicas that datanodes hold of blocks the namespace does not know;
     /// `delete` orders them all deleted (held ones included).
     Orphans {
+        /// list (the default): show them; delete: order them deleted.
         #[arg(value_enum, value_name = "ACTION")]
         action: Option<OrphansArg>,
     },
@@ -217,8 +253,8 @@ pub struct PutArgs {
     /// Overwrite existing files.
     #[arg(short = 'f', long = "force")]
     pub force: bool,
-    /// Replicas of each block (default: the namenode's).
-    #[arg(long, value_parser = clap::value_parser!(u16).range(1..), value_name = "N")]
+    /// Replicas of each block, 1 to 32 (default: the namenode's).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=dfs_common::MAX_REPLICATION as i64), value_name = "N")]
     pub replication: Option<u16>,
     /// Block size, e.g. 4MiB (default: the namenode's).
     #[arg(long, value_name = "SIZE")]
@@ -226,12 +262,58 @@ pub struct PutArgs {
     /// Upload directories and everything in them.
     #[arg(short = 'r', short_alias = 'R', long = "recursive")]
     pub recursive: bool,
+    /// Print a summary line per file (bytes, time, rate) even when not on a terminal.
+    #[arg(short = 'v', long = "verbose")]
+    pub verbose: bool,
     /// Local files ('-' for stdin).
     #[arg(required = true, value_name = "LOCAL")]
     pub sources: Vec<String>,
-    /// Remote file, or existing directory to put them in.
+    /// Remote file, or existing directory to put them in (the parent
+    /// directory must exist, as with `hdfs dfs -put`).
     #[arg(value_name = "REMOTE")]
     pub remote: String,
+}
+
+/// The global flags `dfs local` has no use for: it starts its own namenode.
+const NOT_FOR_LOCAL: [&str; 2] = ["namenode", "token"];
+
+/// The command line as clap sees it, with the global flags that do not
+/// apply to `dfs local` hidden from its help.
+pub fn command() -> clap::Command {
+    let cmd = <Cli as clap::CommandFactory>::command();
+    // A subcommand that has a global's id already does not get the global
+    // (clap propagates globals when it builds the command): give `local`
+    // hidden copies.
+    let hidden: Vec<clap::Arg> = cmd
+        .get_arguments()
+        .filter(|a| NOT_FOR_LOCAL.contains(&a.get_id().as_str()))
+        .map(|a| a.clone().hide(true))
+        .collect();
+    cmd.mut_subcommand("local", |local| local.args(hidden))
+}
+
+/// Parses `args` (the program name first); a misuse is clap's error (exit 2,
+/// or 0 for `--help`).
+pub fn try_parse_from<I, T>(args: I) -> Result<Cli, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    use clap::FromArgMatches;
+    let mut cmd = command();
+    let matches = cmd.try_get_matches_from_mut(args)?;
+    if let Some(local) = matches.subcommand_matches("local") {
+        if let Some(id) = NOT_FOR_LOCAL
+            .iter()
+            .find(|id| local.value_source(id) == Some(clap::parser::ValueSource::CommandLine))
+        {
+            return Err(cmd.error(
+                clap::error::ErrorKind::ArgumentConflict,
+                format!("--{id} does not apply to `dfs local` (it starts its own namenode)"),
+            ));
+        }
+    }
+    Cli::from_arg_matches(&matches).map_err(|e| e.format(&mut cmd))
 }
 
 /// How a command ended, other than success.
@@ -283,6 +365,16 @@ pub type CliResult<T = ()> = Result<T, CliError>;
 /// Keeps the `dfs: ...` message on one line whatever the error text holds.
 pub fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// `e` with a hint in the CLI's own words (the flag or command to use)
+/// when `applies` says it is the failure the hint is about.
+pub fn hint(e: ClientError, applies: impl FnOnce(&ClientError) -> bool, hint: &str) -> CliError {
+    let applies = applies(&e);
+    match CliError::from(e) {
+        CliError::Failed(m) if applies => CliError::Failed(format!("{m} ({hint})")),
+        other => other,
+    }
 }
 
 /// A local I/O error about `what`, without Rust's "(os error N)" suffix.
@@ -361,7 +453,11 @@ async fn dispatch(ctx: &Ctx, command: Command) -> CliResult {
         Command::Mkdir { parents, paths } => fs::mkdir(ctx, &paths, parents).await,
         Command::Ls { recursive, path } => fs::ls(ctx, &path, recursive).await,
         Command::Stat { path } => fs::stat(ctx, &path).await,
-        Command::Du { summary, path } => fs::du(ctx, &path, summary).await,
+        Command::Du {
+            summary,
+            verbose,
+            path,
+        } => fs::du(ctx, &path, summary, verbose).await,
         Command::Rm {
             recursive,
             force,
@@ -373,7 +469,8 @@ async fn dispatch(ctx: &Ctx, command: Command) -> CliResult {
             remote,
             local,
             force,
-        } => io::get(ctx, &remote, &local, force).await,
+            verbose,
+        } => io::get(ctx, &remote, &local, force, verbose).await,
         Command::Cat { paths } => io::cat(ctx, &paths).await,
         Command::Setrep {
             wait,
@@ -402,7 +499,7 @@ mod tests {
     use super::*;
 
     fn parse(args: &[&str]) -> Cli {
-        Cli::try_parse_from(args).unwrap()
+        try_parse_from(args).unwrap()
     }
 
     #[test]
@@ -429,9 +526,11 @@ mod tests {
                 remote,
                 local,
                 force,
+                verbose,
             } => {
                 assert_eq!((remote.as_str(), local.as_str()), ("/a", "."));
                 assert!(!force, "get replaces a local file only with -f");
+                assert!(!verbose);
             }
             other => panic!("{other:?}"),
         }
@@ -478,6 +577,59 @@ mod tests {
             Command::Mv { .. }
         ));
         assert!(matches!(parse(&["dfs", "report"]).command, Command::Report));
+    }
+
+    /// Every argument and flag of every command says what it is for; the
+    /// environment variables show without a dangling `=`; `dfs local`
+    /// does not offer the flags that do not apply to it.
+    #[test]
+    fn help_describes_everything() {
+        let mut cmd = command();
+        cmd.build();
+        for sub in cmd.get_subcommands_mut() {
+            let name = sub.get_name().to_string();
+            for arg in sub.get_arguments() {
+                let id = arg.get_id().as_str();
+                if id == "help" || id == "version" || arg.is_hide_set() {
+                    continue;
+                }
+                assert!(
+                    arg.get_help().is_some(),
+                    "dfs {name}: {id} has no description"
+                );
+            }
+            let help = sub.render_help().to_string();
+            assert!(!help.contains("=]"), "dfs {name}: {help}");
+            if name == "local" {
+                assert!(
+                    !help.contains("--namenode") && !help.contains("--token"),
+                    "{help}"
+                );
+                assert!(help.contains("--json"), "{help}");
+            } else if name != "help" {
+                assert!(help.contains("Global options:"), "dfs {name}: {help}");
+            }
+        }
+        let top = cmd.render_help().to_string();
+        assert!(top.contains("[env: DFS_NAMENODE]"), "{top}");
+    }
+
+    #[test]
+    fn flags_that_do_not_apply_to_local_are_refused() {
+        let e = try_parse_from(["dfs", "local", "--namenode", "http://h:1"]).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(e.to_string().contains("does not apply"), "{e}");
+        assert!(try_parse_from(["dfs", "local", "--json"]).is_ok());
+    }
+
+    #[test]
+    fn replication_range_is_the_servers() {
+        assert!(try_parse_from(["dfs", "setrep", "32", "/x"]).is_ok());
+        for bad in ["33", "0", "65535"] {
+            let e = try_parse_from(["dfs", "setrep", bad, "/x"]).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{bad}");
+        }
+        assert!(try_parse_from(["dfs", "put", "--replication", "33", "a", "/b"]).is_err());
     }
 
     #[test]
@@ -591,7 +743,7 @@ mod tests {
             vec!["dfs", "safemode"],
             vec!["dfs", "safemode", "off"],
         ] {
-            let e = Cli::try_parse_from(&bad).unwrap_err();
+            let e = try_parse_from(&bad).unwrap_err();
             assert_eq!(e.exit_code(), 2, "{bad:?}");
         }
     }

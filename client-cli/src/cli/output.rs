@@ -166,19 +166,38 @@ pub fn ls_table_with(entries: &[FileStatus], time: impl Fn(u64) -> String) -> St
     table(&rows, &[Left, Right, Left, Left, Right, Left, Left])
 }
 
-/// `du` lines: size, space consumed (all replicas), path.
-pub fn du_table(sums: &[ContentSummary]) -> String {
-    let rows: Vec<Vec<String>> = sums
-        .iter()
-        .map(|s| {
+/// The `du -v` header (as `hdfs dfs -du -v` names its columns).
+pub const DU_HEADER: [&str; 3] = ["SIZE", "WITH_ALL_REPLICAS", "PATH"];
+
+/// `du` lines: size, space consumed (all replicas), path; with `header`,
+/// a first line naming the columns.
+pub fn du_table(sums: &[ContentSummary], header: bool) -> String {
+    let head = header.then(|| DU_HEADER.iter().map(|h| h.to_string()).collect());
+    let rows: Vec<Vec<String>> = head
+        .into_iter()
+        .chain(sums.iter().map(|s| {
             vec![
                 human_bytes(s.length),
                 human_bytes(s.space_consumed),
                 s.path.to_string(),
             ]
-        })
+        }))
         .collect();
     table(&rows, &[Align::Right, Align::Right, Align::Left])
+}
+
+/// What `put -v`/`get -v` (and either on a terminal) print when a file is
+/// done: `put a.iso -> /d/a.iso: 1.0 GiB in 3.2s (320.0 MiB/s)`.
+pub fn transfer_line(verb: &str, from: &str, to: &str, bytes: u64, secs: f64) -> String {
+    let rate = if secs > 0.0 {
+        format!("{}/s", human_bytes((bytes as f64 / secs) as u64))
+    } else {
+        "-".into()
+    };
+    format!(
+        "{verb} {from} -> {to}: {} in {secs:.1}s ({rate})\n",
+        human_bytes(bytes)
+    )
 }
 
 /// What `du` shows for a file, computed from its status (no request).
@@ -228,7 +247,7 @@ pub fn stat_text_with(s: &FileStatus, time: impl Fn(u64) -> String) -> String {
     rows.push(vec![
         "Permission:".into(),
         format!(
-            "{} ({:04o})",
+            "{} ({:03o})",
             permission_string(s.file_type, s.permission),
             s.permission
         ),
@@ -345,12 +364,21 @@ pub fn report_text(s: &ClusterSummary, nodes: &[DatanodeReport]) -> String {
                 s.decommissioned_datanodes
             ),
         ],
-        vec!["Capacity:".into(), human_bytes(s.capacity)],
+        vec!["Capacity:".into(), capacity_text(s)],
         vec![
             "Used:".into(),
             format!("{} ({})", human_bytes(s.used), percent(s.used, s.capacity)),
         ],
         vec!["Available:".into(), human_bytes(s.available)],
+        vec![
+            "Non-dfs used:".into(),
+            format!(
+                "{} (other files), {} reserved by the file system{}",
+                human_bytes(s.non_dfs_used),
+                human_bytes(s.reserved),
+                if s.filesystems == 1 { "" } else { "s" }
+            ),
+        ],
         vec![
             "Files:".into(),
             format!("{} ({} directories)", s.files, s.directories),
@@ -464,6 +492,43 @@ pub fn report_text(s: &ClusterSummary, nodes: &[DatanodeReport]) -> String {
             Left, Left, Left, Left, Right, Right, Right, Right, Right, Right, Right, Right,
         ],
     ));
+    out.push_str(&shared_filesystems_text(nodes));
+    out
+}
+
+/// "252.0 GiB on 1 file system": the summary counts each file system once.
+fn capacity_text(s: &ClusterSummary) -> String {
+    if s.filesystems == 0 {
+        return human_bytes(s.capacity);
+    }
+    format!(
+        "{} on {}",
+        human_bytes(s.capacity),
+        plural(u64::from(s.filesystems), "file system", "file systems")
+    )
+}
+
+/// A line per file system under more than one live datanode, saying
+/// why the capacity is not the sum of the rows.
+fn shared_filesystems_text(nodes: &[DatanodeReport]) -> String {
+    let mut by_fs: std::collections::BTreeMap<&str, Vec<&DatanodeReport>> = Default::default();
+    for n in nodes.iter().filter(|n| n.state == DatanodeState::Live) {
+        if let Some(fs) = &n.filesystem {
+            by_fs.entry(fs).or_default().push(n);
+        }
+    }
+    let mut out = String::new();
+    for (fs, shared) in by_fs.into_iter().filter(|(_, v)| v.len() > 1) {
+        let ids: Vec<String> = shared
+            .iter()
+            .map(|n| n.id.to_string().chars().take(8).collect())
+            .collect();
+        out.push_str(&format!(
+            "Shared file system {fs}: {} ({}); its size and free space count once in Capacity and Available.\n",
+            plural(shared.len() as u64, "datanode", "datanodes"),
+            ids.join(", ")
+        ));
+    }
     out
 }
 
@@ -756,13 +821,27 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn transfer_lines() {
+        assert_eq!(
+            transfer_line("put", "a.iso", "/d/a.iso", 3 << 30, 2.0),
+            "put a.iso -> /d/a.iso: 3.0 GiB in 2.0s (1.5 GiB/s)\n"
+        );
+        assert!(transfer_line("get", "/e", "e", 0, 0.0).ends_with("0 B in 0.0s (-)\n"));
+    }
+
+    #[test]
     fn du_lines() {
         let f = status("/a/f", false, 2048);
         let mut d = file_summary(&status("/a/sub", false, 0));
         d.length = 10;
         d.space_consumed = 30;
-        let text = du_table(&[file_summary(&f), d]);
+        let text = du_table(&[file_summary(&f), d.clone()], false);
         assert_eq!(text, "2.0 KiB 6.0 KiB /a/f\n   10 B    30 B /a/sub\n");
+        let text = du_table(&[d], true);
+        assert_eq!(
+            text,
+            "SIZE WITH_ALL_REPLICAS PATH\n10 B              30 B /a/sub\n"
+        );
         assert_eq!(file_summary(&f).space_consumed, 6144);
         assert_eq!(file_summary(&f).file_count, 1);
     }
@@ -776,7 +855,7 @@ pub(crate) mod tests {
             text.contains("Size:        4.9 KiB (5000 bytes)\n"),
             "{text}"
         );
-        assert!(text.contains("Permission:  -rw-r--r-- (0644)\n"), "{text}");
+        assert!(text.contains("Permission:  -rw-r--r-- (644)\n"), "{text}");
         assert!(text.contains("SHA-256:     e3b0c442"), "{text}");
         let d = stat_text_with(&status("/a", true, 0), |_| "T".into());
         assert!(
@@ -873,6 +952,39 @@ pub(crate) mod tests {
         let mut s = summary();
         s.safe_mode = false;
         assert!(squash(&report_text(&s, &[])).contains("Safe mode: off\n"));
+    }
+
+    #[test]
+    fn report_says_which_file_systems_are_shared() {
+        let gib = 1u64 << 30;
+        let node = |i: u8, fs: Option<&str>| DatanodeReport {
+            id: dfs_common::ids::NodeId::from_bytes([i; 16]),
+            filesystem: fs.map(str::to_owned),
+            ..Default::default()
+        };
+        let nodes = vec![
+            node(0xa1, Some("16dcd27a:fd00")),
+            node(0xb2, Some("16dcd27a:fd00")),
+            node(0xc3, Some("16dcd27a:fd01")),
+            node(0xd4, None),
+        ];
+        let mut s = summary();
+        s.capacity = 252 * gib;
+        s.filesystems = 1;
+        s.non_dfs_used = 30 * gib;
+        s.reserved = 160 * gib;
+        let text = squash(&report_text(&s, &nodes));
+        for want in [
+            "Capacity: 252.0 GiB on 1 file system\n",
+            "Non-dfs used: 30.0 GiB (other files), 160.0 GiB reserved by the file system\n",
+            "Shared file system 16dcd27a:fd00: 2 datanodes (a1a1a1a1, b2b2b2b2); its size and free space count once in Capacity and Available.\n",
+        ] {
+            assert!(text.contains(want), "{want:?} not in\n{text}");
+        }
+        assert!(!text.contains("fd01:"), "not shared: {text}");
+        // An older namenode's summary: no file-system count.
+        s.filesystems = 0;
+        assert!(squash(&report_text(&s, &[])).contains("Capacity: 252.0 GiB\n"));
     }
 
     /// Each line with its runs of spaces made one (tables pad to widths).

@@ -263,9 +263,10 @@ fn parse_bool(name: &str, value: &str) -> Result<bool, SeedError> {
 
 fn parse_replication(value: &str) -> Result<u16, SeedError> {
     match value.trim().parse::<u16>() {
-        Ok(n) if n >= 1 => Ok(n),
+        Ok(n) if (1..=dfs_common::MAX_REPLICATION).contains(&n) => Ok(n),
         _ => Err(SeedError::bad(format!(
-            "`replication` must be a whole number from 1 to 65535, not {value:?}"
+            "`replication` must be a whole number from 1 to {}, not {value:?}",
+            dfs_common::MAX_REPLICATION
         ))),
     }
 }
@@ -496,6 +497,11 @@ impl UploadSink for ClusterSink<'_> {
                 ClientError::Io(e) => {
                     SeedError::bad(format!("the uploaded file could not be read: {e}"))
                 }
+                other if other.code() == ErrorCode::Conflict && !opts.overwrite => {
+                    let mut e = SeedError::from(other);
+                    e.message.push_str(" (send overwrite=true to replace it)");
+                    e
+                }
                 other => other.into(),
             })?;
         log::info!(
@@ -535,6 +541,7 @@ async fn read_upload_form<S: UploadSink>(
         opts.set(k, v.clone())?;
     }
     let mut uploaded: Option<S::Stored> = None;
+    let mut failed: Option<SeedError> = None;
     let mut late: Option<String> = None;
     while let Some(field) = form.next().await {
         let mut field = field.map_err(|e| {
@@ -544,7 +551,7 @@ async fn read_upload_form<S: UploadSink>(
         })?;
         let name = field.name().unwrap_or_default().to_string();
         if name == "file" {
-            if uploaded.is_some() {
+            if uploaded.is_some() || failed.is_some() {
                 late = Some("only one `file` part may be sent".into());
                 break;
             }
@@ -563,10 +570,17 @@ async fn read_upload_form<S: UploadSink>(
             let reader = tokio_util::io::StreamReader::new(
                 field.map_err(|e| std::io::Error::other(e.to_string())),
             );
-            uploaded = Some(sink.store(&path, &upload_opts, reader).await?);
+            match sink.store(&path, &upload_opts, reader).await {
+                Ok(stored) => uploaded = Some(stored),
+                // Stored at the default `/`: a `directory` sent after the
+                // file may be why it failed (a same-named file at `/`), so
+                // read on and blame the field order if one comes.
+                Err(e) if opts.directory.is_none() => failed = Some(e),
+                Err(e) => return Err(e),
+            }
         } else if UploadForm::is_option(&name) {
             let value = read_text_field(&mut field, &name).await?;
-            if uploaded.is_some() {
+            if uploaded.is_some() || failed.is_some() {
                 late = Some(format!(
                     "form field `{name}` came after the `file` part; send it before `file` (or as a query parameter)"
                 ));
@@ -582,6 +596,14 @@ async fn read_upload_form<S: UploadSink>(
                 )));
             }
         }
+    }
+    if let Some(e) = failed {
+        return Err(match late {
+            Some(problem) => SeedError::bad(format!(
+                "{problem}; nothing was stored (without it the file went to /: {e})"
+            )),
+            None => e,
+        });
     }
     match (uploaded, late) {
         (None, _) => Err(SeedError::bad("the form has no `file` part")),

@@ -127,11 +127,7 @@ impl ResponseError for WebHdfsError {
 
     fn error_response(&self) -> HttpResponse {
         let status = self.status_code();
-        if status.is_server_error() {
-            log::error!("webhdfs request failed ({}): {self}", status.as_u16());
-        } else {
-            log::info!("webhdfs request refused ({}): {self}", status.as_u16());
-        }
+        super::error::log_error_answer("webhdfs request", status, self);
         HttpResponse::build(status).json(self.exception.body(self.message.clone()))
     }
 }
@@ -665,6 +661,7 @@ async fn land(req: &HttpRequest, dfs: &DfsClient, r: &Request, body: web::Payloa
                 block_size: p.block_size,
                 owner: Some(p.user_or_default().to_string()),
                 permission: p.permission,
+                ..Default::default()
             };
             let reader = body_reader(body);
             dfs.upload(path, reader, &opts, &NoProgress).await?;

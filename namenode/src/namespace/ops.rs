@@ -55,7 +55,7 @@ impl Namespace {
         if missing > 1 && !parents {
             let parent = path.parent().unwrap_or_else(DfsPath::root);
             return Err(NamenodeError::NotFound(format!(
-                "parent directory {parent} does not exist (use parents / -p to create it)"
+                "parent directory {parent} does not exist"
             )));
         }
         let id = self.make_dirs_as(path, owner, permission, now_ms, txn)?;
@@ -198,7 +198,7 @@ impl Namespace {
                 }
                 if !overwrite {
                     return Err(NamenodeError::AlreadyExists(format!(
-                        "cannot move {src} to {target}: file exists (use overwrite)"
+                        "cannot move {src} to {target}: a file exists there"
                     )));
                 }
                 Some(id)

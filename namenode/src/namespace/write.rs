@@ -161,7 +161,7 @@ impl Namespace {
                     )))
                 } else if !overwrite {
                     Err(NamenodeError::AlreadyExists(format!(
-                        "{path} already exists (use overwrite)"
+                        "{path} already exists"
                     )))
                 } else {
                     Ok(Some(id))
