@@ -157,8 +157,9 @@ async fn parents_an_upload_makes_belong_to_the_writer() {
     std::fs::write(&local, test_data(1500, 1)).unwrap();
     let local = local.to_str().unwrap();
 
-    // The CLI: a deep path makes two parents; the second file goes into
-    // them (refused before: `inode="/user/alice/photos":dfs:supergroup`).
+    // The CLI: `mkdir -p` makes two parents; files go into them (refused
+    // before: `inode="/user/alice/photos":dfs:supergroup`).
+    dfs_ok_as(&cluster, ALICE, &["mkdir", "-p", "/user/alice/photos/2024"]);
     dfs_ok_as(
         &cluster,
         ALICE,
@@ -170,7 +171,8 @@ async fn parents_an_upload_makes_belong_to_the_writer() {
         ALICE,
         &["put", local, "/user/alice/photos/2024/b.jpg"],
     );
-    // A folder into a directory the first file of it makes.
+    // A folder into a new directory of a new directory.
+    dfs_ok_as(&cluster, ALICE, &["mkdir", "-p", "/user/alice/albums/2025"]);
     let folder = dir.path().join("trip");
     std::fs::create_dir_all(folder.join("day1")).unwrap();
     std::fs::write(folder.join("day1/x.jpg"), b"x").unwrap();

@@ -845,6 +845,8 @@ async fn transfers(rep: &mut Report, cluster: &TestCluster, c: &Ceilings, s: &Si
     );
     let mut clients: Vec<(String, u64)> = Vec::new();
     let rate = |secs: f64| size as f64 / MB / secs.max(1e-9);
+    // `dfs put` needs the parent, as `hdfs dfs -put` does.
+    cluster.client().mkdirs(&p("/bench"), true).await?;
 
     let (secs, rss) = run_measured(Command::new(&dfs).args([
         "--namenode",
