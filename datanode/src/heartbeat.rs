@@ -32,20 +32,27 @@
 //! - Every namenode call is bounded by a timeout and abandoned at once on
 //!   shutdown, so a hung namenode can neither stall heartbeats for long nor
 //!   hold up a stop.
+//! - Heartbeats name the file system under the blocks (machine and device,
+//!   size, free space) so that the namenode counts a disk shared by several
+//!   datanodes once. A namenode too old to read that refuses the heartbeat
+//!   (400); the link then sends the first shape, without it, until it
+//!   registers again (the namenode may have been upgraded meanwhile).
 use crate::commands::CommandRunner;
 use crate::error::{DatanodeError, Result};
 use crate::Node;
 use dfs_common::codec;
 use dfs_common::ids::BlockId;
 use dfs_common::proto::datanode::{
-    BadBlockReport, BlockReport, Command, Heartbeat, HeartbeatReply, IncrementalBlockReport,
-    RegisterRequest, RegisterResponse, ReportedBlock, StorageReport, INTERNAL_PREFIX,
+    BadBlockReport, BlockReport, Command, FilesystemId, FilesystemReport, Heartbeat,
+    HeartbeatReply, IncrementalBlockReport, RegisterRequest, RegisterResponse, ReportedBlock,
+    StorageReport, INTERNAL_PREFIX,
 };
 use dfs_common::proto::DatanodeInfo;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::{interval_at, sleep, sleep_until, timeout, Instant, MissedTickBehavior};
@@ -143,6 +150,9 @@ enum LinkError {
     /// The namenode does not know this node (it restarted): register again.
     #[error("namenode does not know this node")]
     UnknownNode,
+    /// The namenode could not read the message (400 Bad Request).
+    #[error("{0}")]
+    Refused(String),
     #[error("{0}")]
     Failed(String),
 }
@@ -160,6 +170,9 @@ struct Rpc {
     node: Arc<Node>,
     base: String,
     client: reqwest::Client,
+    /// The namenode refused a heartbeat that named the file system (it is
+    /// older): send the first shape until the next registration.
+    first_shape: AtomicBool,
 }
 
 impl NamenodeLink {
@@ -173,7 +186,12 @@ impl NamenodeLink {
         let commands = CommandRunner::new(node.clone());
         let base = format!("{}{INTERNAL_PREFIX}", namenode_url.trim_end_matches('/'));
         Ok(Self {
-            rpc: Rpc { node, base, client },
+            rpc: Rpc {
+                node,
+                base,
+                client,
+                first_shape: AtomicBool::new(false),
+            },
             events,
             commands,
         })
@@ -232,7 +250,7 @@ impl NamenodeLink {
                             log::info!("namenode does not know this node; registering again");
                             continue 'register;
                         }
-                        Some(Err(LinkError::Failed(e))) => {
+                        Some(Err(e)) => {
                             failures += 1;
                             if failures == 1 || failures.is_multiple_of(20) {
                                 log::warn!("heartbeat failed ({failures} in a row): {e}");
@@ -244,7 +262,7 @@ impl NamenodeLink {
                             None => break 'register,
                             Some(Ok(())) => {}
                             Some(Err(LinkError::UnknownNode)) => continue 'register,
-                            Some(Err(LinkError::Failed(e))) => {
+                            Some(Err(e)) => {
                                 log::warn!("full block report failed (will retry): {e}");
                                 block_report.reset_after(hb_every);
                             }
@@ -262,7 +280,7 @@ impl NamenodeLink {
                             None => break 'register,
                             Some(Ok(())) => flush_at = None,
                             Some(Err(LinkError::UnknownNode)) => continue 'register,
-                            Some(Err(LinkError::Failed(e))) => {
+                            Some(Err(e)) => {
                                 log::warn!("incremental block report failed (will retry): {e}");
                                 flush_at = Some(Instant::now() + REPORT_RETRY);
                             }
@@ -309,7 +327,7 @@ impl Rpc {
                     id: self.node.id,
                     addr: self.node.advertise.clone(),
                 },
-                storage: storage_report(&self.node).await,
+                storage: storage_report(&self.node).await.0,
                 blocks: self.node.store.list(),
                 version: dfs_common::VERSION.to_string(),
                 cluster_id: self.node.cluster_id(),
@@ -325,6 +343,7 @@ impl Rpc {
             };
             match result {
                 Ok(reply) => {
+                    self.first_shape.store(false, Ordering::Relaxed);
                     log::info!(
                         "registered with namenode {} ({n} blocks; heartbeat every {} ms)",
                         self.base,
@@ -374,13 +393,28 @@ impl Rpc {
     }
 
     async fn heartbeat(&self) -> Result<HeartbeatReply, LinkError> {
-        let hb = Heartbeat {
+        let (storage, filesystem) = storage_report(&self.node).await;
+        let mut hb = Heartbeat {
             node_id: self.node.id,
-            storage: storage_report(&self.node).await,
+            storage,
             active_transfers: u32::try_from(self.node.metrics.active_transfers())
                 .unwrap_or(u32::MAX),
+            filesystem: filesystem.filter(|_| !self.first_shape.load(Ordering::Relaxed)),
         };
-        match self.call_within("heartbeat", &hb, HEARTBEAT_TIMEOUT).await {
+        let mut result = self.call_within("heartbeat", &hb, HEARTBEAT_TIMEOUT).await;
+        if hb.filesystem.is_some() {
+            if let Err(LinkError::Refused(e)) = &result {
+                log::warn!(
+                    "the namenode cannot read a heartbeat that names the file system ({e}); \
+                     it is older than this datanode: sending heartbeats without it, so it \
+                     counts this node's disk as a disk of its own"
+                );
+                self.first_shape.store(true, Ordering::Relaxed);
+                hb.filesystem = None;
+                result = self.call_within("heartbeat", &hb, HEARTBEAT_TIMEOUT).await;
+            }
+        }
+        match result {
             Ok(reply) => {
                 self.node.metrics.heartbeats.fetch_add(1, Ordering::Relaxed);
                 Ok(reply)
@@ -491,37 +525,86 @@ impl Rpc {
                 .ok()
                 .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
                 .unwrap_or_else(|| String::from_utf8_lossy(&bytes).chars().take(300).collect());
-            return Err(LinkError::Failed(format!(
-                "{endpoint}: {status}: {message}"
-            )));
+            let message = format!("{endpoint}: {status}: {message}");
+            return Err(if status == reqwest::StatusCode::BAD_REQUEST {
+                LinkError::Refused(message)
+            } else {
+                LinkError::Failed(message)
+            });
         }
         Ok(bytes)
     }
 }
 
-/// Capacity (the `--capacity` cap or the disk's size), bytes used by blocks,
-/// and what is still available (bounded by the disk's free space).
-pub async fn storage_report(node: &Node) -> StorageReport {
+/// This node's space: capacity (the `--capacity` cap or the disk's size),
+/// bytes used by blocks, and what is still available (bounded by the
+/// disk's available space); and the file system under the blocks, when it
+/// can be told apart from others (see [`filesystem_of`]).
+pub async fn storage_report(node: &Node) -> (StorageReport, Option<FilesystemReport>) {
     let used = node.store.used();
     let dir = node.store.blocks_dir().to_path_buf();
-    let disk = tokio::task::spawn_blocking(move || fs4::statvfs(&dir)).await;
-    let (disk_total, disk_free) = match disk {
-        Ok(Ok(s)) => (s.total_space(), s.available_space()),
+    let disk = tokio::task::spawn_blocking(move || filesystem_of(&dir, host_id())).await;
+    let fs = match disk {
+        Ok(Ok(fs)) => Some(fs),
         Ok(Err(e)) => {
             log::warn!("cannot read disk space: {e}");
-            (0, 0)
+            None
         }
         Err(e) => {
             log::warn!("cannot read disk space: {e}");
-            (0, 0)
+            None
         }
     };
+    let (disk_total, disk_available) = fs.as_ref().map_or((0, 0), |f| (f.total, f.available));
     let capacity = node.store.capacity().unwrap_or(disk_total);
-    StorageReport {
+    let storage = StorageReport {
         capacity,
         used,
-        available: capacity.saturating_sub(used).min(disk_free),
-    }
+        available: capacity.saturating_sub(used).min(disk_available),
+    };
+    // Without a host identity two machines could not be told apart: say
+    // nothing, and the namenode counts this disk as one of its own.
+    (storage, fs.filter(|f| !f.id.host.is_empty()))
+}
+
+/// The file system holding `dir`, as `df` sees it, on the machine `host`
+/// (empty: unknown).
+pub fn filesystem_of(dir: &Path, host: &str) -> std::io::Result<FilesystemReport> {
+    let stats = fs4::statvfs(dir)?;
+    Ok(FilesystemReport {
+        id: FilesystemId {
+            host: host.to_string(),
+            device: device_of(dir)?,
+        },
+        total: stats.total_space(),
+        free: stats.free_space(),
+        available: stats.available_space(),
+    })
+}
+
+#[cfg(unix)]
+fn device_of(dir: &Path) -> std::io::Result<u64> {
+    use std::os::unix::fs::MetadataExt;
+    Ok(std::fs::metadata(dir)?.dev())
+}
+
+#[cfg(not(unix))]
+fn device_of(_dir: &Path) -> std::io::Result<u64> {
+    Ok(0)
+}
+
+/// Which machine this is, for telling file systems apart: Linux's boot id,
+/// the same for every process and container on one running kernel (so
+/// datanodes in containers that share a volume see the same), and new at
+/// each boot (when every datanode here restarts anyway). Empty where there
+/// is none (other systems): this node's file system is then not named.
+pub fn host_id() -> &'static str {
+    static HOST: OnceLock<String> = OnceLock::new();
+    HOST.get_or_init(|| {
+        std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default()
+    })
 }
 
 /// An error and its causes on one line (reqwest hides the useful part in
@@ -540,7 +623,153 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Config;
+    use crate::Datanode;
+    use actix_web::{web, App, HttpResponse, HttpServer};
     use dfs_common::checksum::Sha256Digest;
+    use dfs_common::ids::{ClusterId, NodeId};
+    use std::sync::Mutex;
+
+    /// [`Heartbeat`] as a namenode of the first shape reads it.
+    #[derive(serde::Deserialize)]
+    #[allow(dead_code)]
+    struct FirstHeartbeat {
+        node_id: NodeId,
+        storage: StorageReport,
+        active_transfers: u32,
+    }
+
+    #[derive(Default)]
+    struct Seen {
+        /// Heartbeats read, with the file system each named.
+        heartbeats: Vec<Option<FilesystemReport>>,
+        refused: u64,
+    }
+
+    /// A namenode that reads heartbeats of the first shape only (`old`),
+    /// or of both.
+    fn fake_namenode(old: bool) -> (Arc<Mutex<Seen>>, String, actix_web::dev::ServerHandle) {
+        let seen = web::Data::new(Mutex::new(Seen::default()));
+        let shared = seen.clone().into_inner();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let server = HttpServer::new(move || {
+            App::new()
+                    .app_data(seen.clone())
+                    .app_data(web::Data::new(old))
+                    .route(
+                        "/internal/v1/register",
+                        web::post().to(|| async {
+                            let reply = RegisterResponse {
+                                heartbeat_interval_ms: 50,
+                                block_report_interval_ms: 60_000,
+                                cluster_id: ClusterId::from_bytes([9; 16]),
+                            };
+                            HttpResponse::Ok().body(codec::encode(&reply).unwrap())
+                        }),
+                    )
+                    .route(
+                        "/internal/v1/heartbeat",
+                        web::post().to(
+                            |seen: web::Data<Mutex<Seen>>,
+                             old: web::Data<bool>,
+                             body: web::Bytes| async move {
+                                let mut seen = seen.lock().unwrap();
+                                let read = if **old {
+                                    codec::decode::<FirstHeartbeat>(&body).map(|_| None)
+                                } else {
+                                    codec::decode::<Heartbeat>(&body).map(|hb| hb.filesystem)
+                                };
+                                match read {
+                                    Ok(fs) => {
+                                        seen.heartbeats.push(fs);
+                                        HttpResponse::Ok().body(
+                                            codec::encode(&HeartbeatReply::default()).unwrap(),
+                                        )
+                                    }
+                                    Err(e) => {
+                                        seen.refused += 1;
+                                        HttpResponse::BadRequest()
+                                            .body(format!("malformed Heartbeat: {e}"))
+                                    }
+                                }
+                            },
+                        ),
+                    )
+                    .default_service(web::to(|| async { HttpResponse::Ok().finish() }))
+        })
+        .workers(1)
+        .disable_signals()
+        .listen(listener)
+        .unwrap()
+        .run();
+        let handle = server.handle();
+        tokio::spawn(server);
+        (shared, url, handle)
+    }
+
+    async fn heartbeats_seen(seen: &Mutex<Seen>, n: usize) -> Vec<Option<FilesystemReport>> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let got = seen.lock().unwrap().heartbeats.clone();
+            if got.len() >= n {
+                return got;
+            }
+            assert!(Instant::now() < deadline, "only {} heartbeats", got.len());
+            sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn heartbeats_name_the_file_system_unless_the_namenode_is_older() {
+        for old in [false, true] {
+            let (seen, url, server) = fake_namenode(old);
+            let dir = tempfile::tempdir().unwrap();
+            let dn = Datanode::start(Config {
+                namenode: url,
+                listen: "127.0.0.1:0".into(),
+                data_dir: dir.path().to_path_buf(),
+                ..Config::default()
+            })
+            .await
+            .unwrap();
+            let got = heartbeats_seen(&seen, 3).await;
+            let refused = seen.lock().unwrap().refused;
+            dn.stop().await.unwrap();
+            server.stop(true).await;
+            if old {
+                // One refusal, then the first shape that it reads.
+                assert!(got.iter().all(Option::is_none));
+                if !host_id().is_empty() {
+                    assert_eq!(refused, 1);
+                }
+                continue;
+            }
+            assert_eq!(refused, 0);
+            if host_id().is_empty() {
+                assert!(got.iter().all(Option::is_none), "no host, no file system");
+                continue;
+            }
+            let fs = got.last().unwrap().clone().expect("the file system");
+            let here = filesystem_of(dir.path(), host_id()).unwrap();
+            assert_eq!(fs.id, here.id, "the data dir's file system");
+            assert_eq!(fs.total, here.total);
+            assert!(fs.available <= fs.free && fs.free <= fs.total, "{fs:?}");
+        }
+    }
+
+    #[test]
+    fn file_systems_are_told_apart() {
+        let a = tempfile::tempdir().unwrap();
+        let b = tempfile::tempdir_in(a.path()).unwrap();
+        let fa = filesystem_of(a.path(), "h").unwrap();
+        assert_eq!(fa.id, filesystem_of(b.path(), "h").unwrap().id, "one disk");
+        assert_ne!(fa.id, filesystem_of(a.path(), "other").unwrap().id);
+        // /proc is a file system of its own wherever it exists.
+        if let Ok(p) = filesystem_of(Path::new("/proc"), "h") {
+            assert_ne!(p.id, fa.id);
+        }
+    }
 
     #[test]
     fn pending_events_coalesce_per_block() {

@@ -22,14 +22,19 @@
 //! - the admin state (decommissioning, decommissioned) is stored with the
 //!   node's record and survives restarts;
 //! - queued deletions are per node and deduplicated; at most
-//!   [`MAX_DELETES_PER_HEARTBEAT`] leave with one heartbeat reply.
+//!   [`MAX_DELETES_PER_HEARTBEAT`] leave with one heartbeat reply;
+//! - cluster space counts each file system once, however many nodes share
+//!   it ([`cluster_space`], the rules in `ClusterSummary`'s doc); a node's
+//!   own figures stay its own.
 use crate::placement::Candidate;
 use dfs_common::ids::{BlockId, NodeId};
 use dfs_common::proto::client::{AdminState, DatanodeReport, DatanodeState};
-use dfs_common::proto::datanode::{Command, Heartbeat, StorageReport};
+use dfs_common::proto::datanode::{
+    Command, FilesystemId, FilesystemReport, Heartbeat, StorageReport,
+};
 use dfs_common::proto::DatanodeInfo;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::time::Instant;
@@ -66,6 +71,8 @@ impl From<LegacyNodeRecord> for NodeRecord {
 struct Descriptor {
     addr: String,
     storage: StorageReport,
+    /// The file system under its blocks, from its last heartbeat.
+    filesystem: Option<FilesystemReport>,
     last_seen: Option<Instant>,
     registered: bool,
     dead: bool,
@@ -89,6 +96,7 @@ impl Descriptor {
         Descriptor {
             addr,
             storage: StorageReport::default(),
+            filesystem: None,
             last_seen,
             registered: false,
             dead: last_seen.is_none(),
@@ -148,9 +156,91 @@ pub struct DatanodeTotals {
     pub awaiting_registration: u32,
     pub decommissioning: u32,
     pub decommissioned: u32,
+    /// The live nodes' space, each file system once.
+    pub space: Space,
+}
+
+/// Space on a set of datanodes with each file system counted once (bytes;
+/// the rules are `ClusterSummary`'s). `used + available + reserved +
+/// non_dfs_used = capacity` unless blocks exceed a capacity.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Space {
     pub capacity: u64,
     pub used: u64,
     pub available: u64,
+    /// Capacity the file systems keep back from ordinary writers.
+    pub reserved: u64,
+    /// Capacity taken by other files.
+    pub non_dfs_used: u64,
+    /// File systems counted (a node that did not say is one of its own).
+    pub filesystems: u32,
+}
+
+/// The nodes on one file system, summed.
+#[derive(Debug, Default)]
+struct FsGroup<'a> {
+    capacity: u64,
+    used: u64,
+    available: u64,
+    /// The file system as reported (the report that saw the least
+    /// available space: reports arrive seconds apart while it fills).
+    fs: Option<&'a FilesystemReport>,
+}
+
+impl FsGroup<'_> {
+    fn add(&mut self, s: &StorageReport) {
+        self.capacity = self.capacity.saturating_add(s.capacity);
+        self.used = self.used.saturating_add(s.used);
+        self.available = self.available.saturating_add(s.available);
+    }
+}
+
+/// Sums the space of nodes given as (storage report, file system if
+/// reported), counting each file system's size and free space once: per
+/// file system, capacity is min(the nodes' capacities summed, its size)
+/// and available is min(the nodes' available summed, its available bytes).
+/// Pure, so the rules are unit-tested.
+pub fn cluster_space<'a>(
+    nodes: impl IntoIterator<Item = (&'a StorageReport, Option<&'a FilesystemReport>)>,
+) -> Space {
+    let mut shared: BTreeMap<&FilesystemId, FsGroup> = BTreeMap::new();
+    let mut alone: Vec<FsGroup> = Vec::new();
+    for (storage, fs) in nodes {
+        match fs {
+            Some(f) => {
+                let g = shared.entry(&f.id).or_default();
+                if g.fs.is_none_or(|seen| f.available < seen.available) {
+                    g.fs = Some(f);
+                }
+                g.add(storage);
+            }
+            None => {
+                let mut g = FsGroup::default();
+                g.add(storage);
+                alone.push(g);
+            }
+        }
+    }
+    let mut out = Space::default();
+    for g in shared.into_values().chain(alone) {
+        let (capacity, available, reserve) = match g.fs {
+            Some(f) => (
+                g.capacity.min(f.total),
+                g.available.min(f.available),
+                f.free.saturating_sub(f.available),
+            ),
+            None => (g.capacity, g.available, 0),
+        };
+        let rest = capacity.saturating_sub(g.used).saturating_sub(available);
+        let reserved = rest.min(reserve);
+        out.capacity = out.capacity.saturating_add(capacity);
+        out.used = out.used.saturating_add(g.used);
+        out.available = out.available.saturating_add(available);
+        out.reserved = out.reserved.saturating_add(reserved);
+        out.non_dfs_used = out.non_dfs_used.saturating_add(rest - reserved);
+        out.filesystems += 1;
+    }
+    out
 }
 
 /// Where a replica on some node stands, for counting and choosing.
@@ -405,6 +495,7 @@ impl DatanodeManager {
         }
         d.last_seen = Some(now);
         d.storage = hb.storage;
+        d.filesystem = hb.filesystem.clone();
         d.scheduled
             .retain(|_, (_, at)| now.saturating_duration_since(*at) < SCHEDULED_TTL);
         d.active_transfers = hb.active_transfers;
@@ -645,6 +736,7 @@ impl DatanodeManager {
                         0
                     },
                     replication_in_flight: in_flight,
+                    filesystem: d.filesystem.as_ref().map(|f| f.id.to_string()),
                 }
             })
             .collect();
@@ -658,16 +750,21 @@ impl DatanodeManager {
         rows
     }
 
-    /// Live/dead/admin counts and the live nodes' space.
+    /// Live/dead/admin counts and the live nodes' space (each file system
+    /// once).
     pub fn totals(&self, now: Instant) -> DatanodeTotals {
         let nodes = self.lock();
         let mut t = DatanodeTotals::default();
+        let live = |d: &&Descriptor| d.is_live(now, self.dead_node_timeout);
+        t.space = cluster_space(
+            nodes
+                .values()
+                .filter(live)
+                .map(|d| (&d.storage, d.filesystem.as_ref())),
+        );
         for d in nodes.values() {
-            if d.is_live(now, self.dead_node_timeout) {
+            if live(&d) {
                 t.live += 1;
-                t.capacity += d.storage.capacity;
-                t.used += d.storage.used;
-                t.available += d.storage.available;
             } else {
                 t.dead += 1;
                 if d.is_awaiting(now, self.dead_node_timeout) {
@@ -719,6 +816,7 @@ mod tests {
             node_id: id,
             storage,
             active_transfers: 0,
+            filesystem: None,
         };
         let now = Instant::now();
         // Known from the store but not registered: must re-register; its
@@ -760,12 +858,227 @@ mod tests {
             DatanodeTotals {
                 live: 1,
                 dead: 0,
-                capacity: 100,
-                used: 10,
-                available: 90,
+                space: Space {
+                    capacity: 100,
+                    used: 10,
+                    available: 90,
+                    filesystems: 1,
+                    ..Default::default()
+                },
                 ..Default::default()
             }
         );
+    }
+
+    const GIB: u64 = 1 << 30;
+
+    /// A node's own report: `cap` its `--capacity` (`None`: the disk's
+    /// size), as the datanode computes it.
+    fn node_on(fs: &FilesystemReport, cap: Option<u64>, used: u64) -> StorageReport {
+        let capacity = cap.unwrap_or(fs.total);
+        StorageReport {
+            capacity,
+            used,
+            available: capacity.saturating_sub(used).min(fs.available),
+        }
+    }
+
+    fn disk(host: &str, device: u64, total: u64, free: u64, available: u64) -> FilesystemReport {
+        FilesystemReport {
+            id: FilesystemId {
+                host: host.into(),
+                device,
+            },
+            total,
+            free,
+            available,
+        }
+    }
+
+    fn space(nodes: &[(StorageReport, Option<FilesystemReport>)]) -> Space {
+        let s = cluster_space(nodes.iter().map(|(s, f)| (s, f.as_ref())));
+        assert_eq!(
+            s.used + s.available + s.reserved + s.non_dfs_used,
+            s.capacity,
+            "the parts add up: {s:?}"
+        );
+        s
+    }
+
+    #[test]
+    fn a_shared_file_system_counts_once() {
+        // This machine's disk as `df -B1` saw it: 252 GiB, 35.5 GiB used,
+        // 55.4 GiB available (a large root reserve).
+        let d = disk(
+            "host-a",
+            0xfd00,
+            270_553_174_016,
+            232_475_566_080,
+            59_495_141_376,
+        );
+        let used = 3 * GIB / 2;
+        let three: Vec<_> = (0..3)
+            .map(|_| (node_on(&d, None, used), Some(d.clone())))
+            .collect();
+        let s = space(&three);
+        assert_eq!(s.filesystems, 1);
+        assert_eq!(s.capacity, d.total, "the disk once, not three times");
+        assert_eq!(s.used, 3 * used, "every node's blocks count");
+        assert_eq!(s.available, d.available);
+        assert_eq!(s.reserved, d.free - d.available);
+        assert_eq!(
+            s.non_dfs_used,
+            d.total - d.free - 3 * used,
+            "df's Used less dfs"
+        );
+
+        // The same nodes as an older namenode (or older datanodes) saw
+        // them: three disks.
+        let old: Vec<_> = three.iter().map(|(st, _)| (*st, None)).collect();
+        let s = space(&old);
+        assert_eq!((s.filesystems, s.capacity), (3, 3 * d.total));
+        assert_eq!(s.available, 3 * d.available);
+    }
+
+    #[test]
+    fn capacities_below_the_disk_add_up_but_free_space_does_not() {
+        let d = disk("h", 1, 252 * GIB, 200 * GIB, 190 * GIB);
+        // Two nodes limited to 10 GiB on one roomy disk: 20 GiB for dfs,
+        // nothing reserved or taken by others within it.
+        let two = [
+            (node_on(&d, Some(10 * GIB), GIB), Some(d.clone())),
+            (node_on(&d, Some(10 * GIB), 0), Some(d.clone())),
+        ];
+        assert_eq!(
+            space(&two),
+            Space {
+                capacity: 20 * GIB,
+                used: GIB,
+                available: 19 * GIB,
+                reserved: 0,
+                non_dfs_used: 0,
+                filesystems: 1,
+            }
+        );
+        // The disk nearly full: each node alone could take its 5 GiB, both
+        // together can too, but not 5 GiB each.
+        let d = disk("h", 1, 252 * GIB, 6 * GIB, 5 * GIB);
+        let two = [
+            (node_on(&d, Some(10 * GIB), GIB), Some(d.clone())),
+            (node_on(&d, Some(10 * GIB), 0), Some(d.clone())),
+        ];
+        let s = space(&two);
+        assert_eq!((s.capacity, s.available), (20 * GIB, 5 * GIB));
+        assert_eq!((s.reserved, s.non_dfs_used), (GIB, 13 * GIB));
+        // A limit above the disk's size is the disk's size.
+        let s = space(&[(node_on(&d, Some(1000 * GIB), 0), Some(d.clone()))]);
+        assert_eq!(s.capacity, d.total);
+        // One limited node and one unlimited: the disk.
+        let s = space(&[
+            (node_on(&d, Some(10 * GIB), 0), Some(d.clone())),
+            (node_on(&d, None, 0), Some(d.clone())),
+        ]);
+        assert_eq!((s.capacity, s.available), (d.total, d.available));
+    }
+
+    #[test]
+    fn distinct_file_systems_and_hosts_add_up() {
+        let a = disk("host-a", 1, 100, 60, 50);
+        let b = disk("host-a", 2, 100, 60, 50);
+        let c = disk("host-b", 1, 100, 60, 50); // same device, another machine
+        let s = space(&[
+            (node_on(&a, None, 10), Some(a.clone())),
+            (node_on(&a, None, 10), Some(a.clone())),
+            (node_on(&b, None, 10), Some(b.clone())),
+            (node_on(&c, None, 10), Some(c.clone())),
+            // An older datanode: on a file system of its own.
+            (
+                StorageReport {
+                    capacity: 100,
+                    used: 10,
+                    available: 50,
+                },
+                None,
+            ),
+        ]);
+        assert_eq!(s.filesystems, 4);
+        assert_eq!(s.capacity, 400);
+        assert_eq!(s.used, 50);
+        assert_eq!(s.available, 200);
+        assert_eq!(s.reserved, 30);
+        assert_eq!(s.non_dfs_used, 20 + 30 + 30 + 40);
+    }
+
+    #[test]
+    fn reports_taken_at_different_moments_use_the_least_free_space() {
+        let before = disk("h", 1, 100, 50, 40);
+        let after = disk("h", 1, 100, 30, 20);
+        let s = space(&[
+            (node_on(&before, None, 10), Some(before.clone())),
+            (node_on(&after, None, 30), Some(after.clone())),
+        ]);
+        assert_eq!((s.capacity, s.used, s.available), (100, 40, 20));
+        assert_eq!(s.reserved, 10);
+        // Blocks beyond the capacity (a capacity lowered after they came):
+        // nothing is left, nothing is negative.
+        let s = cluster_space([(
+            &StorageReport {
+                capacity: 10,
+                used: 15,
+                available: 0,
+            },
+            Some(&before),
+        )]);
+        assert_eq!(
+            (s.capacity, s.used, s.available, s.non_dfs_used),
+            (10, 15, 0, 0)
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn heartbeats_carry_the_file_system_and_only_live_nodes_count() {
+        let dm = DatanodeManager::new(vec![], Duration::from_secs(30), Instant::now());
+        let d = disk("h", 7, 1000, 600, 500);
+        let (a, b) = (NodeId::new(), NodeId::new());
+        for n in [a, b] {
+            dm.register(&info(n), node_on(&d, None, 0), Instant::now());
+        }
+        // Registered, no heartbeat yet: two file systems as far as we know.
+        assert_eq!(dm.totals(Instant::now()).space.capacity, 2000);
+        for n in [a, b] {
+            let hb = Heartbeat {
+                node_id: n,
+                storage: node_on(&d, None, 100),
+                active_transfers: 0,
+                filesystem: Some(d.clone()),
+            };
+            dm.heartbeat(&hb, Instant::now()).unwrap();
+        }
+        let t = dm.totals(Instant::now());
+        assert_eq!((t.live, t.space.filesystems), (2, 1));
+        assert_eq!(
+            (t.space.capacity, t.space.used, t.space.available),
+            (1000, 200, 500)
+        );
+        let rows = dm.reports(Instant::now(), |_| (0, 0, 0));
+        assert!(rows.iter().all(|r| r.filesystem.as_deref() == Some("h:7")));
+        assert!(
+            rows.iter().all(|r| r.capacity == 1000),
+            "per node stays per node"
+        );
+        // One goes silent: the other still has the disk.
+        tokio::time::advance(Duration::from_secs(20)).await;
+        let hb = Heartbeat {
+            node_id: a,
+            storage: node_on(&d, None, 100),
+            active_transfers: 0,
+            filesystem: Some(d.clone()),
+        };
+        dm.heartbeat(&hb, Instant::now()).unwrap();
+        tokio::time::advance(Duration::from_secs(15)).await;
+        let t = dm.totals(Instant::now());
+        assert_eq!((t.live, t.dead), (1, 1));
+        assert_eq!((t.space.capacity, t.space.used), (1000, 100));
     }
 
     #[tokio::test(start_paused = true)]

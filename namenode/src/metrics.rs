@@ -8,7 +8,7 @@ use std::fmt::Write;
 /// the summary, so they come separately.
 pub fn render(s: &ClusterSummary, pending_files: u64, meta_bytes: u64, x: &HealthExtras) -> String {
     let r = &s.replication;
-    let gauges: [(&str, &str, u64); 30] = [
+    let gauges: [(&str, &str, u64); 33] = [
         ("dfs_namenode_up", "1 while the namenode serves.", 1),
         (
             "dfs_namenode_uptime_seconds",
@@ -53,7 +53,7 @@ pub fn render(s: &ClusterSummary, pending_files: u64, meta_bytes: u64, x: &Healt
         ),
         (
             "dfs_namenode_capacity_bytes",
-            "Capacity of the live datanodes.",
+            "What the live datanodes may store, each file system counted once.",
             s.capacity,
         ),
         (
@@ -63,8 +63,23 @@ pub fn render(s: &ClusterSummary, pending_files: u64, meta_bytes: u64, x: &Healt
         ),
         (
             "dfs_namenode_available_bytes",
-            "Space the live datanodes can still take.",
+            "What the live datanodes can still take, each file system's free space counted once.",
             s.available,
+        ),
+        (
+            "dfs_namenode_non_dfs_used_bytes",
+            "Capacity taken by other files on the datanodes' file systems.",
+            s.non_dfs_used,
+        ),
+        (
+            "dfs_namenode_reserved_bytes",
+            "Capacity the file systems keep back from ordinary writers (root reserve).",
+            s.reserved,
+        ),
+        (
+            "dfs_namenode_filesystems",
+            "Distinct file systems under the live datanodes.",
+            u64::from(s.filesystems),
         ),
         (
             "dfs_namenode_metadata_bytes",
@@ -197,6 +212,8 @@ mod tests {
         assert!(text.contains("# TYPE dfs_namenode_files gauge\ndfs_namenode_files 7\n"));
         assert!(text.contains("dfs_namenode_files_being_written 2\n"));
         assert!(text.contains("dfs_namenode_safe_mode 0\n"));
+        assert!(text.contains("dfs_namenode_capacity_bytes 100\n"));
+        assert!(text.contains("dfs_namenode_non_dfs_used_bytes 0\n"));
         assert!(text.contains("# TYPE dfs_namenode_replication_completed_copies_total counter\n"));
     }
 }

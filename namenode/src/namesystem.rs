@@ -1063,9 +1063,12 @@ impl Namesystem {
             safe_mode,
             live_datanodes: t.live,
             dead_datanodes: t.dead,
-            capacity: t.capacity,
-            used: t.used,
-            available: t.available,
+            capacity: t.space.capacity,
+            used: t.space.used,
+            available: t.space.available,
+            non_dfs_used: t.space.non_dfs_used,
+            reserved: t.space.reserved,
+            filesystems: t.space.filesystems,
             files: c.files,
             directories: c.directories,
             blocks: c.blocks,
@@ -1289,6 +1292,7 @@ mod tests {
                 available: 1 << 30,
             },
             active_transfers: 0,
+            filesystem: None,
         }
     }
 
@@ -1780,6 +1784,7 @@ mod tests {
             node_id: a,
             storage: StorageReport::default(),
             active_transfers: 0,
+            filesystem: None,
         };
         assert_eq!(
             ns.heartbeat(&hb).commands,

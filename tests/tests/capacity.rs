@@ -3,6 +3,11 @@
 //! a block, every way of writing (seed `/upload_file`, WebHDFS CREATE, the
 //! `dfs` CLI) fails with 507 and leaves nothing behind: no visible file, no
 //! block file, no temp file.
+//!
+//! Figures that add up (issue 15): datanodes sharing one disk, as `dfs
+//! local` runs them, report the disk's size and free space once in the
+//! summary, `dfs report` and `/metrics`; capacities below the disk's size
+//! add up.
 use dfs_tests::{p, test_data, wait_until, ClusterOptions, TestCluster};
 use reqwest::multipart::{Form, Part};
 use serde_json::Value;
@@ -72,6 +77,22 @@ async fn full_datanodes_refuse_and_leave_nothing_behind() {
     let nn = cluster.namenode_url();
     let c = dfs_tests::http_no_redirect();
     let per_node = (CAPACITY / BLOCK) as usize;
+    // Three nodes limited below their shared disk's size: their capacities
+    // add up, and the disk counts as one file system.
+    wait_until("the capped capacity", Duration::from_secs(10), || async {
+        let s = cluster.summary().await?;
+        if s.capacity == NODES as u64 * CAPACITY && s.filesystems == 1 {
+            Ok(Some(()))
+        } else {
+            Err(anyhow::anyhow!(
+                "capacity {} on {} file systems",
+                s.capacity,
+                s.filesystems
+            ))
+        }
+    })
+    .await
+    .unwrap();
 
     // Fill all but one block's room, one single-block file at a time. A
     // node that is full before a write gets nothing from it: the block
@@ -222,4 +243,114 @@ async fn full_datanodes_refuse_and_leave_nothing_behind() {
     assert_eq!(r.status().as_u16(), 507, "direct write to a full node");
     assert!(cluster.block_file(full, id).is_none());
     assert!(tmp_files(&cluster).is_empty(), "{:?}", tmp_files(&cluster));
+}
+
+/// Three datanodes on one disk (as `dfs local` runs them): the cluster's
+/// capacity is the disk's size and its available space at most the disk's,
+/// not three times either; every node's blocks still count as used, and
+/// each node's own row still shows the whole disk.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn datanodes_on_one_disk_count_it_once() {
+    const MIB: u64 = 1 << 20;
+    let cluster = TestCluster::start(ClusterOptions::default()).await;
+    let disk = fs4::statvfs(cluster.datanode_dir(0)).unwrap();
+    for i in 1..NODES {
+        let other = fs4::statvfs(cluster.datanode_dir(i)).unwrap();
+        assert_eq!(other.total_space(), disk.total_space(), "one disk");
+    }
+    let total = disk.total_space();
+    // 3 MiB, three replicas: 9 MiB of blocks over the three nodes.
+    cluster
+        .client()
+        .upload(
+            &p("/one-disk.bin"),
+            &test_data(3 * MIB as usize, 1)[..],
+            &dfs_client::UploadOptions::default(),
+            &dfs_client::NoProgress,
+        )
+        .await
+        .unwrap();
+
+    let s = wait_until(
+        "the summary to count the disk once",
+        Duration::from_secs(15),
+        || async {
+            let s = cluster.summary().await?;
+            if s.live_datanodes == 3 && s.used >= 9 * MIB && s.capacity <= total {
+                Ok(Some(s))
+            } else {
+                Err(anyhow::anyhow!(
+                    "{} live, capacity {} available {} used {}; the disk has {total} bytes",
+                    s.live_datanodes,
+                    s.capacity,
+                    s.available,
+                    s.used
+                ))
+            }
+        },
+    )
+    .await
+    .unwrap();
+    // Measured after the summary: what the disk has free now, with some
+    // slack for other processes writing and deleting meanwhile.
+    let now = fs4::statvfs(cluster.datanode_dir(0)).unwrap();
+    let slack = (1 << 30) + now.available_space() / 10;
+    assert_eq!(s.capacity, total, "the disk's size, once: {s:?}");
+    assert_eq!(s.filesystems, 1, "{s:?}");
+    assert!(
+        s.available <= now.available_space() + slack,
+        "available {} but the disk has {} available (df's Avail)",
+        s.available,
+        now.available_space()
+    );
+    assert!(s.available + slack >= now.available_space(), "{s:?}");
+    assert_eq!(
+        s.used + s.available + s.reserved + s.non_dfs_used,
+        s.capacity,
+        "the parts add up: {s:?}"
+    );
+    let reserve = now.free_space() - now.available_space();
+    assert!(
+        s.reserved.abs_diff(reserve) <= slack,
+        "reserved {} but the disk keeps {reserve} back",
+        s.reserved
+    );
+
+    // Each node's own row shows the whole disk, and names the same file
+    // system.
+    let nodes = cluster.client().datanodes().await.unwrap();
+    assert_eq!(nodes.len(), 3);
+    for n in &nodes {
+        assert_eq!(n.capacity, total, "{n:?}");
+        assert!(n.filesystem.is_some(), "{n:?}");
+        assert_eq!(n.filesystem, nodes[0].filesystem, "{nodes:?}");
+    }
+    let fs = nodes[0].filesystem.clone().unwrap();
+
+    // `dfs report` and /metrics say the same.
+    let report = cluster.dfs_ok(&["report"]);
+    assert!(
+        report.contains("on 1 file system\n"),
+        "capacity line in:\n{report}"
+    );
+    assert!(
+        report.contains(&format!("Shared file system {fs}: 3 datanodes")),
+        "{report}"
+    );
+    let metrics = dfs_tests::http_no_redirect()
+        .get(format!("{}/metrics", cluster.namenode_url()))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(&format!("\ndfs_namenode_capacity_bytes {total}\n")),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("\ndfs_namenode_filesystems 1\n"),
+        "{metrics}"
+    );
 }

@@ -317,6 +317,28 @@ pub struct FileLocations {
 }
 
 /// `/api/v1/summary`.
+///
+/// Space (bytes, live datanodes only) counts each file system once, however
+/// many datanodes share it (see [`DatanodeReport::filesystem`]). For the
+/// datanodes on one file system:
+/// - `capacity` = min(the sum of their capacities, the file system's size):
+///   what dfs may fill there. A node's capacity is its `--capacity`, or the
+///   whole file system's size without one; so two nodes limited to 10 GiB on
+///   one 252 GiB disk have 20 GiB, and three unlimited ones have 252 GiB;
+/// - `used` = the sum of their block data (every node's blocks count);
+/// - `available` = min(the sum of what each can still take, the file
+///   system's available bytes): free space on a shared disk counts once;
+/// - what is left, capacity − used − available (0 if negative), is space
+///   the file system cannot give dfs: first its reserve, the free space
+///   that ordinary writers cannot use (ext4's root reserve), as `reserved`;
+///   the rest, other files on it, as `non_dfs_used`. Without `--capacity`
+///   these are the file system's reserve and `df`'s Used less dfs's
+///   blocks; with small capacities on a roomy disk both are 0.
+///
+/// So `used + available + reserved + non_dfs_used = capacity` (unless the
+/// blocks alone exceed it). A datanode that does not report its file system
+/// (an older version) is counted as a file system of its own, with all that
+/// is left as `non_dfs_used`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ClusterSummary {
@@ -325,8 +347,11 @@ pub struct ClusterSummary {
     pub safe_mode: bool,
     pub live_datanodes: u32,
     pub dead_datanodes: u32,
+    /// What dfs may store in all (see above).
     pub capacity: u64,
+    /// Block data on the live datanodes.
     pub used: u64,
+    /// What dfs can still store (see above).
     pub available: u64,
     pub files: u64,
     pub directories: u64,
@@ -352,6 +377,12 @@ pub struct ClusterSummary {
     pub unknown_replicas: UnknownReplicas,
     /// Datanodes of another cluster that tried to join recently.
     pub refused_datanodes: Vec<RefusedDatanode>,
+    /// Capacity taken by other files on the datanodes' file systems.
+    pub non_dfs_used: u64,
+    /// Capacity that the file systems keep back from ordinary writers.
+    pub reserved: u64,
+    /// Distinct file systems under the live datanodes.
+    pub filesystems: u32,
 }
 
 /// Replicas that datanodes hold of blocks the namespace does not know
@@ -478,6 +509,12 @@ pub struct DatanodeReport {
     pub decommission_remaining_blocks: u64,
     /// Block copies this node is sending or receiving for repair now.
     pub replication_in_flight: u32,
+    /// The file system holding its blocks, as `<host>:<device>` (the first
+    /// part of the machine's boot id, the device number in hex): nodes that
+    /// show the same one share a disk, which the cluster's totals count
+    /// once. `None`: not reported (an older datanode, or none since the
+    /// namenode started).
+    pub filesystem: Option<String>,
 }
 
 /// `POST /api/v1/datanodes/{node}/decommission` and `/recommission`: `node`

@@ -7,7 +7,10 @@
 use super::DatanodeInfo;
 use crate::checksum::Sha256Digest;
 use crate::ids::{BlockId, ClusterId, NodeId};
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use serde::ser::{SerializeStruct, Serializer};
 use serde::{Deserialize, Serialize};
+use std::fmt;
 
 pub const INTERNAL_PREFIX: &str = "/internal/v1";
 
@@ -19,6 +22,44 @@ pub struct StorageReport {
     /// Bytes of block data it holds.
     pub used: u64,
     /// What it can still take: min(capacity − used, free disk space).
+    pub available: u64,
+}
+
+/// Which file system holds a datanode's blocks. Two datanodes that report
+/// the same one share a disk, and the namenode counts its size and free
+/// space once (several datanodes of `dfs local` on one disk, or containers
+/// with the same volume).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct FilesystemId {
+    /// The running kernel (Linux's boot id): the same for every process
+    /// and container of one machine, different on another machine. It
+    /// changes when the machine reboots, and the datanodes restart with it.
+    pub host: String,
+    /// The device number of the file system holding the blocks directory
+    /// (`st_dev`): distinct for every file system mounted on that kernel,
+    /// the same through bind mounts.
+    pub device: u64,
+}
+
+/// `<host>:<device>`: the first 8 characters of the host's id, the device
+/// number in hex (short enough for a table, distinct enough to compare).
+impl fmt::Display for FilesystemId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let host: String = self.host.chars().take(8).collect();
+        write!(f, "{host}:{:x}", self.device)
+    }
+}
+
+/// The file system under a datanode's blocks, as `df` sees it (bytes).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FilesystemReport {
+    pub id: FilesystemId,
+    /// Its size (`f_blocks × f_frsize`, `df`'s Size).
+    pub total: u64,
+    /// Free blocks, including those kept for root (`f_bfree × f_frsize`).
+    pub free: u64,
+    /// What an ordinary process can still write (`f_bavail × f_frsize`,
+    /// `df`'s Avail): free less the root reserve.
     pub available: u64,
 }
 
@@ -67,12 +108,94 @@ pub fn cluster_mismatch_message(
 }
 
 /// `POST heartbeat`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+///
+/// Format evolution: `filesystem` came after the first shape (the first
+/// three fields), as an optional *tail*. bincode writes no field count, so
+/// a heartbeat of the first shape simply ends where the tail would begin:
+/// this type reads such a message with `filesystem: None`, and writes one
+/// without a file system in exactly the first shape. A namenode of the
+/// first shape refuses a heartbeat that carries the tail (trailing bytes:
+/// 400), and the datanode then sends the first shape to it (see the
+/// datanode's `heartbeat.rs`). Add later fields the same way, after this
+/// one, each an `Option` that is left out when it and every field after it
+/// are `None`.
+#[derive(Debug, Clone)]
 pub struct Heartbeat {
     pub node_id: NodeId,
     pub storage: StorageReport,
     /// Block transfers in progress (reads and writes).
     pub active_transfers: u32,
+    /// The file system holding the blocks (`None`: an older datanode, or
+    /// one that cannot tell; it is then counted as a file system of its own).
+    pub filesystem: Option<FilesystemReport>,
+}
+
+impl Serialize for Heartbeat {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let fields = if self.filesystem.is_some() { 4 } else { 3 };
+        let mut st = s.serialize_struct("Heartbeat", fields)?;
+        st.serialize_field("node_id", &self.node_id)?;
+        st.serialize_field("storage", &self.storage)?;
+        st.serialize_field("active_transfers", &self.active_transfers)?;
+        if self.filesystem.is_some() {
+            st.serialize_field("filesystem", &self.filesystem)?;
+        }
+        st.end()
+    }
+}
+
+/// The fields as a self-describing format (JSON) reads them: there a
+/// missing field is seen as missing, so `serde(default)` does the work.
+#[derive(Deserialize)]
+struct HeartbeatFields {
+    node_id: NodeId,
+    storage: StorageReport,
+    active_transfers: u32,
+    #[serde(default)]
+    filesystem: Option<FilesystemReport>,
+}
+
+impl<'de> Deserialize<'de> for Heartbeat {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        if d.is_human_readable() {
+            let f = HeartbeatFields::deserialize(d)?;
+            return Ok(Heartbeat {
+                node_id: f.node_id,
+                storage: f.storage,
+                active_transfers: f.active_transfers,
+                filesystem: f.filesystem,
+            });
+        }
+        struct Fields;
+        impl<'de> Visitor<'de> for Fields {
+            type Value = Heartbeat;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a heartbeat")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Heartbeat, A::Error> {
+                let missing = |i| de::Error::invalid_length(i, &"a heartbeat");
+                Ok(Heartbeat {
+                    node_id: seq.next_element()?.ok_or_else(|| missing(0))?,
+                    storage: seq.next_element()?.ok_or_else(|| missing(1))?,
+                    active_transfers: seq.next_element()?.ok_or_else(|| missing(2))?,
+                    filesystem: tail(&mut seq),
+                })
+            }
+        }
+        const FIELDS: &[&str] = &["node_id", "storage", "active_transfers", "filesystem"];
+        d.deserialize_struct("Heartbeat", FIELDS, Fields)
+    }
+}
+
+/// An optional field at the end of a binary message, which a peer of an
+/// older shape does not send: the message ends before it, which the
+/// decoder reports as an error (bincode has no field count to say "no
+/// more"). Any such error reads as "absent": what the tail holds is
+/// advisory, and a malformed tail with bytes after the point where it
+/// failed still fails the decode, because `codec::decode` refuses trailing
+/// bytes.
+fn tail<'de, A: SeqAccess<'de>, T: Deserialize<'de>>(seq: &mut A) -> Option<T> {
+    seq.next_element::<Option<T>>().ok().flatten().flatten()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -148,5 +271,84 @@ mod tests {
         };
         let back: HeartbeatReply = codec::decode(&codec::encode(&r).unwrap()).unwrap();
         assert_eq!(back, r);
+    }
+
+    /// [`Heartbeat`] as it was before `filesystem`.
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct FirstHeartbeat {
+        node_id: NodeId,
+        storage: StorageReport,
+        active_transfers: u32,
+    }
+
+    fn heartbeat(filesystem: Option<FilesystemReport>) -> Heartbeat {
+        Heartbeat {
+            node_id: NodeId::new(),
+            storage: StorageReport {
+                capacity: 300,
+                used: 20,
+                available: 100,
+            },
+            active_transfers: 2,
+            filesystem,
+        }
+    }
+
+    fn fs() -> FilesystemReport {
+        FilesystemReport {
+            id: FilesystemId {
+                host: "16dcd27a-a093-4fec-8c67-94d9ac5d0912".into(),
+                device: 0xfd00,
+            },
+            total: 300,
+            free: 150,
+            available: 120,
+        }
+    }
+
+    fn same(a: &Heartbeat, b: &Heartbeat) {
+        assert_eq!(
+            (a.node_id, a.storage, a.active_transfers, &a.filesystem),
+            (b.node_id, b.storage, b.active_transfers, &b.filesystem)
+        );
+    }
+
+    #[test]
+    fn heartbeats_of_both_shapes_decode() {
+        // Ours, with and without the file system.
+        for hb in [heartbeat(Some(fs())), heartbeat(None)] {
+            let back: Heartbeat = codec::decode(&codec::encode(&hb).unwrap()).unwrap();
+            same(&back, &hb);
+        }
+        // An older datanode's heartbeat: no file system.
+        let hb = heartbeat(None);
+        let old = FirstHeartbeat {
+            node_id: hb.node_id,
+            storage: hb.storage,
+            active_transfers: hb.active_transfers,
+        };
+        let old_bytes = codec::encode(&old).unwrap();
+        same(&codec::decode::<Heartbeat>(&old_bytes).unwrap(), &hb);
+        // Without a file system we write exactly the first shape, which an
+        // older namenode reads...
+        assert_eq!(codec::encode(&hb).unwrap(), old_bytes);
+        assert_eq!(codec::decode::<FirstHeartbeat>(&old_bytes).unwrap(), old);
+        // ...and with one it refuses the message rather than misread it.
+        let new_bytes = codec::encode(&heartbeat(Some(fs()))).unwrap();
+        assert!(codec::decode::<FirstHeartbeat>(&new_bytes).is_err());
+        // A truncated first part is still an error, and so is junk after
+        // the tail.
+        assert!(codec::decode::<Heartbeat>(&old_bytes[..old_bytes.len() - 1]).is_err());
+        let mut junk = new_bytes.clone();
+        junk.push(0);
+        assert!(codec::decode::<Heartbeat>(&junk).is_err());
+        // JSON (not on the wire, but the type should not trap anyone).
+        let hb = heartbeat(Some(fs()));
+        let json = serde_json::to_string(&hb).unwrap();
+        same(&serde_json::from_str(&json).unwrap(), &hb);
+        let hb = heartbeat(None);
+        let json = serde_json::to_string(&hb).unwrap();
+        assert!(!json.contains("filesystem"), "{json}");
+        same(&serde_json::from_str(&json).unwrap(), &hb);
     }
 }

@@ -309,6 +309,7 @@ async fn a_whole_write_through_http() {
         node_id: node.id,
         storage: reg.storage,
         active_transfers: 0,
+        filesystem: None,
     };
     let req = test::TestRequest::post()
         .uri("/internal/v1/heartbeat")
