@@ -2,12 +2,13 @@
 // (Debian's /usr/bin/chromium) driven by playwright-core, one namenode and
 // three datanodes from $DFS_BIN_DIR. The steps run in order and share the
 // cluster and the page, as a user would: make a directory, upload two files
-// (one larger than a block), check the listing, download and compare bytes,
-// rename, delete (a file and a folder), drag and drop, open file details (blocks and
-// replicas), see API errors, then the datanodes page and the overview
-// reacting to a SIGKILLed datanode. Screenshots go to artifacts/ (the CI
-// artifacts folder); on a failure, a screenshot of the page and the cluster's
-// logs go there too.
+// (one larger than a block), check the listing and that the root's summary
+// counts what is below it, download and compare bytes, rename, delete (a
+// file and a folder), drag and drop, open file details (blocks and
+// replicas), see API errors, then the datanodes page and the overview (the
+// shared disk counted once) reacting to a SIGKILLed datanode. Screenshots
+// go to artifacts/ (the CI artifacts folder); on a failure, a screenshot of
+// the page and the cluster's logs go there too.
 //
 //   cargo build --workspace --bins && cd tests/browser && npm ci && npm test
 import { after, before, test } from 'node:test';
@@ -149,6 +150,19 @@ step('uploads two files at once and lists them with their sizes', async () => {
   await page.reload();
   await page.locator('tr[data-name="big.bin"]').waitFor();
   assert.equal(new URL(page.url()).hash, '#/browse/reports');
+  const count = page.locator('.count');
+  await waitText(count, /^2 items · 2\.51 MiB in all$/);
+  // The root holds only the folder: its summary counts what is below it
+  // (as `dfs du -s /`), not the files directly in it (none).
+  await page.locator('.crumbs a', { hasText: 'root' }).click();
+  await page.waitForURL((u) => u.hash === '#/browse/');
+  await page.locator('tr[data-name="reports"]').waitFor();
+  await waitText(count, /^1 item · 2\.51 MiB in all$/);
+  assert.equal(await count.getAttribute('data-total-bytes'), String(BIG_LEN + SMALL_LEN));
+  assert.match(await count.getAttribute('title'), /2,633,785 bytes in 2 files under \/, sub-folders included/);
+  await page.locator('tr[data-name="reports"] a').click();
+  await page.waitForURL((u) => u.hash === '#/browse/reports');
+  await page.locator('tr[data-name="big.bin"]').waitFor();
 });
 
 step('sorts and filters the listing', async () => {
@@ -277,6 +291,9 @@ step('datanodes page lists the nodes, decommissions and recommissions one', asyn
   await page.waitForURL((u) => u.hash === '#/datanodes');
   const rows = page.locator('#datanodes tbody tr');
   await waitFor('3 datanodes', async () => (await page.locator('#datanodes tbody tr[data-state="live"]').count()) === 3);
+  // Each row is the node's own (the whole disk), and says the disk is shared.
+  await waitFor('shared disk notes', async () => (await page.locator('#datanodes [data-shared-fs]').count()) === 3);
+  assert.match(await page.locator('#datanodes [data-shared-fs]').first().innerText(), /disk shared with 2 other nodes/);
   await shot('datanodes');
   const first = rows.first();
   const addr = await first.getAttribute('data-addr');
@@ -302,6 +319,12 @@ step('overview changes when a datanode is killed', async () => {
   await waitFor('3 live', async () => (await live.innerText()) === '3');
   assert.equal(await dead.innerText(), '0');
   assert.equal(await page.locator('[data-stat="files"] .n').innerText(), '1');
+  // The three datanodes share one disk: the capacity is that disk's size,
+  // counted once (statfs of the cluster's temp dir), not three times.
+  const disk = fs.statfsSync(cluster.root);
+  const capacity = page.locator('[data-stat="capacity"]');
+  await waitText(capacity, /on 1 file system shared by 3 live datanodes/);
+  assert.equal(Number(await capacity.getAttribute('data-bytes')), disk.blocks * disk.bsize);
   await page.locator('[data-repair="idle"]').waitFor();
   await shot('overview');
 

@@ -447,7 +447,8 @@
   const sortPref = JSON.parse(localStorage.getItem('dfs.sort') || 'null') || { key: 'name', dir: 1 };
 
   function BrowsePage(path) {
-    const st = { path, entries: null, filter: '', loading: true };
+    // `tree`: the content summary of the path (everything under it, as `du -s`).
+    const st = { path, entries: null, tree: null, filter: '', loading: true };
     const fileInput = h('input', { type: 'file', multiple: true, hidden: true, id: 'upload-input', 'aria-label': 'Files to upload' });
     fileInput.addEventListener('change', () => {
       const files = Array.from(fileInput.files || []);
@@ -520,12 +521,19 @@
 
     async function load() {
       try {
-        const entries = await listAll(st.path);
+        // The total under the folder comes from the content summary (what
+        // `dfs du -s` shows); without it, the count says it covers only the
+        // files listed here.
+        const [entries, tree] = await Promise.all([
+          listAll(st.path),
+          api('/rpc/v1/content_summary', { query: { path: st.path } }).catch(() => null),
+        ]);
         if (entries.length === 1 && entries[0].path === st.path && entries[0].type === 'file') {
           location.replace(link('file', st.path)); // a file: show its details
           return;
         }
         st.entries = entries;
+        st.tree = tree;
         drawRows();
       } catch (e) {
         st.entries = null;
@@ -563,9 +571,15 @@
         return c * sortPref.dir;
       });
       const files = st.entries.filter((e) => e.type === 'file');
-      const total = files.reduce((s, e) => s + e.length, 0);
-      count.textContent = (f ? `${shown.length} of ` : '') +
-        `${plural(st.entries.length, 'item')} · ${fmtBytes(total)}`;
+      const here = files.reduce((s, e) => s + e.length, 0);
+      const t = st.tree;
+      count.textContent = (f ? `${shown.length} of ` : '') + `${plural(st.entries.length, 'item')} · ` +
+        (t ? `${fmtBytes(t.length)} in all` : `${fmtBytes(here)} in the files here`);
+      count.title = t
+        ? `${fmtInt(t.length)} bytes in ${plural(t.file_count, 'file')} under ${st.path}, sub-folders included ` +
+          `(${fmtBytes(t.space_consumed)} with replicas); ${fmtBytes(here)} in the files directly here`
+        : `${fmtInt(here)} bytes in the files directly in ${st.path} (sub-folders not counted)`;
+      count.dataset.totalBytes = t ? String(t.length) : '';
 
       const head = h('tr', {}, columns.map((c) => {
         const sorted = sortPref.key === c.key;
@@ -1006,22 +1020,36 @@
       const r = s.replication || {};
       const repairing = s.under_replicated_blocks > 0 || r.queued_blocks > 0 || r.pending_copies > 0 || r.remaining_bytes > 0;
       if (!repairing) repairPeak = 0; else repairPeak = Math.max(repairPeak, r.remaining_bytes || 0);
+      // Each file system counts once, however many datanodes share it (see
+      // ClusterSummary in the OpenAPI document): used + free + non-dfs +
+      // reserved = capacity.
       const usedPct = pct(s.used, s.capacity);
-      const other = Math.max(0, s.capacity - s.used - s.available);
-      const otherPct = Math.min(100 - usedPct, pct(other, s.capacity));
+      const nonDfs = s.non_dfs_used != null ? s.non_dfs_used : Math.max(0, s.capacity - s.used - s.available);
+      const reserved = s.reserved || 0;
+      const otherPct = Math.min(100 - usedPct, pct(nonDfs, s.capacity));
+      const reservedPct = Math.min(100 - usedPct - otherPct, pct(reserved, s.capacity));
+      const shared = s.filesystems > 0 && s.filesystems < s.live_datanodes;
+      const ofWhat = `used by dfs, of ${fmtBytes(s.capacity)}` +
+        (s.filesystems ? ` on ${plural(s.filesystems, 'file system')}` : '') +
+        (shared ? ` shared by ${plural(s.live_datanodes, 'live datanode')}` : '');
 
       const capacity = h('section', { class: 'panel card span2', 'aria-label': 'Capacity' },
         h('h3', { text: 'Capacity' }),
         h('div', { style: 'display:flex;align-items:baseline;gap:.6rem;flex-wrap:wrap;margin-bottom:.5rem' },
           h('span', { style: 'font-size:1.6rem;font-weight:600', text: fmtPct(usedPct) }),
-          h('span', { class: 'muted', text: `used by dfs, of ${fmtBytes(s.capacity)}` })),
+          h('span', {
+            class: 'muted', dataset: { stat: 'capacity', bytes: String(s.capacity) }, text: ofWhat,
+            title: 'What dfs may store: per file system, the smaller of its size and its datanodes\' capacities added up. Datanodes that share a file system count its size and free space once.',
+          })),
         h('div', { class: 'bar big', role: 'meter', 'aria-label': 'Capacity used by dfs', 'aria-valuemin': '0', 'aria-valuemax': '100', 'aria-valuenow': usedPct.toFixed(0) },
           h('span', { class: usedPct > 90 ? 'bad' : usedPct > 75 ? 'warn' : '', style: `width:${usedPct}%` }),
-          h('span', { class: 'other', style: `width:${otherPct}%` })),
+          h('span', { class: 'other', style: `width:${otherPct}%` }),
+          h('span', { class: 'reserved', style: `width:${reservedPct}%` })),
         h('div', { class: 'capacity-legend' },
           h('span', { dataset: { stat: 'used' } }, h('span', { class: 'legend-dot used' }), `dfs ${fmtBytes(s.used)}`),
-          h('span', { dataset: { stat: 'other' }, title: 'Space on the datanodes\' disks used by other data' }, h('span', { class: 'legend-dot other' }), `Non-dfs ${fmtBytes(other)}`),
-          h('span', { dataset: { stat: 'free' } }, h('span', { class: 'legend-dot' }), `Free ${fmtBytes(s.available)}`)));
+          h('span', { dataset: { stat: 'other' }, title: 'Capacity taken by other files on the datanodes\' file systems' }, h('span', { class: 'legend-dot other' }), `Non-dfs ${fmtBytes(nonDfs)}`),
+          reserved ? h('span', { dataset: { stat: 'reserved' }, title: 'Free space the file systems keep back from ordinary writers (root reserve)' }, h('span', { class: 'legend-dot reserved' }), `Reserved ${fmtBytes(reserved)}`) : null,
+          h('span', { dataset: { stat: 'free' }, title: 'What dfs can still store; free space on a shared file system counts once' }, h('span', { class: 'legend-dot' }), `Free ${fmtBytes(s.available)}`)));
 
       const nodes = h('section', { class: 'panel card', 'aria-label': 'Datanodes' },
         h('h3', {}, h('a', { href: '#/datanodes', text: 'Datanodes →' })),
@@ -1132,9 +1160,12 @@
     function draw(nodes) {
       nodes.sort((a, b) => a.addr.localeCompare(b.addr, undefined, { numeric: true }));
       const live = nodes.filter((n) => n.state === 'live').length;
-      const cap = nodes.filter((n) => n.state === 'live').reduce((s, n) => s + n.capacity, 0);
-      const used = nodes.filter((n) => n.state === 'live').reduce((s, n) => s + n.used, 0);
-      sub.textContent = `${plural(nodes.length, 'node')} · ${live} live · ${nodes.length - live} dead · ${fmtBytes(used)} used of ${fmtBytes(cap)}`;
+      // Node rows are per node; the cluster's capacity counts a file system
+      // that several nodes share once, so it comes from the summary.
+      const space = summary ? ` · ${fmtBytes(summary.used)} used of ${fmtBytes(summary.capacity)}` : '';
+      sub.textContent = `${plural(nodes.length, 'node')} · ${live} live · ${nodes.length - live} dead${space}`;
+      const sharing = new Map(); // file system → live nodes on it
+      for (const n of nodes) if (n.state === 'live' && n.filesystem) sharing.set(n.filesystem, (sharing.get(n.filesystem) || 0) + 1);
       if (!nodes.length) {
         host.replaceChildren(h('div', { class: 'empty', text: 'No datanode has registered yet. Start one with `datanode --namenode <this address>`.' }));
         return;
@@ -1166,6 +1197,13 @@
           h('td', {}, adminBadge, drain),
           h('td', { class: 'usage' },
             h('div', { class: 't', text: `${fmtBytes(n.used)} of ${fmtBytes(n.capacity)} (${fmtPct(usedPct)})` }),
+            (sharing.get(n.filesystem) || 0) > 1
+              ? h('div', {
+                class: 'shared-fs muted', dataset: { sharedFs: n.filesystem },
+                title: `File system ${n.filesystem}: its size and free space count once in the cluster's capacity`,
+                text: `disk shared with ${plural(sharing.get(n.filesystem) - 1, 'other node')}`,
+              })
+              : null,
             h('div', { class: 'bar', role: 'meter', 'aria-label': `Usage of ${addr}`, 'aria-valuemin': '0', 'aria-valuemax': '100', 'aria-valuenow': usedPct.toFixed(0) },
               h('span', { class: usedPct > 90 ? 'bad' : usedPct > 75 ? 'warn' : '', style: `width:${usedPct}%` }))),
           h('td', { class: 'num', text: fmtInt(n.blocks) }),
