@@ -109,12 +109,15 @@
   const plural = (n, one, many) => `${fmtInt(n)} ${n === 1 ? one : many || one + 's'}`;
   const shortId = (id) => String(id || '').slice(0, 8);
   const shortHash = (hex) => (hex ? `${hex.slice(0, 12)}…${hex.slice(-6)}` : '—');
-  function fmtPerm(p) {
+  // As `dfs stat` shows it: `-rw-r--r-- (644)`. The API gives octal digits.
+  function fmtPerm(p, isDir) {
     if (p == null) return '—';
+    const n = typeof p === 'string' ? parseInt(p, 8) : p;
+    if (Number.isNaN(n)) return String(p);
     const bits = 'rwxrwxrwx';
-    let s = '';
-    for (let i = 0; i < 9; i++) s += p & (1 << (8 - i)) ? bits[i] : '-';
-    return `${s} (${p.toString(8).padStart(3, '0')})`;
+    let s = isDir ? 'd' : '-';
+    for (let i = 0; i < 9; i++) s += n & (1 << (8 - i)) ? bits[i] : '-';
+    return `${s} (${n.toString(8).padStart(3, '0')})`;
   }
 
   // --------------------------------------------------------------- paths
@@ -945,7 +948,7 @@
         prop('Modified', fmtTime(s.modification_time), { title: fmtTimeFull(s.modification_time), key: 'modified' }),
         prop('Accessed', fmtTime(s.access_time), { title: fmtTimeFull(s.access_time), key: 'accessed' }),
         prop('Owner', `${s.owner || '—'}${s.group ? ' : ' + s.group : ''}`, { key: 'owner' }),
-        prop('Permission', fmtPerm(s.permission), { key: 'permission' }),
+        prop('Permission', fmtPerm(s.permission, s.type === 'directory'), { key: 'permission' }),
         prop('SHA-256', h('span', { style: 'display:flex;align-items:center;gap:.3rem' }, h('span', { class: 'hash', text: s.sha256 || '—' }), s.sha256 ? copy : null), { wide: true, key: 'sha256' })));
 
       blocksTitle.textContent = `Blocks (${loc.blocks.length})`;

@@ -55,7 +55,9 @@ pub struct FileStatus {
     pub access_time: u64,
     pub owner: String,
     pub group: String,
-    /// Unix permission bits, e.g. 0o644.
+    /// Unix permission bits, e.g. 0o644; in JSON the octal digits as a
+    /// string (`"644"`), as WebHDFS and `hdfs dfs -stat %a` show them.
+    #[serde(with = "octal_mode")]
     pub permission: u16,
     /// The whole file's SHA-256 (what `sha256sum` prints); `None` for directories.
     pub sha256: Option<Sha256Digest>,
@@ -603,9 +605,67 @@ pub struct SafeModeStatus {
     pub reason: Option<String>,
 }
 
+/// A mode as octal digits in JSON (`"644"`), a number in binary encodings.
+/// JSON input may also be a number (what older peers sent).
+mod octal_mode {
+    use super::super::webhdfs::{parse_permission, permission_string};
+    use serde::{de, Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(mode: &u16, s: S) -> Result<S::Ok, S::Error> {
+        if s.is_human_readable() {
+            s.serialize_str(&permission_string(*mode))
+        } else {
+            s.serialize_u16(*mode)
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u16, D::Error> {
+        if !d.is_human_readable() {
+            return u16::deserialize(d);
+        }
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Mode {
+            Digits(String),
+            Number(u16),
+        }
+        match Mode::deserialize(d)? {
+            Mode::Digits(s) => parse_permission(&s).map_err(de::Error::custom),
+            Mode::Number(n) => Ok(n),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn permission_is_octal_digits_in_json() {
+        let mut st: FileStatus = serde_json::from_value(serde_json::json!({
+            "path": "/a", "name": "a", "type": "file", "length": 0, "replication": 3,
+            "block_size": 1, "modification_time": 0, "access_time": 0, "owner": "o",
+            "group": "g", "permission": "644", "sha256": null, "children": 0, "blocks": 0,
+            "inode_id": 2
+        }))
+        .unwrap();
+        assert_eq!(st.permission, 0o644);
+        st.permission = 0o755;
+        let v = serde_json::to_value(&st).unwrap();
+        assert_eq!(v["permission"], "755");
+        let back: FileStatus = serde_json::from_value(v.clone()).unwrap();
+        assert_eq!(back, st);
+        let mut old = v;
+        old["permission"] = serde_json::json!(420);
+        assert_eq!(
+            serde_json::from_value::<FileStatus>(old)
+                .unwrap()
+                .permission,
+            0o644
+        );
+        let bin = crate::codec::encode(&st).unwrap();
+        assert_eq!(crate::codec::decode::<FileStatus>(&bin).unwrap(), st);
+    }
 
     #[test]
     fn create_request_defaults() {
