@@ -171,6 +171,7 @@ impl DfsClient {
             reqwest::Client::builder()
                 .no_proxy()
                 .connect_timeout(connect_timeout)
+                .pool_idle_timeout(dfs_common::limits::defaults::CLIENT_POOL_IDLE)
                 .tcp_nodelay(true)
                 .build()
                 .map_err(|e| ClientError::Invalid(format!("cannot set up an HTTP client: {e}")))

@@ -29,6 +29,15 @@ pub mod defaults {
     /// a namenode relaying for many users count as one client each, hence
     /// the generous value.
     pub const MAX_STREAMS_PER_CLIENT: u32 = 256;
+    /// How long a server keeps an idle kept-alive connection open (actix's
+    /// own default is 5 s).
+    pub const SERVER_KEEP_ALIVE: Duration = Duration::from_secs(75);
+    /// How long a dfs client keeps an idle pooled connection: well under
+    /// [`SERVER_KEEP_ALIVE`], so that a client never sends a request on a
+    /// connection the server is closing at that moment (hyper then fails it
+    /// with "connection closed before message completed", after the server
+    /// may or may not have seen it).
+    pub const CLIENT_POOL_IDLE: Duration = Duration::from_secs(30);
 }
 
 /// Limits on what one HTTP client may cost a server.
@@ -139,6 +148,12 @@ impl Drop for StreamPermit {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn clients_let_go_of_idle_connections_before_servers_do() {
+        assert!(defaults::CLIENT_POOL_IDLE * 2 <= defaults::SERVER_KEEP_ALIVE);
+    }
+
     use super::*;
 
     #[test]

@@ -181,6 +181,7 @@ impl NamenodeLink {
             .no_proxy()
             .timeout(REQUEST_TIMEOUT)
             .connect_timeout(Duration::from_secs(5))
+            .pool_idle_timeout(dfs_common::limits::defaults::CLIENT_POOL_IDLE)
             .build()
             .map_err(|e| DatanodeError::Internal(format!("building HTTP client: {e}")))?;
         let commands = CommandRunner::new(node.clone());

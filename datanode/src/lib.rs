@@ -176,6 +176,8 @@ impl Datanode {
         // 408 and the connection closed.
         .client_request_timeout(limits.request_timeout)
         .client_disconnect_timeout(Duration::from_secs(2))
+        // Longer than any dfs client keeps an idle connection (see the constant).
+        .keep_alive(dfs_common::limits::defaults::SERVER_KEEP_ALIVE)
         .on_connect(no_delay)
         .disable_signals()
         .shutdown_timeout(SHUTDOWN_GRACE.as_secs())

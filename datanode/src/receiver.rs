@@ -58,6 +58,7 @@ impl PeerClient {
         let built = reqwest::Client::builder()
             .no_proxy()
             .connect_timeout(Duration::from_secs(5))
+            .pool_idle_timeout(dfs_common::limits::defaults::CLIENT_POOL_IDLE)
             .tcp_nodelay(true)
             .build();
         match built {

@@ -151,6 +151,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     // and the connection closed.
     .client_request_timeout(limits.request_timeout)
     .client_disconnect_timeout(CLIENT_DISCONNECT_TIMEOUT)
+    // Longer than any dfs client keeps an idle connection (see the constant).
+    .keep_alive(dfs_common::limits::defaults::SERVER_KEEP_ALIVE)
     .on_connect(no_delay)
     .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS)
     .listen(listener)
