@@ -98,7 +98,10 @@ async fn main() -> anyhow::Result<()> {
     let mut rows: Vec<(String, u64, f64)> = Vec::new();
     let dfs = bin("dfs");
     // `dfs put` needs the parent, as `hdfs dfs -put` does.
-    cluster.client().mkdirs(&dfs_tests::p("/bench"), true).await?;
+    cluster
+        .client()
+        .mkdirs(&dfs_tests::p("/bench"), true)
+        .await?;
 
     let t = Instant::now();
     let rss = run_measured(Command::new(&dfs).args([
