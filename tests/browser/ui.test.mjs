@@ -274,6 +274,8 @@ step('file details show blocks, checksums and replicas', async () => {
   const fileSha = sha256(fs.readFileSync(bigPath));
   assert.equal((await page.locator('[data-prop="sha256"] .hash').innerText()).trim(), fileSha);
   assert.match(await page.locator('[data-prop="size"]').innerText(), /2\.5 MiB\s+2,621,440 bytes/);
+  // As `dfs stat` shows it (the API gives the octal digits "644").
+  assert.match(await page.locator('[data-prop="permission"]').innerText(), /-rw-r--r-- \(644\)/);
   const data = fs.readFileSync(bigPath);
   const lens = [BLOCK, BLOCK, BLOCK / 2];
   for (let i = 0; i < 3; i++) {
