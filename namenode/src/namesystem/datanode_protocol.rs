@@ -1,0 +1,279 @@
+//! The datanode side of [`Namesystem`] (HDFS DatanodeProtocol): register
+//! (with the cluster-id check and refusals), heartbeats and their commands,
+//! full and incremental block reports, bad-block reports, and replicas of
+//! blocks the namespace does not know (orphans).
+use super::*;
+
+impl Namesystem {
+    /// A node (re)registers with a full block report. The report is taken
+    /// first; then, in one step under the locks, the node becomes live, its
+    /// blocks go to the replication monitor (excess check) and safe mode is
+    /// re-evaluated. So whoever sees the node live also sees the safe-mode
+    /// state its report brought about.
+    pub async fn register(&self, req: &RegisterRequest) -> Result<RegisterResponse> {
+        let node = req.node.id;
+        let now = Instant::now();
+        self.check_cluster(req, now)?;
+        let record = self.datanodes.record_for(&req.node);
+        let bound = self.config.report_race_bound();
+        self.mutate(|ns, txn, dels| {
+            if let Some(rec) = &record {
+                txn.put_datanode(node, rec);
+            }
+            dels.extend(
+                ns.on_full_report(node, &req.blocks, true, now, bound, txn)
+                    .into_iter()
+                    .map(|b| (node, b)),
+            );
+            Ok(())
+        })
+        .await?;
+        {
+            let ns = self.lock()?;
+            let mut q = self.repl();
+            let mut sm = self.safemode();
+            self.datanodes.register(&req.node, req.storage, now);
+            q.enqueue(ns.blocks().blocks_on(&node));
+            if sm.is_automatic() {
+                let r = ns.reported_blocks(&self.datanodes.view(now));
+                if sm.update(r.reported, r.total, now) {
+                    log::info!(
+                        "leaving safe mode: {} of {} blocks reported",
+                        r.reported,
+                        r.total
+                    );
+                    q.request_rescan();
+                }
+            }
+        }
+        Ok(RegisterResponse {
+            heartbeat_interval_ms: self.config.heartbeat_interval.as_millis() as u64,
+            block_report_interval_ms: self.config.block_report_interval.as_millis() as u64,
+            cluster_id: self.cluster_id,
+        })
+    }
+
+    /// Refuses (409, remembered for `dfs report`) a datanode that belongs
+    /// to another cluster; nothing of its report is looked at.
+    fn check_cluster(&self, req: &RegisterRequest, now: Instant) -> Result<()> {
+        let mut refused = self.refused.lock().unwrap_or_else(|e| e.into_inner());
+        match req.cluster_id {
+            Some(theirs) if theirs != self.cluster_id => {
+                let message = dfs_common::proto::datanode::cluster_mismatch_message(
+                    &theirs,
+                    &format!("http://{}", self.config.listen),
+                    &self.cluster_id,
+                );
+                let r = refused.entry(req.node.id).or_insert_with(|| Refusal {
+                    addr: req.node.addr.clone(),
+                    cluster_id: theirs,
+                    message: message.clone(),
+                    last: now,
+                    attempts: 0,
+                });
+                r.attempts += 1;
+                r.last = now;
+                r.addr.clone_from(&req.node.addr);
+                r.cluster_id = theirs;
+                if r.attempts == 1 || r.attempts.is_multiple_of(100) {
+                    log::error!(
+                        "refused datanode {} at {} ({} attempts): {message}",
+                        req.node.id,
+                        req.node.addr,
+                        r.attempts
+                    );
+                }
+                Err(NamenodeError::Conflict(message))
+            }
+            _ => {
+                refused.remove(&req.node.id);
+                Ok(())
+            }
+        }
+    }
+
+    /// Datanodes of another cluster that tried to join lately.
+    pub(super) fn refused_datanodes(
+        &self,
+        now: Instant,
+    ) -> Vec<dfs_common::proto::client::RefusedDatanode> {
+        let mut refused = self.refused.lock().unwrap_or_else(|e| e.into_inner());
+        refused.retain(|_, r| now.saturating_duration_since(r.last) < REFUSAL_SHOWN);
+        let mut out: Vec<_> = refused
+            .iter()
+            .map(|(id, r)| dfs_common::proto::client::RefusedDatanode {
+                id: *id,
+                addr: r.addr.clone(),
+                cluster_id: r.cluster_id.to_string(),
+                message: r.message.clone(),
+                last_attempt_secs_ago: now.saturating_duration_since(r.last).as_secs(),
+                attempts: r.attempts,
+            })
+            .collect();
+        out.sort_by(|a, b| a.addr.cmp(&b.addr));
+        out
+    }
+
+    /// Unknown replicas, cluster-wide and per node.
+    pub fn orphans(&self) -> Result<OrphansReport> {
+        let directory = self.datanodes.directory();
+        let ns = self.lock()?;
+        let (by_node, reasons) = ns.blocks().orphans_by_node();
+        let mut u = UnknownReplicas::default();
+        let mut nodes = Vec::with_capacity(by_node.len());
+        for (id, held, waiting) in by_node {
+            u.held += held;
+            u.waiting += waiting;
+            if held > 0 {
+                u.held_nodes += 1;
+            }
+            nodes.push(NodeOrphans {
+                id,
+                addr: directory
+                    .iter()
+                    .find(|(n, _)| *n == id)
+                    .map(|(_, a)| a.clone())
+                    .unwrap_or_default(),
+                held,
+                waiting,
+                known: ns.replica_count(&id),
+            });
+        }
+        if u.held > 0 {
+            let why: Vec<&str> = reasons.iter().map(|r| r.describe()).collect();
+            u.reason = Some(format!(
+                "{} replicas of unknown blocks held on {} datanodes: {}. They are deleted only by `dfs orphans delete`; \
+                 if they belong to files you need, restore the metadata that knows them instead",
+                u.held,
+                u.held_nodes,
+                why.join("; ")
+            ));
+        }
+        Ok(OrphansReport {
+            unknown_replicas: u,
+            nodes,
+        })
+    }
+
+    /// The operator's word: every unknown replica (held or waiting) is
+    /// ordered deleted, and holding after a restore ends.
+    pub async fn delete_orphans(&self) -> Result<OrphansDeleted> {
+        self.check_writable()?;
+        let out = self
+            .mutate(|ns, txn, dels| {
+                let was_restored = ns.blocks().holds_all();
+                let taken = ns.blocks_mut().take_orphans();
+                if was_restored {
+                    txn.del_restored();
+                }
+                let nodes: std::collections::HashSet<NodeId> =
+                    taken.iter().map(|(n, _)| *n).collect();
+                let out = OrphansDeleted {
+                    replicas: taken.len() as u64,
+                    nodes: nodes.len() as u32,
+                };
+                dels.extend(taken);
+                Ok(out)
+            })
+            .await?;
+        log::warn!(
+            "an operator ordered {} replicas of unknown blocks deleted on {} datanodes",
+            out.replicas,
+            out.nodes
+        );
+        Ok(out)
+    }
+
+    pub fn heartbeat(&self, hb: &Heartbeat) -> HeartbeatReply {
+        match self.datanodes.heartbeat(hb, Instant::now()) {
+            Some(out) => {
+                if out.came_back {
+                    // Its replicas count again: some blocks may now be over-replicated.
+                    if let Err(e) = self.enqueue_node_blocks(&[hb.node_id]) {
+                        log::error!("heartbeat: {e}");
+                    }
+                }
+                HeartbeatReply {
+                    commands: out.commands,
+                }
+            }
+            None => HeartbeatReply {
+                commands: vec![Command::Reregister],
+            },
+        }
+    }
+
+    /// A full block report. Reports from nodes that have not registered
+    /// since this process started are ignored: their next heartbeat asks
+    /// them to register, which carries a full report anyway.
+    pub async fn block_report(&self, r: &BlockReport) -> Result<()> {
+        if !self.datanodes.is_registered(&r.node_id) {
+            return Ok(());
+        }
+        let now = Instant::now();
+        self.datanodes.touch(&r.node_id, now);
+        let node = r.node_id;
+        let bound = self.config.report_race_bound();
+        self.mutate(|ns, txn, dels| {
+            dels.extend(
+                ns.on_full_report(node, &r.blocks, false, now, bound, txn)
+                    .into_iter()
+                    .map(|b| (node, b)),
+            );
+            Ok(())
+        })
+        .await?;
+        self.update_safe_mode(now)
+    }
+
+    pub async fn block_received(&self, r: &IncrementalBlockReport) -> Result<()> {
+        if !self.datanodes.is_registered(&r.node_id) {
+            return Ok(());
+        }
+        let now = Instant::now();
+        self.datanodes.touch(&r.node_id, now);
+        self.datanodes
+            .received(&r.node_id, r.received.iter().map(|b| b.id));
+        let node = r.node_id;
+        self.mutate(|ns, txn, dels| {
+            let d = ns.on_incremental_report(node, &r.received, &r.deleted, now, txn);
+            dels.extend(d.into_iter().map(|b| (node, b)));
+            Ok(())
+        })
+        .await
+    }
+
+    /// A datanode found one of its replicas bad (scanner or sender) and has
+    /// already quarantined it: corrupt, as with a reader's report.
+    pub async fn bad_block(&self, r: &BadBlockReport) -> Result<()> {
+        log::warn!(
+            "datanode {} reports bad block {}: {}",
+            r.node_id,
+            r.block_id,
+            r.reason
+        );
+        let reason = format!("datanode: {}", r.reason);
+        self.mutate(|ns, txn, _| Ok(ns.mark_corrupt(r.block_id, r.node_id, &reason, txn)))
+            .await?;
+        Ok(())
+    }
+
+    /// Marks silent datanodes dead (heartbeat monitor); their blocks go to
+    /// the replication monitor, and copies from or to them are cancelled.
+    pub fn check_dead_nodes(&self, now: Instant) -> Vec<NodeId> {
+        let dead = self.datanodes.check_dead(now);
+        if !dead.is_empty() {
+            match self.lock() {
+                Ok(ns) => {
+                    let mut q = self.repl();
+                    for n in &dead {
+                        q.node_lost(n);
+                        q.enqueue(ns.blocks().blocks_on(n));
+                    }
+                }
+                Err(e) => log::error!("heartbeat monitor: {e}"),
+            }
+        }
+        dead
+    }
+}

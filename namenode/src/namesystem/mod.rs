@@ -1,0 +1,322 @@
+//! `Namesystem`: the namenode's state and the one door to it (HDFS
+//! FSNamesystem). It owns the in-memory [`Namespace`] behind one mutex, the
+//! [`MetaStore`] it writes through to, the [`DatanodeManager`], the
+//! replication queues and the safe-mode gate, and gives every API handler
+//! and worker a typed async method.
+//!
+//! This file holds the state and the one way to change it
+//! ([`Namesystem::mutate`]); the operations live beside it by job: `names`
+//! (the namespace), `write` (uploads and leases), `reads`,
+//! `datanode_protocol` (what datanodes send), `admin` (periodic and operator
+//! work: dead nodes, safe mode, the replication tick, decommissioning) and
+//! `views` (summary, reports, fsck).
+//!
+//! The shape of every change ([`Namesystem::mutate`]):
+//! 1. lock the namespace, run the operation (validate, then change memory and
+//!    record the same change in a `Txn`), hand the block map's change events
+//!    to the replication queues, queue the `Txn` for the store's committer
+//!    (so transactions reach sled in the order the changes were made), unlock;
+//! 2. await the commit (outside the lock): the committer applies every
+//!    queued transaction as one batch and flushes once for all of them
+//!    (group commit, see `meta_store`);
+//! 3. only then queue block deletions on datanodes and answer the caller.
+//!
+//! So an acknowledged change is durable, and a replica is deleted only after
+//! the metadata that stopped referring to it is durable. Two steps of an
+//! upload are answered before their flush (`create` and `add_block`, see
+//! [`Ack::Applied`]): nothing of them is visible or promised until
+//! `complete`, whose flush covers them (the committer keeps the order).
+//!
+//! Safe mode: every namespace change checks the gate first and fails with
+//! [`NamenodeError::SafeMode`] (503); datanode reports are always taken
+//! (they are how safe mode ends); the replication monitor and lease expiry
+//! do nothing while it is on, so nothing is copied or deleted.
+//!
+//! Hazard: if sled fails to apply or flush, memory is ahead of disk. The
+//! namesystem then refuses every later change (fail-stop, as HDFS does when
+//! its edit log fails); a restart reloads the last durable state.
+//!
+//! Lock order: namespace, then replication queues, then safe mode, then
+//! datanode registry, never the reverse. Most operations take a node
+//! snapshot from the registry *before* locking the namespace and queue
+//! deletions and commands *after* unlocking it.
+use crate::config::Config;
+use crate::datanodes::{DatanodeManager, NodeClass, NodeView, ResolveError};
+use crate::error::{NamenodeError, Result};
+use crate::meta_store::{MetaStore, Txn};
+use crate::namespace::permission::{Check, Principal};
+use crate::namespace::report::NamespaceCounts;
+use crate::namespace::write::WriteDefaults;
+use crate::namespace::{Deletions, Namespace};
+use crate::replication::{self, ReplicationQueues};
+use crate::safemode::SafeMode;
+use dfs_common::ids::{BlockId, ClusterId, NodeId};
+use dfs_common::path::DfsPath;
+use dfs_common::proto::client::{
+    AbandonBlockRequest, AddBlockRequest, AdminState, AppendResponse, BadReplicaReport,
+    ClusterSummary, CompleteRequest, ContentSummary, CreateRequest, CreateResponse, DatanodeReport,
+    DeleteResponse, DirectoryListing, FileLocations, FileStatus, FsckReport, LocatedBlock,
+    NodeOrphans, OrphansDeleted, OrphansReport, SetAttributesRequest, UnknownReplicas,
+};
+use dfs_common::proto::datanode::{
+    BadBlockReport, BlockReport, Command, Heartbeat, HeartbeatReply, IncrementalBlockReport,
+    RegisterRequest, RegisterResponse,
+};
+use dfs_common::proto::DatanodeInfo;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{SystemTime, UNIX_EPOCH};
+use tokio::time::Instant;
+
+/// Problem blocks listed by one fsck.
+pub const MAX_FSCK_PROBLEMS: usize = 1000;
+
+/// Milliseconds since the Unix epoch (mtimes).
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+pub use dfs_common::proto::client::{SafeModeAction, SafeModeStatus};
+
+/// Operational numbers for `/health` beyond the summary.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HealthExtras {
+    pub awaiting_registration: u32,
+    pub orphan_replicas: u64,
+}
+
+/// A datanode of another cluster that tried to register.
+#[derive(Debug, Clone)]
+struct Refusal {
+    addr: String,
+    cluster_id: ClusterId,
+    message: String,
+    last: Instant,
+    attempts: u64,
+}
+
+/// Refused datanodes are shown for this long after their last attempt.
+const REFUSAL_SHOWN: std::time::Duration = std::time::Duration::from_secs(120);
+
+pub struct Namesystem {
+    ns: Mutex<Namespace>,
+    /// Made with the metadata; datanodes of another cluster are refused.
+    cluster_id: ClusterId,
+    refused: Mutex<HashMap<NodeId, Refusal>>,
+    repl: Mutex<ReplicationQueues>,
+    safemode: Mutex<SafeMode>,
+    store: MetaStore,
+    datanodes: DatanodeManager,
+    config: Config,
+    started: Instant,
+    failed: AtomicBool,
+}
+
+impl Namesystem {
+    /// Opens the store under `config.data_dir` and loads everything.
+    pub async fn open(config: Config) -> Result<Self> {
+        let store = MetaStore::open(&config.data_dir)?;
+        let loaded = store.load()?;
+        let fresh = loaded.inodes.is_empty();
+        let known = loaded.datanodes.clone();
+        let restored = loaded.restored;
+        let mut txn = Txn::new();
+        // Metadata made by a version without cluster ids gets one now; the
+        // datanodes that knew it adopt it when they next register.
+        let cluster_id = match loaded.cluster_id {
+            Some(id) => id,
+            None => {
+                let id = ClusterId::new();
+                txn.put_cluster_id(id);
+                log::info!("new cluster id {id}");
+                id
+            }
+        };
+        let started = Instant::now();
+        let mut ns = if fresh {
+            Namespace::new(now_ms(), &mut txn)
+        } else {
+            Namespace::load(loaded, now_ms(), started, &mut txn)
+        };
+        if let Some(at) = restored {
+            log::warn!(
+                "metadata restored from a checkpoint ({} ms since the epoch): replicas of blocks it does not know are held until an operator runs `dfs orphans delete`",
+                at
+            );
+            ns.blocks_mut().set_hold_all(true);
+        }
+        store.apply(txn).await?;
+        let counts = ns.counts(&NodeView::default());
+        log::info!(
+            "namespace of cluster {cluster_id} loaded: {} directories, {} files, {} blocks, {} files being written, {} known datanodes",
+            counts.directories,
+            counts.files,
+            counts.blocks,
+            counts.files_being_written,
+            known.len()
+        );
+        let safemode = SafeMode::new(
+            counts.blocks,
+            config.safemode_threshold,
+            config.safemode_extension,
+        );
+        if let Some(why) = safemode.reason(started) {
+            log::info!("{why}");
+        }
+        Ok(Namesystem {
+            ns: Mutex::new(ns),
+            cluster_id,
+            refused: Mutex::new(HashMap::new()),
+            repl: Mutex::new(ReplicationQueues::new(started)),
+            safemode: Mutex::new(safemode),
+            store,
+            datanodes: DatanodeManager::new(known, config.dead_node_timeout, started),
+            config,
+            started,
+            failed: AtomicBool::new(false),
+        })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn cluster_id(&self) -> ClusterId {
+        self.cluster_id
+    }
+
+    pub(crate) fn store(&self) -> &MetaStore {
+        &self.store
+    }
+
+    pub fn datanodes(&self) -> &DatanodeManager {
+        &self.datanodes
+    }
+
+    fn lock(&self) -> Result<MutexGuard<'_, Namespace>> {
+        self.ns.lock().map_err(|_| {
+            NamenodeError::Internal(
+                "namespace lock poisoned by an earlier panic; restart the namenode".into(),
+            )
+        })
+    }
+
+    fn repl(&self) -> MutexGuard<'_, ReplicationQueues> {
+        // The queues are rebuilt by the next rescan if a panic left them
+        // half-changed; a poisoned lock is still usable.
+        self.repl.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn safemode(&self) -> MutexGuard<'_, SafeMode> {
+        // Every change to it is a field assignment.
+        self.safemode.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Refuses namespace changes while in safe mode.
+    fn check_writable(&self) -> Result<()> {
+        match self.safemode().refusal(Instant::now()) {
+            Some(why) => Err(NamenodeError::SafeMode(why)),
+            None => Ok(()),
+        }
+    }
+
+    pub fn in_safe_mode(&self) -> bool {
+        self.safemode().is_on()
+    }
+
+    /// Runs one change: in memory and sled under the lock, then flush, then
+    /// queue deletions (see the module doc).
+    async fn mutate<T>(
+        &self,
+        op: impl FnOnce(&mut Namespace, &mut Txn, &mut Deletions) -> Result<T>,
+    ) -> Result<T> {
+        self.mutate_with(Ack::Durable, op).await
+    }
+
+    /// [`Namesystem::mutate`], answering as `ack` says.
+    async fn mutate_with<T>(
+        &self,
+        ack: Ack,
+        op: impl FnOnce(&mut Namespace, &mut Txn, &mut Deletions) -> Result<T>,
+    ) -> Result<T> {
+        if self.failed.load(Ordering::Acquire) {
+            return Err(NamenodeError::Internal(
+                "the metadata store failed earlier; refusing changes until the namenode restarts"
+                    .into(),
+            ));
+        }
+        let mut dels = Deletions::new();
+        let (out, commit) = {
+            let mut ns = self.lock()?;
+            let mut txn = Txn::new();
+            let out = op(&mut ns, &mut txn, &mut dels);
+            let events = ns.blocks_mut().take_events();
+            self.repl().absorb(events, Instant::now());
+            let out = out?;
+            let commit = if txn.is_empty() && dels.is_empty() {
+                None
+            } else {
+                match self.store.submit(txn) {
+                    Ok(c) => Some(c),
+                    Err(e) => {
+                        self.fail(&e);
+                        return Err(e);
+                    }
+                }
+            };
+            (out, commit)
+        };
+        // A change that deletes replicas always waits: they may go only once
+        // nothing durable refers to them.
+        let wait = ack == Ack::Durable || !dels.is_empty();
+        if let (Some(c), true) = (commit, wait) {
+            if let Err(e) = c.durable().await {
+                self.fail(&e);
+                return Err(e);
+            }
+        }
+        // (Not waited for: it is flushed with the next durable change, which
+        // the committer orders after it, or by sled within half a second. A
+        // failure then shows on that change.)
+        self.datanodes.queue_deletes(&dels);
+        Ok(out)
+    }
+
+    fn fail(&self, e: &NamenodeError) {
+        log::error!("metadata store failure, refusing further changes: {e}");
+        self.failed.store(true, Ordering::Release);
+    }
+
+    /// Hands blocks to the replication monitor.
+    fn enqueue_node_blocks(&self, nodes: &[NodeId]) -> Result<()> {
+        let ns = self.lock()?;
+        let mut q = self.repl();
+        for n in nodes {
+            q.enqueue(ns.blocks().blocks_on(n));
+        }
+        Ok(())
+    }
+}
+
+/// When a change is answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ack {
+    /// Once it is flushed to disk: whatever a client was told it may rely on.
+    Durable,
+    /// Once it is applied in memory and queued for the disk: only for steps
+    /// of an upload that `complete` makes durable later (see `create`).
+    Applied,
+}
+
+mod admin;
+mod datanode_protocol;
+mod names;
+mod reads;
+mod views;
+mod write;
+
+#[cfg(test)]
+pub(crate) mod tests;

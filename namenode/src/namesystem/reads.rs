@@ -1,0 +1,57 @@
+//! Reads through [`Namesystem`]: where a file's blocks are (live replicas
+//! first, in the order readers should try them), and a client's report of a
+//! bad replica.
+use super::*;
+
+impl Namesystem {
+    /// Where a file's blocks are: good replicas on live nodes only; nodes
+    /// in admin state `Normal` first, in a random order drawn afresh for
+    /// every answer (`placement::read_order`) so that the reads of a block
+    /// spread over all its replicas, then decommissioning ones. Corrupt
+    /// replicas are never listed: a block with no good live replica has none.
+    pub fn locations(&self, path: &DfsPath) -> Result<FileLocations> {
+        let view = self.datanodes.view(Instant::now());
+        let seed = uuid::Uuid::new_v4().as_u64_pair().0;
+        let place = |block: BlockId, replicas: &[NodeId]| {
+            let pick = |class: NodeClass| -> Vec<DatanodeInfo> {
+                replicas
+                    .iter()
+                    .filter(|id| view.class(id) == class)
+                    .filter_map(|id| {
+                        view.addr(id).map(|a| DatanodeInfo {
+                            id: *id,
+                            addr: a.to_string(),
+                        })
+                    })
+                    .collect()
+            };
+            let mut out = pick(NodeClass::Live);
+            crate::placement::read_order(&mut out, block, seed);
+            out.extend(pick(NodeClass::LiveRetiring));
+            out
+        };
+        self.lock()?.locations(path, place)
+    }
+
+    /// A reader found a replica whose bytes do not match: it is corrupt
+    /// from now on (not counted, not served), the block is queued for a
+    /// copy, and the bad replica is deleted once a good one is live
+    /// elsewhere.
+    pub async fn report_bad_replica(&self, r: &BadReplicaReport) -> Result<()> {
+        let reason = format!("reader: {}", r.reason);
+        let left = self
+            .mutate(|ns, txn, _| Ok(ns.mark_corrupt(r.block_id, r.node_id, &reason, txn)))
+            .await?;
+        log::warn!(
+            "client reported bad replica of block {} on {}: {} ({})",
+            r.block_id,
+            r.node_id,
+            r.reason,
+            match left {
+                Some(n) => format!("{n} good replicas left"),
+                None => "no such block".to_string(),
+            }
+        );
+        Ok(())
+    }
+}

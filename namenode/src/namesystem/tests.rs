@@ -1,0 +1,735 @@
+//! Unit tests of [`Namesystem`] over a real metadata store in a temp dir.
+use super::*;
+use dfs_common::checksum::Sha256Digest;
+use dfs_common::proto::client::CommittedBlock;
+use dfs_common::proto::datanode::{ReportedBlock, StorageReport};
+use std::time::Duration;
+
+pub fn test_config(dir: &std::path::Path) -> Config {
+    Config {
+        data_dir: dir.to_path_buf(),
+        block_size: 4096,
+        replication: 2,
+        ..Config::default()
+    }
+}
+
+fn p(s: &str) -> DfsPath {
+    DfsPath::parse(s).unwrap()
+}
+
+fn create_req(path: &str) -> CreateRequest {
+    serde_json::from_value(serde_json::json!({ "path": path })).unwrap()
+}
+
+async fn register(ns: &Namesystem, blocks: Vec<ReportedBlock>) -> NodeId {
+    let id = NodeId::new();
+    let storage = StorageReport {
+        capacity: 1 << 30,
+        used: 0,
+        available: 1 << 30,
+    };
+    ns.register(&RegisterRequest {
+        cluster_id: None,
+        node: DatanodeInfo {
+            id,
+            addr: format!("http://dn-{id}"),
+        },
+        storage,
+        blocks,
+        version: "t".into(),
+    })
+    .await
+    .unwrap();
+    id
+}
+
+async fn put(ns: &Namesystem, path: &str, data: &[u8]) -> FileStatus {
+    let c = ns.create(&create_req(path)).await.unwrap();
+    let b = ns
+        .add_block(&AddBlockRequest {
+            file_id: c.file_id,
+            exclude: vec![],
+        })
+        .await
+        .unwrap();
+    ns.complete(&CompleteRequest {
+        file_id: c.file_id,
+        blocks: vec![CommittedBlock {
+            block_id: b.block_id,
+            len: data.len() as u64,
+            sha256: Sha256Digest::of(data),
+            replicas: b.replicas.iter().map(|r| r.id).collect(),
+        }],
+        length: data.len() as u64,
+        sha256: Sha256Digest::of(data),
+        sha256_state: None,
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn state_survives_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let (node, pending_id, file) = {
+        let ns = Namesystem::open(test_config(dir.path())).await.unwrap();
+        let node = register(&ns, vec![]).await;
+        register(&ns, vec![]).await;
+        ns.mkdirs(&p("/a/b"), true).await.unwrap();
+        let file = put(&ns, "/a/f", b"hello").await;
+        ns.rename(&p("/a/f"), &p("/a/b"), false).await.unwrap();
+        ns.mkdirs(&p("/gone"), false).await.unwrap();
+        ns.delete(&p("/gone"), false).await.unwrap();
+        ns.set_replication(&p("/a/b/f"), 1).await.unwrap();
+        let pending = ns.create(&create_req("/w")).await.unwrap();
+        ns.add_block(&AddBlockRequest {
+            file_id: pending.file_id,
+            exclude: vec![],
+        })
+        .await
+        .unwrap();
+        (node, pending.file_id, file)
+    };
+    let ns = Namesystem::open(test_config(dir.path())).await.unwrap();
+    let st = ns.status(&p("/a/b/f")).unwrap();
+    assert_eq!(st.length, 5);
+    assert_eq!(st.replication, 1);
+    assert_eq!(st.inode_id, file.inode_id);
+    assert_eq!(st.sha256, Some(Sha256Digest::of(b"hello")));
+    assert!(ns.status(&p("/gone")).is_err());
+    assert!(ns.status(&p("/a/f")).is_err());
+    let loc = ns.locations(&p("/a/b/f")).unwrap();
+    assert_eq!(loc.blocks.len(), 1);
+    // No datanode has registered since the restart: nothing live to read from.
+    assert!(loc.blocks[0].replicas.is_empty());
+    let reports = ns.datanode_reports().unwrap();
+    assert_eq!(reports.len(), 2);
+    assert!(reports.iter().any(|r| r.id == node));
+    // The writer can carry on after the restart.
+    ns.renew_lease(pending_id).unwrap();
+    assert_eq!(ns.counts().unwrap().files_being_written, 1);
+    // Blocks exist but none is reported yet: safe mode refuses changes.
+    let s = ns.summary().unwrap();
+    assert!(s.safe_mode);
+    assert!(
+        s.safe_mode_reason
+            .as_deref()
+            .unwrap()
+            .contains("0 of 1 blocks reported"),
+        "{s:?}"
+    );
+    let e = ns.mkdirs(&p("/new"), false).await.unwrap_err();
+    assert!(matches!(e, NamenodeError::SafeMode(_)), "{e:?}");
+    assert!(ns.fsck(&DfsPath::root()).unwrap().safe_mode);
+    ns.safe_mode_action(SafeModeAction::Leave).unwrap();
+    // New inodes do not reuse old ids.
+    let d = ns.mkdirs(&p("/new"), false).await.unwrap();
+    assert!(d.inode_id > st.inode_id);
+}
+
+#[tokio::test]
+async fn concurrent_creates_one_wins() {
+    let dir = tempfile::tempdir().unwrap();
+    let ns = std::sync::Arc::new(Namesystem::open(test_config(dir.path())).await.unwrap());
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let ns = ns.clone();
+            tokio::spawn(async move { ns.create(&create_req("/same")).await })
+        })
+        .collect();
+    let mut ok = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(_) => ok += 1,
+            Err(e) => assert!(matches!(e, NamenodeError::LeaseHeld(_)), "{e:?}"),
+        }
+    }
+    assert_eq!(ok, 1);
+}
+
+fn hb(id: NodeId) -> Heartbeat {
+    Heartbeat {
+        node_id: id,
+        storage: StorageReport {
+            capacity: 1 << 30,
+            used: 0,
+            available: 1 << 30,
+        },
+        active_transfers: 0,
+        filesystem: None,
+    }
+}
+
+/// Commands waiting for `id`.
+fn commands(ns: &Namesystem, id: NodeId) -> Vec<Command> {
+    ns.heartbeat(&hb(id)).commands
+}
+
+fn replica_of(block: BlockId, data: &[u8]) -> ReportedBlock {
+    ReportedBlock {
+        id: block,
+        len: data.len() as u64,
+        sha256: Sha256Digest::of(data),
+    }
+}
+
+async fn received(ns: &Namesystem, node: NodeId, rb: ReportedBlock) {
+    ns.block_received(&IncrementalBlockReport {
+        node_id: node,
+        received: vec![rb],
+        deleted: vec![],
+    })
+    .await
+    .unwrap();
+}
+
+async fn deleted(ns: &Namesystem, node: NodeId, block: BlockId) {
+    ns.block_received(&IncrementalBlockReport {
+        node_id: node,
+        received: vec![],
+        deleted: vec![block],
+    })
+    .await
+    .unwrap();
+}
+
+fn holders(ns: &Namesystem, path: &str) -> Vec<NodeId> {
+    let mut v: Vec<NodeId> = ns.locations(&p(path)).unwrap().blocks[0]
+        .replicas
+        .iter()
+        .map(|r| r.id)
+        .collect();
+    v.sort();
+    v
+}
+
+#[tokio::test]
+async fn reports_reconcile_and_deletions_ride_heartbeats() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(dir.path());
+    config.orphan_grace = Duration::ZERO;
+    let ns = Namesystem::open(config).await.unwrap();
+    let a = register(&ns, vec![]).await;
+    let b = register(&ns, vec![]).await;
+    let f = put(&ns, "/f", b"data").await;
+    assert_eq!(f.replication, 2);
+    let loc = ns.locations(&p("/f")).unwrap();
+    let block = loc.blocks[0].block_id;
+    assert_eq!(loc.blocks[0].replicas.len(), 2);
+    assert!(commands(&ns, a).is_empty());
+    assert_eq!(
+        ns.heartbeat(&hb(NodeId::new())).commands,
+        vec![Command::Reregister]
+    );
+
+    // b reports a stranger block and lacks the real one (the real one
+    // was recorded just now, so this report may predate it: kept).
+    let stranger = replica_of(BlockId::new(), b"?");
+    ns.block_report(&BlockReport {
+        node_id: b,
+        blocks: vec![stranger],
+    })
+    .await
+    .unwrap();
+    assert!(commands(&ns, b).is_empty(), "orphans wait for the monitor");
+    assert_eq!(ns.locations(&p("/f")).unwrap().blocks[0].replicas.len(), 2);
+    ns.replication_tick(Instant::now()).await.unwrap();
+    assert_eq!(
+        commands(&ns, b),
+        vec![Command::Delete {
+            blocks: vec![stranger.id]
+        }]
+    );
+    let good = replica_of(block, b"data");
+    // A client reports a bad replica: not served any more, deleted since
+    // a good one remains, and the block queued for a copy.
+    ns.report_bad_replica(&BadReplicaReport {
+        block_id: block,
+        node_id: a,
+        reason: "crc".into(),
+    })
+    .await
+    .unwrap();
+    assert_eq!(holders(&ns, "/f"), vec![b]);
+    let s = ns.summary().unwrap();
+    assert_eq!((s.corrupt_replicas, s.under_replicated_blocks), (1, 1));
+    ns.replication_tick(Instant::now()).await.unwrap();
+    assert_eq!(
+        commands(&ns, a),
+        vec![Command::Delete {
+            blocks: vec![block]
+        }]
+    );
+    let fsck = ns.fsck(&DfsPath::root()).unwrap();
+    assert_eq!(fsck.under_replicated_blocks, 1);
+    assert!(fsck.healthy);
+    deleted(&ns, a, block).await;
+    assert_eq!(ns.summary().unwrap().corrupt_replicas, 0);
+    // The last replica goes bad: the block is corrupt, nothing is served,
+    // and the bad copy is never deleted by us.
+    ns.bad_block(&BadBlockReport {
+        node_id: b,
+        block_id: block,
+        reason: "scan".into(),
+    })
+    .await
+    .unwrap();
+    ns.replication_tick(Instant::now()).await.unwrap();
+    assert!(commands(&ns, b).is_empty());
+    let s = ns.summary().unwrap();
+    assert_eq!((s.corrupt_blocks, s.missing_blocks), (1, 0));
+    assert!(ns.locations(&p("/f")).unwrap().blocks[0]
+        .replicas
+        .is_empty());
+    let fsck = ns.fsck(&DfsPath::root()).unwrap();
+    assert_eq!(fsck.corrupt_blocks, 1);
+    assert!(!fsck.healthy);
+    // A fresh good copy arrives (re-replicated, say).
+    received(&ns, b, good).await;
+    assert_eq!(holders(&ns, "/f"), vec![b]);
+    // Deleting the file queues deletions for recorded replicas.
+    ns.delete(&p("/f"), false).await.unwrap();
+    assert_eq!(
+        commands(&ns, b),
+        vec![Command::Delete {
+            blocks: vec![block]
+        }]
+    );
+    let s = ns.summary().unwrap();
+    assert_eq!((s.files, s.blocks, s.live_datanodes), (0, 0, 2));
+}
+
+/// The Replicate command queued for `source`, if any.
+fn replicate_of(cmds: &[Command]) -> Option<(BlockId, Vec<NodeId>)> {
+    cmds.iter().find_map(|c| match c {
+        Command::Replicate {
+            block_id, targets, ..
+        } => Some((*block_id, targets.iter().map(|t| t.id).collect())),
+        _ => None,
+    })
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_dead_node_is_repaired_and_its_return_trimmed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(dir.path());
+    config.dead_node_timeout = Duration::from_secs(5);
+    let ns = Namesystem::open(config).await.unwrap();
+    let nodes = [
+        register(&ns, vec![]).await,
+        register(&ns, vec![]).await,
+        register(&ns, vec![]).await,
+    ];
+    put(&ns, "/f", b"data").await;
+    let block = ns.locations(&p("/f")).unwrap().blocks[0].block_id;
+    let had = holders(&ns, "/f");
+    let (lost, kept) = (had[0], had[1]);
+    let spare = *nodes.iter().find(|n| !had.contains(n)).unwrap();
+    ns.replication_tick(Instant::now()).await.unwrap();
+    assert_eq!(ns.summary().unwrap().replication.pending_copies, 0);
+
+    // `lost` goes silent.
+    tokio::time::advance(Duration::from_secs(4)).await;
+    for n in [kept, spare] {
+        commands(&ns, n);
+    }
+    tokio::time::advance(Duration::from_secs(2)).await;
+    for n in [kept, spare] {
+        commands(&ns, n);
+    }
+    assert_eq!(ns.check_dead_nodes(Instant::now()), vec![lost]);
+    assert_eq!(ns.summary().unwrap().under_replicated_blocks, 1);
+    ns.replication_tick(Instant::now()).await.unwrap();
+    let s = ns.summary().unwrap();
+    assert_eq!(
+        (s.replication.pending_copies, s.replication.queued_blocks),
+        (1, 0)
+    );
+    let rows = ns.datanode_reports().unwrap();
+    let row = |id| {
+        rows.iter()
+            .find(|r| r.id == id)
+            .unwrap()
+            .replication_in_flight
+    };
+    assert_eq!((row(kept), row(spare)), (1, 1));
+    // The only live holder sends to the only other live node.
+    assert_eq!(
+        replicate_of(&commands(&ns, kept)),
+        Some((block, vec![spare]))
+    );
+    // Not scheduled twice.
+    ns.replication_tick(Instant::now()).await.unwrap();
+    assert_eq!(replicate_of(&commands(&ns, kept)), None);
+    received(&ns, spare, replica_of(block, b"data")).await;
+    let s = ns.summary().unwrap();
+    assert_eq!(s.replication.pending_copies, 0);
+    assert_eq!(s.replication.completed_copies, 1);
+    assert_eq!(s.replication.completed_bytes, 4);
+    assert_eq!(s.under_replicated_blocks, 0);
+
+    // `lost` comes back with its old replica: three live, two wanted.
+    assert!(ns.heartbeat(&hb(lost)).commands.is_empty());
+    assert_eq!(ns.summary().unwrap().over_replicated_blocks, 1);
+    ns.replication_tick(Instant::now()).await.unwrap();
+    let s = ns.summary().unwrap();
+    assert_eq!(s.replication.excess_deleted, 1);
+    assert_eq!(s.over_replicated_blocks, 0);
+    let deletes: usize = [lost, kept, spare]
+        .iter()
+        .map(|n| {
+            commands(&ns, *n)
+                .iter()
+                .filter(|c| matches!(c, Command::Delete { .. }))
+                .count()
+        })
+        .sum();
+    assert_eq!(deletes, 1);
+    assert_eq!(holders(&ns, "/f").len(), 2);
+    assert!(ns.fsck(&DfsPath::root()).unwrap().healthy);
+}
+
+#[tokio::test(start_paused = true)]
+async fn copies_are_throttled_and_time_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(dir.path());
+    config.replication = 1;
+    config.replication_max_streams = 1;
+    config.replication_pending_timeout = Duration::from_secs(10);
+    let ns = Namesystem::open(config).await.unwrap();
+    let a = register(&ns, vec![]).await;
+    put(&ns, "/f1", b"one").await;
+    put(&ns, "/f2", b"two").await;
+    let b = register(&ns, vec![]).await;
+    ns.set_replication(&p("/f1"), 2).await.unwrap();
+    ns.set_replication(&p("/f2"), 2).await.unwrap();
+    ns.replication_tick(Instant::now()).await.unwrap();
+    let s = ns.summary().unwrap();
+    assert_eq!(
+        (s.replication.pending_copies, s.replication.queued_blocks),
+        (1, 1),
+        "one stream per node"
+    );
+    assert_eq!(s.replication.remaining_bytes, 6);
+    let (first, targets) = replicate_of(&commands(&ns, a)).unwrap();
+    assert_eq!(targets, vec![b]);
+    // Nobody confirms: the copy times out and is scheduled again.
+    tokio::time::advance(Duration::from_secs(11)).await;
+    commands(&ns, b);
+    ns.replication_tick(Instant::now()).await.unwrap();
+    let s = ns.summary().unwrap();
+    assert_eq!(s.replication.timed_out_copies, 1);
+    assert_eq!(s.replication.pending_copies, 1);
+    let (again, _) = replicate_of(&commands(&ns, a)).unwrap();
+    // Fewest live replicas first, then by id: the same block again.
+    assert_eq!(again, first);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_short_write_is_repaired_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let ns = Namesystem::open(test_config(dir.path())).await.unwrap();
+    let a = register(&ns, vec![]).await;
+    let b = register(&ns, vec![]).await;
+    let c = ns.create(&create_req("/f")).await.unwrap();
+    let lb = ns
+        .add_block(&AddBlockRequest {
+            file_id: c.file_id,
+            exclude: vec![],
+        })
+        .await
+        .unwrap();
+    let first = lb.replicas[0].id;
+    let other = if first == a { b } else { a };
+    ns.complete(&CompleteRequest {
+        file_id: c.file_id,
+        blocks: vec![CommittedBlock {
+            block_id: lb.block_id,
+            len: 2,
+            sha256: Sha256Digest::of(b"hi"),
+            replicas: vec![first],
+        }],
+        length: 2,
+        sha256: Sha256Digest::of(b"hi"),
+        sha256_state: None,
+    })
+    .await
+    .unwrap();
+    ns.replication_tick(Instant::now()).await.unwrap();
+    assert_eq!(
+        replicate_of(&commands(&ns, first)),
+        Some((lb.block_id, vec![other]))
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn safe_mode_after_restart_and_presumed_nodes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(dir.path());
+    config.dead_node_timeout = Duration::from_secs(30);
+    let (a, b, block) = {
+        let ns = Namesystem::open(config.clone()).await.unwrap();
+        assert!(!ns.summary().unwrap().safe_mode, "empty namespace");
+        let a = register(&ns, vec![]).await;
+        let b = register(&ns, vec![]).await;
+        put(&ns, "/f", b"data").await;
+        let block = ns.locations(&p("/f")).unwrap().blocks[0].block_id;
+        (a, b, block)
+    };
+    let ns = Namesystem::open(config).await.unwrap();
+    assert!(ns.in_safe_mode());
+    let e = ns.create(&create_req("/g")).await.unwrap_err();
+    assert!(e.to_string().contains("0 of 1 blocks reported"), "{e}");
+    assert!(e.to_string().contains("99.9%"), "{e}");
+    ns.replication_tick(Instant::now()).await.unwrap();
+    // Nodes from before count while they have time to register.
+    let s = ns.summary().unwrap();
+    assert_eq!((s.under_replicated_blocks, s.missing_blocks), (0, 0));
+    // a registers with the block: everything reported, safe mode ends.
+    ns.register(&RegisterRequest {
+        cluster_id: None,
+        node: DatanodeInfo {
+            id: a,
+            addr: format!("http://dn-{a}"),
+        },
+        storage: StorageReport {
+            capacity: 1 << 30,
+            used: 0,
+            available: 1 << 30,
+        },
+        blocks: vec![replica_of(block, b"data")],
+        version: "t".into(),
+    })
+    .await
+    .unwrap();
+    let s = ns.summary().unwrap();
+    assert!(!s.safe_mode);
+    assert_eq!(s.safe_mode_reason, None);
+    ns.replication_tick(Instant::now()).await.unwrap();
+    assert_eq!(ns.summary().unwrap().replication.pending_copies, 0);
+    assert_eq!(ns.health_extras().unwrap().awaiting_registration, 1);
+    // b never registers: after the timeout it is dead and the block is
+    // copied (here nowhere to: one live node, so it stays queued).
+    tokio::time::advance(Duration::from_secs(31)).await;
+    commands(&ns, a);
+    assert_eq!(ns.check_dead_nodes(Instant::now()), vec![b]);
+    ns.replication_tick(Instant::now()).await.unwrap();
+    let s = ns.summary().unwrap();
+    assert_eq!(s.under_replicated_blocks, 1);
+    assert_eq!(s.replication.queued_blocks, 1);
+    // Operators can enter and leave.
+    let st = ns.safe_mode_action(SafeModeAction::Enter).unwrap();
+    assert!(st.safe_mode);
+    assert!(ns.mkdirs(&p("/x"), true).await.is_err());
+    let st = ns.safe_mode_action(SafeModeAction::Leave).unwrap();
+    assert_eq!(
+        st,
+        SafeModeStatus {
+            safe_mode: false,
+            reason: None
+        }
+    );
+    ns.mkdirs(&p("/x"), true).await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn decommission_drains_then_recommission_trims() {
+    let dir = tempfile::tempdir().unwrap();
+    let ns = Namesystem::open(test_config(dir.path())).await.unwrap();
+    let nodes = [
+        register(&ns, vec![]).await,
+        register(&ns, vec![]).await,
+        register(&ns, vec![]).await,
+    ];
+    put(&ns, "/f", b"data").await;
+    let block = ns.locations(&p("/f")).unwrap().blocks[0].block_id;
+    let had = holders(&ns, "/f");
+    let (leaving, kept) = (had[0], had[1]);
+    let spare = *nodes.iter().find(|n| !had.contains(n)).unwrap();
+
+    // By a unique id prefix.
+    let prefix = &leaving.to_string()[..12];
+    let r = ns.set_admin_state(prefix, true).await.unwrap();
+    assert_eq!(r.id, leaving);
+    assert_eq!(r.admin_state, AdminState::Decommissioning);
+    assert_eq!(r.decommission_remaining_blocks, 1);
+    let s = ns.summary().unwrap();
+    assert_eq!(s.decommissioning_datanodes, 1);
+    assert_eq!(s.under_replicated_blocks, 1);
+    // It still serves reads, last.
+    let loc = ns.locations(&p("/f")).unwrap();
+    assert_eq!(loc.blocks[0].replicas.last().unwrap().id, leaving);
+    // Its block is copied to the spare (from either holder).
+    let cmds: Vec<_> = [leaving, kept]
+        .iter()
+        .filter_map(|n| replicate_of(&commands(&ns, *n)))
+        .collect();
+    assert_eq!(cmds, vec![(block, vec![spare])]);
+    received(&ns, spare, replica_of(block, b"data")).await;
+    ns.replication_tick(Instant::now()).await.unwrap();
+    let rows = ns.datanode_reports().unwrap();
+    let row = rows.iter().find(|r| r.id == leaving).unwrap();
+    assert_eq!(row.admin_state, AdminState::Decommissioned);
+    assert_eq!(ns.summary().unwrap().decommissioned_datanodes, 1);
+    // New blocks avoid it.
+    for _ in 0..5 {
+        let c = ns.create(&create_req("/g")).await.unwrap();
+        let lb = ns
+            .add_block(&AddBlockRequest {
+                file_id: c.file_id,
+                exclude: vec![],
+            })
+            .await
+            .unwrap();
+        assert!(lb.replicas.iter().all(|r| r.id != leaving));
+        ns.abandon_file(c.file_id).await.unwrap();
+    }
+    // By address; back to normal, and the excess copy is trimmed.
+    let addr = format!("http://dn-{leaving}");
+    let r = ns.set_admin_state(&addr, false).await.unwrap();
+    assert_eq!(r.admin_state, AdminState::Normal);
+    let s = ns.summary().unwrap();
+    assert_eq!(s.replication.excess_deleted, 1);
+    assert_eq!(s.over_replicated_blocks, 0);
+    assert_eq!(holders(&ns, "/f").len(), 2);
+    // Unknown and ambiguous names.
+    assert!(matches!(
+        ns.set_admin_state("ffffffffffff", true).await,
+        Err(NamenodeError::NotFound(_))
+    ));
+    assert!(matches!(
+        ns.set_admin_state("127.0.0.1:1", true).await,
+        Err(NamenodeError::NotFound(_))
+    ));
+}
+
+#[tokio::test(start_paused = true)]
+async fn admin_state_survives_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = {
+        let ns = Namesystem::open(test_config(dir.path())).await.unwrap();
+        let a = register(&ns, vec![]).await;
+        ns.set_admin_state(&a.to_string(), true).await.unwrap();
+        a
+    };
+    let ns = Namesystem::open(test_config(dir.path())).await.unwrap();
+    let rows = ns.datanode_reports().unwrap();
+    // No blocks anywhere: it drains at once... on the next tick, once registered.
+    assert_eq!(rows[0].id, a);
+    assert_ne!(rows[0].admin_state, AdminState::Normal);
+}
+
+#[tokio::test(start_paused = true)]
+async fn lease_expiry_abandons_and_deletes() {
+    let dir = tempfile::tempdir().unwrap();
+    let ns = Namesystem::open(test_config(dir.path())).await.unwrap();
+    let a = register(&ns, vec![]).await;
+    let c = ns.create(&create_req("/w")).await.unwrap();
+    assert_eq!(c.lease_renew_interval_ms, 20_000);
+    let b = ns
+        .add_block(&AddBlockRequest {
+            file_id: c.file_id,
+            exclude: vec![],
+        })
+        .await
+        .unwrap();
+    assert_eq!(b.replicas.len(), 1, "one live node");
+    tokio::time::advance(Duration::from_secs(30)).await;
+    ns.renew_lease(c.file_id).unwrap();
+    tokio::time::advance(Duration::from_secs(45)).await;
+    assert!(ns.expire_leases(Instant::now()).await.unwrap().is_empty());
+    tokio::time::advance(Duration::from_secs(20)).await;
+    assert_eq!(
+        ns.expire_leases(Instant::now()).await.unwrap(),
+        vec![p("/w")]
+    );
+    // The datanode learns to delete the block with its next heartbeat.
+    let hb = Heartbeat {
+        node_id: a,
+        storage: StorageReport::default(),
+        active_transfers: 0,
+        filesystem: None,
+    };
+    assert_eq!(
+        ns.heartbeat(&hb).commands,
+        vec![Command::Delete {
+            blocks: vec![b.block_id]
+        }]
+    );
+    assert!(ns.renew_lease(c.file_id).is_err());
+    assert!(ns.status(&p("/w")).is_err());
+}
+
+#[tokio::test(start_paused = true)]
+async fn dead_nodes_get_no_blocks() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(dir.path());
+    config.dead_node_timeout = Duration::from_secs(2);
+    let ns = Namesystem::open(config).await.unwrap();
+    register(&ns, vec![]).await;
+    let c = ns.create(&create_req("/w")).await.unwrap();
+    tokio::time::advance(Duration::from_secs(3)).await;
+    assert_eq!(ns.check_dead_nodes(Instant::now()).len(), 1);
+    let e = ns
+        .add_block(&AddBlockRequest {
+            file_id: c.file_id,
+            exclude: vec![],
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(e, NamenodeError::NoLiveDatanodes(_)));
+    assert_eq!(ns.summary().unwrap().dead_datanodes, 1);
+}
+
+#[tokio::test]
+async fn another_clusters_datanode_is_refused_and_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    let ns = Namesystem::open(test_config(dir.path())).await.unwrap();
+    let theirs = ClusterId::new();
+    let node = DatanodeInfo {
+        id: NodeId::new(),
+        addr: "http://stranger:1".into(),
+    };
+    let req = |cluster_id| RegisterRequest {
+        cluster_id,
+        node: node.clone(),
+        storage: StorageReport::default(),
+        blocks: vec![replica_of(BlockId::new(), b"theirs")],
+        version: "t".into(),
+    };
+    let e = ns.register(&req(Some(theirs))).await.unwrap_err();
+    assert!(matches!(e, NamenodeError::Conflict(_)), "{e}");
+    assert!(
+        e.to_string()
+            .contains(&format!("belongs to cluster {theirs}")),
+        "{e}"
+    );
+    let s = ns.summary().unwrap();
+    assert_eq!(s.live_datanodes, 0);
+    assert_eq!(s.refused_datanodes.len(), 1);
+    assert_eq!(s.refused_datanodes[0].cluster_id, theirs.to_string());
+    assert_eq!(
+        s.unknown_replicas,
+        UnknownReplicas::default(),
+        "its report was not looked at"
+    );
+    // Its own cluster's id is accepted (and the refusal forgotten).
+    let ok = ns.register(&req(Some(ns.cluster_id()))).await.unwrap();
+    assert_eq!(ok.cluster_id, ns.cluster_id());
+    let s = ns.summary().unwrap();
+    assert!(s.refused_datanodes.is_empty());
+    assert_eq!(s.unknown_replicas.held, 1, "reported at registration: held");
+    // The cluster id survives a restart.
+    let id = ns.cluster_id();
+    drop(ns);
+    let ns = Namesystem::open(test_config(dir.path())).await.unwrap();
+    assert_eq!(ns.cluster_id(), id);
+    // The operator's word deletes held replicas.
+    let n = register(&ns, vec![replica_of(BlockId::new(), b"x")]).await;
+    let d = ns.delete_orphans().await.unwrap();
+    assert_eq!((d.replicas, d.nodes), (1, 1));
+    assert!(commands(&ns, n)
+        .iter()
+        .any(|c| matches!(c, Command::Delete { blocks } if blocks.len() == 1)));
+}

@@ -1,0 +1,213 @@
+//! The write path of [`Namesystem`]: append, create, add_block,
+//! abandon_block, complete, and the leases that end abandoned writes (HDFS
+//! LeaseManager's checks). Steps before `complete` are answered once applied
+//! (`Ack::Applied`); `complete` once durable.
+use super::*;
+
+impl Namesystem {
+    /// Reopens a complete file for appending (see `AppendRequest`).
+    pub async fn append(&self, path: &DfsPath) -> Result<AppendResponse> {
+        self.check_writable()?;
+        let defaults = self.write_defaults();
+        let opened = self
+            .mutate(|ns, txn, _| ns.append(path, &defaults, now_ms(), Instant::now(), txn))
+            .await?;
+        let last_block = match opened.replaced {
+            None => None,
+            Some(b) => self
+                .locations(path)?
+                .blocks
+                .into_iter()
+                .find(|lb| lb.block_id == b),
+        };
+        let sha256_state = self
+            .store
+            .hash_state(opened.inode)?
+            .filter(|s| s.len == opened.kept_len);
+        log::info!(
+            "appending to {path} ({} bytes kept, last block {})",
+            opened.kept_len,
+            if opened.replaced.is_some() {
+                "rewritten"
+            } else {
+                "full"
+            }
+        );
+        Ok(AppendResponse {
+            file_id: opened.file_id,
+            block_size: opened.block_size,
+            replication: opened.replication,
+            lease_renew_interval_ms: opened.lease_renew_interval_ms,
+            status: opened.status,
+            kept_len: opened.kept_len,
+            last_block,
+            sha256_state,
+        })
+    }
+
+    fn write_defaults(&self) -> WriteDefaults {
+        WriteDefaults {
+            replication: self.config.replication,
+            block_size: self.config.block_size,
+            lease_renew_interval_ms: self.config.lease_renew_interval().as_millis() as u64,
+        }
+    }
+
+    pub async fn create(&self, req: &CreateRequest) -> Result<CreateResponse> {
+        self.check_writable()?;
+        let defaults = WriteDefaults {
+            replication: self.config.replication,
+            block_size: self.config.block_size,
+            lease_renew_interval_ms: self.config.lease_renew_interval().as_millis() as u64,
+        };
+        // Not durable before the answer: a file being written is invisible,
+        // and if the namenode forgets it in a crash the upload fails (its
+        // next call finds no lease) and leaves nothing. `complete` is the
+        // durable step, and flushes this with it.
+        self.mutate_with(Ack::Applied, |ns, txn, _| {
+            ns.create(req, &defaults, now_ms(), Instant::now(), txn)
+        })
+        .await
+    }
+
+    pub async fn add_block(&self, req: &AddBlockRequest) -> Result<LocatedBlock> {
+        self.check_writable()?;
+        let live = self.datanodes.live(Instant::now());
+        let candidates = DatanodeManager::candidates(&live);
+        // Not durable before the answer, as `create`: a block forgotten in a
+        // crash belongs to an upload that then fails, and its replicas are
+        // orphans, removed by the block reports.
+        let b = self
+            .mutate_with(Ack::Applied, |ns, txn, _| {
+                ns.add_block(req.file_id, &req.exclude, &candidates, Instant::now(), txn)
+            })
+            .await?;
+        // Until the targets report the block, count it as taken on each, so
+        // that a burst of allocations does not pile onto a node that can hold
+        // only some of them.
+        self.datanodes
+            .reserve(&b.targets, b.block_id, b.block_size, Instant::now());
+        let addrs: HashMap<NodeId, &str> = live.iter().map(|n| (n.id, n.addr.as_str())).collect();
+        let replicas = b
+            .targets
+            .iter()
+            .map(|id| DatanodeInfo {
+                id: *id,
+                addr: addrs.get(id).map_or_else(String::new, |a| a.to_string()),
+            })
+            .collect();
+        Ok(LocatedBlock {
+            block_id: b.block_id,
+            offset: b.offset,
+            len: 0,
+            sha256: None,
+            replicas,
+            access_token: None,
+        })
+    }
+
+    pub async fn abandon_block(&self, req: &AbandonBlockRequest) -> Result<()> {
+        self.check_writable()?;
+        self.mutate(|ns, txn, dels| {
+            ns.abandon_block(req.file_id, req.block_id, Instant::now(), txn, dels)
+        })
+        .await
+    }
+
+    /// Makes a file visible. A block committed with fewer replicas than the
+    /// file's replication (the pipeline lost hops) is queued for copies now.
+    pub async fn complete(&self, req: &CompleteRequest) -> Result<FileStatus> {
+        self.check_writable()?;
+        let st = self
+            .mutate(|ns, txn, dels| ns.complete(req, now_ms(), Instant::now(), txn, dels))
+            .await?;
+        log::info!(
+            "completed {} ({} bytes, {} blocks)",
+            st.path,
+            st.length,
+            st.blocks
+        );
+        Ok(st)
+    }
+
+    /// Renewing changes nothing durable, so it is allowed in safe mode (a
+    /// writer caught by a namenode restart keeps its lease meanwhile).
+    pub fn renew_lease(&self, file_id: dfs_common::ids::FileId) -> Result<()> {
+        self.lock()?.renew_lease(file_id, Instant::now())
+    }
+
+    pub async fn abandon_file(&self, file_id: dfs_common::ids::FileId) -> Result<()> {
+        self.check_writable()?;
+        let path = self
+            .mutate(|ns, txn, dels| Ok(ns.abandon_file(file_id, txn, dels)))
+            .await?;
+        if let Some(p) = path {
+            log::info!("abandoned the write of {p}");
+        }
+        Ok(())
+    }
+
+    /// Datanode `node` relays the write `file_id` (it said so on `create`,
+    /// `append` or a lease renewal): the write ends when the node is
+    /// declared dead ([`Namesystem::end_relayed_writes`]).
+    pub fn note_relay(&self, file_id: dfs_common::ids::FileId, node: NodeId) -> Result<()> {
+        self.lock()?.set_relay(file_id, node)
+    }
+
+    /// Abandons writes relayed by datanodes now declared dead (heartbeat
+    /// monitor, after marking them), at once rather than at lease expiry:
+    /// nothing of them is visible, their blocks are deleted and their
+    /// paths are writable again. Nothing ends in safe mode (deleting is
+    /// off, as for lease expiry).
+    pub async fn end_relayed_writes(&self, now: Instant) -> Result<Vec<DfsPath>> {
+        if self.in_safe_mode() {
+            return Ok(Vec::new());
+        }
+        let view = self.datanodes.view(now);
+        // Known and dead; an id the registry does not know is left to the
+        // lease (a relay that registered with another namenode, say).
+        let dead = |n: &NodeId| {
+            view.nodes
+                .get(n)
+                .is_some_and(|s| s.class == NodeClass::Gone)
+        };
+        let paths = self
+            .mutate(|ns, txn, dels| Ok(ns.end_relayed_writes(dead, txn, dels)))
+            .await?;
+        for p in &paths {
+            log::warn!("the datanode relaying the write of {p} is dead; write abandoned");
+        }
+        Ok(paths)
+    }
+
+    /// Abandons writes whose lease expired before `now` (lease monitor).
+    /// Nothing expires in safe mode: deleting is off, and writers could not
+    /// renew through a restart anyway.
+    pub async fn expire_leases(&self, now: Instant) -> Result<Vec<DfsPath>> {
+        if self.in_safe_mode() {
+            let mut ns = self.lock()?;
+            ns.renew_all_leases(now);
+            return Ok(Vec::new());
+        }
+        let timeout = self.config.lease_timeout;
+        let paths = self
+            .mutate(|ns, txn, dels| {
+                let paths = ns.expire_leases(now, timeout, txn, dels);
+                if ns.blocks().holds_all() {
+                    // Restored: a file being written when the checkpoint
+                    // was taken may have been completed since, in the
+                    // metadata that was lost. Its replicas are held like
+                    // those of every block the checkpoint does not know.
+                    ns.blocks_mut().hold_unknown(dels.drain(..), now);
+                }
+                Ok(paths)
+            })
+            .await?;
+        for p in &paths {
+            log::warn!(
+                "lease on {p} expired (writer silent for more than {timeout:?}); write abandoned"
+            );
+        }
+        Ok(paths)
+    }
+}
