@@ -1,0 +1,541 @@
+//! `DatanodeManager`: the registry of datanodes (HDFS DatanodeManager): who
+//! exists, where they are reached, how full they are, whether they are live,
+//! what an operator asked of them (admin state), and the work queued for
+//! each until its next heartbeat.
+//!
+//! What it does not do: know about blocks (the namespace's block map counts
+//! replicas), persist anything itself (changes return the record to store),
+//! or call a datanode (commands ride on heartbeat replies).
+//!
+//! Invariants:
+//! - a node is *live* when it registered since this process started, is not
+//!   marked dead, and was heard from within `dead_node_timeout`; only live
+//!   nodes are handed to readers or used as copy sources, and only live
+//!   nodes in admin state `Normal` get new blocks;
+//! - a node known only from the store (it registered before a restart) is
+//!   *awaiting registration*: treated as last seen when this process
+//!   started, so it has one `dead_node_timeout` to register before it is
+//!   dead. Meanwhile its recorded replicas still count (no re-replication
+//!   storm for nodes that simply have not reported yet), but it serves no
+//!   reads; its heartbeats are answered with `Reregister` so its full block
+//!   report reconciles the block map;
+//! - the admin state (decommissioning, decommissioned) is stored with the
+//!   node's record and survives restarts;
+//! - queued deletions are per node and deduplicated; at most
+//!   [`MAX_DELETES_PER_HEARTBEAT`] leave with one heartbeat reply;
+//! - cluster space counts each file system once, however many nodes share
+//!   it ([`cluster_space`], the rules in `ClusterSummary`'s doc); a node's
+//!   own figures stay its own.
+use crate::placement::Candidate;
+use dfs_common::ids::{BlockId, NodeId};
+use dfs_common::proto::client::{AdminState, DatanodeReport, DatanodeState};
+use dfs_common::proto::datanode::{
+    Command, FilesystemId, FilesystemReport, Heartbeat, StorageReport,
+};
+use dfs_common::proto::DatanodeInfo;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Block deletions sent with one heartbeat reply (HDFS
+/// `dfs.block.invalidate.limit` is 1000 too).
+pub const MAX_DELETES_PER_HEARTBEAT: usize = 1000;
+
+/// A datanode as stored (`d/<node id>`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeRecord {
+    pub addr: String,
+    /// Stored since decommissioning exists; records written before decode
+    /// through [`LegacyNodeRecord`] as `Normal`.
+    pub admin: AdminState,
+}
+
+/// The first shape of [`NodeRecord`] (address only), still readable.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LegacyNodeRecord {
+    pub addr: String,
+}
+
+impl From<LegacyNodeRecord> for NodeRecord {
+    fn from(l: LegacyNodeRecord) -> Self {
+        NodeRecord {
+            addr: l.addr,
+            admin: AdminState::Normal,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Descriptor {
+    addr: String,
+    storage: StorageReport,
+    /// The file system under its blocks, from its last heartbeat.
+    filesystem: Option<FilesystemReport>,
+    last_seen: Option<Instant>,
+    registered: bool,
+    dead: bool,
+    admin: AdminState,
+    active_transfers: u32,
+    deletes: BTreeSet<BlockId>,
+    commands: VecDeque<Command>,
+    /// Blocks placed here and not reported received yet, with the room each
+    /// was given and when (HDFS's "blocks scheduled"): counted as taken so
+    /// that a burst of allocations does not pile onto a node that can hold
+    /// only some of them. Kept until the block is reported, or
+    /// [`SCHEDULED_TTL`] (an upload that was abandoned).
+    scheduled: HashMap<BlockId, (u64, Instant)>,
+}
+
+/// How long a placed block that is never reported keeps its room.
+const SCHEDULED_TTL: Duration = Duration::from_secs(600);
+
+impl Descriptor {
+    fn new(addr: String, admin: AdminState, last_seen: Option<Instant>) -> Self {
+        Descriptor {
+            addr,
+            storage: StorageReport::default(),
+            filesystem: None,
+            last_seen,
+            registered: false,
+            dead: last_seen.is_none(),
+            admin,
+            active_transfers: 0,
+            deletes: BTreeSet::new(),
+            commands: VecDeque::new(),
+            scheduled: HashMap::new(),
+        }
+    }
+
+    /// Free space for new blocks: the node's last figure less what is
+    /// scheduled to arrive.
+    fn placeable(&self) -> u64 {
+        let scheduled: u64 = self.scheduled.values().map(|(b, _)| b).sum();
+        self.storage.available.saturating_sub(scheduled)
+    }
+
+    fn recent(&self, now: Instant, timeout: Duration) -> bool {
+        self.last_seen
+            .is_some_and(|t| now.saturating_duration_since(t) <= timeout)
+    }
+
+    fn is_live(&self, now: Instant, timeout: Duration) -> bool {
+        self.registered && !self.dead && self.recent(now, timeout)
+    }
+
+    /// Known from before this start, not registered yet, still in its grace.
+    fn is_awaiting(&self, now: Instant, timeout: Duration) -> bool {
+        !self.registered && !self.dead && self.recent(now, timeout)
+    }
+
+    fn record(&self) -> NodeRecord {
+        NodeRecord {
+            addr: self.addr.clone(),
+            admin: self.admin,
+        }
+    }
+}
+
+/// A live node as placement and readers need it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveNode {
+    pub id: NodeId,
+    pub addr: String,
+    pub available: u64,
+    pub admin: AdminState,
+}
+
+mod resolve;
+mod space;
+#[cfg(test)]
+mod tests;
+mod view;
+
+pub use resolve::{resolve_node, ResolveError};
+pub use space::{cluster_space, DatanodeTotals, Space};
+pub use view::{NodeClass, NodeSnap, NodeView};
+
+/// What a heartbeat from a registered node yields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeartbeatOutcome {
+    pub commands: Vec<Command>,
+    /// It had been marked dead and is back: its replicas count again.
+    pub came_back: bool,
+}
+
+pub struct DatanodeManager {
+    nodes: Mutex<HashMap<NodeId, Descriptor>>,
+    dead_node_timeout: Duration,
+}
+
+impl DatanodeManager {
+    /// Starts with the nodes known from the store, each treated as last
+    /// seen at `started`: awaiting registration for one dead-node timeout.
+    pub fn new(
+        known: Vec<(NodeId, NodeRecord)>,
+        dead_node_timeout: Duration,
+        started: Instant,
+    ) -> Self {
+        let nodes = known
+            .into_iter()
+            .map(|(id, rec)| (id, Descriptor::new(rec.addr, rec.admin, Some(started))))
+            .collect();
+        DatanodeManager {
+            nodes: Mutex::new(nodes),
+            dead_node_timeout,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<NodeId, Descriptor>> {
+        // A panic while holding this lock cannot leave the map half-changed
+        // in a way that matters (every change is a field assignment), so a
+        // poisoned lock is still usable.
+        self.nodes.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A node (re)registers. Returns the record to persist when the node is
+    /// new or its address changed.
+    pub fn register(
+        &self,
+        info: &DatanodeInfo,
+        storage: StorageReport,
+        now: Instant,
+    ) -> Option<NodeRecord> {
+        let mut nodes = self.lock();
+        let d = nodes
+            .entry(info.id)
+            .or_insert_with(|| Descriptor::new(String::new(), AdminState::Normal, None));
+        let changed = d.addr != info.addr;
+        if changed && !d.addr.is_empty() {
+            log::info!(
+                "datanode {} moved from {} to {}",
+                info.id,
+                d.addr,
+                info.addr
+            );
+        }
+        log::info!("datanode {} registered at {}", info.id, info.addr);
+        d.addr = info.addr.clone();
+        d.storage = storage;
+        d.last_seen = Some(now);
+        d.registered = true;
+        d.dead = false;
+        changed.then(|| d.record())
+    }
+
+    /// The record `register` would store for `info`: `Some` when the node
+    /// is new or its address changed (so it can go in the same transaction
+    /// as the node's block report, before the node is marked live).
+    pub fn record_for(&self, info: &DatanodeInfo) -> Option<NodeRecord> {
+        match self.lock().get(&info.id) {
+            None => Some(NodeRecord {
+                addr: info.addr.clone(),
+                admin: AdminState::Normal,
+            }),
+            Some(d) if d.addr != info.addr => Some(NodeRecord {
+                addr: info.addr.clone(),
+                admin: d.admin,
+            }),
+            Some(_) => None,
+        }
+    }
+
+    /// A heartbeat. `None` when the node must register first (unknown, or
+    /// not registered since this namenode started); otherwise the commands
+    /// queued for it.
+    pub fn heartbeat(&self, hb: &Heartbeat, now: Instant) -> Option<HeartbeatOutcome> {
+        let mut nodes = self.lock();
+        let d = nodes.get_mut(&hb.node_id).filter(|d| d.registered)?;
+        let came_back = d.dead || !d.recent(now, self.dead_node_timeout);
+        if d.dead {
+            log::info!("datanode {} ({}) is back", hb.node_id, d.addr);
+            d.dead = false;
+        }
+        d.last_seen = Some(now);
+        d.storage = hb.storage;
+        d.filesystem = hb.filesystem.clone();
+        d.scheduled
+            .retain(|_, (_, at)| now.saturating_duration_since(*at) < SCHEDULED_TTL);
+        d.active_transfers = hb.active_transfers;
+        let mut commands: Vec<Command> = d.commands.drain(..).collect();
+        if !d.deletes.is_empty() {
+            let mut blocks = Vec::with_capacity(d.deletes.len().min(MAX_DELETES_PER_HEARTBEAT));
+            while blocks.len() < MAX_DELETES_PER_HEARTBEAT {
+                let Some(b) = d.deletes.pop_first() else {
+                    break;
+                };
+                blocks.push(b);
+            }
+            commands.push(Command::Delete { blocks });
+        }
+        Some(HeartbeatOutcome {
+            commands,
+            came_back,
+        })
+    }
+
+    /// True when `node` registered since this process started (reports
+    /// from other nodes are answered by asking them to register).
+    pub fn is_registered(&self, node: &NodeId) -> bool {
+        self.lock().get(node).is_some_and(|d| d.registered)
+    }
+
+    /// Notes that a registered node was heard from (any report counts).
+    pub fn touch(&self, node: &NodeId, now: Instant) {
+        if let Some(d) = self.lock().get_mut(node).filter(|d| d.registered) {
+            d.last_seen = Some(now);
+            d.dead = false;
+        }
+    }
+
+    /// Queues replica deletions; unknown nodes are skipped (if one shows up
+    /// later, its block report gets the same deletions).
+    pub fn queue_deletes(&self, dels: &[(NodeId, BlockId)]) {
+        if dels.is_empty() {
+            return;
+        }
+        let mut nodes = self.lock();
+        for (n, b) in dels {
+            if let Some(d) = nodes.get_mut(n) {
+                d.deletes.insert(*b);
+            }
+        }
+    }
+
+    /// Counts `bytes` as no longer available on each of `nodes` (`block`
+    /// was placed there), until the node reports it ([`Self::received`]).
+    pub fn reserve(&self, nodes: &[NodeId], block: BlockId, bytes: u64, now: Instant) {
+        let mut all = self.lock();
+        for n in nodes {
+            if let Some(d) = all.get_mut(n) {
+                d.scheduled.insert(block, (bytes, now));
+            }
+        }
+    }
+
+    /// `node` reported these blocks stored: their room is in its own
+    /// figures from now on.
+    pub fn received(&self, node: &NodeId, blocks: impl IntoIterator<Item = BlockId>) {
+        if let Some(d) = self.lock().get_mut(node) {
+            for b in blocks {
+                d.scheduled.remove(&b);
+            }
+        }
+    }
+
+    /// Queues another command for `node`'s next heartbeat.
+    pub fn queue_command(&self, node: &NodeId, cmd: Command) {
+        if let Some(d) = self.lock().get_mut(node) {
+            d.commands.push_back(cmd);
+        }
+    }
+
+    /// Live nodes with their addresses, free space and admin state.
+    pub fn live(&self, now: Instant) -> Vec<LiveNode> {
+        let nodes = self.lock();
+        let mut live: Vec<LiveNode> = nodes
+            .iter()
+            .filter(|(_, d)| d.is_live(now, self.dead_node_timeout))
+            .map(|(id, d)| LiveNode {
+                id: *id,
+                addr: d.addr.clone(),
+                available: d.placeable(),
+                admin: d.admin,
+            })
+            .collect();
+        live.sort_by_key(|n| n.id);
+        live
+    }
+
+    /// Placement candidates for new blocks: the live nodes in admin state
+    /// `Normal` (decommissioning nodes get no new blocks).
+    pub fn candidates(live: &[LiveNode]) -> Vec<Candidate> {
+        live.iter()
+            .filter(|n| n.admin == AdminState::Normal)
+            .map(|n| Candidate {
+                id: n.id,
+                available: n.available,
+            })
+            .collect()
+    }
+
+    /// Every node's standing now.
+    pub fn view(&self, now: Instant) -> NodeView {
+        let nodes = self.lock();
+        let t = self.dead_node_timeout;
+        NodeView {
+            nodes: nodes
+                .iter()
+                .map(|(id, d)| {
+                    let normal = d.admin == AdminState::Normal;
+                    let class = if d.is_live(now, t) {
+                        if normal {
+                            NodeClass::Live
+                        } else {
+                            NodeClass::LiveRetiring
+                        }
+                    } else if d.is_awaiting(now, t) {
+                        if normal {
+                            NodeClass::Presumed
+                        } else {
+                            NodeClass::PresumedRetiring
+                        }
+                    } else {
+                        NodeClass::Gone
+                    };
+                    (
+                        *id,
+                        NodeSnap {
+                            addr: d.addr.clone(),
+                            class,
+                            registered: d.registered,
+                            admin: d.admin,
+                            available: d.placeable(),
+                        },
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    /// Marks nodes silent for longer than the timeout dead (registered or
+    /// still awaiting registration after a restart); returns them.
+    pub fn check_dead(&self, now: Instant) -> Vec<NodeId> {
+        let mut nodes = self.lock();
+        let mut newly_dead = Vec::new();
+        for (id, d) in nodes.iter_mut() {
+            if !d.dead && !d.recent(now, self.dead_node_timeout) {
+                d.dead = true;
+                if d.registered {
+                    log::warn!(
+                        "datanode {id} ({}) is dead: no heartbeat for more than {:?}",
+                        d.addr,
+                        self.dead_node_timeout
+                    );
+                } else {
+                    log::warn!(
+                        "datanode {id} ({}) is dead: it did not register within {:?} of the namenode's start",
+                        d.addr,
+                        self.dead_node_timeout
+                    );
+                }
+                newly_dead.push(*id);
+            }
+        }
+        newly_dead
+    }
+
+    /// Ids and addresses of every known node (operator lookups).
+    pub fn directory(&self) -> Vec<(NodeId, String)> {
+        let mut v: Vec<(NodeId, String)> = self
+            .lock()
+            .iter()
+            .map(|(id, d)| (*id, d.addr.clone()))
+            .collect();
+        v.sort();
+        v
+    }
+
+    pub fn admin_state(&self, node: &NodeId) -> Option<AdminState> {
+        self.lock().get(node).map(|d| d.admin)
+    }
+
+    /// Sets a node's admin state; returns the record to persist when it
+    /// changed.
+    pub fn set_admin(&self, node: &NodeId, admin: AdminState) -> Option<NodeRecord> {
+        let mut nodes = self.lock();
+        let d = nodes.get_mut(node)?;
+        if d.admin == admin {
+            return None;
+        }
+        log::info!(
+            "datanode {node} ({}): admin state {:?} -> {:?}",
+            d.addr,
+            d.admin,
+            admin
+        );
+        d.admin = admin;
+        Some(d.record())
+    }
+
+    /// One row per known node, live first then by address. `extra` fills
+    /// the per-node numbers other parts know: (replicas recorded,
+    /// decommission blocks remaining, copies in flight).
+    pub fn reports(
+        &self,
+        now: Instant,
+        extra: impl Fn(&NodeId) -> (u64, u64, u32),
+    ) -> Vec<DatanodeReport> {
+        let nodes = self.lock();
+        let mut rows: Vec<DatanodeReport> = nodes
+            .iter()
+            .map(|(id, d)| {
+                let live = d.is_live(now, self.dead_node_timeout);
+                let (blocks, remaining, in_flight) = extra(id);
+                DatanodeReport {
+                    id: *id,
+                    addr: d.addr.clone(),
+                    state: if live {
+                        DatanodeState::Live
+                    } else {
+                        DatanodeState::Dead
+                    },
+                    capacity: d.storage.capacity,
+                    used: d.storage.used,
+                    available: d.storage.available,
+                    blocks,
+                    last_heartbeat_ms: d.last_seen.map_or(u64::MAX, |t| {
+                        now.saturating_duration_since(t).as_millis() as u64
+                    }),
+                    admin_state: d.admin,
+                    decommission_remaining_blocks: if d.admin == AdminState::Decommissioning {
+                        remaining
+                    } else {
+                        0
+                    },
+                    replication_in_flight: in_flight,
+                    filesystem: d.filesystem.as_ref().map(|f| f.id.to_string()),
+                }
+            })
+            .collect();
+        rows.sort_by(|a, b| {
+            (a.state != DatanodeState::Live, &a.addr, a.id).cmp(&(
+                b.state != DatanodeState::Live,
+                &b.addr,
+                b.id,
+            ))
+        });
+        rows
+    }
+
+    /// Live/dead/admin counts and the live nodes' space (each file system
+    /// once).
+    pub fn totals(&self, now: Instant) -> DatanodeTotals {
+        let nodes = self.lock();
+        let mut t = DatanodeTotals::default();
+        let live = |d: &&Descriptor| d.is_live(now, self.dead_node_timeout);
+        t.space = cluster_space(
+            nodes
+                .values()
+                .filter(live)
+                .map(|d| (&d.storage, d.filesystem.as_ref())),
+        );
+        for d in nodes.values() {
+            if live(&d) {
+                t.live += 1;
+            } else {
+                t.dead += 1;
+                if d.is_awaiting(now, self.dead_node_timeout) {
+                    t.awaiting_registration += 1;
+                }
+            }
+            match d.admin {
+                AdminState::Normal => {}
+                AdminState::Decommissioning => t.decommissioning += 1,
+                AdminState::Decommissioned => t.decommissioned += 1,
+            }
+        }
+        t
+    }
+}
