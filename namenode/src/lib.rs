@@ -16,6 +16,8 @@
 //!   [`namespace::report`]).
 //! - [`blocks`]: block → owner, length, digest, replicas; node → blocks.
 //! - [`meta_store`]: the only sled user; write-through journal of the above.
+//! - [`records`]: the persisted records and their legacy forms (a leaf: the
+//!   store and the domain modules share it, not each other's types).
 //! - [`placement`]: pure, capacity-weighted rendezvous hashing (new blocks,
 //!   copy targets, which replicas to keep).
 //! - [`health`]: pure replica counting and block health, shared by fsck,
@@ -81,6 +83,7 @@ pub mod metrics;
 pub mod namespace;
 pub mod namesystem;
 pub mod placement;
+pub mod records;
 pub mod replication;
 pub mod safemode;
 pub mod workers;

@@ -52,10 +52,10 @@
 //! scan's records followed by the redo list, applied in order, give exactly
 //! the state after the last captured group (a fuzzy checkpoint plus its
 //! log, as ARIES and HDFS's checkpointing do).
-use crate::blocks::BlockMeta;
-use crate::datanodes::{LegacyNodeRecord, NodeRecord};
 use crate::error::{NamenodeError, Result};
-use crate::namespace::inode::{InodeId, InodeRecord, LegacyPendingFile, PendingFile};
+use crate::records::{
+    BlockMeta, InodeId, InodeRecord, LegacyNodeRecord, LegacyPendingFile, NodeRecord, PendingFile,
+};
 use dfs_common::checksum::Sha256State;
 use dfs_common::codec::{self, CodecError};
 use dfs_common::ids::{BlockId, ClusterId, FileId, NodeId};
@@ -570,7 +570,7 @@ fn id_16(b: &[u8]) -> Result<[u8; 16]> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::blocks::BlockOwner;
+    use crate::records::BlockOwner;
     use dfs_common::checksum::Sha256Digest;
 
     #[tokio::test]

@@ -27,13 +27,13 @@
 //!   it ([`cluster_space`], the rules in `ClusterSummary`'s doc); a node's
 //!   own figures stay its own.
 use crate::placement::Candidate;
+pub use crate::records::{LegacyNodeRecord, NodeRecord};
 use dfs_common::ids::{BlockId, NodeId};
 use dfs_common::proto::client::{AdminState, DatanodeReport, DatanodeState};
 use dfs_common::proto::datanode::{
     Command, FilesystemId, FilesystemReport, Heartbeat, StorageReport,
 };
 use dfs_common::proto::DatanodeInfo;
-use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
@@ -42,30 +42,6 @@ use tokio::time::Instant;
 /// Block deletions sent with one heartbeat reply (HDFS
 /// `dfs.block.invalidate.limit` is 1000 too).
 pub const MAX_DELETES_PER_HEARTBEAT: usize = 1000;
-
-/// A datanode as stored (`d/<node id>`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NodeRecord {
-    pub addr: String,
-    /// Stored since decommissioning exists; records written before decode
-    /// through [`LegacyNodeRecord`] as `Normal`.
-    pub admin: AdminState,
-}
-
-/// The first shape of [`NodeRecord`] (address only), still readable.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LegacyNodeRecord {
-    pub addr: String,
-}
-
-impl From<LegacyNodeRecord> for NodeRecord {
-    fn from(l: LegacyNodeRecord) -> Self {
-        NodeRecord {
-            addr: l.addr,
-            admin: AdminState::Normal,
-        }
-    }
-}
 
 #[derive(Debug)]
 struct Descriptor {

@@ -1,0 +1,185 @@
+//! The records the namenode persists, one place for their shapes and their
+//! legacy forms (what older versions wrote, still readable): inodes and
+//! files being written (`i/`, `p/`), blocks (`b/`), datanodes (`d/`).
+//!
+//! A leaf: it knows no domain logic, so the store (`meta_store`) and the
+//! domain modules (`namespace`, `blocks`, `datanodes`) all depend on it and
+//! not on each other's types. Changing a record's shape means adding a
+//! legacy form here and its `From` (bincode has no field tags: see
+//! DEPENDENCIES.md on bincode).
+use dfs_common::checksum::Sha256Digest;
+use dfs_common::ids::{BlockId, FileId, NodeId};
+use dfs_common::path::DfsPath;
+use dfs_common::proto::client::AdminState;
+use serde::{Deserialize, Serialize};
+
+/// A stable number for an inode (WebHDFS `fileId`). Never reused.
+pub type InodeId = u64;
+
+pub const DEFAULT_OWNER: &str = "dfs";
+pub const DEFAULT_GROUP: &str = "supergroup";
+pub const DIR_PERMISSION: u16 = 0o755;
+pub const FILE_PERMISSION: u16 = 0o644;
+
+/// What a complete file is made of.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileMeta {
+    pub length: u64,
+    pub replication: u16,
+    pub block_size: u64,
+    /// In file order; every block but the last is `block_size` long.
+    pub blocks: Vec<BlockId>,
+    /// The whole file's SHA-256.
+    pub sha256: Sha256Digest,
+}
+
+/// One inode as stored (`i/<id>`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InodeRecord {
+    pub parent: InodeId,
+    /// Empty for the root.
+    pub name: String,
+    /// Milliseconds since the Unix epoch.
+    pub mtime: u64,
+    pub atime: u64,
+    pub owner: String,
+    pub group: String,
+    pub permission: u16,
+    /// `None` for a directory.
+    pub file: Option<FileMeta>,
+}
+
+impl InodeRecord {
+    pub fn new_dir(parent: InodeId, name: &str, now_ms: u64) -> Self {
+        InodeRecord {
+            parent,
+            name: name.to_string(),
+            mtime: now_ms,
+            atime: now_ms,
+            owner: DEFAULT_OWNER.to_string(),
+            group: DEFAULT_GROUP.to_string(),
+            permission: DIR_PERMISSION,
+            file: None,
+        }
+    }
+}
+
+/// A file being written (HDFS "under construction"), as stored (`p/<file id>`).
+/// It is not in the tree: nothing shows at `path` until `complete`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingFile {
+    pub file_id: FileId,
+    pub path: DfsPath,
+    pub overwrite: bool,
+    pub create_parent: bool,
+    pub replication: u16,
+    pub block_size: u64,
+    pub owner: String,
+    pub permission: u16,
+    /// Blocks allocated so far, in allocation order.
+    pub blocks: Vec<BlockId>,
+    pub created_ms: u64,
+    /// Set when this write appends to a complete file (which stays in the
+    /// tree, with its old content, until `complete`).
+    pub append: Option<AppendTarget>,
+}
+
+/// What an append goes on from: the file's inode as it was when the
+/// append started. `complete` checks it is still so.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppendTarget {
+    pub inode: InodeId,
+    pub old_length: u64,
+    pub old_blocks: u64,
+    /// Leading blocks that stay (all full).
+    pub kept_blocks: u64,
+    /// The short last block that the append rewrites, deleted at `complete`.
+    pub replaced: Option<BlockId>,
+}
+
+impl AppendTarget {
+    pub fn kept_len(&self, block_size: u64) -> u64 {
+        self.kept_blocks * block_size
+    }
+}
+
+/// The first shape of [`PendingFile`] (before appends), still readable.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LegacyPendingFile {
+    pub file_id: FileId,
+    pub path: DfsPath,
+    pub overwrite: bool,
+    pub create_parent: bool,
+    pub replication: u16,
+    pub block_size: u64,
+    pub owner: String,
+    pub permission: u16,
+    pub blocks: Vec<BlockId>,
+    pub created_ms: u64,
+}
+
+impl From<LegacyPendingFile> for PendingFile {
+    fn from(l: LegacyPendingFile) -> Self {
+        PendingFile {
+            file_id: l.file_id,
+            path: l.path,
+            overwrite: l.overwrite,
+            create_parent: l.create_parent,
+            replication: l.replication,
+            block_size: l.block_size,
+            owner: l.owner,
+            permission: l.permission,
+            blocks: l.blocks,
+            created_ms: l.created_ms,
+            append: None,
+        }
+    }
+}
+
+/// Who a block belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BlockOwner {
+    /// A complete file (inode id).
+    File(InodeId),
+    /// A file still being written.
+    Pending(FileId),
+}
+
+/// One block as stored (`b/<block id>`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockMeta {
+    pub owner: BlockOwner,
+    /// 0 until committed.
+    pub len: u64,
+    /// `None` until committed.
+    pub sha256: Option<Sha256Digest>,
+    /// Nodes believed to hold a good, complete replica.
+    pub replicas: Vec<NodeId>,
+    /// The pipeline it was sent to (pending blocks only): where to send
+    /// deletions if the write is abandoned.
+    pub targets: Vec<NodeId>,
+}
+
+/// A datanode as stored (`d/<node id>`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeRecord {
+    pub addr: String,
+    /// Stored since decommissioning exists; records written before decode
+    /// through [`LegacyNodeRecord`] as `Normal`.
+    pub admin: AdminState,
+}
+
+/// The first shape of [`NodeRecord`] (address only), still readable.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LegacyNodeRecord {
+    pub addr: String,
+}
+
+impl From<LegacyNodeRecord> for NodeRecord {
+    fn from(l: LegacyNodeRecord) -> Self {
+        NodeRecord {
+            addr: l.addr,
+            admin: AdminState::Normal,
+        }
+    }
+}
