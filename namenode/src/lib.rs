@@ -26,10 +26,11 @@
 //!   (decommissioning), per-node command queues.
 //! - [`safemode`]: the startup gate (no changes, copies or deletions until
 //!   enough blocks are reported).
-//! - [`workers`], [`leases`], [`heartbeat`], [`replication`]: background
+//! - [`workers`], [`leases`], [`heartbeat`], [`replication_monitor`]: background
 //!   work (expiring abandoned writes, marking silent datanodes dead,
 //!   keeping every block at its replication: copies, excess and corrupt
-//!   replica deletion, decommission drain).
+//!   replica deletion, decommission drain; what to copy or delete is
+//!   decided by [`replication`], pure queues and choices).
 //! - [`checkpoint`]: point-in-time checkpoints of the metadata (backup,
 //!   the namenode's own in `<data-dir>/checkpoints`, restore).
 //! - [`metrics`]: `/metrics` text.
@@ -85,6 +86,7 @@ pub mod namesystem;
 pub mod placement;
 pub mod records;
 pub mod replication;
+pub mod replication_monitor;
 pub mod safemode;
 pub mod workers;
 
@@ -129,7 +131,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let mut workers = workers::Workers::new();
     leases::start(&mut workers, ns.clone());
     heartbeat::start(&mut workers, ns.clone());
-    replication::start(&mut workers, ns.clone());
+    replication_monitor::start(&mut workers, ns.clone());
     checkpoint::start(&mut workers, ns.clone());
 
     let ns_data = actix_web::web::Data::from(ns.clone());

@@ -33,22 +33,20 @@
 //! `Txn`), or talk to datanodes (commands are returned to the caller).
 //! The decisions ([`priority`], [`choose_source`], [`choose_excess`],
 //! [`decommission_sufficient`]) are pure and unit-tested; [`tick`] wires them
-//! to the namespace and is tested through the namesystem.
+//! to the namespace and is tested through the namesystem; the worker that
+//! runs a tick every period is `replication_monitor`.
 use crate::blocks::BlockEvents;
 use crate::datanodes::{NodeClass, NodeView};
 use crate::health::{block_health, count_replicas, ReplicaCounts};
 use crate::meta_store::Txn;
 use crate::namespace::{Deletions, Namespace};
-use crate::namesystem::Namesystem;
 use crate::placement::{self, Candidate};
-use crate::workers::Workers;
 use dfs_common::checksum::Sha256Digest;
 use dfs_common::ids::{BlockId, NodeId};
 use dfs_common::proto::client::{BlockHealth, ReplicationProgress};
 use dfs_common::proto::datanode::Command;
 use dfs_common::proto::DatanodeInfo;
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -570,19 +568,6 @@ pub fn tick(
         }
     }
     out
-}
-
-/// Starts the monitor: every second, or every heartbeat when faster.
-pub fn start(workers: &mut Workers, ns: Arc<Namesystem>) {
-    let period = ns.config().replication_period();
-    workers.spawn_periodic("replication-monitor", period, move || {
-        let ns = ns.clone();
-        async move {
-            if let Err(e) = ns.replication_tick(Instant::now()).await {
-                log::error!("replication monitor: {e}");
-            }
-        }
-    });
 }
 
 #[cfg(test)]

@@ -37,7 +37,7 @@
 //! Replicas added less than the caller's bound ago are therefore not removed
 //! by a full report that lacks them.
 use crate::meta_store::Txn;
-use crate::namespace::inode::InodeId;
+use crate::records::InodeId;
 pub use crate::records::{BlockMeta, BlockOwner};
 use dfs_common::checksum::Sha256Digest;
 use dfs_common::ids::{BlockId, NodeId};
