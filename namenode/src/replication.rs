@@ -300,7 +300,7 @@ pub fn tick(
     dels: &mut Deletions,
 ) -> TickOutput {
     let mut out = TickOutput::default();
-    q.absorb(ns.blocks_mut().take_events(), now);
+    q.absorb(ns.take_block_events(), now);
     let cutoff = now.checked_sub(RATE_WINDOW);
     while q
         .stats
@@ -355,12 +355,12 @@ pub fn tick(
     }
 
     // Replicas of no block, past their grace.
-    let orphans = ns.blocks_mut().sweep_orphans(now, s.orphan_grace);
+    let orphans = ns.sweep_orphans(now, s.orphan_grace);
     if !orphans.is_empty() {
         log::info!("deleting {} replicas that belong to no file", orphans.len());
     }
     dels.extend(orphans);
-    ns.blocks_mut().prune_recent(now, s.race_bound);
+    ns.prune_recent_deletions(now, s.race_bound);
 
     // Look at every needed block.
     let mut work: Vec<Examined> = Vec::new();
@@ -394,7 +394,7 @@ pub fn tick(
             for (n, sent) in &corrupt {
                 if !sent && view.class(n) != NodeClass::Gone {
                     dels.push((*n, id));
-                    ns.blocks_mut().corrupt_delete_sent(&id, n);
+                    ns.corrupt_delete_sent(&id, n);
                     log::info!("deleting corrupt replica of block {id} on {n}");
                 }
             }
@@ -424,7 +424,7 @@ pub fn tick(
                     .collect();
                 for n in choose_excess(id, &live, usize::from(expected)) {
                     log::info!("deleting excess replica of block {id} on {n}");
-                    ns.blocks_mut().invalidate(id, n, txn);
+                    ns.invalidate_replica(id, n, txn);
                     dels.push((n, id));
                     q.stats.excess_deleted += 1;
                 }

@@ -22,6 +22,7 @@
 //! Operation groups live in their own files (HDFS FSDir*Op): [`ops`] (mkdirs,
 //! rename, delete, setrep), [`write`] (create, add_block, complete, leases),
 //! [`report`] (locations, fsck, counts).
+pub mod block_upkeep;
 pub mod inode;
 pub mod ops;
 pub mod permission;

@@ -49,11 +49,6 @@ impl Namespace {
         &self.blocks
     }
 
-    /// The block map, for the replication monitor's changes.
-    pub fn blocks_mut(&mut self) -> &mut BlockMap {
-        &mut self.blocks
-    }
-
     /// The replication wanted for a committed block (its file's), or
     /// `None` for a block of a file being written or of no file.
     pub fn expected_replication(&self, meta: &BlockMeta) -> Option<u16> {

@@ -162,7 +162,7 @@ impl Namesystem {
         let out = self
             .mutate(|ns, txn, dels| {
                 let was_restored = ns.blocks().holds_all();
-                let taken = ns.blocks_mut().take_orphans();
+                let taken = ns.take_orphans();
                 if was_restored {
                     txn.del_restored();
                 }

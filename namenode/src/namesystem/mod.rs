@@ -146,7 +146,7 @@ impl Namesystem {
                 "metadata restored from a checkpoint ({} ms since the epoch): replicas of blocks it does not know are held until an operator runs `dfs orphans delete`",
                 at
             );
-            ns.blocks_mut().set_hold_all(true);
+            ns.hold_all_unknown_replicas();
         }
         store.apply(txn).await?;
         let counts = ns.counts(&NodeView::default());
@@ -253,7 +253,7 @@ impl Namesystem {
             let mut ns = self.lock()?;
             let mut txn = Txn::new();
             let out = op(&mut ns, &mut txn, &mut dels);
-            let events = ns.blocks_mut().take_events();
+            let events = ns.take_block_events();
             self.repl().absorb(events, Instant::now());
             let out = out?;
             let commit = if txn.is_empty() && dels.is_empty() {

@@ -198,7 +198,7 @@ impl Namesystem {
                     // was taken may have been completed since, in the
                     // metadata that was lost. Its replicas are held like
                     // those of every block the checkpoint does not know.
-                    ns.blocks_mut().hold_unknown(dels.drain(..), now);
+                    ns.hold_unknown_replicas(dels.drain(..), now);
                 }
                 Ok(paths)
             })
