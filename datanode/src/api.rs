@@ -24,7 +24,6 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use dfs_common::auth::{BlockOp, BLOCK_TOKEN_HEADER};
 use dfs_common::checksum::Sha256Digest;
-use dfs_common::error::ErrorBody;
 use dfs_common::ids::BlockId;
 use dfs_common::proto::data::{
     parse_pipeline, ReadRange, DIGEST_TRAILER_HEADER, DIGEST_TRAILER_V1, EXPECTED_LEN_HEADER,
@@ -64,13 +63,7 @@ impl ResponseError for DatanodeError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        let status = self.status_code();
-        if status.is_server_error() {
-            log::error!("request failed: {self}");
-        } else {
-            log::info!("request refused ({}): {self}", status.as_u16());
-        }
-        HttpResponse::build(status).json(ErrorBody::new(self.code(), self.to_string()))
+        dfs_http::error::contract_answer(self.status_code(), self.code(), self.to_string())
     }
 }
 

@@ -157,7 +157,7 @@ impl Datanode {
         });
         let data = web::Data::from(node.clone());
         let limits = config.limits;
-        let guard = web::Data::new(limits::Guard::new(limits));
+        let guard = web::Data::new(limits::guard(limits));
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
@@ -178,7 +178,7 @@ impl Datanode {
         .client_disconnect_timeout(Duration::from_secs(2))
         // Longer than any dfs client keeps an idle connection (see the constant).
         .keep_alive(dfs_common::limits::defaults::SERVER_KEEP_ALIVE)
-        .on_connect(no_delay)
+        .on_connect(dfs_http::no_delay)
         .disable_signals()
         .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
         .listen(listener)
@@ -271,16 +271,5 @@ pub async fn shutdown_signal() {
     tokio::select! {
         _ = ctrl_c => {}
         _ = term => {}
-    }
-}
-
-/// Every accepted connection sends at once (`TCP_NODELAY`): a response's
-/// head and a body that follows it a moment later must not wait for the
-/// client's delayed ACK (Nagle's algorithm), which cost 40 ms per small read.
-fn no_delay(conn: &dyn std::any::Any, _: &mut actix_web::dev::Extensions) {
-    if let Some(tcp) = conn.downcast_ref::<actix_web::rt::net::TcpStream>() {
-        if let Err(e) = tcp.set_nodelay(true) {
-            log::debug!("cannot set TCP_NODELAY: {e}");
-        }
     }
 }

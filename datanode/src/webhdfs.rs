@@ -87,13 +87,7 @@ impl ResponseError for WebHdfsError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        let status = self.status_code();
-        if status.is_server_error() {
-            log::error!("webhdfs request failed ({}): {self}", status.as_u16());
-        } else {
-            log::info!("webhdfs request refused ({}): {self}", status.as_u16());
-        }
-        HttpResponse::build(status).json(self.exception.body(self.message.clone()))
+        dfs_http::error::webhdfs_answer(self.status_code(), self.exception, self.message.clone())
     }
 }
 

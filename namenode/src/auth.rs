@@ -42,17 +42,17 @@ use crate::namesystem::Namesystem;
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::dev::ServiceRequest;
 use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest, HttpResponse};
 use actix_web_httpauth::extractors::bearer::BearerAuth;
 use dfs_common::auth::{
     is_user_token, now_ms, BlockOp, BlockToken, ClusterKeys, UserToken, DELEGATION_PARAM,
     SESSION_COOKIE,
 };
-use dfs_common::error::{ErrorBody, ErrorCode};
+use dfs_common::error::ErrorCode;
 use dfs_common::ids::{BlockId, FileId};
 use dfs_common::path::DfsPath;
 use dfs_common::proto::client::LocatedBlock;
-use dfs_common::proto::webhdfs::Exception;
 use dfs_common::units::HumanDuration;
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
@@ -345,19 +345,14 @@ fn is_open(path: &str) -> bool {
     ) || path.starts_with("/ui/")
 }
 
-fn is_webhdfs(path: &str) -> bool {
-    path == dfs_common::proto::webhdfs::PREFIX
-        || path.starts_with(&format!("{}/", dfs_common::proto::webhdfs::PREFIX))
-}
-
 /// A 401 answer in the shape of the API family asked.
 pub fn unauthorized(path: &str, message: &str) -> HttpResponse {
-    log::info!("request refused (401): {path}: {message}");
-    let mut resp = if is_webhdfs(path) {
-        HttpResponse::Unauthorized().json(Exception::Security.body(message))
-    } else {
-        HttpResponse::Unauthorized().json(ErrorBody::new(ErrorCode::Unauthorized, message))
-    };
+    let mut resp = dfs_http::error::error_response(
+        path,
+        StatusCode::UNAUTHORIZED,
+        ErrorCode::Unauthorized,
+        message.to_string(),
+    );
     resp.headers_mut()
         .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     resp
@@ -374,7 +369,7 @@ fn authenticate(sec: &Security, req: &ServiceRequest, bearer: Option<&str>) -> O
             return Some(p);
         }
     }
-    if is_webhdfs(req.path()) {
+    if dfs_http::error::is_webhdfs(req.path()) {
         let pairs = web::Query::<Vec<(String, String)>>::from_query(req.query_string()).ok()?;
         return pairs
             .iter()
@@ -509,10 +504,11 @@ async fn login(auth: Option<web::Data<Auth>>, req: HttpRequest, body: web::Bytes
         .ok()
         .or_else(|| token_from_form(&body));
     let Some(form) = form else {
-        return HttpResponse::BadRequest().json(ErrorBody::new(
+        return dfs_http::error::contract_answer(
+            StatusCode::BAD_REQUEST,
             ErrorCode::BadRequest,
-            "send {\"token\": \"...\"} as JSON or a form",
-        ));
+            "send {\"token\": \"...\"} as JSON or a form".into(),
+        );
     };
     match sec.authenticate(form.token.trim()) {
         Some(p) => {
@@ -644,7 +640,5 @@ mod tests {
         assert!(!is_open("/metrics"));
         assert!(!is_open("/rpc/v1/list"));
         assert!(!is_open("/api/v1/summary"));
-        assert!(is_webhdfs("/webhdfs/v1/a"));
-        assert!(!is_webhdfs("/webhdfs/v10"));
     }
 }

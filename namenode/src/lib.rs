@@ -137,7 +137,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let ns_data = actix_web::web::Data::from(ns.clone());
     let client_data = actix_web::web::Data::new(client);
     let limits = config.limits;
-    let guard_data = actix_web::web::Data::new(api::limits::Guard::new(limits));
+    let guard_data = actix_web::web::Data::new(api::limits::guard(limits));
     let server = actix_web::HttpServer::new(move || {
         actix_web::App::new()
             .app_data(ns_data.clone())
@@ -158,7 +158,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     .client_disconnect_timeout(CLIENT_DISCONNECT_TIMEOUT)
     // Longer than any dfs client keeps an idle connection (see the constant).
     .keep_alive(dfs_common::limits::defaults::SERVER_KEEP_ALIVE)
-    .on_connect(no_delay)
+    .on_connect(dfs_http::no_delay)
     .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS)
     .listen(listener)
     .context("cannot start the HTTP server")?
@@ -186,15 +186,4 @@ pub fn self_url(addr: SocketAddr) -> String {
         });
     }
     format!("http://{a}")
-}
-
-/// Every accepted connection sends at once (`TCP_NODELAY`): a response's
-/// head and a body that follows it a moment later must not wait for the
-/// client's delayed ACK (Nagle's algorithm), which cost 40 ms per small read.
-fn no_delay(conn: &dyn std::any::Any, _: &mut actix_web::dev::Extensions) {
-    if let Some(tcp) = conn.downcast_ref::<actix_web::rt::net::TcpStream>() {
-        if let Err(e) = tcp.set_nodelay(true) {
-            log::debug!("cannot set TCP_NODELAY: {e}");
-        }
-    }
 }

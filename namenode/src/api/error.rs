@@ -7,7 +7,7 @@ use crate::error::NamenodeError;
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError, UrlencodedError};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
-use dfs_common::error::{ErrorBody, ErrorCode};
+use dfs_common::error::ErrorCode;
 use std::fmt;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,24 +65,7 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        let status = self.status_code();
-        log_error_answer("request", status, &self.message);
-        HttpResponse::build(status).json(ErrorBody::new(self.code, self.message.clone()))
-    }
-}
-
-/// Logs an error answer by what it means for the operator: a server
-/// failure is an error; a refusal is worth an info line; a 404 is an
-/// ordinary answer (clients probe for what exists: `dfs put` asks whether
-/// its target is there), so only a debug line.
-pub fn log_error_answer(api: &str, status: StatusCode, message: &dyn std::fmt::Display) {
-    let code = status.as_u16();
-    if status.is_server_error() {
-        log::error!("{api} failed ({code}): {message}");
-    } else if status == StatusCode::NOT_FOUND {
-        log::debug!("{api} answered 404: {message}");
-    } else {
-        log::info!("{api} refused ({code}): {message}");
+        dfs_http::error::contract_answer(self.status_code(), self.code, self.message.clone())
     }
 }
 

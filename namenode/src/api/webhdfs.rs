@@ -126,9 +126,7 @@ impl ResponseError for WebHdfsError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        let status = self.status_code();
-        super::error::log_error_answer("webhdfs request", status, self);
-        HttpResponse::build(status).json(self.exception.body(self.message.clone()))
+        dfs_http::error::webhdfs_answer(self.status_code(), self.exception, self.message.clone())
     }
 }
 

@@ -1,0 +1,266 @@
+//! What one HTTP client may cost a dfs server, enforced at the edge
+//! (`dfs_common::limits` holds the values); the namenode and the datanode
+//! each mount these with their own idea of a data stream:
+//!
+//! - [`enforce`] (middleware): every request body is cut off with an error
+//!   when it delivers nothing for `body_idle_timeout` while the handler is
+//!   waiting for it (a stalled upload or block write then fails like any
+//!   broken one); and data streams ([`Guard::new`]'s `is_stream`: the
+//!   namenode's relays, the datanode's block reads and writes, WebHDFS data
+//!   steps) are bounded per peer IP: one over `max_streams_per_client` gets
+//!   429 with a clear message. A stream's slot is held until its response
+//!   body has been sent, not just until the handler returns.
+//! - [`error_shape`] (middleware): an error answered without a JSON body
+//!   (an unknown route, an extractor's refusal such as a body over its size
+//!   limit, a broken multipart stream) gets one, in the shape its API uses
+//!   (`crate::error`). The status is kept.
+//!
+//! The request-head timeout (slowloris) is a server setting. Nothing here
+//! knows about files or blocks.
+use crate::error::error_response;
+use actix_web::body::{BodySize, BoxBody, MessageBody};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::error::PayloadError;
+use actix_web::http::header::{HeaderValue, CONTENT_TYPE, RETRY_AFTER};
+use actix_web::http::StatusCode;
+use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers, Next};
+use actix_web::{web, HttpMessage};
+use bytes::Bytes;
+use dfs_common::error::ErrorCode;
+use dfs_common::limits::{Limits, PeerStreams, StreamPermit};
+use futures_util::Stream;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::time::{Instant, Sleep};
+
+/// The limits and the per-peer stream counts of this process (app data),
+/// and which of its requests are data streams.
+#[derive(Debug, Clone)]
+pub struct Guard {
+    pub limits: Limits,
+    pub streams: PeerStreams,
+    is_stream: fn(&ServiceRequest) -> bool,
+}
+
+impl Guard {
+    /// `is_stream` says which requests move data (and so count against
+    /// `max_streams_per_client`); it is each process's own routes.
+    pub fn new(limits: Limits, is_stream: fn(&ServiceRequest) -> bool) -> Self {
+        Self {
+            limits,
+            streams: PeerStreams::new(limits.max_streams_per_client),
+            is_stream,
+        }
+    }
+}
+
+/// The middleware (`actix_web::middleware::from_fn(enforce)`). Without a
+/// [`Guard`] in app data it does nothing.
+pub async fn enforce(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let Some(guard) = req.app_data::<web::Data<Guard>>().cloned() else {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    };
+    let payload = req.take_payload();
+    let timed: Pin<Box<dyn Stream<Item = Result<Bytes, PayloadError>>>> =
+        Box::pin(IdleTimeout::new(payload, guard.limits.body_idle_timeout));
+    req.set_payload(Payload::from(timed));
+
+    let mut permit: Option<StreamPermit> = None;
+    if (guard.is_stream)(&req) {
+        if let Some(ip) = req.peer_addr().map(|a| a.ip()) {
+            match guard.streams.try_acquire(ip) {
+                Some(p) => permit = Some(p),
+                None => {
+                    let message = format!(
+                        "too many concurrent transfers from {ip} (the limit is {}); retry when one has finished",
+                        guard.streams.max_per_peer()
+                    );
+                    let mut resp = error_response(
+                        req.path(),
+                        StatusCode::TOO_MANY_REQUESTS,
+                        ErrorCode::TooManyRequests,
+                        message,
+                    );
+                    resp.headers_mut()
+                        .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+                    return Ok(req.into_response(resp));
+                }
+            }
+        }
+    }
+    let res = next.call(req).await?;
+    Ok(match permit {
+        None => res.map_into_boxed_body(),
+        Some(permit) => res.map_body(|_, body| {
+            BoxBody::new(Held {
+                body: body.boxed(),
+                _permit: permit,
+            })
+        }),
+    })
+}
+
+/// A response body that holds a stream slot until it is sent (or dropped).
+struct Held {
+    body: BoxBody,
+    _permit: StreamPermit,
+}
+
+impl MessageBody for Held {
+    type Error = Box<dyn std::error::Error>;
+
+    fn size(&self) -> BodySize {
+        self.body.size()
+    }
+
+    fn poll_next(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Bytes, Self::Error>>> {
+        Pin::new(&mut self.body).poll_next(cx)
+    }
+}
+
+/// A request body that fails once it has delivered nothing for `idle`
+/// while being read. Only time spent waiting on the client counts: a
+/// handler that pauses reading (backpressure from a slow pipeline) does not
+/// make the client look stalled.
+pub struct IdleTimeout<S> {
+    inner: S,
+    idle: Duration,
+    sleep: Pin<Box<Sleep>>,
+    waiting: bool,
+    done: bool,
+}
+
+impl<S> IdleTimeout<S> {
+    pub fn new(inner: S, idle: Duration) -> Self {
+        Self {
+            inner,
+            idle,
+            sleep: Box::pin(tokio::time::sleep(idle)),
+            waiting: false,
+            done: false,
+        }
+    }
+}
+
+impl<S> Stream for IdleTimeout<S>
+where
+    S: Stream<Item = Result<Bytes, PayloadError>> + Unpin,
+{
+    type Item = Result<Bytes, PayloadError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.done {
+            return Poll::Ready(None);
+        }
+        match Pin::new(&mut self.inner).poll_next(cx) {
+            Poll::Ready(item) => {
+                self.waiting = false;
+                if item.is_none() {
+                    self.done = true;
+                }
+                Poll::Ready(item)
+            }
+            Poll::Pending => {
+                if !self.waiting {
+                    self.waiting = true;
+                    let deadline = Instant::now() + self.idle;
+                    self.sleep.as_mut().reset(deadline);
+                }
+                if self.sleep.as_mut().poll(cx).is_ready() {
+                    self.done = true;
+                    let secs = self.idle.as_secs_f64();
+                    log::info!(
+                        "request body stalled: nothing received for {secs}s; cutting it off"
+                    );
+                    return Poll::Ready(Some(Err(PayloadError::Io(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        format!("the request body stalled (nothing received for {secs}s)"),
+                    )))));
+                }
+                Poll::Pending
+            }
+        }
+    }
+}
+
+/// The middleware that gives every error answer a JSON body (module doc).
+pub fn error_shape<B: MessageBody + 'static>() -> ErrorHandlers<B> {
+    ErrorHandlers::new().default_handler(shape)
+}
+
+fn shape<B: MessageBody + 'static>(
+    res: ServiceResponse<B>,
+) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let json = res
+        .headers()
+        .get(CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    let status = res.status();
+    // Reshaped: failures raised as errors (extractors, middleware) and
+    // bare answers with no body (routing's 404 and 405). A handler that
+    // built a body of its own on purpose keeps it.
+    let bare = res.response().error().is_some()
+        || matches!(
+            res.response().body().size(),
+            BodySize::None | BodySize::Sized(0)
+        );
+    if json || !bare || !(status.is_client_error() || status.is_server_error()) {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    let detail = match res.response().error() {
+        Some(e) => e.to_string(),
+        None => status.canonical_reason().unwrap_or("error").to_string(),
+    };
+    let (req, _) = res.into_parts();
+    let code = ErrorCode::from_status(status.as_u16());
+    let message = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            format!("request body too large for {}: {detail}", req.path())
+        }
+        StatusCode::NOT_FOUND => format!("no such endpoint: {} {}", req.method(), req.path()),
+        _ => format!("{} {}: {detail}", req.method(), req.path()),
+    };
+    let resp = error_response(req.path(), status, code, message);
+    Ok(ErrorHandlerResponse::Response(
+        ServiceResponse::new(req, resp).map_into_right_body(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_util::StreamExt;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_silent_body_is_cut_but_a_slow_reader_is_not() {
+        // A body that sends one piece, then nothing.
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, PayloadError>>(4);
+        let inner = tokio_stream_from(rx);
+        let mut s = IdleTimeout::new(inner, Duration::from_secs(5));
+        tx.send(Ok(Bytes::from_static(b"x"))).await.unwrap();
+        // The reader pauses for longer than the idle time: not the client's fault.
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        assert_eq!(s.next().await.unwrap().unwrap(), Bytes::from_static(b"x"));
+        // Now the client is silent while we wait.
+        let start = Instant::now();
+        let e = s.next().await.unwrap().unwrap_err();
+        assert!(e.to_string().contains("stalled"), "{e}");
+        assert!(start.elapsed() >= Duration::from_secs(5));
+        assert!(s.next().await.is_none());
+        drop(tx);
+    }
+
+    fn tokio_stream_from(
+        mut rx: tokio::sync::mpsc::Receiver<Result<Bytes, PayloadError>>,
+    ) -> impl Stream<Item = Result<Bytes, PayloadError>> + Unpin {
+        Box::pin(futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx)))
+    }
+}
