@@ -13,7 +13,8 @@
 //!   out; quarantines and reports a bad replica (HDFS `BlockSender`).
 //! - [`heartbeat`]: `NamenodeLink`, the only module that calls the namenode
 //!   (HDFS `BPServiceActor`): register, heartbeats, block reports; other
-//!   modules only push [`heartbeat::BlockEvent`]s onto its channel.
+//!   modules only push [`events::BlockEvent`]s onto its channel
+//!   ([`events`], a leaf).
 //! - [`commands`]: executes the namenode's commands (delete, replicate).
 //! - [`scanner`]: `BlockScanner`, a background worker that re-verifies every
 //!   replica at a bounded rate; quarantines and reports what fails.
@@ -38,21 +39,27 @@ pub mod commands;
 pub mod config;
 pub mod direct;
 pub mod error;
+pub mod events;
 pub mod heartbeat;
 pub mod identity;
 pub mod limits;
 pub mod metrics;
+pub mod node;
+pub mod peer;
 pub mod receiver;
 pub mod scanner;
 pub mod sender;
+pub mod storage;
 pub mod store;
 pub mod webhdfs;
 
+pub use crate::node::Node;
+
 use crate::config::Config;
 use crate::error::{DatanodeError, Result};
-use crate::heartbeat::{EventSender, NamenodeLink};
-use crate::metrics::Metrics;
-use crate::scanner::{BlockScanner, ScanSettings, ScannerStatus};
+use crate::heartbeat::NamenodeLink;
+use crate::metrics::{Metrics, ScannerStatus};
+use crate::scanner::{BlockScanner, ScanSettings};
 use crate::store::BlockStore;
 use actix_web::{web, App, HttpServer};
 use dfs_common::ids::NodeId;
@@ -64,30 +71,6 @@ use tokio_util::sync::CancellationToken;
 
 /// How long a graceful stop waits for in-flight requests.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
-
-/// What every part of a running datanode shares.
-pub struct Node {
-    pub id: NodeId,
-    /// Base URL others reach this node at (no trailing slash).
-    pub advertise: String,
-    pub store: BlockStore,
-    pub events: EventSender,
-    pub metrics: Metrics,
-    pub scanner: ScannerStatus,
-    /// Keys from the cluster secret (access control on): the credential
-    /// this node registers with, and block access tokens it checks.
-    pub keys: Option<dfs_common::auth::ClusterKeys>,
-    /// The cluster this node belongs to (`None` until it first joins one);
-    /// kept in `<data-dir>/cluster_id` (see [`identity`]).
-    pub cluster: std::sync::Mutex<Option<dfs_common::ids::ClusterId>>,
-    pub data_dir: std::path::PathBuf,
-}
-
-impl Node {
-    pub fn cluster_id(&self) -> Option<dfs_common::ids::ClusterId> {
-        *self.cluster.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
 
 /// A running datanode: HTTP server plus namenode link.
 pub struct Datanode {
@@ -121,7 +104,7 @@ impl Datanode {
             .map_err(|e| DatanodeError::io("reading bound address", e))?;
         let advertise = config.advertise_url(addr);
 
-        let (events, events_rx) = heartbeat::event_channel();
+        let (events, events_rx) = events::event_channel();
         let node = Arc::new(Node {
             id,
             advertise,
@@ -164,7 +147,7 @@ impl Datanode {
                 .app_data(guard.clone())
                 // One peer client per worker: its pooled connections live on
                 // that worker's runtime.
-                .app_data(web::Data::new(receiver::PeerClient::new()))
+                .app_data(web::Data::new(peer::PeerClient::new()))
                 .app_data(landing.clone())
                 .configure(api::configure)
                 .configure(webhdfs::configure)
