@@ -3,25 +3,36 @@
 //!
 //! # Layout
 //!
+//! From the leaves up; no module uses one listed after it, except this file,
+//! which wires them all (the module graph is a DAG).
+//!
+//! - [`error`]: `DatanodeError`; [`events`]: the [`events::BlockEvent`]s the
+//!   data path pushes to the namenode link; [`peer`]: the HTTP client for
+//!   other datanodes; [`metrics`]: counters for `/health` and `/metrics`
+//!   (the scanner's included); [`direct`]: direct-I/O files and buffers;
+//!   [`limits`]: what one HTTP client may cost (body idle timeout, streams
+//!   per peer IP, a JSON body on every error answer).
 //! - [`config`]: flags + TOML → [`config::Config`].
 //! - [`identity`]: the `NodeId`, created once and kept in the data dir.
 //! - [`store`]: `BlockStore`, the only module that touches block files and
-//!   claims durability (temp → fsync → rename → fsync dir; verify on read).
+//!   claims durability (temp → fsync → rename → fsync dir; verify on read),
+//!   one file per job (layout, index, write, commit, read, remove).
+//! - [`storage`]: this node's capacity and the file system under it, as
+//!   heartbeats report them.
+//! - [`node`]: [`Node`], the state every part shares.
 //! - [`receiver`]: `PUT /blocks/{id}`: writes locally while forwarding to the
 //!   next pipeline hop (HDFS `BlockReceiver`).
 //! - [`sender`]: `GET /blocks/{id}` and re-replication: streams verified bytes
 //!   out; quarantines and reports a bad replica (HDFS `BlockSender`).
-//! - [`heartbeat`]: `NamenodeLink`, the only module that calls the namenode
-//!   (HDFS `BPServiceActor`): register, heartbeats, block reports; other
-//!   modules only push [`events::BlockEvent`]s onto its channel
-//!   ([`events`], a leaf).
-//! - [`commands`]: executes the namenode's commands (delete, replicate).
 //! - [`scanner`]: `BlockScanner`, a background worker that re-verifies every
 //!   replica at a bounded rate; quarantines and reports what fails.
-//! - [`api`]: the route table, and the one place errors become HTTP.
-//! - [`limits`]: what one HTTP client may cost (body idle timeout, streams
-//!   per peer IP, a JSON body on every error answer).
-//! - [`metrics`]: counters for `/metrics`; [`error`]: `DatanodeError`.
+//! - [`commands`]: executes the namenode's commands (delete, replicate).
+//! - [`heartbeat`]: `NamenodeLink`, the only module that calls the namenode
+//!   (HDFS `BPServiceActor`): register, heartbeats, block reports; other
+//!   modules only push events onto its channel.
+//! - [`api`]: the route table, and the one place errors become HTTP;
+//!   [`webhdfs`]: the WebHDFS `CREATE`/`APPEND`/`OPEN` landing, a relay
+//!   through `dfs_client` like any client.
 //!
 //! # Startup and shutdown
 //!

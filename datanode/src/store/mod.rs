@@ -2,28 +2,28 @@
 //! datanode that claims durability. This file holds the handle and the map;
 //! each part of the job is a file of its own:
 //!
-//! - [`layout`]: where a replica's files are under the data dir (`blocks/`
+//! - `layout.rs`: where a replica's files are under the data dir (`blocks/`
 //!   fanned out by id, `tmp/`, `corrupt/`), and quarantine's move.
-//! - [`index`]: which replicas the store holds, in memory, and the startup
+//! - `index.rs`: which replicas the store holds, in memory, and the startup
 //!   scan of `blocks/` that rebuilds it when the store opens.
-//! - [`write`]: [`BlockWriter`], a block's bytes into a temp file,
+//! - `write.rs`: [`BlockWriter`], a block's bytes into a temp file,
 //!   checksummed as they pass, then sealed ([`SealedBlock`]).
-//! - [`commit`]: the durable step that makes a sealed block a replica.
-//! - [`read`]: [`BlockRead`], the verified bytes of a block or a range.
-//! - [`remove`]: replicas leaving: delete, quarantine, vanished.
+//! - `commit.rs`: the durable step that makes a sealed block a replica.
+//! - `read.rs`: [`BlockRead`], the verified bytes of a block or a range.
+//! - `remove.rs`: replicas leaving: delete, quarantine, vanished.
 //!
 //! Invariants (each stated in full where its code is):
 //! - A block is in the index only once its `.blk` and `.meta` are durable in
 //!   `blocks/`; an unfinished or failed write leaves nothing behind
-//!   ([`commit`]).
+//!   (`commit.rs`).
 //! - Every byte a read hands out was checked against its chunk's CRC32C,
 //!   and a whole block against its SHA-256 unless the reader checks that
-//!   itself ([`read`]). Deciding what to do about a corrupt replica
+//!   itself (`read.rs`). Deciding what to do about a corrupt replica
 //!   (quarantine, report) is the caller's job ([`crate::sender`],
 //!   [`crate::scanner`]).
 //! - Files move in or out of `blocks/` only under the files lock, so two
 //!   writers, a delete and a quarantine of the same id never interleave
-//!   their renames ([`commit`], [`remove`]).
+//!   their renames (`commit.rs`, `remove.rs`).
 //! - Blocking file I/O runs on tokio's blocking pool, in ~1 MiB pieces;
 //!   writes are direct, reads go through the page cache ([`crate::direct`]).
 //!
