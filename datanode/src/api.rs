@@ -14,11 +14,13 @@
 //!
 //! Handlers do no work of their own beyond parsing and shaping answers.
 use crate::error::{DatanodeError, Result};
-use crate::heartbeat::BlockEvent;
-use crate::receiver::{self, PeerClient, PutRequest};
-use crate::scanner::ScannerSnapshot;
+use crate::events::BlockEvent;
+use crate::metrics::ScannerSnapshot;
+use crate::node::Node;
+use crate::peer::PeerClient;
+use crate::receiver::{self, PutRequest};
+use crate::sender;
 use crate::store::{Expected, ReadCheck, MAX_BLOCK_LEN};
-use crate::{sender, Node};
 use actix_web::http::header::{HeaderMap, CONTENT_LENGTH};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};

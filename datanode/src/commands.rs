@@ -10,10 +10,11 @@
 //! entry timed out) is not queued twice. A `Delete` of a replica that is not
 //! here is harmless: it is reported deleted all the same.
 use crate::error::DatanodeError;
-use crate::heartbeat::BlockEvent;
+use crate::events::BlockEvent;
 use crate::metrics::Metrics;
-use crate::receiver::PeerClient;
-use crate::{sender, Node};
+use crate::node::Node;
+use crate::peer::PeerClient;
+use crate::sender;
 use dfs_common::ids::{BlockId, NodeId};
 use dfs_common::proto::datanode::Command;
 use std::collections::HashSet;

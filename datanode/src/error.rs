@@ -2,7 +2,8 @@
 //! [`crate::api`] alone turns it into an HTTP answer (status + `ErrorBody`).
 //!
 //! No HTTP in here: only what went wrong, and [`DatanodeError::code`], the
-//! wire code it stands for.
+//! wire code it stands for; and [`error_chain`], which puts an error and its
+//! causes on one log line.
 use dfs_common::error::ErrorCode;
 use dfs_common::ids::BlockId;
 
@@ -98,6 +99,19 @@ impl From<tokio::task::JoinError> for DatanodeError {
     fn from(e: tokio::task::JoinError) -> Self {
         DatanodeError::Internal(format!("background I/O task failed: {e}"))
     }
+}
+
+/// An error and its causes on one line (reqwest hides the useful part in
+/// `source()`).
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
 }
 
 pub type Result<T, E = DatanodeError> = std::result::Result<T, E>;

@@ -33,28 +33,28 @@
 //!   shutdown, so a hung namenode can neither stall heartbeats for long nor
 //!   hold up a stop.
 //! - Heartbeats name the file system under the blocks (machine and device,
-//!   size, free space) so that the namenode counts a disk shared by several
-//!   datanodes once. A namenode too old to read that refuses the heartbeat
-//!   (400); the link then sends the first shape, without it, until it
-//!   registers again (the namenode may have been upgraded meanwhile).
+//!   size, free space; gathered by [`crate::storage`]) so that the namenode
+//!   counts a disk shared by several datanodes once. A namenode too old to
+//!   read that refuses the heartbeat (400); the link then sends the first
+//!   shape, without it, until it registers again (the namenode may have been
+//!   upgraded meanwhile).
 use crate::commands::CommandRunner;
-use crate::error::{DatanodeError, Result};
-use crate::Node;
+use crate::error::{error_chain, DatanodeError, Result};
+use crate::events::{BlockEvent, EventReceiver};
+use crate::node::Node;
+use crate::storage::storage_report;
 use dfs_common::codec;
 use dfs_common::ids::BlockId;
 use dfs_common::proto::datanode::{
-    BadBlockReport, BlockReport, Command, FilesystemId, FilesystemReport, Heartbeat,
-    HeartbeatReply, IncrementalBlockReport, RegisterRequest, RegisterResponse, ReportedBlock,
-    StorageReport, INTERNAL_PREFIX,
+    BadBlockReport, BlockReport, Command, Heartbeat, HeartbeatReply, IncrementalBlockReport,
+    RegisterRequest, RegisterResponse, ReportedBlock, INTERNAL_PREFIX,
 };
 use dfs_common::proto::DatanodeInfo;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc;
 use tokio::time::{interval_at, sleep, sleep_until, timeout, Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
@@ -77,38 +77,6 @@ const FINAL_FLUSH: Duration = Duration::from_secs(2);
 /// Floors on intervals from the namenode, so a zero cannot spin the loop.
 const MIN_HEARTBEAT: Duration = Duration::from_millis(100);
 const MIN_BLOCK_REPORT: Duration = Duration::from_secs(1);
-
-/// Something the namenode should hear about soon.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BlockEvent {
-    /// A replica became durable here.
-    Received(ReportedBlock),
-    /// A replica was deleted here.
-    Deleted(BlockId),
-    /// A replica failed verification and was quarantined.
-    Bad { id: BlockId, reason: String },
-}
-
-/// The sending side of the link's event channel; cheap to clone.
-#[derive(Clone)]
-pub struct EventSender(mpsc::UnboundedSender<BlockEvent>);
-
-pub type EventReceiver = mpsc::UnboundedReceiver<BlockEvent>;
-
-impl EventSender {
-    pub fn send(&self, event: BlockEvent) {
-        if self.0.send(event).is_err() {
-            log::debug!("namenode link stopped; event not sent");
-        }
-    }
-}
-
-/// Unbounded on purpose: events are small, one per block change, and a
-/// receiver must never stall a data transfer because the namenode is away.
-pub fn event_channel() -> (EventSender, EventReceiver) {
-    let (tx, rx) = mpsc::unbounded_channel();
-    (EventSender(tx), rx)
-}
 
 /// Events waiting to be sent, coalesced per block.
 #[derive(Debug, Default)]
@@ -328,7 +296,7 @@ impl Rpc {
                     id: self.node.id,
                     addr: self.node.advertise.clone(),
                 },
-                storage: storage_report(&self.node).await.0,
+                storage: storage_report(&self.node.store).await.0,
                 blocks: self.node.store.list(),
                 version: dfs_common::VERSION.to_string(),
                 cluster_id: self.node.cluster_id(),
@@ -394,7 +362,7 @@ impl Rpc {
     }
 
     async fn heartbeat(&self) -> Result<HeartbeatReply, LinkError> {
-        let (storage, filesystem) = storage_report(&self.node).await;
+        let (storage, filesystem) = storage_report(&self.node.store).await;
         let mut hb = Heartbeat {
             node_id: self.node.id,
             storage,
@@ -537,240 +505,10 @@ impl Rpc {
     }
 }
 
-/// This node's space: capacity (the `--capacity` cap or the disk's size),
-/// bytes used by blocks, and what is still available (bounded by the
-/// disk's available space); and the file system under the blocks, when it
-/// can be told apart from others (see [`filesystem_of`]).
-pub async fn storage_report(node: &Node) -> (StorageReport, Option<FilesystemReport>) {
-    let used = node.store.used();
-    let dir = node.store.blocks_dir().to_path_buf();
-    let disk = tokio::task::spawn_blocking(move || filesystem_of(&dir, host_id())).await;
-    let fs = match disk {
-        Ok(Ok(fs)) => Some(fs),
-        Ok(Err(e)) => {
-            log::warn!("cannot read disk space: {e}");
-            None
-        }
-        Err(e) => {
-            log::warn!("cannot read disk space: {e}");
-            None
-        }
-    };
-    let (disk_total, disk_available) = fs.as_ref().map_or((0, 0), |f| (f.total, f.available));
-    let capacity = node.store.capacity().unwrap_or(disk_total);
-    let storage = StorageReport {
-        capacity,
-        used,
-        available: capacity.saturating_sub(used).min(disk_available),
-    };
-    // Without a host identity two machines could not be told apart: say
-    // nothing, and the namenode counts this disk as one of its own.
-    (storage, fs.filter(|f| !f.id.host.is_empty()))
-}
-
-/// The file system holding `dir`, as `df` sees it, on the machine `host`
-/// (empty: unknown).
-pub fn filesystem_of(dir: &Path, host: &str) -> std::io::Result<FilesystemReport> {
-    let stats = fs4::statvfs(dir)?;
-    Ok(FilesystemReport {
-        id: FilesystemId {
-            host: host.to_string(),
-            device: device_of(dir)?,
-        },
-        total: stats.total_space(),
-        free: stats.free_space(),
-        available: stats.available_space(),
-    })
-}
-
-#[cfg(unix)]
-fn device_of(dir: &Path) -> std::io::Result<u64> {
-    use std::os::unix::fs::MetadataExt;
-    Ok(std::fs::metadata(dir)?.dev())
-}
-
-#[cfg(not(unix))]
-fn device_of(_dir: &Path) -> std::io::Result<u64> {
-    Ok(0)
-}
-
-/// Which machine this is, for telling file systems apart: Linux's boot id,
-/// the same for every process and container on one running kernel (so
-/// datanodes in containers that share a volume see the same), and new at
-/// each boot (when every datanode here restarts anyway). Empty where there
-/// is none (other systems): this node's file system is then not named.
-pub fn host_id() -> &'static str {
-    static HOST: OnceLock<String> = OnceLock::new();
-    HOST.get_or_init(|| {
-        std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
-            .map(|s| s.trim().to_string())
-            .unwrap_or_default()
-    })
-}
-
-/// An error and its causes on one line (reqwest hides the useful part in
-/// `source()`).
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Config;
-    use crate::Datanode;
-    use actix_web::{web, App, HttpResponse, HttpServer};
     use dfs_common::checksum::Sha256Digest;
-    use dfs_common::ids::{ClusterId, NodeId};
-    use std::sync::Mutex;
-
-    /// [`Heartbeat`] as a namenode of the first shape reads it.
-    #[derive(serde::Deserialize)]
-    #[allow(dead_code)]
-    struct FirstHeartbeat {
-        node_id: NodeId,
-        storage: StorageReport,
-        active_transfers: u32,
-    }
-
-    #[derive(Default)]
-    struct Seen {
-        /// Heartbeats read, with the file system each named.
-        heartbeats: Vec<Option<FilesystemReport>>,
-        refused: u64,
-    }
-
-    /// A namenode that reads heartbeats of the first shape only (`old`),
-    /// or of both.
-    fn fake_namenode(old: bool) -> (Arc<Mutex<Seen>>, String, actix_web::dev::ServerHandle) {
-        let seen = web::Data::new(Mutex::new(Seen::default()));
-        let shared = seen.clone().into_inner();
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let server = HttpServer::new(move || {
-            App::new()
-                    .app_data(seen.clone())
-                    .app_data(web::Data::new(old))
-                    .route(
-                        "/internal/v1/register",
-                        web::post().to(|| async {
-                            let reply = RegisterResponse {
-                                heartbeat_interval_ms: 50,
-                                block_report_interval_ms: 60_000,
-                                cluster_id: ClusterId::from_bytes([9; 16]),
-                            };
-                            HttpResponse::Ok().body(codec::encode(&reply).unwrap())
-                        }),
-                    )
-                    .route(
-                        "/internal/v1/heartbeat",
-                        web::post().to(
-                            |seen: web::Data<Mutex<Seen>>,
-                             old: web::Data<bool>,
-                             body: web::Bytes| async move {
-                                let mut seen = seen.lock().unwrap();
-                                let read = if **old {
-                                    codec::decode::<FirstHeartbeat>(&body).map(|_| None)
-                                } else {
-                                    codec::decode::<Heartbeat>(&body).map(|hb| hb.filesystem)
-                                };
-                                match read {
-                                    Ok(fs) => {
-                                        seen.heartbeats.push(fs);
-                                        HttpResponse::Ok().body(
-                                            codec::encode(&HeartbeatReply::default()).unwrap(),
-                                        )
-                                    }
-                                    Err(e) => {
-                                        seen.refused += 1;
-                                        HttpResponse::BadRequest()
-                                            .body(format!("malformed Heartbeat: {e}"))
-                                    }
-                                }
-                            },
-                        ),
-                    )
-                    .default_service(web::to(|| async { HttpResponse::Ok().finish() }))
-        })
-        .workers(1)
-        .disable_signals()
-        .listen(listener)
-        .unwrap()
-        .run();
-        let handle = server.handle();
-        tokio::spawn(server);
-        (shared, url, handle)
-    }
-
-    async fn heartbeats_seen(seen: &Mutex<Seen>, n: usize) -> Vec<Option<FilesystemReport>> {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let got = seen.lock().unwrap().heartbeats.clone();
-            if got.len() >= n {
-                return got;
-            }
-            assert!(Instant::now() < deadline, "only {} heartbeats", got.len());
-            sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn heartbeats_name_the_file_system_unless_the_namenode_is_older() {
-        for old in [false, true] {
-            let (seen, url, server) = fake_namenode(old);
-            let dir = tempfile::tempdir().unwrap();
-            let dn = Datanode::start(Config {
-                namenode: url,
-                listen: "127.0.0.1:0".into(),
-                data_dir: dir.path().to_path_buf(),
-                ..Config::default()
-            })
-            .await
-            .unwrap();
-            let got = heartbeats_seen(&seen, 3).await;
-            let refused = seen.lock().unwrap().refused;
-            dn.stop().await.unwrap();
-            server.stop(true).await;
-            if old {
-                // One refusal, then the first shape that it reads.
-                assert!(got.iter().all(Option::is_none));
-                if !host_id().is_empty() {
-                    assert_eq!(refused, 1);
-                }
-                continue;
-            }
-            assert_eq!(refused, 0);
-            if host_id().is_empty() {
-                assert!(got.iter().all(Option::is_none), "no host, no file system");
-                continue;
-            }
-            let fs = got.last().unwrap().clone().expect("the file system");
-            let here = filesystem_of(dir.path(), host_id()).unwrap();
-            assert_eq!(fs.id, here.id, "the data dir's file system");
-            assert_eq!(fs.total, here.total);
-            assert!(fs.available <= fs.free && fs.free <= fs.total, "{fs:?}");
-        }
-    }
-
-    #[test]
-    fn file_systems_are_told_apart() {
-        let a = tempfile::tempdir().unwrap();
-        let b = tempfile::tempdir_in(a.path()).unwrap();
-        let fa = filesystem_of(a.path(), "h").unwrap();
-        assert_eq!(fa.id, filesystem_of(b.path(), "h").unwrap().id, "one disk");
-        assert_ne!(fa.id, filesystem_of(a.path(), "other").unwrap().id);
-        // /proc is a file system of its own wherever it exists.
-        if let Ok(p) = filesystem_of(Path::new("/proc"), "h") {
-            assert_ne!(p.id, fa.id);
-        }
-    }
 
     #[test]
     fn pending_events_coalesce_per_block() {

@@ -3,24 +3,36 @@
 //!
 //! # Layout
 //!
+//! From the leaves up; no module uses one listed after it, except this file,
+//! which wires them all (the module graph is a DAG).
+//!
+//! - [`error`]: `DatanodeError`; [`events`]: the [`events::BlockEvent`]s the
+//!   data path pushes to the namenode link; [`peer`]: the HTTP client for
+//!   other datanodes; [`metrics`]: counters for `/health` and `/metrics`
+//!   (the scanner's included); [`direct`]: direct-I/O files and buffers;
+//!   [`limits`]: what one HTTP client may cost (body idle timeout, streams
+//!   per peer IP, a JSON body on every error answer).
 //! - [`config`]: flags + TOML → [`config::Config`].
 //! - [`identity`]: the `NodeId`, created once and kept in the data dir.
 //! - [`store`]: `BlockStore`, the only module that touches block files and
-//!   claims durability (temp → fsync → rename → fsync dir; verify on read).
+//!   claims durability (temp → fsync → rename → fsync dir; verify on read),
+//!   one file per job (layout, index, write, commit, read, remove).
+//! - [`storage`]: this node's capacity and the file system under it, as
+//!   heartbeats report them.
+//! - [`node`]: [`Node`], the state every part shares.
 //! - [`receiver`]: `PUT /blocks/{id}`: writes locally while forwarding to the
 //!   next pipeline hop (HDFS `BlockReceiver`).
 //! - [`sender`]: `GET /blocks/{id}` and re-replication: streams verified bytes
 //!   out; quarantines and reports a bad replica (HDFS `BlockSender`).
-//! - [`heartbeat`]: `NamenodeLink`, the only module that calls the namenode
-//!   (HDFS `BPServiceActor`): register, heartbeats, block reports; other
-//!   modules only push [`heartbeat::BlockEvent`]s onto its channel.
-//! - [`commands`]: executes the namenode's commands (delete, replicate).
 //! - [`scanner`]: `BlockScanner`, a background worker that re-verifies every
 //!   replica at a bounded rate; quarantines and reports what fails.
-//! - [`api`]: the route table, and the one place errors become HTTP.
-//! - [`limits`]: what one HTTP client may cost (body idle timeout, streams
-//!   per peer IP, a JSON body on every error answer).
-//! - [`metrics`]: counters for `/metrics`; [`error`]: `DatanodeError`.
+//! - [`commands`]: executes the namenode's commands (delete, replicate).
+//! - [`heartbeat`]: `NamenodeLink`, the only module that calls the namenode
+//!   (HDFS `BPServiceActor`): register, heartbeats, block reports; other
+//!   modules only push events onto its channel.
+//! - [`api`]: the route table, and the one place errors become HTTP;
+//!   [`webhdfs`]: the WebHDFS `CREATE`/`APPEND`/`OPEN` landing, a relay
+//!   through `dfs_client` like any client.
 //!
 //! # Startup and shutdown
 //!
@@ -38,21 +50,27 @@ pub mod commands;
 pub mod config;
 pub mod direct;
 pub mod error;
+pub mod events;
 pub mod heartbeat;
 pub mod identity;
 pub mod limits;
 pub mod metrics;
+pub mod node;
+pub mod peer;
 pub mod receiver;
 pub mod scanner;
 pub mod sender;
+pub mod storage;
 pub mod store;
 pub mod webhdfs;
 
+pub use crate::node::Node;
+
 use crate::config::Config;
 use crate::error::{DatanodeError, Result};
-use crate::heartbeat::{EventSender, NamenodeLink};
-use crate::metrics::Metrics;
-use crate::scanner::{BlockScanner, ScanSettings, ScannerStatus};
+use crate::heartbeat::NamenodeLink;
+use crate::metrics::{Metrics, ScannerStatus};
+use crate::scanner::{BlockScanner, ScanSettings};
 use crate::store::BlockStore;
 use actix_web::{web, App, HttpServer};
 use dfs_common::ids::NodeId;
@@ -64,30 +82,6 @@ use tokio_util::sync::CancellationToken;
 
 /// How long a graceful stop waits for in-flight requests.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
-
-/// What every part of a running datanode shares.
-pub struct Node {
-    pub id: NodeId,
-    /// Base URL others reach this node at (no trailing slash).
-    pub advertise: String,
-    pub store: BlockStore,
-    pub events: EventSender,
-    pub metrics: Metrics,
-    pub scanner: ScannerStatus,
-    /// Keys from the cluster secret (access control on): the credential
-    /// this node registers with, and block access tokens it checks.
-    pub keys: Option<dfs_common::auth::ClusterKeys>,
-    /// The cluster this node belongs to (`None` until it first joins one);
-    /// kept in `<data-dir>/cluster_id` (see [`identity`]).
-    pub cluster: std::sync::Mutex<Option<dfs_common::ids::ClusterId>>,
-    pub data_dir: std::path::PathBuf,
-}
-
-impl Node {
-    pub fn cluster_id(&self) -> Option<dfs_common::ids::ClusterId> {
-        *self.cluster.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
 
 /// A running datanode: HTTP server plus namenode link.
 pub struct Datanode {
@@ -121,7 +115,7 @@ impl Datanode {
             .map_err(|e| DatanodeError::io("reading bound address", e))?;
         let advertise = config.advertise_url(addr);
 
-        let (events, events_rx) = heartbeat::event_channel();
+        let (events, events_rx) = events::event_channel();
         let node = Arc::new(Node {
             id,
             advertise,
@@ -164,7 +158,7 @@ impl Datanode {
                 .app_data(guard.clone())
                 // One peer client per worker: its pooled connections live on
                 // that worker's runtime.
-                .app_data(web::Data::new(receiver::PeerClient::new()))
+                .app_data(web::Data::new(peer::PeerClient::new()))
                 .app_data(landing.clone())
                 .configure(api::configure)
                 .configure(webhdfs::configure)

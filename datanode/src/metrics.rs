@@ -5,7 +5,11 @@
 //! Tests poll these (habit 10): `dfs_datanode_heartbeats_total` shows the link
 //! is alive, `dfs_datanode_registered` that the namenode knows this node,
 //! `dfs_datanode_scanner_*` how far the block scanner got.
-use crate::scanner::ScannerSnapshot;
+//!
+//! A leaf module: the block scanner's counters ([`ScannerStatus`]) live here
+//! too, next to the text that shows them, so that the node state that holds
+//! them does not depend on the scanner that writes them.
+use serde::{Deserialize, Serialize};
 use std::fmt::Write;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -207,5 +211,69 @@ impl Metrics {
             );
         }
         out
+    }
+}
+
+/// Counters of the scanner, shared with `/health` and `/metrics`; only
+/// [`crate::scanner`] writes them.
+#[derive(Debug, Default)]
+pub struct ScannerStatus {
+    pub(crate) passes_completed: AtomicU64,
+    pub(crate) blocks_scanned: AtomicU64,
+    pub(crate) bytes_scanned: AtomicU64,
+    pub(crate) corrupt_found: AtomicU64,
+    pub(crate) vanished_found: AtomicU64,
+    pub(crate) errors: AtomicU64,
+    /// Start and end (unix ms) of the last *completed* pass; 0 = none yet.
+    pub(crate) last_pass_started_unix_ms: AtomicU64,
+    pub(crate) last_pass_finished_unix_ms: AtomicU64,
+    /// Start of the pass in progress; 0 when idle between passes.
+    pub(crate) current_pass_started_unix_ms: AtomicU64,
+    pub(crate) rate: AtomicU64,
+    pub(crate) period_ms: AtomicU64,
+}
+
+/// `/health` → `scanner`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScannerSnapshot {
+    pub passes_completed: u64,
+    /// Replicas examined (good or bad).
+    pub blocks_scanned: u64,
+    pub bytes_scanned: u64,
+    /// Replicas found corrupt, quarantined and reported.
+    pub corrupt_found: u64,
+    /// Replicas whose `.blk` was gone, dropped and reported deleted.
+    pub vanished_found: u64,
+    /// Replicas that could not be read for another reason (I/O error);
+    /// they are tried again next pass.
+    pub errors: u64,
+    pub last_pass_started_unix_ms: u64,
+    pub last_pass_finished_unix_ms: u64,
+    pub current_pass_started_unix_ms: u64,
+    /// Settings: bytes per second, and the period in ms.
+    pub scan_rate: u64,
+    pub scan_period_ms: u64,
+}
+
+impl ScannerStatus {
+    pub fn snapshot(&self) -> ScannerSnapshot {
+        let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        ScannerSnapshot {
+            passes_completed: l(&self.passes_completed),
+            blocks_scanned: l(&self.blocks_scanned),
+            bytes_scanned: l(&self.bytes_scanned),
+            corrupt_found: l(&self.corrupt_found),
+            vanished_found: l(&self.vanished_found),
+            errors: l(&self.errors),
+            last_pass_started_unix_ms: l(&self.last_pass_started_unix_ms),
+            last_pass_finished_unix_ms: l(&self.last_pass_finished_unix_ms),
+            current_pass_started_unix_ms: l(&self.current_pass_started_unix_ms),
+            scan_rate: l(&self.rate),
+            scan_period_ms: l(&self.period_ms),
+        }
+    }
+
+    pub(crate) fn bump(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
     }
 }

@@ -21,11 +21,12 @@
 //!   ([`DIGEST_TRAILER_HEADER`]) and adopt it only if their chunk CRC32Cs
 //!   agree with the first hop's (else 412). The scanner and every full read
 //!   check the adopted digest against the bytes on disk.
-use crate::error::{DatanodeError, Result};
-use crate::heartbeat::{error_chain, BlockEvent};
+use crate::error::{error_chain, DatanodeError, Result};
+use crate::events::BlockEvent;
 use crate::metrics::Metrics;
+use crate::node::Node;
+use crate::peer::PeerClient;
 use crate::store::{Digest, Expected};
-use crate::Node;
 use bytes::Bytes;
 use dfs_common::checksum::Sha256Digest;
 use dfs_common::error::ErrorBody;
@@ -48,35 +49,6 @@ const FORWARD_STALL: Duration = Duration::from_secs(60);
 /// How long to wait for the downstream answer once the body is complete
 /// (it only has to make its copy durable and hear from its own hops).
 const DOWNSTREAM_ANSWER: Duration = Duration::from_secs(120);
-
-/// An HTTP client for talking to other datanodes.
-#[derive(Clone)]
-pub struct PeerClient(pub reqwest::Client);
-
-impl PeerClient {
-    pub fn new() -> Self {
-        let built = reqwest::Client::builder()
-            .no_proxy()
-            .connect_timeout(Duration::from_secs(5))
-            .pool_idle_timeout(dfs_common::limits::defaults::CLIENT_POOL_IDLE)
-            .tcp_nodelay(true)
-            .build();
-        match built {
-            Ok(c) => PeerClient(c),
-            Err(e) => {
-                // Without TLS nothing in building can fail; fall back anyway.
-                log::error!("cannot build peer HTTP client ({e}); using defaults");
-                PeerClient(reqwest::Client::new())
-            }
-        }
-    }
-}
-
-impl Default for PeerClient {
-    fn default() -> Self {
-        Self::new()
-    }
-}
 
 /// A parsed `PUT /blocks/{id}`.
 #[derive(Debug, Clone, Default)]

@@ -30,12 +30,13 @@
 //! - [`ScannerStatus`] counters only grow; `/health` and `/metrics` show them
 //!   so tests can wait for "a pass that started after T has finished".
 use crate::error::DatanodeError;
-use crate::heartbeat::BlockEvent;
-use crate::{sender, Node};
+use crate::events::BlockEvent;
+use crate::metrics::ScannerStatus;
+use crate::node::Node;
+use crate::sender;
 use dfs_common::ids::BlockId;
 use futures_util::StreamExt;
-use serde::{Deserialize, Serialize};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::time::{sleep, sleep_until, Instant};
@@ -94,69 +95,6 @@ impl Throttle {
 pub fn duration_for(bytes: u64, rate: u64) -> Duration {
     let nanos = u128::from(bytes) * 1_000_000_000 / u128::from(rate.max(1));
     Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
-}
-
-/// Counters of the scanner, shared with `/health` and `/metrics`.
-#[derive(Debug, Default)]
-pub struct ScannerStatus {
-    passes_completed: AtomicU64,
-    blocks_scanned: AtomicU64,
-    bytes_scanned: AtomicU64,
-    corrupt_found: AtomicU64,
-    vanished_found: AtomicU64,
-    errors: AtomicU64,
-    /// Start and end (unix ms) of the last *completed* pass; 0 = none yet.
-    last_pass_started_unix_ms: AtomicU64,
-    last_pass_finished_unix_ms: AtomicU64,
-    /// Start of the pass in progress; 0 when idle between passes.
-    current_pass_started_unix_ms: AtomicU64,
-    rate: AtomicU64,
-    period_ms: AtomicU64,
-}
-
-/// `/health` → `scanner`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ScannerSnapshot {
-    pub passes_completed: u64,
-    /// Replicas examined (good or bad).
-    pub blocks_scanned: u64,
-    pub bytes_scanned: u64,
-    /// Replicas found corrupt, quarantined and reported.
-    pub corrupt_found: u64,
-    /// Replicas whose `.blk` was gone, dropped and reported deleted.
-    pub vanished_found: u64,
-    /// Replicas that could not be read for another reason (I/O error);
-    /// they are tried again next pass.
-    pub errors: u64,
-    pub last_pass_started_unix_ms: u64,
-    pub last_pass_finished_unix_ms: u64,
-    pub current_pass_started_unix_ms: u64,
-    /// Settings: bytes per second, and the period in ms.
-    pub scan_rate: u64,
-    pub scan_period_ms: u64,
-}
-
-impl ScannerStatus {
-    pub fn snapshot(&self) -> ScannerSnapshot {
-        let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        ScannerSnapshot {
-            passes_completed: l(&self.passes_completed),
-            blocks_scanned: l(&self.blocks_scanned),
-            bytes_scanned: l(&self.bytes_scanned),
-            corrupt_found: l(&self.corrupt_found),
-            vanished_found: l(&self.vanished_found),
-            errors: l(&self.errors),
-            last_pass_started_unix_ms: l(&self.last_pass_started_unix_ms),
-            last_pass_finished_unix_ms: l(&self.last_pass_finished_unix_ms),
-            current_pass_started_unix_ms: l(&self.current_pass_started_unix_ms),
-            scan_rate: l(&self.rate),
-            scan_period_ms: l(&self.period_ms),
-        }
-    }
-
-    fn bump(counter: &AtomicU64, n: u64) {
-        counter.fetch_add(n, Ordering::Relaxed);
-    }
 }
 
 fn unix_ms() -> u64 {
@@ -354,7 +292,7 @@ impl BlockScanner {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::heartbeat::{event_channel, EventReceiver};
+    use crate::events::{event_channel, EventReceiver};
     use crate::metrics::Metrics;
     use crate::store::{BlockStore, Expected};
     use dfs_common::checksum::{BlockChecksums, Sha256Digest, CHUNK_SIZE};

@@ -18,11 +18,11 @@
 //!
 //! Every send counts as an active transfer (heartbeats report the number);
 //! a re-replication counts until the target has answered.
-use crate::error::{DatanodeError, Result};
-use crate::heartbeat::{error_chain, BlockEvent};
+use crate::error::{error_chain, DatanodeError, Result};
+use crate::events::BlockEvent;
 use crate::metrics::{Metrics, TransferGuard};
+use crate::node::Node;
 use crate::store::{ReadCheck, ReadStream};
-use crate::Node;
 use bytes::Bytes;
 use dfs_common::checksum::Sha256Digest;
 use dfs_common::error::ErrorBody;

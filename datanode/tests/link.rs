@@ -2,20 +2,22 @@
 //! bincode protocol): registration, incremental reports, commands, restart.
 use actix_web::{web, App, HttpResponse, HttpServer};
 use datanode::config::Config;
+use datanode::storage::{filesystem_of, host_id};
 use datanode::Datanode;
 use dfs_common::checksum::{BlockChecksums, Sha256Digest, CHUNK_SIZE};
 use dfs_common::codec;
 use dfs_common::ids::{BlockId, ClusterId, NodeId};
 use dfs_common::proto::data::PIPELINE_HEADER;
 use dfs_common::proto::datanode::{
-    BadBlockReport, Command, Heartbeat, HeartbeatReply, IncrementalBlockReport, RegisterRequest,
-    RegisterResponse,
+    BadBlockReport, Command, FilesystemReport, Heartbeat, HeartbeatReply, IncrementalBlockReport,
+    RegisterRequest, RegisterResponse, StorageReport,
 };
 use dfs_common::proto::DatanodeInfo;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::time::{sleep, Instant};
 
 /// The fake namenode's cluster (the same across its restarts).
 fn cluster() -> ClusterId {
@@ -587,4 +589,136 @@ async fn scanner_finds_a_flipped_byte_and_reports_it() {
         "{metrics}"
     );
     a.stop().await.unwrap();
+}
+
+// Heartbeats that name the file system, and a namenode too old to read them
+// (the link's fallback to the first heartbeat shape, heartbeat.rs).
+
+/// [`Heartbeat`] as a namenode of the first shape (before file system
+/// identities) reads it.
+#[derive(serde::Deserialize)]
+#[allow(dead_code)]
+struct FirstHeartbeat {
+    node_id: NodeId,
+    storage: StorageReport,
+    active_transfers: u32,
+}
+
+#[derive(Default)]
+struct Seen {
+    /// Heartbeats read, with the file system each named.
+    heartbeats: Vec<Option<FilesystemReport>>,
+    refused: u64,
+}
+
+/// A namenode that reads heartbeats of the first shape only (`old`),
+/// or of both.
+fn fake_namenode(old: bool) -> (Arc<Mutex<Seen>>, String, actix_web::dev::ServerHandle) {
+    let seen = web::Data::new(Mutex::new(Seen::default()));
+    let shared = seen.clone().into_inner();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let server = HttpServer::new(move || {
+        App::new()
+                .app_data(seen.clone())
+                .app_data(web::Data::new(old))
+                .route(
+                    "/internal/v1/register",
+                    web::post().to(|| async {
+                        let reply = RegisterResponse {
+                            heartbeat_interval_ms: 50,
+                            block_report_interval_ms: 60_000,
+                            cluster_id: ClusterId::from_bytes([9; 16]),
+                        };
+                        HttpResponse::Ok().body(codec::encode(&reply).unwrap())
+                    }),
+                )
+                .route(
+                    "/internal/v1/heartbeat",
+                    web::post().to(
+                        |seen: web::Data<Mutex<Seen>>,
+                         old: web::Data<bool>,
+                         body: web::Bytes| async move {
+                            let mut seen = seen.lock().unwrap();
+                            let read = if **old {
+                                codec::decode::<FirstHeartbeat>(&body).map(|_| None)
+                            } else {
+                                codec::decode::<Heartbeat>(&body).map(|hb| hb.filesystem)
+                            };
+                            match read {
+                                Ok(fs) => {
+                                    seen.heartbeats.push(fs);
+                                    HttpResponse::Ok().body(
+                                        codec::encode(&HeartbeatReply::default()).unwrap(),
+                                    )
+                                }
+                                Err(e) => {
+                                    seen.refused += 1;
+                                    HttpResponse::BadRequest()
+                                        .body(format!("malformed Heartbeat: {e}"))
+                                }
+                            }
+                        },
+                    ),
+                )
+                .default_service(web::to(|| async { HttpResponse::Ok().finish() }))
+    })
+    .workers(1)
+    .disable_signals()
+    .listen(listener)
+    .unwrap()
+    .run();
+    let handle = server.handle();
+    tokio::spawn(server);
+    (shared, url, handle)
+}
+
+async fn heartbeats_seen(seen: &Mutex<Seen>, n: usize) -> Vec<Option<FilesystemReport>> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let got = seen.lock().unwrap().heartbeats.clone();
+        if got.len() >= n {
+            return got;
+        }
+        assert!(Instant::now() < deadline, "only {} heartbeats", got.len());
+        sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heartbeats_name_the_file_system_unless_the_namenode_is_older() {
+    for old in [false, true] {
+        let (seen, url, server) = fake_namenode(old);
+        let dir = tempfile::tempdir().unwrap();
+        let dn = Datanode::start(Config {
+            namenode: url,
+            listen: "127.0.0.1:0".into(),
+            data_dir: dir.path().to_path_buf(),
+            ..Config::default()
+        })
+        .await
+        .unwrap();
+        let got = heartbeats_seen(&seen, 3).await;
+        let refused = seen.lock().unwrap().refused;
+        dn.stop().await.unwrap();
+        server.stop(true).await;
+        if old {
+            // One refusal, then the first shape that it reads.
+            assert!(got.iter().all(Option::is_none));
+            if !host_id().is_empty() {
+                assert_eq!(refused, 1);
+            }
+            continue;
+        }
+        assert_eq!(refused, 0);
+        if host_id().is_empty() {
+            assert!(got.iter().all(Option::is_none), "no host, no file system");
+            continue;
+        }
+        let fs = got.last().unwrap().clone().expect("the file system");
+        let here = filesystem_of(dir.path(), host_id()).unwrap();
+        assert_eq!(fs.id, here.id, "the data dir's file system");
+        assert_eq!(fs.total, here.total);
+        assert!(fs.available <= fs.free && fs.free <= fs.total, "{fs:?}");
+    }
 }

@@ -1,0 +1,41 @@
+//! `PeerClient`: the HTTP client a datanode talks to other datanodes with
+//! (the next pipeline hop, a re-replication target). Nothing else: what is
+//! sent, and what an answer means, is the business of [`crate::receiver`]
+//! and [`crate::sender`].
+//!
+//! A leaf module, so that [`crate::commands`] can hand the client to the
+//! sender without depending on the receiver.
+//!
+//! Invariants: no proxy, a bounded connect, `TCP_NODELAY`, and idle pooled
+//! connections let go of well before a datanode closes them
+//! (`dfs_common::limits::defaults::CLIENT_POOL_IDLE`).
+use std::time::Duration;
+
+/// An HTTP client for talking to other datanodes.
+#[derive(Clone)]
+pub struct PeerClient(pub reqwest::Client);
+
+impl PeerClient {
+    pub fn new() -> Self {
+        let built = reqwest::Client::builder()
+            .no_proxy()
+            .connect_timeout(Duration::from_secs(5))
+            .pool_idle_timeout(dfs_common::limits::defaults::CLIENT_POOL_IDLE)
+            .tcp_nodelay(true)
+            .build();
+        match built {
+            Ok(c) => PeerClient(c),
+            Err(e) => {
+                // Without TLS nothing in building can fail; fall back anyway.
+                log::error!("cannot build peer HTTP client ({e}); using defaults");
+                PeerClient(reqwest::Client::new())
+            }
+        }
+    }
+}
+
+impl Default for PeerClient {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -1,0 +1,186 @@
+//! The durable step of a write: a sealed block's bytes and its `.meta`
+//! become files in `blocks/` that survive a crash, and only then enter the
+//! index (Garage `write_block_inner` + `DeleteOnDrop`; neon
+//! `durable_rename`).
+//!
+//! Order: fsync the data temp file while writing and fsyncing the meta temp
+//! file; under the files lock, answer a duplicate or a conflict, check for
+//! room, rename the meta then the data into the fan-out directory; outside
+//! the lock, fsync that directory; then index the block.
+//!
+//! Crash-safety invariants:
+//! - A block is in the index, and acknowledged, only once its `.blk` and
+//!   `.meta` are durable in `blocks/`. A crash before that may lose the
+//!   block, never a block that was acknowledged.
+//! - The meta is renamed before the data: a crash between the two leaves a
+//!   `.meta` without its `.blk`, which the startup scan removes, never a
+//!   `.blk` without its `.meta`. A failed data rename removes the meta again.
+//! - Every temp file is removed on every exit path ([`DeleteOnDrop`]).
+//! - While its directory is being synced, a block's id is in the index's
+//!   `committing` set: its bytes count as used, it is not readable yet, and
+//!   a second commit of it is a conflict.
+use super::layout::sync_dir;
+use super::{lock, BlockInfo, BlockStore};
+use crate::direct::{DirectBuf, DirectWriter};
+use crate::error::{DatanodeError, Result};
+use dfs_common::checksum::{BlockChecksums, Sha256Digest, CHUNK_SIZE};
+use dfs_common::codec;
+use dfs_common::ids::BlockId;
+use std::fs::{self, File};
+use std::io::{ErrorKind, Write};
+use std::path::PathBuf;
+
+impl BlockStore {
+    /// The durable step of a write (blocking): fsync data, write and fsync
+    /// meta, rename meta then data into `blocks/`, fsync the directory.
+    pub(super) fn finalize(
+        &self,
+        id: BlockId,
+        w: Written,
+        sha256: Sha256Digest,
+        data_tmp: DeleteOnDrop,
+    ) -> Result<BlockInfo> {
+        let info = BlockInfo { len: w.len, sha256 };
+        let io = |what: &str, e| DatanodeError::io(format!("{what} for block {id}"), e);
+        let meta = BlockChecksums {
+            len: w.len,
+            sha256,
+            chunk_size: CHUNK_SIZE as u32,
+            crcs: w.crcs,
+        };
+        let meta_bytes = codec::encode(&meta)
+            .map_err(|e| DatanodeError::Internal(format!("encoding meta: {e}")))?;
+        let meta_tmp = DeleteOnDrop::new(data_tmp.path.with_extension("meta.tmp"));
+        let write_meta = || -> std::io::Result<()> {
+            let mut f = File::create(&meta_tmp.path)?;
+            f.write_all(&meta_bytes)?;
+            f.sync_all()
+        };
+        match w.data {
+            Sealed::File(data_file) => {
+                // The data's fsync and the meta's write and fsync at the same
+                // time: the file system can commit both in one journal
+                // transaction.
+                let (data_synced, meta_synced) = std::thread::scope(|scope| {
+                    let data = scope.spawn(|| data_file.sync_all());
+                    let meta = write_meta();
+                    let data = data
+                        .join()
+                        .unwrap_or_else(|_| Err(std::io::Error::other("fsync thread panicked")));
+                    (data, meta)
+                });
+                data_synced.map_err(|e| io("fsync of data", e))?;
+                meta_synced.map_err(|e| io("writing meta", e))?;
+            }
+            Sealed::Memory(buf) => {
+                // Small enough that a second thread would cost more than it
+                // saves.
+                let mut f = DirectWriter::create_new(&data_tmp.path)
+                    .map_err(|e| io("creating the temp file", e))?;
+                f.write_all(buf.filled())
+                    .map_err(|e| io("writing data", e))?;
+                f.into_file()
+                    .sync_all()
+                    .map_err(|e| io("fsync of data", e))?;
+                write_meta().map_err(|e| io("writing meta", e))?;
+            }
+        }
+
+        let files = lock(&self.inner.files);
+        if let Some(existing) = self.get(id) {
+            // Temps are removed by their guards either way.
+            return if existing == info {
+                Ok(existing)
+            } else {
+                Err(DatanodeError::Conflict(id))
+            };
+        }
+        if lock(&self.inner.index).committing.contains(&id) {
+            // The same block, being committed by another write right now
+            // (block ids are never reused, so this is a duplicate request).
+            return Err(DatanodeError::Conflict(id));
+        }
+        self.check_room(info.len)?;
+        let dir = self.fanout_dir(id);
+        if !dir.exists() {
+            fs::create_dir_all(&dir).map_err(|e| io("creating fan-out dir", e))?;
+            sync_dir(&self.inner.blocks_dir).map_err(|e| io("fsync of blocks dir", e))?;
+        }
+        fs::rename(&meta_tmp.path, self.meta_path(id)).map_err(|e| io("renaming meta", e))?;
+        meta_tmp.disarm();
+        if let Err(e) = fs::rename(&data_tmp.path, self.block_path(id)) {
+            // Do not leave a meta that promises data which is not there.
+            let _ = fs::remove_file(self.meta_path(id));
+            return Err(io("renaming data", e));
+        }
+        data_tmp.disarm();
+        {
+            let mut index = lock(&self.inner.index);
+            index.committing.insert(id);
+            index.used += info.len;
+        }
+        // The directory is synced outside the lock, so that the syncs of
+        // concurrent writes share the file system's journal commits instead
+        // of queueing for the lock one commit each (small files).
+        drop(files);
+        let synced = sync_dir(&dir);
+        let mut index = lock(&self.inner.index);
+        index.committing.remove(&id);
+        if let Err(e) = synced {
+            // As before this change: the files stay (a restart indexes them
+            // if they are whole); the write is not acknowledged.
+            index.used -= info.len;
+            return Err(io("fsync of block dir", e));
+        }
+        index.blocks.insert(id, info);
+        Ok(info)
+    }
+}
+
+/// Removes a file when dropped, unless disarmed (Garage `DeleteOnDrop`).
+pub(super) struct DeleteOnDrop {
+    pub(super) path: PathBuf,
+    armed: bool,
+}
+
+impl DeleteOnDrop {
+    pub(super) fn new(path: PathBuf) -> Self {
+        Self { path, armed: true }
+    }
+    pub(super) fn disarm(mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for DeleteOnDrop {
+    fn drop(&mut self) {
+        // One unlink, done inline even on an async thread: it is a metadata
+        // operation of microseconds, and deferring it would race a restart.
+        if self.armed {
+            if let Err(e) = fs::remove_file(&self.path) {
+                if e.kind() != ErrorKind::NotFound {
+                    log::warn!("cannot remove temp file {}: {e}", self.path.display());
+                }
+            }
+        }
+    }
+}
+
+/// Where a sealed block's bytes are.
+pub(super) enum Sealed {
+    /// In the temp file, not yet synced.
+    File(File),
+    /// Still in memory (a block that fit in one buffer): written to the temp
+    /// file at commit.
+    Memory(DirectBuf),
+}
+
+/// What the disk thread hands back at the end of a write.
+pub(super) struct Written {
+    pub(super) data: Sealed,
+    pub(super) len: u64,
+    /// `None` until adopted when the writer did not hash
+    /// ([`Digest::Adopt`](super::Digest::Adopt)).
+    pub(super) sha256: Option<Sha256Digest>,
+    pub(super) crcs: Vec<u32>,
+}

@@ -1,0 +1,277 @@
+//! The index: which finalized replicas the store holds (id → length and
+//! SHA-256) and the bytes they use, in memory; and the startup scan that
+//! rebuilds it from `blocks/` when the store opens (HDFS: a volume's replica
+//! map, filled when the DataNode starts).
+//!
+//! Opening creates the directories, empties `tmp/` (writes that never
+//! committed), then indexes every `.blk` whose `.meta` decodes, is
+//! consistent and gives the data's length, and quarantines the others. A
+//! `.meta` without its `.blk` is left by a write interrupted between its two
+//! renames (see [`commit`](super::commit)): it was never acknowledged, and
+//! is removed.
+//!
+//! Invariants:
+//! - An entry is added only by the startup scan and by a commit, after its
+//!   files are durable; it leaves only through [`remove`](super::remove).
+//! - `used` is the sum of the lengths of the indexed replicas and of those
+//!   being committed; it is what the capacity check ([`BlockStore::check_room`])
+//!   counts.
+//! - The index lock is held for one lookup, insert or removal at a time,
+//!   never across file I/O.
+use super::layout::{BLOCKS_DIR, CORRUPT_DIR, TMP_DIR};
+use super::{lock, BlockStore, Inner};
+use crate::error::{DatanodeError, Result};
+use dfs_common::checksum::{BlockChecksums, Sha256Digest, CHUNK_SIZE};
+use dfs_common::codec;
+use dfs_common::ids::BlockId;
+use dfs_common::proto::datanode::ReportedBlock;
+use std::collections::{HashMap, HashSet};
+use std::fs;
+use std::path::Path;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
+use tokio::task::spawn_blocking;
+
+/// What the index knows about a finalized replica.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlockInfo {
+    pub len: u64,
+    pub sha256: Sha256Digest,
+}
+
+/// The index proper, behind the store's index lock.
+#[derive(Default)]
+pub(super) struct Index {
+    pub(super) blocks: HashMap<BlockId, BlockInfo>,
+    /// Bytes of the blocks in `blocks` and in `committing`.
+    pub(super) used: u64,
+    /// Blocks whose files are in place and whose directory is being synced:
+    /// not readable yet, but their names are taken.
+    pub(super) committing: HashSet<BlockId>,
+}
+
+impl BlockStore {
+    /// Opens (creating as needed) the store under `data_dir`: empties `tmp/`,
+    /// loads the index from `blocks/`, and quarantines replicas whose `.meta`
+    /// is missing, unreadable or disagrees with the data's length.
+    pub async fn open(data_dir: &Path, capacity: Option<u64>) -> Result<BlockStore> {
+        let data_dir = data_dir.to_path_buf();
+        spawn_blocking(move || Self::open_blocking(&data_dir, capacity)).await?
+    }
+
+    fn open_blocking(data_dir: &Path, capacity: Option<u64>) -> Result<BlockStore> {
+        let inner = Inner {
+            blocks_dir: data_dir.join(BLOCKS_DIR),
+            tmp_dir: data_dir.join(TMP_DIR),
+            corrupt_dir: data_dir.join(CORRUPT_DIR),
+            capacity,
+            index: Mutex::new(Index::default()),
+            files: Mutex::new(()),
+            tmp_seq: AtomicU64::new(0),
+        };
+        for dir in [&inner.blocks_dir, &inner.tmp_dir, &inner.corrupt_dir] {
+            fs::create_dir_all(dir)
+                .map_err(|e| DatanodeError::io(format!("creating {}", dir.display()), e))?;
+        }
+        let ctx = |p: &Path| format!("emptying {}", p.display());
+        for entry in
+            fs::read_dir(&inner.tmp_dir).map_err(|e| DatanodeError::io(ctx(&inner.tmp_dir), e))?
+        {
+            let path = entry
+                .map_err(|e| DatanodeError::io(ctx(&inner.tmp_dir), e))?
+                .path();
+            let removed = if path.is_dir() {
+                fs::remove_dir_all(&path)
+            } else {
+                fs::remove_file(&path)
+            };
+            removed.map_err(|e| DatanodeError::io(format!("removing {}", path.display()), e))?;
+        }
+        let store = BlockStore {
+            inner: Arc::new(inner),
+        };
+        store.load_index()?;
+        let (n, used) = (store.block_count(), store.used());
+        log::info!(
+            "block store {}: {n} blocks, {used} bytes",
+            data_dir.display()
+        );
+        Ok(store)
+    }
+
+    fn load_index(&self) -> Result<()> {
+        let blocks_dir = &self.inner.blocks_dir;
+        let ctx = || format!("scanning {}", blocks_dir.display());
+        let mut index = Index::default();
+        for sub in fs::read_dir(blocks_dir).map_err(|e| DatanodeError::io(ctx(), e))? {
+            let sub = sub.map_err(|e| DatanodeError::io(ctx(), e))?.path();
+            if !sub.is_dir() {
+                continue;
+            }
+            for entry in fs::read_dir(&sub).map_err(|e| DatanodeError::io(ctx(), e))? {
+                let path = entry.map_err(|e| DatanodeError::io(ctx(), e))?.path();
+                let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+                let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+                match ext {
+                    "blk" => match stem.parse::<BlockId>() {
+                        Ok(id) => match check_replica(&path, &path.with_extension("meta")) {
+                            Ok(info) => {
+                                index.used += info.len;
+                                index.blocks.insert(id, info);
+                            }
+                            Err(why) => {
+                                log::warn!("quarantining replica {id} found at startup: {why}");
+                                self.move_to_corrupt(&path, stem);
+                            }
+                        },
+                        Err(_) => {
+                            log::warn!("quarantining {}: not a block id", path.display());
+                            self.move_to_corrupt(&path, stem);
+                        }
+                    },
+                    // A meta without data is left by a write interrupted
+                    // between its two renames: the block was never acked.
+                    "meta" if !path.with_extension("blk").exists() => {
+                        log::info!("removing orphan {}", path.display());
+                        if let Err(e) = fs::remove_file(&path) {
+                            log::warn!("cannot remove {}: {e}", path.display());
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        *lock(&self.inner.index) = index;
+        Ok(())
+    }
+
+    /// Capacity cap from `--capacity`, if any.
+    pub fn capacity(&self) -> Option<u64> {
+        self.inner.capacity
+    }
+
+    /// The data dir's `blocks/` directory (for disk-space queries).
+    pub fn blocks_dir(&self) -> &Path {
+        &self.inner.blocks_dir
+    }
+
+    pub fn get(&self, id: BlockId) -> Option<BlockInfo> {
+        lock(&self.inner.index).blocks.get(&id).copied()
+    }
+
+    pub fn block_count(&self) -> usize {
+        lock(&self.inner.index).blocks.len()
+    }
+
+    /// Bytes of block data held.
+    pub fn used(&self) -> u64 {
+        lock(&self.inner.index).used
+    }
+
+    /// Every finalized replica (a full block report).
+    pub fn list(&self) -> Vec<ReportedBlock> {
+        lock(&self.inner.index)
+            .blocks
+            .iter()
+            .map(|(id, b)| ReportedBlock {
+                id: *id,
+                len: b.len,
+                sha256: b.sha256,
+            })
+            .collect()
+    }
+
+    /// Forgets a replica and its bytes (callers hold the files lock).
+    pub(super) fn remove_from_index(&self, id: BlockId) -> Option<BlockInfo> {
+        let mut index = lock(&self.inner.index);
+        let info = index.blocks.remove(&id)?;
+        index.used -= info.len;
+        Some(info)
+    }
+
+    /// Refuses ([`DatanodeError::NoSpace`]) `len` more bytes that would take
+    /// the store past its `--capacity` cap.
+    pub(super) fn check_room(&self, len: u64) -> Result<()> {
+        if let Some(cap) = self.inner.capacity {
+            let used = self.used();
+            if used.saturating_add(len) > cap {
+                return Err(DatanodeError::NoSpace(format!(
+                    "{len} more bytes would exceed this node's capacity ({used} of {cap} used)"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Startup check of one replica: a decodable, consistent meta whose length is
+/// the data file's length. Returns why not, for the log.
+fn check_replica(blk: &Path, meta: &Path) -> std::result::Result<BlockInfo, String> {
+    let bytes = fs::read(meta).map_err(|e| format!("meta file: {e}"))?;
+    let m: BlockChecksums = codec::decode(&bytes).map_err(|e| format!("meta file: {e}"))?;
+    if !m.is_consistent() || m.chunk_size as usize != CHUNK_SIZE {
+        return Err("meta file is inconsistent".into());
+    }
+    let on_disk = fs::metadata(blk)
+        .map_err(|e| format!("data file: {e}"))?
+        .len();
+    if on_disk != m.len {
+        return Err(format!("{on_disk} bytes on disk, meta says {}", m.len));
+    }
+    Ok(BlockInfo {
+        len: m.len,
+        sha256: m.sha256,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::tests::{data, put, read_all, tmp_files};
+
+    #[tokio::test]
+    async fn restart_reloads_index_and_quarantines_bad_replicas() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlockStore::open(dir.path(), None).await.unwrap();
+        let (a, b, c, d) = (
+            BlockId::new(),
+            BlockId::new(),
+            BlockId::new(),
+            BlockId::new(),
+        );
+        let bytes = data(CHUNK_SIZE + 3);
+        let ia = put(&store, a, &bytes).await;
+        put(&store, b, &bytes).await;
+        put(&store, c, &bytes).await;
+        put(&store, d, &bytes).await;
+        // b loses its meta, c gets truncated, d's meta is garbage; a stray temp file.
+        fs::remove_file(store.meta_path(b)).unwrap();
+        fs::OpenOptions::new()
+            .write(true)
+            .open(store.block_path(c))
+            .unwrap()
+            .set_len(10)
+            .unwrap();
+        fs::write(store.meta_path(d), b"\x01garbage").unwrap();
+        fs::write(dir.path().join("tmp").join("x.tmp"), b"left over").unwrap();
+        drop(store);
+
+        let store = BlockStore::open(dir.path(), None).await.unwrap();
+        assert_eq!(
+            store.list(),
+            vec![ReportedBlock {
+                id: a,
+                len: ia.len,
+                sha256: ia.sha256
+            }]
+        );
+        assert_eq!(store.used(), ia.len);
+        assert_eq!(read_all(&store, a, None, None).await.unwrap(), bytes);
+        assert_eq!(tmp_files(dir.path()), 0);
+        let quarantined = fs::read_dir(dir.path().join("corrupt")).unwrap().count();
+        assert_eq!(quarantined, 5, "b.blk, c.blk+meta, d.blk+meta");
+        for id in [b, c, d] {
+            assert!(!store.block_path(id).exists());
+        }
+    }
+}

@@ -1,0 +1,209 @@
+//! `BlockStore`: block replicas on the local disk, and the only module of the
+//! datanode that claims durability. This file holds the handle and the map;
+//! each part of the job is a file of its own:
+//!
+//! - `layout.rs`: where a replica's files are under the data dir (`blocks/`
+//!   fanned out by id, `tmp/`, `corrupt/`), and quarantine's move.
+//! - `index.rs`: which replicas the store holds, in memory, and the startup
+//!   scan of `blocks/` that rebuilds it when the store opens.
+//! - `write.rs`: [`BlockWriter`], a block's bytes into a temp file,
+//!   checksummed as they pass, then sealed ([`SealedBlock`]).
+//! - `commit.rs`: the durable step that makes a sealed block a replica.
+//! - `read.rs`: [`BlockRead`], the verified bytes of a block or a range.
+//! - `remove.rs`: replicas leaving: delete, quarantine, vanished.
+//!
+//! Invariants (each stated in full where its code is):
+//! - A block is in the index only once its `.blk` and `.meta` are durable in
+//!   `blocks/`; an unfinished or failed write leaves nothing behind
+//!   (`commit.rs`).
+//! - Every byte a read hands out was checked against its chunk's CRC32C,
+//!   and a whole block against its SHA-256 unless the reader checks that
+//!   itself (`read.rs`). Deciding what to do about a corrupt replica
+//!   (quarantine, report) is the caller's job ([`crate::sender`],
+//!   [`crate::scanner`]).
+//! - Files move in or out of `blocks/` only under the files lock, so two
+//!   writers, a delete and a quarantine of the same id never interleave
+//!   their renames (`commit.rs`, `remove.rs`).
+//! - Blocking file I/O runs on tokio's blocking pool, in ~1 MiB pieces;
+//!   writes are direct, reads go through the page cache ([`crate::direct`]).
+//!
+//! Does not talk to the network and does not know about the namenode.
+use dfs_common::checksum::CHUNK_SIZE;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+mod commit;
+mod index;
+mod layout;
+mod read;
+mod remove;
+mod write;
+
+pub use index::BlockInfo;
+pub use read::{BlockRead, ReadCheck, ReadStream};
+pub use write::{BlockWriter, Digest, Expected, SealedBlock, MAX_BLOCK_LEN};
+
+/// Bytes per disk read or write: 16 whole chunks, large enough that the data
+/// path is not bound by syscalls and small enough to keep memory flat.
+const IO_BUF: usize = 16 * CHUNK_SIZE;
+
+/// Pieces queued between the network side and the disk thread (per transfer):
+/// enough to overlap the two, little enough to keep backpressure tight.
+const IO_QUEUE: usize = 4;
+
+/// The block store. Cheap to clone (an `Arc` inside).
+#[derive(Clone)]
+pub struct BlockStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    blocks_dir: PathBuf,
+    tmp_dir: PathBuf,
+    corrupt_dir: PathBuf,
+    capacity: Option<u64>,
+    index: Mutex<index::Index>,
+    /// Held (on blocking threads only) while files move in or out of
+    /// `blocks/`, so that two writers, a delete and a quarantine of the same
+    /// id never interleave their renames.
+    files: Mutex<()>,
+    tmp_seq: AtomicU64,
+}
+
+/// Locks a mutex, recovering from poisoning: every critical section leaves
+/// the data consistent (single inserts and removes), so a panic elsewhere
+/// does not make it unusable.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    //! Helpers for every part's tests, and the round trip through the whole
+    //! store.
+    use super::*;
+    use crate::error::{DatanodeError, Result};
+    use dfs_common::checksum::{BlockChecksums, Sha256Digest};
+    use dfs_common::ids::BlockId;
+    use futures_util::StreamExt;
+    use std::fs;
+    use std::path::Path;
+
+    pub(super) fn data(n: usize) -> Vec<u8> {
+        (0..n).map(|i| (i * 31 % 251) as u8).collect()
+    }
+
+    pub(super) async fn put(store: &BlockStore, id: BlockId, bytes: &[u8]) -> BlockInfo {
+        let mut w = store.writer(id, None).await.unwrap();
+        for piece in bytes.chunks(10_000) {
+            w.write(piece).await.unwrap();
+        }
+        w.finish(Expected::default()).await.unwrap()
+    }
+
+    pub(super) async fn read_all(
+        store: &BlockStore,
+        id: BlockId,
+        off: Option<u64>,
+        len: Option<u64>,
+    ) -> Result<Vec<u8>> {
+        let mut r = store.read(id, off, len).await?;
+        let mut out = Vec::new();
+        while let Some(piece) = r.stream.next().await {
+            out.extend_from_slice(&piece?);
+        }
+        assert_eq!(out.len() as u64, r.len);
+        Ok(out)
+    }
+
+    pub(super) fn tmp_files(dir: &Path) -> usize {
+        fs::read_dir(dir.join("tmp")).unwrap().count()
+    }
+
+    #[tokio::test]
+    async fn write_then_read_whole_and_ranges() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlockStore::open(dir.path(), None).await.unwrap();
+        let bytes = data(CHUNK_SIZE * 20 + 17); // spans two 1 MiB read batches
+        let id = BlockId::new();
+        let info = put(&store, id, &bytes).await;
+        assert_eq!(
+            info,
+            BlockInfo {
+                len: bytes.len() as u64,
+                sha256: Sha256Digest::of(&bytes)
+            }
+        );
+        assert_eq!(store.used(), bytes.len() as u64);
+        assert_eq!(store.meta(id).await.unwrap(), BlockChecksums::of(&bytes));
+        assert!(store.block_path(id).exists());
+        assert_eq!(tmp_files(dir.path()), 0);
+
+        assert_eq!(read_all(&store, id, None, None).await.unwrap(), bytes);
+        let cs = CHUNK_SIZE as u64;
+        for (off, len) in [
+            (0, 1),
+            (cs - 1, 2),
+            (cs, cs),
+            (5, 3 * cs),
+            (15 * cs + 3, 2 * cs),
+            (20 * cs, 17),
+            (20 * cs + 16, 1),
+        ] {
+            let got = read_all(&store, id, Some(off), Some(len)).await.unwrap();
+            assert_eq!(
+                got,
+                &bytes[off as usize..(off + len) as usize],
+                "{off}+{len}"
+            );
+        }
+        let n = bytes.len() as u64;
+        assert!(read_all(&store, id, Some(n), None)
+            .await
+            .unwrap()
+            .is_empty());
+        assert!(read_all(&store, id, Some(n), Some(0))
+            .await
+            .unwrap()
+            .is_empty());
+        assert!(matches!(
+            store.read(id, Some(n + 1), None).await,
+            Err(DatanodeError::BadRequest(_))
+        ));
+        assert!(matches!(
+            store.read(id, Some(n - 1), Some(2)).await,
+            Err(DatanodeError::BadRequest(_))
+        ));
+        assert!(matches!(
+            store.read(BlockId::new(), None, None).await,
+            Err(DatanodeError::NotFound(_))
+        ));
+
+        // Same bytes again: idempotent. Different bytes: conflict.
+        assert_eq!(put(&store, id, &bytes).await, info);
+        let mut w = store.writer(id, None).await.unwrap();
+        w.write(b"other").await.unwrap();
+        assert!(matches!(
+            w.finish(Expected::default()).await,
+            Err(DatanodeError::Conflict(_))
+        ));
+        assert_eq!(tmp_files(dir.path()), 0);
+        assert_eq!(store.used(), n);
+
+        assert!(store.delete(id).await.unwrap());
+        assert!(!store.delete(id).await.unwrap());
+        assert!(!store.block_path(id).exists());
+        assert_eq!(store.used(), 0);
+    }
+
+    #[tokio::test]
+    async fn empty_block() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlockStore::open(dir.path(), None).await.unwrap();
+        let id = BlockId::new();
+        let info = put(&store, id, b"").await;
+        assert_eq!(info.sha256, Sha256Digest::empty());
+        assert!(read_all(&store, id, None, None).await.unwrap().is_empty());
+    }
+}
