@@ -31,6 +31,7 @@ pub mod error;
 #[cfg(test)]
 mod fake_cluster;
 pub mod namenode;
+mod task;
 mod upload;
 
 pub use error::{ClientError, Result};
