@@ -44,10 +44,56 @@ use self::read::ReadState;
 use crate::datanode::DatanodeClient;
 use crate::error::{ClientError, Result};
 use crate::namenode::NamenodeClient;
-use crate::FileReader;
+use bytes::Bytes;
 use dfs_common::path::DfsPath;
-use dfs_common::proto::client::{FileLocations, FileType};
+use dfs_common::proto::client::{FileLocations, FileStatus, FileType};
+use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+/// A verified byte stream of (part of) a file. Every byte it yields has been
+/// checked against its chunk checksum.
+pub struct FileReader {
+    pub status: FileStatus,
+    /// How many bytes this reader yields in all.
+    pub len: u64,
+    stream: BoxStream<'static, Result<Bytes>>,
+}
+
+impl futures_util::Stream for FileReader {
+    type Item = Result<Bytes>;
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.stream.as_mut().poll_next(cx)
+    }
+}
+
+impl FileReader {
+    fn new(status: FileStatus, len: u64, stream: BoxStream<'static, Result<Bytes>>) -> Self {
+        Self {
+            status,
+            len,
+            stream,
+        }
+    }
+
+    /// Reads the first verified piece now, and gives back a reader that
+    /// yields it and then the rest. Relays that answer over HTTP call this
+    /// before sending a status line, so a file whose first block cannot be
+    /// read gets a proper error answer rather than a 200 with a cut body.
+    pub async fn primed(mut self) -> Result<FileReader> {
+        use futures_util::StreamExt;
+        let first = match self.stream.next().await {
+            Some(Ok(piece)) => Some(piece),
+            Some(Err(e)) => return Err(e),
+            None => None,
+        };
+        let stream = futures_util::stream::iter(first.map(Ok))
+            .chain(self.stream)
+            .boxed();
+        Ok(FileReader { stream, ..self })
+    }
+}
 
 /// Opens `path` for reading `[offset, offset + length)` (to the end when
 /// `length` is `None`).

@@ -15,6 +15,7 @@ use super::plan::aligned_range;
 use super::verify::meta_problem;
 use crate::datanode::DatanodeClient;
 use crate::error::Result;
+use crate::task::AbortOnDrop;
 use bytes::Bytes;
 use dfs_common::checksum::BlockChecksums;
 use dfs_common::proto::client::LocatedBlock;
@@ -33,7 +34,9 @@ pub(super) const PREFETCH_AT: u64 = 8 * 1024 * 1024;
 pub(super) struct Prefetch {
     block: LocatedBlock,
     want_end: u64,
-    task: tokio::task::JoinHandle<Option<Opened>>,
+    /// Aborted when dropped: a reader dropped or gone elsewhere does not
+    /// leave a GET open.
+    task: AbortOnDrop<Option<Opened>>,
 }
 
 impl Prefetch {
@@ -45,10 +48,10 @@ impl Prefetch {
         let block = block.clone();
         let want_end = end.min(block.offset + block.len) - block.offset;
         let (dn, addr) = (dn.clone(), replica.addr.clone());
-        let task = tokio::spawn({
+        let task = AbortOnDrop(tokio::spawn({
             let block = block.clone();
             async move { open_ahead(&dn, &addr, &block, want_end).await }
-        });
+        }));
         Some(Prefetch {
             block,
             want_end,
@@ -62,14 +65,7 @@ impl Prefetch {
         if self.block.block_id != block.block_id || self.want_end != want_end {
             return None;
         }
-        (&mut self.task).await.ok().flatten()
-    }
-}
-
-impl Drop for Prefetch {
-    fn drop(&mut self) {
-        // A reader dropped or gone elsewhere does not leave a GET open.
-        self.task.abort();
+        (&mut self.task.0).await.ok().flatten()
     }
 }
 

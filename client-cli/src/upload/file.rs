@@ -23,7 +23,7 @@ use super::retry::{write_block, Retries, Target};
 use crate::datanode::DatanodeClient;
 use crate::error::{ClientError, Result};
 use crate::namenode::NamenodeClient;
-use crate::Progress;
+use crate::progress::Progress;
 use dfs_common::checksum::{Sha256Hasher, Sha256State};
 use dfs_common::ids::{BlockId, FileId};
 use dfs_common::path::DfsPath;

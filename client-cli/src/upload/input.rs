@@ -14,7 +14,7 @@
 //!   stream past that cannot be read again, and says so
 //!   ([`BlockSource::can_resend`]).
 //! - Progress counts each source byte once, whatever the attempts.
-use crate::Progress;
+use crate::progress::Progress;
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use std::collections::VecDeque;
@@ -91,7 +91,7 @@ impl<R: AsyncRead + AsyncSeek + Unpin> Input for Seekable<R> {
 /// Read once (a pipeline failure is retried from the replay buffer, as for
 /// any plain stream).
 pub(super) struct Chain<I> {
-    pub(super) tail: Option<crate::FileReader>,
+    pub(super) tail: Option<crate::download::FileReader>,
     pub(super) leftover: Bytes,
     pub(super) first: Option<Bytes>,
     pub(super) rest: I,

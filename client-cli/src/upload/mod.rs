@@ -92,13 +92,44 @@ use self::retry::unavailable_context;
 use crate::datanode::DatanodeClient;
 use crate::error::{ClientError, Result};
 use crate::namenode::NamenodeClient;
-use crate::{Progress, UploadOptions};
+use crate::progress::Progress;
 use bytes::Bytes;
 use dfs_common::checksum::Sha256Hasher;
 use dfs_common::error::ErrorCode;
 use dfs_common::path::DfsPath;
 use dfs_common::proto::client::{AppendRequest, AppendResponse, CreateRequest, FileStatus};
 use futures_util::StreamExt;
+
+/// How to write a file.
+#[derive(Debug, Clone)]
+pub struct UploadOptions {
+    /// Replace an existing file.
+    pub overwrite: bool,
+    /// Make missing parent directories (default: yes, as WebHDFS `CREATE`;
+    /// `dfs put` asks for an existing parent, as `hdfs dfs -put`).
+    pub create_parent: bool,
+    /// Default: the namenode's.
+    pub replication: Option<u16>,
+    /// Default: the namenode's.
+    pub block_size: Option<u64>,
+    /// Owner recorded for the file (default: the namenode's).
+    pub owner: Option<String>,
+    /// Mode bits (default 644).
+    pub permission: Option<u16>,
+}
+
+impl Default for UploadOptions {
+    fn default() -> Self {
+        UploadOptions {
+            overwrite: false,
+            create_parent: true,
+            replication: None,
+            block_size: None,
+            owner: None,
+            permission: None,
+        }
+    }
+}
 
 /// Writes `input` to `path`; see the module doc.
 pub(crate) async fn upload<I: Input>(

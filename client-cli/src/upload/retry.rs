@@ -24,7 +24,7 @@ use super::lease::abandon;
 use crate::datanode::DatanodeClient;
 use crate::error::{ClientError, Result};
 use crate::namenode::NamenodeClient;
-use crate::Progress;
+use crate::progress::Progress;
 use dfs_common::checksum::Sha256Hasher;
 use dfs_common::error::ErrorCode;
 use dfs_common::ids::{BlockId, FileId};
