@@ -1,20 +1,49 @@
 //! What an upload holds at the namenode while it runs, and gives back: the
-//! write lease, renewed in the background; the file, abandoned when the
-//! upload fails or its future is dropped; a block, abandoned when an
-//! attempt at it failed or it was never used.
+//! write lease, renewed in the background ([`hold`]); the file, abandoned
+//! when the upload fails or its future is dropped; a block, abandoned when
+//! an attempt at it failed or it was never used.
 //!
 //! Invariants:
 //! - The renewal task ends with the upload (it is aborted when dropped).
 //! - Giving back is best effort: a failure is logged, never the upload's
 //!   error (the namenode's lease expiry cleans up what is left).
+use crate::error::Result;
 use crate::namenode::NamenodeClient;
 use crate::task::AbortOnDrop;
 use dfs_common::ids::{BlockId, FileId};
 use dfs_common::proto::client::AbandonBlockRequest;
+use std::future::Future;
 use std::time::Duration;
 
+/// Runs `write` on the file `file_id` while holding its write lease
+/// (renewed every `interval_ms`), and abandons the file when `write` fails
+/// (awaited before the error is returned) or is dropped before it ends
+/// (in the background). `what` names the write in the log ("upload of /f").
+pub(super) async fn hold<T>(
+    nn: &NamenodeClient,
+    file_id: FileId,
+    interval_ms: u64,
+    what: String,
+    write: impl Future<Output = Result<T>>,
+) -> Result<T> {
+    let mut abandon = AbandonOnDrop {
+        nn: nn.clone(),
+        file_id,
+        armed: true,
+    };
+    let _lease = renew_lease_in_background(nn, file_id, interval_ms);
+    let result = write.await;
+    abandon.armed = false;
+    if result.is_err() {
+        if let Err(e) = nn.abandon_file(file_id).await {
+            log::warn!("could not abandon the failed {what}: {e}");
+        }
+    }
+    result
+}
+
 /// Renews the write lease every `interval_ms` until dropped.
-pub(super) fn renew_lease_in_background(
+fn renew_lease_in_background(
     nn: &NamenodeClient,
     file_id: FileId,
     interval_ms: u64,
@@ -39,10 +68,10 @@ pub(super) fn renew_lease_in_background(
 
 /// Abandons the file if the upload future is dropped before it finished
 /// (the explicit error path abandons and awaits instead).
-pub(super) struct AbandonOnDrop {
-    pub(super) nn: NamenodeClient,
-    pub(super) file_id: FileId,
-    pub(super) armed: bool,
+struct AbandonOnDrop {
+    nn: NamenodeClient,
+    file_id: FileId,
+    armed: bool,
 }
 
 impl Drop for AbandonOnDrop {

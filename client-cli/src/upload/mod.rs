@@ -87,7 +87,6 @@ pub(crate) use input::{Plain, Seekable};
 
 use self::file::{write_file, Opened, Resume};
 use self::input::{Chain, Input, PIECE};
-use self::lease::{renew_lease_in_background, AbandonOnDrop};
 use self::retry::unavailable_context;
 use crate::datanode::DatanodeClient;
 use crate::error::{ClientError, Result};
@@ -164,13 +163,6 @@ pub(crate) async fn upload<I: Input>(
         .await
         .map_err(|e| unavailable_context(e, path))?;
     let file_id = created.file_id;
-    let mut abandon = AbandonOnDrop {
-        nn: nn.clone(),
-        file_id,
-        armed: true,
-    };
-    let _lease = renew_lease_in_background(nn, file_id, created.lease_renew_interval_ms);
-
     let start = Resume {
         length: 0,
         hash: Sha256Hasher::new(),
@@ -181,14 +173,9 @@ pub(crate) async fn upload<I: Input>(
         block_size: created.block_size,
         replication: created.replication,
     };
-    let result = write_file(nn, dn, path, opened, input, progress, start).await;
-    abandon.armed = false;
-    if result.is_err() {
-        if let Err(e) = nn.abandon_file(file_id).await {
-            log::warn!("could not abandon the failed upload of {path}: {e}");
-        }
-    }
-    result
+    let write = write_file(nn, dn, path, opened, input, progress, start);
+    let interval_ms = created.lease_renew_interval_ms;
+    lease::hold(nn, file_id, interval_ms, format!("upload of {path}"), write).await
 }
 
 /// Appends `input` to the complete file at `path` (see
@@ -213,21 +200,9 @@ pub(crate) async fn append<I: Input>(
         .append(&AppendRequest { path: path.clone() })
         .await
         .map_err(|e| unavailable_context(e, path))?;
-    let file_id = opened.file_id;
-    let mut abandon = AbandonOnDrop {
-        nn: nn.clone(),
-        file_id,
-        armed: true,
-    };
-    let _lease = renew_lease_in_background(nn, file_id, opened.lease_renew_interval_ms);
-    let result = append_under_lease(nn, dn, path, &opened, first, input, progress).await;
-    abandon.armed = false;
-    if result.is_err() {
-        if let Err(e) = nn.abandon_file(file_id).await {
-            log::warn!("could not abandon the failed append to {path}: {e}");
-        }
-    }
-    result
+    let write = append_under_lease(nn, dn, path, &opened, first, input, progress);
+    let (file_id, interval_ms) = (opened.file_id, opened.lease_renew_interval_ms);
+    lease::hold(nn, file_id, interval_ms, format!("append to {path}"), write).await
 }
 
 async fn append_under_lease<I: Input>(
