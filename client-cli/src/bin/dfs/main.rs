@@ -6,7 +6,9 @@
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
 mod cli;
+mod error;
 mod local;
+mod time;
 
 use std::io::Write;
 use std::process::ExitCode;

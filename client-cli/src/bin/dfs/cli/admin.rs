@@ -1,8 +1,9 @@
 //! Cluster and replication verbs: `setrep [-w]`, `checksum`, `fsck`,
 //! `report`, `decommission` / `recommission`, `safemode`.
+use super::ctx::{parse_path, Ctx};
 use super::output::{self, emit, emit_json};
 use super::progress::StatusLine;
-use super::{parse_path, CliError, CliResult, Ctx};
+use crate::error::{CliError, CliResult};
 use dfs_client::{SafeModeAction, SafeModeStatus};
 use dfs_common::ids::NodeId;
 use dfs_common::proto::client::{

@@ -1,7 +1,8 @@
 //! Namespace verbs: `mkdir`, `ls`, `stat`, `du`, `rm`, `mv`. Each is one or
 //! a few namenode calls through `dfs_client`; none moves file bytes.
+use super::ctx::{parse_path, Ctx};
 use super::output::{self, emit, emit_json};
-use super::{hint, is_not_found, parse_path, CliError, CliResult, Ctx};
+use crate::error::{hint, is_not_found, CliError, CliResult};
 use dfs_client::ClientError;
 use dfs_common::error::ErrorCode;
 use dfs_common::path::DfsPath;

@@ -21,9 +21,11 @@
 //!   unseekable sources get the library's in-memory retry only.
 //! - Progress bars only where [`Ctx::progress`] allows, and for `cat`/`get -`
 //!   only when stdout is a regular file (a bar next to a pager is noise).
+use super::args::PutArgs;
+use super::ctx::{parse_path, Ctx};
 use super::output::{emit_json, transfer_line};
 use super::progress::Bar;
-use super::{hint, io_failure, is_not_found, parse_path, CliError, CliResult, Ctx, PutArgs};
+use crate::error::{hint, io_failure, is_not_found, CliError, CliResult};
 use dfs_client::UploadOptions;
 use dfs_common::path::DfsPath;
 use dfs_common::proto::client::{FileStatus, FileType};

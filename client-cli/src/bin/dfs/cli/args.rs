@@ -1,0 +1,582 @@
+//! The command line as clap parses it: the global flags, one [`Command`]
+//! per verb with its arguments, and the checks clap cannot express (the
+//! globals that do not apply to `dfs local`).
+//!
+//! It runs nothing; `cli::run` takes what it parsed.
+//!
+//! Invariants:
+//! - Misuse is clap's error: exit 2 (0 for `--help`).
+//! - Every argument and flag has a description; `dfs local` hides the
+//!   globals it has no use for, and refuses them when given.
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use dfs_common::units::{ByteSize, HumanDuration};
+
+/// Default namenode address (also what `dfs local` starts).
+pub const DEFAULT_NAMENODE: &str = "http://127.0.0.1:9870";
+
+/// The help heading of the flags every command takes.
+const GLOBAL: &str = "Global options";
+
+/// `dfs`: the command-line client of the dfs distributed file system.
+#[derive(Parser, Debug)]
+#[command(name = "dfs", version = dfs_common::VERSION, about = "dfs: files on a small HDFS-like cluster, from the command line")]
+pub struct Cli {
+    /// Namenode URL.
+    #[arg(
+        long,
+        global = true,
+        env = "DFS_NAMENODE",
+        hide_env_values = true,
+        default_value = DEFAULT_NAMENODE,
+        value_name = "URL",
+        help_heading = GLOBAL
+    )]
+    pub namenode: String,
+    /// Bearer token for a namenode with access control on (prefer the
+    /// environment: a flag shows in `ps`).
+    #[arg(
+        long,
+        global = true,
+        env = "DFS_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN",
+        help_heading = GLOBAL
+    )]
+    pub token: Option<String>,
+    /// Machine-readable output: one JSON document on stdout.
+    #[arg(long, global = true, help_heading = GLOBAL)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run a namenode and N datanodes on this machine until Ctrl-C.
+    Local(crate::local::LocalArgs),
+    /// Make directories.
+    Mkdir {
+        /// Make missing parents too; no error if the directory exists.
+        #[arg(short = 'p', long = "parents")]
+        parents: bool,
+        /// Directories to make (an existing one is an error without -p).
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<String>,
+    },
+    /// List a directory (or show one file).
+    Ls {
+        /// List subdirectories too.
+        #[arg(short = 'R', long = "recursive")]
+        recursive: bool,
+        /// Directory to list, or a file.
+        #[arg(default_value = "/", value_name = "PATH")]
+        path: String,
+    },
+    /// Show everything known about a file or directory.
+    Stat {
+        /// File or directory.
+        #[arg(value_name = "PATH")]
+        path: String,
+    },
+    /// Space used: one line per entry of a directory, or one total with -s.
+    /// Columns: size, space consumed with all replicas, path.
+    Du {
+        /// One total for PATH.
+        #[arg(short = 's', long = "summary")]
+        summary: bool,
+        /// Print a header line naming the columns.
+        #[arg(short = 'v', long = "verbose")]
+        verbose: bool,
+        /// Directory (each entry is summed) or file.
+        #[arg(default_value = "/", value_name = "PATH")]
+        path: String,
+    },
+    /// Upload local files ('-' reads stdin; a directory with -r).
+    Put(PutArgs),
+    /// Download a file ('-' writes stdout; into LOCAL if it is a directory).
+    Get {
+        /// Replace an existing local file.
+        #[arg(short = 'f', long = "force")]
+        force: bool,
+        /// Print a summary line (bytes, time, rate) even when not on a terminal.
+        #[arg(short = 'v', long = "verbose")]
+        verbose: bool,
+        /// File to download.
+        #[arg(value_name = "REMOTE")]
+        remote: String,
+        /// Local file or existing directory ('-' for stdout).
+        #[arg(default_value = ".", value_name = "LOCAL")]
+        local: String,
+    },
+    /// Write files to stdout.
+    Cat {
+        /// Files, written one after another.
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<String>,
+    },
+    /// Remove files (and directories with -r).
+    Rm {
+        /// Remove directories and everything in them.
+        #[arg(short = 'r', short_alias = 'R', long = "recursive")]
+        recursive: bool,
+        /// No error when a path does not exist.
+        #[arg(short = 'f', long = "force")]
+        force: bool,
+        /// Files or directories to remove.
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<String>,
+    },
+    /// Rename or move (into DST when DST is a directory).
+    Mv {
+        /// What to move.
+        #[arg(value_name = "SRC")]
+        src: String,
+        /// New path, or an existing directory to move SRC into (its parent must exist).
+        #[arg(value_name = "DST")]
+        dst: String,
+    },
+    /// Change a file's replication (-w: and wait until it is reached).
+    Setrep {
+        /// Wait until every block of the file has exactly N live replicas.
+        #[arg(short = 'w', long = "wait")]
+        wait: bool,
+        /// How long -w waits at most (e.g. 90s, 10m).
+        #[arg(long, default_value = "10m", value_name = "DUR")]
+        timeout: HumanDuration,
+        /// Replicas of each block, 1 to 32.
+        #[arg(value_parser = clap::value_parser!(u16).range(1..=dfs_common::MAX_REPLICATION as i64), value_name = "N")]
+        replication: u16,
+        /// File whose replication changes.
+        #[arg(value_name = "PATH")]
+        path: String,
+    },
+    /// Print a file's SHA-256 (as sha256sum does).
+    Checksum {
+        /// File to print the SHA-256 of.
+        #[arg(value_name = "PATH")]
+        path: String,
+    },
+    /// Check block health under a path (exit 1 when blocks are missing or corrupt).
+    Fsck {
+        /// Check the blocks of every file under PATH.
+        #[arg(default_value = "/", value_name = "PATH")]
+        path: String,
+    },
+    /// Cluster summary, repair progress and datanodes.
+    Report,
+    /// Drain a datanode: copy its replicas elsewhere so it can be stopped.
+    Decommission {
+        /// Node id, a unique prefix of one, or its address (host:port or URL).
+        #[arg(value_name = "NODE")]
+        node: String,
+    },
+    /// Put a decommissioning or decommissioned datanode back into service.
+    Recommission {
+        /// Node id, a unique prefix of one, or its address (host:port or URL).
+        #[arg(value_name = "NODE")]
+        node: String,
+    },
+    /// Show, enter or leave the namenode's safe mode.
+    Safemode {
+        /// get: show it; enter: stop all changes; leave: resume them.
+        #[arg(value_enum, value_name = "ACTION")]
+        action: SafemodeArg,
+    },
+    /// Save a consistent checkpoint of the namenode's metadata (for
+    /// `namenode --restore FILE`); `-` writes it to stdout.
+    Backup {
+        /// Replace FILE if it exists.
+        #[arg(short = 'f', long = "force")]
+        force: bool,
+        /// Where to write the checkpoint ('-' for stdout).
+        #[arg(value_name = "FILE")]
+        file: String,
+    },
+    /// Replicas that datanodes hold of blocks the namespace does not know;
+    /// `delete` orders them all deleted (held ones included).
+    Orphans {
+        /// list (the default): show them; delete: order them deleted.
+        #[arg(value_enum, value_name = "ACTION")]
+        action: Option<OrphansArg>,
+    },
+}
+
+/// `dfs orphans [list|delete]`.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OrphansArg {
+    List,
+    Delete,
+}
+
+/// `dfs safemode get|enter|leave`.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SafemodeArg {
+    Get,
+    Enter,
+    Leave,
+}
+
+impl From<SafemodeArg> for dfs_client::SafeModeAction {
+    fn from(a: SafemodeArg) -> Self {
+        match a {
+            SafemodeArg::Get => dfs_client::SafeModeAction::Get,
+            SafemodeArg::Enter => dfs_client::SafeModeAction::Enter,
+            SafemodeArg::Leave => dfs_client::SafeModeAction::Leave,
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct PutArgs {
+    /// Overwrite existing files.
+    #[arg(short = 'f', long = "force")]
+    pub force: bool,
+    /// Replicas of each block, 1 to 32 (default: the namenode's).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=dfs_common::MAX_REPLICATION as i64), value_name = "N")]
+    pub replication: Option<u16>,
+    /// Block size, e.g. 4MiB (default: the namenode's).
+    #[arg(long, value_name = "SIZE")]
+    pub block_size: Option<ByteSize>,
+    /// Upload directories and everything in them.
+    #[arg(short = 'r', short_alias = 'R', long = "recursive")]
+    pub recursive: bool,
+    /// Print a summary line per file (bytes, time, rate) even when not on a terminal.
+    #[arg(short = 'v', long = "verbose")]
+    pub verbose: bool,
+    /// Local files ('-' for stdin).
+    #[arg(required = true, value_name = "LOCAL")]
+    pub sources: Vec<String>,
+    /// Remote file, or existing directory to put them in (the parent
+    /// directory must exist, as with `hdfs dfs -put`).
+    #[arg(value_name = "REMOTE")]
+    pub remote: String,
+}
+
+/// The global flags `dfs local` has no use for: it starts its own namenode.
+const NOT_FOR_LOCAL: [&str; 2] = ["namenode", "token"];
+
+/// The command line as clap sees it, with the global flags that do not
+/// apply to `dfs local` hidden from its help.
+pub fn command() -> clap::Command {
+    let cmd = <Cli as clap::CommandFactory>::command();
+    // A subcommand that has a global's id already does not get the global
+    // (clap propagates globals when it builds the command): give `local`
+    // hidden copies.
+    let hidden: Vec<clap::Arg> = cmd
+        .get_arguments()
+        .filter(|a| NOT_FOR_LOCAL.contains(&a.get_id().as_str()))
+        .map(|a| a.clone().hide(true))
+        .collect();
+    cmd.mut_subcommand("local", |local| local.args(hidden))
+}
+
+/// Parses `args` (the program name first); a misuse is clap's error (exit 2,
+/// or 0 for `--help`).
+pub fn try_parse_from<I, T>(args: I) -> Result<Cli, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    use clap::FromArgMatches;
+    let mut cmd = command();
+    let matches = cmd.try_get_matches_from_mut(args)?;
+    if let Some(local) = matches.subcommand_matches("local") {
+        if let Some(id) = NOT_FOR_LOCAL
+            .iter()
+            .find(|id| local.value_source(id) == Some(clap::parser::ValueSource::CommandLine))
+        {
+            return Err(cmd.error(
+                clap::error::ErrorKind::ArgumentConflict,
+                format!("--{id} does not apply to `dfs local` (it starts its own namenode)"),
+            ));
+        }
+    }
+    Cli::from_arg_matches(&matches).map_err(|e| e.format(&mut cmd))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Cli {
+        try_parse_from(args).unwrap()
+    }
+
+    #[test]
+    fn globals_anywhere() {
+        let c = parse(&["dfs", "ls", "--json", "--namenode", "http://h:1"]);
+        assert!(c.json);
+        assert_eq!(c.namenode, "http://h:1");
+        let c = parse(&["dfs", "--json", "stat", "/a"]);
+        assert!(c.json);
+        assert!(matches!(c.command, Command::Stat { ref path } if path == "/a"));
+    }
+
+    #[test]
+    fn defaults() {
+        match parse(&["dfs", "ls"]).command {
+            Command::Ls { recursive, path } => {
+                assert!(!recursive);
+                assert_eq!(path, "/");
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse(&["dfs", "get", "/a"]).command {
+            Command::Get {
+                remote,
+                local,
+                force,
+                verbose,
+            } => {
+                assert_eq!((remote.as_str(), local.as_str()), ("/a", "."));
+                assert!(!force, "get replaces a local file only with -f");
+                assert!(!verbose);
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse(&["dfs", "get", "-f", "/a", "b"]).command {
+            Command::Get { force, .. } => assert!(force),
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            matches!(parse(&["dfs", "fsck"]).command, Command::Fsck { ref path } if path == "/")
+        );
+    }
+
+    #[test]
+    fn flags() {
+        assert!(matches!(parse(&["dfs", "mkdir", "-p", "/a", "/b"]).command,
+            Command::Mkdir { parents: true, ref paths } if paths.len() == 2));
+        assert!(matches!(
+            parse(&["dfs", "ls", "-R", "/x"]).command,
+            Command::Ls {
+                recursive: true,
+                ..
+            }
+        ));
+        assert!(matches!(
+            parse(&["dfs", "du", "-s", "/x"]).command,
+            Command::Du { summary: true, .. }
+        ));
+        assert!(matches!(parse(&["dfs", "rm", "-r", "/x", "/y"]).command,
+            Command::Rm { recursive: true, force: false, ref paths } if paths.len() == 2));
+        assert!(matches!(
+            parse(&["dfs", "rm", "-R", "-f", "/x"]).command,
+            Command::Rm {
+                recursive: true,
+                force: true,
+                ..
+            }
+        ));
+        assert!(matches!(
+            parse(&["dfs", "setrep", "2", "/x"]).command,
+            Command::Setrep { replication: 2, .. }
+        ));
+        assert!(matches!(
+            parse(&["dfs", "mv", "/a", "/b"]).command,
+            Command::Mv { .. }
+        ));
+        assert!(matches!(parse(&["dfs", "report"]).command, Command::Report));
+    }
+
+    /// Every argument and flag of every command says what it is for; the
+    /// environment variables show without a dangling `=`; `dfs local`
+    /// does not offer the flags that do not apply to it.
+    #[test]
+    fn help_describes_everything() {
+        let mut cmd = command();
+        cmd.build();
+        for sub in cmd.get_subcommands_mut() {
+            let name = sub.get_name().to_string();
+            for arg in sub.get_arguments() {
+                let id = arg.get_id().as_str();
+                if id == "help" || id == "version" || arg.is_hide_set() {
+                    continue;
+                }
+                assert!(
+                    arg.get_help().is_some(),
+                    "dfs {name}: {id} has no description"
+                );
+            }
+            let help = sub.render_help().to_string();
+            assert!(!help.contains("=]"), "dfs {name}: {help}");
+            if name == "local" {
+                assert!(
+                    !help.contains("--namenode") && !help.contains("--token"),
+                    "{help}"
+                );
+                assert!(help.contains("--json"), "{help}");
+            } else if name != "help" {
+                assert!(help.contains("Global options:"), "dfs {name}: {help}");
+            }
+        }
+        let top = cmd.render_help().to_string();
+        assert!(top.contains("[env: DFS_NAMENODE]"), "{top}");
+    }
+
+    #[test]
+    fn flags_that_do_not_apply_to_local_are_refused() {
+        let e = try_parse_from(["dfs", "local", "--namenode", "http://h:1"]).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(e.to_string().contains("does not apply"), "{e}");
+        assert!(try_parse_from(["dfs", "local", "--json"]).is_ok());
+    }
+
+    #[test]
+    fn replication_range_is_the_servers() {
+        assert!(try_parse_from(["dfs", "setrep", "32", "/x"]).is_ok());
+        for bad in ["33", "0", "65535"] {
+            let e = try_parse_from(["dfs", "setrep", bad, "/x"]).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{bad}");
+        }
+        assert!(try_parse_from(["dfs", "put", "--replication", "33", "a", "/b"]).is_err());
+    }
+
+    #[test]
+    fn setrep_wait() {
+        match parse(&["dfs", "setrep", "-w", "3", "/x"]).command {
+            Command::Setrep {
+                wait,
+                timeout,
+                replication,
+                path,
+            } => {
+                assert!(wait);
+                assert_eq!(timeout.0, std::time::Duration::from_secs(600));
+                assert_eq!((replication, path.as_str()), (3, "/x"));
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse(&["dfs", "setrep", "2", "/x", "--wait", "--timeout", "90s"]).command {
+            Command::Setrep { wait, timeout, .. } => {
+                assert!(wait);
+                assert_eq!(timeout.0, std::time::Duration::from_secs(90));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            parse(&["dfs", "setrep", "2", "/x"]).command,
+            Command::Setrep { wait: false, .. }
+        ));
+    }
+
+    #[test]
+    fn admin_verbs() {
+        assert!(matches!(
+            parse(&["dfs", "decommission", "0192ab"]).command,
+            Command::Decommission { ref node } if node == "0192ab"
+        ));
+        assert!(matches!(
+            parse(&["dfs", "--json", "recommission", "127.0.0.1:9864"]).command,
+            Command::Recommission { ref node } if node == "127.0.0.1:9864"
+        ));
+        for (word, want) in [
+            ("get", SafemodeArg::Get),
+            ("enter", SafemodeArg::Enter),
+            ("leave", SafemodeArg::Leave),
+        ] {
+            match parse(&["dfs", "safemode", word]).command {
+                Command::Safemode { action } => assert_eq!(action, want),
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(
+            dfs_client::SafeModeAction::from(SafemodeArg::Leave),
+            dfs_client::SafeModeAction::Leave
+        );
+    }
+
+    #[test]
+    fn put_args() {
+        match parse(&[
+            "dfs",
+            "put",
+            "-f",
+            "--replication",
+            "2",
+            "--block-size",
+            "4MiB",
+            "a",
+            "b",
+            "/dir",
+        ])
+        .command
+        {
+            Command::Put(p) => {
+                assert!(p.force && !p.recursive);
+                assert_eq!(p.replication, Some(2));
+                assert_eq!(p.block_size, Some(ByteSize(4 << 20)));
+                assert_eq!(p.sources, vec!["a", "b"]);
+                assert_eq!(p.remote, "/dir");
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse(&["dfs", "put", "-", "/f"]).command {
+            Command::Put(p) => assert_eq!(
+                (p.sources, p.remote),
+                (vec!["-".to_string()], "/f".to_string())
+            ),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            parse(&["dfs", "put", "-r", "d", "/x"]).command,
+            Command::Put(PutArgs {
+                recursive: true,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn misuse_is_exit_2() {
+        for bad in [
+            vec!["dfs"],
+            vec!["dfs", "put", "/only-one"],
+            vec!["dfs", "setrep", "0", "/x"],
+            vec!["dfs", "setrep", "x", "/x"],
+            vec!["dfs", "put", "--block-size", "lots", "a", "/b"],
+            vec!["dfs", "stat"],
+            vec!["dfs", "frobnicate"],
+            vec!["dfs", "local", "--datanodes", "0"],
+            vec!["dfs", "setrep", "-w", "--timeout", "soon", "2", "/x"],
+            vec!["dfs", "decommission"],
+            vec!["dfs", "safemode"],
+            vec!["dfs", "safemode", "off"],
+        ] {
+            let e = try_parse_from(&bad).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn local_args() {
+        match parse(&[
+            "dfs",
+            "local",
+            "--datanodes",
+            "5",
+            "--data-dir",
+            "/tmp/x",
+            "--port",
+            "19870",
+        ])
+        .command
+        {
+            Command::Local(a) => {
+                assert_eq!(a.datanodes, 5);
+                assert_eq!(a.port, 19870);
+                assert_eq!(a.data_dir, std::path::PathBuf::from("/tmp/x"));
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse(&["dfs", "local"]).command {
+            Command::Local(a) => {
+                assert_eq!(a.datanodes, 3);
+                assert_eq!(a.port, 9870);
+                assert_eq!(a.data_dir, std::path::PathBuf::from("./dfs-data"));
+                assert_eq!(a.replication, None);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
