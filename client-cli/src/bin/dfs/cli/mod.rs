@@ -5,15 +5,20 @@
 //! It does not know how files become blocks (that is the library) nor how a
 //! local cluster is run (that is `local.rs`).
 //!
-//! Layout (each module uses only those listed before it; this file, the
-//! dispatch, uses them all): `args.rs` (the clap definitions) · `ctx.rs`
-//! (what every verb needs, path parsing) · `output.rs` (tables, JSON; the
-//! only writer to stdout) · `progress.rs` (indicatif bars and status lines,
-//! only on a terminal) · the verbs: `fs.rs` (mkdir, ls, stat, du, rm, mv) ·
-//! `io.rs` (put, get, cat) · `admin.rs` (setrep, checksum, fsck, report,
-//! decommission, recommission, safemode) · `metadata.rs` (backup,
-//! orphans). Errors (`crate::error`) and times (`crate::time`) sit beside
-//! `cli`, as `dfs local` uses them too.
+//! Layout; each module uses only those listed before it, and this file,
+//! the dispatch, uses them all:
+//! - `args.rs`: the clap definitions;
+//! - `ctx.rs`: what every verb needs, and path parsing;
+//! - `output.rs`: tables, JSON; the only writer of text to stdout (file
+//!   bytes go out through `io/cat.rs`);
+//! - `progress.rs`: indicatif bars and status lines (only on a terminal),
+//!   and the summary line of a finished transfer;
+//! - the verbs: `fs.rs` (mkdir, ls, stat, du, rm, mv) · `io/` (put, get,
+//!   cat) · `admin.rs` (setrep, checksum, fsck, report, decommission,
+//!   recommission, safemode) · `metadata.rs` (backup, orphans).
+//!
+//! Errors (`crate::error`) and times (`crate::time`) sit beside `cli`, as
+//! `dfs local` uses them too.
 //!
 //! Invariants:
 //! - Exit status 0 done, 1 failed, 2 misuse; a failure prints exactly one line
