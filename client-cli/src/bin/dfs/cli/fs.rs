@@ -65,7 +65,7 @@ pub async fn ls(ctx: &Ctx, path: &str, recursive: bool) -> CliResult {
             if n == 1 { "" } else { "s" }
         ));
     }
-    text.push_str(&output::ls_table(&entries));
+    text.push_str(&output::namespace::ls_table(&entries));
     emit(&text)
 }
 
@@ -89,7 +89,7 @@ pub async fn stat(ctx: &Ctx, path: &str) -> CliResult {
     if ctx.json {
         emit_json(&s)
     } else {
-        emit(&output::stat_text(&s))
+        emit(&output::namespace::stat_text(&s))
     }
 }
 
@@ -100,14 +100,14 @@ pub async fn du(ctx: &Ctx, path: &str, summary: bool, header: bool) -> CliResult
         return if ctx.json {
             emit_json(&s)
         } else {
-            emit(&output::du_table(&[s], header))
+            emit(&output::namespace::du_table(&[s], header))
         };
     }
     let entries = ctx.client.list(&path).await?;
     let sums: Vec<ContentSummary> = futures_util::stream::iter(entries)
         .map(|e| async move {
             match e.file_type {
-                FileType::File => Ok(output::file_summary(&e)),
+                FileType::File => Ok(output::namespace::file_summary(&e)),
                 FileType::Directory => ctx.client.content_summary(&e.path).await,
             }
         })
@@ -117,7 +117,7 @@ pub async fn du(ctx: &Ctx, path: &str, summary: bool, header: bool) -> CliResult
     if ctx.json {
         emit_json(&sums)
     } else {
-        emit(&output::du_table(&sums, header))
+        emit(&output::namespace::du_table(&sums, header))
     }
 }
 
@@ -188,7 +188,7 @@ pub async fn mv(ctx: &Ctx, src: &str, dst: &str) -> CliResult {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::output::tests::status;
+    use crate::cli::output::namespace::tests::status;
 
     #[test]
     fn file_vs_directory_listing() {

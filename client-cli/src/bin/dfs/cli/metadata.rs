@@ -119,7 +119,7 @@ pub async fn orphans(ctx: &Ctx, delete: bool) -> CliResult {
     if ctx.json {
         emit_json(&r)
     } else {
-        emit(&output::orphans_text(&r))
+        emit(&output::admin::orphans_text(&r))
     }
 }
 

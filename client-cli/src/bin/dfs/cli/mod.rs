@@ -9,8 +9,8 @@
 //! the dispatch, uses them all:
 //! - `args.rs`: the clap definitions;
 //! - `ctx.rs`: what every verb needs, and path parsing;
-//! - `output.rs`: tables, JSON; the only writer of text to stdout (file
-//!   bytes go out through `io/cat.rs`);
+//! - `output/`: tables, JSON, each verb group's text; the only writer of
+//!   text to stdout (file bytes go out through `io/cat.rs`);
 //! - `progress.rs`: indicatif bars and status lines (only on a terminal),
 //!   and the summary line of a finished transfer;
 //! - the verbs: `fs.rs` (mkdir, ls, stat, du, rm, mv) · `io/` (put, get,

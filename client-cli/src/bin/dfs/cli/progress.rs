@@ -6,7 +6,7 @@
 //! or a log. The bar clears itself when dropped, so an error line printed
 //! after a failed transfer starts on a clean line. [`say_done`] prints the
 //! line that stays once a transfer is done.
-use super::output::transfer_line;
+use super::output::namespace::transfer_line;
 use dfs_client::Progress;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::time::Duration;
