@@ -14,6 +14,7 @@
 use super::cat::to_stdout;
 use crate::cli::ctx::{parse_path, Ctx};
 use crate::cli::output::emit_json;
+use crate::cli::output::namespace::StatusJson;
 use crate::cli::progress::{say_done, Bar};
 use crate::error::{io_failure, CliError, CliResult};
 use dfs_common::proto::client::FileType;
@@ -189,7 +190,7 @@ pub async fn get(ctx: &Ctx, remote: &str, local: &str, force: bool, verbose: boo
     .await
     .map_err(|e| CliError::Failed(format!("writing {}: {e}", dest.display())))??;
     if ctx.json {
-        emit_json(&done)?;
+        emit_json(&StatusJson(&done))?;
     } else if ctx.progress || verbose {
         let to = dest.display().to_string();
         say_done("get", rpath.as_str(), &to, status.length, started);
