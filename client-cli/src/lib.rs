@@ -10,16 +10,23 @@
 //! path and one read path.
 //!
 //! # Layout
+//! Each module depends only on the ones listed before it; this file, the
+//! [`DfsClient`] facade, on all of them.
+//! - [`error`]: the one `ClientError` enum.
+//! - `progress`: the [`Progress`] sink a transfer reports to.
+//! - `task`: `AbortOnDrop`, a spawned task that ends with its owner.
 //! - [`namenode`]: `NamenodeClient`, one method per namenode endpoint;
 //!   error answers become [`ClientError`].
 //! - [`datanode`]: `DatanodeClient`, the block protocol (put a block into a
 //!   pipeline, fetch checksums, fetch a byte range).
+//! - `backup`: a namenode checkpoint saved, checked end to end.
+//! - `download`: locations → per block, replicas in order, each chunk checked
+//!   against its CRC32C (and the block's SHA-256) before it is handed on
+//!   ([`FileReader`]).
 //! - `upload`: create → add_block + stream each block → complete; a block
 //!   whose pipeline fails is sent again on a new one; abandons the file on
-//!   any failure.
-//! - `download`: locations → per block, replicas in order, each chunk checked
-//!   against its CRC32C (and the block's SHA-256) before it is handed on.
-//! - [`error`]: the one `ClientError` enum.
+//!   any failure ([`UploadOptions`]). An append reads the old last block
+//!   through `download`.
 //!
 //! Neither path ever holds a whole block in memory.
 #![deny(clippy::unwrap_used, clippy::expect_used)]
@@ -31,10 +38,15 @@ pub mod error;
 #[cfg(test)]
 mod fake_cluster;
 pub mod namenode;
+mod progress;
+mod task;
 mod upload;
 
+pub use download::FileReader;
 pub use error::{ClientError, Result};
 pub use namenode::{SafeModeAction, SafeModeStatus};
+pub use progress::{NoProgress, Progress};
+pub use upload::UploadOptions;
 
 use bytes::Bytes;
 use dfs_common::path::DfsPath;
@@ -43,99 +55,7 @@ use dfs_common::proto::client::{
     DeleteResponse, FileLocations, FileStatus, FsckReport, MkdirsRequest, OrphansDeleted,
     OrphansReport, RenameRequest, SetReplicationRequest,
 };
-use futures_util::stream::BoxStream;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncSeek, AsyncWrite};
-
-/// Told how many more bytes have moved (drives progress bars).
-pub trait Progress: Send + Sync {
-    fn advance(&self, bytes: u64);
-}
-
-/// A progress sink that ignores everything.
-pub struct NoProgress;
-impl Progress for NoProgress {
-    fn advance(&self, _bytes: u64) {}
-}
-
-/// How to write a file.
-#[derive(Debug, Clone)]
-pub struct UploadOptions {
-    /// Replace an existing file.
-    pub overwrite: bool,
-    /// Make missing parent directories (default: yes, as WebHDFS `CREATE`;
-    /// `dfs put` asks for an existing parent, as `hdfs dfs -put`).
-    pub create_parent: bool,
-    /// Default: the namenode's.
-    pub replication: Option<u16>,
-    /// Default: the namenode's.
-    pub block_size: Option<u64>,
-    /// Owner recorded for the file (default: the namenode's).
-    pub owner: Option<String>,
-    /// Mode bits (default 644).
-    pub permission: Option<u16>,
-}
-
-impl Default for UploadOptions {
-    fn default() -> Self {
-        UploadOptions {
-            overwrite: false,
-            create_parent: true,
-            replication: None,
-            block_size: None,
-            owner: None,
-            permission: None,
-        }
-    }
-}
-
-/// A verified byte stream of (part of) a file. Every byte it yields has been
-/// checked against its chunk checksum.
-pub struct FileReader {
-    pub status: FileStatus,
-    /// How many bytes this reader yields in all.
-    pub len: u64,
-    stream: BoxStream<'static, Result<Bytes>>,
-}
-
-impl futures_util::Stream for FileReader {
-    type Item = Result<Bytes>;
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.stream.as_mut().poll_next(cx)
-    }
-}
-
-impl FileReader {
-    pub(crate) fn new(
-        status: FileStatus,
-        len: u64,
-        stream: BoxStream<'static, Result<Bytes>>,
-    ) -> Self {
-        Self {
-            status,
-            len,
-            stream,
-        }
-    }
-
-    /// Reads the first verified piece now, and gives back a reader that
-    /// yields it and then the rest. Relays that answer over HTTP call this
-    /// before sending a status line, so a file whose first block cannot be
-    /// read gets a proper error answer rather than a 200 with a cut body.
-    pub async fn primed(mut self) -> Result<FileReader> {
-        use futures_util::StreamExt;
-        let first = match self.stream.next().await {
-            Some(Ok(piece)) => Some(piece),
-            Some(Err(e)) => return Err(e),
-            None => None,
-        };
-        let stream = futures_util::stream::iter(first.map(Ok))
-            .chain(self.stream)
-            .boxed();
-        Ok(FileReader { stream, ..self })
-    }
-}
 
 /// A handle on one dfs cluster (cheap to clone).
 #[derive(Clone)]

@@ -1,37 +1,15 @@
-//! The `dfs` command line: parse the arguments (clap) into a typed
-//! [`Command`], run it as one or a few `dfs_client` calls, print the result.
+//! The command line as clap parses it: the global flags, one [`Command`]
+//! per verb with its arguments, and the checks clap cannot express (the
+//! globals that do not apply to `dfs local`).
 //!
-//! It does not know how files become blocks (that is the library) nor how a
-//! local cluster is run (that is `local.rs`).
-//!
-//! Layout: `fs.rs` (mkdir, ls, stat, du, rm, mv) · `io.rs` (put, get, cat) ·
-//! `admin.rs` (setrep, checksum, fsck, report, decommission, recommission,
-//! safemode) · `output.rs` (tables, times, JSON) · `progress.rs` (indicatif
-//! bars and status lines, only on a terminal).
+//! It runs nothing; `cli::run` takes what it parsed.
 //!
 //! Invariants:
-//! - Exit status 0 done, 1 failed, 2 misuse; a failure prints exactly one line
-//!   `dfs: <message>` on stderr (done by the binary from [`CliError`]).
-//! - With `--json`, stdout holds exactly one JSON document per command (none
-//!   when the command's output is file bytes: `cat`, `get REMOTE -`).
-//! - Nothing writes to stdout with `println!`: a closed pipe (`dfs cat f |
-//!   head`) is [`CliError::BrokenPipe`], which ends the command quietly with 0.
-//! - User paths become [`DfsPath`]s before any request; a bad one is misuse
-//!   (exit 2, `dfs: invalid path: ...`).
-
-mod admin;
-mod fs;
-mod io;
-mod metadata;
-pub mod output;
-mod progress;
-
+//! - Misuse is clap's error: exit 2 (0 for `--help`).
+//! - Every argument and flag has a description; `dfs local` hides the
+//!   globals it has no use for, and refuses them when given.
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use dfs_client::{ClientError, DfsClient};
-use dfs_common::error::ErrorCode;
-use dfs_common::path::DfsPath;
 use dfs_common::units::{ByteSize, HumanDuration};
-use std::io::IsTerminal;
 
 /// Default namenode address (also what `dfs local` starts).
 pub const DEFAULT_NAMENODE: &str = "http://127.0.0.1:9870";
@@ -314,184 +292,6 @@ where
         }
     }
     Cli::from_arg_matches(&matches).map_err(|e| e.format(&mut cmd))
-}
-
-/// How a command ended, other than success.
-#[derive(Debug, PartialEq, Eq)]
-pub enum CliError {
-    /// The command was misused (exit 2).
-    Usage(String),
-    /// The command failed (exit 1).
-    Failed(String),
-    /// Stdout was closed by the reader: stop quietly (exit 0).
-    BrokenPipe,
-    /// Ctrl-C while writing a local file (exit 130, the shell's convention).
-    Interrupted,
-}
-
-impl CliError {
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            CliError::Usage(_) => 2,
-            CliError::Failed(_) => 1,
-            CliError::BrokenPipe => 0,
-            CliError::Interrupted => 130,
-        }
-    }
-
-    /// The one line to print after `dfs: `, if any.
-    pub fn message(&self) -> Option<&str> {
-        match self {
-            CliError::Usage(m) | CliError::Failed(m) => Some(m),
-            CliError::BrokenPipe => None,
-            CliError::Interrupted => Some("interrupted"),
-        }
-    }
-}
-
-impl From<ClientError> for CliError {
-    fn from(e: ClientError) -> Self {
-        match &e {
-            ClientError::Io(io) if io.kind() == std::io::ErrorKind::BrokenPipe => {
-                CliError::BrokenPipe
-            }
-            _ => CliError::Failed(one_line(&e.to_string())),
-        }
-    }
-}
-
-pub type CliResult<T = ()> = Result<T, CliError>;
-
-/// Keeps the `dfs: ...` message on one line whatever the error text holds.
-pub fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-/// `e` with a hint in the CLI's own words (the flag or command to use)
-/// when `applies` says it is the failure the hint is about.
-pub fn hint(e: ClientError, applies: impl FnOnce(&ClientError) -> bool, hint: &str) -> CliError {
-    let applies = applies(&e);
-    match CliError::from(e) {
-        CliError::Failed(m) if applies => CliError::Failed(format!("{m} ({hint})")),
-        other => other,
-    }
-}
-
-/// A local I/O error about `what`, without Rust's "(os error N)" suffix.
-pub fn io_failure(what: impl std::fmt::Display, e: &std::io::Error) -> CliError {
-    if e.kind() == std::io::ErrorKind::BrokenPipe {
-        return CliError::BrokenPipe;
-    }
-    let text = e.to_string();
-    let text = match text.find(" (os error") {
-        Some(i) => text[..i].to_string(),
-        None => text,
-    };
-    CliError::Failed(one_line(&format!("{what}: {text}")))
-}
-
-/// Parses a user path; a bad one is misuse.
-pub fn parse_path(s: &str) -> CliResult<DfsPath> {
-    DfsPath::parse(s).map_err(|e| CliError::Usage(format!("invalid path: {e}")))
-}
-
-pub fn is_not_found(e: &ClientError) -> bool {
-    e.code() == ErrorCode::NotFound
-}
-
-/// What every verb needs.
-pub struct Ctx {
-    pub client: DfsClient,
-    pub json: bool,
-    /// Progress bars allowed (stderr is a terminal and not `--json`).
-    pub progress: bool,
-}
-
-/// Runs a parsed command line to its end.
-pub fn run(cli: Cli) -> CliResult {
-    match cli.command {
-        Command::Local(args) => {
-            // One thread: the children's parent-death signal is tied to the
-            // thread that spawned them, which must live as long as we do.
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| io_failure("cannot start the async runtime", &e))?;
-            rt.block_on(crate::local::run(args, cli.json))
-        }
-        command => {
-            let client = DfsClient::new(&cli.namenode)?.with_token(cli.token.clone());
-            let ctx = Ctx {
-                client,
-                json: cli.json,
-                progress: !cli.json && std::io::stderr().is_terminal(),
-            };
-            // A download is one stream whose hashing and writing have
-            // threads of their own: on one runtime thread its pieces pass
-            // from the socket to them without hopping between workers
-            // (a 1 GiB `dfs get` took 10-15 % less time here). An upload
-            // hashes on the runtime, so it gets a worker per core.
-            let one_stream = matches!(command, Command::Get { .. } | Command::Cat { .. });
-            let rt = if one_stream {
-                tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-            } else {
-                tokio::runtime::Builder::new_multi_thread()
-                    .enable_all()
-                    .build()
-            }
-            .map_err(|e| io_failure("cannot start the async runtime", &e))?;
-            rt.block_on(dispatch(&ctx, command))
-        }
-    }
-}
-
-async fn dispatch(ctx: &Ctx, command: Command) -> CliResult {
-    match command {
-        Command::Local(_) => Err(CliError::Usage("dfs local runs on its own".into())),
-        Command::Mkdir { parents, paths } => fs::mkdir(ctx, &paths, parents).await,
-        Command::Ls { recursive, path } => fs::ls(ctx, &path, recursive).await,
-        Command::Stat { path } => fs::stat(ctx, &path).await,
-        Command::Du {
-            summary,
-            verbose,
-            path,
-        } => fs::du(ctx, &path, summary, verbose).await,
-        Command::Rm {
-            recursive,
-            force,
-            paths,
-        } => fs::rm(ctx, &paths, recursive, force).await,
-        Command::Mv { src, dst } => fs::mv(ctx, &src, &dst).await,
-        Command::Put(args) => io::put(ctx, &args).await,
-        Command::Get {
-            remote,
-            local,
-            force,
-            verbose,
-        } => io::get(ctx, &remote, &local, force, verbose).await,
-        Command::Cat { paths } => io::cat(ctx, &paths).await,
-        Command::Setrep {
-            wait,
-            timeout,
-            replication,
-            path,
-        } => {
-            let wait = wait.then_some(timeout.0);
-            admin::setrep(ctx, replication, &path, wait).await
-        }
-        Command::Checksum { path } => admin::checksum(ctx, &path).await,
-        Command::Fsck { path } => admin::fsck(ctx, &path).await,
-        Command::Report => admin::report(ctx).await,
-        Command::Decommission { node } => admin::set_admin_state(ctx, &node, true).await,
-        Command::Recommission { node } => admin::set_admin_state(ctx, &node, false).await,
-        Command::Safemode { action } => admin::safemode(ctx, action.into()).await,
-        Command::Backup { force, file } => metadata::backup(ctx, &file, force).await,
-        Command::Orphans { action } => {
-            metadata::orphans(ctx, action == Some(OrphansArg::Delete)).await
-        }
-    }
 }
 
 #[cfg(test)]
@@ -778,27 +578,5 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-    }
-
-    #[test]
-    fn errors() {
-        assert_eq!(parse_path("rel").unwrap_err().exit_code(), 2);
-        assert!(parse_path("/a/../b")
-            .unwrap_err()
-            .message()
-            .unwrap()
-            .starts_with("invalid path"));
-        assert_eq!(parse_path("/a/").unwrap().as_str(), "/a");
-        let e: CliError =
-            ClientError::Io(std::io::Error::from(std::io::ErrorKind::BrokenPipe)).into();
-        assert_eq!(e, CliError::BrokenPipe);
-        assert_eq!(e.exit_code(), 0);
-        let e: CliError = ClientError::Invalid("two\nlines".into()).into();
-        assert_eq!(e, CliError::Failed("two lines".into()));
-        let e = io_failure("x.txt", &std::io::Error::from_raw_os_error(libc::ENOENT));
-        assert_eq!(
-            e,
-            CliError::Failed("x.txt: No such file or directory".into())
-        );
     }
 }

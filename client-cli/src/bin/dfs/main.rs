@@ -1,10 +1,14 @@
 //! `dfs`: the command-line client. Parsing, verbs and output live in
-//! `src/cli/`, `dfs local` in `src/local.rs`; this file only runs them and
-//! turns the outcome into an exit status (0 done, 1 failed, 2 misuse).
-#[path = "../cli/mod.rs"]
+//! `cli/`, `dfs local` in `local.rs`; this file only runs them and turns
+//! the outcome into an exit status (0 done, 1 failed, 2 misuse).
+//!
+//! The same lints as the library: no `unwrap`/`expect` outside tests.
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+
 mod cli;
-#[path = "../local.rs"]
+mod error;
 mod local;
+mod time;
 
 use std::io::Write;
 use std::process::ExitCode;

@@ -1,8 +1,9 @@
 //! Cluster and replication verbs: `setrep [-w]`, `checksum`, `fsck`,
 //! `report`, `decommission` / `recommission`, `safemode`.
+use super::ctx::{parse_path, Ctx};
 use super::output::{self, emit, emit_json};
 use super::progress::StatusLine;
-use super::{parse_path, CliError, CliResult, Ctx};
+use crate::error::{CliError, CliResult};
 use dfs_client::{SafeModeAction, SafeModeStatus};
 use dfs_common::ids::NodeId;
 use dfs_common::proto::client::{
@@ -36,7 +37,7 @@ pub async fn setrep(ctx: &Ctx, replication: u16, path: &str, wait: Option<Durati
             if started.elapsed() >= timeout {
                 return Err(CliError::Failed(format!(
                     "gave up waiting for {path} after {}: {}",
-                    output::format_uptime(timeout.as_secs()),
+                    output::admin::format_uptime(timeout.as_secs()),
                     w.describe(replication)
                 )));
             }
@@ -48,12 +49,12 @@ pub async fn setrep(ctx: &Ctx, replication: u16, path: &str, wait: Option<Durati
             emit(&format!(
                 "Every block of {path} has {replication} replica{} (waited {})\n",
                 if replication == 1 { "" } else { "s" },
-                output::format_uptime(started.elapsed().as_secs())
+                output::admin::format_uptime(started.elapsed().as_secs())
             ))?;
         }
     }
     if ctx.json {
-        emit_json(&s)?;
+        emit_json(&output::namespace::StatusJson(&s))?;
     }
     Ok(())
 }
@@ -152,15 +153,15 @@ pub async fn fsck(ctx: &Ctx, path: &str) -> CliResult {
     if ctx.json {
         emit_json(&r)?;
     } else {
-        emit(&output::fsck_text(&r))?;
+        emit(&output::admin::fsck_text(&r))?;
     }
     if r.healthy {
         Ok(())
     } else {
         Err(CliError::Failed(format!(
             "the filesystem under {path} is {}: {}",
-            output::verdict(&r),
-            output::fsck_damage(&r)
+            output::admin::verdict(&r),
+            output::admin::fsck_damage(&r)
         )))
     }
 }
@@ -177,7 +178,7 @@ pub async fn report(ctx: &Ctx) -> CliResult {
     if ctx.json {
         emit_json(&Report { summary, datanodes })
     } else {
-        emit(&output::report_text(&summary, &datanodes))
+        emit(&output::admin::report_text(&summary, &datanodes))
     }
 }
 
@@ -191,10 +192,11 @@ pub async fn set_admin_state(ctx: &Ctx, node: &str, drain: bool) -> CliResult {
     if ctx.json {
         return emit_json(&change);
     }
-    let mut text = output::admin_state_text(&change.node);
+    let mut text = output::admin::admin_state_text(&change.node);
     if drain && change.node.admin_state == AdminState::Decommissioning {
         let (summary, nodes) = tokio::try_join!(ctx.client.summary(), ctx.client.datanodes())?;
-        let why = output::drain_blocked_text(&change.node, &nodes, summary.default_replication);
+        let why =
+            output::admin::drain_blocked_text(&change.node, &nodes, summary.default_replication);
         text.push_str(&why.unwrap_or_default());
     }
     emit(&text)
@@ -205,7 +207,7 @@ pub async fn safemode(ctx: &Ctx, action: SafeModeAction) -> CliResult {
     if ctx.json {
         emit_json(&s)
     } else {
-        emit(&output::safe_mode_text(&s))
+        emit(&output::admin::safe_mode_text(&s))
     }
 }
 

@@ -4,7 +4,9 @@
 //! A [`Bar`] draws only when the caller allowed it (stderr is a terminal and
 //! not `--json`); otherwise it is inert, so nothing is ever drawn into a pipe
 //! or a log. The bar clears itself when dropped, so an error line printed
-//! after a failed transfer starts on a clean line.
+//! after a failed transfer starts on a clean line. [`say_done`] prints the
+//! line that stays once a transfer is done.
+use super::output::namespace::transfer_line;
 use dfs_client::Progress;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::time::Duration;
@@ -94,6 +96,14 @@ impl Drop for StatusLine {
             b.finish_and_clear();
         }
     }
+}
+
+/// The one-line summary of a finished transfer, on stderr (stdout may be
+/// the data, or JSON).
+pub fn say_done(verb: &str, from: &str, to: &str, bytes: u64, started: std::time::Instant) {
+    use std::io::Write;
+    let line = transfer_line(verb, from, to, bytes, started.elapsed().as_secs_f64());
+    let _ = std::io::stderr().write_all(line.as_bytes());
 }
 
 /// Keeps the end of a long label (the file name matters most).

@@ -6,8 +6,9 @@
 //! backup but is not one: it writes a temp file beside FILE, checks the
 //! checkpoint to its trailer as it arrives, syncs, and only then renames;
 //! any failure removes the temp file and leaves FILE as it was.
+use super::ctx::Ctx;
 use super::output::{self, emit, emit_json};
-use super::{io_failure, CliError, CliResult, Ctx};
+use crate::error::{io_failure, CliError, CliResult};
 use dfs_common::checkpoint::Summary;
 use dfs_common::units::human_bytes;
 use serde::Serialize;
@@ -118,7 +119,7 @@ pub async fn orphans(ctx: &Ctx, delete: bool) -> CliResult {
     if ctx.json {
         emit_json(&r)
     } else {
-        emit(&output::orphans_text(&r))
+        emit(&output::admin::orphans_text(&r))
     }
 }
 

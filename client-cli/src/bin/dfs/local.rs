@@ -17,8 +17,8 @@
 //!   we die (`PR_SET_PDEATHSIG`), so none outlives `dfs local`.
 //! - A child that exits on its own stops the whole cluster with exit 1 and
 //!   names the child and its log.
-use crate::cli::output::local_time;
-use crate::cli::{io_failure, CliError, CliResult};
+use crate::error::{io_failure, CliError, CliResult};
+use crate::time::local_time;
 use clap::Args;
 use dfs_common::units::ByteSize;
 use std::ffi::{OsStr, OsString};

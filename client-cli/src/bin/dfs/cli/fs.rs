@@ -1,7 +1,8 @@
 //! Namespace verbs: `mkdir`, `ls`, `stat`, `du`, `rm`, `mv`. Each is one or
 //! a few namenode calls through `dfs_client`; none moves file bytes.
+use super::ctx::{parse_path, Ctx};
 use super::output::{self, emit, emit_json};
-use super::{hint, is_not_found, parse_path, CliError, CliResult, Ctx};
+use crate::error::{hint, is_not_found, CliError, CliResult};
 use dfs_client::ClientError;
 use dfs_common::error::ErrorCode;
 use dfs_common::path::DfsPath;
@@ -32,7 +33,7 @@ pub async fn mkdir(ctx: &Ctx, paths: &[String], parents: bool) -> CliResult {
         made.push(made_one.map_err(|e| hint(e, is_not_found, "use -p to make parents"))?);
     }
     if ctx.json {
-        emit_json(&made)?;
+        emit_json(&output::namespace::statuses_json(&made))?;
     }
     Ok(())
 }
@@ -54,7 +55,7 @@ pub async fn ls(ctx: &Ctx, path: &str, recursive: bool) -> CliResult {
         top
     };
     if ctx.json {
-        return emit_json(&entries);
+        return emit_json(&output::namespace::statuses_json(&entries));
     }
     let mut text = String::new();
     if !is_file && !recursive {
@@ -64,7 +65,7 @@ pub async fn ls(ctx: &Ctx, path: &str, recursive: bool) -> CliResult {
             if n == 1 { "" } else { "s" }
         ));
     }
-    text.push_str(&output::ls_table(&entries));
+    text.push_str(&output::namespace::ls_table(&entries));
     emit(&text)
 }
 
@@ -86,9 +87,9 @@ pub async fn stat(ctx: &Ctx, path: &str) -> CliResult {
     let path = parse_path(path)?;
     let s = ctx.client.status(&path).await?;
     if ctx.json {
-        emit_json(&s)
+        emit_json(&output::namespace::StatusJson(&s))
     } else {
-        emit(&output::stat_text(&s))
+        emit(&output::namespace::stat_text(&s))
     }
 }
 
@@ -99,14 +100,14 @@ pub async fn du(ctx: &Ctx, path: &str, summary: bool, header: bool) -> CliResult
         return if ctx.json {
             emit_json(&s)
         } else {
-            emit(&output::du_table(&[s], header))
+            emit(&output::namespace::du_table(&[s], header))
         };
     }
     let entries = ctx.client.list(&path).await?;
     let sums: Vec<ContentSummary> = futures_util::stream::iter(entries)
         .map(|e| async move {
             match e.file_type {
-                FileType::File => Ok(output::file_summary(&e)),
+                FileType::File => Ok(output::namespace::file_summary(&e)),
                 FileType::Directory => ctx.client.content_summary(&e.path).await,
             }
         })
@@ -116,7 +117,7 @@ pub async fn du(ctx: &Ctx, path: &str, summary: bool, header: bool) -> CliResult
     if ctx.json {
         emit_json(&sums)
     } else {
-        emit(&output::du_table(&sums, header))
+        emit(&output::namespace::du_table(&sums, header))
     }
 }
 
@@ -179,7 +180,7 @@ pub async fn mv(ctx: &Ctx, src: &str, dst: &str) -> CliResult {
         Err(e) => return Err(e.into()),
     };
     if ctx.json {
-        emit_json(&s)?;
+        emit_json(&output::namespace::StatusJson(&s))?;
     }
     Ok(())
 }
@@ -187,7 +188,7 @@ pub async fn mv(ctx: &Ctx, src: &str, dst: &str) -> CliResult {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::output::tests::status;
+    use crate::cli::output::namespace::tests::status;
 
     #[test]
     fn file_vs_directory_listing() {
