@@ -54,7 +54,7 @@ pub async fn setrep(ctx: &Ctx, replication: u16, path: &str, wait: Option<Durati
         }
     }
     if ctx.json {
-        emit_json(&output::namespace::StatusJson(&s))?;
+        emit_json(&s)?;
     }
     Ok(())
 }

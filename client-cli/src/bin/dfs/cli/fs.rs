@@ -33,7 +33,7 @@ pub async fn mkdir(ctx: &Ctx, paths: &[String], parents: bool) -> CliResult {
         made.push(made_one.map_err(|e| hint(e, is_not_found, "use -p to make parents"))?);
     }
     if ctx.json {
-        emit_json(&output::namespace::statuses_json(&made))?;
+        emit_json(&made)?;
     }
     Ok(())
 }
@@ -55,7 +55,7 @@ pub async fn ls(ctx: &Ctx, path: &str, recursive: bool) -> CliResult {
         top
     };
     if ctx.json {
-        return emit_json(&output::namespace::statuses_json(&entries));
+        return emit_json(&entries);
     }
     let mut text = String::new();
     if !is_file && !recursive {
@@ -87,7 +87,7 @@ pub async fn stat(ctx: &Ctx, path: &str) -> CliResult {
     let path = parse_path(path)?;
     let s = ctx.client.status(&path).await?;
     if ctx.json {
-        emit_json(&output::namespace::StatusJson(&s))
+        emit_json(&s)
     } else {
         emit(&output::namespace::stat_text(&s))
     }
@@ -180,7 +180,7 @@ pub async fn mv(ctx: &Ctx, src: &str, dst: &str) -> CliResult {
         Err(e) => return Err(e.into()),
     };
     if ctx.json {
-        emit_json(&output::namespace::StatusJson(&s))?;
+        emit_json(&s)?;
     }
     Ok(())
 }

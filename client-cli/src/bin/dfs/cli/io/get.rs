@@ -14,7 +14,6 @@
 use super::cat::to_stdout;
 use crate::cli::ctx::{parse_path, Ctx};
 use crate::cli::output::emit_json;
-use crate::cli::output::namespace::StatusJson;
 use crate::cli::progress::{say_done, Bar};
 use crate::error::{io_failure, CliError, CliResult};
 use dfs_common::proto::client::FileType;
@@ -190,7 +189,7 @@ pub async fn get(ctx: &Ctx, remote: &str, local: &str, force: bool, verbose: boo
     .await
     .map_err(|e| CliError::Failed(format!("writing {}: {e}", dest.display())))??;
     if ctx.json {
-        emit_json(&StatusJson(&done))?;
+        emit_json(&done)?;
     } else if ctx.progress || verbose {
         let to = dest.display().to_string();
         say_done("get", rpath.as_str(), &to, status.length, started);

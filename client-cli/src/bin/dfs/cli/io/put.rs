@@ -15,7 +15,6 @@
 use crate::cli::args::PutArgs;
 use crate::cli::ctx::{parse_path, Ctx};
 use crate::cli::output::emit_json;
-use crate::cli::output::namespace::statuses_json;
 use crate::cli::progress::{say_done, Bar};
 use crate::error::{hint, io_failure, is_not_found, CliError, CliResult};
 use dfs_client::UploadOptions;
@@ -299,7 +298,7 @@ pub async fn put(ctx: &Ctx, args: &PutArgs) -> CliResult {
         }
     }
     if ctx.json {
-        emit_json(&statuses_json(&written))?;
+        emit_json(&written)?;
     }
     Ok(())
 }

@@ -1,15 +1,12 @@
 //! What the namespace verbs print: `ls` lines, `stat`'s `Key: value`
-//! lines, `du` lines, the summary line of a finished `put`/`get`, and a
-//! file's status as `--json` shows it ([`StatusJson`]).
+//! lines, `du` lines, and the summary line of a finished `put`/`get`.
 //!
 //! Pure: each function returns the text; times come as local times unless
 //! a test passes its own clock.
 use super::{size_with_bytes, table, Align};
 use crate::time::local_time;
 use dfs_common::proto::client::{ContentSummary, FileStatus, FileType};
-use dfs_common::proto::webhdfs;
 use dfs_common::units::human_bytes;
-use serde::Serialize;
 
 /// `drwxr-xr-x` / `-rw-r--r--`.
 pub fn permission_string(file_type: FileType, perm: u16) -> String {
@@ -101,27 +98,6 @@ pub fn file_summary(s: &FileStatus) -> ContentSummary {
         space_consumed: s.length.saturating_mul(u64::from(s.replication)),
         block_count: s.blocks,
     }
-}
-
-/// A file's status as `--json` shows it: every field the namenode answered,
-/// but the mode as its octal digits (`"644"`, as WebHDFS gives it and `stat`
-/// prints it) rather than a number.
-pub struct StatusJson<'a>(pub &'a FileStatus);
-
-impl Serialize for StatusJson<'_> {
-    fn serialize<S: serde::Serializer>(&self, to: S) -> Result<S::Ok, S::Error> {
-        let mut v = serde_json::to_value(self.0).map_err(serde::ser::Error::custom)?;
-        if let Some(fields) = v.as_object_mut() {
-            let mode = webhdfs::permission_string(self.0.permission);
-            fields.insert("permission".into(), mode.into());
-        }
-        v.serialize(to)
-    }
-}
-
-/// Several statuses as `--json` shows them (see [`StatusJson`]).
-pub fn statuses_json(all: &[FileStatus]) -> Vec<StatusJson<'_>> {
-    all.iter().map(StatusJson).collect()
 }
 
 /// `stat`: one `Key: value` line each.
@@ -246,35 +222,6 @@ pub(crate) mod tests {
         );
         assert_eq!(file_summary(&f).space_consumed, 6144);
         assert_eq!(file_summary(&f).file_count, 1);
-    }
-
-    /// `--json` gives the mode as octal digits, as WebHDFS does; every
-    /// other field is the namenode's.
-    #[test]
-    fn json_shows_the_mode_in_octal() {
-        let f = status("/a/f", false, 5);
-        let v = serde_json::to_value(StatusJson(&f)).unwrap();
-        assert_eq!(v["permission"], "644", "{v}");
-        let mut plain = serde_json::to_value(&f).unwrap();
-        plain["permission"] = "644".into();
-        assert_eq!(v, plain);
-        let all = [status("/a", true, 0), f.clone()];
-        let v = serde_json::to_value(statuses_json(&all)).unwrap();
-        assert_eq!(
-            (&v[0]["permission"], &v[1]["permission"]),
-            (&"755".into(), &"644".into())
-        );
-        let mut odd = f;
-        odd.permission = 0o1777;
-        assert_eq!(
-            serde_json::to_value(StatusJson(&odd)).unwrap()["permission"],
-            "1777"
-        );
-        odd.permission = 0;
-        assert_eq!(
-            serde_json::to_value(StatusJson(&odd)).unwrap()["permission"],
-            "0"
-        );
     }
 
     #[test]
