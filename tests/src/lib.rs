@@ -8,11 +8,13 @@
 //! - [`data`]: deterministic test bytes, digests, uploading and verifying many
 //!   files, flipping a byte on disk.
 //! - [`http`]: HTTP clients and helpers for tests that speak HTTP themselves.
-
+//! - [`bench`]: the benchmarks behind `bench`, `membench` and `repairbench`
+//!   (`src/bin/`), one module a measurement.
 //!
 //! Binaries are found in `$DFS_BIN_DIR`, else `$CARGO_TARGET_DIR/debug`, else
 //! `<workspace>/target/debug`. Build them first:
 //! `cargo build --workspace --bins` (the README's test command does).
+pub mod bench;
 pub mod cluster;
 pub mod data;
 pub mod http;
@@ -21,4 +23,4 @@ pub mod wait;
 pub use cluster::{bin, bin_dir, free_port, ClusterOptions, TestCluster};
 pub use data::{flip_byte, p, sha256_hex, test_data, upload_many, verify_all};
 pub use http::http_no_redirect;
-pub use wait::wait_until;
+pub use wait::{poll_until, wait_until};

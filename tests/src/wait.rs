@@ -4,9 +4,25 @@ use anyhow::{bail, Result};
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-/// Polls `check` until it returns `Ok(Some(v))`, or fails after `timeout`
-/// with the last error seen.
-pub async fn wait_until<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> Result<T>
+/// Polls `check` every 100 ms until it returns `Ok(Some(v))`, or fails
+/// after `timeout` with the last error seen.
+pub async fn wait_until<T, F, Fut>(what: &str, timeout: Duration, check: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Option<T>>>,
+{
+    poll_until(what, timeout, Duration::from_millis(100), check).await
+}
+
+/// [`wait_until`], polling every `every`: for waits that are themselves
+/// measured (the benches time a restart to 10 ms), where 100 ms steps would
+/// be much of the figure.
+pub async fn poll_until<T, F, Fut>(
+    what: &str,
+    timeout: Duration,
+    every: Duration,
+    mut check: F,
+) -> Result<T>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<Option<T>>>,
@@ -22,6 +38,6 @@ where
         if start.elapsed() > timeout {
             bail!("timed out after {timeout:?} waiting for {what}: {last}");
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(every).await;
     }
 }
