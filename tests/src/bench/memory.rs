@@ -4,13 +4,12 @@
 //! bit-exact, held to a limit. Unlike [`super::transfers`] it measures
 //! memory only: the page cache is left alone and there is no ceiling.
 use super::process::{proc_rss, run_measured, server_pids};
-use super::transfers::{sha256_file, write_source};
+use super::transfers::{dfs_get, dfs_put, seed_download, seed_upload, sha256_file, write_source};
 use super::MIB;
-use crate::cluster::{bin, ClusterOptions, TestCluster};
+use crate::cluster::{ClusterOptions, TestCluster};
 use crate::data::p;
 use anyhow::{ensure, Result};
 use dfs_common::units::human_bytes;
-use std::process::Command;
 
 /// The peaks of one run.
 pub struct MemoryRun {
@@ -37,27 +36,14 @@ pub async fn measure(size: u64) -> Result<MemoryRun> {
     let want = sha256_file(&src)?;
     let nn = cluster.namenode_url();
     let mut clients: Vec<(String, u64, f64)> = Vec::new();
-    let dfs = bin("dfs");
     // `dfs put` needs the parent, as `hdfs dfs -put` does.
     cluster.client().mkdirs(&p("/bench"), true).await?;
 
-    let (secs, rss) = run_measured(Command::new(&dfs).args([
-        "--namenode",
-        &nn,
-        "put",
-        &src.display().to_string(),
-        "/bench/cli.bin",
-    ]))?;
+    let (secs, rss) = run_measured(&mut dfs_put(&nn, &src, "/bench/cli.bin"))?;
     clients.push(("dfs put".into(), rss, secs));
 
     let out = dir.join("cli-out.bin");
-    let (secs, rss) = run_measured(Command::new(&dfs).args([
-        "--namenode",
-        &nn,
-        "get",
-        "/bench/cli.bin",
-        &out.display().to_string(),
-    ]))?;
+    let (secs, rss) = run_measured(&mut dfs_get(&nn, "/bench/cli.bin", &out))?;
     clients.push(("dfs get".into(), rss, secs));
     ensure!(
         sha256_file(&out)? == want,
@@ -65,26 +51,10 @@ pub async fn measure(size: u64) -> Result<MemoryRun> {
     );
     std::fs::remove_file(&out)?;
 
-    let (secs, rss) = run_measured(Command::new("curl").args([
-        "-sSf",
-        "-o",
-        "/dev/null",
-        "-F",
-        "directory=/bench",
-        "-F",
-        &format!("file=@{};filename=seed.bin", src.display()),
-        &format!("{nn}/upload_file"),
-    ]))?;
+    let (secs, rss) = run_measured(&mut seed_upload(&nn, &src, "/bench", "seed.bin"))?;
     clients.push(("curl /upload_file".into(), rss, secs));
 
-    let (secs, rss) = run_measured(Command::new("curl").args([
-        "-sSf",
-        "-o",
-        &out.display().to_string(),
-        "-d",
-        "file_name=/bench/seed.bin",
-        &format!("{nn}/download_file"),
-    ]))?;
+    let (secs, rss) = run_measured(&mut seed_download(&nn, "/bench/seed.bin", &out))?;
     clients.push(("curl /download_file".into(), rss, secs));
     ensure!(
         sha256_file(&out)? == want,

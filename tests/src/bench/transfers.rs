@@ -55,6 +55,42 @@ pub fn write_source(path: &Path, size: u64) -> Result<()> {
     Ok(())
 }
 
+/// `dfs put SRC DST` against the namenode at `nn`.
+pub fn dfs_put(nn: &str, src: &Path, dst: &str) -> Command {
+    let mut cmd = Command::new(bin("dfs"));
+    cmd.args(["--namenode", nn, "put"]).arg(src).arg(dst);
+    cmd
+}
+
+/// `dfs get PATH TO` (`TO` `-` for stdout).
+pub fn dfs_get(nn: &str, path: &str, to: &Path) -> Command {
+    let mut cmd = Command::new(bin("dfs"));
+    cmd.args(["--namenode", nn, "get", path]).arg(to);
+    cmd
+}
+
+/// curl: `POST /upload_file` of `src` as `directory/name`, answer dropped.
+pub fn seed_upload(nn: &str, src: &Path, directory: &str, name: &str) -> Command {
+    let mut cmd = Command::new("curl");
+    cmd.args(["-sSf", "-o", "/dev/null", "-F"])
+        .arg(format!("directory={directory}"))
+        .arg("-F")
+        .arg(format!("file=@{};filename={name}", src.display()))
+        .arg(format!("{nn}/upload_file"));
+    cmd
+}
+
+/// curl: `POST /download_file` of `path` into the local file `to`.
+pub fn seed_download(nn: &str, path: &str, to: &Path) -> Command {
+    let mut cmd = Command::new("curl");
+    cmd.args(["-sSf", "-o"])
+        .arg(to)
+        .arg("-d")
+        .arg(format!("file_name={path}"))
+        .arg(format!("{nn}/download_file"));
+    cmd
+}
+
 /// Drops every block file of the cluster from the page cache (best effort:
 /// clean pages only, which all of them are once written and synced), so that
 /// each download reads from the disk, as the first read of a file would,
@@ -94,7 +130,6 @@ pub async fn measure(
     let want = sha256_file(&src)?;
     let out = dir.join("out.bin");
     let nn = cluster.namenode_url();
-    let dfs = bin("dfs");
     let name = human_bytes(size);
     let servers = server_pids(cluster);
     for (_, pid) in &servers {
@@ -111,13 +146,7 @@ pub async fn measure(
     // `dfs put` needs the parent, as `hdfs dfs -put` does.
     cluster.client().mkdirs(&p("/bench"), true).await?;
 
-    let (secs, rss) = run_measured(Command::new(&dfs).args([
-        "--namenode",
-        &nn,
-        "put",
-        &src.display().to_string(),
-        "/bench/cli.bin",
-    ]))?;
+    let (secs, rss) = run_measured(&mut dfs_put(&nn, &src, "/bench/cli.bin"))?;
     rep.add(
         format!("upload {name}, dfs put"),
         rate(secs),
@@ -134,13 +163,7 @@ pub async fn measure(
     );
 
     evict_blocks(cluster);
-    let (secs, rss) = run_measured(Command::new(&dfs).args([
-        "--namenode",
-        &nn,
-        "get",
-        "/bench/cli.bin",
-        &out.display().to_string(),
-    ]))?;
+    let (secs, rss) = run_measured(&mut dfs_get(&nn, "/bench/cli.bin", &out))?;
     ensure!(
         sha256_file(&out)? == want,
         "dfs get returned different bytes"
@@ -160,8 +183,7 @@ pub async fn measure(
     // every block's SHA-256 before it writes a byte of it, and exits non-zero
     // on a mismatch; the copy above was compared byte for byte.
     evict_blocks(cluster);
-    let (secs, rss) =
-        run_measured(Command::new(&dfs).args(["--namenode", &nn, "get", "/bench/cli.bin", "-"]))?;
+    let (secs, rss) = run_measured(&mut dfs_get(&nn, "/bench/cli.bin", Path::new("-")))?;
     rep.add(
         format!("download {name}, dfs get → stdout (/dev/null)"),
         rate(secs),
@@ -171,16 +193,7 @@ pub async fn measure(
     );
     clients.push(("dfs get -".into(), rss));
 
-    let (secs, rss) = run_measured(Command::new("curl").args([
-        "-sSf",
-        "-o",
-        "/dev/null",
-        "-F",
-        "directory=/bench",
-        "-F",
-        &format!("file=@{};filename=seed.bin", src.display()),
-        &format!("{nn}/upload_file"),
-    ]))?;
+    let (secs, rss) = run_measured(&mut seed_upload(&nn, &src, "/bench", "seed.bin"))?;
     rep.add(
         format!("upload {name}, POST /upload_file"),
         rate(secs),
@@ -191,18 +204,11 @@ pub async fn measure(
     clients.push(("curl /upload_file".into(), rss));
 
     // `/download_file` into `to`, read from the disk.
-    let seed_download = |to: &str| {
+    let from_seed = |to: &Path| {
         evict_blocks(cluster);
-        run_measured(Command::new("curl").args([
-            "-sSf",
-            "-o",
-            to,
-            "-d",
-            "file_name=/bench/seed.bin",
-            &format!("{nn}/download_file"),
-        ]))
+        run_measured(&mut seed_download(&nn, "/bench/seed.bin", to))
     };
-    let (secs, rss) = seed_download(&out.display().to_string())?;
+    let (secs, rss) = from_seed(&out)?;
     ensure!(
         sha256_file(&out)? == want,
         "/download_file returned different bytes"
@@ -220,7 +226,7 @@ pub async fn measure(
     // The data path alone, as for `dfs get` above: the same download to
     // /dev/null. The namenode checks every block's SHA-256 before it sends
     // the block's last piece, and the copy above was compared byte for byte.
-    let (secs, _) = seed_download("/dev/null")?;
+    let (secs, _) = from_seed(Path::new("/dev/null"))?;
     rep.add(
         format!("download {name}, POST /download_file → /dev/null"),
         rate(secs),
