@@ -4,7 +4,8 @@
 //! - [`cluster`]: [`TestCluster`] starts the real `namenode` and `datanode`
 //!   binaries on 127.0.0.1 with free ports in a temp dir, kills and restarts
 //!   them, and keeps their logs when a test fails.
-//! - [`wait`]: [`wait_until`], polling observable state (never a fixed sleep).
+//! - [`wait`]: [`wait_until`], polling observable state (never a fixed sleep),
+//!   and [`holds_for`], a check that must stay true for a while.
 //! - [`data`]: deterministic test bytes, digests, uploading and verifying many
 //!   files, flipping a byte on disk.
 //! - [`http`]: HTTP clients and helpers for tests that speak HTTP themselves.
@@ -23,4 +24,4 @@ pub mod wait;
 pub use cluster::{bin, bin_dir, free_port, ClusterOptions, TestCluster};
 pub use data::{flip_byte, p, sha256_hex, test_data, upload_many, verify_all};
 pub use http::http_no_redirect;
-pub use wait::{poll_until, wait_until};
+pub use wait::{holds_for, poll_until, wait_until};

@@ -1,5 +1,6 @@
 //! Waiting on observable state: poll a check until it holds or a timeout
-//! passes, never a fixed sleep. The one wait loop of the tests and benches.
+//! passes, never a fixed sleep; or check that something stays true for a
+//! while. The one wait loop of the tests and benches.
 use anyhow::{bail, Result};
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -40,4 +41,21 @@ where
         }
         tokio::time::sleep(every).await;
     }
+}
+
+/// Checks `check` every 200 ms for `dur` (something that must stay true for
+/// a while: nothing deleted, nothing changed); fails at the first error.
+pub async fn holds_for<F, Fut>(what: &str, dur: Duration, mut check: F) -> Result<()>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<()>>,
+{
+    let start = Instant::now();
+    while start.elapsed() < dur {
+        if let Err(e) = check().await {
+            bail!("{what} stopped holding after {:?}: {e:#}", start.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    Ok(())
 }
