@@ -1,8 +1,8 @@
 //! Big transfers: one large file up and down through `dfs put` / `dfs get`
 //! and the seed `/upload_file` / `/download_file` (curl), every copy
 //! checked bit-exact, each download read from disk (page cache dropped),
-//! with the peak RSS of every process. Also the large source file itself
-//! (written once, hashed), which membench uses too.
+//! with the peak RSS of every process. Also what membench shares with it:
+//! the large source file (written, hashed) and the four transfer commands.
 use super::ceilings::Ceilings;
 use super::process::{proc_rss, reset_peak, run_measured, server_pids};
 use super::report::Report;
