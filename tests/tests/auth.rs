@@ -89,6 +89,11 @@ fn dfs_ok(cluster: &TestCluster, token: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// Sends `req` with `token` as its bearer; the answer.
+async fn as_user(req: reqwest::RequestBuilder, token: &str) -> reqwest::Response {
+    req.bearer_auth(token).send().await.unwrap()
+}
+
 async fn status_and_json(resp: reqwest::Response) -> (u16, Value) {
     let status = resp.status().as_u16();
     let text = resp.text().await.unwrap();
@@ -249,22 +254,20 @@ async fn permission_bits_decide_who_writes() {
     assert!(err.contains("Permission denied"), "{err}");
     // root makes alice a home directory and gives it to her.
     dfs_ok(&cluster, ROOT, &["mkdir", "-p", "/home/alice"]);
-    let r = h
-        .put(format!(
+    let r = as_user(
+        h.put(format!(
             "{w}/home/alice?op=SETOWNER&owner=alice&group=staff"
-        ))
-        .bearer_auth(ROOT)
-        .send()
-        .await
-        .unwrap();
+        )),
+        ROOT,
+    )
+    .await;
     assert_eq!(r.status().as_u16(), 200, "{}", r.text().await.unwrap());
     // Only the superuser changes owners.
-    let r = h
-        .put(format!("{w}/home/alice?op=SETOWNER&owner=bob"))
-        .bearer_auth(ALICE)
-        .send()
-        .await
-        .unwrap();
+    let r = as_user(
+        h.put(format!("{w}/home/alice?op=SETOWNER&owner=bob")),
+        ALICE,
+    )
+    .await;
     let (status, body) = status_and_json(r).await;
     assert_eq!(status, 403, "{body}");
     assert_eq!(
@@ -293,12 +296,11 @@ async fn permission_bits_decide_who_writes() {
     assert_eq!(fs["FileStatus"]["owner"], "alice", "{fs}");
     assert_eq!(fs["FileStatus"]["permission"], "644", "{fs}");
     // A client cannot make files for someone else: the owner is the caller.
-    let r = h
-        .put(format!("{w}/home/alice/d?op=MKDIRS&user.name=mallory"))
-        .bearer_auth(ALICE)
-        .send()
-        .await
-        .unwrap();
+    let r = as_user(
+        h.put(format!("{w}/home/alice/d?op=MKDIRS&user.name=mallory")),
+        ALICE,
+    )
+    .await;
     assert_eq!(r.status().as_u16(), 200);
     let (_, fs) = status_and_json(
         h.get(format!("{w}/home/alice/d?op=GETFILESTATUS"))
@@ -332,20 +334,14 @@ async fn permission_bits_decide_who_writes() {
         );
     }
     // The same refusals through the other doors: WebHDFS and the seed API.
-    let r = h
-        .put(format!("{w}/home/alice/b.txt?op=CREATE"))
-        .bearer_auth(BOB)
-        .send()
-        .await
-        .unwrap();
+    let r = as_user(h.put(format!("{w}/home/alice/b.txt?op=CREATE")), BOB).await;
     assert_eq!(r.status().as_u16(), 403);
     for extra in ["", "&namenoderpcaddress=x"] {
-        let r = h
-            .delete(format!("{w}/home/alice?op=DELETE&recursive=true{extra}"))
-            .bearer_auth(BOB)
-            .send()
-            .await
-            .unwrap();
+        let r = as_user(
+            h.delete(format!("{w}/home/alice?op=DELETE&recursive=true{extra}")),
+            BOB,
+        )
+        .await;
         assert_eq!(r.status().as_u16(), 403, "{extra}");
     }
     let r = h
@@ -373,21 +369,14 @@ async fn permission_bits_decide_who_writes() {
 
     // Group write (664): bob may append to alice's file (the write goes on
     // under her file's record, and bob may carry it through).
-    let r = h
-        .put(format!(
-            "{w}/home/alice/a.txt?op=SETPERMISSION&permission=664"
-        ))
-        .bearer_auth(ALICE)
-        .send()
-        .await
-        .unwrap();
+    let chmod = |mode: &str, token| {
+        let url = format!("{w}/home/alice/a.txt?op=SETPERMISSION&permission={mode}");
+        as_user(h.put(url), token)
+    };
+    let append = || as_user(h.post(format!("{w}/home/alice/a.txt?op=APPEND")), BOB);
+    let r = chmod("664", ALICE).await;
     assert_eq!(r.status().as_u16(), 200);
-    let r = h
-        .post(format!("{w}/home/alice/a.txt?op=APPEND"))
-        .bearer_auth(BOB)
-        .send()
-        .await
-        .unwrap();
+    let r = append().await;
     assert_eq!(r.status().as_u16(), 307);
     let loc = r.headers()["location"].to_str().unwrap().to_string();
     let r = h.post(&loc).body("bob was here\n").send().await.unwrap();
@@ -397,41 +386,15 @@ async fn permission_bits_decide_who_writes() {
         "alice's data\nbob was here\n"
     );
     // Without group write, bob's append is refused.
-    let r = h
-        .put(format!(
-            "{w}/home/alice/a.txt?op=SETPERMISSION&permission=644"
-        ))
-        .bearer_auth(ALICE)
-        .send()
-        .await
-        .unwrap();
+    let r = chmod("644", ALICE).await;
     assert_eq!(r.status().as_u16(), 200);
-    let r = h
-        .post(format!("{w}/home/alice/a.txt?op=APPEND"))
-        .bearer_auth(BOB)
-        .send()
-        .await
-        .unwrap();
+    let r = append().await;
     assert_eq!(r.status().as_u16(), 403);
 
     // alice closes the file to others: bob can no longer read it.
-    let r = h
-        .put(format!(
-            "{w}/home/alice/a.txt?op=SETPERMISSION&permission=600"
-        ))
-        .bearer_auth(BOB)
-        .send()
-        .await
-        .unwrap();
+    let r = chmod("600", BOB).await;
     assert_eq!(r.status().as_u16(), 403, "only the owner changes the mode");
-    let r = h
-        .put(format!(
-            "{w}/home/alice/a.txt?op=SETPERMISSION&permission=600"
-        ))
-        .bearer_auth(ALICE)
-        .send()
-        .await
-        .unwrap();
+    let r = chmod("600", ALICE).await;
     assert_eq!(r.status().as_u16(), 200);
     let out = dfs_as(&cluster, Some(BOB), &["cat", "/home/alice/a.txt"]);
     assert_eq!(out.status.code(), Some(1));
@@ -446,12 +409,7 @@ async fn permission_bits_decide_who_writes() {
         "alice's data\nbob was here\n"
     );
     // Operator actions are the superuser's.
-    let r = h
-        .post(format!("{nn}/api/v1/safemode?action=enter"))
-        .bearer_auth(ALICE)
-        .send()
-        .await
-        .unwrap();
+    let r = as_user(h.post(format!("{nn}/api/v1/safemode?action=enter")), ALICE).await;
     assert_eq!(r.status().as_u16(), 403);
     // alice deletes her own tree.
     dfs_ok(&cluster, ALICE, &["rm", "-r", "/home/alice/d"]);
@@ -609,12 +567,11 @@ async fn everything_works_with_tokens() {
     let w = format!("{nn}/webhdfs/v1");
     let h = http_no_redirect();
     dfs_ok(&cluster, ROOT, &["mkdir", "-p", "/shared"]);
-    let r = h
-        .put(format!("{w}/shared?op=SETPERMISSION&permission=777"))
-        .bearer_auth(ROOT)
-        .send()
-        .await
-        .unwrap();
+    let r = as_user(
+        h.put(format!("{w}/shared?op=SETPERMISSION&permission=777")),
+        ROOT,
+    )
+    .await;
     assert_eq!(r.status().as_u16(), 200);
 
     // The CLI with DFS_TOKEN: put (several blocks), get, cat, ls, stat, rm.
@@ -638,12 +595,7 @@ async fn everything_works_with_tokens() {
 
     // WebHDFS with a bearer: CREATE's redirect carries a delegation token,
     // so the data step needs no header (as Hadoop clients expect).
-    let r = h
-        .put(format!("{w}/shared/web.txt?op=CREATE"))
-        .bearer_auth(ALICE)
-        .send()
-        .await
-        .unwrap();
+    let r = as_user(h.put(format!("{w}/shared/web.txt?op=CREATE")), ALICE).await;
     assert_eq!(r.status().as_u16(), 307);
     let loc = r.headers()["location"].to_str().unwrap().to_string();
     assert!(loc.contains("delegation="), "{loc}");
@@ -716,12 +668,7 @@ async fn everything_works_with_tokens() {
     assert_eq!(r.text().await.unwrap(), "seeded");
     // The cluster API and metrics with a token.
     for path in ["/api/v1/summary", "/api/v1/datanodes", "/metrics"] {
-        let r = h
-            .get(format!("{nn}{path}"))
-            .bearer_auth(BOB)
-            .send()
-            .await
-            .unwrap();
+        let r = as_user(h.get(format!("{nn}{path}")), BOB).await;
         assert_eq!(r.status().as_u16(), 200, "{path}");
     }
     dfs_ok(&cluster, ALICE, &["rm", "/shared/big.bin"]);

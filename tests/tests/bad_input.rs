@@ -2,18 +2,22 @@
 //! kind of endpoint of a real namenode and real datanodes, over plain HTTP
 //! (reqwest) and, where HTTP itself must be malformed, a raw `TcpStream`.
 //!
-//! Each case must get a 4xx with the API's error shape (`{"error":{"code",
-//! "message"}}`, or Hadoop's `RemoteException` under `/webhdfs/v1`). After
-//! the corpus every server still answers `/health`, an upload and a
-//! download still work, and no file named by the corpus appears anywhere on
-//! disk outside the data dirs (the names carry a marker that is searched
-//! for in the cluster's temp dir and its parent).
+//! The corpus is a table: each [`Case`] is a request (as data), the answer
+//! it must get ([`Expect`]: most often a 4xx with the API's error shape,
+//! `{"error":{"code","message"}}`, or Hadoop's `RemoteException` under
+//! `/webhdfs/v1`) and anything to check after it ([`After`]); one loop runs
+//! them in order. After the corpus every server still answers `/health`,
+//! an upload and a download still work, the tree the corpus aimed at is
+//! intact, and no file named by the corpus appears anywhere on disk outside
+//! the data dirs (the names carry a marker that is searched for in the
+//! cluster's temp dir and its parent).
 //!
 //! A second test covers slow and greedy clients: a request head sent byte
 //! by byte, bodies that stall (cut off, nothing kept), and the per-client
 //! bound on concurrent streams (429).
 use dfs_tests::{http_no_redirect, sha256_hex, test_data, wait_until, ClusterOptions, TestCluster};
 use reqwest::multipart::{Form, Part};
+use reqwest::Method;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -72,7 +76,7 @@ async fn expect_4xx(label: &str, resp: reqwest::Response, shape: Shape) -> Strin
 /// One HTTP/1.1 exchange over a raw socket: sends `request` as is, reads
 /// the answer until the server closes (requests carry `Connection: close`).
 /// Returns (status, body).
-async fn raw(addr: &str, request: &[u8]) -> (u16, Vec<u8>) {
+async fn exchange(addr: &str, request: &[u8]) -> (u16, Vec<u8>) {
     let mut s = TcpStream::connect(addr).await.unwrap();
     s.write_all(request).await.unwrap();
     let mut buf = Vec::new();
@@ -196,6 +200,534 @@ async fn still_alive(cluster: &TestCluster, label: &str) {
     assert_eq!(sha256_hex(&got), sha256_hex(&data), "{label}: round trip");
 }
 
+/// One request of the corpus, what it must get, and what to check after.
+struct Case {
+    label: String,
+    request: Request,
+    expect: Expect,
+    after: After,
+}
+
+enum Request {
+    /// Through reqwest: a well-formed HTTP request.
+    Http {
+        method: Method,
+        url: String,
+        headers: Vec<(&'static str, String)>,
+        body: Body,
+    },
+    /// These bytes as they are over a new connection to `addr` (host:port):
+    /// what a client library would refuse to send or would normalise.
+    Raw { addr: String, bytes: Vec<u8> },
+}
+
+enum Body {
+    Empty,
+    Form(Vec<(String, String)>),
+    Json(Value),
+    Bytes(Vec<u8>),
+    /// A seed upload: the `directory` field, then a one-byte `file` part.
+    Upload {
+        directory: String,
+        file_name: String,
+    },
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Expect {
+    /// A 4xx (exactly this status, if given) with an error body of `Shape`.
+    Refused(Shape, Option<u16>),
+    /// Exactly this status; the body is not looked at.
+    Status(u16),
+    /// Any 2xx.
+    Success,
+    /// Anything but a 5xx: a valid, if odd, request.
+    Below500,
+    /// WebHDFS's `{"boolean": false}`: Hadoop answers an impossible rename
+    /// or delete so, not with an error.
+    False,
+    /// [`Expect::False`] with a 200, or else a WebHDFS error.
+    FalseOrRefused,
+    /// Malformed HTTP: a 4xx status line, or the connection closed without
+    /// a word; never anything else (raw requests only).
+    Http4xxOrClosed,
+}
+
+/// The usual answer: a 4xx with `{"error":{"code","message"}}`.
+const REFUSED: Expect = Expect::Refused(Shape::Dfs, None);
+/// The usual answer under `/webhdfs/v1`: a 4xx with a `RemoteException`.
+const REMOTE_EXCEPTION: Expect = Expect::Refused(Shape::WebHdfs, None);
+const NOT_FOUND: Expect = Expect::Refused(Shape::Dfs, Some(404));
+const TOO_LARGE: Expect = Expect::Refused(Shape::Dfs, Some(413));
+
+enum After {
+    Nothing,
+    /// A refused block write left no block file on datanode 0 and nothing
+    /// readable at `{url}/blocks/{id}`.
+    NoBlock {
+        url: String,
+        id: String,
+    },
+}
+
+fn case(label: impl Into<String>, request: Request, expect: Expect) -> Case {
+    Case {
+        label: label.into(),
+        request,
+        expect,
+        after: After::Nothing,
+    }
+}
+
+fn http(method: Method, url: impl Into<String>, body: Body) -> Request {
+    Request::Http {
+        method,
+        url: url.into(),
+        headers: Vec::new(),
+        body,
+    }
+}
+
+fn get(url: impl Into<String>) -> Request {
+    http(Method::GET, url, Body::Empty)
+}
+
+fn post(url: impl Into<String>) -> Request {
+    http(Method::POST, url, Body::Empty)
+}
+
+/// POST of a form with these fields.
+fn form(url: impl Into<String>, fields: &[(&str, &str)]) -> Request {
+    let fields = fields
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    http(Method::POST, url, Body::Form(fields))
+}
+
+/// POST of a JSON body.
+fn json(url: impl Into<String>, v: Value) -> Request {
+    http(Method::POST, url, Body::Json(v))
+}
+
+/// POST of `body` as `content_type`.
+fn typed(url: impl Into<String>, content_type: &str, body: impl Into<Vec<u8>>) -> Request {
+    Request::Http {
+        method: Method::POST,
+        url: url.into(),
+        headers: vec![("content-type", content_type.to_string())],
+        body: Body::Bytes(body.into()),
+    }
+}
+
+/// A seed upload of a one-byte file `file_name` into `directory`.
+fn upload(nn: &str, directory: &str, file_name: &str) -> Request {
+    let body = Body::Upload {
+        directory: directory.into(),
+        file_name: file_name.into(),
+    };
+    http(Method::POST, format!("{nn}/upload_file"), body)
+}
+
+/// GET of `url` with `name=value` as its (form-encoded) query.
+fn get_query(url: &str, name: &str, value: &str) -> Request {
+    let url = reqwest::Url::parse_with_params(url, &[(name, value)]).unwrap();
+    get(url.as_str())
+}
+
+/// `bytes` as they are, to the server at `url`.
+fn raw(url: &str, bytes: impl Into<Vec<u8>>) -> Request {
+    Request::Raw {
+        addr: host(url),
+        bytes: bytes.into(),
+    }
+}
+
+/// Sends `case`, checks its answer, then what it must have left behind.
+async fn run(c: &reqwest::Client, cluster: &TestCluster, case: &Case) {
+    let label = case.label.as_str();
+    let (status, body) = match &case.request {
+        Request::Http {
+            method,
+            url,
+            headers,
+            body,
+        } => {
+            let mut req = c.request(method.clone(), url);
+            for (k, v) in headers {
+                req = req.header(*k, v.as_str());
+            }
+            req = match body {
+                Body::Empty => req,
+                Body::Form(fields) => req.form(fields),
+                Body::Json(v) => req.json(v),
+                Body::Bytes(b) => req.body(b.clone()),
+                Body::Upload {
+                    directory,
+                    file_name,
+                } => {
+                    let file = Part::bytes(b"x".to_vec()).file_name(file_name.clone());
+                    req.multipart(
+                        Form::new()
+                            .text("directory", directory.clone())
+                            .part("file", file),
+                    )
+                }
+            };
+            // No answer is a failure too: a server answers even a body it
+            // refuses (from the declared length, before reading it).
+            let r = req
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{label}: no answer: {e:?}"));
+            let status = r.status().as_u16();
+            (status, r.bytes().await.unwrap().to_vec())
+        }
+        Request::Raw { addr, bytes } if matches!(case.expect, Expect::Http4xxOrClosed) => {
+            let mut s = TcpStream::connect(addr).await.unwrap();
+            s.write_all(bytes).await.unwrap();
+            let mut buf = Vec::new();
+            let _ = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut buf)).await;
+            let text = String::from_utf8_lossy(&buf);
+            assert!(
+                text.is_empty() || text.starts_with("HTTP/1.1 4"),
+                "{label}: {text}"
+            );
+            return;
+        }
+        Request::Raw { addr, bytes } => exchange(addr, bytes).await,
+    };
+    let text = String::from_utf8_lossy(&body);
+    let boolean_false = || {
+        let v: Value = serde_json::from_slice(&body)
+            .unwrap_or_else(|e| panic!("{label}: not JSON ({e}): {text}"));
+        assert_eq!(v["boolean"], false, "{label}");
+    };
+    match case.expect {
+        Expect::Refused(shape, want) => {
+            if let Some(want) = want {
+                assert_eq!(status, want, "{label}: {text}");
+            }
+            check_4xx(label, status, &body, shape);
+        }
+        Expect::Status(want) => assert_eq!(status, want, "{label}: {text}"),
+        Expect::Success => assert!((200..300).contains(&status), "{label}: {status} {text}"),
+        Expect::Below500 => assert!(status < 500, "{label}: {status} {text}"),
+        Expect::False => boolean_false(),
+        Expect::FalseOrRefused if status == 200 => boolean_false(),
+        Expect::FalseOrRefused => {
+            check_4xx(label, status, &body, Shape::WebHdfs);
+        }
+        Expect::Http4xxOrClosed => unreachable!("only raw requests expect it"),
+    }
+    if let After::NoBlock { url, id } = &case.after {
+        assert!(
+            cluster.block_file(0, id).is_none(),
+            "{label}: a block was kept"
+        );
+        let r = c.get(format!("{url}/blocks/{id}")).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 404, "{label}: readable after refusal");
+    }
+}
+
+// ------------------------------------------------------------------ the corpus
+// One case a line: the tables are kept out of rustfmt's hands.
+
+/// Bad paths through every door that takes one (the seed endpoints' forms
+/// and JSON, the native RPC, rename, upload, the cluster API), and bad file
+/// names in the multipart part itself.
+#[rustfmt::skip]
+fn path_cases(nn: &str) -> Vec<Case> {
+    let long_name = format!("/{MARK}{}", "n".repeat(300));
+    let bad_paths: Vec<(&str, String)> = vec![
+        ("dot-dot", format!("/keep/../{MARK}")),
+        ("dot-dot only", "..".into()),
+        ("leading dot-dot", format!("/../../{MARK}")),
+        ("dot", format!("/keep/./{MARK}")),
+        ("percent-encoded dot-dot", format!("/keep/%2e%2e/{MARK}")),
+        ("NUL", format!("/keep/{MARK}\0x")),
+        ("300-byte name", long_name.clone()),
+        ("5000-byte path", format!("/{MARK}").repeat(5000 / (MARK.len() + 1) + 1)),
+        ("600 levels", format!("/{MARK}").repeat(600)),
+        ("double slash", format!("/keep//{MARK}")),
+        ("only slashes", "//".into()),
+        ("relative", format!("{MARK}/x")),
+        ("empty", String::new()),
+        ("backslash dot-dot", format!("..\\..\\{MARK}")),
+    ];
+    let mut cases = Vec::new();
+    for (label, path) in &bad_paths {
+        let path = path.as_str();
+        // "%2e%2e" is a literal name when sent in a form; it is a valid
+        // (if odd) name, so only the decoded doors must refuse it.
+        let literal_ok = label.starts_with("percent");
+        for (endpoint, field) in [
+            ("create_directory", "directory_name"),
+            ("delete_directory", "directory_name"),
+            ("delete_file", "file_name"),
+            ("download_file", "file_name"),
+            ("file_info", "file_name"),
+            ("list_directory", "directory_name"),
+        ] {
+            let expect = if literal_ok {
+                Expect::Below500
+            } else if endpoint == "list_directory" && path.is_empty() {
+                Expect::Success // an empty directory_name lists the root, as documented
+            } else {
+                REFUSED
+            };
+            cases.push(case(format!("{endpoint} {label}"), form(format!("{nn}/{endpoint}"), &[(field, path)]), expect));
+        }
+        if literal_ok {
+            continue;
+        }
+        cases.extend([
+            case(format!("create_directory JSON {label}"), json(format!("{nn}/create_directory"), json!({ "directory_name": path })), REFUSED),
+            case(format!("rpc mkdirs {label}"), json(format!("{nn}/rpc/v1/mkdirs"), json!({ "path": path, "parents": true })), REFUSED),
+            case(format!("rename to {label}"), form(format!("{nn}/rename"), &[("src", "/keep/f.bin"), ("dst", path)]), REFUSED),
+        ]);
+        // An empty upload `directory` means the root, as documented (and an
+        // empty `path` the whole namespace).
+        if path.is_empty() {
+            continue;
+        }
+        cases.extend([
+            case(format!("upload_file directory {label}"), upload(nn, path, &format!("{MARK}.bin")), REFUSED),
+            case(format!("api blocks {label}"), get_query(&format!("{nn}/api/v1/blocks"), "path", path), REFUSED),
+            case(format!("api fsck {label}"), get_query(&format!("{nn}/api/v1/fsck"), "path", path), REFUSED),
+        ]);
+    }
+    cases.extend([
+        case("dot-dot file name", upload(nn, "/keep", ".."), REFUSED),
+        case("300-byte file name", upload(nn, "/keep", long_name.trim_start_matches('/')), REFUSED),
+        case("NUL file name", upload(nn, "/keep", "a\0zzescape"), REFUSED),
+    ]);
+    cases
+}
+
+/// WebHDFS: the path is in the URL, percent-encoded or not, and the
+/// parameters are typed. Sent raw: an HTTP client library would resolve
+/// `%2e%2e` before sending.
+#[rustfmt::skip]
+fn webhdfs_cases(nn: &str, dn: &str) -> Vec<Case> {
+    let w = "/webhdfs/v1";
+    let long_name = format!("/{MARK}{}", "n".repeat(300));
+    let long_url_path = "/a".repeat(2600);
+    let deep_path = format!("/{MARK}").repeat(600);
+    let on_namenode: Vec<(&str, &str, String)> = vec![
+        ("%2e%2e", "PUT", format!("{w}/keep/%2e%2e/{MARK}?op=MKDIRS")),
+        ("%2E%2E upper", "PUT", format!("{w}/%2E%2E/%2E%2E/{MARK}?op=MKDIRS")),
+        ("encoded slash dot-dot", "PUT", format!("{w}/keep%2F..%2F{MARK}?op=MKDIRS")),
+        ("NUL", "PUT", format!("{w}/keep/{MARK}%00x?op=MKDIRS")),
+        ("invalid UTF-8", "PUT", format!("{w}/keep/{MARK}%FF%FE?op=MKDIRS")),
+        ("double slash", "PUT", format!("{w}/keep//{MARK}?op=MKDIRS")),
+        ("300-byte name", "PUT", format!("{w}{long_name}?op=MKDIRS")),
+        ("5000-byte path", "PUT", format!("{w}{long_url_path}?op=MKDIRS")),
+        ("600 levels", "PUT", format!("{w}{deep_path}?op=MKDIRS")),
+        ("no op", "GET", format!("{w}/keep")),
+        ("unknown op", "GET", format!("{w}/keep?op=FROBNICATE")),
+        ("negative offset", "GET", format!("{w}/keep/f.bin?op=OPEN&offset=-1")),
+        ("huge offset", "GET", format!("{w}/keep/f.bin?op=OPEN&offset=99999999999999999999")),
+        ("offset past the end", "GET", format!("{w}/keep/f.bin?op=OPEN&offset=100001")),
+        ("negative length", "GET", format!("{w}/keep/f.bin?op=OPEN&length=-5")),
+        ("bad replication", "PUT", format!("{w}/keep/f.bin?op=SETREPLICATION&replication=-1")),
+        ("bad permission", "PUT", format!("{w}/keep?op=SETPERMISSION&permission=999")),
+        ("bad boolean", "DELETE", format!("{w}/keep?op=DELETE&recursive=maybe")),
+        ("rename to bad destination", "PUT", format!("{w}/keep/f.bin?op=RENAME&destination=/keep/../{MARK}")),
+    ];
+    let mut cases = Vec::new();
+    for (label, method, target) in on_namenode {
+        let request = raw(nn, format!("{method} {target} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"));
+        let expect = if label == "rename to bad destination" { Expect::FalseOrRefused } else { REMOTE_EXCEPTION };
+        cases.push(case(format!("webhdfs {label}"), request, expect));
+    }
+    // The same cases on a datanode's WebHDFS landing.
+    for (label, method, target) in [
+        ("%2e%2e", "PUT", format!("{w}/keep/%2e%2e/{MARK}?op=CREATE&namenoderpcaddress=x")),
+        ("NUL", "PUT", format!("{w}/keep/{MARK}%00?op=CREATE&namenoderpcaddress=x")),
+        ("negative offset", "GET", format!("{w}/keep/f.bin?op=OPEN&offset=-3&namenoderpcaddress=x")),
+        ("no op", "GET", format!("{w}/keep/f.bin")),
+    ] {
+        let request = raw(dn, format!("{method} {target} HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nConnection: close\r\n\r\ndata"));
+        cases.push(case(format!("datanode webhdfs {label}"), request, REMOTE_EXCEPTION));
+    }
+    cases
+}
+
+/// Namespace operations that must be refused (renames into a subtree,
+/// deleting `/`), parameters of the wrong kind, bodies that do not parse,
+/// unknown routes and actions, garbage on the datanode-facing endpoints.
+#[rustfmt::skip]
+fn namespace_cases(nn: &str) -> Vec<Case> {
+    let w = format!("{nn}/webhdfs/v1");
+    let (json_type, form_type) = ("application/json", "application/x-www-form-urlencoded");
+    let mut cases = vec![
+        case("rename into its own subtree", form(format!("{nn}/rename"), &[("src", "/keep"), ("dst", "/keep/sub/inner")]), REFUSED),
+        case("rename onto itself", form(format!("{nn}/rename"), &[("src", "/keep"), ("dst", "/keep")]), Expect::Below500),
+        case("rpc rename into its own subtree", json(format!("{nn}/rpc/v1/rename"), json!({"src": "/keep", "dst": "/keep/sub/x"})), REFUSED),
+        case("webhdfs rename into own subtree", http(Method::PUT, format!("{w}/keep?op=RENAME&destination=/keep/sub/x"), Body::Empty), Expect::False),
+        case("rename /", form(format!("{nn}/rename"), &[("src", "/"), ("dst", "/keep/root")]), REFUSED),
+        case("delete_directory /", form(format!("{nn}/delete_directory"), &[("directory_name", "/"), ("recursive", "true")]), REFUSED),
+        case("delete_file /", form(format!("{nn}/delete_file"), &[("file_name", "/"), ("recursive", "true")]), REFUSED),
+        case("rpc delete /", json(format!("{nn}/rpc/v1/delete"), json!({"path": "/", "recursive": true})), REFUSED),
+        case("webhdfs DELETE /", http(Method::DELETE, format!("{w}/?op=DELETE&recursive=true"), Body::Empty), Expect::False),
+        case("non-empty without recursive", form(format!("{nn}/delete_directory"), &[("directory_name", "/keep")]), Expect::Status(409)),
+        case("download missing", form(format!("{nn}/download_file"), &[("file_name", "/keep/missing.bin")]), NOT_FOUND),
+        case("download a directory", form(format!("{nn}/download_file"), &[("file_name", "/keep/sub")]), REFUSED),
+        // Parameters of the wrong kind.
+        case("delete_directory recursive=perhaps", form(format!("{nn}/delete_directory"), &[("directory_name", "/keep"), ("recursive", "perhaps")]), REFUSED),
+        case("upload_file as a form", form(format!("{nn}/upload_file"), &[("directory", "/keep")]), REFUSED),
+        case("rename without dst", form(format!("{nn}/rename"), &[("src", "/keep")]), REFUSED),
+        case("create_directory empty form", form(format!("{nn}/create_directory"), &[]), REFUSED),
+    ];
+    for (label, body) in [
+        ("JSON array", "[1,2]"),
+        ("JSON nested", r#"{"directory_name":{"x":1}}"#),
+        ("broken JSON", r#"{"directory_name": "/a"#),
+    ] {
+        cases.push(case(label, typed(format!("{nn}/create_directory"), json_type, body), REFUSED));
+        cases.push(case(format!("rpc {label}"), typed(format!("{nn}/rpc/v1/create"), json_type, body), REFUSED));
+    }
+    cases.extend([
+        case("rpc negative replication", json(format!("{nn}/rpc/v1/create"), json!({"path": "/keep/neg", "replication": -1, "block_size": -5})), REFUSED),
+        case("rpc zero block size", json(format!("{nn}/rpc/v1/create"), json!({"path": "/keep/zero", "block_size": 0})), REFUSED),
+        case("invalid UTF-8 form body", typed(format!("{nn}/create_directory"), form_type, b"directory_name=%2Fkeep%2F\xff\xfe".to_vec()), REFUSED),
+        case("percent-encoded invalid UTF-8", typed(format!("{nn}/create_directory"), form_type, "directory_name=%2Fkeep%2F%FF%FE"), REFUSED),
+        case("unsupported content type", typed(format!("{nn}/create_directory"), "application/xml", "<x/>"), REFUSED),
+        case("unknown route", get(format!("{nn}/no/such/endpoint")), NOT_FOUND),
+        case("decommission unknown node", post(format!("{nn}/api/v1/datanodes/{MARK}/decommission")), REFUSED),
+        case("bad safemode action", post(format!("{nn}/api/v1/safemode?action=explode")), REFUSED),
+    ]);
+    for ep in ["register", "heartbeat", "block_report", "block_received", "bad_block"] {
+        let garbage = http(Method::POST, format!("{nn}/internal/v1/{ep}"), Body::Bytes(vec![0xff; 64]));
+        cases.push(case(format!("internal {ep} garbage"), garbage, REFUSED));
+    }
+    cases
+}
+
+/// Bodies over the limits: sent whole, or only declared (refused at once,
+/// without the body being sent).
+#[rustfmt::skip]
+fn oversized_cases(nn: &str) -> Vec<Case> {
+    let json_type = "application/json";
+    let mut cases = vec![
+        case("oversized seed body", typed(format!("{nn}/create_directory"), json_type, format!(r#"{{"directory_name":"/keep/{}"}}"#, "x".repeat(400 << 10))), TOO_LARGE),
+    ];
+    for path in ["/rpc/v1/create", "/create_directory", "/internal/v1/heartbeat"] {
+        let request = raw(nn, format!("POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2000000000\r\nConnection: close\r\n\r\n{{"));
+        cases.push(case(format!("huge Content-Length {path}"), request, TOO_LARGE));
+    }
+    // Past the JSON limit (64 MiB), sent whole: the namenode answers 413
+    // from the declared length before it reads the body. (A reset instead
+    // of that answer once passed silently; `run` fails it now.)
+    cases.push(case("oversized JSON body", typed(format!("{nn}/rpc/v1/mkdirs"), json_type, format!(r#"{{"path":"/x","pad":"{}"}}"#, "p".repeat(70 << 20))), TOO_LARGE));
+    cases
+}
+
+/// Malformed and truncated multipart, and malformed HTTP itself (the server
+/// answers 400 or closes, and lives).
+#[rustfmt::skip]
+fn malformed_cases(nn: &str) -> Vec<Case> {
+    let part = |boundary: &str, body: &str| {
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"directory\"\r\n\r\n/keep\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{MARK}.bin\"\r\nContent-Type: application/octet-stream\r\n\r\n{body}")
+    };
+    let bound = "multipart/form-data; boundary=BOUND";
+    let multipart: Vec<(&str, &str, String)> = vec![
+        ("truncated multipart", bound, part("BOUND", "some bytes but no closing boundary")),
+        ("wrong boundary", "multipart/form-data; boundary=OTHER", format!("{}\r\n--BOUND--\r\n", part("BOUND", "data"))),
+        ("no boundary", "multipart/form-data", format!("{}\r\n--BOUND--\r\n", part("BOUND", "data"))),
+        ("not multipart", "text/plain", "hello".into()),
+        ("garbage", bound, "\u{1}\u{2}garbage\r\n\r\n--".into()),
+        ("headers never end", bound, format!("--BOUND\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{MARK}\"\r\n")),
+        ("empty form", bound, "--BOUND--\r\n".into()),
+    ];
+    let mut cases = Vec::new();
+    for (label, ct, body) in multipart {
+        let request = raw(nn, format!("POST /upload_file HTTP/1.1\r\nHost: x\r\nContent-Type: {ct}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()));
+        cases.push(case(format!("upload_file {label}"), request, REFUSED));
+    }
+    for (label, req) in [
+        ("bad request line", "GARBAGE\r\n\r\n"),
+        ("bad header", "GET /health HTTP/1.1\r\nHost x\r\n\r\n"),
+        ("NUL in the target", "GET /webhdfs/v1/a\0b?op=LISTSTATUS HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+        ("bad Content-Length", "POST /create_directory HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\nConnection: close\r\n\r\n"),
+    ] {
+        cases.push(case(label, raw(nn, req), Expect::Http4xxOrClosed));
+    }
+    cases
+}
+
+/// The datanode's block endpoints: ids that are not block ids, unknown
+/// blocks, block writes with wrong or malformed checksums and lengths
+/// (refused, nothing kept), bad ranges on a real block (`block` on
+/// `holder`), a method and a route that do not exist.
+#[rustfmt::skip]
+fn block_cases(nn: &str, dn: &str, holder: &str, block: &str) -> Vec<Case> {
+    let mut cases = Vec::new();
+    for id in [
+        "not-a-block",
+        "..",
+        "..%2F..%2F..%2Fzzescape",
+        "%2e%2e%2f%2e%2e%2fzzescape",
+        "00000000-0000-0000-0000-000000000000%00",
+        "zzescape.blk",
+    ] {
+        for method in [Method::GET, Method::PUT, Method::DELETE] {
+            let request = http(method.clone(), format!("{dn}/blocks/{id}"), Body::Bytes(b"block bytes".to_vec()));
+            cases.push(case(format!("{method} /blocks/{id}"), request, REFUSED));
+        }
+        cases.push(case(format!("meta of {id}"), get(format!("{dn}/blocks/{id}/meta")), REFUSED));
+    }
+    let unknown = "0190a0b0-0000-7000-8000-000000000001";
+    cases.extend([
+        case("GET unknown block", get(format!("{dn}/blocks/{unknown}")), NOT_FOUND),
+        case("meta unknown block", get(format!("{dn}/blocks/{unknown}/meta")), NOT_FOUND),
+        case("DELETE unknown block", http(Method::DELETE, format!("{dn}/blocks/{unknown}"), Body::Empty), NOT_FOUND),
+    ]);
+    // Wrong and malformed checksums, wrong lengths: refused, nothing kept.
+    let payload = test_data(10_000, 5);
+    let wrong = sha256_hex(b"something else");
+    let puts: Vec<(&str, &'static str, &str, u16)> = vec![
+        ("wrong sha256", "x-dfs-expected-sha256", &wrong, 412),
+        ("malformed sha256", "x-dfs-expected-sha256", "xyz", 400),
+        ("short sha256", "x-dfs-expected-sha256", "abcd", 400),
+        ("wrong length", "x-dfs-expected-len", "9999", 412),
+        ("negative length", "x-dfs-expected-len", "-1", 400),
+        ("huge length", "x-dfs-expected-len", "18446744073709551615", 413),
+        ("unknown digest trailer", "x-dfs-digest-trailer", "md5", 400),
+        // The payload's last 36 bytes taken as a trailer: its CRCs cannot match the rest.
+        ("bogus digest trailer", "x-dfs-digest-trailer", "sha256+crc32c-v1", 412),
+        ("bad pipeline", "x-dfs-pipeline", "file:///etc/passwd", 400),
+    ];
+    for (label, header, value, want) in puts {
+        let id = fresh_block_id();
+        let url = format!("{dn}/blocks/{id}");
+        let request = Request::Http { method: Method::PUT, url, headers: vec![(header, value.to_string())], body: Body::Bytes(payload.clone()) };
+        let after = After::NoBlock { url: dn.to_string(), id };
+        cases.push(Case { label: format!("PUT {label}"), request, expect: Expect::Refused(Shape::Dfs, Some(want)), after });
+    }
+    let huge = format!("PUT /blocks/{} HTTP/1.1\r\nHost: x\r\nContent-Length: 999999999999\r\nConnection: close\r\n\r\nabc", fresh_block_id());
+    cases.push(case("declared huge block", raw(dn, huge), TOO_LARGE));
+    for (label, q) in [
+        ("negative offset", "offset=-1"),
+        ("huge offset", "offset=18446744073709551615"),
+        ("offset overflow", "offset=99999999999999999999999"),
+        ("offset past the end", "offset=70000"),
+        ("negative length", "length=-1"),
+        ("huge range", "offset=10&length=18446744073709551615"),
+        ("not a number", "offset=abc"),
+    ] {
+        cases.push(case(format!("block range {label}"), get(format!("{holder}/blocks/{block}?{q}")), REFUSED));
+    }
+    cases.extend([
+        case("POST /blocks (no such method)", post(format!("{dn}/blocks/{unknown}")), REFUSED),
+        case("datanode unknown route", get(format!("{dn}/{MARK}")), REFUSED),
+        // Extra parameters are ignored, never misread.
+        case("download negative offset", get(format!("{nn}/download_file?file_name=/keep/f.bin&offset=-1")), Expect::Below500),
+    ]);
+    cases
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_corpus() {
     let cluster = TestCluster::start(ClusterOptions {
@@ -231,740 +763,30 @@ async fn bad_input_corpus() {
         .await
         .unwrap();
     assert!(r.status().is_success(), "{}", r.text().await.unwrap());
-
-    // --- paths, through every door that takes one ---------------------------
-    let long_name = format!("/{MARK}{}", "n".repeat(300));
-    let long_path = format!("/{MARK}").repeat(5000 / (MARK.len() + 1) + 1);
-    let deep_path = format!("/{MARK}").repeat(600);
-    let bad_paths: Vec<(&str, String)> = vec![
-        ("dot-dot", format!("/keep/../{MARK}")),
-        ("dot-dot only", "..".into()),
-        ("leading dot-dot", format!("/../../{MARK}")),
-        ("dot", format!("/keep/./{MARK}")),
-        ("percent-encoded dot-dot", format!("/keep/%2e%2e/{MARK}")),
-        ("NUL", format!("/keep/{MARK}\0x")),
-        ("300-byte name", long_name.clone()),
-        ("5000-byte path", long_path.clone()),
-        ("600 levels", deep_path.clone()),
-        ("double slash", format!("/keep//{MARK}")),
-        ("only slashes", "//".into()),
-        ("relative", format!("{MARK}/x")),
-        ("empty", String::new()),
-        ("backslash dot-dot", format!("..\\..\\{MARK}")),
-    ];
-    for (label, path) in &bad_paths {
-        // "%2e%2e" is a literal name when sent in a form; it is a valid
-        // (if odd) name, so only the decoded doors must refuse it.
-        let literal_ok = label.starts_with("percent");
-        for (endpoint, field) in [
-            ("create_directory", "directory_name"),
-            ("delete_directory", "directory_name"),
-            ("delete_file", "file_name"),
-            ("download_file", "file_name"),
-            ("file_info", "file_name"),
-            ("list_directory", "directory_name"),
-        ] {
-            let r = c
-                .post(format!("{nn}/{endpoint}"))
-                .form(&[(field, path.as_str())])
-                .send()
-                .await
-                .unwrap();
-            if literal_ok {
-                let s = r.status().as_u16();
-                assert!(s < 500, "{endpoint} {label}: {s}");
-                continue;
-            }
-            if endpoint == "list_directory" && path.is_empty() {
-                // An empty directory_name lists the root, as documented.
-                assert!(r.status().is_success());
-                continue;
-            }
-            expect_4xx(&format!("{endpoint} {label}"), r, Shape::Dfs).await;
-        }
-        // The same path as JSON.
-        if !literal_ok {
-            let r = c
-                .post(format!("{nn}/create_directory"))
-                .json(&json!({ "directory_name": path }))
-                .send()
-                .await
-                .unwrap();
-            expect_4xx(&format!("create_directory JSON {label}"), r, Shape::Dfs).await;
-            // Native RPC.
-            let r = c
-                .post(format!("{nn}/rpc/v1/mkdirs"))
-                .json(&json!({ "path": path, "parents": true }))
-                .send()
-                .await
-                .unwrap();
-            expect_4xx(&format!("rpc mkdirs {label}"), r, Shape::Dfs).await;
-            // Renames from and to it.
-            let r = c
-                .post(format!("{nn}/rename"))
-                .form(&[("src", "/keep/f.bin"), ("dst", path.as_str())])
-                .send()
-                .await
-                .unwrap();
-            expect_4xx(&format!("rename to {label}"), r, Shape::Dfs).await;
-            // Upload into it (an empty `directory` means the root, as
-            // documented).
-            if path.is_empty() {
-                continue;
-            }
-            let form = Form::new().text("directory", path.clone()).part(
-                "file",
-                Part::bytes(b"x".to_vec()).file_name(format!("{MARK}.bin")),
-            );
-            let r = c
-                .post(format!("{nn}/upload_file"))
-                .multipart(form)
-                .send()
-                .await
-                .unwrap();
-            expect_4xx(&format!("upload_file directory {label}"), r, Shape::Dfs).await;
-            // The cluster API.
-            let r = c
-                .get(format!("{nn}/api/v1/blocks"))
-                .query(&[("path", path.as_str())])
-                .send()
-                .await
-                .unwrap();
-            expect_4xx(&format!("api blocks {label}"), r, Shape::Dfs).await;
-            let r = c
-                .get(format!("{nn}/api/v1/fsck"))
-                .query(&[("path", path.as_str())])
-                .send()
-                .await
-                .unwrap();
-            if !path.is_empty() {
-                expect_4xx(&format!("api fsck {label}"), r, Shape::Dfs).await;
-            }
-        }
-    }
-    // Bad file names in the multipart part itself.
-    for (label, name) in [
-        ("dot-dot file name", ".."),
-        ("300-byte file name", long_name.trim_start_matches('/')),
-        ("NUL file name", "a\0zzescape"),
-    ] {
-        let form = Form::new().text("directory", "/keep").part(
-            "file",
-            Part::bytes(b"x".to_vec()).file_name(name.to_string()),
-        );
-        let r = c
-            .post(format!("{nn}/upload_file"))
-            .multipart(form)
-            .send()
-            .await
-            .unwrap();
-        expect_4xx(label, r, Shape::Dfs).await;
-    }
-
-    // WebHDFS: the path is in the URL, percent-encoded or not. Sent raw:
-    // an HTTP client library would resolve `%2e%2e` before sending.
-    let w = "/webhdfs/v1".to_string();
-    let long_url_path = "/a".repeat(2600);
-    let webhdfs_cases: Vec<(&str, String)> = vec![
-        ("%2e%2e", format!("{w}/keep/%2e%2e/{MARK}?op=MKDIRS")),
-        (
-            "%2E%2E upper",
-            format!("{w}/%2E%2E/%2E%2E/{MARK}?op=MKDIRS"),
-        ),
-        (
-            "encoded slash dot-dot",
-            format!("{w}/keep%2F..%2F{MARK}?op=MKDIRS"),
-        ),
-        ("NUL", format!("{w}/keep/{MARK}%00x?op=MKDIRS")),
-        ("invalid UTF-8", format!("{w}/keep/{MARK}%FF%FE?op=MKDIRS")),
-        ("double slash", format!("{w}/keep//{MARK}?op=MKDIRS")),
-        ("300-byte name", format!("{w}{long_name}?op=MKDIRS")),
-        ("5000-byte path", format!("{w}{long_url_path}?op=MKDIRS")),
-        ("600 levels", format!("{w}{deep_path}?op=MKDIRS")),
-        ("no op", format!("{w}/keep")),
-        ("unknown op", format!("{w}/keep?op=FROBNICATE")),
-        (
-            "negative offset",
-            format!("{w}/keep/f.bin?op=OPEN&offset=-1"),
-        ),
-        (
-            "huge offset",
-            format!("{w}/keep/f.bin?op=OPEN&offset=99999999999999999999"),
-        ),
-        (
-            "offset past the end",
-            format!("{w}/keep/f.bin?op=OPEN&offset=100001"),
-        ),
-        (
-            "negative length",
-            format!("{w}/keep/f.bin?op=OPEN&length=-5"),
-        ),
-        (
-            "bad replication",
-            format!("{w}/keep/f.bin?op=SETREPLICATION&replication=-1"),
-        ),
-        (
-            "bad permission",
-            format!("{w}/keep?op=SETPERMISSION&permission=999"),
-        ),
-        ("bad boolean", format!("{w}/keep?op=DELETE&recursive=maybe")),
-        (
-            "rename to bad destination",
-            format!("{w}/keep/f.bin?op=RENAME&destination=/keep/../{MARK}"),
-        ),
-    ];
-    for (label, u) in &webhdfs_cases {
-        let method = if u.contains("op=MKDIRS") || u.contains("op=SET") || u.contains("op=RENAME") {
-            "PUT"
-        } else if u.contains("op=DELETE") {
-            "DELETE"
-        } else {
-            "GET"
-        };
-        let req = format!(
-            "{method} {u} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-        );
-        let (status, body) = raw(&host(&nn), req.as_bytes()).await;
-        if *label == "rename to bad destination" && status == 200 {
-            // Hadoop's RENAME answers false rather than failing.
-            let v: Value = serde_json::from_slice(&body).unwrap();
-            assert_eq!(v["boolean"], false, "{label}");
-            continue;
-        }
-        check_4xx(&format!("webhdfs {label}"), status, &body, Shape::WebHdfs);
-    }
-    // The same cases on a datanode's WebHDFS landing.
-    for (label, u) in [
-        (
-            "%2e%2e",
-            format!("/webhdfs/v1/keep/%2e%2e/{MARK}?op=CREATE&namenoderpcaddress=x"),
-        ),
-        (
-            "NUL",
-            format!("/webhdfs/v1/keep/{MARK}%00?op=CREATE&namenoderpcaddress=x"),
-        ),
-        (
-            "negative offset",
-            "/webhdfs/v1/keep/f.bin?op=OPEN&offset=-3&namenoderpcaddress=x".to_string(),
-        ),
-        ("no op", "/webhdfs/v1/keep/f.bin".to_string()),
-    ] {
-        let method = if u.contains("CREATE") { "PUT" } else { "GET" };
-        let req = format!(
-            "{method} {u} HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nConnection: close\r\n\r\ndata"
-        );
-        let (status, body) = raw(&host(&dn), req.as_bytes()).await;
-        check_4xx(
-            &format!("datanode webhdfs {label}"),
-            status,
-            &body,
-            Shape::WebHdfs,
-        );
-    }
-
-    // --- namespace operations that must be refused ---------------------------
-    let r = c
-        .post(format!("{nn}/rename"))
-        .form(&[("src", "/keep"), ("dst", "/keep/sub/inner")])
-        .send()
-        .await
-        .unwrap();
-    expect_4xx("rename into its own subtree", r, Shape::Dfs).await;
-    let r = c
-        .post(format!("{nn}/rename"))
-        .form(&[("src", "/keep"), ("dst", "/keep")])
-        .send()
-        .await
-        .unwrap();
-    let s = r.status().as_u16();
-    assert!(s < 500, "rename onto itself: {s}");
-    let r = c
-        .post(format!("{nn}/rpc/v1/rename"))
-        .json(&json!({"src": "/keep", "dst": "/keep/sub/x"}))
-        .send()
-        .await
-        .unwrap();
-    expect_4xx("rpc rename into its own subtree", r, Shape::Dfs).await;
-    let w = format!("{nn}/webhdfs/v1");
-    let r = c
-        .put(format!("{w}/keep?op=RENAME&destination=/keep/sub/x"))
-        .send()
-        .await
-        .unwrap();
-    let v: Value = r.json().await.unwrap();
-    assert_eq!(v["boolean"], false, "webhdfs rename into own subtree");
-    let r = c
-        .post(format!("{nn}/rename"))
-        .form(&[("src", "/"), ("dst", "/keep/root")])
-        .send()
-        .await
-        .unwrap();
-    expect_4xx("rename /", r, Shape::Dfs).await;
-    for (endpoint, field) in [
-        ("delete_directory", "directory_name"),
-        ("delete_file", "file_name"),
-    ] {
-        let r = c
-            .post(format!("{nn}/{endpoint}"))
-            .form(&[(field, "/"), ("recursive", "true")])
-            .send()
-            .await
-            .unwrap();
-        expect_4xx(&format!("{endpoint} /"), r, Shape::Dfs).await;
-    }
-    let r = c
-        .post(format!("{nn}/rpc/v1/delete"))
-        .json(&json!({"path": "/", "recursive": true}))
-        .send()
-        .await
-        .unwrap();
-    expect_4xx("rpc delete /", r, Shape::Dfs).await;
-    let r = c
-        .delete(format!("{w}/?op=DELETE&recursive=true"))
-        .send()
-        .await
-        .unwrap();
-    let v: Value = r.json().await.unwrap();
-    assert_eq!(v["boolean"], false, "webhdfs DELETE /");
-    // The tree is intact.
-    let st = cluster.client().status(&dfs_tests::p("/keep/f.bin")).await;
-    assert_eq!(st.expect("/keep/f.bin survives").length, data.len() as u64);
-    let r = c
-        .post(format!("{nn}/delete_directory"))
-        .form(&[("directory_name", "/keep")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 409, "non-empty without recursive");
-    let r = c
-        .post(format!("{nn}/download_file"))
-        .form(&[("file_name", "/keep/missing.bin")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 404);
-    expect_4xx("download missing", r, Shape::Dfs).await;
-    let r = c
-        .post(format!("{nn}/download_file"))
-        .form(&[("file_name", "/keep/sub")])
-        .send()
-        .await
-        .unwrap();
-    expect_4xx("download a directory", r, Shape::Dfs).await;
-    // Parameters of the wrong kind.
-    for (endpoint, form) in [
-        (
-            "delete_directory",
-            vec![("directory_name", "/keep"), ("recursive", "perhaps")],
-        ),
-        ("upload_file", vec![("directory", "/keep")]),
-        ("rename", vec![("src", "/keep")]),
-        ("create_directory", vec![]),
-    ] {
-        let r = c
-            .post(format!("{nn}/{endpoint}"))
-            .form(&form)
-            .send()
-            .await
-            .unwrap();
-        expect_4xx(&format!("{endpoint} {form:?}"), r, Shape::Dfs).await;
-    }
-    for (label, body) in [
-        ("JSON array", "[1,2]"),
-        ("JSON nested", r#"{"directory_name":{"x":1}}"#),
-        ("broken JSON", r#"{"directory_name": "/a"#),
-    ] {
-        let r = c
-            .post(format!("{nn}/create_directory"))
-            .header("content-type", "application/json")
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        expect_4xx(label, r, Shape::Dfs).await;
-        let r = c
-            .post(format!("{nn}/rpc/v1/create"))
-            .header("content-type", "application/json")
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        expect_4xx(&format!("rpc {label}"), r, Shape::Dfs).await;
-    }
-    let r = c
-        .post(format!("{nn}/rpc/v1/create"))
-        .json(&json!({"path": "/keep/neg", "replication": -1, "block_size": -5}))
-        .send()
-        .await
-        .unwrap();
-    expect_4xx("rpc negative replication", r, Shape::Dfs).await;
-    let r = c
-        .post(format!("{nn}/rpc/v1/create"))
-        .json(&json!({"path": "/keep/zero", "block_size": 0}))
-        .send()
-        .await
-        .unwrap();
-    expect_4xx("rpc zero block size", r, Shape::Dfs).await;
-    let r = c
-        .post(format!("{nn}/create_directory"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(b"directory_name=%2Fkeep%2F\xff\xfe".to_vec())
-        .send()
-        .await
-        .unwrap();
-    expect_4xx("invalid UTF-8 form body", r, Shape::Dfs).await;
-    let r = c
-        .post(format!("{nn}/create_directory"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("directory_name=%2Fkeep%2F%FF%FE")
-        .send()
-        .await
-        .unwrap();
-    expect_4xx("percent-encoded invalid UTF-8", r, Shape::Dfs).await;
-    let r = c
-        .post(format!("{nn}/create_directory"))
-        .header("content-type", "application/xml")
-        .body("<x/>")
-        .send()
-        .await
-        .unwrap();
-    expect_4xx("unsupported content type", r, Shape::Dfs).await;
-    let r = c
-        .get(format!("{nn}/no/such/endpoint"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 404);
-    expect_4xx("unknown route", r, Shape::Dfs).await;
-    let r = c
-        .post(format!("{nn}/api/v1/datanodes/{MARK}/decommission"))
-        .send()
-        .await
-        .unwrap();
-    expect_4xx("decommission unknown node", r, Shape::Dfs).await;
-    let r = c
-        .post(format!("{nn}/api/v1/safemode?action=explode"))
-        .send()
-        .await
-        .unwrap();
-    expect_4xx("bad safemode action", r, Shape::Dfs).await;
-    for ep in [
-        "register",
-        "heartbeat",
-        "block_report",
-        "block_received",
-        "bad_block",
-    ] {
-        let r = c
-            .post(format!("{nn}/internal/v1/{ep}"))
-            .body(vec![0xffu8; 64])
-            .send()
-            .await
-            .unwrap();
-        expect_4xx(&format!("internal {ep} garbage"), r, Shape::Dfs).await;
-    }
-
-    // --- oversized bodies -----------------------------------------------------
-    let big = format!(r#"{{"directory_name":"/keep/{}"}}"#, "x".repeat(400 << 10));
-    let r = c
-        .post(format!("{nn}/create_directory"))
-        .header("content-type", "application/json")
-        .body(big.clone())
-        .send()
-        .await;
-    match r {
-        Ok(r) => {
-            assert_eq!(r.status().as_u16(), 413, "oversized seed body");
-            expect_4xx("oversized seed body", r, Shape::Dfs).await;
-        }
-        // The server may answer and close before the body is all sent.
-        Err(e) => panic!("oversized seed body: no answer: {e}"),
-    }
-    // A declared Content-Length far over the limit is refused at once,
-    // without the body being sent.
-    for path in [
-        "/rpc/v1/create",
-        "/create_directory",
-        "/internal/v1/heartbeat",
-    ] {
-        let req = format!(
-            "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2000000000\r\nConnection: close\r\n\r\n{{"
-        );
-        let (status, body) = raw(&host(&nn), req.as_bytes()).await;
-        assert_eq!(
-            status,
-            413,
-            "declared huge body on {path}: {}",
-            String::from_utf8_lossy(&body)
-        );
-        check_4xx(
-            &format!("huge Content-Length {path}"),
-            status,
-            &body,
-            Shape::Dfs,
-        );
-    }
-    let r = c
-        .post(format!("{nn}/rpc/v1/mkdirs"))
-        .header("content-type", "application/json")
-        .body(format!(
-            r#"{{"path":"/x","pad":"{}"}}"#,
-            "p".repeat(70 << 20)
-        ))
-        .send()
-        .await;
-    if let Ok(r) = r {
-        assert_eq!(r.status().as_u16(), 413, "oversized JSON body");
-        expect_4xx("oversized JSON body", r, Shape::Dfs).await;
-    }
-
-    // --- malformed and truncated multipart (raw HTTP) --------------------------
-    let part = |boundary: &str, body: &str| {
-        format!(
-            "--{boundary}\r\nContent-Disposition: form-data; name=\"directory\"\r\n\r\n/keep\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{MARK}.bin\"\r\nContent-Type: application/octet-stream\r\n\r\n{body}"
-        )
-    };
-    let multipart_cases: Vec<(&str, String, String)> = vec![
-        (
-            "truncated multipart",
-            "multipart/form-data; boundary=BOUND".into(),
-            part("BOUND", "some bytes but no closing boundary"),
-        ),
-        (
-            "wrong boundary",
-            "multipart/form-data; boundary=OTHER".into(),
-            format!("{}\r\n--BOUND--\r\n", part("BOUND", "data")),
-        ),
-        (
-            "no boundary",
-            "multipart/form-data".into(),
-            format!("{}\r\n--BOUND--\r\n", part("BOUND", "data")),
-        ),
-        ("not multipart", "text/plain".into(), "hello".into()),
-        (
-            "garbage",
-            "multipart/form-data; boundary=BOUND".into(),
-            "\u{1}\u{2}garbage\r\n\r\n--".into(),
-        ),
-        (
-            "headers never end",
-            "multipart/form-data; boundary=BOUND".into(),
-            format!(
-                "--BOUND\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{MARK}\"\r\n"
-            ),
-        ),
-        (
-            "empty form",
-            "multipart/form-data; boundary=BOUND".into(),
-            "--BOUND--\r\n".into(),
-        ),
-    ];
-    for (label, ct, body) in &multipart_cases {
-        let req = format!(
-            "POST /upload_file HTTP/1.1\r\nHost: x\r\nContent-Type: {ct}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        );
-        let (status, resp) = raw(&host(&nn), req.as_bytes()).await;
-        check_4xx(&format!("upload_file {label}"), status, &resp, Shape::Dfs);
-    }
-    // Malformed HTTP itself: the server answers 400 (or closes), and lives.
-    for (label, req) in [
-        ("bad request line", "GARBAGE\r\n\r\n".to_string()),
-        ("bad header", "GET /health HTTP/1.1\r\nHost x\r\n\r\n".to_string()),
-        ("NUL in the target", "GET /webhdfs/v1/a\0b?op=LISTSTATUS HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".to_string()),
-        ("bad Content-Length", "POST /create_directory HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\nConnection: close\r\n\r\n".to_string()),
-    ] {
-        let mut s = TcpStream::connect(host(&nn)).await.unwrap();
-        s.write_all(req.as_bytes()).await.unwrap();
-        let mut buf = Vec::new();
-        let _ = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut buf)).await;
-        let text = String::from_utf8_lossy(&buf);
-        assert!(
-            text.is_empty() || text.starts_with("HTTP/1.1 4"),
-            "{label}: {text}"
-        );
-    }
-
-    // --- the datanode's block endpoints ----------------------------------------
-    let block_ids = [
-        "not-a-block",
-        "..",
-        "..%2F..%2F..%2Fzzescape",
-        "%2e%2e%2f%2e%2e%2fzzescape",
-        "00000000-0000-0000-0000-000000000000%00",
-        "zzescape.blk",
-    ];
-    for id in block_ids {
-        for method in [
-            reqwest::Method::GET,
-            reqwest::Method::PUT,
-            reqwest::Method::DELETE,
-        ] {
-            let r = c
-                .request(method.clone(), format!("{dn}/blocks/{id}"))
-                .body("block bytes")
-                .send()
-                .await
-                .unwrap();
-            expect_4xx(&format!("{method} /blocks/{id}"), r, Shape::Dfs).await;
-        }
-        let r = c
-            .get(format!("{dn}/blocks/{id}/meta"))
-            .send()
-            .await
-            .unwrap();
-        expect_4xx(&format!("meta of {id}"), r, Shape::Dfs).await;
-    }
-    let unknown = "0190a0b0-0000-7000-8000-000000000001";
-    for (label, r) in [
-        (
-            "GET unknown block",
-            c.get(format!("{dn}/blocks/{unknown}"))
-                .send()
-                .await
-                .unwrap(),
-        ),
-        (
-            "meta unknown block",
-            c.get(format!("{dn}/blocks/{unknown}/meta"))
-                .send()
-                .await
-                .unwrap(),
-        ),
-        (
-            "DELETE unknown block",
-            c.delete(format!("{dn}/blocks/{unknown}"))
-                .send()
-                .await
-                .unwrap(),
-        ),
-    ] {
-        assert_eq!(r.status().as_u16(), 404, "{label}");
-        expect_4xx(label, r, Shape::Dfs).await;
-    }
-    // Wrong and malformed checksums, wrong lengths: refused, nothing kept.
-    let payload = test_data(10_000, 5);
-    let wrong = sha256_hex(b"something else");
-    let fresh = || format!("0190a0b0-0000-7000-8000-{:012x}", rand_u48());
-    let put_cases: Vec<PutCase> = vec![
-        (
-            "wrong sha256",
-            vec![("x-dfs-expected-sha256", wrong.clone())],
-            412,
-        ),
-        (
-            "malformed sha256",
-            vec![("x-dfs-expected-sha256", "xyz".into())],
-            400,
-        ),
-        (
-            "short sha256",
-            vec![("x-dfs-expected-sha256", "abcd".into())],
-            400,
-        ),
-        (
-            "wrong length",
-            vec![("x-dfs-expected-len", "9999".into())],
-            412,
-        ),
-        (
-            "negative length",
-            vec![("x-dfs-expected-len", "-1".into())],
-            400,
-        ),
-        (
-            "huge length",
-            vec![("x-dfs-expected-len", "18446744073709551615".into())],
-            413,
-        ),
-        (
-            "unknown digest trailer",
-            vec![("x-dfs-digest-trailer", "md5".into())],
-            400,
-        ),
-        (
-            // The payload's last 36 bytes taken as a trailer: its CRCs
-            // cannot match the rest.
-            "bogus digest trailer",
-            vec![("x-dfs-digest-trailer", "sha256+crc32c-v1".into())],
-            412,
-        ),
-        (
-            "bad pipeline",
-            vec![("x-dfs-pipeline", "file:///etc/passwd".into())],
-            400,
-        ),
-    ];
-    for (label, headers, want) in &put_cases {
-        let id = fresh();
-        let mut req = c.put(format!("{dn}/blocks/{id}")).body(payload.clone());
-        for (k, v) in headers {
-            req = req.header(*k, v.as_str());
-        }
-        let r = req.send().await.unwrap();
-        assert_eq!(r.status().as_u16(), *want, "PUT {label}");
-        expect_4xx(&format!("PUT {label}"), r, Shape::Dfs).await;
-        assert!(
-            cluster.block_file(0, &id).is_none(),
-            "{label}: a block was kept"
-        );
-        let r = c.get(format!("{dn}/blocks/{id}")).send().await.unwrap();
-        assert_eq!(r.status().as_u16(), 404, "{label}: readable after refusal");
-    }
-    let req = format!(
-        "PUT /blocks/{} HTTP/1.1\r\nHost: x\r\nContent-Length: 999999999999\r\nConnection: close\r\n\r\nabc",
-        fresh()
-    );
-    let (status, body) = raw(&host(&dn), req.as_bytes()).await;
-    assert_eq!(
-        status,
-        413,
-        "declared huge block: {}",
-        String::from_utf8_lossy(&body)
-    );
-    check_4xx("declared huge block", status, &body, Shape::Dfs);
-    // Ranges on a real block.
-    let st = cluster
+    let locations = cluster
         .client()
         .locations(&dfs_tests::p("/keep/f.bin"))
         .await
         .unwrap();
-    let b = &st.blocks[0];
-    let holder = &b.replicas[0].addr;
-    for (label, q) in [
-        ("negative offset", "offset=-1"),
-        ("huge offset", "offset=18446744073709551615"),
-        ("offset overflow", "offset=99999999999999999999999"),
-        ("offset past the end", "offset=70000"),
-        ("negative length", "length=-1"),
-        ("huge range", "offset=10&length=18446744073709551615"),
-        ("not a number", "offset=abc"),
-    ] {
-        let r = c
-            .get(format!("{holder}/blocks/{}?{q}", b.block_id))
-            .send()
-            .await
-            .unwrap();
-        expect_4xx(&format!("block range {label}"), r, Shape::Dfs).await;
-    }
-    let r = c
-        .post(format!("{dn}/blocks/{unknown}"))
-        .send()
-        .await
-        .unwrap();
-    expect_4xx("POST /blocks (no such method)", r, Shape::Dfs).await;
-    let r = c.get(format!("{dn}/{MARK}")).send().await.unwrap();
-    expect_4xx("datanode unknown route", r, Shape::Dfs).await;
-    for (label, u) in [(
-        "download negative offset",
-        format!("{nn}/download_file?file_name=/keep/f.bin&offset=-1"),
-    )] {
-        // Extra parameters are ignored, never misread.
-        let r = c.get(&u).send().await.unwrap();
-        assert!(r.status().as_u16() < 500, "{label}");
+    let first = &locations.blocks[0];
+
+    let holder = &first.replicas[0].addr;
+    let corpus = [
+        path_cases(&nn),
+        webhdfs_cases(&nn, &dn),
+        namespace_cases(&nn),
+        oversized_cases(&nn),
+        malformed_cases(&nn),
+        block_cases(&nn, &dn, holder, &first.block_id.to_string()),
+    ];
+    for case in corpus.iter().flatten() {
+        run(&c, &cluster, case).await;
     }
 
     // --- afterwards -----------------------------------------------------------
+    // The tree the corpus aimed at is intact.
+    let st = cluster.client().status(&dfs_tests::p("/keep/f.bin")).await;
+    assert_eq!(st.expect("/keep/f.bin survives").length, data.len() as u64);
     still_alive(&cluster, "after corpus").await;
     let listed: Value = c
         .get(format!("{nn}/file_list"))
@@ -994,9 +816,6 @@ async fn bad_input_corpus() {
     );
 }
 
-/// A block write with extra headers, and the status it must get.
-type PutCase = (&'static str, Vec<(&'static str, String)>, u16);
-
 /// A fresh 48-bit number for block ids.
 fn rand_u48() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
@@ -1008,13 +827,9 @@ fn rand_u48() -> u64 {
     (t ^ (N.fetch_add(1, Ordering::Relaxed) << 32)) & 0xffff_ffff_ffff
 }
 
-/// Temp files of block writes in progress on datanode `i`.
-fn tmp_files(cluster: &TestCluster, i: usize) -> Vec<PathBuf> {
-    tree(&cluster.datanode_dir(i).join("tmp"), 3)
-        .into_iter()
-        .map(|p| cluster.datanode_dir(i).join("tmp").join(p))
-        .filter(|p| p.is_file())
-        .collect()
+/// A block id no test has used.
+fn fresh_block_id() -> String {
+    format!("0190a0b0-0000-7000-8000-{:012x}", rand_u48())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1088,7 +903,7 @@ async fn slow_and_greedy_clients() {
     // A block write whose body stalls half-way: cut, nothing kept, and the
     // stream's slot is given back. (Past the first MiB, which a datanode
     // holds in memory before it starts a temp file.)
-    let id = format!("0190a0b0-0000-7000-8000-{:012x}", rand_u48());
+    let id = fresh_block_id();
     let mut s = TcpStream::connect(host(&dn)).await.unwrap();
     let head = format!(
         "PUT /blocks/{id} HTTP/1.1\r\nHost: x\r\nContent-Length: 4000000\r\nConnection: close\r\n\r\n"
@@ -1098,7 +913,7 @@ async fn slow_and_greedy_clients() {
     wait_until(
         "the stalled write to hold a temp file",
         Duration::from_secs(5),
-        || async { Ok((!tmp_files(&cluster, 0).is_empty()).then_some(())) },
+        || async { Ok((!cluster.temp_files(0).is_empty()).then_some(())) },
     )
     .await
     .unwrap();
@@ -1118,7 +933,7 @@ async fn slow_and_greedy_clients() {
     wait_until(
         "the temp file of the stalled write to go",
         Duration::from_secs(5),
-        || async { Ok(tmp_files(&cluster, 0).is_empty().then_some(())) },
+        || async { Ok(cluster.temp_files(0).is_empty().then_some(())) },
     )
     .await
     .unwrap();
@@ -1166,7 +981,7 @@ async fn slow_and_greedy_clients() {
         Duration::from_secs(20),
         || async {
             let blocks = cluster.all_block_files().len();
-            let tmps = tmp_files(&cluster, 0).len() + tmp_files(&cluster, 1).len();
+            let tmps = cluster.temp_files(0).len() + cluster.temp_files(1).len();
             Ok((blocks == 0 && tmps == 0).then_some(()))
         },
     )
@@ -1177,7 +992,7 @@ async fn slow_and_greedy_clients() {
     // gets 429 with a clear message; once they finish, writes work again.
     let mut held = Vec::new();
     for _ in 0..2 {
-        let id = format!("0190a0b0-0000-7000-8000-{:012x}", rand_u48());
+        let id = fresh_block_id();
         let mut s = TcpStream::connect(host(&dn)).await.unwrap();
         let head = format!(
             "PUT /blocks/{id} HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\nConnection: close\r\n\r\n"
@@ -1192,7 +1007,7 @@ async fn slow_and_greedy_clients() {
     })
     .await
     .unwrap();
-    let id = format!("0190a0b0-0000-7000-8000-{:012x}", rand_u48());
+    let id = fresh_block_id();
     let r = c
         .put(format!("{dn}/blocks/{id}"))
         .body("x")
@@ -1210,7 +1025,7 @@ async fn slow_and_greedy_clients() {
         "a write to be accepted again",
         Duration::from_secs(10),
         || async {
-            let id = format!("0190a0b0-0000-7000-8000-{:012x}", rand_u48());
+            let id = fresh_block_id();
             let r = c.put(format!("{dn}/blocks/{id}")).body("x").send().await?;
             Ok(r.status().is_success().then_some(()))
         },

@@ -24,13 +24,7 @@ fn block_counts(cluster: &TestCluster) -> Vec<usize> {
 }
 
 fn tmp_files(cluster: &TestCluster) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for i in 0..NODES {
-        if let Ok(rd) = std::fs::read_dir(cluster.datanode_dir(i).join("tmp")) {
-            out.extend(rd.flatten().map(|e| e.path()));
-        }
-    }
-    out
+    (0..NODES).flat_map(|i| cluster.temp_files(i)).collect()
 }
 
 async fn upload(c: &reqwest::Client, nn: &str, name: &str, data: Vec<u8>) -> reqwest::Response {

@@ -3,13 +3,6 @@
 use dfs_client::{NoProgress, UploadOptions};
 use dfs_tests::{flip_byte, p, test_data, ClusterOptions, TestCluster};
 
-/// Index of the datanode serving at `addr`.
-fn node_index(cluster: &TestCluster, addr: &str) -> usize {
-    (0..cluster.opts.datanodes)
-        .find(|&i| cluster.datanode_url(i) == addr)
-        .expect("known datanode")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn download_reads_around_corrupt_replicas() {
     let cluster = TestCluster::start(ClusterOptions::default()).await;
@@ -29,7 +22,7 @@ async fn download_reads_around_corrupt_replicas() {
     // replicas in a random order, so most reads meet a bad one first.
     let b0 = &locs.blocks[0];
     for r in &b0.replicas[..2] {
-        let i = node_index(&cluster, &r.addr);
+        let i = cluster.node_index(&r.addr).expect("known datanode");
         let f0 = cluster
             .block_file(i, &b0.block_id.to_string())
             .expect("block file on disk");
@@ -38,7 +31,7 @@ async fn download_reads_around_corrupt_replicas() {
     // Block 1: corrupt two of its three replicas.
     let b1 = &locs.blocks[1];
     for r in &b1.replicas[..2] {
-        let i = node_index(&cluster, &r.addr);
+        let i = cluster.node_index(&r.addr).expect("known datanode");
         flip_byte(
             &cluster
                 .block_file(i, &b1.block_id.to_string())
@@ -82,7 +75,7 @@ async fn all_replicas_corrupt_is_an_error_not_bad_data() {
     let locs = c.locations(&p("/bad")).await.unwrap();
     let b = &locs.blocks[0];
     for r in &b.replicas {
-        let i = node_index(&cluster, &r.addr);
+        let i = cluster.node_index(&r.addr).expect("known datanode");
         flip_byte(
             &cluster.block_file(i, &b.block_id.to_string()).unwrap(),
             99_999,
@@ -129,7 +122,7 @@ async fn reading_ahead_falls_back_when_the_next_blocks_first_replica_is_bad() {
     // Block 2: two replicas' files are gone from under their datanodes.
     let b2 = &locs.blocks[2];
     for r in &b2.replicas[..2] {
-        let i = node_index(&cluster, &r.addr);
+        let i = cluster.node_index(&r.addr).expect("known datanode");
         let blk = cluster.block_file(i, &b2.block_id.to_string()).unwrap();
         std::fs::remove_file(blk.with_extension("meta")).unwrap();
         std::fs::remove_file(&blk).unwrap();
@@ -137,7 +130,7 @@ async fn reading_ahead_falls_back_when_the_next_blocks_first_replica_is_bad() {
     // Block 3: two replicas have a flipped byte in their last chunk.
     let b3 = &locs.blocks[3];
     for r in &b3.replicas[..2] {
-        let i = node_index(&cluster, &r.addr);
+        let i = cluster.node_index(&r.addr).expect("known datanode");
         flip_byte(
             &cluster.block_file(i, &b3.block_id.to_string()).unwrap(),
             (1 << 20) - 10,

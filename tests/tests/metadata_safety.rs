@@ -5,7 +5,7 @@
 
 use dfs_common::error::ErrorCode;
 use dfs_tests::{
-    bin, free_port, p, upload_many, verify_all, wait_until, ClusterOptions, TestCluster,
+    bin, free_port, holds_for, p, upload_many, verify_all, wait_until, ClusterOptions, TestCluster,
 };
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -36,13 +36,14 @@ async fn nothing_deleted_for(
     before: &BTreeSet<(usize, String)>,
     dur: Duration,
 ) {
-    let start = std::time::Instant::now();
-    while start.elapsed() < dur {
+    holds_for("no replica deleted", dur, || async {
         let now = block_set(cluster);
         let gone: Vec<_> = before.difference(&now).collect();
-        assert!(gone.is_empty(), "replicas deleted: {gone:?}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+        anyhow::ensure!(gone.is_empty(), "replicas deleted: {gone:?}");
+        Ok(())
+    })
+    .await
+    .unwrap();
 }
 
 /// Every file (recursively) under `dir` with its bytes.
@@ -177,19 +178,22 @@ async fn a_datanode_pointed_at_another_cluster_keeps_its_blocks_and_comes_back()
     assert!(sb.refused_datanodes[0]
         .message
         .contains("belongs to cluster"));
-    let start = std::time::Instant::now();
-    while start.elapsed() < Duration::from_secs(4) {
+    let unchanged = || async {
         let now: BTreeSet<String> = a
             .block_files(0)
             .iter()
             .map(|f| f.display().to_string())
             .collect();
-        assert_eq!(
-            now, held,
-            "blocks changed while it talked to the wrong namenode"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+        anyhow::ensure!(now == held, "{now:?} != {held:?}");
+        Ok(())
+    };
+    holds_for(
+        "blocks unchanged while it talks to the wrong namenode",
+        Duration::from_secs(4),
+        unchanged,
+    )
+    .await
+    .unwrap();
     // B's own data is untouched by the stranger too.
     assert_eq!(b.fsck().await.unwrap().blocks, 0);
 

@@ -4,6 +4,20 @@ use dfs_tests::{sha256_hex, test_data, ClusterOptions, TestCluster};
 use reqwest::multipart::{Form, Part};
 use serde_json::{json, Value};
 
+/// The namenode's seed endpoints, over one HTTP client.
+struct Seed {
+    http: reqwest::Client,
+    nn: String,
+}
+
+impl Seed {
+    /// POST of a form to `/{endpoint}`; the answer.
+    async fn form(&self, endpoint: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        let url = format!("{}/{endpoint}", self.nn);
+        self.http.post(url).form(fields).send().await.unwrap()
+    }
+}
+
 async fn error_of(resp: reqwest::Response, status: u16) -> String {
     assert_eq!(resp.status().as_u16(), status, "unexpected status");
     let body: Value = resp.json().await.expect("JSON error body");
@@ -24,14 +38,15 @@ async fn seed_endpoints() {
     let cluster = TestCluster::start(ClusterOptions::default()).await;
     let nn = cluster.namenode_url();
     let http = reqwest::Client::new();
+    let seed = Seed {
+        http: http.clone(),
+        nn: nn.clone(),
+    };
 
     // create_directory: form and JSON bodies, parents made.
-    let r = http
-        .post(format!("{nn}/create_directory"))
-        .form(&[("directory_name", "/seed/a/b")])
-        .send()
-        .await
-        .unwrap();
+    let r = seed
+        .form("create_directory", &[("directory_name", "/seed/a/b")])
+        .await;
     assert!(r.status().is_success(), "{}", r.text().await.unwrap());
     let r = http
         .post(format!("{nn}/create_directory"))
@@ -95,12 +110,9 @@ async fn seed_endpoints() {
     error_of(r, 400).await;
 
     // download_file: exact bytes, length and digest headers.
-    let r = http
-        .post(format!("{nn}/download_file"))
-        .form(&[("file_name", "/seed/a/data.bin")])
-        .send()
-        .await
-        .unwrap();
+    let r = seed
+        .form("download_file", &[("file_name", "/seed/a/data.bin")])
+        .await;
     assert_eq!(r.status().as_u16(), 200);
     assert_eq!(r.content_length(), Some(data.len() as u64));
     let digest = r
@@ -120,12 +132,9 @@ async fn seed_endpoints() {
         .await
         .unwrap();
     assert_eq!(r.bytes().await.unwrap().to_vec(), small);
-    let r = http
-        .post(format!("{nn}/download_file"))
-        .form(&[("file_name", "/seed/missing")])
-        .send()
-        .await
-        .unwrap();
+    let r = seed
+        .form("download_file", &[("file_name", "/seed/missing")])
+        .await;
     assert!(error_of(r, 404).await.contains("does not exist"));
 
     // file_list: every file with size, replication and digest.
@@ -145,23 +154,17 @@ async fn seed_endpoints() {
     assert!(text.contains("/seed/json/s.txt"));
 
     // list_directory, file_info
-    let r = http
-        .post(format!("{nn}/list_directory"))
-        .form(&[("directory_name", "/seed")])
-        .send()
-        .await
-        .unwrap();
+    let r = seed
+        .form("list_directory", &[("directory_name", "/seed")])
+        .await;
     let l: Value = r.json().await.unwrap();
     assert!(
         l.to_string().contains("\"json\"") || l.to_string().contains("/seed/json"),
         "{l}"
     );
-    let r = http
-        .post(format!("{nn}/file_info"))
-        .form(&[("file_name", "/seed/a/data.bin")])
-        .send()
-        .await
-        .unwrap();
+    let r = seed
+        .form("file_info", &[("file_name", "/seed/a/data.bin")])
+        .await;
     let info: Value = r.json().await.unwrap();
     assert_eq!(info["blocks"].as_array().map(Vec::len), Some(4), "{info}");
     assert_eq!(
@@ -170,61 +173,46 @@ async fn seed_endpoints() {
     );
 
     // rename
-    let r = http
-        .post(format!("{nn}/rename"))
-        .form(&[("src", "/seed/json/s.txt"), ("dst", "/seed/s2.txt")])
-        .send()
-        .await
-        .unwrap();
+    let r = seed
+        .form(
+            "rename",
+            &[("src", "/seed/json/s.txt"), ("dst", "/seed/s2.txt")],
+        )
+        .await;
     assert!(r.status().is_success(), "{}", r.text().await.unwrap());
-    let r = http
-        .post(format!("{nn}/file_info"))
-        .form(&[("file_name", "/seed/s2.txt")])
-        .send()
-        .await
-        .unwrap();
+    let r = seed
+        .form("file_info", &[("file_name", "/seed/s2.txt")])
+        .await;
     assert!(r.status().is_success());
 
     // delete_directory: refused on a non-empty directory without recursive.
-    let r = http
-        .post(format!("{nn}/delete_directory"))
-        .form(&[("directory_name", "/seed/a")])
-        .send()
-        .await
-        .unwrap();
+    let r = seed
+        .form("delete_directory", &[("directory_name", "/seed/a")])
+        .await;
     assert!(error_of(r, 409).await.contains("not empty"));
-    let r = http
-        .post(format!("{nn}/delete_directory"))
-        .form(&[("directory_name", "/seed/json")])
-        .send()
-        .await
-        .unwrap();
+    let r = seed
+        .form("delete_directory", &[("directory_name", "/seed/json")])
+        .await;
     assert!(
         r.status().is_success(),
         "empty directory deletes without recursive"
     );
-    let r = http
-        .post(format!("{nn}/delete_directory"))
-        .form(&[("directory_name", "/seed/a"), ("recursive", "True")])
-        .send()
-        .await
-        .unwrap();
+    let r = seed
+        .form(
+            "delete_directory",
+            &[("directory_name", "/seed/a"), ("recursive", "True")],
+        )
+        .await;
     assert!(r.status().is_success());
 
     // delete_file
-    let r = http
-        .post(format!("{nn}/delete_file"))
-        .form(&[("file_name", "/seed/s2.txt")])
-        .send()
-        .await
-        .unwrap();
+    let r = seed
+        .form("delete_file", &[("file_name", "/seed/s2.txt")])
+        .await;
     assert!(r.status().is_success());
-    let r = http
-        .post(format!("{nn}/delete_file"))
-        .form(&[("file_name", "/seed/s2.txt")])
-        .send()
-        .await
-        .unwrap();
+    let r = seed
+        .form("delete_file", &[("file_name", "/seed/s2.txt")])
+        .await;
     error_of(r, 404).await;
 }
 
@@ -233,6 +221,10 @@ async fn invalid_paths_are_refused_with_400() {
     let cluster = TestCluster::start(ClusterOptions::default()).await;
     let nn = cluster.namenode_url();
     let http = reqwest::Client::new();
+    let seed = Seed {
+        http: http.clone(),
+        nn: nn.clone(),
+    };
     let long = format!("/{}", "x".repeat(300));
     for bad in [
         "relative",
@@ -243,12 +235,9 @@ async fn invalid_paths_are_refused_with_400() {
         long.as_str(),
         "/nul\0byte",
     ] {
-        let r = http
-            .post(format!("{nn}/create_directory"))
-            .form(&[("directory_name", bad)])
-            .send()
-            .await
-            .unwrap();
+        let r = seed
+            .form("create_directory", &[("directory_name", bad)])
+            .await;
         let e = error_of(r, 400).await;
         assert!(e.starts_with("bad_request"), "{bad:?}: {e}");
         let r = http

@@ -3,6 +3,7 @@
 //! fsspec's write pattern (CREATE empty, then many APPENDs), OPEN ranges,
 //! `noredirect`, and the `--webhdfs-data-via-namenode` switch.
 use dfs_tests::{http_no_redirect, p, sha256_hex, test_data, ClusterOptions, TestCluster};
+use reqwest::Method;
 use serde_json::{json, Value};
 use std::process::Command;
 
@@ -35,7 +36,7 @@ async fn remote_exception(
     exception: &str,
     class: &str,
 ) -> String {
-    assert_eq!(r.status().as_u16(), status);
+    assert_eq!(r.status().as_u16(), status, "{}", r.url());
     let v: Value = r.json().await.unwrap();
     let e = &v["RemoteException"];
     assert_eq!(e["exception"], exception, "{v}");
@@ -367,85 +368,42 @@ async fn json_shapes_and_errors_follow_hadoop() {
         .unwrap();
     assert_eq!(r.json::<Value>().await.unwrap(), json!({"boolean": false}));
 
-    // Errors.
-    let r = c
-        .get(url(&nn, "/nope", "op=GETFILESTATUS"))
-        .send()
-        .await
-        .unwrap();
-    let m = remote_exception(
-        r,
-        404,
-        "FileNotFoundException",
-        "java.io.FileNotFoundException",
-    )
-    .await;
-    assert!(m.contains("does not exist"), "{m}");
-    assert_eq!(m, "File does not exist: /nope");
-    let r = c
-        .get(url(&nn, "/nope", "op=LISTSTATUS"))
-        .send()
-        .await
-        .unwrap();
-    remote_exception(
-        r,
-        404,
-        "FileNotFoundException",
-        "java.io.FileNotFoundException",
-    )
-    .await;
-    let r = c
-        .put(url(&nn, "/shapes/g", "op=CREATE"))
-        .send()
-        .await
-        .unwrap();
-    remote_exception(
-        r,
-        403,
+    // Errors: Hadoop's status, exception and class for each.
+    let not_found = ("FileNotFoundException", "java.io.FileNotFoundException");
+    let exists = (
         "FileAlreadyExistsException",
         "org.apache.hadoop.fs.FileAlreadyExistsException",
-    )
-    .await;
-    let r = c.get(url(&nn, "/", "op=BOGUS")).send().await.unwrap();
-    remote_exception(
-        r,
-        400,
+    );
+    let illegal = (
         "IllegalArgumentException",
         "java.lang.IllegalArgumentException",
-    )
-    .await;
-    let r = c.get(url(&nn, "/", "op=MKDIRS")).send().await.unwrap();
-    remote_exception(
-        r,
-        400,
-        "IllegalArgumentException",
-        "java.lang.IllegalArgumentException",
-    )
-    .await;
-    let r = c
-        .put(url(&nn, "/shapes/g", "op=CREATE&overwrite=maybe"))
-        .send()
-        .await
-        .unwrap();
-    remote_exception(
-        r,
-        400,
-        "IllegalArgumentException",
-        "java.lang.IllegalArgumentException",
-    )
-    .await;
-    let r = c
-        .delete(url(&nn, "/shapes", "op=DELETE"))
-        .send()
-        .await
-        .unwrap();
-    remote_exception(
-        r,
-        403,
+    );
+    let not_empty = (
         "PathIsNotEmptyDirectoryException",
         "org.apache.hadoop.fs.PathIsNotEmptyDirectoryException",
-    )
-    .await;
+    );
+    let (get, put, delete) = (Method::GET, Method::PUT, Method::DELETE);
+    #[rustfmt::skip]
+    let errors = [
+        (get.clone(), "/nope", "op=GETFILESTATUS", 404, not_found, Some("File does not exist: /nope")),
+        (get.clone(), "/nope", "op=LISTSTATUS", 404, not_found, None),
+        (put.clone(), "/shapes/g", "op=CREATE", 403, exists, None),
+        (get.clone(), "/", "op=BOGUS", 400, illegal, None),
+        (get, "/", "op=MKDIRS", 400, illegal, None),
+        (put, "/shapes/g", "op=CREATE&overwrite=maybe", 400, illegal, None),
+        (delete, "/shapes", "op=DELETE", 403, not_empty, None),
+    ];
+    for (method, path, query, status, (exception, class), message) in errors {
+        let r = c
+            .request(method, url(&nn, path, query))
+            .send()
+            .await
+            .unwrap();
+        let m = remote_exception(r, status, exception, class).await;
+        if let Some(message) = message {
+            assert_eq!(m, message);
+        }
+    }
 
     // DELETE: true, then false for a missing path.
     let r = c

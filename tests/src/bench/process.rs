@@ -1,0 +1,83 @@
+//! Process measurements: run a command to completion and record its wall
+//! time and peak RSS; read and reset a running server's RSS high-water
+//! mark. Linux only (/proc).
+use crate::cluster::TestCluster;
+use anyhow::{ensure, Context, Result};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Runs a command to completion; its wall time and peak RSS.
+///
+/// The peak is the highest VmHWM read from /proc every 10 ms while it runs.
+/// (wait4's ru_maxrss is no use here: Linux carries the parent's high-water
+/// mark across fork+exec, so every child would report this process's.)
+pub fn run_measured(cmd: &mut Command) -> Result<(f64, u64)> {
+    let t = Instant::now();
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("starting {cmd:?}"))?;
+    let pid = child.id();
+    let mut stderr = child.stderr;
+    let err_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        if let Some(e) = stderr.as_mut() {
+            let _ = std::io::Read::read_to_string(e, &mut s);
+        }
+        s
+    });
+    let mut status = 0;
+    let mut peak = 0u64;
+    loop {
+        peak = peak.max(proc_rss(pid).0);
+        // Safe: waitpid on our own child, WNOHANG.
+        let r = unsafe { libc::waitpid(pid as libc::pid_t, &mut status, libc::WNOHANG) };
+        ensure!(r >= 0, "waitpid failed");
+        if r == pid as libc::pid_t {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let secs = t.elapsed().as_secs_f64();
+    let err = err_reader.join().unwrap_or_default();
+    ensure!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "{cmd:?} failed ({status}): {}",
+        err.trim()
+    );
+    Ok((secs, peak))
+}
+
+/// (VmHWM, VmRSS) of a running process, in bytes.
+pub fn proc_rss(pid: u32) -> (u64, u64) {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        s.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map_or(0, |kb| kb * 1024)
+    };
+    (field("VmHWM:"), field("VmRSS:"))
+}
+
+/// Resets a process's VmHWM to its current RSS (Linux `clear_refs` 5).
+pub fn reset_peak(pid: u32) {
+    let _ = std::fs::write(format!("/proc/{pid}/clear_refs"), "5");
+}
+
+/// ("namenode" | "datanode-I", pid) of every server process of `cluster`
+/// that is running.
+pub fn server_pids(cluster: &TestCluster) -> Vec<(String, u32)> {
+    let mut servers = Vec::new();
+    if let Some(pid) = cluster.namenode_pid() {
+        servers.push(("namenode".to_string(), pid));
+    }
+    for i in 0..cluster.opts.datanodes {
+        if let Some(pid) = cluster.datanode_pid(i) {
+            servers.push((format!("datanode-{i}"), pid));
+        }
+    }
+    servers
+}

@@ -1,0 +1,206 @@
+//! The `bench` run: dfs measured against this machine's own limits, in one
+//! run. Reads the flags, checks the disk has room, measures the ceilings,
+//! runs each part on a fresh cluster (so that one failing, or hanging until
+//! the client's timeouts, cannot spoil the others), then prints the table
+//! and writes the JSON file. A part that fails is listed, and the run goes
+//! on; no figure is asserted.
+//!
+//! Flags: `--quick`, `--json FILE`, `--only SECTIONS` (comma list of
+//! `transfers,small,meta,namespace,repair`; the ceilings always run),
+//! `--size SIZE` (big transfers), `--namespace-files N`, `--repair-size SIZE`.
+use super::ceilings::{self, Ceilings};
+use super::context::{git_state, machine_info, utc_stamp};
+use super::repair::{self, RepairSetup};
+use super::report::{print_table, write_json, Report, RunInfo};
+use super::{metadata, namespace, small_files, transfers};
+use super::{Args, Sizes, GIB, MB, MIB};
+use crate::cluster::{ClusterOptions, TestCluster};
+use anyhow::{ensure, Result};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// The parts, in the order they run: (`--only` key, title).
+const SECTIONS: [(&str, &str); 5] = [
+    ("transfers", "big transfers"),
+    ("small", "4 KiB files"),
+    ("meta", "metadata operations"),
+    ("namespace", "namenode with many files"),
+    ("repair", "re-replication"),
+];
+
+/// Points `DFS_BIN_DIR` at the binaries of the profile this bench was built
+/// with (a release bench measures release binaries), unless it is set.
+pub fn use_own_profile_binaries() {
+    if std::env::var_os("DFS_BIN_DIR").is_none() {
+        let profile = if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        };
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+        std::env::set_var("DFS_BIN_DIR", target.join(profile));
+    }
+}
+
+/// Runs everything `args` asks for; Ok(false) if a measurement failed.
+pub async fn run(args: &Args) -> Result<bool> {
+    let quick = args.flag("--quick");
+    let mut sizes = if quick { Sizes::quick() } else { Sizes::full() };
+    sizes.transfer = args.byte_size("--size", sizes.transfer)?;
+    if let Some(s) = args.value("--namespace-files") {
+        sizes.namespace_files = s.parse()?;
+    }
+    sizes.repair = args.byte_size("--repair-size", sizes.repair)?;
+    let only: Option<Vec<String>> = args
+        .value("--only")
+        .map(|s| s.split(',').map(|x| x.trim().to_string()).collect());
+    let wanted = |s: &str| only.as_ref().is_none_or(|o| o.iter().any(|x| x == s));
+    let started_unix = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs();
+    let json_path = args.value("--json").map(PathBuf::from).unwrap_or_else(|| {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../target/bench")
+            .join(format!("bench-{}.json", utc_stamp(started_unix)))
+    });
+    let mode = if quick { "quick" } else { "full" };
+    let bin_dir = std::env::var("DFS_BIN_DIR").unwrap_or_default();
+    let machine = machine_info();
+    let git = git_state();
+    println!(
+        "bench ({mode}): binaries in {bin_dir}; {}; git {}",
+        machine
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        git
+    );
+
+    let mut rep = Report::default();
+    let total = Instant::now();
+
+    // The ceilings, in a temp dir where the clusters keep their data.
+    rep.section = "ceilings".into();
+    println!("\n== machine ceilings");
+    let scratch = tempfile::Builder::new().prefix("dfs-bench-").tempdir()?;
+    // The biggest part keeps three copies of its data (and the transfers a
+    // source file and a downloaded copy besides): refuse to start rather
+    // than fill the disk half-way through.
+    let repair_need = if wanted("repair") {
+        4 * sizes.repair
+    } else {
+        0
+    };
+    let transfer_need = if wanted("transfers") {
+        6 * sizes.transfer
+    } else {
+        0
+    };
+    let needed = repair_need.max(transfer_need).max(sizes.disk) + GIB;
+    let free = fs4::statvfs(scratch.path())?.available_space();
+    ensure!(
+        free >= needed,
+        "{} has {} MiB free; this run needs about {} MiB (smaller sizes: --quick, --size, \
+         --repair-size)",
+        scratch.path().display(),
+        free / MIB,
+        needed / MIB
+    );
+    let ceil = ceilings::measure(&mut rep, &sizes, scratch.path()).await?;
+    drop(scratch);
+
+    for (key, title) in SECTIONS {
+        if !wanted(key) {
+            continue;
+        }
+        rep.section = key.into();
+        println!(
+            "\n== {title} ({:.0} s into the run)",
+            total.elapsed().as_secs_f64()
+        );
+        let r = if key == "repair" {
+            repair_part(&mut rep, &ceil, &sizes).await
+        } else {
+            let mut cluster = TestCluster::start(ClusterOptions {
+                block_size: 64 * MIB,
+                replication: 3,
+                lease_timeout: "60s",
+                dead_node_timeout: "30s",
+                heartbeat_interval: "1s",
+                ..Default::default()
+            })
+            .await;
+            println!("  (cluster in {})", cluster.root().display());
+            match key {
+                "transfers" => transfers::measure(&mut rep, &cluster, &ceil, &sizes).await,
+                "small" => small_files::measure(&mut rep, &cluster, &ceil, &sizes).await,
+                "meta" => metadata::measure(&mut rep, &cluster, &ceil, &sizes).await,
+                _ => namespace::measure(&mut rep, &mut cluster, &sizes).await,
+            }
+        };
+        if let Err(e) = r {
+            eprintln!("bench: {title} FAILED: {e:#}");
+            rep.failures.push(format!("{title}: {e:#}"));
+        }
+    }
+
+    let secs = total.elapsed().as_secs_f64();
+    print_table(&rep, mode, secs);
+    let info = RunInfo {
+        mode: mode.into(),
+        started_unix,
+        started_utc: utc_stamp(started_unix),
+        duration_secs: secs,
+        git,
+        machine,
+        bin_dir,
+        command: args.command_line(),
+    };
+    write_json(&json_path, &info, &ceil, &rep)?;
+    println!("json: {}", json_path.display());
+    if !rep.failures.is_empty() {
+        eprintln!("bench: {} measurement(s) failed:", rep.failures.len());
+        for f in &rep.failures {
+            eprintln!("  - {f}");
+        }
+    }
+    Ok(rep.failures.is_empty())
+}
+
+/// Re-replication on a cluster of its own (4 datanodes), as rows.
+async fn repair_part(rep: &mut Report, c: &Ceilings, s: &Sizes) -> Result<()> {
+    let r = repair::measure(&RepairSetup {
+        size: s.repair,
+        block: s.repair_block,
+        streams: None,
+    })
+    .await?;
+    rep.add(
+        format!(
+            "data on the killed datanode (of {} x3)",
+            dfs_common::units::human_bytes(s.repair)
+        ),
+        r.lost as f64 / MIB as f64,
+        "MiB",
+        None,
+        None,
+    );
+    rep.add(
+        "dead node detected after (timeout 3 s)",
+        r.dead_after_secs,
+        "s",
+        None,
+        None,
+    );
+    rep.add(
+        "re-replication throughput",
+        r.copied as f64 / MB / r.repair_secs,
+        "MB/s",
+        Some((c.repair(), "min(loopback, SHA-256, disk fsync)")),
+        None,
+    );
+    Ok(())
+}

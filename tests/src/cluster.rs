@@ -1,0 +1,539 @@
+//! [`TestCluster`]: a namenode and N datanodes as real processes on
+//! 127.0.0.1, free ports, one temp dir; start, stop, kill and restart each
+//! process, find their block files, run the `dfs` CLI against them.
+//!
+//! Dropping the cluster kills every process. When that happens during a
+//! panic (a failing test) the tail of every process log is printed and the
+//! temp dir is kept so the logs can be read.
+//!
+//! Binaries are found in `$DFS_BIN_DIR`, else `$CARGO_TARGET_DIR/debug`, else
+//! `<workspace>/target/debug` ([`bin_dir`]).
+use crate::wait::wait_until;
+use anyhow::{Context, Result};
+use dfs_client::DfsClient;
+use dfs_common::path::DfsPath;
+use dfs_common::proto::client::{ClusterSummary, FsckReport};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// Where the binaries under test live.
+pub fn bin_dir() -> PathBuf {
+    if let Ok(d) = std::env::var("DFS_BIN_DIR") {
+        return PathBuf::from(d);
+    }
+    if let Ok(t) = std::env::var("CARGO_TARGET_DIR") {
+        return PathBuf::from(t).join("debug");
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/debug")
+}
+
+/// The path of one binary, or a panic that says how to build it.
+pub fn bin(name: &str) -> PathBuf {
+    let p = bin_dir().join(name);
+    assert!(
+        p.exists(),
+        "binary {} is missing: run `cargo build --workspace --bins` first (or set DFS_BIN_DIR)",
+        p.display()
+    );
+    p
+}
+
+/// A port that was free a moment ago on 127.0.0.1.
+///
+/// Ports come from below Linux's ephemeral range (32768+), so an outgoing
+/// connection can't take one between this check and the server's bind, and
+/// from a process-wide counter, so tests running in parallel never get the
+/// same one. The start differs per process (by pid).
+pub fn free_port() -> u16 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const LOW: u32 = 15_000;
+    const SPAN: u32 = 17_000;
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let base = (std::process::id() * 7919) % SPAN;
+    for _ in 0..SPAN {
+        let port = (LOW + (base + NEXT.fetch_add(1, Ordering::Relaxed)) % SPAN) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port on 127.0.0.1 between {LOW} and {}", LOW + SPAN)
+}
+
+/// Knobs for a test cluster. Defaults suit tests: small blocks, fast
+/// heartbeats, short timeouts.
+#[derive(Debug, Clone)]
+pub struct ClusterOptions {
+    pub datanodes: usize,
+    pub block_size: u64,
+    pub replication: u16,
+    pub heartbeat_interval: &'static str,
+    pub dead_node_timeout: &'static str,
+    pub lease_timeout: &'static str,
+    /// Extra flags for the namenode (e.g. `--orphan-grace 2s`).
+    pub namenode_args: Vec<String>,
+    /// Extra flags for every datanode (e.g. `--scan-period 1s`).
+    pub datanode_args: Vec<String>,
+    /// Bearer token the harness's own client and `dfs` calls use (a
+    /// cluster with access control on; pass `--auth` in `namenode_args`).
+    pub token: Option<String>,
+}
+
+impl Default for ClusterOptions {
+    fn default() -> Self {
+        Self {
+            datanodes: 3,
+            block_size: 1 << 20,
+            replication: 3,
+            heartbeat_interval: "300ms",
+            dead_node_timeout: "3s",
+            lease_timeout: "3s",
+            namenode_args: Vec::new(),
+            datanode_args: Vec::new(),
+            token: None,
+        }
+    }
+}
+
+struct Proc {
+    name: String,
+    child: Child,
+    log: PathBuf,
+}
+
+impl Proc {
+    fn spawn(name: &str, program: &Path, args: &[String], log: &Path) -> Result<Proc> {
+        let out = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)?;
+        let err = out.try_clone()?;
+        let child = Command::new(program)
+            .args(args)
+            .env(
+                "RUST_LOG",
+                std::env::var("DFS_TEST_LOG").unwrap_or_else(|_| "info".into()),
+            )
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .with_context(|| format!("starting {}", program.display()))?;
+        Ok(Proc {
+            name: name.to_string(),
+            child,
+            log: log.to_path_buf(),
+        })
+    }
+
+    fn signal(&mut self, sig: i32) {
+        // Safe: plain kill(2) on a child we own and have not reaped.
+        unsafe {
+            libc::kill(self.child.id() as i32, sig);
+        }
+    }
+
+    /// SIGTERM, then SIGKILL if it has not exited within `grace`.
+    fn stop(mut self, grace: Duration) {
+        self.signal(libc::SIGTERM);
+        let start = Instant::now();
+        while start.elapsed() < grace {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A namenode and N datanodes, real processes on 127.0.0.1.
+pub struct TestCluster {
+    pub opts: ClusterOptions,
+    dir: Option<tempfile::TempDir>,
+    root: PathBuf,
+    nn_port: u16,
+    dn_ports: Vec<u16>,
+    namenode: Option<Proc>,
+    datanodes: Vec<Option<Proc>>,
+}
+
+impl TestCluster {
+    /// Starts a cluster and waits until every datanode is live.
+    pub async fn start(opts: ClusterOptions) -> TestCluster {
+        let dir = tempfile::Builder::new()
+            .prefix("dfs-test-")
+            .tempdir()
+            .expect("temp dir");
+        let root = dir.path().to_path_buf();
+        std::fs::create_dir_all(root.join("logs")).expect("logs dir");
+        let nn_port = free_port();
+        let dn_ports = (0..opts.datanodes).map(|_| free_port()).collect();
+        let mut c = TestCluster {
+            datanodes: (0..opts.datanodes).map(|_| None).collect(),
+            opts,
+            dir: Some(dir),
+            root,
+            nn_port,
+            dn_ports,
+            namenode: None,
+        };
+        c.start_namenode();
+        for i in 0..c.opts.datanodes {
+            c.start_datanode(i);
+        }
+        c.wait_live(c.opts.datanodes).await;
+        c
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn namenode_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.nn_port)
+    }
+
+    pub fn datanode_url(&self, i: usize) -> String {
+        format!("http://127.0.0.1:{}", self.dn_ports[i])
+    }
+
+    pub fn datanode_dir(&self, i: usize) -> PathBuf {
+        self.root.join(format!("datanode-{i}"))
+    }
+
+    pub fn namenode_dir(&self) -> PathBuf {
+        self.root.join("namenode")
+    }
+
+    pub fn client(&self) -> DfsClient {
+        DfsClient::new(&self.namenode_url())
+            .expect("client")
+            .with_token(self.opts.token.clone())
+    }
+
+    /// Process id of the namenode (for memory measurements).
+    pub fn namenode_pid(&self) -> Option<u32> {
+        self.namenode.as_ref().map(|p| p.child.id())
+    }
+
+    pub fn datanode_pid(&self, i: usize) -> Option<u32> {
+        self.datanodes[i].as_ref().map(|p| p.child.id())
+    }
+
+    pub fn start_namenode(&mut self) {
+        self.start_namenode_with(&[]);
+    }
+
+    /// Starts the namenode with flags for this start only beside its usual
+    /// ones (e.g. `--restore FILE`).
+    pub fn start_namenode_with(&mut self, extra: &[&str]) {
+        assert!(self.namenode.is_none(), "namenode already running");
+        let o = &self.opts;
+        let mut args: Vec<String> = vec![
+            "--listen".into(),
+            format!("127.0.0.1:{}", self.nn_port),
+            "--data-dir".into(),
+            self.namenode_dir().display().to_string(),
+            "--block-size".into(),
+            o.block_size.to_string(),
+            "--replication".into(),
+            o.replication.to_string(),
+            "--heartbeat-interval".into(),
+            o.heartbeat_interval.into(),
+            "--dead-node-timeout".into(),
+            o.dead_node_timeout.into(),
+            "--lease-timeout".into(),
+            o.lease_timeout.into(),
+        ];
+        args.extend(o.namenode_args.iter().cloned());
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let log = self.root.join("logs/namenode.log");
+        self.namenode =
+            Some(Proc::spawn("namenode", &bin("namenode"), &args, &log).expect("spawn namenode"));
+    }
+
+    pub fn start_datanode(&mut self, i: usize) {
+        let url = self.namenode_url();
+        self.start_datanode_against(i, &url);
+    }
+
+    /// Starts datanode `i` (its own data dir and port) reporting to the
+    /// namenode at `namenode_url`, which may be another cluster's.
+    pub fn start_datanode_against(&mut self, i: usize, namenode_url: &str) {
+        assert!(self.datanodes[i].is_none(), "datanode {i} already running");
+        let mut args: Vec<String> = vec![
+            "--namenode".into(),
+            namenode_url.to_string(),
+            "--listen".into(),
+            format!("127.0.0.1:{}", self.dn_ports[i]),
+            "--data-dir".into(),
+            self.datanode_dir(i).display().to_string(),
+        ];
+        args.extend(self.opts.datanode_args.iter().cloned());
+        let log = self.root.join(format!("logs/datanode-{i}.log"));
+        let name = format!("datanode-{i}");
+        self.datanodes[i] =
+            Some(Proc::spawn(&name, &bin("datanode"), &args, &log).expect("spawn datanode"));
+    }
+
+    /// SIGKILL datanode `i` (a crash).
+    pub fn kill_datanode(&mut self, i: usize) {
+        if let Some(p) = self.datanodes[i].take() {
+            p.kill();
+        }
+    }
+
+    /// SIGTERM datanode `i` (a clean stop).
+    pub fn stop_datanode(&mut self, i: usize) {
+        if let Some(p) = self.datanodes[i].take() {
+            p.stop(Duration::from_secs(10));
+        }
+    }
+
+    pub fn kill_namenode(&mut self) {
+        if let Some(p) = self.namenode.take() {
+            p.kill();
+        }
+    }
+
+    pub fn stop_namenode(&mut self) {
+        if let Some(p) = self.namenode.take() {
+            p.stop(Duration::from_secs(10));
+        }
+    }
+
+    /// Stops every process cleanly, starts them all again, waits until live.
+    pub async fn restart_all(&mut self) {
+        for i in 0..self.datanodes.len() {
+            self.stop_datanode(i);
+        }
+        self.stop_namenode();
+        self.start_namenode();
+        for i in 0..self.datanodes.len() {
+            self.start_datanode(i);
+        }
+        self.wait_live(self.datanodes.len()).await;
+    }
+
+    pub async fn summary(&self) -> Result<ClusterSummary> {
+        Ok(self.client().summary().await?)
+    }
+
+    pub fn is_running(&self, i: usize) -> bool {
+        self.datanodes[i].is_some()
+    }
+
+    /// The fsck report of the whole namespace.
+    pub async fn fsck(&self) -> Result<FsckReport> {
+        Ok(self.client().fsck(&DfsPath::root()).await?)
+    }
+
+    /// Waits until fsck of `/` shows every block at exactly its replication
+    /// (nothing under-, over-replicated, missing or corrupt) and the namenode
+    /// has no repair work queued or in flight.
+    pub async fn wait_fully_replicated(&self, timeout: Duration) {
+        wait_until("full replication (fsck clean)", timeout, || async {
+            let f = self.fsck().await?;
+            let s = self.summary().await?;
+            let clean = f.healthy
+                && f.under_replicated_blocks == 0
+                && f.over_replicated_blocks == 0
+                && f.missing_blocks == 0
+                && f.corrupt_blocks == 0
+                && f.healthy_blocks == f.blocks
+                && s.replication.queued_blocks == 0
+                && s.replication.pending_copies == 0;
+            if clean {
+                Ok(Some(()))
+            } else {
+                Err(anyhow::anyhow!(
+                    "fsck: {} blocks, {} healthy, {} under, {} over, {} missing, {} corrupt; queued {} pending {}",
+                    f.blocks,
+                    f.healthy_blocks,
+                    f.under_replicated_blocks,
+                    f.over_replicated_blocks,
+                    f.missing_blocks,
+                    f.corrupt_blocks,
+                    s.replication.queued_blocks,
+                    s.replication.pending_copies
+                ))
+            }
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    }
+
+    /// `/health` of datanode `i` as JSON.
+    pub async fn datanode_health(&self, i: usize) -> Result<serde_json::Value> {
+        Ok(reqwest::get(format!("{}/health", self.datanode_url(i)))
+            .await?
+            .error_for_status()?
+            .json()
+            .await?)
+    }
+
+    /// Index of the datanode serving at `addr`.
+    pub fn node_index(&self, addr: &str) -> Option<usize> {
+        (0..self.dn_ports.len()).find(|&i| self.datanode_url(i) == addr.trim_end_matches('/'))
+    }
+
+    /// Every block file on every datanode still running or not: (node, block id).
+    pub fn all_block_files(&self) -> Vec<(usize, String)> {
+        let mut v = Vec::new();
+        for i in 0..self.dn_ports.len() {
+            for f in self.block_files(i) {
+                if let Some(stem) = f.file_stem() {
+                    v.push((i, stem.to_string_lossy().into_owned()));
+                }
+            }
+        }
+        v
+    }
+
+    /// Waits until the namenode answers and counts exactly `n` live datanodes.
+    pub async fn wait_live(&self, n: usize) {
+        let client = self.client();
+        wait_until(
+            &format!("{n} live datanodes"),
+            Duration::from_secs(30),
+            || {
+                let client = client.clone();
+                async move {
+                    let s = client.summary().await?;
+                    Ok((s.live_datanodes as usize == n).then_some(()))
+                }
+            },
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    }
+
+    /// Every finalized block file (`*.blk`) under datanode `i`'s data dir.
+    pub fn block_files(&self, i: usize) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        walk(&self.datanode_dir(i).join("blocks"), &mut out);
+        out.retain(|p| p.extension().is_some_and(|e| e == "blk"));
+        out.sort();
+        out
+    }
+
+    /// The block file of `block` on datanode `i`, if it holds one.
+    pub fn block_file(&self, i: usize, block: &str) -> Option<PathBuf> {
+        self.block_files(i)
+            .into_iter()
+            .find(|p| p.file_stem().is_some_and(|s| s.to_string_lossy() == block))
+    }
+
+    /// Temp files of block writes in progress on datanode `i` (its `tmp/`).
+    pub fn temp_files(&self, i: usize) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        walk(&self.datanode_dir(i).join("tmp"), &mut out);
+        out.sort();
+        out
+    }
+
+    /// Runs the `dfs` CLI against this cluster.
+    pub fn dfs(&self, args: &[&str]) -> Output {
+        self.dfs_with_stdin(args, None)
+    }
+
+    pub fn dfs_with_stdin(&self, args: &[&str], stdin: Option<&[u8]>) -> Output {
+        use std::io::Write;
+        let mut cmd = Command::new(bin("dfs"));
+        if let Some(t) = &self.opts.token {
+            cmd.env("DFS_TOKEN", t);
+        }
+        cmd.args(args)
+            .env("DFS_NAMENODE", self.namenode_url())
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn dfs");
+        if let Some(data) = stdin {
+            let mut sin = child.stdin.take().expect("stdin");
+            let data = data.to_vec();
+            std::thread::spawn(move || {
+                let _ = sin.write_all(&data);
+            });
+        }
+        child.wait_with_output().expect("dfs output")
+    }
+
+    /// Runs `dfs` and asserts success, returning stdout as text.
+    pub fn dfs_ok(&self, args: &[&str]) -> String {
+        let out = self.dfs(args);
+        assert!(
+            out.status.success(),
+            "dfs {args:?} failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn all_procs(&mut self) -> Vec<Proc> {
+        let mut v: Vec<Proc> = self.datanodes.iter_mut().filter_map(Option::take).collect();
+        v.extend(self.namenode.take());
+        v
+    }
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            walk(&p, out);
+        } else {
+            out.push(p);
+        }
+    }
+}
+
+fn tail(path: &Path, lines: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+impl Drop for TestCluster {
+    fn drop(&mut self) {
+        let failing = std::thread::panicking();
+        let logs: Vec<(String, PathBuf)> = self
+            .namenode
+            .iter()
+            .chain(self.datanodes.iter().flatten())
+            .map(|p| (p.name.clone(), p.log.clone()))
+            .collect();
+        for p in self.all_procs() {
+            p.kill();
+        }
+        if failing {
+            for (name, log) in logs {
+                eprintln!(
+                    "----- last lines of {name} ({}) -----\n{}",
+                    log.display(),
+                    tail(&log, 40)
+                );
+            }
+            if let Some(d) = self.dir.take() {
+                let kept = d.keep();
+                eprintln!("test cluster files kept in {}", kept.display());
+            }
+        }
+    }
+}
