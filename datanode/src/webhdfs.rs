@@ -23,17 +23,16 @@
 //! the namenode hands out does), else 403; the relay then calls the
 //! namenode with it, so it acts as that user and no one else.
 //!
-//! Errors answer in Hadoop's `RemoteException` shape ([`WebHdfsError`]).
+//! Errors answer in Hadoop's `RemoteException` shape (`WebHdfsError`); the
+//! data step itself is `dfs_http::webhdfs::land`, shared with the namenode.
 //! The `namenoderpcaddress` parameter is only echoed in `Location`; the
 //! namenode actually used is always this datanode's own.
-use actix_web::http::header::{CONTENT_LENGTH, LOCATION};
-use actix_web::http::{Method as HttpMethod, StatusCode};
-use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
-use dfs_client::{ClientError, DfsClient, NoProgress, UploadOptions};
-use dfs_common::error::ErrorCode;
-use dfs_common::proto::webhdfs::{percent_encode, Exception, Method, Op, Params, PREFIX};
-use futures_util::TryStreamExt;
-use std::fmt;
+use actix_web::http::Method as HttpMethod;
+use actix_web::{web, HttpRequest, HttpResponse};
+use dfs_client::DfsClient;
+use dfs_common::proto::webhdfs::{Exception, Method, Op, Params, PREFIX};
+pub use dfs_http::webhdfs::WebHdfsError;
+use dfs_http::webhdfs::{land as land_step, DataStep};
 
 /// The client the landing uses (app data).
 pub struct Landing {
@@ -47,48 +46,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::put().to(land))
             .route(web::post().to(land)),
     );
-}
-
-/// A WebHDFS failure: a Hadoop exception and its message.
-#[derive(Debug)]
-pub struct WebHdfsError {
-    exception: Exception,
-    message: String,
-}
-
-impl WebHdfsError {
-    fn bad(message: impl Into<String>) -> Self {
-        Self {
-            exception: Exception::IllegalArgument,
-            message: message.into(),
-        }
-    }
-}
-
-impl fmt::Display for WebHdfsError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.exception.parts().1, self.message)
-    }
-}
-
-impl From<ClientError> for WebHdfsError {
-    fn from(e: ClientError) -> Self {
-        let message = e.to_string();
-        Self {
-            exception: Exception::of_code(e.code(), &message),
-            message,
-        }
-    }
-}
-
-impl ResponseError for WebHdfsError {
-    fn status_code(&self) -> StatusCode {
-        StatusCode::from_u16(self.exception.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        dfs_http::error::webhdfs_answer(self.status_code(), self.exception, self.message.clone())
-    }
 }
 
 async fn land(
@@ -118,79 +75,26 @@ async fn land(
                 .filter(|(k, _)| k == dfs_common::auth::DELEGATION_PARAM)
                 .map(|(_, v)| v)
                 .find(|v| keys.verify_user(v, now).is_ok())
-                .ok_or_else(|| WebHdfsError {
-                    exception: Exception::AccessControl,
-                    message: "no valid delegation token: go through the namenode's redirect".into(),
+                .ok_or_else(|| {
+                    WebHdfsError::new(
+                        Exception::AccessControl,
+                        "no valid delegation token: go through the namenode's redirect",
+                    )
                 })?;
             authed = landing.client.clone().with_token(Some(token.clone()));
             &authed
         }
     };
-    let relay = || dfs.clone().with_relay(node.id);
-    match op {
-        Op::Create => {
-            let opts = UploadOptions {
-                overwrite: p.overwrite.unwrap_or(false),
-                replication: p.replication,
-                block_size: p.block_size,
-                owner: Some(p.user_or_default().to_string()),
-                permission: p.permission,
-                ..Default::default()
-            };
-            relay()
-                .upload(&path, body_reader(body), &opts, &NoProgress)
-                .await?;
-            let nn = p
-                .namenode_rpc_address
-                .clone()
-                .unwrap_or_else(|| authority(dfs.namenode_url()).to_string());
-            Ok(HttpResponse::Created()
-                .insert_header((
-                    LOCATION,
-                    format!("webhdfs://{nn}{}", percent_encode(path.as_str(), true)),
-                ))
-                .insert_header((CONTENT_LENGTH, 0))
-                .finish())
-        }
-        Op::Append => {
-            relay()
-                .append(&path, body_reader(body), &NoProgress)
-                .await?;
-            Ok(HttpResponse::Ok()
-                .insert_header((CONTENT_LENGTH, 0))
-                .finish())
-        }
-        Op::Open => {
-            // Primed: a file whose first block cannot be read gets an
-            // error, not a cut body.
-            let reader = dfs
-                .open(&path, p.offset.unwrap_or(0), p.length)
-                .await
-                .map_err(|e| match e.code() {
-                    ErrorCode::NotFound => WebHdfsError {
-                        exception: Exception::FileNotFound,
-                        message: format!("File does not exist: {path}"),
-                    },
-                    _ => e.into(),
-                })?
-                .primed()
-                .await?;
-            let len = reader.len;
-            let stream = reader.map_err(actix_web::error::ErrorInternalServerError);
-            Ok(HttpResponse::Ok()
-                .content_type("application/octet-stream")
-                .no_chunking(len)
-                .streaming(stream))
-        }
-        other => Err(WebHdfsError::bad(format!(
-            "{} is a namenode operation",
-            other.name()
-        ))),
-    }
-}
-
-fn body_reader(body: web::Payload) -> impl tokio::io::AsyncRead + Unpin {
-    tokio_util::io::StreamReader::new(body.map_err(std::io::Error::other))
+    let relay = dfs.clone().with_relay(node.id);
+    let step = DataStep {
+        op,
+        params: &p,
+        path: &path,
+    };
+    land_step(step, dfs, &relay, body, || {
+        authority(dfs.namenode_url()).to_string()
+    })
+    .await
 }
 
 /// `host:port` of a base URL.

@@ -6,6 +6,8 @@
 //!   error answer a body;
 //! - [`error`]: which error body an answer gets (WebHDFS `RemoteException`
 //!   or the contract's `ErrorBody`) and how error answers are logged;
+//! - [`webhdfs`]: the WebHDFS data step (CREATE, APPEND, OPEN through
+//!   `dfs_client`) and WebHDFS's error type;
 //! - [`no_delay`]: the socket setting every server connection gets.
 //!
 //! No routes and no domain: each process mounts these around its own.
@@ -13,6 +15,7 @@
 
 pub mod error;
 pub mod limits;
+pub mod webhdfs;
 
 /// `HttpServer::on_connect` hook. Every accepted connection sends at once
 /// (`TCP_NODELAY`): a response's head and a body that follows it a moment

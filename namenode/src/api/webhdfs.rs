@@ -31,9 +31,9 @@ use crate::error::NamenodeError;
 use crate::namespace::permission::{Check, EXECUTE, READ, WRITE};
 use crate::namesystem::Namesystem;
 use actix_web::http::header::{CONTENT_LENGTH, LOCATION};
-use actix_web::http::{Method as HttpMethod, StatusCode};
-use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
-use dfs_client::{ClientError, DfsClient, NoProgress, UploadOptions};
+use actix_web::http::Method as HttpMethod;
+use actix_web::{web, HttpRequest, HttpResponse};
+use dfs_client::DfsClient;
 use dfs_common::path::DfsPath;
 use dfs_common::proto::client::SetAttributesRequest;
 use dfs_common::proto::client::{FileStatus as NativeStatus, FileType as NativeType};
@@ -44,9 +44,9 @@ use dfs_common::proto::webhdfs::{
     FileStatuses, FileStatusesBody, FileType, FsStatus, FsStatusBody, LocationBody, Method, Op,
     Params, PathBody, CHECKSUM_ALGORITHM, PREFIX,
 };
-use futures_util::TryStreamExt;
+use dfs_http::webhdfs::DataStep;
+pub use dfs_http::webhdfs::WebHdfsError;
 use std::collections::BTreeMap;
-use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Entries in one LISTSTATUS_BATCH page.
@@ -67,31 +67,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 // --- errors ---------------------------------------------------------------
 
-/// A WebHDFS failure: a Hadoop exception and its message.
-#[derive(Debug)]
-pub struct WebHdfsError {
-    pub exception: Exception,
-    pub message: String,
-}
-
-impl WebHdfsError {
-    pub fn new(exception: Exception, message: impl Into<String>) -> Self {
-        Self {
-            exception,
-            message: message.into(),
-        }
-    }
-    fn bad(message: impl Into<String>) -> Self {
-        Self::new(Exception::IllegalArgument, message)
-    }
-}
-
-impl fmt::Display for WebHdfsError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.exception.parts().1, self.message)
-    }
-}
-
 impl From<NamenodeError> for WebHdfsError {
     fn from(e: NamenodeError) -> Self {
         let exception = match &e {
@@ -110,23 +85,6 @@ impl From<NamenodeError> for WebHdfsError {
             NamenodeError::Internal(_) => Exception::Io,
         };
         Self::new(exception, e.to_string())
-    }
-}
-
-impl From<ClientError> for WebHdfsError {
-    fn from(e: ClientError) -> Self {
-        let message = e.to_string();
-        Self::new(Exception::of_code(e.code(), &message), message)
-    }
-}
-
-impl ResponseError for WebHdfsError {
-    fn status_code(&self) -> StatusCode {
-        StatusCode::from_u16(self.exception.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        dfs_http::error::webhdfs_answer(self.status_code(), self.exception, self.message.clone())
     }
 }
 
@@ -649,73 +607,15 @@ fn data_url(target: &str, namenode: &str, r: &Request) -> String {
 /// as an ordinary client: the request body streams into the write
 /// pipeline, the file streams out of the verified read path.
 async fn land(req: &HttpRequest, dfs: &DfsClient, r: &Request, body: web::Payload) -> Answer {
-    let p = &r.params;
-    let path = &r.path;
-    match r.op {
-        Op::Create => {
-            let opts = UploadOptions {
-                overwrite: p.overwrite.unwrap_or(false),
-                replication: p.replication,
-                block_size: p.block_size,
-                owner: Some(p.user_or_default().to_string()),
-                permission: p.permission,
-                ..Default::default()
-            };
-            let reader = body_reader(body);
-            dfs.upload(path, reader, &opts, &NoProgress).await?;
-            let nn = p
-                .namenode_rpc_address
-                .clone()
-                .unwrap_or_else(|| req.connection_info().host().to_string());
-            Ok(HttpResponse::Created()
-                .insert_header((
-                    LOCATION,
-                    format!("webhdfs://{nn}{}", encode(path.as_str(), true)),
-                ))
-                .insert_header((CONTENT_LENGTH, 0))
-                .finish())
-        }
-        Op::Append => {
-            dfs.append(path, body_reader(body), &NoProgress).await?;
-            Ok(HttpResponse::Ok()
-                .insert_header((CONTENT_LENGTH, 0))
-                .finish())
-        }
-        Op::Open => {
-            // Primed: a file whose first block cannot be read gets an
-            // error, not a cut body.
-            let reader = dfs
-                .open(path, p.offset.unwrap_or(0), p.length)
-                .await
-                .map_err(|e| open_error(e, path))?
-                .primed()
-                .await?;
-            let len = reader.len;
-            let stream = reader.map_err(actix_web::error::ErrorInternalServerError);
-            Ok(HttpResponse::Ok()
-                .content_type("application/octet-stream")
-                .no_chunking(len)
-                .streaming(stream))
-        }
-        _ => Err(WebHdfsError::bad(format!(
-            "{} has no data step",
-            r.op.name()
-        ))),
-    }
-}
-
-fn body_reader(body: web::Payload) -> impl tokio::io::AsyncRead + Unpin {
-    tokio_util::io::StreamReader::new(body.map_err(std::io::Error::other))
-}
-
-fn open_error(e: ClientError, path: &DfsPath) -> WebHdfsError {
-    match e.code() {
-        dfs_common::error::ErrorCode::NotFound => WebHdfsError::new(
-            Exception::FileNotFound,
-            format!("File does not exist: {path}"),
-        ),
-        _ => e.into(),
-    }
+    let step = DataStep {
+        op: r.op,
+        params: &r.params,
+        path: &r.path,
+    };
+    dfs_http::webhdfs::land(step, dfs, dfs, body, || {
+        req.connection_info().host().to_string()
+    })
+    .await
 }
 
 #[cfg(test)]
