@@ -130,7 +130,7 @@ fn expected(f: &Form) -> Option<Result<Accepted, ()>> {
             "file_name" => file_name = Some(value),
             "replication" if value.trim().is_empty() => replication = None,
             "replication" => match value.trim().parse::<u16>() {
-                Ok(n) if n >= 1 => replication = Some(n),
+                Ok(n) if (1..=dfs_common::MAX_REPLICATION).contains(&n) => replication = Some(n),
                 _ => return Some(Err(())),
             },
             "overwrite" => match truthy(value) {
@@ -240,7 +240,7 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(DfsPath::parse(u.path.as_str()).as_ref(), Ok(&u.path));
             assert!(!u.path.is_root());
             if let Some(r) = u.replication {
-                assert!(r >= 1);
+                assert!((1..=dfs_common::MAX_REPLICATION).contains(&r));
             }
         }
         Err((status, msg)) => assert_eq!(status, 400, "{msg}"),

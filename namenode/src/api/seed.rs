@@ -833,6 +833,12 @@ mod tests {
         let (status, msg) = read("", &late).await.unwrap_err();
         assert_eq!(status, 400);
         assert!(msg.contains("came after the `file` part"), "{msg}");
+        // The namenode's replication range, as every door enforces it (the
+        // upload_form fuzz target found the form reader taking 111).
+        let too_many = part("replication", "", "111") + &part("file", "; filename=\"a\"", "x");
+        let (status, msg) = read("", &(too_many + "--B--\r\n")).await.unwrap_err();
+        assert_eq!(status, 400);
+        assert!(msg.contains("1 to 32"), "{msg}");
         let (status, _) = read("", "--B\r\nContent-Disposition: form-data; name=\"fi")
             .await
             .unwrap_err();
