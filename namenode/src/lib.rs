@@ -10,6 +10,9 @@
 //! - [`error`]: [`NamenodeError`], the domain errors (no HTTP).
 //! - [`namesystem`]: the one door to the state (HDFS FSNamesystem): lock,
 //!   change memory + sled, unlock, flush, then queue datanode work.
+//! - [`commands`]: the command log's vocabulary: every change to the
+//!   replicated namespace is a command with its inputs decided, applied by
+//!   `Namespace::apply` ([`namespace::apply`]), the one way it changes.
 //! - [`namespace`]: the directory tree, files being written, block map, all
 //!   in memory; pure synchronous operations that record their changes in a
 //!   transaction ([`namespace::ops`], [`namespace::write`],
@@ -73,6 +76,7 @@ pub mod api;
 pub mod auth;
 pub mod blocks;
 pub mod checkpoint;
+pub mod commands;
 pub mod config;
 pub mod datanodes;
 pub mod error;

@@ -17,6 +17,7 @@
 //! | `d/<node id 16 bytes>` | `NodeRecord` (address, admin state)|
 //! | `h/<inode id u64 BE>`  | `Sha256State`: a file's digest midstate over its full blocks (for appends) |
 //! | `m/next_inode`         | u64: the next free inode id        |
+//! | `m/applied`            | u64: commands applied so far (the command log's last applied index) |
 //! | `m/cluster_id`         | `ClusterId` (made with the metadata) |
 //! | `m/restored`           | `u64` ms: restored from a checkpoint then; unknown replicas held until an operator decides |
 //!
@@ -68,6 +69,7 @@ const BLOCK: &[u8] = b"b/";
 const DATANODE: &[u8] = b"d/";
 const HASH_STATE: &[u8] = b"h/";
 const NEXT_INODE: &[u8] = b"m/next_inode";
+const APPLIED: &[u8] = b"m/applied";
 const CLUSTER_ID: &[u8] = b"m/cluster_id";
 const RESTORED: &[u8] = b"m/restored";
 
@@ -97,6 +99,8 @@ pub struct Loaded {
     pub blocks: Vec<(BlockId, BlockMeta)>,
     pub datanodes: Vec<(NodeId, NodeRecord)>,
     pub next_inode: Option<InodeId>,
+    /// The last applied command's index (0 before any, or before commands).
+    pub applied: u64,
     pub cluster_id: Option<ClusterId>,
     /// When the metadata was restored from a checkpoint (ms since the epoch),
     /// until an operator decided about the unknown replicas.
@@ -166,10 +170,22 @@ impl Txn {
     pub fn put_datanode(&mut self, id: NodeId, rec: &NodeRecord) {
         self.put(key(DATANODE, id.as_bytes()), rec);
     }
+    pub fn put_applied(&mut self, index: u64) {
+        self.put(APPLIED.to_vec(), &index);
+    }
+
     pub fn put_next_inode(&mut self, next: InodeId) {
         self.put(NEXT_INODE.to_vec(), &next);
     }
     /// A record as a checkpoint holds it (restore).
+    /// Each write in order: a put (`Some`) or a delete (`None`).
+    #[cfg(test)]
+    pub fn writes(&self) -> impl Iterator<Item = (&[u8], Option<&[u8]>)> {
+        self.writes
+            .iter()
+            .map(|(k, v)| (k.as_slice(), v.as_deref()))
+    }
+
     pub fn put_raw(&mut self, k: &[u8], v: &[u8]) {
         self.writes.push((k.to_vec(), Some(v.to_vec())));
     }
@@ -444,6 +460,9 @@ impl MetaStore {
         }
         if let Some(v) = self.db.get(NEXT_INODE).map_err(store_err)? {
             out.next_inode = Some(codec::decode(&v).map_err(codec_err)?);
+        }
+        if let Some(v) = self.db.get(APPLIED).map_err(store_err)? {
+            out.applied = codec::decode(&v).map_err(codec_err)?;
         }
         if let Some(v) = self.db.get(CLUSTER_ID).map_err(store_err)? {
             out.cluster_id = Some(codec::decode(&v).map_err(codec_err)?);

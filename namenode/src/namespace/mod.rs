@@ -22,6 +22,7 @@
 //! Operation groups live in their own files (HDFS FSDir*Op): [`ops`] (mkdirs,
 //! rename, delete, setrep), [`write`] (create, add_block, complete, leases),
 //! [`report`] (locations, fsck, counts).
+pub mod apply;
 pub mod block_upkeep;
 pub mod inode;
 pub mod ops;
@@ -53,6 +54,9 @@ pub struct Namespace {
     /// Boxed: the map's slots stay small (it sizes to powers of two).
     inodes: HashMap<InodeId, Box<Inode>>,
     next_inode: InodeId,
+    /// Commands applied so far (the index of the last one); recorded with
+    /// each command's changes, in the same batch.
+    applied: u64,
     pending: HashMap<FileId, Pending>,
     pending_by_path: HashMap<DfsPath, FileId>,
     blocks: BlockMap,
@@ -64,6 +68,7 @@ impl Namespace {
         let mut ns = Namespace {
             inodes: HashMap::new(),
             next_inode: FIRST_FREE_ID,
+            applied: 0,
             pending: HashMap::new(),
             pending_by_path: HashMap::new(),
             blocks: BlockMap::default(),
@@ -104,6 +109,7 @@ impl Namespace {
                 .unwrap_or(FIRST_FREE_ID)
                 .max(max_id + 1)
                 .max(FIRST_FREE_ID),
+            applied: loaded.applied,
             pending: HashMap::new(),
             pending_by_path: HashMap::new(),
             blocks: BlockMap::from_records(loaded.blocks),
@@ -515,5 +521,7 @@ fn prefix(path: &DfsPath, depth: usize) -> String {
     s
 }
 
+#[cfg(test)]
+mod apply_tests;
 #[cfg(test)]
 pub(crate) mod tests;

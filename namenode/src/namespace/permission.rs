@@ -355,7 +355,7 @@ mod tests {
     /// Creates and completes an empty file at `path` written by `owner`
     /// (`create_parent` on, as every upload door sends it).
     fn upload_empty(ns: &mut Namespace, path: &str, owner: &str) {
-        use super::super::write::WriteDefaults;
+        use crate::namespace::tests::{WriteDefaults, WriteOps};
         use dfs_common::checksum::Sha256Digest;
         use dfs_common::proto::client::{CompleteRequest, CreateRequest};
         let mut txn = Txn::new();
@@ -364,18 +364,20 @@ mod tests {
         let defaults = WriteDefaults {
             replication: 3,
             block_size: 4096,
-            lease_renew_interval_ms: 1000,
         };
         let now = tokio::time::Instant::now();
-        let c = ns.create(&req, &defaults, 2, now, &mut txn).unwrap();
+        let file_id = ns
+            .t_create(&req, &defaults, 2, now, &mut txn)
+            .unwrap()
+            .file_id;
         let done = CompleteRequest {
-            file_id: c.file_id,
+            file_id,
             blocks: Vec::new(),
             length: 0,
             sha256: Sha256Digest::of(b""),
             sha256_state: None,
         };
-        ns.complete(&done, 3, now, &mut txn, &mut Vec::new())
+        ns.t_complete(&done, 3, now, &mut txn, &mut Vec::new())
             .unwrap();
     }
 

@@ -2,8 +2,9 @@
 //! (transactions are built but not applied; persistence is tested in
 //! `namesystem` tests).
 use super::inode::{DIR_PERMISSION, FILE_PERMISSION};
-use super::write::WriteDefaults;
+use super::write::AllocatedBlock;
 use super::*;
+use crate::commands::{AppendOpened, Command, CommitBlock, Completion, Entry, NewFile, Outcome};
 use crate::placement::Candidate;
 use dfs_common::checksum::Sha256Digest;
 use dfs_common::proto::client::{CommittedBlock, CompleteRequest, CreateRequest};
@@ -23,7 +24,190 @@ fn defaults() -> WriteDefaults {
     WriteDefaults {
         replication: 3,
         block_size: BS,
-        lease_renew_interval_ms: 1000,
+    }
+}
+
+/// What a test's `create` falls back to when the request leaves it open
+/// (the namesystem's config in a running namenode).
+#[derive(Debug, Clone, Copy)]
+pub struct WriteDefaults {
+    pub replication: u16,
+    pub block_size: u64,
+}
+
+/// A registered write.
+#[derive(Debug)]
+pub struct Created {
+    pub file_id: FileId,
+}
+
+/// The write path as the namesystem drives it, in the shapes the tests
+/// use: each proposes a command (deciding ids and pipelines as the
+/// namesystem does) and applies it through [`Namespace::apply`].
+pub trait WriteOps {
+    fn t_apply(
+        &mut self,
+        ts_ms: u64,
+        command: Command,
+        now: Instant,
+        txn: &mut Txn,
+        dels: &mut Deletions,
+    ) -> Result<Outcome>;
+
+    fn t_create(
+        &mut self,
+        req: &CreateRequest,
+        d: &WriteDefaults,
+        ts_ms: u64,
+        now: Instant,
+        txn: &mut Txn,
+    ) -> Result<Created> {
+        let file_id = FileId::new();
+        let f = NewFile {
+            file_id,
+            path: req.path.clone(),
+            overwrite: req.overwrite,
+            create_parent: req.create_parent,
+            replication: req.replication.unwrap_or(d.replication),
+            block_size: req.block_size.unwrap_or(d.block_size),
+            owner: req.owner.clone(),
+            permission: req.permission.unwrap_or(super::inode::FILE_PERMISSION),
+        };
+        self.t_apply(ts_ms, Command::Create(f), now, txn, &mut Deletions::new())?;
+        Ok(Created { file_id })
+    }
+
+    fn t_add_block(
+        &mut self,
+        file_id: FileId,
+        exclude: &[NodeId],
+        candidates: &[Candidate],
+        now: Instant,
+        txn: &mut Txn,
+    ) -> Result<AllocatedBlock>;
+
+    fn t_complete(
+        &mut self,
+        req: &CompleteRequest,
+        ts_ms: u64,
+        now: Instant,
+        txn: &mut Txn,
+        dels: &mut Deletions,
+    ) -> Result<FileStatus> {
+        let c = Completion {
+            file_id: req.file_id,
+            blocks: req
+                .blocks
+                .iter()
+                .map(|b| CommitBlock {
+                    block_id: b.block_id,
+                    len: b.len,
+                    sha256: b.sha256,
+                    replicas: b.replicas.clone(),
+                })
+                .collect(),
+            length: req.length,
+            sha256: req.sha256,
+            sha256_state: req.sha256_state.clone(),
+        };
+        match self.t_apply(ts_ms, Command::Complete(c), now, txn, dels)? {
+            Outcome::Status(s) => Ok(s),
+            o => panic!("complete gave {o:?}"),
+        }
+    }
+
+    fn t_append(
+        &mut self,
+        path: &DfsPath,
+        _d: &WriteDefaults,
+        ts_ms: u64,
+        now: Instant,
+        txn: &mut Txn,
+    ) -> Result<AppendOpened> {
+        let cmd = Command::Append {
+            file_id: FileId::new(),
+            path: path.clone(),
+        };
+        match self.t_apply(ts_ms, cmd, now, txn, &mut Deletions::new())? {
+            Outcome::Appended(a) => Ok(a),
+            o => panic!("append gave {o:?}"),
+        }
+    }
+
+    fn t_abandon(
+        &mut self,
+        file_ids: Vec<FileId>,
+        txn: &mut Txn,
+        dels: &mut Deletions,
+    ) -> Vec<DfsPath> {
+        match self.t_apply(
+            1,
+            Command::AbandonFiles { file_ids },
+            Instant::now(),
+            txn,
+            dels,
+        ) {
+            Ok(Outcome::Abandoned(p)) => p,
+            o => panic!("abandon gave {o:?}"),
+        }
+    }
+
+    fn expire_leases(
+        &mut self,
+        now: Instant,
+        timeout: Duration,
+        txn: &mut Txn,
+        dels: &mut Deletions,
+    ) -> Vec<DfsPath>;
+}
+
+impl WriteOps for Namespace {
+    fn t_apply(
+        &mut self,
+        ts_ms: u64,
+        command: Command,
+        now: Instant,
+        txn: &mut Txn,
+        dels: &mut Deletions,
+    ) -> Result<Outcome> {
+        self.apply(&Entry { ts_ms, command }, now, txn, dels)
+    }
+
+    fn t_add_block(
+        &mut self,
+        file_id: FileId,
+        exclude: &[NodeId],
+        candidates: &[Candidate],
+        now: Instant,
+        txn: &mut Txn,
+    ) -> Result<AllocatedBlock> {
+        let block_id = BlockId::new();
+        let targets = self.place_block(file_id, block_id, exclude, candidates)?;
+        let cmd = Command::AddBlock {
+            file_id,
+            block_id,
+            targets: targets.clone(),
+        };
+        match self.t_apply(1, cmd, now, txn, &mut Deletions::new())? {
+            Outcome::BlockAdded { offset, block_size } => Ok(AllocatedBlock {
+                block_id,
+                offset,
+                targets,
+                block_size,
+            }),
+            o => panic!("add_block gave {o:?}"),
+        }
+    }
+
+    fn expire_leases(
+        &mut self,
+        now: Instant,
+        timeout: Duration,
+        txn: &mut Txn,
+        dels: &mut Deletions,
+    ) -> Vec<DfsPath> {
+        let expired = self.expired_writes(now, timeout);
+        self.t_abandon(expired, txn, dels)
     }
 }
 
@@ -54,7 +238,7 @@ pub fn view_of(live: &[NodeId]) -> crate::datanodes::NodeView {
     v
 }
 
-fn create_req(path: &str, overwrite: bool) -> CreateRequest {
+pub fn create_req(path: &str, overwrite: bool) -> CreateRequest {
     serde_json::from_value(serde_json::json!({ "path": path, "overwrite": overwrite })).unwrap()
 }
 
@@ -69,11 +253,11 @@ fn write_file(
     let mut txn = Txn::new();
     let mut dels = Deletions::new();
     let now = Instant::now();
-    let c = ns.create(&create_req(path, overwrite), &defaults(), 2, now, &mut txn)?;
+    let c = ns.t_create(&create_req(path, overwrite), &defaults(), 2, now, &mut txn)?;
     let mut blocks = Vec::new();
     let mut left = len;
     while left > 0 || blocks.is_empty() && len > 0 {
-        let b = ns.add_block(c.file_id, &[], dn, now, &mut txn)?;
+        let b = ns.t_add_block(c.file_id, &[], dn, now, &mut txn)?;
         let l = left.min(BS);
         blocks.push(CommittedBlock {
             block_id: b.block_id,
@@ -83,7 +267,7 @@ fn write_file(
         });
         left -= l;
     }
-    let st = ns.complete(
+    let st = ns.t_complete(
         &CompleteRequest {
             file_id: c.file_id,
             blocks,
@@ -400,7 +584,7 @@ fn create_is_invisible_until_complete() {
     let now = Instant::now();
     let mut txn = Txn::new();
     let c = ns
-        .create(
+        .t_create(
             &create_req("/new/dir/f", false),
             &defaults(),
             1,
@@ -408,13 +592,10 @@ fn create_is_invisible_until_complete() {
             &mut txn,
         )
         .unwrap();
-    assert_eq!(
-        (c.block_size, c.replication, c.lease_renew_interval_ms),
-        (BS, 3, 1000)
-    );
     assert!(ns.status(&p("/new")).is_err());
-    let b = ns.add_block(c.file_id, &[], &dn, now, &mut txn).unwrap();
-    assert_eq!(b.targets.len(), 3);
+    let b = ns.t_add_block(c.file_id, &[], &dn, now, &mut txn).unwrap();
+    // The defaults the request left open: block size and replication.
+    assert_eq!((b.block_size, b.targets.len()), (BS, 3));
     assert_eq!(b.offset, 0);
     assert!(ns
         .list(&DfsPath::root(), None, None)
@@ -423,7 +604,7 @@ fn create_is_invisible_until_complete() {
         .is_empty());
     assert_eq!(ns.content_summary(&DfsPath::root()).unwrap().file_count, 0);
     let done = ns
-        .complete(
+        .t_complete(
             &CompleteRequest {
                 file_id: c.file_id,
                 blocks: vec![CommittedBlock {
@@ -481,7 +662,7 @@ fn create_conflicts() {
     mkdir(&mut ns, "/dir", false).unwrap();
     write_file(&mut ns, "/file", 1, false, &dn).unwrap();
     let create = |ns: &mut Namespace, path: &str, ow: bool| {
-        ns.create(&create_req(path, ow), &defaults(), 1, now, &mut Txn::new())
+        ns.t_create(&create_req(path, ow), &defaults(), 1, now, &mut Txn::new())
     };
     assert!(matches!(
         create(&mut ns, "/dir", true),
@@ -502,19 +683,19 @@ fn create_conflicts() {
     let mut no_parent = create_req("/missing/x", false);
     no_parent.create_parent = false;
     assert!(matches!(
-        ns.create(&no_parent, &defaults(), 1, now, &mut txn),
+        ns.t_create(&no_parent, &defaults(), 1, now, &mut txn),
         Err(NamenodeError::NotFound(_))
     ));
     let mut bad = create_req("/r", false);
     bad.replication = Some(0);
     assert!(matches!(
-        ns.create(&bad, &defaults(), 1, now, &mut txn),
+        ns.t_create(&bad, &defaults(), 1, now, &mut txn),
         Err(NamenodeError::InvalidArgument(_))
     ));
     bad.replication = None;
     bad.block_size = Some(100);
     assert!(matches!(
-        ns.create(&bad, &defaults(), 1, now, &mut txn),
+        ns.t_create(&bad, &defaults(), 1, now, &mut txn),
         Err(NamenodeError::InvalidArgument(_))
     ));
 
@@ -554,7 +735,7 @@ fn complete_rechecks_the_path() {
     let now = Instant::now();
     let mut txn = Txn::new();
     let c = ns
-        .create(&create_req("/f", false), &defaults(), 1, now, &mut txn)
+        .t_create(&create_req("/f", false), &defaults(), 1, now, &mut txn)
         .unwrap();
     // Someone else made a file there meanwhile (via rename).
     write_file(&mut ns, "/g", 1, false, &dn).unwrap();
@@ -567,7 +748,7 @@ fn complete_rechecks_the_path() {
         sha256_state: None,
     };
     assert!(matches!(
-        ns.complete(&req, 1, Instant::now(), &mut txn, &mut Vec::new()),
+        ns.t_complete(&req, 1, Instant::now(), &mut txn, &mut Vec::new()),
         Err(NamenodeError::AlreadyExists(_))
     ));
     // Still pending: it can be abandoned.
@@ -581,10 +762,10 @@ fn complete_validates_blocks() {
     let now = Instant::now();
     let mut txn = Txn::new();
     let c = ns
-        .create(&create_req("/f", false), &defaults(), 1, now, &mut txn)
+        .t_create(&create_req("/f", false), &defaults(), 1, now, &mut txn)
         .unwrap();
-    let b1 = ns.add_block(c.file_id, &[], &dn, now, &mut txn).unwrap();
-    let b2 = ns.add_block(c.file_id, &[], &dn, now, &mut txn).unwrap();
+    let b1 = ns.t_add_block(c.file_id, &[], &dn, now, &mut txn).unwrap();
+    let b2 = ns.t_add_block(c.file_id, &[], &dn, now, &mut txn).unwrap();
     assert_eq!(b2.offset, BS);
     let cb = |b: &write::AllocatedBlock, len: u64| CommittedBlock {
         block_id: b.block_id,
@@ -593,7 +774,7 @@ fn complete_validates_blocks() {
         replicas: b.targets.clone(),
     };
     let complete = |ns: &mut Namespace, blocks: Vec<CommittedBlock>, length: u64| {
-        ns.complete(
+        ns.t_complete(
             &CompleteRequest {
                 file_id: c.file_id,
                 blocks,
@@ -647,7 +828,7 @@ fn complete_validates_blocks() {
     // An unlisted allocated block is dropped at completion.
     let mut dels = Vec::new();
     let st = ns
-        .complete(
+        .t_complete(
             &CompleteRequest {
                 file_id: c.file_id,
                 blocks: vec![cb(&b1, 9)],
@@ -673,15 +854,15 @@ fn add_block_placement_errors_and_abandon_block() {
     let now = Instant::now();
     let mut txn = Txn::new();
     let c = ns
-        .create(&create_req("/f", false), &defaults(), 1, now, &mut txn)
+        .t_create(&create_req("/f", false), &defaults(), 1, now, &mut txn)
         .unwrap();
     assert!(matches!(
-        ns.add_block(c.file_id, &[], &[], now, &mut txn),
+        ns.t_add_block(c.file_id, &[], &[], now, &mut txn),
         Err(NamenodeError::NoLiveDatanodes(_))
     ));
     let ids: Vec<NodeId> = dn.iter().map(|c| c.id).collect();
     assert!(matches!(
-        ns.add_block(c.file_id, &ids, &dn, now, &mut txn),
+        ns.t_add_block(c.file_id, &ids, &dn, now, &mut txn),
         Err(NamenodeError::NoLiveDatanodes(_))
     ));
     let full: Vec<Candidate> = dn
@@ -692,16 +873,16 @@ fn add_block_placement_errors_and_abandon_block() {
         })
         .collect();
     assert!(matches!(
-        ns.add_block(c.file_id, &[], &full, now, &mut txn),
+        ns.t_add_block(c.file_id, &[], &full, now, &mut txn),
         Err(NamenodeError::NoSpace(_))
     ));
     assert!(matches!(
-        ns.add_block(FileId::new(), &[], &dn, now, &mut txn),
+        ns.t_add_block(FileId::new(), &[], &dn, now, &mut txn),
         Err(NamenodeError::NotFound(_))
     ));
     // Fewer nodes than the replication: write with what there is.
     let b = ns
-        .add_block(c.file_id, &[ids[0]], &dn, now, &mut txn)
+        .t_add_block(c.file_id, &[ids[0]], &dn, now, &mut txn)
         .unwrap();
     assert_eq!(b.targets, vec![ids[1]]);
     let mut dels = Vec::new();
@@ -715,7 +896,7 @@ fn add_block_placement_errors_and_abandon_block() {
     ));
     // The next block starts at offset 0 again.
     assert_eq!(
-        ns.add_block(c.file_id, &[], &dn, now, &mut txn)
+        ns.t_add_block(c.file_id, &[], &dn, now, &mut txn)
             .unwrap()
             .offset,
         0
@@ -729,9 +910,9 @@ fn abandon_file_deletes_its_blocks() {
     let now = Instant::now();
     let mut txn = Txn::new();
     let c = ns
-        .create(&create_req("/f", false), &defaults(), 1, now, &mut txn)
+        .t_create(&create_req("/f", false), &defaults(), 1, now, &mut txn)
         .unwrap();
-    ns.add_block(c.file_id, &[], &dn, now, &mut txn).unwrap();
+    ns.t_add_block(c.file_id, &[], &dn, now, &mut txn).unwrap();
     let mut dels = Vec::new();
     assert_eq!(
         ns.abandon_file(c.file_id, &mut txn, &mut dels),
@@ -754,7 +935,7 @@ async fn leases_expire_unless_renewed() {
     let mut txn = Txn::new();
     let timeout = Duration::from_secs(60);
     let a = ns
-        .create(
+        .t_create(
             &create_req("/a", false),
             &defaults(),
             1,
@@ -763,7 +944,7 @@ async fn leases_expire_unless_renewed() {
         )
         .unwrap();
     let b = ns
-        .create(
+        .t_create(
             &create_req("/b", false),
             &defaults(),
             1,
@@ -771,7 +952,7 @@ async fn leases_expire_unless_renewed() {
             &mut txn,
         )
         .unwrap();
-    ns.add_block(a.file_id, &[], &dn, Instant::now(), &mut txn)
+    ns.t_add_block(a.file_id, &[], &dn, Instant::now(), &mut txn)
         .unwrap();
     tokio::time::advance(Duration::from_secs(40)).await;
     ns.renew_lease(b.file_id, Instant::now()).unwrap();
@@ -791,7 +972,7 @@ async fn leases_expire_unless_renewed() {
     );
     // The path is free again.
     assert!(ns
-        .create(
+        .t_create(
             &create_req("/a", false),
             &defaults(),
             1,
@@ -853,27 +1034,29 @@ fn append_rewrites_a_short_last_block_and_keeps_the_rest() {
     let old_blocks = ns.locations(&p("/f"), |_, _| Vec::new()).unwrap().blocks;
     let now = Instant::now();
     let mut txn = Txn::new();
-    let opened = ns.append(&p("/f"), &defaults(), 7, now, &mut txn).unwrap();
+    let opened = ns
+        .t_append(&p("/f"), &defaults(), 7, now, &mut txn)
+        .unwrap();
     assert_eq!(opened.kept_len, 2 * BS);
     assert_eq!(opened.replaced, Some(old_blocks[2].block_id));
     assert_eq!(opened.inode, st.inode_id);
     // A second writer is refused; the file stays readable as it was.
     assert!(matches!(
-        ns.append(&p("/f"), &defaults(), 7, now, &mut txn),
+        ns.t_append(&p("/f"), &defaults(), 7, now, &mut txn),
         Err(NamenodeError::LeaseHeld(_))
     ));
     assert!(matches!(
-        ns.create(&create_req("/f", true), &defaults(), 7, now, &mut txn),
+        ns.t_create(&create_req("/f", true), &defaults(), 7, now, &mut txn),
         Err(NamenodeError::LeaseHeld(_))
     ));
     assert_eq!(ns.status(&p("/f")).unwrap().length, 2 * BS + 10);
     // New blocks start after the kept ones.
     let b1 = ns
-        .add_block(opened.file_id, &[], &dn, now, &mut txn)
+        .t_add_block(opened.file_id, &[], &dn, now, &mut txn)
         .unwrap();
     assert_eq!(b1.offset, 2 * BS);
     let b2 = ns
-        .add_block(opened.file_id, &[], &dn, now, &mut txn)
+        .t_add_block(opened.file_id, &[], &dn, now, &mut txn)
         .unwrap();
     let cb = |b: &write::AllocatedBlock, len: u64| CommittedBlock {
         block_id: b.block_id,
@@ -882,7 +1065,7 @@ fn append_rewrites_a_short_last_block_and_keeps_the_rest() {
         replicas: b.targets.clone(),
     };
     let mut dels = Deletions::new();
-    let bad = ns.complete(
+    let bad = ns.t_complete(
         &CompleteRequest {
             file_id: opened.file_id,
             blocks: vec![cb(&b1, BS), cb(&b2, 5)],
@@ -900,7 +1083,7 @@ fn append_rewrites_a_short_last_block_and_keeps_the_rest() {
         "length counts the kept bytes"
     );
     let st = ns
-        .complete(
+        .t_complete(
             &CompleteRequest {
                 file_id: opened.file_id,
                 blocks: vec![cb(&b1, BS), cb(&b2, 5)],
@@ -938,17 +1121,19 @@ fn append_rewrites_a_short_last_block_and_keeps_the_rest() {
     assert!(ns.blocks().get(&old_blocks[2].block_id).is_none());
     assert!(dels.iter().any(|(_, b)| *b == old_blocks[2].block_id));
     // A file ending on a block boundary keeps every block.
-    let opened = ns.append(&p("/f"), &defaults(), 9, now, &mut txn).unwrap();
+    let opened = ns
+        .t_append(&p("/f"), &defaults(), 9, now, &mut txn)
+        .unwrap();
     assert_eq!(opened.kept_len, 3 * BS);
     ns.abandon_file(opened.file_id, &mut txn, &mut dels);
     // Directories and missing paths.
     mkdir(&mut ns, "/d", false).unwrap();
     assert!(matches!(
-        ns.append(&p("/d"), &defaults(), 9, now, &mut txn),
+        ns.t_append(&p("/d"), &defaults(), 9, now, &mut txn),
         Err(NamenodeError::IsADirectory(_))
     ));
     assert!(matches!(
-        ns.append(&p("/none"), &defaults(), 9, now, &mut txn),
+        ns.t_append(&p("/none"), &defaults(), 9, now, &mut txn),
         Err(NamenodeError::NotFound(_))
     ));
 }
@@ -960,14 +1145,16 @@ fn append_fails_if_the_file_was_replaced_meanwhile() {
     write_file(&mut ns, "/f", 10, false, &dn).unwrap();
     let now = Instant::now();
     let mut txn = Txn::new();
-    let opened = ns.append(&p("/f"), &defaults(), 7, now, &mut txn).unwrap();
+    let opened = ns
+        .t_append(&p("/f"), &defaults(), 7, now, &mut txn)
+        .unwrap();
     assert_eq!(opened.kept_len, 0);
     ns.delete(&p("/f"), false, 8, &mut txn, &mut Vec::new())
         .unwrap();
     let b = ns
-        .add_block(opened.file_id, &[], &dn, now, &mut txn)
+        .t_add_block(opened.file_id, &[], &dn, now, &mut txn)
         .unwrap();
-    let r = ns.complete(
+    let r = ns.t_complete(
         &CompleteRequest {
             file_id: opened.file_id,
             blocks: vec![CommittedBlock {

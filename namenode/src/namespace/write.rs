@@ -14,44 +14,21 @@
 //! - the lease clock (`last_renewed`) uses `tokio::time::Instant`, so tests
 //!   drive expiry with `tokio::time::pause()` / `advance()`;
 //! - a write relayed by a datanode (WebHDFS landing) ends when that node is
-//!   declared dead ([`Namespace::end_relayed_writes`]), as at lease expiry
+//!   declared dead (the namesystem abandons [`Namespace::writes_relayed_by`]), as at lease expiry
 //!   but without waiting for it.
-use super::inode::{
-    AppendTarget, FileMeta, InodeId, Pending, PendingFile, DEFAULT_OWNER, FILE_PERMISSION,
-};
+use super::inode::{AppendTarget, FileMeta, InodeId, Pending, PendingFile, DEFAULT_OWNER};
 use super::{Deletions, Namespace};
 use crate::blocks::{BlockMeta, BlockOwner};
+use crate::commands::{AppendOpened, Completion, NewFile};
 use crate::config::{check_block_size, check_replication};
 use crate::error::{NamenodeError, Result};
 use crate::meta_store::Txn;
 use crate::placement::{self, Candidate};
 use dfs_common::ids::{BlockId, FileId, NodeId};
 use dfs_common::path::DfsPath;
-use dfs_common::proto::client::{CompleteRequest, CreateRequest, CreateResponse, FileStatus};
+use dfs_common::proto::client::FileStatus;
 use std::time::Duration;
 use tokio::time::Instant;
-
-/// What `create` falls back to when the request leaves it open.
-#[derive(Debug, Clone, Copy)]
-pub struct WriteDefaults {
-    pub replication: u16,
-    pub block_size: u64,
-    pub lease_renew_interval_ms: u64,
-}
-
-/// A file reopened for appending (see [`Namespace::append`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AppendOpened {
-    pub file_id: FileId,
-    pub block_size: u64,
-    pub replication: u16,
-    pub lease_renew_interval_ms: u64,
-    pub status: FileStatus,
-    pub kept_len: u64,
-    pub inode: InodeId,
-    /// The short last block to be rewritten.
-    pub replaced: Option<BlockId>,
-}
 
 /// A freshly allocated block and its pipeline.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,63 +46,53 @@ impl Namespace {
         self.pending.get(&id).ok_or_else(|| no_write(id))
     }
 
-    /// Registers an under-construction file at `req.path` (not visible
+    /// Registers an under-construction file at `f.path` (not visible
     /// until `complete`). 409 if a directory is there, if a complete file
     /// is there and `!overwrite`, or if another writer holds the path
     /// (even with `overwrite`).
-    pub fn create(
-        &mut self,
-        req: &CreateRequest,
-        defaults: &WriteDefaults,
-        now_ms: u64,
-        now: Instant,
-        txn: &mut Txn,
-    ) -> Result<CreateResponse> {
-        let path = &req.path;
+    pub fn create(&mut self, f: &NewFile, now_ms: u64, now: Instant, txn: &mut Txn) -> Result<()> {
+        let path = &f.path;
         if path.is_root() {
             return Err(NamenodeError::IsADirectory("/ is a directory".into()));
         }
-        let replication = req.replication.unwrap_or(defaults.replication);
-        check_replication(replication).map_err(NamenodeError::InvalidArgument)?;
-        let block_size = req.block_size.unwrap_or(defaults.block_size);
-        check_block_size(block_size).map_err(NamenodeError::InvalidArgument)?;
-        let permission = req.permission.unwrap_or(FILE_PERMISSION);
-        if permission > 0o7777 {
+        check_replication(f.replication).map_err(NamenodeError::InvalidArgument)?;
+        check_block_size(f.block_size).map_err(NamenodeError::InvalidArgument)?;
+        if f.permission > 0o7777 {
             return Err(NamenodeError::InvalidArgument(format!(
-                "permission {permission:o} is not a mode"
+                "permission {:o} is not a mode",
+                f.permission
             )));
         }
-        self.check_file_target(path, req.overwrite, req.create_parent)?;
+        if self.pending.contains_key(&f.file_id) {
+            return Err(NamenodeError::Conflict(format!(
+                "a write with file id {} is already in progress",
+                f.file_id
+            )));
+        }
+        self.check_file_target(path, f.overwrite, f.create_parent)?;
         if self.pending_by_path.contains_key(path) {
             return Err(NamenodeError::LeaseHeld(format!(
                 "{path} is being written by another client"
             )));
         }
         let file = PendingFile {
-            file_id: FileId::new(),
+            file_id: f.file_id,
             path: path.clone(),
-            overwrite: req.overwrite,
-            create_parent: req.create_parent,
-            replication,
-            block_size,
-            owner: req
+            overwrite: f.overwrite,
+            create_parent: f.create_parent,
+            replication: f.replication,
+            block_size: f.block_size,
+            owner: f
                 .owner
                 .clone()
                 .filter(|o| !o.is_empty())
                 .unwrap_or_else(|| DEFAULT_OWNER.to_string()),
-            permission,
+            permission: f.permission,
             blocks: Vec::new(),
             created_ms: now_ms,
             append: None,
         };
         txn.put_pending(&file);
-        let resp = CreateResponse {
-            file_id: file.file_id,
-            block_size,
-            replication,
-            lease_renew_interval_ms: defaults.lease_renew_interval_ms,
-            block: None,
-        };
         self.pending_by_path.insert(path.clone(), file.file_id);
         self.pending.insert(
             file.file_id,
@@ -135,7 +102,7 @@ impl Namespace {
                 relay: None,
             },
         );
-        Ok(resp)
+        Ok(())
     }
 
     /// Can a file land at `path`? Checks the parent chain and what is at
@@ -170,19 +137,17 @@ impl Namespace {
         }
     }
 
-    /// Allocates the next block of a pending file and chooses its pipeline
-    /// among `candidates` (live datanodes), avoiding `exclude`. Renews the
-    /// lease.
-    pub fn add_block(
-        &mut self,
+    /// Chooses the pipeline of the next block of a pending file among
+    /// `candidates` (live datanodes), avoiding `exclude`: what the proposer
+    /// of an `AddBlock` decides. Changes nothing.
+    pub fn place_block(
+        &self,
         file_id: FileId,
+        block_id: BlockId,
         exclude: &[NodeId],
         candidates: &[Candidate],
-        now: Instant,
-        txn: &mut Txn,
-    ) -> Result<AllocatedBlock> {
+    ) -> Result<Vec<NodeId>> {
         let p = self.pending_file(file_id)?;
-        let block_id = BlockId::new();
         let (replication, block_size) = (p.file.replication, p.file.block_size);
         let targets = placement::choose_targets(
             block_id,
@@ -194,6 +159,31 @@ impl Namespace {
         if targets.is_empty() {
             return Err(no_targets(candidates, exclude, block_size));
         }
+        Ok(targets)
+    }
+
+    /// Adds block `block_id`, sent to `targets`, to a pending file. Renews
+    /// the lease.
+    pub fn add_block(
+        &mut self,
+        file_id: FileId,
+        block_id: BlockId,
+        targets: &[NodeId],
+        now: Instant,
+        txn: &mut Txn,
+    ) -> Result<AllocatedBlock> {
+        let p = self.pending_file(file_id)?;
+        if targets.is_empty() {
+            return Err(NamenodeError::InvalidArgument(format!(
+                "block {block_id} has no target"
+            )));
+        }
+        if self.blocks.get(&block_id).is_some() {
+            return Err(NamenodeError::Conflict(format!(
+                "block id {block_id} is taken"
+            )));
+        }
+        let block_size = p.file.block_size;
         let kept = p.file.append.as_ref().map_or(0, |a| a.kept_blocks);
         let offset = (kept + p.file.blocks.len() as u64) * block_size;
         let meta = BlockMeta {
@@ -201,7 +191,7 @@ impl Namespace {
             len: 0,
             sha256: None,
             replicas: Vec::new(),
-            targets: targets.clone(),
+            targets: targets.to_vec(),
         };
         self.blocks.insert(block_id, meta, txn);
         if let Some(p) = self.pending.get_mut(&file_id) {
@@ -212,7 +202,7 @@ impl Namespace {
         Ok(AllocatedBlock {
             block_id,
             offset,
-            targets,
+            targets: targets.to_vec(),
             block_size,
         })
     }
@@ -252,7 +242,7 @@ impl Namespace {
     /// onto `dels`). Allocated blocks left out of the list are dropped.
     pub fn complete(
         &mut self,
-        req: &CompleteRequest,
+        req: &Completion,
         now_ms: u64,
         now: Instant,
         txn: &mut Txn,
@@ -344,7 +334,7 @@ impl Namespace {
     }
 
     /// Records the committed blocks of `req` as `inode`'s.
-    fn commit_blocks(&mut self, req: &CompleteRequest, id: InodeId, now: Instant, txn: &mut Txn) {
+    fn commit_blocks(&mut self, req: &Completion, id: InodeId, now: Instant, txn: &mut Txn) {
         for b in &req.blocks {
             self.blocks
                 .commit(b.block_id, id, b.len, b.sha256, &b.replicas, now, txn);
@@ -364,8 +354,8 @@ impl Namespace {
     /// directory.
     pub fn append(
         &mut self,
+        file_id: FileId,
         path: &DfsPath,
-        defaults: &WriteDefaults,
         now_ms: u64,
         now: Instant,
         txn: &mut Txn,
@@ -401,8 +391,13 @@ impl Namespace {
             kept_blocks,
             replaced,
         };
+        if self.pending.contains_key(&file_id) {
+            return Err(NamenodeError::Conflict(format!(
+                "a write with file id {file_id} is already in progress"
+            )));
+        }
         let file = PendingFile {
-            file_id: FileId::new(),
+            file_id,
             path: path.clone(),
             overwrite: false,
             create_parent: false,
@@ -418,7 +413,6 @@ impl Namespace {
             file_id: file.file_id,
             block_size: f.block_size,
             replication: f.replication,
-            lease_renew_interval_ms: defaults.lease_renew_interval_ms,
             status: self.status_of(inode, path.clone()),
             kept_len: target.kept_len(f.block_size),
             inode: id,
@@ -441,7 +435,7 @@ impl Namespace {
     /// last block gives way to the new blocks, in one step.
     fn complete_append(
         &mut self,
-        req: &CompleteRequest,
+        req: &Completion,
         target: AppendTarget,
         now_ms: u64,
         now: Instant,
@@ -516,24 +510,14 @@ impl Namespace {
         Ok(())
     }
 
-    /// Abandons every pending file relayed by a node for which `dead` is
-    /// true (the relay died, and the write with it: nobody else can finish
-    /// it). Returns their paths.
-    pub fn end_relayed_writes(
-        &mut self,
-        dead: impl Fn(&NodeId) -> bool,
-        txn: &mut Txn,
-        dels: &mut Deletions,
-    ) -> Vec<DfsPath> {
-        let ended: Vec<FileId> = self
-            .pending
+    /// The pending files relayed by a node for which `dead` is true (the
+    /// relay died, and the write with it: nobody else can finish it); the
+    /// caller abandons them.
+    pub fn writes_relayed_by(&self, dead: impl Fn(&NodeId) -> bool) -> Vec<FileId> {
+        self.pending
             .values()
             .filter(|p| p.relay.as_ref().is_some_and(&dead))
             .map(|p| p.file.file_id)
-            .collect();
-        ended
-            .into_iter()
-            .filter_map(|id| self.abandon_file(id, txn, dels))
             .collect()
     }
 
@@ -557,24 +541,13 @@ impl Namespace {
         Some(file.path)
     }
 
-    /// Abandons every pending file whose lease was last renewed more than
-    /// `timeout` before `now`. Returns their paths.
-    pub fn expire_leases(
-        &mut self,
-        now: Instant,
-        timeout: Duration,
-        txn: &mut Txn,
-        dels: &mut Deletions,
-    ) -> Vec<DfsPath> {
-        let expired: Vec<FileId> = self
-            .pending
+    /// The pending files whose lease was last renewed more than `timeout`
+    /// before `now`; the caller abandons them.
+    pub fn expired_writes(&self, now: Instant, timeout: Duration) -> Vec<FileId> {
+        self.pending
             .values()
             .filter(|p| now.saturating_duration_since(p.last_renewed) > timeout)
             .map(|p| p.file.file_id)
-            .collect();
-        expired
-            .into_iter()
-            .filter_map(|id| self.abandon_file(id, txn, dels))
             .collect()
     }
 
@@ -618,18 +591,14 @@ fn no_targets(candidates: &[Candidate], exclude: &[NodeId], block_size: u64) -> 
 #[cfg(test)]
 mod relay_tests {
     use super::*;
+    use crate::namespace::tests::{create_req as req, WriteDefaults, WriteOps};
     use crate::placement::Candidate;
-
-    fn req(path: &str) -> CreateRequest {
-        serde_json::from_value(serde_json::json!({ "path": path })).unwrap()
-    }
 
     #[test]
     fn writes_end_with_their_dead_relay_only() {
         let defaults = WriteDefaults {
             replication: 1,
             block_size: 4096,
-            lease_renew_interval_ms: 1000,
         };
         let (a, b) = (NodeId::new(), NodeId::new());
         let dn = [Candidate {
@@ -640,12 +609,15 @@ mod relay_tests {
         let mut ns = Namespace::new(1, &mut txn);
         let now = Instant::now();
         let mut open = |ns: &mut Namespace, path: &str, relay: Option<NodeId>| {
-            let c = ns.create(&req(path), &defaults, 2, now, &mut txn).unwrap();
-            let blk = ns.add_block(c.file_id, &[], &dn, now, &mut txn).unwrap();
+            let c = ns
+                .t_create(&req(path, false), &defaults, 2, now, &mut txn)
+                .unwrap()
+                .file_id;
+            let blk = ns.t_add_block(c, &[], &dn, now, &mut txn).unwrap();
             if let Some(r) = relay {
-                ns.set_relay(c.file_id, r).unwrap();
+                ns.set_relay(c, r).unwrap();
             }
-            (c.file_id, blk.block_id)
+            (c, blk.block_id)
         };
         let (_, by_a) = open(&mut ns, "/by-a", Some(a));
         let (fb, _) = open(&mut ns, "/by-b", Some(b));
@@ -654,7 +626,8 @@ mod relay_tests {
 
         let mut txn = Txn::new();
         let mut dels = Deletions::new();
-        let ended = ns.end_relayed_writes(|n| *n == a, &mut txn, &mut dels);
+        let ended = ns.writes_relayed_by(|n| *n == a);
+        let ended = ns.t_abandon(ended, &mut txn, &mut dels);
         assert_eq!(ended, vec![DfsPath::parse("/by-a").unwrap()]);
         // Its block goes, from where it was placed; the others stay.
         assert_eq!(dels, vec![(dn[0].id, by_a)]);
@@ -662,12 +635,10 @@ mod relay_tests {
         assert!(ns.renew_lease(fb, now).is_ok() && ns.renew_lease(fc, now).is_ok());
         // Nothing shows at the path, and it can be written again.
         assert!(ns.lookup(&DfsPath::parse("/by-a").unwrap()).is_none());
-        ns.create(&req("/by-a"), &defaults, 3, now, &mut txn)
+        ns.t_create(&req("/by-a", false), &defaults, 3, now, &mut txn)
             .unwrap();
         // Nobody dead: nothing ends.
-        assert!(ns
-            .end_relayed_writes(|_| false, &mut txn, &mut dels)
-            .is_empty());
+        assert!(ns.writes_relayed_by(|_| false).is_empty());
         assert_eq!(ns.pending_count(), 3);
     }
 }

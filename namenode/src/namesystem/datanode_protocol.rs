@@ -198,7 +198,7 @@ impl Namesystem {
                 }
             }
             None => HeartbeatReply {
-                commands: vec![Command::Reregister],
+                commands: vec![DnCommand::Reregister],
             },
         }
     }

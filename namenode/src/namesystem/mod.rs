@@ -11,6 +11,14 @@
 //! work: dead nodes, safe mode, the replication tick, decommissioning) and
 //! `views` (summary, reports, fsck).
 //!
+//! A change to the namespace is a [`Command`] (see [`crate::commands`]):
+//! the namesystem decides its non-deterministic inputs (the clock, new file
+//! and block ids, a block's pipeline) and [`Namespace::apply`] applies it
+//! ([`Namesystem::execute`]); that is the only way the tree, the files
+//! being written and block ownership change. What datanodes report
+//! (replica locations, corrupt replicas) is soft state and changes through
+//! [`Namesystem::mutate`] directly.
+//!
 //! The shape of every change ([`Namesystem::mutate`]):
 //! 1. lock the namespace, run the operation (validate, then change memory and
 //!    record the same change in a `Txn`), hand the block map's change events
@@ -40,17 +48,18 @@
 //! datanode registry, never the reverse. Most operations take a node
 //! snapshot from the registry *before* locking the namespace and queue
 //! deletions and commands *after* unlocking it.
+use crate::commands::{Command, CommitBlock, Completion, Entry, NewFile, Outcome};
 use crate::config::Config;
 use crate::datanodes::{DatanodeManager, NodeClass, NodeView, ResolveError};
 use crate::error::{NamenodeError, Result};
 use crate::meta_store::{MetaStore, Txn};
 use crate::namespace::permission::{Check, Principal};
 use crate::namespace::report::NamespaceCounts;
-use crate::namespace::write::WriteDefaults;
 use crate::namespace::{Deletions, Namespace};
+use crate::records::FILE_PERMISSION;
 use crate::replication::{self, ReplicationQueues};
 use crate::safemode::SafeMode;
-use dfs_common::ids::{BlockId, ClusterId, NodeId};
+use dfs_common::ids::{BlockId, ClusterId, FileId, NodeId};
 use dfs_common::path::DfsPath;
 use dfs_common::proto::client::{
     AbandonBlockRequest, AddBlockRequest, AdminState, AppendResponse, BadReplicaReport,
@@ -59,8 +68,8 @@ use dfs_common::proto::client::{
     NodeOrphans, OrphansDeleted, OrphansReport, SetAttributesRequest, UnknownReplicas,
 };
 use dfs_common::proto::datanode::{
-    BadBlockReport, BlockReport, Command, Heartbeat, HeartbeatReply, IncrementalBlockReport,
-    RegisterRequest, RegisterResponse,
+    BadBlockReport, BlockReport, Command as DnCommand, Heartbeat, HeartbeatReply,
+    IncrementalBlockReport, RegisterRequest, RegisterResponse,
 };
 use dfs_common::proto::DatanodeInfo;
 use std::collections::HashMap;
@@ -285,6 +294,43 @@ impl Namesystem {
         Ok(out)
     }
 
+    /// Applies `command` as one entry of the command log (see
+    /// [`crate::commands`]), answering once it is durable.
+    async fn execute(&self, command: Command) -> Result<Outcome> {
+        self.execute_with(Ack::Durable, |_| Ok(command)).await
+    }
+
+    /// Decides a command from the namespace as it is (`decide` runs under
+    /// the lock: the proposer's choices, such as a block's pipeline) and
+    /// applies it, answering as `ack` says.
+    async fn execute_with(
+        &self,
+        ack: Ack,
+        decide: impl FnOnce(&Namespace) -> Result<Command>,
+    ) -> Result<Outcome> {
+        self.execute_then(ack, decide, |_, _| {}).await
+    }
+
+    /// [`Namesystem::execute_with`], then `then` on the soft state and the
+    /// replicas to delete, under the same lock.
+    async fn execute_then(
+        &self,
+        ack: Ack,
+        decide: impl FnOnce(&Namespace) -> Result<Command>,
+        then: impl FnOnce(&mut Namespace, &mut Deletions),
+    ) -> Result<Outcome> {
+        self.mutate_with(ack, |ns, txn, dels| {
+            let entry = Entry {
+                ts_ms: now_ms(),
+                command: decide(ns)?,
+            };
+            let out = ns.apply(&entry, Instant::now(), txn, dels)?;
+            then(ns, dels);
+            Ok(out)
+        })
+        .await
+    }
+
     fn fail(&self, e: &NamenodeError) {
         log::error!("metadata store failure, refusing further changes: {e}");
         self.failed.store(true, Ordering::Release);
@@ -299,6 +345,12 @@ impl Namesystem {
         }
         Ok(())
     }
+}
+
+/// A command gave an outcome of another kind than its own (a broken
+/// invariant of `Namespace::apply`).
+fn unexpected_outcome() -> NamenodeError {
+    NamenodeError::Internal("a command gave an outcome of another kind".into())
 }
 
 /// When a change is answered.

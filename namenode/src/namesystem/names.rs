@@ -1,6 +1,7 @@
 //! The namespace operations of [`Namesystem`] (HDFS FSDirectory calls):
 //! mkdirs, status, list, rename, delete, replication and attributes, each
-//! checked against safe mode and run through `Namesystem::mutate`.
+//! checked against safe mode and applied as a [`Command`] through
+//! `Namesystem::execute`.
 use super::*;
 
 impl Namesystem {
@@ -17,8 +18,7 @@ impl Namesystem {
 
     pub async fn mkdirs(&self, path: &DfsPath, parents: bool) -> Result<FileStatus> {
         self.check_writable()?;
-        self.mutate(|ns, txn, _| ns.mkdirs(path, parents, now_ms(), txn))
-            .await
+        self.mkdirs_as(path, parents, None, None).await
     }
 
     pub fn status(&self, path: &DfsPath) -> Result<FileStatus> {
@@ -50,15 +50,25 @@ impl Namesystem {
         overwrite: bool,
     ) -> Result<FileStatus> {
         self.check_writable()?;
-        self.mutate(|ns, txn, dels| ns.rename(src, dst, overwrite, now_ms(), txn, dels))
-            .await
+        status(
+            self.execute(Command::Rename {
+                src: src.clone(),
+                dst: dst.clone(),
+                overwrite,
+            })
+            .await?,
+        )
     }
 
     pub async fn delete(&self, path: &DfsPath, recursive: bool) -> Result<DeleteResponse> {
         self.check_writable()?;
-        let r = self
-            .mutate(|ns, txn, dels| ns.delete(path, recursive, now_ms(), txn, dels))
-            .await?;
+        let cmd = Command::Delete {
+            path: path.clone(),
+            recursive,
+        };
+        let Outcome::Deleted(r) = self.execute(cmd).await? else {
+            return Err(unexpected_outcome());
+        };
         log::info!(
             "deleted {path}: {} files, {} directories",
             r.files_deleted,
@@ -71,8 +81,13 @@ impl Namesystem {
     /// when raised, excess deletions when lowered).
     pub async fn set_replication(&self, path: &DfsPath, replication: u16) -> Result<FileStatus> {
         self.check_writable()?;
-        self.mutate(|ns, txn, _| ns.set_replication(path, replication, txn))
-            .await
+        status(
+            self.execute(Command::SetReplication {
+                path: path.clone(),
+                replication,
+            })
+            .await?,
+        )
     }
 
     /// `mkdir [-p]` with owner and mode for the directories it makes.
@@ -84,14 +99,39 @@ impl Namesystem {
         permission: Option<u16>,
     ) -> Result<FileStatus> {
         self.check_writable()?;
-        self.mutate(|ns, txn, _| ns.mkdirs_as(path, parents, owner, permission, now_ms(), txn))
-            .await
+        status(
+            self.execute(Command::Mkdirs {
+                path: path.clone(),
+                parents,
+                owner: owner.map(str::to_string),
+                permission,
+            })
+            .await?,
+        )
     }
 
     /// Times, mode, owner and group (WebHDFS SETTIMES, SETPERMISSION,
     /// SETOWNER).
     pub async fn set_attributes(&self, req: &SetAttributesRequest) -> Result<FileStatus> {
         self.check_writable()?;
-        self.mutate(|ns, txn, _| ns.set_attributes(req, txn)).await
+        status(
+            self.execute(Command::SetAttributes {
+                path: req.path.clone(),
+                mtime: req.modification_time,
+                atime: req.access_time,
+                permission: req.permission,
+                owner: req.owner.clone(),
+                group: req.group.clone(),
+            })
+            .await?,
+        )
+    }
+}
+
+/// The status a status-giving command gave.
+fn status(o: Outcome) -> Result<FileStatus> {
+    match o {
+        Outcome::Status(s) => Ok(s),
+        _ => Err(unexpected_outcome()),
     }
 }

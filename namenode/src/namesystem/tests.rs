@@ -162,7 +162,7 @@ fn hb(id: NodeId) -> Heartbeat {
 }
 
 /// Commands waiting for `id`.
-fn commands(ns: &Namesystem, id: NodeId) -> Vec<Command> {
+fn commands(ns: &Namesystem, id: NodeId) -> Vec<DnCommand> {
     ns.heartbeat(&hb(id)).commands
 }
 
@@ -220,7 +220,7 @@ async fn reports_reconcile_and_deletions_ride_heartbeats() {
     assert!(commands(&ns, a).is_empty());
     assert_eq!(
         ns.heartbeat(&hb(NodeId::new())).commands,
-        vec![Command::Reregister]
+        vec![DnCommand::Reregister]
     );
 
     // b reports a stranger block and lacks the real one (the real one
@@ -237,7 +237,7 @@ async fn reports_reconcile_and_deletions_ride_heartbeats() {
     ns.replication_tick(Instant::now()).await.unwrap();
     assert_eq!(
         commands(&ns, b),
-        vec![Command::Delete {
+        vec![DnCommand::Delete {
             blocks: vec![stranger.id]
         }]
     );
@@ -257,7 +257,7 @@ async fn reports_reconcile_and_deletions_ride_heartbeats() {
     ns.replication_tick(Instant::now()).await.unwrap();
     assert_eq!(
         commands(&ns, a),
-        vec![Command::Delete {
+        vec![DnCommand::Delete {
             blocks: vec![block]
         }]
     );
@@ -292,7 +292,7 @@ async fn reports_reconcile_and_deletions_ride_heartbeats() {
     ns.delete(&p("/f"), false).await.unwrap();
     assert_eq!(
         commands(&ns, b),
-        vec![Command::Delete {
+        vec![DnCommand::Delete {
             blocks: vec![block]
         }]
     );
@@ -301,9 +301,9 @@ async fn reports_reconcile_and_deletions_ride_heartbeats() {
 }
 
 /// The Replicate command queued for `source`, if any.
-fn replicate_of(cmds: &[Command]) -> Option<(BlockId, Vec<NodeId>)> {
+fn replicate_of(cmds: &[DnCommand]) -> Option<(BlockId, Vec<NodeId>)> {
     cmds.iter().find_map(|c| match c {
-        Command::Replicate {
+        DnCommand::Replicate {
             block_id, targets, ..
         } => Some((*block_id, targets.iter().map(|t| t.id).collect())),
         _ => None,
@@ -381,7 +381,7 @@ async fn a_dead_node_is_repaired_and_its_return_trimmed() {
         .map(|n| {
             commands(&ns, *n)
                 .iter()
-                .filter(|c| matches!(c, Command::Delete { .. }))
+                .filter(|c| matches!(c, DnCommand::Delete { .. }))
                 .count()
         })
         .sum();
@@ -653,7 +653,7 @@ async fn lease_expiry_abandons_and_deletes() {
     };
     assert_eq!(
         ns.heartbeat(&hb).commands,
-        vec![Command::Delete {
+        vec![DnCommand::Delete {
             blocks: vec![b.block_id]
         }]
     );
@@ -731,5 +731,5 @@ async fn another_clusters_datanode_is_refused_and_shown() {
     assert_eq!((d.replicas, d.nodes), (1, 1));
     assert!(commands(&ns, n)
         .iter()
-        .any(|c| matches!(c, Command::Delete { blocks } if blocks.len() == 1)));
+        .any(|c| matches!(c, DnCommand::Delete { blocks } if blocks.len() == 1)));
 }

@@ -8,10 +8,13 @@ impl Namesystem {
     /// Reopens a complete file for appending (see `AppendRequest`).
     pub async fn append(&self, path: &DfsPath) -> Result<AppendResponse> {
         self.check_writable()?;
-        let defaults = self.write_defaults();
-        let opened = self
-            .mutate(|ns, txn, _| ns.append(path, &defaults, now_ms(), Instant::now(), txn))
-            .await?;
+        let cmd = Command::Append {
+            file_id: FileId::new(),
+            path: path.clone(),
+        };
+        let Outcome::Appended(opened) = self.execute(cmd).await? else {
+            return Err(unexpected_outcome());
+        };
         let last_block = match opened.replaced {
             None => None,
             Some(b) => self
@@ -37,7 +40,7 @@ impl Namesystem {
             file_id: opened.file_id,
             block_size: opened.block_size,
             replication: opened.replication,
-            lease_renew_interval_ms: opened.lease_renew_interval_ms,
+            lease_renew_interval_ms: self.lease_renew_interval_ms(),
             status: opened.status,
             kept_len: opened.kept_len,
             last_block,
@@ -45,51 +48,67 @@ impl Namesystem {
         })
     }
 
-    fn write_defaults(&self) -> WriteDefaults {
-        WriteDefaults {
-            replication: self.config.replication,
-            block_size: self.config.block_size,
-            lease_renew_interval_ms: self.config.lease_renew_interval().as_millis() as u64,
-        }
+    fn lease_renew_interval_ms(&self) -> u64 {
+        self.config.lease_renew_interval().as_millis() as u64
     }
 
     pub async fn create(&self, req: &CreateRequest) -> Result<CreateResponse> {
         self.check_writable()?;
-        let defaults = WriteDefaults {
-            replication: self.config.replication,
-            block_size: self.config.block_size,
-            lease_renew_interval_ms: self.config.lease_renew_interval().as_millis() as u64,
+        let file = NewFile {
+            file_id: FileId::new(),
+            path: req.path.clone(),
+            overwrite: req.overwrite,
+            create_parent: req.create_parent,
+            replication: req.replication.unwrap_or(self.config.replication),
+            block_size: req.block_size.unwrap_or(self.config.block_size),
+            owner: req.owner.clone(),
+            permission: req.permission.unwrap_or(FILE_PERMISSION),
         };
+        let (file_id, replication, block_size) = (file.file_id, file.replication, file.block_size);
         // Not durable before the answer: a file being written is invisible,
         // and if the namenode forgets it in a crash the upload fails (its
         // next call finds no lease) and leaves nothing. `complete` is the
         // durable step, and flushes this with it.
-        self.mutate_with(Ack::Applied, |ns, txn, _| {
-            ns.create(req, &defaults, now_ms(), Instant::now(), txn)
+        self.execute_with(Ack::Applied, |_| Ok(Command::Create(file)))
+            .await?;
+        Ok(CreateResponse {
+            file_id,
+            block_size,
+            replication,
+            lease_renew_interval_ms: self.lease_renew_interval_ms(),
+            block: None,
         })
-        .await
     }
 
     pub async fn add_block(&self, req: &AddBlockRequest) -> Result<LocatedBlock> {
         self.check_writable()?;
         let live = self.datanodes.live(Instant::now());
         let candidates = DatanodeManager::candidates(&live);
+        let block_id = BlockId::new();
+        let mut targets = Vec::new();
         // Not durable before the answer, as `create`: a block forgotten in a
         // crash belongs to an upload that then fails, and its replicas are
         // orphans, removed by the block reports.
-        let b = self
-            .mutate_with(Ack::Applied, |ns, txn, _| {
-                ns.add_block(req.file_id, &req.exclude, &candidates, Instant::now(), txn)
+        let outcome = self
+            .execute_with(Ack::Applied, |ns| {
+                targets = ns.place_block(req.file_id, block_id, &req.exclude, &candidates)?;
+                Ok(Command::AddBlock {
+                    file_id: req.file_id,
+                    block_id,
+                    targets: targets.clone(),
+                })
             })
             .await?;
+        let Outcome::BlockAdded { offset, block_size } = outcome else {
+            return Err(unexpected_outcome());
+        };
         // Until the targets report the block, count it as taken on each, so
         // that a burst of allocations does not pile onto a node that can hold
         // only some of them.
         self.datanodes
-            .reserve(&b.targets, b.block_id, b.block_size, Instant::now());
+            .reserve(&targets, block_id, block_size, Instant::now());
         let addrs: HashMap<NodeId, &str> = live.iter().map(|n| (n.id, n.addr.as_str())).collect();
-        let replicas = b
-            .targets
+        let replicas = targets
             .iter()
             .map(|id| DatanodeInfo {
                 id: *id,
@@ -97,8 +116,8 @@ impl Namesystem {
             })
             .collect();
         Ok(LocatedBlock {
-            block_id: b.block_id,
-            offset: b.offset,
+            block_id,
+            offset,
             len: 0,
             sha256: None,
             replicas,
@@ -108,19 +127,37 @@ impl Namesystem {
 
     pub async fn abandon_block(&self, req: &AbandonBlockRequest) -> Result<()> {
         self.check_writable()?;
-        self.mutate(|ns, txn, dels| {
-            ns.abandon_block(req.file_id, req.block_id, Instant::now(), txn, dels)
+        self.execute(Command::AbandonBlock {
+            file_id: req.file_id,
+            block_id: req.block_id,
         })
-        .await
+        .await?;
+        Ok(())
     }
 
     /// Makes a file visible. A block committed with fewer replicas than the
     /// file's replication (the pipeline lost hops) is queued for copies now.
     pub async fn complete(&self, req: &CompleteRequest) -> Result<FileStatus> {
         self.check_writable()?;
-        let st = self
-            .mutate(|ns, txn, dels| ns.complete(req, now_ms(), Instant::now(), txn, dels))
-            .await?;
+        let completion = Completion {
+            file_id: req.file_id,
+            blocks: req
+                .blocks
+                .iter()
+                .map(|b| CommitBlock {
+                    block_id: b.block_id,
+                    len: b.len,
+                    sha256: b.sha256,
+                    replicas: b.replicas.clone(),
+                })
+                .collect(),
+            length: req.length,
+            sha256: req.sha256,
+            sha256_state: req.sha256_state.clone(),
+        };
+        let Outcome::Status(st) = self.execute(Command::Complete(completion)).await? else {
+            return Err(unexpected_outcome());
+        };
         log::info!(
             "completed {} ({} bytes, {} blocks)",
             st.path,
@@ -138,13 +175,22 @@ impl Namesystem {
 
     pub async fn abandon_file(&self, file_id: dfs_common::ids::FileId) -> Result<()> {
         self.check_writable()?;
-        let path = self
-            .mutate(|ns, txn, dels| Ok(ns.abandon_file(file_id, txn, dels)))
-            .await?;
-        if let Some(p) = path {
+        let paths = self.abandon_files(vec![file_id]).await?;
+        for p in paths {
             log::info!("abandoned the write of {p}");
         }
         Ok(())
+    }
+
+    /// Applies `AbandonFiles`: the paths of the writes that were pending.
+    async fn abandon_files(&self, file_ids: Vec<dfs_common::ids::FileId>) -> Result<Vec<DfsPath>> {
+        if file_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        match self.execute(Command::AbandonFiles { file_ids }).await? {
+            Outcome::Abandoned(paths) => Ok(paths),
+            _ => Err(unexpected_outcome()),
+        }
     }
 
     /// Datanode `node` relays the write `file_id` (it said so on `create`,
@@ -171,9 +217,8 @@ impl Namesystem {
                 .get(n)
                 .is_some_and(|s| s.class == NodeClass::Gone)
         };
-        let paths = self
-            .mutate(|ns, txn, dels| Ok(ns.end_relayed_writes(dead, txn, dels)))
-            .await?;
+        let ended = self.lock()?.writes_relayed_by(dead);
+        let paths = self.abandon_files(ended).await?;
         for p in &paths {
             log::warn!("the datanode relaying the write of {p} is dead; write abandoned");
         }
@@ -190,19 +235,29 @@ impl Namesystem {
             return Ok(Vec::new());
         }
         let timeout = self.config.lease_timeout;
-        let paths = self
-            .mutate(|ns, txn, dels| {
-                let paths = ns.expire_leases(now, timeout, txn, dels);
-                if ns.blocks().holds_all() {
-                    // Restored: a file being written when the checkpoint
-                    // was taken may have been completed since, in the
-                    // metadata that was lost. Its replicas are held like
-                    // those of every block the checkpoint does not know.
-                    ns.hold_unknown_replicas(dels.drain(..), now);
-                }
-                Ok(paths)
-            })
+        let expired = self.lock()?.expired_writes(now, timeout);
+        if expired.is_empty() {
+            return Ok(Vec::new());
+        }
+        let cmd = Command::AbandonFiles { file_ids: expired };
+        let outcome = self
+            .execute_then(
+                Ack::Durable,
+                |_| Ok(cmd),
+                |ns, dels| {
+                    if ns.blocks().holds_all() {
+                        // Restored: a file being written when the checkpoint
+                        // was taken may have been completed since, in the
+                        // metadata that was lost. Its replicas are held like
+                        // those of every block the checkpoint does not know.
+                        ns.hold_unknown_replicas(dels.drain(..), now);
+                    }
+                },
+            )
             .await?;
+        let Outcome::Abandoned(paths) = outcome else {
+            return Err(unexpected_outcome());
+        };
         for p in &paths {
             log::warn!(
                 "lease on {p} expired (writer silent for more than {timeout:?}); write abandoned"

@@ -1,0 +1,116 @@
+//! `Namespace::apply`: the one way a [`Command`] changes the replicated
+//! namespace (the state machine of the command log, issue 17).
+//!
+//! It dispatches to the operation of each command, passing the entry's
+//! timestamp as the only clock of record; the operations re-check every
+//! precondition against the state as it is now (the path may have changed
+//! since the command was proposed) and validate before they change
+//! anything, so a command that fails leaves the state as it was.
+//!
+//! `now` (a monotonic instant) only touches soft state: the lease clocks of
+//! files being written, and when a committed block's replicas were last
+//! heard of. Replicated state depends only on the state and the entry.
+use super::{Deletions, Namespace};
+use crate::commands::{Command, Entry, Outcome};
+use crate::error::Result;
+use crate::meta_store::Txn;
+use dfs_common::proto::client::SetAttributesRequest;
+use tokio::time::Instant;
+
+impl Namespace {
+    /// Applies one entry: records what it changed in `txn` and pushes the
+    /// replicas it orphaned onto `dels` (to delete once `txn` is durable).
+    /// A command that succeeds counts one more applied command, recorded
+    /// in the same `txn` as its changes (one atomic batch), so a restart
+    /// knows exactly which commands its state holds.
+    pub fn apply(
+        &mut self,
+        entry: &Entry,
+        now: Instant,
+        txn: &mut Txn,
+        dels: &mut Deletions,
+    ) -> Result<Outcome> {
+        let ts = entry.ts_ms;
+        let out = match &entry.command {
+            Command::Mkdirs {
+                path,
+                parents,
+                owner,
+                permission,
+            } => Outcome::Status(self.mkdirs_as(
+                path,
+                *parents,
+                owner.as_deref(),
+                *permission,
+                ts,
+                txn,
+            )?),
+            Command::SetAttributes {
+                path,
+                mtime,
+                atime,
+                permission,
+                owner,
+                group,
+            } => {
+                let req = SetAttributesRequest {
+                    path: path.clone(),
+                    modification_time: *mtime,
+                    access_time: *atime,
+                    permission: *permission,
+                    owner: owner.clone(),
+                    group: group.clone(),
+                };
+                Outcome::Status(self.set_attributes(&req, txn)?)
+            }
+            Command::SetReplication { path, replication } => {
+                Outcome::Status(self.set_replication(path, *replication, txn)?)
+            }
+            Command::Rename {
+                src,
+                dst,
+                overwrite,
+            } => Outcome::Status(self.rename(src, dst, *overwrite, ts, txn, dels)?),
+            Command::Delete { path, recursive } => {
+                Outcome::Deleted(self.delete(path, *recursive, ts, txn, dels)?)
+            }
+            Command::Create(f) => {
+                self.create(f, ts, now, txn)?;
+                Outcome::Created
+            }
+            Command::Append { file_id, path } => {
+                Outcome::Appended(self.append(*file_id, path, ts, now, txn)?)
+            }
+            Command::AddBlock {
+                file_id,
+                block_id,
+                targets,
+            } => {
+                let b = self.add_block(*file_id, *block_id, targets, now, txn)?;
+                Outcome::BlockAdded {
+                    offset: b.offset,
+                    block_size: b.block_size,
+                }
+            }
+            Command::AbandonBlock { file_id, block_id } => {
+                self.abandon_block(*file_id, *block_id, now, txn, dels)?;
+                Outcome::BlockAbandoned
+            }
+            Command::Complete(c) => Outcome::Status(self.complete(c, ts, now, txn, dels)?),
+            Command::AbandonFiles { file_ids } => Outcome::Abandoned(
+                file_ids
+                    .iter()
+                    .filter_map(|id| self.abandon_file(*id, txn, dels))
+                    .collect(),
+            ),
+        };
+        self.applied += 1;
+        txn.put_applied(self.applied);
+        Ok(out)
+    }
+
+    /// How many commands this state has applied (the last one's index).
+    pub fn applied(&self) -> u64 {
+        self.applied
+    }
+}
