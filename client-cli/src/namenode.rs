@@ -9,10 +9,14 @@
 //! Retries: a metadata read (a GET) that could not reach the namenode or
 //! lost the connection is sent again a few times with a growing pause
 //! ([`GET_RETRY_PAUSES`]), so a namenode that restarts or hiccups briefly
-//! does not fail a read. Nothing else is retried here: a POST may have taken
-//! effect, and an answer (a 503 in safe mode included) is final.
+//! does not fail a read. A call under `/rpc/v1` that changes the namespace
+//! carries a fresh request id ([`REQUEST_ID_HEADER`]) and is sent again,
+//! with the same id, under the same rule: if the first one took effect and
+//! only its answer was lost, the namenode's retry cache answers the retry
+//! with the first result instead of applying it twice. An answer (a 503 in
+//! safe mode included) is final.
 use crate::error::{ClientError, Result};
-use dfs_common::ids::{FileId, NodeId};
+use dfs_common::ids::{FileId, NodeId, RequestId};
 use dfs_common::path::DfsPath;
 use dfs_common::proto::client::{
     AbandonBlockRequest, AddBlockRequest, AdminStateChange, AppendRequest, AppendResponse,
@@ -20,7 +24,7 @@ use dfs_common::proto::client::{
     CreateResponse, DatanodeReport, DeleteRequest, DeleteResponse, DirectoryListing, FileIdRequest,
     FileLocations, FileStatus, FsckReport, LocatedBlock, MkdirsRequest, OrphansDeleted,
     OrphansReport, RenameRequest, SetAttributesRequest, SetReplicationRequest, RELAY_HEADER,
-    RPC_PREFIX,
+    REQUEST_ID_HEADER, RPC_PREFIX,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -197,16 +201,31 @@ impl NamenodeClient {
         self.answer(resp).await
     }
 
+    /// One call under `/rpc/v1`, as one client call (one request id) however
+    /// many times it is sent (see the module doc).
     async fn send_post<B: Serialize>(&self, name: &str, body: &B) -> Result<reqwest::Response> {
         let url = self.endpoint(RPC_PREFIX, name, &[])?;
-        let resp = self
-            .authed(self.http.post(url))
-            .timeout(RPC_TIMEOUT)
-            .json(body)
-            .send()
-            .await
-            .map_err(|e| ClientError::transport(&self.who, &e))?;
-        self.check(resp).await
+        let id = RequestId::new().to_string();
+        let mut pauses = GET_RETRY_PAUSES.iter();
+        loop {
+            let sent = self
+                .authed(self.http.post(url.clone()))
+                .header(REQUEST_ID_HEADER, &id)
+                .timeout(RPC_TIMEOUT)
+                .json(body)
+                .send()
+                .await;
+            match sent {
+                Ok(resp) => return self.check(resp).await,
+                Err(e) => match pauses.next() {
+                    Some(pause) if get_is_retryable(&e) => {
+                        log::debug!("{} not reached ({e}); sending {name} again", self.who);
+                        tokio::time::sleep(*pause).await;
+                    }
+                    _ => return Err(ClientError::transport(&self.who, &e)),
+                },
+            }
+        }
     }
 
     async fn post<B: Serialize, T: DeserializeOwned>(&self, name: &str, body: &B) -> Result<T> {

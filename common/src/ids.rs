@@ -71,6 +71,13 @@ uuid_id!(
     FileId,
     now_v7
 );
+uuid_id!(
+    /// One client call that changes the namespace, kept across the
+    /// client's retries of it: the namenode answers a retry with the first
+    /// call's result instead of applying it again (HDFS's retry cache).
+    RequestId,
+    new_v4
+);
 
 #[cfg(test)]
 mod tests {

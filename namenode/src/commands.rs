@@ -21,7 +21,7 @@
 //!   reports (what a `Complete` lists as replicas only seeds them).
 use crate::records::InodeId;
 use dfs_common::checksum::{Sha256Digest, Sha256State};
-use dfs_common::ids::{BlockId, FileId, NodeId};
+use dfs_common::ids::{BlockId, FileId, NodeId, RequestId};
 use dfs_common::path::DfsPath;
 use dfs_common::proto::client::{DeleteResponse, FileStatus};
 use serde::{Deserialize, Serialize};
@@ -32,6 +32,11 @@ pub struct Entry {
     /// The proposer's clock, ms since the Unix epoch: every mtime the
     /// command sets comes from here, never from the applier's clock.
     pub ts_ms: u64,
+    /// The client call this command serves, when the client named it: a
+    /// second entry with the same request and command kind within the
+    /// retry cache's window answers the first one's outcome and changes
+    /// nothing (see `namespace::retry`).
+    pub request: Option<RequestId>,
     pub command: Command,
 }
 
@@ -96,6 +101,56 @@ pub enum Command {
     },
 }
 
+impl Command {
+    /// A number per kind of command, stable across versions (it is part
+    /// of the retry cache's stored keys): one client call may propose
+    /// commands of several kinds (`create` with its first block).
+    pub fn kind(&self) -> u8 {
+        match self {
+            Command::Mkdirs { .. } => 1,
+            Command::SetAttributes { .. } => 2,
+            Command::SetReplication { .. } => 3,
+            Command::Rename { .. } => 4,
+            Command::Delete { .. } => 5,
+            Command::Create(_) => 6,
+            Command::Append { .. } => 7,
+            Command::AddBlock { .. } => 8,
+            Command::AbandonBlock { .. } => 9,
+            Command::Complete(_) => 10,
+            Command::AbandonFiles { .. } => 11,
+        }
+    }
+}
+
+impl Command {
+    /// The kind's name, as logs and the test crash hook name it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Mkdirs { .. } => "mkdirs",
+            Command::SetAttributes { .. } => "set_attributes",
+            Command::SetReplication { .. } => "setrep",
+            Command::Rename { .. } => "rename",
+            Command::Delete { .. } => "delete",
+            Command::Create(_) => "create",
+            Command::Append { .. } => "append",
+            Command::AddBlock { .. } => "add_block",
+            Command::AbandonBlock { .. } => "abandon_block",
+            Command::Complete(_) => "complete",
+            Command::AbandonFiles { .. } => "abandon_files",
+        }
+    }
+}
+
+/// A remembered outcome of a client call (`r/` records).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetryRecord {
+    /// The applied index of the command that gave it: the cache's order
+    /// (oldest first), the same on every replica and after a restart.
+    pub seq: u64,
+    pub ts_ms: u64,
+    pub outcome: Outcome,
+}
+
 /// What `Create` registers; every default already resolved.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewFile {
@@ -129,18 +184,26 @@ pub struct Completion {
     pub sha256_state: Option<Sha256State>,
 }
 
-/// What applying a command gave (the caller turns it into its answer).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What applying a command gave: everything the caller's answer needs, the
+/// values the proposer decided included (a retried request is answered
+/// from its first outcome, not from what its retry would decide).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Outcome {
     /// The status of the path the command changed.
     Status(FileStatus),
     Deleted(DeleteResponse),
     /// `Create`: the write is registered.
-    Created,
+    Created {
+        file_id: FileId,
+        replication: u16,
+        block_size: u64,
+    },
     /// `Append`: the file reopened.
     Appended(AppendOpened),
-    /// `AddBlock`: where the new block starts in the file.
+    /// `AddBlock`: the block, its pipeline, and where it starts in the file.
     BlockAdded {
+        block_id: BlockId,
+        targets: Vec<NodeId>,
         offset: u64,
         block_size: u64,
     },
@@ -151,7 +214,7 @@ pub enum Outcome {
 }
 
 /// A file reopened for appending (see `Namespace::append`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AppendOpened {
     pub file_id: FileId,
     pub block_size: u64,

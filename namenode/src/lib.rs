@@ -13,6 +13,8 @@
 //! - [`commands`]: the command log's vocabulary: every change to the
 //!   replicated namespace is a command with its inputs decided, applied by
 //!   `Namespace::apply` ([`namespace::apply`]), the one way it changes.
+//! - [`request_id`]: the client call being served (for the retry cache,
+//!   [`namespace::retry`]).
 //! - [`namespace`]: the directory tree, files being written, block map, all
 //!   in memory; pure synchronous operations that record their changes in a
 //!   transaction ([`namespace::ops`], [`namespace::write`],
@@ -91,6 +93,7 @@ pub mod placement;
 pub mod records;
 pub mod replication;
 pub mod replication_monitor;
+pub mod request_id;
 pub mod safemode;
 pub mod workers;
 

@@ -17,6 +17,7 @@
 //! | `d/<node id 16 bytes>` | `NodeRecord` (address, admin state)|
 //! | `h/<inode id u64 BE>`  | `Sha256State`: a file's digest midstate over its full blocks (for appends) |
 //! | `m/next_inode`         | u64: the next free inode id        |
+//! | `r/<request id 16 bytes><command kind u8>` | `RetryRecord`: a client call's outcome, for its retries (about 10 minutes) |
 //! | `m/applied`            | u64: commands applied so far (the command log's last applied index) |
 //! | `m/cluster_id`         | `ClusterId` (made with the metadata) |
 //! | `m/restored`           | `u64` ms: restored from a checkpoint then; unknown replicas held until an operator decides |
@@ -53,13 +54,14 @@
 //! scan's records followed by the redo list, applied in order, give exactly
 //! the state after the last captured group (a fuzzy checkpoint plus its
 //! log, as ARIES and HDFS's checkpointing do).
+use crate::commands::RetryRecord;
 use crate::error::{NamenodeError, Result};
 use crate::records::{
     BlockMeta, InodeId, InodeRecord, LegacyNodeRecord, LegacyPendingFile, NodeRecord, PendingFile,
 };
 use dfs_common::checksum::Sha256State;
 use dfs_common::codec::{self, CodecError};
-use dfs_common::ids::{BlockId, ClusterId, FileId, NodeId};
+use dfs_common::ids::{BlockId, ClusterId, FileId, NodeId, RequestId};
 use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex};
 
@@ -70,6 +72,7 @@ const DATANODE: &[u8] = b"d/";
 const HASH_STATE: &[u8] = b"h/";
 const NEXT_INODE: &[u8] = b"m/next_inode";
 const APPLIED: &[u8] = b"m/applied";
+const RETRY: &[u8] = b"r/";
 const CLUSTER_ID: &[u8] = b"m/cluster_id";
 const RESTORED: &[u8] = b"m/restored";
 
@@ -80,6 +83,15 @@ fn key(prefix: &[u8], id: &[u8]) -> Vec<u8> {
     let mut k = Vec::with_capacity(prefix.len() + id.len());
     k.extend_from_slice(prefix);
     k.extend_from_slice(id);
+    k
+}
+
+/// A retry cache entry: the client call and the kind of command.
+pub type RetryKey = (RequestId, u8);
+
+fn retry_key((id, kind): &RetryKey) -> Vec<u8> {
+    let mut k = key(RETRY, id.as_bytes());
+    k.push(*kind);
     k
 }
 
@@ -101,6 +113,9 @@ pub struct Loaded {
     pub next_inode: Option<InodeId>,
     /// The last applied command's index (0 before any, or before commands).
     pub applied: u64,
+    /// The retry cache. Records that no longer decode (written by another
+    /// version) are left out: the cache only saves retries work.
+    pub retries: Vec<(RetryKey, RetryRecord)>,
     pub cluster_id: Option<ClusterId>,
     /// When the metadata was restored from a checkpoint (ms since the epoch),
     /// until an operator decided about the unknown replicas.
@@ -170,6 +185,14 @@ impl Txn {
     pub fn put_datanode(&mut self, id: NodeId, rec: &NodeRecord) {
         self.put(key(DATANODE, id.as_bytes()), rec);
     }
+    pub fn put_retry(&mut self, key: &RetryKey, rec: &RetryRecord) {
+        self.put(retry_key(key), rec);
+    }
+
+    pub fn del_retry(&mut self, key: &RetryKey) {
+        self.del(retry_key(key));
+    }
+
     pub fn put_applied(&mut self, index: u64) {
         self.put(APPLIED.to_vec(), &index);
     }
@@ -460,6 +483,17 @@ impl MetaStore {
         }
         if let Some(v) = self.db.get(NEXT_INODE).map_err(store_err)? {
             out.next_inode = Some(codec::decode(&v).map_err(codec_err)?);
+        }
+        for item in self.db.scan_prefix(RETRY) {
+            let (k, v) = item.map_err(store_err)?;
+            let rest = &k[RETRY.len()..];
+            if rest.len() != 17 {
+                continue;
+            }
+            let id = RequestId::from_bytes(id_16(&rest[..16])?);
+            if let Ok(rec) = codec::decode::<RetryRecord>(&v) {
+                out.retries.push(((id, rest[16]), rec));
+            }
         }
         if let Some(v) = self.db.get(APPLIED).map_err(store_err)? {
             out.applied = codec::decode(&v).map_err(codec_err)?;

@@ -104,6 +104,16 @@ struct Proc {
 
 impl Proc {
     fn spawn(name: &str, program: &Path, args: &[String], log: &Path) -> Result<Proc> {
+        Self::spawn_env(name, program, args, &[], log)
+    }
+
+    fn spawn_env(
+        name: &str,
+        program: &Path,
+        args: &[String],
+        env: &[(&str, &str)],
+        log: &Path,
+    ) -> Result<Proc> {
         let out = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -115,6 +125,7 @@ impl Proc {
                 "RUST_LOG",
                 std::env::var("DFS_TEST_LOG").unwrap_or_else(|_| "info".into()),
             )
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)
@@ -235,6 +246,12 @@ impl TestCluster {
     /// Starts the namenode with flags for this start only beside its usual
     /// ones (e.g. `--restore FILE`).
     pub fn start_namenode_with(&mut self, extra: &[&str]) {
+        self.start_namenode_env(extra, &[]);
+    }
+
+    /// [`Self::start_namenode_with`], with environment variables for this
+    /// start only (e.g. a test hook).
+    pub fn start_namenode_env(&mut self, extra: &[&str], env: &[(&str, &str)]) {
         assert!(self.namenode.is_none(), "namenode already running");
         let o = &self.opts;
         let mut args: Vec<String> = vec![
@@ -256,8 +273,10 @@ impl TestCluster {
         args.extend(o.namenode_args.iter().cloned());
         args.extend(extra.iter().map(|s| s.to_string()));
         let log = self.root.join("logs/namenode.log");
-        self.namenode =
-            Some(Proc::spawn("namenode", &bin("namenode"), &args, &log).expect("spawn namenode"));
+        self.namenode = Some(
+            Proc::spawn_env("namenode", &bin("namenode"), &args, env, &log)
+                .expect("spawn namenode"),
+        );
     }
 
     pub fn start_datanode(&mut self, i: usize) {
@@ -296,6 +315,17 @@ impl TestCluster {
         if let Some(p) = self.datanodes[i].take() {
             p.stop(Duration::from_secs(10));
         }
+    }
+
+    /// Whether the namenode process exited (reaped then; `None` if none
+    /// was started).
+    pub fn namenode_exited(&mut self) -> Option<bool> {
+        let p = self.namenode.as_mut()?;
+        let gone = matches!(p.child.try_wait(), Ok(Some(_)));
+        if gone {
+            self.namenode = None;
+        }
+        Some(gone)
     }
 
     pub fn kill_namenode(&mut self) {

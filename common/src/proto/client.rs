@@ -30,6 +30,14 @@ pub const RPC_PREFIX: &str = "/rpc/v1";
 /// needs no more trust than the write itself.
 pub const RELAY_HEADER: &str = "x-dfs-relayed-by";
 
+/// Header a client sends, with a fresh [`crate::ids::RequestId`], on every
+/// call that changes the namespace, and again, unchanged, on each retry of
+/// that call: a call that was applied but whose answer was lost is
+/// answered from the namenode's retry cache (about 10 minutes) instead of
+/// being applied twice (a retried `create` is not a conflict, a retried
+/// `rename` not a 404).
+pub const REQUEST_ID_HEADER: &str = "x-dfs-request-id";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum FileType {

@@ -2,11 +2,14 @@
 //! `dfs_common::proto::client`). Each handler parses its typed request (paths
 //! arrive as validated `DfsPath`s), calls one `Namesystem` method and
 //! answers its result; endpoints with no natural result answer `{}`.
+//! Calls that change the namespace run as the client call their
+//! `x-dfs-request-id` header names, for the retry cache ([`as_call`]).
 use super::error::ApiError;
 use crate::auth::Caller;
 use crate::error::NamenodeError;
 use crate::namespace::permission::{Check, EXECUTE, READ, WRITE};
 use crate::namesystem::Namesystem;
+use crate::request_id;
 use actix_web::{web, HttpRequest, HttpResponse};
 use dfs_common::auth::BlockOp;
 use dfs_common::ids::{FileId, NodeId};
@@ -15,7 +18,7 @@ use dfs_common::proto::client::{
     CompleteRequest, ContentSummary, CreateRequest, CreateResponse, DeleteRequest, DeleteResponse,
     DirectoryListing, FileIdRequest, FileLocations, FileStatus, ListQuery, LocatedBlock,
     MkdirsRequest, PathQuery, RenameRequest, SetAttributesRequest, SetReplicationRequest,
-    RELAY_HEADER, RPC_PREFIX,
+    RELAY_HEADER, REQUEST_ID_HEADER, RPC_PREFIX,
 };
 
 type Ns = web::Data<Namesystem>;
@@ -47,13 +50,28 @@ fn empty() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({}))
 }
 
-async fn mkdirs(ns: Ns, caller: Caller, req: web::Json<MkdirsRequest>) -> Answer<FileStatus> {
+/// Runs `f`, a call that changes the namespace, as the client call the
+/// request's [`REQUEST_ID_HEADER`] names (the retry cache answers a retry
+/// with the first outcome; see `namespace::retry`).
+async fn as_call<T>(
+    http: &HttpRequest,
+    f: impl std::future::Future<Output = Result<T, NamenodeError>>,
+) -> Result<T, ApiError> {
+    let header = http.headers().get(REQUEST_ID_HEADER).map(|v| v.as_bytes());
+    let id = request_id::parse(header).map_err(NamenodeError::InvalidArgument)?;
+    Ok(request_id::scope(id, f).await?)
+}
+
+async fn mkdirs(
+    ns: Ns,
+    caller: Caller,
+    http: HttpRequest,
+    req: web::Json<MkdirsRequest>,
+) -> Answer<FileStatus> {
     caller.check(&ns, &req.path, Check::ancestor(WRITE))?;
     let owner = caller.owner_of_new(req.owner.as_deref());
-    Ok(web::Json(
-        ns.mkdirs_as(&req.path, req.parents, owner.as_deref(), req.permission)
-            .await?,
-    ))
+    let made = ns.mkdirs_as(&req.path, req.parents, owner.as_deref(), req.permission);
+    Ok(web::Json(as_call(&http, made).await?))
 }
 
 /// The datanode relaying this call's write, from [`RELAY_HEADER`]; `None`
@@ -80,7 +98,7 @@ async fn append(
     req: web::Json<AppendRequest>,
 ) -> Answer<AppendResponse> {
     caller.check(&ns, &req.path, Check::target(WRITE))?;
-    let mut opened = ns.append(&req.path).await?;
+    let mut opened = as_call(&http, ns.append(&req.path)).await?;
     note_relay(&ns, &http, opened.file_id)?;
     if let Some(last) = opened.last_block.as_mut() {
         // The old short last block is read back and written anew.
@@ -92,10 +110,11 @@ async fn append(
 async fn set_attributes(
     ns: Ns,
     caller: Caller,
+    http: HttpRequest,
     req: web::Json<SetAttributesRequest>,
 ) -> Answer<FileStatus> {
     check_set_attributes(&ns, &caller, &req)?;
-    Ok(web::Json(ns.set_attributes(&req).await?))
+    Ok(web::Json(as_call(&http, ns.set_attributes(&req)).await?))
 }
 
 /// chown: the superuser; chmod/chgrp: the owner; times: write access.
@@ -130,11 +149,15 @@ async fn list(ns: Ns, caller: Caller, q: web::Query<ListQuery>) -> Answer<Direct
     )?))
 }
 
-async fn rename(ns: Ns, caller: Caller, req: web::Json<RenameRequest>) -> Answer<FileStatus> {
+async fn rename(
+    ns: Ns,
+    caller: Caller,
+    http: HttpRequest,
+    req: web::Json<RenameRequest>,
+) -> Answer<FileStatus> {
     check_rename(&ns, &caller, &req.src, &req.dst)?;
-    Ok(web::Json(
-        ns.rename(&req.src, &req.dst, req.overwrite).await?,
-    ))
+    let renamed = ns.rename(&req.src, &req.dst, req.overwrite);
+    Ok(web::Json(as_call(&http, renamed).await?))
 }
 
 /// Write on the source's parent and on where it lands (the destination, or
@@ -170,9 +193,15 @@ pub fn check_delete(
     Ok(())
 }
 
-async fn delete(ns: Ns, caller: Caller, req: web::Json<DeleteRequest>) -> Answer<DeleteResponse> {
+async fn delete(
+    ns: Ns,
+    caller: Caller,
+    http: HttpRequest,
+    req: web::Json<DeleteRequest>,
+) -> Answer<DeleteResponse> {
     check_delete(&ns, &caller, &req.path, req.recursive)?;
-    Ok(web::Json(ns.delete(&req.path, req.recursive).await?))
+    let deleted = ns.delete(&req.path, req.recursive);
+    Ok(web::Json(as_call(&http, deleted).await?))
 }
 
 async fn content_summary(
@@ -198,14 +227,14 @@ async fn create(
     };
     caller.check(&ns, &req.path, check)?;
     req.owner = caller.owner_of_new(req.owner.as_deref());
-    let mut created = ns.create(&req).await?;
+    let mut created = as_call(&http, ns.create(&req)).await?;
     note_relay(&ns, &http, created.file_id)?;
     if req.first_block {
         let first = AddBlockRequest {
             file_id: created.file_id,
             exclude: Vec::new(),
         };
-        match ns.add_block(&first).await {
+        match as_call(&http, ns.add_block(&first)).await {
             Ok(mut located) => {
                 caller.sign_blocks(std::slice::from_mut(&mut located), BlockOp::Write);
                 created.block = Some(located);
@@ -220,10 +249,11 @@ async fn create(
 async fn add_block(
     ns: Ns,
     caller: Caller,
+    http: HttpRequest,
     req: web::Json<AddBlockRequest>,
 ) -> Answer<LocatedBlock> {
     caller.check_writer(&ns, req.file_id)?;
-    let mut located = ns.add_block(&req).await?;
+    let mut located = as_call(&http, ns.add_block(&req)).await?;
     caller.sign_blocks(std::slice::from_mut(&mut located), BlockOp::Write);
     Ok(web::Json(located))
 }
@@ -231,16 +261,22 @@ async fn add_block(
 async fn abandon_block(
     ns: Ns,
     caller: Caller,
+    http: HttpRequest,
     req: web::Json<AbandonBlockRequest>,
 ) -> Result<HttpResponse, ApiError> {
     caller.check_writer(&ns, req.file_id)?;
-    ns.abandon_block(&req).await?;
+    as_call(&http, ns.abandon_block(&req)).await?;
     Ok(empty())
 }
 
-async fn complete(ns: Ns, caller: Caller, req: web::Json<CompleteRequest>) -> Answer<FileStatus> {
+async fn complete(
+    ns: Ns,
+    caller: Caller,
+    http: HttpRequest,
+    req: web::Json<CompleteRequest>,
+) -> Answer<FileStatus> {
     caller.check_writer(&ns, req.file_id)?;
-    Ok(web::Json(ns.complete(&req).await?))
+    Ok(web::Json(as_call(&http, ns.complete(&req)).await?))
 }
 
 async fn renew_lease(
@@ -259,10 +295,11 @@ async fn renew_lease(
 async fn abandon_file(
     ns: Ns,
     caller: Caller,
+    http: HttpRequest,
     req: web::Json<FileIdRequest>,
 ) -> Result<HttpResponse, ApiError> {
     caller.check_writer(&ns, req.file_id)?;
-    ns.abandon_file(req.file_id).await?;
+    as_call(&http, ns.abandon_file(req.file_id)).await?;
     Ok(empty())
 }
 
@@ -276,12 +313,12 @@ async fn locations(ns: Ns, caller: Caller, q: web::Query<PathQuery>) -> Answer<F
 async fn setrep(
     ns: Ns,
     caller: Caller,
+    http: HttpRequest,
     req: web::Json<SetReplicationRequest>,
 ) -> Answer<FileStatus> {
     caller.check(&ns, &req.path, Check::target(WRITE))?;
-    Ok(web::Json(
-        ns.set_replication(&req.path, req.replication).await?,
-    ))
+    let set = ns.set_replication(&req.path, req.replication);
+    Ok(web::Json(as_call(&http, set).await?))
 }
 
 async fn report_bad_replica(

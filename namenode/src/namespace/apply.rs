@@ -7,11 +7,15 @@
 //! since the command was proposed) and validate before they change
 //! anything, so a command that fails leaves the state as it was.
 //!
+//! A command that names its client call (`Entry::request`) and was
+//! applied before, within the retry cache's window, answers its first
+//! outcome and changes nothing ([`super::retry`]).
+//!
 //! `now` (a monotonic instant) only touches soft state: the lease clocks of
 //! files being written, and when a committed block's replicas were last
 //! heard of. Replicated state depends only on the state and the entry.
 use super::{Deletions, Namespace};
-use crate::commands::{Command, Entry, Outcome};
+use crate::commands::{Command, Entry, Outcome, RetryRecord};
 use crate::error::Result;
 use crate::meta_store::Txn;
 use dfs_common::proto::client::SetAttributesRequest;
@@ -31,6 +35,15 @@ impl Namespace {
         dels: &mut Deletions,
     ) -> Result<Outcome> {
         let ts = entry.ts_ms;
+        let key = entry.request.map(|r| (r, entry.command.kind()));
+        if let Some(first) = key.and_then(|k| self.retry.get(&k)).cloned() {
+            // A retry of a call already applied: its first outcome, nothing
+            // changed again. (The caller still waits for a flush, which
+            // covers the first application.)
+            self.retry.prune(ts, txn);
+            self.count_applied(txn);
+            return Ok(first);
+        }
         let out = match &entry.command {
             Command::Mkdirs {
                 path,
@@ -76,7 +89,11 @@ impl Namespace {
             }
             Command::Create(f) => {
                 self.create(f, ts, now, txn)?;
-                Outcome::Created
+                Outcome::Created {
+                    file_id: f.file_id,
+                    replication: f.replication,
+                    block_size: f.block_size,
+                }
             }
             Command::Append { file_id, path } => {
                 Outcome::Appended(self.append(*file_id, path, ts, now, txn)?)
@@ -88,6 +105,8 @@ impl Namespace {
             } => {
                 let b = self.add_block(*file_id, *block_id, targets, now, txn)?;
                 Outcome::BlockAdded {
+                    block_id: b.block_id,
+                    targets: b.targets,
                     offset: b.offset,
                     block_size: b.block_size,
                 }
@@ -104,9 +123,27 @@ impl Namespace {
                     .collect(),
             ),
         };
+        self.retry.prune(ts, txn);
+        self.count_applied(txn);
+        if let Some(k) = key {
+            let rec = RetryRecord {
+                seq: self.applied,
+                ts_ms: ts,
+                outcome: out.clone(),
+            };
+            self.retry.insert(k, rec, txn);
+        }
+        Ok(out)
+    }
+
+    fn count_applied(&mut self, txn: &mut Txn) {
         self.applied += 1;
         txn.put_applied(self.applied);
-        Ok(out)
+    }
+
+    /// Outcomes kept for retries.
+    pub fn retry_cache_len(&self) -> usize {
+        self.retry.len()
     }
 
     /// How many commands this state has applied (the last one's index).

@@ -7,7 +7,7 @@ use crate::commands::{Command, CommitBlock, Completion, Entry, NewFile, Outcome}
 use crate::error::Result;
 use crate::meta_store::{MetaStore, Txn};
 use dfs_common::checksum::Sha256Digest;
-use dfs_common::ids::{BlockId, FileId, NodeId};
+use dfs_common::ids::{BlockId, FileId, NodeId, RequestId};
 use dfs_common::path::DfsPath;
 use proptest::prelude::*;
 use std::collections::{BTreeMap, HashMap};
@@ -31,6 +31,8 @@ enum Step {
     AbandonBlock(u8),
     Complete(u8, u64),
     Abandon(u8),
+    /// The client retries an earlier call: the same request, resent.
+    Retry(u8),
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -48,6 +50,7 @@ fn step() -> impl Strategy<Value = Step> {
         file.clone().prop_map(Step::AbandonBlock),
         (file.clone(), 0u64..3 * BS).prop_map(|(f, l)| Step::Complete(f, l)),
         file.prop_map(Step::Abandon),
+        any::<u8>().prop_map(Step::Retry),
     ]
 }
 
@@ -74,6 +77,8 @@ struct Proposer {
     /// a new file id) and the blocks proposed for it since.
     files: HashMap<u8, (u32, Vec<BlockId>)>,
     n: u32,
+    /// Every entry proposed, for retries.
+    sent: Vec<Entry>,
 }
 
 fn node(i: u8) -> NodeId {
@@ -99,6 +104,21 @@ impl Proposer {
     fn command(&mut self, s: &Step) -> Entry {
         self.n += 1;
         let ts_ms = 1_000 + u64::from(self.n);
+        if let Step::Retry(k) = *s {
+            if !self.sent.is_empty() {
+                let first = &self.sent[usize::from(k) % self.sent.len()];
+                return Entry {
+                    ts_ms,
+                    ..first.clone()
+                };
+            }
+        }
+        // Most calls name themselves (the CLI does); some do not.
+        let request = (!self.n.is_multiple_of(4)).then(|| {
+            let mut b = [0u8; 16];
+            b[12..].copy_from_slice(&self.n.to_be_bytes());
+            RequestId::from_bytes(b)
+        });
         let command = match *s {
             Step::Mkdirs(p, parents) => Command::Mkdirs {
                 path: path(p),
@@ -186,11 +206,17 @@ impl Proposer {
                     sha256_state: None,
                 })
             }
-            Step::Abandon(f) => Command::AbandonFiles {
+            Step::Abandon(f) | Step::Retry(f) => Command::AbandonFiles {
                 file_ids: vec![self.file_id(f), FileId::from_bytes([7; 16])],
             },
         };
-        Entry { ts_ms, command }
+        let e = Entry {
+            ts_ms,
+            request,
+            command,
+        };
+        self.sent.push(e.clone());
+        e
     }
 }
 
@@ -343,4 +369,99 @@ fn the_sequences_exercise_every_command() {
     assert!(results[9].starts_with("Err"), "{}", results[9]);
     assert!(r.ns.status(&path(1)).is_ok(), "renamed");
     assert!(r.ns.status(&path(0)).is_err(), "deleted");
+}
+
+/// A retried call answers its first outcome and changes nothing, also
+/// after a restart; one call's commands of other kinds are its own.
+#[tokio::test]
+async fn retried_calls_answer_their_first_outcome() {
+    let now = Instant::now();
+    let mut r = Replica::fresh();
+    let entry = |ts_ms: u64, request: RequestId, command: Command| Entry {
+        ts_ms,
+        request: Some(request),
+        command,
+    };
+    let new_file = |file_id: FileId| {
+        Command::Create(NewFile {
+            file_id,
+            path: path(0),
+            overwrite: false,
+            create_parent: true,
+            replication: 1,
+            block_size: BS,
+            owner: None,
+            permission: 0o644,
+        })
+    };
+    let (create, f1) = (RequestId::new(), FileId::new());
+    let first = r.apply(&entry(10, create, new_file(f1)), now);
+    assert!(first.contains(&format!("{f1:?}")), "{first}");
+    // The retry's proposer picked another file id: the first one is
+    // answered, and no second write exists.
+    let retry = r.apply(&entry(20, create, new_file(FileId::new())), now);
+    assert_eq!(retry, first);
+    assert_eq!(r.ns.pending_count(), 1);
+    // Without the request id it is a second call: the path is taken.
+    let mut other = entry(21, create, new_file(FileId::new()));
+    other.request = None;
+    assert!(r.apply(&other, now).contains("LeaseHeld"));
+    // The same call's next command of another kind is not a retry.
+    let add = Command::AddBlock {
+        file_id: f1,
+        block_id: BlockId::new(),
+        targets: vec![node(0)],
+    };
+    assert!(r
+        .apply(&entry(22, create, add), now)
+        .starts_with("Ok(BlockAdded"));
+
+    let mkdir = |p: u8| Command::Mkdirs {
+        path: path(p),
+        parents: true,
+        owner: None,
+        permission: None,
+    };
+    r.apply(&entry(30, RequestId::new(), mkdir(1)), now);
+    let (mv, rm) = (RequestId::new(), RequestId::new());
+    let rename = Command::Rename {
+        src: path(1),
+        dst: path(2),
+        overwrite: false,
+    };
+    let moved = r.apply(&entry(40, mv, rename.clone()), now);
+    assert!(moved.starts_with("Ok(Status"), "{moved}");
+    let delete = Command::Delete {
+        path: path(2),
+        recursive: true,
+    };
+    let deleted = r.apply(&entry(50, rm, delete.clone()), now);
+    assert!(deleted.starts_with("Ok(Deleted"), "{deleted}");
+
+    // A restart (the cache is stored with the state), then the retries.
+    let dir = tempfile::tempdir().unwrap();
+    let mut r = r.restored(dir.path(), now).await;
+    let records = r.records.clone();
+    assert_eq!(r.apply(&entry(60, mv, rename.clone()), now), moved);
+    assert_eq!(r.apply(&entry(61, rm, delete.clone()), now), deleted);
+    // Applied once: a fresh call of the same rename finds no source.
+    assert!(r
+        .apply(&entry(62, RequestId::new(), rename), now)
+        .contains("NotFound"));
+    // Retries changed nothing but the applied count.
+    let changed: Vec<_> = r
+        .records
+        .iter()
+        .filter(|(k, v)| records.get(*k) != Some(*v))
+        .map(|(k, _)| String::from_utf8_lossy(k).into_owned())
+        .collect();
+    assert_eq!(changed, ["m/applied"]);
+
+    // Ten minutes after the call, its outcome is gone: a retry then is a
+    // new call (and fails, as the path is gone).
+    let late = 50 + crate::namespace::retry::TTL_MS + 1;
+    r.apply(&entry(late, RequestId::new(), mkdir(5)), now);
+    assert!(r
+        .apply(&entry(late + 1, rm, delete), now)
+        .contains("NotFound"));
 }

@@ -28,6 +28,7 @@ pub mod inode;
 pub mod ops;
 pub mod permission;
 pub mod report;
+pub mod retry;
 pub mod write;
 
 use crate::blocks::{BlockMap, BlockOwner};
@@ -57,6 +58,7 @@ pub struct Namespace {
     /// Commands applied so far (the index of the last one); recorded with
     /// each command's changes, in the same batch.
     applied: u64,
+    retry: retry::RetryCache,
     pending: HashMap<FileId, Pending>,
     pending_by_path: HashMap<DfsPath, FileId>,
     blocks: BlockMap,
@@ -69,6 +71,7 @@ impl Namespace {
             inodes: HashMap::new(),
             next_inode: FIRST_FREE_ID,
             applied: 0,
+            retry: retry::RetryCache::default(),
             pending: HashMap::new(),
             pending_by_path: HashMap::new(),
             blocks: BlockMap::default(),
@@ -110,6 +113,7 @@ impl Namespace {
                 .max(max_id + 1)
                 .max(FIRST_FREE_ID),
             applied: loaded.applied,
+            retry: retry::RetryCache::from_records(loaded.retries),
             pending: HashMap::new(),
             pending_by_path: HashMap::new(),
             blocks: BlockMap::from_records(loaded.blocks),

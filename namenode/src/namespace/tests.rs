@@ -170,7 +170,17 @@ impl WriteOps for Namespace {
         txn: &mut Txn,
         dels: &mut Deletions,
     ) -> Result<Outcome> {
-        self.apply(&Entry { ts_ms, command }, now, txn, dels)
+        let request = None;
+        self.apply(
+            &Entry {
+                ts_ms,
+                request,
+                command,
+            },
+            now,
+            txn,
+            dels,
+        )
     }
 
     fn t_add_block(
@@ -189,7 +199,9 @@ impl WriteOps for Namespace {
             targets: targets.clone(),
         };
         match self.t_apply(1, cmd, now, txn, &mut Deletions::new())? {
-            Outcome::BlockAdded { offset, block_size } => Ok(AllocatedBlock {
+            Outcome::BlockAdded {
+                offset, block_size, ..
+            } => Ok(AllocatedBlock {
                 block_id,
                 offset,
                 targets,

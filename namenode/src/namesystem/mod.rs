@@ -319,16 +319,31 @@ impl Namesystem {
         decide: impl FnOnce(&Namespace) -> Result<Command>,
         then: impl FnOnce(&mut Namespace, &mut Deletions),
     ) -> Result<Outcome> {
-        self.mutate_with(ack, |ns, txn, dels| {
-            let entry = Entry {
-                ts_ms: now_ms(),
-                command: decide(ns)?,
-            };
-            let out = ns.apply(&entry, Instant::now(), txn, dels)?;
-            then(ns, dels);
-            Ok(out)
-        })
-        .await
+        let crash_hook = crash_after_durable();
+        let ack = if crash_hook.is_some() {
+            Ack::Durable
+        } else {
+            ack
+        };
+        let mut kind = "";
+        let out = self
+            .mutate_with(ack, |ns, txn, dels| {
+                let entry = Entry {
+                    ts_ms: now_ms(),
+                    request: crate::request_id::current(),
+                    command: decide(ns)?,
+                };
+                kind = entry.command.name();
+                let out = ns.apply(&entry, Instant::now(), txn, dels)?;
+                then(ns, dels);
+                Ok(out)
+            })
+            .await?;
+        if crash_hook.is_some_and(|kinds| kinds.split(',').any(|k| k == kind)) {
+            log::error!("{CRASH_HOOK}: exiting after a durable {kind}, before answering it");
+            std::process::exit(86);
+        }
+        Ok(out)
     }
 
     fn fail(&self, e: &NamenodeError) {
@@ -345,6 +360,18 @@ impl Namesystem {
         }
         Ok(())
     }
+}
+
+/// Test hook (fault injection, for the retry cache's crash tests): with
+/// this variable set to command names (`rename,create`), the process exits
+/// right after such a command is durable and before it is answered, as a
+/// crash there would; every command is then answered only once durable.
+const CRASH_HOOK: &str = "DFS_TEST_CRASH_AFTER_DURABLE";
+
+fn crash_after_durable() -> Option<&'static str> {
+    static HOOK: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    HOOK.get_or_init(|| std::env::var(CRASH_HOOK).ok().filter(|v| !v.is_empty()))
+        .as_deref()
 }
 
 /// A command gave an outcome of another kind than its own (a broken

@@ -64,13 +64,21 @@ impl Namesystem {
             owner: req.owner.clone(),
             permission: req.permission.unwrap_or(FILE_PERMISSION),
         };
-        let (file_id, replication, block_size) = (file.file_id, file.replication, file.block_size);
         // Not durable before the answer: a file being written is invisible,
         // and if the namenode forgets it in a crash the upload fails (its
         // next call finds no lease) and leaves nothing. `complete` is the
         // durable step, and flushes this with it.
-        self.execute_with(Ack::Applied, |_| Ok(Command::Create(file)))
+        let outcome = self
+            .execute_with(Ack::Applied, |_| Ok(Command::Create(file)))
             .await?;
+        let Outcome::Created {
+            file_id,
+            replication,
+            block_size,
+        } = outcome
+        else {
+            return Err(unexpected_outcome());
+        };
         Ok(CreateResponse {
             file_id,
             block_size,
@@ -85,21 +93,26 @@ impl Namesystem {
         let live = self.datanodes.live(Instant::now());
         let candidates = DatanodeManager::candidates(&live);
         let block_id = BlockId::new();
-        let mut targets = Vec::new();
         // Not durable before the answer, as `create`: a block forgotten in a
         // crash belongs to an upload that then fails, and its replicas are
         // orphans, removed by the block reports.
         let outcome = self
             .execute_with(Ack::Applied, |ns| {
-                targets = ns.place_block(req.file_id, block_id, &req.exclude, &candidates)?;
+                let targets = ns.place_block(req.file_id, block_id, &req.exclude, &candidates)?;
                 Ok(Command::AddBlock {
                     file_id: req.file_id,
                     block_id,
-                    targets: targets.clone(),
+                    targets,
                 })
             })
             .await?;
-        let Outcome::BlockAdded { offset, block_size } = outcome else {
+        let Outcome::BlockAdded {
+            block_id,
+            targets,
+            offset,
+            block_size,
+        } = outcome
+        else {
             return Err(unexpected_outcome());
         };
         // Until the targets report the block, count it as taken on each, so
