@@ -1,16 +1,26 @@
-// A real dfs cluster for the browser tests: one namenode and N datanodes,
-// spawned from $DFS_BIN_DIR (default <repo>/target/debug) on free 127.0.0.1
-// ports below the ephemeral range, data and logs in a temp dir. Mirrors the
-// Rust harness (tests/src/lib.rs): wait on observable state, never on sleeps.
+// A real dfs cluster for the browser tests, started by `dfs local`: one
+// namenode and N datanodes that `dfs local --port 0 --ports-file F` runs
+// (the binary `dfs` from $DFS_BIN_DIR, default <repo>/target/debug, with
+// `namenode` and `datanode` beside it) on free 127.0.0.1 ports below the
+// ephemeral range, data and logs in a temp dir (`dfs local`'s own output in
+// <root>/dfs-local.log, each process's in <root>/logs/). `dfs local` is the
+// one launcher: it decides readiness (every datanode live in /health, no
+// startup safe mode) and only then writes the ports file, which names every
+// process's port, pid, data dir and log. We wait on that file and on
+// observable state, never on sleeps. Datanode i here (0-based) is
+// `datanode-(i+1)` there.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const BIN_DIR = process.env.DFS_BIN_DIR ? path.resolve(process.env.DFS_BIN_DIR) : path.join(REPO, 'target/debug');
+/** dfs local gives up after 60 s itself. */
+const READY_TIMEOUT_MS = 90_000;
+/** dfs local gives each group of processes 10 s between SIGTERM and SIGKILL. */
+const STOP_TIMEOUT_MS = 30_000;
 
 function bin(name) {
   const p = path.join(BIN_DIR, name);
@@ -20,19 +30,27 @@ function bin(name) {
   return p;
 }
 
-let nextPort = 15000 + ((process.pid * 7919) % 17000);
-/** A port that was free a moment ago on 127.0.0.1, between 15000 and 32000. */
-export async function freePort() {
-  for (let i = 0; i < 17000; i++) {
-    const port = 15000 + ((nextPort++ - 15000) % 17000);
-    const ok = await new Promise((resolve) => {
-      const srv = net.createServer();
-      srv.once('error', () => resolve(false));
-      srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
-    });
-    if (ok) return port;
+/** Whether process `pid` runs (a zombie, exited but not yet reaped, counts as gone). */
+function alive(pid) {
+  let stat;
+  try {
+    stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch (_) {
+    return false;
   }
-  throw new Error('no free port on 127.0.0.1 between 15000 and 32000');
+  return !stat.slice(stat.lastIndexOf(')') + 1).trim().startsWith('Z');
+}
+
+function sleepSync(ms) {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+function tail(file, lines = 40) {
+  try {
+    return fs.readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n');
+  } catch (e) {
+    return `(cannot read ${file}: ${e.message})`;
+  }
 }
 
 export async function waitFor(what, check, timeoutMs = 30000, everyMs = 100) {
@@ -61,25 +79,26 @@ export class Cluster {
   static async start(o = {}) {
     const c = new Cluster();
     c.datanodeCount = o.datanodes ?? 3;
-    c.datanodeArgs = o.datanodeArgs || [];
     c.root = fs.mkdtempSync(path.join(os.tmpdir(), 'dfs-browser-'));
-    fs.mkdirSync(path.join(c.root, 'logs'));
-    c.nnPort = await freePort();
-    c.dnPorts = [];
-    for (let i = 0; i < c.datanodeCount; i++) c.dnPorts.push(await freePort());
-    c.procs = {};
-    c.namenodeArgs = [
-      '--listen', `127.0.0.1:${c.nnPort}`,
-      '--data-dir', path.join(c.root, 'namenode'),
-      '--block-size', o.blockSize || '1MiB',
-      '--heartbeat-interval', '300ms',
-      '--dead-node-timeout', '2s',
-      ...(o.namenodeArgs || []),
+    c.portsFile = path.join(c.root, 'ports.json');
+    c.output = path.join(c.root, 'dfs-local.log');
+    const nnArgs = ['--heartbeat-interval', '300ms', '--dead-node-timeout', '2s', ...(o.namenodeArgs || [])];
+    const args = [
+      'local', '--port', '0', '--ports-file', c.portsFile, '--data-dir', c.root,
+      '--datanodes', String(c.datanodeCount), '--block-size', o.blockSize || '1MiB',
+      ...nnArgs.map((a) => `--namenode-arg=${a}`),
+      ...(o.datanodeArgs || []).map((a) => `--datanode-arg=${a}`),
     ];
     try {
-      c.spawn('namenode', bin('namenode'), c.namenodeArgs);
-      for (let i = 0; i < c.datanodeCount; i++) c.startDatanode(i);
-      await c.waitHealth((h) => h.live_datanodes === c.datanodeCount && !h.safe_mode, `${c.datanodeCount} live datanodes`);
+      const dfs = bin('dfs');
+      bin('namenode');
+      bin('datanode');
+      const out = fs.openSync(c.output, 'a');
+      const child = spawn(dfs, args, { stdio: ['ignore', out, out], env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'info' } });
+      fs.closeSync(out);
+      child.on('exit', (code, signal) => { child.exited = { code, signal }; });
+      c.proc = child;
+      c.doc = await c.waitPortsFile();
     } catch (e) {
       c.stop();
       throw e;
@@ -87,34 +106,33 @@ export class Cluster {
     return c;
   }
 
-  get url() { return `http://127.0.0.1:${this.nnPort}`; }
-
-  spawn(name, program, args) {
-    const log = fs.openSync(path.join(this.root, 'logs', `${name}.log`), 'a');
-    const child = spawn(program, args, { stdio: ['ignore', log, log], env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'info' } });
-    fs.closeSync(log);
-    child.on('exit', (code, signal) => { child.exited = { code, signal }; });
-    this.procs[name] = child;
-    return child;
+  /** The ports file's document, once dfs local writes it; fails at once if dfs local exits first. */
+  async waitPortsFile() {
+    const start = Date.now();
+    for (;;) {
+      if (this.proc.exited) {
+        throw new Error(`dfs local exited (${JSON.stringify(this.proc.exited)}) before the cluster was ready:\n${tail(this.output)}`);
+      }
+      try {
+        return JSON.parse(fs.readFileSync(this.portsFile, 'utf8')); // it appears whole
+      } catch (_) { /* not yet */ }
+      if (Date.now() - start > READY_TIMEOUT_MS) {
+        throw new Error(`no ports file from dfs local after ${READY_TIMEOUT_MS} ms:\n${tail(this.output)}`);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
   }
 
-  startDatanode(i) {
-    return this.spawn(`datanode-${i}`, bin('datanode'), [
-      '--namenode', this.url,
-      '--listen', `127.0.0.1:${this.dnPorts[i]}`,
-      '--data-dir', path.join(this.root, `datanode-${i}`),
-      ...(this.datanodeArgs || []),
-    ]);
-  }
+  get url() { return this.doc.namenode; }
 
-  /** SIGKILL datanode i (a crash). */
+  get namenodePid() { return this.doc && this.doc.namenode_pid; }
+
+  /** SIGKILL datanode i, 0-based (a crash); dfs local reports it and carries on. */
   killDatanode(i) {
-    const p = this.procs[`datanode-${i}`];
-    if (p && !p.exited) p.kill('SIGKILL');
-    delete this.procs[`datanode-${i}`];
+    const d = this.doc.datanode_processes[i];
+    if (!d) throw new Error(`no datanode ${i} (there are ${this.doc.datanode_processes.length})`);
+    if (alive(d.pid)) process.kill(d.pid, 'SIGKILL');
   }
-
-  get namenodePid() { return this.procs.namenode && this.procs.namenode.pid; }
 
   async health() {
     const r = await fetch(`${this.url}/health`);
@@ -124,23 +142,38 @@ export class Cluster {
 
   async waitHealth(pred, what, timeoutMs = 30000) {
     return waitFor(what, async () => {
-      const nn = this.procs.namenode;
-      if (nn && nn.exited) throw new Error(`the namenode exited (${JSON.stringify(nn.exited)}); see ${this.root}/logs/namenode.log`);
+      if (this.proc && this.proc.exited) throw new Error(`dfs local exited (${JSON.stringify(this.proc.exited)}); see ${this.output}`);
       const h = await this.health();
       return pred(h) ? h : null;
     }, timeoutMs);
   }
 
-  /** Kills every process this cluster started; keeps the temp dir when `keep`. */
+  /**
+   * Stops the cluster: SIGTERM to dfs local, which stops every process, then
+   * SIGKILL after a while. Synchronous, so an `after` hook may call it
+   * without awaiting. Keeps the temp dir when `keep`.
+   */
   stop({ keep = false } = {}) {
-    for (const [name, p] of Object.entries(this.procs || {})) {
-      if (!p.exited) {
+    const p = this.proc;
+    if (p && !p.exited && alive(p.pid)) {
+      try { p.kill('SIGTERM'); } catch (_) { /* already gone */ }
+      const deadline = Date.now() + STOP_TIMEOUT_MS;
+      while (alive(p.pid) && Date.now() < deadline) sleepSync(50);
+      if (alive(p.pid)) {
         try { p.kill('SIGKILL'); } catch (_) { /* already gone */ }
       }
-      delete this.procs[name];
     }
+    // Should dfs local have been killed, its processes get SIGTERM from the
+    // kernel; make sure nothing is left either way.
+    const pids = this.doc ? [this.doc.namenode_pid, ...this.doc.datanode_processes.map((d) => d.pid)] : [];
+    for (const pid of pids) {
+      if (alive(pid)) {
+        try { process.kill(pid, 'SIGKILL'); } catch (_) { /* already gone */ }
+      }
+    }
+    this.proc = null;
     if (keep) {
-      console.log(`cluster logs kept in ${this.root}/logs`);
+      console.log(`cluster logs kept in ${this.root}/logs and ${this.output}`);
     } else if (this.root) {
       fs.rmSync(this.root, { recursive: true, force: true });
     }

@@ -1,32 +1,39 @@
-"""A real dfs cluster for the Python tests.
+"""A real dfs cluster for the Python tests, started by `dfs local`.
 
-`cluster` (session scope) is one namenode and three datanodes, the real
-binaries from `$DFS_BIN_DIR` (default `<repo>/target/debug`; build them with
-`cargo build --workspace --bins`), on free 127.0.0.1 ports in a temp dir, with
-1 MiB blocks so that small test files span several blocks. `own_cluster`
-(module scope) is another one for a module that changes cluster state (safe
-mode, decommissioning); `make_cluster(namenode_args=[...])` starts one with
-other namenode flags. Readiness is observed (`/api/v1/summary` shows every
-datanode live), never slept for. Processes are stopped at the end; when a
-test failed, the tail of every log is printed and the temp dir is kept.
+`cluster` (session scope) is one namenode and three datanodes that
+`dfs local --port 0 --ports-file F` runs (the binary `dfs` from
+`$DFS_BIN_DIR`, default `<repo>/target/debug`, with `namenode` and
+`datanode` beside it; build them with `cargo build --workspace --bins`) on
+free 127.0.0.1 ports in a temp dir, with 1 MiB blocks so that small test
+files span several blocks. `own_cluster` (module scope) is another one for a
+module that changes cluster state (safe mode, decommissioning);
+`make_cluster(namenode_args=[...], datanode_args=[...])` starts one with
+other flags. `dfs local` is the one launcher: it picks the ports, starts the
+processes, decides readiness (every datanode live in `/health`, no startup
+safe mode) and only then writes the ports file, which says where everything
+is; this harness waits for that file, never sleeps, and fails at once with
+`dfs local`'s output if it exits first. Its output goes to
+`<root>/dfs-local.log`, each process's log to `<root>/logs/`. `stop()` sends
+it SIGTERM (it stops every process), then SIGKILL after a while. When a test
+failed, the tail of every log is printed and the temp dir is kept.
 """
 
+import json
 import os
-import random
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 
 import pytest
-import requests
 
 REPO = Path(__file__).resolve().parents[2]
 BLOCK_SIZE = 1 << 20  # must match --block-size below
 HOST = "127.0.0.1"  # the only address any test talks to
+READY_TIMEOUT = 90.0  # dfs local gives up after 60 s itself
+STOP_TIMEOUT = 30.0  # dfs local gives each group of processes 10 s
 
 _clusters = []  # every cluster started, for the failure report
 
@@ -46,106 +53,93 @@ def binary(name: str) -> Path:
     return p
 
 
-_used_ports = set()
-
-
-def free_port() -> int:
-    """A port that was free a moment ago, below Linux's ephemeral range
-    (32768+) so that no outgoing connection takes it before the bind."""
-    rng = random.Random(os.getpid() ^ time.monotonic_ns())
-    for _ in range(2000):
-        port = rng.randrange(20000, 32000)
-        if port in _used_ports:
-            continue
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            try:
-                s.bind((HOST, port))
-            except OSError:
-                continue
-        _used_ports.add(port)
-        return port
-    raise RuntimeError("no free port on 127.0.0.1 between 20000 and 32000")
+def _alive(pid: int) -> bool:
+    """Whether process `pid` runs (a zombie counts as gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return not stat.rsplit(")", 1)[-1].strip().startswith("Z")
 
 
 class Cluster:
     def __init__(self, datanodes: int = 3, namenode_args=(), datanode_args=(), token=None):
+        self.datanodes = datanodes
         self.namenode_args = list(namenode_args)
         self.datanode_args = list(datanode_args)
-        # Bearer token for the readiness check (access control on).
+        # Accepted for the tests that hold one; readiness needs no token
+        # (dfs local watches /health, open with access control on).
         self.token = token
         self.root = Path(tempfile.mkdtemp(prefix="dfs-pytest-"))
-        (self.root / "logs").mkdir()
-        self.nn_port = free_port()
-        self.dn_ports = [free_port() for _ in range(datanodes)]
-        self.url = f"http://{HOST}:{self.nn_port}"
-        self.procs = []  # (name, Popen, log path)
+        self.ports_file = self.root / "ports.json"
+        self.output = self.root / "dfs-local.log"
+        self.proc = None  # the `dfs local` process
+        self.doc = None  # the ports file's document, once ready
         self.failed = False
 
-    def _spawn(self, name, program, args):
-        log = self.root / "logs" / f"{name}.log"
-        out = open(log, "ab")
+    # Where the cluster is (from the ports file).
+    @property
+    def url(self) -> str:
+        return self.doc["namenode"]
+
+    @property
+    def nn_port(self) -> int:
+        return self.doc["namenode_port"]
+
+    @property
+    def dn_ports(self) -> list:
+        return [d["port"] for d in self.doc["datanode_processes"]]
+
+    def command(self) -> list:
+        cmd = [
+            str(binary("dfs")), "local",
+            "--port", "0",
+            "--ports-file", str(self.ports_file),
+            "--data-dir", str(self.root),
+            "--datanodes", str(self.datanodes),
+            "--block-size", "1MiB",
+            "--namenode-arg=--heartbeat-interval", "--namenode-arg=300ms",
+        ]
+        cmd += [f"--namenode-arg={a}" for a in self.namenode_args]
+        cmd += [f"--datanode-arg={a}" for a in self.datanode_args]
+        return cmd
+
+    def start(self, timeout: float = READY_TIMEOUT):
+        binary("namenode"), binary("datanode")  # a clear message if missing
         env = dict(os.environ, RUST_LOG=os.environ.get("DFS_TEST_LOG", "info"))
-        p = subprocess.Popen(
-            [str(program), *args],
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
-        out.close()
-        self.procs.append((name, p, log))
-
-    def start(self, timeout: float = 60.0):
-        self._spawn(
-            "namenode",
-            binary("namenode"),
-            [
-                "--listen", f"{HOST}:{self.nn_port}",
-                "--data-dir", str(self.root / "namenode"),
-                "--block-size", "1MiB",
-                "--heartbeat-interval", "300ms",
-                *self.namenode_args,
-            ],
-        )
-        for i, port in enumerate(self.dn_ports):
-            self._spawn(
-                f"datanode-{i}",
-                binary("datanode"),
-                [
-                    "--namenode", self.url,
-                    "--listen", f"{HOST}:{port}",
-                    "--data-dir", str(self.root / f"datanode-{i}"),
-                    *self.datanode_args,
-                ],
+        with open(self.output, "ab") as out:
+            self.proc = subprocess.Popen(
+                self.command(),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=env,
             )
-        self.wait_live(len(self.dn_ports), timeout)
-        return self
-
-    def wait_live(self, n: int, timeout: float):
         deadline = time.monotonic() + timeout
-        last = "no answer yet"
         while time.monotonic() < deadline:
-            for name, p, _ in self.procs:
-                if p.poll() is not None:
-                    self.failed = True
-                    raise RuntimeError(
-                        f"{name} exited with {p.returncode} during startup\n" + self.log_tails()
-                    )
+            if self.proc.poll() is not None:
+                self.failed = True
+                raise RuntimeError(
+                    f"dfs local exited with {self.proc.returncode} before the cluster was ready\n"
+                    + self.log_tails()
+                )
             try:
-                headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
-                s = requests.get(f"{self.url}/api/v1/summary", headers=headers, timeout=2).json()
-                if s.get("live_datanodes") == n and not s.get("safe_mode"):
-                    return
-                last = f"summary: {s}"
-            except (requests.RequestException, ValueError) as e:
-                last = repr(e)
+                self.doc = json.loads(self.ports_file.read_text())
+                return self
+            except (OSError, ValueError):  # not there yet (it appears whole)
+                pass
             time.sleep(0.1)
         self.failed = True
-        raise RuntimeError(f"cluster not ready after {timeout}s ({last})\n" + self.log_tails())
+        raise RuntimeError(f"no ports file from dfs local after {timeout}s\n" + self.log_tails())
+
+    def logs(self) -> list:
+        """(name, path) of dfs local's output and every process's log."""
+        found = sorted((self.root / "logs").glob("*.log"))
+        return [("dfs local", self.output)] + [(p.stem, p) for p in found]
 
     def log_tails(self, lines: int = 40) -> str:
         out = []
-        for name, _, log in self.procs:
+        for name, log in self.logs():
             try:
                 text = log.read_text(errors="replace").splitlines()[-lines:]
             except OSError as e:
@@ -155,16 +149,27 @@ class Cluster:
         return "\n".join(out)
 
     def stop(self):
-        for _, p, _ in self.procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 10
-        for _, p, _ in self.procs:
-            try:
-                p.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+        p = self.proc
+        if p is None:
+            return
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+        # Should dfs local have been killed, its processes get SIGTERM from
+        # the kernel; make sure nothing is left either way.
+        pids = []
+        if self.doc:
+            pids = [self.doc["namenode_pid"]] + [d["pid"] for d in self.doc["datanode_processes"]]
+        for pid in pids:
+            if _alive(pid):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
 
     def cleanup(self):
         if not self.failed:

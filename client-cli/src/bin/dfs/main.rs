@@ -1,5 +1,5 @@
 //! `dfs`: the command-line client. Parsing, verbs and output live in
-//! `cli/`, `dfs local` in `local.rs`; this file only runs them and turns
+//! `cli/`, `dfs local` in `local/`; this file only runs them and turns
 //! the outcome into an exit status (0 done, 1 failed, 2 misuse).
 //!
 //! The same lints as the library: no `unwrap`/`expect` outside tests.

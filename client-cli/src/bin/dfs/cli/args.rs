@@ -401,11 +401,13 @@ mod tests {
             let help = sub.render_help().to_string();
             assert!(!help.contains("=]"), "dfs {name}: {help}");
             if name == "local" {
+                // (its own --namenode-arg is not the global --namenode)
                 assert!(
-                    !help.contains("--namenode") && !help.contains("--token"),
+                    !help.contains("--namenode <") && !help.contains("--token"),
                     "{help}"
                 );
                 assert!(help.contains("--json"), "{help}");
+                assert!(help.contains("--namenode-arg <ARG>"), "{help}");
             } else if name != "help" {
                 assert!(help.contains("Global options:"), "dfs {name}: {help}");
             }
@@ -575,8 +577,49 @@ mod tests {
                 assert_eq!(a.port, 9870);
                 assert_eq!(a.data_dir, std::path::PathBuf::from("./dfs-data"));
                 assert_eq!(a.replication, None);
+                assert_eq!(a.ports_file, None);
+                assert!(a.namenode_args.is_empty() && a.datanode_args.is_empty());
             }
             other => panic!("{other:?}"),
+        }
+        // --port 0, the ports file, and flags passed on (hyphens and all)
+        match parse(&[
+            "dfs",
+            "local",
+            "--port",
+            "0",
+            "--ports-file",
+            "/tmp/p.json",
+            "--namenode-arg",
+            "--heartbeat-interval",
+            "--namenode-arg=300ms",
+            "--datanode-arg=--cluster-secret-file",
+            "--datanode-arg",
+            "/s",
+            "--namenode-arg",
+            "--webhdfs-data-via-namenode",
+        ])
+        .command
+        {
+            Command::Local(a) => {
+                assert_eq!(a.port, 0);
+                assert_eq!(a.ports_file, Some(std::path::PathBuf::from("/tmp/p.json")));
+                assert_eq!(
+                    a.namenode_args,
+                    [
+                        "--heartbeat-interval",
+                        "300ms",
+                        "--webhdfs-data-via-namenode"
+                    ]
+                );
+                assert_eq!(a.datanode_args, ["--cluster-secret-file", "/s"]);
+            }
+            other => panic!("{other:?}"),
+        }
+        for bad in [["--port", "3"], ["--port", "70000"]] {
+            let mut argv = vec!["dfs", "local"];
+            argv.extend(bad);
+            assert_eq!(try_parse_from(&argv).unwrap_err().exit_code(), 2, "{bad:?}");
         }
     }
 }

@@ -3,7 +3,7 @@
 //! print the result.
 //!
 //! It does not know how files become blocks (that is the library) nor how a
-//! local cluster is run (that is `local.rs`).
+//! local cluster is run (that is `local/`).
 //!
 //! Layout; each module uses only those listed before it, and this file,
 //! the dispatch, uses them all:

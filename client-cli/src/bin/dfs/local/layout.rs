@@ -1,0 +1,410 @@
+//! What `dfs local` runs and where: its flags ([`LocalArgs`]) and the pure
+//! function from flags, data dir and ports to the services to start
+//! ([`layout_on`]), each with its program, port, data dir, log and
+//! arguments.
+//!
+//! It does no I/O: choosing ports is [`super::ports`]' job, starting the
+//! processes [`super::process`]'.
+//!
+//! Invariants:
+//! - Layout under DIR: `namenode/`, `datanode-K/` (K from 1), `logs/<name>.log`.
+//!   The same DIR on a later run gives each service the same data dir, so
+//!   every file is found again (whatever the ports).
+//! - The flags given with `--namenode-arg`/`--datanode-arg` come after the
+//!   ones `dfs local` sets. One that `dfs local` sets too (`--replication`,
+//!   `--block-size`) replaces `dfs local`'s own (the programs refuse a flag
+//!   given twice); the ones that place a service (`--listen`, `--data-dir`,
+//!   a datanode's `--namenode`) are refused: `--port` and `--data-dir` say that.
+use super::ports::parse_port;
+use clap::Args;
+use dfs_common::units::ByteSize;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+/// Replication when not given: the namenode's default (3), but never more
+/// than there are datanodes, or no upload could complete.
+const DEFAULT_REPLICATION: u16 = 3;
+
+#[derive(Args, Debug, Clone)]
+pub struct LocalArgs {
+    /// How many datanodes to start.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=100), value_name = "N")]
+    pub datanodes: u16,
+    /// Where all data and logs go.
+    #[arg(long, default_value = "./dfs-data", value_name = "DIR")]
+    pub data_dir: PathBuf,
+    /// The namenode's port; datanodes use PORT-6, PORT-5, ... 0 picks free
+    /// ports (20000-31999) for the namenode and every datanode.
+    #[arg(long, default_value_t = 9870, value_parser = parse_port, value_name = "PORT")]
+    pub port: u16,
+    /// Block size for new files, e.g. 4MiB (default: the namenode's).
+    #[arg(long, value_name = "SIZE")]
+    pub block_size: Option<ByteSize>,
+    /// Default replication (default: 3, or N if fewer datanodes).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..), value_name = "N")]
+    pub replication: Option<u16>,
+    /// Once the cluster is ready, write FILE (atomically): the JSON document
+    /// --json prints, with every process's port, pid, data dir and log.
+    /// Removed when dfs local stops.
+    #[arg(long, value_name = "FILE")]
+    pub ports_file: Option<PathBuf>,
+    /// An argument for the namenode, after the ones dfs local sets; repeat
+    /// for more (--namenode-arg=--dead-node-timeout --namenode-arg=2s).
+    #[arg(long = "namenode-arg", value_name = "ARG", allow_hyphen_values = true,
+          value_parser = clap::value_parser!(OsString))]
+    pub namenode_args: Vec<OsString>,
+    /// An argument for every datanode, after the ones dfs local sets; repeat
+    /// for more (--datanode-arg=--cluster-secret-file --datanode-arg=F).
+    #[arg(long = "datanode-arg", value_name = "ARG", allow_hyphen_values = true,
+          value_parser = clap::value_parser!(OsString))]
+    pub datanode_args: Vec<OsString>,
+}
+
+/// One process to run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Service {
+    /// `namenode`, `datanode-1`, ...
+    pub name: String,
+    /// The program: `namenode` or `datanode`.
+    pub program: &'static str,
+    pub port: u16,
+    pub data_dir: PathBuf,
+    pub log: PathBuf,
+    pub args: Vec<OsString>,
+}
+
+impl Service {
+    pub fn is_namenode(&self) -> bool {
+        self.program == "namenode"
+    }
+
+    /// `127.0.0.1:PORT`.
+    pub fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+/// Everything `dfs local` will run, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layout {
+    pub root: PathBuf,
+    pub logs: PathBuf,
+    pub namenode_url: String,
+    pub namenode: Service,
+    pub datanodes: Vec<Service>,
+}
+
+impl Layout {
+    /// In start order.
+    pub fn services(&self) -> impl Iterator<Item = &Service> {
+        std::iter::once(&self.namenode).chain(&self.datanodes)
+    }
+}
+
+/// Whether `args` give `flag` (as `--flag V` or `--flag=V`).
+fn gives(args: &[OsString], flag: &str) -> bool {
+    args.iter().any(|a| {
+        a.to_str()
+            .is_some_and(|a| a == flag || a.strip_prefix(flag).is_some_and(|r| r.starts_with('=')))
+    })
+}
+
+/// Refuses extra `args` for `program` that give one of `placing`.
+fn refuse_placing(
+    args: &[OsString],
+    program: &str,
+    placing: &[(&str, &str)],
+) -> Result<(), String> {
+    match placing.iter().find(|(flag, _)| gives(args, flag)) {
+        Some((flag, instead)) => Err(format!(
+            "--{program}-arg {flag}: dfs local sets {flag} itself; use {instead}"
+        )),
+        None => Ok(()),
+    }
+}
+
+/// `flag value` unless the extra arguments give `flag` themselves.
+fn own(out: &mut Vec<OsString>, extra: &[OsString], flag: &str, value: String) {
+    if !gives(extra, flag) {
+        out.push(flag.into());
+        out.push(value.into());
+    }
+}
+
+/// What to run, from the flags, the (absolute) data dir, the namenode's
+/// port and one port per datanode.
+pub fn layout_on(
+    args: &LocalArgs,
+    root: &Path,
+    nn_port: u16,
+    dn_ports: &[u16],
+) -> Result<Layout, String> {
+    refuse_placing(
+        &args.namenode_args,
+        "namenode",
+        &[("--listen", "--port"), ("--data-dir", "--data-dir")],
+    )?;
+    refuse_placing(
+        &args.datanode_args,
+        "datanode",
+        &[
+            ("--listen", "--port"),
+            ("--data-dir", "--data-dir"),
+            ("--namenode", "--port"),
+        ],
+    )?;
+    let logs = root.join("logs");
+    let namenode_url = format!("http://127.0.0.1:{nn_port}");
+    let replication = args
+        .replication
+        .unwrap_or(DEFAULT_REPLICATION.min(args.datanodes));
+    let nn_dir = root.join("namenode");
+    let mut nn_args: Vec<OsString> = vec![
+        "--listen".into(),
+        format!("127.0.0.1:{nn_port}").into(),
+        "--data-dir".into(),
+        nn_dir.clone().into(),
+    ];
+    let extra = &args.namenode_args;
+    own(
+        &mut nn_args,
+        extra,
+        "--replication",
+        replication.to_string(),
+    );
+    if let Some(b) = args.block_size {
+        own(&mut nn_args, extra, "--block-size", b.0.to_string());
+    }
+    nn_args.extend(extra.iter().cloned());
+    let namenode = Service {
+        name: "namenode".into(),
+        program: "namenode",
+        port: nn_port,
+        data_dir: nn_dir,
+        log: logs.join("namenode.log"),
+        args: nn_args,
+    };
+    let datanodes = dn_ports
+        .iter()
+        .enumerate()
+        .map(|(i, &port)| {
+            let name = format!("datanode-{}", i + 1);
+            let data_dir = root.join(&name);
+            let mut dn_args: Vec<OsString> = vec![
+                "--namenode".into(),
+                namenode_url.clone().into(),
+                "--listen".into(),
+                format!("127.0.0.1:{port}").into(),
+                "--data-dir".into(),
+                data_dir.clone().into(),
+            ];
+            dn_args.extend(args.datanode_args.iter().cloned());
+            Service {
+                log: logs.join(format!("{name}.log")),
+                args: dn_args,
+                name,
+                program: "datanode",
+                port,
+                data_dir,
+            }
+        })
+        .collect();
+    Ok(Layout {
+        root: root.to_path_buf(),
+        logs,
+        namenode_url,
+        namenode,
+        datanodes,
+    })
+}
+
+/// Flags and layouts for the unit tests of `dfs local`'s modules.
+#[cfg(test)]
+pub mod test_support {
+    use super::*;
+    use crate::local::ports::datanode_ports;
+
+    pub fn args(n: u16, port: u16) -> LocalArgs {
+        LocalArgs {
+            datanodes: n,
+            data_dir: "./dfs-data".into(),
+            port,
+            block_size: None,
+            replication: None,
+            ports_file: None,
+            namenode_args: vec![],
+            datanode_args: vec![],
+        }
+    }
+
+    /// The layout on the fixed ports (PORT for the namenode, PORT-6... for
+    /// the datanodes).
+    pub fn layout(a: &LocalArgs, root: &Path) -> Result<Layout, String> {
+        layout_on(a, root, a.port, &datanode_ports(a.port, a.datanodes)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_support::{args, layout};
+    use super::*;
+
+    fn os(v: &[&str]) -> Vec<OsString> {
+        v.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn default_layout() {
+        let root = Path::new("/data/dfs");
+        let l = layout(&args(3, 9870), root).unwrap();
+        assert_eq!(l.namenode_url, "http://127.0.0.1:9870");
+        assert_eq!(l.logs, root.join("logs"));
+        assert_eq!(l.namenode.log, root.join("logs/namenode.log"));
+        assert_eq!(l.namenode.data_dir, root.join("namenode"));
+        let nn = os(&[
+            "--listen",
+            "127.0.0.1:9870",
+            "--data-dir",
+            "/data/dfs/namenode",
+            "--replication",
+            "3",
+        ]);
+        assert_eq!(l.namenode.args, nn);
+        assert_eq!(l.datanodes.len(), 3);
+        let d2 = &l.datanodes[1];
+        assert_eq!(d2.name, "datanode-2");
+        assert_eq!(d2.program, "datanode");
+        assert_eq!(d2.port, 9865);
+        assert_eq!(d2.address(), "127.0.0.1:9865");
+        assert_eq!(d2.data_dir, root.join("datanode-2"));
+        assert_eq!(d2.log, root.join("logs/datanode-2.log"));
+        let dn = os(&[
+            "--namenode",
+            "http://127.0.0.1:9870",
+            "--listen",
+            "127.0.0.1:9865",
+            "--data-dir",
+            "/data/dfs/datanode-2",
+        ]);
+        assert_eq!(d2.args, dn);
+        let names: Vec<_> = l.services().map(|s| s.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["namenode", "datanode-1", "datanode-2", "datanode-3"]
+        );
+        assert!(l.namenode.is_namenode() && !d2.is_namenode());
+    }
+
+    #[test]
+    fn layout_passes_options() {
+        let root = Path::new("/d");
+        let one = layout(&args(1, 19870), root).unwrap();
+        assert!(one
+            .namenode
+            .args
+            .windows(2)
+            .any(|w| w[0] == "--replication" && w[1] == "1"));
+        assert_eq!(one.datanodes[0].port, 19864);
+        let a = LocalArgs {
+            block_size: Some(ByteSize(4 << 20)),
+            replication: Some(2),
+            ..args(5, 9870)
+        };
+        let l = layout(&a, root).unwrap();
+        assert!(l
+            .namenode
+            .args
+            .windows(2)
+            .any(|w| w[0] == "--replication" && w[1] == "2"));
+        assert!(l
+            .namenode
+            .args
+            .windows(2)
+            .any(|w| w[0] == "--block-size" && w[1] == "4194304"));
+        // the same flags and dir give the same layout: a second run finds its data
+        assert_eq!(layout(&a, root).unwrap(), l);
+    }
+
+    #[test]
+    fn picked_ports_are_used() {
+        let l = layout_on(&args(2, 0), Path::new("/d"), 23456, &[21000, 29999]).unwrap();
+        assert_eq!(l.namenode_url, "http://127.0.0.1:23456");
+        assert_eq!(l.namenode.port, 23456);
+        assert_eq!(l.datanodes[0].port, 21000);
+        assert_eq!(l.datanodes[1].address(), "127.0.0.1:29999");
+        assert!(l.datanodes[1]
+            .args
+            .windows(2)
+            .any(|w| w[0] == "--namenode" && w[1] == "http://127.0.0.1:23456"));
+        // the data dirs do not depend on the ports
+        assert_eq!(l.datanodes[1].data_dir, Path::new("/d/datanode-2"));
+    }
+
+    #[test]
+    fn extra_args_come_last_and_replace_our_own() {
+        let a = LocalArgs {
+            block_size: Some(ByteSize(1 << 20)),
+            namenode_args: os(&["--heartbeat-interval", "300ms", "--replication=2"]),
+            datanode_args: os(&["--cluster-secret-file", "/s"]),
+            ..args(3, 9870)
+        };
+        let l = layout(&a, Path::new("/d")).unwrap();
+        assert_eq!(
+            l.namenode.args,
+            os(&[
+                "--listen",
+                "127.0.0.1:9870",
+                "--data-dir",
+                "/d/namenode",
+                "--block-size",
+                "1048576",
+                "--heartbeat-interval",
+                "300ms",
+                "--replication=2",
+            ])
+        );
+        assert_eq!(
+            l.datanodes[2].args[6..],
+            os(&["--cluster-secret-file", "/s"])[..]
+        );
+        let b = LocalArgs {
+            namenode_args: os(&["--block-size", "2MiB"]),
+            block_size: Some(ByteSize(1 << 20)),
+            ..args(3, 9870)
+        };
+        let l = layout(&b, Path::new("/d")).unwrap();
+        assert_eq!(
+            l.namenode
+                .args
+                .iter()
+                .filter(|a| *a == "--block-size")
+                .count(),
+            1
+        );
+        assert!(l.namenode.args.ends_with(&os(&["--block-size", "2MiB"])));
+    }
+
+    #[test]
+    fn extra_args_may_not_move_a_service() {
+        for (nn, dn) in [
+            (vec!["--listen", "127.0.0.1:1"], vec![]),
+            (vec!["--data-dir=/x"], vec![]),
+            (vec![], vec!["--namenode", "http://h:1"]),
+            (vec![], vec!["--listen=127.0.0.1:2"]),
+        ] {
+            let a = LocalArgs {
+                namenode_args: os(&nn),
+                datanode_args: os(&dn),
+                ..args(1, 9870)
+            };
+            let e = layout(&a, Path::new("/d")).unwrap_err();
+            assert!(e.contains("dfs local sets"), "{e}");
+        }
+        // a flag that merely starts alike is not the same flag
+        let a = LocalArgs {
+            namenode_args: os(&["--listen-backlog", "5"]),
+            ..args(1, 9870)
+        };
+        assert!(layout(&a, Path::new("/d")).is_ok());
+    }
+}

@@ -1,0 +1,229 @@
+//! `dfs local`: one namenode and N datanodes on 127.0.0.1, as child
+//! processes, until Ctrl-C (or SIGTERM, SIGHUP). The one launcher of
+//! clusters outside the Rust tests: the Python and browser test harnesses
+//! start theirs with `dfs local --port 0 --ports-file F`.
+//!
+//! It runs the real `namenode` and `datanode` binaries (found beside the
+//! running `dfs`, else on PATH) with their flags; it knows nothing of their
+//! insides beyond `/health` (and `/api/v1/datanodes` for a failed start's
+//! message). This file is the script that ties the jobs together:
+//! - [`layout`]: the flags, and what runs where (pure);
+//! - [`ports`]: the fixed port scheme, or free ports for `--port 0`;
+//! - [`process`]: starting, waiting for and stopping the children;
+//! - [`ready`]: when the cluster is ready, and why not;
+//! - [`ready_doc`]: the JSON document for `--json` and `--ports-file`;
+//! - [`banner`]: the text a person sees once it is ready;
+//! - [`messages`]: progress lines, and how a service exited with its log.
+//!
+//! Invariants:
+//! - Layout under DIR: `namenode/`, `datanode-K/`, `logs/<name>.log`
+//!   (appended). The same DIR on a later run gives each service the same
+//!   data dir, so every file is found again.
+//! - Children run in their own process group (a terminal's Ctrl-C reaches
+//!   only us, and we stop them in order: datanodes, then the namenode;
+//!   SIGTERM, up to 10 s, then SIGKILL), and on Linux they get SIGTERM if
+//!   we die (`PR_SET_PDEATHSIG`), so none outlives `dfs local`.
+//! - Until the cluster is ready, any child that exits fails the start
+//!   (exit 1, naming the child and its log, with the log's tail).
+//! - Once it is ready, a datanode that exits on its own is reported (how,
+//!   its log and the log's tail) and the cluster carries on without it, as
+//!   a DFS does when it loses a node (and as `docker compose` does with a
+//!   service). The namenode exiting on its own stops every datanode, and
+//!   `dfs local` exits 1 naming it and its log.
+//! - A signal stops every child and `dfs local` exits 0. The ports file
+//!   exists only between ready and the last child's end.
+mod banner;
+mod layout;
+mod messages;
+mod ports;
+mod process;
+mod ready;
+mod ready_doc;
+
+use crate::error::{io_failure, CliError, CliResult};
+pub use layout::LocalArgs;
+use messages::say;
+use process::{stop_all, Running};
+use ready_doc::{remove_ports_file, write_ports_file, ReadyDoc};
+use std::io::Write;
+use std::path::Path;
+use std::time::Duration;
+use tokio::signal::unix::{signal, Signal, SignalKind};
+
+/// The signals that stop a cluster: Ctrl-C, SIGTERM, a closed terminal.
+struct StopSignals {
+    int: Signal,
+    term: Signal,
+    hup: Signal,
+}
+
+impl StopSignals {
+    fn new() -> CliResult<StopSignals> {
+        let listen = |kind| signal(kind).map_err(|e| io_failure("cannot listen for signals", &e));
+        Ok(StopSignals {
+            int: listen(SignalKind::interrupt())?,
+            term: listen(SignalKind::terminate())?,
+            hup: listen(SignalKind::hangup())?,
+        })
+    }
+
+    /// Resolves at the next one.
+    async fn recv(&mut self) {
+        tokio::select! {
+            _ = self.int.recv() => {}
+            _ = self.term.recv() => {}
+            _ = self.hup.recv() => {}
+        }
+    }
+}
+
+/// The namenode's port and the datanodes': fixed from `--port`, or picked.
+fn choose_ports(args: &LocalArgs) -> CliResult<(u16, Vec<u16>)> {
+    if args.port == 0 {
+        let mut picked = ports::pick_free(usize::from(args.datanodes) + 1)?;
+        let nn = picked.remove(0);
+        return Ok((nn, picked));
+    }
+    let dn = ports::datanode_ports(args.port, args.datanodes).map_err(CliError::Usage)?;
+    for port in std::iter::once(args.port).chain(dn.iter().copied()) {
+        ports::check_free(port)?;
+    }
+    Ok((args.port, dn))
+}
+
+/// Until a signal (`Ok`) or the namenode exits (`Err`); a datanode that
+/// exits is reported and the others carry on.
+async fn supervise(running: &mut Vec<Running>, signals: &mut StopSignals, json: bool) -> CliResult {
+    loop {
+        let exit = tokio::select! {
+            e = process::first_exit(running) => Some(e),
+            _ = signals.recv() => None,
+        };
+        let Some((idx, how)) = exit else {
+            say(json, "stopping...");
+            stop_all(running, json).await;
+            say(json, "stopped");
+            return Ok(());
+        };
+        let gone = running.remove(idx);
+        let msg = messages::exited(&gone.svc, &how);
+        if gone.svc.is_namenode() {
+            say(json, "stopping the others...");
+            stop_all(running, json).await;
+            return Err(CliError::Failed(msg));
+        }
+        let left = running.iter().filter(|r| !r.svc.is_namenode()).count();
+        say(
+            json,
+            &format!(
+                "dfs local: {msg}; the cluster carries on with {left} datanode{}",
+                if left == 1 { "" } else { "s" }
+            ),
+        );
+    }
+}
+
+pub async fn run(args: LocalArgs, json: bool) -> CliResult {
+    let root =
+        std::path::absolute(&args.data_dir).map_err(|e| io_failure(args.data_dir.display(), &e))?;
+    let (nn_port, dn_ports) = choose_ports(&args)?;
+    let layout = layout::layout_on(&args, &root, nn_port, &dn_ports).map_err(CliError::Usage)?;
+    let exe_dir = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(Path::to_path_buf));
+    let path_var = std::env::var_os("PATH");
+    let find = |name: &str| {
+        process::find_program(name, exe_dir.as_deref(), path_var.as_deref()).ok_or_else(|| {
+            let beside = exe_dir.as_ref().map(|d| format!("in {} ", d.display())).unwrap_or_default();
+            CliError::Failed(format!(
+                "cannot find the `{name}` program {beside}or on PATH: build it with `cargo build --release` \
+                 (it goes beside dfs in target/release)"
+            ))
+        })
+    };
+    let (namenode_bin, datanode_bin) = (find("namenode")?, find("datanode")?);
+    for dir in std::iter::once(&layout.logs).chain(layout.services().map(|s| &s.data_dir)) {
+        std::fs::create_dir_all(dir).map_err(|e| io_failure(dir.display(), &e))?;
+    }
+    let ports_file = args.ports_file.as_deref();
+    if let Some(f) = ports_file {
+        remove_ports_file(f); // a stale one from an earlier run
+    }
+
+    let mut signals = StopSignals::new()?;
+    let mut running: Vec<Running> = Vec::new();
+    for svc in layout.services() {
+        let program = if svc.is_namenode() {
+            &namenode_bin
+        } else {
+            &datanode_bin
+        };
+        match process::spawn(svc, program) {
+            Ok(r) => running.push(r),
+            Err(e) => {
+                stop_all(&mut running, json).await;
+                return Err(e);
+            }
+        }
+    }
+
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(2))
+        .build()
+        .map_err(|e| CliError::Failed(format!("cannot make an HTTP client: {e}")))?;
+    let ready = tokio::select! {
+        r = ready::wait_ready(&layout, &http, &mut running) => r.map(|()| true),
+        _ = signals.recv() => Ok(false),
+    };
+    let announced = match ready {
+        Ok(true) => announce(&args, &layout, &running, json),
+        Ok(false) => {
+            stop_all(&mut running, json).await;
+            say(json, "stopped");
+            return Ok(());
+        }
+        Err(e) => Err(e),
+    };
+    let result = match announced {
+        Ok(()) => supervise(&mut running, &mut signals, json).await,
+        Err(e) => {
+            stop_all(&mut running, json).await;
+            Err(e)
+        }
+    };
+    if let Some(f) = ports_file {
+        remove_ports_file(f);
+    }
+    result
+}
+
+/// Says the cluster is ready: the ports file, then `--json`'s document or
+/// the banner.
+fn announce(
+    args: &LocalArgs,
+    layout: &layout::Layout,
+    running: &[Running],
+    json: bool,
+) -> CliResult {
+    let pid_of = |svc: &layout::Service| {
+        running
+            .iter()
+            .find(|r| r.svc.name == svc.name)
+            .map_or(0, |r| r.pid as u32)
+    };
+    let doc = ReadyDoc::new(layout, pid_of, std::process::id());
+    if let Some(f) = &args.ports_file {
+        write_ports_file(f, &doc)?;
+    }
+    if json {
+        let _ = writeln!(std::io::stdout(), "{}", doc.to_line());
+    } else {
+        let add_to_path = banner::dir_to_add_to_path();
+        say(
+            false,
+            &banner::banner(layout, args.port == 9870, add_to_path.as_deref()),
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,228 @@
+//! When a `dfs local` cluster is ready, and what to say when it does not
+//! become ready: the namenode's `/health` (open without credentials, also
+//! with access control on) shows every datanode live and no startup safe
+//! mode.
+//!
+//! The decision is pure ([`readiness`]); [`wait_ready`] polls for it.
+//!
+//! Invariants:
+//! - Safe mode entered by an operator (it stays until an operator leaves
+//!   it) does not hold readiness back: waiting for it would wait forever.
+//!   Startup safe mode (waiting for block reports) does.
+//! - While waiting, a child that exits fails the start at once, naming the
+//!   child and its log; a cluster that is still not ready after
+//!   [`READY_TIMEOUT`] fails with why (no answer, datanodes missing, or
+//!   the safe mode reason) and the log of the one to blame.
+use super::layout::Layout;
+use super::messages::{exited, print_log_tail};
+use super::process::{self, Running};
+use crate::error::{CliError, CliResult};
+use serde_json::Value;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// How long the cluster may take to come up. Generous: debug builds on a
+/// busy machine start slowly, and only a failed start waits this long.
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
+const POLL_INTERVAL: Duration = Duration::from_millis(250);
+/// What the namenode's safe mode reason says when an operator entered it.
+const OPERATOR_SAFE_MODE: &str = "entered by an operator";
+
+/// What `/health` says about the cluster coming up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Readiness {
+    Ready,
+    /// Not yet, and why.
+    Waiting(String),
+}
+
+/// `live_datanodes` of a `/health` or `/api/v1/summary` answer (bare or
+/// wrapped).
+pub fn live_datanodes(v: &Value) -> Option<u64> {
+    v.get("live_datanodes")
+        .or_else(|| v.get("summary").and_then(|s| s.get("live_datanodes")))
+        .and_then(Value::as_u64)
+}
+
+/// Ready when `want` datanodes are live and the namenode is not in startup
+/// safe mode (operator safe mode does not count: see the module doc).
+pub fn readiness(health: &Value, want: u64) -> Readiness {
+    let live = live_datanodes(health).unwrap_or(0);
+    if live < want {
+        return Readiness::Waiting(format!("{live} of {want} datanodes live"));
+    }
+    if health.get("safe_mode").and_then(Value::as_bool) != Some(true) {
+        return Readiness::Ready;
+    }
+    let reason = health
+        .get("safe_mode_reason")
+        .and_then(Value::as_str)
+        .unwrap_or("namenode is in safe mode");
+    if reason.contains(OPERATOR_SAFE_MODE) {
+        Readiness::Ready
+    } else {
+        Readiness::Waiting(reason.to_string())
+    }
+}
+
+/// Whether an `/api/v1/datanodes` answer lists a live node on `port`.
+pub fn registered_on(v: &Value, port: u16) -> bool {
+    let list = v
+        .as_array()
+        .or_else(|| v.get("datanodes").and_then(|d| d.as_array()));
+    let suffix = format!(":{port}");
+    list.into_iter().flatten().any(|n| {
+        let addr = n.get("addr").and_then(|a| a.as_str()).unwrap_or("");
+        let live = n.get("state").and_then(|s| s.as_str()) != Some("dead");
+        live && addr.trim_end_matches('/').ends_with(&suffix)
+    })
+}
+
+async fn get_json(http: &reqwest::Client, url: &str) -> Option<Value> {
+    let resp = http.get(url).send().await.ok()?;
+    if !resp.status().is_success() {
+        return None;
+    }
+    resp.json().await.ok()
+}
+
+/// Until [`readiness`] says ready; fails early when a child exits.
+pub async fn wait_ready(
+    layout: &Layout,
+    http: &reqwest::Client,
+    running: &mut [Running],
+) -> CliResult {
+    let health = format!("{}/health", layout.namenode_url);
+    let want = layout.datanodes.len() as u64;
+    let deadline = Instant::now() + READY_TIMEOUT;
+    // The last answer's verdict; None while the namenode does not answer.
+    let mut last: Option<Readiness> = None;
+    loop {
+        if let Some((i, how)) = process::exited(running) {
+            return Err(CliError::Failed(exited(&running[i].svc, &how)));
+        }
+        if let Some(h) = get_json(http, &health).await {
+            let r = readiness(&h, want);
+            if r == Readiness::Ready {
+                return Ok(());
+            }
+            last = Some(r);
+        }
+        if Instant::now() >= deadline {
+            return Err(not_ready_error(layout, http, last).await);
+        }
+        tokio::time::sleep(POLL_INTERVAL).await;
+    }
+}
+
+async fn not_ready_error(
+    layout: &Layout,
+    http: &reqwest::Client,
+    last: Option<Readiness>,
+) -> CliError {
+    let secs = READY_TIMEOUT.as_secs();
+    let nn = &layout.namenode;
+    let why = match last {
+        None | Some(Readiness::Ready) => {
+            print_log_tail(nn);
+            return CliError::Failed(format!(
+                "the namenode did not answer {}/health within {secs}s; see its log {}",
+                layout.namenode_url,
+                nn.log.display()
+            ));
+        }
+        Some(Readiness::Waiting(why)) => why,
+    };
+    let live = get_json(http, &format!("{}/health", layout.namenode_url))
+        .await
+        .as_ref()
+        .and_then(live_datanodes)
+        .unwrap_or(0);
+    if live >= layout.datanodes.len() as u64 {
+        // Every datanode is live: the namenode holds the start back.
+        print_log_tail(nn);
+        return CliError::Failed(format!(
+            "the cluster was not ready within {secs}s: {why}; see {}",
+            nn.log.display()
+        ));
+    }
+    // Best effort (with access control on this answer needs a token): the
+    // first datanode the namenode does not list as live, else the first.
+    let nodes = get_json(http, &format!("{}/api/v1/datanodes", layout.namenode_url)).await;
+    let missing = layout
+        .datanodes
+        .iter()
+        .find(|d| !nodes.as_ref().is_some_and(|v| registered_on(v, d.port)))
+        .unwrap_or(nn);
+    print_log_tail(missing);
+    CliError::Failed(format!(
+        "only {live} of {} datanodes became live within {secs}s; see {}",
+        layout.datanodes.len(),
+        missing.log.display()
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn cluster_answers() {
+        let v = json!({"live_datanodes": 3, "dead_datanodes": 0});
+        assert_eq!(live_datanodes(&v), Some(3));
+        assert_eq!(
+            live_datanodes(&json!({"summary": {"live_datanodes": 2}})),
+            Some(2)
+        );
+        assert_eq!(live_datanodes(&json!({})), None);
+        let nodes = json!([
+            {"addr": "http://127.0.0.1:9864", "state": "live"},
+            {"addr": "127.0.0.1:9865/", "state": "live"},
+            {"addr": "http://127.0.0.1:9866", "state": "dead"},
+        ]);
+        assert!(registered_on(&nodes, 9864));
+        assert!(registered_on(&nodes, 9865));
+        assert!(!registered_on(&nodes, 9866));
+        assert!(!registered_on(&nodes, 986));
+        assert!(registered_on(&json!({"datanodes": [{"addr": "h:1"}]}), 1));
+    }
+
+    #[test]
+    fn ready_when_all_live_and_out_of_startup_safe_mode() {
+        let up = json!({"status": "ok", "live_datanodes": 3, "safe_mode": false, "safe_mode_reason": null});
+        assert_eq!(readiness(&up, 3), Readiness::Ready);
+        assert_eq!(readiness(&up, 2), Readiness::Ready);
+        assert_eq!(
+            readiness(&json!({"live_datanodes": 1, "safe_mode": false}), 3),
+            Readiness::Waiting("1 of 3 datanodes live".into())
+        );
+        assert_eq!(
+            readiness(&json!({"status": "ok"}), 1),
+            Readiness::Waiting("0 of 1 datanodes live".into())
+        );
+        // startup safe mode: waits, and says why
+        let startup = json!({"live_datanodes": 3, "safe_mode": true, "safe_mode_reason":
+            "namenode is in safe mode: 2 of 5 blocks reported (need 99.9%, 5 blocks); \
+             it leaves safe mode by itself once datanodes report"});
+        match readiness(&startup, 3) {
+            Readiness::Waiting(why) => assert!(why.contains("2 of 5 blocks"), "{why}"),
+            r => panic!("{r:?}"),
+        }
+        assert!(matches!(
+            readiness(&json!({"live_datanodes": 3, "safe_mode": true}), 3),
+            Readiness::Waiting(_)
+        ));
+    }
+
+    #[test]
+    fn operator_safe_mode_does_not_hold_the_start_back() {
+        // The namenode's own words (namenode/src/safemode.rs, Mode::Manual).
+        let manual = json!({"live_datanodes": 2, "safe_mode": true, "safe_mode_reason":
+            "namenode is in safe mode: entered by an operator; it stays until an operator \
+             leaves it (POST /api/v1/safemode?action=leave)"});
+        assert_eq!(readiness(&manual, 2), Readiness::Ready);
+        // but the datanodes must still be live
+        assert!(matches!(readiness(&manual, 3), Readiness::Waiting(_)));
+    }
+}
