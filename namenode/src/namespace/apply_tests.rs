@@ -55,7 +55,7 @@ fn step() -> impl Strategy<Value = Step> {
 }
 
 /// Paths of depth 1 to 3 over three names: 3 + 9 + 27 = 39 of them.
-fn path(i: u8) -> DfsPath {
+pub(super) fn path(i: u8) -> DfsPath {
     let i = usize::from(i);
     let parts: Vec<&str> = if i < 3 {
         vec![NAMES[i]]

@@ -528,4 +528,6 @@ fn prefix(path: &DfsPath, depth: usize) -> String {
 #[cfg(test)]
 mod apply_tests;
 #[cfg(test)]
+mod model_tests;
+#[cfg(test)]
 pub(crate) mod tests;

@@ -1,0 +1,339 @@
+//! The namespace against a model (issue 17): random mkdirs, writes
+//! (create + blocks + complete), renames and deletes, applied as commands
+//! to a `Namespace` and to a plain map of paths, must succeed or fail alike
+//! and leave the same tree (every path, its kind and a file's length).
+use super::apply_tests::path;
+use super::{Deletions, Namespace};
+use crate::commands::{Command, CommitBlock, Completion, Entry, NewFile};
+use crate::meta_store::Txn;
+use dfs_common::checksum::Sha256Digest;
+use dfs_common::ids::{BlockId, FileId, NodeId};
+use dfs_common::path::DfsPath;
+use dfs_common::proto::client::FileType;
+use proptest::prelude::*;
+use std::collections::BTreeMap;
+use tokio::time::Instant;
+
+const BS: u64 = 4096;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Dir,
+    File(u64),
+}
+
+/// The model: every path but `/`, with what is there.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+struct Model(BTreeMap<DfsPath, Kind>);
+
+impl Model {
+    fn kind(&self, p: &DfsPath) -> Option<Kind> {
+        if p.is_root() {
+            Some(Kind::Dir)
+        } else {
+            self.0.get(p).copied()
+        }
+    }
+
+    fn parent(p: &DfsPath) -> DfsPath {
+        p.parent().unwrap_or_else(DfsPath::root)
+    }
+
+    /// No proper ancestor of `p` is a file.
+    fn no_file_above(&self, p: &DfsPath) -> bool {
+        let mut cur = Self::parent(p);
+        loop {
+            if matches!(self.kind(&cur), Some(Kind::File(_))) {
+                return false;
+            }
+            if cur.is_root() {
+                return true;
+            }
+            cur = Self::parent(&cur);
+        }
+    }
+
+    fn make_dirs(&mut self, p: &DfsPath) {
+        let mut cur = p.clone();
+        while !cur.is_root() {
+            self.0.entry(cur.clone()).or_insert(Kind::Dir);
+            cur = Self::parent(&cur);
+        }
+    }
+
+    fn remove_subtree(&mut self, p: &DfsPath) {
+        self.0.retain(|q, _| !q.starts_with(p));
+    }
+
+    fn mkdirs(&mut self, p: &DfsPath, parents: bool) -> bool {
+        match self.kind(p) {
+            Some(Kind::Dir) => return true,
+            Some(Kind::File(_)) => return false,
+            None => {}
+        }
+        if !self.no_file_above(p) {
+            return false;
+        }
+        if !parents && self.kind(&Self::parent(p)).is_none() {
+            return false;
+        }
+        self.make_dirs(p);
+        true
+    }
+
+    fn delete(&mut self, p: &DfsPath, recursive: bool) -> bool {
+        let Some(k) = self.kind(p).filter(|_| !p.is_root()) else {
+            return false;
+        };
+        let has_children = self.0.keys().any(|q| q != p && q.starts_with(p));
+        if k == Kind::Dir && has_children && !recursive {
+            return false;
+        }
+        self.remove_subtree(p);
+        true
+    }
+
+    fn put(&mut self, p: &DfsPath, len: u64, overwrite: bool, create_parent: bool) -> bool {
+        if p.is_root() {
+            return false;
+        }
+        let parent = Self::parent(p);
+        let parent_ok = if create_parent {
+            self.no_file_above(p)
+        } else {
+            self.kind(&parent) == Some(Kind::Dir)
+        };
+        if !parent_ok {
+            return false;
+        }
+        match self.kind(p) {
+            Some(Kind::Dir) => return false,
+            Some(Kind::File(_)) if !overwrite => return false,
+            _ => {}
+        }
+        self.make_dirs(&parent);
+        self.0.insert(p.clone(), Kind::File(len));
+        true
+    }
+
+    fn rename(&mut self, src: &DfsPath, dst: &DfsPath, overwrite: bool) -> bool {
+        if src.is_root() {
+            return false;
+        }
+        let Some(src_kind) = self.kind(src) else {
+            return false;
+        };
+        let target = match self.kind(dst) {
+            Some(Kind::Dir) => match src.name().and_then(|n| dst.join(n).ok()) {
+                Some(t) => t,
+                None => return false,
+            },
+            _ => dst.clone(),
+        };
+        if &target == src {
+            return true;
+        }
+        if target.starts_with(src) || self.kind(&Self::parent(&target)) != Some(Kind::Dir) {
+            return false;
+        }
+        match self.kind(&target) {
+            Some(Kind::Dir) => return false,
+            Some(Kind::File(_)) if src_kind == Kind::Dir || !overwrite => return false,
+            _ => {}
+        }
+        self.remove_subtree(&target);
+        let moved: Vec<(DfsPath, Kind)> = self
+            .0
+            .iter()
+            .filter(|(q, _)| q.starts_with(src))
+            .map(|(q, k)| (q.clone(), *k))
+            .collect();
+        self.remove_subtree(src);
+        for (q, k) in moved {
+            let rest = &q.as_str()[src.as_str().len()..];
+            let to = DfsPath::parse(&format!("{}{rest}", target.as_str())).unwrap();
+            self.0.insert(to, k);
+        }
+        true
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Mkdirs(u8, bool),
+    Delete(u8, bool),
+    Rename(u8, u8, bool),
+    Put(u8, u64, bool, bool),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let p = 0u8..39;
+    prop_oneof![
+        (p.clone(), any::<bool>()).prop_map(|(a, b)| Op::Mkdirs(a, b)),
+        (p.clone(), any::<bool>()).prop_map(|(a, b)| Op::Delete(a, b)),
+        (p.clone(), p.clone(), any::<bool>()).prop_map(|(a, b, o)| Op::Rename(a, b, o)),
+        (p, 0u64..3 * BS, any::<bool>(), any::<bool>())
+            .prop_map(|(a, l, o, c)| Op::Put(a, l, o, c)),
+    ]
+}
+
+struct Real {
+    ns: Namespace,
+    ts: u64,
+}
+
+impl Real {
+    fn apply(&mut self, command: Command) -> bool {
+        self.ts += 1;
+        let e = Entry {
+            ts_ms: self.ts,
+            request: None,
+            command,
+        };
+        let (mut txn, mut dels) = (Txn::new(), Deletions::new());
+        self.ns
+            .apply(&e, Instant::now(), &mut txn, &mut dels)
+            .is_ok()
+    }
+
+    /// create, its blocks, complete: a write as a client makes it.
+    fn put(&mut self, p: &DfsPath, len: u64, overwrite: bool, create_parent: bool) -> bool {
+        let file_id = FileId::new();
+        let created = self.apply(Command::Create(NewFile {
+            file_id,
+            path: p.clone(),
+            overwrite,
+            create_parent,
+            replication: 1,
+            block_size: BS,
+            owner: None,
+            permission: 0o644,
+        }));
+        if !created {
+            return false;
+        }
+        let mut blocks = Vec::new();
+        let mut left = len;
+        while left > 0 {
+            let block_id = BlockId::new();
+            assert!(self.apply(Command::AddBlock {
+                file_id,
+                block_id,
+                targets: vec![NodeId::from_bytes([1; 16])],
+            }));
+            let n = left.min(BS);
+            blocks.push(CommitBlock {
+                block_id,
+                len: n,
+                sha256: Sha256Digest::of(b"x"),
+                replicas: vec![NodeId::from_bytes([1; 16])],
+            });
+            left -= n;
+        }
+        let done = self.apply(Command::Complete(Completion {
+            file_id,
+            blocks,
+            length: len,
+            sha256: Sha256Digest::of(b"x"),
+            sha256_state: None,
+        }));
+        assert!(done, "nothing changed between create and complete");
+        true
+    }
+
+    /// Every path under `/` with its kind, by listing.
+    fn tree(&self) -> Model {
+        let mut out = Model::default();
+        let mut stack = vec![DfsPath::root()];
+        while let Some(dir) = stack.pop() {
+            let listing = self.ns.list(&dir, None, Some(10_000)).unwrap();
+            for st in listing.entries {
+                let kind = if st.file_type == FileType::Directory {
+                    Kind::Dir
+                } else {
+                    Kind::File(st.length)
+                };
+                if kind == Kind::Dir {
+                    stack.push(st.path.clone());
+                }
+                out.0.insert(st.path, kind);
+            }
+        }
+        out
+    }
+}
+
+fn check(ops: Vec<Op>) {
+    let mut real = Real {
+        ns: Namespace::new(1, &mut Txn::new()),
+        ts: 1,
+    };
+    let mut model = Model::default();
+    for op in &ops {
+        let (want, got) = match *op {
+            Op::Mkdirs(p, parents) => (
+                model.mkdirs(&path(p), parents),
+                real.apply(Command::Mkdirs {
+                    path: path(p),
+                    parents,
+                    owner: None,
+                    permission: None,
+                }),
+            ),
+            Op::Delete(p, recursive) => (
+                model.delete(&path(p), recursive),
+                real.apply(Command::Delete {
+                    path: path(p),
+                    recursive,
+                }),
+            ),
+            Op::Rename(a, b, overwrite) => (
+                model.rename(&path(a), &path(b), overwrite),
+                real.apply(Command::Rename {
+                    src: path(a),
+                    dst: path(b),
+                    overwrite,
+                }),
+            ),
+            Op::Put(p, len, overwrite, create_parent) => (
+                model.put(&path(p), len, overwrite, create_parent),
+                real.put(&path(p), len, overwrite, create_parent),
+            ),
+        };
+        assert_eq!(got, want, "{op:?} on {model:?}");
+        assert_eq!(real.tree(), model, "after {op:?}");
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    #[test]
+    fn namespace_matches_a_model_file_tree(ops in prop::collection::vec(op(), 1..80)) {
+        check(ops);
+    }
+}
+
+#[test]
+fn the_model_sees_successes_of_every_kind() {
+    let ops = vec![
+        Op::Mkdirs(12, true),
+        Op::Put(13, 5000, false, false),
+        Op::Rename(13, 0, false),
+        Op::Put(1, 0, false, true),
+        Op::Rename(1, 4, true),
+        Op::Delete(0, true),
+    ];
+    let mut model = Model::default();
+    let results: Vec<bool> = ops
+        .iter()
+        .map(|op| match *op {
+            Op::Mkdirs(p, b) => model.mkdirs(&path(p), b),
+            Op::Delete(p, r) => model.delete(&path(p), r),
+            Op::Rename(a, b, o) => model.rename(&path(a), &path(b), o),
+            Op::Put(p, l, o, c) => model.put(&path(p), l, o, c),
+        })
+        .collect();
+    assert!(results.iter().all(|r| *r), "{results:?} {model:?}");
+    check(ops);
+}
