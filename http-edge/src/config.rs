@@ -12,6 +12,7 @@
 use clap::Args;
 use dfs_common::limits::Limits;
 use dfs_common::units::{parse_duration, ByteSize, HumanDuration};
+use std::collections::HashMap;
 use std::time::Duration;
 
 /// A setting as a flag or a config file gives it, turned into the value it
@@ -99,6 +100,20 @@ pub fn merge_limits(flags: &LimitsFlags, file: LimitsFile) -> Result<Limits, Str
     Ok(limits)
 }
 
+/// The help text of each visible flag of `cmd`, by id, or an error naming
+/// a flag without one: the binaries' tests use it to check that `--help`
+/// says what every flag does.
+pub fn flag_help(cmd: &clap::Command) -> Result<HashMap<String, String>, String> {
+    let mut help = HashMap::new();
+    for arg in cmd.get_arguments().filter(|a| !a.is_hide_set()) {
+        match arg.get_help().map(ToString::to_string) {
+            Some(h) if !h.trim().is_empty() => help.insert(arg.get_id().to_string(), h),
+            _ => return Err(format!("--{} has no help text", arg.get_id())),
+        };
+    }
+    Ok(help)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,6 +165,14 @@ mod tests {
         );
         let l = merge_limits(&flags(&["--max-streams-per-client", "3"]), file).unwrap();
         assert_eq!(l.max_streams_per_client, 3);
+    }
+
+    #[test]
+    fn flag_help_names_a_flag_without_one() {
+        let help = flag_help(&<Cli as clap::CommandFactory>::command()).unwrap();
+        assert!(help["request_timeout"].starts_with("Time a client has"));
+        let bare = clap::Command::new("x").arg(clap::Arg::new("bare").long("bare"));
+        assert_eq!(flag_help(&bare), Err("--bare has no help text".into()));
     }
 
     #[test]
