@@ -12,6 +12,7 @@ use crate::error::DatanodeError;
 use clap::Parser;
 use dfs_common::limits::Limits;
 use dfs_common::units::{parse_duration, ByteSize, HumanDuration};
+use dfs_http::config::{layered, merge_limits, LimitsFile, LimitsFlags};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -36,6 +37,8 @@ pub mod defaults {
 /// `--config` file, then to [`defaults`].
 #[derive(Debug, Clone, Default, Parser)]
 #[command(name = "datanode", version = dfs_common::VERSION, about = "dfs DataNode: stores blocks, serves and receives them, reports to the namenode")]
+#[command(mut_arg("body_idle_timeout", |a| a.help("A block or WebHDFS body silent this long is cut off and nothing kept [default: 60s]")))]
+#[command(mut_arg("max_streams_per_client", |a| a.help("Concurrent block reads/writes per client IP; more get 429 [default: 256]")))]
 pub struct Cli {
     /// Base URL of the namenode [default: http://127.0.0.1:9870]
     #[arg(long, value_name = "URL")]
@@ -58,17 +61,9 @@ pub struct Cli {
     /// How often a full block-scanner pass starts (e.g. 1s, 12h) [default: 1 week]
     #[arg(long, value_name = "DUR", value_parser = parse_duration)]
     pub scan_period: Option<Duration>,
-    /// Time a client has to send a request's head (slowloris guard) [default: 10s]
-    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
-    pub request_timeout: Option<Duration>,
-    /// A block or WebHDFS body silent this long is cut off and nothing kept [default: 60s]
-    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
-    pub body_idle_timeout: Option<Duration>,
-    /// Concurrent block reads/writes per client IP; more get 429 [default: 256]
-    #[arg(long, value_name = "N")]
-    pub max_streams_per_client: Option<u32>,
-    /// TOML file with the same keys (namenode, listen, advertise, data_dir,
-    /// capacity, scan_rate, scan_period)
+    // --request-timeout, --body-idle-timeout, --max-streams-per-client
+    #[command(flatten)]
+    pub limits: LimitsFlags,
     /// File whose first line is the cluster secret (access control on the
     /// namenode): this node registers with it and checks block access
     /// tokens; without a secret, block data is served to anyone [default: none]
@@ -77,6 +72,9 @@ pub struct Cli {
     /// The cluster secret itself, from the environment only
     #[arg(long, env = "DFS_CLUSTER_SECRET", hide = true, hide_env_values = true)]
     pub cluster_secret: Option<String>,
+    /// TOML file with the same keys (namenode, listen, advertise, data_dir,
+    /// capacity, scan_rate, scan_period, request_timeout, body_idle_timeout,
+    /// max_streams_per_client, cluster_secret_file); flags beat it
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 }
@@ -103,6 +101,17 @@ struct FileConfig {
     max_streams_per_client: Option<u32>,
     #[serde(alias = "cluster-secret-file")]
     cluster_secret_file: Option<PathBuf>,
+}
+
+impl FileConfig {
+    /// The keys [`merge_limits`] takes.
+    fn limits(&self) -> LimitsFile {
+        LimitsFile {
+            request_timeout: self.request_timeout,
+            body_idle_timeout: self.body_idle_timeout,
+            max_streams_per_client: self.max_streams_per_client,
+        }
+    }
 }
 
 /// The validated configuration of one datanode process.
@@ -163,34 +172,16 @@ impl Config {
 
     fn merge(cli: Cli, file: FileConfig) -> Result<Self, DatanodeError> {
         let d = Config::default();
+        let limits = merge_limits(&cli.limits, file.limits()).map_err(DatanodeError::Config)?;
         let config = Config {
-            namenode: cli.namenode.or(file.namenode).unwrap_or(d.namenode),
-            listen: cli.listen.or(file.listen).unwrap_or(d.listen),
+            namenode: layered(cli.namenode, file.namenode, d.namenode),
+            listen: layered(cli.listen, file.listen, d.listen),
             advertise: cli.advertise.or(file.advertise),
-            data_dir: cli.data_dir.or(file.data_dir).unwrap_or(d.data_dir),
+            data_dir: layered(cli.data_dir, file.data_dir, d.data_dir),
             capacity: cli.capacity.or(file.capacity).map(|b| b.0),
-            scan_rate: cli
-                .scan_rate
-                .or(file.scan_rate)
-                .map_or(d.scan_rate, |b| b.0),
-            scan_period: cli
-                .scan_period
-                .or(file.scan_period.map(|h| h.0))
-                .unwrap_or(d.scan_period),
-            limits: Limits {
-                request_timeout: cli
-                    .request_timeout
-                    .or(file.request_timeout.map(|h| h.0))
-                    .unwrap_or(d.limits.request_timeout),
-                body_idle_timeout: cli
-                    .body_idle_timeout
-                    .or(file.body_idle_timeout.map(|h| h.0))
-                    .unwrap_or(d.limits.body_idle_timeout),
-                max_streams_per_client: cli
-                    .max_streams_per_client
-                    .or(file.max_streams_per_client)
-                    .unwrap_or(d.limits.max_streams_per_client),
-            },
+            scan_rate: layered(cli.scan_rate, file.scan_rate, d.scan_rate),
+            scan_period: layered(cli.scan_period, file.scan_period, d.scan_period),
+            limits,
             cluster_secret: match cli.cluster_secret_file.or(file.cluster_secret_file) {
                 Some(path) => Some(read_secret(&path)?),
                 None => cli.cluster_secret.filter(|s| !s.trim().is_empty()),
@@ -221,7 +212,6 @@ impl Config {
                 "scan_rate must be more than 0 bytes per second (example: 8MiB)".into(),
             ));
         }
-        self.limits.validate().map_err(DatanodeError::Config)?;
         if let Some(secret) = &self.cluster_secret {
             if secret.trim().len() < MIN_SECRET_LEN {
                 return Err(DatanodeError::Config(format!(
@@ -288,6 +278,7 @@ fn read_secret(path: &Path) -> Result<String, DatanodeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use dfs_http::config::flag_help;
 
     #[test]
     fn cluster_secret_from_a_file_or_the_environment_variable() {
@@ -408,6 +399,15 @@ mod tests {
             (c.scan_rate, c.scan_period),
             (1 << 20, Duration::from_secs(3600))
         );
+    }
+
+    #[test]
+    fn every_flag_has_its_own_description() {
+        let help = flag_help(&<Cli as clap::CommandFactory>::command()).unwrap();
+        assert!(help["config"].starts_with("TOML file with the same keys"));
+        assert!(help["cluster_secret_file"].starts_with("File whose first line"));
+        assert!(help["body_idle_timeout"].starts_with("A block or WebHDFS body"));
+        assert!(help["max_streams_per_client"].starts_with("Concurrent block reads/writes"));
     }
 
     #[test]

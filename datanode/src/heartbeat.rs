@@ -145,11 +145,8 @@ struct Rpc {
 
 impl NamenodeLink {
     pub fn new(node: Arc<Node>, namenode_url: &str, events: EventReceiver) -> Result<Self> {
-        let client = reqwest::Client::builder()
-            .no_proxy()
+        let client = crate::peer::client_builder()
             .timeout(REQUEST_TIMEOUT)
-            .connect_timeout(Duration::from_secs(5))
-            .pool_idle_timeout(dfs_common::limits::defaults::CLIENT_POOL_IDLE)
             .build()
             .map_err(|e| DatanodeError::Internal(format!("building HTTP client: {e}")))?;
         let commands = CommandRunner::new(node.clone());

@@ -8,8 +8,20 @@
 //!
 //! Invariants: no proxy, a bounded connect, `TCP_NODELAY`, and idle pooled
 //! connections let go of well before a datanode closes them
-//! (`dfs_common::limits::defaults::CLIENT_POOL_IDLE`).
+//! (`dfs_common::limits::defaults::CLIENT_POOL_IDLE`). [`client_builder`]
+//! holds them, and the link to the namenode ([`crate::heartbeat`]) builds
+//! its client from it too.
 use std::time::Duration;
+
+/// The settings every HTTP client of the datanode starts from, to another
+/// datanode or to the namenode (see the module's invariants).
+pub fn client_builder() -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .no_proxy()
+        .connect_timeout(Duration::from_secs(5))
+        .pool_idle_timeout(dfs_common::limits::defaults::CLIENT_POOL_IDLE)
+        .tcp_nodelay(true)
+}
 
 /// An HTTP client for talking to other datanodes.
 #[derive(Clone)]
@@ -17,12 +29,7 @@ pub struct PeerClient(pub reqwest::Client);
 
 impl PeerClient {
     pub fn new() -> Self {
-        let built = reqwest::Client::builder()
-            .no_proxy()
-            .connect_timeout(Duration::from_secs(5))
-            .pool_idle_timeout(dfs_common::limits::defaults::CLIENT_POOL_IDLE)
-            .tcp_nodelay(true)
-            .build();
+        let built = client_builder().build();
         match built {
             Ok(c) => PeerClient(c),
             Err(e) => {

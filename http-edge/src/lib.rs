@@ -4,6 +4,8 @@
 //! - [`limits`]: what one client may cost a server (idle request bodies cut
 //!   off, data streams per peer IP) and the middleware that gives every
 //!   error answer a body;
+//! - [`config`]: what both servers' configurations share: a flag beats
+//!   the file beats the default, and the limits' flags and file keys;
 //! - [`error`]: which error body an answer gets (WebHDFS `RemoteException`
 //!   or the contract's `ErrorBody`) and how error answers are logged;
 //! - [`webhdfs`]: the WebHDFS data step (CREATE, APPEND, OPEN through
@@ -13,6 +15,7 @@
 //! No routes and no domain: each process mounts these around its own.
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod config;
 pub mod error;
 pub mod limits;
 pub mod webhdfs;

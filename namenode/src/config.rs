@@ -10,6 +10,7 @@
 use clap::Parser;
 use dfs_common::limits::Limits;
 use dfs_common::units::{parse_duration, ByteSize, HumanDuration};
+use dfs_http::config::{layered, merge_limits, LimitsFile, LimitsFlags};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -71,6 +72,8 @@ pub const MAX_REPLICATION_STREAMS: u32 = 1000;
 /// The namenode's command line.
 #[derive(Debug, Clone, Default, Parser)]
 #[command(name = "namenode", version = dfs_common::VERSION, about = "dfs NameNode: the namespace, block map and datanode registry")]
+#[command(mut_arg("body_idle_timeout", |a| a.help("A request body silent this long is cut off (stalled uploads) [default: 60s]")))]
+#[command(mut_arg("max_streams_per_client", |a| a.help("Concurrent uploads/downloads relayed for one client IP; more get 429 [default: 256]")))]
 pub struct Args {
     /// Address to listen on [default: 127.0.0.1:9870]
     #[arg(long, value_name = "ADDR")]
@@ -114,15 +117,9 @@ pub struct Args {
     /// containers) [default: false]
     #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
     pub webhdfs_data_via_namenode: Option<bool>,
-    /// Time a client has to send a request's head (slowloris guard) [default: 10s]
-    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
-    pub request_timeout: Option<Duration>,
-    /// A request body silent this long is cut off (stalled uploads) [default: 60s]
-    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
-    pub body_idle_timeout: Option<Duration>,
-    /// Concurrent uploads/downloads relayed for one client IP; more get 429 [default: 256]
-    #[arg(long, value_name = "N")]
-    pub max_streams_per_client: Option<u32>,
+    // --request-timeout, --body-idle-timeout, --max-streams-per-client
+    #[command(flatten)]
+    pub limits: LimitsFlags,
     /// Turn access control on: TOML file with the cluster secret and the
     /// users (tokens, groups, superuser); see the README's Security section
     /// [default: off]
@@ -142,7 +139,7 @@ pub struct Args {
     /// dir already holds metadata
     #[arg(long, value_name = "FILE")]
     pub restore: Option<PathBuf>,
-    /// TOML file with the same keys in snake_case; flags beat it
+    /// TOML file with the same keys in snake_case (all but restore); flags beat it
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 }
@@ -232,6 +229,15 @@ impl Default for Config {
 }
 
 impl FileConfig {
+    /// The keys [`merge_limits`] takes.
+    fn limits(&self) -> LimitsFile {
+        LimitsFile {
+            request_timeout: self.request_timeout,
+            body_idle_timeout: self.body_idle_timeout,
+            max_streams_per_client: self.max_streams_per_client,
+        }
+    }
+
     pub fn parse(text: &str) -> Result<Self, String> {
         toml::from_str(text).map_err(|e| e.to_string())
     }
@@ -256,81 +262,67 @@ impl Config {
     /// Merges flags over a parsed file over the defaults, then validates.
     pub fn merge(args: Args, file: FileConfig) -> Result<Self, String> {
         let d = Config::default();
+        let limits = merge_limits(&args.limits, file.limits())?;
         let config = Config {
-            listen: args.listen.or(file.listen).unwrap_or(d.listen),
-            data_dir: args.data_dir.or(file.data_dir).unwrap_or(d.data_dir),
-            replication: args
-                .replication
-                .or(file.replication)
-                .unwrap_or(d.replication),
-            block_size: args
-                .block_size
-                .or(file.block_size)
-                .map_or(d.block_size, |b| b.0),
-            heartbeat_interval: args
-                .heartbeat_interval
-                .or(file.heartbeat_interval.map(|h| h.0))
-                .unwrap_or(d.heartbeat_interval),
-            dead_node_timeout: args
-                .dead_node_timeout
-                .or(file.dead_node_timeout.map(|h| h.0))
-                .unwrap_or(d.dead_node_timeout),
-            lease_timeout: args
-                .lease_timeout
-                .or(file.lease_timeout.map(|h| h.0))
-                .unwrap_or(d.lease_timeout),
+            listen: layered(args.listen, file.listen, d.listen),
+            data_dir: layered(args.data_dir, file.data_dir, d.data_dir),
+            replication: layered(args.replication, file.replication, d.replication),
+            block_size: layered(args.block_size, file.block_size, d.block_size),
+            heartbeat_interval: layered(
+                args.heartbeat_interval,
+                file.heartbeat_interval,
+                d.heartbeat_interval,
+            ),
+            dead_node_timeout: layered(
+                args.dead_node_timeout,
+                file.dead_node_timeout,
+                d.dead_node_timeout,
+            ),
+            lease_timeout: layered(args.lease_timeout, file.lease_timeout, d.lease_timeout),
             block_report_interval: d.block_report_interval,
-            replication_max_streams: args
-                .replication_max_streams
-                .or(file.replication_max_streams)
-                .unwrap_or(d.replication_max_streams),
-            replication_pending_timeout: args
-                .replication_pending_timeout
-                .or(file.replication_pending_timeout.map(|h| h.0))
-                .unwrap_or(d.replication_pending_timeout),
-            orphan_grace: args
-                .orphan_grace
-                .or(file.orphan_grace.map(|h| h.0))
-                .unwrap_or(d.orphan_grace),
-            safemode_threshold: args
-                .safemode_threshold
-                .or(file.safemode_threshold)
-                .unwrap_or(d.safemode_threshold),
-            safemode_extension: args
-                .safemode_extension
-                .or(file.safemode_extension.map(|h| h.0))
-                .unwrap_or(d.safemode_extension),
-            webhdfs_data_via_namenode: args
-                .webhdfs_data_via_namenode
-                .or(file.webhdfs_data_via_namenode)
-                .unwrap_or(d.webhdfs_data_via_namenode),
-            limits: Limits {
-                request_timeout: args
-                    .request_timeout
-                    .or(file.request_timeout.map(|h| h.0))
-                    .unwrap_or(d.limits.request_timeout),
-                body_idle_timeout: args
-                    .body_idle_timeout
-                    .or(file.body_idle_timeout.map(|h| h.0))
-                    .unwrap_or(d.limits.body_idle_timeout),
-                max_streams_per_client: args
-                    .max_streams_per_client
-                    .or(file.max_streams_per_client)
-                    .unwrap_or(d.limits.max_streams_per_client),
-            },
+            replication_max_streams: layered(
+                args.replication_max_streams,
+                file.replication_max_streams,
+                d.replication_max_streams,
+            ),
+            replication_pending_timeout: layered(
+                args.replication_pending_timeout,
+                file.replication_pending_timeout,
+                d.replication_pending_timeout,
+            ),
+            orphan_grace: layered(args.orphan_grace, file.orphan_grace, d.orphan_grace),
+            safemode_threshold: layered(
+                args.safemode_threshold,
+                file.safemode_threshold,
+                d.safemode_threshold,
+            ),
+            safemode_extension: layered(
+                args.safemode_extension,
+                file.safemode_extension,
+                d.safemode_extension,
+            ),
+            webhdfs_data_via_namenode: layered(
+                args.webhdfs_data_via_namenode,
+                file.webhdfs_data_via_namenode,
+                d.webhdfs_data_via_namenode,
+            ),
+            limits,
             auth: args.auth.or(file.auth),
-            block_token_lifetime: args
-                .block_token_lifetime
-                .or(file.block_token_lifetime.map(|h| h.0))
-                .unwrap_or(d.block_token_lifetime),
-            checkpoint_interval: args
-                .checkpoint_interval
-                .or(file.checkpoint_interval.map(|h| h.0))
-                .unwrap_or(d.checkpoint_interval),
-            checkpoints_kept: args
-                .checkpoints_kept
-                .or(file.checkpoints_kept)
-                .unwrap_or(d.checkpoints_kept),
+            block_token_lifetime: layered(
+                args.block_token_lifetime,
+                file.block_token_lifetime,
+                d.block_token_lifetime,
+            ),
+            checkpoint_interval: layered(
+                args.checkpoint_interval,
+                file.checkpoint_interval,
+                d.checkpoint_interval,
+            ),
+            checkpoints_kept: layered(
+                args.checkpoints_kept,
+                file.checkpoints_kept,
+                d.checkpoints_kept,
+            ),
             restore: args.restore,
         };
         config.validate()?;
@@ -428,6 +420,7 @@ pub fn check_block_size(n: u64) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use dfs_http::config::flag_help;
 
     const SAMPLE: &str = r#"
         listen = "0.0.0.0:19870"
@@ -526,6 +519,15 @@ mod tests {
     }
 
     #[test]
+    fn every_flag_has_its_own_description() {
+        let help = flag_help(&<Args as clap::CommandFactory>::command()).unwrap();
+        assert!(help["config"].starts_with("TOML file with the same keys"));
+        assert!(help["request_timeout"].starts_with("Time a client has"));
+        assert!(help["body_idle_timeout"].contains("(stalled uploads)"));
+        assert!(help["max_streams_per_client"].starts_with("Concurrent uploads/downloads"));
+    }
+
+    #[test]
     fn bad_values_are_refused() {
         assert!(FileConfig::parse("replicaton = 3").is_err(), "unknown key");
         assert!(FileConfig::parse("block_size = \"lots\"").is_err());
@@ -545,5 +547,13 @@ mod tests {
         }
         assert!(Args::try_parse_from(["namenode", "--block-size", "64XB"]).is_err());
         assert!(Args::try_parse_from(["namenode", "--heartbeat-interval", "x"]).is_err());
+        let limits = FileConfig::parse("max_streams_per_client = 0").unwrap();
+        let e = Config::merge(Args::default(), limits).unwrap_err();
+        assert!(e.contains("--max-streams-per-client"), "{e}");
+        let e = FileConfig::parse("request_timout = \"1s\"").unwrap_err();
+        assert!(
+            e.contains("request_timout"),
+            "the unknown key is named: {e}"
+        );
     }
 }

@@ -298,17 +298,7 @@ impl Namespace {
         let replaced = self.check_file_target(&path, p.overwrite, p.create_parent)?;
 
         // Validated: now change things.
-        let Some(Pending { file, .. }) = self.pending.remove(&req.file_id) else {
-            return Err(no_write(req.file_id));
-        };
-        self.pending_by_path.remove(&path);
-        txn.del_pending(req.file_id);
-        let listed: Vec<BlockId> = req.blocks.iter().map(|b| b.block_id).collect();
-        for b in file.blocks.iter().filter(|b| !listed.contains(b)) {
-            for n in self.blocks.remove(*b, txn) {
-                dels.push((n, *b));
-            }
-        }
+        let (file, listed) = self.end_write(req, &path, txn, dels)?;
         if let Some(old) = replaced {
             self.unlink(old, now_ms, txn)?;
             self.remove_subtree(old, txn, dels);
@@ -331,6 +321,31 @@ impl Namespace {
         }
         self.commit_blocks(req, id, now, txn);
         Ok(self.status_of(self.inode(id)?, path))
+    }
+
+    /// Ends the write `req` completes: out of the pending tables and the
+    /// store, and the blocks it allocated but does not list are removed
+    /// (their replicas onto `dels`). Returns what the write recorded, and
+    /// the blocks `req` lists, in order.
+    fn end_write(
+        &mut self,
+        req: &CompleteRequest,
+        path: &DfsPath,
+        txn: &mut Txn,
+        dels: &mut Deletions,
+    ) -> Result<(PendingFile, Vec<BlockId>)> {
+        let Some(Pending { file, .. }) = self.pending.remove(&req.file_id) else {
+            return Err(no_write(req.file_id));
+        };
+        self.pending_by_path.remove(path);
+        txn.del_pending(req.file_id);
+        let listed: Vec<BlockId> = req.blocks.iter().map(|b| b.block_id).collect();
+        for b in file.blocks.iter().filter(|b| !listed.contains(b)) {
+            for n in self.blocks.remove(*b, txn) {
+                dels.push((n, *b));
+            }
+        }
+        Ok((file, listed))
     }
 
     /// Records the committed blocks of `req` as `inode`'s.
@@ -453,17 +468,7 @@ impl Namespace {
             )));
         }
         // Validated: now change things.
-        let Some(Pending { file, .. }) = self.pending.remove(&req.file_id) else {
-            return Err(no_write(req.file_id));
-        };
-        self.pending_by_path.remove(&path);
-        txn.del_pending(req.file_id);
-        let listed: Vec<BlockId> = req.blocks.iter().map(|b| b.block_id).collect();
-        for b in file.blocks.iter().filter(|b| !listed.contains(b)) {
-            for n in self.blocks.remove(*b, txn) {
-                dels.push((n, *b));
-            }
-        }
+        let (_, listed) = self.end_write(req, &path, txn, dels)?;
         if let Some(old) = target.replaced {
             for n in self.blocks.remove(old, txn) {
                 dels.push((n, old));
