@@ -329,7 +329,7 @@ impl Namespace {
     /// the blocks `req` lists, in order.
     fn end_write(
         &mut self,
-        req: &CompleteRequest,
+        req: &Completion,
         path: &DfsPath,
         txn: &mut Txn,
         dels: &mut Deletions,
