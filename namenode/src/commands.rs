@@ -19,10 +19,11 @@
 //! - soft state is not in commands: replica locations reported by
 //!   datanodes, liveness and lease clocks are rebuilt from heartbeats and
 //!   reports (what a `Complete` lists as replicas only seeds them).
-use crate::records::InodeId;
+use crate::records::{InodeId, NodeRecord};
 use dfs_common::checksum::{Sha256Digest, Sha256State};
 use dfs_common::ids::{BlockId, FileId, NodeId, RequestId};
 use dfs_common::path::DfsPath;
+use dfs_common::proto::client::AdminState;
 use dfs_common::proto::client::{DeleteResponse, FileStatus};
 use serde::{Deserialize, Serialize};
 
@@ -99,6 +100,23 @@ pub enum Command {
     AbandonFiles {
         file_ids: Vec<FileId>,
     },
+    /// A datanode's lasting record: a new node, or a known one at a new
+    /// address.
+    PutDatanode {
+        node: NodeId,
+        record: NodeRecord,
+    },
+    /// Decommissioning starts or ends, or a drained node is decommissioned.
+    SetAdminState {
+        node: NodeId,
+        admin: AdminState,
+    },
+    /// An operator decided about the replicas a restore held.
+    ClearRestored,
+    /// Safe mode entered or left by an operator.
+    SetSafeMode {
+        on: bool,
+    },
 }
 
 impl Command {
@@ -118,6 +136,10 @@ impl Command {
             Command::AbandonBlock { .. } => 9,
             Command::Complete(_) => 10,
             Command::AbandonFiles { .. } => 11,
+            Command::PutDatanode { .. } => 12,
+            Command::SetAdminState { .. } => 13,
+            Command::ClearRestored => 14,
+            Command::SetSafeMode { .. } => 15,
         }
     }
 }
@@ -137,6 +159,10 @@ impl Command {
             Command::AbandonBlock { .. } => "abandon_block",
             Command::Complete(_) => "complete",
             Command::AbandonFiles { .. } => "abandon_files",
+            Command::PutDatanode { .. } => "put_datanode",
+            Command::SetAdminState { .. } => "set_admin_state",
+            Command::ClearRestored => "clear_restored",
+            Command::SetSafeMode { .. } => "set_safe_mode",
         }
     }
 }
@@ -211,6 +237,10 @@ pub enum Outcome {
     BlockAbandoned,
     /// `AbandonFiles`: the paths of the writes that were still pending.
     Abandoned(Vec<DfsPath>),
+    /// A datanode's record as it now stands.
+    Datanode(NodeRecord),
+    /// A flag set.
+    Done,
 }
 
 /// A file reopened for appending (see `Namespace::append`).

@@ -18,6 +18,7 @@
 //! | `h/<inode id u64 BE>`  | `Sha256State`: a file's digest midstate over its full blocks (for appends) |
 //! | `m/next_inode`         | u64: the next free inode id        |
 //! | `r/<request id 16 bytes><command kind u8>` | `RetryRecord`: a client call's outcome, for its retries (about 10 minutes) |
+//! | `m/operator_safe_mode` | bool: safe mode entered by an operator (kept across restarts) |
 //! | `m/applied`            | u64: commands applied so far (the command log's last applied index) |
 //! | `m/cluster_id`         | `ClusterId` (made with the metadata) |
 //! | `m/restored`           | `u64` ms: restored from a checkpoint then; unknown replicas held until an operator decides |
@@ -73,6 +74,7 @@ const HASH_STATE: &[u8] = b"h/";
 const NEXT_INODE: &[u8] = b"m/next_inode";
 const APPLIED: &[u8] = b"m/applied";
 const RETRY: &[u8] = b"r/";
+const OPERATOR_SAFE_MODE: &[u8] = b"m/operator_safe_mode";
 const CLUSTER_ID: &[u8] = b"m/cluster_id";
 const RESTORED: &[u8] = b"m/restored";
 
@@ -116,6 +118,7 @@ pub struct Loaded {
     /// The retry cache. Records that no longer decode (written by another
     /// version) are left out: the cache only saves retries work.
     pub retries: Vec<(RetryKey, RetryRecord)>,
+    pub operator_safe_mode: bool,
     pub cluster_id: Option<ClusterId>,
     /// When the metadata was restored from a checkpoint (ms since the epoch),
     /// until an operator decided about the unknown replicas.
@@ -191,6 +194,10 @@ impl Txn {
 
     pub fn del_retry(&mut self, key: &RetryKey) {
         self.del(retry_key(key));
+    }
+
+    pub fn put_operator_safe_mode(&mut self, on: bool) {
+        self.put(OPERATOR_SAFE_MODE.to_vec(), &on);
     }
 
     pub fn put_applied(&mut self, index: u64) {
@@ -494,6 +501,9 @@ impl MetaStore {
             if let Ok(rec) = codec::decode::<RetryRecord>(&v) {
                 out.retries.push(((id, rest[16]), rec));
             }
+        }
+        if let Some(v) = self.db.get(OPERATOR_SAFE_MODE).map_err(store_err)? {
+            out.operator_safe_mode = codec::decode(&v).map_err(codec_err)?;
         }
         if let Some(v) = self.db.get(APPLIED).map_err(store_err)? {
             out.applied = codec::decode(&v).map_err(codec_err)?;

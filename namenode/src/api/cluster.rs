@@ -77,12 +77,12 @@ async fn safemode(ns: Ns, caller: Caller, q: web::Query<SafeModeQuery>) -> Answe
     if action != SafeModeAction::Get {
         caller.require_superuser("entering or leaving safe mode")?;
     }
-    Ok(web::Json(ns.safe_mode_action(action)?))
+    Ok(web::Json(ns.safe_mode_action(action).await?))
 }
 
 /// `GET safemode`: only ever reads.
 async fn safemode_get(ns: Ns) -> Answer<SafeModeStatus> {
-    Ok(web::Json(ns.safe_mode_action(SafeModeAction::Get)?))
+    Ok(web::Json(ns.safe_mode_action(SafeModeAction::Get).await?))
 }
 
 /// `{node}`: a node id, a unique prefix of one (≥ 4 hex digits), or its

@@ -122,6 +122,12 @@ impl Namespace {
                     .filter_map(|id| self.abandon_file(*id, txn, dels))
                     .collect(),
             ),
+            Command::PutDatanode { node, record } => self.cluster.put_datanode(*node, record, txn),
+            Command::SetAdminState { node, admin } => {
+                self.cluster.set_admin_state(*node, *admin, txn)?
+            }
+            Command::ClearRestored => self.cluster.clear_restored(txn),
+            Command::SetSafeMode { on } => self.cluster.set_safe_mode(*on, txn),
         };
         self.retry.prune(ts, txn);
         self.count_applied(txn);
@@ -139,6 +145,11 @@ impl Namespace {
     fn count_applied(&mut self, txn: &mut Txn) {
         self.applied += 1;
         txn.put_applied(self.applied);
+    }
+
+    /// The replicated records beside the tree.
+    pub fn cluster(&self) -> &super::cluster_state::ClusterState {
+        &self.cluster
     }
 
     /// Outcomes kept for retries.

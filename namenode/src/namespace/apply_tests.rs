@@ -9,6 +9,7 @@ use crate::meta_store::{MetaStore, Txn};
 use dfs_common::checksum::Sha256Digest;
 use dfs_common::ids::{BlockId, FileId, NodeId, RequestId};
 use dfs_common::path::DfsPath;
+use dfs_common::proto::client::AdminState;
 use proptest::prelude::*;
 use std::collections::{BTreeMap, HashMap};
 use tokio::time::Instant;
@@ -33,6 +34,10 @@ enum Step {
     Abandon(u8),
     /// The client retries an earlier call: the same request, resent.
     Retry(u8),
+    PutDatanode(u8),
+    SetAdminState(u8, u8),
+    SetSafeMode(bool),
+    ClearRestored,
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -51,6 +56,10 @@ fn step() -> impl Strategy<Value = Step> {
         (file.clone(), 0u64..3 * BS).prop_map(|(f, l)| Step::Complete(f, l)),
         file.prop_map(Step::Abandon),
         any::<u8>().prop_map(Step::Retry),
+        (0u8..3).prop_map(Step::PutDatanode),
+        (0u8..4, 0u8..3).prop_map(|(n, a)| Step::SetAdminState(n, a)),
+        any::<bool>().prop_map(Step::SetSafeMode),
+        Just(Step::ClearRestored),
     ]
 }
 
@@ -206,6 +215,23 @@ impl Proposer {
                     sha256_state: None,
                 })
             }
+            Step::PutDatanode(n) => Command::PutDatanode {
+                node: node(n),
+                record: crate::records::NodeRecord {
+                    addr: format!("http://127.0.0.1:{}", 9000 + u32::from(n) + self.n),
+                    admin: AdminState::Normal,
+                },
+            },
+            Step::SetAdminState(n, a) => Command::SetAdminState {
+                node: node(n),
+                admin: [
+                    AdminState::Normal,
+                    AdminState::Decommissioning,
+                    AdminState::Decommissioned,
+                ][usize::from(a)],
+            },
+            Step::SetSafeMode(on) => Command::SetSafeMode { on },
+            Step::ClearRestored => Command::ClearRestored,
             Step::Abandon(f) | Step::Retry(f) => Command::AbandonFiles {
                 file_ids: vec![self.file_id(f), FileId::from_bytes([7; 16])],
             },
@@ -312,6 +338,7 @@ fn run(steps: Vec<Step>) {
         assert_eq!(a.records, b.records);
         assert_eq!(a.records, c.records, "restored midway");
         assert_eq!(a.ns.applied(), c.ns.applied());
+        assert_eq!(a.ns.cluster(), c.ns.cluster(), "restored midway");
         let ok = results.iter().filter(|r| r.starts_with("Ok")).count();
         assert_eq!(
             a.ns.applied(),

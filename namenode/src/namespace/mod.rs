@@ -24,6 +24,7 @@
 //! [`report`] (locations, fsck, counts).
 pub mod apply;
 pub mod block_upkeep;
+pub mod cluster_state;
 pub mod inode;
 pub mod ops;
 pub mod permission;
@@ -59,6 +60,7 @@ pub struct Namespace {
     /// each command's changes, in the same batch.
     applied: u64,
     retry: retry::RetryCache,
+    cluster: cluster_state::ClusterState,
     pending: HashMap<FileId, Pending>,
     pending_by_path: HashMap<DfsPath, FileId>,
     blocks: BlockMap,
@@ -72,6 +74,7 @@ impl Namespace {
             next_inode: FIRST_FREE_ID,
             applied: 0,
             retry: retry::RetryCache::default(),
+            cluster: cluster_state::ClusterState::default(),
             pending: HashMap::new(),
             pending_by_path: HashMap::new(),
             blocks: BlockMap::default(),
@@ -114,6 +117,11 @@ impl Namespace {
                 .max(FIRST_FREE_ID),
             applied: loaded.applied,
             retry: retry::RetryCache::from_records(loaded.retries),
+            cluster: cluster_state::ClusterState {
+                datanodes: loaded.datanodes.into_iter().collect(),
+                restored: loaded.restored,
+                operator_safe_mode: loaded.operator_safe_mode,
+            },
             pending: HashMap::new(),
             pending_by_path: HashMap::new(),
             blocks: BlockMap::from_records(loaded.blocks),

@@ -43,16 +43,15 @@ impl Namesystem {
         let out = self
             .mutate(|ns, txn, dels| {
                 let mut q = self.repl();
-                let out = replication::tick(ns, &mut q, &view, now, &settings, txn, dels);
-                for n in &out.decommissioned {
-                    if let Some(rec) = self.datanodes.set_admin(n, AdminState::Decommissioned) {
-                        log::info!("datanode {n} ({}) is decommissioned", rec.addr);
-                        txn.put_datanode(*n, &rec);
-                    }
-                }
-                Ok(out)
+                Ok(replication::tick(
+                    ns, &mut q, &view, now, &settings, txn, dels,
+                ))
             })
             .await?;
+        for n in &out.decommissioned {
+            self.apply_admin_state(*n, AdminState::Decommissioned)
+                .await?;
+        }
         for (node, cmd) in out.replicate {
             self.datanodes.queue_command(&node, cmd);
         }
@@ -60,15 +59,18 @@ impl Namesystem {
     }
 
     /// `dfsadmin -safemode get|enter|leave`.
-    pub fn safe_mode_action(&self, action: SafeModeAction) -> Result<SafeModeStatus> {
+    /// Entering and leaving are commands (kept across restarts).
+    pub async fn safe_mode_action(&self, action: SafeModeAction) -> Result<SafeModeStatus> {
         let now = Instant::now();
         match action {
             SafeModeAction::Get => {}
             SafeModeAction::Enter => {
+                self.execute(Command::SetSafeMode { on: true }).await?;
                 log::warn!("safe mode entered by an operator");
                 self.safemode().enter();
             }
             SafeModeAction::Leave => {
+                self.execute(Command::SetSafeMode { on: false }).await?;
                 let was_on = self.safemode().is_on();
                 self.safemode().leave();
                 if was_on {
@@ -106,13 +108,7 @@ impl Namesystem {
             (false, _) => Some(AdminState::Normal),
         };
         if let Some(target) = target {
-            self.mutate(|_, txn, _| {
-                if let Some(rec) = self.datanodes.set_admin(&node, target) {
-                    txn.put_datanode(node, &rec);
-                }
-                Ok(())
-            })
-            .await?;
+            self.apply_admin_state(node, target).await?;
             // Decommission: its blocks need copies elsewhere. Recommission:
             // its replicas count again, so excess ones get trimmed.
             self.enqueue_node_blocks(&[node])?;
@@ -123,5 +119,18 @@ impl Namesystem {
             .into_iter()
             .find(|r| r.id == node)
             .ok_or_else(|| NamenodeError::NotFound(format!("datanode {node} is unknown")))
+    }
+}
+
+impl Namesystem {
+    /// Applies `SetAdminState` and mirrors it into the registry.
+    async fn apply_admin_state(&self, node: NodeId, admin: AdminState) -> Result<()> {
+        self.execute(Command::SetAdminState { node, admin }).await?;
+        if let Some(rec) = self.datanodes.set_admin(&node, admin) {
+            if admin == AdminState::Decommissioned {
+                log::info!("datanode {node} ({}) is decommissioned", rec.addr);
+            }
+        }
+        Ok(())
     }
 }

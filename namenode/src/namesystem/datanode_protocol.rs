@@ -14,12 +14,11 @@ impl Namesystem {
         let node = req.node.id;
         let now = Instant::now();
         self.check_cluster(req, now)?;
-        let record = self.datanodes.record_for(&req.node);
+        if let Some(record) = self.datanodes.record_for(&req.node) {
+            self.execute(Command::PutDatanode { node, record }).await?;
+        }
         let bound = self.config.report_race_bound();
         self.mutate(|ns, txn, dels| {
-            if let Some(rec) = &record {
-                txn.put_datanode(node, rec);
-            }
             dels.extend(
                 ns.on_full_report(node, &req.blocks, true, now, bound, txn)
                     .into_iter()
@@ -159,13 +158,10 @@ impl Namesystem {
     /// ordered deleted, and holding after a restore ends.
     pub async fn delete_orphans(&self) -> Result<OrphansDeleted> {
         self.check_writable()?;
-        let out = self
-            .mutate(|ns, txn, dels| {
+        let (was_restored, out) = self
+            .mutate(|ns, _, dels| {
                 let was_restored = ns.blocks().holds_all();
                 let taken = ns.take_orphans();
-                if was_restored {
-                    txn.del_restored();
-                }
                 let nodes: std::collections::HashSet<NodeId> =
                     taken.iter().map(|(n, _)| *n).collect();
                 let out = OrphansDeleted {
@@ -173,9 +169,12 @@ impl Namesystem {
                     nodes: nodes.len() as u32,
                 };
                 dels.extend(taken);
-                Ok(out)
+                Ok((was_restored, out))
             })
             .await?;
+        if was_restored {
+            self.execute(Command::ClearRestored).await?;
+        }
         log::warn!(
             "an operator ordered {} replicas of unknown blocks deleted on {} datanodes",
             out.replicas,

@@ -172,6 +172,11 @@ impl Namesystem {
             config.safemode_threshold,
             config.safemode_extension,
         );
+        let mut safemode = safemode;
+        if ns.cluster().operator_safe_mode {
+            log::warn!("safe mode was entered by an operator before this start: still on until an operator leaves it");
+            safemode.enter();
+        }
         if let Some(why) = safemode.reason(started) {
             log::info!("{why}");
         }

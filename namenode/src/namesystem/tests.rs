@@ -122,7 +122,7 @@ async fn state_survives_reopen() {
     let e = ns.mkdirs(&p("/new"), false).await.unwrap_err();
     assert!(matches!(e, NamenodeError::SafeMode(_)), "{e:?}");
     assert!(ns.fsck(&DfsPath::root()).unwrap().safe_mode);
-    ns.safe_mode_action(SafeModeAction::Leave).unwrap();
+    ns.safe_mode_action(SafeModeAction::Leave).await.unwrap();
     // New inodes do not reuse old ids.
     let d = ns.mkdirs(&p("/new"), false).await.unwrap();
     assert!(d.inode_id > st.inode_id);
@@ -519,10 +519,10 @@ async fn safe_mode_after_restart_and_presumed_nodes() {
     assert_eq!(s.under_replicated_blocks, 1);
     assert_eq!(s.replication.queued_blocks, 1);
     // Operators can enter and leave.
-    let st = ns.safe_mode_action(SafeModeAction::Enter).unwrap();
+    let st = ns.safe_mode_action(SafeModeAction::Enter).await.unwrap();
     assert!(st.safe_mode);
     assert!(ns.mkdirs(&p("/x"), true).await.is_err());
-    let st = ns.safe_mode_action(SafeModeAction::Leave).unwrap();
+    let st = ns.safe_mode_action(SafeModeAction::Leave).await.unwrap();
     assert_eq!(
         st,
         SafeModeStatus {
@@ -732,4 +732,26 @@ async fn another_clusters_datanode_is_refused_and_shown() {
     assert!(commands(&ns, n)
         .iter()
         .any(|c| matches!(c, DnCommand::Delete { blocks } if blocks.len() == 1)));
+}
+
+/// Safe mode entered by an operator is a command: it survives a restart
+/// (until an operator leaves it), and so does leaving it.
+#[tokio::test]
+async fn operator_safe_mode_survives_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let ns = Namesystem::open(test_config(dir.path())).await.unwrap();
+        let st = ns.safe_mode_action(SafeModeAction::Enter).await.unwrap();
+        assert!(st.safe_mode);
+        ns.flush().await.unwrap();
+    }
+    {
+        let ns = Namesystem::open(test_config(dir.path())).await.unwrap();
+        assert!(ns.in_safe_mode(), "entered before the restart");
+        assert!(ns.mkdirs(&p("/x"), true).await.is_err());
+        ns.safe_mode_action(SafeModeAction::Leave).await.unwrap();
+        ns.mkdirs(&p("/x"), true).await.unwrap();
+    }
+    let ns = Namesystem::open(test_config(dir.path())).await.unwrap();
+    assert!(!ns.in_safe_mode(), "left before the restart");
 }

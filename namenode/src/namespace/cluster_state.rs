@@ -1,0 +1,62 @@
+//! The replicated records beside the tree (issue 17): the datanodes the
+//! cluster knows (address, admin state), whether the metadata was restored
+//! from a checkpoint (unknown replicas then held for an operator), and
+//! safe mode entered by an operator. Changed only by their commands,
+//! through `Namespace::apply`; the namesystem mirrors each change into the
+//! soft state that acts on it (the datanode registry, the safe-mode gate).
+use crate::commands::Outcome;
+use crate::error::{NamenodeError, Result};
+use crate::meta_store::Txn;
+use crate::records::NodeRecord;
+use dfs_common::ids::NodeId;
+use dfs_common::proto::client::AdminState;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClusterState {
+    pub datanodes: BTreeMap<NodeId, NodeRecord>,
+    /// Restored from a checkpoint at this time (ms since the epoch), until
+    /// an operator decides about the unknown replicas.
+    pub restored: Option<u64>,
+    pub operator_safe_mode: bool,
+}
+
+impl ClusterState {
+    /// A datanode's record, new or changed (a new address).
+    pub fn put_datanode(&mut self, node: NodeId, record: &NodeRecord, txn: &mut Txn) -> Outcome {
+        txn.put_datanode(node, record);
+        self.datanodes.insert(node, record.clone());
+        Outcome::Datanode(record.clone())
+    }
+
+    /// An operator's (or the decommission drain's) admin state for a known
+    /// node.
+    pub fn set_admin_state(
+        &mut self,
+        node: NodeId,
+        admin: AdminState,
+        txn: &mut Txn,
+    ) -> Result<Outcome> {
+        let rec = self
+            .datanodes
+            .get_mut(&node)
+            .ok_or_else(|| NamenodeError::NotFound(format!("datanode {node} is unknown")))?;
+        rec.admin = admin;
+        txn.put_datanode(node, rec);
+        Ok(Outcome::Datanode(rec.clone()))
+    }
+
+    /// The operator decided about the unknown replicas: holding ends.
+    pub fn clear_restored(&mut self, txn: &mut Txn) -> Outcome {
+        if self.restored.take().is_some() {
+            txn.del_restored();
+        }
+        Outcome::Done
+    }
+
+    pub fn set_safe_mode(&mut self, on: bool, txn: &mut Txn) -> Outcome {
+        self.operator_safe_mode = on;
+        txn.put_operator_safe_mode(on);
+        Outcome::Done
+    }
+}
