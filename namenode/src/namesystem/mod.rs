@@ -206,6 +206,11 @@ impl Namesystem {
         &self.store
     }
 
+    /// Commands applied so far (the last one's index).
+    pub fn applied_index(&self) -> Result<u64> {
+        Ok(self.lock()?.applied())
+    }
+
     pub fn datanodes(&self) -> &DatanodeManager {
         &self.datanodes
     }

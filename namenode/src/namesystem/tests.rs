@@ -755,3 +755,44 @@ async fn operator_safe_mode_survives_restart() {
     let ns = Namesystem::open(test_config(dir.path())).await.unwrap();
     assert!(!ns.in_safe_mode(), "left before the restart");
 }
+
+/// A checkpoint is the state machine at one point of the command log:
+/// restored into an empty data dir, it goes on from the next command, with
+/// the retry cache of the calls before it.
+#[tokio::test]
+async fn a_checkpoint_restores_the_state_machine() {
+    let (dir, restored) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let call = dfs_common::ids::RequestId::new();
+    let (file, applied) = {
+        let ns = Namesystem::open(test_config(dir.path())).await.unwrap();
+        register(&ns, vec![]).await;
+        ns.mkdirs(&p("/a"), true).await.unwrap();
+        put(&ns, "/a/f", b"hello").await;
+        let moved = crate::request_id::scope(Some(call), ns.rename(&p("/a/f"), &p("/a/g"), false))
+            .await
+            .unwrap();
+        ns.flush().await.unwrap();
+        let (file, _) =
+            crate::checkpoint::write_into(ns.store(), ns.cluster_id(), &dir.path().join("cp"))
+                .unwrap();
+        (file, (ns.applied_index().unwrap(), moved))
+    };
+    let to = restored.path().to_path_buf();
+    tokio::task::spawn_blocking(move || crate::checkpoint::restore(&file, &to))
+        .await
+        .unwrap()
+        .unwrap();
+    let ns = Namesystem::open(test_config(restored.path()))
+        .await
+        .unwrap();
+    assert_eq!(ns.applied_index().unwrap(), applied.0);
+    // Its block is not reported here: out of safe mode by hand (a command).
+    ns.safe_mode_action(SafeModeAction::Leave).await.unwrap();
+    // The rename's retry is answered from the cache, not refused (404).
+    let again = crate::request_id::scope(Some(call), ns.rename(&p("/a/f"), &p("/a/g"), false))
+        .await
+        .unwrap();
+    assert_eq!(again, applied.1);
+    ns.mkdirs(&p("/b"), false).await.unwrap();
+    assert_eq!(ns.applied_index().unwrap(), applied.0 + 3);
+}
