@@ -428,3 +428,65 @@ async fn operator_endpoints() {
     assert!(m.contains("dfs_namenode_safe_mode 0\n"), "{m}");
     assert!(m.contains("dfs_namenode_replication_pending_copies 0\n"));
 }
+
+/// A changing call names itself with `x-dfs-request-id`; sent again with
+/// the same id, it is answered from the retry cache (the same answer, not
+/// a 404); a malformed id is a 400 and changes nothing.
+#[actix_web::test]
+async fn retried_calls_carry_their_request_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app!(dir.path());
+    let post = |uri: &str, body: serde_json::Value, id: &str| {
+        test::TestRequest::post()
+            .uri(uri)
+            .insert_header((REQUEST_ID_HEADER, id.to_string()))
+            .set_json(body)
+            .to_request()
+    };
+    let id = dfs_common::ids::RequestId::new().to_string();
+    let resp = test::call_service(
+        &app,
+        post(
+            "/rpc/v1/mkdirs",
+            json!({"path": "/a", "parents": true}),
+            &id,
+        ),
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let rename = json!({"src": "/a", "dst": "/b"});
+    let id = dfs_common::ids::RequestId::new().to_string();
+    let first = test::call_service(&app, post("/rpc/v1/rename", rename.clone(), &id)).await;
+    assert_eq!(first.status(), StatusCode::OK);
+    let first: serde_json::Value = test::read_body_json(first).await;
+    let again = test::call_service(&app, post("/rpc/v1/rename", rename.clone(), &id)).await;
+    assert_eq!(again.status(), StatusCode::OK, "answered from the cache");
+    let again: serde_json::Value = test::read_body_json(again).await;
+    assert_eq!(again, first);
+    let other = dfs_common::ids::RequestId::new().to_string();
+    let fresh = test::call_service(&app, post("/rpc/v1/rename", rename.clone(), &other)).await;
+    assert_eq!(
+        fresh.status(),
+        StatusCode::NOT_FOUND,
+        "a new call is applied"
+    );
+    let bad = test::call_service(
+        &app,
+        post("/rpc/v1/mkdirs", json!({"path": "/c"}), "not-a-uuid"),
+    )
+    .await;
+    let (status, body) = error_of(bad).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        body.error.message.contains(REQUEST_ID_HEADER),
+        "{}",
+        body.error.message
+    );
+    let req = test::TestRequest::get()
+        .uri("/rpc/v1/status?path=/c")
+        .to_request();
+    assert_eq!(
+        test::call_service(&app, req).await.status(),
+        StatusCode::NOT_FOUND
+    );
+}
