@@ -164,18 +164,27 @@ impl NamenodeClient {
         query: &[(&str, &str)],
     ) -> Result<T> {
         let url = self.endpoint(prefix, name, query)?;
+        let resp = self
+            .send_retrying(name, || self.authed(self.http.get(url.clone())))
+            .await?;
+        self.answer(resp).await
+    }
+
+    /// Sends the request `build` makes, and again (a new one from `build`)
+    /// after a pause while the namenode could not be reached (see the
+    /// module doc).
+    async fn send_retrying(
+        &self,
+        name: &str,
+        build: impl Fn() -> reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response> {
         let mut pauses = GET_RETRY_PAUSES.iter();
         loop {
-            let sent = self
-                .authed(self.http.get(url.clone()))
-                .timeout(RPC_TIMEOUT)
-                .send()
-                .await;
-            match sent {
-                Ok(resp) => return self.answer(resp).await,
+            match build().timeout(RPC_TIMEOUT).send().await {
+                Ok(resp) => return Ok(resp),
                 Err(e) => match pauses.next() {
                     Some(pause) if get_is_retryable(&e) => {
-                        log::debug!("{} not reached ({e}); trying again", self.who);
+                        log::debug!("{} not reached ({e}); sending {name} again", self.who);
                         tokio::time::sleep(*pause).await;
                     }
                     _ => return Err(ClientError::transport(&self.who, &e)),
@@ -206,26 +215,14 @@ impl NamenodeClient {
     async fn send_post<B: Serialize>(&self, name: &str, body: &B) -> Result<reqwest::Response> {
         let url = self.endpoint(RPC_PREFIX, name, &[])?;
         let id = RequestId::new().to_string();
-        let mut pauses = GET_RETRY_PAUSES.iter();
-        loop {
-            let sent = self
-                .authed(self.http.post(url.clone()))
-                .header(REQUEST_ID_HEADER, &id)
-                .timeout(RPC_TIMEOUT)
-                .json(body)
-                .send()
-                .await;
-            match sent {
-                Ok(resp) => return self.check(resp).await,
-                Err(e) => match pauses.next() {
-                    Some(pause) if get_is_retryable(&e) => {
-                        log::debug!("{} not reached ({e}); sending {name} again", self.who);
-                        tokio::time::sleep(*pause).await;
-                    }
-                    _ => return Err(ClientError::transport(&self.who, &e)),
-                },
-            }
-        }
+        let resp = self
+            .send_retrying(name, || {
+                self.authed(self.http.post(url.clone()))
+                    .header(REQUEST_ID_HEADER, &id)
+                    .json(body)
+            })
+            .await?;
+        self.check(resp).await
     }
 
     async fn post<B: Serialize, T: DeserializeOwned>(&self, name: &str, body: &B) -> Result<T> {

@@ -24,7 +24,7 @@ use dfs_common::checksum::{Sha256Digest, Sha256State};
 use dfs_common::ids::{BlockId, FileId, NodeId, RequestId};
 use dfs_common::path::DfsPath;
 use dfs_common::proto::client::AdminState;
-use dfs_common::proto::client::{DeleteResponse, FileStatus};
+use dfs_common::proto::client::{CompleteRequest, DeleteResponse, FileStatus};
 use serde::{Deserialize, Serialize};
 
 /// One change as the log holds it.
@@ -208,6 +208,28 @@ pub struct Completion {
     pub length: u64,
     pub sha256: Sha256Digest,
     pub sha256_state: Option<Sha256State>,
+}
+
+impl Completion {
+    /// The command a client's `complete` asks for.
+    pub fn from_request(req: &CompleteRequest) -> Self {
+        Completion {
+            file_id: req.file_id,
+            blocks: req
+                .blocks
+                .iter()
+                .map(|b| CommitBlock {
+                    block_id: b.block_id,
+                    len: b.len,
+                    sha256: b.sha256,
+                    replicas: b.replicas.clone(),
+                })
+                .collect(),
+            length: req.length,
+            sha256: req.sha256,
+            sha256_state: req.sha256_state.clone(),
+        }
+    }
 }
 
 /// What applying a command gave: everything the caller's answer needs, the

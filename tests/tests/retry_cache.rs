@@ -104,66 +104,26 @@ async fn a_retried_call_gets_its_first_result_after_a_crash() {
     assert_eq!(body["files_deleted"], 1, "{body}");
     assert!(client.status(&dfs_tests::p("/d/g")).await.is_err());
 
-    // create: the write the first call registered, and only that one: a
-    // new call finds the path taken until that write is abandoned.
-    let (status, body) = crash_then_retry(&mut cluster, "create", json!({"path": "/d/new"})).await;
-    assert_eq!(status, 200, "{body}");
-    let first: FileId = serde_json::from_value(body["file_id"].clone()).unwrap();
-    let again = call(
-        &cluster,
-        "create",
-        &json!({"path": "/d/new"}),
-        RequestId::new(),
-    )
-    .await;
-    assert_eq!(again.map(|a| a.0), Some(409), "one write holds /d/new");
-    let abandoned = call(
-        &cluster,
-        "abandon_file",
-        &json!({"file_id": first}),
-        RequestId::new(),
-    )
-    .await;
-    assert_eq!(abandoned.map(|a| a.0), Some(200));
-    let fresh = call(
-        &cluster,
-        "create",
-        &json!({"path": "/d/new"}),
-        RequestId::new(),
-    )
-    .await;
-    assert_eq!(
-        fresh.map(|a| a.0),
-        Some(200),
-        "the retried answer named that write"
-    );
-
-    // append: likewise.
-    let (status, body) = crash_then_retry(&mut cluster, "append", json!({"path": "/d/h"})).await;
-    assert_eq!(status, 200, "{body}");
-    let first: FileId = serde_json::from_value(body["file_id"].clone()).unwrap();
-    let again = call(
-        &cluster,
-        "append",
-        &json!({"path": "/d/h"}),
-        RequestId::new(),
-    )
-    .await;
-    assert_eq!(again.map(|a| a.0), Some(409), "one append holds /d/h");
-    let abandoned = call(
-        &cluster,
-        "abandon_file",
-        &json!({"file_id": first}),
-        RequestId::new(),
-    )
-    .await;
-    assert_eq!(abandoned.map(|a| a.0), Some(200));
-    let fresh = call(
-        &cluster,
-        "append",
-        &json!({"path": "/d/h"}),
-        RequestId::new(),
-    )
-    .await;
-    assert_eq!(fresh.map(|a| a.0), Some(200));
+    // create, append: the write the first call registered, and only that
+    // one: a new call finds the path taken until that write is abandoned.
+    for (kind, path) in [("create", "/d/new"), ("append", "/d/h")] {
+        let (status, body) = crash_then_retry(&mut cluster, kind, json!({"path": path})).await;
+        assert_eq!(status, 200, "{kind}: {body}");
+        let first: FileId = serde_json::from_value(body["file_id"].clone()).unwrap();
+        let again = json!({"path": path});
+        let fresh = || call(&cluster, kind, &again, RequestId::new());
+        assert_eq!(
+            fresh().await.map(|a| a.0),
+            Some(409),
+            "one write holds {path}"
+        );
+        let abandon = json!({"file_id": first});
+        let abandoned = call(&cluster, "abandon_file", &abandon, RequestId::new()).await;
+        assert_eq!(abandoned.map(|a| a.0), Some(200));
+        assert_eq!(
+            fresh().await.map(|a| a.0),
+            Some(200),
+            "{kind}: the retried answer named that write"
+        );
+    }
 }

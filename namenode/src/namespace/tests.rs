@@ -4,7 +4,7 @@
 use super::inode::{DIR_PERMISSION, FILE_PERMISSION};
 use super::write::AllocatedBlock;
 use super::*;
-use crate::commands::{AppendOpened, Command, CommitBlock, Completion, Entry, NewFile, Outcome};
+use crate::commands::{AppendOpened, Command, Completion, Entry, NewFile, Outcome};
 use crate::placement::Candidate;
 use dfs_common::checksum::Sha256Digest;
 use dfs_common::proto::client::{CommittedBlock, CompleteRequest, CreateRequest};
@@ -94,22 +94,7 @@ pub trait WriteOps {
         txn: &mut Txn,
         dels: &mut Deletions,
     ) -> Result<FileStatus> {
-        let c = Completion {
-            file_id: req.file_id,
-            blocks: req
-                .blocks
-                .iter()
-                .map(|b| CommitBlock {
-                    block_id: b.block_id,
-                    len: b.len,
-                    sha256: b.sha256,
-                    replicas: b.replicas.clone(),
-                })
-                .collect(),
-            length: req.length,
-            sha256: req.sha256,
-            sha256_state: req.sha256_state.clone(),
-        };
+        let c = Completion::from_request(req);
         match self.t_apply(ts_ms, Command::Complete(c), now, txn, dels)? {
             Outcome::Status(s) => Ok(s),
             o => panic!("complete gave {o:?}"),

@@ -48,7 +48,7 @@
 //! datanode registry, never the reverse. Most operations take a node
 //! snapshot from the registry *before* locking the namespace and queue
 //! deletions and commands *after* unlocking it.
-use crate::commands::{Command, CommitBlock, Completion, Entry, NewFile, Outcome};
+use crate::commands::{Command, Completion, Entry, NewFile, Outcome};
 use crate::config::Config;
 use crate::datanodes::{DatanodeManager, NodeClass, NodeView, ResolveError};
 use crate::error::{NamenodeError, Result};

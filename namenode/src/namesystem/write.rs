@@ -152,22 +152,7 @@ impl Namesystem {
     /// file's replication (the pipeline lost hops) is queued for copies now.
     pub async fn complete(&self, req: &CompleteRequest) -> Result<FileStatus> {
         self.check_writable()?;
-        let completion = Completion {
-            file_id: req.file_id,
-            blocks: req
-                .blocks
-                .iter()
-                .map(|b| CommitBlock {
-                    block_id: b.block_id,
-                    len: b.len,
-                    sha256: b.sha256,
-                    replicas: b.replicas.clone(),
-                })
-                .collect(),
-            length: req.length,
-            sha256: req.sha256,
-            sha256_state: req.sha256_state.clone(),
-        };
+        let completion = Completion::from_request(req);
         let Outcome::Status(st) = self.execute(Command::Complete(completion)).await? else {
             return Err(unexpected_outcome());
         };
