@@ -121,8 +121,8 @@ pub enum Command {
 
 impl Command {
     /// A number per kind of command, stable across versions (it is part
-    /// of the retry cache's stored keys): one client call may propose
-    /// commands of several kinds (`create` with its first block).
+    /// of the retry cache's stored keys), from 1 to 32: one client call may
+    /// propose commands of several kinds (`create` with its first block).
     pub fn kind(&self) -> u8 {
         match self {
             Command::Mkdirs { .. } => 1,

@@ -726,3 +726,53 @@ async fn everything_works_with_tokens() {
     .unwrap();
     assert_eq!(st["owner"], "alice", "{st}");
 }
+
+/// With access control on, a call retried after it took effect is still
+/// answered from the retry cache: a `complete` retried by its (not super)
+/// user after it completed gets its first answer, not a refusal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_call_is_answered_after_it_took_effect() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = secured(dir.path(), "10m").await;
+    let nn = cluster.namenode_url();
+    let h = http_no_redirect();
+    // alice's own directory: her calls are checked against it.
+    dfs_ok(&cluster, ROOT, &["mkdir", "-p", "/home/alice"]);
+    let owner = h.put(format!(
+        "{nn}/webhdfs/v1/home/alice?op=SETOWNER&owner=alice"
+    ));
+    assert_eq!(as_user(owner, ROOT).await.status().as_u16(), 200);
+    let rpc = |name: &str, body: Value, id: &str| {
+        as_user(
+            h.post(format!("{nn}/rpc/v1/{name}"))
+                .header("x-dfs-request-id", id.to_string())
+                .json(&body),
+            ALICE,
+        )
+    };
+    let id = || dfs_common::ids::RequestId::new().to_string();
+    let (status, created) = status_and_json(
+        rpc(
+            "create",
+            serde_json::json!({"path": "/home/alice/empty"}),
+            &id(),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 200, "{created}");
+    let done = serde_json::json!({
+        "file_id": created["file_id"],
+        "blocks": [],
+        "length": 0,
+        "sha256": "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+    });
+    let call = id();
+    let (status, first) = status_and_json(rpc("complete", done.clone(), &call).await).await;
+    assert_eq!(status, 200, "{first}");
+    let (status, again) = status_and_json(rpc("complete", done.clone(), &call).await).await;
+    assert_eq!((status, &again), (200, &first), "the first answer");
+    // A new call is checked, and refused: the write is over.
+    let (status, fresh) = status_and_json(rpc("complete", done, &id()).await).await;
+    assert_eq!(status, 404, "{fresh}");
+}
