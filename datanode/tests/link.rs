@@ -1,6 +1,8 @@
 //! The namenode link against a fake namenode (an actix server speaking the
 //! bincode protocol): registration, incremental reports, commands, restart.
+mod common;
 use actix_web::{web, App, HttpResponse, HttpServer};
+use common::wait_for;
 use datanode::config::Config;
 use datanode::storage::{filesystem_of, host_id};
 use datanode::Datanode;
@@ -169,16 +171,6 @@ fn replicate(id: BlockId, len: usize, sha256: Sha256Digest, to: &Datanode) -> Co
             addr: to.url().to_string(),
         }],
     }
-}
-
-async fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
-    for _ in 0..500 {
-        if f() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("timed out waiting for {what}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

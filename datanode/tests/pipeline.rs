@@ -1,6 +1,8 @@
 //! In-process tests of the block transfer protocol: real HTTP servers on
 //! 127.0.0.1 port 0, a namenode URL that answers nothing.
+mod common;
 use bytes::Bytes;
+use common::wait_for;
 use datanode::config::Config;
 use datanode::Datanode;
 use dfs_common::checksum::{crcs_fingerprint, BlockChecksums, Sha256Digest, CHUNK_SIZE};
@@ -64,17 +66,6 @@ async fn get(url: &str, id: BlockId, query: &str) -> reqwest::Response {
         .send()
         .await
         .unwrap()
-}
-
-/// Polls until `f` holds (tests wait on progress, not fixed sleeps).
-async fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
-    for _ in 0..500 {
-        if f() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("timed out waiting for {what}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
