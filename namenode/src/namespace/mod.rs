@@ -62,6 +62,9 @@ pub struct Namespace {
     pending: HashMap<FileId, Pending>,
     pending_by_path: HashMap<DfsPath, FileId>,
     blocks: BlockMap,
+    /// Directories in `inodes` (the root included), kept as inodes come and
+    /// go so the summary never walks the tree; files are the rest.
+    directories: u64,
 }
 
 impl Namespace {
@@ -75,8 +78,10 @@ impl Namespace {
             pending: HashMap::new(),
             pending_by_path: HashMap::new(),
             blocks: BlockMap::default(),
+            directories: 0,
         };
         ns.install_root(now_ms, txn);
+        ns.directories = 1;
         ns
     }
 
@@ -117,6 +122,7 @@ impl Namespace {
             pending: HashMap::new(),
             pending_by_path: HashMap::new(),
             blocks: BlockMap::from_records(loaded.blocks),
+            directories: 0,
         };
         // Children by parent, gathered while the records go in (one name
         // copy each: the record keeps its own).
@@ -220,6 +226,8 @@ impl Namespace {
             log::warn!("metadata: block {id} has no owner; forgetting it");
             ns.blocks.remove(id, txn);
         }
+        // Counted once here; operations keep it from now on.
+        ns.directories = ns.inodes.values().filter(|i| i.is_dir()).count() as u64;
         ns
     }
 
@@ -326,6 +334,9 @@ impl Namespace {
         record.parent = parent;
         record.name = name.to_string();
         txn.put_inode(id, &record);
+        if record.file.is_none() {
+            self.directories += 1;
+        }
         self.inodes.insert(
             id,
             Box::new(Inode {
@@ -386,6 +397,7 @@ impl Namespace {
                 }
             }
         }
+        self.directories -= dirs;
         (files, dirs, bytes)
     }
 

@@ -2,6 +2,12 @@
 //! cluster counts, safe-mode progress), and the replica bookkeeping that
 //! datanode reports drive. Node standing is the caller's knowledge, passed
 //! in as a [`NodeView`] snapshot.
+//!
+//! Counts come from counters kept as the tree and the block map change
+//! ([`Namespace::counters`], O(1)); [`Namespace::counts`] is the full walk
+//! they must agree with (startup, tests). Block health depends on which
+//! nodes are live, so it is tallied elsewhere (`replication`'s
+//! `HealthTally`, fed by the same events as the repair queues).
 use super::inode::{Inode, InodeId};
 use super::Namespace;
 use crate::blocks::{BlockMap, BlockMeta, BlockOwner, ReportKind, ReportOutcome};
@@ -73,8 +79,27 @@ impl Namespace {
         })
     }
 
-    /// Safe-mode progress (see [`ReportedBlocks`]).
+    /// Safe-mode progress (see [`ReportedBlocks`]): from the block map's
+    /// counters, once every node `view` calls registered has been noted
+    /// ([`Namespace::note_registered`]); otherwise (a registration not
+    /// noted, which the namesystem never leaves) by a walk.
     pub fn reported_blocks(&self, view: &NodeView) -> ReportedBlocks {
+        let noted = view
+            .nodes
+            .iter()
+            .all(|(n, s)| !s.registered || self.blocks.is_noted_registered(n));
+        if noted {
+            let c = self.blocks.counters();
+            return ReportedBlocks {
+                reported: c.reported,
+                total: c.committed,
+            };
+        }
+        self.reported_blocks_walk(view)
+    }
+
+    /// [`Self::reported_blocks`] by a walk of every block.
+    pub fn reported_blocks_walk(&self, view: &NodeView) -> ReportedBlocks {
         let mut r = ReportedBlocks::default();
         for (_, meta) in self.blocks.iter() {
             if let BlockOwner::File(_) = meta.owner {
@@ -187,7 +212,44 @@ impl Namespace {
         Ok(r)
     }
 
-    /// Files, directories, blocks of complete files, and their health.
+    /// `node` registered since this start: its replicas count toward
+    /// safe-mode progress from now on (O(its replicas), once).
+    pub fn note_registered(&mut self, node: NodeId) {
+        self.blocks.note_registered(node);
+    }
+
+    /// Files, directories, blocks of complete files, files being written,
+    /// corrupt and unknown replicas, from counters: O(1) (O(datanodes) for
+    /// the unknown replicas). The block health fields are left 0.
+    pub fn counters(&self) -> NamespaceCounts {
+        let b = self.blocks.counters();
+        NamespaceCounts {
+            files: self.inodes.len() as u64 - self.directories,
+            directories: self.directories,
+            blocks: b.committed,
+            files_being_written: self.pending.len() as u64,
+            corrupt_replicas: b.corrupt_replicas,
+            orphan_replicas: b.orphans,
+            ..Default::default()
+        }
+    }
+
+    /// The health of committed block `id` against `view`, or `None` for a
+    /// block of a file being written or one no longer known.
+    pub fn block_health(&self, id: &BlockId, view: &NodeView) -> Option<BlockHealth> {
+        let meta = self.blocks.get(id)?;
+        let expected = self.expected_replication(meta)?;
+        let corrupt = self.blocks.corrupt_of(id).map_or(0, |m| m.len());
+        Some(block_health(
+            &count_replicas(&meta.replicas, corrupt, view),
+            expected,
+        ))
+    }
+
+    /// Files, directories, blocks of complete files, and their health, by
+    /// walking every inode and block: what [`Self::counters`] and the
+    /// health tally must agree with. Startup and tests only; never per
+    /// request.
     pub fn counts(&self, view: &NodeView) -> NamespaceCounts {
         let mut c = NamespaceCounts {
             files_being_written: self.pending.len() as u64,
