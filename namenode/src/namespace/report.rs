@@ -251,10 +251,11 @@ impl Namespace {
     /// health tally must agree with. Startup and tests only; never per
     /// request.
     pub fn counts(&self, view: &NodeView) -> NamespaceCounts {
+        let recount = self.blocks.recount();
         let mut c = NamespaceCounts {
             files_being_written: self.pending.len() as u64,
-            corrupt_replicas: self.blocks.corrupt_replica_count(),
-            orphan_replicas: self.blocks.orphan_count(),
+            corrupt_replicas: recount.corrupt_replicas,
+            orphan_replicas: recount.orphans,
             ..Default::default()
         };
         for inode in self.inodes.values() {
@@ -359,5 +360,34 @@ impl Namespace {
             path = path.join(n).ok()?;
         }
         Some(self.status_of(self.inodes.get(&ino)?, path))
+    }
+}
+
+#[cfg(test)]
+impl Namespace {
+    /// Panics unless every counter equals what a full walk finds.
+    pub(crate) fn assert_counters_exact(&self) {
+        let walk = self.counts(&NodeView::default());
+        let c = self.counters();
+        assert_eq!(
+            (
+                c.files,
+                c.directories,
+                c.blocks,
+                c.files_being_written,
+                c.corrupt_replicas,
+                c.orphan_replicas
+            ),
+            (
+                walk.files,
+                walk.directories,
+                walk.blocks,
+                walk.files_being_written,
+                walk.corrupt_replicas,
+                walk.orphan_replicas
+            ),
+            "counters against a walk"
+        );
+        assert_eq!(self.blocks.counters(), self.blocks.recount());
     }
 }
