@@ -630,6 +630,9 @@ pub fn tick(
 }
 
 #[cfg(test)]
+mod tally_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use std::cmp::Reverse;

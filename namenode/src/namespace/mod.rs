@@ -538,7 +538,7 @@ fn prefix(path: &DfsPath, depth: usize) -> String {
 }
 
 #[cfg(test)]
-mod apply_tests;
+pub(crate) mod apply_tests;
 #[cfg(test)]
 mod model_tests;
 #[cfg(test)]
