@@ -492,35 +492,13 @@ impl Namespace {
             .count() as u64)
     }
 
-    /// `du`: totals under `path`, itself included.
+    /// `du`: totals under `path`, itself included, in one hold of the
+    /// caller's lock (the namesystem walks in steps instead, see
+    /// [`report::SummaryWalk`]).
     pub fn content_summary(&self, path: &DfsPath) -> Result<ContentSummary> {
-        let root = self.require(path)?;
-        let mut s = ContentSummary {
-            path: path.clone(),
-            length: 0,
-            file_count: 0,
-            directory_count: 0,
-            space_consumed: 0,
-            block_count: 0,
-        };
-        let mut stack = vec![root];
-        while let Some(inode) = stack.pop() {
-            match inode.file() {
-                None => {
-                    s.directory_count += 1;
-                    for id in inode.children.values() {
-                        stack.push(self.inode(*id)?);
-                    }
-                }
-                Some(f) => {
-                    s.file_count += 1;
-                    s.length += f.length;
-                    s.space_consumed += f.length * u64::from(f.replication);
-                    s.block_count += f.blocks.len() as u64;
-                }
-            }
-        }
-        Ok(s)
+        let mut walk = self.content_summary_start(path)?;
+        while !self.content_summary_step(&mut walk, usize::MAX) {}
+        Ok(walk.finish())
     }
 }
 

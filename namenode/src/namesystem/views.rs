@@ -1,5 +1,7 @@
 //! Read-only views of [`Namesystem`] for operators: counts, the cluster
-//! summary, health extras, datanode reports, fsck, and the store's size.
+//! summary, health extras, datanode reports, fsck, du, and the store's size.
+//! fsck and du of a large tree walk it in steps, releasing the namespace
+//! lock between them (fuzzy results, as HDFS's; see `namespace::report`).
 //!
 //! What is asked per request or per poll (summary, `/health`, `/metrics`,
 //! the web UI every few seconds) costs O(1) in the namespace's size: the
@@ -15,6 +17,9 @@ use super::*;
 const READ_SETTLE_LIMIT: usize = 10_000;
 /// Blocks the worker settles per hold of the namespace lock.
 const SETTLE_CHUNK: usize = 10_000;
+/// Inodes (and, for fsck, blocks) `du` and `fsck` look at per hold of the
+/// namespace lock (HDFS's content summary yields every 5000 by default).
+const WALK_CHUNK: usize = 5_000;
 
 impl Namesystem {
     /// The cluster's counts (O(1) in the namespace's size, see the module doc).
@@ -112,17 +117,40 @@ impl Namesystem {
         }))
     }
 
+    /// `fsck`, walking the tree [`WALK_CHUNK`] inodes and blocks at a time
+    /// and releasing the namespace lock between steps, so writers are not
+    /// held up for the whole walk; the result is fuzzy for parts that
+    /// change meanwhile (see [`crate::namespace::report::FsckWalk`]).
     pub fn fsck(&self, path: &DfsPath) -> Result<FsckReport> {
         let now = Instant::now();
         let view = self.datanodes.view(now);
         let t = self.datanodes.totals(now);
-        let mut r = self.lock()?.fsck(path, &view, MAX_FSCK_PROBLEMS)?;
+        let mut walk = self.lock()?.fsck_start(path)?;
+        while !self
+            .lock()?
+            .fsck_step(&mut walk, &view, MAX_FSCK_PROBLEMS, WALK_CHUNK)?
+        {
+            // Let a waiting writer take the lock before the next step.
+            std::thread::yield_now();
+        }
+        let mut r = walk.finish();
         r.live_datanodes = t.live;
         r.dead_datanodes = t.dead;
         r.decommissioning_datanodes = t.decommissioning;
         r.safe_mode = self.in_safe_mode();
         r.unknown_replicas = self.orphans()?.unknown_replicas;
         Ok(r)
+    }
+
+    /// `du`, walking the tree [`WALK_CHUNK`] inodes at a time and releasing
+    /// the namespace lock between steps (fuzzy for parts that change
+    /// meanwhile, see [`crate::namespace::report::SummaryWalk`]).
+    pub fn content_summary(&self, path: &DfsPath) -> Result<ContentSummary> {
+        let mut walk = self.lock()?.content_summary_start(path)?;
+        while !self.lock()?.content_summary_step(&mut walk, WALK_CHUNK) {
+            std::thread::yield_now();
+        }
+        Ok(walk.finish())
     }
 
     /// Bytes the metadata store takes on disk.

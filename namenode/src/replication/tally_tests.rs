@@ -3,13 +3,15 @@
 //! `namespace::apply_tests`), whole uploads, datanode reports (received,
 //! deleted, corrupt, full), registrations, deaths and returns of nodes,
 //! the monitor worker's settling and replication ticks (with rescans).
-//! Also checks safe-mode progress from the counters against its walk.
+//! Also checks safe-mode progress from the counters against its walk, and
+//! fsck and du taken in steps against one walk.
 use crate::commands::{Command, CommitBlock, Completion, Entry, NewFile};
 use crate::meta_store::Txn;
 use crate::namespace::apply_tests::{node, path, step, Proposer, Step, BS};
 use crate::namespace::{Deletions, Namespace};
 use dfs_common::checksum::Sha256Digest;
 use dfs_common::ids::{BlockId, FileId, NodeId};
+use dfs_common::path::DfsPath;
 use proptest::prelude::*;
 use tokio::time::Instant;
 
@@ -273,6 +275,37 @@ fn soft_run(steps: Vec<Soft>) -> usize {
                 "health tally after {s:?}"
             );
         }
+        // fsck and du in small steps (nothing changing between them) find
+        // what one walk finds.
+        let root = DfsPath::root();
+        let whole = ns.fsck(&root, &view, 5).unwrap();
+        let mut walk = ns.fsck_start(&root).unwrap();
+        while !ns.fsck_step(&mut walk, &view, 5, 3).unwrap() {}
+        assert_eq!(format!("{:?}", walk.finish()), format!("{whole:?}"));
+        let whole = ns.content_summary(&root).unwrap();
+        let mut walk = ns.content_summary_start(&root).unwrap();
+        while !ns.content_summary_step(&mut walk, 2) {}
+        assert_eq!(walk.finish(), whole);
+        // The tree deleted between steps: what is gone is skipped.
+        let mut du = ns.content_summary_start(&root).unwrap();
+        ns.content_summary_step(&mut du, 2);
+        let mut fsck = ns.fsck_start(&root).unwrap();
+        ns.fsck_step(&mut fsck, &view, 5, 2).unwrap();
+        for p in 0..3 {
+            let e = Entry {
+                ts_ms: 9_000,
+                request: None,
+                command: Command::Delete {
+                    path: path(p),
+                    recursive: true,
+                },
+            };
+            let _ = ns.apply(&e, now, &mut Txn::new(), &mut Deletions::new());
+        }
+        while !ns.content_summary_step(&mut du, 2) {}
+        assert!(du.finish().file_count <= whole.file_count);
+        while !ns.fsck_step(&mut fsck, &view, 5, 2).unwrap() {}
+        assert!(fsck.finish().files <= whole.file_count);
         written
     })
 }
