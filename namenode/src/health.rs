@@ -11,9 +11,22 @@
 //!   that are live or awaiting registration: they are not counted toward
 //!   replication but the data is there (readable, a copy source);
 //! - `corrupt`: replicas known bad, not yet deleted.
+//!
+//! [`HealthTally`] keeps the cluster's numbers of unhealthy blocks without
+//! a scan (HDFS reports them from its LowRedundancyBlocks queue sizes): it
+//! remembers what each unhealthy block was when last looked at, and which
+//! blocks may have changed since (*dirty*). Its owner marks a block dirty
+//! on every event that can change its health (a replica came, went or went
+//! bad, the block was committed, removed or its file's replication set, a
+//! node holding it died, came back or changed admin state: the same events
+//! that feed the repair queues) and settles dirty blocks against the node
+//! view it has then. So the numbers are exact once settled, and cost
+//! O(changes), never O(blocks), except the first build and the repair
+//! monitor's periodic safety-net rescan, which rebuilds it.
 use crate::datanodes::{NodeClass, NodeView};
-use dfs_common::ids::NodeId;
+use dfs_common::ids::{BlockId, NodeId};
 use dfs_common::proto::client::BlockHealth;
+use std::collections::{HashMap, HashSet};
 
 /// The replicas of one block, by kind.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -56,6 +69,111 @@ pub fn block_health(c: &ReplicaCounts, expected: u16) -> BlockHealth {
         BlockHealth::OverReplicated
     } else {
         BlockHealth::Healthy
+    }
+}
+
+/// Unhealthy blocks by kind (committed blocks only).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HealthCounts {
+    pub missing: u64,
+    pub corrupt: u64,
+    pub under_replicated: u64,
+    pub over_replicated: u64,
+}
+
+impl HealthCounts {
+    fn slot(&mut self, h: BlockHealth) -> Option<&mut u64> {
+        match h {
+            BlockHealth::Healthy => None,
+            BlockHealth::Missing => Some(&mut self.missing),
+            BlockHealth::Corrupt => Some(&mut self.corrupt),
+            BlockHealth::UnderReplicated => Some(&mut self.under_replicated),
+            BlockHealth::OverReplicated => Some(&mut self.over_replicated),
+        }
+    }
+
+    /// Counts one block of health `h`.
+    pub fn add(&mut self, h: BlockHealth) {
+        if let Some(c) = self.slot(h) {
+            *c += 1;
+        }
+    }
+}
+
+/// The unhealthy blocks as last looked at, and the blocks to look at again
+/// (see the module doc).
+#[derive(Debug, Default)]
+pub struct HealthTally {
+    unhealthy: HashMap<BlockId, BlockHealth>,
+    counts: HealthCounts,
+    dirty: HashSet<BlockId>,
+    /// False until every block has been looked at once ([`Self::rebuild`]).
+    built: bool,
+}
+
+impl HealthTally {
+    /// Blocks whose health may have changed.
+    pub fn mark(&mut self, blocks: impl IntoIterator<Item = BlockId>) {
+        self.dirty.extend(blocks);
+    }
+
+    /// Records block `id`'s health now (`None`: not a committed block any
+    /// more); it is no longer dirty.
+    pub fn settle(&mut self, id: BlockId, health: Option<BlockHealth>) {
+        self.dirty.remove(&id);
+        let now = health.filter(|h| *h != BlockHealth::Healthy);
+        let before = match now {
+            Some(h) => self.unhealthy.insert(id, h),
+            None => self.unhealthy.remove(&id),
+        };
+        if before == now {
+            return;
+        }
+        if let Some(c) = before.and_then(|h| self.counts.slot(h)) {
+            *c -= 1;
+        }
+        if let Some(h) = now {
+            self.counts.add(h);
+        }
+    }
+
+    /// Settles every dirty block with `health`.
+    pub fn settle_dirty(&mut self, health: impl Fn(&BlockId) -> Option<BlockHealth>) {
+        for id in std::mem::take(&mut self.dirty) {
+            self.settle(id, health(&id));
+        }
+    }
+
+    /// The dirty blocks, no longer marked: the caller settles them.
+    pub fn take_dirty(&mut self) -> Vec<BlockId> {
+        self.dirty.drain().collect()
+    }
+
+    pub fn dirty_len(&self) -> usize {
+        self.dirty.len()
+    }
+
+    pub fn is_built(&self) -> bool {
+        self.built
+    }
+
+    /// Starts over from the health of every committed block.
+    pub fn rebuild(&mut self, all: impl IntoIterator<Item = (BlockId, BlockHealth)>) {
+        self.unhealthy.clear();
+        self.counts = HealthCounts::default();
+        self.dirty.clear();
+        for (id, h) in all {
+            if h != BlockHealth::Healthy {
+                self.unhealthy.insert(id, h);
+                self.counts.add(h);
+            }
+        }
+        self.built = true;
+    }
+
+    /// The numbers as last settled.
+    pub fn counts(&self) -> HealthCounts {
+        self.counts
     }
 }
 
@@ -129,5 +247,49 @@ mod tests {
             BlockHealth::Healthy,
             "corrupt ones do not count"
         );
+    }
+}
+
+#[cfg(test)]
+mod tally_tests {
+    use super::*;
+
+    #[test]
+    fn tally_follows_settlements() {
+        let mut t = HealthTally::default();
+        let (a, b) = (BlockId::new(), BlockId::new());
+        t.rebuild([(a, BlockHealth::Missing), (b, BlockHealth::Healthy)]);
+        assert!(t.is_built());
+        assert_eq!(t.counts().missing, 1);
+        t.mark([a, b]);
+        assert_eq!(t.dirty_len(), 2);
+        t.settle_dirty(|id| {
+            Some(if *id == a {
+                BlockHealth::UnderReplicated
+            } else {
+                BlockHealth::OverReplicated
+            })
+        });
+        assert_eq!(
+            t.counts(),
+            HealthCounts {
+                under_replicated: 1,
+                over_replicated: 1,
+                ..Default::default()
+            }
+        );
+        // Settling the same health twice counts once; a removed block goes.
+        t.settle(a, Some(BlockHealth::UnderReplicated));
+        t.settle(b, None);
+        assert_eq!(
+            t.counts(),
+            HealthCounts {
+                under_replicated: 1,
+                ..Default::default()
+            }
+        );
+        t.settle(a, Some(BlockHealth::Healthy));
+        assert_eq!(t.counts(), HealthCounts::default());
+        assert_eq!(t.dirty_len(), 0);
     }
 }

@@ -28,6 +28,12 @@
 //! node is preferred, as HDFS does (it takes no client writes), so a drain
 //! spreads over every holder rather than queueing behind one node.
 //!
+//! The same events keep the cluster's block-health numbers
+//! ([`HealthTally`]): every block enqueued or touched is also marked for the
+//! tally, which readers settle ([`ReplicationQueues::health_counts`]) and
+//! the monitor's worker settles every period, safe mode or not; the
+//! safety-net rescan rebuilds it.
+//!
 //! What it does not do: run while the namenode is in safe mode (the
 //! namesystem skips the tick), touch sled (changes go through the caller's
 //! `Txn`), or talk to datanodes (commands are returned to the caller).
@@ -37,7 +43,7 @@
 //! runs a tick every period is `replication_monitor`.
 use crate::blocks::BlockEvents;
 use crate::datanodes::{NodeClass, NodeView};
-use crate::health::{block_health, count_replicas, ReplicaCounts};
+use crate::health::{block_health, count_replicas, HealthCounts, HealthTally, ReplicaCounts};
 use crate::meta_store::Txn;
 use crate::namespace::{Deletions, Namespace};
 use crate::placement::{self, Candidate};
@@ -149,6 +155,8 @@ pub struct ReplicationQueues {
     last_rescan: Option<Instant>,
     started: Option<Instant>,
     rescan_requested: bool,
+    /// Block health for the summary (see the module doc).
+    health: HealthTally,
 }
 
 impl ReplicationQueues {
@@ -162,7 +170,50 @@ impl ReplicationQueues {
 
     /// Blocks to look at on the next tick.
     pub fn enqueue(&mut self, blocks: impl IntoIterator<Item = BlockId>) {
-        self.needed.extend(blocks);
+        for b in blocks {
+            self.needed.insert(b);
+            self.health.mark([b]);
+        }
+    }
+
+    /// The block-health numbers for a reader. Settles the dirty blocks
+    /// first when there are at most `limit` (more, after a node with many
+    /// blocks died, are left to the worker's [`Self::take_dirty_health`]
+    /// pass, so a reader never pays for a large change), and builds the
+    /// tally if nothing has yet (once per process: one walk).
+    pub fn health_counts(&mut self, ns: &Namespace, view: &NodeView, limit: usize) -> HealthCounts {
+        if !self.health.is_built() {
+            self.rebuild_health(ns, view);
+        } else if self.health.dirty_len() <= limit {
+            self.health.settle_dirty(|id| ns.block_health(id, view));
+        }
+        self.health.counts()
+    }
+
+    /// Looks at every committed block's health (the tally's first build).
+    pub fn rebuild_health(&mut self, ns: &Namespace, view: &NodeView) {
+        self.health.rebuild(
+            ns.blocks()
+                .iter()
+                .filter_map(|(id, _)| ns.block_health(id, view).map(|h| (*id, h))),
+        );
+    }
+
+    pub fn health_is_built(&self) -> bool {
+        self.health.is_built()
+    }
+
+    /// The blocks whose health is to be settled, handed to the worker
+    /// (which settles them in chunks with [`Self::settle_health`]).
+    pub fn take_dirty_health(&mut self) -> Vec<BlockId> {
+        self.health.take_dirty()
+    }
+
+    /// Settles `blocks` against `view`.
+    pub fn settle_health(&mut self, blocks: &[BlockId], ns: &Namespace, view: &NodeView) {
+        for id in blocks {
+            self.health.settle(*id, ns.block_health(id, view));
+        }
     }
 
     /// Look at every block on the next tick (leaving safe mode).
@@ -178,6 +229,7 @@ impl ReplicationQueues {
     /// arrived replicas complete pending copies, lost ones cancel copies
     /// from them.
     pub fn absorb(&mut self, ev: BlockEvents, now: Instant) {
+        self.health.mark(ev.touched.iter().copied());
         self.needed.extend(ev.touched);
         for (b, n) in ev.arrived {
             let Some(p) = self.pending.get_mut(&b) else {
@@ -338,17 +390,24 @@ pub fn tick(
         q.rescan_requested = false;
         q.last_rescan = Some(now);
         let mut found = 0usize;
+        let mut unhealthy = Vec::new();
         for (id, meta) in ns.blocks().iter() {
             let Some(expected) = ns.expected_replication(meta) else {
                 continue;
             };
             let corrupt = ns.blocks().corrupt_of(id).map_or(0, |m| m.len());
             let c = count_replicas(&meta.replicas, corrupt, view);
-            let attention = corrupt > 0 || block_health(&c, expected) != BlockHealth::Healthy;
+            let health = block_health(&c, expected);
+            if health != BlockHealth::Healthy {
+                unhealthy.push((*id, health));
+            }
+            let attention = corrupt > 0 || health != BlockHealth::Healthy;
             if attention && q.needed.insert(*id) {
                 found += 1;
             }
         }
+        // The walk saw everything as it is now: the tally starts over.
+        q.health.rebuild(unhealthy);
         if found > 0 {
             log::info!("replication rescan found {found} blocks needing work");
         }
@@ -569,6 +628,9 @@ pub fn tick(
     }
     out
 }
+
+#[cfg(test)]
+mod tally_tests;
 
 #[cfg(test)]
 mod tests {

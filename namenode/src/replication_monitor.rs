@@ -1,8 +1,8 @@
 //! The replication monitor (HDFS RedundancyMonitor): the worker that asks
 //! the namesystem for a replication tick every period. What a tick decides
 //! lives in `replication` (pure queues and choices); this module only wires
-//! it to the clock, so `replication` does not depend on the namesystem
-//! that uses it.
+//! it to the clock (and settles the block-health tally the summary reads),
+//! so `replication` does not depend on the namesystem that uses it.
 use crate::namesystem::Namesystem;
 use crate::workers::Workers;
 use std::sync::Arc;
@@ -15,6 +15,10 @@ pub fn start(workers: &mut Workers, ns: Arc<Namesystem>) {
         let ns = ns.clone();
         async move {
             if let Err(e) = ns.replication_tick(Instant::now()).await {
+                log::error!("replication monitor: {e}");
+            }
+            // The summary's block-health numbers (safe mode or not).
+            if let Err(e) = ns.settle_block_health(Instant::now()) {
                 log::error!("replication monitor: {e}");
             }
         }

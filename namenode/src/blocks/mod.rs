@@ -32,6 +32,13 @@
 //!   or after the node was away), or when they are more than a small share
 //!   of a node's replicas ([`orphan_share_limit`]).
 //!
+//! Counters kept as the map changes, so the summary and safe mode read them
+//! without a walk: committed blocks (owned by a file), committed blocks
+//! with a replica on a node registered since this start (safe-mode
+//! progress, [`BlockMap::note_registered`]), corrupt replicas, and per
+//! node the held unknown replicas by reason. [`BlockMap::recount`] is the
+//! walk they must always equal (tests).
+//!
 //! Hazard (handled): a full report assembled on the datanode before a write
 //! finished can arrive after `complete` and so lack a replica just recorded.
 //! Replicas added less than the caller's bound ago are therefore not removed
@@ -104,6 +111,113 @@ struct Orphan {
     held: Option<HoldReason>,
 }
 
+/// One node's unknown replicas, with how many are held for each reason
+/// (kept as entries change, so reports need not walk them).
+#[derive(Debug, Default)]
+struct OrphanSet {
+    map: HashMap<BlockId, Orphan>,
+    held: [u64; 3],
+}
+
+impl OrphanSet {
+    fn slot(r: HoldReason) -> usize {
+        match r {
+            HoldReason::Restored => 0,
+            HoldReason::Registration => 1,
+            HoldReason::Share => 2,
+        }
+    }
+
+    fn count(&mut self, o: &Orphan, add: bool) {
+        if let Some(r) = o.held {
+            let c = &mut self.held[Self::slot(r)];
+            *c = if add { *c + 1 } else { c.saturating_sub(1) };
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    fn held(&self) -> u64 {
+        self.held.iter().sum()
+    }
+
+    fn reasons(&self) -> impl Iterator<Item = HoldReason> + '_ {
+        [
+            HoldReason::Restored,
+            HoldReason::Registration,
+            HoldReason::Share,
+        ]
+        .into_iter()
+        .filter(|r| self.held[Self::slot(*r)] > 0)
+    }
+
+    fn insert(&mut self, b: BlockId, o: Orphan) {
+        self.count(&o, true);
+        if let Some(old) = self.map.insert(b, o) {
+            self.count(&old, false);
+        }
+    }
+
+    fn remove(&mut self, b: &BlockId) {
+        if let Some(old) = self.map.remove(b) {
+            self.count(&old, false);
+        }
+    }
+
+    /// Holds `b` for `reason` unless it is held already.
+    fn hold(&mut self, b: &BlockId, reason: HoldReason) {
+        if let Some(o) = self.map.get_mut(b) {
+            if o.held.is_none() {
+                o.held = Some(reason);
+                self.held[Self::slot(reason)] += 1;
+            }
+        }
+    }
+
+    /// Holds every entry for `reason` unless held already.
+    fn hold_all(&mut self, reason: HoldReason) {
+        for o in self.map.values_mut() {
+            if o.held.is_none() {
+                o.held = Some(reason);
+                self.held[Self::slot(reason)] += 1;
+            }
+        }
+    }
+
+    fn retain(&mut self, mut keep: impl FnMut(&BlockId, &Orphan) -> bool) {
+        let held = &mut self.held;
+        self.map.retain(|b, o| {
+            let k = keep(b, o);
+            if !k {
+                if let Some(r) = o.held {
+                    let c = &mut held[Self::slot(r)];
+                    *c = c.saturating_sub(1);
+                }
+            }
+            k
+        });
+    }
+}
+
+/// What the map's counters say (see the module doc); [`BlockMap::recount`]
+/// gives the same from a walk.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BlockCounters {
+    /// Blocks owned by a complete file.
+    pub committed: u64,
+    /// Committed blocks with a good replica on a registered node.
+    pub reported: u64,
+    pub corrupt_replicas: u64,
+    pub orphans: u64,
+    pub held_orphans: u64,
+}
+
 /// How many unknown replicas a node may hold and still have them deleted
 /// without an operator: 1 % of its known replicas, and at least 4.
 ///
@@ -140,12 +254,18 @@ pub struct BlockMap {
     /// Replicas we ordered deleted and the node has not confirmed yet.
     invalidated: HashMap<NodeId, HashSet<BlockId>>,
     /// Replicas of no block: when first reported, and whether held.
-    orphans: HashMap<NodeId, HashMap<BlockId, Orphan>>,
+    orphans: HashMap<NodeId, OrphanSet>,
     /// Restored from a checkpoint: every unknown replica is held.
     hold_all: bool,
     /// When replicas were added, for the full-report race (pruned).
     recent: HashMap<(BlockId, NodeId), Instant>,
     events: BlockEvents,
+    /// Nodes registered since this start (their replicas count as reported).
+    registered: HashSet<NodeId>,
+    /// Counters (see the module doc).
+    committed: u64,
+    reported_count: u64,
+    corrupt_replicas: u64,
 }
 
 impl BlockMap {
@@ -156,9 +276,93 @@ impl BlockMap {
             for n in &meta.replicas {
                 map.by_node.entry(*n).or_default().insert(id);
             }
-            map.blocks.insert(id, meta);
+            if let BlockOwner::File(_) = meta.owner {
+                map.committed += 1;
+            }
+            if let Some(old) = map.blocks.insert(id, meta) {
+                if let BlockOwner::File(_) = old.owner {
+                    map.committed -= 1;
+                }
+            }
         }
         map
+    }
+
+    /// The counters, read in O(1) (O(nodes) for the orphans).
+    pub fn counters(&self) -> BlockCounters {
+        BlockCounters {
+            committed: self.committed,
+            reported: self.reported_count,
+            corrupt_replicas: self.corrupt_replicas,
+            orphans: self.orphan_count(),
+            held_orphans: self.orphans.values().map(|o| o.held()).sum(),
+        }
+    }
+
+    /// The counters by a walk of everything (what they must equal).
+    pub fn recount(&self) -> BlockCounters {
+        let mut c = BlockCounters::default();
+        for meta in self.blocks.values() {
+            if let BlockOwner::File(_) = meta.owner {
+                c.committed += 1;
+            }
+            if self.is_reported(meta) {
+                c.reported += 1;
+            }
+        }
+        c.corrupt_replicas = self.corrupt.values().map(|m| m.len() as u64).sum();
+        for o in self.orphans.values() {
+            c.orphans += o.map.len() as u64;
+            c.held_orphans += o.map.values().filter(|x| x.held.is_some()).count() as u64;
+        }
+        c
+    }
+
+    /// A committed block with a good replica on a registered node.
+    fn is_reported(&self, meta: &BlockMeta) -> bool {
+        matches!(meta.owner, BlockOwner::File(_))
+            && meta.replicas.iter().any(|n| self.registered.contains(n))
+    }
+
+    fn reported_of(&self, id: &BlockId) -> bool {
+        self.blocks.get(id).is_some_and(|m| self.is_reported(m))
+    }
+
+    /// Adjusts the reported count after block `id` was `was` reported.
+    fn recount_reported(&mut self, id: &BlockId, was: bool) {
+        match (was, self.reported_of(id)) {
+            (false, true) => self.reported_count += 1,
+            (true, false) => self.reported_count -= 1,
+            _ => {}
+        }
+    }
+
+    /// `node` registered since this start: its replicas count as reported
+    /// from now on (once per node: O(its replicas)).
+    pub fn note_registered(&mut self, node: NodeId) {
+        if !self.registered.insert(node) {
+            return;
+        }
+        let Some(set) = self.by_node.get(&node) else {
+            return;
+        };
+        for b in set {
+            let Some(meta) = self.blocks.get(b) else {
+                continue;
+            };
+            let others = meta
+                .replicas
+                .iter()
+                .any(|n| *n != node && self.registered.contains(n));
+            if matches!(meta.owner, BlockOwner::File(_)) && !others {
+                self.reported_count += 1;
+            }
+        }
+    }
+
+    /// Is `node` among those [`Self::note_registered`] was told of?
+    pub fn is_noted_registered(&self, node: &NodeId) -> bool {
+        self.registered.contains(node)
     }
 
     pub fn get(&self, id: &BlockId) -> Option<&BlockMeta> {
@@ -197,7 +401,7 @@ impl BlockMap {
 
     /// Corrupt replicas known in all.
     pub fn corrupt_replica_count(&self) -> u64 {
-        self.corrupt.values().map(|m| m.len() as u64).sum()
+        self.corrupt_replicas
     }
 
     /// True when we ordered `node`'s replica of `id` deleted and it has not
@@ -229,12 +433,29 @@ impl BlockMap {
     pub fn insert(&mut self, id: BlockId, meta: BlockMeta, txn: &mut Txn) {
         if let Some(old) = self.blocks.remove(&id) {
             self.unindex(id, &old.replicas);
+            self.uncount(&old);
         }
         for n in &meta.replicas {
             self.by_node.entry(*n).or_default().insert(id);
         }
         txn.put_block(id, &meta);
+        if let BlockOwner::File(_) = meta.owner {
+            self.committed += 1;
+        }
+        if self.is_reported(&meta) {
+            self.reported_count += 1;
+        }
         self.blocks.insert(id, meta);
+    }
+
+    /// Takes a block leaving the map out of the counters.
+    fn uncount(&mut self, old: &BlockMeta) {
+        if let BlockOwner::File(_) = old.owner {
+            self.committed -= 1;
+        }
+        if self.is_reported(old) {
+            self.reported_count -= 1;
+        }
     }
 
     /// Forgets a block; returns every node that may hold bytes of it
@@ -244,6 +465,9 @@ impl BlockMap {
         let mut holders = Vec::new();
         if let Some(meta) = self.blocks.remove(&id) {
             self.unindex(id, &meta.replicas);
+            self.uncount(&meta);
+            // Its health no longer counts anywhere.
+            self.events.touched.insert(id);
             txn.del_block(id);
             for n in &meta.replicas {
                 self.recent.remove(&(id, *n));
@@ -255,6 +479,7 @@ impl BlockMap {
             holders.extend(rep.into_iter().map(|(n, _, _)| n));
         }
         if let Some(c) = self.corrupt.remove(&id) {
+            self.corrupt_replicas -= c.len() as u64;
             holders.extend(c.into_keys());
         }
         for set in self.invalidated.values_mut() {
@@ -316,8 +541,11 @@ impl BlockMap {
         if meta.replicas.contains(&node) {
             return false;
         }
+        let was = matches!(meta.owner, BlockOwner::File(_))
+            && meta.replicas.iter().any(|n| self.registered.contains(n));
         meta.replicas.push(node);
         txn.put_block(id, meta);
+        self.recount_reported(&id, was);
         self.by_node.entry(node).or_default().insert(id);
         self.recent.insert((id, node), now);
         self.events.touched.insert(id);
@@ -330,6 +558,7 @@ impl BlockMap {
         if let Some(rep) = self.reported.get_mut(&id) {
             rep.retain(|(n, _, _)| *n != node);
         }
+        let was = self.reported_of(&id);
         let Some(meta) = self.blocks.get_mut(&id) else {
             return false;
         };
@@ -339,6 +568,7 @@ impl BlockMap {
             return false;
         }
         txn.put_block(id, meta);
+        self.recount_reported(&id, was);
         if let Some(set) = self.by_node.get_mut(&node) {
             set.remove(&id);
         }
@@ -364,14 +594,14 @@ impl BlockMap {
             return false;
         }
         self.remove_replica(id, node, txn);
-        self.corrupt
-            .entry(id)
-            .or_default()
-            .entry(node)
-            .or_insert_with(|| CorruptReplica {
+        let entries = self.corrupt.entry(id).or_default();
+        if let std::collections::hash_map::Entry::Vacant(v) = entries.entry(node) {
+            v.insert(CorruptReplica {
                 reason: reason.to_string(),
                 delete_sent: false,
             });
+            self.corrupt_replicas += 1;
+        }
         self.events.touched.insert(id);
         self.events.lost.push((id, node));
         true
@@ -388,13 +618,17 @@ impl BlockMap {
     /// excess: reports of it are answered with `Delete` until the node
     /// confirms.
     pub fn invalidate(&mut self, id: BlockId, node: NodeId, txn: &mut Txn) {
+        let was = self.reported_of(&id);
         if let Some(meta) = self.blocks.get_mut(&id) {
             let before = meta.replicas.len();
             meta.replicas.retain(|n| *n != node);
             if meta.replicas.len() != before {
                 txn.put_block(id, meta);
+                // One replica fewer: its health may have changed.
+                self.events.touched.insert(id);
             }
         }
+        self.recount_reported(&id, was);
         if let Some(set) = self.by_node.get_mut(&node) {
             set.remove(&id);
         }
@@ -410,7 +644,12 @@ impl BlockMap {
 
     fn forget_aux(&mut self, id: BlockId, node: NodeId) {
         if let Some(m) = self.corrupt.get_mut(&id) {
-            m.remove(&node);
+            if m.remove(&node).is_some() {
+                self.corrupt_replicas -= 1;
+                // One corrupt replica fewer: a block with no good one left
+                // turns from corrupt to missing.
+                self.events.touched.insert(id);
+            }
             if m.is_empty() {
                 self.corrupt.remove(&id);
             }
@@ -462,17 +701,18 @@ impl BlockMap {
             } else {
                 hold
             };
-            let o = self
-                .orphans
-                .entry(node)
-                .or_default()
-                .entry(rb.id)
-                .or_insert(Orphan {
-                    first_seen: now,
-                    held,
-                });
-            if o.held.is_none() {
-                o.held = held;
+            let set = self.orphans.entry(node).or_default();
+            if !set.map.contains_key(&rb.id) {
+                set.insert(
+                    rb.id,
+                    Orphan {
+                        first_seen: now,
+                        held: None,
+                    },
+                );
+            }
+            if let Some(r) = held {
+                set.hold(&rb.id, r);
             }
             return ReportOutcome::Kept;
         };
@@ -581,16 +821,14 @@ impl BlockMap {
         let mut out = Vec::new();
         for (node, o) in self.orphans.iter_mut() {
             o.retain(|b, _| !self.blocks.contains_key(b));
-            let waiting = o.values().filter(|x| x.held.is_none()).count() as u64;
+            let waiting = o.len() as u64 - o.held();
             let known = self.by_node.get(node).map_or(0, |s| s.len() as u64);
             if waiting > orphan_share_limit(known) {
                 log::warn!(
                     "datanode {node} holds {waiting} replicas of unknown blocks beside {known} known ones: \
                      held until an operator decides (dfs orphans delete)"
                 );
-                for x in o.values_mut() {
-                    x.held.get_or_insert(HoldReason::Share);
-                }
+                o.hold_all(HoldReason::Share);
                 continue;
             }
             o.retain(|b, x| {
@@ -612,7 +850,7 @@ impl BlockMap {
         let mut out: Vec<(NodeId, BlockId)> = self
             .orphans
             .drain()
-            .flat_map(|(n, o)| o.into_keys().map(move |b| (n, b)))
+            .flat_map(|(n, o)| o.map.into_keys().map(move |b| (n, b)))
             .filter(|(_, b)| !self.blocks.contains_key(b))
             .collect();
         self.hold_all = false;
@@ -647,9 +885,7 @@ impl BlockMap {
         self.hold_all = hold;
         if hold {
             for o in self.orphans.values_mut() {
-                for x in o.values_mut() {
-                    x.held.get_or_insert(HoldReason::Restored);
-                }
+                o.hold_all(HoldReason::Restored);
             }
         }
     }
@@ -669,8 +905,8 @@ impl BlockMap {
         let mut reasons = Vec::new();
         let mut nodes = Vec::new();
         for (node, o) in &self.orphans {
-            let held = o.values().filter(|x| x.held.is_some()).count() as u64;
-            for r in o.values().filter_map(|x| x.held) {
+            let held = o.held();
+            for r in o.reasons() {
                 if !reasons.contains(&r) {
                     reasons.push(r);
                 }

@@ -64,6 +64,9 @@ pub struct Namespace {
     pending: HashMap<FileId, Pending>,
     pending_by_path: HashMap<DfsPath, FileId>,
     blocks: BlockMap,
+    /// Directories in `inodes` (the root included), kept as inodes come and
+    /// go so the summary never walks the tree; files are the rest.
+    directories: u64,
 }
 
 impl Namespace {
@@ -78,8 +81,10 @@ impl Namespace {
             pending: HashMap::new(),
             pending_by_path: HashMap::new(),
             blocks: BlockMap::default(),
+            directories: 0,
         };
         ns.install_root(now_ms, txn);
+        ns.directories = 1;
         ns
     }
 
@@ -125,6 +130,7 @@ impl Namespace {
             pending: HashMap::new(),
             pending_by_path: HashMap::new(),
             blocks: BlockMap::from_records(loaded.blocks),
+            directories: 0,
         };
         // Children by parent, gathered while the records go in (one name
         // copy each: the record keeps its own).
@@ -228,6 +234,8 @@ impl Namespace {
             log::warn!("metadata: block {id} has no owner; forgetting it");
             ns.blocks.remove(id, txn);
         }
+        // Counted once here; operations keep it from now on.
+        ns.directories = ns.inodes.values().filter(|i| i.is_dir()).count() as u64;
         ns
     }
 
@@ -334,6 +342,9 @@ impl Namespace {
         record.parent = parent;
         record.name = name.to_string();
         txn.put_inode(id, &record);
+        if record.file.is_none() {
+            self.directories += 1;
+        }
         self.inodes.insert(
             id,
             Box::new(Inode {
@@ -394,6 +405,7 @@ impl Namespace {
                 }
             }
         }
+        self.directories -= dirs;
         (files, dirs, bytes)
     }
 
@@ -488,35 +500,13 @@ impl Namespace {
             .count() as u64)
     }
 
-    /// `du`: totals under `path`, itself included.
+    /// `du`: totals under `path`, itself included, in one hold of the
+    /// caller's lock (the namesystem walks in steps instead, see
+    /// [`report::SummaryWalk`]).
     pub fn content_summary(&self, path: &DfsPath) -> Result<ContentSummary> {
-        let root = self.require(path)?;
-        let mut s = ContentSummary {
-            path: path.clone(),
-            length: 0,
-            file_count: 0,
-            directory_count: 0,
-            space_consumed: 0,
-            block_count: 0,
-        };
-        let mut stack = vec![root];
-        while let Some(inode) = stack.pop() {
-            match inode.file() {
-                None => {
-                    s.directory_count += 1;
-                    for id in inode.children.values() {
-                        stack.push(self.inode(*id)?);
-                    }
-                }
-                Some(f) => {
-                    s.file_count += 1;
-                    s.length += f.length;
-                    s.space_consumed += f.length * u64::from(f.replication);
-                    s.block_count += f.blocks.len() as u64;
-                }
-            }
-        }
-        Ok(s)
+        let mut walk = self.content_summary_start(path)?;
+        while !self.content_summary_step(&mut walk, usize::MAX) {}
+        Ok(walk.finish())
     }
 }
 
@@ -534,7 +524,7 @@ fn prefix(path: &DfsPath, depth: usize) -> String {
 }
 
 #[cfg(test)]
-mod apply_tests;
+pub(crate) mod apply_tests;
 #[cfg(test)]
 mod model_tests;
 #[cfg(test)]

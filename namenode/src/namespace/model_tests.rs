@@ -302,6 +302,7 @@ fn check(ops: Vec<Op>) {
         };
         assert_eq!(got, want, "{op:?} on {model:?}");
         assert_eq!(real.tree(), model, "after {op:?}");
+        real.ns.assert_counters_exact();
     }
 }
 

@@ -2,7 +2,13 @@
 //! cluster counts, safe-mode progress), and the replica bookkeeping that
 //! datanode reports drive. Node standing is the caller's knowledge, passed
 //! in as a [`NodeView`] snapshot.
-use super::inode::{Inode, InodeId};
+//!
+//! Counts come from counters kept as the tree and the block map change
+//! ([`Namespace::counters`], O(1)); [`Namespace::counts`] is the full walk
+//! they must agree with (startup, tests). Block health depends on which
+//! nodes are live, so it is tallied elsewhere (`replication`'s
+//! `HealthTally`, fed by the same events as the repair queues).
+use super::inode::InodeId;
 use super::Namespace;
 use crate::blocks::{BlockMap, BlockMeta, BlockOwner, ReportKind, ReportOutcome};
 use crate::datanodes::NodeView;
@@ -12,7 +18,7 @@ use crate::meta_store::Txn;
 use dfs_common::ids::{BlockId, NodeId};
 use dfs_common::path::DfsPath;
 use dfs_common::proto::client::{
-    BlockHealth, FileLocations, FileStatus, FsckProblem, FsckReport, LocatedBlock,
+    BlockHealth, ContentSummary, FileLocations, FileStatus, FsckProblem, FsckReport, LocatedBlock,
 };
 use dfs_common::proto::datanode::ReportedBlock;
 use dfs_common::proto::DatanodeInfo;
@@ -33,6 +39,41 @@ pub struct NamespaceCounts {
     pub files_being_written: u64,
     /// Replicas of no block waiting for their grace before deletion.
     pub orphan_replicas: u64,
+}
+
+/// An fsck under way: what is left to look at and what was found. Between
+/// steps the caller may release the namespace lock so writers are not
+/// held up by a large tree; the result is then *fuzzy*, as HDFS's fsck and
+/// content summary are when they yield their lock: what changes under a
+/// part not yet visited shows, what changes under a part already visited
+/// does not, and a subtree moved meanwhile may be counted twice or missed
+/// (under its new path or its old one). Each file and block is looked at
+/// as it is at that step.
+#[derive(Debug)]
+pub struct FsckWalk {
+    stack: Vec<(InodeId, DfsPath)>,
+    report: FsckReport,
+}
+
+impl FsckWalk {
+    /// The report (with `healthy` decided; the node counts are the caller's).
+    pub fn finish(mut self) -> FsckReport {
+        self.report.healthy = self.report.missing_blocks == 0 && self.report.corrupt_blocks == 0;
+        self.report
+    }
+}
+
+/// A `du` under way (fuzzy in the same way as [`FsckWalk`]).
+#[derive(Debug)]
+pub struct SummaryWalk {
+    stack: Vec<InodeId>,
+    summary: ContentSummary,
+}
+
+impl SummaryWalk {
+    pub fn finish(self) -> ContentSummary {
+        self.summary
+    }
 }
 
 /// Safe-mode progress: complete blocks, and those with at least one
@@ -73,8 +114,27 @@ impl Namespace {
         })
     }
 
-    /// Safe-mode progress (see [`ReportedBlocks`]).
+    /// Safe-mode progress (see [`ReportedBlocks`]): from the block map's
+    /// counters, once every node `view` calls registered has been noted
+    /// ([`Namespace::note_registered`]); otherwise (a registration not
+    /// noted, which the namesystem never leaves) by a walk.
     pub fn reported_blocks(&self, view: &NodeView) -> ReportedBlocks {
+        let noted = view
+            .nodes
+            .iter()
+            .all(|(n, s)| !s.registered || self.blocks.is_noted_registered(n));
+        if noted {
+            let c = self.blocks.counters();
+            return ReportedBlocks {
+                reported: c.reported,
+                total: c.committed,
+            };
+        }
+        self.reported_blocks_walk(view)
+    }
+
+    /// [`Self::reported_blocks`] by a walk of every block.
+    pub fn reported_blocks_walk(&self, view: &NodeView) -> ReportedBlocks {
         let mut r = ReportedBlocks::default();
         for (_, meta) in self.blocks.iter() {
             if let BlockOwner::File(_) = meta.owner {
@@ -129,37 +189,62 @@ impl Namespace {
     }
 
     /// `fsck path`: per-block replica health under `path`, listing at most
-    /// `max_problems` problem blocks.
+    /// `max_problems` problem blocks (in one hold of the caller's lock).
     pub fn fsck(&self, path: &DfsPath, view: &NodeView, max_problems: usize) -> Result<FsckReport> {
-        let root = self.require(path)?;
-        let mut r = FsckReport {
-            path: path.clone(),
-            files: 0,
-            directories: 0,
-            total_bytes: 0,
-            blocks: 0,
-            healthy_blocks: 0,
-            under_replicated_blocks: 0,
-            over_replicated_blocks: 0,
-            missing_blocks: 0,
-            healthy: true,
-            problems: Vec::new(),
-            ..Default::default()
-        };
-        let mut stack: Vec<(&Inode, DfsPath)> = vec![(root, path.clone())];
-        while let Some((inode, p)) = stack.pop() {
+        let mut walk = self.fsck_start(path)?;
+        while !self.fsck_step(&mut walk, view, max_problems, usize::MAX)? {}
+        Ok(walk.finish())
+    }
+
+    /// Starts an fsck of `path` that [`Self::fsck_step`] carries on (see
+    /// [`FsckWalk`]). 404 if `path` does not exist.
+    pub fn fsck_start(&self, path: &DfsPath) -> Result<FsckWalk> {
+        let root = self
+            .lookup(path)
+            .ok_or_else(|| NamenodeError::not_found(path))?;
+        Ok(FsckWalk {
+            stack: vec![(root, path.clone())],
+            report: FsckReport {
+                path: path.clone(),
+                healthy: true,
+                ..Default::default()
+            },
+        })
+    }
+
+    /// Looks at about `budget` inodes and blocks of `walk`; true when it is
+    /// done. Inodes gone since an earlier step are skipped.
+    pub fn fsck_step(
+        &self,
+        walk: &mut FsckWalk,
+        view: &NodeView,
+        max_problems: usize,
+        budget: usize,
+    ) -> Result<bool> {
+        let r = &mut walk.report;
+        let mut spent = 0usize;
+        while let Some((id, p)) = walk.stack.pop() {
+            if spent >= budget {
+                walk.stack.push((id, p));
+                return Ok(false);
+            }
+            spent += 1;
+            let Some(inode) = self.inodes.get(&id) else {
+                continue;
+            };
             let Some(f) = inode.file() else {
                 r.directories += 1;
                 for (name, id) in &inode.children {
                     let child = p.join(name).map_err(|e| {
                         NamenodeError::Internal(format!("stored name {name:?} is invalid: {e}"))
                     })?;
-                    stack.push((self.inode(*id)?, child));
+                    walk.stack.push((*id, child));
                 }
                 continue;
             };
             r.files += 1;
             r.total_bytes += f.length;
+            spent += f.blocks.len();
             for id in &f.blocks {
                 r.blocks += 1;
                 let counts = self.replica_counts(id, view);
@@ -183,16 +268,99 @@ impl Namespace {
                 }
             }
         }
-        r.healthy = r.missing_blocks == 0 && r.corrupt_blocks == 0;
-        Ok(r)
+        Ok(true)
     }
 
-    /// Files, directories, blocks of complete files, and their health.
+    /// Starts a `du` of `path` that [`Self::content_summary_step`] carries
+    /// on (see [`SummaryWalk`]). 404 if `path` does not exist.
+    pub fn content_summary_start(&self, path: &DfsPath) -> Result<SummaryWalk> {
+        let root = self
+            .lookup(path)
+            .ok_or_else(|| NamenodeError::not_found(path))?;
+        Ok(SummaryWalk {
+            stack: vec![root],
+            summary: ContentSummary {
+                path: path.clone(),
+                length: 0,
+                file_count: 0,
+                directory_count: 0,
+                space_consumed: 0,
+                block_count: 0,
+            },
+        })
+    }
+
+    /// Looks at up to `budget` inodes of `walk`; true when it is done.
+    /// Inodes gone since an earlier step are skipped.
+    pub fn content_summary_step(&self, walk: &mut SummaryWalk, budget: usize) -> bool {
+        let s = &mut walk.summary;
+        for _ in 0..budget {
+            let Some(id) = walk.stack.pop() else {
+                return true;
+            };
+            let Some(inode) = self.inodes.get(&id) else {
+                continue;
+            };
+            match inode.file() {
+                None => {
+                    s.directory_count += 1;
+                    walk.stack.extend(inode.children.values().copied());
+                }
+                Some(f) => {
+                    s.file_count += 1;
+                    s.length += f.length;
+                    s.space_consumed += f.length * u64::from(f.replication);
+                    s.block_count += f.blocks.len() as u64;
+                }
+            }
+        }
+        walk.stack.is_empty()
+    }
+
+    /// `node` registered since this start: its replicas count toward
+    /// safe-mode progress from now on (O(its replicas), once).
+    pub fn note_registered(&mut self, node: NodeId) {
+        self.blocks.note_registered(node);
+    }
+
+    /// Files, directories, blocks of complete files, files being written,
+    /// corrupt and unknown replicas, from counters: O(1) (O(datanodes) for
+    /// the unknown replicas). The block health fields are left 0.
+    pub fn counters(&self) -> NamespaceCounts {
+        let b = self.blocks.counters();
+        NamespaceCounts {
+            files: self.inodes.len() as u64 - self.directories,
+            directories: self.directories,
+            blocks: b.committed,
+            files_being_written: self.pending.len() as u64,
+            corrupt_replicas: b.corrupt_replicas,
+            orphan_replicas: b.orphans,
+            ..Default::default()
+        }
+    }
+
+    /// The health of committed block `id` against `view`, or `None` for a
+    /// block of a file being written or one no longer known.
+    pub fn block_health(&self, id: &BlockId, view: &NodeView) -> Option<BlockHealth> {
+        let meta = self.blocks.get(id)?;
+        let expected = self.expected_replication(meta)?;
+        let corrupt = self.blocks.corrupt_of(id).map_or(0, |m| m.len());
+        Some(block_health(
+            &count_replicas(&meta.replicas, corrupt, view),
+            expected,
+        ))
+    }
+
+    /// Files, directories, blocks of complete files, and their health, by
+    /// walking every inode and block: what [`Self::counters`] and the
+    /// health tally must agree with. Startup and tests only; never per
+    /// request.
     pub fn counts(&self, view: &NodeView) -> NamespaceCounts {
+        let recount = self.blocks.recount();
         let mut c = NamespaceCounts {
             files_being_written: self.pending.len() as u64,
-            corrupt_replicas: self.blocks.corrupt_replica_count(),
-            orphan_replicas: self.blocks.orphan_count(),
+            corrupt_replicas: recount.corrupt_replicas,
+            orphan_replicas: recount.orphans,
             ..Default::default()
         };
         for inode in self.inodes.values() {
@@ -297,5 +465,34 @@ impl Namespace {
             path = path.join(n).ok()?;
         }
         Some(self.status_of(self.inodes.get(&ino)?, path))
+    }
+}
+
+#[cfg(test)]
+impl Namespace {
+    /// Panics unless every counter equals what a full walk finds.
+    pub(crate) fn assert_counters_exact(&self) {
+        let walk = self.counts(&NodeView::default());
+        let c = self.counters();
+        assert_eq!(
+            (
+                c.files,
+                c.directories,
+                c.blocks,
+                c.files_being_written,
+                c.corrupt_replicas,
+                c.orphan_replicas
+            ),
+            (
+                walk.files,
+                walk.directories,
+                walk.blocks,
+                walk.files_being_written,
+                walk.corrupt_replicas,
+                walk.orphan_replicas
+            ),
+            "counters against a walk"
+        );
+        assert_eq!(self.blocks.counters(), self.blocks.recount());
     }
 }

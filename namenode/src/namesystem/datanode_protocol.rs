@@ -28,7 +28,11 @@ impl Namesystem {
         })
         .await?;
         {
-            let ns = self.lock()?;
+            let mut ns = self.lock()?;
+            // Its replicas count toward safe-mode progress from now on
+            // (under the same lock as the registration, so whoever sees the
+            // node registered finds it counted).
+            ns.note_registered(node);
             let mut q = self.repl();
             let mut sm = self.safemode();
             self.datanodes.register(&req.node, req.storage, now);

@@ -39,10 +39,6 @@ impl Namesystem {
         self.lock()?.count_after(path, name)
     }
 
-    pub fn content_summary(&self, path: &DfsPath) -> Result<ContentSummary> {
-        self.lock()?.content_summary(path)
-    }
-
     pub async fn rename(
         &self,
         src: &DfsPath,
