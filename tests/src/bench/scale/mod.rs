@@ -277,7 +277,7 @@ async fn measure_one(rep: &mut Report, n: usize, load: Duration) -> Result<()> {
     Ok(())
 }
 
-/// Probes for `secs`; with `writers`, 16 clients write 4 KiB files under
+/// Probes for `dur`; with `writers`, 16 clients write 4 KiB files under
 /// `/load` meanwhile and count them there.
 async fn run_probe(
     url: &str,
