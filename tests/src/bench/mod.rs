@@ -10,6 +10,9 @@
 //! - [`metadata`]: mkdir, stat, rename, list per second.
 //! - [`namespace`]: the namenode with a million files (memory, restart);
 //!   [`backup`]: `dfs backup` of it, alone and under load.
+//! - [`scale`]: the namenode with a bulk-loaded namespace of millions of
+//!   single-block files (memory per file, restart, endpoint latency under
+//!   writes).
 //! - [`repair`]: re-replication after a datanode is killed (`bench` and
 //!   `repairbench`).
 //! - [`memory`]: `membench`, peak RSS of every process against a limit.
@@ -32,12 +35,14 @@ pub mod parallel;
 pub mod process;
 pub mod repair;
 pub mod report;
+pub mod scale;
 pub mod small_files;
 pub mod suite;
 pub mod transfers;
 
 use anyhow::Result;
 use dfs_common::units::ByteSize;
+use std::time::Duration;
 
 pub const MIB: u64 = 1 << 20;
 pub const GIB: u64 = 1 << 30;
@@ -55,6 +60,11 @@ pub struct Sizes {
     pub meta_ops: usize,
     pub meta_ops_single: usize,
     pub namespace_files: usize,
+    /// Namespace sizes of the `scale` part, one fresh cluster each.
+    pub scale_files: Vec<usize>,
+    /// How long the `scale` part probes under writes (a quarter of it idle
+    /// first).
+    pub scale_load: Duration,
     pub repair: u64,
     pub repair_block: u64,
 }
@@ -70,6 +80,8 @@ impl Sizes {
             meta_ops: 10_000,
             meta_ops_single: 2000,
             namespace_files: 1_000_000,
+            scale_files: vec![1_000_000, 10_000_000],
+            scale_load: Duration::from_secs(20),
             repair: 3 * GIB,
             repair_block: 64 * MIB,
         }
@@ -85,6 +97,8 @@ impl Sizes {
             meta_ops: 1000,
             meta_ops_single: 200,
             namespace_files: 10_000,
+            scale_files: vec![20_000],
+            scale_load: Duration::from_secs(3),
             repair: 256 * MIB,
             repair_block: 16 * MIB,
         }

@@ -6,13 +6,14 @@
 //! on; no figure is asserted.
 //!
 //! Flags: `--quick`, `--json FILE`, `--only SECTIONS` (comma list of
-//! `transfers,small,meta,namespace,repair`; the ceilings always run),
-//! `--size SIZE` (big transfers), `--namespace-files N`, `--repair-size SIZE`.
+//! `transfers,small,meta,namespace,scale,repair`; the ceilings always run),
+//! `--size SIZE` (big transfers), `--namespace-files N`,
+//! `--scale-files N[,N...]`, `--repair-size SIZE`.
 use super::ceilings::{self, Ceilings};
 use super::context::{git_state, machine_info, utc_stamp};
 use super::repair::{self, RepairSetup};
 use super::report::{print_table, write_json, Report, RunInfo};
-use super::{metadata, namespace, small_files, transfers};
+use super::{metadata, namespace, scale, small_files, transfers};
 use super::{Args, Sizes, GIB, MB, MIB};
 use crate::cluster::{ClusterOptions, TestCluster};
 use anyhow::{ensure, Result};
@@ -20,11 +21,12 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// The parts, in the order they run: (`--only` key, title).
-const SECTIONS: [(&str, &str); 5] = [
+const SECTIONS: [(&str, &str); 6] = [
     ("transfers", "big transfers"),
     ("small", "4 KiB files"),
     ("meta", "metadata operations"),
     ("namespace", "namenode with many files"),
+    ("scale", "namenode at scale (bulk-loaded)"),
     ("repair", "re-replication"),
 ];
 
@@ -51,6 +53,16 @@ pub async fn run(args: &Args) -> Result<bool> {
     sizes.transfer = args.byte_size("--size", sizes.transfer)?;
     if let Some(s) = args.value("--namespace-files") {
         sizes.namespace_files = s.parse()?;
+    }
+    if let Some(s) = args.value("--scale-files") {
+        sizes.scale_files = s
+            .split(',')
+            .map(|n| n.trim().parse::<usize>())
+            .collect::<std::result::Result<_, _>>()?;
+        ensure!(
+            sizes.scale_files.iter().all(|&n| n > 0),
+            "--scale-files: sizes must be > 0"
+        );
     }
     sizes.repair = args.byte_size("--repair-size", sizes.repair)?;
     let only: Option<Vec<String>> = args
@@ -123,6 +135,10 @@ pub async fn run(args: &Args) -> Result<bool> {
         );
         let r = if key == "repair" {
             repair_part(&mut rep, &ceil, &sizes).await
+        } else if key == "scale" {
+            // A cluster per size, started by the part (it restarts the
+            // namenode on a store loaded behind its back).
+            scale::measure(&mut rep, &sizes).await
         } else {
             let mut cluster = TestCluster::start(ClusterOptions {
                 block_size: 64 * MIB,

@@ -14,6 +14,9 @@
 //! - mkdir, stat, rename per second (16 clients, and 1), listing a
 //!   10,000-entry directory;
 //! - the namenode with 1,000,000 files: resident memory, restart time;
+//! - the namenode with 1 M and 10 M bulk-loaded single-block files: memory
+//!   per file, restart time, latency of `/health`, `/metrics` and
+//!   `/api/v1/summary` while 16 clients write;
 //! - re-replication throughput after a datanode holding GiBs is killed
 //!   (a second cluster with 4 datanodes).
 //!
@@ -30,8 +33,10 @@
 //! `target/debug`, unless `DFS_BIN_DIR` says otherwise.
 //!
 //! Flags: `--quick`, `--json FILE`, `--only SECTIONS` (comma list of
-//! `transfers,small,meta,namespace,repair`; the ceilings always run),
-//! `--size SIZE` (big transfers), `--namespace-files N`, `--repair-size SIZE`.
+//! `transfers,small,meta,namespace,scale,repair`; the ceilings always run),
+//! `--size SIZE` (big transfers), `--namespace-files N`,
+//! `--scale-files N[,N...]` (default 1000000,10000000; 20000 with
+//! `--quick`), `--repair-size SIZE`.
 //!
 //! The measurements live in the library, `dfs_tests::bench` (one module a
 //! part); this main only starts the runtime.
