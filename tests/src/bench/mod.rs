@@ -80,7 +80,7 @@ impl Sizes {
             meta_ops: 10_000,
             meta_ops_single: 2000,
             namespace_files: 1_000_000,
-            scale_files: vec![1_000_000, 10_000_000],
+            scale_files: vec![1_000_000],
             scale_load: Duration::from_secs(20),
             repair: 3 * GIB,
             repair_block: 64 * MIB,

@@ -35,7 +35,7 @@
 //! Flags: `--quick`, `--json FILE`, `--only SECTIONS` (comma list of
 //! `transfers,small,meta,namespace,scale,repair`; the ceilings always run),
 //! `--size SIZE` (big transfers), `--namespace-files N`,
-//! `--scale-files N[,N...]` (default 1000000,10000000; 20000 with
+//! `--scale-files N[,N...]` (default 1000000, 10000000 on request; 20000 with
 //! `--quick`), `--repair-size SIZE`.
 //!
 //! The measurements live in the library, `dfs_tests::bench` (one module a
