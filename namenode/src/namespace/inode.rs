@@ -1,11 +1,26 @@
-//! Inodes: the records of the directory tree, as kept in memory and (the
-//! `*Record` / `PendingFile` parts, defined in `records`) as stored by `meta_store`.
+//! Inodes: the records of the directory tree, as kept in memory, compact
+//! (HDFS INode), and as stored by `meta_store` (the `*Record` /
+//! `PendingFile` parts, defined in `records`).
 //!
-//! A directory is an inode without [`FileMeta`]; its children live only in
-//! memory (rebuilt at load from every inode's `parent` + `name`), so a rename
-//! rewrites exactly one inode record plus the two parents' mtimes.
-use dfs_common::ids::NodeId;
-use std::collections::BTreeMap;
+//! Memory shape, for namespaces of tens of millions of files (about 150
+//! bytes an inode, as HDFS):
+//! - the name inline up to 24 bytes ([`CompactString`]), held once: a
+//!   directory's entries are its children's ids sorted by *their* names, so
+//!   a lookup is a binary search through the inodes (HDFS keeps a sorted
+//!   child array the same way);
+//! - owner and group as [`NameId`]s into the namespace's [`Names`] (a
+//!   cluster has few principals and millions of inodes);
+//! - a file's block list inline when it has one block.
+//!
+//! A directory's children live only in memory (rebuilt at load from every
+//! inode's `parent` + `name`), so a rename rewrites exactly one inode record
+//! plus the two parents' mtimes. Every change is written as an
+//! [`InodeRecord`] ([`Inode::to_record`]); the store never sees this shape.
+use compact_str::CompactString;
+use dfs_common::checksum::Sha256Digest;
+use dfs_common::ids::{BlockId, NodeId};
+use smallvec::SmallVec;
+use std::collections::HashMap;
 use tokio::time::Instant;
 
 pub use crate::records::{
@@ -19,21 +34,157 @@ pub const NO_PARENT: InodeId = 0;
 /// The first id handed to a new inode.
 pub const FIRST_FREE_ID: InodeId = 2;
 
-/// An inode in memory.
+/// An owner or group name, interned in [`Names`]. Memory only: records
+/// store the names themselves, so ids may differ between namenodes.
+pub type NameId = u32;
+
+/// The owner and group names in use, each held once. Never shrinks (a
+/// cluster has a handful of principals).
+#[derive(Debug, Default)]
+pub struct Names {
+    names: Vec<CompactString>,
+    ids: HashMap<CompactString, NameId>,
+}
+
+impl Names {
+    /// The id of `name`, adding it if new.
+    pub fn intern(&mut self, name: &str) -> NameId {
+        if let Some(&id) = self.ids.get(name) {
+            return id;
+        }
+        let id = self.names.len() as NameId;
+        self.names.push(name.into());
+        self.ids.insert(name.into(), id);
+        id
+    }
+
+    /// The id of `name`, if any inode has used it.
+    pub fn find(&self, name: &str) -> Option<NameId> {
+        self.ids.get(name).copied()
+    }
+
+    /// The name behind `id` ("" for an id not handed out, which cannot
+    /// happen: ids only come from [`Names::intern`]).
+    pub fn get(&self, id: NameId) -> &str {
+        self.names.get(id as usize).map_or("", |n| n.as_str())
+    }
+}
+
+/// What a complete file is made of, in memory ([`FileMeta`] as stored).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileData {
+    pub length: u64,
+    pub replication: u16,
+    pub block_size: u64,
+    /// In file order; every block but the last is `block_size` long.
+    pub blocks: SmallVec<[BlockId; 1]>,
+    /// The whole file's SHA-256.
+    pub sha256: Sha256Digest,
+}
+
+impl From<FileMeta> for FileData {
+    fn from(m: FileMeta) -> Self {
+        FileData {
+            length: m.length,
+            replication: m.replication,
+            block_size: m.block_size,
+            blocks: SmallVec::from_vec(m.blocks),
+            sha256: m.sha256,
+        }
+    }
+}
+
+impl FileData {
+    pub fn to_meta(&self) -> FileMeta {
+        FileMeta {
+            length: self.length,
+            replication: self.replication,
+            block_size: self.block_size,
+            blocks: self.blocks.to_vec(),
+            sha256: self.sha256,
+        }
+    }
+}
+
+/// A directory (its entries) or a file (its content).
+#[derive(Debug, Clone)]
+pub enum Kind {
+    /// Children's ids, sorted by their names (no two alike).
+    Dir(Vec<InodeId>),
+    File(FileData),
+}
+
+/// An inode in memory; its id is its key in the namespace.
 #[derive(Debug, Clone)]
 pub struct Inode {
-    pub id: InodeId,
-    pub record: InodeRecord,
-    /// Entries of a directory, sorted by name; always empty for a file.
-    pub children: BTreeMap<String, InodeId>,
+    pub parent: InodeId,
+    /// Empty for the root.
+    pub name: CompactString,
+    /// Milliseconds since the Unix epoch.
+    pub mtime: u64,
+    pub atime: u64,
+    pub owner: NameId,
+    pub group: NameId,
+    pub permission: u16,
+    pub kind: Kind,
 }
 
 impl Inode {
-    pub fn is_dir(&self) -> bool {
-        self.record.file.is_none()
+    /// The in-memory inode for a stored record (no children yet).
+    pub fn from_record(rec: InodeRecord, names: &mut Names) -> Self {
+        Inode {
+            parent: rec.parent,
+            name: rec.name.into(),
+            mtime: rec.mtime,
+            atime: rec.atime,
+            owner: names.intern(&rec.owner),
+            group: names.intern(&rec.group),
+            permission: rec.permission,
+            kind: match rec.file {
+                None => Kind::Dir(Vec::new()),
+                Some(f) => Kind::File(f.into()),
+            },
+        }
     }
-    pub fn file(&self) -> Option<&FileMeta> {
-        self.record.file.as_ref()
+
+    /// The record that stores this inode.
+    pub fn to_record(&self, names: &Names) -> InodeRecord {
+        InodeRecord {
+            parent: self.parent,
+            name: self.name.to_string(),
+            mtime: self.mtime,
+            atime: self.atime,
+            owner: names.get(self.owner).to_string(),
+            group: names.get(self.group).to_string(),
+            permission: self.permission,
+            file: self.file().map(FileData::to_meta),
+        }
+    }
+
+    pub fn is_dir(&self) -> bool {
+        matches!(self.kind, Kind::Dir(_))
+    }
+
+    pub fn file(&self) -> Option<&FileData> {
+        match &self.kind {
+            Kind::File(f) => Some(f),
+            Kind::Dir(_) => None,
+        }
+    }
+
+    pub fn file_mut(&mut self) -> Option<&mut FileData> {
+        match &mut self.kind {
+            Kind::File(f) => Some(f),
+            Kind::Dir(_) => None,
+        }
+    }
+
+    /// A directory's entries, sorted by name; none for a file.
+    pub fn children(&self) -> &[InodeId] {
+        match &self.kind {
+            Kind::Dir(c) => c,
+            Kind::File(_) => &[],
+        }
     }
 }
 

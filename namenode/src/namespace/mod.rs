@@ -38,9 +38,8 @@ use crate::meta_store::{Loaded, Txn};
 use dfs_common::ids::{BlockId, FileId, NodeId};
 use dfs_common::path::DfsPath;
 use dfs_common::proto::client::{ContentSummary, DirectoryListing, FileStatus, FileType};
-use inode::{Inode, InodeId, InodeRecord, Pending, FIRST_FREE_ID, NO_PARENT, ROOT_ID};
-use std::collections::{BTreeMap, HashMap};
-use std::ops::Bound;
+use inode::{Inode, InodeId, InodeRecord, Kind, Names, Pending, FIRST_FREE_ID, NO_PARENT, ROOT_ID};
+use std::collections::HashMap;
 use tokio::time::Instant;
 
 /// Entries a listing returns when the caller gives no limit.
@@ -55,6 +54,8 @@ pub type Deletions = Vec<(NodeId, BlockId)>;
 pub struct Namespace {
     /// Boxed: the map's slots stay small (it sizes to powers of two).
     inodes: HashMap<InodeId, Box<Inode>>,
+    /// Owner and group names the inodes refer to.
+    names: Names,
     next_inode: InodeId,
     /// Commands applied so far (the index of the last one); recorded with
     /// each command's changes, in the same batch.
@@ -74,6 +75,7 @@ impl Namespace {
     pub fn new(now_ms: u64, txn: &mut Txn) -> Self {
         let mut ns = Namespace {
             inodes: HashMap::new(),
+            names: Names::default(),
             next_inode: FIRST_FREE_ID,
             applied: 0,
             retry: retry::RetryCache::default(),
@@ -92,14 +94,8 @@ impl Namespace {
         let rec = InodeRecord::new_dir(NO_PARENT, "", now_ms);
         txn.put_inode(ROOT_ID, &rec);
         txn.put_next_inode(self.next_inode);
-        self.inodes.insert(
-            ROOT_ID,
-            Box::new(Inode {
-                id: ROOT_ID,
-                record: rec,
-                children: BTreeMap::new(),
-            }),
-        );
+        let root = Inode::from_record(rec, &mut self.names);
+        self.inodes.insert(ROOT_ID, Box::new(root));
     }
 
     /// Rebuilds the namespace from stored records. Inconsistencies (which a
@@ -115,6 +111,7 @@ impl Namespace {
             .unwrap_or(ROOT_ID);
         let mut ns = Namespace {
             inodes: HashMap::with_capacity(loaded.inodes.len()),
+            names: Names::default(),
             next_inode: loaded
                 .next_inode
                 .unwrap_or(FIRST_FREE_ID)
@@ -132,24 +129,14 @@ impl Namespace {
             blocks: BlockMap::from_records(loaded.blocks),
             directories: 0,
         };
-        // Children by parent, gathered while the records go in (one name
-        // copy each: the record keeps its own).
-        let mut by_parent: HashMap<InodeId, Vec<(String, InodeId)>> = HashMap::new();
+        // Children by parent, gathered while the records go in.
+        let mut by_parent: HashMap<InodeId, Vec<InodeId>> = HashMap::new();
         for (id, record) in loaded.inodes {
             if id != ROOT_ID {
-                by_parent
-                    .entry(record.parent)
-                    .or_default()
-                    .push((record.name.clone(), id));
+                by_parent.entry(record.parent).or_default().push(id);
             }
-            ns.inodes.insert(
-                id,
-                Box::new(Inode {
-                    id,
-                    record,
-                    children: BTreeMap::new(),
-                }),
-            );
+            let inode = Inode::from_record(record, &mut ns.names);
+            ns.inodes.insert(id, Box::new(inode));
         }
         if !ns.inodes.get(&ROOT_ID).is_some_and(|i| i.is_dir()) {
             log::warn!("metadata has no root directory; creating /");
@@ -161,31 +148,38 @@ impl Namespace {
         let mut attached = vec![ROOT_ID];
         let mut stack = vec![ROOT_ID];
         while let Some(dir) = stack.pop() {
-            let mut kids = by_parent.remove(&dir).unwrap_or_default();
+            let kids = by_parent.remove(&dir).unwrap_or_default();
             let is_dir = ns.inodes.get(&dir).is_some_and(|i| i.is_dir());
             if !is_dir {
-                for (name, kid) in kids {
+                for kid in kids {
+                    let name = ns.inodes.get(&kid).map_or("", |i| i.name.as_str());
                     log::error!(
                         "metadata: inode {kid} ({name:?}) cannot be attached to {dir}; dropping it"
                     );
                 }
                 continue;
             }
-            kids.sort_unstable();
-            let mut children: Vec<(String, InodeId)> = Vec::with_capacity(kids.len());
-            for (name, kid) in kids {
-                if children.last().is_some_and(|(n, _)| *n == name) {
+            let mut named: Vec<(&str, InodeId)> = kids
+                .iter()
+                .map(|k| (ns.inodes.get(k).map_or("", |i| i.name.as_str()), *k))
+                .collect();
+            named.sort_unstable();
+            let mut children: Vec<InodeId> = Vec::with_capacity(named.len());
+            let mut last: Option<&str> = None;
+            for (name, kid) in named {
+                if last == Some(name) {
                     log::error!(
                         "metadata: inode {kid} ({name:?}) cannot be attached to {dir}; dropping it"
                     );
                     continue;
                 }
+                last = Some(name);
                 attached.push(kid);
                 stack.push(kid);
-                children.push((name, kid));
+                children.push(kid);
             }
             if let Some(p) = ns.inodes.get_mut(&dir) {
-                p.children = children.into_iter().collect();
+                p.kind = Kind::Dir(children);
             }
         }
         if attached.len() != ns.inodes.len() {
@@ -259,16 +253,54 @@ impl Namespace {
     pub fn lookup(&self, path: &DfsPath) -> Option<InodeId> {
         let mut cur = ROOT_ID;
         for c in path.components() {
-            cur = *self.inodes.get(&cur)?.children.get(c)?;
+            cur = self.child(self.inodes.get(&cur)?, c)?;
         }
         Some(cur)
     }
 
-    fn require(&self, path: &DfsPath) -> Result<&Inode> {
+    /// The name of inode `id` ("" if it is missing, which no invariant
+    /// allows: it sorts first and matches no real name).
+    fn name_of(&self, id: InodeId) -> &str {
+        self.inodes.get(&id).map_or("", |i| i.name.as_str())
+    }
+
+    /// Where `name` is, or would go, among `dir`'s entries.
+    fn child_slot(&self, dir: &Inode, name: &str) -> std::result::Result<usize, usize> {
+        dir.children()
+            .binary_search_by(|&k| self.name_of(k).cmp(name))
+    }
+
+    /// The entry `name` of directory `dir`.
+    fn child(&self, dir: &Inode, name: &str) -> Option<InodeId> {
+        let slot = self.child_slot(dir, name).ok()?;
+        dir.children().get(slot).copied()
+    }
+
+    /// `dir`'s entries after `name` (all with `None`), in name order.
+    fn children_after<'a>(&self, dir: &'a Inode, name: Option<&str>) -> &'a [InodeId] {
+        let kids = dir.children();
+        let from = match name.filter(|s| !s.is_empty()) {
+            None => 0,
+            Some(n) => match self.child_slot(dir, n) {
+                Ok(i) => i + 1,
+                Err(i) => i,
+            },
+        };
+        kids.get(from..).unwrap_or(&[])
+    }
+
+    /// Writes inode `id` as it is in memory to `txn`.
+    fn persist(&self, id: InodeId, txn: &mut Txn) -> Result<()> {
+        let rec = self.inode(id)?.to_record(&self.names);
+        txn.put_inode(id, &rec);
+        Ok(())
+    }
+
+    fn require(&self, path: &DfsPath) -> Result<(InodeId, &Inode)> {
         let id = self
             .lookup(path)
             .ok_or_else(|| NamenodeError::not_found(path))?;
-        self.inode(id)
+        Ok((id, self.inode(id)?))
     }
 
     /// The directory that would hold `path`: 404 if it is missing, 409 if a
@@ -281,13 +313,13 @@ impl Namespace {
         let mut depth = 0;
         for c in parent.components() {
             depth += 1;
-            match self.inode(cur)?.children.get(c) {
+            match self.child(self.inode(cur)?, c) {
                 None => {
                     return Err(NamenodeError::NotFound(format!(
                         "parent directory {parent} does not exist"
                     )));
                 }
-                Some(&id) => {
+                Some(id) => {
                     if !self.inode(id)?.is_dir() {
                         return Err(NamenodeError::NotADirectory(format!(
                             "{} is a file, not a directory",
@@ -307,9 +339,9 @@ impl Namespace {
         let mut cur = ROOT_ID;
         let mut depth = 0;
         for c in dir.components() {
-            match self.inode(cur)?.children.get(c) {
+            match self.child(self.inode(cur)?, c) {
                 None => return Ok(depth),
-                Some(&id) => {
+                Some(id) => {
                     depth += 1;
                     if !self.inode(id)?.is_dir() {
                         return Err(NamenodeError::NotADirectory(format!(
@@ -335,7 +367,16 @@ impl Namespace {
     ) -> Result<InodeId> {
         // As HDFS: a new file or directory takes its parent's group (so a
         // group-shared directory shares what is made in it).
-        record.group = self.inode(parent)?.record.group.clone();
+        let p = self.inode(parent)?;
+        record.group = self.names.get(p.group).to_string();
+        let slot = match self.child_slot(p, name) {
+            Err(slot) => slot,
+            Ok(_) => {
+                return Err(NamenodeError::Internal(format!(
+                    "{name:?} is already an entry of inode {parent}"
+                )))
+            }
+        };
         let id = self.next_inode;
         self.next_inode += 1;
         txn.put_next_inode(self.next_inode);
@@ -345,31 +386,45 @@ impl Namespace {
         if record.file.is_none() {
             self.directories += 1;
         }
-        self.inodes.insert(
-            id,
-            Box::new(Inode {
-                id,
-                record,
-                children: BTreeMap::new(),
-            }),
-        );
+        let inode = Inode::from_record(record, &mut self.names);
+        self.inodes.insert(id, Box::new(inode));
         let p = self.inode_mut(parent)?;
-        p.children.insert(name.to_string(), id);
-        p.record.mtime = now_ms;
-        txn.put_inode(parent, &p.record);
+        if let Kind::Dir(kids) = &mut p.kind {
+            kids.insert(slot, id);
+        }
+        p.mtime = now_ms;
+        self.persist(parent, txn)?;
         Ok(id)
+    }
+
+    /// Links inode `id` (already named) into directory `parent`.
+    fn link(&mut self, parent: InodeId, id: InodeId) -> Result<()> {
+        let name = self.inode(id)?.name.clone();
+        let slot = match self.child_slot(self.inode(parent)?, &name) {
+            Err(slot) => slot,
+            Ok(_) => {
+                return Err(NamenodeError::Internal(format!(
+                    "{name:?} is already an entry of inode {parent}"
+                )))
+            }
+        };
+        if let Kind::Dir(kids) = &mut self.inode_mut(parent)?.kind {
+            kids.insert(slot, id);
+        }
+        Ok(())
     }
 
     /// Unlinks `id` from its parent (the inode itself stays in `inodes`).
     fn unlink(&mut self, id: InodeId, now_ms: u64, txn: &mut Txn) -> Result<()> {
-        let (parent, name) = {
-            let i = self.inode(id)?;
-            (i.record.parent, i.record.name.clone())
-        };
+        let parent = self.inode(id)?.parent;
+        let p = self.inode(parent)?;
+        let slot = self.child_slot(p, &self.inode(id)?.name);
         let p = self.inode_mut(parent)?;
-        p.children.remove(&name);
-        p.record.mtime = now_ms;
-        txn.put_inode(parent, &p.record);
+        if let (Ok(slot), Kind::Dir(kids)) = (slot, &mut p.kind) {
+            kids.remove(slot);
+        }
+        p.mtime = now_ms;
+        self.persist(parent, txn)?;
         Ok(())
     }
 
@@ -389,12 +444,12 @@ impl Namespace {
                 continue;
             };
             txn.del_inode(cur);
-            match inode.record.file {
-                None => {
+            match inode.kind {
+                Kind::Dir(kids) => {
                     dirs += 1;
-                    stack.extend(inode.children.values().copied());
+                    stack.extend(kids);
                 }
-                Some(f) => {
+                Kind::File(f) => {
                     files += 1;
                     bytes += f.length;
                     for b in f.blocks {
@@ -410,9 +465,9 @@ impl Namespace {
     }
 
     /// The status of inode `id`, known to be at `path`.
-    fn status_of(&self, inode: &Inode, path: DfsPath) -> FileStatus {
-        let r = &inode.record;
-        let (file_type, length, replication, block_size, sha256, blocks) = match &r.file {
+    fn status_of(&self, id: InodeId, inode: &Inode, path: DfsPath) -> FileStatus {
+        let r = inode;
+        let (file_type, length, replication, block_size, sha256, blocks) = match r.file() {
             None => (FileType::Directory, 0, 0, 0, None, 0),
             Some(f) => (
                 FileType::File,
@@ -432,13 +487,13 @@ impl Namespace {
             block_size,
             modification_time: r.mtime,
             access_time: r.atime,
-            owner: r.owner.clone(),
-            group: r.group.clone(),
+            owner: self.names.get(r.owner).to_string(),
+            group: self.names.get(r.group).to_string(),
             permission: r.permission,
             sha256,
-            children: inode.children.len() as u64,
+            children: inode.children().len() as u64,
             blocks,
-            inode_id: inode.id,
+            inode_id: id,
         }
     }
 
@@ -446,8 +501,8 @@ impl Namespace {
 
     /// `stat`.
     pub fn status(&self, path: &DfsPath) -> Result<FileStatus> {
-        let inode = self.require(path)?;
-        Ok(self.status_of(inode, path.clone()))
+        let (id, inode) = self.require(path)?;
+        Ok(self.status_of(id, inode, path.clone()))
     }
 
     /// `ls`: a directory's entries sorted by name, after `start_after`, at
@@ -458,11 +513,11 @@ impl Namespace {
         start_after: Option<&str>,
         limit: Option<u32>,
     ) -> Result<DirectoryListing> {
-        let inode = self.require(path)?;
+        let (id, inode) = self.require(path)?;
         if !inode.is_dir() {
             return Ok(DirectoryListing {
                 path: path.clone(),
-                entries: vec![self.status_of(inode, path.clone())],
+                entries: vec![self.status_of(id, inode, path.clone())],
                 has_more: false,
             });
         }
@@ -470,19 +525,16 @@ impl Namespace {
             None | Some(0) => DEFAULT_LIST_LIMIT,
             Some(n) => n.min(MAX_LIST_LIMIT),
         } as usize;
-        let lower = match start_after {
-            Some(s) if !s.is_empty() => Bound::Excluded(s),
-            _ => Bound::Unbounded,
-        };
-        let mut entries = Vec::with_capacity(limit.min(inode.children.len()));
-        let mut range = inode.children.range::<str, _>((lower, Bound::Unbounded));
-        for (name, id) in range.by_ref().take(limit) {
-            let child_path = path.join(name).map_err(|e| {
-                NamenodeError::Internal(format!("stored name {name:?} is invalid: {e}"))
+        let after = self.children_after(inode, start_after);
+        let mut entries = Vec::with_capacity(limit.min(after.len()));
+        for &kid in after.iter().take(limit) {
+            let child = self.inode(kid)?;
+            let child_path = path.join(&child.name).map_err(|e| {
+                NamenodeError::Internal(format!("stored name {:?} is invalid: {e}", child.name))
             })?;
-            entries.push(self.status_of(self.inode(*id)?, child_path));
+            entries.push(self.status_of(kid, child, child_path));
         }
-        let has_more = range.next().is_some();
+        let has_more = after.len() > limit;
         Ok(DirectoryListing {
             path: path.clone(),
             entries,
@@ -493,11 +545,8 @@ impl Namespace {
     /// How many entries of the directory at `path` sort after `name`
     /// (WebHDFS LISTSTATUS_BATCH's `remainingEntries`); 0 for a file.
     pub fn count_after(&self, path: &DfsPath, name: &str) -> Result<u64> {
-        let inode = self.require(path)?;
-        Ok(inode
-            .children
-            .range::<str, _>((Bound::Excluded(name), Bound::Unbounded))
-            .count() as u64)
+        let (_, inode) = self.require(path)?;
+        Ok(self.children_after(inode, Some(name)).len() as u64)
     }
 
     /// `du`: totals under `path`, itself included, in one hold of the

@@ -44,7 +44,7 @@ impl Namespace {
         if let Some(id) = self.lookup(path) {
             let inode = self.inode(id)?;
             if inode.is_dir() {
-                return Ok(self.status_of(inode, path.clone()));
+                return Ok(self.status_of(id, inode, path.clone()));
             }
             return Err(NamenodeError::AlreadyExists(format!(
                 "{path} already exists and is a file"
@@ -59,7 +59,7 @@ impl Namespace {
             )));
         }
         let id = self.make_dirs_as(path, owner, permission, now_ms, txn)?;
-        Ok(self.status_of(self.inode(id)?, path.clone()))
+        Ok(self.status_of(id, self.inode(id)?, path.clone()))
     }
 
     /// `mkdir -p dir` once [`Self::check_mkdirs`] passed: the directories
@@ -82,7 +82,7 @@ impl Namespace {
     ) -> Result<InodeId> {
         let mut cur = ROOT_ID;
         for c in dir.components() {
-            let existing = self.inode(cur)?.children.get(c).copied();
+            let existing = self.child(self.inode(cur)?, c);
             cur = match existing {
                 Some(id) => id,
                 None => {
@@ -117,8 +117,17 @@ impl Namespace {
         let id = self
             .lookup(path)
             .ok_or_else(|| NamenodeError::not_found(path))?;
-        let inode = self.inode_mut(id)?;
-        let r = &mut inode.record;
+        let owner = req
+            .owner
+            .as_deref()
+            .filter(|o| !o.is_empty())
+            .map(|o| self.names.intern(o));
+        let group = req
+            .group
+            .as_deref()
+            .filter(|g| !g.is_empty())
+            .map(|g| self.names.intern(g));
+        let r = self.inode_mut(id)?;
         if let Some(t) = req.modification_time {
             r.mtime = t;
         }
@@ -128,14 +137,14 @@ impl Namespace {
         if let Some(p) = req.permission {
             r.permission = p;
         }
-        if let Some(o) = req.owner.as_deref().filter(|o| !o.is_empty()) {
-            r.owner = o.to_string();
+        if let Some(o) = owner {
+            r.owner = o;
         }
-        if let Some(g) = req.group.as_deref().filter(|g| !g.is_empty()) {
-            r.group = g.to_string();
+        if let Some(g) = group {
+            r.group = g;
         }
-        txn.put_inode(id, &inode.record);
-        Ok(self.status_of(self.inode(id)?, path.clone()))
+        self.persist(id, txn)?;
+        Ok(self.status_of(id, self.inode(id)?, path.clone()))
     }
 
     /// `mv src dst`. When `dst` is an existing directory, `src` moves into
@@ -168,7 +177,7 @@ impl Namespace {
             _ => dst.clone(),
         };
         if target == *src {
-            return Ok(self.status_of(self.inode(src_id)?, target));
+            return Ok(self.status_of(src_id, self.inode(src_id)?, target));
         }
         if target.starts_with(src) {
             return Err(NamenodeError::InvalidArgument(format!(
@@ -210,18 +219,16 @@ impl Namespace {
             self.remove_subtree(old, txn, dels);
         }
         self.unlink(src_id, now_ms, txn)?;
-        let name = target.name().unwrap_or_default().to_string();
         {
             let inode = self.inode_mut(src_id)?;
-            inode.record.parent = new_parent;
-            inode.record.name = name.clone();
-            txn.put_inode(src_id, &inode.record);
+            inode.parent = new_parent;
+            inode.name = target.name().unwrap_or_default().into();
         }
-        let p = self.inode_mut(new_parent)?;
-        p.children.insert(name, src_id);
-        p.record.mtime = now_ms;
-        txn.put_inode(new_parent, &p.record);
-        Ok(self.status_of(self.inode(src_id)?, target))
+        self.persist(src_id, txn)?;
+        self.link(new_parent, src_id)?;
+        self.inode_mut(new_parent)?.mtime = now_ms;
+        self.persist(new_parent, txn)?;
+        Ok(self.status_of(src_id, self.inode(src_id)?, target))
     }
 
     /// `rm [-r]`. 404 when missing; 409 on a non-empty directory without
@@ -242,7 +249,7 @@ impl Namespace {
             .lookup(path)
             .ok_or_else(|| NamenodeError::not_found(path))?;
         let inode = self.inode(id)?;
-        if inode.is_dir() && !inode.children.is_empty() && !recursive {
+        if inode.is_dir() && !inode.children().is_empty() && !recursive {
             return Err(NamenodeError::NotEmpty(format!(
                 "directory {path} is not empty"
             )));
@@ -271,25 +278,24 @@ impl Namespace {
             .lookup(path)
             .ok_or_else(|| NamenodeError::not_found(path))?;
         let inode = self.inode_mut(id)?;
-        let Some(FileMeta {
-            replication: r,
-            blocks,
-            ..
-        }) = inode.record.file.as_mut()
-        else {
+        let Some(f) = inode.file_mut() else {
             return Err(NamenodeError::IsADirectory(format!(
                 "{path} is a directory; replication applies to files"
             )));
         };
-        let changed = *r != replication;
-        *r = replication;
-        let blocks = if changed { blocks.clone() } else { Vec::new() };
-        txn.put_inode(id, &inode.record);
+        let changed = f.replication != replication;
+        f.replication = replication;
+        let blocks = if changed {
+            f.blocks.to_vec()
+        } else {
+            Vec::new()
+        };
+        self.persist(id, txn)?;
         // Up: copies are queued; down: excess replicas are trimmed.
         for b in blocks {
             self.blocks.touch(b);
         }
-        Ok(self.status_of(self.inode(id)?, path.clone()))
+        Ok(self.status_of(id, self.inode(id)?, path.clone()))
     }
 
     /// A new file inode record (used by `complete`).

@@ -13,7 +13,7 @@
 //! directory below it (recursive delete), or ownership of the target
 //! (chmod, chown). A missing target is not a permission problem here: the
 //! operation itself then answers 404.
-use super::inode::{Inode, InodeId, ROOT_ID};
+use super::inode::{Inode, InodeId, Names, ROOT_ID};
 use super::Namespace;
 use crate::error::{NamenodeError, Result};
 use dfs_common::path::DfsPath;
@@ -91,14 +91,14 @@ pub fn mode_text(mode: u16) -> String {
 }
 
 /// Whether `who` has `access` on `inode` by its mode bits.
-pub fn allowed(inode: &Inode, who: &Principal, access: u16) -> bool {
+pub fn allowed(names: &Names, inode: &Inode, who: &Principal, access: u16) -> bool {
     if who.superuser || access == 0 {
         return true;
     }
-    let r = &inode.record;
-    let bits = if r.owner == who.user {
+    let r = inode;
+    let bits = if names.get(r.owner) == who.user {
         (r.permission >> 6) & 7
-    } else if who.groups.contains(&r.group) {
+    } else if who.groups.iter().any(|g| g == names.get(r.group)) {
         (r.permission >> 3) & 7
     } else {
         r.permission & 7
@@ -119,7 +119,7 @@ impl Namespace {
         let mut shown = String::new();
         for c in &comps {
             let inode = self.inode(cur)?;
-            let Some(&next) = inode.children.get(*c) else {
+            let Some(next) = self.child(inode, c) else {
                 break;
             };
             shown.push('/');
@@ -135,10 +135,10 @@ impl Namespace {
         };
         let deny = |id: InodeId, shown: &str, access: u16| -> Result<()> {
             let inode = self.inode(id)?;
-            if allowed(inode, who, access) {
+            if allowed(&self.names, inode, who, access) {
                 Ok(())
             } else {
-                Err(denied(who, access, shown, inode))
+                Err(denied(&self.names, who, access, shown, inode))
             }
         };
         for (id, shown) in ancestors {
@@ -162,10 +162,11 @@ impl Namespace {
             return Ok(());
         };
         let inode = self.inode(*target)?;
-        if check.owner && inode.record.owner != who.user {
+        let owner = self.names.get(inode.owner);
+        if check.owner && owner != who.user {
             return Err(NamenodeError::PermissionDenied(format!(
-                "Permission denied: user={} is not the owner of inode=\"{shown}\" (owner {})",
-                who.user, inode.record.owner
+                "Permission denied: user={} is not the owner of inode=\"{shown}\" (owner {owner})",
+                who.user
             )));
         }
         // A file's execute bit means nothing (as in HDFS): "r-x" on a file
@@ -190,12 +191,12 @@ impl Namespace {
             if !inode.is_dir() {
                 continue;
             }
-            if !allowed(inode, who, access) {
-                return Err(denied(who, access, &shown, inode));
+            if !allowed(&self.names, inode, who, access) {
+                return Err(denied(&self.names, who, access, &shown, inode));
             }
-            for (name, &child) in &inode.children {
+            for &child in inode.children() {
                 let base = shown.trim_end_matches('/');
-                stack.push((child, format!("{base}/{name}")));
+                stack.push((child, format!("{base}/{}", self.name_of(child))));
             }
         }
         Ok(())
@@ -222,14 +223,20 @@ impl Namespace {
     }
 }
 
-fn denied(who: &Principal, access: u16, shown: &str, inode: &Inode) -> NamenodeError {
-    let r = &inode.record;
+fn denied(
+    names: &Names,
+    who: &Principal,
+    access: u16,
+    shown: &str,
+    inode: &Inode,
+) -> NamenodeError {
+    let r = inode;
     NamenodeError::PermissionDenied(format!(
         "Permission denied: user={}, access={}, inode=\"{shown}\":{}:{}:{}{}",
         who.user,
         access_text(access),
-        r.owner,
-        r.group,
+        names.get(r.owner),
+        names.get(r.group),
         if inode.is_dir() { 'd' } else { '-' },
         mode_text(r.permission)
     ))

@@ -155,7 +155,7 @@ impl Namespace {
         path: &DfsPath,
         place: impl Fn(BlockId, &[NodeId]) -> Vec<DatanodeInfo>,
     ) -> Result<FileLocations> {
-        let inode = self.require(path)?;
+        let (ino, inode) = self.require(path)?;
         let Some(f) = inode.file() else {
             return Err(NamenodeError::IsADirectory(format!(
                 "{path} is a directory, not a file"
@@ -183,7 +183,7 @@ impl Namespace {
             offset += len;
         }
         Ok(FileLocations {
-            status: self.status_of(inode, path.clone()),
+            status: self.status_of(ino, inode, path.clone()),
             blocks,
         })
     }
@@ -234,11 +234,12 @@ impl Namespace {
             };
             let Some(f) = inode.file() else {
                 r.directories += 1;
-                for (name, id) in &inode.children {
+                for &kid in inode.children() {
+                    let name = self.name_of(kid);
                     let child = p.join(name).map_err(|e| {
                         NamenodeError::Internal(format!("stored name {name:?} is invalid: {e}"))
                     })?;
-                    walk.stack.push((*id, child));
+                    walk.stack.push((kid, child));
                 }
                 continue;
             };
@@ -304,7 +305,7 @@ impl Namespace {
             match inode.file() {
                 None => {
                     s.directory_count += 1;
-                    walk.stack.extend(inode.children.values().copied());
+                    walk.stack.extend(inode.children().iter().copied());
                 }
                 Some(f) => {
                     s.file_count += 1;
@@ -455,16 +456,17 @@ impl Namespace {
             return None;
         };
         let mut names = Vec::new();
-        let mut cur = self.inodes.get(&ino)?;
-        while cur.id != super::inode::ROOT_ID {
-            names.push(cur.record.name.as_str());
-            cur = self.inodes.get(&cur.record.parent)?;
+        let mut cur = ino;
+        while cur != super::inode::ROOT_ID {
+            let inode = self.inodes.get(&cur)?;
+            names.push(inode.name.as_str());
+            cur = inode.parent;
         }
         let mut path = DfsPath::root();
         for n in names.iter().rev() {
             path = path.join(n).ok()?;
         }
-        Some(self.status_of(self.inodes.get(&ino)?, path))
+        Some(self.status_of(ino, self.inodes.get(&ino)?, path))
     }
 }
 

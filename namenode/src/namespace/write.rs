@@ -320,7 +320,7 @@ impl Namespace {
             txn.put_hash_state(id, st);
         }
         self.commit_blocks(req, id, now, txn);
-        Ok(self.status_of(self.inode(id)?, path))
+        Ok(self.status_of(id, self.inode(id)?, path))
     }
 
     /// Ends the write `req` completes: out of the pending tables and the
@@ -375,8 +375,7 @@ impl Namespace {
         now: Instant,
         txn: &mut Txn,
     ) -> Result<AppendOpened> {
-        let inode = self.require(path)?;
-        let id = inode.id;
+        let (id, inode) = self.require(path)?;
         let Some(f) = inode.file() else {
             return Err(NamenodeError::IsADirectory(format!(
                 "{path} is a directory; only files can be appended to"
@@ -418,8 +417,8 @@ impl Namespace {
             create_parent: false,
             replication: f.replication,
             block_size: f.block_size,
-            owner: inode.record.owner.clone(),
-            permission: inode.record.permission,
+            owner: self.names.get(inode.owner).to_string(),
+            permission: inode.permission,
             blocks: Vec::new(),
             created_ms: now_ms,
             append: Some(target.clone()),
@@ -428,7 +427,7 @@ impl Namespace {
             file_id: file.file_id,
             block_size: f.block_size,
             replication: f.replication,
-            status: self.status_of(inode, path.clone()),
+            status: self.status_of(id, inode, path.clone()),
             kept_len: target.kept_len(f.block_size),
             inode: id,
             replaced,
@@ -477,21 +476,21 @@ impl Namespace {
         let id = target.inode;
         {
             let inode = self.inode_mut(id)?;
-            if let Some(f) = inode.record.file.as_mut() {
+            if let Some(f) = inode.file_mut() {
                 f.blocks.truncate(target.kept_blocks as usize);
                 f.blocks.extend(listed);
                 f.length = req.length;
                 f.sha256 = req.sha256;
             }
-            inode.record.mtime = now_ms;
-            txn.put_inode(id, &inode.record);
+            inode.mtime = now_ms;
         }
+        self.persist(id, txn)?;
         match &req.sha256_state {
             Some(st) => txn.put_hash_state(id, st),
             None => txn.del_hash_state(id),
         }
         self.commit_blocks(req, id, now, txn);
-        Ok(self.status_of(self.inode(id)?, path))
+        Ok(self.status_of(id, self.inode(id)?, path))
     }
 
     /// The writer is still there.
