@@ -102,7 +102,25 @@ impl Namespace {
     /// crash between batches cannot cause, since each change is one batch)
     /// are logged and repaired through `txn`: an orphan inode is dropped, a
     /// block whose owner is gone is forgotten (block reports then delete it).
-    pub fn load(loaded: Loaded, now_ms: u64, now: Instant, txn: &mut Txn) -> Self {
+    ///
+    /// The block map is built on a second thread while this one builds the
+    /// tree (the two take about as long; a restart waits for both).
+    pub fn load(mut loaded: Loaded, now_ms: u64, now: Instant, txn: &mut Txn) -> Self {
+        let blocks = std::mem::take(&mut loaded.blocks);
+        std::thread::scope(|s| {
+            let built = s.spawn(move || BlockMap::from_records(blocks));
+            let mut ns = Self::load_tree(loaded, now_ms, now, txn);
+            ns.blocks = match built.join() {
+                Ok(b) => b,
+                Err(panic) => std::panic::resume_unwind(panic),
+            };
+            ns.forget_stray_blocks(txn);
+            ns
+        })
+    }
+
+    /// The tree and the files being written of [`Namespace::load`].
+    fn load_tree(loaded: Loaded, now_ms: u64, now: Instant, txn: &mut Txn) -> Self {
         let max_id = loaded
             .inodes
             .iter()
@@ -126,7 +144,7 @@ impl Namespace {
             },
             pending: HashMap::new(),
             pending_by_path: HashMap::new(),
-            blocks: BlockMap::from_records(loaded.blocks),
+            blocks: BlockMap::default(),
             directories: 0,
         };
         // Children by parent, gathered while the records go in.
@@ -207,7 +225,14 @@ impl Namespace {
                 },
             );
         }
-        // Blocks whose owner is gone: forget them.
+        // Counted once here; operations keep it from now on.
+        ns.directories = ns.inodes.values().filter(|i| i.is_dir()).count() as u64;
+        ns
+    }
+
+    /// Blocks whose owner is gone: forget them.
+    fn forget_stray_blocks(&mut self, txn: &mut Txn) {
+        let ns = self;
         let stray: Vec<BlockId> = ns
             .blocks
             .iter()
@@ -228,9 +253,6 @@ impl Namespace {
             log::warn!("metadata: block {id} has no owner; forgetting it");
             ns.blocks.remove(id, txn);
         }
-        // Counted once here; operations keep it from now on.
-        ns.directories = ns.inodes.values().filter(|i| i.is_dir()).count() as u64;
-        ns
     }
 
     // ----- lookups -----
