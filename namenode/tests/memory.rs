@@ -17,7 +17,7 @@ static LIVE: AtomicI64 = AtomicI64::new(0);
 static CHUNKS: AtomicI64 = AtomicI64::new(0);
 
 fn chunk(size: usize) -> i64 {
-    (((size + 8 + 15) / 16) * 16).max(32) as i64
+    ((size + 8).div_ceil(16) * 16).max(32) as i64
 }
 
 unsafe impl GlobalAlloc for Counting {
@@ -44,15 +44,18 @@ fn loaded(n: usize) -> Loaded {
     let nodes: Vec<NodeId> = (0..3).map(|_| NodeId::new()).collect();
     out.inodes.push((ROOT_ID, InodeRecord::new_dir(0, "", 1)));
     let top = 2;
-    out.inodes.push((top, InodeRecord::new_dir(ROOT_ID, "scale", 1)));
+    out.inodes
+        .push((top, InodeRecord::new_dir(ROOT_ID, "scale", 1)));
     let mut next = 3;
     let mut dir = 0;
     for i in 0..n {
         if i % PER_DIR == 0 {
             dir = next;
             next += 1;
-            out.inodes
-                .push((dir, InodeRecord::new_dir(top, &format!("d{:05}", i / PER_DIR), 1)));
+            out.inodes.push((
+                dir,
+                InodeRecord::new_dir(top, &format!("d{:05}", i / PER_DIR), 1),
+            ));
         }
         let ino = next;
         next += 1;
