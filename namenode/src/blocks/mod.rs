@@ -309,6 +309,17 @@ pub struct BlockMap {
     corrupt_replicas: u64,
 }
 
+fn set_bit(bits: &mut [u64], s: Slot) {
+    if let Some(w) = bits.get_mut(s as usize / 64) {
+        *w |= 1 << (s % 64);
+    }
+}
+
+fn has_bit(bits: &[u64], s: Slot) -> bool {
+    bits.get(s as usize / 64)
+        .is_some_and(|w| w & (1 << (s % 64)) != 0)
+}
+
 /// The replica indexes of `e`: inline, then spilled.
 fn ixs<'a>(
     e: &'a Entry,
@@ -691,12 +702,18 @@ impl BlockMap {
             if self.is_reported(e) {
                 self.reported_count -= 1;
             }
-            let spilled = self.more.remove(id).unwrap_or_default();
+            let spilled = if e.has(flag::SPILLED) {
+                self.more.remove(id).unwrap_or_default()
+            } else {
+                Vec::new()
+            };
             for k in e.inline().iter().chain(&spilled) {
                 self.nodes.unlink(*k, slot);
             }
+            if e.has(flag::WRITE) {
+                self.writes.remove(id);
+            }
         }
-        self.writes.remove(id);
         if let Some((_, Some(last))) = self.slab.swap_remove(slot) {
             // The last entry now lives at `slot`: re-point its node sets.
             if let Some(e) = self.slab.get(slot) {
@@ -798,6 +815,13 @@ impl BlockMap {
         now: Instant,
         txn: &mut Txn,
     ) -> bool {
+        // Already recorded (what most reports say): compared without
+        // hashing the node id.
+        if let Some(e) = self.slab.get(slot) {
+            if ixs(e, &self.more).any(|k| self.nodes.id(k) == Some(node)) {
+                return false;
+            }
+        }
         let was = self.reported_at(slot);
         if !self.push_replica(slot, node) {
             return false;
@@ -929,20 +953,23 @@ impl BlockMap {
         now: Instant,
         txn: &mut Txn,
     ) -> ReportOutcome {
-        self.on_reported_holding(node, rb, kind, None, now, txn)
+        let found = self.slab.slot(&rb.id);
+        self.on_reported_at(node, rb, found, kind, None, now, txn)
     }
 
-    /// [`Self::on_reported`], holding an unknown replica for `hold`.
-    fn on_reported_holding(
+    /// [`Self::on_reported`] for a block found at `found` (`None`: not
+    /// known), holding an unknown replica for `hold`.
+    #[allow(clippy::too_many_arguments)]
+    fn on_reported_at(
         &mut self,
         node: NodeId,
         rb: &ReportedBlock,
+        found: Option<Slot>,
         kind: ReportKind,
         hold: Option<HoldReason>,
         now: Instant,
         txn: &mut Txn,
     ) -> ReportOutcome {
-        let found = self.slab.slot(&rb.id);
         let Some((slot, meta)) = found.and_then(|s| Some((s, self.slab.get(s)?))) else {
             let held = if self.hold_all {
                 Some(HoldReason::Restored)
@@ -1013,23 +1040,34 @@ impl BlockMap {
         txn: &mut Txn,
     ) -> Vec<BlockId> {
         let mut delete = Vec::new();
-        let mut seen = HashSet::with_capacity(blocks.len());
+        // What the report lists: known blocks as a bit per slot (slots do
+        // not move during a report: nothing here removes an entry), the
+        // rest by id.
+        let mut seen_slots = vec![0u64; self.slab.len().div_ceil(64)];
+        let mut seen_other = HashSet::new();
         let hold = registration.then_some(HoldReason::Registration);
         for rb in blocks {
-            seen.insert(rb.id);
-            if self.on_reported_holding(node, rb, ReportKind::Full, hold, now, txn)
+            let found = self.slab.slot(&rb.id);
+            match found {
+                Some(s) => set_bit(&mut seen_slots, s),
+                None => {
+                    seen_other.insert(rb.id);
+                }
+            }
+            if self.on_reported_at(node, rb, found, ReportKind::Full, hold, now, txn)
                 == ReportOutcome::Delete
             {
                 delete.push(rb.id);
             }
         }
+        let slab = &self.slab;
         let recorded: Vec<BlockId> = self
             .nodes
             .blocks_of(&node)
-            .map(|s| {
-                s.iter()
-                    .filter_map(|s| self.slab.get(*s).map(|e| e.id))
-                    .filter(|b| !seen.contains(b))
+            .map(|set| {
+                set.iter()
+                    .filter(|s| !has_bit(&seen_slots, **s))
+                    .filter_map(|s| slab.get(*s).map(|e| e.id))
                     .collect()
             })
             .unwrap_or_default();
@@ -1042,22 +1080,27 @@ impl BlockMap {
                 self.remove_replica(b, node, txn);
             }
         }
+        let slab = &self.slab;
+        let seen = |b: &BlockId| match slab.slot(b) {
+            Some(s) => has_bit(&seen_slots, s),
+            None => seen_other.contains(b),
+        };
         // What the node no longer has needs no deleting and is no longer corrupt.
         let gone_corrupt: Vec<BlockId> = self
             .corrupt
             .iter()
-            .filter(|(b, m)| m.contains_key(&node) && !seen.contains(b))
+            .filter(|(b, m)| m.contains_key(&node) && !seen(b))
             .map(|(b, _)| *b)
             .collect();
+        if let Some(s) = self.invalidated.get_mut(&node) {
+            s.retain(|b| seen(b));
+        }
+        if let Some(o) = self.orphans.get_mut(&node) {
+            o.retain(|b, _| seen(b));
+        }
         for b in gone_corrupt {
             self.forget_aux(b, node);
             self.events.touched.insert(b);
-        }
-        if let Some(s) = self.invalidated.get_mut(&node) {
-            s.retain(|b| seen.contains(b));
-        }
-        if let Some(o) = self.orphans.get_mut(&node) {
-            o.retain(|b, _| seen.contains(b));
         }
         delete
     }
