@@ -249,6 +249,9 @@ mod model {
         Forget(u8),
         Commit(u8, Vec<u8>),
         Register(u8),
+        /// A full report from a node of the blocks in a mask (and one
+        /// unknown block when set).
+        FullReport(u8, u8, bool),
     }
 
     fn op() -> impl Strategy<Value = Op> {
@@ -263,7 +266,8 @@ mod model {
             1 => (b.clone(), n.clone()).prop_map(|(b, n)| Op::Corrupt(b, n)),
             1 => b.clone().prop_map(Op::Forget),
             1 => (b, ns).prop_map(|(b, r)| Op::Commit(b, r)),
-            1 => n.prop_map(Op::Register),
+            1 => n.clone().prop_map(Op::Register),
+            2 => (n, 0..64u8, any::<bool>()).prop_map(|(n, m, u)| Op::FullReport(n, m, u)),
         ]
     }
 
@@ -288,6 +292,12 @@ mod model {
             let mut txn = Txn::new();
             // block → (pending, replicas in order)
             let mut want: HashMap<BlockId, (bool, Vec<NodeId>)> = HashMap::new();
+            // Replicas we ordered deleted, replicas known corrupt, and
+            // replicas reported for pending blocks (in order).
+            let mut inv: HashSet<(BlockId, NodeId)> = HashSet::new();
+            let mut cor: HashSet<(BlockId, NodeId)> = HashSet::new();
+            let mut rep: HashMap<BlockId, Vec<NodeId>> = HashMap::new();
+            let good = |id: BlockId| ReportedBlock { id, len: 1, sha256: Sha256Digest::of(b"x") };
             for op in ops {
                 match op {
                     Op::Insert(b, pending, r) => {
@@ -313,15 +323,28 @@ mod model {
                         let applies = match op {
                             Op::Remove(..) => {
                                 map.remove_replica(id, node, &mut txn);
+                                if let Some(r) = rep.get_mut(&id) {
+                                    r.retain(|x| *x != node);
+                                }
                                 true
                             }
                             Op::Invalidate(..) => {
                                 map.invalidate(id, node, &mut txn);
+                                inv.insert((id, node));
                                 true
                             }
                             _ => {
                                 map.mark_corrupt(id, node, "test", &mut txn);
-                                want.get(&id).is_some_and(|(p, _)| !p)
+                                if want.contains_key(&id) {
+                                    if let Some(r) = rep.get_mut(&id) {
+                                        r.retain(|x| *x != node);
+                                    }
+                                }
+                                let committed = want.get(&id).is_some_and(|(p, _)| !p);
+                                if committed {
+                                    cor.insert((id, node));
+                                }
+                                committed
                             }
                         };
                         if applies {
@@ -336,13 +359,60 @@ mod model {
                         if let Some((_, r)) = want.remove(&id) {
                             prop_assert!(r.iter().all(|n| holders.contains(n)));
                         }
+                        rep.remove(&id);
+                        inv.retain(|(b, _)| *b != id);
+                        cor.retain(|(b, _)| *b != id);
                     }
                     Op::Commit(b, r) => {
                         let (id, r) = (blocks[b as usize], r.iter().map(|i| nodes[*i as usize]).collect::<Vec<_>>());
                         map.commit(id, 9, 1, Sha256Digest::of(b"x"), &r, now, &mut txn);
-                        want.insert(id, (false, dedup(&r)));
+                        let mut all = r.clone();
+                        all.extend(rep.remove(&id).unwrap_or_default());
+                        want.insert(id, (false, dedup(&all)));
                     }
                     Op::Register(n) => map.note_registered(nodes[n as usize]),
+                    Op::FullReport(n, mask, unknown) => {
+                        let node = nodes[n as usize];
+                        let listed: Vec<BlockId> = (0..6)
+                            .filter(|i| mask & (1 << i) != 0)
+                            .map(|i| blocks[i])
+                            .collect();
+                        let mut report: Vec<ReportedBlock> = listed.iter().map(|b| good(*b)).collect();
+                        if unknown {
+                            report.push(good(BlockId::new()));
+                        }
+                        // Nothing is fresh: a zero race bound.
+                        let del = map.on_full_report(node, &report, false, now, Duration::ZERO, &mut txn);
+                        let mut want_del = Vec::new();
+                        for b in &listed {
+                            match want.get_mut(b) {
+                                None => {}
+                                Some((true, _)) => {
+                                    let r = rep.entry(*b).or_default();
+                                    r.retain(|x| *x != node);
+                                    r.push(node);
+                                }
+                                Some((false, r)) => {
+                                    if inv.contains(&(*b, node)) {
+                                        want_del.push(*b);
+                                    } else if !cor.contains(&(*b, node)) && !r.contains(&node) {
+                                        r.push(node);
+                                    }
+                                }
+                            }
+                        }
+                        prop_assert_eq!(del, want_del);
+                        for (b, (_, r)) in want.iter_mut() {
+                            if !listed.contains(b) && r.contains(&node) {
+                                r.retain(|x| *x != node);
+                                if let Some(p) = rep.get_mut(b) {
+                                    p.retain(|x| *x != node);
+                                }
+                            }
+                        }
+                        cor.retain(|(b, x)| *x != node || listed.contains(b));
+                        inv.retain(|(b, x)| *x != node || listed.contains(b));
+                    }
                 }
                 map.check_index();
                 prop_assert_eq!(map.len(), want.len());
@@ -350,6 +420,10 @@ mod model {
                     let got = map.get(id).unwrap();
                     prop_assert_eq!(&got.replicas, r);
                     prop_assert_eq!(matches!(got.owner, BlockOwner::Pending(_)), *pending);
+                }
+                prop_assert_eq!(map.corrupt_replica_count(), cor.len() as u64);
+                for (b, n) in &inv {
+                    prop_assert!(map.is_invalidated(b, n));
                 }
                 for n in &nodes {
                     let on = want.values().filter(|(_, r)| r.contains(n)).count();
