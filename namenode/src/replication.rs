@@ -194,8 +194,8 @@ impl ReplicationQueues {
     pub fn rebuild_health(&mut self, ns: &Namespace, view: &NodeView) {
         self.health.rebuild(
             ns.blocks()
-                .iter()
-                .filter_map(|(id, _)| ns.block_health(id, view).map(|h| (*id, h))),
+                .ids()
+                .filter_map(|id| ns.block_health(id, view).map(|h| (*id, h))),
         );
     }
 
@@ -392,7 +392,7 @@ pub fn tick(
         let mut found = 0usize;
         let mut unhealthy = Vec::new();
         for (id, meta) in ns.blocks().iter() {
-            let Some(expected) = ns.expected_replication(meta) else {
+            let Some(expected) = ns.expected_replication(&meta) else {
                 continue;
             };
             let corrupt = ns.blocks().corrupt_of(id).map_or(0, |m| m.len());
@@ -429,13 +429,13 @@ pub fn tick(
         let Some(meta) = ns.blocks().get(&id) else {
             continue;
         };
-        let Some(expected) = ns.expected_replication(meta) else {
+        let Some(expected) = ns.expected_replication(&meta) else {
             continue;
         };
         let Some(sha256) = meta.sha256 else {
             continue;
         };
-        let replicas = meta.replicas.clone();
+        let replicas = meta.replicas.to_vec();
         let len = meta.len;
         let corrupt: Vec<(NodeId, bool)> = ns
             .blocks()
@@ -610,7 +610,7 @@ pub fn tick(
             let Some(meta) = ns.blocks().get(&b) else {
                 continue;
             };
-            let Some(expected) = ns.expected_replication(meta) else {
+            let Some(expected) = ns.expected_replication(&meta) else {
                 continue;
             };
             let c = ns.replica_counts(&b, view);

@@ -38,7 +38,7 @@ static A: Counting = Counting;
 
 const N: usize = 200_000;
 const PER_DIR: usize = 1000;
-const MAX_CHUNK_BYTES_PER_FILE: i64 = 520;
+const MAX_CHUNK_BYTES_PER_FILE: i64 = 300;
 
 fn loaded(n: usize) -> Loaded {
     let mut out = Loaded::default();

@@ -10,11 +10,18 @@
 //! is durable). It records *what changed* ([`BlockEvents`]) so the caller
 //! can feed the replication queues without rescanning.
 //!
+//! In memory a block is not its stored record ([`BlockMeta`]) but a compact
+//! entry, with node ids interned and the node → blocks index holding slot
+//! numbers (`table` says why and what it costs); [`BlockMap::get`]
+//! hands out a copy ([`BlockInfo`]), and the record is rebuilt whenever it
+//! is persisted.
+//!
 //! Invariants:
-//! - every `BlockMeta` is persisted through the caller's [`Txn`] whenever it
-//!   changes (replica lists included), so a restart keeps the last known
-//!   locations and block reports only have to correct them;
-//! - `by_node[n]` contains `b` exactly when `blocks[b].replicas` contains `n`;
+//! - every block's record is persisted through the caller's [`Txn`]
+//!   whenever it changes (replica lists included), so a restart keeps the
+//!   last known locations and block reports only have to correct them;
+//! - the node index lists block `b` under node `n` exactly when `b`'s
+//!   replicas contain `n` (see `table` for the slot-level form);
 //! - `replicas` holds good replicas only: a replica known corrupt is moved
 //!   to `corrupt` (memory only: after a restart the datanode's own report,
 //!   or the next verification, finds it again), never served, never counted;
@@ -47,11 +54,15 @@ use crate::meta_store::Txn;
 use crate::records::InodeId;
 pub use crate::records::{BlockMeta, BlockOwner};
 use dfs_common::checksum::Sha256Digest;
-use dfs_common::ids::{BlockId, NodeId};
+use dfs_common::ids::{BlockId, FileId, NodeId};
 use dfs_common::proto::datanode::ReportedBlock;
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
+pub use table::NodeList;
+use table::{flag, Entry, NodeIx, NodeTable, Slab, Slot};
 use tokio::time::Instant;
+
+mod table;
 
 /// What to do about one reported replica.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -244,10 +255,40 @@ pub struct BlockEvents {
     pub lost: Vec<(BlockId, NodeId)>,
 }
 
+/// One block as the map knows it, by value: the map keeps a compact form
+/// (`table`), so this is a copy (allocation-free for up to four
+/// replicas). Pipeline targets are not in it: only [`BlockMap::remove`]
+/// needs them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockInfo {
+    pub owner: BlockOwner,
+    /// 0 until committed.
+    pub len: u64,
+    /// `None` until committed.
+    pub sha256: Option<Sha256Digest>,
+    /// Nodes believed to hold a good, complete replica, in the order
+    /// they were recorded.
+    pub replicas: NodeList,
+}
+
+/// A pending block's file and its write pipeline (few at a time, so kept
+/// beside the entries rather than in each).
+#[derive(Debug)]
+struct WriteInfo {
+    file: Option<FileId>,
+    targets: Vec<NodeId>,
+}
+
 #[derive(Debug, Default)]
 pub struct BlockMap {
-    blocks: HashMap<BlockId, BlockMeta>,
-    by_node: HashMap<NodeId, HashSet<BlockId>>,
+    /// Every block, compact (see `table`).
+    slab: Slab,
+    /// Nodes holding replicas, and their blocks (the node → blocks index).
+    nodes: NodeTable,
+    /// Replicas past the `table::INLINE` kept in an entry, in order.
+    more: HashMap<BlockId, Vec<NodeIx>>,
+    /// Pending owners and pipeline targets.
+    writes: HashMap<BlockId, WriteInfo>,
     /// Replicas reported for pending blocks: (node, len, sha256).
     reported: HashMap<BlockId, Vec<(NodeId, u64, Sha256Digest)>>,
     corrupt: HashMap<BlockId, HashMap<NodeId, CorruptReplica>>,
@@ -268,22 +309,38 @@ pub struct BlockMap {
     corrupt_replicas: u64,
 }
 
+fn set_bit(bits: &mut [u64], s: Slot) {
+    if let Some(w) = bits.get_mut(s as usize / 64) {
+        *w |= 1 << (s % 64);
+    }
+}
+
+fn has_bit(bits: &[u64], s: Slot) -> bool {
+    bits.get(s as usize / 64)
+        .is_some_and(|w| w & (1 << (s % 64)) != 0)
+}
+
+/// The replica indexes of `e`: inline, then spilled.
+fn ixs<'a>(
+    e: &'a Entry,
+    more: &'a HashMap<BlockId, Vec<NodeIx>>,
+) -> impl Iterator<Item = NodeIx> + 'a {
+    let spilled: &[NodeIx] = if e.has(flag::SPILLED) {
+        more.get(&e.id).map_or(&[], |v| v.as_slice())
+    } else {
+        &[]
+    };
+    e.inline().iter().chain(spilled).copied()
+}
+
 impl BlockMap {
     /// Rebuilds the map and its index from stored records.
     pub fn from_records(records: impl IntoIterator<Item = (BlockId, BlockMeta)>) -> Self {
         let mut map = BlockMap::default();
+        let records = records.into_iter();
+        map.slab.reserve(records.size_hint().0);
         for (id, meta) in records {
-            for n in &meta.replicas {
-                map.by_node.entry(*n).or_default().insert(id);
-            }
-            if let BlockOwner::File(_) = meta.owner {
-                map.committed += 1;
-            }
-            if let Some(old) = map.blocks.insert(id, meta) {
-                if let BlockOwner::File(_) = old.owner {
-                    map.committed -= 1;
-                }
-            }
+            map.set(id, meta);
         }
         map
     }
@@ -302,11 +359,11 @@ impl BlockMap {
     /// The counters by a walk of everything (what they must equal).
     pub fn recount(&self) -> BlockCounters {
         let mut c = BlockCounters::default();
-        for meta in self.blocks.values() {
-            if let BlockOwner::File(_) = meta.owner {
+        for e in self.slab.entries() {
+            if !e.has(flag::PENDING) {
                 c.committed += 1;
             }
-            if self.is_reported(meta) {
+            if self.is_reported(e) {
                 c.reported += 1;
             }
         }
@@ -319,18 +376,17 @@ impl BlockMap {
     }
 
     /// A committed block with a good replica on a registered node.
-    fn is_reported(&self, meta: &BlockMeta) -> bool {
-        matches!(meta.owner, BlockOwner::File(_))
-            && meta.replicas.iter().any(|n| self.registered.contains(n))
+    fn is_reported(&self, e: &Entry) -> bool {
+        !e.has(flag::PENDING) && ixs(e, &self.more).any(|k| self.nodes.is_registered(k))
     }
 
-    fn reported_of(&self, id: &BlockId) -> bool {
-        self.blocks.get(id).is_some_and(|m| self.is_reported(m))
+    fn reported_at(&self, slot: Slot) -> bool {
+        self.slab.get(slot).is_some_and(|e| self.is_reported(e))
     }
 
-    /// Adjusts the reported count after block `id` was `was` reported.
-    fn recount_reported(&mut self, id: &BlockId, was: bool) {
-        match (was, self.reported_of(id)) {
+    /// Adjusts the reported count after the block at `slot` was `was` reported.
+    fn recount_reported(&mut self, slot: Slot, was: bool) {
+        match (was, self.reported_at(slot)) {
             (false, true) => self.reported_count += 1,
             (true, false) => self.reported_count -= 1,
             _ => {}
@@ -343,21 +399,19 @@ impl BlockMap {
         if !self.registered.insert(node) {
             return;
         }
-        let Some(set) = self.by_node.get(&node) else {
-            return;
-        };
-        for b in set {
-            let Some(meta) = self.blocks.get(b) else {
+        // Counted before the node's flag is set: a block becomes reported
+        // when no other replica of it was on a registered node.
+        let mut newly = 0;
+        for s in self.nodes.blocks_of(&node).into_iter().flatten() {
+            let Some(e) = self.slab.get(*s) else {
                 continue;
             };
-            let others = meta
-                .replicas
-                .iter()
-                .any(|n| *n != node && self.registered.contains(n));
-            if matches!(meta.owner, BlockOwner::File(_)) && !others {
-                self.reported_count += 1;
+            if !e.has(flag::PENDING) && !self.is_reported(e) {
+                newly += 1;
             }
         }
+        self.nodes.set_registered(&node);
+        self.reported_count += newly;
     }
 
     /// Is `node` among those [`Self::note_registered`] was told of?
@@ -365,32 +419,98 @@ impl BlockMap {
         self.registered.contains(node)
     }
 
-    pub fn get(&self, id: &BlockId) -> Option<&BlockMeta> {
-        self.blocks.get(id)
+    /// Block `id`, as a copy (see [`BlockInfo`]).
+    pub fn get(&self, id: &BlockId) -> Option<BlockInfo> {
+        self.slab.get(self.slab.slot(id)?).map(|e| self.info(e))
+    }
+
+    pub fn contains(&self, id: &BlockId) -> bool {
+        self.slab.contains(id)
+    }
+
+    fn info(&self, e: &Entry) -> BlockInfo {
+        BlockInfo {
+            owner: self.owner(e),
+            len: e.len,
+            sha256: e.sha256(),
+            replicas: ixs(e, &self.more)
+                .filter_map(|k| self.nodes.id(k))
+                .collect(),
+        }
+    }
+
+    fn owner(&self, e: &Entry) -> BlockOwner {
+        if e.has(flag::PENDING) {
+            if let Some(f) = self.writes.get(&e.id).and_then(|w| w.file) {
+                return BlockOwner::Pending(f);
+            }
+        }
+        BlockOwner::File(e.inode)
+    }
+
+    /// The stored form of the entry at `slot`.
+    fn record(&self, slot: Slot) -> Option<BlockMeta> {
+        let e = self.slab.get(slot)?;
+        let info = self.info(e);
+        let targets = if e.has(flag::WRITE) {
+            self.writes
+                .get(&e.id)
+                .map(|w| w.targets.clone())
+                .unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        Some(BlockMeta {
+            owner: info.owner,
+            len: info.len,
+            sha256: info.sha256,
+            replicas: info.replicas.to_vec(),
+            targets,
+        })
+    }
+
+    /// Persists the entry at `slot` (replica locations included: see the
+    /// module doc).
+    fn persist(&self, slot: Slot, txn: &mut Txn) {
+        if let Some(meta) = self.record(slot) {
+            if let Some(e) = self.slab.get(slot) {
+                txn.put_block(e.id, &meta);
+            }
+        }
     }
 
     pub fn len(&self) -> usize {
-        self.blocks.len()
+        self.slab.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.blocks.is_empty()
+        self.slab.len() == 0
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (&BlockId, &BlockMeta)> {
-        self.blocks.iter()
+    /// Every block (copies, see [`BlockInfo`]), in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (&BlockId, BlockInfo)> + '_ {
+        self.slab.entries().iter().map(|e| (&e.id, self.info(e)))
+    }
+
+    /// Every block id, in no particular order.
+    pub fn ids(&self) -> impl Iterator<Item = &BlockId> + '_ {
+        self.slab.entries().iter().map(|e| &e.id)
     }
 
     /// Replicas recorded on `node`.
     pub fn replica_count(&self, node: &NodeId) -> u64 {
-        self.by_node.get(node).map_or(0, |s| s.len() as u64)
+        self.nodes.count(node) as u64
     }
 
     /// Blocks with a good replica recorded on `node`.
     pub fn blocks_on(&self, node: &NodeId) -> Vec<BlockId> {
-        self.by_node
-            .get(node)
-            .map(|s| s.iter().copied().collect())
+        self.nodes
+            .blocks_of(node)
+            .map(|s| {
+                s.iter()
+                    .filter_map(|s| self.slab.get(*s).map(|e| e.id))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -431,31 +551,178 @@ impl BlockMap {
 
     /// Adds a new block (or replaces one), persisting it.
     pub fn insert(&mut self, id: BlockId, meta: BlockMeta, txn: &mut Txn) {
-        if let Some(old) = self.blocks.remove(&id) {
-            self.unindex(id, &old.replicas);
-            self.uncount(&old);
-        }
-        for n in &meta.replicas {
-            self.by_node.entry(*n).or_default().insert(id);
-        }
         txn.put_block(id, &meta);
-        if let BlockOwner::File(_) = meta.owner {
-            self.committed += 1;
-        }
-        if self.is_reported(&meta) {
-            self.reported_count += 1;
-        }
-        self.blocks.insert(id, meta);
+        self.set(id, meta);
     }
 
-    /// Takes a block leaving the map out of the counters.
-    fn uncount(&mut self, old: &BlockMeta) {
-        if let BlockOwner::File(_) = old.owner {
-            self.committed -= 1;
+    /// Adds or replaces a block in memory, keeping index and counters.
+    fn set(&mut self, id: BlockId, meta: BlockMeta) {
+        self.take(&id);
+        let mut e = Entry::new(id);
+        e.len = meta.len;
+        if let Some(sha) = meta.sha256 {
+            e.sha256 = sha;
+            e.flags |= flag::HAS_SHA;
         }
-        if self.is_reported(old) {
-            self.reported_count -= 1;
+        let file = match meta.owner {
+            BlockOwner::File(ino) => {
+                e.inode = ino;
+                None
+            }
+            BlockOwner::Pending(f) => {
+                e.flags |= flag::PENDING;
+                Some(f)
+            }
+        };
+        if file.is_some() || !meta.targets.is_empty() {
+            e.flags |= flag::WRITE;
+            self.writes.insert(
+                id,
+                WriteInfo {
+                    file,
+                    targets: meta.targets,
+                },
+            );
         }
+        let slot = self.slab.push(e);
+        for n in meta.replicas {
+            self.push_replica(slot, n);
+        }
+        let Some(e) = self.slab.get(slot) else {
+            return;
+        };
+        if !e.has(flag::PENDING) {
+            self.committed += 1;
+        }
+        if self.is_reported(e) {
+            self.reported_count += 1;
+        }
+    }
+
+    /// Adds `node` to the replicas of the entry at `slot` and to the node
+    /// index; false if it was there already (or no index is left for a
+    /// new node, which is logged).
+    fn push_replica(&mut self, slot: Slot, node: NodeId) -> bool {
+        let k = match self.nodes.ix(&node) {
+            Some(k) => k,
+            None => {
+                let registered = self.registered.contains(&node);
+                let Some(k) = self.nodes.intern(node, registered) else {
+                    log::error!(
+                        "block map: more than {} datanodes hold replicas; the replica on {node} is not recorded",
+                        usize::from(NodeIx::MAX) + 1
+                    );
+                    return false;
+                };
+                k
+            }
+        };
+        let Some(e) = self.slab.get_mut(slot) else {
+            return false;
+        };
+        if ixs(e, &self.more).any(|x| x == k) {
+            return false;
+        }
+        if usize::from(e.n) < table::INLINE && !e.has(flag::SPILLED) {
+            if let Some(x) = e.replicas.get_mut(usize::from(e.n)) {
+                *x = k;
+            }
+            e.n += 1;
+        } else {
+            self.more.entry(e.id).or_default().push(k);
+            e.flags |= flag::SPILLED;
+        }
+        self.nodes.link(k, slot);
+        true
+    }
+
+    /// Drops `node` from the replicas of the entry at `slot` and from the
+    /// node index; false if it was not there.
+    fn pull_replica(&mut self, slot: Slot, node: &NodeId) -> bool {
+        let Some(k) = self.nodes.ix(node) else {
+            return false;
+        };
+        let Some(e) = self.slab.get_mut(slot) else {
+            return false;
+        };
+        let n = usize::from(e.n);
+        if let Some(i) = e.inline().iter().position(|x| *x == k) {
+            e.replicas.copy_within(i + 1..n, i);
+            e.n -= 1;
+            if e.has(flag::SPILLED) {
+                // Keep the inline part full: the first spilled one moves in.
+                let spill = self.more.get_mut(&e.id);
+                if let Some(first) = spill.as_ref().and_then(|v| v.first().copied()) {
+                    if let Some(x) = e.replicas.get_mut(usize::from(e.n)) {
+                        *x = first;
+                    }
+                    e.n += 1;
+                }
+                if let Some(v) = spill {
+                    if !v.is_empty() {
+                        v.remove(0);
+                    }
+                    if v.is_empty() {
+                        self.more.remove(&e.id);
+                        e.flags &= !flag::SPILLED;
+                    }
+                } else {
+                    e.flags &= !flag::SPILLED;
+                }
+            }
+        } else {
+            if !e.has(flag::SPILLED) {
+                return false;
+            }
+            let Some(v) = self.more.get_mut(&e.id) else {
+                return false;
+            };
+            let Some(i) = v.iter().position(|x| *x == k) else {
+                return false;
+            };
+            v.remove(i);
+            if v.is_empty() {
+                self.more.remove(&e.id);
+                e.flags &= !flag::SPILLED;
+            }
+        }
+        self.nodes.unlink(k, slot);
+        true
+    }
+
+    /// Takes block `id` out of memory (entry, index, side records) and
+    /// out of the counters; returns its stored form.
+    fn take(&mut self, id: &BlockId) -> Option<BlockMeta> {
+        let slot = self.slab.slot(id)?;
+        let meta = self.record(slot)?;
+        if let Some(e) = self.slab.get(slot) {
+            if !e.has(flag::PENDING) {
+                self.committed -= 1;
+            }
+            if self.is_reported(e) {
+                self.reported_count -= 1;
+            }
+            let spilled = if e.has(flag::SPILLED) {
+                self.more.remove(id).unwrap_or_default()
+            } else {
+                Vec::new()
+            };
+            for k in e.inline().iter().chain(&spilled) {
+                self.nodes.unlink(*k, slot);
+            }
+            if e.has(flag::WRITE) {
+                self.writes.remove(id);
+            }
+        }
+        if let Some((_, Some(last))) = self.slab.swap_remove(slot) {
+            // The last entry now lives at `slot`: re-point its node sets.
+            if let Some(e) = self.slab.get(slot) {
+                for k in ixs(e, &self.more) {
+                    self.nodes.relink(k, last, slot);
+                }
+            }
+        }
+        Some(meta)
     }
 
     /// Forgets a block; returns every node that may hold bytes of it
@@ -463,9 +730,7 @@ impl BlockMap {
     /// deletion.
     pub fn remove(&mut self, id: BlockId, txn: &mut Txn) -> Vec<NodeId> {
         let mut holders = Vec::new();
-        if let Some(meta) = self.blocks.remove(&id) {
-            self.unindex(id, &meta.replicas);
-            self.uncount(&meta);
+        if let Some(meta) = self.take(&id) {
             // Its health no longer counts anywhere.
             self.events.touched.insert(id);
             txn.del_block(id);
@@ -535,18 +800,34 @@ impl BlockMap {
 
     /// Records that `node` holds a good replica of a known block.
     pub fn add_replica(&mut self, id: BlockId, node: NodeId, now: Instant, txn: &mut Txn) -> bool {
-        let Some(meta) = self.blocks.get_mut(&id) else {
-            return false;
-        };
-        if meta.replicas.contains(&node) {
+        match self.slab.slot(&id) {
+            Some(slot) => self.add_at(slot, id, node, now, txn),
+            None => false,
+        }
+    }
+
+    /// [`Self::add_replica`] for the block at `slot`.
+    fn add_at(
+        &mut self,
+        slot: Slot,
+        id: BlockId,
+        node: NodeId,
+        now: Instant,
+        txn: &mut Txn,
+    ) -> bool {
+        // Already recorded (what most reports say): compared without
+        // hashing the node id.
+        if let Some(e) = self.slab.get(slot) {
+            if ixs(e, &self.more).any(|k| self.nodes.id(k) == Some(node)) {
+                return false;
+            }
+        }
+        let was = self.reported_at(slot);
+        if !self.push_replica(slot, node) {
             return false;
         }
-        let was = matches!(meta.owner, BlockOwner::File(_))
-            && meta.replicas.iter().any(|n| self.registered.contains(n));
-        meta.replicas.push(node);
-        txn.put_block(id, meta);
-        self.recount_reported(&id, was);
-        self.by_node.entry(node).or_default().insert(id);
+        self.persist(slot, txn);
+        self.recount_reported(slot, was);
         self.recent.insert((id, node), now);
         self.events.touched.insert(id);
         self.events.arrived.push((id, node));
@@ -558,20 +839,15 @@ impl BlockMap {
         if let Some(rep) = self.reported.get_mut(&id) {
             rep.retain(|(n, _, _)| *n != node);
         }
-        let was = self.reported_of(&id);
-        let Some(meta) = self.blocks.get_mut(&id) else {
+        let Some(slot) = self.slab.slot(&id) else {
             return false;
         };
-        let before = meta.replicas.len();
-        meta.replicas.retain(|n| *n != node);
-        if meta.replicas.len() == before {
+        let was = self.reported_at(slot);
+        if !self.pull_replica(slot, &node) {
             return false;
         }
-        txn.put_block(id, meta);
-        self.recount_reported(&id, was);
-        if let Some(set) = self.by_node.get_mut(&node) {
-            set.remove(&id);
-        }
+        self.persist(slot, txn);
+        self.recount_reported(slot, was);
         self.recent.remove(&(id, node));
         self.events.touched.insert(id);
         self.events.lost.push((id, node));
@@ -584,10 +860,10 @@ impl BlockMap {
     /// confirms it gone. Returns false for a block we do not know (or one
     /// still being written: that replica is simply forgotten).
     pub fn mark_corrupt(&mut self, id: BlockId, node: NodeId, reason: &str, txn: &mut Txn) -> bool {
-        let Some(meta) = self.blocks.get(&id) else {
+        let Some(e) = self.slab.slot(&id).and_then(|s| self.slab.get(s)) else {
             return false;
         };
-        if let BlockOwner::Pending(_) = meta.owner {
+        if e.has(flag::PENDING) {
             if let Some(rep) = self.reported.get_mut(&id) {
                 rep.retain(|(n, _, _)| *n != node);
             }
@@ -618,19 +894,14 @@ impl BlockMap {
     /// excess: reports of it are answered with `Delete` until the node
     /// confirms.
     pub fn invalidate(&mut self, id: BlockId, node: NodeId, txn: &mut Txn) {
-        let was = self.reported_of(&id);
-        if let Some(meta) = self.blocks.get_mut(&id) {
-            let before = meta.replicas.len();
-            meta.replicas.retain(|n| *n != node);
-            if meta.replicas.len() != before {
-                txn.put_block(id, meta);
+        if let Some(slot) = self.slab.slot(&id) {
+            let was = self.reported_at(slot);
+            if self.pull_replica(slot, &node) {
+                self.persist(slot, txn);
                 // One replica fewer: its health may have changed.
                 self.events.touched.insert(id);
             }
-        }
-        self.recount_reported(&id, was);
-        if let Some(set) = self.by_node.get_mut(&node) {
-            set.remove(&id);
+            self.recount_reported(slot, was);
         }
         self.recent.remove(&(id, node));
         self.invalidated.entry(node).or_default().insert(id);
@@ -682,20 +953,24 @@ impl BlockMap {
         now: Instant,
         txn: &mut Txn,
     ) -> ReportOutcome {
-        self.on_reported_holding(node, rb, kind, None, now, txn)
+        let found = self.slab.slot(&rb.id);
+        self.on_reported_at(node, rb, found, kind, None, now, txn)
     }
 
-    /// [`Self::on_reported`], holding an unknown replica for `hold`.
-    fn on_reported_holding(
+    /// [`Self::on_reported`] for a block found at `found` (`None`: not
+    /// known), holding an unknown replica for `hold`.
+    #[allow(clippy::too_many_arguments)]
+    fn on_reported_at(
         &mut self,
         node: NodeId,
         rb: &ReportedBlock,
+        found: Option<Slot>,
         kind: ReportKind,
         hold: Option<HoldReason>,
         now: Instant,
         txn: &mut Txn,
     ) -> ReportOutcome {
-        let Some(meta) = self.blocks.get(&rb.id) else {
+        let Some((slot, meta)) = found.and_then(|s| Some((s, self.slab.get(s)?))) else {
             let held = if self.hold_all {
                 Some(HoldReason::Restored)
             } else {
@@ -716,42 +991,38 @@ impl BlockMap {
             }
             return ReportOutcome::Kept;
         };
-        match meta.owner {
-            BlockOwner::Pending(_) => {
-                let rep = self.reported.entry(rb.id).or_default();
-                rep.retain(|(n, _, _)| *n != node);
-                rep.push((node, rb.len, rb.sha256));
-                ReportOutcome::Kept
-            }
-            BlockOwner::File(_) => {
-                let matches = meta.len == rb.len && meta.sha256 == Some(rb.sha256);
-                if kind == ReportKind::Full {
-                    if self.is_invalidated(&rb.id, &node) {
-                        return ReportOutcome::Delete;
-                    }
-                    if self
-                        .corrupt
-                        .get(&rb.id)
-                        .is_some_and(|m| m.contains_key(&node))
-                    {
-                        return ReportOutcome::Kept;
-                    }
-                } else {
-                    self.forget_aux(rb.id, node);
-                }
-                if matches {
-                    self.add_replica(rb.id, node, now, txn);
-                } else {
-                    self.mark_corrupt(
-                        rb.id,
-                        node,
-                        "reported with a different length or digest than recorded",
-                        txn,
-                    );
-                }
-                ReportOutcome::Kept
-            }
+        if meta.has(flag::PENDING) {
+            let rep = self.reported.entry(rb.id).or_default();
+            rep.retain(|(n, _, _)| *n != node);
+            rep.push((node, rb.len, rb.sha256));
+            return ReportOutcome::Kept;
         }
+        let matches = meta.len == rb.len && meta.sha256() == Some(rb.sha256);
+        if kind == ReportKind::Full {
+            if self.is_invalidated(&rb.id, &node) {
+                return ReportOutcome::Delete;
+            }
+            if self
+                .corrupt
+                .get(&rb.id)
+                .is_some_and(|m| m.contains_key(&node))
+            {
+                return ReportOutcome::Kept;
+            }
+        } else {
+            self.forget_aux(rb.id, node);
+        }
+        if matches {
+            self.add_at(slot, rb.id, node, now, txn);
+        } else {
+            self.mark_corrupt(
+                rb.id,
+                node,
+                "reported with a different length or digest than recorded",
+                txn,
+            );
+        }
+        ReportOutcome::Kept
     }
 
     /// A full block report from `node`: reconciles every reported replica
@@ -769,20 +1040,36 @@ impl BlockMap {
         txn: &mut Txn,
     ) -> Vec<BlockId> {
         let mut delete = Vec::new();
-        let mut seen = HashSet::with_capacity(blocks.len());
+        // What the report lists: known blocks as a bit per slot (slots do
+        // not move during a report: nothing here removes an entry), the
+        // rest by id.
+        let mut seen_slots = vec![0u64; self.slab.len().div_ceil(64)];
+        let mut seen_other = HashSet::new();
         let hold = registration.then_some(HoldReason::Registration);
         for rb in blocks {
-            seen.insert(rb.id);
-            if self.on_reported_holding(node, rb, ReportKind::Full, hold, now, txn)
+            let found = self.slab.slot(&rb.id);
+            match found {
+                Some(s) => set_bit(&mut seen_slots, s),
+                None => {
+                    seen_other.insert(rb.id);
+                }
+            }
+            if self.on_reported_at(node, rb, found, ReportKind::Full, hold, now, txn)
                 == ReportOutcome::Delete
             {
                 delete.push(rb.id);
             }
         }
+        let slab = &self.slab;
         let recorded: Vec<BlockId> = self
-            .by_node
-            .get(&node)
-            .map(|s| s.iter().filter(|b| !seen.contains(b)).copied().collect())
+            .nodes
+            .blocks_of(&node)
+            .map(|set| {
+                set.iter()
+                    .filter(|s| !has_bit(&seen_slots, **s))
+                    .filter_map(|s| slab.get(*s).map(|e| e.id))
+                    .collect()
+            })
             .unwrap_or_default();
         for b in recorded {
             let fresh = self
@@ -793,22 +1080,27 @@ impl BlockMap {
                 self.remove_replica(b, node, txn);
             }
         }
+        let slab = &self.slab;
+        let seen = |b: &BlockId| match slab.slot(b) {
+            Some(s) => has_bit(&seen_slots, s),
+            None => seen_other.contains(b),
+        };
         // What the node no longer has needs no deleting and is no longer corrupt.
         let gone_corrupt: Vec<BlockId> = self
             .corrupt
             .iter()
-            .filter(|(b, m)| m.contains_key(&node) && !seen.contains(b))
+            .filter(|(b, m)| m.contains_key(&node) && !seen(b))
             .map(|(b, _)| *b)
             .collect();
+        if let Some(s) = self.invalidated.get_mut(&node) {
+            s.retain(|b| seen(b));
+        }
+        if let Some(o) = self.orphans.get_mut(&node) {
+            o.retain(|b, _| seen(b));
+        }
         for b in gone_corrupt {
             self.forget_aux(b, node);
             self.events.touched.insert(b);
-        }
-        if let Some(s) = self.invalidated.get_mut(&node) {
-            s.retain(|b| seen.contains(b));
-        }
-        if let Some(o) = self.orphans.get_mut(&node) {
-            o.retain(|b, _| seen.contains(b));
         }
         delete
     }
@@ -820,9 +1112,9 @@ impl BlockMap {
     pub fn sweep_orphans(&mut self, now: Instant, grace: Duration) -> Vec<(NodeId, BlockId)> {
         let mut out = Vec::new();
         for (node, o) in self.orphans.iter_mut() {
-            o.retain(|b, _| !self.blocks.contains_key(b));
+            o.retain(|b, _| !self.slab.contains(b));
             let waiting = o.len() as u64 - o.held();
-            let known = self.by_node.get(node).map_or(0, |s| s.len() as u64);
+            let known = self.nodes.count(node) as u64;
             if waiting > orphan_share_limit(known) {
                 log::warn!(
                     "datanode {node} holds {waiting} replicas of unknown blocks beside {known} known ones: \
@@ -851,7 +1143,7 @@ impl BlockMap {
             .orphans
             .drain()
             .flat_map(|(n, o)| o.map.into_keys().map(move |b| (n, b)))
-            .filter(|(_, b)| !self.blocks.contains_key(b))
+            .filter(|(_, b)| !self.slab.contains(b))
             .collect();
         self.hold_all = false;
         out.sort();
@@ -866,7 +1158,7 @@ impl BlockMap {
         now: Instant,
     ) {
         for (node, id) in replicas {
-            if self.blocks.contains_key(&id) {
+            if self.slab.contains(&id) {
                 continue;
             }
             self.forget_aux(id, node);
@@ -923,13 +1215,46 @@ impl BlockMap {
         self.recent
             .retain(|_, t| now.saturating_duration_since(*t) < race_bound);
     }
+}
 
-    fn unindex(&mut self, id: BlockId, replicas: &[NodeId]) {
-        for n in replicas {
-            if let Some(set) = self.by_node.get_mut(n) {
-                set.remove(&id);
+#[cfg(test)]
+impl BlockMap {
+    /// Panics unless the compact form is consistent (the invariants in
+    /// [`table`]) and the counters equal a walk.
+    pub(crate) fn check_index(&self) {
+        assert!(self.slab.index_is_exact(), "index against slab");
+        let mut from_entries = HashSet::new();
+        let (mut spilled, mut writes) = (0, 0);
+        for (s, e) in self.slab.entries().iter().enumerate() {
+            let more = self.more.get(&e.id);
+            assert_eq!(e.has(flag::SPILLED), more.is_some(), "{e:?}");
+            if let Some(v) = more {
+                spilled += 1;
+                assert_eq!(usize::from(e.n), table::INLINE, "inline full first");
+                assert!(!v.is_empty());
             }
+            for k in ixs(e, &self.more) {
+                assert!(
+                    from_entries.insert((k, s as Slot)),
+                    "a replica twice: {e:?}"
+                );
+            }
+            let w = self.writes.get(&e.id);
+            assert_eq!(e.has(flag::WRITE), w.is_some());
+            writes += usize::from(w.is_some());
+            assert_eq!(e.has(flag::PENDING), w.is_some_and(|w| w.file.is_some()));
         }
+        assert_eq!((self.more.len(), self.writes.len()), (spilled, writes));
+        let mut from_nodes = HashSet::new();
+        for (k, set) in self.nodes.all() {
+            assert!(!set.is_empty(), "a node with no replica is forgotten");
+            let id = self.nodes.id(k).unwrap();
+            assert_eq!(self.nodes.ix(&id), Some(k));
+            assert_eq!(self.nodes.is_registered(k), self.registered.contains(&id));
+            from_nodes.extend(set.iter().map(|s| (k, *s)));
+        }
+        assert_eq!(from_entries, from_nodes, "node sets against entries");
+        assert_eq!(self.counters(), self.recount());
     }
 }
 

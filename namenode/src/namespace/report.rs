@@ -10,7 +10,7 @@
 //! `HealthTally`, fed by the same events as the repair queues).
 use super::inode::InodeId;
 use super::Namespace;
-use crate::blocks::{BlockMap, BlockMeta, BlockOwner, ReportKind, ReportOutcome};
+use crate::blocks::{BlockInfo, BlockMap, BlockOwner, ReportKind, ReportOutcome};
 use crate::datanodes::NodeView;
 use crate::error::{NamenodeError, Result};
 use crate::health::{block_health, count_replicas, ReplicaCounts};
@@ -92,7 +92,7 @@ impl Namespace {
 
     /// The replication wanted for a committed block (its file's), or
     /// `None` for a block of a file being written or of no file.
-    pub fn expected_replication(&self, meta: &BlockMeta) -> Option<u16> {
+    pub fn expected_replication(&self, meta: &BlockInfo) -> Option<u16> {
         let BlockOwner::File(ino) = meta.owner else {
             return None;
         };
@@ -344,7 +344,7 @@ impl Namespace {
     /// block of a file being written or one no longer known.
     pub fn block_health(&self, id: &BlockId, view: &NodeView) -> Option<BlockHealth> {
         let meta = self.blocks.get(id)?;
-        let expected = self.expected_replication(meta)?;
+        let expected = self.expected_replication(&meta)?;
         let corrupt = self.blocks.corrupt_of(id).map_or(0, |m| m.len());
         Some(block_health(
             &count_replicas(&meta.replicas, corrupt, view),
@@ -496,5 +496,6 @@ impl Namespace {
             "counters against a walk"
         );
         assert_eq!(self.blocks.counters(), self.blocks.recount());
+        self.blocks.check_index();
     }
 }
