@@ -21,8 +21,11 @@
 //! node holding it died, came back or changed admin state: the same events
 //! that feed the repair queues) and settles dirty blocks against the node
 //! view it has then. So the numbers are exact once settled, and cost
-//! O(changes), never O(blocks), except the first build and the repair
-//! monitor's periodic safety-net rescan, which rebuilds it.
+//! O(changes), never O(blocks), except the first build (at load, with the
+//! namespace) and the repair monitor's periodic safety-net rescan, which
+//! rebuilds it. The namesystem publishes the settled numbers with its
+//! other counters after every change, for readers that take no lock
+//! (`namesystem::views`).
 use crate::datanodes::{NodeClass, NodeView};
 use dfs_common::ids::{BlockId, NodeId};
 use dfs_common::proto::client::BlockHealth;

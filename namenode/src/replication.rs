@@ -30,8 +30,9 @@
 //!
 //! The same events keep the cluster's block-health numbers
 //! ([`HealthTally`]): every block enqueued or touched is also marked for the
-//! tally, which readers settle ([`ReplicationQueues::health_counts`]) and
-//! the monitor's worker settles every period, safe mode or not; the
+//! tally, which the namesystem settles when it publishes the counters after
+//! a change ([`ReplicationQueues::health_counts`]) and the monitor's worker
+//! settles every period, safe mode or not; it is built at load, and the
 //! safety-net rescan rebuilds it.
 //!
 //! What it does not do: run while the namenode is in safe mode (the
@@ -176,17 +177,27 @@ impl ReplicationQueues {
         }
     }
 
-    /// The block-health numbers for a reader. Settles the dirty blocks
-    /// first when there are at most `limit` (more, after a node with many
-    /// blocks died, are left to the worker's [`Self::take_dirty_health`]
-    /// pass, so a reader never pays for a large change), and builds the
-    /// tally if nothing has yet (once per process: one walk).
+    /// The block-health numbers, settled first. Settles the dirty blocks
+    /// when there are at most `limit` (more, after a node with many blocks
+    /// died, are left to the worker's [`Self::take_dirty_health`] pass, so
+    /// a change never pays for a large one), and builds the tally if
+    /// nothing has yet (one walk).
     pub fn health_counts(&mut self, ns: &Namespace, view: &NodeView, limit: usize) -> HealthCounts {
         if !self.health.is_built() {
             self.rebuild_health(ns, view);
         } else if self.health.dirty_len() <= limit {
             self.health.settle_dirty(|id| ns.block_health(id, view));
         }
+        self.health.counts()
+    }
+
+    /// Blocks whose health may have changed since they were last settled.
+    pub fn dirty_health_len(&self) -> usize {
+        self.health.dirty_len()
+    }
+
+    /// The block-health numbers as last settled (no settling).
+    pub fn settled_health(&self) -> HealthCounts {
         self.health.counts()
     }
 

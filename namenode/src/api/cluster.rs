@@ -7,7 +7,7 @@ use super::error::ApiError;
 use crate::auth::Caller;
 use crate::metrics;
 use crate::namespace::permission::Check;
-use crate::namesystem::{Namesystem, SafeModeAction, SafeModeStatus};
+use crate::namesystem::{Namesystem, OperatorView, SafeModeAction, SafeModeStatus};
 use actix_web::{web, HttpResponse};
 use dfs_common::path::DfsPath;
 use dfs_common::proto::client::{
@@ -142,10 +142,15 @@ async fn blocks(ns: Ns, caller: Caller, q: web::Query<PathQuery>) -> Answer<File
 }
 
 /// 200 while the process serves (also in safe mode: the process is
-/// fine, it is waiting for reports); says how the cluster stands.
+/// fine, it is waiting for reports); says how the cluster stands. Like the
+/// summary and `/metrics`, it reads the published counters and never waits
+/// for the namespace or replication locks (see `namesystem::views`).
 async fn health(ns: Ns) -> Result<HttpResponse, ApiError> {
-    let s = ns.summary()?;
-    let x = ns.health_extras()?;
+    let OperatorView {
+        summary: s,
+        extras: x,
+        ..
+    } = ns.operator_view();
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "status": "ok",
         "live_datanodes": s.live_datanodes,
@@ -169,10 +174,13 @@ async fn health(ns: Ns) -> Result<HttpResponse, ApiError> {
 }
 
 async fn metrics_text(ns: Ns) -> Result<HttpResponse, ApiError> {
-    let s = ns.summary()?;
-    let pending = ns.counts()?.files_being_written;
-    let x = ns.health_extras()?;
+    let v = ns.operator_view();
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(metrics::render(&s, pending, ns.store_size(), &x)))
+        .body(metrics::render(
+            &v.summary,
+            v.files_being_written,
+            ns.store_size(),
+            &v.extras,
+        )))
 }

@@ -48,6 +48,8 @@ impl Namesystem {
                     q.request_rescan();
                 }
             }
+            drop(sm);
+            self.publish(&ns, &mut q, now);
         }
         Ok(RegisterResponse {
             heartbeat_interval_ms: self.config.heartbeat_interval.as_millis() as u64,
@@ -122,14 +124,9 @@ impl Namesystem {
         let directory = self.datanodes.directory();
         let ns = self.lock()?;
         let (by_node, reasons) = ns.blocks().orphans_by_node();
-        let mut u = UnknownReplicas::default();
+        let u = views::unknown_replicas(&by_node, &reasons);
         let mut nodes = Vec::with_capacity(by_node.len());
         for (id, held, waiting) in by_node {
-            u.held += held;
-            u.waiting += waiting;
-            if held > 0 {
-                u.held_nodes += 1;
-            }
             nodes.push(NodeOrphans {
                 id,
                 addr: directory
@@ -141,16 +138,6 @@ impl Namesystem {
                 waiting,
                 known: ns.replica_count(&id),
             });
-        }
-        if u.held > 0 {
-            let why: Vec<&str> = reasons.iter().map(|r| r.describe()).collect();
-            u.reason = Some(format!(
-                "{} replicas of unknown blocks held on {} datanodes: {}. They are deleted only by `dfs orphans delete`; \
-                 if they belong to files you need, restore the metadata that knows them instead",
-                u.held,
-                u.held_nodes,
-                why.join("; ")
-            ));
         }
         Ok(OrphansReport {
             unknown_replicas: u,
@@ -273,6 +260,7 @@ impl Namesystem {
                         q.node_lost(n);
                         q.enqueue(ns.blocks().blocks_on(n));
                     }
+                    self.publish(&ns, &mut q, now);
                 }
                 Err(e) => log::error!("heartbeat monitor: {e}"),
             }

@@ -47,10 +47,13 @@
 //! Lock order: namespace, then replication queues, then safe mode, then
 //! datanode registry, never the reverse. Most operations take a node
 //! snapshot from the registry *before* locking the namespace and queue
-//! deletions and commands *after* unlocking it.
+//! deletions and commands *after* unlocking it. The published counters
+//! (`views`) are a leaf: their mutex is held only to swap or clone an
+//! `Arc`, so the operators' endpoints take neither the namespace's nor
+//! the queues' lock (only the registry's and safe mode's, held briefly).
 use crate::commands::{Command, Completion, Entry, NewFile, Outcome};
 use crate::config::Config;
-use crate::datanodes::{DatanodeManager, NodeClass, NodeView, ResolveError};
+use crate::datanodes::{DatanodeManager, NodeClass, ResolveError};
 use crate::error::{NamenodeError, Result};
 use crate::meta_store::{MetaStore, Txn};
 use crate::namespace::permission::{Check, Principal};
@@ -89,6 +92,7 @@ pub fn now_ms() -> u64 {
 }
 
 pub use dfs_common::proto::client::{SafeModeAction, SafeModeStatus};
+pub use views::{OperatorView, Published};
 
 /// Operational numbers for `/health` beyond the summary.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -116,6 +120,9 @@ pub struct Namesystem {
     cluster_id: ClusterId,
     refused: Mutex<HashMap<NodeId, Refusal>>,
     repl: Mutex<ReplicationQueues>,
+    /// What the operators' endpoints read without the two locks above
+    /// (see `views`).
+    published: views::Board,
     safemode: Mutex<SafeMode>,
     store: MetaStore,
     datanodes: DatanodeManager,
@@ -131,6 +138,7 @@ impl Namesystem {
         let loaded = store.load()?;
         let fresh = loaded.inodes.is_empty();
         let known = loaded.datanodes.clone();
+        let known_nodes = known.len();
         let restored = loaded.restored;
         let mut txn = Txn::new();
         // Metadata made by a version without cluster ids gets one now; the
@@ -159,14 +167,19 @@ impl Namesystem {
         }
         release_free_memory();
         store.apply(txn).await?;
-        let counts = ns.counts(&NodeView::default());
+        let datanodes = DatanodeManager::new(known, config.dead_node_timeout, started);
+        // The block-health tally is built here, with the rest of the load,
+        // rather than by the first request that needs it.
+        let mut repl = ReplicationQueues::new(started);
+        repl.rebuild_health(&ns, &datanodes.view(started));
+        let counts = ns.counters();
         log::info!(
             "namespace of cluster {cluster_id} loaded: {} directories, {} files, {} blocks, {} files being written, {} known datanodes",
             counts.directories,
             counts.files,
             counts.blocks,
             counts.files_being_written,
-            known.len()
+            known_nodes
         );
         let safemode = SafeMode::new(
             counts.blocks,
@@ -181,18 +194,24 @@ impl Namesystem {
         if let Some(why) = safemode.reason(started) {
             log::info!("{why}");
         }
-        Ok(Namesystem {
+        let this = Namesystem {
             ns: Mutex::new(ns),
             cluster_id,
             refused: Mutex::new(HashMap::new()),
-            repl: Mutex::new(ReplicationQueues::new(started)),
+            repl: Mutex::new(repl),
+            published: views::Board::default(),
             safemode: Mutex::new(safemode),
             store,
-            datanodes: DatanodeManager::new(known, config.dead_node_timeout, started),
+            datanodes,
             config,
             started,
             failed: AtomicBool::new(false),
-        })
+        };
+        {
+            let ns = this.lock()?;
+            this.publish(&ns, &mut this.repl(), started);
+        }
+        Ok(this)
     }
 
     pub fn config(&self) -> &Config {
@@ -274,7 +293,13 @@ impl Namesystem {
             let mut txn = Txn::new();
             let out = op(&mut ns, &mut txn, &mut dels);
             let events = ns.take_block_events();
-            self.repl().absorb(events, Instant::now());
+            let now = Instant::now();
+            let mut q = self.repl();
+            q.absorb(events, now);
+            // Before the lock is released: readers see this change's counts
+            // as soon as anyone can see the change.
+            self.publish(&ns, &mut q, now);
+            drop(q);
             let out = out?;
             let commit = if txn.is_empty() && dels.is_empty() {
                 None
@@ -369,6 +394,7 @@ impl Namesystem {
         for n in nodes {
             q.enqueue(ns.blocks().blocks_on(n));
         }
+        self.publish(&ns, &mut q, Instant::now());
         Ok(())
     }
 }

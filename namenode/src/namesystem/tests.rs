@@ -796,3 +796,137 @@ async fn a_checkpoint_restores_the_state_machine() {
     ns.mkdirs(&p("/b"), false).await.unwrap();
     assert_eq!(ns.applied_index().unwrap(), applied.0 + 3);
 }
+
+/// The snapshot the operators' endpoints read (`views::Published`) against
+/// a full recount under the locks: counts and block health (a walk of
+/// every inode and block), unknown replicas, replication progress.
+fn assert_published_exact(ns: &Namesystem, after: &str) {
+    let published = ns.published();
+    let view = ns.datanodes.view(Instant::now());
+    let walk = ns.lock().unwrap().counts(&view);
+    assert_eq!(published.counts, walk, "counts after {after}");
+    assert_eq!(
+        published.unknown_replicas,
+        ns.orphans().unwrap().unknown_replicas,
+        "unknown replicas after {after}"
+    );
+    let at = published.at.expect("published at open");
+    assert_eq!(
+        published.replication,
+        ns.repl().progress(at),
+        "replication after {after}"
+    );
+    // What the endpoints show is that snapshot.
+    let v = ns.operator_view();
+    let s = &v.summary;
+    assert_eq!(
+        (
+            s.files,
+            s.directories,
+            s.blocks,
+            s.missing_blocks,
+            s.corrupt_blocks,
+            s.under_replicated_blocks,
+            s.over_replicated_blocks,
+            s.corrupt_replicas,
+            v.files_being_written,
+            v.extras.orphan_replicas,
+        ),
+        (
+            walk.files,
+            walk.directories,
+            walk.blocks,
+            walk.missing,
+            walk.corrupt_blocks,
+            walk.under_replicated,
+            walk.over_replicated,
+            walk.corrupt_replicas,
+            walk.files_being_written,
+            walk.orphan_replicas,
+        ),
+        "the operator view after {after}"
+    );
+    assert_eq!(ns.summary().unwrap(), *s, "the summary after {after}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn published_counters_equal_a_recount() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(dir.path());
+    config.dead_node_timeout = Duration::from_secs(5);
+    let ns = Namesystem::open(config).await.unwrap();
+    assert_published_exact(&ns, "open");
+    let nodes = [
+        register(&ns, vec![]).await,
+        register(&ns, vec![]).await,
+        register(&ns, vec![]).await,
+    ];
+    assert_published_exact(&ns, "registrations");
+    put(&ns, "/f1", b"one").await;
+    put(&ns, "/f2", b"two").await;
+    ns.mkdirs(&p("/d/e"), true).await.unwrap();
+    put(&ns, "/d/e/f3", b"three").await;
+    assert_published_exact(&ns, "writes");
+    let w = ns.create(&create_req("/w")).await.unwrap();
+    ns.add_block(&AddBlockRequest {
+        file_id: w.file_id,
+        exclude: vec![],
+    })
+    .await
+    .unwrap();
+    assert_published_exact(&ns, "a write under way");
+    ns.set_replication(&p("/f1"), 3).await.unwrap();
+    assert_published_exact(&ns, "setrep");
+    // A bad replica from a reader, then the last good one of a block.
+    let f2 = ns.locations(&p("/f2")).unwrap().blocks[0].block_id;
+    let f2_holders = holders(&ns, "/f2");
+    ns.report_bad_replica(&BadReplicaReport {
+        block_id: f2,
+        node_id: f2_holders[0],
+        reason: "crc".into(),
+    })
+    .await
+    .unwrap();
+    assert_published_exact(&ns, "a bad replica");
+    ns.bad_block(&BadBlockReport {
+        node_id: f2_holders[1],
+        block_id: f2,
+        reason: "scan".into(),
+    })
+    .await
+    .unwrap();
+    assert_published_exact(&ns, "a corrupt block");
+    // A node with a replica of no block (held: reported at registration).
+    let stranger = register(&ns, vec![replica_of(BlockId::new(), b"?")]).await;
+    assert_published_exact(&ns, "an unknown replica");
+    ns.replication_tick(Instant::now()).await.unwrap();
+    assert_published_exact(&ns, "a tick");
+    ns.rename(&p("/f1"), &p("/d/g"), false).await.unwrap();
+    ns.delete(&p("/d"), true).await.unwrap();
+    assert_published_exact(&ns, "rename and delete -r");
+    // A node dies (the others keep beating), then comes back.
+    let lost = nodes[0];
+    for _ in 0..3 {
+        tokio::time::advance(Duration::from_secs(2)).await;
+        for n in nodes.iter().chain([&stranger]).filter(|n| **n != lost) {
+            commands(&ns, *n);
+        }
+    }
+    assert_eq!(ns.check_dead_nodes(Instant::now()), vec![lost]);
+    assert_published_exact(&ns, "a death");
+    ns.replication_tick(Instant::now()).await.unwrap();
+    assert_published_exact(&ns, "a tick after a death");
+    // (Its heartbeat may carry deletions queued while it was away.)
+    ns.heartbeat(&hb(lost));
+    assert_published_exact(&ns, "a return");
+    ns.settle_block_health(Instant::now()).unwrap();
+    assert_published_exact(&ns, "the monitor's settling");
+    ns.delete_orphans().await.unwrap();
+    assert_published_exact(&ns, "orphans deleted");
+    // And the numbers a restart starts from (the tally built at load).
+    ns.flush().await.unwrap();
+    drop(ns);
+    let ns = Namesystem::open(test_config(dir.path())).await.unwrap();
+    assert_published_exact(&ns, "a restart");
+    assert!(ns.published().counts.files >= 1);
+}

@@ -4,41 +4,143 @@
 //! lock between them (fuzzy results, as HDFS's; see `namespace::report`).
 //!
 //! What is asked per request or per poll (summary, `/health`, `/metrics`,
-//! the web UI every few seconds) costs O(1) in the namespace's size: the
+//! the web UI every few seconds) takes neither the namespace lock nor the
+//! replication queues' lock, so a probe never waits behind a writer or the
+//! monitor's rescan: it reads a [`Published`] snapshot of the counters
+//! (HDFS reads its metrics from volatile counters the same way). Whoever
+//! changes what the snapshot shows publishes a new one before releasing
+//! the namespace lock ([`Namesystem::publish`]): every change
+//! ([`Namesystem::mutate`]), a registration, dead or returning nodes, the
+//! monitor's settling. Publishing costs O(1) in the namespace's size: the
 //! counts come from counters kept as the namespace changes, and block
 //! health from the tally the replication queues keep (see `health`),
-//! settled here when few blocks changed and by the replication monitor's
-//! worker otherwise ([`Namesystem::settle_block_health`]), so after a large
-//! change the numbers may trail by one monitor period.
+//! settled by the publisher when few blocks changed and by the replication
+//! monitor's worker otherwise ([`Namesystem::settle_block_health`]), so
+//! after a large change the numbers may trail by one monitor period. The
+//! tally is built once at load, so the first request after a start is as
+//! cheap as any. Only the datanode registry (a few entries, held briefly),
+//! safe mode and the refusals are read live.
 use super::*;
+use crate::datanodes::DatanodeTotals;
+use dfs_common::proto::client::ReplicationProgress;
+use std::sync::Arc;
 
-/// Blocks whose health changed that a reader settles itself; more are left
-/// to the monitor's worker (the numbers then trail by at most its period).
-const READ_SETTLE_LIMIT: usize = 10_000;
+/// Blocks whose health changed that a publisher settles itself; more are
+/// left to the monitor's worker (the numbers then trail by at most its
+/// period).
+const PUBLISH_SETTLE_LIMIT: usize = 10_000;
 /// Blocks the worker settles per hold of the namespace lock.
 const SETTLE_CHUNK: usize = 10_000;
 /// Inodes (and, for fsck, blocks) `du` and `fsck` look at per hold of the
 /// namespace lock (HDFS's content summary yields every 5000 by default).
 const WALK_CHUNK: usize = 5_000;
 
+/// The numbers the operators' endpoints show that live under the namespace
+/// and replication locks, as of the last change (see the module doc).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Published {
+    /// The namespace's counters with block health filled in.
+    pub counts: NamespaceCounts,
+    pub unknown_replicas: UnknownReplicas,
+    /// As of `at` (its rate is over the window before then).
+    pub replication: ReplicationProgress,
+    pub at: Option<Instant>,
+}
+
+/// The last [`Published`]: its mutex is held only to clone or replace the
+/// `Arc`, never while anything is computed, so a reader waits for nobody.
+#[derive(Debug, Default)]
+pub(super) struct Board(Mutex<Arc<Published>>);
+
+impl Board {
+    fn get(&self) -> Arc<Published> {
+        // A poisoned board still holds a whole snapshot (a swap cannot
+        // half-happen).
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn set(&self, p: Published) {
+        let p = Arc::new(p);
+        // The old snapshot is dropped after the lock is released.
+        let _old = std::mem::replace(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()), p);
+    }
+}
+
+/// What `/health` and `/metrics` show, from one snapshot.
+#[derive(Debug, Clone)]
+pub struct OperatorView {
+    pub summary: ClusterSummary,
+    pub extras: HealthExtras,
+    pub files_being_written: u64,
+}
+
+/// Unknown replicas cluster-wide, from the block map's per-node numbers
+/// (`BlockMap::orphans_by_node`).
+pub(super) fn unknown_replicas(
+    by_node: &[(NodeId, u64, u64)],
+    reasons: &[crate::blocks::HoldReason],
+) -> UnknownReplicas {
+    let mut u = UnknownReplicas::default();
+    for (_, held, waiting) in by_node {
+        u.held += held;
+        u.waiting += waiting;
+        if *held > 0 {
+            u.held_nodes += 1;
+        }
+    }
+    if u.held > 0 {
+        let why: Vec<&str> = reasons.iter().map(|r| r.describe()).collect();
+        u.reason = Some(format!(
+            "{} replicas of unknown blocks held on {} datanodes: {}. They are deleted only by `dfs orphans delete`; \
+             if they belong to files you need, restore the metadata that knows them instead",
+            u.held,
+            u.held_nodes,
+            why.join("; ")
+        ));
+    }
+    u
+}
+
 impl Namesystem {
-    /// The cluster's counts (O(1) in the namespace's size, see the module doc).
+    /// Settles the blocks whose health changed (when at most
+    /// [`PUBLISH_SETTLE_LIMIT`]) and publishes the numbers the operators'
+    /// endpoints read. Call with the namespace and the queues locked, after
+    /// anything that changes them (see the module doc).
+    pub(super) fn publish(&self, ns: &Namespace, q: &mut ReplicationQueues, now: Instant) {
+        let dirty = q.dirty_health_len();
+        if dirty > 0 && dirty <= PUBLISH_SETTLE_LIMIT {
+            q.health_counts(ns, &self.datanodes.view(now), PUBLISH_SETTLE_LIMIT);
+        }
+        let h = q.settled_health();
+        let mut counts = ns.counters();
+        counts.missing = h.missing;
+        counts.corrupt_blocks = h.corrupt;
+        counts.under_replicated = h.under_replicated;
+        counts.over_replicated = h.over_replicated;
+        let (by_node, reasons) = ns.blocks().orphans_by_node();
+        self.published.set(Published {
+            counts,
+            unknown_replicas: unknown_replicas(&by_node, &reasons),
+            replication: q.progress(now),
+            at: Some(now),
+        });
+    }
+
+    /// The last published numbers (no lock but the board's, see the
+    /// module doc).
+    pub fn published(&self) -> Arc<Published> {
+        self.published.get()
+    }
+
+    /// The cluster's counts, as last published (see the module doc).
     pub fn counts(&self) -> Result<NamespaceCounts> {
-        let view = self.datanodes.view(Instant::now());
-        let ns = self.lock()?;
-        let mut c = ns.counters();
-        let h = self.repl().health_counts(&ns, &view, READ_SETTLE_LIMIT);
-        c.missing = h.missing;
-        c.corrupt_blocks = h.corrupt;
-        c.under_replicated = h.under_replicated;
-        c.over_replicated = h.over_replicated;
-        Ok(c)
+        Ok(self.published.get().counts)
     }
 
     /// The replication monitor's pass over the block-health tally: settles
     /// every block whose health may have changed, in chunks that release
-    /// the namespace lock between them (the first pass after a start
-    /// builds the tally with one walk). Runs in safe mode too.
+    /// the namespace lock between them, publishing after each. Runs in
+    /// safe mode too.
     pub fn settle_block_health(&self, now: Instant) -> Result<()> {
         let view = self.datanodes.view(now);
         let dirty = {
@@ -46,27 +148,34 @@ impl Namesystem {
             let mut q = self.repl();
             if !q.health_is_built() {
                 q.rebuild_health(&ns, &view);
+                self.publish(&ns, &mut q, now);
                 return Ok(());
             }
-            q.take_dirty_health()
+            let dirty = q.take_dirty_health();
+            if dirty.is_empty() {
+                // The rate and the gauges of the last tick, fresh.
+                self.publish(&ns, &mut q, now);
+            }
+            dirty
         };
         for chunk in dirty.chunks(SETTLE_CHUNK) {
             let ns = self.lock()?;
-            self.repl().settle_health(chunk, &ns, &view);
+            let mut q = self.repl();
+            q.settle_health(chunk, &ns, &view);
+            self.publish(&ns, &mut q, now);
         }
         Ok(())
     }
 
-    pub fn summary(&self) -> Result<ClusterSummary> {
-        let now = Instant::now();
-        let t = self.datanodes.totals(now);
-        let c = self.counts()?;
-        let replication = self.repl().progress(now);
+    /// The summary from the last published numbers and the registry as it
+    /// is now.
+    fn summary_of(&self, p: &Published, t: &DatanodeTotals, now: Instant) -> ClusterSummary {
+        let c = &p.counts;
         let (safe_mode, safe_mode_reason) = {
             let sm = self.safemode();
             (sm.is_on(), sm.reason(now))
         };
-        Ok(ClusterSummary {
+        ClusterSummary {
             version: dfs_common::VERSION.to_string(),
             uptime_secs: now.saturating_duration_since(self.started).as_secs(),
             safe_mode,
@@ -91,11 +200,18 @@ impl Namesystem {
             over_replicated_blocks: c.over_replicated,
             corrupt_blocks: c.corrupt_blocks,
             corrupt_replicas: c.corrupt_replicas,
-            replication,
+            replication: p.replication.clone(),
             cluster_id: self.cluster_id.to_string(),
-            unknown_replicas: self.orphans()?.unknown_replicas,
+            unknown_replicas: p.unknown_replicas.clone(),
             refused_datanodes: self.refused_datanodes(now),
-        })
+        }
+    }
+
+    /// `/api/v1/summary` (see the module doc for what it waits for).
+    pub fn summary(&self) -> Result<ClusterSummary> {
+        let now = Instant::now();
+        let t = self.datanodes.totals(now);
+        Ok(self.summary_of(&self.published.get(), &t, now))
     }
 
     /// Numbers for `/health` that the summary does not carry.
@@ -103,8 +219,24 @@ impl Namesystem {
         let t = self.datanodes.totals(Instant::now());
         Ok(HealthExtras {
             awaiting_registration: t.awaiting_registration,
-            orphan_replicas: self.lock()?.blocks().orphan_count(),
+            orphan_replicas: self.published.get().counts.orphan_replicas,
         })
+    }
+
+    /// What `/health` and `/metrics` show, from one published snapshot and
+    /// one look at the registry.
+    pub fn operator_view(&self) -> OperatorView {
+        let now = Instant::now();
+        let t = self.datanodes.totals(now);
+        let p = self.published.get();
+        OperatorView {
+            summary: self.summary_of(&p, &t, now),
+            extras: HealthExtras {
+                awaiting_registration: t.awaiting_registration,
+                orphan_replicas: p.counts.orphan_replicas,
+            },
+            files_being_written: p.counts.files_being_written,
+        }
     }
 
     pub fn datanode_reports(&self) -> Result<Vec<DatanodeReport>> {
