@@ -166,6 +166,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     // Longer than any dfs client keeps an idle connection (see the constant).
     .keep_alive(dfs_common::limits::defaults::SERVER_KEEP_ALIVE)
     .on_connect(dfs_http::no_delay)
+    .workers(handler_threads())
     .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS)
     .listen(listener)
     .context("cannot start the HTTP server")?
@@ -180,6 +181,19 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     log::info!("namenode stopped");
     Ok(())
 }
+
+/// HTTP worker threads. A changing call waits for the namespace lock on
+/// its worker's thread (held for the in-memory part of a change only), so
+/// with one worker per core a `/health` probe or a read landing on that
+/// worker waits too: at least [`MIN_HANDLER_THREADS`] (HDFS's
+/// `dfs.namenode.handler.count` is 10).
+fn handler_threads() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .max(MIN_HANDLER_THREADS)
+}
+
+const MIN_HANDLER_THREADS: usize = 8;
 
 /// How this process reaches itself (the seed endpoints relay through the
 /// native protocol): the listening address, with a wildcard host replaced
