@@ -145,6 +145,33 @@ impl Command {
 }
 
 impl Command {
+    /// Whether applying this command twice could differ from applying it
+    /// once (HDFS's `@AtMostOnce`): only these keep their outcome in the
+    /// retry cache. The rest (`@Idempotent`: making a directory that may
+    /// exist, setting attributes, replication, a node's record or admin
+    /// state, safe mode) answer a retry by applying it again, to the same
+    /// effect, and cost no retry record (a write now and a delete ten
+    /// minutes later).
+    pub fn at_most_once(&self) -> bool {
+        match self {
+            Command::Rename { .. }
+            | Command::Delete { .. }
+            | Command::Create(_)
+            | Command::Append { .. }
+            | Command::AddBlock { .. }
+            | Command::AbandonBlock { .. }
+            | Command::Complete(_)
+            | Command::AbandonFiles { .. } => true,
+            Command::Mkdirs { .. }
+            | Command::SetAttributes { .. }
+            | Command::SetReplication { .. }
+            | Command::PutDatanode { .. }
+            | Command::SetAdminState { .. }
+            | Command::ClearRestored
+            | Command::SetSafeMode { .. } => false,
+        }
+    }
+
     /// The kind's name, as logs and the test crash hook name it.
     pub fn name(&self) -> &'static str {
         match self {

@@ -35,7 +35,10 @@ impl Namespace {
         dels: &mut Deletions,
     ) -> Result<Outcome> {
         let ts = entry.ts_ms;
-        let key = entry.request.map(|r| (r, entry.command.kind()));
+        let key = entry
+            .request
+            .filter(|_| entry.command.at_most_once())
+            .map(|r| (r, entry.command.kind()));
         if let Some(first) = key.and_then(|k| self.retry.get(&k)).cloned() {
             // A retry of a call already applied: its first outcome, nothing
             // changed again. (The caller still waits for a flush, which

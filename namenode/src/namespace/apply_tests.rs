@@ -453,7 +453,12 @@ async fn retried_calls_answer_their_first_outcome() {
         owner: None,
         permission: None,
     };
-    r.apply(&entry(30, RequestId::new(), mkdir(1)), now);
+    // Idempotent commands keep no outcome: a retry applies again, alike.
+    let kept = r.ns.retry_cache_len();
+    let md = RequestId::new();
+    let made = r.apply(&entry(30, md, mkdir(1)), now);
+    assert_eq!(r.ns.retry_cache_len(), kept, "mkdirs is idempotent");
+    assert_eq!(r.apply(&entry(31, md, mkdir(1)), now), made);
     let (mv, rm) = (RequestId::new(), RequestId::new());
     let rename = Command::Rename {
         src: path(1),
@@ -462,6 +467,7 @@ async fn retried_calls_answer_their_first_outcome() {
     };
     let moved = r.apply(&entry(40, mv, rename.clone()), now);
     assert!(moved.starts_with("Ok(Status"), "{moved}");
+    assert_eq!(r.ns.retry_cache_len(), kept + 1, "rename is kept");
     let delete = Command::Delete {
         path: path(2),
         recursive: true,
