@@ -57,6 +57,8 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Duration;
 use tokio::time::Instant;
 
+/// Blocks from which the tally's first build is shared between threads.
+const PARALLEL_HEALTH_FROM: usize = 100_000;
 /// The safety-net rescan of every block (events do the real work).
 pub const RESCAN_PERIOD: Duration = Duration::from_secs(120);
 /// The window of the repair-rate figure.
@@ -202,12 +204,43 @@ impl ReplicationQueues {
     }
 
     /// Looks at every committed block's health (the tally's first build).
+    /// A large map is walked on every core: this runs at startup, between
+    /// the load and the first answer, when nothing else wants the CPU.
     pub fn rebuild_health(&mut self, ns: &Namespace, view: &NodeView) {
-        self.health.rebuild(
+        let parts = if ns.blocks().len() < PARALLEL_HEALTH_FROM {
+            1
+        } else {
+            std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
+        };
+        self.rebuild_health_in(ns, view, parts);
+    }
+
+    /// [`Self::rebuild_health`] on `parts` threads.
+    fn rebuild_health_in(&mut self, ns: &Namespace, view: &NodeView, parts: usize) {
+        let parts = parts.max(1);
+        // Part `k` of `parts`: every `parts`-th block from the `k`-th; only
+        // the unhealthy ones are kept.
+        let walk = |k: usize| -> Vec<(BlockId, BlockHealth)> {
             ns.blocks()
                 .ids()
-                .filter_map(|id| ns.block_health(id, view).map(|h| (*id, h))),
-        );
+                .skip(k)
+                .step_by(parts)
+                .filter_map(|id| ns.block_health(id, view).map(|h| (*id, h)))
+                .filter(|(_, h)| *h != BlockHealth::Healthy)
+                .collect()
+        };
+        if parts == 1 {
+            self.health.rebuild(walk(0));
+            return;
+        }
+        let found: Vec<Vec<(BlockId, BlockHealth)>> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..parts).map(|k| s.spawn(move || walk(k))).collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        });
+        self.health.rebuild(found.into_iter().flatten());
     }
 
     pub fn health_is_built(&self) -> bool {

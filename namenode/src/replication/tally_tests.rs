@@ -264,6 +264,15 @@ fn soft_run(steps: Vec<Soft>) -> usize {
             );
             let walk = ns.counts(&view);
             let h = q.health_counts(&ns, &view, usize::MAX);
+            // A first build of the tally on three threads finds the same.
+            let mut fresh = ReplicationQueues::new(now);
+            fresh.rebuild_health_in(&ns, &view, 3);
+            let f = fresh.settled_health();
+            assert_eq!(
+                (f.missing, f.corrupt, f.under_replicated, f.over_replicated),
+                (h.missing, h.corrupt, h.under_replicated, h.over_replicated),
+                "health tally built on three threads after {s:?}"
+            );
             assert_eq!(
                 (h.missing, h.corrupt, h.under_replicated, h.over_replicated),
                 (

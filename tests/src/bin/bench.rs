@@ -38,16 +38,35 @@
 //! `--scale-files N[,N...]` (default 1000000, 10000000 on request; 20000 with
 //! `--quick`), `--repair-size SIZE`.
 //!
+//! `bench --bulk-load DATA_DIR --files N` only writes N files into the (stopped)
+//! namenode store under DATA_DIR, as the `scale` part does, and exits: a
+//! large namespace to profile a namenode's restart on by hand.
+//!
 //! The measurements live in the library, `dfs_tests::bench` (one module a
 //! part); this main only starts the runtime.
+use anyhow::Context;
 use dfs_tests::bench::{suite, Args};
 
 fn main() -> anyhow::Result<()> {
     suite::use_own_profile_binaries();
+    let args = Args::from_env();
+    if let Some(dir) = args.value("--bulk-load") {
+        let n: usize = args
+            .value("--files")
+            .context("usage: bench --bulk-load DATA_DIR --files N")?
+            .parse()
+            .context("--files: a number of files")?;
+        let stats = dfs_tests::bench::scale::loader::bulk_load(std::path::Path::new(&dir), n)?;
+        println!(
+            "{} files in {} directories ({} records) in {:.1} s; {} bytes on disk",
+            stats.files, stats.dirs, stats.records, stats.secs, stats.disk_bytes
+        );
+        return Ok(());
+    }
     let ok = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?
-        .block_on(suite::run(&Args::from_env()))?;
+        .block_on(suite::run(&args))?;
     if !ok {
         std::process::exit(1);
     }
