@@ -31,7 +31,7 @@ pub fn start(workers: &mut Workers, ns: Arc<Namesystem>) {
         let ns = ns.clone();
         async move {
             let now = Instant::now();
-            ns.check_dead_nodes(now);
+            ns.check_dead_nodes(now).await;
             // Every pass, not only when a node has just died: a write whose
             // relay was already dead when it said so, or whose ending
             // failed once, ends on a later pass.

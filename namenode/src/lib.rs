@@ -182,11 +182,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// HTTP worker threads. A changing call waits for the namespace lock on
-/// its worker's thread (held for the in-memory part of a change only), so
-/// with one worker per core a `/health` probe or a read landing on that
-/// worker waits too: at least [`MIN_HANDLER_THREADS`] (HDFS's
-/// `dfs.namenode.handler.count` is 10).
+/// HTTP worker threads. No handler blocks its thread on the namespace
+/// lock (async calls wait for their turn, `Namesystem::lock_async`;
+/// synchronous reads run on the blocking pool, `api::off_worker`), but a
+/// worker does run its own calls' in-memory changes: at least
+/// [`MIN_HANDLER_THREADS`] (HDFS's `dfs.namenode.handler.count` is 10).
 fn handler_threads() -> usize {
     std::thread::available_parallelism()
         .map_or(1, |n| n.get())

@@ -18,7 +18,7 @@ pub fn start(workers: &mut Workers, ns: Arc<Namesystem>) {
                 log::error!("replication monitor: {e}");
             }
             // The summary's block-health numbers (safe mode or not).
-            if let Err(e) = ns.settle_block_health(Instant::now()) {
+            if let Err(e) = ns.settle_block_health(Instant::now()).await {
                 log::error!("replication monitor: {e}");
             }
         }

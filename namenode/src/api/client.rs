@@ -5,6 +5,7 @@
 //! Calls that change the namespace run as the client call their
 //! `x-dfs-request-id` header names, for the retry cache ([`as_call`]).
 use super::error::ApiError;
+use super::{check_access, off_worker};
 use crate::auth::Caller;
 use crate::error::NamenodeError;
 use crate::namespace::permission::{Check, EXECUTE, READ, WRITE};
@@ -68,7 +69,11 @@ async fn mkdirs(
     http: HttpRequest,
     req: web::Json<MkdirsRequest>,
 ) -> Answer<FileStatus> {
-    caller.check(&ns, &req.path, Check::ancestor(WRITE))?;
+    let path = req.path.clone();
+    check_access(&ns, &caller, move |ns, c| {
+        c.check(ns, &path, Check::ancestor(WRITE))
+    })
+    .await?;
     let owner = caller.owner_of_new(req.owner.as_deref());
     let made = ns.mkdirs_as(&req.path, req.parents, owner.as_deref(), req.permission);
     Ok(web::Json(as_call(&http, made).await?))
@@ -84,9 +89,9 @@ fn relay_of(http: &HttpRequest) -> Option<NodeId> {
 }
 
 /// Records the relay of write `file_id`, if the call came through one.
-fn note_relay(ns: &Namesystem, http: &HttpRequest, file_id: FileId) -> Result<(), ApiError> {
+async fn note_relay(ns: &Namesystem, http: &HttpRequest, file_id: FileId) -> Result<(), ApiError> {
     if let Some(node) = relay_of(http) {
-        ns.note_relay(file_id, node)?;
+        ns.note_relay(file_id, node).await?;
     }
     Ok(())
 }
@@ -97,9 +102,13 @@ async fn append(
     http: HttpRequest,
     req: web::Json<AppendRequest>,
 ) -> Answer<AppendResponse> {
-    caller.check(&ns, &req.path, Check::target(WRITE))?;
+    let path = req.path.clone();
+    check_access(&ns, &caller, move |ns, c| {
+        c.check(ns, &path, Check::target(WRITE))
+    })
+    .await?;
     let mut opened = as_call(&http, ns.append(&req.path)).await?;
-    note_relay(&ns, &http, opened.file_id)?;
+    note_relay(&ns, &http, opened.file_id).await?;
     if let Some(last) = opened.last_block.as_mut() {
         // The old short last block is read back and written anew.
         caller.sign_blocks(std::slice::from_mut(last), BlockOp::Read);
@@ -113,7 +122,11 @@ async fn set_attributes(
     http: HttpRequest,
     req: web::Json<SetAttributesRequest>,
 ) -> Answer<FileStatus> {
-    check_set_attributes(&ns, &caller, &req)?;
+    let checked = req.clone();
+    check_access(&ns, &caller, move |ns, c| {
+        check_set_attributes(ns, c, &checked)
+    })
+    .await?;
     Ok(web::Json(as_call(&http, ns.set_attributes(&req)).await?))
 }
 
@@ -136,17 +149,23 @@ pub fn check_set_attributes(
 }
 
 async fn status(ns: Ns, caller: Caller, q: web::Query<PathQuery>) -> Answer<FileStatus> {
-    caller.check(&ns, &q.path, Check::traverse())?;
-    Ok(web::Json(ns.status(&q.path)?))
+    let path = q.into_inner().path;
+    let st = off_worker(&ns, move |ns| {
+        caller.check(ns, &path, Check::traverse())?;
+        ns.status(&path)
+    })
+    .await?;
+    Ok(web::Json(st))
 }
 
 async fn list(ns: Ns, caller: Caller, q: web::Query<ListQuery>) -> Answer<DirectoryListing> {
-    caller.check(&ns, &q.path, Check::target(READ | EXECUTE))?;
-    Ok(web::Json(ns.list(
-        &q.path,
-        q.start_after.as_deref(),
-        q.limit,
-    )?))
+    let q = q.into_inner();
+    let listing = off_worker(&ns, move |ns| {
+        caller.check(ns, &q.path, Check::target(READ | EXECUTE))?;
+        ns.list(&q.path, q.start_after.as_deref(), q.limit)
+    })
+    .await?;
+    Ok(web::Json(listing))
 }
 
 async fn rename(
@@ -155,7 +174,8 @@ async fn rename(
     http: HttpRequest,
     req: web::Json<RenameRequest>,
 ) -> Answer<FileStatus> {
-    check_rename(&ns, &caller, &req.src, &req.dst)?;
+    let (src, dst) = (req.src.clone(), req.dst.clone());
+    check_access(&ns, &caller, move |ns, c| check_rename(ns, c, &src, &dst)).await?;
     let renamed = ns.rename(&req.src, &req.dst, req.overwrite);
     Ok(web::Json(as_call(&http, renamed).await?))
 }
@@ -199,7 +219,11 @@ async fn delete(
     http: HttpRequest,
     req: web::Json<DeleteRequest>,
 ) -> Answer<DeleteResponse> {
-    check_delete(&ns, &caller, &req.path, req.recursive)?;
+    let (path, recursive) = (req.path.clone(), req.recursive);
+    check_access(&ns, &caller, move |ns, c| {
+        check_delete(ns, c, &path, recursive)
+    })
+    .await?;
     let deleted = ns.delete(&req.path, req.recursive);
     Ok(web::Json(as_call(&http, deleted).await?))
 }
@@ -209,8 +233,12 @@ async fn content_summary(
     caller: Caller,
     q: web::Query<PathQuery>,
 ) -> Answer<ContentSummary> {
-    caller.check(&ns, &q.path, Check::target(READ | EXECUTE))?;
-    Ok(web::Json(ns.content_summary(&q.path)?))
+    let path = q.path.clone();
+    check_access(&ns, &caller, move |ns, c| {
+        c.check(ns, &path, Check::target(READ | EXECUTE))
+    })
+    .await?;
+    Ok(web::Json(ns.content_summary(&q.path).await?))
 }
 
 async fn create(
@@ -225,10 +253,11 @@ async fn create(
         target: if req.overwrite { WRITE } else { 0 },
         ..Check::default()
     };
-    caller.check(&ns, &req.path, check)?;
+    let path = req.path.clone();
+    check_access(&ns, &caller, move |ns, c| c.check(ns, &path, check)).await?;
     req.owner = caller.owner_of_new(req.owner.as_deref());
     let mut created = as_call(&http, ns.create(&req)).await?;
-    note_relay(&ns, &http, created.file_id)?;
+    note_relay(&ns, &http, created.file_id).await?;
     if req.first_block {
         let first = AddBlockRequest {
             file_id: created.file_id,
@@ -252,7 +281,8 @@ async fn add_block(
     http: HttpRequest,
     req: web::Json<AddBlockRequest>,
 ) -> Answer<LocatedBlock> {
-    caller.check_writer(&ns, req.file_id)?;
+    let file_id = req.file_id;
+    check_access(&ns, &caller, move |ns, c| c.check_writer(ns, file_id)).await?;
     let mut located = as_call(&http, ns.add_block(&req)).await?;
     caller.sign_blocks(std::slice::from_mut(&mut located), BlockOp::Write);
     Ok(web::Json(located))
@@ -264,7 +294,8 @@ async fn abandon_block(
     http: HttpRequest,
     req: web::Json<AbandonBlockRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.check_writer(&ns, req.file_id)?;
+    let file_id = req.file_id;
+    check_access(&ns, &caller, move |ns, c| c.check_writer(ns, file_id)).await?;
     as_call(&http, ns.abandon_block(&req)).await?;
     Ok(empty())
 }
@@ -275,7 +306,8 @@ async fn complete(
     http: HttpRequest,
     req: web::Json<CompleteRequest>,
 ) -> Answer<FileStatus> {
-    caller.check_writer(&ns, req.file_id)?;
+    let file_id = req.file_id;
+    check_access(&ns, &caller, move |ns, c| c.check_writer(ns, file_id)).await?;
     Ok(web::Json(as_call(&http, ns.complete(&req)).await?))
 }
 
@@ -285,10 +317,11 @@ async fn renew_lease(
     http: HttpRequest,
     req: web::Json<FileIdRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.check_writer(&ns, req.file_id)?;
-    ns.renew_lease(req.file_id)?;
+    let file_id = req.file_id;
+    check_access(&ns, &caller, move |ns, c| c.check_writer(ns, file_id)).await?;
+    ns.renew_lease(req.file_id).await?;
     // Again with each renewal: a restarted namenode learns it anew.
-    note_relay(&ns, &http, req.file_id)?;
+    note_relay(&ns, &http, req.file_id).await?;
     Ok(empty())
 }
 
@@ -298,14 +331,19 @@ async fn abandon_file(
     http: HttpRequest,
     req: web::Json<FileIdRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.check_writer(&ns, req.file_id)?;
+    let file_id = req.file_id;
+    check_access(&ns, &caller, move |ns, c| c.check_writer(ns, file_id)).await?;
     as_call(&http, ns.abandon_file(req.file_id)).await?;
     Ok(empty())
 }
 
 async fn locations(ns: Ns, caller: Caller, q: web::Query<PathQuery>) -> Answer<FileLocations> {
-    caller.check(&ns, &q.path, Check::target(READ))?;
-    let mut located = ns.locations(&q.path)?;
+    let path = q.path.clone();
+    check_access(&ns, &caller, move |ns, c| {
+        c.check(ns, &path, Check::target(READ))
+    })
+    .await?;
+    let mut located = ns.locations_async(&q.path).await?;
     caller.sign_blocks(&mut located.blocks, BlockOp::Read);
     Ok(web::Json(located))
 }
@@ -316,7 +354,11 @@ async fn setrep(
     http: HttpRequest,
     req: web::Json<SetReplicationRequest>,
 ) -> Answer<FileStatus> {
-    caller.check(&ns, &req.path, Check::target(WRITE))?;
+    let path = req.path.clone();
+    check_access(&ns, &caller, move |ns, c| {
+        c.check(ns, &path, Check::target(WRITE))
+    })
+    .await?;
     let set = ns.set_replication(&req.path, req.replication);
     Ok(web::Json(as_call(&http, set).await?))
 }

@@ -55,13 +55,13 @@ async fn summary(ns: Ns) -> Answer<ClusterSummary> {
 }
 
 async fn datanodes(ns: Ns) -> Answer<Vec<DatanodeReport>> {
-    Ok(web::Json(ns.datanode_reports()?))
+    Ok(web::Json(ns.datanode_reports().await?))
 }
 
 /// `fsck?path=` (default `/`).
 async fn fsck(ns: Ns, q: web::Query<OptionalPath>) -> Answer<FsckReport> {
     let path = q.into_inner().path.unwrap_or_else(DfsPath::root);
-    Ok(web::Json(ns.fsck(&path)?))
+    Ok(web::Json(ns.fsck(&path).await?))
 }
 
 #[derive(Debug, Deserialize)]
@@ -95,7 +95,7 @@ async fn decommission(ns: Ns, caller: Caller, node: web::Path<String>) -> Answer
 
 /// Replicas of blocks the namespace does not know, per datanode.
 async fn orphans(ns: Ns) -> Answer<OrphansReport> {
-    Ok(web::Json(ns.orphans()?))
+    Ok(web::Json(ns.orphans().await?))
 }
 
 /// The operator's word: delete every replica of an unknown block.
@@ -137,8 +137,12 @@ async fn recommission(ns: Ns, caller: Caller, node: web::Path<String>) -> Answer
 }
 
 async fn blocks(ns: Ns, caller: Caller, q: web::Query<PathQuery>) -> Answer<FileLocations> {
-    caller.check(&ns, &q.path, Check::traverse())?;
-    Ok(web::Json(ns.locations(&q.path)?))
+    let path = q.path.clone();
+    super::check_access(&ns, &caller, move |ns, c| {
+        c.check(ns, &path, Check::traverse())
+    })
+    .await?;
+    Ok(web::Json(ns.locations_async(&q.path).await?))
 }
 
 /// 200 while the process serves (also in safe mode: the process is

@@ -56,7 +56,7 @@ async fn register(ns: Ns, body: web::Bytes) -> Result<HttpResponse, ApiError> {
 
 async fn heartbeat(ns: Ns, body: web::Bytes) -> Result<HttpResponse, ApiError> {
     let hb: Heartbeat = decode(&body, "Heartbeat")?;
-    reply(&ns.heartbeat(&hb))
+    reply(&ns.heartbeat(&hb).await)
 }
 
 async fn block_report(ns: Ns, body: web::Bytes) -> Result<HttpResponse, ApiError> {

@@ -13,6 +13,9 @@ pub mod openapi;
 pub mod seed;
 pub mod webhdfs;
 
+use crate::auth::Caller;
+use crate::error::NamenodeError;
+use crate::namesystem::Namesystem;
 use actix_web::web;
 
 /// Largest JSON body (`complete` can list many blocks).
@@ -49,6 +52,37 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     webhdfs::configure(cfg);
     dfs_web::configure(cfg);
     cfg.default_service(web::to(error::not_found));
+}
+
+/// Runs `f`, a synchronous read that takes the namespace mutex
+/// (`Namesystem::status`, `list`, access checks), on the blocking pool: an
+/// HTTP worker thread never waits on that mutex, which would stall every
+/// other connection it serves (a `/health` probe) for as long as the
+/// holder keeps it. Async namesystem calls wait for their turn without
+/// blocking instead (`Namesystem::lock_async`).
+pub async fn off_worker<T: Send + 'static>(
+    ns: &web::Data<Namesystem>,
+    f: impl FnOnce(&Namesystem) -> Result<T, NamenodeError> + Send + 'static,
+) -> Result<T, NamenodeError> {
+    let ns = ns.clone().into_inner();
+    web::block(move || f(&ns))
+        .await
+        .map_err(|e| NamenodeError::Internal(format!("a blocking read failed: {e}")))?
+}
+
+/// Runs the access check `f` for `caller`: off the worker thread
+/// ([`off_worker`]) when access control is on, since the checks read the
+/// namespace; inline when it is off (every check passes without a look).
+pub async fn check_access(
+    ns: &web::Data<Namesystem>,
+    caller: &Caller,
+    f: impl FnOnce(&Namesystem, &Caller) -> Result<(), NamenodeError> + Send + 'static,
+) -> Result<(), NamenodeError> {
+    if caller.principal().is_none() {
+        return f(ns, caller);
+    }
+    let caller = caller.clone();
+    off_worker(ns, move |ns| f(ns, &caller)).await
 }
 
 #[cfg(test)]

@@ -91,6 +91,7 @@ impl From<NamenodeError> for WebHdfsError {
 // --- parsing ----------------------------------------------------------------
 
 /// One request, parsed.
+#[derive(Clone)]
 struct Request {
     op: Op,
     path: DfsPath,
@@ -137,28 +138,37 @@ async fn dispatch(
     body: web::Payload,
 ) -> Answer {
     let r = parse(&req)?;
-    check_access(&ns, &caller, &r)?;
+    if caller.principal().is_some() {
+        let (c, checked) = (caller.clone(), r.clone());
+        look(&ns, move |ns| Ok(check_access(ns, &c, &checked)?)).await?;
+    }
     let p = &r.params;
     let path = &r.path;
     match r.op {
         Op::GetFileStatus => {
-            let st = ns.status(path).map_err(|e| missing_file(e, path))?;
+            let st = status_of(&ns, path).await?;
             Ok(json(&FileStatusBody {
                 file_status: to_webhdfs(&st, ""),
             }))
         }
         Op::ListStatus => {
-            let statuses = list_all(&ns, path)?;
+            let at = path.clone();
+            let statuses = look(&ns, move |ns| list_all(ns, &at)).await?;
             Ok(json(&FileStatusesBody {
                 file_statuses: FileStatuses {
                     file_status: statuses,
                 },
             }))
         }
-        Op::ListStatusBatch => list_batch(&ns, path, p.start_after.as_deref()),
+        Op::ListStatusBatch => {
+            let (at, after) = (path.clone(), p.start_after.clone());
+            let body = look(&ns, move |ns| list_batch(ns, &at, after.as_deref())).await?;
+            Ok(json(&body))
+        }
         Op::GetContentSummary => {
             let s = ns
                 .content_summary(path)
+                .await
                 .map_err(|e| missing_file(e, path))?;
             Ok(json(&ContentSummaryBody {
                 content_summary: ContentSummary {
@@ -173,7 +183,7 @@ async fn dispatch(
             }))
         }
         Op::GetFileChecksum => {
-            let st = ns.status(path).map_err(|e| missing_file(e, path))?;
+            let st = status_of(&ns, path).await?;
             let digest = st.sha256.ok_or_else(|| not_a_file(path))?;
             Ok(json(&FileChecksumBody {
                 file_checksum: FileChecksum {
@@ -263,10 +273,33 @@ async fn dispatch(
             if p.namenode_rpc_address.is_some() {
                 land(&req, &dfs, &r, body).await
             } else {
-                redirect(&req, &ns, &r, caller.redirect_token())
+                let checked = r.clone();
+                let base = look(&ns, move |ns| redirect_base(ns, &checked)).await?;
+                redirect(&req, &ns, &r, base, caller.redirect_token())
             }
         }
     }
+}
+
+/// Runs `f`, which reads the namespace through its mutex, off the HTTP
+/// worker thread (see [`super::off_worker`]).
+async fn look<T: Send + 'static>(
+    ns: &Ns,
+    f: impl FnOnce(&Namesystem) -> Result<T, WebHdfsError> + Send + 'static,
+) -> Result<T, WebHdfsError> {
+    let ns = ns.clone().into_inner();
+    web::block(move || f(&ns))
+        .await
+        .map_err(|e| NamenodeError::Internal(format!("a blocking read failed: {e}")))?
+}
+
+/// The status of `path`, read off the worker thread.
+async fn status_of(ns: &Ns, path: &DfsPath) -> Result<NativeStatus, WebHdfsError> {
+    let at = path.clone();
+    look(ns, move |ns| {
+        ns.status(&at).map_err(|e| missing_file(e, &at))
+    })
+    .await
 }
 
 /// Access control (on): what each operation needs, checked before it runs.
@@ -391,7 +424,11 @@ fn list_all(ns: &Namesystem, path: &DfsPath) -> Result<Vec<FileStatus>, WebHdfsE
     }
 }
 
-fn list_batch(ns: &Namesystem, path: &DfsPath, start_after: Option<&str>) -> Answer {
+fn list_batch(
+    ns: &Namesystem,
+    path: &DfsPath,
+    start_after: Option<&str>,
+) -> Result<DirectoryListingBody, WebHdfsError> {
     let st = ns.status(path).map_err(|e| missing_file(e, path))?;
     let (entries, remaining) = if st.file_type == NativeType::File {
         (vec![to_webhdfs(&st, "")], 0)
@@ -410,7 +447,7 @@ fn list_batch(ns: &Namesystem, path: &DfsPath, start_after: Option<&str>) -> Ans
             .collect();
         (entries, remaining)
     };
-    Ok(json(&DirectoryListingBody {
+    Ok(DirectoryListingBody {
         directory_listing: DirectoryListing {
             partial_listing: FileStatusesBody {
                 file_statuses: FileStatuses {
@@ -419,7 +456,7 @@ fn list_batch(ns: &Namesystem, path: &DfsPath, start_after: Option<&str>) -> Ans
             },
             remaining_entries: remaining,
         },
-    }))
+    })
 }
 
 /// Hadoop's rename: false (not an error) when the source is missing, the
@@ -456,11 +493,9 @@ async fn set_attributes(ns: &Namesystem, req: SetAttributesRequest) -> Answer {
 /// Rotates CREATE/APPEND targets over the live datanodes.
 static NEXT_TARGET: AtomicUsize = AtomicUsize::new(0);
 
-/// Checks what can be checked now, picks where the data step goes, and
-/// answers 307 (or 200 JSON with `noredirect`).
-/// `delegation`: the token the data step calls the namenode with (access
-/// control on).
-fn redirect(req: &HttpRequest, ns: &Namesystem, r: &Request, delegation: Option<String>) -> Answer {
+/// Checks in the namespace what can be checked now (a blocking read) and,
+/// for OPEN, the datanode holding the first byte read.
+fn redirect_base(ns: &Namesystem, r: &Request) -> Result<Option<String>, WebHdfsError> {
     let p = &r.params;
     let path = &r.path;
     let mut base: Option<String> = None;
@@ -510,6 +545,21 @@ fn redirect(req: &HttpRequest, ns: &Namesystem, r: &Request, delegation: Option<
         }
         _ => {}
     }
+    Ok(base)
+}
+
+/// Picks where the data step goes (`base`: see [`redirect_base`]) and
+/// answers 307 (or 200 JSON with `noredirect`).
+/// `delegation`: the token the data step calls the namenode with (access
+/// control on).
+fn redirect(
+    req: &HttpRequest,
+    ns: &Namesystem,
+    r: &Request,
+    base: Option<String>,
+    delegation: Option<String>,
+) -> Answer {
+    let p = &r.params;
     let namenode = request_base(req);
     let via_namenode = ns.config().webhdfs_data_via_namenode;
     let target = if via_namenode {

@@ -6,12 +6,12 @@ use super::*;
 impl Namesystem {
     /// Recounts reported blocks while in automatic safe mode; leaving it
     /// triggers a full look at every block.
-    pub fn update_safe_mode(&self, now: Instant) -> Result<()> {
+    pub async fn update_safe_mode(&self, now: Instant) -> Result<()> {
         if !self.safemode().is_automatic() {
             return Ok(());
         }
         let view = self.datanodes.view(now);
-        let ns = self.lock()?;
+        let ns = self.lock_async().await?;
         let r = ns.reported_blocks(&view);
         let mut q = self.repl();
         let mut sm = self.safemode();
@@ -29,7 +29,7 @@ impl Namesystem {
     /// One pass of the replication monitor (see `replication`). Does
     /// nothing but count reports while in safe mode.
     pub async fn replication_tick(&self, now: Instant) -> Result<()> {
-        self.update_safe_mode(now)?;
+        self.update_safe_mode(now).await?;
         if self.in_safe_mode() {
             return Ok(());
         }
@@ -79,7 +79,7 @@ impl Namesystem {
                 }
             }
         }
-        self.update_safe_mode(now)?;
+        self.update_safe_mode(now).await?;
         let sm = self.safemode();
         Ok(SafeModeStatus {
             safe_mode: sm.is_on(),
@@ -111,11 +111,12 @@ impl Namesystem {
             self.apply_admin_state(node, target).await?;
             // Decommission: its blocks need copies elsewhere. Recommission:
             // its replicas count again, so excess ones get trimmed.
-            self.enqueue_node_blocks(&[node])?;
+            self.enqueue_node_blocks(&[node]).await?;
             // Report the new state with up-to-date drain numbers.
             self.replication_tick(Instant::now()).await?;
         }
-        self.datanode_reports()?
+        self.datanode_reports()
+            .await?
             .into_iter()
             .find(|r| r.id == node)
             .ok_or_else(|| NamenodeError::NotFound(format!("datanode {node} is unknown")))

@@ -28,7 +28,7 @@ impl Namesystem {
         })
         .await?;
         {
-            let mut ns = self.lock()?;
+            let mut ns = self.lock_async().await?;
             // Its replicas count toward safe-mode progress from now on
             // (under the same lock as the registration, so whoever sees the
             // node registered finds it counted).
@@ -120,9 +120,9 @@ impl Namesystem {
     }
 
     /// Unknown replicas, cluster-wide and per node.
-    pub fn orphans(&self) -> Result<OrphansReport> {
+    pub async fn orphans(&self) -> Result<OrphansReport> {
         let directory = self.datanodes.directory();
-        let ns = self.lock()?;
+        let ns = self.lock_async().await?;
         let (by_node, reasons) = ns.blocks().orphans_by_node();
         let u = views::unknown_replicas(&by_node, &reasons);
         let mut nodes = Vec::with_capacity(by_node.len());
@@ -174,12 +174,12 @@ impl Namesystem {
         Ok(out)
     }
 
-    pub fn heartbeat(&self, hb: &Heartbeat) -> HeartbeatReply {
+    pub async fn heartbeat(&self, hb: &Heartbeat) -> HeartbeatReply {
         match self.datanodes.heartbeat(hb, Instant::now()) {
             Some(out) => {
                 if out.came_back {
                     // Its replicas count again: some blocks may now be over-replicated.
-                    if let Err(e) = self.enqueue_node_blocks(&[hb.node_id]) {
+                    if let Err(e) = self.enqueue_node_blocks(&[hb.node_id]).await {
                         log::error!("heartbeat: {e}");
                     }
                 }
@@ -213,7 +213,7 @@ impl Namesystem {
             Ok(())
         })
         .await?;
-        self.update_safe_mode(now)
+        self.update_safe_mode(now).await
     }
 
     pub async fn block_received(&self, r: &IncrementalBlockReport) -> Result<()> {
@@ -250,10 +250,10 @@ impl Namesystem {
 
     /// Marks silent datanodes dead (heartbeat monitor); their blocks go to
     /// the replication monitor, and copies from or to them are cancelled.
-    pub fn check_dead_nodes(&self, now: Instant) -> Vec<NodeId> {
+    pub async fn check_dead_nodes(&self, now: Instant) -> Vec<NodeId> {
         let dead = self.datanodes.check_dead(now);
         if !dead.is_empty() {
-            match self.lock() {
+            match self.lock_async().await {
                 Ok(ns) => {
                     let mut q = self.repl();
                     for n in &dead {

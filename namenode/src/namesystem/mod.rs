@@ -20,7 +20,8 @@
 //! [`Namesystem::mutate`] directly.
 //!
 //! The shape of every change ([`Namesystem::mutate`]):
-//! 1. lock the namespace, run the operation (validate, then change memory and
+//! 1. wait for the namespace's turn (without blocking the thread) and lock
+//!    it, run the operation (validate, then change memory and
 //!    record the same change in a `Txn`), hand the block map's change events
 //!    to the replication queues, queue the `Txn` for the store's committer
 //!    (so transactions reach sled in the order the changes were made), unlock;
@@ -44,8 +45,9 @@
 //! namesystem then refuses every later change (fail-stop, as HDFS does when
 //! its edit log fails); a restart reloads the last durable state.
 //!
-//! Lock order: namespace, then replication queues, then safe mode, then
-//! datanode registry, never the reverse. Most operations take a node
+//! Lock order: the namespace's turn (async callers, see
+//! [`Namesystem::lock_async`]), namespace, then replication queues, then
+//! safe mode, then datanode registry, never the reverse. Most operations take a node
 //! snapshot from the registry *before* locking the namespace and queue
 //! deletions and commands *after* unlocking it. The published counters
 //! (`views`) are a leaf: their mutex is held only to swap or clone an
@@ -116,6 +118,8 @@ const REFUSAL_SHOWN: std::time::Duration = std::time::Duration::from_secs(120);
 
 pub struct Namesystem {
     ns: Mutex<Namespace>,
+    /// The queue for `ns` of async callers (see [`Namesystem::lock_async`]).
+    turn: tokio::sync::Mutex<()>,
     /// Made with the metadata; datanodes of another cluster are refused.
     cluster_id: ClusterId,
     refused: Mutex<HashMap<NodeId, Refusal>>,
@@ -204,6 +208,7 @@ impl Namesystem {
         }
         let this = Namesystem {
             ns: Mutex::new(ns),
+            turn: tokio::sync::Mutex::new(()),
             cluster_id,
             refused: Mutex::new(HashMap::new()),
             repl: Mutex::new(repl),
@@ -248,6 +253,21 @@ impl Namesystem {
             NamenodeError::Internal(
                 "namespace lock poisoned by an earlier panic; restart the namenode".into(),
             )
+        })
+    }
+
+    /// The namespace lock for async code (every handler, worker and
+    /// change): waits for its turn in a FIFO queue without blocking the
+    /// thread, then takes the mutex, which only synchronous callers (tests,
+    /// reads run on the blocking pool) can hold meanwhile, and those only
+    /// for a short look. An HTTP worker thread waiting here keeps serving
+    /// its other connections (a `/health` probe), where waiting on the
+    /// mutex itself would stall them all. Hold the guard across no await.
+    async fn lock_async(&self) -> Result<NsGuard<'_>> {
+        let turn = self.turn.lock().await;
+        Ok(NsGuard {
+            ns: self.lock()?,
+            _turn: turn,
         })
     }
 
@@ -297,7 +317,7 @@ impl Namesystem {
         }
         let mut dels = Deletions::new();
         let (out, commit) = {
-            let mut ns = self.lock()?;
+            let mut ns = self.lock_async().await?;
             let mut txn = Txn::new();
             let out = op(&mut ns, &mut txn, &mut dels);
             let events = ns.take_block_events();
@@ -396,14 +416,35 @@ impl Namesystem {
     }
 
     /// Hands blocks to the replication monitor.
-    fn enqueue_node_blocks(&self, nodes: &[NodeId]) -> Result<()> {
-        let ns = self.lock()?;
+    async fn enqueue_node_blocks(&self, nodes: &[NodeId]) -> Result<()> {
+        let ns = self.lock_async().await?;
         let mut q = self.repl();
         for n in nodes {
             q.enqueue(ns.blocks().blocks_on(n));
         }
         self.publish(&ns, &mut q, Instant::now());
         Ok(())
+    }
+}
+
+/// The namespace, locked by an async caller in its turn
+/// ([`Namesystem::lock_async`]); the turn passes on when this drops, after
+/// the mutex is released.
+struct NsGuard<'a> {
+    ns: MutexGuard<'a, Namespace>,
+    _turn: tokio::sync::MutexGuard<'a, ()>,
+}
+
+impl std::ops::Deref for NsGuard<'_> {
+    type Target = Namespace;
+    fn deref(&self) -> &Namespace {
+        &self.ns
+    }
+}
+
+impl std::ops::DerefMut for NsGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Namespace {
+        &mut self.ns
     }
 }
 

@@ -11,26 +11,14 @@ impl Namesystem {
     /// replicas are never listed: a block with no good live replica has none.
     pub fn locations(&self, path: &DfsPath) -> Result<FileLocations> {
         let view = self.datanodes.view(Instant::now());
-        let seed = uuid::Uuid::new_v4().as_u64_pair().0;
-        let place = |block: BlockId, replicas: &[NodeId]| {
-            let pick = |class: NodeClass| -> Vec<DatanodeInfo> {
-                replicas
-                    .iter()
-                    .filter(|id| view.class(id) == class)
-                    .filter_map(|id| {
-                        view.addr(id).map(|a| DatanodeInfo {
-                            id: *id,
-                            addr: a.to_string(),
-                        })
-                    })
-                    .collect()
-            };
-            let mut out = pick(NodeClass::Live);
-            crate::placement::read_order(&mut out, block, seed);
-            out.extend(pick(NodeClass::LiveRetiring));
-            out
-        };
-        self.lock()?.locations(path, place)
+        locations_in(&*self.lock()?, &view, path)
+    }
+
+    /// [`Namesystem::locations`] for async callers (see
+    /// [`Namesystem::lock_async`]).
+    pub async fn locations_async(&self, path: &DfsPath) -> Result<FileLocations> {
+        let view = self.datanodes.view(Instant::now());
+        locations_in(&*self.lock_async().await?, &view, path)
     }
 
     /// A reader found a replica whose bytes do not match: it is corrupt
@@ -54,4 +42,32 @@ impl Namesystem {
         );
         Ok(())
     }
+}
+
+/// Where `path`'s blocks are, as [`Namesystem::locations`] orders them.
+fn locations_in(
+    ns: &Namespace,
+    view: &crate::datanodes::NodeView,
+    path: &DfsPath,
+) -> Result<FileLocations> {
+    let seed = uuid::Uuid::new_v4().as_u64_pair().0;
+    let place = |block: BlockId, replicas: &[NodeId]| {
+        let pick = |class: NodeClass| -> Vec<DatanodeInfo> {
+            replicas
+                .iter()
+                .filter(|id| view.class(id) == class)
+                .filter_map(|id| {
+                    view.addr(id).map(|a| DatanodeInfo {
+                        id: *id,
+                        addr: a.to_string(),
+                    })
+                })
+                .collect()
+        };
+        let mut out = pick(NodeClass::Live);
+        crate::placement::read_order(&mut out, block, seed);
+        out.extend(pick(NodeClass::LiveRetiring));
+        out
+    };
+    ns.locations(path, place)
 }

@@ -103,11 +103,11 @@ async fn state_survives_reopen() {
     assert_eq!(loc.blocks.len(), 1);
     // No datanode has registered since the restart: nothing live to read from.
     assert!(loc.blocks[0].replicas.is_empty());
-    let reports = ns.datanode_reports().unwrap();
+    let reports = ns.datanode_reports().await.unwrap();
     assert_eq!(reports.len(), 2);
     assert!(reports.iter().any(|r| r.id == node));
     // The writer can carry on after the restart.
-    ns.renew_lease(pending_id).unwrap();
+    ns.renew_lease(pending_id).await.unwrap();
     assert_eq!(ns.counts().unwrap().files_being_written, 1);
     // Blocks exist but none is reported yet: safe mode refuses changes.
     let s = ns.summary().unwrap();
@@ -121,7 +121,7 @@ async fn state_survives_reopen() {
     );
     let e = ns.mkdirs(&p("/new"), false).await.unwrap_err();
     assert!(matches!(e, NamenodeError::SafeMode(_)), "{e:?}");
-    assert!(ns.fsck(&DfsPath::root()).unwrap().safe_mode);
+    assert!(ns.fsck(&DfsPath::root()).await.unwrap().safe_mode);
     ns.safe_mode_action(SafeModeAction::Leave).await.unwrap();
     // New inodes do not reuse old ids.
     let d = ns.mkdirs(&p("/new"), false).await.unwrap();
@@ -162,8 +162,8 @@ fn hb(id: NodeId) -> Heartbeat {
 }
 
 /// Commands waiting for `id`.
-fn commands(ns: &Namesystem, id: NodeId) -> Vec<DnCommand> {
-    ns.heartbeat(&hb(id)).commands
+async fn commands(ns: &Namesystem, id: NodeId) -> Vec<DnCommand> {
+    ns.heartbeat(&hb(id)).await.commands
 }
 
 fn replica_of(block: BlockId, data: &[u8]) -> ReportedBlock {
@@ -217,9 +217,9 @@ async fn reports_reconcile_and_deletions_ride_heartbeats() {
     let loc = ns.locations(&p("/f")).unwrap();
     let block = loc.blocks[0].block_id;
     assert_eq!(loc.blocks[0].replicas.len(), 2);
-    assert!(commands(&ns, a).is_empty());
+    assert!(commands(&ns, a).await.is_empty());
     assert_eq!(
-        ns.heartbeat(&hb(NodeId::new())).commands,
+        ns.heartbeat(&hb(NodeId::new())).await.commands,
         vec![DnCommand::Reregister]
     );
 
@@ -232,11 +232,14 @@ async fn reports_reconcile_and_deletions_ride_heartbeats() {
     })
     .await
     .unwrap();
-    assert!(commands(&ns, b).is_empty(), "orphans wait for the monitor");
+    assert!(
+        commands(&ns, b).await.is_empty(),
+        "orphans wait for the monitor"
+    );
     assert_eq!(ns.locations(&p("/f")).unwrap().blocks[0].replicas.len(), 2);
     ns.replication_tick(Instant::now()).await.unwrap();
     assert_eq!(
-        commands(&ns, b),
+        commands(&ns, b).await,
         vec![DnCommand::Delete {
             blocks: vec![stranger.id]
         }]
@@ -256,12 +259,12 @@ async fn reports_reconcile_and_deletions_ride_heartbeats() {
     assert_eq!((s.corrupt_replicas, s.under_replicated_blocks), (1, 1));
     ns.replication_tick(Instant::now()).await.unwrap();
     assert_eq!(
-        commands(&ns, a),
+        commands(&ns, a).await,
         vec![DnCommand::Delete {
             blocks: vec![block]
         }]
     );
-    let fsck = ns.fsck(&DfsPath::root()).unwrap();
+    let fsck = ns.fsck(&DfsPath::root()).await.unwrap();
     assert_eq!(fsck.under_replicated_blocks, 1);
     assert!(fsck.healthy);
     deleted(&ns, a, block).await;
@@ -276,13 +279,13 @@ async fn reports_reconcile_and_deletions_ride_heartbeats() {
     .await
     .unwrap();
     ns.replication_tick(Instant::now()).await.unwrap();
-    assert!(commands(&ns, b).is_empty());
+    assert!(commands(&ns, b).await.is_empty());
     let s = ns.summary().unwrap();
     assert_eq!((s.corrupt_blocks, s.missing_blocks), (1, 0));
     assert!(ns.locations(&p("/f")).unwrap().blocks[0]
         .replicas
         .is_empty());
-    let fsck = ns.fsck(&DfsPath::root()).unwrap();
+    let fsck = ns.fsck(&DfsPath::root()).await.unwrap();
     assert_eq!(fsck.corrupt_blocks, 1);
     assert!(!fsck.healthy);
     // A fresh good copy arrives (re-replicated, say).
@@ -291,7 +294,7 @@ async fn reports_reconcile_and_deletions_ride_heartbeats() {
     // Deleting the file queues deletions for recorded replicas.
     ns.delete(&p("/f"), false).await.unwrap();
     assert_eq!(
-        commands(&ns, b),
+        commands(&ns, b).await,
         vec![DnCommand::Delete {
             blocks: vec![block]
         }]
@@ -332,13 +335,13 @@ async fn a_dead_node_is_repaired_and_its_return_trimmed() {
     // `lost` goes silent.
     tokio::time::advance(Duration::from_secs(4)).await;
     for n in [kept, spare] {
-        commands(&ns, n);
+        commands(&ns, n).await;
     }
     tokio::time::advance(Duration::from_secs(2)).await;
     for n in [kept, spare] {
-        commands(&ns, n);
+        commands(&ns, n).await;
     }
-    assert_eq!(ns.check_dead_nodes(Instant::now()), vec![lost]);
+    assert_eq!(ns.check_dead_nodes(Instant::now()).await, vec![lost]);
     assert_eq!(ns.summary().unwrap().under_replicated_blocks, 1);
     ns.replication_tick(Instant::now()).await.unwrap();
     let s = ns.summary().unwrap();
@@ -346,7 +349,7 @@ async fn a_dead_node_is_repaired_and_its_return_trimmed() {
         (s.replication.pending_copies, s.replication.queued_blocks),
         (1, 0)
     );
-    let rows = ns.datanode_reports().unwrap();
+    let rows = ns.datanode_reports().await.unwrap();
     let row = |id| {
         rows.iter()
             .find(|r| r.id == id)
@@ -356,12 +359,12 @@ async fn a_dead_node_is_repaired_and_its_return_trimmed() {
     assert_eq!((row(kept), row(spare)), (1, 1));
     // The only live holder sends to the only other live node.
     assert_eq!(
-        replicate_of(&commands(&ns, kept)),
+        replicate_of(&commands(&ns, kept).await),
         Some((block, vec![spare]))
     );
     // Not scheduled twice.
     ns.replication_tick(Instant::now()).await.unwrap();
-    assert_eq!(replicate_of(&commands(&ns, kept)), None);
+    assert_eq!(replicate_of(&commands(&ns, kept).await), None);
     received(&ns, spare, replica_of(block, b"data")).await;
     let s = ns.summary().unwrap();
     assert_eq!(s.replication.pending_copies, 0);
@@ -370,24 +373,23 @@ async fn a_dead_node_is_repaired_and_its_return_trimmed() {
     assert_eq!(s.under_replicated_blocks, 0);
 
     // `lost` comes back with its old replica: three live, two wanted.
-    assert!(ns.heartbeat(&hb(lost)).commands.is_empty());
+    assert!(ns.heartbeat(&hb(lost)).await.commands.is_empty());
     assert_eq!(ns.summary().unwrap().over_replicated_blocks, 1);
     ns.replication_tick(Instant::now()).await.unwrap();
     let s = ns.summary().unwrap();
     assert_eq!(s.replication.excess_deleted, 1);
     assert_eq!(s.over_replicated_blocks, 0);
-    let deletes: usize = [lost, kept, spare]
-        .iter()
-        .map(|n| {
-            commands(&ns, *n)
-                .iter()
-                .filter(|c| matches!(c, DnCommand::Delete { .. }))
-                .count()
-        })
-        .sum();
+    let mut deletes = 0;
+    for n in [lost, kept, spare] {
+        deletes += commands(&ns, n)
+            .await
+            .iter()
+            .filter(|c| matches!(c, DnCommand::Delete { .. }))
+            .count();
+    }
     assert_eq!(deletes, 1);
     assert_eq!(holders(&ns, "/f").len(), 2);
-    assert!(ns.fsck(&DfsPath::root()).unwrap().healthy);
+    assert!(ns.fsck(&DfsPath::root()).await.unwrap().healthy);
 }
 
 #[tokio::test(start_paused = true)]
@@ -412,16 +414,16 @@ async fn copies_are_throttled_and_time_out() {
         "one stream per node"
     );
     assert_eq!(s.replication.remaining_bytes, 6);
-    let (first, targets) = replicate_of(&commands(&ns, a)).unwrap();
+    let (first, targets) = replicate_of(&commands(&ns, a).await).unwrap();
     assert_eq!(targets, vec![b]);
     // Nobody confirms: the copy times out and is scheduled again.
     tokio::time::advance(Duration::from_secs(11)).await;
-    commands(&ns, b);
+    commands(&ns, b).await;
     ns.replication_tick(Instant::now()).await.unwrap();
     let s = ns.summary().unwrap();
     assert_eq!(s.replication.timed_out_copies, 1);
     assert_eq!(s.replication.pending_copies, 1);
-    let (again, _) = replicate_of(&commands(&ns, a)).unwrap();
+    let (again, _) = replicate_of(&commands(&ns, a).await).unwrap();
     // Fewest live replicas first, then by id: the same block again.
     assert_eq!(again, first);
 }
@@ -458,7 +460,7 @@ async fn a_short_write_is_repaired_at_once() {
     .unwrap();
     ns.replication_tick(Instant::now()).await.unwrap();
     assert_eq!(
-        replicate_of(&commands(&ns, first)),
+        replicate_of(&commands(&ns, first).await),
         Some((lb.block_id, vec![other]))
     );
 }
@@ -512,8 +514,8 @@ async fn safe_mode_after_restart_and_presumed_nodes() {
     // b never registers: after the timeout it is dead and the block is
     // copied (here nowhere to: one live node, so it stays queued).
     tokio::time::advance(Duration::from_secs(31)).await;
-    commands(&ns, a);
-    assert_eq!(ns.check_dead_nodes(Instant::now()), vec![b]);
+    commands(&ns, a).await;
+    assert_eq!(ns.check_dead_nodes(Instant::now()).await, vec![b]);
     ns.replication_tick(Instant::now()).await.unwrap();
     let s = ns.summary().unwrap();
     assert_eq!(s.under_replicated_blocks, 1);
@@ -561,14 +563,14 @@ async fn decommission_drains_then_recommission_trims() {
     let loc = ns.locations(&p("/f")).unwrap();
     assert_eq!(loc.blocks[0].replicas.last().unwrap().id, leaving);
     // Its block is copied to the spare (from either holder).
-    let cmds: Vec<_> = [leaving, kept]
-        .iter()
-        .filter_map(|n| replicate_of(&commands(&ns, *n)))
-        .collect();
+    let mut cmds = Vec::new();
+    for n in [leaving, kept] {
+        cmds.extend(replicate_of(&commands(&ns, n).await));
+    }
     assert_eq!(cmds, vec![(block, vec![spare])]);
     received(&ns, spare, replica_of(block, b"data")).await;
     ns.replication_tick(Instant::now()).await.unwrap();
-    let rows = ns.datanode_reports().unwrap();
+    let rows = ns.datanode_reports().await.unwrap();
     let row = rows.iter().find(|r| r.id == leaving).unwrap();
     assert_eq!(row.admin_state, AdminState::Decommissioned);
     assert_eq!(ns.summary().unwrap().decommissioned_datanodes, 1);
@@ -614,7 +616,7 @@ async fn admin_state_survives_restart() {
         a
     };
     let ns = Namesystem::open(test_config(dir.path())).await.unwrap();
-    let rows = ns.datanode_reports().unwrap();
+    let rows = ns.datanode_reports().await.unwrap();
     // No blocks anywhere: it drains at once... on the next tick, once registered.
     assert_eq!(rows[0].id, a);
     assert_ne!(rows[0].admin_state, AdminState::Normal);
@@ -636,7 +638,7 @@ async fn lease_expiry_abandons_and_deletes() {
         .unwrap();
     assert_eq!(b.replicas.len(), 1, "one live node");
     tokio::time::advance(Duration::from_secs(30)).await;
-    ns.renew_lease(c.file_id).unwrap();
+    ns.renew_lease(c.file_id).await.unwrap();
     tokio::time::advance(Duration::from_secs(45)).await;
     assert!(ns.expire_leases(Instant::now()).await.unwrap().is_empty());
     tokio::time::advance(Duration::from_secs(20)).await;
@@ -652,12 +654,12 @@ async fn lease_expiry_abandons_and_deletes() {
         filesystem: None,
     };
     assert_eq!(
-        ns.heartbeat(&hb).commands,
+        ns.heartbeat(&hb).await.commands,
         vec![DnCommand::Delete {
             blocks: vec![b.block_id]
         }]
     );
-    assert!(ns.renew_lease(c.file_id).is_err());
+    assert!(ns.renew_lease(c.file_id).await.is_err());
     assert!(ns.status(&p("/w")).is_err());
 }
 
@@ -670,7 +672,7 @@ async fn dead_nodes_get_no_blocks() {
     register(&ns, vec![]).await;
     let c = ns.create(&create_req("/w")).await.unwrap();
     tokio::time::advance(Duration::from_secs(3)).await;
-    assert_eq!(ns.check_dead_nodes(Instant::now()).len(), 1);
+    assert_eq!(ns.check_dead_nodes(Instant::now()).await.len(), 1);
     let e = ns
         .add_block(&AddBlockRequest {
             file_id: c.file_id,
@@ -730,6 +732,7 @@ async fn another_clusters_datanode_is_refused_and_shown() {
     let d = ns.delete_orphans().await.unwrap();
     assert_eq!((d.replicas, d.nodes), (1, 1));
     assert!(commands(&ns, n)
+        .await
         .iter()
         .any(|c| matches!(c, DnCommand::Delete { blocks } if blocks.len() == 1)));
 }
@@ -800,14 +803,14 @@ async fn a_checkpoint_restores_the_state_machine() {
 /// The snapshot the operators' endpoints read (`views::Published`) against
 /// a full recount under the locks: counts and block health (a walk of
 /// every inode and block), unknown replicas, replication progress.
-fn assert_published_exact(ns: &Namesystem, after: &str) {
+async fn assert_published_exact(ns: &Namesystem, after: &str) {
     let published = ns.published();
     let view = ns.datanodes.view(Instant::now());
     let walk = ns.lock().unwrap().counts(&view);
     assert_eq!(published.counts, walk, "counts after {after}");
     assert_eq!(
         published.unknown_replicas,
-        ns.orphans().unwrap().unknown_replicas,
+        ns.orphans().await.unwrap().unknown_replicas,
         "unknown replicas after {after}"
     );
     let at = published.at.expect("published at open");
@@ -855,18 +858,18 @@ async fn published_counters_equal_a_recount() {
     let mut config = test_config(dir.path());
     config.dead_node_timeout = Duration::from_secs(5);
     let ns = Namesystem::open(config).await.unwrap();
-    assert_published_exact(&ns, "open");
+    assert_published_exact(&ns, "open").await;
     let nodes = [
         register(&ns, vec![]).await,
         register(&ns, vec![]).await,
         register(&ns, vec![]).await,
     ];
-    assert_published_exact(&ns, "registrations");
+    assert_published_exact(&ns, "registrations").await;
     put(&ns, "/f1", b"one").await;
     put(&ns, "/f2", b"two").await;
     ns.mkdirs(&p("/d/e"), true).await.unwrap();
     put(&ns, "/d/e/f3", b"three").await;
-    assert_published_exact(&ns, "writes");
+    assert_published_exact(&ns, "writes").await;
     let w = ns.create(&create_req("/w")).await.unwrap();
     ns.add_block(&AddBlockRequest {
         file_id: w.file_id,
@@ -874,9 +877,9 @@ async fn published_counters_equal_a_recount() {
     })
     .await
     .unwrap();
-    assert_published_exact(&ns, "a write under way");
+    assert_published_exact(&ns, "a write under way").await;
     ns.set_replication(&p("/f1"), 3).await.unwrap();
-    assert_published_exact(&ns, "setrep");
+    assert_published_exact(&ns, "setrep").await;
     // A bad replica from a reader, then the last good one of a block.
     let f2 = ns.locations(&p("/f2")).unwrap().blocks[0].block_id;
     let f2_holders = holders(&ns, "/f2");
@@ -887,7 +890,7 @@ async fn published_counters_equal_a_recount() {
     })
     .await
     .unwrap();
-    assert_published_exact(&ns, "a bad replica");
+    assert_published_exact(&ns, "a bad replica").await;
     ns.bad_block(&BadBlockReport {
         node_id: f2_holders[1],
         block_id: f2,
@@ -895,38 +898,38 @@ async fn published_counters_equal_a_recount() {
     })
     .await
     .unwrap();
-    assert_published_exact(&ns, "a corrupt block");
+    assert_published_exact(&ns, "a corrupt block").await;
     // A node with a replica of no block (held: reported at registration).
     let stranger = register(&ns, vec![replica_of(BlockId::new(), b"?")]).await;
-    assert_published_exact(&ns, "an unknown replica");
+    assert_published_exact(&ns, "an unknown replica").await;
     ns.replication_tick(Instant::now()).await.unwrap();
-    assert_published_exact(&ns, "a tick");
+    assert_published_exact(&ns, "a tick").await;
     ns.rename(&p("/f1"), &p("/d/g"), false).await.unwrap();
     ns.delete(&p("/d"), true).await.unwrap();
-    assert_published_exact(&ns, "rename and delete -r");
+    assert_published_exact(&ns, "rename and delete -r").await;
     // A node dies (the others keep beating), then comes back.
     let lost = nodes[0];
     for _ in 0..3 {
         tokio::time::advance(Duration::from_secs(2)).await;
         for n in nodes.iter().chain([&stranger]).filter(|n| **n != lost) {
-            commands(&ns, *n);
+            commands(&ns, *n).await;
         }
     }
-    assert_eq!(ns.check_dead_nodes(Instant::now()), vec![lost]);
-    assert_published_exact(&ns, "a death");
+    assert_eq!(ns.check_dead_nodes(Instant::now()).await, vec![lost]);
+    assert_published_exact(&ns, "a death").await;
     ns.replication_tick(Instant::now()).await.unwrap();
-    assert_published_exact(&ns, "a tick after a death");
+    assert_published_exact(&ns, "a tick after a death").await;
     // (Its heartbeat may carry deletions queued while it was away.)
-    ns.heartbeat(&hb(lost));
-    assert_published_exact(&ns, "a return");
-    ns.settle_block_health(Instant::now()).unwrap();
-    assert_published_exact(&ns, "the monitor's settling");
+    ns.heartbeat(&hb(lost)).await;
+    assert_published_exact(&ns, "a return").await;
+    ns.settle_block_health(Instant::now()).await.unwrap();
+    assert_published_exact(&ns, "the monitor's settling").await;
     ns.delete_orphans().await.unwrap();
-    assert_published_exact(&ns, "orphans deleted");
+    assert_published_exact(&ns, "orphans deleted").await;
     // And the numbers a restart starts from (the tally built at load).
     ns.flush().await.unwrap();
     drop(ns);
     let ns = Namesystem::open(test_config(dir.path())).await.unwrap();
-    assert_published_exact(&ns, "a restart");
+    assert_published_exact(&ns, "a restart").await;
     assert!(ns.published().counts.files >= 1);
 }

@@ -141,10 +141,10 @@ impl Namesystem {
     /// every block whose health may have changed, in chunks that release
     /// the namespace lock between them, publishing after each. Runs in
     /// safe mode too.
-    pub fn settle_block_health(&self, now: Instant) -> Result<()> {
+    pub async fn settle_block_health(&self, now: Instant) -> Result<()> {
         let view = self.datanodes.view(now);
         let dirty = {
-            let ns = self.lock()?;
+            let ns = self.lock_async().await?;
             let mut q = self.repl();
             if !q.health_is_built() {
                 q.rebuild_health(&ns, &view);
@@ -159,7 +159,7 @@ impl Namesystem {
             dirty
         };
         for chunk in dirty.chunks(SETTLE_CHUNK) {
-            let ns = self.lock()?;
+            let ns = self.lock_async().await?;
             let mut q = self.repl();
             q.settle_health(chunk, &ns, &view);
             self.publish(&ns, &mut q, now);
@@ -239,8 +239,8 @@ impl Namesystem {
         }
     }
 
-    pub fn datanode_reports(&self) -> Result<Vec<DatanodeReport>> {
-        let ns = self.lock()?;
+    pub async fn datanode_reports(&self) -> Result<Vec<DatanodeReport>> {
+        let ns = self.lock_async().await?;
         let q = self.repl();
         let flight = q.in_flight();
         Ok(self.datanodes.reports(Instant::now(), |n| {
@@ -253,34 +253,41 @@ impl Namesystem {
     /// and releasing the namespace lock between steps, so writers are not
     /// held up for the whole walk; the result is fuzzy for parts that
     /// change meanwhile (see [`crate::namespace::report::FsckWalk`]).
-    pub fn fsck(&self, path: &DfsPath) -> Result<FsckReport> {
+    pub async fn fsck(&self, path: &DfsPath) -> Result<FsckReport> {
         let now = Instant::now();
         let view = self.datanodes.view(now);
         let t = self.datanodes.totals(now);
-        let mut walk = self.lock()?.fsck_start(path)?;
-        while !self
-            .lock()?
-            .fsck_step(&mut walk, &view, MAX_FSCK_PROBLEMS, WALK_CHUNK)?
-        {
-            // Let a waiting writer take the lock before the next step.
-            std::thread::yield_now();
+        let mut walk = self.lock_async().await?.fsck_start(path)?;
+        while !self.lock_async().await?.fsck_step(
+            &mut walk,
+            &view,
+            MAX_FSCK_PROBLEMS,
+            WALK_CHUNK,
+        )? {
+            // Whoever queued for the lock meanwhile goes before the next
+            // step, and so do the other requests of this thread.
+            tokio::task::yield_now().await;
         }
         let mut r = walk.finish();
         r.live_datanodes = t.live;
         r.dead_datanodes = t.dead;
         r.decommissioning_datanodes = t.decommissioning;
         r.safe_mode = self.in_safe_mode();
-        r.unknown_replicas = self.orphans()?.unknown_replicas;
+        r.unknown_replicas = self.orphans().await?.unknown_replicas;
         Ok(r)
     }
 
     /// `du`, walking the tree [`WALK_CHUNK`] inodes at a time and releasing
     /// the namespace lock between steps (fuzzy for parts that change
     /// meanwhile, see [`crate::namespace::report::SummaryWalk`]).
-    pub fn content_summary(&self, path: &DfsPath) -> Result<ContentSummary> {
-        let mut walk = self.lock()?.content_summary_start(path)?;
-        while !self.lock()?.content_summary_step(&mut walk, WALK_CHUNK) {
-            std::thread::yield_now();
+    pub async fn content_summary(&self, path: &DfsPath) -> Result<ContentSummary> {
+        let mut walk = self.lock_async().await?.content_summary_start(path)?;
+        while !self
+            .lock_async()
+            .await?
+            .content_summary_step(&mut walk, WALK_CHUNK)
+        {
+            tokio::task::yield_now().await;
         }
         Ok(walk.finish())
     }

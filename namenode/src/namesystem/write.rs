@@ -18,7 +18,8 @@ impl Namesystem {
         let last_block = match opened.replaced {
             None => None,
             Some(b) => self
-                .locations(path)?
+                .locations_async(path)
+                .await?
                 .blocks
                 .into_iter()
                 .find(|lb| lb.block_id == b),
@@ -167,8 +168,10 @@ impl Namesystem {
 
     /// Renewing changes nothing durable, so it is allowed in safe mode (a
     /// writer caught by a namenode restart keeps its lease meanwhile).
-    pub fn renew_lease(&self, file_id: dfs_common::ids::FileId) -> Result<()> {
-        self.lock()?.renew_lease(file_id, Instant::now())
+    pub async fn renew_lease(&self, file_id: dfs_common::ids::FileId) -> Result<()> {
+        self.lock_async()
+            .await?
+            .renew_lease(file_id, Instant::now())
     }
 
     pub async fn abandon_file(&self, file_id: dfs_common::ids::FileId) -> Result<()> {
@@ -194,8 +197,8 @@ impl Namesystem {
     /// Datanode `node` relays the write `file_id` (it said so on `create`,
     /// `append` or a lease renewal): the write ends when the node is
     /// declared dead ([`Namesystem::end_relayed_writes`]).
-    pub fn note_relay(&self, file_id: dfs_common::ids::FileId, node: NodeId) -> Result<()> {
-        self.lock()?.set_relay(file_id, node)
+    pub async fn note_relay(&self, file_id: dfs_common::ids::FileId, node: NodeId) -> Result<()> {
+        self.lock_async().await?.set_relay(file_id, node)
     }
 
     /// Abandons writes relayed by datanodes now declared dead (heartbeat
@@ -215,7 +218,7 @@ impl Namesystem {
                 .get(n)
                 .is_some_and(|s| s.class == NodeClass::Gone)
         };
-        let ended = self.lock()?.writes_relayed_by(dead);
+        let ended = self.lock_async().await?.writes_relayed_by(dead);
         let paths = self.abandon_files(ended).await?;
         for p in &paths {
             log::warn!("the datanode relaying the write of {p} is dead; write abandoned");
@@ -228,12 +231,12 @@ impl Namesystem {
     /// renew through a restart anyway.
     pub async fn expire_leases(&self, now: Instant) -> Result<Vec<DfsPath>> {
         if self.in_safe_mode() {
-            let mut ns = self.lock()?;
+            let mut ns = self.lock_async().await?;
             ns.renew_all_leases(now);
             return Ok(Vec::new());
         }
         let timeout = self.config.lease_timeout;
-        let expired = self.lock()?.expired_writes(now, timeout);
+        let expired = self.lock_async().await?.expired_writes(now, timeout);
         if expired.is_empty() {
             return Ok(Vec::new());
         }
