@@ -152,6 +152,20 @@ impl HealthTally {
         self.dirty.drain().collect()
     }
 
+    /// Settles as gone every unhealthy block `known` says no longer exists
+    /// (the end of a rescan pass: a safety net for a missed event).
+    pub fn forget_unknown(&mut self, known: impl Fn(&BlockId) -> bool) {
+        let gone: Vec<BlockId> = self
+            .unhealthy
+            .keys()
+            .filter(|id| !known(id))
+            .copied()
+            .collect();
+        for id in gone {
+            self.settle(id, None);
+        }
+    }
+
     pub fn dirty_len(&self) -> usize {
         self.dirty.len()
     }

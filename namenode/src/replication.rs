@@ -59,6 +59,9 @@ use tokio::time::Instant;
 
 /// Blocks from which the tally's first build is shared between threads.
 const PARALLEL_HEALTH_FROM: usize = 100_000;
+/// Blocks the rescan looks at per tick: about 50 ms under the lock; a pass
+/// over 10 M blocks then takes some 200 ticks.
+pub const RESCAN_CHUNK: usize = 50_000;
 /// The safety-net rescan of every block (events do the real work).
 pub const RESCAN_PERIOD: Duration = Duration::from_secs(120);
 /// The window of the repair-rate figure.
@@ -71,6 +74,10 @@ pub struct Settings {
     pub pending_timeout: Duration,
     pub orphan_grace: Duration,
     pub race_bound: Duration,
+    /// Blocks the safety-net rescan looks at in one tick
+    /// ([`RESCAN_CHUNK`]): the tick holds the namespace lock, so a pass
+    /// over a large map is spread over many ticks.
+    pub rescan_chunk: usize,
 }
 
 // ----- pure decisions -----
@@ -158,6 +165,10 @@ pub struct ReplicationQueues {
     last_rescan: Option<Instant>,
     started: Option<Instant>,
     rescan_requested: bool,
+    /// The rescan pass under way: where in the block map it goes on, and
+    /// what it has found so far.
+    rescan_at: Option<usize>,
+    rescan_found: usize,
     /// Block health for the summary (see the module doc).
     health: HealthTally,
 }
@@ -426,34 +437,43 @@ pub fn tick(
         }
     }
 
-    // The safety net.
+    // The safety net: a pass over every block, `rescan_chunk` a tick.
+    // Each block's health is settled as it is looked at; the map can change
+    // between ticks, and a block moved behind the cursor is looked at by
+    // the next pass (events cover it meanwhile).
     let rescan_due = q
         .last_rescan
         .is_none_or(|t| now.saturating_duration_since(t) >= RESCAN_PERIOD);
-    if q.rescan_requested || rescan_due {
+    if q.rescan_requested || (q.rescan_at.is_none() && rescan_due) {
         q.rescan_requested = false;
         q.last_rescan = Some(now);
-        let mut found = 0usize;
-        let mut unhealthy = Vec::new();
-        for (id, meta) in ns.blocks().iter() {
-            let Some(expected) = ns.expected_replication(&meta) else {
-                continue;
-            };
-            let corrupt = ns.blocks().corrupt_of(id).map_or(0, |m| m.len());
-            let c = count_replicas(&meta.replicas, corrupt, view);
-            let health = block_health(&c, expected);
-            if health != BlockHealth::Healthy {
-                unhealthy.push((*id, health));
-            }
-            let attention = corrupt > 0 || health != BlockHealth::Healthy;
+        q.rescan_at = Some(0);
+        q.rescan_found = 0;
+    }
+    if let Some(start) = q.rescan_at {
+        let chunk = s.rescan_chunk.max(1);
+        let ids: Vec<BlockId> = ns.blocks().ids().skip(start).take(chunk).copied().collect();
+        for id in &ids {
+            let health = ns.block_health(id, view);
+            q.health.settle(*id, health);
+            let corrupt = ns.blocks().corrupt_of(id).is_some_and(|m| !m.is_empty());
+            let attention = corrupt || health.is_some_and(|h| h != BlockHealth::Healthy);
             if attention && q.needed.insert(*id) {
-                found += 1;
+                q.rescan_found += 1;
             }
         }
-        // The walk saw everything as it is now: the tally starts over.
-        q.health.rebuild(unhealthy);
-        if found > 0 {
-            log::info!("replication rescan found {found} blocks needing work");
+        if ids.len() < chunk {
+            // The pass is over: the tally forgets blocks no longer known.
+            q.health.forget_unknown(|id| ns.blocks().contains(id));
+            q.rescan_at = None;
+            if q.rescan_found > 0 {
+                log::info!(
+                    "replication rescan found {} blocks needing work",
+                    q.rescan_found
+                );
+            }
+        } else {
+            q.rescan_at = Some(start + ids.len());
         }
     }
 

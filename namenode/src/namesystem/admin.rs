@@ -39,6 +39,7 @@ impl Namesystem {
             pending_timeout: self.config.replication_pending_timeout,
             orphan_grace: self.config.orphan_grace,
             race_bound: self.config.report_race_bound(),
+            rescan_chunk: replication::RESCAN_CHUNK,
         };
         let out = self
             .mutate(|ns, txn, dels| {

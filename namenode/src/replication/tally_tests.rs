@@ -108,6 +108,8 @@ fn soft_run(steps: Vec<Soft>) -> usize {
             pending_timeout: Duration::from_secs(10),
             orphan_grace: Duration::ZERO,
             race_bound: Duration::ZERO,
+            // Rescan passes spread over several ticks, as on a large map.
+            rescan_chunk: 2,
         };
         let bound = Duration::ZERO;
         let mut ids = 0u32;
