@@ -41,12 +41,20 @@ pub struct ReplicaCounts {
 
 /// Counts `replicas` (good ones) against the node view.
 pub fn count_replicas(replicas: &[NodeId], corrupt: usize, view: &NodeView) -> ReplicaCounts {
+    count_classes(replicas.iter().map(|n| view.class(n)), corrupt)
+}
+
+/// Counts good replicas on nodes of these classes.
+pub fn count_classes(
+    classes: impl IntoIterator<Item = NodeClass>,
+    corrupt: usize,
+) -> ReplicaCounts {
     let mut c = ReplicaCounts {
         corrupt: corrupt as u32,
         ..Default::default()
     };
-    for n in replicas {
-        match view.class(n) {
+    for class in classes {
+        match class {
             NodeClass::Live | NodeClass::Presumed => c.live += 1,
             NodeClass::LiveRetiring | NodeClass::PresumedRetiring => c.retiring += 1,
             NodeClass::Gone => {}

@@ -44,7 +44,9 @@
 //! runs a tick every period is `replication_monitor`.
 use crate::blocks::BlockEvents;
 use crate::datanodes::{NodeClass, NodeView};
-use crate::health::{block_health, count_replicas, HealthCounts, HealthTally, ReplicaCounts};
+use crate::health::{
+    block_health, count_classes, count_replicas, HealthCounts, HealthTally, ReplicaCounts,
+};
 use crate::meta_store::Txn;
 use crate::namespace::{Deletions, Namespace};
 use crate::placement::{self, Candidate};
@@ -232,13 +234,23 @@ impl ReplicationQueues {
         // Part `k` of `parts`: every `parts`-th block from the `k`-th; only
         // the unhealthy ones are kept.
         let walk = |k: usize| -> Vec<(BlockId, BlockHealth)> {
-            ns.blocks()
-                .ids()
-                .skip(k)
-                .step_by(parts)
-                .filter_map(|id| ns.block_health(id, view).map(|h| (*id, h)))
-                .filter(|(_, h)| *h != BlockHealth::Healthy)
-                .collect()
+            let mut unhealthy = Vec::new();
+            ns.blocks().for_each_committed(
+                k,
+                parts,
+                |n| view.class(n),
+                |id, inode, classes, corrupt| {
+                    let Some(expected) = ns.file_replication(inode) else {
+                        return;
+                    };
+                    let h =
+                        block_health(&count_classes(classes.iter().copied(), corrupt), expected);
+                    if h != BlockHealth::Healthy {
+                        unhealthy.push((*id, h));
+                    }
+                },
+            );
+            unhealthy
         };
         if parts == 1 {
             self.health.rebuild(walk(0));

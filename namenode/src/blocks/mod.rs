@@ -492,6 +492,39 @@ impl BlockMap {
         self.slab.entries().iter().map(|e| (&e.id, self.info(e)))
     }
 
+    /// Every block of a file in place (no copies), every `parts`-th entry
+    /// from the `part`-th, for walks of the whole map that share it between
+    /// threads: `f` gets its id, its file, what `weigh` says of each replica's
+    /// node, and its count of corrupt replicas. Each node is weighed once
+    /// per walk, not once per replica.
+    pub fn for_each_committed<T: Copy>(
+        &self,
+        part: usize,
+        parts: usize,
+        weigh: impl Fn(&NodeId) -> T,
+        mut f: impl FnMut(&BlockId, InodeId, &[T], usize),
+    ) {
+        let weights: Vec<Option<T>> = (0..=NodeIx::MAX)
+            .map_while(|k| {
+                self.nodes
+                    .has_slot(k)
+                    .then(|| self.nodes.id(k).map(|n| weigh(&n)))
+            })
+            .collect();
+        let mut held: Vec<T> = Vec::new();
+        for e in self.slab.entries().iter().skip(part).step_by(parts.max(1)) {
+            let BlockOwner::File(inode) = self.owner(e) else {
+                continue;
+            };
+            held.clear();
+            held.extend(
+                ixs(e, &self.more).filter_map(|k| weights.get(usize::from(k)).copied().flatten()),
+            );
+            let corrupt = self.corrupt_of(&e.id).map_or(0, |m| m.len());
+            f(&e.id, inode, &held, corrupt);
+        }
+    }
+
     /// Every block id, in no particular order.
     pub fn ids(&self) -> impl Iterator<Item = &BlockId> + '_ {
         self.slab.entries().iter().map(|e| &e.id)

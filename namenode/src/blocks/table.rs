@@ -294,6 +294,11 @@ impl NodeTable {
         self.slot(k).map(|s| s.id)
     }
 
+    /// Whether index `k` is within the table (used or free).
+    pub fn has_slot(&self, k: NodeIx) -> bool {
+        usize::from(k) < self.slots.len()
+    }
+
     /// `id`'s index, made if need be; `None` when all 65 536 are taken.
     pub fn intern(&mut self, id: NodeId, registered: bool) -> Option<NodeIx> {
         if let Some(k) = self.ix(&id) {

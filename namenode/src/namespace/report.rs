@@ -99,7 +99,8 @@ impl Namespace {
         self.file_replication(ino)
     }
 
-    fn file_replication(&self, ino: InodeId) -> Option<u16> {
+    /// The replication of file `ino` (`None`: no such file).
+    pub fn file_replication(&self, ino: InodeId) -> Option<u16> {
         self.inodes
             .get(&ino)
             .and_then(|i| i.file())
