@@ -47,9 +47,10 @@
 //! `more`); an entry's inline replicas are full before any go to `more`.
 use dfs_common::checksum::Sha256Digest;
 use dfs_common::ids::{BlockId, NodeId};
+use foldhash::fast::RandomState;
 use hashbrown::HashTable;
 use std::collections::{HashMap, HashSet};
-use std::hash::{BuildHasher, Hasher, RandomState};
+use std::hash::{BuildHasher, Hasher};
 use std::ops::Deref;
 
 /// A block's place in the [`Slab`]. 32 bits: four billion blocks would

@@ -153,7 +153,7 @@ impl Namespace {
             directories: 0,
         };
         // Children by parent, gathered while the records go in.
-        let mut by_parent: HashMap<InodeId, Vec<InodeId>> = HashMap::new();
+        let mut by_parent: HashMap<InodeId, Vec<InodeId>, InodeHasher> = HashMap::default();
         for (id, record) in loaded.inodes {
             if id != ROOT_ID {
                 by_parent.entry(record.parent).or_default().push(id);
