@@ -271,6 +271,12 @@ impl Namesystem {
         })
     }
 
+    /// Whether someone holds the namespace lock or waits for it now (a
+    /// hint: it may change at once).
+    pub fn namespace_busy(&self) -> bool {
+        self.turn.try_lock().is_err() || self.ns.try_lock().is_err()
+    }
+
     fn repl(&self) -> MutexGuard<'_, ReplicationQueues> {
         // The queues are rebuilt by the next rescan if a panic left them
         // half-changed; a poisoned lock is still usable.
