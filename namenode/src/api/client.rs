@@ -5,7 +5,7 @@
 //! Calls that change the namespace run as the client call their
 //! `x-dfs-request-id` header names, for the retry cache ([`as_call`]).
 use super::error::ApiError;
-use super::{check_access, off_worker};
+use super::{check_access, check_path, check_writer, off_worker};
 use crate::auth::Caller;
 use crate::error::NamenodeError;
 use crate::namespace::permission::{Check, EXECUTE, READ, WRITE};
@@ -69,11 +69,7 @@ async fn mkdirs(
     http: HttpRequest,
     req: web::Json<MkdirsRequest>,
 ) -> Answer<FileStatus> {
-    let path = req.path.clone();
-    check_access(&ns, &caller, move |ns, c| {
-        c.check(ns, &path, Check::ancestor(WRITE))
-    })
-    .await?;
+    check_path(&ns, &caller, &req.path, Check::ancestor(WRITE)).await?;
     let owner = caller.owner_of_new(req.owner.as_deref());
     let made = ns.mkdirs_as(&req.path, req.parents, owner.as_deref(), req.permission);
     Ok(web::Json(as_call(&http, made).await?))
@@ -102,11 +98,7 @@ async fn append(
     http: HttpRequest,
     req: web::Json<AppendRequest>,
 ) -> Answer<AppendResponse> {
-    let path = req.path.clone();
-    check_access(&ns, &caller, move |ns, c| {
-        c.check(ns, &path, Check::target(WRITE))
-    })
-    .await?;
+    check_path(&ns, &caller, &req.path, Check::target(WRITE)).await?;
     let mut opened = as_call(&http, ns.append(&req.path)).await?;
     note_relay(&ns, &http, opened.file_id).await?;
     if let Some(last) = opened.last_block.as_mut() {
@@ -233,11 +225,7 @@ async fn content_summary(
     caller: Caller,
     q: web::Query<PathQuery>,
 ) -> Answer<ContentSummary> {
-    let path = q.path.clone();
-    check_access(&ns, &caller, move |ns, c| {
-        c.check(ns, &path, Check::target(READ | EXECUTE))
-    })
-    .await?;
+    check_path(&ns, &caller, &q.path, Check::target(READ | EXECUTE)).await?;
     Ok(web::Json(ns.content_summary(&q.path).await?))
 }
 
@@ -253,8 +241,7 @@ async fn create(
         target: if req.overwrite { WRITE } else { 0 },
         ..Check::default()
     };
-    let path = req.path.clone();
-    check_access(&ns, &caller, move |ns, c| c.check(ns, &path, check)).await?;
+    check_path(&ns, &caller, &req.path, check).await?;
     req.owner = caller.owner_of_new(req.owner.as_deref());
     let mut created = as_call(&http, ns.create(&req)).await?;
     note_relay(&ns, &http, created.file_id).await?;
@@ -281,8 +268,7 @@ async fn add_block(
     http: HttpRequest,
     req: web::Json<AddBlockRequest>,
 ) -> Answer<LocatedBlock> {
-    let file_id = req.file_id;
-    check_access(&ns, &caller, move |ns, c| c.check_writer(ns, file_id)).await?;
+    check_writer(&ns, &caller, req.file_id).await?;
     let mut located = as_call(&http, ns.add_block(&req)).await?;
     caller.sign_blocks(std::slice::from_mut(&mut located), BlockOp::Write);
     Ok(web::Json(located))
@@ -294,8 +280,7 @@ async fn abandon_block(
     http: HttpRequest,
     req: web::Json<AbandonBlockRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let file_id = req.file_id;
-    check_access(&ns, &caller, move |ns, c| c.check_writer(ns, file_id)).await?;
+    check_writer(&ns, &caller, req.file_id).await?;
     as_call(&http, ns.abandon_block(&req)).await?;
     Ok(empty())
 }
@@ -306,8 +291,7 @@ async fn complete(
     http: HttpRequest,
     req: web::Json<CompleteRequest>,
 ) -> Answer<FileStatus> {
-    let file_id = req.file_id;
-    check_access(&ns, &caller, move |ns, c| c.check_writer(ns, file_id)).await?;
+    check_writer(&ns, &caller, req.file_id).await?;
     Ok(web::Json(as_call(&http, ns.complete(&req)).await?))
 }
 
@@ -317,8 +301,7 @@ async fn renew_lease(
     http: HttpRequest,
     req: web::Json<FileIdRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let file_id = req.file_id;
-    check_access(&ns, &caller, move |ns, c| c.check_writer(ns, file_id)).await?;
+    check_writer(&ns, &caller, req.file_id).await?;
     ns.renew_lease(req.file_id).await?;
     // Again with each renewal: a restarted namenode learns it anew.
     note_relay(&ns, &http, req.file_id).await?;
@@ -331,18 +314,13 @@ async fn abandon_file(
     http: HttpRequest,
     req: web::Json<FileIdRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let file_id = req.file_id;
-    check_access(&ns, &caller, move |ns, c| c.check_writer(ns, file_id)).await?;
+    check_writer(&ns, &caller, req.file_id).await?;
     as_call(&http, ns.abandon_file(req.file_id)).await?;
     Ok(empty())
 }
 
 async fn locations(ns: Ns, caller: Caller, q: web::Query<PathQuery>) -> Answer<FileLocations> {
-    let path = q.path.clone();
-    check_access(&ns, &caller, move |ns, c| {
-        c.check(ns, &path, Check::target(READ))
-    })
-    .await?;
+    check_path(&ns, &caller, &q.path, Check::target(READ)).await?;
     let mut located = ns.locations_async(&q.path).await?;
     caller.sign_blocks(&mut located.blocks, BlockOp::Read);
     Ok(web::Json(located))
@@ -354,11 +332,7 @@ async fn setrep(
     http: HttpRequest,
     req: web::Json<SetReplicationRequest>,
 ) -> Answer<FileStatus> {
-    let path = req.path.clone();
-    check_access(&ns, &caller, move |ns, c| {
-        c.check(ns, &path, Check::target(WRITE))
-    })
-    .await?;
+    check_path(&ns, &caller, &req.path, Check::target(WRITE)).await?;
     let set = ns.set_replication(&req.path, req.replication);
     Ok(web::Json(as_call(&http, set).await?))
 }

@@ -137,11 +137,7 @@ async fn recommission(ns: Ns, caller: Caller, node: web::Path<String>) -> Answer
 }
 
 async fn blocks(ns: Ns, caller: Caller, q: web::Query<PathQuery>) -> Answer<FileLocations> {
-    let path = q.path.clone();
-    super::check_access(&ns, &caller, move |ns, c| {
-        c.check(ns, &path, Check::traverse())
-    })
-    .await?;
+    super::check_path(&ns, &caller, &q.path, Check::traverse()).await?;
     Ok(web::Json(ns.locations_async(&q.path).await?))
 }
 

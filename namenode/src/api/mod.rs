@@ -15,8 +15,11 @@ pub mod webhdfs;
 
 use crate::auth::Caller;
 use crate::error::NamenodeError;
+use crate::namespace::permission::Check;
 use crate::namesystem::Namesystem;
 use actix_web::web;
+use dfs_common::ids::FileId;
+use dfs_common::path::DfsPath;
 
 /// Largest JSON body (`complete` can list many blocks).
 pub const JSON_LIMIT: usize = 64 << 20;
@@ -90,6 +93,30 @@ pub async fn check_access(
     }
     let caller = caller.clone();
     off_worker(ns, move |ns| f(ns, &caller)).await
+}
+
+/// [`check_access`] of `check` on `path` (the path is copied only when a
+/// check has to look).
+pub async fn check_path(
+    ns: &web::Data<Namesystem>,
+    caller: &Caller,
+    path: &DfsPath,
+    check: Check,
+) -> Result<(), NamenodeError> {
+    if caller.principal().is_none() {
+        return caller.check(ns, path, check);
+    }
+    let path = path.clone();
+    check_access(ns, caller, move |ns, c| c.check(ns, &path, check)).await
+}
+
+/// [`check_access`]: `caller` holds the lease of `file_id`.
+pub async fn check_writer(
+    ns: &web::Data<Namesystem>,
+    caller: &Caller,
+    file_id: FileId,
+) -> Result<(), NamenodeError> {
+    check_access(ns, caller, move |ns, c| c.check_writer(ns, file_id)).await
 }
 
 #[cfg(test)]
