@@ -138,6 +138,9 @@ pub fn restore(file: &Path, data_dir: &Path) -> Result<Summary, RestoreError> {
     let input = fs::File::open(file).map_err(|e| {
         RestoreError::Refused(format!("cannot open checkpoint {}: {e}", file.display()))
     })?;
+    // A startup image left beside a store that was moved away copies that
+    // store, not the one restored.
+    crate::image::discard(data_dir).map_err(|e| RestoreError::Store(e.to_string()))?;
     fs::create_dir_all(data_dir).map_err(|e| {
         RestoreError::Refused(format!(
             "cannot create data dir {}: {e}",

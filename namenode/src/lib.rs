@@ -84,6 +84,7 @@ pub mod datanodes;
 pub mod error;
 pub mod health;
 pub mod heartbeat;
+pub mod image;
 pub mod leases;
 pub mod meta_store;
 pub mod metrics;
@@ -177,6 +178,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     log::info!("namenode shutting down");
     workers.stop().await;
     ns.flush().await.context("final metadata flush failed")?;
+    let imaging = ns.clone();
+    match tokio::task::spawn_blocking(move || imaging.write_image()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => log::warn!("no startup image written ({e}): the next start reads the store"),
+        Err(e) => log::warn!("no startup image written ({e}): the next start reads the store"),
+    }
     served.context("HTTP server failed")?;
     log::info!("namenode stopped");
     Ok(())

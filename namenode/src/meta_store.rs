@@ -77,6 +77,8 @@ const RETRY: &[u8] = b"r/";
 const OPERATOR_SAFE_MODE: &[u8] = b"m/operator_safe_mode";
 const CLUSTER_ID: &[u8] = b"m/cluster_id";
 const RESTORED: &[u8] = b"m/restored";
+/// The single records above (`m/...`).
+const META: &[u8] = b"m/";
 
 /// sled's page cache (see [`MetaStore::open`]). sled counts a cached page
 /// by its size on disk, not by the memory it takes decoded: after loading
@@ -133,7 +135,7 @@ pub struct Loaded {
 }
 
 /// One put (`Some`) or delete (`None`).
-type Write = (Vec<u8>, Option<Vec<u8>>);
+pub type Write = (Vec<u8>, Option<Vec<u8>>);
 
 /// A set of puts and deletes that is applied atomically.
 #[derive(Default)]
@@ -229,6 +231,16 @@ impl Txn {
     pub fn del_raw(&mut self, k: &[u8]) {
         self.del(k.to_vec());
     }
+    /// The writes so far, in order, leaving the transaction empty; the
+    /// first encoding error instead, if a value could not be encoded.
+    pub fn take_writes(&mut self) -> Result<Vec<Write>> {
+        if let Some(e) = self.error.take() {
+            self.writes.clear();
+            return Err(codec_err(e));
+        }
+        Ok(std::mem::take(&mut self.writes))
+    }
+
     /// Records in this transaction.
     pub fn len(&self) -> usize {
         self.writes.len()
@@ -476,54 +488,11 @@ impl MetaStore {
         });
         out.inodes = inodes?;
         out.blocks = blocks?;
-        for item in self.db.scan_prefix(PENDING) {
-            let (_, v) = item.map_err(store_err)?;
-            // Records written before appends existed lack `append`.
-            let p = match codec::decode::<PendingFile>(&v) {
-                Ok(p) => p,
-                Err(_) => codec::decode::<LegacyPendingFile>(&v)
-                    .map_err(codec_err)?
-                    .into(),
-            };
-            out.pending.push(p);
-        }
-        for item in self.db.scan_prefix(DATANODE) {
-            let (k, v) = item.map_err(store_err)?;
-            // Records written before admin states existed hold the address only.
-            let rec = match codec::decode::<NodeRecord>(&v) {
-                Ok(r) => r,
-                Err(_) => codec::decode::<LegacyNodeRecord>(&v)
-                    .map_err(codec_err)?
-                    .into(),
-            };
-            out.datanodes
-                .push((NodeId::from_bytes(id_16(&k[DATANODE.len()..])?), rec));
-        }
-        if let Some(v) = self.db.get(NEXT_INODE).map_err(store_err)? {
-            out.next_inode = Some(codec::decode(&v).map_err(codec_err)?);
-        }
-        for item in self.db.scan_prefix(RETRY) {
-            let (k, v) = item.map_err(store_err)?;
-            let rest = &k[RETRY.len()..];
-            if rest.len() != 17 {
-                continue;
+        for prefix in [PENDING, DATANODE, RETRY, META] {
+            for item in self.db.scan_prefix(prefix) {
+                let (k, v) = item.map_err(store_err)?;
+                decode_into(&mut out, &k, &v)?;
             }
-            let id = RequestId::from_bytes(id_16(&rest[..16])?);
-            if let Ok(rec) = codec::decode::<RetryRecord>(&v) {
-                out.retries.push(((id, rest[16]), rec));
-            }
-        }
-        if let Some(v) = self.db.get(OPERATOR_SAFE_MODE).map_err(store_err)? {
-            out.operator_safe_mode = codec::decode(&v).map_err(codec_err)?;
-        }
-        if let Some(v) = self.db.get(APPLIED).map_err(store_err)? {
-            out.applied = codec::decode(&v).map_err(codec_err)?;
-        }
-        if let Some(v) = self.db.get(CLUSTER_ID).map_err(store_err)? {
-            out.cluster_id = Some(codec::decode(&v).map_err(codec_err)?);
-        }
-        if let Some(v) = self.db.get(RESTORED).map_err(store_err)? {
-            out.restored = Some(codec::decode(&v).map_err(codec_err)?);
         }
         Ok(out)
     }
@@ -532,8 +501,7 @@ impl MetaStore {
         let mut out = Vec::new();
         for item in self.db.scan_prefix(INODE) {
             let (k, v) = item.map_err(store_err)?;
-            let id = id_u64(&k[INODE.len()..])?;
-            out.push((id, codec::decode(&v).map_err(codec_err)?));
+            out.push(decode_inode(&k[INODE.len()..], &v)?);
         }
         Ok(out)
     }
@@ -542,12 +510,21 @@ impl MetaStore {
         let mut out = Vec::new();
         for item in self.db.scan_prefix(BLOCK) {
             let (k, v) = item.map_err(store_err)?;
-            out.push((
-                BlockId::from_bytes(id_16(&k[BLOCK.len()..])?),
-                codec::decode(&v).map_err(codec_err)?,
-            ));
+            out.push(decode_block(&k[BLOCK.len()..], &v)?);
         }
         Ok(out)
+    }
+
+    /// The last applied command's index and the cluster id, as stored
+    /// (what a startup image must match, `crate::image`).
+    pub fn applied_and_cluster(&self) -> Result<(u64, Option<ClusterId>)> {
+        let mut out = Loaded::default();
+        for k in [APPLIED, CLUSTER_ID] {
+            if let Some(v) = self.db.get(k).map_err(store_err)? {
+                decode_into(&mut out, k, &v)?;
+            }
+        }
+        Ok((out.applied, out.cluster_id))
     }
 
     /// A file's saved digest midstate (read on demand: only appends need it).
@@ -641,6 +618,63 @@ impl MetaStore {
     pub fn size_on_disk(&self) -> u64 {
         self.db.size_on_disk().unwrap_or(0)
     }
+}
+
+/// Adds one stored record to `out`: the store's scan and the startup
+/// image (`crate::image`) read records the same way. A digest midstate
+/// (`h/`, read on demand) and keys of no known kind are skipped.
+pub fn decode_into(out: &mut Loaded, k: &[u8], v: &[u8]) -> Result<()> {
+    if let Some(id) = k.strip_prefix(INODE) {
+        out.inodes.push(decode_inode(id, v)?);
+    } else if let Some(id) = k.strip_prefix(BLOCK) {
+        out.blocks.push(decode_block(id, v)?);
+    } else if k.starts_with(PENDING) {
+        // Records written before appends existed lack `append`.
+        out.pending.push(match codec::decode::<PendingFile>(v) {
+            Ok(p) => p,
+            Err(_) => codec::decode::<LegacyPendingFile>(v)
+                .map_err(codec_err)?
+                .into(),
+        });
+    } else if let Some(id) = k.strip_prefix(DATANODE) {
+        // Records written before admin states existed hold the address only.
+        let rec = match codec::decode::<NodeRecord>(v) {
+            Ok(r) => r,
+            Err(_) => codec::decode::<LegacyNodeRecord>(v)
+                .map_err(codec_err)?
+                .into(),
+        };
+        out.datanodes.push((NodeId::from_bytes(id_16(id)?), rec));
+    } else if let Some(rest) = k.strip_prefix(RETRY) {
+        if rest.len() == 17 {
+            let id = RequestId::from_bytes(id_16(&rest[..16])?);
+            if let Ok(rec) = codec::decode::<RetryRecord>(v) {
+                out.retries.push(((id, rest[16]), rec));
+            }
+        }
+    } else if k == NEXT_INODE {
+        out.next_inode = Some(codec::decode(v).map_err(codec_err)?);
+    } else if k == APPLIED {
+        out.applied = codec::decode(v).map_err(codec_err)?;
+    } else if k == OPERATOR_SAFE_MODE {
+        out.operator_safe_mode = codec::decode(v).map_err(codec_err)?;
+    } else if k == CLUSTER_ID {
+        out.cluster_id = Some(codec::decode(v).map_err(codec_err)?);
+    } else if k == RESTORED {
+        out.restored = Some(codec::decode(v).map_err(codec_err)?);
+    }
+    Ok(())
+}
+
+fn decode_inode(id: &[u8], v: &[u8]) -> Result<(InodeId, InodeRecord)> {
+    Ok((id_u64(id)?, codec::decode(v).map_err(codec_err)?))
+}
+
+fn decode_block(id: &[u8], v: &[u8]) -> Result<(BlockId, BlockMeta)> {
+    Ok((
+        BlockId::from_bytes(id_16(id)?),
+        codec::decode(v).map_err(codec_err)?,
+    ))
 }
 
 fn id_u64(b: &[u8]) -> Result<u64> {

@@ -335,8 +335,14 @@ impl TestCluster {
     }
 
     pub fn stop_namenode(&mut self) {
+        self.stop_namenode_within(Duration::from_secs(10));
+    }
+
+    /// SIGTERM to the namenode, SIGKILL if it has not exited within
+    /// `grace` (a large namespace takes seconds to write its startup image).
+    pub fn stop_namenode_within(&mut self, grace: Duration) {
         if let Some(p) = self.namenode.take() {
-            p.stop(Duration::from_secs(10));
+            p.stop(grace);
         }
     }
 

@@ -450,7 +450,17 @@ impl BlockMap {
 
     /// The stored form of the entry at `slot`.
     fn record(&self, slot: Slot) -> Option<BlockMeta> {
-        let e = self.slab.get(slot)?;
+        Some(self.record_of(self.slab.get(slot)?))
+    }
+
+    /// Every block in its stored form, in no particular order.
+    pub fn for_each_record(&self, mut f: impl FnMut(BlockId, BlockMeta)) {
+        for e in self.slab.entries() {
+            f(e.id, self.record_of(e));
+        }
+    }
+
+    fn record_of(&self, e: &Entry) -> BlockMeta {
         let info = self.info(e);
         let targets = if e.has(flag::WRITE) {
             self.writes
@@ -460,13 +470,13 @@ impl BlockMap {
         } else {
             Vec::new()
         };
-        Some(BlockMeta {
+        BlockMeta {
             owner: info.owner,
             len: info.len,
             sha256: info.sha256,
             replicas: info.replicas.to_vec(),
             targets,
-        })
+        }
     }
 
     /// Persists the entry at `slot` (replica locations included: see the

@@ -235,6 +235,51 @@ impl Namespace {
         ns
     }
 
+    /// Every replicated record in its stored form (as [`Namespace::load`]
+    /// reads them back), handed to `sink` in transactions of about `batch`
+    /// records: the startup image (`crate::image`). Digest midstates stay
+    /// in the store (they are not held in memory).
+    pub fn export<E>(
+        &self,
+        batch: usize,
+        mut sink: impl FnMut(&mut Txn) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E> {
+        let mut txn = Txn::new();
+        txn.put_next_inode(self.next_inode);
+        txn.put_applied(self.applied);
+        txn.put_operator_safe_mode(self.cluster.operator_safe_mode);
+        if let Some(at) = self.cluster.restored {
+            txn.put_restored(at);
+        }
+        for (node, rec) in &self.cluster.datanodes {
+            txn.put_datanode(*node, rec);
+        }
+        for (key, rec) in self.retry.records() {
+            txn.put_retry(key, rec);
+        }
+        for p in self.pending.values() {
+            txn.put_pending(&p.file);
+        }
+        sink(&mut txn)?;
+        for (id, inode) in &self.inodes {
+            txn.put_inode(*id, &inode.to_record(&self.names));
+            if txn.len() >= batch {
+                sink(&mut txn)?;
+            }
+        }
+        let mut result = Ok(());
+        self.blocks.for_each_record(|id, meta| {
+            if result.is_ok() {
+                txn.put_block(id, &meta);
+                if txn.len() >= batch {
+                    result = sink(&mut txn);
+                }
+            }
+        });
+        result?;
+        sink(&mut txn)
+    }
+
     /// Blocks whose owner is gone: forget them.
     fn forget_stray_blocks(&mut self, txn: &mut Txn) {
         let ns = self;

@@ -46,6 +46,13 @@ impl RetryCache {
         c
     }
 
+    /// Every kept outcome, oldest first.
+    pub fn records(&self) -> impl Iterator<Item = (&RetryKey, &RetryRecord)> + '_ {
+        self.order
+            .iter()
+            .filter_map(|(_, k)| self.entries.get_key_value(k))
+    }
+
     pub fn get(&self, key: &RetryKey) -> Option<&Outcome> {
         self.entries.get(key).map(|r| &r.outcome)
     }

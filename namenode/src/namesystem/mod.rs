@@ -141,7 +141,10 @@ impl Namesystem {
         let clock = std::time::Instant::now();
         let store = MetaStore::open(&config.data_dir)?;
         let opened = clock.elapsed();
-        let loaded = store.load()?;
+        let (loaded, source) = match crate::image::take(&config.data_dir, &store)? {
+            Some(l) => (l, "the startup image"),
+            None => (store.load()?, "the store"),
+        };
         let read = clock.elapsed();
         let fresh = loaded.inodes.is_empty();
         let known = loaded.datanodes.clone();
@@ -182,7 +185,7 @@ impl Namesystem {
         repl.rebuild_health(&ns, &datanodes.view(started));
         let counts = ns.counters();
         log::info!(
-            "namespace of cluster {cluster_id} loaded in {:.2} s (store opened in {:.2} s, read in {:.2} s, built in {:.2} s): {} directories, {} files, {} blocks, {} files being written, {} known datanodes",
+            "namespace of cluster {cluster_id} loaded in {:.2} s (store opened in {:.2} s, {source} read in {:.2} s, built in {:.2} s): {} directories, {} files, {} blocks, {} files being written, {} known datanodes",
             clock.elapsed().as_secs_f64(),
             opened.as_secs_f64(),
             (read - opened).as_secs_f64(),
@@ -225,6 +228,30 @@ impl Namesystem {
             this.publish(&ns, &mut this.repl(), started);
         }
         Ok(this)
+    }
+
+    /// Writes the startup image (`crate::image`) at a clean stop. Under the
+    /// namespace lock it first makes every change submitted so far durable
+    /// (each was submitted under this lock, so memory then equals the
+    /// store); refused when a commit ever failed (memory may hold changes
+    /// the store does not). Blocking.
+    pub fn write_image(&self) -> Result<()> {
+        let clock = std::time::Instant::now();
+        let ns = self.lock()?;
+        self.store.submit(Txn::new())?.wait_blocking()?;
+        if self.failed.load(Ordering::Acquire) {
+            return Err(NamenodeError::Internal(
+                "the metadata store failed earlier".into(),
+            ));
+        }
+        let summary = crate::image::write(&ns, self.cluster_id, &self.config.data_dir)?;
+        log::info!(
+            "startup image written: {} records, {} bytes in {:.2} s",
+            summary.records,
+            summary.bytes,
+            clock.elapsed().as_secs_f64()
+        );
+        Ok(())
     }
 
     pub fn config(&self) -> &Config {

@@ -933,3 +933,118 @@ async fn published_counters_equal_a_recount() {
     assert_published_exact(&ns, "a restart").await;
     assert!(ns.published().counts.files >= 1);
 }
+
+/// [`Namesystem::write_image`] off the runtime, as the namenode's stop
+/// calls it.
+fn write_image(ns: &Namesystem) -> Result<()> {
+    std::thread::scope(|s| s.spawn(|| ns.write_image()).join().unwrap())
+}
+
+/// `Loaded` in one order, whatever order it was read in.
+fn sorted(mut l: crate::meta_store::Loaded) -> String {
+    l.inodes.sort_by_key(|(id, _)| *id);
+    l.blocks.sort_by_key(|(id, _)| *id);
+    l.pending.sort_by_key(|p| p.file_id);
+    l.datanodes.sort_by_key(|(id, _)| *id);
+    l.retries.sort_by_key(|(_, r)| r.seq);
+    format!("{l:#?}")
+}
+
+/// A namespace with some of everything: directories, complete and pending
+/// files, blocks, datanodes (one decommissioning), a remembered retry,
+/// operator safe mode.
+async fn populated(dir: &std::path::Path) -> Namesystem {
+    let ns = Namesystem::open(test_config(dir)).await.unwrap();
+    let node = register(&ns, vec![]).await;
+    register(&ns, vec![]).await;
+    ns.mkdirs(&p("/a/b"), true).await.unwrap();
+    put(&ns, "/a/f", b"hello").await;
+    put(&ns, "/a/b/g", b"world").await;
+    let call = dfs_common::ids::RequestId::new();
+    crate::request_id::scope(Some(call), ns.rename(&p("/a/f"), &p("/a/h"), false))
+        .await
+        .unwrap();
+    ns.set_replication(&p("/a/h"), 1).await.unwrap();
+    let w = ns.create(&create_req("/w")).await.unwrap();
+    ns.add_block(&AddBlockRequest {
+        file_id: w.file_id,
+        exclude: vec![],
+    })
+    .await
+    .unwrap();
+    ns.set_admin_state(&node.to_string(), true).await.unwrap();
+    ns.safe_mode_action(SafeModeAction::Enter).await.unwrap();
+    ns.flush().await.unwrap();
+    ns
+}
+
+#[tokio::test]
+async fn a_clean_stops_image_holds_exactly_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let applied = {
+        let ns = populated(dir.path()).await;
+        write_image(&ns).unwrap();
+        ns.applied_index().unwrap()
+    };
+    assert!(dir.path().join(crate::image::FILE).exists());
+    let store = MetaStore::open(dir.path()).unwrap();
+    let image = crate::image::take(dir.path(), &store)
+        .unwrap()
+        .expect("image used");
+    assert!(
+        !dir.path().join(crate::image::FILE).exists(),
+        "a start consumes the image"
+    );
+    assert_eq!(image.applied, applied);
+    assert_eq!(sorted(image), sorted(store.load().unwrap()));
+    // Gone once taken: the next start reads the store.
+    assert!(crate::image::take(dir.path(), &store).unwrap().is_none());
+}
+
+#[tokio::test]
+async fn a_stale_or_damaged_image_is_ignored_and_the_store_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = dir.path().join(crate::image::FILE);
+    let stale = dir.path().join("stale.image");
+    {
+        let ns = populated(dir.path()).await;
+        write_image(&ns).unwrap();
+    }
+    std::fs::copy(&image, &stale).unwrap();
+    {
+        // Started from the image; one more change, then a crash (no image).
+        let ns = Namesystem::open(test_config(dir.path())).await.unwrap();
+        assert!(!image.exists());
+        ns.status(&p("/a/h")).unwrap();
+        ns.safe_mode_action(SafeModeAction::Leave).await.unwrap();
+        ns.mkdirs(&p("/after"), false).await.unwrap();
+    }
+    // The old image back beside the newer store: not used, removed.
+    std::fs::copy(&stale, &image).unwrap();
+    {
+        let ns = Namesystem::open(test_config(dir.path())).await.unwrap();
+        assert!(!image.exists());
+        ns.status(&p("/after")).unwrap();
+        assert!(!ns.lock().unwrap().cluster().operator_safe_mode);
+        write_image(&ns).unwrap();
+    }
+    // A damaged image (one byte changed in the middle): not used either.
+    let mut bytes = std::fs::read(&image).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x40;
+    std::fs::write(&image, bytes).unwrap();
+    let ns = Namesystem::open(test_config(dir.path())).await.unwrap();
+    assert!(!image.exists());
+    ns.status(&p("/after")).unwrap();
+    assert_eq!(ns.status(&p("/a/b/g")).unwrap().length, 5);
+    assert_eq!(ns.counts().unwrap().files_being_written, 1);
+}
+
+#[tokio::test]
+async fn no_image_after_a_failed_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let ns = populated(dir.path()).await;
+    ns.fail(&NamenodeError::Internal("test".into()));
+    assert!(write_image(&ns).is_err());
+    assert!(!dir.path().join(crate::image::FILE).exists());
+}

@@ -78,6 +78,9 @@ fn fake_digest(i: usize) -> Sha256Digest {
 /// (sled and the store's committer thread): run it off the async runtime.
 pub fn bulk_load(data_dir: &Path, n: usize) -> Result<LoadStats> {
     let t = Instant::now();
+    // The store changes under the image a clean stop left (see
+    // `namenode::image`).
+    namenode::image::discard(data_dir)?;
     let mut store = Some(MetaStore::open(data_dir)?);
     let loaded = store.as_ref().context("the store is closed")?.load()?;
     ensure!(
