@@ -780,11 +780,16 @@ async fn a_checkpoint_restores_the_state_machine() {
                 .unwrap();
         (file, (ns.applied_index().unwrap(), moved))
     };
+    // A clean stop's image of another store, left behind: not the state
+    // restored, so the restore removes it.
+    let leftover = restored.path().join(crate::image::FILE);
+    std::fs::copy(&file, &leftover).unwrap();
     let to = restored.path().to_path_buf();
     tokio::task::spawn_blocking(move || crate::checkpoint::restore(&file, &to))
         .await
         .unwrap()
         .unwrap();
+    assert!(!leftover.exists());
     let ns = Namesystem::open(test_config(restored.path()))
         .await
         .unwrap();
