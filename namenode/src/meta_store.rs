@@ -666,6 +666,26 @@ pub fn decode_into(out: &mut Loaded, k: &[u8], v: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// A stored record of one of the two kinds there are millions of.
+pub enum Large {
+    Inode(InodeId, InodeRecord),
+    Block(BlockId, BlockMeta),
+}
+
+/// `k`/`v` decoded if it is an inode or a block record (`None`: another
+/// kind, for [`decode_into`]).
+pub fn decode_large(k: &[u8], v: &[u8]) -> Result<Option<Large>> {
+    if let Some(id) = k.strip_prefix(INODE) {
+        let (id, rec) = decode_inode(id, v)?;
+        Ok(Some(Large::Inode(id, rec)))
+    } else if let Some(id) = k.strip_prefix(BLOCK) {
+        let (id, meta) = decode_block(id, v)?;
+        Ok(Some(Large::Block(id, meta)))
+    } else {
+        Ok(None)
+    }
+}
+
 fn decode_inode(id: &[u8], v: &[u8]) -> Result<(InodeId, InodeRecord)> {
     Ok((id_u64(id)?, codec::decode(v).map_err(codec_err)?))
 }

@@ -111,10 +111,25 @@ impl Namespace {
     /// The block map is built on a second thread while this one builds the
     /// tree (the two take about as long; a restart waits for both).
     pub fn load(mut loaded: Loaded, now_ms: u64, now: Instant, txn: &mut Txn) -> Self {
+        let inodes = std::mem::take(&mut loaded.inodes);
         let blocks = std::mem::take(&mut loaded.blocks);
+        Self::load_from(loaded, inodes, blocks, now_ms, now, txn)
+    }
+
+    /// [`Namespace::load`] with the inodes and the blocks as they come
+    /// (the startup image streams them while it reads: `crate::image`);
+    /// `head` holds every other record.
+    pub fn load_from(
+        head: Loaded,
+        inodes: impl IntoIterator<Item = (InodeId, InodeRecord)>,
+        blocks: impl IntoIterator<Item = (BlockId, crate::records::BlockMeta)> + Send,
+        now_ms: u64,
+        now: Instant,
+        txn: &mut Txn,
+    ) -> Self {
         std::thread::scope(|s| {
             let built = s.spawn(move || BlockMap::from_records(blocks));
-            let mut ns = Self::load_tree(loaded, now_ms, now, txn);
+            let mut ns = Self::load_tree(head, inodes, now_ms, now, txn);
             ns.blocks = match built.join() {
                 Ok(b) => b,
                 Err(panic) => std::panic::resume_unwind(panic),
@@ -125,20 +140,20 @@ impl Namespace {
     }
 
     /// The tree and the files being written of [`Namespace::load`].
-    fn load_tree(loaded: Loaded, now_ms: u64, now: Instant, txn: &mut Txn) -> Self {
-        let max_id = loaded
-            .inodes
-            .iter()
-            .map(|(id, _)| *id)
-            .max()
-            .unwrap_or(ROOT_ID);
+    fn load_tree(
+        loaded: Loaded,
+        inodes: impl IntoIterator<Item = (InodeId, InodeRecord)>,
+        now_ms: u64,
+        now: Instant,
+        txn: &mut Txn,
+    ) -> Self {
+        let inodes = inodes.into_iter();
         let mut ns = Namespace {
-            inodes: HashMap::with_capacity_and_hasher(loaded.inodes.len(), InodeHasher::default()),
+            inodes: HashMap::with_capacity_and_hasher(inodes.size_hint().0, InodeHasher::default()),
             names: Names::default(),
             next_inode: loaded
                 .next_inode
                 .unwrap_or(FIRST_FREE_ID)
-                .max(max_id + 1)
                 .max(FIRST_FREE_ID),
             applied: loaded.applied,
             retry: retry::RetryCache::from_records(loaded.retries),
@@ -154,7 +169,8 @@ impl Namespace {
         };
         // Children by parent, gathered while the records go in.
         let mut by_parent: HashMap<InodeId, Vec<InodeId>, InodeHasher> = HashMap::default();
-        for (id, record) in loaded.inodes {
+        for (id, record) in inodes {
+            ns.next_inode = ns.next_inode.max(id + 1);
             if id != ROOT_ID {
                 by_parent.entry(record.parent).or_default().push(id);
             }
@@ -233,6 +249,12 @@ impl Namespace {
         // Counted once here; operations keep it from now on.
         ns.directories = ns.inodes.values().filter(|i| i.is_dir()).count() as u64;
         ns
+    }
+
+    /// How many inodes and blocks there are (what the startup image's
+    /// read sizes its maps by).
+    pub fn sizes(&self) -> (u64, u64) {
+        (self.inodes.len() as u64, self.blocks.len() as u64)
     }
 
     /// Every replicated record in its stored form (as [`Namespace::load`]

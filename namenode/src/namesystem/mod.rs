@@ -141,19 +141,44 @@ impl Namesystem {
         let clock = std::time::Instant::now();
         let store = MetaStore::open(&config.data_dir)?;
         let opened = clock.elapsed();
-        let (loaded, source) = match crate::image::take(&config.data_dir, &store)? {
-            Some(l) => (l, "the startup image"),
-            None => (store.load()?, "the store"),
-        };
-        let read = clock.elapsed();
-        let fresh = loaded.inodes.is_empty();
-        let known = loaded.datanodes.clone();
+        let started = Instant::now();
+        let (mut ns, mut txn, steps) =
+            match crate::image::load(&config.data_dir, &store, now_ms(), started)? {
+                Some((ns, txn)) => {
+                    let steps = format!(
+                        "the startup image read and built in {:.2} s",
+                        (clock.elapsed() - opened).as_secs_f64()
+                    );
+                    (ns, txn, steps)
+                }
+                None => {
+                    let loaded = store.load()?;
+                    let read = clock.elapsed();
+                    let mut txn = Txn::new();
+                    let ns = if loaded.inodes.is_empty() {
+                        Namespace::new(now_ms(), &mut txn)
+                    } else {
+                        Namespace::load(loaded, now_ms(), started, &mut txn)
+                    };
+                    let steps = format!(
+                        "the store read in {:.2} s, built in {:.2} s",
+                        (read - opened).as_secs_f64(),
+                        (clock.elapsed() - read).as_secs_f64()
+                    );
+                    (ns, txn, steps)
+                }
+            };
+        let known: Vec<_> = ns
+            .cluster()
+            .datanodes
+            .iter()
+            .map(|(id, rec)| (*id, rec.clone()))
+            .collect();
         let known_nodes = known.len();
-        let restored = loaded.restored;
-        let mut txn = Txn::new();
+        let restored = ns.cluster().restored;
         // Metadata made by a version without cluster ids gets one now; the
         // datanodes that knew it adopt it when they next register.
-        let cluster_id = match loaded.cluster_id {
+        let cluster_id = match store.applied_and_cluster()?.1 {
             Some(id) => id,
             None => {
                 let id = ClusterId::new();
@@ -162,12 +187,6 @@ impl Namesystem {
                 id
             }
         };
-        let started = Instant::now();
-        let mut ns = if fresh {
-            Namespace::new(now_ms(), &mut txn)
-        } else {
-            Namespace::load(loaded, now_ms(), started, &mut txn)
-        };
         if let Some(at) = restored {
             log::warn!(
                 "metadata restored from a checkpoint ({} ms since the epoch): replicas of blocks it does not know are held until an operator runs `dfs orphans delete`",
@@ -175,7 +194,6 @@ impl Namesystem {
             );
             ns.hold_all_unknown_replicas();
         }
-        let built = clock.elapsed();
         release_free_memory();
         store.apply(txn).await?;
         let datanodes = DatanodeManager::new(known, config.dead_node_timeout, started);
@@ -185,11 +203,9 @@ impl Namesystem {
         repl.rebuild_health(&ns, &datanodes.view(started));
         let counts = ns.counters();
         log::info!(
-            "namespace of cluster {cluster_id} loaded in {:.2} s (store opened in {:.2} s, {source} read in {:.2} s, built in {:.2} s): {} directories, {} files, {} blocks, {} files being written, {} known datanodes",
+            "namespace of cluster {cluster_id} loaded in {:.2} s (store opened in {:.2} s, {steps}): {} directories, {} files, {} blocks, {} files being written, {} known datanodes",
             clock.elapsed().as_secs_f64(),
             opened.as_secs_f64(),
-            (read - opened).as_secs_f64(),
-            (built - read).as_secs_f64(),
             counts.directories,
             counts.files,
             counts.blocks,
