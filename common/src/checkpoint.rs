@@ -57,11 +57,12 @@ pub struct Summary {
     pub bytes: u64,
 }
 
-/// One record.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Record {
-    Put(Vec<u8>, Vec<u8>),
-    Del(Vec<u8>),
+/// One record, as [`read`] hands it out: borrowed from the reader's
+/// buffers, which the next record reuses (no allocation per record).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Record<'a> {
+    Put(&'a [u8], &'a [u8]),
+    Del(&'a [u8]),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -177,7 +178,7 @@ fn write_bytes(out: &mut impl Write, b: &[u8]) -> io::Result<()> {
 /// and checks it to the end (see the module's invariants).
 pub fn read<E: From<CheckpointError>>(
     input: impl Read,
-    mut each: impl FnMut(Record) -> Result<(), E>,
+    mut each: impl FnMut(Record<'_>) -> Result<(), E>,
 ) -> Result<Summary, E> {
     let mut r = Hashing {
         inner: input,
@@ -207,17 +208,18 @@ pub fn read<E: From<CheckpointError>>(
         created_ms,
     };
     let mut records = 0u64;
+    let (mut key, mut value) = (Vec::new(), Vec::new());
     loop {
         let [tag] = array::<1>(&mut r, "a record")?;
         match tag {
             TAG_PUT => {
-                let key = bytes(&mut r, MAX_KEY, "a key")?;
-                let value = bytes(&mut r, MAX_VALUE, "a value")?;
-                each(Record::Put(key, value))?;
+                bytes(&mut r, &mut key, MAX_KEY, "a key")?;
+                bytes(&mut r, &mut value, MAX_VALUE, "a value")?;
+                each(Record::Put(&key, &value))?;
             }
             TAG_DEL => {
-                let key = bytes(&mut r, MAX_KEY, "a key")?;
-                each(Record::Del(key))?;
+                bytes(&mut r, &mut key, MAX_KEY, "a key")?;
+                each(Record::Del(&key))?;
             }
             TAG_END => break,
             other => {
@@ -280,16 +282,16 @@ fn array<const N: usize>(r: &mut impl Read, what: &str) -> Result<[u8; N], Check
     Ok(b)
 }
 
-fn bytes(r: &mut impl Read, max: u32, what: &str) -> Result<Vec<u8>, CheckpointError> {
+/// A length-prefixed field into `b` (its old content replaced).
+fn bytes(r: &mut impl Read, b: &mut Vec<u8>, max: u32, what: &str) -> Result<(), CheckpointError> {
     let len = u32::from_le_bytes(array(r, what)?);
     if len > max {
         return Err(damaged(format!(
             "{what} of {len} bytes is longer than any the namenode writes: the file is damaged"
         )));
     }
-    let mut b = vec![0u8; len as usize];
-    exact(r, &mut b, what)?;
-    Ok(b)
+    b.resize(len as usize, 0);
+    exact(r, b, what)
 }
 
 #[cfg(test)]
@@ -308,10 +310,16 @@ mod tests {
         (bytes, c)
     }
 
-    fn read_all(b: &[u8]) -> Result<(Summary, Vec<Record>), CheckpointError> {
+    /// Owned: a put's key and value, a delete's key and `None`.
+    type Owned = (Vec<u8>, Option<Vec<u8>>);
+
+    fn read_all(b: &[u8]) -> Result<(Summary, Vec<Owned>), CheckpointError> {
         let mut out = Vec::new();
         let s = read(b, |r| {
-            out.push(r);
+            out.push(match r {
+                Record::Put(k, v) => (k.to_vec(), Some(v.to_vec())),
+                Record::Del(k) => (k.to_vec(), None),
+            });
             Ok::<(), CheckpointError>(())
         })?;
         Ok((s, out))
@@ -328,9 +336,9 @@ mod tests {
         assert_eq!(
             recs,
             vec![
-                Record::Put(b"i/1".to_vec(), b"root".to_vec()),
-                Record::Put(b"b/x".to_vec(), vec![7u8; 1000]),
-                Record::Del(b"b/x".to_vec()),
+                (b"i/1".to_vec(), Some(b"root".to_vec())),
+                (b"b/x".to_vec(), Some(vec![7u8; 1000])),
+                (b"b/x".to_vec(), None),
             ]
         );
     }

@@ -176,8 +176,8 @@ fn build(input: fs::File, file: &Path, scratch: &Path) -> Result<Summary, Restor
     let mut commits = Vec::new();
     let read = format::read(BufReader::with_capacity(1 << 20, input), |r| {
         match r {
-            Record::Put(k, v) => txn.put_raw(&k, &v),
-            Record::Del(k) => txn.del_raw(&k),
+            Record::Put(k, v) => txn.put_raw(k, v),
+            Record::Del(k) => txn.del_raw(k),
         }
         if txn.len() >= RESTORE_BATCH {
             commits.push(

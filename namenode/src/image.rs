@@ -231,7 +231,7 @@ fn stream(
             Record::Put(k, v) => (k, v),
             Record::Del(_) => return Err(ImageError("an image holds no deletions".into())),
         };
-        let large = decode_large(&k, &v).map_err(damaged)?;
+        let large = decode_large(k, v).map_err(damaged)?;
         if large.is_some() {
             if let Part::Head(head, sizes) = &mut part {
                 // The head is whole: the builds can start.
@@ -244,9 +244,9 @@ fn stream(
         }
         match (&mut part, large) {
             (Part::Head(_, sizes), None) if k == SIZES => {
-                *sizes = codec::decode(&v).map_err(|e| ImageError(e.to_string()))?;
+                *sizes = codec::decode(v).map_err(|e| ImageError(e.to_string()))?;
             }
-            (Part::Head(head, _), None) => decode_into(head, &k, &v).map_err(damaged)?,
+            (Part::Head(head, _), None) => decode_into(head, k, v).map_err(damaged)?,
             (Part::Inodes(batch), Some(Large::Inode(id, rec))) => {
                 batch.push((id, rec));
                 if batch.len() >= RECORDS_PER_BATCH {

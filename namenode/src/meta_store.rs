@@ -58,7 +58,8 @@
 use crate::commands::RetryRecord;
 use crate::error::{NamenodeError, Result};
 use crate::records::{
-    BlockMeta, InodeId, InodeRecord, LegacyNodeRecord, LegacyPendingFile, NodeRecord, PendingFile,
+    BlockMeta, InodeId, InodeRecord, InodeRecordRef, LegacyNodeRecord, LegacyPendingFile,
+    NodeRecord, PendingFile,
 };
 use dfs_common::checksum::Sha256State;
 use dfs_common::codec::{self, CodecError};
@@ -169,6 +170,10 @@ impl Txn {
     }
 
     pub fn put_inode(&mut self, id: InodeId, rec: &InodeRecord) {
+        self.put(key(INODE, &id.to_be_bytes()), rec);
+    }
+    /// [`Txn::put_inode`] from a borrowed record (the same bytes).
+    pub fn put_inode_ref(&mut self, id: InodeId, rec: &InodeRecordRef<'_>) {
         self.put(key(INODE, &id.to_be_bytes()), rec);
     }
     /// Also drops the inode's digest midstate, if any.

@@ -33,6 +33,31 @@ pub struct FileMeta {
     pub sha256: Sha256Digest,
 }
 
+/// An [`InodeRecord`] borrowed from the live inode, for writing many at
+/// once (the startup image): it encodes to the same bytes, field for field
+/// (`&str` as `String`, a slice as a `Vec`), without copying the strings.
+#[derive(Debug, Serialize)]
+pub struct InodeRecordRef<'a> {
+    pub parent: InodeId,
+    pub name: &'a str,
+    pub mtime: u64,
+    pub atime: u64,
+    pub owner: &'a str,
+    pub group: &'a str,
+    pub permission: u16,
+    pub file: Option<FileMetaRef<'a>>,
+}
+
+/// A [`FileMeta`] borrowed (see [`InodeRecordRef`]).
+#[derive(Debug, Serialize)]
+pub struct FileMetaRef<'a> {
+    pub length: u64,
+    pub replication: u16,
+    pub block_size: u64,
+    pub blocks: &'a [BlockId],
+    pub sha256: Sha256Digest,
+}
+
 /// One inode as stored (`i/<id>`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InodeRecord {

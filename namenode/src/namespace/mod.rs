@@ -284,7 +284,7 @@ impl Namespace {
         }
         sink(&mut txn)?;
         for (id, inode) in &self.inodes {
-            txn.put_inode(*id, &inode.to_record(&self.names));
+            txn.put_inode_ref(*id, &inode.record_ref(&self.names));
             if txn.len() >= batch {
                 sink(&mut txn)?;
             }

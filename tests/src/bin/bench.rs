@@ -45,11 +45,29 @@
 //! The measurements live in the library, `dfs_tests::bench` (one module a
 //! part); this main only starts the runtime.
 use anyhow::Context;
+use dfs_tests::bench::scale::loader::STATS;
 use dfs_tests::bench::{suite, Args};
+
+const USAGE: &str = "\
+bench: dfs measured against this machine's own limits (see docs/BENCHMARKS.md)
+
+  bench [--quick] [--json FILE] [--only SECTIONS] [--size SIZE]
+        [--namespace-files N] [--scale-files N[,N...]] [--repair-size SIZE]
+  bench --bulk-load DATA_DIR --files N
+
+  --only     comma list of transfers,small,meta,namespace,scale,repair
+             (the machine's ceilings always run)
+  --quick    small sizes (CI)
+  --bulk-load  only write N files into the stopped namenode store in DATA_DIR
+";
 
 fn main() -> anyhow::Result<()> {
     suite::use_own_profile_binaries();
     let args = Args::from_env();
+    if args.flag("--help") || args.flag("-h") {
+        print!("{USAGE}");
+        return Ok(());
+    }
     if let Some(dir) = args.value("--bulk-load") {
         let n: usize = args
             .value("--files")
@@ -61,6 +79,8 @@ fn main() -> anyhow::Result<()> {
             "{} files in {} directories ({} records) in {:.1} s; {} bytes on disk",
             stats.files, stats.dirs, stats.records, stats.secs, stats.disk_bytes
         );
+        // For the `scale` part, which runs the load in a process of its own.
+        println!("{}{}", STATS, serde_json::to_string(&stats)?);
         return Ok(());
     }
     let ok = tokio::runtime::Builder::new_multi_thread()

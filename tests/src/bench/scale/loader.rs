@@ -44,8 +44,42 @@ const BATCH_RECORDS: usize = 50_000;
 /// back.
 const REOPEN_RECORDS: usize = 2_000_000;
 
+/// The prefix of the line `bench --bulk-load` prints its [`LoadStats`] on
+/// (as JSON).
+pub const STATS: &str = "load stats: ";
+
+/// [`bulk_load`] in a child process (`bench --bulk-load`, this same
+/// binary): sled and the allocator keep much of what a load of millions of
+/// records touched, gigabytes the namenode started next would then lack.
+/// Blocking.
+pub fn bulk_load_in_child(data_dir: &Path, n: usize) -> Result<LoadStats> {
+    let exe = std::env::current_exe()?;
+    let out = std::process::Command::new(&exe)
+        .arg("--bulk-load")
+        .arg(data_dir)
+        .arg("--files")
+        .arg(n.to_string())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .with_context(|| format!("running {} --bulk-load", exe.display()))?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    ensure!(
+        out.status.success(),
+        "{} --bulk-load failed ({}): {}{}",
+        exe.display(),
+        out.status,
+        stdout,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix(STATS))
+        .with_context(|| format!("no stats from --bulk-load: {stdout}"))?;
+    Ok(serde_json::from_str(line)?)
+}
+
 /// What a bulk load wrote.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct LoadStats {
     pub files: usize,
     pub dirs: usize,
