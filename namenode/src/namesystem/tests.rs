@@ -69,6 +69,18 @@ async fn put(ns: &Namesystem, path: &str, data: &[u8]) -> FileStatus {
     .unwrap()
 }
 
+/// A file at `path` being written, with its first block allocated.
+async fn being_written(ns: &Namesystem, path: &str) -> FileId {
+    let c = ns.create(&create_req(path)).await.unwrap();
+    ns.add_block(&AddBlockRequest {
+        file_id: c.file_id,
+        exclude: vec![],
+    })
+    .await
+    .unwrap();
+    c.file_id
+}
+
 #[tokio::test]
 async fn state_survives_reopen() {
     let dir = tempfile::tempdir().unwrap();
@@ -82,14 +94,8 @@ async fn state_survives_reopen() {
         ns.mkdirs(&p("/gone"), false).await.unwrap();
         ns.delete(&p("/gone"), false).await.unwrap();
         ns.set_replication(&p("/a/b/f"), 1).await.unwrap();
-        let pending = ns.create(&create_req("/w")).await.unwrap();
-        ns.add_block(&AddBlockRequest {
-            file_id: pending.file_id,
-            exclude: vec![],
-        })
-        .await
-        .unwrap();
-        (node, pending.file_id, file)
+        let pending = being_written(&ns, "/w").await;
+        (node, pending, file)
     };
     let ns = Namesystem::open(test_config(dir.path())).await.unwrap();
     let st = ns.status(&p("/a/b/f")).unwrap();
@@ -972,13 +978,7 @@ async fn populated(dir: &std::path::Path) -> Namesystem {
         .await
         .unwrap();
     ns.set_replication(&p("/a/h"), 1).await.unwrap();
-    let w = ns.create(&create_req("/w")).await.unwrap();
-    ns.add_block(&AddBlockRequest {
-        file_id: w.file_id,
-        exclude: vec![],
-    })
-    .await
-    .unwrap();
+    being_written(&ns, "/w").await;
     ns.set_admin_state(&node.to_string(), true).await.unwrap();
     ns.safe_mode_action(SafeModeAction::Enter).await.unwrap();
     ns.flush().await.unwrap();
