@@ -53,18 +53,20 @@ fn tmp_path(data_dir: &Path) -> PathBuf {
     data_dir.join(format!(".{FILE}.tmp"))
 }
 
-/// Writes the image of `ns` into `data_dir` (see the invariants: the caller
-/// has made every change durable). Blocking.
-pub fn write(ns: &Namespace, cluster_id: ClusterId, data_dir: &Path) -> Result<Summary> {
+/// Writes the image of `ns` into `data_dir`, dated `now_ms` (see the
+/// invariants: the caller has made every change durable). Blocking.
+pub fn write(
+    ns: &Namespace,
+    cluster_id: ClusterId,
+    data_dir: &Path,
+    now_ms: u64,
+) -> Result<Summary> {
     let tmp = tmp_path(data_dir);
     let result = (|| {
         let file = fs::File::create(&tmp).map_err(io_err)?;
-        let mut w = format::Writer::new(
-            BufWriter::with_capacity(BUFFER, &file),
-            cluster_id,
-            crate::namesystem::now_ms(),
-        )
-        .map_err(io_err)?;
+        let mut w =
+            format::Writer::new(BufWriter::with_capacity(BUFFER, &file), cluster_id, now_ms)
+                .map_err(io_err)?;
         let mut head = Txn::new();
         head.put_cluster_id(cluster_id);
         head.put_raw(SIZES, &codec::encode(&ns.sizes()).map_err(io_err)?);

@@ -260,7 +260,7 @@ impl Namesystem {
                 "the metadata store failed earlier".into(),
             ));
         }
-        let summary = crate::image::write(&ns, self.cluster_id, &self.config.data_dir)?;
+        let summary = crate::image::write(&ns, self.cluster_id, &self.config.data_dir, now_ms())?;
         log::info!(
             "startup image written: {} records, {} bytes in {:.2} s",
             summary.records,
