@@ -40,9 +40,11 @@ const REPLICATION: u16 = 3;
 const BATCH_RECORDS: usize = 50_000;
 /// Records written before the store is closed and opened again: sled 0.34
 /// does not bound the memory a long stream of inserts takes by its cache
-/// size (a 10 M load in one go grew past 23 GB here); a reopen gives it
-/// back.
-const REOPEN_RECORDS: usize = 2_000_000;
+/// size (a 10 M load in one go grew past 23 GB here, and with a reopen
+/// every 2 M records still to 24 GB on one run: how much it keeps depends
+/// on how fast the writes come); a reopen, and trimming the allocator
+/// after it, gives it back.
+const REOPEN_RECORDS: usize = 500_000;
 
 /// The prefix of the line `bench --bulk-load` prints its [`LoadStats`] on
 /// (as JSON).
@@ -160,6 +162,11 @@ pub fn bulk_load(data_dir: &Path, n: usize) -> Result<LoadStats> {
             }
             // Closed before it is opened again (sled locks its files).
             drop(store.take());
+            // Safe: returns free heap pages to the system; no pointers
+            // are involved.
+            unsafe {
+                libc::malloc_trim(0);
+            }
             *store = Some(MetaStore::open(data_dir)?);
             since_open = 0;
         }
