@@ -123,6 +123,10 @@ pub fn load(
             return Ok(None);
         }
     };
+    // The sizes the image claims size the maps before its checksum is
+    // checked: bounded by what a file this long can hold (a record takes
+    // more than 16 bytes), so a damaged one cannot ask for terabytes.
+    let most = input.metadata().map_or(0, |m| m.len() / 16);
     // Gone before anything changes (the open file reads on).
     discard(data_dir)?;
     let stored = store.applied_and_cluster()?;
@@ -136,8 +140,8 @@ pub fn load(
                 let mut txn = Txn::new();
                 let ns = Namespace::load_from(
                     head,
-                    Batches::new(inode_rx, sizes.0),
-                    Batches::new(block_rx, sizes.1),
+                    Batches::new(inode_rx, sizes.0.min(most)),
+                    Batches::new(block_rx, sizes.1.min(most)),
                     now_ms,
                     now,
                     &mut txn,
@@ -158,7 +162,8 @@ pub fn load(
     });
     match (built, read) {
         (Ok(ns), Ok(())) => Ok(Some(ns)),
-        (Err(e), _) | (Ok(_), Err(e)) => {
+        // The reader's error first: it says what was wrong with the file.
+        (_, Err(e)) | (Err(e), Ok(())) => {
             log::warn!(
                 "startup image {} not used: {e}; reading the store instead",
                 file.display()

@@ -1087,3 +1087,36 @@ async fn a_truncated_image_is_ignored_after_its_build() {
     let ns = Namesystem::open(test_config(dir.path())).await.unwrap();
     assert_eq!(ns.status(&p("/a/b/g")).unwrap().length, 5);
 }
+
+#[tokio::test]
+async fn an_image_claiming_huge_sizes_is_bounded_by_its_length() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = dir.path().join(crate::image::FILE);
+    {
+        let ns = populated(dir.path()).await;
+        write_image(&ns).unwrap();
+    }
+    // The sizes record's value, rewritten to claim 2^60 inodes and blocks
+    // (the checksum then fails, but only at the end, after the maps were
+    // sized).
+    let mut bytes = std::fs::read(&image).unwrap();
+    let small = dfs_common::codec::encode(&(5u64, 5u64)).unwrap();
+    let at = bytes
+        .windows(b"x/sizes".len())
+        .position(|w| w == b"x/sizes")
+        .unwrap()
+        + b"x/sizes".len()
+        + 4;
+    let huge = dfs_common::codec::encode(&(1u64 << 60, 1u64 << 60)).unwrap();
+    assert!(huge.len() > small.len());
+    let len = u32::from_le_bytes(bytes[at - 4..at].try_into().unwrap()) as usize;
+    bytes.splice(at - 4..at + len, {
+        let mut v = (huge.len() as u32).to_le_bytes().to_vec();
+        v.extend_from_slice(&huge);
+        v
+    });
+    std::fs::write(&image, bytes).unwrap();
+    let ns = Namesystem::open(test_config(dir.path())).await.unwrap();
+    assert!(!image.exists());
+    assert_eq!(ns.status(&p("/a/b/g")).unwrap().length, 5);
+}
