@@ -1064,14 +1064,19 @@ async fn no_image_after_a_failed_commit() {
     assert!(!dir.path().join(crate::image::FILE).exists());
 }
 
-#[tokio::test]
-async fn a_truncated_image_is_ignored_after_its_build() {
+/// A data dir whose namenode ([`populated`]) stopped cleanly, and the path
+/// of the image it left.
+async fn stopped_with_an_image() -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let image = dir.path().join(crate::image::FILE);
-    {
-        let ns = populated(dir.path()).await;
-        write_image(&ns).unwrap();
-    }
+    let ns = populated(dir.path()).await;
+    write_image(&ns).unwrap();
+    (dir, image)
+}
+
+#[tokio::test]
+async fn a_truncated_image_is_ignored_after_its_build() {
+    let (dir, image) = stopped_with_an_image().await;
     // Everything but the trailer's last bytes: the records all build, the
     // check at the end fails, and the build is thrown away.
     let bytes = std::fs::read(&image).unwrap();
@@ -1090,12 +1095,7 @@ async fn a_truncated_image_is_ignored_after_its_build() {
 
 #[tokio::test]
 async fn an_image_claiming_huge_sizes_is_bounded_by_its_length() {
-    let dir = tempfile::tempdir().unwrap();
-    let image = dir.path().join(crate::image::FILE);
-    {
-        let ns = populated(dir.path()).await;
-        write_image(&ns).unwrap();
-    }
+    let (dir, image) = stopped_with_an_image().await;
     // The sizes record's value, rewritten to claim 2^60 inodes and blocks
     // (the checksum then fails, but only at the end, after the maps were
     // sized).
