@@ -403,7 +403,7 @@ impl BlockMap {
         // when no other replica of it was on a registered node.
         let mut newly = 0;
         for s in self.nodes.blocks_of(&node).into_iter().flatten() {
-            let Some(e) = self.slab.get(*s) else {
+            let Some(e) = self.slab.get(s) else {
                 continue;
             };
             if !e.has(flag::PENDING) && !self.is_reported(e) {
@@ -551,7 +551,7 @@ impl BlockMap {
             .blocks_of(node)
             .map(|s| {
                 s.iter()
-                    .filter_map(|s| self.slab.get(*s).map(|e| e.id))
+                    .filter_map(|s| self.slab.get(s).map(|e| e.id))
                     .collect()
             })
             .unwrap_or_default()
@@ -1109,8 +1109,8 @@ impl BlockMap {
             .blocks_of(&node)
             .map(|set| {
                 set.iter()
-                    .filter(|s| !has_bit(&seen_slots, **s))
-                    .filter_map(|s| slab.get(*s).map(|e| e.id))
+                    .filter(|s| !has_bit(&seen_slots, *s))
+                    .filter_map(|s| slab.get(s).map(|e| e.id))
                     .collect()
             })
             .unwrap_or_default();
@@ -1294,7 +1294,7 @@ impl BlockMap {
             let id = self.nodes.id(k).unwrap();
             assert_eq!(self.nodes.ix(&id), Some(k));
             assert_eq!(self.nodes.is_registered(k), self.registered.contains(&id));
-            from_nodes.extend(set.iter().map(|s| (k, *s)));
+            from_nodes.extend(set.iter().map(|s| (k, s)));
         }
         assert_eq!(from_entries, from_nodes, "node sets against entries");
         assert_eq!(self.counters(), self.recount());

@@ -17,22 +17,24 @@
 //!   last entry into the hole, so slots stay dense and valid; the caller
 //!   re-points the moved entry's references ([`Slab::swap_remove`]).
 //! - [`NodeTable`]: each node id interned to a 2-byte [`NodeIx`] while it
-//!   holds a replica, and per node the set of 4-byte slots it holds: the
-//!   node → blocks index full reports and dead nodes need. A node left
-//!   with no replica is forgotten and its index reused, so the 65 536
-//!   indexes bound the nodes holding replicas at once, not the nodes ever
-//!   seen.
+//!   holds a replica, and per node the slots it holds as a compressed
+//!   bitmap ([`RoaringBitmap`]): the node → blocks index full reports and
+//!   dead nodes need. A node holding a good share of the blocks costs about
+//!   a bit per slot, one holding few about 2 bytes per replica (a hash set
+//!   of 4-byte slots cost ~10 B per replica, 31 MB at 1 M blocks on three
+//!   nodes). A node left with no replica is forgotten and its index
+//!   reused, so the 65 536 indexes bound the nodes holding replicas at
+//!   once, not the nodes ever seen.
 //! - What few blocks have lives beside the entry, in the map: replicas
 //!   past the third (`more`), and a pending block's file and pipeline
 //!   (`writes`); an entry's flags say when to look there.
 //!
-//! Cost with three replicas at 200 k blocks (tables 76 % full, the slab
-//! sized exactly, as at startup): the 72 B entry, ~7 B of index and ~20 B
-//! of node sets, 98 B a block counted as malloc chunks. Just past a resize
-//! the hash tables are 44 % full (index and node sets ~45 B instead of
-//! 27), and a slab grown by doubling after startup reserves up to as much
-//! again, though glibc maps blocks that large and pages never written are
-//! not resident.
+//! Cost with three replicas (tables 76 % full, the slab sized exactly, as
+//! at startup): the 72 B entry, ~7 B of index and well under a byte of
+//! node bitmaps. Just past a resize the index is 44 % full (~12 B), and a
+//! slab grown by doubling after startup reserves up to as much again,
+//! though glibc maps blocks that large and pages never written are not
+//! resident.
 //!
 //! Speed against the map it replaces (200 k blocks, release build): a full
 //! report that changes nothing takes a quarter of the time (a bit per
@@ -49,8 +51,9 @@ use dfs_common::checksum::Sha256Digest;
 use dfs_common::ids::{BlockId, NodeId};
 use foldhash::fast::RandomState;
 use hashbrown::HashTable;
-use std::collections::{HashMap, HashSet};
-use std::hash::{BuildHasher, Hasher};
+use roaring::RoaringBitmap;
+use std::collections::HashMap;
+use std::hash::BuildHasher;
 use std::ops::Deref;
 
 /// A block's place in the [`Slab`]. 32 bits: four billion blocks would
@@ -214,57 +217,12 @@ fn hash_at(entries: &[Entry], hasher: &RandomState, s: Slot) -> u64 {
     entries.get(s as usize).map_or(0, |e| hasher.hash_one(e.id))
 }
 
-/// Hashes slots for the per-node sets. Slots are numbers the map hands
-/// out, never input from outside, so a multiply (Fibonacci hashing, as
-/// rustc's FxHash does) is enough; SipHash's defence against chosen keys
-/// would cost most of a removal (a moved entry re-points three sets).
-#[derive(Debug, Default, Clone, Copy)]
-pub(super) struct SlotHash;
-
-impl BuildHasher for SlotHash {
-    type Hasher = SlotHasher;
-
-    fn build_hasher(&self) -> SlotHasher {
-        SlotHasher(0)
-    }
-}
-
-#[derive(Debug)]
-pub(super) struct SlotHasher(u64);
-
-impl SlotHasher {
-    /// 2^64 / φ: odd, so the low bits of a product are a permutation of
-    /// the low bits of a slot (hashbrown picks buckets from those), and
-    /// the high bits (its tags) mix all of them.
-    const K: u64 = 0x9e37_79b9_7f4a_7c15;
-
-    fn add(&mut self, x: u64) {
-        self.0 = (self.0.rotate_left(5) ^ x).wrapping_mul(Self::K);
-    }
-}
-
-impl Hasher for SlotHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.add(u64::from(*b));
-        }
-    }
-
-    fn write_u32(&mut self, n: u32) {
-        self.add(u64::from(n));
-    }
-}
-
 /// One node holding replicas.
 #[derive(Debug)]
 struct NodeSlot {
     id: NodeId,
     /// The slots of the blocks it holds a good replica of.
-    blocks: HashSet<Slot, SlotHash>,
+    blocks: RoaringBitmap,
     /// Registered since this start (the map's `registered`, cached here
     /// so the safe-mode count does not hash node ids per block).
     registered: bool,
@@ -307,7 +265,7 @@ impl NodeTable {
         }
         let fresh = NodeSlot {
             id,
-            blocks: HashSet::default(),
+            blocks: RoaringBitmap::new(),
             registered,
         };
         let k = match self.free.pop() {
@@ -326,12 +284,12 @@ impl NodeTable {
     }
 
     /// The slots `id` holds replicas of.
-    pub fn blocks_of(&self, id: &NodeId) -> Option<&HashSet<Slot, SlotHash>> {
+    pub fn blocks_of(&self, id: &NodeId) -> Option<&RoaringBitmap> {
         self.ix(id).and_then(|k| self.slot(k)).map(|s| &s.blocks)
     }
 
     pub fn count(&self, id: &NodeId) -> usize {
-        self.blocks_of(id).map_or(0, |s| s.len())
+        self.blocks_of(id).map_or(0, |s| s.len() as usize)
     }
 
     pub fn link(&mut self, k: NodeIx, slot: Slot) {
@@ -346,7 +304,7 @@ impl NodeTable {
         let Some(s) = self.slot_mut(k) else {
             return;
         };
-        s.blocks.remove(&slot);
+        s.blocks.remove(slot);
         if s.blocks.is_empty() {
             let id = s.id;
             if let Some(x) = self.slots.get_mut(usize::from(k)) {
@@ -360,7 +318,7 @@ impl NodeTable {
     /// `k`'s replica moved from slot `from` to `to`.
     pub fn relink(&mut self, k: NodeIx, from: Slot, to: Slot) {
         if let Some(s) = self.slot_mut(k) {
-            s.blocks.remove(&from);
+            s.blocks.remove(from);
             s.blocks.insert(to);
         }
     }
@@ -378,7 +336,7 @@ impl NodeTable {
 
     /// Every node holding replicas, with its slots (tests).
     #[cfg(test)]
-    pub fn all(&self) -> impl Iterator<Item = (NodeIx, &HashSet<Slot, SlotHash>)> {
+    pub fn all(&self) -> impl Iterator<Item = (NodeIx, &RoaringBitmap)> {
         self.slots
             .iter()
             .enumerate()
