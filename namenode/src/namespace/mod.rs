@@ -26,6 +26,7 @@ pub mod apply;
 pub mod block_upkeep;
 pub mod cluster_state;
 pub mod inode;
+pub mod inode_table;
 pub mod ops;
 pub mod permission;
 pub mod report;
@@ -47,18 +48,12 @@ pub const DEFAULT_LIST_LIMIT: u32 = 1000;
 /// The most entries one listing page may hold.
 pub const MAX_LIST_LIMIT: u32 = 10_000;
 
-/// The inode map's hasher.
-type InodeHasher = foldhash::fast::RandomState;
-
 /// Replicas to delete once a change is durable: (node, block).
 pub type Deletions = Vec<(NodeId, BlockId)>;
 
 #[derive(Debug)]
 pub struct Namespace {
-    /// Boxed: the map's slots stay small (it sizes to powers of two).
-    /// Hashed with foldhash: ids are small integers the namenode makes,
-    /// and SipHash was a tenth of a 10 M-file restart.
-    inodes: HashMap<InodeId, Box<Inode>, InodeHasher>,
+    inodes: inode_table::InodeTable,
     /// Owner and group names the inodes refer to.
     names: Names,
     next_inode: InodeId,
@@ -79,7 +74,7 @@ impl Namespace {
     /// An empty namespace: just `/`.
     pub fn new(now_ms: u64, txn: &mut Txn) -> Self {
         let mut ns = Namespace {
-            inodes: HashMap::default(),
+            inodes: inode_table::InodeTable::default(),
             names: Names::default(),
             next_inode: FIRST_FREE_ID,
             applied: 0,
@@ -100,7 +95,7 @@ impl Namespace {
         txn.put_inode(ROOT_ID, &rec);
         txn.put_next_inode(self.next_inode);
         let root = Inode::from_record(rec, &mut self.names);
-        self.inodes.insert(ROOT_ID, Box::new(root));
+        self.inodes.insert(ROOT_ID, root);
     }
 
     /// Rebuilds the namespace from stored records. Inconsistencies (which a
@@ -149,7 +144,7 @@ impl Namespace {
     ) -> Self {
         let inodes = inodes.into_iter();
         let mut ns = Namespace {
-            inodes: HashMap::with_capacity_and_hasher(inodes.size_hint().0, InodeHasher::default()),
+            inodes: inode_table::InodeTable::with_capacity(inodes.size_hint().0),
             names: Names::default(),
             next_inode: loaded
                 .next_inode
@@ -168,14 +163,15 @@ impl Namespace {
             directories: 0,
         };
         // Children by parent, gathered while the records go in.
-        let mut by_parent: HashMap<InodeId, Vec<InodeId>, InodeHasher> = HashMap::default();
+        let mut by_parent: HashMap<InodeId, Vec<InodeId>, foldhash::fast::RandomState> =
+            HashMap::default();
         for (id, record) in inodes {
-            ns.next_inode = ns.next_inode.max(id + 1);
+            ns.next_inode = ns.next_inode.max(id.saturating_add(1));
             if id != ROOT_ID {
                 by_parent.entry(record.parent).or_default().push(id);
             }
             let inode = Inode::from_record(record, &mut ns.names);
-            ns.inodes.insert(id, Box::new(inode));
+            ns.inodes.insert(id, inode);
         }
         if !ns.inodes.get(&ROOT_ID).is_some_and(|i| i.is_dir()) {
             log::warn!("metadata has no root directory; creating /");
@@ -223,12 +219,7 @@ impl Namespace {
         }
         if attached.len() != ns.inodes.len() {
             let keep: std::collections::HashSet<InodeId> = attached.into_iter().collect();
-            let orphans: Vec<InodeId> = ns
-                .inodes
-                .keys()
-                .filter(|id| !keep.contains(id))
-                .copied()
-                .collect();
+            let orphans: Vec<InodeId> = ns.inodes.keys().filter(|id| !keep.contains(id)).collect();
             for id in orphans {
                 log::error!("metadata: dropping orphan inode {id}");
                 ns.inodes.remove(&id);
@@ -283,8 +274,8 @@ impl Namespace {
             txn.put_pending(&p.file);
         }
         sink(&mut txn)?;
-        for (id, inode) in &self.inodes {
-            txn.put_inode_ref(*id, &inode.record_ref(&self.names));
+        for (id, inode) in self.inodes.iter() {
+            txn.put_inode_ref(id, &inode.record_ref(&self.names));
             if txn.len() >= batch {
                 sink(&mut txn)?;
             }
@@ -332,14 +323,12 @@ impl Namespace {
     fn inode(&self, id: InodeId) -> Result<&Inode> {
         self.inodes
             .get(&id)
-            .map(|b| &**b)
             .ok_or_else(|| NamenodeError::Internal(format!("inode {id} is referenced but missing")))
     }
 
     fn inode_mut(&mut self, id: InodeId) -> Result<&mut Inode> {
         self.inodes
             .get_mut(&id)
-            .map(|b| &mut **b)
             .ok_or_else(|| NamenodeError::Internal(format!("inode {id} is referenced but missing")))
     }
 
@@ -481,7 +470,7 @@ impl Namespace {
             self.directories += 1;
         }
         let inode = Inode::from_record(record, &mut self.names);
-        self.inodes.insert(id, Box::new(inode));
+        self.inodes.insert(id, inode);
         let p = self.inode_mut(parent)?;
         if let Kind::Dir(kids) = &mut p.kind {
             kids.insert(slot, id);

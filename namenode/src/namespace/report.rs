@@ -498,5 +498,6 @@ impl Namespace {
         );
         assert_eq!(self.blocks.counters(), self.blocks.recount());
         self.blocks.check_index();
+        assert!(self.inodes.index_is_exact(), "inode table index");
     }
 }
