@@ -629,11 +629,17 @@ impl MetaStore {
 /// image (`crate::image`) read records the same way. A digest midstate
 /// (`h/`, read on demand) and keys of no known kind are skipped.
 pub fn decode_into(out: &mut Loaded, k: &[u8], v: &[u8]) -> Result<()> {
-    if let Some(id) = k.strip_prefix(INODE) {
-        out.inodes.push(decode_inode(id, v)?);
-    } else if let Some(id) = k.strip_prefix(BLOCK) {
-        out.blocks.push(decode_block(id, v)?);
-    } else if k.starts_with(PENDING) {
+    match decode_large(k, v)? {
+        Some(Large::Inode(id, rec)) => out.inodes.push((id, rec)),
+        Some(Large::Block(id, meta)) => out.blocks.push((id, meta)),
+        None => decode_small(out, k, v)?,
+    }
+    Ok(())
+}
+
+/// [`decode_into`] for the records that are not inodes or blocks.
+fn decode_small(out: &mut Loaded, k: &[u8], v: &[u8]) -> Result<()> {
+    if k.starts_with(PENDING) {
         // Records written before appends existed lack `append`.
         out.pending.push(match codec::decode::<PendingFile>(v) {
             Ok(p) => p,

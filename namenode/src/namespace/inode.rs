@@ -44,7 +44,10 @@ pub type NameId = u32;
 #[derive(Debug, Default)]
 pub struct Names {
     names: Vec<CompactString>,
-    ids: HashMap<CompactString, NameId>,
+    /// foldhash, randomly seeded: a load interns two names per inode, and
+    /// SipHash was 2 % of a start (the map holds a handful of names, so
+    /// there is nothing to flood).
+    ids: HashMap<CompactString, NameId, foldhash::fast::RandomState>,
 }
 
 impl Names {
