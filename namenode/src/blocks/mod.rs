@@ -428,6 +428,12 @@ impl BlockMap {
         self.slab.contains(id)
     }
 
+    /// The digest of committed block `id` (`None`: unknown or not
+    /// committed), without copying its replicas.
+    pub fn sha256_of(&self, id: &BlockId) -> Option<Sha256Digest> {
+        self.slab.get(self.slab.slot(id)?)?.sha256()
+    }
+
     fn info(&self, e: &Entry) -> BlockInfo {
         BlockInfo {
             owner: self.owner(e),

@@ -82,30 +82,90 @@ pub struct FileData {
     pub block_size: u64,
     /// In file order; every block but the last is `block_size` long.
     pub blocks: SmallVec<[BlockId; 1]>,
-    /// The whole file's SHA-256.
-    pub sha256: Sha256Digest,
+    /// The whole file's SHA-256, kept only when its blocks do not give it
+    /// ([`FileData::sha256`]). A file of one block has that block's
+    /// digest (the client's for the file is checked against it), so most
+    /// files keep no copy: 32 bytes of the ~150 an inode costs.
+    sha256: Option<Box<Sha256Digest>>,
 }
 
-impl From<FileMeta> for FileData {
-    fn from(m: FileMeta) -> Self {
-        FileData {
-            length: m.length,
-            replication: m.replication,
-            block_size: m.block_size,
-            blocks: SmallVec::from_vec(m.blocks),
-            sha256: m.sha256,
-        }
-    }
+/// A file with no blocks holds no bytes: its digest is that of nothing.
+pub fn empty_sha256() -> Sha256Digest {
+    Sha256Digest::of(&[])
 }
 
 impl FileData {
-    pub fn to_meta(&self) -> FileMeta {
+    /// A file whose digest its blocks give, until set.
+    pub fn without_sha256(
+        length: u64,
+        replication: u16,
+        block_size: u64,
+        blocks: Vec<BlockId>,
+    ) -> Self {
+        FileData {
+            length,
+            replication,
+            block_size,
+            blocks: SmallVec::from_vec(blocks),
+            sha256: None,
+        }
+    }
+
+    /// The whole file's digest: the one kept, else what `block_sha256`
+    /// says of its only block (or [`empty_sha256`] when it has none).
+    /// `None` only if a digest was dropped that its blocks no longer give,
+    /// which [`FileData::settle_sha256`]'s callers rule out.
+    pub fn sha256(
+        &self,
+        block_sha256: impl FnOnce(&BlockId) -> Option<Sha256Digest>,
+    ) -> Option<Sha256Digest> {
+        if let Some(d) = &self.sha256 {
+            return Some(**d);
+        }
+        match self.blocks.as_slice() {
+            [] => Some(empty_sha256()),
+            [b] => block_sha256(b),
+            _ => None,
+        }
+    }
+
+    /// Whether the digest is kept here rather than given by the blocks.
+    #[cfg(test)]
+    pub fn keeps_sha256(&self) -> bool {
+        self.sha256.is_some()
+    }
+
+    /// Keeps `d` as the file's digest (until settled).
+    pub fn set_sha256(&mut self, d: Sha256Digest) {
+        self.sha256 = Some(Box::new(d));
+    }
+
+    /// Drops the kept digest if the blocks give the same one. Call it once
+    /// the file's blocks are committed, and again whenever its blocks
+    /// change (which always sets the digest anew): a committed block's
+    /// digest never changes, so one dropped stays right.
+    pub fn settle_sha256(&mut self, block_sha256: impl FnOnce(&BlockId) -> Option<Sha256Digest>) {
+        let Some(kept) = self.sha256.as_deref().copied() else {
+            return;
+        };
+        let derived = match self.blocks.as_slice() {
+            [] => Some(empty_sha256()),
+            [b] => block_sha256(b),
+            _ => None,
+        };
+        if derived == Some(kept) {
+            self.sha256 = None;
+        }
+    }
+
+    /// The stored form, with the file's digest `sha256`.
+    pub fn to_meta(&self, sha256: Sha256Digest) -> FileMeta {
         FileMeta {
             length: self.length,
             replication: self.replication,
             block_size: self.block_size,
             blocks: self.blocks.to_vec(),
-            sha256: self.sha256,
+            sha256,
         }
     }
 }
@@ -134,9 +194,36 @@ pub struct Inode {
 }
 
 impl Inode {
-    /// The in-memory inode for a stored record (no children yet).
+    /// The in-memory inode for a stored record (no children yet), keeping
+    /// a file's digest (settle it once its blocks are committed).
     pub fn from_record(rec: InodeRecord, names: &mut Names) -> Self {
-        Inode {
+        let (mut inode, sha) = Self::from_record_unsettled(rec, names);
+        if let (Some(f), Some(sha)) = (inode.file_mut(), sha) {
+            f.set_sha256(sha);
+        }
+        inode
+    }
+
+    /// [`Inode::from_record`] with a file's digest handed back instead of
+    /// kept (a load keeps only those the blocks do not give, once they are
+    /// in).
+    pub fn from_record_unsettled(
+        rec: InodeRecord,
+        names: &mut Names,
+    ) -> (Self, Option<Sha256Digest>) {
+        let (kind, sha) = match rec.file {
+            None => (Kind::Dir(Vec::new()), None),
+            Some(f) => (
+                Kind::File(FileData::without_sha256(
+                    f.length,
+                    f.replication,
+                    f.block_size,
+                    f.blocks,
+                )),
+                Some(f.sha256),
+            ),
+        };
+        let inode = Inode {
             parent: rec.parent,
             name: rec.name.into(),
             mtime: rec.mtime,
@@ -144,15 +231,13 @@ impl Inode {
             owner: names.intern(&rec.owner),
             group: names.intern(&rec.group),
             permission: rec.permission,
-            kind: match rec.file {
-                None => Kind::Dir(Vec::new()),
-                Some(f) => Kind::File(f.into()),
-            },
-        }
+            kind,
+        };
+        (inode, sha)
     }
 
     /// [`Inode::to_record`] without copies.
-    pub fn record_ref<'a>(&'a self, names: &'a Names) -> InodeRecordRef<'a> {
+    pub fn record_ref<'a>(&'a self, names: &'a Names, sha256: Sha256Digest) -> InodeRecordRef<'a> {
         InodeRecordRef {
             parent: self.parent,
             name: &self.name,
@@ -166,13 +251,14 @@ impl Inode {
                 replication: f.replication,
                 block_size: f.block_size,
                 blocks: &f.blocks,
-                sha256: f.sha256,
+                sha256,
             }),
         }
     }
 
-    /// The record that stores this inode.
-    pub fn to_record(&self, names: &Names) -> InodeRecord {
+    /// The record that stores this inode; `sha256` is a file's digest
+    /// (`Namespace::record_sha256`; ignored for a directory).
+    pub fn to_record(&self, names: &Names, sha256: Sha256Digest) -> InodeRecord {
         InodeRecord {
             parent: self.parent,
             name: self.name.to_string(),
@@ -181,7 +267,7 @@ impl Inode {
             owner: names.get(self.owner).to_string(),
             group: names.get(self.group).to_string(),
             permission: self.permission,
-            file: self.file().map(FileData::to_meta),
+            file: self.file().map(|f| f.to_meta(sha256)),
         }
     }
 
@@ -254,9 +340,14 @@ mod record_ref_tests {
         }
         for rec in recs {
             let inode = Inode::from_record(rec.clone(), &mut names);
-            assert_eq!(inode.to_record(&names), rec);
+            let sha = Sha256Digest::of(b"x");
             assert_eq!(
-                codec::encode(&inode.record_ref(&names)).unwrap(),
+                inode.file().map(|f| f.sha256(|_| None)),
+                rec.file.as_ref().map(|_| Some(sha))
+            );
+            assert_eq!(inode.to_record(&names, sha), rec);
+            assert_eq!(
+                codec::encode(&inode.record_ref(&names, sha)).unwrap(),
                 codec::encode(&rec).unwrap(),
                 "{rec:?}"
             );

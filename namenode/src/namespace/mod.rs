@@ -36,6 +36,7 @@ pub mod write;
 use crate::blocks::{BlockMap, BlockOwner};
 use crate::error::{NamenodeError, Result};
 use crate::meta_store::{Loaded, Txn};
+use dfs_common::checksum::Sha256Digest;
 use dfs_common::ids::{BlockId, FileId, NodeId};
 use dfs_common::path::DfsPath;
 use dfs_common::proto::client::{ContentSummary, DirectoryListing, FileStatus, FileType};
@@ -124,12 +125,13 @@ impl Namespace {
     ) -> Self {
         std::thread::scope(|s| {
             let built = s.spawn(move || BlockMap::from_records(blocks));
-            let mut ns = Self::load_tree(head, inodes, now_ms, now, txn);
+            let (mut ns, digests) = Self::load_tree(head, inodes, now_ms, now, txn);
             ns.blocks = match built.join() {
                 Ok(b) => b,
                 Err(panic) => std::panic::resume_unwind(panic),
             };
             ns.forget_stray_blocks(txn);
+            ns.keep_digests(digests);
             ns
         })
     }
@@ -141,7 +143,7 @@ impl Namespace {
         now_ms: u64,
         now: Instant,
         txn: &mut Txn,
-    ) -> Self {
+    ) -> (Self, Vec<(InodeId, Sha256Digest)>) {
         let inodes = inodes.into_iter();
         let mut ns = Namespace {
             inodes: inode_table::InodeTable::with_capacity(inodes.size_hint().0),
@@ -162,6 +164,8 @@ impl Namespace {
             blocks: BlockMap::default(),
             directories: 0,
         };
+        // Files' digests, kept or not once the blocks are in (`keep_digests`).
+        let mut digests = Vec::new();
         // Children by parent, gathered while the records go in.
         let mut by_parent: HashMap<InodeId, Vec<InodeId>, foldhash::fast::RandomState> =
             HashMap::default();
@@ -170,7 +174,10 @@ impl Namespace {
             if id != ROOT_ID {
                 by_parent.entry(record.parent).or_default().push(id);
             }
-            let inode = Inode::from_record(record, &mut ns.names);
+            let (inode, sha) = Inode::from_record_unsettled(record, &mut ns.names);
+            if let Some(sha) = sha {
+                digests.push((id, sha));
+            }
             ns.inodes.insert(id, inode);
         }
         if !ns.inodes.get(&ROOT_ID).is_some_and(|i| i.is_dir()) {
@@ -239,7 +246,7 @@ impl Namespace {
         }
         // Counted once here; operations keep it from now on.
         ns.directories = ns.inodes.values().filter(|i| i.is_dir()).count() as u64;
-        ns
+        (ns, digests)
     }
 
     /// How many inodes and blocks there are (what the startup image's
@@ -252,11 +259,7 @@ impl Namespace {
     /// reads them back), handed to `sink` in transactions of about `batch`
     /// records: the startup image (`crate::image`). Digest midstates stay
     /// in the store (they are not held in memory).
-    pub fn export<E>(
-        &self,
-        batch: usize,
-        mut sink: impl FnMut(&mut Txn) -> std::result::Result<(), E>,
-    ) -> std::result::Result<(), E> {
+    pub fn export(&self, batch: usize, mut sink: impl FnMut(&mut Txn) -> Result<()>) -> Result<()> {
         let mut txn = Txn::new();
         txn.put_next_inode(self.next_inode);
         txn.put_applied(self.applied);
@@ -275,7 +278,10 @@ impl Namespace {
         }
         sink(&mut txn)?;
         for (id, inode) in self.inodes.iter() {
-            txn.put_inode_ref(id, &inode.record_ref(&self.names));
+            txn.put_inode_ref(
+                id,
+                &inode.record_ref(&self.names, self.record_sha256(inode)?),
+            );
             if txn.len() >= batch {
                 sink(&mut txn)?;
             }
@@ -291,6 +297,18 @@ impl Namespace {
         });
         result?;
         sink(&mut txn)
+    }
+
+    /// Files' digests as their records hold them: each kept only where the
+    /// file's blocks do not give the same ([`inode::FileData::settle_sha256`]).
+    fn keep_digests(&mut self, digests: Vec<(InodeId, Sha256Digest)>) {
+        let blocks = &self.blocks;
+        for (id, sha) in digests {
+            if let Some(f) = self.inodes.get_mut(&id).and_then(Inode::file_mut) {
+                f.set_sha256(sha);
+                f.settle_sha256(|b| blocks.sha256_of(b));
+            }
+        }
     }
 
     /// Blocks whose owner is gone: forget them.
@@ -374,9 +392,34 @@ impl Namespace {
 
     /// Writes inode `id` as it is in memory to `txn`.
     fn persist(&self, id: InodeId, txn: &mut Txn) -> Result<()> {
-        let rec = self.inode(id)?.to_record(&self.names);
+        let inode = self.inode(id)?;
+        let rec = inode.to_record(&self.names, self.record_sha256(inode)?);
         txn.put_inode(id, &rec);
         Ok(())
+    }
+
+    /// The digest `inode`'s record stores: a file's, kept or given by its
+    /// blocks ([`inode::FileData::sha256`]); zeros for a directory (not
+    /// stored). An error if a file's digest is lost, which the settling
+    /// rules out: never a made-up digest in the store.
+    fn record_sha256(&self, inode: &Inode) -> Result<Sha256Digest> {
+        match inode.file() {
+            None => Ok(Sha256Digest([0; 32])),
+            Some(f) => f.sha256(|b| self.blocks.sha256_of(b)).ok_or_else(|| {
+                NamenodeError::Internal(format!(
+                    "the digest of file {:?} (in directory inode {}) is lost",
+                    inode.name, inode.parent
+                ))
+            }),
+        }
+    }
+
+    /// Drops file `id`'s kept digest if its committed blocks give it.
+    fn settle_sha256(&mut self, id: InodeId) {
+        let blocks = &self.blocks;
+        if let Some(f) = self.inodes.get_mut(&id).and_then(Inode::file_mut) {
+            f.settle_sha256(|b| blocks.sha256_of(b));
+        }
     }
 
     fn require(&self, path: &DfsPath) -> Result<(InodeId, &Inode)> {
@@ -557,7 +600,7 @@ impl Namespace {
                 f.length,
                 f.replication,
                 f.block_size,
-                Some(f.sha256),
+                f.sha256(|b| self.blocks.sha256_of(b)),
                 f.blocks.len() as u64,
             ),
         };

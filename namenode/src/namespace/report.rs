@@ -499,5 +499,13 @@ impl Namespace {
         assert_eq!(self.blocks.counters(), self.blocks.recount());
         self.blocks.check_index();
         assert!(self.inodes.index_is_exact(), "inode table index");
+        for (id, inode) in self.inodes.iter() {
+            if let Some(f) = inode.file() {
+                assert!(
+                    f.sha256(|b| self.blocks.sha256_of(b)).is_some(),
+                    "file inode {id} has a digest"
+                );
+            }
+        }
     }
 }

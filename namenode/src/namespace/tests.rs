@@ -1193,3 +1193,90 @@ fn pending_records_from_before_appends_still_load() {
     assert_eq!(p2.append, None);
     assert_eq!(p2.path, p("/w"));
 }
+
+/// A file's digest is held in memory only where its blocks do not give
+/// it (one block: that block's; none: the digest of nothing). Statuses,
+/// records and a reload from those records give the client's digest
+/// either way.
+#[test]
+fn file_digests_are_kept_only_where_the_blocks_do_not_give_them() {
+    let dn = nodes(3);
+    let mut ns = ns();
+    let mut txn = Txn::new();
+    let now = Instant::now();
+    let data = vec![7u8; 100];
+    let full = vec![8u8; BS as usize];
+    let cases: Vec<(&str, Vec<&[u8]>, Sha256Digest, bool)> = vec![
+        ("/one", vec![&data], Sha256Digest::of(&data), false),
+        (
+            "/claims-other",
+            vec![&data],
+            Sha256Digest::of(b"other"),
+            true,
+        ),
+        ("/empty", vec![], Sha256Digest::of(b""), false),
+        ("/empty-claims-other", vec![], Sha256Digest::of(b"x"), true),
+        (
+            "/two",
+            vec![&full, &data],
+            Sha256Digest::of(&[&full[..], &data].concat()),
+            true,
+        ),
+    ];
+    for (path, parts, whole, kept) in &cases {
+        let c = ns
+            .t_create(&create_req(path, false), &defaults(), 2, now, &mut txn)
+            .unwrap();
+        let mut blocks = Vec::new();
+        for part in parts {
+            let b = ns.t_add_block(c.file_id, &[], &dn, now, &mut txn).unwrap();
+            blocks.push(CommittedBlock {
+                block_id: b.block_id,
+                len: part.len() as u64,
+                sha256: Sha256Digest::of(part),
+                replicas: b.targets.clone(),
+            });
+        }
+        let req = CompleteRequest {
+            file_id: c.file_id,
+            length: parts.iter().map(|p| p.len() as u64).sum(),
+            blocks,
+            sha256: *whole,
+            sha256_state: None,
+        };
+        let st = ns
+            .t_complete(&req, 3, now, &mut txn, &mut Vec::new())
+            .unwrap();
+        assert_eq!(st.sha256, Some(*whole), "{path}: complete's answer");
+        let id = ns.lookup(&p(path)).unwrap();
+        let f = ns.inodes.get(&id).and_then(|i| i.file()).unwrap();
+        assert_eq!(f.keeps_sha256(), *kept, "{path}: kept in memory");
+    }
+    ns.assert_counters_exact();
+    // The records hold every digest; a namespace loaded from them keeps
+    // the same ones and answers the same.
+    let mut loaded = Loaded::default();
+    ns.export(100, |t: &mut Txn| {
+        for (k, v) in t.take_writes()? {
+            if let Some(v) = v {
+                crate::meta_store::decode_into(&mut loaded, &k, &v)?;
+            }
+        }
+        Ok(())
+    })
+    .unwrap();
+    let mut repair = Txn::new();
+    let again = Namespace::load(loaded, 99, now, &mut repair);
+    assert!(repair.is_empty());
+    again.assert_counters_exact();
+    for (path, _, whole, kept) in &cases {
+        assert_eq!(
+            again.status(&p(path)).unwrap().sha256,
+            Some(*whole),
+            "{path} reloaded"
+        );
+        let id = again.lookup(&p(path)).unwrap();
+        let f = again.inodes.get(&id).and_then(|i| i.file()).unwrap();
+        assert_eq!(f.keeps_sha256(), *kept, "{path}: kept after a reload");
+    }
+}

@@ -320,6 +320,7 @@ impl Namespace {
             txn.put_hash_state(id, st);
         }
         self.commit_blocks(req, id, now, txn);
+        self.settle_sha256(id);
         Ok(self.status_of(id, self.inode(id)?, path))
     }
 
@@ -480,7 +481,7 @@ impl Namespace {
                 f.blocks.truncate(target.kept_blocks as usize);
                 f.blocks.extend(listed);
                 f.length = req.length;
-                f.sha256 = req.sha256;
+                f.set_sha256(req.sha256);
             }
             inode.mtime = now_ms;
         }
@@ -490,6 +491,7 @@ impl Namespace {
             None => txn.del_hash_state(id),
         }
         self.commit_blocks(req, id, now, txn);
+        self.settle_sha256(id);
         Ok(self.status_of(id, self.inode(id)?, path))
     }
 
