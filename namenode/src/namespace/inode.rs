@@ -21,6 +21,7 @@ use dfs_common::checksum::Sha256Digest;
 use dfs_common::ids::{BlockId, NodeId};
 use smallvec::SmallVec;
 use std::collections::HashMap;
+use std::num::NonZeroU64;
 use tokio::time::Instant;
 
 pub use crate::records::{
@@ -79,7 +80,9 @@ impl Names {
 pub struct FileData {
     pub length: u64,
     pub replication: u16,
-    pub block_size: u64,
+    /// Never 0 (a create checks it is at least 4 KiB), which also lets
+    /// [`Kind`] keep its tag in this field: 8 bytes an inode.
+    pub block_size: NonZeroU64,
     /// In file order; every block but the last is `block_size` long.
     pub blocks: SmallVec<[BlockId; 1]>,
     /// The whole file's SHA-256, kept only when its blocks do not give it
@@ -96,6 +99,8 @@ pub fn empty_sha256() -> Sha256Digest {
 
 impl FileData {
     /// A file whose digest its blocks give, until set.
+    /// A stored block size of 0 (which no create lets through) reads as 1,
+    /// so a damaged record loads, and nothing divides by it.
     pub fn without_sha256(
         length: u64,
         replication: u16,
@@ -105,7 +110,7 @@ impl FileData {
         FileData {
             length,
             replication,
-            block_size,
+            block_size: NonZeroU64::new(block_size).unwrap_or(NonZeroU64::MIN),
             blocks: SmallVec::from_vec(blocks),
             sha256: None,
         }
@@ -163,7 +168,7 @@ impl FileData {
         FileMeta {
             length: self.length,
             replication: self.replication,
-            block_size: self.block_size,
+            block_size: self.block_size.get(),
             blocks: self.blocks.to_vec(),
             sha256,
         }
@@ -249,7 +254,7 @@ impl Inode {
             file: self.file().map(|f| FileMetaRef {
                 length: f.length,
                 replication: f.replication,
-                block_size: f.block_size,
+                block_size: f.block_size.get(),
                 blocks: &f.blocks,
                 sha256,
             }),
@@ -352,5 +357,24 @@ mod record_ref_tests {
                 "{rec:?}"
             );
         }
+    }
+
+    /// A damaged record with a block size of 0 loads (as 1) instead of
+    /// making later arithmetic on it divide by zero.
+    #[test]
+    fn a_zero_block_size_reads_as_one() {
+        let mut names = Names::default();
+        let mut rec = InodeRecord::new_dir(1, "f", 0);
+        rec.file = Some(FileMeta {
+            length: 10,
+            replication: 1,
+            block_size: 0,
+            blocks: vec![BlockId::new()],
+            sha256: Sha256Digest::of(b"x"),
+        });
+        let inode = Inode::from_record(rec, &mut names);
+        let f = inode.file().unwrap();
+        assert_eq!(f.block_size.get(), 1);
+        assert_eq!(f.length % f.block_size, 0);
     }
 }

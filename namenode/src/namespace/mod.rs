@@ -599,7 +599,7 @@ impl Namespace {
                 FileType::File,
                 f.length,
                 f.replication,
-                f.block_size,
+                f.block_size.get(),
                 f.sha256(|b| self.blocks.sha256_of(b)),
                 f.blocks.len() as u64,
             ),

@@ -417,7 +417,7 @@ impl Namespace {
             overwrite: false,
             create_parent: false,
             replication: f.replication,
-            block_size: f.block_size,
+            block_size: f.block_size.get(),
             owner: self.names.get(inode.owner).to_string(),
             permission: inode.permission,
             blocks: Vec::new(),
@@ -426,10 +426,10 @@ impl Namespace {
         };
         let opened = AppendOpened {
             file_id: file.file_id,
-            block_size: f.block_size,
+            block_size: f.block_size.get(),
             replication: f.replication,
             status: self.status_of(id, inode, path.clone()),
-            kept_len: target.kept_len(f.block_size),
+            kept_len: target.kept_len(f.block_size.get()),
             inode: id,
             replaced,
         };
