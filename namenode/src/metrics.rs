@@ -1,14 +1,20 @@
 //! `/metrics`: gauges and counters in the Prometheus text format, written by
 //! hand from the cluster summary (no exporter, no second HTTP server).
-use crate::namesystem::HealthExtras;
+use crate::namesystem::{ChangeTimesSnapshot, HealthExtras};
 use dfs_common::proto::client::ClusterSummary;
 use std::fmt::Write;
 
-/// Renders the metrics. `pending_files`, `meta_bytes` and `x` are not in
-/// the summary, so they come separately.
-pub fn render(s: &ClusterSummary, pending_files: u64, meta_bytes: u64, x: &HealthExtras) -> String {
+/// Renders the metrics. `pending_files`, `meta_bytes`, `x` and `t` are not
+/// in the summary, so they come separately.
+pub fn render(
+    s: &ClusterSummary,
+    pending_files: u64,
+    meta_bytes: u64,
+    x: &HealthExtras,
+    t: &ChangeTimesSnapshot,
+) -> String {
     let r = &s.replication;
-    let gauges: [(&str, &str, u64); 33] = [
+    let gauges: [(&str, &str, u64); 37] = [
         ("dfs_namenode_up", "1 while the namenode serves.", 1),
         (
             "dfs_namenode_uptime_seconds",
@@ -166,6 +172,26 @@ pub fn render(s: &ClusterSummary, pending_files: u64, meta_bytes: u64, x: &Healt
             "Repair rate over about a minute (bytes/s, rounded).",
             r.bytes_per_sec.round() as u64,
         ),
+        (
+            "dfs_namenode_changes_total",
+            "Namespace changes that succeeded since start (the times below are theirs).",
+            t.changes,
+        ),
+        (
+            "dfs_namenode_change_queue_microseconds_total",
+            "Time changes waited for the namespace's turn.",
+            t.queued_us,
+        ),
+        (
+            "dfs_namenode_change_locked_microseconds_total",
+            "Time changes held the namespace lock (applied in memory, submitted).",
+            t.locked_us,
+        ),
+        (
+            "dfs_namenode_change_durable_wait_microseconds_total",
+            "Time changes waited for their commit to be durable.",
+            t.durable_wait_us,
+        ),
     ];
     let mut out = String::with_capacity(2048);
     for (name, help, value) in gauges {
@@ -207,7 +233,13 @@ mod tests {
             default_block_size: 4096,
             ..Default::default()
         };
-        let text = render(&s, 2, 1234, &HealthExtras::default());
+        let t = ChangeTimesSnapshot {
+            changes: 4,
+            queued_us: 10,
+            locked_us: 20,
+            durable_wait_us: 30,
+        };
+        let text = render(&s, 2, 1234, &HealthExtras::default(), &t);
         assert!(text.contains("dfs_namenode_live_datanodes 3\n"));
         assert!(text.contains("# TYPE dfs_namenode_files gauge\ndfs_namenode_files 7\n"));
         assert!(text.contains("dfs_namenode_files_being_written 2\n"));
@@ -215,5 +247,10 @@ mod tests {
         assert!(text.contains("dfs_namenode_capacity_bytes 100\n"));
         assert!(text.contains("dfs_namenode_non_dfs_used_bytes 0\n"));
         assert!(text.contains("# TYPE dfs_namenode_replication_completed_copies_total counter\n"));
+        assert!(text
+            .contains("# TYPE dfs_namenode_changes_total counter\ndfs_namenode_changes_total 4\n"));
+        assert!(text.contains("dfs_namenode_change_queue_microseconds_total 10\n"));
+        assert!(text.contains("dfs_namenode_change_locked_microseconds_total 20\n"));
+        assert!(text.contains("dfs_namenode_change_durable_wait_microseconds_total 30\n"));
     }
 }

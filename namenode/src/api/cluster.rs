@@ -182,5 +182,6 @@ async fn metrics_text(ns: Ns) -> Result<HttpResponse, ApiError> {
             v.files_being_written,
             ns.store_size(),
             &v.extras,
+            &ns.change_times(),
         )))
 }

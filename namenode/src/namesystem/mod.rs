@@ -94,6 +94,7 @@ pub fn now_ms() -> u64 {
 }
 
 pub use dfs_common::proto::client::{SafeModeAction, SafeModeStatus};
+pub use timing::ChangeTimesSnapshot;
 pub use views::{OperatorView, Published};
 
 /// Operational numbers for `/health` beyond the summary.
@@ -133,6 +134,8 @@ pub struct Namesystem {
     config: Config,
     started: Instant,
     failed: AtomicBool,
+    /// Where changes spend their time (`/metrics`).
+    times: timing::ChangeTimes,
 }
 
 impl Namesystem {
@@ -238,6 +241,7 @@ impl Namesystem {
             config,
             started,
             failed: AtomicBool::new(false),
+            times: timing::ChangeTimes::default(),
         };
         {
             let ns = this.lock()?;
@@ -283,6 +287,11 @@ impl Namesystem {
     }
 
     /// Commands applied so far (the last one's index).
+    /// Where changes have spent their time since start (`/metrics`).
+    pub fn change_times(&self) -> ChangeTimesSnapshot {
+        self.times.snapshot()
+    }
+
     pub fn applied_index(&self) -> Result<u64> {
         Ok(self.lock()?.applied())
     }
@@ -365,8 +374,11 @@ impl Namesystem {
             ));
         }
         let mut dels = Deletions::new();
+        let asked = std::time::Instant::now();
+        let locked;
         let (out, commit) = {
             let mut ns = self.lock_async().await?;
+            locked = std::time::Instant::now();
             let mut txn = Txn::new();
             let out = op(&mut ns, &mut txn, &mut dels);
             let events = ns.take_block_events();
@@ -391,6 +403,7 @@ impl Namesystem {
             };
             (out, commit)
         };
+        let released = std::time::Instant::now();
         // A change that deletes replicas always waits: they may go only once
         // nothing durable refers to them.
         let wait = ack == Ack::Durable || !dels.is_empty();
@@ -400,6 +413,8 @@ impl Namesystem {
                 return Err(e);
             }
         }
+        self.times
+            .add(locked - asked, released - locked, released.elapsed());
         // (Not waited for: it is flushed with the next durable change, which
         // the committer orders after it, or by sled within half a second. A
         // failure then shows on that change.)
@@ -529,6 +544,7 @@ mod admin;
 mod datanode_protocol;
 mod names;
 mod reads;
+mod timing;
 mod views;
 mod write;
 

@@ -1120,3 +1120,20 @@ async fn an_image_claiming_huge_sizes_is_bounded_by_its_length() {
     assert!(!image.exists());
     assert_eq!(ns.status(&p("/a/b/g")).unwrap().length, 5);
 }
+
+/// `/metrics`' change timings count every change that succeeds (one that
+/// fails answers before its commit), and a durable change's wait for its
+/// commit (an fsync) is never zero.
+#[tokio::test]
+async fn change_times_count_every_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let ns = Namesystem::open(test_config(dir.path())).await.unwrap();
+    let before = ns.change_times();
+    ns.mkdirs(&p("/t/a"), true).await.unwrap();
+    ns.rename(&p("/t/a"), &p("/t/b"), false).await.unwrap();
+    assert!(ns.rename(&p("/t/none"), &p("/t/c"), false).await.is_err());
+    let after = ns.change_times();
+    assert_eq!(after.changes, before.changes + 2);
+    assert!(after.durable_wait_us > before.durable_wait_us);
+    assert!(after.queued_us >= before.queued_us && after.locked_us >= before.locked_us);
+}

@@ -24,6 +24,7 @@ pub async fn measure(
         client.mkdirs(&p(&dir), true).await?;
         let rtt = c.rtt(tasks);
         let d = dir.clone();
+        let times = change_times(&url).await?;
         let ops = parallel(&url, n, tasks, move |c, i| {
             let path = p(&format!("{d}/d{i:06}"));
             async move {
@@ -39,6 +40,7 @@ pub async fn measure(
             Some(rtt),
             (tasks == 16).then_some(">= 5000 ops/s"),
         );
+        add_change_times(rep, times, change_times(&url).await?);
         let d = dir.clone();
         let ops = parallel(&url, n, tasks, move |c, i| {
             let path = p(&format!("{d}/d{i:06}"));
@@ -57,6 +59,7 @@ pub async fn measure(
             None,
         );
         let d = dir.clone();
+        let times = change_times(&url).await?;
         let ops = parallel(&url, n, tasks, move |c, i| {
             let src = p(&format!("{d}/d{i:06}"));
             let dst = p(&format!("{d}/r{i:06}"));
@@ -73,6 +76,7 @@ pub async fn measure(
             Some(rtt),
             None,
         );
+        add_change_times(rep, times, change_times(&url).await?);
         if tasks == 16 {
             list_dir = dir;
         }
@@ -107,4 +111,53 @@ pub async fn measure(
         None,
     );
     Ok(())
+}
+
+/// The namenode's change timings from `/metrics`: changes, then
+/// microseconds queued, locked and waiting for durability (summed).
+/// `None` from a namenode older than these metrics (old binaries are
+/// measured with this bench too).
+async fn change_times(url: &str) -> Result<Option<[u64; 4]>> {
+    const NAMES: [&str; 4] = [
+        "dfs_namenode_changes_total",
+        "dfs_namenode_change_queue_microseconds_total",
+        "dfs_namenode_change_locked_microseconds_total",
+        "dfs_namenode_change_durable_wait_microseconds_total",
+    ];
+    let http = reqwest::Client::builder().no_proxy().build()?;
+    let text = http
+        .get(format!("{url}/metrics"))
+        .send()
+        .await?
+        .error_for_status()?
+        .text()
+        .await?;
+    let mut out = [0u64; 4];
+    for (slot, name) in out.iter_mut().zip(NAMES) {
+        let Some(value) = text
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        else {
+            return Ok(None);
+        };
+        *slot = value.trim().parse()?;
+    }
+    Ok(Some(out))
+}
+
+/// Where the changes of the run between `before` and `after` spent their
+/// time, per change (the namenode's side of an operation's latency).
+fn add_change_times(rep: &mut Report, before: Option<[u64; 4]>, after: Option<[u64; 4]>) {
+    let (Some(before), Some(after)) = (before, after) else {
+        return;
+    };
+    let changes = after[0].saturating_sub(before[0]).max(1) as f64;
+    for (i, what) in [
+        (1, "queued"),
+        (2, "holding the lock"),
+        (3, "waiting for the commit"),
+    ] {
+        let us = after[i].saturating_sub(before[i]) as f64 / changes;
+        rep.add(format!("  per change, {what}"), us, "us", None, None);
+    }
 }
