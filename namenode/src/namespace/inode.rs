@@ -99,6 +99,7 @@ pub fn empty_sha256() -> Sha256Digest {
 
 impl FileData {
     /// A file whose digest its blocks give, until set.
+    ///
     /// A stored block size of 0 (which no create lets through) reads as 1,
     /// so a damaged record loads, and nothing divides by it.
     pub fn without_sha256(
@@ -124,9 +125,18 @@ impl FileData {
         &self,
         block_sha256: impl FnOnce(&BlockId) -> Option<Sha256Digest>,
     ) -> Option<Sha256Digest> {
-        if let Some(d) = &self.sha256 {
-            return Some(**d);
+        match &self.sha256 {
+            Some(d) => Some(**d),
+            None => self.derived_sha256(block_sha256),
         }
+    }
+
+    /// What the blocks say the file's digest is: its only block's, or
+    /// [`empty_sha256`] when it has none; `None` for several blocks.
+    fn derived_sha256(
+        &self,
+        block_sha256: impl FnOnce(&BlockId) -> Option<Sha256Digest>,
+    ) -> Option<Sha256Digest> {
         match self.blocks.as_slice() {
             [] => Some(empty_sha256()),
             [b] => block_sha256(b),
@@ -153,12 +163,7 @@ impl FileData {
         let Some(kept) = self.sha256.as_deref().copied() else {
             return;
         };
-        let derived = match self.blocks.as_slice() {
-            [] => Some(empty_sha256()),
-            [b] => block_sha256(b),
-            _ => None,
-        };
-        if derived == Some(kept) {
+        if self.derived_sha256(block_sha256) == Some(kept) {
             self.sha256 = None;
         }
     }

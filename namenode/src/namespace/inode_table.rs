@@ -83,9 +83,8 @@ impl InodeTable {
         self.ids.push(id);
         self.inodes.push(inode);
         let (ids, hasher) = (&self.ids, &self.hasher);
-        self.index.insert_unique(hasher.hash_one(id), slot, |s| {
-            ids.get(*s as usize).map_or(0, |i| hasher.hash_one(*i))
-        });
+        self.index
+            .insert_unique(hasher.hash_one(id), slot, |s| hash_at(ids, hasher, *s));
         None
     }
 
@@ -121,9 +120,7 @@ impl InodeTable {
             self.ids.shrink_to(len * 2);
             self.inodes.shrink_to(len * 2);
             let (ids, hasher) = (&self.ids, &self.hasher);
-            self.index.shrink_to(len * 2, |s| {
-                ids.get(*s as usize).map_or(0, |i| hasher.hash_one(*i))
-            });
+            self.index.shrink_to(len * 2, |s| hash_at(ids, hasher, *s));
         }
     }
 
@@ -151,6 +148,11 @@ impl InodeTable {
                 .enumerate()
                 .all(|(s, id)| self.slot(*id) == Some(s))
     }
+}
+
+/// The hash of the id in `slot` (every slot in the index is valid).
+fn hash_at(ids: &[InodeId], hasher: &RandomState, slot: Slot) -> u64 {
+    ids.get(slot as usize).map_or(0, |i| hasher.hash_one(*i))
 }
 
 #[cfg(test)]

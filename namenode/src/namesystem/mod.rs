@@ -286,12 +286,12 @@ impl Namesystem {
         &self.store
     }
 
-    /// Commands applied so far (the last one's index).
     /// Where changes have spent their time since start (`/metrics`).
     pub fn change_times(&self) -> ChangeTimesSnapshot {
         self.times.snapshot()
     }
 
+    /// Commands applied so far (the last one's index).
     pub fn applied_index(&self) -> Result<u64> {
         Ok(self.lock()?.applied())
     }
