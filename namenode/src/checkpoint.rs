@@ -12,17 +12,20 @@
 //!   and synced (temp name, fsync, rename, fsync of the directory), so the
 //!   newest file in `checkpoints/` is always complete;
 //! - restore never touches existing metadata: it refuses a data dir that
-//!   holds a store, builds the new store in a scratch directory, and moves
+//!   holds a store (a journal, or a sled store of an earlier version),
+//!   builds the new journal (one base) in a scratch directory, and moves
 //!   it into place only after the whole file checked out (trailer, every
 //!   record decodes); on any failure the scratch directory is removed and
 //!   the data dir is as it was;
 //! - a restored store is marked (`m/restored`), so the namenode holds every
 //!   replica it does not know until an operator decides.
+use crate::journal::{self, Section, SIZES};
 use crate::meta_store::{Entry, MetaStore, Txn};
 use crate::namesystem::{now_ms, Namesystem};
 use crate::workers::Workers;
 use dfs_common::checkpoint::{self as format, CheckpointError, Record, Summary};
 use dfs_common::ids::ClusterId;
+use std::collections::BTreeMap;
 use std::fs;
 use std::io::{BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -31,11 +34,9 @@ use std::sync::Arc;
 /// Where the namenode keeps its own checkpoints, under the data dir.
 pub const DIR: &str = "checkpoints";
 /// The store's directory under the data dir (as `MetaStore::open` makes it).
-const STORE_DIR: &str = "meta.sled";
+const STORE_DIR: &str = journal::DIR;
 /// Scratch data dir of a restore in progress, under the data dir.
 const RESTORING: &str = ".restoring";
-/// Records per transaction while restoring.
-const RESTORE_BATCH: usize = 20_000;
 
 /// Writes a consistent checkpoint of `store` to `out`. Blocking.
 pub fn write(
@@ -126,21 +127,20 @@ pub enum RestoreError {
 /// Loads the checkpoint `file` into the empty data dir `data_dir` (see the
 /// module's invariants). Blocking: call before the runtime starts.
 pub fn restore(file: &Path, data_dir: &Path) -> Result<Summary, RestoreError> {
-    if data_dir.join(STORE_DIR).exists() {
-        return Err(RestoreError::Refused(format!(
-            "{} already holds metadata ({}): --restore loads a checkpoint only into an empty data dir; \
-             nothing was changed. Move {} away first if you mean to replace it",
-            data_dir.display(),
-            data_dir.join(STORE_DIR).display(),
-            STORE_DIR
-        )));
+    for held in [STORE_DIR, crate::migrate::SLED_DIR] {
+        if data_dir.join(held).exists() {
+            return Err(RestoreError::Refused(format!(
+                "{} already holds metadata ({}): --restore loads a checkpoint only into an empty data dir; \
+                 nothing was changed. Move {} away first if you mean to replace it",
+                data_dir.display(),
+                data_dir.join(held).display(),
+                held
+            )));
+        }
     }
     let input = fs::File::open(file).map_err(|e| {
         RestoreError::Refused(format!("cannot open checkpoint {}: {e}", file.display()))
     })?;
-    // A startup image left beside a store that was moved away copies that
-    // store, not the one restored.
-    crate::image::discard(data_dir).map_err(|e| RestoreError::Store(e.to_string()))?;
     fs::create_dir_all(data_dir).map_err(|e| {
         RestoreError::Refused(format!(
             "cannot create data dir {}: {e}",
@@ -168,23 +168,24 @@ pub fn restore(file: &Path, data_dir: &Path) -> Result<Summary, RestoreError> {
     result
 }
 
-/// Builds a store from the checkpoint in `scratch` and checks it.
+/// Builds a journal from the checkpoint in `scratch` and checks it. The
+/// checkpoint's records are applied in order in memory (a checkpoint of an
+/// earlier version may hold deletions and later writes of a key), then
+/// written as one base in canonical order.
 fn build(input: fs::File, file: &Path, scratch: &Path) -> Result<Summary, RestoreError> {
     let store_err = |e: crate::NamenodeError| RestoreError::Store(e.to_string());
-    let store = MetaStore::open(scratch).map_err(store_err)?;
-    let mut txn = Txn::new();
-    let mut commits = Vec::new();
+    let mut records: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
     let read = format::read(BufReader::with_capacity(1 << 20, input), |r| {
         match r {
-            Record::Put(k, v) => txn.put_raw(k, v),
-            Record::Del(k) => txn.del_raw(k),
-        }
-        if txn.len() >= RESTORE_BATCH {
-            commits.push(
-                store
-                    .submit(std::mem::take(&mut txn))
-                    .map_err(|e| CheckpointError::Io(std::io::Error::other(e.to_string())))?,
-            );
+            // The journal's own records of the store it came from are not
+            // records of this one.
+            Record::Put(k, v) if Section::of(k).is_some() => {
+                records.insert(k.to_vec(), v.to_vec());
+            }
+            Record::Put(..) => {}
+            Record::Del(k) => {
+                records.remove(k);
+            }
         }
         Ok::<(), CheckpointError>(())
     });
@@ -192,13 +193,43 @@ fn build(input: fs::File, file: &Path, scratch: &Path) -> Result<Summary, Restor
         file: file.display().to_string(),
         source,
     })?;
+    let mut txn = Txn::new();
     txn.put_cluster_id(summary.header.cluster_id);
     txn.put_restored(now_ms());
-    commits.push(store.submit(txn).map_err(store_err)?);
-    for c in commits {
-        c.wait_blocking().map_err(store_err)?;
+    for (k, v) in txn.take_writes().map_err(store_err)? {
+        if let Some(v) = v {
+            records.insert(k, v);
+        }
     }
+    let jdir = scratch.join(STORE_DIR);
+    fs::create_dir_all(&jdir)
+        .map_err(|e| RestoreError::Store(format!("creating {}: {e}", jdir.display())))?;
+    let of = |s: Section| {
+        let records = &records;
+        records
+            .iter()
+            .filter(move |(k, _)| Section::of(k) == Some(s))
+    };
+    let sizes = (
+        of(Section::Inodes).count() as u64,
+        of(Section::Blocks).count() as u64,
+    );
+    journal::write_base(&jdir, 0, Some(summary.header.cluster_id), |put| {
+        for (k, v) in of(Section::Small) {
+            put(k, v)?;
+        }
+        let v = dfs_common::codec::encode(&sizes)
+            .map_err(|e| crate::NamenodeError::Internal(format!("encoding sizes: {e}")))?;
+        put(SIZES, &v)?;
+        for (k, v) in of(Section::Inodes).chain(of(Section::Blocks)) {
+            put(k, v)?;
+        }
+        Ok::<(), crate::NamenodeError>(())
+    })
+    .map_err(store_err)?;
+    drop(records);
     // Every record must decode, as at a start.
+    let store = MetaStore::open(scratch).map_err(store_err)?;
     let loaded = store.load().map_err(|e| {
         RestoreError::Store(format!(
             "the checkpoint's records do not load ({e}): it was written by an incompatible version"

@@ -84,10 +84,12 @@ pub mod datanodes;
 pub mod error;
 pub mod health;
 pub mod heartbeat;
-pub mod image;
+pub mod journal;
 pub mod leases;
+pub mod load;
 pub mod meta_store;
 pub mod metrics;
+pub mod migrate;
 pub mod namespace;
 pub mod namesystem;
 pub mod placement;
@@ -178,11 +180,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     log::info!("namenode shutting down");
     workers.stop().await;
     ns.flush().await.context("final metadata flush failed")?;
-    let imaging = ns.clone();
-    match tokio::task::spawn_blocking(move || imaging.write_image()).await {
+    let folding = ns.clone();
+    match tokio::task::spawn_blocking(move || folding.compact_at_stop()).await {
         Ok(Ok(())) => {}
-        Ok(Err(e)) => log::warn!("no startup image written ({e}): the next start reads the store"),
-        Err(e) => log::warn!("no startup image written ({e}): the next start reads the store"),
+        Ok(Err(e)) => log::warn!("the log was not folded at stop ({e}): the next start replays it"),
+        Err(e) => log::warn!("the log was not folded at stop ({e}): the next start replays it"),
     }
     served.context("HTTP server failed")?;
     log::info!("namenode stopped");

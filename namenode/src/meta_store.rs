@@ -1,13 +1,15 @@
-//! `MetaStore`: the only module that touches sled. It stores the namespace,
-//! the under-construction files, the block map and the known datanodes, and
-//! loads them all back at startup. Values are encoded with
-//! `dfs_common::codec` (bincode with a leading format-version byte).
+//! `MetaStore`: the namenode's durable metadata. It stores the namespace,
+//! the under-construction files, the block map and the known datanodes in
+//! the journal (`crate::journal`: a base and a log of groups), and reads
+//! them all back at startup. Values are encoded with `dfs_common::codec`
+//! (bincode with a leading format-version byte).
 //!
-//! What it does not do: hold the live state. The namenode keeps everything in
-//! memory (HDFS FSDirectory style); this is its write-through journal and
-//! checkpoint in one.
+//! What it does not do: hold the live state. The namenode keeps everything
+//! in memory (HDFS FSDirectory style); this is its write-ahead log and
+//! checkpoint in one. The one thing read back while serving, a file's
+//! digest midstate (for appends), is kept here in memory.
 //!
-//! Layout: one sled tree, keys by prefix:
+//! Keys, by prefix:
 //!
 //! | key                    | value                              |
 //! | ---------------------- | ---------------------------------- |
@@ -15,7 +17,7 @@
 //! | `p/<file id 16 bytes>` | `PendingFile` (under construction) |
 //! | `b/<block id 16 bytes>`| `BlockMeta`                        |
 //! | `d/<node id 16 bytes>` | `NodeRecord` (address, admin state)|
-//! | `h/<inode id u64 BE>`  | `Sha256State`: a file's digest midstate over its full blocks (for appends) |
+//! | `h/<inode id u64 BE>`  | `Sha256State`: a file's digest midstate over its full blocks (for appends; none while it has no full block) |
 //! | `m/next_inode`         | u64: the next free inode id        |
 //! | `r/<request id 16 bytes><command kind u8>` | `RetryRecord`: a client call's outcome, for its retries (about 10 minutes) |
 //! | `m/operator_safe_mode` | bool: safe mode entered by an operator (kept across restarts) |
@@ -24,39 +26,28 @@
 //! | `m/restored`           | `u64` ms: restored from a checkpoint then; unknown replicas held until an operator decides |
 //!
 //! Invariants:
-//! - one logical change = one [`Txn`] = one atomic `sled::Batch`, applied
-//!   while the caller still holds the namespace lock (so batches reach sled in
-//!   the order the changes were made in memory);
-//! - a change is acknowledged to a client only after it is durable: the
-//!   caller hands its `Txn` to [`MetaStore::submit`] while it still holds
-//!   the namespace lock (so transactions are queued in the order the changes
-//!   were made in memory) and awaits the returned [`Commit`] *after*
-//!   releasing the lock;
+//! - one logical change = one [`Txn`], queued with [`MetaStore::submit`]
+//!   while the caller still holds the namespace lock (so transactions are
+//!   queued in the order the changes were made in memory); the caller
+//!   awaits the returned [`Commit`] *after* releasing the lock and answers
+//!   its client only then;
 //! - group commit: one committer thread takes every queued transaction at
-//!   once, applies them in order as one `sled::Batch` (atomic: a crash keeps
-//!   all of the group or none of it, so never a later change without an
-//!   earlier one), flushes (one fsync for the whole group) and only then
-//!   answers every waiter. Transactions queued meanwhile form the next
-//!   group. Only this thread calls `apply_batch` and `flush` after startup:
-//!   sled 0.34 deadlocks when batches and flushes race from many threads
-//!   (a batch waits for the flushes' read guards while the flushes wait for
-//!   log writes that its exhausted IO pool cannot run);
-//! - after a failed apply or flush the committer refuses every later
+//!   once, writes them as one frame of the log (atomic: a frame is whole or
+//!   cut off at a start, so never a later change without an earlier one),
+//!   syncs once for the whole group and only then answers every waiter;
+//! - after a failed write or sync the committer refuses every later
 //!   transaction (memory is ahead of disk; see `namesystem`);
-//! - sled is never called from anywhere else, so the engine can be swapped in
-//!   this one file (Garage `src/db`).
-//!
-//! Point-in-time reads while serving ([`MetaStore::scan_consistent`], for
-//! checkpoints): sled has no snapshots, so a scan runs beside the committer
-//! and may see some of a group's writes and not others. The committer
-//! therefore copies every group it applies while a scan runs into a redo
-//! list (under the `capture` lock, which it holds across the apply, so a
-//! group is either wholly before the capture began or wholly in it); the
-//! scan's records followed by the redo list, applied in order, give exactly
-//! the state after the last captured group (a fuzzy checkpoint plus its
-//! log, as ARIES and HDFS's checkpointing do).
+//! - a compactor thread folds the log into a new base when the log grows
+//!   past half the base (16 MiB..512 MiB), reading the files, never the
+//!   namespace, so the namenode serves meanwhile; a consistent scan (for
+//!   checkpoints) seals the segment being written and streams the base
+//!   with the sealed log laid over it: exactly the state after the last
+//!   sealed group;
+//! - the journal is never touched from anywhere else, so the engine can be
+//!   swapped in this one file and `journal` (Garage `src/db`).
 use crate::commands::RetryRecord;
 use crate::error::{NamenodeError, Result};
+use crate::journal::{self, MergeError, NumberedFile, Overlay};
 use crate::records::{
     BlockMeta, InodeId, InodeRecord, InodeRecordRef, LegacyNodeRecord, LegacyPendingFile,
     NodeRecord, PendingFile,
@@ -64,7 +55,8 @@ use crate::records::{
 use dfs_common::checksum::Sha256State;
 use dfs_common::codec::{self, CodecError};
 use dfs_common::ids::{BlockId, ClusterId, FileId, NodeId, RequestId};
-use std::path::Path;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex};
 
 const INODE: &[u8] = b"i/";
@@ -81,16 +73,6 @@ const RESTORED: &[u8] = b"m/restored";
 /// The single records above (`m/...`).
 const META: &[u8] = b"m/";
 
-/// sled's page cache (see [`MetaStore::open`]). sled counts a cached page
-/// by its size on disk, not by the memory it takes decoded: after loading
-/// 1 M files sled held 218 MB of heap with a 64 MiB cache (heaptrack;
-/// ~126 MB of it for the page table and per-page records, whatever the
-/// cache size). 16 MiB took 79 MB off the namenode's resident size at 1 M
-/// files (issue 17) and restarted no slower: the load reads each page
-/// once, and writes land on the newest leaves (inode ids are sequential,
-/// block ids time-ordered), which stay cached.
-const SLED_CACHE_BYTES: u64 = 16 * 1024 * 1024;
-
 fn key(prefix: &[u8], id: &[u8]) -> Vec<u8> {
     let mut k = Vec::with_capacity(prefix.len() + id.len());
     k.extend_from_slice(prefix);
@@ -105,10 +87,6 @@ fn retry_key((id, kind): &RetryKey) -> Vec<u8> {
     let mut k = key(RETRY, id.as_bytes());
     k.push(*kind);
     k
-}
-
-fn store_err(e: sled::Error) -> NamenodeError {
-    NamenodeError::Internal(format!("metadata store: {e}"))
 }
 
 fn codec_err(e: CodecError) -> NamenodeError {
@@ -135,8 +113,7 @@ pub struct Loaded {
     pub restored: Option<u64>,
 }
 
-/// One put (`Some`) or delete (`None`).
-pub type Write = (Vec<u8>, Option<Vec<u8>>);
+pub use crate::journal::Write;
 
 /// A set of puts and deletes that is applied atomically.
 #[derive(Default)]
@@ -181,8 +158,14 @@ impl Txn {
         self.del(key(INODE, &id.to_be_bytes()));
         self.del(key(HASH_STATE, &id.to_be_bytes()));
     }
+    /// A midstate over no bytes (a file without a full block) is the
+    /// start of any hash: not kept.
     pub fn put_hash_state(&mut self, id: InodeId, state: &Sha256State) {
-        self.put(key(HASH_STATE, &id.to_be_bytes()), state);
+        if state.len == 0 {
+            self.del_hash_state(id);
+        } else {
+            self.put(key(HASH_STATE, &id.to_be_bytes()), state);
+        }
     }
     pub fn del_hash_state(&mut self, id: InodeId) {
         self.del(key(HASH_STATE, &id.to_be_bytes()));
@@ -261,30 +244,21 @@ impl Txn {
     }
 }
 
-/// Adds `writes` to `batch`, in order (a later write of a key wins).
-fn add_to_batch(batch: &mut sled::Batch, writes: Vec<Write>) {
-    for (k, v) in writes {
-        match v {
-            Some(v) => batch.insert(k, v),
-            None => batch.remove(k),
-        }
-    }
-}
-
 /// A queued transaction's answer: `Err` holds the store's error text.
 type Reply = tokio::sync::oneshot::Sender<std::result::Result<(), String>>;
+/// A seal's answer: the last group in the sealed segments.
+type SealReply = std::sync::mpsc::Sender<std::result::Result<u64, String>>;
 
 #[derive(Default)]
 struct Queue {
     items: Vec<(Vec<Write>, Reply)>,
+    seals: Vec<SealReply>,
     closed: bool,
 }
 
-/// Groups applied while a consistent scan runs (`None`: no scan).
-type Capture = Arc<Mutex<Option<Vec<Write>>>>;
-
-/// One record of a consistent scan: a key and its value, or a key deleted
-/// by a change made during the scan.
+/// One record of a consistent scan: a key and its value. (A scan of the
+/// journal yields the merged state, so there are no deletions; the
+/// variant stays for readers of older checkpoints' shape.)
 pub enum Entry<'a> {
     Put(&'a [u8], &'a [u8]),
     Del(&'a [u8]),
@@ -303,7 +277,7 @@ pub struct Commit(tokio::sync::oneshot::Receiver<std::result::Result<(), String>
 
 impl Commit {
     /// Resolves once the transaction (and every one queued before it) is
-    /// applied and flushed.
+    /// written and synced.
     pub async fn durable(self) -> Result<()> {
         match self.0.await {
             Ok(Ok(())) => Ok(()),
@@ -328,220 +302,489 @@ impl Commit {
     }
 }
 
-/// How long `open` waits for sled's file lock to be released.
-const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+/// Segments are sealed and a new one begun past this size.
+const SEGMENT_BYTES: u64 = 64 << 20;
+/// The log is folded into a new base once it reaches half the base's size,
+/// within these bounds (a start replays at most the upper one, holding the
+/// latest value of each key it wrote in memory meanwhile).
+const COMPACT_MIN: u64 = 16 << 20;
+const COMPACT_MAX: u64 = 512 << 20;
+/// A clean stop folds a log at least this long (so that a start after it
+/// reads the base alone, or nearly).
+pub const STOP_COMPACT_BYTES: u64 = 1 << 20;
 
-/// The sled database of one namenode.
+fn compact_threshold(base_bytes: u64) -> u64 {
+    (base_bytes / 2).clamp(COMPACT_MIN, COMPACT_MAX)
+}
+
+/// The journal's files as the committer and the maintenance share them.
+#[derive(Default)]
+struct Files {
+    base: Option<NumberedFile>,
+    base_bytes: u64,
+    /// Segments no longer written, after the base, oldest first.
+    sealed: Vec<NumberedFile>,
+    /// Bytes of the sealed segments and the one being written.
+    log_bytes: u64,
+}
+
+/// What the compactor thread is asked to do.
+#[derive(Default)]
+struct CompactorState {
+    requested: bool,
+    closed: bool,
+}
+
+/// Everything the committer, the compactor and callers share.
+struct Shared {
+    /// The journal directory.
+    dir: PathBuf,
+    inbox: Inbox,
+    files: Mutex<Files>,
+    /// One consistent scan or compaction at a time.
+    maintenance: Mutex<()>,
+    compactor: Mutex<CompactorState>,
+    compactor_wake: Condvar,
+    /// Set when the store closes: a compaction under way gives up.
+    stopping: std::sync::atomic::AtomicBool,
+    /// The cluster id of the records (what a base's header names).
+    cluster_id: Mutex<Option<ClusterId>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The segment being written.
+struct Active {
+    file: std::fs::File,
+    name: NumberedFile,
+    bytes: u64,
+}
+
+/// The committer thread: takes every queued transaction, writes them as
+/// one frame, syncs once, answers them all; seals the segment when asked
+/// or when it is full; asks for a compaction when the log is long (see
+/// the module doc).
+fn run_committer(shared: Arc<Shared>, mut next_lsn: u64) {
+    let mut failed: Option<String> = None;
+    let mut active: Option<Active> = None;
+    let mut buf = Vec::new();
+    loop {
+        let (items, seals) = {
+            let mut q = lock(&shared.inbox.queue);
+            while q.items.is_empty() && q.seals.is_empty() && !q.closed {
+                q = shared
+                    .inbox
+                    .ready
+                    .wait(q)
+                    .unwrap_or_else(|e| e.into_inner());
+            }
+            if q.items.is_empty() && q.seals.is_empty() {
+                return;
+            }
+            (std::mem::take(&mut q.items), std::mem::take(&mut q.seals))
+        };
+        if !items.is_empty() {
+            let result = match &failed {
+                Some(e) => Err(format!("an earlier commit failed: {e}")),
+                None => write_group(&shared, &items, &mut next_lsn, &mut active, &mut buf),
+            };
+            if let Err(e) = &result {
+                if failed.is_none() {
+                    log::error!("metadata commit failed: {e}");
+                    failed = Some(e.clone());
+                }
+            }
+            for (_, reply) in items {
+                let _ = reply.send(result.clone());
+            }
+        }
+        let full = active.as_ref().is_some_and(|a| a.bytes >= SEGMENT_BYTES);
+        if !seals.is_empty() || full {
+            if let Some(a) = active.take() {
+                lock(&shared.files).sealed.push(a.name);
+            }
+            let answer = match &failed {
+                Some(e) => Err(format!("an earlier commit failed: {e}")),
+                None => Ok(next_lsn - 1),
+            };
+            for s in seals {
+                let _ = s.send(answer.clone());
+            }
+        }
+        let long = {
+            let f = lock(&shared.files);
+            f.log_bytes >= compact_threshold(f.base_bytes)
+        };
+        if long && failed.is_none() {
+            lock(&shared.compactor).requested = true;
+            shared.compactor_wake.notify_one();
+        }
+    }
+}
+
+/// Writes the groups of `items` as one frame and syncs it.
+fn write_group(
+    shared: &Shared,
+    items: &[(Vec<Write>, Reply)],
+    next_lsn: &mut u64,
+    active: &mut Option<Active>,
+    buf: &mut Vec<u8>,
+) -> std::result::Result<(), String> {
+    if items.iter().all(|(w, _)| w.is_empty()) {
+        // Only waiters: every earlier frame is synced already.
+        return Ok(());
+    }
+    buf.clear();
+    journal::encode_frame(*next_lsn, items.iter().flat_map(|(w, _)| w.iter()), buf);
+    if active.is_none() {
+        let name = NumberedFile {
+            lsn: *next_lsn,
+            path: journal::segment_path(&shared.dir, *next_lsn),
+        };
+        let file = std::fs::OpenOptions::new()
+            .append(true)
+            .create_new(true)
+            .open(&name.path)
+            .map_err(|e| format!("{}: {e}", name.path.display()))?;
+        journal::sync_dir(&shared.dir).map_err(|e| e.to_string())?;
+        *active = Some(Active {
+            file,
+            name,
+            bytes: 0,
+        });
+    }
+    let Some(a) = active.as_mut() else {
+        return Err("no segment to write".into());
+    };
+    journal::append_synced(&mut a.file, buf)
+        .map_err(|e| format!("{}: {e}", a.name.path.display()))?;
+    a.bytes += buf.len() as u64;
+    lock(&shared.files).log_bytes += buf.len() as u64;
+    *next_lsn += 1;
+    // A big group's buffer is not kept.
+    if buf.capacity() > 16 << 20 {
+        *buf = Vec::new();
+    }
+    Ok(())
+}
+
+/// The compactor thread: folds the log into a new base when asked.
+fn run_compactor(shared: Arc<Shared>) {
+    loop {
+        {
+            let mut st = lock(&shared.compactor);
+            while !st.requested && !st.closed {
+                st = shared
+                    .compactor_wake
+                    .wait(st)
+                    .unwrap_or_else(|e| e.into_inner());
+            }
+            if st.closed {
+                return;
+            }
+            st.requested = false;
+        }
+        let min = compact_threshold(lock(&shared.files).base_bytes);
+        if let Err(e) = compact(&shared, min) {
+            log::error!(
+                "metadata compaction failed (the log keeps growing until one succeeds): {e}"
+            );
+            // Not again at once: wait for the next request.
+        }
+    }
+}
+
+/// Asks the committer to seal the segment being written; returns the last
+/// group the sealed segments hold.
+fn seal(shared: &Shared) -> Result<u64> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    {
+        let mut q = lock(&shared.inbox.queue);
+        if q.closed {
+            return Err(NamenodeError::Internal("metadata store: closed".into()));
+        }
+        q.seals.push(tx);
+    }
+    shared.inbox.ready.notify_one();
+    match rx.recv() {
+        Ok(Ok(last)) => Ok(last),
+        Ok(Err(e)) => Err(NamenodeError::Internal(format!("metadata store: {e}"))),
+        Err(_) => Err(NamenodeError::Internal(
+            "metadata store: the committer stopped".into(),
+        )),
+    }
+}
+
+/// The base and the sealed segments up to `upto`, read into an overlay:
+/// the state after group `upto`, as a base to stream and what to lay over
+/// it. Hold `maintenance`.
+fn sealed_state(
+    shared: &Shared,
+    upto: u64,
+) -> Result<(Option<NumberedFile>, Vec<NumberedFile>, Overlay)> {
+    let (base, sealed) = {
+        let f = lock(&shared.files);
+        (f.base.clone(), f.sealed.clone())
+    };
+    let after = base.as_ref().map_or(0, |b| b.lsn);
+    let mut overlay = Overlay::default();
+    let replayed = journal::replay(&sealed, after, &mut overlay, false)?;
+    if replayed.last != upto {
+        return Err(NamenodeError::Internal(format!(
+            "metadata journal: the sealed segments end at group {} where the committer sealed {upto}",
+            replayed.last
+        )));
+    }
+    Ok((base, sealed, overlay))
+}
+
+/// Folds the sealed log into a new base if it holds at least `min_bytes`
+/// (0: any frame); returns whether it did. The committer goes on meanwhile
+/// (into a new segment).
+fn compact(shared: &Shared, min_bytes: u64) -> Result<bool> {
+    let _one = lock(&shared.maintenance);
+    if lock(&shared.files).log_bytes < min_bytes.max(1) {
+        return Ok(false);
+    }
+    let clock = std::time::Instant::now();
+    let upto = seal(shared)?;
+    let (base, sealed, overlay) = sealed_state(shared, upto)?;
+    if sealed.is_empty() || base.as_ref().is_some_and(|b| b.lsn >= upto) {
+        return Ok(false);
+    }
+    let base_path = base.as_ref().map(|b| b.path.as_path());
+    let sizes = journal::count(base_path, &overlay)?;
+    let cluster = *lock(&shared.cluster_id);
+    let stopping = || shared.stopping.load(std::sync::atomic::Ordering::Relaxed);
+    let (path, bytes) = journal::write_base(&shared.dir, upto, cluster, |put| {
+        journal::merge(base_path, overlay, Some(sizes), |k, v| {
+            if stopping() {
+                return Err(NamenodeError::Internal("the store is closing".into()));
+            }
+            put(k, v)
+        })
+        .map(|_| ())
+        .map_err(|e| match e {
+            MergeError::Store(e) | MergeError::Consumer(e) => e,
+        })
+    })?;
+    let folded: u64 = sealed.iter().map(|s| journal::file_len(&s.path)).sum();
+    {
+        let mut f = lock(&shared.files);
+        f.base = Some(NumberedFile { lsn: upto, path });
+        f.base_bytes = bytes;
+        f.sealed.drain(..sealed.len());
+        f.log_bytes = f.log_bytes.saturating_sub(folded);
+    }
+    for old in base.iter().chain(&sealed) {
+        if let Err(e) = std::fs::remove_file(&old.path) {
+            log::warn!(
+                "metadata journal: cannot remove {}: {e}",
+                old.path.display()
+            );
+        }
+    }
+    journal::sync_dir(&shared.dir)?;
+    log::info!(
+        "metadata journal: {} bytes of log folded into a base of {} bytes (group {upto}) in {:.2} s",
+        folded,
+        bytes,
+        clock.elapsed().as_secs_f64()
+    );
+    Ok(true)
+}
+
+/// The metadata store of one namenode: a journal directory (see
+/// `crate::journal`) with its committer and compactor threads.
 pub struct MetaStore {
-    db: sled::Db,
-    inbox: Arc<Inbox>,
-    capture: Capture,
-    /// One consistent scan at a time.
-    scanning: Mutex<()>,
+    shared: Arc<Shared>,
+    /// Digest midstates (`h/`), the only records read back while serving
+    /// (appends); kept as the transactions submit them.
+    hash_states: Mutex<HashMap<InodeId, Sha256State>>,
     committer: Option<std::thread::JoinHandle<()>>,
+    compactor: Option<std::thread::JoinHandle<()>>,
+    /// Held (flock) while the store is open.
+    _lock: std::fs::File,
 }
 
 impl Drop for MetaStore {
     fn drop(&mut self) {
-        if let Ok(mut q) = self.inbox.queue.lock() {
-            q.closed = true;
+        self.shared
+            .stopping
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        lock(&self.shared.compactor).closed = true;
+        self.shared.compactor_wake.notify_all();
+        if let Some(t) = self.compactor.take() {
+            let _ = t.join();
         }
-        self.inbox.ready.notify_all();
+        lock(&self.shared.inbox.queue).closed = true;
+        self.shared.inbox.ready.notify_all();
         if let Some(t) = self.committer.take() {
             let _ = t.join();
         }
     }
 }
 
-/// The committer thread: takes every queued transaction, applies them as
-/// one batch, flushes once, answers them all (see the module doc).
-fn run_committer(db: sled::Db, inbox: Arc<Inbox>, capture: Capture) {
-    let mut failed: Option<String> = None;
-    loop {
-        let items = {
-            let Ok(mut q) = inbox.queue.lock() else {
-                return;
-            };
-            while q.items.is_empty() && !q.closed {
-                q = match inbox.ready.wait(q) {
-                    Ok(q) => q,
-                    Err(_) => return,
-                };
-            }
-            if q.items.is_empty() {
-                return;
-            }
-            std::mem::take(&mut q.items)
-        };
-        let mut batch = sled::Batch::default();
-        let mut replies = Vec::with_capacity(items.len());
-        let mut dirty = false;
-        // Held across the apply: a scan starts wholly before or after it.
-        let mut captured = capture.lock().unwrap_or_else(|e| e.into_inner());
-        for (writes, reply) in items {
-            dirty |= !writes.is_empty();
-            if let Some(redo) = captured.as_mut() {
-                redo.extend(writes.iter().cloned());
-            }
-            add_to_batch(&mut batch, writes);
-            replies.push(reply);
-        }
-        let result = match &failed {
-            Some(e) => Err(format!("an earlier commit failed: {e}")),
-            None => {
-                let applied = if dirty {
-                    db.apply_batch(batch).map_err(|e| e.to_string())
-                } else {
-                    Ok(())
-                };
-                drop(captured);
-                applied.and_then(|()| db.flush().map(|_| ()).map_err(|e| e.to_string()))
-            }
-        };
-        if let Err(e) = &result {
-            if failed.is_none() {
-                log::error!("metadata commit failed: {e}");
-                failed = Some(e.clone());
-            }
-        }
-        for r in replies {
-            let _ = r.send(result.clone());
-        }
-    }
-}
-
 impl MetaStore {
-    /// Opens (or creates) the store under `dir`.
+    /// Opens (or creates) the store under the data dir `dir`: takes the
+    /// journal's lock, moves a store of an earlier version (sled) into it
+    /// once, cuts a torn frame off the log's end, and starts the threads.
     pub fn open(dir: &Path) -> Result<Self> {
-        std::fs::create_dir_all(dir).map_err(|e| {
-            NamenodeError::Internal(format!("cannot create data dir {}: {e}", dir.display()))
+        let jdir = dir.join(journal::DIR);
+        std::fs::create_dir_all(&jdir).map_err(|e| {
+            NamenodeError::Internal(format!("cannot create data dir {}: {e}", jdir.display()))
         })?;
-        // Everything lives in memory above the store: sled's page cache
-        // only serves the startup scan and rare `hash_state` reads, so its
-        // default 1 GiB would just double the namespace's footprint.
-        let config = sled::Config::new()
-            .path(dir.join("meta.sled"))
-            .cache_capacity(SLED_CACHE_BYTES);
-        // sled holds an exclusive file lock. A store closed a moment ago (a
-        // restart in the same process, or a previous process still exiting)
-        // can hold it briefly after its last handle is dropped: wait a little
-        // before calling it taken.
-        let started = std::time::Instant::now();
-        let db = loop {
-            match config.open() {
-                Ok(db) => break db,
-                Err(sled::Error::Io(e)) if lock_taken(&e) && started.elapsed() < LOCK_WAIT => {
-                    std::thread::sleep(std::time::Duration::from_millis(50));
-                }
-                Err(sled::Error::Io(e)) if lock_taken(&e) => {
-                    return Err(NamenodeError::Internal(format!(
-                        "metadata in {} is locked: is another namenode running on this data dir? ({e})",
-                        dir.display()
-                    )));
-                }
-                Err(e) => {
-                    return Err(NamenodeError::Internal(format!(
-                        "cannot open metadata in {}: {e}",
-                        dir.display()
-                    )))
-                }
+        let lock_file = take_lock(&jdir)?;
+        let mut listing = journal::list(&jdir)?;
+        if listing.base.is_none() && listing.segments.is_empty() {
+            let layout = crate::migrate::Layout {
+                small: &[DATANODE, HASH_STATE, META, PENDING, RETRY],
+                inodes: INODE,
+                blocks: BLOCK,
+                cluster_id: CLUSTER_ID,
+                // Midstates over no bytes are not kept (`Txn::put_hash_state`).
+                keep: &|k, v| {
+                    !(k.starts_with(HASH_STATE)
+                        && codec::decode::<Sha256State>(v).is_ok_and(|s| s.len == 0))
+                },
+            };
+            if crate::migrate::from_sled(dir, &jdir, &layout)? {
+                listing = journal::list(&jdir)?;
             }
-        };
-        if db.was_recovered() {
-            log::info!("metadata store opened from {}", dir.display());
         } else {
-            log::info!("metadata store created in {}", dir.display());
+            crate::migrate::warn_if_sled_left(dir);
         }
-        let inbox = Arc::new(Inbox::default());
-        let capture = Capture::default();
-        let committer = {
-            let (db, inbox, capture) = (db.clone(), inbox.clone(), capture.clone());
-            std::thread::Builder::new()
-                .name("meta-commit".into())
-                .spawn(move || run_committer(db, inbox, capture))
-                .map_err(|e| {
-                    NamenodeError::Internal(format!("cannot start the metadata committer: {e}"))
-                })?
+        // A startup image of an earlier version copies a store now folded
+        // into the journal: never read again.
+        let _ = std::fs::remove_file(dir.join(LEGACY_IMAGE));
+        for old in &listing.old_bases {
+            std::fs::remove_file(&old.path).map_err(|e| {
+                NamenodeError::Internal(format!("cannot remove {}: {e}", old.path.display()))
+            })?;
+        }
+        let after = listing.base.as_ref().map_or(0, |b| b.lsn);
+        // Read once here to find the next group and cut a torn tail; the
+        // load reads them again (they are at most a few hundred MiB).
+        let replayed = journal::replay(&listing.segments, after, &mut Overlay::default(), true)?;
+        // Segments wholly covered by the base (a crash before they were
+        // removed) and empty ones (a torn first frame cut off) go now.
+        let mut sealed = Vec::new();
+        for (i, seg) in listing.segments.iter().enumerate() {
+            let last_in = match listing.segments.get(i + 1) {
+                Some(next) => next.lsn.saturating_sub(1),
+                None if journal::file_len(&seg.path) == 0 => 0,
+                None => replayed.last,
+            };
+            if last_in <= after {
+                std::fs::remove_file(&seg.path).map_err(|e| {
+                    NamenodeError::Internal(format!("cannot remove {}: {e}", seg.path.display()))
+                })?;
+            } else {
+                sealed.push(seg.clone());
+            }
+        }
+        let files = Files {
+            base_bytes: listing
+                .base
+                .as_ref()
+                .map_or(0, |b| journal::file_len(&b.path)),
+            base: listing.base,
+            log_bytes: sealed.iter().map(|s| journal::file_len(&s.path)).sum(),
+            sealed,
         };
-        Ok(MetaStore {
-            db,
-            inbox,
-            capture,
-            scanning: Mutex::new(()),
+        if replayed.last > 0 || files.base.is_some() {
+            log::info!(
+                "metadata journal opened in {} (base at group {after}, log to group {}, {} bytes)",
+                jdir.display(),
+                replayed.last,
+                files.log_bytes
+            );
+        } else {
+            log::info!("metadata journal created in {}", jdir.display());
+        }
+        let shared = Arc::new(Shared {
+            dir: jdir,
+            inbox: Inbox::default(),
+            files: Mutex::new(files),
+            maintenance: Mutex::new(()),
+            compactor: Mutex::new(CompactorState::default()),
+            compactor_wake: Condvar::new(),
+            stopping: std::sync::atomic::AtomicBool::new(false),
+            cluster_id: Mutex::new(None),
+        });
+        let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
+            std::thread::Builder::new()
+                .name(name.into())
+                .spawn(f)
+                .map_err(|e| NamenodeError::Internal(format!("cannot start {name}: {e}")))
+        };
+        let next_lsn = replayed.last + 1;
+        let committer = {
+            let shared = shared.clone();
+            spawn(
+                "meta-commit",
+                Box::new(move || run_committer(shared, next_lsn)),
+            )?
+        };
+        let compactor = {
+            let shared = shared.clone();
+            spawn("meta-compact", Box::new(move || run_compactor(shared)))
+        };
+        let mut store = MetaStore {
+            shared,
+            hash_states: Mutex::new(HashMap::new()),
             committer: Some(committer),
-        })
+            compactor: None,
+            _lock: lock_file,
+        };
+        store.compactor = Some(compactor?);
+        Ok(store)
     }
 
-    /// Reads everything back. A record that cannot be decoded is an error:
-    /// starting with part of the namespace silently missing is worse than
-    /// not starting.
-    ///
-    /// The blocks are read on a second thread while this one reads the
-    /// inodes: the two largest parts take about as long each, and a restart
-    /// of a large namespace is mostly this read.
+    /// Hands `each` every record, as of now, in the journal's canonical
+    /// order (the small records, `x/sizes`, the inodes, the blocks): the
+    /// start's read. Call it before serving: it also takes the digest
+    /// midstates and the cluster id the store keeps.
+    pub fn read_all<E>(
+        &self,
+        mut each: impl FnMut(&[u8], &[u8]) -> std::result::Result<(), E>,
+    ) -> std::result::Result<std::result::Result<(), E>, NamenodeError> {
+        let mut states = HashMap::new();
+        let mut cluster = None;
+        let r = self.scan_consistent(|e| {
+            if let Entry::Put(k, v) = e {
+                if let Some(id) = k.strip_prefix(HASH_STATE) {
+                    if let (Ok(id), Ok(st)) = (id_u64(id), codec::decode::<Sha256State>(v)) {
+                        if st.len > 0 {
+                            states.insert(id, st);
+                        }
+                    }
+                } else if k == CLUSTER_ID {
+                    cluster = codec::decode::<ClusterId>(v).ok();
+                }
+                each(k, v)?;
+            }
+            Ok(())
+        })?;
+        *lock(&self.hash_states) = states;
+        *lock(&self.shared.cluster_id) = cluster;
+        Ok(r)
+    }
+
+    /// Reads everything back (restore's check, tools, tests). A record
+    /// that cannot be decoded is an error: starting with part of the
+    /// namespace silently missing is worse than not starting.
     pub fn load(&self) -> Result<Loaded> {
         let mut out = Loaded::default();
-        let (inodes, blocks) = std::thread::scope(|s| {
-            let blocks = s.spawn(|| self.load_blocks());
-            let inodes = self.load_inodes();
-            let blocks = blocks.join().unwrap_or_else(|_| {
-                Err(NamenodeError::Internal(
-                    "reading the block records panicked".into(),
-                ))
-            });
-            (inodes, blocks)
-        });
-        out.inodes = inodes?;
-        out.blocks = blocks?;
-        for prefix in [PENDING, DATANODE, RETRY, META] {
-            for item in self.db.scan_prefix(prefix) {
-                let (k, v) = item.map_err(store_err)?;
-                decode_into(&mut out, &k, &v)?;
-            }
-        }
+        self.read_all(|k, v| decode_into(&mut out, k, v))??;
         Ok(out)
     }
 
-    fn load_inodes(&self) -> Result<Vec<(InodeId, InodeRecord)>> {
-        let mut out = Vec::new();
-        for item in self.db.scan_prefix(INODE) {
-            let (k, v) = item.map_err(store_err)?;
-            out.push(decode_inode(&k[INODE.len()..], &v)?);
-        }
-        Ok(out)
-    }
-
-    fn load_blocks(&self) -> Result<Vec<(BlockId, BlockMeta)>> {
-        let mut out = Vec::new();
-        for item in self.db.scan_prefix(BLOCK) {
-            let (k, v) = item.map_err(store_err)?;
-            out.push(decode_block(&k[BLOCK.len()..], &v)?);
-        }
-        Ok(out)
-    }
-
-    /// The last applied command's index and the cluster id, as stored
-    /// (what a startup image must match, `crate::image`).
-    pub fn applied_and_cluster(&self) -> Result<(u64, Option<ClusterId>)> {
-        let mut out = Loaded::default();
-        for k in [APPLIED, CLUSTER_ID] {
-            if let Some(v) = self.db.get(k).map_err(store_err)? {
-                decode_into(&mut out, k, &v)?;
-            }
-        }
-        Ok((out.applied, out.cluster_id))
-    }
-
-    /// A file's saved digest midstate (read on demand: only appends need it).
+    /// A file's saved digest midstate (only appends need it).
     pub fn hash_state(&self, id: InodeId) -> Result<Option<Sha256State>> {
-        match self
-            .db
-            .get(key(HASH_STATE, &id.to_be_bytes()))
-            .map_err(store_err)?
-        {
-            None => Ok(None),
-            Some(v) => Ok(codec::decode(&v).ok()),
-        }
+        Ok(lock(&self.hash_states).get(&id).cloned())
     }
 
     /// Queues a transaction for the committer (call it under the lock that
@@ -551,9 +794,10 @@ impl MetaStore {
         if let Some(e) = txn.error {
             return Err(codec_err(e));
         }
+        self.note(&txn.writes);
         let (tx, rx) = tokio::sync::oneshot::channel();
         {
-            let mut q = self.inbox.queue.lock().map_err(|_| {
+            let mut q = self.shared.inbox.queue.lock().map_err(|_| {
                 NamenodeError::Internal("metadata store: commit queue poisoned".into())
             })?;
             if q.closed {
@@ -561,11 +805,33 @@ impl MetaStore {
             }
             q.items.push((txn.writes, tx));
         }
-        self.inbox.ready.notify_one();
+        self.shared.inbox.ready.notify_one();
         Ok(Commit(rx))
     }
 
-    /// Applies and flushes a transaction (startup, before anything else
+    /// Keeps what the store serves from memory as `writes` change it.
+    fn note(&self, writes: &[Write]) {
+        for (k, v) in writes {
+            if let Some(id) = k.strip_prefix(HASH_STATE) {
+                let Ok(id) = id_u64(id) else { continue };
+                let mut states = lock(&self.hash_states);
+                match v.as_deref().map(codec::decode::<Sha256State>) {
+                    Some(Ok(st)) if st.len > 0 => {
+                        states.insert(id, st);
+                    }
+                    _ => {
+                        states.remove(&id);
+                    }
+                }
+            } else if k == CLUSTER_ID {
+                if let Some(Ok(id)) = v.as_deref().map(codec::decode::<ClusterId>) {
+                    *lock(&self.shared.cluster_id) = Some(id);
+                }
+            }
+        }
+    }
+
+    /// Applies and syncs a transaction (startup, before anything else
     /// uses the store).
     pub async fn apply(&self, txn: Txn) -> Result<()> {
         self.submit(txn)?.durable().await
@@ -576,54 +842,84 @@ impl MetaStore {
         self.submit(Txn::new())?.durable().await
     }
 
-    /// Every record as of one moment, while the store keeps taking changes
-    /// (see the module doc): the scan's puts, then the changes applied
-    /// during it, in order. Applying them in order rebuilds that moment.
-    /// Blocking (call from `spawn_blocking`); one scan at a time.
+    /// Folds the log into a new base now if it holds at least `min_bytes`
+    /// (a clean stop, the bulk loader, tests); returns whether it did.
+    /// Blocking.
+    pub fn compact(&self, min_bytes: u64) -> Result<bool> {
+        compact(&self.shared, min_bytes)
+    }
+
+    /// Every record as of one moment, while the store keeps taking changes:
+    /// the segment being written is sealed, and the base with the sealed
+    /// log laid over it is streamed in canonical order. Blocking (call from
+    /// `spawn_blocking`); one scan or compaction at a time.
     pub fn scan_consistent<E>(
         &self,
         mut each: impl FnMut(Entry<'_>) -> std::result::Result<(), E>,
     ) -> std::result::Result<std::result::Result<(), E>, NamenodeError> {
-        let _one = self.scanning.lock().unwrap_or_else(|e| e.into_inner());
-        /// Ends the capture however the scan ends.
-        struct Stop<'a>(&'a Capture);
-        impl Drop for Stop<'_> {
-            fn drop(&mut self) {
-                *self.0.lock().unwrap_or_else(|e| e.into_inner()) = None;
-            }
+        let shared = &self.shared;
+        let _one = lock(&shared.maintenance);
+        let upto = seal(shared)?;
+        let (base, _, overlay) = sealed_state(shared, upto)?;
+        match journal::merge(
+            base.as_ref().map(|b| b.path.as_path()),
+            overlay,
+            None,
+            |k, v| each(Entry::Put(k, v)),
+        ) {
+            Ok(_) => Ok(Ok(())),
+            Err(MergeError::Consumer(e)) => Ok(Err(e)),
+            Err(MergeError::Store(e)) => Err(e),
         }
-        *self.capture.lock().unwrap_or_else(|e| e.into_inner()) = Some(Vec::new());
-        let stop = Stop(&self.capture);
-        for item in self.db.iter() {
-            let (k, v) = item.map_err(store_err)?;
-            if let Err(e) = each(Entry::Put(&k, &v)) {
-                return Ok(Err(e));
-            }
-        }
-        let redo = self
-            .capture
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-            .unwrap_or_default();
-        drop(stop);
-        for (k, v) in &redo {
-            let r = match v {
-                Some(v) => each(Entry::Put(k, v)),
-                None => each(Entry::Del(k)),
-            };
-            if let Err(e) = r {
-                return Ok(Err(e));
-            }
-        }
-        Ok(Ok(()))
     }
 
-    /// Bytes sled uses on disk (for `/metrics`).
+    /// Bytes the journal takes on disk (for `/metrics`).
     pub fn size_on_disk(&self) -> u64 {
-        self.db.size_on_disk().unwrap_or(0)
+        let f = lock(&self.shared.files);
+        f.base_bytes + f.log_bytes
     }
 }
+
+/// The startup image of versions before the journal.
+const LEGACY_IMAGE: &str = "namespace.image";
+
+/// Takes the journal's lock: one process per data dir. A store closed a
+/// moment ago (a restart in the same process) may hold it briefly: wait a
+/// little before calling it taken.
+fn take_lock(jdir: &Path) -> Result<std::fs::File> {
+    use fs4::FileExt;
+    let path = jdir.join(journal::LOCK);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| NamenodeError::Internal(format!("cannot open {}: {e}", path.display())))?;
+    let started = std::time::Instant::now();
+    loop {
+        match FileExt::try_lock(&file) {
+            Ok(()) => return Ok(file),
+            Err(fs4::TryLockError::WouldBlock) if started.elapsed() < LOCK_WAIT => {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            Err(fs4::TryLockError::WouldBlock) => {
+                return Err(NamenodeError::Internal(format!(
+                    "metadata in {} is locked: is another namenode running on this data dir?",
+                    jdir.display()
+                )))
+            }
+            Err(fs4::TryLockError::Error(e)) => {
+                return Err(NamenodeError::Internal(format!(
+                    "cannot lock {}: {e}",
+                    path.display()
+                )))
+            }
+        }
+    }
+}
+
+/// How long `open` waits for the lock to be released.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Adds one stored record to `out`: the store's scan and the startup
 /// image (`crate::image`) read records the same way. A digest midstate
@@ -713,14 +1009,6 @@ fn id_u64(b: &[u8]) -> Result<u64> {
         .try_into()
         .map_err(|_| NamenodeError::Internal(format!("metadata store: bad inode key {b:?}")))?;
     Ok(u64::from_be_bytes(arr))
-}
-
-/// Whether opening failed only because another handle holds sled's file
-/// lock. sled 0.34 reports that as `ErrorKind::Other` with the OS error in
-/// the message ("could not acquire lock on ...: WouldBlock"), so the kind
-/// alone does not tell.
-fn lock_taken(e: &std::io::Error) -> bool {
-    e.kind() == std::io::ErrorKind::WouldBlock || e.to_string().contains("could not acquire lock")
 }
 
 fn id_16(b: &[u8]) -> Result<[u8; 16]> {
@@ -838,6 +1126,8 @@ mod tests {
                 let mut m = std::collections::BTreeMap::new();
                 s.scan_consistent(|e| {
                     match e {
+                        // The base's own records.
+                        Entry::Put(k, _) if k.starts_with(b"x/") => {}
                         Entry::Put(k, v) => {
                             m.insert(k.to_vec(), codec::decode::<u64>(v).unwrap());
                         }
@@ -860,5 +1150,143 @@ mod tests {
             scans += 1;
         }
         writer.await.unwrap();
+    }
+
+    /// Everything `store` holds, as a map (the base's own records left out).
+    fn state(store: &MetaStore) -> std::collections::BTreeMap<Vec<u8>, Vec<u8>> {
+        let mut m = std::collections::BTreeMap::new();
+        store
+            .scan_consistent(|e| {
+                if let Entry::Put(k, v) = e {
+                    if !k.starts_with(b"x/") {
+                        m.insert(k.to_vec(), v.to_vec());
+                    }
+                }
+                Ok::<(), ()>(())
+            })
+            .unwrap()
+            .unwrap();
+        m
+    }
+
+    /// Random writes, with compactions (while writes are in flight) and
+    /// reopens at random points, against a map of what was written: the
+    /// store always holds exactly the writes acknowledged, in order, and
+    /// its files are a base and the segments after it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn compactions_and_reopens_keep_exactly_the_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut model = std::collections::BTreeMap::new();
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut rand = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        for round in 0..5 {
+            let store = Arc::new(MetaStore::open(dir.path()).unwrap());
+            assert_eq!(state(&store), model, "after reopen {round}");
+            let mut in_flight = Vec::new();
+            let mut folding = None;
+            for _ in 0..300 {
+                let mut t = Txn::new();
+                for _ in 0..=rand(4) {
+                    let prefix = [INODE, BLOCK, DATANODE, META][rand(4) as usize];
+                    let k = key(prefix, &rand(200).to_be_bytes());
+                    if rand(4) == 0 {
+                        model.remove(&k);
+                        t.del(k);
+                    } else {
+                        let v = rand(1 << 40);
+                        model.insert(k.clone(), codec::encode(&v).unwrap());
+                        t.put(k, &v);
+                    }
+                }
+                in_flight.push(store.submit(t).unwrap());
+                if rand(3) == 0 {
+                    for c in in_flight.drain(..) {
+                        c.durable().await.unwrap();
+                    }
+                }
+                if rand(60) == 0 && folding.is_none() {
+                    let s = store.clone();
+                    folding = Some(tokio::task::spawn_blocking(move || s.compact(0)));
+                }
+            }
+            for c in in_flight {
+                c.durable().await.unwrap();
+            }
+            if let Some(f) = folding {
+                f.await.unwrap().unwrap();
+            }
+            assert_eq!(state(&store), model, "round {round}");
+            drop(store);
+        }
+        let files = journal::list(&dir.path().join(journal::DIR)).unwrap();
+        assert!(files.base.is_some());
+        assert!(files.old_bases.is_empty());
+        let after = files.base.as_ref().unwrap().lsn;
+        assert!(files.segments.iter().all(|s| s.lsn > after), "{files:?}");
+    }
+
+    /// A store of an earlier version (sled) is copied into the journal at
+    /// the first open, record for record, and kept aside under another name.
+    #[test]
+    fn a_sled_store_moves_into_the_journal_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut model = std::collections::BTreeMap::new();
+        {
+            let db = sled::open(dir.path().join(crate::migrate::SLED_DIR)).unwrap();
+            let mut t = Txn::new();
+            t.put_inode(1, &InodeRecord::new_dir(0, "", 7));
+            t.put_inode(2, &InodeRecord::new_dir(1, "a", 7));
+            t.put_block(
+                BlockId::new(),
+                &BlockMeta {
+                    owner: crate::records::BlockOwner::File(2),
+                    len: 3,
+                    sha256: None,
+                    replicas: vec![NodeId::new()],
+                    targets: vec![],
+                },
+            );
+            t.put_cluster_id(ClusterId::new());
+            t.put_next_inode(3);
+            t.put_hash_state(
+                2,
+                &Sha256State {
+                    len: 64,
+                    state: vec![1; 32],
+                },
+            );
+            for (k, v) in t.take_writes().unwrap() {
+                let v = v.unwrap();
+                db.insert(&k, v.clone()).unwrap();
+                model.insert(k, v);
+            }
+            // A midstate over no bytes: not kept.
+            let empty = codec::encode(&Sha256State {
+                len: 0,
+                state: vec![2; 32],
+            })
+            .unwrap();
+            db.insert(key(HASH_STATE, &9u64.to_be_bytes()), empty)
+                .unwrap();
+            db.flush().unwrap();
+        }
+        let store = MetaStore::open(dir.path()).unwrap();
+        assert!(!dir.path().join(crate::migrate::SLED_DIR).exists());
+        assert!(dir.path().join(crate::migrate::MIGRATED_DIR).exists());
+        assert_eq!(state(&store), model);
+        let loaded = store.load().unwrap();
+        assert_eq!(loaded.inodes.len(), 2);
+        assert_eq!(loaded.blocks.len(), 1);
+        assert_eq!(store.hash_state(2).unwrap().map(|s| s.len), Some(64));
+        assert_eq!(store.hash_state(9).unwrap(), None);
+        drop(store);
+        // Once: the journal is read from now on.
+        let store = MetaStore::open(dir.path()).unwrap();
+        assert_eq!(state(&store), model);
     }
 }

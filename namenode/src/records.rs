@@ -34,7 +34,7 @@ pub struct FileMeta {
 }
 
 /// An [`InodeRecord`] borrowed from the live inode, for writing many at
-/// once (the startup image): it encodes to the same bytes, field for field
+/// once (`Namespace::export`): it encodes to the same bytes, field for field
 /// (`&str` as `String`, a slice as a `Vec`), without copying the strings.
 #[derive(Debug, Serialize)]
 pub struct InodeRecordRef<'a> {

@@ -339,7 +339,7 @@ impl TestCluster {
     }
 
     /// SIGTERM to the namenode, SIGKILL if it has not exited within
-    /// `grace` (a large namespace takes seconds to write its startup image).
+    /// `grace` (a large namespace takes seconds to fold its log into a base).
     pub fn stop_namenode_within(&mut self, grace: Duration) {
         if let Some(p) = self.namenode.take() {
             p.stop(grace);

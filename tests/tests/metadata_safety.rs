@@ -344,7 +344,7 @@ async fn restore_refuses_existing_metadata_and_damaged_checkpoints() {
 
     // (d) Over existing metadata: refused, nothing changed.
     cluster.stop_namenode();
-    let meta = cluster.namenode_dir().join("meta.sled");
+    let meta = cluster.namenode_dir().join("journal");
     let before = snapshot_dir(&meta);
     let err = restore_refused(&good, &cluster.namenode_dir());
     assert!(err.contains("already holds metadata"), "{err}");
@@ -360,7 +360,7 @@ async fn restore_refuses_existing_metadata_and_damaged_checkpoints() {
     std::fs::write(&truncated, &bytes[..bytes.len() * 2 / 3]).unwrap();
     let err = restore_refused(&truncated, &empty);
     assert!(err.contains("truncated"), "{err}");
-    assert!(!empty.join("meta.sled").exists());
+    assert!(!empty.join("journal").exists());
     let flipped = cluster.root().join("flipped.dfsck");
     let mut b = bytes.clone();
     let at = b.len() / 2;
@@ -371,7 +371,7 @@ async fn restore_refuses_existing_metadata_and_damaged_checkpoints() {
         err.contains("checksum mismatch") || err.contains("damaged"),
         "{err}"
     );
-    assert!(!empty.join("meta.sled").exists());
+    assert!(!empty.join("journal").exists());
     let not_one = cluster.root().join("notes.txt");
     std::fs::write(&not_one, b"hello").unwrap();
     let err = restore_refused(&not_one, &empty);
@@ -382,7 +382,7 @@ async fn restore_refuses_existing_metadata_and_damaged_checkpoints() {
 
     // The namenode's own newest checkpoint restores: move the store away
     // as the README says, restore, start.
-    std::fs::rename(&meta, cluster.root().join("meta.sled.damaged")).unwrap();
+    std::fs::rename(&meta, cluster.root().join("journal.damaged")).unwrap();
     cluster.start_namenode_with(&["--restore", good.to_str().unwrap()]);
     cluster.wait_live(3).await;
     verify_all(&c, &files).await;

@@ -113,7 +113,7 @@ impl Namespace {
     }
 
     /// [`Namespace::load`] with the inodes and the blocks as they come
-    /// (the startup image streams them while it reads: `crate::image`);
+    /// (the start streams them while it reads: `crate::load`);
     /// `head` holds every other record.
     pub fn load_from(
         head: Loaded,
@@ -249,16 +249,10 @@ impl Namespace {
         (ns, digests)
     }
 
-    /// How many inodes and blocks there are (what the startup image's
-    /// read sizes its maps by).
-    pub fn sizes(&self) -> (u64, u64) {
-        (self.inodes.len() as u64, self.blocks.len() as u64)
-    }
-
     /// Every replicated record in its stored form (as [`Namespace::load`]
     /// reads them back), handed to `sink` in transactions of about `batch`
-    /// records: the startup image (`crate::image`). Digest midstates stay
-    /// in the store (they are not held in memory).
+    /// records (tests compare states with it). Digest midstates stay in the
+    /// store (they are not held here).
     pub fn export(&self, batch: usize, mut sink: impl FnMut(&mut Txn) -> Result<()>) -> Result<()> {
         let mut txn = Txn::new();
         txn.put_next_inode(self.next_inode);

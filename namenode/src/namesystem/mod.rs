@@ -145,32 +145,15 @@ impl Namesystem {
         let store = MetaStore::open(&config.data_dir)?;
         let opened = clock.elapsed();
         let started = Instant::now();
-        let (mut ns, mut txn, steps) =
-            match crate::image::load(&config.data_dir, &store, now_ms(), started)? {
-                Some((ns, txn)) => {
-                    let steps = format!(
-                        "the startup image read and built in {:.2} s",
-                        (clock.elapsed() - opened).as_secs_f64()
-                    );
-                    (ns, txn, steps)
-                }
-                None => {
-                    let loaded = store.load()?;
-                    let read = clock.elapsed();
-                    let mut txn = Txn::new();
-                    let ns = if loaded.inodes.is_empty() {
-                        Namespace::new(now_ms(), &mut txn)
-                    } else {
-                        Namespace::load(loaded, now_ms(), started, &mut txn)
-                    };
-                    let steps = format!(
-                        "the store read in {:.2} s, built in {:.2} s",
-                        (read - opened).as_secs_f64(),
-                        (clock.elapsed() - read).as_secs_f64()
-                    );
-                    (ns, txn, steps)
-                }
-            };
+        let crate::load::Built {
+            mut ns,
+            mut txn,
+            cluster_id,
+        } = crate::load::load(&store, now_ms(), started)?;
+        let steps = format!(
+            "read and built in {:.2} s",
+            (clock.elapsed() - opened).as_secs_f64()
+        );
         let known: Vec<_> = ns
             .cluster()
             .datanodes
@@ -181,7 +164,7 @@ impl Namesystem {
         let restored = ns.cluster().restored;
         // Metadata made by a version without cluster ids gets one now; the
         // datanodes that knew it adopt it when they next register.
-        let cluster_id = match store.applied_and_cluster()?.1 {
+        let cluster_id = match cluster_id {
             Some(id) => id,
             None => {
                 let id = ClusterId::new();
@@ -250,28 +233,20 @@ impl Namesystem {
         Ok(this)
     }
 
-    /// Writes the startup image (`crate::image`) at a clean stop. Under the
-    /// namespace lock it first makes every change submitted so far durable
-    /// (each was submitted under this lock, so memory then equals the
-    /// store); refused when a commit ever failed (memory may hold changes
-    /// the store does not). Blocking.
-    pub fn write_image(&self) -> Result<()> {
-        let clock = std::time::Instant::now();
-        let ns = self.lock()?;
+    /// At a clean stop: makes every change durable and folds the log into
+    /// a new base if it is longer than a little, so that the next start
+    /// reads the base alone (or nearly). Skipped when a commit ever failed.
+    /// Blocking.
+    pub fn compact_at_stop(&self) -> Result<()> {
         self.store.submit(Txn::new())?.wait_blocking()?;
         if self.failed.load(Ordering::Acquire) {
             return Err(NamenodeError::Internal(
                 "the metadata store failed earlier".into(),
             ));
         }
-        let summary = crate::image::write(&ns, self.cluster_id, &self.config.data_dir, now_ms())?;
-        log::info!(
-            "startup image written: {} records, {} bytes in {:.2} s",
-            summary.records,
-            summary.bytes,
-            clock.elapsed().as_secs_f64()
-        );
-        Ok(())
+        self.store
+            .compact(crate::meta_store::STOP_COMPACT_BYTES)
+            .map(|_| ())
     }
 
     pub fn config(&self) -> &Config {

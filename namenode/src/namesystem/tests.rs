@@ -786,19 +786,19 @@ async fn a_checkpoint_restores_the_state_machine() {
                 .unwrap();
         (file, (ns.applied_index().unwrap(), moved))
     };
-    // A clean stop's image of another store, left behind: not the state
-    // restored, so the restore removes it.
-    let leftover = restored.path().join(crate::image::FILE);
+    // A startup image of an earlier version, left behind: never read, and
+    // removed at the first start.
+    let leftover = restored.path().join("namespace.image");
     std::fs::copy(&file, &leftover).unwrap();
     let to = restored.path().to_path_buf();
     tokio::task::spawn_blocking(move || crate::checkpoint::restore(&file, &to))
         .await
         .unwrap()
         .unwrap();
-    assert!(!leftover.exists());
     let ns = Namesystem::open(test_config(restored.path()))
         .await
         .unwrap();
+    assert!(!leftover.exists());
     assert_eq!(ns.applied_index().unwrap(), applied.0);
     // Its block is not reported here: out of safe mode by hand (a command).
     ns.safe_mode_action(SafeModeAction::Leave).await.unwrap();
@@ -945,20 +945,22 @@ async fn published_counters_equal_a_recount() {
     assert!(ns.published().counts.files >= 1);
 }
 
-/// [`Namesystem::write_image`] off the runtime, as the namenode's stop
+/// [`Namesystem::compact_at_stop`] off the runtime, as the namenode's stop
 /// calls it.
-fn write_image(ns: &Namesystem) -> Result<()> {
-    std::thread::scope(|s| s.spawn(|| ns.write_image()).join().unwrap())
+fn compact_at_stop(ns: &Namesystem) -> Result<()> {
+    std::thread::scope(|s| s.spawn(|| ns.compact_at_stop()).join().unwrap())
 }
 
-/// Every record of `ns` as the image would hold them, sorted.
-fn records(ns: &Namespace) -> Vec<crate::meta_store::Write> {
+/// Every record of `ns` in its stored form, sorted.
+fn records(ns: &Namesystem) -> Vec<crate::meta_store::Write> {
     let mut all = Vec::new();
-    ns.export(1000, |txn: &mut Txn| {
-        all.extend(txn.take_writes()?);
-        Ok::<(), NamenodeError>(())
-    })
-    .unwrap();
+    ns.lock()
+        .unwrap()
+        .export(1000, |txn: &mut Txn| {
+            all.extend(txn.take_writes()?);
+            Ok::<(), NamenodeError>(())
+        })
+        .unwrap();
     all.sort();
     all
 }
@@ -985,121 +987,97 @@ async fn populated(dir: &std::path::Path) -> Namesystem {
     ns
 }
 
-#[tokio::test]
-async fn a_clean_stops_image_holds_exactly_the_store() {
-    let dir = tempfile::tempdir().unwrap();
-    let applied = {
-        let ns = populated(dir.path()).await;
-        write_image(&ns).unwrap();
-        ns.applied_index().unwrap()
-    };
-    assert!(dir.path().join(crate::image::FILE).exists());
-    let store = MetaStore::open(dir.path()).unwrap();
-    let (image, repairs) = crate::image::load(dir.path(), &store, now_ms(), Instant::now())
-        .unwrap()
-        .expect("image used");
-    assert!(
-        !dir.path().join(crate::image::FILE).exists(),
-        "a start consumes the image"
-    );
-    assert!(repairs.is_empty(), "nothing to repair");
-    assert_eq!(image.applied(), applied);
-    let mut txn = Txn::new();
-    let scanned = Namespace::load(store.load().unwrap(), now_ms(), Instant::now(), &mut txn);
-    assert_eq!(records(&image), records(&scanned));
-    assert!(records(&image).len() > 10);
-    // Gone once taken: the next start reads the store.
-    assert!(
-        crate::image::load(dir.path(), &store, now_ms(), Instant::now())
-            .unwrap()
-            .is_none()
-    );
+fn journal_files(dir: &std::path::Path) -> crate::journal::Listing {
+    crate::journal::list(&dir.join(crate::journal::DIR)).unwrap()
 }
 
+/// The same state after a crash (the log replayed over no base), after a
+/// clean stop (the log folded into a base) and after a start from that
+/// base with more changes logged on top.
 #[tokio::test]
-async fn a_stale_or_damaged_image_is_ignored_and_the_store_read() {
+async fn the_log_and_the_base_restart_into_the_same_state() {
     let dir = tempfile::tempdir().unwrap();
-    let image = dir.path().join(crate::image::FILE);
-    let stale = dir.path().join("stale.image");
-    {
+    let (before, applied) = {
         let ns = populated(dir.path()).await;
-        write_image(&ns).unwrap();
-    }
-    std::fs::copy(&image, &stale).unwrap();
-    {
-        // Started from the image; one more change, then a crash (no image).
-        let ns = Namesystem::open(test_config(dir.path())).await.unwrap();
-        assert!(!image.exists());
-        ns.status(&p("/a/h")).unwrap();
-        ns.safe_mode_action(SafeModeAction::Leave).await.unwrap();
-        ns.mkdirs(&p("/after"), false).await.unwrap();
-    }
-    // The old image back beside the newer store: not used, removed.
-    std::fs::copy(&stale, &image).unwrap();
-    {
-        let ns = Namesystem::open(test_config(dir.path())).await.unwrap();
-        assert!(!image.exists());
-        ns.status(&p("/after")).unwrap();
-        assert!(!ns.lock().unwrap().cluster().operator_safe_mode);
-        write_image(&ns).unwrap();
-    }
-    // A damaged image (one byte changed in the middle): not used either.
-    let mut bytes = std::fs::read(&image).unwrap();
-    let mid = bytes.len() / 2;
-    bytes[mid] ^= 0x40;
-    std::fs::write(&image, bytes).unwrap();
+        (records(&ns), ns.applied_index().unwrap())
+    };
+    assert!(before.len() > 10);
+    assert!(journal_files(dir.path()).base.is_none());
     let ns = Namesystem::open(test_config(dir.path())).await.unwrap();
-    assert!(!image.exists());
+    assert_eq!(records(&ns), before, "replayed from the log");
+    assert_eq!(ns.applied_index().unwrap(), applied);
+    // A stop folds only a log of some length: this one, at once.
+    compact_at_stop(&ns).unwrap();
+    assert!(journal_files(dir.path()).base.is_none());
+    assert!(ns.store().compact(0).unwrap());
+    drop(ns);
+    let files = journal_files(dir.path());
+    assert!(files.base.is_some());
+    assert!(files.segments.is_empty(), "{:?}", files.segments);
+    let ns = Namesystem::open(test_config(dir.path())).await.unwrap();
+    assert_eq!(records(&ns), before, "read from the base");
+    ns.safe_mode_action(SafeModeAction::Leave).await.unwrap();
+    ns.mkdirs(&p("/after"), false).await.unwrap();
+    ns.delete(&p("/a/b/g"), false).await.unwrap();
+    let after = records(&ns);
+    drop(ns);
+    let ns = Namesystem::open(test_config(dir.path())).await.unwrap();
+    assert_eq!(records(&ns), after, "the base with the log laid over it");
     ns.status(&p("/after")).unwrap();
-    assert_eq!(ns.status(&p("/a/b/g")).unwrap().length, 5);
+    assert!(ns.status(&p("/a/b/g")).is_err());
     assert_eq!(ns.counts().unwrap().files_being_written, 1);
 }
 
 #[tokio::test]
-async fn no_image_after_a_failed_commit() {
+async fn no_fold_after_a_failed_commit() {
     let dir = tempfile::tempdir().unwrap();
     let ns = populated(dir.path()).await;
     ns.fail(&NamenodeError::Internal("test".into()));
-    assert!(write_image(&ns).is_err());
-    assert!(!dir.path().join(crate::image::FILE).exists());
+    assert!(compact_at_stop(&ns).is_err());
+    assert!(journal_files(dir.path()).base.is_none());
 }
 
 /// A data dir whose namenode ([`populated`]) stopped cleanly, and the path
-/// of the image it left.
-async fn stopped_with_an_image() -> (tempfile::TempDir, std::path::PathBuf) {
+/// of its base.
+async fn stopped_with_a_base() -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
-    let image = dir.path().join(crate::image::FILE);
     let ns = populated(dir.path()).await;
-    write_image(&ns).unwrap();
-    (dir, image)
+    assert!(ns.store().compact(0).unwrap());
+    drop(ns);
+    let base = journal_files(dir.path()).base.unwrap().path;
+    (dir, base)
 }
 
+/// A damaged base (a changed byte, a cut end) is never served in part: the
+/// start fails and says so, and nothing is changed.
 #[tokio::test]
-async fn a_truncated_image_is_ignored_after_its_build() {
-    let (dir, image) = stopped_with_an_image().await;
-    // Everything but the trailer's last bytes: the records all build, the
-    // check at the end fails, and the build is thrown away.
-    let bytes = std::fs::read(&image).unwrap();
-    std::fs::write(&image, &bytes[..bytes.len() - 5]).unwrap();
-    let store = MetaStore::open(dir.path()).unwrap();
-    assert!(
-        crate::image::load(dir.path(), &store, now_ms(), Instant::now())
-            .unwrap()
-            .is_none()
-    );
-    assert!(!image.exists());
-    drop(store);
+async fn a_damaged_base_refuses_the_start() {
+    let (dir, base) = stopped_with_a_base().await;
+    let good = std::fs::read(&base).unwrap();
+    let mut flipped = good.clone();
+    let mid = flipped.len() / 2;
+    flipped[mid] ^= 0x40;
+    for bad in [flipped, good[..good.len() - 5].to_vec()] {
+        std::fs::write(&base, &bad).unwrap();
+        let err = Namesystem::open(test_config(dir.path()))
+            .await
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("does not load"), "{err}");
+        assert_eq!(std::fs::read(&base).unwrap(), bad, "left as it was");
+    }
+    std::fs::write(&base, &good).unwrap();
     let ns = Namesystem::open(test_config(dir.path())).await.unwrap();
     assert_eq!(ns.status(&p("/a/b/g")).unwrap().length, 5);
 }
 
 #[tokio::test]
-async fn an_image_claiming_huge_sizes_is_bounded_by_its_length() {
-    let (dir, image) = stopped_with_an_image().await;
+async fn a_base_claiming_huge_sizes_is_bounded_by_its_length() {
+    let (dir, base) = stopped_with_a_base().await;
     // The sizes record's value, rewritten to claim 2^60 inodes and blocks
     // (the checksum then fails, but only at the end, after the maps were
     // sized).
-    let mut bytes = std::fs::read(&image).unwrap();
+    let mut bytes = std::fs::read(&base).unwrap();
     let small = dfs_common::codec::encode(&(5u64, 5u64)).unwrap();
     let at = bytes
         .windows(b"x/sizes".len())
@@ -1115,10 +1093,41 @@ async fn an_image_claiming_huge_sizes_is_bounded_by_its_length() {
         v.extend_from_slice(&huge);
         v
     });
-    std::fs::write(&image, bytes).unwrap();
+    std::fs::write(&base, bytes).unwrap();
+    assert!(Namesystem::open(test_config(dir.path())).await.is_err());
+}
+
+/// A crash mid-write leaves a torn frame at the log's end: cut off, and
+/// every acknowledged change kept. Damage with whole frames after it is
+/// not a torn write: the start is refused.
+#[tokio::test]
+async fn a_torn_log_tail_is_cut_and_damage_inside_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let before = records(&populated(dir.path()).await);
+    let seg = journal_files(dir.path()).segments.pop().unwrap().path;
+    let whole = std::fs::read(&seg).unwrap();
+    // Half a frame: a head claiming more than follows.
+    let mut torn = whole.clone();
+    torn.extend_from_slice(&[200, 0, 0, 0, 1, 2, 3, 4, 9, 9]);
+    std::fs::write(&seg, &torn).unwrap();
     let ns = Namesystem::open(test_config(dir.path())).await.unwrap();
-    assert!(!image.exists());
-    assert_eq!(ns.status(&p("/a/b/g")).unwrap().length, 5);
+    assert_eq!(records(&ns), before);
+    drop(ns);
+    assert_eq!(
+        std::fs::read(&seg).unwrap(),
+        whole,
+        "the torn frame cut off"
+    );
+    // A byte changed in the first frame, whole frames after it.
+    let mut bad = whole.clone();
+    bad[crate::journal::FRAME_HEAD + 3] ^= 1;
+    std::fs::write(&seg, &bad).unwrap();
+    let err = Namesystem::open(test_config(dir.path()))
+        .await
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("damaged"), "{err}");
+    assert_eq!(std::fs::read(&seg).unwrap(), bad, "left as it was");
 }
 
 /// `/metrics`' change timings count every change that succeeds (one that

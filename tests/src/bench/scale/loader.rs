@@ -5,8 +5,9 @@
 //! What it writes is what a namenode writes for the same tree: an inode
 //! record per directory (`/scale`, then `/scale/dNNNNN`, 1,000 files each)
 //! and per file (`fNNNNNN`, one block, replication 3, 64 MiB block size), a
-//! block record per file owned by it with three replicas, the file's digest
-//! midstate (`h/`, as `complete` stores it for appends), `m/next_inode`, and
+//! block record per file owned by it with three replicas (no digest
+//! midstate: a file without a full block has none),
+//! `m/next_inode`, and
 //! a `d/` record for each of the three datanodes the replicas name. Those
 //! three are fake: no process answers for them, so after a restart the
 //! namenode holds them as *awaiting registration* (their replicas count
@@ -18,7 +19,7 @@
 //! (no namenode running on it); the existing records (the root, the
 //! cluster id) stay, and the tree goes under `/scale`, which must not exist.
 use anyhow::{ensure, Context, Result};
-use dfs_common::checksum::{Sha256Digest, Sha256Hasher};
+use dfs_common::checksum::Sha256Digest;
 use dfs_common::ids::{BlockId, NodeId};
 use dfs_common::proto::client::AdminState;
 use namenode::meta_store::{Commit, MetaStore, Txn};
@@ -36,15 +37,8 @@ pub const PER_DIR: usize = 1000;
 pub const FILE_LEN: u64 = 4096;
 const BLOCK_SIZE: u64 = 64 << 20;
 const REPLICATION: u16 = 3;
-/// Records a transaction (one sled batch, one flush).
+/// Records a transaction (one frame of the log, one sync).
 const BATCH_RECORDS: usize = 50_000;
-/// Records written before the store is closed and opened again: sled 0.34
-/// does not bound the memory a long stream of inserts takes by its cache
-/// size (a 10 M load in one go grew past 23 GB here, and with a reopen
-/// every 2 M records still to 24 GB on one run: how much it keeps depends
-/// on how fast the writes come); a reopen, and trimming the allocator
-/// after it, gives it back.
-const REOPEN_RECORDS: usize = 500_000;
 
 /// The prefix of the line `bench --bulk-load` prints its [`LoadStats`] on
 /// (as JSON).
@@ -114,11 +108,8 @@ fn fake_digest(i: usize) -> Sha256Digest {
 /// (sled and the store's committer thread): run it off the async runtime.
 pub fn bulk_load(data_dir: &Path, n: usize) -> Result<LoadStats> {
     let t = Instant::now();
-    // The store changes under the image a clean stop left (see
-    // `namenode::image`).
-    namenode::image::discard(data_dir)?;
-    let mut store = Some(MetaStore::open(data_dir)?);
-    let loaded = store.as_ref().context("the store is closed")?.load()?;
+    let store = MetaStore::open(data_dir)?;
+    let loaded = store.load()?;
     ensure!(
         !loaded
             .inodes
@@ -142,36 +133,17 @@ pub fn bulk_load(data_dir: &Path, n: usize) -> Result<LoadStats> {
 
     let mut txn = Txn::new();
     let mut records = 0usize;
-    let mut since_open = 0usize;
     // One transaction in flight while the next is built.
     let mut in_flight: Option<Commit> = None;
-    let mut flush = |store: &mut Option<MetaStore>,
-                     txn: &mut Txn,
-                     in_flight: &mut Option<Commit>|
-     -> Result<()> {
-        records += txn.len();
-        since_open += txn.len();
-        let open = store.as_ref().context("the store is closed")?;
-        let commit = open.submit(std::mem::take(txn))?;
-        if let Some(previous) = in_flight.replace(commit) {
-            previous.wait_blocking()?;
-        }
-        if since_open >= REOPEN_RECORDS {
-            if let Some(last) = in_flight.take() {
-                last.wait_blocking()?;
+    let mut flush =
+        |store: &MetaStore, txn: &mut Txn, in_flight: &mut Option<Commit>| -> Result<()> {
+            records += txn.len();
+            let commit = store.submit(std::mem::take(txn))?;
+            if let Some(previous) = in_flight.replace(commit) {
+                previous.wait_blocking()?;
             }
-            // Closed before it is opened again (sled locks its files).
-            drop(store.take());
-            // Safe: returns free heap pages to the system; no pointers
-            // are involved.
-            unsafe {
-                libc::malloc_trim(0);
-            }
-            *store = Some(MetaStore::open(data_dir)?);
-            since_open = 0;
-        }
-        Ok(())
-    };
+            Ok(())
+        };
 
     let nodes: Vec<NodeId> = (0..REPLICATION).map(|_| NodeId::new()).collect();
     for (k, id) in nodes.iter().enumerate() {
@@ -186,8 +158,6 @@ pub fn bulk_load(data_dir: &Path, n: usize) -> Result<LoadStats> {
     let top = next;
     next += 1;
     txn.put_inode(top, &InodeRecord::new_dir(ROOT_ID, "scale", now_ms));
-    // Every file's midstate covers its full blocks: none, so no bytes.
-    let state = Sha256Hasher::new().state(0);
     let dirs = n.div_ceil(PER_DIR);
     let mut dir_id = 0;
     for i in 0..n {
@@ -218,7 +188,6 @@ pub fn bulk_load(data_dir: &Path, n: usize) -> Result<LoadStats> {
             }),
         };
         txn.put_inode(ino, &rec);
-        txn.put_hash_state(ino, &state);
         txn.put_block(
             block,
             &BlockMeta {
@@ -230,15 +199,14 @@ pub fn bulk_load(data_dir: &Path, n: usize) -> Result<LoadStats> {
             },
         );
         if txn.len() >= BATCH_RECORDS {
-            flush(&mut store, &mut txn, &mut in_flight)?;
+            flush(&store, &mut txn, &mut in_flight)?;
         }
     }
     txn.put_next_inode(next);
-    flush(&mut store, &mut txn, &mut in_flight)?;
+    flush(&store, &mut txn, &mut in_flight)?;
     if let Some(last) = in_flight.take() {
         last.wait_blocking()?;
     }
-    let store = store.context("the store is closed")?;
     let disk_bytes = store.size_on_disk();
     drop(store);
     Ok(LoadStats {

@@ -1,12 +1,13 @@
 //! The namenode at scale (issue 17): for each size N (1 M and 10 M files in
 //! a full run), a namespace of N single-block files is bulk-loaded
-//! ([`loader`], in a child process: sled and the allocator keep gigabytes
-//! of a 10 M-file load) into a stopped namenode's store, and the part
+//! ([`loader`], in a child process: the allocator keeps much of what a
+//! 10 M-file load touched) into a stopped namenode's store, and the part
 //! reports
 //! - the load itself (time, store size on disk);
-//! - the first start on that store (a scan of sled, as after a crash) and
-//!   the clean stop after it (which writes the startup image);
-//! - restart time: the real binary started again, from that image, until
+//! - the first start on that store (the journal's base and the log the
+//!   loader left after it, replayed as after a crash) and the clean stop
+//!   after it (which folds the log into a new base);
+//! - restart time: the real binary started again, from that base, until
 //!   `/health` answers 200 (it is then in startup safe mode: no datanode
 //!   holds these blocks), and how long the first `/health` takes once the
 //!   port is open;
@@ -73,8 +74,8 @@ fn available_memory() -> u64 {
 
 /// A namenode restart, measured.
 struct Restart {
-    /// The clean stop before it (SIGTERM to exit: the startup image is
-    /// written then).
+    /// The clean stop before it (SIGTERM to exit: the log is folded into a
+    /// base then).
     stop_secs: f64,
     /// Until the port accepts connections: the namenode binds it once the
     /// store is read and the namespace rebuilt.
@@ -197,8 +198,8 @@ async fn measure_one(rep: &mut Report, n: usize, load: Duration) -> Result<()> {
         None,
     );
 
-    // The first start reads the store the loader wrote; its clean stop
-    // leaves the startup image the second start reads.
+    // The first start reads the store the loader wrote (a base and a log);
+    // its clean stop folds the log into the base the second start reads.
     let scan = restart(&mut cluster).await?;
     rep.add(
         format!("first start with {n} files, from the store, to serving /health"),
@@ -223,21 +224,21 @@ async fn measure_one(rep: &mut Report, n: usize, load: Duration) -> Result<()> {
         rss,
     } = restart(&mut cluster).await?;
     rep.add(
-        format!("clean stop with {n} files (writes the startup image)"),
+        format!("clean stop with {n} files (folds the log into a base)"),
         stop_secs,
         "s",
         None,
         None,
     );
     rep.add(
-        format!("restart with {n} files, from the image, to accepting connections"),
+        format!("restart with {n} files, from the base, to accepting connections"),
         listening_secs,
         "s",
         None,
         None,
     );
     rep.add(
-        format!("restart with {n} files, from the image, to serving /health"),
+        format!("restart with {n} files, from the base, to serving /health"),
         health_secs,
         "s",
         Some((GOAL_RESTART_SECS, "goal 10 s")),
