@@ -496,6 +496,25 @@ fn run_compactor(shared: Arc<Shared>) {
     }
 }
 
+/// [`journal::merge`] of `base`, checking that the base is the group its
+/// name says (a file copied or renamed by hand is not trusted).
+fn merge<E>(
+    base: Option<&NumberedFile>,
+    overlay: Overlay,
+    sizes: Option<(u64, u64)>,
+    each: impl FnMut(&[u8], &[u8]) -> std::result::Result<(), E>,
+) -> std::result::Result<(), MergeError<E>> {
+    let info = journal::merge(base.map(|b| b.path.as_path()), overlay, sizes, each)?;
+    match base {
+        Some(b) if b.lsn != info.lsn => Err(MergeError::Store(NamenodeError::Internal(format!(
+            "metadata journal: {} holds group {}, not the group its name says",
+            b.path.display(),
+            info.lsn
+        )))),
+        _ => Ok(()),
+    }
+}
+
 /// Asks the committer to seal the segment being written; returns the last
 /// group the sealed segments hold.
 fn seal(shared: &Shared) -> Result<u64> {
@@ -559,13 +578,12 @@ fn compact(shared: &Shared, min_bytes: u64) -> Result<bool> {
     let cluster = *lock(&shared.cluster_id);
     let stopping = || shared.stopping.load(std::sync::atomic::Ordering::Relaxed);
     let (path, bytes) = journal::write_base(&shared.dir, upto, cluster, |put| {
-        journal::merge(base_path, overlay, Some(sizes), |k, v| {
+        merge(base.as_ref(), overlay, Some(sizes), |k, v| {
             if stopping() {
                 return Err(NamenodeError::Internal("the store is closing".into()));
             }
             put(k, v)
         })
-        .map(|_| ())
         .map_err(|e| match e {
             MergeError::Store(e) | MergeError::Consumer(e) => e,
         })
@@ -861,13 +879,8 @@ impl MetaStore {
         let _one = lock(&shared.maintenance);
         let upto = seal(shared)?;
         let (base, _, overlay) = sealed_state(shared, upto)?;
-        match journal::merge(
-            base.as_ref().map(|b| b.path.as_path()),
-            overlay,
-            None,
-            |k, v| each(Entry::Put(k, v)),
-        ) {
-            Ok(_) => Ok(Ok(())),
+        match merge(base.as_ref(), overlay, None, |k, v| each(Entry::Put(k, v))) {
+            Ok(()) => Ok(Ok(())),
             Err(MergeError::Consumer(e)) => Ok(Err(e)),
             Err(MergeError::Store(e)) => Err(e),
         }

@@ -1067,6 +1067,20 @@ async fn a_damaged_base_refuses_the_start() {
         assert_eq!(std::fs::read(&base).unwrap(), bad, "left as it was");
     }
     std::fs::write(&base, &good).unwrap();
+    // Whole, but under the name of another group: not trusted either.
+    let files = journal_files(dir.path());
+    let jdir = dir.path().join(crate::journal::DIR);
+    let renamed = crate::journal::base_path(&jdir, files.base.unwrap().lsn + 5);
+    std::fs::rename(&base, &renamed).unwrap();
+    let err = Namesystem::open(test_config(dir.path()))
+        .await
+        .err()
+        .unwrap();
+    assert!(
+        err.to_string().contains("not the group its name says"),
+        "{err}"
+    );
+    std::fs::rename(&renamed, &base).unwrap();
     let ns = Namesystem::open(test_config(dir.path())).await.unwrap();
     assert_eq!(ns.status(&p("/a/b/g")).unwrap().length, 5);
 }
