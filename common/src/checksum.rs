@@ -100,7 +100,7 @@ impl Sha256Hasher {
 
     /// Goes on from a saved state; `None` when it is not one.
     ///
-    /// A saved state comes from sled or over the wire (an append's
+    /// A saved state comes from the store or over the wire (an append's
     /// `sha256_state`), so it is checked before it is trusted: its block
     /// counter (bytes 32..40, little-endian, after the eight state words)
     /// must agree with `len`, and `len` must be within SHA-256's range

@@ -1,5 +1,5 @@
 //! Typed identifiers. Each is a UUID underneath; v7 for blocks and files so
-//! that ids created close in time sort close together in sled's B-tree.
+//! that ids created close in time sort close together in ordered maps and files.
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;

@@ -1,7 +1,7 @@
 //! Every bincode decoder: the datanode ↔ namenode messages (what
 //! `/internal/v1` decodes and what the datanode decodes from its answers),
 //! the datanode's block `.meta` file, and every value the namenode's
-//! `meta_store` keeps in sled. The first byte picks the type, the rest is
+//! `meta_store` keeps in the journal. The first byte picks the type, the rest is
 //! the encoded value (format-version byte first).
 //!
 //! Properties: decoding never panics or over-allocates (libFuzzer's
@@ -66,7 +66,7 @@ fuzz_target!(|data: &[u8]| {
                 }
             }
         }
-        // The namenode's sled values (meta_store).
+        // The namenode's stored values (meta_store).
         9 => round_trip::<InodeRecord>(bytes),
         10 => round_trip::<PendingFile>(bytes),
         11 => round_trip::<LegacyPendingFile>(bytes),

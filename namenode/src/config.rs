@@ -78,7 +78,7 @@ pub struct Args {
     /// Address to listen on [default: 127.0.0.1:9870]
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<String>,
-    /// Where the metadata (sled) lives [default: ./dfs-data/namenode]
+    /// Where the metadata (the journal) lives [default: ./dfs-data/namenode]
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
     /// Default replication of new files, 1..=32 [default: 3]

@@ -9,7 +9,7 @@
 //! - [`config`]: flags + TOML → a validated [`Config`].
 //! - [`error`]: [`NamenodeError`], the domain errors (no HTTP).
 //! - [`namesystem`]: the one door to the state (HDFS FSNamesystem): lock,
-//!   change memory + sled, unlock, flush, then queue datanode work.
+//!   change memory + queue a journal write, unlock, sync, then queue datanode work.
 //! - [`commands`]: the command log's vocabulary: every change to the
 //!   replicated namespace is a command with its inputs decided, applied by
 //!   `Namespace::apply` ([`namespace::apply`]), the one way it changes.
@@ -20,7 +20,7 @@
 //!   transaction ([`namespace::ops`], [`namespace::write`],
 //!   [`namespace::report`]).
 //! - [`blocks`]: block → owner, length, digest, replicas; node → blocks.
-//! - [`meta_store`]: the only sled user; write-through journal of the above.
+//! - [`meta_store`]: the only door to the metadata files ([`journal`]): a base and a log of the above.
 //! - [`records`]: the persisted records and their legacy forms (a leaf: the
 //!   store and the domain modules share it, not each other's types).
 //! - [`placement`]: pure, capacity-weighted rendezvous hashing (new blocks,
@@ -49,7 +49,7 @@
 //! `add_block` allocates a block id and a pipeline from [`placement`] over
 //! the live datanodes → the client streams the block to the datanodes, which
 //! report it on `/internal/v1/block_received` → `complete` checks the block
-//! list and makes the file visible in one sled batch, flushed before the
+//! list and makes the file visible in one journal frame, synced before the
 //! answer. A writer that stops renewing its lease is abandoned by the lease
 //! monitor and its blocks are deleted through heartbeat replies.
 //!

@@ -36,7 +36,7 @@
 //! safety-net rescan rebuilds it.
 //!
 //! What it does not do: run while the namenode is in safe mode (the
-//! namesystem skips the tick), touch sled (changes go through the caller's
+//! namesystem skips the tick), touch the store (changes go through the caller's
 //! `Txn`), or talk to datanodes (commands are returned to the caller).
 //! The decisions ([`priority`], [`choose_source`], [`choose_excess`],
 //! [`decommission_sufficient`]) are pure and unit-tested; [`tick`] wires them

@@ -248,7 +248,7 @@ impl Proposer {
     }
 }
 
-/// A state and the records it stored, as sled would hold them.
+/// A state and the records it stored, as the store would hold them.
 struct Replica {
     ns: Namespace,
     records: BTreeMap<Vec<u8>, Vec<u8>>,

@@ -24,7 +24,7 @@
 //!    it, run the operation (validate, then change memory and
 //!    record the same change in a `Txn`), hand the block map's change events
 //!    to the replication queues, queue the `Txn` for the store's committer
-//!    (so transactions reach sled in the order the changes were made), unlock;
+//!    (so transactions reach the journal in the order the changes were made), unlock;
 //! 2. await the commit (outside the lock): the committer applies every
 //!    queued transaction as one batch and flushes once for all of them
 //!    (group commit, see `meta_store`);
@@ -41,7 +41,7 @@
 //! (they are how safe mode ends); the replication monitor and lease expiry
 //! do nothing while it is on, so nothing is copied or deleted.
 //!
-//! Hazard: if sled fails to apply or flush, memory is ahead of disk. The
+//! Hazard: if the journal fails to write or sync, memory is ahead of disk. The
 //! namesystem then refuses every later change (fail-stop, as HDFS does when
 //! its edit log fails); a restart reloads the last durable state.
 //!
@@ -327,7 +327,7 @@ impl Namesystem {
         self.safemode().is_on()
     }
 
-    /// Runs one change: in memory and sled under the lock, then flush, then
+    /// Runs one change: in memory and queued for the journal under the lock, then its sync, then
     /// queue deletions (see the module doc).
     async fn mutate<T>(
         &self,
@@ -390,9 +390,9 @@ impl Namesystem {
         }
         self.times
             .add(locked - asked, released - locked, released.elapsed());
-        // (Not waited for: it is flushed with the next durable change, which
-        // the committer orders after it, or by sled within half a second. A
-        // failure then shows on that change.)
+        // (Not waited for: the committer writes and syncs it with the group
+        // it takes next, at once, before any later change. A failure then
+        // shows on the next change that waits.)
         self.datanodes.queue_deletes(&dels);
         Ok(out)
     }
