@@ -20,7 +20,7 @@
 //! - a restored store is marked (`m/restored`), so the namenode holds every
 //!   replica it does not know until an operator decides.
 use crate::journal::{self, Section, SIZES};
-use crate::meta_store::{Entry, MetaStore, Txn};
+use crate::meta_store::{MetaStore, Txn};
 use crate::namesystem::{now_ms, Namesystem};
 use crate::workers::Workers;
 use dfs_common::checkpoint::{self as format, CheckpointError, Record, Summary};
@@ -46,10 +46,7 @@ pub fn write(
 ) -> Result<Summary, CheckpointError> {
     let mut w = format::Writer::new(BufWriter::with_capacity(1 << 20, out), cluster_id, now_ms())?;
     store
-        .scan_consistent(|e| match e {
-            Entry::Put(k, v) => w.put(k, v),
-            Entry::Del(k) => w.del(k),
-        })
+        .scan_consistent(|k, v| w.put(k, v))
         .map_err(|e| CheckpointError::Io(std::io::Error::other(e.to_string())))??;
     let (_, summary) = w.finish()?;
     Ok(summary)

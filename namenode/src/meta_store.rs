@@ -256,14 +256,6 @@ struct Queue {
     closed: bool,
 }
 
-/// One record of a consistent scan: a key and its value. (A scan of the
-/// journal yields the merged state, so there are no deletions; the
-/// variant stays for readers of older checkpoints' shape.)
-pub enum Entry<'a> {
-    Put(&'a [u8], &'a [u8]),
-    Del(&'a [u8]),
-}
-
 /// The committer's inbox.
 #[derive(Default)]
 struct Inbox {
@@ -771,20 +763,17 @@ impl MetaStore {
     ) -> std::result::Result<std::result::Result<(), E>, NamenodeError> {
         let mut states = HashMap::new();
         let mut cluster = None;
-        let r = self.scan_consistent(|e| {
-            if let Entry::Put(k, v) = e {
-                if let Some(id) = k.strip_prefix(HASH_STATE) {
-                    if let (Ok(id), Ok(st)) = (id_u64(id), codec::decode::<Sha256State>(v)) {
-                        if st.len > 0 {
-                            states.insert(id, st);
-                        }
+        let r = self.scan_consistent(|k, v| {
+            if let Some(id) = k.strip_prefix(HASH_STATE) {
+                if let (Ok(id), Ok(st)) = (id_u64(id), codec::decode::<Sha256State>(v)) {
+                    if st.len > 0 {
+                        states.insert(id, st);
                     }
-                } else if k == CLUSTER_ID {
-                    cluster = codec::decode::<ClusterId>(v).ok();
                 }
-                each(k, v)?;
+            } else if k == CLUSTER_ID {
+                cluster = codec::decode::<ClusterId>(v).ok();
             }
-            Ok(())
+            each(k, v)
         })?;
         *lock(&self.hash_states) = states;
         *lock(&self.shared.cluster_id) = cluster;
@@ -873,13 +862,13 @@ impl MetaStore {
     /// `spawn_blocking`); one scan or compaction at a time.
     pub fn scan_consistent<E>(
         &self,
-        mut each: impl FnMut(Entry<'_>) -> std::result::Result<(), E>,
+        each: impl FnMut(&[u8], &[u8]) -> std::result::Result<(), E>,
     ) -> std::result::Result<std::result::Result<(), E>, NamenodeError> {
         let shared = &self.shared;
         let _one = lock(&shared.maintenance);
         let upto = seal(shared)?;
         let (base, _, overlay) = sealed_state(shared, upto)?;
-        match merge(base.as_ref(), overlay, None, |k, v| each(Entry::Put(k, v))) {
+        match merge(base.as_ref(), overlay, None, each) {
             Ok(()) => Ok(Ok(())),
             Err(MergeError::Consumer(e)) => Ok(Err(e)),
             Err(MergeError::Store(e)) => Err(e),
@@ -1137,16 +1126,10 @@ mod tests {
             let s = store.clone();
             let state = tokio::task::spawn_blocking(move || {
                 let mut m = std::collections::BTreeMap::new();
-                s.scan_consistent(|e| {
-                    match e {
-                        // The base's own records.
-                        Entry::Put(k, _) if k.starts_with(b"x/") => {}
-                        Entry::Put(k, v) => {
-                            m.insert(k.to_vec(), codec::decode::<u64>(v).unwrap());
-                        }
-                        Entry::Del(k) => {
-                            m.remove(k);
-                        }
+                s.scan_consistent(|k, v| {
+                    // (Not the base's own records.)
+                    if !k.starts_with(b"x/") {
+                        m.insert(k.to_vec(), codec::decode::<u64>(v).unwrap());
                     }
                     Ok::<(), ()>(())
                 })
@@ -1169,11 +1152,9 @@ mod tests {
     fn state(store: &MetaStore) -> std::collections::BTreeMap<Vec<u8>, Vec<u8>> {
         let mut m = std::collections::BTreeMap::new();
         store
-            .scan_consistent(|e| {
-                if let Entry::Put(k, v) = e {
-                    if !k.starts_with(b"x/") {
-                        m.insert(k.to_vec(), v.to_vec());
-                    }
+            .scan_consistent(|k, v| {
+                if !k.starts_with(b"x/") {
+                    m.insert(k.to_vec(), v.to_vec());
                 }
                 Ok::<(), ()>(())
             })
