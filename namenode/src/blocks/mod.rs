@@ -279,6 +279,12 @@ struct WriteInfo {
     targets: Vec<NodeId>,
 }
 
+/// Where a walk of the map is: a walk that meets blocks in about the
+/// order they were added (a load's files, by id) then reads the slab in
+/// order instead of the index at random.
+#[derive(Debug, Default)]
+pub struct Cursor(Slot);
+
 #[derive(Debug, Default)]
 pub struct BlockMap {
     /// Every block, compact (see `table`).
@@ -339,10 +345,48 @@ impl BlockMap {
         let mut map = BlockMap::default();
         let records = records.into_iter();
         map.slab.reserve(records.size_hint().0);
+        // A load's records come in id order, each id once: past the last
+        // one, an id is new and needs no look for one to replace.
+        let mut last = None;
         for (id, meta) in records {
-            map.set(id, meta);
+            if last.is_some_and(|l| id <= l) {
+                map.take(&id);
+            }
+            last = Some(id);
+            map.put_new(id, meta);
         }
         map
+    }
+
+    /// Of the blocks `ids` (each counted once), how many this map holds as
+    /// `owner`'s.
+    pub fn count_owned(&self, ids: &[BlockId], owner: BlockOwner, at: &mut Cursor) -> usize {
+        let owns = |id: &BlockId, at: &mut Cursor| {
+            self.entry_near(id, at)
+                .is_some_and(|e| self.owner(e) == owner)
+        };
+        match ids {
+            [] => 0,
+            [one] => usize::from(owns(one, at)),
+            _ => {
+                let mut distinct = ids.to_vec();
+                distinct.sort_unstable();
+                distinct.dedup();
+                // Ids sort by when they were made: about the slab's order.
+                distinct.iter().filter(|id| owns(id, at)).count()
+            }
+        }
+    }
+
+    /// [`BlockMap::sha256_of`] along a walk (see [`Cursor`]).
+    pub fn sha256_near(&self, id: &BlockId, at: &mut Cursor) -> Option<Sha256Digest> {
+        self.entry_near(id, at)?.sha256()
+    }
+
+    fn entry_near(&self, id: &BlockId, at: &mut Cursor) -> Option<&Entry> {
+        let slot = self.slab.slot_near(at.0, id)?;
+        at.0 = slot.saturating_add(1);
+        self.slab.get(slot)
     }
 
     /// The counters, read in O(1) (O(nodes) for the orphans).
@@ -607,6 +651,11 @@ impl BlockMap {
     /// Adds or replaces a block in memory, keeping index and counters.
     fn set(&mut self, id: BlockId, meta: BlockMeta) {
         self.take(&id);
+        self.put_new(id, meta);
+    }
+
+    /// [`BlockMap::set`] of a block not in the map.
+    fn put_new(&mut self, id: BlockId, meta: BlockMeta) {
         let mut e = Entry::new(id);
         e.len = meta.len;
         if let Some(sha) = meta.sha256 {

@@ -168,6 +168,16 @@ impl Slab {
         self.slot(id).is_some()
     }
 
+    /// [`Slab::slot`], trying `hint` first: a walk that meets the blocks
+    /// in about the order they were added (a load's files, by id) reads
+    /// the slab in order instead of the index at random.
+    pub fn slot_near(&self, hint: Slot, id: &BlockId) -> Option<Slot> {
+        match self.entries.get(hint as usize) {
+            Some(e) if e.id == *id => Some(hint),
+            _ => self.slot(id),
+        }
+    }
+
     /// Adds an entry whose id is not in the slab yet.
     pub fn push(&mut self, e: Entry) -> Slot {
         // See `Slot` on why 32 bits do.

@@ -155,6 +155,17 @@ impl FileData {
         self.sha256 = Some(Box::new(d));
     }
 
+    /// Keeps `d` as the file's digest unless its blocks give the same one
+    /// ([`FileData::set_sha256`] then [`FileData::settle_sha256`], without
+    /// holding it first).
+    pub fn keep_sha256(
+        &mut self,
+        d: Sha256Digest,
+        block_sha256: impl FnOnce(&BlockId) -> Option<Sha256Digest>,
+    ) {
+        self.sha256 = (self.derived_sha256(block_sha256) != Some(d)).then(|| Box::new(d));
+    }
+
     /// Drops the kept digest if the blocks give the same one. Call it once
     /// the file's blocks are committed, and again whenever its blocks
     /// change (which always sets the digest anew): a committed block's

@@ -129,6 +129,11 @@ impl InodeTable {
         self.ids.iter().copied().zip(&self.inodes)
     }
 
+    /// [`InodeTable::iter`], the inodes mutable.
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (InodeId, &mut Inode)> + '_ {
+        self.ids.iter().copied().zip(&mut self.inodes)
+    }
+
     pub fn keys(&self) -> impl Iterator<Item = InodeId> + '_ {
         self.ids.iter().copied()
     }

@@ -33,7 +33,7 @@ pub mod report;
 pub mod retry;
 pub mod write;
 
-use crate::blocks::{BlockMap, BlockOwner};
+use crate::blocks::{self, BlockMap, BlockOwner};
 use crate::error::{NamenodeError, Result};
 use crate::meta_store::{Loaded, Txn};
 use dfs_common::checksum::Sha256Digest;
@@ -130,8 +130,7 @@ impl Namespace {
                 Ok(b) => b,
                 Err(panic) => std::panic::resume_unwind(panic),
             };
-            ns.forget_stray_blocks(txn);
-            ns.keep_digests(digests);
+            ns.settle_loaded(digests, txn);
             ns
         })
     }
@@ -293,15 +292,39 @@ impl Namespace {
         sink(&mut txn)
     }
 
-    /// Files' digests as their records hold them: each kept only where the
-    /// file's blocks do not give the same ([`inode::FileData::settle_sha256`]).
-    fn keep_digests(&mut self, digests: Vec<(InodeId, Sha256Digest)>) {
+    /// The last step of a load, one walk of the files in table order (and
+    /// so of their blocks in about slab order, see [`blocks::Cursor`]):
+    /// each file's digest kept only where its blocks do not give the same
+    /// ([`inode::FileData::settle_sha256`]), and the blocks' owners
+    /// counted. Blocks no file or write owns are then forgotten (a walk of
+    /// the whole map, only if the count says there are some).
+    fn settle_loaded(&mut self, digests: Vec<(InodeId, Sha256Digest)>, txn: &mut Txn) {
+        let mut at = blocks::Cursor::default();
         let blocks = &self.blocks;
+        let mut owned = 0;
+        // The digests are in id order, as the inodes went into the table.
+        let mut digests = digests.into_iter().peekable();
+        for (id, inode) in self.inodes.iter_mut() {
+            let Some(f) = inode.file_mut() else {
+                continue;
+            };
+            owned += blocks.count_owned(&f.blocks, BlockOwner::File(id), &mut at);
+            if let Some((_, sha)) = digests.next_if(|(d, _)| *d == id) {
+                f.keep_sha256(sha, |b| blocks.sha256_near(b, &mut at));
+            }
+        }
+        // Any not met in order (a load that dropped inodes moves others).
         for (id, sha) in digests {
             if let Some(f) = self.inodes.get_mut(&id).and_then(Inode::file_mut) {
-                f.set_sha256(sha);
-                f.settle_sha256(|b| blocks.sha256_of(b));
+                f.keep_sha256(sha, |b| blocks.sha256_of(b));
             }
+        }
+        for p in self.pending.values() {
+            let owner = BlockOwner::Pending(p.file.file_id);
+            owned += blocks.count_owned(&p.file.blocks, owner, &mut at);
+        }
+        if owned != blocks.len() {
+            self.forget_stray_blocks(txn);
         }
     }
 

@@ -6,6 +6,7 @@ use super::write::AllocatedBlock;
 use super::*;
 use crate::commands::{AppendOpened, Command, Completion, Entry, NewFile, Outcome};
 use crate::placement::Candidate;
+use crate::records::BlockMeta;
 use dfs_common::checksum::Sha256Digest;
 use dfs_common::proto::client::{CommittedBlock, CompleteRequest, CreateRequest};
 use std::time::Duration;
@@ -1255,18 +1256,8 @@ fn file_digests_are_kept_only_where_the_blocks_do_not_give_them() {
     ns.assert_counters_exact();
     // The records hold every digest; a namespace loaded from them keeps
     // the same ones and answers the same.
-    let mut loaded = Loaded::default();
-    ns.export(100, |t: &mut Txn| {
-        for (k, v) in t.take_writes()? {
-            if let Some(v) = v {
-                crate::meta_store::decode_into(&mut loaded, &k, &v)?;
-            }
-        }
-        Ok(())
-    })
-    .unwrap();
     let mut repair = Txn::new();
-    let again = Namespace::load(loaded, 99, now, &mut repair);
+    let again = Namespace::load(exported(&ns), 99, now, &mut repair);
     assert!(repair.is_empty());
     again.assert_counters_exact();
     for (path, _, whole, kept) in &cases {
@@ -1279,4 +1270,109 @@ fn file_digests_are_kept_only_where_the_blocks_do_not_give_them() {
         let f = again.inodes.get(&id).and_then(|i| i.file()).unwrap();
         assert_eq!(f.keeps_sha256(), *kept, "{path}: kept after a reload");
     }
+}
+
+/// Every record of `ns`, as a start reads them.
+fn exported(ns: &Namespace) -> Loaded {
+    let mut loaded = Loaded::default();
+    ns.export(100, |t: &mut Txn| {
+        for (k, v) in t.take_writes()? {
+            if let Some(v) = v {
+                crate::meta_store::decode_into(&mut loaded, &k, &v)?;
+            }
+        }
+        Ok(())
+    })
+    .unwrap();
+    loaded
+}
+
+/// A load keeps the blocks a file or a write owns and forgets, with a
+/// repair, the ones no one does: owned by a file that does not list them,
+/// by an inode that is not there, by a write that is not going on. A file
+/// listing one block several times does not hide a stray from the count.
+#[test]
+fn a_load_forgets_the_blocks_no_one_owns() {
+    let dn = nodes(3);
+    let mut ns = ns();
+    let mut txn = Txn::new();
+    let now = Instant::now();
+    let data = vec![5u8; 10];
+    let block = |b: &AllocatedBlock| CommittedBlock {
+        block_id: b.block_id,
+        len: data.len() as u64,
+        sha256: Sha256Digest::of(&data),
+        replicas: b.targets.clone(),
+    };
+    let mut kept = Vec::new();
+    for path in ["/a", "/b"] {
+        let c = ns
+            .t_create(&create_req(path, false), &defaults(), 2, now, &mut txn)
+            .unwrap();
+        let b = ns.t_add_block(c.file_id, &[], &dn, now, &mut txn).unwrap();
+        kept.push(b.block_id);
+        let req = CompleteRequest {
+            file_id: c.file_id,
+            length: data.len() as u64,
+            blocks: vec![block(&b)],
+            sha256: Sha256Digest::of(&data),
+            sha256_state: None,
+        };
+        ns.t_complete(&req, 3, now, &mut txn, &mut Vec::new())
+            .unwrap();
+    }
+    let w = ns
+        .t_create(&create_req("/w", false), &defaults(), 2, now, &mut txn)
+        .unwrap();
+    let wb = ns.t_add_block(w.file_id, &[], &dn, now, &mut txn).unwrap();
+    kept.push(wb.block_id);
+    let mut loaded = exported(&ns);
+    let a = ns.lookup(&p("/a")).unwrap();
+    // "/a" lists its block four times: as many extra as there are strays.
+    for (id, rec) in &mut loaded.inodes {
+        if *id == a {
+            let f = rec.file.as_mut().unwrap();
+            f.blocks = vec![f.blocks[0]; 4];
+        }
+    }
+    let model = loaded.blocks[0].1.clone();
+    let strays: Vec<(BlockId, BlockMeta)> = [
+        BlockOwner::File(a),
+        BlockOwner::File(a + 1000),
+        BlockOwner::Pending(FileId::new()),
+    ]
+    .into_iter()
+    .map(|owner| {
+        (
+            BlockId::new(),
+            BlockMeta {
+                owner,
+                ..model.clone()
+            },
+        )
+    })
+    .collect();
+    loaded.blocks.extend(strays.iter().cloned());
+    loaded.blocks.sort_by_key(|(id, _)| *id);
+    let mut repair = Txn::new();
+    let again = Namespace::load(loaded, 99, now, &mut repair);
+    for id in &kept {
+        assert!(again.blocks.contains(id), "owned block {id} kept");
+    }
+    for (id, meta) in &strays {
+        assert!(
+            !again.blocks.contains(id),
+            "stray {id} ({:?}) forgotten",
+            meta.owner
+        );
+    }
+    assert_eq!(again.blocks.len(), kept.len());
+    let deleted: Vec<_> = repair
+        .take_writes()
+        .unwrap()
+        .into_iter()
+        .filter(|(_, v)| v.is_none())
+        .collect();
+    assert_eq!(deleted.len(), strays.len(), "each stray's record deleted");
+    again.assert_counters_exact();
 }
