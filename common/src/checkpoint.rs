@@ -93,15 +93,6 @@ impl<W: Write> Write for Hashing<W> {
     }
 }
 
-impl<R: Read> Read for Hashing<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.bytes += n as u64;
-        Ok(n)
-    }
-}
-
 /// Writes a checkpoint: the header, then every record [`Writer::record`]
 /// is given, then [`Writer::finish`] the trailer.
 pub struct Writer<W: Write> {
@@ -176,122 +167,220 @@ fn write_bytes(out: &mut impl Write, b: &[u8]) -> io::Result<()> {
 
 /// Reads a whole checkpoint, handing each record to `each` as it comes,
 /// and checks it to the end (see the module's invariants).
+///
+/// The input is read in large chunks and each record handed out in place
+/// (no copy, no call per field), the bytes hashed a chunk at a time: a
+/// namenode's start reads gigabytes through here.
 pub fn read<E: From<CheckpointError>>(
     input: impl Read,
     mut each: impl FnMut(Record<'_>) -> Result<(), E>,
 ) -> Result<Summary, E> {
-    let mut r = Hashing {
-        inner: input,
-        hasher: Sha256::new(),
-        bytes: 0,
-    };
-    let mut magic = [0u8; 8];
-    exact(&mut r, &mut magic, "the header")?;
-    if &magic != MAGIC {
+    let mut r = Chunks::new(input);
+    let head = r.take(8 + 4 + 16 + 8, "the header")?;
+    if &head[..8] != MAGIC {
         return Err(damaged(
             "this is not a dfs checkpoint (its first bytes are not the checkpoint magic)",
         )
         .into());
     }
-    let version = u32::from_le_bytes(array(&mut r, "the header")?);
+    let version = le_u32(&head[8..12]);
     if version != FORMAT_VERSION {
         return Err(damaged(format!(
             "checkpoint format version {version} is not one this namenode reads (it reads {FORMAT_VERSION})"
         ))
         .into());
     }
-    let cluster_id = ClusterId::from_bytes(array(&mut r, "the header")?);
-    let created_ms = u64::from_le_bytes(array(&mut r, "the header")?);
+    let mut id = [0u8; 16];
+    id.copy_from_slice(&head[12..28]);
     let header = Header {
         version,
-        cluster_id,
-        created_ms,
+        cluster_id: ClusterId::from_bytes(id),
+        created_ms: le_u64(&head[28..36]),
     };
     let mut records = 0u64;
-    let (mut key, mut value) = (Vec::new(), Vec::new());
     loop {
-        let [tag] = array::<1>(&mut r, "a record")?;
+        let at = r.offset();
+        let tag = r.take(1, "a record")?[0];
         match tag {
             TAG_PUT => {
-                bytes(&mut r, &mut key, MAX_KEY, "a key")?;
-                bytes(&mut r, &mut value, MAX_VALUE, "a value")?;
-                each(Record::Put(&key, &value))?;
+                let key = r.field(0, MAX_KEY, "a key")?;
+                let value = r.field(4 + key, MAX_VALUE, "a value")?;
+                let rec = r.take(4 + key + 4 + value, "a value")?;
+                each(Record::Put(&rec[4..4 + key], &rec[8 + key..]))?;
             }
             TAG_DEL => {
-                bytes(&mut r, &mut key, MAX_KEY, "a key")?;
-                each(Record::Del(&key))?;
+                let key = r.field(0, MAX_KEY, "a key")?;
+                let rec = r.take(4 + key, "a key")?;
+                each(Record::Del(&rec[4..]))?;
             }
             TAG_END => break,
             other => {
                 return Err(damaged(format!(
-                    "unknown record tag {other} at byte {}: the file is damaged",
-                    r.bytes - 1
+                    "unknown record tag {other} at byte {at}: the file is damaged"
                 ))
                 .into())
             }
         }
         records += 1;
     }
-    let count = u64::from_le_bytes(array(&mut r, "the end marker")?);
+    let count = le_u64(r.take(8, "the end marker")?);
     if count != records {
         return Err(damaged(format!(
             "the checkpoint says it holds {count} records but {records} were read: the file is damaged"
         ))
         .into());
     }
-    let digest = r.hasher.finalize_reset();
-    let mut trailer = [0u8; 32];
-    let mut input = r.inner;
-    exact(&mut input, &mut trailer, "the checksum")?;
+    let digest = r.digest();
+    let bytes = r.offset() + 32;
+    let trailer = r.take(32, "the checksum")?;
     if trailer[..] != digest[..] {
         return Err(damaged(
             "checksum mismatch: the checkpoint was altered or damaged after it was written",
         )
         .into());
     }
-    let mut extra = [0u8; 1];
-    if input.read(&mut extra).map_err(CheckpointError::from)? != 0 {
+    if !r.at_end()? {
         return Err(damaged("bytes follow the checkpoint's checksum: the file is damaged").into());
     }
     Ok(Summary {
         header,
         records,
-        bytes: r.bytes + 32,
+        bytes,
     })
+}
+
+fn le_u32(b: &[u8]) -> u32 {
+    u32::from_le_bytes([b[0], b[1], b[2], b[3]])
+}
+
+fn le_u64(b: &[u8]) -> u64 {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&b[..8]);
+    u64::from_le_bytes(a)
+}
+
+/// The reader's input, a chunk at a time: [`Chunks::take`] hands out the
+/// next bytes in place. Every byte taken is hashed (in bulk, when the
+/// buffer moves on or [`Chunks::digest`] is asked).
+struct Chunks<R> {
+    inner: R,
+    buf: Vec<u8>,
+    /// The next byte to take.
+    pos: usize,
+    /// The end of what was read into `buf`.
+    end: usize,
+    /// Bytes of `buf` before this are hashed (it trails `pos`).
+    hashed: usize,
+    hasher: Sha256,
+    /// Whether taken bytes are still hashed (not after the digest).
+    hashing: bool,
+    /// Offset in the input of `buf[0]`.
+    base: u64,
+}
+
+impl<R: Read> Chunks<R> {
+    /// Bytes read from the input at a time.
+    const CHUNK: usize = 4 << 20;
+
+    fn new(inner: R) -> Self {
+        Chunks {
+            inner,
+            buf: Vec::new(),
+            pos: 0,
+            end: 0,
+            hashed: 0,
+            hasher: Sha256::new(),
+            hashing: true,
+            base: 0,
+        }
+    }
+
+    /// Offset in the input of the next byte.
+    fn offset(&self) -> u64 {
+        self.base + self.pos as u64
+    }
+
+    /// Has `n` bytes ready at `pos`, reading more if need be; an input
+    /// that ends first is a truncated checkpoint (it ends inside `what`).
+    fn fill(&mut self, n: usize, what: &str) -> Result<(), CheckpointError> {
+        if self.end - self.pos >= n {
+            return Ok(());
+        }
+        if self.hashing {
+            self.hasher.update(&self.buf[self.hashed..self.pos]);
+        }
+        self.buf.copy_within(self.pos..self.end, 0);
+        self.base += self.pos as u64;
+        self.end -= self.pos;
+        (self.pos, self.hashed) = (0, 0);
+        // Small first (a small checkpoint, a check of a few bytes), then
+        // doubling up to the chunk size.
+        let room = (self.buf.len() * 2).clamp(64 << 10, Self::CHUNK).max(n);
+        if self.buf.len() < room {
+            self.buf.resize(room, 0);
+        }
+        while self.end < n {
+            match self.inner.read(&mut self.buf[self.end..]) {
+                Ok(0) => {
+                    return Err(damaged(format!(
+                    "the checkpoint is truncated (it ends inside {what}): the copy is incomplete"
+                )))
+                }
+                Ok(got) => self.end += got,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(CheckpointError::Io(e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// The next `n` bytes.
+    fn take(&mut self, n: usize, what: &str) -> Result<&[u8], CheckpointError> {
+        self.fill(n, what)?;
+        let at = self.pos;
+        self.pos += n;
+        Ok(&self.buf[at..at + n])
+    }
+
+    /// The length of a field whose u32 length is `skip` bytes ahead
+    /// (nothing taken), checked against `max`.
+    fn field(&mut self, skip: usize, max: u32, what: &str) -> Result<usize, CheckpointError> {
+        self.fill(skip + 4, what)?;
+        let len = le_u32(&self.buf[self.pos + skip..]);
+        if len > max {
+            return Err(damaged(format!(
+                "{what} of {len} bytes is longer than any the namenode writes: the file is damaged"
+            )));
+        }
+        Ok(len as usize)
+    }
+
+    /// The SHA-256 of every byte taken so far; later bytes are not hashed.
+    fn digest(&mut self) -> sha2::digest::Output<Sha256> {
+        self.hasher.update(&self.buf[self.hashed..self.pos]);
+        // Bytes taken from here on (the trailer) are not hashed.
+        self.hashing = false;
+        self.hasher.finalize_reset()
+    }
+
+    /// Whether the input holds nothing more.
+    fn at_end(&mut self) -> Result<bool, CheckpointError> {
+        if self.pos < self.end {
+            return Ok(false);
+        }
+        let mut extra = [0u8; 1];
+        loop {
+            match self.inner.read(&mut extra) {
+                Ok(n) => return Ok(n == 0),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(CheckpointError::Io(e)),
+            }
+        }
+    }
 }
 
 fn damaged(msg: impl Into<String>) -> CheckpointError {
     CheckpointError::Damaged(msg.into())
-}
-
-fn exact(r: &mut impl Read, buf: &mut [u8], what: &str) -> Result<(), CheckpointError> {
-    r.read_exact(buf).map_err(|e| {
-        if e.kind() == io::ErrorKind::UnexpectedEof {
-            damaged(format!(
-                "the checkpoint is truncated (it ends inside {what}): the copy is incomplete"
-            ))
-        } else {
-            CheckpointError::Io(e)
-        }
-    })
-}
-
-fn array<const N: usize>(r: &mut impl Read, what: &str) -> Result<[u8; N], CheckpointError> {
-    let mut b = [0u8; N];
-    exact(r, &mut b, what)?;
-    Ok(b)
-}
-
-/// A length-prefixed field into `b` (its old content replaced).
-fn bytes(r: &mut impl Read, b: &mut Vec<u8>, max: u32, what: &str) -> Result<(), CheckpointError> {
-    let len = u32::from_le_bytes(array(r, what)?);
-    if len > max {
-        return Err(damaged(format!(
-            "{what} of {len} bytes is longer than any the namenode writes: the file is damaged"
-        )));
-    }
-    b.resize(len as usize, 0);
-    exact(r, b, what)
 }
 
 #[cfg(test)]
@@ -377,5 +466,60 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("not a dfs checkpoint"), "{e}");
+    }
+
+    /// Hands out at most `step` bytes a read: records then straddle every
+    /// refill of the reader's buffer.
+    struct Trickle<'a> {
+        b: &'a [u8],
+        step: usize,
+    }
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            let n = self.step.min(out.len()).min(self.b.len());
+            out[..n].copy_from_slice(&self.b[..n]);
+            self.b = &self.b[n..];
+            Ok(n)
+        }
+    }
+
+    /// Records larger than the reader's chunk, and many small ones across
+    /// its refills, read back whole whatever size the input's reads are;
+    /// the checksum covers them all (a flipped byte far in is found).
+    #[test]
+    fn records_across_chunks_and_short_reads_read_back() {
+        let c = ClusterId::new();
+        let mut w = Writer::new(Vec::new(), c, 1).unwrap();
+        let mut want: Vec<Owned> = Vec::new();
+        for i in 0..3000u32 {
+            let v = vec![(i % 251) as u8; (i as usize * 37) % 5000];
+            w.put(format!("k/{i}").as_bytes(), &v).unwrap();
+            want.push((format!("k/{i}").into_bytes(), Some(v)));
+            if i % 1000 == 7 {
+                let big = vec![i as u8; 5 << 20];
+                w.put(b"big", &big).unwrap();
+                want.push((b"big".to_vec(), Some(big)));
+                w.del(b"big").unwrap();
+                want.push((b"big".to_vec(), None));
+            }
+        }
+        let (b, s) = w.finish().unwrap();
+        for step in [usize::MAX, 1 << 20, 4093] {
+            let mut got = Vec::new();
+            let read_back = read(Trickle { b: &b, step }, |r| {
+                got.push(match r {
+                    Record::Put(k, v) => (k.to_vec(), Some(v.to_vec())),
+                    Record::Del(k) => (k.to_vec(), None),
+                });
+                Ok::<(), CheckpointError>(())
+            })
+            .unwrap();
+            assert_eq!(read_back, s, "reads of {step} bytes");
+            assert!(got == want, "reads of {step} bytes: the records");
+        }
+        let mut d = b.clone();
+        d[b.len() - 1000] ^= 4;
+        assert!(read_all(&d).is_err());
     }
 }

@@ -349,9 +349,8 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 /// The segment being written.
 struct Active {
-    file: std::fs::File,
+    segment: journal::Segment,
     name: NumberedFile,
-    bytes: u64,
 }
 
 /// The committer thread: takes every queued transaction, writes them as
@@ -392,9 +391,15 @@ fn run_committer(shared: Arc<Shared>, mut next_lsn: u64) {
                 let _ = reply.send(result.clone());
             }
         }
-        let full = active.as_ref().is_some_and(|a| a.bytes >= SEGMENT_BYTES);
+        let full = active
+            .as_ref()
+            .is_some_and(|a| a.segment.len() >= SEGMENT_BYTES);
         if !seals.is_empty() || full {
             if let Some(a) = active.take() {
+                if let Err(e) = a.segment.seal() {
+                    // Its frames stand; the zeros after them are read as its end.
+                    log::warn!("metadata journal: sealing {}: {e}", a.name.path.display());
+                }
                 lock(&shared.files).sealed.push(a.name);
             }
             let answer = match &failed {
@@ -435,24 +440,17 @@ fn write_group(
             lsn: *next_lsn,
             path: journal::segment_path(&shared.dir, *next_lsn),
         };
-        let file = std::fs::OpenOptions::new()
-            .append(true)
-            .create_new(true)
-            .open(&name.path)
+        let segment = journal::Segment::create(&name.path)
             .map_err(|e| format!("{}: {e}", name.path.display()))?;
         journal::sync_dir(&shared.dir).map_err(|e| e.to_string())?;
-        *active = Some(Active {
-            file,
-            name,
-            bytes: 0,
-        });
+        *active = Some(Active { segment, name });
     }
     let Some(a) = active.as_mut() else {
         return Err("no segment to write".into());
     };
-    journal::append_synced(&mut a.file, buf)
+    a.segment
+        .append_synced(buf)
         .map_err(|e| format!("{}: {e}", a.name.path.display()))?;
-    a.bytes += buf.len() as u64;
     lock(&shared.files).log_bytes += buf.len() as u64;
     *next_lsn += 1;
     // A big group's buffer is not kept.
