@@ -57,11 +57,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.default_service(web::to(error::not_found));
 }
 
-/// Runs `f`, a synchronous read that takes the namespace mutex
-/// (`Namesystem::status`, `list`, access checks), on the blocking pool: an
-/// HTTP worker thread never waits on that mutex, which would stall every
-/// other connection it serves (a `/health` probe) for as long as the
-/// holder keeps it. Async namesystem calls wait for their turn without
+/// Runs `f`, a synchronous read of the namespace (`Namesystem::status`,
+/// `list`, access checks), on the blocking pool when a change or a walk
+/// holds the namespace: an HTTP worker thread never waits on that lock,
+/// which would stall every other connection it serves (a `/health` probe)
+/// for as long as the holder keeps it. Other readers do not count: reads
+/// share the lock. Async namesystem calls wait for their turn without
 /// blocking instead (`Namesystem::lock_async`).
 pub async fn off_worker<T: Send + 'static>(
     ns: &web::Data<Namesystem>,

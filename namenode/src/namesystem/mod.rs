@@ -1,5 +1,6 @@
 //! `Namesystem`: the namenode's state and the one door to it (HDFS
-//! FSNamesystem). It owns the in-memory [`Namespace`] behind one mutex, the
+//! FSNamesystem). It owns the in-memory [`Namespace`] behind one read-write
+//! lock (reads share it, changes take it in turn), the
 //! [`MetaStore`] it writes through to, the [`DatanodeManager`], the
 //! replication queues and the safe-mode gate, and gives every API handler
 //! and worker a typed async method.
@@ -79,7 +80,7 @@ use dfs_common::proto::datanode::{
 use dfs_common::proto::DatanodeInfo;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::time::Instant;
 
@@ -114,11 +115,19 @@ struct Refusal {
     attempts: u64,
 }
 
+fn poisoned() -> NamenodeError {
+    NamenodeError::Internal(
+        "namespace lock poisoned by an earlier panic; restart the namenode".into(),
+    )
+}
+
 /// Refused datanodes are shown for this long after their last attempt.
 const REFUSAL_SHOWN: std::time::Duration = std::time::Duration::from_secs(120);
 
 pub struct Namesystem {
-    ns: Mutex<Namespace>,
+    /// Read by many at once (`stat`, `list`, access checks); changed by
+    /// one at a time, in turn (see [`Namesystem::lock_async`]).
+    ns: RwLock<Namespace>,
     /// The queue for `ns` of async callers (see [`Namesystem::lock_async`]).
     turn: tokio::sync::Mutex<()>,
     /// Made with the metadata; datanodes of another cluster are refused.
@@ -212,7 +221,7 @@ impl Namesystem {
             log::info!("{why}");
         }
         let this = Namesystem {
-            ns: Mutex::new(ns),
+            ns: RwLock::new(ns),
             turn: tokio::sync::Mutex::new(()),
             cluster_id,
             refused: Mutex::new(HashMap::new()),
@@ -275,25 +284,28 @@ impl Namesystem {
         &self.datanodes
     }
 
-    fn lock(&self) -> Result<MutexGuard<'_, Namespace>> {
-        self.ns.lock().map_err(|_| {
-            NamenodeError::Internal(
-                "namespace lock poisoned by an earlier panic; restart the namenode".into(),
-            )
-        })
+    /// The namespace to read (shared with other readers).
+    fn lock(&self) -> Result<RwLockReadGuard<'_, Namespace>> {
+        self.ns.read().map_err(|_| poisoned())
+    }
+
+    /// The namespace to change (alone): only through [`Namesystem::lock_async`].
+    fn lock_mut(&self) -> Result<RwLockWriteGuard<'_, Namespace>> {
+        self.ns.write().map_err(|_| poisoned())
     }
 
     /// The namespace lock for async code (every handler, worker and
     /// change): waits for its turn in a FIFO queue without blocking the
-    /// thread, then takes the mutex, which only synchronous callers (tests,
-    /// reads run on the blocking pool) can hold meanwhile, and those only
-    /// for a short look. An HTTP worker thread waiting here keeps serving
-    /// its other connections (a `/health` probe), where waiting on the
-    /// mutex itself would stall them all. Hold the guard across no await.
+    /// thread, then takes the lock for writing, which only synchronous
+    /// readers (`stat`, `list`, access checks) can hold meanwhile, and
+    /// those only for a short look. An HTTP worker thread waiting here
+    /// keeps serving its other connections (a `/health` probe), where
+    /// waiting on the lock itself would stall them all. Hold the guard
+    /// across no await.
     async fn lock_async(&self) -> Result<NsGuard<'_>> {
         let turn = self.turn.lock().await;
         Ok(NsGuard {
-            ns: self.lock()?,
+            ns: self.lock_mut()?,
             _turn: turn,
         })
     }
@@ -301,7 +313,7 @@ impl Namesystem {
     /// Whether someone holds the namespace lock or waits for it now (a
     /// hint: it may change at once).
     pub fn namespace_busy(&self) -> bool {
-        self.turn.try_lock().is_err() || self.ns.try_lock().is_err()
+        self.turn.try_lock().is_err() || self.ns.try_read().is_err()
     }
 
     fn repl(&self) -> MutexGuard<'_, ReplicationQueues> {
@@ -468,9 +480,9 @@ impl Namesystem {
 
 /// The namespace, locked by an async caller in its turn
 /// ([`Namesystem::lock_async`]); the turn passes on when this drops, after
-/// the mutex is released.
+/// the lock is released.
 struct NsGuard<'a> {
-    ns: MutexGuard<'a, Namespace>,
+    ns: RwLockWriteGuard<'a, Namespace>,
     _turn: tokio::sync::MutexGuard<'a, ()>,
 }
 
