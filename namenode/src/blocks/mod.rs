@@ -279,9 +279,9 @@ struct WriteInfo {
     targets: Vec<NodeId>,
 }
 
-/// Where a walk of the map is: a walk that meets blocks in about the
-/// order they were added (a load's files, by id) then reads the slab in
-/// order instead of the index at random.
+/// Where a walk of the map is (the slot it looked at last): a walk that
+/// meets blocks in about the order they were added (a load's files, by
+/// id) then reads the slab in order instead of the index at random.
 #[derive(Debug, Default)]
 pub struct Cursor(Slot);
 
@@ -384,8 +384,12 @@ impl BlockMap {
     }
 
     fn entry_near(&self, id: &BlockId, at: &mut Cursor) -> Option<&Entry> {
-        let slot = self.slab.slot_near(at.0, id)?;
-        at.0 = slot.saturating_add(1);
+        let slot = match self.slab.get(at.0) {
+            // The block looked at last, again (its owner, then its digest).
+            Some(e) if e.id == *id => at.0,
+            _ => self.slab.slot_near(at.0.saturating_add(1), id)?,
+        };
+        at.0 = slot;
         self.slab.get(slot)
     }
 

@@ -78,6 +78,31 @@ impl InodeTable {
         if let Some(old) = self.get_mut(&id) {
             return Some(std::mem::replace(old, inode));
         }
+        self.push_new(id, inode);
+        None
+    }
+
+    /// [`InodeTable::insert`] for a load into an empty table, whose ids
+    /// come in ascending order: an id above `top` (the largest this load
+    /// added so far) cannot be in the table yet and needs no look (a random
+    /// read of the index per inode).
+    pub fn insert_loaded(
+        &mut self,
+        id: InodeId,
+        inode: Inode,
+        top: &mut Option<InodeId>,
+    ) -> Option<Inode> {
+        let above = top.is_none_or(|t| id > t);
+        *top = (*top).max(Some(id));
+        if above {
+            self.push_new(id, inode);
+            return None;
+        }
+        self.insert(id, inode)
+    }
+
+    /// Adds `inode` under `id`, which is not in the table.
+    fn push_new(&mut self, id: InodeId, inode: Inode) {
         // See `Slot` on why 32 bits do.
         let slot = self.ids.len() as Slot;
         self.ids.push(id);
@@ -85,7 +110,6 @@ impl InodeTable {
         let (ids, hasher) = (&self.ids, &self.hasher);
         self.index
             .insert_unique(hasher.hash_one(id), slot, |s| hash_at(ids, hasher, *s));
-        None
     }
 
     /// Takes the inode `id` out; the last one moves into its slot.
@@ -168,6 +192,27 @@ mod tests {
 
     fn dir(name: &str, names: &mut Names) -> Inode {
         Inode::from_record(InodeRecord::new_dir(1, name, 0), names)
+    }
+
+    /// A load's inserts, in order or not, ids again or not: as a map.
+    #[test]
+    fn loaded_inserts_behave_as_a_map() {
+        let mut names = Names::default();
+        let mut t = InodeTable::default();
+        let mut model: HashMap<InodeId, String> = HashMap::new();
+        let mut top = None;
+        for (step, id) in [1u64, 2, 5, 9, 3, 9, 10, 4, 11, 11, 7, 12]
+            .into_iter()
+            .enumerate()
+        {
+            let name = format!("n{step}");
+            let old = t
+                .insert_loaded(id, dir(&name, &mut names), &mut top)
+                .map(|i| i.name.to_string());
+            assert_eq!(old, model.insert(id, name), "step {step}, id {id}");
+        }
+        assert!(t.index_is_exact());
+        assert_eq!(t.len(), model.len());
     }
 
     /// Random inserts, replacements and removals against a `HashMap`.

@@ -168,6 +168,7 @@ impl Namespace {
         // Children by parent, gathered while the records go in.
         let mut by_parent: HashMap<InodeId, Vec<InodeId>, foldhash::fast::RandomState> =
             HashMap::default();
+        let mut top = None;
         for (id, record) in inodes {
             ns.next_inode = ns.next_inode.max(id.saturating_add(1));
             if id != ROOT_ID {
@@ -177,7 +178,7 @@ impl Namespace {
             if let Some(sha) = sha {
                 digests.push((id, sha));
             }
-            ns.inodes.insert(id, inode);
+            ns.inodes.insert_loaded(id, inode, &mut top);
         }
         if !ns.inodes.get(&ROOT_ID).is_some_and(|i| i.is_dir()) {
             log::warn!("metadata has no root directory; creating /");
