@@ -11,7 +11,7 @@ use crate::error::{NamenodeError, Result};
 use crate::journal::SIZES;
 use crate::meta_store::{decode_into, decode_large, Large, Loaded, MetaStore, Txn};
 use crate::namespace::Namespace;
-use crate::records::{BlockMeta, InodeId, InodeRecord};
+use crate::records::{BlockMetaIn, InodeId, InodeRecordIn};
 use dfs_common::codec;
 use dfs_common::ids::{BlockId, ClusterId};
 use std::sync::mpsc;
@@ -135,14 +135,14 @@ impl<T> Iterator for Batches<T> {
 fn stream(
     store: &MetaStore,
     head_tx: mpsc::SyncSender<Head>,
-    inode_tx: mpsc::SyncSender<Vec<(InodeId, InodeRecord)>>,
-    block_tx: mpsc::SyncSender<Vec<(BlockId, BlockMeta)>>,
+    inode_tx: mpsc::SyncSender<Vec<(InodeId, InodeRecordIn)>>,
+    block_tx: mpsc::SyncSender<Vec<(BlockId, BlockMetaIn)>>,
 ) -> std::result::Result<(), String> {
     /// Where the reader is: the head, the inodes, the blocks.
     enum Part {
         Head(Loaded, (u64, u64)),
-        Inodes(Vec<(InodeId, InodeRecord)>),
-        Blocks(Vec<(BlockId, BlockMeta)>),
+        Inodes(Vec<(InodeId, InodeRecordIn)>),
+        Blocks(Vec<(BlockId, BlockMetaIn)>),
     }
     let mut part = Part::Head(Loaded::default(), (0, 0));
     let mut head_tx = Some(head_tx);
@@ -151,7 +151,7 @@ fn stream(
     let damaged = |e: NamenodeError| e.to_string();
     store
         .read_all(|k, v| {
-            let large = decode_large(k, v).map_err(damaged)?;
+            let large = decode_large::<InodeRecordIn, BlockMetaIn>(k, v).map_err(damaged)?;
             if large.is_some() {
                 if let Part::Head(head, sizes) = &mut part {
                     // The head is whole: the builds can start.

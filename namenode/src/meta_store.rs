@@ -55,6 +55,7 @@ use crate::records::{
 use dfs_common::checksum::Sha256State;
 use dfs_common::codec::{self, CodecError};
 use dfs_common::ids::{BlockId, ClusterId, FileId, NodeId, RequestId};
+use serde::de::DeserializeOwned;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex};
@@ -973,15 +974,19 @@ fn decode_small(out: &mut Loaded, k: &[u8], v: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// A stored record of one of the two kinds there are millions of.
-pub enum Large {
-    Inode(InodeId, InodeRecord),
-    Block(BlockId, BlockMeta),
+/// A stored record of one of the two kinds there are millions of, decoded
+/// as `I` and `B` (the stored forms, or a start's: `crate::records::InodeRecordIn`).
+pub enum Large<I = InodeRecord, B = BlockMeta> {
+    Inode(InodeId, I),
+    Block(BlockId, B),
 }
 
 /// `k`/`v` decoded if it is an inode or a block record (`None`: another
 /// kind, for [`decode_into`]).
-pub fn decode_large(k: &[u8], v: &[u8]) -> Result<Option<Large>> {
+pub fn decode_large<I: DeserializeOwned, B: DeserializeOwned>(
+    k: &[u8],
+    v: &[u8],
+) -> Result<Option<Large<I, B>>> {
     if let Some(id) = k.strip_prefix(INODE) {
         let (id, rec) = decode_inode(id, v)?;
         Ok(Some(Large::Inode(id, rec)))
@@ -993,11 +998,11 @@ pub fn decode_large(k: &[u8], v: &[u8]) -> Result<Option<Large>> {
     }
 }
 
-fn decode_inode(id: &[u8], v: &[u8]) -> Result<(InodeId, InodeRecord)> {
+fn decode_inode<I: DeserializeOwned>(id: &[u8], v: &[u8]) -> Result<(InodeId, I)> {
     Ok((id_u64(id)?, codec::decode(v).map_err(codec_err)?))
 }
 
-fn decode_block(id: &[u8], v: &[u8]) -> Result<(BlockId, BlockMeta)> {
+fn decode_block<B: DeserializeOwned>(id: &[u8], v: &[u8]) -> Result<(BlockId, B)> {
     Ok((
         BlockId::from_bytes(id_16(id)?),
         codec::decode(v).map_err(codec_err)?,

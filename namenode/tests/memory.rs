@@ -176,7 +176,7 @@ fn block_map_heap_per_block() {
                 )
             })
             .collect();
-        BlockMap::from_records(records)
+        BlockMap::from_records(records.into_iter().map(|(id, m)| (id, m.into())))
     });
     assert_eq!(map.len(), N);
     assert_eq!(map.replica_count(&nodes[0]), N as u64);

@@ -52,7 +52,7 @@
 //! by a full report that lacks them.
 use crate::meta_store::Txn;
 use crate::records::InodeId;
-pub use crate::records::{BlockMeta, BlockOwner};
+pub use crate::records::{BlockMeta, BlockMetaIn, BlockOwner};
 use dfs_common::checksum::Sha256Digest;
 use dfs_common::ids::{BlockId, FileId, NodeId};
 use dfs_common::proto::datanode::ReportedBlock;
@@ -341,7 +341,7 @@ fn ixs<'a>(
 
 impl BlockMap {
     /// Rebuilds the map and its index from stored records.
-    pub fn from_records(records: impl IntoIterator<Item = (BlockId, BlockMeta)>) -> Self {
+    pub fn from_records(records: impl IntoIterator<Item = (BlockId, BlockMetaIn)>) -> Self {
         let mut map = BlockMap::default();
         let records = records.into_iter();
         map.slab.reserve(records.size_hint().0);
@@ -655,11 +655,11 @@ impl BlockMap {
     /// Adds or replaces a block in memory, keeping index and counters.
     fn set(&mut self, id: BlockId, meta: BlockMeta) {
         self.take(&id);
-        self.put_new(id, meta);
+        self.put_new(id, meta.into());
     }
 
     /// [`BlockMap::set`] of a block not in the map.
-    fn put_new(&mut self, id: BlockId, meta: BlockMeta) {
+    fn put_new(&mut self, id: BlockId, meta: BlockMetaIn) {
         let mut e = Entry::new(id);
         e.len = meta.len;
         if let Some(sha) = meta.sha256 {

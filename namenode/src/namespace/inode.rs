@@ -28,7 +28,7 @@ pub use crate::records::{
     AppendTarget, FileMeta, InodeId, InodeRecord, LegacyPendingFile, PendingFile, DEFAULT_GROUP,
     DEFAULT_OWNER, DIR_PERMISSION, FILE_PERMISSION,
 };
-use crate::records::{FileMetaRef, InodeRecordRef};
+use crate::records::{FileMetaRef, InodeRecordIn, InodeRecordRef};
 
 /// The root directory's inode id; its parent is [`NO_PARENT`].
 pub const ROOT_ID: InodeId = 1;
@@ -106,13 +106,13 @@ impl FileData {
         length: u64,
         replication: u16,
         block_size: u64,
-        blocks: Vec<BlockId>,
+        blocks: SmallVec<[BlockId; 1]>,
     ) -> Self {
         FileData {
             length,
             replication,
             block_size: NonZeroU64::new(block_size).unwrap_or(NonZeroU64::MIN),
-            blocks: SmallVec::from_vec(blocks),
+            blocks,
             sha256: None,
         }
     }
@@ -218,7 +218,7 @@ impl Inode {
     /// The in-memory inode for a stored record (no children yet), keeping
     /// a file's digest (settle it once its blocks are committed).
     pub fn from_record(rec: InodeRecord, names: &mut Names) -> Self {
-        let (mut inode, sha) = Self::from_record_unsettled(rec, names);
+        let (mut inode, sha) = Self::from_record_unsettled(rec.into(), names);
         if let (Some(f), Some(sha)) = (inode.file_mut(), sha) {
             f.set_sha256(sha);
         }
@@ -229,7 +229,7 @@ impl Inode {
     /// kept (a load keeps only those the blocks do not give, once they are
     /// in).
     pub fn from_record_unsettled(
-        rec: InodeRecord,
+        rec: InodeRecordIn,
         names: &mut Names,
     ) -> (Self, Option<Sha256Digest>) {
         let (kind, sha) = match rec.file {
@@ -246,7 +246,7 @@ impl Inode {
         };
         let inode = Inode {
             parent: rec.parent,
-            name: rec.name.into(),
+            name: rec.name,
             mtime: rec.mtime,
             atime: rec.atime,
             owner: names.intern(&rec.owner),

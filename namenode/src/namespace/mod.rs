@@ -36,6 +36,7 @@ pub mod write;
 use crate::blocks::{self, BlockMap, BlockOwner};
 use crate::error::{NamenodeError, Result};
 use crate::meta_store::{Loaded, Txn};
+use crate::records::{BlockMetaIn, InodeRecordIn};
 use dfs_common::checksum::Sha256Digest;
 use dfs_common::ids::{BlockId, FileId, NodeId};
 use dfs_common::path::DfsPath;
@@ -109,7 +110,14 @@ impl Namespace {
     pub fn load(mut loaded: Loaded, now_ms: u64, now: Instant, txn: &mut Txn) -> Self {
         let inodes = std::mem::take(&mut loaded.inodes);
         let blocks = std::mem::take(&mut loaded.blocks);
-        Self::load_from(loaded, inodes, blocks, now_ms, now, txn)
+        Self::load_from(
+            loaded,
+            inodes.into_iter().map(|(id, r)| (id, r.into())),
+            blocks.into_iter().map(|(id, m)| (id, m.into())),
+            now_ms,
+            now,
+            txn,
+        )
     }
 
     /// [`Namespace::load`] with the inodes and the blocks as they come
@@ -117,8 +125,8 @@ impl Namespace {
     /// `head` holds every other record.
     pub fn load_from(
         head: Loaded,
-        inodes: impl IntoIterator<Item = (InodeId, InodeRecord)>,
-        blocks: impl IntoIterator<Item = (BlockId, crate::records::BlockMeta)> + Send,
+        inodes: impl IntoIterator<Item = (InodeId, InodeRecordIn)>,
+        blocks: impl IntoIterator<Item = (BlockId, BlockMetaIn)> + Send,
         now_ms: u64,
         now: Instant,
         txn: &mut Txn,
@@ -138,7 +146,7 @@ impl Namespace {
     /// The tree and the files being written of [`Namespace::load`].
     fn load_tree(
         loaded: Loaded,
-        inodes: impl IntoIterator<Item = (InodeId, InodeRecord)>,
+        inodes: impl IntoIterator<Item = (InodeId, InodeRecordIn)>,
         now_ms: u64,
         now: Instant,
         txn: &mut Txn,
