@@ -9,7 +9,7 @@
 //! with it: a store that does not read whole is never served in part.
 use crate::error::{NamenodeError, Result};
 use crate::journal::SIZES;
-use crate::meta_store::{decode_into, decode_large, Large, Loaded, MetaStore, Txn};
+use crate::meta_store::{decode_into, decode_start, Large, Loaded, MetaStore, Txn};
 use crate::namespace::Namespace;
 use crate::records::{BlockMetaIn, InodeId, InodeRecordIn};
 use dfs_common::codec;
@@ -151,7 +151,7 @@ fn stream(
     let damaged = |e: NamenodeError| e.to_string();
     store
         .read_all(|k, v| {
-            let large = decode_large::<InodeRecordIn, BlockMetaIn>(k, v).map_err(damaged)?;
+            let large = decode_start(k, v).map_err(damaged)?;
             if large.is_some() {
                 if let Part::Head(head, sizes) = &mut part {
                     // The head is whole: the builds can start.

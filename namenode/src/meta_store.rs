@@ -49,13 +49,12 @@ use crate::commands::RetryRecord;
 use crate::error::{NamenodeError, Result};
 use crate::journal::{self, MergeError, NumberedFile, Overlay};
 use crate::records::{
-    BlockMeta, InodeId, InodeRecord, InodeRecordRef, LegacyNodeRecord, LegacyPendingFile,
-    NodeRecord, PendingFile,
+    BlockMeta, BlockMetaIn, InodeId, InodeRecord, InodeRecordIn, InodeRecordRef, LegacyNodeRecord,
+    LegacyPendingFile, NodeRecord, PendingFile,
 };
 use dfs_common::checksum::Sha256State;
 use dfs_common::codec::{self, CodecError};
 use dfs_common::ids::{BlockId, ClusterId, FileId, NodeId, RequestId};
-use serde::de::DeserializeOwned;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex};
@@ -975,7 +974,7 @@ fn decode_small(out: &mut Loaded, k: &[u8], v: &[u8]) -> Result<()> {
 }
 
 /// A stored record of one of the two kinds there are millions of, decoded
-/// as `I` and `B` (the stored forms, or a start's: `crate::records::InodeRecordIn`).
+/// as `I` and `B` (the stored forms, or a start's: [`decode_start`]).
 pub enum Large<I = InodeRecord, B = BlockMeta> {
     Inode(InodeId, I),
     Block(BlockId, B),
@@ -983,10 +982,7 @@ pub enum Large<I = InodeRecord, B = BlockMeta> {
 
 /// `k`/`v` decoded if it is an inode or a block record (`None`: another
 /// kind, for [`decode_into`]).
-pub fn decode_large<I: DeserializeOwned, B: DeserializeOwned>(
-    k: &[u8],
-    v: &[u8],
-) -> Result<Option<Large<I, B>>> {
+pub fn decode_large(k: &[u8], v: &[u8]) -> Result<Option<Large>> {
     if let Some(id) = k.strip_prefix(INODE) {
         let (id, rec) = decode_inode(id, v)?;
         Ok(Some(Large::Inode(id, rec)))
@@ -998,15 +994,34 @@ pub fn decode_large<I: DeserializeOwned, B: DeserializeOwned>(
     }
 }
 
-fn decode_inode<I: DeserializeOwned>(id: &[u8], v: &[u8]) -> Result<(InodeId, I)> {
+fn decode_inode(id: &[u8], v: &[u8]) -> Result<(InodeId, InodeRecord)> {
     Ok((id_u64(id)?, codec::decode(v).map_err(codec_err)?))
 }
 
-fn decode_block<B: DeserializeOwned>(id: &[u8], v: &[u8]) -> Result<(BlockId, B)> {
+fn decode_block(id: &[u8], v: &[u8]) -> Result<(BlockId, BlockMeta)> {
     Ok((
         BlockId::from_bytes(id_16(id)?),
         codec::decode(v).map_err(codec_err)?,
     ))
+}
+
+/// [`decode_large`] into a start's forms, by their hand decoders (see
+/// [`InodeRecordIn::decode`]).
+pub fn decode_start(k: &[u8], v: &[u8]) -> Result<Option<Large<InodeRecordIn, BlockMetaIn>>> {
+    let bad = |what: &str, e: String| {
+        NamenodeError::Internal(format!(
+            "metadata store: {what} record does not decode: {e}"
+        ))
+    };
+    if let Some(id) = k.strip_prefix(INODE) {
+        let rec = InodeRecordIn::decode(v).map_err(|e| bad("an inode", e))?;
+        Ok(Some(Large::Inode(id_u64(id)?, rec)))
+    } else if let Some(id) = k.strip_prefix(BLOCK) {
+        let meta = BlockMetaIn::decode(v).map_err(|e| bad("a block", e))?;
+        Ok(Some(Large::Block(BlockId::from_bytes(id_16(id)?), meta)))
+    } else {
+        Ok(None)
+    }
 }
 
 fn id_u64(b: &[u8]) -> Result<u64> {
