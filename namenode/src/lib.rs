@@ -77,6 +77,7 @@
 pub mod api;
 pub mod auth;
 pub mod blocks;
+pub mod bulk_index;
 pub mod checkpoint;
 pub mod commands;
 pub mod config;

@@ -350,11 +350,13 @@ impl BlockMap {
         let mut last = None;
         for (id, meta) in records {
             if last.is_some_and(|l| id <= l) {
+                map.slab.index_deferred();
                 map.take(&id);
             }
             last = Some(id);
-            map.put_new(id, meta);
+            map.put_new(id, meta, true);
         }
+        map.slab.index_deferred();
         map
     }
 
@@ -655,11 +657,12 @@ impl BlockMap {
     /// Adds or replaces a block in memory, keeping index and counters.
     fn set(&mut self, id: BlockId, meta: BlockMeta) {
         self.take(&id);
-        self.put_new(id, meta.into());
+        self.put_new(id, meta.into(), false);
     }
 
-    /// [`BlockMap::set`] of a block not in the map.
-    fn put_new(&mut self, id: BlockId, meta: BlockMetaIn) {
+    /// [`BlockMap::set`] of a block not in the map; `deferred`: indexed
+    /// later ([`Slab::push_deferred`], a load's).
+    fn put_new(&mut self, id: BlockId, meta: BlockMetaIn, deferred: bool) {
         let mut e = Entry::new(id);
         e.len = meta.len;
         if let Some(sha) = meta.sha256 {
@@ -686,7 +689,11 @@ impl BlockMap {
                 },
             );
         }
-        let slot = self.slab.push(e);
+        let slot = if deferred {
+            self.slab.push_deferred(e)
+        } else {
+            self.slab.push(e)
+        };
         for n in meta.replicas {
             self.push_replica(slot, n);
         }

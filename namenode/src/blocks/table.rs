@@ -129,6 +129,9 @@ pub(super) struct Slab {
     entries: Vec<Entry>,
     index: HashTable<Slot>,
     hasher: RandomState,
+    /// Entries a load pushed and the index does not hold yet, with their
+    /// hashes ([`Slab::push_deferred`]); empty outside a load.
+    deferred: Vec<(u64, Slot)>,
 }
 
 impl Slab {
@@ -156,6 +159,7 @@ impl Slab {
     }
 
     pub fn slot(&self, id: &BlockId) -> Option<Slot> {
+        debug_assert!(self.deferred.is_empty(), "a look before the index is whole");
         let entries = &self.entries;
         self.index
             .find(self.hasher.hash_one(id), |s| {
@@ -188,6 +192,31 @@ impl Slab {
         self.index
             .insert_unique(hash, slot, |s| hash_at(entries, hasher, *s));
         slot
+    }
+
+    /// [`Slab::push`] for a load: the entry goes in now, its index entry
+    /// with the others' at [`Slab::index_deferred`] (call it before any
+    /// look by id).
+    pub fn push_deferred(&mut self, e: Entry) -> Slot {
+        let slot = self.entries.len() as Slot;
+        self.deferred.push((self.hasher.hash_one(e.id), slot));
+        self.entries.push(e);
+        slot
+    }
+
+    /// Indexes what [`Slab::push_deferred`] put in: all at once into an
+    /// empty index ([`crate::bulk_index`]), else one by one.
+    pub fn index_deferred(&mut self) {
+        let slots = std::mem::take(&mut self.deferred);
+        let (entries, hasher) = (&self.entries, &self.hasher);
+        let rehash = |s: &Slot| hash_at(entries, hasher, *s);
+        if self.index.is_empty() {
+            crate::bulk_index::fill(&mut self.index, slots, rehash);
+        } else {
+            for (hash, slot) in slots {
+                self.index.insert_unique(hash, slot, rehash);
+            }
+        }
     }
 
     /// Removes the entry at `slot`. The last entry moves into its place:

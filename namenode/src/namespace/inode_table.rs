@@ -82,23 +82,35 @@ impl InodeTable {
         None
     }
 
-    /// [`InodeTable::insert`] for a load into an empty table, whose ids
-    /// come in ascending order: an id above `top` (the largest this load
-    /// added so far) cannot be in the table yet and needs no look (a random
-    /// read of the index per inode).
-    pub fn insert_loaded(
-        &mut self,
-        id: InodeId,
-        inode: Inode,
-        top: &mut Option<InodeId>,
-    ) -> Option<Inode> {
-        let above = top.is_none_or(|t| id > t);
-        *top = (*top).max(Some(id));
-        if above {
-            self.push_new(id, inode);
-            return None;
+    /// A table of a load's inodes, which come in ascending id order (about
+    /// `n` of them). While they do, each goes in with no look for one to
+    /// replace, and the index is built once at the end
+    /// ([`crate::bulk_index`]); from an id out of order on (records the log
+    /// added after a base's), one [`InodeTable::insert`] at a time.
+    pub fn from_loaded(n: usize, inodes: impl IntoIterator<Item = (InodeId, Inode)>) -> Self {
+        let mut t = InodeTable {
+            ids: Vec::with_capacity(n),
+            inodes: Vec::with_capacity(n),
+            ..Default::default()
+        };
+        let mut slots = Vec::with_capacity(n);
+        let mut inodes = inodes.into_iter();
+        let mut rest = None;
+        for (id, inode) in inodes.by_ref() {
+            if t.ids.last().is_some_and(|last| id <= *last) {
+                rest = Some((id, inode));
+                break;
+            }
+            slots.push((t.hasher.hash_one(id), t.ids.len() as Slot));
+            t.ids.push(id);
+            t.inodes.push(inode);
         }
-        self.insert(id, inode)
+        let (ids, hasher) = (&t.ids, &t.hasher);
+        crate::bulk_index::fill(&mut t.index, slots, |s| hash_at(ids, hasher, *s));
+        for (id, inode) in rest.into_iter().chain(inodes) {
+            t.insert(id, inode);
+        }
+        t
     }
 
     /// Adds `inode` under `id`, which is not in the table.
@@ -194,25 +206,29 @@ mod tests {
         Inode::from_record(InodeRecord::new_dir(1, name, 0), names)
     }
 
-    /// A load's inserts, in order or not, ids again or not: as a map.
+    /// A load's inodes, in order, then out of order and again: as a map
+    /// (the last of an id wins), every inode found by its id.
     #[test]
-    fn loaded_inserts_behave_as_a_map() {
+    fn a_loaded_table_behaves_as_a_map() {
         let mut names = Names::default();
-        let mut t = InodeTable::default();
-        let mut model: HashMap<InodeId, String> = HashMap::new();
-        let mut top = None;
-        for (step, id) in [1u64, 2, 5, 9, 3, 9, 10, 4, 11, 11, 7, 12]
-            .into_iter()
-            .enumerate()
-        {
-            let name = format!("n{step}");
-            let old = t
-                .insert_loaded(id, dir(&name, &mut names), &mut top)
-                .map(|i| i.name.to_string());
-            assert_eq!(old, model.insert(id, name), "step {step}, id {id}");
+        for ids in [
+            vec![],
+            vec![4u64],
+            vec![1, 2, 5, 9, 3, 9, 10, 4, 11, 11, 7, 12],
+        ] {
+            let mut model: HashMap<InodeId, String> = HashMap::new();
+            let mut loaded = Vec::new();
+            for (step, id) in ids.iter().enumerate() {
+                model.insert(*id, format!("n{step}"));
+                loaded.push((*id, dir(&format!("n{step}"), &mut names)));
+            }
+            let t = InodeTable::from_loaded(ids.len(), loaded);
+            assert!(t.index_is_exact(), "{ids:?}");
+            assert_eq!(t.len(), model.len());
+            for (id, name) in &model {
+                assert_eq!(t.get(id).map(|i| i.name.as_str()), Some(name.as_str()));
+            }
         }
-        assert!(t.index_is_exact());
-        assert_eq!(t.len(), model.len());
     }
 
     /// Random inserts, replacements and removals against a `HashMap`.

@@ -152,8 +152,9 @@ impl Namespace {
         txn: &mut Txn,
     ) -> (Self, Vec<(InodeId, Sha256Digest)>) {
         let inodes = inodes.into_iter();
+        let expected = inodes.size_hint().0;
         let mut ns = Namespace {
-            inodes: inode_table::InodeTable::with_capacity(inodes.size_hint().0),
+            inodes: inode_table::InodeTable::default(),
             names: Names::default(),
             next_inode: loaded
                 .next_inode
@@ -176,18 +177,19 @@ impl Namespace {
         // Children by parent, gathered while the records go in.
         let mut by_parent: HashMap<InodeId, Vec<InodeId>, foldhash::fast::RandomState> =
             HashMap::default();
-        let mut top = None;
-        for (id, record) in inodes {
-            ns.next_inode = ns.next_inode.max(id.saturating_add(1));
+        let (names, next_inode) = (&mut ns.names, &mut ns.next_inode);
+        let built = inodes.map(|(id, record)| {
+            *next_inode = (*next_inode).max(id.saturating_add(1));
             if id != ROOT_ID {
                 by_parent.entry(record.parent).or_default().push(id);
             }
-            let (inode, sha) = Inode::from_record_unsettled(record, &mut ns.names);
+            let (inode, sha) = Inode::from_record_unsettled(record, names);
             if let Some(sha) = sha {
                 digests.push((id, sha));
             }
-            ns.inodes.insert_loaded(id, inode, &mut top);
-        }
+            (id, inode)
+        });
+        ns.inodes = inode_table::InodeTable::from_loaded(expected, built);
         if !ns.inodes.get(&ROOT_ID).is_some_and(|i| i.is_dir()) {
             log::warn!("metadata has no root directory; creating /");
             ns.install_root(now_ms, txn);
