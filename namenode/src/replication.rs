@@ -235,12 +235,13 @@ impl ReplicationQueues {
         // the unhealthy ones are kept.
         let walk = |k: usize| -> Vec<(BlockId, BlockHealth)> {
             let mut unhealthy = Vec::new();
+            let mut at = 0;
             ns.blocks().for_each_committed(
                 k,
                 parts,
                 |n| view.class(n),
                 |id, inode, classes, corrupt| {
-                    let Some(expected) = ns.file_replication(inode) else {
+                    let Some(expected) = ns.file_replication_near(inode, &mut at) else {
                         return;
                     };
                     let h =

@@ -65,6 +65,20 @@ impl InodeTable {
         self.slot(*id).and_then(|s| self.inodes.get(s))
     }
 
+    /// [`InodeTable::get`] along a walk that meets ids in about table
+    /// order (a walk of the blocks, whose owners mostly come in the order
+    /// they were made): the few slots from `at` on are tried before the
+    /// index, and `at` moves to where `id` was.
+    pub fn get_near(&self, id: &InodeId, at: &mut usize) -> Option<&Inode> {
+        let mut near = self.ids.get(*at..).unwrap_or_default().iter().take(4);
+        let slot = match near.position(|i| i == id) {
+            Some(k) => *at + k,
+            None => self.slot(*id)?,
+        };
+        *at = slot;
+        self.inodes.get(slot)
+    }
+
     pub fn get_mut(&mut self, id: &InodeId) -> Option<&mut Inode> {
         self.slot(*id).and_then(|s| self.inodes.get_mut(s))
     }
@@ -227,6 +241,35 @@ mod tests {
             assert_eq!(t.len(), model.len());
             for (id, name) in &model {
                 assert_eq!(t.get(id).map(|i| i.name.as_str()), Some(name.as_str()));
+            }
+        }
+    }
+
+    /// A look along a walk finds what a plain look finds, wherever the
+    /// walk's place is (past the end too), and moves the place to it.
+    #[test]
+    fn a_look_near_finds_what_a_look_finds() {
+        let mut names = Names::default();
+        let ids: Vec<InodeId> = (0..50u64).map(|i| i * 3 + 1).collect();
+        let t = InodeTable::from_loaded(
+            ids.len(),
+            ids.iter()
+                .map(|id| (*id, dir(&format!("n{id}"), &mut names))),
+        );
+        for id in 0..160u64 {
+            for start in [0usize, 5, 48, 49, 50, 1000] {
+                let mut at = start;
+                let near = t.get_near(&id, &mut at).map(|i| i.name.to_string());
+                assert_eq!(
+                    near,
+                    t.get(&id).map(|i| i.name.to_string()),
+                    "{id} from {start}"
+                );
+                if near.is_some() {
+                    assert_eq!(t.ids[at], id);
+                } else {
+                    assert_eq!(at, start);
+                }
             }
         }
     }

@@ -107,6 +107,15 @@ impl Namespace {
             .map(|f| f.replication)
     }
 
+    /// [`Self::file_replication`] along a walk of the blocks (see
+    /// `InodeTable::get_near`; `at` starts at 0).
+    pub fn file_replication_near(&self, ino: InodeId, at: &mut usize) -> Option<u16> {
+        self.inodes
+            .get_near(&ino, at)
+            .and_then(|i| i.file())
+            .map(|f| f.replication)
+    }
+
     /// The replica counts of block `id` against `view`.
     pub fn replica_counts(&self, id: &BlockId, view: &NodeView) -> ReplicaCounts {
         let corrupt = self.blocks.corrupt_of(id).map_or(0, |m| m.len());
