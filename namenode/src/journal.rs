@@ -343,14 +343,15 @@ pub struct Replayed {
     pub bytes: u64,
 }
 
-/// Adds the frames after `after` of `segments` to `overlay`. With
+/// Hands the frames after `after` of `segments` to `apply`, in order
+/// (`|w| overlay.apply(w)` to lay them over a base). With
 /// `repair`, a torn frame at the end of the last segment is cut off (the
 /// file truncated and synced); otherwise it is an error (segments read
 /// while serving were sealed whole).
 pub fn replay(
     segments: &[NumberedFile],
     after: u64,
-    overlay: &mut Overlay,
+    mut apply: impl FnMut(Vec<Write>),
     repair: bool,
 ) -> Result<Replayed> {
     let mut last = after;
@@ -370,7 +371,7 @@ pub fn replay(
                     )));
                 }
                 last = lsn;
-                overlay.apply(writes);
+                apply(writes);
                 Ok(())
             },
             &seg.path,
@@ -798,7 +799,7 @@ mod tests {
         drop(seg);
         let segments = list(dir.path()).unwrap().segments;
         let mut overlay = Overlay::default();
-        let r = replay(&segments, 0, &mut overlay, false).unwrap();
+        let r = replay(&segments, 0, |w| overlay.apply(w), false).unwrap();
         assert_eq!((r.last, r.bytes), (30, written));
         assert_eq!(overlay.map.len(), 30);
     }

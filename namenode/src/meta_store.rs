@@ -539,7 +539,7 @@ fn sealed_state(
     };
     let after = base.as_ref().map_or(0, |b| b.lsn);
     let mut overlay = Overlay::default();
-    let replayed = journal::replay(&sealed, after, &mut overlay, false)?;
+    let replayed = journal::replay(&sealed, after, |w| overlay.apply(w), false)?;
     if replayed.last != upto {
         return Err(NamenodeError::Internal(format!(
             "metadata journal: the sealed segments end at group {} where the committer sealed {upto}",
@@ -673,9 +673,10 @@ impl MetaStore {
             })?;
         }
         let after = listing.base.as_ref().map_or(0, |b| b.lsn);
-        // Read once here to find the next group and cut a torn tail; the
-        // load reads them again (they are at most a few hundred MiB).
-        let replayed = journal::replay(&listing.segments, after, &mut Overlay::default(), true)?;
+        // Read once here to find the next group and cut a torn tail, the
+        // records dropped as they come; the load reads them again (they are
+        // at most a few hundred MiB, but for a crash before a fold).
+        let replayed = journal::replay(&listing.segments, after, drop, true)?;
         // Segments wholly covered by the base (a crash before they were
         // removed) and empty ones (a torn first frame cut off) go now.
         let mut sealed = Vec::new();
