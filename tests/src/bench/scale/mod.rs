@@ -356,13 +356,12 @@ async fn run_probe(
             }));
         }
     }
-    let prober = tokio::spawn({
-        let (url, stop) = (url.to_string(), stop.clone());
-        async move { probe::probe(&url, PROBE_EVERY, stop).await }
-    });
+    let prober = probe::spawn(url, PROBE_EVERY, stop.clone());
     tokio::time::sleep(dur).await;
     stop.store(true, Ordering::Relaxed);
-    let samples = prober.await?;
+    let samples = tokio::task::spawn_blocking(move || prober.join())
+        .await?
+        .map_err(|_| anyhow::anyhow!("the prober's thread panicked"))?;
     for t in tasks {
         t.await??;
     }

@@ -12,6 +12,23 @@ pub const ENDPOINTS: [&str; 3] = ["/health", "/metrics", "/api/v1/summary"];
 /// Each endpoint's latencies, in milliseconds, in the order probed.
 pub type Samples = Vec<(&'static str, Vec<f64>)>;
 
+/// [`probe`] on a thread of its own with its own runtime, so that what it
+/// times is the namenode's answer, not its turn among the bench's writer
+/// tasks (sharing their runtime added their polls to its latencies).
+pub fn spawn(
+    url: &str,
+    every: Duration,
+    stop: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<Result<Samples>> {
+    let url = url.to_string();
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+            .block_on(probe(&url, every, stop))
+    })
+}
+
 /// GETs every endpoint of [`ENDPOINTS`] in turn, then waits `every`, until
 /// `stop`. An answer other than 200 is an error.
 pub async fn probe(url: &str, every: Duration, stop: Arc<AtomicBool>) -> Result<Samples> {
