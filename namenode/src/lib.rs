@@ -192,18 +192,17 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// HTTP worker threads. No handler blocks its thread on the namespace
-/// lock (async calls wait for their turn, `Namesystem::lock_async`;
-/// synchronous reads run on the blocking pool, `api::off_worker`), but a
-/// worker does run its own calls' in-memory changes: at least
-/// [`MIN_HANDLER_THREADS`] (HDFS's `dfs.namenode.handler.count` is 10).
+/// HTTP worker threads: one per core. No handler blocks its thread on the
+/// namespace lock (changes wait for their turn asynchronously,
+/// `Namesystem::lock_async`; reads that find the namespace busy, and full
+/// block reports, run on the blocking pool), so more workers than cores
+/// only add switches between them: with 8 on 2 cores, 16 clients' `stat`,
+/// `mkdir` and `rename` ran 10-20 % slower than with 2, and the p99 of
+/// `/health` under 16 writers was no better (docs/BENCHMARKS.md, ninth
+/// session of issue 17).
 fn handler_threads() -> usize {
-    std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .max(MIN_HANDLER_THREADS)
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
-
-const MIN_HANDLER_THREADS: usize = 8;
 
 /// How this process reaches itself (the seed endpoints relay through the
 /// native protocol): the listening address, with a wildcard host replaced

@@ -8,6 +8,7 @@
 //! `block_received` and `bad_block` → an empty `HeartbeatReply` (the
 //! deletions they cause are queued and leave with the next heartbeat).
 use super::error::ApiError;
+use crate::error::NamenodeError;
 use crate::namesystem::Namesystem;
 use actix_web::{web, HttpResponse};
 use dfs_common::codec::{self, MAX_MESSAGE_BYTES};
@@ -61,7 +62,17 @@ async fn heartbeat(ns: Ns, body: web::Bytes) -> Result<HttpResponse, ApiError> {
 
 async fn block_report(ns: Ns, body: web::Bytes) -> Result<HttpResponse, ApiError> {
     let r: BlockReport = decode(&body, "BlockReport")?;
-    ns.block_report(&r).await?;
+    // A full report settles every replica of the node under the namespace
+    // lock (a second or more at millions of blocks): on the blocking pool,
+    // so that the HTTP worker's other connections (a `/health` probe, a
+    // client's `stat`) are not held up with it. Its waits need no timer or
+    // I/O driver (the namespace's turn, the commit's answer), so the worker
+    // runtime's handle can run it there.
+    let ns = ns.into_inner();
+    let rt = tokio::runtime::Handle::current();
+    web::block(move || rt.block_on(ns.block_report(&r)))
+        .await
+        .map_err(|e| NamenodeError::Internal(format!("a block report's task failed: {e}")))??;
     reply(&HeartbeatReply::default())
 }
 
