@@ -46,8 +46,9 @@ use crate::storage::storage_report;
 use dfs_common::codec;
 use dfs_common::ids::BlockId;
 use dfs_common::proto::datanode::{
-    BadBlockReport, BlockReport, Command, Heartbeat, HeartbeatReply, IncrementalBlockReport,
-    RegisterRequest, RegisterResponse, ReportedBlock, INTERNAL_PREFIX,
+    BadBlockReport, BlockReport, Command, FilesystemReport, Heartbeat, HeartbeatReply,
+    IncrementalBlockReport, RegisterRequest, RegisterResponse, ReportedBlock, StorageReport,
+    INTERNAL_PREFIX,
 };
 use dfs_common::proto::DatanodeInfo;
 use serde::de::DeserializeOwned;
@@ -192,7 +193,25 @@ impl NamenodeLink {
             loop {
                 tokio::select! {
                     _ = cancel.cancelled() => break 'register,
-                    _ = heartbeat.tick() => match cancellable(&cancel, rpc.heartbeat()).await {
+                    _ = heartbeat.tick() => {
+                        // The figure first, then every replica event up to
+                        // it, then the figure: the namenode then counts a new
+                        // replica's bytes once, as scheduled for this node
+                        // until its report, in the figure after it, never as
+                        // both (a nearly full node refused writes it had
+                        // room for while a report waited for its batch).
+                        let storage = storage_report(&rpc.node.store).await;
+                        while let Ok(event) = events.try_recv() {
+                            pending.push(event);
+                        }
+                        if !pending.is_empty() {
+                            match flush_pending(&rpc, &cancel, &mut pending, &mut flush_at).await {
+                                Flow::Stop => break 'register,
+                                Flow::Register => continue 'register,
+                                Flow::Go => {}
+                            }
+                        }
+                        match cancellable(&cancel, rpc.heartbeat(storage)).await {
                         None => break 'register,
                         Some(Ok(reply)) => {
                             if failures > 0 {
@@ -222,7 +241,7 @@ impl NamenodeLink {
                                 log::warn!("heartbeat failed ({failures} in a row): {e}");
                             }
                         }
-                    },
+                    }},
                     _ = block_report.tick() => {
                         match cancellable(&cancel, rpc.block_report()).await {
                             None => break 'register,
@@ -242,14 +261,10 @@ impl NamenodeLink {
                         while let Ok(event) = events.try_recv() {
                             pending.push(event);
                         }
-                        match cancellable(&cancel, rpc.flush(&mut pending)).await {
-                            None => break 'register,
-                            Some(Ok(())) => flush_at = None,
-                            Some(Err(LinkError::UnknownNode)) => continue 'register,
-                            Some(Err(e)) => {
-                                log::warn!("incremental block report failed (will retry): {e}");
-                                flush_at = Some(Instant::now() + REPORT_RETRY);
-                            }
+                        match flush_pending(&rpc, &cancel, &mut pending, &mut flush_at).await {
+                            Flow::Stop => break 'register,
+                            Flow::Register => continue 'register,
+                            Flow::Go => {}
                         }
                     }
                 }
@@ -268,6 +283,38 @@ impl NamenodeLink {
         }
         commands.shutdown().await;
         log::info!("namenode link stopped");
+    }
+}
+
+/// What the link's loop does next.
+enum Flow {
+    /// Shutting down.
+    Stop,
+    /// The namenode does not know this node.
+    Register,
+    Go,
+}
+
+/// Sends the queued replica events; on a failure they stay queued and the
+/// next try is set in `flush_at`.
+async fn flush_pending(
+    rpc: &Rpc,
+    cancel: &CancellationToken,
+    pending: &mut Pending,
+    flush_at: &mut Option<Instant>,
+) -> Flow {
+    match cancellable(cancel, rpc.flush(pending)).await {
+        None => Flow::Stop,
+        Some(Ok(())) => {
+            *flush_at = None;
+            Flow::Go
+        }
+        Some(Err(LinkError::UnknownNode)) => Flow::Register,
+        Some(Err(e)) => {
+            log::warn!("incremental block report failed (will retry): {e}");
+            *flush_at = Some(Instant::now() + REPORT_RETRY);
+            Flow::Go
+        }
     }
 }
 
@@ -358,8 +405,11 @@ impl Rpc {
         }
     }
 
-    async fn heartbeat(&self) -> Result<HeartbeatReply, LinkError> {
-        let (storage, filesystem) = storage_report(&self.node.store).await;
+    /// A heartbeat carrying `(storage, filesystem)` ([`storage_report`]).
+    async fn heartbeat(
+        &self,
+        (storage, filesystem): (StorageReport, Option<FilesystemReport>),
+    ) -> Result<HeartbeatReply, LinkError> {
         let mut hb = Heartbeat {
             node_id: self.node.id,
             storage,

@@ -290,8 +290,8 @@ impl DatanodeManager {
         }
     }
 
-    /// `node` reported these blocks stored: their room is in its own
-    /// figures from now on.
+    /// `node` reported these blocks stored (their room is in its own
+    /// figures from now on), or gone or bad (they will not arrive).
     pub fn received(&self, node: &NodeId, blocks: impl IntoIterator<Item = BlockId>) {
         if let Some(d) = self.lock().get_mut(node) {
             for b in blocks {

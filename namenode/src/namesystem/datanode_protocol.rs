@@ -222,8 +222,17 @@ impl Namesystem {
         }
         let now = Instant::now();
         self.datanodes.touch(&r.node_id, now);
-        self.datanodes
-            .received(&r.node_id, r.received.iter().map(|b| b.id));
+        // A replica reported gone may never be reported received (the
+        // datanode coalesces a received-then-deleted replica into the
+        // deletion): its room was counted as scheduled all the same, and
+        // would stay counted until the reservation's TTL.
+        self.datanodes.received(
+            &r.node_id,
+            r.received
+                .iter()
+                .map(|b| b.id)
+                .chain(r.deleted.iter().copied()),
+        );
         let node = r.node_id;
         self.mutate(|ns, txn, dels| {
             let d = ns.on_incremental_report(node, &r.received, &r.deleted, now, txn);
@@ -242,6 +251,8 @@ impl Namesystem {
             r.block_id,
             r.reason
         );
+        // Quarantined, so no longer arriving (see `block_received`).
+        self.datanodes.received(&r.node_id, [r.block_id]);
         let reason = format!("datanode: {}", r.reason);
         self.mutate(|ns, txn, _| Ok(ns.mark_corrupt(r.block_id, r.node_id, &reason, txn)))
             .await?;

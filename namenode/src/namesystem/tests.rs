@@ -1165,3 +1165,46 @@ async fn change_times_count_every_change() {
     assert!(after.durable_wait_us > before.durable_wait_us);
     assert!(after.queued_us >= before.queued_us && after.locked_us >= before.locked_us);
 }
+
+/// The room a placement scheduled on a node comes back when the node reports
+/// the replica deleted or bad without ever reporting it received (a datanode
+/// coalesces received-then-deleted into the deletion): it used to stay
+/// taken for the reservation's TTL, ten minutes, and a nearly full node
+/// refused writes it had room for.
+#[tokio::test]
+async fn scheduled_room_is_released_by_a_deletion_or_a_bad_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(dir.path());
+    config.replication = 1;
+    let ns = Namesystem::open(config).await.unwrap();
+    let node = register(&ns, vec![]).await;
+    let placeable = |ns: &Namesystem| ns.datanodes().live(Instant::now())[0].available;
+    let full = placeable(&ns);
+    for how in ["deleted", "bad"] {
+        let c = ns.create(&create_req(&format!("/{how}"))).await.unwrap();
+        let b = ns
+            .add_block(&AddBlockRequest {
+                file_id: c.file_id,
+                exclude: vec![],
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            placeable(&ns),
+            full - 4096,
+            "{how}: the block's room is scheduled"
+        );
+        match how {
+            "deleted" => deleted(&ns, node, b.block_id).await,
+            _ => ns
+                .bad_block(&BadBlockReport {
+                    node_id: node,
+                    block_id: b.block_id,
+                    reason: "test".into(),
+                })
+                .await
+                .unwrap(),
+        }
+        assert_eq!(placeable(&ns), full, "{how}: the room is back");
+    }
+}
