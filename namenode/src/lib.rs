@@ -192,7 +192,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// HTTP worker threads: one per core. No handler blocks its thread on the
+/// HTTP worker threads: one per core, and at least two (a change that runs
+/// long on its worker, a recursive delete of a big tree, must not stall
+/// every connection of a one-core host). No handler blocks its thread on the
 /// namespace lock (changes wait for their turn asynchronously,
 /// `Namesystem::lock_async`; reads that find the namespace busy, and full
 /// block reports, run on the blocking pool), so more workers than cores
@@ -201,8 +203,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 /// `/health` under 16 writers was no better (docs/BENCHMARKS.md, ninth
 /// session of issue 17).
 fn handler_threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .max(MIN_HANDLER_THREADS)
 }
+
+const MIN_HANDLER_THREADS: usize = 2;
 
 /// How this process reaches itself (the seed endpoints relay through the
 /// native protocol): the listening address, with a wildcard host replaced

@@ -45,14 +45,7 @@ async fn register(ns: &Namesystem, blocks: Vec<ReportedBlock>) -> NodeId {
 }
 
 async fn put(ns: &Namesystem, path: &str, data: &[u8]) -> FileStatus {
-    let c = ns.create(&create_req(path)).await.unwrap();
-    let b = ns
-        .add_block(&AddBlockRequest {
-            file_id: c.file_id,
-            exclude: vec![],
-        })
-        .await
-        .unwrap();
+    let (c, b) = first_block(ns, path).await;
     ns.complete(&CompleteRequest {
         file_id: c.file_id,
         blocks: vec![CommittedBlock {
@@ -71,14 +64,20 @@ async fn put(ns: &Namesystem, path: &str, data: &[u8]) -> FileStatus {
 
 /// A file at `path` being written, with its first block allocated.
 async fn being_written(ns: &Namesystem, path: &str) -> FileId {
+    first_block(ns, path).await.0.file_id
+}
+
+/// Creates `path` and allocates its first block.
+async fn first_block(ns: &Namesystem, path: &str) -> (CreateResponse, LocatedBlock) {
     let c = ns.create(&create_req(path)).await.unwrap();
-    ns.add_block(&AddBlockRequest {
-        file_id: c.file_id,
-        exclude: vec![],
-    })
-    .await
-    .unwrap();
-    c.file_id
+    let b = ns
+        .add_block(&AddBlockRequest {
+            file_id: c.file_id,
+            exclude: vec![],
+        })
+        .await
+        .unwrap();
+    (c, b)
 }
 
 #[tokio::test]
@@ -440,14 +439,7 @@ async fn a_short_write_is_repaired_at_once() {
     let ns = Namesystem::open(test_config(dir.path())).await.unwrap();
     let a = register(&ns, vec![]).await;
     let b = register(&ns, vec![]).await;
-    let c = ns.create(&create_req("/f")).await.unwrap();
-    let lb = ns
-        .add_block(&AddBlockRequest {
-            file_id: c.file_id,
-            exclude: vec![],
-        })
-        .await
-        .unwrap();
+    let (c, lb) = first_block(&ns, "/f").await;
     let first = lb.replicas[0].id;
     let other = if first == a { b } else { a };
     ns.complete(&CompleteRequest {
@@ -582,14 +574,7 @@ async fn decommission_drains_then_recommission_trims() {
     assert_eq!(ns.summary().unwrap().decommissioned_datanodes, 1);
     // New blocks avoid it.
     for _ in 0..5 {
-        let c = ns.create(&create_req("/g")).await.unwrap();
-        let lb = ns
-            .add_block(&AddBlockRequest {
-                file_id: c.file_id,
-                exclude: vec![],
-            })
-            .await
-            .unwrap();
+        let (c, lb) = first_block(&ns, "/g").await;
         assert!(lb.replicas.iter().all(|r| r.id != leaving));
         ns.abandon_file(c.file_id).await.unwrap();
     }
@@ -633,15 +618,8 @@ async fn lease_expiry_abandons_and_deletes() {
     let dir = tempfile::tempdir().unwrap();
     let ns = Namesystem::open(test_config(dir.path())).await.unwrap();
     let a = register(&ns, vec![]).await;
-    let c = ns.create(&create_req("/w")).await.unwrap();
+    let (c, b) = first_block(&ns, "/w").await;
     assert_eq!(c.lease_renew_interval_ms, 20_000);
-    let b = ns
-        .add_block(&AddBlockRequest {
-            file_id: c.file_id,
-            exclude: vec![],
-        })
-        .await
-        .unwrap();
     assert_eq!(b.replicas.len(), 1, "one live node");
     tokio::time::advance(Duration::from_secs(30)).await;
     ns.renew_lease(c.file_id).await.unwrap();
@@ -1181,14 +1159,7 @@ async fn scheduled_room_is_released_by_a_deletion_or_a_bad_report() {
     let placeable = |ns: &Namesystem| ns.datanodes().live(Instant::now())[0].available;
     let full = placeable(&ns);
     for how in ["deleted", "bad"] {
-        let c = ns.create(&create_req(&format!("/{how}"))).await.unwrap();
-        let b = ns
-            .add_block(&AddBlockRequest {
-                file_id: c.file_id,
-                exclude: vec![],
-            })
-            .await
-            .unwrap();
+        let (_, b) = first_block(&ns, &format!("/{how}")).await;
         assert_eq!(
             placeable(&ns),
             full - 4096,
