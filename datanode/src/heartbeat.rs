@@ -201,47 +201,43 @@ impl NamenodeLink {
                         // both (a nearly full node refused writes it had
                         // room for while a report waited for its batch).
                         let storage = storage_report(&rpc.node.store).await;
-                        while let Ok(event) = events.try_recv() {
-                            pending.push(event);
-                        }
-                        if !pending.is_empty() {
-                            match flush_pending(&rpc, &cancel, &mut pending, &mut flush_at).await {
-                                Flow::Stop => break 'register,
-                                Flow::Register => continue 'register,
-                                Flow::Go => {}
-                            }
+                        match flush_pending(&rpc, &cancel, &mut pending, &mut events, &mut flush_at).await {
+                            Flow::Stop => break 'register,
+                            Flow::Register => continue 'register,
+                            Flow::Go => {}
                         }
                         match cancellable(&cancel, rpc.heartbeat(storage)).await {
-                        None => break 'register,
-                        Some(Ok(reply)) => {
-                            if failures > 0 {
-                                log::info!("namenode answers heartbeats again after {failures} failures; sending a full block report");
-                                failures = 0;
-                                block_report.reset_immediately();
-                            }
-                            let mut reregister = false;
-                            for command in reply.commands {
-                                match command {
-                                    Command::Reregister => reregister = true,
-                                    other => commands.execute(other),
+                            None => break 'register,
+                            Some(Ok(reply)) => {
+                                if failures > 0 {
+                                    log::info!("namenode answers heartbeats again after {failures} failures; sending a full block report");
+                                    failures = 0;
+                                    block_report.reset_immediately();
+                                }
+                                let mut reregister = false;
+                                for command in reply.commands {
+                                    match command {
+                                        Command::Reregister => reregister = true,
+                                        other => commands.execute(other),
+                                    }
+                                }
+                                if reregister {
+                                    log::info!("namenode asked this node to register again");
+                                    continue 'register;
                                 }
                             }
-                            if reregister {
-                                log::info!("namenode asked this node to register again");
+                            Some(Err(LinkError::UnknownNode)) => {
+                                log::info!("namenode does not know this node; registering again");
                                 continue 'register;
                             }
-                        }
-                        Some(Err(LinkError::UnknownNode)) => {
-                            log::info!("namenode does not know this node; registering again");
-                            continue 'register;
-                        }
-                        Some(Err(e)) => {
-                            failures += 1;
-                            if failures == 1 || failures.is_multiple_of(20) {
-                                log::warn!("heartbeat failed ({failures} in a row): {e}");
+                            Some(Err(e)) => {
+                                failures += 1;
+                                if failures == 1 || failures.is_multiple_of(20) {
+                                    log::warn!("heartbeat failed ({failures} in a row): {e}");
+                                }
                             }
                         }
-                    }},
+                    }
                     _ = block_report.tick() => {
                         match cancellable(&cancel, rpc.block_report()).await {
                             None => break 'register,
@@ -258,10 +254,7 @@ impl NamenodeLink {
                         flush_at.get_or_insert_with(|| Instant::now() + BATCH_DELAY);
                     }
                     _ = sleep_until(flush_at.unwrap_or_else(Instant::now)), if flush_at.is_some() => {
-                        while let Ok(event) = events.try_recv() {
-                            pending.push(event);
-                        }
-                        match flush_pending(&rpc, &cancel, &mut pending, &mut flush_at).await {
+                        match flush_pending(&rpc, &cancel, &mut pending, &mut events, &mut flush_at).await {
                             Flow::Stop => break 'register,
                             Flow::Register => continue 'register,
                             Flow::Go => {}
@@ -295,14 +288,22 @@ enum Flow {
     Go,
 }
 
-/// Sends the queued replica events; on a failure they stay queued and the
-/// next try is set in `flush_at`.
+/// Takes every replica event waiting in `events` and sends what is queued
+/// (nothing when nothing is); on a failure it stays queued and the next try
+/// is set in `flush_at`.
 async fn flush_pending(
     rpc: &Rpc,
     cancel: &CancellationToken,
     pending: &mut Pending,
+    events: &mut EventReceiver,
     flush_at: &mut Option<Instant>,
 ) -> Flow {
+    while let Ok(event) = events.try_recv() {
+        pending.push(event);
+    }
+    if pending.is_empty() {
+        return Flow::Go;
+    }
     match cancellable(cancel, rpc.flush(pending)).await {
         None => Flow::Stop,
         Some(Ok(())) => {
