@@ -44,12 +44,52 @@ pub fn write(
     cluster_id: ClusterId,
     out: impl Write,
 ) -> Result<Summary, CheckpointError> {
+    write_observed(store, cluster_id, out, |_, _| {})
+}
+
+/// [`write`], showing `observe` every record as it goes by (a Raft
+/// snapshot reads its position from its records). Blocking.
+pub fn write_observed(
+    store: &MetaStore,
+    cluster_id: ClusterId,
+    out: impl Write,
+    mut observe: impl FnMut(&[u8], &[u8]),
+) -> Result<Summary, CheckpointError> {
     let mut w = format::Writer::new(BufWriter::with_capacity(1 << 20, out), cluster_id, now_ms())?;
     store
-        .scan_consistent(|k, v| w.put(k, v))
+        .scan_consistent(|k, v| {
+            observe(k, v);
+            w.put(k, v)
+        })
         .map_err(|e| CheckpointError::Io(std::io::Error::other(e.to_string())))??;
     let (_, summary) = w.finish()?;
     Ok(summary)
+}
+
+/// Hands `put` the store records of the checkpoint `file`, which must be
+/// one this version wrote from a consistent scan (canonical order, no
+/// deletions: a Raft snapshot), with its `x/sizes`; the journal's other
+/// own records are left out. The trailer is checked at the end: a damaged
+/// file fails after handing over part of its records. Blocking.
+pub fn copy_records(
+    file: &Path,
+    put: &mut journal::Sink<'_, crate::NamenodeError>,
+) -> crate::error::Result<()> {
+    let bad = |e: CheckpointError| {
+        crate::NamenodeError::Internal(format!("snapshot {}: {e}", file.display()))
+    };
+    let input = fs::File::open(file).map_err(|e| bad(e.into()))?;
+    format::read(BufReader::with_capacity(1 << 20, input), |r| match r {
+        Record::Put(k, v) if Section::of(k).is_some() || k == SIZES => {
+            put(k, v).map_err(|e| CheckpointError::Io(std::io::Error::other(e.to_string())))
+        }
+        Record::Put(..) => Ok(()),
+        Record::Del(_) => Err(CheckpointError::Io(std::io::Error::other(
+            "a snapshot holds no deletions",
+        ))),
+    })
+    .map_err(bad)?;
+    Ok(())
 }
 
 /// Writes a checkpoint into `dir` under a name of its time, durably (see

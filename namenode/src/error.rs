@@ -7,7 +7,9 @@
 
 /// A domain error. The variant picks the HTTP status (see `api/error.rs`);
 /// the message is what the user reads.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Serializable: a command's failure is part of its outcome in the Raft
+/// log's responses (`crate::raft::Applied`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum NamenodeError {
     /// 404: no such file, directory, block or write in progress.
     #[error("{0}")]

@@ -94,6 +94,7 @@ pub mod migrate;
 pub mod namespace;
 pub mod namesystem;
 pub mod placement;
+pub mod raft;
 pub mod records;
 pub mod replication;
 pub mod replication_monitor;

@@ -24,6 +24,7 @@
 //! | `m/applied`            | u64: commands applied so far (the command log's last applied index) |
 //! | `m/cluster_id`         | `ClusterId` (made with the metadata) |
 //! | `m/restored`           | `u64` ms: restored from a checkpoint then; unknown replicas held until an operator decides |
+//! | `m/raft`               | the Raft log position the records hold (last applied log id, membership; encoded by `crate::raft`) |
 //!
 //! Invariants:
 //! - one logical change = one [`Txn`], queued with [`MetaStore::submit`]
@@ -70,6 +71,7 @@ const RETRY: &[u8] = b"r/";
 const OPERATOR_SAFE_MODE: &[u8] = b"m/operator_safe_mode";
 const CLUSTER_ID: &[u8] = b"m/cluster_id";
 const RESTORED: &[u8] = b"m/restored";
+const RAFT: &[u8] = b"m/raft";
 /// The single records above (`m/...`).
 const META: &[u8] = b"m/";
 
@@ -78,6 +80,11 @@ fn key(prefix: &[u8], id: &[u8]) -> Vec<u8> {
     k.extend_from_slice(prefix);
     k.extend_from_slice(id);
     k
+}
+
+/// Whether `k` is the record of the Raft log position the records hold.
+pub fn is_raft_position(k: &[u8]) -> bool {
+    k == RAFT
 }
 
 /// A retry cache entry: the client call and the kind of command.
@@ -111,6 +118,8 @@ pub struct Loaded {
     /// When the metadata was restored from a checkpoint (ms since the epoch),
     /// until an operator decided about the unknown replicas.
     pub restored: Option<u64>,
+    /// The Raft log position the records hold (`crate::raft` encodes it).
+    pub raft: Option<Vec<u8>>,
 }
 
 pub use crate::journal::Write;
@@ -235,6 +244,17 @@ impl Txn {
     }
     pub fn put_cluster_id(&mut self, id: ClusterId) {
         self.put(CLUSTER_ID.to_vec(), &id);
+    }
+    /// The Raft log position the records hold after this transaction.
+    pub fn put_raft(&mut self, position: &[u8]) {
+        self.writes.push((RAFT.to_vec(), Some(position.to_vec())));
+    }
+    /// Another transaction's writes after this one's.
+    pub fn extend(&mut self, mut other: Txn) {
+        if self.error.is_none() {
+            self.error = other.error.take();
+        }
+        self.writes.append(&mut other.writes);
     }
     pub fn put_restored(&mut self, at_ms: u64) {
         self.put(RESTORED.to_vec(), &at_ms);
@@ -640,13 +660,25 @@ impl MetaStore {
     /// journal's lock, moves a store of an earlier version (sled) into it
     /// once, cuts a torn frame off the log's end, and starts the threads.
     pub fn open(dir: &Path) -> Result<Self> {
+        Self::open_with(dir, true)
+    }
+
+    /// A journal under `dir` for records of another kind (the Raft log,
+    /// `crate::raft`): the same files, group commit and compaction, with
+    /// nothing of the namespace's history to move in.
+    pub fn open_plain(dir: &Path) -> Result<Self> {
+        Self::open_with(dir, false)
+    }
+
+    fn open_with(dir: &Path, namespace: bool) -> Result<Self> {
         let jdir = dir.join(journal::DIR);
         std::fs::create_dir_all(&jdir).map_err(|e| {
             NamenodeError::Internal(format!("cannot create data dir {}: {e}", jdir.display()))
         })?;
         let lock_file = take_lock(&jdir)?;
         let mut listing = journal::list(&jdir)?;
-        if listing.base.is_none() && listing.segments.is_empty() {
+        let fresh = listing.base.is_none() && listing.segments.is_empty();
+        if namespace && fresh {
             let layout = crate::migrate::Layout {
                 small: &[DATANODE, HASH_STATE, META, PENDING, RETRY],
                 inodes: INODE,
@@ -661,12 +693,14 @@ impl MetaStore {
             if crate::migrate::from_sled(dir, &jdir, &layout)? {
                 listing = journal::list(&jdir)?;
             }
-        } else {
+        } else if namespace {
             crate::migrate::warn_if_sled_left(dir);
         }
         // A startup image of an earlier version copies a store now folded
         // into the journal: never read again.
-        let _ = std::fs::remove_file(dir.join(LEGACY_IMAGE));
+        if namespace {
+            let _ = std::fs::remove_file(dir.join(LEGACY_IMAGE));
+        }
         for old in &listing.old_bases {
             std::fs::remove_file(&old.path).map_err(|e| {
                 NamenodeError::Internal(format!("cannot remove {}: {e}", old.path.display()))
@@ -874,6 +908,46 @@ impl MetaStore {
         }
     }
 
+    /// Replaces every record with those `fill` hands over, in canonical
+    /// order (a Raft snapshot being installed): a new base after every
+    /// group so far, then the old base and segments go. The caller makes
+    /// sure nothing is submitted meanwhile (it holds the namespace's turn):
+    /// a transaction queued during it would be laid over the new records.
+    /// Blocking.
+    pub fn replace(
+        &self,
+        fill: impl FnOnce(&mut journal::Sink<'_, NamenodeError>) -> Result<()>,
+    ) -> Result<()> {
+        let shared = &self.shared;
+        let _one = lock(&shared.maintenance);
+        let upto = seal(shared)?;
+        let cluster = *lock(&shared.cluster_id);
+        let (path, bytes) = journal::write_base(&shared.dir, upto, cluster, fill)?;
+        let (old_base, sealed) = {
+            let mut f = lock(&shared.files);
+            let old = (f.base.take(), std::mem::take(&mut f.sealed));
+            f.base = Some(NumberedFile {
+                lsn: upto,
+                path: path.clone(),
+            });
+            f.base_bytes = bytes;
+            f.log_bytes = 0;
+            old
+        };
+        for old in old_base.iter().chain(&sealed) {
+            // (A base of the same group was replaced by the rename.)
+            if old.path != path {
+                if let Err(e) = std::fs::remove_file(&old.path) {
+                    log::warn!(
+                        "metadata journal: cannot remove {}: {e}",
+                        old.path.display()
+                    );
+                }
+            }
+        }
+        journal::sync_dir(&shared.dir)
+    }
+
     /// Bytes the journal takes on disk (for `/metrics`).
     pub fn size_on_disk(&self) -> u64 {
         let f = lock(&self.shared.files);
@@ -970,6 +1044,8 @@ fn decode_small(out: &mut Loaded, k: &[u8], v: &[u8]) -> Result<()> {
         out.cluster_id = Some(codec::decode(v).map_err(codec_err)?);
     } else if k == RESTORED {
         out.restored = Some(codec::decode(v).map_err(codec_err)?);
+    } else if k == RAFT {
+        out.raft = Some(v.to_vec());
     }
     Ok(())
 }

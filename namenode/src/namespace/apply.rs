@@ -150,6 +150,13 @@ impl Namespace {
         txn.put_applied(self.applied);
     }
 
+    /// Records the Raft log position this state holds from now on (with
+    /// the changes of the entries that led there, in the same `txn`).
+    pub fn set_raft_position(&mut self, position: Vec<u8>, txn: &mut Txn) {
+        txn.put_raft(&position);
+        self.cluster.raft = Some(position);
+    }
+
     /// The replicated records beside the tree.
     pub fn cluster(&self) -> &super::cluster_state::ClusterState {
         &self.cluster

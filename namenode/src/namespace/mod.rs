@@ -166,6 +166,7 @@ impl Namespace {
                 datanodes: loaded.datanodes.into_iter().collect(),
                 restored: loaded.restored,
                 operator_safe_mode: loaded.operator_safe_mode,
+                raft: loaded.raft,
             },
             pending: HashMap::new(),
             pending_by_path: HashMap::new(),
@@ -270,6 +271,9 @@ impl Namespace {
         txn.put_operator_safe_mode(self.cluster.operator_safe_mode);
         if let Some(at) = self.cluster.restored {
             txn.put_restored(at);
+        }
+        if let Some(p) = &self.cluster.raft {
+            txn.put_raft(p);
         }
         for (node, rec) in &self.cluster.datanodes {
             txn.put_datanode(*node, rec);

@@ -54,7 +54,7 @@ impl Namesystem {
         Ok(RegisterResponse {
             heartbeat_interval_ms: self.config.heartbeat_interval.as_millis() as u64,
             block_report_interval_ms: self.config.block_report_interval.as_millis() as u64,
-            cluster_id: self.cluster_id,
+            cluster_id: self.cluster_id(),
         })
     }
 
@@ -63,11 +63,11 @@ impl Namesystem {
     fn check_cluster(&self, req: &RegisterRequest, now: Instant) -> Result<()> {
         let mut refused = self.refused.lock().unwrap_or_else(|e| e.into_inner());
         match req.cluster_id {
-            Some(theirs) if theirs != self.cluster_id => {
+            Some(theirs) if theirs != self.cluster_id() => {
                 let message = dfs_common::proto::datanode::cluster_mismatch_message(
                     &theirs,
                     &format!("http://{}", self.config.listen),
-                    &self.cluster_id,
+                    &self.cluster_id(),
                 );
                 let r = refused.entry(req.node.id).or_insert_with(|| Refusal {
                     addr: req.node.addr.clone(),

@@ -9,8 +9,9 @@
 //! ([`Namesystem::mutate`]); the operations live beside it by job: `names`
 //! (the namespace), `write` (uploads and leases), `reads`,
 //! `datanode_protocol` (what datanodes send), `admin` (periodic and operator
-//! work: dead nodes, safe mode, the replication tick, decommissioning) and
-//! `views` (summary, reports, fsck).
+//! work: dead nodes, safe mode, the replication tick, decommissioning),
+//! `views` (summary, reports, fsck) and `replicated` (what the Raft state
+//! machine calls: committed entries, a snapshot's records).
 //!
 //! A change to the namespace is a [`Command`] (see [`crate::commands`]):
 //! the namesystem decides its non-deterministic inputs (the clock, new file
@@ -130,8 +131,9 @@ pub struct Namesystem {
     ns: RwLock<Namespace>,
     /// The queue for `ns` of async callers (see [`Namesystem::lock_async`]).
     turn: tokio::sync::Mutex<()>,
-    /// Made with the metadata; datanodes of another cluster are refused.
-    cluster_id: ClusterId,
+    /// Made with the metadata (or taken from the Raft group's snapshot);
+    /// datanodes of another cluster are refused.
+    cluster_id: Mutex<ClusterId>,
     refused: Mutex<HashMap<NodeId, Refusal>>,
     repl: Mutex<ReplicationQueues>,
     /// What the operators' endpoints read without the two locks above
@@ -223,7 +225,7 @@ impl Namesystem {
         let this = Namesystem {
             ns: RwLock::new(ns),
             turn: tokio::sync::Mutex::new(()),
-            cluster_id,
+            cluster_id: Mutex::new(cluster_id),
             refused: Mutex::new(HashMap::new()),
             repl: Mutex::new(repl),
             published: views::Board::default(),
@@ -263,7 +265,11 @@ impl Namesystem {
     }
 
     pub fn cluster_id(&self) -> ClusterId {
-        self.cluster_id
+        *self.cluster_id.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn set_cluster_id(&self, id: ClusterId) {
+        *self.cluster_id.lock().unwrap_or_else(|e| e.into_inner()) = id;
     }
 
     pub(crate) fn store(&self) -> &MetaStore {
@@ -354,12 +360,7 @@ impl Namesystem {
         ack: Ack,
         op: impl FnOnce(&mut Namespace, &mut Txn, &mut Deletions) -> Result<T>,
     ) -> Result<T> {
-        if self.failed.load(Ordering::Acquire) {
-            return Err(NamenodeError::Internal(
-                "the metadata store failed earlier; refusing changes until the namenode restarts"
-                    .into(),
-            ));
-        }
+        self.check_not_failed()?;
         let mut dels = Deletions::new();
         let asked = std::time::Instant::now();
         let locked;
@@ -461,6 +462,17 @@ impl Namesystem {
         Ok(out)
     }
 
+    /// Refuses changes once the store failed (see the module doc).
+    fn check_not_failed(&self) -> Result<()> {
+        if self.failed.load(Ordering::Acquire) {
+            return Err(NamenodeError::Internal(
+                "the metadata store failed earlier; refusing changes until the namenode restarts"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
     fn fail(&self, e: &NamenodeError) {
         log::error!("metadata store failure, refusing further changes: {e}");
         self.failed.store(true, Ordering::Release);
@@ -531,6 +543,7 @@ mod admin;
 mod datanode_protocol;
 mod names;
 mod reads;
+mod replicated;
 mod timing;
 mod views;
 mod write;

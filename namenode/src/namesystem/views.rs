@@ -201,7 +201,7 @@ impl Namesystem {
             corrupt_blocks: c.corrupt_blocks,
             corrupt_replicas: c.corrupt_replicas,
             replication: p.replication.clone(),
-            cluster_id: self.cluster_id.to_string(),
+            cluster_id: self.cluster_id().to_string(),
             unknown_replicas: p.unknown_replicas.clone(),
             refused_datanodes: self.refused_datanodes(now),
         }

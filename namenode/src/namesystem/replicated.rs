@@ -1,0 +1,124 @@
+//! The namesystem as the Raft state machine sees it (`crate::raft`):
+//! committed entries applied in order, the log position the state holds,
+//! and a snapshot's records replacing everything.
+use super::*;
+use std::sync::Arc;
+
+impl Namesystem {
+    /// The Raft log position the state holds (as `crate::raft` encoded
+    /// it), `None` before the first entry.
+    pub fn raft_position(&self) -> Result<Option<Vec<u8>>> {
+        Ok(self.lock()?.cluster().raft.clone())
+    }
+
+    /// Applies committed entries in order (`None`: an entry with no
+    /// command, a blank or a membership change) and records `position`
+    /// with their changes, as one transaction. Each command's outcome is
+    /// returned; a command that fails changes nothing, the same on every
+    /// replica. The transaction is queued for the store and not waited for:
+    /// the Raft log holds the entries, and a start re-applies what the
+    /// store lost. An error is the store's (no more changes are taken).
+    pub async fn apply_committed(
+        &self,
+        entries: Vec<Option<Entry>>,
+        position: Vec<u8>,
+    ) -> Result<Vec<Result<Outcome>>> {
+        self.check_not_failed()?;
+        let mut dels = Deletions::new();
+        let mut outcomes = Vec::with_capacity(entries.len());
+        {
+            let mut ns = self.lock_async().await?;
+            let now = Instant::now();
+            let mut txn = Txn::new();
+            for entry in entries {
+                let Some(entry) = entry else {
+                    outcomes.push(Ok(Outcome::Done));
+                    continue;
+                };
+                let mut one = Txn::new();
+                let mut gone = Deletions::new();
+                let out = ns.apply(&entry, now, &mut one, &mut gone);
+                if out.is_ok() {
+                    if matches!(entry.command, Command::AbandonFiles { .. })
+                        && ns.blocks().holds_all()
+                    {
+                        // Restored: a file being written when the checkpoint
+                        // was taken may have been completed since, in the
+                        // metadata that was lost. Its replicas are held like
+                        // those of every block the checkpoint does not know.
+                        ns.hold_unknown_replicas(gone.drain(..), now);
+                    }
+                    txn.extend(one);
+                    dels.append(&mut gone);
+                }
+                outcomes.push(out);
+            }
+            ns.set_raft_position(position, &mut txn);
+            let events = ns.take_block_events();
+            let mut q = self.repl();
+            q.absorb(events, now);
+            self.publish(&ns, &mut q, now);
+            drop(q);
+            if let Err(e) = self.store.submit(txn) {
+                self.fail(&e);
+                return Err(e);
+            }
+        }
+        // The entries are durable in the log (committed), so the replicas
+        // they stopped referring to may go now: a crash re-applies them.
+        self.datanodes.queue_deletes(&dels);
+        Ok(outcomes)
+    }
+
+    /// Replaces the whole state with the records `fill` hands over in
+    /// canonical order (a Raft snapshot being installed): they become the
+    /// store's, and the namespace is built from them again. No change runs
+    /// meanwhile; reads see the old state until the new one is in. `fill`
+    /// runs on a blocking thread.
+    pub async fn install_records(
+        self: &Arc<Self>,
+        fill: impl FnOnce(&mut crate::journal::Sink<'_, NamenodeError>) -> Result<()> + Send + 'static,
+    ) -> Result<()> {
+        self.check_not_failed()?;
+        let _turn = self.turn.lock().await;
+        let this = self.clone();
+        // A damaged file fails the copy before the new base is in place:
+        // the store is as it was.
+        let (replaced, built) =
+            tokio::task::spawn_blocking(move || match this.store.replace(fill) {
+                Ok(()) => (
+                    true,
+                    crate::load::load(&this.store, now_ms(), Instant::now()),
+                ),
+                Err(e) => (false, Err(e)),
+            })
+            .await
+            .map_err(|e| NamenodeError::Internal(format!("installing a snapshot: {e}")))?;
+        let built = match built {
+            Ok(b) => b,
+            Err(e) => {
+                if replaced {
+                    // Memory no longer says what the store holds.
+                    self.fail(&e);
+                }
+                return Err(e);
+            }
+        };
+        {
+            let mut ns = self.lock_mut()?;
+            *ns = built.ns;
+            if let Some(id) = built.cluster_id {
+                self.set_cluster_id(id);
+            }
+            let now = Instant::now();
+            let mut q = self.repl();
+            q.rebuild_health(&ns, &self.datanodes.view(now));
+            self.publish(&ns, &mut q, now);
+        }
+        if !built.txn.is_empty() {
+            let commit = self.store.submit(built.txn)?;
+            commit.durable().await?;
+        }
+        Ok(())
+    }
+}
