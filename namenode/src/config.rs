@@ -57,6 +57,12 @@ pub mod defaults {
     pub const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(3600);
     /// How many of its own checkpoints it keeps.
     pub const CHECKPOINTS_KEPT: usize = 3;
+    /// How often the Raft leader heartbeats the other namenodes.
+    pub const RAFT_HEARTBEAT_INTERVAL: Duration = Duration::from_millis(250);
+    /// A follower that hears no leader for between this and twice this
+    /// starts an election: a new leader within about 3-4 s, and no
+    /// election from a slow fsync on a busy host (`../shared/design/HA.md`).
+    pub const RAFT_ELECTION_TIMEOUT: Duration = Duration::from_secs(1);
 }
 
 /// The most checkpoints `--checkpoints-kept` may ask for.
@@ -139,6 +145,22 @@ pub struct Args {
     /// dir already holds metadata
     #[arg(long, value_name = "FILE")]
     pub restore: Option<PathBuf>,
+    /// The URL other namenodes, datanodes and clients reach this one at
+    /// [default: http://<--listen>]
+    #[arg(long, value_name = "URL")]
+    pub advertise: Option<String>,
+    /// Every namenode of the cluster (their --advertise URLs, this one's
+    /// among them; the same list on each), comma-separated; none: a
+    /// cluster of one namenode [default: none]
+    #[arg(long, value_name = "URL,URL,URL", value_delimiter = ',')]
+    pub peers: Option<Vec<String>>,
+    /// How often the namenodes' leader heartbeats the others [default: 250ms]
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    pub raft_heartbeat_interval: Option<Duration>,
+    /// A namenode that hears no leader for this long (up to twice it)
+    /// starts an election [default: 1s]
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    pub raft_election_timeout: Option<Duration>,
     /// TOML file with the same keys in snake_case (all but restore); flags beat it
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -168,6 +190,10 @@ pub struct FileConfig {
     pub block_token_lifetime: Option<HumanDuration>,
     pub checkpoint_interval: Option<HumanDuration>,
     pub checkpoints_kept: Option<usize>,
+    pub advertise: Option<String>,
+    pub peers: Option<Vec<String>>,
+    pub raft_heartbeat_interval: Option<HumanDuration>,
+    pub raft_election_timeout: Option<HumanDuration>,
 }
 
 /// The validated settings.
@@ -199,6 +225,13 @@ pub struct Config {
     /// A checkpoint to load into the empty data dir before starting (a
     /// flag only: a config file that restores at every start would be a trap).
     pub restore: Option<PathBuf>,
+    /// What others reach this namenode at; `None`: `http://<listen>` (the
+    /// address it listens on, a wildcard made loopback).
+    pub advertise: Option<String>,
+    /// Every namenode's URL, without a trailing `/`; empty: a cluster of one.
+    pub peers: Vec<String>,
+    pub raft_heartbeat_interval: Duration,
+    pub raft_election_timeout: Duration,
 }
 
 impl Default for Config {
@@ -224,6 +257,10 @@ impl Default for Config {
             checkpoint_interval: defaults::CHECKPOINT_INTERVAL,
             checkpoints_kept: defaults::CHECKPOINTS_KEPT,
             restore: None,
+            advertise: None,
+            peers: Vec::new(),
+            raft_heartbeat_interval: defaults::RAFT_HEARTBEAT_INTERVAL,
+            raft_election_timeout: defaults::RAFT_ELECTION_TIMEOUT,
         }
     }
 }
@@ -324,6 +361,28 @@ impl Config {
                 d.checkpoints_kept,
             ),
             restore: args.restore,
+            advertise: args
+                .advertise
+                .or(file.advertise)
+                .map(|u| u.trim().trim_end_matches('/').to_string()),
+            peers: args
+                .peers
+                .or(file.peers)
+                .unwrap_or_default()
+                .iter()
+                .map(|u| u.trim().trim_end_matches('/').to_string())
+                .filter(|u| !u.is_empty())
+                .collect(),
+            raft_heartbeat_interval: layered(
+                args.raft_heartbeat_interval,
+                file.raft_heartbeat_interval,
+                d.raft_heartbeat_interval,
+            ),
+            raft_election_timeout: layered(
+                args.raft_election_timeout,
+                file.raft_election_timeout,
+                d.raft_election_timeout,
+            ),
         };
         config.validate()?;
         Ok(config)
@@ -349,6 +408,23 @@ impl Config {
                 return Err(format!("{name} must be greater than 0"));
             }
         }
+        for url in self.advertise.iter().chain(&self.peers) {
+            check_url(url)?;
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for p in &self.peers {
+            if !seen.insert(p) {
+                return Err(format!("--peers names {p} twice"));
+            }
+        }
+        if self.raft_heartbeat_interval.is_zero()
+            || self.raft_election_timeout < self.raft_heartbeat_interval * 3
+        {
+            return Err(format!(
+                "--raft-election-timeout ({:?}) must be at least three --raft-heartbeat-interval ({:?}), which must be greater than 0",
+                self.raft_election_timeout, self.raft_heartbeat_interval
+            ));
+        }
         if !(1..=MAX_CHECKPOINTS_KEPT).contains(&self.checkpoints_kept) {
             return Err(format!(
                 "--checkpoints-kept: {} is out of range (1..={MAX_CHECKPOINTS_KEPT})",
@@ -369,6 +445,14 @@ impl Config {
             ));
         }
         Ok(())
+    }
+
+    /// The URL this namenode is reached at, given the address it listens
+    /// on.
+    pub fn advertised(&self, listening: std::net::SocketAddr) -> String {
+        self.advertise
+            .clone()
+            .unwrap_or_else(|| crate::self_url(listening))
     }
 
     /// How long a replica added to the block map is protected from a full
@@ -392,6 +476,23 @@ impl Config {
     /// two renewals can be lost before the lease expires.
     pub fn lease_renew_interval(&self) -> Duration {
         self.lease_timeout / 3
+    }
+}
+
+/// A namenode's URL: `http://` or `https://`, a host, no path.
+fn check_url(url: &str) -> Result<(), String> {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"));
+    match rest {
+        Some(host)
+            if !host.is_empty() && !host.contains('/') && !host.contains(char::is_whitespace) =>
+        {
+            Ok(())
+        }
+        _ => Err(format!(
+            "{url:?} is not a namenode URL (http://HOST:PORT, no path)"
+        )),
     }
 }
 

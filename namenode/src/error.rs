@@ -46,6 +46,10 @@ pub enum NamenodeError {
     /// ends).
     #[error("{0}")]
     SafeMode(String),
+    /// 503: the namenodes cannot take the change now (no leader, or no
+    /// quorum); another namenode, or a retry, may.
+    #[error("{0}")]
+    Unavailable(String),
     /// 507: live datanodes exist but none has room.
     #[error("{0}")]
     NoSpace(String),

@@ -128,6 +128,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let addr = listener
         .local_addr()
         .context("cannot read the listening address")?;
+
     let client = dfs_client::DfsClient::new(&self_url(addr)).map_err(|e| anyhow::anyhow!("{e}"))?;
     let security = match &config.auth {
         Some(path) => {
@@ -138,6 +139,21 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         }
         None => None,
     };
+    let group = raft::group::Group::start(
+        ns.clone(),
+        &config.advertised(addr),
+        &config.peers,
+        raft::group::Timings {
+            heartbeat_ms: config.raft_heartbeat_interval.as_millis() as u64,
+            election_min_ms: config.raft_election_timeout.as_millis() as u64,
+            election_max_ms: 2 * config.raft_election_timeout.as_millis() as u64,
+        },
+        // Raft traffic comes in under /internal/v1, which access control
+        // opens to the cluster credential only.
+        security.as_ref().map(|s| s.keys().node_credential()),
+    )
+    .await
+    .context("cannot start the namenode's raft group")?;
     let auth_data = actix_web::web::Data::new(auth::Auth(security.map(std::sync::Arc::new)));
 
     let mut workers = workers::Workers::new();
@@ -147,12 +163,18 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     checkpoint::start(&mut workers, ns.clone());
 
     let ns_data = actix_web::web::Data::from(ns.clone());
+    let group_data = actix_web::web::Data::from(group.clone());
+    let forwarder = actix_web::web::Data::new(
+        api::forward::Forwarder::new().context("cannot make the forwarding client")?,
+    );
     let client_data = actix_web::web::Data::new(client);
     let limits = config.limits;
     let guard_data = actix_web::web::Data::new(api::limits::guard(limits));
     let server = actix_web::HttpServer::new(move || {
         actix_web::App::new()
             .app_data(ns_data.clone())
+            .app_data(group_data.clone())
+            .app_data(forwarder.clone())
             .app_data(client_data.clone())
             .app_data(guard_data.clone())
             .app_data(auth_data.clone())
@@ -161,6 +183,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             .wrap(actix_web_httpauth::middleware::HttpAuthentication::with_fn(
                 auth::validate,
             ))
+            // A follower hands what it does not answer itself to the
+            // leader, credentials and all (outside the authentication).
+            .wrap(actix_web::middleware::from_fn(api::forward::forward))
             .wrap(actix_web::middleware::from_fn(api::limits::enforce))
             .wrap(api::limits::error_shape())
     })
@@ -181,6 +206,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 
     log::info!("namenode shutting down");
     workers.stop().await;
+    group.shutdown().await;
     ns.flush().await.context("final metadata flush failed")?;
     let folding = ns.clone();
     match tokio::task::spawn_blocking(move || folding.compact_at_stop()).await {

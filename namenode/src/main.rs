@@ -6,7 +6,10 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     dfs_common::alloc::tune_for_bulk_data();
     let args = Args::parse();
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    env_logger::Builder::from_env(
+        env_logger::Env::default().default_filter_or("info,openraft=warn"),
+    )
+    .init();
     let config = match Config::from_args(args) {
         Ok(c) => c,
         Err(e) => {

@@ -390,6 +390,9 @@ pub enum Exception {
     /// 401: no or bad credentials (access control on).
     Security,
     Retriable,
+    /// 403: this namenode cannot serve now (no leader among the namenodes):
+    /// Hadoop's clients fail over to another namenode on it.
+    Standby,
     Io,
     IoConflict,
     NoSpace,
@@ -445,6 +448,11 @@ impl Exception {
                 503,
                 "RetriableException",
                 "org.apache.hadoop.ipc.RetriableException",
+            ),
+            Exception::Standby => (
+                403,
+                "StandbyException",
+                "org.apache.hadoop.ipc.StandbyException",
             ),
             Exception::Io => (500, "IOException", "java.io.IOException"),
             Exception::IoConflict => (409, "IOException", "java.io.IOException"),

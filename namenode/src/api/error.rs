@@ -49,9 +49,9 @@ impl From<NamenodeError> for ApiError {
             | NamenodeError::Conflict(_) => ErrorCode::Conflict,
             NamenodeError::InvalidArgument(_) => ErrorCode::BadRequest,
             NamenodeError::PermissionDenied(_) => ErrorCode::Forbidden,
-            NamenodeError::NoLiveDatanodes(_) | NamenodeError::SafeMode(_) => {
-                ErrorCode::Unavailable
-            }
+            NamenodeError::NoLiveDatanodes(_)
+            | NamenodeError::SafeMode(_)
+            | NamenodeError::Unavailable(_) => ErrorCode::Unavailable,
             NamenodeError::NoSpace(_) => ErrorCode::NoSpace,
             NamenodeError::Internal(_) => ErrorCode::Internal,
         };

@@ -36,6 +36,32 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(route),
         );
     }
+    cfg.service(
+        web::resource(format!("{}/{{rpc}}", crate::raft::network::PREFIX))
+            .app_data(payload())
+            .route(web::post().to(raft_rpc)),
+    );
+}
+
+/// Raft traffic from the other namenodes (`crate::raft::network`).
+async fn raft_rpc(
+    group: Option<web::Data<crate::raft::group::Group>>,
+    rpc: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let Some(group) = group else {
+        return Err(
+            NamenodeError::Unavailable("this namenode's raft group is not started".into()).into(),
+        );
+    };
+    match crate::raft::network::answer(&group, &rpc, &body).await {
+        Ok(Some(bytes)) => Ok(HttpResponse::Ok()
+            .content_type(codec::CONTENT_TYPE)
+            .body(bytes)),
+        // An unknown rpc, or a sender whose link is cut (test hook).
+        Ok(None) => Err(NamenodeError::Unavailable(format!("raft rpc {rpc:?} not taken")).into()),
+        Err(e) => Err(ApiError::bad_request(e)),
+    }
 }
 
 fn decode<T: DeserializeOwned>(body: &[u8], what: &str) -> Result<T, ApiError> {

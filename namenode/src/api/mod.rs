@@ -7,6 +7,7 @@
 pub mod client;
 pub mod cluster;
 pub mod error;
+pub mod forward;
 pub mod internal;
 pub mod limits;
 pub mod openapi;

@@ -81,6 +81,7 @@ impl From<NamenodeError> for WebHdfsError {
             NamenodeError::InvalidArgument(_) => Exception::IllegalArgument,
             NamenodeError::PermissionDenied(_) => Exception::AccessControl,
             NamenodeError::NoLiveDatanodes(_) | NamenodeError::SafeMode(_) => Exception::Retriable,
+            NamenodeError::Unavailable(_) => Exception::Standby,
             NamenodeError::NoSpace(_) => Exception::NoSpace,
             NamenodeError::Internal(_) => Exception::Io,
         };

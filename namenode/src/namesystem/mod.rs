@@ -15,13 +15,19 @@
 //!
 //! A change to the namespace is a [`Command`] (see [`crate::commands`]):
 //! the namesystem decides its non-deterministic inputs (the clock, new file
-//! and block ids, a block's pipeline) and [`Namespace::apply`] applies it
-//! ([`Namesystem::execute`]); that is the only way the tree, the files
-//! being written and block ownership change. What datanodes report
-//! (replica locations, corrupt replicas) is soft state and changes through
-//! [`Namesystem::mutate`] directly.
+//! and block ids, a block's pipeline) and proposes it to the namenodes'
+//! Raft group ([`Namesystem::execute`], through the attached
+//! [`Proposer`]); once the group has committed it (durable in the log of a
+//! majority), each namenode applies it with [`Namespace::apply`] in log
+//! order ([`Namesystem::apply_committed`]), and the proposer answers with
+//! the outcome. That is the only way the tree, the files being written and
+//! block ownership change. The applied state is written to the metadata
+//! store in the same order, not waited for: the log holds every committed
+//! entry, and a start re-applies what the store lost.
 //!
-//! The shape of every change ([`Namesystem::mutate`]):
+//! What datanodes report (replica locations, corrupt replicas) is soft
+//! state and changes through [`Namesystem::mutate`] directly, on each
+//! namenode:
 //! 1. wait for the namespace's turn (without blocking the thread) and lock
 //!    it, run the operation (validate, then change memory and
 //!    record the same change in a `Txn`), hand the block map's change events
@@ -33,10 +39,8 @@
 //! 3. only then queue block deletions on datanodes and answer the caller.
 //!
 //! So an acknowledged change is durable, and a replica is deleted only after
-//! the metadata that stopped referring to it is durable. Two steps of an
-//! upload are answered before their flush (`create` and `add_block`, see
-//! [`Ack::Applied`]): nothing of them is visible or promised until
-//! `complete`, whose flush covers them (the committer keeps the order).
+//! the metadata that stopped referring to it is durable (in the Raft log,
+//! for a command).
 //!
 //! Safe mode: every namespace change checks the gate first and fails with
 //! [`NamenodeError::SafeMode`] (503); datanode reports are always taken
@@ -147,6 +151,19 @@ pub struct Namesystem {
     failed: AtomicBool,
     /// Where changes spend their time (`/metrics`).
     times: timing::ChangeTimes,
+    /// How commands reach the replicated log (`crate::raft`), attached
+    /// once the group is started.
+    proposer: std::sync::OnceLock<std::sync::Arc<dyn Proposer>>,
+}
+
+/// How a command reaches the replicated log (`crate::raft::group::Group`):
+/// `propose` returns once the command is committed and applied on this
+/// namenode (through [`Namesystem::apply_committed`]), with its outcome.
+pub trait Proposer: Send + Sync {
+    fn propose(
+        &self,
+        entry: Entry,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Outcome>> + Send + '_>>;
 }
 
 impl Namesystem {
@@ -236,6 +253,7 @@ impl Namesystem {
             started,
             failed: AtomicBool::new(false),
             times: timing::ChangeTimes::default(),
+            proposer: std::sync::OnceLock::new(),
         };
         {
             let ns = this.lock()?;
@@ -345,19 +363,12 @@ impl Namesystem {
         self.safemode().is_on()
     }
 
-    /// Runs one change: in memory and queued for the journal under the lock, then its sync, then
-    /// queue deletions (see the module doc).
+    /// Runs one change of soft state (what datanodes report): in memory
+    /// and queued for the journal under the lock, then its sync, then
+    /// queue deletions (see the module doc). Namespace changes are
+    /// commands instead ([`Namesystem::execute`]).
     async fn mutate<T>(
         &self,
-        op: impl FnOnce(&mut Namespace, &mut Txn, &mut Deletions) -> Result<T>,
-    ) -> Result<T> {
-        self.mutate_with(Ack::Durable, op).await
-    }
-
-    /// [`Namesystem::mutate`], answering as `ack` says.
-    async fn mutate_with<T>(
-        &self,
-        ack: Ack,
         op: impl FnOnce(&mut Namespace, &mut Txn, &mut Deletions) -> Result<T>,
     ) -> Result<T> {
         self.check_not_failed()?;
@@ -392,10 +403,7 @@ impl Namesystem {
             (out, commit)
         };
         let released = std::time::Instant::now();
-        // A change that deletes replicas always waits: they may go only once
-        // nothing durable refers to them.
-        let wait = ack == Ack::Durable || !dels.is_empty();
-        if let (Some(c), true) = (commit, wait) {
+        if let Some(c) = commit {
             if let Err(e) = c.durable().await {
                 self.fail(&e);
                 return Err(e);
@@ -403,63 +411,75 @@ impl Namesystem {
         }
         self.times
             .add(locked - asked, released - locked, released.elapsed());
-        // (Not waited for: the committer writes and syncs it with the group
-        // it takes next, at once, before any later change. A failure then
-        // shows on the next change that waits.)
         self.datanodes.queue_deletes(&dels);
         Ok(out)
     }
 
+    /// Makes `proposer` the way commands reach the log (once, at start).
+    pub fn attach(&self, proposer: std::sync::Arc<dyn Proposer>) {
+        if self.proposer.set(proposer).is_err() {
+            log::error!("a second proposer was attached and ignored");
+        }
+    }
+
     /// Applies `command` as one entry of the command log (see
-    /// [`crate::commands`]), answering once it is durable.
+    /// [`crate::commands`]), answering once it is committed and applied.
     async fn execute(&self, command: Command) -> Result<Outcome> {
-        self.execute_with(Ack::Durable, |_| Ok(command)).await
+        self.execute_with(|_| Ok(command)).await
     }
 
     /// Decides a command from the namespace as it is (`decide` runs under
-    /// the lock: the proposer's choices, such as a block's pipeline) and
-    /// applies it, answering as `ack` says.
+    /// the read lock: the proposer's choices, such as a block's pipeline;
+    /// `Namespace::apply` checks them again against the state it applies
+    /// to) and proposes it.
     async fn execute_with(
         &self,
-        ack: Ack,
         decide: impl FnOnce(&Namespace) -> Result<Command>,
     ) -> Result<Outcome> {
-        self.execute_then(ack, decide, |_, _| {}).await
-    }
-
-    /// [`Namesystem::execute_with`], then `then` on the soft state and the
-    /// replicas to delete, under the same lock.
-    async fn execute_then(
-        &self,
-        ack: Ack,
-        decide: impl FnOnce(&Namespace) -> Result<Command>,
-        then: impl FnOnce(&mut Namespace, &mut Deletions),
-    ) -> Result<Outcome> {
-        let crash_hook = crash_after_durable();
-        let ack = if crash_hook.is_some() {
-            Ack::Durable
-        } else {
-            ack
+        self.check_not_failed()?;
+        let command = {
+            let ns = self.lock()?;
+            decide(&ns)?
         };
-        let mut kind = "";
-        let out = self
-            .mutate_with(ack, |ns, txn, dels| {
-                let entry = Entry {
-                    ts_ms: now_ms(),
-                    request: crate::request_id::current(),
-                    command: decide(ns)?,
-                };
-                kind = entry.command.name();
-                let out = ns.apply(&entry, Instant::now(), txn, dels)?;
-                then(ns, dels);
-                Ok(out)
-            })
-            .await?;
-        if crash_hook.is_some_and(|kinds| kinds.split(',').any(|k| k == kind)) {
-            log::error!("{CRASH_HOOK}: exiting after a durable {kind}, before answering it");
+        let entry = Entry {
+            ts_ms: now_ms(),
+            request: crate::request_id::current(),
+            command,
+        };
+        let kind = entry.command.name();
+        let asked = std::time::Instant::now();
+        let out = self.propose(entry).await;
+        if out.is_ok() {
+            self.times.add_committed(asked.elapsed());
+        }
+        if crash_after_durable().is_some_and(|kinds| kinds.split(',').any(|k| k == kind)) {
+            log::error!("{CRASH_HOOK}: exiting after a committed {kind}, before answering it");
             std::process::exit(86);
         }
-        Ok(out)
+        out
+    }
+
+    async fn propose(&self, entry: Entry) -> Result<Outcome> {
+        match self.proposer.get() {
+            Some(p) => p.propose(entry).await,
+            None => self.apply_unreplicated(entry).await,
+        }
+    }
+
+    /// With no group attached (the namesystem's unit tests): applied here
+    /// at once, as a group of one would.
+    #[cfg(test)]
+    async fn apply_unreplicated(&self, entry: Entry) -> Result<Outcome> {
+        let position = self.raft_position()?.unwrap_or_default();
+        let mut out = self.apply_committed(vec![Some(entry)], position).await?;
+        out.pop().unwrap_or_else(|| Err(unexpected_outcome()))
+    }
+
+    #[cfg(not(test))]
+    async fn apply_unreplicated(&self, _entry: Entry) -> Result<Outcome> {
+        Err(NamenodeError::Unavailable(
+            "the namenode's raft group is not started yet".into(),
+        ))
     }
 
     /// Refuses changes once the store failed (see the module doc).
@@ -513,8 +533,8 @@ impl std::ops::DerefMut for NsGuard<'_> {
 
 /// Test hook (fault injection, for the retry cache's crash tests): with
 /// this variable set to command names (`rename,create`), the process exits
-/// right after such a command is durable and before it is answered, as a
-/// crash there would; every command is then answered only once durable.
+/// right after such a command is committed (durable in the log) and
+/// applied, before it is answered, as a crash there would.
 const CRASH_HOOK: &str = "DFS_TEST_CRASH_AFTER_DURABLE";
 
 fn crash_after_durable() -> Option<&'static str> {
@@ -527,16 +547,6 @@ fn crash_after_durable() -> Option<&'static str> {
 /// invariant of `Namespace::apply`).
 fn unexpected_outcome() -> NamenodeError {
     NamenodeError::Internal("a command gave an outcome of another kind".into())
-}
-
-/// When a change is answered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Ack {
-    /// Once it is flushed to disk: whatever a client was told it may rely on.
-    Durable,
-    /// Once it is applied in memory and queued for the disk: only for steps
-    /// of an upload that `complete` makes durable later (see `create`).
-    Applied,
 }
 
 mod admin;

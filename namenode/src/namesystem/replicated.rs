@@ -26,8 +26,10 @@ impl Namesystem {
         self.check_not_failed()?;
         let mut dels = Deletions::new();
         let mut outcomes = Vec::with_capacity(entries.len());
+        let asked = std::time::Instant::now();
         {
             let mut ns = self.lock_async().await?;
+            let locked = std::time::Instant::now();
             let now = Instant::now();
             let mut txn = Txn::new();
             for entry in entries {
@@ -63,6 +65,7 @@ impl Namesystem {
                 self.fail(&e);
                 return Err(e);
             }
+            self.times.add_applied(locked - asked, locked.elapsed());
         }
         // The entries are durable in the log (committed), so the replicas
         // they stopped referring to may go now: a crash re-applies them.

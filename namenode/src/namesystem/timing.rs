@@ -2,7 +2,8 @@
 //! `/metrics` (HDFS's RpcQueueTime, RpcProcessingTime and the edit log's
 //! SyncsAvgTime): waiting for the namespace's turn, holding the lock (the
 //! change in memory and its submission), and waiting for the commit to be
-//! durable. Only changes that succeed are counted (a failed one answers
+//! durable (for a command: proposed until committed and applied here).
+//! Only changes that succeed are counted (a failed one answers
 //! before any commit). Divide a difference of two scrapes by the difference of
 //! `changes` for a per-change average over that window.
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -38,6 +39,22 @@ impl ChangeTimes {
         self.locked_us.fetch_add(micros(locked), Ordering::Relaxed);
         self.durable_wait_us
             .fetch_add(micros(durable_wait), Ordering::Relaxed);
+    }
+
+    /// One command, from its proposal until it was committed and applied
+    /// here (its time in the lock is counted with its batch's, by
+    /// [`ChangeTimes::add_applied`]).
+    pub fn add_committed(&self, wait: Duration) {
+        self.changes.fetch_add(1, Ordering::Relaxed);
+        self.durable_wait_us
+            .fetch_add(micros(wait), Ordering::Relaxed);
+    }
+
+    /// A batch of committed commands applied: how long it queued for the
+    /// namespace and held it.
+    pub fn add_applied(&self, queued: Duration, locked: Duration) {
+        self.queued_us.fetch_add(micros(queued), Ordering::Relaxed);
+        self.locked_us.fetch_add(micros(locked), Ordering::Relaxed);
     }
 
     pub fn snapshot(&self) -> ChangeTimesSnapshot {

@@ -1,7 +1,7 @@
 //! The write path of [`Namesystem`]: append, create, add_block,
 //! abandon_block, complete, and the leases that end abandoned writes (HDFS
-//! LeaseManager's checks). Steps before `complete` are answered once applied
-//! (`Ack::Applied`); `complete` once durable.
+//! LeaseManager's checks). Every step is a command, answered once
+//! committed and applied.
 use super::*;
 
 impl Namesystem {
@@ -65,13 +65,7 @@ impl Namesystem {
             owner: req.owner.clone(),
             permission: req.permission.unwrap_or(FILE_PERMISSION),
         };
-        // Not durable before the answer: a file being written is invisible,
-        // and if the namenode forgets it in a crash the upload fails (its
-        // next call finds no lease) and leaves nothing. `complete` is the
-        // durable step, and flushes this with it.
-        let outcome = self
-            .execute_with(Ack::Applied, |_| Ok(Command::Create(file)))
-            .await?;
+        let outcome = self.execute(Command::Create(file)).await?;
         let Outcome::Created {
             file_id,
             replication,
@@ -94,11 +88,8 @@ impl Namesystem {
         let live = self.datanodes.live(Instant::now());
         let candidates = DatanodeManager::candidates(&live);
         let block_id = BlockId::new();
-        // Not durable before the answer, as `create`: a block forgotten in a
-        // crash belongs to an upload that then fails, and its replicas are
-        // orphans, removed by the block reports.
         let outcome = self
-            .execute_with(Ack::Applied, |ns| {
+            .execute_with(|ns| {
                 let targets = ns.place_block(req.file_id, block_id, &req.exclude, &candidates)?;
                 Ok(Command::AddBlock {
                     file_id: req.file_id,
@@ -240,21 +231,10 @@ impl Namesystem {
         if expired.is_empty() {
             return Ok(Vec::new());
         }
-        let cmd = Command::AbandonFiles { file_ids: expired };
+        // (Restored metadata: the replicas of the abandoned blocks are held,
+        // not deleted; see `Namesystem::apply_committed`.)
         let outcome = self
-            .execute_then(
-                Ack::Durable,
-                |_| Ok(cmd),
-                |ns, dels| {
-                    if ns.blocks().holds_all() {
-                        // Restored: a file being written when the checkpoint
-                        // was taken may have been completed since, in the
-                        // metadata that was lost. Its replicas are held like
-                        // those of every block the checkpoint does not know.
-                        ns.hold_unknown_replicas(dels.drain(..), now);
-                    }
-                },
-            )
+            .execute(Command::AbandonFiles { file_ids: expired })
             .await?;
         let Outcome::Abandoned(paths) = outcome else {
             return Err(unexpected_outcome());

@@ -26,7 +26,9 @@
 // that build one for them return it too.
 #![allow(clippy::result_large_err)]
 
+pub mod group;
 pub mod log_store;
+pub mod network;
 pub mod state_machine;
 
 #[cfg(test)]
@@ -52,6 +54,8 @@ openraft::declare_raft_types!(
         AsyncRuntime = openraft::TokioRuntime,
 );
 
+/// A namenode's Raft.
+pub type Raft = openraft::Raft<TypeConfig>;
 /// An entry of the Raft log.
 pub type LogEntry = openraft::Entry<TypeConfig>;
 pub type LogId = openraft::LogId<u64>;

@@ -1,0 +1,206 @@
+//! Any namenode serves any request: a follower hands what it cannot
+//! answer itself to the leader and streams the answer back (a reverse
+//! proxy, bodies streamed both ways), so clients that know one namenode
+//! (WebHDFS tools read a `Location` as a datanode's, so a redirect to
+//! another namenode would break them) work against any of them.
+//!
+//! Answered here whatever the role: the datanode protocol and Raft traffic
+//! (`/internal/...`: datanodes report to every namenode), `/health`,
+//! `/metrics`, `/api/v1/namenodes`, the OpenAPI document and the web UI's
+//! static files. Everything else goes to the leader: every change, and
+//! reads too (so a read never sees less than a change acknowledged by
+//! any namenode before it began). With no leader known the answer is 503
+//! `unavailable` (WebHDFS: 403 `StandbyException`, on which Hadoop's
+//! clients try another namenode).
+//!
+//! Access control is the leader's: the request goes on with its
+//! credentials (header, cookie, `delegation` parameter) and this layer
+//! sits outside the authentication middleware. A forwarded request carries
+//! [`FORWARDED`]; a namenode that gets one it would forward again answers
+//! 503 instead (two namenodes that each think the other leads, for a
+//! moment), never loops. Answers carry [`LEADER`], the leader's URL.
+use crate::raft::group::{Group, Leader};
+use actix_web::body::{BodyStream, BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::StatusCode;
+use actix_web::middleware::Next;
+use actix_web::web;
+use dfs_common::error::ErrorCode;
+use dfs_common::proto::webhdfs::Exception;
+use futures_util::StreamExt;
+
+/// Set on a request a follower forwards.
+pub const FORWARDED: &str = "x-dfs-forwarded";
+/// The leader's URL, on forwarded answers.
+pub const LEADER: &str = "x-dfs-leader";
+
+/// The HTTP client followers forward with (app data).
+pub struct Forwarder(reqwest::Client);
+
+impl Forwarder {
+    pub fn new() -> Result<Forwarder, reqwest::Error> {
+        reqwest::Client::builder()
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(std::time::Duration::from_secs(2))
+            .tcp_nodelay(true)
+            .build()
+            .map(Forwarder)
+    }
+}
+
+/// What every namenode answers itself.
+fn is_local(path: &str) -> bool {
+    path.starts_with("/internal/")
+        || matches!(
+            path,
+            "/" | "/health" | "/metrics" | "/api/v1/namenodes" | "/api/v1/openapi.json"
+        )
+        || path.starts_with("/ui/")
+}
+
+/// Headers that belong to one connection, not to the request.
+fn hop_by_hop(name: &str) -> bool {
+    matches!(
+        name,
+        "connection"
+            | "keep-alive"
+            | "proxy-authenticate"
+            | "proxy-authorization"
+            | "te"
+            | "trailer"
+            | "transfer-encoding"
+            | "upgrade"
+            | "host"
+            | "content-length"
+    )
+}
+
+fn unavailable(path: &str, message: String) -> actix_web::HttpResponse {
+    if dfs_http::error::is_webhdfs(path) {
+        dfs_http::error::webhdfs_answer(StatusCode::FORBIDDEN, Exception::Standby, message)
+    } else {
+        dfs_http::error::contract_answer(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::Unavailable,
+            message,
+        )
+    }
+}
+
+/// The middleware (see the module doc).
+pub async fn forward(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let group = req.app_data::<web::Data<Group>>().cloned();
+    let (Some(group), false) = (group, is_local(req.path())) else {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    };
+    let leader = match group.leader().await {
+        Leader::Me => return Ok(next.call(req).await?.map_into_boxed_body()),
+        Leader::At(url) => url,
+        Leader::Unknown => {
+            let path = req.path().to_string();
+            return Ok(req.into_response(unavailable(
+                &path,
+                "no namenode is the leader now (an election is under way, or too few namenodes are up); retry, or try another namenode".into(),
+            )));
+        }
+    };
+    if req.headers().contains_key(FORWARDED) {
+        let path = req.path().to_string();
+        return Ok(req.into_response(unavailable(
+            &path,
+            format!("this namenode is not the leader ({leader} is) and does not forward a forwarded request; retry"),
+        )));
+    }
+    let Some(client) = req.app_data::<web::Data<Forwarder>>().cloned() else {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    };
+    let (http, payload) = req.into_parts();
+    let resp = relay(&client.0, &http, payload, &leader).await;
+    Ok(ServiceResponse::new(http, resp))
+}
+
+/// Sends the request to the leader, streaming its body, and turns the
+/// leader's answer into this one's.
+async fn relay(
+    client: &reqwest::Client,
+    http: &actix_web::HttpRequest,
+    mut payload: actix_web::dev::Payload,
+    leader: &str,
+) -> actix_web::HttpResponse {
+    let path_and_query = http
+        .uri()
+        .path_and_query()
+        .map_or_else(|| http.path().to_string(), |p| p.as_str().to_string());
+    let url = format!("{leader}{path_and_query}");
+    let Ok(method) = reqwest::Method::from_bytes(http.method().as_str().as_bytes()) else {
+        return unavailable(
+            http.path(),
+            format!("cannot forward method {}", http.method()),
+        );
+    };
+    let mut out = client.request(method, &url).header(FORWARDED, "1");
+    for (name, value) in http.headers() {
+        if !hop_by_hop(name.as_str()) {
+            out = out.header(name.as_str(), value.as_bytes());
+        }
+    }
+    if let Some(addr) = http.peer_addr() {
+        out = out.header("x-forwarded-for", addr.ip().to_string());
+    }
+    // The body goes through a channel: actix's payload is tied to this
+    // worker's thread, the client's body must be `Send`.
+    let has_body = http
+        .headers()
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|v| v != "0")
+        && !matches!(
+            *http.method(),
+            actix_web::http::Method::GET | actix_web::http::Method::HEAD
+        );
+    if has_body {
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(8);
+        actix_web::rt::spawn(async move {
+            while let Some(chunk) = payload.next().await {
+                let item = chunk.map_err(|e| std::io::Error::other(e.to_string()));
+                let stop = item.is_err();
+                if tx.send(item).await.is_err() || stop {
+                    break;
+                }
+            }
+        });
+        let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|item| (item, rx))
+        });
+        out = out.body(reqwest::Body::wrap_stream(stream));
+    }
+    let answer = match out.send().await {
+        Ok(a) => a,
+        Err(e) => {
+            return unavailable(
+                http.path(),
+                format!("the leader {leader} could not be reached ({e}); retry"),
+            )
+        }
+    };
+    let status = StatusCode::from_u16(answer.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+    let mut resp = actix_web::HttpResponse::build(status);
+    for (name, value) in answer.headers() {
+        if !hop_by_hop(name.as_str()) {
+            resp.insert_header((name.as_str(), value.as_bytes()));
+        }
+    }
+    resp.insert_header((LEADER, leader));
+    let length = answer.content_length();
+    let body = answer
+        .bytes_stream()
+        .map(|r| r.map_err(|e| std::io::Error::other(e.to_string())));
+    match length {
+        Some(n) => resp.no_chunking(n).streaming(body),
+        None => resp.body(BodyStream::new(body)),
+    }
+}

@@ -1,0 +1,400 @@
+//! The running Raft group of one namenode: who it is, its timings, the
+//! start (forming the group on a pristine log), and the door through which
+//! the namesystem's commands enter the log ([`Group`] is its `Proposer`).
+//!
+//! Identity: a namenode's Raft id is derived from its advertised URL (the
+//! first 8 bytes of its SHA-256), so every namenode computes the same ids
+//! from the same `--peers` list without talking; it is written to
+//! `<data-dir>/raft/node-id` at the first start and kept from then on, so
+//! a namenode that moves to another address stays the same member.
+use super::log_store::{self, LogStore};
+use super::network::Network;
+use super::state_machine::StateMachine;
+use super::{Applied, Raft};
+use crate::commands::{Entry, Outcome};
+use crate::error::{NamenodeError, Result};
+use crate::namesystem::{Namesystem, Proposer};
+use openraft::error::{ClientWriteError, RaftError};
+use openraft::storage::RaftLogStorage;
+use openraft::{BasicNode, ServerState};
+use sha2::Digest;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+const NODE_ID_FILE: &str = "node-id";
+
+/// The Raft id of the namenode at `url`.
+pub fn id_of(url: &str) -> u64 {
+    let d = sha2::Sha256::digest(url.trim_end_matches('/').as_bytes());
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&d[..8]);
+    u64::from_be_bytes(b)
+}
+
+/// This namenode's id: kept in the data dir, or made from `url` (and
+/// kept) at the first start.
+fn own_id(data_dir: &Path, url: &str) -> Result<u64> {
+    let dir = data_dir.join(log_store::DIR);
+    let path = dir.join(NODE_ID_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(s) => s.trim().parse().map_err(|e| {
+            NamenodeError::Internal(format!(
+                "{} does not hold a node id ({e}): it was damaged or written by hand",
+                path.display()
+            ))
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let id = id_of(url);
+            let write = || -> std::io::Result<()> {
+                std::fs::create_dir_all(&dir)?;
+                let tmp = dir.join(".node-id.tmp");
+                std::fs::write(&tmp, format!("{id}\n"))?;
+                std::fs::File::open(&tmp)?.sync_all()?;
+                std::fs::rename(&tmp, &path)?;
+                std::fs::File::open(&dir)?.sync_all()
+            };
+            write().map_err(|e| {
+                NamenodeError::Internal(format!("cannot write {}: {e}", path.display()))
+            })?;
+            Ok(id)
+        }
+        Err(e) => Err(NamenodeError::Internal(format!(
+            "cannot read {}: {e}",
+            path.display()
+        ))),
+    }
+}
+
+/// Timings of the group (milliseconds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timings {
+    pub heartbeat_ms: u64,
+    pub election_min_ms: u64,
+    pub election_max_ms: u64,
+}
+
+/// Entries kept behind a snapshot, so a follower that is a little behind
+/// catches up from the log rather than by a whole snapshot.
+const LOG_KEPT_BEHIND_SNAPSHOT: u64 = 10_000;
+/// A snapshot is built after this many entries.
+const SNAPSHOT_EVERY: u64 = 50_000;
+/// How long a follower may take to store one snapshot chunk.
+const SNAPSHOT_CHUNK_TIMEOUT: Duration = Duration::from_secs(30);
+
+fn raft_config(t: Timings) -> Result<openraft::Config> {
+    openraft::Config {
+        cluster_name: "dfs-namenodes".into(),
+        heartbeat_interval: t.heartbeat_ms,
+        election_timeout_min: t.election_min_ms,
+        election_timeout_max: t.election_max_ms,
+        install_snapshot_timeout: SNAPSHOT_CHUNK_TIMEOUT.as_millis() as u64,
+        max_in_snapshot_log_to_keep: LOG_KEPT_BEHIND_SNAPSHOT,
+        snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(SNAPSHOT_EVERY),
+        ..Default::default()
+    }
+    .validate()
+    .map_err(|e| NamenodeError::Internal(format!("raft configuration: {e}")))
+}
+
+/// This namenode's member of the group.
+pub struct Group {
+    raft: Raft,
+    id: u64,
+    network: Network,
+    /// How long after its last quorum acknowledgement a leader still
+    /// counts itself leader without asking (half the shortest election
+    /// timeout).
+    lease: Duration,
+    /// When a quorum last acknowledged this namenode as leader.
+    acked: std::sync::Mutex<Option<std::time::Instant>>,
+    /// A group of one voter: its leader needs nobody's word.
+    alone: bool,
+}
+
+impl Group {
+    /// Starts the group member of `ns`, reachable at `url`; `peers` are
+    /// every namenode's URL (this one's among them), empty for a group of
+    /// one. On a pristine log the group is formed with `peers` as its
+    /// voters (every member may do it: the same configuration twice is
+    /// harmless). A group of one is ready when this returns (leader, with
+    /// everything its log holds applied).
+    pub async fn start(
+        ns: Arc<Namesystem>,
+        url: &str,
+        peers: &[String],
+        timings: Timings,
+        credential: Option<String>,
+    ) -> Result<Arc<Group>> {
+        let data_dir = ns.config().data_dir.clone();
+        let id = own_id(&data_dir, url)?;
+        let mut voters: BTreeMap<u64, BasicNode> = peers
+            .iter()
+            .map(|p| (id_of(p), BasicNode::new(p.trim_end_matches('/'))))
+            .collect();
+        if voters.is_empty() {
+            voters.insert(id, BasicNode::new(url.trim_end_matches('/')));
+        } else if !voters.contains_key(&id) {
+            return Err(NamenodeError::InvalidArgument(format!(
+                "this namenode ({url}, raft id {id}) is not in --peers: give every namenode the same list, with this one's --advertise URL in it"
+            )));
+        }
+        let mut log = tokio::task::spawn_blocking(move || LogStore::open(&data_dir))
+            .await
+            .map_err(|e| NamenodeError::Internal(format!("opening the raft log: {e}")))??;
+        let state = log
+            .get_log_state()
+            .await
+            .map_err(|e| NamenodeError::Internal(e.to_string()))?;
+        let sm =
+            StateMachine::open(ns.clone()).map_err(|e| NamenodeError::Internal(e.to_string()))?;
+        let network = Network::new(credential)
+            .map_err(|e| NamenodeError::Internal(format!("raft network: {e}")))?;
+        let config = Arc::new(raft_config(timings)?);
+        let raft = Raft::new(id, config, network.clone(), log, sm)
+            .await
+            .map_err(|e| NamenodeError::Internal(format!("starting raft: {e}")))?;
+        let pristine = state.last_log_id.is_none() && ns.raft_position()?.is_none();
+        if pristine {
+            log::info!(
+                "forming the namenode group: {}",
+                voters
+                    .iter()
+                    .map(|(id, n)| format!("{id} at {}", n.addr))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            if let Err(e) = raft.initialize(voters.clone()).await {
+                // Another member formed it first (or it was formed before
+                // a crash): its log reaches this one.
+                log::info!("not forming the group: {e}");
+            }
+        }
+        let group = Arc::new(Group {
+            raft,
+            id,
+            network,
+            lease: Duration::from_millis(timings.election_min_ms / 2),
+            acked: std::sync::Mutex::new(None),
+            alone: voters.len() == 1,
+        });
+        Group::watch(Arc::downgrade(&group), group.raft.metrics());
+        ns.attach(group.clone());
+        if voters.len() == 1 {
+            let last = state.last_log_id.map_or(0, |l| l.index);
+            group
+                .raft
+                .wait(Some(Duration::from_secs(60)))
+                .metrics(
+                    |m| {
+                        m.state == ServerState::Leader
+                            && m.last_applied.is_some_and(|a| a.index >= last)
+                    },
+                    "a group of one: leader, its log applied",
+                )
+                .await
+                .map_err(|e| {
+                    NamenodeError::Internal(format!("the namenode did not become leader: {e}"))
+                })?;
+        }
+        log::info!("raft member {id} started ({url})");
+        Ok(group)
+    }
+
+    pub fn raft(&self) -> &Raft {
+        &self.raft
+    }
+
+    pub fn network(&self) -> &Network {
+        &self.network
+    }
+
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Stops the member (at a clean stop, before the store closes).
+    pub async fn shutdown(&self) {
+        if let Err(e) = self.raft.shutdown().await {
+            log::warn!("raft shutdown: {e}");
+        }
+    }
+}
+
+/// Who leads the group, as this member knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Leader {
+    /// This namenode, sure that no other was elected meanwhile.
+    Me,
+    /// Another namenode, at this URL.
+    At(String),
+    /// None known (an election, no quorum, or this leader lost touch).
+    Unknown,
+}
+
+impl Group {
+    /// Who leads, now. This namenode counts itself leader only while it
+    /// has heard from a quorum within half the shortest election timeout
+    /// (no other can have been elected meanwhile), or after checking with
+    /// a quorum now (`ensure_linearizable`, one heartbeat round): a frozen
+    /// or cut-off leader serves no stale read and takes no change that
+    /// cannot commit.
+    pub async fn leader(&self) -> Leader {
+        let (state, current, addr_of) = {
+            let m = self.raft.metrics();
+            let m = m.borrow();
+            let addr = m
+                .current_leader
+                .and_then(|l| m.membership_config.membership().get_node(&l))
+                .map(|n| n.addr.clone());
+            (m.state, m.current_leader, addr)
+        };
+        if current != Some(self.id) || state != ServerState::Leader {
+            return match addr_of {
+                Some(a) if current != Some(self.id) => Leader::At(a),
+                _ => Leader::Unknown,
+            };
+        }
+        let fresh = self
+            .quorum_ack()
+            .is_some_and(|at| at.elapsed() < self.lease);
+        if self.alone || fresh {
+            return Leader::Me;
+        }
+        match self.raft.ensure_linearizable().await {
+            Ok(_) => {
+                self.note_quorum_ack(std::time::Instant::now());
+                Leader::Me
+            }
+            Err(RaftError::APIError(openraft::error::CheckIsLeaderError::ForwardToLeader(f))) => {
+                match f.leader_node {
+                    Some(n) => Leader::At(n.addr),
+                    None => Leader::Unknown,
+                }
+            }
+            Err(_) => Leader::Unknown,
+        }
+    }
+
+    fn quorum_ack(&self) -> Option<std::time::Instant> {
+        *self.acked.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn note_quorum_ack(&self, at: std::time::Instant) {
+        let mut a = self.acked.lock().unwrap_or_else(|e| e.into_inner());
+        if a.is_none_or(|old| old < at) {
+            *a = Some(at);
+        }
+    }
+
+    /// Follows the metrics: when a quorum last acknowledged this leader
+    /// (openraft reports its age at each report; taken as of when this
+    /// task sees it, which can only make it look older).
+    fn watch(
+        group: std::sync::Weak<Group>,
+        mut rx: tokio::sync::watch::Receiver<openraft::RaftMetrics<u64, BasicNode>>,
+    ) {
+        tokio::spawn(async move {
+            while rx.changed().await.is_ok() {
+                let Some(g) = group.upgrade() else { return };
+                let ms = rx.borrow().millis_since_quorum_ack;
+                match ms {
+                    Some(ms) => {
+                        let at =
+                            std::time::Instant::now().checked_sub(Duration::from_millis(ms + 1));
+                        if let Some(at) = at {
+                            g.note_quorum_ack(at);
+                        }
+                    }
+                    None => *g.acked.lock().unwrap_or_else(|e| e.into_inner()) = None,
+                }
+            }
+        });
+    }
+}
+
+/// How long a follower waits for the leader to apply a command it
+/// forwarded, and then to apply it itself.
+const FORWARD_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl Group {
+    /// Proposes `entry` through the leader's Raft (this namenode's when it
+    /// leads); returns the entry's log index and outcome.
+    async fn propose_here(
+        &self,
+        entry: Entry,
+    ) -> std::result::Result<(u64, Result<Outcome>), ProposeError> {
+        match self.raft.client_write(entry.clone()).await {
+            Ok(r) => Ok((r.log_id.index, r.data)),
+            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
+                match (f.leader_id, f.leader_node) {
+                    (Some(id), Some(n)) if id != self.id => Err(ProposeError::Leader(n.addr, entry)),
+                    _ => Err(ProposeError::Unavailable(
+                        "no namenode is the leader now (an election is under way, or too few namenodes are up)".into(),
+                    )),
+                }
+            }
+            Err(e) => Err(ProposeError::Unavailable(format!(
+                "the namenode group cannot take changes: {e}"
+            ))),
+        }
+    }
+
+    /// A command proposed on a follower: sent to the leader, which
+    /// proposes it; answered once this namenode has applied it too (so
+    /// what its caller reads here next includes it).
+    async fn forward(&self, leader: &str, entry: Entry) -> Result<Outcome> {
+        let (index, out) = self
+            .network
+            .forward_proposal(leader, &entry, FORWARD_TIMEOUT)
+            .await
+            .map_err(NamenodeError::Unavailable)?;
+        self.raft
+            .wait(Some(FORWARD_TIMEOUT))
+            .applied_index_at_least(Some(index), "a forwarded command applied here")
+            .await
+            .map_err(|e| {
+                NamenodeError::Unavailable(format!(
+                    "the leader applied the change, this namenode has not yet ({e}); it will"
+                ))
+            })?;
+        out
+    }
+
+    /// The leader's side of a forwarded proposal.
+    pub async fn take_forwarded(
+        &self,
+        entry: Entry,
+    ) -> std::result::Result<(u64, Applied), String> {
+        match self.propose_here(entry).await {
+            Ok((index, out)) => Ok((index, out)),
+            Err(ProposeError::Leader(addr, _)) => {
+                Err(format!("this namenode is not the leader ({addr} is)"))
+            }
+            Err(ProposeError::Unavailable(m)) => Err(m),
+        }
+    }
+}
+
+/// Why a proposal was not taken here.
+enum ProposeError {
+    /// Another namenode leads: the entry, to send there.
+    Leader(String, Entry),
+    Unavailable(String),
+}
+
+impl Proposer for Group {
+    fn propose(
+        &self,
+        entry: Entry,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Outcome>> + Send + '_>> {
+        Box::pin(async move {
+            match self.propose_here(entry).await {
+                Ok((_, out)) => out,
+                Err(ProposeError::Leader(addr, entry)) => self.forward(&addr, entry).await,
+                Err(ProposeError::Unavailable(m)) => Err(NamenodeError::Unavailable(m)),
+            }
+        })
+    }
+}

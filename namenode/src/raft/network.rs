@@ -1,0 +1,276 @@
+//! Raft traffic between namenodes, over their HTTP ports: the client side
+//! (openraft's `RaftNetwork`) and the endpoints that answer it.
+//!
+//! Each RPC is a POST of a `dfs_common::codec` body to
+//! `<node>/internal/v1/raft/<append|vote|snapshot>` (the datanode protocol's
+//! prefix, so access control guards it with the cluster credential); the
+//! answer is the codec encoding of the receiving `Raft`'s `Result`, so a
+//! remote Raft error reaches the sender as openraft's `RemoteError`.
+//! Snapshots go in openraft's chunks (`install_snapshot`), read from the
+//! snapshot's file as they are sent.
+//!
+//! A test hook cuts links (`Network::partition`): a node whose links are
+//! cut neither sends to nor answers the nodes named (partition tests
+//! without root).
+use super::TypeConfig;
+use dfs_common::codec;
+use openraft::error::{
+    InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable,
+};
+use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
+    VoteRequest, VoteResponse,
+};
+use openraft::BasicNode;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::collections::BTreeSet;
+use std::sync::{Arc, RwLock};
+
+/// The endpoints' prefix.
+pub const PREFIX: &str = "/internal/v1/raft";
+
+/// Makes a client per peer; shares one HTTP client and the cut links.
+#[derive(Clone)]
+pub struct Network {
+    http: reqwest::Client,
+    /// Peers this node neither sends to nor answers (test hook).
+    cut: Arc<RwLock<BTreeSet<u64>>>,
+    /// What the cluster credential adds to each request (access control).
+    credential: Option<String>,
+}
+
+impl Network {
+    pub fn new(credential: Option<String>) -> Result<Network, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .connect_timeout(std::time::Duration::from_secs(2))
+            .tcp_nodelay(true)
+            .build()?;
+        Ok(Network {
+            http,
+            cut: Arc::default(),
+            credential,
+        })
+    }
+
+    /// Cuts the links to `peers` (and restores every other one).
+    pub fn partition(&self, peers: BTreeSet<u64>) {
+        *self.cut.write().unwrap_or_else(|e| e.into_inner()) = peers;
+    }
+
+    /// Whether the link to `peer` is cut.
+    pub fn is_cut(&self, peer: u64) -> bool {
+        self.cut
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(&peer)
+    }
+}
+
+/// The client to one peer.
+pub struct Peer {
+    net: Network,
+    id: u64,
+    addr: String,
+}
+
+impl RaftNetworkFactory<TypeConfig> for Network {
+    type Network = Peer;
+
+    async fn new_client(&mut self, target: u64, node: &BasicNode) -> Peer {
+        Peer {
+            net: self.clone(),
+            id: target,
+            addr: node.addr.trim_end_matches('/').to_string(),
+        }
+    }
+}
+
+/// Why an RPC did not get an answer from the peer's Raft.
+#[derive(Debug, thiserror::Error)]
+#[error("raft rpc to {peer}: {what}")]
+struct RpcFailure {
+    peer: String,
+    what: String,
+}
+
+impl Peer {
+    async fn call<Req, Resp, E>(
+        &self,
+        name: &str,
+        req: &Req,
+        option: &RPCOption,
+    ) -> Result<Resp, RPCError<u64, BasicNode, RaftError<u64, E>>>
+    where
+        Req: Serialize,
+        Resp: DeserializeOwned,
+        E: std::error::Error + DeserializeOwned,
+    {
+        let fail = |what: String| RpcFailure {
+            peer: self.addr.clone(),
+            what,
+        };
+        if self.net.is_cut(self.id) {
+            return Err(RPCError::Unreachable(Unreachable::new(&fail(
+                "link cut (test hook)".into(),
+            ))));
+        }
+        let body = codec::encode(req)
+            .map_err(|e| RPCError::Network(NetworkError::new(&fail(e.to_string()))))?;
+        let mut request = self
+            .net
+            .http
+            .post(format!("{}{PREFIX}/{name}", self.addr))
+            .timeout(option.hard_ttl())
+            .header(reqwest::header::CONTENT_TYPE, codec::CONTENT_TYPE)
+            .body(body);
+        if let Some(c) = &self.net.credential {
+            request = request.bearer_auth(c);
+        }
+        let resp = request.send().await.map_err(|e| {
+            if e.is_connect() {
+                RPCError::Unreachable(Unreachable::new(&fail(e.to_string())))
+            } else {
+                RPCError::Network(NetworkError::new(&fail(e.to_string())))
+            }
+        })?;
+        let status = resp.status();
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| RPCError::Network(NetworkError::new(&fail(e.to_string()))))?;
+        if !status.is_success() {
+            return Err(RPCError::Unreachable(Unreachable::new(&fail(format!(
+                "{status}: {}",
+                String::from_utf8_lossy(&bytes[..bytes.len().min(300)])
+            )))));
+        }
+        let answer: Result<Resp, RaftError<u64, E>> = codec::decode(&bytes)
+            .map_err(|e| RPCError::Network(NetworkError::new(&fail(e.to_string()))))?;
+        answer.map_err(|e| RPCError::RemoteError(RemoteError::new(self.id, e)))
+    }
+}
+
+impl RaftNetwork<TypeConfig> for Peer {
+    async fn append_entries(
+        &mut self,
+        rpc: AppendEntriesRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<AppendEntriesResponse<u64>, RPCError<u64, BasicNode, RaftError<u64>>> {
+        self.call("append", &rpc, &option).await
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        rpc: InstallSnapshotRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<
+        InstallSnapshotResponse<u64>,
+        RPCError<u64, BasicNode, RaftError<u64, InstallSnapshotError>>,
+    > {
+        self.call("snapshot", &rpc, &option).await
+    }
+
+    async fn vote(
+        &mut self,
+        rpc: VoteRequest<u64>,
+        option: RPCOption,
+    ) -> Result<VoteResponse<u64>, RPCError<u64, BasicNode, RaftError<u64>>> {
+        self.call("vote", &rpc, &option).await
+    }
+}
+
+impl Network {
+    /// Sends a command proposed on this follower to the leader at
+    /// `leader` (`propose`); returns its log index and outcome there.
+    pub async fn forward_proposal(
+        &self,
+        leader: &str,
+        entry: &crate::commands::Entry,
+        timeout: std::time::Duration,
+    ) -> Result<(u64, super::Applied), String> {
+        let body = codec::encode(entry).map_err(|e| format!("encoding a command: {e}"))?;
+        let mut request = self
+            .http
+            .post(format!("{}{PREFIX}/propose", leader.trim_end_matches('/')))
+            .timeout(timeout)
+            .header(reqwest::header::CONTENT_TYPE, codec::CONTENT_TYPE)
+            .body(body);
+        if let Some(c) = &self.credential {
+            request = request.bearer_auth(c);
+        }
+        let resp = request
+            .send()
+            .await
+            .map_err(|e| format!("the leader {leader} could not be reached: {e}"))?;
+        let status = resp.status();
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| format!("the leader {leader} did not answer: {e}"))?;
+        if !status.is_success() {
+            return Err(format!(
+                "the leader {leader} refused the change ({status}): {}",
+                String::from_utf8_lossy(&bytes[..bytes.len().min(300)])
+            ));
+        }
+        let answer: Result<(u64, super::Applied), String> =
+            codec::decode(&bytes).map_err(|e| format!("the leader's answer: {e}"))?;
+        answer
+    }
+}
+
+/// The answering side: what the endpoint for `name` does with `body`
+/// (the codec encoding of the local Raft's result), or `None` for a
+/// request this node does not take (an unknown RPC, a cut link). A body
+/// that does not decode is an error message.
+pub async fn answer(
+    group: &super::group::Group,
+    name: &str,
+    body: &[u8],
+) -> Result<Option<Vec<u8>>, String> {
+    let raft = group.raft();
+    let net = group.network();
+    fn decode<T: DeserializeOwned>(b: &[u8]) -> Result<T, String> {
+        codec::decode(b).map_err(|e| format!("malformed raft rpc: {e}"))
+    }
+    fn encode<T: Serialize>(v: &T) -> Result<Option<Vec<u8>>, String> {
+        codec::encode(v)
+            .map(Some)
+            .map_err(|e| format!("cannot encode a raft answer: {e}"))
+    }
+    match name {
+        "append" => {
+            let req: AppendEntriesRequest<TypeConfig> = decode(body)?;
+            if from_cut(net, req.vote.leader_id().voted_for()) {
+                return Ok(None);
+            }
+            encode(&raft.append_entries(req).await)
+        }
+        "vote" => {
+            let req: VoteRequest<u64> = decode(body)?;
+            if from_cut(net, req.vote.leader_id().voted_for()) {
+                return Ok(None);
+            }
+            encode(&raft.vote(req).await)
+        }
+        "snapshot" => {
+            let req: InstallSnapshotRequest<TypeConfig> = decode(body)?;
+            if from_cut(net, req.vote.leader_id().voted_for()) {
+                return Ok(None);
+            }
+            encode(&raft.install_snapshot(req).await)
+        }
+        "propose" => {
+            let entry: crate::commands::Entry = decode(body)?;
+            encode(&group.take_forwarded(entry).await)
+        }
+        _ => Ok(None),
+    }
+}
+
+fn from_cut(net: &Network, sender: Option<u64>) -> bool {
+    sender.is_some_and(|s| net.is_cut(s))
+}
