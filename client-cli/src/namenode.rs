@@ -15,6 +15,12 @@
 //! only its answer was lost, the namenode's retry cache answers the retry
 //! with the first result instead of applying it twice. An answer (a 503 in
 //! safe mode included) is final.
+//!
+//! Several namenodes (a list given to [`NamenodeClient::with_bases`]): any
+//! one serves any call (followers forward to the leader). A call that
+//! could not reach one, or got a 503 from it (no leader known there, or
+//! the leader lost), is sent to the next one, for up to
+//! [`FAILOVER_PAUSES`]; the one that answered is used first from then on.
 use crate::error::{ClientError, Result};
 use dfs_common::ids::{FileId, NodeId, RequestId};
 use dfs_common::path::DfsPath;
@@ -24,7 +30,7 @@ use dfs_common::proto::client::{
     CreateResponse, DatanodeReport, DeleteRequest, DeleteResponse, DirectoryListing, FileIdRequest,
     FileLocations, FileStatus, FsckReport, LocatedBlock, MkdirsRequest, OrphansDeleted,
     OrphansReport, RenameRequest, SetAttributesRequest, SetReplicationRequest, RELAY_HEADER,
-    REQUEST_ID_HEADER, RPC_PREFIX,
+    REQUEST_ID_HEADER, RPC_PREFIX, STANDBY_HEADER,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -46,6 +52,22 @@ pub(crate) const GET_RETRY_PAUSES: [Duration; 3] = [
     Duration::from_millis(200),
     Duration::from_millis(400),
     Duration::from_millis(800),
+];
+
+/// Pauses before each new try when several namenodes are known: about
+/// 12 s in all, past a leader's election (a new one serves within about
+/// 5 s of the old one's death).
+pub(crate) const FAILOVER_PAUSES: [Duration; 10] = [
+    Duration::from_millis(100),
+    Duration::from_millis(200),
+    Duration::from_millis(400),
+    Duration::from_millis(800),
+    Duration::from_millis(1500),
+    Duration::from_millis(1500),
+    Duration::from_millis(1500),
+    Duration::from_millis(2000),
+    Duration::from_millis(2000),
+    Duration::from_millis(2000),
 ];
 
 pub use dfs_common::proto::client::{SafeModeAction, SafeModeStatus};
@@ -73,6 +95,10 @@ pub(crate) fn node_ref(node: &str) -> &str {
 #[derive(Clone)]
 pub struct NamenodeClient {
     http: reqwest::Client,
+    /// Every namenode's URL (one, unless a list was given).
+    bases: std::sync::Arc<[String]>,
+    /// The one to call first: the last that answered.
+    current: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     base: String,
     /// "namenode at http://..": how errors name this server.
     who: String,
@@ -86,15 +112,49 @@ pub struct NamenodeClient {
 impl NamenodeClient {
     /// `base` is the namenode's URL (`http://host:port`, no trailing slash).
     pub fn new(http: reqwest::Client, base: &str) -> Self {
-        let base = base.trim_end_matches('/').to_string();
-        let who = format!("namenode at {base}");
+        Self::with_bases(http, &[base.to_string()])
+    }
+
+    /// A handle on the namenodes at `bases` (at least one; each
+    /// `http://host:port`), calling whichever answers.
+    pub fn with_bases(http: reqwest::Client, bases: &[String]) -> Self {
+        let bases: Vec<String> = bases
+            .iter()
+            .map(|b| b.trim_end_matches('/').to_string())
+            .collect();
+        let base = bases.first().cloned().unwrap_or_default();
+        let who = if bases.len() > 1 {
+            format!("namenodes at {}", bases.join(","))
+        } else {
+            format!("namenode at {base}")
+        };
         Self {
             http,
+            bases: bases.into(),
+            current: Default::default(),
             base,
             who,
             token: None,
             relay: None,
         }
+    }
+
+    /// The namenode to call now.
+    fn base_now(&self) -> &str {
+        let i = self.current.load(std::sync::atomic::Ordering::Relaxed);
+        self.bases
+            .get(i % self.bases.len().max(1))
+            .map_or(&self.base, |b| b.as_str())
+    }
+
+    /// After a failed try: the next namenode.
+    fn fail_over(&self, from: usize) {
+        let _ = self.current.compare_exchange(
+            from,
+            (from + 1) % self.bases.len().max(1),
+            std::sync::atomic::Ordering::Relaxed,
+            std::sync::atomic::Ordering::Relaxed,
+        );
     }
 
     /// The same namenode, calling as the holder of `token`.
@@ -122,13 +182,15 @@ impl NamenodeClient {
         }
     }
 
+    /// The namenode calls go to first now.
     pub fn url(&self) -> &str {
-        &self.base
+        self.base_now()
     }
 
     fn endpoint(&self, prefix: &str, name: &str, query: &[(&str, &str)]) -> Result<reqwest::Url> {
-        let mut url = reqwest::Url::parse(&format!("{}{prefix}/{name}", self.base))
-            .map_err(|e| ClientError::Invalid(format!("bad namenode URL {:?}: {e}", self.base)))?;
+        let base = self.base_now();
+        let mut url = reqwest::Url::parse(&format!("{base}{prefix}/{name}"))
+            .map_err(|e| ClientError::Invalid(format!("bad namenode URL {base:?}: {e}")))?;
         if !query.is_empty() {
             let mut pairs = url.query_pairs_mut();
             for (k, v) in query {
@@ -163,32 +225,54 @@ impl NamenodeClient {
         name: &str,
         query: &[(&str, &str)],
     ) -> Result<T> {
-        let url = self.endpoint(prefix, name, query)?;
         let resp = self
-            .send_retrying(name, || self.authed(self.http.get(url.clone())))
+            .send_retrying(name, || {
+                Ok(self.authed(self.http.get(self.endpoint(prefix, name, query)?)))
+            })
             .await?;
         self.answer(resp).await
     }
 
-    /// Sends the request `build` makes, and again (a new one from `build`)
-    /// after a pause while the namenode could not be reached (see the
-    /// module doc).
+    /// Sends the request `build` makes, and again (a new one from `build`,
+    /// to the next namenode when there are several) after a pause while
+    /// the namenode could not be reached (see the module doc).
     async fn send_retrying(
         &self,
         name: &str,
-        build: impl Fn() -> reqwest::RequestBuilder,
+        build: impl Fn() -> Result<reqwest::RequestBuilder>,
     ) -> Result<reqwest::Response> {
-        let mut pauses = GET_RETRY_PAUSES.iter();
+        let several = self.bases.len() > 1;
+        let mut pauses = if several {
+            FAILOVER_PAUSES.iter()
+        } else {
+            GET_RETRY_PAUSES.iter()
+        };
         loop {
-            match build().timeout(RPC_TIMEOUT).send().await {
+            let at = self.current.load(std::sync::atomic::Ordering::Relaxed);
+            let (e, retryable) = match build()?.timeout(RPC_TIMEOUT).send().await {
+                // A namenode that cannot serve now (no leader known to it:
+                // an election; not the cluster's own state, safe mode or no
+                // datanodes, which any namenode would answer the same).
+                Ok(resp) if resp.headers().contains_key(STANDBY_HEADER) => {
+                    let status = resp.status();
+                    let body = resp.bytes().await.unwrap_or_default();
+                    (ClientError::from_error_answer(status.as_u16(), &body), true)
+                }
                 Ok(resp) => return Ok(resp),
-                Err(e) => match pauses.next() {
-                    Some(pause) if get_is_retryable(&e) => {
-                        log::debug!("{} not reached ({e}); sending {name} again", self.who);
-                        tokio::time::sleep(*pause).await;
+                Err(e) => {
+                    let retry = get_is_retryable(&e) || (several && e.is_timeout());
+                    (ClientError::transport(&self.who, &e), retry)
+                }
+            };
+            match pauses.next() {
+                Some(pause) if retryable => {
+                    log::debug!("{} not answering ({e}); sending {name} again", self.who);
+                    if several {
+                        self.fail_over(at);
                     }
-                    _ => return Err(ClientError::transport(&self.who, &e)),
-                },
+                    tokio::time::sleep(*pause).await;
+                }
+                _ => return Err(e),
             }
         }
     }
@@ -213,13 +297,13 @@ impl NamenodeClient {
     /// One call under `/rpc/v1`, as one client call (one request id) however
     /// many times it is sent (see the module doc).
     async fn send_post<B: Serialize>(&self, name: &str, body: &B) -> Result<reqwest::Response> {
-        let url = self.endpoint(RPC_PREFIX, name, &[])?;
         let id = RequestId::new().to_string();
         let resp = self
             .send_retrying(name, || {
-                self.authed(self.http.post(url.clone()))
+                Ok(self
+                    .authed(self.http.post(self.endpoint(RPC_PREFIX, name, &[])?))
                     .header(REQUEST_ID_HEADER, &id)
-                    .json(body)
+                    .json(body))
             })
             .await?;
         self.check(resp).await

@@ -191,7 +191,18 @@ impl Config {
     }
 
     fn validate(mut self) -> Result<Self, DatanodeError> {
-        self.namenode = check_url("namenode", &self.namenode)?;
+        let urls = self
+            .namenode
+            .split(',')
+            .map(|u| check_url("namenode", u))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut seen = std::collections::BTreeSet::new();
+        if let Some(twice) = urls.iter().find(|u| !seen.insert(*u)) {
+            return Err(DatanodeError::Config(format!(
+                "--namenode names {twice} twice"
+            )));
+        }
+        self.namenode = urls.join(",");
         if let Some(a) = &self.advertise {
             self.advertise = Some(check_url("advertise", a)?);
         }
@@ -246,6 +257,14 @@ fn read_file(path: &Path) -> Result<FileConfig, DatanodeError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| DatanodeError::Config(format!("cannot read {}: {e}", path.display())))?;
     toml::from_str(&text).map_err(|e| DatanodeError::Config(format!("{}: {e}", path.display())))
+}
+
+impl Config {
+    /// Every namenode of the cluster (`--namenode` is a comma-separated
+    /// list); the datanode reports to each.
+    pub fn namenodes(&self) -> Vec<String> {
+        self.namenode.split(',').map(str::to_string).collect()
+    }
 }
 
 fn check_url(what: &str, url: &str) -> Result<String, DatanodeError> {

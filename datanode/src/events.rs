@@ -45,3 +45,13 @@ pub fn event_channel() -> (EventSender, EventReceiver) {
     let (tx, rx) = mpsc::unbounded_channel();
     (EventSender(tx), rx)
 }
+
+/// Hands every event of `rx` to each of `copies` (one per namenode link),
+/// until `rx` closes.
+pub async fn fan_out(mut rx: EventReceiver, copies: Vec<EventSender>) {
+    while let Some(event) = rx.recv().await {
+        for c in &copies {
+            c.send(event.clone());
+        }
+    }
+}

@@ -47,8 +47,8 @@ use dfs_common::codec;
 use dfs_common::ids::BlockId;
 use dfs_common::proto::datanode::{
     BadBlockReport, BlockReport, Command, FilesystemReport, Heartbeat, HeartbeatReply,
-    IncrementalBlockReport, RegisterRequest, RegisterResponse, ReportedBlock, StorageReport,
-    INTERNAL_PREFIX,
+    IncrementalBlockReport, Leadership, RegisterRequest, RegisterResponse, ReportedBlock,
+    StorageReport, INTERNAL_PREFIX,
 };
 use dfs_common::proto::DatanodeInfo;
 use serde::de::DeserializeOwned;
@@ -126,11 +126,45 @@ enum LinkError {
     Failed(String),
 }
 
-/// The datanode's one connection to the namenode.
+/// Whose replica commands this datanode takes (HDFS `BPOfferService`):
+/// the namenode that claims to lead at the highest term any of them has
+/// named, so a deposed leader's (frozen, cut off) are ignored once another
+/// namenode named a later term. With one namenode, whatever it says.
+pub struct Leaders {
+    links: usize,
+    highest_term: std::sync::atomic::AtomicU64,
+}
+
+impl Leaders {
+    pub fn new(links: usize) -> Leaders {
+        Leaders {
+            links,
+            highest_term: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// Whether a namenode answering with `claim` may command this node.
+    pub fn accepts(&self, claim: Option<Leadership>) -> bool {
+        match claim {
+            // A namenode of an earlier version, alone.
+            None => self.links == 1,
+            Some(c) => {
+                let highest = self
+                    .highest_term
+                    .fetch_max(c.term, Ordering::AcqRel)
+                    .max(c.term);
+                c.leader && c.term >= highest
+            }
+        }
+    }
+}
+
+/// The datanode's connection to one namenode.
 pub struct NamenodeLink {
     rpc: Rpc,
     events: EventReceiver,
     commands: CommandRunner,
+    leaders: Arc<Leaders>,
 }
 
 /// The calls themselves (kept apart from the event receiver so that both can
@@ -145,7 +179,12 @@ struct Rpc {
 }
 
 impl NamenodeLink {
-    pub fn new(node: Arc<Node>, namenode_url: &str, events: EventReceiver) -> Result<Self> {
+    pub fn new(
+        node: Arc<Node>,
+        namenode_url: &str,
+        events: EventReceiver,
+        leaders: Arc<Leaders>,
+    ) -> Result<Self> {
         let client = crate::peer::client_builder()
             .timeout(REQUEST_TIMEOUT)
             .build()
@@ -161,6 +200,7 @@ impl NamenodeLink {
             },
             events,
             commands,
+            leaders,
         })
     }
 
@@ -170,6 +210,7 @@ impl NamenodeLink {
             rpc,
             mut events,
             mut commands,
+            leaders,
         } = self;
         let node = rpc.node.clone();
         let mut pending = Pending::default();
@@ -215,10 +256,15 @@ impl NamenodeLink {
                                     block_report.reset_immediately();
                                 }
                                 let mut reregister = false;
+                                let obey = leaders.accepts(reply.leadership);
                                 for command in reply.commands {
                                     match command {
                                         Command::Reregister => reregister = true,
-                                        other => commands.execute(other),
+                                        other if obey => commands.execute(other),
+                                        other => log::info!(
+                                            "ignored a command of namenode {} (not the leader at the latest term): {other:?}",
+                                            rpc.base
+                                        ),
                                     }
                                 }
                                 if reregister {

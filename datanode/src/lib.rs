@@ -92,7 +92,7 @@ pub struct Datanode {
     scanner_cancel: CancellationToken,
     scanner_task: tokio::task::JoinHandle<()>,
     link_cancel: CancellationToken,
-    link_task: tokio::task::JoinHandle<()>,
+    link_tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Datanode {
@@ -131,9 +131,25 @@ impl Datanode {
             data_dir: config.data_dir.clone(),
         });
 
+        // One link per namenode, each with its own copy of the replica
+        // events; replica commands are taken from the leader's alone.
         let link_cancel = CancellationToken::new();
-        let link = NamenodeLink::new(node.clone(), &config.namenode, events_rx)?;
-        let link_task = tokio::spawn(link.run(link_cancel.clone()));
+        let urls = config.namenodes();
+        let leaders = Arc::new(heartbeat::Leaders::new(urls.len()));
+        let mut link_tasks = Vec::with_capacity(urls.len());
+        if let [url] = urls.as_slice() {
+            let link = NamenodeLink::new(node.clone(), url, events_rx, leaders)?;
+            link_tasks.push(tokio::spawn(link.run(link_cancel.clone())));
+        } else {
+            let mut copies = Vec::with_capacity(urls.len());
+            for url in &urls {
+                let (tx, rx) = events::event_channel();
+                copies.push(tx);
+                let link = NamenodeLink::new(node.clone(), url, rx, leaders.clone())?;
+                link_tasks.push(tokio::spawn(link.run(link_cancel.clone())));
+            }
+            link_tasks.push(tokio::spawn(events::fan_out(events_rx, copies)));
+        }
 
         let scanner_cancel = CancellationToken::new();
         let scanner = BlockScanner::new(
@@ -192,7 +208,7 @@ impl Datanode {
             scanner_cancel,
             scanner_task,
             link_cancel,
-            link_task,
+            link_tasks,
         })
     }
 
@@ -226,7 +242,9 @@ impl Datanode {
             log::error!("block scanner task failed: {e}");
         }
         self.link_cancel.cancel();
-        self.link_task.await?;
+        for t in self.link_tasks {
+            t.await?;
+        }
         log::info!("datanode {} stopped", self.node.id);
         Ok(())
     }

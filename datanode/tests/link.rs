@@ -68,10 +68,14 @@ async fn heartbeat(s: Shared, body: web::Bytes) -> HttpResponse {
     if !known || f.forgotten.contains(&hb.node_id) {
         return bincode_ok(&HeartbeatReply {
             commands: vec![Command::Reregister],
+            leadership: None,
         });
     }
     let commands = f.commands.remove(&hb.node_id).unwrap_or_default();
-    bincode_ok(&HeartbeatReply { commands })
+    bincode_ok(&HeartbeatReply {
+        commands,
+        leadership: None,
+    })
 }
 
 async fn block_received(s: Shared, body: web::Bytes) -> HttpResponse {

@@ -677,15 +677,29 @@ impl Segment {
     /// Writes `bytes` (whole frames) after the last frame and syncs them.
     /// On an error the segment may hold part of them: write no more.
     pub fn append_synced(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.append(bytes, true)
+    }
+
+    /// Writes `bytes` (whole frames) after the last frame, and syncs
+    /// everything written so far if `sync`. On an error the segment may
+    /// hold part of them: write no more.
+    pub fn append(&mut self, bytes: &[u8], sync: bool) -> std::io::Result<()> {
         use std::os::unix::fs::FileExt;
         let end = self.end + bytes.len() as u64;
         if end > self.zeroed {
             self.zero_to(end.next_multiple_of(Self::ZERO_AHEAD) + Self::ZERO_AHEAD)?;
         }
         self.file.write_all_at(bytes, self.end)?;
-        self.file.sync_data()?;
+        if sync {
+            self.file.sync_data()?;
+        }
         self.end = end;
         Ok(())
+    }
+
+    /// Syncs every frame written so far.
+    pub fn sync(&mut self) -> std::io::Result<()> {
+        self.file.sync_data()
     }
 
     /// No more frames: the zeros ahead are cut off, so that a sealed

@@ -271,7 +271,9 @@ type SealReply = std::sync::mpsc::Sender<std::result::Result<u64, String>>;
 
 #[derive(Default)]
 struct Queue {
-    items: Vec<(Vec<Write>, Reply)>,
+    /// Transactions in order; `None`: nobody waits for this one, so it
+    /// need not be synced by itself ([`MetaStore::submit_unsynced`]).
+    items: Vec<(Vec<Write>, Option<Reply>)>,
     seals: Vec<SealReply>,
     closed: bool,
 }
@@ -381,6 +383,9 @@ fn run_committer(shared: Arc<Shared>, mut next_lsn: u64) {
     let mut failed: Option<String> = None;
     let mut active: Option<Active> = None;
     let mut buf = Vec::new();
+    // Frames written to the active segment and not synced yet (of
+    // transactions nobody waited for).
+    let mut dirty = false;
     loop {
         let (items, seals) = {
             let mut q = lock(&shared.inbox.queue);
@@ -392,6 +397,13 @@ fn run_committer(shared: Arc<Shared>, mut next_lsn: u64) {
                     .unwrap_or_else(|e| e.into_inner());
             }
             if q.items.is_empty() && q.seals.is_empty() {
+                if dirty {
+                    if let Some(a) = active.as_mut() {
+                        if let Err(e) = a.segment.sync() {
+                            log::error!("metadata journal: the last sync at close failed: {e}");
+                        }
+                    }
+                }
                 return;
             }
             (std::mem::take(&mut q.items), std::mem::take(&mut q.seals))
@@ -399,7 +411,14 @@ fn run_committer(shared: Arc<Shared>, mut next_lsn: u64) {
         if !items.is_empty() {
             let result = match &failed {
                 Some(e) => Err(format!("an earlier commit failed: {e}")),
-                None => write_group(&shared, &items, &mut next_lsn, &mut active, &mut buf),
+                None => write_group(
+                    &shared,
+                    &items,
+                    &mut next_lsn,
+                    &mut active,
+                    &mut buf,
+                    &mut dirty,
+                ),
             };
             if let Err(e) = &result {
                 if failed.is_none() {
@@ -408,13 +427,17 @@ fn run_committer(shared: Arc<Shared>, mut next_lsn: u64) {
                 }
             }
             for (_, reply) in items {
-                let _ = reply.send(result.clone());
+                if let Some(reply) = reply {
+                    let _ = reply.send(result.clone());
+                }
             }
         }
         let full = active
             .as_ref()
             .is_some_and(|a| a.segment.len() >= SEGMENT_BYTES);
         if !seals.is_empty() || full {
+            // (Sealing syncs the segment's frames.)
+            dirty = false;
             if let Some(a) = active.take() {
                 if let Err(e) = a.segment.seal() {
                     // Its frames stand; the zeros after them are read as its end.
@@ -441,16 +464,27 @@ fn run_committer(shared: Arc<Shared>, mut next_lsn: u64) {
     }
 }
 
-/// Writes the groups of `items` as one frame and syncs it.
+/// Writes the groups of `items` as one frame, and syncs it (with any
+/// frame before it not synced yet) when someone waits for one of them.
 fn write_group(
     shared: &Shared,
-    items: &[(Vec<Write>, Reply)],
+    items: &[(Vec<Write>, Option<Reply>)],
     next_lsn: &mut u64,
     active: &mut Option<Active>,
     buf: &mut Vec<u8>,
+    dirty: &mut bool,
 ) -> std::result::Result<(), String> {
+    let waited = items.iter().any(|(_, r)| r.is_some());
     if items.iter().all(|(w, _)| w.is_empty()) {
-        // Only waiters: every earlier frame is synced already.
+        // Only waiters: what came before them must be synced.
+        if waited && *dirty {
+            if let Some(a) = active.as_mut() {
+                a.segment
+                    .sync()
+                    .map_err(|e| format!("{}: {e}", a.name.path.display()))?;
+            }
+            *dirty = false;
+        }
         return Ok(());
     }
     buf.clear();
@@ -469,8 +503,9 @@ fn write_group(
         return Err("no segment to write".into());
     };
     a.segment
-        .append_synced(buf)
+        .append(buf, waited)
         .map_err(|e| format!("{}: {e}", a.name.path.display()))?;
+    *dirty = !waited;
     lock(&shared.files).log_bytes += buf.len() as u64;
     *next_lsn += 1;
     // A big group's buffer is not kept.
@@ -843,10 +878,32 @@ impl MetaStore {
             if q.closed {
                 return Err(NamenodeError::Internal("metadata store: closed".into()));
             }
-            q.items.push((txn.writes, tx));
+            q.items.push((txn.writes, Some(tx)));
         }
         self.shared.inbox.ready.notify_one();
         Ok(Commit(rx))
+    }
+
+    /// Queues a transaction nobody waits for: written in its turn, synced
+    /// with the next transaction someone waits for, a seal, or the close
+    /// (the Raft state machine's changes, which the Raft log already
+    /// holds durably). An error shows on the next one waited for.
+    pub fn submit_unsynced(&self, txn: Txn) -> Result<()> {
+        if let Some(e) = txn.error {
+            return Err(codec_err(e));
+        }
+        self.note(&txn.writes);
+        {
+            let mut q = self.shared.inbox.queue.lock().map_err(|_| {
+                NamenodeError::Internal("metadata store: commit queue poisoned".into())
+            })?;
+            if q.closed {
+                return Err(NamenodeError::Internal("metadata store: closed".into()));
+            }
+            q.items.push((txn.writes, None));
+        }
+        self.shared.inbox.ready.notify_one();
+        Ok(())
     }
 
     /// Keeps what the store serves from memory as `writes` change it.

@@ -36,6 +36,10 @@ pub const RELAY_HEADER: &str = "x-dfs-relayed-by";
 /// answered from the namenode's retry cache (about 10 minutes) instead of
 /// being applied twice (a retried `create` is not a conflict, a retried
 /// `rename` not a 404).
+/// On a 503 answer: this namenode cannot serve now (it knows no leader,
+/// or cannot reach it) and another namenode may; a client that knows
+/// several tries the next.
+pub const STANDBY_HEADER: &str = "x-dfs-standby";
 pub const REQUEST_ID_HEADER: &str = "x-dfs-request-id";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -198,9 +198,72 @@ fn tail<'de, A: SeqAccess<'de>, T: Deserialize<'de>>(seq: &mut A) -> Option<T> {
     seq.next_element::<Option<T>>().ok().flatten().flatten()
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+/// A heartbeat's answer. `leadership` is a tail field (see [`tail`]): a
+/// namenode of an earlier version does not send it, and one that sends it
+/// is read by an earlier datanode that ignores it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct HeartbeatReply {
     pub commands: Vec<Command>,
+    /// Where the answering namenode stands in its group (`None`: an
+    /// earlier version, a namenode of one).
+    pub leadership: Option<Leadership>,
+}
+
+/// A namenode's standing when it answered: a datanode takes replica
+/// commands only from the namenode that claims to lead at the highest term
+/// it has seen (HDFS `BPOfferService`), so a deposed leader's are ignored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Leadership {
+    pub term: u64,
+    pub leader: bool,
+}
+
+impl Serialize for HeartbeatReply {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let fields = if self.leadership.is_some() { 2 } else { 1 };
+        let mut st = s.serialize_struct("HeartbeatReply", fields)?;
+        st.serialize_field("commands", &self.commands)?;
+        if self.leadership.is_some() {
+            st.serialize_field("leadership", &self.leadership)?;
+        }
+        st.end()
+    }
+}
+
+#[derive(Deserialize)]
+struct HeartbeatReplyFields {
+    commands: Vec<Command>,
+    #[serde(default)]
+    leadership: Option<Leadership>,
+}
+
+impl<'de> Deserialize<'de> for HeartbeatReply {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        if d.is_human_readable() {
+            let f = HeartbeatReplyFields::deserialize(d)?;
+            return Ok(HeartbeatReply {
+                commands: f.commands,
+                leadership: f.leadership,
+            });
+        }
+        struct Fields;
+        impl<'de> Visitor<'de> for Fields {
+            type Value = HeartbeatReply;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a heartbeat reply")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<HeartbeatReply, A::Error> {
+                Ok(HeartbeatReply {
+                    commands: seq
+                        .next_element()?
+                        .ok_or_else(|| de::Error::invalid_length(0, &"a heartbeat reply"))?,
+                    leadership: tail(&mut seq),
+                })
+            }
+        }
+        const FIELDS: &[&str] = &["commands", "leadership"];
+        d.deserialize_struct("HeartbeatReply", FIELDS, Fields)
+    }
 }
 
 /// Work the namenode hands a datanode.
@@ -268,9 +331,26 @@ mod tests {
                 },
                 Command::Reregister,
             ],
+            leadership: Some(Leadership {
+                term: 7,
+                leader: true,
+            }),
         };
         let back: HeartbeatReply = codec::decode(&codec::encode(&r).unwrap()).unwrap();
         assert_eq!(back, r);
+        // A namenode of an earlier version sends the commands alone, and
+        // an earlier datanode reads the commands and stops.
+        #[derive(Serialize, Deserialize, PartialEq, Debug)]
+        struct FirstReply {
+            commands: Vec<Command>,
+        }
+        let first = FirstReply {
+            commands: r.commands.clone(),
+        };
+        let back: HeartbeatReply = codec::decode(&codec::encode(&first).unwrap()).unwrap();
+        assert_eq!((back.commands, back.leadership), (r.commands.clone(), None));
+        let json = serde_json::to_string(&r).unwrap();
+        assert_eq!(serde_json::from_str::<HeartbeatReply>(&json).unwrap(), r);
     }
 
     /// [`Heartbeat`] as it was before `filesystem`.

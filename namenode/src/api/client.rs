@@ -245,19 +245,8 @@ async fn create(
     req.owner = caller.owner_of_new(req.owner.as_deref());
     let mut created = as_call(&http, ns.create(&req)).await?;
     note_relay(&ns, &http, created.file_id).await?;
-    if req.first_block {
-        let first = AddBlockRequest {
-            file_id: created.file_id,
-            exclude: Vec::new(),
-        };
-        match as_call(&http, ns.add_block(&first)).await {
-            Ok(mut located) => {
-                caller.sign_blocks(std::slice::from_mut(&mut located), BlockOp::Write);
-                created.block = Some(located);
-            }
-            // The writer asks `add_block` next and hears why.
-            Err(e) => log::debug!("no first block for {}: {e}", req.path),
-        }
+    if let Some(located) = created.block.as_mut() {
+        caller.sign_blocks(std::slice::from_mut(located), BlockOp::Write);
     }
     Ok(web::Json(created))
 }

@@ -14,6 +14,9 @@ use std::fmt;
 pub struct ApiError {
     pub code: ErrorCode,
     pub message: String,
+    /// This namenode cannot serve now, another may (no leader known): the
+    /// answer carries [`dfs_common::proto::client::STANDBY_HEADER`].
+    pub standby: bool,
 }
 
 impl ApiError {
@@ -21,6 +24,7 @@ impl ApiError {
         ApiError {
             code,
             message: message.into(),
+            standby: false,
         }
     }
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -55,7 +59,11 @@ impl From<NamenodeError> for ApiError {
             NamenodeError::NoSpace(_) => ErrorCode::NoSpace,
             NamenodeError::Internal(_) => ErrorCode::Internal,
         };
-        ApiError::new(code, e.to_string())
+        let standby = matches!(e, NamenodeError::Unavailable(_));
+        ApiError {
+            standby,
+            ..ApiError::new(code, e.to_string())
+        }
     }
 }
 
@@ -65,7 +73,17 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        dfs_http::error::contract_answer(self.status_code(), self.code, self.message.clone())
+        let mut r =
+            dfs_http::error::contract_answer(self.status_code(), self.code, self.message.clone());
+        if self.standby {
+            r.headers_mut().insert(
+                actix_web::http::header::HeaderName::from_static(
+                    dfs_common::proto::client::STANDBY_HEADER,
+                ),
+                actix_web::http::header::HeaderValue::from_static("1"),
+            );
+        }
+        r
     }
 }
 

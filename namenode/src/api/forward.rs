@@ -26,6 +26,7 @@ use actix_web::http::StatusCode;
 use actix_web::middleware::Next;
 use actix_web::web;
 use dfs_common::error::ErrorCode;
+use dfs_common::proto::client::STANDBY_HEADER;
 use dfs_common::proto::webhdfs::Exception;
 use futures_util::StreamExt;
 
@@ -77,7 +78,7 @@ fn hop_by_hop(name: &str) -> bool {
 }
 
 fn unavailable(path: &str, message: String) -> actix_web::HttpResponse {
-    if dfs_http::error::is_webhdfs(path) {
+    let mut r = if dfs_http::error::is_webhdfs(path) {
         dfs_http::error::webhdfs_answer(StatusCode::FORBIDDEN, Exception::Standby, message)
     } else {
         dfs_http::error::contract_answer(
@@ -85,7 +86,12 @@ fn unavailable(path: &str, message: String) -> actix_web::HttpResponse {
             ErrorCode::Unavailable,
             message,
         )
-    }
+    };
+    r.headers_mut().insert(
+        actix_web::http::header::HeaderName::from_static(STANDBY_HEADER),
+        actix_web::http::header::HeaderValue::from_static("1"),
+    );
+    r
 }
 
 /// The middleware (see the module doc).

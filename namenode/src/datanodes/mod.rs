@@ -220,7 +220,15 @@ impl DatanodeManager {
     /// A heartbeat. `None` when the node must register first (unknown, or
     /// not registered since this namenode started); otherwise the commands
     /// queued for it.
-    pub fn heartbeat(&self, hb: &Heartbeat, now: Instant) -> Option<HeartbeatOutcome> {
+    /// A heartbeat: the node's figures, and its commands if `leader` (a
+    /// namenode that does not lead keeps the deletions queued and drops the
+    /// copies: its replication monitor's work is the leader's to hand out).
+    pub fn heartbeat(
+        &self,
+        hb: &Heartbeat,
+        now: Instant,
+        leader: bool,
+    ) -> Option<HeartbeatOutcome> {
         let mut nodes = self.lock();
         let d = nodes.get_mut(&hb.node_id).filter(|d| d.registered)?;
         let came_back = d.dead || !d.recent(now, self.dead_node_timeout);
@@ -235,7 +243,9 @@ impl DatanodeManager {
             .retain(|_, (_, at)| now.saturating_duration_since(*at) < SCHEDULED_TTL);
         d.active_transfers = hb.active_transfers;
         let mut commands: Vec<Command> = d.commands.drain(..).collect();
-        if !d.deletes.is_empty() {
+        if !leader {
+            commands.clear();
+        } else if !d.deletes.is_empty() {
             let mut blocks = Vec::with_capacity(d.deletes.len().min(MAX_DELETES_PER_HEARTBEAT));
             while blocks.len() < MAX_DELETES_PER_HEARTBEAT {
                 let Some(b) = d.deletes.pop_first() else {

@@ -37,7 +37,7 @@ async fn liveness_and_commands() {
     let now = Instant::now();
     // Known from the store but not registered: must re-register; its
     // replicas still count meanwhile.
-    assert!(dm.heartbeat(&hb(known), now).is_none());
+    assert!(dm.heartbeat(&hb(known), now, true).is_none());
     assert!(dm.live(now).is_empty());
     assert_eq!(dm.view(now).class(&known), NodeClass::Presumed);
     assert_eq!(dm.totals(now).awaiting_registration, 1);
@@ -55,10 +55,21 @@ async fn liveness_and_commands() {
 
     let b = BlockId::new();
     dm.queue_deletes(&[(known, b), (known, b), (NodeId::new(), b)]);
-    let out = dm.heartbeat(&hb(known), now).unwrap();
+    // A namenode that does not lead hands out nothing, and keeps the
+    // deletion for when it does.
+    assert!(dm
+        .heartbeat(&hb(known), now, false)
+        .unwrap()
+        .commands
+        .is_empty());
+    let out = dm.heartbeat(&hb(known), now, true).unwrap();
     assert_eq!(out.commands, vec![Command::Delete { blocks: vec![b] }]);
     assert!(!out.came_back);
-    assert!(dm.heartbeat(&hb(known), now).unwrap().commands.is_empty());
+    assert!(dm
+        .heartbeat(&hb(known), now, true)
+        .unwrap()
+        .commands
+        .is_empty());
 
     tokio::time::advance(Duration::from_secs(3)).await;
     let later = Instant::now();
@@ -68,7 +79,7 @@ async fn liveness_and_commands() {
     assert_eq!(dm.totals(later).dead, 1);
     assert_eq!(dm.view(later).class(&known), NodeClass::Gone);
     // A heartbeat brings it back.
-    assert!(dm.heartbeat(&hb(known), later).unwrap().came_back);
+    assert!(dm.heartbeat(&hb(known), later, true).unwrap().came_back);
     assert_eq!(
         dm.totals(later),
         DatanodeTotals {
@@ -268,7 +279,7 @@ async fn heartbeats_carry_the_file_system_and_only_live_nodes_count() {
             active_transfers: 0,
             filesystem: Some(d.clone()),
         };
-        dm.heartbeat(&hb, Instant::now()).unwrap();
+        dm.heartbeat(&hb, Instant::now(), true).unwrap();
     }
     let t = dm.totals(Instant::now());
     assert_eq!((t.live, t.space.filesystems), (2, 1));
@@ -290,7 +301,7 @@ async fn heartbeats_carry_the_file_system_and_only_live_nodes_count() {
         active_transfers: 0,
         filesystem: Some(d.clone()),
     };
-    dm.heartbeat(&hb, Instant::now()).unwrap();
+    dm.heartbeat(&hb, Instant::now(), true).unwrap();
     tokio::time::advance(Duration::from_secs(15)).await;
     let t = dm.totals(Instant::now());
     assert_eq!((t.live, t.dead), (1, 1));

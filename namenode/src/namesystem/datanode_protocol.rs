@@ -174,8 +174,16 @@ impl Namesystem {
         Ok(out)
     }
 
+    /// A heartbeat, answered with the node's commands and this namenode's
+    /// standing. Only the leader hands out replica commands: a follower's
+    /// stay queued (deletions its applied commands call for) and go if it
+    /// becomes leader; datanodes ignore a deposed leader's anyway.
     pub async fn heartbeat(&self, hb: &Heartbeat) -> HeartbeatReply {
-        match self.datanodes.heartbeat(hb, Instant::now()) {
+        let leadership = self.leadership();
+        match self
+            .datanodes
+            .heartbeat(hb, Instant::now(), leadership.leader)
+        {
             Some(out) => {
                 if out.came_back {
                     // Its replicas count again: some blocks may now be over-replicated.
@@ -185,10 +193,12 @@ impl Namesystem {
                 }
                 HeartbeatReply {
                     commands: out.commands,
+                    leadership: Some(leadership),
                 }
             }
             None => HeartbeatReply {
                 commands: vec![DnCommand::Reregister],
+                leadership: Some(leadership),
             },
         }
     }

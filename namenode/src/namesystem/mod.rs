@@ -160,10 +160,19 @@ pub struct Namesystem {
 /// `propose` returns once the command is committed and applied on this
 /// namenode (through [`Namesystem::apply_committed`]), with its outcome.
 pub trait Proposer: Send + Sync {
+    /// Commands in order, committed together; each one's outcome.
+    #[allow(clippy::type_complexity)]
     fn propose(
         &self,
-        entry: Entry,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Outcome>> + Send + '_>>;
+        entries: Vec<Entry>,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Vec<Result<Outcome>>>> + Send + '_>,
+    >;
+
+    /// This namenode's standing in its group now: its term, and whether it
+    /// leads (with a quorum heard from recently enough that no other can
+    /// have been elected).
+    fn leadership(&self) -> dfs_common::proto::datanode::Leadership;
 }
 
 impl Namesystem {
@@ -436,47 +445,79 @@ impl Namesystem {
         &self,
         decide: impl FnOnce(&Namespace) -> Result<Command>,
     ) -> Result<Outcome> {
+        let mut out = self.execute_all(|ns| Ok(vec![decide(ns)?])).await?;
+        out.pop().unwrap_or_else(|| Err(unexpected_outcome()))
+    }
+
+    /// [`Namesystem::execute_with`] for several commands, committed
+    /// together (one entry of the log) and applied in order: each one's
+    /// outcome (a later one sees what an earlier one did).
+    async fn execute_all(
+        &self,
+        decide: impl FnOnce(&Namespace) -> Result<Vec<Command>>,
+    ) -> Result<Vec<Result<Outcome>>> {
         self.check_not_failed()?;
-        let command = {
+        let commands = {
             let ns = self.lock()?;
             decide(&ns)?
         };
-        let entry = Entry {
-            ts_ms: now_ms(),
-            request: crate::request_id::current(),
-            command,
-        };
-        let kind = entry.command.name();
+        let ts_ms = now_ms();
+        let request = crate::request_id::current();
+        let entries: Vec<Entry> = commands
+            .into_iter()
+            .map(|command| Entry {
+                ts_ms,
+                request,
+                command,
+            })
+            .collect();
+        let kinds: Vec<&'static str> = entries.iter().map(|e| e.command.name()).collect();
         let asked = std::time::Instant::now();
-        let out = self.propose(entry).await;
-        if out.is_ok() {
+        let out = self.propose(entries).await;
+        if out.as_ref().is_ok_and(|o| o.iter().any(|r| r.is_ok())) {
             self.times.add_committed(asked.elapsed());
         }
-        if crash_after_durable().is_some_and(|kinds| kinds.split(',').any(|k| k == kind)) {
-            log::error!("{CRASH_HOOK}: exiting after a committed {kind}, before answering it");
-            std::process::exit(86);
+        if let Some(hook) = crash_after_durable() {
+            if kinds.iter().any(|kind| hook.split(',').any(|k| k == *kind)) {
+                log::error!(
+                    "{CRASH_HOOK}: exiting after a committed {}, before answering it",
+                    kinds.join("+")
+                );
+                std::process::exit(86);
+            }
         }
         out
     }
 
-    async fn propose(&self, entry: Entry) -> Result<Outcome> {
+    /// This namenode's standing (a namenode with no group attached, in unit
+    /// tests, leads alone).
+    pub fn leadership(&self) -> dfs_common::proto::datanode::Leadership {
         match self.proposer.get() {
-            Some(p) => p.propose(entry).await,
-            None => self.apply_unreplicated(entry).await,
+            Some(p) => p.leadership(),
+            None => dfs_common::proto::datanode::Leadership {
+                term: 0,
+                leader: true,
+            },
+        }
+    }
+
+    async fn propose(&self, entries: Vec<Entry>) -> Result<Vec<Result<Outcome>>> {
+        match self.proposer.get() {
+            Some(p) => p.propose(entries).await,
+            None => self.apply_unreplicated(entries).await,
         }
     }
 
     /// With no group attached (the namesystem's unit tests): applied here
     /// at once, as a group of one would.
     #[cfg(test)]
-    async fn apply_unreplicated(&self, entry: Entry) -> Result<Outcome> {
+    async fn apply_unreplicated(&self, entries: Vec<Entry>) -> Result<Vec<Result<Outcome>>> {
         let position = self.raft_position()?.unwrap_or_default();
-        let mut out = self.apply_committed(vec![Some(entry)], position).await?;
-        out.pop().unwrap_or_else(|| Err(unexpected_outcome()))
+        self.apply_committed(entries, position).await
     }
 
     #[cfg(not(test))]
-    async fn apply_unreplicated(&self, _entry: Entry) -> Result<Outcome> {
+    async fn apply_unreplicated(&self, _entries: Vec<Entry>) -> Result<Vec<Result<Outcome>>> {
         Err(NamenodeError::Unavailable(
             "the namenode's raft group is not started yet".into(),
         ))

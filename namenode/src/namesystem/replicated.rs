@@ -11,16 +11,15 @@ impl Namesystem {
         Ok(self.lock()?.cluster().raft.clone())
     }
 
-    /// Applies committed entries in order (`None`: an entry with no
-    /// command, a blank or a membership change) and records `position`
-    /// with their changes, as one transaction. Each command's outcome is
+    /// Applies committed commands in order and records `position` with
+    /// their changes, as one transaction. Each command's outcome is
     /// returned; a command that fails changes nothing, the same on every
-    /// replica. The transaction is queued for the store and not waited for:
-    /// the Raft log holds the entries, and a start re-applies what the
-    /// store lost. An error is the store's (no more changes are taken).
+    /// replica. The transaction is queued for the store, neither waited for
+    /// nor synced by itself (`MetaStore::submit_unsynced`): the Raft log
+    /// holds the entries, and a start re-applies what the store lost. An error is the store's (no more changes are taken).
     pub async fn apply_committed(
         &self,
-        entries: Vec<Option<Entry>>,
+        entries: Vec<Entry>,
         position: Vec<u8>,
     ) -> Result<Vec<Result<Outcome>>> {
         self.check_not_failed()?;
@@ -33,10 +32,6 @@ impl Namesystem {
             let now = Instant::now();
             let mut txn = Txn::new();
             for entry in entries {
-                let Some(entry) = entry else {
-                    outcomes.push(Ok(Outcome::Done));
-                    continue;
-                };
                 let mut one = Txn::new();
                 let mut gone = Deletions::new();
                 let out = ns.apply(&entry, now, &mut one, &mut gone);
@@ -61,7 +56,7 @@ impl Namesystem {
             q.absorb(events, now);
             self.publish(&ns, &mut q, now);
             drop(q);
-            if let Err(e) = self.store.submit(txn) {
+            if let Err(e) = self.store.submit_unsynced(txn) {
                 self.fail(&e);
                 return Err(e);
             }

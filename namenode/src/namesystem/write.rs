@@ -53,6 +53,10 @@ impl Namesystem {
         self.config.lease_renew_interval().as_millis() as u64
     }
 
+    /// Registers a new file being written; with `req.first_block`, places
+    /// its first block in the same entry of the log (a small file then
+    /// costs two commits, this and `complete`). A first block that cannot
+    /// be placed is left out: the writer asks `add_block` and hears why.
     pub async fn create(&self, req: &CreateRequest) -> Result<CreateResponse> {
         self.check_writable()?;
         let file = NewFile {
@@ -65,21 +69,52 @@ impl Namesystem {
             owner: req.owner.clone(),
             permission: req.permission.unwrap_or(FILE_PERMISSION),
         };
-        let outcome = self.execute(Command::Create(file)).await?;
-        let Outcome::Created {
+        let file_id = file.file_id;
+        let first = if req.first_block {
+            let live = self.datanodes.live(Instant::now());
+            let block_id = BlockId::new();
+            let targets = crate::placement::choose_targets(
+                block_id,
+                usize::from(file.replication),
+                &DatanodeManager::candidates(&live),
+                &[],
+                file.block_size,
+            );
+            (!targets.is_empty()).then_some((live, block_id, targets))
+        } else {
+            None
+        };
+        let mut commands = vec![Command::Create(file)];
+        if let Some((_, block_id, targets)) = &first {
+            commands.push(Command::AddBlock {
+                file_id,
+                block_id: *block_id,
+                targets: targets.clone(),
+            });
+        }
+        let mut outcomes = self.execute_all(|_| Ok(commands)).await?.into_iter();
+        let Some(Outcome::Created {
             file_id,
             replication,
             block_size,
-        } = outcome
+        }) = outcomes.next().transpose()?
         else {
             return Err(unexpected_outcome());
+        };
+        let block = match (first, outcomes.next()) {
+            (Some((live, ..)), Some(Ok(added))) => Some(self.located(added, &live)?),
+            (_, Some(Err(e))) => {
+                log::debug!("no first block for {}: {e}", req.path);
+                None
+            }
+            _ => None,
         };
         Ok(CreateResponse {
             file_id,
             block_size,
             replication,
             lease_renew_interval_ms: self.lease_renew_interval_ms(),
-            block: None,
+            block,
         })
     }
 
@@ -98,18 +133,22 @@ impl Namesystem {
                 })
             })
             .await?;
+        self.located(outcome, &live)
+    }
+
+    /// An added block as its writer gets it, its targets' room counted as
+    /// taken until they report it (so that a burst of allocations does not
+    /// pile onto a node that can hold only some of them).
+    fn located(&self, added: Outcome, live: &[crate::datanodes::LiveNode]) -> Result<LocatedBlock> {
         let Outcome::BlockAdded {
             block_id,
             targets,
             offset,
             block_size,
-        } = outcome
+        } = added
         else {
             return Err(unexpected_outcome());
         };
-        // Until the targets report the block, count it as taken on each, so
-        // that a burst of allocations does not pile onto a node that can hold
-        // only some of them.
         self.datanodes
             .reserve(&targets, block_id, block_size, Instant::now());
         let addrs: HashMap<NodeId, &str> = live.iter().map(|n| (n.id, n.addr.as_str())).collect();

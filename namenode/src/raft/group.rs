@@ -11,9 +11,10 @@ use super::log_store::{self, LogStore};
 use super::network::Network;
 use super::state_machine::StateMachine;
 use super::{Applied, Raft};
-use crate::commands::{Entry, Outcome};
+use crate::commands::Entry;
 use crate::error::{NamenodeError, Result};
 use crate::namesystem::{Namesystem, Proposer};
+use dfs_common::proto::datanode::Leadership;
 use openraft::error::{ClientWriteError, RaftError};
 use openraft::storage::RaftLogStorage;
 use openraft::{BasicNode, ServerState};
@@ -109,6 +110,8 @@ pub struct Group {
     lease: Duration,
     /// When a quorum last acknowledged this namenode as leader.
     acked: std::sync::Mutex<Option<std::time::Instant>>,
+    /// Commands waiting for the next Raft entry (see `spawn_batcher`).
+    batches: BatchQueue,
     /// A group of one voter: its leader needs nobody's word.
     alone: bool,
 }
@@ -171,7 +174,10 @@ impl Group {
                 log::info!("not forming the group: {e}");
             }
         }
+        let (batches, queued) = tokio::sync::mpsc::unbounded_channel();
+        Group::spawn_batcher(raft.clone(), id, queued);
         let group = Arc::new(Group {
+            batches,
             raft,
             id,
             network,
@@ -317,37 +323,113 @@ impl Group {
 /// How long a follower waits for the leader to apply a command it
 /// forwarded, and then to apply it itself.
 const FORWARD_TIMEOUT: Duration = Duration::from_secs(30);
+/// The most commands one Raft entry carries.
+const MAX_BATCH: usize = 1024;
+
+/// What a batch proposal gets back: the log index of the entry that
+/// carried it and each command's outcome, or why it was not taken here.
+type BatchReply =
+    tokio::sync::oneshot::Sender<std::result::Result<(u64, Vec<Applied>), ProposeError>>;
+
+/// The commands waiting for the next Raft entry.
+type BatchQueue = tokio::sync::mpsc::UnboundedSender<(Vec<Entry>, BatchReply)>;
+
+/// Why a proposal was not taken here.
+enum ProposeError {
+    /// Another namenode leads: its URL, and the commands to send there.
+    Leader(String, Vec<Entry>),
+    Unavailable(String),
+}
 
 impl Group {
-    /// Proposes `entry` through the leader's Raft (this namenode's when it
-    /// leads); returns the entry's log index and outcome.
-    async fn propose_here(
-        &self,
-        entry: Entry,
-    ) -> std::result::Result<(u64, Result<Outcome>), ProposeError> {
-        match self.raft.client_write(entry.clone()).await {
-            Ok(r) => Ok((r.log_id.index, r.data)),
-            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
-                match (f.leader_id, f.leader_node) {
-                    (Some(id), Some(n)) if id != self.id => Err(ProposeError::Leader(n.addr, entry)),
-                    _ => Err(ProposeError::Unavailable(
-                        "no namenode is the leader now (an election is under way, or too few namenodes are up)".into(),
-                    )),
+    /// The batcher: one Raft entry in flight at a time, carrying every
+    /// command that arrived while the one before it was being written and
+    /// committed (group commit: openraft 0.9 syncs each entry it appends
+    /// before it takes the next client write, so concurrent commands would
+    /// otherwise pay one sync each).
+    fn spawn_batcher(
+        raft: Raft,
+        me: u64,
+        mut rx: tokio::sync::mpsc::UnboundedReceiver<(Vec<Entry>, BatchReply)>,
+    ) {
+        tokio::spawn(async move {
+            while let Some(first) = rx.recv().await {
+                let mut n = first.0.len();
+                let mut items = vec![first];
+                while n < MAX_BATCH {
+                    match rx.try_recv() {
+                        Ok(item) => {
+                            n += item.0.len();
+                            items.push(item);
+                        }
+                        Err(_) => break,
+                    }
+                }
+                let batch: Vec<Entry> = items.iter().flat_map(|(e, _)| e.iter().cloned()).collect();
+                match raft.client_write(batch).await {
+                    Ok(r) => {
+                        let index = r.log_id.index;
+                        let mut outcomes = r.data.into_iter();
+                        for (entries, reply) in items {
+                            let part: Vec<Applied> = (0..entries.len())
+                                .map(|_| {
+                                    outcomes.next().unwrap_or_else(|| {
+                                        Err(NamenodeError::Internal(
+                                            "the state machine gave fewer outcomes than commands"
+                                                .into(),
+                                        ))
+                                    })
+                                })
+                                .collect();
+                            let _ = reply.send(Ok((index, part)));
+                        }
+                    }
+                    Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
+                        let leader = match (f.leader_id, f.leader_node) {
+                            (Some(id), Some(n)) if id != me => Some(n.addr),
+                            _ => None,
+                        };
+                        for (entries, reply) in items {
+                            let _ = reply.send(Err(match &leader {
+                                Some(addr) => ProposeError::Leader(addr.clone(), entries),
+                                None => ProposeError::Unavailable(
+                                    "no namenode is the leader now (an election is under way, or too few namenodes are up)".into(),
+                                ),
+                            }));
+                        }
+                    }
+                    Err(e) => {
+                        let why = format!("the namenode group cannot take changes: {e}");
+                        for (_, reply) in items {
+                            let _ = reply.send(Err(ProposeError::Unavailable(why.clone())));
+                        }
+                    }
                 }
             }
-            Err(e) => Err(ProposeError::Unavailable(format!(
-                "the namenode group cannot take changes: {e}"
-            ))),
-        }
+        });
     }
 
-    /// A command proposed on a follower: sent to the leader, which
-    /// proposes it; answered once this namenode has applied it too (so
-    /// what its caller reads here next includes it).
-    async fn forward(&self, leader: &str, entry: Entry) -> Result<Outcome> {
+    /// Proposes `entries` (in order, in one Raft entry, with whatever else
+    /// is waiting) through this namenode's Raft.
+    async fn propose_here(
+        &self,
+        entries: Vec<Entry>,
+    ) -> std::result::Result<(u64, Vec<Applied>), ProposeError> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        if self.batches.send((entries, tx)).is_err() {
+            return Err(ProposeError::Unavailable("the raft group stopped".into()));
+        }
+        rx.await
+            .unwrap_or_else(|_| Err(ProposeError::Unavailable("the raft group stopped".into())))
+    }
+
+    /// Commands proposed on a follower: sent to the leader, which
+    /// proposes them; answered once this namenode has applied them too (so
+    /// what its caller reads here next includes them).
+    async fn forward(&self, leader: &str, entries: Vec<Entry>) -> Result<Vec<Applied>> {
         let (index, out) = self
             .network
-            .forward_proposal(leader, &entry, FORWARD_TIMEOUT)
+            .forward_proposal(leader, &entries, FORWARD_TIMEOUT)
             .await
             .map_err(NamenodeError::Unavailable)?;
         self.raft
@@ -359,16 +441,16 @@ impl Group {
                     "the leader applied the change, this namenode has not yet ({e}); it will"
                 ))
             })?;
-        out
+        Ok(out)
     }
 
     /// The leader's side of a forwarded proposal.
     pub async fn take_forwarded(
         &self,
-        entry: Entry,
-    ) -> std::result::Result<(u64, Applied), String> {
-        match self.propose_here(entry).await {
-            Ok((index, out)) => Ok((index, out)),
+        entries: Vec<Entry>,
+    ) -> std::result::Result<(u64, Vec<Applied>), String> {
+        match self.propose_here(entries).await {
+            Ok(done) => Ok(done),
             Err(ProposeError::Leader(addr, _)) => {
                 Err(format!("this namenode is not the leader ({addr} is)"))
             }
@@ -377,24 +459,32 @@ impl Group {
     }
 }
 
-/// Why a proposal was not taken here.
-enum ProposeError {
-    /// Another namenode leads: the entry, to send there.
-    Leader(String, Entry),
-    Unavailable(String),
-}
-
 impl Proposer for Group {
     fn propose(
         &self,
-        entry: Entry,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Outcome>> + Send + '_>> {
+        entries: Vec<Entry>,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Vec<Applied>>> + Send + '_>>
+    {
         Box::pin(async move {
-            match self.propose_here(entry).await {
-                Ok((_, out)) => out,
-                Err(ProposeError::Leader(addr, entry)) => self.forward(&addr, entry).await,
+            match self.propose_here(entries).await {
+                Ok((_, out)) => Ok(out),
+                Err(ProposeError::Leader(addr, entries)) => self.forward(&addr, entries).await,
                 Err(ProposeError::Unavailable(m)) => Err(NamenodeError::Unavailable(m)),
             }
         })
+    }
+
+    fn leadership(&self) -> Leadership {
+        let m = self.raft.metrics();
+        let m = m.borrow();
+        let leads = m.state == ServerState::Leader && m.current_leader == Some(self.id);
+        let fresh = self.alone
+            || self
+                .quorum_ack()
+                .is_some_and(|at| at.elapsed() < self.lease);
+        Leadership {
+            term: m.current_term,
+            leader: leads && fresh,
+        }
     }
 }

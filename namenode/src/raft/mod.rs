@@ -42,11 +42,12 @@ use crate::error::NamenodeError;
 pub type Applied = std::result::Result<Outcome, NamenodeError>;
 
 openraft::declare_raft_types!(
-    /// The namenodes' Raft types: commands in, outcomes out, nodes named
-    /// by a number with their HTTP address, snapshots in files.
+    /// The namenodes' Raft types: a batch of commands in (applied in
+    /// order), their outcomes out, nodes named by a number with their HTTP
+    /// address, snapshots in files.
     pub TypeConfig:
-        D = Entry,
-        R = Applied,
+        D = Vec<Entry>,
+        R = Vec<Applied>,
         NodeId = u64,
         Node = openraft::BasicNode,
         Entry = openraft::Entry<TypeConfig>,

@@ -188,10 +188,10 @@ impl Network {
     pub async fn forward_proposal(
         &self,
         leader: &str,
-        entry: &crate::commands::Entry,
+        entries: &[crate::commands::Entry],
         timeout: std::time::Duration,
-    ) -> Result<(u64, super::Applied), String> {
-        let body = codec::encode(entry).map_err(|e| format!("encoding a command: {e}"))?;
+    ) -> Result<(u64, Vec<super::Applied>), String> {
+        let body = codec::encode(&entries).map_err(|e| format!("encoding commands: {e}"))?;
         let mut request = self
             .http
             .post(format!("{}{PREFIX}/propose", leader.trim_end_matches('/')))
@@ -216,7 +216,7 @@ impl Network {
                 String::from_utf8_lossy(&bytes[..bytes.len().min(300)])
             ));
         }
-        let answer: Result<(u64, super::Applied), String> =
+        let answer: Result<(u64, Vec<super::Applied>), String> =
             codec::decode(&bytes).map_err(|e| format!("the leader's answer: {e}"))?;
         answer
     }
@@ -264,8 +264,8 @@ pub async fn answer(
             encode(&raft.install_snapshot(req).await)
         }
         "propose" => {
-            let entry: crate::commands::Entry = decode(body)?;
-            encode(&group.take_forwarded(entry).await)
+            let entries: Vec<crate::commands::Entry> = decode(body)?;
+            encode(&group.take_forwarded(entries).await)
         }
         _ => Ok(None),
     }

@@ -273,32 +273,43 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         Ok((p.last_applied, p.membership))
     }
 
-    async fn apply<I>(&mut self, entries: I) -> Result<Vec<Applied>, StorageError>
+    async fn apply<I>(&mut self, entries: I) -> Result<Vec<Vec<Applied>>, StorageError>
     where
         I: IntoIterator<Item = LogEntry> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
         let mut position = self.position()?;
         let mut commands = Vec::new();
+        // How many commands each log entry carried.
+        let mut sizes = Vec::new();
         for e in entries {
             position.last_applied = Some(e.log_id);
-            commands.push(match e.payload {
-                EntryPayload::Blank => None,
-                EntryPayload::Normal(entry) => Some(entry),
+            match e.payload {
+                EntryPayload::Blank => sizes.push(0),
+                EntryPayload::Normal(batch) => {
+                    sizes.push(batch.len());
+                    commands.extend(batch);
+                }
                 EntryPayload::Membership(m) => {
                     position.membership = StoredMembership::new(Some(e.log_id), m);
-                    None
+                    sizes.push(0);
                 }
-            });
+            }
         }
-        if commands.is_empty() {
+        if sizes.is_empty() {
             return Ok(Vec::new());
         }
         let bytes = codec::encode(&position).map_err(|e| storage_error("raft position", e))?;
-        self.ns
+        let outcomes = self
+            .ns
             .apply_committed(commands, bytes)
             .await
-            .map_err(|e| storage_error("applying entries", e))
+            .map_err(|e| storage_error("applying entries", e))?;
+        let mut outcomes = outcomes.into_iter();
+        Ok(sizes
+            .into_iter()
+            .map(|n| outcomes.by_ref().take(n).collect())
+            .collect())
     }
 
     async fn get_snapshot_builder(&mut self) -> Builder {

@@ -39,7 +39,7 @@ fn log_id(term: u64, index: u64) -> LogId<u64> {
 fn mkdir(term: u64, index: u64, path: &str) -> LogEntry {
     LogEntry {
         log_id: log_id(term, index),
-        payload: EntryPayload::Normal(Entry {
+        payload: EntryPayload::Normal(vec![Entry {
             ts_ms: 1_000 + index,
             request: None,
             command: Command::Mkdirs {
@@ -48,7 +48,7 @@ fn mkdir(term: u64, index: u64, path: &str) -> LogEntry {
                 owner: None,
                 permission: None,
             },
-        }),
+        }]),
     }
 }
 
@@ -114,24 +114,33 @@ async fn applied_entries_and_their_position_survive_a_restart() {
             .await
             .unwrap();
         assert_eq!(out.len(), 3);
-        assert!(matches!(out[1], Ok(Outcome::Status(_))), "{out:?}");
+        assert!(out[0].is_empty(), "{out:?}");
+        assert!(matches!(out[1][..], [Ok(Outcome::Status(_))]), "{out:?}");
         assert!(exists(&ns, "/a/b") && exists(&ns, "/c"));
         // A command that fails is an outcome, not a storage error, and
         // changes nothing but the position.
         let mut file = mkdir(1, 4, "/a/b/x");
-        if let EntryPayload::Normal(e) = &mut file.payload {
-            e.command = Command::Delete {
+        if let EntryPayload::Normal(batch) = &mut file.payload {
+            let mut second = batch[0].clone();
+            second.command = Command::Delete {
                 path: DfsPath::parse("/nope").unwrap(),
                 recursive: false,
             };
+            batch.push(second);
         }
         let out = sm.apply([file]).await.unwrap();
-        assert!(matches!(out[0], Err(NamenodeError::NotFound(_))), "{out:?}");
+        // Commands of one entry apply in order; each has its own outcome.
+        assert!(matches!(out[0][0], Ok(Outcome::Status(_))), "{out:?}");
+        assert!(
+            matches!(out[0][1], Err(NamenodeError::NotFound(_))),
+            "{out:?}"
+        );
+        assert!(exists(&ns, "/a/b/x"));
         assert_eq!(sm.applied_state().await.unwrap().0, Some(log_id(1, 4)));
         ns.store().flush().await.unwrap();
     }
     let (ns, mut sm) = open_sm(dir.path()).await;
-    assert!(exists(&ns, "/a/b") && exists(&ns, "/c"));
+    assert!(exists(&ns, "/a/b/x") && exists(&ns, "/c"));
     assert_eq!(sm.applied_state().await.unwrap().0, Some(log_id(1, 4)));
 }
 
