@@ -57,6 +57,29 @@ use dfs_common::proto::client::{
 };
 use tokio::io::{AsyncRead, AsyncSeek, AsyncWrite};
 
+/// One namenode URL, checked: `http://host:port` (a bare `host:port` is
+/// taken as `http://`), without a trailing `/`.
+fn parse_namenode_url(given: &str) -> Result<String> {
+    let with_scheme = if given.contains("://") {
+        given.to_string()
+    } else {
+        format!("http://{given}")
+    };
+    let parsed = reqwest::Url::parse(&with_scheme)
+        .map_err(|e| ClientError::Invalid(format!("bad namenode URL {given:?}: {e}")))?;
+    if parsed.scheme() != "http" {
+        return Err(ClientError::Invalid(format!(
+            "bad namenode URL {given:?}: only http:// is supported"
+        )));
+    }
+    if parsed.host_str().is_none() {
+        return Err(ClientError::Invalid(format!(
+            "bad namenode URL {given:?}: no host"
+        )));
+    }
+    Ok(with_scheme.trim_end_matches('/').to_string())
+}
+
 /// A handle on one dfs cluster (cheap to clone).
 #[derive(Clone)]
 pub struct DfsClient {
@@ -66,25 +89,19 @@ pub struct DfsClient {
 
 impl DfsClient {
     /// `namenode_url` is `http://host:port` (a bare `host:port` is taken as
-    /// `http://`). Nothing is contacted yet.
+    /// `http://`), or several such, separated by `,` or `;` (the namenodes
+    /// of one cluster: any of them serves, see `namenode`). Nothing is
+    /// contacted yet.
     pub fn new(namenode_url: &str) -> Result<Self> {
-        let given = namenode_url.trim();
-        let with_scheme = if given.contains("://") {
-            given.to_string()
-        } else {
-            format!("http://{given}")
-        };
-        let url = with_scheme.trim_end_matches('/').to_string();
-        let parsed = reqwest::Url::parse(&with_scheme)
-            .map_err(|e| ClientError::Invalid(format!("bad namenode URL {namenode_url:?}: {e}")))?;
-        if parsed.scheme() != "http" {
+        let urls = namenode_url
+            .split([',', ';'])
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .map(parse_namenode_url)
+            .collect::<Result<Vec<_>>>()?;
+        if urls.is_empty() {
             return Err(ClientError::Invalid(format!(
-                "bad namenode URL {namenode_url:?}: only http:// is supported"
-            )));
-        }
-        if parsed.host_str().is_none() {
-            return Err(ClientError::Invalid(format!(
-                "bad namenode URL {namenode_url:?}: no host"
+                "bad namenode URL {namenode_url:?}: empty"
             )));
         }
         let http = |connect_timeout| {
@@ -96,8 +113,13 @@ impl DfsClient {
                 .build()
                 .map_err(|e| ClientError::Invalid(format!("cannot set up an HTTP client: {e}")))
         };
+        let connect = if urls.len() > 1 {
+            namenode::FAILOVER_CONNECT_TIMEOUT
+        } else {
+            namenode::CONNECT_TIMEOUT
+        };
         Ok(Self {
-            nn: namenode::NamenodeClient::new(http(namenode::CONNECT_TIMEOUT)?, &url),
+            nn: namenode::NamenodeClient::with_bases(http(connect)?, &urls),
             dn: datanode::DatanodeClient::new(http(datanode::CONNECT_TIMEOUT)?),
         })
     }

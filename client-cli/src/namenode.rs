@@ -38,6 +38,8 @@ use std::time::Duration;
 
 /// How long to wait for a TCP connection to any dfs server.
 pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The same when other namenodes could answer instead.
+pub(crate) const FAILOVER_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// A metadata call that takes longer than this is treated as failed. Generous:
 /// `complete` may wait for replicas to be reported, `fsck` walks a namespace.
 const RPC_TIMEOUT: Duration = Duration::from_secs(120);

@@ -117,6 +117,13 @@ pub enum Command {
     SetSafeMode {
         on: bool,
     },
+    /// The cluster's id, the same on every namenode from now on: the
+    /// first leader of a group proposes its own (a namenode makes one
+    /// when it first creates its metadata), and datanodes are taken only
+    /// once one is agreed.
+    SetClusterId {
+        id: dfs_common::ids::ClusterId,
+    },
 }
 
 impl Command {
@@ -140,6 +147,7 @@ impl Command {
             Command::SetAdminState { .. } => 13,
             Command::ClearRestored => 14,
             Command::SetSafeMode { .. } => 15,
+            Command::SetClusterId { .. } => 16,
         }
     }
 }
@@ -168,7 +176,8 @@ impl Command {
             | Command::PutDatanode { .. }
             | Command::SetAdminState { .. }
             | Command::ClearRestored
-            | Command::SetSafeMode { .. } => false,
+            | Command::SetSafeMode { .. }
+            | Command::SetClusterId { .. } => false,
         }
     }
 
@@ -190,6 +199,7 @@ impl Command {
             Command::SetAdminState { .. } => "set_admin_state",
             Command::ClearRestored => "clear_restored",
             Command::SetSafeMode { .. } => "set_safe_mode",
+            Command::SetClusterId { .. } => "set_cluster_id",
         }
     }
 }

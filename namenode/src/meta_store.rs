@@ -24,6 +24,7 @@
 //! | `m/applied`            | u64: commands applied so far (the command log's last applied index) |
 //! | `m/cluster_id`         | `ClusterId` (made with the metadata) |
 //! | `m/restored`           | `u64` ms: restored from a checkpoint then; unknown replicas held until an operator decides |
+//! | `m/cluster_agreed`     | `true`: the cluster id came through the Raft log (every namenode holds it) |
 //! | `m/raft`               | the Raft log position the records hold (last applied log id, membership; encoded by `crate::raft`) |
 //!
 //! Invariants:
@@ -72,6 +73,7 @@ const OPERATOR_SAFE_MODE: &[u8] = b"m/operator_safe_mode";
 const CLUSTER_ID: &[u8] = b"m/cluster_id";
 const RESTORED: &[u8] = b"m/restored";
 const RAFT: &[u8] = b"m/raft";
+const CLUSTER_AGREED: &[u8] = b"m/cluster_agreed";
 /// The single records above (`m/...`).
 const META: &[u8] = b"m/";
 
@@ -120,6 +122,7 @@ pub struct Loaded {
     pub restored: Option<u64>,
     /// The Raft log position the records hold (`crate::raft` encodes it).
     pub raft: Option<Vec<u8>>,
+    pub cluster_agreed: bool,
 }
 
 pub use crate::journal::Write;
@@ -248,6 +251,10 @@ impl Txn {
     /// The Raft log position the records hold after this transaction.
     pub fn put_raft(&mut self, position: &[u8]) {
         self.writes.push((RAFT.to_vec(), Some(position.to_vec())));
+    }
+    /// The cluster id came through the Raft log.
+    pub fn put_cluster_agreed(&mut self) {
+        self.put(CLUSTER_AGREED.to_vec(), &true);
     }
     /// Another transaction's writes after this one's.
     pub fn extend(&mut self, mut other: Txn) {
@@ -1103,6 +1110,8 @@ fn decode_small(out: &mut Loaded, k: &[u8], v: &[u8]) -> Result<()> {
         out.restored = Some(codec::decode(v).map_err(codec_err)?);
     } else if k == RAFT {
         out.raft = Some(v.to_vec());
+    } else if k == CLUSTER_AGREED {
+        out.cluster_agreed = codec::decode(v).map_err(codec_err)?;
     }
     Ok(())
 }

@@ -65,6 +65,9 @@ pub fn free_port() -> u16 {
 /// heartbeats, short timeouts.
 #[derive(Debug, Clone)]
 pub struct ClusterOptions {
+    /// Namenodes (1: a namenode of its own; more: a group, each given
+    /// every other's URL in `--peers`).
+    pub namenodes: usize,
     pub datanodes: usize,
     pub block_size: u64,
     pub replication: u16,
@@ -83,6 +86,7 @@ pub struct ClusterOptions {
 impl Default for ClusterOptions {
     fn default() -> Self {
         Self {
+            namenodes: 1,
             datanodes: 3,
             block_size: 1 << 20,
             replication: 3,
@@ -170,9 +174,9 @@ pub struct TestCluster {
     pub opts: ClusterOptions,
     dir: Option<tempfile::TempDir>,
     root: PathBuf,
-    nn_port: u16,
+    nn_ports: Vec<u16>,
     dn_ports: Vec<u16>,
-    namenode: Option<Proc>,
+    namenodes: Vec<Option<Proc>>,
     datanodes: Vec<Option<Proc>>,
 }
 
@@ -185,18 +189,20 @@ impl TestCluster {
             .expect("temp dir");
         let root = dir.path().to_path_buf();
         std::fs::create_dir_all(root.join("logs")).expect("logs dir");
-        let nn_port = free_port();
+        let nn_ports = (0..opts.namenodes.max(1)).map(|_| free_port()).collect();
         let dn_ports = (0..opts.datanodes).map(|_| free_port()).collect();
         let mut c = TestCluster {
             datanodes: (0..opts.datanodes).map(|_| None).collect(),
+            namenodes: (0..opts.namenodes.max(1)).map(|_| None).collect(),
             opts,
             dir: Some(dir),
             root,
-            nn_port,
+            nn_ports,
             dn_ports,
-            namenode: None,
         };
-        c.start_namenode();
+        for i in 0..c.namenodes.len() {
+            c.start_namenode_at(i, &[], &[]);
+        }
         for i in 0..c.opts.datanodes {
             c.start_datanode(i);
         }
@@ -208,8 +214,22 @@ impl TestCluster {
         &self.root
     }
 
+    /// The first namenode's URL.
     pub fn namenode_url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.nn_port)
+        self.namenode_url_at(0)
+    }
+
+    pub fn namenode_url_at(&self, i: usize) -> String {
+        format!("http://127.0.0.1:{}", self.nn_ports[i])
+    }
+
+    /// Every namenode's URL, comma-separated (what datanodes, `dfs` and the
+    /// client are given).
+    pub fn namenode_urls(&self) -> String {
+        (0..self.nn_ports.len())
+            .map(|i| self.namenode_url_at(i))
+            .collect::<Vec<_>>()
+            .join(",")
     }
 
     pub fn datanode_url(&self, i: usize) -> String {
@@ -221,18 +241,25 @@ impl TestCluster {
     }
 
     pub fn namenode_dir(&self) -> PathBuf {
-        self.root.join("namenode")
+        self.namenode_dir_at(0)
+    }
+
+    pub fn namenode_dir_at(&self, i: usize) -> PathBuf {
+        match i {
+            0 => self.root.join("namenode"),
+            i => self.root.join(format!("namenode-{i}")),
+        }
     }
 
     pub fn client(&self) -> DfsClient {
-        DfsClient::new(&self.namenode_url())
+        DfsClient::new(&self.namenode_urls())
             .expect("client")
             .with_token(self.opts.token.clone())
     }
 
     /// Process id of the namenode (for memory measurements).
     pub fn namenode_pid(&self) -> Option<u32> {
-        self.namenode.as_ref().map(|p| p.child.id())
+        self.namenodes[0].as_ref().map(|p| p.child.id())
     }
 
     pub fn datanode_pid(&self, i: usize) -> Option<u32> {
@@ -252,13 +279,18 @@ impl TestCluster {
     /// [`Self::start_namenode_with`], with environment variables for this
     /// start only (e.g. a test hook).
     pub fn start_namenode_env(&mut self, extra: &[&str], env: &[(&str, &str)]) {
-        assert!(self.namenode.is_none(), "namenode already running");
+        self.start_namenode_at(0, extra, env);
+    }
+
+    /// Starts namenode `i` with `extra` flags and `env` for this start.
+    pub fn start_namenode_at(&mut self, i: usize, extra: &[&str], env: &[(&str, &str)]) {
+        assert!(self.namenodes[i].is_none(), "namenode {i} already running");
         let o = &self.opts;
         let mut args: Vec<String> = vec![
             "--listen".into(),
-            format!("127.0.0.1:{}", self.nn_port),
+            format!("127.0.0.1:{}", self.nn_ports[i]),
             "--data-dir".into(),
-            self.namenode_dir().display().to_string(),
+            self.namenode_dir_at(i).display().to_string(),
             "--block-size".into(),
             o.block_size.to_string(),
             "--replication".into(),
@@ -270,17 +302,66 @@ impl TestCluster {
             "--lease-timeout".into(),
             o.lease_timeout.into(),
         ];
+        if self.nn_ports.len() > 1 {
+            args.push("--peers".into());
+            args.push(self.namenode_urls());
+        }
         args.extend(o.namenode_args.iter().cloned());
         args.extend(extra.iter().map(|s| s.to_string()));
-        let log = self.root.join("logs/namenode.log");
-        self.namenode = Some(
-            Proc::spawn_env("namenode", &bin("namenode"), &args, env, &log)
-                .expect("spawn namenode"),
+        let (name, log) = match i {
+            0 => ("namenode".to_string(), self.root.join("logs/namenode.log")),
+            i => (
+                format!("namenode-{i}"),
+                self.root.join(format!("logs/namenode-{i}.log")),
+            ),
+        };
+        self.namenodes[i] = Some(
+            Proc::spawn_env(&name, &bin("namenode"), &args, env, &log).expect("spawn namenode"),
         );
     }
 
+    /// SIGKILL namenode `i` (a crash).
+    pub fn kill_namenode_at(&mut self, i: usize) {
+        if let Some(p) = self.namenodes[i].take() {
+            p.kill();
+        }
+    }
+
+    /// SIGSTOP (`freeze`) or SIGCONT namenode `i`.
+    pub fn freeze_namenode_at(&mut self, i: usize, freeze: bool) {
+        if let Some(p) = self.namenodes[i].as_mut() {
+            p.signal(if freeze { libc::SIGSTOP } else { libc::SIGCONT });
+        }
+    }
+
+    /// Which namenode leads now, by their own word (`GET /api/v1/namenodes`
+    /// of each running one): `None` while none does.
+    pub async fn leader(&self) -> Option<usize> {
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_secs(2))
+            .build()
+            .ok()?;
+        for i in 0..self.namenodes.len() {
+            if self.namenodes[i].is_none() {
+                continue;
+            }
+            let url = format!("{}/api/v1/namenodes", self.namenode_url_at(i));
+            let Ok(resp) = http.get(&url).send().await else {
+                continue;
+            };
+            let Ok(v) = resp.json::<serde_json::Value>().await else {
+                continue;
+            };
+            if v["self_role"] == "leader" {
+                return Some(i);
+            }
+        }
+        None
+    }
+
     pub fn start_datanode(&mut self, i: usize) {
-        let url = self.namenode_url();
+        let url = self.namenode_urls();
         self.start_datanode_against(i, &url);
     }
 
@@ -320,18 +401,16 @@ impl TestCluster {
     /// Whether the namenode process exited (reaped then; `None` if none
     /// was started).
     pub fn namenode_exited(&mut self) -> Option<bool> {
-        let p = self.namenode.as_mut()?;
+        let p = self.namenodes[0].as_mut()?;
         let gone = matches!(p.child.try_wait(), Ok(Some(_)));
         if gone {
-            self.namenode = None;
+            self.namenodes[0] = None;
         }
         Some(gone)
     }
 
     pub fn kill_namenode(&mut self) {
-        if let Some(p) = self.namenode.take() {
-            p.kill();
-        }
+        self.kill_namenode_at(0);
     }
 
     pub fn stop_namenode(&mut self) {
@@ -341,7 +420,7 @@ impl TestCluster {
     /// SIGTERM to the namenode, SIGKILL if it has not exited within
     /// `grace` (a large namespace takes seconds to fold its log into a base).
     pub fn stop_namenode_within(&mut self, grace: Duration) {
-        if let Some(p) = self.namenode.take() {
+        if let Some(p) = self.namenodes[0].take() {
             p.stop(grace);
         }
     }
@@ -488,7 +567,7 @@ impl TestCluster {
             cmd.env("DFS_TOKEN", t);
         }
         cmd.args(args)
-            .env("DFS_NAMENODE", self.namenode_url())
+            .env("DFS_NAMENODE", self.namenode_urls())
             .stdin(if stdin.is_some() {
                 Stdio::piped()
             } else {
@@ -521,7 +600,7 @@ impl TestCluster {
 
     fn all_procs(&mut self) -> Vec<Proc> {
         let mut v: Vec<Proc> = self.datanodes.iter_mut().filter_map(Option::take).collect();
-        v.extend(self.namenode.take());
+        v.extend(self.namenodes.iter_mut().filter_map(Option::take));
         v
     }
 }
@@ -550,8 +629,9 @@ impl Drop for TestCluster {
     fn drop(&mut self) {
         let failing = std::thread::panicking();
         let logs: Vec<(String, PathBuf)> = self
-            .namenode
+            .namenodes
             .iter()
+            .flatten()
             .chain(self.datanodes.iter().flatten())
             .map(|p| (p.name.clone(), p.log.clone()))
             .collect();

@@ -688,3 +688,40 @@ mod tests {
         assert!(serde_json::from_str::<CreateRequest>(r#"{"path":"a"}"#).is_err());
     }
 }
+
+/// `GET /api/v1/namenodes`: the namenodes of the cluster as the answering
+/// one sees them.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NamenodesReport {
+    /// The answering namenode's URL.
+    #[serde(rename = "self")]
+    pub self_url: String,
+    /// Its role: `leader`, `follower`, `candidate` (an election), `learner`
+    /// (joining), or `shutdown`.
+    pub self_role: String,
+    /// The current term (elections so far).
+    pub term: u64,
+    /// The leader's URL, when one is known.
+    pub leader: Option<String>,
+    /// The last log index applied here.
+    pub last_applied: u64,
+    /// The last log index here (written, maybe not yet committed).
+    pub last_log_index: u64,
+    pub namenodes: Vec<NamenodeInfo>,
+}
+
+/// One namenode of the group.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NamenodeInfo {
+    /// Its Raft id.
+    pub id: u64,
+    pub url: String,
+    /// `leader`, `follower` (a voter), or `learner` (not voting yet).
+    pub role: String,
+    /// On the leader: the last log index this namenode is known to hold,
+    /// and how many entries it is behind.
+    pub matched: Option<u64>,
+    pub lag: Option<u64>,
+}

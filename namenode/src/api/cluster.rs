@@ -40,6 +40,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(&r("orphans"), web::get().to(orphans))
         .route(&r("orphans/delete"), web::post().to(delete_orphans))
         .route(&r("checkpoint"), web::get().to(checkpoint))
+        .route(&r("namenodes"), web::get().to(namenodes))
         .route("/health", web::get().to(health))
         .route("/metrics", web::get().to(metrics_text));
 }
@@ -48,6 +49,20 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 struct OptionalPath {
     #[serde(default)]
     path: Option<DfsPath>,
+}
+
+/// The namenodes and who leads, as this one sees them (answered by every
+/// namenode itself, not forwarded).
+async fn namenodes(
+    group: Option<web::Data<crate::raft::group::Group>>,
+) -> Answer<dfs_common::proto::client::NamenodesReport> {
+    match group {
+        Some(g) => Ok(web::Json(g.report())),
+        None => Err(crate::error::NamenodeError::Unavailable(
+            "this namenode's raft group is not started".into(),
+        )
+        .into()),
+    }
 }
 
 async fn summary(ns: Ns) -> Answer<ClusterSummary> {

@@ -131,6 +131,12 @@ impl Namespace {
             }
             Command::ClearRestored => self.cluster.clear_restored(txn),
             Command::SetSafeMode { on } => self.cluster.set_safe_mode(*on, txn),
+            Command::SetClusterId { id } => {
+                txn.put_cluster_id(*id);
+                txn.put_cluster_agreed();
+                self.cluster.cluster_agreed = true;
+                Outcome::Done
+            }
         };
         self.retry.prune(ts, txn);
         self.count_applied(txn);

@@ -19,6 +19,9 @@ pub struct ClusterState {
     /// an operator decides about the unknown replicas.
     pub restored: Option<u64>,
     pub operator_safe_mode: bool,
+    /// The cluster id came through the log (`Command::SetClusterId`), so
+    /// every namenode holds the same.
+    pub cluster_agreed: bool,
     /// The Raft log position this state holds (`crate::raft` encodes it;
     /// `None` before the first entry).
     pub raft: Option<Vec<u8>>,

@@ -167,6 +167,7 @@ impl Namespace {
                 restored: loaded.restored,
                 operator_safe_mode: loaded.operator_safe_mode,
                 raft: loaded.raft,
+                cluster_agreed: loaded.cluster_agreed,
             },
             pending: HashMap::new(),
             pending_by_path: HashMap::new(),
@@ -274,6 +275,9 @@ impl Namespace {
         }
         if let Some(p) = &self.cluster.raft {
             txn.put_raft(p);
+        }
+        if self.cluster.cluster_agreed {
+            txn.put_cluster_agreed();
         }
         for (node, rec) in &self.cluster.datanodes {
             txn.put_datanode(*node, rec);

@@ -61,6 +61,13 @@ impl Namesystem {
     /// Refuses (409, remembered for `dfs report`) a datanode that belongs
     /// to another cluster; nothing of its report is looked at.
     fn check_cluster(&self, req: &RegisterRequest, now: Instant) -> Result<()> {
+        // (Without a group, in unit tests, the namenode's own id stands.)
+        if self.proposer.get().is_some() && !self.cluster_agreed()? {
+            return Err(NamenodeError::Unavailable(
+                "the namenodes have not agreed on the cluster id yet (no leader so far); retry"
+                    .into(),
+            ));
+        }
         let mut refused = self.refused.lock().unwrap_or_else(|e| e.into_inner());
         match req.cluster_id {
             Some(theirs) if theirs != self.cluster_id() => {

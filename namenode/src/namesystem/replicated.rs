@@ -5,6 +5,26 @@ use super::*;
 use std::sync::Arc;
 
 impl Namesystem {
+    /// Whether the cluster id came through the log (datanodes are taken
+    /// only then: every namenode holds the same).
+    pub fn cluster_agreed(&self) -> Result<bool> {
+        Ok(self.lock()?.cluster().cluster_agreed)
+    }
+
+    /// As the leader: makes this namenode's cluster id the group's if none
+    /// is agreed yet (the first leader of a group, or of a namenode of an
+    /// earlier version).
+    pub async fn agree_cluster_id(&self) -> Result<()> {
+        if self.cluster_agreed()? {
+            return Ok(());
+        }
+        self.execute(Command::SetClusterId {
+            id: self.cluster_id(),
+        })
+        .await
+        .map(|_| ())
+    }
+
     /// The Raft log position the state holds (as `crate::raft` encoded
     /// it), `None` before the first entry.
     pub fn raft_position(&self) -> Result<Option<Vec<u8>>> {
@@ -35,6 +55,15 @@ impl Namesystem {
                 let mut one = Txn::new();
                 let mut gone = Deletions::new();
                 let out = ns.apply(&entry, now, &mut one, &mut gone);
+                if let (Ok(_), Command::SetClusterId { id }) = (&out, &entry.command) {
+                    if *id != self.cluster_id() {
+                        log::info!(
+                            "cluster id {id} agreed by the namenodes (this one had made {})",
+                            self.cluster_id()
+                        );
+                    }
+                    self.set_cluster_id(*id);
+                }
                 if out.is_ok() {
                     if matches!(entry.command, Command::AbandonFiles { .. })
                         && ns.blocks().holds_all()

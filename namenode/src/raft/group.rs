@@ -204,6 +204,10 @@ impl Group {
                     NamenodeError::Internal(format!("the namenode did not become leader: {e}"))
                 })?;
         }
+        if voters.len() == 1 {
+            ns.agree_cluster_id().await?;
+        }
+        Group::keep_cluster_id(Arc::downgrade(&group), Arc::downgrade(&ns));
         log::info!("raft member {id} started ({url})");
         Ok(group)
     }
@@ -281,6 +285,33 @@ impl Group {
             }
             Err(_) => Leader::Unknown,
         }
+    }
+
+    /// Whenever this namenode becomes leader, it makes sure the group has
+    /// agreed on a cluster id (see `Command::SetClusterId`).
+    fn keep_cluster_id(group: std::sync::Weak<Group>, ns: std::sync::Weak<Namesystem>) {
+        let Some(g) = group.upgrade() else { return };
+        let mut rx = g.raft.metrics();
+        drop(g);
+        tokio::spawn(async move {
+            loop {
+                let leads = {
+                    let m = rx.borrow_and_update();
+                    m.state == ServerState::Leader
+                };
+                if leads {
+                    let (Some(_g), Some(ns)) = (group.upgrade(), ns.upgrade()) else {
+                        return;
+                    };
+                    if let Err(e) = ns.agree_cluster_id().await {
+                        log::warn!("cannot record the cluster id in the log yet: {e}");
+                    }
+                }
+                if rx.changed().await.is_err() {
+                    return;
+                }
+            }
+        });
     }
 
     fn quorum_ack(&self) -> Option<std::time::Instant> {
@@ -455,6 +486,64 @@ impl Group {
                 Err(format!("this namenode is not the leader ({addr} is)"))
             }
             Err(ProposeError::Unavailable(m)) => Err(m),
+        }
+    }
+}
+
+impl Group {
+    /// The group as this namenode sees it (`GET /api/v1/namenodes`).
+    pub fn report(&self) -> dfs_common::proto::client::NamenodesReport {
+        use dfs_common::proto::client::{NamenodeInfo, NamenodesReport};
+        let m = self.raft.metrics();
+        let m = m.borrow();
+        let membership = m.membership_config.membership();
+        let url_of = |id: &u64| membership.get_node(id).map(|n| n.addr.clone());
+        let last_log_index = m.last_log_index.unwrap_or(0);
+        let voters: std::collections::BTreeSet<u64> = membership.voter_ids().collect();
+        let namenodes = membership
+            .nodes()
+            .map(|(id, node)| {
+                let matched = m
+                    .replication
+                    .as_ref()
+                    .and_then(|r| r.get(id))
+                    .map(|l| l.as_ref().map_or(0, |l| l.index));
+                let matched = if *id == self.id && m.state == ServerState::Leader {
+                    Some(last_log_index)
+                } else {
+                    matched
+                };
+                NamenodeInfo {
+                    id: *id,
+                    url: node.addr.clone(),
+                    role: if m.current_leader == Some(*id) {
+                        "leader"
+                    } else if voters.contains(id) {
+                        "follower"
+                    } else {
+                        "learner"
+                    }
+                    .into(),
+                    matched,
+                    lag: matched.map(|x| last_log_index.saturating_sub(x)),
+                }
+            })
+            .collect();
+        NamenodesReport {
+            self_url: url_of(&self.id).unwrap_or_default(),
+            self_role: match m.state {
+                ServerState::Leader => "leader",
+                ServerState::Follower => "follower",
+                ServerState::Candidate => "candidate",
+                ServerState::Learner => "learner",
+                ServerState::Shutdown => "shutdown",
+            }
+            .into(),
+            term: m.current_term,
+            leader: m.current_leader.as_ref().and_then(url_of),
+            last_applied: m.last_applied.map_or(0, |l| l.index),
+            last_log_index,
+            namenodes,
         }
     }
 }
