@@ -164,6 +164,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 
     let ns_data = actix_web::web::Data::from(ns.clone());
     let group_data = actix_web::web::Data::from(group.clone());
+    let several = !config.peers.is_empty();
     let forwarder = actix_web::web::Data::new(
         api::forward::Forwarder::new().context("cannot make the forwarding client")?,
     );
@@ -185,7 +186,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             ))
             // A follower hands what it does not answer itself to the
             // leader, credentials and all (outside the authentication).
-            .wrap(actix_web::middleware::from_fn(api::forward::forward))
+            // A namenode of its own always leads: no layer to go through.
+            .wrap(actix_web::middleware::Condition::new(
+                several,
+                actix_web::middleware::from_fn(api::forward::forward),
+            ))
             .wrap(actix_web::middleware::from_fn(api::limits::enforce))
             .wrap(api::limits::error_shape())
     })

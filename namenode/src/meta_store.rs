@@ -272,7 +272,25 @@ impl Txn {
 }
 
 /// A queued transaction's answer: `Err` holds the store's error text.
-type Reply = tokio::sync::oneshot::Sender<std::result::Result<(), String>>;
+/// How the committer tells a transaction's submitter it is durable (or
+/// why not).
+enum Reply {
+    /// Wakes a task awaiting [`Commit::durable`].
+    Wake(tokio::sync::oneshot::Sender<std::result::Result<(), String>>),
+    /// Called on the committer's thread ([`MetaStore::submit_then`]).
+    Call(Box<dyn FnOnce(std::result::Result<(), String>) + Send>),
+}
+
+impl Reply {
+    fn send(self, result: std::result::Result<(), String>) {
+        match self {
+            Reply::Wake(tx) => {
+                let _ = tx.send(result);
+            }
+            Reply::Call(f) => f(result),
+        }
+    }
+}
 /// A seal's answer: the last group in the sealed segments.
 type SealReply = std::sync::mpsc::Sender<std::result::Result<u64, String>>;
 
@@ -322,6 +340,11 @@ impl Commit {
         }
     }
 }
+
+/// Transactions nobody waits for ([`MetaStore::submit_unsynced`]) are
+/// written once this many wait, or once the first of them waited this long.
+const LAZY_BATCH: usize = 256;
+const LAZY_DELAY: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// Segments are sealed and a new one begun past this size.
 const SEGMENT_BYTES: u64 = 64 << 20;
@@ -396,12 +419,34 @@ fn run_committer(shared: Arc<Shared>, mut next_lsn: u64) {
     loop {
         let (items, seals) = {
             let mut q = lock(&shared.inbox.queue);
-            while q.items.is_empty() && q.seals.is_empty() && !q.closed {
-                q = shared
-                    .inbox
-                    .ready
-                    .wait(q)
-                    .unwrap_or_else(|e| e.into_inner());
+            // Transactions nobody waits for are not worth a wakeup each:
+            // they go with the next one waited for, a seal, a pile of them,
+            // or after a short while.
+            let mut lazy_since: Option<std::time::Instant> = None;
+            while !q.closed && q.seals.is_empty() && q.items.iter().all(|(_, r)| r.is_none()) {
+                if q.items.len() >= LAZY_BATCH
+                    || lazy_since.is_some_and(|t| t.elapsed() >= LAZY_DELAY)
+                {
+                    break;
+                }
+                if !q.items.is_empty() {
+                    lazy_since.get_or_insert_with(std::time::Instant::now);
+                }
+                q = match lazy_since {
+                    None => shared
+                        .inbox
+                        .ready
+                        .wait(q)
+                        .unwrap_or_else(|e| e.into_inner()),
+                    Some(_) => {
+                        shared
+                            .inbox
+                            .ready
+                            .wait_timeout(q, LAZY_DELAY)
+                            .unwrap_or_else(|e| e.into_inner())
+                            .0
+                    }
+                };
             }
             if q.items.is_empty() && q.seals.is_empty() {
                 if dirty {
@@ -435,7 +480,7 @@ fn run_committer(shared: Arc<Shared>, mut next_lsn: u64) {
             }
             for (_, reply) in items {
                 if let Some(reply) = reply {
-                    let _ = reply.send(result.clone());
+                    reply.send(result.clone());
                 }
             }
         }
@@ -885,10 +930,37 @@ impl MetaStore {
             if q.closed {
                 return Err(NamenodeError::Internal("metadata store: closed".into()));
             }
-            q.items.push((txn.writes, Some(tx)));
+            q.items.push((txn.writes, Some(Reply::Wake(tx))));
         }
         self.shared.inbox.ready.notify_one();
         Ok(Commit(rx))
+    }
+
+    /// [`MetaStore::submit`], with `done` called on the committer's thread
+    /// once the transaction is durable (or with why not) instead of a
+    /// future to await: one wakeup fewer for a caller that only passes the
+    /// news on (the Raft log's flush callback). `done` must be quick.
+    pub fn submit_then(
+        &self,
+        txn: Txn,
+        done: impl FnOnce(std::result::Result<(), String>) + Send + 'static,
+    ) -> Result<()> {
+        if let Some(e) = txn.error {
+            return Err(codec_err(e));
+        }
+        self.note(&txn.writes);
+        {
+            let mut q = self.shared.inbox.queue.lock().map_err(|_| {
+                NamenodeError::Internal("metadata store: commit queue poisoned".into())
+            })?;
+            if q.closed {
+                return Err(NamenodeError::Internal("metadata store: closed".into()));
+            }
+            q.items
+                .push((txn.writes, Some(Reply::Call(Box::new(done)))));
+        }
+        self.shared.inbox.ready.notify_one();
+        Ok(())
     }
 
     /// Queues a transaction nobody waits for: written in its turn, synced
@@ -908,6 +980,12 @@ impl MetaStore {
                 return Err(NamenodeError::Internal("metadata store: closed".into()));
             }
             q.items.push((txn.writes, None));
+            // The committer takes it with the next transaction waited for,
+            // or on its own after a short while (see `run_committer`); the
+            // first of a quiet spell starts that clock.
+            if q.items.len() != 1 && q.items.len() < LAZY_BATCH {
+                return Ok(());
+            }
         }
         self.shared.inbox.ready.notify_one();
         Ok(())

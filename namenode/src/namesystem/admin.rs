@@ -30,7 +30,9 @@ impl Namesystem {
     /// nothing but count reports while in safe mode.
     pub async fn replication_tick(&self, now: Instant) -> Result<()> {
         self.update_safe_mode(now).await?;
-        if self.in_safe_mode() {
+        // Copies, excess and orphan deletions and decommissioning are the
+        // leader's work (its commands are the ones datanodes take).
+        if self.in_safe_mode() || !self.leads_surely().await {
             return Ok(());
         }
         let view = self.datanodes.view(now);

@@ -170,9 +170,15 @@ pub trait Proposer: Send + Sync {
     >;
 
     /// This namenode's standing in its group now: its term, and whether it
-    /// leads (with a quorum heard from recently enough that no other can
-    /// have been elected).
+    /// is the leader (as far as it knows: a frozen one may not know yet).
     fn leadership(&self) -> dfs_common::proto::datanode::Leadership;
+
+    /// Whether it leads and heard from a quorum recently enough that no
+    /// other can have been elected meanwhile (for work decided from soft
+    /// state: repairs, lease expiry); asks a quorum when unsure.
+    fn leads_surely(
+        &self,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send + '_>>;
 }
 
 impl Namesystem {
@@ -498,6 +504,14 @@ impl Namesystem {
                 term: 0,
                 leader: true,
             },
+        }
+    }
+
+    /// [`Proposer::leads_surely`] (true with no group attached).
+    pub async fn leads_surely(&self) -> bool {
+        match self.proposer.get() {
+            Some(p) => p.leads_surely().await,
+            None => true,
         }
     }
 

@@ -93,7 +93,13 @@ impl Namesystem {
         }
         // The entries are durable in the log (committed), so the replicas
         // they stopped referring to may go now: a crash re-applies them.
-        self.datanodes.queue_deletes(&dels);
+        // The leader's queue is the one datanodes are handed; a follower
+        // queues none (they would pile up for as long as it follows: a
+        // deletion the old leader had not handed out when it died is found
+        // by the next block reports, as an orphan).
+        if self.leadership().leader {
+            self.datanodes.queue_deletes(&dels);
+        }
         Ok(outcomes)
     }
 

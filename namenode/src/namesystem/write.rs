@@ -260,7 +260,10 @@ impl Namesystem {
     /// Nothing expires in safe mode: deleting is off, and writers could not
     /// renew through a restart anyway.
     pub async fn expire_leases(&self, now: Instant) -> Result<Vec<DfsPath>> {
-        if self.in_safe_mode() {
+        // Writers renew with the leader: a namenode that does not lead
+        // keeps every lease fresh instead, so that when it takes over no
+        // writer's lease looks older than one check period.
+        if self.in_safe_mode() || !self.leads_surely().await {
             let mut ns = self.lock_async().await?;
             ns.renew_all_leases(now);
             return Ok(Vec::new());

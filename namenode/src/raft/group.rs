@@ -185,7 +185,9 @@ impl Group {
             acked: std::sync::Mutex::new(None),
             alone: voters.len() == 1,
         });
-        Group::watch(Arc::downgrade(&group), group.raft.metrics());
+        if !group.alone {
+            Group::watch(Arc::downgrade(&group), group.raft.metrics());
+        }
         ns.attach(group.clone());
         if voters.len() == 1 {
             let last = state.last_log_id.map_or(0, |l| l.index);
@@ -252,7 +254,7 @@ impl Group {
     /// cannot commit.
     pub async fn leader(&self) -> Leader {
         let (state, current, addr_of) = {
-            let m = self.raft.metrics();
+            let m = self.raft.server_metrics();
             let m = m.borrow();
             let addr = m
                 .current_leader
@@ -291,7 +293,8 @@ impl Group {
     /// agreed on a cluster id (see `Command::SetClusterId`).
     fn keep_cluster_id(group: std::sync::Weak<Group>, ns: std::sync::Weak<Namesystem>) {
         let Some(g) = group.upgrade() else { return };
-        let mut rx = g.raft.metrics();
+        // The server metrics change with the role, not with every entry.
+        let mut rx = g.raft.server_metrics();
         drop(g);
         tokio::spawn(async move {
             loop {
@@ -564,16 +567,17 @@ impl Proposer for Group {
     }
 
     fn leadership(&self) -> Leadership {
-        let m = self.raft.metrics();
+        let m = self.raft.server_metrics();
         let m = m.borrow();
-        let leads = m.state == ServerState::Leader && m.current_leader == Some(self.id);
-        let fresh = self.alone
-            || self
-                .quorum_ack()
-                .is_some_and(|at| at.elapsed() < self.lease);
         Leadership {
-            term: m.current_term,
-            leader: leads && fresh,
+            term: m.vote.leader_id().get_term(),
+            leader: m.state == ServerState::Leader && m.current_leader == Some(self.id),
         }
+    }
+
+    fn leads_surely(
+        &self,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send + '_>> {
+        Box::pin(async move { self.leader().await == Leader::Me })
     }
 }

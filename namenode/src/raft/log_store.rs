@@ -200,21 +200,18 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             Self::put(&mut txn, &entry_key(e.log_id.index), &e)?;
             kept.push(e);
         }
-        let commit = {
-            // Readable at once, durable once the group is synced: the
-            // commit is queued under the lock, so the journal's order is
-            // the order of the calls.
-            let mut log = lock(&self.log);
-            for e in kept {
-                log.entries.insert(e.log_id.index, e);
-            }
-            self.submit(txn)?
-        };
-        tokio::spawn(async move {
-            let flushed = commit.durable().await.map_err(std::io::Error::other);
-            callback.log_io_completed(flushed);
-        });
-        Ok(())
+        // Readable at once, durable once the group is synced: the commit is
+        // queued under the lock, so the journal's order is the order of the
+        // calls. openraft hears of the sync from the committer's thread.
+        let mut log = lock(&self.log);
+        for e in kept {
+            log.entries.insert(e.log_id.index, e);
+        }
+        self.journal
+            .submit_then(txn, move |synced| {
+                callback.log_io_completed(synced.map_err(std::io::Error::other));
+            })
+            .map_err(|e| storage_error("raft log", e))
     }
 
     async fn truncate(&mut self, log_id: LogId) -> Result<(), StorageError> {
