@@ -32,10 +32,12 @@ from conftest import BLOCK_SIZE, REPO, binary
 DOC_URI = "urn:dfs:openapi"
 # (operation, status) pairs the tests cannot provoke on a healthy cluster:
 # 500 is a server bug; 409 on (de|re)commission needs two node ids sharing a
-# 4-hex-digit prefix.
+# 4-hex-digit prefix; 503 on namenodes is a namenode whose Raft group has not
+# started (it starts before the namenode listens).
 UNREACHABLE = {
     ("POST /api/v1/datanodes/{node}/decommission", "409"),
     ("POST /api/v1/datanodes/{node}/recommission", "409"),
+    ("GET /api/v1/namenodes", "503"),
 }
 
 
@@ -270,6 +272,15 @@ def test_orphans_and_checkpoint(api, files):
     assert int(r.headers["x-dfs-checkpoint-records"]) > 0
     assert int(r.headers["content-length"]) == len(r.content)
     api.seen.add(("GET /api/v1/checkpoint", "200"))
+
+
+def test_namenodes(api):
+    """A namenode of its own leads a group of one."""
+    r = api.call("GET", "/api/v1/namenodes", 200)
+    assert r["self_role"] == "leader" and r["leader"] == r["self"]
+    assert r["term"] >= 1 and r["last_applied"] >= 1
+    assert [n["role"] for n in r["namenodes"]] == ["leader"]
+    assert r["namenodes"][0]["url"] == r["self"] and r["namenodes"][0]["lag"] == 0
 
 
 def test_unknown_routes_answer_the_error_body(api):
