@@ -918,21 +918,8 @@ impl MetaStore {
     /// orders the changes; await the answer after releasing it). An empty
     /// transaction just waits for everything queued before it.
     pub fn submit(&self, txn: Txn) -> Result<Commit> {
-        if let Some(e) = txn.error {
-            return Err(codec_err(e));
-        }
-        self.note(&txn.writes);
         let (tx, rx) = tokio::sync::oneshot::channel();
-        {
-            let mut q = self.shared.inbox.queue.lock().map_err(|_| {
-                NamenodeError::Internal("metadata store: commit queue poisoned".into())
-            })?;
-            if q.closed {
-                return Err(NamenodeError::Internal("metadata store: closed".into()));
-            }
-            q.items.push((txn.writes, Some(Reply::Wake(tx))));
-        }
-        self.shared.inbox.ready.notify_one();
+        self.enqueue(txn, Some(Reply::Wake(tx)))?;
         Ok(Commit(rx))
     }
 
@@ -945,22 +932,7 @@ impl MetaStore {
         txn: Txn,
         done: impl FnOnce(std::result::Result<(), String>) + Send + 'static,
     ) -> Result<()> {
-        if let Some(e) = txn.error {
-            return Err(codec_err(e));
-        }
-        self.note(&txn.writes);
-        {
-            let mut q = self.shared.inbox.queue.lock().map_err(|_| {
-                NamenodeError::Internal("metadata store: commit queue poisoned".into())
-            })?;
-            if q.closed {
-                return Err(NamenodeError::Internal("metadata store: closed".into()));
-            }
-            q.items
-                .push((txn.writes, Some(Reply::Call(Box::new(done)))));
-        }
-        self.shared.inbox.ready.notify_one();
-        Ok(())
+        self.enqueue(txn, Some(Reply::Call(Box::new(done))))
     }
 
     /// Queues a transaction nobody waits for: written in its turn, synced
@@ -968,10 +940,18 @@ impl MetaStore {
     /// (the Raft state machine's changes, which the Raft log already
     /// holds durably). An error shows on the next one waited for.
     pub fn submit_unsynced(&self, txn: Txn) -> Result<()> {
+        self.enqueue(txn, None)
+    }
+
+    /// Queues `txn` for the committer, and wakes it unless nobody waits
+    /// for this one and it can go with a later one (see `run_committer`:
+    /// the first of a quiet spell starts the clock that sends them).
+    fn enqueue(&self, txn: Txn, reply: Option<Reply>) -> Result<()> {
         if let Some(e) = txn.error {
             return Err(codec_err(e));
         }
         self.note(&txn.writes);
+        let lazy = reply.is_none();
         {
             let mut q = self.shared.inbox.queue.lock().map_err(|_| {
                 NamenodeError::Internal("metadata store: commit queue poisoned".into())
@@ -979,11 +959,8 @@ impl MetaStore {
             if q.closed {
                 return Err(NamenodeError::Internal("metadata store: closed".into()));
             }
-            q.items.push((txn.writes, None));
-            // The committer takes it with the next transaction waited for,
-            // or on its own after a short while (see `run_committer`); the
-            // first of a quiet spell starts that clock.
-            if q.items.len() != 1 && q.items.len() < LAZY_BATCH {
+            q.items.push((txn.writes, reply));
+            if lazy && q.items.len() != 1 && q.items.len() < LAZY_BATCH {
                 return Ok(());
             }
         }

@@ -81,6 +81,8 @@ pub struct ClusterOptions {
     /// Bearer token the harness's own client and `dfs` calls use (a
     /// cluster with access control on; pass `--auth` in `namenode_args`).
     pub token: Option<String>,
+    /// Environment variables for every namenode (e.g. a test hook).
+    pub namenode_env: Vec<(&'static str, &'static str)>,
 }
 
 impl Default for ClusterOptions {
@@ -96,6 +98,7 @@ impl Default for ClusterOptions {
             namenode_args: Vec::new(),
             datanode_args: Vec::new(),
             token: None,
+            namenode_env: Vec::new(),
         }
     }
 }
@@ -315,8 +318,10 @@ impl TestCluster {
                 self.root.join(format!("logs/namenode-{i}.log")),
             ),
         };
+        let mut envs = o.namenode_env.clone();
+        envs.extend(env.iter().copied());
         self.namenodes[i] = Some(
-            Proc::spawn_env(&name, &bin("namenode"), &args, env, &log).expect("spawn namenode"),
+            Proc::spawn_env(&name, &bin("namenode"), &args, &envs, &log).expect("spawn namenode"),
         );
     }
 
@@ -337,27 +342,33 @@ impl TestCluster {
     /// Which namenode leads now, by their own word (`GET /api/v1/namenodes`
     /// of each running one): `None` while none does.
     pub async fn leader(&self) -> Option<usize> {
+        self.leader_besides(None).await
+    }
+
+    /// [`Self::leader`], leaving out namenode `not` (one cut off from the
+    /// others may still think it leads).
+    pub async fn leader_besides(&self, not: Option<usize>) -> Option<usize> {
+        for i in (0..self.namenodes.len()).filter(|i| Some(*i) != not) {
+            if self.namenodes[i].is_some()
+                && self.namenode_role(i).await.as_deref() == Some("leader")
+            {
+                return Some(i);
+            }
+        }
+        None
+    }
+
+    /// Namenode `i`'s role as it says (`leader`, `follower`, ...), if it
+    /// answers.
+    pub async fn namenode_role(&self, i: usize) -> Option<String> {
         let http = reqwest::Client::builder()
             .no_proxy()
             .timeout(Duration::from_secs(2))
             .build()
             .ok()?;
-        for i in 0..self.namenodes.len() {
-            if self.namenodes[i].is_none() {
-                continue;
-            }
-            let url = format!("{}/api/v1/namenodes", self.namenode_url_at(i));
-            let Ok(resp) = http.get(&url).send().await else {
-                continue;
-            };
-            let Ok(v) = resp.json::<serde_json::Value>().await else {
-                continue;
-            };
-            if v["self_role"] == "leader" {
-                return Some(i);
-            }
-        }
-        None
+        let url = format!("{}/api/v1/namenodes", self.namenode_url_at(i));
+        let v: serde_json::Value = http.get(&url).send().await.ok()?.json().await.ok()?;
+        v["self_role"].as_str().map(str::to_string)
     }
 
     pub fn start_datanode(&mut self, i: usize) {

@@ -3,6 +3,7 @@
 //! request; losing the leader (SIGKILL) or freezing it (SIGSTOP) loses no
 //! acknowledged change, and the cluster goes on with a new leader.
 use dfs_client::DfsClient;
+use dfs_common::error::ErrorCode;
 use dfs_tests::{p, upload_many, verify_all, wait_until, ClusterOptions, TestCluster};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -27,6 +28,18 @@ async fn leader(c: &TestCluster) -> usize {
 /// A client that talks to namenode `i` alone.
 fn client_of(c: &TestCluster, i: usize) -> DfsClient {
     DfsClient::new(&c.namenode_url_at(i)).unwrap()
+}
+
+/// Waits until namenode `i` alone shows `path` (it caught up).
+async fn wait_for_path(c: &TestCluster, i: usize, path: &str) {
+    let only = client_of(c, i);
+    wait_until(
+        &format!("namenode {i} has {path}"),
+        Duration::from_secs(60),
+        || async { Ok(only.status(&p(path)).await.ok()) },
+    )
+    .await
+    .unwrap();
 }
 
 /// Every file of `files` reads back bit-exact through namenode `i` alone.
@@ -72,14 +85,7 @@ async fn three_namenodes_serve_alike_and_survive_losing_the_leader() {
 
     // The old leader comes back as a follower and catches up.
     c.start_namenode_at(first, &[], &[]);
-    let back = client_of(&c, first);
-    wait_until(
-        "the old leader caught up",
-        Duration::from_secs(60),
-        || async { Ok(back.status(&p("/dirs/renamed")).await.ok()) },
-    )
-    .await
-    .unwrap();
+    wait_for_path(&c, first, "/dirs/renamed").await;
     verify_through(&c, first, &files).await;
 }
 
@@ -103,10 +109,100 @@ async fn a_frozen_leader_steps_down_and_serves_nothing_stale() {
     // The old leader's first answers already include what was done while
     // it was frozen: it checks with a quorum before it answers as leader,
     // and learns it no longer is.
+    // Until then it may answer that it cannot serve (503, a retry goes
+    // elsewhere); it must never answer that the directory is missing.
     let old = client_of(&c, first);
-    let seen = old.status(&p("/during")).await;
-    assert!(seen.is_ok(), "stale read from the old leader: {seen:?}");
-    old.mkdirs(&p("/after"), true).await.unwrap();
+    wait_until(
+        "the old leader answers",
+        Duration::from_secs(60),
+        || async {
+            match old.status(&p("/during")).await {
+                Ok(_) => Ok(Some(())),
+                Err(e) if e.code() == ErrorCode::NotFound => {
+                    panic!("stale read from the old leader: {e}")
+                }
+                Err(e) => Err(anyhow::anyhow!("{e}")),
+            }
+        },
+    )
+    .await
+    .unwrap();
+    wait_until(
+        "a change through the old leader",
+        Duration::from_secs(60),
+        || async {
+            old.mkdirs(&p("/after"), true)
+                .await
+                .map(Some)
+                .map_err(|e| anyhow::anyhow!("{e}"))
+        },
+    )
+    .await
+    .unwrap();
     assert!(during.status(&p("/after")).await.is_ok());
     assert_ne!(c.leader().await, None);
+}
+
+/// Cuts namenode `i`'s Raft links to `others` (empty: heals), through the
+/// namenodes' test hook.
+async fn cut(c: &TestCluster, i: usize, others: &[usize]) {
+    let urls: Vec<String> = others.iter().map(|j| c.namenode_url_at(*j)).collect();
+    let r = reqwest::Client::new()
+        .post(format!(
+            "{}/internal/v1/raft/partition",
+            c.namenode_url_at(i)
+        ))
+        .json(&urls)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        r.status().is_success(),
+        "partition hook on {i}: {}",
+        r.status()
+    );
+}
+
+#[tokio::test]
+async fn a_leader_cut_off_from_the_others_takes_nothing_and_one_history_stays() {
+    let c = TestCluster::start(ClusterOptions {
+        namenode_env: vec![("DFS_TEST_HOOKS", "1")],
+        ..opts()
+    })
+    .await;
+    let old = leader(&c).await;
+    let others: Vec<usize> = (0..3).filter(|i| *i != old).collect();
+    c.client().mkdirs(&p("/before"), true).await.unwrap();
+    cut(&c, old, &others).await;
+    for o in &others {
+        cut(&c, *o, &[old]).await;
+    }
+    // The majority side elects a leader and takes changes.
+    let new = wait_until(
+        "a leader on the majority side",
+        Duration::from_secs(60),
+        || async { Ok(c.leader_besides(Some(old)).await) },
+    )
+    .await
+    .unwrap();
+    client_of(&c, new)
+        .mkdirs(&p("/majority"), true)
+        .await
+        .unwrap();
+    // The minority side takes none: it cannot hear from a quorum.
+    let refused = client_of(&c, old).mkdirs(&p("/minority"), true).await;
+    assert!(
+        refused.is_err(),
+        "the cut-off leader took a change: {refused:?}"
+    );
+    // Healed: one history, the majority's.
+    for i in 0..3 {
+        cut(&c, i, &[]).await;
+    }
+    wait_for_path(&c, old, "/majority").await;
+    for i in 0..3 {
+        let only = client_of(&c, i);
+        assert!(only.status(&p("/before")).await.is_ok(), "namenode {i}");
+        assert!(only.status(&p("/minority")).await.is_err(), "namenode {i}");
+    }
 }

@@ -114,6 +114,8 @@ pub struct Group {
     batches: BatchQueue,
     /// A group of one voter: its leader needs nobody's word.
     alone: bool,
+    /// The longest election timeout.
+    election_max: Duration,
 }
 
 impl Group {
@@ -184,6 +186,7 @@ impl Group {
             lease: Duration::from_millis(timings.election_min_ms / 2),
             acked: std::sync::Mutex::new(None),
             alone: voters.len() == 1,
+            election_max: Duration::from_millis(timings.election_max_ms),
         });
         if !group.alone {
             Group::watch(Arc::downgrade(&group), group.raft.metrics());
@@ -274,18 +277,21 @@ impl Group {
         if self.alone || fresh {
             return Leader::Me;
         }
-        match self.raft.ensure_linearizable().await {
-            Ok(_) => {
-                self.note_quorum_ack(std::time::Instant::now());
+        // A leader cut off from the others never hears back: it is not
+        // leader for this request once an election could have replaced it.
+        let asked = std::time::Instant::now();
+        match tokio::time::timeout(self.election_max, self.raft.ensure_linearizable()).await {
+            Ok(Ok(_)) => {
+                self.note_quorum_ack(asked);
                 Leader::Me
             }
-            Err(RaftError::APIError(openraft::error::CheckIsLeaderError::ForwardToLeader(f))) => {
-                match f.leader_node {
-                    Some(n) => Leader::At(n.addr),
-                    None => Leader::Unknown,
-                }
-            }
-            Err(_) => Leader::Unknown,
+            Ok(Err(RaftError::APIError(openraft::error::CheckIsLeaderError::ForwardToLeader(
+                f,
+            )))) => match f.leader_node {
+                Some(n) => Leader::At(n.addr),
+                None => Leader::Unknown,
+            },
+            Ok(Err(_)) | Err(_) => Leader::Unknown,
         }
     }
 

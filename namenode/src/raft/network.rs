@@ -9,9 +9,10 @@
 //! Snapshots go in openraft's chunks (`install_snapshot`), read from the
 //! snapshot's file as they are sent.
 //!
-//! A test hook cuts links (`Network::partition`): a node whose links are
-//! cut neither sends to nor answers the nodes named (partition tests
-//! without root).
+//! A test hook cuts links (`Network::partition`, `POST <PREFIX>/partition`
+//! with `DFS_TEST_HOOKS` set): a node whose links are cut neither sends to
+//! nor answers the nodes named (partition tests without root; the
+//! namenodes' HTTP forwarding and the datanodes still get through).
 use super::TypeConfig;
 use dfs_common::codec;
 use openraft::error::{
@@ -30,6 +31,8 @@ use std::sync::{Arc, RwLock};
 
 /// The endpoints' prefix.
 pub const PREFIX: &str = "/internal/v1/raft";
+/// With this variable set, `POST <PREFIX>/partition` cuts links (tests).
+const TEST_HOOKS: &str = "DFS_TEST_HOOKS";
 
 /// Makes a client per peer; shares one HTTP client and the cut links.
 #[derive(Clone)]
@@ -266,6 +269,19 @@ pub async fn answer(
         "propose" => {
             let entries: Vec<crate::commands::Entry> = decode(body)?;
             encode(&group.take_forwarded(entries).await)
+        }
+        // The test hook: a JSON list of the namenode URLs to cut this one
+        // off from (empty: heal), taken only with DFS_TEST_HOOKS set.
+        "partition" if std::env::var_os(TEST_HOOKS).is_some() => {
+            let urls: Vec<String> =
+                serde_json::from_slice(body).map_err(|e| format!("malformed partition: {e}"))?;
+            let ids = urls
+                .iter()
+                .map(|u| super::group::id_of(u))
+                .collect::<BTreeSet<u64>>();
+            log::warn!("{TEST_HOOKS}: links to {urls:?} cut (both ways)");
+            net.partition(ids);
+            encode(&())
         }
         _ => Ok(None),
     }
