@@ -18,7 +18,10 @@
 //!   record decodes); on any failure the scratch directory is removed and
 //!   the data dir is as it was;
 //! - a restored store is marked (`m/restored`), so the namenode holds every
-//!   replica it does not know until an operator decides.
+//!   replica it does not know until an operator decides;
+//! - a restored store has no Raft position: the namenode forms a group of
+//!   its own at its first start, wherever it runs (the checkpoint's group
+//!   is not its).
 use crate::journal::{self, Section, SIZES};
 use crate::meta_store::{MetaStore, Txn};
 use crate::namesystem::{now_ms, Namesystem};
@@ -164,7 +167,11 @@ pub enum RestoreError {
 /// Loads the checkpoint `file` into the empty data dir `data_dir` (see the
 /// module's invariants). Blocking: call before the runtime starts.
 pub fn restore(file: &Path, data_dir: &Path) -> Result<Summary, RestoreError> {
-    for held in [STORE_DIR, crate::migrate::SLED_DIR] {
+    for held in [
+        STORE_DIR,
+        crate::migrate::SLED_DIR,
+        crate::meta_store::RAFT_DIR,
+    ] {
         if data_dir.join(held).exists() {
             return Err(RestoreError::Refused(format!(
                 "{} already holds metadata ({}): --restore loads a checkpoint only into an empty data dir; \
@@ -215,7 +222,10 @@ fn build(input: fs::File, file: &Path, scratch: &Path) -> Result<Summary, Restor
     let read = format::read(BufReader::with_capacity(1 << 20, input), |r| {
         match r {
             // The journal's own records of the store it came from are not
-            // records of this one.
+            // records of this one; nor is its place in its Raft group's
+            // log (this namenode forms a group of its own: the old
+            // group's members would never elect it).
+            Record::Put(k, _) if crate::meta_store::is_raft_position(k) => {}
             Record::Put(k, v) if Section::of(k).is_some() => {
                 records.insert(k.to_vec(), v.to_vec());
             }

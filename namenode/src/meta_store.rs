@@ -84,6 +84,10 @@ fn key(prefix: &[u8], id: &[u8]) -> Vec<u8> {
     k
 }
 
+/// The Raft log's directory under the data dir (`crate::raft::log_store`
+/// keeps it; named here, below every module that needs the name).
+pub const RAFT_DIR: &str = "raft";
+
 /// Whether `k` is the record of the Raft log position the records hold.
 pub fn is_raft_position(k: &[u8]) -> bool {
     k == RAFT

@@ -383,7 +383,72 @@ async fn restore_refuses_existing_metadata_and_damaged_checkpoints() {
     // The namenode's own newest checkpoint restores: move the store away
     // as the README says, restore, start.
     std::fs::rename(&meta, cluster.root().join("journal.damaged")).unwrap();
+    std::fs::rename(
+        cluster.namenode_dir().join("raft"),
+        cluster.root().join("raft.damaged"),
+    )
+    .unwrap();
     cluster.start_namenode_with(&["--restore", good.to_str().unwrap()]);
     cluster.wait_live(3).await;
     verify_all(&c, &files).await;
+}
+
+/// A backup restored onto a namenode at another address serves: the
+/// checkpoint's place in its old Raft group is not carried over (its old
+/// group's single member, named by the old address, would never be this
+/// namenode, and it would never lead), and a data dir holding a Raft log is
+/// refused like one holding metadata.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_restored_at_another_address_leads_and_serves() {
+    let cluster = TestCluster::start(opts(&[])).await;
+    let c = cluster.client();
+    let files = upload_many(&c, "/moved", 3, 50).await;
+    let backup = cluster.root().join("moved.dfsck");
+    cluster.dfs_ok(&["backup", backup.to_str().unwrap()]);
+
+    let dir = cluster.root().join("elsewhere");
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let log = std::fs::File::create(cluster.root().join("logs/elsewhere.log")).unwrap();
+    let mut child = Command::new(bin("namenode"))
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .arg("--data-dir")
+        .arg(&dir)
+        .arg("--restore")
+        .arg(&backup)
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    struct Kill<'a>(&'a mut std::process::Child);
+    impl Drop for Kill<'_> {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _kill = Kill(&mut child);
+    let moved = dfs_client::DfsClient::new(&url).unwrap();
+    wait_until("the restored namenode serves", WAIT, || async {
+        Ok(moved.status(&p("/moved/f00")).await.ok())
+    })
+    .await
+    .unwrap();
+    let role: serde_json::Value = reqwest::get(format!("{url}/api/v1/namenodes"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(role["self_role"], "leader", "{role}");
+    assert_eq!(role["self"], url.as_str(), "{role}");
+    // (It waits in safe mode for datanodes, which report to the old one.)
+    assert_eq!(moved.list(&p("/moved")).await.unwrap().len(), files.len());
+
+    // A data dir with a Raft log of its own (its journal moved away) is
+    // refused too.
+    let half = cluster.root().join("half");
+    std::fs::create_dir_all(half.join("raft")).unwrap();
+    let err = restore_refused(&backup, &half);
+    assert!(err.contains("raft"), "{err}");
 }

@@ -33,7 +33,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// The log's directory under the data dir.
-pub const DIR: &str = "raft";
+pub const DIR: &str = crate::meta_store::RAFT_DIR;
 const ENTRY: &[u8] = b"l/";
 const VOTE: &[u8] = b"s/vote";
 const COMMITTED: &[u8] = b"s/committed";
