@@ -211,10 +211,39 @@ impl Group {
         }
         if voters.len() == 1 {
             ns.agree_cluster_id().await?;
+            group.readdress_alone(url).await;
         }
         Group::keep_cluster_id(Arc::downgrade(&group), Arc::downgrade(&ns));
         log::info!("raft member {id} started ({url})");
         Ok(group)
+    }
+
+    /// A namenode of its own that moved (a new `--listen` or
+    /// `--advertise`): its one member's address becomes the new one, so
+    /// what it reports is true (re-addressing a member of several could
+    /// elect two leaders; alone it cannot).
+    async fn readdress_alone(&self, url: &str) {
+        let url = url.trim_end_matches('/');
+        let known = {
+            let m = self.raft.server_metrics();
+            let m = m.borrow();
+            m.membership_config
+                .membership()
+                .get_node(&self.id)
+                .map(|n| n.addr.clone())
+        };
+        if known.as_deref() == Some(url) {
+            return;
+        }
+        let nodes = BTreeMap::from([(self.id, BasicNode::new(url))]);
+        match self
+            .raft
+            .change_membership(openraft::ChangeMembers::SetNodes(nodes), false)
+            .await
+        {
+            Ok(_) => log::info!("this namenode moved from {known:?} to {url}"),
+            Err(e) => log::warn!("cannot record this namenode's new address {url}: {e}"),
+        }
     }
 
     pub fn raft(&self) -> &Raft {
