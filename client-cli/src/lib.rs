@@ -430,6 +430,21 @@ mod tests {
             DfsClient::new("localhost:9870").unwrap().namenode_url(),
             "http://localhost:9870"
         );
+        // Several namenodes, `,` or `;` between them: the first is called first.
+        assert_eq!(
+            DfsClient::new(" a:1, http://b:2/ ;c:3")
+                .unwrap()
+                .namenode_url(),
+            "http://a:1"
+        );
+        assert!(matches!(
+            DfsClient::new("a:1,https://b:2"),
+            Err(ClientError::Invalid(_))
+        ));
+        assert!(matches!(
+            DfsClient::new(" , "),
+            Err(ClientError::Invalid(_))
+        ));
         assert!(matches!(
             DfsClient::new("https://x:1"),
             Err(ClientError::Invalid(_))

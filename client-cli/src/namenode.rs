@@ -19,8 +19,9 @@
 //! Several namenodes (a list given to [`NamenodeClient::with_bases`]): any
 //! one serves any call (followers forward to the leader). A call that
 //! could not reach one, or got a 503 from it (no leader known there, or
-//! the leader lost), is sent to the next one, for up to
-//! [`FAILOVER_PAUSES`]; the one that answered is used first from then on.
+//! the leader lost), is sent to the next one; once every one was tried, it
+//! pauses ([`failover_pauses`]) and goes round again, for about 12 s; the
+//! one that answered is used first from then on.
 use crate::error::{ClientError, Result};
 use dfs_common::ids::{FileId, NodeId, RequestId};
 use dfs_common::path::DfsPath;
@@ -56,21 +57,16 @@ pub(crate) const GET_RETRY_PAUSES: [Duration; 3] = [
     Duration::from_millis(800),
 ];
 
-/// Pauses before each new try when several namenodes are known: about
-/// 12 s in all, past a leader's election (a new one serves within about
-/// 5 s of the old one's death).
-pub(crate) const FAILOVER_PAUSES: [Duration; 10] = [
-    Duration::from_millis(100),
-    Duration::from_millis(200),
-    Duration::from_millis(400),
-    Duration::from_millis(800),
-    Duration::from_millis(1500),
-    Duration::from_millis(1500),
-    Duration::from_millis(1500),
-    Duration::from_millis(2000),
-    Duration::from_millis(2000),
-    Duration::from_millis(2000),
-];
+/// Pauses before each new round of tries when several namenodes are
+/// known: 100, 200, 400 ms, then every 500 ms, about 12 s in all, past a
+/// leader's election (a new one serves within about 3-4 s of the old one's
+/// death with the default timings), and fine enough not to add much to it.
+fn failover_pauses() -> impl Iterator<Item = Duration> {
+    std::iter::successors(Some(Duration::from_millis(100)), |d| {
+        Some((*d * 2).min(Duration::from_millis(500)))
+    })
+    .take(26)
+}
 
 pub use dfs_common::proto::client::{SafeModeAction, SafeModeStatus};
 
@@ -244,11 +240,15 @@ impl NamenodeClient {
         build: impl Fn() -> Result<reqwest::RequestBuilder>,
     ) -> Result<reqwest::Response> {
         let several = self.bases.len() > 1;
-        let mut pauses = if several {
-            FAILOVER_PAUSES.iter()
+        let mut pauses: Box<dyn Iterator<Item = Duration> + Send> = if several {
+            Box::new(failover_pauses())
         } else {
-            GET_RETRY_PAUSES.iter()
+            Box::new(GET_RETRY_PAUSES.iter().copied())
         };
+        // Tries since the last pause: with several namenodes, each is tried
+        // once before a pause (a dead one refuses at once; the pauses are
+        // for an election to end, not for each namenode).
+        let mut round = 0usize;
         loop {
             let at = self.current.load(std::sync::atomic::Ordering::Relaxed);
             let (e, retryable) = match build()?.timeout(RPC_TIMEOUT).send().await {
@@ -266,15 +266,24 @@ impl NamenodeClient {
                     (ClientError::transport(&self.who, &e), retry)
                 }
             };
-            match pauses.next() {
-                Some(pause) if retryable => {
-                    log::debug!("{} not answering ({e}); sending {name} again", self.who);
-                    if several {
-                        self.fail_over(at);
-                    }
-                    tokio::time::sleep(*pause).await;
+            if !retryable {
+                return Err(e);
+            }
+            if several {
+                self.fail_over(at);
+                round += 1;
+                if round < self.bases.len() {
+                    log::debug!("{e}; sending {name} to the next namenode");
+                    continue;
                 }
-                _ => return Err(e),
+                round = 0;
+            }
+            match pauses.next() {
+                Some(pause) => {
+                    log::debug!("{} not answering ({e}); sending {name} again", self.who);
+                    tokio::time::sleep(pause).await;
+                }
+                None => return Err(e),
             }
         }
     }
@@ -504,6 +513,36 @@ impl NamenodeClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn failover_pauses_outlast_an_election_in_fine_steps() {
+        let p: Vec<Duration> = failover_pauses().collect();
+        let total: Duration = p.iter().sum();
+        assert!(
+            total >= Duration::from_secs(10) && total <= Duration::from_secs(15),
+            "{total:?}"
+        );
+        assert!(p.iter().all(|d| *d <= Duration::from_millis(500)));
+    }
+
+    #[test]
+    fn several_namenodes_rotate_from_the_one_that_failed() {
+        let bases = [
+            "http://a:1".to_string(),
+            "http://b:2".into(),
+            "http://c:3".into(),
+        ];
+        let nn = NamenodeClient::with_bases(reqwest::Client::new(), &bases);
+        assert_eq!(nn.url(), "http://a:1");
+        nn.fail_over(0);
+        assert_eq!(nn.url(), "http://b:2");
+        // A late failure of the first one does not move past the second.
+        nn.fail_over(0);
+        assert_eq!(nn.url(), "http://b:2");
+        nn.fail_over(1);
+        nn.fail_over(2);
+        assert_eq!(nn.url(), "http://a:1");
+    }
 
     #[test]
     fn endpoints_are_encoded() {

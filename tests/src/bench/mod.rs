@@ -28,6 +28,7 @@
 pub mod backup;
 pub mod ceilings;
 pub mod context;
+pub mod failover;
 pub mod memory;
 pub mod metadata;
 pub mod namespace;

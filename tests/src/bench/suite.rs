@@ -6,14 +6,15 @@
 //! on; no figure is asserted.
 //!
 //! Flags: `--quick`, `--json FILE`, `--only SECTIONS` (comma list of
-//! `transfers,small,meta,namespace,scale,repair`; the ceilings always run),
+//! `transfers,small,meta,namespace,scale,repair,failover`; the ceilings
+//! always run),
 //! `--size SIZE` (big transfers), `--namespace-files N`,
 //! `--scale-files N[,N...]`, `--repair-size SIZE`.
 use super::ceilings::{self, Ceilings};
 use super::context::{git_state, machine_info, utc_stamp};
 use super::repair::{self, RepairSetup};
 use super::report::{print_table, write_json, Report, RunInfo};
-use super::{metadata, namespace, scale, small_files, transfers};
+use super::{failover, metadata, namespace, scale, small_files, transfers};
 use super::{Args, Sizes, GIB, MB, MIB};
 use crate::cluster::{ClusterOptions, TestCluster};
 use anyhow::{ensure, Result};
@@ -21,13 +22,14 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// The parts, in the order they run: (`--only` key, title).
-const SECTIONS: [(&str, &str); 6] = [
+const SECTIONS: [(&str, &str); 7] = [
     ("transfers", "big transfers"),
     ("small", "4 KiB files"),
     ("meta", "metadata operations"),
     ("namespace", "namenode with many files"),
     ("scale", "namenode at scale (bulk-loaded)"),
     ("repair", "re-replication"),
+    ("failover", "namenode failover"),
 ];
 
 /// Points `DFS_BIN_DIR` at the binaries of the profile this bench was built
@@ -135,6 +137,9 @@ pub async fn run(args: &Args) -> Result<bool> {
         );
         let r = if key == "repair" {
             repair_part(&mut rep, &ceil, &sizes).await
+        } else if key == "failover" {
+            // Three namenodes of its own; five trials (three with --quick).
+            failover::measure(&mut rep, if quick { 3 } else { 5 }).await
         } else if key == "scale" {
             // A cluster per size, started by the part (it restarts the
             // namenode on a store loaded behind its back).
