@@ -228,6 +228,10 @@ impl DfsClient {
     pub async fn datanodes(&self) -> Result<Vec<DatanodeReport>> {
         self.nn.datanodes().await
     }
+    /// The namenodes and who leads, as the namenode answering sees them.
+    pub async fn namenodes(&self) -> Result<dfs_common::proto::client::NamenodesReport> {
+        self.nn.namenodes().await
+    }
     pub async fn fsck(&self, path: &DfsPath) -> Result<FsckReport> {
         self.nn.fsck(path).await
     }

@@ -438,6 +438,12 @@ impl NamenodeClient {
         self.get(CLUSTER_PREFIX, "datanodes", &[]).await
     }
 
+    /// `GET /api/v1/namenodes`: the namenodes as the one answering sees
+    /// them.
+    pub async fn namenodes(&self) -> Result<dfs_common::proto::client::NamenodesReport> {
+        self.get(CLUSTER_PREFIX, "namenodes", &[]).await
+    }
+
     pub async fn fsck(&self, path: &DfsPath) -> Result<FsckReport> {
         self.get(CLUSTER_PREFIX, "fsck", &[("path", path.as_str())])
             .await

@@ -209,9 +209,108 @@ pub fn render(
     out
 }
 
+/// The Raft group's figures as this namenode sees them (appended to
+/// [`render`]'s): its term (one more per election), whether it leads, how
+/// far its log is written and applied, and on the leader each member's lag.
+pub fn render_raft(r: &dfs_common::proto::client::NamenodesReport) -> String {
+    let gauges: [(&str, &str, u64); 5] = [
+        (
+            "dfs_namenode_raft_term",
+            "The namenodes' current term (elections so far).",
+            r.term,
+        ),
+        (
+            "dfs_namenode_raft_leader",
+            "1 while this namenode leads.",
+            u64::from(r.self_role == "leader"),
+        ),
+        (
+            "dfs_namenode_raft_last_log_index",
+            "The last entry of this namenode's Raft log.",
+            r.last_log_index,
+        ),
+        (
+            "dfs_namenode_raft_last_applied_index",
+            "The last entry applied to this namenode's namespace.",
+            r.last_applied,
+        ),
+        (
+            "dfs_namenode_raft_members",
+            "Namenodes in the group.",
+            r.namenodes.len() as u64,
+        ),
+    ];
+    let mut out = String::with_capacity(1024);
+    for (name, help, value) in gauges {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
+        );
+    }
+    let lags: Vec<_> = r
+        .namenodes
+        .iter()
+        .filter_map(|n| n.lag.map(|l| (n, l)))
+        .collect();
+    if !lags.is_empty() {
+        let name = "dfs_namenode_raft_member_lag_entries";
+        let _ = writeln!(
+            out,
+            "# HELP {name} On the leader: entries each namenode's log is behind.\n# TYPE {name} gauge"
+        );
+        for (n, lag) in lags {
+            let _ = writeln!(
+                out,
+                "{name}{{namenode=\"{}\"}} {lag}",
+                n.url.replace(['\\', '"', '\n'], "_")
+            );
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn raft_figures_render() {
+        use dfs_common::proto::client::{NamenodeInfo, NamenodesReport};
+        let r = NamenodesReport {
+            self_url: "http://a:1".into(),
+            self_role: "leader".into(),
+            term: 3,
+            leader: Some("http://a:1".into()),
+            last_applied: 41,
+            last_log_index: 42,
+            namenodes: vec![
+                NamenodeInfo {
+                    id: 1,
+                    url: "http://a:1".into(),
+                    role: "leader".into(),
+                    matched: Some(42),
+                    lag: Some(0),
+                },
+                NamenodeInfo {
+                    id: 2,
+                    url: "http://b:2".into(),
+                    role: "follower".into(),
+                    matched: Some(40),
+                    lag: Some(2),
+                },
+            ],
+        };
+        let text = render_raft(&r);
+        for line in [
+            "dfs_namenode_raft_term 3\n",
+            "dfs_namenode_raft_leader 1\n",
+            "dfs_namenode_raft_last_applied_index 41\n",
+            "dfs_namenode_raft_members 2\n",
+            "dfs_namenode_raft_member_lag_entries{namenode=\"http://b:2\"} 2\n",
+        ] {
+            assert!(text.contains(line), "{line} missing from:\n{text}");
+        }
+    }
 
     #[test]
     fn renders_gauges() {

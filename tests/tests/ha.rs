@@ -70,9 +70,36 @@ async fn three_namenodes_serve_alike_and_survive_losing_the_leader() {
 
     // The leader dies: another takes over, nothing acknowledged is lost,
     // and uploads go on through the same client.
+    let report = c.dfs_ok(&["report"]);
+    assert!(report.contains("Namenodes (3):"), "{report}");
+    assert_eq!(report.matches(" leader ").count(), 1, "{report}");
+    assert_eq!(report.matches(" follower ").count(), 2, "{report}");
+
     c.kill_namenode_at(first);
     let second = leader(&c).await;
     assert_ne!(second, first);
+    let report = c.dfs_ok(&["report"]);
+    let dead = format!("{} ", c.namenode_url_at(first));
+    assert!(
+        report
+            .lines()
+            .any(|l| l.contains(&dead) && l.contains("unreachable")),
+        "{report}"
+    );
+    let metrics = reqwest::get(format!("{}/metrics", c.namenode_url_at(second)))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("dfs_namenode_raft_leader 1\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("dfs_namenode_raft_members 3\n"),
+        "{metrics}"
+    );
     verify_through(&c, second, &files).await;
     files.extend(upload_many(&client, "/after", 4, 2).await);
     client

@@ -188,15 +188,22 @@ async fn health(ns: Ns) -> Result<HttpResponse, ApiError> {
     })))
 }
 
-async fn metrics_text(ns: Ns) -> Result<HttpResponse, ApiError> {
+async fn metrics_text(
+    ns: Ns,
+    group: Option<web::Data<crate::raft::group::Group>>,
+) -> Result<HttpResponse, ApiError> {
     let v = ns.operator_view();
+    let mut text = metrics::render(
+        &v.summary,
+        v.files_being_written,
+        ns.store_size(),
+        &v.extras,
+        &ns.change_times(),
+    );
+    if let Some(g) = group {
+        text.push_str(&metrics::render_raft(&g.report()));
+    }
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(metrics::render(
-            &v.summary,
-            v.files_being_written,
-            ns.store_size(),
-            &v.extras,
-            &ns.change_times(),
-        )))
+        .body(text))
 }

@@ -171,15 +171,51 @@ pub async fn fsck(ctx: &Ctx, path: &str) -> CliResult {
 struct Report {
     summary: ClusterSummary,
     datanodes: Vec<DatanodeReport>,
+    /// Each namenode as it answers itself (empty from a namenode of an
+    /// earlier version).
+    namenodes: Vec<output::admin::NamenodeStatus>,
 }
 
 pub async fn report(ctx: &Ctx) -> CliResult {
     let (summary, datanodes) = tokio::try_join!(ctx.client.summary(), ctx.client.datanodes())?;
+    let namenodes = namenode_statuses(ctx).await;
     if ctx.json {
-        emit_json(&Report { summary, datanodes })
+        emit_json(&Report {
+            summary,
+            datanodes,
+            namenodes,
+        })
     } else {
-        emit(&output::admin::report_text(&summary, &datanodes))
+        let mut text = output::admin::report_text(&summary, &datanodes);
+        text.push_str(&output::admin::namenodes_text(&namenodes));
+        emit(&text)
     }
+}
+
+/// Every namenode of the group, asked one by one (its own role, term and
+/// applied index; `unreachable` when it does not answer in a few seconds).
+async fn namenode_statuses(ctx: &Ctx) -> Vec<output::admin::NamenodeStatus> {
+    let Ok(group) = ctx.client.namenodes().await else {
+        return Vec::new();
+    };
+    let asks = group.namenodes.iter().map(|n| async move {
+        let own = match dfs_client::DfsClient::new(&n.url) {
+            Ok(c) => tokio::time::timeout(std::time::Duration::from_secs(3), c.namenodes())
+                .await
+                .ok()
+                .and_then(|r| r.ok()),
+            Err(_) => None,
+        };
+        output::admin::NamenodeStatus {
+            url: n.url.clone(),
+            role: own
+                .as_ref()
+                .map_or_else(|| "unreachable".into(), |r| r.self_role.clone()),
+            term: own.as_ref().map(|r| r.term),
+            last_applied: own.as_ref().map(|r| r.last_applied),
+        }
+    });
+    futures_util::future::join_all(asks).await
 }
 
 /// `decommission` (`drain`) or `recommission` one datanode.

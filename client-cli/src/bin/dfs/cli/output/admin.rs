@@ -90,6 +90,49 @@ fn admin_state_name(a: AdminState) -> &'static str {
 }
 
 /// `report`: the summary, then one row per datanode.
+/// A namenode as `dfs report` found it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct NamenodeStatus {
+    pub url: String,
+    /// `leader`, `follower`, `candidate`, `learner`, or `unreachable`.
+    pub role: String,
+    pub term: Option<u64>,
+    pub last_applied: Option<u64>,
+}
+
+/// The namenodes' lines of `dfs report` (nothing for a namenode of its
+/// own, or of an earlier version).
+pub fn namenodes_text(nodes: &[NamenodeStatus]) -> String {
+    if nodes.len() < 2 {
+        return String::new();
+    }
+    let rows: Vec<Vec<String>> = nodes
+        .iter()
+        .map(|n| {
+            vec![
+                n.url.clone(),
+                n.role.clone(),
+                n.term.map_or_else(|| "-".into(), |t| format!("term {t}")),
+                n.last_applied
+                    .map_or_else(|| "-".into(), |a| format!("applied {a}")),
+            ]
+        })
+        .collect();
+    let mut out = format!("\nNamenodes ({}):\n", nodes.len());
+    let widths: Vec<usize> = (0..4)
+        .map(|i| rows.iter().map(|r| r[i].len()).max().unwrap_or(0))
+        .collect();
+    for r in rows {
+        let line: Vec<String> = r
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        out.push_str(&format!("  {}\n", line.join("  ").trim_end()));
+    }
+    out
+}
+
 pub fn report_text(s: &ClusterSummary, nodes: &[DatanodeReport]) -> String {
     let kv = vec![
         vec![
@@ -491,6 +534,27 @@ pub fn verdict(r: &FsckReport) -> &'static str {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn namenodes_are_listed_with_their_roles() {
+        use super::{namenodes_text, NamenodeStatus};
+        let n = |url: &str, role: &str, term: Option<u64>| NamenodeStatus {
+            url: url.into(),
+            role: role.into(),
+            term,
+            last_applied: term.map(|t| t * 10),
+        };
+        assert_eq!(namenodes_text(&[n("http://a:1", "leader", Some(2))]), "");
+        let text = namenodes_text(&[
+            n("http://a:1", "leader", Some(2)),
+            n("http://bb:2", "follower", Some(2)),
+            n("http://c:3", "unreachable", None),
+        ]);
+        assert_eq!(
+            text,
+            "\nNamenodes (3):\n  http://a:1   leader       term 2  applied 20\n  http://bb:2  follower     term 2  applied 20\n  http://c:3   unreachable  -       -\n"
+        );
+    }
+
     use super::*;
     use dfs_common::path::DfsPath;
 
