@@ -148,6 +148,10 @@ impl Leaders {
         match claim {
             // A namenode of an earlier version, alone.
             None => self.links == 1,
+            // The one namenode there is: its word, whatever its term (a
+            // namenode restored from a checkpoint starts a group of its own
+            // at term 1, below what this node saw before).
+            Some(c) if self.links == 1 => c.leader,
             Some(c) => {
                 let highest = self
                     .highest_term
@@ -602,6 +606,23 @@ impl Rpc {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn commands_are_taken_from_the_leader_at_the_highest_term() {
+        let claim = |term, leader| Some(Leadership { term, leader });
+        let three = Leaders::new(3);
+        assert!(three.accepts(claim(2, true)));
+        assert!(!three.accepts(claim(2, false)));
+        assert!(!three.accepts(None));
+        // A newer leader is heard of: the deposed one is ignored.
+        assert!(three.accepts(claim(3, true)));
+        assert!(!three.accepts(claim(2, true)));
+        let one = Leaders::new(1);
+        assert!(one.accepts(None) && one.accepts(claim(9, true)));
+        // Restored, the one namenode starts over at term 1.
+        assert!(one.accepts(claim(1, true)));
+        assert!(!one.accepts(claim(1, false)));
+    }
     use dfs_common::checksum::Sha256Digest;
 
     #[test]
