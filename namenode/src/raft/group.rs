@@ -104,11 +104,16 @@ pub struct Group {
     raft: Raft,
     id: u64,
     network: Network,
-    /// How long after its last quorum acknowledgement a leader still
-    /// counts itself leader without asking (half the shortest election
-    /// timeout).
+    /// How long after a quorum confirmed it a leader still counts itself
+    /// leader without asking again (half the shortest election timeout:
+    /// the others elect no one sooner after hearing from it).
     lease: Duration,
-    /// When a quorum last acknowledged this namenode as leader.
+    /// When this namenode last asked a quorum and was confirmed leader
+    /// (the time it asked: the confirmation came later). Only its own
+    /// checks count: openraft's metrics give the age of the last
+    /// acknowledgement as of when they were reported, which a frozen
+    /// process reads late and would take for fresh (a stale read after
+    /// SIGCONT, caught by `ha.rs`).
     acked: std::sync::Mutex<Option<std::time::Instant>>,
     /// Commands waiting for the next Raft entry (see `spawn_batcher`).
     batches: BatchQueue,
@@ -188,9 +193,6 @@ impl Group {
             alone: voters.len() == 1,
             election_max: Duration::from_millis(timings.election_max_ms),
         });
-        if !group.alone {
-            Group::watch(Arc::downgrade(&group), group.raft.metrics());
-        }
         ns.attach(group.clone());
         if voters.len() == 1 {
             let last = state.last_log_id.map_or(0, |l| l.index);
@@ -361,31 +363,6 @@ impl Group {
         if a.is_none_or(|old| old < at) {
             *a = Some(at);
         }
-    }
-
-    /// Follows the metrics: when a quorum last acknowledged this leader
-    /// (openraft reports its age at each report; taken as of when this
-    /// task sees it, which can only make it look older).
-    fn watch(
-        group: std::sync::Weak<Group>,
-        mut rx: tokio::sync::watch::Receiver<openraft::RaftMetrics<u64, BasicNode>>,
-    ) {
-        tokio::spawn(async move {
-            while rx.changed().await.is_ok() {
-                let Some(g) = group.upgrade() else { return };
-                let ms = rx.borrow().millis_since_quorum_ack;
-                match ms {
-                    Some(ms) => {
-                        let at =
-                            std::time::Instant::now().checked_sub(Duration::from_millis(ms + 1));
-                        if let Some(at) = at {
-                            g.note_quorum_ack(at);
-                        }
-                    }
-                    None => *g.acked.lock().unwrap_or_else(|e| e.into_inner()) = None,
-                }
-            }
-        });
     }
 }
 
