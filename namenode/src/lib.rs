@@ -164,7 +164,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 
     let ns_data = actix_web::web::Data::from(ns.clone());
     let group_data = actix_web::web::Data::from(group.clone());
-    let several = !config.peers.is_empty();
+    // (A group's members forward; a namenode alone has no one to.)
+    let several = !group.alone();
     let forwarder = actix_web::web::Data::new(
         api::forward::Forwarder::new().context("cannot make the forwarding client")?,
     );

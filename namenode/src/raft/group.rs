@@ -181,6 +181,35 @@ impl Group {
                 log::info!("not forming the group: {e}");
             }
         }
+        // Alone: the log's own membership (not `--peers`, which a restart
+        // may have lost) has this namenode as its one voter.
+        let alone = if pristine {
+            voters.len() == 1
+        } else {
+            // (The metrics show the membership once the core has read it.)
+            let m = raft
+                .wait(Some(Duration::from_secs(10)))
+                .metrics(
+                    |m| {
+                        m.membership_config
+                            .membership()
+                            .voter_ids()
+                            .next()
+                            .is_some()
+                    },
+                    "the group's membership read",
+                )
+                .await
+                .map_err(|e| NamenodeError::Internal(format!("starting raft: {e}")))?;
+            let voters: Vec<u64> = m.membership_config.membership().voter_ids().collect();
+            voters == [id]
+        };
+        if alone && voters.len() > 1 {
+            log::warn!(
+                "--peers names {} namenodes, but this namenode's log has it alone in its group; adding namenodes is not built yet",
+                voters.len()
+            );
+        }
         let (batches, queued) = tokio::sync::mpsc::unbounded_channel();
         Group::spawn_batcher(raft.clone(), id, queued);
         let group = Arc::new(Group {
@@ -190,11 +219,11 @@ impl Group {
             network,
             lease: Duration::from_millis(timings.election_min_ms / 2),
             acked: std::sync::Mutex::new(None),
-            alone: voters.len() == 1,
+            alone,
             election_max: Duration::from_millis(timings.election_max_ms),
         });
         ns.attach(group.clone());
-        if voters.len() == 1 {
+        if alone {
             let last = state.last_log_id.map_or(0, |l| l.index);
             group
                 .raft
@@ -211,7 +240,7 @@ impl Group {
                     NamenodeError::Internal(format!("the namenode did not become leader: {e}"))
                 })?;
         }
-        if voters.len() == 1 {
+        if alone {
             ns.agree_cluster_id().await?;
             group.readdress_alone(url).await;
         }
@@ -246,6 +275,11 @@ impl Group {
             Ok(_) => log::info!("this namenode moved from {known:?} to {url}"),
             Err(e) => log::warn!("cannot record this namenode's new address {url}: {e}"),
         }
+    }
+
+    /// Whether this namenode is its group's one voter.
+    pub fn alone(&self) -> bool {
+        self.alone
     }
 
     pub fn raft(&self) -> &Raft {
