@@ -3,6 +3,9 @@
 // FormData over a Blob), the namenode relays the multipart stream into the
 // write pipeline without holding it. Reads the namenode's peak RSS (VmHWM
 // in /proc/<pid>/status) after the upload, prints it, fails above the limit.
+// The file gets two replicas (the relay is what is measured, not the
+// pipeline's width), so it needs about three times its size free in the
+// temp dir; it says so up front rather than failing mid-upload.
 //
 // Takes about a minute, so it runs only with DFS_BROWSER_BIG_UPLOAD=1
 // (`npm run test:big`; CI sets it). DFS_BROWSER_BIG_SIZE_MIB (1024) and
@@ -49,13 +52,18 @@ function writeRandomFile(file, mib) {
 
 test(`${SIZE_MIB} MiB upload through the browser keeps the namenode under ${LIMIT_MIB} MiB RSS`,
   { skip: !enabled && 'set DFS_BROWSER_BIG_UPLOAD=1 (npm run test:big)', timeout: 15 * 60_000 }, async () => {
+    const need = 3 * SIZE_MIB * MIB + 512 * MIB;
+    const st0 = fs.statfsSync(os.tmpdir());
+    const free = st0.bavail * st0.bsize;
+    assert.ok(free >= need, `${os.tmpdir()} has ${(free / MIB).toFixed(0)} MiB free; this test needs ` +
+      `${(need / MIB).toFixed(0)} MiB (the ${SIZE_MIB} MiB file and its two replicas)`);
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dfs-browser-big-'));
     const file = path.join(tmp, 'big-upload.bin');
     const t0 = Date.now();
     const sha = writeRandomFile(file, SIZE_MIB);
     console.log(`wrote ${SIZE_MIB} MiB test file in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 
-    cluster = await Cluster.start({ datanodes: 3, blockSize: '64MiB' });
+    cluster = await Cluster.start({ datanodes: 3, blockSize: '64MiB', namenodeArgs: ['--replication', '2'] });
     const pid = cluster.namenodePid;
     const before = Cluster.peakRss(pid);
     browser = await launchBrowser();

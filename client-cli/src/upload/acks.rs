@@ -35,15 +35,19 @@ pub(crate) fn replicas_needed(replication: u16) -> usize {
 
 /// The namenode offered `found` datanodes for a block that needs `need`.
 pub(super) fn too_few_targets(found: usize, need: usize) -> ClientError {
+    // Why a node drops out, so the reader knows where to look.
+    const WHY: &str = "(a datanode takes no block while it is silent past the \
+        dead-node timeout, retiring, excluded after a failed write, or has less \
+        than a block's size free: see `dfs report`)";
     let message = match found {
-        0 => "the namenode chose no datanode for the block".to_string(),
+        0 => format!("the namenode chose no datanode for the block {WHY}"),
         1 => format!(
             "only 1 datanode is available for the block, and a block counts as \
-             written only once {need} datanodes hold it"
+             written only once {need} datanodes hold it {WHY}"
         ),
         n => format!(
             "only {n} datanodes are available for the block, and a block counts \
-             as written only once {need} datanodes hold it"
+             as written only once {need} datanodes hold it {WHY}"
         ),
     };
     ClientError::Remote {
