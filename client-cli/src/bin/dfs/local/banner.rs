@@ -22,12 +22,27 @@ pub fn dir_to_add_to_path() -> Option<PathBuf> {
     }
 }
 
+/// The banner; `default_port`: the (one) namenode is where `dfs` looks
+/// without `DFS_NAMENODE`.
 pub fn banner(layout: &Layout, default_port: bool, add_to_path: Option<&Path>) -> String {
     let addrs: Vec<String> = layout.datanodes.iter().map(Service::address).collect();
+    let several = layout.namenodes.len() > 1;
+    let (what, namenodes) = if several {
+        let urls: Vec<String> = layout.namenodes.iter().map(Service::url).collect();
+        (
+            format!("{} namenodes", layout.namenodes.len()),
+            format!("namenodes  {}", urls.join(" ")),
+        )
+    } else {
+        (
+            "a namenode".to_string(),
+            format!("namenode   {}", layout.namenode_url),
+        )
+    };
     let mut s = format!(
-        "dfs local: a namenode and {n} datanode{plural} are running\n\
+        "dfs local: {what} and {n} datanode{plural} are running\n\
          \x20 web UI     {url}/\n\
-         \x20 namenode   {url}\n\
+         \x20 {namenodes}\n\
          \x20 datanodes  {addrs}\n\
          \x20 data       {data}\n\
          \x20 logs       {logs}\n\
@@ -42,8 +57,11 @@ pub fn banner(layout: &Layout, default_port: bool, add_to_path: Option<&Path>) -
     if let Some(dir) = add_to_path {
         s.push_str(&format!("  export PATH={}:$PATH\n", dir.display()));
     }
-    if !default_port {
-        s.push_str(&format!("  export DFS_NAMENODE={}\n", layout.namenode_url));
+    if several || !default_port {
+        s.push_str(&format!(
+            "  export DFS_NAMENODE={}\n",
+            layout.namenode_list()
+        ));
     }
     s.push_str("  dfs mkdir -p /demo\n  dfs put README.md /demo/\n  dfs ls /demo\n  dfs report\n");
     s.push_str("Press Ctrl-C to stop.");
@@ -73,6 +91,38 @@ mod tests {
         let b = banner(&l, true, Some(Path::new("/src/dfs/target/release")));
         assert!(
             b.contains("export PATH=/src/dfs/target/release:$PATH\n  dfs mkdir"),
+            "{b}"
+        );
+        assert!(
+            b.starts_with("dfs local: a namenode and 3 datanodes"),
+            "{b}"
+        );
+    }
+
+    #[test]
+    fn banner_lists_every_namenode() {
+        let a = crate::local::layout::LocalArgs {
+            namenodes: 3,
+            ..args(1, 9870)
+        };
+        let l = layout(&a, Path::new("/d")).unwrap();
+        // on the default port too: dfs alone would find only the first
+        let b = banner(&l, true, None);
+        assert!(
+            b.starts_with("dfs local: 3 namenodes and 1 datanode are running"),
+            "{b}"
+        );
+        assert!(
+            b.contains(
+                "namenodes  http://127.0.0.1:9870 http://127.0.0.1:9871 http://127.0.0.1:9872\n"
+            ),
+            "{b}"
+        );
+        assert!(b.contains("web UI     http://127.0.0.1:9870/"), "{b}");
+        assert!(
+            b.contains(
+                "export DFS_NAMENODE=http://127.0.0.1:9870,http://127.0.0.1:9871,http://127.0.0.1:9872\n"
+            ),
             "{b}"
         );
     }

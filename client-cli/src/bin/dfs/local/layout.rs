@@ -7,14 +7,21 @@
 //! processes [`super::process`]'.
 //!
 //! Invariants:
-//! - Layout under DIR: `namenode/`, `datanode-K/` (K from 1), `logs/<name>.log`.
+//! - Layout under DIR: `namenode/` (one namenode) or `namenode-K/` (K from
+//!   1, with `--namenodes N`), `datanode-K/` (K from 1), `logs/<name>.log`.
 //!   The same DIR on a later run gives each service the same data dir, so
 //!   every file is found again (whatever the ports).
+//! - Several namenodes each get the same `--peers` list (every namenode's
+//!   URL, in order) and their own `--advertise` URL; every datanode gets
+//!   that list as its `--namenode`. One namenode gets neither flag (a
+//!   cluster of one, as before `--namenodes`).
 //! - The flags given with `--namenode-arg`/`--datanode-arg` come after the
 //!   ones `dfs local` sets. One that `dfs local` sets too (`--replication`,
 //!   `--block-size`) replaces `dfs local`'s own (the programs refuse a flag
 //!   given twice); the ones that place a service (`--listen`, `--data-dir`,
-//!   a datanode's `--namenode`) are refused: `--port` and `--data-dir` say that.
+//!   a namenode's `--peers` and, with several, `--advertise`, a datanode's
+//!   `--namenode`) are refused: `--port`, `--namenodes` and `--data-dir` say
+//!   that.
 use super::ports::parse_port;
 use clap::Args;
 use dfs_common::units::ByteSize;
@@ -24,17 +31,25 @@ use std::path::{Path, PathBuf};
 /// Replication when not given: the namenode's default (3), but never more
 /// than there are datanodes, or no upload could complete.
 const DEFAULT_REPLICATION: u16 = 3;
+/// The most namenodes `--namenodes` takes (a Raft group of more gains
+/// nothing on one machine).
+const MAX_NAMENODES: i64 = 9;
 
 #[derive(Args, Debug, Clone)]
 pub struct LocalArgs {
+    /// How many namenodes to start (on PORT, PORT+1, ...): 3 keep serving
+    /// when any one of them is lost.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=MAX_NAMENODES), value_name = "N")]
+    pub namenodes: u16,
     /// How many datanodes to start.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=100), value_name = "N")]
     pub datanodes: u16,
     /// Where all data and logs go.
     #[arg(long, default_value = "./dfs-data", value_name = "DIR")]
     pub data_dir: PathBuf,
-    /// The namenode's port; datanodes use PORT-6, PORT-5, ... 0 picks free
-    /// ports (20000-31999) for the namenode and every datanode.
+    /// The (first) namenode's port; more namenodes use PORT+1, ...; datanodes
+    /// use PORT-6, PORT-5, ... (skipping the namenodes'). 0 picks free ports
+    /// (20000-31999) for every namenode and datanode.
     #[arg(long, default_value_t = 9870, value_parser = parse_port, value_name = "PORT")]
     pub port: u16,
     /// Block size for new files, e.g. 4MiB (default: the namenode's).
@@ -63,7 +78,7 @@ pub struct LocalArgs {
 /// One process to run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Service {
-    /// `namenode`, `datanode-1`, ...
+    /// `namenode` (or `namenode-1`, ... with several), `datanode-1`, ...
     pub name: String,
     /// The program: `namenode` or `datanode`.
     pub program: &'static str,
@@ -82,6 +97,11 @@ impl Service {
     pub fn address(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.address())
+    }
 }
 
 /// Everything `dfs local` will run, and where.
@@ -89,16 +109,51 @@ impl Service {
 pub struct Layout {
     pub root: PathBuf,
     pub logs: PathBuf,
+    /// The first namenode's URL (the web UI's, and the one of old).
     pub namenode_url: String,
-    pub namenode: Service,
+    /// One or more, never none.
+    pub namenodes: Vec<Service>,
     pub datanodes: Vec<Service>,
 }
 
 impl Layout {
-    /// In start order.
+    /// In start order: the namenodes, then the datanodes.
     pub fn services(&self) -> impl Iterator<Item = &Service> {
-        std::iter::once(&self.namenode).chain(&self.datanodes)
+        self.namenodes.iter().chain(&self.datanodes)
     }
+
+    /// The first namenode.
+    pub fn namenode(&self) -> &Service {
+        &self.namenodes[0]
+    }
+
+    /// Every namenode's URL, comma-separated (what `DFS_NAMENODE`, `dfs
+    /// --namenode` and `datanode --namenode` take).
+    pub fn namenode_list(&self) -> String {
+        self.namenodes
+            .iter()
+            .map(Service::url)
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
+/// What to warn of for `n` namenodes: an even number tolerates no more
+/// failures than one fewer (a majority of 4 is 3, as of 3 it is 2).
+pub fn namenodes_warning(n: u16) -> Option<String> {
+    (n > 1 && n.is_multiple_of(2)).then(|| {
+        format!(
+            "dfs local: warning: {n} namenodes tolerate the loss of {} of them, as {} do; \
+             an odd number is the usual choice",
+            (n - 1) / 2,
+            n - 1
+        )
+    })
+}
+
+/// How many of `n` namenodes must be up for the group to serve.
+pub fn majority(n: usize) -> usize {
+    n / 2 + 1
 }
 
 /// Whether `args` give `flag` (as `--flag V` or `--flag=V`).
@@ -131,19 +186,27 @@ fn own(out: &mut Vec<OsString>, extra: &[OsString], flag: &str, value: String) {
     }
 }
 
-/// What to run, from the flags, the (absolute) data dir, the namenode's
-/// port and one port per datanode.
+/// What to run, from the flags, the (absolute) data dir, one port per
+/// namenode (at least one) and one per datanode.
 pub fn layout_on(
     args: &LocalArgs,
     root: &Path,
-    nn_port: u16,
+    nn_ports: &[u16],
     dn_ports: &[u16],
 ) -> Result<Layout, String> {
-    refuse_placing(
-        &args.namenode_args,
-        "namenode",
-        &[("--listen", "--port"), ("--data-dir", "--data-dir")],
-    )?;
+    let several = nn_ports.len() > 1;
+    let mut nn_placing = vec![
+        ("--listen", "--port"),
+        ("--data-dir", "--data-dir"),
+        ("--peers", "--namenodes"),
+    ];
+    if several {
+        nn_placing.push(("--advertise", "--port"));
+    }
+    refuse_placing(&args.namenode_args, "namenode", &nn_placing)?;
+    let Some(&first_port) = nn_ports.first() else {
+        return Err("dfs local needs at least one namenode".into());
+    };
     refuse_placing(
         &args.datanode_args,
         "datanode",
@@ -154,36 +217,61 @@ pub fn layout_on(
         ],
     )?;
     let logs = root.join("logs");
-    let namenode_url = format!("http://127.0.0.1:{nn_port}");
+    let url_of = |port: u16| format!("http://127.0.0.1:{port}");
+    let namenode_url = url_of(first_port);
+    let peers = nn_ports
+        .iter()
+        .map(|&p| url_of(p))
+        .collect::<Vec<_>>()
+        .join(",");
     let replication = args
         .replication
         .unwrap_or(DEFAULT_REPLICATION.min(args.datanodes));
-    let nn_dir = root.join("namenode");
-    let mut nn_args: Vec<OsString> = vec![
-        "--listen".into(),
-        format!("127.0.0.1:{nn_port}").into(),
-        "--data-dir".into(),
-        nn_dir.clone().into(),
-    ];
-    let extra = &args.namenode_args;
-    own(
-        &mut nn_args,
-        extra,
-        "--replication",
-        replication.to_string(),
-    );
-    if let Some(b) = args.block_size {
-        own(&mut nn_args, extra, "--block-size", b.0.to_string());
-    }
-    nn_args.extend(extra.iter().cloned());
-    let namenode = Service {
-        name: "namenode".into(),
-        program: "namenode",
-        port: nn_port,
-        data_dir: nn_dir,
-        log: logs.join("namenode.log"),
-        args: nn_args,
-    };
+    let namenodes = nn_ports
+        .iter()
+        .enumerate()
+        .map(|(i, &port)| {
+            let name = if several {
+                format!("namenode-{}", i + 1)
+            } else {
+                "namenode".to_string()
+            };
+            let data_dir = root.join(&name);
+            let mut nn_args: Vec<OsString> = vec![
+                "--listen".into(),
+                format!("127.0.0.1:{port}").into(),
+                "--data-dir".into(),
+                data_dir.clone().into(),
+            ];
+            if several {
+                nn_args.extend([
+                    "--peers".into(),
+                    peers.clone().into(),
+                    "--advertise".into(),
+                    url_of(port).into(),
+                ]);
+            }
+            let extra = &args.namenode_args;
+            own(
+                &mut nn_args,
+                extra,
+                "--replication",
+                replication.to_string(),
+            );
+            if let Some(b) = args.block_size {
+                own(&mut nn_args, extra, "--block-size", b.0.to_string());
+            }
+            nn_args.extend(extra.iter().cloned());
+            Service {
+                log: logs.join(format!("{name}.log")),
+                name,
+                program: "namenode",
+                port,
+                data_dir,
+                args: nn_args,
+            }
+        })
+        .collect();
     let datanodes = dn_ports
         .iter()
         .enumerate()
@@ -192,7 +280,7 @@ pub fn layout_on(
             let data_dir = root.join(&name);
             let mut dn_args: Vec<OsString> = vec![
                 "--namenode".into(),
-                namenode_url.clone().into(),
+                peers.clone().into(),
                 "--listen".into(),
                 format!("127.0.0.1:{port}").into(),
                 "--data-dir".into(),
@@ -213,7 +301,7 @@ pub fn layout_on(
         root: root.to_path_buf(),
         logs,
         namenode_url,
-        namenode,
+        namenodes,
         datanodes,
     })
 }
@@ -222,10 +310,11 @@ pub fn layout_on(
 #[cfg(test)]
 pub mod test_support {
     use super::*;
-    use crate::local::ports::datanode_ports;
+    use crate::local::ports::{datanode_ports, namenode_ports};
 
     pub fn args(n: u16, port: u16) -> LocalArgs {
         LocalArgs {
+            namenodes: 1,
             datanodes: n,
             data_dir: "./dfs-data".into(),
             port,
@@ -237,10 +326,15 @@ pub mod test_support {
         }
     }
 
-    /// The layout on the fixed ports (PORT for the namenode, PORT-6... for
-    /// the datanodes).
+    /// The layout on the fixed ports (PORT, PORT+1... for the namenodes,
+    /// PORT-6... for the datanodes).
     pub fn layout(a: &LocalArgs, root: &Path) -> Result<Layout, String> {
-        layout_on(a, root, a.port, &datanode_ports(a.port, a.datanodes)?)
+        layout_on(
+            a,
+            root,
+            &namenode_ports(a.port, a.namenodes)?,
+            &datanode_ports(a.port, a.datanodes, a.namenodes)?,
+        )
     }
 }
 
@@ -259,8 +353,8 @@ mod tests {
         let l = layout(&args(3, 9870), root).unwrap();
         assert_eq!(l.namenode_url, "http://127.0.0.1:9870");
         assert_eq!(l.logs, root.join("logs"));
-        assert_eq!(l.namenode.log, root.join("logs/namenode.log"));
-        assert_eq!(l.namenode.data_dir, root.join("namenode"));
+        assert_eq!(l.namenode().log, root.join("logs/namenode.log"));
+        assert_eq!(l.namenode().data_dir, root.join("namenode"));
         let nn = os(&[
             "--listen",
             "127.0.0.1:9870",
@@ -269,7 +363,7 @@ mod tests {
             "--replication",
             "3",
         ]);
-        assert_eq!(l.namenode.args, nn);
+        assert_eq!(l.namenode().args, nn);
         assert_eq!(l.datanodes.len(), 3);
         let d2 = &l.datanodes[1];
         assert_eq!(d2.name, "datanode-2");
@@ -292,7 +386,7 @@ mod tests {
             names,
             ["namenode", "datanode-1", "datanode-2", "datanode-3"]
         );
-        assert!(l.namenode.is_namenode() && !d2.is_namenode());
+        assert!(l.namenode().is_namenode() && !d2.is_namenode());
     }
 
     #[test]
@@ -300,7 +394,7 @@ mod tests {
         let root = Path::new("/d");
         let one = layout(&args(1, 19870), root).unwrap();
         assert!(one
-            .namenode
+            .namenode()
             .args
             .windows(2)
             .any(|w| w[0] == "--replication" && w[1] == "1"));
@@ -312,12 +406,12 @@ mod tests {
         };
         let l = layout(&a, root).unwrap();
         assert!(l
-            .namenode
+            .namenode()
             .args
             .windows(2)
             .any(|w| w[0] == "--replication" && w[1] == "2"));
         assert!(l
-            .namenode
+            .namenode()
             .args
             .windows(2)
             .any(|w| w[0] == "--block-size" && w[1] == "4194304"));
@@ -327,9 +421,10 @@ mod tests {
 
     #[test]
     fn picked_ports_are_used() {
-        let l = layout_on(&args(2, 0), Path::new("/d"), 23456, &[21000, 29999]).unwrap();
+        let l = layout_on(&args(2, 0), Path::new("/d"), &[23456], &[21000, 29999]).unwrap();
         assert_eq!(l.namenode_url, "http://127.0.0.1:23456");
-        assert_eq!(l.namenode.port, 23456);
+        assert_eq!(l.namenode().port, 23456);
+        assert_eq!(l.namenodes.len(), 1);
         assert_eq!(l.datanodes[0].port, 21000);
         assert_eq!(l.datanodes[1].address(), "127.0.0.1:29999");
         assert!(l.datanodes[1]
@@ -350,7 +445,7 @@ mod tests {
         };
         let l = layout(&a, Path::new("/d")).unwrap();
         assert_eq!(
-            l.namenode.args,
+            l.namenode().args,
             os(&[
                 "--listen",
                 "127.0.0.1:9870",
@@ -374,14 +469,14 @@ mod tests {
         };
         let l = layout(&b, Path::new("/d")).unwrap();
         assert_eq!(
-            l.namenode
+            l.namenode()
                 .args
                 .iter()
                 .filter(|a| *a == "--block-size")
                 .count(),
             1
         );
-        assert!(l.namenode.args.ends_with(&os(&["--block-size", "2MiB"])));
+        assert!(l.namenode().args.ends_with(&os(&["--block-size", "2MiB"])));
     }
 
     #[test]
@@ -406,5 +501,123 @@ mod tests {
             ..args(1, 9870)
         };
         assert!(layout(&a, Path::new("/d")).is_ok());
+    }
+
+    #[test]
+    fn several_namenodes() {
+        let root = Path::new("/d");
+        let a = LocalArgs {
+            namenodes: 3,
+            ..args(3, 9870)
+        };
+        let l = layout(&a, root).unwrap();
+        let peers = "http://127.0.0.1:9870,http://127.0.0.1:9871,http://127.0.0.1:9872";
+        assert_eq!(l.namenode_url, "http://127.0.0.1:9870");
+        assert_eq!(l.namenode_list(), peers);
+        let names: Vec<_> = l.services().map(|s| s.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "namenode-1",
+                "namenode-2",
+                "namenode-3",
+                "datanode-1",
+                "datanode-2",
+                "datanode-3"
+            ]
+        );
+        let n2 = &l.namenodes[1];
+        assert!(n2.is_namenode());
+        assert_eq!(n2.port, 9871);
+        assert_eq!(n2.url(), "http://127.0.0.1:9871");
+        assert_eq!(n2.data_dir, root.join("namenode-2"));
+        assert_eq!(n2.log, root.join("logs/namenode-2.log"));
+        assert_eq!(
+            n2.args,
+            os(&[
+                "--listen",
+                "127.0.0.1:9871",
+                "--data-dir",
+                "/d/namenode-2",
+                "--peers",
+                peers,
+                "--advertise",
+                "http://127.0.0.1:9871",
+                "--replication",
+                "3",
+            ])
+        );
+        // every namenode gets the same --peers, its own --advertise
+        for nn in &l.namenodes {
+            assert!(nn
+                .args
+                .windows(2)
+                .any(|w| w[0] == "--peers" && w[1] == peers));
+            assert!(nn
+                .args
+                .windows(2)
+                .any(|w| w[0] == "--advertise" && w[1] == nn.url().as_str()));
+        }
+        // the datanodes get the list, and ports below the namenodes'
+        let ports: Vec<_> = l.datanodes.iter().map(|d| d.port).collect();
+        assert_eq!(ports, [9864, 9865, 9866]);
+        assert_eq!(l.datanodes[0].args[..2], os(&["--namenode", peers])[..]);
+        // picked ports
+        let l = layout_on(&a, root, &[25000, 21000, 23000], &[22000]).unwrap();
+        assert_eq!(
+            l.namenode_list(),
+            "http://127.0.0.1:25000,http://127.0.0.1:21000,http://127.0.0.1:23000"
+        );
+        assert_eq!(l.namenodes[2].data_dir, root.join("namenode-3"));
+        // one namenode keeps the layout of old: no --peers, no --advertise
+        let one = layout(&args(3, 9870), root).unwrap();
+        assert_eq!(one.namenodes.len(), 1);
+        assert_eq!(one.namenode().name, "namenode");
+        assert!(!one
+            .namenode()
+            .args
+            .iter()
+            .any(|a| a == "--peers" || a == "--advertise"));
+        assert_eq!(one.namenode_list(), "http://127.0.0.1:9870");
+        assert!(layout_on(&a, root, &[], &[22000]).is_err());
+    }
+
+    #[test]
+    fn several_namenodes_refuse_placing_flags() {
+        let three = |nn: &[&str]| LocalArgs {
+            namenodes: 3,
+            namenode_args: os(nn),
+            ..args(3, 9870)
+        };
+        for nn in [&["--peers", "http://h:1"][..], &["--advertise=http://h:1"]] {
+            let e = layout(&three(nn), Path::new("/d")).unwrap_err();
+            assert!(e.contains("dfs local sets"), "{e}");
+        }
+        // with one namenode --advertise is the user's to give, --peers not
+        let one = |nn: &[&str]| LocalArgs {
+            namenode_args: os(nn),
+            ..args(3, 9870)
+        };
+        assert!(layout(&one(&["--advertise", "http://h:9870"]), Path::new("/d")).is_ok());
+        let e = layout(&one(&["--peers", "http://h:1"]), Path::new("/d")).unwrap_err();
+        assert!(e.contains("--namenodes"), "{e}");
+    }
+
+    #[test]
+    fn even_namenodes_are_warned_of() {
+        assert_eq!(namenodes_warning(1), None);
+        assert_eq!(namenodes_warning(3), None);
+        let w = namenodes_warning(2).unwrap();
+        assert!(w.contains("2 namenodes tolerate the loss of 0"), "{w}");
+        let w = namenodes_warning(4).unwrap();
+        assert!(
+            w.contains("4 namenodes tolerate the loss of 1 of them, as 3 do"),
+            "{w}"
+        );
+        assert_eq!(majority(1), 1);
+        assert_eq!(majority(2), 2);
+        assert_eq!(majority(3), 2);
+        assert_eq!(majority(4), 3);
+        assert_eq!(majority(5), 3);
     }
 }

@@ -1,4 +1,5 @@
-//! `dfs local`: one namenode and N datanodes on 127.0.0.1, as child
+//! `dfs local`: one namenode (or `--namenodes N`, a Raft group of N) and N
+//! datanodes on 127.0.0.1, as child
 //! processes, until Ctrl-C (or SIGTERM, SIGHUP). The one launcher of
 //! clusters outside the Rust tests: the Python and browser test harnesses
 //! start theirs with `dfs local --port 0 --ports-file F`.
@@ -16,11 +17,11 @@
 //! - [`messages`]: progress lines, and how a service exited with its log.
 //!
 //! Invariants:
-//! - Layout under DIR: `namenode/`, `datanode-K/`, `logs/<name>.log`
-//!   (appended). The same DIR on a later run gives each service the same
+//! - Layout under DIR: `namenode/` (or `namenode-K/` with several),
+//!   `datanode-K/`, `logs/<name>.log` (appended). The same DIR on a later run gives each service the same
 //!   data dir, so every file is found again.
 //! - Children run in their own process group (a terminal's Ctrl-C reaches
-//!   only us, and we stop them in order: datanodes, then the namenode;
+//!   only us, and we stop them in order: datanodes, then the namenodes;
 //!   SIGTERM, up to 10 s, then SIGKILL), and on Linux they get SIGTERM if
 //!   we die (`PR_SET_PDEATHSIG`), so none outlives `dfs local`.
 //! - Until the cluster is ready, any child that exits fails the start
@@ -28,8 +29,11 @@
 //! - Once it is ready, a datanode that exits on its own is reported (how,
 //!   its log and the log's tail) and the cluster carries on without it, as
 //!   a DFS does when it loses a node (and as `docker compose` does with a
-//!   service). The namenode exiting on its own stops every datanode, and
-//!   `dfs local` exits 1 naming it and its log.
+//!   service). So is a namenode that exits while a majority of the
+//!   namenodes still runs (the group serves on: with `--namenodes 3`, the
+//!   loss of one). The namenodes left falling below a majority (with one
+//!   namenode: it exiting) stops every other child, and `dfs local` exits 1
+//!   naming the last one to go and its log.
 //! - A signal stops every child and `dfs local` exits 0. The ports file
 //!   exists only between ready and the last child's end.
 mod banner;
@@ -77,23 +81,32 @@ impl StopSignals {
     }
 }
 
-/// The namenode's port and the datanodes': fixed from `--port`, or picked.
-fn choose_ports(args: &LocalArgs) -> CliResult<(u16, Vec<u16>)> {
+/// The namenodes' ports and the datanodes': fixed from `--port`, or picked.
+fn choose_ports(args: &LocalArgs) -> CliResult<(Vec<u16>, Vec<u16>)> {
+    let nns = usize::from(args.namenodes.max(1));
     if args.port == 0 {
-        let mut picked = ports::pick_free(usize::from(args.datanodes) + 1)?;
-        let nn = picked.remove(0);
-        return Ok((nn, picked));
+        let mut picked = ports::pick_free(usize::from(args.datanodes) + nns)?;
+        let dn = picked.split_off(nns);
+        return Ok((picked, dn));
     }
-    let dn = ports::datanode_ports(args.port, args.datanodes).map_err(CliError::Usage)?;
-    for port in std::iter::once(args.port).chain(dn.iter().copied()) {
-        ports::check_free(port)?;
+    let nn = ports::namenode_ports(args.port, args.namenodes.max(1)).map_err(CliError::Usage)?;
+    let dn = ports::datanode_ports(args.port, args.datanodes, args.namenodes)
+        .map_err(CliError::Usage)?;
+    for port in nn.iter().chain(&dn) {
+        ports::check_free(*port)?;
     }
-    Ok((args.port, dn))
+    Ok((nn, dn))
 }
 
-/// Until a signal (`Ok`) or the namenode exits (`Err`); a datanode that
-/// exits is reported and the others carry on.
-async fn supervise(running: &mut Vec<Running>, signals: &mut StopSignals, json: bool) -> CliResult {
+/// Until a signal (`Ok`) or the namenodes left are no longer a majority
+/// (`Err`); a datanode that exits, or a namenode while a majority is left,
+/// is reported and the others carry on.
+async fn supervise(
+    running: &mut Vec<Running>,
+    namenodes: usize,
+    signals: &mut StopSignals,
+    json: bool,
+) -> CliResult {
     loop {
         let exit = tokio::select! {
             e = process::first_exit(running) => Some(e),
@@ -108,9 +121,26 @@ async fn supervise(running: &mut Vec<Running>, signals: &mut StopSignals, json: 
         let gone = running.remove(idx);
         let msg = messages::exited(&gone.svc, &how);
         if gone.svc.is_namenode() {
-            say(json, "stopping the others...");
-            stop_all(running, json).await;
-            return Err(CliError::Failed(msg));
+            let left = running.iter().filter(|r| r.svc.is_namenode()).count();
+            if left < layout::majority(namenodes) {
+                say(json, "stopping the others...");
+                stop_all(running, json).await;
+                if namenodes > 1 {
+                    return Err(CliError::Failed(format!(
+                        "{msg}; {left} of {namenodes} namenodes are left, fewer than a majority"
+                    )));
+                }
+                return Err(CliError::Failed(msg));
+            }
+            say(
+                json,
+                &format!(
+                    "dfs local: {msg}; the cluster carries on with {left} of {namenodes} namenodes \
+                     (it needs {})",
+                    layout::majority(namenodes)
+                ),
+            );
+            continue;
         }
         let left = running.iter().filter(|r| !r.svc.is_namenode()).count();
         say(
@@ -126,8 +156,11 @@ async fn supervise(running: &mut Vec<Running>, signals: &mut StopSignals, json: 
 pub async fn run(args: LocalArgs, json: bool) -> CliResult {
     let root =
         std::path::absolute(&args.data_dir).map_err(|e| io_failure(args.data_dir.display(), &e))?;
-    let (nn_port, dn_ports) = choose_ports(&args)?;
-    let layout = layout::layout_on(&args, &root, nn_port, &dn_ports).map_err(CliError::Usage)?;
+    if let Some(w) = layout::namenodes_warning(args.namenodes) {
+        let _ = writeln!(std::io::stderr(), "{w}");
+    }
+    let (nn_ports, dn_ports) = choose_ports(&args)?;
+    let layout = layout::layout_on(&args, &root, &nn_ports, &dn_ports).map_err(CliError::Usage)?;
     let exe_dir = std::env::current_exe()
         .ok()
         .and_then(|p| p.parent().map(Path::to_path_buf));
@@ -186,7 +219,7 @@ pub async fn run(args: LocalArgs, json: bool) -> CliResult {
         Err(e) => Err(e),
     };
     let result = match announced {
-        Ok(()) => supervise(&mut running, &mut signals, json).await,
+        Ok(()) => supervise(&mut running, layout.namenodes.len(), &mut signals, json).await,
         Err(e) => {
             stop_all(&mut running, json).await;
             Err(e)

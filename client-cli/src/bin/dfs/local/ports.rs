@@ -1,6 +1,7 @@
-//! The ports of `dfs local`'s services: the fixed scheme (the namenode on
-//! PORT, datanodes from PORT-6 up, as HDFS's 9870 and 9864), or free ones
-//! picked at random (`--port 0`), and the check that a port is free.
+//! The ports of `dfs local`'s services: the fixed scheme (the namenodes on
+//! PORT, PORT+1, ..., datanodes from PORT-6 up, skipping the namenodes', as
+//! HDFS's 9870 and 9864), or free ones picked at random (`--port 0`), and
+//! the check that a port is free.
 //!
 //! What it does not do: hold a port. A port checked free may be taken
 //! before the service binds it; the service then exits and says so in its
@@ -35,8 +36,20 @@ pub fn parse_port(s: &str) -> Result<u16, String> {
     Ok(port)
 }
 
-/// `n` datanode ports from `port - 6` upwards, skipping `port` itself.
-pub fn datanode_ports(port: u16, n: u16) -> Result<Vec<u16>, String> {
+/// `count` namenode ports: `port`, `port + 1`, ...
+pub fn namenode_ports(port: u16, count: u16) -> Result<Vec<u16>, String> {
+    (0..count)
+        .map(|i| {
+            port.checked_add(i)
+                .ok_or_else(|| format!("not enough ports above {port} for {count} namenodes"))
+        })
+        .collect()
+}
+
+/// `n` datanode ports from `port - 6` upwards, skipping the `namenodes`
+/// ports from `port` on.
+pub fn datanode_ports(port: u16, n: u16, namenodes: u16) -> Result<Vec<u16>, String> {
+    let taken = u32::from(port)..u32::from(port) + u32::from(namenodes.max(1));
     let mut next = port
         .checked_sub(DATANODE_PORT_OFFSET)
         .filter(|p| *p > 0)
@@ -45,7 +58,7 @@ pub fn datanode_ports(port: u16, n: u16) -> Result<Vec<u16>, String> {
         })?;
     let mut out = Vec::with_capacity(usize::from(n));
     while out.len() < usize::from(n) {
-        if next != port {
+        if !taken.contains(&u32::from(next)) {
             out.push(next);
         }
         next = next
@@ -108,17 +121,26 @@ mod tests {
 
     #[test]
     fn ports() {
-        assert_eq!(datanode_ports(9870, 3).unwrap(), [9864, 9865, 9866]);
+        assert_eq!(datanode_ports(9870, 3, 1).unwrap(), [9864, 9865, 9866]);
         assert_eq!(
-            datanode_ports(9870, 8).unwrap(),
+            datanode_ports(9870, 8, 1).unwrap(),
             [9864, 9865, 9866, 9867, 9868, 9869, 9871, 9872]
         );
-        assert_eq!(datanode_ports(20000, 1).unwrap(), [19994]);
-        assert!(datanode_ports(6, 1).is_err());
-        assert!(datanode_ports(65535, 10).is_err());
+        assert_eq!(datanode_ports(20000, 1, 1).unwrap(), [19994]);
+        assert!(datanode_ports(6, 1, 1).is_err());
+        assert!(datanode_ports(65535, 10, 1).is_err());
         assert_eq!(
-            datanode_ports(65535, 6).unwrap(),
+            datanode_ports(65535, 6, 1).unwrap(),
             [65529, 65530, 65531, 65532, 65533, 65534]
+        );
+        // several namenodes: the datanodes skip all their ports
+        assert_eq!(namenode_ports(9870, 3).unwrap(), [9870, 9871, 9872]);
+        assert_eq!(namenode_ports(9870, 1).unwrap(), [9870]);
+        assert!(namenode_ports(65534, 3).is_err());
+        assert_eq!(datanode_ports(9870, 3, 3).unwrap(), [9864, 9865, 9866]);
+        assert_eq!(
+            datanode_ports(9870, 8, 3).unwrap(),
+            [9864, 9865, 9866, 9867, 9868, 9869, 9873, 9874]
         );
     }
 

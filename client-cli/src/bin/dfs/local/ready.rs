@@ -1,9 +1,12 @@
 //! When a `dfs local` cluster is ready, and what to say when it does not
 //! become ready: the namenode's `/health` (open without credentials, also
 //! with access control on) shows every datanode live and no startup safe
-//! mode.
+//! mode. With several namenodes, one of them must lead first (some
+//! namenode's `GET /api/v1/namenodes` names the leader, also open), and it
+//! is the leader's `/health` that must show every datanode live.
 //!
-//! The decision is pure ([`readiness`]); [`wait_ready`] polls for it.
+//! The decisions are pure ([`readiness`], [`leader_of`]); [`wait_ready`]
+//! polls for them.
 //!
 //! Invariants:
 //! - Safe mode entered by an operator (it stays until an operator leaves
@@ -65,6 +68,23 @@ pub fn readiness(health: &Value, want: u64) -> Readiness {
     }
 }
 
+/// The leader's URL in a `GET /api/v1/namenodes` answer: the `leader` it
+/// names, or itself when it says it leads.
+pub fn leader_of(report: &Value) -> Option<String> {
+    let named = report
+        .get("leader")
+        .and_then(Value::as_str)
+        .filter(|u| !u.is_empty());
+    let me = report
+        .get("self")
+        .and_then(Value::as_str)
+        .filter(|u| !u.is_empty());
+    let leads = report.get("self_role").and_then(Value::as_str) == Some("leader");
+    named
+        .or(if leads { me } else { None })
+        .map(|u| u.trim_end_matches('/').to_string())
+}
+
 /// Whether an `/api/v1/datanodes` answer lists a live node on `port`.
 pub fn registered_on(v: &Value, port: u16) -> bool {
     let list = v
@@ -86,27 +106,44 @@ async fn get_json(http: &reqwest::Client, url: &str) -> Option<Value> {
     resp.json().await.ok()
 }
 
+/// The URL whose `/health` decides readiness: the one namenode's, or with
+/// several the leader's as some namenode names it (`None`: no leader yet).
+async fn deciding_namenode(layout: &Layout, http: &reqwest::Client) -> Option<String> {
+    if layout.namenodes.len() == 1 {
+        return Some(layout.namenode_url.clone());
+    }
+    for nn in &layout.namenodes {
+        let report = get_json(http, &format!("{}/api/v1/namenodes", nn.url())).await;
+        if let Some(leader) = report.as_ref().and_then(leader_of) {
+            return Some(leader);
+        }
+    }
+    None
+}
+
 /// Until [`readiness`] says ready; fails early when a child exits.
 pub async fn wait_ready(
     layout: &Layout,
     http: &reqwest::Client,
     running: &mut [Running],
 ) -> CliResult {
-    let health = format!("{}/health", layout.namenode_url);
     let want = layout.datanodes.len() as u64;
     let deadline = Instant::now() + READY_TIMEOUT;
-    // The last answer's verdict; None while the namenode does not answer.
-    let mut last: Option<Readiness> = None;
+    // The last answer's verdict and who gave it; None while no namenode
+    // (no leader, with several) answers.
+    let mut last: Option<(String, Readiness)> = None;
     loop {
         if let Some((i, how)) = process::exited(running) {
             return Err(CliError::Failed(exited(&running[i].svc, &how)));
         }
-        if let Some(h) = get_json(http, &health).await {
-            let r = readiness(&h, want);
-            if r == Readiness::Ready {
-                return Ok(());
+        if let Some(url) = deciding_namenode(layout, http).await {
+            if let Some(h) = get_json(http, &format!("{url}/health")).await {
+                let r = readiness(&h, want);
+                if r == Readiness::Ready {
+                    return Ok(());
+                }
+                last = Some((url, r));
             }
-            last = Some(r);
         }
         if Instant::now() >= deadline {
             return Err(not_ready_error(layout, http, last).await);
@@ -118,12 +155,27 @@ pub async fn wait_ready(
 async fn not_ready_error(
     layout: &Layout,
     http: &reqwest::Client,
-    last: Option<Readiness>,
+    last: Option<(String, Readiness)>,
 ) -> CliError {
     let secs = READY_TIMEOUT.as_secs();
-    let nn = &layout.namenode;
-    let why = match last {
-        None | Some(Readiness::Ready) => {
+    let (url, why) = match last {
+        Some((url, Readiness::Waiting(why))) => (url, why),
+        _ if layout.namenodes.len() > 1 => {
+            for nn in &layout.namenodes {
+                print_log_tail(nn);
+            }
+            let logs: Vec<String> = layout
+                .namenodes
+                .iter()
+                .map(|n| n.log.display().to_string())
+                .collect();
+            return CliError::Failed(format!(
+                "no namenode became the leader within {secs}s; see their logs {}",
+                logs.join(" ")
+            ));
+        }
+        _ => {
+            let nn = layout.namenode();
             print_log_tail(nn);
             return CliError::Failed(format!(
                 "the namenode did not answer {}/health within {secs}s; see its log {}",
@@ -131,9 +183,14 @@ async fn not_ready_error(
                 nn.log.display()
             ));
         }
-        Some(Readiness::Waiting(why)) => why,
     };
-    let live = get_json(http, &format!("{}/health", layout.namenode_url))
+    // The namenode that answered last (the leader, with several).
+    let nn = layout
+        .namenodes
+        .iter()
+        .find(|n| n.url() == url)
+        .unwrap_or(layout.namenode());
+    let live = get_json(http, &format!("{url}/health"))
         .await
         .as_ref()
         .and_then(live_datanodes)
@@ -148,7 +205,7 @@ async fn not_ready_error(
     }
     // Best effort (with access control on this answer needs a token): the
     // first datanode the namenode does not list as live, else the first.
-    let nodes = get_json(http, &format!("{}/api/v1/datanodes", layout.namenode_url)).await;
+    let nodes = get_json(http, &format!("{url}/api/v1/datanodes")).await;
     let missing = layout
         .datanodes
         .iter()
@@ -186,6 +243,27 @@ mod tests {
         assert!(!registered_on(&nodes, 9866));
         assert!(!registered_on(&nodes, 986));
         assert!(registered_on(&json!({"datanodes": [{"addr": "h:1"}]}), 1));
+    }
+
+    #[test]
+    fn the_leader_as_a_namenode_names_it() {
+        let follower = json!({"self": "http://127.0.0.1:9871", "self_role": "follower",
+            "term": 2, "leader": "http://127.0.0.1:9870", "namenodes": []});
+        assert_eq!(
+            leader_of(&follower).as_deref(),
+            Some("http://127.0.0.1:9870")
+        );
+        let leader = json!({"self": "http://127.0.0.1:9870/", "self_role": "leader",
+            "leader": null});
+        assert_eq!(leader_of(&leader).as_deref(), Some("http://127.0.0.1:9870"));
+        for none in [
+            json!({"self": "http://127.0.0.1:9871", "self_role": "candidate", "leader": null}),
+            json!({"self": "http://127.0.0.1:9871", "self_role": "follower"}),
+            json!({"self_role": "follower", "leader": ""}),
+            json!({}),
+        ] {
+            assert_eq!(leader_of(&none), None, "{none}");
+        }
     }
 
     #[test]

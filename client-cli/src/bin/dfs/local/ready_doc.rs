@@ -14,11 +14,26 @@
 //!   is removed at start.
 //! - The fields of the older `--json` line keep their meaning (`namenode`,
 //!   `web_ui`, `datanodes`, `data_dir`, `logs`); new ones are added beside.
+//!   With several namenodes, `namenode` and the other `namenode_*` fields
+//!   are the first namenode's; `namenodes` lists every one (also with one).
 use super::layout::{Layout, Service};
 use crate::error::{io_failure, CliResult};
 use serde::Serialize;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+
+/// One namenode in the document.
+#[derive(Debug, Serialize)]
+pub struct NamenodeEntry {
+    /// `namenode` (one), or `namenode-1`, ... (several).
+    pub name: String,
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    pub port: u16,
+    pub pid: u32,
+    pub data_dir: PathBuf,
+    pub log: PathBuf,
+}
 
 /// One datanode in the document.
 #[derive(Debug, Serialize)]
@@ -35,12 +50,16 @@ pub struct DatanodeEntry {
 
 #[derive(Debug, Serialize)]
 pub struct ReadyDoc {
-    /// The namenode's URL, `http://127.0.0.1:PORT`.
+    /// The (first) namenode's URL, `http://127.0.0.1:PORT`.
     pub namenode: String,
     pub namenode_port: u16,
     pub namenode_pid: u32,
     pub namenode_data_dir: PathBuf,
     pub namenode_log: PathBuf,
+    /// Every namenode, in order (the first is `namenode`).
+    pub namenodes: Vec<NamenodeEntry>,
+    /// Every namenode's URL, comma-separated: what `DFS_NAMENODE` takes.
+    pub namenode_list: String,
     /// The web UI's URL (the namenode's, with `/`).
     pub web_ui: String,
     /// Every datanode's `127.0.0.1:PORT`, in order.
@@ -56,13 +75,26 @@ pub struct ReadyDoc {
 impl ReadyDoc {
     /// From the layout, each service's pid (`pid_of`) and `dfs local`'s.
     pub fn new(layout: &Layout, pid_of: impl Fn(&Service) -> u32, own_pid: u32) -> ReadyDoc {
-        let nn = &layout.namenode;
+        let nn = layout.namenode();
         ReadyDoc {
             namenode: layout.namenode_url.clone(),
             namenode_port: nn.port,
             namenode_pid: pid_of(nn),
             namenode_data_dir: nn.data_dir.clone(),
             namenode_log: nn.log.clone(),
+            namenodes: layout
+                .namenodes
+                .iter()
+                .map(|n| NamenodeEntry {
+                    name: n.name.clone(),
+                    url: n.url(),
+                    port: n.port,
+                    pid: pid_of(n),
+                    data_dir: n.data_dir.clone(),
+                    log: n.log.clone(),
+                })
+                .collect(),
+            namenode_list: layout.namenode_list(),
             web_ui: format!("{}/", layout.namenode_url),
             datanodes: layout.datanodes.iter().map(Service::address).collect(),
             datanode_processes: layout
@@ -166,6 +198,44 @@ mod tests {
         assert_eq!(d2["pid"], 200 + 19865);
         assert_eq!(d2["data_dir"], "/d/datanode-2");
         assert_eq!(d2["log"], "/d/logs/datanode-2.log");
+        // one namenode is a list of one
+        assert_eq!(
+            v["namenodes"],
+            serde_json::json!([{"name": "namenode", "url": "http://127.0.0.1:19870",
+                "port": 19870, "pid": 100, "data_dir": "/d/namenode",
+                "log": "/d/logs/namenode.log"}])
+        );
+        assert_eq!(v["namenode_list"], "http://127.0.0.1:19870");
+    }
+
+    #[test]
+    fn the_document_lists_every_namenode() {
+        let a = crate::local::layout::LocalArgs {
+            namenodes: 3,
+            ..args(2, 19870)
+        };
+        let l = layout(&a, Path::new("/d")).unwrap();
+        let doc = ReadyDoc::new(&l, |s| u32::from(s.port), 7);
+        let v: serde_json::Value = serde_json::from_str(&doc.to_line()).unwrap();
+        // the old fields name the first namenode
+        assert_eq!(v["namenode"], "http://127.0.0.1:19870");
+        assert_eq!(v["namenode_pid"], 19870);
+        assert_eq!(v["namenode_data_dir"], "/d/namenode-1");
+        assert_eq!(v["web_ui"], "http://127.0.0.1:19870/");
+        let nns = v["namenodes"].as_array().unwrap();
+        assert_eq!(nns.len(), 3);
+        assert_eq!(nns[2]["name"], "namenode-3");
+        assert_eq!(nns[2]["url"], "http://127.0.0.1:19872");
+        assert_eq!(nns[2]["pid"], 19872);
+        assert_eq!(nns[2]["log"], "/d/logs/namenode-3.log");
+        assert_eq!(
+            v["namenode_list"],
+            "http://127.0.0.1:19870,http://127.0.0.1:19871,http://127.0.0.1:19872"
+        );
+        assert_eq!(
+            v["datanodes"],
+            serde_json::json!(["127.0.0.1:19864", "127.0.0.1:19865"])
+        );
     }
 
     #[test]
