@@ -235,6 +235,21 @@ impl DfsClient {
     pub async fn fsck(&self, path: &DfsPath) -> Result<FsckReport> {
         self.nn.fsck(path).await
     }
+    /// Adds the namenode at `url` (started with `--join`) to the group;
+    /// returns once it votes.
+    pub async fn add_namenode(
+        &self,
+        url: &str,
+    ) -> Result<dfs_common::proto::client::NamenodesReport> {
+        self.nn.change_namenodes(true, url).await
+    }
+    /// Takes the namenode at `url` out of the group.
+    pub async fn remove_namenode(
+        &self,
+        url: &str,
+    ) -> Result<dfs_common::proto::client::NamenodesReport> {
+        self.nn.change_namenodes(false, url).await
+    }
 
     /// Drains datanode `node` (a node id, a unique prefix of one, or its
     /// address `host:port` / URL): its replicas are copied elsewhere, then it

@@ -44,6 +44,9 @@ pub(crate) const FAILOVER_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// A metadata call that takes longer than this is treated as failed. Generous:
 /// `complete` may wait for replicas to be reported, `fsck` walks a namespace.
 const RPC_TIMEOUT: Duration = Duration::from_secs(120);
+/// Adding a namenode waits for it to catch up (the namenode gives up
+/// after ten minutes).
+const MEMBERSHIP_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 
 /// The cluster API prefix (`/api/v1/summary`, ...).
 const CLUSTER_PREFIX: &str = "/api/v1";
@@ -442,6 +445,31 @@ impl NamenodeClient {
     /// them.
     pub async fn namenodes(&self) -> Result<dfs_common::proto::client::NamenodesReport> {
         self.get(CLUSTER_PREFIX, "namenodes", &[]).await
+    }
+
+    /// `POST /api/v1/namenodes {"url"}` (`add`) or `DELETE
+    /// /api/v1/namenodes?url=`. Adding waits while the newcomer catches up
+    /// (a snapshot of a big namespace): no short timeout.
+    pub async fn change_namenodes(
+        &self,
+        add: bool,
+        url: &str,
+    ) -> Result<dfs_common::proto::client::NamenodesReport> {
+        let req = if add {
+            self.http
+                .post(self.endpoint(CLUSTER_PREFIX, "namenodes", &[])?)
+                .json(&serde_json::json!({ "url": url }))
+        } else {
+            self.http
+                .delete(self.endpoint(CLUSTER_PREFIX, "namenodes", &[("url", url)])?)
+        };
+        let resp = self
+            .authed(req)
+            .timeout(MEMBERSHIP_TIMEOUT)
+            .send()
+            .await
+            .map_err(|e| ClientError::transport(&self.who, &e))?;
+        self.answer(resp).await
     }
 
     pub async fn fsck(&self, path: &DfsPath) -> Result<FsckReport> {

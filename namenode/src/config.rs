@@ -154,6 +154,11 @@ pub struct Args {
     /// cluster of one namenode [default: none]
     #[arg(long, value_name = "URL,URL,URL", value_delimiter = ',')]
     pub peers: Option<Vec<String>>,
+    /// Start on an empty data dir as a namenode waiting to be added to an
+    /// existing group (`dfs namenode add URL`), instead of forming a group
+    /// of its own; no effect once it has joined
+    #[arg(long)]
+    pub join: bool,
     /// How often the namenodes' leader heartbeats the others [default: 250ms]
     #[arg(long, value_name = "DUR", value_parser = parse_duration)]
     pub raft_heartbeat_interval: Option<Duration>,
@@ -192,6 +197,7 @@ pub struct FileConfig {
     pub checkpoints_kept: Option<usize>,
     pub advertise: Option<String>,
     pub peers: Option<Vec<String>>,
+    pub join: Option<bool>,
     pub raft_heartbeat_interval: Option<HumanDuration>,
     pub raft_election_timeout: Option<HumanDuration>,
 }
@@ -230,6 +236,8 @@ pub struct Config {
     pub advertise: Option<String>,
     /// Every namenode's URL, without a trailing `/`; empty: a cluster of one.
     pub peers: Vec<String>,
+    /// Wait on an empty data dir to be added to a group (`--join`).
+    pub join: bool,
     pub raft_heartbeat_interval: Duration,
     pub raft_election_timeout: Duration,
 }
@@ -259,6 +267,7 @@ impl Default for Config {
             restore: None,
             advertise: None,
             peers: Vec::new(),
+            join: false,
             raft_heartbeat_interval: defaults::RAFT_HEARTBEAT_INTERVAL,
             raft_election_timeout: defaults::RAFT_ELECTION_TIMEOUT,
         }
@@ -373,6 +382,7 @@ impl Config {
                 .map(|u| u.trim().trim_end_matches('/').to_string())
                 .filter(|u| !u.is_empty())
                 .collect(),
+            join: args.join || file.join.unwrap_or(false),
             raft_heartbeat_interval: layered(
                 args.raft_heartbeat_interval,
                 file.raft_heartbeat_interval,
@@ -410,6 +420,12 @@ impl Config {
         }
         for url in self.advertise.iter().chain(&self.peers) {
             check_url(url)?;
+        }
+        if self.join && !self.peers.is_empty() {
+            return Err("--join and --peers exclude each other: a namenode that joins learns the group from it (`dfs namenode add URL`); --peers forms a new group at the first start".into());
+        }
+        if self.join && self.restore.is_some() {
+            return Err("--join and --restore exclude each other: a namenode that joins gets the namespace from the group".into());
         }
         let mut seen = std::collections::BTreeSet::new();
         for p in &self.peers {
@@ -480,7 +496,7 @@ impl Config {
 }
 
 /// A namenode's URL: `http://` or `https://`, a host, no path.
-fn check_url(url: &str) -> Result<(), String> {
+pub fn check_url(url: &str) -> Result<(), String> {
     let rest = url
         .strip_prefix("http://")
         .or_else(|| url.strip_prefix("https://"));

@@ -143,6 +143,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         ns.clone(),
         &config.advertised(addr),
         &config.peers,
+        config.join,
         raft::group::Timings {
             heartbeat_ms: config.raft_heartbeat_interval.as_millis() as u64,
             election_min_ms: config.raft_election_timeout.as_millis() as u64,
@@ -164,8 +165,6 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 
     let ns_data = actix_web::web::Data::from(ns.clone());
     let group_data = actix_web::web::Data::from(group.clone());
-    // (A group's members forward; a namenode alone has no one to.)
-    let several = !group.alone();
     let forwarder = actix_web::web::Data::new(
         api::forward::Forwarder::new().context("cannot make the forwarding client")?,
     );
@@ -187,11 +186,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             ))
             // A follower hands what it does not answer itself to the
             // leader, credentials and all (outside the authentication).
-            // A namenode of its own always leads: no layer to go through.
-            .wrap(actix_web::middleware::Condition::new(
-                several,
-                actix_web::middleware::from_fn(api::forward::forward),
-            ))
+            // (A namenode alone always leads: it goes straight through.)
+            .wrap(actix_web::middleware::from_fn(api::forward::forward))
             .wrap(actix_web::middleware::from_fn(api::limits::enforce))
             .wrap(api::limits::error_shape())
     })

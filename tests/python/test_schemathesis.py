@@ -95,6 +95,10 @@ def test_api_v1_conforms_to_its_openapi_document(own_cluster, tmp_path):
         CHECKS,
         "--max-examples",
         str(MAX_EXAMPLES),
+        # Adding a namenode contacts the URL in the body: generated ones
+        # would send traffic off this machine (ha_membership.rs tests it).
+        "--exclude-operation-id",
+        "addNamenode",
         "--seed",
         str(seed),
         "--workers",

@@ -305,9 +305,17 @@ impl TestCluster {
             "--lease-timeout".into(),
             o.lease_timeout.into(),
         ];
-        if self.nn_ports.len() > 1 {
+        if i >= self.opts.namenodes.max(1) {
+            // Added later (`add_namenode_slot`): it joins an existing group.
+            args.push("--join".into());
+        } else if self.opts.namenodes > 1 {
             args.push("--peers".into());
-            args.push(self.namenode_urls());
+            args.push(
+                (0..self.opts.namenodes)
+                    .map(|i| self.namenode_url_at(i))
+                    .collect::<Vec<_>>()
+                    .join(","),
+            );
         }
         args.extend(o.namenode_args.iter().cloned());
         args.extend(extra.iter().map(|s| s.to_string()));
@@ -323,6 +331,33 @@ impl TestCluster {
         self.namenodes[i] = Some(
             Proc::spawn_env(&name, &bin("namenode"), &args, &envs, &log).expect("spawn namenode"),
         );
+    }
+
+    /// A place for one more namenode (its own port and data dir), started
+    /// with `--join` by [`Self::start_namenode_at`]; returns its index. Its
+    /// URL is in [`Self::namenode_urls`] from now on (datanodes started or
+    /// restarted later report to it too).
+    pub fn add_namenode_slot(&mut self) -> usize {
+        self.nn_ports.push(free_port());
+        self.namenodes.push(None);
+        self.namenodes.len() - 1
+    }
+
+    /// SIGTERM to namenode `i` (a clean stop).
+    pub fn stop_namenode_at(&mut self, i: usize) {
+        if let Some(p) = self.namenodes[i].take() {
+            p.stop(Duration::from_secs(10));
+        }
+    }
+
+    /// Whether namenode `i` exited by itself (reaped then), with its status.
+    pub fn namenode_exit_at(&mut self, i: usize) -> Option<std::process::ExitStatus> {
+        let p = self.namenodes[i].as_mut()?;
+        let status = p.child.try_wait().ok().flatten();
+        if status.is_some() {
+            self.namenodes[i] = None;
+        }
+        status
     }
 
     /// SIGKILL namenode `i` (a crash).

@@ -41,6 +41,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(&r("orphans/delete"), web::post().to(delete_orphans))
         .route(&r("checkpoint"), web::get().to(checkpoint))
         .route(&r("namenodes"), web::get().to(namenodes))
+        .route(&r("namenodes"), web::post().to(add_namenode))
+        .route(&r("namenodes"), web::delete().to(remove_namenode))
         .route("/health", web::get().to(health))
         .route("/metrics", web::get().to(metrics_text));
 }
@@ -63,6 +65,47 @@ async fn namenodes(
         )
         .into()),
     }
+}
+
+/// A namenode to add or remove, by the URL it advertises.
+#[derive(Debug, Deserialize)]
+struct MemberUrl {
+    url: String,
+}
+
+type GroupData = Option<web::Data<crate::raft::group::Group>>;
+
+fn started(group: GroupData) -> Result<web::Data<crate::raft::group::Group>, ApiError> {
+    group.ok_or_else(|| {
+        crate::error::NamenodeError::Unavailable("this namenode's raft group is not started".into())
+            .into()
+    })
+}
+
+/// `dfs namenode add URL`: makes the namenode at URL (started with
+/// `--join`) a voter; answers with the group as it is then. Run by the
+/// leader (followers forward it).
+async fn add_namenode(
+    group: GroupData,
+    caller: Caller,
+    body: web::Json<MemberUrl>,
+) -> Answer<dfs_common::proto::client::NamenodesReport> {
+    caller.require_superuser("adding a namenode")?;
+    let g = started(group)?;
+    g.add_member(&body.url).await?;
+    Ok(web::Json(g.report()))
+}
+
+/// `dfs namenode remove URL`.
+async fn remove_namenode(
+    group: GroupData,
+    caller: Caller,
+    q: web::Query<MemberUrl>,
+) -> Answer<dfs_common::proto::client::NamenodesReport> {
+    caller.require_superuser("removing a namenode")?;
+    let g = started(group)?;
+    g.remove_member(&q.url).await?;
+    Ok(web::Json(g.report()))
 }
 
 async fn summary(ns: Ns) -> Answer<ClusterSummary> {

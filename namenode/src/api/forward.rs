@@ -50,13 +50,12 @@ impl Forwarder {
     }
 }
 
-/// What every namenode answers itself.
-fn is_local(path: &str) -> bool {
+/// What every namenode answers itself (changes to the group, `POST` and
+/// `DELETE /api/v1/namenodes`, are the leader's).
+fn is_local(method: &actix_web::http::Method, path: &str) -> bool {
     path.starts_with("/internal/")
-        || matches!(
-            path,
-            "/" | "/health" | "/metrics" | "/api/v1/namenodes" | "/api/v1/openapi.json"
-        )
+        || matches!(path, "/" | "/health" | "/metrics" | "/api/v1/openapi.json")
+        || (path == "/api/v1/namenodes" && method == actix_web::http::Method::GET)
         || path.starts_with("/ui/")
 }
 
@@ -100,9 +99,12 @@ pub async fn forward(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let group = req.app_data::<web::Data<Group>>().cloned();
-    let (Some(group), false) = (group, is_local(req.path())) else {
+    let (Some(group), false) = (group, is_local(req.method(), req.path())) else {
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
+    if group.alone() {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    }
     let leader = match group.leader().await {
         Leader::Me => return Ok(next.call(req).await?.map_into_boxed_body()),
         Leader::At(url) => url,

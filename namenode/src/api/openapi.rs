@@ -227,6 +227,7 @@ mod tests {
             let req = match method.as_str() {
                 "GET" => atest::TestRequest::get(),
                 "POST" => atest::TestRequest::post(),
+                "DELETE" => atest::TestRequest::delete(),
                 other => panic!("unexpected method {other}"),
             }
             .uri(&uri)

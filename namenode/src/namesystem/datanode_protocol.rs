@@ -251,12 +251,17 @@ impl Namesystem {
                 .chain(r.deleted.iter().copied()),
         );
         let node = r.node_id;
-        self.mutate(|ns, txn, dels| {
-            let d = ns.on_incremental_report(node, &r.received, &r.deleted, now, txn);
-            dels.extend(d.into_iter().map(|b| (node, b)));
-            Ok(())
-        })
-        .await
+        let done = self
+            .mutate(|ns, txn, dels| {
+                let d = ns.on_incremental_report(node, &r.received, &r.deleted, now, txn);
+                dels.extend(d.into_iter().map(|b| (node, b)));
+                Ok(())
+            })
+            .await;
+        // The datanode's next heartbeat waits for this answer: the time the
+        // commit took is this namenode's, not the node's silence.
+        self.datanodes.touch(&node, Instant::now());
+        done
     }
 
     /// A datanode found one of its replicas bad (scanner or sender) and has

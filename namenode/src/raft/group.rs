@@ -103,6 +103,8 @@ fn raft_config(t: Timings) -> Result<openraft::Config> {
 pub struct Group {
     raft: Raft,
     id: u64,
+    /// The URL this namenode advertises.
+    url: String,
     network: Network,
     /// How long after a quorum confirmed it a leader still counts itself
     /// leader without asking again (half the shortest election timeout:
@@ -117,8 +119,9 @@ pub struct Group {
     acked: std::sync::Mutex<Option<std::time::Instant>>,
     /// Commands waiting for the next Raft entry (see `spawn_batcher`).
     batches: BatchQueue,
-    /// A group of one voter: its leader needs nobody's word.
-    alone: bool,
+    /// A group of one voter: its leader needs nobody's word. Follows the
+    /// membership (`watch_server`): a namenode alone may be joined.
+    alone: std::sync::atomic::AtomicBool,
     /// The longest election timeout.
     election_max: Duration,
 }
@@ -128,12 +131,16 @@ impl Group {
     /// every namenode's URL (this one's among them), empty for a group of
     /// one. On a pristine log the group is formed with `peers` as its
     /// voters (every member may do it: the same configuration twice is
-    /// harmless). A group of one is ready when this returns (leader, with
-    /// everything its log holds applied).
+    /// harmless). With `join`, a pristine member forms nothing: it waits
+    /// for a leader to add it (`dfs namenode add`), and refuses a data dir
+    /// that holds a namespace of its own (the snapshot it gets would
+    /// replace it). A group of one is ready when this returns (leader,
+    /// with everything its log holds applied).
     pub async fn start(
         ns: Arc<Namesystem>,
         url: &str,
         peers: &[String],
+        join: bool,
         timings: Timings,
         credential: Option<String>,
     ) -> Result<Arc<Group>> {
@@ -166,7 +173,20 @@ impl Group {
             .await
             .map_err(|e| NamenodeError::Internal(format!("starting raft: {e}")))?;
         let pristine = state.last_log_id.is_none() && ns.raft_position()?.is_none();
-        if pristine {
+        if pristine && join {
+            if let Some(what) = ns.holdings()? {
+                let _ = raft.shutdown().await;
+                return Err(NamenodeError::InvalidArgument(format!(
+                    "--join: {} holds a namespace of its own ({what}); a namenode joins on an empty data dir, and the group's snapshot would replace it. Move it away, or start without --join to serve it",
+                    ns.config().data_dir.display()
+                )));
+            }
+            log::info!(
+                "waiting to be added to a namenode group: run `dfs namenode add {url}` against it"
+            );
+        } else if join && !pristine {
+            log::info!("--join has no effect: this namenode is a member of a group already");
+        } else if pristine {
             log::info!(
                 "forming the namenode group: {}",
                 voters
@@ -184,7 +204,7 @@ impl Group {
         // Alone: the log's own membership (not `--peers`, which a restart
         // may have lost) has this namenode as its one voter.
         let alone = if pristine {
-            voters.len() == 1
+            !join && voters.len() == 1
         } else {
             // (The metrics show the membership once the core has read it.)
             let m = raft
@@ -216,10 +236,11 @@ impl Group {
             batches,
             raft,
             id,
+            url: url.trim_end_matches('/').to_string(),
             network,
             lease: Duration::from_millis(timings.election_min_ms / 2),
             acked: std::sync::Mutex::new(None),
-            alone,
+            alone: std::sync::atomic::AtomicBool::new(alone),
             election_max: Duration::from_millis(timings.election_max_ms),
         });
         ns.attach(group.clone());
@@ -244,7 +265,7 @@ impl Group {
             ns.agree_cluster_id().await?;
             group.readdress_alone(url).await;
         }
-        Group::keep_cluster_id(Arc::downgrade(&group), Arc::downgrade(&ns));
+        Group::watch_server(Arc::downgrade(&group), Arc::downgrade(&ns));
         log::info!("raft member {id} started ({url})");
         Ok(group)
     }
@@ -279,7 +300,7 @@ impl Group {
 
     /// Whether this namenode is its group's one voter.
     pub fn alone(&self) -> bool {
-        self.alone
+        self.alone.load(std::sync::atomic::Ordering::Acquire)
     }
 
     pub fn raft(&self) -> &Raft {
@@ -292,6 +313,10 @@ impl Group {
 
     pub fn id(&self) -> u64 {
         self.id
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
     }
 
     /// Stops the member (at a clean stop, before the store closes).
@@ -339,7 +364,7 @@ impl Group {
         let fresh = self
             .quorum_ack()
             .is_some_and(|at| at.elapsed() < self.lease);
-        if self.alone || fresh {
+        if self.alone() || fresh {
             return Leader::Me;
         }
         // A leader cut off from the others never hears back: it is not
@@ -360,19 +385,25 @@ impl Group {
         }
     }
 
-    /// Whenever this namenode becomes leader, it makes sure the group has
-    /// agreed on a cluster id (see `Command::SetClusterId`).
-    fn keep_cluster_id(group: std::sync::Weak<Group>, ns: std::sync::Weak<Namesystem>) {
+    /// Follows the server's role and membership: whether it is alone, and
+    /// whenever it becomes leader, that the group has agreed on a cluster
+    /// id (see `Command::SetClusterId`).
+    fn watch_server(group: std::sync::Weak<Group>, ns: std::sync::Weak<Namesystem>) {
         let Some(g) = group.upgrade() else { return };
         // The server metrics change with the role, not with every entry.
         let mut rx = g.raft.server_metrics();
         drop(g);
         tokio::spawn(async move {
             loop {
-                let leads = {
+                let (leads, alone) = {
                     let m = rx.borrow_and_update();
-                    m.state == ServerState::Leader
+                    let mut voters = m.membership_config.membership().voter_ids();
+                    let alone = voters.next() == Some(m.id) && voters.next().is_none();
+                    (m.state == ServerState::Leader, alone)
                 };
+                if let Some(g) = group.upgrade() {
+                    g.alone.store(alone, std::sync::atomic::Ordering::Release);
+                }
                 if leads {
                     let (Some(_g), Some(ns)) = (group.upgrade(), ns.upgrade()) else {
                         return;

@@ -28,6 +28,7 @@
 
 pub mod group;
 pub mod log_store;
+pub mod membership;
 pub mod network;
 pub mod state_machine;
 

@@ -225,6 +225,36 @@ impl Network {
     }
 }
 
+impl Network {
+    /// Asks the namenode at `url` who it is (before adding it).
+    pub async fn whoami(&self, url: &str) -> Result<super::membership::Whoami, String> {
+        let mut request = self
+            .http
+            .post(format!("{url}{PREFIX}/whoami"))
+            .timeout(std::time::Duration::from_secs(10))
+            .header(reqwest::header::CONTENT_TYPE, codec::CONTENT_TYPE);
+        if let Some(c) = &self.credential {
+            request = request.bearer_auth(c);
+        }
+        let resp = request
+            .send()
+            .await
+            .map_err(|e| format!("cannot reach a namenode at {url}: {e}"))?;
+        let status = resp.status();
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| format!("the namenode at {url} did not answer: {e}"))?;
+        if !status.is_success() {
+            return Err(format!(
+                "{url} did not answer as a namenode of this version ({status}): {}",
+                String::from_utf8_lossy(&bytes[..bytes.len().min(300)])
+            ));
+        }
+        codec::decode(&bytes).map_err(|e| format!("{url}'s answer: {e}"))
+    }
+}
+
 /// The answering side: what the endpoint for `name` does with `body`
 /// (the codec encoding of the local Raft's result), or `None` for a
 /// request this node does not take (an unknown RPC, a cut link). A body
@@ -266,6 +296,7 @@ pub async fn answer(
             }
             encode(&raft.install_snapshot(req).await)
         }
+        "whoami" => encode(&group.whoami()),
         "propose" => {
             let entries: Vec<crate::commands::Entry> = decode(body)?;
             encode(&group.take_forwarded(entries).await)

@@ -199,3 +199,37 @@ async fn a_snapshot_carries_the_namespace_and_a_damaged_one_changes_nothing() {
     let (ns, _) = open_sm(follower.path()).await;
     assert!(exists(&ns, "/after") && exists(&ns, "/d20/e") && !exists(&ns, "/only-here"));
 }
+
+/// `--join` on a namespace of its own that has no Raft log (a store of a
+/// version before the group) is refused: the group's snapshot would
+/// replace it. The namespace stays as it was.
+#[tokio::test]
+async fn join_refuses_a_namespace_without_a_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let ns = Arc::new(Namesystem::open(test_config(dir.path())).await.unwrap());
+    let path = DfsPath::parse("/precious").unwrap();
+    ns.mkdirs(&path, true).await.unwrap();
+    let timings = super::group::Timings {
+        heartbeat_ms: 50,
+        election_min_ms: 300,
+        election_max_ms: 600,
+    };
+    let e = match super::group::Group::start(
+        ns.clone(),
+        "http://127.0.0.1:1",
+        &[],
+        true,
+        timings,
+        None,
+    )
+    .await
+    {
+        Ok(_) => panic!("--join took a namespace of its own"),
+        Err(e) => e,
+    };
+    assert!(
+        matches!(&e, NamenodeError::InvalidArgument(m) if m.contains("holds a namespace of its own")),
+        "{e}"
+    );
+    assert!(ns.status(&path).is_ok(), "the namespace is untouched");
+}

@@ -218,6 +218,39 @@ async fn namenode_statuses(ctx: &Ctx) -> Vec<output::admin::NamenodeStatus> {
     futures_util::future::join_all(asks).await
 }
 
+/// `dfs namenode add|remove URL`: the change, then the group as
+/// `dfs report` shows it.
+pub async fn change_namenodes(ctx: &Ctx, action: super::args::NamenodeArg) -> CliResult {
+    use super::args::NamenodeArg;
+    let (group, done) = match &action {
+        NamenodeArg::Add { url } => (ctx.client.add_namenode(url).await?, format!("added {url}")),
+        NamenodeArg::Remove { url } => (
+            ctx.client.remove_namenode(url).await?,
+            format!("removed {url}"),
+        ),
+    };
+    if ctx.json {
+        return emit_json(&group);
+    }
+    let statuses = namenode_statuses(ctx).await;
+    let mut text = format!("{done}\n");
+    if statuses.len() < 2 {
+        text.push_str(&format!(
+            "\nNamenodes ({}): {}\n",
+            group.namenodes.len(),
+            group
+                .namenodes
+                .iter()
+                .map(|n| format!("{} ({})", n.url, n.role))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    } else {
+        text.push_str(&output::admin::namenodes_text(&statuses));
+    }
+    emit(&text)
+}
+
 /// `decommission` (`drain`) or `recommission` one datanode.
 pub async fn set_admin_state(ctx: &Ctx, node: &str, drain: bool) -> CliResult {
     let change = if drain {

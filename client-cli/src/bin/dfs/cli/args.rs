@@ -199,6 +199,30 @@ pub enum Command {
         #[arg(value_enum, value_name = "ACTION")]
         action: Option<OrphansArg>,
     },
+    /// Add a namenode to the group, or take one out (`dfs report` lists them).
+    Namenode {
+        #[command(subcommand)]
+        action: NamenodeArg,
+    },
+}
+
+/// `dfs namenode add|remove URL`.
+#[derive(Subcommand, Debug, Clone, PartialEq, Eq)]
+pub enum NamenodeArg {
+    /// Add the namenode at URL (started with --join on an empty data dir):
+    /// it gets a snapshot of the namespace, catches up, then votes.
+    Add {
+        /// The URL it advertises (its --advertise).
+        #[arg(value_name = "URL")]
+        url: String,
+    },
+    /// Take the namenode at URL out of the group (the leader too: another
+    /// takes over); stop its process afterwards.
+    Remove {
+        /// The URL it advertises.
+        #[arg(value_name = "URL")]
+        url: String,
+    },
 }
 
 /// `dfs orphans [list|delete]`.

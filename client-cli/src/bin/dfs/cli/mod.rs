@@ -133,5 +133,6 @@ async fn dispatch(ctx: &Ctx, command: Command) -> CliResult {
         Command::Orphans { action } => {
             metadata::orphans(ctx, action == Some(OrphansArg::Delete)).await
         }
+        Command::Namenode { action } => admin::change_namenodes(ctx, action).await,
     }
 }
