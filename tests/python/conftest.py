@@ -8,7 +8,12 @@ free 127.0.0.1 ports in a temp dir, with 1 MiB blocks so that small test
 files span several blocks. `own_cluster` (module scope) is another one for a
 module that changes cluster state (safe mode, decommissioning);
 `make_cluster(namenode_args=[...], datanode_args=[...])` starts one with
-other flags. `dfs local` is the one launcher: it picks the ports, starts the
+other flags, `make_cluster(namenodes=3)` one with three namenodes (a Raft
+group: `cluster.namenode_urls`, `cluster.leader_url()`,
+`cluster.follower_urls()`, `cluster.kill_namenode(url)`, and
+`cluster.at(url)`, the same cluster seen through one namenode's address);
+`ha_cluster` (module scope) is such a cluster, started once per module that
+asks for it. `dfs local` is the one launcher: it picks the ports, starts the
 processes, decides readiness (every datanode live in `/health`, no startup
 safe mode) and only then writes the ports file, which says where everything
 is; this harness waits for that file, never sleeps, and fails at once with
@@ -28,6 +33,7 @@ import time
 from pathlib import Path
 
 import pytest
+import requests
 
 REPO = Path(__file__).resolve().parents[2]
 BLOCK_SIZE = 1 << 20  # must match --block-size below
@@ -63,8 +69,10 @@ def _alive(pid: int) -> bool:
 
 
 class Cluster:
-    def __init__(self, datanodes: int = 3, namenode_args=(), datanode_args=(), token=None):
+    def __init__(self, datanodes: int = 3, namenode_args=(), datanode_args=(), token=None,
+                 namenodes: int = 1):
         self.datanodes = datanodes
+        self.namenodes = namenodes
         self.namenode_args = list(namenode_args)
         self.datanode_args = list(datanode_args)
         # Accepted for the tests that hold one; readiness needs no token
@@ -90,6 +98,71 @@ class Cluster:
     def dn_ports(self) -> list:
         return [d["port"] for d in self.doc["datanode_processes"]]
 
+    # Several namenodes (the ports file's `namenodes` list).
+    @property
+    def namenode_entries(self) -> list:
+        """[{name, url, port, pid, data_dir, log}] of every namenode started."""
+        return self.doc.get("namenodes") or [{
+            "name": "namenode", "url": self.doc["namenode"], "port": self.doc["namenode_port"],
+            "pid": self.doc["namenode_pid"], "data_dir": self.doc["namenode_data_dir"],
+            "log": self.doc["namenode_log"],
+        }]
+
+    @property
+    def namenode_urls(self) -> list:
+        return [n["url"] for n in self.namenode_entries]
+
+    def namenode_pid(self, url: str) -> int:
+        [pid] = [n["pid"] for n in self.namenode_entries if n["url"] == url]
+        return pid
+
+    def live_namenode_urls(self) -> list:
+        return [u for u in self.namenode_urls if _alive(self.namenode_pid(u))]
+
+    def namenodes_report(self, url: str):
+        """`GET /api/v1/namenodes` of the namenode at `url`, or None."""
+        try:
+            r = requests.get(f"{url}/api/v1/namenodes", timeout=2)
+            return r.json() if r.ok else None
+        except (requests.RequestException, ValueError):
+            return None
+
+    def leader_url(self, timeout: float = 15.0, besides=()) -> str:
+        """The leader's URL as a running namenode names it (waits up to
+        `timeout` for one; a URL in `besides` is never taken)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for url in self.live_namenode_urls():
+                rep = self.namenodes_report(url)
+                leader = rep and (rep.get("leader") or
+                                  (rep.get("self") if rep.get("self_role") == "leader" else None))
+                if leader and leader.rstrip("/") not in besides and _alive(
+                        self.namenode_pid(leader.rstrip("/"))):
+                    return leader.rstrip("/")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no namenode leads after {timeout}s")
+            time.sleep(0.1)
+
+    def follower_urls(self) -> list:
+        """The running namenodes that do not lead now."""
+        leader = self.leader_url()
+        return [u for u in self.live_namenode_urls() if u != leader]
+
+    def kill_namenode(self, url: str, sig=signal.SIGKILL):
+        """Sends `sig` to the namenode at `url` and, for SIGKILL, waits until
+        it is gone (dfs local reaps it)."""
+        pid = self.namenode_pid(url)
+        os.kill(pid, sig)
+        deadline = time.monotonic() + 10
+        while sig == signal.SIGKILL and _alive(pid):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"namenode {url} (pid {pid}) still runs after SIGKILL")
+            time.sleep(0.05)
+
+    def at(self, url: str) -> "ClusterView":
+        """This cluster, reached through the namenode at `url` alone."""
+        return ClusterView(self, url)
+
     def command(self) -> list:
         cmd = [
             str(binary("dfs")), "local",
@@ -100,6 +173,8 @@ class Cluster:
             "--block-size", "1MiB",
             "--namenode-arg=--heartbeat-interval", "--namenode-arg=300ms",
         ]
+        if self.namenodes > 1:
+            cmd += ["--namenodes", str(self.namenodes)]
         cmd += [f"--namenode-arg={a}" for a in self.namenode_args]
         cmd += [f"--datanode-arg={a}" for a in self.datanode_args]
         return cmd
@@ -163,7 +238,8 @@ class Cluster:
         # the kernel; make sure nothing is left either way.
         pids = []
         if self.doc:
-            pids = [self.doc["namenode_pid"]] + [d["pid"] for d in self.doc["datanode_processes"]]
+            pids = [n["pid"] for n in self.namenode_entries]
+            pids += [d["pid"] for d in self.doc["datanode_processes"]]
         for pid in pids:
             if _alive(pid):
                 try:
@@ -174,6 +250,22 @@ class Cluster:
     def cleanup(self):
         if not self.failed:
             shutil.rmtree(self.root, ignore_errors=True)
+
+
+class ClusterView:
+    """A cluster as a client that knows one namenode sees it: `url` and
+    `nn_port` are that namenode's; everything else is the cluster's."""
+
+    def __init__(self, cluster: Cluster, url: str):
+        self.cluster = cluster
+        self.url = url.rstrip("/")
+
+    @property
+    def nn_port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1])
+
+    def __getattr__(self, name):
+        return getattr(self.cluster, name)
 
 
 def _start(request, **kw) -> Cluster:
@@ -209,6 +301,16 @@ def own_cluster(request):
     """A cluster for one module alone (for tests that change cluster state)."""
     failed_before = request.session.testsfailed
     c = _start(request)
+    yield c
+    _finish(request, c, failed_before)
+
+
+@pytest.fixture(scope="module")
+def ha_cluster(request):
+    """Three namenodes (`dfs local --namenodes 3`) and three datanodes, for
+    one module alone."""
+    failed_before = request.session.testsfailed
+    c = _start(request, namenodes=3)
     yield c
     _finish(request, c, failed_before)
 
