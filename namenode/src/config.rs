@@ -63,6 +63,7 @@ pub mod defaults {
     /// starts an election: a new leader within about 3-4 s, and no
     /// election from a slow fsync on a busy host (`../shared/design/HA.md`).
     pub const RAFT_ELECTION_TIMEOUT: Duration = Duration::from_secs(1);
+    pub const RAFT_SNAPSHOT_EVERY: u64 = 50_000;
 }
 
 /// The most checkpoints `--checkpoints-kept` may ask for.
@@ -166,6 +167,11 @@ pub struct Args {
     /// starts an election [default: 1s]
     #[arg(long, value_name = "DUR", value_parser = parse_duration)]
     pub raft_election_timeout: Option<Duration>,
+    /// A snapshot of the namespace is built after this many Raft entries;
+    /// the log keeps a fifth of that behind it, and a namenode further
+    /// behind catches up from the snapshot [default: 50000]
+    #[arg(long, value_name = "N")]
+    pub raft_snapshot_every: Option<u64>,
     /// TOML file with the same keys in snake_case (all but restore); flags beat it
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -200,6 +206,7 @@ pub struct FileConfig {
     pub join: Option<bool>,
     pub raft_heartbeat_interval: Option<HumanDuration>,
     pub raft_election_timeout: Option<HumanDuration>,
+    pub raft_snapshot_every: Option<u64>,
 }
 
 /// The validated settings.
@@ -240,6 +247,7 @@ pub struct Config {
     pub join: bool,
     pub raft_heartbeat_interval: Duration,
     pub raft_election_timeout: Duration,
+    pub raft_snapshot_every: u64,
 }
 
 impl Default for Config {
@@ -270,6 +278,7 @@ impl Default for Config {
             join: false,
             raft_heartbeat_interval: defaults::RAFT_HEARTBEAT_INTERVAL,
             raft_election_timeout: defaults::RAFT_ELECTION_TIMEOUT,
+            raft_snapshot_every: defaults::RAFT_SNAPSHOT_EVERY,
         }
     }
 }
@@ -393,6 +402,11 @@ impl Config {
                 file.raft_election_timeout,
                 d.raft_election_timeout,
             ),
+            raft_snapshot_every: layered(
+                args.raft_snapshot_every,
+                file.raft_snapshot_every,
+                d.raft_snapshot_every,
+            ),
         };
         config.validate()?;
         Ok(config)
@@ -439,6 +453,12 @@ impl Config {
             return Err(format!(
                 "--raft-election-timeout ({:?}) must be at least three --raft-heartbeat-interval ({:?}), which must be greater than 0",
                 self.raft_election_timeout, self.raft_heartbeat_interval
+            ));
+        }
+        if self.raft_snapshot_every < 10 {
+            return Err(format!(
+                "--raft-snapshot-every: {} is too small (at least 10 entries)",
+                self.raft_snapshot_every
             ));
         }
         if !(1..=MAX_CHECKPOINTS_KEPT).contains(&self.checkpoints_kept) {

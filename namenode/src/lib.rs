@@ -148,6 +148,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             heartbeat_ms: config.raft_heartbeat_interval.as_millis() as u64,
             election_min_ms: config.raft_election_timeout.as_millis() as u64,
             election_max_ms: 2 * config.raft_election_timeout.as_millis() as u64,
+            snapshot_every: config.raft_snapshot_every,
         },
         // Raft traffic comes in under /internal/v1, which access control
         // opens to the cluster credential only.

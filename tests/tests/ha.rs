@@ -233,3 +233,72 @@ async fn a_leader_cut_off_from_the_others_takes_nothing_and_one_history_stays() 
         assert!(only.status(&p("/minority")).await.is_err(), "namenode {i}");
     }
 }
+
+/// Every namenode crashes at once (a power cut): all three come back
+/// with everything acknowledged, elect a leader and go on.
+#[tokio::test]
+async fn all_three_crash_at_once_and_come_back_with_everything() {
+    let mut c = TestCluster::start(opts()).await;
+    leader(&c).await;
+    let client = c.client();
+    let mut files = upload_many(&client, "/before", 4, 11).await;
+    client.mkdirs(&p("/dirs/x"), true).await.unwrap();
+    client
+        .rename(&p("/dirs/x"), &p("/dirs/y"), false)
+        .await
+        .unwrap();
+    for i in 0..3 {
+        c.kill_namenode_at(i);
+    }
+    for i in 0..3 {
+        c.start_namenode_at(i, &[], &[]);
+    }
+    let back = leader(&c).await;
+    c.wait_live(3).await;
+    for i in 0..3 {
+        wait_for_path(&c, i, "/dirs/y").await;
+        verify_through(&c, i, &files).await;
+    }
+    files.extend(upload_many(&client, "/after", 2, 12).await);
+    verify_through(&c, back, &files).await;
+}
+
+/// A namenode that was down while more changes were made than the log
+/// keeps behind a snapshot catches up from the leader's snapshot, then
+/// the log, and serves everything.
+#[tokio::test]
+async fn a_namenode_down_for_long_catches_up_from_a_snapshot() {
+    let mut c = TestCluster::start(ClusterOptions {
+        namenode_args: vec!["--raft-snapshot-every".into(), "20".into()],
+        ..opts()
+    })
+    .await;
+    let first = leader(&c).await;
+    let away = (first + 1) % 3;
+    let client = c.client();
+    let files = upload_many(&client, "/before", 2, 21).await;
+    c.kill_namenode_at(away);
+    // Far more entries than the 20 of a snapshot and the 4 kept behind it.
+    for i in 0..120 {
+        client
+            .mkdirs(&p(&format!("/many/d{i}")), true)
+            .await
+            .unwrap();
+    }
+    c.start_namenode_at(away, &[], &[]);
+    wait_for_path(&c, away, "/many/d119").await;
+    verify_through(&c, away, &files).await;
+    assert_eq!(
+        client_of(&c, away).list(&p("/many")).await.unwrap().len(),
+        120
+    );
+    let log_name = match away {
+        0 => "namenode.log".to_string(),
+        i => format!("namenode-{i}.log"),
+    };
+    let log = std::fs::read_to_string(c.root().join("logs").join(log_name)).unwrap();
+    assert!(
+        log.contains("raft snapshot") && log.contains("installed"),
+        "namenode {away} caught up without a snapshot"
+    );
+}

@@ -118,6 +118,11 @@ async fn a_single_namenode_with_data_grows_to_three_and_loses_the_original() {
         .await
         .unwrap();
         assert!(only.status(&p("/dirs/kept")).await.unwrap().file_type == FileType::Directory);
+        let log = std::fs::read_to_string(c.root().join(format!("logs/namenode-{i}.log"))).unwrap();
+        assert!(
+            log.contains("raft snapshot") && log.contains("installed"),
+            "namenode {i} joined without the snapshot"
+        );
     }
 
     // Datanodes restarted with the three URLs report to every namenode.

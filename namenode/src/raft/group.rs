@@ -68,19 +68,17 @@ fn own_id(data_dir: &Path, url: &str) -> Result<u64> {
     }
 }
 
-/// Timings of the group (milliseconds).
+/// Timings of the group (milliseconds) and its snapshot cadence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timings {
     pub heartbeat_ms: u64,
     pub election_min_ms: u64,
     pub election_max_ms: u64,
+    /// A snapshot is built after this many entries; a fifth of that is
+    /// kept behind it, so a follower a little behind catches up from the
+    /// log rather than by a whole snapshot.
+    pub snapshot_every: u64,
 }
-
-/// Entries kept behind a snapshot, so a follower that is a little behind
-/// catches up from the log rather than by a whole snapshot.
-const LOG_KEPT_BEHIND_SNAPSHOT: u64 = 10_000;
-/// A snapshot is built after this many entries.
-const SNAPSHOT_EVERY: u64 = 50_000;
 /// How long a follower may take to store one snapshot chunk.
 const SNAPSHOT_CHUNK_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -91,8 +89,8 @@ fn raft_config(t: Timings) -> Result<openraft::Config> {
         election_timeout_min: t.election_min_ms,
         election_timeout_max: t.election_max_ms,
         install_snapshot_timeout: SNAPSHOT_CHUNK_TIMEOUT.as_millis() as u64,
-        max_in_snapshot_log_to_keep: LOG_KEPT_BEHIND_SNAPSHOT,
-        snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(SNAPSHOT_EVERY),
+        max_in_snapshot_log_to_keep: t.snapshot_every / 5,
+        snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(t.snapshot_every),
         ..Default::default()
     }
     .validate()

@@ -213,6 +213,7 @@ async fn join_refuses_a_namespace_without_a_log() {
         heartbeat_ms: 50,
         election_min_ms: 300,
         election_max_ms: 600,
+        snapshot_every: 1000,
     };
     let e = match super::group::Group::start(
         ns.clone(),
