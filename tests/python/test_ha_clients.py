@@ -24,7 +24,7 @@ import requests
 from hdfs import HdfsError, InsecureClient
 
 import test_hadoop_clients as single
-from conftest import BLOCK_SIZE
+from conftest import BLOCK_SIZE, _alive
 from test_hadoop_clients import USER, blob, read_all, sha, client, fs  # noqa: F401 (fixtures)
 
 # The README: a new leader serves within about 2-4 s of the old one's death
@@ -225,3 +225,23 @@ def test_leader_killed_between_two_operations(make_cluster, first):
     said = c.output.read_text(errors="replace")
     assert "exited unexpectedly" in said and "carries on with 2 of 3 namenodes" in said, said[-2000:]
     assert served_after < ELECTION_BOUND + 1, served_after
+
+
+def test_losing_a_majority_stops_dfs_local(make_cluster):
+    """Two of three namenodes gone: the group can serve nothing, so dfs local
+    stops the rest and exits 1, naming the namenode that went last."""
+    c = make_cluster(namenodes=3, datanodes=1)
+    first, second, _ = c.namenode_urls
+    c.kill_namenode(first)
+    time.sleep(0.5)  # let dfs local report the first loss on its own
+    assert c.proc.poll() is None, "one of three lost: dfs local carries on"
+    c.kill_namenode(second)
+    rc = c.proc.wait(timeout=60)
+    said = c.output.read_text(errors="replace")
+    assert rc == 1, (rc, said[-2000:])
+    assert "carries on with 2 of 3 namenodes" in said, said[-2000:]
+    assert "namenode-2 exited unexpectedly" in said, said[-2000:]
+    assert "1 of 3 namenodes are left, fewer than a majority" in said, said[-2000:]
+    assert not c.ports_file.exists(), "the ports file goes once every process is gone"
+    pids = [n["pid"] for n in c.namenode_entries] + [d["pid"] for d in c.doc["datanode_processes"]]
+    assert not [p for p in pids if _alive(p)], "every process stopped"

@@ -143,7 +143,7 @@ impl Layout {
 pub fn namenodes_warning(n: u16) -> Option<String> {
     (n > 1 && n.is_multiple_of(2)).then(|| {
         format!(
-            "dfs local: warning: {n} namenodes tolerate the loss of {} of them, as {} do; \
+            "dfs local: warning: {n} namenodes tolerate the loss of {}, no more than {} would; \
              an odd number is the usual choice",
             (n - 1) / 2,
             n - 1
@@ -608,10 +608,13 @@ mod tests {
         assert_eq!(namenodes_warning(1), None);
         assert_eq!(namenodes_warning(3), None);
         let w = namenodes_warning(2).unwrap();
-        assert!(w.contains("2 namenodes tolerate the loss of 0"), "{w}");
+        assert!(
+            w.contains("2 namenodes tolerate the loss of 0, no more than 1 would"),
+            "{w}"
+        );
         let w = namenodes_warning(4).unwrap();
         assert!(
-            w.contains("4 namenodes tolerate the loss of 1 of them, as 3 do"),
+            w.contains("4 namenodes tolerate the loss of 1, no more than 3 would"),
             "{w}"
         );
         assert_eq!(majority(1), 1);
