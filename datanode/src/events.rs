@@ -47,11 +47,33 @@ pub fn event_channel() -> (EventSender, EventReceiver) {
 }
 
 /// Hands every event of `rx` to each of `copies` (one per namenode link),
-/// until `rx` closes.
-pub async fn fan_out(mut rx: EventReceiver, copies: Vec<EventSender>) {
-    while let Some(event) = rx.recv().await {
+/// until `rx` closes or `stop` fires (the node keeps a sender of `rx` for
+/// as long as it runs: without `stop` a stopping node waited for this task
+/// forever). At the stop what is already queued is handed on, for the
+/// links' last flush; what they miss is in the next start's full report.
+pub async fn fan_out(
+    mut rx: EventReceiver,
+    copies: Vec<EventSender>,
+    stop: tokio_util::sync::CancellationToken,
+) {
+    let hand_on = |event: BlockEvent| {
         for c in &copies {
             c.send(event.clone());
+        }
+    };
+    loop {
+        tokio::select! {
+            biased;
+            next = rx.recv() => match next {
+                Some(event) => hand_on(event),
+                None => return,
+            },
+            _ = stop.cancelled() => {
+                while let Ok(event) = rx.try_recv() {
+                    hand_on(event);
+                }
+                return;
+            }
         }
     }
 }

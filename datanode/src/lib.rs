@@ -148,7 +148,11 @@ impl Datanode {
                 let link = NamenodeLink::new(node.clone(), url, rx, leaders.clone())?;
                 link_tasks.push(tokio::spawn(link.run(link_cancel.clone())));
             }
-            link_tasks.push(tokio::spawn(events::fan_out(events_rx, copies)));
+            link_tasks.push(tokio::spawn(events::fan_out(
+                events_rx,
+                copies,
+                link_cancel.clone(),
+            )));
         }
 
         let scanner_cancel = CancellationToken::new();

@@ -343,6 +343,11 @@ impl TestCluster {
         self.namenodes.len() - 1
     }
 
+    /// Whether namenode `i` was started and not stopped or killed since.
+    pub fn namenode_running(&self, i: usize) -> bool {
+        self.namenodes[i].is_some()
+    }
+
     /// SIGTERM to namenode `i` (a clean stop).
     pub fn stop_namenode_at(&mut self, i: usize) {
         if let Some(p) = self.namenodes[i].take() {

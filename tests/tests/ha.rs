@@ -261,6 +261,16 @@ async fn all_three_crash_at_once_and_come_back_with_everything() {
     }
     files.extend(upload_many(&client, "/after", 2, 12).await);
     verify_through(&c, back, &files).await;
+
+    // A datanode of several namenodes stops cleanly on SIGTERM (it waited
+    // for its event fan-out forever, until SIGKILL).
+    c.stop_datanode(0);
+    let log = std::fs::read_to_string(c.root().join("logs/datanode-0.log")).unwrap();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("datanode ") && l.ends_with(" stopped")),
+        "datanode 0 did not stop cleanly"
+    );
 }
 
 /// A namenode that was down while more changes were made than the log
