@@ -689,8 +689,8 @@ impl Drop for TestCluster {
         for p in self.all_procs() {
             p.kill();
         }
-        if failing {
-            for (name, log) in logs {
+        if failing || std::env::var_os("DFS_KEEP_CLUSTER").is_some() {
+            for (name, log) in logs.iter().filter(|_| failing) {
                 eprintln!(
                     "----- last lines of {name} ({}) -----\n{}",
                     log.display(),

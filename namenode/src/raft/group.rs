@@ -185,6 +185,19 @@ impl Group {
         } else if join && !pristine {
             log::info!("--join has no effect: this namenode is a member of a group already");
         } else if pristine {
+            if voters.len() > 1 {
+                // The others start empty: forming a group of several from
+                // here would leave them without this namespace (it is in
+                // no log), and a leader among them would serve an empty
+                // one and take every replica for an orphan.
+                if let Some(what) = ns.holdings()? {
+                    let _ = raft.shutdown().await;
+                    return Err(NamenodeError::InvalidArgument(format!(
+                        "--peers: {} holds a namespace ({what}) but no Raft log (restored from a checkpoint, or from a version before namenode groups); a group of several forms only from empty namenodes. Start this one without --peers (a group of one, with this namespace), then add the others: start each with --join and run `dfs namenode add URL`",
+                        ns.config().data_dir.display()
+                    )));
+                }
+            }
             log::info!(
                 "forming the namenode group: {}",
                 voters

@@ -234,3 +234,44 @@ async fn join_refuses_a_namespace_without_a_log() {
     );
     assert!(ns.status(&path).is_ok(), "the namespace is untouched");
 }
+
+/// A namespace with no Raft log (restored, or from before namenode groups)
+/// cannot form a group of several: the other namenodes start empty and
+/// would never get it. It is refused, and stays as it was.
+#[tokio::test]
+async fn peers_refuse_a_namespace_without_a_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let ns = Arc::new(Namesystem::open(test_config(dir.path())).await.unwrap());
+    let path = DfsPath::parse("/precious").unwrap();
+    ns.mkdirs(&path, true).await.unwrap();
+    let timings = super::group::Timings {
+        heartbeat_ms: 50,
+        election_min_ms: 300,
+        election_max_ms: 600,
+        snapshot_every: 1000,
+    };
+    let peers = [
+        "http://127.0.0.1:1",
+        "http://127.0.0.1:2",
+        "http://127.0.0.1:3",
+    ]
+    .map(String::from);
+    let e = match super::group::Group::start(
+        ns.clone(),
+        "http://127.0.0.1:1",
+        &peers,
+        false,
+        timings,
+        None,
+    )
+    .await
+    {
+        Ok(_) => panic!("a group of several formed over a namespace in no log"),
+        Err(e) => e,
+    };
+    assert!(
+        matches!(&e, NamenodeError::InvalidArgument(m) if m.contains("forms only from empty namenodes")),
+        "{e}"
+    );
+    assert!(ns.status(&path).is_ok(), "the namespace is untouched");
+}
