@@ -58,11 +58,15 @@ pub mod defaults {
     /// How many of its own checkpoints it keeps.
     pub const CHECKPOINTS_KEPT: usize = 3;
     /// How often the Raft leader heartbeats the other namenodes.
-    pub const RAFT_HEARTBEAT_INTERVAL: Duration = Duration::from_millis(250);
-    /// A follower that hears no leader for between this and twice this
-    /// starts an election: a new leader within about 3-4 s, and no
-    /// election from a slow fsync on a busy host (`../shared/design/HA.md`).
-    pub const RAFT_ELECTION_TIMEOUT: Duration = Duration::from_secs(1);
+    pub const RAFT_HEARTBEAT_INTERVAL: Duration = Duration::from_millis(150);
+    /// The election timeout T (openraft draws each member's from [T, 2T)):
+    /// a follower that last heard the leader 2T ago (openraft 0.9's voter
+    /// lease) plus its own draw starts an election, so a new leader serves
+    /// within about 1.5-2.5 s of the old one's death; a follower must miss
+    /// ten heartbeats in a row before it runs, so a slow fsync on a busy
+    /// host does not start one (`../shared/design/HA.md`; 1 s gave 3-4 s
+    /// and, after a restart, up to 9 s: docs/BENCHMARKS.md).
+    pub const RAFT_ELECTION_TIMEOUT: Duration = Duration::from_millis(500);
     pub const RAFT_SNAPSHOT_EVERY: u64 = 50_000;
 }
 
@@ -160,11 +164,11 @@ pub struct Args {
     /// of its own; no effect once it has joined
     #[arg(long)]
     pub join: bool,
-    /// How often the namenodes' leader heartbeats the others [default: 250ms]
+    /// How often the namenodes' leader heartbeats the others [default: 150ms]
     #[arg(long, value_name = "DUR", value_parser = parse_duration)]
     pub raft_heartbeat_interval: Option<Duration>,
-    /// A namenode that hears no leader for this long (up to twice it)
-    /// starts an election [default: 1s]
+    /// The election timeout T: a follower that has not heard the leader
+    /// for 2T plus a draw in [T, 2T) starts an election [default: 500ms]
     #[arg(long, value_name = "DUR", value_parser = parse_duration)]
     pub raft_election_timeout: Option<Duration>,
     /// A snapshot of the namespace is built after this many Raft entries;

@@ -694,7 +694,7 @@ impl Drop for TestCluster {
                 eprintln!(
                     "----- last lines of {name} ({}) -----\n{}",
                     log.display(),
-                    tail(&log, 40)
+                    tail(log, 40)
                 );
             }
             if let Some(d) = self.dir.take() {

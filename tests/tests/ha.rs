@@ -30,16 +30,27 @@ fn client_of(c: &TestCluster, i: usize) -> DfsClient {
     DfsClient::new(&c.namenode_url_at(i)).unwrap()
 }
 
-/// Waits until namenode `i` alone shows `path` (it caught up).
+/// Waits until namenode `i` has applied everything the leader had when
+/// asked (by its own report: a follower forwards reads to the leader, so
+/// what it serves says nothing of what it holds), and shows `path`.
 async fn wait_for_path(c: &TestCluster, i: usize, path: &str) {
     let only = client_of(c, i);
+    let lead = leader(c).await;
+    let target = client_of(c, lead).namenodes().await.unwrap().last_log_index;
     wait_until(
-        &format!("namenode {i} has {path}"),
+        &format!("namenode {i} has applied up to {target}"),
         Duration::from_secs(60),
-        || async { Ok(only.status(&p(path)).await.ok()) },
+        || async {
+            Ok(only
+                .namenodes()
+                .await
+                .ok()
+                .filter(|r| r.last_applied >= target))
+        },
     )
     .await
     .unwrap();
+    only.status(&p(path)).await.unwrap();
 }
 
 /// Every file of `files` reads back bit-exact through namenode `i` alone.
