@@ -1,6 +1,8 @@
-//! A seeded fault test with three namenodes (issue 18): uploads, reads,
-//! renames and deletes through a client that knows all three, while
-//! namenodes (the leader often) and datanodes are SIGKILLed and restarted.
+//! A seeded fault test with three namenodes (issue 18): three clients that
+//! know all three namenodes upload, read, rename and delete at the same
+//! time, while namenodes (the leader half the time) and datanodes are
+//! SIGKILLed and restarted under them, so operations are in flight at each
+//! kill: an upload between two blocks, a rename whose answer is lost.
 //!
 //! The history check: every operation is logged as acknowledged or failed.
 //! An acknowledged one is in the final namespace (or undone by a later
@@ -45,6 +47,15 @@ fn env_u64(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
+/// Seconds since the run began, for the fault log.
+fn start_elapsed(deadline: Instant, max_time: Duration) -> f64 {
+    (max_time.as_secs_f64()
+        - deadline
+            .saturating_duration_since(Instant::now())
+            .as_secs_f64())
+    .max(0.0)
+}
+
 /// Every file under `/` with its length.
 async fn listing(c: &DfsClient) -> BTreeMap<String, u64> {
     let mut out = BTreeMap::new();
@@ -79,12 +90,140 @@ enum Maybe {
     PrefixOrNothing(Content),
 }
 
+/// What one client worker did: the files it knows of, and what its failed
+/// operations may have left.
+#[derive(Default)]
+struct History {
+    model: BTreeMap<String, Content>,
+    maybe: BTreeMap<String, Maybe>,
+    /// A failed rename: exactly one of the two names holds the file.
+    either: Vec<(String, String, Content)>,
+    log: Vec<String>,
+    acked: u64,
+    failed: u64,
+}
+
+/// One client's random operations under `/chaos/w<k>` until `deadline` or
+/// `ops` operations, logged as acknowledged or failed.
+async fn client_worker(
+    c: DfsClient,
+    k: u64,
+    seed: u64,
+    ops: u64,
+    deadline: Instant,
+    max_time: Duration,
+) -> History {
+    let mut rng = Rng::new(seed ^ (k << 32));
+    let mut h = History::default();
+    let mut next_id = 0u64;
+    for op in 0..ops {
+        if Instant::now() > deadline {
+            break;
+        }
+        let t = start_elapsed(deadline, max_time);
+        let at = |what: String| format!("{t:07.2} s w{k} #{op}: {what}");
+        match rng.below(100) {
+            0..=44 => {
+                next_id += 1;
+                let len = match rng.below(3) {
+                    0 => rng.below(1000) as usize,
+                    _ => rng.below(3 << 20) as usize,
+                };
+                let content = Content {
+                    seed: seed ^ (k << 40) ^ next_id,
+                    len,
+                };
+                let data = test_data(len, content.seed);
+                let path = format!("/chaos/w{k}/d{}/f{next_id}", rng.below(3));
+                match c
+                    .upload(&p(&path), &data[..], &UploadOptions::default(), &NoProgress)
+                    .await
+                {
+                    Ok(st) => {
+                        assert_eq!(st.length, len as u64);
+                        h.log
+                            .push(at(format!("upload {path} ({len}) acknowledged")));
+                        h.model.insert(path, content);
+                        h.acked += 1;
+                    }
+                    Err(e) => {
+                        h.log.push(at(format!("upload {path} failed: {e}")));
+                        h.maybe.insert(path, Maybe::PrefixOrNothing(content));
+                        h.failed += 1;
+                    }
+                }
+            }
+            45..=64 if !h.model.is_empty() => {
+                let i = rng.below(h.model.len() as u64) as usize;
+                let (path, content) = h.model.iter().nth(i).map(|(a, b)| (a.clone(), *b)).unwrap();
+                let mut back = Vec::new();
+                match c.download(&p(&path), &mut back, &NoProgress).await {
+                    Ok(_) => {
+                        assert!(
+                            back == test_data(content.len, content.seed),
+                            "chaos-ha seed {seed}: {path} read back different bytes"
+                        );
+                        h.log.push(at(format!("read {path} ok")));
+                    }
+                    // A read may fail while faults go on (every holder of a
+                    // block down, no leader for a moment); never with wrong
+                    // bytes, and the file is checked again at the end.
+                    Err(e) => h.log.push(at(format!("read {path} failed: {e}"))),
+                }
+            }
+            65..=82 if !h.model.is_empty() => {
+                let i = rng.below(h.model.len() as u64) as usize;
+                let src = h.model.keys().nth(i).unwrap().clone();
+                next_id += 1;
+                let dst = format!("/chaos/w{k}/moved/m{next_id}");
+                let content = h.model.remove(&src).unwrap();
+                let done = match c.mkdirs(&p(&format!("/chaos/w{k}/moved")), true).await {
+                    Ok(_) => c.rename(&p(&src), &p(&dst), false).await.map(|_| ()),
+                    Err(e) => Err(e),
+                };
+                match done {
+                    Ok(()) => {
+                        h.log
+                            .push(at(format!("rename {src} -> {dst} acknowledged")));
+                        h.model.insert(dst, content);
+                        h.acked += 1;
+                    }
+                    Err(e) => {
+                        h.log.push(at(format!("rename {src} -> {dst} failed: {e}")));
+                        h.either.push((src, dst, content));
+                        h.failed += 1;
+                    }
+                }
+            }
+            83..=99 if !h.model.is_empty() => {
+                let i = rng.below(h.model.len() as u64) as usize;
+                let path = h.model.keys().nth(i).unwrap().clone();
+                let content = h.model.remove(&path).unwrap();
+                match c.delete(&p(&path), false).await {
+                    Ok(_) => {
+                        h.log.push(at(format!("delete {path} acknowledged")));
+                        h.acked += 1;
+                    }
+                    Err(e) => {
+                        h.log.push(at(format!("delete {path} failed: {e}")));
+                        h.maybe.insert(path, Maybe::WholeOrNothing(content));
+                        h.failed += 1;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    h
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn namenode_and_datanode_faults_keep_one_history() {
     let seed = env_u64("DFS_CHAOS_SEED", 20261204);
-    let max_ops = env_u64("DFS_CHAOS_OPS", 120);
+    let max_ops = env_u64("DFS_CHAOS_OPS", 100);
     let max_time = Duration::from_secs(env_u64("DFS_CHAOS_SECONDS", 60));
-    eprintln!("chaos-ha: seed {seed}, at most {max_ops} operations / {max_time:?} (DFS_CHAOS_SEED to reproduce)");
+    let clients = 3;
+    eprintln!("chaos-ha: seed {seed}, {clients} clients of at most {max_ops} operations / {max_time:?} (DFS_CHAOS_SEED to reproduce)");
     let mut rng = Rng::new(seed);
     let datanodes = 5;
     let mut cluster = TestCluster::start(ClusterOptions {
@@ -101,139 +240,83 @@ async fn namenode_and_datanode_faults_keep_one_history() {
     })
     .await;
     let c = cluster.client();
-    let mut model: BTreeMap<String, Content> = BTreeMap::new();
-    let mut maybe: BTreeMap<String, Maybe> = BTreeMap::new();
-    // A failed rename: exactly one of the two names holds the file.
-    let mut either: Vec<(String, String, Content)> = Vec::new();
-    let mut next_id = 0u64;
-    let mut log: Vec<String> = Vec::new();
-    let (mut acked, mut failed, mut nn_kills, mut dn_kills) = (0, 0, 0, 0);
-    let start = Instant::now();
-    for op in 0..max_ops {
-        if start.elapsed() > max_time {
-            eprintln!("chaos-ha: time bound reached after {op} operations");
-            break;
-        }
+    let deadline = Instant::now() + max_time;
+    let workers: Vec<_> = (0..clients)
+        .map(|k| {
+            tokio::spawn(client_worker(
+                c.clone(),
+                k,
+                seed,
+                max_ops,
+                deadline,
+                max_time,
+            ))
+        })
+        .collect();
+    // Faults while the clients work, every 0.3-1.5 s: a namenode dies (the
+    // leader half the time) while at most one is down, so a majority
+    // stays; datanodes die while at least three are up.
+    let mut faults: Vec<String> = Vec::new();
+    let (mut nn_kills, mut dn_kills) = (0, 0);
+    while !workers.iter().all(|w| w.is_finished()) {
+        tokio::time::sleep(Duration::from_millis(300 + rng.below(1200))).await;
         let nn_down: Vec<usize> = (0..3).filter(|i| !cluster.namenode_running(*i)).collect();
         let dn_up: Vec<usize> = (0..datanodes).filter(|&i| cluster.is_running(i)).collect();
         let dn_down: Vec<usize> = (0..datanodes).filter(|&i| !cluster.is_running(i)).collect();
-        match rng.below(100) {
-            0..=39 => {
-                next_id += 1;
-                let len = match rng.below(3) {
-                    0 => rng.below(1000) as usize,
-                    _ => rng.below(3 << 20) as usize,
-                };
-                let content = Content {
-                    seed: seed ^ next_id,
-                    len,
-                };
-                let data = test_data(len, content.seed);
-                let path = format!("/chaos/d{}/f{next_id}", rng.below(3));
-                match c
-                    .upload(&p(&path), &data[..], &UploadOptions::default(), &NoProgress)
-                    .await
-                {
-                    Ok(st) => {
-                        assert_eq!(st.length, len as u64);
-                        log.push(format!("{op}: upload {path} ({len}) acknowledged"));
-                        model.insert(path, content);
-                        acked += 1;
-                    }
-                    Err(e) => {
-                        log.push(format!("{op}: upload {path} failed: {e}"));
-                        maybe.insert(path, Maybe::PrefixOrNothing(content));
-                        failed += 1;
-                    }
-                }
-            }
-            40..=54 if !model.is_empty() => {
-                let k = rng.below(model.len() as u64) as usize;
-                let (path, content) = model.iter().nth(k).map(|(a, b)| (a.clone(), *b)).unwrap();
-                let mut back = Vec::new();
-                match c.download(&p(&path), &mut back, &NoProgress).await {
-                    Ok(_) => {
-                        assert_eq!(
-                            back,
-                            test_data(content.len, content.seed),
-                            "chaos-ha seed {seed}: {path} read back different bytes"
-                        );
-                        log.push(format!("{op}: read {path} ok"));
-                    }
-                    // A read may fail while faults go on (every holder of a
-                    // block down, no leader for a moment); never with wrong
-                    // bytes, and the file is checked again at the end.
-                    Err(e) => log.push(format!("{op}: read {path} failed: {e}")),
-                }
-            }
-            55..=66 if !model.is_empty() => {
-                let k = rng.below(model.len() as u64) as usize;
-                let src = model.keys().nth(k).unwrap().clone();
-                next_id += 1;
-                let dst = format!("/chaos/moved/m{next_id}");
-                let content = model.remove(&src).unwrap();
-                let done = match c.mkdirs(&p("/chaos/moved"), true).await {
-                    Ok(_) => c.rename(&p(&src), &p(&dst), false).await.map(|_| ()),
-                    Err(e) => Err(e),
-                };
-                match done {
-                    Ok(()) => {
-                        log.push(format!("{op}: rename {src} -> {dst} acknowledged"));
-                        model.insert(dst, content);
-                        acked += 1;
-                    }
-                    Err(e) => {
-                        log.push(format!("{op}: rename {src} -> {dst} failed: {e}"));
-                        either.push((src, dst, content));
-                        failed += 1;
-                    }
-                }
-            }
-            67..=74 if !model.is_empty() => {
-                let k = rng.below(model.len() as u64) as usize;
-                let path = model.keys().nth(k).unwrap().clone();
-                let content = model.remove(&path).unwrap();
-                match c.delete(&p(&path), false).await {
-                    Ok(_) => {
-                        log.push(format!("{op}: delete {path} acknowledged"));
-                        acked += 1;
-                    }
-                    Err(e) => {
-                        log.push(format!("{op}: delete {path} failed: {e}"));
-                        maybe.insert(path, Maybe::WholeOrNothing(content));
-                        failed += 1;
-                    }
-                }
-            }
-            // A namenode dies (the leader half the time) while at most one
-            // is down: a majority stays.
-            75..=84 if nn_down.is_empty() => {
-                let victim = match (rng.below(2), cluster.leader().await) {
+        let at = start_elapsed(deadline, max_time);
+        // The first fault is the leader's death, so every seed has one.
+        let roll = if nn_kills == 0 { 0 } else { rng.below(100) };
+        match roll {
+            0..=34 if nn_down.is_empty() => {
+                let victim = match (rng.below(2) * nn_kills, cluster.leader().await) {
                     (0, Some(l)) => l,
                     _ => rng.below(3) as usize,
                 };
-                log.push(format!("{op}: SIGKILL namenode {victim}"));
+                faults.push(format!("{at:07.2} s: SIGKILL namenode {victim}"));
                 cluster.kill_namenode_at(victim);
                 nn_kills += 1;
             }
-            85..=89 if !nn_down.is_empty() => {
+            35..=59 if !nn_down.is_empty() => {
                 let i = nn_down[0];
-                log.push(format!("{op}: restart namenode {i}"));
+                faults.push(format!("{at:07.2} s: restart namenode {i}"));
                 cluster.start_namenode_at(i, &[], &[]);
             }
-            90..=94 if dn_up.len() > 3 => {
+            60..=79 if dn_up.len() > 3 => {
                 let i = dn_up[rng.below(dn_up.len() as u64) as usize];
-                log.push(format!("{op}: SIGKILL datanode {i}"));
+                faults.push(format!("{at:07.2} s: SIGKILL datanode {i}"));
                 cluster.kill_datanode(i);
                 dn_kills += 1;
             }
-            95..=99 if !dn_down.is_empty() => {
+            80..=99 if !dn_down.is_empty() => {
                 let i = dn_down[rng.below(dn_down.len() as u64) as usize];
-                log.push(format!("{op}: restart datanode {i}"));
+                faults.push(format!("{at:07.2} s: restart datanode {i}"));
                 cluster.start_datanode(i);
             }
-            _ => tokio::time::sleep(Duration::from_millis(100)).await,
+            _ => {}
         }
+    }
+    let mut model: BTreeMap<String, Content> = BTreeMap::new();
+    let mut maybe: BTreeMap<String, Maybe> = BTreeMap::new();
+    let mut either: Vec<(String, String, Content)> = Vec::new();
+    let mut log: Vec<String> = faults;
+    let (mut acked, mut failed) = (0, 0);
+    for w in workers {
+        let h = w
+            .await
+            .unwrap_or_else(|e| panic!("chaos-ha seed {seed}: a client failed: {e}"));
+        model.extend(h.model);
+        maybe.extend(h.maybe);
+        either.extend(h.either);
+        log.extend(h.log);
+        acked += h.acked;
+        failed += h.failed;
+    }
+    log.sort();
+    for line in log
+        .iter()
+        .filter(|l| l.contains("failed") || l.contains(" s: "))
+    {
+        eprintln!("chaos-ha: {line}");
     }
     eprintln!(
         "chaos-ha: {acked} changes acknowledged, {failed} failed, {nn_kills} namenode kills, {dn_kills} datanode kills; {} files known, {} uncertain",

@@ -317,6 +317,14 @@ impl DatanodeManager {
         }
     }
 
+    /// Whether a node known from before this start has not registered
+    /// again yet and is still in its grace.
+    pub fn any_awaiting(&self, now: Instant) -> bool {
+        self.lock()
+            .values()
+            .any(|d| d.is_awaiting(now, self.dead_node_timeout))
+    }
+
     /// Live nodes with their addresses, free space and admin state.
     pub fn live(&self, now: Instant) -> Vec<LiveNode> {
         let nodes = self.lock();

@@ -179,6 +179,9 @@ pub trait Proposer: Send + Sync {
     fn leads_surely(
         &self,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send + '_>>;
+
+    /// Whether the group has other voters.
+    fn several(&self) -> bool;
 }
 
 impl Namesystem {
@@ -367,15 +370,33 @@ impl Namesystem {
     }
 
     /// Refuses namespace changes while in safe mode.
+    /// Refuses namespace changes while in safe mode. In a group of several
+    /// the safe mode of a start refuses none: the namenode may have
+    /// restarted and been elected (openraft even restores a leader's
+    /// leadership at its start) while the cluster went on, and a change
+    /// needs no old replica's location (copies, deletions and lease expiry
+    /// still wait for the reports).
     fn check_writable(&self) -> Result<()> {
-        match self.safemode().refusal(Instant::now()) {
+        let sm = self.safemode();
+        match sm.refusal(Instant::now()) {
+            Some(_) if sm.is_automatic() && self.in_group_of_several() => Ok(()),
             Some(why) => Err(NamenodeError::SafeMode(why)),
             None => Ok(()),
         }
     }
 
+    fn in_group_of_several(&self) -> bool {
+        self.proposer.get().is_some_and(|p| p.several())
+    }
+
     pub fn in_safe_mode(&self) -> bool {
         self.safemode().is_on()
+    }
+
+    /// In the safe mode of a start, waiting for block reports (not one an
+    /// operator entered).
+    pub fn awaiting_reports(&self) -> bool {
+        self.safemode().is_automatic()
     }
 
     /// Runs one change of soft state (what datanodes report): in memory

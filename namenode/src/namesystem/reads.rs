@@ -16,9 +16,23 @@ impl Namesystem {
 
     /// [`Namesystem::locations`] for async callers (see
     /// [`Namesystem::lock_async`]).
+    ///
+    /// A namenode that has just started (and may have been elected at
+    /// once) knows no replica until the datanodes register again: while a
+    /// block has none and nodes known from before are still due, it waits
+    /// for them (up to `REGISTRATION_WAIT`) rather than fail the read.
     pub async fn locations_async(&self, path: &DfsPath) -> Result<FileLocations> {
-        let view = self.datanodes.view(Instant::now());
-        locations_in(&*self.lock_async().await?, &view, path)
+        let deadline = Instant::now() + super::write::REGISTRATION_WAIT;
+        loop {
+            let now = Instant::now();
+            let view = self.datanodes.view(now);
+            let found = locations_in(&*self.lock_async().await?, &view, path)?;
+            let unplaced = found.blocks.iter().any(|b| b.replicas.is_empty());
+            if !unplaced || now >= deadline || !self.datanodes.any_awaiting(now) {
+                return Ok(found);
+            }
+            tokio::time::sleep(super::write::REGISTRATION_POLL).await;
+        }
     }
 
     /// A reader found a replica whose bytes do not match: it is corrupt

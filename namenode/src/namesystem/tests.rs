@@ -1179,3 +1179,68 @@ async fn scheduled_room_is_released_by_a_deletion_or_a_bad_report() {
         assert_eq!(placeable(&ns), full, "{how}: the room is back");
     }
 }
+
+/// A member of a group with other voters that applies what it proposes at
+/// once (its log is someone else's test).
+struct OneOfSeveral(std::sync::Weak<Namesystem>);
+
+impl Proposer for OneOfSeveral {
+    fn propose(
+        &self,
+        entries: Vec<Entry>,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Vec<Result<Outcome>>>> + Send + '_>,
+    > {
+        Box::pin(async move {
+            let ns = self.0.upgrade().expect("namesystem");
+            ns.apply_committed(entries, Vec::new()).await
+        })
+    }
+
+    fn leadership(&self) -> dfs_common::proto::datanode::Leadership {
+        dfs_common::proto::datanode::Leadership {
+            term: 1,
+            leader: true,
+        }
+    }
+
+    fn leads_surely(
+        &self,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send + '_>> {
+        Box::pin(async { true })
+    }
+
+    fn several(&self) -> bool {
+        true
+    }
+}
+
+/// A namenode of a group that restarts (and may lead at once) takes
+/// changes while it waits for block reports, where one of its own refuses
+/// them; it still copies and deletes nothing, and stays in safe mode until
+/// the reports come.
+#[tokio::test(start_paused = true)]
+async fn startup_safe_mode_takes_changes_in_a_group_of_several() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = test_config(dir.path());
+    {
+        let ns = Namesystem::open(config.clone()).await.unwrap();
+        register(&ns, vec![]).await;
+        put(&ns, "/f", b"data").await;
+    }
+    let ns = std::sync::Arc::new(Namesystem::open(config).await.unwrap());
+    assert!(ns.in_safe_mode());
+    let e = ns.mkdirs(&p("/alone"), false).await.unwrap_err();
+    assert!(matches!(e, NamenodeError::SafeMode(_)), "{e:?}");
+    ns.attach(std::sync::Arc::new(OneOfSeveral(
+        std::sync::Arc::downgrade(&ns),
+    )));
+    ns.mkdirs(&p("/grouped"), false).await.unwrap();
+    ns.rename(&p("/f"), &p("/g"), false).await.unwrap();
+    ns.replication_tick(Instant::now()).await.unwrap();
+    assert!(ns.in_safe_mode(), "still waiting for the reports");
+    // An operator's safe mode refuses changes in a group too.
+    ns.safe_mode_action(SafeModeAction::Enter).await.unwrap();
+    let e = ns.mkdirs(&p("/manual"), false).await.unwrap_err();
+    assert!(matches!(e, NamenodeError::SafeMode(_)), "{e:?}");
+}

@@ -120,7 +120,7 @@ impl Namesystem {
 
     pub async fn add_block(&self, req: &AddBlockRequest) -> Result<LocatedBlock> {
         self.check_writable()?;
-        let live = self.datanodes.live(Instant::now());
+        let live = self.live_or_registering().await;
         let candidates = DatanodeManager::candidates(&live);
         let block_id = BlockId::new();
         let outcome = self
@@ -134,6 +134,28 @@ impl Namesystem {
             })
             .await?;
         self.located(outcome, &live)
+    }
+
+    /// The live datanodes, after waiting (up to [`REGISTRATION_WAIT`]) while
+    /// there are too few of them for the default replication and nodes
+    /// known from before this start have not registered again yet: a
+    /// namenode that has just started (and may have been elected at once)
+    /// would otherwise fail writes that a second later have their nodes.
+    async fn live_or_registering(&self) -> Vec<crate::datanodes::LiveNode> {
+        let want = usize::from(self.config.replication);
+        let deadline = Instant::now() + REGISTRATION_WAIT;
+        loop {
+            let now = Instant::now();
+            let live = self.datanodes.live(now);
+            let normal = live
+                .iter()
+                .filter(|n| n.admin == dfs_common::proto::client::AdminState::Normal)
+                .count();
+            if normal >= want || now >= deadline || !self.datanodes.any_awaiting(now) {
+                return live;
+            }
+            tokio::time::sleep(REGISTRATION_POLL).await;
+        }
     }
 
     /// An added block as its writer gets it, its targets' room counted as
@@ -289,3 +311,8 @@ impl Namesystem {
         Ok(paths)
     }
 }
+
+/// How long a write waits for datanodes known from before a start to
+/// register again (see `Namesystem::live_or_registering`).
+pub(super) const REGISTRATION_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+pub(super) const REGISTRATION_POLL: std::time::Duration = std::time::Duration::from_millis(100);

@@ -277,6 +277,7 @@ impl Group {
             group.readdress_alone(url).await;
         }
         Group::watch_server(Arc::downgrade(&group), Arc::downgrade(&ns));
+        Group::hold_elections_while_unreported(Arc::downgrade(&group), Arc::downgrade(&ns));
         log::info!("raft member {id} started ({url})");
         Ok(group)
     }
@@ -430,6 +431,55 @@ impl Group {
         });
     }
 
+    /// A namenode that has just started does not know where the replicas
+    /// are until the datanodes report to it (its startup safe mode): as
+    /// leader it would refuse every change and fail reads of what is not
+    /// yet reported, while another member that has been running knows it
+    /// all. So while it waits for reports, and other voters exist, it
+    /// does not campaign (it still votes, and follows), for at most
+    /// `ELECTION_HOLD_LIMIT`: when every namenode restarted at once, or a
+    /// datanode with the only replica of a block is gone, one of them must
+    /// lead, in safe mode as a namenode of its own would be. (Bounded in
+    /// time rather than by "no leader heard": a follower's metrics keep
+    /// naming a dead leader until some member campaigns.)
+    fn hold_elections_while_unreported(
+        group: std::sync::Weak<Group>,
+        ns: std::sync::Weak<Namesystem>,
+    ) {
+        tokio::spawn(async move {
+            let mut held = false;
+            let started = std::time::Instant::now();
+            loop {
+                let (Some(g), Some(ns)) = (group.upgrade(), ns.upgrade()) else {
+                    return;
+                };
+                let unreported = ns.awaiting_reports();
+                let waited_out = started.elapsed() >= ELECTION_HOLD_LIMIT;
+                let hold = !g.alone() && unreported && !waited_out;
+                if hold != held {
+                    g.raft.runtime_config().elect(!hold);
+                    if hold {
+                        log::info!("not campaigning for leader until the datanodes have reported (startup safe mode)");
+                    } else if unreported {
+                        log::warn!(
+                            "campaigning for leader when one is needed, although the datanodes have not all reported after {} s",
+                            ELECTION_HOLD_LIMIT.as_secs()
+                        );
+                    } else {
+                        log::info!("the datanodes have reported: campaigning for leader when one is needed");
+                    }
+                    held = hold;
+                }
+                if !hold && (waited_out || !unreported) {
+                    // Startup safe mode does not come back.
+                    return;
+                }
+                drop((g, ns));
+                tokio::time::sleep(ELECTION_HOLD_POLL).await;
+            }
+        });
+    }
+
     fn quorum_ack(&self) -> Option<std::time::Instant> {
         *self.acked.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -441,6 +491,11 @@ impl Group {
         }
     }
 }
+
+/// How long a namenode waiting for block reports at its start holds back
+/// from campaigning (see `hold_elections_while_unreported`).
+const ELECTION_HOLD_LIMIT: Duration = Duration::from_secs(10);
+const ELECTION_HOLD_POLL: Duration = Duration::from_millis(100);
 
 /// How long a follower waits for the leader to apply a command it
 /// forwarded, and then to apply it itself.
@@ -667,5 +722,9 @@ impl Proposer for Group {
         &self,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send + '_>> {
         Box::pin(async move { self.leader().await == Leader::Me })
+    }
+
+    fn several(&self) -> bool {
+        !self.alone()
     }
 }
