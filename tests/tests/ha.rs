@@ -323,3 +323,52 @@ async fn a_namenode_down_for_long_catches_up_from_a_snapshot() {
         "namenode {away} caught up without a snapshot"
     );
 }
+
+/// An upload in flight when the leader dies goes on with the new leader:
+/// its next blocks are placed and its file committed there, and it reads
+/// back whole. (The bytes come through a pipe the test holds: 8 of the 40
+/// MiB, then the kill, then the rest.)
+#[tokio::test]
+async fn an_upload_in_flight_survives_the_leaders_death() {
+    use tokio::io::AsyncWriteExt;
+    let mut c = TestCluster::start(opts()).await;
+    let first = leader(&c).await;
+    let client = c.client();
+    let data = dfs_tests::test_data(40 << 20, 18);
+    let path = p("/inflight/big");
+    let (mut tx, rx) = tokio::io::duplex(64 << 10);
+    let upload = {
+        let client = client.clone();
+        let path = path.clone();
+        tokio::spawn(async move {
+            client
+                .upload(
+                    &path,
+                    rx,
+                    &dfs_client::UploadOptions {
+                        create_parent: true,
+                        ..Default::default()
+                    },
+                    &dfs_client::NoProgress,
+                )
+                .await
+        })
+    };
+    tx.write_all(&data[..8 << 20]).await.unwrap();
+    assert!(!upload.is_finished(), "the upload ended early");
+    c.kill_namenode_at(first);
+    tx.write_all(&data[8 << 20..]).await.unwrap();
+    drop(tx);
+    let st = upload
+        .await
+        .unwrap()
+        .expect("the upload survives the failover");
+    assert_eq!(st.length, data.len() as u64);
+    assert_ne!(leader(&c).await, first);
+    let mut back = Vec::new();
+    client
+        .download(&path, &mut back, &dfs_client::NoProgress)
+        .await
+        .unwrap();
+    assert!(back == data, "the file reads back whole");
+}
