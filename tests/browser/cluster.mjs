@@ -71,6 +71,7 @@ export async function waitFor(what, check, timeoutMs = 30000, everyMs = 100) {
 export class Cluster {
   /**
    * @param {object} o
+   * @param {number} [o.namenodes=1] several: `dfs local --namenodes N`
    * @param {number} [o.datanodes=3]
    * @param {string} [o.blockSize='1MiB']
    * @param {string[]} [o.namenodeArgs] extra namenode flags
@@ -86,6 +87,7 @@ export class Cluster {
     const args = [
       'local', '--port', '0', '--ports-file', c.portsFile, '--data-dir', c.root,
       '--datanodes', String(c.datanodeCount), '--block-size', o.blockSize || '1MiB',
+      ...(o.namenodes > 1 ? ['--namenodes', String(o.namenodes)] : []),
       ...nnArgs.map((a) => `--namenode-arg=${a}`),
       ...(o.datanodeArgs || []).map((a) => `--datanode-arg=${a}`),
     ];
@@ -165,7 +167,9 @@ export class Cluster {
     }
     // Should dfs local have been killed, its processes get SIGTERM from the
     // kernel; make sure nothing is left either way.
-    const pids = this.doc ? [this.doc.namenode_pid, ...this.doc.datanode_processes.map((d) => d.pid)] : [];
+    const pids = this.doc
+      ? [this.doc.namenode_pid, ...(this.doc.namenodes || []).map((n) => n.pid), ...this.doc.datanode_processes.map((d) => d.pid)]
+      : [];
     for (const pid of pids) {
       if (alive(pid)) {
         try { process.kill(pid, 'SIGKILL'); } catch (_) { /* already gone */ }

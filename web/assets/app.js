@@ -1075,6 +1075,19 @@
           stat('missing', s.missing_blocks, 'missing', s.missing_blocks ? 'bad' : ''),
           s.over_replicated_blocks ? stat('over-replicated', s.over_replicated_blocks, 'over-replicated') : null));
 
+      const members = group && group.namenodes && group.namenodes.length > 1 ? group.namenodes : null;
+      const roleBadge = (role) => h('span', { class: 'badge ' + (role === 'leader' ? 'ok' : role === 'learner' ? 'warn' : ''), text: role });
+      const namenodes = members ? h('section', { class: 'panel card span2', 'aria-label': 'Namenodes', dataset: { namenodes: String(members.length) } },
+        h('h3', { text: `Namenodes (${members.length})` }),
+        h('p', { class: 'muted', style: 'margin:0 0 .5rem' },
+          group.leader ? `${group.leader} leads (term ${group.term}). ` : 'No leader now: an election is under way, or too few namenodes are up. ',
+          `This page is served by ${group.self} (${group.self_role}).`),
+        h('div', { class: 'table-wrap' }, h('table', {},
+          h('thead', {}, h('tr', {}, h('th', { text: 'Namenode' }), h('th', { text: 'Role' }), h('th', { text: 'Behind the leader' }))),
+          h('tbody', {}, members.map((m) => h('tr', { dataset: { namenode: m.url, role: m.role } },
+            h('td', { text: m.url }), h('td', {}, roleBadge(m.role)),
+            h('td', { text: m.lag == null ? '—' : m.lag === 0 ? 'up to date' : plural(m.lag, 'entry', 'entries') }))))))) : null;
+
       const nn = h('section', { class: 'panel card span2', 'aria-label': 'Namenode' },
         h('h3', { text: 'Namenode' }),
         h('dl', { class: 'kv' },
@@ -1086,7 +1099,7 @@
           h('dt', { text: 'Default replication' }), h('dd', { text: String(s.default_replication) }),
           h('dt', { text: 'Block size' }), h('dd', { text: fmtBytes(s.default_block_size) })));
 
-      replaceKeepingFocus(host, repairPanel(s, repairing), h('div', { class: 'cards' }, capacity, nodes, ns, health, nn));
+      replaceKeepingFocus(host, repairPanel(s, repairing), h('div', { class: 'cards' }, capacity, nodes, ns, health, namenodes, nn));
       updated.textContent = `auto-refresh every ${REFRESH_MS / 1000} s · updated ${new Date(summaryAt).toLocaleTimeString()}`;
     }
 
@@ -1128,8 +1141,19 @@
         note ? h('p', { class: 'muted', style: 'margin:.75rem 0 0', text: note }) : null);
     }
 
+    // The namenodes as the one serving this page sees them (a group of one
+    // shows no panel); read before the summary, whose arrival redraws.
+    let group = null;
+    const refresh = async () => {
+      try {
+        group = await api('/api/v1/namenodes');
+      } catch (_) {
+        group = null;
+      }
+      await pollSummary();
+    };
     summaryListeners.add(draw);
-    const stop = every(pollSummary); // the header also uses it; refresh faster here is harmless
+    const stop = every(refresh); // the header also uses the summary; refresh faster here is harmless
     if (summary) draw(summary);
     return { destroy() { stop(); summaryListeners.delete(draw); } };
   }
