@@ -235,6 +235,26 @@ impl TestCluster {
             .join(",")
     }
 
+    /// Every namenode's URL, the leader's first (one namenode: its URL):
+    /// what a benchmark's clients are given, so that they talk to the
+    /// leader and measure the group, not a follower's forwarding.
+    pub async fn urls_leader_first(&self) -> String {
+        let lead = if self.nn_ports.len() > 1 {
+            crate::wait::wait_until("a leader", Duration::from_secs(60), || async {
+                Ok(self.leader().await)
+            })
+            .await
+            .unwrap_or(0)
+        } else {
+            0
+        };
+        std::iter::once(lead)
+            .chain((0..self.nn_ports.len()).filter(|i| *i != lead))
+            .map(|i| self.namenode_url_at(i))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
     pub fn datanode_url(&self, i: usize) -> String {
         format!("http://127.0.0.1:{}", self.dn_ports[i])
     }

@@ -120,6 +120,42 @@ impl HoldReason {
 struct Orphan {
     first_seen: Instant,
     held: Option<HoldReason>,
+    /// Its block was this namenode's and was removed (its file deleted or
+    /// the block abandoned): a replica that landed late, deleted without
+    /// counting against the node's share (see [`Tombstones`]).
+    removed: bool,
+}
+
+/// The ids of the blocks removed most recently (at most
+/// [`Tombstones::KEPT`], in memory). A replica of one that a node reports
+/// afterwards is known garbage, not a sign of metadata that is lost or
+/// stale: a pipeline cut by a dead datanode abandons every block it had in
+/// flight, and their replicas on the other nodes land after the abandon.
+/// Counted against the share limit, five such blocks held a small node's
+/// strays for an operator (`healing.rs`, in CI).
+#[derive(Debug, Default)]
+struct Tombstones {
+    set: HashSet<BlockId>,
+    order: std::collections::VecDeque<BlockId>,
+}
+
+impl Tombstones {
+    const KEPT: usize = 65_536;
+
+    fn add(&mut self, id: BlockId) {
+        if self.set.insert(id) {
+            self.order.push_back(id);
+            if self.order.len() > Self::KEPT {
+                if let Some(old) = self.order.pop_front() {
+                    self.set.remove(&old);
+                }
+            }
+        }
+    }
+
+    fn contains(&self, id: &BlockId) -> bool {
+        self.set.contains(id)
+    }
 }
 
 /// One node's unknown replicas, with how many are held for each reason
@@ -304,6 +340,8 @@ pub struct BlockMap {
     orphans: HashMap<NodeId, OrphanSet>,
     /// Restored from a checkpoint: every unknown replica is held.
     hold_all: bool,
+    /// Blocks removed lately (their late replicas are garbage).
+    removed: Tombstones,
     /// When replicas were added, for the full-report race (pruned).
     recent: HashMap<(BlockId, NodeId), Instant>,
     events: BlockEvents,
@@ -840,6 +878,7 @@ impl BlockMap {
     pub fn remove(&mut self, id: BlockId, txn: &mut Txn) -> Vec<NodeId> {
         let mut holders = Vec::new();
         if let Some(meta) = self.take(&id) {
+            self.removed.add(id);
             // Its health no longer counts anywhere.
             self.events.touched.insert(id);
             txn.del_block(id);
@@ -1085,6 +1124,7 @@ impl BlockMap {
             } else {
                 hold
             };
+            let removed = self.removed.contains(&rb.id);
             let set = self.orphans.entry(node).or_default();
             if !set.map.contains_key(&rb.id) {
                 set.insert(
@@ -1092,6 +1132,7 @@ impl BlockMap {
                     Orphan {
                         first_seen: now,
                         held: None,
+                        removed,
                     },
                 );
             }
@@ -1222,6 +1263,15 @@ impl BlockMap {
         let mut out = Vec::new();
         for (node, o) in self.orphans.iter_mut() {
             o.retain(|b, _| !self.slab.contains(b));
+            // Late replicas of blocks removed here go at once, and do not
+            // count towards the share.
+            o.retain(|b, x| {
+                if x.removed && x.held.is_none() {
+                    out.push((*node, *b));
+                    return false;
+                }
+                true
+            });
             let waiting = o.len() as u64 - o.held();
             let known = self.nodes.count(node) as u64;
             if waiting > orphan_share_limit(known) {
@@ -1276,6 +1326,7 @@ impl BlockMap {
                 Orphan {
                     first_seen: now,
                     held: Some(HoldReason::Restored),
+                    removed: false,
                 },
             );
         }

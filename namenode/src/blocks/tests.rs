@@ -215,6 +215,42 @@ async fn unknown_replicas_are_held_when_the_metadata_may_be_wrong() {
     map.check_index();
 }
 
+/// Replicas that land after their blocks were removed here (a pipeline
+/// cut by a dead datanode abandons every block it had in flight) are
+/// garbage: deleted at the next sweep, however many, while as many
+/// replicas of blocks never known are held for an operator.
+#[tokio::test(start_paused = true)]
+async fn late_replicas_of_removed_blocks_are_deleted_not_held() {
+    let a = NodeId::new();
+    let mut map = BlockMap::default();
+    let mut txn = Txn::new();
+    let mut late = Vec::new();
+    for i in 0..6u8 {
+        let id = BlockId::new();
+        map.insert(id, committed(1, &[i], vec![]), &mut txn);
+        map.remove(id, &mut txn);
+        late.push(rb(id, &[i]));
+    }
+    for x in &late {
+        map.on_reported(a, x, ReportKind::Incremental, Instant::now(), &mut txn);
+    }
+    let mut swept = map.sweep_orphans(Instant::now(), BOUND);
+    swept.sort();
+    let mut want: Vec<(NodeId, BlockId)> = late.iter().map(|x| (a, x.id)).collect();
+    want.sort();
+    assert_eq!(swept, want);
+    assert_eq!(map.orphan_count(), 0);
+    // Strangers, as many: held (the share limit of a node with none known).
+    for i in 0..6u8 {
+        let x = rb(BlockId::new(), &[i, 1]);
+        map.on_reported(a, &x, ReportKind::Incremental, Instant::now(), &mut txn);
+    }
+    tokio::time::advance(BOUND).await;
+    assert!(map.sweep_orphans(Instant::now(), BOUND).is_empty());
+    assert_eq!(map.orphans_by_node().1, vec![HoldReason::Share]);
+    map.check_index();
+}
+
 #[tokio::test(start_paused = true)]
 async fn after_a_restore_every_unknown_replica_is_held() {
     let a = NodeId::new();

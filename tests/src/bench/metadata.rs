@@ -16,7 +16,7 @@ pub async fn measure(
     c: &Ceilings,
     s: &Sizes,
 ) -> Result<()> {
-    let url = cluster.namenode_url();
+    let url = cluster.urls_leader_first().await;
     let client = cluster.client();
     let mut list_dir = String::new();
     for (tasks, n) in [(1usize, s.meta_ops_single), (16, s.meta_ops)] {

@@ -68,6 +68,9 @@ pub struct Sizes {
     pub scale_load: Duration,
     pub repair: u64,
     pub repair_block: u64,
+    /// Namenodes of the cluster the small-file and metadata parts run on
+    /// (`--namenodes N`; clients talk to the leader).
+    pub namenodes: usize,
 }
 
 impl Sizes {
@@ -85,6 +88,7 @@ impl Sizes {
             scale_load: Duration::from_secs(20),
             repair: 3 * GIB,
             repair_block: 64 * MIB,
+            namenodes: 1,
         }
     }
 
@@ -102,6 +106,7 @@ impl Sizes {
             scale_load: Duration::from_secs(3),
             repair: 256 * MIB,
             repair_block: 16 * MIB,
+            namenodes: 1,
         }
     }
 }

@@ -20,7 +20,7 @@ pub async fn measure(
     c: &Ceilings,
     s: &Sizes,
 ) -> Result<()> {
-    let url = cluster.namenode_url();
+    let url = cluster.urls_leader_first().await;
     let n = s.small_files;
     for tasks in [1usize, 16] {
         let dir = format!("/small/c{tasks}");

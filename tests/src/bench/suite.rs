@@ -9,7 +9,9 @@
 //! `transfers,small,meta,namespace,scale,repair,failover`; the ceilings
 //! always run),
 //! `--size SIZE` (big transfers), `--namespace-files N`,
-//! `--scale-files N[,N...]`, `--repair-size SIZE`.
+//! `--scale-files N[,N...]`, `--repair-size SIZE`, `--namenodes N` (the
+//! small-file and metadata parts on a group of N namenodes, their clients
+//! talking to the leader).
 use super::ceilings::{self, Ceilings};
 use super::context::{git_state, machine_info, utc_stamp};
 use super::repair::{self, RepairSetup};
@@ -67,6 +69,10 @@ pub async fn run(args: &Args) -> Result<bool> {
         );
     }
     sizes.repair = args.byte_size("--repair-size", sizes.repair)?;
+    if let Some(n) = args.value("--namenodes") {
+        sizes.namenodes = n.parse()?;
+        ensure!((1..=9).contains(&sizes.namenodes), "--namenodes: 1 to 9");
+    }
     let only: Option<Vec<String>> = args
         .value("--only")
         .map(|s| s.split(',').map(|x| x.trim().to_string()).collect());
@@ -146,6 +152,13 @@ pub async fn run(args: &Args) -> Result<bool> {
             scale::measure(&mut rep, &sizes).await
         } else {
             let mut cluster = TestCluster::start(ClusterOptions {
+                // (`--namenodes` for the parts that measure the namespace's
+                // changes: the others measure what no namenode carries.)
+                namenodes: if matches!(key, "small" | "meta") {
+                    sizes.namenodes
+                } else {
+                    1
+                },
                 block_size: 64 * MIB,
                 replication: 3,
                 lease_timeout: "60s",
