@@ -8,10 +8,10 @@
 //! An acknowledged one is in the final namespace (or undone by a later
 //! acknowledged one); a failed one may or may not have applied (its answer
 //! may be what was lost), but never half: a failed rename leaves the file
-//! at exactly one of its two names, a failed delete leaves it whole or
-//! gone, a failed upload leaves nothing or a file whose bytes are a prefix
-//! of what was sent (recovered at its last complete block). Every file
-//! that is there reads back bit-exact, and nothing else is there.
+//! at exactly one of its two names, a failed delete or upload leaves it
+//! whole or gone (an upload never leaves part of a file: an abandoned one
+//! is removed when its lease runs out). Every file that is there reads
+//! back bit-exact, and nothing else is there.
 //!
 //! Short by default (CI). Longer on request:
 //! `DFS_CHAOS_SEED=7 DFS_CHAOS_OPS=1000 DFS_CHAOS_SECONDS=600 cargo test -p dfs-tests --test chaos_ha -- --nocapture`
@@ -80,22 +80,15 @@ struct Content {
     len: usize,
 }
 
-/// What may be at a path after a failed operation.
-#[derive(Debug, Clone)]
-enum Maybe {
-    /// The file, or nothing (a failed delete, or a failed rename's two names
-    /// where exactly one holds it).
-    WholeOrNothing(Content),
-    /// A prefix of these bytes, or nothing (a failed upload).
-    PrefixOrNothing(Content),
-}
-
 /// What one client worker did: the files it knows of, and what its failed
 /// operations may have left.
 #[derive(Default)]
 struct History {
     model: BTreeMap<String, Content>,
-    maybe: BTreeMap<String, Maybe>,
+    /// After a failed upload or delete: the file whole, or nothing (an
+    /// upload's completion may have been committed with its answer lost;
+    /// one that was not is removed whole when its lease runs out).
+    maybe: BTreeMap<String, Content>,
     /// A failed rename: exactly one of the two names holds the file.
     either: Vec<(String, String, Content)>,
     log: Vec<String>,
@@ -148,7 +141,7 @@ async fn client_worker(
                     }
                     Err(e) => {
                         h.log.push(at(format!("upload {path} failed: {e}")));
-                        h.maybe.insert(path, Maybe::PrefixOrNothing(content));
+                        h.maybe.insert(path, content);
                         h.failed += 1;
                     }
                 }
@@ -206,7 +199,7 @@ async fn client_worker(
                     }
                     Err(e) => {
                         h.log.push(at(format!("delete {path} failed: {e}")));
-                        h.maybe.insert(path, Maybe::WholeOrNothing(content));
+                        h.maybe.insert(path, content);
                         h.failed += 1;
                     }
                 }
@@ -296,7 +289,7 @@ async fn namenode_and_datanode_faults_keep_one_history() {
         }
     }
     let mut model: BTreeMap<String, Content> = BTreeMap::new();
-    let mut maybe: BTreeMap<String, Maybe> = BTreeMap::new();
+    let mut maybe: BTreeMap<String, Content> = BTreeMap::new();
     let mut either: Vec<(String, String, Content)> = Vec::new();
     let mut log: Vec<String> = faults;
     let (mut acked, mut failed) = (0, 0);
@@ -399,25 +392,16 @@ async fn namenode_and_datanode_faults_keep_one_history() {
             "chaos-ha seed {seed}: {name} differs\n{history}"
         );
     }
-    for (path, m) in &maybe {
+    for (path, content) in &maybe {
         let Some(len) = listed.remove(path) else {
             continue;
         };
         let back = read(path.clone()).await;
         assert_eq!(back.len() as u64, len);
-        match m {
-            Maybe::WholeOrNothing(content) => assert!(
-                back == test_data(content.len, content.seed),
-                "chaos-ha seed {seed}: {path} (a failed delete) is there but not whole\n{history}"
-            ),
-            Maybe::PrefixOrNothing(content) => {
-                let sent = test_data(content.len, content.seed);
-                assert!(
-                    back.len() <= sent.len() && back[..] == sent[..back.len()],
-                    "chaos-ha seed {seed}: {path} (a failed upload) holds bytes that were not sent\n{history}"
-                );
-            }
-        }
+        assert!(
+            back == test_data(content.len, content.seed),
+            "chaos-ha seed {seed}: {path} (a failed upload or delete) is there but not whole\n{history}"
+        );
     }
     assert!(
         listed.is_empty(),
