@@ -9,6 +9,8 @@
 //! - [`data`]: deterministic test bytes, digests, uploading and verifying many
 //!   files, flipping a byte on disk.
 //! - [`http`]: HTTP clients and helpers for tests that speak HTTP themselves.
+//! - [`chaos`]: what the seeded fault tests share (random source, bounds,
+//!   listing).
 //! - [`bench`]: the benchmarks behind `bench`, `membench` and `repairbench`
 //!   (`src/bin/`), one module a measurement.
 //!
@@ -16,6 +18,7 @@
 //! `<workspace>/target/debug`. Build them first:
 //! `cargo build --workspace --bins` (the README's test command does).
 pub mod bench;
+pub mod chaos;
 pub mod cluster;
 pub mod data;
 pub mod http;

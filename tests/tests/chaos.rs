@@ -6,47 +6,12 @@
 //!
 //! Short by default (CI). Longer on request:
 //! `DFS_CHAOS_SEED=7 DFS_CHAOS_OPS=2000 DFS_CHAOS_SECONDS=900 cargo test -p dfs-tests --test chaos -- --nocapture`
-use dfs_client::{DfsClient, NoProgress, UploadOptions};
+use dfs_client::{NoProgress, UploadOptions};
 use dfs_common::error::ErrorCode;
+use dfs_tests::chaos::{env_u64, listing, Rng};
 use dfs_tests::{p, sha256_hex, test_data, ClusterOptions, TestCluster};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-}
-
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-async fn listing(c: &DfsClient) -> BTreeMap<String, u64> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![p("/")];
-    while let Some(dir) = stack.pop() {
-        for e in c.list(&dir).await.unwrap() {
-            match e.file_type {
-                dfs_common::proto::client::FileType::Directory => stack.push(e.path.clone()),
-                dfs_common::proto::client::FileType::File => {
-                    out.insert(e.path.to_string(), e.length);
-                }
-            }
-        }
-    }
-    out
-}
 
 /// True while some datanode is down or one restarted so recently that it
 /// may not have registered its blocks yet.
@@ -60,11 +25,7 @@ async fn random_faults_lose_nothing_that_was_acknowledged() {
     let max_ops = env_u64("DFS_CHAOS_OPS", 150);
     let max_time = Duration::from_secs(env_u64("DFS_CHAOS_SECONDS", 60));
     eprintln!("chaos: seed {seed}, at most {max_ops} operations / {max_time:?} (DFS_CHAOS_SEED to reproduce)");
-    // splitmix64 of the seed, so every seed gives its own non-zero state.
-    let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    let mut rng = Rng((z ^ (z >> 31)) | 1);
+    let mut rng = Rng::new(seed);
     let n = 5;
     let mut cluster = TestCluster::start(ClusterOptions {
         datanodes: n,

@@ -16,36 +16,10 @@
 //! Short by default (CI). Longer on request:
 //! `DFS_CHAOS_SEED=7 DFS_CHAOS_OPS=1000 DFS_CHAOS_SECONDS=600 cargo test -p dfs-tests --test chaos_ha -- --nocapture`
 use dfs_client::{DfsClient, NoProgress, UploadOptions};
-use dfs_common::proto::client::FileType;
+use dfs_tests::chaos::{env_u64, listing, Rng};
 use dfs_tests::{p, test_data, wait_until, ClusterOptions, TestCluster};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
-
-struct Rng(u64);
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        Rng((z ^ (z >> 31)) | 1)
-    }
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-}
-
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// Seconds since the run began, for the fault log.
 fn start_elapsed(deadline: Instant, max_time: Duration) -> f64 {
@@ -54,23 +28,6 @@ fn start_elapsed(deadline: Instant, max_time: Duration) -> f64 {
             .saturating_duration_since(Instant::now())
             .as_secs_f64())
     .max(0.0)
-}
-
-/// Every file under `/` with its length.
-async fn listing(c: &DfsClient) -> BTreeMap<String, u64> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![p("/")];
-    while let Some(dir) = stack.pop() {
-        for e in c.list(&dir).await.unwrap() {
-            match e.file_type {
-                FileType::Directory => stack.push(e.path.clone()),
-                FileType::File => {
-                    out.insert(e.path.to_string(), e.length);
-                }
-            }
-        }
-    }
-    out
 }
 
 /// A file the model knows: its bytes' seed and length.

@@ -195,63 +195,79 @@ impl Network {
         timeout: std::time::Duration,
     ) -> Result<(u64, Vec<super::Applied>), String> {
         let body = codec::encode(&entries).map_err(|e| format!("encoding commands: {e}"))?;
+        let url = format!("{}{PREFIX}/propose", leader.trim_end_matches('/'));
+        let bytes = self
+            .exchange(&url, body, timeout)
+            .await
+            .map_err(|e| e.said(&format!("the leader {leader}"), "refused the change"))?;
+        let answer: Result<(u64, Vec<super::Applied>), String> =
+            codec::decode(&bytes).map_err(|e| format!("the leader's answer: {e}"))?;
+        answer
+    }
+
+    /// Asks the namenode at `url` who it is (before adding it).
+    pub async fn whoami(&self, url: &str) -> Result<super::membership::Whoami, String> {
+        let bytes = self
+            .exchange(
+                &format!("{url}{PREFIX}/whoami"),
+                Vec::new(),
+                std::time::Duration::from_secs(10),
+            )
+            .await
+            .map_err(|e| {
+                e.said(
+                    &format!("the namenode at {url}"),
+                    "did not answer as a namenode of this version",
+                )
+            })?;
+        codec::decode(&bytes).map_err(|e| format!("{url}'s answer: {e}"))
+    }
+
+    /// POSTs a codec `body` to `url` with the cluster credential; the
+    /// answer's bytes when it is a success.
+    async fn exchange(
+        &self,
+        url: &str,
+        body: Vec<u8>,
+        timeout: std::time::Duration,
+    ) -> Result<bytes::Bytes, Exchange> {
         let mut request = self
             .http
-            .post(format!("{}{PREFIX}/propose", leader.trim_end_matches('/')))
+            .post(url)
             .timeout(timeout)
             .header(reqwest::header::CONTENT_TYPE, codec::CONTENT_TYPE)
             .body(body);
         if let Some(c) = &self.credential {
             request = request.bearer_auth(c);
         }
-        let resp = request
-            .send()
-            .await
-            .map_err(|e| format!("the leader {leader} could not be reached: {e}"))?;
+        let resp = request.send().await.map_err(Exchange::Unreachable)?;
         let status = resp.status();
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|e| format!("the leader {leader} did not answer: {e}"))?;
+        let bytes = resp.bytes().await.map_err(Exchange::Silent)?;
         if !status.is_success() {
-            return Err(format!(
-                "the leader {leader} refused the change ({status}): {}",
-                String::from_utf8_lossy(&bytes[..bytes.len().min(300)])
+            return Err(Exchange::Refused(
+                status,
+                String::from_utf8_lossy(&bytes[..bytes.len().min(300)]).into_owned(),
             ));
         }
-        let answer: Result<(u64, Vec<super::Applied>), String> =
-            codec::decode(&bytes).map_err(|e| format!("the leader's answer: {e}"))?;
-        answer
+        Ok(bytes)
     }
 }
 
-impl Network {
-    /// Asks the namenode at `url` who it is (before adding it).
-    pub async fn whoami(&self, url: &str) -> Result<super::membership::Whoami, String> {
-        let mut request = self
-            .http
-            .post(format!("{url}{PREFIX}/whoami"))
-            .timeout(std::time::Duration::from_secs(10))
-            .header(reqwest::header::CONTENT_TYPE, codec::CONTENT_TYPE);
-        if let Some(c) = &self.credential {
-            request = request.bearer_auth(c);
+/// Why an exchange with another namenode failed.
+enum Exchange {
+    Unreachable(reqwest::Error),
+    Silent(reqwest::Error),
+    Refused(reqwest::StatusCode, String),
+}
+
+impl Exchange {
+    /// The message, naming the peer `who` and what a refusal means.
+    fn said(self, who: &str, refused: &str) -> String {
+        match self {
+            Exchange::Unreachable(e) => format!("{who} could not be reached: {e}"),
+            Exchange::Silent(e) => format!("{who} did not answer: {e}"),
+            Exchange::Refused(status, body) => format!("{who} {refused} ({status}): {body}"),
         }
-        let resp = request
-            .send()
-            .await
-            .map_err(|e| format!("cannot reach a namenode at {url}: {e}"))?;
-        let status = resp.status();
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|e| format!("the namenode at {url} did not answer: {e}"))?;
-        if !status.is_success() {
-            return Err(format!(
-                "{url} did not answer as a namenode of this version ({status}): {}",
-                String::from_utf8_lossy(&bytes[..bytes.len().min(300)])
-            ));
-        }
-        codec::decode(&bytes).map_err(|e| format!("{url}'s answer: {e}"))
     }
 }
 

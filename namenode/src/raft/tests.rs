@@ -200,78 +200,69 @@ async fn a_snapshot_carries_the_namespace_and_a_damaged_one_changes_nothing() {
     assert!(exists(&ns, "/after") && exists(&ns, "/d20/e") && !exists(&ns, "/only-here"));
 }
 
-/// `--join` on a namespace of its own that has no Raft log (a store of a
-/// version before the group) is refused: the group's snapshot would
-/// replace it. The namespace stays as it was.
-#[tokio::test]
-async fn join_refuses_a_namespace_without_a_log() {
-    let dir = tempfile::tempdir().unwrap();
-    let ns = Arc::new(Namesystem::open(test_config(dir.path())).await.unwrap());
-    let path = DfsPath::parse("/precious").unwrap();
-    ns.mkdirs(&path, true).await.unwrap();
+/// A fresh namesystem holding `/precious`, applied without a log (as a
+/// store restored or from before namenode groups holds it).
+async fn namespace_without_a_log(dir: &std::path::Path) -> Arc<Namesystem> {
+    let ns = Arc::new(Namesystem::open(test_config(dir)).await.unwrap());
+    ns.mkdirs(&DfsPath::parse("/precious").unwrap(), true)
+        .await
+        .unwrap();
+    ns
+}
+
+/// Why `Group::start` refused `ns` at `http://127.0.0.1:1` with `peers`
+/// and `join` (it must refuse), having left the namespace as it was.
+async fn refused_start(ns: &Arc<Namesystem>, peers: &[String], join: bool) -> NamenodeError {
     let timings = super::group::Timings {
         heartbeat_ms: 50,
         election_min_ms: 300,
         election_max_ms: 600,
         snapshot_every: 1000,
     };
-    let e = match super::group::Group::start(
-        ns.clone(),
-        "http://127.0.0.1:1",
-        &[],
-        true,
-        timings,
-        None,
-    )
-    .await
-    {
-        Ok(_) => panic!("--join took a namespace of its own"),
+    let started =
+        super::group::Group::start(ns.clone(), "http://127.0.0.1:1", peers, join, timings, None)
+            .await;
+    let e = match started {
+        Ok(_) => panic!("the group started over a namespace in no log"),
         Err(e) => e,
     };
+    assert!(
+        ns.status(&DfsPath::parse("/precious").unwrap()).is_ok(),
+        "the namespace is untouched"
+    );
+    e
+}
+
+/// `--join` on a namespace of its own that has no Raft log (a store of a
+/// version before the group) is refused: the group's snapshot would
+/// replace it.
+#[tokio::test]
+async fn join_refuses_a_namespace_without_a_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let ns = namespace_without_a_log(dir.path()).await;
+    let e = refused_start(&ns, &[], true).await;
     assert!(
         matches!(&e, NamenodeError::InvalidArgument(m) if m.contains("holds a namespace of its own")),
         "{e}"
     );
-    assert!(ns.status(&path).is_ok(), "the namespace is untouched");
 }
 
 /// A namespace with no Raft log (restored, or from before namenode groups)
 /// cannot form a group of several: the other namenodes start empty and
-/// would never get it. It is refused, and stays as it was.
+/// would never get it.
 #[tokio::test]
 async fn peers_refuse_a_namespace_without_a_log() {
     let dir = tempfile::tempdir().unwrap();
-    let ns = Arc::new(Namesystem::open(test_config(dir.path())).await.unwrap());
-    let path = DfsPath::parse("/precious").unwrap();
-    ns.mkdirs(&path, true).await.unwrap();
-    let timings = super::group::Timings {
-        heartbeat_ms: 50,
-        election_min_ms: 300,
-        election_max_ms: 600,
-        snapshot_every: 1000,
-    };
+    let ns = namespace_without_a_log(dir.path()).await;
     let peers = [
         "http://127.0.0.1:1",
         "http://127.0.0.1:2",
         "http://127.0.0.1:3",
     ]
     .map(String::from);
-    let e = match super::group::Group::start(
-        ns.clone(),
-        "http://127.0.0.1:1",
-        &peers,
-        false,
-        timings,
-        None,
-    )
-    .await
-    {
-        Ok(_) => panic!("a group of several formed over a namespace in no log"),
-        Err(e) => e,
-    };
+    let e = refused_start(&ns, &peers, false).await;
     assert!(
         matches!(&e, NamenodeError::InvalidArgument(m) if m.contains("forms only from empty namenodes")),
         "{e}"
     );
-    assert!(ns.status(&path).is_ok(), "the namespace is untouched");
 }
