@@ -1,6 +1,7 @@
 //! What the seeded fault tests (`tests/chaos.rs`, `tests/chaos_ha.rs`)
 //! share: a small reproducible random source, their bounds from the
 //! environment, and the namespace as a list of files.
+use crate::cluster::ClusterOptions;
 use crate::data::p;
 use dfs_client::DfsClient;
 use dfs_common::proto::client::FileType;
@@ -54,4 +55,21 @@ pub async fn listing(c: &DfsClient) -> BTreeMap<String, u64> {
         }
     }
     out
+}
+
+/// A fault test's cluster: `namenodes` and `datanodes`, nodes dead after
+/// 2 s of silence, strays deleted after 2 s, copies given up after 10 s.
+pub fn options(namenodes: usize, datanodes: usize) -> ClusterOptions {
+    ClusterOptions {
+        namenodes,
+        datanodes,
+        dead_node_timeout: "2s",
+        namenode_args: vec![
+            "--orphan-grace".into(),
+            "2s".into(),
+            "--replication-pending-timeout".into(),
+            "10s".into(),
+        ],
+        ..Default::default()
+    }
 }

@@ -8,8 +8,8 @@
 //! `DFS_CHAOS_SEED=7 DFS_CHAOS_OPS=2000 DFS_CHAOS_SECONDS=900 cargo test -p dfs-tests --test chaos -- --nocapture`
 use dfs_client::{NoProgress, UploadOptions};
 use dfs_common::error::ErrorCode;
-use dfs_tests::chaos::{env_u64, listing, Rng};
-use dfs_tests::{p, sha256_hex, test_data, ClusterOptions, TestCluster};
+use dfs_tests::chaos::{self, env_u64, listing, Rng};
+use dfs_tests::{p, sha256_hex, test_data, TestCluster};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -27,18 +27,7 @@ async fn random_faults_lose_nothing_that_was_acknowledged() {
     eprintln!("chaos: seed {seed}, at most {max_ops} operations / {max_time:?} (DFS_CHAOS_SEED to reproduce)");
     let mut rng = Rng::new(seed);
     let n = 5;
-    let mut cluster = TestCluster::start(ClusterOptions {
-        datanodes: n,
-        dead_node_timeout: "2s",
-        namenode_args: vec![
-            "--orphan-grace".into(),
-            "2s".into(),
-            "--replication-pending-timeout".into(),
-            "10s".into(),
-        ],
-        ..Default::default()
-    })
-    .await;
+    let mut cluster = TestCluster::start(chaos::options(1, n)).await;
     let c = cluster.client();
     // path -> (sha256, length) of every file whose upload reported success.
     let mut model: BTreeMap<String, (String, u64)> = BTreeMap::new();

@@ -16,8 +16,8 @@
 //! Short by default (CI). Longer on request:
 //! `DFS_CHAOS_SEED=7 DFS_CHAOS_OPS=1000 DFS_CHAOS_SECONDS=600 cargo test -p dfs-tests --test chaos_ha -- --nocapture`
 use dfs_client::{DfsClient, NoProgress, UploadOptions};
-use dfs_tests::chaos::{env_u64, listing, Rng};
-use dfs_tests::{p, test_data, wait_until, ClusterOptions, TestCluster};
+use dfs_tests::chaos::{self, env_u64, listing, Rng};
+use dfs_tests::{p, test_data, wait_until, TestCluster};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -176,19 +176,7 @@ async fn namenode_and_datanode_faults_keep_one_history() {
     eprintln!("chaos-ha: seed {seed}, {clients} clients of at most {max_ops} operations / {max_time:?} (DFS_CHAOS_SEED to reproduce)");
     let mut rng = Rng::new(seed);
     let datanodes = 5;
-    let mut cluster = TestCluster::start(ClusterOptions {
-        namenodes: 3,
-        datanodes,
-        dead_node_timeout: "2s",
-        namenode_args: vec![
-            "--orphan-grace".into(),
-            "2s".into(),
-            "--replication-pending-timeout".into(),
-            "10s".into(),
-        ],
-        ..Default::default()
-    })
-    .await;
+    let mut cluster = TestCluster::start(chaos::options(3, datanodes)).await;
     let c = cluster.client();
     let deadline = Instant::now() + max_time;
     let workers: Vec<_> = (0..clients)
