@@ -17,7 +17,10 @@ decommissions nodes.
 import hashlib
 import json
 import os
+import socket
 import subprocess
+import tempfile
+import time
 from pathlib import Path
 from urllib.parse import quote
 
@@ -33,11 +36,13 @@ DOC_URI = "urn:dfs:openapi"
 # (operation, status) pairs the tests cannot provoke on a healthy cluster:
 # 500 is a server bug; 409 on (de|re)commission needs two node ids sharing a
 # 4-hex-digit prefix; 503 on namenodes is a namenode whose Raft group has not
-# started (it starts before the namenode listens).
+# started (it starts before the namenode listens), or, on a removal, a group
+# that cannot commit the change.
 UNREACHABLE = {
     ("POST /api/v1/datanodes/{node}/decommission", "409"),
     ("POST /api/v1/datanodes/{node}/recommission", "409"),
     ("GET /api/v1/namenodes", "503"),
+    ("DELETE /api/v1/namenodes", "503"),
 }
 
 
@@ -281,6 +286,77 @@ def test_namenodes(api):
     assert r["term"] >= 1 and r["last_applied"] >= 1
     assert [n["role"] for n in r["namenodes"]] == ["leader"]
     assert r["namenodes"][0]["url"] == r["self"] and r["namenodes"][0]["lag"] == 0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class _Namenode:
+    """A namenode process of its own on a free 127.0.0.1 port (`--join`:
+    one waiting to be added; without: a group of one of its own)."""
+
+    def __init__(self, *args):
+        self.dir = tempfile.mkdtemp(prefix="dfs-pytest-nn-")
+        self.url = f"http://127.0.0.1:{_free_port()}"
+        self.log = open(os.path.join(self.dir, "namenode.log"), "w")
+        self.proc = subprocess.Popen(
+            [str(binary("namenode")), "--listen", self.url.removeprefix("http://"),
+             "--data-dir", os.path.join(self.dir, "data"), *args],
+            stdout=self.log, stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if requests.get(self.url + "/api/v1/namenodes", timeout=2).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            assert self.proc.poll() is None, f"namenode {' '.join(args)} exited"
+            assert time.monotonic() < deadline, "namenode did not answer"
+            time.sleep(0.1)
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait()
+        self.log.close()
+        subprocess.run(["rm", "-rf", self.dir], check=False)
+
+
+def test_changing_the_namenodes(api):
+    """`dfs namenode add|remove`: a namenode waiting to join is added and
+    removed again; what cannot follow is refused."""
+    nn = "/api/v1/namenodes"
+    me = api.call("GET", nn, 200)["self"]
+    # Already a voter: nothing changes.
+    r = api.call("POST", nn, 200, json={"url": me})
+    assert [m["url"] for m in r["namenodes"]] == [me]
+    err = api.call("POST", nn, 400, json={"url": "not a url"})
+    assert err["error"]["code"] == "bad_request"
+    nobody = f"http://127.0.0.1:{_free_port()}"
+    err = api.call("POST", nn, 503, json={"url": nobody})
+    assert "could not be reached" in err["error"]["message"]
+    api.call("DELETE", nn, 404, params={"url": nobody})
+    api.call("DELETE", nn, 400)  # no url
+    err = api.call("DELETE", nn, 409, params={"url": me})
+    assert "last voter" in err["error"]["message"]
+    other = _Namenode()
+    try:
+        err = api.call("POST", nn, 409, json={"url": other.url})
+        assert "another group" in err["error"]["message"]
+    finally:
+        other.stop()
+    joiner = _Namenode("--join")
+    try:
+        r = api.call("POST", nn, 200, json={"url": joiner.url})
+        assert sorted(m["url"] for m in r["namenodes"]) == sorted([me, joiner.url])
+        r = api.call("DELETE", nn, 200, params={"url": joiner.url})
+        assert [m["url"] for m in r["namenodes"]] == [me]
+    finally:
+        joiner.stop()
+    assert api.call("GET", nn, 200)["self_role"] == "leader"
 
 
 def test_unknown_routes_answer_the_error_body(api):
