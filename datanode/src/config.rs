@@ -40,8 +40,10 @@ pub mod defaults {
 #[command(mut_arg("body_idle_timeout", |a| a.help("A block or WebHDFS body silent this long is cut off and nothing kept [default: 60s]")))]
 #[command(mut_arg("max_streams_per_client", |a| a.help("Concurrent block reads/writes per client IP; more get 429 [default: 256]")))]
 pub struct Cli {
-    /// Base URL of the namenode [default: http://127.0.0.1:9870]
-    #[arg(long, value_name = "URL")]
+    /// The namenode's URL, or every namenode's, comma-separated (the node
+    /// reports to each and takes commands from the leader)
+    /// [default: http://127.0.0.1:9870]
+    #[arg(long, value_name = "URL[,URL...]")]
     pub namenode: Option<String>,
     /// Address to listen on [default: 127.0.0.1:9864]
     #[arg(long, value_name = "ADDR")]
