@@ -126,7 +126,7 @@ async fn change_times(url: &str) -> Result<Option<[u64; 4]>> {
     ];
     let http = reqwest::Client::builder().no_proxy().build()?;
     let text = http
-        .get(format!("{url}/metrics"))
+        .get(format!("{}/metrics", url.split(',').next().unwrap_or(url)))
         .send()
         .await?
         .error_for_status()?
