@@ -44,6 +44,11 @@ impl Forwarder {
             .no_proxy()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(std::time::Duration::from_secs(2))
+            // Shorter than the leader's keep-alive: reqwest's default (90 s)
+            // outlived it (75 s), so a request forwarded on a connection
+            // idle that long met the leader closing it ("error sending
+            // request", a 403 StandbyException to a WebHDFS client; CI).
+            .pool_idle_timeout(dfs_common::limits::defaults::CLIENT_POOL_IDLE)
             .tcp_nodelay(true)
             .build()
             .map(Forwarder)
@@ -186,7 +191,23 @@ async fn relay(
         });
         out = out.body(reqwest::Body::wrap_stream(stream));
     }
-    let answer = match out.send().await {
+    // A read is sent again once when the first try failed short of an
+    // answer (a pooled connection the leader was closing at that moment):
+    // it changes nothing, and its body is empty.
+    let again = matches!(
+        *http.method(),
+        actix_web::http::Method::GET | actix_web::http::Method::HEAD
+    )
+    .then(|| out.try_clone())
+    .flatten();
+    let sent = match (out.send().await, again) {
+        (Err(e), Some(again)) if !e.is_timeout() => {
+            log::debug!("forwarding to {leader} failed ({e}); sending it once more");
+            again.send().await
+        }
+        (sent, _) => sent,
+    };
+    let answer = match sent {
         Ok(a) => a,
         Err(e) => {
             return unavailable(

@@ -49,6 +49,8 @@ impl Network {
         let http = reqwest::Client::builder()
             .no_proxy()
             .connect_timeout(std::time::Duration::from_secs(2))
+            // Shorter than the peers' keep-alive (see `api::forward`).
+            .pool_idle_timeout(dfs_common::limits::defaults::CLIENT_POOL_IDLE)
             .tcp_nodelay(true)
             .build()?;
         Ok(Network {
