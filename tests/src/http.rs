@@ -1,5 +1,5 @@
 //! Talking HTTP to the servers the way tests need to: a client that shows
-//! every redirect.
+//! every redirect, and a server's Prometheus text.
 
 /// An HTTP client that does not follow redirects (WebHDFS tests look at
 /// each step) and never uses a proxy.
@@ -9,4 +9,16 @@ pub fn http_no_redirect() -> reqwest::Client {
         .no_proxy()
         .build()
         .expect("HTTP client")
+}
+
+/// The Prometheus text a server (namenode or datanode at `base`) serves at
+/// `/metrics`.
+pub async fn metrics_text(base: &str) -> anyhow::Result<String> {
+    Ok(http_no_redirect()
+        .get(format!("{base}/metrics"))
+        .send()
+        .await?
+        .error_for_status()?
+        .text()
+        .await?)
 }

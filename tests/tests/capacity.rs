@@ -331,12 +331,7 @@ async fn datanodes_on_one_disk_count_it_once() {
         report.contains(&format!("Shared file system {fs}: 3 datanodes")),
         "{report}"
     );
-    let metrics = dfs_tests::http_no_redirect()
-        .get(format!("{}/metrics", cluster.namenode_url()))
-        .send()
-        .await
-        .unwrap()
-        .text()
+    let metrics = dfs_tests::metrics_text(&cluster.namenode_url())
         .await
         .unwrap();
     assert!(

@@ -285,8 +285,7 @@ async fn namenode_and_datanode_faults_keep_one_history() {
         let Some(l) = cluster.leader().await else {
             return Ok(None);
         };
-        let url = format!("{}/metrics", cluster.namenode_url_at(l));
-        let text = reqwest::get(url).await?.text().await?;
+        let text = dfs_tests::metrics_text(&cluster.namenode_url_at(l)).await?;
         Ok(text
             .contains("dfs_namenode_files_being_written 0\n")
             .then_some(()))

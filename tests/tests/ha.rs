@@ -97,10 +97,7 @@ async fn three_namenodes_serve_alike_and_survive_losing_the_leader() {
             .any(|l| l.contains(&dead) && l.contains("unreachable")),
         "{report}"
     );
-    let metrics = reqwest::get(format!("{}/metrics", c.namenode_url_at(second)))
-        .await
-        .unwrap()
-        .text()
+    let metrics = dfs_tests::metrics_text(&c.namenode_url_at(second))
         .await
         .unwrap();
     assert!(

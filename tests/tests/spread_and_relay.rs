@@ -20,11 +20,7 @@ const READS: usize = 30;
 
 /// A counter or gauge from a server's Prometheus text at `base/metrics`.
 async fn metric(base: &str, name: &str) -> anyhow::Result<u64> {
-    let text = reqwest::get(format!("{base}/metrics"))
-        .await?
-        .error_for_status()?
-        .text()
-        .await?;
+    let text = dfs_tests::metrics_text(base).await?;
     text.lines()
         .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
         .ok_or_else(|| anyhow::anyhow!("{base}/metrics has no {name}"))
