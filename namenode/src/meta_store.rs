@@ -302,10 +302,13 @@ type SealReply = std::sync::mpsc::Sender<std::result::Result<u64, String>>;
 struct Queue {
     /// Transactions in order; `None`: nobody waits for this one, so it
     /// need not be synced by itself ([`MetaStore::submit_unsynced`]).
-    items: Vec<(Vec<Write>, Option<Reply>)>,
+    items: Vec<Queued>,
     seals: Vec<SealReply>,
     closed: bool,
 }
+
+/// A queued transaction's writes, and who waits for them.
+type Queued = (Vec<Write>, Option<Reply>);
 
 /// The committer's inbox.
 #[derive(Default)]
@@ -388,6 +391,7 @@ struct Shared {
     /// The journal directory.
     dir: PathBuf,
     inbox: Inbox,
+    writer: Mutex<Writer>,
     files: Mutex<Files>,
     /// One consistent scan or compaction at a time.
     maintenance: Mutex<()>,
@@ -409,19 +413,115 @@ struct Active {
     name: NumberedFile,
 }
 
+/// What writes the journal: the segment being written and where the
+/// groups are. Held by whoever writes a group (the committer thread, or a
+/// caller of [`MetaStore::commit_now`]), who takes the queue's items while
+/// holding it: groups reach the journal in the order they were queued.
+struct Writer {
+    next_lsn: u64,
+    /// Why a commit failed: every later one fails too.
+    failed: Option<String>,
+    active: Option<Active>,
+    buf: Vec<u8>,
+    /// Frames written to the active segment and not synced yet (of
+    /// transactions nobody waited for).
+    dirty: bool,
+}
+
+impl Writer {
+    /// Writes `items` as one group (synced if someone waits for one of
+    /// them, or `sync`), answers them, seals the segment when asked or
+    /// full, and asks for a compaction when the log is long. Returns the
+    /// group's result.
+    fn step(
+        &mut self,
+        shared: &Shared,
+        items: Vec<Queued>,
+        seals: Vec<SealReply>,
+        sync: bool,
+    ) -> std::result::Result<(), String> {
+        let mut result = Ok(());
+        if !items.is_empty() || sync {
+            result = match &self.failed {
+                Some(e) => Err(format!("an earlier commit failed: {e}")),
+                None => write_group(shared, &items, sync, self),
+            };
+            if let Err(e) = &result {
+                if self.failed.is_none() {
+                    log::error!("metadata commit failed: {e}");
+                    self.failed = Some(e.clone());
+                }
+            }
+            for (_, reply) in items {
+                if let Some(reply) = reply {
+                    reply.send(result.clone());
+                }
+            }
+        }
+        let full = self
+            .active
+            .as_ref()
+            .is_some_and(|a| a.segment.len() >= SEGMENT_BYTES);
+        if !seals.is_empty() || full {
+            // (Sealing syncs the segment's frames.)
+            self.dirty = false;
+            if let Some(a) = self.active.take() {
+                if let Err(e) = a.segment.seal() {
+                    // Its frames stand; the zeros after them are read as its end.
+                    log::warn!("metadata journal: sealing {}: {e}", a.name.path.display());
+                }
+                lock(&shared.files).sealed.push(a.name);
+            }
+            let answer = match &self.failed {
+                Some(e) => Err(format!("an earlier commit failed: {e}")),
+                None => Ok(self.next_lsn - 1),
+            };
+            for s in seals {
+                let _ = s.send(answer.clone());
+            }
+        }
+        let long = {
+            let f = lock(&shared.files);
+            f.log_bytes >= compact_threshold(f.base_bytes)
+        };
+        if long && self.failed.is_none() {
+            lock(&shared.compactor).requested = true;
+            shared.compactor_wake.notify_one();
+        }
+        result
+    }
+
+    /// Syncs what was written and not synced yet (the close).
+    fn sync_dirty(&mut self) {
+        if self.dirty {
+            if let Some(a) = self.active.as_mut() {
+                if let Err(e) = a.segment.sync() {
+                    log::error!("metadata journal: the last sync at close failed: {e}");
+                }
+            }
+            self.dirty = false;
+        }
+    }
+}
+
+/// Everything queued and every seal asked for, taken from the queue (hold
+/// the writer: see [`Writer`]).
+fn take_queued(shared: &Shared) -> (Vec<Queued>, Vec<SealReply>, bool) {
+    let mut q = lock(&shared.inbox.queue);
+    (
+        std::mem::take(&mut q.items),
+        std::mem::take(&mut q.seals),
+        q.closed,
+    )
+}
+
 /// The committer thread: takes every queued transaction, writes them as
 /// one frame, syncs once, answers them all; seals the segment when asked
 /// or when it is full; asks for a compaction when the log is long (see
 /// the module doc).
-fn run_committer(shared: Arc<Shared>, mut next_lsn: u64) {
-    let mut failed: Option<String> = None;
-    let mut active: Option<Active> = None;
-    let mut buf = Vec::new();
-    // Frames written to the active segment and not synced yet (of
-    // transactions nobody waited for).
-    let mut dirty = false;
+fn run_committer(shared: Arc<Shared>) {
     loop {
-        let (items, seals) = {
+        {
             let mut q = lock(&shared.inbox.queue);
             // Transactions nobody waits for are not worth a wakeup each:
             // they go with the next one waited for, a seal, a pile of them,
@@ -452,121 +552,68 @@ fn run_committer(shared: Arc<Shared>, mut next_lsn: u64) {
                     }
                 };
             }
-            if q.items.is_empty() && q.seals.is_empty() {
-                if dirty {
-                    if let Some(a) = active.as_mut() {
-                        if let Err(e) = a.segment.sync() {
-                            log::error!("metadata journal: the last sync at close failed: {e}");
-                        }
-                    }
-                }
-                return;
-            }
-            (std::mem::take(&mut q.items), std::mem::take(&mut q.seals))
-        };
-        if !items.is_empty() {
-            let result = match &failed {
-                Some(e) => Err(format!("an earlier commit failed: {e}")),
-                None => write_group(
-                    &shared,
-                    &items,
-                    &mut next_lsn,
-                    &mut active,
-                    &mut buf,
-                    &mut dirty,
-                ),
-            };
-            if let Err(e) = &result {
-                if failed.is_none() {
-                    log::error!("metadata commit failed: {e}");
-                    failed = Some(e.clone());
-                }
-            }
-            for (_, reply) in items {
-                if let Some(reply) = reply {
-                    reply.send(result.clone());
-                }
-            }
         }
-        let full = active
-            .as_ref()
-            .is_some_and(|a| a.segment.len() >= SEGMENT_BYTES);
-        if !seals.is_empty() || full {
-            // (Sealing syncs the segment's frames.)
-            dirty = false;
-            if let Some(a) = active.take() {
-                if let Err(e) = a.segment.seal() {
-                    // Its frames stand; the zeros after them are read as its end.
-                    log::warn!("metadata journal: sealing {}: {e}", a.name.path.display());
-                }
-                lock(&shared.files).sealed.push(a.name);
-            }
-            let answer = match &failed {
-                Some(e) => Err(format!("an earlier commit failed: {e}")),
-                None => Ok(next_lsn - 1),
-            };
-            for s in seals {
-                let _ = s.send(answer.clone());
-            }
+        // (A caller of `commit_now` may have taken them meanwhile.)
+        let mut w = lock(&shared.writer);
+        let (items, seals, closed) = take_queued(&shared);
+        if closed && items.is_empty() && seals.is_empty() {
+            w.sync_dirty();
+            return;
         }
-        let long = {
-            let f = lock(&shared.files);
-            f.log_bytes >= compact_threshold(f.base_bytes)
-        };
-        if long && failed.is_none() {
-            lock(&shared.compactor).requested = true;
-            shared.compactor_wake.notify_one();
-        }
+        let _ = w.step(&shared, items, seals, false);
     }
 }
 
 /// Writes the groups of `items` as one frame, and syncs it (with any
-/// frame before it not synced yet) when someone waits for one of them.
+/// frame before it not synced yet) when someone waits for one of them, or
+/// `sync`.
 fn write_group(
     shared: &Shared,
-    items: &[(Vec<Write>, Option<Reply>)],
-    next_lsn: &mut u64,
-    active: &mut Option<Active>,
-    buf: &mut Vec<u8>,
-    dirty: &mut bool,
+    items: &[Queued],
+    sync: bool,
+    w: &mut Writer,
 ) -> std::result::Result<(), String> {
-    let waited = items.iter().any(|(_, r)| r.is_some());
+    let waited = sync || items.iter().any(|(_, r)| r.is_some());
     if items.iter().all(|(w, _)| w.is_empty()) {
         // Only waiters: what came before them must be synced.
-        if waited && *dirty {
-            if let Some(a) = active.as_mut() {
+        if waited && w.dirty {
+            if let Some(a) = w.active.as_mut() {
                 a.segment
                     .sync()
                     .map_err(|e| format!("{}: {e}", a.name.path.display()))?;
             }
-            *dirty = false;
+            w.dirty = false;
         }
         return Ok(());
     }
-    buf.clear();
-    journal::encode_frame(*next_lsn, items.iter().flat_map(|(w, _)| w.iter()), buf);
-    if active.is_none() {
+    w.buf.clear();
+    journal::encode_frame(
+        w.next_lsn,
+        items.iter().flat_map(|(w, _)| w.iter()),
+        &mut w.buf,
+    );
+    if w.active.is_none() {
         let name = NumberedFile {
-            lsn: *next_lsn,
-            path: journal::segment_path(&shared.dir, *next_lsn),
+            lsn: w.next_lsn,
+            path: journal::segment_path(&shared.dir, w.next_lsn),
         };
         let segment = journal::Segment::create(&name.path)
             .map_err(|e| format!("{}: {e}", name.path.display()))?;
         journal::sync_dir(&shared.dir).map_err(|e| e.to_string())?;
-        *active = Some(Active { segment, name });
+        w.active = Some(Active { segment, name });
     }
-    let Some(a) = active.as_mut() else {
+    let Some(a) = w.active.as_mut() else {
         return Err("no segment to write".into());
     };
     a.segment
-        .append(buf, waited)
+        .append(&w.buf, waited)
         .map_err(|e| format!("{}: {e}", a.name.path.display()))?;
-    *dirty = !waited;
-    lock(&shared.files).log_bytes += buf.len() as u64;
-    *next_lsn += 1;
+    w.dirty = !waited;
+    lock(&shared.files).log_bytes += w.buf.len() as u64;
+    w.next_lsn += 1;
     // A big group's buffer is not kept.
-    if buf.capacity() > 16 << 20 {
-        *buf = Vec::new();
+    if w.buf.capacity() > 16 << 20 {
+        w.buf = Vec::new();
     }
     Ok(())
 }
@@ -841,6 +888,13 @@ impl MetaStore {
         let shared = Arc::new(Shared {
             dir: jdir,
             inbox: Inbox::default(),
+            writer: Mutex::new(Writer {
+                next_lsn: replayed.last + 1,
+                failed: None,
+                active: None,
+                buf: Vec::new(),
+                dirty: false,
+            }),
             files: Mutex::new(files),
             maintenance: Mutex::new(()),
             compactor: Mutex::new(CompactorState::default()),
@@ -854,13 +908,9 @@ impl MetaStore {
                 .spawn(f)
                 .map_err(|e| NamenodeError::Internal(format!("cannot start {name}: {e}")))
         };
-        let next_lsn = replayed.last + 1;
         let committer = {
             let shared = shared.clone();
-            spawn(
-                "meta-commit",
-                Box::new(move || run_committer(shared, next_lsn)),
-            )?
+            spawn("meta-commit", Box::new(move || run_committer(shared)))?
         };
         let compactor = {
             let shared = shared.clone();
@@ -945,6 +995,23 @@ impl MetaStore {
     /// holds durably). An error shows on the next one waited for.
     pub fn submit_unsynced(&self, txn: Txn) -> Result<()> {
         self.enqueue(txn, None)
+    }
+
+    /// Writes and syncs `txn`, after everything queued before it, on the
+    /// caller's thread: no handoff to the committer and back, for a caller
+    /// that would only wait for it (the Raft log of a namenode alone, whose
+    /// every append is awaited before anything else can happen). Blocking.
+    pub fn commit_now(&self, txn: Txn) -> Result<()> {
+        if let Some(e) = txn.error {
+            return Err(codec_err(e));
+        }
+        self.note(&txn.writes);
+        let mut w = lock(&self.shared.writer);
+        // (Never closed here: the close takes the store whole.)
+        let (mut items, seals, _) = take_queued(&self.shared);
+        items.push((txn.writes, None));
+        w.step(&self.shared, items, seals, true)
+            .map_err(|e| NamenodeError::Internal(format!("metadata store: {e}")))
     }
 
     /// Queues `txn` for the committer, and wakes it unless nobody waits
@@ -1296,6 +1363,44 @@ mod tests {
             )]
         );
         assert!(l.pending.is_empty());
+    }
+
+    /// `commit_now` writes on the caller's thread after everything queued
+    /// before it (answering those waiting), and what is queued after it
+    /// still reaches the journal.
+    #[tokio::test]
+    async fn commit_now_keeps_the_queue_order_and_answers_waiters() {
+        let dir = tempfile::tempdir().unwrap();
+        let put = |k: &[u8], v: u8| {
+            let mut t = Txn::new();
+            t.put_raw(k, &[v]);
+            t
+        };
+        {
+            let store = MetaStore::open_plain(dir.path()).unwrap();
+            store.submit_unsynced(put(b"k", 1)).unwrap();
+            let waited = store.submit(put(b"k", 2)).unwrap();
+            store.submit_unsynced(put(b"j", 1)).unwrap();
+            store.commit_now(put(b"k", 3)).unwrap();
+            waited.durable().await.unwrap();
+            for i in 0..200u8 {
+                store.submit_unsynced(put(b"j", i)).unwrap();
+                store.commit_now(put(b"n", i)).unwrap();
+            }
+            store.submit_unsynced(put(b"k", 4)).unwrap();
+        }
+        let store = MetaStore::open_plain(dir.path()).unwrap();
+        let mut seen = std::collections::BTreeMap::new();
+        store
+            .read_all(|k, v| -> Result<()> {
+                seen.insert(k.to_vec(), v.to_vec());
+                Ok(())
+            })
+            .unwrap()
+            .unwrap();
+        assert_eq!(seen.get(&b"k"[..]), Some(&vec![4]));
+        assert_eq!(seen.get(&b"j"[..]), Some(&vec![199]));
+        assert_eq!(seen.get(&b"n"[..]), Some(&vec![199]));
     }
 
     /// A store held open refuses a second opener with a clear message (a

@@ -117,9 +117,10 @@ pub struct Group {
     acked: std::sync::Mutex<Option<std::time::Instant>>,
     /// Commands waiting for the next Raft entry (see `spawn_batcher`).
     batches: BatchQueue,
-    /// A group of one voter: its leader needs nobody's word. Follows the
-    /// membership (`watch_server`): a namenode alone may be joined.
-    alone: std::sync::atomic::AtomicBool,
+    /// A group of one voter: its leader needs nobody's word, and its log
+    /// appends inline (`LogStore::inline_switch`). Follows the membership
+    /// (`watch_server`): a namenode alone may be joined.
+    alone: Arc<std::sync::atomic::AtomicBool>,
     /// The longest election timeout.
     election_max: Duration,
 }
@@ -158,6 +159,7 @@ impl Group {
         let mut log = tokio::task::spawn_blocking(move || LogStore::open(&data_dir))
             .await
             .map_err(|e| NamenodeError::Internal(format!("opening the raft log: {e}")))??;
+        let alone_switch = log.inline_switch();
         let state = log
             .get_log_state()
             .await
@@ -251,7 +253,10 @@ impl Group {
             network,
             lease: Duration::from_millis(timings.election_min_ms / 2),
             acked: std::sync::Mutex::new(None),
-            alone: std::sync::atomic::AtomicBool::new(alone),
+            alone: {
+                alone_switch.store(alone, std::sync::atomic::Ordering::Release);
+                alone_switch
+            },
             election_max: Duration::from_millis(timings.election_max_ms),
         });
         ns.attach(group.clone());

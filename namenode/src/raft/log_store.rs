@@ -30,6 +30,7 @@ use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::ops::RangeBounds;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// The log's directory under the data dir.
@@ -59,6 +60,11 @@ struct Log {
 pub struct LogStore {
     log: Arc<Mutex<Log>>,
     journal: Arc<MetaStore>,
+    /// Appends are written and synced on the caller's thread (openraft's
+    /// core) rather than handed to the journal's committer: set while this
+    /// namenode is its group's one voter, whose appends nothing else can
+    /// overlap (a leader of several sends them to the others meanwhile).
+    inline: Arc<AtomicBool>,
 }
 
 fn lock(log: &Mutex<Log>) -> MutexGuard<'_, Log> {
@@ -101,7 +107,13 @@ impl LogStore {
         Ok(LogStore {
             log: Arc::new(Mutex::new(log)),
             journal: Arc::new(journal),
+            inline: Arc::new(AtomicBool::new(false)),
         })
+    }
+
+    /// The switch of inline appends (see `inline`), shared with the store.
+    pub fn inline_switch(&self) -> Arc<AtomicBool> {
+        self.inline.clone()
     }
 
     fn put<T: serde::Serialize>(txn: &mut Txn, k: &[u8], v: &T) -> Result<(), StorageError> {
@@ -113,6 +125,16 @@ impl LogStore {
     fn submit(&self, txn: Txn) -> Result<crate::meta_store::Commit, StorageError> {
         self.journal
             .submit(txn)
+            .map_err(|e| storage_error("raft log", e))
+    }
+
+    /// Queues a write nobody waits for: it reaches the journal in its
+    /// turn and is synced with the next append or vote. (Queued with
+    /// `submit`, each would cost a sync of its own, which the next append
+    /// waits behind: `save_committed` runs after every commit.)
+    fn queue(&self, txn: Txn) -> Result<(), StorageError> {
+        self.journal
+            .submit_unsynced(txn)
             .map_err(|e| storage_error("raft log", e))
     }
 
@@ -177,8 +199,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         let mut log = lock(&self.log);
         log.committed = committed;
         // Not waited for: a hint that saves re-applying after a restart.
-        drop(self.submit(txn)?);
-        Ok(())
+        self.queue(txn)
     }
 
     async fn read_committed(&mut self) -> Result<Option<LogId>, StorageError> {
@@ -207,6 +228,14 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         for e in kept {
             log.entries.insert(e.log_id.index, e);
         }
+        if self.inline.load(Ordering::Acquire) {
+            // A namenode alone waits for nothing else: the fsync here saves
+            // two thread handoffs (to the committer and back) per entry.
+            drop(log);
+            let synced = self.journal.commit_now(txn);
+            callback.log_io_completed(synced.map_err(std::io::Error::other));
+            return Ok(());
+        }
         self.journal
             .submit_then(txn, move |synced| {
                 callback.log_io_completed(synced.map_err(std::io::Error::other));
@@ -222,8 +251,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             log.entries.remove(&i);
             txn.del_raw(&entry_key(i));
         }
-        drop(self.submit(txn)?);
-        Ok(())
+        self.queue(txn)
     }
 
     async fn purge(&mut self, log_id: LogId) -> Result<(), StorageError> {
@@ -240,7 +268,6 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             txn.del_raw(&entry_key(i));
         }
         log.purged = Some(log_id);
-        drop(self.submit(txn)?);
-        Ok(())
+        self.queue(txn)
     }
 }

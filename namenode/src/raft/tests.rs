@@ -8,13 +8,18 @@ use crate::namesystem::Namesystem;
 use openraft::testing::{StoreBuilder, Suite};
 use std::sync::Arc;
 
-struct Fresh;
+/// A fresh pair; `inline`: the log appends as a namenode alone does.
+struct Fresh {
+    inline: bool,
+}
 
 impl StoreBuilder<TypeConfig, LogStore, StateMachine, tempfile::TempDir> for Fresh {
     async fn build(&self) -> Result<(tempfile::TempDir, LogStore, StateMachine), StorageError> {
         let dir = tempfile::tempdir().unwrap();
         let ns = Arc::new(Namesystem::open(test_config(dir.path())).await.unwrap());
         let log = LogStore::open(dir.path()).unwrap();
+        log.inline_switch()
+            .store(self.inline, std::sync::atomic::Ordering::Release);
         let sm = StateMachine::open(ns)?;
         Ok((dir, log, sm))
     }
@@ -22,7 +27,12 @@ impl StoreBuilder<TypeConfig, LogStore, StateMachine, tempfile::TempDir> for Fre
 
 #[test]
 fn the_stores_pass_openrafts_suite() {
-    Suite::test_all(Fresh).unwrap();
+    Suite::test_all(Fresh { inline: false }).unwrap();
+}
+
+#[test]
+fn the_stores_pass_openrafts_suite_with_inline_appends() {
+    Suite::test_all(Fresh { inline: true }).unwrap();
 }
 
 use super::LogEntry;
@@ -71,9 +81,20 @@ fn exists(ns: &Namesystem, path: &str) -> bool {
 
 #[tokio::test]
 async fn the_log_keeps_entries_vote_and_purges_across_a_restart() {
+    log_survives_a_restart(false).await;
+}
+
+#[tokio::test]
+async fn the_log_appending_inline_keeps_entries_vote_and_purges_across_a_restart() {
+    log_survives_a_restart(true).await;
+}
+
+async fn log_survives_a_restart(inline: bool) {
     let dir = tempfile::tempdir().unwrap();
     {
         let mut log = LogStore::open(dir.path()).unwrap();
+        log.inline_switch()
+            .store(inline, std::sync::atomic::Ordering::Release);
         log.save_vote(&Vote::new(3, 1)).await.unwrap();
         log.blocking_append((1..=10).map(|i| blank(2, i)))
             .await
