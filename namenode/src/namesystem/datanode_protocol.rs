@@ -13,6 +13,8 @@ impl Namesystem {
     pub async fn register(&self, req: &RegisterRequest) -> Result<RegisterResponse> {
         let node = req.node.id;
         let now = Instant::now();
+        dfs_common::proto::datanode::check_rack(req.rack())
+            .map_err(|e| NamenodeError::InvalidArgument(format!("datanode {node}: {e}")))?;
         self.check_cluster(req, now)?;
         if let Some(record) = self.datanodes.record_for(&req.node) {
             self.execute(Command::PutDatanode { node, record }).await?;
@@ -35,8 +37,16 @@ impl Namesystem {
             ns.note_registered(node);
             let mut q = self.repl();
             let mut sm = self.safemode();
-            self.datanodes.register(&req.node, req.storage, now);
+            let racks_before = self.datanodes.view(now).live_racks();
+            self.datanodes
+                .register(&req.node, req.rack(), req.storage, now);
             q.enqueue(ns.blocks().blocks_on(&node));
+            if self.datanodes.view(now).live_racks() > racks_before {
+                // A rack more: blocks on fewer racks than they could be
+                // are found by a pass over every block (HDFS looks for
+                // mis-replicated blocks when the topology changes).
+                q.request_rescan();
+            }
             if sm.is_automatic() {
                 let r = ns.reported_blocks(&self.datanodes.view(now));
                 if sm.update(r.reported, r.total, now) {
@@ -252,7 +262,7 @@ impl Namesystem {
         );
         let node = r.node_id;
         let done = self
-            .mutate(|ns, txn, dels| {
+            .mutate_soft(|ns, txn, dels| {
                 let d = ns.on_incremental_report(node, &r.received, &r.deleted, now, txn);
                 dels.extend(d.into_iter().map(|b| (node, b)));
                 Ok(())

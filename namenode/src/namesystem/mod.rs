@@ -110,6 +110,14 @@ pub struct HealthExtras {
     pub orphan_replicas: u64,
 }
 
+/// When a change of soft state waits for its journal sync.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SyncWhen {
+    Always,
+    /// Only when it queues deletions (`Namesystem::mutate_soft`).
+    IfDeleting,
+}
+
 /// A datanode of another cluster that tried to register.
 #[derive(Debug, Clone)]
 struct Refusal {
@@ -407,6 +415,28 @@ impl Namesystem {
         &self,
         op: impl FnOnce(&mut Namespace, &mut Txn, &mut Deletions) -> Result<T>,
     ) -> Result<T> {
+        self.mutate_with(op, SyncWhen::Always).await
+    }
+
+    /// [`Namesystem::mutate`] for what a restart learns again anyway (where
+    /// replicas are: every datanode sends a full report when it registers
+    /// again): queued for the journal in order but not waited for, unless
+    /// it queues deletions, which wait for the change that calls for them
+    /// to be durable. A datanode's report of each new replica then costs
+    /// no sync of its own (it cost one per replica, beside the command
+    /// log's).
+    async fn mutate_soft<T>(
+        &self,
+        op: impl FnOnce(&mut Namespace, &mut Txn, &mut Deletions) -> Result<T>,
+    ) -> Result<T> {
+        self.mutate_with(op, SyncWhen::IfDeleting).await
+    }
+
+    async fn mutate_with<T>(
+        &self,
+        op: impl FnOnce(&mut Namespace, &mut Txn, &mut Deletions) -> Result<T>,
+        sync: SyncWhen,
+    ) -> Result<T> {
         self.check_not_failed()?;
         let mut dels = Deletions::new();
         let asked = std::time::Instant::now();
@@ -426,6 +456,12 @@ impl Namesystem {
             drop(q);
             let out = out?;
             let commit = if txn.is_empty() && dels.is_empty() {
+                None
+            } else if sync == SyncWhen::IfDeleting && dels.is_empty() {
+                if let Err(e) = self.store.submit_unsynced(txn) {
+                    self.fail(&e);
+                    return Err(e);
+                }
                 None
             } else {
                 match self.store.submit(txn) {
