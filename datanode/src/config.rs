@@ -11,6 +11,7 @@
 use crate::error::DatanodeError;
 use clap::Parser;
 use dfs_common::limits::Limits;
+use dfs_common::proto::datanode::{check_rack, DEFAULT_RACK};
 use dfs_common::units::{parse_duration, ByteSize, HumanDuration};
 use dfs_http::config::{layered, merge_limits, LimitsFile, LimitsFlags};
 use serde::Deserialize;
@@ -54,6 +55,10 @@ pub struct Cli {
     /// Where blocks and the node id are kept [default: ./dfs-data/datanode]
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+    /// The rack this node is in (e.g. /dc1/rack1): placement spreads a
+    /// block's replicas over racks [default: /default-rack]
+    #[arg(long, value_name = "NAME")]
+    pub rack: Option<String>,
     /// Cap on the block bytes this node stores (e.g. 10GiB) [default: the disk's size]
     #[arg(long, value_name = "SIZE")]
     pub capacity: Option<ByteSize>,
@@ -75,7 +80,7 @@ pub struct Cli {
     #[arg(long, env = "DFS_CLUSTER_SECRET", hide = true, hide_env_values = true)]
     pub cluster_secret: Option<String>,
     /// TOML file with the same keys (namenode, listen, advertise, data_dir,
-    /// capacity, scan_rate, scan_period, request_timeout, body_idle_timeout,
+    /// rack, capacity, scan_rate, scan_period, request_timeout, body_idle_timeout,
     /// max_streams_per_client, cluster_secret_file); flags beat it
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -90,6 +95,7 @@ struct FileConfig {
     advertise: Option<String>,
     #[serde(alias = "data-dir")]
     data_dir: Option<PathBuf>,
+    rack: Option<String>,
     capacity: Option<ByteSize>,
     #[serde(alias = "scan-rate")]
     scan_rate: Option<ByteSize>,
@@ -126,6 +132,8 @@ pub struct Config {
     /// Explicit advertised URL; `None` derives it from the bound address.
     pub advertise: Option<String>,
     pub data_dir: PathBuf,
+    /// Its rack: valid per [`check_rack`].
+    pub rack: String,
     /// Optional cap on stored block bytes.
     pub capacity: Option<u64>,
     /// Block scanner read rate, bytes per second (> 0).
@@ -146,6 +154,7 @@ impl Default for Config {
             listen: defaults::LISTEN.to_string(),
             advertise: None,
             data_dir: PathBuf::from(defaults::DATA_DIR),
+            rack: DEFAULT_RACK.to_string(),
             capacity: None,
             scan_rate: defaults::SCAN_RATE,
             scan_period: defaults::SCAN_PERIOD,
@@ -180,6 +189,7 @@ impl Config {
             listen: layered(cli.listen, file.listen, d.listen),
             advertise: cli.advertise.or(file.advertise),
             data_dir: layered(cli.data_dir, file.data_dir, d.data_dir),
+            rack: layered(cli.rack, file.rack, d.rack),
             capacity: cli.capacity.or(file.capacity).map(|b| b.0),
             scan_rate: layered(cli.scan_rate, file.scan_rate, d.scan_rate),
             scan_period: layered(cli.scan_period, file.scan_period, d.scan_period),
@@ -217,6 +227,7 @@ impl Config {
         if self.data_dir.as_os_str().is_empty() {
             return Err(DatanodeError::Config("data_dir is empty".into()));
         }
+        check_rack(&self.rack).map_err(|e| DatanodeError::Config(format!("--rack: {e}")))?;
         if self.capacity == Some(0) {
             return Err(DatanodeError::Config("capacity must be more than 0".into()));
         }
@@ -361,6 +372,11 @@ mod tests {
         assert_eq!(c.namenode, "http://nn:9870");
         assert_eq!(c.capacity, Some(10 << 30));
         assert_eq!(c.data_dir, PathBuf::from("/var/dfs"));
+        assert_eq!(c.rack, "/default-rack");
+        let c = Config::from_toml("rack = \"/dc1/r2\"").unwrap();
+        assert_eq!(c.rack, "/dc1/r2");
+        let cli = Cli::try_parse_from(["datanode", "--rack", "/dc1/r3"]).unwrap();
+        assert_eq!(Config::load(cli).unwrap().rack, "/dc1/r3", "the flag");
 
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("dn.toml");
@@ -450,6 +466,12 @@ mod tests {
             Config::load(Cli::try_parse_from(["datanode", "--scan-rate", "0"]).unwrap()).is_err()
         );
         assert!(Cli::try_parse_from(["datanode", "--scan-period", "weekly"]).is_err());
+        for rack in ["", "rack1", "/a b"] {
+            let cli = Cli::try_parse_from(["datanode", "--rack", rack]).unwrap();
+            let e = Config::load(cli).unwrap_err().to_string();
+            assert!(e.contains("--rack"), "{e}");
+        }
+        assert!(Config::from_toml("rack = \"no-slash\"").is_err());
         let cli = Cli::try_parse_from(["datanode", "--config", "/no/such/file.toml"]).unwrap();
         assert!(Config::load(cli).is_err());
     }

@@ -48,7 +48,7 @@ use dfs_common::ids::BlockId;
 use dfs_common::proto::datanode::{
     BadBlockReport, BlockReport, Command, FilesystemReport, Heartbeat, HeartbeatReply,
     IncrementalBlockReport, Leadership, RegisterRequest, RegisterResponse, ReportedBlock,
-    StorageReport, INTERNAL_PREFIX,
+    StorageReport, DEFAULT_RACK, INTERNAL_PREFIX,
 };
 use dfs_common::proto::DatanodeInfo;
 use serde::de::DeserializeOwned;
@@ -395,6 +395,9 @@ impl Rpc {
                 blocks: self.node.store.list(),
                 version: dfs_common::VERSION.to_string(),
                 cluster_id: self.node.cluster_id(),
+                // The default rack is left out: an older namenode then
+                // still reads the registration (see `RegisterRequest`).
+                rack: (self.node.rack != DEFAULT_RACK).then(|| self.node.rack.clone()),
             };
             let n = req.blocks.len();
             let result = tokio::select! {

@@ -119,6 +119,7 @@ impl Datanode {
         let node = Arc::new(Node {
             id,
             advertise,
+            rack: config.rack.clone(),
             store,
             events,
             metrics: Metrics::default(),

@@ -19,6 +19,8 @@ pub struct Node {
     pub id: NodeId,
     /// Base URL others reach this node at (no trailing slash).
     pub advertise: String,
+    /// Its rack (`--rack`), told to the namenode when it registers.
+    pub rack: String,
     pub store: BlockStore,
     pub events: EventSender,
     pub metrics: Metrics,

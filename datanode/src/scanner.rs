@@ -366,6 +366,7 @@ mod tests {
         let node = Arc::new(Node {
             id: NodeId::new(),
             advertise: "http://127.0.0.1:1".into(),
+            rack: dfs_common::proto::datanode::DEFAULT_RACK.into(),
             store,
             events,
             metrics: Metrics::default(),

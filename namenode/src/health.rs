@@ -221,6 +221,7 @@ mod tests {
                     registered: true,
                     admin: AdminState::Normal,
                     available: 1,
+                    rack: crate::placement::RackId::default(),
                 },
             );
             ids.push(id);

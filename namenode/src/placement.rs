@@ -15,12 +15,43 @@
 //! - deterministic: the same inputs give the same pipeline, which makes tests
 //!   and debugging easy.
 //!
+//! Racks (HDFS's rack awareness, in rendezvous form): a block's replicas
+//! spread over as many racks as there are, up to its replication. Among
+//! the scored candidates, the best node of each rack the block is not on
+//! yet is taken first, in score order, until every rack is used or `n` are
+//! taken; the rest are filled by score. So a whole rack can fail and every
+//! block keeps a replica; within the rule the choice is still the
+//! capacity-weighted race above; and with one rack (every node on the
+//! default rack) the result is exactly the plain top `n` by score. The
+//! answer's order is that order of taking ("best first within the rule"),
+//! which makes every prefix an answer of its own: the first `k` of `n`
+//! targets are the targets for `k`.
+//!
 //! Invariants: never two replicas on one node; never an excluded node; never a
-//! node with less than `min_available` bytes free. Fewer than `n` targets come
-//! back when fewer candidates qualify (HDFS writes with what it has); the
-//! caller decides whether zero is an error.
+//! node with less than `min_available` bytes free; the targets cover
+//! min(`n`, racks among the qualifying candidates not already used) new
+//! racks. Fewer than `n` targets come back when fewer candidates qualify
+//! (HDFS writes with what it has); the caller decides whether zero is an
+//! error.
 use dfs_common::ids::{BlockId, NodeId};
 use sha2::{Digest, Sha256};
+use std::collections::HashSet;
+
+/// A rack as placement compares them: the first 8 bytes of SHA-256 of its
+/// name (copyable and the same on every namenode; two names meeting on
+/// one value is a 2^-64 chance, and would only make placement treat two
+/// racks as one).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RackId(pub u64);
+
+impl RackId {
+    pub fn of(name: &str) -> RackId {
+        let digest = Sha256::digest(name.as_bytes());
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&digest[..8]);
+        RackId(u64::from_be_bytes(first))
+    }
+}
 
 /// A live datanode that could take a replica.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,9 +59,11 @@ pub struct Candidate {
     pub id: NodeId,
     /// Bytes it can still take.
     pub available: u64,
+    pub rack: RackId,
 }
 
-/// Chooses up to `n` distinct targets for `block`, best first.
+/// Chooses up to `n` distinct targets for a new `block`, best first within
+/// the rack rule (see the module doc).
 pub fn choose_targets(
     block: BlockId,
     n: usize,
@@ -38,39 +71,97 @@ pub fn choose_targets(
     exclude: &[NodeId],
     min_available: u64,
 ) -> Vec<NodeId> {
-    let mut scored: Vec<(f64, NodeId)> = Vec::with_capacity(candidates.len());
+    choose_more_targets(block, n, candidates, exclude, min_available, &[])
+}
+
+/// [`choose_targets`] for a block that already has replicas on
+/// `used_racks` (re-replication): racks it is not on yet come first.
+pub fn choose_more_targets(
+    block: BlockId,
+    n: usize,
+    candidates: &[Candidate],
+    exclude: &[NodeId],
+    min_available: u64,
+    used_racks: &[RackId],
+) -> Vec<NodeId> {
+    let mut scored: Vec<(f64, NodeId, RackId)> = Vec::with_capacity(candidates.len());
     for c in candidates {
         if c.available == 0
             || c.available < min_available
             || exclude.contains(&c.id)
-            || scored.iter().any(|(_, id)| *id == c.id)
+            || scored.iter().any(|(_, id, _)| *id == c.id)
         {
             continue;
         }
-        scored.push((score(block, c.id, c.available), c.id));
+        scored.push((score(block, c.id, c.available), c.id, c.rack));
     }
-    // Highest score first; ties (practically impossible) broken by id so the
-    // order stays deterministic.
-    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-    scored.into_iter().take(n).map(|(_, id)| id).collect()
+    spread(scored, n, used_racks)
 }
 
 /// Ranks the nodes holding a replica of `block`, the one placement prefers
-/// most first: the same capacity-weighted rendezvous score as
-/// [`choose_targets`] (a node with no free space still ranks, with weight 1).
-/// Excess-replica removal keeps the head of this list, so the replicas
-/// that stay are the ones placement would choose again, and the choice is
-/// the same whichever node computes it.
+/// most first, by the same rule as [`choose_targets`] (a node with no free
+/// space still ranks, with weight 1): the best holder of each rack, in
+/// score order, then the rest by score. Excess-replica removal keeps the
+/// head of this list, so the replicas that stay cover as many racks as
+/// the holders do (up to the number kept) and are the ones placement would
+/// choose again, and the choice is the same whichever node computes it.
 pub fn rank_holders(block: BlockId, holders: &[Candidate]) -> Vec<NodeId> {
-    let mut scored: Vec<(f64, NodeId)> = Vec::with_capacity(holders.len());
+    let mut scored: Vec<(f64, NodeId, RackId)> = Vec::with_capacity(holders.len());
     for c in holders {
-        if scored.iter().any(|(_, id)| *id == c.id) {
+        if scored.iter().any(|(_, id, _)| *id == c.id) {
             continue;
         }
-        scored.push((score(block, c.id, c.available.max(1)), c.id));
+        scored.push((score(block, c.id, c.available.max(1)), c.id, c.rack));
     }
+    let n = scored.len();
+    spread(scored, n, &[])
+}
+
+/// The rack rule over scored nodes: sorted by score, the best of each rack
+/// not in `used_racks` first (until `n` are taken), then the rest by
+/// score; at most `n`.
+fn spread(mut scored: Vec<(f64, NodeId, RackId)>, n: usize, used_racks: &[RackId]) -> Vec<NodeId> {
+    // Highest score first; ties (practically impossible) broken by id so the
+    // order stays deterministic.
     scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-    scored.into_iter().map(|(_, id)| id).collect()
+    let mut racks: HashSet<RackId> = used_racks.iter().copied().collect();
+    let mut taken = vec![false; scored.len()];
+    let mut out = Vec::with_capacity(n.min(scored.len()));
+    for (i, (_, id, rack)) in scored.iter().enumerate() {
+        if out.len() == n {
+            break;
+        }
+        if racks.insert(*rack) {
+            taken[i] = true;
+            out.push(*id);
+        }
+    }
+    for (i, (_, id, _)) in scored.iter().enumerate() {
+        if out.len() == n {
+            break;
+        }
+        if !taken[i] {
+            out.push(*id);
+        }
+    }
+    out
+}
+
+/// The distinct racks of `nodes`.
+pub fn rack_count(racks: impl IntoIterator<Item = RackId>) -> usize {
+    racks.into_iter().collect::<HashSet<_>>().len()
+}
+
+/// Is a block with replicas on `replica_racks` (one entry per live
+/// replica) on too few racks? It should be on min(`expected`,
+/// `live_racks`) racks, `live_racks` being the racks with a live node that
+/// could hold a replica (HDFS's "mis-replicated").
+pub fn is_mis_replicated(
+    replica_racks: impl IntoIterator<Item = RackId>,
+    expected: u16,
+    live_racks: usize,
+) -> bool {
+    rack_count(replica_racks) < usize::from(expected).min(live_racks)
 }
 
 /// Puts the replicas of `block` that a reader may use in the order it
@@ -135,6 +226,7 @@ mod tests {
             .map(|_| Candidate {
                 id: NodeId::new(),
                 available,
+                rack: RackId::default(),
             })
             .collect()
     }
@@ -222,6 +314,7 @@ mod tests {
         four.push(Candidate {
             id: NodeId::new(),
             available: GB,
+            rack: RackId::default(),
         });
         let bs = blocks(10_000);
         let mut moved = 0;
@@ -292,6 +385,208 @@ mod tests {
         assert!(rank_holders(BlockId::new(), &[]).is_empty());
     }
 
+    /// `per_rack[i]` nodes on rack `i`, all with `available` bytes.
+    fn racked(per_rack: &[usize], available: u64) -> Vec<Candidate> {
+        let mut v = Vec::new();
+        for (r, &k) in per_rack.iter().enumerate() {
+            for _ in 0..k {
+                v.push(Candidate {
+                    id: NodeId::new(),
+                    available,
+                    rack: RackId::of(&format!("/rack{r}")),
+                });
+            }
+        }
+        v
+    }
+
+    fn racks_of(ids: &[NodeId], c: &[Candidate]) -> usize {
+        rack_count(
+            ids.iter()
+                .map(|id| c.iter().find(|c| c.id == *id).unwrap().rack),
+        )
+    }
+
+    /// The answer without racks: the plain top `n` by score.
+    fn by_score(b: BlockId, n: usize, c: &[Candidate]) -> Vec<NodeId> {
+        let one_rack: Vec<Candidate> = c
+            .iter()
+            .map(|c| Candidate {
+                rack: RackId::default(),
+                ..*c
+            })
+            .collect();
+        choose_targets(b, n, &one_rack, &[], 1)
+    }
+
+    #[test]
+    fn rack_ids_are_stable_and_distinct() {
+        assert_eq!(RackId::of("/a"), RackId::of("/a"));
+        assert_ne!(RackId::of("/a"), RackId::of("/b"));
+    }
+
+    #[test]
+    fn replicas_spread_over_as_many_racks_as_exist() {
+        for layout in [
+            vec![2, 2, 2],
+            vec![3, 3],
+            vec![5, 1],
+            vec![1, 1, 1, 1, 1],
+            vec![4],
+        ] {
+            let c = racked(&layout, GB);
+            let racks = layout.len();
+            for b in blocks(300) {
+                for n in 0..=c.len() + 1 {
+                    let t = choose_targets(b, n, &c, &[], 1);
+                    assert_eq!(t.len(), n.min(c.len()));
+                    assert_eq!(t.iter().collect::<HashSet<_>>().len(), t.len());
+                    assert_eq!(racks_of(&t, &c), n.min(racks), "{layout:?} n={n}");
+                    // Every prefix is an answer of its own.
+                    for k in 0..t.len() {
+                        assert_eq!(choose_targets(b, k, &c, &[], 1), t[..k]);
+                    }
+                    // The same nodes as by score, only reordered, when the
+                    // top by score already spans the racks it can.
+                    let plain = by_score(b, n, &c);
+                    if racks_of(&plain, &c) == n.min(racks) {
+                        let (mut a, mut p) = (t.clone(), plain.clone());
+                        a.sort();
+                        p.sort();
+                        assert_eq!(a, p);
+                    }
+                }
+                // The first target is the best by score, whatever the racks.
+                assert_eq!(choose_targets(b, 3, &c, &[], 1)[0], by_score(b, 1, &c)[0]);
+            }
+        }
+    }
+
+    #[test]
+    fn within_a_rack_the_best_node_by_score_wins() {
+        // Rack 1 has one node: it is always a target of 2; the other
+        // target is the best of rack 0 by score, weighted by space.
+        let mut c = racked(&[3, 1], GB);
+        c[0].available = 3 * GB;
+        let mut wins: HashMap<NodeId, u32> = HashMap::new();
+        for b in blocks(12_000) {
+            let t = choose_targets(b, 2, &c, &[], 1);
+            assert!(t.contains(&c[3].id));
+            let other = t.iter().find(|id| **id != c[3].id).unwrap();
+            let best0 = by_score(b, 3, &c[..3])[0];
+            assert_eq!(*other, best0);
+            *wins.entry(*other).or_default() += 1;
+        }
+        let ratio = wins[&c[0].id] as f64 / ((wins[&c[1].id] + wins[&c[2].id]) as f64 / 2.0);
+        assert!((2.6..=3.4).contains(&ratio), "ratio {ratio}");
+    }
+
+    #[test]
+    fn re_replication_prefers_racks_the_block_is_not_on() {
+        let c = racked(&[2, 2, 2], GB);
+        let (r0, r1) = (c[0].rack, c[2].rack);
+        for b in blocks(300) {
+            // On rack 0 and 1 already: the one new replica goes to rack 2.
+            let holders = [c[0].id, c[2].id];
+            let t = choose_more_targets(b, 1, &c, &holders, 1, &[r0, r1]);
+            assert_eq!(t.len(), 1);
+            assert_eq!(c.iter().find(|x| x.id == t[0]).unwrap().rack, c[4].rack);
+            // On rack 0 only, two missing: racks 1 and 2.
+            let t = choose_more_targets(b, 2, &c, &[c[0].id], 1, &[r0]);
+            assert_eq!(racks_of(&t, &c), 2);
+            assert!(t
+                .iter()
+                .all(|id| c.iter().any(|x| x.id == *id && x.rack != r0)));
+            // Every rack used: by score, among the rest.
+            let t = choose_more_targets(b, 2, &c, &holders, 1, &[r0, r1, c[4].rack]);
+            let rest: Vec<Candidate> = c
+                .iter()
+                .copied()
+                .filter(|x| !holders.contains(&x.id))
+                .collect();
+            assert_eq!(t, by_score(b, 2, &rest));
+        }
+    }
+
+    #[test]
+    fn a_full_rack_is_skipped_not_waited_for() {
+        let mut c = racked(&[2, 2, 2], GB);
+        c[4].available = 10;
+        c[5].available = 0;
+        for b in blocks(200) {
+            let t = choose_targets(b, 3, &c, &[], 4096);
+            assert_eq!(t.len(), 3);
+            assert_eq!(racks_of(&t, &c), 2);
+            assert!(!t.contains(&c[4].id) && !t.contains(&c[5].id));
+        }
+    }
+
+    #[test]
+    fn holders_kept_cover_as_many_racks_as_they_can() {
+        let c = racked(&[3, 1, 2], GB);
+        for b in blocks(300) {
+            let ranked = rank_holders(b, &c);
+            assert_eq!(ranked.len(), c.len());
+            for keep in 0..=c.len() {
+                assert_eq!(racks_of(&ranked[..keep], &c), keep.min(3), "keep {keep}");
+                // The kept are what placement would choose.
+                assert_eq!(ranked[..keep], choose_targets(b, keep, &c, &[], 1)[..]);
+            }
+            // The lone node of rack 1 is always kept among 3.
+            assert!(ranked[..3].contains(&c[3].id));
+        }
+        // All on one rack: by score, as without racks.
+        let one = racked(&[4], GB);
+        let b = BlockId::new();
+        assert_eq!(rank_holders(b, &one), by_score(b, 4, &one));
+    }
+
+    #[test]
+    fn mis_replication_counts_racks_against_what_is_possible() {
+        let (a, b, c) = (RackId::of("/a"), RackId::of("/b"), RackId::of("/c"));
+        assert!(is_mis_replicated([a, a, a], 3, 2));
+        assert!(!is_mis_replicated([a, a, b], 3, 2));
+        assert!(is_mis_replicated([a, a, b], 3, 3));
+        assert!(!is_mis_replicated([a, b, c], 3, 3));
+        assert!(!is_mis_replicated([a, b], 2, 5));
+        // One rack in the cluster: never.
+        assert!(!is_mis_replicated([a, a, a], 3, 1));
+        // Replication 1: one rack is all it needs.
+        assert!(!is_mis_replicated([a], 1, 3));
+        assert_eq!(rack_count([a, b, a, c, b]), 3);
+    }
+
+    proptest! {
+        #[test]
+        fn rack_rule_invariants(
+            racks in proptest::collection::vec(0u8..4, 0..12),
+            avail in proptest::collection::vec(0u64..10_000, 12),
+            excluded_mask in proptest::collection::vec(any::<bool>(), 12),
+            used in proptest::collection::vec(0u8..4, 0..3),
+            n in 0usize..6,
+            min in 0u64..5_000,
+        ) {
+            let c: Vec<Candidate> = racks.iter().zip(&avail).map(|(&r, &a)| Candidate {
+                id: NodeId::new(),
+                available: a,
+                rack: RackId(u64::from(r)),
+            }).collect();
+            let exclude: Vec<NodeId> = c.iter().zip(&excluded_mask).filter(|(_, &x)| x).map(|(c, _)| c.id).collect();
+            let used: Vec<RackId> = used.iter().map(|&r| RackId(u64::from(r))).collect();
+            let t = choose_more_targets(BlockId::new(), n, &c, &exclude, min, &used);
+            let eligible: Vec<&Candidate> = c.iter().filter(|c| c.available > 0 && c.available >= min && !exclude.contains(&c.id)).collect();
+            prop_assert_eq!(t.len(), n.min(eligible.len()));
+            prop_assert_eq!(t.iter().collect::<HashSet<_>>().len(), t.len());
+            for id in &t {
+                prop_assert!(!exclude.contains(id));
+                prop_assert!(eligible.iter().any(|c| c.id == *id));
+            }
+            let new_racks = rack_count(eligible.iter().map(|c| c.rack).filter(|r| !used.contains(r)));
+            let got_new = rack_count(t.iter().map(|id| c.iter().find(|c| c.id == *id).unwrap().rack).filter(|r| !used.contains(r)));
+            prop_assert_eq!(got_new, n.min(new_racks));
+        }
+    }
+
     proptest! {
         #[test]
         fn placement_invariants(
@@ -300,7 +595,7 @@ mod tests {
             n in 0usize..6,
             min in 0u64..5_000,
         ) {
-            let c: Vec<Candidate> = avail.iter().map(|&a| Candidate { id: NodeId::new(), available: a }).collect();
+            let c: Vec<Candidate> = avail.iter().map(|&a| Candidate { id: NodeId::new(), available: a, rack: RackId::default() }).collect();
             let exclude: Vec<NodeId> = c.iter().zip(&excluded_mask).filter(|(_, &x)| x).map(|(c, _)| c.id).collect();
             let t = choose_targets(BlockId::new(), n, &c, &exclude, min);
             let eligible = c.iter().filter(|c| c.available > 0 && c.available >= min && !exclude.contains(&c.id)).count();

@@ -405,6 +405,9 @@ struct Examined {
     expected: u16,
     replicas: Vec<NodeId>,
     counts: ReplicaCounts,
+    /// Enough replicas, too few racks: one copy to a rack it is not on
+    /// (the excess it makes is trimmed from a rack with several).
+    misplaced: bool,
 }
 
 /// One pass of the monitor over the needed blocks (see the module doc).
@@ -463,6 +466,7 @@ pub fn tick(
         q.rescan_at = Some(0);
         q.rescan_found = 0;
     }
+    let live_racks = view.live_racks();
     if let Some(start) = q.rescan_at {
         let chunk = s.rescan_chunk.max(1);
         let ids: Vec<BlockId> = ns.blocks().ids().skip(start).take(chunk).copied().collect();
@@ -470,7 +474,9 @@ pub fn tick(
             let health = ns.block_health(id, view);
             q.health.settle(*id, health);
             let corrupt = ns.blocks().corrupt_of(id).is_some_and(|m| !m.is_empty());
-            let attention = corrupt || health.is_some_and(|h| h != BlockHealth::Healthy);
+            let attention = corrupt
+                || health.is_some_and(|h| h != BlockHealth::Healthy)
+                || ns.is_mis_replicated(id, view, live_racks);
             if attention && q.needed.insert(*id) {
                 q.rescan_found += 1;
             }
@@ -539,13 +545,28 @@ pub fn tick(
             // Its completion or timeout brings it back.
             continue;
         }
+        let presumed = || {
+            replicas
+                .iter()
+                .any(|n| view.class(n) == NodeClass::Presumed)
+        };
         match block_health(&counts, expected) {
-            BlockHealth::Healthy => {}
+            BlockHealth::Healthy => {
+                let racks = view.live_replica_racks(&replicas);
+                if placement::is_mis_replicated(racks, expected, live_racks) && !presumed() {
+                    work.push(Examined {
+                        id,
+                        len,
+                        sha256,
+                        expected,
+                        replicas,
+                        counts,
+                        misplaced: true,
+                    });
+                }
+            }
             BlockHealth::OverReplicated => {
-                let presumed = replicas
-                    .iter()
-                    .any(|n| view.class(n) == NodeClass::Presumed);
-                if presumed {
+                if presumed() {
                     // Not sure yet which replicas are really there.
                     keep.insert(id);
                     continue;
@@ -556,6 +577,7 @@ pub fn tick(
                     .map(|n| Candidate {
                         id: *n,
                         available: view.nodes.get(n).map_or(0, |s| s.available),
+                        rack: view.rack(n),
                     })
                     .collect();
                 for n in choose_excess(id, &live, usize::from(expected)) {
@@ -573,6 +595,7 @@ pub fn tick(
                     expected,
                     replicas,
                     counts,
+                    misplaced: false,
                 });
             }
         }
@@ -584,7 +607,11 @@ pub fn tick(
     let all_targets = view.targets();
     let (mut queued_blocks, mut queued_bytes) = (0u64, 0u64);
     for w in work {
-        let missing = u32::from(w.expected).saturating_sub(w.counts.live);
+        let missing = if w.misplaced {
+            1
+        } else {
+            u32::from(w.expected).saturating_sub(w.counts.live)
+        };
         let requeue = |q: &mut ReplicationQueues, qb: &mut u64, qy: &mut u64| {
             q.needed.insert(w.id);
             *qb += 1;
@@ -618,13 +645,22 @@ pub fn tick(
             exclude.extend(c.keys().copied());
         }
         exclude.extend(ns.blocks().invalidated_holders(&w.id));
+        let used_racks = view.live_replica_racks(&w.replicas);
         let cands: Vec<Candidate> = all_targets
             .iter()
             .filter(|c| flight.get(&c.id).map_or(0, |f| f.1) < s.max_streams)
+            // A copy made for the racks' sake goes to a new rack or nowhere.
+            .filter(|c| !w.misplaced || !used_racks.contains(&c.rack))
             .copied()
             .collect();
-        let targets =
-            placement::choose_targets(w.id, missing as usize, &cands, &exclude, w.len.max(1));
+        let targets = placement::choose_more_targets(
+            w.id,
+            missing as usize,
+            &cands,
+            &exclude,
+            w.len.max(1),
+            &used_racks,
+        );
         if targets.is_empty() {
             requeue(q, &mut queued_blocks, &mut queued_bytes);
             continue;
@@ -641,11 +677,12 @@ pub fn tick(
             })
             .collect();
         log::info!(
-            "copying block {} ({} bytes, {} of {} live) from {source} to {:?}",
+            "copying block {} ({} bytes, {} of {} live{}) from {source} to {:?}",
             w.id,
             w.len,
             w.counts.live,
             w.expected,
+            if w.misplaced { ", too few racks" } else { "" },
             targets
         );
         out.replicate.push((
@@ -769,6 +806,7 @@ mod tests {
             .map(|_| Candidate {
                 id: NodeId::new(),
                 available: 1 << 30,
+                rack: placement::RackId::default(),
             })
             .collect();
         for _ in 0..100 {

@@ -1219,7 +1219,8 @@
           : button('Recommission', { class: 'small', dataset: { action: 'recommission', focusKey: 'rec-' + n.id }, onclick: () => adminAction(n, false) });
         const hbOld = n.state === 'live' && n.last_heartbeat_ms > 10000;
         return h('tr', { dataset: { node: n.id, addr, state: n.state, admin: n.admin_state } },
-          h('td', {}, h('div', { style: 'font-weight:500', text: addr }), h('div', { class: 'node-id muted', title: n.id, text: shortId(n.id) })),
+          h('td', {}, h('div', { style: 'font-weight:500', text: addr }), h('div', { class: 'node-id muted', title: n.id, text: shortId(n.id) }),
+            n.rack && n.rack !== '/default-rack' ? h('div', { class: 'node-rack muted', title: 'Rack', text: n.rack }) : null),
           h('td', {}, stateBadge),
           h('td', {}, adminBadge, drain),
           h('td', { class: 'usage' },

@@ -529,6 +529,9 @@ pub struct DatanodeReport {
     /// once. `None`: not reported (an older datanode, or none since the
     /// namenode started).
     pub filesystem: Option<String>,
+    /// Its rack (`datanode --rack`; empty from a namenode that predates
+    /// racks).
+    pub rack: String,
 }
 
 /// `POST /api/v1/datanodes/{node}/decommission` and `/recommission`: `node`
@@ -573,6 +576,11 @@ pub struct FsckReport {
     pub over_replicated_blocks: u64,
     pub missing_blocks: u64,
     pub corrupt_blocks: u64,
+    /// Blocks with a live replica whose live replicas sit on fewer racks
+    /// than min(replication, racks with a live node): repair adds a
+    /// replica on a new rack, then trims one where a rack has several.
+    /// They are also counted above by replica count (mostly as healthy).
+    pub mis_replicated_blocks: u64,
     /// True when no block is missing or corrupt (under-replication alone is
     /// not corruption).
     pub healthy: bool,

@@ -71,9 +71,47 @@ pub struct ReportedBlock {
     pub sha256: Sha256Digest,
 }
 
+/// The rack of a datanode that names none (HDFS's `/default-rack`).
+pub const DEFAULT_RACK: &str = "/default-rack";
+
+/// The longest rack name accepted.
+pub const MAX_RACK_LEN: usize = 256;
+
+/// Checks a rack name (`datanode --rack`, and the namenode again when one
+/// registers): not empty, starts with `/`, no whitespace or control
+/// characters, at most [`MAX_RACK_LEN`] bytes. The error says why.
+pub fn check_rack(rack: &str) -> Result<(), String> {
+    if rack.is_empty() {
+        return Err("the rack name is empty (example: /dc1/rack1)".into());
+    }
+    if !rack.starts_with('/') {
+        return Err(format!(
+            "rack {rack:?} does not start with '/' (example: /dc1/rack1)"
+        ));
+    }
+    if rack.len() > MAX_RACK_LEN {
+        return Err(format!(
+            "the rack name is {} bytes long, more than {MAX_RACK_LEN}",
+            rack.len()
+        ));
+    }
+    if rack.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!(
+            "rack {rack:?} holds whitespace or control characters"
+        ));
+    }
+    Ok(())
+}
+
 /// `POST register`: sent at start and whenever the namenode asks
 /// ([`Command::Reregister`]). Carries a full block report.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+///
+/// Format evolution: `rack` is an optional tail (as [`Heartbeat`]'s
+/// `filesystem`, see [`tail`]): a datanode of the first shape sends none
+/// and is on [`DEFAULT_RACK`]; a datanode on the default rack sends
+/// `None`, so its registration is exactly the first shape, which a
+/// namenode of the first shape still reads.
+#[derive(Debug, Clone)]
 pub struct RegisterRequest {
     pub node: DatanodeInfo,
     pub storage: StorageReport,
@@ -83,6 +121,79 @@ pub struct RegisterRequest {
     /// and adopts the namenode's). A namenode of another cluster refuses the
     /// registration with 409 Conflict and [`cluster_mismatch_message`].
     pub cluster_id: Option<ClusterId>,
+    /// Its rack (`datanode --rack`); `None` is [`DEFAULT_RACK`].
+    pub rack: Option<String>,
+}
+
+impl RegisterRequest {
+    /// The rack it is on.
+    pub fn rack(&self) -> &str {
+        self.rack.as_deref().unwrap_or(DEFAULT_RACK)
+    }
+}
+
+impl Serialize for RegisterRequest {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let fields = if self.rack.is_some() { 6 } else { 5 };
+        let mut st = s.serialize_struct("RegisterRequest", fields)?;
+        st.serialize_field("node", &self.node)?;
+        st.serialize_field("storage", &self.storage)?;
+        st.serialize_field("blocks", &self.blocks)?;
+        st.serialize_field("version", &self.version)?;
+        st.serialize_field("cluster_id", &self.cluster_id)?;
+        if self.rack.is_some() {
+            st.serialize_field("rack", &self.rack)?;
+        }
+        st.end()
+    }
+}
+
+/// [`RegisterRequest`]'s fields as a self-describing format reads them.
+#[derive(Deserialize)]
+struct RegisterFields {
+    node: DatanodeInfo,
+    storage: StorageReport,
+    blocks: Vec<ReportedBlock>,
+    version: String,
+    cluster_id: Option<ClusterId>,
+    #[serde(default)]
+    rack: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for RegisterRequest {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        if d.is_human_readable() {
+            let f = RegisterFields::deserialize(d)?;
+            return Ok(RegisterRequest {
+                node: f.node,
+                storage: f.storage,
+                blocks: f.blocks,
+                version: f.version,
+                cluster_id: f.cluster_id,
+                rack: f.rack,
+            });
+        }
+        struct Fields;
+        impl<'de> Visitor<'de> for Fields {
+            type Value = RegisterRequest;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a registration")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RegisterRequest, A::Error> {
+                let missing = |i| de::Error::invalid_length(i, &"a registration");
+                Ok(RegisterRequest {
+                    node: seq.next_element()?.ok_or_else(|| missing(0))?,
+                    storage: seq.next_element()?.ok_or_else(|| missing(1))?,
+                    blocks: seq.next_element()?.ok_or_else(|| missing(2))?,
+                    version: seq.next_element()?.ok_or_else(|| missing(3))?,
+                    cluster_id: seq.next_element()?.ok_or_else(|| missing(4))?,
+                    rack: tail(&mut seq),
+                })
+            }
+        }
+        const FIELDS: &[&str] = &["node", "storage", "blocks", "version", "cluster_id", "rack"];
+        d.deserialize_struct("RegisterRequest", FIELDS, Fields)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -391,6 +502,74 @@ mod tests {
             (a.node_id, a.storage, a.active_transfers, &a.filesystem),
             (b.node_id, b.storage, b.active_transfers, &b.filesystem)
         );
+    }
+
+    #[test]
+    fn registrations_with_and_without_a_rack_decode() {
+        /// [`RegisterRequest`] as it was before `rack`.
+        #[derive(Debug, PartialEq, Serialize, Deserialize)]
+        struct FirstRegister {
+            node: DatanodeInfo,
+            storage: StorageReport,
+            blocks: Vec<ReportedBlock>,
+            version: String,
+            cluster_id: Option<ClusterId>,
+        }
+        let req = |rack: Option<&str>| RegisterRequest {
+            node: DatanodeInfo {
+                id: NodeId::new(),
+                addr: "http://127.0.0.1:1".into(),
+            },
+            storage: StorageReport::default(),
+            blocks: vec![ReportedBlock {
+                id: BlockId::new(),
+                len: 5,
+                sha256: Sha256Digest::of(b"hello"),
+            }],
+            version: "t".into(),
+            cluster_id: None,
+            rack: rack.map(str::to_string),
+        };
+        let same = |a: &RegisterRequest, b: &RegisterRequest| {
+            assert_eq!(
+                (&a.node, &a.blocks, &a.version, a.cluster_id, &a.rack),
+                (&b.node, &b.blocks, &b.version, b.cluster_id, &b.rack)
+            );
+        };
+        for r in [req(Some("/dc1/r1")), req(None)] {
+            let back: RegisterRequest = codec::decode(&codec::encode(&r).unwrap()).unwrap();
+            same(&back, &r);
+            let json = serde_json::to_string(&r).unwrap();
+            same(&serde_json::from_str(&json).unwrap(), &r);
+        }
+        // An older datanode's registration: the default rack.
+        let r = req(None);
+        assert_eq!(r.rack(), DEFAULT_RACK);
+        let old = FirstRegister {
+            node: r.node.clone(),
+            storage: r.storage,
+            blocks: r.blocks.clone(),
+            version: r.version.clone(),
+            cluster_id: None,
+        };
+        let old_bytes = codec::encode(&old).unwrap();
+        same(&codec::decode::<RegisterRequest>(&old_bytes).unwrap(), &r);
+        // On the default rack we write exactly the first shape.
+        assert_eq!(codec::encode(&r).unwrap(), old_bytes);
+        let mut junk = codec::encode(&req(Some("/r"))).unwrap();
+        junk.push(0);
+        assert!(codec::decode::<RegisterRequest>(&junk).is_err());
+    }
+
+    #[test]
+    fn rack_names_are_checked() {
+        for good in ["/default-rack", "/dc1/rack-7", "/r", "/a_b.c"] {
+            assert_eq!(check_rack(good), Ok(()), "{good}");
+        }
+        let long = format!("/{}", "x".repeat(MAX_RACK_LEN));
+        for bad in ["", "rack1", "/a b", "/a\tb", "/a\n", long.as_str()] {
+            assert!(check_rack(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

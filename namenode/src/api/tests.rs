@@ -156,6 +156,7 @@ async fn a_whole_write_through_http() {
         },
         blocks: vec![],
         version: "t".into(),
+        rack: None,
     };
     let req = test::TestRequest::post()
         .uri("/internal/v1/register")
@@ -342,6 +343,7 @@ async fn operator_endpoints() {
         },
         blocks: vec![],
         version: "t".into(),
+        rack: None,
     };
     let req = test::TestRequest::post()
         .uri("/internal/v1/register")

@@ -26,12 +26,12 @@
 //! - cluster space counts each file system once, however many nodes share
 //!   it ([`cluster_space`], the rules in `ClusterSummary`'s doc); a node's
 //!   own figures stay its own.
-use crate::placement::Candidate;
+use crate::placement::{Candidate, RackId};
 pub use crate::records::{LegacyNodeRecord, NodeRecord};
 use dfs_common::ids::{BlockId, NodeId};
 use dfs_common::proto::client::{AdminState, DatanodeReport, DatanodeState};
 use dfs_common::proto::datanode::{
-    Command, FilesystemId, FilesystemReport, Heartbeat, StorageReport,
+    Command, FilesystemId, FilesystemReport, Heartbeat, StorageReport, DEFAULT_RACK,
 };
 use dfs_common::proto::DatanodeInfo;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
@@ -46,6 +46,10 @@ pub const MAX_DELETES_PER_HEARTBEAT: usize = 1000;
 #[derive(Debug)]
 struct Descriptor {
     addr: String,
+    /// Its rack, as it said when it last registered (the default rack
+    /// until then: racks are not stored, every registration brings it).
+    rack: String,
+    rack_id: RackId,
     storage: StorageReport,
     /// The file system under its blocks, from its last heartbeat.
     filesystem: Option<FilesystemReport>,
@@ -71,6 +75,8 @@ impl Descriptor {
     fn new(addr: String, admin: AdminState, last_seen: Option<Instant>) -> Self {
         Descriptor {
             addr,
+            rack: DEFAULT_RACK.to_string(),
+            rack_id: RackId::of(DEFAULT_RACK),
             storage: StorageReport::default(),
             filesystem: None,
             last_seen,
@@ -120,6 +126,7 @@ pub struct LiveNode {
     pub addr: String,
     pub available: u64,
     pub admin: AdminState,
+    pub rack: RackId,
 }
 
 mod resolve;
@@ -170,11 +177,12 @@ impl DatanodeManager {
         self.nodes.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// A node (re)registers. Returns the record to persist when the node is
-    /// new or its address changed.
+    /// A node (re)registers, on `rack` (a valid name). Returns the record to
+    /// persist when the node is new or its address changed.
     pub fn register(
         &self,
         info: &DatanodeInfo,
+        rack: &str,
         storage: StorageReport,
         now: Instant,
     ) -> Option<NodeRecord> {
@@ -191,7 +199,15 @@ impl DatanodeManager {
                 info.addr
             );
         }
-        log::info!("datanode {} registered at {}", info.id, info.addr);
+        log::info!(
+            "datanode {} registered at {} on rack {rack}",
+            info.id,
+            info.addr
+        );
+        if d.rack != rack {
+            d.rack = rack.to_string();
+            d.rack_id = RackId::of(rack);
+        }
         d.addr = info.addr.clone();
         d.storage = storage;
         d.last_seen = Some(now);
@@ -336,6 +352,7 @@ impl DatanodeManager {
                 addr: d.addr.clone(),
                 available: d.placeable(),
                 admin: d.admin,
+                rack: d.rack_id,
             })
             .collect();
         live.sort_by_key(|n| n.id);
@@ -350,6 +367,7 @@ impl DatanodeManager {
             .map(|n| Candidate {
                 id: n.id,
                 available: n.available,
+                rack: n.rack,
             })
             .collect()
     }
@@ -386,6 +404,7 @@ impl DatanodeManager {
                             registered: d.registered,
                             admin: d.admin,
                             available: d.placeable(),
+                            rack: d.rack_id,
                         },
                     )
                 })
@@ -490,6 +509,7 @@ impl DatanodeManager {
                     },
                     replication_in_flight: in_flight,
                     filesystem: d.filesystem.as_ref().map(|f| f.id.to_string()),
+                    rack: d.rack.clone(),
                 }
             })
             .collect();

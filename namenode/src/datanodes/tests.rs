@@ -42,11 +42,11 @@ async fn liveness_and_commands() {
     assert_eq!(dm.view(now).class(&known), NodeClass::Presumed);
     assert_eq!(dm.totals(now).awaiting_registration, 1);
     assert_eq!(
-        dm.register(&info(known), storage, now),
+        dm.register(&info(known), DEFAULT_RACK, storage, now),
         Some(record(&info(known).addr))
     );
     assert_eq!(
-        dm.register(&info(known), storage, now),
+        dm.register(&info(known), DEFAULT_RACK, storage, now),
         None,
         "same address: nothing to store"
     );
@@ -268,7 +268,7 @@ async fn heartbeats_carry_the_file_system_and_only_live_nodes_count() {
     let d = disk("h", 7, 1000, 600, 500);
     let (a, b) = (NodeId::new(), NodeId::new());
     for n in [a, b] {
-        dm.register(&info(n), node_on(&d, None, 0), Instant::now());
+        dm.register(&info(n), DEFAULT_RACK, node_on(&d, None, 0), Instant::now());
     }
     // Registered, no heartbeat yet: two file systems as far as we know.
     assert_eq!(dm.totals(Instant::now()).space.capacity, 2000);
@@ -318,7 +318,12 @@ async fn nodes_from_before_a_restart_get_one_timeout_to_register() {
     );
     tokio::time::advance(Duration::from_secs(29)).await;
     assert!(dm.check_dead(Instant::now()).is_empty(), "not dead yet");
-    dm.register(&info(a), StorageReport::default(), Instant::now());
+    dm.register(
+        &info(a),
+        DEFAULT_RACK,
+        StorageReport::default(),
+        Instant::now(),
+    );
     tokio::time::advance(Duration::from_secs(2)).await;
     assert_eq!(dm.check_dead(Instant::now()), vec![b]);
     let v = dm.view(Instant::now());
@@ -335,7 +340,7 @@ async fn admin_state_excludes_from_placement() {
         used: 0,
         available: 10,
     };
-    dm.register(&info(a), st, Instant::now());
+    dm.register(&info(a), DEFAULT_RACK, st, Instant::now());
     assert_eq!(
         DatanodeManager::candidates(&dm.live(Instant::now())).len(),
         1

@@ -27,6 +27,7 @@ pub struct NodeSnap {
     pub registered: bool,
     pub admin: AdminState,
     pub available: u64,
+    pub rack: RackId,
 }
 
 /// A snapshot of every node's standing, taken before the namespace lock
@@ -59,10 +60,40 @@ impl NodeView {
             .map(|(id, s)| Candidate {
                 id: *id,
                 available: s.available,
+                rack: s.rack,
             })
             .collect();
         v.sort_by_key(|c| c.id);
         v
+    }
+
+    /// The rack of a node (the default rack's when unknown).
+    pub fn rack(&self, n: &NodeId) -> RackId {
+        self.nodes
+            .get(n)
+            .map_or_else(|| RackId::of(DEFAULT_RACK), |s| s.rack)
+    }
+
+    /// How many racks have a live node in admin state `Normal` (where a
+    /// replica could go): what a block's racks are compared with.
+    pub fn live_racks(&self) -> usize {
+        crate::placement::rack_count(
+            self.nodes
+                .values()
+                .filter(|s| s.class == NodeClass::Live)
+                .map(|s| s.rack),
+        )
+    }
+
+    /// The racks of a block's replicas on live `Normal` nodes, one entry
+    /// per replica.
+    pub fn live_replica_racks(&self, replicas: &[NodeId]) -> Vec<RackId> {
+        replicas
+            .iter()
+            .filter_map(|n| self.nodes.get(n))
+            .filter(|s| s.class == NodeClass::Live)
+            .map(|s| s.rack)
+            .collect()
     }
 
     /// How many nodes could hold a counted replica now.

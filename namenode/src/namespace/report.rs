@@ -233,6 +233,7 @@ impl Namespace {
     ) -> Result<bool> {
         let r = &mut walk.report;
         let mut spent = 0usize;
+        let live_racks = view.live_racks();
         while let Some((id, p)) = walk.stack.pop() {
             if spent >= budget {
                 walk.stack.push((id, p));
@@ -267,6 +268,9 @@ impl Namespace {
                     BlockHealth::OverReplicated => r.over_replicated_blocks += 1,
                     BlockHealth::Missing => r.missing_blocks += 1,
                     BlockHealth::Corrupt => r.corrupt_blocks += 1,
+                }
+                if self.is_mis_replicated(id, view, live_racks) {
+                    r.mis_replicated_blocks += 1;
                 }
                 if health != BlockHealth::Healthy && r.problems.len() < max_problems {
                     r.problems.push(FsckProblem {
@@ -360,6 +364,21 @@ impl Namespace {
             &count_replicas(&meta.replicas, corrupt, view),
             expected,
         ))
+    }
+
+    /// Is block `id` on fewer racks than it could be (see
+    /// [`crate::placement::is_mis_replicated`]; `live_racks` is
+    /// [`NodeView::live_racks`])? Only a block with a live replica can be;
+    /// not a block of no file.
+    pub fn is_mis_replicated(&self, id: &BlockId, view: &NodeView, live_racks: usize) -> bool {
+        let Some(meta) = self.blocks.get(id) else {
+            return false;
+        };
+        let Some(expected) = self.expected_replication(&meta) else {
+            return false;
+        };
+        let racks = view.live_replica_racks(&meta.replicas);
+        !racks.is_empty() && crate::placement::is_mis_replicated(racks, expected, live_racks)
     }
 
     /// Files, directories, blocks of complete files, and their health, by

@@ -214,6 +214,7 @@ fn nodes(n: usize) -> Vec<Candidate> {
         .map(|_| Candidate {
             id: NodeId::new(),
             available: 1 << 30,
+            rack: crate::placement::RackId::default(),
         })
         .collect()
 }
@@ -230,6 +231,7 @@ pub fn view_of(live: &[NodeId]) -> crate::datanodes::NodeView {
                 registered: true,
                 admin: dfs_common::proto::client::AdminState::Normal,
                 available: 1 << 30,
+                rack: crate::placement::RackId::default(),
             },
         );
     }
@@ -868,6 +870,7 @@ fn add_block_placement_errors_and_abandon_block() {
         .map(|c| Candidate {
             id: c.id,
             available: 10,
+            rack: c.rack,
         })
         .collect();
     assert!(matches!(

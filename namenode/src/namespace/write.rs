@@ -610,6 +610,7 @@ mod relay_tests {
         let dn = [Candidate {
             id: NodeId::new(),
             available: 1 << 30,
+            rack: crate::placement::RackId::default(),
         }];
         let mut txn = Txn::new();
         let mut ns = Namespace::new(1, &mut txn);

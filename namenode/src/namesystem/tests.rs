@@ -23,6 +23,10 @@ fn create_req(path: &str) -> CreateRequest {
 }
 
 async fn register(ns: &Namesystem, blocks: Vec<ReportedBlock>) -> NodeId {
+    register_on(ns, blocks, None).await
+}
+
+async fn register_on(ns: &Namesystem, blocks: Vec<ReportedBlock>, rack: Option<&str>) -> NodeId {
     let id = NodeId::new();
     let storage = StorageReport {
         capacity: 1 << 30,
@@ -38,6 +42,7 @@ async fn register(ns: &Namesystem, blocks: Vec<ReportedBlock>) -> NodeId {
         storage,
         blocks,
         version: "t".into(),
+        rack: rack.map(str::to_string),
     })
     .await
     .unwrap();
@@ -398,6 +403,96 @@ async fn a_dead_node_is_repaired_and_its_return_trimmed() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_block_on_one_rack_gains_a_rack_then_sheds_a_replica() {
+    let dir = tempfile::tempdir().unwrap();
+    let ns = Namesystem::open(test_config(dir.path())).await.unwrap();
+    // Two nodes on the default rack hold the block (replication 2).
+    let old = [register(&ns, vec![]).await, register(&ns, vec![]).await];
+    put(&ns, "/f", b"data").await;
+    let block = ns.locations(&p("/f")).unwrap().blocks[0].block_id;
+    ns.replication_tick(Instant::now()).await.unwrap();
+    let f = ns.fsck(&DfsPath::root()).await.unwrap();
+    assert_eq!((f.mis_replicated_blocks, f.healthy_blocks), (0, 1));
+
+    // A node on a second rack joins: the block is on too few racks.
+    let new = register_on(&ns, vec![], Some("/r2")).await;
+    let rows = ns.datanode_reports().await.unwrap();
+    let rack = |id| rows.iter().find(|r| r.id == id).unwrap().rack.clone();
+    assert_eq!(
+        (rack(old[0]), rack(new)),
+        ("/default-rack".into(), "/r2".into())
+    );
+    let f = ns.fsck(&DfsPath::root()).await.unwrap();
+    assert_eq!((f.mis_replicated_blocks, f.healthy_blocks), (1, 1));
+    assert!(f.healthy);
+
+    // Repair: first a copy to the new rack (nothing is deleted yet)...
+    ns.replication_tick(Instant::now()).await.unwrap();
+    let mut sent = None;
+    for n in old {
+        if let Some(r) = replicate_of(&commands(&ns, n).await) {
+            sent = Some(r);
+        }
+    }
+    assert_eq!(sent, Some((block, vec![new])));
+    assert_eq!(holders(&ns, "/f").len(), 2);
+    ns.replication_tick(Instant::now()).await.unwrap();
+    assert_eq!(
+        holders(&ns, "/f").len(),
+        2,
+        "not scheduled twice, nothing trimmed"
+    );
+    // ...then, with three, one of the two on the default rack goes.
+    received(&ns, new, replica_of(block, b"data")).await;
+    ns.replication_tick(Instant::now()).await.unwrap();
+    let kept = holders(&ns, "/f");
+    assert_eq!(kept.len(), 2);
+    assert!(kept.contains(&new));
+    let f = ns.fsck(&DfsPath::root()).await.unwrap();
+    assert_eq!((f.mis_replicated_blocks, f.healthy_blocks), (0, 1));
+    assert_eq!(ns.summary().unwrap().replication.excess_deleted, 1);
+    // A bad rack name is refused.
+    let bad = RegisterRequest {
+        cluster_id: None,
+        node: DatanodeInfo {
+            id: NodeId::new(),
+            addr: "http://dn-bad".into(),
+        },
+        storage: StorageReport::default(),
+        blocks: vec![],
+        version: "t".into(),
+        rack: Some("no-slash".into()),
+    };
+    assert!(matches!(
+        ns.register(&bad).await,
+        Err(NamenodeError::InvalidArgument(_))
+    ));
+}
+
+#[tokio::test(start_paused = true)]
+async fn new_blocks_spread_over_racks() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(dir.path());
+    config.replication = 3;
+    config.dead_node_timeout = Duration::from_secs(5);
+    let ns = Namesystem::open(config).await.unwrap();
+    let mut rack_of = std::collections::HashMap::new();
+    for r in ["/a", "/a", "/b", "/b", "/c", "/c"] {
+        rack_of.insert(register_on(&ns, vec![], Some(r)).await, r);
+    }
+    for i in 0..20 {
+        put(&ns, &format!("/f{i}"), b"data").await;
+        let racks: std::collections::HashSet<&str> = holders(&ns, &format!("/f{i}"))
+            .iter()
+            .map(|n| rack_of[n])
+            .collect();
+        assert_eq!(racks.len(), 3, "file {i}");
+    }
+    let f = ns.fsck(&DfsPath::root()).await.unwrap();
+    assert_eq!((f.mis_replicated_blocks, f.healthy_blocks), (0, 20));
+}
+
+#[tokio::test(start_paused = true)]
 async fn copies_are_throttled_and_time_out() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = test_config(dir.path());
@@ -500,6 +595,7 @@ async fn safe_mode_after_restart_and_presumed_nodes() {
         },
         blocks: vec![replica_of(block, b"data")],
         version: "t".into(),
+        rack: None,
     })
     .await
     .unwrap();
@@ -683,6 +779,7 @@ async fn another_clusters_datanode_is_refused_and_shown() {
         storage: StorageReport::default(),
         blocks: vec![replica_of(BlockId::new(), b"theirs")],
         version: "t".into(),
+        rack: None,
     };
     let e = ns.register(&req(Some(theirs))).await.unwrap_err();
     assert!(matches!(e, NamenodeError::Conflict(_)), "{e}");

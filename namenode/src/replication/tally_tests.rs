@@ -100,6 +100,7 @@ fn soft_run(steps: Vec<Soft>) -> usize {
                     registered: false,
                     admin: dfs_common::proto::client::AdminState::Normal,
                     available: 1 << 30,
+                    rack: crate::placement::RackId::default(),
                 },
             );
         }

@@ -236,6 +236,7 @@ pub fn report_text(s: &ClusterSummary, nodes: &[DatanodeReport]) -> String {
     let mut rows: Vec<Vec<String>> = vec![[
         "NODE",
         "ADDRESS",
+        "RACK",
         "STATE",
         "ADMIN",
         "CAPACITY",
@@ -255,6 +256,11 @@ pub fn report_text(s: &ClusterSummary, nodes: &[DatanodeReport]) -> String {
         rows.push(vec![
             id.chars().take(8).collect(),
             n.addr.clone(),
+            if n.rack.is_empty() {
+                "-".into()
+            } else {
+                n.rack.clone()
+            },
             match n.state {
                 DatanodeState::Live => "live".into(),
                 DatanodeState::Dead => "DEAD".into(),
@@ -278,7 +284,7 @@ pub fn report_text(s: &ClusterSummary, nodes: &[DatanodeReport]) -> String {
     out.push_str(&table(
         &rows,
         &[
-            Left, Left, Left, Left, Right, Right, Right, Right, Right, Right, Right, Right,
+            Left, Left, Left, Left, Left, Right, Right, Right, Right, Right, Right, Right, Right,
         ],
     ));
     out.push_str(&shared_filesystems_text(nodes));
@@ -465,6 +471,10 @@ pub fn fsck_text(r: &FsckReport) -> String {
         ],
         vec!["Corrupt blocks:".into(), r.corrupt_blocks.to_string()],
         vec!["Missing blocks:".into(), r.missing_blocks.to_string()],
+        vec![
+            "Mis-replicated blocks:".into(),
+            r.mis_replicated_blocks.to_string(),
+        ],
         vec!["Live datanodes:".into(), r.live_datanodes.to_string()],
         vec!["Dead datanodes:".into(), r.dead_datanodes.to_string()],
         vec![
@@ -622,6 +632,7 @@ mod tests {
                 decommission_remaining_blocks: 7,
                 replication_in_flight: 2,
                 blocks: 12,
+                rack: "/dc1/r1".into(),
                 ..Default::default()
             },
             DatanodeReport {
@@ -637,9 +648,9 @@ mod tests {
             "Blocks: 9 (2 under-replicated, 1 over-replicated, 1 corrupt, 0 missing)\n",
             "Corrupt replicas: 4\n",
             "Repair: idle (0 blocks copied since start)\n",
-            "NODE ADDRESS STATE ADMIN CAPACITY USED USED% AVAILABLE BLOCKS TO-DRAIN COPYING HEARTBEAT\n",
-            " http://127.0.0.1:9864 live decommissioning 0 B 0 B - 0 B 12 7 2 0.0s ago\n",
-            " http://127.0.0.1:9865 DEAD normal 0 B 0 B - 0 B 0 - 0 0.0s ago\n",
+            "NODE ADDRESS RACK STATE ADMIN CAPACITY USED USED% AVAILABLE BLOCKS TO-DRAIN COPYING HEARTBEAT\n",
+            " http://127.0.0.1:9864 /dc1/r1 live decommissioning 0 B 0 B - 0 B 12 7 2 0.0s ago\n",
+            " http://127.0.0.1:9865 - DEAD normal 0 B 0 B - 0 B 0 - 0 0.0s ago\n",
         ] {
             assert!(text.contains(want), "{want:?} not in\n{text}");
         }
@@ -757,6 +768,7 @@ mod tests {
             healthy_blocks: 1,
             under_replicated_blocks: 1,
             corrupt_blocks: 1,
+            mis_replicated_blocks: 4,
             live_datanodes: 2,
             dead_datanodes: 1,
             decommissioning_datanodes: 1,
@@ -775,6 +787,7 @@ mod tests {
         for want in [
             " CORRUPT 0 3\n",
             "Corrupt blocks: 1\n",
+            "Mis-replicated blocks: 4\n",
             "Dead datanodes: 1\n",
             "Decommissioning datanodes: 1\n",
             "Safe mode: off\n",
