@@ -78,6 +78,9 @@ pub struct ClusterOptions {
     pub namenode_args: Vec<String>,
     /// Extra flags for every datanode (e.g. `--scan-period 1s`).
     pub datanode_args: Vec<String>,
+    /// Extra flags for datanode `i` alone (e.g. `--rack /r1`), after
+    /// `datanode_args`; a datanode past the end gets none.
+    pub datanode_args_at: Vec<Vec<String>>,
     /// Bearer token the harness's own client and `dfs` calls use (a
     /// cluster with access control on; pass `--auth` in `namenode_args`).
     pub token: Option<String>,
@@ -97,6 +100,7 @@ impl Default for ClusterOptions {
             lease_timeout: "3s",
             namenode_args: Vec::new(),
             datanode_args: Vec::new(),
+            datanode_args_at: Vec::new(),
             token: None,
             namenode_env: Vec::new(),
         }
@@ -449,6 +453,9 @@ impl TestCluster {
             self.datanode_dir(i).display().to_string(),
         ];
         args.extend(self.opts.datanode_args.iter().cloned());
+        if let Some(own) = self.opts.datanode_args_at.get(i) {
+            args.extend(own.iter().cloned());
+        }
         let log = self.root.join(format!("logs/datanode-{i}.log"));
         let name = format!("datanode-{i}");
         self.datanodes[i] =
