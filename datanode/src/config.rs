@@ -52,9 +52,16 @@ pub struct Cli {
     /// URL others use to reach this node [default: http://<listen>, 0.0.0.0 → 127.0.0.1]
     #[arg(long, value_name = "URL")]
     pub advertise: Option<String>,
-    /// Where blocks and the node id are kept [default: ./dfs-data/datanode]
-    #[arg(long, value_name = "DIR")]
-    pub data_dir: Option<PathBuf>,
+    /// Where blocks and the node id are kept: one dir, or one per disk,
+    /// comma-separated (new blocks go to the one with the most free space;
+    /// the node id and cluster id are kept in the first)
+    /// [default: ./dfs-data/datanode]
+    #[arg(long, value_name = "DIR[,DIR...]")]
+    pub data_dir: Option<String>,
+    /// How many data dirs may fail (I/O errors, gone, read-only) before the
+    /// node stops; 0 stops it at the first [default: 0]
+    #[arg(long, value_name = "N")]
+    pub max_failed_disks: Option<usize>,
     /// The rack this node is in (e.g. /dc1/rack1): placement spreads a
     /// block's replicas over racks [default: /default-rack]
     #[arg(long, value_name = "NAME")]
@@ -81,7 +88,7 @@ pub struct Cli {
     pub cluster_secret: Option<String>,
     /// TOML file with the same keys (namenode, listen, advertise, data_dir,
     /// rack, capacity, scan_rate, scan_period, request_timeout, body_idle_timeout,
-    /// max_streams_per_client, cluster_secret_file); flags beat it
+    /// max_streams_per_client, cluster_secret_file, max_failed_disks); flags beat it
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 }
@@ -94,7 +101,9 @@ struct FileConfig {
     listen: Option<String>,
     advertise: Option<String>,
     #[serde(alias = "data-dir")]
-    data_dir: Option<PathBuf>,
+    data_dir: Option<DataDirs>,
+    #[serde(alias = "max-failed-disks")]
+    max_failed_disks: Option<usize>,
     rack: Option<String>,
     capacity: Option<ByteSize>,
     #[serde(alias = "scan-rate")]
@@ -131,7 +140,12 @@ pub struct Config {
     pub listen: String,
     /// Explicit advertised URL; `None` derives it from the bound address.
     pub advertise: Option<String>,
-    pub data_dir: PathBuf,
+    /// Every data dir, one per disk (at least one, no two alike); the first
+    /// holds the node id and cluster id.
+    pub data_dirs: Vec<PathBuf>,
+    /// Failed data dirs tolerated before the node stops (fewer than
+    /// `data_dirs`).
+    pub max_failed_disks: usize,
     /// Its rack: valid per [`check_rack`].
     pub rack: String,
     /// Optional cap on stored block bytes.
@@ -153,7 +167,8 @@ impl Default for Config {
             namenode: defaults::NAMENODE.to_string(),
             listen: defaults::LISTEN.to_string(),
             advertise: None,
-            data_dir: PathBuf::from(defaults::DATA_DIR),
+            data_dirs: vec![PathBuf::from(defaults::DATA_DIR)],
+            max_failed_disks: 0,
             rack: DEFAULT_RACK.to_string(),
             capacity: None,
             scan_rate: defaults::SCAN_RATE,
@@ -188,7 +203,15 @@ impl Config {
             namenode: layered(cli.namenode, file.namenode, d.namenode),
             listen: layered(cli.listen, file.listen, d.listen),
             advertise: cli.advertise.or(file.advertise),
-            data_dir: layered(cli.data_dir, file.data_dir, d.data_dir),
+            data_dirs: match cli.data_dir {
+                Some(list) => split_dirs(&list),
+                None => file.data_dir.map_or(d.data_dirs, DataDirs::into_dirs),
+            },
+            max_failed_disks: layered(
+                cli.max_failed_disks,
+                file.max_failed_disks,
+                d.max_failed_disks,
+            ),
             rack: layered(cli.rack, file.rack, d.rack),
             capacity: cli.capacity.or(file.capacity).map(|b| b.0),
             scan_rate: layered(cli.scan_rate, file.scan_rate, d.scan_rate),
@@ -224,8 +247,24 @@ impl Config {
                 self.listen
             )));
         }
-        if self.data_dir.as_os_str().is_empty() {
-            return Err(DatanodeError::Config("data_dir is empty".into()));
+        if self.data_dirs.is_empty() || self.data_dirs.iter().any(|d| d.as_os_str().is_empty()) {
+            return Err(DatanodeError::Config(
+                "data_dir is empty, or names an empty dir (example: /disk1/dfs,/disk2/dfs)".into(),
+            ));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        if let Some(twice) = self.data_dirs.iter().find(|d| !seen.insert(*d)) {
+            return Err(DatanodeError::Config(format!(
+                "data_dir names {} twice",
+                twice.display()
+            )));
+        }
+        if self.max_failed_disks >= self.data_dirs.len() {
+            return Err(DatanodeError::Config(format!(
+                "max_failed_disks is {}, but the node has {} data dir(s): it must be fewer",
+                self.max_failed_disks,
+                self.data_dirs.len()
+            )));
         }
         check_rack(&self.rack).map_err(|e| DatanodeError::Config(format!("--rack: {e}")))?;
         if self.capacity == Some(0) {
@@ -263,6 +302,41 @@ impl Config {
             addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
         }
         format!("http://{addr}")
+    }
+}
+
+/// `data_dir` in a TOML file: a list, or one string (comma-separated as
+/// the flag).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum DataDirs {
+    One(String),
+    List(Vec<PathBuf>),
+}
+
+impl DataDirs {
+    fn into_dirs(self) -> Vec<PathBuf> {
+        match self {
+            DataDirs::One(s) => split_dirs(&s),
+            DataDirs::List(l) => l,
+        }
+    }
+}
+
+/// `A,B,C` → three dirs (blanks around a name are dropped; an empty name
+/// stays, for `validate` to refuse).
+fn split_dirs(list: &str) -> Vec<PathBuf> {
+    list.split(',').map(|d| PathBuf::from(d.trim())).collect()
+}
+
+impl Config {
+    /// The first data dir: the node id, the cluster id and other
+    /// node-level files are kept there.
+    pub fn data_dir(&self) -> &Path {
+        // `validate` refuses an empty list; the default is never empty.
+        self.data_dirs
+            .first()
+            .map_or(Path::new(defaults::DATA_DIR), |d| d.as_path())
     }
 }
 
@@ -345,6 +419,37 @@ mod tests {
     }
 
     #[test]
+    fn several_data_dirs() {
+        let dirs = |v: &[&str]| v.iter().map(PathBuf::from).collect::<Vec<_>>();
+        let c = Config::from_toml("data_dir = [\"/d1\", \"/d2\"]\nmax_failed_disks = 1").unwrap();
+        assert_eq!(c.data_dirs, dirs(&["/d1", "/d2"]));
+        assert_eq!(c.max_failed_disks, 1);
+        assert_eq!(c.data_dir(), Path::new("/d1"));
+        let c = Config::from_toml("data-dir = \"/d1, /d2,/d3\"").unwrap();
+        assert_eq!(c.data_dirs, dirs(&["/d1", "/d2", "/d3"]));
+        assert_eq!(c.max_failed_disks, 0);
+        let cli = Cli::try_parse_from([
+            "datanode",
+            "--data-dir",
+            "/a,/b,/c",
+            "--max-failed-disks",
+            "2",
+        ])
+        .unwrap();
+        let c = Config::load(cli).unwrap();
+        assert_eq!((c.data_dirs.len(), c.max_failed_disks), (3, 2));
+        for bad in [
+            "data_dir = \"/a,,/b\"",
+            "data_dir = []",
+            "data_dir = \"/a,/a\"",
+            "data_dir = \"/a,/b\"\nmax_failed_disks = 2",
+            "max_failed_disks = 1",
+        ] {
+            assert!(Config::from_toml(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn defaults_apply_without_flags_or_file() {
         let c = Config::load(Cli::default()).unwrap();
         assert_eq!(c, Config::default());
@@ -371,7 +476,7 @@ mod tests {
         .unwrap();
         assert_eq!(c.namenode, "http://nn:9870");
         assert_eq!(c.capacity, Some(10 << 30));
-        assert_eq!(c.data_dir, PathBuf::from("/var/dfs"));
+        assert_eq!(c.data_dirs, vec![PathBuf::from("/var/dfs")]);
         assert_eq!(c.rack, "/default-rack");
         let c = Config::from_toml("rack = \"/dc1/r2\"").unwrap();
         assert_eq!(c.rack, "/dc1/r2");

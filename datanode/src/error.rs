@@ -49,6 +49,9 @@ pub enum DatanodeError {
     Config(String),
     #[error("node identity: {0}")]
     Identity(String),
+    /// Too many data dirs failed (`--max-failed-disks`): the node stopped.
+    #[error("{0}")]
+    DisksFailed(String),
     #[error("{0}")]
     Internal(String),
 }
@@ -89,6 +92,7 @@ impl DatanodeError {
             | DatanodeError::Io { .. }
             | DatanodeError::Config(_)
             | DatanodeError::Identity(_)
+            | DatanodeError::DisksFailed(_)
             | DatanodeError::Internal(_) => ErrorCode::Internal,
         }
     }

@@ -3,17 +3,24 @@
 //! first joins a namenode (a data dir made before cluster ids existed adopts
 //! the id of the namenode it next joins, once).
 //!
+//! With several data dirs (`--data-dir A,B,C`, one per disk), every dir
+//! holds the same `node_id`: it marks the dir as this node's, so that a dir
+//! of another node, or one dir named twice, is refused at startup
+//! ([`load_or_create_all`]). The cluster id and other node-level files stay
+//! in the first dir.
+//!
 //! Does not decide anything else about the data dir (that is [`crate::store`]).
 //!
 //! Invariants: the file is written durably (temp, fsync, rename, fsync dir)
 //! before the id is used; an existing file that does not hold exactly one id
 //! is a startup error, never silently replaced (a new id would make the
-//! namenode see a stranger holding someone else's blocks).
+//! namenode see a stranger holding someone else's blocks); no dir is marked
+//! before every dir was checked.
 use crate::error::{DatanodeError, Result};
 use dfs_common::ids::{ClusterId, NodeId};
 use std::fs;
 use std::io::{ErrorKind, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 pub const FILE_NAME: &str = "node_id";
 pub const CLUSTER_FILE: &str = "cluster_id";
@@ -21,21 +28,68 @@ pub const CLUSTER_FILE: &str = "cluster_id";
 /// Reads the node id from `data_dir`, creating it (and the dir) on first start.
 /// Blocking: call at startup or from `spawn_blocking`.
 pub fn load_or_create(data_dir: &Path) -> Result<NodeId> {
-    let path = data_dir.join(FILE_NAME);
+    load_or_create_all(&[data_dir.to_path_buf()])
+}
+
+/// The node id of a datanode with `data_dirs` (blocking). Each dir is
+/// created if need be; the id is the one the dirs hold (they must agree),
+/// or a new one if none does; then every dir without it gets it. Refused:
+/// a dir named twice (the same directory under two names too), and a dir
+/// that holds another node's id.
+pub fn load_or_create_all(data_dirs: &[PathBuf]) -> Result<NodeId> {
+    let mut seen: Vec<(PathBuf, &PathBuf)> = Vec::new();
+    let mut found: Option<(NodeId, &PathBuf)> = None;
+    let mut unmarked = Vec::new();
+    for dir in data_dirs {
+        fs::create_dir_all(dir)
+            .map_err(|e| DatanodeError::io(format!("creating {}", dir.display()), e))?;
+        let real = fs::canonicalize(dir)
+            .map_err(|e| DatanodeError::io(format!("resolving {}", dir.display()), e))?;
+        if let Some((_, first)) = seen.iter().find(|(r, _)| *r == real) {
+            return Err(DatanodeError::Identity(format!(
+                "data dir {} is listed twice (also as {}): each disk may be named once",
+                dir.display(),
+                first.display()
+            )));
+        }
+        seen.push((real, dir));
+        match read_id(dir)? {
+            None => unmarked.push(dir),
+            Some(id) => match found {
+                None => found = Some((id, dir)),
+                Some((mine, first)) if mine != id => {
+                    return Err(DatanodeError::Identity(format!(
+                        "data dir {} belongs to datanode {id}, but {} belongs to datanode {mine}: \
+                         a data dir of another node cannot be added (give it an empty dir)",
+                        dir.display(),
+                        first.display()
+                    )))
+                }
+                Some(_) => {}
+            },
+        }
+    }
+    let id = found.map_or_else(NodeId::new, |(id, _)| id);
+    for dir in unmarked {
+        let path = dir.join(FILE_NAME);
+        write_durably(dir, FILE_NAME, &format!("{id}\n"))
+            .map_err(|e| DatanodeError::io(format!("writing {}", path.display()), e))?;
+        log::info!("marked {} as datanode {id}'s", dir.display());
+    }
+    Ok(id)
+}
+
+/// The node id kept in `dir` (`None`: none yet).
+fn read_id(dir: &Path) -> Result<Option<NodeId>> {
+    let path = dir.join(FILE_NAME);
     match fs::read_to_string(&path) {
-        Ok(text) => text.trim().parse::<NodeId>().map_err(|e| {
+        Ok(text) => text.trim().parse::<NodeId>().map(Some).map_err(|e| {
             DatanodeError::Identity(format!(
                 "{} is malformed ({e}); fix or remove it by hand (a new id makes this node a stranger to the namenode)",
                 path.display()
             ))
         }),
-        Err(e) if e.kind() == ErrorKind::NotFound => {
-            let id = NodeId::new();
-            write_durably(data_dir, FILE_NAME, &format!("{id}\n"))
-                .map_err(|e| DatanodeError::io(format!("writing {}", path.display()), e))?;
-            log::info!("created node id {id} in {}", path.display());
-            Ok(id)
-        }
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
         Err(e) => Err(DatanodeError::io(format!("reading {}", path.display()), e)),
     }
 }
@@ -103,6 +157,33 @@ mod tests {
         fs::write(dir.path().join(CLUSTER_FILE), "garbage\n").unwrap();
         let err = load_cluster(dir.path()).unwrap_err();
         assert!(err.to_string().contains("malformed"), "{err}");
+    }
+
+    #[test]
+    fn every_data_dir_is_marked_and_strangers_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b, c) = (
+            dir.path().join("a"),
+            dir.path().join("b"),
+            dir.path().join("c"),
+        );
+        let one = load_or_create(&a).unwrap();
+        // A longer list: the new dirs get the node's id.
+        let same = load_or_create_all(&[a.clone(), b.clone()]).unwrap();
+        assert_eq!(same, one);
+        assert_eq!(read_id(&b).unwrap(), Some(one));
+        // Listed twice, under another name too: refused, nothing marked.
+        let twice = load_or_create_all(&[a.clone(), c.clone(), a.join("../a")]).unwrap_err();
+        assert!(twice.to_string().contains("listed twice"), "{twice}");
+        assert_eq!(read_id(&c).unwrap(), None);
+        // Another node's dir: refused.
+        let other = load_or_create(&c).unwrap();
+        assert_ne!(other, one);
+        let err = load_or_create_all(&[a.clone(), c.clone()]).unwrap_err();
+        assert!(err.to_string().contains("another node"), "{err}");
+        assert_eq!(read_id(&c).unwrap(), Some(other));
+        // The order may change.
+        assert_eq!(load_or_create_all(&[b, a]).unwrap(), one);
     }
 
     #[test]

@@ -13,12 +13,15 @@
 //!   [`limits`]: what one HTTP client may cost (body idle timeout, streams
 //!   per peer IP, a JSON body on every error answer).
 //! - [`config`]: flags + TOML → [`config::Config`].
-//! - [`identity`]: the `NodeId`, created once and kept in the data dir.
+//! - [`identity`]: the `NodeId`, created once and kept in every data dir.
 //! - [`store`]: `BlockStore`, the only module that touches block files and
 //!   claims durability (temp → fsync → rename → fsync dir; verify on read),
 //!   one file per job (layout, index, write, commit, read, remove).
 //! - [`storage`]: this node's capacity and the file system under it, as
 //!   heartbeats report them.
+//! - [`disks`]: `DiskChecker`, a background worker that probes the data dirs,
+//!   reports the replicas of a failed one lost, and stops the node past
+//!   `--max-failed-disks`.
 //! - [`node`]: [`Node`], the state every part shares.
 //! - [`receiver`]: `PUT /blocks/{id}`: writes locally while forwarding to the
 //!   next pipeline hop (HDFS `BlockReceiver`).
@@ -37,10 +40,11 @@
 //! # Startup and shutdown
 //!
 //! [`Datanode::start`] reads the identity, opens the store, starts the
-//! namenode link, the block scanner, then the HTTP server.
+//! namenode link, the block scanner, the disk checker, then the HTTP server.
 //! [`Datanode::stop`] undoes it in reverse: the server stops accepting and
 //! lets in-flight requests finish (an unfinished write removes its temp
-//! file), the scanner stops between two pieces, then the link flushes what
+//! file), the disk checker stops, the scanner stops between two pieces, then
+//! the link flushes what
 //! it can (including the scanner's last reports) and stops. Block reads keep
 //! working while the namenode is away.
 #![deny(clippy::unwrap_used, clippy::expect_used)]
@@ -49,6 +53,7 @@ pub mod api;
 pub mod commands;
 pub mod config;
 pub mod direct;
+pub mod disks;
 pub mod error;
 pub mod events;
 pub mod heartbeat;
@@ -93,20 +98,28 @@ pub struct Datanode {
     scanner_task: tokio::task::JoinHandle<()>,
     link_cancel: CancellationToken,
     link_tasks: Vec<tokio::task::JoinHandle<()>>,
+    disk_cancel: CancellationToken,
+    disk_task: tokio::task::JoinHandle<()>,
+    /// Tripped when the node must stop (too many failed disks).
+    fatal: Arc<disks::Fatal>,
 }
 
 impl Datanode {
     /// Starts a datanode (binding `config.listen`; port 0 picks a free port).
     pub async fn start(config: Config) -> Result<Datanode> {
-        let data_dir = config.data_dir.clone();
+        let data_dirs = config.data_dirs.clone();
         let (id, cluster) = tokio::task::spawn_blocking(move || {
             Ok::<_, DatanodeError>((
-                identity::load_or_create(&data_dir)?,
-                identity::load_cluster(&data_dir)?,
+                identity::load_or_create_all(&data_dirs)?,
+                // Node-level files live in the first data dir.
+                match data_dirs.first() {
+                    Some(first) => identity::load_cluster(first)?,
+                    None => None,
+                },
             ))
         })
         .await??;
-        let store = BlockStore::open(&config.data_dir, config.capacity).await?;
+        let store = BlockStore::open_dirs(&config.data_dirs, config.capacity).await?;
 
         let listener = std::net::TcpListener::bind(&config.listen)
             .map_err(|e| DatanodeError::io(format!("cannot listen on {}", config.listen), e))?;
@@ -129,7 +142,7 @@ impl Datanode {
                 .as_deref()
                 .map(dfs_common::auth::ClusterKeys::derive),
             cluster: std::sync::Mutex::new(cluster),
-            data_dir: config.data_dir.clone(),
+            data_dir: config.data_dir().to_path_buf(),
         });
 
         // One link per namenode, each with its own copy of the replica
@@ -165,6 +178,11 @@ impl Datanode {
             },
         );
         let scanner_task = tokio::spawn(scanner.run(scanner_cancel.clone()));
+
+        let fatal = Arc::new(disks::Fatal::default());
+        let disk_cancel = CancellationToken::new();
+        let checker = disks::DiskChecker::new(node.clone(), config.max_failed_disks, fatal.clone());
+        let disk_task = tokio::spawn(checker.run(disk_cancel.clone()));
 
         let landing = web::Data::new(webhdfs::Landing {
             client: dfs_client::DfsClient::new(&config.namenode)
@@ -214,7 +232,21 @@ impl Datanode {
             scanner_task,
             link_cancel,
             link_tasks,
+            disk_cancel,
+            disk_task,
+            fatal,
         })
+    }
+
+    /// Resolves when the node must stop on its own (too many failed disks;
+    /// [`Datanode::fatal_reason`] says why).
+    pub async fn fatal(&self) {
+        self.fatal.tripped().await
+    }
+
+    /// Why the node must stop, if it must.
+    pub fn fatal_reason(&self) -> Option<String> {
+        self.fatal.why()
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -242,6 +274,10 @@ impl Datanode {
             Ok(Err(e)) => log::error!("HTTP server ended with an error: {e}"),
             Err(e) => log::error!("HTTP server task failed: {e}"),
         }
+        self.disk_cancel.cancel();
+        if let Err(e) = self.disk_task.await {
+            log::error!("disk checker task failed: {e}");
+        }
         self.scanner_cancel.cancel();
         if let Err(e) = self.scanner_task.await {
             log::error!("block scanner task failed: {e}");
@@ -258,9 +294,16 @@ impl Datanode {
 /// Runs a datanode until `shutdown` resolves, then stops it gracefully.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<()> {
     let dn = Datanode::start(config).await?;
-    shutdown.await;
-    log::info!("shutting down");
-    dn.stop().await
+    tokio::select! {
+        _ = shutdown => log::info!("shutting down"),
+        _ = dn.fatal() => log::error!("stopping: too many data dirs failed"),
+    }
+    let fatal = dn.fatal_reason();
+    dn.stop().await?;
+    match fatal {
+        Some(why) => Err(DatanodeError::DisksFailed(why)),
+        None => Ok(()),
+    }
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.

@@ -16,26 +16,56 @@ use dfs_common::proto::datanode::{FilesystemId, FilesystemReport, StorageReport}
 use std::path::Path;
 use std::sync::OnceLock;
 
-/// This node's space: capacity (the `--capacity` cap or the disk's size),
-/// bytes used by blocks, and what is still available (bounded by the
-/// disk's available space); and the file system under the blocks, when it
-/// can be told apart from others (see [`filesystem_of`]).
+/// This node's space: capacity (the `--capacity` cap or the size of the
+/// disks in service), bytes used by blocks, and what is still available
+/// (bounded by the disks' available space); and the file system under the
+/// blocks, when it can be told apart from others (see [`filesystem_of`])
+/// and all the disks in service are on that one.
+///
+/// Several data dirs on one file system count it once.
 pub async fn storage_report(store: &BlockStore) -> (StorageReport, Option<FilesystemReport>) {
     let used = store.used();
-    let dir = store.blocks_dir().to_path_buf();
-    let disk = tokio::task::spawn_blocking(move || filesystem_of(&dir, host_id())).await;
-    let fs = match disk {
-        Ok(Ok(fs)) => Some(fs),
-        Ok(Err(e)) => {
-            log::warn!("cannot read disk space: {e}");
-            None
+    let dirs = store.blocks_dirs();
+    let disks = tokio::task::spawn_blocking(move || {
+        let mut failed = false;
+        let found = dirs
+            .iter()
+            .filter_map(|d| match filesystem_of(d, host_id()) {
+                Ok(fs) => Some(fs),
+                Err(e) => {
+                    log::warn!("cannot read disk space of {}: {e}", d.display());
+                    failed = true;
+                    None
+                }
+            })
+            .collect::<Vec<_>>();
+        (found, failed)
+    })
+    .await;
+    let disks = disks.map(|(found, failed)| {
+        if failed {
+            // A disk failing: have it checked now rather than at the next
+            // round, so that it is out of service before the next report.
+            let store = store.clone();
+            tokio::spawn(async move { store.check_volumes().await });
         }
+        found
+    });
+    let mut filesystems = match disks {
+        Ok(fs) => fs,
         Err(e) => {
             log::warn!("cannot read disk space: {e}");
-            None
+            Vec::new()
         }
     };
-    let (disk_total, disk_available) = fs.as_ref().map_or((0, 0), |f| (f.total, f.available));
+    filesystems.sort_by(|a, b| a.id.cmp(&b.id));
+    filesystems.dedup_by(|a, b| a.id == b.id);
+    let disk_total = filesystems.iter().map(|f| f.total).sum::<u64>();
+    let disk_available = filesystems.iter().map(|f| f.available).sum::<u64>();
+    let fs = match filesystems.len() {
+        1 => filesystems.pop(),
+        _ => None,
+    };
     let capacity = store.capacity().unwrap_or(disk_total);
     let storage = StorageReport {
         capacity,

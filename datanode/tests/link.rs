@@ -140,7 +140,7 @@ async fn start_with(
     let mut config = Config {
         namenode: namenode.to_string(),
         listen: "127.0.0.1:0".into(),
-        data_dir: dir.to_path_buf(),
+        data_dirs: vec![dir.to_path_buf()],
         ..Config::default()
     };
     tweak(&mut config);
@@ -689,7 +689,7 @@ async fn heartbeats_name_the_file_system_unless_the_namenode_is_older() {
         let dn = Datanode::start(Config {
             namenode: url,
             listen: "127.0.0.1:0".into(),
-            data_dir: dir.path().to_path_buf(),
+            data_dirs: vec![dir.path().to_path_buf()],
             ..Config::default()
         })
         .await

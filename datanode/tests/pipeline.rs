@@ -26,7 +26,7 @@ async fn start(dir: &std::path::Path, namenode: &str) -> Datanode {
     let config = Config {
         namenode: namenode.to_string(),
         listen: "127.0.0.1:0".into(),
-        data_dir: dir.to_path_buf(),
+        data_dirs: vec![dir.to_path_buf()],
         ..Config::default()
     };
     Datanode::start(config).await.unwrap()

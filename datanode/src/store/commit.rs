@@ -36,12 +36,17 @@ impl BlockStore {
     pub(super) fn finalize(
         &self,
         id: BlockId,
+        vol: usize,
         w: Written,
         sha256: Sha256Digest,
         data_tmp: DeleteOnDrop,
     ) -> Result<BlockInfo> {
         let info = BlockInfo { len: w.len, sha256 };
-        let io = |what: &str, e| DatanodeError::io(format!("{what} for block {id}"), e);
+        let io = |what: &str, e: std::io::Error| {
+            // An I/O error may be the disk failing: the store checks.
+            self.check_after_error(vol, &e);
+            DatanodeError::io(format!("{what} for block {id}"), e)
+        };
         let meta = BlockChecksums {
             len: w.len,
             sha256,
@@ -101,23 +106,31 @@ impl BlockStore {
             return Err(DatanodeError::Conflict(id));
         }
         self.check_room(info.len)?;
-        let dir = self.fanout_dir(id);
+        let volume = self.volume(vol);
+        if volume.is_failed() {
+            return Err(DatanodeError::io(
+                format!("committing block {id}"),
+                std::io::Error::other(format!("data dir {} has failed", volume.root.display())),
+            ));
+        }
+        let dir = self.fanout_dir_on(vol, id);
         if !dir.exists() {
             fs::create_dir_all(&dir).map_err(|e| io("creating fan-out dir", e))?;
-            sync_dir(&self.inner.blocks_dir).map_err(|e| io("fsync of blocks dir", e))?;
+            sync_dir(&volume.blocks_dir).map_err(|e| io("fsync of blocks dir", e))?;
         }
-        fs::rename(&meta_tmp.path, self.meta_path(id)).map_err(|e| io("renaming meta", e))?;
+        let (meta_path, blk_path) = (self.meta_path_on(vol, id), self.block_path_on(vol, id));
+        fs::rename(&meta_tmp.path, &meta_path).map_err(|e| io("renaming meta", e))?;
         meta_tmp.disarm();
-        if let Err(e) = fs::rename(&data_tmp.path, self.block_path(id)) {
+        if let Err(e) = fs::rename(&data_tmp.path, &blk_path) {
             // Do not leave a meta that promises data which is not there.
-            let _ = fs::remove_file(self.meta_path(id));
+            let _ = fs::remove_file(&meta_path);
             return Err(io("renaming data", e));
         }
         data_tmp.disarm();
         {
             let mut index = lock(&self.inner.index);
             index.committing.insert(id);
-            index.used += info.len;
+            index.add_used(vol, info.len);
         }
         // The directory is synced outside the lock, so that the syncs of
         // concurrent writes share the file system's journal commits instead
@@ -126,13 +139,21 @@ impl BlockStore {
         let synced = sync_dir(&dir);
         let mut index = lock(&self.inner.index);
         index.committing.remove(&id);
-        if let Err(e) = synced {
+        if synced.is_err() || volume.is_failed() {
             // As before this change: the files stay (a restart indexes them
-            // if they are whole); the write is not acknowledged.
-            index.used -= info.len;
+            // if they are whole); the write is not acknowledged. (A volume
+            // that failed meanwhile has announced its replicas lost: this
+            // one must not appear on it now.)
+            index.sub_used(vol, info.len);
+            drop(index);
+            let e = synced
+                .err()
+                .unwrap_or_else(|| std::io::Error::other("the data dir failed"));
             return Err(io("fsync of block dir", e));
         }
-        index.blocks.insert(id, info);
+        index.blocks.insert(id, super::index::Entry { info, vol });
+        drop(index);
+        volume.charge(info.len);
         Ok(info)
     }
 }

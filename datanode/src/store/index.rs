@@ -18,7 +18,7 @@
 //!   counts.
 //! - The index lock is held for one lookup, insert or removal at a time,
 //!   never across file I/O.
-use super::layout::{BLOCKS_DIR, CORRUPT_DIR, TMP_DIR};
+use super::volume::Volume;
 use super::{lock, BlockStore, Inner};
 use crate::error::{DatanodeError, Result};
 use dfs_common::checksum::{BlockChecksums, Sha256Digest, CHUNK_SIZE};
@@ -27,7 +27,7 @@ use dfs_common::ids::BlockId;
 use dfs_common::proto::datanode::ReportedBlock;
 use std::collections::{HashMap, HashSet};
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use tokio::task::spawn_blocking;
@@ -39,70 +39,115 @@ pub struct BlockInfo {
     pub sha256: Sha256Digest,
 }
 
+/// An index entry: the replica, and the volume holding it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Entry {
+    pub(super) info: BlockInfo,
+    pub(super) vol: usize,
+}
+
 /// The index proper, behind the store's index lock.
 #[derive(Default)]
 pub(super) struct Index {
-    pub(super) blocks: HashMap<BlockId, BlockInfo>,
+    pub(super) blocks: HashMap<BlockId, Entry>,
     /// Bytes of the blocks in `blocks` and in `committing`.
     pub(super) used: u64,
+    /// The same, per volume.
+    pub(super) vol_used: Vec<u64>,
     /// Blocks whose files are in place and whose directory is being synced:
     /// not readable yet, but their names are taken.
     pub(super) committing: HashSet<BlockId>,
 }
 
-impl BlockStore {
-    /// Opens (creating as needed) the store under `data_dir`: empties `tmp/`,
-    /// loads the index from `blocks/`, and quarantines replicas whose `.meta`
-    /// is missing, unreadable or disagrees with the data's length.
-    pub async fn open(data_dir: &Path, capacity: Option<u64>) -> Result<BlockStore> {
-        let data_dir = data_dir.to_path_buf();
-        spawn_blocking(move || Self::open_blocking(&data_dir, capacity)).await?
+impl Index {
+    pub(super) fn add_used(&mut self, vol: usize, len: u64) {
+        self.used += len;
+        if let Some(u) = self.vol_used.get_mut(vol) {
+            *u += len;
+        }
     }
 
-    fn open_blocking(data_dir: &Path, capacity: Option<u64>) -> Result<BlockStore> {
+    pub(super) fn sub_used(&mut self, vol: usize, len: u64) {
+        self.used = self.used.saturating_sub(len);
+        if let Some(u) = self.vol_used.get_mut(vol) {
+            *u = u.saturating_sub(len);
+        }
+    }
+}
+
+impl BlockStore {
+    /// Opens (creating as needed) a store of one data dir: see
+    /// [`BlockStore::open_dirs`].
+    pub async fn open(data_dir: &Path, capacity: Option<u64>) -> Result<BlockStore> {
+        Self::open_dirs(&[data_dir.to_path_buf()], capacity).await
+    }
+
+    /// Opens (creating as needed) the store over `data_dirs`, one volume
+    /// each: empties each `tmp/`, loads the index from each `blocks/`, and
+    /// quarantines replicas whose `.meta` is missing, unreadable or
+    /// disagrees with the data's length. A dir that cannot be opened is an
+    /// error. A replica found on two volumes (a disk that came back after
+    /// its blocks were copied elsewhere) is kept once: the other copy is
+    /// removed if it is the same block, quarantined if not.
+    pub async fn open_dirs(data_dirs: &[PathBuf], capacity: Option<u64>) -> Result<BlockStore> {
+        let data_dirs = data_dirs.to_vec();
+        spawn_blocking(move || Self::open_blocking(&data_dirs, capacity)).await?
+    }
+
+    fn open_blocking(data_dirs: &[PathBuf], capacity: Option<u64>) -> Result<BlockStore> {
+        if data_dirs.is_empty() {
+            return Err(DatanodeError::Config("no data dir".into()));
+        }
+        let (failures_tx, failures_rx) = tokio::sync::mpsc::unbounded_channel();
         let inner = Inner {
-            blocks_dir: data_dir.join(BLOCKS_DIR),
-            tmp_dir: data_dir.join(TMP_DIR),
-            corrupt_dir: data_dir.join(CORRUPT_DIR),
+            volumes: data_dirs.iter().map(|d| Volume::new(d)).collect(),
+            failures_tx,
+            failures_rx: Mutex::new(Some(failures_rx)),
             capacity,
             index: Mutex::new(Index::default()),
             files: Mutex::new(()),
             tmp_seq: AtomicU64::new(0),
         };
-        for dir in [&inner.blocks_dir, &inner.tmp_dir, &inner.corrupt_dir] {
-            fs::create_dir_all(dir)
-                .map_err(|e| DatanodeError::io(format!("creating {}", dir.display()), e))?;
-        }
-        let ctx = |p: &Path| format!("emptying {}", p.display());
-        for entry in
-            fs::read_dir(&inner.tmp_dir).map_err(|e| DatanodeError::io(ctx(&inner.tmp_dir), e))?
-        {
-            let path = entry
-                .map_err(|e| DatanodeError::io(ctx(&inner.tmp_dir), e))?
-                .path();
-            let removed = if path.is_dir() {
-                fs::remove_dir_all(&path)
-            } else {
-                fs::remove_file(&path)
-            };
-            removed.map_err(|e| DatanodeError::io(format!("removing {}", path.display()), e))?;
+        for v in &inner.volumes {
+            prepare(v)?;
         }
         let store = BlockStore {
             inner: Arc::new(inner),
         };
         store.load_index()?;
-        let (n, used) = (store.block_count(), store.used());
-        log::info!(
-            "block store {}: {n} blocks, {used} bytes",
-            data_dir.display()
-        );
+        let vols = store.volumes();
+        for v in &vols {
+            log::info!(
+                "block store {}: {} blocks, {} bytes",
+                v.dir.display(),
+                v.blocks,
+                v.used
+            );
+        }
         Ok(store)
     }
 
     fn load_index(&self) -> Result<()> {
-        let blocks_dir = &self.inner.blocks_dir;
+        let mut index = Index {
+            vol_used: vec![0; self.inner.volumes.len()],
+            ..Index::default()
+        };
+        for (vol, v) in self.inner.volumes.iter().enumerate() {
+            self.load_volume(vol, v, &mut index)?;
+            if let Err(e) = v.refresh_space() {
+                return Err(DatanodeError::io(
+                    format!("reading the free space of {}", v.root.display()),
+                    e,
+                ));
+            }
+        }
+        *lock(&self.inner.index) = index;
+        Ok(())
+    }
+
+    fn load_volume(&self, vol: usize, v: &Volume, index: &mut Index) -> Result<()> {
+        let blocks_dir = &v.blocks_dir;
         let ctx = || format!("scanning {}", blocks_dir.display());
-        let mut index = Index::default();
         for sub in fs::read_dir(blocks_dir).map_err(|e| DatanodeError::io(ctx(), e))? {
             let sub = sub.map_err(|e| DatanodeError::io(ctx(), e))?.path();
             if !sub.is_dir() {
@@ -115,18 +160,38 @@ impl BlockStore {
                 match ext {
                     "blk" => match stem.parse::<BlockId>() {
                         Ok(id) => match check_replica(&path, &path.with_extension("meta")) {
-                            Ok(info) => {
-                                index.used += info.len;
-                                index.blocks.insert(id, info);
-                            }
+                            Ok(info) => match index.blocks.get(&id) {
+                                None => {
+                                    index.add_used(vol, info.len);
+                                    index.blocks.insert(id, Entry { info, vol });
+                                }
+                                Some(kept) if kept.info == info => {
+                                    log::info!(
+                                        "replica {id} is on two data dirs; removing the copy in {}",
+                                        v.root.display()
+                                    );
+                                    for p in [path.clone(), path.with_extension("meta")] {
+                                        if let Err(e) = fs::remove_file(&p) {
+                                            log::warn!("cannot remove {}: {e}", p.display());
+                                        }
+                                    }
+                                }
+                                Some(_) => {
+                                    log::warn!(
+                                        "quarantining replica {id} in {}: another data dir holds other bytes for it",
+                                        v.root.display()
+                                    );
+                                    self.move_to_corrupt(vol, &path, stem);
+                                }
+                            },
                             Err(why) => {
                                 log::warn!("quarantining replica {id} found at startup: {why}");
-                                self.move_to_corrupt(&path, stem);
+                                self.move_to_corrupt(vol, &path, stem);
                             }
                         },
                         Err(_) => {
                             log::warn!("quarantining {}: not a block id", path.display());
-                            self.move_to_corrupt(&path, stem);
+                            self.move_to_corrupt(vol, &path, stem);
                         }
                     },
                     // A meta without data is left by a write interrupted
@@ -141,7 +206,6 @@ impl BlockStore {
                 }
             }
         }
-        *lock(&self.inner.index) = index;
         Ok(())
     }
 
@@ -150,12 +214,23 @@ impl BlockStore {
         self.inner.capacity
     }
 
-    /// The data dir's `blocks/` directory (for disk-space queries).
-    pub fn blocks_dir(&self) -> &Path {
-        &self.inner.blocks_dir
+    /// The `blocks/` directory of every volume in service (for disk-space
+    /// queries).
+    pub fn blocks_dirs(&self) -> Vec<PathBuf> {
+        self.inner
+            .volumes
+            .iter()
+            .filter(|v| !v.is_failed())
+            .map(|v| v.blocks_dir.clone())
+            .collect()
     }
 
     pub fn get(&self, id: BlockId) -> Option<BlockInfo> {
+        self.locate(id).map(|e| e.info)
+    }
+
+    /// A replica and the volume holding it.
+    pub(super) fn locate(&self, id: BlockId) -> Option<Entry> {
         lock(&self.inner.index).blocks.get(&id).copied()
     }
 
@@ -173,20 +248,20 @@ impl BlockStore {
         lock(&self.inner.index)
             .blocks
             .iter()
-            .map(|(id, b)| ReportedBlock {
+            .map(|(id, e)| ReportedBlock {
                 id: *id,
-                len: b.len,
-                sha256: b.sha256,
+                len: e.info.len,
+                sha256: e.info.sha256,
             })
             .collect()
     }
 
     /// Forgets a replica and its bytes (callers hold the files lock).
-    pub(super) fn remove_from_index(&self, id: BlockId) -> Option<BlockInfo> {
+    pub(super) fn remove_from_index(&self, id: BlockId) -> Option<Entry> {
         let mut index = lock(&self.inner.index);
-        let info = index.blocks.remove(&id)?;
-        index.used -= info.len;
-        Some(info)
+        let e = index.blocks.remove(&id)?;
+        index.sub_used(e.vol, e.info.len);
+        Some(e)
     }
 
     /// Refuses ([`DatanodeError::NoSpace`]) `len` more bytes that would take
@@ -202,6 +277,27 @@ impl BlockStore {
         }
         Ok(())
     }
+}
+
+/// Creates a volume's directories and empties its `tmp/` (blocking).
+fn prepare(v: &Volume) -> Result<()> {
+    for dir in [&v.blocks_dir, &v.tmp_dir, &v.corrupt_dir] {
+        fs::create_dir_all(dir)
+            .map_err(|e| DatanodeError::io(format!("creating {}", dir.display()), e))?;
+    }
+    let ctx = |p: &Path| format!("emptying {}", p.display());
+    for entry in fs::read_dir(&v.tmp_dir).map_err(|e| DatanodeError::io(ctx(&v.tmp_dir), e))? {
+        let path = entry
+            .map_err(|e| DatanodeError::io(ctx(&v.tmp_dir), e))?
+            .path();
+        let removed = if path.is_dir() {
+            fs::remove_dir_all(&path)
+        } else {
+            fs::remove_file(&path)
+        };
+        removed.map_err(|e| DatanodeError::io(format!("removing {}", path.display()), e))?;
+    }
+    Ok(())
 }
 
 /// Startup check of one replica: a decodable, consistent meta whose length is

@@ -1,4 +1,5 @@
-//! Where a replica's files are under the data dir:
+//! Where a replica's files are under its volume's data dir (see
+//! [`volume`](super::volume)):
 //! - `blocks/<last 2 hex chars of id>/<id>.blk`: the raw bytes;
 //! - `blocks/<..>/<id>.meta`: its [`BlockChecksums`] (encoded with
 //!   `dfs_common::codec`): length, SHA-256 and one CRC32C per 64 KiB chunk;
@@ -27,40 +28,61 @@ pub(super) const TMP_DIR: &str = "tmp";
 pub(super) const CORRUPT_DIR: &str = "corrupt";
 
 impl BlockStore {
-    /// The fan-out directory of block `id` under `blocks/`.
-    pub(super) fn fanout_dir(&self, id: BlockId) -> PathBuf {
+    /// The fan-out directory of block `id` under volume `vol`'s `blocks/`.
+    pub(super) fn fanout_dir_on(&self, vol: usize, id: BlockId) -> PathBuf {
         let s = id.to_string();
-        self.inner.blocks_dir.join(&s[s.len() - 2..])
+        self.volume(vol).blocks_dir.join(&s[s.len() - 2..])
     }
 
-    /// Path of a block's data file (whether or not it exists).
+    /// Path of a block's data file on volume `vol` (whether or not it exists).
+    pub(super) fn block_path_on(&self, vol: usize, id: BlockId) -> PathBuf {
+        self.fanout_dir_on(vol, id).join(format!("{id}.blk"))
+    }
+
+    /// Path of a block's `.meta` on volume `vol` (whether or not it exists).
+    pub(super) fn meta_path_on(&self, vol: usize, id: BlockId) -> PathBuf {
+        self.fanout_dir_on(vol, id).join(format!("{id}.meta"))
+    }
+
+    /// Path of a block's data file on the volume that holds it (the first
+    /// volume for a block not held), whether or not it exists.
     pub fn block_path(&self, id: BlockId) -> PathBuf {
-        self.fanout_dir(id).join(format!("{id}.blk"))
+        self.block_path_on(self.locate(id).map_or(0, |e| e.vol), id)
     }
 
-    /// Path of a block's `.meta` (whether or not it exists).
+    /// Path of a block's `.meta`, as [`BlockStore::block_path`].
+    #[cfg(test)]
     pub(super) fn meta_path(&self, id: BlockId) -> PathBuf {
-        self.fanout_dir(id).join(format!("{id}.meta"))
+        self.meta_path_on(self.locate(id).map_or(0, |e| e.vol), id)
     }
 
-    /// Moves `<stem>.blk` and its `.meta` (whichever exist) into `corrupt/`.
-    /// Failures are logged: quarantine is best effort, the index no longer
-    /// lists the replica either way.
-    pub(super) fn move_to_corrupt(&self, blk: &Path, stem: &str) {
+    /// Volume `vol` (an index the store handed out: always in range; the
+    /// last volume otherwise, never a panic).
+    pub(super) fn volume(&self, vol: usize) -> &super::volume::Volume {
+        let vols = &self.inner.volumes;
+        // `open` refuses an empty list, so `vols` has a last element.
+        &vols[vol.min(vols.len() - 1)]
+    }
+
+    /// Moves `<stem>.blk` and its `.meta` (whichever exist) into volume
+    /// `vol`'s `corrupt/`. Failures are logged: quarantine is best effort,
+    /// the index no longer lists the replica either way.
+    pub(super) fn move_to_corrupt(&self, vol: usize, blk: &Path, stem: &str) {
+        let corrupt_dir = &self.volume(vol).corrupt_dir;
         let stamp = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_millis())
             .unwrap_or(0);
         for ext in ["blk", "meta"] {
             let from = blk.with_extension(ext);
-            let to = self.inner.corrupt_dir.join(format!("{stem}.{stamp}.{ext}"));
+            let to = corrupt_dir.join(format!("{stem}.{stamp}.{ext}"));
             match fs::rename(&from, &to) {
                 Ok(()) => {}
                 Err(e) if e.kind() == ErrorKind::NotFound => {}
                 Err(e) => log::error!("cannot move {} to {}: {e}", from.display(), to.display()),
             }
         }
-        for dir in [blk.parent(), Some(self.inner.corrupt_dir.as_path())]
+        for dir in [blk.parent(), Some(corrupt_dir.as_path())]
             .into_iter()
             .flatten()
         {

@@ -2,10 +2,13 @@
 //! datanode that claims durability. This file holds the handle and the map;
 //! each part of the job is a file of its own:
 //!
-//! - `layout.rs`: where a replica's files are under the data dir (`blocks/`
+//! - `volume.rs`: the disks (one per `--data-dir`), the choice of a disk for
+//!   a new block, the health probe, and taking a failed disk out of service.
+//! - `layout.rs`: where a replica's files are under a data dir (`blocks/`
 //!   fanned out by id, `tmp/`, `corrupt/`), and quarantine's move.
-//! - `index.rs`: which replicas the store holds, in memory, and the startup
-//!   scan of `blocks/` that rebuilds it when the store opens.
+//! - `index.rs`: which replicas the store holds and on which disk, in
+//!   memory, and the startup scan of each disk's `blocks/` that rebuilds it
+//!   when the store opens.
 //! - `write.rs`: [`BlockWriter`], a block's bytes into a temp file,
 //!   checksummed as they pass, then sealed ([`SealedBlock`]).
 //! - `commit.rs`: the durable step that makes a sealed block a replica.
@@ -24,12 +27,13 @@
 //! - Files move in or out of `blocks/` only under the files lock, so two
 //!   writers, a delete and a quarantine of the same id never interleave
 //!   their renames (`commit.rs`, `remove.rs`).
+//! - A replica lives on one disk, the one the index names; its temp file is
+//!   on that disk too, so that the commit is a rename (`write.rs`).
 //! - Blocking file I/O runs on tokio's blocking pool, in ~1 MiB pieces;
 //!   writes are direct, reads go through the page cache ([`crate::direct`]).
 //!
 //! Does not talk to the network and does not know about the namenode.
 use dfs_common::checksum::CHUNK_SIZE;
-use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -38,10 +42,12 @@ mod index;
 mod layout;
 mod read;
 mod remove;
+mod volume;
 mod write;
 
 pub use index::BlockInfo;
 pub use read::{BlockRead, ReadCheck, ReadStream};
+pub use volume::{VolumeFailure, VolumeStatus};
 pub use write::{BlockWriter, Digest, Expected, SealedBlock, MAX_BLOCK_LEN};
 
 /// Bytes per disk read or write: 16 whole chunks, large enough that the data
@@ -59,9 +65,11 @@ pub struct BlockStore {
 }
 
 struct Inner {
-    blocks_dir: PathBuf,
-    tmp_dir: PathBuf,
-    corrupt_dir: PathBuf,
+    /// One per data dir, in `--data-dir` order.
+    volumes: Vec<volume::Volume>,
+    /// Where volume failures are announced ([`BlockStore::take_failures`]).
+    failures_tx: tokio::sync::mpsc::UnboundedSender<VolumeFailure>,
+    failures_rx: Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<VolumeFailure>>>,
     capacity: Option<u64>,
     index: Mutex<index::Index>,
     /// Held (on blocking threads only) while files move in or out of

@@ -52,9 +52,13 @@ pub enum ReadCheck {
 impl BlockStore {
     /// The stored checksums of a block.
     pub async fn meta(&self, id: BlockId) -> Result<BlockChecksums> {
-        let info = self.get(id).ok_or(DatanodeError::NotFound(id))?;
-        let path = self.meta_path(id);
-        spawn_blocking(move || read_meta(id, &path, info)).await?
+        let e = self.locate(id).ok_or(DatanodeError::NotFound(id))?;
+        let path = self.meta_path_on(e.vol, id);
+        let store = self.clone();
+        spawn_blocking(move || {
+            read_meta(id, &path, e.info).inspect_err(|err| store.after_read_error(e.vol, err))
+        })
+        .await?
     }
 
     /// Opens `length` bytes of block `id` from `offset` (defaults: the whole
@@ -98,7 +102,8 @@ impl BlockStore {
         check: ReadCheck,
         drop_behind: bool,
     ) -> Result<BlockRead> {
-        let info = self.get(id).ok_or(DatanodeError::NotFound(id))?;
+        let super::index::Entry { info, vol } =
+            self.locate(id).ok_or(DatanodeError::NotFound(id))?;
         let offset = offset.unwrap_or(0);
         if offset > info.len {
             return Err(DatanodeError::BadRequest(format!(
@@ -113,7 +118,7 @@ impl BlockStore {
                 info.len
             )));
         }
-        let (meta_path, blk_path) = (self.meta_path(id), self.block_path(id));
+        let (meta_path, blk_path) = (self.meta_path_on(vol, id), self.block_path_on(vol, id));
         let (tx, rx) = mpsc::channel(IO_QUEUE);
         let store = self.clone();
         let opened = spawn_blocking(move || -> Result<()> {
@@ -121,12 +126,15 @@ impl BlockStore {
             // quarantine (a rename or unlink) cannot pull it from under us.
             let file = match direct::open_read(&blk_path) {
                 Ok(f) => f,
-                Err(e) if e.kind() == ErrorKind::NotFound => return Err(store.vanished(id, info)),
+                Err(e) if e.kind() == ErrorKind::NotFound => {
+                    return Err(store.vanished(id, vol, info))
+                }
                 Err(e) => {
+                    store.check_after_error(vol, &e);
                     return Err(DatanodeError::io(
                         format!("opening {}", blk_path.display()),
                         e,
-                    ))
+                    ));
                 }
             };
             let meta = match read_meta(id, &meta_path, info) {
@@ -136,11 +144,14 @@ impl BlockStore {
                         detail: "meta file is missing".into(),
                     })
                 }
-                other => other?,
+                other => other.inspect_err(|err| store.after_read_error(vol, err))?,
             };
             let on_disk = file
                 .metadata()
-                .map_err(|e| DatanodeError::io("stat of block file", e))?
+                .map_err(|e| {
+                    store.check_after_error(vol, &e);
+                    DatanodeError::io("stat of block file", e)
+                })?
                 .len();
             if on_disk != meta.len {
                 return Err(DatanodeError::Corrupt {
@@ -158,7 +169,10 @@ impl BlockStore {
                 // The reader runs on its own blocking thread; it stops when
                 // the consumer drops the stream.
                 spawn_blocking(move || {
-                    read_loop(id, file, &meta, (offset, len), check, drop_behind, tx)
+                    let failed = read_loop(id, file, &meta, (offset, len), check, drop_behind, tx);
+                    if let Some(e) = failed {
+                        store.check_after_error(vol, &e);
+                    }
                 });
             }
             Ok(())
@@ -170,6 +184,16 @@ impl BlockStore {
             len,
             stream: ReadStream { rx },
         })
+    }
+}
+
+impl BlockStore {
+    /// A read of volume `vol` failed with `err`: an I/O error may be the
+    /// disk failing, and the store checks (blocking).
+    fn after_read_error(&self, vol: usize, err: &DatanodeError) {
+        if let DatanodeError::Io { source, .. } = err {
+            self.check_after_error(vol, source);
+        }
     }
 }
 
@@ -228,7 +252,7 @@ fn read_loop(
     check: ReadCheck,
     drop_behind: bool,
     tx: mpsc::Sender<Result<Bytes>>,
-) {
+) -> Option<std::io::Error> {
     let cs = CHUNK_SIZE as u64;
     let end = offset + len;
     let mut chunk = (offset / cs) as usize;
@@ -256,15 +280,18 @@ fn read_loop(
         let buf = match read {
             Ok(b) => b,
             Err(e) => {
-                let err = if e.kind() == ErrorKind::UnexpectedEof {
-                    DatanodeError::Corrupt {
+                if e.kind() == ErrorKind::UnexpectedEof {
+                    let err = DatanodeError::Corrupt {
                         id,
                         detail: "block file is shorter than its meta".into(),
-                    }
-                } else {
-                    DatanodeError::io("reading block file", e)
-                };
-                return fail(&tx, err);
+                    };
+                    fail(&tx, err);
+                    return None;
+                }
+                // The disk may be failing: the caller checks it.
+                let copy = std::io::Error::new(e.kind(), e.to_string());
+                fail(&tx, DatanodeError::io("reading block file", e));
+                return Some(copy);
             }
         };
         // Verify chunk by chunk; send the verified prefix, then the error.
@@ -292,7 +319,7 @@ fn read_loop(
             if bad.is_none() && batch_end == last {
                 let got = std::mem::take(hasher).finish();
                 if got != meta.sha256 {
-                    return fail(
+                    fail(
                         &tx,
                         DatanodeError::Corrupt {
                             id,
@@ -303,23 +330,26 @@ fn read_loop(
                             ),
                         },
                     );
+                    return None;
                 }
             }
         }
         if !verified.is_empty() && tx.blocking_send(Ok(verified)).is_err() {
-            return; // the reader went away
+            return None; // the reader went away
         }
         if let Some(i) = bad {
-            return fail(
+            fail(
                 &tx,
                 DatanodeError::Corrupt {
                     id,
                     detail: format!("chunk {i} fails its CRC32C"),
                 },
             );
+            return None;
         }
         chunk = batch_end;
     }
+    None
 }
 
 #[cfg(test)]

@@ -28,18 +28,34 @@ impl BlockStore {
 
     fn delete_blocking(&self, id: BlockId) -> Result<bool> {
         let _files = lock(&self.inner.files);
-        let had = self.remove_from_index(id).is_some();
-        let mut found = had;
-        for path in [self.block_path(id), self.meta_path(id)] {
-            match fs::remove_file(&path) {
-                Ok(()) => found = true,
-                Err(e) if e.kind() == ErrorKind::NotFound => {}
-                Err(e) => return Err(DatanodeError::io(format!("removing {}", path.display()), e)),
+        let removed = self.remove_from_index(id);
+        let mut found = removed.is_some();
+        // Not indexed: a leftover may still sit on any volume in service.
+        let vols: Vec<usize> = match removed {
+            Some(e) => vec![e.vol],
+            None => (0..self.inner.volumes.len())
+                .filter(|v| !self.volume(*v).is_failed())
+                .collect(),
+        };
+        for vol in vols {
+            let mut here = false;
+            for path in [self.block_path_on(vol, id), self.meta_path_on(vol, id)] {
+                match fs::remove_file(&path) {
+                    Ok(()) => here = true,
+                    Err(e) if e.kind() == ErrorKind::NotFound => {}
+                    Err(e) => {
+                        self.check_after_error(vol, &e);
+                        return Err(DatanodeError::io(format!("removing {}", path.display()), e));
+                    }
+                }
             }
-        }
-        if found {
-            sync_dir(&self.fanout_dir(id))
-                .map_err(|e| DatanodeError::io("syncing block dir", e))?;
+            if here {
+                found = true;
+                sync_dir(&self.fanout_dir_on(vol, id)).map_err(|e| {
+                    self.check_after_error(vol, &e);
+                    DatanodeError::io("syncing block dir", e)
+                })?;
+            }
         }
         Ok(found)
     }
@@ -52,31 +68,39 @@ impl BlockStore {
         let reason = reason.to_string();
         let had = spawn_blocking(move || {
             let _files = lock(&store.inner.files);
-            if store.remove_from_index(id).is_none() {
+            let Some(e) = store.remove_from_index(id) else {
                 return false;
-            }
+            };
             log::warn!("quarantining replica {id}: {reason}");
-            store.move_to_corrupt(&store.block_path(id), &id.to_string());
+            store.move_to_corrupt(e.vol, &store.block_path_on(e.vol, id), &id.to_string());
             true
         })
         .await?;
         Ok(had)
     }
 
-    /// A read found the `.blk` of an indexed replica missing (blocking).
-    /// Under the files lock, so a delete or write of the same id cannot
-    /// interleave: if the index still holds what the reader saw and the
-    /// file is still absent, forget the replica and remove its orphan
-    /// `.meta` → [`DatanodeError::Vanished`]; otherwise it was deleted the
-    /// ordinary way meanwhile → [`DatanodeError::NotFound`].
-    pub(super) fn vanished(&self, id: BlockId, seen: BlockInfo) -> DatanodeError {
+    /// A read found the `.blk` of an indexed replica on volume `vol`
+    /// missing (blocking). Under the files lock, so a delete or write of the
+    /// same id cannot interleave: if the index still holds what the reader
+    /// saw and the file is still absent, forget the replica and remove its
+    /// orphan `.meta` → [`DatanodeError::Vanished`]; otherwise it was
+    /// deleted the ordinary way meanwhile → [`DatanodeError::NotFound`].
+    /// If the volume itself is gone (its `blocks/` no longer there, or it
+    /// fails its probe), the whole volume is taken out of service, which
+    /// forgets and announces all its replicas at once.
+    pub(super) fn vanished(&self, id: BlockId, vol: usize, seen: BlockInfo) -> DatanodeError {
         let _files = lock(&self.inner.files);
-        if self.get(id) != Some(seen) || self.block_path(id).exists() {
+        let now = self.locate(id);
+        if now.map(|e| e.info) != Some(seen) || self.block_path_on(vol, id).exists() {
             return DatanodeError::NotFound(id);
+        }
+        if let Err(why) = self.volume(vol).probe() {
+            self.fail_volume(vol, &why);
+            return DatanodeError::Vanished(id);
         }
         self.remove_from_index(id);
         log::warn!("replica {id} vanished from disk; forgetting it");
-        match fs::remove_file(self.meta_path(id)) {
+        match fs::remove_file(self.meta_path_on(vol, id)) {
             Ok(()) => {}
             Err(e) if e.kind() == ErrorKind::NotFound => {}
             Err(e) => log::warn!("cannot remove orphan meta of {id}: {e}"),

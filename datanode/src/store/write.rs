@@ -80,8 +80,11 @@ impl BlockStore {
                 self.check_room(len)?;
             }
         }
+        // The temp file goes on the volume the block will live on, so that
+        // the commit is a rename.
+        let vol = self.choose_volume(expected_len.unwrap_or(0))?;
         let seq = self.inner.tmp_seq.fetch_add(1, Ordering::Relaxed);
-        let tmp_path = self.inner.tmp_dir.join(format!("{id}.{seq}.blk.tmp"));
+        let tmp_path = self.volume(vol).tmp_dir.join(format!("{id}.{seq}.blk.tmp"));
         let guard = DeleteOnDrop::new(tmp_path.clone());
         // The temp file and the disk thread start with the first full
         // buffer: a block that fits in one is written, hashed and made
@@ -89,6 +92,7 @@ impl BlockStore {
         // blocking thread per replica, not four and a thread).
         Ok(BlockWriter {
             id,
+            vol,
             store: self.clone(),
             tmp_path,
             guard,
@@ -176,6 +180,8 @@ fn start_writeback(_file: &File, _offset: u64, _len: u64) {}
 /// [`BlockWriter::finish`]; dropping it unfinished removes the temp file.
 pub struct BlockWriter {
     id: BlockId,
+    /// The volume the block is written to.
+    vol: usize,
     store: BlockStore,
     tmp_path: PathBuf,
     guard: DeleteOnDrop,
@@ -215,6 +221,12 @@ impl BlockWriter {
         self.len == 0
     }
 
+    /// An I/O error on the temp file: the store checks the volume.
+    fn io_error(&self, what: &str, e: std::io::Error) -> DatanodeError {
+        self.store.suspect(self.vol, &e);
+        DatanodeError::io(format!("{what} {}", self.tmp_path.display()), e)
+    }
+
     /// Appends a piece. Refuses to grow past [`MAX_BLOCK_LEN`].
     pub async fn write(&mut self, data: &[u8]) -> Result<()> {
         let new_len = self.len + data.len() as u64;
@@ -236,7 +248,7 @@ impl BlockWriter {
         let p = self.tmp_path.clone();
         let file = spawn_blocking(move || DirectWriter::create_new(&p))
             .await?
-            .map_err(|e| DatanodeError::io(format!("creating {}", self.tmp_path.display()), e))?;
+            .map_err(|e| self.io_error("creating", e))?;
         let (tx, rx) = mpsc::channel(IO_QUEUE);
         let (back_tx, back_rx) = std::sync::mpsc::channel();
         let hash = self.hash;
@@ -266,10 +278,7 @@ impl BlockWriter {
         // The disk thread stopped early: it failed, and says why.
         match std::mem::replace(&mut self.disk, Disk::Failed) {
             Disk::Running { task, .. } => match task.await? {
-                Err(e) => Err(DatanodeError::io(
-                    format!("writing {}", self.tmp_path.display()),
-                    e,
-                )),
+                Err(e) => Err(self.io_error("writing", e)),
                 Ok(_) => Err(DatanodeError::Internal("block writer stopped early".into())),
             },
             _ => Err(DatanodeError::Internal(
@@ -323,9 +332,7 @@ impl BlockWriter {
             }
             Disk::Running { tx, task } => {
                 drop(tx); // ends the disk thread's loop
-                task.await?.map_err(|e| {
-                    DatanodeError::io(format!("writing {}", self.tmp_path.display()), e)
-                })?
+                task.await?.map_err(|e| self.io_error("writing", e))?
             }
             Disk::Failed => {
                 return Err(DatanodeError::Internal(
@@ -335,10 +342,15 @@ impl BlockWriter {
         };
         let fingerprint = crcs_fingerprint(written.len, &written.crcs);
         let BlockWriter {
-            id, store, guard, ..
+            id,
+            vol,
+            store,
+            guard,
+            ..
         } = self;
         Ok(SealedBlock {
             id,
+            vol,
             store,
             guard,
             written,
@@ -350,6 +362,7 @@ impl BlockWriter {
 /// A block whose bytes are all written (see [`BlockWriter::seal`]).
 pub struct SealedBlock {
     id: BlockId,
+    vol: usize,
     store: BlockStore,
     guard: DeleteOnDrop,
     written: Written,
@@ -392,6 +405,7 @@ impl SealedBlock {
     pub async fn commit(self, expected: Expected) -> Result<(BlockInfo, u32)> {
         let SealedBlock {
             id,
+            vol,
             store,
             guard,
             written,
@@ -418,7 +432,8 @@ impl SealedBlock {
                 });
             }
         }
-        let info = spawn_blocking(move || store.finalize(id, written, sha256, guard)).await??;
+        let info =
+            spawn_blocking(move || store.finalize(id, vol, written, sha256, guard)).await??;
         Ok((info, fingerprint))
     }
 }
