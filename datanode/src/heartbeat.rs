@@ -470,9 +470,11 @@ impl Rpc {
             active_transfers: u32::try_from(self.node.metrics.active_transfers())
                 .unwrap_or(u32::MAX),
             filesystem: filesystem.filter(|_| !self.first_shape.load(Ordering::Relaxed)),
+            disks: (!self.first_shape.load(Ordering::Relaxed))
+                .then(|| crate::storage::disk_reports(&self.node.store)),
         };
         let mut result = self.call_within("heartbeat", &hb, HEARTBEAT_TIMEOUT).await;
-        if hb.filesystem.is_some() {
+        if hb.filesystem.is_some() || hb.disks.is_some() {
             if let Err(LinkError::Refused(e)) = &result {
                 log::warn!(
                     "the namenode cannot read a heartbeat that names the file system ({e}); \
@@ -481,6 +483,7 @@ impl Rpc {
                 );
                 self.first_shape.store(true, Ordering::Relaxed);
                 hb.filesystem = None;
+                hb.disks = None;
                 result = self.call_within("heartbeat", &hb, HEARTBEAT_TIMEOUT).await;
             }
         }

@@ -1,5 +1,6 @@
 //! This node's storage as the namenode is told it: capacity, bytes used and
-//! available ([`StorageReport`]), and which file system holds the blocks
+//! available ([`StorageReport`]), each data dir's ([`DiskReport`]), and
+//! which file system holds the blocks
 //! ([`FilesystemReport`]: machine, device, `statvfs` sizes), so that the
 //! namenode counts a disk shared by several datanodes once (HDFS
 //! `FsVolumeImpl` / `StorageReport`).
@@ -12,7 +13,9 @@
 //! is named only when the machine can be told apart from others
 //! ([`host_id`]).
 use crate::store::BlockStore;
-use dfs_common::proto::datanode::{FilesystemId, FilesystemReport, StorageReport};
+use dfs_common::proto::datanode::{
+    DiskReport, DiskState, FilesystemId, FilesystemReport, StorageReport,
+};
 use std::path::Path;
 use std::sync::OnceLock;
 
@@ -75,6 +78,27 @@ pub async fn storage_report(store: &BlockStore) -> (StorageReport, Option<Filesy
     // Without a host identity two machines could not be told apart: say
     // nothing, and the namenode counts this disk as one of its own.
     (storage, fs.filter(|f| !f.id.host.is_empty()))
+}
+
+/// Each data dir of the node, as heartbeats and `dfs report` show it.
+pub fn disk_reports(store: &BlockStore) -> Vec<DiskReport> {
+    store
+        .volumes()
+        .into_iter()
+        .map(|v| DiskReport {
+            dir: v.dir.display().to_string(),
+            state: if v.failed.is_some() {
+                DiskState::Failed
+            } else {
+                DiskState::InService
+            },
+            error: v.failed.unwrap_or_default(),
+            capacity: v.total,
+            used: v.used,
+            available: v.available,
+            blocks: v.blocks as u64,
+        })
+        .collect()
 }
 
 /// The file system holding `dir`, as `df` sees it, on the machine `host`

@@ -529,6 +529,9 @@ pub struct DatanodeReport {
     /// once. `None`: not reported (an older datanode, or none since the
     /// namenode started).
     pub filesystem: Option<String>,
+    /// Its data dirs (disks) and their state, from its last heartbeat
+    /// (empty: not reported, an older datanode or namenode).
+    pub disks: Vec<super::datanode::DiskReport>,
     /// Its rack (`datanode --rack`; empty from a namenode that predates
     /// racks).
     pub rack: String,

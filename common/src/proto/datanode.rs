@@ -63,6 +63,37 @@ pub struct FilesystemReport {
     pub available: u64,
 }
 
+/// One data dir (a disk) of a datanode, as its heartbeat reports it and
+/// `dfs report` shows it (`datanode --data-dir A,B,C`: one each).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DiskReport {
+    /// The data dir, as the datanode was given it.
+    pub dir: String,
+    pub state: DiskState,
+    /// Why it is out of service (empty while in service).
+    pub error: String,
+    /// Its file system's size, in bytes (as last seen).
+    pub capacity: u64,
+    /// Bytes of block data on it.
+    pub used: u64,
+    /// What can still be written there (as last seen).
+    pub available: u64,
+    /// Replicas on it.
+    pub blocks: u64,
+}
+
+/// Whether a disk takes blocks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DiskState {
+    #[default]
+    InService,
+    /// Taken out of service after I/O errors, or its dir gone or read-only;
+    /// its replicas were reported lost.
+    Failed,
+}
+
 /// A replica a datanode holds (finalized: durable and checksummed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReportedBlock {
@@ -229,7 +260,8 @@ pub fn cluster_mismatch_message(
 /// 400), and the datanode then sends the first shape to it (see the
 /// datanode's `heartbeat.rs`). Add later fields the same way, after this
 /// one, each an `Option` that is left out when it and every field after it
-/// are `None`.
+/// are `None`. `disks` is the second such tail: with it, `filesystem` is
+/// written too (as `None` if need be).
 #[derive(Debug, Clone)]
 pub struct Heartbeat {
     pub node_id: NodeId,
@@ -239,17 +271,28 @@ pub struct Heartbeat {
     /// The file system holding the blocks (`None`: an older datanode, or
     /// one that cannot tell; it is then counted as a file system of its own).
     pub filesystem: Option<FilesystemReport>,
+    /// Each data dir of the node (`None`: an older datanode).
+    pub disks: Option<Vec<DiskReport>>,
 }
 
 impl Serialize for Heartbeat {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let fields = if self.filesystem.is_some() { 4 } else { 3 };
+        let fields = if self.disks.is_some() {
+            5
+        } else if self.filesystem.is_some() {
+            4
+        } else {
+            3
+        };
         let mut st = s.serialize_struct("Heartbeat", fields)?;
         st.serialize_field("node_id", &self.node_id)?;
         st.serialize_field("storage", &self.storage)?;
         st.serialize_field("active_transfers", &self.active_transfers)?;
-        if self.filesystem.is_some() {
+        if fields >= 4 {
             st.serialize_field("filesystem", &self.filesystem)?;
+        }
+        if fields >= 5 {
+            st.serialize_field("disks", &self.disks)?;
         }
         st.end()
     }
@@ -264,6 +307,8 @@ struct HeartbeatFields {
     active_transfers: u32,
     #[serde(default)]
     filesystem: Option<FilesystemReport>,
+    #[serde(default)]
+    disks: Option<Vec<DiskReport>>,
 }
 
 impl<'de> Deserialize<'de> for Heartbeat {
@@ -275,6 +320,7 @@ impl<'de> Deserialize<'de> for Heartbeat {
                 storage: f.storage,
                 active_transfers: f.active_transfers,
                 filesystem: f.filesystem,
+                disks: f.disks,
             });
         }
         struct Fields;
@@ -290,10 +336,17 @@ impl<'de> Deserialize<'de> for Heartbeat {
                     storage: seq.next_element()?.ok_or_else(|| missing(1))?,
                     active_transfers: seq.next_element()?.ok_or_else(|| missing(2))?,
                     filesystem: tail(&mut seq),
+                    disks: tail(&mut seq),
                 })
             }
         }
-        const FIELDS: &[&str] = &["node_id", "storage", "active_transfers", "filesystem"];
+        const FIELDS: &[&str] = &[
+            "node_id",
+            "storage",
+            "active_transfers",
+            "filesystem",
+            "disks",
+        ];
         d.deserialize_struct("Heartbeat", FIELDS, Fields)
     }
 }
@@ -482,6 +535,7 @@ mod tests {
             },
             active_transfers: 2,
             filesystem,
+            disks: None,
         }
     }
 
@@ -499,9 +553,58 @@ mod tests {
 
     fn same(a: &Heartbeat, b: &Heartbeat) {
         assert_eq!(
-            (a.node_id, a.storage, a.active_transfers, &a.filesystem),
-            (b.node_id, b.storage, b.active_transfers, &b.filesystem)
+            (
+                a.node_id,
+                a.storage,
+                a.active_transfers,
+                &a.filesystem,
+                &a.disks
+            ),
+            (
+                b.node_id,
+                b.storage,
+                b.active_transfers,
+                &b.filesystem,
+                &b.disks
+            )
         );
+    }
+
+    #[test]
+    fn heartbeats_with_disks_decode() {
+        let disks = vec![
+            DiskReport {
+                dir: "/d1".into(),
+                capacity: 100,
+                used: 10,
+                available: 80,
+                blocks: 2,
+                ..DiskReport::default()
+            },
+            DiskReport {
+                dir: "/d2".into(),
+                state: DiskState::Failed,
+                error: "gone".into(),
+                ..DiskReport::default()
+            },
+        ];
+        for filesystem in [Some(fs()), None] {
+            let mut hb = heartbeat(filesystem);
+            hb.disks = Some(disks.clone());
+            let bytes = codec::encode(&hb).unwrap();
+            same(&codec::decode::<Heartbeat>(&bytes).unwrap(), &hb);
+            // An older namenode refuses it (then it gets the first shape).
+            assert!(codec::decode::<FirstHeartbeat>(&bytes).is_err());
+            let json = serde_json::to_string(&hb).unwrap();
+            same(&serde_json::from_str(&json).unwrap(), &hb);
+        }
+        // A heartbeat with a file system and no disks reads as before.
+        let hb = heartbeat(Some(fs()));
+        let back: Heartbeat = codec::decode(&codec::encode(&hb).unwrap()).unwrap();
+        assert_eq!(back.disks, None);
+        let json = r#"{"dir":"/x","state":"failed"}"#;
+        let d: DiskReport = serde_json::from_str(json).unwrap();
+        assert_eq!((d.state, d.used), (DiskState::Failed, 0));
     }
 
     #[test]
@@ -596,9 +699,13 @@ mod tests {
         let new_bytes = codec::encode(&heartbeat(Some(fs()))).unwrap();
         assert!(codec::decode::<FirstHeartbeat>(&new_bytes).is_err());
         // A truncated first part is still an error, and so is junk after
-        // the tail.
+        // the last tail.
         assert!(codec::decode::<Heartbeat>(&old_bytes[..old_bytes.len() - 1]).is_err());
-        let mut junk = new_bytes.clone();
+        let with_disks = Heartbeat {
+            disks: Some(Vec::new()),
+            ..heartbeat(Some(fs()))
+        };
+        let mut junk = codec::encode(&with_disks).unwrap();
         junk.push(0);
         assert!(codec::decode::<Heartbeat>(&junk).is_err());
         // JSON (not on the wire, but the type should not trap anyone).

@@ -311,6 +311,7 @@ async fn a_whole_write_through_http() {
         storage: reg.storage,
         active_transfers: 0,
         filesystem: None,
+        disks: None,
     };
     let req = test::TestRequest::post()
         .uri("/internal/v1/heartbeat")

@@ -53,6 +53,8 @@ struct Descriptor {
     storage: StorageReport,
     /// The file system under its blocks, from its last heartbeat.
     filesystem: Option<FilesystemReport>,
+    /// Its data dirs (disks), from its last heartbeat that named them.
+    disks: Vec<dfs_common::proto::datanode::DiskReport>,
     last_seen: Option<Instant>,
     registered: bool,
     dead: bool,
@@ -79,6 +81,7 @@ impl Descriptor {
             rack_id: RackId::of(DEFAULT_RACK),
             storage: StorageReport::default(),
             filesystem: None,
+            disks: Vec::new(),
             last_seen,
             registered: false,
             dead: last_seen.is_none(),
@@ -255,6 +258,7 @@ impl DatanodeManager {
         d.last_seen = Some(now);
         d.storage = hb.storage;
         d.filesystem = hb.filesystem.clone();
+        d.disks = hb.disks.clone().unwrap_or_default();
         d.scheduled
             .retain(|_, (_, at)| now.saturating_duration_since(*at) < SCHEDULED_TTL);
         d.active_transfers = hb.active_transfers;
@@ -509,6 +513,7 @@ impl DatanodeManager {
                     },
                     replication_in_flight: in_flight,
                     filesystem: d.filesystem.as_ref().map(|f| f.id.to_string()),
+                    disks: d.disks.clone(),
                     rack: d.rack.clone(),
                 }
             })

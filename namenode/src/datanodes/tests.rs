@@ -33,6 +33,7 @@ async fn liveness_and_commands() {
         storage,
         active_transfers: 0,
         filesystem: None,
+        disks: None,
     };
     let now = Instant::now();
     // Known from the store but not registered: must re-register; its
@@ -278,6 +279,7 @@ async fn heartbeats_carry_the_file_system_and_only_live_nodes_count() {
             storage: node_on(&d, None, 100),
             active_transfers: 0,
             filesystem: Some(d.clone()),
+            disks: None,
         };
         dm.heartbeat(&hb, Instant::now(), true).unwrap();
     }
@@ -300,6 +302,7 @@ async fn heartbeats_carry_the_file_system_and_only_live_nodes_count() {
         storage: node_on(&d, None, 100),
         active_transfers: 0,
         filesystem: Some(d.clone()),
+        disks: None,
     };
     dm.heartbeat(&hb, Instant::now(), true).unwrap();
     tokio::time::advance(Duration::from_secs(15)).await;

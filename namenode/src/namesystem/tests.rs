@@ -168,6 +168,7 @@ fn hb(id: NodeId) -> Heartbeat {
         },
         active_transfers: 0,
         filesystem: None,
+        disks: None,
     }
 }
 
@@ -732,6 +733,7 @@ async fn lease_expiry_abandons_and_deletes() {
         storage: StorageReport::default(),
         active_transfers: 0,
         filesystem: None,
+        disks: None,
     };
     assert_eq!(
         ns.heartbeat(&hb).await.commands,

@@ -10,6 +10,7 @@ use dfs_common::proto::client::{
     AdminState, BlockHealth, ClusterSummary, DatanodeReport, DatanodeState, FsckReport,
     OrphansReport, ReplicationProgress, UnknownReplicas,
 };
+use dfs_common::proto::datanode::DiskState;
 use dfs_common::units::human_bytes;
 
 /// "3d 4h", "2h 5m", "4m 10s", "12s".
@@ -288,6 +289,56 @@ pub fn report_text(s: &ClusterSummary, nodes: &[DatanodeReport]) -> String {
         ],
     ));
     out.push_str(&shared_filesystems_text(nodes));
+    out.push_str(&disks_text(nodes));
+    out
+}
+
+/// The data dirs of the nodes that have several, or a failed one (a node of
+/// one disk in service is all in its row already).
+fn disks_text(nodes: &[DatanodeReport]) -> String {
+    let shown: Vec<&DatanodeReport> = nodes
+        .iter()
+        .filter(|n| n.disks.len() > 1 || n.disks.iter().any(|d| d.state == DiskState::Failed))
+        .collect();
+    if shown.is_empty() {
+        return String::new();
+    }
+    let mut rows: Vec<Vec<String>> = vec![[
+        "NODE",
+        "DATA DIR",
+        "STATE",
+        "CAPACITY",
+        "USED",
+        "AVAILABLE",
+        "BLOCKS",
+    ]
+    .iter()
+    .map(|h| h.to_string())
+    .collect()];
+    for n in shown {
+        let id: String = n.id.to_string().chars().take(8).collect();
+        for d in &n.disks {
+            rows.push(vec![
+                id.clone(),
+                d.dir.clone(),
+                match d.state {
+                    DiskState::InService => "in service".into(),
+                    DiskState::Failed if d.error.is_empty() => "FAILED".into(),
+                    DiskState::Failed => format!("FAILED: {}", d.error),
+                },
+                human_bytes(d.capacity),
+                human_bytes(d.used),
+                human_bytes(d.available),
+                d.blocks.to_string(),
+            ]);
+        }
+    }
+    use Align::*;
+    let mut out = String::from("\nDisks:\n");
+    out.push_str(&table(
+        &rows,
+        &[Left, Left, Left, Right, Right, Right, Right],
+    ));
     out
 }
 
@@ -657,6 +708,45 @@ mod tests {
         let mut s = summary();
         s.safe_mode = false;
         assert!(squash(&report_text(&s, &[])).contains("Safe mode: off\n"));
+    }
+
+    #[test]
+    fn report_lists_the_disks_of_nodes_with_several() {
+        use dfs_common::proto::datanode::DiskReport;
+        let disk = |dir: &str, failed: bool| DiskReport {
+            dir: dir.into(),
+            state: if failed {
+                DiskState::Failed
+            } else {
+                DiskState::InService
+            },
+            error: if failed { "gone".into() } else { String::new() },
+            used: 1024,
+            blocks: 3,
+            ..Default::default()
+        };
+        let one = DatanodeReport {
+            addr: "http://127.0.0.1:9864".into(),
+            disks: vec![disk("/solo", false)],
+            ..Default::default()
+        };
+        let text = squash(&report_text(&summary(), std::slice::from_ref(&one)));
+        assert!(!text.contains("Disks:"), "{text}");
+        let three = DatanodeReport {
+            addr: "http://127.0.0.1:9865".into(),
+            disks: vec![disk("/d1", false), disk("/d2", true), disk("/d3", false)],
+            ..Default::default()
+        };
+        let text = squash(&report_text(&summary(), &[one, three]));
+        for want in [
+            "Disks:\n",
+            "NODE DATA DIR STATE CAPACITY USED AVAILABLE BLOCKS\n",
+            " /d1 in service 0 B 1.0 KiB 0 B 3\n",
+            " /d2 FAILED: gone 0 B 1.0 KiB 0 B 3\n",
+        ] {
+            assert!(text.contains(want), "{want:?} not in\n{text}");
+        }
+        assert!(!text.contains("/solo"), "{text}");
     }
 
     #[test]
