@@ -78,6 +78,9 @@ pub struct ClusterOptions {
     pub namenode_args: Vec<String>,
     /// Extra flags for every datanode (e.g. `--scan-period 1s`).
     pub datanode_args: Vec<String>,
+    /// Data dirs (disks) of datanode `i` (1 past the end): its first is
+    /// `datanode-{i}`, the others `datanode-{i}-disk{n}`.
+    pub disks_at: Vec<usize>,
     /// Extra flags for datanode `i` alone (e.g. `--rack /r1`), after
     /// `datanode_args`; a datanode past the end gets none.
     pub datanode_args_at: Vec<Vec<String>>,
@@ -100,6 +103,7 @@ impl Default for ClusterOptions {
             lease_timeout: "3s",
             namenode_args: Vec::new(),
             datanode_args: Vec::new(),
+            disks_at: Vec::new(),
             datanode_args_at: Vec::new(),
             token: None,
             namenode_env: Vec::new(),
@@ -263,8 +267,17 @@ impl TestCluster {
         format!("http://127.0.0.1:{}", self.dn_ports[i])
     }
 
+    /// Datanode `i`'s (first) data dir.
     pub fn datanode_dir(&self, i: usize) -> PathBuf {
         self.root.join(format!("datanode-{i}"))
+    }
+
+    /// Every data dir of datanode `i` (see [`ClusterOptions::disks_at`]).
+    pub fn datanode_dirs(&self, i: usize) -> Vec<PathBuf> {
+        let n = self.opts.disks_at.get(i).copied().unwrap_or(1).max(1);
+        let mut dirs = vec![self.datanode_dir(i)];
+        dirs.extend((1..n).map(|d| self.root.join(format!("datanode-{i}-disk{d}"))));
+        dirs
     }
 
     pub fn namenode_dir(&self) -> PathBuf {
@@ -443,6 +456,18 @@ impl TestCluster {
     /// Starts datanode `i` (its own data dir and port) reporting to the
     /// namenode at `namenode_url`, which may be another cluster's.
     pub fn start_datanode_against(&mut self, i: usize, namenode_url: &str) {
+        self.start_datanode_args(i, namenode_url, &[]);
+    }
+
+    /// Starts datanode `i` as [`TestCluster::start_datanode`] does, with
+    /// `extra` flags (e.g. `--max-failed-disks 1` for a node of several
+    /// disks).
+    pub fn start_datanode_with(&mut self, i: usize, extra: &[&str]) {
+        let url = self.namenode_urls();
+        self.start_datanode_args(i, &url, extra);
+    }
+
+    fn start_datanode_args(&mut self, i: usize, namenode_url: &str, extra: &[&str]) {
         assert!(self.datanodes[i].is_none(), "datanode {i} already running");
         let mut args: Vec<String> = vec![
             "--namenode".into(),
@@ -450,9 +475,14 @@ impl TestCluster {
             "--listen".into(),
             format!("127.0.0.1:{}", self.dn_ports[i]),
             "--data-dir".into(),
-            self.datanode_dir(i).display().to_string(),
+            self.datanode_dirs(i)
+                .iter()
+                .map(|d| d.display().to_string())
+                .collect::<Vec<_>>()
+                .join(","),
         ];
         args.extend(self.opts.datanode_args.iter().cloned());
+        args.extend(extra.iter().map(|s| s.to_string()));
         if let Some(own) = self.opts.datanode_args_at.get(i) {
             args.extend(own.iter().cloned());
         }
@@ -467,6 +497,22 @@ impl TestCluster {
         if let Some(p) = self.datanodes[i].take() {
             p.kill();
         }
+    }
+
+    /// Whether datanode `i` exited by itself (reaped then), with its status.
+    pub fn datanode_exit(&mut self, i: usize) -> Option<std::process::ExitStatus> {
+        let p = self.datanodes[i].as_mut()?;
+        let status = p.child.try_wait().ok().flatten();
+        if status.is_some() {
+            self.datanodes[i] = None;
+        }
+        status
+    }
+
+    /// Datanode `i`'s log so far.
+    pub fn datanode_log(&self, i: usize) -> String {
+        std::fs::read_to_string(self.root.join(format!("logs/datanode-{i}.log")))
+            .unwrap_or_default()
     }
 
     /// SIGTERM datanode `i` (a clean stop).
@@ -609,10 +655,12 @@ impl TestCluster {
         .unwrap_or_else(|e| panic!("{e:#}"));
     }
 
-    /// Every finalized block file (`*.blk`) under datanode `i`'s data dir.
+    /// Every finalized block file (`*.blk`) under datanode `i`'s data dirs.
     pub fn block_files(&self, i: usize) -> Vec<PathBuf> {
         let mut out = Vec::new();
-        walk(&self.datanode_dir(i).join("blocks"), &mut out);
+        for dir in self.datanode_dirs(i) {
+            walk(&dir.join("blocks"), &mut out);
+        }
         out.retain(|p| p.extension().is_some_and(|e| e == "blk"));
         out.sort();
         out
@@ -628,7 +676,9 @@ impl TestCluster {
     /// Temp files of block writes in progress on datanode `i` (its `tmp/`).
     pub fn temp_files(&self, i: usize) -> Vec<PathBuf> {
         let mut out = Vec::new();
-        walk(&self.datanode_dir(i).join("tmp"), &mut out);
+        for dir in self.datanode_dirs(i) {
+            walk(&dir.join("tmp"), &mut out);
+        }
         out.sort();
         out
     }
