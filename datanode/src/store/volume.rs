@@ -117,7 +117,8 @@ impl Volume {
     }
 
     /// Whether the dir works: its `blocks/` is there, and a small file can be
-    /// written and synced in its `tmp/` (blocking). Says why not.
+    /// written and synced in its `tmp/` (a full disk passes) (blocking).
+    /// Says why not.
     pub(super) fn probe(&self) -> std::result::Result<(), String> {
         match fs::metadata(&self.blocks_dir) {
             Ok(m) if m.is_dir() => {}
@@ -131,7 +132,12 @@ impl Volume {
             f.sync_all()
         })();
         let _ = fs::remove_file(&path);
-        written.map_err(|e| format!("cannot write and sync {}: {e}", path.display()))
+        match written {
+            // A full disk is a working disk: it refuses blocks with "no
+            // space" on its own, and must not stop the node.
+            Err(e) if is_full(&e) => Ok(()),
+            other => other.map_err(|e| format!("cannot write and sync {}: {e}", path.display())),
+        }
     }
 }
 
@@ -335,6 +341,16 @@ mod tests {
                     vec![p]
                 }
             })
+    }
+
+    #[test]
+    fn a_full_disk_is_not_a_failed_disk() {
+        use std::io::Error;
+        assert!(is_full(&Error::from_raw_os_error(libc::ENOSPC)));
+        assert!(is_full(&Error::from_raw_os_error(libc::EDQUOT)));
+        for failed in [libc::EIO, libc::EROFS, libc::ENOENT] {
+            assert!(!is_full(&Error::from_raw_os_error(failed)), "{failed}");
+        }
     }
 
     #[tokio::test]
