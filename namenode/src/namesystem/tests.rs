@@ -494,6 +494,50 @@ async fn new_blocks_spread_over_racks() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_lost_replica_is_copied_to_the_rack_that_lost_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(dir.path());
+    config.replication = 3;
+    config.dead_node_timeout = Duration::from_secs(5);
+    let ns = Namesystem::open(config).await.unwrap();
+    let mut rack_of = std::collections::HashMap::new();
+    let mut nodes = Vec::new();
+    for r in ["/a", "/a", "/b", "/b", "/c", "/c"] {
+        let n = register_on(&ns, vec![], Some(r)).await;
+        rack_of.insert(n, r);
+        nodes.push(n);
+    }
+    put(&ns, "/f", b"data").await;
+    let block = ns.locations(&p("/f")).unwrap().blocks[0].block_id;
+    let had = holders(&ns, "/f");
+    let lost = had[0];
+    // The lost replica's rack-mate is the only node on a rack the block
+    // is no longer on.
+    let mate = *nodes
+        .iter()
+        .find(|n| **n != lost && rack_of[*n] == rack_of[&lost])
+        .unwrap();
+    assert!(!had.contains(&mate));
+    tokio::time::advance(Duration::from_secs(4)).await;
+    for n in nodes.iter().filter(|n| **n != lost) {
+        commands(&ns, *n).await;
+    }
+    tokio::time::advance(Duration::from_secs(2)).await;
+    for n in nodes.iter().filter(|n| **n != lost) {
+        commands(&ns, *n).await;
+    }
+    assert_eq!(ns.check_dead_nodes(Instant::now()).await, vec![lost]);
+    ns.replication_tick(Instant::now()).await.unwrap();
+    let mut sent = None;
+    for n in had.iter().filter(|n| **n != lost) {
+        if let Some(r) = replicate_of(&commands(&ns, *n).await) {
+            sent = Some(r);
+        }
+    }
+    assert_eq!(sent, Some((block, vec![mate])));
+}
+
+#[tokio::test(start_paused = true)]
 async fn copies_are_throttled_and_time_out() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = test_config(dir.path());
