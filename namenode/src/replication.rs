@@ -11,12 +11,19 @@
 //! replicas), and for each one either:
 //! - drops it (healthy, or no longer exists),
 //! - schedules a copy: a source among the live holders, targets from
-//!   [`placement::choose_targets`] excluding every holder (good, corrupt,
-//!   being deleted), a `Command::Replicate` on the source's heartbeat queue,
-//!   and a *pending* entry with a deadline; at most `max_streams` copies per
-//!   node as source and as target, so repair never starves clients,
+//!   [`placement::choose_more_targets`] excluding every holder (good,
+//!   corrupt, being deleted) and preferring racks the block is not on, a
+//!   `Command::Replicate` on the source's heartbeat queue, and a *pending*
+//!   entry with a deadline; at most `max_streams` copies per node as source
+//!   and as target, so repair never starves clients,
+//! - for a block with enough replicas on too few racks (mis-replicated, see
+//!   [`placement::is_mis_replicated`]), schedules one copy to a node on a
+//!   rack it is not on (HDFS's way: add first; the excess that makes is
+//!   then trimmed from a rack with several, so the block never drops below
+//!   its replication),
 //! - deletes excess replicas (more live replicas than wanted: keep the
-//!   ones placement ranks highest), never while a copy is pending,
+//!   ones placement ranks highest, which cover as many racks as they can),
+//!   never while a copy is pending,
 //! - deletes corrupt replicas once a good replica is live elsewhere,
 //! - or keeps it queued (no source, no target, throttled).
 //!
@@ -551,7 +558,7 @@ pub fn tick(
                 .any(|n| view.class(n) == NodeClass::Presumed)
         };
         match block_health(&counts, expected) {
-            BlockHealth::Healthy => {
+            BlockHealth::Healthy if live_racks > 1 => {
                 let racks = view.live_replica_racks(&replicas);
                 if placement::is_mis_replicated(racks, expected, live_racks) && !presumed() {
                     work.push(Examined {
@@ -565,6 +572,7 @@ pub fn tick(
                     });
                 }
             }
+            BlockHealth::Healthy => {}
             BlockHealth::OverReplicated => {
                 if presumed() {
                     // Not sure yet which replicas are really there.

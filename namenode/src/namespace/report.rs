@@ -371,6 +371,10 @@ impl Namespace {
     /// [`NodeView::live_racks`])? Only a block with a live replica can be;
     /// not a block of no file.
     pub fn is_mis_replicated(&self, id: &BlockId, view: &NodeView, live_racks: usize) -> bool {
+        if live_racks < 2 {
+            // One rack (the default): nothing to spread over, and no cost.
+            return false;
+        }
         let Some(meta) = self.blocks.get(id) else {
             return false;
         };
