@@ -37,14 +37,49 @@ pub fn load_or_create(data_dir: &Path) -> Result<NodeId> {
 /// a dir named twice (the same directory under two names too), and a dir
 /// that holds another node's id.
 pub fn load_or_create_all(data_dirs: &[PathBuf]) -> Result<NodeId> {
+    Ok(load_tolerating(data_dirs, 0)?.id)
+}
+
+/// What [`load_tolerating`] found.
+#[derive(Debug)]
+pub struct Identity {
+    pub id: NodeId,
+    /// The dirs that could not be used (I/O errors: a failed disk), with why.
+    pub failed: Vec<(PathBuf, String)>,
+}
+
+/// [`load_or_create_all`], where up to `tolerate` dirs may fail with I/O
+/// errors (failed disks, `--max-failed-disks`): they are left alone and
+/// listed. A malformed id, another node's dir or a dir named twice is
+/// refused whatever `tolerate` says; so is a node with no usable dir.
+pub fn load_tolerating(data_dirs: &[PathBuf], tolerate: usize) -> Result<Identity> {
+    let mut failed: Vec<(PathBuf, String)> = Vec::new();
+    let mut skip = |dir: &Path, e: DatanodeError| -> Result<()> {
+        if failed.len() >= tolerate || failed.len() + 1 >= data_dirs.len() {
+            return Err(DatanodeError::DisksFailed(format!(
+                "data dir {} cannot be used ({e}); --max-failed-disks {tolerate} tolerates no \
+                 more failed data dirs (and a node needs one that works)",
+                dir.display()
+            )));
+        }
+        log::error!("data dir {} cannot be used: {e}", dir.display());
+        failed.push((dir.to_path_buf(), e.to_string()));
+        Ok(())
+    };
     let mut seen: Vec<(PathBuf, &PathBuf)> = Vec::new();
     let mut found: Option<(NodeId, &PathBuf)> = None;
     let mut unmarked = Vec::new();
     for dir in data_dirs {
-        fs::create_dir_all(dir)
-            .map_err(|e| DatanodeError::io(format!("creating {}", dir.display()), e))?;
-        let real = fs::canonicalize(dir)
-            .map_err(|e| DatanodeError::io(format!("resolving {}", dir.display()), e))?;
+        let real = match fs::create_dir_all(dir).and_then(|()| fs::canonicalize(dir)) {
+            Ok(real) => real,
+            Err(e) => {
+                skip(
+                    dir,
+                    DatanodeError::io(format!("opening {}", dir.display()), e),
+                )?;
+                continue;
+            }
+        };
         if let Some((_, first)) = seen.iter().find(|(r, _)| *r == real) {
             return Err(DatanodeError::Identity(format!(
                 "data dir {} is listed twice (also as {}): each disk may be named once",
@@ -53,7 +88,14 @@ pub fn load_or_create_all(data_dirs: &[PathBuf]) -> Result<NodeId> {
             )));
         }
         seen.push((real, dir));
-        match read_id(dir)? {
+        let held = match read_id(dir) {
+            Err(e @ DatanodeError::Io { .. }) => {
+                skip(dir, e)?;
+                continue;
+            }
+            other => other?,
+        };
+        match held {
             None => unmarked.push(dir),
             Some(id) => match found {
                 None => found = Some((id, dir)),
@@ -72,11 +114,15 @@ pub fn load_or_create_all(data_dirs: &[PathBuf]) -> Result<NodeId> {
     let id = found.map_or_else(NodeId::new, |(id, _)| id);
     for dir in unmarked {
         let path = dir.join(FILE_NAME);
-        write_durably(dir, FILE_NAME, &format!("{id}\n"))
-            .map_err(|e| DatanodeError::io(format!("writing {}", path.display()), e))?;
-        log::info!("marked {} as datanode {id}'s", dir.display());
+        match write_durably(dir, FILE_NAME, &format!("{id}\n")) {
+            Ok(()) => log::info!("marked {} as datanode {id}'s", dir.display()),
+            Err(e) => skip(
+                dir,
+                DatanodeError::io(format!("writing {}", path.display()), e),
+            )?,
+        }
     }
-    Ok(id)
+    Ok(Identity { id, failed })
 }
 
 /// The node id kept in `dir` (`None`: none yet).
@@ -184,6 +230,29 @@ mod tests {
         assert_eq!(read_id(&c).unwrap(), Some(other));
         // The order may change.
         assert_eq!(load_or_create_all(&[b, a]).unwrap(), one);
+    }
+
+    #[test]
+    fn failed_dirs_are_tolerated_up_to_the_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        // A file where a dir should be: it cannot be opened.
+        let bad = dir.path().join("bad");
+        fs::write(&bad, b"not a dir").unwrap();
+        let dirs = [a.clone(), bad.clone(), b.clone()];
+        assert!(load_tolerating(&dirs, 0).is_err());
+        let got = load_tolerating(&dirs, 1).unwrap();
+        assert_eq!(got.failed.len(), 1);
+        assert_eq!(got.failed[0].0, bad);
+        assert_eq!(read_id(&a).unwrap(), Some(got.id));
+        assert_eq!(read_id(&b).unwrap(), Some(got.id));
+        // Never every dir, whatever the limit.
+        assert!(load_tolerating(std::slice::from_ref(&bad), 5).is_err());
+        // Another node's dir is refused even when failures are tolerated.
+        let c = dir.path().join("c");
+        load_or_create(&c).unwrap();
+        let err = load_tolerating(&[a, c], 1).unwrap_err();
+        assert!(err.to_string().contains("another node"), "{err}");
     }
 
     #[test]

@@ -107,19 +107,27 @@ pub struct Datanode {
 impl Datanode {
     /// Starts a datanode (binding `config.listen`; port 0 picks a free port).
     pub async fn start(config: Config) -> Result<Datanode> {
-        let data_dirs = config.data_dirs.clone();
-        let (id, cluster) = tokio::task::spawn_blocking(move || {
-            Ok::<_, DatanodeError>((
-                identity::load_or_create_all(&data_dirs)?,
-                // Node-level files live in the first data dir.
-                match data_dirs.first() {
-                    Some(first) => identity::load_cluster(first)?,
-                    None => None,
-                },
-            ))
+        let (data_dirs, tolerate) = (config.data_dirs.clone(), config.max_failed_disks);
+        let (ident, home, cluster) = tokio::task::spawn_blocking(move || {
+            let ident = identity::load_tolerating(&data_dirs, tolerate)?;
+            // Node-level files live in the first data dir that works.
+            let home = data_dirs
+                .iter()
+                .find(|d| !ident.failed.iter().any(|(f, _)| f == *d))
+                .cloned()
+                .unwrap_or_else(|| config::defaults::DATA_DIR.into());
+            let cluster = identity::load_cluster(&home)?;
+            Ok::<_, DatanodeError>((ident, home, cluster))
         })
         .await??;
-        let store = BlockStore::open_dirs(&config.data_dirs, config.capacity).await?;
+        let id = ident.id;
+        let store = BlockStore::open_dirs_tolerating(
+            &config.data_dirs,
+            config.capacity,
+            config.max_failed_disks,
+            &ident.failed,
+        )
+        .await?;
 
         let listener = std::net::TcpListener::bind(&config.listen)
             .map_err(|e| DatanodeError::io(format!("cannot listen on {}", config.listen), e))?;
@@ -142,7 +150,7 @@ impl Datanode {
                 .as_deref()
                 .map(dfs_common::auth::ClusterKeys::derive),
             cluster: std::sync::Mutex::new(cluster),
-            data_dir: config.data_dir().to_path_buf(),
+            data_dir: home,
         });
 
         // One link per namenode, each with its own copy of the replica

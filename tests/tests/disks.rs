@@ -4,8 +4,9 @@
 //! as a disk that vanished: the tests run as root, so permissions would not
 //! stop the I/O). With `--max-failed-disks 1` the node stays up, serves from
 //! the other two, its lost replicas come back to full replication elsewhere,
-//! and `dfs report` shows the failed disk; with the default (0) the node
-//! stops with a message naming the disk.
+//! and `dfs report` shows the failed disk; restarted with the disk still
+//! broken it starts without it. With the default (0) the node stops with a
+//! message naming the disk, and refuses to start again while it is broken.
 use dfs_common::proto::datanode::DiskState;
 use dfs_tests::{upload_many, verify_all, wait_until, ClusterOptions, TestCluster};
 use std::collections::BTreeSet;
@@ -174,6 +175,29 @@ async fn a_failed_disk_is_taken_out_of_service_and_its_replicas_copied_elsewhere
         .unwrap_or_else(|| panic!("no line for the failed disk in\n{report}"));
     assert!(line.contains("FAILED"), "{line}");
     assert!(cluster.datanode_exit(0).is_none(), "datanode 0 stopped");
+
+    // A restart with that disk still broken (a file where its dir was):
+    // the node starts with it out of service, and serves the rest.
+    cluster.stop_datanode(0);
+    std::fs::write(&dirs[1], b"not a dir").unwrap();
+    cluster.start_datanode_with(0, &["--max-failed-disks", "1"]);
+    wait_until("datanode 0 up without its broken disk", HEAL, || {
+        let log = cluster.datanode_log(0);
+        async move { Ok(log.contains("out of service from the start").then_some(())) }
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e:#}"));
+    cluster.wait_live(4).await;
+    assert!(cluster.datanode_exit(0).is_none(), "datanode 0 stopped");
+    wait_until("datanode 0 serving again", HEAL, || {
+        let url = format!("{}/blocks/{kept}", cluster.datanode_url(0));
+        async move { Ok(reqwest::get(url).await?.status().is_success().then_some(())) }
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e:#}"));
+    cluster.wait_fully_replicated(HEAL).await;
+    verify_all(&c, &files).await;
+    verify_all(&c, &more).await;
 }
 
 #[tokio::test]
@@ -202,6 +226,21 @@ async fn without_tolerance_a_failed_disk_stops_the_node_naming_it() {
     );
     // The other nodes hold every block: all reads stay bit-exact.
     verify_all(&c, &files).await;
+
+    // Restarted with that disk broken (a file where its dir was) and no
+    // tolerance, it refuses to start, naming the disk.
+    std::fs::write(&dirs[2], b"not a dir").unwrap();
+    cluster.start_datanode(0);
+    let status = wait_until("datanode 0 to refuse to start", HEAL, || {
+        let status = cluster_exit(&mut cluster);
+        async move { Ok(status) }
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e:#}"));
+    assert!(!status.success(), "{status}");
+    let log = cluster.datanode_log(0);
+    let last = log.lines().rev().find(|l| l.contains(&dir)).unwrap_or("");
+    assert!(last.contains("cannot"), "{last}\n{log}");
 }
 
 fn cluster_exit(cluster: &mut TestCluster) -> Option<std::process::ExitStatus> {

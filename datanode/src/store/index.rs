@@ -90,11 +90,32 @@ impl BlockStore {
     /// its blocks were copied elsewhere) is kept once: the other copy is
     /// removed if it is the same block, quarantined if not.
     pub async fn open_dirs(data_dirs: &[PathBuf], capacity: Option<u64>) -> Result<BlockStore> {
-        let data_dirs = data_dirs.to_vec();
-        spawn_blocking(move || Self::open_blocking(&data_dirs, capacity)).await?
+        Self::open_dirs_tolerating(data_dirs, capacity, 0, &[]).await
     }
 
-    fn open_blocking(data_dirs: &[PathBuf], capacity: Option<u64>) -> Result<BlockStore> {
+    /// [`BlockStore::open_dirs`], where up to `tolerate` dirs may fail
+    /// (`--max-failed-disks`): `known_failed` (found failed before, by
+    /// [`crate::identity`]) and those that cannot be opened, do not pass
+    /// the probe or cannot be scanned start out of service. More than
+    /// `tolerate` of them, or none left in service, is an error.
+    pub async fn open_dirs_tolerating(
+        data_dirs: &[PathBuf],
+        capacity: Option<u64>,
+        tolerate: usize,
+        known_failed: &[(PathBuf, String)],
+    ) -> Result<BlockStore> {
+        let data_dirs = data_dirs.to_vec();
+        let known_failed = known_failed.to_vec();
+        spawn_blocking(move || Self::open_blocking(&data_dirs, capacity, tolerate, &known_failed))
+            .await?
+    }
+
+    fn open_blocking(
+        data_dirs: &[PathBuf],
+        capacity: Option<u64>,
+        tolerate: usize,
+        known_failed: &[(PathBuf, String)],
+    ) -> Result<BlockStore> {
         if data_dirs.is_empty() {
             return Err(DatanodeError::Config("no data dir".into()));
         }
@@ -108,13 +129,51 @@ impl BlockStore {
             files: Mutex::new(()),
             tmp_seq: AtomicU64::new(0),
         };
-        for v in &inner.volumes {
-            prepare(v)?;
+        // Why each volume that cannot be used failed.
+        let mut failed: Vec<Option<String>> = vec![None; inner.volumes.len()];
+        for (i, v) in inner.volumes.iter().enumerate() {
+            if let Some((_, why)) = known_failed.iter().find(|(d, _)| *d == v.root) {
+                failed[i] = Some(why.clone());
+            } else if let Err(e) = prepare(v) {
+                failed[i] = Some(e.to_string());
+            } else if let Err(why) = v.probe() {
+                failed[i] = Some(why);
+            }
         }
         let store = BlockStore {
             inner: Arc::new(inner),
         };
-        store.load_index()?;
+        store.load_index(&mut failed)?;
+        let n_failed = failed.iter().flatten().count();
+        if n_failed > 0 {
+            let list: Vec<String> = store
+                .inner
+                .volumes
+                .iter()
+                .zip(&failed)
+                .filter_map(|(v, f)| {
+                    f.as_ref()
+                        .map(|why| format!("{} ({why})", v.root.display()))
+                })
+                .collect();
+            if n_failed > tolerate || n_failed == failed.len() {
+                return Err(DatanodeError::DisksFailed(format!(
+                    "{n_failed} of {} data dirs cannot be used, more than --max-failed-disks {tolerate} \
+                     tolerates: {}",
+                    failed.len(),
+                    list.join("; ")
+                )));
+            }
+            for (v, why) in store.inner.volumes.iter().zip(&failed) {
+                if let Some(why) = why {
+                    v.mark_failed(why);
+                    log::error!(
+                        "data dir {} is out of service from the start: {why}",
+                        v.root.display()
+                    );
+                }
+            }
+        }
         let vols = store.volumes();
         for v in &vols {
             log::info!(
@@ -127,18 +186,27 @@ impl BlockStore {
         Ok(store)
     }
 
-    fn load_index(&self) -> Result<()> {
+    /// Loads the index from every volume not `failed` yet; a volume that
+    /// cannot be scanned is added to `failed` and leaves nothing in it.
+    fn load_index(&self, failed: &mut [Option<String>]) -> Result<()> {
         let mut index = Index {
             vol_used: vec![0; self.inner.volumes.len()],
             ..Index::default()
         };
         for (vol, v) in self.inner.volumes.iter().enumerate() {
-            self.load_volume(vol, v, &mut index)?;
-            if let Err(e) = v.refresh_space() {
-                return Err(DatanodeError::io(
-                    format!("reading the free space of {}", v.root.display()),
-                    e,
-                ));
+            if failed[vol].is_some() {
+                continue;
+            }
+            let loaded = self.load_volume(vol, v, &mut index).and_then(|()| {
+                v.refresh_space().map_err(|e| {
+                    DatanodeError::io(format!("reading the free space of {}", v.root.display()), e)
+                })
+            });
+            if let Err(e) = loaded {
+                index.blocks.retain(|_, entry| entry.vol != vol);
+                let lost = std::mem::take(&mut index.vol_used[vol]);
+                index.used -= lost;
+                failed[vol] = Some(e.to_string());
             }
         }
         *lock(&self.inner.index) = index;

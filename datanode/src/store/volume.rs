@@ -7,10 +7,13 @@
 //! last seen), the choice of a volume for a new block ([`choose`], pure), the
 //! health probe, and taking a failed volume out of service.
 //!
-//! A volume fails when an I/O error on it (other than "not found" or a full
-//! disk) is confirmed by a probe, when its `blocks/` dir is gone, or when the
+//! A volume fails when an I/O error on it (other than a full disk) is
+//! confirmed by a probe, when its `blocks/` dir is gone, or when the
 //! periodic probe ([`BlockStore::check_volumes`]) cannot write and sync a
-//! small file in it. Failing is at once and for good (until a restart): no
+//! small file in it; or at opening, when it cannot be opened, probed or
+//! scanned (up to the tolerated count: [`BlockStore::open_dirs_tolerating`];
+//! it then starts out of service and nothing is announced, since nothing of
+//! it was reported). Failing is at once and for good (until a restart): no
 //! new write goes there, its replicas leave the index, and a
 //! [`VolumeFailure`] naming them goes out on the store's failure channel
 //! ([`BlockStore::take_failures`]), for the node to report them lost and
@@ -89,6 +92,11 @@ impl Volume {
             total: AtomicU64::new(0),
             since: AtomicU64::new(0),
         }
+    }
+
+    /// Takes it out of service before anything was indexed on it (opening).
+    pub(super) fn mark_failed(&self, why: &str) {
+        *lock(&self.failed) = Some(why.to_string());
     }
 
     pub(super) fn is_failed(&self) -> bool {
@@ -447,6 +455,50 @@ mod tests {
             store.writer(BlockId::new(), Some(10)).await,
             Err(DatanodeError::NoSpace(_))
         ));
+    }
+
+    #[tokio::test]
+    async fn a_disk_that_cannot_be_opened_is_tolerated_up_to_the_limit() {
+        let root = tempfile::tempdir().unwrap();
+        let dirs: Vec<PathBuf> = (0..3).map(|i| root.path().join(format!("d{i}"))).collect();
+        let bytes = data(1000);
+        let id = BlockId::new();
+        {
+            let store = BlockStore::open_dirs(&dirs, None).await.unwrap();
+            put(&store, id, &bytes).await;
+        }
+        let holder = dirs.iter().position(|d| blk_files(d) == 1).unwrap();
+        let broken = (holder + 1) % 3;
+        // Its blocks/ replaced by a file: it cannot be scanned.
+        fs::remove_dir_all(dirs[broken].join(BLOCKS_DIR)).unwrap();
+        fs::write(dirs[broken].join(BLOCKS_DIR), b"not a dir").unwrap();
+        let err = match BlockStore::open_dirs(&dirs, None).await {
+            Err(e) => e.to_string(),
+            Ok(_) => panic!("opened with a broken disk and no tolerance"),
+        };
+        assert!(err.contains(&*dirs[broken].to_string_lossy()), "{err}");
+        let store = BlockStore::open_dirs_tolerating(&dirs, None, 1, &[])
+            .await
+            .unwrap();
+        assert_eq!(store.failed_volumes(), 1);
+        assert!(store.volumes()[broken].failed.is_some());
+        assert_eq!(read_all(&store, id, None, None).await.unwrap(), bytes);
+        for _ in 0..4 {
+            let b = BlockId::new();
+            put(&store, b, &bytes).await;
+            assert!(!store.block_path(b).starts_with(&dirs[broken]));
+        }
+        // One failed before (found by the identity check) and this one: two.
+        let known = [(dirs[holder].clone(), "test".to_string())];
+        assert!(BlockStore::open_dirs_tolerating(&dirs, None, 1, &known)
+            .await
+            .is_err());
+        // Never with every disk failed.
+        assert!(
+            BlockStore::open_dirs_tolerating(&dirs[broken..=broken], None, 5, &[])
+                .await
+                .is_err()
+        );
     }
 
     #[tokio::test]
