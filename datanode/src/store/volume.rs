@@ -502,6 +502,34 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_write_to_a_disk_that_goes_away_fails_and_fails_the_disk() {
+        let root = tempfile::tempdir().unwrap();
+        let dirs: Vec<PathBuf> = (0..3).map(|i| root.path().join(format!("d{i}"))).collect();
+        let store = BlockStore::open_dirs(&dirs, None).await.unwrap();
+        let mut failures = store.take_failures().unwrap();
+        let bytes = data(2 << 20); // past one buffer: the temp file exists
+        let mut w = store.writer(BlockId::new(), None).await.unwrap();
+        w.write(&bytes).await.unwrap();
+        let vol = dirs
+            .iter()
+            .position(|d| fs::read_dir(d.join(TMP_DIR)).unwrap().count() > 0)
+            .unwrap();
+        fs::remove_dir_all(&dirs[vol]).unwrap();
+        assert!(matches!(
+            w.finish(Default::default()).await,
+            Err(DatanodeError::Io { .. })
+        ));
+        let f = failures.try_recv().unwrap();
+        assert_eq!(f.dir, dirs[vol]);
+        assert_eq!(store.failed_volumes(), 1);
+        // The next writes go to the others, and succeed.
+        let id = BlockId::new();
+        put(&store, id, &bytes).await;
+        assert!(!store.block_path(id).starts_with(&dirs[vol]));
+        assert_eq!(read_all(&store, id, None, None).await.unwrap(), bytes);
+    }
+
+    #[tokio::test]
     async fn a_block_on_two_disks_is_kept_once() {
         let root = tempfile::tempdir().unwrap();
         let dirs: Vec<PathBuf> = (0..2).map(|i| root.path().join(format!("d{i}"))).collect();
