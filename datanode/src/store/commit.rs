@@ -151,7 +151,7 @@ impl BlockStore {
                 .unwrap_or_else(|| std::io::Error::other("the data dir failed"));
             return Err(io("fsync of block dir", e));
         }
-        index.blocks.insert(id, super::index::Entry { info, vol });
+        index.insert(id, super::index::Entry { info, vol });
         drop(index);
         volume.charge(info.len);
         Ok(info)

@@ -54,6 +54,10 @@ pub(super) struct Index {
     pub(super) used: u64,
     /// The same, per volume.
     pub(super) vol_used: Vec<u64>,
+    /// Replicas in `blocks`, per volume (kept as they change: reports read
+    /// it at every heartbeat, and counting under the lock would stall the
+    /// data path on a large store).
+    pub(super) vol_blocks: Vec<u64>,
     /// Blocks whose files are in place and whose directory is being synced:
     /// not readable yet, but their names are taken.
     pub(super) committing: HashSet<BlockId>,
@@ -64,6 +68,30 @@ impl Index {
         self.used += len;
         if let Some(u) = self.vol_used.get_mut(vol) {
             *u += len;
+        }
+    }
+
+    /// Indexes a replica whose bytes are already counted (`add_used`).
+    pub(super) fn insert(&mut self, id: BlockId, e: Entry) {
+        if let Some(old) = self.blocks.insert(id, e) {
+            // Never happens (callers check first); keep the counts right.
+            self.sub_used(old.vol, old.info.len);
+            self.count(old.vol, false);
+        }
+        self.count(e.vol, true);
+    }
+
+    /// Forgets a replica and its bytes.
+    pub(super) fn remove(&mut self, id: BlockId) -> Option<Entry> {
+        let e = self.blocks.remove(&id)?;
+        self.sub_used(e.vol, e.info.len);
+        self.count(e.vol, false);
+        Some(e)
+    }
+
+    fn count(&mut self, vol: usize, add: bool) {
+        if let Some(n) = self.vol_blocks.get_mut(vol) {
+            *n = if add { *n + 1 } else { n.saturating_sub(1) };
         }
     }
 
@@ -191,6 +219,7 @@ impl BlockStore {
     fn load_index(&self, failed: &mut [Option<String>]) -> Result<()> {
         let mut index = Index {
             vol_used: vec![0; self.inner.volumes.len()],
+            vol_blocks: vec![0; self.inner.volumes.len()],
             ..Index::default()
         };
         for (vol, v) in self.inner.volumes.iter().enumerate() {
@@ -203,9 +232,12 @@ impl BlockStore {
                 })
             });
             if let Err(e) = loaded {
+                // `vol` indexes the volumes, and the per-volume vectors are
+                // as long.
                 index.blocks.retain(|_, entry| entry.vol != vol);
                 let lost = std::mem::take(&mut index.vol_used[vol]);
                 index.used -= lost;
+                index.vol_blocks[vol] = 0;
                 failed[vol] = Some(e.to_string());
             }
         }
@@ -231,7 +263,7 @@ impl BlockStore {
                             Ok(info) => match index.blocks.get(&id) {
                                 None => {
                                     index.add_used(vol, info.len);
-                                    index.blocks.insert(id, Entry { info, vol });
+                                    index.insert(id, Entry { info, vol });
                                 }
                                 Some(kept) if kept.info == info => {
                                     log::info!(
@@ -327,9 +359,7 @@ impl BlockStore {
     /// Forgets a replica and its bytes (callers hold the files lock).
     pub(super) fn remove_from_index(&self, id: BlockId) -> Option<Entry> {
         let mut index = lock(&self.inner.index);
-        let e = index.blocks.remove(&id)?;
-        index.sub_used(e.vol, e.info.len);
-        Some(e)
+        index.remove(id)
     }
 
     /// Refuses ([`DatanodeError::NoSpace`]) `len` more bytes that would take

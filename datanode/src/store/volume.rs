@@ -188,11 +188,7 @@ impl BlockStore {
     pub fn volumes(&self) -> Vec<VolumeStatus> {
         let (used, blocks) = {
             let index = lock(&self.inner.index);
-            let mut blocks = vec![0usize; self.inner.volumes.len()];
-            for e in index.blocks.values() {
-                blocks[e.vol] += 1;
-            }
-            (index.vol_used.clone(), blocks)
+            (index.vol_used.clone(), index.vol_blocks.clone())
         };
         self.inner
             .volumes
@@ -201,7 +197,7 @@ impl BlockStore {
             .map(|(i, v)| VolumeStatus {
                 dir: v.root.clone(),
                 used: used.get(i).copied().unwrap_or(0),
-                blocks: blocks.get(i).copied().unwrap_or(0),
+                blocks: blocks.get(i).map_or(0, |n| *n as usize),
                 total: v.total.load(Ordering::Relaxed),
                 available: v.available_now(),
                 failed: lock(&v.failed).clone(),
@@ -300,9 +296,7 @@ impl BlockStore {
                 .map(|(id, _)| *id)
                 .collect();
             for id in &lost {
-                if let Some(e) = index.blocks.remove(id) {
-                    index.sub_used(vol, e.info.len);
-                }
+                index.remove(*id);
             }
             lost
         };
@@ -411,6 +405,13 @@ mod tests {
         store.check_volumes().await;
         assert!(failures.try_recv().is_err(), "announced once");
         assert_eq!(store.block_count(), 30 - on_1.len());
+        let vols = store.volumes();
+        assert_eq!((vols[1].blocks, vols[1].used), (0, 0));
+        assert_eq!(
+            vols.iter().map(|v| v.blocks).sum::<usize>(),
+            store.block_count()
+        );
+        assert_eq!(vols.iter().map(|v| v.used).sum::<u64>(), store.used());
         // The others still read, and new blocks avoid the failed disk.
         for id in ids.iter().filter(|id| !on_1.contains(id)) {
             assert_eq!(read_all(&store, *id, None, None).await.unwrap(), bytes);
@@ -545,8 +546,10 @@ mod tests {
         assert_eq!(store.block_count(), 1);
         assert_eq!(store.used(), 2000);
         assert_eq!(dirs.iter().map(|d| blk_files(d)).sum::<usize>(), 1);
+        assert_eq!(store.volumes().iter().map(|v| v.blocks).sum::<usize>(), 1);
         assert!(store.delete(id).await.unwrap());
         assert_eq!(dirs.iter().map(|d| blk_files(d)).sum::<usize>(), 0);
+        assert!(store.volumes().iter().all(|v| v.blocks == 0 && v.used == 0));
     }
 
     #[test]
