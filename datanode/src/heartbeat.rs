@@ -34,9 +34,10 @@
 //!   hold up a stop.
 //! - Heartbeats name the file system under the blocks (machine and device,
 //!   size, free space; gathered by [`crate::storage`]) so that the namenode
-//!   counts a disk shared by several datanodes once. A namenode too old to
-//!   read that refuses the heartbeat (400); the link then sends the first
-//!   shape, without it, until it registers again (the namenode may have been
+//!   counts a disk shared by several datanodes once, and each data dir's
+//!   state and space (for `dfs report`). A namenode too old to read that
+//!   refuses the heartbeat (400); the link then sends the first shape,
+//!   without them, until it registers again (the namenode may have been
 //!   upgraded meanwhile).
 use crate::commands::CommandRunner;
 use crate::error::{error_chain, DatanodeError, Result};
