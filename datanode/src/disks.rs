@@ -14,7 +14,9 @@
 //! Does not touch block files itself, nor talk to the namenode: it only
 //! emits events for the namenode link.
 //!
-//! Invariants: a failed disk is reported once, with every replica it held;
+//! Invariants: a failed disk's replicas are reported lost with it, and
+//! again [`REANNOUNCE_AFTER`] later for those still not on the node (a
+//! commit racing the failure could report one received in between);
 //! shutdown is cooperative (the cancel token is checked between checks).
 use crate::events::BlockEvent;
 use crate::node::Node;
@@ -28,6 +30,10 @@ use tokio_util::sync::CancellationToken;
 /// disk's failure is reported within a heartbeat or two, rarely enough that
 /// the probe's fsync costs nothing worth counting.
 pub const CHECK_EVERY: Duration = Duration::from_secs(2);
+
+/// When the replicas of a failed disk are reported lost a second time (see
+/// [`DiskChecker`]'s `on_failure`).
+const REANNOUNCE_AFTER: Duration = Duration::from_secs(2);
 
 /// A reason the node must stop, and the switch that says so (tripped once,
 /// read by [`crate::run`]).
@@ -94,6 +100,19 @@ impl DiskChecker {
         for id in &f.lost {
             self.node.events.send(BlockEvent::Deleted(*id));
         }
+        // A write that committed on the disk just as it failed may report
+        // its replica received after this (it was announced lost): say it
+        // again once such reports are out, for each replica still not here
+        // (one copied back onto another disk meanwhile is not denied).
+        let (node, lost) = (self.node.clone(), f.lost.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep(REANNOUNCE_AFTER).await;
+            for id in lost {
+                if node.store.get(id).is_none() {
+                    node.events.send(BlockEvent::Deleted(id));
+                }
+            }
+        });
         let failed = self.node.store.failed_volumes();
         let total = self.node.store.volumes().len();
         if failed > self.max_failed {
