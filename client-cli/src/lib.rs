@@ -264,6 +264,22 @@ impl DfsClient {
         self.nn.recommission(node).await
     }
 
+    /// Puts datanode `node` into maintenance, for `duration` or until
+    /// ended: it may be stopped without its blocks being copied while each
+    /// keeps a live replica elsewhere (refused otherwise).
+    pub async fn maintenance(
+        &self,
+        node: &str,
+        duration: Option<std::time::Duration>,
+    ) -> Result<AdminStateChange> {
+        self.nn.maintenance(node, duration).await
+    }
+
+    /// Ends datanode `node`'s maintenance.
+    pub async fn end_maintenance(&self, node: &str) -> Result<AdminStateChange> {
+        self.nn.end_maintenance(node).await
+    }
+
     /// Reports, enters or leaves the namenode's safe mode.
     pub async fn safe_mode(&self, action: SafeModeAction) -> Result<SafeModeStatus> {
         self.nn.safe_mode(action).await

@@ -514,6 +514,29 @@ impl NamenodeClient {
         self.post_url::<(), _>(url, None).await
     }
 
+    /// Puts `node` into maintenance, for `duration` or until ended.
+    pub async fn maintenance(
+        &self,
+        node: &str,
+        duration: Option<std::time::Duration>,
+    ) -> Result<AdminStateChange> {
+        let mut url = self.admin_url(node, "maintenance")?;
+        if let Some(d) = duration {
+            url.query_pairs_mut()
+                .append_pair("for", &format!("{}s", d.as_secs().max(1)));
+        }
+        self.post_url::<(), _>(url, None).await
+    }
+
+    /// Ends `node`'s maintenance.
+    pub async fn end_maintenance(&self, node: &str) -> Result<AdminStateChange> {
+        let mut url = self.admin_url(node, "maintenance")?;
+        url.path_segments_mut()
+            .map_err(|()| ClientError::Invalid(format!("bad namenode URL {:?}", self.base)))?
+            .push("end");
+        self.post_url::<(), _>(url, None).await
+    }
+
     /// `GET /api/v1/orphans`: replicas of blocks the namespace does not know.
     pub async fn orphans(&self) -> Result<OrphansReport> {
         self.get(CLUSTER_PREFIX, "orphans", &[]).await

@@ -10,7 +10,12 @@
 //! - `retiring`: good replicas on decommissioning or decommissioned nodes
 //!   that are live or awaiting registration: they are not counted toward
 //!   replication but the data is there (readable, a copy source);
-//! - `corrupt`: replicas known bad, not yet deleted.
+//! - `corrupt`: replicas known bad, not yet deleted;
+//! - a replica on a silent node in maintenance counts as `live` only while
+//!   the block has a good replica on a live node out of maintenance
+//!   (retiring or not): the operator's reboot costs no copies, but a block
+//!   whose only live data sits on nodes in maintenance is re-replicated as
+//!   usual (HDFS's maintenance minimum replication, fixed at one).
 //!
 //! [`HealthTally`] keeps the cluster's numbers of unhealthy blocks without
 //! a scan (HDFS reports them from its LowRedundancyBlocks queue sizes): it
@@ -53,12 +58,25 @@ pub fn count_classes(
         corrupt: corrupt as u32,
         ..Default::default()
     };
+    let (mut maintenance, mut serving) = (0, false);
     for class in classes {
         match class {
-            NodeClass::Live | NodeClass::Presumed => c.live += 1,
-            NodeClass::LiveRetiring | NodeClass::PresumedRetiring => c.retiring += 1,
+            NodeClass::Live => {
+                c.live += 1;
+                serving = true;
+            }
+            NodeClass::Presumed => c.live += 1,
+            NodeClass::LiveRetiring => {
+                c.retiring += 1;
+                serving = true;
+            }
+            NodeClass::PresumedRetiring => c.retiring += 1,
+            NodeClass::Maintenance => maintenance += 1,
             NodeClass::Gone => {}
         }
+    }
+    if serving {
+        c.live += maintenance;
     }
     c
 }
@@ -222,6 +240,7 @@ mod tests {
                     admin: AdminState::Normal,
                     available: 1,
                     rack: crate::placement::RackId::default(),
+                    maintenance: false,
                 },
             );
             ids.push(id);

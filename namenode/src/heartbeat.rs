@@ -9,7 +9,9 @@
 //! What it does not do: re-replicate what the dead node held; the namesystem
 //! hands its blocks to the replication monitor. The replicas stay recorded,
 //! so a node that comes back is simply live again (and any excess copies
-//! made meanwhile are trimmed).
+//! made meanwhile are trimmed). A silent node in maintenance is marked
+//! dead too, but its replicas keep counting (see `health`) until its
+//! maintenance ends or runs out, which this monitor also notices.
 use crate::namesystem::Namesystem;
 use crate::workers::Workers;
 use std::sync::Arc;
@@ -32,6 +34,10 @@ pub fn start(workers: &mut Workers, ns: Arc<Namesystem>) {
         async move {
             let now = Instant::now();
             ns.check_dead_nodes(now).await;
+            // Maintenance that ran out: a node still silent is dead now.
+            if let Err(e) = ns.expire_maintenance(now).await {
+                log::error!("heartbeat monitor: ending maintenance that ran out: {e}");
+            }
             // Every pass, not only when a node has just died: a write whose
             // relay was already dead when it said so, or whose ending
             // failed once, ends on a later pass.

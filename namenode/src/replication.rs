@@ -129,6 +129,21 @@ pub fn choose_excess(block: BlockId, holders: &[Candidate], keep: usize) -> Vec<
     ranked.into_iter().skip(keep.max(1)).collect()
 }
 
+/// Would stopping `node` for maintenance leave a block with replicas on
+/// `replicas` without a live replica on a node out of maintenance? True
+/// when `node` holds a replica and no other holder is live (retiring or
+/// not) and out of maintenance: entering maintenance is refused then, as
+/// such a block's replicas on nodes in maintenance would not count once
+/// they stop (see `health`).
+pub fn sole_live_replica(replicas: &[NodeId], node: &NodeId, view: &NodeView) -> bool {
+    replicas.contains(node)
+        && !replicas.iter().filter(|n| *n != node).any(|n| {
+            view.nodes.get(n).is_some_and(|s| {
+                matches!(s.class, NodeClass::Live | NodeClass::LiveRetiring) && !s.maintenance
+            })
+        })
+}
+
 /// Is a block on a decommissioning node safe without it? Only once its
 /// full replication lives on normal nodes (never fewer than one). Too few
 /// normal nodes to hold that many (3 nodes, one leaving, replication 3)
@@ -555,7 +570,7 @@ pub fn tick(
         let presumed = || {
             replicas
                 .iter()
-                .any(|n| view.class(n) == NodeClass::Presumed)
+                .any(|n| matches!(view.class(n), NodeClass::Presumed | NodeClass::Maintenance))
         };
         match block_health(&counts, expected) {
             BlockHealth::Healthy if live_racks > 1 => {
@@ -835,6 +850,80 @@ mod tests {
         assert!(choose_excess(BlockId::new(), &holders[..2], 3).is_empty());
         // Never the last one, even if asked to keep none.
         assert_eq!(choose_excess(BlockId::new(), &holders[..2], 0).len(), 1);
+    }
+
+    /// A view of nodes of these classes, each with its maintenance flag.
+    fn maintenance_view(nodes: &[(NodeClass, bool)]) -> (NodeView, Vec<NodeId>) {
+        let mut v = NodeView::default();
+        let mut ids = Vec::new();
+        for (class, maintenance) in nodes {
+            let id = NodeId::new();
+            v.nodes.insert(
+                id,
+                crate::datanodes::NodeSnap {
+                    addr: String::new(),
+                    class: *class,
+                    registered: true,
+                    admin: dfs_common::proto::client::AdminState::Normal,
+                    available: 1 << 30,
+                    rack: placement::RackId::default(),
+                    maintenance: *maintenance,
+                },
+            );
+            ids.push(id);
+        }
+        (v, ids)
+    }
+
+    #[test]
+    fn which_blocks_are_copied_with_a_node_in_maintenance() {
+        use NodeClass::*;
+        // [live, silent in maintenance, gone]
+        let (v, n) = maintenance_view(&[(Live, false), (Maintenance, true), (Gone, false)]);
+        let health = |replicas: &[NodeId], expected| {
+            block_health(&count_replicas(replicas, 0, &v), expected)
+        };
+        // Another live replica: the silent one counts, nothing to copy.
+        assert_eq!(health(&[n[0], n[1]], 2), BlockHealth::Healthy);
+        // Only the node in maintenance: not counted, copied as usual (here
+        // no source: missing until it returns or its maintenance ends).
+        assert_eq!(health(&[n[1]], 1), BlockHealth::Missing);
+        assert_eq!(health(&[n[1], n[2]], 2), BlockHealth::Missing);
+        // One live replica out of three wanted: the silent one counts, one
+        // copy is made.
+        let c = count_replicas(&[n[0], n[1], n[2]], 0, &v);
+        assert_eq!(c.live, 2);
+        assert_eq!(block_health(&c, 3), BlockHealth::UnderReplicated);
+        // A retiring live replica is data too.
+        let (v, n) = maintenance_view(&[(LiveRetiring, false), (Maintenance, true)]);
+        assert_eq!(count_replicas(&[n[0], n[1]], 0, &v).live, 1);
+        // Targets skip nodes in maintenance, live or not.
+        let (v, n) = maintenance_view(&[(Live, false), (Live, true), (Maintenance, true)]);
+        assert_eq!(
+            v.targets().iter().map(|c| c.id).collect::<Vec<_>>(),
+            vec![n[0]]
+        );
+    }
+
+    #[test]
+    fn maintenance_is_refused_for_the_sole_live_replica() {
+        use NodeClass::*;
+        let (v, n) = maintenance_view(&[
+            (Live, false),
+            (Live, false),
+            (Live, true),
+            (Maintenance, true),
+            (Gone, false),
+            (LiveRetiring, false),
+        ]);
+        // Another live node out of maintenance holds it.
+        assert!(!sole_live_replica(&[n[0], n[1]], &n[0], &v));
+        assert!(!sole_live_replica(&[n[0], n[5]], &n[0], &v));
+        // Alone, or beside nodes in maintenance or gone.
+        assert!(sole_live_replica(&[n[0]], &n[0], &v));
+        assert!(sole_live_replica(&[n[0], n[2], n[3], n[4]], &n[0], &v));
+        // A node without a replica of the block blocks nothing.
+        assert!(!sole_live_replica(&[n[1]], &n[0], &v));
     }
 
     #[test]

@@ -34,13 +34,14 @@ from conftest import BLOCK_SIZE, REPO, binary
 
 DOC_URI = "urn:dfs:openapi"
 # (operation, status) pairs the tests cannot provoke on a healthy cluster:
-# 500 is a server bug; 409 on (de|re)commission needs two node ids sharing a
-# 4-hex-digit prefix; 503 on namenodes is a namenode whose Raft group has not
+# 500 is a server bug; 409 on (de|re)commission and on ending maintenance
+# needs two node ids sharing a 4-hex-digit prefix; 503 on namenodes is a namenode whose Raft group has not
 # started (it starts before the namenode listens), or, on a removal, a group
 # that cannot commit the change.
 UNREACHABLE = {
     ("POST /api/v1/datanodes/{node}/decommission", "409"),
     ("POST /api/v1/datanodes/{node}/recommission", "409"),
+    ("POST /api/v1/datanodes/{node}/maintenance/end", "409"),
     ("GET /api/v1/namenodes", "503"),
     ("DELETE /api/v1/namenodes", "503"),
 }
@@ -234,6 +235,42 @@ def test_decommission_and_recommission(api, own_cluster, files):
     api.call("POST", rec, 404, {"node": "127.0.0.1:1"})
 
 
+def test_maintenance(api, own_cluster, files):
+    nodes = api.call("GET", "/api/v1/datanodes", 200)
+    node = nodes[0]
+    addr = node["addr"].removeprefix("http://")
+    enter = "/api/v1/datanodes/{node}/maintenance"
+    end = "/api/v1/datanodes/{node}/maintenance/end"
+
+    # By address, for a while; by id, until ended.
+    out = api.call("POST", enter, 200, {"node": addr}, params={"for": "30m"})
+    assert out["node"]["in_maintenance"] is True
+    assert 0 < out["node"]["maintenance_ends_in_ms"] <= 30 * 60 * 1000
+    out = api.call("POST", enter, 200, {"node": node["id"]})
+    assert out["node"]["in_maintenance"] is True
+    assert out["node"]["maintenance_ends_in_ms"] is None
+    listed = api.call("GET", "/api/v1/datanodes", 200)
+    assert any(n["id"] == node["id"] and n["in_maintenance"] for n in listed)
+    out = api.call("POST", end, 200, {"node": node["addr"]})
+    assert out["node"]["in_maintenance"] is False
+    out = api.call("POST", end, 200, {"node": node["id"]})  # harmless again
+    assert out["node"]["in_maintenance"] is False
+
+    api.call("POST", enter, 400, {"node": addr}, params={"for": "soon"})
+    api.call("POST", enter, 400, {"node": addr}, params={"for": "0s"})
+    api.call("POST", enter, 404, {"node": "no-such-node"})
+    api.call("POST", end, 404, {"node": "127.0.0.1:1"})
+    # A node not in normal service is refused.
+    dec = "/api/v1/datanodes/{node}/decommission"
+    rec = "/api/v1/datanodes/{node}/recommission"
+    api.call("POST", dec, 200, {"node": node["id"]})
+    try:
+        err = api.call("POST", enter, 409, {"node": node["id"]})
+        assert err["error"]["code"] == "conflict"
+    finally:
+        api.call("POST", rec, 200, {"node": node["id"]})
+
+
 def test_safe_mode(api, files):
     sm = "/api/v1/safemode"
     assert api.call("GET", sm, 200) == {"safe_mode": False, "reason": None}
@@ -252,6 +289,8 @@ def test_safe_mode(api, files):
         err = api.call("POST", "/api/v1/datanodes/{node}/decommission", 503, {"node": node})
         assert err["error"]["code"] == "unavailable"
         api.call("POST", "/api/v1/datanodes/{node}/recommission", 503, {"node": node})
+        api.call("POST", "/api/v1/datanodes/{node}/maintenance", 503, {"node": node})
+        api.call("POST", "/api/v1/datanodes/{node}/maintenance/end", 503, {"node": node})
         api.call("POST", "/api/v1/orphans/delete", 503)
     finally:
         off = api.call("POST", sm, 200, params={"action": "leave"})

@@ -535,10 +535,18 @@ pub struct DatanodeReport {
     /// Its rack (`datanode --rack`; empty from a namenode that predates
     /// racks).
     pub rack: String,
+    /// In maintenance (`dfs maintenance`): it gets no new blocks, and
+    /// while silent its replicas still count for blocks that keep a live
+    /// replica elsewhere.
+    pub in_maintenance: bool,
+    /// When maintenance was given a duration: milliseconds until it ends
+    /// (`None`: until an operator ends it, or not in maintenance).
+    pub maintenance_ends_in_ms: Option<u64>,
 }
 
-/// `POST /api/v1/datanodes/{node}/decommission` and `/recommission`: `node`
-/// is a node id (or a unique prefix of one) or its address (`host:port` or URL).
+/// `POST /api/v1/datanodes/{node}/decommission` and `/recommission`, and
+/// `/maintenance` and `/maintenance/end`: `node` is a node id (or a unique
+/// prefix of one) or its address (`host:port` or URL).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AdminStateChange {
     pub node: DatanodeReport,

@@ -1,6 +1,7 @@
 //! The cluster API (`/api/v1/summary`, `datanodes`, `fsck`, `blocks`), the
 //! operator actions (`/api/v1/safemode`, `/api/v1/datanodes/{node}/
-//! decommission|recommission`, `/api/v1/orphans/delete`), metadata
+//! decommission|recommission|maintenance|maintenance/end`,
+//! `/api/v1/orphans/delete`), metadata
 //! checkpoints (`/api/v1/checkpoint`) and the operational endpoints
 //! `/health` and `/metrics`.
 use super::error::ApiError;
@@ -36,6 +37,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             &r("datanodes/{node:.+}/recommission"),
             web::post().to(recommission),
+        )
+        .route(
+            &r("datanodes/{node:.+}/maintenance"),
+            web::post().to(maintenance),
+        )
+        .route(
+            &r("datanodes/{node:.+}/maintenance/end"),
+            web::post().to(end_maintenance),
         )
         .route(&r("orphans"), web::get().to(orphans))
         .route(&r("orphans/delete"), web::post().to(delete_orphans))
@@ -148,6 +157,54 @@ async fn safemode_get(ns: Ns) -> Answer<SafeModeStatus> {
 async fn decommission(ns: Ns, caller: Caller, node: web::Path<String>) -> Answer<AdminStateChange> {
     caller.require_superuser("decommissioning")?;
     let node = ns.set_admin_state(&node, true).await?;
+    Ok(web::Json(AdminStateChange { node }))
+}
+
+#[derive(Debug, Deserialize)]
+struct MaintenanceQuery {
+    /// How long (`30m`, `2h`); none: until ended.
+    #[serde(default, rename = "for")]
+    duration: Option<String>,
+}
+
+/// `POST datanodes/{node}/maintenance[?for=DUR]`: the node may be stopped
+/// without its blocks being copied (kept in the leader's memory).
+async fn maintenance(
+    ns: Ns,
+    caller: Caller,
+    node: web::Path<String>,
+    q: web::Query<MaintenanceQuery>,
+) -> Answer<AdminStateChange> {
+    caller.require_superuser("putting a datanode into maintenance")?;
+    let duration = match q.into_inner().duration.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(s) => {
+            let d = dfs_common::units::parse_duration(s).map_err(|e| {
+                crate::error::NamenodeError::InvalidArgument(format!(
+                    "bad maintenance duration {s:?}: {e}"
+                ))
+            })?;
+            if d.is_zero() {
+                return Err(crate::error::NamenodeError::InvalidArgument(
+                    "the maintenance duration must be more than zero".into(),
+                )
+                .into());
+            }
+            Some(d)
+        }
+    };
+    let node = ns.enter_maintenance(&node, duration).await?;
+    Ok(web::Json(AdminStateChange { node }))
+}
+
+/// `POST datanodes/{node}/maintenance/end`: a silent node is dead again.
+async fn end_maintenance(
+    ns: Ns,
+    caller: Caller,
+    node: web::Path<String>,
+) -> Answer<AdminStateChange> {
+    caller.require_superuser("ending a datanode's maintenance")?;
+    let node = ns.end_maintenance(&node).await?;
     Ok(web::Json(AdminStateChange { node }))
 }
 

@@ -21,6 +21,13 @@
 //!   report reconciles the block map;
 //! - the admin state (decommissioning, decommissioned) is stored with the
 //!   node's record and survives restarts;
+//! - maintenance (an operator's "this node is being rebooted") lives only
+//!   in this process's memory: a namenode restart or a change of leader
+//!   ends it (README "Maintenance"). A node in maintenance gets no new
+//!   blocks; while it is silent and its maintenance has not run out it is
+//!   [`NodeClass::Maintenance`] rather than gone (see `health` for how its
+//!   replicas count); the moment maintenance ends or runs out, a silent
+//!   node is gone as any dead node;
 //! - queued deletions are per node and deduplicated; at most
 //!   [`MAX_DELETES_PER_HEARTBEAT`] leave with one heartbeat reply;
 //! - cluster space counts each file system once, however many nodes share
@@ -59,6 +66,9 @@ struct Descriptor {
     registered: bool,
     dead: bool,
     admin: AdminState,
+    /// In maintenance: `Some(None)` until an operator ends it,
+    /// `Some(Some(t))` until `t`. Not persisted.
+    maintenance: Option<Option<Instant>>,
     active_transfers: u32,
     deletes: BTreeSet<BlockId>,
     commands: VecDeque<Command>,
@@ -86,6 +96,7 @@ impl Descriptor {
             registered: false,
             dead: last_seen.is_none(),
             admin,
+            maintenance: None,
             active_transfers: 0,
             deletes: BTreeSet::new(),
             commands: VecDeque::new(),
@@ -114,6 +125,15 @@ impl Descriptor {
         !self.registered && !self.dead && self.recent(now, timeout)
     }
 
+    /// In maintenance at `now` (set, and not run out).
+    fn in_maintenance(&self, now: Instant) -> bool {
+        match self.maintenance {
+            None => false,
+            Some(None) => true,
+            Some(Some(until)) => now < until,
+        }
+    }
+
     fn record(&self) -> NodeRecord {
         NodeRecord {
             addr: self.addr.clone(),
@@ -130,6 +150,8 @@ pub struct LiveNode {
     pub available: u64,
     pub admin: AdminState,
     pub rack: RackId,
+    /// In maintenance: serves, takes no new blocks.
+    pub maintenance: bool,
 }
 
 mod resolve;
@@ -357,6 +379,7 @@ impl DatanodeManager {
                 available: d.placeable(),
                 admin: d.admin,
                 rack: d.rack_id,
+                maintenance: d.in_maintenance(now),
             })
             .collect();
         live.sort_by_key(|n| n.id);
@@ -364,10 +387,11 @@ impl DatanodeManager {
     }
 
     /// Placement candidates for new blocks: the live nodes in admin state
-    /// `Normal` (decommissioning nodes get no new blocks).
+    /// `Normal` and not in maintenance (decommissioning nodes and nodes
+    /// about to be rebooted get no new blocks).
     pub fn candidates(live: &[LiveNode]) -> Vec<Candidate> {
         live.iter()
-            .filter(|n| n.admin == AdminState::Normal)
+            .filter(|n| n.admin == AdminState::Normal && !n.maintenance)
             .map(|n| Candidate {
                 id: n.id,
                 available: n.available,
@@ -385,6 +409,7 @@ impl DatanodeManager {
                 .iter()
                 .map(|(id, d)| {
                     let normal = d.admin == AdminState::Normal;
+                    let maintenance = d.in_maintenance(now);
                     let class = if d.is_live(now, t) {
                         if normal {
                             NodeClass::Live
@@ -397,6 +422,8 @@ impl DatanodeManager {
                         } else {
                             NodeClass::PresumedRetiring
                         }
+                    } else if maintenance && normal && d.registered {
+                        NodeClass::Maintenance
                     } else {
                         NodeClass::Gone
                     };
@@ -409,6 +436,7 @@ impl DatanodeManager {
                             admin: d.admin,
                             available: d.placeable(),
                             rack: d.rack_id,
+                            maintenance,
                         },
                     )
                 })
@@ -476,6 +504,54 @@ impl DatanodeManager {
         Some(d.record())
     }
 
+    /// Puts `node` into maintenance until `until` (`None`: until ended),
+    /// or changes when it ends. `false` when the node is unknown.
+    pub fn enter_maintenance(&self, node: &NodeId, until: Option<Instant>) -> bool {
+        let mut nodes = self.lock();
+        let Some(d) = nodes.get_mut(node) else {
+            return false;
+        };
+        log::info!(
+            "datanode {node} ({}) in maintenance {}",
+            d.addr,
+            match until {
+                None => "until ended".to_string(),
+                Some(t) => format!("for {:?}", t.saturating_duration_since(Instant::now())),
+            }
+        );
+        d.maintenance = Some(until);
+        true
+    }
+
+    /// Ends `node`'s maintenance; `true` when it was in maintenance (set,
+    /// run out or not).
+    pub fn end_maintenance(&self, node: &NodeId) -> bool {
+        let mut nodes = self.lock();
+        let Some(d) = nodes.get_mut(node) else {
+            return false;
+        };
+        let was = d.maintenance.take().is_some();
+        if was {
+            log::info!("datanode {node} ({}): maintenance ended", d.addr);
+        }
+        was
+    }
+
+    /// Clears maintenance that has run out by `now`; returns those nodes
+    /// (a silent one is dead from now on: its blocks need a look).
+    pub fn expire_maintenance(&self, now: Instant) -> Vec<NodeId> {
+        let mut nodes = self.lock();
+        let mut out = Vec::new();
+        for (id, d) in nodes.iter_mut() {
+            if d.maintenance.is_some() && !d.in_maintenance(now) {
+                d.maintenance = None;
+                log::info!("datanode {id} ({}): maintenance ran out", d.addr);
+                out.push(*id);
+            }
+        }
+        out
+    }
+
     /// One row per known node, live first then by address. `extra` fills
     /// the per-node numbers other parts know: (replicas recorded,
     /// decommission blocks remaining, copies in flight).
@@ -515,6 +591,13 @@ impl DatanodeManager {
                     filesystem: d.filesystem.as_ref().map(|f| f.id.to_string()),
                     disks: d.disks.clone(),
                     rack: d.rack.clone(),
+                    in_maintenance: d.in_maintenance(now),
+                    maintenance_ends_in_ms: match d.maintenance {
+                        Some(Some(until)) if d.in_maintenance(now) => {
+                            Some(until.saturating_duration_since(now).as_millis() as u64)
+                        }
+                        _ => None,
+                    },
                 }
             })
             .collect();

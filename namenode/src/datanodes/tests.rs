@@ -396,3 +396,68 @@ fn operators_name_nodes_by_id_prefix_or_address() {
     assert_eq!(r("http%3A%2F%2F127.0.0.1%3A9864"), Ok(a));
     assert!(matches!(r("127.0.0.1:1"), Err(ResolveError::NotFound(_))));
 }
+
+#[tokio::test(start_paused = true)]
+async fn maintenance_classes_and_expiry() {
+    let (a, b) = (NodeId::new(), NodeId::new());
+    let dm = DatanodeManager::new(vec![], Duration::from_secs(2), Instant::now());
+    let st = StorageReport {
+        capacity: 10,
+        used: 0,
+        available: 10,
+    };
+    for n in [a, b] {
+        dm.register(&info(n), DEFAULT_RACK, st, Instant::now());
+    }
+    assert!(!dm.enter_maintenance(&NodeId::new(), None), "unknown");
+    assert!(dm.enter_maintenance(&a, Some(Instant::now() + Duration::from_secs(10))));
+    // Live in maintenance: serves, takes no new blocks.
+    let now = Instant::now();
+    assert_eq!(dm.view(now).class(&a), NodeClass::Live);
+    assert_eq!(
+        DatanodeManager::candidates(&dm.live(now))
+            .iter()
+            .map(|c| c.id)
+            .collect::<Vec<_>>(),
+        vec![b]
+    );
+    assert_eq!(
+        dm.view(now)
+            .targets()
+            .iter()
+            .map(|c| c.id)
+            .collect::<Vec<_>>(),
+        vec![b]
+    );
+    // Silent: dead by heartbeat, but `Maintenance`, not gone.
+    tokio::time::advance(Duration::from_secs(3)).await;
+    dm.touch(&b, Instant::now());
+    assert_eq!(dm.check_dead(Instant::now()), vec![a]);
+    assert_eq!(dm.view(Instant::now()).class(&a), NodeClass::Maintenance);
+    let row = |dm: &DatanodeManager| {
+        dm.reports(Instant::now(), |_| (0, 0, 0))
+            .into_iter()
+            .find(|r| r.id == a)
+            .unwrap()
+    };
+    let r = row(&dm);
+    assert!(r.in_maintenance && r.state == DatanodeState::Dead);
+    assert_eq!(r.maintenance_ends_in_ms, Some(7_000));
+    // Run out: gone as any dead node, reported once.
+    tokio::time::advance(Duration::from_secs(8)).await;
+    assert_eq!(dm.view(Instant::now()).class(&a), NodeClass::Gone);
+    assert_eq!(dm.expire_maintenance(Instant::now()), vec![a]);
+    assert!(dm.expire_maintenance(Instant::now()).is_empty());
+    assert!(!row(&dm).in_maintenance);
+    // Until ended; ending it makes a silent node gone at once.
+    assert!(dm.enter_maintenance(&a, None));
+    assert_eq!(dm.view(Instant::now()).class(&a), NodeClass::Maintenance);
+    assert_eq!(row(&dm).maintenance_ends_in_ms, None);
+    assert!(dm.end_maintenance(&a));
+    assert!(!dm.end_maintenance(&a), "already ended");
+    assert_eq!(dm.view(Instant::now()).class(&a), NodeClass::Gone);
+    // A retiring node in maintenance is not counted as a silent one.
+    assert!(dm.enter_maintenance(&a, None));
+    dm.set_admin(&a, AdminState::Decommissioning);
+    assert_eq!(dm.view(Instant::now()).class(&a), NodeClass::Gone);
+}

@@ -15,6 +15,10 @@ pub enum NodeClass {
     Presumed,
     /// Awaiting registration and retiring: neither counts nor serves.
     PresumedRetiring,
+    /// Silent (dead by heartbeat) while in maintenance: serves nothing, is
+    /// no copy source; its replica of a block counts only while the block
+    /// keeps a replica on a live node out of maintenance (`health`).
+    Maintenance,
     /// Dead or unknown.
     Gone,
 }
@@ -28,6 +32,8 @@ pub struct NodeSnap {
     pub admin: AdminState,
     pub available: u64,
     pub rack: RackId,
+    /// In maintenance (live or silent): takes no new blocks.
+    pub maintenance: bool,
 }
 
 /// A snapshot of every node's standing, taken before the namespace lock
@@ -51,12 +57,13 @@ impl NodeView {
         self.nodes.get(n).is_some_and(|s| s.registered)
     }
 
-    /// Live nodes in admin state `Normal`: where new replicas may go.
+    /// Live nodes in admin state `Normal` and not in maintenance: where new
+    /// replicas may go.
     pub fn targets(&self) -> Vec<Candidate> {
         let mut v: Vec<Candidate> = self
             .nodes
             .iter()
-            .filter(|(_, s)| s.class == NodeClass::Live)
+            .filter(|(_, s)| s.class == NodeClass::Live && !s.maintenance)
             .map(|(id, s)| Candidate {
                 id: *id,
                 available: s.available,

@@ -232,6 +232,7 @@ pub fn view_of(live: &[NodeId]) -> crate::datanodes::NodeView {
                 admin: dfs_common::proto::client::AdminState::Normal,
                 available: 1 << 30,
                 rack: crate::placement::RackId::default(),
+                maintenance: false,
             },
         );
     }

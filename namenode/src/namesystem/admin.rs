@@ -138,3 +138,106 @@ impl Namesystem {
         Ok(())
     }
 }
+
+impl Namesystem {
+    /// Puts the node an operator names (id, id prefix or address) into
+    /// maintenance, for `duration` or until ended. Kept in this namenode's
+    /// memory only (the leader's: followers forward the request). Refused
+    /// (409) for a node that is dead and not in maintenance, retiring, or
+    /// holding the only live replica (out of maintenance) of some block.
+    pub async fn enter_maintenance(
+        &self,
+        query: &str,
+        duration: Option<std::time::Duration>,
+    ) -> Result<DatanodeReport> {
+        let node = self.resolve_operator_node(query)?;
+        // Safe mode refuses operator actions (503), as for decommissioning.
+        self.check_writable()?;
+        let now = Instant::now();
+        let view = self.datanodes.view(now);
+        let snap = view
+            .nodes
+            .get(&node)
+            .ok_or_else(|| NamenodeError::NotFound(format!("datanode {node} is unknown")))?;
+        if snap.admin != AdminState::Normal {
+            return Err(NamenodeError::Conflict(format!(
+                "datanode {node} ({}) is {:?}, not in normal service: recommission it first",
+                snap.addr, snap.admin
+            )));
+        }
+        if !matches!(snap.class, NodeClass::Live | NodeClass::Maintenance) {
+            return Err(NamenodeError::Conflict(format!(
+                "datanode {node} ({}) is not live: maintenance is for a live node about to be stopped",
+                snap.addr
+            )));
+        }
+        let until = match duration {
+            Some(d) => Some(now.checked_add(d).ok_or_else(|| {
+                NamenodeError::InvalidArgument(format!("maintenance duration {d:?} is too long"))
+            })?),
+            None => None,
+        };
+        let sole = {
+            let ns = self.lock_async().await?;
+            let blocks = ns.blocks();
+            blocks
+                .blocks_on(&node)
+                .into_iter()
+                .filter_map(|b| blocks.get(&b))
+                .filter(|info| info.sha256.is_some())
+                .filter(|info| replication::sole_live_replica(&info.replicas, &node, &view))
+                .count()
+        };
+        if sole > 0 {
+            return Err(NamenodeError::Conflict(format!(
+                "datanode {node} ({}) holds the only live replica (on a node not in maintenance) \
+                 of {sole} block(s): stopping it would make them unreadable; \
+                 raise their replication or wait for repair first",
+                snap.addr
+            )));
+        }
+        if !self.datanodes.enter_maintenance(&node, until) {
+            return Err(NamenodeError::NotFound(format!(
+                "datanode {node} is unknown"
+            )));
+        }
+        self.node_report(node).await
+    }
+
+    /// Ends maintenance for the node an operator names. A silent node is
+    /// dead from now on: its blocks are re-replicated as usual.
+    pub async fn end_maintenance(&self, query: &str) -> Result<DatanodeReport> {
+        let node = self.resolve_operator_node(query)?;
+        self.check_writable()?;
+        if self.datanodes.end_maintenance(&node) {
+            self.enqueue_node_blocks(&[node]).await?;
+            self.replication_tick(Instant::now()).await?;
+        }
+        self.node_report(node).await
+    }
+
+    /// Maintenance that ran out (heartbeat monitor): a silent node's blocks
+    /// get a look, as a dead node's.
+    pub async fn expire_maintenance(&self, now: Instant) -> Result<Vec<NodeId>> {
+        let ended = self.datanodes.expire_maintenance(now);
+        if !ended.is_empty() {
+            self.enqueue_node_blocks(&ended).await?;
+        }
+        Ok(ended)
+    }
+
+    fn resolve_operator_node(&self, query: &str) -> Result<NodeId> {
+        crate::datanodes::resolve_node(query, &self.datanodes.directory()).map_err(|e| match e {
+            ResolveError::NotFound(m) => NamenodeError::NotFound(m),
+            ResolveError::Ambiguous(m) => NamenodeError::Conflict(m),
+        })
+    }
+
+    async fn node_report(&self, node: NodeId) -> Result<DatanodeReport> {
+        self.datanode_reports()
+            .await?
+            .into_iter()
+            .find(|r| r.id == node)
+            .ok_or_else(|| NamenodeError::NotFound(format!("datanode {node} is unknown")))
+    }
+}

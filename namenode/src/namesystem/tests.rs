@@ -1387,3 +1387,149 @@ async fn startup_safe_mode_takes_changes_in_a_group_of_several() {
     let e = ns.mkdirs(&p("/manual"), false).await.unwrap_err();
     assert!(matches!(e, NamenodeError::SafeMode(_)), "{e:?}");
 }
+
+/// The node ids of `ns`'s datanodes, as an operator names them (address).
+fn addr_of(id: NodeId) -> String {
+    format!("http://dn-{id}")
+}
+
+#[tokio::test(start_paused = true)]
+async fn maintenance_keeps_a_silent_nodes_replicas_until_it_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(dir.path());
+    config.dead_node_timeout = Duration::from_secs(5);
+    let ns = Namesystem::open(config).await.unwrap();
+    let nodes = [
+        register(&ns, vec![]).await,
+        register(&ns, vec![]).await,
+        register(&ns, vec![]).await,
+    ];
+    put(&ns, "/f", b"data").await;
+    let block = ns.locations(&p("/f")).unwrap().blocks[0].block_id;
+    let had = holders(&ns, "/f");
+    let (away, kept) = (had[0], had[1]);
+    let spare = *nodes.iter().find(|n| !had.contains(n)).unwrap();
+
+    // By address or by id; unknown names are 404s.
+    let row = ns.enter_maintenance(&addr_of(away), None).await.unwrap();
+    assert!(row.in_maintenance);
+    assert_eq!(row.maintenance_ends_in_ms, None);
+    let row = ns.enter_maintenance(&away.to_string(), None).await.unwrap();
+    assert!(row.in_maintenance);
+    assert!(matches!(
+        ns.enter_maintenance("no-such-node:1", None).await,
+        Err(NamenodeError::NotFound(_))
+    ));
+
+    // It takes no new blocks.
+    for i in 0..8 {
+        let path = format!("/new{i}");
+        put(&ns, &path, b"more").await;
+        assert!(!holders(&ns, &path).contains(&away), "{path} placed on it");
+    }
+
+    // It goes silent: dead by heartbeat, but nothing is copied.
+    tokio::time::advance(Duration::from_secs(4)).await;
+    for n in [kept, spare] {
+        commands(&ns, n).await;
+    }
+    tokio::time::advance(Duration::from_secs(2)).await;
+    for n in [kept, spare] {
+        commands(&ns, n).await;
+    }
+    assert_eq!(ns.check_dead_nodes(Instant::now()).await, vec![away]);
+    assert_eq!(ns.summary().unwrap().under_replicated_blocks, 0);
+    ns.replication_tick(Instant::now()).await.unwrap();
+    assert_eq!(ns.summary().unwrap().replication.pending_copies, 0);
+    assert_eq!(replicate_of(&commands(&ns, kept).await), None);
+    // Readers are not sent to it.
+    assert_eq!(holders(&ns, "/f"), vec![kept]);
+    let rows = ns.datanode_reports().await.unwrap();
+    let r = rows.iter().find(|r| r.id == away).unwrap();
+    assert!(r.in_maintenance && r.state == dfs_common::proto::client::DatanodeState::Dead);
+
+    // Ended while it is down: it is dead as any other, its block copied.
+    let row = ns.end_maintenance(&addr_of(away)).await.unwrap();
+    assert!(!row.in_maintenance);
+    assert_eq!(
+        replicate_of(&commands(&ns, kept).await),
+        Some((block, vec![spare]))
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn maintenance_runs_out_and_a_comeback_counts_normally() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(dir.path());
+    config.dead_node_timeout = Duration::from_secs(5);
+    let ns = Namesystem::open(config).await.unwrap();
+    let nodes = [
+        register(&ns, vec![]).await,
+        register(&ns, vec![]).await,
+        register(&ns, vec![]).await,
+    ];
+    put(&ns, "/f", b"data").await;
+    let had = holders(&ns, "/f");
+    let (away, kept) = (had[0], had[1]);
+    let spare = *nodes.iter().find(|n| !had.contains(n)).unwrap();
+    let row = ns
+        .enter_maintenance(&addr_of(away), Some(Duration::from_secs(20)))
+        .await
+        .unwrap();
+    assert_eq!(row.maintenance_ends_in_ms, Some(20_000));
+
+    // Silent, then back before the end: its replica counts, no copies.
+    for _ in 0..4 {
+        tokio::time::advance(Duration::from_secs(2)).await;
+        for n in [kept, spare] {
+            commands(&ns, n).await;
+        }
+    }
+    assert_eq!(ns.check_dead_nodes(Instant::now()).await, vec![away]);
+    assert!(ns.heartbeat(&hb(away)).await.commands.is_empty());
+    ns.replication_tick(Instant::now()).await.unwrap();
+    assert_eq!(ns.summary().unwrap().under_replicated_blocks, 0);
+    assert_eq!(holders(&ns, "/f"), had);
+    let rows = ns.datanode_reports().await.unwrap();
+    assert!(rows.iter().find(|r| r.id == away).unwrap().in_maintenance);
+
+    // Silent again past its end: dead as usual, its block copied.
+    for _ in 0..12 {
+        tokio::time::advance(Duration::from_secs(2)).await;
+        for n in [kept, spare] {
+            commands(&ns, n).await;
+        }
+        ns.check_dead_nodes(Instant::now()).await;
+    }
+    assert_eq!(
+        ns.expire_maintenance(Instant::now()).await.unwrap(),
+        vec![away]
+    );
+    ns.replication_tick(Instant::now()).await.unwrap();
+    let rows = ns.datanode_reports().await.unwrap();
+    assert!(!rows.iter().find(|r| r.id == away).unwrap().in_maintenance);
+    assert_eq!(ns.summary().unwrap().replication.pending_copies, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn maintenance_is_refused_for_a_sole_live_replica() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(dir.path());
+    config.replication = 1;
+    let ns = Namesystem::open(config).await.unwrap();
+    let nodes = [register(&ns, vec![]).await, register(&ns, vec![]).await];
+    put(&ns, "/one", b"data").await;
+    let holder = holders(&ns, "/one")[0];
+    let other = *nodes.iter().find(|n| **n != holder).unwrap();
+    match ns.enter_maintenance(&addr_of(holder), None).await {
+        Err(NamenodeError::Conflict(m)) => assert!(m.contains("1 block"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+    // The other node holds nothing: it may go.
+    assert!(
+        ns.enter_maintenance(&addr_of(other), None)
+            .await
+            .unwrap()
+            .in_maintenance
+    );
+}

@@ -101,6 +101,7 @@ fn soft_run(steps: Vec<Soft>) -> usize {
                     admin: dfs_common::proto::client::AdminState::Normal,
                     available: 1 << 30,
                     rack: crate::placement::RackId::default(),
+                    maintenance: false,
                 },
             );
         }

@@ -271,6 +271,24 @@ pub async fn set_admin_state(ctx: &Ctx, node: &str, drain: bool) -> CliResult {
     emit(&text)
 }
 
+/// `maintenance NODE [--for DUR]` or `maintenance NODE --end`.
+pub async fn maintenance(
+    ctx: &Ctx,
+    node: &str,
+    duration: Option<std::time::Duration>,
+    end: bool,
+) -> CliResult {
+    let change = if end {
+        ctx.client.end_maintenance(node).await?
+    } else {
+        ctx.client.maintenance(node, duration).await?
+    };
+    if ctx.json {
+        return emit_json(&change);
+    }
+    emit(&output::admin::admin_state_text(&change.node))
+}
+
 pub async fn safemode(ctx: &Ctx, action: SafeModeAction) -> CliResult {
     let s: SafeModeStatus = ctx.client.safe_mode(action).await?;
     if ctx.json {

@@ -176,6 +176,22 @@ pub enum Command {
         #[arg(value_name = "NODE")]
         node: String,
     },
+    /// Put a datanode into maintenance (it can be stopped, e.g. rebooted,
+    /// without its blocks being copied while each keeps another live
+    /// replica), or end it with --end.
+    Maintenance {
+        /// Node id, a unique prefix of one, or its address (host:port or URL).
+        #[arg(value_name = "NODE")]
+        node: String,
+        /// End maintenance after this long (e.g. 30m, 2h); default: until
+        /// ended with --end.
+        #[arg(long = "for", value_name = "DUR", conflicts_with = "end")]
+        duration: Option<HumanDuration>,
+        /// End the node's maintenance: a node still stopped is then dead
+        /// and its blocks are copied elsewhere.
+        #[arg(long)]
+        end: bool,
+    },
     /// Show, enter or leave the namenode's safe mode.
     Safemode {
         /// get: show it; enter: stop all changes; leave: resume them.
@@ -491,6 +507,19 @@ mod tests {
         assert!(matches!(
             parse(&["dfs", "decommission", "0192ab"]).command,
             Command::Decommission { ref node } if node == "0192ab"
+        ));
+        assert!(matches!(
+            parse(&["dfs", "maintenance", "0192ab", "--for", "30m"]).command,
+            Command::Maintenance { ref node, duration: Some(d), end: false }
+                if node == "0192ab" && d.0 == std::time::Duration::from_secs(1800)
+        ));
+        assert!(matches!(
+            parse(&["dfs", "maintenance", "127.0.0.1:9864", "--end"]).command,
+            Command::Maintenance {
+                duration: None,
+                end: true,
+                ..
+            }
         ));
         assert!(matches!(
             parse(&["dfs", "--json", "recommission", "127.0.0.1:9864"]).command,

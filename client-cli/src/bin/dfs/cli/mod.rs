@@ -15,7 +15,7 @@
 //!   and the summary line of a finished transfer;
 //! - the verbs: `fs.rs` (mkdir, ls, stat, du, rm, mv) · `io/` (put, get,
 //!   cat) · `admin.rs` (setrep, checksum, fsck, report, decommission,
-//!   recommission, safemode) · `metadata.rs` (backup, orphans).
+//!   recommission, maintenance, safemode) · `metadata.rs` (backup, orphans).
 //!
 //! Errors (`crate::error`) and times (`crate::time`) sit beside `cli`, as
 //! `dfs local` uses them too.
@@ -128,6 +128,11 @@ async fn dispatch(ctx: &Ctx, command: Command) -> CliResult {
         Command::Report => admin::report(ctx).await,
         Command::Decommission { node } => admin::set_admin_state(ctx, &node, true).await,
         Command::Recommission { node } => admin::set_admin_state(ctx, &node, false).await,
+        Command::Maintenance {
+            node,
+            duration,
+            end,
+        } => admin::maintenance(ctx, &node, duration.map(|d| d.0), end).await,
         Command::Safemode { action } => admin::safemode(ctx, action.into()).await,
         Command::Backup { force, file } => metadata::backup(ctx, &file, force).await,
         Command::Orphans { action } => {

@@ -82,6 +82,17 @@ pub fn repair_text(p: &ReplicationProgress) -> String {
     s
 }
 
+/// The ADMIN column: the admin state, or maintenance and when it ends.
+fn admin_column(n: &DatanodeReport) -> String {
+    if !n.in_maintenance {
+        return admin_state_name(n.admin_state).into();
+    }
+    match n.maintenance_ends_in_ms {
+        Some(ms) => format!("maintenance ({}s left)", ms.div_ceil(1000)),
+        None => "maintenance".into(),
+    }
+}
+
 fn admin_state_name(a: AdminState) -> &'static str {
     match a {
         AdminState::Normal => "normal",
@@ -266,7 +277,7 @@ pub fn report_text(s: &ClusterSummary, nodes: &[DatanodeReport]) -> String {
                 DatanodeState::Live => "live".into(),
                 DatanodeState::Dead => "DEAD".into(),
             },
-            admin_state_name(n.admin_state).into(),
+            admin_column(n),
             human_bytes(n.capacity),
             human_bytes(n.used),
             percent(n.used, n.capacity),
@@ -396,7 +407,12 @@ pub fn admin_state_text(n: &DatanodeReport) -> String {
     } else {
         ""
     };
-    format!("Datanode {id} at {}{dead} is {what}\n", n.addr)
+    let maintenance = match (n.in_maintenance, n.maintenance_ends_in_ms) {
+        (false, _) => String::new(),
+        (true, None) => ", in maintenance until ended".into(),
+        (true, Some(ms)) => format!(", in maintenance for {}s more", ms.div_ceil(1000)),
+    };
+    format!("Datanode {id} at {}{dead} is {what}{maintenance}\n", n.addr)
 }
 
 /// `decommission` of node `n` that still holds copies its blocks need,
