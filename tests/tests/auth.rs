@@ -411,6 +411,13 @@ async fn permission_bits_decide_who_writes() {
     // Operator actions are the superuser's.
     let r = as_user(h.post(format!("{nn}/api/v1/safemode?action=enter")), ALICE).await;
     assert_eq!(r.status().as_u16(), 403);
+    let dn = cluster.datanode_url(0);
+    let dn = dn.trim_start_matches("http://");
+    for action in ["maintenance", "maintenance/end"] {
+        let url = format!("{nn}/api/v1/datanodes/{dn}/{action}");
+        let r = as_user(h.post(url), ALICE).await;
+        assert_eq!(r.status().as_u16(), 403, "{action}");
+    }
     // alice deletes her own tree.
     dfs_ok(&cluster, ALICE, &["rm", "-r", "/home/alice/d"]);
 }
