@@ -76,6 +76,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod balancer;
 pub mod blocks;
 pub mod bulk_index;
 pub mod checkpoint;
