@@ -5,9 +5,11 @@
 //!
 //! One pass: take the list of replicas held when the pass starts (sorted by
 //! id), and read each through [`crate::store`], which checks every chunk's
-//! CRC32C against the `.meta` and, for a whole-block read, the block's
-//! SHA-256. A replica that fails (including a `.blk` whose `.meta` is
-//! missing, unreadable or disagrees with it, or whose length is wrong) goes
+//! CRC32C against the replica's stored checksums (its trailer, or the
+//! `.meta` of an old two-file replica) and, for a whole-block read, the
+//! block's SHA-256. A replica that fails (including one whose trailer or
+//! `.meta` is missing, damaged or disagrees with it, or whose length is
+//! wrong) goes
 //! through the sender's door, [`sender::report_corrupt`]: quarantine
 //! (moved to `corrupt/`, dropped from the index) and a `BadBlock` event to
 //! the namenode link, after which the namenode re-replicates from a good
@@ -294,9 +296,8 @@ mod tests {
     use super::*;
     use crate::events::{event_channel, EventReceiver};
     use crate::metrics::Metrics;
-    use crate::store::{BlockStore, Expected};
+    use crate::store::{replica_file_bytes, BlockStore, Expected};
     use dfs_common::checksum::{BlockChecksums, Sha256Digest, CHUNK_SIZE};
-    use dfs_common::codec;
     use dfs_common::ids::NodeId;
 
     const MIB: u64 = 1 << 20;
@@ -458,28 +459,30 @@ mod tests {
         // (1) CRCs rewritten to match corrupted data, SHA-256 left as it was:
         // every chunk passes, the whole-block digest does not.
         let crcs_lie = put(&node, &bytes).await;
-        // (2) the meta claims another digest (the index has the true one).
+        // (2) the trailer claims another digest (the index has the true one).
         let sha_lies = put(&node, &bytes).await;
-        // (3) the meta is gone.
+        // (3) the trailer and footer are gone.
         let no_meta = put(&node, &bytes).await;
-        // (4) the meta is not even decodable.
+        // (4) the trailer decodes but is inconsistent.
         let garbage = put(&node, &bytes).await;
         // (5) the data file was truncated.
         let short = put(&node, &bytes).await;
-        let meta_of = |id: BlockId| node.store.block_path(id).with_extension("meta");
+        let write =
+            |id: BlockId, file: Vec<u8>| std::fs::write(node.store.block_path(id), file).unwrap();
 
         let mut corrupted = bytes.clone();
         corrupted[5] ^= 1;
-        std::fs::write(node.store.block_path(crcs_lie), &corrupted).unwrap();
         let mut m = BlockChecksums::of(&corrupted);
         m.sha256 = Sha256Digest::of(&bytes);
-        std::fs::write(meta_of(crcs_lie), codec::encode(&m).unwrap()).unwrap();
+        write(crcs_lie, replica_file_bytes(&corrupted, &m).unwrap());
 
         let mut m = BlockChecksums::of(&bytes);
         m.sha256 = Sha256Digest::of(b"something else");
-        std::fs::write(meta_of(sha_lies), codec::encode(&m).unwrap()).unwrap();
-        std::fs::remove_file(meta_of(no_meta)).unwrap();
-        std::fs::write(meta_of(garbage), b"\x01garbage").unwrap();
+        write(sha_lies, replica_file_bytes(&bytes, &m).unwrap());
+        write(no_meta, bytes.clone());
+        let mut m = BlockChecksums::of(&bytes);
+        m.chunk_size = 7;
+        write(garbage, replica_file_bytes(&bytes, &m).unwrap());
         std::fs::OpenOptions::new()
             .write(true)
             .open(node.store.block_path(short))
@@ -507,8 +510,11 @@ mod tests {
         let id = put(&node, &bytes).await;
         let mut m = BlockChecksums::of(&bytes);
         m.sha256 = Sha256Digest::of(b"a lie");
-        let meta = node.store.block_path(id).with_extension("meta");
-        std::fs::write(meta, codec::encode(&m).unwrap()).unwrap();
+        std::fs::write(
+            node.store.block_path(id),
+            replica_file_bytes(&bytes, &m).unwrap(),
+        )
+        .unwrap();
         drop(node);
         let (node, mut rx) = self::node(dir.path()).await;
         assert_eq!(
@@ -524,13 +530,16 @@ mod tests {
 
     #[tokio::test]
     async fn a_vanished_block_is_forgotten_and_reported_deleted() {
+        // `id` is a two-file replica of the old layout whose `.blk` goes
+        // (its `.meta` stays behind); `both` is a one-file replica.
         let dir = tempfile::tempdir().unwrap();
+        let id = BlockId::new();
+        crate::store::write_two_file_for_tests(dir.path(), id, &data(1000));
         let (node, mut rx) = node(dir.path()).await;
-        let id = put(&node, &data(1000)).await;
         let both = put(&node, &data(1000)).await;
+        assert!(node.store.block_path(id).with_extension("meta").exists());
         std::fs::remove_file(node.store.block_path(id)).unwrap();
         std::fs::remove_file(node.store.block_path(both)).unwrap();
-        std::fs::remove_file(node.store.block_path(both).with_extension("meta")).unwrap();
         let used = node.store.used();
         let mut s = scanner(&node);
         assert!(s.pass(&CancellationToken::new()).await);

@@ -348,13 +348,14 @@ async fn corrupt_source_is_reported_and_the_target_keeps_nothing() {
     let (sneaky, sha2) = put_block(a.url(), &bytes).await;
     let mut bad = bytes.clone();
     bad[CHUNK_SIZE + 3] ^= 0x80;
-    std::fs::write(a.node().store.block_path(flipped), &bad).unwrap();
-    std::fs::write(a.node().store.block_path(sneaky), &bad).unwrap();
+    let mut on_disk = std::fs::read(a.node().store.block_path(flipped)).unwrap();
+    on_disk[CHUNK_SIZE + 3] ^= 0x80;
+    std::fs::write(a.node().store.block_path(flipped), on_disk).unwrap();
     let mut meta = BlockChecksums::of(&bad);
     meta.sha256 = sha2;
     std::fs::write(
-        a.node().store.block_path(sneaky).with_extension("meta"),
-        codec::encode(&meta).unwrap(),
+        a.node().store.block_path(sneaky),
+        datanode::store::replica_file_bytes(&bad, &meta).unwrap(),
     )
     .unwrap();
 

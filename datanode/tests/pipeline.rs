@@ -353,7 +353,8 @@ async fn corrupt_replica_is_cut_short_and_quarantined() {
         std::fs::read_dir(da.path().join("corrupt"))
             .unwrap()
             .count(),
-        2
+        1,
+        "one file per replica"
     );
     a.stop().await.unwrap();
 }

@@ -71,8 +71,9 @@ pub async fn verify_all(c: &DfsClient, files: &BTreeMap<String, Vec<u8>>) {
 /// reader of a block file checks both the chunk's CRC32C (which catches any
 /// error within 32 bits, so every one-byte change) and the block's SHA-256.
 /// (healing.rs once flipped with 0xff and corruption.rs with 0x5a; no test
-/// depends on which bits change.) `.blk` files hold the raw bytes, no
-/// header, so every offset is data.
+/// depends on which bits change.) `.blk` files hold the raw bytes from
+/// offset 0, then the replica's checksums in a trailer: every offset below
+/// the block's length is data.
 pub fn flip_byte(path: &Path, at: u64) {
     use std::io::{Read, Seek, SeekFrom, Write};
     let mut f = std::fs::OpenOptions::new()

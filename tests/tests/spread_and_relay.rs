@@ -136,7 +136,9 @@ async fn reads_spread_over_replicas_and_rot_on_any_is_found_and_repaired() {
                     assert!(&back == data, "a read returned other bytes");
                     let on_disk_good = cluster
                         .block_file(i, block)
-                        .is_some_and(|f| std::fs::read(f).ok().as_ref() == Some(data));
+                        // The block's bytes, then its checksums' trailer.
+                        .and_then(|f| std::fs::read(f).ok())
+                        .is_some_and(|f| f.get(..data.len()) == Some(&data[..]));
                     let s = cluster.summary().await?;
                     let repaired = on_disk_good
                         && s.corrupt_replicas == 0

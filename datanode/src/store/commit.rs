@@ -1,38 +1,41 @@
-//! The durable step of a write: a sealed block's bytes and its `.meta`
-//! become files in `blocks/` that survive a crash, and only then enter the
-//! index (Garage `write_block_inner` + `DeleteOnDrop`; neon
+//! The durable step of a write: a sealed block becomes one replica file in
+//! `blocks/` (its bytes, then its checksums in a trailer, see
+//! [`format`](super::format)) that survives a crash, and only then enters
+//! the index (Garage `write_block_inner` + `DeleteOnDrop`; neon
 //! `durable_rename`).
 //!
-//! Order: fsync the data temp file while writing and fsyncing the meta temp
-//! file; under the files lock, answer a duplicate or a conflict, check for
-//! room, rename the meta then the data into the fan-out directory; outside
-//! the lock, fsync that directory; then index the block.
+//! Order: append the trailer to the temp file and fsync it; under the files
+//! lock, answer a duplicate or a conflict, check for room, rename the file
+//! into the fan-out directory; outside the lock, fsync that directory; then
+//! index the block. Per replica: one inode, one fsync, one rename, one
+//! directory sync.
 //!
 //! Crash-safety invariants:
-//! - A block is in the index, and acknowledged, only once its `.blk` and
-//!   `.meta` are durable in `blocks/`. A crash before that may lose the
-//!   block, never a block that was acknowledged.
-//! - The meta is renamed before the data: a crash between the two leaves a
-//!   `.meta` without its `.blk`, which the startup scan removes, never a
-//!   `.blk` without its `.meta`. A failed data rename removes the meta again.
+//! - A block is in the index, and acknowledged, only once its file is
+//!   durable in `blocks/`. A crash before that may lose the block, never a
+//!   block that was acknowledged.
+//! - The file is complete (bytes, trailer, footer) and synced before it is
+//!   renamed: a crash leaves either a temp file in `tmp/` (emptied at
+//!   startup, never indexed) or a whole replica in `blocks/`, never a torn
+//!   one there; the startup scan checks the footer anyway.
 //! - Every temp file is removed on every exit path ([`DeleteOnDrop`]).
 //! - While its directory is being synced, a block's id is in the index's
 //!   `committing` set: its bytes count as used, it is not readable yet, and
 //!   a second commit of it is a conflict.
+use super::format::{encode_trailer, Layout};
 use super::layout::sync_dir;
 use super::{lock, BlockInfo, BlockStore};
 use crate::direct::{DirectBuf, DirectWriter};
 use crate::error::{DatanodeError, Result};
 use dfs_common::checksum::{BlockChecksums, Sha256Digest, CHUNK_SIZE};
-use dfs_common::codec;
 use dfs_common::ids::BlockId;
-use std::fs::{self, File};
-use std::io::{ErrorKind, Write};
+use std::fs;
+use std::io::ErrorKind;
 use std::path::PathBuf;
 
 impl BlockStore {
-    /// The durable step of a write (blocking): fsync data, write and fsync
-    /// meta, rename meta then data into `blocks/`, fsync the directory.
+    /// The durable step of a write (blocking): append the trailer, fsync,
+    /// rename into `blocks/`, fsync the directory.
     pub(super) fn finalize(
         &self,
         id: BlockId,
@@ -53,43 +56,25 @@ impl BlockStore {
             chunk_size: CHUNK_SIZE as u32,
             crcs: w.crcs,
         };
-        let meta_bytes = codec::encode(&meta)
-            .map_err(|e| DatanodeError::Internal(format!("encoding meta: {e}")))?;
-        let meta_tmp = DeleteOnDrop::new(data_tmp.path.with_extension("meta.tmp"));
-        let write_meta = || -> std::io::Result<()> {
-            let mut f = File::create(&meta_tmp.path)?;
-            f.write_all(&meta_bytes)?;
-            f.sync_all()
-        };
-        match w.data {
-            Sealed::File(data_file) => {
-                // The data's fsync and the meta's write and fsync at the same
-                // time: the file system can commit both in one journal
-                // transaction.
-                let (data_synced, meta_synced) = std::thread::scope(|scope| {
-                    let data = scope.spawn(|| data_file.sync_all());
-                    let meta = write_meta();
-                    let data = data
-                        .join()
-                        .unwrap_or_else(|_| Err(std::io::Error::other("fsync thread panicked")));
-                    (data, meta)
-                });
-                data_synced.map_err(|e| io("fsync of data", e))?;
-                meta_synced.map_err(|e| io("writing meta", e))?;
-            }
+        let trailer = encode_trailer(&meta)
+            .map_err(|e| DatanodeError::Internal(format!("block {id}: {e}")))?;
+        // The checksums go after the bytes in the same file, so one fsync
+        // makes the whole replica durable.
+        let mut file = match w.data {
+            Sealed::File(file) => file,
             Sealed::Memory(buf) => {
-                // Small enough that a second thread would cost more than it
-                // saves.
                 let mut f = DirectWriter::create_new(&data_tmp.path)
                     .map_err(|e| io("creating the temp file", e))?;
                 f.write_all(buf.filled())
                     .map_err(|e| io("writing data", e))?;
-                f.into_file()
-                    .sync_all()
-                    .map_err(|e| io("fsync of data", e))?;
-                write_meta().map_err(|e| io("writing meta", e))?;
+                f
             }
-        }
+        };
+        file.write_all(&trailer)
+            .map_err(|e| io("writing the trailer", e))?;
+        file.into_file()
+            .sync_all()
+            .map_err(|e| io("fsync of the replica", e))?;
 
         let files = lock(&self.inner.files);
         if let Some(existing) = self.get(id) {
@@ -118,14 +103,8 @@ impl BlockStore {
             fs::create_dir_all(&dir).map_err(|e| io("creating fan-out dir", e))?;
             sync_dir(&volume.blocks_dir).map_err(|e| io("fsync of blocks dir", e))?;
         }
-        let (meta_path, blk_path) = (self.meta_path_on(vol, id), self.block_path_on(vol, id));
-        fs::rename(&meta_tmp.path, &meta_path).map_err(|e| io("renaming meta", e))?;
-        meta_tmp.disarm();
-        if let Err(e) = fs::rename(&data_tmp.path, &blk_path) {
-            // Do not leave a meta that promises data which is not there.
-            let _ = fs::remove_file(&meta_path);
-            return Err(io("renaming data", e));
-        }
+        let blk_path = self.block_path_on(vol, id);
+        fs::rename(&data_tmp.path, &blk_path).map_err(|e| io("renaming the replica", e))?;
         data_tmp.disarm();
         {
             let mut index = lock(&self.inner.index);
@@ -151,7 +130,14 @@ impl BlockStore {
                 .unwrap_or_else(|| std::io::Error::other("the data dir failed"));
             return Err(io("fsync of block dir", e));
         }
-        index.insert(id, super::index::Entry { info, vol });
+        index.insert(
+            id,
+            super::index::Entry {
+                info,
+                vol,
+                layout: Layout::OneFile,
+            },
+        );
         drop(index);
         volume.charge(info.len);
         Ok(info)
@@ -190,7 +176,7 @@ impl Drop for DeleteOnDrop {
 /// Where a sealed block's bytes are.
 pub(super) enum Sealed {
     /// In the temp file, not yet synced.
-    File(File),
+    File(DirectWriter),
     /// Still in memory (a block that fit in one buffer): written to the temp
     /// file at commit.
     Memory(DirectBuf),

@@ -4,11 +4,13 @@
 //! map, filled when the DataNode starts).
 //!
 //! Opening creates the directories, empties `tmp/` (writes that never
-//! committed), then indexes every `.blk` whose `.meta` decodes, is
-//! consistent and gives the data's length, and quarantines the others. A
-//! `.meta` without its `.blk` is left by a write interrupted between its two
-//! renames (see [`commit`](super::commit)): it was never acknowledged, and
-//! is removed.
+//! committed, torn or whole: never indexed), then indexes every `.blk`
+//! whose footer and trailer check out and give the file's length
+//! (one-file, see [`format`](super::format)), or, failing that, whose
+//! `.meta` decodes, is consistent and gives the data's length (two-file,
+//! the layout before issue 19), and quarantines the others. A `.meta`
+//! without its `.blk` is left by a two-file write interrupted between its
+//! two renames: it was never acknowledged, and is removed.
 //!
 //! Invariants:
 //! - An entry is added only by the startup scan and by a commit, after its
@@ -18,6 +20,7 @@
 //!   counts.
 //! - The index lock is held for one lookup, insert or removal at a time,
 //!   never across file I/O.
+use super::format::{read_trailer, Layout};
 use super::volume::Volume;
 use super::{lock, BlockStore, Inner};
 use crate::error::{DatanodeError, Result};
@@ -44,6 +47,8 @@ pub struct BlockInfo {
 pub(super) struct Entry {
     pub(super) info: BlockInfo,
     pub(super) vol: usize,
+    /// Where its checksums are (a trailer, or a `.meta` of the old layout).
+    pub(super) layout: Layout,
 }
 
 /// The index proper, behind the store's index lock.
@@ -260,10 +265,10 @@ impl BlockStore {
                 match ext {
                     "blk" => match stem.parse::<BlockId>() {
                         Ok(id) => match check_replica(&path, &path.with_extension("meta")) {
-                            Ok(info) => match index.blocks.get(&id) {
+                            Ok((info, layout)) => match index.blocks.get(&id) {
                                 None => {
                                     index.add_used(vol, info.len);
-                                    index.insert(id, Entry { info, vol });
+                                    index.insert(id, Entry { info, vol, layout });
                                 }
                                 Some(kept) if kept.info == info => {
                                     log::info!(
@@ -271,8 +276,12 @@ impl BlockStore {
                                         v.root.display()
                                     );
                                     for p in [path.clone(), path.with_extension("meta")] {
-                                        if let Err(e) = fs::remove_file(&p) {
-                                            log::warn!("cannot remove {}: {e}", p.display());
+                                        match fs::remove_file(&p) {
+                                            Ok(()) => {}
+                                            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                                            Err(e) => {
+                                                log::warn!("cannot remove {}: {e}", p.display())
+                                            }
                                         }
                                     }
                                 }
@@ -398,56 +407,110 @@ fn prepare(v: &Volume) -> Result<()> {
     Ok(())
 }
 
-/// Startup check of one replica: a decodable, consistent meta whose length is
-/// the data file's length. Returns why not, for the log.
-fn check_replica(blk: &Path, meta: &Path) -> std::result::Result<BlockInfo, String> {
-    let bytes = fs::read(meta).map_err(|e| format!("meta file: {e}"))?;
-    let m: BlockChecksums = codec::decode(&bytes).map_err(|e| format!("meta file: {e}"))?;
+/// Startup check of one replica: a one-file replica whose footer and
+/// trailer check out (a stray `.meta` beside it is removed), else a
+/// two-file replica of the old layout: a decodable, consistent `.meta` whose
+/// length is the data file's length. Returns why not, for the log.
+fn check_replica(blk: &Path, meta: &Path) -> std::result::Result<(BlockInfo, Layout), String> {
+    let file = fs::File::open(blk).map_err(|e| format!("data file: {e}"))?;
+    let on_disk = file
+        .metadata()
+        .map_err(|e| format!("data file: {e}"))?
+        .len();
+    let one_file = read_trailer(&file, on_disk);
+    let m = match (one_file, meta.exists()) {
+        (Ok(m), has_meta) => {
+            if has_meta {
+                // Never written beside a one-file replica; nothing reads it.
+                log::warn!("removing stray {}", meta.display());
+                if let Err(e) = fs::remove_file(meta) {
+                    log::warn!("cannot remove {}: {e}", meta.display());
+                }
+            }
+            return Ok((
+                BlockInfo {
+                    len: m.len,
+                    sha256: m.sha256,
+                },
+                Layout::OneFile,
+            ));
+        }
+        (Err(why), false) => return Err(why),
+        (Err(_), true) => {
+            let bytes = fs::read(meta).map_err(|e| format!("meta file: {e}"))?;
+            let m: BlockChecksums = codec::decode(&bytes).map_err(|e| format!("meta file: {e}"))?;
+            m
+        }
+    };
     if !m.is_consistent() || m.chunk_size as usize != CHUNK_SIZE {
         return Err("meta file is inconsistent".into());
     }
-    let on_disk = fs::metadata(blk)
-        .map_err(|e| format!("data file: {e}"))?
-        .len();
     if on_disk != m.len {
         return Err(format!("{on_disk} bytes on disk, meta says {}", m.len));
     }
-    Ok(BlockInfo {
-        len: m.len,
-        sha256: m.sha256,
-    })
+    Ok((
+        BlockInfo {
+            len: m.len,
+            sha256: m.sha256,
+        },
+        Layout::TwoFile,
+    ))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::tests::{data, put, read_all, tmp_files};
+    use crate::store::tests::{data, put, read_all, tmp_files, write_two_file};
+    use futures_util::StreamExt;
 
+    fn corrupt_count(dir: &Path) -> usize {
+        fs::read_dir(dir.join("corrupt")).unwrap().count()
+    }
+
+    /// One-file replicas: a good one is reloaded; a damaged footer, a
+    /// damaged trailer, a file cut inside its trailer and a data-only file
+    /// are quarantined, not indexed; a torn temp file and an orphan `.meta`
+    /// are removed.
     #[tokio::test]
     async fn restart_reloads_index_and_quarantines_bad_replicas() {
         let dir = tempfile::tempdir().unwrap();
         let store = BlockStore::open(dir.path(), None).await.unwrap();
-        let (a, b, c, d) = (
-            BlockId::new(),
-            BlockId::new(),
-            BlockId::new(),
-            BlockId::new(),
-        );
+        let ids: Vec<BlockId> = (0..5).map(|_| BlockId::new()).collect();
+        let (a, b, c, d, e) = (ids[0], ids[1], ids[2], ids[3], ids[4]);
         let bytes = data(CHUNK_SIZE + 3);
         let ia = put(&store, a, &bytes).await;
-        put(&store, b, &bytes).await;
-        put(&store, c, &bytes).await;
-        put(&store, d, &bytes).await;
-        // b loses its meta, c gets truncated, d's meta is garbage; a stray temp file.
-        fs::remove_file(store.meta_path(b)).unwrap();
+        for id in [b, c, d, e] {
+            put(&store, id, &bytes).await;
+        }
+        let whole = fs::read(store.block_path(a)).unwrap();
+        assert!(whole.len() as u64 > ia.len + super::super::format::FOOTER_LEN);
+        assert_eq!(&whole[..bytes.len()], &bytes[..]);
+        assert!(!store.meta_path(a).exists(), "one file per replica");
+        let flip = |id: BlockId, at: usize| {
+            let mut f = fs::read(store.block_path(id)).unwrap();
+            f[at] ^= 0x10;
+            fs::write(store.block_path(id), f).unwrap();
+        };
+        flip(b, whole.len() - 20); // the footer
+        flip(d, bytes.len() + 2); // the trailer
         fs::OpenOptions::new()
             .write(true)
             .open(store.block_path(c))
             .unwrap()
-            .set_len(10)
+            .set_len(bytes.len() as u64 + 5)
             .unwrap();
-        fs::write(store.meta_path(d), b"\x01garbage").unwrap();
-        fs::write(dir.path().join("tmp").join("x.tmp"), b"left over").unwrap();
+        fs::write(store.block_path(e), &bytes).unwrap(); // data only
+                                                         // A temp file torn before its footer, and a whole one never renamed.
+        let tmp = dir.path().join("tmp");
+        fs::write(
+            tmp.join(format!("{}.0.blk.tmp", BlockId::new())),
+            &whole[..whole.len() - 7],
+        )
+        .unwrap();
+        fs::write(tmp.join(format!("{}.1.blk.tmp", BlockId::new())), &whole).unwrap();
+        let orphan = store.meta_path(BlockId::new());
+        fs::create_dir_all(orphan.parent().unwrap()).unwrap();
+        fs::write(&orphan, b"meta of a write cut between its renames").unwrap();
         drop(store);
 
         let store = BlockStore::open(dir.path(), None).await.unwrap();
@@ -462,10 +525,103 @@ mod tests {
         assert_eq!(store.used(), ia.len);
         assert_eq!(read_all(&store, a, None, None).await.unwrap(), bytes);
         assert_eq!(tmp_files(dir.path()), 0);
-        let quarantined = fs::read_dir(dir.path().join("corrupt")).unwrap().count();
-        assert_eq!(quarantined, 5, "b.blk, c.blk+meta, d.blk+meta");
-        for id in [b, c, d] {
+        assert!(!orphan.exists());
+        assert_eq!(corrupt_count(dir.path()), 4, "b, c, d, e");
+        for id in [b, c, d, e] {
             assert!(!store.block_path(id).exists());
         }
+    }
+
+    /// Two-file replicas written by the previous layout open with this code:
+    /// indexed and reported, served bit-exact (whole and ranges, checksums
+    /// too), checked as before (a flipped byte is caught and quarantine
+    /// moves both files; a bad `.meta` is quarantined at startup), deleted
+    /// with both files; new writes beside them are one file.
+    #[tokio::test]
+    async fn old_two_file_replicas_are_served_and_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let sizes = [0, 1, CHUNK_SIZE + 3, 3 * CHUNK_SIZE, 20 * CHUNK_SIZE + 17];
+        let old: Vec<(BlockId, Vec<u8>)> =
+            sizes.iter().map(|&n| (BlockId::new(), data(n))).collect();
+        for (id, bytes) in &old {
+            write_two_file(dir.path(), *id, bytes);
+        }
+        let (bad_meta, short) = (BlockId::new(), BlockId::new());
+        write_two_file(dir.path(), bad_meta, &data(100));
+        write_two_file(dir.path(), short, &data(100));
+        let store = BlockStore::open(dir.path(), None).await.unwrap();
+        fs::write(store.meta_path_on(0, bad_meta), b"\x01garbage").unwrap();
+        fs::write(store.block_path_on(0, short), data(99)).unwrap();
+        drop(store);
+
+        let store = BlockStore::open(dir.path(), None).await.unwrap();
+        assert_eq!(
+            corrupt_count(dir.path()),
+            4,
+            "bad_meta and short, two files each"
+        );
+        let mut want: Vec<ReportedBlock> = old
+            .iter()
+            .map(|(id, b)| ReportedBlock {
+                id: *id,
+                len: b.len() as u64,
+                sha256: Sha256Digest::of(b),
+            })
+            .collect();
+        let mut got = store.list();
+        want.sort_by_key(|r| r.id);
+        got.sort_by_key(|r| r.id);
+        assert_eq!(got, want);
+        let total: usize = sizes.iter().sum();
+        assert_eq!(store.used(), total as u64);
+        for (id, bytes) in &old {
+            assert_eq!(&read_all(&store, *id, None, None).await.unwrap(), bytes);
+            assert_eq!(store.meta(*id).await.unwrap(), BlockChecksums::of(bytes));
+            if bytes.len() > 10 {
+                let (off, len) = (bytes.len() as u64 / 3, bytes.len() as u64 / 2);
+                assert_eq!(
+                    read_all(&store, *id, Some(off), Some(len)).await.unwrap(),
+                    &bytes[off as usize..(off + len) as usize]
+                );
+            }
+        }
+        // A new write beside them is one file.
+        let new = BlockId::new();
+        put(&store, new, &data(5000)).await;
+        assert!(store.block_path(new).exists() && !store.meta_path(new).exists());
+
+        // A flipped byte in an old replica is caught; quarantine moves both files.
+        let (flipped, bytes) = &old[3];
+        let mut f = fs::read(store.block_path(*flipped)).unwrap();
+        f[CHUNK_SIZE + 1] ^= 1;
+        fs::write(store.block_path(*flipped), f).unwrap();
+        let mut r = store.read(*flipped, None, None).await.unwrap();
+        let mut err = None;
+        while let Some(piece) = r.stream.next().await {
+            if let Err(e) = piece {
+                err = Some(e);
+            }
+        }
+        assert!(
+            matches!(err, Some(DatanodeError::Corrupt { .. })),
+            "{err:?}"
+        );
+        assert!(store.quarantine(*flipped, "test").await.unwrap());
+        assert_eq!(corrupt_count(dir.path()), 6);
+        assert!(!store.meta_path_on(0, *flipped).exists());
+        assert_eq!(store.used(), (total - bytes.len() + 5000) as u64);
+
+        // Delete removes both files of an old replica.
+        let (gone, _) = &old[2];
+        assert!(store.delete(*gone).await.unwrap());
+        assert!(!store.block_path_on(0, *gone).exists());
+        assert!(!store.meta_path_on(0, *gone).exists());
+
+        // And they survive another restart as they are.
+        drop(store);
+        let store = BlockStore::open(dir.path(), None).await.unwrap();
+        assert_eq!(store.block_count(), old.len() - 2 + 1);
+        let (kept, bytes) = &old[4];
+        assert_eq!(&read_all(&store, *kept, None, None).await.unwrap(), bytes);
     }
 }

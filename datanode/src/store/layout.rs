@@ -1,11 +1,14 @@
 //! Where a replica's files are under its volume's data dir (see
 //! [`volume`](super::volume)):
-//! - `blocks/<last 2 hex chars of id>/<id>.blk`: the raw bytes;
-//! - `blocks/<..>/<id>.meta`: its [`BlockChecksums`] (encoded with
-//!   `dfs_common::codec`): length, SHA-256 and one CRC32C per 64 KiB chunk;
+//! - `blocks/<last 2 hex chars of id>/<id>.blk`: the replica: its bytes,
+//!   then its [`BlockChecksums`] (length, SHA-256 and one CRC32C per 64 KiB
+//!   chunk) in a trailer (see [`format`](super::format));
+//! - `blocks/<..>/<id>.meta`: only beside a replica written before issue 19
+//!   (two-file layout: the `.blk` holds the bytes only, the `.meta` its
+//!   [`BlockChecksums`] encoded with `dfs_common::codec`);
 //! - `tmp/`: writes in progress (emptied at startup);
-//! - `corrupt/`: quarantined replicas (`<id>.<unix ms>.blk` and `.meta`),
-//!   kept for a human to look at.
+//! - `corrupt/`: quarantined replicas (`<id>.<unix ms>.blk`, and `.meta`
+//!   for a two-file one), kept for a human to look at.
 //!
 //! (The fan-out uses the last two hex characters: block ids are UUID v7,
 //! whose leading characters are timestamp bits that nearly all blocks share,

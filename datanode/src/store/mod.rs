@@ -4,6 +4,8 @@
 //!
 //! - `volume.rs`: the disks (one per `--data-dir`), the choice of a disk for
 //!   a new block, the health probe, and taking a failed disk out of service.
+//! - `format.rs`: what is inside a replica file: the block's bytes, then
+//!   its checksums in a trailer, then a fixed footer (magic, version, CRCs).
 //! - `layout.rs`: where a replica's files are under a data dir (`blocks/`
 //!   fanned out by id, `tmp/`, `corrupt/`), and quarantine's move.
 //! - `index.rs`: which replicas the store holds and on which disk, in
@@ -15,10 +17,26 @@
 //! - `read.rs`: [`BlockRead`], the verified bytes of a block or a range.
 //! - `remove.rs`: replicas leaving: delete, quarantine, vanished.
 //!
+//! One file per replica: `<id>.blk` holds the bytes and, after them, the
+//! checksums (`format.rs`), so a commit costs one inode, one fsync, one
+//! rename and a directory sync, where the two-file layout before issue 19
+//! (`<id>.blk` with the bytes only, `<id>.meta` with the checksums) cost two
+//! of each. Existing data dirs are not migrated: both layouts are read. The
+//! startup scan takes a `.blk` with a valid footer as one-file, and a `.blk`
+//! without one but with a `.meta` as two-file; the index remembers which
+//! ([`index`]), reads, the scanner, reports, delete and quarantine treat
+//! both alike, and every new write is one-file. An old replica therefore
+//! stays two-file until it is deleted or re-replicated (a copy made
+//! elsewhere is one-file). Not migrating means no startup pass that
+//! rewrites every replica of a full disk, and no crash window in one.
+//!
 //! Invariants (each stated in full where its code is):
-//! - A block is in the index only once its `.blk` and `.meta` are durable in
-//!   `blocks/`; an unfinished or failed write leaves nothing behind
+//! - A block is in the index only once its file (and, for an old two-file
+//!   replica, its `.meta`) is durable in `blocks/`; an unfinished or failed
+//!   write leaves nothing behind, and a torn temp file is never indexed
 //!   (`commit.rs`).
+//! - Nothing is served from a replica whose footer or trailer (or `.meta`)
+//!   fails its checks: the open fails with `Corrupt` (`read.rs`).
 //! - Every byte a read hands out was checked against its chunk's CRC32C,
 //!   and a whole block against its SHA-256 unless the reader checks that
 //!   itself (`read.rs`). Deciding what to do about a corrupt replica
@@ -38,6 +56,7 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 mod commit;
+mod format;
 mod index;
 mod layout;
 mod read;
@@ -49,6 +68,21 @@ pub use index::BlockInfo;
 pub use read::{BlockRead, ReadCheck, ReadStream};
 pub use volume::{VolumeFailure, VolumeStatus};
 pub use write::{BlockWriter, Digest, Expected, SealedBlock, MAX_BLOCK_LEN};
+
+#[cfg(test)]
+pub(crate) use tests::write_two_file as write_two_file_for_tests;
+
+/// The file of a one-file replica holding `data` and the checksums `meta`
+/// (which may lie): for tests that build damaged replicas by hand. Nothing
+/// on a server path calls it.
+pub fn replica_file_bytes(
+    data: &[u8],
+    meta: &dfs_common::checksum::BlockChecksums,
+) -> std::result::Result<Vec<u8>, String> {
+    let mut out = data.to_vec();
+    out.extend(format::encode_trailer(meta)?);
+    Ok(out)
+}
 
 /// Bytes per disk read or write: 16 whole chunks, large enough that the data
 /// path is not bound by syscalls and small enough to keep memory flat.
@@ -123,6 +157,18 @@ mod tests {
         }
         assert_eq!(out.len() as u64, r.len);
         Ok(out)
+    }
+
+    /// Writes block `id` the way the two-file layout did (before issue 19):
+    /// `blocks/<fan-out>/<id>.blk` with the bytes only, and `<id>.meta`
+    /// with its encoded [`BlockChecksums`].
+    pub(crate) fn write_two_file(data_dir: &Path, id: BlockId, bytes: &[u8]) {
+        let s = id.to_string();
+        let fanout = data_dir.join("blocks").join(&s[s.len() - 2..]);
+        fs::create_dir_all(&fanout).unwrap();
+        fs::write(fanout.join(format!("{id}.blk")), bytes).unwrap();
+        let meta = dfs_common::codec::encode(&BlockChecksums::of(bytes)).unwrap();
+        fs::write(fanout.join(format!("{id}.meta")), meta).unwrap();
     }
 
     pub(super) fn tmp_files(dir: &Path) -> usize {

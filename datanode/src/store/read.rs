@@ -1,25 +1,30 @@
 //! `BlockRead`: the verified bytes of a block, or of a range of it.
 //!
 //! Opening a read takes the `.blk` first (once open, a concurrent delete or
-//! quarantine cannot pull it away), then checks the `.meta` against the
-//! index and the file's length. A blocking thread then reads whole aligned
-//! chunks, ~1 MiB at a time, and sends on the part asked for of each chunk
-//! that passed.
+//! quarantine cannot pull it away), then reads its checksums (the footer
+//! and trailer at the end of the file, or an old two-file replica's
+//! `.meta`) and checks them against the index and the file's length: two
+//! small reads, whatever the range asked for. A blocking thread then reads
+//! whole aligned chunks, ~1 MiB at a time, and sends on the part asked for
+//! of each chunk that passed.
 //!
 //! Invariants:
 //! - Every byte handed out was checked against its chunk's CRC32C first; a
 //!   mismatch ends the stream with [`DatanodeError::Corrupt`]. A read of the
-//!   whole block is also checked against the SHA-256 in its `.meta`
+//!   whole block is also checked against the SHA-256 in its checksums
 //!   ([`ReadCheck::Digest`]), and its last piece is held back until that
 //!   check passes, so a replica whose CRCs agree with corrupt data still
 //!   never leaves whole; only a reader that checks the SHA-256 itself asks
 //!   for [`ReadCheck::Crc`].
-//! - A `.blk` without a usable `.meta`, or of the wrong length, is
-//!   `Corrupt` too. A `.blk` that disappeared behind our back is dropped
+//! - A replica whose footer or trailer (or `.meta`) is missing, damaged or
+//!   disagrees with the index, or whose file is of the wrong length, is
+//!   `Corrupt` too, and none of it is served, not even a range. A `.blk` that disappeared behind our back is dropped
 //!   from the index ([`DatanodeError::Vanished`], see
 //!   [`remove`](super::remove)).
 //! - What to do about a corrupt replica is the caller's decision
 //!   ([`crate::sender`], [`crate::scanner`]); a read only reports it.
+use super::format::{read_trailer, Layout};
+use super::index::Entry;
 use super::{BlockInfo, BlockStore, IO_BUF, IO_QUEUE};
 use crate::direct;
 use crate::error::{DatanodeError, Result};
@@ -53,10 +58,19 @@ impl BlockStore {
     /// The stored checksums of a block.
     pub async fn meta(&self, id: BlockId) -> Result<BlockChecksums> {
         let e = self.locate(id).ok_or(DatanodeError::NotFound(id))?;
-        let path = self.meta_path_on(e.vol, id);
         let store = self.clone();
         spawn_blocking(move || {
-            read_meta(id, &path, e.info).inspect_err(|err| store.after_read_error(e.vol, err))
+            let file = match fs::File::open(store.block_path_on(e.vol, id)) {
+                Ok(f) => f,
+                Err(err) if err.kind() == ErrorKind::NotFound => {
+                    return Err(DatanodeError::NotFound(id))
+                }
+                Err(err) => {
+                    store.check_after_error(e.vol, &err);
+                    return Err(DatanodeError::io("opening block file", err));
+                }
+            };
+            store.checksums_of(id, e, &file)
         })
         .await?
     }
@@ -102,8 +116,8 @@ impl BlockStore {
         check: ReadCheck,
         drop_behind: bool,
     ) -> Result<BlockRead> {
-        let super::index::Entry { info, vol } =
-            self.locate(id).ok_or(DatanodeError::NotFound(id))?;
+        let entry = self.locate(id).ok_or(DatanodeError::NotFound(id))?;
+        let (info, vol) = (entry.info, entry.vol);
         let offset = offset.unwrap_or(0);
         if offset > info.len {
             return Err(DatanodeError::BadRequest(format!(
@@ -118,7 +132,7 @@ impl BlockStore {
                 info.len
             )));
         }
-        let (meta_path, blk_path) = (self.meta_path_on(vol, id), self.block_path_on(vol, id));
+        let blk_path = self.block_path_on(vol, id);
         let (tx, rx) = mpsc::channel(IO_QUEUE);
         let store = self.clone();
         let opened = spawn_blocking(move || -> Result<()> {
@@ -137,28 +151,7 @@ impl BlockStore {
                     ));
                 }
             };
-            let meta = match read_meta(id, &meta_path, info) {
-                Err(DatanodeError::NotFound(_)) if store.get(id) == Some(info) => {
-                    return Err(DatanodeError::Corrupt {
-                        id,
-                        detail: "meta file is missing".into(),
-                    })
-                }
-                other => other.inspect_err(|err| store.after_read_error(vol, err))?,
-            };
-            let on_disk = file
-                .metadata()
-                .map_err(|e| {
-                    store.check_after_error(vol, &e);
-                    DatanodeError::io("stat of block file", e)
-                })?
-                .len();
-            if on_disk != meta.len {
-                return Err(DatanodeError::Corrupt {
-                    id,
-                    detail: format!("{on_disk} bytes on disk, meta says {}", meta.len),
-                });
-            }
+            let meta = store.checksums_of(id, entry, &file)?;
             if meta.len == 0 && meta.sha256 != Sha256Digest::empty() {
                 return Err(DatanodeError::Corrupt {
                     id,
@@ -188,6 +181,51 @@ impl BlockStore {
 }
 
 impl BlockStore {
+    /// The checksums of replica `e` of block `id`, whose file is open as
+    /// `file` (blocking): from its trailer, or from its `.meta` for the old
+    /// layout, checked against the index entry and the file's length. A
+    /// missing, damaged or disagreeing trailer or meta is `Corrupt`.
+    fn checksums_of(&self, id: BlockId, e: Entry, file: &File) -> Result<BlockChecksums> {
+        let on_disk = file
+            .metadata()
+            .map_err(|err| {
+                self.check_after_error(e.vol, &err);
+                DatanodeError::io("stat of block file", err)
+            })?
+            .len();
+        let meta = match e.layout {
+            Layout::OneFile => read_trailer(file, on_disk)
+                .map_err(|detail| DatanodeError::Corrupt { id, detail })?,
+            Layout::TwoFile => {
+                let meta = match read_meta(id, &self.meta_path_on(e.vol, id)) {
+                    // Gone while the index still lists it: damage (a
+                    // delete meanwhile leaves the index without it).
+                    Err(DatanodeError::NotFound(_)) if self.get(id) == Some(e.info) => {
+                        return Err(DatanodeError::Corrupt {
+                            id,
+                            detail: "meta file is missing".into(),
+                        })
+                    }
+                    other => other.inspect_err(|err| self.after_read_error(e.vol, err))?,
+                };
+                if on_disk != meta.len {
+                    return Err(DatanodeError::Corrupt {
+                        id,
+                        detail: format!("{on_disk} bytes on disk, meta says {}", meta.len),
+                    });
+                }
+                meta
+            }
+        };
+        if meta.len != e.info.len || meta.sha256 != e.info.sha256 {
+            return Err(DatanodeError::Corrupt {
+                id,
+                detail: "stored checksums disagree with the index".into(),
+            });
+        }
+        Ok(meta)
+    }
+
     /// A read of volume `vol` failed with `err`: an I/O error may be the
     /// disk failing, and the store checks (blocking).
     fn after_read_error(&self, vol: usize, err: &DatanodeError) {
@@ -197,8 +235,9 @@ impl BlockStore {
     }
 }
 
-/// Reads and checks a `.meta` against the index entry.
-fn read_meta(id: BlockId, path: &Path, info: BlockInfo) -> Result<BlockChecksums> {
+/// Reads and decodes an old-layout `.meta` (checked against the index by
+/// the caller).
+fn read_meta(id: BlockId, path: &Path) -> Result<BlockChecksums> {
     let bytes = match fs::read(path) {
         Ok(b) => b,
         Err(e) if e.kind() == ErrorKind::NotFound => return Err(DatanodeError::NotFound(id)),
@@ -208,14 +247,10 @@ fn read_meta(id: BlockId, path: &Path, info: BlockInfo) -> Result<BlockChecksums
         id,
         detail: format!("meta file: {e}"),
     })?;
-    if !meta.is_consistent()
-        || meta.chunk_size as usize != CHUNK_SIZE
-        || meta.len != info.len
-        || meta.sha256 != info.sha256
-    {
+    if !meta.is_consistent() || meta.chunk_size as usize != CHUNK_SIZE {
         return Err(DatanodeError::Corrupt {
             id,
-            detail: "meta file disagrees with the index".into(),
+            detail: "meta file is inconsistent".into(),
         });
     }
     Ok(meta)
@@ -397,7 +432,39 @@ mod tests {
         assert!(store.get(id).is_none());
         assert!(!store.block_path(id).exists());
         let quarantined = fs::read_dir(dir.path().join("corrupt")).unwrap().count();
-        assert_eq!(quarantined, 2);
+        assert_eq!(quarantined, 1, "one file per replica");
+        assert_eq!(store.used(), 0);
+    }
+
+    /// A replica whose footer or trailer is damaged after it was indexed is
+    /// not served at all (not even a range of good chunks): the open fails
+    /// with `Corrupt`, and quarantine moves it away.
+    #[tokio::test]
+    async fn damaged_footer_or_trailer_is_never_served() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlockStore::open(dir.path(), None).await.unwrap();
+        let bytes = data(CHUNK_SIZE * 2 + 9);
+        for from_end in [1usize, 20, 33, 40] {
+            let id = BlockId::new();
+            put(&store, id, &bytes).await;
+            let mut on_disk = fs::read(store.block_path(id)).unwrap();
+            let at = on_disk.len() - from_end;
+            on_disk[at] ^= 0x04;
+            fs::write(store.block_path(id), on_disk).unwrap();
+            for (off, len) in [(None, None), (Some(0), Some(10))] {
+                let got = read_all(&store, id, off, len).await;
+                assert!(
+                    matches!(got, Err(DatanodeError::Corrupt { .. })),
+                    "{from_end}: {got:?}"
+                );
+            }
+            assert!(matches!(
+                store.meta(id).await,
+                Err(DatanodeError::Corrupt { .. })
+            ));
+            assert!(store.quarantine(id, "test").await.unwrap());
+            assert!(!store.block_path(id).exists());
+        }
         assert_eq!(store.used(), 0);
     }
 }

@@ -1,6 +1,7 @@
 //! Replicas leaving the store: deleted (a namenode command, a client's
 //! `DELETE`), quarantined (moved to `corrupt/` after failing verification),
-//! or forgotten (their `.blk` vanished behind our back).
+//! or forgotten (their `.blk` vanished behind our back). A two-file replica
+//! (before issue 19) loses its `.meta` with its `.blk`.
 //!
 //! Invariants:
 //! - Each runs under the files lock, so it never interleaves with a commit

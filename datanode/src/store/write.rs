@@ -146,7 +146,7 @@ fn write_loop(
         let _ = back.send(piece); // the writer may be gone already
     }
     Ok(Written {
-        data: Sealed::File(file.into_file()),
+        data: Sealed::File(file),
         len,
         sha256: sha.map(Sha256Hasher::finish),
         crcs: crcs.finish(),
