@@ -34,6 +34,10 @@ pub mod defaults {
     /// (HDFS `dfs.namenode.replication.max-streams` is 2; with 4 a lost
     /// node's data comes back quickly and clients still get most of the disk).
     pub const REPLICATION_MAX_STREAMS: u32 = 4;
+    /// Bytes per second the balancer starts moving, cluster-wide (HDFS's
+    /// per-datanode default is 100 MiB/s; cluster-wide and lower here, as
+    /// the namenode's balancer shares the nodes with clients and repair).
+    pub const BALANCER_BANDWIDTH: u64 = 64 << 20;
     /// A scheduled copy not confirmed within this long is queued again
     /// (HDFS `dfs.namenode.reconstruction.pending.timeout-sec` is 5 min; our
     /// blocks are smaller).
@@ -110,6 +114,9 @@ pub struct Args {
     /// Block copies in flight per datanode as source and as target [default: 4]
     #[arg(long, value_name = "N")]
     pub replication_max_streams: Option<u32>,
+    /// Bytes per second the balancer may move, cluster-wide (e.g. 64MiB) [default: 64MiB]
+    #[arg(long, value_name = "SIZE")]
+    pub balancer_bandwidth: Option<ByteSize>,
     /// A scheduled block copy not confirmed this long is retried [default: 60s]
     #[arg(long, value_name = "DUR", value_parser = parse_duration)]
     pub replication_pending_timeout: Option<Duration>,
@@ -193,6 +200,7 @@ pub struct FileConfig {
     pub dead_node_timeout: Option<HumanDuration>,
     pub lease_timeout: Option<HumanDuration>,
     pub replication_max_streams: Option<u32>,
+    pub balancer_bandwidth: Option<ByteSize>,
     pub replication_pending_timeout: Option<HumanDuration>,
     pub orphan_grace: Option<HumanDuration>,
     pub safemode_threshold: Option<f64>,
@@ -225,6 +233,8 @@ pub struct Config {
     pub lease_timeout: Duration,
     pub block_report_interval: Duration,
     pub replication_max_streams: u32,
+    /// Bytes per second the balancer may move, cluster-wide.
+    pub balancer_bandwidth: u64,
     pub replication_pending_timeout: Duration,
     pub orphan_grace: Duration,
     pub safemode_threshold: f64,
@@ -266,6 +276,7 @@ impl Default for Config {
             lease_timeout: defaults::LEASE_TIMEOUT,
             block_report_interval: defaults::BLOCK_REPORT_INTERVAL,
             replication_max_streams: defaults::REPLICATION_MAX_STREAMS,
+            balancer_bandwidth: defaults::BALANCER_BANDWIDTH,
             replication_pending_timeout: defaults::REPLICATION_PENDING_TIMEOUT,
             orphan_grace: defaults::ORPHAN_GRACE,
             safemode_threshold: defaults::SAFEMODE_THRESHOLD,
@@ -343,6 +354,11 @@ impl Config {
                 args.replication_max_streams,
                 file.replication_max_streams,
                 d.replication_max_streams,
+            ),
+            balancer_bandwidth: layered(
+                args.balancer_bandwidth,
+                file.balancer_bandwidth,
+                d.balancer_bandwidth,
             ),
             replication_pending_timeout: layered(
                 args.replication_pending_timeout,
@@ -470,6 +486,9 @@ impl Config {
                 "--checkpoints-kept: {} is out of range (1..={MAX_CHECKPOINTS_KEPT})",
                 self.checkpoints_kept
             ));
+        }
+        if self.balancer_bandwidth == 0 {
+            return Err("--balancer-bandwidth must be more than 0".into());
         }
         if !(1..=MAX_REPLICATION_STREAMS).contains(&self.replication_max_streams) {
             return Err(format!(

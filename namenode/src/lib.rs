@@ -77,6 +77,7 @@
 pub mod api;
 pub mod auth;
 pub mod balancer;
+pub mod balancing;
 pub mod blocks;
 pub mod bulk_index;
 pub mod checkpoint;

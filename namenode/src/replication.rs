@@ -195,6 +195,8 @@ pub struct ReplicationQueues {
     rescan_found: usize,
     /// Block health for the summary (see the module doc).
     health: HealthTally,
+    /// The balancer's moves and figures (leader memory only).
+    pub balancer: crate::balancing::Balancing,
 }
 
 impl ReplicationQueues {
@@ -313,6 +315,13 @@ impl ReplicationQueues {
 
     pub fn is_pending(&self, b: &BlockId) -> bool {
         self.pending.contains_key(b)
+    }
+
+    /// Records a copy scheduled by someone else (the balancer), so that its
+    /// block is left alone (no copy, no trimming) until it lands or times
+    /// out, and it counts toward the per-node stream limits.
+    pub fn add_pending(&mut self, b: BlockId, copy: PendingCopy) {
+        self.pending.insert(b, copy);
     }
 
     /// Takes in what the block map recorded: changed blocks are looked at,

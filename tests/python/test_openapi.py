@@ -271,6 +271,21 @@ def test_maintenance(api, own_cluster, files):
         api.call("POST", rec, 200, {"node": node["id"]})
 
 
+def test_balancer(api, files):
+    b = "/api/v1/balancer"
+    st = api.call("GET", b, 200)
+    assert st["running"] is False
+    # A threshold of 100 points: balanced at the first look, nothing moves.
+    st = api.call("POST", b, 200, params={"threshold": "100"})
+    assert st["running"] is True and st["threshold"] == 100
+    st = api.call("POST", b + "/stop", 200)
+    assert st["running"] is False and st["moves_in_flight"] >= 0
+    assert api.call("GET", b, 200)["running"] is False
+    for bad in ["150", "-1", "lots", "NaN"]:
+        err = api.call("POST", b, 400, params={"threshold": bad})
+        assert err["error"]["code"] == "bad_request"
+
+
 def test_safe_mode(api, files):
     sm = "/api/v1/safemode"
     assert api.call("GET", sm, 200) == {"safe_mode": False, "reason": None}
@@ -292,6 +307,7 @@ def test_safe_mode(api, files):
         api.call("POST", "/api/v1/datanodes/{node}/maintenance", 503, {"node": node})
         api.call("POST", "/api/v1/datanodes/{node}/maintenance/end", 503, {"node": node})
         api.call("POST", "/api/v1/orphans/delete", 503)
+        api.call("POST", "/api/v1/balancer", 503)
     finally:
         off = api.call("POST", sm, 200, params={"action": "leave"})
     assert off == {"safe_mode": False, "reason": None}

@@ -482,6 +482,34 @@ pub struct ReplicationProgress {
 
 impl Eq for ReplicationProgress {}
 
+/// What the balancer is doing (`GET /api/v1/balancer`, `dfs balancer
+/// --status`, a line of `dfs report`). Kept in the leader's memory: a
+/// restart or a change of leader stops the balancer.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BalancerStatus {
+    pub running: bool,
+    /// Percentage points around the cluster's average used share.
+    pub threshold: f64,
+    /// Bytes per second the balancer may start moving, cluster-wide.
+    pub bandwidth: u64,
+    /// Bytes moved (copied, then the source replica deleted) since the
+    /// last start.
+    pub bytes_moved: u64,
+    pub moves_done: u64,
+    /// Moves given up (copy timed out, source lost, or the source replica
+    /// could not go without lowering the block's replication or racks).
+    pub moves_abandoned: u64,
+    pub moves_in_flight: u64,
+    /// The cluster's used share (percent) at the last look.
+    pub average_used_pct: f64,
+    /// Nodes over / under the threshold at the last look.
+    pub nodes_over: u64,
+    pub nodes_under: u64,
+    /// Why it stopped last (`balanced`, `stopped`, ...), if it did.
+    pub last_stop: Option<String>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DatanodeState {

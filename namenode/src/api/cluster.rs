@@ -1,7 +1,7 @@
 //! The cluster API (`/api/v1/summary`, `datanodes`, `fsck`, `blocks`), the
 //! operator actions (`/api/v1/safemode`, `/api/v1/datanodes/{node}/
 //! decommission|recommission|maintenance|maintenance/end`,
-//! `/api/v1/orphans/delete`), metadata
+//! `/api/v1/orphans/delete`, `/api/v1/balancer[/stop]`), metadata
 //! checkpoints (`/api/v1/checkpoint`) and the operational endpoints
 //! `/health` and `/metrics`.
 use super::error::ApiError;
@@ -46,6 +46,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             &r("datanodes/{node:.+}/maintenance/end"),
             web::post().to(end_maintenance),
         )
+        .route(&r("balancer"), web::get().to(balancer_status))
+        .route(&r("balancer"), web::post().to(start_balancer))
+        .route(&r("balancer/stop"), web::post().to(stop_balancer))
         .route(&r("orphans"), web::get().to(orphans))
         .route(&r("orphans/delete"), web::post().to(delete_orphans))
         .route(&r("checkpoint"), web::get().to(checkpoint))
@@ -150,6 +153,46 @@ async fn safemode(ns: Ns, caller: Caller, q: web::Query<SafeModeQuery>) -> Answe
 /// `GET safemode`: only ever reads.
 async fn safemode_get(ns: Ns) -> Answer<SafeModeStatus> {
     Ok(web::Json(ns.safe_mode_action(SafeModeAction::Get).await?))
+}
+
+#[derive(Debug, Deserialize)]
+struct BalancerQuery {
+    /// Percentage points around the cluster's average used share
+    /// (default 10).
+    #[serde(default)]
+    threshold: Option<String>,
+}
+
+/// `GET balancer`: what the balancer is doing.
+async fn balancer_status(ns: Ns) -> Answer<dfs_common::proto::client::BalancerStatus> {
+    Ok(web::Json(ns.balancer_status()))
+}
+
+/// `POST balancer[?threshold=PCT]`: starts (or restarts) the balancer.
+async fn start_balancer(
+    ns: Ns,
+    caller: Caller,
+    q: web::Query<BalancerQuery>,
+) -> Answer<dfs_common::proto::client::BalancerStatus> {
+    caller.require_superuser("starting the balancer")?;
+    let threshold = match q.into_inner().threshold.as_deref().map(str::trim) {
+        None | Some("") => crate::balancer::DEFAULT_THRESHOLD,
+        Some(t) => t.parse::<f64>().map_err(|_| {
+            crate::error::NamenodeError::InvalidArgument(format!(
+                "bad balancer threshold {t:?}: a number of percentage points (0..=100)"
+            ))
+        })?,
+    };
+    Ok(web::Json(ns.start_balancer(threshold).await?))
+}
+
+/// `POST balancer/stop`: no new move; moves in flight finish.
+async fn stop_balancer(
+    ns: Ns,
+    caller: Caller,
+) -> Answer<dfs_common::proto::client::BalancerStatus> {
+    caller.require_superuser("stopping the balancer")?;
+    Ok(web::Json(ns.stop_balancer()))
 }
 
 /// `{node}`: a node id, a unique prefix of one (≥ 4 hex digits), or its

@@ -32,7 +32,12 @@ impl Namesystem {
         self.update_safe_mode(now).await?;
         // Copies, excess and orphan deletions and decommissioning are the
         // leader's work (its commands are the ones datanodes take).
-        if self.in_safe_mode() || !self.leads_surely().await {
+        if self.in_safe_mode() {
+            return Ok(());
+        }
+        if !self.leads_surely().await {
+            // The balancer's moves are the leader's (leader memory only).
+            self.repl().balancer.stop("not the leader");
             return Ok(());
         }
         let view = self.datanodes.view(now);
@@ -43,14 +48,32 @@ impl Namesystem {
             race_bound: self.config.report_race_bound(),
             rescan_chunk: replication::RESCAN_CHUNK,
         };
-        let out = self
+        let usage = self.balancer_usage(now);
+        let period = self.config.replication_period();
+        let balancing = crate::balancing::StepInput {
+            view: &view,
+            usage: &usage,
+            now,
+            budget: (self.config.balancer_bandwidth as f64 * period.as_secs_f64()) as u64,
+            max_streams: settings.max_streams,
+            pending_timeout: settings.pending_timeout,
+        };
+        let (out, moves) = self
             .mutate(|ns, txn, dels| {
                 let mut q = self.repl();
-                Ok(replication::tick(
-                    ns, &mut q, &view, now, &settings, txn, dels,
+                // The balancer settles its moves between the reports and
+                // the monitor's look at the blocks (see `balancing`).
+                q.absorb(ns.take_block_events(), now);
+                let moves = crate::balancing::step(ns, &mut q, &balancing, txn, dels);
+                Ok((
+                    replication::tick(ns, &mut q, &view, now, &settings, txn, dels),
+                    moves,
                 ))
             })
             .await?;
+        for (node, cmd) in moves {
+            self.datanodes.queue_command(&node, cmd);
+        }
         for n in &out.decommissioned {
             self.apply_admin_state(*n, AdminState::Decommissioned)
                 .await?;

@@ -662,6 +662,7 @@ fn unexpected_outcome() -> NamenodeError {
 }
 
 mod admin;
+mod balancer;
 mod datanode_protocol;
 mod names;
 mod reads;

@@ -1533,3 +1533,81 @@ async fn maintenance_is_refused_for_a_sole_live_replica() {
             .in_maintenance
     );
 }
+
+/// A heartbeat from `id` reporting `used` of 1 GiB.
+async fn commands_used(ns: &Namesystem, id: NodeId, used: u64) -> Vec<DnCommand> {
+    let mut h = hb(id);
+    h.storage.used = used;
+    h.storage.available = (1u64 << 30) - used;
+    ns.heartbeat(&h).await.commands
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_balancer_copies_then_deletes_the_source_replica() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(dir.path());
+    config.replication = 2;
+    let ns = Namesystem::open(config).await.unwrap();
+    let (a, b) = (register(&ns, vec![]).await, register(&ns, vec![]).await);
+    put(&ns, "/f", b"data").await;
+    let block = ns.locations(&p("/f")).unwrap().blocks[0].block_id;
+    let c = register(&ns, vec![]).await;
+    let full = 900u64 << 20;
+    for n in [a, b] {
+        commands_used(&ns, n, full).await;
+    }
+    commands_used(&ns, c, 0).await;
+    // Not running: nothing moves.
+    ns.replication_tick(Instant::now()).await.unwrap();
+    assert!(replicate_of(&commands_used(&ns, a, full).await).is_none());
+    assert!(ns.start_balancer(150.0).await.is_err());
+    assert!(ns.start_balancer(f64::NAN).await.is_err());
+    let st = ns.start_balancer(10.0).await.unwrap();
+    assert!(st.running);
+    ns.replication_tick(Instant::now()).await.unwrap();
+    let mut source = None;
+    for n in [a, b] {
+        if let Some(r) = replicate_of(&commands_used(&ns, n, full).await) {
+            assert_eq!(r, (block, vec![c]), "to the empty node");
+            source = Some(n);
+        }
+    }
+    let source = source.expect("a move");
+    let other = if source == a { b } else { a };
+    assert_eq!(ns.balancer_status().moves_in_flight, 1);
+    // Nothing deleted before the copy is confirmed, however many ticks.
+    for _ in 0..3 {
+        ns.replication_tick(Instant::now()).await.unwrap();
+        for n in [a, b] {
+            let cmds = commands_used(&ns, n, full).await;
+            assert!(
+                !cmds.iter().any(|c| matches!(c, DnCommand::Delete { .. })),
+                "{cmds:?}"
+            );
+        }
+        assert_eq!(holders(&ns, "/f").len(), 2);
+    }
+    // The target reports it: the source's replica (not the other's) goes.
+    received(&ns, c, replica_of(block, b"data")).await;
+    ns.replication_tick(Instant::now()).await.unwrap();
+    assert_eq!(
+        commands_used(&ns, source, full).await,
+        vec![DnCommand::Delete {
+            blocks: vec![block]
+        }]
+    );
+    assert!(commands_used(&ns, other, full).await.is_empty());
+    let mut want = vec![other, c];
+    want.sort();
+    assert_eq!(holders(&ns, "/f"), want);
+    let st = ns.balancer_status();
+    assert_eq!(
+        (st.bytes_moved, st.moves_done, st.moves_in_flight),
+        (4, 1, 0)
+    );
+    // Stopped: nothing new.
+    assert!(!ns.stop_balancer().running);
+    ns.replication_tick(Instant::now()).await.unwrap();
+    assert!(replicate_of(&commands_used(&ns, other, full).await).is_none());
+    assert_eq!(ns.balancer_status().last_stop.as_deref(), Some("stopped"));
+}
