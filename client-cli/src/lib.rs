@@ -285,6 +285,25 @@ impl DfsClient {
         self.nn.safe_mode(action).await
     }
 
+    /// What the namenode's balancer is doing.
+    pub async fn balancer_status(&self) -> Result<dfs_common::proto::client::BalancerStatus> {
+        self.nn.balancer_status().await
+    }
+
+    /// Starts the balancer: replicas move until every live node's used
+    /// share is within `threshold` points of the cluster's.
+    pub async fn start_balancer(
+        &self,
+        threshold: f64,
+    ) -> Result<dfs_common::proto::client::BalancerStatus> {
+        self.nn.start_balancer(threshold).await
+    }
+
+    /// Stops the balancer (moves in flight finish).
+    pub async fn stop_balancer(&self) -> Result<dfs_common::proto::client::BalancerStatus> {
+        self.nn.stop_balancer().await
+    }
+
     /// Replicas on datanodes of blocks the namespace does not know.
     pub async fn orphans(&self) -> Result<OrphansReport> {
         self.nn.orphans().await

@@ -565,6 +565,27 @@ impl NamenodeClient {
         let url = self.endpoint(CLUSTER_PREFIX, "safemode", &[("action", action.as_str())])?;
         self.post_url::<(), _>(url, None).await
     }
+
+    /// `GET /api/v1/balancer`.
+    pub async fn balancer_status(&self) -> Result<dfs_common::proto::client::BalancerStatus> {
+        self.get(CLUSTER_PREFIX, "balancer", &[]).await
+    }
+
+    /// `POST /api/v1/balancer?threshold=PCT`.
+    pub async fn start_balancer(
+        &self,
+        threshold: f64,
+    ) -> Result<dfs_common::proto::client::BalancerStatus> {
+        let t = threshold.to_string();
+        let url = self.endpoint(CLUSTER_PREFIX, "balancer", &[("threshold", t.as_str())])?;
+        self.post_url::<(), _>(url, None).await
+    }
+
+    /// `POST /api/v1/balancer/stop`.
+    pub async fn stop_balancer(&self) -> Result<dfs_common::proto::client::BalancerStatus> {
+        let url = self.endpoint(CLUSTER_PREFIX, "balancer/stop", &[])?;
+        self.post_url::<(), _>(url, None).await
+    }
 }
 
 #[cfg(test)]

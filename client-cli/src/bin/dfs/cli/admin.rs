@@ -174,19 +174,27 @@ struct Report {
     /// Each namenode as it answers itself (empty from a namenode of an
     /// earlier version).
     namenodes: Vec<output::admin::NamenodeStatus>,
+    /// The balancer (none from a namenode without one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    balancer: Option<dfs_common::proto::client::BalancerStatus>,
 }
 
 pub async fn report(ctx: &Ctx) -> CliResult {
     let (summary, datanodes) = tokio::try_join!(ctx.client.summary(), ctx.client.datanodes())?;
     let namenodes = namenode_statuses(ctx).await;
+    let balancer = ctx.client.balancer_status().await.ok();
     if ctx.json {
         emit_json(&Report {
             summary,
             datanodes,
             namenodes,
+            balancer,
         })
     } else {
         let mut text = output::admin::report_text(&summary, &datanodes);
+        if let Some(b) = &balancer {
+            text.push_str(&format!("{}\n", output::admin::balancer_line(b)));
+        }
         text.push_str(&output::admin::namenodes_text(&namenodes));
         emit(&text)
     }
@@ -287,6 +295,21 @@ pub async fn maintenance(
         return emit_json(&change);
     }
     emit(&output::admin::admin_state_text(&change.node))
+}
+
+/// `balancer [--threshold PCT] | --status | --stop`.
+pub async fn balancer(ctx: &Ctx, threshold: f64, status: bool, stop: bool) -> CliResult {
+    let s = if stop {
+        ctx.client.stop_balancer().await?
+    } else if status {
+        ctx.client.balancer_status().await?
+    } else {
+        ctx.client.start_balancer(threshold).await?
+    };
+    if ctx.json {
+        return emit_json(&s);
+    }
+    emit(&format!("{}\n", output::admin::balancer_line(&s)))
 }
 
 pub async fn safemode(ctx: &Ctx, action: SafeModeAction) -> CliResult {

@@ -192,6 +192,21 @@ pub enum Command {
         #[arg(long)]
         end: bool,
     },
+    /// Start the namenode's balancer (replicas move from over- to
+    /// under-used live nodes until every node's used share is within
+    /// --threshold points of the cluster's), or show it (--status) or
+    /// stop it (--stop).
+    Balancer {
+        /// Percentage points around the cluster's average used share.
+        #[arg(long, value_name = "PCT", default_value_t = 10.0, conflicts_with_all = ["status", "stop"])]
+        threshold: f64,
+        /// Show what the balancer is doing.
+        #[arg(long, conflicts_with = "stop")]
+        status: bool,
+        /// Stop it (moves in flight finish).
+        #[arg(long)]
+        stop: bool,
+    },
     /// Show, enter or leave the namenode's safe mode.
     Safemode {
         /// get: show it; enter: stop all changes; leave: resume them.
@@ -507,6 +522,30 @@ mod tests {
         assert!(matches!(
             parse(&["dfs", "decommission", "0192ab"]).command,
             Command::Decommission { ref node } if node == "0192ab"
+        ));
+        assert!(matches!(
+            parse(&["dfs", "balancer"]).command,
+            Command::Balancer { threshold, status: false, stop: false } if threshold == 10.0
+        ));
+        assert!(matches!(
+            parse(&["dfs", "balancer", "--threshold", "5"]).command,
+            Command::Balancer { threshold, .. } if threshold == 5.0
+        ));
+        assert!(matches!(
+            parse(&["dfs", "balancer", "--status"]).command,
+            Command::Balancer {
+                status: true,
+                stop: false,
+                ..
+            }
+        ));
+        assert!(matches!(
+            parse(&["dfs", "balancer", "--stop"]).command,
+            Command::Balancer {
+                status: false,
+                stop: true,
+                ..
+            }
         ));
         assert!(matches!(
             parse(&["dfs", "maintenance", "0192ab", "--for", "30m"]).command,

@@ -133,6 +133,11 @@ async fn dispatch(ctx: &Ctx, command: Command) -> CliResult {
             duration,
             end,
         } => admin::maintenance(ctx, &node, duration.map(|d| d.0), end).await,
+        Command::Balancer {
+            threshold,
+            status,
+            stop,
+        } => admin::balancer(ctx, threshold, status, stop).await,
         Command::Safemode { action } => admin::safemode(ctx, action.into()).await,
         Command::Backup { force, file } => metadata::backup(ctx, &file, force).await,
         Command::Orphans { action } => {

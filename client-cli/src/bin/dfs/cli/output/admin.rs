@@ -442,6 +442,29 @@ pub fn drain_blocked_text(
 }
 
 /// `safemode`: "Safe mode is ON (reason)" / "Safe mode is OFF".
+/// One line on the balancer (`dfs balancer --status`, `dfs report`).
+pub fn balancer_line(b: &dfs_common::proto::client::BalancerStatus) -> String {
+    let state = if b.running {
+        format!("running (threshold {} points)", b.threshold)
+    } else {
+        match &b.last_stop {
+            Some(why) => format!("not running ({why})"),
+            None => "not running".to_string(),
+        }
+    };
+    format!(
+        "Balancer: {state}; moved {} in {} moves ({} abandoned), {} in flight; average used {:.1}%, {} nodes over, {} under; bandwidth {}/s",
+        human_bytes(b.bytes_moved),
+        b.moves_done,
+        b.moves_abandoned,
+        b.moves_in_flight,
+        b.average_used_pct,
+        b.nodes_over,
+        b.nodes_under,
+        human_bytes(b.bandwidth)
+    )
+}
+
 pub fn safe_mode_text(s: &SafeModeStatus) -> String {
     match (s.safe_mode, s.reason.as_deref()) {
         (true, Some(r)) if !r.is_empty() => format!("Safe mode is ON ({r})\n"),
