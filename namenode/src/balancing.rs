@@ -39,6 +39,12 @@ const BLOCKS_PER_SOURCE: usize = 2_000;
 /// bandwidth below a block's length per tick still moves it, every few
 /// ticks; a long wait on busy nodes allows no larger burst than this).
 const MAX_CREDIT: u64 = 1 << 30;
+/// Ticks in a row with nothing in flight and nothing to start, the cluster
+/// still not balanced, after which the balancer gives up (HDFS's balancer
+/// stops after 5 iterations without progress): the nodes' distance from
+/// the average is less than a block's share, or no block can move without
+/// breaking a rule.
+const IDLE_TICKS: u32 = 20;
 
 /// One move in flight.
 #[derive(Debug, Clone, Copy)]
@@ -64,6 +70,8 @@ pub struct Balancing {
     /// Bytes new moves may still total (the bandwidth's share of each
     /// tick, carried over up to [`MAX_CREDIT`]).
     credit: u64,
+    /// See [`IDLE_TICKS`].
+    idle_ticks: u32,
 }
 
 impl Balancing {
@@ -76,6 +84,7 @@ impl Balancing {
         self.moves_abandoned = 0;
         self.last_stop = None;
         self.credit = 0;
+        self.idle_ticks = 0;
     }
 
     /// Starts no new move; those in flight finish or time out.
@@ -209,6 +218,19 @@ pub fn step(
             per_node: input.max_streams,
         },
     );
+    if moves.is_empty() && q.balancer.moves.is_empty() {
+        q.balancer.idle_ticks += 1;
+        if q.balancer.idle_ticks >= IDLE_TICKS {
+            log::info!(
+                "balancer: nodes still beyond {} points of {:.1}%, but no move can bring them closer; stopping",
+                q.balancer.threshold,
+                classes.average
+            );
+            q.balancer.stop("no move possible");
+        }
+        return Vec::new();
+    }
+    q.balancer.idle_ticks = 0;
     let mut out = Vec::new();
     for m in moves {
         let Some(meta) = ns.blocks().get(&m.block) else {

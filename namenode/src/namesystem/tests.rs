@@ -1611,3 +1611,34 @@ async fn the_balancer_copies_then_deletes_the_source_replica() {
     assert!(replicate_of(&commands_used(&ns, other, full).await).is_none());
     assert_eq!(ns.balancer_status().last_stop.as_deref(), Some("stopped"));
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_balancer_gives_up_when_no_move_is_possible() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(dir.path());
+    config.replication = 3;
+    let ns = Namesystem::open(config).await.unwrap();
+    let nodes = [
+        register(&ns, vec![]).await,
+        register(&ns, vec![]).await,
+        register(&ns, vec![]).await,
+    ];
+    // Every block on every node: the empty one already holds them all.
+    put(&ns, "/f", b"data").await;
+    assert_eq!(holders(&ns, "/f").len(), 3);
+    let full = 900u64 << 20;
+    commands_used(&ns, nodes[0], full).await;
+    commands_used(&ns, nodes[1], full).await;
+    commands_used(&ns, nodes[2], 0).await;
+    ns.start_balancer(10.0).await.unwrap();
+    for _ in 0..25 {
+        ns.replication_tick(Instant::now()).await.unwrap();
+    }
+    let st = ns.balancer_status();
+    assert!(!st.running, "{st:?}");
+    assert_eq!(st.last_stop.as_deref(), Some("no move possible"));
+    assert_eq!((st.nodes_over, st.nodes_under), (2, 1));
+    for n in nodes {
+        assert!(replicate_of(&commands_used(&ns, n, 0).await).is_none());
+    }
+}
