@@ -15,6 +15,7 @@
 //!   writes).
 //! - [`repair`]: re-replication after a datanode is killed (`bench` and
 //!   `repairbench`).
+//! - [`balance`]: the balancer's throughput once empty datanodes join.
 //! - [`memory`]: `membench`, peak RSS of every process against a limit.
 //! - [`parallel`]: the load generator (n operations over k clients).
 //! - [`process`]: wall time and peak RSS of a process.
@@ -26,6 +27,7 @@
 //! ends with [`backup`] at its file count. Waiting goes through
 //! [`crate::wait::wait_until`], as in the tests.
 pub mod backup;
+pub mod balance;
 pub mod ceilings;
 pub mod context;
 pub mod failover;

@@ -6,7 +6,7 @@
 //! on; no figure is asserted.
 //!
 //! Flags: `--quick`, `--json FILE`, `--only SECTIONS` (comma list of
-//! `transfers,small,meta,namespace,scale,repair,failover`; the ceilings
+//! `transfers,small,meta,namespace,scale,repair,balance,failover`; the ceilings
 //! always run),
 //! `--size SIZE` (big transfers), `--namespace-files N`,
 //! `--scale-files N[,N...]`, `--repair-size SIZE`, `--namenodes N` (the
@@ -24,13 +24,14 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// The parts, in the order they run: (`--only` key, title).
-const SECTIONS: [(&str, &str); 7] = [
+const SECTIONS: [(&str, &str); 8] = [
     ("transfers", "big transfers"),
     ("small", "4 KiB files"),
     ("meta", "metadata operations"),
     ("namespace", "namenode with many files"),
     ("scale", "namenode at scale (bulk-loaded)"),
     ("repair", "re-replication"),
+    ("balance", "balancer"),
     ("failover", "namenode failover"),
 ];
 
@@ -143,6 +144,8 @@ pub async fn run(args: &Args) -> Result<bool> {
         );
         let r = if key == "repair" {
             repair_part(&mut rep, &ceil, &sizes).await
+        } else if key == "balance" {
+            balance_part(&mut rep, &sizes).await
         } else if key == "failover" {
             // Three namenodes of its own; five trials (three with --quick).
             failover::measure(&mut rep, if quick { 3 } else { 5 }).await
@@ -202,6 +205,33 @@ pub async fn run(args: &Args) -> Result<bool> {
         }
     }
     Ok(rep.failures.is_empty())
+}
+
+/// The balancer on a cluster of its own (3 full + 3 empty datanodes), as
+/// rows: half the repair part's data.
+async fn balance_part(rep: &mut Report, s: &Sizes) -> Result<()> {
+    // Blocks of at most 4 MiB: a block's share of a node must stay well
+    // under the threshold, or no move brings a node within it.
+    let block = s.repair_block.min(4 * MIB);
+    let size = (s.repair / 2).max(block);
+    let r = super::balance::measure(size, block).await?;
+    println!(
+        "    moved {} in {} moves in {:.1} s",
+        dfs_common::units::human_bytes(r.bytes_moved),
+        r.moves,
+        r.secs
+    );
+    rep.add(
+        format!(
+            "balancer throughput ({} x2 on 3 nodes, 3 join; threshold 10)",
+            dfs_common::units::human_bytes(size)
+        ),
+        r.rate_mbps(),
+        "MB/s",
+        None,
+        None,
+    );
+    Ok(())
 }
 
 /// Re-replication on a cluster of its own (4 datanodes), as rows.
