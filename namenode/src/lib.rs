@@ -36,6 +36,10 @@
 //!   keeping every block at its replication: copies, excess and corrupt
 //!   replica deletion, decommission drain; what to copy or delete is
 //!   decided by [`replication`], pure queues and choices).
+//! - [`balancer`] (pure: who is over or under, which replica moves where)
+//!   and [`balancing`] (its leader-memory state and the step the
+//!   replication tick runs: copy through a pending copy, then delete the
+//!   source's replica once the target reports it).
 //! - [`checkpoint`]: point-in-time checkpoints of the metadata (backup,
 //!   the namenode's own in `<data-dir>/checkpoints`, restore).
 //! - [`metrics`]: `/metrics` text.
