@@ -215,7 +215,9 @@ pub fn step(
         &in_flight,
         Limits {
             budget: q.balancer.credit,
-            per_node: input.max_streams,
+            // Half the streams at most: the balancer plans before the
+            // monitor in a tick, and repair must keep room on every node.
+            per_node: (input.max_streams / 2).max(1),
         },
     );
     if moves.is_empty() && q.balancer.moves.is_empty() {
