@@ -111,6 +111,26 @@ impl Default for ClusterOptions {
     }
 }
 
+impl ClusterOptions {
+    /// `datanodes` datanodes that the namenode declares dead after 2 s of
+    /// silence, whose orphans go after 2 s and whose copies time out after
+    /// 10 s: for tests of repair (healing, disks, racks).
+    pub fn healing(datanodes: usize) -> Self {
+        ClusterOptions {
+            datanodes,
+            dead_node_timeout: "2s",
+            heartbeat_interval: "300ms",
+            namenode_args: vec![
+                "--orphan-grace".into(),
+                "2s".into(),
+                "--replication-pending-timeout".into(),
+                "10s".into(),
+            ],
+            ..Default::default()
+        }
+    }
+}
+
 struct Proc {
     name: String,
     child: Child,

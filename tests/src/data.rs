@@ -41,17 +41,23 @@ pub async fn upload_many(
         let size = (i % 4) * MB + (i * 7919) % MB + 1;
         let data = test_data(size, seed + i as u64);
         let path = format!("{prefix}/f{i:02}");
-        c.upload(
-            &p(&path),
-            &data[..],
-            &dfs_client::UploadOptions::default(),
-            &dfs_client::NoProgress,
-        )
-        .await
-        .unwrap_or_else(|e| panic!("upload {path}: {e}"));
+        upload_one(c, &path, &data).await;
         files.insert(path, data);
     }
     files
+}
+
+/// Uploads `data` to `path` with the default options; panics naming the
+/// path if it fails.
+pub async fn upload_one(c: &DfsClient, path: &str, data: &[u8]) {
+    c.upload(
+        &p(path),
+        data,
+        &dfs_client::UploadOptions::default(),
+        &dfs_client::NoProgress,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("upload {path}: {e}"));
 }
 
 /// Reads every file back and asserts its bytes.

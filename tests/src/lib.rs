@@ -25,6 +25,6 @@ pub mod http;
 pub mod wait;
 
 pub use cluster::{bin, bin_dir, free_port, ClusterOptions, TestCluster};
-pub use data::{flip_byte, p, sha256_hex, test_data, upload_many, verify_all};
+pub use data::{flip_byte, p, sha256_hex, test_data, upload_many, upload_one, verify_all};
 pub use http::{http_no_redirect, metrics_text};
 pub use wait::{holds_for, poll_until, wait_until};

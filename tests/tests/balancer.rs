@@ -5,7 +5,7 @@
 //! used share is within the threshold of the cluster's (from
 //! `/api/v1/datanodes`, each node run with `--capacity` so that shares
 //! differ on one test disk) and every file reads back.
-use dfs_tests::{p, test_data, wait_until, ClusterOptions, TestCluster};
+use dfs_tests::{p, test_data, upload_one, wait_until, ClusterOptions, TestCluster};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -67,14 +67,7 @@ async fn three_full_nodes_and_three_empty_ones_balance() {
     for i in 0..12u64 {
         let data = test_data(300_000 + (i as usize) * 17_000, 90 + i);
         let path = format!("/fill/f{i:02}");
-        c.upload(
-            &p(&path),
-            &data[..],
-            &dfs_client::UploadOptions::default(),
-            &dfs_client::NoProgress,
-        )
-        .await
-        .unwrap();
+        upload_one(&c, &path, &data).await;
         files.insert(path, data);
     }
     cluster.wait_fully_replicated(Duration::from_secs(60)).await;

@@ -17,18 +17,9 @@ const HEAL: Duration = Duration::from_secs(90);
 
 fn opts(datanodes: usize) -> ClusterOptions {
     ClusterOptions {
-        datanodes,
         // Datanode 0 has three data dirs, the others one.
         disks_at: vec![3],
-        dead_node_timeout: "2s",
-        heartbeat_interval: "300ms",
-        namenode_args: vec![
-            "--orphan-grace".into(),
-            "2s".into(),
-            "--replication-pending-timeout".into(),
-            "10s".into(),
-        ],
-        ..Default::default()
+        ..ClusterOptions::healing(datanodes)
     }
 }
 

@@ -15,19 +15,7 @@ const MB: usize = 1 << 20;
 const HEAL: Duration = Duration::from_secs(60);
 
 fn opts(datanodes: usize) -> ClusterOptions {
-    ClusterOptions {
-        datanodes,
-        dead_node_timeout: "2s",
-        heartbeat_interval: "300ms",
-        namenode_args: vec![
-            "--orphan-grace".into(),
-            "2s".into(),
-            "--replication-pending-timeout".into(),
-            "10s".into(),
-        ],
-        datanode_args: vec![],
-        ..Default::default()
-    }
+    ClusterOptions::healing(datanodes)
 }
 
 /// Live replicas per block for these files, and the node set of each.

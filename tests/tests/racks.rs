@@ -4,7 +4,9 @@
 //! while only one rack existed counted by fsck as mis-replicated and
 //! moved onto a second rack when one joins.
 use dfs_client::DfsClient;
-use dfs_tests::{p, test_data, upload_many, verify_all, wait_until, ClusterOptions, TestCluster};
+use dfs_tests::{
+    p, test_data, upload_many, upload_one, verify_all, wait_until, ClusterOptions, TestCluster,
+};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
@@ -13,21 +15,12 @@ const HEAL: Duration = Duration::from_secs(90);
 /// Options for datanodes on `racks[i]` each.
 fn opts(racks: &[&str], replication: u16) -> ClusterOptions {
     ClusterOptions {
-        datanodes: racks.len(),
         replication,
-        dead_node_timeout: "2s",
-        heartbeat_interval: "300ms",
-        namenode_args: vec![
-            "--orphan-grace".into(),
-            "2s".into(),
-            "--replication-pending-timeout".into(),
-            "10s".into(),
-        ],
         datanode_args_at: racks
             .iter()
             .map(|r| vec!["--rack".into(), r.to_string()])
             .collect(),
-        ..Default::default()
+        ..ClusterOptions::healing(racks.len())
     }
 }
 
@@ -163,14 +156,7 @@ async fn blocks_written_on_one_rack_move_to_a_second() {
     for i in 0..4u64 {
         let data = test_data(200_000 + i as usize * 300_000, 40 + i);
         let path = format!("/one-rack/f{i}");
-        c.upload(
-            &p(&path),
-            &data[..],
-            &dfs_client::UploadOptions::default(),
-            &dfs_client::NoProgress,
-        )
-        .await
-        .unwrap();
+        upload_one(&c, &path, &data).await;
         files.insert(path, data);
     }
     cluster.wait_fully_replicated(HEAL).await;
