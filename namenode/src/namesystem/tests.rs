@@ -324,10 +324,10 @@ fn replicate_of(cmds: &[DnCommand]) -> Option<(BlockId, Vec<NodeId>)> {
     })
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_dead_node_is_repaired_and_its_return_trimmed() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = test_config(dir.path());
+/// A namesystem in `dir` declaring nodes dead after 5 s of silence, three
+/// datanodes, and `/f` written (its block on two of them).
+async fn three_nodes_and_a_file(dir: &std::path::Path) -> (Namesystem, [NodeId; 3]) {
+    let mut config = test_config(dir);
     config.dead_node_timeout = Duration::from_secs(5);
     let ns = Namesystem::open(config).await.unwrap();
     let nodes = [
@@ -336,6 +336,13 @@ async fn a_dead_node_is_repaired_and_its_return_trimmed() {
         register(&ns, vec![]).await,
     ];
     put(&ns, "/f", b"data").await;
+    (ns, nodes)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_dead_node_is_repaired_and_its_return_trimmed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ns, nodes) = three_nodes_and_a_file(dir.path()).await;
     let block = ns.locations(&p("/f")).unwrap().blocks[0].block_id;
     let had = holders(&ns, "/f");
     let (lost, kept) = (had[0], had[1]);
@@ -1396,15 +1403,7 @@ fn addr_of(id: NodeId) -> String {
 #[tokio::test(start_paused = true)]
 async fn maintenance_keeps_a_silent_nodes_replicas_until_it_ends() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = test_config(dir.path());
-    config.dead_node_timeout = Duration::from_secs(5);
-    let ns = Namesystem::open(config).await.unwrap();
-    let nodes = [
-        register(&ns, vec![]).await,
-        register(&ns, vec![]).await,
-        register(&ns, vec![]).await,
-    ];
-    put(&ns, "/f", b"data").await;
+    let (ns, nodes) = three_nodes_and_a_file(dir.path()).await;
     let block = ns.locations(&p("/f")).unwrap().blocks[0].block_id;
     let had = holders(&ns, "/f");
     let (away, kept) = (had[0], had[1]);
@@ -1460,15 +1459,7 @@ async fn maintenance_keeps_a_silent_nodes_replicas_until_it_ends() {
 #[tokio::test(start_paused = true)]
 async fn maintenance_runs_out_and_a_comeback_counts_normally() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = test_config(dir.path());
-    config.dead_node_timeout = Duration::from_secs(5);
-    let ns = Namesystem::open(config).await.unwrap();
-    let nodes = [
-        register(&ns, vec![]).await,
-        register(&ns, vec![]).await,
-        register(&ns, vec![]).await,
-    ];
-    put(&ns, "/f", b"data").await;
+    let (ns, nodes) = three_nodes_and_a_file(dir.path()).await;
     let had = holders(&ns, "/f");
     let (away, kept) = (had[0], had[1]);
     let spare = *nodes.iter().find(|n| !had.contains(n)).unwrap();
