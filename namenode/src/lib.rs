@@ -37,7 +37,7 @@
 //!   replica deletion, decommission drain; what to copy or delete is
 //!   decided by [`replication`], pure queues and choices).
 //! - [`balancer`] (pure: who is over or under, which replica moves where)
-//!   and [`balancing`] (its leader-memory state and the step the
+//!   and [`replication::balancing`] (its leader-memory state and the step the
 //!   replication tick runs: copy through a pending copy, then delete the
 //!   source's replica once the target reports it).
 //! - [`checkpoint`]: point-in-time checkpoints of the metadata (backup,
@@ -81,7 +81,6 @@
 pub mod api;
 pub mod auth;
 pub mod balancer;
-pub mod balancing;
 pub mod blocks;
 pub mod bulk_index;
 pub mod checkpoint;

@@ -49,6 +49,8 @@
 //! [`decommission_sufficient`]) are pure and unit-tested; [`tick`] wires them
 //! to the namespace and is tested through the namesystem; the worker that
 //! runs a tick every period is `replication_monitor`.
+pub mod balancing;
+
 use crate::blocks::BlockEvents;
 use crate::datanodes::{NodeClass, NodeView};
 use crate::health::{
@@ -196,7 +198,7 @@ pub struct ReplicationQueues {
     /// Block health for the summary (see the module doc).
     health: HealthTally,
     /// The balancer's moves and figures (leader memory only).
-    pub balancer: crate::balancing::Balancing,
+    pub balancer: crate::replication::balancing::Balancing,
 }
 
 impl ReplicationQueues {

@@ -50,7 +50,7 @@ impl Namesystem {
         };
         let usage = self.balancer_usage(now);
         let period = self.config.replication_period();
-        let balancing = crate::balancing::StepInput {
+        let balancing = crate::replication::balancing::StepInput {
             view: &view,
             usage: &usage,
             now,
@@ -64,7 +64,7 @@ impl Namesystem {
                 // The balancer settles its moves between the reports and
                 // the monitor's look at the blocks (see `balancing`).
                 q.absorb(ns.take_block_events(), now);
-                let moves = crate::balancing::step(ns, &mut q, &balancing, txn, dels);
+                let moves = crate::replication::balancing::step(ns, &mut q, &balancing, txn, dels);
                 Ok((
                     replication::tick(ns, &mut q, &view, now, &settings, txn, dels),
                     moves,

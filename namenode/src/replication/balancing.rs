@@ -18,12 +18,12 @@
 //! moves in flight still finish (or time out) through the same step while
 //! this namenode leads. Not persisted: a restart or a change of leader
 //! stops the balancer (a copy that lands then is excess, trimmed as any).
+use super::{PendingCopy, ReplicationQueues};
 use crate::balancer::{self, Limits, NodeUse};
 use crate::datanodes::{NodeClass, NodeView};
 use crate::meta_store::Txn;
 use crate::namespace::{Deletions, Namespace};
 use crate::placement::rack_count;
-use crate::replication::{PendingCopy, ReplicationQueues};
 use dfs_common::ids::{BlockId, NodeId};
 use dfs_common::proto::client::BalancerStatus;
 use dfs_common::proto::datanode::Command;
