@@ -105,17 +105,6 @@ impl From<tokio::task::JoinError> for DatanodeError {
     }
 }
 
-/// An error and its causes on one line (reqwest hides the useful part in
-/// `source()`).
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
-}
+pub use dfs_common::error::error_chain;
 
 pub type Result<T, E = DatanodeError> = std::result::Result<T, E>;

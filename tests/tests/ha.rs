@@ -369,3 +369,80 @@ async fn an_upload_in_flight_survives_the_leaders_death() {
         .unwrap();
     assert!(back == data, "the file reads back whole");
 }
+
+/// `curl -L -T FILE URL?op=CREATE` through a follower: curl sends the data
+/// with the first step too, which the namenode answers (307) without
+/// reading it. The follower once forwarded those bytes to the leader, they
+/// stayed unread in a pooled connection, and a later request the follower
+/// forwarded on it got no answer at all (curl's upload hung in CI). Each
+/// round: the first step with data, the data step, then forwarded calls
+/// (a read, an RPC) that must each be answered; a hang is a failure after
+/// 20 s, far above a forwarded call's milliseconds.
+#[tokio::test]
+async fn the_first_webhdfs_step_with_data_through_a_follower_leaves_nothing_behind() {
+    let c = TestCluster::start(opts()).await;
+    let lead = leader(&c).await;
+    let follower = (0..3).find(|&i| i != lead).unwrap();
+    let base = c.namenode_url_at(follower);
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap();
+    let data = dfs_tests::test_data(2 << 20, 7);
+    let through = client_of(&c, follower);
+    for round in 0..12 {
+        let url = format!("{base}/webhdfs/v1/curl/x{round}.bin?op=CREATE&user.name=t");
+        // Sent in pieces, as curl does after its 100 Continue.
+        let pieces: Vec<Result<bytes::Bytes, std::io::Error>> = data
+            .chunks(64 << 10)
+            .map(|c| Ok(bytes::Bytes::copy_from_slice(c)))
+            .collect();
+        let first = http
+            .put(&url)
+            .header("expect", "100-continue")
+            .header("content-length", data.len().to_string())
+            .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+                pieces,
+            )))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("round {round}: the first step: {e}"));
+        assert_eq!(first.status(), 307, "round {round}");
+        let location = first.headers()["location"].to_str().unwrap().to_string();
+        let second = http
+            .put(&location)
+            .body(data.clone())
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("round {round}: the data step: {e}"));
+        assert_eq!(
+            second.status(),
+            201,
+            "round {round}: {:?}",
+            second.text().await
+        );
+        for call in 0..4 {
+            let read = http
+                .get(format!(
+                    "{base}/webhdfs/v1/curl/x{round}.bin?op=GETFILESTATUS"
+                ))
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("round {round}, read {call}: {e}"));
+            assert_eq!(read.status(), 200, "round {round}, read {call}");
+            let dir = format!("/curl/d{round}-{call}");
+            tokio::time::timeout(Duration::from_secs(20), through.mkdirs(&p(&dir), true))
+                .await
+                .unwrap_or_else(|_| panic!("round {round}: mkdir {dir} through the follower hung"))
+                .unwrap();
+        }
+    }
+    let mut back = Vec::new();
+    client_of(&c, lead)
+        .download(&p("/curl/x11.bin"), &mut back, &dfs_client::NoProgress)
+        .await
+        .unwrap();
+    assert!(back == data, "the last file reads back whole");
+}
