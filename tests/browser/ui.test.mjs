@@ -5,8 +5,9 @@
 // (one larger than a block), check the listing and that the root's summary
 // counts what is below it, download and compare bytes, rename, delete (a
 // file and a folder), drag and drop, open file details (blocks and
-// replicas), see API errors, then the datanodes page and the overview (the
-// shared disk counted once) reacting to a SIGKILLed datanode. Screenshots
+// replicas), see API errors, then the datanodes page (racks, each node's
+// disks, a failed one, maintenance), the balancer on the overview, and the
+// overview (the shared disk counted once) reacting to a SIGKILLed datanode. Screenshots
 // go to artifacts/ (the CI artifacts folder); on a failure, a screenshot of
 // the page and the cluster's logs go there too.
 //
@@ -311,6 +312,105 @@ step('datanodes page lists the nodes, decommissions and recommissions one', asyn
   await row.locator('[data-action="recommission"]').click();
   await page.locator('#dialog-ok').click();
   await waitFor('back in service', async () => (await row.getAttribute('data-admin')) === 'normal');
+});
+
+step('datanodes page shows each node\'s rack, disks and maintenance', async () => {
+  await page.goto(cluster.url + '/#/datanodes');
+  await waitFor('3 live datanodes', async () => (await page.locator('#datanodes tbody tr[data-state="live"]').count()) === 3);
+  // Each node's one data dir, as `dfs local` gave it, in service, with its
+  // usage; and its rack (none given: the default one).
+  for (const d of cluster.doc.datanode_processes) {
+    const row = page.locator(`#datanodes tbody tr[data-addr="${d.address}"]`);
+    const disk = row.locator(`.disk[data-disk="${d.data_dir}"]`);
+    await disk.waitFor();
+    assert.equal(await disk.getAttribute('data-disk-state'), 'in_service');
+    assert.match(await disk.innerText(), /in service[\s\S]* of [\d.]+ [KMGT]iB \([^)]*\) · \d+ blocks?/);
+    assert.equal(await row.getAttribute('data-rack'), '/default-rack');
+    assert.match(await row.locator('.node-rack').innerText(), /rack \/default-rack/);
+  }
+  await shot('datanodes-disks');
+
+  // A failed disk (as a datanode with `--data-dir A,B` reports one whose
+  // directory went away): the answer is rewritten on its way to the page,
+  // since failing the only disk of a node stops it.
+  const target = cluster.doc.datanode_processes[1];
+  await page.route('**/api/v1/datanodes', async (route) => {
+    const resp = await route.fetch();
+    const nodes = await resp.json();
+    for (const n of nodes) {
+      if (n.addr.endsWith(target.address)) {
+        n.disks.push({ dir: '/mnt/disk2/dfs', state: 'failed', error: 'I/O error: No such file or directory', capacity: 1 << 30, used: 0, available: 0, blocks: 0 });
+      }
+    }
+    await route.fulfill({ response: resp, json: nodes });
+  });
+  const failed = page.locator(`#datanodes tbody tr[data-addr="${target.address}"] .disk[data-disk="/mnt/disk2/dfs"]`);
+  await failed.waitFor();
+  assert.equal(await failed.getAttribute('data-disk-state'), 'failed');
+  assert.match(await failed.innerText(), /failed[\s\S]*I\/O error: No such file or directory/);
+  await waitText(page.locator('.page-head .muted').first(), /1 failed disk/);
+  await shot('datanodes-failed-disk');
+  await page.unroute('**/api/v1/datanodes');
+  await failed.waitFor({ state: 'detached' });
+
+  // Maintenance for 30 minutes, then ended, through the page.
+  const row = page.locator(`#datanodes tbody tr[data-addr="${target.address}"]`);
+  await row.locator('[data-action="maintenance"]').click();
+  await waitText(page.locator('#dialog-title'), new RegExp(`Put ${target.address} in maintenance`));
+  assert.equal(await page.locator('#dialog-input').inputValue(), '30m');
+  await page.locator('#dialog-ok').click();
+  const m = row.locator('[data-maintenance]');
+  await m.waitFor();
+  assert.match(await m.innerText(), /maintenance\s+ends in (29|30) min/);
+  const node = (await api('/api/v1/datanodes')).find((n) => n.addr.endsWith(target.address));
+  assert.equal(node.in_maintenance, true);
+  assert.ok(node.maintenance_ends_in_ms > 29 * 60_000 && node.maintenance_ends_in_ms <= 30 * 60_000, String(node.maintenance_ends_in_ms));
+  await waitText(page.locator('.page-head .muted').first(), /1 in maintenance/);
+  await shot('datanodes-maintenance');
+  await row.locator('[data-action="end-maintenance"]').click();
+  await page.locator('#dialog-ok').click();
+  await m.waitFor({ state: 'detached' });
+  assert.equal((await api('/api/v1/datanodes')).find((n) => n.addr.endsWith(target.address)).in_maintenance, false);
+});
+
+step('overview shows what the balancer is doing', async () => {
+  await page.locator('[data-nav="overview"]').click();
+  await page.waitForURL((u) => u.hash === '#/overview');
+  const panel = page.locator('section[data-balancer]');
+  const doing = panel.locator('[data-stat="balancer-doing"]');
+  // Never started since the namenode started.
+  await waitFor('balancer panel', async () => (await panel.getAttribute('data-balancer')) === 'idle');
+  assert.match(await panel.innerText(), /not running/);
+  await waitText(doing, /Not started since the namenode started/);
+
+  // Started for real: three nodes holding every block have nothing to
+  // move, so it stops at once; the panel says so and shows the threshold.
+  const r = await fetch(`${cluster.url}/api/v1/balancer?threshold=7`, { method: 'POST' });
+  assert.equal(r.status, 200, await r.text());
+  await waitText(panel.locator('[data-stat="balancer-threshold"] .n'), /^±7$/);
+  await waitFor('the balancer to stop', async () => !(await api('/api/v1/balancer')).running, 30_000);
+  const st = await api('/api/v1/balancer');
+  await waitText(doing, st.last_stop === 'balanced' ? /Finished: every node was within 7 points/ : new RegExp(`Not running \\(${st.last_stop}\\)`));
+  await waitText(panel.locator('[data-stat="balancer-moved"]'), /0 B\s+moved in 0 moves/);
+
+  // While it runs (the answer rewritten on its way to the page: moves on a
+  // live cluster finish faster than a refresh).
+  await page.route('**/api/v1/balancer', (route) => route.fulfill({
+    json: {
+      running: true, threshold: 7, bandwidth: 64 << 20, bytes_moved: 3 << 20, moves_done: 3, moves_abandoned: 1,
+      moves_in_flight: 2, average_used_pct: 41.5, nodes_over: 1, nodes_under: 2, last_stop: null,
+    },
+  }));
+  await waitFor('running', async () => (await panel.getAttribute('data-balancer')) === 'running');
+  assert.match(await doing.innerText(), /Moving 2 replicas from 1 node above the average to 2 nodes below it, until every node is within 7 points/);
+  assert.match(await panel.locator('[data-stat="balancer-moved"]').innerText(), /3 MiB\s+moved in 3 moves/);
+  assert.equal(await panel.locator('[data-stat="balancer-in-flight"] .n').innerText(), '2');
+  assert.equal(await panel.locator('[data-stat="balancer-abandoned"] .n').innerText(), '1');
+  assert.match(await panel.locator('[data-stat="balancer-average"]').innerText(), /41\.5%|42%/);
+  assert.match(await panel.locator('[data-stat="balancer-bandwidth"]').innerText(), /64 MiB\/s/);
+  await shot('overview-balancer');
+  await page.unroute('**/api/v1/balancer');
+  await waitFor('idle again', async () => (await panel.getAttribute('data-balancer')) === 'idle');
 });
 
 step('overview changes when a datanode is killed', async () => {

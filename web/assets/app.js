@@ -3,8 +3,9 @@
 // Pages (hash routes, so a reload or a shared link opens the same place):
 //   #/browse/<dir>     directory browser: sort, filter, mkdir, upload, download, rename, delete
 //   #/file/<path>      file details: size, SHA-256, blocks and their replicas
-//   #/overview         cluster summary, block health, repair progress (auto-refresh)
-//   #/datanodes        datanodes, usage, decommission / recommission (auto-refresh)
+//   #/overview         cluster summary, block health, repair progress, balancer (auto-refresh)
+//   #/datanodes        datanodes: rack, usage, disks (in service / failed),
+//                      decommission / recommission, maintenance (auto-refresh)
 //
 // Everything comes from the namenode's JSON APIs on the same origin
 // (/rpc/v1, /api/v1, /upload_file, /download_file). Uploads go through
@@ -1099,7 +1100,7 @@
           h('dt', { text: 'Default replication' }), h('dd', { text: String(s.default_replication) }),
           h('dt', { text: 'Block size' }), h('dd', { text: fmtBytes(s.default_block_size) })));
 
-      replaceKeepingFocus(host, repairPanel(s, repairing), h('div', { class: 'cards' }, capacity, nodes, ns, health, namenodes, nn));
+      replaceKeepingFocus(host, repairPanel(s, repairing), h('div', { class: 'cards' }, capacity, nodes, ns, health, balancerPanel(), namenodes, nn));
       updated.textContent = `auto-refresh every ${REFRESH_MS / 1000} s · updated ${new Date(summaryAt).toLocaleTimeString()}`;
     }
 
@@ -1141,15 +1142,52 @@
         note ? h('p', { class: 'muted', style: 'margin:.75rem 0 0', text: note }) : null);
     }
 
-    // The namenodes as the one serving this page sees them (a group of one
-    // shows no panel); read before the summary, whose arrival redraws.
-    let group = null;
-    const refresh = async () => {
-      try {
-        group = await api('/api/v1/namenodes');
-      } catch (_) {
-        group = null;
+    /** What the balancer is doing (`dfs balancer --status`). */
+    function balancerPanel() {
+      const b = balancer;
+      if (!b) {
+        return h('section', { class: 'panel card span2', 'aria-label': 'Balancer', dataset: { balancer: 'unknown' } },
+          h('h3', { text: 'Balancer' }), h('p', { class: 'muted', style: 'margin:0', text: balancerErr ? `Cannot load its status: ${balancerErr.message}` : 'Loading…' }));
       }
+      const spread = `within ${b.threshold} points of the average used share`;
+      const started = b.running || b.last_stop != null; // the figures below are 0 before the first start
+      let doing;
+      if (b.running) {
+        doing = b.moves_in_flight > 0
+          ? `Moving ${plural(b.moves_in_flight, 'replica')} from ${plural(b.nodes_over, 'node')} above the average to ${plural(b.nodes_under, 'node')} below it, until every node is ${spread}.`
+          : `Looking for replicas to move: ${plural(b.nodes_over, 'node')} above and ${plural(b.nodes_under, 'node')} below the average, until every node is ${spread}.`;
+      } else if (b.last_stop === 'balanced') {
+        doing = `Finished: every node was ${spread}.`;
+      } else if (b.last_stop) {
+        doing = `Not running (${b.last_stop}). Start it with \`dfs balancer\`.`;
+      } else {
+        doing = 'Not started since the namenode started. Start it with `dfs balancer` after adding datanodes.';
+      }
+      return h('section', { class: 'panel card span2 balancer', 'aria-label': 'Balancer', dataset: { balancer: b.running ? 'running' : 'idle' } },
+        h('h3', { text: 'Balancer' }),
+        h('div', { class: 'repair-head' },
+          b.running ? h('span', { class: 'badge info', text: 'running' }) : h('span', { class: 'badge', text: 'not running' }),
+          h('span', { class: 'muted', dataset: { stat: 'balancer-doing' }, text: doing })),
+        h('div', { class: 'stat-row' },
+          stat('balancer-moved', fmtBytes(b.bytes_moved), `moved in ${plural(b.moves_done, 'move')}`),
+          stat('balancer-in-flight', b.moves_in_flight, 'moves in flight'),
+          stat('balancer-abandoned', b.moves_abandoned, 'moves given up', b.moves_abandoned ? 'warn' : ''),
+          stat('balancer-threshold', started ? `±${b.threshold}` : '—', 'threshold (points)'),
+          stat('balancer-average', started ? fmtPct(b.average_used_pct) : '—', 'average used'),
+          stat('balancer-bandwidth', fmtRate(b.bandwidth), 'bandwidth')));
+    }
+
+    // The namenodes as the one serving this page sees them (a group of one
+    // shows no panel) and the balancer; read before the summary, whose
+    // arrival redraws.
+    let group = null;
+    let balancer = null;
+    let balancerErr = null;
+    const refresh = async () => {
+      const [g, b] = await Promise.allSettled([api('/api/v1/namenodes'), api('/api/v1/balancer')]);
+      group = g.status === 'fulfilled' ? g.value : null;
+      balancer = b.status === 'fulfilled' ? b.value : null;
+      balancerErr = b.status === 'rejected' ? b.reason : null;
       await pollSummary();
     };
     summaryListeners.add(draw);
@@ -1191,6 +1229,11 @@
       // that several nodes share once, so it comes from the summary.
       const space = summary ? ` · ${fmtBytes(summary.used)} used of ${fmtBytes(summary.capacity)}` : '';
       sub.textContent = `${plural(nodes.length, 'node')} · ${live} live · ${nodes.length - live} dead${space}`;
+      const failedDisks = nodes.filter((n) => n.state === 'live')
+        .reduce((k, n) => k + (n.disks || []).filter((d) => d.state === 'failed').length, 0);
+      const maint = nodes.filter((n) => n.in_maintenance).length;
+      if (failedDisks) sub.textContent += ` · ${plural(failedDisks, 'failed disk')}`;
+      if (maint) sub.textContent += ` · ${maint} in maintenance`;
       const sharing = new Map(); // file system → live nodes on it
       for (const n of nodes) if (n.state === 'live' && n.filesystem) sharing.set(n.filesystem, (sharing.get(n.filesystem) || 0) + 1);
       if (!nodes.length) {
@@ -1204,6 +1247,16 @@
         const adminBadge = n.admin_state === 'normal'
           ? h('span', { class: 'badge', text: 'in service' })
           : h('span', { class: 'badge warn', text: n.admin_state });
+        // Maintenance is beside the admin state (a decommissioning node
+        // may be in maintenance too), so it gets its own badge.
+        const maintenance = n.in_maintenance
+          ? h('div', { class: 'maintenance', dataset: { maintenance: n.maintenance_ends_in_ms == null ? 'until-ended' : String(n.maintenance_ends_in_ms) } },
+            h('span', { class: 'badge info', text: 'maintenance' }),
+            h('div', {
+              class: 'muted', title: 'Its blocks are not copied elsewhere while it is silent, as long as each keeps a live replica on another node',
+              text: n.maintenance_ends_in_ms == null ? 'until ended' : `ends in ${fmtDuration(n.maintenance_ends_in_ms / 1000)}`,
+            }))
+          : null;
         let drain = null;
         if (n.admin_state === 'decommissioning') {
           const peak = Math.max(drainPeak.get(n.id) || 0, n.decommission_remaining_blocks, 1);
@@ -1214,15 +1267,19 @@
             h('div', { class: 'bar' }, h('span', { style: `width:${(done * 100).toFixed(1)}%` })));
         } else drainPeak.delete(n.id);
         if (n.admin_state === 'decommissioned') drain = h('div', { class: 'drain', dataset: { drain: '0' }, text: 'drained: safe to stop' });
-        const act = n.admin_state === 'normal'
-          ? button('Decommission', { class: 'small', dataset: { action: 'decommission', focusKey: 'dec-' + n.id }, onclick: () => adminAction(n, true) })
-          : button('Recommission', { class: 'small', dataset: { action: 'recommission', focusKey: 'rec-' + n.id }, onclick: () => adminAction(n, false) });
+        const act = h('div', { class: 'node-actions' },
+          n.admin_state === 'normal'
+            ? button('Decommission', { class: 'small', dataset: { action: 'decommission', focusKey: 'dec-' + n.id }, onclick: () => adminAction(n, true) })
+            : button('Recommission', { class: 'small', dataset: { action: 'recommission', focusKey: 'rec-' + n.id }, onclick: () => adminAction(n, false) }),
+          n.in_maintenance
+            ? button('End maintenance', { class: 'small', dataset: { action: 'end-maintenance', focusKey: 'endm-' + n.id }, onclick: () => maintenanceAction(n, false) })
+            : button('Maintenance', { class: 'small', dataset: { action: 'maintenance', focusKey: 'm-' + n.id }, onclick: () => maintenanceAction(n, true) }));
         const hbOld = n.state === 'live' && n.last_heartbeat_ms > 10000;
-        return h('tr', { dataset: { node: n.id, addr, state: n.state, admin: n.admin_state } },
+        return h('tr', { dataset: { node: n.id, addr, state: n.state, admin: n.admin_state, rack: n.rack || '' } },
           h('td', {}, h('div', { style: 'font-weight:500', text: addr }), h('div', { class: 'node-id muted', title: n.id, text: shortId(n.id) }),
-            n.rack && n.rack !== '/default-rack' ? h('div', { class: 'node-rack muted', title: 'Rack', text: n.rack }) : null),
+            n.rack ? h('div', { class: 'node-rack muted', title: 'Rack (datanode --rack)', text: `rack ${n.rack}` }) : null),
           h('td', {}, stateBadge),
-          h('td', {}, adminBadge, drain),
+          h('td', {}, adminBadge, drain, maintenance),
           h('td', { class: 'usage' },
             h('div', { class: 't', text: `${fmtBytes(n.used)} of ${fmtBytes(n.capacity)} (${fmtPct(usedPct)})` }),
             (sharing.get(n.filesystem) || 0) > 1
@@ -1233,7 +1290,8 @@
               })
               : null,
             h('div', { class: 'bar', role: 'meter', 'aria-label': `Usage of ${addr}`, 'aria-valuemin': '0', 'aria-valuemax': '100', 'aria-valuenow': usedPct.toFixed(0) },
-              h('span', { class: usedPct > 90 ? 'bad' : usedPct > 75 ? 'warn' : '', style: `width:${usedPct}%` }))),
+              h('span', { class: usedPct > 90 ? 'bad' : usedPct > 75 ? 'warn' : '', style: `width:${usedPct}%` })),
+            disksList(n)),
           h('td', { class: 'num', text: fmtInt(n.blocks) }),
           h('td', { class: 'num hide-narrow', text: n.replication_in_flight ? String(n.replication_in_flight) : '—' }),
           h('td', { class: 'nowrap' + (n.state === 'dead' ? ' ' : '') , style: n.state === 'dead' || hbOld ? 'color:var(--bad)' : null, text: fmtAge(n.last_heartbeat_ms) }),
@@ -1241,10 +1299,58 @@
       });
       replaceKeepingFocus(host, h('div', { class: 'table-wrap' }, h('table', { id: 'datanodes' },
         h('thead', {}, h('tr', {},
-          h('th', { text: 'Node' }), h('th', { text: 'State' }), h('th', { text: 'Admin state' }), h('th', { text: 'Capacity' }),
+          h('th', { text: 'Node' }), h('th', { text: 'State' }), h('th', { text: 'Admin state' }),
+          h('th', { title: 'The node\'s capacity and usage, then each of its data dirs (datanode --data-dir A,B,…): a failed one is out of service and its replicas are copied elsewhere', text: 'Capacity · disks' }),
           h('th', { class: 'num', text: 'Blocks' }), h('th', { class: 'num hide-narrow', title: 'Repair copies being sent or received', text: 'Copies' }),
           h('th', { text: 'Last heartbeat' }), h('th', { class: 'num' }, h('span', { class: 'hide-narrow', text: 'Actions' })))),
         h('tbody', {}, rows))));
+    }
+
+    /** A datanode's data dirs, as its last heartbeat named them (none from an older datanode). */
+    function disksList(n) {
+      const disks = n.disks || [];
+      if (!disks.length) return null;
+      return h('div', { class: 'disks', 'aria-label': `Disks of ${n.addr.replace(/^https?:\/\//, '')}` }, disks.map((d) => {
+        const failed = d.state === 'failed';
+        return h('div', { class: 'disk' + (failed ? ' failed' : ''), dataset: { disk: d.dir, diskState: d.state } },
+          h('div', { class: 'disk-head' },
+            h('span', { class: 'disk-dir', title: d.dir, text: d.dir }),
+            failed ? h('span', { class: 'badge bad', text: 'failed' }) : h('span', { class: 'badge ok', text: 'in service' })),
+          h('div', {
+            class: 'disk-use muted',
+            text: failed
+              ? d.error || 'out of service'
+              : `${fmtBytes(d.used)} of ${fmtBytes(d.capacity)} (${fmtPct(pct(d.used, d.capacity))}) · ${plural(d.blocks, 'block')}`,
+          }));
+      }));
+    }
+
+    async function maintenanceAction(n, enter) {
+      const addr = n.addr.replace(/^https?:\/\//, '');
+      const verb = enter ? 'maintenance' : 'maintenance/end';
+      let query;
+      if (enter) {
+        const v = await modal({
+          title: `Put ${addr} in maintenance?`,
+          body: ['It gets no new blocks, and while it is stopped its blocks are not copied elsewhere, as long as each keeps a live replica on another node.'],
+          ok: 'Start maintenance',
+          input: { label: 'For how long (e.g. 30m, 2h; empty: until ended)', value: '30m' },
+        });
+        if (v == null) return;
+        query = v.trim() ? { for: v.trim() } : undefined;
+      } else {
+        const ok = await modal({
+          title: `End the maintenance of ${addr}?`,
+          body: ['If it is silent it counts as dead again, and its blocks are copied elsewhere.'],
+          ok: 'End maintenance',
+        });
+        if (!ok) return;
+      }
+      try {
+        await api(`/api/v1/datanodes/${encodeURIComponent(n.id)}/${verb}`, { method: 'POST', query });
+        toast(enter ? `${addr} is in maintenance` : `The maintenance of ${addr} is over`);
+        load();
+      } catch (e) { showError(e, enter ? `Cannot put ${addr} in maintenance` : `Cannot end the maintenance of ${addr}`); }
     }
 
     async function adminAction(n, decommission) {
