@@ -14,7 +14,7 @@ pub fn render(
     t: &ChangeTimesSnapshot,
 ) -> String {
     let r = &s.replication;
-    let gauges: [(&str, &str, u64); 37] = [
+    let gauges: [(&str, &str, u64); 39] = [
         ("dfs_namenode_up", "1 while the namenode serves.", 1),
         (
             "dfs_namenode_uptime_seconds",
@@ -131,6 +131,16 @@ pub fn render(
             "dfs_namenode_decommissioned_datanodes",
             "Datanodes drained (safe to stop).",
             u64::from(s.decommissioned_datanodes),
+        ),
+        (
+            "dfs_namenode_maintenance_datanodes",
+            "Datanodes in maintenance (dfs maintenance): their blocks are not copied while they are silent.",
+            u64::from(x.in_maintenance),
+        ),
+        (
+            "dfs_namenode_failed_disks",
+            "Data dirs (disks) out of service on the live datanodes, as their heartbeats report them.",
+            x.failed_disks,
         ),
         (
             "dfs_namenode_replication_queued_blocks",
@@ -338,7 +348,16 @@ mod tests {
             locked_us: 20,
             durable_wait_us: 30,
         };
-        let text = render(&s, 2, 1234, &HealthExtras::default(), &t);
+        let x = HealthExtras {
+            in_maintenance: 1,
+            failed_disks: 2,
+            ..Default::default()
+        };
+        let text = render(&s, 2, 1234, &x, &t);
+        assert!(
+            text.contains("# TYPE dfs_namenode_failed_disks gauge\ndfs_namenode_failed_disks 2\n")
+        );
+        assert!(text.contains("dfs_namenode_maintenance_datanodes 1\n"));
         assert!(text.contains("dfs_namenode_live_datanodes 3\n"));
         assert!(text.contains("# TYPE dfs_namenode_files gauge\ndfs_namenode_files 7\n"));
         assert!(text.contains("dfs_namenode_files_being_written 2\n"));

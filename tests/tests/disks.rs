@@ -116,6 +116,13 @@ async fn a_failed_disk_is_taken_out_of_service_and_its_replicas_copied_elsewhere
     )
     .await;
     assert!(cluster.datanode_exit(0).is_none(), "datanode 0 stopped");
+    let metrics = dfs_tests::metrics_text(&cluster.namenode_url())
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("\ndfs_namenode_failed_disks 1\n"),
+        "{metrics}"
+    );
 
     // Its replicas come back elsewhere; every file reads bit-exact.
     wait_until("the lost replicas on three nodes again", HEAL, || {

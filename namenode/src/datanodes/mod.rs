@@ -38,7 +38,7 @@ pub use crate::records::{LegacyNodeRecord, NodeRecord};
 use dfs_common::ids::{BlockId, NodeId};
 use dfs_common::proto::client::{AdminState, DatanodeReport, DatanodeState};
 use dfs_common::proto::datanode::{
-    Command, FilesystemId, FilesystemReport, Heartbeat, StorageReport, DEFAULT_RACK,
+    Command, DiskState, FilesystemId, FilesystemReport, Heartbeat, StorageReport, DEFAULT_RACK,
 };
 use dfs_common::proto::DatanodeInfo;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
@@ -626,6 +626,11 @@ impl DatanodeManager {
         for d in nodes.values() {
             if live(&d) {
                 t.live += 1;
+                t.failed_disks += d
+                    .disks
+                    .iter()
+                    .filter(|k| k.state == DiskState::Failed)
+                    .count() as u64;
             } else {
                 t.dead += 1;
                 if d.is_awaiting(now, self.dead_node_timeout) {
@@ -636,6 +641,9 @@ impl DatanodeManager {
                 AdminState::Normal => {}
                 AdminState::Decommissioning => t.decommissioning += 1,
                 AdminState::Decommissioned => t.decommissioned += 1,
+            }
+            if d.in_maintenance(now) {
+                t.in_maintenance += 1;
             }
         }
         t

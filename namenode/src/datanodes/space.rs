@@ -12,6 +12,11 @@ pub struct DatanodeTotals {
     pub awaiting_registration: u32,
     pub decommissioning: u32,
     pub decommissioned: u32,
+    /// Nodes in maintenance (live or not).
+    pub in_maintenance: u32,
+    /// Data dirs out of service on the live nodes (a dead node's are not
+    /// counted: its last report may be stale).
+    pub failed_disks: u64,
     /// The live nodes' space, each file system once.
     pub space: Space,
 }

@@ -461,3 +461,50 @@ async fn maintenance_classes_and_expiry() {
     dm.set_admin(&a, AdminState::Decommissioning);
     assert_eq!(dm.view(Instant::now()).class(&a), NodeClass::Gone);
 }
+
+#[tokio::test(start_paused = true)]
+async fn failed_disks_of_live_nodes_and_maintenance_are_counted() {
+    use dfs_common::proto::datanode::{DiskReport, DiskState};
+    let dm = DatanodeManager::new(vec![], Duration::from_secs(30), Instant::now());
+    let d = disk("h", 7, 1000, 600, 500);
+    let disk_in = |dir: &str, state| DiskReport {
+        dir: dir.into(),
+        state,
+        ..Default::default()
+    };
+    let (a, b, c) = (NodeId::new(), NodeId::new(), NodeId::new());
+    let disks = [
+        vec![
+            disk_in("/a1", DiskState::InService),
+            disk_in("/a2", DiskState::Failed),
+            disk_in("/a3", DiskState::Failed),
+        ],
+        vec![disk_in("/b1", DiskState::Failed)],
+        vec![disk_in("/c1", DiskState::InService)],
+    ];
+    let beat = |n: NodeId, disks: &Vec<DiskReport>| {
+        let hb = Heartbeat {
+            node_id: n,
+            storage: node_on(&d, None, 0),
+            active_transfers: 0,
+            filesystem: None,
+            disks: Some(disks.clone()),
+        };
+        dm.heartbeat(&hb, Instant::now(), true).unwrap();
+    };
+    for (n, k) in [a, b, c].into_iter().zip(&disks) {
+        dm.register(&info(n), DEFAULT_RACK, node_on(&d, None, 0), Instant::now());
+        beat(n, k);
+    }
+    let t = dm.totals(Instant::now());
+    assert_eq!((t.failed_disks, t.in_maintenance), (3, 0));
+    assert!(dm.enter_maintenance(&c, None));
+    // b goes silent: its last report no longer counts; a's does.
+    tokio::time::advance(Duration::from_secs(20)).await;
+    beat(a, &disks[0]);
+    beat(c, &disks[2]);
+    tokio::time::advance(Duration::from_secs(15)).await;
+    let t = dm.totals(Instant::now());
+    assert_eq!((t.live, t.dead), (2, 1));
+    assert_eq!((t.failed_disks, t.in_maintenance), (2, 1));
+}

@@ -108,6 +108,10 @@ pub use views::{OperatorView, Published};
 pub struct HealthExtras {
     pub awaiting_registration: u32,
     pub orphan_replicas: u64,
+    /// Datanodes in maintenance.
+    pub in_maintenance: u32,
+    /// Data dirs out of service on the live datanodes.
+    pub failed_disks: u64,
 }
 
 /// When a change of soft state waits for its journal sync.

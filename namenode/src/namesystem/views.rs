@@ -220,6 +220,8 @@ impl Namesystem {
         Ok(HealthExtras {
             awaiting_registration: t.awaiting_registration,
             orphan_replicas: self.published.get().counts.orphan_replicas,
+            in_maintenance: t.in_maintenance,
+            failed_disks: t.failed_disks,
         })
     }
 
@@ -234,6 +236,8 @@ impl Namesystem {
             extras: HealthExtras {
                 awaiting_registration: t.awaiting_registration,
                 orphan_replicas: p.counts.orphan_replicas,
+                in_maintenance: t.in_maintenance,
+                failed_disks: t.failed_disks,
             },
             files_being_written: p.counts.files_being_written,
         }
