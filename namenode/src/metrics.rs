@@ -134,7 +134,7 @@ pub fn render(
         ),
         (
             "dfs_namenode_maintenance_datanodes",
-            "Datanodes in maintenance (dfs maintenance): their blocks are not copied while they are silent.",
+            "Datanodes in maintenance (dfs maintenance; the leader keeps that state, so other namenodes say 0).",
             u64::from(x.in_maintenance),
         ),
         (
