@@ -8,7 +8,7 @@
 //! Flags: `--quick`, `--json FILE`, `--only SECTIONS` (comma list of
 //! `transfers,small,meta,namespace,scale,repair,balance,failover`; the ceilings
 //! always run),
-//! `--size SIZE` (big transfers), `--namespace-files N`,
+//! `--size SIZE` (big transfers), `--small-files N`, `--namespace-files N`,
 //! `--scale-files N[,N...]`, `--repair-size SIZE`, `--namenodes N` (the
 //! small-file and metadata parts on a group of N namenodes, their clients
 //! talking to the leader).
@@ -58,6 +58,10 @@ pub async fn run(args: &Args) -> Result<bool> {
     sizes.transfer = args.byte_size("--size", sizes.transfer)?;
     if let Some(s) = args.value("--namespace-files") {
         sizes.namespace_files = s.parse()?;
+    }
+    if let Some(s) = args.value("--small-files") {
+        sizes.small_files = s.parse()?;
+        ensure!(sizes.small_files > 0, "--small-files must be > 0");
     }
     if let Some(s) = args.value("--scale-files") {
         sizes.scale_files = s

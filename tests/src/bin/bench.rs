@@ -34,7 +34,7 @@
 //!
 //! Flags: `--quick`, `--json FILE`, `--only SECTIONS` (comma list of
 //! `transfers,small,meta,namespace,scale,repair`; the ceilings always run),
-//! `--size SIZE` (big transfers), `--namespace-files N`,
+//! `--size SIZE` (big transfers), `--small-files N`, `--namespace-files N`,
 //! `--scale-files N[,N...]` (default 1000000, 10000000 on request; 20000 with
 //! `--quick`), `--repair-size SIZE`.
 //!
@@ -52,7 +52,8 @@ const USAGE: &str = "\
 bench: dfs measured against this machine's own limits (see docs/BENCHMARKS.md)
 
   bench [--quick] [--json FILE] [--only SECTIONS] [--size SIZE]
-        [--namespace-files N] [--scale-files N[,N...]] [--repair-size SIZE]
+        [--small-files N] [--namespace-files N] [--scale-files N[,N...]]
+        [--repair-size SIZE]
   bench --bulk-load DATA_DIR --files N
 
   --only     comma list of transfers,small,meta,namespace,scale,repair
