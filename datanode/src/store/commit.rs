@@ -60,21 +60,29 @@ impl BlockStore {
             .map_err(|e| DatanodeError::Internal(format!("block {id}: {e}")))?;
         // The checksums go after the bytes in the same file, so one fsync
         // makes the whole replica durable.
-        let mut file = match w.data {
-            Sealed::File(file) => file,
+        let file = match w.data {
+            Sealed::File(mut file) => {
+                file.write_all(&trailer)
+                    .map_err(|e| io("writing the trailer", e))?;
+                file.into_file()
+            }
             Sealed::Memory(buf) => {
-                let mut f = DirectWriter::create_new(&data_tmp.path)
+                // Bytes and trailer in one write through the page cache, which
+                // the fsync writes out as one piece (written directly, the
+                // unaligned trailer was a second write to the disk: small
+                // files paid it on every replica).
+                let mut whole = Vec::with_capacity(buf.filled().len() + trailer.len());
+                whole.extend_from_slice(buf.filled());
+                whole.extend_from_slice(&trailer);
+                let mut f = fs::File::create_new(&data_tmp.path)
                     .map_err(|e| io("creating the temp file", e))?;
-                f.write_all(buf.filled())
-                    .map_err(|e| io("writing data", e))?;
+                std::io::Write::write_all(&mut f, &whole).map_err(|e| io("writing data", e))?;
                 f
             }
         };
-        file.write_all(&trailer)
-            .map_err(|e| io("writing the trailer", e))?;
-        file.into_file()
-            .sync_all()
+        file.sync_all()
             .map_err(|e| io("fsync of the replica", e))?;
+        drop(file);
 
         let files = lock(&self.inner.files);
         if let Some(existing) = self.get(id) {
