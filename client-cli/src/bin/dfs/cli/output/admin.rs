@@ -407,12 +407,20 @@ pub fn admin_state_text(n: &DatanodeReport) -> String {
     } else {
         ""
     };
-    let maintenance = match (n.in_maintenance, n.maintenance_ends_in_ms) {
-        (false, _) => String::new(),
-        (true, None) => ", in maintenance until ended".into(),
-        (true, Some(ms)) => format!(", in maintenance for {}s more", ms.div_ceil(1000)),
+    let maintenance = match n.maintenance_ends_in_ms {
+        None => "in maintenance until ended".to_string(),
+        Some(ms) => format!(
+            "in maintenance for {} more",
+            format_uptime(ms.div_ceil(1000))
+        ),
     };
-    format!("Datanode {id} at {}{dead} is {what}{maintenance}\n", n.addr)
+    let what = match (n.in_maintenance, n.admin_state) {
+        (false, _) => what,
+        // Maintenance is what a node in normal service is in, when it is.
+        (true, AdminState::Normal) => maintenance,
+        (true, _) => format!("{what}, {maintenance}"),
+    };
+    format!("Datanode {id} at {}{dead} is {what}\n", n.addr)
 }
 
 /// `decommission` of node `n` that still holds copies its blocks need,
@@ -873,6 +881,21 @@ mod tests {
             admin_state_text(&n),
             "Datanode abababab at http://10.0.0.5:9864 (dead) is in normal service\n"
         );
+        n.in_maintenance = true;
+        n.maintenance_ends_in_ms = Some(1_800_000);
+        assert_eq!(
+            admin_state_text(&n),
+            "Datanode abababab at http://10.0.0.5:9864 (dead) is in maintenance for 30m 0s more\n"
+        );
+        n.maintenance_ends_in_ms = None;
+        n.admin_state = AdminState::Decommissioning;
+        n.decommission_remaining_blocks = 2;
+        assert_eq!(
+            admin_state_text(&n),
+            "Datanode abababab at http://10.0.0.5:9864 (dead) is decommissioning: 2 blocks still to copy elsewhere, in maintenance until ended\n"
+        );
+        n.in_maintenance = false;
+        n.admin_state = AdminState::Normal;
         let on = SafeModeStatus {
             safe_mode: true,
             reason: Some("entered by an operator".into()),
