@@ -80,8 +80,7 @@ impl BlockStore {
                 f
             }
         };
-        file.sync_all()
-            .map_err(|e| io("fsync of the replica", e))?;
+        file.sync_all().map_err(|e| io("fsync of the replica", e))?;
         drop(file);
 
         let files = lock(&self.inner.files);
