@@ -29,8 +29,10 @@ use bytes::Bytes;
 use dfs_common::error::ErrorCode;
 use dfs_common::limits::{Limits, PeerStreams, StreamPermit};
 use futures_util::Stream;
+use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
+use std::rc::Rc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::time::{Instant, Sleep};
@@ -65,10 +67,14 @@ pub async fn enforce(
     let Some(guard) = req.app_data::<web::Data<Guard>>().cloned() else {
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
-    let payload = req.take_payload();
-    let timed: Pin<Box<dyn Stream<Item = Result<Bytes, PayloadError>>>> =
-        Box::pin(IdleTimeout::new(payload, guard.limits.body_idle_timeout));
-    req.set_payload(Payload::from(timed));
+    let has_body = has_body(&req);
+    let body = Rc::new(RefCell::new(Body {
+        stream: IdleTimeout::new(req.take_payload(), guard.limits.body_idle_timeout),
+        ended: false,
+    }));
+    let tracked: Pin<Box<dyn Stream<Item = Result<Bytes, PayloadError>>>> =
+        Box::pin(Tracked(body.clone()));
+    req.set_payload(Payload::from(tracked));
 
     let mut permit: Option<StreamPermit> = None;
     if (guard.is_stream)(&req) {
@@ -93,7 +99,13 @@ pub async fn enforce(
             }
         }
     }
-    let res = next.call(req).await?;
+    let mut res = next.call(req).await?;
+    if has_body && !body.borrow().ended && !drain(&body, DRAIN_LIMIT).await {
+        // Too much left, or it broke: this connection ends with the answer.
+        res.response_mut()
+            .head_mut()
+            .set_connection_type(actix_web::http::ConnectionType::Close);
+    }
     Ok(match permit {
         None => res.map_into_boxed_body(),
         Some(permit) => res.map_body(|_, body| {
@@ -123,6 +135,78 @@ impl MessageBody for Held {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Bytes, Self::Error>>> {
         Pin::new(&mut self.body).poll_next(cx)
+    }
+}
+
+/// What is left of a request body after its answer that is read and
+/// dropped, so that the connection can serve the next request.
+const DRAIN_LIMIT: u64 = 8 << 20;
+
+/// Whether the request says a body follows its head.
+fn has_body(req: &ServiceRequest) -> bool {
+    let h = req.headers();
+    h.contains_key(actix_web::http::header::TRANSFER_ENCODING)
+        || h.get(actix_web::http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim() != "0")
+}
+
+/// A request body, shared by the handler (which reads it through
+/// [`Tracked`]) and [`enforce`] (which drains what the handler left).
+///
+/// Why: a handler may answer without reading the whole body (an error, a
+/// refusal, the first step of a WebHDFS CREATE, which `curl -T` sends its
+/// data with). actix-http then neither reads the rest nor closes the
+/// connection: it sat open for good with the body unread in its socket
+/// (one file descriptor lost per such request; a forwarding namenode's
+/// pooled connection that got no answer to its next request). Draining
+/// what is left (up to [`DRAIN_LIMIT`]), or closing the connection after
+/// the answer, ends that.
+struct Body {
+    stream: IdleTimeout<Payload>,
+    /// The body ended (or failed): nothing more will come.
+    ended: bool,
+}
+
+/// The handler's view of a [`Body`].
+struct Tracked(Rc<RefCell<Body>>);
+
+impl Stream for Tracked {
+    type Item = Result<Bytes, PayloadError>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        poll_body(&self.0, cx)
+    }
+}
+
+fn poll_body(
+    body: &RefCell<Body>,
+    cx: &mut Context<'_>,
+) -> Poll<Option<Result<Bytes, PayloadError>>> {
+    let mut b = body.borrow_mut();
+    if b.ended {
+        return Poll::Ready(None);
+    }
+    let item = Pin::new(&mut b.stream).poll_next(cx);
+    if matches!(item, Poll::Ready(None) | Poll::Ready(Some(Err(_)))) {
+        b.ended = true;
+    }
+    item
+}
+
+/// Reads and drops the rest of `body`; false if more than `limit` bytes
+/// were left, or it failed (the idle timeout bounds the wait).
+async fn drain(body: &RefCell<Body>, limit: u64) -> bool {
+    let mut left = limit;
+    loop {
+        match std::future::poll_fn(|cx| poll_body(body, cx)).await {
+            None => return true,
+            Some(Err(_)) => return false,
+            Some(Ok(chunk)) => match left.checked_sub(chunk.len() as u64) {
+                Some(rest) => left = rest,
+                None => return false,
+            },
+        }
     }
 }
 
@@ -256,6 +340,75 @@ mod tests {
         assert!(start.elapsed() >= Duration::from_secs(5));
         assert!(s.next().await.is_none());
         drop(tx);
+    }
+
+    /// A handler answers without reading the request's body. The
+    /// connection must serve the next request (the body drained), or be
+    /// closed after the answer (more left than is worth draining); before,
+    /// actix kept it open and answered nothing more on it.
+    #[actix_web::test]
+    async fn an_answer_that_leaves_the_body_unread_does_not_wedge_the_connection() {
+        use actix_web::{App, HttpResponse, HttpServer};
+        use std::io::{Read, Write};
+        let guard = web::Data::new(Guard::new(Limits::default(), |_| false));
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(guard.clone())
+                .route(
+                    "/",
+                    web::to(|| async { HttpResponse::Forbidden().body("no") }),
+                )
+                .wrap(actix_web::middleware::from_fn(enforce))
+        })
+        .workers(1)
+        .bind("127.0.0.1:0")
+        .unwrap();
+        let addr = server.addrs()[0];
+        let handle = server.run();
+        let running = actix_web::rt::spawn(handle);
+        let (small, big) = (2usize << 20, (DRAIN_LIMIT as usize) + (4 << 20));
+        let outcomes = actix_web::rt::task::spawn_blocking(move || {
+            [small, big].map(|len| {
+                let mut c = std::net::TcpStream::connect(addr).unwrap();
+                c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+                let mut w = c.try_clone().unwrap();
+                let writer = std::thread::spawn(move || {
+                    let head =
+                        format!("PUT / HTTP/1.1\r\nHost: t\r\nContent-Length: {len}\r\n\r\n");
+                    w.write_all(head.as_bytes())?;
+                    w.write_all(&vec![7u8; len])?;
+                    w.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+                });
+                let mut got = Vec::new();
+                let mut buf = [0u8; 4096];
+                // Until two answers, the end of the connection, or the timeout.
+                loop {
+                    match c.read(&mut buf) {
+                        Ok(0) => break "closed",
+                        Ok(n) => got.extend_from_slice(&buf[..n]),
+                        Err(_) => break "no answer",
+                    }
+                    let text = String::from_utf8_lossy(&got);
+                    if text.matches("HTTP/1.1 403").count() == 2 {
+                        break "served again";
+                    }
+                }
+                .to_string()
+                    + if writer.join().unwrap().is_ok() {
+                        ""
+                    } else {
+                        " (write cut)"
+                    }
+            })
+        })
+        .await
+        .unwrap();
+        running.abort();
+        assert_eq!(
+            outcomes[0], "served again",
+            "a body under the limit is drained"
+        );
+        assert!(outcomes[1].starts_with("closed"), "{}", outcomes[1]);
     }
 
     fn tokio_stream_from(

@@ -333,7 +333,14 @@ async fn buffered(
 fn streamed(mut payload: actix_web::dev::Payload) -> reqwest::Body {
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(8);
     actix_web::rt::spawn(async move {
-        while let Some(chunk) = payload.next().await {
+        loop {
+            // Ends as soon as the client's request is over (its body then
+            // goes nowhere), not only when the body does.
+            let chunk = tokio::select! {
+                chunk = payload.next() => chunk,
+                () = tx.closed() => break,
+            };
+            let Some(chunk) = chunk else { break };
             let item = chunk.map_err(|e| std::io::Error::other(e.to_string()));
             let stop = item.is_err();
             if tx.send(item).await.is_err() || stop {
