@@ -68,6 +68,11 @@ pub async fn enforce(
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
     let has_body = has_body(&req);
+    let declared = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
     let body = Rc::new(RefCell::new(Body {
         stream: IdleTimeout::new(req.take_payload(), guard.limits.body_idle_timeout),
         ended: false,
@@ -100,8 +105,9 @@ pub async fn enforce(
         }
     }
     let mut res = next.call(req).await?;
-    if has_body && !body.borrow().ended && !drain(&body, DRAIN_LIMIT).await {
-        // Too much left, or it broke: this connection ends with the answer.
+    if has_body && !body.borrow().ended && !drained(&body, declared).await {
+        // Too much left, too slow, or broken: the connection ends with the
+        // answer.
         res.response_mut()
             .head_mut()
             .set_connection_type(actix_web::http::ConnectionType::Close);
@@ -141,6 +147,8 @@ impl MessageBody for Held {
 /// What is left of a request body after its answer that is read and
 /// dropped, so that the connection can serve the next request.
 const DRAIN_LIMIT: u64 = 8 << 20;
+/// How long the answer waits for that rest.
+const DRAIN_WAIT: Duration = Duration::from_secs(1);
 
 /// Whether the request says a body follows its head.
 fn has_body(req: &ServiceRequest) -> bool {
@@ -160,8 +168,8 @@ fn has_body(req: &ServiceRequest) -> bool {
 /// connection: it sat open for good with the body unread in its socket
 /// (one file descriptor lost per such request; a forwarding namenode's
 /// pooled connection that got no answer to its next request). Draining
-/// what is left (up to [`DRAIN_LIMIT`]), or closing the connection after
-/// the answer, ends that.
+/// what is left (up to [`DRAIN_LIMIT`], for up to [`DRAIN_WAIT`]), or
+/// closing the connection after the answer, ends that.
 struct Body {
     stream: IdleTimeout<Payload>,
     /// The body ended (or failed): nothing more will come.
@@ -194,8 +202,21 @@ fn poll_body(
     item
 }
 
+/// Whether the rest of `body` (its Content-Length `declared`, if any) was
+/// read and dropped: not when more than [`DRAIN_LIMIT`] is left, nor when
+/// it does not come within [`DRAIN_WAIT`] (a client waiting for the answer
+/// before it sends more).
+async fn drained(body: &RefCell<Body>, declared: Option<u64>) -> bool {
+    if declared.is_some_and(|n| n > DRAIN_LIMIT) {
+        return false;
+    }
+    tokio::time::timeout(DRAIN_WAIT, drain(body, DRAIN_LIMIT))
+        .await
+        .unwrap_or(false)
+}
+
 /// Reads and drops the rest of `body`; false if more than `limit` bytes
-/// were left, or it failed (the idle timeout bounds the wait).
+/// were left, or it failed.
 async fn drain(body: &RefCell<Body>, limit: u64) -> bool {
     let mut left = limit;
     loop {
@@ -366,9 +387,13 @@ mod tests {
         let addr = server.addrs()[0];
         let handle = server.run();
         let running = actix_web::rt::spawn(handle);
-        let (small, big) = (2usize << 20, (DRAIN_LIMIT as usize) + (4 << 20));
+        // (Content-Length, bytes sent): a body under the limit; one over
+        // it; a client that sends one byte and waits for the answer.
+        let small = 2usize << 20;
+        let big = (DRAIN_LIMIT as usize) + (4 << 20);
+        let cases = [(small, small), (big, big), (small, 1)];
         let outcomes = actix_web::rt::task::spawn_blocking(move || {
-            [small, big].map(|len| {
+            cases.map(|(len, sent)| {
                 let mut c = std::net::TcpStream::connect(addr).unwrap();
                 c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
                 let mut w = c.try_clone().unwrap();
@@ -376,8 +401,11 @@ mod tests {
                     let head =
                         format!("PUT / HTTP/1.1\r\nHost: t\r\nContent-Length: {len}\r\n\r\n");
                     w.write_all(head.as_bytes())?;
-                    w.write_all(&vec![7u8; len])?;
-                    w.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+                    w.write_all(&vec![7u8; sent])?;
+                    if sent == len {
+                        w.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")?;
+                    }
+                    Ok::<_, std::io::Error>(())
                 });
                 let mut got = Vec::new();
                 let mut buf = [0u8; 4096];
@@ -409,6 +437,8 @@ mod tests {
             "a body under the limit is drained"
         );
         assert!(outcomes[1].starts_with("closed"), "{}", outcomes[1]);
+        // Answered (then closed), not held until the body comes.
+        assert!(outcomes[2].starts_with("closed"), "{}", outcomes[2]);
     }
 
     fn tokio_stream_from(

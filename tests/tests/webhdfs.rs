@@ -619,3 +619,87 @@ async fn data_via_namenode() {
     // curl, following the redirect, never talks to a datanode.
     assert!(curl(&["-L", &url(&nn, "/via/f", "op=OPEN&length=5")]) == all[..5]);
 }
+
+/// A data step refused before its body is read (403: the file exists and
+/// `overwrite` is not set; 404: nothing to append to) leaves nothing open
+/// on the namenode. Each such request once left its connection open for
+/// good with the body unread in its socket: a file descriptor lost per
+/// request, from any client, until the namenode could open no more.
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_data_steps_leave_no_connection_open() {
+    let c = TestCluster::start(opts()).await;
+    let nn = c.namenode_url();
+    let pid = c.namenode_pid().unwrap();
+    let rpc = nn.trim_start_matches("http://").to_string();
+    let http = http_no_redirect();
+    let r = create(
+        &http,
+        &nn,
+        "/refused/e.bin",
+        "user.name=t",
+        b"here".to_vec(),
+    )
+    .await;
+    assert_eq!(r.status().as_u16(), 201);
+    let open_fds = || {
+        std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .unwrap()
+            .count()
+    };
+    let body = test_data(4 << 20, 3);
+    let before = open_fds();
+    for _ in 0..10 {
+        // A client of its own each time, which closes its connection after.
+        let once = reqwest::Client::builder()
+            .no_proxy()
+            .pool_max_idle_per_host(0)
+            .build()
+            .unwrap();
+        let create = once
+            .put(url(
+                &nn,
+                "/refused/e.bin",
+                &format!("op=CREATE&user.name=t&namenoderpcaddress={rpc}"),
+            ))
+            // As curl -T sends it.
+            .header("expect", "100-continue")
+            .body(body.clone())
+            .send()
+            .await;
+        let append = once
+            .post(url(
+                &nn,
+                "/refused/none.bin",
+                &format!("op=APPEND&user.name=t&namenoderpcaddress={rpc}"),
+            ))
+            // Chunked: the body actix would drain, and did not.
+            .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+                body.chunks(64 << 10)
+                    .map(|c| Ok::<_, std::io::Error>(bytes::Bytes::copy_from_slice(c)))
+                    .collect::<Vec<_>>(),
+            )))
+            .send()
+            .await;
+        // The answer may be cut short by the close; the refusals are what
+        // the namenode gives when it is read.
+        if let Ok(r) = create {
+            assert_eq!(r.status().as_u16(), 403);
+        }
+        if let Ok(r) = append {
+            assert_eq!(r.status().as_u16(), 404);
+        }
+    }
+    let mut now = open_fds();
+    for _ in 0..100 {
+        if now <= before + 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        now = open_fds();
+    }
+    assert!(
+        now <= before + 2,
+        "the namenode holds {now} files open, {before} before 20 refused uploads"
+    );
+}
