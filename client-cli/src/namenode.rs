@@ -291,20 +291,19 @@ impl NamenodeClient {
         }
     }
 
-    /// A POST to a full URL with an optional JSON body.
-    async fn post_url<B: Serialize, T: DeserializeOwned>(
+    /// An operator's POST to the URL `url` builds (for the namenode being
+    /// tried), with no body. Sent again, to the next namenode when there
+    /// are several, while none could be reached, as reads are: every one
+    /// of these sets a state (decommission, maintenance, safe mode, the
+    /// balancer, orphans deleted), so sending it twice does what once does.
+    async fn post_url<T: DeserializeOwned>(
         &self,
-        url: reqwest::Url,
-        body: Option<&B>,
+        name: &str,
+        url: impl Fn() -> Result<reqwest::Url>,
     ) -> Result<T> {
-        let mut req = self.authed(self.http.post(url)).timeout(RPC_TIMEOUT);
-        if let Some(b) = body {
-            req = req.json(b);
-        }
-        let resp = req
-            .send()
-            .await
-            .map_err(|e| ClientError::transport(&self.who, &e))?;
+        let resp = self
+            .send_retrying(name, || Ok(self.authed(self.http.post(url()?))))
+            .await?;
         self.answer(resp).await
     }
 
@@ -504,14 +503,14 @@ impl NamenodeClient {
     /// Starts draining `node` (an id, a unique id prefix, or its address):
     /// its replicas are copied elsewhere, then it is `decommissioned`.
     pub async fn decommission(&self, node: &str) -> Result<AdminStateChange> {
-        let url = self.admin_url(node, "decommission")?;
-        self.post_url::<(), _>(url, None).await
+        self.post_url("decommission", || self.admin_url(node, "decommission"))
+            .await
     }
 
     /// Puts `node` back into normal service.
     pub async fn recommission(&self, node: &str) -> Result<AdminStateChange> {
-        let url = self.admin_url(node, "recommission")?;
-        self.post_url::<(), _>(url, None).await
+        self.post_url("recommission", || self.admin_url(node, "recommission"))
+            .await
     }
 
     /// Puts `node` into maintenance, for `duration` or until ended.
@@ -520,21 +519,27 @@ impl NamenodeClient {
         node: &str,
         duration: Option<std::time::Duration>,
     ) -> Result<AdminStateChange> {
-        let mut url = self.admin_url(node, "maintenance")?;
-        if let Some(d) = duration {
-            url.query_pairs_mut()
-                .append_pair("for", &format!("{}s", d.as_secs().max(1)));
-        }
-        self.post_url::<(), _>(url, None).await
+        let url = || {
+            let mut url = self.admin_url(node, "maintenance")?;
+            if let Some(d) = duration {
+                url.query_pairs_mut()
+                    .append_pair("for", &format!("{}s", d.as_secs().max(1)));
+            }
+            Ok(url)
+        };
+        self.post_url("maintenance", url).await
     }
 
     /// Ends `node`'s maintenance.
     pub async fn end_maintenance(&self, node: &str) -> Result<AdminStateChange> {
-        let mut url = self.admin_url(node, "maintenance")?;
-        url.path_segments_mut()
-            .map_err(|()| ClientError::Invalid(format!("bad namenode URL {:?}", self.base)))?
-            .push("end");
-        self.post_url::<(), _>(url, None).await
+        let url = || {
+            let mut url = self.admin_url(node, "maintenance")?;
+            url.path_segments_mut()
+                .map_err(|()| ClientError::Invalid(format!("bad namenode URL {:?}", self.base)))?
+                .push("end");
+            Ok(url)
+        };
+        self.post_url("maintenance/end", url).await
     }
 
     /// `GET /api/v1/orphans`: replicas of blocks the namespace does not know.
@@ -544,8 +549,10 @@ impl NamenodeClient {
 
     /// `POST /api/v1/orphans/delete`: the operator's word to delete them.
     pub async fn delete_orphans(&self) -> Result<OrphansDeleted> {
-        let url = self.endpoint(CLUSTER_PREFIX, "orphans/delete", &[])?;
-        self.post_url::<(), _>(url, None).await
+        self.post_url("orphans/delete", || {
+            self.endpoint(CLUSTER_PREFIX, "orphans/delete", &[])
+        })
+        .await
     }
 
     /// `GET /api/v1/checkpoint`: the answer, its body not yet read (no
@@ -562,8 +569,10 @@ impl NamenodeClient {
 
     /// `POST /api/v1/safemode?action=`.
     pub async fn safe_mode(&self, action: SafeModeAction) -> Result<SafeModeStatus> {
-        let url = self.endpoint(CLUSTER_PREFIX, "safemode", &[("action", action.as_str())])?;
-        self.post_url::<(), _>(url, None).await
+        self.post_url("safemode", || {
+            self.endpoint(CLUSTER_PREFIX, "safemode", &[("action", action.as_str())])
+        })
+        .await
     }
 
     /// `GET /api/v1/balancer`.
@@ -577,14 +586,18 @@ impl NamenodeClient {
         threshold: f64,
     ) -> Result<dfs_common::proto::client::BalancerStatus> {
         let t = threshold.to_string();
-        let url = self.endpoint(CLUSTER_PREFIX, "balancer", &[("threshold", t.as_str())])?;
-        self.post_url::<(), _>(url, None).await
+        self.post_url("balancer", || {
+            self.endpoint(CLUSTER_PREFIX, "balancer", &[("threshold", t.as_str())])
+        })
+        .await
     }
 
     /// `POST /api/v1/balancer/stop`.
     pub async fn stop_balancer(&self) -> Result<dfs_common::proto::client::BalancerStatus> {
-        let url = self.endpoint(CLUSTER_PREFIX, "balancer/stop", &[])?;
-        self.post_url::<(), _>(url, None).await
+        self.post_url("balancer/stop", || {
+            self.endpoint(CLUSTER_PREFIX, "balancer/stop", &[])
+        })
+        .await
     }
 }
 
