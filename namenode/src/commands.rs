@@ -19,7 +19,7 @@
 //! - soft state is not in commands: replica locations reported by
 //!   datanodes, liveness and lease clocks are rebuilt from heartbeats and
 //!   reports (what a `Complete` lists as replicas only seeds them).
-use crate::records::{InodeId, NodeRecord};
+use crate::records::{InodeId, Maintenance, NodeRecord};
 use dfs_common::checksum::{Sha256Digest, Sha256State};
 use dfs_common::ids::{BlockId, FileId, NodeId, RequestId};
 use dfs_common::path::DfsPath;
@@ -113,6 +113,12 @@ pub enum Command {
     },
     /// An operator decided about the replicas a restore held.
     ClearRestored,
+    /// A datanode enters maintenance, or changes when it ends (`Some`), or
+    /// leaves it (`None`: ended by an operator, or run out).
+    SetMaintenance {
+        node: NodeId,
+        maintenance: Option<Maintenance>,
+    },
     /// Safe mode entered or left by an operator.
     SetSafeMode {
         on: bool,
@@ -148,6 +154,7 @@ impl Command {
             Command::ClearRestored => 14,
             Command::SetSafeMode { .. } => 15,
             Command::SetClusterId { .. } => 16,
+            Command::SetMaintenance { .. } => 17,
         }
     }
 }
@@ -177,7 +184,8 @@ impl Command {
             | Command::SetAdminState { .. }
             | Command::ClearRestored
             | Command::SetSafeMode { .. }
-            | Command::SetClusterId { .. } => false,
+            | Command::SetClusterId { .. }
+            | Command::SetMaintenance { .. } => false,
         }
     }
 
@@ -198,6 +206,7 @@ impl Command {
             Command::PutDatanode { .. } => "put_datanode",
             Command::SetAdminState { .. } => "set_admin_state",
             Command::ClearRestored => "clear_restored",
+            Command::SetMaintenance { .. } => "set_maintenance",
             Command::SetSafeMode { .. } => "set_safe_mode",
             Command::SetClusterId { .. } => "set_cluster_id",
         }

@@ -140,11 +140,11 @@ fn stream(
 ) -> std::result::Result<(), String> {
     /// Where the reader is: the head, the inodes, the blocks.
     enum Part {
-        Head(Loaded, (u64, u64)),
+        Head(Box<Loaded>, (u64, u64)),
         Inodes(Vec<(InodeId, InodeRecordIn)>),
         Blocks(Vec<(BlockId, BlockMetaIn)>),
     }
-    let mut part = Part::Head(Loaded::default(), (0, 0));
+    let mut part = Part::Head(Box::default(), (0, 0));
     let mut head_tx = Some(head_tx);
     let mut inode_tx = Some(inode_tx);
     let stopped = || "the build stopped".to_string();
@@ -155,7 +155,7 @@ fn stream(
             if large.is_some() {
                 if let Part::Head(head, sizes) = &mut part {
                     // The head is whole: the builds can start.
-                    let head = std::mem::take(head);
+                    let head = *std::mem::take(head);
                     let tx = head_tx.take().ok_or_else(stopped)?;
                     tx.send(Head::Records(head, *sizes))
                         .map_err(|_| stopped())?;
@@ -195,7 +195,7 @@ fn stream(
     match part {
         Part::Head(head, _) => {
             let tx = head_tx.take().ok_or_else(stopped)?;
-            tx.send(Head::Empty(head)).map_err(|_| stopped())?;
+            tx.send(Head::Empty(*head)).map_err(|_| stopped())?;
         }
         Part::Inodes(batch) => {
             let tx = inode_tx.take().ok_or_else(stopped)?;

@@ -52,7 +52,7 @@ use crate::error::{NamenodeError, Result};
 use crate::journal::{self, MergeError, NumberedFile, Overlay};
 use crate::records::{
     BlockMeta, BlockMetaIn, InodeId, InodeRecord, InodeRecordIn, InodeRecordRef, LegacyNodeRecord,
-    LegacyPendingFile, NodeRecord, PendingFile,
+    LegacyPendingFile, Maintenance, NodeRecord, PendingFile,
 };
 use dfs_common::checksum::Sha256State;
 use dfs_common::codec::{self, CodecError};
@@ -65,6 +65,9 @@ const INODE: &[u8] = b"i/";
 const PENDING: &[u8] = b"p/";
 const BLOCK: &[u8] = b"b/";
 const DATANODE: &[u8] = b"d/";
+/// A datanode's maintenance (`Command::SetMaintenance`); older versions
+/// skip the prefix (`decode_small` ignores what it does not know).
+const MAINTENANCE: &[u8] = b"n/";
 const HASH_STATE: &[u8] = b"h/";
 const NEXT_INODE: &[u8] = b"m/next_inode";
 const APPLIED: &[u8] = b"m/applied";
@@ -113,6 +116,7 @@ pub struct Loaded {
     pub pending: Vec<PendingFile>,
     pub blocks: Vec<(BlockId, BlockMeta)>,
     pub datanodes: Vec<(NodeId, NodeRecord)>,
+    pub maintenance: Vec<(NodeId, Maintenance)>,
     pub next_inode: Option<InodeId>,
     /// The last applied command's index (0 before any, or before commands).
     pub applied: u64,
@@ -200,6 +204,12 @@ impl Txn {
     }
     pub fn put_datanode(&mut self, id: NodeId, rec: &NodeRecord) {
         self.put(key(DATANODE, id.as_bytes()), rec);
+    }
+    pub fn put_maintenance(&mut self, id: NodeId, m: &Maintenance) {
+        self.put(key(MAINTENANCE, id.as_bytes()), m);
+    }
+    pub fn del_maintenance(&mut self, id: NodeId) {
+        self.del(key(MAINTENANCE, id.as_bytes()));
     }
     pub fn put_retry(&mut self, key: &RetryKey, rec: &RetryRecord) {
         self.put(retry_key(key), rec);
@@ -1217,6 +1227,11 @@ fn decode_small(out: &mut Loaded, k: &[u8], v: &[u8]) -> Result<()> {
                 .into(),
         };
         out.datanodes.push((NodeId::from_bytes(id_16(id)?), rec));
+    } else if let Some(id) = k.strip_prefix(MAINTENANCE) {
+        out.maintenance.push((
+            NodeId::from_bytes(id_16(id)?),
+            codec::decode(v).map_err(codec_err)?,
+        ));
     } else if let Some(rest) = k.strip_prefix(RETRY) {
         if rest.len() == 17 {
             let id = RequestId::from_bytes(id_16(&rest[..16])?);

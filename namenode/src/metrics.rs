@@ -134,7 +134,7 @@ pub fn render(
         ),
         (
             "dfs_namenode_maintenance_datanodes",
-            "Datanodes in maintenance (dfs maintenance; the leader keeps that state, so other namenodes say 0).",
+            "Datanodes in maintenance (dfs maintenance).",
             u64::from(x.in_maintenance),
         ),
         (

@@ -1,6 +1,7 @@
 //! The records the namenode persists, one place for their shapes and their
 //! legacy forms (what older versions wrote, still readable): inodes and
-//! files being written (`i/`, `p/`), blocks (`b/`), datanodes (`d/`).
+//! files being written (`i/`, `p/`), blocks (`b/`), datanodes (`d/`) and
+//! their maintenance (`n/`).
 //!
 //! A leaf: it knows no domain logic, so the store (`meta_store`) and the
 //! domain modules (`namespace`, `blocks`, `datanodes`) all depend on it and
@@ -430,6 +431,17 @@ pub struct NodeRecord {
     /// Stored since decommissioning exists; records written before decode
     /// through [`LegacyNodeRecord`] as `Normal`.
     pub admin: AdminState,
+}
+
+/// A datanode's maintenance as replicated (`Command::SetMaintenance`) and
+/// stored (`n/<node id>`): until an operator ends it, or until a wall-clock
+/// time, so that every namenode (the next leader too) runs it out at the
+/// same moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Maintenance {
+    UntilEnded,
+    /// Ms since the epoch.
+    Until(u64),
 }
 
 /// The first shape of [`NodeRecord`] (address only), still readable.

@@ -4,6 +4,7 @@
 //! acknowledged change, and the cluster goes on with a new leader.
 use dfs_client::DfsClient;
 use dfs_common::error::ErrorCode;
+use dfs_common::proto::client::{AdminState, DatanodeReport, DatanodeState};
 use dfs_tests::{p, upload_many, verify_all, wait_until, ClusterOptions, TestCluster};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -445,4 +446,99 @@ async fn the_first_webhdfs_step_with_data_through_a_follower_leaves_nothing_behi
         .await
         .unwrap();
     assert!(back == data, "the last file reads back whole");
+}
+
+/// Decommissioning and maintenance are replicated: the namenode that leads
+/// next has both (it places nothing on either node, reports them as the
+/// old leader did, and copies nothing for the node in maintenance while it
+/// is down). Before, a follower's registry never learned them: a new
+/// leader took a decommissioned node for a normal one, counting its
+/// replicas as it would a node that stays (and could trim the copies the
+/// decommission had made), and forgot every node's maintenance.
+#[tokio::test]
+async fn decommission_and_maintenance_outlive_a_change_of_leader() {
+    let heal = Duration::from_secs(60);
+    let mut c = TestCluster::start(ClusterOptions {
+        namenodes: 3,
+        datanodes: 4,
+        replication: 2,
+        dead_node_timeout: "2s",
+        heartbeat_interval: "300ms",
+        ..Default::default()
+    })
+    .await;
+    let first = leader(&c).await;
+    let client = c.client();
+    let files = upload_many(&client, "/adm", 6, 41).await;
+    c.wait_fully_replicated(heal).await;
+    let retired = c.datanode_url(0);
+    let resting = c.datanode_url(1);
+    let host = |u: &str| u.trim_start_matches("http://").to_string();
+    c.dfs_ok(&["decommission", &host(&retired)]);
+    let row = |rows: &[DatanodeReport], addr: &str| -> DatanodeReport {
+        rows.iter().find(|d| d.addr == addr).cloned().unwrap()
+    };
+    wait_until("node 0 decommissioned", heal, || async {
+        let rows = client.datanodes().await?;
+        Ok((row(&rows, &retired).admin_state == AdminState::Decommissioned).then_some(()))
+    })
+    .await
+    .unwrap();
+    c.dfs_ok(&["maintenance", &host(&resting), "--for", "30m"]);
+    client.mkdirs(&p("/marker"), true).await.unwrap();
+    for i in (0..3).filter(|i| *i != first) {
+        wait_for_path(&c, i, "/marker").await;
+    }
+
+    // The leader dies; the next one knows both states.
+    c.kill_namenode_at(first);
+    let second = leader(&c).await;
+    let rows = client_of(&c, second).datanodes().await.unwrap();
+    assert_eq!(
+        row(&rows, &retired).admin_state,
+        AdminState::Decommissioned,
+        "{rows:?}"
+    );
+    let r = row(&rows, &resting);
+    assert!(r.in_maintenance, "{r:?}");
+    let left = r.maintenance_ends_in_ms.unwrap();
+    assert!(
+        (25 * 60_000..=30 * 60_000).contains(&left),
+        "maintenance ends in {left} ms"
+    );
+
+    // New files go to neither node.
+    let more = upload_many(&client, "/adm2", 4, 43).await;
+    for path in more.keys() {
+        for b in client.locations(&p(path)).await.unwrap().blocks {
+            assert!(
+                b.replicas
+                    .iter()
+                    .all(|r| r.addr != retired && r.addr != resting),
+                "{path}: {b:?}"
+            );
+        }
+    }
+    // The node in maintenance stops: nothing is copied for it.
+    let copies = c.summary().await.unwrap().replication.completed_copies;
+    c.kill_datanode(1);
+    wait_until("node 1 dead by heartbeat", heal, || async {
+        let rows = client_of(&c, second).datanodes().await?;
+        let r = row(&rows, &resting);
+        Ok((r.state == DatanodeState::Dead).then_some(r))
+    })
+    .await
+    .map(|r| assert!(r.in_maintenance, "{r:?}"))
+    .unwrap();
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let s = c.summary().await.unwrap();
+    assert_eq!(s.replication.completed_copies, copies, "{s:?}");
+    assert_eq!(s.replication.pending_copies, 0, "{s:?}");
+    verify_all(&client, &files).await;
+    verify_all(&client, &more).await;
+
+    // Ended through the new leader: now its blocks are copied.
+    c.dfs_ok(&["maintenance", &host(&resting), "--end"]);
+    c.wait_fully_replicated(heal).await;
+    verify_all(&client, &files).await;
 }

@@ -19,11 +19,14 @@
 //!   storm for nodes that simply have not reported yet), but it serves no
 //!   reads; its heartbeats are answered with `Reregister` so its full block
 //!   report reconciles the block map;
-//! - the admin state (decommissioning, decommissioned) is stored with the
-//!   node's record and survives restarts;
-//! - maintenance (an operator's "this node is being rebooted") lives only
-//!   in this process's memory: a namenode restart or a change of leader
-//!   ends it (README "Maintenance"). A node in maintenance gets no new
+//! - the admin state (decommissioning, decommissioned) and maintenance (an
+//!   operator's "this node is being rebooted", until ended or until a
+//!   wall-clock time) are replicated state (`Command::SetAdminState`,
+//!   `Command::SetMaintenance`): every namenode mirrors each applied change
+//!   here ([`DatanodeManager::mirror_admin`],
+//!   [`DatanodeManager::mirror_maintenance`]) and adopts them all again
+//!   with a snapshot ([`DatanodeManager::adopt`]), so they survive restarts
+//!   and a change of leader. A node in maintenance gets no new
 //!   blocks; while it is silent and its maintenance has not run out it is
 //!   [`NodeClass::Maintenance`] rather than gone (see `health` for how its
 //!   replicas count); the moment maintenance ends or runs out, a silent
@@ -34,7 +37,7 @@
 //!   it ([`cluster_space`], the rules in `ClusterSummary`'s doc); a node's
 //!   own figures stay its own.
 use crate::placement::{Candidate, RackId};
-pub use crate::records::{LegacyNodeRecord, NodeRecord};
+pub use crate::records::{LegacyNodeRecord, Maintenance, NodeRecord};
 use dfs_common::ids::{BlockId, NodeId};
 use dfs_common::proto::client::{AdminState, DatanodeReport, DatanodeState};
 use dfs_common::proto::datanode::{
@@ -67,7 +70,7 @@ struct Descriptor {
     dead: bool,
     admin: AdminState,
     /// In maintenance: `Some(None)` until an operator ends it,
-    /// `Some(Some(t))` until `t`. Not persisted.
+    /// `Some(Some(t))` until `t`. Mirrors the replicated state.
     maintenance: Option<Option<Instant>>,
     active_transfers: u32,
     deletes: BTreeSet<BlockId>,
@@ -78,6 +81,18 @@ struct Descriptor {
     /// only some of them. Kept until the block is reported, or
     /// [`SCHEDULED_TTL`] (an upload that was abandoned).
     scheduled: HashMap<BlockId, (u64, Instant)>,
+}
+
+/// Maintenance as this registry holds it: `None` until ended, else the
+/// instant it runs out (`now` when that time is past).
+fn maintenance_until(m: Maintenance, now: Instant, now_ms: u64) -> Option<Instant> {
+    match m {
+        Maintenance::UntilEnded => None,
+        Maintenance::Until(ms) => Some(
+            now.checked_add(Duration::from_millis(ms.saturating_sub(now_ms)))
+                .unwrap_or(now),
+        ),
+    }
 }
 
 /// How long a placed block that is never reported keeps its room.
@@ -502,6 +517,64 @@ impl DatanodeManager {
         );
         d.admin = admin;
         Some(d.record())
+    }
+
+    /// Mirrors an applied `SetMaintenance` (`now`/`now_ms`: the same moment
+    /// on both clocks; a time already past is maintenance that has run
+    /// out, cleared by the next [`DatanodeManager::expire_maintenance`]).
+    /// `false` when the node is unknown here.
+    pub fn mirror_maintenance(
+        &self,
+        node: &NodeId,
+        m: Option<Maintenance>,
+        now: Instant,
+        now_ms: u64,
+    ) -> bool {
+        match m {
+            Some(m) => self.enter_maintenance(node, maintenance_until(m, now, now_ms)),
+            None => {
+                self.end_maintenance(node);
+                self.lock().contains_key(node)
+            }
+        }
+    }
+
+    /// Mirrors an applied `SetAdminState` ([`DatanodeManager::set_admin`]).
+    pub fn mirror_admin(&self, node: &NodeId, admin: AdminState) {
+        self.set_admin(node, admin);
+    }
+
+    /// Takes the replicated records as a whole (at startup, and when a
+    /// snapshot replaced the state): each node's address if it had none,
+    /// its admin state and its maintenance. A node new to this registry is
+    /// awaiting registration from `now`, as at startup.
+    pub fn adopt(
+        &self,
+        records: &BTreeMap<NodeId, NodeRecord>,
+        maintenance: &BTreeMap<NodeId, Maintenance>,
+        now: Instant,
+        now_ms: u64,
+    ) {
+        {
+            let mut nodes = self.lock();
+            for (id, rec) in records {
+                let d = nodes
+                    .entry(*id)
+                    .or_insert_with(|| Descriptor::new(rec.addr.clone(), rec.admin, Some(now)));
+                if d.addr.is_empty() {
+                    d.addr = rec.addr.clone();
+                }
+            }
+        }
+        for (id, rec) in records {
+            self.set_admin(id, rec.admin);
+            let m = maintenance.get(id).copied();
+            let held = self.lock().get(id).map(|d| d.maintenance);
+            let wanted = m.map(|m| maintenance_until(m, now, now_ms));
+            if held != Some(wanted) {
+                self.mirror_maintenance(id, m, now, now_ms);
+            }
+        }
     }
 
     /// Puts `node` into maintenance until `until` (`None`: until ended),

@@ -130,6 +130,9 @@ impl Namespace {
                 self.cluster.set_admin_state(*node, *admin, txn)?
             }
             Command::ClearRestored => self.cluster.clear_restored(txn),
+            Command::SetMaintenance { node, maintenance } => {
+                self.cluster.set_maintenance(*node, *maintenance, txn)?
+            }
             Command::SetSafeMode { on } => self.cluster.set_safe_mode(*on, txn),
             Command::SetClusterId { id } => {
                 txn.put_cluster_id(*id);

@@ -1,5 +1,5 @@
 //! The replicated records beside the tree (issue 17): the datanodes the
-//! cluster knows (address, admin state), whether the metadata was restored
+//! cluster knows (address, admin state, maintenance), whether the metadata was restored
 //! from a checkpoint (unknown replicas then held for an operator), and
 //! safe mode entered by an operator. Changed only by their commands,
 //! through `Namespace::apply`; the namesystem mirrors each change into the
@@ -7,7 +7,7 @@
 use crate::commands::Outcome;
 use crate::error::{NamenodeError, Result};
 use crate::meta_store::Txn;
-use crate::records::NodeRecord;
+use crate::records::{Maintenance, NodeRecord};
 use dfs_common::ids::NodeId;
 use dfs_common::proto::client::AdminState;
 use std::collections::BTreeMap;
@@ -15,6 +15,10 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ClusterState {
     pub datanodes: BTreeMap<NodeId, NodeRecord>,
+    /// Nodes in maintenance (entered and not ended; one whose time has run
+    /// out stays here until the leader ends it, and counts as out of
+    /// maintenance meanwhile).
+    pub maintenance: BTreeMap<NodeId, Maintenance>,
     /// Restored from a checkpoint at this time (ms since the epoch), until
     /// an operator decides about the unknown replicas.
     pub restored: Option<u64>,
@@ -50,6 +54,32 @@ impl ClusterState {
         rec.admin = admin;
         txn.put_datanode(node, rec);
         Ok(Outcome::Datanode(rec.clone()))
+    }
+
+    /// A known node enters maintenance (or changes its end), or leaves it.
+    pub fn set_maintenance(
+        &mut self,
+        node: NodeId,
+        maintenance: Option<Maintenance>,
+        txn: &mut Txn,
+    ) -> Result<Outcome> {
+        match maintenance {
+            Some(m) => {
+                if !self.datanodes.contains_key(&node) {
+                    return Err(NamenodeError::NotFound(format!(
+                        "datanode {node} is unknown"
+                    )));
+                }
+                self.maintenance.insert(node, m);
+                txn.put_maintenance(node, &m);
+            }
+            None => {
+                if self.maintenance.remove(&node).is_some() {
+                    txn.del_maintenance(node);
+                }
+            }
+        }
+        Ok(Outcome::Done)
     }
 
     /// The operator decided about the unknown replicas: holding ends.

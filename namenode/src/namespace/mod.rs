@@ -164,6 +164,7 @@ impl Namespace {
             retry: retry::RetryCache::from_records(loaded.retries),
             cluster: cluster_state::ClusterState {
                 datanodes: loaded.datanodes.into_iter().collect(),
+                maintenance: loaded.maintenance.into_iter().collect(),
                 restored: loaded.restored,
                 operator_safe_mode: loaded.operator_safe_mode,
                 raft: loaded.raft,
@@ -281,6 +282,9 @@ impl Namespace {
         }
         for (node, rec) in &self.cluster.datanodes {
             txn.put_datanode(*node, rec);
+        }
+        for (node, m) in &self.cluster.maintenance {
+            txn.put_maintenance(*node, m);
         }
         for (key, rec) in self.retry.records() {
             txn.put_retry(key, rec);

@@ -1380,3 +1380,63 @@ fn a_load_forgets_the_blocks_no_one_owns() {
     assert_eq!(deleted.len(), strays.len(), "each stray's record deleted");
     again.assert_counters_exact();
 }
+
+/// Maintenance is replicated state: set for a known node (refused for an
+/// unknown one), kept by an export and a reload, and gone once ended.
+#[test]
+fn maintenance_is_stored_and_reloaded() {
+    use crate::records::{Maintenance, NodeRecord};
+    use dfs_common::proto::client::AdminState;
+    let mut ns = ns();
+    let now = Instant::now();
+    let node = NodeId::new();
+    let apply = |ns: &mut Namespace, command: Command| {
+        let mut txn = Txn::new();
+        let mut dels = Deletions::new();
+        ns.t_apply(1, command, now, &mut txn, &mut dels)
+    };
+    let unknown = apply(
+        &mut ns,
+        Command::SetMaintenance {
+            node,
+            maintenance: Some(Maintenance::UntilEnded),
+        },
+    );
+    assert!(
+        matches!(unknown, Err(NamenodeError::NotFound(_))),
+        "{unknown:?}"
+    );
+    apply(
+        &mut ns,
+        Command::PutDatanode {
+            node,
+            record: NodeRecord {
+                addr: "http://127.0.0.1:9866".into(),
+                admin: AdminState::Normal,
+            },
+        },
+    )
+    .unwrap();
+    let m = Maintenance::Until(1_900_000_000_000);
+    apply(
+        &mut ns,
+        Command::SetMaintenance {
+            node,
+            maintenance: Some(m),
+        },
+    )
+    .unwrap();
+    let mut repair = Txn::new();
+    let again = Namespace::load(exported(&ns), 99, now, &mut repair);
+    assert_eq!(again.cluster().maintenance.get(&node), Some(&m));
+    apply(
+        &mut ns,
+        Command::SetMaintenance {
+            node,
+            maintenance: None,
+        },
+    )
+    .unwrap();
+    assert!(ns.cluster().maintenance.is_empty());
+    assert!(exported(&ns).maintenance.is_empty());
+}

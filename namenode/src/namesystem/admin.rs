@@ -150,13 +150,12 @@ impl Namesystem {
 }
 
 impl Namesystem {
-    /// Applies `SetAdminState` and mirrors it into the registry.
+    /// Applies `SetAdminState` (every namenode mirrors it into its registry
+    /// as it applies it: `replicated`).
     async fn apply_admin_state(&self, node: NodeId, admin: AdminState) -> Result<()> {
         self.execute(Command::SetAdminState { node, admin }).await?;
-        if let Some(rec) = self.datanodes.set_admin(&node, admin) {
-            if admin == AdminState::Decommissioned {
-                log::info!("datanode {node} ({}) is decommissioned", rec.addr);
-            }
+        if admin == AdminState::Decommissioned {
+            log::info!("datanode {node} is decommissioned");
         }
         Ok(())
     }
@@ -164,8 +163,9 @@ impl Namesystem {
 
 impl Namesystem {
     /// Puts the node an operator names (id, id prefix or address) into
-    /// maintenance, for `duration` or until ended. Kept in this namenode's
-    /// memory only (the leader's: followers forward the request). Refused
+    /// maintenance, for `duration` or until ended: replicated
+    /// (`Command::SetMaintenance`, with the wall-clock time it runs out),
+    /// so a restart or a new leader keeps it. Refused
     /// (409) for a node that is dead and not in maintenance, retiring, or
     /// holding the only live replica (out of maintenance) of some block.
     pub async fn enter_maintenance(
@@ -194,11 +194,19 @@ impl Namesystem {
                 snap.addr
             )));
         }
-        let until = match duration {
-            Some(d) => Some(now.checked_add(d).ok_or_else(|| {
-                NamenodeError::InvalidArgument(format!("maintenance duration {d:?} is too long"))
-            })?),
-            None => None,
+        let maintenance = match duration {
+            Some(d) => {
+                let too_long = || {
+                    NamenodeError::InvalidArgument(format!(
+                        "maintenance duration {d:?} is too long"
+                    ))
+                };
+                // Both clocks must be able to say when it ends.
+                now.checked_add(d).ok_or_else(too_long)?;
+                let ms = u64::try_from(d.as_millis()).map_err(|_| too_long())?;
+                Maintenance::Until(now_ms().checked_add(ms).ok_or_else(too_long)?)
+            }
+            None => Maintenance::UntilEnded,
         };
         let sole = {
             let ns = self.lock_async().await?;
@@ -219,11 +227,11 @@ impl Namesystem {
                 snap.addr
             )));
         }
-        if !self.datanodes.enter_maintenance(&node, until) {
-            return Err(NamenodeError::NotFound(format!(
-                "datanode {node} is unknown"
-            )));
-        }
+        self.execute(Command::SetMaintenance {
+            node,
+            maintenance: Some(maintenance),
+        })
+        .await?;
         self.node_report(node).await
     }
 
@@ -232,7 +240,18 @@ impl Namesystem {
     pub async fn end_maintenance(&self, query: &str) -> Result<DatanodeReport> {
         let node = self.resolve_operator_node(query)?;
         self.check_writable()?;
-        if self.datanodes.end_maintenance(&node) {
+        let was = self
+            .lock_async()
+            .await?
+            .cluster()
+            .maintenance
+            .contains_key(&node);
+        if was {
+            self.execute(Command::SetMaintenance {
+                node,
+                maintenance: None,
+            })
+            .await?;
             self.enqueue_node_blocks(&[node]).await?;
             self.replication_tick(Instant::now()).await?;
         }
@@ -240,11 +259,32 @@ impl Namesystem {
     }
 
     /// Maintenance that ran out (heartbeat monitor): a silent node's blocks
-    /// get a look, as a dead node's.
+    /// get a look, as a dead node's, and the leader ends it in the
+    /// replicated state too (every namenode has stopped counting it already:
+    /// the time is in the record).
     pub async fn expire_maintenance(&self, now: Instant) -> Result<Vec<NodeId>> {
         let ended = self.datanodes.expire_maintenance(now);
         if !ended.is_empty() {
             self.enqueue_node_blocks(&ended).await?;
+        }
+        let ran_out: Vec<NodeId> = {
+            let ns = self.lock_async().await?;
+            let at = now_ms();
+            ns.cluster()
+                .maintenance
+                .iter()
+                .filter(|(_, m)| matches!(m, Maintenance::Until(t) if *t <= at))
+                .map(|(id, _)| *id)
+                .collect()
+        };
+        if !ran_out.is_empty() && !self.in_safe_mode() && self.leads_surely().await {
+            for node in ran_out {
+                self.execute(Command::SetMaintenance {
+                    node,
+                    maintenance: None,
+                })
+                .await?;
+            }
         }
         Ok(ended)
     }

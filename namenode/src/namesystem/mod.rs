@@ -67,7 +67,7 @@ use crate::meta_store::{MetaStore, Txn};
 use crate::namespace::permission::{Check, Principal};
 use crate::namespace::report::NamespaceCounts;
 use crate::namespace::{Deletions, Namespace};
-use crate::records::FILE_PERMISSION;
+use crate::records::{Maintenance, FILE_PERMISSION};
 use crate::replication::{self, ReplicationQueues};
 use crate::safemode::SafeMode;
 use dfs_common::ids::{BlockId, ClusterId, FileId, NodeId};
@@ -241,6 +241,12 @@ impl Namesystem {
         release_free_memory();
         store.apply(txn).await?;
         let datanodes = DatanodeManager::new(known, config.dead_node_timeout, started);
+        datanodes.adopt(
+            &ns.cluster().datanodes,
+            &ns.cluster().maintenance,
+            started,
+            now_ms(),
+        );
         // The block-health tally is built here, with the rest of the load,
         // rather than by the first request that needs it.
         let mut repl = ReplicationQueues::new(started);

@@ -69,6 +69,9 @@ impl Namesystem {
         self.check_not_failed()?;
         let mut dels = Deletions::new();
         let mut outcomes = Vec::with_capacity(entries.len());
+        // Applied changes to what the datanode registry acts on, mirrored
+        // into it on every namenode (so the next leader has them).
+        let mut mirror = Vec::new();
         let asked = std::time::Instant::now();
         {
             let mut ns = self.lock_async().await?;
@@ -89,6 +92,12 @@ impl Namesystem {
                     self.set_cluster_id(*id);
                 }
                 if out.is_ok() {
+                    if matches!(
+                        entry.command,
+                        Command::SetAdminState { .. } | Command::SetMaintenance { .. }
+                    ) {
+                        mirror.push(entry.command.clone());
+                    }
                     if matches!(entry.command, Command::AbandonFiles { .. })
                         && ns.blocks().holds_all()
                     {
@@ -117,6 +126,17 @@ impl Namesystem {
                 return Err(e);
             }
             self.times.add_applied(locked - asked, locked.elapsed());
+        }
+        let (now, at) = (Instant::now(), now_ms());
+        for c in mirror {
+            match c {
+                Command::SetAdminState { node, admin } => self.datanodes.mirror_admin(&node, admin),
+                Command::SetMaintenance { node, maintenance } => {
+                    self.datanodes
+                        .mirror_maintenance(&node, maintenance, now, at);
+                }
+                _ => {}
+            }
         }
         // The entries are durable in the log (committed), so the replicas
         // they stopped referring to may go now: a crash re-applies them.
@@ -171,6 +191,12 @@ impl Namesystem {
                 self.set_cluster_id(id);
             }
             let now = Instant::now();
+            self.datanodes.adopt(
+                &ns.cluster().datanodes,
+                &ns.cluster().maintenance,
+                now,
+                now_ms(),
+            );
             let mut q = self.repl();
             q.rebuild_health(&ns, &self.datanodes.view(now));
             self.publish(&ns, &mut q, now);
