@@ -80,6 +80,11 @@ impl SafeMode {
         matches!(self.mode, Mode::Startup { .. })
     }
 
+    /// Entered by an operator (and not left since).
+    pub fn is_manual(&self) -> bool {
+        matches!(self.mode, Mode::Manual)
+    }
+
     /// Feeds the latest counts. Returns true when this call left safe mode.
     pub fn update(&mut self, reported: u64, total: u64, now: Instant) -> bool {
         self.reported = reported;

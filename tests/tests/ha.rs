@@ -448,15 +448,17 @@ async fn the_first_webhdfs_step_with_data_through_a_follower_leaves_nothing_behi
     assert!(back == data, "the last file reads back whole");
 }
 
-/// Decommissioning and maintenance are replicated: the namenode that leads
-/// next has both (it places nothing on either node, reports them as the
-/// old leader did, and copies nothing for the node in maintenance while it
-/// is down). Before, a follower's registry never learned them: a new
-/// leader took a decommissioned node for a normal one, counting its
-/// replicas as it would a node that stays (and could trim the copies the
-/// decommission had made), and forgot every node's maintenance.
+/// Decommissioning, maintenance and an operator's safe mode are replicated:
+/// the namenode that leads next has them all (it places nothing on either
+/// node, reports them as the old leader did, copies nothing for the node in
+/// maintenance while it is down, and refuses changes until an operator
+/// leaves safe mode). Before, a follower's registry and safe-mode gate
+/// never learned them: a new leader took a decommissioned node for a normal
+/// one, counting its replicas as it would a node that stays (and could trim
+/// the copies the decommission had made), forgot every node's maintenance,
+/// and took writes in an operator's safe mode.
 #[tokio::test]
-async fn decommission_and_maintenance_outlive_a_change_of_leader() {
+async fn operator_states_outlive_a_change_of_leader() {
     let heal = Duration::from_secs(60);
     let mut c = TestCluster::start(ClusterOptions {
         namenodes: 3,
@@ -485,9 +487,9 @@ async fn decommission_and_maintenance_outlive_a_change_of_leader() {
     .await
     .unwrap();
     c.dfs_ok(&["maintenance", &host(&resting), "--for", "30m"]);
-    client.mkdirs(&p("/marker"), true).await.unwrap();
+    c.dfs_ok(&["safemode", "enter"]);
     for i in (0..3).filter(|i| *i != first) {
-        wait_for_path(&c, i, "/marker").await;
+        wait_for_path(&c, i, "/adm").await;
     }
 
     // The leader dies; the next one knows both states.
@@ -506,6 +508,13 @@ async fn decommission_and_maintenance_outlive_a_change_of_leader() {
         (25 * 60_000..=30 * 60_000).contains(&left),
         "maintenance ends in {left} ms"
     );
+    let e = client
+        .mkdirs(&p("/refused"), true)
+        .await
+        .expect_err("changes refused in an operator's safe mode");
+    assert_eq!(e.code(), ErrorCode::Unavailable, "{e}");
+    assert!(e.to_string().contains("operator"), "{e}");
+    c.dfs_ok(&["safemode", "leave"]);
 
     // New files go to neither node.
     let more = upload_many(&client, "/adm2", 4, 43).await;

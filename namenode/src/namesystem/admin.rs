@@ -90,13 +90,14 @@ impl Namesystem {
         let now = Instant::now();
         match action {
             SafeModeAction::Get => {}
+            // Applying the command sets the gate (`replicated`), here and
+            // on every other namenode.
             SafeModeAction::Enter => {
                 self.execute(Command::SetSafeMode { on: true }).await?;
-                log::warn!("safe mode entered by an operator");
-                self.safemode().enter();
             }
             SafeModeAction::Leave => {
                 self.execute(Command::SetSafeMode { on: false }).await?;
+                // Here also the safe mode of a start, at the operator's word.
                 let was_on = self.safemode().is_on();
                 self.safemode().leave();
                 if was_on {

@@ -94,7 +94,9 @@ impl Namesystem {
                 if out.is_ok() {
                     if matches!(
                         entry.command,
-                        Command::SetAdminState { .. } | Command::SetMaintenance { .. }
+                        Command::SetAdminState { .. }
+                            | Command::SetMaintenance { .. }
+                            | Command::SetSafeMode { .. }
                     ) {
                         mirror.push(entry.command.clone());
                     }
@@ -135,6 +137,7 @@ impl Namesystem {
                     self.datanodes
                         .mirror_maintenance(&node, maintenance, now, at);
                 }
+                Command::SetSafeMode { on } => self.mirror_safe_mode(on),
                 _ => {}
             }
         }
@@ -148,6 +151,23 @@ impl Namesystem {
             self.datanodes.queue_deletes(&dels);
         }
         Ok(outcomes)
+    }
+
+    /// An operator's safe mode, as applied (on every namenode, so the next
+    /// leader refuses changes too): entered, or left if an operator had
+    /// entered it. The safe mode of a start is left alone (it ends with the
+    /// block reports; the leader's operator `leave` ends it there).
+    fn mirror_safe_mode(&self, on: bool) {
+        let mut sm = self.safemode();
+        if on && !sm.is_manual() {
+            sm.enter();
+            log::warn!("safe mode entered by an operator");
+        } else if !on && sm.is_manual() {
+            sm.leave();
+            drop(sm);
+            log::warn!("safe mode left by an operator");
+            self.repl().request_rescan();
+        }
     }
 
     /// Replaces the whole state with the records `fill` hands over in
@@ -191,6 +211,7 @@ impl Namesystem {
                 self.set_cluster_id(id);
             }
             let now = Instant::now();
+            self.mirror_safe_mode(ns.cluster().operator_safe_mode);
             self.datanodes.adopt(
                 &ns.cluster().datanodes,
                 &ns.cluster().maintenance,
