@@ -338,7 +338,9 @@ impl ReplicationQueues {
             };
             let before = p.targets.len();
             p.targets.retain(|t| *t != n);
-            if p.targets.len() < before {
+            // A balancer move is not a repair: its copies are the balancer's
+            // figures, not the repair rate and ETA.
+            if p.targets.len() < before && !self.balancer.is_moving(&b) {
                 self.stats.completed_copies += 1;
                 self.stats.completed_bytes += p.len;
                 self.stats.recent.push_back((now, p.len));
@@ -997,5 +999,36 @@ mod tests {
         let p = q.progress(Instant::now());
         assert_eq!(p.bytes_per_sec, 0.0, "a copy older than the window counts");
         assert_eq!((p.completed_copies, p.completed_bytes), (1, 100));
+    }
+
+    /// A balancer move's copy is not a repair: it leaves the repair figures
+    /// (completed copies, the rate the web UI's ETA uses) alone.
+    #[tokio::test(start_paused = true)]
+    async fn a_balancer_move_is_not_counted_as_a_repair() {
+        let now = Instant::now();
+        let mut q = ReplicationQueues::new(now);
+        let (src, t) = (NodeId::new(), NodeId::new());
+        let b = BlockId::new();
+        q.balancer.start_move_for_tests(b, src, t);
+        q.add_pending(
+            b,
+            PendingCopy {
+                source: src,
+                targets: vec![t],
+                deadline: now + Duration::from_secs(60),
+                len: 100,
+            },
+        );
+        q.absorb(
+            BlockEvents {
+                arrived: vec![(b, t)],
+                ..Default::default()
+            },
+            now,
+        );
+        let p = q.progress(now);
+        assert!(!q.is_pending(&b));
+        assert_eq!((p.completed_copies, p.completed_bytes), (0, 0));
+        assert_eq!(p.bytes_per_sec, 0.0);
     }
 }

@@ -75,6 +75,26 @@ pub struct Balancing {
 }
 
 impl Balancing {
+    /// Block `b` is being moved by the balancer (its copy is a move, not a
+    /// repair).
+    pub fn is_moving(&self, b: &BlockId) -> bool {
+        self.moves.contains_key(b)
+    }
+
+    #[cfg(test)]
+    pub(crate) fn start_move_for_tests(&mut self, b: BlockId, source: NodeId, target: NodeId) {
+        self.moves.insert(
+            b,
+            InFlight {
+                source,
+                target,
+                len: 0,
+            },
+        );
+    }
+}
+
+impl Balancing {
     /// Starts (or restarts with a new threshold); the figures start again.
     pub fn start(&mut self, threshold: f64) {
         self.running = true;
