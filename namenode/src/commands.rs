@@ -19,7 +19,7 @@
 //! - soft state is not in commands: replica locations reported by
 //!   datanodes, liveness and lease clocks are rebuilt from heartbeats and
 //!   reports (what a `Complete` lists as replicas only seeds them).
-use crate::records::{InodeId, Maintenance, NodeRecord};
+use crate::records::{BalancerRun, InodeId, Maintenance, NodeRecord};
 use dfs_common::checksum::{Sha256Digest, Sha256State};
 use dfs_common::ids::{BlockId, FileId, NodeId, RequestId};
 use dfs_common::path::DfsPath;
@@ -119,6 +119,15 @@ pub enum Command {
         node: NodeId,
         maintenance: Option<Maintenance>,
     },
+    /// An operator started a balancer run (`Some`) or stopped it.
+    SetBalancer {
+        run: Option<BalancerRun>,
+    },
+    /// Balancer run `id` finished by itself (balanced, or no move left);
+    /// a later run is left alone.
+    BalancerDone {
+        id: u64,
+    },
     /// Safe mode entered or left by an operator.
     SetSafeMode {
         on: bool,
@@ -155,6 +164,8 @@ impl Command {
             Command::SetSafeMode { .. } => 15,
             Command::SetClusterId { .. } => 16,
             Command::SetMaintenance { .. } => 17,
+            Command::SetBalancer { .. } => 18,
+            Command::BalancerDone { .. } => 19,
         }
     }
 }
@@ -185,7 +196,9 @@ impl Command {
             | Command::ClearRestored
             | Command::SetSafeMode { .. }
             | Command::SetClusterId { .. }
-            | Command::SetMaintenance { .. } => false,
+            | Command::SetMaintenance { .. }
+            | Command::SetBalancer { .. }
+            | Command::BalancerDone { .. } => false,
         }
     }
 
@@ -207,6 +220,8 @@ impl Command {
             Command::SetAdminState { .. } => "set_admin_state",
             Command::ClearRestored => "clear_restored",
             Command::SetMaintenance { .. } => "set_maintenance",
+            Command::SetBalancer { .. } => "set_balancer",
+            Command::BalancerDone { .. } => "balancer_done",
             Command::SetSafeMode { .. } => "set_safe_mode",
             Command::SetClusterId { .. } => "set_cluster_id",
         }

@@ -51,8 +51,8 @@ use crate::commands::RetryRecord;
 use crate::error::{NamenodeError, Result};
 use crate::journal::{self, MergeError, NumberedFile, Overlay};
 use crate::records::{
-    BlockMeta, BlockMetaIn, InodeId, InodeRecord, InodeRecordIn, InodeRecordRef, LegacyNodeRecord,
-    LegacyPendingFile, Maintenance, NodeRecord, PendingFile,
+    BalancerRun, BlockMeta, BlockMetaIn, InodeId, InodeRecord, InodeRecordIn, InodeRecordRef,
+    LegacyNodeRecord, LegacyPendingFile, Maintenance, NodeRecord, PendingFile,
 };
 use dfs_common::checksum::Sha256State;
 use dfs_common::codec::{self, CodecError};
@@ -77,6 +77,8 @@ const CLUSTER_ID: &[u8] = b"m/cluster_id";
 const RESTORED: &[u8] = b"m/restored";
 const RAFT: &[u8] = b"m/raft";
 const CLUSTER_AGREED: &[u8] = b"m/cluster_agreed";
+/// The balancer run an operator started, until it ends (`Command::SetBalancer`).
+const BALANCER: &[u8] = b"m/balancer";
 /// The single records above (`m/...`).
 const META: &[u8] = b"m/";
 
@@ -117,6 +119,8 @@ pub struct Loaded {
     pub blocks: Vec<(BlockId, BlockMeta)>,
     pub datanodes: Vec<(NodeId, NodeRecord)>,
     pub maintenance: Vec<(NodeId, Maintenance)>,
+    /// The balancer run an operator started, until it ends.
+    pub balancer: Option<BalancerRun>,
     pub next_inode: Option<InodeId>,
     /// The last applied command's index (0 before any, or before commands).
     pub applied: u64,
@@ -204,6 +208,12 @@ impl Txn {
     }
     pub fn put_datanode(&mut self, id: NodeId, rec: &NodeRecord) {
         self.put(key(DATANODE, id.as_bytes()), rec);
+    }
+    pub fn put_balancer(&mut self, run: Option<&BalancerRun>) {
+        match run {
+            Some(r) => self.put(BALANCER.to_vec(), r),
+            None => self.del(BALANCER.to_vec()),
+        }
     }
     pub fn put_maintenance(&mut self, id: NodeId, m: &Maintenance) {
         self.put(key(MAINTENANCE, id.as_bytes()), m);
@@ -1253,6 +1263,8 @@ fn decode_small(out: &mut Loaded, k: &[u8], v: &[u8]) -> Result<()> {
         out.raft = Some(v.to_vec());
     } else if k == CLUSTER_AGREED {
         out.cluster_agreed = codec::decode(v).map_err(codec_err)?;
+    } else if k == BALANCER {
+        out.balancer = Some(codec::decode(v).map_err(codec_err)?);
     }
     Ok(())
 }

@@ -444,6 +444,17 @@ pub enum Maintenance {
     Until(u64),
 }
 
+/// A balancer run an operator started (`Command::SetBalancer`, stored as
+/// `m/balancer`): the leader runs it until the cluster is balanced (or no
+/// move is left), a new leader takes it up, and `id` tells this run's end
+/// (`Command::BalancerDone`) from a later start's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BalancerRun {
+    pub id: u64,
+    /// Thousandths of a percentage point.
+    pub threshold_milli: u32,
+}
+
 /// The first shape of [`NodeRecord`] (address only), still readable.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LegacyNodeRecord {

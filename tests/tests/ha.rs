@@ -551,3 +551,79 @@ async fn operator_states_outlive_a_change_of_leader() {
     c.wait_fully_replicated(heal).await;
     verify_all(&client, &files).await;
 }
+
+/// A balancer run outlives a change of leader: the next leader takes it up
+/// and runs it to its end, and a run that ended is not started again by the
+/// leader after that (it was leader memory only: a failover stopped it).
+#[tokio::test]
+async fn a_balancer_run_outlives_a_change_of_leader() {
+    let mut c = TestCluster::start(ClusterOptions {
+        namenodes: 3,
+        datanodes: 4,
+        replication: 2,
+        block_size: 64 * 1024,
+        // Slow, so that the leader dies in the middle of the run.
+        namenode_args: vec!["--balancer-bandwidth".into(), "256KiB".into()],
+        datanode_args: vec!["--capacity".into(), "8MiB".into()],
+        ..Default::default()
+    })
+    .await;
+    for i in 2..4 {
+        c.stop_datanode(i);
+    }
+    c.wait_live(2).await;
+    let client = c.client();
+    let mut files = BTreeMap::new();
+    for i in 0..8u64 {
+        let data = dfs_tests::test_data(300_000 + (i as usize) * 17_000, 70 + i);
+        let path = format!("/bal/f{i}");
+        dfs_tests::upload_one(&client, &path, &data).await;
+        files.insert(path, data);
+    }
+    c.wait_fully_replicated(Duration::from_secs(60)).await;
+    for i in 2..4 {
+        c.start_datanode(i);
+    }
+    c.wait_live(4).await;
+    let first = leader(&c).await;
+    let out = c.dfs_ok(&["balancer", "--threshold", "10"]);
+    assert!(out.contains("running"), "{out}");
+    wait_until("a first move done", Duration::from_secs(60), || async {
+        let s = client_of(&c, first).balancer_status().await?;
+        Ok((s.moves_done > 0).then_some(()))
+    })
+    .await
+    .unwrap();
+    let mid = client_of(&c, first).balancer_status().await.unwrap();
+    assert!(mid.running, "{mid:?}");
+
+    c.kill_namenode_at(first);
+    let second = leader(&c).await;
+    // The new leader takes the run up and takes it to its end.
+    let end = wait_until(
+        "the run ended on the new leader",
+        Duration::from_secs(180),
+        || async {
+            let s = client_of(&c, second).balancer_status().await?;
+            Ok((!s.running && s.last_stop.is_some()).then_some(s))
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(end.last_stop.as_deref(), Some("balanced"), "{end:?}");
+    assert!(end.moves_done > 0, "the new leader moved nothing: {end:?}");
+    assert_eq!(end.threshold, 10.0, "{end:?}");
+    verify_all(&client, &files).await;
+
+    // The run is over for every later leader too.
+    // (The leader records the run's end at its next tick.)
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    c.start_namenode_at(first, &[], &[]);
+    wait_for_path(&c, first, "/bal").await;
+    c.kill_namenode_at(second);
+    let third = leader(&c).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let s = client_of(&c, third).balancer_status().await.unwrap();
+    assert!(!s.running && s.moves_done == 0, "started again: {s:?}");
+    verify_all(&client, &files).await;
+}

@@ -192,7 +192,7 @@ async fn stop_balancer(
     caller: Caller,
 ) -> Answer<dfs_common::proto::client::BalancerStatus> {
     caller.require_superuser("stopping the balancer")?;
-    Ok(web::Json(ns.stop_balancer()))
+    Ok(web::Json(ns.stop_balancer().await?))
 }
 
 /// `{node}`: a node id, a unique prefix of one (≥ 4 hex digits), or its

@@ -133,6 +133,8 @@ impl Namespace {
             Command::SetMaintenance { node, maintenance } => {
                 self.cluster.set_maintenance(*node, *maintenance, txn)?
             }
+            Command::SetBalancer { run } => self.cluster.set_balancer(*run, txn),
+            Command::BalancerDone { id } => self.cluster.balancer_done(*id, txn),
             Command::SetSafeMode { on } => self.cluster.set_safe_mode(*on, txn),
             Command::SetClusterId { id } => {
                 txn.put_cluster_id(*id);

@@ -7,7 +7,7 @@
 use crate::commands::Outcome;
 use crate::error::{NamenodeError, Result};
 use crate::meta_store::Txn;
-use crate::records::{Maintenance, NodeRecord};
+use crate::records::{BalancerRun, Maintenance, NodeRecord};
 use dfs_common::ids::NodeId;
 use dfs_common::proto::client::AdminState;
 use std::collections::BTreeMap;
@@ -19,6 +19,8 @@ pub struct ClusterState {
     /// out stays here until the leader ends it, and counts as out of
     /// maintenance meanwhile).
     pub maintenance: BTreeMap<NodeId, Maintenance>,
+    /// The balancer run an operator started, until it ends.
+    pub balancer: Option<BalancerRun>,
     /// Restored from a checkpoint at this time (ms since the epoch), until
     /// an operator decides about the unknown replicas.
     pub restored: Option<u64>,
@@ -80,6 +82,25 @@ impl ClusterState {
             }
         }
         Ok(Outcome::Done)
+    }
+
+    /// An operator started a balancer run, or stopped it (`None`).
+    pub fn set_balancer(&mut self, run: Option<BalancerRun>, txn: &mut Txn) -> Outcome {
+        if self.balancer != run {
+            self.balancer = run;
+            txn.put_balancer(run.as_ref());
+        }
+        Outcome::Done
+    }
+
+    /// Balancer run `id` ended by itself: forgotten, unless a later run
+    /// replaced it meanwhile.
+    pub fn balancer_done(&mut self, id: u64, txn: &mut Txn) -> Outcome {
+        if self.balancer.is_some_and(|r| r.id == id) {
+            self.balancer = None;
+            txn.put_balancer(None);
+        }
+        Outcome::Done
     }
 
     /// The operator decided about the unknown replicas: holding ends.

@@ -165,6 +165,7 @@ impl Namespace {
             cluster: cluster_state::ClusterState {
                 datanodes: loaded.datanodes.into_iter().collect(),
                 maintenance: loaded.maintenance.into_iter().collect(),
+                balancer: loaded.balancer,
                 restored: loaded.restored,
                 operator_safe_mode: loaded.operator_safe_mode,
                 raft: loaded.raft,
@@ -285,6 +286,9 @@ impl Namespace {
         }
         for (node, m) in &self.cluster.maintenance {
             txn.put_maintenance(*node, m);
+        }
+        if let Some(run) = &self.cluster.balancer {
+            txn.put_balancer(Some(run));
         }
         for (key, rec) in self.retry.records() {
             txn.put_retry(key, rec);

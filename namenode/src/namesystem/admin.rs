@@ -36,10 +36,12 @@ impl Namesystem {
             return Ok(());
         }
         if !self.leads_surely().await {
-            // The balancer's moves are the leader's (leader memory only).
-            self.repl().balancer.stop("not the leader");
+            // The balancer's moves are the leader's; whether it is wanted
+            // is replicated, and the next leader takes it up.
+            self.repl().balancer.stop(super::balancer::NOT_LEADER);
             return Ok(());
         }
+        self.reconcile_balancer().await?;
         let view = self.datanodes.view(now);
         let settings = replication::Settings {
             max_streams: self.config.replication_max_streams,

@@ -1597,7 +1597,7 @@ async fn the_balancer_copies_then_deletes_the_source_replica() {
         (4, 1, 0)
     );
     // Stopped: nothing new.
-    assert!(!ns.stop_balancer().running);
+    assert!(!ns.stop_balancer().await.unwrap().running);
     ns.replication_tick(Instant::now()).await.unwrap();
     assert!(replicate_of(&commands_used(&ns, other, full).await).is_none());
     assert_eq!(ns.balancer_status().last_stop.as_deref(), Some("stopped"));

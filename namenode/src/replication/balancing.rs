@@ -46,6 +46,10 @@ const MAX_CREDIT: u64 = 1 << 30;
 /// breaking a rule.
 const IDLE_TICKS: u32 = 20;
 
+/// Why a run stopped by itself.
+const BALANCED: &str = "balanced";
+const NO_MOVE: &str = "no move possible";
+
 /// One move in flight.
 #[derive(Debug, Clone, Copy)]
 struct InFlight {
@@ -72,6 +76,8 @@ pub struct Balancing {
     credit: u64,
     /// See [`IDLE_TICKS`].
     idle_ticks: u32,
+    /// The run (`records::BalancerRun::id`) this is, or was last.
+    run: Option<u64>,
 }
 
 impl Balancing {
@@ -95,8 +101,21 @@ impl Balancing {
 }
 
 impl Balancing {
-    /// Starts (or restarts with a new threshold); the figures start again.
-    pub fn start(&mut self, threshold: f64) {
+    /// The run it is doing, or did last.
+    pub fn run(&self) -> Option<u64> {
+        self.run
+    }
+
+    /// Stopped by itself (balanced, or no move left), not by an operator
+    /// or a change of leader.
+    pub fn finished(&self) -> bool {
+        !self.running && matches!(self.last_stop.as_deref(), Some(BALANCED | NO_MOVE))
+    }
+
+    /// Starts run `run` (or restarts with a new threshold); the figures
+    /// start again.
+    pub fn start(&mut self, run: u64, threshold: f64) {
+        self.run = Some(run);
         self.running = true;
         self.threshold = threshold;
         self.bytes_moved = 0;
@@ -186,7 +205,7 @@ pub fn step(
                 b.threshold,
                 classes.average
             );
-            b.stop("balanced");
+            b.stop(BALANCED);
         }
         return Vec::new();
     }
@@ -248,7 +267,7 @@ pub fn step(
                 q.balancer.threshold,
                 classes.average
             );
-            q.balancer.stop("no move possible");
+            q.balancer.stop(NO_MOVE);
         }
         return Vec::new();
     }
