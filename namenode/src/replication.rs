@@ -197,7 +197,8 @@ pub struct ReplicationQueues {
     rescan_found: usize,
     /// Block health for the summary (see the module doc).
     health: HealthTally,
-    /// The balancer's moves and figures (leader memory only).
+    /// The balancer's moves and figures (leader memory; the run itself is
+    /// replicated).
     pub balancer: crate::replication::balancing::Balancing,
 }
 

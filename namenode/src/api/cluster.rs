@@ -211,7 +211,7 @@ struct MaintenanceQuery {
 }
 
 /// `POST datanodes/{node}/maintenance[?for=DUR]`: the node may be stopped
-/// without its blocks being copied (kept in the leader's memory).
+/// without its blocks being copied (replicated, with the time it ends).
 async fn maintenance(
     ns: Ns,
     caller: Caller,

@@ -1,5 +1,7 @@
-//! The balancer at work: its state in the leader's memory and the step the
-//! replication tick runs (the decisions are `balancer`'s, pure).
+//! The balancer at work: the leader's moves and figures (in its memory; the
+//! run an operator started is replicated, see `namesystem::balancer`) and
+//! the step the replication tick runs (the decisions are `balancer`'s,
+//! pure).
 //!
 //! A move goes through the replication monitor's machinery: a
 //! `Command::Replicate` to one target on the source's heartbeat queue and a
