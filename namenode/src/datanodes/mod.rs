@@ -23,7 +23,7 @@
 //!   operator's "this node is being rebooted", until ended or until a
 //!   wall-clock time) are replicated state (`Command::SetAdminState`,
 //!   `Command::SetMaintenance`): every namenode mirrors each applied change
-//!   here ([`DatanodeManager::mirror_admin`],
+//!   here ([`DatanodeManager::set_admin`],
 //!   [`DatanodeManager::mirror_maintenance`]) and adopts them all again
 //!   with a snapshot ([`DatanodeManager::adopt`]), so they survive restarts
 //!   and a change of leader. A node in maintenance gets no new
@@ -522,26 +522,22 @@ impl DatanodeManager {
     /// Mirrors an applied `SetMaintenance` (`now`/`now_ms`: the same moment
     /// on both clocks; a time already past is maintenance that has run
     /// out, cleared by the next [`DatanodeManager::expire_maintenance`]).
-    /// `false` when the node is unknown here.
+    /// A node unknown here is skipped.
     pub fn mirror_maintenance(
         &self,
         node: &NodeId,
         m: Option<Maintenance>,
         now: Instant,
         now_ms: u64,
-    ) -> bool {
+    ) {
         match m {
-            Some(m) => self.enter_maintenance(node, maintenance_until(m, now, now_ms)),
+            Some(m) => {
+                self.enter_maintenance(node, maintenance_until(m, now, now_ms));
+            }
             None => {
                 self.end_maintenance(node);
-                self.lock().contains_key(node)
             }
         }
-    }
-
-    /// Mirrors an applied `SetAdminState` ([`DatanodeManager::set_admin`]).
-    pub fn mirror_admin(&self, node: &NodeId, admin: AdminState) {
-        self.set_admin(node, admin);
     }
 
     /// Takes the replicated records as a whole (at startup, and when a
@@ -555,25 +551,34 @@ impl DatanodeManager {
         now: Instant,
         now_ms: u64,
     ) {
-        {
-            let mut nodes = self.lock();
-            for (id, rec) in records {
-                let d = nodes
-                    .entry(*id)
-                    .or_insert_with(|| Descriptor::new(rec.addr.clone(), rec.admin, Some(now)));
-                if d.addr.is_empty() {
-                    d.addr = rec.addr.clone();
-                }
-            }
-        }
+        let mut nodes = self.lock();
         for (id, rec) in records {
-            self.set_admin(id, rec.admin);
-            let m = maintenance.get(id).copied();
-            let held = self.lock().get(id).map(|d| d.maintenance);
-            let wanted = m.map(|m| maintenance_until(m, now, now_ms));
-            if held != Some(wanted) {
-                self.mirror_maintenance(id, m, now, now_ms);
+            let d = nodes
+                .entry(*id)
+                .or_insert_with(|| Descriptor::new(rec.addr.clone(), rec.admin, Some(now)));
+            if d.addr.is_empty() {
+                d.addr = rec.addr.clone();
             }
+            if d.admin != rec.admin {
+                log::info!(
+                    "datanode {id} ({}): admin state {:?} -> {:?}",
+                    d.addr,
+                    d.admin,
+                    rec.admin
+                );
+                d.admin = rec.admin;
+            }
+            let m = maintenance
+                .get(id)
+                .map(|m| maintenance_until(*m, now, now_ms));
+            if d.maintenance.is_some() != m.is_some() {
+                log::info!(
+                    "datanode {id} ({}): {} maintenance",
+                    d.addr,
+                    if m.is_some() { "in" } else { "out of" }
+                );
+            }
+            d.maintenance = m;
         }
     }
 

@@ -36,7 +36,7 @@ impl Namesystem {
             .await?;
         let mut q = self.repl();
         // (Unless the tick took the run up already.)
-        if q.balancer.run() != Some(run.id) || !q.balancer.status(0).running {
+        if q.balancer.run() != Some(run.id) || !q.balancer.is_running() {
             q.balancer.start(run.id, threshold);
         }
         log::info!("balancer started (threshold {threshold} points)");
@@ -64,7 +64,7 @@ impl Namesystem {
         let wanted = self.lock_async().await?.cluster().balancer;
         let done = {
             let mut q = self.repl();
-            let running = q.balancer.status(0).running;
+            let running = q.balancer.is_running();
             match wanted {
                 Some(r) if q.balancer.run() == Some(r.id) && q.balancer.finished() => Some(r.id),
                 Some(r) if !running || q.balancer.run() != Some(r.id) => {

@@ -132,7 +132,9 @@ impl Namesystem {
         let (now, at) = (Instant::now(), now_ms());
         for c in mirror {
             match c {
-                Command::SetAdminState { node, admin } => self.datanodes.mirror_admin(&node, admin),
+                Command::SetAdminState { node, admin } => {
+                    self.datanodes.set_admin(&node, admin);
+                }
                 Command::SetMaintenance { node, maintenance } => {
                     self.datanodes
                         .mirror_maintenance(&node, maintenance, now, at);

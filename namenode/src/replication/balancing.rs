@@ -100,9 +100,11 @@ impl Balancing {
             },
         );
     }
-}
 
-impl Balancing {
+    pub fn is_running(&self) -> bool {
+        self.running
+    }
+
     /// The run it is doing, or did last.
     pub fn run(&self) -> Option<u64> {
         self.run
