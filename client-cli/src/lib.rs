@@ -52,8 +52,9 @@ use bytes::Bytes;
 use dfs_common::path::DfsPath;
 use dfs_common::proto::client::{
     AdminStateChange, ClusterSummary, ContentSummary, DatanodeReport, DeleteRequest,
-    DeleteResponse, FileLocations, FileStatus, FsckReport, MkdirsRequest, OrphansDeleted,
-    OrphansReport, RenameRequest, SetReplicationRequest,
+    DeleteResponse, ExpungeResponse, FileLocations, FileStatus, FsckReport, MkdirsRequest,
+    OrphansDeleted, OrphansReport, RenameRequest, SetReplicationRequest, TrashRequest,
+    TrashResponse,
 };
 use tokio::io::{AsyncRead, AsyncSeek, AsyncWrite};
 
@@ -202,6 +203,20 @@ impl DfsClient {
                 recursive,
             })
             .await
+    }
+    /// `rm` through the trash: moved to the caller's trash, or deleted at
+    /// once where the namenode has no trash or the path is in one.
+    pub async fn trash(&self, path: &DfsPath, recursive: bool) -> Result<TrashResponse> {
+        self.nn
+            .trash(&TrashRequest {
+                path: path.clone(),
+                recursive,
+            })
+            .await
+    }
+    /// Empties the caller's trash.
+    pub async fn expunge(&self) -> Result<ExpungeResponse> {
+        self.nn.expunge().await
     }
     pub async fn content_summary(&self, path: &DfsPath) -> Result<ContentSummary> {
         self.nn.content_summary(path).await

@@ -28,10 +28,11 @@ use dfs_common::path::DfsPath;
 use dfs_common::proto::client::{
     AbandonBlockRequest, AddBlockRequest, AdminStateChange, AppendRequest, AppendResponse,
     BadReplicaReport, ClusterSummary, CompleteRequest, ContentSummary, CreateRequest,
-    CreateResponse, DatanodeReport, DeleteRequest, DeleteResponse, DirectoryListing, FileIdRequest,
-    FileLocations, FileStatus, FsckReport, LocatedBlock, MkdirsRequest, OrphansDeleted,
-    OrphansReport, RenameRequest, SetAttributesRequest, SetReplicationRequest, RELAY_HEADER,
-    REQUEST_ID_HEADER, RPC_PREFIX, STANDBY_HEADER,
+    CreateResponse, DatanodeReport, DeleteRequest, DeleteResponse, DirectoryListing,
+    ExpungeResponse, FileIdRequest, FileLocations, FileStatus, FsckReport, LocatedBlock,
+    MkdirsRequest, OrphansDeleted, OrphansReport, RenameRequest, SetAttributesRequest,
+    SetReplicationRequest, TrashRequest, TrashResponse, RELAY_HEADER, REQUEST_ID_HEADER,
+    RPC_PREFIX, STANDBY_HEADER,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -372,6 +373,14 @@ impl NamenodeClient {
 
     pub async fn delete(&self, req: &DeleteRequest) -> Result<DeleteResponse> {
         self.post("delete", req).await
+    }
+
+    pub async fn trash(&self, req: &TrashRequest) -> Result<TrashResponse> {
+        self.post("trash", req).await
+    }
+
+    pub async fn expunge(&self) -> Result<ExpungeResponse> {
+        self.post("expunge", &serde_json::json!({})).await
     }
 
     pub async fn content_summary(&self, path: &DfsPath) -> Result<ContentSummary> {

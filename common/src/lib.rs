@@ -26,6 +26,7 @@ pub mod ids;
 pub mod limits;
 pub mod path;
 pub mod proto;
+pub mod trash;
 pub mod units;
 
 /// The most replicas a file may ask for: the namenode enforces it on every

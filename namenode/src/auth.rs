@@ -261,6 +261,11 @@ impl Caller {
     pub fn user(&self) -> Option<&str> {
         self.principal().map(|p| p.user.as_str())
     }
+    /// Whose trash the caller's deletes go to: the caller, or the default
+    /// owner (`dfs`) with access control off.
+    pub fn trash_user(&self) -> &str {
+        self.user().unwrap_or(crate::records::DEFAULT_OWNER)
+    }
 }
 
 impl Caller {

@@ -74,6 +74,15 @@ pub enum Command {
         path: DfsPath,
         recursive: bool,
     },
+    /// `rm` to the trash: `path` moves to `/user/<user>/.Trash/Current`
+    /// under its own path, the directories on the way made (HDFS's
+    /// `TrashPolicyDefault.moveToTrash`); a name already taken there gets
+    /// the entry's time appended.
+    MoveToTrash {
+        path: DfsPath,
+        recursive: bool,
+        user: String,
+    },
     /// A new file being written (invisible until `Complete`).
     Create(NewFile),
     /// Reopens the complete file at `path` for appending, as `file_id`.
@@ -166,6 +175,7 @@ impl Command {
             Command::SetMaintenance { .. } => 17,
             Command::SetBalancer { .. } => 18,
             Command::BalancerDone { .. } => 19,
+            Command::MoveToTrash { .. } => 20,
         }
     }
 }
@@ -182,6 +192,7 @@ impl Command {
         match self {
             Command::Rename { .. }
             | Command::Delete { .. }
+            | Command::MoveToTrash { .. }
             | Command::Create(_)
             | Command::Append { .. }
             | Command::AddBlock { .. }
@@ -210,6 +221,7 @@ impl Command {
             Command::SetReplication { .. } => "setrep",
             Command::Rename { .. } => "rename",
             Command::Delete { .. } => "delete",
+            Command::MoveToTrash { .. } => "move_to_trash",
             Command::Create(_) => "create",
             Command::Append { .. } => "append",
             Command::AddBlock { .. } => "add_block",

@@ -59,6 +59,7 @@ pub mod defaults {
     pub const BLOCK_TOKEN_LIFETIME: Duration = Duration::from_secs(600);
     /// How often the namenode checkpoints its metadata into its data dir.
     pub const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(3600);
+    pub const TRASH_INTERVAL: Duration = Duration::from_secs(24 * 3600);
     /// How many of its own checkpoints it keeps.
     pub const CHECKPOINTS_KEPT: usize = 3;
     /// How often the Raft leader heartbeats the other namenodes.
@@ -149,6 +150,10 @@ pub struct Args {
     /// Checkpoint the metadata into <data-dir>/checkpoints this often; 0 turns it off [default: 1h]
     #[arg(long, value_name = "DUR", value_parser = parse_duration)]
     pub checkpoint_interval: Option<Duration>,
+    /// What `dfs rm` deletes stays in the user's trash this long (at most
+    /// twice as long) before the namenode removes it; 0 turns the trash off [default: 1d]
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    pub trash_interval: Option<Duration>,
     /// How many of its own checkpoints to keep, 1..=1000 [default: 3]
     #[arg(long, value_name = "N")]
     pub checkpoints_kept: Option<usize>,
@@ -212,6 +217,7 @@ pub struct FileConfig {
     pub auth: Option<PathBuf>,
     pub block_token_lifetime: Option<HumanDuration>,
     pub checkpoint_interval: Option<HumanDuration>,
+    pub trash_interval: Option<HumanDuration>,
     pub checkpoints_kept: Option<usize>,
     pub advertise: Option<String>,
     pub peers: Option<Vec<String>>,
@@ -248,6 +254,8 @@ pub struct Config {
     pub block_token_lifetime: Duration,
     /// Zero: no automatic checkpoints.
     pub checkpoint_interval: Duration,
+    /// Zero: no trash (`dfs rm` deletes at once).
+    pub trash_interval: Duration,
     pub checkpoints_kept: usize,
     /// A checkpoint to load into the empty data dir before starting (a
     /// flag only: a config file that restores at every start would be a trap).
@@ -286,6 +294,7 @@ impl Default for Config {
             auth: None,
             block_token_lifetime: defaults::BLOCK_TOKEN_LIFETIME,
             checkpoint_interval: defaults::CHECKPOINT_INTERVAL,
+            trash_interval: defaults::TRASH_INTERVAL,
             checkpoints_kept: defaults::CHECKPOINTS_KEPT,
             restore: None,
             advertise: None,
@@ -393,6 +402,7 @@ impl Config {
                 file.checkpoint_interval,
                 d.checkpoint_interval,
             ),
+            trash_interval: layered(args.trash_interval, file.trash_interval, d.trash_interval),
             checkpoints_kept: layered(
                 args.checkpoints_kept,
                 file.checkpoints_kept,

@@ -105,6 +105,7 @@ pub mod replication;
 pub mod replication_monitor;
 pub mod request_id;
 pub mod safemode;
+pub mod trash;
 pub mod workers;
 
 pub use config::Config;
@@ -168,6 +169,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     heartbeat::start(&mut workers, ns.clone());
     replication_monitor::start(&mut workers, ns.clone());
     checkpoint::start(&mut workers, ns.clone());
+    trash::start(&mut workers, ns.clone());
 
     let ns_data = actix_web::web::Data::from(ns.clone());
     let group_data = actix_web::web::Data::from(group.clone());

@@ -12,7 +12,7 @@
 //! The HdfsCLI side of the first item is in `tests/python/test_auth.py`.
 use dfs_common::proto::client::AdminState;
 use dfs_tests::{bin, http_no_redirect, p, test_data, wait_until, ClusterOptions, TestCluster};
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
@@ -236,22 +236,32 @@ async fn parents_an_upload_makes_belong_to_the_writer() {
     let out = dfs_as(&cluster, BOB, &["rm", "-r", "/user/alice/photos/2024"]);
     assert_eq!(out.status.code(), Some(1));
 
-    // alice removes everything her uploads made.
+    // alice removes everything her uploads made: into her own trash,
+    // closed to others, which she then empties.
     for d in ["photos", "albums", "web", "relay", "seed"] {
         dfs_ok_as(&cluster, ALICE, &["rm", "-r", &format!("/user/alice/{d}")]);
     }
-    let r = http_no_redirect()
-        .get(format!("{nn}/webhdfs/v1/user/alice?op=LISTSTATUS"))
-        .bearer_auth(ALICE)
-        .send()
-        .await
-        .unwrap();
-    let list: Value = r.json().await.unwrap();
+    let list_alice = || async {
+        let r = http_no_redirect()
+            .get(format!("{nn}/webhdfs/v1/user/alice?op=LISTSTATUS"))
+            .bearer_auth(ALICE)
+            .send()
+            .await
+            .unwrap();
+        let list: Value = r.json().await.unwrap();
+        list["FileStatuses"]["FileStatus"].clone()
+    };
+    let list = list_alice().await;
+    assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
+    assert_eq!(list[0]["pathSuffix"], ".Trash");
     assert_eq!(
-        list["FileStatuses"]["FileStatus"],
-        Value::Array(vec![]),
-        "{list}"
+        (&list[0]["owner"], &list[0]["permission"]),
+        (&json!("alice"), &json!("700"))
     );
+    let out = dfs_as(&cluster, BOB, &["ls", "/user/alice/.Trash/Current"]);
+    assert_eq!(out.status.code(), Some(1), "bob cannot look into her trash");
+    dfs_ok_as(&cluster, ALICE, &["expunge"]);
+    assert_eq!(list_alice().await, Value::Array(vec![]));
 }
 
 /// Temp files `get` may have left in `dir`.

@@ -307,8 +307,9 @@ async fn json_shapes_and_errors_follow_hadoop() {
     assert_eq!(h, json!({"Path": "/user/carol"}));
     let h = get_json(&c, &url(&nn, "/", "op=GETHOMEDIRECTORY")).await;
     assert_eq!(h, json!({"Path": "/user/dr.who"}));
+    // With access control off, every `dfs rm` goes to dfs's trash.
     let t = get_json(&c, &url(&nn, "/x", "op=GETTRASHROOT&user.name=carol")).await;
-    assert_eq!(t, json!({"Path": "/user/carol/.Trash"}));
+    assert_eq!(t, json!({"Path": "/user/dfs/.Trash"}));
     let s = get_json(&c, &url(&nn, "/", "op=GETSTATUS")).await;
     assert_eq!(keys(&s["FsStatus"]), ["capacity", "remaining", "used"]);
     assert!(s["FsStatus"]["capacity"].as_u64().unwrap() > 0);

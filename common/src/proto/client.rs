@@ -138,11 +138,39 @@ pub struct DeleteRequest {
     pub recursive: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct DeleteResponse {
     pub files_deleted: u64,
     pub directories_deleted: u64,
     pub bytes_deleted: u64,
+}
+
+/// `rm` through the trash (`POST /rpc/v1/trash`): the path moves to the
+/// caller's trash, or is deleted at once when the trash is off
+/// (`--trash-interval 0`) or the path is already in a trash.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TrashRequest {
+    pub path: DfsPath,
+    /// Needed for a non-empty directory (409 otherwise), as for a delete.
+    #[serde(default)]
+    pub recursive: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrashResponse {
+    /// Where the path now is, under `/user/<user>/.Trash/Current`; `None`
+    /// when it was deleted at once.
+    pub moved_to: Option<DfsPath>,
+    /// What was deleted at once: all zero when the path was moved.
+    pub deleted: DeleteResponse,
+}
+
+/// `expunge` (`POST /rpc/v1/expunge`): the caller's trash emptied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExpungeResponse {
+    /// The trash that was emptied (`/user/<user>/.Trash`).
+    pub trash_root: DfsPath,
+    pub deleted: DeleteResponse,
 }
 
 /// `du`: totals under a path (the path itself included).

@@ -17,9 +17,10 @@ use dfs_common::ids::{FileId, NodeId};
 use dfs_common::proto::client::{
     AbandonBlockRequest, AddBlockRequest, AppendRequest, AppendResponse, BadReplicaReport,
     CompleteRequest, ContentSummary, CreateRequest, CreateResponse, DeleteRequest, DeleteResponse,
-    DirectoryListing, FileIdRequest, FileLocations, FileStatus, ListQuery, LocatedBlock,
-    MkdirsRequest, PathQuery, RenameRequest, SetAttributesRequest, SetReplicationRequest,
-    RELAY_HEADER, REQUEST_ID_HEADER, RPC_PREFIX,
+    DirectoryListing, ExpungeResponse, FileIdRequest, FileLocations, FileStatus, ListQuery,
+    LocatedBlock, MkdirsRequest, PathQuery, RenameRequest, SetAttributesRequest,
+    SetReplicationRequest, TrashRequest, TrashResponse, RELAY_HEADER, REQUEST_ID_HEADER,
+    RPC_PREFIX,
 };
 
 type Ns = web::Data<Namesystem>;
@@ -32,6 +33,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(&r("list"), web::get().to(list))
         .route(&r("rename"), web::post().to(rename))
         .route(&r("delete"), web::post().to(delete))
+        .route(&r("trash"), web::post().to(trash))
+        .route(&r("expunge"), web::post().to(expunge))
         .route(&r("content_summary"), web::get().to(content_summary))
         .route(&r("create"), web::post().to(create))
         .route(&r("append"), web::post().to(append))
@@ -218,6 +221,34 @@ async fn delete(
     .await?;
     let deleted = ns.delete(&req.path, req.recursive);
     Ok(web::Json(as_call(&http, deleted).await?))
+}
+
+/// `rm` through the trash: the permission a delete needs (moving to the
+/// caller's own trash needs nothing more).
+async fn trash(
+    ns: Ns,
+    caller: Caller,
+    http: HttpRequest,
+    req: web::Json<TrashRequest>,
+) -> Answer<TrashResponse> {
+    let (path, recursive) = (req.path.clone(), req.recursive);
+    check_access(&ns, &caller, move |ns, c| {
+        check_delete(ns, c, &path, recursive)
+    })
+    .await?;
+    let moved = ns.trash(&req.path, req.recursive, caller.trash_user());
+    Ok(web::Json(as_call(&http, moved).await?))
+}
+
+/// `expunge`: the caller's own trash, deleted as the caller.
+async fn expunge(ns: Ns, caller: Caller, http: HttpRequest) -> Answer<ExpungeResponse> {
+    let user = caller.trash_user().to_string();
+    if let Ok(root) = dfs_common::trash::trash_root(&user) {
+        if ns.status(&root).is_ok() {
+            check_access(&ns, &caller, move |ns, c| check_delete(ns, c, &root, true)).await?;
+        }
+    }
+    Ok(web::Json(as_call(&http, ns.expunge(&user)).await?))
 }
 
 async fn content_summary(

@@ -198,7 +198,7 @@ async fn dispatch(
             path: format!("/user/{}", caller.user().unwrap_or(p.user_or_default())),
         })),
         Op::GetTrashRoot => Ok(json(&PathBody {
-            path: format!("/user/{}/.Trash", p.user_or_default()),
+            path: format!("/user/{}/.Trash", caller.trash_user()),
         })),
         Op::GetStatus => {
             let s = ns.summary()?;

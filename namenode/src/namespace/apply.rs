@@ -90,6 +90,11 @@ impl Namespace {
             Command::Delete { path, recursive } => {
                 Outcome::Deleted(self.delete(path, *recursive, ts, txn, dels)?)
             }
+            Command::MoveToTrash {
+                path,
+                recursive,
+                user,
+            } => Outcome::Status(self.move_to_trash(path, *recursive, user, ts, txn, dels)?),
             Command::Create(f) => {
                 self.create(f, ts, now, txn)?;
                 Outcome::Created {

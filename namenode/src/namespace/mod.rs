@@ -31,6 +31,7 @@ pub mod ops;
 pub mod permission;
 pub mod report;
 pub mod retry;
+pub mod trash;
 pub mod write;
 
 use crate::blocks::{self, BlockMap, BlockOwner};

@@ -1440,3 +1440,185 @@ fn maintenance_is_stored_and_reloaded() {
     assert!(ns.cluster().maintenance.is_empty());
     assert!(exported(&ns).maintenance.is_empty());
 }
+
+fn to_trash(
+    ns: &mut Namespace,
+    path: &str,
+    recursive: bool,
+    user: &str,
+    ts: u64,
+) -> Result<FileStatus> {
+    ns.move_to_trash(
+        &p(path),
+        recursive,
+        user,
+        ts,
+        &mut Txn::new(),
+        &mut Vec::new(),
+    )
+}
+
+#[test]
+fn rm_to_the_trash_keeps_the_path_and_the_blocks() {
+    let mut ns = ns();
+    let dn = nodes(2);
+    write_file(&mut ns, "/data/a/f", BS + 1, false, &dn).unwrap();
+    let blocks = ns.blocks.len();
+    let st = to_trash(&mut ns, "/data/a/f", false, "alice", 50).unwrap();
+    assert_eq!(st.path, p("/user/alice/.Trash/Current/data/a/f"));
+    assert_eq!(st.length, BS + 1);
+    assert!(ns.lookup(&p("/data/a/f")).is_none());
+    assert!(ns.lookup(&p("/data/a")).is_some(), "only the file moves");
+    assert_eq!(ns.blocks.len(), blocks, "a trashed file keeps its blocks");
+    // The trash belongs to its user and is closed to others (HDFS: 0700);
+    // /user is made open.
+    let t = ns.status(&p("/user/alice/.Trash")).unwrap();
+    assert_eq!((t.owner.as_str(), t.permission), ("alice", 0o700));
+    let c = ns.status(&p("/user/alice/.Trash/Current/data")).unwrap();
+    assert_eq!((c.owner.as_str(), c.permission), ("alice", 0o700));
+    let h = ns.status(&p("/user/alice")).unwrap();
+    assert_eq!((h.owner.as_str(), h.permission), ("alice", 0o755));
+    assert_eq!(ns.status(&p("/user")).unwrap().permission, 0o755);
+    // A directory goes whole, with -r only when not empty.
+    let e = to_trash(&mut ns, "/data", false, "alice", 51).unwrap_err();
+    assert!(matches!(e, NamenodeError::NotEmpty(_)), "{e:?}");
+    // Current/data is taken (by the file's parents): the time is appended.
+    let st = to_trash(&mut ns, "/data", true, "alice", 52).unwrap();
+    assert_eq!(st.path, p("/user/alice/.Trash/Current/data52"));
+    assert!(ns
+        .lookup(&p("/user/alice/.Trash/Current/data52/a"))
+        .is_some());
+    assert!(ns
+        .lookup(&p("/user/alice/.Trash/Current/data/a/f"))
+        .is_some());
+    assert_eq!(ns.blocks.len(), blocks);
+}
+
+#[test]
+fn a_name_taken_in_the_trash_gets_the_time_appended() {
+    let mut ns = ns();
+    let dn = nodes(1);
+    for ts in [100, 200, 300] {
+        write_file(&mut ns, "/f", 1, false, &dn).unwrap();
+        to_trash(&mut ns, "/f", false, "dfs", ts).unwrap();
+    }
+    let names: Vec<String> = ns
+        .list(&p("/user/dfs/.Trash/Current"), None, None)
+        .unwrap()
+        .entries
+        .into_iter()
+        .map(|e| e.name)
+        .collect();
+    assert_eq!(names, ["f", "f200", "f300"]);
+    // A directory in the trash where a file goes: the time is appended.
+    write_file(&mut ns, "/d/x", 1, false, &dn).unwrap();
+    to_trash(&mut ns, "/d/x", false, "dfs", 400).unwrap();
+    ns.rename(
+        &p("/d"),
+        &p("/d0"),
+        false,
+        401,
+        &mut Txn::new(),
+        &mut Vec::new(),
+    )
+    .unwrap();
+    write_file(&mut ns, "/d", 1, false, &dn).unwrap();
+    to_trash(&mut ns, "/d", false, "dfs", 402).unwrap();
+    // Current/d is a directory (of x) and Current/d402 the file /d was.
+    assert!(ns.status(&p("/user/dfs/.Trash/Current/d/x")).is_ok());
+    assert_eq!(
+        ns.status(&p("/user/dfs/.Trash/Current/d402"))
+            .unwrap()
+            .length,
+        1
+    );
+}
+
+#[test]
+fn a_file_in_the_way_of_a_trashed_path_is_stepped_around() {
+    let mut ns = ns();
+    let dn = nodes(1);
+    // The trash holds a file "a" (once /a); now /a/b is deleted.
+    write_file(&mut ns, "/a", 1, false, &dn).unwrap();
+    to_trash(&mut ns, "/a", false, "dfs", 10).unwrap();
+    write_file(&mut ns, "/a/b", 2, false, &dn).unwrap();
+    let st = to_trash(&mut ns, "/a/b", false, "dfs", 20).unwrap();
+    assert_eq!(st.path, p("/user/dfs/.Trash/Current/a20/b"));
+    assert_eq!(
+        ns.status(&p("/user/dfs/.Trash/Current/a")).unwrap().length,
+        1
+    );
+}
+
+#[test]
+fn what_the_trash_refuses_changes_nothing() {
+    let mut ns = ns();
+    let dn = nodes(1);
+    write_file(&mut ns, "/user/bob/keep", 1, false, &dn).unwrap();
+    let before = ns.inodes.len();
+    type Want = fn(&NamenodeError) -> bool;
+    let cases: [(&str, &str, Want); 5] = [
+        ("/", "bob", |e| {
+            matches!(e, NamenodeError::InvalidArgument(_))
+        }),
+        ("/nope", "bob", |e| matches!(e, NamenodeError::NotFound(_))),
+        // The user's home holds the trash.
+        ("/user/bob", "bob", |e| {
+            matches!(e, NamenodeError::Conflict(_))
+        }),
+        ("/user", "bob", |e| matches!(e, NamenodeError::Conflict(_))),
+        // A bad user name is no trash.
+        ("/user/bob/keep", "a/b", |e| {
+            matches!(e, NamenodeError::InvalidArgument(_))
+        }),
+    ];
+    for (path, user, want) in cases {
+        let e = to_trash(&mut ns, path, true, user, 5).unwrap_err();
+        assert!(want(&e), "{path} as {user}: {e:?}");
+        assert_eq!(ns.inodes.len(), before, "{path}: nothing made");
+    }
+    // Already in a trash: the namesystem deletes those at once instead.
+    to_trash(&mut ns, "/user/bob/keep", false, "bob", 6).unwrap();
+    let before = ns.inodes.len();
+    let e = to_trash(
+        &mut ns,
+        "/user/bob/.Trash/Current/user/bob/keep",
+        false,
+        "bob",
+        7,
+    );
+    assert!(matches!(e, Err(NamenodeError::InvalidArgument(_))), "{e:?}");
+    // A file where the trash itself should be.
+    write_file(&mut ns, "/user/carol/.Trash", 1, false, &dn).unwrap();
+    write_file(&mut ns, "/g", 1, false, &dn).unwrap();
+    let e = to_trash(&mut ns, "/g", false, "carol", 8).unwrap_err();
+    assert!(matches!(e, NamenodeError::AlreadyExists(_)), "{e:?}");
+    assert_eq!(
+        ns.inodes.len(),
+        before + 3,
+        "carol's dir, her file and /g only"
+    );
+}
+
+#[test]
+fn the_emptier_sees_every_users_trash() {
+    let mut ns = ns();
+    let dn = nodes(1);
+    assert!(ns.trashes().unwrap().is_empty());
+    write_file(&mut ns, "/f", 1, false, &dn).unwrap();
+    to_trash(&mut ns, "/f", false, "alice", 1).unwrap();
+    mkdir(&mut ns, "/user/alice/.Trash/261205034037", true).unwrap();
+    mkdir(&mut ns, "/user/bob/.Trash", true).unwrap();
+    mkdir(&mut ns, "/user/carol", true).unwrap();
+    let t = ns.trashes().unwrap();
+    assert_eq!(
+        t,
+        vec![
+            (
+                p("/user/alice/.Trash"),
+                vec!["261205034037".to_string(), "Current".to_string()]
+            ),
+            (p("/user/bob/.Trash"), vec![]),
+        ]
+    );
+}

@@ -3,6 +3,8 @@
 //! checked against safe mode and applied as a [`Command`] through
 //! `Namesystem::execute`.
 use super::*;
+use dfs_common::proto::client::{ExpungeResponse, TrashResponse};
+use dfs_common::trash;
 
 impl Namesystem {
     /// Access control (on): may `who` do what `check` describes on `path`?
@@ -71,6 +73,112 @@ impl Namesystem {
             r.directories_deleted
         );
         Ok(r)
+    }
+
+    /// `rm` through the trash: `path` moves to `user`'s trash, or is
+    /// deleted at once when the trash is off or `path` is in a trash
+    /// already (HDFS deletes those for good too).
+    pub async fn trash(
+        &self,
+        path: &DfsPath,
+        recursive: bool,
+        user: &str,
+    ) -> Result<TrashResponse> {
+        self.check_writable()?;
+        if self.config.trash_interval.is_zero() || trash::in_a_trash(path) {
+            let deleted = self.delete(path, recursive).await?;
+            return Ok(TrashResponse {
+                moved_to: None,
+                deleted,
+            });
+        }
+        let cmd = Command::MoveToTrash {
+            path: path.clone(),
+            recursive,
+            user: user.to_string(),
+        };
+        let moved = status(self.execute(cmd).await?)?;
+        log::info!("moved {path} to the trash: {}", moved.path);
+        Ok(TrashResponse {
+            moved_to: Some(moved.path),
+            deleted: DeleteResponse::default(),
+        })
+    }
+
+    /// `expunge`: `user`'s trash deleted, checkpoints and `Current` alike.
+    pub async fn expunge(&self, user: &str) -> Result<ExpungeResponse> {
+        let trash_root = trash::trash_root(user).map_err(|e| {
+            NamenodeError::InvalidArgument(format!("no trash for user {user:?}: {e}"))
+        })?;
+        let deleted = match self.delete(&trash_root, true).await {
+            Ok(d) => d,
+            Err(NamenodeError::NotFound(_)) => DeleteResponse::default(),
+            Err(e) => return Err(e),
+        };
+        Ok(ExpungeResponse {
+            trash_root,
+            deleted,
+        })
+    }
+
+    /// One pass of the trash emptier (leader only; HDFS's `Emptier`): in
+    /// every user's trash, checkpoints older than the trash interval are
+    /// deleted, then `Current` becomes a checkpoint named by `now_ms`. So
+    /// what `rm` moved there is deleted one to two intervals later.
+    /// Returns how many checkpoints were deleted.
+    pub async fn roll_trash(&self, now_ms: u64) -> Result<usize> {
+        let interval = self.config.trash_interval.as_millis() as u64;
+        if interval == 0 {
+            return Ok(0);
+        }
+        let trashes = self.lock()?.trashes()?;
+        let mut removed = 0;
+        for (root, names) in trashes {
+            for name in &names {
+                let old = trash::checkpoint_time(name)
+                    .is_some_and(|t| t.saturating_add(interval) <= now_ms);
+                if !old {
+                    continue;
+                }
+                let Ok(p) = root.join(name) else { continue };
+                match self.delete(&p, true).await {
+                    Ok(d) => {
+                        removed += 1;
+                        log::info!(
+                            "trash: deleted checkpoint {p} ({} files, {} bytes)",
+                            d.files_deleted,
+                            d.bytes_deleted
+                        );
+                    }
+                    Err(NamenodeError::NotFound(_)) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            if !names.iter().any(|n| n == trash::CURRENT) {
+                continue;
+            }
+            let stamp = trash::checkpoint_name(now_ms);
+            let free = (0..)
+                .map(|k| {
+                    if k == 0 {
+                        stamp.clone()
+                    } else {
+                        format!("{stamp}-{k}")
+                    }
+                })
+                .find(|n| !names.contains(n))
+                .unwrap_or(stamp);
+            let (Ok(current), Ok(checkpoint)) = (root.join(trash::CURRENT), root.join(&free))
+            else {
+                continue;
+            };
+            match self.rename(&current, &checkpoint, false).await {
+                Ok(_) => log::info!("trash: {current} is now checkpoint {checkpoint}"),
+                Err(NamenodeError::NotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(removed)
     }
 
     /// `setrep`: the file's blocks go to the replication monitor (copies

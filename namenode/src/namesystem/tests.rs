@@ -1633,3 +1633,76 @@ async fn the_balancer_gives_up_when_no_move_is_possible() {
         assert!(replicate_of(&commands_used(&ns, n, 0).await).is_none());
     }
 }
+
+#[tokio::test]
+async fn the_trash_rolls_into_checkpoints_and_empties_after_its_interval() {
+    use dfs_common::trash::checkpoint_name;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(dir.path());
+    config.trash_interval = Duration::from_secs(60);
+    let ns = Namesystem::open(config).await.unwrap();
+    register(&ns, vec![]).await;
+    register(&ns, vec![]).await;
+    put(&ns, "/a/f", b"x").await;
+    let r = ns.trash(&p("/a/f"), false, "alice").await.unwrap();
+    assert_eq!(r.moved_to, Some(p("/user/alice/.Trash/Current/a/f")));
+    assert_eq!(r.deleted, DeleteResponse::default());
+    // What is in a trash already is deleted at once.
+    put(&ns, "/g", b"yy").await;
+    let moved = ns
+        .trash(&p("/g"), false, "alice")
+        .await
+        .unwrap()
+        .moved_to
+        .unwrap();
+    let r = ns.trash(&moved, false, "alice").await.unwrap();
+    assert_eq!(
+        (r.moved_to, r.deleted.files_deleted, r.deleted.bytes_deleted),
+        (None, 1, 2)
+    );
+
+    let t0 = 1_796_442_037_000;
+    assert_eq!(ns.roll_trash(t0).await.unwrap(), 0);
+    let first = format!("/user/alice/.Trash/{}", checkpoint_name(t0));
+    ns.status(&p(&format!("{first}/a/f"))).unwrap();
+    assert!(ns.status(&p("/user/alice/.Trash/Current")).is_err());
+    // Something deleted meanwhile rolls into its own checkpoint; the first
+    // stays until it is a whole interval old.
+    put(&ns, "/h", b"z").await;
+    ns.trash(&p("/h"), false, "alice").await.unwrap();
+    assert_eq!(ns.roll_trash(t0 + 59_000).await.unwrap(), 0);
+    let second = format!("/user/alice/.Trash/{}", checkpoint_name(t0 + 59_000));
+    ns.status(&p(&first)).unwrap();
+    ns.status(&p(&format!("{second}/h"))).unwrap();
+    assert_eq!(ns.roll_trash(t0 + 60_000).await.unwrap(), 1);
+    assert!(ns.status(&p(&first)).is_err());
+    ns.status(&p(&second)).unwrap();
+    // A name in the trash that is no checkpoint's is left alone.
+    ns.mkdirs(&p("/user/alice/.Trash/mine"), true)
+        .await
+        .unwrap();
+    assert_eq!(ns.roll_trash(t0 + 600_000).await.unwrap(), 1);
+    ns.status(&p("/user/alice/.Trash/mine")).unwrap();
+
+    // expunge empties it all; a second one finds nothing.
+    let e = ns.expunge("alice").await.unwrap();
+    assert_eq!(e.trash_root, p("/user/alice/.Trash"));
+    assert_eq!(e.deleted.directories_deleted, 2, ".Trash and mine");
+    assert!(ns.status(&p("/user/alice/.Trash")).is_err());
+    let e = ns.expunge("alice").await.unwrap();
+    assert_eq!(e.deleted, DeleteResponse::default());
+}
+
+#[tokio::test]
+async fn with_the_trash_off_rm_deletes_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(dir.path());
+    config.trash_interval = Duration::ZERO;
+    let ns = Namesystem::open(config).await.unwrap();
+    register(&ns, vec![]).await;
+    put(&ns, "/f", b"abc").await;
+    let r = ns.trash(&p("/f"), false, "dfs").await.unwrap();
+    assert_eq!((r.moved_to, r.deleted.bytes_deleted), (None, 3));
+    assert!(ns.status(&p("/user")).is_err(), "no trash made");
+    assert_eq!(ns.roll_trash(u64::MAX).await.unwrap(), 0);
+}

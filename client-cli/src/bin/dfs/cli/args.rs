@@ -122,10 +122,17 @@ pub enum Command {
         /// No error when a path does not exist.
         #[arg(short = 'f', long = "force")]
         force: bool,
+        /// Delete at once instead of moving to your trash
+        /// (/user/<you>/.Trash, emptied by the namenode after its
+        /// --trash-interval, or by `dfs expunge`).
+        #[arg(long = "skip-trash", alias = "skipTrash")]
+        skip_trash: bool,
         /// Files or directories to remove.
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<String>,
     },
+    /// Empty your trash now (what `rm` moved there).
+    Expunge,
     /// Rename or move (into DST when DST is a directory).
     Mv {
         /// What to move.
@@ -414,14 +421,26 @@ mod tests {
             Command::Du { summary: true, .. }
         ));
         assert!(matches!(parse(&["dfs", "rm", "-r", "/x", "/y"]).command,
-            Command::Rm { recursive: true, force: false, ref paths } if paths.len() == 2));
+            Command::Rm { recursive: true, force: false, skip_trash: false, ref paths } if paths.len() == 2));
         assert!(matches!(
             parse(&["dfs", "rm", "-R", "-f", "/x"]).command,
             Command::Rm {
                 recursive: true,
                 force: true,
+                skip_trash: false,
                 ..
             }
+        ));
+        assert!(matches!(
+            parse(&["dfs", "rm", "--skip-trash", "/x"]).command,
+            Command::Rm {
+                skip_trash: true,
+                ..
+            }
+        ));
+        assert!(matches!(
+            parse(&["dfs", "expunge"]).command,
+            Command::Expunge
         ));
         assert!(matches!(
             parse(&["dfs", "setrep", "2", "/x"]).command,

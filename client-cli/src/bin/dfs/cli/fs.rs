@@ -121,14 +121,23 @@ pub async fn du(ctx: &Ctx, path: &str, summary: bool, header: bool) -> CliResult
     }
 }
 
+/// What `rm` did to one path: moved it to the trash, or deleted it.
 #[derive(Serialize)]
 struct Deleted {
     path: DfsPath,
+    /// Where it is now, in the trash; `null` when deleted at once.
+    moved_to: Option<DfsPath>,
     #[serde(flatten)]
     counts: DeleteResponse,
 }
 
-pub async fn rm(ctx: &Ctx, paths: &[String], recursive: bool, force: bool) -> CliResult {
+pub async fn rm(
+    ctx: &Ctx,
+    paths: &[String],
+    recursive: bool,
+    force: bool,
+    skip_trash: bool,
+) -> CliResult {
     let paths = paths
         .iter()
         .map(|p| parse_path(p))
@@ -140,12 +149,28 @@ pub async fn rm(ctx: &Ctx, paths: &[String], recursive: bool, force: bool) -> Cl
     }
     let mut deleted = Vec::with_capacity(paths.len());
     for p in paths {
-        match ctx.client.delete(&p, recursive).await {
-            Ok(counts) => {
+        let done = if skip_trash {
+            ctx.client
+                .delete(&p, recursive)
+                .await
+                .map(|counts| (None, counts))
+        } else {
+            let r = ctx.client.trash(&p, recursive).await;
+            r.map(|t| (t.moved_to, t.deleted))
+        };
+        match done {
+            Ok((moved_to, counts)) => {
                 if !ctx.json {
-                    emit(&format!("Deleted {p}\n"))?;
+                    match &moved_to {
+                        Some(to) => emit(&format!("Moved {p} to the trash: {to}\n"))?,
+                        None => emit(&format!("Deleted {p}\n"))?,
+                    }
                 }
-                deleted.push(Deleted { path: p, counts });
+                deleted.push(Deleted {
+                    path: p,
+                    moved_to,
+                    counts,
+                });
             }
             Err(e) if force && is_not_found(&e) => {}
             Err(e) if !recursive => {
@@ -165,6 +190,21 @@ pub async fn rm(ctx: &Ctx, paths: &[String], recursive: bool, force: bool) -> Cl
         emit_json(&deleted)?;
     }
     Ok(())
+}
+
+/// `expunge`: the caller's trash deleted now.
+pub async fn expunge(ctx: &Ctx) -> CliResult {
+    let r = ctx.client.expunge().await?;
+    if ctx.json {
+        return emit_json(&r);
+    }
+    emit(&format!(
+        "Emptied {}: {} files, {} directories, {}\n",
+        r.trash_root,
+        r.deleted.files_deleted,
+        r.deleted.directories_deleted,
+        dfs_common::units::human_bytes(r.deleted.bytes_deleted)
+    ))
 }
 
 pub async fn mv(ctx: &Ctx, src: &str, dst: &str) -> CliResult {
@@ -206,6 +246,7 @@ mod tests {
     fn deleted_json_is_flat() {
         let d = Deleted {
             path: DfsPath::parse("/x").unwrap(),
+            moved_to: None,
             counts: DeleteResponse {
                 files_deleted: 1,
                 directories_deleted: 0,
@@ -216,5 +257,6 @@ mod tests {
         assert_eq!(v["path"], "/x");
         assert_eq!(v["files_deleted"], 1);
         assert_eq!(v["bytes_deleted"], 5);
+        assert_eq!(v["moved_to"], serde_json::Value::Null);
     }
 }

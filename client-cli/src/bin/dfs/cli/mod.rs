@@ -103,8 +103,10 @@ async fn dispatch(ctx: &Ctx, command: Command) -> CliResult {
         Command::Rm {
             recursive,
             force,
+            skip_trash,
             paths,
-        } => fs::rm(ctx, &paths, recursive, force).await,
+        } => fs::rm(ctx, &paths, recursive, force, skip_trash).await,
+        Command::Expunge => fs::expunge(ctx).await,
         Command::Mv { src, dst } => fs::mv(ctx, &src, &dst).await,
         Command::Put(args) => io::put(ctx, &args).await,
         Command::Get {
