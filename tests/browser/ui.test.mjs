@@ -208,9 +208,14 @@ step('deletes a file and a folder, saying how much goes', async () => {
   await page.locator('tr[data-name="notes.txt"] [data-action="delete"]').click();
   const summary = page.locator('#dialog [data-delete-summary]');
   await waitText(summary, /1 file: 12\.1 KiB of data, 36\.2 KiB with replicas/);
+  // To the trash (the namenode keeps one by default), and the dialog says so.
+  await page.locator('#dialog [data-delete-after="trash"]').waitFor();
+  assert.equal(await page.locator('#dialog-ok').innerText(), 'Move to trash');
   await page.locator('#dialog-ok').click();
   await page.locator('tr[data-name="notes.txt"]').waitFor({ state: 'detached' });
   assert.ok(!(await exists('/reports/notes.txt')));
+  assert.ok(await exists('/user/dfs/.Trash/Current/reports/notes.txt'));
+  assert.match(await toastText(), /Moved \/reports\/notes\.txt to the trash/);
 
   // A folder with something in it: recursive, confirmed with Enter; Escape cancels.
   await api('/rpc/v1/mkdirs', { path: '/reports/old/inner', parents: true });
@@ -231,7 +236,46 @@ step('deletes a file and a folder, saying how much goes', async () => {
   await page.keyboard.press('Enter');
   await page.locator('tr[data-name="old"]').waitFor({ state: 'detached' });
   assert.ok(!(await exists('/reports/old')));
+  assert.ok(await exists('/user/dfs/.Trash/Current/reports/old/inner'));
+  assert.match(await toastText(), /Moved \/reports\/old to the trash/);
+});
+
+step('the trash shows what was deleted, restores it, deletes for good and empties', async () => {
+  await page.locator('[data-nav="trash"]').click();
+  await page.waitForURL((u) => u.hash === hash('/user/dfs/.Trash'));
+  assert.equal(await page.locator('[data-nav="trash"]').getAttribute('aria-current'), 'page');
+  await page.locator('tr[data-name="Current"]').waitFor();
+  await page.goto(cluster.url + '/' + hash('/user/dfs/.Trash/Current/reports'));
+  await page.locator('tr[data-name="notes.txt"]').waitFor();
+  await page.locator('tr[data-name="old"]').waitFor();
+  await shot('trash');
+
+  // Restore: back where it was, bit-exact.
+  await page.locator('tr[data-name="notes.txt"] [data-action="restore"]').click();
+  await page.locator('tr[data-name="notes.txt"]').waitFor({ state: 'detached' });
+  assert.match(await toastText(), /Restored \/reports\/notes\.txt/);
+  const back = await fetch(`${cluster.url}/download_file`, { method: 'POST', body: new URLSearchParams({ file_name: '/reports/notes.txt' }) });
+  assert.equal(back.status, 200);
+  assert.equal(sha256(Buffer.from(await back.arrayBuffer())), sha256(fs.readFileSync(smallPath)));
+  await api('/rpc/v1/delete', { path: '/reports/notes.txt' });
+
+  // Deleting inside the trash deletes at once, and the dialog says so.
+  await page.locator('tr[data-name="old"] [data-action="delete"]').click();
+  await page.locator('#dialog [data-delete-after="gone"]').waitFor();
+  await page.locator('#dialog-ok').click();
+  await page.locator('tr[data-name="old"]').waitFor({ state: 'detached' });
   assert.match(await toastText(), /Deleted 1 file and 2 folders/);
+  assert.ok(!(await exists('/user/dfs/.Trash/Current/reports/old')));
+
+  // Empty it: the trash is gone, the page says it is empty.
+  await page.goto(cluster.url + '/' + hash('/user/dfs/.Trash'));
+  await page.locator('tr[data-name="Current"]').waitFor();
+  await page.locator('[data-action="expunge"]').click();
+  await page.locator('#dialog-ok').click();
+  await waitText(page.locator('.table-wrap'), /The trash is empty/);
+  assert.ok(!(await exists('/user/dfs/.Trash')));
+  await page.goto(cluster.url + '/' + hash('/reports'));
+  await page.locator('tr[data-name="big.bin"]').waitFor();
 });
 
 step('uploads a file dropped on the listing', async () => {

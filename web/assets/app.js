@@ -1,7 +1,9 @@
 // dfs web UI: plain JavaScript, no framework, no build step.
 //
 // Pages (hash routes, so a reload or a shared link opens the same place):
-//   #/browse/<dir>     directory browser: sort, filter, mkdir, upload, download, rename, delete
+//   #/browse/<dir>     directory browser: sort, filter, mkdir, upload, download, rename,
+//                      delete (to the trash); inside a trash: restore, empty the trash
+//   #/trash            the signed-in user's trash (/user/<user>/.Trash), browsed as above
 //   #/file/<path>      file details: size, SHA-256, blocks and their replicas
 //   #/overview         cluster summary, block health, repair progress, balancer (auto-refresh)
 //   #/datanodes        datanodes: rack, usage, disks (in service / failed),
@@ -50,6 +52,7 @@
     copy: '<rect x="8" y="8" width="12" height="12" rx="1.5"/><path d="M16 8V5.5A1.5 1.5 0 0 0 14.5 4h-9A1.5 1.5 0 0 0 4 5.5v9A1.5 1.5 0 0 0 5.5 16H8"/>',
     close: '<path d="M6 6l12 12M18 6 6 18"/>',
     layers: '<path d="m12 3 9 5-9 5-9-5z"/><path d="m3 13 9 5 9-5"/>',
+    restore: '<path d="M4 12a8 8 0 1 0 2.3-5.7"/><path d="M4 4v7h7"/>',
   };
   function icon(name, cls) {
     const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
@@ -132,6 +135,17 @@
   function baseName(path) { const c = components(path); return c.length ? c[c.length - 1] : '/'; }
   function link(page, path) {
     return `#/${page}/` + components(path).map(encodeURIComponent).join('/');
+  }
+  /**
+   * The trash `path` is in (`/user/<user>/.Trash`, HDFS's layout), and where
+   * an entry of it was before it was deleted (`original`: `/a/b` for
+   * `/user/u/.Trash/Current/a/b` or a checkpoint's `/user/u/.Trash/261205034037/a/b`);
+   * null outside a trash.
+   */
+  function trashOf(path) {
+    const c = components(path);
+    if (c.length < 3 || c[0] !== 'user' || c[2] !== '.Trash') return null;
+    return { root: '/' + c.slice(0, 3).join('/'), original: c.length > 4 ? '/' + c.slice(4).join('/') : null };
   }
   const downloadUrl = (path) => '/download_file?' + new URLSearchParams({ file_name: path });
 
@@ -401,11 +415,12 @@
     if (page && page.destroy) page.destroy();
     page = null;
     const r = route();
-    const pages = { browse: BrowsePage, file: FilePage, overview: OverviewPage, datanodes: DatanodesPage };
+    const pages = { browse: BrowsePage, file: FilePage, overview: OverviewPage, datanodes: DatanodesPage, trash: TrashPage };
     const Page = pages[r.name];
     if (!Page) { location.replace('#/browse/'); return; }
+    const nav = r.name === 'file' ? 'browse' : r.name === 'browse' && trashOf(r.path) ? 'trash' : r.name;
     document.querySelectorAll('[data-nav]').forEach((a) => {
-      const current = a.dataset.nav === r.name || (r.name === 'file' && a.dataset.nav === 'browse');
+      const current = a.dataset.nav === nav;
       if (current) a.setAttribute('aria-current', 'page'); else a.removeAttribute('aria-current');
     });
     main.replaceChildren();
@@ -450,9 +465,18 @@
   let uploadsPanel = null; // lives across pages; re-attached on browse
   const sortPref = JSON.parse(localStorage.getItem('dfs.sort') || 'null') || { key: 'name', dir: 1 };
 
+  /** #/trash: finds the signed-in user's trash, then browses it. */
+  function TrashPage() {
+    let gone = false;
+    api('/webhdfs/v1/', { query: { op: 'GETTRASHROOT' } })
+      .then((r) => { if (!gone) location.replace(link('browse', r.Path)); })
+      .catch((e) => { if (!gone) main.replaceChildren(errorBox('Cannot find your trash', e)); });
+    return { destroy() { gone = true; } };
+  }
+
   function BrowsePage(path) {
     // `tree`: the content summary of the path (everything under it, as `du -s`).
-    const st = { path, entries: null, tree: null, filter: '', loading: true };
+    const st = { path, entries: null, tree: null, filter: '', loading: true, trash: trashOf(path) };
     const fileInput = h('input', { type: 'file', multiple: true, hidden: true, id: 'upload-input', 'aria-label': 'Files to upload' });
     fileInput.addEventListener('change', () => {
       const files = Array.from(fileInput.files || []);
@@ -484,6 +508,7 @@
       tableHost);
     main.append(
       h('div', { class: 'page-head' }, crumbs),
+      st.trash ? trashNote(st) : null,
       uploadsHost(),
       dropzone);
     document.title = `${path} · dfs`;
@@ -529,7 +554,11 @@
         // `dfs du -s` shows); without it, the count says it covers only the
         // files listed here.
         const [entries, tree] = await Promise.all([
-          listAll(st.path),
+          listAll(st.path).catch((e) => {
+            // A trash that was never used (or was emptied) is not there.
+            if (e.status === 404 && st.trash && st.trash.root === st.path) return [];
+            throw e;
+          }),
           api('/rpc/v1/content_summary', { query: { path: st.path } }).catch(() => null),
         ]);
         if (entries.length === 1 && entries[0].path === st.path && entries[0].type === 'file') {
@@ -616,6 +645,9 @@
               class: 'btn ghost', href: downloadUrl(e.path), download: e.name,
               title: `Download ${e.name}`, 'aria-label': `Download ${e.name}`, dataset: { action: 'download' },
             }, icon('download')),
+            st.trash && trashOf(e.path).original
+              ? button(`Restore ${e.name} to ${trashOf(e.path).original}`, { icon: 'restore', iconOnly: true, class: 'ghost', dataset: { action: 'restore', focusKey: 'restore-' + e.name }, onclick: () => restoreEntry(e, st) })
+              : null,
             button(`Rename or move ${e.name}`, { icon: 'rename', iconOnly: true, class: 'ghost', dataset: { action: 'rename', focusKey: 'rename-' + e.name }, onclick: () => renameEntry(e, st) }),
             button(`Delete ${e.name}`, { icon: 'trash', iconOnly: true, class: 'ghost', dataset: { action: 'delete', focusKey: 'delete-' + e.name }, onclick: () => deleteEntry(e, st) }))));
       });
@@ -624,7 +656,9 @@
         ? h('table', { id: 'listing' }, h('thead', {}, head), h('tbody', {}, rows))
         : h('div', { class: 'empty' }, st.entries.length
           ? `Nothing here matches “${st.filter}”.`
-          : h('div', {}, h('p', { text: 'This directory is empty.' }), h('p', { class: 'muted', text: 'Drop files here, or use Upload files.' })));
+          : st.trash
+            ? h('div', {}, h('p', { text: 'The trash is empty.' }))
+            : h('div', {}, h('p', { text: 'This directory is empty.' }), h('p', { class: 'muted', text: 'Drop files here, or use Upload files.' })));
       replaceKeepingFocus(tableHost, body);
     }
 
@@ -681,31 +715,89 @@
     } catch (err) { showError(err, `Cannot move ${e.path}`); return false; }
   }
 
+  /** What a trash is, above its listing: how long things stay, and a way to empty it. */
+  function trashNote(st) {
+    const keep = summary && summary.trash_interval_secs
+      ? `for ${fmtDuration(summary.trash_interval_secs)} to ${fmtDuration(2 * summary.trash_interval_secs)}`
+      : 'until the namenode empties it';
+    return h('section', { class: 'panel trash-note', 'aria-label': 'About the trash' },
+      h('p', {}, `What you delete stays here ${keep}, still taking its space, then the namenode deletes it for good. `,
+        'Restore puts an item back where it was; deleting it here deletes it at once.'),
+      button('Empty trash', { icon: 'trash', class: 'danger', dataset: { action: 'expunge' }, onclick: () => emptyTrash(st) }));
+  }
+
+  async function emptyTrash(st) {
+    const ok = await modal({
+      title: 'Empty trash',
+      body: [h('p', {}, 'Delete everything in ', h('strong', { text: st.trash.root }), ' for good?'), h('p', { class: 'muted', text: 'This cannot be undone.' })],
+      ok: 'Empty trash',
+      danger: true,
+    });
+    if (!ok) return;
+    try {
+      const r = await api('/rpc/v1/expunge', { body: {} });
+      toast(`Emptied the trash: ${plural(r.deleted.files_deleted, 'file')} (${fmtBytes(r.deleted.bytes_deleted)})`);
+      if (st.path === st.trash.root) st.reload(); else location.hash = link('browse', st.trash.root);
+    } catch (err) { showError(err, 'Cannot empty the trash'); }
+  }
+
+  /** Moves a trashed entry back to where it was (its folders made again if need be). */
+  async function restoreEntry(e, st) {
+    const dst = trashOf(e.path).original;
+    try {
+      const taken = await api('/rpc/v1/status', { query: { path: dst } }).then(() => true, (err) => {
+        if (err.status === 404) return false;
+        throw err;
+      });
+      if (taken) {
+        toast(`${dst} exists again: rename it or move this one elsewhere.`, { error: true, title: `Cannot restore ${e.name}` });
+        return false;
+      }
+      const parent = parentOf(dst);
+      if (parent !== '/') await api('/rpc/v1/mkdirs', { body: { path: parent, parents: true } });
+      const moved = await api('/rpc/v1/rename', { body: { src: e.path, dst } });
+      toast(`Restored ${moved.path}`);
+      if (st) st.reload();
+      return true;
+    } catch (err) { showError(err, `Cannot restore ${e.path}`); return false; }
+  }
+
   async function deleteEntry(e, st) {
     let cs;
     try {
       cs = await api('/rpc/v1/content_summary', { query: { path: e.path } });
     } catch (err) { showError(err, `Cannot inspect ${e.path}`); return false; }
+    if (!summary) await pollSummary();
+    // Outside a trash, and with the namenode keeping one, a delete moves to it.
+    const toTrash = !trashOf(e.path) && !!(summary && summary.trash_interval_secs);
     const isDir = e.type === 'directory';
-    const body = isDir
-      ? [
-        h('p', {}, 'Delete the folder ', h('strong', { text: e.path }), ' and everything in it?'),
-        h('p', { dataset: { deleteSummary: '' }, text: `This removes ${plural(cs.file_count, 'file')} and ${plural(cs.directory_count, 'folder')} (this one included): ${fmtBytes(cs.length)} of data, ${fmtBytes(cs.space_consumed)} with replicas.` }),
-        h('p', { class: 'muted', text: 'This cannot be undone.' }),
-      ]
-      : [
-        h('p', {}, 'Delete ', h('strong', { text: e.path }), '?'),
-        h('p', { dataset: { deleteSummary: '' }, text: `This removes ${plural(cs.file_count, 'file')}: ${fmtBytes(cs.length)} of data, ${fmtBytes(cs.space_consumed)} with replicas.` }),
-        h('p', { class: 'muted', text: 'This cannot be undone.' }),
-      ];
-    const ok = await modal({ title: isDir ? 'Delete folder' : 'Delete file', body, ok: 'Delete', danger: true });
+    const what = isDir
+      ? `${plural(cs.file_count, 'file')} and ${plural(cs.directory_count, 'folder')} (this one included)`
+      : plural(cs.file_count, 'file');
+    const after = toTrash
+      ? h('p', { class: 'muted', dataset: { deleteAfter: 'trash' }, text: `It moves to your trash, where it can be restored for ${fmtDuration(summary.trash_interval_secs)} or more.` })
+      : h('p', { class: 'muted', dataset: { deleteAfter: 'gone' }, text: 'This cannot be undone.' });
+    const body = [
+      isDir
+        ? h('p', {}, 'Delete the folder ', h('strong', { text: e.path }), ' and everything in it?')
+        : h('p', {}, 'Delete ', h('strong', { text: e.path }), '?'),
+      h('p', { dataset: { deleteSummary: '' }, text: `This removes ${what}: ${fmtBytes(cs.length)} of data, ${fmtBytes(cs.space_consumed)} with replicas.` }),
+      after,
+    ];
+    const title = (toTrash ? 'Move to trash: ' : 'Delete ') + (isDir ? 'folder' : 'file');
+    const ok = await modal({ title, body, ok: toTrash ? 'Move to trash' : 'Delete', danger: true });
     if (!ok) return false;
     try {
-      const r = await api('/rpc/v1/delete', { body: { path: e.path, recursive: isDir } });
-      const parts = [];
-      if (r.files_deleted) parts.push(plural(r.files_deleted, 'file'));
-      if (r.directories_deleted) parts.push(plural(r.directories_deleted, 'folder'));
-      toast(`Deleted ${parts.join(' and ') || e.path} (${fmtBytes(r.bytes_deleted)})`);
+      const r = await api('/rpc/v1/trash', { body: { path: e.path, recursive: isDir } });
+      if (r.moved_to) {
+        toast(`Moved ${e.path} to the trash`);
+      } else {
+        const d = r.deleted;
+        const parts = [];
+        if (d.files_deleted) parts.push(plural(d.files_deleted, 'file'));
+        if (d.directories_deleted) parts.push(plural(d.directories_deleted, 'folder'));
+        toast(`Deleted ${parts.join(' and ') || e.path} (${fmtBytes(d.bytes_deleted)})`);
+      }
       if (st) st.reload();
       return true;
     } catch (err) { showError(err, `Cannot delete ${e.path}`); return false; }

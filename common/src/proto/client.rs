@@ -402,6 +402,10 @@ pub struct ClusterSummary {
     pub missing_blocks: u64,
     pub default_replication: u16,
     pub default_block_size: u64,
+    /// How long `dfs rm` keeps what it deletes in the trash (seconds; 0:
+    /// no trash, `rm` deletes at once).
+    #[serde(default)]
+    pub trash_interval_secs: u64,
     /// Why the namenode is in safe mode (e.g. "12 of 40 blocks reported").
     pub safe_mode_reason: Option<String>,
     pub decommissioning_datanodes: u32,

@@ -194,6 +194,7 @@ impl Namesystem {
             missing_blocks: c.missing,
             default_replication: self.config.replication,
             default_block_size: self.config.block_size,
+            trash_interval_secs: self.config.trash_interval.as_secs(),
             safe_mode_reason,
             decommissioning_datanodes: t.decommissioning,
             decommissioned_datanodes: t.decommissioned,

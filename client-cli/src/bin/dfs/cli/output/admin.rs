@@ -204,9 +204,13 @@ pub fn report_text(s: &ClusterSummary, nodes: &[DatanodeReport]) -> String {
         vec![
             "Defaults:".into(),
             format!(
-                "replication {}, block size {}",
+                "replication {}, block size {}, trash {}",
                 s.default_replication,
-                human_bytes(s.default_block_size)
+                human_bytes(s.default_block_size),
+                match s.trash_interval_secs {
+                    0 => "off".to_string(),
+                    t => humantime::format_duration(std::time::Duration::from_secs(t)).to_string(),
+                }
             ),
         ],
     ];
