@@ -237,6 +237,8 @@ def test_readme_walkthroughs_run_as_written(own_cluster, tmp_path):
     assert read("/data/photos/beach.jpg") == files["photos/beach.jpg"]
     assert read("/data/photos/2025/snow.png") == files["photos/2025/snow.png"]
     assert b"Oslo" in read("/data/table.csv") and b"Lima" in read("/data/copy.csv")
+    trash = requests.get(f"{w}/user/dfs/.Trash?op=GETFILESTATUS", timeout=30)
+    assert trash.status_code == 404, f"`dfs expunge` should have emptied the trash: {trash.text}"
     gone = requests.get(f"{w}/archive?op=GETFILESTATUS", timeout=30)
     assert gone.status_code == 404, f"/archive should be deleted: {gone.status_code} {gone.text}"
     s = requests.get(f"{cluster.url}/api/v1/summary", timeout=30).json()
