@@ -31,6 +31,8 @@ pub enum ErrorCode {
     PayloadTooLarge,
     /// 429: this client has too many streams open at once.
     TooManyRequests,
+    /// 403: a directory's name or space quota would be exceeded.
+    QuotaExceeded,
 }
 
 impl ErrorCode {
@@ -47,6 +49,7 @@ impl ErrorCode {
             ErrorCode::Internal => 500,
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::TooManyRequests => 429,
+            ErrorCode::QuotaExceeded => 403,
         }
     }
 

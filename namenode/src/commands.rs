@@ -19,7 +19,7 @@
 //! - soft state is not in commands: replica locations reported by
 //!   datanodes, liveness and lease clocks are rebuilt from heartbeats and
 //!   reports (what a `Complete` lists as replicas only seeds them).
-use crate::records::{BalancerRun, InodeId, Maintenance, NodeRecord};
+use crate::records::{BalancerRun, InodeId, Maintenance, NodeRecord, QuotaLimits};
 use dfs_common::checksum::{Sha256Digest, Sha256State};
 use dfs_common::ids::{BlockId, FileId, NodeId, RequestId};
 use dfs_common::path::DfsPath;
@@ -82,6 +82,13 @@ pub enum Command {
         path: DfsPath,
         recursive: bool,
         user: String,
+    },
+    /// A directory's quotas set or cleared (HDFS `setQuota`): for each
+    /// kind, `None` keeps it, `Some(None)` clears it, `Some(Some(n))` sets it.
+    SetQuota {
+        path: DfsPath,
+        names: Option<Option<u64>>,
+        bytes: Option<Option<u64>>,
     },
     /// A new file being written (invisible until `Complete`).
     Create(NewFile),
@@ -176,6 +183,7 @@ impl Command {
             Command::SetBalancer { .. } => 18,
             Command::BalancerDone { .. } => 19,
             Command::MoveToTrash { .. } => 20,
+            Command::SetQuota { .. } => 21,
         }
     }
 }
@@ -209,7 +217,8 @@ impl Command {
             | Command::SetClusterId { .. }
             | Command::SetMaintenance { .. }
             | Command::SetBalancer { .. }
-            | Command::BalancerDone { .. } => false,
+            | Command::BalancerDone { .. }
+            | Command::SetQuota { .. } => false,
         }
     }
 
@@ -222,6 +231,7 @@ impl Command {
             Command::Rename { .. } => "rename",
             Command::Delete { .. } => "delete",
             Command::MoveToTrash { .. } => "move_to_trash",
+            Command::SetQuota { .. } => "set_quota",
             Command::Create(_) => "create",
             Command::Append { .. } => "append",
             Command::AddBlock { .. } => "add_block",
@@ -336,6 +346,12 @@ pub enum Outcome {
     Datanode(NodeRecord),
     /// A flag set.
     Done,
+    /// `SetQuota`: the directory's quotas now, and what its subtree uses.
+    Quota {
+        limits: QuotaLimits,
+        names: u64,
+        bytes: u64,
+    },
 }
 
 /// A file reopened for appending (see `Namespace::append`).

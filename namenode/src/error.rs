@@ -53,6 +53,14 @@ pub enum NamenodeError {
     /// 507: live datanodes exist but none has room.
     #[error("{0}")]
     NoSpace(String),
+    /// 403: a directory's name quota (files and directories) would be
+    /// exceeded (`quota_exceeded`; WebHDFS NSQuotaExceededException).
+    #[error("{0}")]
+    NameQuotaExceeded(String),
+    /// 403: a directory's space quota (bytes × replication) would be
+    /// exceeded (`quota_exceeded`; WebHDFS DSQuotaExceededException).
+    #[error("{0}")]
+    SpaceQuotaExceeded(String),
     /// 500: a bug or a metadata store failure.
     #[error("{0}")]
     Internal(String),

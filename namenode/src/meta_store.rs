@@ -52,7 +52,7 @@ use crate::error::{NamenodeError, Result};
 use crate::journal::{self, MergeError, NumberedFile, Overlay};
 use crate::records::{
     BalancerRun, BlockMeta, BlockMetaIn, InodeId, InodeRecord, InodeRecordIn, InodeRecordRef,
-    LegacyNodeRecord, LegacyPendingFile, Maintenance, NodeRecord, PendingFile,
+    LegacyNodeRecord, LegacyPendingFile, Maintenance, NodeRecord, PendingFile, QuotaLimits,
 };
 use dfs_common::checksum::Sha256State;
 use dfs_common::codec::{self, CodecError};
@@ -68,6 +68,8 @@ const DATANODE: &[u8] = b"d/";
 /// A datanode's maintenance (`Command::SetMaintenance`); older versions
 /// skip the prefix (`decode_small` ignores what it does not know).
 const MAINTENANCE: &[u8] = b"n/";
+/// A directory's quotas (`Command::SetQuota`), by inode id.
+const QUOTA: &[u8] = b"q/";
 const HASH_STATE: &[u8] = b"h/";
 const NEXT_INODE: &[u8] = b"m/next_inode";
 const APPLIED: &[u8] = b"m/applied";
@@ -119,6 +121,7 @@ pub struct Loaded {
     pub blocks: Vec<(BlockId, BlockMeta)>,
     pub datanodes: Vec<(NodeId, NodeRecord)>,
     pub maintenance: Vec<(NodeId, Maintenance)>,
+    pub quotas: Vec<(InodeId, QuotaLimits)>,
     /// The balancer run an operator started, until it ends.
     pub balancer: Option<BalancerRun>,
     pub next_inode: Option<InodeId>,
@@ -220,6 +223,12 @@ impl Txn {
     }
     pub fn del_maintenance(&mut self, id: NodeId) {
         self.del(key(MAINTENANCE, id.as_bytes()));
+    }
+    pub fn put_quota(&mut self, id: InodeId, q: &QuotaLimits) {
+        self.put(key(QUOTA, &id.to_be_bytes()), q);
+    }
+    pub fn del_quota(&mut self, id: InodeId) {
+        self.del(key(QUOTA, &id.to_be_bytes()));
     }
     pub fn put_retry(&mut self, key: &RetryKey, rec: &RetryRecord) {
         self.put(retry_key(key), rec);
@@ -1240,6 +1249,14 @@ fn decode_small(out: &mut Loaded, k: &[u8], v: &[u8]) -> Result<()> {
     } else if let Some(id) = k.strip_prefix(MAINTENANCE) {
         out.maintenance.push((
             NodeId::from_bytes(id_16(id)?),
+            codec::decode(v).map_err(codec_err)?,
+        ));
+    } else if let Some(id) = k.strip_prefix(QUOTA) {
+        let id: [u8; 8] = id.try_into().map_err(|_| {
+            NamenodeError::Internal(format!("metadata: a quota key of {} bytes", k.len()))
+        })?;
+        out.quotas.push((
+            InodeId::from_be_bytes(id),
             codec::decode(v).map_err(codec_err)?,
         ));
     } else if let Some(rest) = k.strip_prefix(RETRY) {

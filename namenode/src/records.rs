@@ -444,6 +444,23 @@ pub enum Maintenance {
     Until(u64),
 }
 
+/// A directory's quotas as replicated (`Command::SetQuota`) and stored
+/// (`q/<inode id>`): at most `names` files and directories below it (itself
+/// included, as HDFS counts) and at most `bytes` of space (each file's
+/// length times its replication). `None`: no limit of that kind; a record
+/// with neither is not kept.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuotaLimits {
+    pub names: Option<u64>,
+    pub bytes: Option<u64>,
+}
+
+impl QuotaLimits {
+    pub fn is_none(&self) -> bool {
+        self.names.is_none() && self.bytes.is_none()
+    }
+}
+
 /// A balancer run an operator started (`Command::SetBalancer`, stored as
 /// `m/balancer`): the leader runs it until the cluster is balanced (or no
 /// move is left), a new leader takes it up, and `id` tells this run's end

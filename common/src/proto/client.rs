@@ -173,6 +173,39 @@ pub struct ExpungeResponse {
     pub deleted: DeleteResponse,
 }
 
+/// `quota set` / `quota clear` (`POST /rpc/v1/set_quota`, the superuser's
+/// with access control on). A kind neither set nor cleared is kept.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SetQuotaRequest {
+    pub path: DfsPath,
+    /// Sets the name quota: files and directories below the path, itself
+    /// included (HDFS's namespace quota).
+    #[serde(default)]
+    pub files: Option<u64>,
+    /// Sets the space quota: bytes times replication below the path.
+    #[serde(default)]
+    pub bytes: Option<u64>,
+    #[serde(default)]
+    pub clear_files: bool,
+    #[serde(default)]
+    pub clear_bytes: bool,
+}
+
+/// A directory's quotas and what is used below it (`GET /rpc/v1/quota`,
+/// `dfs count -q`, WebHDFS GETQUOTAUSAGE).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuotaUsage {
+    pub path: DfsPath,
+    /// The name quota; `None`: none.
+    pub files_quota: Option<u64>,
+    /// The space quota in bytes (replicas counted); `None`: none.
+    pub bytes_quota: Option<u64>,
+    /// Files and directories below the path, itself included.
+    pub names: u64,
+    /// Bytes times replication below the path.
+    pub space_consumed: u64,
+}
+
 /// `du`: totals under a path (the path itself included).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ContentSummary {

@@ -397,6 +397,10 @@ pub enum Exception {
     IoConflict,
     NoSpace,
     Checksum,
+    /// 403: a name quota would be exceeded.
+    NsQuotaExceeded,
+    /// 403: a space quota would be exceeded.
+    DsQuotaExceeded,
 }
 
 impl Exception {
@@ -427,6 +431,16 @@ impl Exception {
                 409,
                 "AlreadyBeingCreatedException",
                 "org.apache.hadoop.hdfs.protocol.AlreadyBeingCreatedException",
+            ),
+            Exception::NsQuotaExceeded => (
+                403,
+                "NSQuotaExceededException",
+                "org.apache.hadoop.hdfs.protocol.NSQuotaExceededException",
+            ),
+            Exception::DsQuotaExceeded => (
+                403,
+                "DSQuotaExceededException",
+                "org.apache.hadoop.hdfs.protocol.DSQuotaExceededException",
             ),
             Exception::IllegalArgument => (
                 400,
@@ -507,6 +521,10 @@ impl Exception {
                     Exception::IoConflict
                 }
             }
+            ErrorCode::QuotaExceeded if message.contains("space quota") => {
+                Exception::DsQuotaExceeded
+            }
+            ErrorCode::QuotaExceeded => Exception::NsQuotaExceeded,
             ErrorCode::ChecksumMismatch => Exception::Checksum,
             ErrorCode::NoSpace => Exception::NoSpace,
             ErrorCode::Unavailable => Exception::Retriable,

@@ -18,9 +18,9 @@ use dfs_common::proto::client::{
     AbandonBlockRequest, AddBlockRequest, AppendRequest, AppendResponse, BadReplicaReport,
     CompleteRequest, ContentSummary, CreateRequest, CreateResponse, DeleteRequest, DeleteResponse,
     DirectoryListing, ExpungeResponse, FileIdRequest, FileLocations, FileStatus, ListQuery,
-    LocatedBlock, MkdirsRequest, PathQuery, RenameRequest, SetAttributesRequest,
-    SetReplicationRequest, TrashRequest, TrashResponse, RELAY_HEADER, REQUEST_ID_HEADER,
-    RPC_PREFIX,
+    LocatedBlock, MkdirsRequest, PathQuery, QuotaUsage, RenameRequest, SetAttributesRequest,
+    SetQuotaRequest, SetReplicationRequest, TrashRequest, TrashResponse, RELAY_HEADER,
+    REQUEST_ID_HEADER, RPC_PREFIX,
 };
 
 type Ns = web::Data<Namesystem>;
@@ -35,6 +35,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(&r("delete"), web::post().to(delete))
         .route(&r("trash"), web::post().to(trash))
         .route(&r("expunge"), web::post().to(expunge))
+        .route(&r("set_quota"), web::post().to(set_quota))
+        .route(&r("quota"), web::get().to(quota))
         .route(&r("content_summary"), web::get().to(content_summary))
         .route(&r("create"), web::post().to(create))
         .route(&r("append"), web::post().to(append))
@@ -249,6 +251,18 @@ async fn expunge(ns: Ns, caller: Caller, http: HttpRequest) -> Answer<ExpungeRes
         }
     }
     Ok(web::Json(as_call(&http, ns.expunge(&user)).await?))
+}
+
+/// Quotas are the superuser's to set (HDFS's rule).
+async fn set_quota(ns: Ns, caller: Caller, req: web::Json<SetQuotaRequest>) -> Answer<QuotaUsage> {
+    caller.require_superuser("setting a quota")?;
+    Ok(web::Json(ns.set_quota(&req).await?))
+}
+
+async fn quota(ns: Ns, caller: Caller, q: web::Query<PathQuery>) -> Answer<QuotaUsage> {
+    check_path(&ns, &caller, &q.path, Check::target(READ | EXECUTE)).await?;
+    let path = q.path.clone();
+    Ok(web::Json(off_worker(&ns, move |ns| ns.quota(&path)).await?))
 }
 
 async fn content_summary(

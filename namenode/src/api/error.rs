@@ -53,6 +53,9 @@ impl From<NamenodeError> for ApiError {
             | NamenodeError::Conflict(_) => ErrorCode::Conflict,
             NamenodeError::InvalidArgument(_) => ErrorCode::BadRequest,
             NamenodeError::PermissionDenied(_) => ErrorCode::Forbidden,
+            NamenodeError::NameQuotaExceeded(_) | NamenodeError::SpaceQuotaExceeded(_) => {
+                ErrorCode::QuotaExceeded
+            }
             NamenodeError::NoLiveDatanodes(_)
             | NamenodeError::SafeMode(_)
             | NamenodeError::Unavailable(_) => ErrorCode::Unavailable,

@@ -80,6 +80,8 @@ impl From<NamenodeError> for WebHdfsError {
             NamenodeError::Conflict(_) => Exception::IoConflict,
             NamenodeError::InvalidArgument(_) => Exception::IllegalArgument,
             NamenodeError::PermissionDenied(_) => Exception::AccessControl,
+            NamenodeError::NameQuotaExceeded(_) => Exception::NsQuotaExceeded,
+            NamenodeError::SpaceQuotaExceeded(_) => Exception::DsQuotaExceeded,
             NamenodeError::NoLiveDatanodes(_) | NamenodeError::SafeMode(_) => Exception::Retriable,
             NamenodeError::Unavailable(_) => Exception::Standby,
             NamenodeError::NoSpace(_) => Exception::NoSpace,

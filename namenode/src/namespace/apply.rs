@@ -95,6 +95,14 @@ impl Namespace {
                 recursive,
                 user,
             } => Outcome::Status(self.move_to_trash(path, *recursive, user, ts, txn, dels)?),
+            Command::SetQuota { path, names, bytes } => {
+                let v = self.set_quota(path, *names, *bytes, txn)?;
+                Outcome::Quota {
+                    limits: v.limits,
+                    names: v.usage.0,
+                    bytes: v.usage.1,
+                }
+            }
             Command::Create(f) => {
                 self.create(f, ts, now, txn)?;
                 Outcome::Created {

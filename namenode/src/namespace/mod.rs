@@ -29,6 +29,7 @@ pub mod inode;
 pub mod inode_table;
 pub mod ops;
 pub mod permission;
+pub mod quota;
 pub mod report;
 pub mod retry;
 pub mod trash;
@@ -71,6 +72,8 @@ pub struct Namespace {
     /// Directories in `inodes` (the root included), kept as inodes come and
     /// go so the summary never walks the tree; files are the rest.
     directories: u64,
+    /// Directories with quotas, and what their subtrees use.
+    quotas: quota::Quotas,
 }
 
 impl Namespace {
@@ -87,6 +90,7 @@ impl Namespace {
             pending_by_path: HashMap::new(),
             blocks: BlockMap::default(),
             directories: 0,
+            quotas: quota::Quotas::default(),
         };
         ns.install_root(now_ms, txn);
         ns.directories = 1;
@@ -134,7 +138,10 @@ impl Namespace {
     ) -> Self {
         std::thread::scope(|s| {
             let built = s.spawn(move || BlockMap::from_records(blocks));
+            let mut head = head;
+            let quotas = std::mem::take(&mut head.quotas);
             let (mut ns, digests) = Self::load_tree(head, inodes, now_ms, now, txn);
+            ns.load_quotas(quotas, txn);
             ns.blocks = match built.join() {
                 Ok(b) => b,
                 Err(panic) => std::panic::resume_unwind(panic),
@@ -176,6 +183,7 @@ impl Namespace {
             pending_by_path: HashMap::new(),
             blocks: BlockMap::default(),
             directories: 0,
+            quotas: quota::Quotas::default(),
         };
         // Files' digests, kept or not once the blocks are in (`keep_digests`).
         let mut digests = Vec::new();
@@ -296,6 +304,9 @@ impl Namespace {
         }
         for p in self.pending.values() {
             txn.put_pending(&p.file);
+        }
+        for (id, q) in self.quota_records() {
+            txn.put_quota(id, q);
         }
         sink(&mut txn)?;
         for (id, inode) in self.inodes.iter() {
@@ -557,8 +568,13 @@ impl Namespace {
         if record.file.is_none() {
             self.directories += 1;
         }
+        let space = record
+            .file
+            .as_ref()
+            .map_or(0, |f| f.length * u64::from(f.replication));
         let inode = Inode::from_record(record, &mut self.names);
         self.inodes.insert(id, inode);
+        self.charge(parent, 1, space as i64);
         let p = self.inode_mut(parent)?;
         if let Kind::Dir(kids) = &mut p.kind {
             kids.insert(slot, id);
@@ -600,15 +616,17 @@ impl Namespace {
     }
 
     /// Removes the subtree at `id` (already unlinked or about to be), its
-    /// inodes and its blocks; pushes block deletions. Returns
-    /// (files, directories, bytes).
+    /// inodes, their quotas and its blocks; pushes block deletions; takes
+    /// what it used off the quotas above it. Returns (files, directories,
+    /// bytes).
     fn remove_subtree(
         &mut self,
         id: InodeId,
         txn: &mut Txn,
         dels: &mut Deletions,
     ) -> (u64, u64, u64) {
-        let (mut files, mut dirs, mut bytes) = (0, 0, 0);
+        let (mut files, mut dirs, mut bytes, mut space) = (0, 0, 0, 0);
+        let parent = self.inodes.get(&id).map(|i| i.parent);
         let mut stack = vec![id];
         while let Some(cur) = stack.pop() {
             let Some(inode) = self.inodes.remove(&cur) else {
@@ -619,10 +637,12 @@ impl Namespace {
                 Kind::Dir(kids) => {
                     dirs += 1;
                     stack.extend(kids);
+                    self.forget_quota(cur, txn);
                 }
                 Kind::File(f) => {
                     files += 1;
                     bytes += f.length;
+                    space += f.length * u64::from(f.replication);
                     for b in f.blocks {
                         for n in self.blocks.remove(b, txn) {
                             dels.push((n, b));
@@ -632,6 +652,9 @@ impl Namespace {
             }
         }
         self.directories -= dirs;
+        if let Some(p) = parent {
+            self.charge(p, -((files + dirs) as i64), -(space as i64));
+        }
         (files, dirs, bytes)
     }
 

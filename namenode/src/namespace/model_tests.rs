@@ -268,6 +268,13 @@ fn check(ops: Vec<Op>) {
         ns: Namespace::new(1, &mut Txn::new()),
         ts: 1,
     };
+    // A quota on / too big to refuse anything: its kept usage is checked
+    // against a count after every step.
+    assert!(real.apply(Command::SetQuota {
+        path: DfsPath::root(),
+        names: Some(Some(1 << 40)),
+        bytes: Some(Some(1 << 60)),
+    }));
     let mut model = Model::default();
     for op in &ops {
         let (want, got) = match *op {
@@ -303,6 +310,7 @@ fn check(ops: Vec<Op>) {
         assert_eq!(got, want, "{op:?} on {model:?}");
         assert_eq!(real.tree(), model, "after {op:?}");
         real.ns.assert_counters_exact();
+        real.ns.assert_quota_counts();
     }
 }
 

@@ -58,6 +58,8 @@ impl Namespace {
                 "parent directory {parent} does not exist"
             )));
         }
+        let (deepest, missing) = self.deepest_dir(path);
+        self.check_quota(deepest, missing, 0, &[])?;
         let id = self.make_dirs_as(path, owner, permission, now_ms, txn)?;
         Ok(self.status_of(id, self.inode(id)?, path.clone()))
     }
@@ -213,10 +215,16 @@ impl Namespace {
                 Some(id)
             }
         };
+        let old_parent = self.inode(src_id)?.parent;
+        let moving = self.check_move(src_id, new_parent, 0)?;
         // Validated: now change things.
         if let Some(old) = replaced {
             self.unlink(old, now_ms, txn)?;
             self.remove_subtree(old, txn, dels);
+        }
+        if let Some((names, bytes)) = moving {
+            self.charge(old_parent, -(names as i64), -(bytes as i64));
+            self.charge(new_parent, names as i64, bytes as i64);
         }
         self.unlink(src_id, now_ms, txn)?;
         {
@@ -277,10 +285,21 @@ impl Namespace {
         let id = self
             .lookup(path)
             .ok_or_else(|| NamenodeError::not_found(path))?;
-        let inode = self.inode_mut(id)?;
-        let Some(f) = inode.file_mut() else {
+        let inode = self.inode(id)?;
+        let parent = inode.parent;
+        let Some(f) = inode.file() else {
             return Err(NamenodeError::IsADirectory(format!(
                 "{path} is a directory; replication applies to files"
+            )));
+        };
+        let space = |r: u16| (f.length * u64::from(r)) as i64;
+        let grows = space(replication) - space(f.replication);
+        self.check_quota(parent, 0, grows.max(0) as u64, &[])?;
+        self.charge(parent, 0, grows);
+        let inode = self.inode_mut(id)?;
+        let Some(f) = inode.file_mut() else {
+            return Err(NamenodeError::Internal(format!(
+                "{path} stopped being a file"
             )));
         };
         let changed = f.replication != replication;

@@ -1622,3 +1622,182 @@ fn the_emptier_sees_every_users_trash() {
         ]
     );
 }
+
+fn set_quota(ns: &mut Namespace, path: &str, names: Option<u64>, bytes: Option<u64>) {
+    ns.set_quota(&p(path), Some(names), Some(bytes), &mut Txn::new())
+        .unwrap();
+}
+
+/// What `path` uses, after checking every kept usage against a count.
+fn usage(ns: &Namespace, path: &str) -> (u64, u64) {
+    ns.assert_quota_counts();
+    ns.quota(&p(path)).unwrap().usage
+}
+
+fn is_name_quota(r: Result<impl std::fmt::Debug>) -> bool {
+    matches!(r, Err(NamenodeError::NameQuotaExceeded(_)))
+}
+
+fn is_space_quota(r: Result<impl std::fmt::Debug>) -> bool {
+    matches!(r, Err(NamenodeError::SpaceQuotaExceeded(_)))
+}
+
+#[test]
+fn a_name_quota_holds_exactly_its_count() {
+    let mut ns = ns();
+    let dn = nodes(3);
+    mkdir(&mut ns, "/q", false).unwrap();
+    // /q itself is one name: 4 means three more.
+    set_quota(&mut ns, "/q", Some(4), None);
+    mkdir(&mut ns, "/q/a", false).unwrap();
+    write_file(&mut ns, "/q/a/f", 1, false, &dn).unwrap();
+    assert_eq!(usage(&ns, "/q").0, 3);
+    // mkdir -p of two levels needs two names: one is left.
+    assert!(is_name_quota(mkdir(&mut ns, "/q/b/c", true)));
+    assert!(ns.lookup(&p("/q/b")).is_none(), "nothing made");
+    mkdir(&mut ns, "/q/b", false).unwrap();
+    assert_eq!(usage(&ns, "/q").0, 4);
+    let e = write_file(&mut ns, "/q/g", 1, false, &dn).unwrap_err();
+    assert!(
+        matches!(e, NamenodeError::NameQuotaExceeded(ref m) if m.contains("/q")),
+        "{e}"
+    );
+    // Overwriting a file takes no new name.
+    write_file(&mut ns, "/q/a/f", 2, true, &dn).unwrap();
+    // A delete frees names; the quota holds again at its edge.
+    ns.delete(&p("/q/b"), false, 9, &mut Txn::new(), &mut Vec::new())
+        .unwrap();
+    write_file(&mut ns, "/q/g", 1, false, &dn).unwrap();
+    assert_eq!(usage(&ns, "/q"), (4, 3 * (2 + 1)));
+    // Lowering it below the usage is allowed; then only shrinking works.
+    set_quota(&mut ns, "/q", Some(2), None);
+    assert!(is_name_quota(mkdir(&mut ns, "/q/x", false)));
+    ns.delete(&p("/q/g"), false, 9, &mut Txn::new(), &mut Vec::new())
+        .unwrap();
+    // Cleared: no limit, nothing kept.
+    ns.set_quota(&p("/q"), Some(None), None, &mut Txn::new())
+        .unwrap();
+    assert!(ns.quotas.is_empty());
+    mkdir(&mut ns, "/q/x/y/z", true).unwrap();
+}
+
+#[test]
+fn a_space_quota_counts_replicas_and_blocks_being_written() {
+    let mut ns = ns();
+    let dn = nodes(3);
+    mkdir(&mut ns, "/q", false).unwrap();
+    // Two blocks of three replicas.
+    set_quota(&mut ns, "/q", None, Some(2 * BS * 3));
+    write_file(&mut ns, "/q/f", 2 * BS, false, &dn).unwrap();
+    assert_eq!(usage(&ns, "/q"), (2, 2 * BS * 3));
+    // One byte more is a block more: refused at that block.
+    let e = write_file(&mut ns, "/q/g", 1, false, &dn).unwrap_err();
+    assert!(matches!(e, NamenodeError::SpaceQuotaExceeded(_)), "{e}");
+    ns.delete(&p("/q/f"), false, 9, &mut Txn::new(), &mut Vec::new())
+        .unwrap();
+    // A write in progress reserves its blocks at full size: a second
+    // writer cannot take the same space meanwhile.
+    let now = Instant::now();
+    let mut txn = Txn::new();
+    let a = ns
+        .t_create(&create_req("/q/a", false), &defaults(), 2, now, &mut txn)
+        .unwrap();
+    ns.t_add_block(a.file_id, &[], &dn, now, &mut txn).unwrap();
+    let b = ns
+        .t_create(&create_req("/q/b", false), &defaults(), 2, now, &mut txn)
+        .unwrap();
+    ns.t_add_block(b.file_id, &[], &dn, now, &mut txn).unwrap();
+    assert!(is_space_quota(ns.t_add_block(
+        a.file_id,
+        &[],
+        &dn,
+        now,
+        &mut txn
+    )));
+    // setrep is checked too: a block-long file fits at replication 3,
+    // not at 20.
+    ns.t_abandon(vec![a.file_id, b.file_id], &mut txn, &mut Vec::new());
+    write_file(&mut ns, "/q/one", BS, false, &dn).unwrap();
+    assert!(is_space_quota(ns.set_replication(
+        &p("/q/one"),
+        20,
+        &mut Txn::new()
+    )));
+    ns.set_replication(&p("/q/one"), 2, &mut Txn::new())
+        .unwrap();
+    assert_eq!(usage(&ns, "/q"), (2, 2 * BS));
+}
+
+#[test]
+fn a_rename_into_a_quota_directory_brings_its_usage() {
+    let mut ns = ns();
+    let dn = nodes(3);
+    mkdir(&mut ns, "/q/in", true).unwrap();
+    set_quota(&mut ns, "/q", Some(6), Some(10 * 3));
+    write_file(&mut ns, "/tree/a/1", 2, false, &dn).unwrap();
+    write_file(&mut ns, "/tree/a/2", 2, false, &dn).unwrap();
+    write_file(&mut ns, "/tree/b", 2, false, &dn).unwrap();
+    // /tree: 2 dirs and 3 files = 5 names; /q has 2 and allows 6.
+    assert!(is_name_quota(rename(&mut ns, "/tree", "/q/in/tree", false)));
+    assert!(ns.lookup(&p("/tree/a/1")).is_some(), "nothing moved");
+    // /tree/a: 3 names, 12 bytes > 10 * 3? no: 2 × 2 × 3 = 12 of 30.
+    rename(&mut ns, "/tree/a", "/q/in/a", false).unwrap();
+    assert_eq!(usage(&ns, "/q"), (5, 12));
+    // Within the quota directory, nothing changes; out of it, it is freed.
+    rename(&mut ns, "/q/in/a", "/q/a", false).unwrap();
+    assert_eq!(usage(&ns, "/q"), (5, 12));
+    rename(&mut ns, "/q/a/1", "/tree/1", false).unwrap();
+    assert_eq!(usage(&ns, "/q"), (4, 6));
+    // A quota directory moving under another brings its own count.
+    mkdir(&mut ns, "/r", false).unwrap();
+    set_quota(&mut ns, "/q", Some(100), Some(1000));
+    set_quota(&mut ns, "/r", Some(3), None);
+    assert!(is_name_quota(rename(&mut ns, "/q", "/r/q", false)));
+    set_quota(&mut ns, "/r", Some(5), None);
+    rename(&mut ns, "/q", "/r/q", false).unwrap();
+    assert_eq!(usage(&ns, "/r"), (5, 6));
+    // The trash is a rename too: a quota on the user's home is kept.
+    mkdir(&mut ns, "/user", false).unwrap();
+    set_quota(&mut ns, "/user", Some(1), None);
+    assert!(is_name_quota(ns.move_to_trash(
+        &p("/tree/b"),
+        false,
+        "dfs",
+        50,
+        &mut Txn::new(),
+        &mut Vec::new()
+    )));
+    assert!(ns.lookup(&p("/user/dfs")).is_none(), "nothing made");
+}
+
+#[test]
+fn quotas_are_stored_and_reloaded_with_their_usage() {
+    let mut ns = ns();
+    let dn = nodes(3);
+    mkdir(&mut ns, "/q/d", true).unwrap();
+    write_file(&mut ns, "/q/d/f", BS + 1, false, &dn).unwrap();
+    let before = ns
+        .set_quota(
+            &p("/q"),
+            Some(Some(10)),
+            Some(Some(1 << 30)),
+            &mut Txn::new(),
+        )
+        .unwrap();
+    assert_eq!(before.usage, (3, (BS + 1) * 3));
+    let mut repair = Txn::new();
+    let again = Namespace::load(exported(&ns), 99, Instant::now(), &mut repair);
+    assert_eq!(again.quota(&p("/q")).unwrap(), before);
+    // A quota only on files is refused; a deleted directory's goes with it.
+    assert!(matches!(
+        ns.set_quota(&p("/q/d/f"), Some(Some(1)), None, &mut Txn::new()),
+        Err(NamenodeError::NotADirectory(_))
+    ));
+    assert!(matches!(
+        ns.set_quota(&p("/q"), Some(Some(0)), None, &mut Txn::new()),
+        Err(NamenodeError::InvalidArgument(_))
+    ));
+    ns.delete(&p("/q"), true, 9, &mut Txn::new(), &mut Vec::new())
+        .unwrap();
+    assert!(ns.quotas.is_empty());
+}

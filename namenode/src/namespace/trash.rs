@@ -66,13 +66,15 @@ impl Namespace {
             }
         }
         let target = self.trash_target(path, &current, now_ms)?;
+        let parent = target.parent().unwrap_or_else(DfsPath::root);
+        let (dest, missing) = self.deepest_dir(&parent);
+        self.check_move(id, dest, missing)?;
         // Validated: the rename below cannot fail (its source exists and is
         // outside the trash, its target is free under a directory made here).
         let home = root.parent().unwrap_or_else(DfsPath::root);
         let users = DfsPath::parse(USER_DIR).map_err(bad_user)?;
         self.make_dirs_as(&users, None, Some(HOME_MODE), now_ms, txn)?;
         self.make_dirs_as(&home, Some(user), Some(HOME_MODE), now_ms, txn)?;
-        let parent = target.parent().unwrap_or_else(DfsPath::root);
         self.make_dirs_as(&parent, Some(user), Some(TRASH_MODE), now_ms, txn)?;
         self.rename(path, &target, false, now_ms, txn, dels)
     }

@@ -69,12 +69,17 @@ impl Namespace {
                 f.file_id
             )));
         }
-        self.check_file_target(path, f.overwrite, f.create_parent)?;
+        let replaces = self.check_file_target(path, f.overwrite, f.create_parent)?;
         if self.pending_by_path.contains_key(path) {
             return Err(NamenodeError::LeaseHeld(format!(
                 "{path} is being written by another client"
             )));
         }
+        // A name for the file (unless it replaces one) and each parent it
+        // makes; its space is checked block by block (`add_block`).
+        let (dir, missing) = self.deepest_dir(&path.parent().unwrap_or_else(DfsPath::root));
+        let names = missing + u64::from(replaces.is_none());
+        self.check_quota(dir, names, 0, &[])?;
         let file = PendingFile {
             file_id: f.file_id,
             path: path.clone(),
@@ -184,6 +189,12 @@ impl Namespace {
             )));
         }
         let block_size = p.file.block_size;
+        if !self.quotas.is_empty() {
+            let parent = p.file.path.parent().unwrap_or_else(DfsPath::root);
+            let (dir, _) = self.deepest_dir(&parent);
+            let space = block_size * u64::from(p.file.replication);
+            self.check_quota(dir, 0, space, &[])?;
+        }
         let kept = p.file.append.as_ref().map_or(0, |a| a.kept_blocks);
         let offset = (kept + p.file.blocks.len() as u64) * block_size;
         let meta = BlockMeta {
@@ -475,6 +486,12 @@ impl Namespace {
             }
         }
         let id = target.inode;
+        let (parent, replication) = {
+            let inode = self.inode(id)?;
+            (inode.parent, inode.file().map_or(0, |f| f.replication))
+        };
+        let grown = req.length as i64 - target.old_length as i64;
+        self.charge(parent, 0, grown * i64::from(replication));
         {
             let inode = self.inode_mut(id)?;
             if let Some(f) = inode.file_mut() {

@@ -3,7 +3,7 @@
 //! checked against safe mode and applied as a [`Command`] through
 //! `Namesystem::execute`.
 use super::*;
-use dfs_common::proto::client::{ExpungeResponse, TrashResponse};
+use dfs_common::proto::client::{ExpungeResponse, QuotaUsage, SetQuotaRequest, TrashResponse};
 use dfs_common::trash;
 
 impl Namesystem {
@@ -179,6 +179,57 @@ impl Namesystem {
             }
         }
         Ok(removed)
+    }
+
+    /// Sets or clears a directory's quotas (`dfs quota`, WebHDFS SETQUOTA).
+    pub async fn set_quota(&self, req: &SetQuotaRequest) -> Result<QuotaUsage> {
+        self.check_writable()?;
+        let change = |set: Option<u64>, clear: bool, kind: &str| match (set, clear) {
+            (Some(_), true) => Err(NamenodeError::InvalidArgument(format!(
+                "the {kind} quota cannot be both set and cleared"
+            ))),
+            (Some(n), false) => Ok(Some(Some(n))),
+            (None, true) => Ok(Some(None)),
+            (None, false) => Ok(None),
+        };
+        let cmd = Command::SetQuota {
+            path: req.path.clone(),
+            names: change(req.files, req.clear_files, "name")?,
+            bytes: change(req.bytes, req.clear_bytes, "space")?,
+        };
+        let Outcome::Quota {
+            limits,
+            names,
+            bytes,
+        } = self.execute(cmd).await?
+        else {
+            return Err(unexpected_outcome());
+        };
+        log::info!(
+            "quota of {}: names {:?}, bytes {:?}",
+            req.path,
+            limits.names,
+            limits.bytes
+        );
+        Ok(QuotaUsage {
+            path: req.path.clone(),
+            files_quota: limits.names,
+            bytes_quota: limits.bytes,
+            names,
+            space_consumed: bytes,
+        })
+    }
+
+    /// A directory's quotas and usage (a file's usage, with no quota).
+    pub fn quota(&self, path: &DfsPath) -> Result<QuotaUsage> {
+        let v = self.lock()?.quota(path)?;
+        Ok(QuotaUsage {
+            path: path.clone(),
+            files_quota: v.limits.names,
+            bytes_quota: v.limits.bytes,
+            names: v.usage.0,
+            space_consumed: v.usage.1,
+        })
     }
 
     /// `setrep`: the file's blocks go to the replication monitor (copies
