@@ -56,6 +56,7 @@ use dfs_common::proto::client::{
     OrphansDeleted, OrphansReport, RenameRequest, SetReplicationRequest, TrashRequest,
     TrashResponse,
 };
+use dfs_common::proto::client::{QuotaUsage, SetQuotaRequest};
 use tokio::io::{AsyncRead, AsyncSeek, AsyncWrite};
 
 /// One namenode URL, checked: `http://host:port` (a bare `host:port` is
@@ -213,6 +214,14 @@ impl DfsClient {
                 recursive,
             })
             .await
+    }
+    /// Sets or clears a directory's quotas.
+    pub async fn set_quota(&self, req: &SetQuotaRequest) -> Result<QuotaUsage> {
+        self.nn.set_quota(req).await
+    }
+    /// A directory's quotas and what is used below it.
+    pub async fn quota(&self, path: &DfsPath) -> Result<QuotaUsage> {
+        self.nn.quota(path).await
     }
     /// Empties the caller's trash.
     pub async fn expunge(&self) -> Result<ExpungeResponse> {

@@ -34,6 +34,7 @@ use dfs_common::proto::client::{
     SetReplicationRequest, TrashRequest, TrashResponse, RELAY_HEADER, REQUEST_ID_HEADER,
     RPC_PREFIX, STANDBY_HEADER,
 };
+use dfs_common::proto::client::{QuotaUsage, SetQuotaRequest};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::time::Duration;
@@ -381,6 +382,15 @@ impl NamenodeClient {
 
     pub async fn expunge(&self) -> Result<ExpungeResponse> {
         self.post("expunge", &serde_json::json!({})).await
+    }
+
+    pub async fn set_quota(&self, req: &SetQuotaRequest) -> Result<QuotaUsage> {
+        self.post("set_quota", req).await
+    }
+
+    pub async fn quota(&self, path: &DfsPath) -> Result<QuotaUsage> {
+        self.get(RPC_PREFIX, "quota", &[("path", path.as_str())])
+            .await
     }
 
     pub async fn content_summary(&self, path: &DfsPath) -> Result<ContentSummary> {

@@ -34,6 +34,7 @@ pub enum Op {
     GetHomeDirectory,
     GetTrashRoot,
     GetStatus,
+    GetQuotaUsage,
     Open,
     Mkdirs,
     Create,
@@ -44,6 +45,7 @@ pub enum Op {
     SetOwner,
     Append,
     Delete,
+    SetQuota,
 }
 
 /// The HTTP method an operation comes with.
@@ -56,7 +58,7 @@ pub enum Method {
 }
 
 impl Op {
-    const ALL: [(Op, &'static str, Method); 18] = [
+    const ALL: [(Op, &'static str, Method); 20] = [
         (Op::GetFileStatus, "GETFILESTATUS", Method::Get),
         (Op::ListStatus, "LISTSTATUS", Method::Get),
         (Op::ListStatusBatch, "LISTSTATUS_BATCH", Method::Get),
@@ -65,6 +67,7 @@ impl Op {
         (Op::GetHomeDirectory, "GETHOMEDIRECTORY", Method::Get),
         (Op::GetTrashRoot, "GETTRASHROOT", Method::Get),
         (Op::GetStatus, "GETSTATUS", Method::Get),
+        (Op::GetQuotaUsage, "GETQUOTAUSAGE", Method::Get),
         (Op::Open, "OPEN", Method::Get),
         (Op::Mkdirs, "MKDIRS", Method::Put),
         (Op::Create, "CREATE", Method::Put),
@@ -73,6 +76,7 @@ impl Op {
         (Op::SetTimes, "SETTIMES", Method::Put),
         (Op::SetPermission, "SETPERMISSION", Method::Put),
         (Op::SetOwner, "SETOWNER", Method::Put),
+        (Op::SetQuota, "SETQUOTA", Method::Put),
         (Op::Append, "APPEND", Method::Post),
         (Op::Delete, "DELETE", Method::Delete),
     ];
@@ -122,6 +126,28 @@ pub struct Params {
     pub owner: Option<String>,
     pub group: Option<String>,
     pub namenode_rpc_address: Option<String>,
+    /// SETQUOTA's `namespacequota` and `storagespacequota`.
+    pub namespace_quota: Option<QuotaParam>,
+    pub storage_space_quota: Option<QuotaParam>,
+}
+
+/// A SETQUOTA value as Hadoop's client sends it: `-1` clears the quota
+/// (`HdfsConstants.QUOTA_RESET`), `Long.MAX_VALUE` leaves it as it is
+/// (`QUOTA_DONT_SET`, also what an absent parameter means).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QuotaParam {
+    Clear,
+    Keep,
+    Set(u64),
+}
+
+fn parse_quota(name: &str, v: &str) -> Result<QuotaParam, String> {
+    match v.trim().parse::<i64>() {
+        Ok(-1) => Ok(QuotaParam::Clear),
+        Ok(i64::MAX) => Ok(QuotaParam::Keep),
+        Ok(n) if n >= 0 => Ok(QuotaParam::Set(n as u64)),
+        _ => Err(bad_value(name, v, "a quota (-1 clears it)")),
+    }
 }
 
 impl Params {
@@ -185,6 +211,12 @@ impl Params {
             owner: text("owner"),
             group: text("group"),
             namenode_rpc_address: text("namenoderpcaddress"),
+            namespace_quota: text("namespacequota")
+                .map(|v| parse_quota("namespacequota", &v))
+                .transpose()?,
+            storage_space_quota: text("storagespacequota")
+                .map(|v| parse_quota("storagespacequota", &v))
+                .transpose()?,
         })
     }
 
@@ -285,7 +317,24 @@ pub struct DirectoryListingBody {
     pub directory_listing: DirectoryListing,
 }
 
-/// GETCONTENTSUMMARY (quotas are not kept: -1).
+/// GETQUOTAUSAGE: a directory's quotas (-1: none) and what is used below it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QuotaUsage {
+    pub file_and_directory_count: u64,
+    pub quota: i64,
+    pub space_consumed: u64,
+    pub space_quota: i64,
+    pub type_quota: BTreeMap<String, serde_json::Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuotaUsageBody {
+    #[serde(rename = "QuotaUsage")]
+    pub quota_usage: QuotaUsage,
+}
+
+/// GETCONTENTSUMMARY (`quota`, `spaceQuota`: -1 when none).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ContentSummary {
@@ -787,6 +836,66 @@ mod tests {
         assert_eq!(
             Exception::of_code(ErrorCode::Unavailable, "safe mode"),
             Exception::Retriable
+        );
+    }
+
+    /// Hadoop's documented GETQUOTAUSAGE answer (WebHDFS.md, "Get Quota
+    /// Usage of a Directory"), without the storage types dfs has none of.
+    #[test]
+    fn quota_usage_matches_the_documented_shape() {
+        let body = QuotaUsageBody {
+            quota_usage: QuotaUsage {
+                file_and_directory_count: 1,
+                quota: 100,
+                space_consumed: 24930,
+                space_quota: 100000,
+                type_quota: BTreeMap::new(),
+            },
+        };
+        assert_eq!(
+            serde_json::to_string(&body).unwrap(),
+            r#"{"QuotaUsage":{"fileAndDirectoryCount":1,"quota":100,"spaceConsumed":24930,"spaceQuota":100000,"typeQuota":{}}}"#
+        );
+        // SETQUOTA as Hadoop's client sends it: -1 clears, Long.MAX_VALUE keeps.
+        let p = Params::parse(&pairs(&[
+            ("op", "SETQUOTA"),
+            ("namespacequota", "10"),
+            ("storagespacequota", "-1"),
+        ]))
+        .unwrap();
+        assert_eq!(p.namespace_quota, Some(QuotaParam::Set(10)));
+        assert_eq!(p.storage_space_quota, Some(QuotaParam::Clear));
+        let p = Params::parse(&pairs(&[("namespacequota", "9223372036854775807")])).unwrap();
+        assert_eq!(p.namespace_quota, Some(QuotaParam::Keep));
+        assert_eq!(p.storage_space_quota, None);
+        for bad in ["-2", "x", "1.5"] {
+            assert!(
+                Params::parse(&pairs(&[("namespacequota", bad)])).is_err(),
+                "{bad}"
+            );
+        }
+        assert_eq!(Op::parse("setquota", Method::Put).unwrap(), Op::SetQuota);
+        assert_eq!(
+            Op::parse("GETQUOTAUSAGE", Method::Get).unwrap(),
+            Op::GetQuotaUsage
+        );
+        // Quota errors carry Hadoop's exception names, as a relayed code too.
+        let (status, name, class) = Exception::DsQuotaExceeded.parts();
+        assert_eq!((status, name), (403, "DSQuotaExceededException"));
+        assert_eq!(
+            class,
+            "org.apache.hadoop.hdfs.protocol.DSQuotaExceededException"
+        );
+        assert_eq!(
+            Exception::of_code(
+                ErrorCode::QuotaExceeded,
+                "the space quota of /q is exceeded"
+            ),
+            Exception::DsQuotaExceeded
+        );
+        assert_eq!(
+            Exception::of_code(ErrorCode::QuotaExceeded, "the name quota of /q is exceeded"),
+            Exception::NsQuotaExceeded
         );
     }
 

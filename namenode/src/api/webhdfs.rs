@@ -35,14 +35,14 @@ use actix_web::http::Method as HttpMethod;
 use actix_web::{web, HttpRequest, HttpResponse};
 use dfs_client::DfsClient;
 use dfs_common::path::DfsPath;
-use dfs_common::proto::client::SetAttributesRequest;
 use dfs_common::proto::client::{FileStatus as NativeStatus, FileType as NativeType};
+use dfs_common::proto::client::{SetAttributesRequest, SetQuotaRequest};
 use dfs_common::proto::webhdfs::percent_encode as encode;
 use dfs_common::proto::webhdfs::{
     permission_string, BooleanBody, ContentSummary, ContentSummaryBody, DirectoryListing,
     DirectoryListingBody, Exception, FileChecksum, FileChecksumBody, FileStatus, FileStatusBody,
     FileStatuses, FileStatusesBody, FileType, FsStatus, FsStatusBody, LocationBody, Method, Op,
-    Params, PathBody, CHECKSUM_ALGORITHM, PREFIX,
+    Params, PathBody, QuotaParam, QuotaUsage, QuotaUsageBody, CHECKSUM_ALGORITHM, PREFIX,
 };
 use dfs_http::webhdfs::DataStep;
 pub use dfs_http::webhdfs::WebHdfsError;
@@ -173,17 +173,55 @@ async fn dispatch(
                 .content_summary(path)
                 .await
                 .map_err(|e| missing_file(e, path))?;
+            let at = path.clone();
+            let q = look(&ns, move |ns| Ok(ns.quota_limits(&at)?)).await?;
             Ok(json(&ContentSummaryBody {
                 content_summary: ContentSummary {
                     directory_count: s.directory_count,
                     file_count: s.file_count,
                     length: s.length,
-                    quota: -1,
+                    quota: hadoop_quota(q.names),
                     space_consumed: s.space_consumed,
-                    space_quota: -1,
+                    space_quota: hadoop_quota(q.bytes),
                     type_quota: BTreeMap::new(),
                 },
             }))
+        }
+        Op::GetQuotaUsage => {
+            let at = path.clone();
+            let q = look(&ns, move |ns| {
+                ns.quota(&at).map_err(|e| missing_file(e, &at))
+            })
+            .await?;
+            Ok(json(&QuotaUsageBody {
+                quota_usage: QuotaUsage {
+                    file_and_directory_count: q.names,
+                    quota: hadoop_quota(q.files_quota),
+                    space_consumed: q.space_consumed,
+                    space_quota: hadoop_quota(q.bytes_quota),
+                    type_quota: BTreeMap::new(),
+                },
+            }))
+        }
+        Op::SetQuota => {
+            let change = |q: Option<QuotaParam>| match q {
+                None | Some(QuotaParam::Keep) => (None, false),
+                Some(QuotaParam::Clear) => (None, true),
+                Some(QuotaParam::Set(n)) => (Some(n), false),
+            };
+            let (files, clear_files) = change(p.namespace_quota);
+            let (bytes, clear_bytes) = change(p.storage_space_quota);
+            let req = SetQuotaRequest {
+                path: path.clone(),
+                files,
+                bytes,
+                clear_files,
+                clear_bytes,
+            };
+            ns.set_quota(&req)
+                .await
+                .map_err(|e| missing_file(e, path))?;
+            Ok(HttpResponse::Ok().finish())
         }
         Op::GetFileChecksum => {
             let st = status_of(&ns, path).await?;
@@ -320,9 +358,10 @@ fn check_access(ns: &Namesystem, caller: &Caller, r: &Request) -> Result<(), Nam
             Check::traverse()
         }
         Op::GetFileChecksum | Op::Open => Check::target(READ),
-        Op::ListStatus | Op::ListStatusBatch | Op::GetContentSummary => {
+        Op::ListStatus | Op::ListStatusBatch | Op::GetContentSummary | Op::GetQuotaUsage => {
             Check::target(READ | EXECUTE)
         }
+        Op::SetQuota => return caller.require_superuser("setting a quota"),
         Op::Mkdirs => Check::ancestor(WRITE),
         Op::Create => Check {
             ancestor: WRITE,
@@ -482,6 +521,11 @@ async fn rename(ns: &Namesystem, src: &DfsPath, p: &Params) -> Answer {
         ) => Ok(boolean(false)),
         Err(e) => Err(e.into()),
     }
+}
+
+/// A quota as WebHDFS shows it: -1 for none.
+fn hadoop_quota(q: Option<u64>) -> i64 {
+    q.map_or(-1, |n| i64::try_from(n).unwrap_or(i64::MAX))
 }
 
 async fn set_attributes(ns: &Namesystem, req: SetAttributesRequest) -> Answer {

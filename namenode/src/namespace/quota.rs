@@ -256,12 +256,12 @@ impl Namespace {
         bytes: QuotaChange,
         txn: &mut Txn,
     ) -> Result<QuotaView> {
-        for (kind, v) in [("name", names), ("space", bytes)] {
-            if v == Some(Some(0)) {
-                return Err(NamenodeError::InvalidArgument(format!(
-                    "a {kind} quota must be at least 1 (clear it instead)"
-                )));
-            }
+        // A space quota of 0 is allowed (nothing may be written); a name
+        // quota counts the directory itself, so 0 could never hold.
+        if names == Some(Some(0)) {
+            return Err(NamenodeError::InvalidArgument(
+                "a name quota must be at least 1: it counts the directory itself".into(),
+            ));
         }
         let id = self
             .lookup(path)

@@ -133,6 +133,24 @@ pub enum Command {
     },
     /// Empty your trash now (what `rm` moved there).
     Expunge,
+    /// Set or clear a directory's quotas (the superuser's with access
+    /// control on); `dfs count -q` shows them.
+    Quota {
+        #[command(subcommand)]
+        action: QuotaArg,
+    },
+    /// Directories, files and bytes under each path; -q adds the quotas
+    /// and what remains of them (as `hdfs dfs -count`).
+    Count {
+        /// Also QUOTA REM_QUOTA SPACE_QUOTA REM_SPACE_QUOTA.
+        #[arg(short = 'q', long = "quota")]
+        quota: bool,
+        /// Print a header line naming the columns.
+        #[arg(short = 'v', long = "verbose")]
+        verbose: bool,
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<String>,
+    },
     /// Rename or move (into DST when DST is a directory).
     Mv {
         /// What to move.
@@ -260,6 +278,31 @@ pub enum NamenodeArg {
         /// The URL it advertises.
         #[arg(value_name = "URL")]
         url: String,
+    },
+}
+
+/// `dfs quota set|clear`.
+#[derive(Subcommand, Debug, Clone, PartialEq, Eq)]
+pub enum QuotaArg {
+    /// Limit what DIR may hold: --files (files and directories, DIR itself
+    /// included) and/or --bytes (every replica counted, e.g. 10GiB). A
+    /// quota below what is used already is allowed: then only deletes work.
+    Set {
+        #[arg(long, value_name = "N")]
+        files: Option<u64>,
+        #[arg(long, value_name = "SIZE")]
+        bytes: Option<ByteSize>,
+        #[arg(value_name = "DIR")]
+        dir: String,
+    },
+    /// Remove DIR's quotas: both, or only the one named.
+    Clear {
+        #[arg(long)]
+        files: bool,
+        #[arg(long)]
+        bytes: bool,
+        #[arg(value_name = "DIR")]
+        dir: String,
     },
 }
 
@@ -437,6 +480,20 @@ mod tests {
                 skip_trash: true,
                 ..
             }
+        ));
+        assert!(matches!(
+            parse(&["dfs", "quota", "set", "--files", "10", "--bytes", "1GiB", "/q"]).command,
+            Command::Quota {
+                action: QuotaArg::Set {
+                    files: Some(10),
+                    bytes: Some(ByteSize(1073741824)),
+                    ..
+                }
+            }
+        ));
+        assert!(matches!(
+            parse(&["dfs", "count", "-q", "-v", "/a", "/b"]).command,
+            Command::Count { quota: true, verbose: true, ref paths } if paths.len() == 2
         ));
         assert!(matches!(
             parse(&["dfs", "expunge"]).command,

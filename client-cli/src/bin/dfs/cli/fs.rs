@@ -1,11 +1,14 @@
 //! Namespace verbs: `mkdir`, `ls`, `stat`, `du`, `rm`, `mv`. Each is one or
 //! a few namenode calls through `dfs_client`; none moves file bytes.
+use super::args::QuotaArg;
 use super::ctx::{parse_path, Ctx};
+use super::output::namespace::Counted;
 use super::output::{self, emit, emit_json};
 use crate::error::{hint, is_not_found, CliError, CliResult};
 use dfs_client::ClientError;
 use dfs_common::error::ErrorCode;
 use dfs_common::path::DfsPath;
+use dfs_common::proto::client::SetQuotaRequest;
 use dfs_common::proto::client::{ContentSummary, DeleteResponse, FileStatus, FileType};
 use futures_util::{StreamExt, TryStreamExt};
 use serde::Serialize;
@@ -205,6 +208,58 @@ pub async fn expunge(ctx: &Ctx) -> CliResult {
         r.deleted.directories_deleted,
         dfs_common::units::human_bytes(r.deleted.bytes_deleted)
     ))
+}
+
+/// `quota set|clear`: prints the quotas as they now are.
+pub async fn quota(ctx: &Ctx, action: QuotaArg) -> CliResult {
+    let req = match action {
+        QuotaArg::Set { files, bytes, dir } => {
+            if files.is_none() && bytes.is_none() {
+                return Err(CliError::Usage(
+                    "say what to limit: --files N and/or --bytes SIZE".into(),
+                ));
+            }
+            SetQuotaRequest {
+                path: parse_path(&dir)?,
+                files,
+                bytes: bytes.map(|b| b.0),
+                ..SetQuotaRequest::default()
+            }
+        }
+        QuotaArg::Clear { files, bytes, dir } => {
+            // Neither named: both.
+            let both = !files && !bytes;
+            SetQuotaRequest {
+                path: parse_path(&dir)?,
+                clear_files: files || both,
+                clear_bytes: bytes || both,
+                ..SetQuotaRequest::default()
+            }
+        }
+    };
+    let q = ctx.client.set_quota(&req).await?;
+    if ctx.json {
+        return emit_json(&q);
+    }
+    emit(&output::namespace::quota_line(&q))
+}
+
+/// `count [-q] [-v] PATH...` (HDFS's `-count`).
+pub async fn count(ctx: &Ctx, paths: &[String], quota: bool, header: bool) -> CliResult {
+    let mut rows = Vec::with_capacity(paths.len());
+    for p in paths {
+        let path = parse_path(p)?;
+        let summary = ctx.client.content_summary(&path).await?;
+        let quota = match quota {
+            true => Some(ctx.client.quota(&path).await?),
+            false => None,
+        };
+        rows.push(Counted { summary, quota });
+    }
+    if ctx.json {
+        return emit_json(&rows);
+    }
+    emit(&output::namespace::count_table(&rows, quota, header))
 }
 
 pub async fn mv(ctx: &Ctx, src: &str, dst: &str) -> CliResult {

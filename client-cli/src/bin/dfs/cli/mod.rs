@@ -107,6 +107,12 @@ async fn dispatch(ctx: &Ctx, command: Command) -> CliResult {
             paths,
         } => fs::rm(ctx, &paths, recursive, force, skip_trash).await,
         Command::Expunge => fs::expunge(ctx).await,
+        Command::Quota { action } => fs::quota(ctx, action).await,
+        Command::Count {
+            quota,
+            verbose,
+            paths,
+        } => fs::count(ctx, &paths, quota, verbose).await,
         Command::Mv { src, dst } => fs::mv(ctx, &src, &dst).await,
         Command::Put(args) => io::put(ctx, &args).await,
         Command::Get {

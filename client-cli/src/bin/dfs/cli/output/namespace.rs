@@ -5,8 +5,9 @@
 //! a test passes its own clock.
 use super::{size_with_bytes, table, Align};
 use crate::time::local_time;
-use dfs_common::proto::client::{ContentSummary, FileStatus, FileType};
+use dfs_common::proto::client::{ContentSummary, FileStatus, FileType, QuotaUsage};
 use dfs_common::units::human_bytes;
+use serde::Serialize;
 
 /// `drwxr-xr-x` / `-rw-r--r--`.
 pub fn permission_string(file_type: FileType, perm: u16) -> String {
@@ -72,6 +73,66 @@ pub fn du_table(sums: &[ContentSummary], header: bool) -> String {
         }))
         .collect();
     table(&rows, &[Align::Right, Align::Right, Align::Left])
+}
+
+/// What `quota set|clear` prints: `/q: files 3 of 10, bytes 1.5 KiB of none`.
+pub fn quota_line(q: &QuotaUsage) -> String {
+    let limit = |l: Option<u64>, show: &dyn Fn(u64) -> String| l.map_or("none".to_string(), show);
+    format!(
+        "{}: files and directories {} of {}, bytes {} of {}\n",
+        q.path,
+        q.names,
+        limit(q.files_quota, &|n| n.to_string()),
+        human_bytes(q.space_consumed),
+        limit(q.bytes_quota, &human_bytes)
+    )
+}
+
+/// One row of `count`: what `du -s` counts, with the quotas (`-q`).
+#[derive(Serialize)]
+pub struct Counted {
+    #[serde(flatten)]
+    pub summary: ContentSummary,
+    /// With `-q`: the quotas and what is used against them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quota: Option<QuotaUsage>,
+}
+
+/// `count`'s columns as `hdfs dfs -count [-q]` prints them (`none` and
+/// `inf` where there is no quota; what remains may be negative when a
+/// quota was set below what was used).
+pub fn count_table(rows: &[Counted], quota: bool, header: bool) -> String {
+    let mut out = String::new();
+    if header {
+        if quota {
+            out.push_str(&format!(
+                "{:>12} {:>15} {:>15} {:>15} ",
+                "QUOTA", "REM_QUOTA", "SPACE_QUOTA", "REM_SPACE_QUOTA"
+            ));
+        }
+        out.push_str(&format!(
+            "{:>12} {:>12} {:>18} PATHNAME\n",
+            "DIR_COUNT", "FILE_COUNT", "CONTENT_SIZE"
+        ));
+    }
+    for r in rows {
+        if let Some(q) = r.quota.as_ref().filter(|_| quota) {
+            let rem = |limit: Option<u64>, used: u64| {
+                limit.map_or(("none".to_string(), "inf".to_string()), |l| {
+                    (l.to_string(), (l as i128 - used as i128).to_string())
+                })
+            };
+            let (nq, nrem) = rem(q.files_quota, q.names);
+            let (sq, srem) = rem(q.bytes_quota, q.space_consumed);
+            out.push_str(&format!("{nq:>12} {nrem:>15} {sq:>15} {srem:>15} "));
+        }
+        let s = &r.summary;
+        out.push_str(&format!(
+            "{:>12} {:>12} {:>18} {}\n",
+            s.directory_count, s.file_count, s.length, s.path
+        ));
+    }
+    out
 }
 
 /// What `put -v`/`get -v` (and either on a terminal) print when a file is
