@@ -278,6 +278,24 @@ step('the trash shows what was deleted, restores it, deletes for good and emptie
   await page.locator('tr[data-name="big.bin"]').waitFor();
 });
 
+step('a folder with a quota shows what is used of it', async () => {
+  const quota = page.locator('[data-quota]');
+  assert.ok(await quota.isHidden(), 'no quota, no badge');
+  const q = await api('/rpc/v1/set_quota', { path: '/reports', files: 2, bytes: 1 << 30 });
+  assert.equal(q.names, 2); // /reports and big.bin
+  await page.getByRole('button', { name: 'Refresh' }).click();
+  await waitText(quota, /^Quota: 2 of 2 names · 7\.5 MiB of 1 GiB with replicas$/);
+  assert.match(await quota.getAttribute('class'), /\bfull\b/);
+  // A new folder would be one name too many: the page says why.
+  await page.getByRole('button', { name: 'New folder' }).click();
+  await page.locator('#dialog-input').fill('more');
+  await page.locator('#dialog-input').press('Enter');
+  assert.match(await toastText('error'), /name quota of \/reports is exceeded/);
+  await api('/rpc/v1/set_quota', { path: '/reports', clear_files: true, clear_bytes: true });
+  await page.getByRole('button', { name: 'Refresh' }).click();
+  await waitFor('the badge gone', async () => quota.isHidden());
+});
+
 step('uploads a file dropped on the listing', async () => {
   await page.evaluate(() => {
     const dt = new DataTransfer();

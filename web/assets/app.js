@@ -486,6 +486,7 @@
     const filter = h('input', { type: 'search', class: 'filter', placeholder: 'Filter by name  ( / )', 'aria-label': 'Filter entries by name' });
     filter.addEventListener('input', () => { st.filter = filter.value; drawRows(); });
     const count = h('span', { class: 'count muted' });
+    const quota = h('span', { class: 'quota', dataset: { quota: '' }, hidden: true });
     const tableHost = h('div', { class: 'table-wrap' });
     const crumbs = h('nav', { class: 'crumbs', 'aria-label': 'Path' });
     crumbs.append(h('a', { href: link('browse', '/'), text: '/ root', 'aria-current': path === '/' ? 'location' : null }));
@@ -504,6 +505,7 @@
         fileInput,
         filter,
         button('Refresh', { icon: 'refresh', iconOnly: true, class: 'ghost', onclick: () => load() }),
+        quota,
         count),
       tableHost);
     main.append(
@@ -613,6 +615,19 @@
           `(${fmtBytes(t.space_consumed)} with replicas); ${fmtBytes(here)} in the files directly here`
         : `${fmtInt(here)} bytes in the files directly in ${st.path} (sub-folders not counted)`;
       count.dataset.totalBytes = t ? String(t.length) : '';
+      // A quota on this folder (`dfs quota`): what is used of it.
+      const hasQuota = t && (t.files_quota != null || t.bytes_quota != null);
+      quota.hidden = !hasQuota;
+      if (hasQuota) {
+        const parts = [];
+        if (t.files_quota != null) parts.push(`${fmtInt(t.file_count + t.directory_count)} of ${fmtInt(t.files_quota)} names`);
+        if (t.bytes_quota != null) parts.push(`${fmtBytes(t.space_consumed)} of ${fmtBytes(t.bytes_quota)} with replicas`);
+        quota.textContent = `Quota: ${parts.join(' · ')}`;
+        quota.title = 'Names count files and folders, this one included; space counts every replica (dfs count -q shows the same).';
+        const full = (t.files_quota != null && t.file_count + t.directory_count >= t.files_quota) ||
+          (t.bytes_quota != null && t.space_consumed >= t.bytes_quota);
+        quota.classList.toggle('full', full);
+      }
 
       const head = h('tr', {}, columns.map((c) => {
         const sorted = sortPref.key === c.key;

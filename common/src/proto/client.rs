@@ -216,6 +216,13 @@ pub struct ContentSummary {
     /// Sum over files of length × replication.
     pub space_consumed: u64,
     pub block_count: u64,
+    /// The path's name quota (files and directories, itself included), if
+    /// it has one.
+    #[serde(default)]
+    pub files_quota: Option<u64>,
+    /// The path's space quota (bytes × replication), if it has one.
+    #[serde(default)]
+    pub bytes_quota: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -173,16 +173,14 @@ async fn dispatch(
                 .content_summary(path)
                 .await
                 .map_err(|e| missing_file(e, path))?;
-            let at = path.clone();
-            let q = look(&ns, move |ns| Ok(ns.quota_limits(&at)?)).await?;
             Ok(json(&ContentSummaryBody {
                 content_summary: ContentSummary {
                     directory_count: s.directory_count,
                     file_count: s.file_count,
                     length: s.length,
-                    quota: hadoop_quota(q.names),
+                    quota: hadoop_quota(s.files_quota),
                     space_consumed: s.space_consumed,
-                    space_quota: hadoop_quota(q.bytes),
+                    space_quota: hadoop_quota(s.bytes_quota),
                     type_quota: BTreeMap::new(),
                 },
             }))

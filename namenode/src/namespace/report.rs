@@ -292,6 +292,7 @@ impl Namespace {
         let root = self
             .lookup(path)
             .ok_or_else(|| NamenodeError::not_found(path))?;
+        let limits = self.quotas.get(root).map(|q| q.limits).unwrap_or_default();
         Ok(SummaryWalk {
             stack: vec![root],
             summary: ContentSummary {
@@ -301,6 +302,8 @@ impl Namespace {
                 directory_count: 0,
                 space_consumed: 0,
                 block_count: 0,
+                files_quota: limits.names,
+                bytes_quota: limits.bytes,
             },
         })
     }

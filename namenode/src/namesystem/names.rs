@@ -220,11 +220,6 @@ impl Namesystem {
         })
     }
 
-    /// A path's quotas, without counting what is used.
-    pub fn quota_limits(&self, path: &DfsPath) -> Result<crate::records::QuotaLimits> {
-        Ok(self.lock()?.quota(path)?.limits)
-    }
-
     /// A directory's quotas and usage (a file's usage, with no quota).
     pub fn quota(&self, path: &DfsPath) -> Result<QuotaUsage> {
         let v = self.lock()?.quota(path)?;

@@ -158,6 +158,8 @@ pub fn file_summary(s: &FileStatus) -> ContentSummary {
         directory_count: 0,
         space_consumed: s.length.saturating_mul(u64::from(s.replication)),
         block_count: s.blocks,
+        files_quota: None,
+        bytes_quota: None,
     }
 }
 
