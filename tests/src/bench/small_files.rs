@@ -1,5 +1,6 @@
 //! 4 KiB files created and read back per second, by 1 and by 16 clients,
-//! each read checked against what was written.
+//! each read checked against what was written; and what a quota on the
+//! directory costs 16 clients' creates.
 use super::ceilings::Ceilings;
 use super::parallel::parallel;
 use super::report::Report;
@@ -66,5 +67,57 @@ pub async fn measure(
             None,
         );
     }
+    quota_cost(rep, cluster, n).await
+}
+
+/// 16 clients' creates under a directory with a name and a space quota
+/// (too large to refuse anything, so every create and block is checked
+/// against them), against the same work under one without, in alternating
+/// rounds so that the host's drift falls on both alike.
+async fn quota_cost(rep: &mut Report, cluster: &TestCluster, n: usize) -> Result<()> {
+    const ROUNDS: usize = 3;
+    let url = cluster.urls_leader_first().await;
+    let per = (n / ROUNDS).max(16);
+    let client = cluster.client();
+    for d in ["/small/quota", "/small/free"] {
+        client.mkdirs(&p(d), true).await?;
+    }
+    client
+        .set_quota(&dfs_common::proto::client::SetQuotaRequest {
+            path: p("/small/quota"),
+            files: Some(1 << 40),
+            bytes: Some(1 << 60),
+            ..Default::default()
+        })
+        .await?;
+    let mut secs = [0.0f64; 2];
+    for round in 0..ROUNDS {
+        for (i, top) in ["/small/free", "/small/quota"].iter().enumerate() {
+            let d = format!("{top}/r{round}");
+            client.mkdirs(&p(&d), true).await?;
+            let ops = parallel(&url, per, 16, move |c, i| {
+                let path = p(&format!("{d}/f{i:06}"));
+                async move {
+                    let data = small_data(i);
+                    c.upload(&path, &data[..], &UploadOptions::default(), &NoProgress)
+                        .await?;
+                    Ok(())
+                }
+            })
+            .await?;
+            secs[i] += per as f64 / ops;
+        }
+    }
+    let total = (per * ROUNDS) as f64;
+    rep.add(
+        format!(
+            "4 KiB files created under a quota, 16 clients ({})",
+            per * ROUNDS
+        ),
+        total / secs[1],
+        "ops/s",
+        Some((total / secs[0], "the same without one")),
+        Some("no slower"),
+    );
     Ok(())
 }
