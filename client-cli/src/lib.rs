@@ -215,6 +215,13 @@ impl DfsClient {
             })
             .await
     }
+    /// Times, mode, owner and group (`chmod`, `chown`, `chgrp`).
+    pub async fn set_attributes(
+        &self,
+        req: &dfs_common::proto::client::SetAttributesRequest,
+    ) -> Result<FileStatus> {
+        self.nn.set_attributes(req).await
+    }
     /// Sets or clears a directory's quotas.
     pub async fn set_quota(&self, req: &SetQuotaRequest) -> Result<QuotaUsage> {
         self.nn.set_quota(req).await

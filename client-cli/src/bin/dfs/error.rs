@@ -19,13 +19,15 @@ pub enum CliError {
     BrokenPipe,
     /// Ctrl-C while writing a local file (exit 130, the shell's convention).
     Interrupted,
+    /// `test`: what was asked does not hold (exit 1, nothing printed).
+    False,
 }
 
 impl CliError {
     pub fn exit_code(&self) -> u8 {
         match self {
             CliError::Usage(_) => 2,
-            CliError::Failed(_) => 1,
+            CliError::Failed(_) | CliError::False => 1,
             CliError::BrokenPipe => 0,
             CliError::Interrupted => 130,
         }
@@ -35,7 +37,7 @@ impl CliError {
     pub fn message(&self) -> Option<&str> {
         match self {
             CliError::Usage(m) | CliError::Failed(m) => Some(m),
-            CliError::BrokenPipe => None,
+            CliError::BrokenPipe | CliError::False => None,
             CliError::Interrupted => Some("interrupted"),
         }
     }

@@ -6,6 +6,8 @@ use super::progress::StatusLine;
 use crate::error::{CliError, CliResult};
 use dfs_client::{SafeModeAction, SafeModeStatus};
 use dfs_common::ids::NodeId;
+use dfs_common::path::DfsPath;
+use dfs_common::proto::client::FileType;
 use dfs_common::proto::client::{
     AdminState, ClusterSummary, DatanodeReport, DatanodeState, LocatedBlock,
 };
@@ -18,18 +20,52 @@ const WAIT_POLL: Duration = Duration::from_secs(1);
 
 /// `wait`: with `-w`, the longest to wait for every block to reach
 /// `replication` live replicas.
+/// `setrep [-w] N PATH`: a file, or every file below a directory (as
+/// HDFS's `-setrep`, with or without `-R`).
 pub async fn setrep(ctx: &Ctx, replication: u16, path: &str, wait: Option<Duration>) -> CliResult {
     let path = parse_path(path)?;
-    let s = ctx.client.set_replication(&path, replication).await?;
+    let is_dir = ctx.client.status(&path).await?.file_type == FileType::Directory;
+    let changed = if is_dir {
+        super::verbs::setrep_tree(ctx, replication, &path).await?
+    } else {
+        vec![ctx.client.set_replication(&path, replication).await?]
+    };
     if !ctx.json {
-        emit(&format!("Replication {replication} set: {path}\n"))?;
+        let files = if is_dir {
+            format!(" ({} files)", changed.len())
+        } else {
+            String::new()
+        };
+        emit(&format!("Replication {replication} set: {path}{files}\n"))?;
     }
     if let Some(timeout) = wait {
+        let started = Instant::now();
+        for f in &changed {
+            let left = timeout.saturating_sub(started.elapsed());
+            wait_replication(ctx, &f.path, replication, left).await?;
+        }
+    }
+    match (ctx.json, is_dir) {
+        (false, _) => Ok(()),
+        (true, true) => emit_json(&changed),
+        (true, false) => emit_json(&changed[0]),
+    }
+}
+
+/// `setrep -w`: waits until every block of the file `path` has exactly
+/// `replication` live replicas, or `timeout` passes.
+async fn wait_replication(
+    ctx: &Ctx,
+    path: &DfsPath,
+    replication: u16,
+    timeout: Duration,
+) -> CliResult {
+    {
         let started = Instant::now();
         let line = StatusLine::new(ctx.progress);
         loop {
             let (locations, nodes) =
-                tokio::try_join!(ctx.client.locations(&path), ctx.client.datanodes())?;
+                tokio::try_join!(ctx.client.locations(path), ctx.client.datanodes())?;
             let w = ReplicationWait::of(&locations.blocks, &nodes, replication);
             if w.is_done() {
                 break;
@@ -52,9 +88,6 @@ pub async fn setrep(ctx: &Ctx, replication: u16, path: &str, wait: Option<Durati
                 output::admin::format_uptime(started.elapsed().as_secs())
             ))?;
         }
-    }
-    if ctx.json {
-        emit_json(&s)?;
     }
     Ok(())
 }

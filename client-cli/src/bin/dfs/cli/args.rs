@@ -133,6 +133,95 @@ pub enum Command {
     },
     /// Empty your trash now (what `rm` moved there).
     Expunge,
+    /// Copy files or directories (new blocks, every byte verified; into
+    /// DST when it is a directory).
+    Cp {
+        /// Replace existing files.
+        #[arg(short = 'f', long = "force")]
+        force: bool,
+        /// Sources, then the destination.
+        #[arg(required = true, num_args = 2.., value_name = "SRC... DST")]
+        paths: Vec<String>,
+    },
+    /// Make empty files (one there already must be empty).
+    Touchz {
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<String>,
+    },
+    /// Exit 0 if PATH is what the flag asks, else 1 (nothing printed).
+    #[command(group(clap::ArgGroup::new("what").required(true).multiple(false)))]
+    Test {
+        /// PATH exists.
+        #[arg(short = 'e', group = "what")]
+        exists: bool,
+        /// PATH is a directory.
+        #[arg(short = 'd', group = "what")]
+        dir: bool,
+        /// PATH is a file.
+        #[arg(short = 'f', group = "what")]
+        file: bool,
+        /// PATH is a file that is not empty.
+        #[arg(short = 's', group = "what")]
+        non_empty: bool,
+        /// PATH is an empty file.
+        #[arg(short = 'z', group = "what")]
+        empty: bool,
+        #[arg(value_name = "PATH")]
+        path: String,
+    },
+    /// Print the first KiB of a file.
+    Head {
+        #[arg(value_name = "PATH")]
+        path: String,
+    },
+    /// Print the last KiB of a file; -f then what is appended.
+    Tail {
+        /// Keep printing what is appended (until Ctrl-C).
+        #[arg(short = 'f', long = "follow")]
+        follow: bool,
+        #[arg(value_name = "PATH")]
+        path: String,
+    },
+    /// Change the mode: octal (755) or symbolic (u+x,go-w).
+    Chmod {
+        /// Everything below each directory too.
+        #[arg(short = 'R', long = "recursive")]
+        recursive: bool,
+        #[arg(value_name = "MODE")]
+        mode: String,
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<String>,
+    },
+    /// Change the owner, and the group with OWNER:GROUP (the superuser's).
+    Chown {
+        /// Everything below each directory too.
+        #[arg(short = 'R', long = "recursive")]
+        recursive: bool,
+        #[arg(value_name = "OWNER[:GROUP]")]
+        owner: String,
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<String>,
+    },
+    /// Change the group.
+    Chgrp {
+        /// Everything below each directory too.
+        #[arg(short = 'R', long = "recursive")]
+        recursive: bool,
+        #[arg(value_name = "GROUP")]
+        group: String,
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<String>,
+    },
+    /// The cluster's size, use and free space (as `hdfs dfs -df`).
+    #[command(disable_help_flag = true)]
+    Df {
+        /// Sizes in KiB, MiB, GiB.
+        #[arg(short = 'h', long = "human-readable")]
+        human: bool,
+        /// Print help.
+        #[arg(long, action = clap::ArgAction::Help)]
+        help: Option<bool>,
+    },
     /// Set or clear a directory's quotas (the superuser's with access
     /// control on); `dfs count -q` shows them.
     Quota {
@@ -407,6 +496,10 @@ mod tests {
         try_parse_from(args).unwrap()
     }
 
+    fn parse_err(args: &[&str]) -> bool {
+        try_parse_from(args).is_err()
+    }
+
     #[test]
     fn globals_anywhere() {
         let c = parse(&["dfs", "ls", "--json", "--namenode", "http://h:1"]);
@@ -494,6 +587,32 @@ mod tests {
         assert!(matches!(
             parse(&["dfs", "count", "-q", "-v", "/a", "/b"]).command,
             Command::Count { quota: true, verbose: true, ref paths } if paths.len() == 2
+        ));
+        assert!(matches!(
+            parse(&["dfs", "test", "-d", "/x"]).command,
+            Command::Test {
+                dir: true,
+                exists: false,
+                ..
+            }
+        ));
+        assert!(parse_err(&["dfs", "test", "-d", "-f", "/x"]));
+        assert!(parse_err(&["dfs", "test", "/x"]));
+        assert!(matches!(
+            parse(&["dfs", "df", "-h"]).command,
+            Command::Df { human: true, .. }
+        ));
+        assert!(matches!(
+            parse(&["dfs", "cp", "-f", "/a", "/b", "/c"]).command,
+            Command::Cp { force: true, ref paths } if paths.len() == 3
+        ));
+        assert!(parse_err(&["dfs", "cp", "/a"]));
+        assert!(matches!(
+            parse(&["dfs", "chmod", "-R", "go-w", "/a"]).command,
+            Command::Chmod {
+                recursive: true,
+                ..
+            }
         ));
         assert!(matches!(
             parse(&["dfs", "expunge"]).command,

@@ -40,6 +40,7 @@ mod io;
 mod metadata;
 mod output;
 mod progress;
+mod verbs;
 
 pub use args::try_parse_from;
 
@@ -107,6 +108,53 @@ async fn dispatch(ctx: &Ctx, command: Command) -> CliResult {
             paths,
         } => fs::rm(ctx, &paths, recursive, force, skip_trash).await,
         Command::Expunge => fs::expunge(ctx).await,
+        Command::Cp { force, paths } => match paths.split_last() {
+            Some((dst, sources)) => verbs::cp(ctx, sources, dst, force).await,
+            None => Err(CliError::Usage("cp needs SRC and DST".into())),
+        },
+        Command::Touchz { paths } => verbs::touchz(ctx, &paths).await,
+        Command::Test {
+            exists,
+            dir,
+            file,
+            non_empty,
+            empty: _,
+            path,
+        } => {
+            use verbs::TestKind;
+            let kind = match (exists, dir, file, non_empty) {
+                (true, ..) => TestKind::Exists,
+                (_, true, ..) => TestKind::Dir,
+                (_, _, true, _) => TestKind::File,
+                (.., true) => TestKind::NonEmpty,
+                _ => TestKind::Empty,
+            };
+            verbs::test(ctx, kind, &path).await
+        }
+        Command::Head { path } => verbs::head(ctx, &path).await,
+        Command::Tail { follow, path } => verbs::tail(ctx, &path, follow).await,
+        Command::Chmod {
+            recursive,
+            mode,
+            paths,
+        } => verbs::chmod(ctx, &mode, &paths, recursive).await,
+        Command::Chown {
+            recursive,
+            owner,
+            paths,
+        } => {
+            let (o, g) = match owner.split_once(':') {
+                Some((o, g)) => (Some(o), Some(g)),
+                None => (Some(owner.as_str()), None),
+            };
+            verbs::chown(ctx, o, g, &paths, recursive).await
+        }
+        Command::Chgrp {
+            recursive,
+            group,
+            paths,
+        } => verbs::chown(ctx, None, Some(&group), &paths, recursive).await,
+        Command::Df { human, .. } => verbs::df(ctx, human).await,
         Command::Quota { action } => fs::quota(ctx, action).await,
         Command::Count {
             quota,
