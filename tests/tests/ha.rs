@@ -627,3 +627,36 @@ async fn a_balancer_run_outlives_a_change_of_leader() {
     assert!(!s.running && s.moves_done == 0, "started again: {s:?}");
     verify_all(&client, &files).await;
 }
+
+/// Trash and quotas are replicated state: after the leader dies, the next
+/// one has the trashed file where `rm` put it, still enforces the quota
+/// (with the usage every follower kept from the same commands), and
+/// counts a change below it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trash_and_quotas_outlive_a_change_of_leader() {
+    let mut c = TestCluster::start(opts()).await;
+    let first = leader(&c).await;
+    let client = c.client();
+    upload_many(&client, "/q/in", 3, 45).await;
+    c.dfs_ok(&["quota", "set", "--files", "6", "/q"]);
+    // /q, /q/in and its 3 files: one name left.
+    c.dfs_ok(&["rm", "/q/in/f00"]);
+    c.dfs_ok(&["mkdir", "/q/x"]);
+    for i in (0..3).filter(|i| *i != first) {
+        wait_for_path(&c, i, "/q/x").await;
+    }
+    c.kill_namenode_at(first);
+    let second = leader(&c).await;
+    let on_second = client_of(&c, second);
+    let trashed = on_second
+        .status(&p("/user/dfs/.Trash/Current/q/in/f00"))
+        .await
+        .unwrap();
+    assert!(trashed.length > 0);
+    let q = on_second.quota(&p("/q")).await.unwrap();
+    assert_eq!((q.files_quota, q.names), (Some(6), 5), "{q:?}");
+    let e = on_second.mkdirs(&p("/q/y/z"), true).await.unwrap_err();
+    assert_eq!(e.code(), ErrorCode::QuotaExceeded, "{e}");
+    on_second.mkdirs(&p("/q/y"), false).await.unwrap();
+    assert_eq!(on_second.quota(&p("/q")).await.unwrap().names, 6);
+}
