@@ -145,6 +145,7 @@ pub enum Command {
     },
     /// Make empty files (one there already must be empty).
     Touchz {
+        /// Files to make.
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<String>,
     },
@@ -166,11 +167,13 @@ pub enum Command {
         /// PATH is an empty file.
         #[arg(short = 'z', group = "what")]
         empty: bool,
+        /// What to test.
         #[arg(value_name = "PATH")]
         path: String,
     },
     /// Print the first KiB of a file.
     Head {
+        /// The file.
         #[arg(value_name = "PATH")]
         path: String,
     },
@@ -179,6 +182,7 @@ pub enum Command {
         /// Keep printing what is appended (until Ctrl-C).
         #[arg(short = 'f', long = "follow")]
         follow: bool,
+        /// The file.
         #[arg(value_name = "PATH")]
         path: String,
     },
@@ -187,8 +191,10 @@ pub enum Command {
         /// Everything below each directory too.
         #[arg(short = 'R', long = "recursive")]
         recursive: bool,
+        /// Octal (755, 0644) or symbolic (u+x, go-w, a=r).
         #[arg(value_name = "MODE")]
         mode: String,
+        /// Files or directories.
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<String>,
     },
@@ -197,8 +203,10 @@ pub enum Command {
         /// Everything below each directory too.
         #[arg(short = 'R', long = "recursive")]
         recursive: bool,
+        /// The new owner, and group after a colon.
         #[arg(value_name = "OWNER[:GROUP]")]
         owner: String,
+        /// Files or directories.
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<String>,
     },
@@ -207,8 +215,10 @@ pub enum Command {
         /// Everything below each directory too.
         #[arg(short = 'R', long = "recursive")]
         recursive: bool,
+        /// The new group.
         #[arg(value_name = "GROUP")]
         group: String,
+        /// Files or directories.
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<String>,
     },
@@ -237,6 +247,7 @@ pub enum Command {
         /// Print a header line naming the columns.
         #[arg(short = 'v', long = "verbose")]
         verbose: bool,
+        /// Directories or files to count.
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<String>,
     },
@@ -377,19 +388,25 @@ pub enum QuotaArg {
     /// included) and/or --bytes (every replica counted, e.g. 10GiB). A
     /// quota below what is used already is allowed: then only deletes work.
     Set {
+        /// Files and directories DIR may hold, itself included.
         #[arg(long, value_name = "N")]
         files: Option<u64>,
+        /// Space DIR may take, every replica counted (e.g. 10GiB).
         #[arg(long, value_name = "SIZE")]
         bytes: Option<ByteSize>,
+        /// The directory.
         #[arg(value_name = "DIR")]
         dir: String,
     },
     /// Remove DIR's quotas: both, or only the one named.
     Clear {
+        /// Only the name quota.
         #[arg(long)]
         files: bool,
+        /// Only the space quota.
         #[arg(long)]
         bytes: bool,
+        /// The directory.
         #[arg(value_name = "DIR")]
         dir: String,
     },
