@@ -74,6 +74,21 @@ async fn the_verbs_hdfs_users_reach_for() {
     let (c, _, err) = code(&cluster, &["cp", "/src", "/src/sub"]);
     assert_eq!(c, Some(1), "{err}");
 
+    // get -r: the tree, bit-exact; without -r a directory is refused.
+    let down = local.join("down");
+    let (c, _, err) = code(&cluster, &["get", "/into", down.to_str().unwrap()]);
+    assert_eq!(c, Some(1));
+    assert!(err.contains("-r"), "{err}");
+    cluster.dfs_ok(&["get", "-r", "/into", down.to_str().unwrap()]);
+    assert_eq!(std::fs::read(down.join("src/sub/again.bin")).unwrap(), data);
+    assert_eq!(std::fs::read(down.join("copy.bin")).unwrap(), data);
+    // Into an existing directory: under its name; an existing file stops it.
+    cluster.dfs_ok(&["get", "-r", "/src/sub", down.to_str().unwrap()]);
+    assert_eq!(std::fs::read(down.join("sub/again.bin")).unwrap(), data);
+    let (c, _, _) = code(&cluster, &["get", "-r", "/src/sub", down.to_str().unwrap()]);
+    assert_eq!(c, Some(1), "an existing local file is kept without -f");
+    cluster.dfs_ok(&["get", "-r", "-f", "/src/sub", down.to_str().unwrap()]);
+
     // touchz: an empty file; again is fine; a non-empty one is refused.
     cluster.dfs_ok(&["touchz", "/empty"]);
     cluster.dfs_ok(&["touchz", "/empty"]);

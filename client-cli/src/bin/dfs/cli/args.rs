@@ -98,6 +98,9 @@ pub enum Command {
         /// Replace an existing local file.
         #[arg(short = 'f', long = "force")]
         force: bool,
+        /// Download a directory and everything in it.
+        #[arg(short = 'r', short_alias = 'R', long = "recursive")]
+        recursive: bool,
         /// Print a summary line (bytes, time, rate) even when not on a terminal.
         #[arg(short = 'v', long = "verbose")]
         verbose: bool,
@@ -542,6 +545,7 @@ mod tests {
                 local,
                 force,
                 verbose,
+                recursive: false,
             } => {
                 assert_eq!((remote.as_str(), local.as_str()), ("/a", "."));
                 assert!(!force, "get replaces a local file only with -f");

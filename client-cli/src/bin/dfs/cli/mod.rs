@@ -168,7 +168,8 @@ async fn dispatch(ctx: &Ctx, command: Command) -> CliResult {
             local,
             force,
             verbose,
-        } => io::get(ctx, &remote, &local, force, verbose).await,
+            recursive,
+        } => io::get(ctx, &remote, &local, force, verbose, recursive).await,
         Command::Cat { paths } => io::cat(ctx, &paths).await,
         Command::Setrep {
             wait,

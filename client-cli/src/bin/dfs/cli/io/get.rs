@@ -16,6 +16,7 @@ use crate::cli::ctx::{parse_path, Ctx};
 use crate::cli::output::emit_json;
 use crate::cli::progress::{say_done, Bar};
 use crate::error::{io_failure, CliError, CliResult};
+use dfs_common::path::DfsPath;
 use dfs_common::proto::client::FileType;
 use std::path::{Path, PathBuf};
 
@@ -147,19 +148,74 @@ impl Drop for TempGuard {
 
 /// `get REMOTE LOCAL`: LOCAL `-` is stdout; an existing file at the
 /// destination is replaced only with `force`.
-pub async fn get(ctx: &Ctx, remote: &str, local: &str, force: bool, verbose: bool) -> CliResult {
+pub async fn get(
+    ctx: &Ctx,
+    remote: &str,
+    local: &str,
+    force: bool,
+    verbose: bool,
+    recursive: bool,
+) -> CliResult {
     let rpath = parse_path(remote)?;
     let status = ctx.client.status(&rpath).await?;
     if status.file_type == FileType::Directory {
-        return Err(CliError::Failed(format!(
-            "{rpath} is a directory (get copies one file; see dfs ls -R {rpath})"
-        )));
+        if !recursive || local == "-" {
+            return Err(CliError::Failed(format!(
+                "{rpath} is a directory (use -r to download it and everything in it)"
+            )));
+        }
+        return get_tree(ctx, &rpath, local, force, verbose).await;
     }
     if local == "-" {
         return to_stdout(ctx, &rpath, Some(status.length)).await;
     }
     let kind = LocalKind::of(Path::new(local)).map_err(|e| io_failure(local, &e))?;
     let dest = get_destination(local, kind, &status.name)?;
+    get_file(ctx, &rpath, &status, &dest, force, verbose).await
+}
+
+/// `get -r DIR LOCAL`: DIR's tree into LOCAL (into `LOCAL/<name>` when
+/// LOCAL is an existing directory), each file as `get` writes one; an
+/// existing local file stops it unless `-f`.
+async fn get_tree(ctx: &Ctx, rdir: &DfsPath, local: &str, force: bool, verbose: bool) -> CliResult {
+    let kind = LocalKind::of(Path::new(local)).map_err(|e| io_failure(local, &e))?;
+    let root = match (kind, rdir.name()) {
+        (LocalKind::Dir, Some(name)) => Path::new(local).join(name),
+        (LocalKind::Dir, None) => PathBuf::from(local),
+        (LocalKind::Missing, _) => PathBuf::from(local),
+        (LocalKind::Other, _) => {
+            return Err(CliError::Failed(format!(
+                "{local} exists and is not a directory"
+            )))
+        }
+    };
+    let mut dirs = vec![(rdir.clone(), root)];
+    while let Some((rd, ld)) = dirs.pop() {
+        std::fs::create_dir_all(&ld).map_err(|e| io_failure(ld.display(), &e))?;
+        for e in ctx.client.list(&rd).await? {
+            // A name checked by the namenode: no `/`, `.` or `..`.
+            let to = ld.join(&e.name);
+            if e.file_type == FileType::Directory {
+                dirs.push((e.path.clone(), to));
+            } else {
+                get_file(ctx, &e.path, &e, &to, force, verbose).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Downloads the file `rpath` (`status`) to `dest`: into a temp file
+/// beside it, synced, then moved into place.
+async fn get_file(
+    ctx: &Ctx,
+    rpath: &DfsPath,
+    status: &dfs_common::proto::client::FileStatus,
+    dest: &Path,
+    force: bool,
+    verbose: bool,
+) -> CliResult {
+    let (rpath, dest) = (rpath.clone(), dest.to_path_buf());
     let existing = LocalKind::of(&dest).map_err(|e| io_failure(dest.display(), &e))?;
     check_replace(&dest, existing, force)?;
     let tmp = temp_path_for(&dest, std::process::id())?;
