@@ -186,6 +186,15 @@ async fn quotas_hold_at_their_edges_through_every_door() {
         count_q(&cluster, "/narrow")[..4],
         ["none", "inf", "none", "inf"]
     );
+    // A trash over its home's quota: rm says how to delete at once.
+    cluster.dfs_ok(&["mkdir", "-p", "/user/dfs"]);
+    cluster.dfs_ok(&["quota", "set", "--files", "1", "/user/dfs"]);
+    fails(&cluster, &["rm", "/narrow/y"], "--skip-trash");
+    assert!(
+        cluster.dfs(&["stat", "/narrow/y"]).status.success(),
+        "nothing moved"
+    );
+    cluster.dfs_ok(&["rm", "--skip-trash", "/narrow/y"]);
     // Misuse: a quota set needs something to set.
     let out = cluster.dfs(&["quota", "set", "/narrow"]);
     assert_eq!(out.status.code(), Some(2));

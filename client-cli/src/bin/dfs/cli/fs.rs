@@ -176,6 +176,10 @@ pub async fn rm(
                 });
             }
             Err(e) if force && is_not_found(&e) => {}
+            // The trash (in the user's home) is over a quota there.
+            Err(e) if !skip_trash && e.code() == ErrorCode::QuotaExceeded => {
+                return Err(hint(e, |_| true, "--skip-trash deletes it at once"));
+            }
             Err(e) if !recursive => {
                 let not_empty = |e: &ClientError| {
                     e.code() == ErrorCode::Conflict && e.to_string().contains("not empty")
