@@ -32,6 +32,7 @@ pub mod permission;
 pub mod quota;
 pub mod report;
 pub mod retry;
+pub mod snapshot;
 pub mod trash;
 pub mod write;
 
@@ -74,6 +75,8 @@ pub struct Namespace {
     directories: u64,
     /// Directories with quotas, and what their subtrees use.
     quotas: quota::Quotas,
+    /// Snapshots, and what they keep of changed and deleted inodes.
+    snapshots: snapshot::Snapshots,
 }
 
 impl Namespace {
@@ -91,6 +94,7 @@ impl Namespace {
             blocks: BlockMap::default(),
             directories: 0,
             quotas: quota::Quotas::default(),
+            snapshots: snapshot::Snapshots::default(),
         };
         ns.install_root(now_ms, txn);
         ns.directories = 1;
@@ -184,6 +188,7 @@ impl Namespace {
             blocks: BlockMap::default(),
             directories: 0,
             quotas: quota::Quotas::default(),
+            snapshots: snapshot::Snapshots::default(),
         };
         // Files' digests, kept or not once the blocks are in (`keep_digests`).
         let mut digests = Vec::new();
@@ -400,7 +405,9 @@ impl Namespace {
             .ok_or_else(|| NamenodeError::Internal(format!("inode {id} is referenced but missing")))
     }
 
+    /// An inode to change: a snapshot that saw it keeps its state first.
     fn inode_mut(&mut self, id: InodeId) -> Result<&mut Inode> {
+        self.preserve(id);
         self.inodes
             .get_mut(&id)
             .ok_or_else(|| NamenodeError::Internal(format!("inode {id} is referenced but missing")))
@@ -627,6 +634,29 @@ impl Namespace {
     ) -> (u64, u64, u64) {
         let (mut files, mut dirs, mut bytes, mut space) = (0, 0, 0, 0);
         let parent = self.inodes.get(&id).map(|i| i.parent);
+        if self.keep_for_snapshots(id) {
+            // A snapshot saw it: kept, detached, with its blocks.
+            let (names, used) = self.usage_of(id);
+            let mut stack = vec![id];
+            while let Some(cur) = stack.pop() {
+                match self.inodes.get(&cur).map(|i| &i.kind) {
+                    Some(Kind::Dir(kids)) => {
+                        dirs += 1;
+                        stack.extend(kids.iter().copied());
+                    }
+                    Some(Kind::File(f)) => {
+                        files += 1;
+                        bytes += f.length;
+                    }
+                    None => {}
+                }
+            }
+            self.detach(id);
+            if let Some(p) = parent {
+                self.charge(p, -(names as i64), -(used as i64));
+            }
+            return (files, dirs, bytes);
+        }
         let mut stack = vec![id];
         while let Some(cur) = stack.pop() {
             let Some(inode) = self.inodes.remove(&cur) else {

@@ -277,6 +277,16 @@ fn check(ops: Vec<Op>) {
     }));
     let mut model = Model::default();
     for op in &ops {
+        step(&mut real, &mut model, op);
+        real.ns.assert_counters_exact();
+        real.ns.assert_quota_counts();
+    }
+}
+
+/// Applies `op` to both, and checks they agree on its success and on the
+/// tree after it.
+fn step(real: &mut Real, model: &mut Model, op: &Op) {
+    {
         let (want, got) = match *op {
             Op::Mkdirs(p, parents) => (
                 model.mkdirs(&path(p), parents),
@@ -308,9 +318,105 @@ fn check(ops: Vec<Op>) {
             ),
         };
         assert_eq!(got, want, "{op:?} on {model:?}");
-        assert_eq!(real.tree(), model, "after {op:?}");
-        real.ns.assert_counters_exact();
-        real.ns.assert_quota_counts();
+        assert_eq!(real.tree(), *model, "after {op:?}");
+    }
+}
+
+/// The model's tree as a snapshot of `/` lists it.
+fn snapshot_view(model: &Model) -> Vec<(String, Option<u64>)> {
+    let mut v: Vec<(String, Option<u64>)> = std::iter::once((String::new(), None))
+        .chain(model.0.iter().map(|(p, k)| {
+            let len = match k {
+                Kind::Dir => None,
+                Kind::File(n) => Some(*n),
+            };
+            (p.as_str().to_string(), len)
+        }))
+        .collect();
+    v.sort();
+    v
+}
+
+/// As [`check_snapshots`], with `/a` snapshottable (a snapshot taken
+/// first, so it can be neither deleted nor renamed): what moves out of it
+/// must keep, in its snapshots, how it was.
+fn check_snapshots_below(ops: Vec<(Op, bool)>) {
+    let mut real = Real {
+        ns: Namespace::new(1, &mut Txn::new()),
+        ts: 1,
+    };
+    let mut model = Model::default();
+    let a = DfsPath::parse("/a").unwrap();
+    step(&mut real, &mut model, &Op::Mkdirs(0, false));
+    real.ns.allow_snapshot(&a).unwrap();
+    let view = |m: &Model| {
+        let mut v: Vec<(String, Option<u64>)> = snapshot_view(m)
+            .into_iter()
+            .filter_map(|(p, k)| match p.strip_prefix("/a") {
+                Some(rest) if rest.is_empty() || rest.starts_with('/') => Some((rest.to_string(), k)),
+                _ => None,
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let mut taken: Vec<(String, Vec<(String, Option<u64>)>)> = Vec::new();
+    real.ns.create_snapshot(&a, "s0", 1).unwrap();
+    taken.push(("s0".into(), view(&model)));
+    for (op, snap) in &ops {
+        if *snap {
+            let name = format!("s{}", taken.len());
+            real.ns.create_snapshot(&a, &name, 1).unwrap();
+            taken.push((name, view(&model)));
+        }
+        // /a has snapshots: deleting or moving it is refused.
+        let protected = match *op {
+            Op::Delete(p, _) | Op::Rename(p, _, _) => path(p) == a,
+            _ => false,
+        };
+        if protected {
+            let refused = match *op {
+                Op::Delete(p, r) => real.apply(Command::Delete { path: path(p), recursive: r }),
+                Op::Rename(s, d, o) => real.apply(Command::Rename { src: path(s), dst: path(d), overwrite: o }),
+                _ => true,
+            };
+            assert!(!refused, "{op:?} of a directory with snapshots");
+        } else {
+            step(&mut real, &mut model, op);
+        }
+        for (name, want) in &taken {
+            let got = real.ns.snapshot_tree(&a, name).unwrap();
+            assert_eq!(&got, want, "snapshot {name} of /a after {op:?}");
+            let missing = real.ns.snapshot_blocks_missing(&a, name);
+            assert!(missing.is_empty(), "snapshot {name} after {op:?}: {missing:?}");
+        }
+    }
+}
+
+/// Random operations with snapshots of `/` taken between them: after every
+/// step, every snapshot lists exactly the tree the model had when it was
+/// taken, and every block its files list is still in the block map.
+fn check_snapshots(ops: Vec<(Op, bool)>) {
+    let mut real = Real {
+        ns: Namespace::new(1, &mut Txn::new()),
+        ts: 1,
+    };
+    real.ns.allow_snapshot(&DfsPath::root()).unwrap();
+    let mut model = Model::default();
+    let mut taken: Vec<(String, Vec<(String, Option<u64>)>)> = Vec::new();
+    for (op, snap) in &ops {
+        if *snap {
+            let name = format!("s{}", taken.len());
+            real.ns.create_snapshot(&DfsPath::root(), &name, 1).unwrap();
+            taken.push((name, snapshot_view(&model)));
+        }
+        step(&mut real, &mut model, op);
+        for (name, want) in &taken {
+            let got = real.ns.snapshot_tree(&DfsPath::root(), name).unwrap();
+            assert_eq!(&got, want, "snapshot {name} after {op:?}");
+            let missing = real.ns.snapshot_blocks_missing(&DfsPath::root(), name);
+            assert!(missing.is_empty(), "snapshot {name} after {op:?}: {missing:?}");
+        }
     }
 }
 
@@ -320,6 +426,20 @@ proptest! {
     #[test]
     fn namespace_matches_a_model_file_tree(ops in prop::collection::vec(op(), 1..80)) {
         check(ops);
+    }
+
+    #[test]
+    fn snapshots_keep_the_tree_they_saw(
+        ops in prop::collection::vec((op(), prop::bool::weighted(0.15)), 1..60)
+    ) {
+        check_snapshots(ops);
+    }
+
+    #[test]
+    fn snapshots_below_keep_what_moves_out(
+        ops in prop::collection::vec((op(), prop::bool::weighted(0.15)), 1..60)
+    ) {
+        check_snapshots_below(ops);
     }
 }
 

@@ -169,6 +169,7 @@ impl Namespace {
             .lookup(src)
             .ok_or_else(|| NamenodeError::not_found(src))?;
         let src_is_dir = self.inode(src_id)?.is_dir();
+        self.check_no_snapshots_within(src_id, src)?;
         let src_name = src.name().unwrap_or_default();
 
         // Into an existing directory?
@@ -226,6 +227,11 @@ impl Namespace {
             self.charge(old_parent, -(names as i64), -(bytes as i64));
             self.charge(new_parent, names as i64, bytes as i64);
         }
+        if old_parent != new_parent {
+            // Where it goes, a snapshot that saw it here does not see its
+            // later changes: keep how it is now.
+            self.preserve_subtree(src_id);
+        }
         self.unlink(src_id, now_ms, txn)?;
         {
             let inode = self.inode_mut(src_id)?;
@@ -262,6 +268,7 @@ impl Namespace {
                 "directory {path} is not empty"
             )));
         }
+        self.check_no_snapshots_within(id, path)?;
         self.unlink(id, now_ms, txn)?;
         let (files_deleted, directories_deleted, bytes_deleted) =
             self.remove_subtree(id, txn, dels);

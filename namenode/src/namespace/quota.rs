@@ -163,7 +163,7 @@ impl Namespace {
     }
 
     /// Whether `dir` is `q` or below it.
-    fn is_under(&self, dir: InodeId, q: InodeId) -> bool {
+    pub(super) fn is_under(&self, dir: InodeId, q: InodeId) -> bool {
         let mut cur = dir;
         loop {
             if cur == q {

@@ -480,9 +480,13 @@ impl Namespace {
         }
         // Validated: now change things.
         let (_, listed) = self.end_write(req, &path, txn, dels)?;
+        // A snapshot that saw the file keeps its old last block.
+        self.preserve(target.inode);
         if let Some(old) = target.replaced {
-            for n in self.blocks.remove(old, txn) {
-                dels.push((n, old));
+            if !self.snapshots_need(target.inode, &old) {
+                for n in self.blocks.remove(old, txn) {
+                    dels.push((n, old));
+                }
             }
         }
         let id = target.inode;

@@ -1,0 +1,294 @@
+//! Snapshots, the namespace's core (issue 21; WORK IN PROGRESS on the
+//! `snapshots-wip` branch, see `docs/design/snapshots.md`): copy on first
+//! change. Creating a snapshot copies nothing: it records a new epoch and
+//! the next inode id. Before an inode a snapshot saw changes for the first
+//! time after that snapshot, its state is saved ([`Namespace::preserve`],
+//! called by `inode_mut`); a deleted subtree a snapshot saw is detached,
+//! not removed, with its blocks. A snapshot's tree is read through
+//! [`Namespace::state_at`]: the first copy saved at or after its epoch, or
+//! the inode as it is now.
+//!
+//! Not done yet: persistence (keyspaces, load, export), garbage collection
+//! at snapshot delete, the counters and quotas of detached inodes, the
+//! doors (CLI, WebHDFS, `.snapshot` paths, UI).
+use super::inode::{Inode, InodeId, Kind, ROOT_ID};
+use super::Namespace;
+use crate::error::{NamenodeError, Result};
+use dfs_common::path::DfsPath;
+use std::collections::{HashMap, HashSet};
+
+/// One snapshot of a snapshottable directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotInfo {
+    pub name: String,
+    /// Changes made after it carry this epoch or a later one.
+    pub epoch: u64,
+    /// Inodes below this id existed when it was taken.
+    pub next_inode: InodeId,
+    pub created_ms: u64,
+}
+
+#[derive(Debug, Default)]
+pub struct Snapshots {
+    /// The epoch changes are made in now: the number of snapshots ever
+    /// taken (0 before the first).
+    epoch: u64,
+    /// Snapshottable directories and their snapshots, oldest first.
+    roots: HashMap<InodeId, Vec<SnapshotInfo>>,
+    /// Inodes as they were before a change: (epoch of that change, the
+    /// inode then), oldest first.
+    saved: HashMap<InodeId, Vec<(u64, Inode)>>,
+    /// Roots of subtrees deleted from the live tree but kept for snapshots.
+    detached: HashSet<InodeId>,
+}
+
+impl Snapshots {
+    /// Whether any snapshot exists (nothing to preserve otherwise).
+    pub fn is_empty(&self) -> bool {
+        self.roots.values().all(Vec::is_empty)
+    }
+}
+
+impl Namespace {
+    /// Lets `path` (a directory) have snapshots. HDFS's rule: not below or
+    /// above another snapshottable directory.
+    pub fn allow_snapshot(&mut self, path: &DfsPath) -> Result<()> {
+        let id = self.dir_id(path)?;
+        if self.snapshots.roots.contains_key(&id) {
+            return Ok(());
+        }
+        for &other in self.snapshots.roots.keys() {
+            if self.is_under(id, other) || self.is_under(other, id) {
+                return Err(NamenodeError::Conflict(format!(
+                    "{path}: a snapshottable directory cannot be below or above another ({})",
+                    self.path_of(other)
+                )));
+            }
+        }
+        self.snapshots.roots.insert(id, Vec::new());
+        Ok(())
+    }
+
+    /// Takes a snapshot of snapshottable directory `path`.
+    pub fn create_snapshot(&mut self, path: &DfsPath, name: &str, now_ms: u64) -> Result<()> {
+        dfs_common::path::check_name(name)
+            .map_err(|e| NamenodeError::InvalidArgument(format!("snapshot name {name:?}: {e}")))?;
+        let id = self.dir_id(path)?;
+        let next_inode = self.next_inode;
+        let Some(list) = self.snapshots.roots.get_mut(&id) else {
+            return Err(NamenodeError::InvalidArgument(format!(
+                "{path} is not snapshottable (dfs snapshot allow {path})"
+            )));
+        };
+        if list.iter().any(|s| s.name == name) {
+            return Err(NamenodeError::AlreadyExists(format!(
+                "{path} already has a snapshot named {name}"
+            )));
+        }
+        self.snapshots.epoch += 1;
+        list.push(SnapshotInfo {
+            name: name.to_string(),
+            epoch: self.snapshots.epoch,
+            next_inode,
+            created_ms: now_ms,
+        });
+        Ok(())
+    }
+
+    fn dir_id(&self, path: &DfsPath) -> Result<InodeId> {
+        let id = self
+            .lookup(path)
+            .ok_or_else(|| NamenodeError::not_found(path))?;
+        if !self.inode(id)?.is_dir() {
+            return Err(NamenodeError::NotADirectory(format!(
+                "{path} is not a directory"
+            )));
+        }
+        Ok(id)
+    }
+
+    /// The newest snapshot epoch that saw inode `x` where it is now (or
+    /// was when detached), if any.
+    fn covering_epoch(&self, x: InodeId) -> Option<u64> {
+        if self.snapshots.is_empty() {
+            return None;
+        }
+        let mut best = None;
+        let mut cur = x;
+        loop {
+            if let Some(s) = self.snapshots.roots.get(&cur).and_then(|l| l.last()) {
+                if x < s.next_inode {
+                    best = best.max(Some(s.epoch));
+                }
+            }
+            match self.inodes.get(&cur) {
+                Some(i) if cur != ROOT_ID => cur = i.parent,
+                _ => break,
+            }
+        }
+        best
+    }
+
+    /// Saves inode `x` as it is, before a change, if a snapshot saw it and
+    /// it has no copy saved since that snapshot.
+    pub(super) fn preserve(&mut self, x: InodeId) {
+        let Some(e) = self.covering_epoch(x) else {
+            return;
+        };
+        let done = self
+            .snapshots
+            .saved
+            .get(&x)
+            .and_then(|v| v.last())
+            .is_some_and(|(at, _)| *at >= e);
+        if done {
+            return;
+        }
+        if let Some(i) = self.inodes.get(&x) {
+            let copy = i.clone();
+            let at = self.snapshots.epoch;
+            self.snapshots.saved.entry(x).or_default().push((at, copy));
+        }
+    }
+
+    /// [`Self::preserve`] for every inode of the subtree at `x` (before it
+    /// moves where the snapshots that saw it will not see its changes).
+    pub(super) fn preserve_subtree(&mut self, x: InodeId) {
+        if self.covering_epoch(x).is_none() {
+            return;
+        }
+        let mut stack = vec![x];
+        while let Some(cur) = stack.pop() {
+            self.preserve(cur);
+            if let Some(Kind::Dir(kids)) = self.inodes.get(&cur).map(|i| &i.kind) {
+                stack.extend(kids.iter().copied());
+            }
+        }
+    }
+
+    /// HDFS's rule: a snapshottable directory with snapshots (at `x` or
+    /// below it) is neither deleted nor renamed.
+    pub(super) fn check_no_snapshots_within(&self, x: InodeId, path: &DfsPath) -> Result<()> {
+        for (root, list) in &self.snapshots.roots {
+            if !list.is_empty() && self.is_under(*root, x) {
+                return Err(NamenodeError::Conflict(format!(
+                    "{path}: {} has snapshots ({}); delete them first",
+                    self.path_of(*root),
+                    list.len()
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether deleting the subtree at `x` must keep it for a snapshot.
+    /// A subtree is kept when a snapshot sees it where it is, or when any
+    /// inode in it has a saved copy (it moved out from under a snapshot
+    /// that saw it: deleting its blocks now would lose the snapshot's).
+    pub(super) fn keep_for_snapshots(&self, x: InodeId) -> bool {
+        if self.snapshots.is_empty() {
+            return false;
+        }
+        if self.covering_epoch(x).is_some() {
+            return true;
+        }
+        let mut stack = vec![x];
+        while let Some(cur) = stack.pop() {
+            if self.snapshots.saved.contains_key(&cur) {
+                return true;
+            }
+            if let Some(Kind::Dir(kids)) = self.inodes.get(&cur).map(|i| &i.kind) {
+                stack.extend(kids.iter().copied());
+            }
+        }
+        false
+    }
+
+    /// Marks the subtree at `x` (already unlinked) as kept for snapshots.
+    pub(super) fn detach(&mut self, x: InodeId) {
+        self.snapshots.detached.insert(x);
+    }
+
+    /// Whether any saved copy or detached inode still needs `block` (its
+    /// owner being the file `owner`).
+    pub(super) fn snapshots_need(&self, owner: InodeId, block: &dfs_common::ids::BlockId) -> bool {
+        self.snapshots.saved.get(&owner).is_some_and(|v| {
+            v.iter().any(|(_, i)| i.file().is_some_and(|f| f.blocks.contains(block)))
+        })
+    }
+
+    /// Inode `x` as snapshot epoch `epoch` saw it.
+    pub fn state_at(&self, x: InodeId, epoch: u64) -> Option<&Inode> {
+        if let Some(v) = self.snapshots.saved.get(&x) {
+            if let Some((_, i)) = v.iter().find(|(at, _)| *at >= epoch) {
+                return Some(i);
+            }
+        }
+        self.inodes.get(&x)
+    }
+
+    /// The snapshot `name` of snapshottable directory `dir`.
+    pub fn snapshot(&self, dir: &DfsPath, name: &str) -> Result<(InodeId, SnapshotInfo)> {
+        let id = self.dir_id(dir)?;
+        self.snapshots
+            .roots
+            .get(&id)
+            .and_then(|l| l.iter().find(|s| s.name == name))
+            .map(|s| (id, s.clone()))
+            .ok_or_else(|| NamenodeError::NotFound(format!("{dir} has no snapshot named {name}")))
+    }
+
+    /// Every path of snapshot `name` of `dir`, relative to `dir` ("" for
+    /// `dir` itself), with the file's length or `None` for a directory.
+    pub fn snapshot_tree(&self, dir: &DfsPath, name: &str) -> Result<Vec<(String, Option<u64>)>> {
+        let (root, s) = self.snapshot(dir, name)?;
+        let mut out = Vec::new();
+        let mut stack = vec![(root, String::new())];
+        while let Some((x, rel)) = stack.pop() {
+            let i = self.state_at(x, s.epoch).ok_or_else(|| {
+                NamenodeError::Internal(format!("snapshot {name} of {dir}: inode {x} is gone"))
+            })?;
+            match &i.kind {
+                Kind::Dir(kids) => {
+                    out.push((rel.clone(), None));
+                    for &k in kids {
+                        let kid = self.state_at(k, s.epoch).ok_or_else(|| {
+                            NamenodeError::Internal(format!(
+                                "snapshot {name} of {dir}: inode {k} is gone"
+                            ))
+                        })?;
+                        stack.push((k, format!("{rel}/{}", kid.name)));
+                    }
+                }
+                Kind::File(f) => out.push((rel, Some(f.length))),
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// Test support: every block a snapshot's file lists is in the block
+    /// map (none was deleted while a snapshot needed it).
+    #[cfg(test)]
+    pub fn snapshot_blocks_missing(&self, dir: &DfsPath, name: &str) -> Vec<String> {
+        let Ok((root, s)) = self.snapshot(dir, name) else {
+            return vec![format!("no snapshot {name}")];
+        };
+        let mut missing = Vec::new();
+        let mut stack = vec![root];
+        while let Some(x) = stack.pop() {
+            match self.state_at(x, s.epoch).map(|i| &i.kind) {
+                Some(Kind::Dir(kids)) => stack.extend(kids.iter().copied()),
+                Some(Kind::File(f)) => {
+                    for b in &f.blocks {
+                        if self.blocks.get(b).is_none() {
+                            missing.push(format!("inode {x} block {b}"));
+                        }
+                    }
+                }
+                None => missing.push(format!("inode {x}")),
+            }
+        }
+        missing
+    }
+}
