@@ -353,7 +353,9 @@ fn check_snapshots_below(ops: Vec<(Op, bool)>) {
         let mut v: Vec<(String, Option<u64>)> = snapshot_view(m)
             .into_iter()
             .filter_map(|(p, k)| match p.strip_prefix("/a") {
-                Some(rest) if rest.is_empty() || rest.starts_with('/') => Some((rest.to_string(), k)),
+                Some(rest) if rest.is_empty() || rest.starts_with('/') => {
+                    Some((rest.to_string(), k))
+                }
                 _ => None,
             })
             .collect();
@@ -376,8 +378,15 @@ fn check_snapshots_below(ops: Vec<(Op, bool)>) {
         };
         if protected {
             let refused = match *op {
-                Op::Delete(p, r) => real.apply(Command::Delete { path: path(p), recursive: r }),
-                Op::Rename(s, d, o) => real.apply(Command::Rename { src: path(s), dst: path(d), overwrite: o }),
+                Op::Delete(p, r) => real.apply(Command::Delete {
+                    path: path(p),
+                    recursive: r,
+                }),
+                Op::Rename(s, d, o) => real.apply(Command::Rename {
+                    src: path(s),
+                    dst: path(d),
+                    overwrite: o,
+                }),
                 _ => true,
             };
             assert!(!refused, "{op:?} of a directory with snapshots");
@@ -388,7 +397,10 @@ fn check_snapshots_below(ops: Vec<(Op, bool)>) {
             let got = real.ns.snapshot_tree(&a, name).unwrap();
             assert_eq!(&got, want, "snapshot {name} of /a after {op:?}");
             let missing = real.ns.snapshot_blocks_missing(&a, name);
-            assert!(missing.is_empty(), "snapshot {name} after {op:?}: {missing:?}");
+            assert!(
+                missing.is_empty(),
+                "snapshot {name} after {op:?}: {missing:?}"
+            );
         }
     }
 }
@@ -415,7 +427,10 @@ fn check_snapshots(ops: Vec<(Op, bool)>) {
             let got = real.ns.snapshot_tree(&DfsPath::root(), name).unwrap();
             assert_eq!(&got, want, "snapshot {name} after {op:?}");
             let missing = real.ns.snapshot_blocks_missing(&DfsPath::root(), name);
-            assert!(missing.is_empty(), "snapshot {name} after {op:?}: {missing:?}");
+            assert!(
+                missing.is_empty(),
+                "snapshot {name} after {op:?}: {missing:?}"
+            );
         }
     }
 }
@@ -465,4 +480,52 @@ fn the_model_sees_successes_of_every_kind() {
         .collect();
     assert!(results.iter().all(|r| *r), "{results:?} {model:?}");
     check(ops);
+}
+
+/// A subtree that moves out from under a snapshot, then changes deep down
+/// (a directory gains an entry, a file is overwritten, then deleted): the
+/// snapshot still lists what it saw and keeps the old file's blocks.
+#[test]
+fn what_moves_out_of_a_snapshot_keeps_its_old_state_there() {
+    let mut real = Real {
+        ns: Namespace::new(1, &mut Txn::new()),
+        ts: 1,
+    };
+    let p = |s: &str| DfsPath::parse(s).unwrap();
+    let mkdir = |real: &mut Real, s: &str| {
+        assert!(real.apply(Command::Mkdirs {
+            path: p(s),
+            parents: true,
+            owner: None,
+            permission: None,
+        }));
+    };
+    mkdir(&mut real, "/a/b/d");
+    assert!(real.put(&p("/a/b/d/f"), 5000, false, false));
+    real.ns.allow_snapshot(&p("/a")).unwrap();
+    real.ns.create_snapshot(&p("/a"), "s", 1).unwrap();
+    let want = real.ns.snapshot_tree(&p("/a"), "s").unwrap();
+    assert!(real.apply(Command::Rename {
+        src: p("/a/b"),
+        dst: p("/c"),
+        overwrite: false,
+    }));
+    mkdir(&mut real, "/c/d/new");
+    assert!(real.put(&p("/c/d/f"), 10, true, false));
+    assert_eq!(real.ns.snapshot_tree(&p("/a"), "s").unwrap(), want);
+    assert!(real.apply(Command::Delete {
+        path: p("/c"),
+        recursive: true,
+    }));
+    assert_eq!(real.ns.snapshot_tree(&p("/a"), "s").unwrap(), want);
+    assert!(real.ns.snapshot_blocks_missing(&p("/a"), "s").is_empty());
+    assert_eq!(
+        want,
+        [
+            (String::new(), None),
+            ("/b".into(), None),
+            ("/b/d".into(), None),
+            ("/b/d/f".into(), Some(5000)),
+        ]
+    );
 }

@@ -213,7 +213,8 @@ impl Namespace {
     /// owner being the file `owner`).
     pub(super) fn snapshots_need(&self, owner: InodeId, block: &dfs_common::ids::BlockId) -> bool {
         self.snapshots.saved.get(&owner).is_some_and(|v| {
-            v.iter().any(|(_, i)| i.file().is_some_and(|f| f.blocks.contains(block)))
+            v.iter()
+                .any(|(_, i)| i.file().is_some_and(|f| f.blocks.contains(block)))
         })
     }
 
