@@ -1801,3 +1801,47 @@ fn quotas_are_stored_and_reloaded_with_their_usage() {
         .unwrap();
     assert!(ns.quotas.is_empty());
 }
+
+/// Append rewrites a short last block as a new block: a snapshot taken
+/// before keeps the old one (not deleted at complete) and the old length.
+#[test]
+fn an_append_after_a_snapshot_keeps_the_old_last_block_for_it() {
+    let mut ns = ns();
+    let dn = nodes(3);
+    write_file(&mut ns, "/d/f", BS + 10, false, &dn).unwrap();
+    let old = ns.locations(&p("/d/f"), |_, _| Vec::new()).unwrap().blocks;
+    ns.allow_snapshot(&p("/d")).unwrap();
+    ns.create_snapshot(&p("/d"), "s", 1).unwrap();
+    let now = Instant::now();
+    let mut txn = Txn::new();
+    let opened = ns.t_append(&p("/d/f"), &defaults(), 7, now, &mut txn).unwrap();
+    assert_eq!(opened.replaced, Some(old[1].block_id));
+    let b = ns.t_add_block(opened.file_id, &[], &dn, now, &mut txn).unwrap();
+    let mut dels = Deletions::new();
+    ns.t_complete(
+        &CompleteRequest {
+            file_id: opened.file_id,
+            blocks: vec![CommittedBlock {
+                block_id: b.block_id,
+                len: 20,
+                sha256: Sha256Digest::of(b"x"),
+                replicas: b.targets.clone(),
+            }],
+            length: BS + 20,
+            sha256: Sha256Digest::of(b"new"),
+            sha256_state: None,
+        },
+        8,
+        now,
+        &mut txn,
+        &mut dels,
+    )
+    .unwrap();
+    assert!(dels.is_empty(), "the old last block is the snapshot's: {dels:?}");
+    assert_eq!(ns.status(&p("/d/f")).unwrap().length, BS + 20);
+    assert_eq!(
+        ns.snapshot_tree(&p("/d"), "s").unwrap(),
+        [(String::new(), None), ("/f".into(), Some(BS + 10))]
+    );
+    assert!(ns.snapshot_blocks_missing(&p("/d"), "s").is_empty());
+}
