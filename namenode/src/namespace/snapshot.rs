@@ -218,6 +218,167 @@ impl Namespace {
         })
     }
 
+    /// Deletes snapshot `name` of `dir`, then collects what no snapshot
+    /// needs any more: copies no remaining snapshot reads, kept (detached)
+    /// inodes no remaining snapshot reaches, and the blocks only they held
+    /// (their replicas pushed onto `dels`).
+    pub fn delete_snapshot(
+        &mut self,
+        dir: &DfsPath,
+        name: &str,
+        txn: &mut crate::meta_store::Txn,
+        dels: &mut super::Deletions,
+    ) -> Result<()> {
+        let (root, _) = self.snapshot(dir, name)?;
+        if let Some(list) = self.snapshots.roots.get_mut(&root) {
+            list.retain(|s| s.name != name);
+        }
+        self.collect_snapshot_garbage(txn, dels);
+        Ok(())
+    }
+
+    /// Every inode some remaining snapshot reaches.
+    fn reached_by_snapshots(&self) -> HashSet<InodeId> {
+        let mut seen = HashSet::new();
+        for (&root, list) in &self.snapshots.roots {
+            for s in list {
+                let mut stack = vec![root];
+                while let Some(x) = stack.pop() {
+                    seen.insert(x);
+                    if let Some(Kind::Dir(kids)) = self.state_at(x, s.epoch).map(|i| &i.kind) {
+                        stack.extend(kids.iter().copied());
+                    }
+                }
+            }
+        }
+        seen
+    }
+
+    fn collect_snapshot_garbage(
+        &mut self,
+        txn: &mut crate::meta_store::Txn,
+        dels: &mut super::Deletions,
+    ) {
+        let epochs: Vec<u64> = self
+            .snapshots
+            .roots
+            .values()
+            .flatten()
+            .map(|s| s.epoch)
+            .collect();
+        let reached = self.reached_by_snapshots();
+        // Copies: kept when some remaining epoch reads them (the first copy
+        // saved at or after it) and their inode is reached.
+        let mut dropped_blocks: Vec<(InodeId, Vec<dfs_common::ids::BlockId>)> = Vec::new();
+        let saved = std::mem::take(&mut self.snapshots.saved);
+        for (x, copies) in saved {
+            let mut keep = Vec::new();
+            let mut prev = 0u64;
+            for (at, inode) in copies {
+                let read = reached.contains(&x) && epochs.iter().any(|e| *e > prev && *e <= at);
+                prev = at;
+                if read {
+                    keep.push((at, inode));
+                } else if let Some(f) = inode.file() {
+                    dropped_blocks.push((x, f.blocks.to_vec()));
+                }
+            }
+            if !keep.is_empty() {
+                self.snapshots.saved.insert(x, keep);
+            }
+        }
+        // Kept inodes no snapshot reaches and the live tree does not hold.
+        let live = self.live_inodes();
+        let gone: Vec<InodeId> = self
+            .inodes
+            .keys()
+            .filter(|x| !live.contains(x) && !reached.contains(x))
+            .collect();
+        for x in gone {
+            if let Some(inode) = self.inodes.remove(&x) {
+                txn.del_inode(x);
+                if let Some(f) = inode.file() {
+                    dropped_blocks.push((x, f.blocks.to_vec()));
+                }
+                if inode.is_dir() {
+                    self.directories = self.directories.saturating_sub(1);
+                }
+            }
+        }
+        self.snapshots.detached.retain(|x| reached.contains(x));
+        // A block goes when nothing still lists it: its file (live or
+        // kept) nor any remaining copy of that file.
+        for (owner, blocks) in dropped_blocks {
+            for b in blocks {
+                let listed = self
+                    .inodes
+                    .get(&owner)
+                    .and_then(|i| i.file())
+                    .is_some_and(|f| f.blocks.contains(&b));
+                if !listed && !self.snapshots_need(owner, &b) {
+                    for n in self.blocks.remove(b, txn) {
+                        dels.push((n, b));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Every inode the live tree holds.
+    fn live_inodes(&self) -> HashSet<InodeId> {
+        let mut seen = HashSet::new();
+        let mut stack = vec![ROOT_ID];
+        while let Some(x) = stack.pop() {
+            seen.insert(x);
+            if let Some(Kind::Dir(kids)) = self.inodes.get(&x).map(|i| &i.kind) {
+                stack.extend(kids.iter().copied());
+            }
+        }
+        seen
+    }
+
+    /// Test support: blocks in the map that nothing lists (the live tree,
+    /// a write in progress, or a remaining snapshot), and inodes that
+    /// neither the live tree nor a snapshot reaches: what a leak would be.
+    #[cfg(test)]
+    pub fn snapshot_leaks(&self) -> (Vec<dfs_common::ids::BlockId>, Vec<InodeId>) {
+        let mut listed = HashSet::new();
+        let reached = self.reached_by_snapshots();
+        let live = self.live_inodes();
+        for x in live.iter().chain(reached.iter()) {
+            if let Some(f) = self.inodes.get(x).and_then(|i| i.file()) {
+                listed.extend(f.blocks.iter().copied());
+            }
+        }
+        for (&root, list) in &self.snapshots.roots {
+            for s in list {
+                let mut stack = vec![root];
+                while let Some(x) = stack.pop() {
+                    match self.state_at(x, s.epoch).map(|i| &i.kind) {
+                        Some(Kind::Dir(kids)) => stack.extend(kids.iter().copied()),
+                        Some(Kind::File(f)) => listed.extend(f.blocks.iter().copied()),
+                        None => {}
+                    }
+                }
+            }
+        }
+        for p in self.pending.values() {
+            listed.extend(p.file.blocks.iter().copied());
+        }
+        let blocks = self
+            .blocks
+            .iter()
+            .map(|(id, _)| *id)
+            .filter(|b| !listed.contains(b))
+            .collect();
+        let inodes = self
+            .inodes
+            .keys()
+            .filter(|x| !live.contains(x) && !reached.contains(x))
+            .collect();
+        (blocks, inodes)
+    }
+
     /// Inode `x` as snapshot epoch `epoch` saw it.
     pub fn state_at(&self, x: InodeId, epoch: u64) -> Option<&Inode> {
         if let Some(v) = self.snapshots.saved.get(&x) {

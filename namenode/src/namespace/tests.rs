@@ -1814,9 +1814,13 @@ fn an_append_after_a_snapshot_keeps_the_old_last_block_for_it() {
     ns.create_snapshot(&p("/d"), "s", 1).unwrap();
     let now = Instant::now();
     let mut txn = Txn::new();
-    let opened = ns.t_append(&p("/d/f"), &defaults(), 7, now, &mut txn).unwrap();
+    let opened = ns
+        .t_append(&p("/d/f"), &defaults(), 7, now, &mut txn)
+        .unwrap();
     assert_eq!(opened.replaced, Some(old[1].block_id));
-    let b = ns.t_add_block(opened.file_id, &[], &dn, now, &mut txn).unwrap();
+    let b = ns
+        .t_add_block(opened.file_id, &[], &dn, now, &mut txn)
+        .unwrap();
     let mut dels = Deletions::new();
     ns.t_complete(
         &CompleteRequest {
@@ -1837,7 +1841,10 @@ fn an_append_after_a_snapshot_keeps_the_old_last_block_for_it() {
         &mut dels,
     )
     .unwrap();
-    assert!(dels.is_empty(), "the old last block is the snapshot's: {dels:?}");
+    assert!(
+        dels.is_empty(),
+        "the old last block is the snapshot's: {dels:?}"
+    );
     assert_eq!(ns.status(&p("/d/f")).unwrap().length, BS + 20);
     assert_eq!(
         ns.snapshot_tree(&p("/d"), "s").unwrap(),
