@@ -53,7 +53,19 @@ use crate::journal::{self, MergeError, NumberedFile, Overlay};
 use crate::records::{
     BalancerRun, BlockMeta, BlockMetaIn, InodeId, InodeRecord, InodeRecordIn, InodeRecordRef,
     LegacyNodeRecord, LegacyPendingFile, Maintenance, NodeRecord, PendingFile, QuotaLimits,
+    SavedRecord, SnapshotRecord,
 };
+
+/// A big-endian u64 key part (an inode id, an epoch).
+fn be_u64(b: &[u8], key: &[u8]) -> Result<u64> {
+    let a: [u8; 8] = b.try_into().map_err(|_| {
+        NamenodeError::Internal(format!(
+            "metadata: a key of {} bytes is malformed",
+            key.len()
+        ))
+    })?;
+    Ok(u64::from_be_bytes(a))
+}
 use dfs_common::checksum::Sha256State;
 use dfs_common::codec::{self, CodecError};
 use dfs_common::ids::{BlockId, ClusterId, FileId, NodeId, RequestId};
@@ -70,6 +82,13 @@ const DATANODE: &[u8] = b"d/";
 const MAINTENANCE: &[u8] = b"n/";
 /// A directory's quotas (`Command::SetQuota`), by inode id.
 const QUOTA: &[u8] = b"q/";
+/// A snapshottable directory's snapshots, by inode id.
+const SNAPSHOTS: &[u8] = b"s/";
+/// An inode as a snapshot saw it: inode id, then the epoch it was saved in.
+const SAVED: &[u8] = b"v/";
+/// A deleted subtree kept for snapshots, by its root's inode id.
+const DETACHED: &[u8] = b"x/";
+const SNAPSHOT_EPOCH: &[u8] = b"m/snapshot_epoch";
 const HASH_STATE: &[u8] = b"h/";
 const NEXT_INODE: &[u8] = b"m/next_inode";
 const APPLIED: &[u8] = b"m/applied";
@@ -122,6 +141,10 @@ pub struct Loaded {
     pub datanodes: Vec<(NodeId, NodeRecord)>,
     pub maintenance: Vec<(NodeId, Maintenance)>,
     pub quotas: Vec<(InodeId, QuotaLimits)>,
+    pub snapshot_roots: Vec<(InodeId, Vec<SnapshotRecord>)>,
+    pub saved: Vec<(InodeId, u64, SavedRecord)>,
+    pub detached: Vec<InodeId>,
+    pub snapshot_epoch: u64,
     /// The balancer run an operator started, until it ends.
     pub balancer: Option<BalancerRun>,
     pub next_inode: Option<InodeId>,
@@ -229,6 +252,32 @@ impl Txn {
     }
     pub fn del_quota(&mut self, id: InodeId) {
         self.del(key(QUOTA, &id.to_be_bytes()));
+    }
+    pub fn put_snapshots(&mut self, dir: InodeId, list: &[SnapshotRecord]) {
+        self.put(key(SNAPSHOTS, &dir.to_be_bytes()), &list.to_vec());
+    }
+    pub fn del_snapshots(&mut self, dir: InodeId) {
+        self.del(key(SNAPSHOTS, &dir.to_be_bytes()));
+    }
+    fn saved_key(id: InodeId, at: u64) -> Vec<u8> {
+        let mut k = key(SAVED, &id.to_be_bytes());
+        k.extend_from_slice(&at.to_be_bytes());
+        k
+    }
+    pub fn put_saved(&mut self, id: InodeId, at: u64, rec: &SavedRecord) {
+        self.put(Self::saved_key(id, at), rec);
+    }
+    pub fn del_saved(&mut self, id: InodeId, at: u64) {
+        self.del(Self::saved_key(id, at));
+    }
+    pub fn put_detached(&mut self, id: InodeId) {
+        self.put(key(DETACHED, &id.to_be_bytes()), &());
+    }
+    pub fn del_detached(&mut self, id: InodeId) {
+        self.del(key(DETACHED, &id.to_be_bytes()));
+    }
+    pub fn put_snapshot_epoch(&mut self, e: u64) {
+        self.put(SNAPSHOT_EPOCH.to_vec(), &e);
     }
     pub fn put_retry(&mut self, key: &RetryKey, rec: &RetryRecord) {
         self.put(retry_key(key), rec);
@@ -1259,6 +1308,20 @@ fn decode_small(out: &mut Loaded, k: &[u8], v: &[u8]) -> Result<()> {
             InodeId::from_be_bytes(id),
             codec::decode(v).map_err(codec_err)?,
         ));
+    } else if let Some(id) = k.strip_prefix(SNAPSHOTS) {
+        out.snapshot_roots
+            .push((be_u64(id, k)?, codec::decode(v).map_err(codec_err)?));
+    } else if let Some(rest) = k.strip_prefix(SAVED) {
+        let (id, at) = (
+            be_u64(rest.get(..8).unwrap_or(&[]), k)?,
+            be_u64(rest.get(8..).unwrap_or(&[]), k)?,
+        );
+        out.saved
+            .push((id, at, codec::decode(v).map_err(codec_err)?));
+    } else if let Some(id) = k.strip_prefix(DETACHED) {
+        out.detached.push(be_u64(id, k)?);
+    } else if k == SNAPSHOT_EPOCH {
+        out.snapshot_epoch = codec::decode(v).map_err(codec_err)?;
     } else if let Some(rest) = k.strip_prefix(RETRY) {
         if rest.len() == 17 {
             let id = RequestId::from_bytes(id_16(&rest[..16])?);

@@ -461,6 +461,24 @@ impl QuotaLimits {
     }
 }
 
+/// One snapshot of a snapshottable directory (stored in `s/<dir inode>`,
+/// all of the directory's in one record, oldest first).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotRecord {
+    pub name: String,
+    pub epoch: u64,
+    pub next_inode: InodeId,
+    pub created_ms: u64,
+}
+
+/// An inode as a snapshot saw it, saved before a change (`v/<inode><epoch>`):
+/// its record, and a directory's entries then.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedRecord {
+    pub record: InodeRecord,
+    pub children: Option<Vec<InodeId>>,
+}
+
 /// A balancer run an operator started (`Command::SetBalancer`, stored as
 /// `m/balancer`): the leader runs it until the cluster is balanced (or no
 /// move is left), a new leader takes it up, and `id` tells this run's end

@@ -47,6 +47,38 @@ impl Namespace {
             self.count_applied(txn);
             return Ok(first);
         }
+        let out = match self.apply_command(entry, now, txn, dels) {
+            Ok(out) => {
+                self.flush_snapshot_copies(txn)?;
+                out
+            }
+            Err(e) => {
+                self.discard_snapshot_copies();
+                return Err(e);
+            }
+        };
+        self.retry.prune(ts, txn);
+        self.count_applied(txn);
+        if let Some(k) = key {
+            let rec = RetryRecord {
+                seq: self.applied,
+                ts_ms: ts,
+                outcome: out.clone(),
+            };
+            self.retry.insert(k, rec, txn);
+        }
+        Ok(out)
+    }
+
+    /// What `entry`'s command does (see [`Self::apply`]).
+    fn apply_command(
+        &mut self,
+        entry: &Entry,
+        now: Instant,
+        txn: &mut Txn,
+        dels: &mut Deletions,
+    ) -> Result<Outcome> {
+        let ts = entry.ts_ms;
         let out = match &entry.command {
             Command::Mkdirs {
                 path,
@@ -156,16 +188,6 @@ impl Namespace {
                 Outcome::Done
             }
         };
-        self.retry.prune(ts, txn);
-        self.count_applied(txn);
-        if let Some(k) = key {
-            let rec = RetryRecord {
-                seq: self.applied,
-                ts_ms: ts,
-                outcome: out.clone(),
-            };
-            self.retry.insert(k, rec, txn);
-        }
         Ok(out)
     }
 

@@ -144,7 +144,10 @@ impl Namespace {
             let built = s.spawn(move || BlockMap::from_records(blocks));
             let mut head = head;
             let quotas = std::mem::take(&mut head.quotas);
-            let (mut ns, digests) = Self::load_tree(head, inodes, now_ms, now, txn);
+            let snapshots = snapshot::SnapshotParts::take(&mut head);
+            let detached = snapshots.detached.clone();
+            let (mut ns, digests) = Self::load_tree(head, inodes, &detached, now_ms, now, txn);
+            ns.load_snapshots(snapshots);
             ns.load_quotas(quotas, txn);
             ns.blocks = match built.join() {
                 Ok(b) => b,
@@ -159,6 +162,7 @@ impl Namespace {
     fn load_tree(
         loaded: Loaded,
         inodes: impl IntoIterator<Item = (InodeId, InodeRecordIn)>,
+        detached: &[InodeId],
         now_ms: u64,
         now: Instant,
         txn: &mut Txn,
@@ -196,9 +200,11 @@ impl Namespace {
         let mut by_parent: HashMap<InodeId, Vec<InodeId>, foldhash::fast::RandomState> =
             HashMap::default();
         let (names, next_inode) = (&mut ns.names, &mut ns.next_inode);
+        // Subtrees kept for snapshots hang from no live directory.
+        let detached_set: std::collections::HashSet<InodeId> = detached.iter().copied().collect();
         let built = inodes.map(|(id, record)| {
             *next_inode = (*next_inode).max(id.saturating_add(1));
-            if id != ROOT_ID {
+            if id != ROOT_ID && !detached_set.contains(&id) {
                 by_parent.entry(record.parent).or_default().push(id);
             }
             let (inode, sha) = Inode::from_record_unsettled(record, names);
@@ -217,6 +223,12 @@ impl Namespace {
         // entries are sorted once and its map built in bulk.
         let mut attached = vec![ROOT_ID];
         let mut stack = vec![ROOT_ID];
+        for &d in detached {
+            if ns.inodes.get(&d).is_some() {
+                attached.push(d);
+                stack.push(d);
+            }
+        }
         while let Some(dir) = stack.pop() {
             let kids = by_parent.remove(&dir).unwrap_or_default();
             let is_dir = ns.inodes.get(&dir).is_some_and(|i| i.is_dir());
@@ -313,6 +325,7 @@ impl Namespace {
         for (id, q) in self.quota_records() {
             txn.put_quota(id, q);
         }
+        self.export_snapshots(&mut txn)?;
         sink(&mut txn)?;
         for (id, inode) in self.inodes.iter() {
             txn.put_inode_ref(
@@ -379,11 +392,13 @@ impl Namespace {
             .blocks
             .iter()
             .filter(|(id, meta)| match meta.owner {
-                BlockOwner::File(ino) => !ns
-                    .inodes
-                    .get(&ino)
-                    .and_then(|i| i.file())
-                    .is_some_and(|f| f.blocks.contains(id)),
+                BlockOwner::File(ino) => {
+                    !ns.inodes
+                        .get(&ino)
+                        .and_then(|i| i.file())
+                        .is_some_and(|f| f.blocks.contains(id))
+                        && !ns.snapshots_need(ino, id)
+                }
                 BlockOwner::Pending(fid) => !ns
                     .pending
                     .get(&fid)
@@ -651,7 +666,7 @@ impl Namespace {
                     None => {}
                 }
             }
-            self.detach(id);
+            self.detach(id, txn);
             if let Some(p) = parent {
                 self.charge(p, -(names as i64), -(used as i64));
             }

@@ -180,9 +180,48 @@ fn op() -> impl Strategy<Value = Op> {
 struct Real {
     ns: Namespace,
     ts: u64,
+    /// What every applied command's batch wrote, as a store holds it.
+    store: BTreeMap<Vec<u8>, Vec<u8>>,
 }
 
 impl Real {
+    fn new() -> Real {
+        let mut txn = Txn::new();
+        let ns = Namespace::new(1, &mut txn);
+        let mut r = Real {
+            ns,
+            ts: 1,
+            store: BTreeMap::new(),
+        };
+        r.commit(txn);
+        r
+    }
+
+    /// Writes a batch into the store (as the journal would, once durable).
+    fn commit(&mut self, mut txn: Txn) {
+        for (k, v) in txn.take_writes().unwrap() {
+            match v {
+                Some(v) => self.store.insert(k, v),
+                None => self.store.remove(&k),
+            };
+        }
+    }
+
+    /// The namespace a restart would load from the store.
+    fn reload(&self) -> Namespace {
+        let mut loaded = crate::meta_store::Loaded::default();
+        for (k, v) in &self.store {
+            crate::meta_store::decode_into(&mut loaded, k, v).unwrap();
+        }
+        let mut repair = Txn::new();
+        let ns = Namespace::load(loaded, 99, Instant::now(), &mut repair);
+        assert!(
+            repair.take_writes().unwrap().is_empty(),
+            "a load had to repair"
+        );
+        ns
+    }
+
     fn apply(&mut self, command: Command) -> bool {
         self.ts += 1;
         let e = Entry {
@@ -191,9 +230,14 @@ impl Real {
             command,
         };
         let (mut txn, mut dels) = (Txn::new(), Deletions::new());
-        self.ns
+        let ok = self
+            .ns
             .apply(&e, Instant::now(), &mut txn, &mut dels)
-            .is_ok()
+            .is_ok();
+        if ok {
+            self.commit(txn);
+        }
+        ok
     }
 
     /// create, its blocks, complete: a write as a client makes it.
@@ -264,10 +308,7 @@ impl Real {
 }
 
 fn check(ops: Vec<Op>) {
-    let mut real = Real {
-        ns: Namespace::new(1, &mut Txn::new()),
-        ts: 1,
-    };
+    let mut real = Real::new();
     // A quota on / too big to refuse anything: its kept usage is checked
     // against a count after every step.
     assert!(real.apply(Command::SetQuota {
@@ -322,6 +363,9 @@ fn step(real: &mut Real, model: &mut Model, op: &Op) {
     }
 }
 
+/// A snapshot's paths (relative to its directory) with a file's length.
+type View = Vec<(String, Option<u64>)>;
+
 /// The model's tree as a snapshot of `/` lists it.
 fn snapshot_view(model: &Model) -> Vec<(String, Option<u64>)> {
     let mut v: Vec<(String, Option<u64>)> = std::iter::once((String::new(), None))
@@ -341,14 +385,13 @@ fn snapshot_view(model: &Model) -> Vec<(String, Option<u64>)> {
 /// first, so it can be neither deleted nor renamed): what moves out of it
 /// must keep, in its snapshots, how it was.
 fn check_snapshots_below(ops: Vec<(Op, bool)>) {
-    let mut real = Real {
-        ns: Namespace::new(1, &mut Txn::new()),
-        ts: 1,
-    };
+    let mut real = Real::new();
     let mut model = Model::default();
     let a = DfsPath::parse("/a").unwrap();
     step(&mut real, &mut model, &Op::Mkdirs(0, false));
-    real.ns.allow_snapshot(&a).unwrap();
+    let mut t = Txn::new();
+    real.ns.allow_snapshot(&a, &mut t).unwrap();
+    real.commit(t);
     let view = |m: &Model| {
         let mut v: Vec<(String, Option<u64>)> = snapshot_view(m)
             .into_iter()
@@ -362,13 +405,21 @@ fn check_snapshots_below(ops: Vec<(Op, bool)>) {
         v.sort();
         v
     };
-    let mut taken: Vec<(String, Vec<(String, Option<u64>)>)> = Vec::new();
-    real.ns.create_snapshot(&a, "s0", 1).unwrap();
+    let mut taken: Vec<(String, View)> = Vec::new();
+    {
+        let mut t = Txn::new();
+        real.ns.create_snapshot(&a, "s0", 1, &mut t).unwrap();
+        real.commit(t);
+    }
     taken.push(("s0".into(), view(&model)));
     for (op, snap) in &ops {
         if *snap {
             let name = format!("s{}", taken.len());
-            real.ns.create_snapshot(&a, &name, 1).unwrap();
+            {
+                let mut t = Txn::new();
+                real.ns.create_snapshot(&a, &name, 1, &mut t).unwrap();
+                real.commit(t);
+            }
             taken.push((name, view(&model)));
         }
         // /a has snapshots: deleting or moving it is refused.
@@ -409,33 +460,45 @@ fn check_snapshots_below(ops: Vec<(Op, bool)>) {
 /// step, every snapshot lists exactly the tree the model had when it was
 /// taken, and every block its files list is still in the block map.
 fn check_snapshots(ops: Vec<(Op, u8)>) {
-    let mut real = Real {
-        ns: Namespace::new(1, &mut Txn::new()),
-        ts: 1,
-    };
+    let mut real = Real::new();
     let root = DfsPath::root();
-    real.ns.allow_snapshot(&root).unwrap();
+    let mut t = Txn::new();
+    real.ns.allow_snapshot(&root, &mut t).unwrap();
+    real.commit(t);
     let mut model = Model::default();
-    let mut taken: Vec<(String, Vec<(String, Option<u64>)>)> = Vec::new();
+    let mut taken: Vec<(String, View)> = Vec::new();
     let mut made = 0;
     for (op, action) in &ops {
         // Now and then a snapshot is taken, or one is deleted.
         if *action < 25 {
             let name = format!("s{made}");
             made += 1;
-            real.ns.create_snapshot(&root, &name, 1).unwrap();
+            {
+                let mut t = Txn::new();
+                real.ns.create_snapshot(&root, &name, 1, &mut t).unwrap();
+                real.commit(t);
+            }
             taken.push((name, snapshot_view(&model)));
         } else if *action < 45 && !taken.is_empty() {
             let (name, _) = taken.remove(usize::from(*action) % taken.len());
-            let mut dels = Vec::new();
+            let (mut dels, mut t) = (Vec::new(), Txn::new());
             real.ns
-                .delete_snapshot(&root, &name, &mut Txn::new(), &mut dels)
+                .delete_snapshot(&root, &name, &mut t, &mut dels)
                 .unwrap();
+            real.commit(t);
         }
         step(&mut real, &mut model, op);
+        // What is stored loads back to the same snapshots.
+        let again = real.reload();
         for (name, want) in &taken {
             let got = real.ns.snapshot_tree(&root, name).unwrap();
             assert_eq!(&got, want, "snapshot {name} after {op:?}");
+            let loaded = again.snapshot_tree(&root, name).unwrap();
+            assert_eq!(&loaded, want, "snapshot {name} reloaded after {op:?}");
+            assert!(
+                again.snapshot_blocks_missing(&root, name).is_empty(),
+                "reloaded {name}"
+            );
             let missing = real.ns.snapshot_blocks_missing(&root, name);
             assert!(
                 missing.is_empty(),
@@ -445,10 +508,11 @@ fn check_snapshots(ops: Vec<(Op, u8)>) {
     }
     // Every snapshot deleted: nothing is left but the live tree.
     for (name, _) in taken {
-        let mut dels = Vec::new();
+        let (mut dels, mut t) = (Vec::new(), Txn::new());
         real.ns
-            .delete_snapshot(&root, &name, &mut Txn::new(), &mut dels)
+            .delete_snapshot(&root, &name, &mut t, &mut dels)
             .unwrap();
+        real.commit(t);
     }
     let (blocks, inodes) = real.ns.snapshot_leaks();
     assert!(
@@ -509,10 +573,7 @@ fn the_model_sees_successes_of_every_kind() {
 /// snapshot still lists what it saw and keeps the old file's blocks.
 #[test]
 fn what_moves_out_of_a_snapshot_keeps_its_old_state_there() {
-    let mut real = Real {
-        ns: Namespace::new(1, &mut Txn::new()),
-        ts: 1,
-    };
+    let mut real = Real::new();
     let p = |s: &str| DfsPath::parse(s).unwrap();
     let mkdir = |real: &mut Real, s: &str| {
         assert!(real.apply(Command::Mkdirs {
@@ -524,8 +585,14 @@ fn what_moves_out_of_a_snapshot_keeps_its_old_state_there() {
     };
     mkdir(&mut real, "/a/b/d");
     assert!(real.put(&p("/a/b/d/f"), 5000, false, false));
-    real.ns.allow_snapshot(&p("/a")).unwrap();
-    real.ns.create_snapshot(&p("/a"), "s", 1).unwrap();
+    let mut t = Txn::new();
+    real.ns.allow_snapshot(&p("/a"), &mut t).unwrap();
+    real.commit(t);
+    {
+        let mut t = Txn::new();
+        real.ns.create_snapshot(&p("/a"), "s", 1, &mut t).unwrap();
+        real.commit(t);
+    }
     let want = real.ns.snapshot_tree(&p("/a"), "s").unwrap();
     assert!(real.apply(Command::Rename {
         src: p("/a/b"),

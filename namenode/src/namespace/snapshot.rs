@@ -14,8 +14,31 @@
 use super::inode::{Inode, InodeId, Kind, ROOT_ID};
 use super::Namespace;
 use crate::error::{NamenodeError, Result};
+use crate::meta_store::{Loaded, Txn};
+use crate::records::{SavedRecord, SnapshotRecord};
 use dfs_common::path::DfsPath;
 use std::collections::{HashMap, HashSet};
+
+/// The stored snapshot records a load hands over.
+#[derive(Debug, Default)]
+pub struct SnapshotParts {
+    pub epoch: u64,
+    pub roots: Vec<(InodeId, Vec<SnapshotRecord>)>,
+    pub saved: Vec<(InodeId, u64, SavedRecord)>,
+    pub detached: Vec<InodeId>,
+}
+
+impl SnapshotParts {
+    /// Takes them out of what a load read.
+    pub fn take(loaded: &mut Loaded) -> Self {
+        SnapshotParts {
+            epoch: loaded.snapshot_epoch,
+            roots: std::mem::take(&mut loaded.snapshot_roots),
+            saved: std::mem::take(&mut loaded.saved),
+            detached: std::mem::take(&mut loaded.detached),
+        }
+    }
+}
 
 /// One snapshot of a snapshottable directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +63,8 @@ pub struct Snapshots {
     saved: HashMap<InodeId, Vec<(u64, Inode)>>,
     /// Roots of subtrees deleted from the live tree but kept for snapshots.
     detached: HashSet<InodeId>,
+    /// Copies saved by the command being applied, not yet in its batch.
+    unsaved: Vec<(InodeId, u64)>,
 }
 
 impl Snapshots {
@@ -52,7 +77,7 @@ impl Snapshots {
 impl Namespace {
     /// Lets `path` (a directory) have snapshots. HDFS's rule: not below or
     /// above another snapshottable directory.
-    pub fn allow_snapshot(&mut self, path: &DfsPath) -> Result<()> {
+    pub fn allow_snapshot(&mut self, path: &DfsPath, txn: &mut Txn) -> Result<()> {
         let id = self.dir_id(path)?;
         if self.snapshots.roots.contains_key(&id) {
             return Ok(());
@@ -66,11 +91,18 @@ impl Namespace {
             }
         }
         self.snapshots.roots.insert(id, Vec::new());
+        self.store_snapshot_list(id, txn);
         Ok(())
     }
 
     /// Takes a snapshot of snapshottable directory `path`.
-    pub fn create_snapshot(&mut self, path: &DfsPath, name: &str, now_ms: u64) -> Result<()> {
+    pub fn create_snapshot(
+        &mut self,
+        path: &DfsPath,
+        name: &str,
+        now_ms: u64,
+        txn: &mut Txn,
+    ) -> Result<()> {
         dfs_common::path::check_name(name)
             .map_err(|e| NamenodeError::InvalidArgument(format!("snapshot name {name:?}: {e}")))?;
         let id = self.dir_id(path)?;
@@ -92,7 +124,26 @@ impl Namespace {
             next_inode,
             created_ms: now_ms,
         });
+        txn.put_snapshot_epoch(self.snapshots.epoch);
+        self.store_snapshot_list(id, txn);
         Ok(())
+    }
+
+    fn store_snapshot_list(&self, dir: InodeId, txn: &mut Txn) {
+        let list: Vec<SnapshotRecord> = self
+            .snapshots
+            .roots
+            .get(&dir)
+            .into_iter()
+            .flatten()
+            .map(|s| SnapshotRecord {
+                name: s.name.clone(),
+                epoch: s.epoch,
+                next_inode: s.next_inode,
+                created_ms: s.created_ms,
+            })
+            .collect();
+        txn.put_snapshots(dir, &list);
     }
 
     fn dir_id(&self, path: &DfsPath) -> Result<InodeId> {
@@ -148,6 +199,7 @@ impl Namespace {
             let copy = i.clone();
             let at = self.snapshots.epoch;
             self.snapshots.saved.entry(x).or_default().push((at, copy));
+            self.snapshots.unsaved.push((x, at));
         }
     }
 
@@ -205,8 +257,98 @@ impl Namespace {
     }
 
     /// Marks the subtree at `x` (already unlinked) as kept for snapshots.
-    pub(super) fn detach(&mut self, x: InodeId) {
+    pub(super) fn detach(&mut self, x: InodeId, txn: &mut Txn) {
         self.snapshots.detached.insert(x);
+        txn.put_detached(x);
+    }
+
+    /// Records the copies the command just applied saved (in its batch).
+    pub(super) fn flush_snapshot_copies(&mut self, txn: &mut Txn) -> Result<()> {
+        for (x, at) in std::mem::take(&mut self.snapshots.unsaved) {
+            let rec = self.saved_record(x, at)?;
+            txn.put_saved(x, at, &rec);
+        }
+        Ok(())
+    }
+
+    /// A command failed (and changed nothing): the copies it saved go.
+    pub(super) fn discard_snapshot_copies(&mut self) {
+        for (x, at) in std::mem::take(&mut self.snapshots.unsaved)
+            .into_iter()
+            .rev()
+        {
+            if let Some(v) = self.snapshots.saved.get_mut(&x) {
+                if v.last().is_some_and(|(a, _)| *a == at) {
+                    v.pop();
+                }
+                if v.is_empty() {
+                    self.snapshots.saved.remove(&x);
+                }
+            }
+        }
+    }
+
+    fn saved_record(&self, x: InodeId, at: u64) -> Result<SavedRecord> {
+        let inode = self
+            .snapshots
+            .saved
+            .get(&x)
+            .and_then(|v| v.iter().find(|(a, _)| *a == at))
+            .map(|(_, i)| i)
+            .ok_or_else(|| NamenodeError::Internal(format!("copy {at} of inode {x} is gone")))?;
+        Ok(SavedRecord {
+            record: inode.to_record(&self.names, self.record_sha256(inode)?),
+            children: match &inode.kind {
+                Kind::Dir(kids) => Some(kids.clone()),
+                Kind::File(_) => None,
+            },
+        })
+    }
+
+    /// Every snapshot record, for export.
+    pub(super) fn export_snapshots(&self, txn: &mut Txn) -> Result<()> {
+        if self.snapshots.epoch > 0 {
+            txn.put_snapshot_epoch(self.snapshots.epoch);
+        }
+        for &dir in self.snapshots.roots.keys() {
+            self.store_snapshot_list(dir, txn);
+        }
+        for (&x, copies) in &self.snapshots.saved {
+            for (at, _) in copies {
+                txn.put_saved(x, *at, &self.saved_record(x, *at)?);
+            }
+        }
+        for &x in &self.snapshots.detached {
+            txn.put_detached(x);
+        }
+        Ok(())
+    }
+
+    /// Takes the stored snapshots in after the tree is loaded.
+    pub(super) fn load_snapshots(&mut self, loaded: SnapshotParts) {
+        self.snapshots.epoch = loaded.epoch;
+        for (dir, list) in loaded.roots {
+            let infos = list
+                .into_iter()
+                .map(|s| SnapshotInfo {
+                    name: s.name,
+                    epoch: s.epoch,
+                    next_inode: s.next_inode,
+                    created_ms: s.created_ms,
+                })
+                .collect();
+            self.snapshots.roots.insert(dir, infos);
+        }
+        let mut saved = loaded.saved;
+        saved.sort_by_key(|(x, at, _)| (*x, *at));
+        for (x, at, rec) in saved {
+            let mut inode = Inode::from_record(rec.record, &mut self.names);
+            if let Some(kids) = rec.children {
+                inode.kind = Kind::Dir(kids);
+            }
+            self.snapshots.saved.entry(x).or_default().push((at, inode));
+        }
+        self.snapshots.detached = loaded.detached.into_iter().collect();
     }
 
     /// Whether any saved copy or detached inode still needs `block` (its
@@ -226,13 +368,14 @@ impl Namespace {
         &mut self,
         dir: &DfsPath,
         name: &str,
-        txn: &mut crate::meta_store::Txn,
+        txn: &mut Txn,
         dels: &mut super::Deletions,
     ) -> Result<()> {
         let (root, _) = self.snapshot(dir, name)?;
         if let Some(list) = self.snapshots.roots.get_mut(&root) {
             list.retain(|s| s.name != name);
         }
+        self.store_snapshot_list(root, txn);
         self.collect_snapshot_garbage(txn, dels);
         Ok(())
     }
@@ -254,11 +397,7 @@ impl Namespace {
         seen
     }
 
-    fn collect_snapshot_garbage(
-        &mut self,
-        txn: &mut crate::meta_store::Txn,
-        dels: &mut super::Deletions,
-    ) {
+    fn collect_snapshot_garbage(&mut self, txn: &mut Txn, dels: &mut super::Deletions) {
         let epochs: Vec<u64> = self
             .snapshots
             .roots
@@ -279,8 +418,11 @@ impl Namespace {
                 prev = at;
                 if read {
                     keep.push((at, inode));
-                } else if let Some(f) = inode.file() {
-                    dropped_blocks.push((x, f.blocks.to_vec()));
+                } else {
+                    txn.del_saved(x, at);
+                    if let Some(f) = inode.file() {
+                        dropped_blocks.push((x, f.blocks.to_vec()));
+                    }
                 }
             }
             if !keep.is_empty() {
@@ -305,7 +447,17 @@ impl Namespace {
                 }
             }
         }
-        self.snapshots.detached.retain(|x| reached.contains(x));
+        let dropped: Vec<InodeId> = self
+            .snapshots
+            .detached
+            .iter()
+            .copied()
+            .filter(|x| !reached.contains(x))
+            .collect();
+        for x in dropped {
+            self.snapshots.detached.remove(&x);
+            txn.del_detached(x);
+        }
         // A block goes when nothing still lists it: its file (live or
         // kept) nor any remaining copy of that file.
         for (owner, blocks) in dropped_blocks {

@@ -1810,8 +1810,9 @@ fn an_append_after_a_snapshot_keeps_the_old_last_block_for_it() {
     let dn = nodes(3);
     write_file(&mut ns, "/d/f", BS + 10, false, &dn).unwrap();
     let old = ns.locations(&p("/d/f"), |_, _| Vec::new()).unwrap().blocks;
-    ns.allow_snapshot(&p("/d")).unwrap();
-    ns.create_snapshot(&p("/d"), "s", 1).unwrap();
+    ns.allow_snapshot(&p("/d"), &mut Txn::new()).unwrap();
+    ns.create_snapshot(&p("/d"), "s", 1, &mut Txn::new())
+        .unwrap();
     let now = Instant::now();
     let mut txn = Txn::new();
     let opened = ns
