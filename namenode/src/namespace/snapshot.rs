@@ -1,5 +1,6 @@
-//! Snapshots, the namespace's core (issue 21; WORK IN PROGRESS on the
-//! `snapshots-wip` branch, see `docs/design/snapshots.md`): copy on first
+//! Snapshots, the namespace's core (issue 21; work in progress, with no
+//! door yet: no command or API creates a snapshot, so none of this runs
+//! in a cluster; see `docs/design/snapshots.md`): copy on first
 //! change. Creating a snapshot copies nothing: it records a new epoch and
 //! the next inode id. Before an inode a snapshot saw changes for the first
 //! time after that snapshot, its state is saved ([`Namespace::preserve`],
@@ -8,9 +9,11 @@
 //! [`Namespace::state_at`]: the first copy saved at or after its epoch, or
 //! the inode as it is now.
 //!
-//! Not done yet: persistence (keyspaces, load, export), garbage collection
-//! at snapshot delete, the counters and quotas of detached inodes, the
-//! doors (CLI, WebHDFS, `.snapshot` paths, UI).
+//! Done and model-tested: preservation, detaching, garbage collection at
+//! snapshot delete, storing and loading. Not done yet: the commands
+//! (allow, disallow, create, delete, rename), the doors (CLI, WebHDFS,
+//! `.snapshot` paths, UI), diff, the counters and quotas of detached
+//! inodes, and a bench of a snapshot of 1 M files.
 use super::inode::{Inode, InodeId, Kind, ROOT_ID};
 use super::Namespace;
 use crate::error::{NamenodeError, Result};
