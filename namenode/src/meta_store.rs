@@ -83,11 +83,11 @@ const MAINTENANCE: &[u8] = b"n/";
 /// A directory's quotas (`Command::SetQuota`), by inode id.
 const QUOTA: &[u8] = b"q/";
 /// A snapshottable directory's snapshots, by inode id.
-const SNAPSHOTS: &[u8] = b"s/";
+const SNAPSHOTS: &[u8] = b"y/";
 /// An inode as a snapshot saw it: inode id, then the epoch it was saved in.
 const SAVED: &[u8] = b"v/";
 /// A deleted subtree kept for snapshots, by its root's inode id.
-const DETACHED: &[u8] = b"x/";
+const DETACHED: &[u8] = b"z/";
 const SNAPSHOT_EPOCH: &[u8] = b"m/snapshot_epoch";
 const HASH_STATE: &[u8] = b"h/";
 const NEXT_INODE: &[u8] = b"m/next_inode";

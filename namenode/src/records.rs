@@ -461,7 +461,7 @@ impl QuotaLimits {
     }
 }
 
-/// One snapshot of a snapshottable directory (stored in `s/<dir inode>`,
+/// One snapshot of a snapshottable directory (stored in `y/<dir inode>`,
 /// all of the directory's in one record, oldest first).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SnapshotRecord {

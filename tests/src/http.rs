@@ -22,3 +22,16 @@ pub async fn metrics_text(base: &str) -> anyhow::Result<String> {
         .text()
         .await?)
 }
+
+/// The JSON a GET of `url` answers, whatever its status (panics on a
+/// transport error or a body that is not JSON: a test's failure).
+pub async fn get_json(url: &str) -> serde_json::Value {
+    let r = http_no_redirect()
+        .get(url)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    r.json()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: no JSON: {e}"))
+}

@@ -26,5 +26,5 @@ pub mod wait;
 
 pub use cluster::{bin, bin_dir, free_port, ClusterOptions, TestCluster};
 pub use data::{flip_byte, p, sha256_hex, test_data, upload_many, upload_one, verify_all};
-pub use http::{http_no_redirect, metrics_text};
+pub use http::{get_json, http_no_redirect, metrics_text};
 pub use wait::{holds_for, poll_until, wait_until};

@@ -5,7 +5,7 @@
 //! visible, its blocks gone from the disks), a rename of a tree that would
 //! break a quota, `dfs count -q`, Hadoop's shapes, and quotas after a
 //! restart.
-use dfs_tests::{test_data, wait_until, ClusterOptions, TestCluster};
+use dfs_tests::{get_json, test_data, wait_until, ClusterOptions, TestCluster};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -80,14 +80,7 @@ async fn quotas_hold_at_their_edges_through_every_door() {
         body["RemoteException"]["exception"], "NSQuotaExceededException",
         "{body}"
     );
-    let q: Value = http
-        .get(format!("{nn}/webhdfs/v1/q?op=GETQUOTAUSAGE"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let q = get_json(&format!("{nn}/webhdfs/v1/q?op=GETQUOTAUSAGE")).await;
     assert_eq!(
         q,
         json!({"QuotaUsage": {"fileAndDirectoryCount": 4, "quota": 4, "spaceConsumed": 15, "spaceQuota": -1, "typeQuota": {}}})
@@ -104,14 +97,7 @@ async fn quotas_hold_at_their_edges_through_every_door() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
-    let cs: Value = http
-        .get(format!("{nn}/webhdfs/v1/q?op=GETCONTENTSUMMARY"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let cs = get_json(&format!("{nn}/webhdfs/v1/q?op=GETCONTENTSUMMARY")).await;
     assert_eq!(cs["ContentSummary"]["quota"], 4, "{cs}");
     assert_eq!(cs["ContentSummary"]["spaceQuota"], 1_000_000, "{cs}");
 

@@ -3,7 +3,7 @@
 //! blocks leave the disks), WebHDFS DELETE and the seed endpoints delete at
 //! once, a restart keeps the trash, and the namenode empties it after
 //! `--trash-interval`.
-use dfs_tests::{test_data, wait_until, ClusterOptions, TestCluster};
+use dfs_tests::{get_json, test_data, wait_until, ClusterOptions, TestCluster};
 use serde_json::Value;
 use std::time::Duration;
 
@@ -146,14 +146,7 @@ async fn rm_moves_to_the_trash_and_mv_brings_it_back() {
         assert!(!exists(&cluster, &format!("/user/dfs/.Trash/Current{p}")));
     }
     wait_block_files(&cluster, 0, "WebHDFS and seed deletes freed their blocks").await;
-    let r: Value = http
-        .get(format!("{nn}/webhdfs/v1/?op=GETTRASHROOT"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let r = get_json(&format!("{nn}/webhdfs/v1/?op=GETTRASHROOT")).await;
     assert_eq!(r["Path"], "/user/dfs/.Trash");
 
     // expunge empties the trash, and the blocks leave the disks.

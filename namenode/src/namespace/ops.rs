@@ -256,6 +256,21 @@ impl Namespace {
         txn: &mut Txn,
         dels: &mut Deletions,
     ) -> Result<DeleteResponse> {
+        let id = self.check_removable(path, recursive)?;
+        self.unlink(id, now_ms, txn)?;
+        let (files_deleted, directories_deleted, bytes_deleted) =
+            self.remove_subtree(id, txn, dels);
+        Ok(DeleteResponse {
+            files_deleted,
+            directories_deleted,
+            bytes_deleted,
+        })
+    }
+
+    /// What `rm` (to the trash or not) may remove: `path` exists and is
+    /// not `/`, a non-empty directory only with `recursive`, and no
+    /// directory with snapshots at or below it. Its inode.
+    pub(super) fn check_removable(&self, path: &DfsPath, recursive: bool) -> Result<InodeId> {
         if path.is_root() {
             return Err(NamenodeError::InvalidArgument("cannot delete /".into()));
         }
@@ -269,14 +284,7 @@ impl Namespace {
             )));
         }
         self.check_no_snapshots_within(id, path)?;
-        self.unlink(id, now_ms, txn)?;
-        let (files_deleted, directories_deleted, bytes_deleted) =
-            self.remove_subtree(id, txn, dels);
-        Ok(DeleteResponse {
-            files_deleted,
-            directories_deleted,
-            bytes_deleted,
-        })
+        Ok(id)
     }
 
     /// `setrep`: records a file's target replication and hands its blocks

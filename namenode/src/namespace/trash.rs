@@ -32,18 +32,7 @@ impl Namespace {
         txn: &mut Txn,
         dels: &mut Deletions,
     ) -> Result<FileStatus> {
-        if path.is_root() {
-            return Err(NamenodeError::InvalidArgument("cannot delete /".into()));
-        }
-        let id = self
-            .lookup(path)
-            .ok_or_else(|| NamenodeError::not_found(path))?;
-        let inode = self.inode(id)?;
-        if inode.is_dir() && !inode.children().is_empty() && !recursive {
-            return Err(NamenodeError::NotEmpty(format!(
-                "directory {path} is not empty"
-            )));
-        }
+        let id = self.check_removable(path, recursive)?;
         let bad_user =
             |e| NamenodeError::InvalidArgument(format!("no trash for user {user:?}: {e}"));
         let root = trash_root(user).map_err(bad_user)?;

@@ -26,17 +26,7 @@ pub async fn measure(
     for tasks in [1usize, 16] {
         let dir = format!("/small/c{tasks}");
         cluster.client().mkdirs(&p(&dir), true).await?;
-        let d = dir.clone();
-        let ops = parallel(&url, n, tasks, move |c, i| {
-            let path = p(&format!("{d}/f{i:06}"));
-            async move {
-                let data = small_data(i);
-                c.upload(&path, &data[..], &UploadOptions::default(), &NoProgress)
-                    .await?;
-                Ok(())
-            }
-        })
-        .await?;
+        let ops = create_small(&url, &dir, n, tasks).await?;
         let rtt = c.rtt(tasks);
         rep.add(
             format!("4 KiB files created, {tasks} client(s) ({n})"),
@@ -70,6 +60,21 @@ pub async fn measure(
     quota_cost(rep, cluster, n).await
 }
 
+/// `tasks` clients creating `n` 4 KiB files in `dir`: files per second.
+async fn create_small(url: &str, dir: &str, n: usize, tasks: usize) -> Result<f64> {
+    let d = dir.to_string();
+    parallel(url, n, tasks, move |c, i| {
+        let path = p(&format!("{d}/f{i:06}"));
+        async move {
+            let data = small_data(i);
+            c.upload(&path, &data[..], &UploadOptions::default(), &NoProgress)
+                .await?;
+            Ok(())
+        }
+    })
+    .await
+}
+
 /// 16 clients' creates under a directory with a name and a space quota
 /// (too large to refuse anything, so every create and block is checked
 /// against them), against the same work under one without, in alternating
@@ -95,16 +100,7 @@ async fn quota_cost(rep: &mut Report, cluster: &TestCluster, n: usize) -> Result
         for (i, top) in ["/small/free", "/small/quota"].iter().enumerate() {
             let d = format!("{top}/r{round}");
             client.mkdirs(&p(&d), true).await?;
-            let ops = parallel(&url, per, 16, move |c, i| {
-                let path = p(&format!("{d}/f{i:06}"));
-                async move {
-                    let data = small_data(i);
-                    c.upload(&path, &data[..], &UploadOptions::default(), &NoProgress)
-                        .await?;
-                    Ok(())
-                }
-            })
-            .await?;
+            let ops = create_small(&url, &d, per, 16).await?;
             secs[i] += per as f64 / ops;
         }
     }
