@@ -57,7 +57,8 @@ pub const LOCK: &str = "LOCK";
 /// The base's own records (not store keys).
 pub const SIZES: &[u8] = b"x/sizes";
 pub const LSN: &[u8] = b"x/lsn";
-const INTERNAL: &[u8] = b"x/";
+/// The prefix of the base's own records: no store key may start with it.
+pub const INTERNAL: &[u8] = b"x/";
 const INODE: &[u8] = b"i/";
 const BLOCK: &[u8] = b"b/";
 /// A frame's head: length, CRC, sequence number.

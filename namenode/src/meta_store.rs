@@ -1418,6 +1418,57 @@ mod tests {
     use crate::records::BlockOwner;
     use dfs_common::checksum::Sha256Digest;
 
+    /// Each kind of record has a key prefix of its own: none is the
+    /// journal's (a load rejects those keys; a snapshot prefix once was),
+    /// and none starts another.
+    #[test]
+    fn record_prefixes_are_distinct_and_not_the_journals() {
+        let prefixes: [&[u8]; 12] = [
+            INODE,
+            PENDING,
+            BLOCK,
+            DATANODE,
+            MAINTENANCE,
+            QUOTA,
+            SNAPSHOTS,
+            SAVED,
+            DETACHED,
+            HASH_STATE,
+            RETRY,
+            META,
+        ];
+        for (i, a) in prefixes.iter().enumerate() {
+            assert!(
+                !a.starts_with(journal::INTERNAL),
+                "{:?}",
+                String::from_utf8_lossy(a)
+            );
+            for (j, b) in prefixes.iter().enumerate() {
+                if i != j {
+                    assert!(
+                        !a.starts_with(b),
+                        "{:?} starts with {:?}",
+                        String::from_utf8_lossy(a),
+                        String::from_utf8_lossy(b)
+                    );
+                }
+            }
+        }
+        for single in [
+            NEXT_INODE,
+            APPLIED,
+            OPERATOR_SAFE_MODE,
+            CLUSTER_ID,
+            RESTORED,
+            RAFT,
+            CLUSTER_AGREED,
+            BALANCER,
+            SNAPSHOT_EPOCH,
+        ] {
+            assert!(single.starts_with(META));
+        }
+    }
+
     #[tokio::test]
     async fn mutations_survive_reopen() {
         let dir = tempfile::tempdir().unwrap();
