@@ -62,7 +62,14 @@ async function api(p, body) {
 }
 const exists = async (p) => (await fetch(`${cluster.url}/rpc/v1/status?path=${encodeURIComponent(p)}`)).ok;
 
+/** The page shows no stray JavaScript value as text (a `null` appended). */
+async function noStrayText() {
+  const text = await page.locator('#main').innerText();
+  assert.doesNotMatch(text, /\b(null|undefined|NaN)\b|\[object /, 'stray value on the page');
+}
+
 async function shot(name) {
+  await noStrayText();
   // Toasts come and go; keep them out of the documentation screenshots.
   await page.evaluate(() => document.querySelectorAll('.toast').forEach((t) => t.remove()));
   await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
@@ -129,6 +136,7 @@ step('opens the browser at the root and makes a directory', async () => {
   await page.locator('tr[data-name="reports"] a[href^="#/browse/"]').click();
   await page.waitForURL((u) => u.hash === '#/browse/reports');
   await page.getByText('This directory is empty.').waitFor();
+  await noStrayText();
 });
 
 step('uploads two files at once and lists them with their sizes', async () => {
@@ -291,6 +299,8 @@ step('a folder with a quota shows what is used of it', async () => {
   await page.locator('#dialog-input').fill('more');
   await page.locator('#dialog-input').press('Enter');
   assert.match(await toastText('error'), /name quota of \/reports is exceeded/);
+  // Gone before the next step looks for its own error toast.
+  await page.evaluate(() => document.querySelectorAll('.toast').forEach((t) => t.remove()));
   await api('/rpc/v1/set_quota', { path: '/reports', clear_files: true, clear_bytes: true });
   await page.getByRole('button', { name: 'Refresh' }).click();
   await waitFor('the badge gone', async () => quota.isHidden());

@@ -508,11 +508,11 @@
         quota,
         count),
       tableHost);
-    main.append(
+    main.append(...[
       h('div', { class: 'page-head' }, crumbs),
       st.trash ? trashNote(st) : null,
       uploadsHost(),
-      dropzone);
+      dropzone].filter(Boolean));
     document.title = `${path} · dfs`;
 
     // Drag and drop anywhere on the listing.
