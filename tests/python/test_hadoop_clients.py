@@ -154,6 +154,32 @@ def test_hdfscli_list_content_checksum(client):
     assert ck["length"] == 32
 
 
+def test_hdfscli_sees_quotas_and_their_errors(client, cluster):
+    """A quota set with WebHDFS SETQUOTA (HdfsCLI has no call for it) shows in
+    HdfsCLI's content summary, and what would break it fails with Hadoop's
+    exception, unchanged; `delete` stays immediate (no trash behind it)."""
+    client.makedirs("/hc/quota")
+    r = requests.put(
+        f"{cluster.url}/webhdfs/v1/hc/quota",
+        params={"op": "SETQUOTA", "namespacequota": 3, "storagespacequota": 3 * BLOCK_SIZE},
+        timeout=30,
+    )
+    assert r.status_code == 200, r.text
+    cs = client.content("/hc/quota")
+    assert (cs["quota"], cs["spaceQuota"]) == (3, 3 * BLOCK_SIZE)
+    client.write("/hc/quota/a.txt", data=b"a")
+    with pytest.raises(HdfsError, match="space quota of /hc/quota is exceeded"):
+        # A second block at replication 3 would take 6 blocks' worth.
+        client.write("/hc/quota/big.bin", data=blob(BLOCK_SIZE + 1, 11))
+    assert client.status("/hc/quota/big.bin", strict=False) is None
+    client.makedirs("/hc/quota/d")  # the third name
+    with pytest.raises(HdfsError, match="name quota"):
+        client.makedirs("/hc/quota/e")
+    assert client.delete("/hc/quota/d") is True
+    trash = requests.get(f"{cluster.url}/webhdfs/v1/?op=GETTRASHROOT", timeout=30).json()
+    assert client.status(trash["Path"] + "/Current/hc/quota/d", strict=False) is None
+
+
 def test_hdfscli_rename(client):
     client.write("/hc/ren-src.txt", data=b"moving")
     client.rename("/hc/ren-src.txt", "/hc/ren-dst.txt")
