@@ -87,7 +87,16 @@ async fn the_verbs_hdfs_users_reach_for() {
     assert_eq!(std::fs::read(down.join("sub/again.bin")).unwrap(), data);
     let (c, _, _) = code(&cluster, &["get", "-r", "/src/sub", down.to_str().unwrap()]);
     assert_eq!(c, Some(1), "an existing local file is kept without -f");
-    cluster.dfs_ok(&["get", "-r", "-f", "/src/sub", down.to_str().unwrap()]);
+    let v = json(
+        &cluster,
+        &["get", "-r", "-f", "/src/sub", down.to_str().unwrap()],
+    );
+    assert_eq!(
+        v.as_array().map(Vec::len),
+        Some(1),
+        "one JSON array of what it got: {v}"
+    );
+    assert_eq!(v[0]["path"], "/src/sub/again.bin");
 
     // touchz: an empty file; again is fine; a non-empty one is refused.
     cluster.dfs_ok(&["touchz", "/empty"]);

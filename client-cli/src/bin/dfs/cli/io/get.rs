@@ -171,7 +171,11 @@ pub async fn get(
     }
     let kind = LocalKind::of(Path::new(local)).map_err(|e| io_failure(local, &e))?;
     let dest = get_destination(local, kind, &status.name)?;
-    get_file(ctx, &rpath, &status, &dest, force, verbose).await
+    let done = get_file(ctx, &rpath, &status, &dest, force, verbose).await?;
+    if ctx.json {
+        emit_json(&done)?;
+    }
+    Ok(())
 }
 
 /// `get -r DIR LOCAL`: DIR's tree into LOCAL (into `LOCAL/<name>` when
@@ -189,6 +193,7 @@ async fn get_tree(ctx: &Ctx, rdir: &DfsPath, local: &str, force: bool, verbose: 
             )))
         }
     };
+    let mut got = Vec::new();
     let mut dirs = vec![(rdir.clone(), root)];
     while let Some((rd, ld)) = dirs.pop() {
         std::fs::create_dir_all(&ld).map_err(|e| io_failure(ld.display(), &e))?;
@@ -198,15 +203,18 @@ async fn get_tree(ctx: &Ctx, rdir: &DfsPath, local: &str, force: bool, verbose: 
             if e.file_type == FileType::Directory {
                 dirs.push((e.path.clone(), to));
             } else {
-                get_file(ctx, &e.path, &e, &to, force, verbose).await?;
+                got.push(get_file(ctx, &e.path, &e, &to, force, verbose).await?);
             }
         }
+    }
+    if ctx.json {
+        emit_json(&got)?;
     }
     Ok(())
 }
 
 /// Downloads the file `rpath` (`status`) to `dest`: into a temp file
-/// beside it, synced, then moved into place.
+/// beside it, synced, then moved into place. Returns its status as read.
 async fn get_file(
     ctx: &Ctx,
     rpath: &DfsPath,
@@ -214,7 +222,7 @@ async fn get_file(
     dest: &Path,
     force: bool,
     verbose: bool,
-) -> CliResult {
+) -> CliResult<dfs_common::proto::client::FileStatus> {
     let (rpath, dest) = (rpath.clone(), dest.to_path_buf());
     let existing = LocalKind::of(&dest).map_err(|e| io_failure(dest.display(), &e))?;
     check_replace(&dest, existing, force)?;
@@ -244,13 +252,11 @@ async fn get_file(
     })
     .await
     .map_err(|e| CliError::Failed(format!("writing {}: {e}", dest.display())))??;
-    if ctx.json {
-        emit_json(&done)?;
-    } else if ctx.progress || verbose {
+    if !ctx.json && (ctx.progress || verbose) {
         let to = dest.display().to_string();
         say_done("get", rpath.as_str(), &to, status.length, started);
     }
-    Ok(())
+    Ok(done)
 }
 
 #[cfg(test)]
