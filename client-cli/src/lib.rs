@@ -222,6 +222,14 @@ impl DfsClient {
     ) -> Result<FileStatus> {
         self.nn.set_attributes(req).await
     }
+    /// A snapshot call: `allow`, `disallow`, `create`, `delete`, `rename`.
+    pub async fn snapshot(
+        &self,
+        op: &str,
+        req: &dfs_common::proto::client::SnapshotRequest,
+    ) -> Result<dfs_common::proto::client::SnapshotResponse> {
+        self.nn.snapshot(op, req).await
+    }
     /// Sets or clears a directory's quotas.
     pub async fn set_quota(&self, req: &SetQuotaRequest) -> Result<QuotaUsage> {
         self.nn.set_quota(req).await

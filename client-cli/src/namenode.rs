@@ -34,7 +34,7 @@ use dfs_common::proto::client::{
     SetReplicationRequest, TrashRequest, TrashResponse, RELAY_HEADER, REQUEST_ID_HEADER,
     RPC_PREFIX, STANDBY_HEADER,
 };
-use dfs_common::proto::client::{QuotaUsage, SetQuotaRequest};
+use dfs_common::proto::client::{QuotaUsage, SetQuotaRequest, SnapshotRequest, SnapshotResponse};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::time::Duration;
@@ -382,6 +382,10 @@ impl NamenodeClient {
 
     pub async fn expunge(&self) -> Result<ExpungeResponse> {
         self.post("expunge", &serde_json::json!({})).await
+    }
+
+    pub async fn snapshot(&self, op: &str, req: &SnapshotRequest) -> Result<SnapshotResponse> {
+        self.post(&format!("snapshot/{op}"), req).await
     }
 
     pub async fn set_quota(&self, req: &SetQuotaRequest) -> Result<QuotaUsage> {

@@ -90,6 +90,25 @@ pub enum Command {
         names: Option<Option<u64>>,
         bytes: Option<Option<u64>>,
     },
+    /// `path` may have snapshots from now on (`allow: true`), or no more.
+    AllowSnapshot {
+        path: DfsPath,
+        allow: bool,
+    },
+    /// A snapshot of snapshottable directory `path`, named `name`.
+    CreateSnapshot {
+        path: DfsPath,
+        name: String,
+    },
+    DeleteSnapshot {
+        path: DfsPath,
+        name: String,
+    },
+    RenameSnapshot {
+        path: DfsPath,
+        from: String,
+        to: String,
+    },
     /// A new file being written (invisible until `Complete`).
     Create(NewFile),
     /// Reopens the complete file at `path` for appending, as `file_id`.
@@ -184,6 +203,10 @@ impl Command {
             Command::BalancerDone { .. } => 19,
             Command::MoveToTrash { .. } => 20,
             Command::SetQuota { .. } => 21,
+            Command::AllowSnapshot { .. } => 22,
+            Command::CreateSnapshot { .. } => 23,
+            Command::DeleteSnapshot { .. } => 24,
+            Command::RenameSnapshot { .. } => 25,
         }
     }
 }
@@ -201,6 +224,9 @@ impl Command {
             Command::Rename { .. }
             | Command::Delete { .. }
             | Command::MoveToTrash { .. }
+            | Command::CreateSnapshot { .. }
+            | Command::DeleteSnapshot { .. }
+            | Command::RenameSnapshot { .. }
             | Command::Create(_)
             | Command::Append { .. }
             | Command::AddBlock { .. }
@@ -218,7 +244,25 @@ impl Command {
             | Command::SetMaintenance { .. }
             | Command::SetBalancer { .. }
             | Command::BalancerDone { .. }
-            | Command::SetQuota { .. } => false,
+            | Command::SetQuota { .. }
+            | Command::AllowSnapshot { .. } => false,
+        }
+    }
+
+    /// The paths a command changes (or makes), which a snapshot's
+    /// read-only paths may not be; `None` for commands on no path.
+    pub fn changed_path(&self) -> Option<&DfsPath> {
+        match self {
+            Command::Mkdirs { path, .. }
+            | Command::SetAttributes { path, .. }
+            | Command::SetReplication { path, .. }
+            | Command::Delete { path, .. }
+            | Command::MoveToTrash { path, .. }
+            | Command::SetQuota { path, .. }
+            | Command::Append { path, .. } => Some(path),
+            Command::Create(f) => Some(&f.path),
+            Command::Rename { src, .. } => Some(src),
+            _ => None,
         }
     }
 
@@ -232,6 +276,10 @@ impl Command {
             Command::Delete { .. } => "delete",
             Command::MoveToTrash { .. } => "move_to_trash",
             Command::SetQuota { .. } => "set_quota",
+            Command::AllowSnapshot { .. } => "allow_snapshot",
+            Command::CreateSnapshot { .. } => "create_snapshot",
+            Command::DeleteSnapshot { .. } => "delete_snapshot",
+            Command::RenameSnapshot { .. } => "rename_snapshot",
             Command::Create(_) => "create",
             Command::Append { .. } => "append",
             Command::AddBlock { .. } => "add_block",

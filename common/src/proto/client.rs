@@ -206,6 +206,25 @@ pub struct QuotaUsage {
     pub space_consumed: u64,
 }
 
+/// A snapshot call (`POST /rpc/v1/snapshot/{allow,disallow,create,delete,rename}`):
+/// the snapshottable directory, the snapshot's name (made from the time
+/// when `create` names none) and, to rename, its new name.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SnapshotRequest {
+    pub path: DfsPath,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub new_name: Option<String>,
+}
+
+/// What a snapshot call did: the snapshot's path (`DIR/.snapshot/NAME`)
+/// for create and rename, the directory for the others.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotResponse {
+    pub path: DfsPath,
+}
+
 /// `du`: totals under a path (the path itself included).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ContentSummary {

@@ -22,6 +22,7 @@ use dfs_common::proto::client::{
     SetQuotaRequest, SetReplicationRequest, TrashRequest, TrashResponse, RELAY_HEADER,
     REQUEST_ID_HEADER, RPC_PREFIX,
 };
+use dfs_common::proto::client::{SnapshotRequest, SnapshotResponse};
 
 type Ns = web::Data<Namesystem>;
 type Answer<T> = Result<web::Json<T>, ApiError>;
@@ -36,6 +37,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(&r("trash"), web::post().to(trash))
         .route(&r("expunge"), web::post().to(expunge))
         .route(&r("set_quota"), web::post().to(set_quota))
+        .route(&r("snapshot/{op}"), web::post().to(snapshot))
         .route(&r("quota"), web::get().to(quota))
         .route(&r("content_summary"), web::get().to(content_summary))
         .route(&r("create"), web::post().to(create))
@@ -251,6 +253,25 @@ async fn expunge(ns: Ns, caller: Caller, http: HttpRequest) -> Answer<ExpungeRes
         }
     }
     Ok(web::Json(as_call(&http, ns.expunge(&user)).await?))
+}
+
+/// Snapshots: allowing and disallowing them is the superuser's, taking,
+/// deleting and renaming them the directory owner's (HDFS's rules).
+async fn snapshot(
+    ns: Ns,
+    caller: Caller,
+    http: HttpRequest,
+    op: web::Path<String>,
+    req: web::Json<SnapshotRequest>,
+) -> Answer<SnapshotResponse> {
+    let op = op.into_inner();
+    if op == "allow" || op == "disallow" {
+        caller.require_superuser("allowing snapshots")?;
+    } else {
+        check_path(&ns, &caller, &req.path, Check::owner()).await?;
+    }
+    let done = ns.snapshot(&op, &req);
+    Ok(web::Json(as_call(&http, done).await?))
 }
 
 /// Quotas are the superuser's to set (HDFS's rule).

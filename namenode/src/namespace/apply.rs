@@ -79,6 +79,12 @@ impl Namespace {
         dels: &mut Deletions,
     ) -> Result<Outcome> {
         let ts = entry.ts_ms;
+        if let Some(p) = entry.command.changed_path() {
+            self.refuse_snapshot_path(p)?;
+        }
+        if let Command::Rename { dst, .. } = &entry.command {
+            self.refuse_snapshot_path(dst)?;
+        }
         let out = match &entry.command {
             Command::Mkdirs {
                 path,
@@ -134,6 +140,25 @@ impl Namespace {
                     names: v.usage.0,
                     bytes: v.usage.1,
                 }
+            }
+            Command::AllowSnapshot { path, allow } => {
+                match allow {
+                    true => self.allow_snapshot(path, txn)?,
+                    false => self.disallow_snapshot(path, txn)?,
+                }
+                Outcome::Done
+            }
+            Command::CreateSnapshot { path, name } => {
+                self.create_snapshot(path, name, ts, txn)?;
+                Outcome::Done
+            }
+            Command::DeleteSnapshot { path, name } => {
+                self.delete_snapshot(path, name, txn, dels)?;
+                Outcome::Done
+            }
+            Command::RenameSnapshot { path, from, to } => {
+                self.rename_snapshot(path, from, to, txn)?;
+                Outcome::Done
             }
             Command::Create(f) => {
                 self.create(f, ts, now, txn)?;

@@ -740,8 +740,57 @@ impl Namespace {
 
     /// `stat`.
     pub fn status(&self, path: &DfsPath) -> Result<FileStatus> {
+        match self.snapshot_path(path).transpose()? {
+            Some(snapshot::SnapPath::List(dir)) => {
+                let mut st = self.status_of(dir, self.inode(dir)?, path.clone());
+                st.children = self.snapshot_statuses(dir, path)?.len() as u64;
+                return Ok(st);
+            }
+            Some(snapshot::SnapPath::At { id, epoch }) => {
+                let inode = self.snapshot_inode(id, epoch)?;
+                return Ok(self.status_of(id, inode, path.clone()));
+            }
+            None => {}
+        }
         let (id, inode) = self.require(path)?;
         Ok(self.status_of(id, inode, path.clone()))
+    }
+
+    /// Inode `id` as the snapshot of `epoch` saw it.
+    fn snapshot_inode(&self, id: InodeId, epoch: u64) -> Result<&Inode> {
+        self.state_at(id, epoch)
+            .ok_or_else(|| NamenodeError::Internal(format!("inode {id} of a snapshot is gone")))
+    }
+
+    /// A listing through `.snapshot` (whole: snapshot listings are not
+    /// paged yet).
+    fn list_snapshot(&self, path: &DfsPath, at: snapshot::SnapPath) -> Result<DirectoryListing> {
+        let entries = match at {
+            snapshot::SnapPath::List(dir) => self.snapshot_statuses(dir, path)?,
+            snapshot::SnapPath::At { id, epoch } => {
+                let inode = self.snapshot_inode(id, epoch)?;
+                match &inode.kind {
+                    Kind::File(_) => vec![self.status_of(id, inode, path.clone())],
+                    Kind::Dir(kids) => {
+                        let mut out = Vec::with_capacity(kids.len());
+                        for &k in kids {
+                            let kid = self.snapshot_inode(k, epoch)?;
+                            let p = path.join(&kid.name).map_err(|e| {
+                                NamenodeError::Internal(format!("stored name {:?}: {e}", kid.name))
+                            })?;
+                            out.push(self.status_of(k, kid, p));
+                        }
+                        out.sort_by(|a, b| a.name.cmp(&b.name));
+                        out
+                    }
+                }
+            }
+        };
+        Ok(DirectoryListing {
+            path: path.clone(),
+            entries,
+            has_more: false,
+        })
     }
 
     /// `ls`: a directory's entries sorted by name, after `start_after`, at
@@ -752,6 +801,9 @@ impl Namespace {
         start_after: Option<&str>,
         limit: Option<u32>,
     ) -> Result<DirectoryListing> {
+        if let Some(at) = self.snapshot_path(path).transpose()? {
+            return self.list_snapshot(path, at);
+        }
         let (id, inode) = self.require(path)?;
         if !inode.is_dir() {
             return Ok(DirectoryListing {

@@ -165,7 +165,19 @@ impl Namespace {
         path: &DfsPath,
         place: impl Fn(BlockId, &[NodeId]) -> Vec<DatanodeInfo>,
     ) -> Result<FileLocations> {
-        let (ino, inode) = self.require(path)?;
+        let (ino, inode) = match self.snapshot_path(path).transpose()? {
+            Some(super::snapshot::SnapPath::At { id, epoch }) => (
+                id,
+                self.state_at(id, epoch)
+                    .ok_or_else(|| NamenodeError::not_found(path))?,
+            ),
+            Some(super::snapshot::SnapPath::List(_)) => {
+                return Err(NamenodeError::IsADirectory(format!(
+                    "{path} is a directory, not a file"
+                )))
+            }
+            None => self.require(path)?,
+        };
         let Some(f) = inode.file() else {
             return Err(NamenodeError::IsADirectory(format!(
                 "{path} is a directory, not a file"

@@ -22,6 +22,18 @@ use crate::records::{SavedRecord, SnapshotRecord};
 use dfs_common::path::DfsPath;
 use std::collections::{HashMap, HashSet};
 
+/// The name under a snapshottable directory its snapshots are read at.
+pub const SNAPSHOT_DIR: &str = ".snapshot";
+
+/// Where a path through `DIR/.snapshot` leads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SnapPath {
+    /// `DIR/.snapshot` itself: the list of DIR's snapshots.
+    List(InodeId),
+    /// An inode as the snapshot of `epoch` saw it.
+    At { id: InodeId, epoch: u64 },
+}
+
 /// The stored snapshot records a load hands over.
 #[derive(Debug, Default)]
 pub struct SnapshotParts {
@@ -84,6 +96,11 @@ impl Namespace {
         let id = self.dir_id(path)?;
         if self.snapshots.roots.contains_key(&id) {
             return Ok(());
+        }
+        if self.child(self.inode(id)?, SNAPSHOT_DIR).is_some() {
+            return Err(NamenodeError::Conflict(format!(
+                "{path} has an entry named {SNAPSHOT_DIR}: rename it first"
+            )));
         }
         for &other in self.snapshots.roots.keys() {
             if self.is_under(id, other) || self.is_under(other, id) {
@@ -532,6 +549,129 @@ impl Namespace {
             .filter(|x| !live.contains(x) && !reached.contains(x))
             .collect();
         (blocks, inodes)
+    }
+
+    /// Where `path` leads if it goes through `.snapshot` under a
+    /// snapshottable directory (`None`: an ordinary path, a directory
+    /// named `.snapshot` elsewhere included).
+    pub fn snapshot_path(&self, path: &DfsPath) -> Option<Result<SnapPath>> {
+        if self.snapshots.roots.is_empty() {
+            return None;
+        }
+        let comps: Vec<&str> = path.components().collect();
+        let pos = comps.iter().position(|c| *c == SNAPSHOT_DIR)?;
+        let dir_path = DfsPath::parse(&format!("/{}", comps[..pos].join("/"))).ok()?;
+        let dir = self.lookup(&dir_path)?;
+        let list = self.snapshots.roots.get(&dir)?;
+        let Some(name) = comps.get(pos + 1) else {
+            return Some(Ok(SnapPath::List(dir)));
+        };
+        let Some(s) = list.iter().find(|s| s.name == *name) else {
+            return Some(Err(NamenodeError::NotFound(format!(
+                "{dir_path} has no snapshot named {name}"
+            ))));
+        };
+        let mut at = dir;
+        for c in &comps[pos + 2..] {
+            let kids = match self.state_at(at, s.epoch).map(|i| &i.kind) {
+                Some(Kind::Dir(kids)) => kids,
+                _ => return Some(Err(NamenodeError::not_found(path))),
+            };
+            let found = kids
+                .iter()
+                .copied()
+                .find(|k| self.state_at(*k, s.epoch).is_some_and(|i| i.name == *c));
+            match found {
+                Some(k) => at = k,
+                None => return Some(Err(NamenodeError::not_found(path))),
+            }
+        }
+        Some(Ok(SnapPath::At {
+            id: at,
+            epoch: s.epoch,
+        }))
+    }
+
+    /// Snapshots are read-only: a change to a path through `.snapshot`
+    /// (or making one there) is refused.
+    pub(super) fn refuse_snapshot_path(&self, path: &DfsPath) -> Result<()> {
+        match self.snapshot_path(path) {
+            None => Ok(()),
+            Some(_) => Err(NamenodeError::PermissionDenied(format!(
+                "{path} is in a snapshot, which is read-only"
+            ))),
+        }
+    }
+
+    /// The snapshots of `dir` as directory statuses under `DIR/.snapshot`.
+    pub(super) fn snapshot_statuses(
+        &self,
+        dir: InodeId,
+        at: &DfsPath,
+    ) -> Result<Vec<dfs_common::proto::client::FileStatus>> {
+        let mut out = Vec::new();
+        for s in self.snapshots.roots.get(&dir).into_iter().flatten() {
+            let inode = self
+                .state_at(dir, s.epoch)
+                .ok_or_else(|| NamenodeError::Internal(format!("snapshot {} is gone", s.name)))?;
+            let p = at
+                .join(&s.name)
+                .map_err(|e| NamenodeError::Internal(e.to_string()))?;
+            let mut st = self.status_of(dir, inode, p);
+            st.modification_time = s.created_ms;
+            out.push(st);
+        }
+        Ok(out)
+    }
+
+    /// Lets `path` have snapshots no more (it has none).
+    pub fn disallow_snapshot(&mut self, path: &DfsPath, txn: &mut Txn) -> Result<()> {
+        let id = self.dir_id(path)?;
+        match self.snapshots.roots.get(&id) {
+            None => Ok(()),
+            Some(list) if !list.is_empty() => Err(NamenodeError::Conflict(format!(
+                "{path} has {} snapshots; delete them first",
+                list.len()
+            ))),
+            Some(_) => {
+                self.snapshots.roots.remove(&id);
+                txn.del_snapshots(id);
+                Ok(())
+            }
+        }
+    }
+
+    /// Renames snapshot `from` of `dir` to `to`.
+    pub fn rename_snapshot(
+        &mut self,
+        dir: &DfsPath,
+        from: &str,
+        to: &str,
+        txn: &mut Txn,
+    ) -> Result<()> {
+        dfs_common::path::check_name(to)
+            .map_err(|e| NamenodeError::InvalidArgument(format!("snapshot name {to:?}: {e}")))?;
+        let (root, _) = self.snapshot(dir, from)?;
+        let list = self.snapshots.roots.get_mut(&root).into_iter().flatten();
+        let mut taken = false;
+        for s in list {
+            taken |= s.name == to;
+        }
+        if taken && from != to {
+            return Err(NamenodeError::AlreadyExists(format!(
+                "{dir} already has a snapshot named {to}"
+            )));
+        }
+        if let Some(s) = self
+            .snapshots
+            .roots
+            .get_mut(&root)
+            .and_then(|l| l.iter_mut().find(|s| s.name == from))
+        {
+            s.name = to.to_string();
+        }
+        self.store_snapshot_list(root, txn);
+        Ok(())
     }
 
     /// Inode `x` as snapshot epoch `epoch` saw it.

@@ -3,7 +3,9 @@
 //! checked against safe mode and applied as a [`Command`] through
 //! `Namesystem::execute`.
 use super::*;
-use dfs_common::proto::client::{ExpungeResponse, QuotaUsage, SetQuotaRequest, TrashResponse};
+use dfs_common::proto::client::{
+    ExpungeResponse, QuotaUsage, SetQuotaRequest, SnapshotRequest, SnapshotResponse, TrashResponse,
+};
 use dfs_common::trash;
 
 impl Namesystem {
@@ -232,6 +234,74 @@ impl Namesystem {
         })
     }
 
+    /// `snapshot allow|disallow|create|delete|rename` (`op` names it).
+    pub async fn snapshot(&self, op: &str, req: &SnapshotRequest) -> Result<SnapshotResponse> {
+        self.check_writable()?;
+        let path = req.path.clone();
+        let name = |what: &str| {
+            req.name.clone().ok_or_else(|| {
+                NamenodeError::InvalidArgument(format!("{what} a snapshot needs its name"))
+            })
+        };
+        let in_snapshots = |n: &str| {
+            path.join(crate::namespace::snapshot::SNAPSHOT_DIR)
+                .and_then(|s| s.join(n))
+                .map_err(|e| NamenodeError::InvalidArgument(format!("snapshot name {n:?}: {e}")))
+        };
+        let (cmd, shown) = match op {
+            "allow" | "disallow" => (
+                Command::AllowSnapshot {
+                    path: path.clone(),
+                    allow: op == "allow",
+                },
+                path.clone(),
+            ),
+            "create" => {
+                let n = req
+                    .name
+                    .clone()
+                    .unwrap_or_else(|| default_snapshot_name(now_ms()));
+                let shown = in_snapshots(&n)?;
+                (
+                    Command::CreateSnapshot {
+                        path: path.clone(),
+                        name: n,
+                    },
+                    shown,
+                )
+            }
+            "delete" => (
+                Command::DeleteSnapshot {
+                    path: path.clone(),
+                    name: name("deleting")?,
+                },
+                path.clone(),
+            ),
+            "rename" => {
+                let to = req.new_name.clone().ok_or_else(|| {
+                    NamenodeError::InvalidArgument("renaming a snapshot needs new_name".into())
+                })?;
+                let shown = in_snapshots(&to)?;
+                (
+                    Command::RenameSnapshot {
+                        path: path.clone(),
+                        from: name("renaming")?,
+                        to,
+                    },
+                    shown,
+                )
+            }
+            other => {
+                return Err(NamenodeError::InvalidArgument(format!(
+                    "no snapshot call {other:?} (allow, disallow, create, delete, rename)"
+                )))
+            }
+        };
+        self.execute(cmd).await?;
+        log::info!("snapshot {op}: {shown}");
+        Ok(SnapshotResponse { path: shown })
+    }
+
     /// `setrep`: the file's blocks go to the replication monitor (copies
     /// when raised, excess deletions when lowered).
     pub async fn set_replication(&self, path: &DfsPath, replication: u16) -> Result<FileStatus> {
@@ -288,5 +358,27 @@ fn status(o: Outcome) -> Result<FileStatus> {
     match o {
         Outcome::Status(s) => Ok(s),
         _ => Err(unexpected_outcome()),
+    }
+}
+
+/// HDFS's name for a snapshot created without one: `s` and the time,
+/// `s20261205-045937.123` (UTC here).
+fn default_snapshot_name(unix_ms: u64) -> String {
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_millis(unix_ms);
+    // "2026-12-05T04:59:37.123Z"
+    let iso = humantime::format_rfc3339_millis(t).to_string();
+    let digits: String = iso.chars().filter(char::is_ascii_digit).collect();
+    let part = |r: std::ops::Range<usize>| digits.get(r).unwrap_or("0");
+    format!("s{}-{}.{}", part(0..8), part(8..14), part(14..17))
+}
+
+#[cfg(test)]
+mod snapshot_name_tests {
+    #[test]
+    fn a_default_snapshot_name_is_hdfss() {
+        assert_eq!(
+            super::default_snapshot_name(1_796_442_037_123),
+            "s20261205-034037.123"
+        );
     }
 }

@@ -136,6 +136,12 @@ pub enum Command {
     },
     /// Empty your trash now (what `rm` moved there).
     Expunge,
+    /// Read-only copies of a directory, read at DIR/.snapshot/NAME (they
+    /// share blocks with the live files: nothing is copied).
+    Snapshot {
+        #[command(subcommand)]
+        action: SnapshotArg,
+    },
     /// Copy files or directories (new blocks, every byte verified; into
     /// DST when it is a directory).
     Cp {
@@ -381,6 +387,59 @@ pub enum NamenodeArg {
         /// The URL it advertises.
         #[arg(value_name = "URL")]
         url: String,
+    },
+}
+
+/// `dfs snapshot allow|disallow|create|delete|rename|list`.
+#[derive(Subcommand, Debug, Clone, PartialEq, Eq)]
+pub enum SnapshotArg {
+    /// Let DIR have snapshots (the superuser's).
+    Allow {
+        /// The directory.
+        #[arg(value_name = "DIR")]
+        dir: String,
+    },
+    /// Let DIR have snapshots no more (it must have none).
+    Disallow {
+        /// The directory.
+        #[arg(value_name = "DIR")]
+        dir: String,
+    },
+    /// Take a snapshot of DIR (named after the time unless NAME).
+    Create {
+        /// The directory.
+        #[arg(value_name = "DIR")]
+        dir: String,
+        /// The snapshot's name.
+        #[arg(value_name = "NAME")]
+        name: Option<String>,
+    },
+    /// Delete a snapshot (what only it held is deleted).
+    Delete {
+        /// The directory.
+        #[arg(value_name = "DIR")]
+        dir: String,
+        /// The snapshot's name.
+        #[arg(value_name = "NAME")]
+        name: String,
+    },
+    /// Rename a snapshot.
+    Rename {
+        /// The directory.
+        #[arg(value_name = "DIR")]
+        dir: String,
+        /// Its name now.
+        #[arg(value_name = "OLD")]
+        old: String,
+        /// Its new name.
+        #[arg(value_name = "NEW")]
+        new: String,
+    },
+    /// List DIR's snapshots.
+    List {
+        /// The directory.
+        #[arg(value_name = "DIR")]
+        dir: String,
     },
 }
 

@@ -108,6 +108,7 @@ async fn dispatch(ctx: &Ctx, command: Command) -> CliResult {
             paths,
         } => fs::rm(ctx, &paths, recursive, force, skip_trash).await,
         Command::Expunge => fs::expunge(ctx).await,
+        Command::Snapshot { action } => verbs::snapshot(ctx, action).await,
         Command::Cp { force, paths } => match paths.split_last() {
             Some((dst, sources)) => verbs::cp(ctx, sources, dst, force).await,
             None => Err(CliError::Usage("cp needs SRC and DST".into())),

@@ -242,6 +242,51 @@ pub async fn setrep_tree(
         .map_err(CliError::from)
 }
 
+/// `snapshot allow|disallow|create|delete|rename|list`.
+pub async fn snapshot(ctx: &Ctx, action: super::args::SnapshotArg) -> CliResult {
+    use super::args::SnapshotArg as A;
+    use dfs_common::proto::client::SnapshotRequest;
+    let (op, dir, name, new_name) = match action {
+        A::List { dir } => {
+            let at = parse_path(&dir)?
+                .join(".snapshot")
+                .map_err(|e| CliError::Usage(e.to_string()))?;
+            let list = ctx.client.list(&at).await?;
+            if ctx.json {
+                return emit_json(&list);
+            }
+            let mut out = String::new();
+            for s in list {
+                out.push_str(&format!(
+                    "{}\t{}\n",
+                    s.path,
+                    crate::time::local_time(s.modification_time, true)
+                ));
+            }
+            return emit(&out);
+        }
+        A::Allow { dir } => ("allow", dir, None, None),
+        A::Disallow { dir } => ("disallow", dir, None, None),
+        A::Create { dir, name } => ("create", dir, name, None),
+        A::Delete { dir, name } => ("delete", dir, Some(name), None),
+        A::Rename { dir, old, new } => ("rename", dir, Some(old), Some(new)),
+    };
+    let req = SnapshotRequest {
+        path: parse_path(&dir)?,
+        name,
+        new_name,
+    };
+    let done = ctx.client.snapshot(op, &req).await?;
+    if ctx.json {
+        return emit_json(&done);
+    }
+    match op {
+        "create" => emit(&format!("Created snapshot {}\n", done.path)),
+        "rename" => emit(&format!("Renamed snapshot to {}\n", done.path)),
+        _ => Ok(()),
+    }
+}
+
 /// `df`'s one row.
 #[derive(Debug, Serialize)]
 struct Df {

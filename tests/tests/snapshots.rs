@@ -1,0 +1,132 @@
+//! Snapshots through the CLI against a real cluster (issue 21): a snapshot
+//! reads bit-exact at DIR/.snapshot/NAME after the live files are
+//! overwritten, appended to, renamed and deleted; it is read-only; a
+//! directory with snapshots cannot be deleted; deleting the snapshot deletes
+//! from disk the blocks only it held; a restart keeps it.
+use dfs_client::NoProgress;
+use dfs_tests::{p, test_data, wait_until, ClusterOptions, TestCluster};
+use std::time::Duration;
+
+fn cat(cluster: &TestCluster, path: &str) -> Vec<u8> {
+    let out = cluster.dfs(&["cat", path]);
+    assert!(
+        out.status.success(),
+        "cat {path}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+fn fails(cluster: &TestCluster, args: &[&str], needle: &str) {
+    let out = cluster.dfs(args);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "dfs {args:?}: {err}");
+    assert!(
+        err.contains(needle),
+        "dfs {args:?}: {err:?} lacks {needle:?}"
+    );
+}
+
+async fn wait_block_files(cluster: &TestCluster, n: usize, what: &str) {
+    wait_until(what, Duration::from_secs(30), || async {
+        Ok((cluster.all_block_files().len() == n).then_some(()))
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e:#}: {} block files", cluster.all_block_files().len()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_snapshot_reads_what_it_saw_and_holds_its_blocks() {
+    let mut cluster = TestCluster::start(ClusterOptions::default()).await;
+    let local = cluster.root().join("local");
+    std::fs::create_dir_all(&local).unwrap();
+    let a = test_data(2 * (1 << 20) + 100, 1); // 3 blocks
+    let c = test_data(5000, 2);
+    for (name, data) in [("a", &a), ("c", &c)] {
+        std::fs::write(local.join(name), data).unwrap();
+    }
+    cluster.dfs_ok(&["mkdir", "-p", "/d/sub"]);
+    cluster.dfs_ok(&["put", local.join("a").to_str().unwrap(), "/d/a"]);
+    cluster.dfs_ok(&["put", local.join("c").to_str().unwrap(), "/d/sub/c"]);
+    wait_block_files(&cluster, 12, "4 blocks of 3 replicas").await;
+
+    fails(
+        &cluster,
+        &["snapshot", "create", "/d", "s1"],
+        "not snapshottable",
+    );
+    cluster.dfs_ok(&["snapshot", "allow", "/d"]);
+    let out = cluster.dfs_ok(&["snapshot", "create", "/d", "s1"]);
+    assert_eq!(out, "Created snapshot /d/.snapshot/s1\n");
+
+    // The live tree changes every way it can.
+    let small = local.join("small");
+    std::fs::write(&small, b"new a").unwrap();
+    cluster.dfs_ok(&["put", "-f", small.to_str().unwrap(), "/d/a"]);
+    cluster
+        .client()
+        .append(&p("/d/sub/c"), &b"appended"[..], &NoProgress)
+        .await
+        .unwrap();
+    cluster.dfs_ok(&["mv", "/d/sub", "/moved"]);
+    cluster.dfs_ok(&["mkdir", "/d/later"]);
+
+    // The snapshot reads as it was, bit-exact.
+    assert_eq!(cat(&cluster, "/d/.snapshot/s1/a"), a);
+    assert_eq!(cat(&cluster, "/d/.snapshot/s1/sub/c"), c);
+    let ls = cluster.dfs_ok(&["ls", "/d/.snapshot/s1"]);
+    assert!(
+        ls.contains("/d/.snapshot/s1/a") && ls.contains("/d/.snapshot/s1/sub"),
+        "{ls}"
+    );
+    assert!(!ls.contains("later"), "{ls}");
+    let list = cluster.dfs_ok(&["snapshot", "list", "/d"]);
+    assert!(list.starts_with("/d/.snapshot/s1\t"), "{list}");
+    // The live files are the new ones.
+    assert_eq!(cat(&cluster, "/d/a"), b"new a");
+    let mut grown = c.clone();
+    grown.extend_from_slice(b"appended");
+    assert_eq!(cat(&cluster, "/moved/c"), grown);
+
+    // Read-only; a directory with snapshots stays.
+    fails(
+        &cluster,
+        &["put", small.to_str().unwrap(), "/d/.snapshot/s1/x"],
+        "read-only",
+    );
+    fails(
+        &cluster,
+        &["rm", "--skip-trash", "/d/.snapshot/s1/a"],
+        "read-only",
+    );
+    fails(&cluster, &["rm", "-r", "--skip-trash", "/d"], "snapshots");
+    fails(
+        &cluster,
+        &["snapshot", "disallow", "/d"],
+        "delete them first",
+    );
+
+    // The snapshot outlives a restart.
+    cluster.stop_namenode();
+    cluster.start_namenode();
+    cluster.wait_live(3).await;
+    assert_eq!(cat(&cluster, "/d/.snapshot/s1/a"), a);
+    assert_eq!(cat(&cluster, "/d/.snapshot/s1/sub/c"), c);
+
+    // Renamed, then deleted: the blocks only it held leave the disks (the
+    // old /d/a's 3 blocks; /moved/c's old last block, rewritten by the
+    // append). Live: new /d/a (1 block) and /moved/c (1 block).
+    cluster.dfs_ok(&["snapshot", "rename", "/d", "s1", "before"]);
+    assert_eq!(cat(&cluster, "/d/.snapshot/before/a"), a);
+    fails(
+        &cluster,
+        &["cat", "/d/.snapshot/s1/a"],
+        "no snapshot named s1",
+    );
+    cluster.dfs_ok(&["snapshot", "delete", "/d", "before"]);
+    wait_block_files(&cluster, 6, "only the live files' blocks").await;
+    assert_eq!(cat(&cluster, "/d/a"), b"new a");
+    assert_eq!(cat(&cluster, "/moved/c"), grown);
+    cluster.dfs_ok(&["snapshot", "disallow", "/d"]);
+    cluster.dfs_ok(&["rm", "-r", "--skip-trash", "/d"]);
+}
