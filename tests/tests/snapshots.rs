@@ -4,7 +4,7 @@
 //! directory with snapshots cannot be deleted; deleting the snapshot deletes
 //! from disk the blocks only it held; a restart keeps it.
 use dfs_client::NoProgress;
-use dfs_tests::{p, test_data, wait_until, ClusterOptions, TestCluster};
+use dfs_tests::{get_json, p, test_data, wait_until, ClusterOptions, TestCluster};
 use std::time::Duration;
 
 fn cat(cluster: &TestCluster, path: &str) -> Vec<u8> {
@@ -82,6 +82,33 @@ async fn a_snapshot_reads_what_it_saw_and_holds_its_blocks() {
     assert!(!ls.contains("later"), "{ls}");
     let list = cluster.dfs_ok(&["snapshot", "list", "/d"]);
     assert!(list.starts_with("/d/.snapshot/s1\t"), "{list}");
+    // Through every door: WebHDFS (OPEN follows the redirect to a
+    // datanode) and the seed endpoint.
+    let nn = cluster.namenode_url();
+    let http = reqwest::Client::new();
+    let got = http
+        .get(format!("{nn}/webhdfs/v1/d/.snapshot/s1/a?op=OPEN"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.status(), 200);
+    assert_eq!(got.bytes().await.unwrap().as_ref(), &a[..]);
+    let listed = get_json(&format!("{nn}/webhdfs/v1/d/.snapshot/s1?op=LISTSTATUS")).await;
+    let names: Vec<&str> = listed["FileStatuses"]["FileStatus"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["pathSuffix"].as_str())
+        .collect();
+    assert_eq!(names, ["a", "sub"], "{listed}");
+    let seed = http
+        .post(format!("{nn}/download_file"))
+        .form(&[("file_name", "/d/.snapshot/s1/sub/c")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(seed.status(), 200);
+    assert_eq!(seed.bytes().await.unwrap().as_ref(), &c[..]);
     // The live files are the new ones.
     assert_eq!(cat(&cluster, "/d/a"), b"new a");
     let mut grown = c.clone();

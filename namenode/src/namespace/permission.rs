@@ -112,6 +112,9 @@ impl Namespace {
         if who.superuser {
             return Ok(());
         }
+        if let Some(chain) = self.snapshot_chain(path) {
+            return self.check_snapshot_read(who, &chain, check);
+        }
         let comps: Vec<&str> = path.components().collect();
         // The existing inodes along the path, root first, with their paths.
         let mut chain: Vec<(InodeId, String)> = vec![(ROOT_ID, "/".to_string())];
@@ -179,6 +182,35 @@ impl Namespace {
         deny(*target, shown, target_access)?;
         if check.subtree != 0 && inode.is_dir() {
             self.check_subtree(who, *target, shown, check.subtree)?;
+        }
+        Ok(())
+    }
+
+    /// A read through `DIR/.snapshot/NAME/...` is checked against the
+    /// inodes as the snapshot saw them (HDFS's rule): execute on every
+    /// directory on the way, the target's access on the target. Changes
+    /// there are refused by the commands themselves (read-only).
+    fn check_snapshot_read(
+        &self,
+        who: &Principal,
+        chain: &[(&Inode, String)],
+        check: &Check,
+    ) -> Result<()> {
+        let Some(((target, shown), above)) = chain.split_last() else {
+            return Ok(());
+        };
+        for (inode, shown) in above {
+            if inode.is_dir() && !allowed(&self.names, inode, who, EXECUTE) {
+                return Err(denied(&self.names, who, EXECUTE, shown, inode));
+            }
+        }
+        let access = if target.is_dir() {
+            check.target | check.subtree
+        } else {
+            check.target & !EXECUTE
+        };
+        if !allowed(&self.names, target, who, access) {
+            return Err(denied(&self.names, who, access, shown, target));
         }
         Ok(())
     }
@@ -459,5 +491,71 @@ mod tests {
         assert_eq!(st.group, "staff");
         assert_eq!(ns.status(&p("/home/alice/new")).unwrap().group, "staff");
         assert_eq!(ns.status(&p("/pub")).unwrap().group, "supergroup");
+    }
+}
+
+#[cfg(test)]
+mod snapshot_tests {
+    use super::*;
+    use crate::meta_store::Txn;
+    use dfs_common::proto::client::SetAttributesRequest;
+
+    fn p(s: &str) -> DfsPath {
+        DfsPath::parse(s).unwrap()
+    }
+
+    /// A read through `.snapshot` is checked against the inodes as the
+    /// snapshot saw them: a directory closed to bob then stays closed to
+    /// him there, even after it is opened in the live tree (not a way
+    /// around the permission bits).
+    #[test]
+    fn snapshot_reads_are_checked_as_the_snapshot_saw_them() {
+        let mut txn = Txn::new();
+        let mut ns = Namespace::new(1, &mut txn);
+        ns.mkdirs_as(&p("/d"), true, None, Some(0o755), 1, &mut txn)
+            .unwrap();
+        ns.mkdirs_as(
+            &p("/d/private"),
+            true,
+            Some("alice"),
+            Some(0o700),
+            1,
+            &mut txn,
+        )
+        .unwrap();
+        ns.allow_snapshot(&p("/d"), &mut txn).unwrap();
+        ns.create_snapshot(&p("/d"), "s", 2, &mut txn).unwrap();
+        let bob = Principal {
+            user: "bob".into(),
+            groups: vec![],
+            superuser: false,
+        };
+        let alice = Principal {
+            user: "alice".into(),
+            ..bob.clone()
+        };
+        let list = Check::target(READ | EXECUTE);
+        let through = p("/d/.snapshot/s/private");
+        assert!(matches!(
+            ns.check_permission(&bob, &through, &list),
+            Err(NamenodeError::PermissionDenied(_))
+        ));
+        ns.check_permission(&alice, &through, &list).unwrap();
+        // Opened in the live tree: bob may list it there, not in the snapshot.
+        ns.set_attributes(
+            &SetAttributesRequest {
+                path: p("/d/private"),
+                permission: Some(0o755),
+                ..Default::default()
+            },
+            &mut txn,
+        )
+        .unwrap();
+        ns.check_permission(&bob, &p("/d/private"), &list).unwrap();
+        let e = ns.check_permission(&bob, &through, &list).unwrap_err();
+        assert!(e.to_string().contains("/d/.snapshot/s/private"), "{e}");
+        // The snapshot list itself: as the directory.
+        ns.check_permission(&bob, &p("/d/.snapshot"), &list)
+            .unwrap();
     }
 }

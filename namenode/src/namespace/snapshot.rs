@@ -592,6 +592,68 @@ impl Namespace {
         }))
     }
 
+    /// The inodes along a path through `.snapshot`, as the snapshot saw
+    /// them (the live ones above the snapshottable directory), with the
+    /// paths they are shown at; as far as they exist. `None` for an
+    /// ordinary path.
+    pub(super) fn snapshot_chain(&self, path: &DfsPath) -> Option<Vec<(&Inode, String)>> {
+        let _ = self.snapshot_path(path)?;
+        let comps: Vec<&str> = path.components().collect();
+        let mut chain = Vec::new();
+        let mut shown = String::new();
+        let mut cur = ROOT_ID;
+        chain.push((self.inodes.get(&ROOT_ID)?, "/".to_string()));
+        let mut epoch = None;
+        let mut i = 0;
+        while i < comps.len() {
+            let c = comps[i];
+            let node = match epoch {
+                None => self.inodes.get(&cur)?,
+                Some(e) => self.state_at(cur, e)?,
+            };
+            if epoch.is_none() && c == SNAPSHOT_DIR && self.snapshots.roots.contains_key(&cur) {
+                shown.push_str("/.snapshot");
+                let Some(name) = comps.get(i + 1) else {
+                    chain.push((node, shown));
+                    return Some(chain);
+                };
+                let s = self
+                    .snapshots
+                    .roots
+                    .get(&cur)?
+                    .iter()
+                    .find(|s| s.name == *name)?;
+                epoch = Some(s.epoch);
+                shown.push('/');
+                shown.push_str(name);
+                chain.push((self.state_at(cur, s.epoch)?, shown.clone()));
+                i += 2;
+                continue;
+            }
+            let next = match (epoch, &node.kind) {
+                (None, _) => self.child(node, c),
+                (Some(e), Kind::Dir(kids)) => kids
+                    .iter()
+                    .copied()
+                    .find(|k| self.state_at(*k, e).is_some_and(|i| i.name == c)),
+                (Some(_), Kind::File(_)) => None,
+            };
+            let Some(next) = next else {
+                return Some(chain);
+            };
+            cur = next;
+            shown.push('/');
+            shown.push_str(c);
+            let inode = match epoch {
+                None => self.inodes.get(&cur)?,
+                Some(e) => self.state_at(cur, e)?,
+            };
+            chain.push((inode, shown.clone()));
+            i += 1;
+        }
+        Some(chain)
+    }
+
     /// Snapshots are read-only: a change to a path through `.snapshot`
     /// (or making one there) is refused.
     pub(super) fn refuse_snapshot_path(&self, path: &DfsPath) -> Result<()> {
