@@ -326,6 +326,52 @@ async fn measure_one(rep: &mut Report, n: usize, load: Duration) -> Result<()> {
         "{}: {last:?}",
         loader::file_path(n - 1)
     );
+    snapshot_of_all(rep, &cluster, n).await
+}
+
+/// A snapshot of the directory of all `n` files (issue 21: well under a
+/// second, about no memory per file): the time `create` takes through the
+/// API, and what the namenode's RSS grew by.
+async fn snapshot_of_all(rep: &mut Report, cluster: &TestCluster, n: usize) -> Result<()> {
+    use dfs_common::proto::client::SnapshotRequest;
+    let client = cluster.client();
+    let pid = cluster.namenode_pid().context("no namenode")?;
+    let req = |name: Option<&str>| SnapshotRequest {
+        path: p("/scale"),
+        name: name.map(str::to_string),
+        new_name: None,
+    };
+    client.snapshot("allow", &req(None)).await?;
+    let (_, before) = proc_rss(pid);
+    let t = Instant::now();
+    let made = client.snapshot("create", &req(Some("bench"))).await?;
+    let secs = t.elapsed().as_secs_f64();
+    let (_, after) = proc_rss(pid);
+    // It is one: a file of it reads as the live one.
+    let seen = client
+        .status(&p(&format!(
+            "{}/{}",
+            made.path,
+            &loader::file_path(n - 1)["/scale/".len()..]
+        )))
+        .await?;
+    ensure!(seen.length == loader::FILE_LEN, "{seen:?}");
+    rep.add(
+        format!("snapshot of a directory of {n} files (create, through the API)"),
+        secs * 1e3,
+        "ms",
+        None,
+        Some("well under 1 s"),
+    );
+    rep.add(
+        format!("  namenode RSS added by it ({n} files)"),
+        after.saturating_sub(before) as f64 / MIB as f64,
+        "MiB",
+        None,
+        Some("about none per file"),
+    );
+    client.snapshot("delete", &req(Some("bench"))).await?;
+    client.snapshot("disallow", &req(None)).await?;
     Ok(())
 }
 
