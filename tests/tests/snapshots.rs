@@ -157,3 +157,90 @@ async fn a_snapshot_reads_what_it_saw_and_holds_its_blocks() {
     cluster.dfs_ok(&["snapshot", "disallow", "/d"]);
     cluster.dfs_ok(&["rm", "-r", "--skip-trash", "/d"]);
 }
+
+/// WebHDFS's snapshot operations, in Hadoop's shapes: allow, create (with a
+/// name and without), list them, list snapshottable directories, rename,
+/// delete, disallow; and what it refuses.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhdfs_snapshot_operations() {
+    let cluster = TestCluster::start(ClusterOptions::default()).await;
+    let nn = cluster.namenode_url();
+    let http = reqwest::Client::new();
+    let op = |method: reqwest::Method, query: &str| {
+        http.request(method, format!("{nn}/webhdfs/v1/w?{query}"))
+            .send()
+    };
+    cluster.dfs_ok(&["mkdir", "/w"]);
+    let r = op(reqwest::Method::PUT, "op=CREATESNAPSHOT&snapshotname=x")
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400, "not snapshottable yet");
+    let r = op(reqwest::Method::PUT, "op=ALLOWSNAPSHOT").await.unwrap();
+    assert_eq!(r.status(), 200);
+    let made: serde_json::Value = op(reqwest::Method::PUT, "op=CREATESNAPSHOT&snapshotname=x")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(made, serde_json::json!({"Path": "/w/.snapshot/x"}));
+    let unnamed: serde_json::Value = op(reqwest::Method::PUT, "op=CREATESNAPSHOT")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let unnamed = unnamed["Path"].as_str().unwrap().to_string();
+    assert!(unnamed.starts_with("/w/.snapshot/s20"), "{unnamed}");
+    let list = get_json(&format!("{nn}/webhdfs/v1/w?op=GETSNAPSHOTLIST")).await;
+    let full: Vec<&str> = list["SnapshotList"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["fullPath"].as_str().unwrap())
+        .collect();
+    assert_eq!(full, ["/w/.snapshot/x", unnamed.as_str()], "{list}");
+    let dirs = get_json(&format!(
+        "{nn}/webhdfs/v1/?op=GETSNAPSHOTTABLEDIRECTORYLIST"
+    ))
+    .await;
+    let d = &dirs["SnapshottableDirectoryList"][0];
+    assert_eq!(
+        (&d["parentFullPath"], &d["snapshotNumber"]),
+        (&"/".into(), &2.into()),
+        "{dirs}"
+    );
+    assert_eq!(d["dirStatus"]["pathSuffix"], "w");
+    let r = op(
+        reqwest::Method::PUT,
+        "op=RENAMESNAPSHOT&oldsnapshotname=x&snapshotname=y",
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(cluster.dfs(&["stat", "/w/.snapshot/y"]).status.success());
+    // A snapshot is read-only, also through WebHDFS.
+    let r = http
+        .put(format!("{nn}/webhdfs/v1/w/.snapshot/y/new?op=MKDIRS"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let name = unnamed.rsplit('/').next().unwrap().to_string();
+    for q in [
+        "op=DELETESNAPSHOT&snapshotname=y".to_string(),
+        format!("op=DELETESNAPSHOT&snapshotname={name}"),
+    ] {
+        let r = op(reqwest::Method::DELETE, &q).await.unwrap();
+        assert_eq!(r.status(), 200, "{q}");
+    }
+    let r = op(reqwest::Method::PUT, "op=DISALLOWSNAPSHOT")
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let dirs = get_json(&format!(
+        "{nn}/webhdfs/v1/?op=GETSNAPSHOTTABLEDIRECTORYLIST"
+    ))
+    .await;
+    assert_eq!(dirs["SnapshottableDirectoryList"], serde_json::json!([]));
+}

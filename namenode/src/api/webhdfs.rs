@@ -36,13 +36,16 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use dfs_client::DfsClient;
 use dfs_common::path::DfsPath;
 use dfs_common::proto::client::{FileStatus as NativeStatus, FileType as NativeType};
-use dfs_common::proto::client::{SetAttributesRequest, SetQuotaRequest};
+use dfs_common::proto::client::{SetAttributesRequest, SetQuotaRequest, SnapshotRequest};
 use dfs_common::proto::webhdfs::percent_encode as encode;
 use dfs_common::proto::webhdfs::{
     permission_string, BooleanBody, ContentSummary, ContentSummaryBody, DirectoryListing,
     DirectoryListingBody, Exception, FileChecksum, FileChecksumBody, FileStatus, FileStatusBody,
     FileStatuses, FileStatusesBody, FileType, FsStatus, FsStatusBody, LocationBody, Method, Op,
     Params, PathBody, QuotaParam, QuotaUsage, QuotaUsageBody, CHECKSUM_ALGORITHM, PREFIX,
+};
+use dfs_common::proto::webhdfs::{
+    SnapshotEntry, SnapshotListBody, SnapshottableDirectory, SnapshottableDirectoryListBody,
 };
 use dfs_http::webhdfs::DataStep;
 pub use dfs_http::webhdfs::WebHdfsError;
@@ -199,6 +202,86 @@ async fn dispatch(
                     space_quota: hadoop_quota(q.bytes_quota),
                     type_quota: BTreeMap::new(),
                 },
+            }))
+        }
+        Op::AllowSnapshot | Op::DisallowSnapshot | Op::DeleteSnapshot | Op::RenameSnapshot => {
+            let (op, name, new_name) = match r.op {
+                Op::AllowSnapshot => ("allow", None, None),
+                Op::DisallowSnapshot => ("disallow", None, None),
+                Op::DeleteSnapshot => ("delete", p.snapshot_name.clone(), None),
+                _ => (
+                    "rename",
+                    p.old_snapshot_name.clone(),
+                    p.snapshot_name.clone(),
+                ),
+            };
+            let req = SnapshotRequest {
+                path: path.clone(),
+                name,
+                new_name,
+            };
+            ns.snapshot(op, &req)
+                .await
+                .map_err(|e| missing_file(e, path))?;
+            Ok(HttpResponse::Ok().finish())
+        }
+        Op::CreateSnapshot => {
+            let req = SnapshotRequest {
+                path: path.clone(),
+                name: p.snapshot_name.clone(),
+                new_name: None,
+            };
+            let made = ns
+                .snapshot("create", &req)
+                .await
+                .map_err(|e| missing_file(e, path))?;
+            Ok(json(&PathBody {
+                path: made.path.to_string(),
+            }))
+        }
+        Op::GetSnapshotList => {
+            let at = path.clone();
+            let list = look(&ns, move |ns| {
+                let dir = at
+                    .join(".snapshot")
+                    .map_err(|e| WebHdfsError::bad(e.to_string()))?;
+                ns.list(&dir, None, None).map_err(|e| missing_file(e, &at))
+            })
+            .await?;
+            let entries = list
+                .entries
+                .iter()
+                .enumerate()
+                .map(|(i, st)| SnapshotEntry {
+                    dir_status: to_webhdfs(st, &st.name),
+                    full_path: st.path.to_string(),
+                    snapshot_id: i as u64,
+                    deletion_status: "ACTIVE".into(),
+                })
+                .collect();
+            Ok(json(&SnapshotListBody {
+                snapshot_list: entries,
+            }))
+        }
+        Op::GetSnapshottableDirectoryList => {
+            let dirs = look(&ns, |ns| Ok(ns.snapshottable_dirs()?)).await?;
+            // As HDFS: a user who is not the superuser sees their own.
+            let mine = |st: &NativeStatus| match caller.principal() {
+                Some(p) if !p.superuser => st.owner == p.user,
+                _ => true,
+            };
+            let list = dirs
+                .into_iter()
+                .filter(|(st, _)| mine(st))
+                .map(|(st, n)| SnapshottableDirectory {
+                    dir_status: to_webhdfs(&st, &st.name),
+                    parent_full_path: st.path.parent().unwrap_or_else(DfsPath::root).to_string(),
+                    snapshot_number: n as u64,
+                    snapshot_quota: 65536,
+                })
+                .collect();
+            Ok(json(&SnapshottableDirectoryListBody {
+                snapshottable_directory_list: list,
             }))
         }
         Op::SetQuota => {
@@ -360,6 +443,12 @@ fn check_access(ns: &Namesystem, caller: &Caller, r: &Request) -> Result<(), Nam
             Check::target(READ | EXECUTE)
         }
         Op::SetQuota => return caller.require_superuser("setting a quota"),
+        Op::AllowSnapshot | Op::DisallowSnapshot => {
+            return caller.require_superuser("allowing snapshots")
+        }
+        Op::CreateSnapshot | Op::DeleteSnapshot | Op::RenameSnapshot => Check::owner(),
+        Op::GetSnapshotList => Check::target(READ | EXECUTE),
+        Op::GetSnapshottableDirectoryList => Check::traverse(),
         Op::Mkdirs => Check::ancestor(WRITE),
         Op::Create => Check {
             ancestor: WRITE,

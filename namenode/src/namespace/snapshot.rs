@@ -686,6 +686,22 @@ impl Namespace {
         Ok(out)
     }
 
+    /// Every snapshottable directory: its status and how many snapshots it
+    /// has (WebHDFS GETSNAPSHOTTABLEDIRECTORYLIST).
+    pub fn snapshottable_dirs(&self) -> Vec<(dfs_common::proto::client::FileStatus, usize)> {
+        let mut out: Vec<_> = self
+            .snapshots
+            .roots
+            .iter()
+            .filter_map(|(&id, list)| {
+                let inode = self.inodes.get(&id)?;
+                Some((self.status_of(id, inode, self.path_of(id)), list.len()))
+            })
+            .collect();
+        out.sort_by(|a, b| a.0.path.cmp(&b.0.path));
+        out
+    }
+
     /// Lets `path` have snapshots no more (it has none).
     pub fn disallow_snapshot(&mut self, path: &DfsPath, txn: &mut Txn) -> Result<()> {
         let id = self.dir_id(path)?;

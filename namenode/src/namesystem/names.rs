@@ -302,6 +302,11 @@ impl Namesystem {
         Ok(SnapshotResponse { path: shown })
     }
 
+    /// Every snapshottable directory and how many snapshots it has.
+    pub fn snapshottable_dirs(&self) -> Result<Vec<(FileStatus, usize)>> {
+        Ok(self.lock()?.snapshottable_dirs())
+    }
+
     /// `setrep`: the file's blocks go to the replication monitor (copies
     /// when raised, excess deletions when lowered).
     pub async fn set_replication(&self, path: &DfsPath, replication: u16) -> Result<FileStatus> {
