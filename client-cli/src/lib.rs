@@ -222,6 +222,15 @@ impl DfsClient {
     ) -> Result<FileStatus> {
         self.nn.set_attributes(req).await
     }
+    /// What changed under `path` from snapshot `from` to `to` (`.`: now).
+    pub async fn snapshot_diff(
+        &self,
+        path: &DfsPath,
+        from: &str,
+        to: &str,
+    ) -> Result<dfs_common::proto::client::SnapshotDiff> {
+        self.nn.snapshot_diff(path, from, to).await
+    }
     /// A snapshot call: `allow`, `disallow`, `create`, `delete`, `rename`.
     pub async fn snapshot(
         &self,

@@ -384,6 +384,16 @@ impl NamenodeClient {
         self.post("expunge", &serde_json::json!({})).await
     }
 
+    pub async fn snapshot_diff(
+        &self,
+        path: &DfsPath,
+        from: &str,
+        to: &str,
+    ) -> Result<dfs_common::proto::client::SnapshotDiff> {
+        let q = [("path", path.as_str()), ("from", from), ("to", to)];
+        self.get(RPC_PREFIX, "snapshot_diff", &q).await
+    }
+
     pub async fn snapshot(&self, op: &str, req: &SnapshotRequest) -> Result<SnapshotResponse> {
         self.post(&format!("snapshot/{op}"), req).await
     }

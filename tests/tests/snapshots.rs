@@ -109,6 +109,27 @@ async fn a_snapshot_reads_what_it_saw_and_holds_its_blocks() {
         .unwrap();
     assert_eq!(seed.status(), 200);
     assert_eq!(seed.bytes().await.unwrap().as_ref(), &c[..]);
+    // The diff from the snapshot to now: HDFS's marks.
+    let diff = cluster.dfs_ok(&["snapshot", "diff", "/d", "s1", "."]);
+    let lines: Vec<&str> = diff.lines().skip(1).collect();
+    assert_eq!(
+        lines,
+        // /d/a was replaced by a new file (put -f), /d/sub moved out.
+        ["M\t.", "+\t./a", "-\t./a", "+\t./later", "-\t./sub"],
+        "{diff}"
+    );
+    // And in WebHDFS's report.
+    let report = get_json(&format!(
+        "{nn}/webhdfs/v1/d?op=GETSNAPSHOTDIFF&oldsnapshotname=s1&snapshotname="
+    ))
+    .await;
+    let r = &report["SnapshotDiffReport"];
+    assert_eq!(
+        (&r["fromSnapshot"], &r["toSnapshot"], &r["snapshotRoot"]),
+        (&"s1".into(), &"".into(), &"/d".into()),
+        "{report}"
+    );
+    assert_eq!(r["diffList"].as_array().map(Vec::len), Some(5), "{report}");
     // The live files are the new ones.
     assert_eq!(cat(&cluster, "/d/a"), b"new a");
     let mut grown = c.clone();

@@ -225,6 +225,33 @@ pub struct SnapshotResponse {
     pub path: DfsPath,
 }
 
+/// `GET /rpc/v1/snapshot_diff?path=DIR&from=S1&to=S2` (`.`: the live tree).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SnapshotDiffQuery {
+    pub path: DfsPath,
+    pub from: String,
+    pub to: String,
+}
+
+/// One change of a snapshot diff: `CREATE`, `DELETE`, `MODIFY` or `RENAME`
+/// (HDFS's), paths relative to the snapshottable directory (`""`: itself).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotDiffEntry {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub path: String,
+    /// A rename's new path.
+    pub target: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotDiff {
+    pub path: DfsPath,
+    pub from: String,
+    pub to: String,
+    pub entries: Vec<SnapshotDiffEntry>,
+}
+
 /// `du`: totals under a path (the path itself included).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ContentSummary {

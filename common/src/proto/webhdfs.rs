@@ -37,6 +37,7 @@ pub enum Op {
     GetQuotaUsage,
     GetSnapshotList,
     GetSnapshottableDirectoryList,
+    GetSnapshotDiff,
     Open,
     Mkdirs,
     Create,
@@ -65,7 +66,7 @@ pub enum Method {
 }
 
 impl Op {
-    const ALL: [(Op, &'static str, Method); 27] = [
+    const ALL: [(Op, &'static str, Method); 28] = [
         (Op::GetFileStatus, "GETFILESTATUS", Method::Get),
         (Op::ListStatus, "LISTSTATUS", Method::Get),
         (Op::ListStatusBatch, "LISTSTATUS_BATCH", Method::Get),
@@ -76,6 +77,7 @@ impl Op {
         (Op::GetStatus, "GETSTATUS", Method::Get),
         (Op::GetQuotaUsage, "GETQUOTAUSAGE", Method::Get),
         (Op::GetSnapshotList, "GETSNAPSHOTLIST", Method::Get),
+        (Op::GetSnapshotDiff, "GETSNAPSHOTDIFF", Method::Get),
         (
             Op::GetSnapshottableDirectoryList,
             "GETSNAPSHOTTABLEDIRECTORYLIST",
@@ -338,6 +340,32 @@ pub struct DirectoryListing {
 pub struct DirectoryListingBody {
     #[serde(rename = "DirectoryListing")]
     pub directory_listing: DirectoryListing,
+}
+
+/// One change of GETSNAPSHOTDIFF.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DiffReportEntry {
+    pub source_path: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_path: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SnapshotDiffReport {
+    pub diff_list: Vec<DiffReportEntry>,
+    pub from_snapshot: String,
+    pub snapshot_root: String,
+    pub to_snapshot: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotDiffReportBody {
+    #[serde(rename = "SnapshotDiffReport")]
+    pub snapshot_diff_report: SnapshotDiffReport,
 }
 
 /// One entry of GETSNAPSHOTLIST.
@@ -820,6 +848,9 @@ mod tests {
         );
         let l: SnapshotListBody = serde_json::from_str(&list).unwrap();
         assert_eq!(serde_json::to_string(&l).unwrap(), list);
+        let diff = r#"{"SnapshotDiffReport":{"diffList":[],"fromSnapshot":"s3","snapshotRoot":"/foo","toSnapshot":"s4"}}"#;
+        let r: SnapshotDiffReportBody = serde_json::from_str(diff).unwrap();
+        assert_eq!(serde_json::to_string(&r).unwrap(), diff);
         let made = PathBody {
             path: "/user/username/.snapshot/s1".into(),
         };

@@ -38,6 +38,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(&r("expunge"), web::post().to(expunge))
         .route(&r("set_quota"), web::post().to(set_quota))
         .route(&r("snapshot/{op}"), web::post().to(snapshot))
+        .route(&r("snapshot_diff"), web::get().to(snapshot_diff))
         .route(&r("quota"), web::get().to(quota))
         .route(&r("content_summary"), web::get().to(content_summary))
         .route(&r("create"), web::post().to(create))
@@ -272,6 +273,19 @@ async fn snapshot(
     }
     let done = ns.snapshot(&op, &req);
     Ok(web::Json(as_call(&http, done).await?))
+}
+
+/// A snapshot diff reads the directory: read and traverse on it.
+async fn snapshot_diff(
+    ns: Ns,
+    caller: Caller,
+    q: web::Query<dfs_common::proto::client::SnapshotDiffQuery>,
+) -> Answer<dfs_common::proto::client::SnapshotDiff> {
+    check_path(&ns, &caller, &q.path, Check::target(READ | EXECUTE)).await?;
+    let q = q.into_inner();
+    Ok(web::Json(
+        off_worker(&ns, move |ns| ns.snapshot_diff(&q.path, &q.from, &q.to)).await?,
+    ))
 }
 
 /// Quotas are the superuser's to set (HDFS's rule).

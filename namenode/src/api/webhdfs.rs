@@ -45,7 +45,8 @@ use dfs_common::proto::webhdfs::{
     Params, PathBody, QuotaParam, QuotaUsage, QuotaUsageBody, CHECKSUM_ALGORITHM, PREFIX,
 };
 use dfs_common::proto::webhdfs::{
-    SnapshotEntry, SnapshotListBody, SnapshottableDirectory, SnapshottableDirectoryListBody,
+    DiffReportEntry, SnapshotDiffReport, SnapshotDiffReportBody, SnapshotEntry, SnapshotListBody,
+    SnapshottableDirectory, SnapshottableDirectoryListBody,
 };
 use dfs_http::webhdfs::DataStep;
 pub use dfs_http::webhdfs::WebHdfsError;
@@ -263,6 +264,44 @@ async fn dispatch(
                 snapshot_list: entries,
             }))
         }
+        Op::GetSnapshotDiff => {
+            // Hadoop's client sends "" (or ".") for the live tree.
+            let name = |n: &Option<String>| match n.as_deref() {
+                None | Some("") => ".".to_string(),
+                Some(s) => s.to_string(),
+            };
+            let (from, to) = (name(&p.old_snapshot_name), name(&p.snapshot_name));
+            let at = path.clone();
+            let (f, t) = (from.clone(), to.clone());
+            let d = look(&ns, move |ns| {
+                ns.snapshot_diff(&at, &f, &t)
+                    .map_err(|e| missing_file(e, &at))
+            })
+            .await?;
+            let shown = |n: &str| {
+                if n == "." {
+                    String::new()
+                } else {
+                    n.to_string()
+                }
+            };
+            Ok(json(&SnapshotDiffReportBody {
+                snapshot_diff_report: SnapshotDiffReport {
+                    diff_list: d
+                        .entries
+                        .into_iter()
+                        .map(|e| DiffReportEntry {
+                            source_path: e.path,
+                            kind: e.kind,
+                            target_path: e.target,
+                        })
+                        .collect(),
+                    from_snapshot: shown(&from),
+                    snapshot_root: path.to_string(),
+                    to_snapshot: shown(&to),
+                },
+            }))
+        }
         Op::GetSnapshottableDirectoryList => {
             let dirs = look(&ns, |ns| Ok(ns.snapshottable_dirs()?)).await?;
             // As HDFS: a user who is not the superuser sees their own.
@@ -447,7 +486,7 @@ fn check_access(ns: &Namesystem, caller: &Caller, r: &Request) -> Result<(), Nam
             return caller.require_superuser("allowing snapshots")
         }
         Op::CreateSnapshot | Op::DeleteSnapshot | Op::RenameSnapshot => Check::owner(),
-        Op::GetSnapshotList => Check::target(READ | EXECUTE),
+        Op::GetSnapshotList | Op::GetSnapshotDiff => Check::target(READ | EXECUTE),
         Op::GetSnapshottableDirectoryList => Check::traverse(),
         Op::Mkdirs => Check::ancestor(WRITE),
         Op::Create => Check {

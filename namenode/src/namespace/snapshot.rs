@@ -55,6 +55,23 @@ impl SnapshotParts {
     }
 }
 
+/// Whether an inode changed between two states (its name and place
+/// aside): attributes, a file's content, a directory's entries.
+fn differs(a: &Inode, b: &Inode) -> bool {
+    let attrs = a.mtime != b.mtime
+        || a.permission != b.permission
+        || a.owner != b.owner
+        || a.group != b.group;
+    attrs
+        || match (&a.kind, &b.kind) {
+            (Kind::Dir(x), Kind::Dir(y)) => x != y,
+            (Kind::File(x), Kind::File(y)) => {
+                x.length != y.length || x.blocks != y.blocks || x.replication != y.replication
+            }
+            _ => true,
+        }
+}
+
 /// One snapshot of a snapshottable directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SnapshotInfo {
@@ -683,6 +700,82 @@ impl Namespace {
             st.modification_time = s.created_ms;
             out.push(st);
         }
+        Ok(out)
+    }
+
+    /// What changed in `dir` from snapshot `from` to snapshot `to` (`.`:
+    /// the live tree), as HDFS's diff report: (type, path, new path for a
+    /// rename), paths relative to `dir` (`""` for it), sorted. An inode on
+    /// one side only was created or deleted; on both, under another path,
+    /// renamed; with other attributes, content or entries, modified.
+    pub fn snapshot_diff(
+        &self,
+        dir: &DfsPath,
+        from: &str,
+        to: &str,
+    ) -> Result<Vec<(&'static str, String, Option<String>)>> {
+        let root = self.dir_id(dir)?;
+        let side = |name: &str| -> Result<HashMap<InodeId, (String, &Inode)>> {
+            let epoch = match name {
+                "." => None,
+                n => Some(self.snapshot(dir, n)?.1.epoch),
+            };
+            let at = |x: InodeId| match epoch {
+                Some(e) => self.state_at(x, e),
+                None => self.inodes.get(&x),
+            };
+            let mut out = HashMap::new();
+            let mut stack = vec![(root, String::new())];
+            while let Some((x, rel)) = stack.pop() {
+                let Some(i) = at(x) else { continue };
+                if let Kind::Dir(kids) = &i.kind {
+                    for &k in kids {
+                        if let Some(kid) = at(k) {
+                            let p = if rel.is_empty() {
+                                kid.name.to_string()
+                            } else {
+                                format!("{rel}/{}", kid.name)
+                            };
+                            stack.push((k, p));
+                        }
+                    }
+                }
+                out.insert(x, (rel, i));
+            }
+            Ok(out)
+        };
+        let (a, b) = (side(from)?, side(to)?);
+        let mut out = Vec::new();
+        for (x, (pa, ia)) in &a {
+            match b.get(x) {
+                None => out.push(("DELETE", pa.clone(), None)),
+                Some((pb, ib)) => {
+                    if pa != pb {
+                        out.push(("RENAME", pa.clone(), Some(pb.clone())));
+                    }
+                    if differs(ia, ib) {
+                        out.push(("MODIFY", pb.clone(), None));
+                    }
+                }
+            }
+        }
+        for (x, (pb, _)) in &b {
+            if !a.contains_key(x) {
+                out.push(("CREATE", pb.clone(), None));
+            }
+        }
+        // As HDFS: what is below a created or deleted directory is implied.
+        let whole: Vec<(&'static str, String)> = out
+            .iter()
+            .filter(|(k, _, _)| *k == "CREATE" || *k == "DELETE")
+            .map(|(k, p, _)| (*k, format!("{p}/")))
+            .collect();
+        out.retain(|(k, p, _)| {
+            !whole
+                .iter()
+                .any(|(wk, wp)| wk == k && !wp.starts_with('/') && p.starts_with(wp.as_str()))
+        });
+        out.sort_by(|x, y| (&x.1, x.0).cmp(&(&y.1, y.0)));
         Ok(out)
     }
 

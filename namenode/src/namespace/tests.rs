@@ -1853,3 +1853,43 @@ fn an_append_after_a_snapshot_keeps_the_old_last_block_for_it() {
     );
     assert!(ns.snapshot_blocks_missing(&p("/d"), "s").is_empty());
 }
+
+/// A diff names renames, modifications, creations and deletions, the
+/// contents of a created or deleted directory implied (HDFS's report).
+#[test]
+fn a_snapshot_diff_reads_as_hdfss_report() {
+    let mut ns = ns();
+    let dn = nodes(1);
+    write_file(&mut ns, "/d/a", 1, false, &dn).unwrap();
+    write_file(&mut ns, "/d/old/x", 1, false, &dn).unwrap();
+    write_file(&mut ns, "/d/keep", 1, false, &dn).unwrap();
+    ns.allow_snapshot(&p("/d"), &mut Txn::new()).unwrap();
+    ns.create_snapshot(&p("/d"), "s", 1, &mut Txn::new())
+        .unwrap();
+    rename(&mut ns, "/d/a", "/d/b", false).unwrap();
+    ns.delete(&p("/d/old"), true, 9, &mut Txn::new(), &mut Vec::new())
+        .unwrap();
+    write_file(&mut ns, "/d/new/y", 1, false, &dn).unwrap();
+    ns.set_replication(&p("/d/keep"), 2, &mut Txn::new())
+        .unwrap();
+    let d = ns.snapshot_diff(&p("/d"), "s", ".").unwrap();
+    let shown: Vec<(&str, &str, Option<&str>)> = d
+        .iter()
+        .map(|(k, p, t)| (*k, p.as_str(), t.as_deref()))
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            ("MODIFY", "", None),
+            ("RENAME", "a", Some("b")),
+            ("MODIFY", "keep", None),
+            ("CREATE", "new", None),
+            ("DELETE", "old", None),
+        ]
+    );
+    assert!(ns.snapshot_diff(&p("/d"), ".", ".").unwrap().is_empty());
+    assert!(matches!(
+        ns.snapshot_diff(&p("/d"), "nope", "."),
+        Err(NamenodeError::NotFound(_))
+    ));
+}

@@ -4,7 +4,8 @@
 //! `Namesystem::execute`.
 use super::*;
 use dfs_common::proto::client::{
-    ExpungeResponse, QuotaUsage, SetQuotaRequest, SnapshotRequest, SnapshotResponse, TrashResponse,
+    ExpungeResponse, QuotaUsage, SetQuotaRequest, SnapshotDiff, SnapshotDiffEntry, SnapshotRequest,
+    SnapshotResponse, TrashResponse,
 };
 use dfs_common::trash;
 
@@ -300,6 +301,26 @@ impl Namesystem {
         self.execute(cmd).await?;
         log::info!("snapshot {op}: {shown}");
         Ok(SnapshotResponse { path: shown })
+    }
+
+    /// What changed under `path` from snapshot `from` to `to` (`.`: now).
+    pub fn snapshot_diff(&self, path: &DfsPath, from: &str, to: &str) -> Result<SnapshotDiff> {
+        let entries = self
+            .lock()?
+            .snapshot_diff(path, from, to)?
+            .into_iter()
+            .map(|(kind, path, target)| SnapshotDiffEntry {
+                kind: kind.to_string(),
+                path,
+                target,
+            })
+            .collect();
+        Ok(SnapshotDiff {
+            path: path.clone(),
+            from: from.to_string(),
+            to: to.to_string(),
+            entries,
+        })
     }
 
     /// Every snapshottable directory and how many snapshots it has.

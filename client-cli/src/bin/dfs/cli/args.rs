@@ -435,6 +435,19 @@ pub enum SnapshotArg {
         #[arg(value_name = "NEW")]
         new: String,
     },
+    /// What changed from snapshot FROM to TO ('.' for the files now):
+    /// + created, - deleted, M modified, R renamed.
+    Diff {
+        /// The directory.
+        #[arg(value_name = "DIR")]
+        dir: String,
+        /// The older snapshot ('.': now).
+        #[arg(value_name = "FROM")]
+        from: String,
+        /// The newer snapshot ('.': now).
+        #[arg(value_name = "TO")]
+        to: String,
+    },
     /// List DIR's snapshots.
     List {
         /// The directory.

@@ -265,6 +265,49 @@ pub async fn snapshot(ctx: &Ctx, action: super::args::SnapshotArg) -> CliResult 
             }
             return emit(&out);
         }
+        A::Diff { dir, from, to } => {
+            let d = ctx
+                .client
+                .snapshot_diff(&parse_path(&dir)?, &from, &to)
+                .await?;
+            if ctx.json {
+                return emit_json(&d);
+            }
+            let at = |p: &str| {
+                if p.is_empty() {
+                    ".".to_string()
+                } else {
+                    format!("./{p}")
+                }
+            };
+            let mut out = format!(
+                "Difference between {} and {} under directory {}:\n",
+                if from == "." {
+                    "the current directory".to_string()
+                } else {
+                    format!("snapshot {from}")
+                },
+                if to == "." {
+                    "the current directory".to_string()
+                } else {
+                    format!("snapshot {to}")
+                },
+                d.path
+            );
+            for e in &d.entries {
+                let mark = match e.kind.as_str() {
+                    "CREATE" => "+",
+                    "DELETE" => "-",
+                    "RENAME" => "R",
+                    _ => "M",
+                };
+                match &e.target {
+                    Some(t) => out.push_str(&format!("{mark}\t{} -> {}\n", at(&e.path), at(t))),
+                    None => out.push_str(&format!("{mark}\t{}\n", at(&e.path))),
+                }
+            }
+            return emit(&out);
+        }
         A::Allow { dir } => ("allow", dir, None, None),
         A::Disallow { dir } => ("disallow", dir, None, None),
         A::Create { dir, name } => ("create", dir, name, None),
