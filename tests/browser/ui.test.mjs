@@ -306,6 +306,34 @@ step('a folder with a quota shows what is used of it', async () => {
   await waitFor('the badge gone', async () => quota.isHidden());
 });
 
+step('a snapshot is browsed and downloaded from at DIR/.snapshot/NAME', async () => {
+  const form = new FormData();
+  form.append('directory', '/snap');
+  form.append('file', new Blob(['as it was\n']), 'f.txt');
+  assert.equal((await fetch(cluster.url + '/upload_file', { method: 'POST', body: form })).status, 201);
+  await api('/rpc/v1/snapshot/allow', { path: '/snap' });
+  await api('/rpc/v1/snapshot/create', { path: '/snap', name: 's' });
+  await api('/rpc/v1/delete', { path: '/snap/f.txt' });
+  await page.goto(cluster.url + '/' + hash('/snap/.snapshot'));
+  await page.locator('tr[data-name="s"]').waitFor();
+  await page.goto(cluster.url + '/' + hash('/snap/.snapshot/s'));
+  const row = page.locator('tr[data-name="f.txt"]');
+  await row.waitFor();
+  await noStrayText();
+  const href = await row.locator('[data-action="download"]').getAttribute('href');
+  const got = await fetch(new URL(href, cluster.url));
+  assert.equal(await got.text(), 'as it was\n');
+  // Read-only: the page offers no change there.
+  await page.locator('[data-read-only]').waitFor();
+  assert.equal(await row.locator('[data-action="delete"]').count(), 0);
+  assert.equal(await page.getByRole('button', { name: 'Upload files' }).count(), 0);
+  await api('/rpc/v1/snapshot/delete', { path: '/snap', name: 's' });
+  await api('/rpc/v1/snapshot/disallow', { path: '/snap' });
+  await api('/rpc/v1/delete', { path: '/snap', recursive: true });
+  await page.goto(cluster.url + '/' + hash('/reports'));
+  await page.locator('tr[data-name="big.bin"]').waitFor();
+});
+
 step('uploads a file dropped on the listing', async () => {
   await page.evaluate(() => {
     const dt = new DataTransfer();

@@ -476,7 +476,9 @@
 
   function BrowsePage(path) {
     // `tree`: the content summary of the path (everything under it, as `du -s`).
-    const st = { path, entries: null, tree: null, filter: '', loading: true, trash: trashOf(path) };
+    // Inside DIR/.snapshot: read-only (nothing there can change).
+    const snap = components(path).includes('.snapshot');
+    const st = { path, entries: null, tree: null, filter: '', loading: true, trash: trashOf(path), snap };
     const fileInput = h('input', { type: 'file', multiple: true, hidden: true, id: 'upload-input', 'aria-label': 'Files to upload' });
     fileInput.addEventListener('change', () => {
       const files = Array.from(fileInput.files || []);
@@ -500,8 +502,9 @@
     });
     const dropzone = h('section', { class: 'panel dropzone', 'aria-label': 'Directory contents' },
       h('div', { class: 'toolbar' },
-        button('New folder', { icon: 'newfolder', onclick: () => makeDirectory(st) }),
-        button('Upload files', { icon: 'upload', class: 'primary', onclick: () => fileInput.click() }),
+        snap ? h('span', { class: 'muted', dataset: { readOnly: '' }, text: 'A snapshot: read-only' }) : null,
+        snap ? null : button('New folder', { icon: 'newfolder', onclick: () => makeDirectory(st) }),
+        snap ? null : button('Upload files', { icon: 'upload', class: 'primary', onclick: () => fileInput.click() }),
         fileInput,
         filter,
         button('Refresh', { icon: 'refresh', iconOnly: true, class: 'ghost', onclick: () => load() }),
@@ -663,8 +666,8 @@
             st.trash && trashOf(e.path).original
               ? button(`Restore ${e.name} to ${trashOf(e.path).original}`, { icon: 'restore', iconOnly: true, class: 'ghost', dataset: { action: 'restore', focusKey: 'restore-' + e.name }, onclick: () => restoreEntry(e, st) })
               : null,
-            button(`Rename or move ${e.name}`, { icon: 'rename', iconOnly: true, class: 'ghost', dataset: { action: 'rename', focusKey: 'rename-' + e.name }, onclick: () => renameEntry(e, st) }),
-            button(`Delete ${e.name}`, { icon: 'trash', iconOnly: true, class: 'ghost', dataset: { action: 'delete', focusKey: 'delete-' + e.name }, onclick: () => deleteEntry(e, st) }))));
+            st.snap ? null : button(`Rename or move ${e.name}`, { icon: 'rename', iconOnly: true, class: 'ghost', dataset: { action: 'rename', focusKey: 'rename-' + e.name }, onclick: () => renameEntry(e, st) }),
+            st.snap ? null : button(`Delete ${e.name}`, { icon: 'trash', iconOnly: true, class: 'ghost', dataset: { action: 'delete', focusKey: 'delete-' + e.name }, onclick: () => deleteEntry(e, st) }))));
       });
 
       const body = rows.length
