@@ -1,6 +1,4 @@
-//! Snapshots, the namespace's core (issue 21; work in progress, with no
-//! door yet: no command or API creates a snapshot, so none of this runs
-//! in a cluster; see `docs/design/snapshots.md`): copy on first
+//! Snapshots (issue 21; `docs/design/snapshots.md`): copy on first
 //! change. Creating a snapshot copies nothing: it records a new epoch and
 //! the next inode id. Before an inode a snapshot saw changes for the first
 //! time after that snapshot, its state is saved ([`Namespace::preserve`],
@@ -9,11 +7,8 @@
 //! [`Namespace::state_at`]: the first copy saved at or after its epoch, or
 //! the inode as it is now.
 //!
-//! Done and model-tested: preservation, detaching, garbage collection at
-//! snapshot delete, storing and loading. Not done yet: the commands
-//! (allow, disallow, create, delete, rename), the doors (CLI, WebHDFS,
-//! `.snapshot` paths, UI), diff, the counters and quotas of detached
-//! inodes, and a bench of a snapshot of 1 M files.
+//! Not done yet: quotas counting what snapshots keep, and the summary's
+//! counters of detached inodes (they count as directories and files).
 use super::inode::{Inode, InodeId, Kind, ROOT_ID};
 use super::Namespace;
 use crate::error::{NamenodeError, Result};
