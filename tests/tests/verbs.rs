@@ -201,7 +201,7 @@ async fn the_verbs_hdfs_users_reach_for() {
     );
 
     // setrep on a directory: every file below it.
-    let out = cluster.dfs_ok(&["setrep", "2", "/into"]);
+    let out = cluster.dfs_ok(&["setrep", "-R", "2", "/into"]);
     assert_eq!(out, "Replication 2 set: /into (3 files)\n");
     for f in [
         "/into/copy.bin",

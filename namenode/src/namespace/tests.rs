@@ -1854,6 +1854,40 @@ fn an_append_after_a_snapshot_keeps_the_old_last_block_for_it() {
     assert!(ns.snapshot_blocks_missing(&p("/d"), "s").is_empty());
 }
 
+/// HDFS's rules: no snapshottable directory below or above another, no
+/// entry named `.snapshot` in one, and a directory with snapshots is
+/// neither deleted nor renamed (nor anything holding it).
+#[test]
+fn snapshottable_directories_follow_hdfss_rules() {
+    let mut ns = ns();
+    mkdir(&mut ns, "/a/b/c", true).unwrap();
+    mkdir(&mut ns, "/x/.snapshot", true).unwrap();
+    ns.allow_snapshot(&p("/a/b"), &mut Txn::new()).unwrap();
+    for nested in ["/a", "/a/b/c"] {
+        let e = ns.allow_snapshot(&p(nested), &mut Txn::new()).unwrap_err();
+        assert!(matches!(e, NamenodeError::Conflict(_)), "{nested}: {e:?}");
+    }
+    let e = ns.allow_snapshot(&p("/x"), &mut Txn::new()).unwrap_err();
+    assert!(e.to_string().contains(".snapshot"), "{e}");
+    ns.create_snapshot(&p("/a/b"), "s", 1, &mut Txn::new())
+        .unwrap();
+    for held in ["/a/b", "/a"] {
+        let e = ns
+            .delete(&p(held), true, 9, &mut Txn::new(), &mut Vec::new())
+            .unwrap_err();
+        assert!(e.to_string().contains("snapshots"), "{held}: {e}");
+        assert!(
+            rename(&mut ns, held, "/elsewhere", false).is_err(),
+            "{held}"
+        );
+    }
+    assert!(ns.disallow_snapshot(&p("/a/b"), &mut Txn::new()).is_err());
+    ns.delete_snapshot(&p("/a/b"), "s", &mut Txn::new(), &mut Vec::new())
+        .unwrap();
+    ns.disallow_snapshot(&p("/a/b"), &mut Txn::new()).unwrap();
+    rename(&mut ns, "/a", "/elsewhere", false).unwrap();
+}
+
 /// A diff names renames, modifications, creations and deletions, the
 /// contents of a created or deleted directory implied (HDFS's report).
 #[test]

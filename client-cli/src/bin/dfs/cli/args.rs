@@ -274,6 +274,9 @@ pub enum Command {
         /// Wait until every block of the file has exactly N live replicas.
         #[arg(short = 'w', long = "wait")]
         wait: bool,
+        /// Accepted as HDFS does: a directory's files are always all set.
+        #[arg(short = 'R', long = "recursive")]
+        recursive: bool,
         /// How long -w waits at most (e.g. 90s, 10m).
         #[arg(long, default_value = "10m", value_name = "DUR")]
         timeout: HumanDuration,
@@ -712,8 +715,12 @@ mod tests {
             Command::Expunge
         ));
         assert!(matches!(
-            parse(&["dfs", "setrep", "2", "/x"]).command,
-            Command::Setrep { replication: 2, .. }
+            parse(&["dfs", "setrep", "-R", "2", "/x"]).command,
+            Command::Setrep {
+                replication: 2,
+                recursive: true,
+                ..
+            }
         ));
         assert!(matches!(
             parse(&["dfs", "mv", "/a", "/b"]).command,
@@ -785,6 +792,7 @@ mod tests {
                 timeout,
                 replication,
                 path,
+                ..
             } => {
                 assert!(wait);
                 assert_eq!(timeout.0, std::time::Duration::from_secs(600));

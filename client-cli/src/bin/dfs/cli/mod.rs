@@ -177,6 +177,7 @@ async fn dispatch(ctx: &Ctx, command: Command) -> CliResult {
             timeout,
             replication,
             path,
+            recursive: _,
         } => {
             let wait = wait.then_some(timeout.0);
             admin::setrep(ctx, replication, &path, wait).await
