@@ -734,6 +734,38 @@ impl TestCluster {
         child.wait_with_output().expect("dfs output")
     }
 
+    /// Runs `dfs` and asserts it fails (exit 1) with `needle` in its error.
+    pub fn dfs_fails(&self, args: &[&str], needle: &str) {
+        let out = self.dfs(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "dfs {args:?}: {err}");
+        assert!(
+            err.contains(needle),
+            "dfs {args:?}: {err:?} lacks {needle:?}"
+        );
+    }
+
+    /// `dfs cat PATH`: the file's bytes (asserts success).
+    pub fn dfs_cat(&self, path: &str) -> Vec<u8> {
+        let out = self.dfs(&["cat", path]);
+        assert!(
+            out.status.success(),
+            "cat {path}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    }
+
+    /// Waits until the datanodes hold exactly `n` block files (`what`
+    /// says why, in the failure).
+    pub async fn wait_block_files(&self, n: usize, what: &str) {
+        wait_until(what, Duration::from_secs(30), || async {
+            Ok((self.all_block_files().len() == n).then_some(()))
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}: {} block files", self.all_block_files().len()));
+    }
+
     /// Runs `dfs` and asserts success, returning stdout as text.
     pub fn dfs_ok(&self, args: &[&str]) -> String {
         let out = self.dfs(args);

@@ -11,16 +11,6 @@ use std::time::Duration;
 
 const MIB: u64 = 1 << 20;
 
-fn fails(cluster: &TestCluster, args: &[&str], needle: &str) {
-    let out = cluster.dfs(args);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "dfs {args:?}: {err}");
-    assert!(
-        err.contains(needle),
-        "dfs {args:?}: {err:?} lacks {needle:?}"
-    );
-}
-
 fn count_q(cluster: &TestCluster, path: &str) -> Vec<String> {
     let out = cluster.dfs_ok(&["count", "-q", path]);
     out.split_whitespace().map(str::to_string).collect()
@@ -42,8 +32,8 @@ async fn quotas_hold_at_their_edges_through_every_door() {
     cluster.dfs_ok(&["mkdir", "/q/a"]);
     cluster.dfs_ok(&["put", small, "/q/a/f.txt"]);
     cluster.dfs_ok(&["mkdir", "/q/b"]);
-    fails(&cluster, &["mkdir", "/q/c"], "name quota of /q is exceeded");
-    fails(&cluster, &["put", small, "/q/g.txt"], "quota");
+    cluster.dfs_fails(&["mkdir", "/q/c"], "name quota of /q is exceeded");
+    cluster.dfs_fails(&["put", small, "/q/g.txt"], "quota");
     assert!(!cluster.dfs(&["stat", "/q/g.txt"]).status.success());
     // QUOTA REM_QUOTA SPACE_QUOTA REM_SPACE_QUOTA DIR_COUNT FILE_COUNT CONTENT_SIZE PATHNAME
     assert_eq!(
@@ -124,8 +114,7 @@ async fn quotas_hold_at_their_edges_through_every_door() {
     cluster.dfs_ok(&["rm", "--skip-trash", "/s/exact.bin"]);
     let big = local.join("big.bin");
     std::fs::write(&big, test_data(5 * MIB as usize, 2)).unwrap();
-    fails(
-        &cluster,
+    cluster.dfs_fails(
         &["put", big.to_str().unwrap(), "/s/big.bin"],
         "space quota of /s is exceeded",
     );
@@ -141,7 +130,7 @@ async fn quotas_hold_at_their_edges_through_every_door() {
     let two = local.join("two.bin");
     std::fs::write(&two, test_data(2 * MIB as usize, 3)).unwrap();
     cluster.dfs_ok(&["put", two.to_str().unwrap(), "/s/two.bin"]);
-    fails(&cluster, &["setrep", "5", "/s/two.bin"], "space quota");
+    cluster.dfs_fails(&["setrep", "5", "/s/two.bin"], "space quota");
     cluster.dfs_ok(&["setrep", "4", "/s/two.bin"]);
 
     // A rename of a tree that would break a name quota changes nothing.
@@ -150,11 +139,7 @@ async fn quotas_hold_at_their_edges_through_every_door() {
         cluster.dfs_ok(&["put", small, &format!("/tree/x/{i}.txt")]);
     }
     cluster.dfs_ok(&["quota", "set", "--files", "7", "/narrow"]);
-    fails(
-        &cluster,
-        &["mv", "/tree", "/narrow/tree"],
-        "name quota of /narrow",
-    );
+    cluster.dfs_fails(&["mv", "/tree", "/narrow/tree"], "name quota of /narrow");
     assert!(cluster.dfs(&["stat", "/tree/x/4.txt"]).status.success());
     // One level less fits exactly: /narrow + x + 5 files = 7.
     cluster.dfs_ok(&["mv", "/tree/x", "/narrow/x"]);
@@ -164,7 +149,7 @@ async fn quotas_hold_at_their_edges_through_every_door() {
     cluster.start_namenode();
     cluster.wait_live(3).await;
     assert_eq!(count_q(&cluster, "/narrow")[..2], ["7", "0"]);
-    fails(&cluster, &["mkdir", "/narrow/y"], "name quota");
+    cluster.dfs_fails(&["mkdir", "/narrow/y"], "name quota");
     // Cleared, the limit is gone.
     cluster.dfs_ok(&["quota", "clear", "/narrow"]);
     cluster.dfs_ok(&["mkdir", "/narrow/y"]);
@@ -175,7 +160,7 @@ async fn quotas_hold_at_their_edges_through_every_door() {
     // A trash over its home's quota: rm says how to delete at once.
     cluster.dfs_ok(&["mkdir", "-p", "/user/dfs"]);
     cluster.dfs_ok(&["quota", "set", "--files", "1", "/user/dfs"]);
-    fails(&cluster, &["rm", "/narrow/y"], "--skip-trash");
+    cluster.dfs_fails(&["rm", "/narrow/y"], "--skip-trash");
     assert!(
         cluster.dfs(&["stat", "/narrow/y"]).status.success(),
         "nothing moved"

@@ -4,36 +4,7 @@
 //! directory with snapshots cannot be deleted; deleting the snapshot deletes
 //! from disk the blocks only it held; a restart keeps it.
 use dfs_client::NoProgress;
-use dfs_tests::{get_json, p, test_data, wait_until, ClusterOptions, TestCluster};
-use std::time::Duration;
-
-fn cat(cluster: &TestCluster, path: &str) -> Vec<u8> {
-    let out = cluster.dfs(&["cat", path]);
-    assert!(
-        out.status.success(),
-        "cat {path}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-}
-
-fn fails(cluster: &TestCluster, args: &[&str], needle: &str) {
-    let out = cluster.dfs(args);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "dfs {args:?}: {err}");
-    assert!(
-        err.contains(needle),
-        "dfs {args:?}: {err:?} lacks {needle:?}"
-    );
-}
-
-async fn wait_block_files(cluster: &TestCluster, n: usize, what: &str) {
-    wait_until(what, Duration::from_secs(30), || async {
-        Ok((cluster.all_block_files().len() == n).then_some(()))
-    })
-    .await
-    .unwrap_or_else(|e| panic!("{e:#}: {} block files", cluster.all_block_files().len()));
-}
+use dfs_tests::{get_json, p, test_data, ClusterOptions, TestCluster};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_snapshot_reads_what_it_saw_and_holds_its_blocks() {
@@ -48,13 +19,9 @@ async fn a_snapshot_reads_what_it_saw_and_holds_its_blocks() {
     cluster.dfs_ok(&["mkdir", "-p", "/d/sub"]);
     cluster.dfs_ok(&["put", local.join("a").to_str().unwrap(), "/d/a"]);
     cluster.dfs_ok(&["put", local.join("c").to_str().unwrap(), "/d/sub/c"]);
-    wait_block_files(&cluster, 12, "4 blocks of 3 replicas").await;
+    cluster.wait_block_files(12, "4 blocks of 3 replicas").await;
 
-    fails(
-        &cluster,
-        &["snapshot", "create", "/d", "s1"],
-        "not snapshottable",
-    );
+    cluster.dfs_fails(&["snapshot", "create", "/d", "s1"], "not snapshottable");
     cluster.dfs_ok(&["snapshot", "allow", "/d"]);
     let out = cluster.dfs_ok(&["snapshot", "create", "/d", "s1"]);
     assert_eq!(out, "Created snapshot /d/.snapshot/s1\n");
@@ -72,8 +39,8 @@ async fn a_snapshot_reads_what_it_saw_and_holds_its_blocks() {
     cluster.dfs_ok(&["mkdir", "/d/later"]);
 
     // The snapshot reads as it was, bit-exact.
-    assert_eq!(cat(&cluster, "/d/.snapshot/s1/a"), a);
-    assert_eq!(cat(&cluster, "/d/.snapshot/s1/sub/c"), c);
+    assert_eq!(cluster.dfs_cat("/d/.snapshot/s1/a"), a);
+    assert_eq!(cluster.dfs_cat("/d/.snapshot/s1/sub/c"), c);
     let ls = cluster.dfs_ok(&["ls", "/d/.snapshot/s1"]);
     assert!(
         ls.contains("/d/.snapshot/s1/a") && ls.contains("/d/.snapshot/s1/sub"),
@@ -131,50 +98,39 @@ async fn a_snapshot_reads_what_it_saw_and_holds_its_blocks() {
     );
     assert_eq!(r["diffList"].as_array().map(Vec::len), Some(5), "{report}");
     // The live files are the new ones.
-    assert_eq!(cat(&cluster, "/d/a"), b"new a");
+    assert_eq!(cluster.dfs_cat("/d/a"), b"new a");
     let mut grown = c.clone();
     grown.extend_from_slice(b"appended");
-    assert_eq!(cat(&cluster, "/moved/c"), grown);
+    assert_eq!(cluster.dfs_cat("/moved/c"), grown);
 
     // Read-only; a directory with snapshots stays.
-    fails(
-        &cluster,
+    cluster.dfs_fails(
         &["put", small.to_str().unwrap(), "/d/.snapshot/s1/x"],
         "read-only",
     );
-    fails(
-        &cluster,
-        &["rm", "--skip-trash", "/d/.snapshot/s1/a"],
-        "read-only",
-    );
-    fails(&cluster, &["rm", "-r", "--skip-trash", "/d"], "snapshots");
-    fails(
-        &cluster,
-        &["snapshot", "disallow", "/d"],
-        "delete them first",
-    );
+    cluster.dfs_fails(&["rm", "--skip-trash", "/d/.snapshot/s1/a"], "read-only");
+    cluster.dfs_fails(&["rm", "-r", "--skip-trash", "/d"], "snapshots");
+    cluster.dfs_fails(&["snapshot", "disallow", "/d"], "delete them first");
 
     // The snapshot outlives a restart.
     cluster.stop_namenode();
     cluster.start_namenode();
     cluster.wait_live(3).await;
-    assert_eq!(cat(&cluster, "/d/.snapshot/s1/a"), a);
-    assert_eq!(cat(&cluster, "/d/.snapshot/s1/sub/c"), c);
+    assert_eq!(cluster.dfs_cat("/d/.snapshot/s1/a"), a);
+    assert_eq!(cluster.dfs_cat("/d/.snapshot/s1/sub/c"), c);
 
     // Renamed, then deleted: the blocks only it held leave the disks (the
     // old /d/a's 3 blocks; /moved/c's old last block, rewritten by the
     // append). Live: new /d/a (1 block) and /moved/c (1 block).
     cluster.dfs_ok(&["snapshot", "rename", "/d", "s1", "before"]);
-    assert_eq!(cat(&cluster, "/d/.snapshot/before/a"), a);
-    fails(
-        &cluster,
-        &["cat", "/d/.snapshot/s1/a"],
-        "no snapshot named s1",
-    );
+    assert_eq!(cluster.dfs_cat("/d/.snapshot/before/a"), a);
+    cluster.dfs_fails(&["cat", "/d/.snapshot/s1/a"], "no snapshot named s1");
     cluster.dfs_ok(&["snapshot", "delete", "/d", "before"]);
-    wait_block_files(&cluster, 6, "only the live files' blocks").await;
-    assert_eq!(cat(&cluster, "/d/a"), b"new a");
-    assert_eq!(cat(&cluster, "/moved/c"), grown);
+    cluster
+        .wait_block_files(6, "only the live files' blocks")
+        .await;
+    assert_eq!(cluster.dfs_cat("/d/a"), b"new a");
+    assert_eq!(cluster.dfs_cat("/moved/c"), grown);
     cluster.dfs_ok(&["snapshot", "disallow", "/d"]);
     cluster.dfs_ok(&["rm", "-r", "--skip-trash", "/d"]);
 }

@@ -14,28 +14,8 @@ fn json(cluster: &TestCluster, args: &[&str]) -> Value {
     serde_json::from_str(&out).unwrap_or_else(|e| panic!("dfs {args:?} gave no JSON ({e}): {out}"))
 }
 
-fn cat(cluster: &TestCluster, path: &str) -> Vec<u8> {
-    let out = cluster.dfs(&["cat", path]);
-    assert!(
-        out.status.success(),
-        "cat {path}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-}
-
 fn exists(cluster: &TestCluster, path: &str) -> bool {
     cluster.dfs(&["stat", path]).status.success()
-}
-
-/// Waits until the datanodes hold exactly `n` block files.
-async fn wait_block_files(cluster: &TestCluster, n: usize, what: &str) {
-    wait_until(what, Duration::from_secs(30), || async {
-        let have = cluster.all_block_files().len();
-        Ok((have == n).then_some(()))
-    })
-    .await
-    .unwrap_or_else(|e| panic!("{e:#}: {} block files", cluster.all_block_files().len()));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -50,7 +30,7 @@ async fn rm_moves_to_the_trash_and_mv_brings_it_back() {
     cluster.dfs_ok(&["put", big.to_str().unwrap(), "/data/dir/big.bin"]);
     cluster.dfs_ok(&["put", big.to_str().unwrap(), "/data/a.bin"]);
     // 3 blocks a file, 3 replicas each.
-    wait_block_files(&cluster, 18, "both files stored").await;
+    cluster.wait_block_files(18, "both files stored").await;
 
     // A file: moved with its path kept, readable there, blocks untouched.
     let out = cluster.dfs_ok(&["rm", "/data/a.bin"]);
@@ -59,10 +39,10 @@ async fn rm_moves_to_the_trash_and_mv_brings_it_back() {
         "Moved /data/a.bin to the trash: /user/dfs/.Trash/Current/data/a.bin\n"
     );
     assert!(!exists(&cluster, "/data/a.bin"));
-    assert_eq!(cat(&cluster, "/user/dfs/.Trash/Current/data/a.bin"), data);
+    assert_eq!(cluster.dfs_cat("/user/dfs/.Trash/Current/data/a.bin"), data);
     // Restore: move it back.
     cluster.dfs_ok(&["mv", "/user/dfs/.Trash/Current/data/a.bin", "/data/a.bin"]);
-    assert_eq!(cat(&cluster, "/data/a.bin"), data);
+    assert_eq!(cluster.dfs_cat("/data/a.bin"), data);
 
     // A directory needs -r, as a delete does; --json says where it went.
     let out = cluster.dfs(&["rm", "/data/dir"]);
@@ -73,7 +53,7 @@ async fn rm_moves_to_the_trash_and_mv_brings_it_back() {
     assert_eq!(v[0]["moved_to"], "/user/dfs/.Trash/Current/data/dir");
     assert_eq!(v[0]["files_deleted"], 0);
     assert_eq!(
-        cat(&cluster, "/user/dfs/.Trash/Current/data/dir/big.bin"),
+        cluster.dfs_cat("/user/dfs/.Trash/Current/data/dir/big.bin"),
         data
     );
     // Trashed files still take their space: every block is still there.
@@ -87,7 +67,7 @@ async fn rm_moves_to_the_trash_and_mv_brings_it_back() {
     cluster.start_namenode();
     cluster.wait_live(3).await;
     assert_eq!(
-        cat(&cluster, "/user/dfs/.Trash/Current/data/dir/big.bin"),
+        cluster.dfs_cat("/user/dfs/.Trash/Current/data/dir/big.bin"),
         data
     );
 
@@ -104,22 +84,16 @@ async fn rm_moves_to_the_trash_and_mv_brings_it_back() {
     let v = json(&cluster, &["rm", "-r", "/user/dfs/.Trash/Current/data/dir"]);
     assert_eq!(v[0]["moved_to"], Value::Null);
     assert_eq!(v[0]["files_deleted"], 1);
-    wait_block_files(
-        &cluster,
-        9,
-        "the blocks of a file deleted from the trash gone",
-    )
-    .await;
+    cluster
+        .wait_block_files(9, "the blocks of a file deleted from the trash gone")
+        .await;
 
     // --skip-trash deletes at once.
     let out = cluster.dfs_ok(&["rm", "--skip-trash", "/data/a.bin"]);
     assert_eq!(out, "Deleted /data/a.bin\n");
-    wait_block_files(
-        &cluster,
-        0,
-        "the blocks of a file deleted with --skip-trash gone",
-    )
-    .await;
+    cluster
+        .wait_block_files(0, "the blocks of a file deleted with --skip-trash gone")
+        .await;
 
     // WebHDFS DELETE and the seed endpoints delete at once, as in HDFS.
     let small = local.join("s.txt");
@@ -145,21 +119,25 @@ async fn rm_moves_to_the_trash_and_mv_brings_it_back() {
         assert!(!exists(&cluster, p));
         assert!(!exists(&cluster, &format!("/user/dfs/.Trash/Current{p}")));
     }
-    wait_block_files(&cluster, 0, "WebHDFS and seed deletes freed their blocks").await;
+    cluster
+        .wait_block_files(0, "WebHDFS and seed deletes freed their blocks")
+        .await;
     let r = get_json(&format!("{nn}/webhdfs/v1/?op=GETTRASHROOT")).await;
     assert_eq!(r["Path"], "/user/dfs/.Trash");
 
     // expunge empties the trash, and the blocks leave the disks.
     cluster.dfs_ok(&["put", big.to_str().unwrap(), "/e.bin"]);
     cluster.dfs_ok(&["rm", "/e.bin"]);
-    wait_block_files(&cluster, 9, "a trashed file keeps its blocks").await;
+    cluster
+        .wait_block_files(9, "a trashed file keeps its blocks")
+        .await;
     let out = cluster.dfs_ok(&["expunge"]);
     assert!(
         out.starts_with("Emptied /user/dfs/.Trash: 1 files"),
         "{out}"
     );
     assert!(!exists(&cluster, "/user/dfs/.Trash"));
-    wait_block_files(&cluster, 0, "expunged blocks gone").await;
+    cluster.wait_block_files(0, "expunged blocks gone").await;
     let v = json(&cluster, &["expunge"]);
     assert_eq!(v["deleted"]["files_deleted"], 0, "nothing left: {v}");
 }
@@ -174,7 +152,7 @@ async fn the_namenode_empties_the_trash_after_its_interval() {
     let local = cluster.root().join("f.bin");
     std::fs::write(&local, test_data(1 << 20, 4)).unwrap();
     cluster.dfs_ok(&["put", local.to_str().unwrap(), "/f.bin"]);
-    wait_block_files(&cluster, 3, "the file stored").await;
+    cluster.wait_block_files(3, "the file stored").await;
     cluster.dfs_ok(&["rm", "/f.bin"]);
     // Rolled into a checkpoint (named yyMMddHHmmss), then deleted: within
     // two intervals and a tick, plus the deletions' heartbeat.
@@ -205,5 +183,7 @@ async fn the_namenode_empties_the_trash_after_its_interval() {
     })
     .await
     .unwrap();
-    wait_block_files(&cluster, 0, "the emptied trash's blocks gone").await;
+    cluster
+        .wait_block_files(0, "the emptied trash's blocks gone")
+        .await;
 }
