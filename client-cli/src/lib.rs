@@ -46,7 +46,7 @@ pub use download::FileReader;
 pub use error::{ClientError, Result};
 pub use namenode::{SafeModeAction, SafeModeStatus};
 pub use progress::{NoProgress, Progress};
-pub use upload::UploadOptions;
+pub use upload::{UploadOptions, XattrSource};
 
 use bytes::Bytes;
 use dfs_common::path::DfsPath;
@@ -167,6 +167,47 @@ impl DfsClient {
     }
     pub async fn status(&self, path: &DfsPath) -> Result<FileStatus> {
         self.nn.status(path).await
+    }
+    /// The extended attributes of each of `paths` (empty for a path that
+    /// has none, is gone, or that the caller may not read).
+    pub async fn xattrs(
+        &self,
+        paths: &[DfsPath],
+    ) -> Result<Vec<dfs_common::proto::client::Xattrs>> {
+        let mut out = Vec::with_capacity(paths.len());
+        for chunk in paths.chunks(dfs_common::proto::client::MAX_XATTR_PATHS) {
+            let req = dfs_common::proto::client::XattrsRequest {
+                paths: chunk.to_vec(),
+            };
+            let got = self.nn.xattrs(&req).await?;
+            out.extend(got.xattrs);
+        }
+        Ok(out)
+    }
+    /// One page of a directory's entries, after `start_after` (by name).
+    pub async fn list_page(
+        &self,
+        path: &DfsPath,
+        start_after: Option<&str>,
+        limit: Option<u32>,
+    ) -> Result<dfs_common::proto::client::DirectoryListing> {
+        self.nn.list(path, start_after, limit).await
+    }
+    /// A new S3 access key acting as `user` (its secret shown only here).
+    pub async fn create_s3_key(&self, user: &str) -> Result<dfs_common::proto::client::S3Key> {
+        let req = dfs_common::proto::client::S3KeyRequest {
+            user: user.to_string(),
+        };
+        self.nn.create_s3_key(&req).await
+    }
+    pub async fn delete_s3_key(&self, access_key: &str) -> Result<()> {
+        let req = dfs_common::proto::client::S3KeyDeleteRequest {
+            access_key: access_key.to_string(),
+        };
+        self.nn.delete_s3_key(&req).await
+    }
+    pub async fn s3_keys(&self) -> Result<Vec<dfs_common::proto::client::S3Key>> {
+        Ok(self.nn.s3_keys().await?.keys)
     }
     /// Every entry of a directory (all pages), or the file itself.
     pub async fn list(&self, path: &DfsPath) -> Result<Vec<FileStatus>> {

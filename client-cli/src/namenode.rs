@@ -35,6 +35,9 @@ use dfs_common::proto::client::{
     RPC_PREFIX, STANDBY_HEADER,
 };
 use dfs_common::proto::client::{QuotaUsage, SetQuotaRequest, SnapshotRequest, SnapshotResponse};
+use dfs_common::proto::client::{
+    S3Key, S3KeyDeleteRequest, S3KeyList, S3KeyRequest, XattrsRequest, XattrsResponse,
+};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::time::Duration;
@@ -348,6 +351,22 @@ impl NamenodeClient {
     pub async fn status(&self, path: &DfsPath) -> Result<FileStatus> {
         self.get(RPC_PREFIX, "status", &[("path", path.as_str())])
             .await
+    }
+
+    pub async fn xattrs(&self, req: &XattrsRequest) -> Result<XattrsResponse> {
+        self.post("xattrs", req).await
+    }
+
+    pub async fn create_s3_key(&self, req: &S3KeyRequest) -> Result<S3Key> {
+        self.post("s3/keys/create", req).await
+    }
+
+    pub async fn delete_s3_key(&self, req: &S3KeyDeleteRequest) -> Result<()> {
+        self.post_unit("s3/keys/delete", req).await
+    }
+
+    pub async fn s3_keys(&self) -> Result<S3KeyList> {
+        self.get(RPC_PREFIX, "s3/keys", &[]).await
     }
 
     /// One page of a listing.

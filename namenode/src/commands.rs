@@ -19,12 +19,12 @@
 //! - soft state is not in commands: replica locations reported by
 //!   datanodes, liveness and lease clocks are rebuilt from heartbeats and
 //!   reports (what a `Complete` lists as replicas only seeds them).
-use crate::records::{BalancerRun, InodeId, Maintenance, NodeRecord, QuotaLimits};
+use crate::records::{BalancerRun, InodeId, Maintenance, NodeRecord, QuotaLimits, S3KeyRecord};
 use dfs_common::checksum::{Sha256Digest, Sha256State};
 use dfs_common::ids::{BlockId, FileId, NodeId, RequestId};
 use dfs_common::path::DfsPath;
 use dfs_common::proto::client::AdminState;
-use dfs_common::proto::client::{CompleteRequest, DeleteResponse, FileStatus};
+use dfs_common::proto::client::{CompleteRequest, DeleteResponse, FileStatus, Xattrs};
 use serde::{Deserialize, Serialize};
 
 /// One change as the log holds it.
@@ -129,6 +129,21 @@ pub enum Command {
     },
     /// Makes a file being written visible (or swaps in an append's blocks).
     Complete(Completion),
+    /// `Complete`, and the file's extended attributes set in the same
+    /// change (an S3 object's ETag and metadata, known only at its end).
+    CompleteWithXattrs {
+        completion: Completion,
+        xattrs: Xattrs,
+    },
+    /// A new S3 access key (its secret decided by the proposer), acting as
+    /// `user`.
+    PutS3Key {
+        access_key: String,
+        record: S3KeyRecord,
+    },
+    DeleteS3Key {
+        access_key: String,
+    },
     /// Ends writes that will not complete (the writer gave up, its lease
     /// expired, the datanode relaying it died). Ids no longer pending are
     /// skipped: abandoning is idempotent.
@@ -207,6 +222,9 @@ impl Command {
             Command::CreateSnapshot { .. } => 23,
             Command::DeleteSnapshot { .. } => 24,
             Command::RenameSnapshot { .. } => 25,
+            Command::CompleteWithXattrs { .. } => 26,
+            Command::PutS3Key { .. } => 27,
+            Command::DeleteS3Key { .. } => 28,
         }
     }
 }
@@ -232,6 +250,7 @@ impl Command {
             | Command::AddBlock { .. }
             | Command::AbandonBlock { .. }
             | Command::Complete(_)
+            | Command::CompleteWithXattrs { .. }
             | Command::AbandonFiles { .. } => true,
             Command::Mkdirs { .. }
             | Command::SetAttributes { .. }
@@ -245,7 +264,9 @@ impl Command {
             | Command::SetBalancer { .. }
             | Command::BalancerDone { .. }
             | Command::SetQuota { .. }
-            | Command::AllowSnapshot { .. } => false,
+            | Command::AllowSnapshot { .. }
+            | Command::PutS3Key { .. }
+            | Command::DeleteS3Key { .. } => false,
         }
     }
 
@@ -285,6 +306,9 @@ impl Command {
             Command::AddBlock { .. } => "add_block",
             Command::AbandonBlock { .. } => "abandon_block",
             Command::Complete(_) => "complete",
+            Command::CompleteWithXattrs { .. } => "complete_with_xattrs",
+            Command::PutS3Key { .. } => "put_s3_key",
+            Command::DeleteS3Key { .. } => "delete_s3_key",
             Command::AbandonFiles { .. } => "abandon_files",
             Command::PutDatanode { .. } => "put_datanode",
             Command::SetAdminState { .. } => "set_admin_state",

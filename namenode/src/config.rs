@@ -154,6 +154,9 @@ pub struct Args {
     /// twice as long) before the namenode removes it; 0 turns the trash off [default: 1d]
     #[arg(long, value_name = "DUR", value_parser = parse_duration)]
     pub trash_interval: Option<Duration>,
+    /// Serve the S3 REST API on this address (off unless given)
+    #[arg(long, value_name = "ADDR")]
+    pub s3_listen: Option<String>,
     /// How many of its own checkpoints to keep, 1..=1000 [default: 3]
     #[arg(long, value_name = "N")]
     pub checkpoints_kept: Option<usize>,
@@ -218,6 +221,7 @@ pub struct FileConfig {
     pub block_token_lifetime: Option<HumanDuration>,
     pub checkpoint_interval: Option<HumanDuration>,
     pub trash_interval: Option<HumanDuration>,
+    pub s3_listen: Option<String>,
     pub checkpoints_kept: Option<usize>,
     pub advertise: Option<String>,
     pub peers: Option<Vec<String>>,
@@ -256,6 +260,8 @@ pub struct Config {
     pub checkpoint_interval: Duration,
     /// Zero: no trash (`dfs rm` deletes at once).
     pub trash_interval: Duration,
+    /// Where the S3 API is served; `None`: nowhere.
+    pub s3_listen: Option<String>,
     pub checkpoints_kept: usize,
     /// A checkpoint to load into the empty data dir before starting (a
     /// flag only: a config file that restores at every start would be a trap).
@@ -295,6 +301,7 @@ impl Default for Config {
             block_token_lifetime: defaults::BLOCK_TOKEN_LIFETIME,
             checkpoint_interval: defaults::CHECKPOINT_INTERVAL,
             trash_interval: defaults::TRASH_INTERVAL,
+            s3_listen: None,
             checkpoints_kept: defaults::CHECKPOINTS_KEPT,
             restore: None,
             advertise: None,
@@ -403,6 +410,7 @@ impl Config {
                 d.checkpoint_interval,
             ),
             trash_interval: layered(args.trash_interval, file.trash_interval, d.trash_interval),
+            s3_listen: args.s3_listen.or(file.s3_listen),
             checkpoints_kept: layered(
                 args.checkpoints_kept,
                 file.checkpoints_kept,

@@ -104,6 +104,7 @@ pub mod records;
 pub mod replication;
 pub mod replication_monitor;
 pub mod request_id;
+pub mod s3;
 pub mod safemode;
 pub mod trash;
 pub mod workers;
@@ -162,7 +163,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     )
     .await
     .context("cannot start the namenode's raft group")?;
-    let auth_data = actix_web::web::Data::new(auth::Auth(security.map(std::sync::Arc::new)));
+    let security = security.map(std::sync::Arc::new);
+    let auth_data = actix_web::web::Data::new(auth::Auth(security.clone()));
 
     let mut workers = workers::Workers::new();
     leases::start(&mut workers, ns.clone());
@@ -176,6 +178,16 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let forwarder = actix_web::web::Data::new(
         api::forward::Forwarder::new().context("cannot make the forwarding client")?,
     );
+    let s3_server = match &config.s3_listen {
+        Some(addr) => Some(s3::serve(
+            addr,
+            ns.clone(),
+            security.clone(),
+            client.clone(),
+            Vec::new(),
+        )?),
+        None => None,
+    };
     let client_data = actix_web::web::Data::new(client);
     let limits = config.limits;
     let guard_data = actix_web::web::Data::new(api::limits::guard(limits));
@@ -212,7 +224,15 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     .context("cannot start the HTTP server")?
     .run();
     log::info!("namenode listening on http://{addr}");
+    let s3_handle = s3_server.map(|s| {
+        let handle = s.handle();
+        tokio::spawn(s);
+        handle
+    });
     let served = server.await;
+    if let Some(h) = s3_handle {
+        h.stop(true).await;
+    }
 
     log::info!("namenode shutting down");
     workers.stop().await;

@@ -18,6 +18,8 @@
 //! | `b/<block id 16 bytes>`| `BlockMeta`                        |
 //! | `d/<node id 16 bytes>` | `NodeRecord` (address, admin state)|
 //! | `h/<inode id u64 BE>`  | `Sha256State`: a file's digest midstate over its full blocks (for appends; none while it has no full block) |
+//! | `a/<inode id u64 BE>`  | `Xattrs`: a file's extended attributes (an S3 object's ETag and metadata); kept in memory here too, as the digest midstates |
+//! | `k/<access key>`       | `S3KeyRecord`: an S3 access key's secret and user |
 //! | `m/next_inode`         | u64: the next free inode id        |
 //! | `r/<request id 16 bytes><command kind u8>` | `RetryRecord`: a client call's outcome, for its retries (about 10 minutes) |
 //! | `m/operator_safe_mode` | bool: safe mode entered by an operator (kept across restarts) |
@@ -53,8 +55,9 @@ use crate::journal::{self, MergeError, NumberedFile, Overlay};
 use crate::records::{
     BalancerRun, BlockMeta, BlockMetaIn, InodeId, InodeRecord, InodeRecordIn, InodeRecordRef,
     LegacyNodeRecord, LegacyPendingFile, Maintenance, NodeRecord, PendingFile, QuotaLimits,
-    SavedRecord, SnapshotRecord,
+    S3KeyRecord, SavedRecord, SnapshotRecord,
 };
+use dfs_common::proto::client::Xattrs;
 
 /// A big-endian u64 key part (an inode id, an epoch).
 fn be_u64(b: &[u8], key: &[u8]) -> Result<u64> {
@@ -89,6 +92,12 @@ const SAVED: &[u8] = b"v/";
 /// A deleted subtree kept for snapshots, by its root's inode id.
 const DETACHED: &[u8] = b"z/";
 const SNAPSHOT_EPOCH: &[u8] = b"m/snapshot_epoch";
+/// A file's extended attributes (`Command::CompleteWithXattrs`), by inode
+/// id. Read from the store when asked, never loaded: most files have
+/// none, and an S3 object's cost no memory.
+const XATTRS: &[u8] = b"a/";
+/// An S3 access key (`Command::PutS3Key`), by access key.
+const S3_KEY: &[u8] = b"k/";
 const HASH_STATE: &[u8] = b"h/";
 const NEXT_INODE: &[u8] = b"m/next_inode";
 const APPLIED: &[u8] = b"m/applied";
@@ -141,6 +150,7 @@ pub struct Loaded {
     pub datanodes: Vec<(NodeId, NodeRecord)>,
     pub maintenance: Vec<(NodeId, Maintenance)>,
     pub quotas: Vec<(InodeId, QuotaLimits)>,
+    pub s3_keys: Vec<(String, S3KeyRecord)>,
     pub snapshot_roots: Vec<(InodeId, Vec<SnapshotRecord>)>,
     pub saved: Vec<(InodeId, u64, SavedRecord)>,
     pub detached: Vec<InodeId>,
@@ -203,10 +213,25 @@ impl Txn {
     pub fn put_inode_ref(&mut self, id: InodeId, rec: &InodeRecordRef<'_>) {
         self.put(key(INODE, &id.to_be_bytes()), rec);
     }
-    /// Also drops the inode's digest midstate, if any.
+    /// Also drops the inode's digest midstate and extended attributes,
+    /// if any.
     pub fn del_inode(&mut self, id: InodeId) {
         self.del(key(INODE, &id.to_be_bytes()));
         self.del(key(HASH_STATE, &id.to_be_bytes()));
+        self.del(key(XATTRS, &id.to_be_bytes()));
+    }
+    pub fn put_xattrs(&mut self, id: InodeId, xattrs: &Xattrs) {
+        if xattrs.is_empty() {
+            self.del(key(XATTRS, &id.to_be_bytes()));
+        } else {
+            self.put(key(XATTRS, &id.to_be_bytes()), xattrs);
+        }
+    }
+    pub fn put_s3_key(&mut self, access_key: &str, rec: &S3KeyRecord) {
+        self.put(key(S3_KEY, access_key.as_bytes()), rec);
+    }
+    pub fn del_s3_key(&mut self, access_key: &str) {
+        self.del(key(S3_KEY, access_key.as_bytes()));
     }
     /// A midstate over no bytes (a file without a full block) is the
     /// start of any hash: not kept.
@@ -847,6 +872,9 @@ pub struct MetaStore {
     /// Digest midstates (`h/`), the only records read back while serving
     /// (appends); kept as the transactions submit them.
     hash_states: Mutex<HashMap<InodeId, Sha256State>>,
+    /// Files' extended attributes (`a/`), encoded as stored: read back by
+    /// S3 (an object's ETag and metadata), kept as transactions submit them.
+    xattrs: Mutex<HashMap<InodeId, Box<[u8]>>>,
     committer: Option<std::thread::JoinHandle<()>>,
     compactor: Option<std::thread::JoinHandle<()>>,
     /// Held (flock) while the store is open.
@@ -997,6 +1025,7 @@ impl MetaStore {
         let mut store = MetaStore {
             shared,
             hash_states: Mutex::new(HashMap::new()),
+            xattrs: Mutex::new(HashMap::new()),
             committer: Some(committer),
             compactor: None,
             _lock: lock_file,
@@ -1014,9 +1043,14 @@ impl MetaStore {
         mut each: impl FnMut(&[u8], &[u8]) -> std::result::Result<(), E>,
     ) -> std::result::Result<std::result::Result<(), E>, NamenodeError> {
         let mut states = HashMap::new();
+        let mut xattrs = HashMap::new();
         let mut cluster = None;
         let r = self.scan_consistent(|k, v| {
-            if let Some(id) = k.strip_prefix(HASH_STATE) {
+            if let Some(id) = k.strip_prefix(XATTRS) {
+                if let Ok(id) = id_u64(id) {
+                    xattrs.insert(id, Box::<[u8]>::from(v));
+                }
+            } else if let Some(id) = k.strip_prefix(HASH_STATE) {
                 if let (Ok(id), Ok(st)) = (id_u64(id), codec::decode::<Sha256State>(v)) {
                     if st.len > 0 {
                         states.insert(id, st);
@@ -1028,6 +1062,7 @@ impl MetaStore {
             each(k, v)
         })?;
         *lock(&self.hash_states) = states;
+        *lock(&self.xattrs) = xattrs;
         *lock(&self.shared.cluster_id) = cluster;
         Ok(r)
     }
@@ -1039,6 +1074,14 @@ impl MetaStore {
         let mut out = Loaded::default();
         self.read_all(|k, v| decode_into(&mut out, k, v))??;
         Ok(out)
+    }
+
+    /// A file's extended attributes (none kept: empty).
+    pub fn xattrs(&self, id: InodeId) -> Result<Xattrs> {
+        match lock(&self.xattrs).get(&id) {
+            Some(v) => codec::decode(v).map_err(codec_err),
+            None => Ok(Xattrs::new()),
+        }
     }
 
     /// A file's saved digest midstate (only appends need it).
@@ -1120,7 +1163,14 @@ impl MetaStore {
     /// Keeps what the store serves from memory as `writes` change it.
     fn note(&self, writes: &[Write]) {
         for (k, v) in writes {
-            if let Some(id) = k.strip_prefix(HASH_STATE) {
+            if let Some(id) = k.strip_prefix(XATTRS) {
+                let Ok(id) = id_u64(id) else { continue };
+                let mut xattrs = lock(&self.xattrs);
+                match v {
+                    Some(v) => xattrs.insert(id, Box::from(v.as_slice())),
+                    None => xattrs.remove(&id),
+                };
+            } else if let Some(id) = k.strip_prefix(HASH_STATE) {
                 let Ok(id) = id_u64(id) else { continue };
                 let mut states = lock(&self.hash_states);
                 match v.as_deref().map(codec::decode::<Sha256State>) {
@@ -1308,6 +1358,11 @@ fn decode_small(out: &mut Loaded, k: &[u8], v: &[u8]) -> Result<()> {
             InodeId::from_be_bytes(id),
             codec::decode(v).map_err(codec_err)?,
         ));
+    } else if let Some(ak) = k.strip_prefix(S3_KEY) {
+        out.s3_keys.push((
+            String::from_utf8_lossy(ak).into_owned(),
+            codec::decode(v).map_err(codec_err)?,
+        ));
     } else if let Some(id) = k.strip_prefix(SNAPSHOTS) {
         out.snapshot_roots
             .push((be_u64(id, k)?, codec::decode(v).map_err(codec_err)?));
@@ -1423,7 +1478,7 @@ mod tests {
     /// and none starts another.
     #[test]
     fn record_prefixes_are_distinct_and_not_the_journals() {
-        let prefixes: [&[u8]; 12] = [
+        let prefixes: [&[u8]; 14] = [
             INODE,
             PENDING,
             BLOCK,
@@ -1433,6 +1488,8 @@ mod tests {
             SNAPSHOTS,
             SAVED,
             DETACHED,
+            XATTRS,
+            S3_KEY,
             HASH_STATE,
             RETRY,
             META,

@@ -461,6 +461,17 @@ impl QuotaLimits {
     }
 }
 
+/// An S3 access key as replicated (`Command::PutS3Key`) and stored
+/// (`k/<access key>`). The secret is kept as given: S3's signatures are
+/// HMACs, so the server needs it (as S3 and Garage keep theirs).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct S3KeyRecord {
+    pub secret: String,
+    pub user: String,
+    /// Milliseconds since the Unix epoch.
+    pub created_ms: u64,
+}
+
 /// One snapshot of a snapshottable directory (stored in `y/<dir inode>`,
 /// all of the directory's in one record, oldest first).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -47,6 +47,8 @@ pub(super) struct Opened {
     pub(super) block_size: u64,
     /// The file's replication (it sets [`replicas_needed`]).
     pub(super) replication: u16,
+    /// Given to the file with its `complete`.
+    pub(super) xattrs: Option<super::XattrSource>,
 }
 
 pub(super) async fn write_file<I: Input>(
@@ -63,6 +65,7 @@ pub(super) async fn write_file<I: Input>(
         mut first,
         block_size,
         replication,
+        xattrs,
     } = opened;
     if block_size == 0 {
         return Err(ClientError::Transport(format!(
@@ -187,12 +190,14 @@ pub(super) async fn write_file<I: Input>(
         };
         abandon_block(nn, &req).await;
     }
+    let sha256 = file_hash.finish();
     nn.complete(&CompleteRequest {
         file_id,
         blocks: done.blocks,
         length: done.end,
-        sha256: file_hash.finish(),
+        sha256,
         sha256_state: Some(done.full_state),
+        xattrs: xattrs.map(|x| (x.0)(&sha256)),
     })
     .await
 }

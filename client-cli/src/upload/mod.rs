@@ -96,7 +96,7 @@ use bytes::Bytes;
 use dfs_common::checksum::Sha256Hasher;
 use dfs_common::error::ErrorCode;
 use dfs_common::path::DfsPath;
-use dfs_common::proto::client::{AppendRequest, AppendResponse, CreateRequest, FileStatus};
+use dfs_common::proto::client::{AppendRequest, AppendResponse, CreateRequest, FileStatus, Xattrs};
 use futures_util::StreamExt;
 
 /// How to write a file.
@@ -115,6 +115,24 @@ pub struct UploadOptions {
     pub owner: Option<String>,
     /// Mode bits (default 644).
     pub permission: Option<u16>,
+    /// Extended attributes the file gets as it appears (in the same
+    /// change as its `complete`).
+    pub xattrs: Option<XattrSource>,
+}
+
+/// Extended attributes decided once the input is all read (an S3 object's
+/// MD5 is known only then): called once, just before `complete`, with the
+/// whole file's SHA-256.
+#[derive(Clone)]
+#[allow(clippy::type_complexity)]
+pub struct XattrSource(
+    pub std::sync::Arc<dyn Fn(&dfs_common::checksum::Sha256Digest) -> Xattrs + Send + Sync>,
+);
+
+impl std::fmt::Debug for XattrSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("XattrSource(..)")
+    }
 }
 
 impl Default for UploadOptions {
@@ -126,6 +144,7 @@ impl Default for UploadOptions {
             block_size: None,
             owner: None,
             permission: None,
+            xattrs: None,
         }
     }
 }
@@ -172,6 +191,7 @@ pub(crate) async fn upload<I: Input>(
         first: created.block,
         block_size: created.block_size,
         replication: created.replication,
+        xattrs: opts.xattrs.clone(),
     };
     let write = write_file(nn, dn, path, opened, input, progress, start);
     let interval_ms = created.lease_renew_interval_ms;
@@ -265,6 +285,7 @@ async fn append_under_lease<I: Input>(
         first: None,
         block_size: opened.block_size,
         replication: opened.replication,
+        xattrs: None,
     };
     write_file(nn, dn, path, target, chained, progress, start).await
 }

@@ -373,6 +373,62 @@ pub struct CompleteRequest {
     /// last one), kept so that an append can go on hashing from there.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha256_state: Option<Sha256State>,
+    /// Extended attributes the file gets as it appears, in the same change
+    /// (an S3 object's ETag, `Content-Type` and user metadata, known only
+    /// once its bytes are in).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub xattrs: Option<Xattrs>,
+}
+
+/// A file's extended attributes: names (`s3.etag`, `s3.content-type`,
+/// `user.<name>`...) and their values. Kept by inode: they follow a rename
+/// and go with the file.
+pub type Xattrs = std::collections::BTreeMap<String, String>;
+
+/// `POST xattrs`: the extended attributes of some files (at most
+/// [`MAX_XATTR_PATHS`] in one call).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct XattrsRequest {
+    pub paths: Vec<DfsPath>,
+}
+
+pub const MAX_XATTR_PATHS: usize = 10_000;
+
+/// For each path asked, in order: its attributes (empty when it has none,
+/// is gone, or the caller may not read it).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct XattrsResponse {
+    pub xattrs: Vec<Xattrs>,
+}
+
+/// `POST s3/keys/create`: a new S3 access key acting as `user`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct S3KeyRequest {
+    pub user: String,
+}
+
+/// `POST s3/keys/delete`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct S3KeyDeleteRequest {
+    pub access_key: String,
+}
+
+/// An S3 access key: `secret` only in the answer that creates it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct S3Key {
+    pub access_key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    pub user: String,
+    /// Milliseconds since the Unix epoch.
+    pub created: u64,
+}
+
+/// `GET s3/keys`: the keys the caller may see (all of them for a
+/// superuser or with access control off; else the caller's own).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct S3KeyList {
+    pub keys: Vec<S3Key>,
 }
 
 /// `POST append`: reopens a complete file for appending under a lease

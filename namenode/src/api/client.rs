@@ -22,7 +22,10 @@ use dfs_common::proto::client::{
     SetQuotaRequest, SetReplicationRequest, TrashRequest, TrashResponse, RELAY_HEADER,
     REQUEST_ID_HEADER, RPC_PREFIX,
 };
-use dfs_common::proto::client::{SnapshotRequest, SnapshotResponse};
+use dfs_common::proto::client::{
+    S3Key, S3KeyDeleteRequest, S3KeyList, S3KeyRequest, SnapshotRequest, SnapshotResponse, Xattrs,
+    XattrsRequest, XattrsResponse, MAX_XATTR_PATHS,
+};
 
 type Ns = web::Data<Namesystem>;
 type Answer<T> = Result<web::Json<T>, ApiError>;
@@ -51,7 +54,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(&r("abandon_file"), web::post().to(abandon_file))
         .route(&r("locations"), web::get().to(locations))
         .route(&r("setrep"), web::post().to(setrep))
-        .route(&r("report_bad_replica"), web::post().to(report_bad_replica));
+        .route(&r("report_bad_replica"), web::post().to(report_bad_replica))
+        .route(&r("xattrs"), web::post().to(xattrs))
+        .route(&r("s3/keys"), web::get().to(s3_keys))
+        .route(&r("s3/keys/create"), web::post().to(create_s3_key))
+        .route(&r("s3/keys/delete"), web::post().to(delete_s3_key));
 }
 
 /// `{}`: the answer of endpoints with no result.
@@ -292,6 +299,74 @@ async fn snapshot_diff(
 async fn set_quota(ns: Ns, caller: Caller, req: web::Json<SetQuotaRequest>) -> Answer<QuotaUsage> {
     caller.require_superuser("setting a quota")?;
     Ok(web::Json(ns.set_quota(&req).await?))
+}
+
+/// Extended attributes of some files: empty for those the caller may not
+/// read (as HDFS, reading a file's `user.` attributes needs read access).
+async fn xattrs(ns: Ns, caller: Caller, req: web::Json<XattrsRequest>) -> Answer<XattrsResponse> {
+    let paths = req.into_inner().paths;
+    if paths.len() > MAX_XATTR_PATHS {
+        return Err(NamenodeError::InvalidArgument(format!(
+            "at most {MAX_XATTR_PATHS} paths in one xattrs call, not {}",
+            paths.len()
+        ))
+        .into());
+    }
+    let xattrs = off_worker(&ns, move |ns| {
+        paths
+            .iter()
+            .map(|p| {
+                if caller.check(ns, p, Check::target(READ)).is_err() {
+                    return Ok(Xattrs::new());
+                }
+                match ns.status(p) {
+                    Ok(st) => Ok(ns.xattrs(&[st.inode_id])?.pop().unwrap_or_default()),
+                    Err(NamenodeError::NotFound(_)) => Ok(Xattrs::new()),
+                    Err(e) => Err(e),
+                }
+            })
+            .collect::<Result<Vec<_>, NamenodeError>>()
+    })
+    .await?;
+    Ok(web::Json(XattrsResponse { xattrs }))
+}
+
+/// The S3 keys the caller may see: every key for a superuser (or with
+/// access control off), else the caller's own.
+async fn s3_keys(ns: Ns, caller: Caller) -> Answer<S3KeyList> {
+    let mut keys = ns.s3_keys()?;
+    if let Some(who) = caller.principal() {
+        if !who.superuser {
+            keys.retain(|k| k.user == who.user);
+        }
+    }
+    Ok(web::Json(S3KeyList { keys }))
+}
+
+/// A key for `user`: a superuser makes one for anyone, a user for
+/// themselves.
+async fn create_s3_key(ns: Ns, caller: Caller, req: web::Json<S3KeyRequest>) -> Answer<S3Key> {
+    if let Some(who) = caller.principal() {
+        if who.user != req.user {
+            caller.require_superuser("making an S3 key for another user")?;
+        }
+    }
+    Ok(web::Json(ns.create_s3_key(&req.user).await?))
+}
+
+async fn delete_s3_key(
+    ns: Ns,
+    caller: Caller,
+    req: web::Json<S3KeyDeleteRequest>,
+) -> Result<HttpResponse, ApiError> {
+    if let Some(who) = caller.principal() {
+        let owner = ns.s3_secret(&req.access_key).map(|(_, user)| user);
+        if owner.as_deref() != Some(who.user.as_str()) {
+            caller.require_superuser("deleting another user's S3 key")?;
+        }
+    }
+    ns.delete_s3_key(&req.access_key).await?;
+    Ok(empty())
 }
 
 async fn quota(ns: Ns, caller: Caller, q: web::Query<PathQuery>) -> Answer<QuotaUsage> {

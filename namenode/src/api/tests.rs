@@ -232,6 +232,7 @@ async fn a_whole_write_through_http() {
         length: rb.len,
         sha256: Sha256Digest::of(data),
         sha256_state: None,
+        xattrs: None,
     };
     let req = test::TestRequest::post()
         .uri("/rpc/v1/complete")

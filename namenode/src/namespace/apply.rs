@@ -189,6 +189,15 @@ impl Namespace {
                 Outcome::BlockAbandoned
             }
             Command::Complete(c) => Outcome::Status(self.complete(c, ts, now, txn, dels)?),
+            Command::CompleteWithXattrs { completion, xattrs } => {
+                let st = self.complete(completion, ts, now, txn, dels)?;
+                txn.put_xattrs(st.inode_id, xattrs);
+                Outcome::Status(st)
+            }
+            Command::PutS3Key { access_key, record } => {
+                self.cluster.put_s3_key(access_key, record, txn)?
+            }
+            Command::DeleteS3Key { access_key } => self.cluster.delete_s3_key(access_key, txn)?,
             Command::AbandonFiles { file_ids } => Outcome::Abandoned(
                 file_ids
                     .iter()

@@ -1,13 +1,13 @@
 //! The replicated records beside the tree (issue 17): the datanodes the
 //! cluster knows (address, admin state, maintenance), whether the metadata was restored
 //! from a checkpoint (unknown replicas then held for an operator), and
-//! safe mode entered by an operator. Changed only by their commands,
+//! safe mode entered by an operator, the S3 access keys. Changed only by their commands,
 //! through `Namespace::apply`; the namesystem mirrors each change into the
 //! soft state that acts on it (the datanode registry, the safe-mode gate).
 use crate::commands::Outcome;
 use crate::error::{NamenodeError, Result};
 use crate::meta_store::Txn;
-use crate::records::{BalancerRun, Maintenance, NodeRecord};
+use crate::records::{BalancerRun, Maintenance, NodeRecord, S3KeyRecord};
 use dfs_common::ids::NodeId;
 use dfs_common::proto::client::AdminState;
 use std::collections::BTreeMap;
@@ -31,9 +31,44 @@ pub struct ClusterState {
     /// The Raft log position this state holds (`crate::raft` encodes it;
     /// `None` before the first entry).
     pub raft: Option<Vec<u8>>,
+    /// S3 access keys, by access key.
+    pub s3_keys: BTreeMap<String, S3KeyRecord>,
 }
 
 impl ClusterState {
+    /// A new S3 key. An access key already taken is refused: the proposer
+    /// makes them at random, so a clash means a retried or forged command.
+    pub fn put_s3_key(
+        &mut self,
+        access_key: &str,
+        record: &S3KeyRecord,
+        txn: &mut Txn,
+    ) -> Result<Outcome> {
+        match self.s3_keys.get(access_key) {
+            Some(r) if r == record => return Ok(Outcome::Done),
+            Some(_) => {
+                return Err(NamenodeError::AlreadyExists(format!(
+                    "the S3 access key {access_key} exists"
+                )))
+            }
+            None => {}
+        }
+        txn.put_s3_key(access_key, record);
+        self.s3_keys.insert(access_key.to_string(), record.clone());
+        Ok(Outcome::Done)
+    }
+
+    /// An S3 key removed (404 when there is none).
+    pub fn delete_s3_key(&mut self, access_key: &str, txn: &mut Txn) -> Result<Outcome> {
+        if self.s3_keys.remove(access_key).is_none() {
+            return Err(NamenodeError::NotFound(format!(
+                "no S3 access key {access_key}"
+            )));
+        }
+        txn.del_s3_key(access_key);
+        Ok(Outcome::Done)
+    }
+
     /// A datanode's record, new or changed (a new address).
     pub fn put_datanode(&mut self, node: NodeId, record: &NodeRecord, txn: &mut Txn) -> Outcome {
         txn.put_datanode(node, record);

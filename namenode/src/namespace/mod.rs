@@ -186,6 +186,7 @@ impl Namespace {
                 operator_safe_mode: loaded.operator_safe_mode,
                 raft: loaded.raft,
                 cluster_agreed: loaded.cluster_agreed,
+                s3_keys: loaded.s3_keys.into_iter().collect(),
             },
             pending: HashMap::new(),
             pending_by_path: HashMap::new(),

@@ -415,6 +415,7 @@ mod tests {
             length: 0,
             sha256: Sha256Digest::of(b""),
             sha256_state: None,
+            xattrs: None,
         };
         ns.t_complete(&done, 3, now, &mut txn, &mut Vec::new())
             .unwrap();

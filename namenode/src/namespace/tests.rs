@@ -275,6 +275,7 @@ fn write_file(
             length: len,
             sha256: Sha256Digest::of(b"whole"),
             sha256_state: None,
+            xattrs: None,
         },
         3,
         Instant::now(),
@@ -617,6 +618,7 @@ fn create_is_invisible_until_complete() {
                 length: 3,
                 sha256: Sha256Digest::of(b"abc"),
                 sha256_state: None,
+                xattrs: None,
             },
             2,
             Instant::now(),
@@ -747,6 +749,7 @@ fn complete_rechecks_the_path() {
         length: 0,
         sha256: Sha256Digest::empty(),
         sha256_state: None,
+        xattrs: None,
     };
     assert!(matches!(
         ns.t_complete(&req, 1, Instant::now(), &mut txn, &mut Vec::new()),
@@ -782,6 +785,7 @@ fn complete_validates_blocks() {
                 length,
                 sha256: Sha256Digest::empty(),
                 sha256_state: None,
+                xattrs: None,
             },
             1,
             Instant::now(),
@@ -836,6 +840,7 @@ fn complete_validates_blocks() {
                 length: 9,
                 sha256: Sha256Digest::empty(),
                 sha256_state: None,
+                xattrs: None,
             },
             1,
             Instant::now(),
@@ -1074,6 +1079,7 @@ fn append_rewrites_a_short_last_block_and_keeps_the_rest() {
             length: BS + 5,
             sha256: Sha256Digest::of(b"new"),
             sha256_state: None,
+            xattrs: None,
         },
         8,
         now,
@@ -1092,6 +1098,7 @@ fn append_rewrites_a_short_last_block_and_keeps_the_rest() {
                 length: 3 * BS + 5,
                 sha256: Sha256Digest::of(b"new"),
                 sha256_state: None,
+                xattrs: None,
             },
             8,
             now,
@@ -1168,6 +1175,7 @@ fn append_fails_if_the_file_was_replaced_meanwhile() {
             length: 20,
             sha256: Sha256Digest::of(b"x"),
             sha256_state: None,
+            xattrs: None,
         },
         9,
         now,
@@ -1248,6 +1256,7 @@ fn file_digests_are_kept_only_where_the_blocks_do_not_give_them() {
             blocks,
             sha256: *whole,
             sha256_state: None,
+            xattrs: None,
         };
         let st = ns
             .t_complete(&req, 3, now, &mut txn, &mut Vec::new())
@@ -1321,6 +1330,7 @@ fn a_load_forgets_the_blocks_no_one_owns() {
             blocks: vec![block(&b)],
             sha256: Sha256Digest::of(&data),
             sha256_state: None,
+            xattrs: None,
         };
         ns.t_complete(&req, 3, now, &mut txn, &mut Vec::new())
             .unwrap();
@@ -1835,6 +1845,7 @@ fn an_append_after_a_snapshot_keeps_the_old_last_block_for_it() {
             length: BS + 20,
             sha256: Sha256Digest::of(b"new"),
             sha256_state: None,
+            xattrs: None,
         },
         8,
         now,

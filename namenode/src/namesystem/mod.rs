@@ -677,6 +677,7 @@ mod datanode_protocol;
 mod names;
 mod reads;
 mod replicated;
+mod s3;
 mod timing;
 mod views;
 mod write;

@@ -62,6 +62,7 @@ async fn put(ns: &Namesystem, path: &str, data: &[u8]) -> FileStatus {
         length: data.len() as u64,
         sha256: Sha256Digest::of(data),
         sha256_state: None,
+        xattrs: None,
     })
     .await
     .unwrap()
@@ -600,6 +601,7 @@ async fn a_short_write_is_repaired_at_once() {
         length: 2,
         sha256: Sha256Digest::of(b"hi"),
         sha256_state: None,
+        xattrs: None,
     })
     .await
     .unwrap();

@@ -206,7 +206,14 @@ impl Namesystem {
     pub async fn complete(&self, req: &CompleteRequest) -> Result<FileStatus> {
         self.check_writable()?;
         let completion = Completion::from_request(req);
-        let Outcome::Status(st) = self.execute(Command::Complete(completion)).await? else {
+        let command = match &req.xattrs {
+            Some(xattrs) => Command::CompleteWithXattrs {
+                completion,
+                xattrs: xattrs.clone(),
+            },
+            None => Command::Complete(completion),
+        };
+        let Outcome::Status(st) = self.execute(command).await? else {
             return Err(unexpected_outcome());
         };
         log::info!(

@@ -91,6 +91,7 @@ pub async fn measure(rep: &mut Report, cluster: &mut TestCluster, s: &Sizes) -> 
                         length: 0,
                         sha256: Sha256Digest::empty(),
                         sha256_state: None,
+                        xattrs: None,
                     })
                     .await
                     .with_context(|| format!("complete {path}"))?;

@@ -354,6 +354,48 @@ pub async fn safemode(ctx: &Ctx, action: SafeModeAction) -> CliResult {
     }
 }
 
+/// `s3 key create|list|delete`.
+pub async fn s3_key(ctx: &Ctx, action: super::args::S3KeyArg) -> CliResult {
+    use super::args::S3KeyArg;
+    match action {
+        S3KeyArg::Create { user } => {
+            let k = ctx.client.create_s3_key(&user).await?;
+            if ctx.json {
+                return emit_json(&k);
+            }
+            emit(&format!(
+                "access key: {}\nsecret:     {}\nuser:       {}\n(the secret is shown only now)\n",
+                k.access_key,
+                k.secret.as_deref().unwrap_or(""),
+                k.user
+            ))
+        }
+        S3KeyArg::List => {
+            let keys = ctx.client.s3_keys().await?;
+            if ctx.json {
+                return emit_json(&keys);
+            }
+            let mut out = String::new();
+            for k in &keys {
+                out.push_str(&format!(
+                    "{}  {}  {}\n",
+                    k.access_key,
+                    crate::time::local_time(k.created, true),
+                    k.user
+                ));
+            }
+            emit(&out)
+        }
+        S3KeyArg::Delete { access_key } => {
+            ctx.client.delete_s3_key(&access_key).await?;
+            if ctx.json {
+                return emit_json(&serde_json::json!({ "deleted": access_key }));
+            }
+            emit(&format!("deleted S3 key {access_key}\n"))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

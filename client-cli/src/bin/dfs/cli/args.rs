@@ -241,6 +241,11 @@ pub enum Command {
         #[arg(long, action = clap::ArgAction::Help)]
         help: Option<bool>,
     },
+    /// S3 access keys (the namenode's S3 API, `--s3-listen`).
+    S3 {
+        #[command(subcommand)]
+        action: S3Arg,
+    },
     /// Set or clear a directory's quotas (the superuser's with access
     /// control on); `dfs count -q` shows them.
     Quota {
@@ -456,6 +461,37 @@ pub enum SnapshotArg {
         /// The directory.
         #[arg(value_name = "DIR")]
         dir: String,
+    },
+}
+
+/// `dfs s3 ...`.
+#[derive(Subcommand, Debug, Clone, PartialEq, Eq)]
+pub enum S3Arg {
+    /// Make, list or delete S3 access keys.
+    Key {
+        #[command(subcommand)]
+        action: S3KeyArg,
+    },
+}
+
+/// `dfs s3 key create|list|delete`.
+#[derive(Subcommand, Debug, Clone, PartialEq, Eq)]
+pub enum S3KeyArg {
+    /// A new key acting as USER: prints the access key and its secret
+    /// (shown only now). A superuser makes keys for anyone, a user for
+    /// themselves.
+    Create {
+        /// The user the key acts as.
+        #[arg(value_name = "USER")]
+        user: String,
+    },
+    /// The keys you may see (every key for a superuser), without secrets.
+    List,
+    /// Deletes a key: requests signed with it are refused from now on.
+    Delete {
+        /// The access key.
+        #[arg(value_name = "ACCESS_KEY")]
+        access_key: String,
     },
 }
 

@@ -44,7 +44,7 @@ mod verbs;
 
 pub use args::try_parse_from;
 
-use self::args::{Cli, Command, OrphansArg};
+use self::args::{Cli, Command, OrphansArg, S3Arg};
 use self::ctx::Ctx;
 use crate::error::{io_failure, CliError, CliResult};
 use dfs_client::DfsClient;
@@ -157,6 +157,9 @@ async fn dispatch(ctx: &Ctx, command: Command) -> CliResult {
         } => verbs::chown(ctx, None, Some(&group), &paths, recursive).await,
         Command::Df { human, .. } => verbs::df(ctx, human).await,
         Command::Quota { action } => fs::quota(ctx, action).await,
+        Command::S3 {
+            action: S3Arg::Key { action },
+        } => admin::s3_key(ctx, action).await,
         Command::Count {
             quota,
             verbose,

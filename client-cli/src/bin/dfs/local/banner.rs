@@ -24,6 +24,17 @@ pub fn dir_to_add_to_path() -> Option<PathBuf> {
 
 /// The banner; `default_port`: the (one) namenode is where `dfs` looks
 /// without `DFS_NAMENODE`.
+/// The S3 endpoint and the key to use with it.
+pub fn s3_lines(s3: &super::ready_doc::S3Info) -> String {
+    format!(
+        "S3 (aws CLI, boto3, rclone):\n\
+         \x20 endpoint   {}\n\
+         \x20 export AWS_ACCESS_KEY_ID={} AWS_SECRET_ACCESS_KEY={}\n\
+         \x20 aws --endpoint-url {} s3 ls\n",
+        s3.endpoint, s3.access_key, s3.secret, s3.endpoint
+    )
+}
+
 pub fn banner(layout: &Layout, default_port: bool, add_to_path: Option<&Path>) -> String {
     let addrs: Vec<String> = layout.datanodes.iter().map(Service::address).collect();
     let several = layout.namenodes.len() > 1;

@@ -58,6 +58,13 @@ pub struct LocalArgs {
     /// Default replication (default: 3, or N if fewer datanodes).
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..), value_name = "N")]
     pub replication: Option<u16>,
+    /// The S3 API's port on the (first) namenode [default: PORT+8, so 9878;
+    /// a free one with --port 0]
+    #[arg(long, value_parser = parse_port, value_name = "PORT")]
+    pub s3_port: Option<u16>,
+    /// Do not serve the S3 API.
+    #[arg(long, conflicts_with = "s3_port")]
+    pub no_s3: bool,
     /// Once the cluster is ready, write FILE (atomically): the JSON document
     /// --json prints, with every process's port, pid, data dir and log.
     /// Removed when dfs local stops.
@@ -321,6 +328,8 @@ pub mod test_support {
             block_size: None,
             replication: None,
             ports_file: None,
+            s3_port: None,
+            no_s3: false,
             namenode_args: vec![],
             datanode_args: vec![],
         }

@@ -82,6 +82,67 @@ impl StopSignals {
 }
 
 /// The namenodes' ports and the datanodes': fixed from `--port`, or picked.
+/// The S3 API's port: `--s3-port`, else PORT+8 (9878), else a free one
+/// (`--port 0`); none with `--no-s3`.
+fn choose_s3_port(args: &LocalArgs) -> CliResult<Option<u16>> {
+    if args.no_s3 {
+        return Ok(None);
+    }
+    let port = match (args.s3_port, args.port) {
+        (Some(p), _) if p != 0 => p,
+        (_, 0) | (Some(_), _) => ports::pick_free(1)?.first().copied().unwrap_or(0),
+        (None, p) => p.checked_add(8).ok_or_else(|| {
+            CliError::Usage(format!(
+                "--port {p} leaves no room for S3 at PORT+8; give --s3-port"
+            ))
+        })?,
+    };
+    ports::check_free(port)?;
+    Ok(Some(port))
+}
+
+/// The key `dfs local` prints: the one it made before (kept in
+/// `<root>/s3-key.json`) while the cluster still has it, else a new one
+/// for the user `dfs` (the owner of everything with access control off).
+async fn s3_key(root: &Path, namenodes: &str, port: u16) -> CliResult<Option<ready_doc::S3Info>> {
+    let file = root.join("s3-key.json");
+    let client = dfs_client::DfsClient::new(namenodes)?;
+    let known = client.s3_keys().await?;
+    let kept = std::fs::read(&file)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<ready_doc::S3Info>(&b).ok())
+        .filter(|k| known.iter().any(|c| c.access_key == k.access_key));
+    let mut info = match kept {
+        Some(k) => k,
+        None => {
+            let made = client.create_s3_key("dfs").await?;
+            let info = ready_doc::S3Info {
+                endpoint: String::new(),
+                access_key: made.access_key,
+                secret: made.secret.unwrap_or_default(),
+            };
+            let body = serde_json::to_vec_pretty(&info)
+                .map_err(|e| CliError::Failed(format!("cannot write the S3 key: {e}")))?;
+            write_private(&file, &body).map_err(|e| io_failure(file.display(), &e))?;
+            info
+        }
+    };
+    info.endpoint = format!("http://127.0.0.1:{port}");
+    Ok(Some(info))
+}
+
+/// Writes `body` to `path`, readable by its owner only (a secret).
+fn write_private(path: &Path, body: &[u8]) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(body)
+}
+
 fn choose_ports(args: &LocalArgs) -> CliResult<(Vec<u16>, Vec<u16>)> {
     let nns = usize::from(args.namenodes.max(1));
     if args.port == 0 {
@@ -160,7 +221,14 @@ pub async fn run(args: LocalArgs, json: bool) -> CliResult {
         let _ = writeln!(std::io::stderr(), "{w}");
     }
     let (nn_ports, dn_ports) = choose_ports(&args)?;
-    let layout = layout::layout_on(&args, &root, &nn_ports, &dn_ports).map_err(CliError::Usage)?;
+    let mut layout =
+        layout::layout_on(&args, &root, &nn_ports, &dn_ports).map_err(CliError::Usage)?;
+    let s3_port = choose_s3_port(&args)?;
+    if let Some(port) = s3_port {
+        layout.namenodes[0]
+            .args
+            .extend(["--s3-listen".into(), format!("127.0.0.1:{port}").into()]);
+    }
     let exe_dir = std::env::current_exe()
         .ok()
         .and_then(|p| p.parent().map(Path::to_path_buf));
@@ -210,7 +278,11 @@ pub async fn run(args: LocalArgs, json: bool) -> CliResult {
         _ = signals.recv() => Ok(false),
     };
     let announced = match ready {
-        Ok(true) => announce(&args, &layout, &running, json),
+        Ok(true) => match s3_port {
+            Some(port) => s3_key(&root, &layout.namenode_list(), port).await,
+            None => Ok(None),
+        }
+        .and_then(|s3| announce(&args, &layout, &running, s3, json)),
         Ok(false) => {
             stop_all(&mut running, json).await;
             say(json, "stopped");
@@ -237,6 +309,7 @@ fn announce(
     args: &LocalArgs,
     layout: &layout::Layout,
     running: &[Running],
+    s3: Option<ready_doc::S3Info>,
     json: bool,
 ) -> CliResult {
     let pid_of = |svc: &layout::Service| {
@@ -245,7 +318,8 @@ fn announce(
             .find(|r| r.svc.name == svc.name)
             .map_or(0, |r| r.pid as u32)
     };
-    let doc = ReadyDoc::new(layout, pid_of, std::process::id());
+    let mut doc = ReadyDoc::new(layout, pid_of, std::process::id());
+    doc.s3 = s3.clone();
     if let Some(f) = &args.ports_file {
         write_ports_file(f, &doc)?;
     }
@@ -257,6 +331,9 @@ fn announce(
             false,
             &banner::banner(layout, args.port == 9870, add_to_path.as_deref()),
         );
+        if let Some(s3) = &s3 {
+            say(false, &banner::s3_lines(s3));
+        }
     }
     Ok(())
 }

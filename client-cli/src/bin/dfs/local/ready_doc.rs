@@ -70,6 +70,20 @@ pub struct ReadyDoc {
     pub logs: PathBuf,
     /// `dfs local`'s own pid: SIGTERM (or SIGINT) to it stops the cluster.
     pub pid: u32,
+    /// The S3 endpoint and a working key pair (none with `--no-s3`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub s3: Option<S3Info>,
+}
+
+/// Where S3 is served, and the key `dfs local` made for it (kept in
+/// `<data dir>/s3-key.json`, so every run prints the same one).
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct S3Info {
+    /// `http://127.0.0.1:PORT`.
+    #[serde(default)]
+    pub endpoint: String,
+    pub access_key: String,
+    pub secret: String,
 }
 
 impl ReadyDoc {
@@ -112,6 +126,7 @@ impl ReadyDoc {
             data_dir: layout.root.clone(),
             logs: layout.logs.clone(),
             pid: own_pid,
+            s3: None,
         }
     }
 

@@ -1,0 +1,74 @@
+//! The S3 door (`--s3-listen`): its own HTTP server running `dfs_s3`'s
+//! API, which reaches the cluster through `dfs_client` as any client does
+//! (so a follower's S3 requests reach the leader as every other call
+//! does). This module gives it the keys (replicated records of the
+//! namesystem) and, with access control on, a client acting as the key's
+//! user.
+use crate::auth::Security;
+use crate::namesystem::Namesystem;
+use anyhow::Context;
+use dfs_client::DfsClient;
+use std::net::TcpListener;
+use std::sync::Arc;
+
+/// How long the token of a request relayed for an S3 user lasts: longer
+/// than any upload takes to call `complete`.
+const RELAY_TOKEN_LIFETIME: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+struct NamenodeKeys {
+    ns: Arc<Namesystem>,
+    security: Option<Arc<Security>>,
+    client: DfsClient,
+}
+
+impl dfs_s3::Keys for NamenodeKeys {
+    fn lookup(&self, access_key: &str) -> Option<(String, String)> {
+        self.ns.s3_secret(access_key)
+    }
+
+    fn client_for(&self, user: &str) -> DfsClient {
+        match &self.security {
+            Some(sec) => self
+                .client
+                .clone()
+                .with_token(Some(sec.user_token(user, RELAY_TOKEN_LIFETIME))),
+            None => self.client.clone(),
+        }
+    }
+}
+
+/// Binds `addr` and returns the S3 server, ready to be awaited.
+pub fn serve(
+    addr: &str,
+    ns: Arc<Namesystem>,
+    security: Option<Arc<Security>>,
+    client: DfsClient,
+    domains: Vec<String>,
+) -> anyhow::Result<actix_web::dev::Server> {
+    let listener =
+        TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr} (S3)"))?;
+    let local = listener
+        .local_addr()
+        .context("cannot read the S3 address")?;
+    let state = actix_web::web::Data::new(dfs_s3::S3State {
+        keys: Arc::new(NamenodeKeys {
+            ns,
+            security,
+            client,
+        }),
+        domains,
+    });
+    let server = actix_web::HttpServer::new(move || {
+        actix_web::App::new()
+            .app_data(state.clone())
+            .configure(dfs_s3::configure)
+    })
+    .client_request_timeout(std::time::Duration::from_secs(30))
+    .on_connect(dfs_http::no_delay)
+    .shutdown_timeout(10)
+    .listen(listener)
+    .context("cannot start the S3 server")?
+    .run();
+    log::info!("S3 API listening on http://{local}");
+    Ok(server)
+}
