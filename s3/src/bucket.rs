@@ -62,6 +62,18 @@ pub async fn create(ctx: &mut Ctx) -> S3Result<HttpResponse> {
     if !body.is_empty() {
         xml::from_xml::<serde::de::IgnoredAny>(&body)?;
     }
+    // A directory that exists is no error to mkdir: asked first.
+    match ctx.dfs.status(&path).await {
+        Ok(_) => {
+            return Err(S3Error::new(
+                "BucketAlreadyOwnedByYou",
+                StatusCode::CONFLICT,
+                format!("the bucket {bucket:?} exists"),
+            ))
+        }
+        Err(e) if e.code() == ErrorCode::NotFound => {}
+        Err(e) => return Err(from_client(e, &bucket)),
+    }
     match ctx.dfs.mkdirs(&path, false).await {
         Ok(_) => Ok(HttpResponse::Ok()
             .insert_header(("location", format!("/{bucket}")))

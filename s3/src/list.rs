@@ -5,8 +5,9 @@
 //! With the delimiter `/` (what every tool browsing "folders" sends) a
 //! listing is one directory's: the directory the prefix ends in, its
 //! entries whose names start with the rest of the prefix; a directory
-//! answers as a common prefix (an empty one not at all: S3 has no empty
-//! folders). Without a delimiter (or with another) the directories under
+//! answers as a common prefix. Without a delimiter, an empty directory is
+//! the folder object `dir/` (size 0), as S3 consoles make them; S3 deletes
+//! remove the directories they leave empty, so those do not linger. Without a delimiter (or with another) the directories under
 //! the prefix are walked in key order, skipping every subtree that lies
 //! wholly before the start or outside the prefix. A directory's entries
 //! are sorted as S3 sorts keys (a directory `a` as `a/`, after `a-b`).
@@ -133,10 +134,15 @@ pub async fn list_objects(ctx: &Ctx) -> S3Result<HttpResponse> {
         match item {
             Item::Object(key, st) => {
                 let x = xs.next().cloned().unwrap_or_default();
+                let etag = if st.file_type == FileType::Directory {
+                    format!("\"{}\"", crate::object::EMPTY_MD5)
+                } else {
+                    meta::etag(st, &x)
+                };
                 contents.push(Object {
                     key: enc(key),
                     last_modified: xml::iso8601(st.modification_time),
-                    etag: meta::etag(st, &x),
+                    etag,
                     size: st.length,
                     storage_class: "STANDARD",
                 });
@@ -239,9 +245,6 @@ async fn collect(
                 continue;
             }
             let item = if e.file_type == FileType::Directory {
-                if e.children == 0 {
-                    continue;
-                }
                 Item::Prefix(format!("{key}/"))
             } else {
                 Item::Object(key, e)
@@ -260,8 +263,12 @@ async fn collect(
     stack.reverse();
     let mut last_prefix: Option<String> = None;
     while let Some(e) = stack.pop() {
-        let key = key_of(root, &e);
-        if e.file_type == FileType::Directory {
+        let mut key = key_of(root, &e);
+        if e.file_type == FileType::Directory && e.children == 0 {
+            // An empty directory is the folder object `key/` (what S3
+            // consoles make), listed as such.
+            key.push('/');
+        } else if e.file_type == FileType::Directory {
             let p = format!("{key}/");
             let in_prefix = p.starts_with(prefix) || prefix.starts_with(&p);
             let wholly_before = start.is_some_and(|s| p.as_str() < s && !s.starts_with(&p));

@@ -21,7 +21,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 /// The MD5 of nothing: the ETag of an empty object (a "folder" marker).
-const EMPTY_MD5: &str = "d41d8cd98f00b204e9800998ecf8427e";
+pub const EMPTY_MD5: &str = "d41d8cd98f00b204e9800998ecf8427e";
 
 /// Writes `reader` to `path` as an object: replaced if it exists, parents
 /// made; `attrs` and the ETag (the MD5 of the bytes read, or `etag` when
