@@ -231,7 +231,7 @@ async fn collect(
     let dir = if dir_part.is_empty() {
         root.clone()
     } else {
-        match root.join(dir_part) {
+        match format!("{root}/{dir_part}").parse::<DfsPath>() {
             Ok(d) => d,
             // No directory can have that name: no key has the prefix.
             Err(_) => return Ok(Vec::new()),

@@ -107,3 +107,43 @@ def test_hdfscli_upload_of_a_folder_makes_parents_the_writers(secured, tmp_path)
     assert sorted(alice.list("/user/alice/photos/2024")) == ["a.jpg", "b.jpg", "new.jpg"]
     assert alice.delete("/user/alice/photos", recursive=True)
     assert alice.list("/user/alice") == []
+
+
+def test_s3_keys_act_as_their_user(secured):
+    """An S3 key acts as its user: the same permission checks as every
+    other door (alice writes under /alice, not into root's bucket)."""
+    import subprocess
+    import json
+
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import ClientError
+    from conftest import binary
+
+    # dfs local serves S3 even with access control on; with no superuser
+    # token given to it, it made no key: make alice's as root.
+    endpoint = secured.doc["s3_endpoint"]
+    assert "s3" not in secured.doc
+    env = {"DFS_NAMENODE": secured.url, "DFS_TOKEN": ROOT, "PATH": "/usr/bin:/bin"}
+    made = subprocess.run([str(binary("dfs")), "--json", "s3", "key", "create", "alice"],
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert made.returncode == 0, made.stderr
+    key = json.loads(made.stdout)
+    # alice may not make keys for others.
+    other = subprocess.run([str(binary("dfs")), "s3", "key", "create", "root"],
+                           env=dict(env, DFS_TOKEN=ALICE), capture_output=True, text=True, timeout=60)
+    assert other.returncode != 0
+    root = TokenClient(secured.url, ROOT)
+    root.makedirs("/alicebkt")
+    root.set_owner("/alicebkt", owner="alice")
+    root.makedirs("/rootbkt")
+    s3 = boto3.client("s3", endpoint_url=endpoint,
+                      aws_access_key_id=key["access_key"], aws_secret_access_key=key["secret"],
+                      region_name="us-east-1", config=Config(retries={"max_attempts": 1}))
+    s3.put_object(Bucket="alicebkt", Key="a/b.txt", Body=b"alice's")
+    assert root.status("/alicebkt/a/b.txt")["owner"] == "alice"
+    with pytest.raises(ClientError) as e:
+        s3.put_object(Bucket="rootbkt", Key="x", Body=b"no")
+    assert e.value.response["Error"]["Code"] == "AccessDenied"
+    assert root.status("/rootbkt/x", strict=False) is None
+    assert s3.get_object(Bucket="alicebkt", Key="a/b.txt")["Body"].read() == b"alice's"

@@ -323,6 +323,17 @@ def test_listing_2500_keys_paginated(s3, bucket):
     assert sorted(items) == want and len(items) == len(want)
     r = s3.list_objects_v2(Bucket=bucket, Prefix="d3/", Delimiter="/")
     assert [o["Key"] for o in r["Contents"]] == [k for k in keys if k.startswith("d3/")]
+    for k in ["deep/er/still/1", "deep/er/still/2", "deep/er/x"]:
+        s3.put_object(Bucket=bucket, Key=k, Body=b"d")
+    r = s3.list_objects_v2(Bucket=bucket, Prefix="deep/er/", Delimiter="/")
+    assert [o["Key"] for o in r["Contents"]] == ["deep/er/x"]
+    assert [p["Prefix"] for p in r["CommonPrefixes"]] == ["deep/er/still/"]
+    r = s3.list_objects_v2(Bucket=bucket, Prefix="deep/er/st")
+    assert [o["Key"] for o in r["Contents"]] == ["deep/er/still/1", "deep/er/still/2"]
+    for k in ["deep/er/still/1", "deep/er/still/2", "deep/er/x"]:
+        s3.delete_object(Bucket=bucket, Key=k)
+    r = s3.list_objects_v2(Bucket=bucket, Prefix="d3/", Delimiter="/")
+    assert [o["Key"] for o in r["Contents"]] == [k for k in keys if k.startswith("d3/")]
     r = s3.list_objects_v2(Bucket=bucket, Prefix="k14", MaxKeys=5, StartAfter="k1410")
     assert [o["Key"] for o in r["Contents"]] == ["k1411", "k1412", "k1413", "k1414", "k1415"]
     assert r["IsTruncated"]
@@ -475,3 +486,66 @@ def aws_cli():
     from pathlib import Path
     mine = Path(sys.executable).parent / "aws"
     return mine if mine.exists() else shutil.which("aws")
+
+
+def test_s3fs_and_pandas(cluster, s3, bucket):
+    import pandas as pd
+    import s3fs
+
+    info = cluster.doc["s3"]
+    fs = s3fs.S3FileSystem(key=info["access_key"], secret=info["secret"],
+                           client_kwargs={"endpoint_url": info["endpoint"], "region_name": "us-east-1"})
+    opts = {"key": info["access_key"], "secret": info["secret"],
+            "client_kwargs": {"endpoint_url": info["endpoint"], "region_name": "us-east-1"}}
+    df = pd.DataFrame({"id": range(5000), "name": [f"n{i}" for i in range(5000)],
+                       "x": [i * 0.5 for i in range(5000)]})
+    df.to_csv(f"s3://{bucket}/data/table.csv", index=False, storage_options=opts)
+    back = pd.read_csv(f"s3://{bucket}/data/table.csv", storage_options=opts)
+    assert back.equals(df)
+    df.to_parquet(f"s3://{bucket}/data/table.parquet", storage_options=opts)
+    assert pd.read_parquet(f"s3://{bucket}/data/table.parquet", storage_options=opts).equals(df)
+    assert sorted(fs.ls(f"{bucket}/data")) == [f"{bucket}/data/table.csv", f"{bucket}/data/table.parquet"]
+    # The CSV through WebHDFS is the same bytes.
+    assert webhdfs_read(cluster, f"/{bucket}/data/table.csv") == fs.cat(f"{bucket}/data/table.csv")
+
+
+def test_rclone(cluster, bucket, tmp_path):
+    rclone = shutil.which("rclone")
+    if rclone is None:
+        if os.environ.get("CI"):
+            pytest.fail("rclone is not installed (.ci/run installs it)")
+        pytest.skip("rclone is not installed")
+    info = cluster.doc["s3"]
+    # AWS_CA_BUNDLE (set on some machines) makes rclone's S3 client fail
+    # to start on a plain-HTTP endpoint.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(RCLONE_CONFIG=str(tmp_path / "none.conf"),
+               RCLONE_CONFIG_DFS_TYPE="s3", RCLONE_CONFIG_DFS_PROVIDER="Other",
+               RCLONE_CONFIG_DFS_ACCESS_KEY_ID=info["access_key"],
+               RCLONE_CONFIG_DFS_SECRET_ACCESS_KEY=info["secret"],
+               RCLONE_CONFIG_DFS_ENDPOINT=info["endpoint"],
+               RCLONE_CONFIG_DFS_REGION="us-east-1")
+
+    def run(*args):
+        p = subprocess.run([rclone, *args], env=env, capture_output=True, text=True, timeout=600)
+        assert p.returncode == 0, (args, p.stdout[-2000:], p.stderr[-2000:])
+        return p.stdout
+
+    src = tmp_path / "src"
+    files = {"a.bin": blob(3 * MiB + 1, 40), "d/b.txt": b"hello rclone\n", "d/e/c.bin": blob(70_000, 41)}
+    for rel, data in files.items():
+        (src / rel).parent.mkdir(parents=True, exist_ok=True)
+        (src / rel).write_bytes(data)
+    run("copy", str(src), f"dfs:{bucket}/rc")
+    assert sorted(run("lsf", "-R", "--files-only", f"dfs:{bucket}/rc").split()) == sorted(files)
+    # check compares sizes and MD5s (the ETags).
+    run("check", str(src), f"dfs:{bucket}/rc")
+    (src / "d/b.txt").write_bytes(b"changed\n")
+    (src / "a.bin").unlink()
+    run("sync", str(src), f"dfs:{bucket}/rc")
+    run("check", str(src), f"dfs:{bucket}/rc")
+    assert "a.bin" not in run("lsf", "-R", f"dfs:{bucket}/rc")
+    back = tmp_path / "back"
+    run("sync", f"dfs:{bucket}/rc", str(back))
+    assert (back / "d/b.txt").read_bytes() == b"changed\n"
+    assert (back / "d/e/c.bin").read_bytes() == files["d/e/c.bin"]

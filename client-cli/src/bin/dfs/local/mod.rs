@@ -106,7 +106,7 @@ fn choose_s3_port(args: &LocalArgs) -> CliResult<Option<u16>> {
 /// for the user `dfs` (the owner of everything with access control off).
 async fn s3_key(root: &Path, namenodes: &str, port: u16) -> CliResult<Option<ready_doc::S3Info>> {
     let file = root.join("s3-key.json");
-    let client = dfs_client::DfsClient::new(namenodes)?;
+    let client = dfs_client::DfsClient::new(namenodes)?.with_token(std::env::var("DFS_TOKEN").ok());
     let known = client.s3_keys().await?;
     let kept = std::fs::read(&file)
         .ok()
@@ -278,11 +278,26 @@ pub async fn run(args: LocalArgs, json: bool) -> CliResult {
         _ = signals.recv() => Ok(false),
     };
     let announced = match ready {
-        Ok(true) => match s3_port {
-            Some(port) => s3_key(&root, &layout.namenode_list(), port).await,
-            None => Ok(None),
+        Ok(true) => {
+            let s3 = match s3_port {
+                Some(port) => s3_key(&root, &layout.namenode_list(), port)
+                    .await
+                    .unwrap_or_else(|err| {
+                        let e = err.message().unwrap_or("failed");
+                        // Access control on, without a superuser's DFS_TOKEN:
+                        // S3 is served, the keys are the operator's to make.
+                        let _ = writeln!(
+                            std::io::stderr(),
+                            "dfs local: S3 is served on 127.0.0.1:{port}, but no key was made ({e}); \
+                             make one with `dfs s3 key create USER`"
+                        );
+                        None
+                    }),
+                None => None,
+            };
+            let endpoint = s3_port.map(|p| format!("http://127.0.0.1:{p}"));
+            announce(&args, &layout, &running, endpoint, s3, json)
         }
-        .and_then(|s3| announce(&args, &layout, &running, s3, json)),
         Ok(false) => {
             stop_all(&mut running, json).await;
             say(json, "stopped");
@@ -309,6 +324,7 @@ fn announce(
     args: &LocalArgs,
     layout: &layout::Layout,
     running: &[Running],
+    s3_endpoint: Option<String>,
     s3: Option<ready_doc::S3Info>,
     json: bool,
 ) -> CliResult {
@@ -319,6 +335,7 @@ fn announce(
             .map_or(0, |r| r.pid as u32)
     };
     let mut doc = ReadyDoc::new(layout, pid_of, std::process::id());
+    doc.s3_endpoint = s3_endpoint;
     doc.s3 = s3.clone();
     if let Some(f) = &args.ports_file {
         write_ports_file(f, &doc)?;

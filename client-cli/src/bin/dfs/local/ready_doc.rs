@@ -70,7 +70,11 @@ pub struct ReadyDoc {
     pub logs: PathBuf,
     /// `dfs local`'s own pid: SIGTERM (or SIGINT) to it stops the cluster.
     pub pid: u32,
-    /// The S3 endpoint and a working key pair (none with `--no-s3`).
+    /// Where S3 is served, `http://127.0.0.1:PORT` (none with `--no-s3`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub s3_endpoint: Option<String>,
+    /// The S3 endpoint and a working key pair (none with `--no-s3`, nor
+    /// with access control on and no superuser's `DFS_TOKEN`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub s3: Option<S3Info>,
 }
@@ -126,6 +130,7 @@ impl ReadyDoc {
             data_dir: layout.root.clone(),
             logs: layout.logs.clone(),
             pid: own_pid,
+            s3_endpoint: None,
             s3: None,
         }
     }
