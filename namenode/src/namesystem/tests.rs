@@ -1708,3 +1708,73 @@ async fn with_the_trash_off_rm_deletes_at_once() {
     assert!(ns.status(&p("/user")).is_err(), "no trash made");
     assert_eq!(ns.roll_trash(u64::MAX).await.unwrap(), 0);
 }
+
+/// `put` with extended attributes, as the S3 door completes an object.
+async fn put_with_xattrs(
+    ns: &Namesystem,
+    path: &str,
+    data: &[u8],
+    xattrs: dfs_common::proto::client::Xattrs,
+) -> FileStatus {
+    let (c, b) = first_block(ns, path).await;
+    ns.complete(&CompleteRequest {
+        file_id: c.file_id,
+        blocks: vec![CommittedBlock {
+            block_id: b.block_id,
+            len: data.len() as u64,
+            sha256: Sha256Digest::of(data),
+            replicas: b.replicas.iter().map(|r| r.id).collect(),
+        }],
+        length: data.len() as u64,
+        sha256: Sha256Digest::of(data),
+        sha256_state: None,
+        xattrs: Some(xattrs),
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn xattrs_and_s3_keys_follow_files_and_survive_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let attrs: dfs_common::proto::client::Xattrs = [
+        ("s3.etag".to_string(), "abc:def".to_string()),
+        ("user.owner".to_string(), "ann".to_string()),
+    ]
+    .into();
+    let (key, kept, gone) = {
+        let ns = Namesystem::open(test_config(dir.path())).await.unwrap();
+        register(&ns, vec![]).await;
+        let f = put_with_xattrs(&ns, "/b/obj", b"object", attrs.clone()).await;
+        assert_eq!(ns.xattrs(&[f.inode_id]).unwrap(), vec![attrs.clone()]);
+        // A file written without any has none.
+        let plain = put(&ns, "/b/plain", b"x").await;
+        assert!(ns.xattrs(&[plain.inode_id]).unwrap()[0].is_empty());
+        // They follow a rename (kept by inode) ...
+        ns.rename(&p("/b/obj"), &p("/b/moved"), false)
+            .await
+            .unwrap();
+        // ... and go with the file.
+        let doomed = put_with_xattrs(&ns, "/b/doomed", b"d", attrs.clone()).await;
+        ns.delete(&p("/b/doomed"), false).await.unwrap();
+        assert!(ns.xattrs(&[doomed.inode_id]).unwrap()[0].is_empty());
+        let again = put_with_xattrs(&ns, "/b/other", b"1", attrs.clone()).await;
+        let key = ns.create_s3_key("ann").await.unwrap();
+        let other = ns.create_s3_key("bob").await.unwrap();
+        ns.delete_s3_key(&other.access_key).await.unwrap();
+        assert!(ns.delete_s3_key(&other.access_key).await.is_err());
+        (key, f.inode_id, (doomed.inode_id, again.inode_id))
+    };
+    let ns = Namesystem::open(test_config(dir.path())).await.unwrap();
+    let st = ns.status(&p("/b/moved")).unwrap();
+    assert_eq!(st.inode_id, kept);
+    assert_eq!(ns.xattrs(&[kept]).unwrap(), vec![attrs.clone()]);
+    assert!(ns.xattrs(&[gone.0]).unwrap()[0].is_empty());
+    assert_eq!(ns.xattrs(&[gone.1]).unwrap(), vec![attrs]);
+    let (secret, user) = ns.s3_secret(&key.access_key).unwrap();
+    assert_eq!(Some(secret), key.secret);
+    assert_eq!(user, "ann");
+    let keys = ns.s3_keys().unwrap();
+    assert_eq!(keys.len(), 1);
+    assert!(keys[0].secret.is_none(), "a listing never shows a secret");
+}

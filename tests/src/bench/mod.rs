@@ -7,6 +7,7 @@
 //! - [`ceilings`]: the machine's own limits, measured first.
 //! - [`transfers`]: a large file up and down four ways, with peak RSS.
 //! - [`small_files`]: 4 KiB files per second.
+//! - [`s3`]: the S3 door beside the native paths (big PUT/GET, 4 KiB PUTs).
 //! - [`metadata`]: mkdir, stat, rename, list per second.
 //! - [`namespace`]: the namenode with a million files (memory, restart);
 //!   [`backup`]: `dfs backup` of it, alone and under load.
@@ -38,6 +39,7 @@ pub mod parallel;
 pub mod process;
 pub mod repair;
 pub mod report;
+pub mod s3;
 pub mod scale;
 pub mod small_files;
 pub mod suite;

@@ -16,7 +16,7 @@ use super::ceilings::{self, Ceilings};
 use super::context::{git_state, machine_info, utc_stamp};
 use super::repair::{self, RepairSetup};
 use super::report::{print_table, write_json, Report, RunInfo};
-use super::{failover, metadata, namespace, scale, small_files, transfers};
+use super::{failover, metadata, namespace, s3, scale, small_files, transfers};
 use super::{Args, Sizes, GIB, MB, MIB};
 use crate::cluster::{ClusterOptions, TestCluster};
 use anyhow::{ensure, Result};
@@ -24,9 +24,10 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// The parts, in the order they run: (`--only` key, title).
-const SECTIONS: [(&str, &str); 8] = [
+const SECTIONS: [(&str, &str); 9] = [
     ("transfers", "big transfers"),
     ("small", "4 KiB files"),
+    ("s3", "the S3 door"),
     ("meta", "metadata operations"),
     ("namespace", "namenode with many files"),
     ("scale", "namenode at scale (bulk-loaded)"),
@@ -153,6 +154,9 @@ pub async fn run(args: &Args) -> Result<bool> {
         } else if key == "failover" {
             // Three namenodes of its own; five trials (three with --quick).
             failover::measure(&mut rep, if quick { 3 } else { 5 }).await
+        } else if key == "s3" {
+            // A cluster of its own, with S3 on.
+            s3::measure(&mut rep, &sizes).await
         } else if key == "scale" {
             // A cluster per size, started by the part (it restarts the
             // namenode on a store loaded behind its back).

@@ -95,7 +95,7 @@ pub fn seed_download(nn: &str, path: &str, to: &Path) -> Command {
 /// clean pages only, which all of them are once written and synced), so that
 /// each download reads from the disk, as the first read of a file would,
 /// and not from the memory an earlier download filled.
-fn evict_blocks(cluster: &TestCluster) {
+pub fn evict_blocks(cluster: &TestCluster) {
     fn evict_dir(dir: &Path) {
         let Ok(entries) = std::fs::read_dir(dir) else {
             return;

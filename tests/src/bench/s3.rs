@@ -1,0 +1,255 @@
+//! The S3 door beside the native paths, in the same run and on the same
+//! cluster: a large object PUT and GET through S3 against `dfs put` and
+//! `dfs get` of the same file, and 4 KiB PUTs by 16 clients against 16
+//! native clients' creates. The S3 client is a plain HTTP client (reqwest)
+//! signing with `dfs_s3::sigv4::sign_request` (header SigV4, body
+//! `UNSIGNED-PAYLOAD`, as a fast S3 client sends over a trusted link):
+//! what is measured is the door, not a client's overheads. Every object
+//! read back is checked against its source (SHA-256).
+use super::report::Report;
+use super::transfers::{dfs_get, dfs_put, evict_blocks, sha256_file, write_source};
+use super::{Sizes, MB};
+use crate::cluster::{ClusterOptions, TestCluster};
+use crate::data::{p, test_data};
+use anyhow::{ensure, Context, Result};
+use dfs_common::checksum::Sha256Hasher;
+use dfs_common::units::human_bytes;
+use futures_util::StreamExt;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+/// A minimal S3 client: header-signed requests, unsigned payloads.
+#[derive(Clone)]
+pub struct S3Client {
+    http: reqwest::Client,
+    endpoint: String,
+    host: String,
+    access_key: String,
+    secret: String,
+}
+
+impl S3Client {
+    pub fn new(endpoint: &str, access_key: &str, secret: &str) -> Result<Self> {
+        let host = endpoint
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_string();
+        Ok(S3Client {
+            http: reqwest::Client::builder().no_proxy().build()?,
+            endpoint: endpoint.trim_end_matches('/').to_string(),
+            host,
+            access_key: access_key.into(),
+            secret: secret.into(),
+        })
+    }
+
+    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let signed = dfs_s3::sigv4::sign_request(
+            method.as_str(),
+            path,
+            "",
+            &[("host".to_string(), self.host.clone())],
+            dfs_s3::sigv4::UNSIGNED_PAYLOAD,
+            &self.access_key,
+            &self.secret,
+            "us-east-1",
+            SystemTime::now(),
+        );
+        let mut rb = self
+            .http
+            .request(method, format!("{}{path}", self.endpoint));
+        for (k, v) in signed {
+            rb = rb.header(k, v);
+        }
+        rb
+    }
+
+    pub async fn create_bucket(&self, bucket: &str) -> Result<()> {
+        let r = self
+            .request(reqwest::Method::PUT, &format!("/{bucket}"))
+            .send()
+            .await?;
+        ensure!(r.status().is_success(), "CreateBucket: {}", r.text().await?);
+        Ok(())
+    }
+
+    pub async fn put(&self, path: &str, body: impl Into<reqwest::Body>, len: u64) -> Result<()> {
+        let r = self
+            .request(reqwest::Method::PUT, path)
+            .header("content-length", len)
+            .body(body)
+            .send()
+            .await?;
+        ensure!(r.status().is_success(), "PUT {path}: {}", r.text().await?);
+        Ok(())
+    }
+
+    /// GET, every byte hashed: (bytes, SHA-256).
+    pub async fn get(&self, path: &str) -> Result<(u64, dfs_common::checksum::Sha256Digest)> {
+        let r = self.request(reqwest::Method::GET, path).send().await?;
+        ensure!(r.status().is_success(), "GET {path}: {}", r.status());
+        let mut h = Sha256Hasher::new();
+        let mut n = 0u64;
+        let mut body = r.bytes_stream();
+        while let Some(piece) = body.next().await {
+            let piece = piece?;
+            n += piece.len() as u64;
+            h.update(&piece);
+        }
+        Ok((n, h.finish()))
+    }
+}
+
+/// A free loopback port (bound, then released for the namenode).
+fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+pub async fn measure(rep: &mut Report, s: &Sizes) -> Result<()> {
+    let s3_port = free_port()?;
+    let cluster = TestCluster::start(ClusterOptions {
+        block_size: 64 << 20,
+        replication: 3,
+        lease_timeout: "60s",
+        dead_node_timeout: "30s",
+        heartbeat_interval: "1s",
+        namenode_args: vec!["--s3-listen".into(), format!("127.0.0.1:{s3_port}")],
+        ..Default::default()
+    })
+    .await;
+    println!("  (cluster in {})", cluster.root().display());
+    let key = cluster.client().create_s3_key("dfs").await?;
+    let s3 = S3Client::new(
+        &format!("http://127.0.0.1:{s3_port}"),
+        &key.access_key,
+        key.secret.as_deref().context("a new key has its secret")?,
+    )?;
+    s3.create_bucket("bench").await?;
+    big(rep, &cluster, &s3, s).await?;
+    small(rep, &cluster, &s3, s).await
+}
+
+/// One large object through S3 and through the CLI, same file, same run.
+async fn big(rep: &mut Report, cluster: &TestCluster, s3: &S3Client, s: &Sizes) -> Result<()> {
+    let size = s.transfer;
+    let name = human_bytes(size);
+    let dir = cluster.root().join("bench-s3");
+    std::fs::create_dir_all(&dir)?;
+    let src = dir.join("big.bin");
+    write_source(&src, size)?;
+    let want = sha256_file(&src)?;
+    let nn = cluster.namenode_url();
+    let rate = |secs: f64| size as f64 / MB / secs.max(1e-9);
+
+    let t = Instant::now();
+    let status = dfs_put(&nn, &src, "/bench/native.bin").status()?;
+    ensure!(status.success(), "dfs put failed");
+    let native_up = rate(t.elapsed().as_secs_f64());
+
+    let file = tokio::fs::File::open(&src).await?;
+    let body =
+        reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(file, 1 << 20));
+    let t = Instant::now();
+    s3.put("/bench/s3.bin", body, size).await?;
+    let s3_up = rate(t.elapsed().as_secs_f64());
+    let st = cluster.client().status(&p("/bench/s3.bin")).await?;
+    ensure!(
+        st.length == size && st.sha256 == Some(want),
+        "the S3 PUT stored other bytes"
+    );
+    rep.add(
+        format!("S3 PUT {name}"),
+        s3_up,
+        "MB/s",
+        Some((native_up, "dfs put, same run")),
+        Some(">= 0.70"),
+    );
+
+    evict_blocks(cluster);
+    let t = Instant::now();
+    let status = dfs_get(&nn, "/bench/native.bin", std::path::Path::new("-"))
+        .stdout(std::process::Stdio::null())
+        .status()?;
+    ensure!(status.success(), "dfs get failed");
+    let native_down = rate(t.elapsed().as_secs_f64());
+    evict_blocks(cluster);
+    let t = Instant::now();
+    let (n, sha) = s3.get("/bench/s3.bin").await?;
+    let s3_down = rate(t.elapsed().as_secs_f64());
+    ensure!(n == size && sha == want, "the S3 GET returned other bytes");
+    rep.add(
+        format!("S3 GET {name} (hashed as read)"),
+        s3_down,
+        "MB/s",
+        Some((native_down, "dfs get → stdout (/dev/null), same run")),
+        Some(">= 0.70"),
+    );
+    std::fs::remove_file(&src)?;
+    Ok(())
+}
+
+/// 4 KiB PUTs by 16 clients, against 16 native clients' creates, in
+/// alternating rounds (the host's drift falls on both alike).
+async fn small(rep: &mut Report, cluster: &TestCluster, s3: &S3Client, s: &Sizes) -> Result<()> {
+    const ROUNDS: usize = 3;
+    const CLIENTS: usize = 16;
+    let per = (s.small_files / ROUNDS).max(CLIENTS);
+    let url = cluster.urls_leader_first().await;
+    let mut secs = [0.0f64; 2];
+    for round in 0..ROUNDS {
+        let dir = format!("/bench/native-r{round}");
+        cluster.client().mkdirs(&p(&dir), true).await?;
+        let t = Instant::now();
+        super::parallel::parallel(&url, per, CLIENTS, move |c, i| {
+            let path = p(&format!("{dir}/f{i:06}"));
+            async move {
+                let data = test_data(4096, i as u64);
+                c.upload(
+                    &path,
+                    &data[..],
+                    &Default::default(),
+                    &dfs_client::NoProgress,
+                )
+                .await?;
+                Ok(())
+            }
+        })
+        .await?;
+        secs[0] += t.elapsed().as_secs_f64();
+
+        let t = Instant::now();
+        let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let mut tasks = Vec::new();
+        for _ in 0..CLIENTS {
+            let (s3, next) = (s3.clone(), next.clone());
+            tasks.push(tokio::spawn(async move {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if i >= per {
+                        return Ok::<(), anyhow::Error>(());
+                    }
+                    let data = test_data(4096, i as u64);
+                    s3.put(&format!("/bench/s3-r{round}/f{i:06}"), data, 4096)
+                        .await?;
+                }
+            }));
+        }
+        for t in tasks {
+            t.await??;
+        }
+        secs[1] += t.elapsed().as_secs_f64();
+    }
+    let total = (per * ROUNDS) as f64;
+    let (check, _) = s3.get(&format!("/bench/s3-r0/f{:06}", per - 1)).await?;
+    ensure!(check == 4096, "a 4 KiB object read back {check} bytes");
+    rep.add(
+        format!("S3 4 KiB PUTs, {CLIENTS} clients ({})", per * ROUNDS),
+        total / secs[1],
+        "ops/s",
+        Some((total / secs[0], "native creates, same run")),
+        Some(">= 0.50"),
+    );
+    Ok(())
+}
