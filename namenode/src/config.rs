@@ -157,6 +157,10 @@ pub struct Args {
     /// Serve the S3 REST API on this address (off unless given)
     #[arg(long, value_name = "ADDR")]
     pub s3_listen: Option<String>,
+    /// A domain under which S3 takes virtual-host-style requests
+    /// (`BUCKET.DOMAIN`); repeat for more (`localhost` always works)
+    #[arg(long = "s3-domain", value_name = "DOMAIN")]
+    pub s3_domains: Vec<String>,
     /// How many of its own checkpoints to keep, 1..=1000 [default: 3]
     #[arg(long, value_name = "N")]
     pub checkpoints_kept: Option<usize>,
@@ -222,6 +226,7 @@ pub struct FileConfig {
     pub checkpoint_interval: Option<HumanDuration>,
     pub trash_interval: Option<HumanDuration>,
     pub s3_listen: Option<String>,
+    pub s3_domains: Option<Vec<String>>,
     pub checkpoints_kept: Option<usize>,
     pub advertise: Option<String>,
     pub peers: Option<Vec<String>>,
@@ -262,6 +267,8 @@ pub struct Config {
     pub trash_interval: Duration,
     /// Where the S3 API is served; `None`: nowhere.
     pub s3_listen: Option<String>,
+    /// Virtual-host-style S3 domains.
+    pub s3_domains: Vec<String>,
     pub checkpoints_kept: usize,
     /// A checkpoint to load into the empty data dir before starting (a
     /// flag only: a config file that restores at every start would be a trap).
@@ -302,6 +309,7 @@ impl Default for Config {
             checkpoint_interval: defaults::CHECKPOINT_INTERVAL,
             trash_interval: defaults::TRASH_INTERVAL,
             s3_listen: None,
+            s3_domains: Vec::new(),
             checkpoints_kept: defaults::CHECKPOINTS_KEPT,
             restore: None,
             advertise: None,
@@ -411,6 +419,11 @@ impl Config {
             ),
             trash_interval: layered(args.trash_interval, file.trash_interval, d.trash_interval),
             s3_listen: args.s3_listen.or(file.s3_listen),
+            s3_domains: if args.s3_domains.is_empty() {
+                file.s3_domains.unwrap_or_default()
+            } else {
+                args.s3_domains
+            },
             checkpoints_kept: layered(
                 args.checkpoints_kept,
                 file.checkpoints_kept,

@@ -184,7 +184,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             ns.clone(),
             security.clone(),
             client.clone(),
-            Vec::new(),
+            config.s3_domains.clone(),
+            config.limits,
         )?),
         None => None,
     };

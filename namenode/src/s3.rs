@@ -44,6 +44,7 @@ pub fn serve(
     security: Option<Arc<Security>>,
     client: DfsClient,
     domains: Vec<String>,
+    limits: dfs_common::limits::Limits,
 ) -> anyhow::Result<actix_web::dev::Server> {
     let listener =
         TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr} (S3)"))?;
@@ -57,13 +58,14 @@ pub fn serve(
             client,
         }),
         domains,
+        body_idle_timeout: limits.body_idle_timeout,
     });
     let server = actix_web::HttpServer::new(move || {
         actix_web::App::new()
             .app_data(state.clone())
             .configure(dfs_s3::configure)
     })
-    .client_request_timeout(std::time::Duration::from_secs(30))
+    .client_request_timeout(limits.request_timeout)
     .on_connect(dfs_http::no_delay)
     .shutdown_timeout(10)
     .listen(listener)

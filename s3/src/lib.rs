@@ -58,6 +58,9 @@ pub struct S3State {
     /// Host names under which `<bucket>.<domain>` is virtual-host-style
     /// addressing (`localhost` always is).
     pub domains: Vec<String>,
+    /// A request body silent this long is cut off (a stalled upload fails
+    /// and stores nothing, rather than holding its write forever).
+    pub body_idle_timeout: std::time::Duration,
 }
 
 /// Mounts the S3 API: every path, every method, through [`request::dispatch`].

@@ -32,7 +32,7 @@ pub struct Ctx {
     /// Decoded query parameters (a name without `=` has an empty value).
     pub query: BTreeMap<String, String>,
     pub payload: Payload,
-    body: Option<web::Payload>,
+    body: Option<dfs_http::limits::IdleTimeout<web::Payload>>,
 }
 
 /// The MD5 of the body, once it was read to its end.
@@ -344,7 +344,10 @@ async fn handle(req: HttpRequest, body: web::Payload, state: &S3State) -> S3Resu
         key,
         query,
         payload: verified.payload,
-        body: Some(body),
+        body: Some(dfs_http::limits::IdleTimeout::new(
+            body,
+            state.body_idle_timeout,
+        )),
     };
     let method = ctx.req.method().clone();
     match (ctx.bucket.is_some(), ctx.key.is_some()) {
