@@ -7,9 +7,9 @@
 //!   URL); [`chunked`] and [`checksum`]: reading a body as the signature
 //!   and the checksums it came with say (aws-chunked, trailers, MD5,
 //!   SHA-256, CRC32/CRC32C/SHA-1);
-//! - [`request`]: a request taken apart (addressing, query, body) and
-//!   routed ([`dispatch`]) to [`bucket`], [`list`], [`object`] or
-//!   [`multipart`];
+//! - [`router`]: each request checked and routed ([`router::dispatch`])
+//!   to [`bucket`], [`list`], [`object`] or [`multipart`]; [`request`]: a
+//!   request taken apart (addressing, query, body);
 //! - [`meta`]: what S3 keeps beside an object's bytes (ETag, content
 //!   type, user metadata) as the file's extended attributes;
 //! - [`xml`]: S3's XML bodies; [`error`]: S3's errors.
@@ -34,6 +34,7 @@ pub mod meta;
 pub mod multipart;
 pub mod object;
 pub mod request;
+pub mod router;
 pub mod sigv4;
 pub mod xml;
 
@@ -63,9 +64,9 @@ pub struct S3State {
     pub body_idle_timeout: std::time::Duration,
 }
 
-/// Mounts the S3 API: every path, every method, through [`request::dispatch`].
+/// Mounts the S3 API: every path, every method, through [`router::dispatch`].
 /// Expects `web::Data<S3State>` in app data.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.app_data(web::PayloadConfig::new(usize::MAX))
-        .default_service(web::to(request::dispatch));
+        .default_service(web::to(router::dispatch));
 }

@@ -1,14 +1,13 @@
 //! A request taken apart: who signed it ([`crate::sigv4`]), which bucket
 //! and key it names (path style `/<bucket>/<key>`, or virtual-host style
 //! `<bucket>.<domain>/<key>`), its query, and its body as a checked byte
-//! stream; then [`dispatch`] routes it by method and sub-resource.
+//! stream. Routing it is `crate::router`'s job.
 use crate::checksum::{BodyCheck, CheckedBody};
 use crate::chunked::{self, ChunkMode};
 use crate::error::{S3Error, S3Result};
-use crate::sigv4::{self, Payload};
-use crate::{bucket, list, multipart, object, S3State};
-use actix_web::http::{Method, StatusCode};
-use actix_web::{web, HttpRequest, HttpResponse};
+use crate::sigv4::Payload;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest};
 use dfs_client::DfsClient;
 use dfs_common::path::DfsPath;
 use futures_util::TryStreamExt;
@@ -39,6 +38,27 @@ pub struct Ctx {
 pub type Md5Slot = Arc<Mutex<Option<[u8; 16]>>>;
 
 impl Ctx {
+    /// A request whose signature was checked, acting through `dfs`.
+    pub fn new(
+        req: HttpRequest,
+        dfs: DfsClient,
+        address: (Option<String>, Option<String>),
+        query: BTreeMap<String, String>,
+        payload: Payload,
+        body: web::Payload,
+        idle: std::time::Duration,
+    ) -> Self {
+        Ctx {
+            req,
+            dfs,
+            bucket: address.0,
+            key: address.1,
+            query,
+            payload,
+            body: Some(dfs_http::limits::IdleTimeout::new(body, idle)),
+        }
+    }
+
     pub fn param(&self, name: &str) -> Option<&str> {
         self.query.get(name).map(String::as_str)
     }
@@ -249,7 +269,10 @@ fn decode(s: &str) -> S3Result<String> {
 }
 
 /// The bucket and key a request names.
-fn address(req: &HttpRequest, domains: &[String]) -> S3Result<(Option<String>, Option<String>)> {
+pub fn address(
+    req: &HttpRequest,
+    domains: &[String],
+) -> S3Result<(Option<String>, Option<String>)> {
     let path = decode(req.uri().path())?;
     let rest = path.strip_prefix('/').unwrap_or(&path);
     let host = req
@@ -280,174 +303,6 @@ fn address(req: &HttpRequest, domains: &[String]) -> S3Result<(Option<String>, O
     };
     let key = (!key.is_empty()).then(|| key.to_string());
     Ok((bucket, key))
-}
-
-/// Every S3 request comes here: authenticated, taken apart, routed; an
-/// error is S3's XML error (no body for HEAD).
-pub async fn dispatch(
-    req: HttpRequest,
-    body: web::Payload,
-    state: web::Data<S3State>,
-) -> HttpResponse {
-    let request_id = uuid::Uuid::new_v4().simple().to_string();
-    let head = req.method() == Method::HEAD;
-    let resource = req.uri().path().to_string();
-    let method = req.method().clone();
-    match handle(req, body, &state).await {
-        Ok(mut resp) => {
-            if let Ok(v) = request_id.parse() {
-                resp.headers_mut().insert(
-                    actix_web::http::header::HeaderName::from_static("x-amz-request-id"),
-                    v,
-                );
-            }
-            resp
-        }
-        Err(e) => {
-            if e.status.is_server_error() {
-                log::warn!("S3 {method} {resource}: {e}");
-            } else {
-                log::debug!("S3 {method} {resource}: {e}");
-            }
-            e.response(&resource, &request_id, head)
-        }
-    }
-}
-
-async fn handle(req: HttpRequest, body: web::Payload, state: &S3State) -> S3Result<HttpResponse> {
-    let raw_query = req.uri().query().unwrap_or("");
-    let verified = sigv4::verify(
-        req.method().as_str(),
-        req.uri().path(),
-        raw_query,
-        req.headers(),
-        std::time::SystemTime::now(),
-        |ak| state.keys.lookup(ak).map(|(secret, _)| secret),
-    )?;
-    let user = state
-        .keys
-        .lookup(&verified.access_key)
-        .map(|(_, user)| user)
-        .ok_or_else(|| {
-            S3Error::new(
-                "InvalidAccessKeyId",
-                StatusCode::FORBIDDEN,
-                "the key is gone",
-            )
-        })?;
-    let (bucket, key) = address(&req, &state.domains)?;
-    let query = parse_query(raw_query)?;
-    let mut ctx = Ctx {
-        dfs: state.keys.client_for(&user),
-        req,
-        bucket,
-        key,
-        query,
-        payload: verified.payload,
-        body: Some(dfs_http::limits::IdleTimeout::new(
-            body,
-            state.body_idle_timeout,
-        )),
-    };
-    let method = ctx.req.method().clone();
-    match (ctx.bucket.is_some(), ctx.key.is_some()) {
-        (false, _) => match method {
-            Method::GET => bucket::list_buckets(&ctx, &user).await,
-            _ => Err(not_supported(&method, "the service")),
-        },
-        (true, false) => route_bucket(&mut ctx, &method).await,
-        (true, true) => route_object(&mut ctx, &method).await,
-    }
-}
-
-async fn route_bucket(ctx: &mut Ctx, method: &Method) -> S3Result<HttpResponse> {
-    const UNSUPPORTED: [&str; 14] = [
-        "acl",
-        "policy",
-        "cors",
-        "lifecycle",
-        "tagging",
-        "website",
-        "replication",
-        "encryption",
-        "logging",
-        "notification",
-        "object-lock",
-        "accelerate",
-        "requestPayment",
-        "ownershipControls",
-    ];
-    if let Some(sub) = UNSUPPORTED.iter().find(|s| ctx.has(s)) {
-        if *method == Method::GET && *sub == "acl" {
-            return bucket::acl(ctx).await;
-        }
-        return Err(S3Error::not_implemented(format!(
-            "bucket {sub} is not supported by dfs"
-        )));
-    }
-    match *method {
-        Method::PUT if ctx.has("versioning") => Err(S3Error::not_implemented(
-            "versioning is not supported by dfs",
-        )),
-        Method::PUT => bucket::create(ctx).await,
-        Method::HEAD => bucket::head(ctx).await,
-        Method::DELETE => bucket::delete(ctx).await,
-        Method::GET if ctx.has("location") => bucket::location(ctx).await,
-        Method::GET if ctx.has("versioning") => bucket::versioning(ctx).await,
-        Method::GET if ctx.has("uploads") => multipart::list_uploads(ctx).await,
-        Method::GET if ctx.has("versions") => Err(S3Error::not_implemented(
-            "versioning is not supported by dfs",
-        )),
-        Method::GET => list::list_objects(ctx).await,
-        Method::POST if ctx.has("delete") => object::delete_objects(ctx).await,
-        _ => Err(not_supported(method, "a bucket")),
-    }
-}
-
-async fn route_object(ctx: &mut Ctx, method: &Method) -> S3Result<HttpResponse> {
-    for sub in [
-        "acl",
-        "tagging",
-        "retention",
-        "legal-hold",
-        "torrent",
-        "restore",
-        "select",
-    ] {
-        if ctx.has(sub) {
-            if *method == Method::GET && sub == "acl" {
-                return bucket::acl(ctx).await;
-            }
-            return Err(S3Error::not_implemented(format!(
-                "object {sub} is not supported by dfs"
-            )));
-        }
-    }
-    let upload = ctx.has("uploadId");
-    match *method {
-        Method::PUT if upload && ctx.header("x-amz-copy-source").is_some() => {
-            multipart::upload_part_copy(ctx).await
-        }
-        Method::PUT if upload => multipart::upload_part(ctx).await,
-        Method::PUT if ctx.header("x-amz-copy-source").is_some() => object::copy(ctx).await,
-        Method::PUT => object::put(ctx).await,
-        Method::GET if upload => multipart::list_parts(ctx).await,
-        Method::GET => object::get(ctx, false).await,
-        Method::HEAD => object::get(ctx, true).await,
-        Method::DELETE if upload => multipart::abort(ctx).await,
-        Method::DELETE => object::delete(ctx).await,
-        Method::POST if ctx.has("uploads") => multipart::create(ctx).await,
-        Method::POST if upload => multipart::complete(ctx).await,
-        _ => Err(not_supported(method, "an object")),
-    }
-}
-
-fn not_supported(method: &Method, what: &str) -> S3Error {
-    S3Error::new(
-        "MethodNotAllowed",
-        StatusCode::METHOD_NOT_ALLOWED,
-        format!("{method} is not allowed on {what} (or not supported by dfs)"),
-    )
 }
 
 #[cfg(test)]
