@@ -549,3 +549,98 @@ def test_rclone(cluster, bucket, tmp_path):
     run("sync", f"dfs:{bucket}/rc", str(back))
     assert (back / "d/b.txt").read_bytes() == b"changed\n"
     assert (back / "d/e/c.bin").read_bytes() == files["d/e/c.bin"]
+
+
+def test_cli_and_s3_see_the_same_bytes(cluster, s3, bucket, tmp_path):
+    dfs = str(binary("dfs"))
+    env = dict(os.environ, DFS_NAMENODE=cluster.url)
+    data = blob(2 * MiB + 11, 50)
+    s3.put_object(Bucket=bucket, Key="cli/from-s3.bin", Body=data)
+    out = subprocess.run([dfs, "cat", f"/{bucket}/cli/from-s3.bin"], env=env,
+                         capture_output=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == data
+    src = tmp_path / "from-cli.bin"
+    src.write_bytes(blob(MiB + 3, 51))
+    put = subprocess.run([dfs, "put", str(src), f"/{bucket}/cli/from-cli.bin"], env=env,
+                         capture_output=True, timeout=60)
+    assert put.returncode == 0, put.stderr
+    assert s3.get_object(Bucket=bucket, Key="cli/from-cli.bin")["Body"].read() == src.read_bytes()
+
+
+def signed(s3info, method, path, body=b"", headers=None, host=None):
+    """A request signed as botocore signs it (SigV4, header form)."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+    url = f"{s3info['endpoint']}{path}"
+    h = {"x-amz-content-sha256": hashlib.sha256(body).hexdigest(), **(headers or {})}
+    if host:
+        h["host"] = host
+    req = AWSRequest(method=method, url=url, data=body, headers=h)
+    SigV4Auth(Credentials(s3info["access_key"], s3info["secret"]), "s3", "us-east-1").add_auth(req)
+    return url, dict(req.headers)
+
+
+def test_virtual_host_addressing(cluster, s3, bucket):
+    s3info = cluster.doc["s3"]
+    port = s3info["endpoint"].rsplit(":", 1)[1]
+    host = f"{bucket}.localhost:{port}"
+    # Sent to 127.0.0.1 with the virtual host's name (no DNS needed).
+    url, h = signed(s3info, "PUT", "/vh/key.txt", b"by host", host=host)
+    r = requests.put(f"{s3info['endpoint']}/vh/key.txt", data=b"by host", headers=h, timeout=30)
+    assert r.status_code == 200, r.text
+    assert s3.get_object(Bucket=bucket, Key="vh/key.txt")["Body"].read() == b"by host"
+    url, h = signed(s3info, "GET", "/vh/key.txt", host=host)
+    r = requests.get(f"{s3info['endpoint']}/vh/key.txt", headers=h, timeout=30)
+    assert r.status_code == 200 and r.content == b"by host"
+
+
+def test_a_body_short_of_its_length_stores_nothing(cluster, s3, bucket):
+    import socket
+    s3info = cluster.doc["s3"]
+    host_port = s3info["endpoint"].removeprefix("http://")
+    h, p = host_port.rsplit(":", 1)
+    body = b"only ten b"
+    _, headers = signed(s3info, "PUT", f"/{bucket}/short", body, headers={"content-length": "100000"})
+    headers["content-length"] = "100000"
+    head = f"PUT /{bucket}/short HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
+    with socket.create_connection((h, int(p)), timeout=30) as sock:
+        sock.sendall(head.encode() + body)
+        sock.shutdown(socket.SHUT_WR)
+        sock.settimeout(30)
+        try:
+            while sock.recv(65536):
+                pass
+        except OSError:
+            pass
+    # A streaming body that says it decodes to more than it holds.
+    chunk = b"hello"
+    framed = f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n0\r\n\r\n"
+    _, headers = signed(s3info, "PUT", f"/{bucket}/liar", framed, headers={
+        "x-amz-decoded-content-length": "999", "content-encoding": "aws-chunked",
+        "x-amz-content-sha256": "STREAMING-UNSIGNED-PAYLOAD-TRAILER"})
+    r = requests.put(f"{s3info['endpoint']}/{bucket}/liar", data=framed, headers=headers, timeout=30)
+    assert r.status_code == 400 and "<Error>" in r.text, (r.status_code, r.text)
+    for key in ["short", "liar"]:
+        with pytest.raises(ClientError) as e:
+            s3.head_object(Bucket=bucket, Key=key)
+        assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+    # The server is alive, the writes it abandoned leave no trace.
+    assert s3.list_objects_v2(Bucket=bucket).get("KeyCount") == 0
+
+
+def test_malformed_authorization(cluster, bucket):
+    s3info = cluster.doc["s3"]
+    for auth in [
+        "AWS4-HMAC-SHA256 Credential=garbage",
+        "AWS4-HMAC-SHA256 Credential=AK/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=zz",
+        "AWS " + s3info["access_key"] + ":c2lnbmF0dXJl",
+        "Bearer abc",
+        "",
+    ]:
+        r = requests.get(f"{s3info['endpoint']}/{bucket}", headers={
+            "authorization": auth, "x-amz-date": "20260101T000000Z",
+            "x-amz-content-sha256": hashlib.sha256(b"").hexdigest()}, timeout=30)
+        assert r.status_code in (400, 403), (auth, r.status_code, r.text)
+        assert "<Error><Code>" in r.text, r.text
