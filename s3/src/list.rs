@@ -12,6 +12,10 @@
 //! wholly before the start or outside the prefix. A directory's entries
 //! are sorted as S3 sorts keys (a directory `a` as `a/`, after `a-b`).
 //!
+//! Directories are read a page at a time from where the listing starts
+//! (the prefix, the continuation), so a page of a listing costs about a
+//! page of the namenode's, whatever the bucket's size.
+//!
 //! Continuation tokens are the last key (or prefix) answered, hex-encoded.
 use crate::bucket::{self, xml_ok};
 use crate::error::{from_client, S3Error, S3Result};
@@ -24,6 +28,7 @@ use dfs_common::error::ErrorCode;
 use dfs_common::path::DfsPath;
 use dfs_common::proto::client::{FileStatus, FileType};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use std::collections::{BTreeMap, VecDeque};
 
 /// Everything but the unreserved characters and `/` (`encoding-type=url`:
 /// botocore decodes with `unquote_plus`, so `+` must be sent as `%2B`).
@@ -184,18 +189,82 @@ pub async fn list_objects(ctx: &Ctx) -> S3Result<HttpResponse> {
     xml::to_xml(&result).map(xml_ok)
 }
 
-/// A directory's entries in S3's key order (the staging area left out).
-async fn sorted_entries(dfs: &DfsClient, dir: &DfsPath, top: bool) -> S3Result<Vec<FileStatus>> {
-    let mut entries = match dfs.list(dir).await {
-        Ok(e) => e,
-        Err(e) if e.code() == ErrorCode::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(from_client(e, dir.as_str())),
-    };
-    entries.retain(|e| !(top && e.name == STAGING));
-    // A file listed for a "directory" path: the prefix names a file.
-    entries.retain(|e| e.path != *dir);
-    entries.sort_by_cached_key(sort_name);
-    Ok(entries)
+/// Entries asked of the namenode at once.
+const PAGE: u32 = 1000;
+
+/// A directory's entries in S3's key order, a page of the namenode's
+/// listing at a time (never the whole directory at once). The namenode
+/// lists by name; S3 orders a directory `X` as `X/`, after names such as
+/// `X-1` or `X.txt`, which follow `X` by name: a directory is held back
+/// until an entry sorts after it.
+struct Cursor {
+    dir: DfsPath,
+    /// The bucket's own directory (its staging area is left out).
+    top: bool,
+    /// The name to list after next (`None`: from the start).
+    after: Option<String>,
+    done: bool,
+    ready: VecDeque<FileStatus>,
+    held: BTreeMap<String, FileStatus>,
+}
+
+impl Cursor {
+    fn new(dir: DfsPath, top: bool, after: Option<String>) -> Self {
+        Cursor {
+            dir,
+            top,
+            after: after.filter(|a| !a.is_empty()),
+            done: false,
+            ready: VecDeque::new(),
+            held: BTreeMap::new(),
+        }
+    }
+
+    async fn next(&mut self, dfs: &DfsClient) -> S3Result<Option<FileStatus>> {
+        loop {
+            if let Some(e) = self.ready.pop_front() {
+                return Ok(Some(e));
+            }
+            if self.done {
+                return Ok(self.held.pop_first().map(|(_, d)| d));
+            }
+            let page = match dfs
+                .list_page(&self.dir, self.after.as_deref(), Some(PAGE))
+                .await
+            {
+                Ok(p) => p,
+                Err(e) if e.code() == ErrorCode::NotFound => {
+                    self.done = true;
+                    continue;
+                }
+                Err(e) => return Err(from_client(e, self.dir.as_str())),
+            };
+            if !page.has_more || page.entries.is_empty() {
+                self.done = true;
+            }
+            self.after = page.entries.last().map(|e| e.name.clone());
+            for e in page.entries {
+                // A file listed for a "directory" path: the prefix names a file.
+                if e.path == self.dir || (self.top && e.name == STAGING) {
+                    continue;
+                }
+                let key = sort_name(&e);
+                while let Some((k, d)) = self.held.pop_first() {
+                    if k < key {
+                        self.ready.push_back(d);
+                    } else {
+                        self.held.insert(k, d);
+                        break;
+                    }
+                }
+                if e.file_type == FileType::Directory {
+                    self.held.insert(key, e);
+                } else {
+                    self.ready.push_back(e);
+                }
+            }
+        }
+    }
 }
 
 fn sort_name(e: &FileStatus) -> String {
@@ -216,6 +285,39 @@ fn key_of(root: &DfsPath, st: &FileStatus) -> String {
         .to_string()
 }
 
+/// Where a listing of the directory whose keys start with `base` may
+/// start (a name to list after): every key it must give is at least the
+/// prefix's and at least the start's next component there. Names between
+/// the bound and those are read and skipped (a few at most).
+fn lower_bound(base: &str, prefix: &str, start: Option<&str>) -> Option<String> {
+    let component = |s: &str| -> Option<String> {
+        let rest = s.strip_prefix(base)?;
+        just_below(rest.split('/').next().unwrap_or(""))
+    };
+    let from_prefix = component(prefix);
+    let from_start = start.and_then(component);
+    from_prefix.max(from_start)
+}
+
+/// A name just below `c` (every name from `c` on is greater): its last
+/// character one lower, then the highest character; `None` for "".
+fn just_below(c: &str) -> Option<String> {
+    let mut chars = c.chars();
+    let last = chars.next_back()?;
+    let mut out = chars.as_str().to_string();
+    let mut code = u32::from(last);
+    while code > 0 {
+        code -= 1;
+        if let Some(ch) = char::from_u32(code) {
+            out.push(ch);
+            out.push(char::MAX);
+            return Some(out);
+        }
+    }
+    // The lowest character: the prefix without it is below.
+    Some(out)
+}
+
 /// Up to `want` items of the listing, in order, after `start`.
 async fn collect(
     dfs: &DfsClient,
@@ -226,43 +328,51 @@ async fn collect(
     want: usize,
 ) -> S3Result<Vec<Item>> {
     let after = |k: &str| start.is_none_or(|s| k > s);
+    // Every later key is past the prefix too: the listing is over.
+    let past = |k: &str| k > prefix && !k.starts_with(prefix);
     // The directory holding every key with this prefix.
     let dir_part = prefix.rsplit_once('/').map_or("", |(d, _)| d);
-    let dir = if dir_part.is_empty() {
-        root.clone()
+    let (dir, base) = if dir_part.is_empty() {
+        (root.clone(), String::new())
     } else {
         match format!("{root}/{dir_part}").parse::<DfsPath>() {
-            Ok(d) => d,
+            Ok(d) => (d, format!("{dir_part}/")),
             // No directory can have that name: no key has the prefix.
             Err(_) => return Ok(Vec::new()),
         }
     };
+    let top = dir == *root;
     let mut out = Vec::new();
     if delimiter == Some("/") {
-        for e in sorted_entries(dfs, &dir, dir == *root).await? {
+        let mut cursor = Cursor::new(dir, top, lower_bound(&base, prefix, start));
+        while let Some(e) = cursor.next(dfs).await? {
             let key = key_of(root, &e);
-            if !key.starts_with(prefix) {
-                continue;
-            }
             let item = if e.file_type == FileType::Directory {
                 Item::Prefix(format!("{key}/"))
             } else {
                 Item::Object(key, e)
             };
-            if after(item.key()) {
-                out.push(item);
-                if out.len() >= want {
-                    break;
-                }
+            if past(item.key()) {
+                break;
+            }
+            if !item.key().starts_with(prefix) || !after(item.key()) {
+                continue;
+            }
+            out.push(item);
+            if out.len() >= want {
+                break;
             }
         }
         return Ok(out);
     }
-    // Walk the subtree in key order: a stack of sorted entries, reversed.
-    let mut stack: Vec<FileStatus> = sorted_entries(dfs, &dir, dir == *root).await?;
-    stack.reverse();
+    // Walk the subtree in key order: a cursor per directory on the way down.
+    let mut stack = vec![Cursor::new(dir, top, lower_bound(&base, prefix, start))];
     let mut last_prefix: Option<String> = None;
-    while let Some(e) = stack.pop() {
+    while let Some(cursor) = stack.last_mut() {
+        let Some(e) = cursor.next(dfs).await? else {
+            stack.pop();
+            continue;
+        };
         let mut key = key_of(root, &e);
         if e.file_type == FileType::Directory && e.children == 0 {
             // An empty directory is the folder object `key/` (what S3
@@ -271,13 +381,18 @@ async fn collect(
         } else if e.file_type == FileType::Directory {
             let p = format!("{key}/");
             let in_prefix = p.starts_with(prefix) || prefix.starts_with(&p);
+            if !in_prefix && past(&p) {
+                break;
+            }
             let wholly_before = start.is_some_and(|s| p.as_str() < s && !s.starts_with(&p));
             if in_prefix && !wholly_before {
-                let mut kids = sorted_entries(dfs, &e.path, false).await?;
-                kids.reverse();
-                stack.extend(kids);
+                let bound = lower_bound(&p, prefix, start);
+                stack.push(Cursor::new(e.path, false, bound));
             }
             continue;
+        }
+        if past(&key) {
+            break;
         }
         if !key.starts_with(prefix) || !after(&key) {
             continue;
@@ -301,4 +416,23 @@ async fn collect(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounds_start_just_below_what_is_wanted() {
+        assert_eq!(just_below(""), None);
+        let b = just_below("k14").unwrap();
+        assert!(b.as_str() < "k14" && b.as_str() > "k13" && b.as_str() > "k139999");
+        assert!(just_below("\u{1}").unwrap().as_str() < "\u{1}");
+        // The start's next component wins when it is further on.
+        let b = lower_bound("", "k", Some("k5/x")).unwrap();
+        assert!(b.as_str() < "k5" && b.as_str() > "k4");
+        let b = lower_bound("a/", "a/b", Some("a/c")).unwrap();
+        assert!(b.as_str() < "c" && b.as_str() > "b");
+        assert_eq!(lower_bound("a/", "", None), None);
+    }
 }
