@@ -88,6 +88,16 @@ impl S3Error {
         )
     }
 
+    /// The `<Error>` element alone, for an error inside an answer that
+    /// already started (a long CompleteMultipartUpload).
+    pub fn to_xml_fragment(&self) -> String {
+        format!(
+            "<Error><Code>{}</Code><Message>{}</Message></Error>",
+            self.code,
+            escape(&self.message)
+        )
+    }
+
     /// The answer: XML body (none for HEAD), `x-amz-error-code`.
     pub fn response(&self, resource: &str, request_id: &str, head: bool) -> HttpResponse {
         let mut r = HttpResponse::build(self.status);

@@ -8,7 +8,10 @@
 //! Complete writes the object from the parts, in order, read verified
 //! (a copy: the object shares no block with the parts; see the README for
 //! what that costs), with S3's ETag `md5-of-md5s-N`, then removes the
-//! upload. Abort removes it. The staging area is no key: listings never
+//! upload. Its answer starts at once and carries spaces while the copy
+//! runs, then the result or an `<Error>` (S3's own way: a 200 whose body
+//! is an error, which SDKs check for), so no client times out on a large
+//! object. Abort removes it. The staging area is no key: listings never
 //! show it and keys under it are refused.
 use crate::bucket::{self, xml_ok};
 use crate::error::{from_client, S3Error, S3Result};
@@ -293,37 +296,117 @@ pub async fn complete(ctx: &mut Ctx) -> S3Result<HttpResponse> {
     let etag = format!("{}-{count}", hex::encode(md5s.finalize()));
     let mut attrs = marker_x;
     attrs.remove(KEY_ATTR);
-    let dfs = ctx.dfs.clone();
-    let stream = futures_util::stream::iter(chosen.into_iter().filter(|st| st.length > 0))
-        .then(move |st| {
-            let dfs = dfs.clone();
-            async move {
-                dfs.open(&st.path, 0, None)
-                    .await
-                    .map(|r| r.map_err(|e| std::io::Error::other(e.to_string())))
-                    .map_err(|e| std::io::Error::other(e.to_string()))
-            }
-        })
-        .try_flatten();
-    let reader = tokio_util::io::StreamReader::new(Box::pin(stream));
-    let unused = std::sync::Arc::new(std::sync::Mutex::new(None));
-    let (st, etag) = store(&ctx.dfs, &dst, reader, unused, attrs, Some(etag)).await?;
-    if let Err(e) = ctx.dfs.delete(&dir, true).await {
-        log::warn!("S3 multipart upload {id}: the parts were not removed: {e}");
-    }
-    log::info!(
-        "S3 multipart upload {id} completed as {} ({} bytes)",
-        st.path,
-        st.length
-    );
-    xml::to_xml(&xml::CompleteMultipartUploadResult {
-        xmlns: XMLNS,
-        location: format!("/{bucket}/{key}"),
+    let job = Assembly {
+        dfs: ctx.dfs.clone(),
+        parts: chosen,
+        dst,
+        attrs,
+        etag,
+        dir,
+        id,
         bucket,
         key,
-        etag,
-    })
-    .map(xml_ok)
+    };
+    // The copy takes as long as the object is big: the answer starts now
+    // and says nothing but spaces until it ends (S3 does the same), so a
+    // client's read timeout does not cut a long Complete short; its
+    // outcome, the result or an error, ends the body.
+    let (tx, done) = tokio::sync::oneshot::channel();
+    actix_web::rt::spawn(async move {
+        let _ = tx.send(job.run().await);
+    });
+    let body = futures_util::stream::unfold(Some(done), |state| async move {
+        let mut done = state?;
+        let piece = tokio::select! {
+            r = &mut done => {
+                let text = match r {
+                    Ok(Ok(xml)) => xml,
+                    Ok(Err(e)) => e.to_xml_fragment(),
+                    Err(_) => S3Error::internal("the assembly stopped").to_xml_fragment(),
+                };
+                return Some((Ok::<_, std::io::Error>(bytes::Bytes::from(text)), None));
+            }
+            _ = tokio::time::sleep(KEEPALIVE) => bytes::Bytes::from_static(b" "),
+        };
+        Some((Ok(piece), Some(done)))
+    });
+    let head = futures_util::stream::once(async {
+        Ok::<_, std::io::Error>(bytes::Bytes::from_static(
+            b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n",
+        ))
+    });
+    Ok(HttpResponse::Ok()
+        .content_type("application/xml")
+        .streaming(head.chain(body)))
+}
+
+/// How often a long Complete sends a space to keep its answer alive.
+const KEEPALIVE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// A Complete, once its request is checked: the object written from the
+/// parts, then the upload removed.
+struct Assembly {
+    dfs: dfs_client::DfsClient,
+    parts: Vec<FileStatus>,
+    dst: DfsPath,
+    attrs: Xattrs,
+    etag: String,
+    dir: DfsPath,
+    id: String,
+    bucket: String,
+    key: String,
+}
+
+impl Assembly {
+    /// The answer's XML (without its declaration).
+    async fn run(self) -> S3Result<String> {
+        let dfs = self.dfs.clone();
+        let stream = futures_util::stream::iter(self.parts.into_iter().filter(|st| st.length > 0))
+            .then(move |st| {
+                let dfs = dfs.clone();
+                async move {
+                    dfs.open(&st.path, 0, None)
+                        .await
+                        .map(|r| r.map_err(|e| std::io::Error::other(e.to_string())))
+                        .map_err(|e| std::io::Error::other(e.to_string()))
+                }
+            })
+            .try_flatten();
+        let reader = tokio_util::io::StreamReader::new(Box::pin(stream));
+        let unused = std::sync::Arc::new(std::sync::Mutex::new(None));
+        let (st, etag) = store(
+            &self.dfs,
+            &self.dst,
+            reader,
+            unused,
+            self.attrs,
+            Some(self.etag),
+        )
+        .await?;
+        if let Err(e) = self.dfs.delete(&self.dir, true).await {
+            log::warn!(
+                "S3 multipart upload {}: the parts were not removed: {e}",
+                self.id
+            );
+        }
+        log::info!(
+            "S3 multipart upload {} completed as {} ({} bytes)",
+            self.id,
+            st.path,
+            st.length
+        );
+        let xml = xml::to_xml(&xml::CompleteMultipartUploadResult {
+            xmlns: XMLNS,
+            location: format!("/{}/{}", self.bucket, self.key),
+            bucket: self.bucket,
+            key: self.key,
+            etag,
+        })?;
+        // The declaration went out first.
+        Ok(xml
+            .split_once('\n')
+            .map_or(xml.clone(), |(_, body)| body.to_string()))
+    }
 }
 
 pub async fn abort(ctx: &Ctx) -> S3Result<HttpResponse> {

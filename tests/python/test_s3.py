@@ -644,3 +644,31 @@ def test_malformed_authorization(cluster, bucket):
             "x-amz-content-sha256": hashlib.sha256(b"").hexdigest()}, timeout=30)
         assert r.status_code in (400, 403), (auth, r.status_code, r.text)
         assert "<Error><Code>" in r.text, r.text
+
+
+def test_a_complete_that_fails_late_answers_an_error(cluster, s3, bucket):
+    """Complete answers at once and streams its outcome: a failure during
+    the copy (here the bucket's space quota) comes as S3's error inside the
+    200, which boto3 raises, and nothing appears."""
+    dfs = str(binary("dfs"))
+    env = dict(os.environ, DFS_NAMENODE=cluster.url)
+    parts = [blob(5 * MiB, 60), blob(5 * MiB, 61)]
+    uid = s3.create_multipart_upload(Bucket=bucket, Key="q/obj")["UploadId"]
+    etags = [s3.upload_part(Bucket=bucket, Key="q/obj", UploadId=uid, PartNumber=i + 1,
+                            Body=p)["ETag"] for i, p in enumerate(parts)]
+    # The parts take 30 MiB (3 replicas); the object would take 30 more.
+    q = subprocess.run([dfs, "quota", "set", "--bytes", "45MiB", f"/{bucket}"], env=env,
+                       capture_output=True, text=True, timeout=60)
+    assert q.returncode == 0, q.stderr
+    try:
+        with pytest.raises(ClientError) as e:
+            s3.complete_multipart_upload(
+                Bucket=bucket, Key="q/obj", UploadId=uid,
+                MultipartUpload={"Parts": [{"PartNumber": i + 1, "ETag": t} for i, t in enumerate(etags)]})
+        assert code_of(e) == "QuotaExceeded", e.value.response
+        with pytest.raises(ClientError):
+            s3.head_object(Bucket=bucket, Key="q/obj")
+        # The upload is still there to retry or abort.
+        assert [u["UploadId"] for u in s3.list_multipart_uploads(Bucket=bucket)["Uploads"]] == [uid]
+    finally:
+        subprocess.run([dfs, "quota", "clear", f"/{bucket}"], env=env, timeout=60, check=True)
