@@ -245,3 +245,51 @@ def test_losing_a_majority_stops_dfs_local(make_cluster):
     assert not c.ports_file.exists(), "the ports file goes once every process is gone"
     pids = [n["pid"] for n in c.namenode_entries] + [d["pid"] for d in c.doc["datanode_processes"]]
     assert not [p for p in pids if _alive(p)], "every process stopped"
+
+
+def test_s3_on_every_namenode_outlives_the_leader(make_cluster):
+    """Every namenode serves S3 with the same (replicated) keys: an object
+    written through one namenode's S3 endpoint reads through the others',
+    and after the leader is SIGKILLed the survivors' endpoints serve reads
+    and writes once a new leader is elected (S3 errors meanwhile are
+    503s, which SDKs retry)."""
+    import boto3
+    from botocore.config import Config
+
+    c = make_cluster(namenodes=3)
+    key = c.doc["s3"]
+    endpoints = c.doc["s3_endpoints"]
+    assert len(endpoints) == 3 and endpoints[0] == key["endpoint"]
+    by_nn = dict(zip(c.namenode_urls, endpoints))
+
+    def s3(endpoint):
+        return boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                            aws_access_key_id=key["access_key"],
+                            aws_secret_access_key=key["secret"],
+                            config=Config(retries={"max_attempts": 10, "mode": "standard"}))
+
+    data = blob(BLOCK_SIZE * 2 + 7, 120)
+    s3(endpoints[0]).create_bucket(Bucket="habkt")
+    s3(endpoints[1]).put_object(Bucket="habkt", Key="k/before", Body=data)
+    for e in endpoints:
+        assert s3(e).get_object(Bucket="habkt", Key="k/before")["Body"].read() == data, e
+
+    old = c.leader_url()
+    c.kill_namenode(old)
+    survivors = [by_nn[u] for u in c.namenode_urls if u != old]
+
+    def after():
+        s3(survivors[0]).put_object(Bucket="habkt", Key="k/after", Body=b"after the kill")
+        return s3(survivors[1]).get_object(Bucket="habkt", Key="k/after")["Body"].read()
+
+    deadline = time.monotonic() + ELECTION_BOUND
+    while True:
+        try:
+            assert after() == b"after the kill"
+            break
+        except Exception as e:  # noqa: BLE001
+            code = getattr(e, "response", {}).get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if code not in (503, None) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.3)
+    assert s3(survivors[1]).get_object(Bucket="habkt", Key="k/before")["Body"].read() == data

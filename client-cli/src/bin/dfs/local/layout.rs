@@ -58,8 +58,8 @@ pub struct LocalArgs {
     /// Default replication (default: 3, or N if fewer datanodes).
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..), value_name = "N")]
     pub replication: Option<u16>,
-    /// The S3 API's port on the (first) namenode [default: PORT+8, so 9878;
-    /// a free one with --port 0]
+    /// The S3 API's port on the first namenode, the next ones on the others
+    /// [default: PORT+8, so 9878; free ones with --port 0]
     #[arg(long, value_parser = parse_port, value_name = "PORT")]
     pub s3_port: Option<u16>,
     /// Do not serve the S3 API.

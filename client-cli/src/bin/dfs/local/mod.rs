@@ -82,23 +82,34 @@ impl StopSignals {
 }
 
 /// The namenodes' ports and the datanodes': fixed from `--port`, or picked.
-/// The S3 API's port: `--s3-port`, else PORT+8 (9878), else a free one
+/// The S3 API's port on each namenode (every one serves it, so S3 outlives
+/// any one of them): from `--s3-port` (default PORT+8, so 9878; past the
+/// namenodes' own ports when there are more than 8) up, or free ones
 /// (`--port 0`); none with `--no-s3`.
-fn choose_s3_port(args: &LocalArgs) -> CliResult<Option<u16>> {
+fn choose_s3_ports(args: &LocalArgs) -> CliResult<Vec<u16>> {
+    let n = args.namenodes.max(1);
     if args.no_s3 {
-        return Ok(None);
+        return Ok(Vec::new());
     }
-    let port = match (args.s3_port, args.port) {
+    let first = match (args.s3_port, args.port) {
         (Some(p), _) if p != 0 => p,
-        (_, 0) | (Some(_), _) => ports::pick_free(1)?.first().copied().unwrap_or(0),
-        (None, p) => p.checked_add(8).ok_or_else(|| {
+        (_, 0) | (Some(_), _) => return ports::pick_free(usize::from(n)),
+        (None, p) => p.checked_add(8.max(n)).ok_or_else(|| {
             CliError::Usage(format!(
                 "--port {p} leaves no room for S3 at PORT+8; give --s3-port"
             ))
         })?,
     };
-    ports::check_free(port)?;
-    Ok(Some(port))
+    let ports: Vec<u16> = (0..n)
+        .map(|i| first.checked_add(i))
+        .collect::<Option<_>>()
+        .ok_or_else(|| {
+            CliError::Usage(format!("--s3-port {first} leaves no room for {n} ports"))
+        })?;
+    for p in &ports {
+        ports::check_free(*p)?;
+    }
+    Ok(ports)
 }
 
 /// The key `dfs local` prints: the one it made before (kept in
@@ -223,12 +234,12 @@ pub async fn run(args: LocalArgs, json: bool) -> CliResult {
     let (nn_ports, dn_ports) = choose_ports(&args)?;
     let mut layout =
         layout::layout_on(&args, &root, &nn_ports, &dn_ports).map_err(CliError::Usage)?;
-    let s3_port = choose_s3_port(&args)?;
-    if let Some(port) = s3_port {
-        layout.namenodes[0]
-            .args
+    let s3_ports = choose_s3_ports(&args)?;
+    for (nn, port) in layout.namenodes.iter_mut().zip(&s3_ports) {
+        nn.args
             .extend(["--s3-listen".into(), format!("127.0.0.1:{port}").into()]);
     }
+    let s3_port = s3_ports.first().copied();
     let exe_dir = std::env::current_exe()
         .ok()
         .and_then(|p| p.parent().map(Path::to_path_buf));
@@ -295,8 +306,11 @@ pub async fn run(args: LocalArgs, json: bool) -> CliResult {
                     }),
                 None => None,
             };
-            let endpoint = s3_port.map(|p| format!("http://127.0.0.1:{p}"));
-            announce(&args, &layout, &running, endpoint, s3, json)
+            let endpoints = s3_ports
+                .iter()
+                .map(|p| format!("http://127.0.0.1:{p}"))
+                .collect();
+            announce(&args, &layout, &running, endpoints, s3, json)
         }
         Ok(false) => {
             stop_all(&mut running, json).await;
@@ -324,7 +338,7 @@ fn announce(
     args: &LocalArgs,
     layout: &layout::Layout,
     running: &[Running],
-    s3_endpoint: Option<String>,
+    s3_endpoints: Vec<String>,
     s3: Option<ready_doc::S3Info>,
     json: bool,
 ) -> CliResult {
@@ -335,7 +349,8 @@ fn announce(
             .map_or(0, |r| r.pid as u32)
     };
     let mut doc = ReadyDoc::new(layout, pid_of, std::process::id());
-    doc.s3_endpoint = s3_endpoint;
+    doc.s3_endpoint = s3_endpoints.first().cloned();
+    doc.s3_endpoints = s3_endpoints;
     doc.s3 = s3.clone();
     if let Some(f) = &args.ports_file {
         write_ports_file(f, &doc)?;

@@ -73,6 +73,9 @@ pub struct ReadyDoc {
     /// Where S3 is served, `http://127.0.0.1:PORT` (none with `--no-s3`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub s3_endpoint: Option<String>,
+    /// Every namenode's S3 endpoint, in the namenodes' order (the first is
+    /// `s3_endpoint`); empty with `--no-s3`.
+    pub s3_endpoints: Vec<String>,
     /// The S3 endpoint and a working key pair (none with `--no-s3`, nor
     /// with access control on and no superuser's `DFS_TOKEN`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -131,6 +134,7 @@ impl ReadyDoc {
             logs: layout.logs.clone(),
             pid: own_pid,
             s3_endpoint: None,
+            s3_endpoints: Vec::new(),
             s3: None,
         }
     }
