@@ -660,19 +660,9 @@ impl<R> CheckedBody<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use actix_web::http::header::{HeaderName, HeaderValue};
     use tokio::io::AsyncReadExt;
 
-    fn header_map(pairs: &[(&str, &str)]) -> HeaderMap {
-        let mut map = HeaderMap::new();
-        for (k, v) in pairs {
-            map.append(
-                HeaderName::from_bytes(k.as_bytes()).unwrap(),
-                HeaderValue::from_str(v).unwrap(),
-            );
-        }
-        map
-    }
+    use crate::testing::header_map;
 
     fn sum(alg: Algorithm, data: &[u8]) -> String {
         let mut c = Checksummer::new(alg);

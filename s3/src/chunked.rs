@@ -534,7 +534,6 @@ where
 mod tests {
     use super::*;
     use crate::sigv4;
-    use actix_web::http::header::{HeaderName, HeaderValue};
     use base64::engine::general_purpose::STANDARD as BASE64;
     use base64::Engine as _;
     use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -984,16 +983,7 @@ mod tests {
         is_send(&reader);
     }
 
-    fn header_map(pairs: &[(&str, &str)]) -> HeaderMap {
-        let mut map = HeaderMap::new();
-        for (k, v) in pairs {
-            map.append(
-                HeaderName::from_bytes(k.as_bytes()).unwrap(),
-                HeaderValue::from_str(v).unwrap(),
-            );
-        }
-        map
-    }
+    use crate::testing::header_map;
 
     #[test]
     fn modes_from_requests() {

@@ -36,6 +36,8 @@ pub mod object;
 pub mod request;
 pub mod router;
 pub mod sigv4;
+#[cfg(test)]
+mod testing;
 pub mod xml;
 
 use actix_web::web;

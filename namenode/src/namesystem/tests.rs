@@ -50,6 +50,17 @@ async fn register_on(ns: &Namesystem, blocks: Vec<ReportedBlock>, rack: Option<&
 }
 
 async fn put(ns: &Namesystem, path: &str, data: &[u8]) -> FileStatus {
+    put_with(ns, path, data, None).await
+}
+
+/// `put`, the file given extended attributes as it completes (as the S3
+/// door completes an object).
+async fn put_with(
+    ns: &Namesystem,
+    path: &str,
+    data: &[u8],
+    xattrs: Option<dfs_common::proto::client::Xattrs>,
+) -> FileStatus {
     let (c, b) = first_block(ns, path).await;
     ns.complete(&CompleteRequest {
         file_id: c.file_id,
@@ -62,7 +73,7 @@ async fn put(ns: &Namesystem, path: &str, data: &[u8]) -> FileStatus {
         length: data.len() as u64,
         sha256: Sha256Digest::of(data),
         sha256_state: None,
-        xattrs: None,
+        xattrs,
     })
     .await
     .unwrap()
@@ -1709,31 +1720,6 @@ async fn with_the_trash_off_rm_deletes_at_once() {
     assert_eq!(ns.roll_trash(u64::MAX).await.unwrap(), 0);
 }
 
-/// `put` with extended attributes, as the S3 door completes an object.
-async fn put_with_xattrs(
-    ns: &Namesystem,
-    path: &str,
-    data: &[u8],
-    xattrs: dfs_common::proto::client::Xattrs,
-) -> FileStatus {
-    let (c, b) = first_block(ns, path).await;
-    ns.complete(&CompleteRequest {
-        file_id: c.file_id,
-        blocks: vec![CommittedBlock {
-            block_id: b.block_id,
-            len: data.len() as u64,
-            sha256: Sha256Digest::of(data),
-            replicas: b.replicas.iter().map(|r| r.id).collect(),
-        }],
-        length: data.len() as u64,
-        sha256: Sha256Digest::of(data),
-        sha256_state: None,
-        xattrs: Some(xattrs),
-    })
-    .await
-    .unwrap()
-}
-
 #[tokio::test]
 async fn xattrs_and_s3_keys_follow_files_and_survive_reopen() {
     let dir = tempfile::tempdir().unwrap();
@@ -1745,7 +1731,7 @@ async fn xattrs_and_s3_keys_follow_files_and_survive_reopen() {
     let (key, kept, gone) = {
         let ns = Namesystem::open(test_config(dir.path())).await.unwrap();
         register(&ns, vec![]).await;
-        let f = put_with_xattrs(&ns, "/b/obj", b"object", attrs.clone()).await;
+        let f = put_with(&ns, "/b/obj", b"object", Some(attrs.clone())).await;
         assert_eq!(ns.xattrs(&[f.inode_id]).unwrap(), vec![attrs.clone()]);
         // A file written without any has none.
         let plain = put(&ns, "/b/plain", b"x").await;
@@ -1755,10 +1741,10 @@ async fn xattrs_and_s3_keys_follow_files_and_survive_reopen() {
             .await
             .unwrap();
         // ... and go with the file.
-        let doomed = put_with_xattrs(&ns, "/b/doomed", b"d", attrs.clone()).await;
+        let doomed = put_with(&ns, "/b/doomed", b"d", Some(attrs.clone())).await;
         ns.delete(&p("/b/doomed"), false).await.unwrap();
         assert!(ns.xattrs(&[doomed.inode_id]).unwrap()[0].is_empty());
-        let again = put_with_xattrs(&ns, "/b/other", b"1", attrs.clone()).await;
+        let again = put_with(&ns, "/b/other", b"1", Some(attrs.clone())).await;
         let key = ns.create_s3_key("ann").await.unwrap();
         let other = ns.create_s3_key("bob").await.unwrap();
         ns.delete_s3_key(&other.access_key).await.unwrap();
