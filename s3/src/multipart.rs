@@ -16,14 +16,14 @@
 use crate::bucket::{self, xml_ok};
 use crate::error::{from_client, S3Error, S3Result};
 use crate::meta;
-use crate::object::{self, copy_preconditions, copy_source, source_reader, store, xattrs_of};
+use crate::object::{self, source_reader, store, xattrs_of};
 use crate::request::{bucket_path, object_path, Ctx, STAGING};
 use crate::xml::{self, XMLNS};
 use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
 use dfs_common::error::ErrorCode;
 use dfs_common::path::DfsPath;
-use dfs_common::proto::client::{FileStatus, FileType, Xattrs};
+use dfs_common::proto::client::{FileStatus, Xattrs};
 use futures_util::{StreamExt, TryStreamExt};
 use md5::Digest;
 
@@ -125,17 +125,7 @@ pub async fn upload_part_copy(ctx: &mut Ctx) -> S3Result<HttpResponse> {
     let n = part_number(ctx)?;
     let id = upload_id(ctx)?;
     let (dir, _) = open_upload(ctx, &bucket, &key, &id).await?;
-    let (sb, sk) = copy_source(ctx)?;
-    let src = object::status(ctx, &sb, &sk).await?;
-    if src.file_type == FileType::Directory {
-        return Err(S3Error::no_such_key(&sk));
-    }
-    let src_x = xattrs_of(&ctx.dfs, &src.path).await?;
-    copy_preconditions(
-        ctx.req.headers(),
-        &meta::etag(&src, &src_x),
-        src.modification_time,
-    )?;
+    let (src, _) = object::checked_copy_source(ctx).await?;
     let (offset, len) = match ctx.header("x-amz-copy-source-range") {
         Some(r) => match object::parse_range(r, src.length)? {
             Some((a, b)) => (a, b - a + 1),

@@ -420,6 +420,23 @@ pub fn copy_source(ctx: &Ctx) -> S3Result<(String, String)> {
     Ok((b.to_string(), k.to_string()))
 }
 
+/// The object `x-amz-copy-source` names, its attributes, its copy
+/// conditions checked (CopyObject, UploadPartCopy).
+pub async fn checked_copy_source(ctx: &Ctx) -> S3Result<(FileStatus, Xattrs)> {
+    let (sb, sk) = copy_source(ctx)?;
+    let src = status(ctx, &sb, &sk).await?;
+    if src.file_type == FileType::Directory {
+        return Err(S3Error::no_such_key(&sk));
+    }
+    let x = xattrs_of(&ctx.dfs, &src.path).await?;
+    copy_preconditions(
+        ctx.req.headers(),
+        &meta::etag(&src, &x),
+        src.modification_time,
+    )?;
+    Ok((src, x))
+}
+
 /// The source's copy conditions (`x-amz-copy-source-if-*`): 412 when one
 /// does not hold.
 pub fn copy_preconditions(headers: &HeaderMap, etag: &str, mtime_ms: u64) -> S3Result<()> {
@@ -480,18 +497,8 @@ pub async fn copy(ctx: &mut Ctx) -> S3Result<HttpResponse> {
     let bucket = ctx.bucket()?.to_string();
     let key = ctx.key()?.to_string();
     let dst = object_path(&bucket, &key)?;
-    let (sb, sk) = copy_source(ctx)?;
-    let src = status(ctx, &sb, &sk).await?;
-    if src.file_type == FileType::Directory {
-        return Err(S3Error::no_such_key(&sk));
-    }
+    let (src, src_x) = checked_copy_source(ctx).await?;
     bucket::require(ctx, &bucket).await?;
-    let src_x = xattrs_of(&ctx.dfs, &src.path).await?;
-    copy_preconditions(
-        ctx.req.headers(),
-        &meta::etag(&src, &src_x),
-        src.modification_time,
-    )?;
     let replace = ctx
         .header("x-amz-metadata-directive")
         .is_some_and(|d| d.eq_ignore_ascii_case("REPLACE"));
