@@ -184,6 +184,14 @@ impl DfsClient {
         }
         Ok(out)
     }
+    /// Complete files joined, in order, into a new file at `dst`, their
+    /// blocks moved, not copied (see `ConcatRequest`).
+    pub async fn concat(
+        &self,
+        req: &dfs_common::proto::client::ConcatRequest,
+    ) -> Result<FileStatus> {
+        self.nn.concat(req).await
+    }
     /// One page of a directory's entries, after `start_after` (by name).
     pub async fn list_page(
         &self,

@@ -353,6 +353,13 @@ impl NamenodeClient {
             .await
     }
 
+    pub async fn concat(
+        &self,
+        req: &dfs_common::proto::client::ConcatRequest,
+    ) -> Result<FileStatus> {
+        self.post("concat", req).await
+    }
+
     pub async fn xattrs(&self, req: &XattrsRequest) -> Result<XattrsResponse> {
         self.post("xattrs", req).await
     }

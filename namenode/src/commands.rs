@@ -135,6 +135,16 @@ pub enum Command {
         completion: Completion,
         xattrs: Xattrs,
     },
+    /// Complete files `parts` joined, in order, into a new file at `dst`
+    /// (replacing a file there), their blocks moved, not copied, with the
+    /// whole's digest and extended attributes (an S3 multipart upload's
+    /// Complete; see `namespace::concat`).
+    Concat {
+        parts: Vec<DfsPath>,
+        dst: DfsPath,
+        sha256: Sha256Digest,
+        xattrs: Xattrs,
+    },
     /// A new S3 access key (its secret decided by the proposer), acting as
     /// `user`.
     PutS3Key {
@@ -225,6 +235,7 @@ impl Command {
             Command::CompleteWithXattrs { .. } => 26,
             Command::PutS3Key { .. } => 27,
             Command::DeleteS3Key { .. } => 28,
+            Command::Concat { .. } => 29,
         }
     }
 }
@@ -251,6 +262,7 @@ impl Command {
             | Command::AbandonBlock { .. }
             | Command::Complete(_)
             | Command::CompleteWithXattrs { .. }
+            | Command::Concat { .. }
             | Command::AbandonFiles { .. } => true,
             Command::Mkdirs { .. }
             | Command::SetAttributes { .. }
@@ -282,6 +294,7 @@ impl Command {
             | Command::SetQuota { path, .. }
             | Command::Append { path, .. } => Some(path),
             Command::Create(f) => Some(&f.path),
+            Command::Concat { dst, .. } => Some(dst),
             Command::Rename { src, .. } => Some(src),
             _ => None,
         }
@@ -309,6 +322,7 @@ impl Command {
             Command::CompleteWithXattrs { .. } => "complete_with_xattrs",
             Command::PutS3Key { .. } => "put_s3_key",
             Command::DeleteS3Key { .. } => "delete_s3_key",
+            Command::Concat { .. } => "concat",
             Command::AbandonFiles { .. } => "abandon_files",
             Command::PutDatanode { .. } => "put_datanode",
             Command::SetAdminState { .. } => "set_admin_state",

@@ -5,10 +5,15 @@
 //! it arrives (with its MD5 as ETag), so parts are durable and replicated
 //! like any file and an upload survives a namenode failover.
 //!
-//! Complete writes the object from the parts, in order, read verified
-//! (a copy: the object shares no block with the parts; see the README for
-//! what that costs), with S3's ETag `md5-of-md5s-N`, then removes the
-//! upload. Its answer starts at once and carries spaces while the copy
+//! A part is written as one block of its own length (up to 128 MiB), so
+//! parts of one size, as clients send them, line up as one file's blocks.
+//! Complete then joins them without a copy: it reads them once, verified,
+//! for the whole's SHA-256, and the namenode moves their blocks to the
+//! object (`ConcatRequest`). Parts that do not line up (sizes that differ,
+//! or over 128 MiB and not a multiple of the block size) are copied into
+//! the object, in order, read verified (see the README for what each
+//! costs). Either way the ETag is S3's `md5-of-md5s-N`, and the upload is
+//! removed. Its answer starts at once and carries spaces while the copy
 //! runs, then the result or an `<Error>` (S3's own way: a 200 whose body
 //! is an error, which SDKs check for), so no client times out on a large
 //! object. Abort removes it. The staging area is no key: listings never
@@ -16,7 +21,7 @@
 use crate::bucket::{self, xml_ok};
 use crate::error::{from_client, S3Error, S3Result};
 use crate::meta;
-use crate::object::{self, source_reader, store, xattrs_of};
+use crate::object::{self, source_reader, store, store_with, xattrs_of};
 use crate::request::{bucket_path, object_path, Ctx, STAGING};
 use crate::xml::{self, XMLNS};
 use actix_web::http::StatusCode;
@@ -114,8 +119,21 @@ pub async fn upload_part(ctx: &mut Ctx) -> S3Result<HttpResponse> {
     let path = dir
         .join(&part_name(n))
         .map_err(|e| S3Error::internal(e.to_string()))?;
+    let len = ctx
+        .header("x-amz-decoded-content-length")
+        .or_else(|| ctx.header("content-length"))
+        .and_then(|v| v.trim().parse::<u64>().ok());
     let (body, md5) = ctx.body()?;
-    let (_, etag) = store(&ctx.dfs, &path, body, md5, Xattrs::new(), None).await?;
+    let (_, etag) = store_with(
+        &ctx.dfs,
+        &path,
+        body,
+        md5,
+        Xattrs::new(),
+        None,
+        part_block_size(len),
+    )
+    .await?;
     Ok(HttpResponse::Ok().insert_header(("etag", etag)).finish())
 }
 
@@ -142,7 +160,16 @@ pub async fn upload_part_copy(ctx: &mut Ctx) -> S3Result<HttpResponse> {
         .join(&part_name(n))
         .map_err(|e| S3Error::internal(e.to_string()))?;
     let (reader, md5) = source_reader(&ctx.dfs, &src, offset, len).await?;
-    let (st, etag) = store(&ctx.dfs, &path, reader, md5, Xattrs::new(), None).await?;
+    let (st, etag) = store_with(
+        &ctx.dfs,
+        &path,
+        reader,
+        md5,
+        Xattrs::new(),
+        None,
+        part_block_size(Some(len)),
+    )
+    .await?;
     xml::to_xml(&xml::CopyPartResult {
         xmlns: XMLNS,
         last_modified: xml::iso8601(st.modification_time),
@@ -330,6 +357,18 @@ pub async fn complete(ctx: &mut Ctx) -> S3Result<HttpResponse> {
         .streaming(head.chain(body)))
 }
 
+/// The largest part written as one block (larger ones take the
+/// namenode's block size).
+const MAX_PART_BLOCK: u64 = 128 << 20;
+
+/// A part of `len` bytes is written as one block of its own length (at
+/// least 64 KiB), so parts of one size line up and Complete can join them
+/// without a copy; unknown or large lengths take the namenode's block size.
+fn part_block_size(len: Option<u64>) -> Option<u64> {
+    len.filter(|l| *l > 0 && *l <= MAX_PART_BLOCK)
+        .map(|l| l.max(64 << 10))
+}
+
 /// How often a long Complete sends a space to keep its answer alive.
 const KEEPALIVE: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -350,29 +389,22 @@ struct Assembly {
 impl Assembly {
     /// The answer's XML (without its declaration).
     async fn run(self) -> S3Result<String> {
-        let dfs = self.dfs.clone();
-        let stream = futures_util::stream::iter(self.parts.into_iter().filter(|st| st.length > 0))
-            .then(move |st| {
-                let dfs = dfs.clone();
-                async move {
-                    dfs.open(&st.path, 0, None)
-                        .await
-                        .map(|r| r.map_err(|e| std::io::Error::other(e.to_string())))
-                        .map_err(|e| std::io::Error::other(e.to_string()))
+        let (st, etag) = match self.lined_up() {
+            true => match self.join().await {
+                Ok(done) => done,
+                // The namenode judged otherwise (a part in a snapshot, say):
+                // the copy works whatever the blocks.
+                Err(e) if matches!(e.code(), ErrorCode::BadRequest | ErrorCode::Conflict) => {
+                    log::info!(
+                        "S3 multipart upload {}: parts not joined ({e}); copying them",
+                        self.id
+                    );
+                    self.copy().await?
                 }
-            })
-            .try_flatten();
-        let reader = tokio_util::io::StreamReader::new(Box::pin(stream));
-        let unused = std::sync::Arc::new(std::sync::Mutex::new(None));
-        let (st, etag) = store(
-            &self.dfs,
-            &self.dst,
-            reader,
-            unused,
-            self.attrs,
-            Some(self.etag),
-        )
-        .await?;
+                Err(e) => return Err(from_client(e, &self.key)),
+            },
+            false => self.copy().await?,
+        };
         if let Err(e) = self.dfs.delete(&self.dir, true).await {
             log::warn!(
                 "S3 multipart upload {}: the parts were not removed: {e}",
@@ -388,14 +420,89 @@ impl Assembly {
         let xml = xml::to_xml(&xml::CompleteMultipartUploadResult {
             xmlns: XMLNS,
             location: format!("/{}/{}", self.bucket, self.key),
-            bucket: self.bucket,
-            key: self.key,
+            bucket: self.bucket.clone(),
+            key: self.key.clone(),
             etag,
         })?;
         // The declaration went out first.
         Ok(xml
             .split_once('\n')
             .map_or(xml.clone(), |(_, body)| body.to_string()))
+    }
+
+    /// Whether the parts' blocks line up as one file's (each part but the
+    /// last a whole number of blocks of the first's block size, the last
+    /// one block at most or of that size too): then they are joined.
+    fn lined_up(&self) -> bool {
+        let Some(first) = self.parts.first() else {
+            return false;
+        };
+        let b = first.block_size;
+        let n = self.parts.len();
+        b > 0
+            && self.parts.iter().enumerate().all(|(i, p)| {
+                if i + 1 < n {
+                    p.block_size == b && p.length > 0 && p.length % b == 0
+                } else {
+                    p.block_size == b || p.length <= b
+                }
+            })
+    }
+
+    /// The parts joined without a copy: read once, verified, for the
+    /// whole's SHA-256, then their blocks moved to the object.
+    async fn join(&self) -> Result<(FileStatus, String), dfs_client::ClientError> {
+        let mut h = dfs_common::checksum::Sha256Hasher::new();
+        for p in self.parts.iter().filter(|p| p.length > 0) {
+            let mut r = self.dfs.open(&p.path, 0, None).await?;
+            while let Some(piece) = r.next().await {
+                h.update(&piece?);
+            }
+        }
+        let sha256 = h.finish();
+        let mut xattrs = self.attrs.clone();
+        xattrs.insert(
+            meta::ETAG.into(),
+            meta::etag_attr(&self.etag, &sha256.to_hex()),
+        );
+        let st = self
+            .dfs
+            .concat(&dfs_common::proto::client::ConcatRequest {
+                parts: self.parts.iter().map(|p| p.path.clone()).collect(),
+                dst: self.dst.clone(),
+                sha256,
+                xattrs,
+            })
+            .await?;
+        Ok((st, format!("\"{}\"", self.etag)))
+    }
+
+    /// The parts copied into the object, in order, read verified.
+    async fn copy(&self) -> S3Result<(FileStatus, String)> {
+        let dfs = self.dfs.clone();
+        let parts = self.parts.clone();
+        let stream = futures_util::stream::iter(parts.into_iter().filter(|st| st.length > 0))
+            .then(move |st| {
+                let dfs = dfs.clone();
+                async move {
+                    dfs.open(&st.path, 0, None)
+                        .await
+                        .map(|r| r.map_err(|e| std::io::Error::other(e.to_string())))
+                        .map_err(|e| std::io::Error::other(e.to_string()))
+                }
+            })
+            .try_flatten();
+        let reader = tokio_util::io::StreamReader::new(Box::pin(stream));
+        let unused = std::sync::Arc::new(std::sync::Mutex::new(None));
+        store(
+            &self.dfs,
+            &self.dst,
+            reader,
+            unused,
+            self.attrs.clone(),
+            Some(self.etag.clone()),
+        )
+        .await
     }
 }
 

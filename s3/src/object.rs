@@ -36,6 +36,19 @@ pub async fn store(
     attrs: Xattrs,
     etag: Option<String>,
 ) -> S3Result<(FileStatus, String)> {
+    store_with(dfs, path, reader, md5, attrs, etag, None).await
+}
+
+/// [`store`] in blocks of `block_size` (the namenode's when `None`).
+pub async fn store_with(
+    dfs: &DfsClient,
+    path: &DfsPath,
+    reader: impl AsyncRead + Unpin,
+    md5: Md5Slot,
+    attrs: Xattrs,
+    etag: Option<String>,
+    block_size: Option<u64>,
+) -> S3Result<(FileStatus, String)> {
     let chosen = Arc::new(std::sync::Mutex::new(None::<String>));
     let seen = chosen.clone();
     let source = XattrSource(Arc::new(move |sha| {
@@ -56,6 +69,7 @@ pub async fn store(
         overwrite: true,
         create_parent: true,
         xattrs: Some(source),
+        block_size,
         ..UploadOptions::default()
     };
     let st = dfs

@@ -672,3 +672,23 @@ def test_a_complete_that_fails_late_answers_an_error(cluster, s3, bucket):
         assert [u["UploadId"] for u in s3.list_multipart_uploads(Bucket=bucket)["Uploads"]] == [uid]
     finally:
         subprocess.run([dfs, "quota", "clear", f"/{bucket}"], env=env, timeout=60, check=True)
+
+
+def test_multipart_parts_of_other_sizes_are_copied(cluster, s3, bucket):
+    """Parts of one size (but the last) are joined without a copy; parts of
+    different sizes cannot be (their blocks do not line up) and are copied:
+    the object is the same bytes either way."""
+    for sizes in ([5 * MiB, 5 * MiB, 100], [6 * MiB, 5 * MiB, 100]):
+        parts = [blob(n, 70 + i) for i, n in enumerate(sizes)]
+        key = f"sizes/{'-'.join(map(str, sizes))}"
+        uid = s3.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
+        etags = [s3.upload_part(Bucket=bucket, Key=key, UploadId=uid, PartNumber=i + 1,
+                                Body=p)["ETag"] for i, p in enumerate(parts)]
+        s3.complete_multipart_upload(
+            Bucket=bucket, Key=key, UploadId=uid,
+            MultipartUpload={"Parts": [{"PartNumber": i + 1, "ETag": t} for i, t in enumerate(etags)]})
+        assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == b"".join(parts)
+        st = requests.get(f"{cluster.url}/rpc/v1/status", params={"path": f"/{bucket}/{key}"},
+                          timeout=30).json()
+        # Joined: the parts' blocks (5 MiB each); copied: the namenode's (1 MiB here).
+        assert st["block_size"] == (5 * MiB if sizes[0] == sizes[1] else MiB), st

@@ -401,6 +401,21 @@ pub struct XattrsResponse {
     pub xattrs: Vec<Xattrs>,
 }
 
+/// `POST concat`: complete files joined, in order, into a new file at
+/// `dst` (a file there is replaced), their blocks moved, not copied. Every
+/// block of the parts but the very last must be a full block of the first
+/// part's block size (all parts of one block size and replication), none
+/// may be in a snapshot; `sha256` is the whole's digest (the caller read
+/// the parts to compute it). 400 when the blocks do not line up.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ConcatRequest {
+    pub parts: Vec<DfsPath>,
+    pub dst: DfsPath,
+    pub sha256: Sha256Digest,
+    #[serde(default)]
+    pub xattrs: Xattrs,
+}
+
 /// `POST s3/keys/create`: a new S3 access key acting as `user`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct S3KeyRequest {

@@ -23,8 +23,8 @@ use dfs_common::proto::client::{
     REQUEST_ID_HEADER, RPC_PREFIX,
 };
 use dfs_common::proto::client::{
-    S3Key, S3KeyDeleteRequest, S3KeyList, S3KeyRequest, SnapshotRequest, SnapshotResponse, Xattrs,
-    XattrsRequest, XattrsResponse, MAX_XATTR_PATHS,
+    ConcatRequest, S3Key, S3KeyDeleteRequest, S3KeyList, S3KeyRequest, SnapshotRequest,
+    SnapshotResponse, Xattrs, XattrsRequest, XattrsResponse, MAX_XATTR_PATHS,
 };
 
 type Ns = web::Data<Namesystem>;
@@ -56,6 +56,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(&r("setrep"), web::post().to(setrep))
         .route(&r("report_bad_replica"), web::post().to(report_bad_replica))
         .route(&r("xattrs"), web::post().to(xattrs))
+        .route(&r("concat"), web::post().to(concat))
         .route(&r("s3/keys"), web::get().to(s3_keys))
         .route(&r("s3/keys/create"), web::post().to(create_s3_key))
         .route(&r("s3/keys/delete"), web::post().to(delete_s3_key));
@@ -299,6 +300,31 @@ async fn snapshot_diff(
 async fn set_quota(ns: Ns, caller: Caller, req: web::Json<SetQuotaRequest>) -> Answer<QuotaUsage> {
     caller.require_superuser("setting a quota")?;
     Ok(web::Json(ns.set_quota(&req).await?))
+}
+
+/// Concat: each part as a delete would be checked (write on its parent),
+/// the target as a create that overwrites.
+async fn concat(
+    ns: Ns,
+    caller: Caller,
+    http: HttpRequest,
+    req: web::Json<ConcatRequest>,
+) -> Answer<FileStatus> {
+    let req = req.into_inner();
+    let (parts, dst) = (req.parts.clone(), req.dst.clone());
+    check_access(&ns, &caller, move |ns, c| {
+        for p in &parts {
+            check_delete(ns, c, p, false)?;
+        }
+        let check = Check {
+            ancestor: WRITE,
+            target: WRITE,
+            ..Check::default()
+        };
+        c.check(ns, &dst, check)
+    })
+    .await?;
+    Ok(web::Json(as_call(&http, ns.concat(&req)).await?))
 }
 
 /// Extended attributes of some files: empty for those the caller may not

@@ -946,6 +946,25 @@ impl BlockMap {
         }
     }
 
+    /// Committed block `id` now belongs to file `inode` (a concat moves
+    /// blocks between files); false for an unknown or pending block.
+    pub fn set_owner(&mut self, id: BlockId, inode: InodeId, txn: &mut Txn) -> bool {
+        let Some(slot) = self.slab.slot(&id) else {
+            return false;
+        };
+        let Some(e) = self.slab.get_mut(slot) else {
+            return false;
+        };
+        if e.has(flag::PENDING) {
+            return false;
+        }
+        e.inode = inode;
+        if let Some(meta) = self.record(slot) {
+            txn.put_block(id, &meta);
+        }
+        true
+    }
+
     /// Records that `node` holds a good replica of a known block.
     pub fn add_replica(&mut self, id: BlockId, node: NodeId, now: Instant, txn: &mut Txn) -> bool {
         match self.slab.slot(&id) {

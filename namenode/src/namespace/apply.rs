@@ -194,6 +194,12 @@ impl Namespace {
                 txn.put_xattrs(st.inode_id, xattrs);
                 Outcome::Status(st)
             }
+            Command::Concat {
+                parts,
+                dst,
+                sha256,
+                xattrs,
+            } => Outcome::Status(self.concat(parts, dst, *sha256, xattrs, ts, txn, dels)?),
             Command::PutS3Key { access_key, record } => {
                 self.cluster.put_s3_key(access_key, record, txn)?
             }

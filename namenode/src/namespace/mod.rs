@@ -25,6 +25,7 @@
 pub mod apply;
 pub mod block_upkeep;
 pub mod cluster_state;
+pub mod concat;
 pub mod inode;
 pub mod inode_table;
 pub mod ops;

@@ -112,7 +112,7 @@ impl Namespace {
 
     /// Can a file land at `path`? Checks the parent chain and what is at
     /// `path` now; says nothing about pending writers.
-    fn check_file_target(
+    pub(super) fn check_file_target(
         &self,
         path: &DfsPath,
         overwrite: bool,

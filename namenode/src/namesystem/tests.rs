@@ -1764,3 +1764,86 @@ async fn xattrs_and_s3_keys_follow_files_and_survive_reopen() {
     assert_eq!(keys.len(), 1);
     assert!(keys[0].secret.is_none(), "a listing never shows a secret");
 }
+
+/// Concat joins complete files into a new one, its blocks the parts'
+/// (moved, not copied: same ids, now the new file's), the parts gone, the
+/// digest and attributes the caller's; it refuses, changing nothing,
+/// parts whose blocks do not line up, a missing part, a directory, a part
+/// listed twice; and what it made survives a restart.
+#[tokio::test]
+async fn concat_moves_blocks_into_a_new_file() {
+    use dfs_common::proto::client::ConcatRequest;
+    let dir = tempfile::tempdir().unwrap();
+    let full = |seed: u8| vec![seed; 4096];
+    let whole: Vec<u8> = [full(1), full(2), b"tail".to_vec()].concat();
+    let blocks_of = |ns: &Namesystem, path: &str| -> Vec<BlockId> {
+        ns.locations(&p(path))
+            .unwrap()
+            .blocks
+            .iter()
+            .map(|b| b.block_id)
+            .collect()
+    };
+    let (st, moved) = {
+        let ns = Namesystem::open(test_config(dir.path())).await.unwrap();
+        register(&ns, vec![]).await;
+        register(&ns, vec![]).await;
+        put(&ns, "/up/p1", &full(1)).await;
+        put(&ns, "/up/p2", &full(2)).await;
+        put(&ns, "/up/p3", b"tail").await;
+        put(&ns, "/up/short", b"short").await;
+        let mut moved = blocks_of(&ns, "/up/p1");
+        moved.extend(blocks_of(&ns, "/up/p2"));
+        moved.extend(blocks_of(&ns, "/up/p3"));
+        let req = |parts: &[&str]| ConcatRequest {
+            parts: parts.iter().map(|s| p(s)).collect(),
+            dst: p("/b/obj"),
+            sha256: Sha256Digest::of(&whole),
+            xattrs: [("s3.etag".to_string(), "e-3:x".to_string())].into(),
+        };
+        // Refusals change nothing.
+        for bad in [
+            vec!["/up/short", "/up/p2"],
+            vec!["/up/p1", "/up/missing"],
+            vec!["/up/p1", "/up"],
+            vec!["/up/p1", "/up/p1"],
+            vec![],
+        ] {
+            assert!(ns.concat(&req(&bad)).await.is_err(), "{bad:?}");
+            assert!(ns.status(&p("/b/obj")).is_err());
+            assert!(ns.status(&p("/up/p1")).is_ok());
+        }
+        let st = ns
+            .concat(&req(&["/up/p1", "/up/p2", "/up/p3"]))
+            .await
+            .unwrap();
+        assert_eq!(st.length, whole.len() as u64);
+        assert_eq!(st.blocks, 3);
+        assert_eq!(st.sha256, Some(Sha256Digest::of(&whole)));
+        assert_eq!(blocks_of(&ns, "/b/obj"), moved);
+        for part in ["/up/p1", "/up/p2", "/up/p3"] {
+            assert!(ns.status(&p(part)).is_err(), "{part} is gone");
+        }
+        assert_eq!(ns.xattrs(&[st.inode_id]).unwrap()[0]["s3.etag"], "e-3:x");
+        // A concat onto an existing file replaces it.
+        put(&ns, "/b/other", b"the old one").await;
+        put(&ns, "/up/q1", &full(3)).await;
+        let again = ConcatRequest {
+            parts: vec![p("/up/q1")],
+            dst: p("/b/other"),
+            sha256: Sha256Digest::of(&full(3)),
+            xattrs: Default::default(),
+        };
+        let replaced = ns.concat(&again).await.unwrap();
+        assert_eq!(replaced.length, 4096);
+        assert_eq!(replaced.sha256, Some(Sha256Digest::of(&full(3))));
+        (st, moved)
+    };
+    let ns = Namesystem::open(test_config(dir.path())).await.unwrap();
+    let after = ns.status(&p("/b/obj")).unwrap();
+    assert_eq!(after.inode_id, st.inode_id);
+    assert_eq!(after.sha256, st.sha256);
+    assert_eq!(blocks_of(&ns, "/b/obj"), moved);
+    assert_eq!(ns.status(&p("/b/other")).unwrap().length, 4096);
+    assert!(ns.status(&p("/up/short")).is_ok());
+}

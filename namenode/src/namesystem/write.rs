@@ -225,6 +225,32 @@ impl Namesystem {
         Ok(st)
     }
 
+    /// Joins complete files into a new one, moving their blocks (see
+    /// `namespace::concat`).
+    pub async fn concat(
+        &self,
+        req: &dfs_common::proto::client::ConcatRequest,
+    ) -> Result<FileStatus> {
+        self.check_writable()?;
+        let command = Command::Concat {
+            parts: req.parts.clone(),
+            dst: req.dst.clone(),
+            sha256: req.sha256,
+            xattrs: req.xattrs.clone(),
+        };
+        let Outcome::Status(st) = self.execute(command).await? else {
+            return Err(unexpected_outcome());
+        };
+        log::info!(
+            "concat: {} parts into {} ({} bytes, {} blocks)",
+            req.parts.len(),
+            st.path,
+            st.length,
+            st.blocks
+        );
+        Ok(st)
+    }
+
     /// Renewing changes nothing durable, so it is allowed in safe mode (a
     /// writer caught by a namenode restart keeps its lease meanwhile).
     pub async fn renew_lease(&self, file_id: dfs_common::ids::FileId) -> Result<()> {
