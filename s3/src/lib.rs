@@ -35,6 +35,7 @@ pub mod multipart;
 pub mod object;
 pub mod request;
 pub mod router;
+pub mod sigv2;
 pub mod sigv4;
 #[cfg(test)]
 mod testing;

@@ -275,6 +275,21 @@ pub fn address(
 ) -> S3Result<(Option<String>, Option<String>)> {
     let path = decode(req.uri().path())?;
     let rest = path.strip_prefix('/').unwrap_or(&path);
+    let (bucket, key) = match vhost_bucket(req, domains) {
+        Some(b) => (Some(b), rest),
+        None => match rest.split_once('/') {
+            Some((b, k)) => (Some(b.to_string()), k),
+            None if rest.is_empty() => (None, ""),
+            None => (Some(rest.to_string()), ""),
+        },
+    };
+    let key = (!key.is_empty()).then(|| key.to_string());
+    Ok((bucket, key))
+}
+
+/// The bucket a virtual-host-style request names in its `Host`
+/// (`<bucket>.localhost`, `<bucket>.<--s3-domain>`).
+pub fn vhost_bucket(req: &HttpRequest, domains: &[String]) -> Option<String> {
     let host = req
         .headers()
         .get("host")
@@ -287,22 +302,13 @@ pub fn address(
             host
         }
     });
-    let vhost = domains
+    domains
         .iter()
         .map(String::as_str)
         .chain(["localhost"])
         .find_map(|d| host.strip_suffix(d).and_then(|b| b.strip_suffix('.')))
-        .filter(|b| !b.is_empty());
-    let (bucket, key) = match vhost {
-        Some(b) => (Some(b.to_string()), rest),
-        None => match rest.split_once('/') {
-            Some((b, k)) => (Some(b.to_string()), k),
-            None if rest.is_empty() => (None, ""),
-            None => (Some(rest.to_string()), ""),
-        },
-    };
-    let key = (!key.is_empty()).then(|| key.to_string());
-    Ok((bucket, key))
+        .filter(|b| !b.is_empty())
+        .map(str::to_string)
 }
 
 #[cfg(test)]

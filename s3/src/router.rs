@@ -3,9 +3,9 @@
 //! [`crate::bucket`], [`crate::list`], [`crate::object`] or
 //! [`crate::multipart`]; what fails is answered as S3's XML error.
 use crate::error::{S3Error, S3Result};
-use crate::request::{address, parse_query, Ctx};
-use crate::sigv4;
+use crate::request::{address, parse_query, vhost_bucket, Ctx};
 use crate::{bucket, list, multipart, object, S3State};
+use crate::{sigv2, sigv4};
 use actix_web::http::{Method, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 
@@ -43,14 +43,28 @@ pub async fn dispatch(
 
 async fn handle(req: HttpRequest, body: web::Payload, state: &S3State) -> S3Result<HttpResponse> {
     let raw_query = req.uri().query().unwrap_or("");
-    let verified = sigv4::verify(
-        req.method().as_str(),
-        req.uri().path(),
-        raw_query,
-        req.headers(),
-        std::time::SystemTime::now(),
-        |ak| state.keys.lookup(ak).map(|(secret, _)| secret),
-    )?;
+    let secret_of = |ak: &str| state.keys.lookup(ak).map(|(secret, _)| secret);
+    let pairs: Vec<(String, String)> = parse_query(raw_query)?.into_iter().collect();
+    let verified = if sigv2::is_v2(req.headers(), &pairs) {
+        sigv2::verify(
+            req.method().as_str(),
+            req.uri().path(),
+            &pairs,
+            req.headers(),
+            vhost_bucket(&req, &state.domains).as_deref(),
+            std::time::SystemTime::now(),
+            secret_of,
+        )?
+    } else {
+        sigv4::verify(
+            req.method().as_str(),
+            req.uri().path(),
+            raw_query,
+            req.headers(),
+            std::time::SystemTime::now(),
+            secret_of,
+        )?
+    };
     let user = state
         .keys
         .lookup(&verified.access_key)

@@ -194,6 +194,35 @@ def test_presigned_urls(cluster, bucket):
         s3.head_object(Bucket=bucket, Key="other.bin")
 
 
+def test_signature_v2(cluster, bucket):
+    """boto3 presigns with V2 unless told otherwise, and `signature_version
+    ='s3'` signs every request so: both work."""
+    default = client(cluster)
+    data = blob(50_000, 5)
+    default.put_object(Bucket=bucket, Key="v2/a.bin", Body=data)
+    url = default.generate_presigned_url(
+        "get_object", Params={"Bucket": bucket, "Key": "v2/a.bin"}, ExpiresIn=300)
+    assert "AWSAccessKeyId=" in url and "Signature=" in url, url
+    r = requests.get(url, timeout=60)
+    assert r.status_code == 200 and r.content == data, r.text[:300]
+    r = requests.get(url.replace("v2/a.bin", "v2/b.bin"), timeout=60)
+    assert r.status_code == 403 and "SignatureDoesNotMatch" in r.text
+    v2 = client(cluster, signature_version="s3")
+    v2.put_object(Bucket=bucket, Key="v2/c.bin", Body=data, Metadata={"m": "x"})
+    g = v2.get_object(Bucket=bucket, Key="v2/c.bin")
+    assert g["Body"].read() == data and g["Metadata"] == {"m": "x"}
+    uid = v2.create_multipart_upload(Bucket=bucket, Key="v2/mp")["UploadId"]
+    e = v2.upload_part(Bucket=bucket, Key="v2/mp", UploadId=uid, PartNumber=1, Body=data)["ETag"]
+    v2.complete_multipart_upload(Bucket=bucket, Key="v2/mp", UploadId=uid,
+                                 MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": e}]})
+    assert [o["Key"] for o in v2.list_objects(Bucket=bucket, Prefix="v2/")["Contents"]] == \
+        ["v2/a.bin", "v2/c.bin", "v2/mp"]
+    wrong = client(cluster, secret="nope", signature_version="s3")
+    with pytest.raises(ClientError) as e:
+        wrong.list_objects(Bucket=bucket)
+    assert code_of(e) == "SignatureDoesNotMatch"
+
+
 def test_multipart_out_of_order_and_abort(cluster, s3, bucket):
     parts = [blob(5 * MiB, 10 + i) for i in range(3)] + [blob(1234, 13)]
     mp = s3.create_multipart_upload(Bucket=bucket, Key="mp/obj", ContentType="application/x-mp",
