@@ -1,7 +1,7 @@
 //! The S3 door's parsers on arbitrary input: an aws-chunked body (signed
 //! and unsigned, with and without a trailer), split anywhere; the XML
 //! request bodies; a Range header; a query string; a signature check of
-//! arbitrary headers.
+//! arbitrary headers (V4 and V2).
 //!
 //! Properties: no panic; the chunked decoder never yields more than the
 //! input holds, and a decoded body that ends without an error is exactly
@@ -112,6 +112,18 @@ fuzz_target!(|input: Input| {
             map.append(k, v);
         }
     }
+    let pairs: Vec<(String, String)> = dfs_s3::request::parse_query(&input.query)
+        .map(|q| q.into_iter().collect())
+        .unwrap_or_default();
+    let _ = dfs_s3::sigv2::verify(
+        "GET",
+        "/b/k",
+        &pairs,
+        &map,
+        Some("b"),
+        std::time::SystemTime::now(),
+        |ak| (ak == "AK").then(|| "secret".to_string()),
+    );
     let _ = dfs_s3::sigv4::verify(
         "PUT",
         "/b/k",
