@@ -721,3 +721,16 @@ def test_multipart_parts_of_other_sizes_are_copied(cluster, s3, bucket):
                           timeout=30).json()
         # Joined: the parts' blocks (5 MiB each); copied: the namenode's (1 MiB here).
         assert st["block_size"] == (5 * MiB if sizes[0] == sizes[1] else MiB), st
+
+
+def test_a_key_cannot_be_an_object_and_a_prefix(s3, bucket):
+    s3.put_object(Bucket=bucket, Key="a/b", Body=b"inside")
+    with pytest.raises(ClientError) as e:
+        s3.put_object(Bucket=bucket, Key="a", Body=b"over a prefix")
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 409
+    s3.put_object(Bucket=bucket, Key="f", Body=b"a file")
+    with pytest.raises(ClientError) as e:
+        s3.put_object(Bucket=bucket, Key="f/g", Body=b"under a file")
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 409
+    assert s3.get_object(Bucket=bucket, Key="a/b")["Body"].read() == b"inside"
+    assert s3.get_object(Bucket=bucket, Key="f")["Body"].read() == b"a file"
