@@ -283,12 +283,7 @@ mod tests {
     use super::*;
     use crate::testing::header_map;
 
-    const AK: &str = "AKIAIOSFODNN7EXAMPLE";
-    const SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
-
-    fn secret_of(ak: &str) -> Option<String> {
-        (ak == AK).then(|| SECRET.to_string())
-    }
+    use crate::testing::{secret_of, AK, SECRET};
 
     /// AWS's published V2 examples ("Signing and Authenticating REST
     /// Requests"): an object GET, virtual-host style, and a PUT with

@@ -1081,12 +1081,7 @@ pub fn presign_query(
 mod tests {
     use super::*;
 
-    const AK: &str = "AKIAIOSFODNN7EXAMPLE";
-    const SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
-
-    fn secret_of(ak: &str) -> Option<String> {
-        (ak == AK).then(|| SECRET.to_string())
-    }
+    use crate::testing::{secret_of, AK, SECRET};
 
     /// 2013-05-24T00:00:00Z, the time of AWS's examples.
     fn example_time() -> SystemTime {

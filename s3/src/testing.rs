@@ -12,3 +12,12 @@ pub fn header_map(pairs: &[(&str, &str)]) -> HeaderMap {
     }
     map
 }
+
+/// AWS's example key pair (the signature examples in AWS's documentation).
+pub const AK: &str = "AKIAIOSFODNN7EXAMPLE";
+pub const SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+
+/// The example key's secret, and no other.
+pub fn secret_of(ak: &str) -> Option<String> {
+    (ak == AK).then(|| SECRET.to_string())
+}
