@@ -490,6 +490,25 @@ impl Namespace {
             self.snapshots.detached.remove(&x);
             txn.del_detached(x);
         }
+        // A kept inode whose parent just went (it moved into a subtree that
+        // was later deleted, and an older snapshot still sees it where it
+        // was): it becomes a detached root itself. Otherwise nothing would
+        // attach it at the next load, which drops what it cannot attach,
+        // and the older snapshot would lose it.
+        let orphaned: Vec<InodeId> = self
+            .inodes
+            .iter()
+            .filter(|(x, i)| {
+                !live.contains(x)
+                    && !self.snapshots.detached.contains(x)
+                    && !self.inodes.contains_key(&i.parent)
+            })
+            .map(|(x, _)| x)
+            .collect();
+        for x in orphaned {
+            self.snapshots.detached.insert(x);
+            txn.put_detached(x);
+        }
         // A block goes when nothing still lists it: its file (live or
         // kept) nor any remaining copy of that file.
         for (owner, blocks) in dropped_blocks {
