@@ -561,7 +561,7 @@ impl DfsClient {
 }
 
 /// Batches of downloaded pieces queued for the writing thread.
-const WRITE_QUEUE: usize = 4;
+const WRITE_QUEUE: usize = 16;
 /// Bytes per batch.
 const WRITE_BATCH: usize = 512 * 1024;
 

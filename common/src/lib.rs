@@ -7,6 +7,8 @@
 //! - [`ids`]: `BlockId`, `NodeId`, `FileId` newtypes over UUIDs.
 //! - [`path`]: `DfsPath`, the only parser and validator of user paths.
 //! - [`checksum`]: `Sha256Digest`, streaming SHA-256, and per-chunk CRC32C.
+//! - [`direct`]: file I/O past the page cache (`O_DIRECT` writes), for the
+//!   datanodes' blocks and the client's downloads.
 //! - [`units`]: `ByteSize` ("64MiB") and duration parsing for flags and TOML.
 //! - [`codec`]: bincode with a size limit and a leading format-version byte.
 //! - [`limits`]: what one HTTP client may cost a server (timeouts, streams).
@@ -21,6 +23,7 @@ pub mod auth;
 pub mod checkpoint;
 pub mod checksum;
 pub mod codec;
+pub mod direct;
 pub mod error;
 pub mod ids;
 pub mod limits;

@@ -52,7 +52,8 @@
 pub mod api;
 pub mod commands;
 pub mod config;
-pub mod direct;
+/// Block file I/O, shared with the client's downloads.
+pub use dfs_common::direct;
 pub mod disks;
 pub mod error;
 pub mod events;

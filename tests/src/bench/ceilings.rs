@@ -20,6 +20,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 pub struct Ceilings {
     pub loopback_mbps: f64,
     pub disk_fsync_mbps: f64,
+    /// Three O_DIRECT writers at once, each its own file, together: what
+    /// the three datanodes of a pipeline on this one disk can write (the
+    /// buffered single-writer rate when the file system refuses O_DIRECT).
+    pub disk_3_direct_mbps: f64,
     pub sha256_mbps: f64,
     pub fsync_ops: f64,
     pub rtt_1_ops: f64,
@@ -28,11 +32,11 @@ pub struct Ceilings {
 
 impl Ceilings {
     /// A pipelined upload: every byte crosses loopback, is hashed, and is
-    /// written three times on this one disk.
+    /// written three times on this one disk, by three writers at once.
     pub fn upload(&self) -> f64 {
         self.loopback_mbps
             .min(self.sha256_mbps)
-            .min(self.disk_fsync_mbps / 3.0)
+            .min(self.disk_3_direct_mbps / 3.0)
     }
     /// A download: every byte crosses loopback and is hashed.
     pub fn download(&self) -> f64 {
@@ -104,19 +108,25 @@ pub async fn measure(rep: &mut Report, s: &Sizes, dir: &Path) -> Result<Ceilings
     let path = dir.join("ceiling-disk.bin");
     let disk_bytes = s.disk;
     let p2 = path.clone();
-    let (buffered, direct) = tokio::task::spawn_blocking(move || -> Result<(f64, Option<f64>)> {
+    type Rates = (f64, Option<f64>, Option<f64>);
+    let (buffered, direct, direct_3) = tokio::task::spawn_blocking(move || -> Result<Rates> {
         // The better of two runs each: other work on the machine only ever
         // slows it.
         let mut buffered = 0f64;
-        let mut direct: Option<f64> = None;
+        let (mut direct, mut direct_3): (Option<f64>, Option<f64>) = (None, None);
+        let best = |best: Option<f64>, rate: f64| Some(best.unwrap_or(0.0).max(rate));
         for round in 0..2 {
-            buffered = buffered.max(timed_disk_write(&p2, disk_bytes, false, round)?.0);
-            let (rate, was_direct) = timed_disk_write(&p2, disk_bytes, true, round)?;
+            buffered = buffered.max(timed_disk_writes(&p2, 1, disk_bytes, false, round)?.0);
+            let (rate, was_direct) = timed_disk_writes(&p2, 1, disk_bytes, true, round)?;
             if was_direct {
-                direct = Some(direct.unwrap_or(0.0).max(rate));
+                direct = best(direct, rate);
+            }
+            let (rate, was_direct) = timed_disk_writes(&p2, 3, disk_bytes, true, round)?;
+            if was_direct {
+                direct_3 = best(direct_3, rate);
             }
         }
-        Ok((buffered, direct))
+        Ok((buffered, direct, direct_3))
     })
     .await??;
     let disk = buffered.max(direct.unwrap_or(0.0));
@@ -148,6 +158,17 @@ pub async fn measure(rep: &mut Report, s: &Sizes, dir: &Path) -> Result<Ceilings
     rep.add(
         "disk write ceiling (the better way)",
         disk,
+        "MB/s",
+        None,
+        None,
+    );
+    let disk_3 = direct_3.unwrap_or(buffered);
+    rep.add(
+        format!(
+            "disk write + fsync, 3 O_DIRECT writers together ({} each)",
+            human_bytes(disk_bytes)
+        ),
+        disk_3,
         "MB/s",
         None,
         None,
@@ -221,6 +242,7 @@ pub async fn measure(rep: &mut Report, s: &Sizes, dir: &Path) -> Result<Ceilings
     let c = Ceilings {
         loopback_mbps: loopback,
         disk_fsync_mbps: disk,
+        disk_3_direct_mbps: disk_3,
         sha256_mbps: sha,
         fsync_ops,
         rtt_1_ops: rtt_1,
@@ -231,13 +253,51 @@ pub async fn measure(rep: &mut Report, s: &Sizes, dir: &Path) -> Result<Ceilings
     Ok(c)
 }
 
-/// Writes `bytes` of data that differs in every MiB to a new file at `path`,
-/// then fsyncs it; returns MB/s and whether the writes were direct (a file
-/// system may refuse O_DIRECT). The file is removed afterwards.
-fn timed_disk_write(path: &Path, bytes: u64, direct: bool, seed: u64) -> Result<(f64, bool)> {
+/// Writes `bytes` of data that differs in every MiB to each of `writers`
+/// new files beside `path` at once, one thread each, then fsyncs them;
+/// returns MB/s (all writers together) and whether every write was direct
+/// (a file system may refuse O_DIRECT). The files are removed afterwards.
+fn timed_disk_writes(
+    path: &Path,
+    writers: usize,
+    bytes: u64,
+    direct: bool,
+    seed: u64,
+) -> Result<(f64, bool)> {
+    let paths: Vec<_> = (0..writers)
+        .map(|i| path.with_extension(format!("{i}")))
+        .collect();
+    let t = Instant::now();
+    let results: Vec<Result<bool>> = std::thread::scope(|s| {
+        let handles: Vec<_> = paths
+            .iter()
+            .enumerate()
+            .map(|(i, p)| s.spawn(move || write_synced(p, bytes, direct, seed * 8 + i as u64)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("a writer panicked")))
+            })
+            .collect()
+    });
+    let secs = t.elapsed().as_secs_f64();
+    let mut all_direct = true;
+    for r in results {
+        all_direct &= r?;
+    }
+    for p in &paths {
+        std::fs::remove_file(p)?;
+    }
+    Ok((writers as f64 * bytes as f64 / MB / secs, all_direct))
+}
+
+/// Writes `bytes` of data that differs in every 4 KiB page to a new file at
+/// `path` and fsyncs it; whether every write was direct.
+fn write_synced(path: &Path, bytes: u64, direct: bool, seed: u64) -> Result<bool> {
     let mut buf = DirectBuf::new(MIB as usize);
     buf.fill_from(&test_data(MIB as usize, 9 + seed));
-    let t = Instant::now();
     let mut w = if direct {
         DirectWriter::create_new(path)?
     } else {
@@ -257,9 +317,7 @@ fn timed_disk_write(path: &Path, bytes: u64, direct: bool, seed: u64) -> Result<
     }
     let was_direct = was_direct && w.is_direct();
     w.into_file().sync_all()?;
-    let secs = t.elapsed().as_secs_f64();
-    std::fs::remove_file(path)?;
-    Ok((written as f64 / MB / secs, was_direct))
+    Ok(was_direct)
 }
 
 /// Request/response pairs per second over `conns` loopback connections,

@@ -8,6 +8,7 @@
 //! - [`transfers`]: a large file up and down four ways, with peak RSS.
 //! - [`small_files`]: 4 KiB files per second.
 //! - [`s3`]: the S3 door beside the native paths (big PUT/GET, 4 KiB PUTs).
+//! - [`peer`]: the same work on Garage beside dfs (`--peer garage`).
 //! - [`metadata`]: mkdir, stat, rename, list per second.
 //! - [`namespace`]: the namenode with a million files (memory, restart);
 //!   [`backup`]: `dfs backup` of it, alone and under load.
@@ -36,6 +37,7 @@ pub mod memory;
 pub mod metadata;
 pub mod namespace;
 pub mod parallel;
+pub mod peer;
 pub mod process;
 pub mod repair;
 pub mod report;

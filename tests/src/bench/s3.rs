@@ -183,6 +183,67 @@ impl S3Client {
         }
         Ok((n, h.finish()))
     }
+
+    /// PUTs the local file `src` at `path`, streamed; the seconds it took.
+    pub async fn put_file(&self, path: &str, src: &std::path::Path) -> Result<f64> {
+        let file = tokio::fs::File::open(src).await?;
+        let len = file.metadata().await?.len();
+        let body =
+            reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(file, 1 << 20));
+        let t = Instant::now();
+        self.put(path, body, len).await?;
+        Ok(t.elapsed().as_secs_f64())
+    }
+
+    /// GETs `path`, checking it is `size` bytes with the SHA-256 `want`;
+    /// the seconds it took.
+    pub async fn timed_get(
+        &self,
+        path: &str,
+        size: u64,
+        want: dfs_common::checksum::Sha256Digest,
+    ) -> Result<f64> {
+        let t = Instant::now();
+        let (n, sha) = self.get(path).await?;
+        let secs = t.elapsed().as_secs_f64();
+        ensure!(n == size && sha == want, "GET {path} returned other bytes");
+        Ok(secs)
+    }
+
+    /// `count` 4 KiB objects `PREFIX/fNNNNNN` PUT by `clients` at once; the
+    /// last is read back and checked. The seconds the PUTs took.
+    pub async fn small_puts(&self, prefix: &str, count: usize, clients: usize) -> Result<f64> {
+        let t = Instant::now();
+        let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let mut tasks = Vec::new();
+        for _ in 0..clients {
+            let (s3, next, prefix) = (self.clone(), next.clone(), prefix.to_string());
+            tasks.push(tokio::spawn(async move {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if i >= count {
+                        return Ok::<(), anyhow::Error>(());
+                    }
+                    let data = test_data(4096, i as u64);
+                    s3.put(&format!("{prefix}/f{i:06}"), data, 4096).await?;
+                }
+            }));
+        }
+        for t in tasks {
+            t.await??;
+        }
+        let secs = t.elapsed().as_secs_f64();
+        let last = count - 1;
+        let (n, sha) = self.get(&format!("{prefix}/f{last:06}")).await?;
+        let mut h = Sha256Hasher::new();
+        h.update(&test_data(4096, last as u64));
+        let want = h.finish();
+        ensure!(
+            n == 4096 && sha == want,
+            "{prefix}/f{last:06} read back wrong"
+        );
+        Ok(secs)
+    }
 }
 
 /// A free loopback port (bound, then released for the namenode).
@@ -192,7 +253,8 @@ fn free_port() -> Result<u16> {
         .port())
 }
 
-pub async fn measure(rep: &mut Report, s: &Sizes) -> Result<()> {
+/// A cluster with S3 on, a key and the bucket `bench`; its S3 client.
+pub async fn start_s3_cluster() -> Result<(TestCluster, S3Client)> {
     let s3_port = free_port()?;
     let cluster = TestCluster::start(ClusterOptions {
         block_size: 64 << 20,
@@ -212,6 +274,11 @@ pub async fn measure(rep: &mut Report, s: &Sizes) -> Result<()> {
         key.secret.as_deref().context("a new key has its secret")?,
     )?;
     s3.create_bucket("bench").await?;
+    Ok((cluster, s3))
+}
+
+pub async fn measure(rep: &mut Report, s: &Sizes) -> Result<()> {
+    let (cluster, s3) = start_s3_cluster().await?;
     big(rep, &cluster, &s3, s).await?;
     multipart(rep, &cluster, &s3, s).await?;
     small(rep, &cluster, &s3, s).await
@@ -234,12 +301,7 @@ async fn big(rep: &mut Report, cluster: &TestCluster, s3: &S3Client, s: &Sizes) 
     ensure!(status.success(), "dfs put failed");
     let native_up = rate(t.elapsed().as_secs_f64());
 
-    let file = tokio::fs::File::open(&src).await?;
-    let body =
-        reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(file, 1 << 20));
-    let t = Instant::now();
-    s3.put("/bench/s3.bin", body, size).await?;
-    let s3_up = rate(t.elapsed().as_secs_f64());
+    let s3_up = rate(s3.put_file("/bench/s3.bin", &src).await?);
     let st = cluster.client().status(&p("/bench/s3.bin")).await?;
     ensure!(
         st.length == size && st.sha256 == Some(want),
@@ -261,10 +323,7 @@ async fn big(rep: &mut Report, cluster: &TestCluster, s3: &S3Client, s: &Sizes) 
     ensure!(status.success(), "dfs get failed");
     let native_down = rate(t.elapsed().as_secs_f64());
     evict_blocks(cluster);
-    let t = Instant::now();
-    let (n, sha) = s3.get("/bench/s3.bin").await?;
-    let s3_down = rate(t.elapsed().as_secs_f64());
-    ensure!(n == size && sha == want, "the S3 GET returned other bytes");
+    let s3_down = rate(s3.timed_get("/bench/s3.bin", size, want).await?);
     rep.add(
         format!("S3 GET {name} (hashed as read)"),
         s3_down,
@@ -325,6 +384,36 @@ async fn multipart(
     Ok(())
 }
 
+/// `count` 4 KiB files `DIR/fNNNNNN` created by `clients` native clients
+/// at once (through `urls`, the leader first); the seconds it took.
+pub async fn native_small(
+    cluster: &TestCluster,
+    urls: &str,
+    dir: &str,
+    count: usize,
+    clients: usize,
+) -> Result<f64> {
+    cluster.client().mkdirs(&p(dir), true).await?;
+    let dir = dir.to_string();
+    let t = Instant::now();
+    super::parallel::parallel(urls, count, clients, move |c, i| {
+        let path = p(&format!("{dir}/f{i:06}"));
+        async move {
+            let data = test_data(4096, i as u64);
+            c.upload(
+                &path,
+                &data[..],
+                &Default::default(),
+                &dfs_client::NoProgress,
+            )
+            .await?;
+            Ok(())
+        }
+    })
+    .await?;
+    Ok(t.elapsed().as_secs_f64())
+}
+
 /// 4 KiB PUTs by 16 clients, against 16 native clients' creates, in
 /// alternating rounds (the host's drift falls on both alike).
 async fn small(rep: &mut Report, cluster: &TestCluster, s3: &S3Client, s: &Sizes) -> Result<()> {
@@ -334,51 +423,20 @@ async fn small(rep: &mut Report, cluster: &TestCluster, s3: &S3Client, s: &Sizes
     let url = cluster.urls_leader_first().await;
     let mut secs = [0.0f64; 2];
     for round in 0..ROUNDS {
-        let dir = format!("/bench/native-r{round}");
-        cluster.client().mkdirs(&p(&dir), true).await?;
-        let t = Instant::now();
-        super::parallel::parallel(&url, per, CLIENTS, move |c, i| {
-            let path = p(&format!("{dir}/f{i:06}"));
-            async move {
-                let data = test_data(4096, i as u64);
-                c.upload(
-                    &path,
-                    &data[..],
-                    &Default::default(),
-                    &dfs_client::NoProgress,
-                )
-                .await?;
-                Ok(())
-            }
-        })
+        secs[0] += native_small(
+            cluster,
+            &url,
+            &format!("/bench/native-r{round}"),
+            per,
+            CLIENTS,
+        )
         .await?;
-        secs[0] += t.elapsed().as_secs_f64();
 
-        let t = Instant::now();
-        let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let mut tasks = Vec::new();
-        for _ in 0..CLIENTS {
-            let (s3, next) = (s3.clone(), next.clone());
-            tasks.push(tokio::spawn(async move {
-                loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    if i >= per {
-                        return Ok::<(), anyhow::Error>(());
-                    }
-                    let data = test_data(4096, i as u64);
-                    s3.put(&format!("/bench/s3-r{round}/f{i:06}"), data, 4096)
-                        .await?;
-                }
-            }));
-        }
-        for t in tasks {
-            t.await??;
-        }
-        secs[1] += t.elapsed().as_secs_f64();
+        secs[1] += s3
+            .small_puts(&format!("/bench/s3-r{round}"), per, CLIENTS)
+            .await?;
     }
     let total = (per * ROUNDS) as f64;
-    let (check, _) = s3.get(&format!("/bench/s3-r0/f{:06}", per - 1)).await?;
-    ensure!(check == 4096, "a 4 KiB object read back {check} bytes");
     rep.add(
         format!("S3 4 KiB PUTs, {CLIENTS} clients ({})", per * ROUNDS),
         total / secs[1],

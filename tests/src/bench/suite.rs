@@ -11,12 +11,14 @@
 //! `--size SIZE` (big transfers), `--small-files N`, `--namespace-files N`,
 //! `--scale-files N[,N...]`, `--repair-size SIZE`, `--namenodes N` (the
 //! small-file and metadata parts on a group of N namenodes, their clients
-//! talking to the leader).
+//! talking to the leader), `--peer garage --garage-bin PATH` (the same work
+//! on a three-node Garage cluster, after the other parts; with `--only`,
+//! name `peer` to run it).
 use super::ceilings::{self, Ceilings};
 use super::context::{git_state, machine_info, utc_stamp};
 use super::repair::{self, RepairSetup};
 use super::report::{print_table, write_json, Report, RunInfo};
-use super::{failover, metadata, namespace, s3, scale, small_files, transfers};
+use super::{failover, metadata, namespace, peer, s3, scale, small_files, transfers};
 use super::{Args, Sizes, GIB, MB, MIB};
 use crate::cluster::{ClusterOptions, TestCluster};
 use anyhow::{ensure, Result};
@@ -83,6 +85,22 @@ pub async fn run(args: &Args) -> Result<bool> {
         .value("--only")
         .map(|s| s.split(',').map(|x| x.trim().to_string()).collect());
     let wanted = |s: &str| only.as_ref().is_none_or(|o| o.iter().any(|x| x == s));
+    let peer = match args.value("--peer").as_deref() {
+        None => None,
+        Some("garage") => {
+            let bin = args
+                .value("--garage-bin")
+                .map(PathBuf::from)
+                .ok_or_else(|| anyhow::anyhow!("--peer garage needs --garage-bin PATH"))?;
+            ensure!(
+                bin.is_file(),
+                "--garage-bin {}: no such file",
+                bin.display()
+            );
+            Some(bin)
+        }
+        Some(other) => anyhow::bail!("--peer {other}: the only peer is garage"),
+    };
     let started_unix = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?
         .as_secs();
@@ -189,6 +207,18 @@ pub async fn run(args: &Args) -> Result<bool> {
         if let Err(e) = r {
             eprintln!("bench: {title} FAILED: {e:#}");
             rep.failures.push(format!("{title}: {e:#}"));
+        }
+    }
+
+    if let Some(bin) = peer.filter(|_| wanted("peer")) {
+        rep.section = "peer".into();
+        println!(
+            "\n== Garage beside dfs ({:.0} s into the run)",
+            total.elapsed().as_secs_f64()
+        );
+        if let Err(e) = peer::measure(&mut rep, &ceil, &sizes, &bin).await {
+            eprintln!("bench: Garage beside dfs FAILED: {e:#}");
+            rep.failures.push(format!("Garage beside dfs: {e:#}"));
         }
     }
 

@@ -158,6 +158,55 @@ impl DirectWriter {
     }
 }
 
+/// A new local file written as a stream (`std::io::Write`) in large
+/// aligned pieces past the page cache: what a download writes to. Bytes
+/// gather in an aligned buffer of [`STREAM_PIECE`] and go to the disk
+/// directly when it is full; `flush` writes what is left (the file's
+/// unaligned tail, through the page cache). Filling the page cache with a
+/// large file costs more than the disk write itself on the machines
+/// measured (`docs/BENCHMARKS.md`), and the pages would only push out others.
+pub struct DirectStream {
+    writer: DirectWriter,
+    buf: DirectBuf,
+}
+
+/// The size of each direct write of a [`DirectStream`].
+pub const STREAM_PIECE: usize = 4 << 20;
+
+impl DirectStream {
+    /// Creates `path`, which must not exist.
+    pub fn create_new(path: &Path) -> io::Result<Self> {
+        Ok(DirectStream {
+            writer: DirectWriter::create_new(path)?,
+            buf: DirectBuf::new(STREAM_PIECE),
+        })
+    }
+
+    /// The file, with everything written so far (call `flush` first).
+    pub fn into_file(self) -> File {
+        self.writer.into_file()
+    }
+}
+
+impl Write for DirectStream {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        let n = self.buf.fill_from(data);
+        if self.buf.is_full() {
+            self.writer.write_all(self.buf.filled())?;
+            self.buf.clear();
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if !self.buf.is_empty() {
+            self.writer.write_all(self.buf.filled())?;
+            self.buf.clear();
+        }
+        Ok(())
+    }
+}
+
 /// Opens `path` for reading through the page cache, with the kernel told
 /// that reads will be sequential (a wider readahead).
 ///
@@ -349,6 +398,35 @@ mod tests {
             "a read past the end is short"
         );
         assert!(read_at(&f, 8 * ALIGN as u64, ALIGN).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_stream_writes_any_pieces_back_exactly() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out");
+        let want = data(2 * STREAM_PIECE + 3 * ALIGN + 17);
+        let mut w = DirectStream::create_new(&path).unwrap();
+        // Pieces of odd sizes, across the buffer's edges.
+        let mut at = 0;
+        for (i, len) in [1usize, 4095, 700_001, 3 << 20, 5]
+            .iter()
+            .cycle()
+            .enumerate()
+        {
+            if at == want.len() {
+                break;
+            }
+            let end = (at + len + i).min(want.len());
+            w.write_all(&want[at..end]).unwrap();
+            at = end;
+        }
+        w.flush().unwrap();
+        w.into_file().sync_all().unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), want);
+        assert!(
+            DirectStream::create_new(&path).is_err(),
+            "it must not exist"
+        );
     }
 
     #[test]
