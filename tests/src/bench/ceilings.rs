@@ -24,6 +24,11 @@ pub struct Ceilings {
     /// the three datanodes of a pipeline on this one disk can write (the
     /// buffered single-writer rate when the file system refuses O_DIRECT).
     pub disk_3_direct_mbps: f64,
+    /// A copy on this one disk: a cold file read (through the page cache,
+    /// as the datanodes read blocks) while another is written directly, in
+    /// bytes copied per second. What a download of cold blocks into a local
+    /// file on the same disk can reach.
+    pub disk_copy_mbps: f64,
     pub sha256_mbps: f64,
     pub fsync_ops: f64,
     pub rtt_1_ops: f64,
@@ -174,6 +179,20 @@ pub async fn measure(rep: &mut Report, s: &Sizes, dir: &Path) -> Result<Ceilings
         None,
     );
 
+    // A copy on the one disk: a cold read while a direct write goes on.
+    let p4 = dir.join("ceiling-copy.bin");
+    let disk_copy = tokio::task::spawn_blocking(move || timed_disk_copy(&p4, disk_bytes)).await??;
+    rep.add(
+        format!(
+            "disk copy: cold read + direct write at once ({})",
+            human_bytes(disk_bytes)
+        ),
+        disk_copy,
+        "MB/s",
+        None,
+        None,
+    );
+
     // Small synchronous writes: 4 KiB write + fdatasync, one thread.
     let p3 = dir.join("ceiling-fsync.bin");
     let fsync_ops = tokio::task::spawn_blocking(move || -> Result<f64> {
@@ -243,6 +262,7 @@ pub async fn measure(rep: &mut Report, s: &Sizes, dir: &Path) -> Result<Ceilings
         loopback_mbps: loopback,
         disk_fsync_mbps: disk,
         disk_3_direct_mbps: disk_3,
+        disk_copy_mbps: disk_copy,
         sha256_mbps: sha,
         fsync_ops,
         rtt_1_ops: rtt_1,
@@ -291,6 +311,50 @@ fn timed_disk_writes(
         std::fs::remove_file(p)?;
     }
     Ok((writers as f64 * bytes as f64 / MB / secs, all_direct))
+}
+
+/// The better of two rounds of: `bytes` written to a file beside `path`
+/// and dropped from the page cache, then read back sequentially (1 MiB
+/// reads, through the page cache) while as many bytes are written directly
+/// to another file; bytes copied per second. The files are removed.
+fn timed_disk_copy(path: &Path, bytes: u64) -> Result<f64> {
+    use std::io::Read;
+    let (src, dst) = (path.with_extension("src"), path.with_extension("dst"));
+    let mut best = 0f64;
+    for round in 0..2 {
+        write_synced(&src, bytes, true, 100 + round)?;
+        {
+            let f = std::fs::File::open(&src)?;
+            datanode::direct::drop_cached(&f, 0, 0);
+        }
+        let t = Instant::now();
+        let (read, written) = std::thread::scope(|s| {
+            let reader = s.spawn(|| -> Result<u64> {
+                let mut f = datanode::direct::open_read(&src)?;
+                let mut buf = vec![0u8; MIB as usize];
+                let mut n = 0u64;
+                loop {
+                    let got = f.read(&mut buf)?;
+                    if got == 0 {
+                        return Ok(n);
+                    }
+                    n += got as u64;
+                }
+            });
+            let written = write_synced(&dst, bytes, true, 200 + round);
+            let read = reader
+                .join()
+                .unwrap_or_else(|_| Err(anyhow::anyhow!("the reader panicked")));
+            (read, written)
+        });
+        let secs = t.elapsed().as_secs_f64();
+        ensure!(read? == bytes, "the copy's source read back short");
+        written?;
+        std::fs::remove_file(&src)?;
+        std::fs::remove_file(&dst)?;
+        best = best.max(bytes as f64 / MB / secs);
+    }
+    Ok(best)
 }
 
 /// Writes `bytes` of data that differs in every 4 KiB page to a new file at

@@ -3,10 +3,11 @@
 //!
 //! The peer is Garage (deuxfleurs-org/garage), built by hand outside this
 //! repository (docs/BENCHMARKS.md says how): three `garage server`
-//! processes on loopback, replication 3, `lmdb` metadata, with
+//! processes on loopback, replication 3, `lmdb` metadata, no compression
+//! (dfs does not compress, and the data is random), measured twice: with
 //! `data_fsync` and `metadata_fsync` on (dfs acknowledges a write only once
-//! it is on disk on every replica, so Garage is asked for the same) and no
-//! compression (dfs does not compress, and the data is random).
+//! data and metadata are on disk, so Garage is asked for the same), and at
+//! Garage's defaults (both off: writes acknowledged from the page cache).
 //!
 //! The work, on each system: a large object PUT and GET through S3 (the
 //! GET read from disk, page cache dropped, every byte hashed and checked),
@@ -14,7 +15,7 @@
 //! its own paths (`dfs put`, `dfs get`, native creates). Each figure is
 //! given against the machine's ceiling, and Garage's against dfs's.
 use super::ceilings::Ceilings;
-use super::process::proc_rss;
+use super::process::{cpu_seconds, proc_rss, server_pids};
 use super::report::Report;
 use super::s3::{native_small, start_s3_cluster, S3Client};
 use super::transfers::{dfs_get, dfs_put, evict_blocks, evict_dir, sha256_file, write_source};
@@ -48,6 +49,7 @@ pub async fn measure(rep: &mut Report, c: &Ceilings, s: &Sizes, garage_bin: &Pat
     write_source(&src, s.transfer)?;
     let want = sha256_file(&src)?;
     let count = s.small_files;
+    let ncpu = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
     let name = human_bytes(s.transfer);
     let rate = |secs: f64| s.transfer as f64 / MB / secs.max(1e-9);
     let ops = |secs: f64| count as f64 / secs.max(1e-9);
@@ -63,7 +65,19 @@ pub async fn measure(rep: &mut Report, c: &Ceilings, s: &Sizes, garage_bin: &Pat
         let t = Instant::now();
         ensure!(dfs_put(&nn, &src, "/bench/native.bin").status()?.success());
         let native_put = rate(t.elapsed().as_secs_f64());
-        let s3_put = rate(s3.put_file("/bench/s3.bin", &src).await?);
+        let servers: Vec<u32> = server_pids(&cluster).into_iter().map(|(_, p)| p).collect();
+        let cpu = || servers.iter().map(|p| cpu_seconds(*p)).sum::<f64>();
+        let cores = (ncpu, "the machine's cores");
+        let before = cpu();
+        let secs = s3.put_file("/bench/s3.bin", &src).await?;
+        let s3_put = rate(secs);
+        rep.add(
+            "dfs servers: CPU cores busy during the S3 PUT",
+            (cpu() - before) / secs,
+            "cores",
+            Some(cores),
+            None,
+        );
         evict_blocks(&cluster);
         let t = Instant::now();
         let got = dfs_get(&nn, "/bench/native.bin", Path::new("-"))
@@ -72,7 +86,16 @@ pub async fn measure(rep: &mut Report, c: &Ceilings, s: &Sizes, garage_bin: &Pat
         ensure!(got.success(), "dfs get failed");
         let native_get = rate(t.elapsed().as_secs_f64());
         evict_blocks(&cluster);
-        let s3_get = rate(s3.timed_get("/bench/s3.bin", s.transfer, want).await?);
+        let before = cpu();
+        let secs = s3.timed_get("/bench/s3.bin", s.transfer, want).await?;
+        let s3_get = rate(secs);
+        rep.add(
+            "dfs servers: CPU cores busy during the S3 GET",
+            (cpu() - before) / secs,
+            "cores",
+            Some(cores),
+            None,
+        );
         let url = cluster.urls_leader_first().await;
         let native_small = ops(native_small(&cluster, &url, "/bench/small", count, CLIENTS).await?);
         let s3_small = ops(s3.small_puts("/bench/s3-small", count, CLIENTS).await?);
@@ -90,80 +113,103 @@ pub async fn measure(rep: &mut Report, c: &Ceilings, s: &Sizes, garage_bin: &Pat
         )
     };
 
-    // Garage, the same work through the same client.
-    let (garage, garage_rss) = {
-        let g = Garage::start(garage_bin, scratch.path()).await?;
+    // Garage, the same work through the same client: with fsync on (dfs's
+    // promise) and at its defaults (fsync off).
+    let mut garage = Vec::new();
+    for fsync in [true, false] {
+        let g = Garage::start(
+            garage_bin,
+            &scratch.path().join(format!("g-{fsync}")),
+            fsync,
+        )
+        .await?;
         println!("  (Garage cluster in {})", g.dir.display());
         let s3 = &g.s3;
-        let put = rate(s3.put_file("/bench/big.bin", &src).await?);
+        let cpu = g.cpu_seconds();
+        let secs = s3.put_file("/bench/big.bin", &src).await?;
+        let put_cores = (g.cpu_seconds() - cpu) / secs;
+        let put = rate(secs);
         evict_dir(&g.dir);
-        let get = rate(s3.timed_get("/bench/big.bin", s.transfer, want).await?);
+        let cpu = g.cpu_seconds();
+        let secs = s3.timed_get("/bench/big.bin", s.transfer, want).await?;
+        let get_cores = (g.cpu_seconds() - cpu) / secs;
+        let get = rate(secs);
         let small = ops(s3.small_puts("/bench/small", count, CLIENTS).await?);
-        let rss = g.peak_rss();
-        (Figures { put, get, small }, rss)
-    };
+        let label = if fsync {
+            "Garage (fsync on)"
+        } else {
+            "Garage (defaults, no fsync)"
+        };
+        let cores = (ncpu, "the machine's cores");
+        rep.add(
+            format!("{label}: CPU cores busy during the PUT"),
+            put_cores,
+            "cores",
+            Some(cores),
+            None,
+        );
+        rep.add(
+            format!("{label}: CPU cores busy during the GET"),
+            get_cores,
+            "cores",
+            Some(cores),
+            None,
+        );
+        garage.push((label, Figures { put, get, small }, g.peak_rss()));
+    }
 
     let up = Some((c.upload(), "pipelined upload ceiling"));
     let down = Some((c.download(), "download ceiling"));
     let small = format!("{count}, {CLIENTS} clients");
-    let rows = [
-        (
-            "PUT",
-            "dfs put",
-            &name,
-            [native.put, dfs.put, garage.put],
-            up,
-            "MB/s",
-        ),
-        (
-            "GET",
-            "dfs get → /dev/null",
-            &name,
-            [native.get, dfs.get, garage.get],
-            down,
-            "MB/s",
-        ),
+    type Pick = fn(&Figures) -> f64;
+    let rows: [(&str, &str, &String, Pick, _, &str); 3] = [
+        ("PUT", "dfs put", &name, |f| f.put, up, "MB/s"),
+        ("GET", "dfs get → /dev/null", &name, |f| f.get, down, "MB/s"),
         (
             "4 KiB PUTs",
             "dfs native creates",
             &small,
-            [native.small, dfs.small, garage.small],
+            |f| f.small,
             None,
             "ops/s",
         ),
     ];
-    for (what, native_what, size, [native, dfs, garage], ceiling, unit) in rows {
+    for (what, native_what, size, pick, ceiling, unit) in rows {
         rep.add(
             format!("{native_what} ({size})"),
-            native,
-            unit,
-            ceiling,
-            None,
-        );
-        rep.add(format!("dfs S3 {what} ({size})"), dfs, unit, ceiling, None);
-        rep.add(
-            format!("Garage S3 {what} ({size})"),
-            garage,
+            pick(&native),
             unit,
             ceiling,
             None,
         );
         rep.add(
-            format!("Garage S3 {what} against dfs S3 {what}"),
-            garage,
+            format!("dfs S3 {what} ({size})"),
+            pick(&dfs),
             unit,
-            Some((dfs, "dfs S3, same run")),
+            ceiling,
             None,
         );
+        for (label, f, _) in &garage {
+            rep.add(format!("{label} S3 {what}"), pick(f), unit, ceiling, None);
+            rep.add(
+                format!("{label} S3 {what} against dfs S3"),
+                pick(f),
+                unit,
+                Some((pick(&dfs), "dfs S3, same run")),
+                None,
+            );
+        }
     }
-    for (i, rss) in garage_rss.iter().enumerate() {
-        rep.add(
-            format!("peak RSS Garage node {i} (all of the above)"),
-            *rss as f64 / MIB as f64,
-            "MiB",
-            None,
-            None,
-        );
+    for (label, _, rss) in &garage {
+        for (i, rss) in rss.iter().enumerate() {
+            rep.add(
+                format!("peak RSS {label} node {i}"),
+                *rss as f64 / MIB as f64,
+                "MiB",
+                None,
+                None,
+            );
+        }
     }
     Ok(())
 }
@@ -201,7 +247,7 @@ fn free_port() -> Result<u16> {
 }
 
 impl Garage {
-    async fn start(bin: &Path, under: &Path) -> Result<Garage> {
+    async fn start(bin: &Path, under: &Path, fsync: bool) -> Result<Garage> {
         let dir = under.join("garage");
         let secret = random_hex("rpc");
         let mut g = Garage {
@@ -221,8 +267,8 @@ impl Garage {
                  data_dir = \"{data}\"\n\
                  db_engine = \"lmdb\"\n\
                  replication_factor = 3\n\
-                 metadata_fsync = true\n\
-                 data_fsync = true\n\
+                 metadata_fsync = {fsync}\n\
+                 data_fsync = {fsync}\n\
                  compression_level = \"none\"\n\
                  rpc_bind_addr = \"127.0.0.1:{rpc}\"\n\
                  rpc_public_addr = \"127.0.0.1:{rpc}\"\n\
@@ -325,6 +371,11 @@ impl Garage {
         })
         .await?;
         Ok(g)
+    }
+
+    /// The CPU time all nodes used so far, in seconds.
+    fn cpu_seconds(&self) -> f64 {
+        self.nodes.iter().map(|n| cpu_seconds(n.id())).sum()
     }
 
     /// Each node's peak resident memory so far.
