@@ -49,7 +49,6 @@ pub async fn measure(rep: &mut Report, c: &Ceilings, s: &Sizes, garage_bin: &Pat
     write_source(&src, s.transfer)?;
     let want = sha256_file(&src)?;
     let count = s.small_files;
-    let ncpu = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
     let name = human_bytes(s.transfer);
     let rate = |secs: f64| s.transfer as f64 / MB / secs.max(1e-9);
     let ops = |secs: f64| count as f64 / secs.max(1e-9);
@@ -66,18 +65,9 @@ pub async fn measure(rep: &mut Report, c: &Ceilings, s: &Sizes, garage_bin: &Pat
         ensure!(dfs_put(&nn, &src, "/bench/native.bin").status()?.success());
         let native_put = rate(t.elapsed().as_secs_f64());
         let servers: Vec<u32> = server_pids(&cluster).into_iter().map(|(_, p)| p).collect();
-        let cpu = || servers.iter().map(|p| cpu_seconds(*p)).sum::<f64>();
-        let cores = (ncpu, "the machine's cores");
-        let before = cpu();
-        let secs = s3.put_file("/bench/s3.bin", &src).await?;
-        let s3_put = rate(secs);
-        rep.add(
-            "dfs servers: CPU cores busy during the S3 PUT",
-            (cpu() - before) / secs,
-            "cores",
-            Some(cores),
-            None,
-        );
+        let busy = "dfs servers: CPU cores busy during the S3 PUT";
+        let s3_put =
+            rate(with_cores(rep, busy, &servers, s3.put_file("/bench/s3.bin", &src)).await?);
         evict_blocks(&cluster);
         let t = Instant::now();
         let got = dfs_get(&nn, "/bench/native.bin", Path::new("-"))
@@ -86,16 +76,9 @@ pub async fn measure(rep: &mut Report, c: &Ceilings, s: &Sizes, garage_bin: &Pat
         ensure!(got.success(), "dfs get failed");
         let native_get = rate(t.elapsed().as_secs_f64());
         evict_blocks(&cluster);
-        let before = cpu();
-        let secs = s3.timed_get("/bench/s3.bin", s.transfer, want).await?;
-        let s3_get = rate(secs);
-        rep.add(
-            "dfs servers: CPU cores busy during the S3 GET",
-            (cpu() - before) / secs,
-            "cores",
-            Some(cores),
-            None,
-        );
+        let busy = "dfs servers: CPU cores busy during the S3 GET";
+        let get = s3.timed_get("/bench/s3.bin", s.transfer, want);
+        let s3_get = rate(with_cores(rep, busy, &servers, get).await?);
         let url = cluster.urls_leader_first().await;
         let native_small = ops(native_small(&cluster, &url, "/bench/small", count, CLIENTS).await?);
         let s3_small = ops(s3.small_puts("/bench/s3-small", count, CLIENTS).await?);
@@ -125,36 +108,19 @@ pub async fn measure(rep: &mut Report, c: &Ceilings, s: &Sizes, garage_bin: &Pat
         .await?;
         println!("  (Garage cluster in {})", g.dir.display());
         let s3 = &g.s3;
-        let cpu = g.cpu_seconds();
-        let secs = s3.put_file("/bench/big.bin", &src).await?;
-        let put_cores = (g.cpu_seconds() - cpu) / secs;
-        let put = rate(secs);
-        evict_dir(&g.dir);
-        let cpu = g.cpu_seconds();
-        let secs = s3.timed_get("/bench/big.bin", s.transfer, want).await?;
-        let get_cores = (g.cpu_seconds() - cpu) / secs;
-        let get = rate(secs);
-        let small = ops(s3.small_puts("/bench/small", count, CLIENTS).await?);
         let label = if fsync {
             "Garage (fsync on)"
         } else {
             "Garage (defaults, no fsync)"
         };
-        let cores = (ncpu, "the machine's cores");
-        rep.add(
-            format!("{label}: CPU cores busy during the PUT"),
-            put_cores,
-            "cores",
-            Some(cores),
-            None,
-        );
-        rep.add(
-            format!("{label}: CPU cores busy during the GET"),
-            get_cores,
-            "cores",
-            Some(cores),
-            None,
-        );
+        let nodes: Vec<u32> = g.nodes.iter().map(Child::id).collect();
+        let busy = format!("{label}: CPU cores busy during the PUT");
+        let put = rate(with_cores(rep, &busy, &nodes, s3.put_file("/bench/big.bin", &src)).await?);
+        evict_dir(&g.dir);
+        let busy = format!("{label}: CPU cores busy during the GET");
+        let get = s3.timed_get("/bench/big.bin", s.transfer, want);
+        let get = rate(with_cores(rep, &busy, &nodes, get).await?);
+        let small = ops(s3.small_puts("/bench/small", count, CLIENTS).await?);
         garage.push((label, Figures { put, get, small }, g.peak_rss()));
     }
 
@@ -212,6 +178,28 @@ pub async fn measure(rep: &mut Report, c: &Ceilings, s: &Sizes, garage_bin: &Pat
         }
     }
     Ok(())
+}
+
+/// Runs `work` (which gives its seconds) and adds the row `figure`: how
+/// many CPU cores the processes `pids` kept busy meanwhile.
+async fn with_cores(
+    rep: &mut Report,
+    figure: &str,
+    pids: &[u32],
+    work: impl std::future::Future<Output = Result<f64>>,
+) -> Result<f64> {
+    let cpu = || pids.iter().map(|p| cpu_seconds(*p)).sum::<f64>();
+    let before = cpu();
+    let secs = work.await?;
+    let ncpu = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    rep.add(
+        figure,
+        (cpu() - before) / secs.max(1e-9),
+        "cores",
+        Some((ncpu, "the machine's cores")),
+        None,
+    );
+    Ok(secs)
 }
 
 /// A three-node Garage cluster on loopback; stopped when dropped.
@@ -371,11 +359,6 @@ impl Garage {
         })
         .await?;
         Ok(g)
-    }
-
-    /// The CPU time all nodes used so far, in seconds.
-    fn cpu_seconds(&self) -> f64 {
-        self.nodes.iter().map(|n| cpu_seconds(n.id())).sum()
     }
 
     /// Each node's peak resident memory so far.
