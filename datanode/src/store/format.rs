@@ -70,15 +70,49 @@ pub(super) fn encode_trailer(meta: &BlockChecksums) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
+/// Why a replica's trailer could not be had: the disk failed to read it
+/// (which says nothing of the replica's bytes), or what was read is not a
+/// valid trailer (the replica is damaged).
+#[derive(Debug)]
+pub(super) enum TrailerError {
+    /// A read failed: what was being read, and the error.
+    Io(&'static str, std::io::Error),
+    /// The bytes are wrong: why.
+    Bad(String),
+}
+
+impl std::fmt::Display for TrailerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TrailerError::Io(what, e) => write!(f, "reading the {what}: {e}"),
+            TrailerError::Bad(why) => f.write_str(why),
+        }
+    }
+}
+
+impl From<String> for TrailerError {
+    fn from(why: String) -> Self {
+        TrailerError::Bad(why)
+    }
+}
+
+impl From<&str> for TrailerError {
+    fn from(why: &str) -> Self {
+        TrailerError::Bad(why.to_string())
+    }
+}
+
 /// Reads and checks the trailer of a one-file replica whose file is
-/// `file_len` bytes long. Returns why not, for a `Corrupt` error or the log.
-pub(super) fn read_trailer(file: &File, file_len: u64) -> Result<BlockChecksums, String> {
+/// `file_len` bytes long. A read that fails is [`TrailerError::Io`], never
+/// taken for damage: a disk that hiccups must not get good replicas
+/// quarantined.
+pub(super) fn read_trailer(file: &File, file_len: u64) -> Result<BlockChecksums, TrailerError> {
     if file_len < FOOTER_LEN {
-        return Err(format!("{file_len} bytes: too short for a replica footer"));
+        return Err(format!("{file_len} bytes: too short for a replica footer").into());
     }
     let mut footer = [0u8; FOOTER_LEN as usize];
     file.read_exact_at(&mut footer, file_len - FOOTER_LEN)
-        .map_err(|e| format!("reading the footer: {e}"))?;
+        .map_err(|e| TrailerError::Io("footer", e))?;
     let (t_len, data_len, crc_t) = parse_footer(&footer)?;
     let expected = data_len
         .checked_add(u64::from(t_len) + FOOTER_LEN)
@@ -86,11 +120,12 @@ pub(super) fn read_trailer(file: &File, file_len: u64) -> Result<BlockChecksums,
     if expected != file_len {
         return Err(format!(
             "{file_len} bytes on disk, footer says {data_len} of data and {t_len} of trailer"
-        ));
+        )
+        .into());
     }
     let mut trailer = vec![0u8; t_len as usize];
     file.read_exact_at(&mut trailer, data_len)
-        .map_err(|e| format!("reading the trailer: {e}"))?;
+        .map_err(|e| TrailerError::Io("trailer", e))?;
     if crc32c(&trailer) != crc_t {
         return Err("the trailer fails its CRC32C".into());
     }
@@ -160,7 +195,27 @@ mod tests {
             &data[..],
         ] {
             let (f, n) = file_of(bad);
-            assert!(read_trailer(f.as_file(), n).is_err());
+            assert!(matches!(
+                read_trailer(f.as_file(), n),
+                Err(TrailerError::Bad(_))
+            ));
         }
+    }
+
+    #[test]
+    fn a_failed_read_is_not_damage() {
+        let data: Vec<u8> = (0..CHUNK_SIZE + 5).map(|i| i as u8).collect();
+        let mut whole = data.clone();
+        whole.extend(encode_trailer(&BlockChecksums::of(&data)).unwrap());
+        let (f, n) = file_of(&whole);
+        // A handle that cannot read: every read fails (EBADF), as a disk
+        // error would.
+        let write_only = std::fs::OpenOptions::new()
+            .write(true)
+            .open(f.path())
+            .unwrap();
+        let e = read_trailer(&write_only, n).unwrap_err();
+        assert!(matches!(e, TrailerError::Io("footer", _)), "{e}");
+        assert!(e.to_string().starts_with("reading the footer: "), "{e}");
     }
 }

@@ -20,7 +20,7 @@
 //!   counts.
 //! - The index lock is held for one lookup, insert or removal at a time,
 //!   never across file I/O.
-use super::format::{read_trailer, Layout};
+use super::format::{read_trailer, Layout, TrailerError};
 use super::volume::Volume;
 use super::{lock, BlockStore, Inner};
 use crate::error::{DatanodeError, Result};
@@ -293,6 +293,12 @@ impl BlockStore {
                                     self.move_to_corrupt(vol, &path, stem);
                                 }
                             },
+                            Err(TrailerError::Io(what, e)) => {
+                                return Err(DatanodeError::io(
+                                    format!("reading the {what} of {}", path.display()),
+                                    e,
+                                ));
+                            }
                             Err(why) => {
                                 log::warn!("quarantining replica {id} found at startup: {why}");
                                 self.move_to_corrupt(vol, &path, stem);
@@ -410,12 +416,17 @@ fn prepare(v: &Volume) -> Result<()> {
 /// Startup check of one replica: a one-file replica whose footer and
 /// trailer check out (a stray `.meta` beside it is removed), else a
 /// two-file replica of the old layout: a decodable, consistent `.meta` whose
-/// length is the data file's length. Returns why not, for the log.
-fn check_replica(blk: &Path, meta: &Path) -> std::result::Result<(BlockInfo, Layout), String> {
-    let file = fs::File::open(blk).map_err(|e| format!("data file: {e}"))?;
+/// length is the data file's length. Returns why not: `Bad` for the log
+/// and the quarantine, `Io` when the disk failed to read it (which fails
+/// the volume's scan: nothing is quarantined for a disk's fault).
+fn check_replica(
+    blk: &Path,
+    meta: &Path,
+) -> std::result::Result<(BlockInfo, Layout), TrailerError> {
+    let file = fs::File::open(blk).map_err(|e| TrailerError::Io("data file", e))?;
     let on_disk = file
         .metadata()
-        .map_err(|e| format!("data file: {e}"))?
+        .map_err(|e| TrailerError::Io("data file's length", e))?
         .len();
     let one_file = read_trailer(&file, on_disk);
     let m = match (one_file, meta.exists()) {
@@ -435,9 +446,10 @@ fn check_replica(blk: &Path, meta: &Path) -> std::result::Result<(BlockInfo, Lay
                 Layout::OneFile,
             ));
         }
+        (Err(e @ TrailerError::Io(..)), _) => return Err(e),
         (Err(why), false) => return Err(why),
         (Err(_), true) => {
-            let bytes = fs::read(meta).map_err(|e| format!("meta file: {e}"))?;
+            let bytes = fs::read(meta).map_err(|e| TrailerError::Io("meta file", e))?;
             let m: BlockChecksums = codec::decode(&bytes).map_err(|e| format!("meta file: {e}"))?;
             m
         }
@@ -446,7 +458,7 @@ fn check_replica(blk: &Path, meta: &Path) -> std::result::Result<(BlockInfo, Lay
         return Err("meta file is inconsistent".into());
     }
     if on_disk != m.len {
-        return Err(format!("{on_disk} bytes on disk, meta says {}", m.len));
+        return Err(format!("{on_disk} bytes on disk, meta says {}", m.len).into());
     }
     Ok((
         BlockInfo {
@@ -530,6 +542,30 @@ mod tests {
         for id in [b, c, d, e] {
             assert!(!store.block_path(id).exists());
         }
+    }
+
+    /// A replica the disk fails to read at startup is not taken for a
+    /// damaged one: nothing is quarantined, the volume's scan fails with
+    /// the read error (a volume that cannot be read is failed, as any), and
+    /// every file stays where it was.
+    #[tokio::test]
+    async fn a_read_error_at_startup_quarantines_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlockStore::open(dir.path(), None).await.unwrap();
+        let a = BlockId::new();
+        put(&store, a, &data(CHUNK_SIZE + 3)).await;
+        // A "replica" every read of which fails (EISDIR), as a bad disk's.
+        let b = BlockId::new();
+        fs::create_dir_all(store.block_path(b)).unwrap();
+        let (pa, pb) = (store.block_path(a), store.block_path(b));
+        drop(store);
+        let e = BlockStore::open(dir.path(), None)
+            .await
+            .err()
+            .expect("must not open");
+        assert!(e.to_string().contains("reading the footer"), "{e}");
+        assert_eq!(corrupt_count(dir.path()), 0);
+        assert!(pa.is_file() && pb.is_dir());
     }
 
     /// Two-file replicas written by the previous layout open with this code:

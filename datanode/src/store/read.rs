@@ -23,7 +23,7 @@
 //!   [`remove`](super::remove)).
 //! - What to do about a corrupt replica is the caller's decision
 //!   ([`crate::sender`], [`crate::scanner`]); a read only reports it.
-use super::format::{read_trailer, Layout};
+use super::format::{read_trailer, Layout, TrailerError};
 use super::index::Entry;
 use super::{BlockInfo, BlockStore, IO_BUF, IO_QUEUE};
 use crate::direct;
@@ -194,8 +194,14 @@ impl BlockStore {
             })?
             .len();
         let meta = match e.layout {
-            Layout::OneFile => read_trailer(file, on_disk)
-                .map_err(|detail| DatanodeError::Corrupt { id, detail })?,
+            Layout::OneFile => read_trailer(file, on_disk).map_err(|t| match t {
+                // The disk failed to read it: not the replica's fault.
+                TrailerError::Io(what, err) => {
+                    self.check_after_error(e.vol, &err);
+                    DatanodeError::io(format!("reading the {what} of block {id}"), err)
+                }
+                TrailerError::Bad(detail) => DatanodeError::Corrupt { id, detail },
+            })?,
             Layout::TwoFile => {
                 let meta = match read_meta(id, &self.meta_path_on(e.vol, id)) {
                     // Gone while the index still lists it: damage (a
