@@ -58,7 +58,7 @@ use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
 use std::future::{ready, Ready};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 /// How long a login (the web UI's cookie) and a relay's token last unless
@@ -96,6 +96,18 @@ pub struct UsersFile {
     pub users: BTreeMap<String, UserEntry>,
 }
 
+/// Reads and parses the users file at `path`.
+fn read_users_file(path: &Path) -> Result<UsersFile, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read users file {}: {e}", path.display()))?;
+    toml::from_str(&text).map_err(|e| format!("users file {}: {e}", path.display()))
+}
+
+/// Where a relative `cluster_secret_file` of the users file at `path` is.
+fn base_of(path: &Path) -> &Path {
+    path.parent().unwrap_or(Path::new("."))
+}
+
 /// Reads a secret from a file: the first line, trimmed.
 pub fn read_secret_file(path: &Path) -> Result<String, String> {
     let text = std::fs::read_to_string(path)
@@ -118,22 +130,66 @@ pub fn check_secret(secret: &str) -> Result<(), String> {
 #[derive(Debug)]
 pub struct Security {
     keys: ClusterKeys,
-    users: HashMap<String, UserEntry>,
-    /// token digest → user name.
-    by_token: HashMap<String, String>,
+    /// The users: replaced whole when the users file is reloaded.
+    people: RwLock<People>,
+    /// The users file it was loaded from, if any (what a reload reads).
+    source: Option<PathBuf>,
     pub block_token_lifetime: Duration,
     pub session_lifetime: Duration,
 }
 
+/// The users of the users file, and their tokens.
+#[derive(Debug)]
+struct People {
+    users: HashMap<String, UserEntry>,
+    /// token digest → user name.
+    by_token: HashMap<String, String>,
+}
+
 impl Security {
     pub fn load(path: &Path, block_token_lifetime: Duration) -> Result<Self, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read users file {}: {e}", path.display()))?;
-        let file: UsersFile =
-            toml::from_str(&text).map_err(|e| format!("users file {}: {e}", path.display()))?;
-        let base = path.parent().unwrap_or(Path::new("."));
-        Self::from_file(file, base, block_token_lifetime)
-            .map_err(|e| format!("users file {}: {e}", path.display()))
+        let mut s = Self::from_file(read_users_file(path)?, base_of(path), block_token_lifetime)
+            .map_err(|e| format!("users file {}: {e}", path.display()))?;
+        s.source = Some(path.to_path_buf());
+        Ok(s)
+    }
+
+    /// Reads the users file again and puts its users and tokens in force
+    /// at once (SIGHUP): a user or token taken out of it stops working for
+    /// every request from then on, signed user tokens of a removed user
+    /// included. A file that does not load, or that changes the cluster
+    /// secret (which the datanodes and the other namenodes share: that
+    /// takes a restart of all of them), changes nothing and says why.
+    /// Returns how many users are in force.
+    pub fn reload(&self) -> Result<usize, String> {
+        let Some(path) = &self.source else {
+            return Err("access control was not loaded from a users file".into());
+        };
+        let new = Self::from_file(
+            read_users_file(path)?,
+            base_of(path),
+            self.block_token_lifetime,
+        )
+        .map_err(|e| format!("users file {}: {e}", path.display()))?;
+        // Keys derived from the same secret give the same digests.
+        const PROBE: &str = "same-cluster-secret?";
+        if new.keys.token_digest(PROBE) != self.keys.token_digest(PROBE) {
+            return Err(format!(
+                "users file {}: the cluster secret changed; a new secret takes a restart \
+                 of every namenode and datanode",
+                path.display()
+            ));
+        }
+        if new.session_lifetime != self.session_lifetime {
+            log::warn!(
+                "users file {}: a new session_lifetime takes effect at the next restart",
+                path.display()
+            );
+        }
+        let people = new.people.into_inner().unwrap_or_else(|e| e.into_inner());
+        let n = people.users.len();
+        *self.people.write().unwrap_or_else(|e| e.into_inner()) = people;
+        Ok(n)
     }
 
     /// `base`: where a relative `cluster_secret_file` is found.
@@ -173,8 +229,11 @@ impl Security {
         }
         Ok(Security {
             keys,
-            users: file.users.into_iter().collect(),
-            by_token,
+            people: RwLock::new(People {
+                users: file.users.into_iter().collect(),
+                by_token,
+            }),
+            source: None,
             block_token_lifetime,
             session_lifetime: file
                 .session_lifetime
@@ -186,20 +245,28 @@ impl Security {
         &self.keys
     }
 
+    fn people(&self) -> std::sync::RwLockReadGuard<'_, People> {
+        self.people.read().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn principal(&self, name: &str) -> Option<Principal> {
-        self.users.get(name).map(|u| Principal {
+        self.people().users.get(name).map(|u| Principal {
             user: name.to_string(),
             groups: u.groups.clone(),
             superuser: u.superuser,
         })
     }
 
-    /// A configured token or a user token this namenode signed → its user.
+    /// A configured token or a user token this namenode signed → its user
+    /// (who must still be in the users file).
     pub fn authenticate(&self, token: &str) -> Option<Principal> {
         let name = if is_user_token(token) {
             self.keys.verify_user(token, now_ms()).ok()?.user
         } else {
-            self.by_token.get(&self.keys.token_digest(token))?.clone()
+            self.people()
+                .by_token
+                .get(&self.keys.token_digest(token))?
+                .clone()
         };
         self.principal(&name)
     }
@@ -599,6 +666,65 @@ mod tests {
         assert!(s.authenticate(&ghost).is_none());
         let expired = s.user_token("alice", Duration::ZERO);
         assert!(s.authenticate(&expired).is_none());
+    }
+
+    /// A reload puts the file's users in force at once: a removed user's
+    /// tokens (configured and signed) stop working, a new one's start; a
+    /// file that does not load or changes the secret changes nothing.
+    #[test]
+    fn a_reload_revokes_and_a_bad_file_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("users.toml");
+        let write = |users: &str, secret: &str| {
+            std::fs::write(&path, format!("cluster_secret = \"{secret}\"\n{users}")).unwrap()
+        };
+        const SECRET: &str = "0123456789abcdef-secret";
+        let alice = "[users.alice]\ntoken = \"alice-token-0123456789\"\n";
+        let root = "[users.root]\ntoken = \"root-token-0123456789\"\nsuperuser = true\n";
+        let carol = "[users.carol]\ntoken = \"carol-token-0123456789\"\n";
+        write(&format!("{alice}{root}"), SECRET);
+        let s = Security::load(&path, Duration::from_secs(600)).unwrap();
+        let signed = s.user_token("alice", Duration::from_secs(60));
+        assert_eq!(
+            s.authenticate("alice-token-0123456789").unwrap().user,
+            "alice"
+        );
+        assert_eq!(s.authenticate(&signed).unwrap().user, "alice");
+
+        write(&format!("{root}{carol}"), SECRET);
+        assert_eq!(s.reload().unwrap(), 2);
+        assert!(s.authenticate("alice-token-0123456789").is_none());
+        assert!(
+            s.authenticate(&signed).is_none(),
+            "a signed token of a removed user"
+        );
+        assert_eq!(
+            s.authenticate("carol-token-0123456789").unwrap().user,
+            "carol"
+        );
+
+        // Not TOML, a short token, another secret: refused, nothing changes.
+        for (bad, why) in [
+            ("[users.x\n".to_string(), "users file"),
+            (format!("{root}[users.y]\ntoken = \"short\"\n"), "at least"),
+        ] {
+            write(&bad, SECRET);
+            let e = s.reload().unwrap_err();
+            assert!(e.contains(why), "{e}");
+        }
+        write(
+            &format!("{root}{carol}{alice}"),
+            "another-secret-0123456789",
+        );
+        assert!(s.reload().unwrap_err().contains("cluster secret changed"));
+        assert_eq!(
+            s.authenticate("carol-token-0123456789").unwrap().user,
+            "carol"
+        );
+        assert!(s.authenticate("alice-token-0123456789").is_none());
+        std::fs::remove_file(&path).unwrap();
+        assert!(s.reload().unwrap_err().contains("cannot read users file"));
+        assert!(s.authenticate("root-token-0123456789").unwrap().superuser);
     }
 
     #[test]

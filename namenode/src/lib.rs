@@ -122,6 +122,30 @@ const SHUTDOWN_TIMEOUT_SECS: u64 = 10;
 /// How long a connection being closed may take to acknowledge it.
 const CLIENT_DISCONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
+/// Reloads the users file on every SIGHUP (`kill -HUP`), so that a token
+/// or a user taken out of it stops working without a restart; a file that
+/// does not load leaves the users in force as they were, and says why.
+fn reload_users_on_sighup(security: Arc<auth::Security>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut hup = match signal(SignalKind::hangup()) {
+        Ok(s) => s,
+        Err(e) => {
+            log::warn!("cannot listen for SIGHUP ({e}): the users file is read at start only");
+            return;
+        }
+    };
+    tokio::spawn(async move {
+        while hup.recv().await.is_some() {
+            match security.reload() {
+                Ok(n) => log::info!("users file reloaded on SIGHUP: {n} users in force"),
+                Err(e) => log::error!(
+                    "users file NOT reloaded on SIGHUP, the users in force stay as they were: {e}"
+                ),
+            }
+        }
+    });
+}
+
 /// Runs the namenode until SIGINT/SIGTERM.
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let ns = Arc::new(Namesystem::open(config.clone()).await.with_context(|| {
@@ -164,6 +188,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     .await
     .context("cannot start the namenode's raft group")?;
     let security = security.map(std::sync::Arc::new);
+    if let Some(s) = &security {
+        reload_users_on_sighup(s.clone());
+    }
     let auth_data = actix_web::web::Data::new(auth::Auth(security.clone()));
 
     let mut workers = workers::Workers::new();

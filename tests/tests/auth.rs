@@ -783,3 +783,79 @@ async fn a_retried_call_is_answered_after_it_took_effect() {
     let (status, fresh) = status_and_json(rpc("complete", done, &id()).await).await;
     assert_eq!(status, 404, "{fresh}");
 }
+
+/// A token taken out of the users file stops working on SIGHUP, without a
+/// restart: the configured token, and the signed tokens the namenode made
+/// for that user (a web login). A file that does not load changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_token_stops_working_without_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = secured(dir.path(), "10m").await;
+    let nn = cluster.namenode_url();
+    let h = http_no_redirect();
+    let status = |token: String| {
+        let (h, nn) = (h.clone(), nn.clone());
+        async move {
+            h.get(format!("{nn}/rpc/v1/status?path=/"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    dfs_ok(&cluster, BOB, &["ls", "/"]);
+    // Bob's web login: a signed user token.
+    let login = h
+        .post(format!("{nn}/auth/login"))
+        .json(&serde_json::json!({ "token": BOB }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status().as_u16(), 200, "login");
+    let cookie = login
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|c| {
+            c.split(';')
+                .next()?
+                .split_once('=')
+                .map(|(_, v)| v.to_string())
+        })
+        .expect("a session cookie");
+    assert_eq!(status(cookie.clone()).await, 200);
+
+    let users = dir.path().join("users.toml");
+    let text = std::fs::read_to_string(&users).unwrap();
+    let without_bob = text.split("[users.bob]").next().unwrap().to_string();
+    let hup = || {
+        let pid = cluster.namenode_pid().unwrap().to_string();
+        assert!(Command::new("kill")
+            .args(["-HUP", &pid])
+            .status()
+            .unwrap()
+            .success());
+    };
+
+    // A broken file first: refused, Bob still in.
+    std::fs::write(&users, format!("{without_bob}[users.broken\n")).unwrap();
+    hup();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(status(BOB.into()).await, 200, "a bad file changed nothing");
+
+    std::fs::write(&users, &without_bob).unwrap();
+    hup();
+    wait_until("Bob's token refused", Duration::from_secs(10), || async {
+        Ok((status(BOB.into()).await == 401).then_some(()))
+    })
+    .await
+    .unwrap();
+    assert_eq!(status(cookie).await, 401, "Bob's signed token too");
+    let out = dfs_as(&cluster, Some(BOB), &["ls", "/"]);
+    assert!(!out.status.success());
+    dfs_ok(&cluster, ALICE, &["ls", "/"]);
+    dfs_ok(&cluster, ROOT, &["ls", "/"]);
+}
