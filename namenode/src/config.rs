@@ -147,6 +147,18 @@ pub struct Args {
     /// How long block access tokens are valid (access control on) [default: 10m]
     #[arg(long, value_name = "DUR", value_parser = parse_duration)]
     pub block_token_lifetime: Option<Duration>,
+    /// Write the audit log (one line per namespace operation and access
+    /// decision: time, user, address, operation, paths, result) to FILE
+    /// [default: off]
+    #[arg(long, value_name = "FILE")]
+    pub audit_log: Option<PathBuf>,
+    /// Rename the audit log to FILE.1 (keeping 5 old ones) when it would
+    /// pass this size [default: 256MiB]
+    #[arg(long, value_name = "SIZE")]
+    pub audit_log_max_size: Option<ByteSize>,
+    /// Also print each audit entry on stdout, one JSON object per line
+    #[arg(long)]
+    pub audit_stdout: bool,
     /// Checkpoint the metadata into <data-dir>/checkpoints this often; 0 turns it off [default: 1h]
     #[arg(long, value_name = "DUR", value_parser = parse_duration)]
     pub checkpoint_interval: Option<Duration>,
@@ -223,6 +235,9 @@ pub struct FileConfig {
     pub max_streams_per_client: Option<u32>,
     pub auth: Option<PathBuf>,
     pub block_token_lifetime: Option<HumanDuration>,
+    pub audit_log: Option<PathBuf>,
+    pub audit_log_max_size: Option<ByteSize>,
+    pub audit_stdout: Option<bool>,
     pub checkpoint_interval: Option<HumanDuration>,
     pub trash_interval: Option<HumanDuration>,
     pub s3_listen: Option<String>,
@@ -261,6 +276,11 @@ pub struct Config {
     /// The users file; `None`: access control off.
     pub auth: Option<PathBuf>,
     pub block_token_lifetime: Duration,
+    /// Where the audit log goes; `None`: no file.
+    pub audit_log: Option<PathBuf>,
+    pub audit_log_max_size: u64,
+    /// Audit entries as JSON lines on stdout too.
+    pub audit_stdout: bool,
     /// Zero: no automatic checkpoints.
     pub checkpoint_interval: Duration,
     /// Zero: no trash (`dfs rm` deletes at once).
@@ -306,6 +326,9 @@ impl Default for Config {
             limits: Limits::default(),
             auth: None,
             block_token_lifetime: defaults::BLOCK_TOKEN_LIFETIME,
+            audit_log: None,
+            audit_log_max_size: 256 << 20,
+            audit_stdout: false,
             checkpoint_interval: defaults::CHECKPOINT_INTERVAL,
             trash_interval: defaults::TRASH_INTERVAL,
             s3_listen: None,
@@ -412,6 +435,12 @@ impl Config {
                 file.block_token_lifetime,
                 d.block_token_lifetime,
             ),
+            audit_log: args.audit_log.or(file.audit_log),
+            audit_log_max_size: args
+                .audit_log_max_size
+                .or(file.audit_log_max_size)
+                .map_or(d.audit_log_max_size, |b| b.0),
+            audit_stdout: args.audit_stdout || file.audit_stdout.unwrap_or(false),
             checkpoint_interval: layered(
                 args.checkpoint_interval,
                 file.checkpoint_interval,

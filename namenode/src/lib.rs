@@ -79,6 +79,7 @@
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod api;
+pub mod audit;
 pub mod auth;
 pub mod balancer;
 pub mod blocks;
@@ -192,6 +193,16 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         reload_users_on_sighup(s.clone());
     }
     let auth_data = actix_web::web::Data::new(auth::Auth(security.clone()));
+    let audit_file = config.audit_log.as_deref();
+    let audit = audit::AuditLog::open(audit_file, config.audit_log_max_size, config.audit_stdout)
+        .with_context(|| match audit_file {
+        Some(f) => format!("cannot open the audit log {}", f.display()),
+        None => "cannot start the audit log".into(),
+    })?;
+    if let Some(f) = audit_file {
+        log::info!("audit log: {}", f.display());
+    }
+    let audit_data = actix_web::web::Data::new(audit);
 
     let mut workers = workers::Workers::new();
     leases::start(&mut workers, ns.clone());
@@ -227,11 +238,16 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             .app_data(client_data.clone())
             .app_data(guard_data.clone())
             .app_data(auth_data.clone())
+            .app_data(audit_data.clone())
             .configure(api::configure)
             // Who is calling (access control on): runs inside the limits.
             .wrap(actix_web_httpauth::middleware::HttpAuthentication::with_fn(
                 auth::validate,
             ))
+            // The audit log sees the answer, refusals included, and the
+            // caller the authentication found; the leader keeps it (a
+            // follower forwards before this).
+            .wrap(actix_web::middleware::from_fn(audit::record))
             // A follower hands what it does not answer itself to the
             // leader, credentials and all (outside the authentication).
             // (A namenode alone always leads: it goes straight through.)
