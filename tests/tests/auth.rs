@@ -48,15 +48,19 @@ groups = ["staff"]
 
 /// A cluster with access control on; the harness calls as root.
 async fn secured(dir: &Path, block_token_lifetime: &str) -> TestCluster {
+    secured_with(
+        dir,
+        &["--block-token-lifetime".into(), block_token_lifetime.into()],
+    )
+    .await
+}
+
+/// [`secured`], with more namenode arguments.
+async fn secured_with(dir: &Path, namenode_args: &[String]) -> TestCluster {
     let (users, secret) = write_auth_files(dir);
     TestCluster::start(ClusterOptions {
         replication: 2,
-        namenode_args: vec![
-            "--auth".into(),
-            users,
-            "--block-token-lifetime".into(),
-            block_token_lifetime.into(),
-        ],
+        namenode_args: [vec!["--auth".into(), users], namenode_args.to_vec()].concat(),
         datanode_args: vec!["--cluster-secret-file".into(), secret],
         token: Some(ROOT.into()),
         ..Default::default()
@@ -866,20 +870,11 @@ async fn a_revoked_token_stops_working_without_a_restart() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_audit_log_says_who_did_what() {
     let dir = tempfile::tempdir().unwrap();
-    let (users, secret) = write_auth_files(dir.path());
     let audit = dir.path().join("audit.log");
-    let cluster = TestCluster::start(ClusterOptions {
-        replication: 2,
-        namenode_args: vec![
-            "--auth".into(),
-            users,
-            "--audit-log".into(),
-            audit.display().to_string(),
-        ],
-        datanode_args: vec!["--cluster-secret-file".into(), secret],
-        token: Some(ROOT.into()),
-        ..Default::default()
-    })
+    let cluster = secured_with(
+        dir.path(),
+        &["--audit-log".into(), audit.display().to_string()],
+    )
     .await;
     dfs_ok(&cluster, ROOT, &["mkdir", "/a"]);
     dfs_ok(&cluster, ROOT, &["chown", "alice", "/a"]);
