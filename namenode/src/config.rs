@@ -658,6 +658,9 @@ mod tests {
         webhdfs_data_via_namenode = true
         auth = "/etc/dfs/users.toml"
         block_token_lifetime = "2m"
+        audit_log = "/var/log/dfs/audit.log"
+        audit_log_max_size = "1MiB"
+        audit_stdout = true
     "#;
 
     #[test]
@@ -688,6 +691,14 @@ mod tests {
         assert!(c.webhdfs_data_via_namenode);
         assert_eq!(c.auth, Some(PathBuf::from("/etc/dfs/users.toml")));
         assert_eq!(c.block_token_lifetime, Duration::from_secs(120));
+        assert_eq!(c.audit_log, Some(PathBuf::from("/var/log/dfs/audit.log")));
+        assert_eq!(c.audit_log_max_size, 1 << 20);
+        assert!(c.audit_stdout);
+        let d = Config::default();
+        assert_eq!(
+            (d.audit_log, d.audit_log_max_size, d.audit_stdout),
+            (None, 256 << 20, false)
+        );
         assert_eq!(
             Config::default().auth,
             None,
