@@ -77,6 +77,9 @@ pub(super) fn encode_trailer(meta: &BlockChecksums) -> Result<Vec<u8>, String> {
 pub(super) enum TrailerError {
     /// A read failed: what was being read, and the error.
     Io(&'static str, std::io::Error),
+    /// A well-formed footer of another replica format (a newer datanode
+    /// wrote it): not damage either, and not for this binary to judge.
+    Unreadable(String),
     /// The bytes are wrong: why.
     Bad(String),
 }
@@ -85,7 +88,7 @@ impl std::fmt::Display for TrailerError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             TrailerError::Io(what, e) => write!(f, "reading the {what}: {e}"),
-            TrailerError::Bad(why) => f.write_str(why),
+            TrailerError::Unreadable(why) | TrailerError::Bad(why) => f.write_str(why),
         }
     }
 }
@@ -138,8 +141,9 @@ pub(super) fn read_trailer(file: &File, file_len: u64) -> Result<BlockChecksums,
 }
 
 /// Checks a footer: gives the trailer's length, the data's length and the
-/// trailer's CRC32C.
-fn parse_footer(f: &[u8; FOOTER_LEN as usize]) -> Result<(u32, u64, u32), String> {
+/// trailer's CRC32C. A whole footer of another format version is
+/// [`TrailerError::Unreadable`].
+fn parse_footer(f: &[u8; FOOTER_LEN as usize]) -> Result<(u32, u64, u32), TrailerError> {
     let u32_at = |i: usize| u32::from_le_bytes([f[i], f[i + 1], f[i + 2], f[i + 3]]);
     if &f[..8] != MAGIC {
         return Err("no replica footer (bad magic)".into());
@@ -149,13 +153,14 @@ fn parse_footer(f: &[u8; FOOTER_LEN as usize]) -> Result<(u32, u64, u32), String
     }
     let version = u32_at(8);
     if version != VERSION {
-        return Err(format!(
-            "replica format version {version}, this node reads {VERSION}"
-        ));
+        return Err(TrailerError::Unreadable(format!(
+            "written in replica format {version}, and this datanode reads format {VERSION} \
+             (run the datanode version that wrote it)"
+        )));
     }
     let t_len = u32_at(12);
     if t_len > MAX_TRAILER {
-        return Err(format!("footer claims a trailer of {t_len} bytes"));
+        return Err(format!("footer claims a trailer of {t_len} bytes").into());
     }
     let mut len = [0u8; 8];
     len.copy_from_slice(&f[16..24]);
@@ -200,6 +205,23 @@ mod tests {
                 Err(TrailerError::Bad(_))
             ));
         }
+    }
+
+    #[test]
+    fn another_format_version_is_not_damage() {
+        let data: Vec<u8> = (0..CHUNK_SIZE + 5).map(|i| i as u8).collect();
+        let mut whole = data.clone();
+        whole.extend(encode_trailer(&BlockChecksums::of(&data)).unwrap());
+        // The footer as a newer datanode would write it: version 2, its
+        // CRC32C right.
+        let footer = whole.len() - FOOTER_LEN as usize;
+        whole[footer + 8..footer + 12].copy_from_slice(&2u32.to_le_bytes());
+        let crc = crc32c(&whole[footer..footer + 28]);
+        whole[footer + 28..footer + 32].copy_from_slice(&crc.to_le_bytes());
+        let (f, n) = file_of(&whole);
+        let e = read_trailer(f.as_file(), n).unwrap_err();
+        assert!(matches!(e, TrailerError::Unreadable(_)), "{e}");
+        assert!(e.to_string().contains("replica format 2"), "{e}");
     }
 
     #[test]

@@ -299,6 +299,14 @@ impl BlockStore {
                                     e,
                                 ));
                             }
+                            // A newer datanode's replica (a downgrade):
+                            // the volume is not this binary's to judge.
+                            Err(TrailerError::Unreadable(why)) => {
+                                return Err(DatanodeError::io(
+                                    format!("reading {}", path.display()),
+                                    std::io::Error::other(why),
+                                ));
+                            }
                             Err(why) => {
                                 log::warn!("quarantining replica {id} found at startup: {why}");
                                 self.move_to_corrupt(vol, &path, stem);
@@ -446,7 +454,7 @@ fn check_replica(
                 Layout::OneFile,
             ));
         }
-        (Err(e @ TrailerError::Io(..)), _) => return Err(e),
+        (Err(e @ (TrailerError::Io(..) | TrailerError::Unreadable(_))), _) => return Err(e),
         (Err(why), false) => return Err(why),
         (Err(_), true) => {
             let bytes = fs::read(meta).map_err(|e| TrailerError::Io("meta file", e))?;
@@ -566,6 +574,32 @@ mod tests {
         assert!(e.to_string().contains("reading the footer"), "{e}");
         assert_eq!(corrupt_count(dir.path()), 0);
         assert!(pa.is_file() && pb.is_dir());
+    }
+
+    /// A replica written in a newer format (a datanode downgraded) is not
+    /// damage: the volume is refused with the reason, nothing quarantined.
+    #[tokio::test]
+    async fn a_newer_format_at_startup_quarantines_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlockStore::open(dir.path(), None).await.unwrap();
+        let (a, b) = (BlockId::new(), BlockId::new());
+        put(&store, a, &data(CHUNK_SIZE + 3)).await;
+        put(&store, b, &data(100)).await;
+        let pb = store.block_path(b);
+        drop(store);
+        let mut f = fs::read(&pb).unwrap();
+        let footer = f.len() - super::super::format::FOOTER_LEN as usize;
+        f[footer + 8..footer + 12].copy_from_slice(&2u32.to_le_bytes());
+        let crc = dfs_common::checksum::crc32c(&f[footer..footer + 28]);
+        f[footer + 28..footer + 32].copy_from_slice(&crc.to_le_bytes());
+        fs::write(&pb, &f).unwrap();
+        let e = BlockStore::open(dir.path(), None)
+            .await
+            .err()
+            .expect("must not open");
+        assert!(e.to_string().contains("replica format 2"), "{e}");
+        assert_eq!(corrupt_count(dir.path()), 0);
+        assert_eq!(fs::read(&pb).unwrap(), f, "left as it was");
     }
 
     /// Two-file replicas written by the previous layout open with this code:

@@ -200,6 +200,11 @@ impl BlockStore {
                     self.check_after_error(e.vol, &err);
                     DatanodeError::io(format!("reading the {what} of block {id}"), err)
                 }
+                // Indexed only once readable: another format here means the
+                // file changed under us; not this binary's to quarantine.
+                TrailerError::Unreadable(why) => {
+                    DatanodeError::io(format!("reading block {id}"), std::io::Error::other(why))
+                }
                 TrailerError::Bad(detail) => DatanodeError::Corrupt { id, detail },
             })?,
             Layout::TwoFile => {
