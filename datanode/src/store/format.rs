@@ -167,6 +167,16 @@ fn parse_footer(f: &[u8; FOOTER_LEN as usize]) -> Result<(u32, u64, u32), Traile
     Ok((t_len, u64::from_le_bytes(len), u32_at(24)))
 }
 
+/// Rewrites the footer of the replica file `whole` as a datanode of format
+/// `version` would have written it (its CRC32C right).
+#[cfg(test)]
+pub(super) fn set_footer_version(whole: &mut [u8], version: u32) {
+    let footer = whole.len() - FOOTER_LEN as usize;
+    whole[footer + 8..footer + 12].copy_from_slice(&version.to_le_bytes());
+    let crc = crc32c(&whole[footer..footer + 28]);
+    whole[footer + 28..footer + 32].copy_from_slice(&crc.to_le_bytes());
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -212,12 +222,7 @@ mod tests {
         let data: Vec<u8> = (0..CHUNK_SIZE + 5).map(|i| i as u8).collect();
         let mut whole = data.clone();
         whole.extend(encode_trailer(&BlockChecksums::of(&data)).unwrap());
-        // The footer as a newer datanode would write it: version 2, its
-        // CRC32C right.
-        let footer = whole.len() - FOOTER_LEN as usize;
-        whole[footer + 8..footer + 12].copy_from_slice(&2u32.to_le_bytes());
-        let crc = crc32c(&whole[footer..footer + 28]);
-        whole[footer + 28..footer + 32].copy_from_slice(&crc.to_le_bytes());
+        set_footer_version(&mut whole, 2);
         let (f, n) = file_of(&whole);
         let e = read_trailer(f.as_file(), n).unwrap_err();
         assert!(matches!(e, TrailerError::Unreadable(_)), "{e}");

@@ -588,10 +588,7 @@ mod tests {
         let pb = store.block_path(b);
         drop(store);
         let mut f = fs::read(&pb).unwrap();
-        let footer = f.len() - super::super::format::FOOTER_LEN as usize;
-        f[footer + 8..footer + 12].copy_from_slice(&2u32.to_le_bytes());
-        let crc = dfs_common::checksum::crc32c(&f[footer..footer + 28]);
-        f[footer + 28..footer + 32].copy_from_slice(&crc.to_le_bytes());
+        super::super::format::set_footer_version(&mut f, 2);
         fs::write(&pb, &f).unwrap();
         let e = BlockStore::open(dir.path(), None)
             .await
