@@ -15,18 +15,19 @@
 //! its own paths (`dfs put`, `dfs get`, native creates). Each figure is
 //! given against the machine's ceiling, and Garage's against dfs's.
 use super::ceilings::Ceilings;
-use super::process::{cpu_seconds, proc_rss, server_pids};
+use super::process::{proc_rss, with_cores};
 use super::report::Report;
-use super::s3::{native_small, start_s3_cluster, S3Client};
-use super::transfers::{dfs_get, dfs_put, evict_blocks, evict_dir, sha256_file, write_source};
+use super::s3::{big_figures, native_small, start_s3_cluster, S3Client};
+use super::transfers::{evict_dir, sha256_file, write_source};
 use super::{Sizes, MB, MIB};
+use crate::cluster::free_port;
 use crate::wait::wait_until;
 use anyhow::{bail, ensure, Context, Result};
 use dfs_common::checksum::Sha256Hasher;
 use dfs_common::units::human_bytes;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Clients of the small-object figure.
 const CLIENTS: usize = 16;
@@ -56,41 +57,19 @@ pub async fn measure(rep: &mut Report, c: &Ceilings, s: &Sizes, garage_bin: &Pat
     // dfs: its own paths and its S3 door, on one cluster.
     let (native, dfs) = {
         let (cluster, s3) = start_s3_cluster().await?;
-        let nn = cluster.namenode_url();
-        cluster
-            .client()
-            .mkdirs(&crate::data::p("/bench"), true)
-            .await?;
-        let t = Instant::now();
-        ensure!(dfs_put(&nn, &src, "/bench/native.bin").status()?.success());
-        let native_put = rate(t.elapsed().as_secs_f64());
-        let servers: Vec<u32> = server_pids(&cluster).into_iter().map(|(_, p)| p).collect();
-        let busy = "dfs servers: CPU cores busy during the S3 PUT";
-        let s3_put =
-            rate(with_cores(rep, busy, &servers, s3.put_file("/bench/s3.bin", &src)).await?);
-        evict_blocks(&cluster);
-        let t = Instant::now();
-        let got = dfs_get(&nn, "/bench/native.bin", Path::new("-"))
-            .stdout(Stdio::null())
-            .status()?;
-        ensure!(got.success(), "dfs get failed");
-        let native_get = rate(t.elapsed().as_secs_f64());
-        evict_blocks(&cluster);
-        let busy = "dfs servers: CPU cores busy during the S3 GET";
-        let get = s3.timed_get("/bench/s3.bin", s.transfer, want);
-        let s3_get = rate(with_cores(rep, busy, &servers, get).await?);
+        let f = big_figures(&cluster, &s3, &src, want, Some(rep)).await?;
         let url = cluster.urls_leader_first().await;
         let native_small = ops(native_small(&cluster, &url, "/bench/small", count, CLIENTS).await?);
         let s3_small = ops(s3.small_puts("/bench/s3-small", count, CLIENTS).await?);
         (
             Figures {
-                put: native_put,
-                get: native_get,
+                put: f.native_put,
+                get: f.native_get,
                 small: native_small,
             },
             Figures {
-                put: s3_put,
-                get: s3_get,
+                put: f.s3_put,
+                get: f.s3_get,
                 small: s3_small,
             },
         )
@@ -180,28 +159,6 @@ pub async fn measure(rep: &mut Report, c: &Ceilings, s: &Sizes, garage_bin: &Pat
     Ok(())
 }
 
-/// Runs `work` (which gives its seconds) and adds the row `figure`: how
-/// many CPU cores the processes `pids` kept busy meanwhile.
-async fn with_cores(
-    rep: &mut Report,
-    figure: &str,
-    pids: &[u32],
-    work: impl std::future::Future<Output = Result<f64>>,
-) -> Result<f64> {
-    let cpu = || pids.iter().map(|p| cpu_seconds(*p)).sum::<f64>();
-    let before = cpu();
-    let secs = work.await?;
-    let ncpu = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
-    rep.add(
-        figure,
-        (cpu() - before) / secs.max(1e-9),
-        "cores",
-        Some((ncpu, "the machine's cores")),
-        None,
-    );
-    Ok(secs)
-}
-
 /// A three-node Garage cluster on loopback; stopped when dropped.
 struct Garage {
     dir: PathBuf,
@@ -228,12 +185,6 @@ fn random_hex(salt: &str) -> String {
     hex::encode(h.finish().0)
 }
 
-fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
-
 impl Garage {
     async fn start(bin: &Path, under: &Path, fsync: bool) -> Result<Garage> {
         let dir = under.join("garage");
@@ -249,7 +200,7 @@ impl Garage {
             let node = dir.join(format!("node{i}"));
             std::fs::create_dir_all(node.join("meta"))?;
             std::fs::create_dir_all(node.join("data"))?;
-            let (rpc, s3, admin) = (free_port()?, free_port()?, free_port()?);
+            let (rpc, s3, admin) = (free_port(), free_port(), free_port());
             let config = format!(
                 "metadata_dir = \"{meta}\"\n\
                  data_dir = \"{data}\"\n\

@@ -94,3 +94,25 @@ pub fn server_pids(cluster: &TestCluster) -> Vec<(String, u32)> {
     }
     servers
 }
+
+/// Runs `work` (which gives its seconds) and adds the row `figure`: how
+/// many CPU cores the processes `pids` kept busy meanwhile.
+pub async fn with_cores(
+    rep: &mut super::report::Report,
+    figure: &str,
+    pids: &[u32],
+    work: impl std::future::Future<Output = Result<f64>>,
+) -> Result<f64> {
+    let cpu = || pids.iter().map(|p| cpu_seconds(*p)).sum::<f64>();
+    let before = cpu();
+    let secs = work.await?;
+    let ncpu = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    rep.add(
+        figure,
+        (cpu() - before) / secs.max(1e-9),
+        "cores",
+        Some((ncpu, "the machine's cores")),
+        None,
+    );
+    Ok(secs)
+}

@@ -6,6 +6,7 @@
 //! `UNSIGNED-PAYLOAD`, as a fast S3 client sends over a trusted link):
 //! what is measured is the door, not a client's overheads. Every object
 //! read back is checked against its source (SHA-256).
+use super::process::{server_pids, with_cores};
 use super::report::Report;
 use super::transfers::{dfs_get, dfs_put, evict_blocks, sha256_file, write_source};
 use super::{Sizes, MB};
@@ -246,16 +247,9 @@ impl S3Client {
     }
 }
 
-/// A free loopback port (bound, then released for the namenode).
-fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
-
 /// A cluster with S3 on, a key and the bucket `bench`; its S3 client.
 pub async fn start_s3_cluster() -> Result<(TestCluster, S3Client)> {
-    let s3_port = free_port()?;
+    let s3_port = crate::cluster::free_port();
     let cluster = TestCluster::start(ClusterOptions {
         block_size: 64 << 20,
         replication: 3,
@@ -293,26 +287,67 @@ async fn big(rep: &mut Report, cluster: &TestCluster, s3: &S3Client, s: &Sizes) 
     let src = dir.join("big.bin");
     write_source(&src, size)?;
     let want = sha256_file(&src)?;
+    let f = big_figures(cluster, s3, &src, want, None).await?;
+    rep.add(
+        format!("S3 PUT {name}"),
+        f.s3_put,
+        "MB/s",
+        Some((f.native_put, "dfs put, same run")),
+        Some(">= 0.70"),
+    );
+    rep.add(
+        format!("S3 GET {name} (hashed as read)"),
+        f.s3_get,
+        "MB/s",
+        Some((f.native_get, "dfs get → stdout (/dev/null), same run")),
+        Some(">= 0.70"),
+    );
+    std::fs::remove_file(&src)?;
+    Ok(())
+}
+
+/// The big-transfer figures of one cluster with S3 on, in MB/s.
+pub struct BigFigures {
+    pub native_put: f64,
+    pub s3_put: f64,
+    pub native_get: f64,
+    pub s3_get: f64,
+}
+
+/// `src` (SHA-256 `want`) up through `dfs put` and an S3 PUT, then down
+/// through `dfs get` to /dev/null and an S3 GET (hashed and checked), the
+/// block files dropped from the page cache before each download. With
+/// `busy`, rows of the CPU cores the cluster's servers kept busy during the
+/// S3 PUT and GET are added to it.
+pub async fn big_figures(
+    cluster: &TestCluster,
+    s3: &S3Client,
+    src: &std::path::Path,
+    want: dfs_common::checksum::Sha256Digest,
+    mut busy: Option<&mut Report>,
+) -> Result<BigFigures> {
+    let size = std::fs::metadata(src)?.len();
     let nn = cluster.namenode_url();
     let rate = |secs: f64| size as f64 / MB / secs.max(1e-9);
+    let servers: Vec<u32> = server_pids(cluster).into_iter().map(|(_, p)| p).collect();
+    cluster.client().mkdirs(&p("/bench"), true).await?;
 
     let t = Instant::now();
-    let status = dfs_put(&nn, &src, "/bench/native.bin").status()?;
+    let status = dfs_put(&nn, src, "/bench/native.bin").status()?;
     ensure!(status.success(), "dfs put failed");
-    let native_up = rate(t.elapsed().as_secs_f64());
-
-    let s3_up = rate(s3.put_file("/bench/s3.bin", &src).await?);
+    let native_put = rate(t.elapsed().as_secs_f64());
+    let put = s3.put_file("/bench/s3.bin", src);
+    let s3_put = rate(match busy.as_deref_mut() {
+        Some(rep) => {
+            let figure = "dfs servers: CPU cores busy during the S3 PUT";
+            with_cores(rep, figure, &servers, put).await?
+        }
+        None => put.await?,
+    });
     let st = cluster.client().status(&p("/bench/s3.bin")).await?;
     ensure!(
         st.length == size && st.sha256 == Some(want),
         "the S3 PUT stored other bytes"
-    );
-    rep.add(
-        format!("S3 PUT {name}"),
-        s3_up,
-        "MB/s",
-        Some((native_up, "dfs put, same run")),
-        Some(">= 0.70"),
     );
 
     evict_blocks(cluster);
@@ -321,18 +356,22 @@ async fn big(rep: &mut Report, cluster: &TestCluster, s3: &S3Client, s: &Sizes) 
         .stdout(std::process::Stdio::null())
         .status()?;
     ensure!(status.success(), "dfs get failed");
-    let native_down = rate(t.elapsed().as_secs_f64());
+    let native_get = rate(t.elapsed().as_secs_f64());
     evict_blocks(cluster);
-    let s3_down = rate(s3.timed_get("/bench/s3.bin", size, want).await?);
-    rep.add(
-        format!("S3 GET {name} (hashed as read)"),
-        s3_down,
-        "MB/s",
-        Some((native_down, "dfs get → stdout (/dev/null), same run")),
-        Some(">= 0.70"),
-    );
-    std::fs::remove_file(&src)?;
-    Ok(())
+    let get = s3.timed_get("/bench/s3.bin", size, want);
+    let s3_get = rate(match busy {
+        Some(rep) => {
+            let figure = "dfs servers: CPU cores busy during the S3 GET";
+            with_cores(rep, figure, &servers, get).await?
+        }
+        None => get.await?,
+    });
+    Ok(BigFigures {
+        native_put,
+        s3_put,
+        native_get,
+        s3_get,
+    })
 }
 
 /// A large object uploaded in parts, two ways: parts of one size (8 MiB,
