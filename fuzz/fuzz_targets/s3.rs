@@ -29,7 +29,9 @@ struct Input {
     headers: Vec<(String, String)>,
 }
 
-/// Unsigned aws-chunked framing without trailers, parsed the plain way.
+/// Unsigned aws-chunked framing without trailers, parsed the plain way. As
+/// the decoder, it takes the final empty line with or without its `\r`
+/// (trailer lines are read leniently).
 fn model(body: &[u8]) -> Option<Vec<u8>> {
     let mut out = Vec::new();
     let mut rest = body;
@@ -39,9 +41,10 @@ fn model(body: &[u8]) -> Option<Vec<u8>> {
         let size = usize::from_str_radix(line.split(';').next()?, 16).ok()?;
         rest = &rest[line_end + 2..];
         if size == 0 {
-            return (rest == b"\r\n").then_some(out);
+            return (rest == b"\r\n" || rest == b"\n").then_some(out);
         }
-        if rest.len() < size + 2 || &rest[size..size + 2] != b"\r\n" {
+        let end = size.checked_add(2)?;
+        if rest.len() < end || &rest[size..end] != b"\r\n" {
             return None;
         }
         out.extend_from_slice(&rest[..size]);

@@ -949,6 +949,9 @@ mod tests {
         // Extensions of unsigned chunks are ignored; upper-case hex is fine.
         let body = b"A;foo=bar\r\n0123456789\r\n0\r\n\r\n";
         assert_eq!(code_of(body, 2, mode()).await, "Ok");
+        // The trailer section's lines may end in a bare \n, the last one too.
+        assert_eq!(code_of(b"0\r\n\n", 1, mode()).await, "Ok");
+        assert_eq!(code_of(b"2\r\nab\r\n0\r\n\n", 3, mode()).await, "Ok");
         // An empty line before the trailers is tolerated.
         let crc = BASE64.encode(crc32fast::hash(b"abc").to_be_bytes());
         let body = format!("3\r\nabc\r\n0\r\n\r\nx-amz-checksum-crc32:{crc}\r\n\r\n");
