@@ -73,7 +73,14 @@ impl ClientError {
 
     /// A `reqwest` failure talking to `what` (e.g. "namenode at http://..").
     pub(crate) fn transport(what: &str, e: &reqwest::Error) -> ClientError {
-        let cause = root_cause(e);
+        let mut cause = root_cause(e);
+        if cause.contains("certificate") {
+            // A TLS handshake refused: most often a CA not trusted.
+            cause.push_str(&format!(
+                " (is {} the cluster's CA certificate?)",
+                crate::tls::CA_FILE_ENV
+            ));
+        }
         let message = if e.is_connect() {
             format!("cannot reach {what}: {cause}")
         } else if e.is_timeout() {

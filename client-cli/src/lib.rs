@@ -15,6 +15,8 @@
 //! - [`error`]: the one `ClientError` enum.
 //! - `progress`: the [`Progress`] sink a transfer reports to.
 //! - `task`: `AbortOnDrop`, a spawned task that ends with its owner.
+//! - [`tls`]: what the process trusts over `https://` (`DFS_CA_FILE`), and
+//!   the builder every HTTP client starts from.
 //! - [`namenode`]: `NamenodeClient`, one method per namenode endpoint;
 //!   error answers become [`ClientError`].
 //! - [`datanode`]: `DatanodeClient`, the block protocol (put a block into a
@@ -40,6 +42,7 @@ mod fake_cluster;
 pub mod namenode;
 mod progress;
 mod task;
+pub mod tls;
 mod upload;
 
 pub use download::FileReader;
@@ -59,8 +62,8 @@ use dfs_common::proto::client::{
 use dfs_common::proto::client::{QuotaUsage, SetQuotaRequest};
 use tokio::io::{AsyncRead, AsyncSeek, AsyncWrite};
 
-/// One namenode URL, checked: `http://host:port` (a bare `host:port` is
-/// taken as `http://`), without a trailing `/`.
+/// One namenode URL, checked: `http://host:port` or `https://host:port` (a
+/// bare `host:port` is taken as `http://`), without a trailing `/`.
 fn parse_namenode_url(given: &str) -> Result<String> {
     let with_scheme = if given.contains("://") {
         given.to_string()
@@ -69,9 +72,9 @@ fn parse_namenode_url(given: &str) -> Result<String> {
     };
     let parsed = reqwest::Url::parse(&with_scheme)
         .map_err(|e| ClientError::Invalid(format!("bad namenode URL {given:?}: {e}")))?;
-    if parsed.scheme() != "http" {
+    if !matches!(parsed.scheme(), "http" | "https") {
         return Err(ClientError::Invalid(format!(
-            "bad namenode URL {given:?}: only http:// is supported"
+            "bad namenode URL {given:?}: only http:// and https:// are supported"
         )));
     }
     if parsed.host_str().is_none() {
@@ -90,11 +93,22 @@ pub struct DfsClient {
 }
 
 impl DfsClient {
-    /// `namenode_url` is `http://host:port` (a bare `host:port` is taken as
-    /// `http://`), or several such, separated by `,` or `;` (the namenodes
+    /// `namenode_url` is `http://host:port` or `https://host:port` (a bare
+    /// `host:port` is taken as `http://`; over https, the process's trust is
+    /// [`tls`]'s), or several such, separated by `,` or `;` (the namenodes
     /// of one cluster: any of them serves, see `namenode`). Nothing is
     /// contacted yet.
     pub fn new(namenode_url: &str) -> Result<Self> {
+        Self::build(namenode_url, None)
+    }
+
+    /// [`DfsClient::new`], trusting `trust` over `https://` rather than the
+    /// process's trust.
+    pub fn trusting(namenode_url: &str, trust: &tls::Trust) -> Result<Self> {
+        Self::build(namenode_url, Some(trust))
+    }
+
+    fn build(namenode_url: &str, trust: Option<&tls::Trust>) -> Result<Self> {
         let urls = namenode_url
             .split([',', ';'])
             .map(str::trim)
@@ -106,14 +120,21 @@ impl DfsClient {
                 "bad namenode URL {namenode_url:?}: empty"
             )));
         }
+        let https = |u: &String| u.starts_with("https://");
+        if urls.iter().any(https) && !urls.iter().all(https) {
+            return Err(ClientError::Invalid(format!(
+                "bad namenode URLs {namenode_url:?}: the namenodes of one cluster are all \
+                 http:// or all https://"
+            )));
+        }
         let http = |connect_timeout| {
-            reqwest::Client::builder()
-                .no_proxy()
-                .connect_timeout(connect_timeout)
-                .pool_idle_timeout(dfs_common::limits::defaults::CLIENT_POOL_IDLE)
-                .tcp_nodelay(true)
-                .build()
-                .map_err(|e| ClientError::Invalid(format!("cannot set up an HTTP client: {e}")))
+            match trust {
+                Some(t) => tls::client_builder_trusting(t),
+                None => tls::client_builder()?,
+            }
+            .connect_timeout(connect_timeout)
+            .build()
+            .map_err(|e| ClientError::Invalid(format!("cannot set up an HTTP client: {e}")))
         };
         let connect = if urls.len() > 1 {
             namenode::FAILOVER_CONNECT_TIMEOUT
@@ -588,6 +609,7 @@ mod tests {
                 .namenode_url(),
             "http://a:1"
         );
+        // One cluster speaks one scheme.
         assert!(matches!(
             DfsClient::new("a:1,https://b:2"),
             Err(ClientError::Invalid(_))
@@ -596,8 +618,12 @@ mod tests {
             DfsClient::new(" , "),
             Err(ClientError::Invalid(_))
         ));
+        assert_eq!(
+            DfsClient::new("https://x:1/").unwrap().namenode_url(),
+            "https://x:1"
+        );
         assert!(matches!(
-            DfsClient::new("https://x:1"),
+            DfsClient::new("ftp://x:1"),
             Err(ClientError::Invalid(_))
         ));
         assert!(matches!(

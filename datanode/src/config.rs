@@ -14,6 +14,7 @@ use dfs_common::limits::Limits;
 use dfs_common::proto::datanode::{check_rack, DEFAULT_RACK};
 use dfs_common::units::{parse_duration, ByteSize, HumanDuration};
 use dfs_http::config::{layered, merge_limits, LimitsFile, LimitsFlags};
+use dfs_http::tls::{Tls, TlsFile, TlsFlags};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -78,6 +79,9 @@ pub struct Cli {
     // --request-timeout, --body-idle-timeout, --max-streams-per-client
     #[command(flatten)]
     pub limits: LimitsFlags,
+    // --tls-cert, --tls-key, --tls-ca, --tls-client-auth
+    #[command(flatten)]
+    pub tls: TlsFlags,
     /// File whose first line is the cluster secret (access control on the
     /// namenode): this node registers with it and checks block access
     /// tokens; without a secret, block data is served to anyone [default: none]
@@ -88,7 +92,8 @@ pub struct Cli {
     pub cluster_secret: Option<String>,
     /// TOML file with the same keys (namenode, listen, advertise, data_dir,
     /// rack, capacity, scan_rate, scan_period, request_timeout, body_idle_timeout,
-    /// max_streams_per_client, cluster_secret_file, max_failed_disks); flags beat it
+    /// max_streams_per_client, cluster_secret_file, max_failed_disks, tls_cert,
+    /// tls_key, tls_ca, tls_client_auth); flags beat it
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 }
@@ -118,6 +123,10 @@ struct FileConfig {
     max_streams_per_client: Option<u32>,
     #[serde(alias = "cluster-secret-file")]
     cluster_secret_file: Option<PathBuf>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    tls_ca: Option<PathBuf>,
+    tls_client_auth: Option<bool>,
 }
 
 impl FileConfig {
@@ -127,6 +136,16 @@ impl FileConfig {
             request_timeout: self.request_timeout,
             body_idle_timeout: self.body_idle_timeout,
             max_streams_per_client: self.max_streams_per_client,
+        }
+    }
+
+    /// The keys [`Tls::merge`] takes.
+    fn tls(&self) -> TlsFile {
+        TlsFile {
+            tls_cert: self.tls_cert.clone(),
+            tls_key: self.tls_key.clone(),
+            tls_ca: self.tls_ca.clone(),
+            tls_client_auth: self.tls_client_auth,
         }
     }
 }
@@ -156,6 +175,9 @@ pub struct Config {
     pub scan_period: Duration,
     /// What one HTTP client may cost (timeouts, concurrent streams).
     pub limits: Limits,
+    /// HTTPS on the port, and what connections to the namenodes and to
+    /// other datanodes trust.
+    pub tls: Tls,
     /// The cluster secret (access control on): `None` serves block data
     /// without tokens and registers without a credential.
     pub cluster_secret: Option<String>,
@@ -174,6 +196,7 @@ impl Default for Config {
             scan_rate: defaults::SCAN_RATE,
             scan_period: defaults::SCAN_PERIOD,
             limits: Limits::default(),
+            tls: Tls::default(),
             cluster_secret: None,
         }
     }
@@ -199,6 +222,7 @@ impl Config {
     fn merge(cli: Cli, file: FileConfig) -> Result<Self, DatanodeError> {
         let d = Config::default();
         let limits = merge_limits(&cli.limits, file.limits()).map_err(DatanodeError::Config)?;
+        let tls = Tls::merge(&cli.tls, file.tls()).map_err(DatanodeError::Config)?;
         let config = Config {
             namenode: layered(cli.namenode, file.namenode, d.namenode),
             listen: layered(cli.listen, file.listen, d.listen),
@@ -217,6 +241,7 @@ impl Config {
             scan_rate: layered(cli.scan_rate, file.scan_rate, d.scan_rate),
             scan_period: layered(cli.scan_period, file.scan_period, d.scan_period),
             limits,
+            tls,
             cluster_secret: match cli.cluster_secret_file.or(file.cluster_secret_file) {
                 Some(path) => Some(read_secret(&path)?),
                 None => cli.cluster_secret.filter(|s| !s.trim().is_empty()),
@@ -240,6 +265,14 @@ impl Config {
         self.namenode = urls.join(",");
         if let Some(a) = &self.advertise {
             self.advertise = Some(check_url("advertise", a)?);
+        }
+        let scheme = format!("{}://", self.tls.scheme());
+        if let Some(a) = self.advertise.as_ref().filter(|a| !a.starts_with(&scheme)) {
+            return Err(DatanodeError::Config(format!(
+                "--advertise {a}: this datanode serves {} (--tls-cert {}), so it is reached at {scheme}",
+                self.tls.scheme(),
+                if self.tls.serve.is_some() { "given" } else { "not given" },
+            )));
         }
         if self.listen.trim().is_empty() || !self.listen.contains(':') {
             return Err(DatanodeError::Config(format!(
@@ -301,7 +334,7 @@ impl Config {
         if addr.ip().is_unspecified() {
             addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
         }
-        format!("http://{addr}")
+        format!("{}://{addr}", self.tls.scheme())
     }
 }
 
@@ -541,6 +574,30 @@ mod tests {
             (c.scan_rate, c.scan_period),
             (1 << 20, Duration::from_secs(3600))
         );
+    }
+
+    #[test]
+    fn tls_keys_and_the_scheme_of_the_advertised_url() {
+        let c = Config::from_toml(
+            "tls_cert = \"/c.pem\"\ntls_key = \"/k.pem\"\ntls_ca = \"/ca.pem\"\ntls_client_auth = true",
+        )
+        .unwrap();
+        assert_eq!(c.tls.serve, Some(("/c.pem".into(), "/k.pem".into())));
+        assert_eq!(c.tls.ca, Some("/ca.pem".into()));
+        assert!(c.tls.client_auth);
+        assert_eq!(
+            c.advertise_url("0.0.0.0:9864".parse().unwrap()),
+            "https://127.0.0.1:9864"
+        );
+        let e =
+            Config::from_toml("tls_cert = \"/c\"\ntls_key = \"/k\"\nadvertise = \"http://dn:1\"")
+                .unwrap_err()
+                .to_string();
+        assert!(e.contains("reached at https://"), "{e}");
+        let e = Config::from_toml("tls_cert = \"/c\"")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--tls-cert needs --tls-key"), "{e}");
     }
 
     #[test]

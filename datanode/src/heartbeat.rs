@@ -191,6 +191,7 @@ impl NamenodeLink {
         leaders: Arc<Leaders>,
     ) -> Result<Self> {
         let client = crate::peer::client_builder()
+            .map_err(|e| DatanodeError::Config(e.to_string()))?
             .timeout(REQUEST_TIMEOUT)
             .build()
             .map_err(|e| DatanodeError::Internal(format!("building HTTP client: {e}")))?;

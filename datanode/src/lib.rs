@@ -130,6 +130,13 @@ impl Datanode {
         )
         .await?;
 
+        // Every certificate file is read before anything listens, and the
+        // trust is set before any client is built.
+        let tls = config.tls.server_config().map_err(DatanodeError::Config)?;
+        config
+            .tls
+            .install_client_trust()
+            .map_err(DatanodeError::Config)?;
         let listener = std::net::TcpListener::bind(&config.listen)
             .map_err(|e| DatanodeError::io(format!("cannot listen on {}", config.listen), e))?;
         let addr = listener
@@ -220,10 +227,13 @@ impl Datanode {
         .client_disconnect_timeout(Duration::from_secs(2))
         // Longer than any dfs client keeps an idle connection (see the constant).
         .keep_alive(dfs_common::limits::defaults::SERVER_KEEP_ALIVE)
-        .on_connect(dfs_http::no_delay)
+        .on_connect(dfs_http::tls::on_connect)
         .disable_signals()
-        .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
-        .listen(listener)
+        .shutdown_timeout(SHUTDOWN_GRACE.as_secs());
+        let server = match tls {
+            Some(tls) => server.listen_rustls_0_23(listener, tls),
+            None => server.listen(listener),
+        }
         .map_err(|e| DatanodeError::io("starting HTTP server", e))?
         .run();
         let handle = server.handle();

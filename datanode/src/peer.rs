@@ -6,21 +6,18 @@
 //! A leaf module, so that [`crate::commands`] can hand the client to the
 //! sender without depending on the receiver.
 //!
-//! Invariants: no proxy, a bounded connect, `TCP_NODELAY`, and idle pooled
+//! Invariants: no proxy, a bounded connect, `TCP_NODELAY`, idle pooled
 //! connections let go of well before a datanode closes them
-//! (`dfs_common::limits::defaults::CLIENT_POOL_IDLE`). [`client_builder`]
-//! holds them, and the link to the namenode ([`crate::heartbeat`]) builds
-//! its client from it too.
+//! (`dfs_common::limits::defaults::CLIENT_POOL_IDLE`), and the process's
+//! TLS trust (`--tls-ca`, `dfs_client::tls`). [`client_builder`] holds them,
+//! and the link to the namenode ([`crate::heartbeat`]) builds its client
+//! from it too.
 use std::time::Duration;
 
 /// The settings every HTTP client of the datanode starts from, to another
 /// datanode or to the namenode (see the module's invariants).
-pub fn client_builder() -> reqwest::ClientBuilder {
-    reqwest::Client::builder()
-        .no_proxy()
-        .connect_timeout(Duration::from_secs(5))
-        .pool_idle_timeout(dfs_common::limits::defaults::CLIENT_POOL_IDLE)
-        .tcp_nodelay(true)
+pub fn client_builder() -> Result<reqwest::ClientBuilder, dfs_client::ClientError> {
+    Ok(dfs_client::tls::client_builder()?.connect_timeout(Duration::from_secs(5)))
 }
 
 /// An HTTP client for talking to other datanodes.
@@ -29,11 +26,15 @@ pub struct PeerClient(pub reqwest::Client);
 
 impl PeerClient {
     pub fn new() -> Self {
-        let built = client_builder().build();
+        let built = client_builder().and_then(|b| {
+            b.build()
+                .map_err(|e| dfs_client::ClientError::Invalid(e.to_string()))
+        });
         match built {
             Ok(c) => PeerClient(c),
             Err(e) => {
-                // Without TLS nothing in building can fail; fall back anyway.
+                // The trust was checked at startup (`Datanode::start` builds
+                // the namenode link first); this cannot fail after that.
                 log::error!("cannot build peer HTTP client ({e}); using defaults");
                 PeerClient(reqwest::Client::new())
             }

@@ -10,6 +10,8 @@
 //!   or the contract's `ErrorBody`) and how error answers are logged;
 //! - [`webhdfs`]: the WebHDFS data step (CREATE, APPEND, OPEN through
 //!   `dfs_client`) and WebHDFS's error type;
+//! - [`tls`]: HTTPS on the port (`--tls-*`), the outgoing clients' trust,
+//!   and whether a connection's peer showed a cluster certificate;
 //! - [`no_delay`]: the socket setting every server connection gets.
 //!
 //! No routes and no domain: each process mounts these around its own.
@@ -18,6 +20,7 @@
 pub mod config;
 pub mod error;
 pub mod limits;
+pub mod tls;
 pub mod webhdfs;
 
 /// `HttpServer::on_connect` hook. Every accepted connection sends at once

@@ -11,6 +11,7 @@ use clap::Parser;
 use dfs_common::limits::Limits;
 use dfs_common::units::{parse_duration, ByteSize, HumanDuration};
 use dfs_http::config::{layered, merge_limits, LimitsFile, LimitsFlags};
+use dfs_http::tls::{Tls, TlsFile, TlsFlags};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -139,6 +140,9 @@ pub struct Args {
     // --request-timeout, --body-idle-timeout, --max-streams-per-client
     #[command(flatten)]
     pub limits: LimitsFlags,
+    // --tls-cert, --tls-key, --tls-ca, --tls-client-auth (the S3 port too)
+    #[command(flatten)]
+    pub tls: TlsFlags,
     /// Turn access control on: TOML file with the cluster secret and the
     /// users (tokens, groups, superuser); see the README's Security section
     /// [default: off]
@@ -233,6 +237,10 @@ pub struct FileConfig {
     pub request_timeout: Option<HumanDuration>,
     pub body_idle_timeout: Option<HumanDuration>,
     pub max_streams_per_client: Option<u32>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub tls_ca: Option<PathBuf>,
+    pub tls_client_auth: Option<bool>,
     pub auth: Option<PathBuf>,
     pub block_token_lifetime: Option<HumanDuration>,
     pub audit_log: Option<PathBuf>,
@@ -273,6 +281,8 @@ pub struct Config {
     pub webhdfs_data_via_namenode: bool,
     /// What one HTTP client may cost (timeouts, concurrent streams).
     pub limits: Limits,
+    /// HTTPS on the ports, and what outgoing connections trust.
+    pub tls: Tls,
     /// The users file; `None`: access control off.
     pub auth: Option<PathBuf>,
     pub block_token_lifetime: Duration,
@@ -324,6 +334,7 @@ impl Default for Config {
             safemode_extension: defaults::SAFEMODE_EXTENSION,
             webhdfs_data_via_namenode: false,
             limits: Limits::default(),
+            tls: Tls::default(),
             auth: None,
             block_token_lifetime: defaults::BLOCK_TOKEN_LIFETIME,
             audit_log: None,
@@ -355,6 +366,16 @@ impl FileConfig {
         }
     }
 
+    /// The keys [`Tls::merge`] takes.
+    fn tls(&self) -> TlsFile {
+        TlsFile {
+            tls_cert: self.tls_cert.clone(),
+            tls_key: self.tls_key.clone(),
+            tls_ca: self.tls_ca.clone(),
+            tls_client_auth: self.tls_client_auth,
+        }
+    }
+
     pub fn parse(text: &str) -> Result<Self, String> {
         toml::from_str(text).map_err(|e| e.to_string())
     }
@@ -380,6 +401,7 @@ impl Config {
     pub fn merge(args: Args, file: FileConfig) -> Result<Self, String> {
         let d = Config::default();
         let limits = merge_limits(&args.limits, file.limits())?;
+        let tls = Tls::merge(&args.tls, file.tls())?;
         let config = Config {
             listen: layered(args.listen, file.listen, d.listen),
             data_dir: layered(args.data_dir, file.data_dir, d.data_dir),
@@ -429,6 +451,7 @@ impl Config {
                 d.webhdfs_data_via_namenode,
             ),
             limits,
+            tls,
             auth: args.auth.or(file.auth),
             block_token_lifetime: layered(
                 args.block_token_lifetime,
@@ -512,8 +535,16 @@ impl Config {
                 return Err(format!("{name} must be greater than 0"));
             }
         }
+        let scheme = format!("{}://", self.tls.scheme());
         for url in self.advertise.iter().chain(&self.peers) {
             check_url(url)?;
+            if !url.starts_with(&scheme) {
+                return Err(format!(
+                    "{url}: this namenode serves {} (--tls-cert {}), so the URLs of the group are {scheme}",
+                    self.tls.scheme(),
+                    if self.tls.serve.is_some() { "given" } else { "not given" },
+                ));
+            }
         }
         if self.join && !self.peers.is_empty() {
             return Err("--join and --peers exclude each other: a namenode that joins learns the group from it (`dfs namenode add URL`); --peers forms a new group at the first start".into());
@@ -571,7 +602,7 @@ impl Config {
     pub fn advertised(&self, listening: std::net::SocketAddr) -> String {
         self.advertise
             .clone()
-            .unwrap_or_else(|| crate::self_url(listening))
+            .unwrap_or_else(|| crate::self_url(self.tls.scheme(), listening))
     }
 
     /// How long a replica added to the block map is protected from a full
@@ -661,6 +692,10 @@ mod tests {
         audit_log = "/var/log/dfs/audit.log"
         audit_log_max_size = "1MiB"
         audit_stdout = true
+        tls_cert = "/etc/dfs/nn.pem"
+        tls_key = "/etc/dfs/nn.key"
+        tls_ca = "/etc/dfs/ca.pem"
+        tls_client_auth = true
     "#;
 
     #[test]
@@ -694,6 +729,14 @@ mod tests {
         assert_eq!(c.audit_log, Some(PathBuf::from("/var/log/dfs/audit.log")));
         assert_eq!(c.audit_log_max_size, 1 << 20);
         assert!(c.audit_stdout);
+        assert_eq!(
+            c.tls,
+            Tls {
+                serve: Some(("/etc/dfs/nn.pem".into(), "/etc/dfs/nn.key".into())),
+                ca: Some("/etc/dfs/ca.pem".into()),
+                client_auth: true,
+            }
+        );
         let d = Config::default();
         assert_eq!(
             (d.audit_log, d.audit_log_max_size, d.audit_stdout),
@@ -786,5 +829,35 @@ mod tests {
             e.contains("request_timout"),
             "the unknown key is named: {e}"
         );
+    }
+
+    #[test]
+    fn tls_settings_are_checked_together() {
+        let merge = |toml: &str| Config::merge(Args::default(), FileConfig::parse(toml).unwrap());
+        let e = merge("tls_cert = \"c.pem\"").unwrap_err();
+        assert!(e.contains("--tls-cert needs --tls-key"), "{e}");
+        let e = merge("tls_key = \"k.pem\"").unwrap_err();
+        assert!(e.contains("--tls-key needs --tls-cert"), "{e}");
+        let e = merge("tls_cert = \"c\"\ntls_key = \"k\"\ntls_client_auth = true").unwrap_err();
+        assert!(e.contains("--tls-client-auth needs"), "{e}");
+        // The URLs of a TLS namenode are https://, and of a plain one http://.
+        let e = merge("tls_cert = \"c\"\ntls_key = \"k\"\nadvertise = \"http://nn1:9870\"")
+            .unwrap_err();
+        assert!(e.contains("https://"), "{e}");
+        let e = merge("peers = [\"https://a:1\", \"https://b:1\"]\nadvertise = \"https://a:1\"")
+            .unwrap_err();
+        assert!(e.contains("http://"), "{e}");
+        let c = merge("tls_cert = \"c\"\ntls_key = \"k\"").unwrap();
+        assert_eq!(
+            c.advertised("0.0.0.0:9870".parse().unwrap()),
+            "https://127.0.0.1:9870"
+        );
+        assert_eq!(
+            Config::default().advertised("127.0.0.1:1".parse().unwrap()),
+            "http://127.0.0.1:1"
+        );
+        // Missing files are found at the start, with their flag's name.
+        let e = c.tls.server_config().unwrap_err();
+        assert!(e.starts_with("--tls-cert c: "), "{e}");
     }
 }

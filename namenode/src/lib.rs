@@ -155,13 +155,25 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             config.data_dir.display()
         )
     })?);
+    // Every certificate file is read before anything listens, and the
+    // trust is set before any client is built.
+    let tls = config
+        .tls
+        .server_config()
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    config
+        .tls
+        .install_client_trust()
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let listener = TcpListener::bind(&config.listen)
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener
         .local_addr()
         .context("cannot read the listening address")?;
 
-    let client = dfs_client::DfsClient::new(&self_url(addr)).map_err(|e| anyhow::anyhow!("{e}"))?;
+    // Through its advertised URL: the name its certificate holds.
+    let client =
+        dfs_client::DfsClient::new(&config.advertised(addr)).map_err(|e| anyhow::anyhow!("{e}"))?;
     let security = match &config.auth {
         Some(path) => {
             let s = auth::Security::load(path, config.block_token_lifetime)
@@ -224,12 +236,17 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             client.clone(),
             config.s3_domains.clone(),
             config.limits,
+            tls.clone(),
         )?),
         None => None,
     };
     let client_data = actix_web::web::Data::new(client);
     let limits = config.limits;
     let guard_data = actix_web::web::Data::new(api::limits::guard(limits));
+    let cluster_only = actix_web::web::Data::new(dfs_http::tls::ClusterOnly {
+        prefix: dfs_common::proto::datanode::INTERNAL_PREFIX,
+        on: config.tls.client_auth,
+    });
     let server = actix_web::HttpServer::new(move || {
         actix_web::App::new()
             .app_data(ns_data.clone())
@@ -239,6 +256,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             .app_data(guard_data.clone())
             .app_data(auth_data.clone())
             .app_data(audit_data.clone())
+            .app_data(cluster_only.clone())
             .configure(api::configure)
             // Who is calling (access control on): runs inside the limits.
             .wrap(actix_web_httpauth::middleware::HttpAuthentication::with_fn(
@@ -252,6 +270,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             // leader, credentials and all (outside the authentication).
             // (A namenode alone always leads: it goes straight through.)
             .wrap(actix_web::middleware::from_fn(api::forward::forward))
+            // Mutual TLS: the cluster's own routes want a peer certificate
+            // (before a follower forwards them).
+            .wrap(actix_web::middleware::from_fn(dfs_http::tls::cluster_only))
             .wrap(actix_web::middleware::from_fn(api::limits::enforce))
             .wrap(api::limits::error_shape())
     })
@@ -261,13 +282,19 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     .client_disconnect_timeout(CLIENT_DISCONNECT_TIMEOUT)
     // Longer than any dfs client keeps an idle connection (see the constant).
     .keep_alive(dfs_common::limits::defaults::SERVER_KEEP_ALIVE)
-    .on_connect(dfs_http::no_delay)
+    .on_connect(dfs_http::tls::on_connect)
     .workers(handler_threads())
-    .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS)
-    .listen(listener)
+    .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS);
+    let server = match tls {
+        Some(tls) => server.listen_rustls_0_23(listener, tls),
+        None => server.listen(listener),
+    }
     .context("cannot start the HTTP server")?
     .run();
-    log::info!("namenode listening on http://{addr}");
+    log::info!(
+        "namenode listening on {}",
+        self_url(config.tls.scheme(), addr)
+    );
     let s3_handle = s3_server.map(|s| {
         let handle = s.handle();
         tokio::spawn(s);
@@ -311,10 +338,10 @@ fn handler_threads() -> usize {
 
 const MIN_HANDLER_THREADS: usize = 2;
 
-/// How this process reaches itself (the seed endpoints relay through the
-/// native protocol): the listening address, with a wildcard host replaced
-/// by loopback.
-pub fn self_url(addr: SocketAddr) -> String {
+/// The URL of a listening address (`scheme` `http` or `https`), with a
+/// wildcard host replaced by loopback: what the namenode advertises when
+/// not told (`--advertise`).
+pub fn self_url(scheme: &str, addr: SocketAddr) -> String {
     let mut a = addr;
     if a.ip().is_unspecified() {
         a.set_ip(match a {
@@ -322,5 +349,5 @@ pub fn self_url(addr: SocketAddr) -> String {
             SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
         });
     }
-    format!("http://{a}")
+    format!("{scheme}://{a}")
 }

@@ -37,7 +37,8 @@ impl dfs_s3::Keys for NamenodeKeys {
     }
 }
 
-/// Binds `addr` and returns the S3 server, ready to be awaited.
+/// Binds `addr` and returns the S3 server, ready to be awaited (HTTPS with
+/// `tls`, as the namenode's own port).
 pub fn serve(
     addr: &str,
     ns: Arc<Namesystem>,
@@ -45,6 +46,7 @@ pub fn serve(
     client: DfsClient,
     domains: Vec<String>,
     limits: dfs_common::limits::Limits,
+    tls: Option<dfs_http::tls::ServerConfig>,
 ) -> anyhow::Result<actix_web::dev::Server> {
     let listener =
         TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr} (S3)"))?;
@@ -67,10 +69,14 @@ pub fn serve(
     })
     .client_request_timeout(limits.request_timeout)
     .on_connect(dfs_http::no_delay)
-    .shutdown_timeout(10)
-    .listen(listener)
+    .shutdown_timeout(10);
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let server = match tls {
+        Some(tls) => server.listen_rustls_0_23(listener, tls),
+        None => server.listen(listener),
+    }
     .context("cannot start the S3 server")?
     .run();
-    log::info!("S3 API listening on http://{local}");
+    log::info!("S3 API listening on {scheme}://{local}");
     Ok(server)
 }

@@ -89,6 +89,12 @@ pub struct ClusterOptions {
     pub token: Option<String>,
     /// Environment variables for every namenode (e.g. a test hook).
     pub namenode_env: Vec<(&'static str, &'static str)>,
+    /// HTTPS everywhere: a throwaway CA and one certificate for
+    /// `localhost`/`127.0.0.1` (in `ROOT/tls`), given to every process as
+    /// `--tls-cert`, `--tls-key` and `--tls-ca`, to `dfs` as `DFS_CA_FILE`.
+    pub tls: bool,
+    /// With `tls`: mutual TLS between the cluster's processes too.
+    pub tls_client_auth: bool,
 }
 
 impl Default for ClusterOptions {
@@ -107,6 +113,8 @@ impl Default for ClusterOptions {
             datanode_args_at: Vec::new(),
             token: None,
             namenode_env: Vec::new(),
+            tls: false,
+            tls_client_auth: false,
         }
     }
 }
@@ -209,6 +217,8 @@ pub struct TestCluster {
     dn_ports: Vec<u16>,
     namenodes: Vec<Option<Proc>>,
     datanodes: Vec<Option<Proc>>,
+    /// The certificates of a cluster with `tls` on.
+    pki: Option<dfs_client::tls::ThrowawayPki>,
 }
 
 impl TestCluster {
@@ -222,7 +232,12 @@ impl TestCluster {
         std::fs::create_dir_all(root.join("logs")).expect("logs dir");
         let nn_ports = (0..opts.namenodes.max(1)).map(|_| free_port()).collect();
         let dn_ports = (0..opts.datanodes).map(|_| free_port()).collect();
+        let pki = opts.tls.then(|| {
+            dfs_client::tls::throwaway_pki(&root.join("tls"), &["localhost", "127.0.0.1"])
+                .expect("certificates")
+        });
         let mut c = TestCluster {
+            pki,
             datanodes: (0..opts.datanodes).map(|_| None).collect(),
             namenodes: (0..opts.namenodes.max(1)).map(|_| None).collect(),
             opts,
@@ -251,7 +266,58 @@ impl TestCluster {
     }
 
     pub fn namenode_url_at(&self, i: usize) -> String {
-        format!("http://127.0.0.1:{}", self.nn_ports[i])
+        format!("{}://127.0.0.1:{}", self.scheme(), self.nn_ports[i])
+    }
+
+    /// `https` with [`ClusterOptions::tls`], else `http`.
+    pub fn scheme(&self) -> &'static str {
+        if self.pki.is_some() {
+            "https"
+        } else {
+            "http"
+        }
+    }
+
+    /// The certificates of a cluster with TLS on.
+    pub fn pki(&self) -> Option<&dfs_client::tls::ThrowawayPki> {
+        self.pki.as_ref()
+    }
+
+    /// What a client of this cluster trusts: its CA (TLS on), else nothing
+    /// but the system's roots.
+    pub fn trust(&self) -> dfs_client::tls::Trust {
+        match &self.pki {
+            Some(p) => dfs_client::tls::Trust::ca_file(&p.ca).expect("the cluster's CA"),
+            None => dfs_client::tls::Trust::system(),
+        }
+    }
+
+    /// An HTTP client for this cluster's ports (its CA trusted, no proxy),
+    /// following no redirect.
+    pub fn http(&self) -> reqwest::Client {
+        dfs_client::tls::client_builder_trusting(&self.trust())
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("HTTP client")
+    }
+
+    /// The flags that turn TLS on for a server of this cluster.
+    fn tls_args(&self) -> Vec<String> {
+        let Some(p) = &self.pki else {
+            return Vec::new();
+        };
+        let mut args: Vec<String> = vec![
+            "--tls-cert".into(),
+            p.cert.display().to_string(),
+            "--tls-key".into(),
+            p.key.display().to_string(),
+            "--tls-ca".into(),
+            p.ca.display().to_string(),
+        ];
+        if self.opts.tls_client_auth {
+            args.push("--tls-client-auth".into());
+        }
+        args
     }
 
     /// Every namenode's URL, comma-separated (what datanodes, `dfs` and the
@@ -284,7 +350,7 @@ impl TestCluster {
     }
 
     pub fn datanode_url(&self, i: usize) -> String {
-        format!("http://127.0.0.1:{}", self.dn_ports[i])
+        format!("{}://127.0.0.1:{}", self.scheme(), self.dn_ports[i])
     }
 
     /// Datanode `i`'s (first) data dir.
@@ -312,7 +378,7 @@ impl TestCluster {
     }
 
     pub fn client(&self) -> DfsClient {
-        DfsClient::new(&self.namenode_urls())
+        DfsClient::trusting(&self.namenode_urls(), &self.trust())
             .expect("client")
             .with_token(self.opts.token.clone())
     }
@@ -374,6 +440,7 @@ impl TestCluster {
                     .join(","),
             );
         }
+        args.extend(self.tls_args());
         args.extend(o.namenode_args.iter().cloned());
         args.extend(extra.iter().map(|s| s.to_string()));
         let (name, log) = match i {
@@ -398,6 +465,14 @@ impl TestCluster {
         self.nn_ports.push(free_port());
         self.namenodes.push(None);
         self.namenodes.len() - 1
+    }
+
+    /// A place for one more datanode (its own port and data dir), not
+    /// started; returns its index.
+    pub fn add_datanode_slot(&mut self) -> usize {
+        self.dn_ports.push(free_port());
+        self.datanodes.push(None);
+        self.datanodes.len() - 1
     }
 
     /// Whether namenode `i` was started and not stopped or killed since.
@@ -458,8 +533,7 @@ impl TestCluster {
     /// Namenode `i`'s role as it says (`leader`, `follower`, ...), if it
     /// answers.
     pub async fn namenode_role(&self, i: usize) -> Option<String> {
-        let http = reqwest::Client::builder()
-            .no_proxy()
+        let http = dfs_client::tls::client_builder_trusting(&self.trust())
             .timeout(Duration::from_secs(2))
             .build()
             .ok()?;
@@ -501,6 +575,11 @@ impl TestCluster {
                 .collect::<Vec<_>>()
                 .join(","),
         ];
+        // TLS flags in `extra` replace the cluster's (a datanode with
+        // certificates of its own).
+        if !extra.iter().any(|a| a.starts_with("--tls-")) {
+            args.extend(self.tls_args());
+        }
         args.extend(self.opts.datanode_args.iter().cloned());
         args.extend(extra.iter().map(|s| s.to_string()));
         if let Some(own) = self.opts.datanode_args_at.get(i) {
@@ -632,7 +711,10 @@ impl TestCluster {
 
     /// `/health` of datanode `i` as JSON.
     pub async fn datanode_health(&self, i: usize) -> Result<serde_json::Value> {
-        Ok(reqwest::get(format!("{}/health", self.datanode_url(i)))
+        Ok(self
+            .http()
+            .get(format!("{}/health", self.datanode_url(i)))
+            .send()
             .await?
             .error_for_status()?
             .json()
@@ -714,6 +796,10 @@ impl TestCluster {
         if let Some(t) = &self.opts.token {
             cmd.env("DFS_TOKEN", t);
         }
+        match &self.pki {
+            Some(p) => cmd.env(dfs_client::tls::CA_FILE_ENV, &p.ca),
+            None => cmd.env_remove(dfs_client::tls::CA_FILE_ENV),
+        };
         cmd.args(args)
             .env("DFS_NAMENODE", self.namenode_urls())
             .stdin(if stdin.is_some() {

@@ -39,19 +39,18 @@ pub const LEADER: &str = "x-dfs-leader";
 pub struct Forwarder(reqwest::Client);
 
 impl Forwarder {
-    pub fn new() -> Result<Forwarder, reqwest::Error> {
-        reqwest::Client::builder()
-            .no_proxy()
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(std::time::Duration::from_secs(2))
-            // Shorter than the leader's keep-alive: reqwest's default (90 s)
-            // outlived it (75 s), so a request forwarded on a connection
-            // idle that long met the leader closing it ("error sending
-            // request", a 403 StandbyException to a WebHDFS client; CI).
-            .pool_idle_timeout(dfs_common::limits::defaults::CLIENT_POOL_IDLE)
-            .tcp_nodelay(true)
-            .build()
-            .map(Forwarder)
+    pub fn new() -> anyhow::Result<Forwarder> {
+        // `client_builder`'s idle timeout is shorter than the leader's
+        // keep-alive: reqwest's default (90 s) outlived it (75 s), so a
+        // request forwarded on a connection idle that long met the leader
+        // closing it ("error sending request", a 403 StandbyException to a
+        // WebHDFS client; CI).
+        Ok(Forwarder(
+            dfs_client::tls::client_builder()?
+                .redirect(reqwest::redirect::Policy::none())
+                .connect_timeout(std::time::Duration::from_secs(2))
+                .build()?,
+        ))
     }
 }
 

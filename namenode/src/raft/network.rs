@@ -45,13 +45,11 @@ pub struct Network {
 }
 
 impl Network {
-    pub fn new(credential: Option<String>) -> Result<Network, reqwest::Error> {
-        let http = reqwest::Client::builder()
-            .no_proxy()
+    pub fn new(credential: Option<String>) -> anyhow::Result<Network> {
+        // The pool's idle timeout is shorter than the peers' keep-alive (see
+        // `api::forward`).
+        let http = dfs_client::tls::client_builder()?
             .connect_timeout(std::time::Duration::from_secs(2))
-            // Shorter than the peers' keep-alive (see `api::forward`).
-            .pool_idle_timeout(dfs_common::limits::defaults::CLIENT_POOL_IDLE)
-            .tcp_nodelay(true)
             .build()?;
         Ok(Network {
             http,

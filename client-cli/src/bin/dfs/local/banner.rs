@@ -68,10 +68,17 @@ pub fn banner(layout: &Layout, default_port: bool, add_to_path: Option<&Path>) -
     if let Some(dir) = add_to_path {
         s.push_str(&format!("  export PATH={}:$PATH\n", dir.display()));
     }
-    if several || !default_port {
+    if several || !default_port || layout.tls.is_some() {
         s.push_str(&format!(
             "  export DFS_NAMENODE={}\n",
             layout.namenode_list()
+        ));
+    }
+    if let Some(tls) = &layout.tls {
+        s.push_str(&format!(
+            "  export {}={}\n",
+            dfs_client::tls::CA_FILE_ENV,
+            tls.ca.display()
         ));
     }
     s.push_str("  dfs mkdir -p /demo\n  dfs put README.md /demo/\n  dfs ls /demo\n  dfs report\n");
@@ -99,6 +106,18 @@ mod tests {
         );
         assert!(b.contains("data       /d\n"), "{b}");
         assert!(!banner(&l, true, None).contains("export"));
+        let tls = crate::local::layout::LocalArgs {
+            tls: true,
+            ..args(3, 9870)
+        };
+        let b = banner(&layout(&tls, Path::new("/d")).unwrap(), true, None);
+        assert!(b.contains("web UI     https://127.0.0.1:9870/"), "{b}");
+        assert!(
+            b.contains(
+                "export DFS_NAMENODE=https://127.0.0.1:9870\n  export DFS_CA_FILE=/d/tls/ca.pem\n"
+            ),
+            "{b}"
+        );
         let b = banner(&l, true, Some(Path::new("/src/dfs/target/release")));
         assert!(
             b.contains("export PATH=/src/dfs/target/release:$PATH\n  dfs mkdir"),

@@ -80,6 +80,11 @@ pub struct LocalArgs {
     #[arg(long = "datanode-arg", value_name = "ARG", allow_hyphen_values = true,
           value_parser = clap::value_parser!(OsString))]
     pub datanode_args: Vec<OsString>,
+    /// HTTPS everywhere: a throwaway CA and a certificate for localhost and
+    /// 127.0.0.1 (kept in DIR/tls, made on the first --tls start), given to
+    /// every process; `export DFS_CA_FILE=DIR/tls/ca.pem` for dfs.
+    #[arg(long)]
+    pub tls: bool,
 }
 
 /// One process to run.
@@ -93,6 +98,8 @@ pub struct Service {
     pub data_dir: PathBuf,
     pub log: PathBuf,
     pub args: Vec<OsString>,
+    /// `https` with `--tls`, else `http`.
+    pub scheme: &'static str,
 }
 
 impl Service {
@@ -105,9 +112,9 @@ impl Service {
         format!("127.0.0.1:{}", self.port)
     }
 
-    /// `http://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:PORT` (`https://` with `--tls`).
     pub fn url(&self) -> String {
-        format!("http://{}", self.address())
+        format!("{}://{}", self.scheme, self.address())
     }
 }
 
@@ -121,6 +128,41 @@ pub struct Layout {
     /// One or more, never none.
     pub namenodes: Vec<Service>,
     pub datanodes: Vec<Service>,
+    /// The certificates with `--tls` (made by `run` before any start).
+    pub tls: Option<TlsFiles>,
+}
+
+/// Where `--tls` keeps its throwaway CA and certificate: `DIR/tls`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub dir: PathBuf,
+    pub ca: PathBuf,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+impl TlsFiles {
+    pub fn under(root: &Path) -> TlsFiles {
+        let dir = root.join("tls");
+        TlsFiles {
+            ca: dir.join("ca.pem"),
+            cert: dir.join("cert.pem"),
+            key: dir.join("key.pem"),
+            dir,
+        }
+    }
+
+    /// The flags that give a server these files.
+    fn flags(&self) -> Vec<OsString> {
+        vec![
+            "--tls-cert".into(),
+            self.cert.clone().into(),
+            "--tls-key".into(),
+            self.key.clone().into(),
+            "--tls-ca".into(),
+            self.ca.clone().into(),
+        ]
+    }
 }
 
 impl Layout {
@@ -224,7 +266,9 @@ pub fn layout_on(
         ],
     )?;
     let logs = root.join("logs");
-    let url_of = |port: u16| format!("http://127.0.0.1:{port}");
+    let tls = args.tls.then(|| TlsFiles::under(root));
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let url_of = |port: u16| format!("{scheme}://127.0.0.1:{port}");
     let namenode_url = url_of(first_port);
     let peers = nn_ports
         .iter()
@@ -268,10 +312,12 @@ pub fn layout_on(
             if let Some(b) = args.block_size {
                 own(&mut nn_args, extra, "--block-size", b.0.to_string());
             }
+            nn_args.extend(tls.iter().flat_map(TlsFiles::flags));
             nn_args.extend(extra.iter().cloned());
             Service {
                 log: logs.join(format!("{name}.log")),
                 name,
+                scheme,
                 program: "namenode",
                 port,
                 data_dir,
@@ -293,11 +339,13 @@ pub fn layout_on(
                 "--data-dir".into(),
                 data_dir.clone().into(),
             ];
+            dn_args.extend(tls.iter().flat_map(TlsFiles::flags));
             dn_args.extend(args.datanode_args.iter().cloned());
             Service {
                 log: logs.join(format!("{name}.log")),
                 args: dn_args,
                 name,
+                scheme,
                 program: "datanode",
                 port,
                 data_dir,
@@ -310,6 +358,7 @@ pub fn layout_on(
         namenode_url,
         namenodes,
         datanodes,
+        tls,
     })
 }
 
@@ -332,6 +381,7 @@ pub mod test_support {
             no_s3: false,
             namenode_args: vec![],
             datanode_args: vec![],
+            tls: false,
         }
     }
 
@@ -510,6 +560,50 @@ mod tests {
             ..args(1, 9870)
         };
         assert!(layout(&a, Path::new("/d")).is_ok());
+    }
+
+    #[test]
+    fn tls_gives_every_process_the_certificates_and_https_urls() {
+        let a = LocalArgs {
+            namenodes: 3,
+            tls: true,
+            ..args(1, 9870)
+        };
+        let l = layout(&a, Path::new("/d")).unwrap();
+        assert_eq!(l.namenode_url, "https://127.0.0.1:9870");
+        assert_eq!(
+            l.namenode_list(),
+            "https://127.0.0.1:9870,https://127.0.0.1:9871,https://127.0.0.1:9872"
+        );
+        let files = l.tls.clone().unwrap();
+        assert_eq!(files.ca, Path::new("/d/tls/ca.pem"));
+        for svc in l.services() {
+            let a: Vec<String> = svc
+                .args
+                .iter()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect();
+            for (flag, file) in [
+                ("--tls-cert", "/d/tls/cert.pem"),
+                ("--tls-key", "/d/tls/key.pem"),
+                ("--tls-ca", "/d/tls/ca.pem"),
+            ] {
+                assert!(
+                    a.windows(2).any(|w| w[0] == flag && w[1] == file),
+                    "{}: {a:?}",
+                    svc.name
+                );
+            }
+            assert!(svc.url().starts_with("https://"));
+        }
+        let dn = &l.datanodes[0].args;
+        assert!(dn
+            .windows(2)
+            .any(|w| w[0] == "--namenode" && w[1].to_string_lossy().starts_with("https://")));
+        assert!(layout(&args(1, 9870), Path::new("/d"))
+            .unwrap()
+            .tls
+            .is_none());
     }
 
     #[test]

@@ -115,9 +115,15 @@ fn choose_s3_ports(args: &LocalArgs) -> CliResult<Vec<u16>> {
 /// The key `dfs local` prints: the one it made before (kept in
 /// `<root>/s3-key.json`) while the cluster still has it, else a new one
 /// for the user `dfs` (the owner of everything with access control off).
-async fn s3_key(root: &Path, namenodes: &str, port: u16) -> CliResult<Option<ready_doc::S3Info>> {
+async fn s3_key(
+    root: &Path,
+    namenodes: &str,
+    trust: &dfs_client::tls::Trust,
+    endpoint: String,
+) -> CliResult<Option<ready_doc::S3Info>> {
     let file = root.join("s3-key.json");
-    let client = dfs_client::DfsClient::new(namenodes)?.with_token(std::env::var("DFS_TOKEN").ok());
+    let client = dfs_client::DfsClient::trusting(namenodes, trust)?
+        .with_token(std::env::var("DFS_TOKEN").ok());
     let known = client.s3_keys().await?;
     let kept = std::fs::read(&file)
         .ok()
@@ -138,8 +144,21 @@ async fn s3_key(root: &Path, namenodes: &str, port: u16) -> CliResult<Option<rea
             info
         }
     };
-    info.endpoint = format!("http://127.0.0.1:{port}");
+    info.endpoint = endpoint;
     Ok(Some(info))
+}
+
+/// The `--tls` certificates: the ones an earlier `--tls` start made (a CA
+/// the user already trusts stays good), else new ones; the trust in the CA
+/// that `dfs local` itself connects with.
+fn throwaway_certificates(files: &layout::TlsFiles) -> CliResult<dfs_client::tls::Trust> {
+    let kept = [&files.ca, &files.cert, &files.key]
+        .iter()
+        .all(|f| f.exists());
+    if !kept {
+        dfs_client::tls::throwaway_pki(&files.dir, &["localhost", "127.0.0.1"])?;
+    }
+    Ok(dfs_client::tls::Trust::ca_file(&files.ca)?)
 }
 
 /// Writes `body` to `path`, readable by its owner only (a secret).
@@ -261,6 +280,10 @@ pub async fn run(args: LocalArgs, json: bool) -> CliResult {
     if let Some(f) = ports_file {
         remove_ports_file(f); // a stale one from an earlier run
     }
+    let trust = match &layout.tls {
+        Some(files) => throwaway_certificates(files)?,
+        None => dfs_client::tls::Trust::system(),
+    };
 
     let mut signals = StopSignals::new()?;
     let mut running: Vec<Running> = Vec::new();
@@ -279,8 +302,7 @@ pub async fn run(args: LocalArgs, json: bool) -> CliResult {
         }
     }
 
-    let http = reqwest::Client::builder()
-        .no_proxy()
+    let http = dfs_client::tls::client_builder_trusting(&trust)
         .timeout(Duration::from_secs(2))
         .build()
         .map_err(|e| CliError::Failed(format!("cannot make an HTTP client: {e}")))?;
@@ -290,25 +312,31 @@ pub async fn run(args: LocalArgs, json: bool) -> CliResult {
     };
     let announced = match ready {
         Ok(true) => {
+            let scheme = layout.namenode().scheme;
             let s3 = match s3_port {
-                Some(port) => s3_key(&root, &layout.namenode_list(), port)
-                    .await
-                    .unwrap_or_else(|err| {
-                        let e = err.message().unwrap_or("failed");
-                        // Access control on, without a superuser's DFS_TOKEN:
-                        // S3 is served, the keys are the operator's to make.
-                        let _ = writeln!(
-                            std::io::stderr(),
-                            "dfs local: S3 is served on 127.0.0.1:{port}, but no key was made ({e}); \
+                Some(port) => s3_key(
+                    &root,
+                    &layout.namenode_list(),
+                    &trust,
+                    format!("{scheme}://127.0.0.1:{port}"),
+                )
+                .await
+                .unwrap_or_else(|err| {
+                    let e = err.message().unwrap_or("failed");
+                    // Access control on, without a superuser's DFS_TOKEN:
+                    // S3 is served, the keys are the operator's to make.
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "dfs local: S3 is served on 127.0.0.1:{port}, but no key was made ({e}); \
                              make one with `dfs s3 key create USER`"
-                        );
-                        None
-                    }),
+                    );
+                    None
+                }),
                 None => None,
             };
             let endpoints = s3_ports
                 .iter()
-                .map(|p| format!("http://127.0.0.1:{p}"))
+                .map(|p| format!("{scheme}://127.0.0.1:{p}"))
                 .collect();
             announce(&args, &layout, &running, endpoints, s3, json)
         }

@@ -80,6 +80,10 @@ pub struct ReadyDoc {
     /// with access control on and no superuser's `DFS_TOKEN`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub s3: Option<S3Info>,
+    /// With `--tls`: the CA certificate every URL here is signed under
+    /// (what `DFS_CA_FILE`, curl's `--cacert` and boto3's `verify=` take).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
 }
 
 /// Where S3 is served, and the key `dfs local` made for it (kept in
@@ -136,6 +140,7 @@ impl ReadyDoc {
             s3_endpoint: None,
             s3_endpoints: Vec::new(),
             s3: None,
+            ca_file: layout.tls.as_ref().map(|t| t.ca.clone()),
         }
     }
 
