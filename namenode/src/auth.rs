@@ -556,10 +556,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/auth/whoami", web::get().to(whoami));
 }
 
-fn session_cookie(value: String, max_age: Duration) -> Cookie<'static> {
+/// The session cookie; `Secure` (never sent over plain HTTP) when the
+/// namenode serves HTTPS.
+fn session_cookie(value: String, max_age: Duration, req: &HttpRequest) -> Cookie<'static> {
     Cookie::build(SESSION_COOKIE, value)
         .path("/")
         .http_only(true)
+        .secure(req.app_config().secure())
         .same_site(SameSite::Strict)
         .max_age(actix_web::cookie::time::Duration::seconds(
             max_age.as_secs() as i64,
@@ -586,7 +589,7 @@ async fn login(auth: Option<web::Data<Auth>>, req: HttpRequest, body: web::Bytes
         Some(p) => {
             let value = sec.user_token(&p.user, sec.session_lifetime);
             HttpResponse::Ok()
-                .cookie(session_cookie(value, sec.session_lifetime))
+                .cookie(session_cookie(value, sec.session_lifetime, &req))
                 .json(serde_json::json!({"user": p.user, "auth": true}))
         }
         None => unauthorized(req.path(), "unknown token"),
@@ -603,8 +606,8 @@ fn token_from_form(body: &[u8]) -> Option<LoginForm> {
 }
 
 /// `POST /auth/logout`: clears the cookie.
-async fn logout() -> HttpResponse {
-    let mut c = session_cookie(String::new(), Duration::ZERO);
+async fn logout(req: HttpRequest) -> HttpResponse {
+    let mut c = session_cookie(String::new(), Duration::ZERO, &req);
     c.make_removal();
     HttpResponse::Ok().cookie(c).json(serde_json::json!({}))
 }

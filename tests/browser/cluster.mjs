@@ -76,6 +76,8 @@ export class Cluster {
    * @param {string} [o.blockSize='1MiB']
    * @param {string[]} [o.namenodeArgs] extra namenode flags
    * @param {string[]} [o.datanodeArgs] extra flags for every datanode
+   * @param {boolean} [o.tls] `dfs local --tls`: HTTPS everywhere, the
+   *   throwaway CA in `doc.ca_file`
    */
   static async start(o = {}) {
     const c = new Cluster();
@@ -88,6 +90,7 @@ export class Cluster {
       'local', '--port', '0', '--ports-file', c.portsFile, '--data-dir', c.root,
       '--datanodes', String(c.datanodeCount), '--block-size', o.blockSize || '1MiB',
       ...(o.namenodes > 1 ? ['--namenodes', String(o.namenodes)] : []),
+      ...(o.tls ? ['--tls'] : []),
       ...nnArgs.map((a) => `--namenode-arg=${a}`),
       ...(o.datanodeArgs || []).map((a) => `--datanode-arg=${a}`),
     ];

@@ -13,7 +13,8 @@ group: `cluster.namenode_urls`, `cluster.leader_url()`,
 `cluster.follower_urls()`, `cluster.kill_namenode(url)`, and
 `cluster.at(url)`, the same cluster seen through one namenode's address);
 `ha_cluster` (module scope) is such a cluster, started once per module that
-asks for it. `dfs local` is the one launcher: it picks the ports, starts the
+asks for it; `make_cluster(tls=True)` runs `dfs local --tls` (HTTPS
+everywhere, `cluster.ca_file` the throwaway CA). `dfs local` is the one launcher: it picks the ports, starts the
 processes, decides readiness (every datanode live in `/health`, no startup
 safe mode) and only then writes the ports file, which says where everything
 is; this harness waits for that file, never sleeps, and fails at once with
@@ -70,8 +71,10 @@ def _alive(pid: int) -> bool:
 
 class Cluster:
     def __init__(self, datanodes: int = 3, namenode_args=(), datanode_args=(), token=None,
-                 namenodes: int = 1):
+                 namenodes: int = 1, tls: bool = False):
         self.datanodes = datanodes
+        # `dfs local --tls`: every URL is https://, under the CA `ca_file`.
+        self.tls = tls
         self.namenodes = namenodes
         self.namenode_args = list(namenode_args)
         self.datanode_args = list(datanode_args)
@@ -93,6 +96,11 @@ class Cluster:
     @property
     def nn_port(self) -> int:
         return self.doc["namenode_port"]
+
+    @property
+    def ca_file(self) -> str:
+        """The CA certificate of a `tls=True` cluster (`dfs local --tls`)."""
+        return self.doc["ca_file"]
 
     @property
     def dn_ports(self) -> list:
@@ -175,6 +183,8 @@ class Cluster:
         ]
         if self.namenodes > 1:
             cmd += ["--namenodes", str(self.namenodes)]
+        if self.tls:
+            cmd += ["--tls"]
         cmd += [f"--namenode-arg={a}" for a in self.namenode_args]
         cmd += [f"--datanode-arg={a}" for a in self.datanode_args]
         return cmd
