@@ -16,6 +16,13 @@
 //!
 //! Token text: `<payload>.<hex MAC>`, with payload fields separated by `:`
 //! and the user name hex-encoded, so no field can contain a separator.
+//!
+//! Block tokens roll their key: each [`BLOCK_KEY_PERIOD`] (an hour) has its
+//! own, derived from the block key and the period's number, which the token
+//! names. A key is honoured from the period before its own (clocks differ)
+//! until [`MAX_BLOCK_TOKEN_LIFETIME`] after its period ends (the longest a
+//! token signed with it may live), and never after: a leaked key, or a
+//! token whatever its stated expiry, stops working then.
 use crate::ids::BlockId;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
@@ -47,6 +54,8 @@ pub enum TokenError {
     Expired,
     /// Valid, but for another block or operation.
     WrongScope(String),
+    /// Signed with a block key no longer (or not yet) honoured.
+    RetiredKey,
 }
 
 impl fmt::Display for TokenError {
@@ -56,11 +65,18 @@ impl fmt::Display for TokenError {
             TokenError::BadSignature => f.write_str("token signature does not verify"),
             TokenError::Expired => f.write_str("token expired"),
             TokenError::WrongScope(why) => write!(f, "token not valid here: {why}"),
+            TokenError::RetiredKey => f.write_str("token signed with a retired key"),
         }
     }
 }
 
 impl std::error::Error for TokenError {}
+
+/// How long one block-token key signs (see the module's doc).
+pub const BLOCK_KEY_PERIOD_MS: u64 = 3600 * 1000;
+/// The longest a block token may live (`--block-token-lifetime`): how long
+/// a key is honoured after its period.
+pub const MAX_BLOCK_TOKEN_LIFETIME_MS: u64 = 24 * 3600 * 1000;
 
 /// One 32-byte HMAC key.
 #[derive(Clone)]
@@ -81,6 +97,13 @@ fn mac_with(key: &[u8]) -> HmacSha256 {
 }
 
 impl Key {
+    /// The key of block-key period `epoch`, derived from this one.
+    fn for_epoch(&self, epoch: u64) -> Key {
+        let mut m = mac_with(&self.0);
+        m.update(format!("period {epoch}").as_bytes());
+        Key(m.finalize().into_bytes().into())
+    }
+
     fn sign(&self, payload: &str) -> String {
         let mut m = mac_with(&self.0);
         m.update(payload.as_bytes());
@@ -116,7 +139,7 @@ impl ClusterKeys {
             Key(m.finalize().into_bytes().into())
         };
         ClusterKeys {
-            block: k("dfs block token v1"),
+            block: k("dfs block token v2"),
             user: k("dfs user token v1"),
             node: k("dfs datanode credential v1"),
             lookup: k("dfs token lookup v1"),
@@ -139,9 +162,16 @@ impl ClusterKeys {
         self.lookup.sign(token)
     }
 
+    /// Signs with the key of the present period.
     pub fn sign_block(&self, t: &BlockToken) -> String {
-        let payload = t.payload();
-        let mac = self.block.sign(&payload);
+        self.sign_block_at(t, now_ms())
+    }
+
+    /// Signs with the key of the period `now_ms` falls in.
+    pub fn sign_block_at(&self, t: &BlockToken, now_ms: u64) -> String {
+        let epoch = now_ms / BLOCK_KEY_PERIOD_MS;
+        let payload = format!("b2:{epoch}:{}", t.payload());
+        let mac = self.block.for_epoch(epoch).sign(&payload);
         format!("{payload}.{mac}")
     }
 
@@ -153,7 +183,21 @@ impl ClusterKeys {
         ops: &[BlockOp],
         now_ms: u64,
     ) -> Result<BlockToken, TokenError> {
-        let t = BlockToken::parse(self.block.open(token)?)?;
+        let epoch: u64 = token
+            .strip_prefix("b2:")
+            .and_then(|rest| rest.split(':').next())
+            .and_then(|e| e.parse().ok())
+            .ok_or(TokenError::Malformed)?;
+        let starts = epoch.saturating_mul(BLOCK_KEY_PERIOD_MS);
+        let honoured_from = starts.saturating_sub(BLOCK_KEY_PERIOD_MS);
+        let honoured_until = starts
+            .saturating_add(BLOCK_KEY_PERIOD_MS)
+            .saturating_add(MAX_BLOCK_TOKEN_LIFETIME_MS);
+        if now_ms < honoured_from || now_ms >= honoured_until {
+            return Err(TokenError::RetiredKey);
+        }
+        let payload = self.block.for_epoch(epoch).open(token)?;
+        let t = BlockToken::parse(payload.splitn(3, ':').nth(2).unwrap_or_default())?;
         if t.expires_ms <= now_ms {
             return Err(TokenError::Expired);
         }
@@ -304,6 +348,9 @@ pub fn is_user_token(s: &str) -> bool {
 mod tests {
     use super::*;
 
+    /// A fixed "now" (2027) the block tests sign and check at.
+    const T0: u64 = 1_800_000_000_000;
+
     fn block_token(block: BlockId, op: BlockOp, expires_ms: u64) -> BlockToken {
         BlockToken {
             block,
@@ -317,22 +364,24 @@ mod tests {
     fn block_token_round_trip_and_scope() {
         let keys = ClusterKeys::derive("s3cret");
         let b = BlockId::new();
-        let t = keys.sign_block(&block_token(b, BlockOp::Read, 2_000));
-        let got = keys.verify_block(&t, b, &[BlockOp::Read], 1_000).unwrap();
+        let t = keys.sign_block_at(&block_token(b, BlockOp::Read, T0 + 2_000), T0);
+        let got = keys
+            .verify_block(&t, b, &[BlockOp::Read], T0 + 1_000)
+            .unwrap();
         assert_eq!(got.user, "alice");
         assert_eq!(got.op, BlockOp::Read);
         // Expired at and after its expiry.
         assert_eq!(
-            keys.verify_block(&t, b, &[BlockOp::Read], 2_000),
+            keys.verify_block(&t, b, &[BlockOp::Read], T0 + 2_000),
             Err(TokenError::Expired)
         );
         // Another block, another operation.
         assert!(matches!(
-            keys.verify_block(&t, BlockId::new(), &[BlockOp::Read], 1_000),
+            keys.verify_block(&t, BlockId::new(), &[BlockOp::Read], T0 + 1_000),
             Err(TokenError::WrongScope(_))
         ));
         assert!(matches!(
-            keys.verify_block(&t, b, &[BlockOp::Write, BlockOp::Copy], 1_000),
+            keys.verify_block(&t, b, &[BlockOp::Write, BlockOp::Copy], T0 + 1_000),
             Err(TokenError::WrongScope(_))
         ));
     }
@@ -342,20 +391,37 @@ mod tests {
         let keys = ClusterKeys::derive("s3cret");
         let other = ClusterKeys::derive("other secret");
         let b = BlockId::new();
-        let t = keys.sign_block(&block_token(b, BlockOp::Write, 9_999));
+        let t = keys.sign_block_at(&block_token(b, BlockOp::Write, T0 + 9_999), T0);
         assert_eq!(
-            other.verify_block(&t, b, &[BlockOp::Write], 1),
+            other.verify_block(&t, b, &[BlockOp::Write], T0 + 1),
             Err(TokenError::BadSignature)
         );
         // Changing any payload byte (a later expiry) breaks the MAC.
-        let forged = t.replacen(":9999:", ":99999999:", 1);
+        let forged = t.replacen(&format!(":{}:", T0 + 9_999), ":99999999999999:", 1);
         assert_ne!(forged, t);
         assert_eq!(
-            keys.verify_block(&forged, b, &[BlockOp::Write], 1),
+            keys.verify_block(&forged, b, &[BlockOp::Write], T0 + 1),
             Err(TokenError::BadSignature)
         );
-        for junk in ["", ".", "abc", "b1:x.zz", "b1:x.00", &format!("{t}00")] {
-            assert!(keys.verify_block(junk, b, &[BlockOp::Write], 1).is_err());
+        // Naming another key period breaks it too.
+        let epoch = T0 / BLOCK_KEY_PERIOD_MS;
+        let other_epoch = t.replacen(&format!("b2:{epoch}:"), &format!("b2:{}:", epoch - 1), 1);
+        assert_eq!(
+            keys.verify_block(&other_epoch, b, &[BlockOp::Write], T0 + 1),
+            Err(TokenError::BadSignature)
+        );
+        for junk in [
+            "",
+            ".",
+            "abc",
+            "b1:x.zz",
+            "b2:x.00",
+            "b2:1:x.00",
+            &format!("{t}00"),
+        ] {
+            assert!(keys
+                .verify_block(junk, b, &[BlockOp::Write], T0 + 1)
+                .is_err());
         }
         // A user token is not a block token, even with the same secret.
         let u = keys.sign_user(&UserToken {
@@ -363,6 +429,35 @@ mod tests {
             expires_ms: 9_999,
         });
         assert!(keys.verify_block(&u, b, &[BlockOp::Write], 1).is_err());
+    }
+
+    #[test]
+    fn block_keys_roll_and_a_retired_key_is_refused_whatever_the_expiry() {
+        let keys = ClusterKeys::derive("s3cret");
+        let b = BlockId::new();
+        let hour = BLOCK_KEY_PERIOD_MS;
+        let max = MAX_BLOCK_TOKEN_LIFETIME_MS;
+        // A token that claims to live for ever.
+        let forever = block_token(b, BlockOp::Read, u64::MAX);
+        let t = keys.sign_block_at(&forever, T0);
+        let period_end = (T0 / hour + 1) * hour;
+        let ok = |now| keys.verify_block(&t, b, &[BlockOp::Read], now);
+        assert!(ok(T0).is_ok());
+        // Honoured for the longest token lifetime after its period ...
+        assert!(ok(period_end + max - 1).is_ok());
+        // ... and not a moment longer.
+        assert_eq!(ok(period_end + max), Err(TokenError::RetiredKey));
+        // A verifier whose clock is behind by less than a period accepts it;
+        // a key of a period further ahead is not honoured yet.
+        assert!(ok(T0 - hour).is_ok());
+        assert_eq!(ok(T0 - 2 * hour), Err(TokenError::RetiredKey));
+        // Each period signs with its own key.
+        let later = keys.sign_block_at(&forever, T0 + hour);
+        let strip = |t: &str| t.rsplit_once('.').unwrap().1.to_string();
+        assert_ne!(strip(&later), strip(&t));
+        assert!(keys
+            .verify_block(&later, b, &[BlockOp::Read], T0 + hour)
+            .is_ok());
     }
 
     #[test]

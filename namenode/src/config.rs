@@ -535,6 +535,13 @@ impl Config {
                 return Err(format!("{name} must be greater than 0"));
             }
         }
+        let max_lifetime = Duration::from_millis(dfs_common::auth::MAX_BLOCK_TOKEN_LIFETIME_MS);
+        if self.block_token_lifetime > max_lifetime {
+            return Err(format!(
+                "--block-token-lifetime {:?} is longer than block keys are honoured ({:?}): a token would outlive its key",
+                self.block_token_lifetime, max_lifetime
+            ));
+        }
         let scheme = format!("{}://", self.tls.scheme());
         for url in self.advertise.iter().chain(&self.peers) {
             check_url(url)?;
@@ -815,6 +822,7 @@ mod tests {
             "replication_pending_timeout = \"0s\"",
             "safemode_threshold = 1.5",
             "safemode_threshold = -0.1",
+            "block_token_lifetime = \"25h\"",
         ] {
             let f = FileConfig::parse(toml).unwrap();
             assert!(Config::merge(Args::default(), f).is_err(), "{toml}");
