@@ -129,6 +129,9 @@ impl DfsClient {
         }
         let http = |connect_timeout| {
             match trust {
+                // A cluster on http:// is reached by no https:// URL
+                // (datanodes advertise the scheme their namenode serves).
+                _ if !urls.iter().any(https) => tls::plain_client_builder(),
                 Some(t) => tls::client_builder_trusting(t),
                 None => tls::client_builder()?,
             }

@@ -28,12 +28,23 @@ pub struct Trust {
     /// The files it came from (CA; certificate and key), to tell two
     /// trusts apart.
     origin: (Option<PathBuf>, Option<(PathBuf, PathBuf)>),
+    /// No certificate trusted at all ([`Trust::plain`]).
+    plain: bool,
 }
 
 impl Trust {
     /// The system's roots and no client certificate.
     pub fn system() -> Trust {
         Trust::default()
+    }
+
+    /// No certificate at all: for a process of a plain-HTTP cluster, whose
+    /// clients then load no roots (the system's cost milliseconds a client).
+    pub fn plain() -> Trust {
+        Trust {
+            plain: true,
+            ..Trust::default()
+        }
     }
 
     /// Only the certificates of the PEM file `ca` (one CA or a bundle).
@@ -54,6 +65,7 @@ impl Trust {
             roots,
             identity: None,
             origin: (Some(ca.to_path_buf()), None),
+            plain: false,
         })
     }
 
@@ -80,7 +92,9 @@ impl Trust {
     }
 
     fn apply(&self, builder: reqwest::ClientBuilder) -> reqwest::ClientBuilder {
-        let builder = if self.roots.is_empty() {
+        let builder = if self.plain {
+            builder.tls_certs_only(Vec::new())
+        } else if self.roots.is_empty() {
             builder
         } else {
             builder.tls_certs_only(self.roots.iter().cloned())
@@ -99,9 +113,9 @@ static TRUST: OnceLock<Trust> = OnceLock::new();
 /// in tests); from other files it is refused, as clients built before would
 /// disagree with later ones.
 pub fn set(trust: Trust) -> Result<()> {
-    let origin = trust.origin.clone();
+    let origin = (trust.origin.clone(), trust.plain);
     let set = TRUST.get_or_init(|| trust);
-    if set.origin == origin {
+    if (set.origin.clone(), set.plain) == origin {
         Ok(())
     } else {
         Err(ClientError::Invalid(
@@ -146,11 +160,21 @@ pub fn client_builder() -> Result<reqwest::ClientBuilder> {
 /// [`client_builder`] with a trust of its own instead of the process's (a
 /// program that talks to clusters of different CAs, as the tests do).
 pub fn client_builder_trusting(trust: &Trust) -> reqwest::ClientBuilder {
-    let builder = reqwest::Client::builder()
+    trust.apply(base_builder())
+}
+
+/// [`client_builder`] for a client that only ever speaks plain `http://`:
+/// it trusts no certificate at all, so building it reads no roots (the
+/// system's cost milliseconds to load, for every client built).
+pub fn plain_client_builder() -> reqwest::ClientBuilder {
+    Trust::plain().apply(base_builder())
+}
+
+fn base_builder() -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
         .no_proxy()
         .pool_idle_timeout(dfs_common::limits::defaults::CLIENT_POOL_IDLE)
-        .tcp_nodelay(true);
-    trust.apply(builder)
+        .tcp_nodelay(true)
 }
 
 /// The files [`throwaway_pki`] writes.

@@ -148,11 +148,13 @@ impl Tls {
     /// `--tls-client-auth`, show the server's own certificate. Call once,
     /// before any client is built.
     pub fn install_client_trust(&self) -> Result<(), String> {
-        let trust = match &self.ca {
-            Some(ca) => {
+        let trust = match (&self.ca, &self.serve) {
+            (Some(ca), _) => {
                 dfs_client::tls::Trust::ca_file(ca).map_err(|e| format!("--tls-ca: {e}"))?
             }
-            None => dfs_client::tls::Trust::system(),
+            (None, Some(_)) => dfs_client::tls::Trust::system(),
+            // A plain cluster: its processes reach each other over http://.
+            (None, None) => dfs_client::tls::Trust::plain(),
         };
         let trust = match (&self.serve, self.client_auth) {
             (Some((cert, key)), true) => trust

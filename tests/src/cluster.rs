@@ -295,10 +295,19 @@ impl TestCluster {
     /// An HTTP client for this cluster's ports (its CA trusted, no proxy),
     /// following no redirect.
     pub fn http(&self) -> reqwest::Client {
-        dfs_client::tls::client_builder_trusting(&self.trust())
+        self.http_builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("HTTP client")
+    }
+
+    /// A client builder for this cluster's ports: its CA trusted (TLS on),
+    /// or no certificate at all (plain HTTP; nothing to load).
+    fn http_builder(&self) -> reqwest::ClientBuilder {
+        match &self.pki {
+            Some(_) => dfs_client::tls::client_builder_trusting(&self.trust()),
+            None => dfs_client::tls::plain_client_builder(),
+        }
     }
 
     /// The flags that turn TLS on for a server of this cluster.
@@ -533,7 +542,8 @@ impl TestCluster {
     /// Namenode `i`'s role as it says (`leader`, `follower`, ...), if it
     /// answers.
     pub async fn namenode_role(&self, i: usize) -> Option<String> {
-        let http = dfs_client::tls::client_builder_trusting(&self.trust())
+        let http = self
+            .http_builder()
             .timeout(Duration::from_secs(2))
             .build()
             .ok()?;

@@ -9,6 +9,7 @@
 //! - [`small_files`]: 4 KiB files per second.
 //! - [`s3`]: the S3 door beside the native paths (big PUT/GET, 4 KiB PUTs).
 //! - [`peer`]: the same work on Garage beside dfs (`--peer garage`).
+//! - [`tls`]: `dfs put` and `dfs get` with TLS on and off, same run.
 //! - [`metadata`]: mkdir, stat, rename, list per second.
 //! - [`namespace`]: the namenode with a million files (memory, restart);
 //!   [`backup`]: `dfs backup` of it, alone and under load.
@@ -45,6 +46,7 @@ pub mod s3;
 pub mod scale;
 pub mod small_files;
 pub mod suite;
+pub mod tls;
 pub mod transfers;
 
 use anyhow::Result;
