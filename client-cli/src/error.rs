@@ -78,7 +78,7 @@ impl ClientError {
             // A TLS handshake refused: most often a CA not trusted.
             cause.push_str(&format!(
                 " (is {} the cluster's CA certificate?)",
-                crate::tls::CA_FILE_ENV
+                CA_FILE_ENV
             ));
         }
         let message = if e.is_connect() {
@@ -114,6 +114,11 @@ impl ClientError {
         }
     }
 }
+
+/// The environment variable the `dfs` command (and any client without a
+/// trust of its own) reads its CA file from (`crate::tls` reads it; here
+/// so that an error can name it).
+pub const CA_FILE_ENV: &str = "DFS_CA_FILE";
 
 /// The innermost error's text ("Connection refused (os error 111)"), which is
 /// what a human needs; the outer layers only repeat the URL.

@@ -18,7 +18,7 @@ use std::sync::OnceLock;
 
 /// The environment variable the `dfs` command (and any client without
 /// [`set`]) reads its CA file from.
-pub const CA_FILE_ENV: &str = "DFS_CA_FILE";
+pub use crate::error::CA_FILE_ENV;
 
 /// Trusted roots, and an optional client certificate.
 #[derive(Clone, Default)]

@@ -171,9 +171,16 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .local_addr()
         .context("cannot read the listening address")?;
 
-    // Through its advertised URL: the name its certificate holds.
-    let client =
-        dfs_client::DfsClient::new(&config.advertised(addr)).map_err(|e| anyhow::anyhow!("{e}"))?;
+    // How the seed endpoints and the S3 door reach this namenode: over
+    // loopback, or with TLS through its advertised URL (the name its
+    // certificate holds; the certificate of a namenode that advertises no
+    // name holds its listening address).
+    let own_url = if config.tls.serve.is_some() {
+        config.advertised(addr)
+    } else {
+        self_url("http", addr)
+    };
+    let client = dfs_client::DfsClient::new(&own_url).map_err(|e| anyhow::anyhow!("{e}"))?;
     let security = match &config.auth {
         Some(path) => {
             let s = auth::Security::load(path, config.block_token_lifetime)

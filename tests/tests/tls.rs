@@ -236,3 +236,34 @@ async fn mutual_tls_keeps_out_a_datanode_without_a_cluster_certificate() {
     let s = c.summary().await.unwrap();
     assert_eq!(s.live_datanodes, 2, "only the cluster's datanodes are live");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_namenodes_agree_and_fail_over_under_mutual_tls() {
+    let mut opts = tls_cluster(3, true);
+    opts.namenodes = 3;
+    let mut c = TestCluster::start(opts).await;
+    let leader = wait_until("a leader", Duration::from_secs(60), || async {
+        Ok(c.leader().await)
+    })
+    .await
+    .unwrap();
+    let data = test_data((1 << 20) + 9, 11);
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    std::fs::write(&src, &data).unwrap();
+    c.dfs_ok(&["put", src.to_str().unwrap(), "/before.bin"]);
+
+    // The leader goes at once; the others elect one over TLS, and the
+    // namespace (Raft's log, replicated over mutual TLS) is all there. (The
+    // new leader may not have every datanode's report of the block yet: the
+    // client asks again for its replicas.)
+    c.kill_namenode_at(leader);
+    wait_until("a new leader", Duration::from_secs(60), || async {
+        Ok(c.leader_besides(Some(leader)).await)
+    })
+    .await
+    .unwrap();
+    assert_eq!(c.dfs_cat("/before.bin"), data);
+    c.dfs_ok(&["put", src.to_str().unwrap(), "/after.bin"]);
+    assert_eq!(c.dfs_cat("/after.bin"), data);
+}

@@ -104,9 +104,34 @@ pub(crate) async fn open(
     offset: u64,
     length: Option<u64>,
 ) -> Result<FileReader> {
-    let located = nn.locations(path).await?;
+    let mut located = nn.locations(path).await?;
+    // A block no replica of which is known yet: just after a namenode
+    // failover (the new leader still taking the datanodes' reports of
+    // blocks written a moment before) or a namenode start. Ask again a few
+    // times, as HDFS's client does, before reading fails on it.
+    for wait in NO_REPLICA_RETRIES {
+        let none_known = located
+            .blocks
+            .iter()
+            .any(|b| b.len > 0 && b.replicas.is_empty());
+        if !none_known {
+            break;
+        }
+        log::debug!("{path}: a block has no known replica yet; asking again in {wait:?}");
+        tokio::time::sleep(wait).await;
+        located = nn.locations(path).await?;
+    }
     open_located(nn, dn, path, located, offset, length)
 }
+
+/// The waits before asking the namenode again for locations that name no
+/// replica of a block (about 4 s in all).
+const NO_REPLICA_RETRIES: [std::time::Duration; 4] = [
+    std::time::Duration::from_millis(250),
+    std::time::Duration::from_millis(500),
+    std::time::Duration::from_secs(1),
+    std::time::Duration::from_secs(2),
+];
 
 /// As [`open`], from locations the caller already has (an append reads
 /// the file as it was when its lease was granted).
