@@ -173,6 +173,10 @@ pub struct Args {
     /// Serve the S3 REST API on this address (off unless given)
     #[arg(long, value_name = "ADDR")]
     pub s3_listen: Option<String>,
+    /// Serve Hadoop IPC (`hdfs://HOST:PORT/` for `hadoop fs`, Spark) on
+    /// this address (off unless given; namespace calls only so far)
+    #[arg(long, value_name = "ADDR")]
+    pub hadoop_rpc_listen: Option<String>,
     /// A domain under which S3 takes virtual-host-style requests
     /// (`BUCKET.DOMAIN`); repeat for more (`localhost` always works)
     #[arg(long = "s3-domain", value_name = "DOMAIN")]
@@ -249,6 +253,7 @@ pub struct FileConfig {
     pub checkpoint_interval: Option<HumanDuration>,
     pub trash_interval: Option<HumanDuration>,
     pub s3_listen: Option<String>,
+    pub hadoop_rpc_listen: Option<String>,
     pub s3_domains: Option<Vec<String>>,
     pub checkpoints_kept: Option<usize>,
     pub advertise: Option<String>,
@@ -297,6 +302,8 @@ pub struct Config {
     pub trash_interval: Duration,
     /// Where the S3 API is served; `None`: nowhere.
     pub s3_listen: Option<String>,
+    /// Where Hadoop IPC is served; `None`: nowhere.
+    pub hadoop_rpc_listen: Option<String>,
     /// Virtual-host-style S3 domains.
     pub s3_domains: Vec<String>,
     pub checkpoints_kept: usize,
@@ -343,6 +350,7 @@ impl Default for Config {
             checkpoint_interval: defaults::CHECKPOINT_INTERVAL,
             trash_interval: defaults::TRASH_INTERVAL,
             s3_listen: None,
+            hadoop_rpc_listen: None,
             s3_domains: Vec::new(),
             checkpoints_kept: defaults::CHECKPOINTS_KEPT,
             restore: None,
@@ -471,6 +479,7 @@ impl Config {
             ),
             trash_interval: layered(args.trash_interval, file.trash_interval, d.trash_interval),
             s3_listen: args.s3_listen.or(file.s3_listen),
+            hadoop_rpc_listen: args.hadoop_rpc_listen.or(file.hadoop_rpc_listen),
             s3_domains: if args.s3_domains.is_empty() {
                 file.s3_domains.unwrap_or_default()
             } else {
@@ -703,6 +712,7 @@ mod tests {
         tls_key = "/etc/dfs/nn.key"
         tls_ca = "/etc/dfs/ca.pem"
         tls_client_auth = true
+        hadoop_rpc_listen = "0.0.0.0:8020"
     "#;
 
     #[test]
@@ -736,6 +746,7 @@ mod tests {
         assert_eq!(c.audit_log, Some(PathBuf::from("/var/log/dfs/audit.log")));
         assert_eq!(c.audit_log_max_size, 1 << 20);
         assert!(c.audit_stdout);
+        assert_eq!(c.hadoop_rpc_listen.as_deref(), Some("0.0.0.0:8020"));
         assert_eq!(
             c.tls,
             Tls {

@@ -89,6 +89,7 @@ pub mod commands;
 pub mod config;
 pub mod datanodes;
 pub mod error;
+pub mod hadoop;
 pub mod health;
 pub mod heartbeat;
 pub mod journal;
@@ -247,6 +248,25 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         )?),
         None => None,
     };
+    let hadoop = match &config.hadoop_rpc_listen {
+        Some(addr) => Some(
+            hadoop::serve(
+                addr,
+                hadoop::calls::Door {
+                    client: client.clone(),
+                    defaults: hadoop::calls::Defaults {
+                        block_size: config.block_size,
+                        replication: config.replication,
+                        trash_minutes: config.trash_interval.as_secs() / 60,
+                    },
+                    secured: security.is_some(),
+                },
+                config.limits.request_timeout,
+            )
+            .await?,
+        ),
+        None => None,
+    };
     let client_data = actix_web::web::Data::new(client);
     let limits = config.limits;
     let guard_data = actix_web::web::Data::new(api::limits::guard(limits));
@@ -310,6 +330,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let served = server.await;
     if let Some(h) = s3_handle {
         h.stop(true).await;
+    }
+    if let Some(h) = hadoop {
+        h.abort();
     }
 
     log::info!("namenode shutting down");

@@ -1,0 +1,214 @@
+//! The `ClientNamenodeProtocol` calls the door answers, each mapped onto the
+//! namespace operation `dfs_client` makes for the native protocol (so the
+//! door goes through the same checks, the same log of commands, and follows
+//! the leader as every other client of this namenode does).
+//!
+//! Hadoop's conventions kept: `getFileInfo` and `getListing` of a missing
+//! path answer "nothing", not an exception; `delete` of a missing path and
+//! the old `rename` that cannot be done answer `false`; every other failure
+//! is the Java exception class Hadoop's client turns back into its own
+//! (`FileNotFoundException`, `FileAlreadyExistsException`, ...).
+use super::proto::{self, HdfsFileStatusProto};
+use super::Remote;
+use dfs_client::{ClientError, DfsClient};
+use dfs_common::error::ErrorCode;
+use dfs_common::path::DfsPath;
+use dfs_common::proto::client::{FileStatus, FileType};
+use prost::Message;
+
+/// The most entries one `getListing` answer holds (HDFS's
+/// `dfs.ls.limit`); the client asks again from the last one.
+pub const LISTING_LIMIT: usize = 1000;
+
+/// What `getServerDefaults` tells clients.
+#[derive(Debug, Clone, Copy)]
+pub struct Defaults {
+    pub block_size: u64,
+    pub replication: u16,
+    /// Zero: no trash.
+    pub trash_minutes: u64,
+}
+
+/// The door's calls, through `client`.
+pub struct Door {
+    pub client: DfsClient,
+    pub defaults: Defaults,
+    /// Access control is on: SIMPLE users are not authenticated, so none is
+    /// let in (yet).
+    pub secured: bool,
+}
+
+fn decode<M: Message + Default>(method: &str, bytes: &[u8]) -> Result<M, Remote> {
+    M::decode(bytes).map_err(|e| {
+        Remote::application(
+            "java.lang.IllegalArgumentException",
+            format!("{method}: the request does not decode: {e}"),
+        )
+    })
+}
+
+fn path(p: &str) -> Result<DfsPath, Remote> {
+    DfsPath::parse(p).map_err(|e| {
+        Remote::application(
+            "org.apache.hadoop.fs.InvalidPathException",
+            format!("Invalid path name {p}: {e}"),
+        )
+    })
+}
+
+/// The Java exception for a dfs error (WebHDFS's choice, and a name that
+/// is taken is Hadoop's `FileAlreadyExistsException` however it is worded).
+fn remote(e: &ClientError) -> Remote {
+    let message = e.to_string();
+    let class = if e.code() == ErrorCode::Conflict && message.contains("exists") {
+        "org.apache.hadoop.fs.FileAlreadyExistsException"
+    } else {
+        dfs_common::proto::webhdfs::Exception::of_code(e.code(), &message)
+            .parts()
+            .2
+    };
+    Remote::application(class, message)
+}
+
+fn not_found(e: &ClientError) -> bool {
+    e.code() == ErrorCode::NotFound
+}
+
+/// A dfs status as Hadoop's, named `local_name`.
+fn status_proto(st: &FileStatus, local_name: &str) -> HdfsFileStatusProto {
+    let dir = st.file_type == FileType::Directory;
+    HdfsFileStatusProto {
+        file_type: if dir { proto::IS_DIR } else { proto::IS_FILE },
+        path: local_name.as_bytes().to_vec(),
+        length: st.length,
+        permission: Some(proto::FsPermissionProto {
+            perm: u32::from(st.permission),
+        }),
+        owner: st.owner.clone(),
+        group: st.group.clone(),
+        modification_time: st.modification_time,
+        access_time: st.access_time,
+        block_replication: Some(u32::from(st.replication)),
+        blocksize: Some(st.block_size),
+        file_id: Some(st.inode_id),
+        children_num: Some(if dir {
+            i32::try_from(st.children).unwrap_or(i32::MAX)
+        } else {
+            0
+        }),
+        storage_policy: Some(0),
+    }
+}
+
+impl super::ipc::Calls for Door {
+    fn refuse(&self, user: &str) -> Option<String> {
+        self.secured.then(|| {
+            format!(
+                "access control is on, and the Hadoop door cannot authenticate {user}: SIMPLE \
+                 authentication names a user without proving it"
+            )
+        })
+    }
+
+    async fn call(&self, _user: &str, method: &str, request: &[u8]) -> Result<Vec<u8>, Remote> {
+        let c = &self.client;
+        let answer = match method {
+            "getFileInfo" => {
+                let r: proto::GetFileInfoRequestProto = decode(method, request)?;
+                let fs = match c.status(&path(&r.src)?).await {
+                    Ok(st) => Some(status_proto(&st, "")),
+                    Err(e) if not_found(&e) => None,
+                    Err(e) => return Err(remote(&e)),
+                };
+                proto::GetFileInfoResponseProto { fs }.encode_to_vec()
+            }
+            "getListing" => {
+                let r: proto::GetListingRequestProto = decode(method, request)?;
+                let dir = path(&r.src)?;
+                let listing = match c.status(&dir).await {
+                    Err(e) if not_found(&e) => None,
+                    Err(e) => return Err(remote(&e)),
+                    // A file lists as itself.
+                    Ok(st) if st.file_type != FileType::Directory => {
+                        Some(proto::DirectoryListingProto {
+                            partial_listing: vec![status_proto(&st, "")],
+                            remaining_entries: 0,
+                        })
+                    }
+                    Ok(_) => {
+                        let after = String::from_utf8_lossy(&r.start_after).into_owned();
+                        let entries = c.list(&dir).await.map_err(|e| remote(&e))?;
+                        let rest: Vec<&FileStatus> = entries
+                            .iter()
+                            .filter(|e| after.is_empty() || e.name.as_str() > after.as_str())
+                            .collect();
+                        let page: Vec<HdfsFileStatusProto> = rest
+                            .iter()
+                            .take(LISTING_LIMIT)
+                            .map(|e| status_proto(e, &e.name))
+                            .collect();
+                        Some(proto::DirectoryListingProto {
+                            remaining_entries: u32::try_from(rest.len() - page.len())
+                                .unwrap_or(u32::MAX),
+                            partial_listing: page,
+                        })
+                    }
+                };
+                proto::GetListingResponseProto { dir_list: listing }.encode_to_vec()
+            }
+            "mkdirs" => {
+                let r: proto::MkdirsRequestProto = decode(method, request)?;
+                c.mkdirs(&path(&r.src)?, r.create_parent)
+                    .await
+                    .map_err(|e| remote(&e))?;
+                proto::BoolResultProto { result: true }.encode_to_vec()
+            }
+            "delete" => {
+                let r: proto::DeleteRequestProto = decode(method, request)?;
+                let result = match c.delete(&path(&r.src)?, r.recursive).await {
+                    Ok(_) => true,
+                    Err(e) if not_found(&e) => false,
+                    Err(e) => return Err(remote(&e)),
+                };
+                proto::BoolResultProto { result }.encode_to_vec()
+            }
+            "rename" => {
+                let r: proto::RenameRequestProto = decode(method, request)?;
+                let result = match c.rename(&path(&r.src)?, &path(&r.dst)?, false).await {
+                    Ok(_) => true,
+                    // The old rename says "no" rather than why.
+                    Err(e) if matches!(e.code(), ErrorCode::NotFound | ErrorCode::Conflict) => {
+                        false
+                    }
+                    Err(e) => return Err(remote(&e)),
+                };
+                proto::BoolResultProto { result }.encode_to_vec()
+            }
+            "rename2" => {
+                let r: proto::Rename2RequestProto = decode(method, request)?;
+                c.rename(&path(&r.src)?, &path(&r.dst)?, r.overwrite_dest)
+                    .await
+                    .map_err(|e| remote(&e))?;
+                proto::EmptyProto {}.encode_to_vec()
+            }
+            "getServerDefaults" => {
+                let d = self.defaults;
+                proto::GetServerDefaultsResponseProto {
+                    server_defaults: Some(proto::FsServerDefaultsProto {
+                        block_size: d.block_size,
+                        bytes_per_checksum: 512,
+                        write_packet_size: 64 << 10,
+                        replication: u32::from(d.replication),
+                        file_buffer_size: 4096,
+                        encrypt_data_transfer: Some(false),
+                        trash_interval: Some(d.trash_minutes),
+                        checksum_type: Some(proto::CHECKSUM_CRC32C),
+                    }),
+                }
+                .encode_to_vec()
+            }
+            other => return Err(Remote::no_such_method(other)),
+        };
+        Ok(answer)
+    }
+}

@@ -1,0 +1,382 @@
+//! Hadoop IPC framing on one connection: the 7-byte connection header
+//! (`hrpc`, version 9, service class, auth protocol), the connection
+//! context (who the client says it is, and which protocol), then calls,
+//! each a 4-byte big-endian length and, inside it, a delimited
+//! `RpcRequestHeaderProto`, a delimited `RequestHeaderProto` (the method)
+//! and the delimited request message; each answered by a 4-byte length, a
+//! delimited `RpcResponseHeaderProto` and, on success, the delimited answer.
+//!
+//! Calls on one connection are answered in order, one at a time.
+//!
+//! Bad input never panics and never takes the server down: a header that is
+//! not Hadoop's is dropped without a word (it may not be a Hadoop client at
+//! all); a wrong version, an unsupported authentication, a length over
+//! [`MAX_FRAME`] or a frame that does not decode get a FATAL answer naming
+//! the problem, then the connection is closed; a call the door does not
+//! know gets an ERROR answer (`RpcNoSuchMethodException`) and the connection
+//! stays open, as Hadoop's own server does.
+use super::proto::{self, RpcRequestHeaderProto, RpcResponseHeaderProto};
+use super::Remote;
+use prost::Message;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+/// Hadoop IPC's connection header version (`Server.CURRENT_VERSION`).
+pub const IPC_VERSION: u8 = 9;
+/// The auth protocol byte of SIMPLE (no SASL): `AuthProtocol.NONE`.
+const AUTH_NONE: u8 = 0;
+/// The largest call accepted (Hadoop's `ipc.maximum.data.length` default).
+pub const MAX_FRAME: u32 = 64 << 20;
+
+/// What a connection is for: each call, by method name, its request bytes
+/// and the user the connection context named, gives the answer's bytes or
+/// a remote exception.
+pub trait Calls {
+    fn call(
+        &self,
+        user: &str,
+        method: &str,
+        request: &[u8],
+    ) -> impl std::future::Future<Output = Result<Vec<u8>, Remote>> + Send;
+
+    /// Refuses a connection at its context (`None`: welcome).
+    fn refuse(&self, user: &str) -> Option<String>;
+}
+
+/// Why a connection ended early (for the log).
+#[derive(Debug)]
+pub enum Ended {
+    /// Not Hadoop IPC at all; nothing was answered.
+    NotHadoop,
+    /// Answered FATAL, then closed.
+    Fatal(String),
+    Io(std::io::Error),
+}
+
+impl From<std::io::Error> for Ended {
+    fn from(e: std::io::Error) -> Self {
+        Ended::Io(e)
+    }
+}
+
+/// Serves one connection until the client closes it (`Ok`) or it breaks
+/// the protocol. `timeout` bounds the wait for the header and for the rest
+/// of a call once its length has come (a slow sender is cut off); between
+/// calls a connection may be idle as long as it likes.
+pub async fn serve<S, C>(stream: &mut S, calls: &C, timeout: Duration) -> Result<(), Ended>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    C: Calls,
+{
+    let mut header = [0u8; 7];
+    match tokio::time::timeout(timeout, stream.read_exact(&mut header)).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => return Err(e.into()),
+        Err(_) => return Err(Ended::NotHadoop),
+    }
+    if &header[..4] != b"hrpc" {
+        return Err(Ended::NotHadoop);
+    }
+    if header[4] != IPC_VERSION {
+        let why = format!(
+            "IPC version {} is not supported: this server speaks version {IPC_VERSION} (Hadoop 2.x and 3.x)",
+            header[4]
+        );
+        return fatal(stream, u32::MAX, proto::FATAL_VERSION_MISMATCH, why).await;
+    }
+    if header[6] != AUTH_NONE {
+        let why = "SASL authentication (Kerberos, tokens) is not supported: use SIMPLE \
+                   (hadoop.security.authentication=simple)"
+            .to_string();
+        return fatal(stream, u32::MAX, proto::FATAL_UNAUTHORIZED, why).await;
+    }
+    let mut user: Option<String> = None;
+    loop {
+        let mut len = [0u8; 4];
+        match stream.read_exact(&mut len).await {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
+            Err(e) => return Err(e.into()),
+        }
+        let len = u32::from_be_bytes(len);
+        if len > MAX_FRAME {
+            let why = format!("RPC data length {len} is over the maximum of {MAX_FRAME}");
+            return fatal(stream, u32::MAX, proto::FATAL_INVALID_RPC_HEADER, why).await;
+        }
+        let mut frame = vec![0u8; len as usize];
+        match tokio::time::timeout(timeout, stream.read_exact(&mut frame)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => return Err(e.into()),
+            Err(_) => {
+                return Err(Ended::Fatal(format!(
+                    "a call of {len} bytes did not arrive within {timeout:?}"
+                )))
+            }
+        }
+        let mut buf = frame.as_slice();
+        let Ok(rpc) = RpcRequestHeaderProto::decode_length_delimited(&mut buf) else {
+            let why = "the RPC request header does not decode".to_string();
+            return fatal(stream, u32::MAX, proto::FATAL_DESERIALIZING_REQUEST, why).await;
+        };
+        let call_id = rpc.call_id as u32;
+        if rpc.rpc_op == Some(proto::RPC_CLOSE_CONNECTION) {
+            return Ok(());
+        }
+        if rpc.rpc_kind != Some(proto::RPC_PROTOCOL_BUFFER) {
+            let why = format!(
+                "RPC kind {:?} is not supported: only protocol buffers (2)",
+                rpc.rpc_kind
+            );
+            return fatal(stream, call_id, proto::FATAL_UNSUPPORTED_SERIALIZATION, why).await;
+        }
+        if rpc.call_id == proto::CONNECTION_CONTEXT_CALL_ID {
+            let Ok(ctx) = proto::IpcConnectionContextProto::decode_length_delimited(&mut buf)
+            else {
+                let why = "the connection context does not decode".to_string();
+                return fatal(stream, call_id, proto::FATAL_DESERIALIZING_REQUEST, why).await;
+            };
+            if let Some(p) = ctx
+                .protocol
+                .as_deref()
+                .filter(|p| *p != proto::CLIENT_PROTOCOL)
+            {
+                let why = format!(
+                    "unknown protocol {p}: this door serves {}",
+                    proto::CLIENT_PROTOCOL
+                );
+                return fatal(stream, call_id, proto::ERROR_NO_SUCH_PROTOCOL, why).await;
+            }
+            let who = ctx
+                .user_info
+                .and_then(|u| u.effective_user.or(u.real_user))
+                .filter(|u| !u.is_empty())
+                .unwrap_or_else(|| "dr.who".to_string());
+            if let Some(why) = calls.refuse(&who) {
+                return fatal(stream, call_id, proto::FATAL_UNAUTHORIZED, why).await;
+            }
+            user = Some(who);
+            continue;
+        }
+        let Some(who) = user.as_deref() else {
+            let why = "a call came before the connection context".to_string();
+            return fatal(stream, call_id, proto::FATAL_INVALID_RPC_HEADER, why).await;
+        };
+        let Ok(method) = proto::RequestHeaderProto::decode_length_delimited(&mut buf) else {
+            let why = "the request header does not decode".to_string();
+            return fatal(stream, call_id, proto::FATAL_DESERIALIZING_REQUEST, why).await;
+        };
+        // The request message, delimited (absent for a call without one).
+        let request = if buf.is_empty() {
+            Vec::new()
+        } else {
+            match prost::decode_length_delimiter(&mut buf) {
+                Ok(n) if n <= buf.len() => buf[..n].to_vec(),
+                _ => {
+                    let why = format!("the {} request does not decode", method.method_name);
+                    return fatal(stream, call_id, proto::FATAL_DESERIALIZING_REQUEST, why).await;
+                }
+            }
+        };
+        let answer = if method.declaring_class_protocol_name != proto::CLIENT_PROTOCOL {
+            Err(Remote::no_such_protocol(
+                &method.declaring_class_protocol_name,
+            ))
+        } else {
+            calls.call(who, &method.method_name, &request).await
+        };
+        let (head, body) = match answer {
+            Ok(body) => (
+                RpcResponseHeaderProto {
+                    call_id,
+                    status: proto::SUCCESS,
+                    server_ipc_version_num: Some(u32::from(IPC_VERSION)),
+                    client_id: Some(rpc.client_id),
+                    retry_count: rpc.retry_count,
+                    ..Default::default()
+                },
+                Some(body),
+            ),
+            Err(remote) => (
+                RpcResponseHeaderProto {
+                    call_id,
+                    status: proto::ERROR,
+                    server_ipc_version_num: Some(u32::from(IPC_VERSION)),
+                    exception_class_name: Some(remote.class.to_string()),
+                    error_msg: Some(remote.message),
+                    error_detail: Some(remote.detail),
+                    client_id: Some(rpc.client_id),
+                    retry_count: rpc.retry_count,
+                },
+                None,
+            ),
+        };
+        write_answer(stream, &head, body.as_deref()).await?;
+    }
+}
+
+/// Writes one answer: length, delimited header, then the answer message
+/// (already encoded), delimited.
+async fn write_answer<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    head: &RpcResponseHeaderProto,
+    body: Option<&[u8]>,
+) -> std::io::Result<()> {
+    let mut out = Vec::with_capacity(64 + body.map_or(0, <[u8]>::len));
+    out.extend_from_slice(&[0; 4]);
+    head.encode_length_delimited(&mut out)
+        .map_err(std::io::Error::other)?;
+    if let Some(b) = body {
+        prost::encode_length_delimiter(b.len(), &mut out).map_err(std::io::Error::other)?;
+        out.extend_from_slice(b);
+    }
+    let len = u32::try_from(out.len() - 4).map_err(std::io::Error::other)?;
+    out[..4].copy_from_slice(&len.to_be_bytes());
+    stream.write_all(&out).await?;
+    stream.flush().await
+}
+
+/// Answers FATAL with `why`, then ends the connection.
+async fn fatal<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    call_id: u32,
+    detail: i32,
+    why: String,
+) -> Result<(), Ended> {
+    let class = if detail == proto::FATAL_VERSION_MISMATCH {
+        "org.apache.hadoop.ipc.RPC$VersionMismatch"
+    } else if detail == proto::FATAL_UNAUTHORIZED {
+        "org.apache.hadoop.security.AccessControlException"
+    } else if detail == proto::ERROR_NO_SUCH_PROTOCOL {
+        "org.apache.hadoop.ipc.RpcNoSuchProtocolException"
+    } else {
+        "org.apache.hadoop.ipc.IpcException"
+    };
+    let head = RpcResponseHeaderProto {
+        call_id,
+        status: proto::FATAL,
+        server_ipc_version_num: Some(u32::from(IPC_VERSION)),
+        exception_class_name: Some(class.into()),
+        error_msg: Some(why.clone()),
+        error_detail: Some(detail),
+        ..Default::default()
+    };
+    // The client may be gone already; the reason is logged either way.
+    let _ = write_answer(stream, &head, None).await;
+    let _ = stream.shutdown().await;
+    Err(Ended::Fatal(why))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Echo;
+
+    impl Calls for Echo {
+        async fn call(&self, _user: &str, method: &str, _req: &[u8]) -> Result<Vec<u8>, Remote> {
+            Ok(method.as_bytes().to_vec())
+        }
+        fn refuse(&self, user: &str) -> Option<String> {
+            (user == "mallory").then(|| "not mallory".to_string())
+        }
+    }
+
+    fn frame(parts: &[Vec<u8>]) -> Vec<u8> {
+        let body: Vec<u8> = parts.concat();
+        let mut f = (body.len() as u32).to_be_bytes().to_vec();
+        f.extend_from_slice(&body);
+        f
+    }
+
+    fn rpc(call_id: i32) -> Vec<u8> {
+        RpcRequestHeaderProto {
+            rpc_kind: Some(proto::RPC_PROTOCOL_BUFFER),
+            rpc_op: Some(0),
+            call_id,
+            client_id: vec![1; 16],
+            retry_count: None,
+        }
+        .encode_length_delimited_to_vec()
+    }
+
+    fn context(user: &str) -> Vec<u8> {
+        frame(&[
+            rpc(proto::CONNECTION_CONTEXT_CALL_ID),
+            proto::IpcConnectionContextProto {
+                user_info: Some(proto::UserInformationProto {
+                    effective_user: Some(user.into()),
+                    real_user: None,
+                }),
+                protocol: Some(proto::CLIENT_PROTOCOL.into()),
+            }
+            .encode_length_delimited_to_vec(),
+        ])
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_call_that_stalls_half_way_is_cut_off() {
+        let (mut client, mut server) = tokio::io::duplex(1 << 16);
+        let serving =
+            tokio::spawn(async move { serve(&mut server, &Echo, Duration::from_secs(10)).await });
+        client.write_all(b"hrpc\x09\x00\x00").await.unwrap();
+        client.write_all(&context("alice")).await.unwrap();
+        // A length of 100, and 10 bytes of it; then nothing.
+        client.write_all(&100u32.to_be_bytes()).await.unwrap();
+        client.write_all(&[0; 10]).await.unwrap();
+        let ended = serving.await.unwrap();
+        assert!(
+            matches!(ended, Err(Ended::Fatal(ref why)) if why.contains("did not arrive")),
+            "{ended:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn calls_are_answered_in_order_and_a_refused_user_is_told_why() {
+        let (mut client, mut server) = tokio::io::duplex(1 << 16);
+        let serving =
+            tokio::spawn(async move { serve(&mut server, &Echo, Duration::from_secs(10)).await });
+        client.write_all(b"hrpc\x09\x00\x00").await.unwrap();
+        client.write_all(&context("alice")).await.unwrap();
+        for (id, method) in [(0, "getFileInfo"), (1, "mkdirs")] {
+            let head = proto::RequestHeaderProto {
+                method_name: method.into(),
+                declaring_class_protocol_name: proto::CLIENT_PROTOCOL.into(),
+                client_protocol_version: 1,
+            };
+            client
+                .write_all(&frame(&[rpc(id), head.encode_length_delimited_to_vec()]))
+                .await
+                .unwrap();
+        }
+        for (id, method) in [(0u32, "getFileInfo"), (1, "mkdirs")] {
+            let mut len = [0u8; 4];
+            client.read_exact(&mut len).await.unwrap();
+            let mut f = vec![0u8; u32::from_be_bytes(len) as usize];
+            client.read_exact(&mut f).await.unwrap();
+            let mut buf = f.as_slice();
+            let h = RpcResponseHeaderProto::decode_length_delimited(&mut buf).unwrap();
+            assert_eq!((h.call_id, h.status), (id, proto::SUCCESS));
+            let n = prost::decode_length_delimiter(&mut buf).unwrap();
+            assert_eq!(&buf[..n], method.as_bytes());
+        }
+        drop(client);
+        assert!(
+            serving.await.unwrap().is_ok(),
+            "a client that hangs up is fine"
+        );
+
+        let (mut client, mut server) = tokio::io::duplex(1 << 16);
+        let serving =
+            tokio::spawn(async move { serve(&mut server, &Echo, Duration::from_secs(10)).await });
+        client.write_all(b"hrpc\x09\x00\x00").await.unwrap();
+        client.write_all(&context("mallory")).await.unwrap();
+        let ended = serving.await.unwrap();
+        assert!(matches!(ended, Err(Ended::Fatal(ref why)) if why == "not mallory"));
+        let mut answer = Vec::new();
+        client.read_to_end(&mut answer).await.unwrap();
+        let mut buf = &answer[4..];
+        let h = RpcResponseHeaderProto::decode_length_delimited(&mut buf).unwrap();
+        assert_eq!(h.status, proto::FATAL);
+        assert_eq!(h.error_detail, Some(proto::FATAL_UNAUTHORIZED));
+    }
+}
