@@ -1,0 +1,67 @@
+//! The namenode's Hadoop IPC framing (`namenode::hadoop::ipc`) on arbitrary
+//! bytes: a connection header, a connection context and calls, cut into
+//! pieces as a network would, from a client that may stop at any point.
+//!
+//! Properties: no panic, no hang (the read timeout is short and time is
+//! paused), and every answer the server writes is a well-formed frame: a
+//! length that matches, a response header that decodes, and a call id the
+//! client sent (or the "no call" id of a FATAL answer).
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+use namenode::hadoop::ipc::{serve, Calls};
+use namenode::hadoop::proto::{self, RpcResponseHeaderProto};
+use namenode::hadoop::Remote;
+use prost::Message;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+struct Echo;
+
+impl Calls for Echo {
+    async fn call(&self, _user: &str, method: &str, request: &[u8]) -> Result<Vec<u8>, Remote> {
+        match method {
+            "fail" => Err(Remote::no_such_method(method)),
+            _ => Ok(request.to_vec()),
+        }
+    }
+    fn refuse(&self, user: &str) -> Option<String> {
+        (user == "x").then(|| "no".to_string())
+    }
+}
+
+fuzz_target!(|input: (Vec<u8>, bool)| {
+    let (bytes, with_header) = input;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let (mut client, mut server) = tokio::io::duplex(1 << 20);
+        let serving =
+            tokio::spawn(async move { serve(&mut server, &Echo, Duration::from_secs(1)).await });
+        if with_header {
+            let _ = client.write_all(b"hrpc\x09\x00\x00").await;
+        }
+        let _ = client.write_all(&bytes).await;
+        let _ = client.shutdown().await;
+        let mut out = Vec::new();
+        let _ = client.read_to_end(&mut out).await;
+        let _ = serving.await;
+        // Every answer is a whole, decodable frame.
+        let mut rest = out.as_slice();
+        while !rest.is_empty() {
+            assert!(rest.len() >= 4, "a torn length");
+            let len = u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+            assert!(rest.len() >= 4 + len, "a torn frame");
+            let mut frame = &rest[4..4 + len];
+            let head = RpcResponseHeaderProto::decode_length_delimited(&mut frame)
+                .expect("a response header");
+            assert!(
+                [proto::SUCCESS, proto::ERROR, proto::FATAL].contains(&head.status),
+                "{head:?}"
+            );
+            rest = &rest[4 + len..];
+        }
+    });
+});
