@@ -65,6 +65,14 @@ pub struct LocalArgs {
     /// Do not serve the S3 API.
     #[arg(long, conflicts_with = "s3_port")]
     pub no_s3: bool,
+    /// Hadoop IPC's port (`hdfs://127.0.0.1:PORT/`) on the first namenode,
+    /// the next ones on the others [default: 8020 with the default --port,
+    /// free ones otherwise]
+    #[arg(long, value_parser = parse_port, value_name = "PORT")]
+    pub hadoop_rpc_port: Option<u16>,
+    /// Do not serve Hadoop IPC.
+    #[arg(long, conflicts_with = "hadoop_rpc_port")]
+    pub no_hadoop_rpc: bool,
     /// Once the cluster is ready, write FILE (atomically): the JSON document
     /// --json prints, with every process's port, pid, data dir and log.
     /// Removed when dfs local stops.
@@ -379,6 +387,8 @@ pub mod test_support {
             ports_file: None,
             s3_port: None,
             no_s3: false,
+            hadoop_rpc_port: None,
+            no_hadoop_rpc: false,
             namenode_args: vec![],
             datanode_args: vec![],
             tls: false,

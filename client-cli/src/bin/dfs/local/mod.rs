@@ -173,6 +173,37 @@ fn write_private(path: &Path, body: &[u8]) -> std::io::Result<()> {
     f.write_all(body)
 }
 
+/// Hadoop IPC's port on each namenode: from `--hadoop-rpc-port` up, or
+/// 8020 up with the default `--port` (Hadoop's own default), else free ones;
+/// none with `--no-hadoop-rpc`.
+fn choose_hadoop_ports(args: &LocalArgs) -> CliResult<Vec<u16>> {
+    let n = args.namenodes.max(1);
+    if args.no_hadoop_rpc {
+        return Ok(Vec::new());
+    }
+    let first = match (args.hadoop_rpc_port, args.port) {
+        (Some(p), _) if p != 0 => p,
+        (None, DEFAULT_PORT) => HADOOP_RPC_PORT,
+        _ => return ports::pick_free(usize::from(n)),
+    };
+    let ports: Vec<u16> = (0..n)
+        .map(|i| first.checked_add(i))
+        .collect::<Option<_>>()
+        .ok_or_else(|| {
+            CliError::Usage(format!(
+                "--hadoop-rpc-port {first} leaves no room for {n} ports"
+            ))
+        })?;
+    for p in &ports {
+        ports::check_free(*p)?;
+    }
+    Ok(ports)
+}
+
+/// `dfs local`'s default namenode port, and Hadoop IPC's.
+const DEFAULT_PORT: u16 = 9870;
+const HADOOP_RPC_PORT: u16 = 8020;
+
 fn choose_ports(args: &LocalArgs) -> CliResult<(Vec<u16>, Vec<u16>)> {
     let nns = usize::from(args.namenodes.max(1));
     if args.port == 0 {
@@ -259,6 +290,13 @@ pub async fn run(args: LocalArgs, json: bool) -> CliResult {
             .extend(["--s3-listen".into(), format!("127.0.0.1:{port}").into()]);
     }
     let s3_port = s3_ports.first().copied();
+    let hadoop_ports = choose_hadoop_ports(&args)?;
+    for (nn, port) in layout.namenodes.iter_mut().zip(&hadoop_ports) {
+        nn.args.extend([
+            "--hadoop-rpc-listen".into(),
+            format!("127.0.0.1:{port}").into(),
+        ]);
+    }
     let exe_dir = std::env::current_exe()
         .ok()
         .and_then(|p| p.parent().map(Path::to_path_buf));
@@ -338,7 +376,11 @@ pub async fn run(args: LocalArgs, json: bool) -> CliResult {
                 .iter()
                 .map(|p| format!("{scheme}://127.0.0.1:{p}"))
                 .collect();
-            announce(&args, &layout, &running, endpoints, s3, json)
+            let hadoop = hadoop_ports
+                .iter()
+                .map(|p| format!("hdfs://127.0.0.1:{p}"))
+                .collect();
+            announce(&args, &layout, &running, endpoints, s3, hadoop, json)
         }
         Ok(false) => {
             stop_all(&mut running, json).await;
@@ -368,6 +410,7 @@ fn announce(
     running: &[Running],
     s3_endpoints: Vec<String>,
     s3: Option<ready_doc::S3Info>,
+    hadoop: Vec<String>,
     json: bool,
 ) -> CliResult {
     let pid_of = |svc: &layout::Service| {
@@ -380,6 +423,8 @@ fn announce(
     doc.s3_endpoint = s3_endpoints.first().cloned();
     doc.s3_endpoints = s3_endpoints;
     doc.s3 = s3.clone();
+    doc.hadoop_rpc = hadoop.first().cloned();
+    doc.hadoop_rpc_endpoints = hadoop;
     if let Some(f) = &args.ports_file {
         write_ports_file(f, &doc)?;
     }
@@ -394,6 +439,49 @@ fn announce(
         if let Some(s3) = &s3 {
             say(false, &banner::s3_lines(s3));
         }
+        if let Some(h) = &doc.hadoop_rpc {
+            say(
+                false,
+                &format!("Hadoop (hadoop fs, Spark; namespace calls so far):\n  {h}/\n"),
+            );
+        }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::local::layout::test_support::args;
+
+    #[test]
+    fn hadoop_ports_default_given_free_or_none() {
+        let none = LocalArgs {
+            no_hadoop_rpc: true,
+            ..args(1, 9870)
+        };
+        assert!(choose_hadoop_ports(&none).unwrap().is_empty());
+        let free = ports::pick_free(1).unwrap()[0];
+        let given = LocalArgs {
+            hadoop_rpc_port: Some(free),
+            ..args(1, 9870)
+        };
+        assert_eq!(choose_hadoop_ports(&given).unwrap(), vec![free]);
+        // Free ones, one per namenode, when the namenodes' port is not the
+        // default.
+        let picked = choose_hadoop_ports(&LocalArgs {
+            namenodes: 3,
+            ..args(1, 0)
+        })
+        .unwrap();
+        assert_eq!(picked.len(), 3);
+        // A port that is taken is refused with its number.
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = taken.local_addr().unwrap().port();
+        let busy = LocalArgs {
+            hadoop_rpc_port: Some(port),
+            ..args(1, 9870)
+        };
+        assert!(choose_hadoop_ports(&busy).is_err());
+    }
 }

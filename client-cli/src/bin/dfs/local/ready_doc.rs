@@ -84,6 +84,12 @@ pub struct ReadyDoc {
     /// (what `DFS_CA_FILE`, curl's `--cacert` and boto3's `verify=` take).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ca_file: Option<PathBuf>,
+    /// Where Hadoop IPC is served, `hdfs://127.0.0.1:PORT` (none with
+    /// `--no-hadoop-rpc`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hadoop_rpc: Option<String>,
+    /// Every namenode's Hadoop IPC address, in the namenodes' order.
+    pub hadoop_rpc_endpoints: Vec<String>,
 }
 
 /// Where S3 is served, and the key `dfs local` made for it (kept in
@@ -141,6 +147,8 @@ impl ReadyDoc {
             s3_endpoints: Vec::new(),
             s3: None,
             ca_file: layout.tls.as_ref().map(|t| t.ca.clone()),
+            hadoop_rpc: None,
+            hadoop_rpc_endpoints: Vec::new(),
         }
     }
 

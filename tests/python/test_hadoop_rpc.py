@@ -1,0 +1,86 @@
+"""Hadoop's own Java client, unmodified, on `hdfs://`: `FsShell` (what
+`hadoop fs` runs) from the hadoop-client 3.4.1 jars PySpark 4.0.0 ships
+(`scripts/hadoop-jars` extracts them; `DFS_HADOOP_JARS` names the
+directory) against the namenode's Hadoop door (`dfs local` serves it; the
+ports file says where, `hadoop_rpc`). Each verb's effect is checked
+through WebHDFS, another door.
+
+So far the namespace verbs; the data verbs (-put, -get, -cat of a file)
+wait for the datanodes' DataTransferProtocol (issue 24).
+"""
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import requests
+
+JARS = os.environ.get("DFS_HADOOP_JARS", "")
+
+
+@pytest.fixture(scope="module")
+def fs_shell(cluster, tmp_path_factory):
+    if not JARS or not Path(JARS).is_dir():
+        pytest.fail("DFS_HADOOP_JARS is not set: run the Python tests through scripts/test-python")
+    if shutil.which("java") is None:
+        pytest.fail("java is missing: apt-get install openjdk-17-jre-headless")
+    conf = tmp_path_factory.mktemp("hadoop-conf")
+    (conf / "core-site.xml").write_text("<configuration></configuration>\n")
+    base = cluster.doc["hadoop_rpc"]
+    assert base.startswith("hdfs://127.0.0.1:"), base
+
+    def run(*args: str):
+        cmd = ["java", "-cp", f"{conf}:{Path(JARS).resolve()}/*",
+               "org.apache.hadoop.fs.FsShell", *args]
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=120,
+                           env=dict(os.environ, HADOOP_USER_NAME="dfs"))
+        err = "\n".join(l for l in p.stderr.splitlines() if not l.startswith("SLF4J"))
+        return p.returncode, p.stdout, err
+
+    run.base = base
+    return run
+
+
+def status(cluster, path: str):
+    r = requests.get(f"{cluster.url}/webhdfs/v1{path}", params={"op": "GETFILESTATUS"},
+                     timeout=30)
+    return r.json()["FileStatus"] if r.status_code == 200 else None
+
+
+def test_namespace_verbs(cluster, fs_shell):
+    u = fs_shell.base
+    rc, out, err = fs_shell("-mkdir", "-p", f"{u}/hadoop/a/b/c")
+    assert rc == 0, err
+    assert status(cluster, "/hadoop/a/b/c")["type"] == "DIRECTORY"
+
+    rc, out, err = fs_shell("-ls", "-R", f"{u}/hadoop")
+    assert rc == 0, err
+    listed = [line.split()[-1] for line in out.splitlines() if line.startswith("d")]
+    assert listed == [f"{u}/hadoop/a", f"{u}/hadoop/a/b", f"{u}/hadoop/a/b/c"], out
+
+    rc, _, err = fs_shell("-mv", f"{u}/hadoop/a/b", f"{u}/hadoop/moved")
+    assert rc == 0, err
+    assert status(cluster, "/hadoop/a/b") is None
+    assert status(cluster, "/hadoop/moved/c")["type"] == "DIRECTORY"
+
+    assert fs_shell("-test", "-e", f"{u}/hadoop/moved")[0] == 0
+    assert fs_shell("-test", "-e", f"{u}/hadoop/nothing")[0] == 1
+    assert fs_shell("-test", "-d", f"{u}/hadoop/moved")[0] == 0
+
+    rc, out, err = fs_shell("-stat", "%F %n", f"{u}/hadoop/moved")
+    assert rc == 0, err
+    assert out.strip() == "directory moved"
+
+    rc, _, err = fs_shell("-rm", "-r", "-skipTrash", f"{u}/hadoop/moved")
+    assert rc == 0, err
+    assert status(cluster, "/hadoop/moved") is None
+
+    # What is not there: Hadoop's own words.
+    rc, _, err = fs_shell("-ls", f"{u}/hadoop/nothing")
+    assert rc == 1
+    assert "No such file or directory" in err, err
+    rc, _, err = fs_shell("-mkdir", f"{u}/hadoop/x/y")
+    assert rc == 1
+    assert "No such file or directory" in err, err
