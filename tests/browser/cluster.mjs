@@ -195,6 +195,24 @@ export class Cluster {
   }
 }
 
+/**
+ * A cluster of two datanodes with access control on: one user, `alice`
+ * (a superuser), whose token is `token`; the users and secret files go in
+ * `dir`. `tls`: as `Cluster.start`'s.
+ */
+export async function securedCluster(dir, { secret, token, tls = false }) {
+  const secretFile = path.join(dir, 'secret');
+  fs.writeFileSync(secretFile, secret + '\n');
+  const users = path.join(dir, 'users.toml');
+  fs.writeFileSync(users, `cluster_secret = "${secret}"\n[users.alice]\ntoken = "${token}"\nsuperuser = true\n`);
+  return Cluster.start({
+    datanodes: 2,
+    tls,
+    namenodeArgs: ['--auth', users, '--replication', '2'],
+    datanodeArgs: ['--cluster-secret-file', secretFile],
+  });
+}
+
 /** Launches Debian's Chromium headless through playwright-core. */
 export async function launchBrowser() {
   const { chromium } = await import('playwright-core');

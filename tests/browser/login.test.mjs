@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ARTIFACTS, Cluster, launchBrowser } from './cluster.mjs';
+import { ARTIFACTS, launchBrowser, securedCluster } from './cluster.mjs';
 
 const SECRET = 'browser-test-cluster-secret-0123';
 const ALICE = 'alice-browser-token-0123456789';
@@ -24,15 +24,7 @@ let failed = false;
 before(async () => {
   fs.mkdirSync(ARTIFACTS, { recursive: true });
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dfs-browser-auth-'));
-  const secret = path.join(tmp, 'secret');
-  fs.writeFileSync(secret, SECRET + '\n');
-  const users = path.join(tmp, 'users.toml');
-  fs.writeFileSync(users, `cluster_secret = "${SECRET}"\n[users.alice]\ntoken = "${ALICE}"\nsuperuser = true\n`);
-  cluster = await Cluster.start({
-    datanodes: 2,
-    namenodeArgs: ['--auth', users, '--replication', '2'],
-    datanodeArgs: ['--cluster-secret-file', secret],
-  });
+  cluster = await securedCluster(tmp, { secret: SECRET, token: ALICE });
   browser = await launchBrowser();
   page = await (await browser.newContext({ viewport: { width: 1100, height: 800 } })).newPage();
   page.setDefaultTimeout(20_000);

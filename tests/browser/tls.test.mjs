@@ -12,7 +12,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ARTIFACTS, Cluster, launchBrowser } from './cluster.mjs';
+import { ARTIFACTS, launchBrowser, securedCluster } from './cluster.mjs';
 
 const SECRET = 'browser-tls-cluster-secret-0123';
 const ALICE = 'alice-tls-browser-token-0123456';
@@ -26,16 +26,7 @@ let failed = false;
 before(async () => {
   fs.mkdirSync(ARTIFACTS, { recursive: true });
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dfs-browser-tls-'));
-  const secret = path.join(tmp, 'secret');
-  fs.writeFileSync(secret, SECRET + '\n');
-  const users = path.join(tmp, 'users.toml');
-  fs.writeFileSync(users, `cluster_secret = "${SECRET}"\n[users.alice]\ntoken = "${ALICE}"\nsuperuser = true\n`);
-  cluster = await Cluster.start({
-    datanodes: 2,
-    tls: true,
-    namenodeArgs: ['--auth', users, '--replication', '2'],
-    datanodeArgs: ['--cluster-secret-file', secret],
-  });
+  cluster = await securedCluster(tmp, { secret: SECRET, token: ALICE, tls: true });
   browser = await launchBrowser();
   const context = await browser.newContext({ viewport: { width: 1100, height: 800 }, ignoreHTTPSErrors: true });
   page = await context.newPage();

@@ -108,12 +108,8 @@ impl Conn {
     }
 }
 
-fn info(src: &str) -> GetFileInfoRequestProto {
-    GetFileInfoRequestProto { src: src.into() }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn namespace_calls_as_hadoop_makes_them() {
+/// A cluster of one datanode whose namenode serves the door; its port.
+async fn with_door() -> (TestCluster, u16) {
     let port = free_port();
     let c = TestCluster::start(ClusterOptions {
         datanodes: 1,
@@ -122,6 +118,16 @@ async fn namespace_calls_as_hadoop_makes_them() {
         ..ClusterOptions::default()
     })
     .await;
+    (c, port)
+}
+
+fn info(src: &str) -> GetFileInfoRequestProto {
+    GetFileInfoRequestProto { src: src.into() }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn namespace_calls_as_hadoop_makes_them() {
+    let (c, port) = with_door().await;
     let mut h = Conn::open(port, "alice").await;
 
     // The root, and a path that is not there (no status, not an error).
@@ -279,14 +285,7 @@ async fn namespace_calls_as_hadoop_makes_them() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_gets_a_clean_answer_and_the_server_lives() {
-    let port = free_port();
-    let c = TestCluster::start(ClusterOptions {
-        datanodes: 1,
-        replication: 1,
-        namenode_args: vec!["--hadoop-rpc-listen".into(), format!("127.0.0.1:{port}")],
-        ..ClusterOptions::default()
-    })
-    .await;
+    let (c, port) = with_door().await;
     let connect = || async { TcpStream::connect(("127.0.0.1", port)).await.unwrap() };
     let fatal = |a: Option<Answer>| {
         let (head, _) = a.expect("a FATAL answer");
