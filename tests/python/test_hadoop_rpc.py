@@ -5,7 +5,7 @@ directory) against the namenode's Hadoop door (`dfs local` serves it; the
 ports file says where, `hadoop_rpc`). Each verb's effect is checked
 through WebHDFS, another door.
 
-So far the namespace verbs; the data verbs (-put, -get, -cat of a file)
+So far the namespace verbs (and the attribute and summary ones); the data verbs (-put, -get, -cat of a file)
 wait for the datanodes' DataTransferProtocol (issue 24).
 """
 
@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 import requests
+
+from conftest import binary
 
 JARS = os.environ.get("DFS_HADOOP_JARS", "")
 
@@ -84,3 +86,37 @@ def test_namespace_verbs(cluster, fs_shell):
     rc, _, err = fs_shell("-mkdir", f"{u}/hadoop/x/y")
     assert rc == 1
     assert "No such file or directory" in err, err
+
+
+def test_attribute_and_summary_verbs(cluster, fs_shell, tmp_path):
+    u = fs_shell.base
+    # A file written by dfs (the data verbs come later), then seen and
+    # changed through hdfs://.
+    src = tmp_path / "f.txt"
+    src.write_bytes(b"x" * 3000)
+    env = dict(os.environ, DFS_NAMENODE=cluster.url)
+    for args in (["mkdir", "-p", "/hadoop2/d"], ["put", str(src), "/hadoop2/d/f.txt"]):
+        subprocess.run([str(binary("dfs")), *args], env=env, check=True, capture_output=True)
+
+    rc, out, err = fs_shell("-du", "-s", f"{u}/hadoop2")
+    assert rc == 0, err
+    assert out.split()[0] == "3000", out
+    rc, out, err = fs_shell("-count", f"{u}/hadoop2")
+    assert rc == 0, err
+    dirs, files, size = out.split()[:3]
+    assert (dirs, files, size) == ("2", "1", "3000"), out
+
+    rc, _, err = fs_shell("-setrep", "2", f"{u}/hadoop2/d/f.txt")
+    assert rc == 0, err
+    assert status(cluster, "/hadoop2/d/f.txt")["replication"] == 2
+    rc, _, err = fs_shell("-chmod", "600", f"{u}/hadoop2/d/f.txt")
+    assert rc == 0, err
+    assert status(cluster, "/hadoop2/d/f.txt")["permission"] == "600"
+    rc, _, err = fs_shell("-chown", "alice:staff", f"{u}/hadoop2/d/f.txt")
+    assert rc == 0, err
+    st = status(cluster, "/hadoop2/d/f.txt")
+    assert (st["owner"], st["group"]) == ("alice", "staff")
+
+    rc, out, err = fs_shell("-df", f"{u}/")
+    assert rc == 0, err
+    assert "Filesystem" in out and "hdfs://127.0.0.1" in out, out

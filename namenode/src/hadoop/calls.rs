@@ -13,8 +13,24 @@ use super::Remote;
 use dfs_client::{ClientError, DfsClient};
 use dfs_common::error::ErrorCode;
 use dfs_common::path::DfsPath;
-use dfs_common::proto::client::{FileStatus, FileType};
+use dfs_common::proto::client::{FileStatus, FileType, SetAttributesRequest};
 use prost::Message;
+
+/// Java's -1 in an unsigned field: "none" (a quota) or "leave as it is" (a
+/// time).
+const NONE: u64 = u64::MAX;
+
+/// A request that changes nothing of `path` yet.
+fn attributes(path: DfsPath) -> SetAttributesRequest {
+    SetAttributesRequest {
+        path,
+        modification_time: None,
+        access_time: None,
+        permission: None,
+        owner: None,
+        group: None,
+    }
+}
 
 /// The most entries one `getListing` answer holds (HDFS's
 /// `dfs.ls.limit`); the client asks again from the last one.
@@ -190,6 +206,82 @@ impl super::ipc::Calls for Door {
                     .await
                     .map_err(|e| remote(&e))?;
                 proto::EmptyProto {}.encode_to_vec()
+            }
+            "getContentSummary" => {
+                let r: proto::GetContentSummaryRequestProto = decode(method, request)?;
+                let cs = c
+                    .content_summary(&path(&r.path)?)
+                    .await
+                    .map_err(|e| remote(&e))?;
+                proto::GetContentSummaryResponseProto {
+                    summary: Some(proto::ContentSummaryProto {
+                        length: cs.length,
+                        file_count: cs.file_count,
+                        directory_count: cs.directory_count,
+                        quota: cs.files_quota.unwrap_or(NONE),
+                        space_consumed: cs.space_consumed,
+                        space_quota: cs.bytes_quota.unwrap_or(NONE),
+                    }),
+                }
+                .encode_to_vec()
+            }
+            "setReplication" => {
+                let r: proto::SetReplicationRequestProto = decode(method, request)?;
+                let n = u16::try_from(r.replication).map_err(|_| {
+                    Remote::application(
+                        "java.lang.IllegalArgumentException",
+                        format!("replication {} is out of range", r.replication),
+                    )
+                })?;
+                let result = match c.set_replication(&path(&r.src)?, n).await {
+                    Ok(_) => true,
+                    // HDFS says false for what is not a file.
+                    Err(e) if not_found(&e) => false,
+                    Err(e) => return Err(remote(&e)),
+                };
+                proto::BoolResultProto { result }.encode_to_vec()
+            }
+            "setPermission" | "setOwner" | "setTimes" => {
+                let req = match method {
+                    "setPermission" => {
+                        let r: proto::SetPermissionRequestProto = decode(method, request)?;
+                        SetAttributesRequest {
+                            permission: r.permission.map(|p| (p.perm & 0o7777) as u16),
+                            ..attributes(path(&r.src)?)
+                        }
+                    }
+                    "setOwner" => {
+                        let r: proto::SetOwnerRequestProto = decode(method, request)?;
+                        SetAttributesRequest {
+                            owner: r.username.filter(|u| !u.is_empty()),
+                            group: r.groupname.filter(|g| !g.is_empty()),
+                            ..attributes(path(&r.src)?)
+                        }
+                    }
+                    _ => {
+                        let r: proto::SetTimesRequestProto = decode(method, request)?;
+                        SetAttributesRequest {
+                            modification_time: (r.mtime != NONE).then_some(r.mtime),
+                            access_time: (r.atime != NONE).then_some(r.atime),
+                            ..attributes(path(&r.src)?)
+                        }
+                    }
+                };
+                c.set_attributes(&req).await.map_err(|e| remote(&e))?;
+                proto::EmptyProto {}.encode_to_vec()
+            }
+            "getFsStats" => {
+                let s = c.summary().await.map_err(|e| remote(&e))?;
+                proto::GetFsStatsResponseProto {
+                    capacity: s.capacity,
+                    used: s.used,
+                    remaining: s.available,
+                    under_replicated: s.under_replicated_blocks,
+                    // (The summary does not count them; fsck does.)
+                    corrupt_blocks: 0,
+                    missing_blocks: s.missing_blocks,
+                }
+                .encode_to_vec()
             }
             "getServerDefaults" => {
                 let d = self.defaults;

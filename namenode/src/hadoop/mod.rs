@@ -11,7 +11,7 @@
 //!   door's way: the same checks, and the leader followed).
 //!
 //! So far: the namespace calls of `hadoop fs -ls`, `-mkdir`, `-mv`, `-rm`,
-//! `-test`, `-stat`. Not yet: reading and writing blocks (the datanodes'
+//! `-test`, `-stat`, `-du`, `-count`, `-setrep`, `-chmod`, `-chown`, `-df`. Not yet: reading and writing blocks (the datanodes'
 //! DataTransferProtocol), and users with access control on (SIMPLE names a
 //! user without proving it: such connections are refused).
 pub mod calls;

@@ -277,3 +277,93 @@ pub struct FsServerDefaultsProto {
 }
 
 pub const CHECKSUM_CRC32C: i32 = 2;
+
+/// `hadoop.hdfs.GetContentSummaryRequestProto`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct GetContentSummaryRequestProto {
+    #[prost(string, required, tag = "1")]
+    pub path: String,
+}
+
+/// `hadoop.hdfs.GetContentSummaryResponseProto`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct GetContentSummaryResponseProto {
+    #[prost(message, optional, tag = "1")]
+    pub summary: Option<ContentSummaryProto>,
+}
+
+/// `hadoop.hdfs.ContentSummaryProto`. A quota of `u64::MAX` is Java's -1:
+/// none.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ContentSummaryProto {
+    #[prost(uint64, required, tag = "1")]
+    pub length: u64,
+    #[prost(uint64, required, tag = "2")]
+    pub file_count: u64,
+    #[prost(uint64, required, tag = "3")]
+    pub directory_count: u64,
+    #[prost(uint64, required, tag = "4")]
+    pub quota: u64,
+    #[prost(uint64, required, tag = "5")]
+    pub space_consumed: u64,
+    #[prost(uint64, required, tag = "6")]
+    pub space_quota: u64,
+}
+
+/// `hadoop.hdfs.SetReplicationRequestProto` (answer: [`BoolResultProto`]).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct SetReplicationRequestProto {
+    #[prost(string, required, tag = "1")]
+    pub src: String,
+    #[prost(uint32, required, tag = "2")]
+    pub replication: u32,
+}
+
+/// `hadoop.hdfs.SetPermissionRequestProto` (answer empty).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct SetPermissionRequestProto {
+    #[prost(string, required, tag = "1")]
+    pub src: String,
+    #[prost(message, optional, tag = "2")]
+    pub permission: Option<FsPermissionProto>,
+}
+
+/// `hadoop.hdfs.SetOwnerRequestProto` (answer empty).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct SetOwnerRequestProto {
+    #[prost(string, required, tag = "1")]
+    pub src: String,
+    #[prost(string, optional, tag = "2")]
+    pub username: Option<String>,
+    #[prost(string, optional, tag = "3")]
+    pub groupname: Option<String>,
+}
+
+/// `hadoop.hdfs.SetTimesRequestProto` (answer empty). A time of
+/// `u64::MAX` (Java's -1) leaves that time as it is.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct SetTimesRequestProto {
+    #[prost(string, required, tag = "1")]
+    pub src: String,
+    #[prost(uint64, required, tag = "2")]
+    pub mtime: u64,
+    #[prost(uint64, required, tag = "3")]
+    pub atime: u64,
+}
+
+/// `hadoop.hdfs.GetFsStatsResponseProto` (`getFsStats`, what `-df` asks).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct GetFsStatsResponseProto {
+    #[prost(uint64, required, tag = "1")]
+    pub capacity: u64,
+    #[prost(uint64, required, tag = "2")]
+    pub used: u64,
+    #[prost(uint64, required, tag = "3")]
+    pub remaining: u64,
+    #[prost(uint64, required, tag = "4")]
+    pub under_replicated: u64,
+    #[prost(uint64, required, tag = "5")]
+    pub corrupt_blocks: u64,
+    #[prost(uint64, required, tag = "6")]
+    pub missing_blocks: u64,
+}
