@@ -147,3 +147,56 @@ def test_s3_keys_act_as_their_user(secured):
     assert e.value.response["Error"]["Code"] == "AccessDenied"
     assert root.status("/rootbkt/x", strict=False) is None
     assert s3.get_object(Bucket="alicebkt", Key="a/b.txt")["Body"].read() == b"alice's"
+
+
+def test_an_s3_key_of_a_revoked_user_stops_working(make_cluster, tmp_path_factory):
+    """A user taken out of the users file (and the namenode sent SIGHUP)
+    is refused through S3 too: the door acts as the key's user, whom the
+    namenode looks up on every request."""
+    import json
+    import os
+    import signal
+    import subprocess
+    import time
+
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import ClientError
+    from conftest import binary
+
+    carol = "carol-python-token-0123456789"
+    d = tmp_path_factory.mktemp("revoke")
+    (d / "secret").write_text(SECRET + "\n")
+    users = d / "users.toml"
+    head = f'cluster_secret_file = "secret"\n[users.root]\ntoken = "{ROOT}"\nsuperuser = true\n'
+    users.write_text(head + f'[users.carol]\ntoken = "{carol}"\n')
+    c = make_cluster(namenode_args=["--auth", str(users)],
+                     datanode_args=["--cluster-secret-file", str(d / "secret")], token=ROOT)
+    env = {"DFS_NAMENODE": c.url, "DFS_TOKEN": ROOT, "PATH": "/usr/bin:/bin"}
+    made = subprocess.run([str(binary("dfs")), "--json", "s3", "key", "create", "carol"],
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert made.returncode == 0, made.stderr
+    key = json.loads(made.stdout)
+    root = TokenClient(c.url, ROOT)
+    root.makedirs("/carolbkt")
+    root.set_owner("/carolbkt", owner="carol")
+    s3 = boto3.client("s3", endpoint_url=c.doc["s3_endpoint"],
+                      aws_access_key_id=key["access_key"], aws_secret_access_key=key["secret"],
+                      region_name="us-east-1", config=Config(retries={"max_attempts": 1}))
+    s3.put_object(Bucket="carolbkt", Key="before", Body=b"ok")
+
+    users.write_text(head)  # carol is gone
+    os.kill(c.doc["namenode_pid"], signal.SIGHUP)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            s3.put_object(Bucket="carolbkt", Key="after", Body=b"no")
+        except ClientError as e:
+            assert e.response["Error"]["Code"] in ("AccessDenied", "InvalidAccessKeyId"), e.response
+            break
+        assert time.monotonic() < deadline, "carol's key still works 30 s after the reload"
+        root.delete("/carolbkt/after")
+        time.sleep(0.2)
+    with pytest.raises(ClientError):
+        s3.get_object(Bucket="carolbkt", Key="before")
+    assert root.status("/carolbkt/before")["length"] == 2
