@@ -8,7 +8,7 @@
 //! client sent (or the "no call" id of a FATAL answer).
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use namenode::hadoop::ipc::{serve, Calls};
+use namenode::hadoop::ipc::{budget, serve, Calls};
 use namenode::hadoop::proto::{self, RpcResponseHeaderProto};
 use namenode::hadoop::Remote;
 use prost::Message;
@@ -38,8 +38,9 @@ fuzz_target!(|input: (Vec<u8>, bool)| {
         .unwrap();
     rt.block_on(async {
         let (mut client, mut server) = tokio::io::duplex(1 << 20);
-        let serving =
-            tokio::spawn(async move { serve(&mut server, &Echo, Duration::from_secs(1)).await });
+        let serving = tokio::spawn(async move {
+            serve(&mut server, &Echo, Duration::from_secs(1), &budget()).await
+        });
         if with_header {
             let _ = client.write_all(b"hrpc\x09\x00\x00").await;
         }

@@ -27,6 +27,16 @@ pub const IPC_VERSION: u8 = 9;
 const AUTH_NONE: u8 = 0;
 /// The largest call accepted (Hadoop's `ipc.maximum.data.length` default).
 pub const MAX_FRAME: u32 = 64 << 20;
+/// The bytes all the calls being read or answered may hold together (a
+/// call waits for room, up to the timeout, then its connection is closed).
+pub const MAX_IN_FLIGHT: usize = 256 << 20;
+/// What a call's buffer starts at; it grows as its bytes arrive.
+const FIRST_READ: usize = 64 << 10;
+
+/// The room all connections' calls share ([`MAX_IN_FLIGHT`] bytes).
+pub fn budget() -> tokio::sync::Semaphore {
+    tokio::sync::Semaphore::new(MAX_IN_FLIGHT)
+}
 
 /// What a connection is for: each call, by method name, its request bytes
 /// and the user the connection context named, gives the answer's bytes or
@@ -63,7 +73,12 @@ impl From<std::io::Error> for Ended {
 /// the protocol. `timeout` bounds the wait for the header and for the rest
 /// of a call once its length has come (a slow sender is cut off); between
 /// calls a connection may be idle as long as it likes.
-pub async fn serve<S, C>(stream: &mut S, calls: &C, timeout: Duration) -> Result<(), Ended>
+pub async fn serve<S, C>(
+    stream: &mut S,
+    calls: &C,
+    timeout: Duration,
+    budget: &tokio::sync::Semaphore,
+) -> Result<(), Ended>
 where
     S: AsyncRead + AsyncWrite + Unpin,
     C: Calls,
@@ -103,9 +118,21 @@ where
             let why = format!("RPC data length {len} is over the maximum of {MAX_FRAME}");
             return fatal(stream, u32::MAX, proto::FATAL_INVALID_RPC_HEADER, why).await;
         }
-        let mut frame = vec![0u8; len as usize];
-        match tokio::time::timeout(timeout, stream.read_exact(&mut frame)).await {
-            Ok(Ok(_)) => {}
+        // Room for the call among all the calls in flight, then its bytes
+        // as they come: memory follows what clients send, not what they
+        // declare, and all of them together hold at most the budget.
+        let Ok(Ok(_room)) = tokio::time::timeout(timeout, budget.acquire_many(len)).await else {
+            let why = format!(
+                "the server is busy: calls in flight already hold {} bytes",
+                MAX_IN_FLIGHT
+            );
+            return fatal(stream, u32::MAX, proto::FATAL_INVALID_RPC_HEADER, why).await;
+        };
+        let mut frame = Vec::with_capacity((len as usize).min(FIRST_READ));
+        let mut call = AsyncReadExt::take(&mut *stream, u64::from(len));
+        match tokio::time::timeout(timeout, call.read_to_end(&mut frame)).await {
+            Ok(Ok(n)) if n == len as usize => {}
+            Ok(Ok(_)) => return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into()),
             Ok(Err(e)) => return Err(e.into()),
             Err(_) => {
                 return Err(Ended::Fatal(format!(
@@ -316,8 +343,9 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_call_that_stalls_half_way_is_cut_off() {
         let (mut client, mut server) = tokio::io::duplex(1 << 16);
-        let serving =
-            tokio::spawn(async move { serve(&mut server, &Echo, Duration::from_secs(10)).await });
+        let serving = tokio::spawn(async move {
+            serve(&mut server, &Echo, Duration::from_secs(10), &budget()).await
+        });
         client.write_all(b"hrpc\x09\x00\x00").await.unwrap();
         client.write_all(&context("alice")).await.unwrap();
         // A length of 100, and 10 bytes of it; then nothing.
@@ -330,11 +358,38 @@ mod tests {
         );
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn a_call_that_would_overrun_the_budget_waits_then_is_refused() {
+        let (mut client, mut server) = tokio::io::duplex(1 << 16);
+        let small = std::sync::Arc::new(tokio::sync::Semaphore::new(100));
+        let held = small.clone().try_acquire_many_owned(60).unwrap();
+        let serving = tokio::spawn(async move {
+            serve(&mut server, &Echo, Duration::from_secs(10), &small).await
+        });
+        client.write_all(b"hrpc\x09\x00\x00").await.unwrap();
+        client.write_all(&context("alice")).await.unwrap();
+        // 50 bytes declared, 40 free: the call waits for room, then the
+        // connection is told the server is busy.
+        client.write_all(&50u32.to_be_bytes()).await.unwrap();
+        let ended = serving.await.unwrap();
+        assert!(
+            matches!(ended, Err(Ended::Fatal(ref why)) if why.contains("busy")),
+            "{ended:?}"
+        );
+        drop(held);
+        let mut answer = Vec::new();
+        client.read_to_end(&mut answer).await.unwrap();
+        let mut buf = &answer[4..];
+        let h = RpcResponseHeaderProto::decode_length_delimited(&mut buf).unwrap();
+        assert_eq!(h.status, proto::FATAL);
+    }
+
     #[tokio::test]
     async fn calls_are_answered_in_order_and_a_refused_user_is_told_why() {
         let (mut client, mut server) = tokio::io::duplex(1 << 16);
-        let serving =
-            tokio::spawn(async move { serve(&mut server, &Echo, Duration::from_secs(10)).await });
+        let serving = tokio::spawn(async move {
+            serve(&mut server, &Echo, Duration::from_secs(10), &budget()).await
+        });
         client.write_all(b"hrpc\x09\x00\x00").await.unwrap();
         client.write_all(&context("alice")).await.unwrap();
         for (id, method) in [(0, "getFileInfo"), (1, "mkdirs")] {
@@ -366,8 +421,9 @@ mod tests {
         );
 
         let (mut client, mut server) = tokio::io::duplex(1 << 16);
-        let serving =
-            tokio::spawn(async move { serve(&mut server, &Echo, Duration::from_secs(10)).await });
+        let serving = tokio::spawn(async move {
+            serve(&mut server, &Echo, Duration::from_secs(10), &budget()).await
+        });
         client.write_all(b"hrpc\x09\x00\x00").await.unwrap();
         client.write_all(&context("mallory")).await.unwrap();
         let ended = serving.await.unwrap();

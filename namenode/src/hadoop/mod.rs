@@ -78,6 +78,7 @@ pub async fn serve(
     log::info!("Hadoop RPC (hdfs://) listening on {local}");
     let door = Arc::new(door);
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let budget = Arc::new(ipc::budget());
     Ok(tokio::spawn(async move {
         loop {
             let (mut stream, peer) = match listener.accept().await {
@@ -93,9 +94,9 @@ pub async fn serve(
                 continue;
             };
             let _ = stream.set_nodelay(true);
-            let door = door.clone();
+            let (door, budget) = (door.clone(), budget.clone());
             tokio::spawn(async move {
-                match ipc::serve(&mut stream, door.as_ref(), timeout).await {
+                match ipc::serve(&mut stream, door.as_ref(), timeout, &budget).await {
                     Ok(()) => {}
                     Err(ipc::Ended::NotHadoop) => {
                         log::debug!("Hadoop RPC: {peer} did not speak Hadoop IPC")
