@@ -14,6 +14,8 @@
 //! - [`limits`]: what one HTTP client may cost a server (timeouts, streams).
 //! - [`auth`]: block access tokens, signed user tokens, the datanode credential.
 //! - [`error`]: `ErrorCode` and the JSON error body `{"error":{"code","message"}}`.
+//! - [`hadoop`]: Hadoop's wire messages (RPC, data transfer) and how a dfs
+//!   block is named in them, for the Hadoop doors of both servers.
 //! - [`proto`]: the messages: client ↔ namenode (JSON), datanode ↔ namenode
 //!   (bincode), client ↔ datanode (headers and raw streamed bodies).
 #![deny(clippy::unwrap_used, clippy::expect_used)]
@@ -25,6 +27,7 @@ pub mod checksum;
 pub mod codec;
 pub mod direct;
 pub mod error;
+pub mod hadoop;
 pub mod ids;
 pub mod limits;
 pub mod path;

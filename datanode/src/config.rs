@@ -67,6 +67,12 @@ pub struct Cli {
     /// block's replicas over racks [default: /default-rack]
     #[arg(long, value_name = "NAME")]
     pub rack: Option<String>,
+    /// Also serve Hadoop's DataTransferProtocol here (host:port), so that
+    /// Hadoop's own client (`hadoop fs`, Spark on `hdfs://`) reads and
+    /// writes this node's blocks; the host named to clients is the
+    /// advertised URL's [default: off]
+    #[arg(long, value_name = "ADDR")]
+    pub hadoop_data_listen: Option<String>,
     /// Cap on the block bytes this node stores (e.g. 10GiB) [default: the disk's size]
     #[arg(long, value_name = "SIZE")]
     pub capacity: Option<ByteSize>,
@@ -91,7 +97,7 @@ pub struct Cli {
     #[arg(long, env = "DFS_CLUSTER_SECRET", hide = true, hide_env_values = true)]
     pub cluster_secret: Option<String>,
     /// TOML file with the same keys (namenode, listen, advertise, data_dir,
-    /// rack, capacity, scan_rate, scan_period, request_timeout, body_idle_timeout,
+    /// rack, hadoop_data_listen, capacity, scan_rate, scan_period, request_timeout, body_idle_timeout,
     /// max_streams_per_client, cluster_secret_file, max_failed_disks, tls_cert,
     /// tls_key, tls_ca, tls_client_auth); flags beat it
     #[arg(long, value_name = "FILE")]
@@ -110,6 +116,8 @@ struct FileConfig {
     #[serde(alias = "max-failed-disks")]
     max_failed_disks: Option<usize>,
     rack: Option<String>,
+    #[serde(alias = "hadoop-data-listen")]
+    hadoop_data_listen: Option<String>,
     capacity: Option<ByteSize>,
     #[serde(alias = "scan-rate")]
     scan_rate: Option<ByteSize>,
@@ -167,6 +175,8 @@ pub struct Config {
     pub max_failed_disks: usize,
     /// Its rack: valid per [`check_rack`].
     pub rack: String,
+    /// Where Hadoop's DataTransferProtocol is served (`None`: it is not).
+    pub hadoop_data_listen: Option<String>,
     /// Optional cap on stored block bytes.
     pub capacity: Option<u64>,
     /// Block scanner read rate, bytes per second (> 0).
@@ -192,6 +202,7 @@ impl Default for Config {
             data_dirs: vec![PathBuf::from(defaults::DATA_DIR)],
             max_failed_disks: 0,
             rack: DEFAULT_RACK.to_string(),
+            hadoop_data_listen: None,
             capacity: None,
             scan_rate: defaults::SCAN_RATE,
             scan_period: defaults::SCAN_PERIOD,
@@ -237,6 +248,7 @@ impl Config {
                 d.max_failed_disks,
             ),
             rack: layered(cli.rack, file.rack, d.rack),
+            hadoop_data_listen: cli.hadoop_data_listen.or(file.hadoop_data_listen),
             capacity: cli.capacity.or(file.capacity).map(|b| b.0),
             scan_rate: layered(cli.scan_rate, file.scan_rate, d.scan_rate),
             scan_period: layered(cli.scan_period, file.scan_period, d.scan_period),
@@ -515,6 +527,14 @@ mod tests {
         assert_eq!(c.rack, "/dc1/r2");
         let cli = Cli::try_parse_from(["datanode", "--rack", "/dc1/r3"]).unwrap();
         assert_eq!(Config::load(cli).unwrap().rack, "/dc1/r3", "the flag");
+        assert_eq!(c.hadoop_data_listen, None, "Hadoop's door is off by default");
+        let c = Config::from_toml("hadoop_data_listen = \"0.0.0.0:9866\"").unwrap();
+        assert_eq!(c.hadoop_data_listen.as_deref(), Some("0.0.0.0:9866"));
+        let cli = Cli::try_parse_from(["datanode", "--hadoop-data-listen", "127.0.0.1:0"]).unwrap();
+        assert_eq!(
+            Config::load(cli).unwrap().hadoop_data_listen.as_deref(),
+            Some("127.0.0.1:0")
+        );
 
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("dn.toml");

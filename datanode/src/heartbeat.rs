@@ -400,6 +400,7 @@ impl Rpc {
                 // The default rack is left out: an older namenode then
                 // still reads the registration (see `RegisterRequest`).
                 rack: (self.node.rack != DEFAULT_RACK).then(|| self.node.rack.clone()),
+                hadoop_port: self.node.hadoop_port,
             };
             let n = req.blocks.len();
             let result = tokio::select! {

@@ -33,6 +33,8 @@
 //! - [`heartbeat`]: `NamenodeLink`, the only module that calls the namenode
 //!   (HDFS `BPServiceActor`): register, heartbeats, block reports; other
 //!   modules only push events onto its channel.
+//! - [`hadoop`]: Hadoop's DataTransferProtocol (`--hadoop-data-listen`),
+//!   reading through [`sender`] like every other door.
 //! - [`api`]: the route table, and the one place errors become HTTP;
 //!   [`webhdfs`]: the WebHDFS `CREATE`/`APPEND`/`OPEN` landing, a relay
 //!   through `dfs_client` like any client.
@@ -57,6 +59,7 @@ pub use dfs_common::direct;
 pub mod disks;
 pub mod error;
 pub mod events;
+pub mod hadoop;
 pub mod heartbeat;
 pub mod identity;
 pub mod limits;
@@ -101,6 +104,8 @@ pub struct Datanode {
     link_tasks: Vec<tokio::task::JoinHandle<()>>,
     disk_cancel: CancellationToken,
     disk_task: tokio::task::JoinHandle<()>,
+    hadoop_cancel: CancellationToken,
+    hadoop_task: Option<tokio::task::JoinHandle<()>>,
     /// Tripped when the node must stop (too many failed disks).
     fatal: Arc<disks::Fatal>,
 }
@@ -143,12 +148,27 @@ impl Datanode {
             .local_addr()
             .map_err(|e| DatanodeError::io("reading bound address", e))?;
         let advertise = config.advertise_url(addr);
+        let hadoop_listener = match &config.hadoop_data_listen {
+            Some(a) => Some(tokio::net::TcpListener::bind(a).await.map_err(|e| {
+                DatanodeError::io(format!("cannot listen on {a} (--hadoop-data-listen)"), e)
+            })?),
+            None => None,
+        };
+        let hadoop_port = match &hadoop_listener {
+            Some(l) => Some(
+                l.local_addr()
+                    .map_err(|e| DatanodeError::io("reading the Hadoop data address", e))?
+                    .port(),
+            ),
+            None => None,
+        };
 
         let (events, events_rx) = events::event_channel();
         let node = Arc::new(Node {
             id,
             advertise,
             rack: config.rack.clone(),
+            hadoop_port,
             store,
             events,
             metrics: Metrics::default(),
@@ -194,6 +214,15 @@ impl Datanode {
             },
         );
         let scanner_task = tokio::spawn(scanner.run(scanner_cancel.clone()));
+
+        let hadoop_cancel = CancellationToken::new();
+        let hadoop_task = hadoop_listener.map(|l| {
+            log::info!(
+                "Hadoop data transfer listening on {}",
+                l.local_addr().map_or_else(|e| e.to_string(), |a| a.to_string())
+            );
+            hadoop::serve(l, node.clone(), config.limits.request_timeout, hadoop_cancel.clone())
+        });
 
         let fatal = Arc::new(disks::Fatal::default());
         let disk_cancel = CancellationToken::new();
@@ -253,6 +282,8 @@ impl Datanode {
             link_tasks,
             disk_cancel,
             disk_task,
+            hadoop_cancel,
+            hadoop_task,
             fatal,
         })
     }
@@ -287,6 +318,12 @@ impl Datanode {
 
     /// Graceful stop, in reverse start order.
     pub async fn stop(self) -> Result<()> {
+        self.hadoop_cancel.cancel();
+        if let Some(t) = self.hadoop_task {
+            if let Err(e) = t.await {
+                log::error!("Hadoop data transfer task failed: {e}");
+            }
+        }
         self.server.stop(true).await;
         match self.server_task.await {
             Ok(Ok(())) => {}

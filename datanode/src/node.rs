@@ -21,6 +21,9 @@ pub struct Node {
     pub advertise: String,
     /// Its rack (`--rack`), told to the namenode when it registers.
     pub rack: String,
+    /// The port Hadoop's data transfer protocol is served on
+    /// (`--hadoop-data-listen`), told to the namenode when it registers.
+    pub hadoop_port: Option<u16>,
     pub store: BlockStore,
     pub events: EventSender,
     pub metrics: Metrics,

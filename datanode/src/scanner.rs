@@ -368,6 +368,7 @@ mod tests {
             id: NodeId::new(),
             advertise: "http://127.0.0.1:1".into(),
             rack: dfs_common::proto::datanode::DEFAULT_RACK.into(),
+            hadoop_port: None,
             store,
             events,
             metrics: Metrics::default(),

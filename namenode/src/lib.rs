@@ -254,6 +254,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                 addr,
                 hadoop::calls::Door {
                     client: client.clone(),
+                    ns: ns.clone(),
                     defaults: hadoop::calls::Defaults {
                         block_size: config.block_size,
                         replication: config.replication,

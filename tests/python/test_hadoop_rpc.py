@@ -5,8 +5,10 @@ directory) against the namenode's Hadoop door (`dfs local` serves it; the
 ports file says where, `hadoop_rpc`). Each verb's effect is checked
 through WebHDFS, another door.
 
-So far the namespace verbs (and the attribute and summary ones); the data verbs (-put, -get, -cat of a file)
-wait for the datanodes' DataTransferProtocol (issue 24).
+So far the namespace verbs, the attribute and summary ones, and the read
+verbs (-get, -cat, -head, -tail, -checksum: the datanodes'
+DataTransferProtocol, `--hadoop-data-listen`); the write verbs come next
+(issue 24).
 """
 
 import os
@@ -33,13 +35,15 @@ def fs_shell(cluster, tmp_path_factory):
     base = cluster.doc["hadoop_rpc"]
     assert base.startswith("hdfs://127.0.0.1:"), base
 
-    def run(*args: str):
+    def run(*args: str, raw: bool = False):
+        """Runs FsShell: (exit code, stdout (bytes if `raw`), stderr)."""
         cmd = ["java", "-cp", f"{conf}:{Path(JARS).resolve()}/*",
                "org.apache.hadoop.fs.FsShell", *args]
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=120,
+        p = subprocess.run(cmd, capture_output=True, timeout=300,
                            env=dict(os.environ, HADOOP_USER_NAME="dfs"))
-        err = "\n".join(l for l in p.stderr.splitlines() if not l.startswith("SLF4J"))
-        return p.returncode, p.stdout, err
+        stderr = p.stderr.decode(errors="replace")
+        err = "\n".join(l for l in stderr.splitlines() if not l.startswith("SLF4J"))
+        return p.returncode, p.stdout if raw else p.stdout.decode(errors="replace"), err
 
     run.base = base
     return run
@@ -120,3 +124,44 @@ def test_attribute_and_summary_verbs(cluster, fs_shell, tmp_path):
     rc, out, err = fs_shell("-df", f"{u}/")
     assert rc == 0, err
     assert "Filesystem" in out and "hdfs://127.0.0.1" in out, out
+
+
+def dfs(cluster, *args: str):
+    env = dict(os.environ, DFS_NAMENODE=cluster.url)
+    subprocess.run([str(binary("dfs")), *args], env=env, check=True, capture_output=True)
+
+
+def test_read_verbs_on_files_dfs_wrote(cluster, fs_shell, tmp_path):
+    """-get, -cat, -head, -tail and -checksum of files `dfs put` wrote: one
+    of three blocks (the last short), one small, one empty; bit-exact."""
+    u = fs_shell.base
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(20 << 20) + b"tail")
+    small = tmp_path / "small.txt"
+    small.write_bytes(b"hello hadoop\n" * 100)
+    empty = tmp_path / "empty"
+    empty.write_bytes(b"")
+    dfs(cluster, "mkdir", "-p", "/hread")
+    dfs(cluster, "put", "--block-size", "8MiB", str(big), "/hread/big.bin")
+    dfs(cluster, "put", str(small), "/hread/small.txt")
+    dfs(cluster, "put", str(empty), "/hread/empty")
+
+    got = tmp_path / "got.bin"
+    rc, _, err = fs_shell("-get", f"{u}/hread/big.bin", str(got))
+    assert rc == 0, err
+    assert got.read_bytes() == big.read_bytes()
+    rc, out, err = fs_shell("-cat", f"{u}/hread/small.txt", f"{u}/hread/empty", raw=True)
+    assert rc == 0, err
+    assert out == small.read_bytes()
+    rc, out, err = fs_shell("-tail", f"{u}/hread/big.bin", raw=True)
+    assert rc == 0, err
+    assert out == big.read_bytes()[-1024:]
+    rc, out, err = fs_shell("-head", f"{u}/hread/big.bin", raw=True)
+    assert rc == 0, err
+    assert out == big.read_bytes()[:1024]
+    rc, out, err = fs_shell("-checksum", f"{u}/hread/big.bin")
+    assert rc == 0, err
+    assert "MD5-of-" in out and "CRC32C" in out, out
+    # A directory is not a file; a missing one is Hadoop's own error.
+    rc, _, err = fs_shell("-cat", f"{u}/hread/nothing")
+    assert rc != 0 and "No such file or directory" in err, err

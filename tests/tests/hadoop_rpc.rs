@@ -341,3 +341,238 @@ async fn bad_input_gets_a_clean_answer_and_the_server_lives() {
     // The namenode is fine.
     c.dfs_ok(&["ls", "/"]);
 }
+
+mod data {
+    //! The datanodes' side (`--hadoop-data-listen`): a block read as
+    //! Hadoop's client reads it (`READ_BLOCK`, packets with 512-byte
+    //! CRC32Cs, the read status, then `BLOCK_CHECKSUM` on the same
+    //! connection), located through the door's `getBlockLocations`; and bad
+    //! input to the data port answered cleanly while the node lives on.
+    use super::*;
+    use dfs_common::hadoop::transfer::{self, status, *};
+    use md5::Digest;
+
+    /// One operation's bytes: version, op code, the delimited message.
+    fn op(code: u8, m: impl Message) -> Vec<u8> {
+        let mut out = transfer::VERSION.to_be_bytes().to_vec();
+        out.push(code);
+        out.extend_from_slice(&m.encode_length_delimited_to_vec());
+        out
+    }
+
+    async fn delimited<M: Message + Default>(s: &mut TcpStream) -> Option<M> {
+        let mut len = 0usize;
+        for i in 0..5 {
+            let b = s.read_u8().await.ok()?;
+            len |= usize::from(b & 0x7f) << (7 * i);
+            if b & 0x80 == 0 {
+                break;
+            }
+        }
+        let mut buf = vec![0u8; len];
+        s.read_exact(&mut buf).await.ok()?;
+        Some(M::decode(buf.as_slice()).unwrap())
+    }
+
+    /// Reads packets to the last one, checking each chunk's CRC32C;
+    /// returns the data and where it started.
+    async fn packets(s: &mut TcpStream) -> (Vec<u8>, i64) {
+        let mut data = Vec::new();
+        let mut first = None;
+        let mut seqno = 0;
+        loop {
+            let plen = s.read_u32().await.unwrap() as usize;
+            let hlen = s.read_u16().await.unwrap() as usize;
+            let mut head = vec![0u8; hlen];
+            s.read_exact(&mut head).await.unwrap();
+            let head = PacketHeaderProto::decode(head.as_slice()).unwrap();
+            assert_eq!(head.seqno, seqno);
+            seqno += 1;
+            first.get_or_insert(head.offset_in_block);
+            let mut rest = vec![0u8; plen - 4];
+            s.read_exact(&mut rest).await.unwrap();
+            let n = head.data_len as usize;
+            let (sums, chunk) = rest.split_at(rest.len() - n);
+            assert_eq!(sums.len(), n.div_ceil(512) * 4);
+            for (i, c) in chunk.chunks(512).enumerate() {
+                assert_eq!(&sums[i * 4..i * 4 + 4], &crc32c::crc32c(c).to_be_bytes());
+            }
+            data.extend_from_slice(chunk);
+            if head.last_packet_in_block {
+                assert_eq!(n, 0, "the last packet is empty");
+                return (data, first.unwrap());
+            }
+        }
+    }
+
+    fn read_op(b: &LocatedBlockProto, offset: u64, len: u64) -> OpReadBlockProto {
+        OpReadBlockProto {
+            header: ClientOperationHeaderProto {
+                base_header: BaseHeaderProto {
+                    block: b.b.clone(),
+                    token: Some(b.block_token.clone()),
+                },
+                client_name: "DFSClient_test".into(),
+            },
+            offset,
+            len,
+            send_checksums: None,
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_block_read_as_hadoop_reads_it_and_bad_input_to_the_data_port() {
+        let port = free_port();
+        let c = TestCluster::start(ClusterOptions {
+            datanodes: 1,
+            replication: 1,
+            namenode_args: vec!["--hadoop-rpc-listen".into(), format!("127.0.0.1:{port}")],
+            datanode_args: vec!["--hadoop-data-listen".into(), "127.0.0.1:0".into()],
+            ..ClusterOptions::default()
+        })
+        .await;
+        // 200,000 bytes: not a whole number of 512-byte chunks.
+        let content: Vec<u8> = (0..200_000u32).map(|i| (i * 7 + i / 511) as u8).collect();
+        let local = c.root().join("f.bin");
+        std::fs::write(&local, &content).unwrap();
+        c.dfs_ok(&["put", local.to_str().unwrap(), "/f.bin"]);
+
+        let mut h = Conn::open(port, "alice").await;
+        let r: GetBlockLocationsResponseProto = h
+            .ok(
+                "getBlockLocations",
+                GetBlockLocationsRequestProto {
+                    src: "/f.bin".into(),
+                    offset: 0,
+                    length: 1 << 40,
+                },
+            )
+            .await;
+        let located = r.locations.expect("the file's blocks");
+        assert_eq!(located.file_length, 200_000);
+        assert!(!located.under_construction && located.is_last_block_complete);
+        let [b] = located.blocks.as_slice() else {
+            panic!("one block: {located:?}")
+        };
+        assert_eq!(b.b.num_bytes, Some(200_000));
+        assert!(i64::try_from(b.b.block_id).is_ok(), "never negative");
+        let [loc] = b.locs.as_slice() else {
+            panic!("one replica: {b:?}")
+        };
+        assert_eq!(loc.id.ip_addr, "127.0.0.1");
+        let data_port = loc.id.xfer_port as u16;
+        // A missing file: no locations, no exception.
+        let none: GetBlockLocationsResponseProto = h
+            .ok(
+                "getBlockLocations",
+                GetBlockLocationsRequestProto {
+                    src: "/nope".into(),
+                    offset: 0,
+                    length: 1,
+                },
+            )
+            .await;
+        assert!(none.locations.is_none());
+
+        let connect = || async { TcpStream::connect(("127.0.0.1", data_port)).await.unwrap() };
+        // A read from the middle: from the chunk it starts in.
+        let mut s = connect().await;
+        s.write_all(&op(OP_READ_BLOCK, read_op(b, 1000, 150_000)))
+            .await
+            .unwrap();
+        let resp: BlockOpResponseProto = delimited(&mut s).await.unwrap();
+        assert_eq!(resp.status, status::SUCCESS, "{resp:?}");
+        let info = resp.read_op_checksum_info.unwrap();
+        assert_eq!(info.chunk_offset, 512);
+        assert_eq!(info.checksum.r#type, CHECKSUM_CRC32C);
+        let (data, first) = packets(&mut s).await;
+        assert_eq!(first, 512);
+        assert_eq!(&data[..], &content[512..151_040], "to the chunk it ends in");
+        // The client's word, then another operation on the same connection.
+        s.write_all(
+            &ClientReadStatusProto {
+                status: status::CHECKSUM_OK,
+            }
+            .encode_length_delimited_to_vec(),
+        )
+        .await
+        .unwrap();
+        let sum_op = OpBlockChecksumProto {
+            header: read_op(b, 0, 0).header.base_header,
+        };
+        s.write_all(&op(OP_BLOCK_CHECKSUM, sum_op.clone()))
+            .await
+            .unwrap();
+        let resp: BlockOpResponseProto = delimited(&mut s).await.unwrap();
+        assert_eq!(resp.status, status::SUCCESS, "{resp:?}");
+        let sum = resp.checksum_response.unwrap();
+        let mut md5 = md5::Md5::new();
+        for chunk in content.chunks(512) {
+            md5.update(crc32c::crc32c(chunk).to_be_bytes());
+        }
+        assert_eq!(sum.md5, md5.finalize().to_vec());
+        assert_eq!((sum.bytes_per_crc, sum.crc_per_block), (512, 391));
+        // The whole block, to its very end.
+        let mut s = connect().await;
+        s.write_all(&op(OP_READ_BLOCK, read_op(b, 0, 200_000)))
+            .await
+            .unwrap();
+        let resp: BlockOpResponseProto = delimited(&mut s).await.unwrap();
+        assert_eq!(resp.status, status::SUCCESS);
+        assert_eq!(packets(&mut s).await.0, content);
+
+        // Refusals: each an error answer, then the connection is closed.
+        let refused = |m: Vec<u8>, want: i32, says: &'static str| async move {
+            let mut s = connect().await;
+            s.write_all(&m).await.unwrap();
+            let resp: BlockOpResponseProto = delimited(&mut s).await.expect("an answer");
+            assert_eq!(resp.status, want, "{resp:?}");
+            let msg = resp.message.unwrap_or_default();
+            assert!(msg.contains(says), "{msg:?} should say {says:?}");
+            let mut rest = Vec::new();
+            let _ = s.read_to_end(&mut rest).await;
+            assert!(rest.is_empty(), "closed after");
+        };
+        let mut old = op(OP_READ_BLOCK, read_op(b, 0, 1));
+        old[..2].copy_from_slice(&27u16.to_be_bytes());
+        refused(old, status::ERROR, "version 27").await;
+        refused(op(99, read_op(b, 0, 1)), status::ERROR_UNSUPPORTED, "operation 99").await;
+        let past = read_op(b, 199_000, 2000);
+        refused(op(OP_READ_BLOCK, past), status::ERROR_INVALID, "don't match").await;
+        let mut other = read_op(b, 0, 1);
+        other.header.base_header.block.block_id ^= 1;
+        refused(op(OP_READ_BLOCK, other), status::ERROR_INVALID, "another block").await;
+        let mut foreign = read_op(b, 0, 1);
+        foreign.header.base_header.block.pool_id = "BP-1-127.0.0.1-1".into();
+        refused(op(OP_READ_BLOCK, foreign), status::ERROR_INVALID, "block pool").await;
+        let mut hdfs = read_op(b, 0, 1);
+        hdfs.header.base_header.token = Some(TokenProto {
+            identifier: vec![0; 30],
+            password: vec![1; 20],
+            kind: "HDFS_BLOCK_TOKEN".into(),
+            service: String::new(),
+        });
+        refused(op(OP_READ_BLOCK, hdfs), status::ERROR_INVALID, "not one a dfs namenode made").await;
+        // An oversized message, and junk: closed without an answer.
+        for junk in [
+            vec![0, 28, 81, 0xff, 0xff, 0xff, 0xff, 0x0f],
+            vec![0, 28, 81, 3, 0xff, 0xff, 0xff],
+        ] {
+            let mut s = connect().await;
+            s.write_all(&junk).await.unwrap();
+            let mut rest = Vec::new();
+            let _ = s.read_to_end(&mut rest).await;
+            assert!(rest.is_empty(), "{rest:?}");
+        }
+
+        // The node lives on: the same read again.
+        let mut s = connect().await;
+        s.write_all(&op(OP_READ_BLOCK, read_op(b, 0, 200_000)))
+            .await
+            .unwrap();
+        let resp: BlockOpResponseProto = delimited(&mut s).await.unwrap();
+        assert_eq!(resp.status, status::SUCCESS);
+        assert_eq!(packets(&mut s).await.0, content);
+        c.dfs_ok(&["ls", "/"]);
+    }
+}

@@ -142,6 +142,11 @@ pub fn check_rack(rack: &str) -> Result<(), String> {
 /// and is on [`DEFAULT_RACK`]; a datanode on the default rack sends
 /// `None`, so its registration is exactly the first shape, which a
 /// namenode of the first shape still reads.
+///
+/// `hadoop_port` is a second tail, written only when set (then `rack` is
+/// written too, `None` or not): a datanode without `--hadoop-data-listen`
+/// registers as before. One with it needs a namenode that reads the tail
+/// (upgrade namenodes first).
 #[derive(Debug, Clone)]
 pub struct RegisterRequest {
     pub node: DatanodeInfo,
@@ -154,6 +159,9 @@ pub struct RegisterRequest {
     pub cluster_id: Option<ClusterId>,
     /// Its rack (`datanode --rack`); `None` is [`DEFAULT_RACK`].
     pub rack: Option<String>,
+    /// The port it serves Hadoop's DataTransferProtocol on
+    /// (`--hadoop-data-listen`), on its advertised host.
+    pub hadoop_port: Option<u16>,
 }
 
 impl RegisterRequest {
@@ -165,15 +173,24 @@ impl RegisterRequest {
 
 impl Serialize for RegisterRequest {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let fields = if self.rack.is_some() { 6 } else { 5 };
+        let fields = if self.hadoop_port.is_some() {
+            7
+        } else if self.rack.is_some() {
+            6
+        } else {
+            5
+        };
         let mut st = s.serialize_struct("RegisterRequest", fields)?;
         st.serialize_field("node", &self.node)?;
         st.serialize_field("storage", &self.storage)?;
         st.serialize_field("blocks", &self.blocks)?;
         st.serialize_field("version", &self.version)?;
         st.serialize_field("cluster_id", &self.cluster_id)?;
-        if self.rack.is_some() {
+        if fields > 5 {
             st.serialize_field("rack", &self.rack)?;
+        }
+        if fields > 6 {
+            st.serialize_field("hadoop_port", &self.hadoop_port)?;
         }
         st.end()
     }
@@ -189,6 +206,8 @@ struct RegisterFields {
     cluster_id: Option<ClusterId>,
     #[serde(default)]
     rack: Option<String>,
+    #[serde(default)]
+    hadoop_port: Option<u16>,
 }
 
 impl<'de> Deserialize<'de> for RegisterRequest {
@@ -202,6 +221,7 @@ impl<'de> Deserialize<'de> for RegisterRequest {
                 version: f.version,
                 cluster_id: f.cluster_id,
                 rack: f.rack,
+                hadoop_port: f.hadoop_port,
             });
         }
         struct Fields;
@@ -219,10 +239,19 @@ impl<'de> Deserialize<'de> for RegisterRequest {
                     version: seq.next_element()?.ok_or_else(|| missing(3))?,
                     cluster_id: seq.next_element()?.ok_or_else(|| missing(4))?,
                     rack: tail(&mut seq),
+                    hadoop_port: tail(&mut seq),
                 })
             }
         }
-        const FIELDS: &[&str] = &["node", "storage", "blocks", "version", "cluster_id", "rack"];
+        const FIELDS: &[&str] = &[
+            "node",
+            "storage",
+            "blocks",
+            "version",
+            "cluster_id",
+            "rack",
+            "hadoop_port",
+        ];
         d.deserialize_struct("RegisterRequest", FIELDS, Fields)
     }
 }
@@ -618,7 +647,7 @@ mod tests {
             version: String,
             cluster_id: Option<ClusterId>,
         }
-        let req = |rack: Option<&str>| RegisterRequest {
+        let req = |rack: Option<&str>, hadoop_port: Option<u16>| RegisterRequest {
             node: DatanodeInfo {
                 id: NodeId::new(),
                 addr: "http://127.0.0.1:1".into(),
@@ -632,21 +661,27 @@ mod tests {
             version: "t".into(),
             cluster_id: None,
             rack: rack.map(str::to_string),
+            hadoop_port,
         };
         let same = |a: &RegisterRequest, b: &RegisterRequest| {
             assert_eq!(
-                (&a.node, &a.blocks, &a.version, a.cluster_id, &a.rack),
-                (&b.node, &b.blocks, &b.version, b.cluster_id, &b.rack)
+                (&a.node, &a.blocks, &a.version, a.cluster_id, &a.rack, a.hadoop_port),
+                (&b.node, &b.blocks, &b.version, b.cluster_id, &b.rack, b.hadoop_port)
             );
         };
-        for r in [req(Some("/dc1/r1")), req(None)] {
+        for r in [
+            req(Some("/dc1/r1"), None),
+            req(None, None),
+            req(None, Some(9866)),
+            req(Some("/r"), Some(1)),
+        ] {
             let back: RegisterRequest = codec::decode(&codec::encode(&r).unwrap()).unwrap();
             same(&back, &r);
             let json = serde_json::to_string(&r).unwrap();
             same(&serde_json::from_str(&json).unwrap(), &r);
         }
         // An older datanode's registration: the default rack.
-        let r = req(None);
+        let r = req(None, None);
         assert_eq!(r.rack(), DEFAULT_RACK);
         let old = FirstRegister {
             node: r.node.clone(),
@@ -659,9 +694,11 @@ mod tests {
         same(&codec::decode::<RegisterRequest>(&old_bytes).unwrap(), &r);
         // On the default rack we write exactly the first shape.
         assert_eq!(codec::encode(&r).unwrap(), old_bytes);
-        let mut junk = codec::encode(&req(Some("/r"))).unwrap();
-        junk.push(0);
-        assert!(codec::decode::<RegisterRequest>(&junk).is_err());
+        for r in [req(Some("/r"), None), req(None, Some(2))] {
+            let mut junk = codec::encode(&r).unwrap();
+            junk.push(0);
+            assert!(codec::decode::<RegisterRequest>(&junk).is_err());
+        }
     }
 
     #[test]

@@ -157,6 +157,7 @@ async fn a_whole_write_through_http() {
         blocks: vec![],
         version: "t".into(),
         rack: None,
+        hadoop_port: None,
     };
     let req = test::TestRequest::post()
         .uri("/internal/v1/register")
@@ -346,6 +347,7 @@ async fn operator_endpoints() {
         blocks: vec![],
         version: "t".into(),
         rack: None,
+        hadoop_port: None,
     };
     let req = test::TestRequest::post()
         .uri("/internal/v1/register")

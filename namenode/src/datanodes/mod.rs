@@ -60,6 +60,8 @@ struct Descriptor {
     /// until then: racks are not stored, every registration brings it).
     rack: String,
     rack_id: RackId,
+    /// Its Hadoop data transfer port, as it said when it last registered.
+    hadoop_port: Option<u16>,
     storage: StorageReport,
     /// The file system under its blocks, from its last heartbeat.
     filesystem: Option<FilesystemReport>,
@@ -104,6 +106,7 @@ impl Descriptor {
             addr,
             rack: DEFAULT_RACK.to_string(),
             rack_id: RackId::of(DEFAULT_RACK),
+            hadoop_port: None,
             storage: StorageReport::default(),
             filesystem: None,
             disks: Vec::new(),
@@ -217,12 +220,14 @@ impl DatanodeManager {
         self.nodes.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// A node (re)registers, on `rack` (a valid name). Returns the record to
-    /// persist when the node is new or its address changed.
+    /// A node (re)registers, on `rack` (a valid name), serving Hadoop's
+    /// data transfer protocol on `hadoop_port` if any. Returns the record
+    /// to persist when the node is new or its address changed.
     pub fn register(
         &self,
         info: &DatanodeInfo,
         rack: &str,
+        hadoop_port: Option<u16>,
         storage: StorageReport,
         now: Instant,
     ) -> Option<NodeRecord> {
@@ -249,6 +254,7 @@ impl DatanodeManager {
             d.rack_id = RackId::of(rack);
         }
         d.addr = info.addr.clone();
+        d.hadoop_port = hadoop_port;
         d.storage = storage;
         d.last_seen = Some(now);
         d.registered = true;
@@ -316,6 +322,14 @@ impl DatanodeManager {
             commands,
             came_back,
         })
+    }
+
+    /// Where `node` serves Hadoop's data transfer protocol: its advertised
+    /// URL and the port (`None`: unknown, or it does not).
+    pub fn hadoop_endpoint(&self, node: &NodeId) -> Option<(String, u16, String)> {
+        let nodes = self.lock();
+        let d = nodes.get(node)?;
+        Some((d.addr.clone(), d.hadoop_port?, d.rack.clone()))
     }
 
     /// True when `node` registered since this process started (reports

@@ -43,11 +43,11 @@ async fn liveness_and_commands() {
     assert_eq!(dm.view(now).class(&known), NodeClass::Presumed);
     assert_eq!(dm.totals(now).awaiting_registration, 1);
     assert_eq!(
-        dm.register(&info(known), DEFAULT_RACK, storage, now),
+        dm.register(&info(known), DEFAULT_RACK, None, storage, now),
         Some(record(&info(known).addr))
     );
     assert_eq!(
-        dm.register(&info(known), DEFAULT_RACK, storage, now),
+        dm.register(&info(known), DEFAULT_RACK, None, storage, now),
         None,
         "same address: nothing to store"
     );
@@ -269,7 +269,7 @@ async fn heartbeats_carry_the_file_system_and_only_live_nodes_count() {
     let d = disk("h", 7, 1000, 600, 500);
     let (a, b) = (NodeId::new(), NodeId::new());
     for n in [a, b] {
-        dm.register(&info(n), DEFAULT_RACK, node_on(&d, None, 0), Instant::now());
+        dm.register(&info(n), DEFAULT_RACK, None, node_on(&d, None, 0), Instant::now());
     }
     // Registered, no heartbeat yet: two file systems as far as we know.
     assert_eq!(dm.totals(Instant::now()).space.capacity, 2000);
@@ -324,6 +324,7 @@ async fn nodes_from_before_a_restart_get_one_timeout_to_register() {
     dm.register(
         &info(a),
         DEFAULT_RACK,
+        None,
         StorageReport::default(),
         Instant::now(),
     );
@@ -343,7 +344,7 @@ async fn admin_state_excludes_from_placement() {
         used: 0,
         available: 10,
     };
-    dm.register(&info(a), DEFAULT_RACK, st, Instant::now());
+    dm.register(&info(a), DEFAULT_RACK, None, st, Instant::now());
     assert_eq!(
         DatanodeManager::candidates(&dm.live(Instant::now())).len(),
         1
@@ -407,7 +408,7 @@ async fn maintenance_classes_and_expiry() {
         available: 10,
     };
     for n in [a, b] {
-        dm.register(&info(n), DEFAULT_RACK, st, Instant::now());
+        dm.register(&info(n), DEFAULT_RACK, None, st, Instant::now());
     }
     assert!(!dm.enter_maintenance(&NodeId::new(), None), "unknown");
     assert!(dm.enter_maintenance(&a, Some(Instant::now() + Duration::from_secs(10))));
@@ -493,7 +494,7 @@ async fn failed_disks_of_live_nodes_and_maintenance_are_counted() {
         dm.heartbeat(&hb, Instant::now(), true).unwrap();
     };
     for (n, k) in [a, b, c].into_iter().zip(&disks) {
-        dm.register(&info(n), DEFAULT_RACK, node_on(&d, None, 0), Instant::now());
+        dm.register(&info(n), DEFAULT_RACK, None, node_on(&d, None, 0), Instant::now());
         beat(n, k);
     }
     let t = dm.totals(Instant::now());

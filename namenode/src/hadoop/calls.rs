@@ -14,7 +14,11 @@ use dfs_client::{ClientError, DfsClient};
 use dfs_common::error::ErrorCode;
 use dfs_common::path::DfsPath;
 use dfs_common::proto::client::{FileStatus, FileType, SetAttributesRequest};
+use crate::namesystem::Namesystem;
+use dfs_common::hadoop::{hadoop_block_id, pool_id, BlockToken, FIRST_GENERATION_STAMP};
+use dfs_common::proto::client::LocatedBlock;
 use prost::Message;
+use std::sync::Arc;
 
 /// Java's -1 in an unsigned field: "none" (a quota) or "leave as it is" (a
 /// time).
@@ -48,6 +52,10 @@ pub struct Defaults {
 /// The door's calls, through `client`.
 pub struct Door {
     pub client: DfsClient,
+    /// This namenode: where each datanode serves Hadoop's data transfer
+    /// protocol (every datanode registers with every namenode), and the
+    /// cluster (the block pool).
+    pub ns: Arc<Namesystem>,
     pub defaults: Defaults,
     /// Access control is on: SIMPLE users are not authenticated, so none is
     /// let in (yet).
@@ -116,6 +124,68 @@ fn status_proto(st: &FileStatus, local_name: &str) -> HdfsFileStatusProto {
     }
 }
 
+impl Door {
+    /// A dfs block as Hadoop's client is told of it: only the replicas on
+    /// datanodes that serve Hadoop's data transfer protocol.
+    fn located(&self, b: &LocatedBlock) -> Result<proto::LocatedBlockProto, Remote> {
+        let mut locs = Vec::with_capacity(b.replicas.len());
+        for r in &b.replicas {
+            let Some((addr, xfer_port, rack)) = self.ns.datanodes().hadoop_endpoint(&r.id) else {
+                continue;
+            };
+            let Ok(url) = reqwest::Url::parse(&addr) else {
+                continue;
+            };
+            let host = url.host_str().unwrap_or_default().to_string();
+            locs.push(proto::DatanodeInfoProto {
+                id: proto::DatanodeIdProto {
+                    ip_addr: host.clone(),
+                    host_name: host,
+                    datanode_uuid: r.id.to_string(),
+                    xfer_port: u32::from(xfer_port),
+                    info_port: u32::from(url.port_or_known_default().unwrap_or(0)),
+                    ipc_port: 0,
+                },
+                location: Some(rack),
+                ..Default::default()
+            });
+        }
+        if locs.is_empty() && !b.replicas.is_empty() {
+            return Err(Remote::application(
+                "java.io.IOException",
+                format!(
+                    "block {} (offset {}): none of the datanodes holding it serves Hadoop's data \
+                     transfer protocol (start them with --hadoop-data-listen)",
+                    b.block_id, b.offset
+                ),
+            ));
+        }
+        let n = locs.len();
+        Ok(proto::LocatedBlockProto {
+            b: proto::ExtendedBlockProto {
+                pool_id: pool_id(self.ns.cluster_id()),
+                block_id: hadoop_block_id(b.block_id),
+                generation_stamp: FIRST_GENERATION_STAMP,
+                num_bytes: Some(b.len),
+            },
+            offset: b.offset,
+            storage_ids: locs
+                .iter()
+                .map(|l| format!("DS-{}", l.id.datanode_uuid))
+                .collect(),
+            locs,
+            corrupt: false,
+            block_token: BlockToken {
+                block: b.block_id,
+                access: b.access_token.clone(),
+            }
+            .to_proto(),
+            is_cached: vec![false; n],
+            storage_types: vec![proto::STORAGE_DISK; n],
+        })
+    }
+}
+
 impl super::ipc::Calls for Door {
     fn refuse(&self, user: &str) -> Option<String> {
         self.secured.then(|| {
@@ -171,6 +241,44 @@ impl super::ipc::Calls for Door {
                     }
                 };
                 proto::GetListingResponseProto { dir_list: listing }.encode_to_vec()
+            }
+            "getBlockLocations" => {
+                let r: proto::GetBlockLocationsRequestProto = decode(method, request)?;
+                let file = match c.locations(&path(&r.src)?).await {
+                    Ok(l) => l,
+                    Err(e) if not_found(&e) => {
+                        return Ok(proto::GetBlockLocationsResponseProto { locations: None }
+                            .encode_to_vec())
+                    }
+                    Err(e) => return Err(remote(&e)),
+                };
+                if file.status.file_type == FileType::Directory {
+                    return Err(Remote::application(
+                        "java.io.FileNotFoundException",
+                        format!("Path is not a file: {}", r.src),
+                    ));
+                }
+                let end = r.offset.saturating_add(r.length);
+                let mut blocks = Vec::new();
+                for b in &file.blocks {
+                    if b.offset < end && b.offset + b.len > r.offset {
+                        blocks.push(self.located(b)?);
+                    }
+                }
+                let last_block = match file.blocks.last() {
+                    Some(b) => Some(self.located(b)?),
+                    None => None,
+                };
+                proto::GetBlockLocationsResponseProto {
+                    locations: Some(proto::LocatedBlocksProto {
+                        file_length: file.status.length,
+                        blocks,
+                        under_construction: false,
+                        last_block,
+                        is_last_block_complete: true,
+                    }),
+                }
+                .encode_to_vec()
             }
             "mkdirs" => {
                 let r: proto::MkdirsRequestProto = decode(method, request)?;
@@ -294,7 +402,7 @@ impl super::ipc::Calls for Door {
                         file_buffer_size: 4096,
                         encrypt_data_transfer: Some(false),
                         trash_interval: Some(d.trash_minutes),
-                        checksum_type: Some(proto::CHECKSUM_CRC32C),
+                        checksum_type: Some(dfs_common::hadoop::transfer::CHECKSUM_CRC32C),
                     }),
                 }
                 .encode_to_vec()

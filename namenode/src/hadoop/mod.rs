@@ -16,7 +16,7 @@
 //! user without proving it: such connections are refused).
 pub mod calls;
 pub mod ipc;
-pub mod proto;
+pub use dfs_common::hadoop::proto;
 
 use anyhow::Context;
 use std::sync::Arc;

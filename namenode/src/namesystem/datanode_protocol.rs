@@ -39,7 +39,7 @@ impl Namesystem {
             let mut sm = self.safemode();
             let racks_before = self.datanodes.view(now).live_racks();
             self.datanodes
-                .register(&req.node, req.rack(), req.storage, now);
+                .register(&req.node, req.rack(), req.hadoop_port, req.storage, now);
             q.enqueue(ns.blocks().blocks_on(&node));
             if self.datanodes.view(now).live_racks() > racks_before {
                 // A rack more: blocks on fewer racks than they could be

@@ -43,6 +43,7 @@ async fn register_on(ns: &Namesystem, blocks: Vec<ReportedBlock>, rack: Option<&
         blocks,
         version: "t".into(),
         rack: rack.map(str::to_string),
+        hadoop_port: None,
     })
     .await
     .unwrap();
@@ -482,6 +483,7 @@ async fn a_block_on_one_rack_gains_a_rack_then_sheds_a_replica() {
         blocks: vec![],
         version: "t".into(),
         rack: Some("no-slash".into()),
+        hadoop_port: None,
     };
     assert!(matches!(
         ns.register(&bad).await,
@@ -661,6 +663,7 @@ async fn safe_mode_after_restart_and_presumed_nodes() {
         blocks: vec![replica_of(block, b"data")],
         version: "t".into(),
         rack: None,
+        hadoop_port: None,
     })
     .await
     .unwrap();
@@ -846,6 +849,7 @@ async fn another_clusters_datanode_is_refused_and_shown() {
         blocks: vec![replica_of(BlockId::new(), b"theirs")],
         version: "t".into(),
         rack: None,
+        hadoop_port: None,
     };
     let e = ns.register(&req(Some(theirs))).await.unwrap_err();
     assert!(matches!(e, NamenodeError::Conflict(_)), "{e}");

@@ -297,6 +297,14 @@ pub async fn run(args: LocalArgs, json: bool) -> CliResult {
             format!("127.0.0.1:{port}").into(),
         ]);
     }
+    if !hadoop_ports.is_empty() {
+        // Hadoop's client reads and writes blocks at the datanodes' own
+        // port (any free one: each tells the namenodes when it registers).
+        for dn in &mut layout.datanodes {
+            dn.args
+                .extend(["--hadoop-data-listen".into(), "127.0.0.1:0".into()]);
+        }
+    }
     let exe_dir = std::env::current_exe()
         .ok()
         .and_then(|p| p.parent().map(Path::to_path_buf));
@@ -442,7 +450,7 @@ fn announce(
         if let Some(h) = &doc.hadoop_rpc {
             say(
                 false,
-                &format!("Hadoop (hadoop fs, Spark; namespace calls so far):\n  {h}/\n"),
+                &format!("Hadoop (hadoop fs, Spark; namespace calls and reads so far):\n  {h}/\n"),
             );
         }
     }

@@ -276,7 +276,6 @@ pub struct FsServerDefaultsProto {
     pub checksum_type: Option<i32>,
 }
 
-pub const CHECKSUM_CRC32C: i32 = 2;
 
 /// `hadoop.hdfs.GetContentSummaryRequestProto`.
 #[derive(Clone, PartialEq, prost::Message)]
@@ -366,4 +365,123 @@ pub struct GetFsStatsResponseProto {
     pub corrupt_blocks: u64,
     #[prost(uint64, required, tag = "6")]
     pub missing_blocks: u64,
+}
+
+/// `hadoop.common.TokenProto` (`Security.proto`): opaque to the client,
+/// which hands it back to the datanodes (see [`super::BlockToken`]).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct TokenProto {
+    #[prost(bytes = "vec", required, tag = "1")]
+    pub identifier: Vec<u8>,
+    #[prost(bytes = "vec", required, tag = "2")]
+    pub password: Vec<u8>,
+    #[prost(string, required, tag = "3")]
+    pub kind: String,
+    #[prost(string, required, tag = "4")]
+    pub service: String,
+}
+
+/// `hadoop.hdfs.ExtendedBlockProto`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ExtendedBlockProto {
+    #[prost(string, required, tag = "1")]
+    pub pool_id: String,
+    #[prost(uint64, required, tag = "2")]
+    pub block_id: u64,
+    #[prost(uint64, required, tag = "3")]
+    pub generation_stamp: u64,
+    #[prost(uint64, optional, tag = "4")]
+    pub num_bytes: Option<u64>,
+}
+
+/// `hadoop.hdfs.DatanodeIDProto`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct DatanodeIdProto {
+    #[prost(string, required, tag = "1")]
+    pub ip_addr: String,
+    #[prost(string, required, tag = "2")]
+    pub host_name: String,
+    #[prost(string, required, tag = "3")]
+    pub datanode_uuid: String,
+    /// The data transfer port (`--hadoop-data-listen`).
+    #[prost(uint32, required, tag = "4")]
+    pub xfer_port: u32,
+    #[prost(uint32, required, tag = "5")]
+    pub info_port: u32,
+    #[prost(uint32, required, tag = "6")]
+    pub ipc_port: u32,
+}
+
+/// `hadoop.hdfs.DatanodeInfoProto` (the fields dfs fills).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct DatanodeInfoProto {
+    #[prost(message, required, tag = "1")]
+    pub id: DatanodeIdProto,
+    #[prost(uint64, optional, tag = "2")]
+    pub capacity: Option<u64>,
+    #[prost(uint64, optional, tag = "3")]
+    pub dfs_used: Option<u64>,
+    #[prost(uint64, optional, tag = "4")]
+    pub remaining: Option<u64>,
+    /// The rack.
+    #[prost(string, optional, tag = "8")]
+    pub location: Option<String>,
+}
+
+/// `hadoop.hdfs.StorageTypeProto`'s DISK.
+pub const STORAGE_DISK: i32 = 1;
+
+/// `hadoop.hdfs.LocatedBlockProto`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct LocatedBlockProto {
+    #[prost(message, required, tag = "1")]
+    pub b: ExtendedBlockProto,
+    #[prost(uint64, required, tag = "2")]
+    pub offset: u64,
+    #[prost(message, repeated, tag = "3")]
+    pub locs: Vec<DatanodeInfoProto>,
+    #[prost(bool, required, tag = "4")]
+    pub corrupt: bool,
+    #[prost(message, required, tag = "5")]
+    pub block_token: TokenProto,
+    #[prost(bool, repeated, tag = "6")]
+    pub is_cached: Vec<bool>,
+    #[prost(int32, repeated, packed = "false", tag = "7")]
+    pub storage_types: Vec<i32>,
+    #[prost(string, repeated, tag = "8")]
+    pub storage_ids: Vec<String>,
+}
+
+/// `hadoop.hdfs.LocatedBlocksProto`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct LocatedBlocksProto {
+    #[prost(uint64, required, tag = "1")]
+    pub file_length: u64,
+    #[prost(message, repeated, tag = "2")]
+    pub blocks: Vec<LocatedBlockProto>,
+    #[prost(bool, required, tag = "3")]
+    pub under_construction: bool,
+    #[prost(message, optional, tag = "4")]
+    pub last_block: Option<LocatedBlockProto>,
+    #[prost(bool, required, tag = "5")]
+    pub is_last_block_complete: bool,
+}
+
+/// `hadoop.hdfs.GetBlockLocationsRequestProto`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct GetBlockLocationsRequestProto {
+    #[prost(string, required, tag = "1")]
+    pub src: String,
+    #[prost(uint64, required, tag = "2")]
+    pub offset: u64,
+    #[prost(uint64, required, tag = "3")]
+    pub length: u64,
+}
+
+/// `hadoop.hdfs.GetBlockLocationsResponseProto`: no `locations` for a path
+/// that does not exist.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct GetBlockLocationsResponseProto {
+    #[prost(message, optional, tag = "1")]
+    pub locations: Option<LocatedBlocksProto>,
 }

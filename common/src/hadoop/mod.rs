@@ -1,0 +1,128 @@
+//! What the Hadoop doors of the namenode (`--hadoop-rpc-listen`) and of
+//! the datanodes (`--hadoop-data-listen`) must agree on (issue 24):
+//!
+//! - [`proto`]: Hadoop IPC and `ClientNamenodeProtocol` messages;
+//! - [`transfer`]: `DataTransferProtocol` messages and framing constants;
+//! - here: how a dfs block is named to Hadoop's client.
+//!
+//! # Naming a dfs block in Hadoop's terms
+//!
+//! Hadoop names a block by a block pool id, a 64-bit block id and a
+//! generation stamp; dfs by a 128-bit [`BlockId`]. Nothing new is stored:
+//! - the pool is the cluster ([`pool_id`]), so a datanode refuses a block
+//!   of another cluster;
+//! - the 64-bit id is derived from the dfs id ([`hadoop_block_id`]: its 62
+//!   random low bits, never negative, since Hadoop takes a negative id for
+//!   an erasure-coded block group);
+//! - the dfs id itself travels in the block token ([`BlockToken`]), which
+//!   Hadoop's client hands back, opaque, to every datanode it asks for the
+//!   block. A datanode takes the dfs id from the token and refuses a token
+//!   whose id does not derive the block id beside it. With access control
+//!   on, the token also carries the dfs block access token, checked as on
+//!   every other door.
+use crate::ids::{BlockId, ClusterId};
+
+pub mod proto;
+pub mod transfer;
+
+/// The block pool of a cluster, as Hadoop's client carries it.
+pub fn pool_id(cluster: ClusterId) -> String {
+    format!("BP-dfs-{cluster}")
+}
+
+/// The 64-bit id Hadoop's client knows a dfs block by: the UUID's low 64
+/// bits (62 of them random in a v7 UUID) with the sign bit cleared.
+pub fn hadoop_block_id(id: BlockId) -> u64 {
+    let b = id.as_bytes();
+    let mut low = [0u8; 8];
+    low.copy_from_slice(&b[8..]);
+    u64::from_be_bytes(low) & (u64::MAX >> 1)
+}
+
+/// The generation stamp of every dfs block as Hadoop first sees it (HDFS
+/// starts its stamps there too).
+pub const FIRST_GENERATION_STAMP: u64 = 1001;
+
+/// The `kind` of the tokens the namenode's door hands out.
+pub const TOKEN_KIND: &str = "dfs.block";
+
+const TOKEN_MAGIC: &[u8; 4] = b"dfs1";
+
+/// What a Hadoop block token carries for dfs: the dfs block, and the dfs
+/// block access token when access control is on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockToken {
+    pub block: BlockId,
+    pub access: Option<String>,
+}
+
+impl BlockToken {
+    /// As Hadoop's `TokenProto`: the identifier is `dfs1` and the 16 bytes
+    /// of the dfs id; the password the dfs access token (empty: none).
+    pub fn to_proto(&self) -> proto::TokenProto {
+        let mut identifier = TOKEN_MAGIC.to_vec();
+        identifier.extend_from_slice(self.block.as_bytes());
+        proto::TokenProto {
+            identifier,
+            password: self.access.clone().unwrap_or_default().into_bytes(),
+            kind: TOKEN_KIND.to_string(),
+            service: String::new(),
+        }
+    }
+
+    /// Reads a token back, checking it names the block Hadoop's client
+    /// asks for (`hadoop_id`). The error says what is wrong.
+    pub fn from_proto(token: &proto::TokenProto, hadoop_id: u64) -> Result<BlockToken, String> {
+        let id = &token.identifier;
+        if id.len() != 20 || &id[..4] != TOKEN_MAGIC {
+            return Err(format!(
+                "block {hadoop_id}: the block token is not one a dfs namenode made (kind {:?})",
+                token.kind
+            ));
+        }
+        let mut raw = [0u8; 16];
+        raw.copy_from_slice(&id[4..]);
+        let block = BlockId::from_bytes(raw);
+        if hadoop_block_id(block) != hadoop_id {
+            return Err(format!(
+                "block {hadoop_id}: the block token names another block ({block})"
+            ));
+        }
+        let access = match std::str::from_utf8(&token.password) {
+            Ok("") => None,
+            Ok(s) => Some(s.to_string()),
+            Err(_) => return Err(format!("block {hadoop_id}: the block token is garbled")),
+        };
+        Ok(BlockToken { block, access })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_names_its_block_and_no_other() {
+        for access in [None, Some("b2:abc".to_string())] {
+            let t = BlockToken {
+                block: BlockId::new(),
+                access,
+            };
+            let h = hadoop_block_id(t.block);
+            assert!(i64::try_from(h).is_ok(), "never negative in Java");
+            assert_eq!(BlockToken::from_proto(&t.to_proto(), h), Ok(t.clone()));
+            let other = hadoop_block_id(BlockId::new());
+            let e = BlockToken::from_proto(&t.to_proto(), other).unwrap_err();
+            assert!(e.contains("another block"), "{e}");
+        }
+        let foreign = proto::TokenProto {
+            identifier: vec![1, 2, 3],
+            password: Vec::new(),
+            kind: "HDFS_BLOCK_TOKEN".into(),
+            service: String::new(),
+        };
+        assert!(BlockToken::from_proto(&foreign, 7)
+            .unwrap_err()
+            .contains("not one a dfs namenode made"));
+    }
+}
