@@ -51,6 +51,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .route("/blocks/{id}", web::get().to(get_block))
     .route("/blocks/{id}", web::delete().to(delete_block))
     .route("/blocks/{id}/meta", web::get().to(get_meta))
+    .route(
+        &format!("{}/{{id}}", dfs_common::hadoop::CHAIN_PATH),
+        web::post().to(post_chain),
+    )
     .route("/health", web::get().to(health))
     .route("/metrics", web::get().to(metrics));
 }
@@ -199,6 +203,20 @@ async fn get_meta(
     let id = parse_block_id(&id)?;
     check_token(&node, req.headers(), id, &[BlockOp::Read])?;
     Ok(HttpResponse::Ok().json(node.store.meta(id).await?))
+}
+
+/// `POST /hadoop/v1/chain/{id}`: the file digest carried across a block a
+/// Hadoop client wrote (see [`crate::hadoop_write::chain`]).
+async fn post_chain(
+    node: web::Data<Node>,
+    id: web::Path<String>,
+    req: HttpRequest,
+    body: web::Json<dfs_common::hadoop::ChainRequest>,
+) -> Result<HttpResponse> {
+    let id = parse_block_id(&id)?;
+    check_token(&node, req.headers(), id, &[BlockOp::Read, BlockOp::Write])?;
+    let chain = crate::hadoop_write::chain(node.into_inner(), id, &body.before).await?;
+    Ok(HttpResponse::Ok().json(chain))
 }
 
 async fn delete_block(

@@ -527,7 +527,10 @@ mod tests {
         assert_eq!(c.rack, "/dc1/r2");
         let cli = Cli::try_parse_from(["datanode", "--rack", "/dc1/r3"]).unwrap();
         assert_eq!(Config::load(cli).unwrap().rack, "/dc1/r3", "the flag");
-        assert_eq!(c.hadoop_data_listen, None, "Hadoop's door is off by default");
+        assert_eq!(
+            c.hadoop_data_listen, None,
+            "Hadoop's door is off by default"
+        );
         let c = Config::from_toml("hadoop_data_listen = \"0.0.0.0:9866\"").unwrap();
         assert_eq!(c.hadoop_data_listen.as_deref(), Some("0.0.0.0:9866"));
         let cli = Cli::try_parse_from(["datanode", "--hadoop-data-listen", "127.0.0.1:0"]).unwrap();

@@ -4,7 +4,7 @@
 //!
 //! A connection carries operations one after another (Hadoop's client
 //! keeps a connection for the next one): `READ_BLOCK`, `BLOCK_CHECKSUM`
-//! (and, soon, `WRITE_BLOCK`). The dfs block an
+//! and `WRITE_BLOCK` ([`crate::hadoop_write`]). The dfs block an
 //! operation means comes from its block token (`dfs_common::hadoop`), and
 //! must be of this node's cluster.
 //!
@@ -18,6 +18,7 @@
 //! another cluster or a token that is not dfs's get an error answer and
 //! the connection is closed; a stalled client is cut off after the
 //! request timeout.
+use crate::hadoop_write;
 use crate::node::Node;
 use crate::sender;
 use crate::store::ReadCheck;
@@ -29,7 +30,6 @@ use dfs_common::hadoop::transfer::{
     BYTES_PER_CHECKSUM,
 };
 use dfs_common::hadoop::{pool_id, BlockToken};
-use dfs_common::ids::BlockId;
 use futures_util::StreamExt;
 use md5::Digest;
 use prost::Message;
@@ -48,7 +48,7 @@ const MAX_CONNECTIONS: usize = 1024;
 const KEEPALIVE: Duration = Duration::from_secs(5);
 
 /// The largest operation message accepted.
-const MAX_OP: usize = 1 << 20;
+pub const MAX_OP: usize = 1 << 20;
 
 /// Data bytes in one packet sent to a reader (Hadoop's 64 KiB).
 const PACKET_DATA: usize = 64 << 10;
@@ -101,7 +101,9 @@ pub fn serve(
                 }
             };
             let Ok(slot) = slots.clone().try_acquire_owned() else {
-                log::warn!("Hadoop data transfer: {peer} refused, {MAX_CONNECTIONS} connections open");
+                log::warn!(
+                    "Hadoop data transfer: {peer} refused, {MAX_CONNECTIONS} connections open"
+                );
                 continue;
             };
             let _ = stream.set_nodelay(true);
@@ -157,9 +159,14 @@ where
         let outcome = match head[2] {
             transfer::OP_READ_BLOCK => read_block(r, w, node, timeout).await,
             transfer::OP_BLOCK_CHECKSUM => block_checksum(r, w, node, timeout).await,
+            transfer::OP_WRITE_BLOCK => hadoop_write::write_block(r, w, node, timeout).await,
             op => {
                 let why = format!("operation {op} is not served by dfs");
-                answer(w, Refusal::new(status::ERROR_UNSUPPORTED, why.clone()).into()).await?;
+                answer(
+                    w,
+                    Refusal::new(status::ERROR_UNSUPPORTED, why.clone()).into(),
+                )
+                .await?;
                 return Err(Failed(why));
             }
         };
@@ -228,13 +235,19 @@ where
     };
     match tokio::time::timeout(timeout, read).await {
         Ok(m) => m,
-        Err(_) => Err(Failed(format!("a message did not arrive within {timeout:?}"))),
+        Err(_) => Err(Failed(format!(
+            "a message did not arrive within {timeout:?}"
+        ))),
     }
 }
 
-/// The dfs block an operation's header names, if this node may serve it
-/// for one of `ops`.
-pub fn resolve(node: &Node, header: &BaseHeaderProto, ops: &[BlockOp]) -> Result<BlockId, Refusal> {
+/// The dfs block an operation's header names (and what its token holds),
+/// if this node may serve it for one of `ops`.
+pub fn resolve(
+    node: &Node,
+    header: &BaseHeaderProto,
+    ops: &[BlockOp],
+) -> Result<BlockToken, Refusal> {
     let b = &header.block;
     let ours = node.cluster_id().map(pool_id);
     if ours.as_deref() != Some(b.pool_id.as_str()) {
@@ -248,7 +261,10 @@ pub fn resolve(node: &Node, header: &BaseHeaderProto, ops: &[BlockOp]) -> Result
         ));
     }
     let token = header.token.as_ref().ok_or_else(|| {
-        Refusal::new(status::ERROR_INVALID, format!("block {}: no block token", b.block_id))
+        Refusal::new(
+            status::ERROR_INVALID,
+            format!("block {}: no block token", b.block_id),
+        )
     })?;
     let token = BlockToken::from_proto(token, b.block_id)
         .map_err(|why| Refusal::new(status::ERROR_INVALID, why))?;
@@ -261,10 +277,13 @@ pub fn resolve(node: &Node, header: &BaseHeaderProto, ops: &[BlockOp]) -> Result
         })?;
         keys.verify_block(access, token.block, ops, dfs_common::auth::now_ms())
             .map_err(|e| {
-                Refusal::new(status::ERROR_ACCESS_TOKEN, format!("block {}: {e}", token.block))
+                Refusal::new(
+                    status::ERROR_ACCESS_TOKEN,
+                    format!("block {}: {e}", token.block),
+                )
             })?;
     }
-    Ok(token.block)
+    Ok(token)
 }
 
 /// `READ_BLOCK`: the range asked, from the checksum chunk it starts in, in
@@ -282,7 +301,7 @@ where
 {
     let req: OpReadBlockProto = read_delimited(r, MAX_OP, timeout).await?;
     let opened = async {
-        let id = resolve(node, &req.header.base_header, &[BlockOp::Read])?;
+        let id = resolve(node, &req.header.base_header, &[BlockOp::Read])?.block;
         let info = node.store.get(id).ok_or_else(|| {
             Refusal::new(
                 status::ERROR,
@@ -302,9 +321,15 @@ where
         let chunk = BYTES_PER_CHECKSUM as u64;
         let start = req.offset - req.offset % chunk;
         let end = end.div_ceil(chunk).saturating_mul(chunk).min(info.len);
-        let out = sender::open(node.clone(), id, Some(start), Some(end - start), ReadCheck::Crc)
-            .await
-            .map_err(|e| Refusal::new(status::ERROR, format!("block {id}: {e}")))?;
+        let out = sender::open(
+            node.clone(),
+            id,
+            Some(start),
+            Some(end - start),
+            ReadCheck::Crc,
+        )
+        .await
+        .map_err(|e| Refusal::new(status::ERROR, format!("block {id}: {e}")))?;
         Ok((start, out))
     };
     let (start, out) = match opened.await {
@@ -392,7 +417,10 @@ where
     match read_delimited::<transfer::ClientReadStatusProto, _>(r, 64, timeout).await {
         Ok(s) if s.status == status::CHECKSUM_OK || s.status == status::SUCCESS => Ok(Done::Again),
         Ok(s) => {
-            log::warn!("Hadoop data transfer: a reader reported status {} after a read", s.status);
+            log::warn!(
+                "Hadoop data transfer: a reader reported status {} after a read",
+                s.status
+            );
             Ok(Done::Close)
         }
         Err(_) => Ok(Done::Close),
@@ -414,7 +442,7 @@ where
 {
     let req: OpBlockChecksumProto = read_delimited(r, MAX_OP, timeout).await?;
     let summed = async {
-        let id = resolve(node, &req.header, &[BlockOp::Read])?;
+        let id = resolve(node, &req.header, &[BlockOp::Read])?.block;
         let out = sender::open(node.clone(), id, None, None, ReadCheck::Crc)
             .await
             .map_err(|e| Refusal::new(status::ERROR, format!("block {id}: {e}")))?;

@@ -33,8 +33,11 @@
 //! - [`heartbeat`]: `NamenodeLink`, the only module that calls the namenode
 //!   (HDFS `BPServiceActor`): register, heartbeats, block reports; other
 //!   modules only push events onto its channel.
-//! - [`hadoop`]: Hadoop's DataTransferProtocol (`--hadoop-data-listen`),
-//!   reading through [`sender`] like every other door.
+//! - [`rbw`]: replicas being written through Hadoop's protocol whose
+//!   pipeline broke (kept for recovery), and file digest chains.
+//! - [`hadoop`], [`hadoop_write`]: Hadoop's DataTransferProtocol
+//!   (`--hadoop-data-listen`), reading through [`sender`] and writing
+//!   through [`store`] like every other door.
 //! - [`api`]: the route table, and the one place errors become HTTP;
 //!   [`webhdfs`]: the WebHDFS `CREATE`/`APPEND`/`OPEN` landing, a relay
 //!   through `dfs_client` like any client.
@@ -60,12 +63,14 @@ pub mod disks;
 pub mod error;
 pub mod events;
 pub mod hadoop;
+pub mod hadoop_write;
 pub mod heartbeat;
 pub mod identity;
 pub mod limits;
 pub mod metrics;
 pub mod node;
 pub mod peer;
+pub mod rbw;
 pub mod receiver;
 pub mod scanner;
 pub mod sender;
@@ -169,6 +174,7 @@ impl Datanode {
             advertise,
             rack: config.rack.clone(),
             hadoop_port,
+            rbw: rbw::Registry::default(),
             store,
             events,
             metrics: Metrics::default(),
@@ -219,9 +225,15 @@ impl Datanode {
         let hadoop_task = hadoop_listener.map(|l| {
             log::info!(
                 "Hadoop data transfer listening on {}",
-                l.local_addr().map_or_else(|e| e.to_string(), |a| a.to_string())
+                l.local_addr()
+                    .map_or_else(|e| e.to_string(), |a| a.to_string())
             );
-            hadoop::serve(l, node.clone(), config.limits.request_timeout, hadoop_cancel.clone())
+            hadoop::serve(
+                l,
+                node.clone(),
+                config.limits.request_timeout,
+                hadoop_cancel.clone(),
+            )
         });
 
         let fatal = Arc::new(disks::Fatal::default());

@@ -8,6 +8,7 @@
 //! every module may use it without closing a cycle through `lib.rs`.
 use crate::events::EventSender;
 use crate::metrics::{Metrics, ScannerStatus};
+use crate::rbw::Registry;
 use crate::store::BlockStore;
 use dfs_common::auth::ClusterKeys;
 use dfs_common::ids::{ClusterId, NodeId};
@@ -24,6 +25,8 @@ pub struct Node {
     /// The port Hadoop's data transfer protocol is served on
     /// (`--hadoop-data-listen`), told to the namenode when it registers.
     pub hadoop_port: Option<u16>,
+    /// Hadoop writes whose pipeline broke, and file digest chains.
+    pub rbw: Registry,
     pub store: BlockStore,
     pub events: EventSender,
     pub metrics: Metrics,

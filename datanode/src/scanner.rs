@@ -369,6 +369,7 @@ mod tests {
             advertise: "http://127.0.0.1:1".into(),
             rack: dfs_common::proto::datanode::DEFAULT_RACK.into(),
             hadoop_port: None,
+            rbw: Default::default(),
             store,
             events,
             metrics: Metrics::default(),

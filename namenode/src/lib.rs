@@ -255,6 +255,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                 hadoop::calls::Door {
                     client: client.clone(),
                     ns: ns.clone(),
+                    http: dfs_client::tls::client_builder()
+                        .context("cannot make the Hadoop door's datanode client")?
+                        .build()
+                        .context("cannot make the Hadoop door's datanode client")?,
+                    writes: Default::default(),
                     defaults: hadoop::calls::Defaults {
                         block_size: config.block_size,
                         replication: config.replication,

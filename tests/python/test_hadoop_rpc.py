@@ -5,15 +5,17 @@ directory) against the namenode's Hadoop door (`dfs local` serves it; the
 ports file says where, `hadoop_rpc`). Each verb's effect is checked
 through WebHDFS, another door.
 
-So far the namespace verbs, the attribute and summary ones, and the read
-verbs (-get, -cat, -head, -tail, -checksum: the datanodes'
-DataTransferProtocol, `--hadoop-data-listen`); the write verbs come next
-(issue 24).
+The namespace verbs, the attribute and summary ones, the read verbs (-get,
+-cat, -head, -tail, -checksum) and the write verbs (-put, -cp, -getmerge)
+through the datanodes' DataTransferProtocol (`--hadoop-data-listen`), and a
+datanode killed in the middle of a `-put` (Hadoop's pipeline recovery).
 """
 
 import os
 import shutil
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -25,28 +27,46 @@ JARS = os.environ.get("DFS_HADOOP_JARS", "")
 
 
 @pytest.fixture(scope="module")
-def fs_shell(cluster, tmp_path_factory):
+def hadoop_conf(tmp_path_factory):
+    """A class path directory with an empty core-site.xml."""
     if not JARS or not Path(JARS).is_dir():
         pytest.fail("DFS_HADOOP_JARS is not set: run the Python tests through scripts/test-python")
     if shutil.which("java") is None:
         pytest.fail("java is missing: apt-get install openjdk-17-jre-headless")
     conf = tmp_path_factory.mktemp("hadoop-conf")
     (conf / "core-site.xml").write_text("<configuration></configuration>\n")
+    return conf
+
+
+def shell_for(cluster, conf: Path):
+    """FsShell against `cluster`'s Hadoop door, as the user `dfs`:
+    `run(*args, raw=False, stdin=None)` gives (exit code, stdout (bytes if
+    `raw`), stderr); `run.base` is the `hdfs://` URL; `run.command(*args)`
+    the command line (to run it in the background)."""
     base = cluster.doc["hadoop_rpc"]
     assert base.startswith("hdfs://127.0.0.1:"), base
 
+    def command(*args: str) -> list:
+        return ["java", "-cp", f"{conf}:{Path(JARS).resolve()}/*",
+                "org.apache.hadoop.fs.FsShell", *args]
+
     def run(*args: str, raw: bool = False):
-        """Runs FsShell: (exit code, stdout (bytes if `raw`), stderr)."""
-        cmd = ["java", "-cp", f"{conf}:{Path(JARS).resolve()}/*",
-               "org.apache.hadoop.fs.FsShell", *args]
-        p = subprocess.run(cmd, capture_output=True, timeout=300,
-                           env=dict(os.environ, HADOOP_USER_NAME="dfs"))
+        p = subprocess.run(command(*args), capture_output=True, timeout=300, env=ENV)
         stderr = p.stderr.decode(errors="replace")
         err = "\n".join(l for l in stderr.splitlines() if not l.startswith("SLF4J"))
         return p.returncode, p.stdout if raw else p.stdout.decode(errors="replace"), err
 
     run.base = base
+    run.command = command
     return run
+
+
+ENV = dict(os.environ, HADOOP_USER_NAME="dfs")
+
+
+@pytest.fixture(scope="module")
+def fs_shell(cluster, hadoop_conf):
+    return shell_for(cluster, hadoop_conf)
 
 
 def status(cluster, path: str):
@@ -165,3 +185,107 @@ def test_read_verbs_on_files_dfs_wrote(cluster, fs_shell, tmp_path):
     # A directory is not a file; a missing one is Hadoop's own error.
     rc, _, err = fs_shell("-cat", f"{u}/hread/nothing")
     assert rc != 0 and "No such file or directory" in err, err
+
+
+def sha256_of(path: Path) -> str:
+    import hashlib
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for piece in iter(lambda: f.read(1 << 20), b""):
+            h.update(piece)
+    return h.hexdigest()
+
+
+def dfs_out(cluster, *args: str) -> str:
+    env = dict(os.environ, DFS_NAMENODE=cluster.url)
+    p = subprocess.run([str(binary("dfs")), *args], env=env, check=True, capture_output=True)
+    return p.stdout.decode()
+
+
+def test_write_verbs(cluster, fs_shell, tmp_path):
+    """-put of 200 MiB (two blocks of 128 MiB, the last short) bit-exact,
+    with the file's SHA-256 as dfs records it; -put -f over it; an empty
+    file; -cp; -getmerge; each seen through `dfs`."""
+    u = fs_shell.base
+    big = tmp_path / "big.bin"
+    with open(big, "wb") as f:
+        for _ in range(200):
+            f.write(os.urandom(1 << 20))
+    rc, _, err = fs_shell("-mkdir", "-p", f"{u}/hwrite")
+    assert rc == 0, err
+    rc, _, err = fs_shell("-put", str(big), f"{u}/hwrite/big.bin")
+    assert rc == 0, err
+    st = status(cluster, "/hwrite/big.bin")
+    assert st["length"] == 200 << 20 and st["owner"] == "dfs", st
+    # dfs's own record of the whole file's digest, carried block to block.
+    assert dfs_out(cluster, "checksum", "/hwrite/big.bin").split()[0] == sha256_of(big)
+    back = tmp_path / "back.bin"
+    dfs(cluster, "get", "/hwrite/big.bin", str(back))
+    assert sha256_of(back) == sha256_of(big)
+    assert "HEALTHY" in dfs_out(cluster, "fsck", "/hwrite")
+    # And back through Hadoop's own reader.
+    got = tmp_path / "got.bin"
+    rc, _, err = fs_shell("-get", f"{u}/hwrite/big.bin", str(got))
+    assert rc == 0, err
+    assert sha256_of(got) == sha256_of(big)
+
+    small = tmp_path / "small.txt"
+    small.write_bytes(b"first\n" * 1000)
+    rc, _, err = fs_shell("-put", str(small), f"{u}/hwrite/small.txt")
+    assert rc == 0, err
+    rc, _, err = fs_shell("-put", str(small), f"{u}/hwrite/small.txt")
+    assert rc != 0 and "exists" in err, err
+    small.write_bytes(b"second\n" * 10)
+    rc, _, err = fs_shell("-put", "-f", str(small), f"{u}/hwrite/small.txt")
+    assert rc == 0, err
+    assert dfs_out(cluster, "cat", "/hwrite/small.txt") == "second\n" * 10
+
+    empty = tmp_path / "empty"
+    empty.write_bytes(b"")
+    rc, _, err = fs_shell("-put", str(empty), f"{u}/hwrite/empty")
+    assert rc == 0, err
+    assert status(cluster, "/hwrite/empty")["length"] == 0
+    assert dfs_out(cluster, "checksum", "/hwrite/empty").split()[0] == sha256_of(empty)
+
+    rc, _, err = fs_shell("-cp", f"{u}/hwrite/small.txt", f"{u}/hwrite/copy.txt")
+    assert rc == 0, err
+    assert dfs_out(cluster, "cat", "/hwrite/copy.txt") == "second\n" * 10
+    merged = tmp_path / "merged"
+    rc, _, err = fs_shell("-getmerge", f"{u}/hwrite/small.txt", f"{u}/hwrite/copy.txt",
+                          str(merged))
+    assert rc == 0, err
+    assert merged.read_bytes() == b"second\n" * 20
+
+
+def test_a_datanode_killed_during_a_put(make_cluster, hadoop_conf, tmp_path):
+    """Hadoop's client loses a datanode of its pipeline in the middle of a
+    block (SIGKILL), recovers with the others, and the file is whole: its
+    bytes and the SHA-256 dfs records."""
+    c = make_cluster()
+    shell = shell_for(c, hadoop_conf)
+    data = os.urandom(96 << 20)
+    proc = subprocess.Popen(shell.command("-put", "-", f"{shell.base}/recovered.bin"),
+                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, env=ENV)
+    half = 40 << 20
+    proc.stdin.write(data[:half])
+    proc.stdin.flush()
+    time.sleep(2)
+    # The first block's pipeline holds all three datanodes: kill one.
+    victim = c.doc["datanode_processes"][1]["pid"]
+    os.kill(victim, signal.SIGKILL)
+    proc.stdin.write(data[half:])
+    proc.stdin.close()
+    err = proc.stderr.read().decode(errors="replace")
+    assert proc.wait(timeout=300) == 0, err
+    local = tmp_path / "recovered.bin"
+    local.write_bytes(data)
+    st = status(c, "/recovered.bin")
+    assert st["length"] == len(data), st
+    assert dfs_out(c, "checksum", "/recovered.bin").split()[0] == sha256_of(local)
+    back = tmp_path / "back.bin"
+    dfs(c, "get", "/recovered.bin", str(back))
+    assert back.read_bytes() == data
+    # It was a recovery: a surviving datanode went on with the block.
+    logs = [p.read_text(errors="replace") for name, p in c.logs() if "datanode" in name]
+    assert any("pipeline recovery goes on from byte" in t for t in logs), c.log_tails()

@@ -536,15 +536,35 @@ mod data {
         let mut old = op(OP_READ_BLOCK, read_op(b, 0, 1));
         old[..2].copy_from_slice(&27u16.to_be_bytes());
         refused(old, status::ERROR, "version 27").await;
-        refused(op(99, read_op(b, 0, 1)), status::ERROR_UNSUPPORTED, "operation 99").await;
+        refused(
+            op(99, read_op(b, 0, 1)),
+            status::ERROR_UNSUPPORTED,
+            "operation 99",
+        )
+        .await;
         let past = read_op(b, 199_000, 2000);
-        refused(op(OP_READ_BLOCK, past), status::ERROR_INVALID, "don't match").await;
+        refused(
+            op(OP_READ_BLOCK, past),
+            status::ERROR_INVALID,
+            "don't match",
+        )
+        .await;
         let mut other = read_op(b, 0, 1);
         other.header.base_header.block.block_id ^= 1;
-        refused(op(OP_READ_BLOCK, other), status::ERROR_INVALID, "another block").await;
+        refused(
+            op(OP_READ_BLOCK, other),
+            status::ERROR_INVALID,
+            "another block",
+        )
+        .await;
         let mut foreign = read_op(b, 0, 1);
         foreign.header.base_header.block.pool_id = "BP-1-127.0.0.1-1".into();
-        refused(op(OP_READ_BLOCK, foreign), status::ERROR_INVALID, "block pool").await;
+        refused(
+            op(OP_READ_BLOCK, foreign),
+            status::ERROR_INVALID,
+            "block pool",
+        )
+        .await;
         let mut hdfs = read_op(b, 0, 1);
         hdfs.header.base_header.token = Some(TokenProto {
             identifier: vec![0; 30],
@@ -552,7 +572,12 @@ mod data {
             kind: "HDFS_BLOCK_TOKEN".into(),
             service: String::new(),
         });
-        refused(op(OP_READ_BLOCK, hdfs), status::ERROR_INVALID, "not one a dfs namenode made").await;
+        refused(
+            op(OP_READ_BLOCK, hdfs),
+            status::ERROR_INVALID,
+            "not one a dfs namenode made",
+        )
+        .await;
         // An oversized message, and junk: closed without an answer.
         for junk in [
             vec![0, 28, 81, 0xff, 0xff, 0xff, 0xff, 0x0f],

@@ -20,7 +20,9 @@
 //!   whose id does not derive the block id beside it. With access control
 //!   on, the token also carries the dfs block access token, checked as on
 //!   every other door.
+use crate::checksum::{Sha256Digest, Sha256State};
 use crate::ids::{BlockId, ClusterId};
+use serde::{Deserialize, Serialize};
 
 pub mod proto;
 pub mod transfer;
@@ -48,20 +50,28 @@ pub const TOKEN_KIND: &str = "dfs.block";
 
 const TOKEN_MAGIC: &[u8; 4] = b"dfs1";
 
-/// What a Hadoop block token carries for dfs: the dfs block, and the dfs
-/// block access token when access control is on.
+/// What a Hadoop block token carries for dfs: the dfs block, the dfs
+/// block access token when access control is on, and for a block being
+/// written the file's SHA-256 midstate before it (see [`Chain`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BlockToken {
     pub block: BlockId,
     pub access: Option<String>,
+    pub file_state: Option<Sha256State>,
 }
 
 impl BlockToken {
-    /// As Hadoop's `TokenProto`: the identifier is `dfs1` and the 16 bytes
-    /// of the dfs id; the password the dfs access token (empty: none).
+    /// As Hadoop's `TokenProto`: the identifier is `dfs1`, the 16 bytes of
+    /// the dfs id, then for a write the midstate's length (8 bytes,
+    /// big-endian) and state; the password the dfs access token (empty:
+    /// none).
     pub fn to_proto(&self) -> proto::TokenProto {
         let mut identifier = TOKEN_MAGIC.to_vec();
         identifier.extend_from_slice(self.block.as_bytes());
+        if let Some(st) = &self.file_state {
+            identifier.extend_from_slice(&st.len.to_be_bytes());
+            identifier.extend_from_slice(&st.state);
+        }
         proto::TokenProto {
             identifier,
             password: self.access.clone().unwrap_or_default().into_bytes(),
@@ -74,15 +84,19 @@ impl BlockToken {
     /// asks for (`hadoop_id`). The error says what is wrong.
     pub fn from_proto(token: &proto::TokenProto, hadoop_id: u64) -> Result<BlockToken, String> {
         let id = &token.identifier;
-        if id.len() != 20 || &id[..4] != TOKEN_MAGIC {
+        if !(id.len() == 20 || id.len() > 28) || &id[..4] != TOKEN_MAGIC {
             return Err(format!(
                 "block {hadoop_id}: the block token is not one a dfs namenode made (kind {:?})",
                 token.kind
             ));
         }
         let mut raw = [0u8; 16];
-        raw.copy_from_slice(&id[4..]);
+        raw.copy_from_slice(&id[4..20]);
         let block = BlockId::from_bytes(raw);
+        let file_state = id.get(20..28).map(|len| Sha256State {
+            len: u64::from_be_bytes(len.try_into().unwrap_or_default()),
+            state: id[28..].to_vec(),
+        });
         if hadoop_block_id(block) != hadoop_id {
             return Err(format!(
                 "block {hadoop_id}: the block token names another block ({block})"
@@ -93,8 +107,42 @@ impl BlockToken {
             Ok(s) => Some(s.to_string()),
             Err(_) => return Err(format!("block {hadoop_id}: the block token is garbled")),
         };
-        Ok(BlockToken { block, access })
+        Ok(BlockToken {
+            block,
+            access,
+            file_state,
+        })
     }
+}
+
+/// A file's SHA-256 carried across one block written through Hadoop's
+/// protocol: the first datanode of the pipeline goes on hashing the file
+/// from the midstate before the block (in its token) as the block's bytes
+/// pass, so that the namenode's door can record the whole file's digest at
+/// `complete` without reading a byte (`POST` [`CHAIN_PATH`] on a datanode
+/// holding the block gives it; one that did not hash it as it came reads
+/// the replica to).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Chain {
+    /// The block's length and SHA-256.
+    pub len: u64,
+    pub sha256: Sha256Digest,
+    /// The file's midstate after the block (`None` when the bytes so far
+    /// are not a whole number of 64-byte SHA-256 blocks: then this was the
+    /// file's last block).
+    pub after: Option<Sha256State>,
+    /// The file's digest, were it to end with this block.
+    pub digest: Sha256Digest,
+}
+
+/// `POST /hadoop/v1/chain/{block}` on a datanode: a [`ChainRequest`] in, a
+/// [`Chain`] out.
+pub const CHAIN_PATH: &str = "/hadoop/v1/chain";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainRequest {
+    /// The file's midstate before the block.
+    pub before: Sha256State,
 }
 
 #[cfg(test)]
@@ -103,10 +151,17 @@ mod tests {
 
     #[test]
     fn a_token_names_its_block_and_no_other() {
-        for access in [None, Some("b2:abc".to_string())] {
+        let state = crate::checksum::Sha256Hasher::new().state(0);
+        for (access, file_state) in [
+            (None, None),
+            (Some("b2:abc".to_string()), None),
+            (None, Some(state.clone())),
+            (Some("b2:abc".to_string()), Some(state)),
+        ] {
             let t = BlockToken {
                 block: BlockId::new(),
                 access,
+                file_state,
             };
             let h = hadoop_block_id(t.block);
             assert!(i64::try_from(h).is_ok(), "never negative in Java");

@@ -276,7 +276,6 @@ pub struct FsServerDefaultsProto {
     pub checksum_type: Option<i32>,
 }
 
-
 /// `hadoop.hdfs.GetContentSummaryRequestProto`.
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct GetContentSummaryRequestProto {
@@ -484,4 +483,167 @@ pub struct GetBlockLocationsRequestProto {
 pub struct GetBlockLocationsResponseProto {
     #[prost(message, optional, tag = "1")]
     pub locations: Option<LocatedBlocksProto>,
+}
+
+/// `CreateFlagProto` bits.
+pub const CREATE_FLAG_CREATE: u32 = 0x01;
+pub const CREATE_FLAG_OVERWRITE: u32 = 0x02;
+pub const CREATE_FLAG_APPEND: u32 = 0x04;
+
+/// `hadoop.hdfs.CreateRequestProto`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct CreateRequestProto {
+    #[prost(string, required, tag = "1")]
+    pub src: String,
+    #[prost(message, optional, tag = "2")]
+    pub masked: Option<FsPermissionProto>,
+    #[prost(string, required, tag = "3")]
+    pub client_name: String,
+    /// `CREATE_FLAG_*` bits.
+    #[prost(uint32, required, tag = "4")]
+    pub create_flag: u32,
+    #[prost(bool, required, tag = "5")]
+    pub create_parent: bool,
+    #[prost(uint32, required, tag = "6")]
+    pub replication: u32,
+    #[prost(uint64, required, tag = "7")]
+    pub block_size: u64,
+}
+
+/// `hadoop.hdfs.CreateResponseProto`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct CreateResponseProto {
+    #[prost(message, optional, tag = "1")]
+    pub fs: Option<HdfsFileStatusProto>,
+}
+
+/// `hadoop.hdfs.AddBlockRequestProto`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct AddBlockRequestProto {
+    #[prost(string, required, tag = "1")]
+    pub src: String,
+    #[prost(string, required, tag = "2")]
+    pub client_name: String,
+    #[prost(message, optional, tag = "3")]
+    pub previous: Option<ExtendedBlockProto>,
+    #[prost(message, repeated, tag = "4")]
+    pub exclude_nodes: Vec<DatanodeInfoProto>,
+    #[prost(uint64, optional, tag = "5")]
+    pub file_id: Option<u64>,
+}
+
+/// `hadoop.hdfs.AddBlockResponseProto` (and the answer of
+/// `updateBlockForPipeline` and `getAdditionalDatanode`, same shape).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct LocatedBlockResponseProto {
+    #[prost(message, required, tag = "1")]
+    pub block: LocatedBlockProto,
+}
+
+/// `hadoop.hdfs.AbandonBlockRequestProto`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct AbandonBlockRequestProto {
+    #[prost(message, required, tag = "1")]
+    pub b: ExtendedBlockProto,
+    #[prost(string, required, tag = "2")]
+    pub src: String,
+    #[prost(string, required, tag = "3")]
+    pub holder: String,
+    #[prost(uint64, optional, tag = "4")]
+    pub file_id: Option<u64>,
+}
+
+/// `hadoop.hdfs.CompleteRequestProto`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct CompleteRequestProto {
+    #[prost(string, required, tag = "1")]
+    pub src: String,
+    #[prost(string, required, tag = "2")]
+    pub client_name: String,
+    #[prost(message, optional, tag = "3")]
+    pub last: Option<ExtendedBlockProto>,
+    #[prost(uint64, optional, tag = "4")]
+    pub file_id: Option<u64>,
+}
+
+/// `hadoop.hdfs.RenewLeaseRequestProto`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct RenewLeaseRequestProto {
+    #[prost(string, required, tag = "1")]
+    pub client_name: String,
+}
+
+/// `hadoop.hdfs.RecoverLeaseRequestProto`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct RecoverLeaseRequestProto {
+    #[prost(string, required, tag = "1")]
+    pub src: String,
+    #[prost(string, required, tag = "2")]
+    pub client_name: String,
+}
+
+/// `hadoop.hdfs.FsyncRequestProto`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct FsyncRequestProto {
+    #[prost(string, required, tag = "1")]
+    pub src: String,
+    #[prost(string, required, tag = "2")]
+    pub client: String,
+    #[prost(sint64, optional, tag = "3")]
+    pub last_block_length: Option<i64>,
+    #[prost(uint64, optional, tag = "4")]
+    pub file_id: Option<u64>,
+}
+
+/// `hadoop.hdfs.UpdateBlockForPipelineRequestProto`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct UpdateBlockForPipelineRequestProto {
+    #[prost(message, required, tag = "1")]
+    pub block: ExtendedBlockProto,
+    #[prost(string, required, tag = "2")]
+    pub client_name: String,
+}
+
+/// `hadoop.hdfs.UpdatePipelineRequestProto`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct UpdatePipelineRequestProto {
+    #[prost(string, required, tag = "1")]
+    pub client_name: String,
+    #[prost(message, required, tag = "2")]
+    pub old_block: ExtendedBlockProto,
+    #[prost(message, required, tag = "3")]
+    pub new_block: ExtendedBlockProto,
+    #[prost(message, repeated, tag = "4")]
+    pub new_nodes: Vec<DatanodeIdProto>,
+    #[prost(string, repeated, tag = "5")]
+    pub storage_ids: Vec<String>,
+}
+
+/// `hadoop.hdfs.GetDatanodeReportRequestProto`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct GetDatanodeReportRequestProto {
+    /// `DatanodeReportTypeProto`: 1 all, 2 live, 3 dead.
+    #[prost(int32, required, tag = "1")]
+    pub r#type: i32,
+}
+
+/// `hadoop.hdfs.GetDatanodeReportResponseProto`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct GetDatanodeReportResponseProto {
+    #[prost(message, repeated, tag = "1")]
+    pub di: Vec<DatanodeInfoProto>,
+}
+
+/// `hadoop.hdfs.GetPreferredBlockSizeRequestProto`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct GetPreferredBlockSizeRequestProto {
+    #[prost(string, required, tag = "1")]
+    pub filename: String,
+}
+
+/// `hadoop.hdfs.GetPreferredBlockSizeResponseProto`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct GetPreferredBlockSizeResponseProto {
+    #[prost(uint64, required, tag = "1")]
+    pub bsize: u64,
 }

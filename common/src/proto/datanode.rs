@@ -665,8 +665,22 @@ mod tests {
         };
         let same = |a: &RegisterRequest, b: &RegisterRequest| {
             assert_eq!(
-                (&a.node, &a.blocks, &a.version, a.cluster_id, &a.rack, a.hadoop_port),
-                (&b.node, &b.blocks, &b.version, b.cluster_id, &b.rack, b.hadoop_port)
+                (
+                    &a.node,
+                    &a.blocks,
+                    &a.version,
+                    a.cluster_id,
+                    &a.rack,
+                    a.hadoop_port
+                ),
+                (
+                    &b.node,
+                    &b.blocks,
+                    &b.version,
+                    b.cluster_id,
+                    &b.rack,
+                    b.hadoop_port
+                )
             );
         };
         for r in [

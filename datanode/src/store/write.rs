@@ -370,6 +370,47 @@ pub struct SealedBlock {
 }
 
 impl SealedBlock {
+    /// Bytes written.
+    pub fn len(&self) -> u64 {
+        self.written.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.written.len == 0
+    }
+
+    /// Up to `len` of the bytes written, from `offset` (a write that starts
+    /// again from part of them: Hadoop's pipeline recovery).
+    pub async fn read_piece(&self, offset: u64, len: usize) -> Result<Vec<u8>> {
+        let end = self.written.len.min(offset.saturating_add(len as u64));
+        let Some(n) = end
+            .checked_sub(offset)
+            .and_then(|n| usize::try_from(n).ok())
+        else {
+            return Ok(Vec::new());
+        };
+        let path = match &self.written.data {
+            Sealed::Memory(buf) => {
+                let from = usize::try_from(offset).unwrap_or(usize::MAX);
+                return Ok(buf
+                    .filled()
+                    .get(from..from + n)
+                    .unwrap_or_default()
+                    .to_vec());
+            }
+            Sealed::File(_) => self.guard.path.clone(),
+        };
+        spawn_blocking(move || {
+            use std::os::unix::fs::FileExt;
+            let mut piece = vec![0u8; n];
+            File::open(&path)
+                .and_then(|f| f.read_exact_at(&mut piece, offset))
+                .map_err(|e| DatanodeError::io(format!("reading back {}", path.display()), e))?;
+            Ok(piece)
+        })
+        .await?
+    }
+
     /// The SHA-256 of the bytes, unless the writer left it to be adopted.
     pub fn sha256(&self) -> Option<Sha256Digest> {
         self.written.sha256

@@ -269,7 +269,13 @@ async fn heartbeats_carry_the_file_system_and_only_live_nodes_count() {
     let d = disk("h", 7, 1000, 600, 500);
     let (a, b) = (NodeId::new(), NodeId::new());
     for n in [a, b] {
-        dm.register(&info(n), DEFAULT_RACK, None, node_on(&d, None, 0), Instant::now());
+        dm.register(
+            &info(n),
+            DEFAULT_RACK,
+            None,
+            node_on(&d, None, 0),
+            Instant::now(),
+        );
     }
     // Registered, no heartbeat yet: two file systems as far as we know.
     assert_eq!(dm.totals(Instant::now()).space.capacity, 2000);
@@ -494,7 +500,13 @@ async fn failed_disks_of_live_nodes_and_maintenance_are_counted() {
         dm.heartbeat(&hb, Instant::now(), true).unwrap();
     };
     for (n, k) in [a, b, c].into_iter().zip(&disks) {
-        dm.register(&info(n), DEFAULT_RACK, None, node_on(&d, None, 0), Instant::now());
+        dm.register(
+            &info(n),
+            DEFAULT_RACK,
+            None,
+            node_on(&d, None, 0),
+            Instant::now(),
+        );
         beat(n, k);
     }
     let t = dm.totals(Instant::now());

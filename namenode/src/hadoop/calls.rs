@@ -10,13 +10,14 @@
 //! (`FileNotFoundException`, `FileAlreadyExistsException`, ...).
 use super::proto::{self, HdfsFileStatusProto};
 use super::Remote;
-use dfs_client::{ClientError, DfsClient};
-use dfs_common::error::ErrorCode;
-use dfs_common::path::DfsPath;
-use dfs_common::proto::client::{FileStatus, FileType, SetAttributesRequest};
 use crate::namesystem::Namesystem;
+use dfs_client::{ClientError, DfsClient};
+use dfs_common::checksum::Sha256State;
+use dfs_common::error::ErrorCode;
 use dfs_common::hadoop::{hadoop_block_id, pool_id, BlockToken, FIRST_GENERATION_STAMP};
+use dfs_common::path::DfsPath;
 use dfs_common::proto::client::LocatedBlock;
+use dfs_common::proto::client::{FileStatus, FileType, SetAttributesRequest};
 use prost::Message;
 use std::sync::Arc;
 
@@ -56,6 +57,10 @@ pub struct Door {
     /// protocol (every datanode registers with every namenode), and the
     /// cluster (the block pool).
     pub ns: Arc<Namesystem>,
+    /// To ask datanodes for the file digest across a block (writes).
+    pub http: reqwest::Client,
+    /// Files being written through the door.
+    pub writes: super::writes::Writes,
     pub defaults: Defaults,
     /// Access control is on: SIMPLE users are not authenticated, so none is
     /// let in (yet).
@@ -71,7 +76,7 @@ fn decode<M: Message + Default>(method: &str, bytes: &[u8]) -> Result<M, Remote>
     })
 }
 
-fn path(p: &str) -> Result<DfsPath, Remote> {
+pub(super) fn path(p: &str) -> Result<DfsPath, Remote> {
     DfsPath::parse(p).map_err(|e| {
         Remote::application(
             "org.apache.hadoop.fs.InvalidPathException",
@@ -82,7 +87,7 @@ fn path(p: &str) -> Result<DfsPath, Remote> {
 
 /// The Java exception for a dfs error (WebHDFS's choice, and a name that
 /// is taken is Hadoop's `FileAlreadyExistsException` however it is worded).
-fn remote(e: &ClientError) -> Remote {
+pub(super) fn remote(e: &ClientError) -> Remote {
     let message = e.to_string();
     let class = if e.code() == ErrorCode::Conflict && message.contains("exists") {
         "org.apache.hadoop.fs.FileAlreadyExistsException"
@@ -125,9 +130,16 @@ fn status_proto(st: &FileStatus, local_name: &str) -> HdfsFileStatusProto {
 }
 
 impl Door {
-    /// A dfs block as Hadoop's client is told of it: only the replicas on
-    /// datanodes that serve Hadoop's data transfer protocol.
-    fn located(&self, b: &LocatedBlock) -> Result<proto::LocatedBlockProto, Remote> {
+    /// A dfs block as Hadoop's client is told of it, at generation stamp
+    /// `gs`: only the replicas on datanodes that serve Hadoop's data
+    /// transfer protocol; for a block to write, the file's midstate before
+    /// it in its token.
+    pub(super) fn located(
+        &self,
+        b: &LocatedBlock,
+        gs: u64,
+        file_state: Option<Sha256State>,
+    ) -> Result<proto::LocatedBlockProto, Remote> {
         let mut locs = Vec::with_capacity(b.replicas.len());
         for r in &b.replicas {
             let Some((addr, xfer_port, rack)) = self.ns.datanodes().hadoop_endpoint(&r.id) else {
@@ -165,7 +177,7 @@ impl Door {
             b: proto::ExtendedBlockProto {
                 pool_id: pool_id(self.ns.cluster_id()),
                 block_id: hadoop_block_id(b.block_id),
-                generation_stamp: FIRST_GENERATION_STAMP,
+                generation_stamp: gs,
                 num_bytes: Some(b.len),
             },
             offset: b.offset,
@@ -178,6 +190,7 @@ impl Door {
             block_token: BlockToken {
                 block: b.block_id,
                 access: b.access_token.clone(),
+                file_state,
             }
             .to_proto(),
             is_cached: vec![false; n],
@@ -196,7 +209,7 @@ impl super::ipc::Calls for Door {
         })
     }
 
-    async fn call(&self, _user: &str, method: &str, request: &[u8]) -> Result<Vec<u8>, Remote> {
+    async fn call(&self, user: &str, method: &str, request: &[u8]) -> Result<Vec<u8>, Remote> {
         let c = &self.client;
         let answer = match method {
             "getFileInfo" => {
@@ -262,11 +275,11 @@ impl super::ipc::Calls for Door {
                 let mut blocks = Vec::new();
                 for b in &file.blocks {
                     if b.offset < end && b.offset + b.len > r.offset {
-                        blocks.push(self.located(b)?);
+                        blocks.push(self.located(b, FIRST_GENERATION_STAMP, None)?);
                     }
                 }
                 let last_block = match file.blocks.last() {
-                    Some(b) => Some(self.located(b)?),
+                    Some(b) => Some(self.located(b, FIRST_GENERATION_STAMP, None)?),
                     None => None,
                 };
                 proto::GetBlockLocationsResponseProto {
@@ -277,6 +290,64 @@ impl super::ipc::Calls for Door {
                         last_block,
                         is_last_block_complete: true,
                     }),
+                }
+                .encode_to_vec()
+            }
+            "create" => {
+                let r: proto::CreateRequestProto = decode(method, request)?;
+                let fs = self.create(user, r).await?;
+                proto::CreateResponseProto { fs: Some(fs) }.encode_to_vec()
+            }
+            "addBlock" => {
+                let r: proto::AddBlockRequestProto = decode(method, request)?;
+                let block = self.add_block(r).await?;
+                proto::LocatedBlockResponseProto { block }.encode_to_vec()
+            }
+            "complete" => {
+                let r: proto::CompleteRequestProto = decode(method, request)?;
+                let result = self.complete(r).await?;
+                proto::BoolResultProto { result }.encode_to_vec()
+            }
+            "abandonBlock" => {
+                let r: proto::AbandonBlockRequestProto = decode(method, request)?;
+                self.abandon_block(r).await?;
+                proto::EmptyProto {}.encode_to_vec()
+            }
+            "renewLease" => {
+                let r: proto::RenewLeaseRequestProto = decode(method, request)?;
+                self.renew_lease(&r.client_name).await?;
+                proto::EmptyProto {}.encode_to_vec()
+            }
+            "fsync" => {
+                // Blocks become durable when they end (each datanode syncs
+                // its replica before acknowledging the last packet).
+                let _: proto::FsyncRequestProto = decode(method, request)?;
+                proto::EmptyProto {}.encode_to_vec()
+            }
+            "updateBlockForPipeline" => {
+                let r: proto::UpdateBlockForPipelineRequestProto = decode(method, request)?;
+                let block = self.update_block_for_pipeline(r).await?;
+                proto::LocatedBlockResponseProto { block }.encode_to_vec()
+            }
+            "updatePipeline" => {
+                let r: proto::UpdatePipelineRequestProto = decode(method, request)?;
+                self.update_pipeline(r).await?;
+                proto::EmptyProto {}.encode_to_vec()
+            }
+            "recoverLease" => {
+                let r: proto::RecoverLeaseRequestProto = decode(method, request)?;
+                // Closed unless it is being written through this door.
+                let open = self.writes.find(None, &r.src).is_ok();
+                proto::BoolResultProto { result: !open }.encode_to_vec()
+            }
+            "getPreferredBlockSize" => {
+                let r: proto::GetPreferredBlockSizeRequestProto = decode(method, request)?;
+                let st = c
+                    .status(&path(&r.filename)?)
+                    .await
+                    .map_err(|e| remote(&e))?;
+                proto::GetPreferredBlockSizeResponseProto {
+                    bsize: st.block_size,
                 }
                 .encode_to_vec()
             }

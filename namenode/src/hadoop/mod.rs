@@ -16,6 +16,7 @@
 //! user without proving it: such connections are refused).
 pub mod calls;
 pub mod ipc;
+pub mod writes;
 pub use dfs_common::hadoop::proto;
 
 use anyhow::Context;
@@ -77,35 +78,51 @@ pub async fn serve(
         .context("cannot read the Hadoop RPC address")?;
     log::info!("Hadoop RPC (hdfs://) listening on {local}");
     let door = Arc::new(door);
-    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
-    let budget = Arc::new(ipc::budget());
+    let renewing = door.clone();
     Ok(tokio::spawn(async move {
-        loop {
-            let (mut stream, peer) = match listener.accept().await {
-                Ok(c) => c,
-                Err(e) => {
-                    log::warn!("Hadoop RPC: accept failed: {e}");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            };
-            let Ok(slot) = slots.clone().try_acquire_owned() else {
-                log::warn!("Hadoop RPC: {peer} refused, {MAX_CONNECTIONS} connections open");
-                continue;
-            };
-            let _ = stream.set_nodelay(true);
-            let (door, budget) = (door.clone(), budget.clone());
-            tokio::spawn(async move {
-                match ipc::serve(&mut stream, door.as_ref(), timeout, &budget).await {
-                    Ok(()) => {}
-                    Err(ipc::Ended::NotHadoop) => {
-                        log::debug!("Hadoop RPC: {peer} did not speak Hadoop IPC")
-                    }
-                    Err(ipc::Ended::Fatal(why)) => log::warn!("Hadoop RPC: {peer}: {why}"),
-                    Err(ipc::Ended::Io(e)) => log::debug!("Hadoop RPC: {peer}: {e}"),
-                }
-                drop(slot);
-            });
+        let keep_leases = async move {
+            let mut tick = tokio::time::interval(writes::RENEW_EVERY);
+            loop {
+                tick.tick().await;
+                renewing.keep_leases().await;
+            }
+        };
+        tokio::select! {
+            () = keep_leases => {}
+            () = accept(listener, door, timeout) => {}
         }
     }))
+}
+
+/// Accepts connections, each served on its own task.
+async fn accept(listener: tokio::net::TcpListener, door: Arc<calls::Door>, timeout: Duration) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let budget = Arc::new(ipc::budget());
+    loop {
+        let (mut stream, peer) = match listener.accept().await {
+            Ok(c) => c,
+            Err(e) => {
+                log::warn!("Hadoop RPC: accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            log::warn!("Hadoop RPC: {peer} refused, {MAX_CONNECTIONS} connections open");
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let (door, budget) = (door.clone(), budget.clone());
+        tokio::spawn(async move {
+            match ipc::serve(&mut stream, door.as_ref(), timeout, &budget).await {
+                Ok(()) => {}
+                Err(ipc::Ended::NotHadoop) => {
+                    log::debug!("Hadoop RPC: {peer} did not speak Hadoop IPC")
+                }
+                Err(ipc::Ended::Fatal(why)) => log::warn!("Hadoop RPC: {peer}: {why}"),
+                Err(ipc::Ended::Io(e)) => log::debug!("Hadoop RPC: {peer}: {e}"),
+            }
+            drop(slot);
+        });
+    }
 }

@@ -1,0 +1,608 @@
+//! `WRITE_BLOCK` of Hadoop's DataTransferProtocol: a block written by
+//! Hadoop's client down a pipeline of datanodes (HDFS `BlockReceiver` and
+//! `PacketResponder`), and the file digest chain the door asks for.
+//!
+//! Each datanode of the pipeline:
+//! - connects to the next one (if any) and hands the operation on, before
+//!   it answers: a next hop that cannot be reached is named in the answer
+//!   (`firstBadLink`), so the client leaves it out and asks again;
+//! - checks each packet's CRC32Cs, passes the packet on, writes its data
+//!   through the same [`crate::store`] writer as dfs's own pipeline (so the
+//!   replica gets its SHA-256 and dfs's own checksums, and is verified like
+//!   any other from then on);
+//! - acknowledges each packet once it holds it and the rest of the
+//!   pipeline said they do (a status per node, its own first);
+//! - makes the replica durable at the last packet, before acknowledging
+//!   it, and tells the namenodes it holds it.
+//!
+//! The first datanode (the client's) also goes on hashing the file, from
+//! the midstate its token carries, and remembers the result
+//! ([`dfs_common::hadoop::Chain`]); [`chain`] answers the door from it, or
+//! by reading the replica when this node did not hash the block as it came.
+//!
+//! Pipeline recovery (`PIPELINE_SETUP_STREAMING_RECOVERY`): a replica whose
+//! pipeline broke is kept sealed, not visible ([`crate::rbw`]); the
+//! client's recovery starts a new writer from the bytes it saw acknowledged
+//! (copied from the kept one) and goes on. A recovered block's chain is
+//! computed from the replica when the door asks.
+//!
+//! Not served (an error answer says so): appends to an existing block and
+//! transfers of a replica to a node added to a pipeline.
+use crate::error::{DatanodeError, Result};
+use crate::events::BlockEvent;
+use crate::hadoop::{answer, read_delimited, resolve, Done, Failed, Refusal, MAX_OP};
+use crate::metrics::Metrics;
+use crate::node::Node;
+use crate::sender;
+use crate::store::{BlockInfo, BlockWriter, Digest, Expected, ReadCheck};
+use bytes::Bytes;
+use dfs_common::auth::BlockOp;
+use dfs_common::checksum::{Sha256Hasher, Sha256State};
+use dfs_common::hadoop::transfer::{
+    self, stage, status, BlockOpResponseProto, OpWriteBlockProto, PacketHeaderProto,
+    PipelineAckProto, HEARTBEAT_SEQNO, MAX_PACKET, MAX_PACKET_HEADER,
+};
+use dfs_common::hadoop::Chain;
+use dfs_common::ids::BlockId;
+use dfs_common::proto::datanode::ReportedBlock;
+use futures_util::StreamExt;
+use prost::Message;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// How long a pipeline waits for a packet or an acknowledgement (Hadoop's
+/// client sends a heartbeat packet every 30 s on a quiet pipeline).
+const PIPELINE_TIMEOUT: Duration = Duration::from_secs(75);
+
+/// The largest checksum chunk accepted.
+const MAX_BYTES_PER_CHECKSUM: u32 = 64 << 10;
+
+/// Bytes copied at a time from a broken replica into its recovery.
+const RECOVERY_PIECE: usize = 1 << 20;
+
+/// Where a write's bytes go.
+enum Sink {
+    /// A replica being written.
+    Writing(BlockWriter),
+    /// The replica is already durable (a recovered close): packets are
+    /// acknowledged, nothing is written.
+    Done,
+}
+
+/// A write ready to take packets.
+struct Prepared {
+    id: BlockId,
+    sink: Sink,
+    /// Where the next packet's data starts in the block.
+    offset: u64,
+    /// CRC32C per this many bytes; `None`: the client sends no checksums.
+    bytes_per_checksum: Option<usize>,
+    /// The file's digest, carried on (the first datanode of a new block).
+    chain: Option<(Sha256State, Sha256Hasher)>,
+}
+
+fn refuse(status: i32, message: impl Into<String>) -> Refusal {
+    Refusal::new(status, message)
+}
+
+/// Checks the operation and opens what it writes into.
+async fn prepare(req: &OpWriteBlockProto, node: &Node) -> std::result::Result<Prepared, Refusal> {
+    let token = resolve(node, &req.header.base_header, &[BlockOp::Write])?;
+    let id = token.block;
+    let sum = &req.requested_checksum;
+    let bytes_per_checksum = match sum.r#type {
+        transfer::CHECKSUM_CRC32C
+            if (1..=MAX_BYTES_PER_CHECKSUM).contains(&sum.bytes_per_checksum) =>
+        {
+            Some(sum.bytes_per_checksum as usize)
+        }
+        transfer::CHECKSUM_NULL => None,
+        other => {
+            return Err(refuse(
+                status::ERROR_INVALID,
+                format!(
+                    "checksum type {other} of {} bytes is not supported: dfs takes CRC32C \
+                     (dfs.checksum.type=CRC32C, dfs.bytes-per-checksum up to {MAX_BYTES_PER_CHECKSUM})",
+                    sum.bytes_per_checksum
+                ),
+            ))
+        }
+    };
+    // The client's own datanode: the rest of the pipeline is in `targets`.
+    let first = req.targets.len() + 1 == req.pipeline_size as usize;
+    let writer = |expected| async move {
+        node.store
+            .writer_with(id, expected, Digest::Compute)
+            .await
+            .map_err(|e| refuse(status::ERROR, format!("block {id}: {e}")))
+    };
+    match req.stage {
+        stage::PIPELINE_SETUP_CREATE => {
+            if node.store.get(id).is_some() {
+                return Err(refuse(
+                    status::ERROR_EXISTS,
+                    format!("block {id} already exists on this datanode"),
+                ));
+            }
+            let chain = match token.file_state.filter(|_| first) {
+                None => None,
+                Some(before) => {
+                    let h = Sha256Hasher::resume(&before).ok_or_else(|| {
+                        refuse(
+                            status::ERROR_INVALID,
+                            "the token's file midstate is not one",
+                        )
+                    })?;
+                    Some((before, h))
+                }
+            };
+            Ok(Prepared {
+                id,
+                sink: Sink::Writing(writer(None).await?),
+                offset: 0,
+                bytes_per_checksum,
+                chain,
+            })
+        }
+        stage::PIPELINE_SETUP_STREAMING_RECOVERY | stage::PIPELINE_CLOSE_RECOVERY => {
+            let acked = req.min_bytes_rcvd;
+            if req.stage == stage::PIPELINE_CLOSE_RECOVERY {
+                if let Some(info) = node.store.get(id) {
+                    if info.len != acked {
+                        return Err(refuse(
+                            status::ERROR,
+                            format!(
+                                "block {id} is durable here with {} bytes, not {acked}",
+                                info.len
+                            ),
+                        ));
+                    }
+                    return Ok(Prepared {
+                        id,
+                        sink: Sink::Done,
+                        offset: acked,
+                        bytes_per_checksum,
+                        chain: None,
+                    });
+                }
+            }
+            let Some(broken) = node.rbw.take_broken(id) else {
+                return Err(refuse(
+                    status::ERROR,
+                    format!("no replica of block {id} is being written here to recover"),
+                ));
+            };
+            if broken.len() < acked {
+                let why = format!(
+                    "block {id}: this datanode holds {} bytes of it, fewer than the {acked} acknowledged",
+                    broken.len()
+                );
+                node.rbw.keep_broken(id, broken);
+                return Err(refuse(status::ERROR, why));
+            }
+            let mut w = writer(None).await?;
+            let mut at = 0u64;
+            while at < acked {
+                let n = RECOVERY_PIECE.min(usize::try_from(acked - at).unwrap_or(usize::MAX));
+                let piece = broken
+                    .read_piece(at, n)
+                    .await
+                    .map_err(|e| refuse(status::ERROR, e.to_string()))?;
+                if piece.is_empty() {
+                    break;
+                }
+                w.write(&piece)
+                    .await
+                    .map_err(|e| refuse(status::ERROR, e.to_string()))?;
+                at += piece.len() as u64;
+            }
+            log::info!("block {id}: pipeline recovery goes on from byte {acked}");
+            Ok(Prepared {
+                id,
+                sink: Sink::Writing(w),
+                offset: acked,
+                bytes_per_checksum,
+                chain: None,
+            })
+        }
+        other => Err(refuse(
+            status::ERROR_UNSUPPORTED,
+            format!(
+                "block construction stage {other} (appending to a block, adding a datanode to \
+                 a pipeline) is not supported by dfs"
+            ),
+        )),
+    }
+}
+
+/// The next hop: the operation handed on, and its answer read.
+struct Mirror {
+    r: BufReader<tokio::net::tcp::OwnedReadHalf>,
+    w: tokio::net::tcp::OwnedWriteHalf,
+}
+
+/// Connects to `next` and hands it the operation with `rest` as its
+/// targets. The error is the first bad link (`ip:port`) and why.
+async fn connect_mirror(
+    req: &OpWriteBlockProto,
+    timeout: Duration,
+) -> std::result::Result<Option<Mirror>, (String, String)> {
+    let Some((next, rest)) = req.targets.split_first() else {
+        return Ok(None);
+    };
+    let addr = format!("{}:{}", next.id.ip_addr, next.id.xfer_port);
+    let fail = |why: String| (addr.clone(), why);
+    let stream = tokio::time::timeout(timeout, TcpStream::connect(&addr))
+        .await
+        .map_err(|_| fail(format!("no connection to {addr} within {timeout:?}")))?
+        .map_err(|e| fail(format!("cannot connect to {addr}: {e}")))?;
+    let _ = stream.set_nodelay(true);
+    let (r, mut w) = stream.into_split();
+    let mut r = BufReader::with_capacity(64 << 10, r);
+    let mut op = OpWriteBlockProto {
+        targets: rest.to_vec(),
+        ..req.clone()
+    };
+    op.target_storage_types.truncate(rest.len());
+    let mut bytes = transfer::VERSION.to_be_bytes().to_vec();
+    bytes.push(transfer::OP_WRITE_BLOCK);
+    bytes.extend_from_slice(&op.encode_length_delimited_to_vec());
+    w.write_all(&bytes)
+        .await
+        .map_err(|e| fail(format!("{addr}: {e}")))?;
+    let resp: BlockOpResponseProto = read_delimited(&mut r, MAX_OP, timeout)
+        .await
+        .map_err(|Failed(why)| fail(format!("{addr}: {why}")))?;
+    if resp.status != status::SUCCESS {
+        let bad = resp
+            .first_bad_link
+            .filter(|l| !l.is_empty())
+            .unwrap_or_else(|| addr.clone());
+        return Err((bad, resp.message.unwrap_or_default()));
+    }
+    Ok(Some(Mirror { r, w }))
+}
+
+/// One packet as read: its header, its checksums and data, and its bytes
+/// as they came (to hand on).
+struct Packet {
+    head: PacketHeaderProto,
+    sums: Bytes,
+    data: Bytes,
+    raw: Bytes,
+}
+
+async fn read_packet<R: AsyncRead + Unpin>(r: &mut R) -> std::result::Result<Packet, Failed> {
+    let read = async {
+        let mut lens = [0u8; 6];
+        r.read_exact(&mut lens).await?;
+        let plen = u32::from_be_bytes([lens[0], lens[1], lens[2], lens[3]]) as usize;
+        let hlen = u16::from_be_bytes([lens[4], lens[5]]) as usize;
+        if !(4..=MAX_PACKET).contains(&plen) || hlen > MAX_PACKET_HEADER {
+            return Err(Failed(format!(
+                "a packet of {plen} bytes with a header of {hlen} is out of bounds"
+            )));
+        }
+        let mut raw = Vec::with_capacity(6 + hlen + plen - 4);
+        raw.extend_from_slice(&lens);
+        raw.resize(6 + hlen + plen - 4, 0);
+        r.read_exact(&mut raw[6..]).await?;
+        let head = PacketHeaderProto::decode(&raw[6..6 + hlen])
+            .map_err(|e| Failed(format!("a packet header does not decode: {e}")))?;
+        let n = usize::try_from(head.data_len).unwrap_or(usize::MAX);
+        let body = plen - 4;
+        if n > body {
+            return Err(Failed(format!(
+                "a packet says {n} data bytes in a body of {body}"
+            )));
+        }
+        let raw = Bytes::from(raw);
+        let sums = raw.slice(6 + hlen..6 + hlen + body - n);
+        let data = raw.slice(6 + hlen + body - n..);
+        Ok(Packet {
+            head,
+            sums,
+            data,
+            raw,
+        })
+    };
+    match tokio::time::timeout(PIPELINE_TIMEOUT, read).await {
+        Ok(p) => p,
+        Err(_) => Err(Failed(format!("no packet within {PIPELINE_TIMEOUT:?}"))),
+    }
+}
+
+/// What the receiving side hands the acknowledging side for each packet.
+struct Received {
+    seqno: i64,
+    status: i32,
+    last: bool,
+}
+
+/// `WRITE_BLOCK`.
+pub async fn write_block<R, W>(
+    r: &mut R,
+    w: &mut W,
+    node: &Arc<Node>,
+    timeout: Duration,
+) -> std::result::Result<Done, Failed>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let req: OpWriteBlockProto = read_delimited(r, MAX_OP, timeout).await?;
+    let mut p = match prepare(&req, node).await {
+        Ok(p) => p,
+        Err(refusal) => {
+            let why = refusal.message.clone();
+            answer(w, refusal.into()).await?;
+            return Err(Failed(why));
+        }
+    };
+    let mirror = match connect_mirror(&req, timeout).await {
+        Ok(m) => m,
+        Err((bad_link, why)) => {
+            keep_broken(node, p.id, p.sink).await;
+            answer(
+                w,
+                BlockOpResponseProto {
+                    status: status::ERROR,
+                    first_bad_link: Some(bad_link),
+                    message: Some(why.clone()),
+                    ..Default::default()
+                },
+            )
+            .await?;
+            return Err(Failed(why));
+        }
+    };
+    answer(
+        w,
+        BlockOpResponseProto {
+            status: status::SUCCESS,
+            first_bad_link: Some(String::new()),
+            ..Default::default()
+        },
+    )
+    .await?;
+    let _transfer = node.metrics.transfer();
+    let (mirror_r, mut mirror_w) = match mirror {
+        Some(m) => (Some(m.r), Some(m.w)),
+        None => (None, None),
+    };
+    let (tx, rx) = mpsc::unbounded_channel::<Received>();
+    let stop = CancellationToken::new();
+    let receiving = async {
+        let outcome = tokio::select! {
+            _ = stop.cancelled() => Err(Failed("the pipeline's acknowledgements stopped".into())),
+            o = receive(r, &mut mirror_w, &mut p, node, &tx) => o,
+        };
+        // An end for the next hop too (it keeps what it has, for recovery).
+        drop(mirror_w);
+        drop(tx);
+        outcome
+    };
+    let responding = async {
+        let ended = respond(w, mirror_r, rx).await;
+        if ended.is_err() {
+            stop.cancel();
+        }
+        ended
+    };
+    let (received, responded) = tokio::join!(receiving, responding);
+    match (received, responded) {
+        (Ok(()), Ok(())) => Ok(Done::Close),
+        (Err(e), _) | (_, Err(e)) => {
+            keep_broken(node, p.id, std::mem::replace(&mut p.sink, Sink::Done)).await;
+            Err(e)
+        }
+    }
+}
+
+/// Keeps what a broken write received, for its recovery.
+async fn keep_broken(node: &Node, id: BlockId, sink: Sink) {
+    if let Sink::Writing(w) = sink {
+        match w.seal().await {
+            Ok(sealed) => {
+                log::info!(
+                    "block {id}: pipeline broke after {} bytes; kept for recovery",
+                    sealed.len()
+                );
+                node.rbw.keep_broken(id, sealed);
+            }
+            Err(e) => log::warn!("block {id}: pipeline broke, and what it had is lost: {e}"),
+        }
+    }
+}
+
+/// Takes packets until the last one (or the pipeline breaks).
+async fn receive<R, M>(
+    r: &mut R,
+    mirror: &mut Option<M>,
+    p: &mut Prepared,
+    node: &Node,
+    tx: &mpsc::UnboundedSender<Received>,
+) -> std::result::Result<(), Failed>
+where
+    R: AsyncRead + Unpin,
+    M: AsyncWrite + Unpin,
+{
+    let id = p.id;
+    loop {
+        let packet = read_packet(r).await?;
+        let head = &packet.head;
+        let ack = |status| {
+            let _ = tx.send(Received {
+                seqno: head.seqno,
+                status,
+                last: head.last_packet_in_block,
+            });
+        };
+        if let Some(bpc) = p.bytes_per_checksum {
+            let chunks = packet.data.chunks(bpc);
+            let ok = packet.sums.len() == chunks.len() * 4
+                && chunks
+                    .zip(packet.sums.chunks(4))
+                    .all(|(c, s)| crc32c::crc32c(c).to_be_bytes() == [s[0], s[1], s[2], s[3]]);
+            if !ok {
+                ack(status::ERROR_CHECKSUM);
+                return Err(Failed(format!(
+                    "block {id}: a packet at offset {} failed its CRC32C",
+                    head.offset_in_block
+                )));
+            }
+        }
+        // Handed on before it is written here, as HDFS does.
+        if let Some(m) = mirror.as_mut() {
+            if let Err(e) = m.write_all(&packet.raw).await {
+                // The acknowledgements will name the next hop.
+                log::info!("block {id}: the next hop is gone: {e}");
+                *mirror = None;
+            }
+        }
+        if head.seqno == HEARTBEAT_SEQNO {
+            ack(status::SUCCESS);
+            continue;
+        }
+        let start = u64::try_from(head.offset_in_block).unwrap_or(u64::MAX);
+        let end = start.saturating_add(packet.data.len() as u64);
+        // A packet resent after a recovery may overlap what is held.
+        let data = match p.offset.checked_sub(start) {
+            Some(skip) if skip <= packet.data.len() as u64 => packet.data.slice(skip as usize..),
+            _ => {
+                ack(status::ERROR_INVALID);
+                return Err(Failed(format!(
+                    "block {id}: a packet at offset {start} leaves a gap after byte {}",
+                    p.offset
+                )));
+            }
+        };
+        if let Sink::Writing(w) = &mut p.sink {
+            if let Err(e) = w.write(&data).await {
+                ack(status::ERROR);
+                return Err(Failed(format!("block {id}: {e}")));
+            }
+            Metrics::add(&node.metrics.bytes_received, data.len() as u64);
+            if let Some((_, h)) = p.chain.as_mut() {
+                h.update(&data);
+            }
+        }
+        p.offset = p.offset.max(end);
+        if head.last_packet_in_block {
+            if let Err(e) = finalize(p, node).await {
+                ack(status::ERROR);
+                return Err(Failed(format!("block {id}: {e}")));
+            }
+            ack(status::SUCCESS);
+            return Ok(());
+        }
+        ack(status::SUCCESS);
+    }
+}
+
+/// The last packet: the replica made durable and reported; the chain
+/// remembered.
+async fn finalize(p: &mut Prepared, node: &Node) -> Result<()> {
+    let Sink::Writing(w) = std::mem::replace(&mut p.sink, Sink::Done) else {
+        return Ok(());
+    };
+    let info = w.finish(Expected::default()).await?;
+    Metrics::add(&node.metrics.blocks_received, 1);
+    node.events.send(BlockEvent::Received(ReportedBlock {
+        id: p.id,
+        len: info.len,
+        sha256: info.sha256,
+    }));
+    if let Some((before, h)) = p.chain.take() {
+        let chain = carried(&before, info, h);
+        node.rbw.record_chain(p.id, before, chain);
+    }
+    Ok(())
+}
+
+/// Acknowledges each packet upstream once the next hop has.
+async fn respond<W, M>(
+    w: &mut W,
+    mut mirror: Option<M>,
+    mut rx: mpsc::UnboundedReceiver<Received>,
+) -> std::result::Result<(), Failed>
+where
+    W: AsyncWrite + Unpin,
+    M: AsyncRead + Unpin,
+{
+    while let Some(got) = rx.recv().await {
+        let mut reply = vec![got.status];
+        let mut broken = got.status != status::SUCCESS;
+        if let (Some(m), false) = (mirror.as_mut(), broken) {
+            let ack = read_delimited::<PipelineAckProto, _>(m, 4096, PIPELINE_TIMEOUT).await;
+            match ack {
+                Ok(a) if a.seqno == got.seqno && !a.reply.is_empty() => {
+                    broken = a.reply.iter().any(|s| *s != status::SUCCESS);
+                    reply.extend(a.reply);
+                }
+                // The next hop is gone or confused: it is the bad one.
+                _ => {
+                    reply.push(status::ERROR);
+                    broken = true;
+                    mirror = None;
+                }
+            }
+        }
+        let ack = PipelineAckProto {
+            seqno: got.seqno,
+            reply,
+            downstream_ack_time_nanos: Some(0),
+            flag: Vec::new(),
+        };
+        w.write_all(&ack.encode_length_delimited_to_vec()).await?;
+        w.flush().await?;
+        if broken {
+            return Err(Failed(format!(
+                "packet {}: the pipeline broke ({:?})",
+                got.seqno, ack.reply
+            )));
+        }
+        if got.last {
+            return Ok(());
+        }
+    }
+    Err(Failed(
+        "the client's packets stopped before the last one".into(),
+    ))
+}
+
+/// The file's digest carried across block `id` from `before`: remembered
+/// if this node hashed the block as it came, else computed from the
+/// replica (verified as it is read).
+pub async fn chain(node: Arc<Node>, id: BlockId, before: &Sha256State) -> Result<Chain> {
+    if let Some(c) = node.rbw.chain(id, before) {
+        return Ok(c);
+    }
+    let mut h = Sha256Hasher::resume(before).ok_or_else(|| {
+        DatanodeError::BadRequest("the file midstate is not a SHA-256 midstate".into())
+    })?;
+    let info = node.store.get(id).ok_or(DatanodeError::NotFound(id))?;
+    let out = sender::open(node.clone(), id, None, None, ReadCheck::Digest).await?;
+    let mut stream = out.stream;
+    while let Some(piece) = stream.next().await {
+        h.update(&piece?);
+    }
+    let chain = carried(before, info, h);
+    node.rbw.record_chain(id, before.clone(), chain.clone());
+    Ok(chain)
+}
+
+/// The chain of a block `info`, hashed by `h` on top of `before`.
+fn carried(before: &Sha256State, info: BlockInfo, h: Sha256Hasher) -> Chain {
+    let total = before.len + info.len;
+    Chain {
+        len: info.len,
+        sha256: info.sha256,
+        after: total.is_multiple_of(64).then(|| h.state(total)),
+        digest: h.finish(),
+    }
+}

@@ -1,0 +1,531 @@
+//! Files being written through the Hadoop door: `create`, `addBlock`,
+//! `complete`, `abandonBlock`, `renewLease` and pipeline recovery
+//! (`updateBlockForPipeline`, `updatePipeline`), mapped onto dfs's write
+//! protocol (create, add_block, complete) through the door's `dfs_client`.
+//!
+//! Hadoop's client sends the bytes to the datanodes itself and tells the
+//! namenode only block lengths; dfs records each block's SHA-256 and the
+//! whole file's. So the door keeps, per file being written, the blocks
+//! done so far and the file's SHA-256 midstate, hands the midstate to the
+//! first datanode of each new block (in the block's token), and when the
+//! client moves on (`addBlock` with the previous block, or `complete`) asks
+//! a datanode of that block for the file's digest carried across it
+//! ([`dfs_common::hadoop::Chain`]). The datanode that hashed the block as
+//! it came answers at once; another reads its replica to.
+//!
+//! What the door keeps is in memory: a Hadoop write in progress does not
+//! survive a restart of the namenode it talks to (the client's write
+//! fails, and dfs's lease expiry removes the unfinished file, as for any
+//! client that goes away).
+use super::calls::{remote, Door};
+use super::proto::{self, ExtendedBlockProto};
+use super::Remote;
+use dfs_common::checksum::{Sha256Digest, Sha256Hasher, Sha256State};
+use dfs_common::hadoop::{
+    hadoop_block_id, Chain, ChainRequest, CHAIN_PATH, FIRST_GENERATION_STAMP,
+};
+use dfs_common::ids::{FileId, NodeId};
+use dfs_common::path::DfsPath;
+use dfs_common::proto::client::{
+    AbandonBlockRequest, AddBlockRequest, CommittedBlock, CompleteRequest, CreateRequest,
+    LocatedBlock,
+};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How long a write nobody touches (no call, no lease renewal) is kept.
+const IDLE: Duration = Duration::from_secs(3600);
+
+/// A client heard from within this still holds its files (Hadoop's soft
+/// lease limit is 60 s; its client renews every 30 s).
+const HEARD_FROM: Duration = Duration::from_secs(90);
+
+/// How often the door renews the leases of its writers.
+pub const RENEW_EVERY: Duration = Duration::from_secs(10);
+
+/// One file being written.
+pub struct OpenFile {
+    pub file_id: FileId,
+    pub path: DfsPath,
+    pub client: String,
+    pub block_size: u64,
+    pub done: Vec<CommittedBlock>,
+    /// The file's SHA-256 midstate over `done`.
+    pub state: Sha256State,
+    pub length: u64,
+    /// The block being written, its pipeline (first first) and its
+    /// generation stamp.
+    pub current: Option<(LocatedBlock, Vec<NodeId>, u64)>,
+    pub touched: Instant,
+}
+
+/// The files being written through this door, by the id Hadoop knows
+/// them by.
+#[derive(Default)]
+pub struct Writes {
+    open: Mutex<HashMap<u64, Arc<tokio::sync::Mutex<OpenFile>>>>,
+}
+
+/// The id a Hadoop client knows a file being written by (Java long,
+/// positive).
+pub fn hadoop_file_id(id: FileId) -> u64 {
+    let b = id.as_bytes();
+    let mut low = [0u8; 8];
+    low.copy_from_slice(&b[8..]);
+    u64::from_be_bytes(low) & (u64::MAX >> 1)
+}
+
+fn io(message: String) -> Remote {
+    Remote::application("java.io.IOException", message)
+}
+
+impl Writes {
+    pub fn insert(&self, f: OpenFile) -> u64 {
+        let id = hadoop_file_id(f.file_id);
+        let now = Instant::now();
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        // Writes nobody has touched for long are forgotten (dfs's lease
+        // expiry has ended them).
+        open.retain(|_, f| {
+            f.try_lock()
+                .map_or(true, |f| now.duration_since(f.touched) < IDLE)
+        });
+        open.insert(id, Arc::new(tokio::sync::Mutex::new(f)));
+        id
+    }
+
+    /// The write a call names: by id, or (an old client sends none) by path.
+    pub fn find(
+        &self,
+        id: Option<u64>,
+        src: &str,
+    ) -> Result<Arc<tokio::sync::Mutex<OpenFile>>, Remote> {
+        let open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        let found = match id.filter(|i| *i != 0) {
+            Some(i) => open.get(&i).cloned(),
+            None => open
+                .values()
+                .find(|f| f.try_lock().is_ok_and(|f| f.path.as_str() == src))
+                .cloned(),
+        };
+        found.ok_or_else(|| {
+            Remote::application(
+                "org.apache.hadoop.hdfs.server.namenode.LeaseExpiredException",
+                format!("No lease on {src}: the file is not being written through this namenode"),
+            )
+        })
+    }
+
+    pub fn remove(&self, id: u64) {
+        self.open
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&id);
+    }
+
+    /// Every write of `client`.
+    pub fn of_client(&self, client: &str) -> Vec<Arc<tokio::sync::Mutex<OpenFile>>> {
+        let open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        open.values()
+            .filter(|f| f.try_lock().map_or(true, |f| f.client == client))
+            .cloned()
+            .collect()
+    }
+
+    pub fn all(&self) -> Vec<Arc<tokio::sync::Mutex<OpenFile>>> {
+        let open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        open.values().cloned().collect()
+    }
+
+    /// The write whose current block Hadoop knows as `block`.
+    pub fn by_block(&self, block: u64) -> Option<Arc<tokio::sync::Mutex<OpenFile>>> {
+        let open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        open.values()
+            .find(|f| {
+                f.try_lock().is_ok_and(|f| {
+                    f.current
+                        .as_ref()
+                        .is_some_and(|(b, _, _)| hadoop_block_id(b.block_id) == block)
+                })
+            })
+            .cloned()
+    }
+}
+
+impl Door {
+    /// `create`: a new file (or one replacing another, with OVERWRITE),
+    /// owned by the Hadoop user.
+    pub async fn create(
+        &self,
+        user: &str,
+        r: proto::CreateRequestProto,
+    ) -> Result<proto::HdfsFileStatusProto, Remote> {
+        if r.create_flag & proto::CREATE_FLAG_CREATE == 0 {
+            return Err(Remote::application(
+                "java.lang.UnsupportedOperationException",
+                format!(
+                    "{}: appending through the Hadoop door is not supported yet",
+                    r.src
+                ),
+            ));
+        }
+        let p = super::calls::path(&r.src)?;
+        let permission = r.masked.map(|m| (m.perm & 0o777) as u16);
+        let resp = self
+            .client
+            .namenode()
+            .create(&CreateRequest {
+                path: p.clone(),
+                overwrite: r.create_flag & proto::CREATE_FLAG_OVERWRITE != 0,
+                replication: u16::try_from(r.replication).ok().filter(|n| *n > 0),
+                block_size: (r.block_size > 0).then_some(r.block_size),
+                create_parent: r.create_parent,
+                owner: Some(user.to_string()),
+                permission,
+                first_block: false,
+            })
+            .await
+            .map_err(|e| remote(&e))?;
+        let now = dfs_common::auth::now_ms();
+        let id = self.writes.insert(OpenFile {
+            file_id: resp.file_id,
+            path: p,
+            client: r.client_name,
+            block_size: resp.block_size,
+            done: Vec::new(),
+            state: Sha256Hasher::new().state(0),
+            length: 0,
+            current: None,
+            touched: Instant::now(),
+        });
+        Ok(proto::HdfsFileStatusProto {
+            file_type: proto::IS_FILE,
+            path: Vec::new(),
+            length: 0,
+            permission: Some(proto::FsPermissionProto {
+                perm: u32::from(permission.unwrap_or(0o644)),
+            }),
+            owner: user.to_string(),
+            group: "supergroup".to_string(),
+            modification_time: now,
+            access_time: now,
+            block_replication: Some(u32::from(resp.replication)),
+            blocksize: Some(resp.block_size),
+            file_id: Some(id),
+            children_num: Some(0),
+            storage_policy: Some(0),
+        })
+    }
+
+    /// The file's digest carried across the current block, from a datanode
+    /// of its pipeline (the first one hashed it as it came); the block is
+    /// then done. `reported` is its length as the client counts it.
+    pub async fn finish_block(
+        &self,
+        f: &mut OpenFile,
+        b: &ExtendedBlockProto,
+    ) -> Result<Chain, Remote> {
+        let Some((block, nodes, _)) = f.current.take() else {
+            return Err(io(format!(
+                "block {} of {}: no block is being written",
+                b.block_id, f.path
+            )));
+        };
+        if hadoop_block_id(block.block_id) != b.block_id {
+            let id = hadoop_block_id(block.block_id);
+            f.current = Some((block, nodes, 0));
+            return Err(io(format!(
+                "block {} of {} is not the one being written ({id})",
+                b.block_id, f.path
+            )));
+        }
+        let mut why = Vec::new();
+        let mut chain = None;
+        for n in &nodes {
+            let Some((addr, _, _)) = self.ns.datanodes().hadoop_endpoint(n) else {
+                why.push(format!("{n}: not registered"));
+                continue;
+            };
+            let url = format!("{addr}{CHAIN_PATH}/{}", block.block_id);
+            let mut req = self.http.post(&url).json(&ChainRequest {
+                before: f.state.clone(),
+            });
+            if let Some(t) = &block.access_token {
+                req = req.header(dfs_common::auth::BLOCK_TOKEN_HEADER, t);
+            }
+            match req.send().await {
+                Ok(r) if r.status().is_success() => match r.json::<Chain>().await {
+                    Ok(c) => {
+                        chain = Some(c);
+                        break;
+                    }
+                    Err(e) => why.push(format!("{addr}: {e}")),
+                },
+                Ok(r) => why.push(format!("{addr}: {}", r.status())),
+                Err(e) => why.push(format!("{addr}: {e}")),
+            }
+        }
+        let Some(chain) = chain else {
+            return Err(io(format!(
+                "block {} of {}: no datanode of its pipeline has it ({})",
+                block.block_id,
+                f.path,
+                why.join("; ")
+            )));
+        };
+        let reported = b.num_bytes.unwrap_or(0);
+        if chain.len != reported {
+            return Err(io(format!(
+                "block {} of {}: the client wrote {reported} bytes, its datanodes hold {}",
+                block.block_id, f.path, chain.len
+            )));
+        }
+        f.done.push(CommittedBlock {
+            block_id: block.block_id,
+            len: chain.len,
+            sha256: chain.sha256,
+            replicas: nodes,
+        });
+        f.length += chain.len;
+        Ok(chain)
+    }
+
+    /// `addBlock`: the previous block done, a new one placed.
+    pub async fn add_block(
+        &self,
+        r: proto::AddBlockRequestProto,
+    ) -> Result<proto::LocatedBlockProto, Remote> {
+        let handle = self.writes.find(r.file_id, &r.src)?;
+        let mut f = handle.lock().await;
+        f.touched = Instant::now();
+        if let Some(prev) = &r.previous {
+            if f.current.is_some() {
+                let chain = self.finish_block(&mut f, prev).await?;
+                f.state = chain.after.ok_or_else(|| {
+                    io(format!(
+                        "{}: a block of {} bytes is followed by another: only the last block may be short",
+                        f.path, chain.len
+                    ))
+                })?;
+            }
+        }
+        if let Some((cur, _, _)) = f.current.take() {
+            // A block placed and never written (the client asks again).
+            let _ = self
+                .client
+                .namenode()
+                .abandon_block(&AbandonBlockRequest {
+                    file_id: f.file_id,
+                    block_id: cur.block_id,
+                })
+                .await;
+        }
+        // Nodes the client found bad, and nodes that do not speak Hadoop's
+        // data transfer protocol.
+        let mut exclude: Vec<NodeId> = r
+            .exclude_nodes
+            .iter()
+            .filter_map(|d| d.id.datanode_uuid.parse().ok())
+            .collect();
+        for (n, _) in self.ns.datanodes().directory() {
+            if self.ns.datanodes().hadoop_endpoint(&n).is_none() {
+                exclude.push(n);
+            }
+        }
+        let lb = self
+            .client
+            .namenode()
+            .add_block(&AddBlockRequest {
+                file_id: f.file_id,
+                exclude,
+            })
+            .await
+            .map_err(|e| remote(&e))?;
+        let nodes = lb.replicas.iter().map(|d| d.id).collect();
+        let located = self.located(&lb, FIRST_GENERATION_STAMP, Some(f.state.clone()))?;
+        f.current = Some((lb, nodes, FIRST_GENERATION_STAMP));
+        Ok(located)
+    }
+
+    /// `complete`: the last block done, the file made whole in dfs.
+    pub async fn complete(&self, r: proto::CompleteRequestProto) -> Result<bool, Remote> {
+        let handle = self.writes.find(r.file_id, &r.src)?;
+        let mut f = handle.lock().await;
+        let mut last_chain = None;
+        if let (Some(last), true) = (&r.last, f.current.is_some()) {
+            if last.num_bytes.unwrap_or(0) == 0 {
+                // An empty last block: placed, nothing written.
+                if let Some((cur, _, _)) = f.current.take() {
+                    let _ = self
+                        .client
+                        .namenode()
+                        .abandon_block(&AbandonBlockRequest {
+                            file_id: f.file_id,
+                            block_id: cur.block_id,
+                        })
+                        .await;
+                }
+            } else {
+                last_chain = Some(self.finish_block(&mut f, last).await?);
+            }
+        }
+        let (sha256, state) = match last_chain {
+            Some(c) => {
+                let state = c.after.clone().unwrap_or_else(|| f.state.clone());
+                (c.digest, state)
+            }
+            None => {
+                let digest = Sha256Hasher::resume(&f.state)
+                    .map(Sha256Hasher::finish)
+                    .unwrap_or_else(Sha256Digest::empty);
+                (digest, f.state.clone())
+            }
+        };
+        self.client
+            .namenode()
+            .complete(&CompleteRequest {
+                file_id: f.file_id,
+                blocks: f.done.clone(),
+                length: f.length,
+                sha256,
+                sha256_state: Some(state),
+                xattrs: None,
+            })
+            .await
+            .map_err(|e| remote(&e))?;
+        self.writes.remove(hadoop_file_id(f.file_id));
+        Ok(true)
+    }
+
+    /// `abandonBlock`: the client could not set up a pipeline for it.
+    pub async fn abandon_block(&self, r: proto::AbandonBlockRequestProto) -> Result<(), Remote> {
+        let handle = self.writes.find(r.file_id, &r.src)?;
+        let mut f = handle.lock().await;
+        f.touched = Instant::now();
+        let ours = f
+            .current
+            .as_ref()
+            .is_some_and(|(b, _, _)| hadoop_block_id(b.block_id) == r.b.block_id);
+        if !ours {
+            return Ok(());
+        }
+        if let Some((cur, _, _)) = f.current.take() {
+            self.client
+                .namenode()
+                .abandon_block(&AbandonBlockRequest {
+                    file_id: f.file_id,
+                    block_id: cur.block_id,
+                })
+                .await
+                .map_err(|e| remote(&e))?;
+        }
+        Ok(())
+    }
+
+    /// `renewLease`: every file `client` writes.
+    pub async fn renew_lease(&self, client: &str) -> Result<(), Remote> {
+        for handle in self.writes.of_client(client) {
+            let mut f = handle.lock().await;
+            if f.client != client {
+                continue;
+            }
+            f.touched = Instant::now();
+            self.client
+                .namenode()
+                .renew_lease(f.file_id)
+                .await
+                .map_err(|e| remote(&e))?;
+        }
+        Ok(())
+    }
+
+    /// Renews dfs's lease on every file whose Hadoop client was heard from
+    /// lately (Hadoop's client renews every 30 s; dfs's lease may be
+    /// shorter). A client that went quiet loses its lease as any other.
+    pub async fn keep_leases(&self) {
+        for handle in self.writes.all() {
+            let file_id = {
+                let f = handle.lock().await;
+                if f.touched.elapsed() > HEARD_FROM {
+                    continue;
+                }
+                f.file_id
+            };
+            if let Err(e) = self.client.namenode().renew_lease(file_id).await {
+                log::debug!("Hadoop door: renewing the lease of {file_id}: {e}");
+            }
+        }
+    }
+
+    /// `updateBlockForPipeline`: a new generation stamp for a block whose
+    /// pipeline broke, and a fresh token.
+    pub async fn update_block_for_pipeline(
+        &self,
+        r: proto::UpdateBlockForPipelineRequestProto,
+    ) -> Result<proto::LocatedBlockProto, Remote> {
+        let handle = self.writes.by_block(r.block.block_id).ok_or_else(|| {
+            io(format!(
+                "block {}: not being written through this namenode",
+                r.block.block_id
+            ))
+        })?;
+        let mut f = handle.lock().await;
+        f.touched = Instant::now();
+        let Some((b, _, gs)) = f.current.as_mut() else {
+            return Err(io(format!("block {}: not being written", r.block.block_id)));
+        };
+        *gs += 1;
+        let (b, gs) = (b.clone(), *gs);
+        let mut lb = self.located(
+            &LocatedBlock {
+                replicas: Vec::new(),
+                ..b
+            },
+            gs,
+            None,
+        )?;
+        lb.b.num_bytes = r.block.num_bytes;
+        Ok(lb)
+    }
+
+    /// `updatePipeline`: the nodes that hold the block now.
+    pub async fn update_pipeline(
+        &self,
+        r: proto::UpdatePipelineRequestProto,
+    ) -> Result<(), Remote> {
+        let handle = self.writes.by_block(r.old_block.block_id).ok_or_else(|| {
+            io(format!(
+                "block {}: not being written through this namenode",
+                r.old_block.block_id
+            ))
+        })?;
+        let mut f = handle.lock().await;
+        f.touched = Instant::now();
+        let Some((_, nodes, gs)) = f.current.as_mut() else {
+            return Err(io(format!(
+                "block {}: not being written",
+                r.old_block.block_id
+            )));
+        };
+        let new: Vec<NodeId> = r
+            .new_nodes
+            .iter()
+            .filter_map(|d| d.datanode_uuid.parse().ok())
+            .collect();
+        if new.is_empty() {
+            return Err(io(format!(
+                "block {}: a pipeline of no nodes",
+                r.old_block.block_id
+            )));
+        }
+        log::info!(
+            "Hadoop door: block {} goes on with {} of its datanodes",
+            r.old_block.block_id,
+            new.len()
+        );
+        *nodes = new;
+        *gs = r.new_block.generation_stamp;
+        Ok(())
+    }
+}
