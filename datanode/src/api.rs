@@ -206,7 +206,7 @@ async fn get_meta(
 }
 
 /// `POST /hadoop/v1/chain/{id}`: the file digest carried across a block a
-/// Hadoop client wrote (see [`crate::hadoop_write::chain`]).
+/// Hadoop client wrote (see [`crate::hadoop::write::chain`]).
 async fn post_chain(
     node: web::Data<Node>,
     id: web::Path<String>,
@@ -215,7 +215,7 @@ async fn post_chain(
 ) -> Result<HttpResponse> {
     let id = parse_block_id(&id)?;
     check_token(&node, req.headers(), id, &[BlockOp::Read, BlockOp::Write])?;
-    let chain = crate::hadoop_write::chain(node.into_inner(), id, &body.before).await?;
+    let chain = crate::hadoop::write::chain(node.into_inner(), id, &body.before).await?;
     Ok(HttpResponse::Ok().json(chain))
 }
 

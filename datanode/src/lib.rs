@@ -35,7 +35,7 @@
 //!   modules only push events onto its channel.
 //! - [`rbw`]: replicas being written through Hadoop's protocol whose
 //!   pipeline broke (kept for recovery), and file digest chains.
-//! - [`hadoop`], [`hadoop_write`]: Hadoop's DataTransferProtocol
+//! - [`hadoop`]: Hadoop's DataTransferProtocol
 //!   (`--hadoop-data-listen`), reading through [`sender`] and writing
 //!   through [`store`] like every other door.
 //! - [`api`]: the route table, and the one place errors become HTTP;
@@ -63,7 +63,6 @@ pub mod disks;
 pub mod error;
 pub mod events;
 pub mod hadoop;
-pub mod hadoop_write;
 pub mod heartbeat;
 pub mod identity;
 pub mod limits;

@@ -28,9 +28,9 @@
 //!
 //! Not served (an error answer says so): appends to an existing block and
 //! transfers of a replica to a node added to a pipeline.
+use super::{answer, read_delimited, resolve, Done, Failed, Refusal, MAX_OP};
 use crate::error::{DatanodeError, Result};
 use crate::events::BlockEvent;
-use crate::hadoop::{answer, read_delimited, resolve, Done, Failed, Refusal, MAX_OP};
 use crate::metrics::Metrics;
 use crate::node::Node;
 use crate::sender;
