@@ -138,6 +138,9 @@ pub struct HdfsFileStatusProto {
     pub block_replication: Option<u32>,
     #[prost(uint64, optional, tag = "11")]
     pub blocksize: Option<u64>,
+    /// A file's blocks, when a listing asked for them (`needLocation`).
+    #[prost(message, optional, tag = "12")]
+    pub locations: Option<LocatedBlocksProto>,
     #[prost(uint64, optional, tag = "13")]
     pub file_id: Option<u64>,
     #[prost(int32, optional, tag = "14")]

@@ -16,7 +16,7 @@ use dfs_common::checksum::Sha256State;
 use dfs_common::error::ErrorCode;
 use dfs_common::hadoop::{hadoop_block_id, pool_id, BlockToken, FIRST_GENERATION_STAMP};
 use dfs_common::path::DfsPath;
-use dfs_common::proto::client::LocatedBlock;
+use dfs_common::proto::client::{FileLocations, LocatedBlock};
 use dfs_common::proto::client::{FileStatus, FileType, SetAttributesRequest};
 use prost::Message;
 use std::sync::Arc;
@@ -120,6 +120,7 @@ fn status_proto(st: &FileStatus, local_name: &str) -> HdfsFileStatusProto {
         block_replication: Some(u32::from(st.replication)),
         blocksize: Some(st.block_size),
         file_id: Some(st.inode_id),
+        locations: None,
         children_num: Some(if dir {
             i32::try_from(st.children).unwrap_or(i32::MAX)
         } else {
@@ -199,6 +200,36 @@ impl Door {
     }
 }
 
+impl Door {
+    /// The blocks of `file` that hold bytes in `[offset, offset + length)`,
+    /// and its last block, as Hadoop's client reads them.
+    fn located_blocks(
+        &self,
+        file: &FileLocations,
+        offset: u64,
+        length: u64,
+    ) -> Result<proto::LocatedBlocksProto, Remote> {
+        let end = offset.saturating_add(length);
+        let mut blocks = Vec::new();
+        for b in &file.blocks {
+            if b.offset < end && b.offset + b.len > offset {
+                blocks.push(self.located(b, FIRST_GENERATION_STAMP, None)?);
+            }
+        }
+        let last_block = match file.blocks.last() {
+            Some(b) => Some(self.located(b, FIRST_GENERATION_STAMP, None)?),
+            None => None,
+        };
+        Ok(proto::LocatedBlocksProto {
+            file_length: file.status.length,
+            blocks,
+            under_construction: false,
+            last_block,
+            is_last_block_complete: true,
+        })
+    }
+}
+
 impl super::ipc::Calls for Door {
     fn refuse(&self, user: &str) -> Option<String> {
         self.secured.then(|| {
@@ -241,11 +272,22 @@ impl super::ipc::Calls for Door {
                             .iter()
                             .filter(|e| after.is_empty() || e.name.as_str() > after.as_str())
                             .collect();
-                        let page: Vec<HdfsFileStatusProto> = rest
-                            .iter()
-                            .take(LISTING_LIMIT)
-                            .map(|e| status_proto(e, &e.name))
-                            .collect();
+                        let mut page: Vec<HdfsFileStatusProto> = Vec::new();
+                        for e in rest.iter().take(LISTING_LIMIT) {
+                            let mut st = status_proto(e, &e.name);
+                            // A located listing (Spark's): each file's blocks.
+                            if r.need_location && e.file_type != FileType::Directory {
+                                let p = dir.join(&e.name).map_err(|e| {
+                                    Remote::application(
+                                        "org.apache.hadoop.fs.InvalidPathException",
+                                        e.to_string(),
+                                    )
+                                })?;
+                                let file = c.locations(&p).await.map_err(|e| remote(&e))?;
+                                st.locations = Some(self.located_blocks(&file, 0, u64::MAX)?);
+                            }
+                            page.push(st);
+                        }
                         Some(proto::DirectoryListingProto {
                             remaining_entries: u32::try_from(rest.len() - page.len())
                                 .unwrap_or(u32::MAX),
@@ -271,25 +313,8 @@ impl super::ipc::Calls for Door {
                         format!("Path is not a file: {}", r.src),
                     ));
                 }
-                let end = r.offset.saturating_add(r.length);
-                let mut blocks = Vec::new();
-                for b in &file.blocks {
-                    if b.offset < end && b.offset + b.len > r.offset {
-                        blocks.push(self.located(b, FIRST_GENERATION_STAMP, None)?);
-                    }
-                }
-                let last_block = match file.blocks.last() {
-                    Some(b) => Some(self.located(b, FIRST_GENERATION_STAMP, None)?),
-                    None => None,
-                };
                 proto::GetBlockLocationsResponseProto {
-                    locations: Some(proto::LocatedBlocksProto {
-                        file_length: file.status.length,
-                        blocks,
-                        under_construction: false,
-                        last_block,
-                        is_last_block_complete: true,
-                    }),
+                    locations: Some(self.located_blocks(&file, r.offset, r.length)?),
                 }
                 .encode_to_vec()
             }

@@ -212,6 +212,7 @@ impl Door {
             access_time: now,
             block_replication: Some(u32::from(resp.replication)),
             blocksize: Some(resp.block_size),
+            locations: None,
             file_id: Some(id),
             children_num: Some(0),
             storage_policy: Some(0),
