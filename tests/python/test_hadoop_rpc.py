@@ -6,7 +6,7 @@ ports file says where, `hadoop_rpc`). Each verb's effect is checked
 through WebHDFS, another door.
 
 The namespace verbs, the attribute and summary ones, the read verbs (-get,
--cat, -head, -tail, -checksum) and the write verbs (-put, -cp, -getmerge)
+-cat, -head, -tail, -checksum) and the write verbs (-put, -cp, -appendToFile, -getmerge)
 through the datanodes' DataTransferProtocol (`--hadoop-data-listen`), and a
 datanode killed in the middle of a `-put` (Hadoop's pipeline recovery).
 """
@@ -205,7 +205,7 @@ def dfs_out(cluster, *args: str) -> str:
 def test_write_verbs(cluster, fs_shell, tmp_path):
     """-put of 200 MiB (two blocks of 128 MiB, the last short) bit-exact,
     with the file's SHA-256 as dfs records it; -put -f over it; an empty
-    file; -cp; -getmerge; each seen through `dfs`."""
+    file; -cp; -appendToFile; -getmerge; each seen through `dfs`."""
     u = fs_shell.base
     big = tmp_path / "big.bin"
     with open(big, "wb") as f:
@@ -250,11 +250,28 @@ def test_write_verbs(cluster, fs_shell, tmp_path):
     rc, _, err = fs_shell("-cp", f"{u}/hwrite/small.txt", f"{u}/hwrite/copy.txt")
     assert rc == 0, err
     assert dfs_out(cluster, "cat", "/hwrite/copy.txt") == "second\n" * 10
+    # -appendToFile: onto a short last block (dfs appends by copying it),
+    # onto the 200 MiB file (kept blocks, then a copied short one), and
+    # onto nothing (a new file); each with the digest dfs records.
+    more = tmp_path / "more.txt"
+    more.write_bytes(b"appended\n" * 300)
+    for name, before in (("small.txt", small.read_bytes()), ("big.bin", big.read_bytes()),
+                         ("fresh.txt", b"")):
+        rc, _, err = fs_shell("-appendToFile", str(more), f"{u}/hwrite/{name}")
+        assert rc == 0, err
+        whole = tmp_path / f"{name}.whole"
+        whole.write_bytes(before + more.read_bytes())
+        assert dfs_out(cluster, "checksum", f"/hwrite/{name}").split()[0] == sha256_of(whole)
+        back = tmp_path / f"{name}.back"
+        dfs(cluster, "get", f"/hwrite/{name}", str(back))
+        assert back.read_bytes() == whole.read_bytes()
+    small.write_bytes(b"second\n" * 10 + more.read_bytes())
+
     merged = tmp_path / "merged"
     rc, _, err = fs_shell("-getmerge", f"{u}/hwrite/small.txt", f"{u}/hwrite/copy.txt",
                           str(merged))
     assert rc == 0, err
-    assert merged.read_bytes() == b"second\n" * 20
+    assert merged.read_bytes() == small.read_bytes() + b"second\n" * 10
 
 
 def test_a_datanode_killed_during_a_put(make_cluster, hadoop_conf, tmp_path):

@@ -52,25 +52,40 @@ const TOKEN_MAGIC: &[u8; 4] = b"dfs1";
 
 /// What a Hadoop block token carries for dfs: the dfs block, the dfs
 /// block access token when access control is on, and for a block being
-/// written the file's SHA-256 midstate before it (see [`Chain`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// written the file's SHA-256 midstate before it (see [`Chain`]) and, for
+/// an append, the block whose bytes it starts with.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct BlockToken {
     pub block: BlockId,
     pub access: Option<String>,
     pub file_state: Option<Sha256State>,
+    /// An append: the file's old last block and its length; a new replica
+    /// starts as a copy of it (HDFS appends to the block itself; dfs
+    /// blocks never change once written).
+    pub source: Option<(BlockId, u64)>,
+}
+
+/// The part of a token's identifier past the block, when there is one.
+#[derive(Serialize, Deserialize)]
+struct Extra {
+    file_state: Option<Sha256State>,
+    source: Option<(BlockId, u64)>,
 }
 
 impl BlockToken {
     /// As Hadoop's `TokenProto`: the identifier is `dfs1`, the 16 bytes of
-    /// the dfs id, then for a write the midstate's length (8 bytes,
-    /// big-endian) and state; the password the dfs access token (empty:
-    /// none).
+    /// the dfs id, then for a write the rest ([`Extra`], `codec`-encoded);
+    /// the password the dfs access token (empty: none).
     pub fn to_proto(&self) -> proto::TokenProto {
         let mut identifier = TOKEN_MAGIC.to_vec();
         identifier.extend_from_slice(self.block.as_bytes());
-        if let Some(st) = &self.file_state {
-            identifier.extend_from_slice(&st.len.to_be_bytes());
-            identifier.extend_from_slice(&st.state);
+        if self.file_state.is_some() || self.source.is_some() {
+            let extra = Extra {
+                file_state: self.file_state.clone(),
+                source: self.source,
+            };
+            // A few dozen bytes: encoding cannot fail.
+            identifier.extend_from_slice(&crate::codec::encode(&extra).unwrap_or_default());
         }
         proto::TokenProto {
             identifier,
@@ -84,7 +99,7 @@ impl BlockToken {
     /// asks for (`hadoop_id`). The error says what is wrong.
     pub fn from_proto(token: &proto::TokenProto, hadoop_id: u64) -> Result<BlockToken, String> {
         let id = &token.identifier;
-        if !(id.len() == 20 || id.len() > 28) || &id[..4] != TOKEN_MAGIC {
+        if id.len() < 20 || &id[..4] != TOKEN_MAGIC {
             return Err(format!(
                 "block {hadoop_id}: the block token is not one a dfs namenode made (kind {:?})",
                 token.kind
@@ -93,24 +108,29 @@ impl BlockToken {
         let mut raw = [0u8; 16];
         raw.copy_from_slice(&id[4..20]);
         let block = BlockId::from_bytes(raw);
-        let file_state = id.get(20..28).map(|len| Sha256State {
-            len: u64::from_be_bytes(len.try_into().unwrap_or_default()),
-            state: id[28..].to_vec(),
-        });
         if hadoop_block_id(block) != hadoop_id {
             return Err(format!(
                 "block {hadoop_id}: the block token names another block ({block})"
             ));
         }
+        let garbled = || format!("block {hadoop_id}: the block token is garbled");
+        let extra = match &id[20..] {
+            [] => Extra {
+                file_state: None,
+                source: None,
+            },
+            rest => crate::codec::decode::<Extra>(rest).map_err(|_| garbled())?,
+        };
         let access = match std::str::from_utf8(&token.password) {
             Ok("") => None,
             Ok(s) => Some(s.to_string()),
-            Err(_) => return Err(format!("block {hadoop_id}: the block token is garbled")),
+            Err(_) => return Err(garbled()),
         };
         Ok(BlockToken {
             block,
             access,
-            file_state,
+            file_state: extra.file_state,
+            source: extra.source,
         })
     }
 }
@@ -161,6 +181,7 @@ mod tests {
             let t = BlockToken {
                 block: BlockId::new(),
                 access,
+                source: file_state.as_ref().map(|_| (BlockId::new(), 77)),
                 file_state,
             };
             let h = hadoop_block_id(t.block);
@@ -179,5 +200,18 @@ mod tests {
         assert!(BlockToken::from_proto(&foreign, 7)
             .unwrap_err()
             .contains("not one a dfs namenode made"));
+        // A dfs token with junk after its block.
+        let mut junk = BlockToken {
+            block: BlockId::new(),
+            ..Default::default()
+        }
+        .to_proto();
+        junk.identifier.extend_from_slice(&[9, 9, 9]);
+        let h = hadoop_block_id(BlockId::from_bytes(
+            junk.identifier[4..20].try_into().unwrap(),
+        ));
+        assert!(BlockToken::from_proto(&junk, h)
+            .unwrap_err()
+            .contains("garbled"));
     }
 }

@@ -650,3 +650,25 @@ pub struct GetPreferredBlockSizeResponseProto {
     #[prost(uint64, required, tag = "1")]
     pub bsize: u64,
 }
+
+/// `hadoop.hdfs.AppendRequestProto`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct AppendRequestProto {
+    #[prost(string, required, tag = "1")]
+    pub src: String,
+    #[prost(string, required, tag = "2")]
+    pub client_name: String,
+    /// `CREATE_FLAG_*` bits (`NEW_BLOCK`, ...).
+    #[prost(uint32, optional, tag = "3")]
+    pub flag: Option<u32>,
+}
+
+/// `hadoop.hdfs.AppendResponseProto`: the last block to go on writing
+/// into (none: the file ends on a block boundary), and the file.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct AppendResponseProto {
+    #[prost(message, optional, tag = "1")]
+    pub block: Option<LocatedBlockProto>,
+    #[prost(message, optional, tag = "2")]
+    pub stat: Option<HdfsFileStatusProto>,
+}

@@ -26,8 +26,14 @@
 //! (copied from the kept one) and goes on. A recovered block's chain is
 //! computed from the replica when the door asks.
 //!
-//! Not served (an error answer says so): appends to an existing block and
-//! transfers of a replica to a node added to a pipeline.
+//! Appends (`PIPELINE_SETUP_APPEND`): dfs blocks never change once
+//! written, so the namenode's door gives the file's short last block a new
+//! block on the nodes that hold the old one, and each of them starts the
+//! new replica as a copy of its old one (verified as it is read); Hadoop's
+//! client then sends the new bytes as if into the old block.
+//!
+//! Not served (an error answer says so): transfers of a replica to a node
+//! added to a pipeline.
 use super::{answer, read_delimited, resolve, Done, Failed, Refusal, MAX_OP};
 use crate::error::{DatanodeError, Result};
 use crate::events::BlockEvent;
@@ -90,7 +96,10 @@ fn refuse(status: i32, message: impl Into<String>) -> Refusal {
 }
 
 /// Checks the operation and opens what it writes into.
-async fn prepare(req: &OpWriteBlockProto, node: &Node) -> std::result::Result<Prepared, Refusal> {
+async fn prepare(
+    req: &OpWriteBlockProto,
+    node: &Arc<Node>,
+) -> std::result::Result<Prepared, Refusal> {
     let token = resolve(node, &req.header.base_header, &[BlockOp::Write])?;
     let id = token.block;
     let sum = &req.requested_checksum;
@@ -120,7 +129,57 @@ async fn prepare(req: &OpWriteBlockProto, node: &Node) -> std::result::Result<Pr
             .await
             .map_err(|e| refuse(status::ERROR, format!("block {id}: {e}")))
     };
+    let resume = |file_state: Option<Sha256State>| match file_state.filter(|_| first) {
+        None => Ok(None),
+        Some(before) => {
+            let h = Sha256Hasher::resume(&before).ok_or_else(|| {
+                refuse(
+                    status::ERROR_INVALID,
+                    "the token's file midstate is not one",
+                )
+            })?;
+            Ok(Some((before, h)))
+        }
+    };
     match req.stage {
+        stage::PIPELINE_SETUP_APPEND => {
+            // dfs appends by copy: the new block starts as the old one.
+            let Some((old, n)) = token.source else {
+                return Err(refuse(
+                    status::ERROR_UNSUPPORTED,
+                    format!("block {id}: appending to a block in place is not supported by dfs"),
+                ));
+            };
+            if req.min_bytes_rcvd != n || node.store.get(old).map(|i| i.len) != Some(n) {
+                return Err(refuse(
+                    status::ERROR,
+                    format!("block {old} of {n} bytes, to append to, is not on this datanode"),
+                ));
+            }
+            let mut chain = resume(token.file_state)?;
+            let mut w = writer(None).await?;
+            let out = sender::open(node.clone(), old, None, None, ReadCheck::Digest)
+                .await
+                .map_err(|e| refuse(status::ERROR, format!("block {old}: {e}")))?;
+            let mut stream = out.stream;
+            while let Some(piece) = stream.next().await {
+                let piece =
+                    piece.map_err(|e| refuse(status::ERROR, format!("block {old}: {e}")))?;
+                w.write(&piece)
+                    .await
+                    .map_err(|e| refuse(status::ERROR, e.to_string()))?;
+                if let Some((_, h)) = chain.as_mut() {
+                    h.update(&piece);
+                }
+            }
+            Ok(Prepared {
+                id,
+                sink: Sink::Writing(w),
+                offset: n,
+                bytes_per_checksum,
+                chain,
+            })
+        }
         stage::PIPELINE_SETUP_CREATE => {
             if node.store.get(id).is_some() {
                 return Err(refuse(
@@ -128,18 +187,7 @@ async fn prepare(req: &OpWriteBlockProto, node: &Node) -> std::result::Result<Pr
                     format!("block {id} already exists on this datanode"),
                 ));
             }
-            let chain = match token.file_state.filter(|_| first) {
-                None => None,
-                Some(before) => {
-                    let h = Sha256Hasher::resume(&before).ok_or_else(|| {
-                        refuse(
-                            status::ERROR_INVALID,
-                            "the token's file midstate is not one",
-                        )
-                    })?;
-                    Some((before, h))
-                }
-            };
+            let chain = resume(token.file_state)?;
             Ok(Prepared {
                 id,
                 sink: Sink::Writing(writer(None).await?),

@@ -104,7 +104,7 @@ fn not_found(e: &ClientError) -> bool {
 }
 
 /// A dfs status as Hadoop's, named `local_name`.
-fn status_proto(st: &FileStatus, local_name: &str) -> HdfsFileStatusProto {
+pub(super) fn status_proto(st: &FileStatus, local_name: &str) -> HdfsFileStatusProto {
     let dir = st.file_type == FileType::Directory;
     HdfsFileStatusProto {
         file_type: if dir { proto::IS_DIR } else { proto::IS_FILE },
@@ -140,6 +140,7 @@ impl Door {
         b: &LocatedBlock,
         gs: u64,
         file_state: Option<Sha256State>,
+        source: Option<(dfs_common::ids::BlockId, u64)>,
     ) -> Result<proto::LocatedBlockProto, Remote> {
         let mut locs = Vec::with_capacity(b.replicas.len());
         for r in &b.replicas {
@@ -192,6 +193,7 @@ impl Door {
                 block: b.block_id,
                 access: b.access_token.clone(),
                 file_state,
+                source,
             }
             .to_proto(),
             is_cached: vec![false; n],
@@ -213,11 +215,11 @@ impl Door {
         let mut blocks = Vec::new();
         for b in &file.blocks {
             if b.offset < end && b.offset + b.len > offset {
-                blocks.push(self.located(b, FIRST_GENERATION_STAMP, None)?);
+                blocks.push(self.located(b, FIRST_GENERATION_STAMP, None, None)?);
             }
         }
         let last_block = match file.blocks.last() {
-            Some(b) => Some(self.located(b, FIRST_GENERATION_STAMP, None)?),
+            Some(b) => Some(self.located(b, FIRST_GENERATION_STAMP, None, None)?),
             None => None,
         };
         Ok(proto::LocatedBlocksProto {
@@ -322,6 +324,10 @@ impl super::ipc::Calls for Door {
                 let r: proto::CreateRequestProto = decode(method, request)?;
                 let fs = self.create(user, r).await?;
                 proto::CreateResponseProto { fs: Some(fs) }.encode_to_vec()
+            }
+            "append" => {
+                let r: proto::AppendRequestProto = decode(method, request)?;
+                self.append(r).await?.encode_to_vec()
             }
             "addBlock" => {
                 let r: proto::AddBlockRequestProto = decode(method, request)?;

@@ -24,11 +24,11 @@ use dfs_common::checksum::{Sha256Digest, Sha256Hasher, Sha256State};
 use dfs_common::hadoop::{
     hadoop_block_id, Chain, ChainRequest, CHAIN_PATH, FIRST_GENERATION_STAMP,
 };
-use dfs_common::ids::{FileId, NodeId};
+use dfs_common::ids::{BlockId, FileId, NodeId};
 use dfs_common::path::DfsPath;
 use dfs_common::proto::client::{
-    AbandonBlockRequest, AddBlockRequest, CommittedBlock, CompleteRequest, CreateRequest,
-    LocatedBlock,
+    AbandonBlockRequest, AddBlockRequest, AppendRequest, CommittedBlock, CompleteRequest,
+    CreateRequest, LocatedBlock,
 };
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -54,10 +54,19 @@ pub struct OpenFile {
     /// The file's SHA-256 midstate over `done`.
     pub state: Sha256State,
     pub length: u64,
-    /// The block being written, its pipeline (first first) and its
-    /// generation stamp.
-    pub current: Option<(LocatedBlock, Vec<NodeId>, u64)>,
+    /// The block being written.
+    pub current: Option<Current>,
     pub touched: Instant,
+}
+
+/// A block being written.
+pub struct Current {
+    pub block: LocatedBlock,
+    /// Its pipeline, first first.
+    pub nodes: Vec<NodeId>,
+    pub gs: u64,
+    /// An append: the old last block it starts as a copy of, and its length.
+    pub source: Option<(BlockId, u64)>,
 }
 
 /// The files being written through this door, by the id Hadoop knows
@@ -146,7 +155,7 @@ impl Writes {
                 f.try_lock().is_ok_and(|f| {
                     f.current
                         .as_ref()
-                        .is_some_and(|(b, _, _)| hadoop_block_id(b.block_id) == block)
+                        .is_some_and(|c| hadoop_block_id(c.block.block_id) == block)
                 })
             })
             .cloned()
@@ -219,6 +228,128 @@ impl Door {
         })
     }
 
+    /// The file's digest carried across `block` from `before`, from the
+    /// first of `nodes` that answers. The error says why each did not.
+    async fn ask_chain(
+        &self,
+        block: &LocatedBlock,
+        nodes: &[NodeId],
+        before: &Sha256State,
+    ) -> Result<Chain, String> {
+        let mut why = Vec::new();
+        for n in nodes {
+            let Some((addr, _, _)) = self.ns.datanodes().hadoop_endpoint(n) else {
+                why.push(format!("{n}: not registered"));
+                continue;
+            };
+            let url = format!("{addr}{CHAIN_PATH}/{}", block.block_id);
+            let mut req = self.http.post(&url).json(&ChainRequest {
+                before: before.clone(),
+            });
+            if let Some(t) = &block.access_token {
+                req = req.header(dfs_common::auth::BLOCK_TOKEN_HEADER, t);
+            }
+            match req.send().await {
+                Ok(r) if r.status().is_success() => match r.json::<Chain>().await {
+                    Ok(c) => return Ok(c),
+                    Err(e) => why.push(format!("{addr}: {e}")),
+                },
+                Ok(r) => why.push(format!("{addr}: {}", r.status())),
+                Err(e) => why.push(format!("{addr}: {e}")),
+            }
+        }
+        Err(why.join("; "))
+    }
+
+    /// `append`: dfs appends by copy (blocks never change once written):
+    /// the file's short last block, if any, is replaced by a new one that
+    /// starts as a copy of it, on the datanodes that hold it; Hadoop's
+    /// client goes on writing into that new block as into the old one.
+    pub async fn append(
+        &self,
+        r: proto::AppendRequestProto,
+    ) -> Result<proto::AppendResponseProto, Remote> {
+        let p = super::calls::path(&r.src)?;
+        let resp = self
+            .client
+            .namenode()
+            .append(&AppendRequest { path: p.clone() })
+            .await
+            .map_err(|e| remote(&e))?;
+        let state = match resp.sha256_state.clone() {
+            Some(s) if s.len == resp.kept_len => s,
+            // Not recorded: carried across the kept blocks by their datanodes.
+            _ => {
+                let file = self.client.locations(&p).await.map_err(|e| remote(&e))?;
+                let mut state = Sha256Hasher::new().state(0);
+                for b in file.blocks.iter().filter(|b| b.offset < resp.kept_len) {
+                    let nodes: Vec<NodeId> = b.replicas.iter().map(|d| d.id).collect();
+                    let chain = self.ask_chain(b, &nodes, &state).await.map_err(|why| {
+                        io(format!(
+                            "{}: cannot read block {} ({why})",
+                            r.src, b.block_id
+                        ))
+                    })?;
+                    state = chain
+                        .after
+                        .ok_or_else(|| io(format!("{}: block {} is short", r.src, b.block_id)))?;
+                }
+                state
+            }
+        };
+        let mut f = OpenFile {
+            file_id: resp.file_id,
+            path: p,
+            client: r.client_name,
+            block_size: resp.block_size,
+            done: Vec::new(),
+            state,
+            length: resp.kept_len,
+            current: None,
+            touched: Instant::now(),
+        };
+        let block = match &resp.last_block {
+            None => None,
+            Some(old) => {
+                // On the nodes that hold the old block (they copy it).
+                let exclude: Vec<NodeId> = self
+                    .ns
+                    .datanodes()
+                    .directory()
+                    .into_iter()
+                    .map(|(n, _)| n)
+                    .filter(|n| !old.replicas.iter().any(|d| d.id == *n))
+                    .collect();
+                let lb = self
+                    .client
+                    .namenode()
+                    .add_block(&AddBlockRequest {
+                        file_id: f.file_id,
+                        exclude,
+                    })
+                    .await
+                    .map_err(|e| remote(&e))?;
+                let source = Some((old.block_id, old.len));
+                let mut located =
+                    self.located(&lb, FIRST_GENERATION_STAMP, Some(f.state.clone()), source)?;
+                located.b.num_bytes = Some(old.len);
+                f.current = Some(Current {
+                    nodes: lb.replicas.iter().map(|d| d.id).collect(),
+                    block: lb,
+                    gs: FIRST_GENERATION_STAMP,
+                    source,
+                });
+                Some(located)
+            }
+        };
+        let mut stat = super::calls::status_proto(&resp.status, "");
+        stat.file_id = Some(self.writes.insert(f));
+        Ok(proto::AppendResponseProto {
+            block,
+            stat: Some(stat),
+        })
+    }
+
     /// The file's digest carried across the current block, from a datanode
     /// of its pipeline (the first one hashed it as it came); the block is
     /// then done. `reported` is its length as the client counts it.
@@ -227,54 +358,30 @@ impl Door {
         f: &mut OpenFile,
         b: &ExtendedBlockProto,
     ) -> Result<Chain, Remote> {
-        let Some((block, nodes, _)) = f.current.take() else {
+        let Some(cur) = f.current.take() else {
             return Err(io(format!(
                 "block {} of {}: no block is being written",
                 b.block_id, f.path
             )));
         };
-        if hadoop_block_id(block.block_id) != b.block_id {
-            let id = hadoop_block_id(block.block_id);
-            f.current = Some((block, nodes, 0));
+        if hadoop_block_id(cur.block.block_id) != b.block_id {
+            let id = hadoop_block_id(cur.block.block_id);
+            f.current = Some(cur);
             return Err(io(format!(
                 "block {} of {} is not the one being written ({id})",
                 b.block_id, f.path
             )));
         }
-        let mut why = Vec::new();
-        let mut chain = None;
-        for n in &nodes {
-            let Some((addr, _, _)) = self.ns.datanodes().hadoop_endpoint(n) else {
-                why.push(format!("{n}: not registered"));
-                continue;
-            };
-            let url = format!("{addr}{CHAIN_PATH}/{}", block.block_id);
-            let mut req = self.http.post(&url).json(&ChainRequest {
-                before: f.state.clone(),
-            });
-            if let Some(t) = &block.access_token {
-                req = req.header(dfs_common::auth::BLOCK_TOKEN_HEADER, t);
-            }
-            match req.send().await {
-                Ok(r) if r.status().is_success() => match r.json::<Chain>().await {
-                    Ok(c) => {
-                        chain = Some(c);
-                        break;
-                    }
-                    Err(e) => why.push(format!("{addr}: {e}")),
-                },
-                Ok(r) => why.push(format!("{addr}: {}", r.status())),
-                Err(e) => why.push(format!("{addr}: {e}")),
-            }
-        }
-        let Some(chain) = chain else {
-            return Err(io(format!(
-                "block {} of {}: no datanode of its pipeline has it ({})",
-                block.block_id,
-                f.path,
-                why.join("; ")
-            )));
-        };
+        let (block, nodes) = (cur.block, cur.nodes);
+        let chain = self
+            .ask_chain(&block, &nodes, &f.state)
+            .await
+            .map_err(|why| {
+                io(format!(
+                    "block {} of {}: no datanode of its pipeline has it ({why})",
+                    block.block_id, f.path
+                ))
+            })?;
         let reported = b.num_bytes.unwrap_or(0);
         if chain.len != reported {
             return Err(io(format!(
@@ -311,14 +418,14 @@ impl Door {
                 })?;
             }
         }
-        if let Some((cur, _, _)) = f.current.take() {
+        if let Some(cur) = f.current.take() {
             // A block placed and never written (the client asks again).
             let _ = self
                 .client
                 .namenode()
                 .abandon_block(&AbandonBlockRequest {
                     file_id: f.file_id,
-                    block_id: cur.block_id,
+                    block_id: cur.block.block_id,
                 })
                 .await;
         }
@@ -344,8 +451,13 @@ impl Door {
             .await
             .map_err(|e| remote(&e))?;
         let nodes = lb.replicas.iter().map(|d| d.id).collect();
-        let located = self.located(&lb, FIRST_GENERATION_STAMP, Some(f.state.clone()))?;
-        f.current = Some((lb, nodes, FIRST_GENERATION_STAMP));
+        let located = self.located(&lb, FIRST_GENERATION_STAMP, Some(f.state.clone()), None)?;
+        f.current = Some(Current {
+            block: lb,
+            nodes,
+            gs: FIRST_GENERATION_STAMP,
+            source: None,
+        });
         Ok(located)
     }
 
@@ -357,13 +469,13 @@ impl Door {
         if let (Some(last), true) = (&r.last, f.current.is_some()) {
             if last.num_bytes.unwrap_or(0) == 0 {
                 // An empty last block: placed, nothing written.
-                if let Some((cur, _, _)) = f.current.take() {
+                if let Some(cur) = f.current.take() {
                     let _ = self
                         .client
                         .namenode()
                         .abandon_block(&AbandonBlockRequest {
                             file_id: f.file_id,
-                            block_id: cur.block_id,
+                            block_id: cur.block.block_id,
                         })
                         .await;
                 }
@@ -407,16 +519,16 @@ impl Door {
         let ours = f
             .current
             .as_ref()
-            .is_some_and(|(b, _, _)| hadoop_block_id(b.block_id) == r.b.block_id);
+            .is_some_and(|c| hadoop_block_id(c.block.block_id) == r.b.block_id);
         if !ours {
             return Ok(());
         }
-        if let Some((cur, _, _)) = f.current.take() {
+        if let Some(cur) = f.current.take() {
             self.client
                 .namenode()
                 .abandon_block(&AbandonBlockRequest {
                     file_id: f.file_id,
-                    block_id: cur.block_id,
+                    block_id: cur.block.block_id,
                 })
                 .await
                 .map_err(|e| remote(&e))?;
@@ -473,19 +585,23 @@ impl Door {
         })?;
         let mut f = handle.lock().await;
         f.touched = Instant::now();
-        let Some((b, _, gs)) = f.current.as_mut() else {
+        let state = f.state.clone();
+        let Some(cur) = f.current.as_mut() else {
             return Err(io(format!("block {}: not being written", r.block.block_id)));
         };
-        *gs += 1;
-        let (b, gs) = (b.clone(), *gs);
-        let mut lb = self.located(
-            &LocatedBlock {
-                replicas: Vec::new(),
-                ..b
-            },
-            gs,
-            None,
-        )?;
+        cur.gs += 1;
+        // An append's pipeline is set up through here: its first datanode
+        // needs the midstate and the block to start from (a recovery's
+        // does not, and ignores them).
+        let empty = LocatedBlock {
+            replicas: Vec::new(),
+            ..cur.block.clone()
+        };
+        let (file_state, source) = match cur.source {
+            Some(src) => (Some(state), Some(src)),
+            None => (None, None),
+        };
+        let mut lb = self.located(&empty, cur.gs, file_state, source)?;
         lb.b.num_bytes = r.block.num_bytes;
         Ok(lb)
     }
@@ -503,7 +619,7 @@ impl Door {
         })?;
         let mut f = handle.lock().await;
         f.touched = Instant::now();
-        let Some((_, nodes, gs)) = f.current.as_mut() else {
+        let Some(cur) = f.current.as_mut() else {
             return Err(io(format!(
                 "block {}: not being written",
                 r.old_block.block_id
@@ -525,8 +641,8 @@ impl Door {
             r.old_block.block_id,
             new.len()
         );
-        *nodes = new;
-        *gs = r.new_block.generation_stamp;
+        cur.nodes = new;
+        cur.gs = r.new_block.generation_stamp;
         Ok(())
     }
 }
