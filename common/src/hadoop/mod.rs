@@ -35,9 +35,15 @@ pub fn pool_id(cluster: ClusterId) -> String {
 /// The 64-bit id Hadoop's client knows a dfs block by: the UUID's low 64
 /// bits (62 of them random in a v7 UUID) with the sign bit cleared.
 pub fn hadoop_block_id(id: BlockId) -> u64 {
-    let b = id.as_bytes();
+    java_id(id.as_bytes())
+}
+
+/// A positive Java `long` from a UUID's 16 bytes: its low 64 bits, the
+/// sign bit cleared (Hadoop takes a negative block id for an erasure-coded
+/// block group, and a file id is positive).
+pub fn java_id(uuid: &[u8; 16]) -> u64 {
     let mut low = [0u8; 8];
-    low.copy_from_slice(&b[8..]);
+    low.copy_from_slice(&uuid[8..]);
     u64::from_be_bytes(low) & (u64::MAX >> 1)
 }
 

@@ -222,8 +222,14 @@ where
                 "a message of {len} bytes is over the limit of {max}"
             )));
         }
-        let mut buf = vec![0u8; len];
-        r.read_exact(&mut buf).await?;
+        // Read as it comes: memory follows what the peer sends.
+        let mut buf = Vec::with_capacity(len.min(4096));
+        let got = AsyncReadExt::take(&mut *r, len as u64)
+            .read_to_end(&mut buf)
+            .await?;
+        if got != len {
+            return Err(Failed("the connection ended inside a message".into()));
+        }
         M::decode(buf.as_slice()).map_err(|e| Failed(format!("a message does not decode: {e}")))
     };
     match tokio::time::timeout(timeout, read).await {

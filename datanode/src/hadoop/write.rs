@@ -67,6 +67,10 @@ const PIPELINE_TIMEOUT: Duration = Duration::from_secs(75);
 /// The largest checksum chunk accepted.
 const MAX_BYTES_PER_CHECKSUM: u32 = 64 << 10;
 
+/// What a packet's buffer starts at (Hadoop's packets are 64 KiB and a
+/// bit): it grows as more arrives.
+const PACKET_START: usize = 66 << 10;
+
 /// Bytes copied at a time from a broken replica into its recovery.
 const RECOVERY_PIECE: usize = 1 << 20;
 
@@ -335,10 +339,17 @@ async fn read_packet<R: AsyncRead + Unpin>(r: &mut R) -> std::result::Result<Pac
                 "a packet of {plen} bytes with a header of {hlen} is out of bounds"
             )));
         }
-        let mut raw = Vec::with_capacity(6 + hlen + plen - 4);
+        // Read as it comes (a packet is 64 KiB unless the client was told
+        // otherwise): memory follows what the peer sends.
+        let want = hlen + plen - 4;
+        let mut raw = Vec::with_capacity(6 + want.min(PACKET_START));
         raw.extend_from_slice(&lens);
-        raw.resize(6 + hlen + plen - 4, 0);
-        r.read_exact(&mut raw[6..]).await?;
+        let got = AsyncReadExt::take(&mut *r, want as u64)
+            .read_to_end(&mut raw)
+            .await?;
+        if got != want {
+            return Err(Failed("the connection ended inside a packet".into()));
+        }
         let head = PacketHeaderProto::decode(&raw[6..6 + hlen])
             .map_err(|e| Failed(format!("a packet header does not decode: {e}")))?;
         let n = usize::try_from(head.data_len).unwrap_or(usize::MAX);

@@ -79,10 +79,7 @@ pub struct Writes {
 /// The id a Hadoop client knows a file being written by (Java long,
 /// positive).
 pub fn hadoop_file_id(id: FileId) -> u64 {
-    let b = id.as_bytes();
-    let mut low = [0u8; 8];
-    low.copy_from_slice(&b[8..]);
-    u64::from_be_bytes(low) & (u64::MAX >> 1)
+    dfs_common::hadoop::java_id(id.as_bytes())
 }
 
 fn io(message: String) -> Remote {
@@ -399,6 +396,20 @@ impl Door {
         Ok(chain)
     }
 
+    /// Gives up the block being written, if any.
+    async fn abandon_current(&self, f: &mut OpenFile) -> Result<(), dfs_client::ClientError> {
+        let Some(cur) = f.current.take() else {
+            return Ok(());
+        };
+        self.client
+            .namenode()
+            .abandon_block(&AbandonBlockRequest {
+                file_id: f.file_id,
+                block_id: cur.block.block_id,
+            })
+            .await
+    }
+
     /// `addBlock`: the previous block done, a new one placed.
     pub async fn add_block(
         &self,
@@ -418,17 +429,8 @@ impl Door {
                 })?;
             }
         }
-        if let Some(cur) = f.current.take() {
-            // A block placed and never written (the client asks again).
-            let _ = self
-                .client
-                .namenode()
-                .abandon_block(&AbandonBlockRequest {
-                    file_id: f.file_id,
-                    block_id: cur.block.block_id,
-                })
-                .await;
-        }
+        // A block placed and never written (the client asks again).
+        let _ = self.abandon_current(&mut f).await;
         // Nodes the client found bad, and nodes that do not speak Hadoop's
         // data transfer protocol.
         let mut exclude: Vec<NodeId> = r
@@ -469,16 +471,7 @@ impl Door {
         if let (Some(last), true) = (&r.last, f.current.is_some()) {
             if last.num_bytes.unwrap_or(0) == 0 {
                 // An empty last block: placed, nothing written.
-                if let Some(cur) = f.current.take() {
-                    let _ = self
-                        .client
-                        .namenode()
-                        .abandon_block(&AbandonBlockRequest {
-                            file_id: f.file_id,
-                            block_id: cur.block.block_id,
-                        })
-                        .await;
-                }
+                let _ = self.abandon_current(&mut f).await;
             } else {
                 last_chain = Some(self.finish_block(&mut f, last).await?);
             }
@@ -523,17 +516,7 @@ impl Door {
         if !ours {
             return Ok(());
         }
-        if let Some(cur) = f.current.take() {
-            self.client
-                .namenode()
-                .abandon_block(&AbandonBlockRequest {
-                    file_id: f.file_id,
-                    block_id: cur.block.block_id,
-                })
-                .await
-                .map_err(|e| remote(&e))?;
-        }
-        Ok(())
+        self.abandon_current(&mut f).await.map_err(|e| remote(&e))
     }
 
     /// `renewLease`: every file `client` writes.

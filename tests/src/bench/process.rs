@@ -82,6 +82,16 @@ pub fn reset_peak(pid: u32) {
 
 /// ("namenode" | "datanode-I", pid) of every server process of `cluster`
 /// that is running.
+/// Seconds of one run of `cmd`, and the CPU-seconds the cluster's servers
+/// spent meanwhile.
+pub fn timed(cluster: &TestCluster, mut cmd: Command) -> Result<(f64, f64)> {
+    let pids: Vec<u32> = server_pids(cluster).into_iter().map(|(_, p)| p).collect();
+    let cpu = || pids.iter().map(|p| cpu_seconds(*p)).sum::<f64>();
+    let before = cpu();
+    let (secs, _) = run_measured(&mut cmd)?;
+    Ok((secs, cpu() - before))
+}
+
 pub fn server_pids(cluster: &TestCluster) -> Vec<(String, u32)> {
     let mut servers = Vec::new();
     if let Some(pid) = cluster.namenode_pid() {

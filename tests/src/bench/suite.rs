@@ -6,7 +6,7 @@
 //! on; no figure is asserted.
 //!
 //! Flags: `--quick`, `--json FILE`, `--only SECTIONS` (comma list of
-//! `transfers,tls,small,s3,meta,namespace,scale,repair,balance,failover`; the ceilings
+//! `transfers,tls,hadoop,small,s3,meta,namespace,scale,repair,balance,failover`; the ceilings
 //! always run),
 //! `--size SIZE` (big transfers), `--small-files N`, `--namespace-files N`,
 //! `--scale-files N[,N...]`, `--repair-size SIZE`, `--namenodes N` (the
@@ -18,7 +18,7 @@ use super::ceilings::{self, Ceilings};
 use super::context::{git_state, machine_info, utc_stamp};
 use super::repair::{self, RepairSetup};
 use super::report::{print_table, write_json, Report, RunInfo};
-use super::{failover, metadata, namespace, peer, s3, scale, small_files, tls, transfers};
+use super::{failover, hadoop, metadata, namespace, peer, s3, scale, small_files, tls, transfers};
 use super::{Args, Sizes, GIB, MB, MIB};
 use crate::cluster::{ClusterOptions, TestCluster};
 use anyhow::{ensure, Result};
@@ -26,9 +26,10 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// The parts, in the order they run: (`--only` key, title).
-const SECTIONS: [(&str, &str); 10] = [
+const SECTIONS: [(&str, &str); 11] = [
     ("transfers", "big transfers"),
     ("tls", "TLS against plain HTTP"),
+    ("hadoop", "Hadoop's own client"),
     ("small", "4 KiB files"),
     ("s3", "the S3 door"),
     ("meta", "metadata operations"),
@@ -139,7 +140,7 @@ pub async fn run(args: &Args) -> Result<bool> {
     } else {
         0
     };
-    let transfer_need = if wanted("transfers") || wanted("tls") {
+    let transfer_need = if wanted("transfers") || wanted("tls") || wanted("hadoop") {
         6 * sizes.transfer
     } else {
         0
@@ -179,6 +180,9 @@ pub async fn run(args: &Args) -> Result<bool> {
         } else if key == "tls" {
             // Two clusters of its own, one plain and one with TLS.
             tls::measure(&mut rep, &sizes).await
+        } else if key == "hadoop" {
+            // A cluster of its own, with the Hadoop doors on.
+            hadoop::measure(&mut rep, &sizes).await
         } else if key == "scale" {
             // A cluster per size, started by the part (it restarts the
             // namenode on a store loaded behind its back).

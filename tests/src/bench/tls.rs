@@ -4,7 +4,7 @@
 //! blocks evicted from the page cache first) on each, alternating, best of
 //! two each. The TLS rows are held to the plain ones, and the servers'
 //! CPU-seconds per GiB say what the encryption costs in work.
-use super::process::{cpu_seconds, run_measured, server_pids};
+use super::process::timed;
 use super::report::Report;
 use super::transfers::{dfs_get, dfs_put, evict_blocks, write_source};
 use super::{Sizes, MB, MIB};
@@ -34,16 +34,6 @@ fn trusting(cluster: &TestCluster, mut cmd: Command) -> Command {
         cmd.env(dfs_client::tls::CA_FILE_ENV, &pki.ca);
     }
     cmd
-}
-
-/// Seconds of one run of `cmd`, and the CPU-seconds the cluster's servers
-/// spent meanwhile.
-fn timed(cluster: &TestCluster, mut cmd: Command) -> Result<(f64, f64)> {
-    let pids: Vec<u32> = server_pids(cluster).into_iter().map(|(_, p)| p).collect();
-    let cpu = || pids.iter().map(|p| cpu_seconds(*p)).sum::<f64>();
-    let before = cpu();
-    let (secs, _) = run_measured(&mut cmd)?;
-    Ok((secs, cpu() - before))
 }
 
 pub async fn measure(rep: &mut Report, s: &Sizes) -> Result<()> {
