@@ -25,7 +25,9 @@ use super::commit::{DeleteOnDrop, Sealed, Written};
 use super::{BlockInfo, BlockStore, IO_BUF, IO_QUEUE};
 use crate::direct::{DirectBuf, DirectWriter};
 use crate::error::{DatanodeError, Result};
-use dfs_common::checksum::{crcs_fingerprint, ChunkCrcs, Sha256Digest, Sha256Hasher};
+use dfs_common::checksum::{
+    crc32c, crcs_fingerprint, ChunkCrcs, Sha256Digest, Sha256Hasher, CHUNK_SIZE,
+};
 use dfs_common::ids::BlockId;
 use std::fs::File;
 use std::path::PathBuf;
@@ -380,35 +382,52 @@ impl SealedBlock {
     }
 
     /// Up to `len` of the bytes written, from `offset` (a write that starts
-    /// again from part of them: Hadoop's pipeline recovery).
+    /// again from part of them: Hadoop's pipeline recovery), each 64 KiB
+    /// chunk they touch checked against the CRC32C it was written with.
     pub async fn read_piece(&self, offset: u64, len: usize) -> Result<Vec<u8>> {
         let end = self.written.len.min(offset.saturating_add(len as u64));
-        let Some(n) = end
-            .checked_sub(offset)
-            .and_then(|n| usize::try_from(n).ok())
-        else {
+        if offset >= end {
             return Ok(Vec::new());
-        };
-        let path = match &self.written.data {
+        }
+        let chunk = CHUNK_SIZE as u64;
+        let (first, last) = (offset / chunk, (end - 1) / chunk);
+        let (from, to) = (first * chunk, ((last + 1) * chunk).min(self.written.len));
+        let n = usize::try_from(to - from).unwrap_or(usize::MAX);
+        let whole = match &self.written.data {
             Sealed::Memory(buf) => {
-                let from = usize::try_from(offset).unwrap_or(usize::MAX);
-                return Ok(buf
-                    .filled()
-                    .get(from..from + n)
-                    .unwrap_or_default()
-                    .to_vec());
+                let at = usize::try_from(from).unwrap_or(usize::MAX);
+                buf.filled().get(at..at + n).unwrap_or_default().to_vec()
             }
-            Sealed::File(_) => self.guard.path.clone(),
+            Sealed::File(_) => {
+                let path = self.guard.path.clone();
+                spawn_blocking(move || {
+                    use std::os::unix::fs::FileExt;
+                    let mut piece = vec![0u8; n];
+                    File::open(&path)
+                        .and_then(|f| f.read_exact_at(&mut piece, from))
+                        .map_err(|e| {
+                            DatanodeError::io(format!("reading back {}", path.display()), e)
+                        })?;
+                    Ok::<_, DatanodeError>(piece)
+                })
+                .await??
+            }
         };
-        spawn_blocking(move || {
-            use std::os::unix::fs::FileExt;
-            let mut piece = vec![0u8; n];
-            File::open(&path)
-                .and_then(|f| f.read_exact_at(&mut piece, offset))
-                .map_err(|e| DatanodeError::io(format!("reading back {}", path.display()), e))?;
-            Ok(piece)
-        })
-        .await?
+        for (i, c) in whole.chunks(CHUNK_SIZE).enumerate() {
+            let want = self.written.crcs.get(first as usize + i).copied();
+            if want != Some(crc32c(c)) {
+                return Err(DatanodeError::ChecksumMismatch {
+                    id: self.id,
+                    detail: format!(
+                        "chunk {} of the bytes written read back other than written",
+                        first as usize + i
+                    ),
+                });
+            }
+        }
+        let skip = usize::try_from(offset - from).unwrap_or(usize::MAX);
+        let take = usize::try_from(end - offset).unwrap_or(usize::MAX);
+        Ok(whole[skip..skip + take].to_vec())
     }
 
     /// The SHA-256 of the bytes, unless the writer left it to be adopted.
@@ -601,5 +620,37 @@ mod tests {
             Err(DatanodeError::NoSpace(_))
         ));
         assert_eq!(tmp_files(dir.path()), 0);
+    }
+
+    /// A sealed write read back (Hadoop's pipeline recovery starts again
+    /// from part of it): any range, from memory or from the temp file, the
+    /// same bytes; a byte changed on disk behind the writer's back is
+    /// caught by the chunk CRC32Cs, never handed on.
+    #[tokio::test]
+    async fn a_sealed_write_reads_back_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlockStore::open(dir.path(), None).await.unwrap();
+        for len in [5000, 3 * IO_BUF + 777] {
+            let bytes = data(len);
+            let mut w = store.writer(BlockId::new(), None).await.unwrap();
+            w.write(&bytes).await.unwrap();
+            let sealed = w.seal().await.unwrap();
+            assert_eq!(sealed.len(), len as u64);
+            for (at, n) in [(0, len), (1000, 3000), (len - 10, 100), (len, 5)] {
+                let got = sealed.read_piece(at as u64, n).await.unwrap();
+                assert_eq!(got, bytes[at..(at + n).min(len)], "{len}: {at}+{n}");
+            }
+            if len > IO_BUF {
+                // On disk: change a byte of the temp file.
+                let path = sealed.guard.path.clone();
+                let mut raw = std::fs::read(&path).unwrap();
+                raw[IO_BUF + 5] ^= 1;
+                std::fs::write(&path, &raw).unwrap();
+                let e = sealed.read_piece(IO_BUF as u64, 10).await.unwrap_err();
+                assert!(matches!(e, DatanodeError::ChecksumMismatch { .. }), "{e}");
+                // Chunks before it are still good.
+                assert_eq!(sealed.read_piece(0, 100).await.unwrap(), bytes[..100]);
+            }
+        }
     }
 }

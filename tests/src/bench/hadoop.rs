@@ -1,10 +1,10 @@
 //! Hadoop's own client against dfs's own, same run: one cluster of the
 //! transfer part's shape with the Hadoop doors on (the namenode's
 //! `--hadoop-rpc-listen`, each datanode's `--hadoop-data-listen`), and
-//! `hadoop fs -put` beside `dfs put`, `hadoop fs -cat` (to /dev/null)
-//! beside `dfs get` to /dev/null, alternating, best of two each, blocks
-//! evicted from the page cache before each read. Both clients use the same
-//! block size and three replicas.
+//! `hadoop fs -put` beside `dfs put` and `hadoop fs -get` beside `dfs get`
+//! (each to a local file, removed after), alternating, best of two each,
+//! blocks evicted from the page cache before each read. Both clients use
+//! the same block size and three replicas.
 //!
 //! Hadoop's client is FsShell from the hadoop-client jars PySpark ships
 //! (`scripts/hadoop-jars` extracts them; `DFS_HADOOP_JARS` names another
@@ -120,12 +120,21 @@ pub async fn measure(rep: &mut Report, s: &Sizes) -> Result<()> {
                 st.length
             );
             evict_blocks(&c);
+            let got = c.root().join("hadoop-bench.got");
             let get = if hadoop {
-                fs_shell(&conf, &jars, &["-cat", &format!("{hdfs}{dst}")])
+                let from = format!("{hdfs}{dst}");
+                fs_shell(
+                    &conf,
+                    &jars,
+                    &["-get", &from, got.to_str().unwrap_or_default()],
+                )
             } else {
-                dfs_get(&nn, &dst, Path::new("-"))
+                dfs_get(&nn, &dst, &got)
             };
             let get = timed(&c, get)?;
+            let len = std::fs::metadata(&got)?.len();
+            ensure!(len == size, "{dst}: {len} bytes read, not {size}");
+            std::fs::remove_file(&got)?;
             for (k, run) in [put, get].into_iter().enumerate() {
                 if run.0 < best[i][k].0 {
                     best[i][k] = run;
@@ -133,38 +142,23 @@ pub async fn measure(rep: &mut Report, s: &Sizes) -> Result<()> {
             }
         }
         // Both wrote the same bytes: dfs recorded the same digest.
-        let sums: Vec<_> = ["dfs", "hadoop"]
-            .iter()
-            .map(|w| {
-                let path = p(&format!("/bench/{w}-{round}.bin"));
-                let client = c.client();
-                async move { client.status(&path).await.map(|s| s.sha256) }
-            })
-            .collect();
         let mut digests = Vec::new();
-        for f in sums {
-            digests.push(f.await?);
+        for w in ["dfs", "hadoop"] {
+            let path = p(&format!("/bench/{w}-{round}.bin"));
+            digests.push(c.client().status(&path).await?.sha256);
+            c.client().delete(&path, false).await?;
         }
         ensure!(
             digests[0] == digests[1] && digests[0].is_some(),
             "hadoop fs -put and dfs put of the same file recorded different digests: {digests:?}"
         );
-        for w in ["dfs", "hadoop"] {
-            c.client()
-                .delete(&p(&format!("/bench/{w}-{round}.bin")), false)
-                .await?;
-        }
     }
     // The JVM's own start, for the reader of the figures.
     let (jvm, _) = run_measured(&mut fs_shell(&conf, &jars, &["-ls", &format!("{hdfs}/")]))?;
     let rate = |secs: f64| size as f64 / MB / secs.max(1e-9);
     for (k, (what, dfs, hadoop)) in [
         ("upload", "dfs put", "hadoop fs -put"),
-        (
-            "download",
-            "dfs get → /dev/null",
-            "hadoop fs -cat → /dev/null",
-        ),
+        ("download", "dfs get", "hadoop fs -get"),
     ]
     .into_iter()
     .enumerate()

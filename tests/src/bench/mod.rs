@@ -10,7 +10,7 @@
 //! - [`s3`]: the S3 door beside the native paths (big PUT/GET, 4 KiB PUTs).
 //! - [`peer`]: the same work on Garage beside dfs (`--peer garage`).
 //! - [`tls`]: `dfs put` and `dfs get` with TLS on and off, same run.
-//! - [`hadoop`]: `hadoop fs -put`/`-cat` beside `dfs put`/`get`, same run.
+//! - [`hadoop`]: `hadoop fs -put`/`-get` beside `dfs put`/`get`, same run.
 //! - [`metadata`]: mkdir, stat, rename, list per second.
 //! - [`namespace`]: the namenode with a million files (memory, restart);
 //!   [`backup`]: `dfs backup` of it, alone and under load.
