@@ -50,6 +50,7 @@ use dfs_common::hadoop::transfer::{
 };
 use dfs_common::hadoop::Chain;
 use dfs_common::ids::BlockId;
+use dfs_common::proto::data::DigestTrailer;
 use dfs_common::proto::datanode::ReportedBlock;
 use futures_util::StreamExt;
 use prost::Message;
@@ -93,6 +94,12 @@ struct Prepared {
     bytes_per_checksum: Option<usize>,
     /// The file's digest, carried on (the first datanode of a new block).
     chain: Option<(Sha256State, Sha256Hasher)>,
+    /// The block's SHA-256 comes from the previous datanode (a trailer
+    /// after the last packet; see [`finalize`]): the pipeline hashes each
+    /// byte once, as dfs's own does.
+    adopt: bool,
+    /// Hand this node's digest to the next one (all but a recovered close).
+    hand_on: bool,
 }
 
 fn refuse(status: i32, message: impl Into<String>) -> Refusal {
@@ -127,9 +134,18 @@ async fn prepare(
     };
     // The client's own datanode: the rest of the pipeline is in `targets`.
     let first = req.targets.len() + 1 == req.pipeline_size as usize;
+    // Past the first, a datanode takes the block's SHA-256 from the one
+    // before it (a recovered close may meet replicas already durable,
+    // which send none: every node hashes its own then).
+    let adopt = !first && req.stage != stage::PIPELINE_CLOSE_RECOVERY;
+    let digest = if adopt {
+        Digest::Adopt
+    } else {
+        Digest::Compute
+    };
     let writer = |expected| async move {
         node.store
-            .writer_with(id, expected, Digest::Compute)
+            .writer_with(id, expected, digest)
             .await
             .map_err(|e| refuse(status::ERROR, format!("block {id}: {e}")))
     };
@@ -182,6 +198,8 @@ async fn prepare(
                 offset: n,
                 bytes_per_checksum,
                 chain,
+                adopt,
+                hand_on: true,
             })
         }
         stage::PIPELINE_SETUP_CREATE => {
@@ -198,6 +216,8 @@ async fn prepare(
                 offset: 0,
                 bytes_per_checksum,
                 chain,
+                adopt,
+                hand_on: true,
             })
         }
         stage::PIPELINE_SETUP_STREAMING_RECOVERY | stage::PIPELINE_CLOSE_RECOVERY => {
@@ -219,6 +239,8 @@ async fn prepare(
                         offset: acked,
                         bytes_per_checksum,
                         chain: None,
+                        adopt: false,
+                        hand_on: false,
                     });
                 }
             }
@@ -259,6 +281,8 @@ async fn prepare(
                 offset: acked,
                 bytes_per_checksum,
                 chain: None,
+                adopt,
+                hand_on: req.stage != stage::PIPELINE_CLOSE_RECOVERY,
             })
         }
         other => Err(refuse(
@@ -552,7 +576,7 @@ where
         }
         p.offset = p.offset.max(end);
         if head.last_packet_in_block {
-            if let Err(e) = finalize(p, node).await {
+            if let Err(e) = finalize(p, node, r, mirror).await {
                 ack(status::ERROR);
                 return Err(Failed(format!("block {id}: {e}")));
             }
@@ -563,13 +587,43 @@ where
     }
 }
 
-/// The last packet: the replica made durable and reported; the chain
-/// remembered.
-async fn finalize(p: &mut Prepared, node: &Node) -> Result<()> {
+/// The last packet: the block's SHA-256 taken from the previous datanode
+/// (a [`DigestTrailer`] after its last packet, checked against this node's
+/// own chunk CRC32Cs) or computed here, and handed to the next one; the
+/// replica made durable and reported; the chain remembered.
+async fn finalize<R, M>(
+    p: &mut Prepared,
+    node: &Node,
+    upstream: &mut R,
+    mirror: &mut Option<M>,
+) -> Result<()>
+where
+    R: AsyncRead + Unpin,
+    M: AsyncWrite + Unpin,
+{
     let Sink::Writing(w) = std::mem::replace(&mut p.sink, Sink::Done) else {
         return Ok(());
     };
-    let info = w.finish(Expected::default()).await?;
+    let mut sealed = w.seal().await?;
+    if p.adopt {
+        let mut raw = [0u8; DigestTrailer::LEN];
+        tokio::time::timeout(PIPELINE_TIMEOUT, upstream.read_exact(&mut raw))
+            .await
+            .map_err(|_| DatanodeError::Body("no digest from the previous datanode".into()))?
+            .map_err(|e| DatanodeError::Body(format!("the previous datanode's digest: {e}")))?;
+        let t = DigestTrailer::decode(&raw)
+            .ok_or_else(|| DatanodeError::Body("a garbled digest trailer".into()))?;
+        sealed.adopt_digest(t.sha256, t.fingerprint)?;
+    }
+    if let (Some(m), Some(sha256), true) = (mirror.as_mut(), sealed.sha256(), p.hand_on) {
+        let t = DigestTrailer {
+            sha256,
+            fingerprint: sealed.fingerprint(),
+        };
+        // A next hop that is gone says so in its acknowledgement.
+        let _ = m.write_all(&t.encode()).await;
+    }
+    let (info, _) = sealed.commit(Expected::default()).await?;
     Metrics::add(&node.metrics.blocks_received, 1);
     node.events.send(BlockEvent::Received(ReportedBlock {
         id: p.id,
