@@ -38,13 +38,13 @@ def hadoop_conf(tmp_path_factory):
     return conf
 
 
-def shell_for(cluster, conf: Path):
+def shell_for(cluster, conf: Path, base: str = ""):
     """FsShell against `cluster`'s Hadoop door, as the user `dfs`:
     `run(*args, raw=False, stdin=None)` gives (exit code, stdout (bytes if
     `raw`), stderr); `run.base` is the `hdfs://` URL; `run.command(*args)`
     the command line (to run it in the background)."""
-    base = cluster.doc["hadoop_rpc"]
-    assert base.startswith("hdfs://127.0.0.1:"), base
+    base = base or cluster.doc["hadoop_rpc"]
+    assert base.startswith("hdfs://"), base
 
     def command(*args: str) -> list:
         return ["java", "-cp", f"{conf}:{Path(JARS).resolve()}/*",
@@ -306,3 +306,53 @@ def test_a_datanode_killed_during_a_put(make_cluster, hadoop_conf, tmp_path):
     # It was a recovery: a surviving datanode went on with the block.
     logs = [p.read_text(errors="replace") for name, p in c.logs() if "datanode" in name]
     assert any("pipeline recovery goes on from byte" in t for t in logs), c.log_tails()
+
+
+def test_hadoop_ha_client_configuration_fails_over(ha_cluster, hadoop_conf, tmp_path):
+    """Hadoop's own HA client configuration (a nameservice of the three
+    namenodes' doors, ConfiguredFailoverProxyProvider) against three dfs
+    namenodes: the namenode it talks to is killed (SIGKILL), and the next
+    calls (-ls, -put, -get) go on through another (every door serves every
+    call: a follower's hands its changes to the leader)."""
+    c = ha_cluster
+    leader = c.leader_url()
+    urls = [n["url"] for n in c.namenode_entries]
+    doors = [e[len("hdfs://"):] for e in c.doc["hadoop_rpc_endpoints"]]
+    assert len(doors) == 3, doors
+    # The leader first: the client starts with it.
+    order = sorted(range(3), key=lambda i: urls[i] != leader)
+    props = {
+        "fs.defaultFS": "hdfs://dfs",
+        "dfs.nameservices": "dfs",
+        "dfs.ha.namenodes.dfs": ",".join(f"nn{i}" for i in order),
+        "dfs.client.failover.proxy.provider.dfs":
+            "org.apache.hadoop.hdfs.server.namenode.ha.ConfiguredFailoverProxyProvider",
+    }
+    for i in order:
+        props[f"dfs.namenode.rpc-address.dfs.nn{i}"] = doors[i]
+    conf = tmp_path / "ha-conf"
+    conf.mkdir()
+    (conf / "core-site.xml").write_text(
+        "<configuration>\n" + "".join(
+            f"  <property><name>{k}</name><value>{v}</value></property>\n"
+            for k, v in props.items()) + "</configuration>\n")
+    shell = shell_for(c, conf, base="hdfs://dfs")
+    before = tmp_path / "before.bin"
+    before.write_bytes(os.urandom(3 << 20))
+    rc, _, err = shell("-put", str(before), "/before.bin")
+    assert rc == 0, err
+
+    c.kill_namenode(leader)
+    rc, out, err = shell("-ls", "/")
+    assert rc == 0 and "/before.bin" in out, err
+    after = tmp_path / "after.bin"
+    after.write_bytes(os.urandom(5 << 20))
+    rc, _, err = shell("-put", str(after), "/after.bin")
+    assert rc == 0, err
+    for name, local in (("before.bin", before), ("after.bin", after)):
+        back = tmp_path / f"{name}.back"
+        rc, _, err = shell("-get", f"/{name}", str(back))
+        assert rc == 0, err
+        assert back.read_bytes() == local.read_bytes()
+    survivor = c.at(c.leader_url(besides=(leader,)))
+    assert dfs_out(survivor, "checksum", "/after.bin").split()[0] == sha256_of(after)
