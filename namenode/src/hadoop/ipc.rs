@@ -6,7 +6,9 @@
 //! and the delimited request message; each answered by a 4-byte length, a
 //! delimited `RpcResponseHeaderProto` and, on success, the delimited answer.
 //!
-//! Calls on one connection are answered in order, one at a time.
+//! Calls on one connection are served side by side (at most
+//! [`MAX_CALLS_PER_CONNECTION`]), each answered when it is done: Hadoop's
+//! client matches answers to calls by their id.
 //!
 //! Bad input never panics and never takes the server down: a header that is
 //! not Hadoop's is dropped without a word (it may not be a Hadoop client at
@@ -17,6 +19,7 @@
 //! stays open, as Hadoop's own server does.
 use super::proto::{self, RpcRequestHeaderProto, RpcResponseHeaderProto};
 use super::Remote;
+use futures_util::stream::{FuturesUnordered, StreamExt};
 use prost::Message;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -105,48 +108,48 @@ where
             .to_string();
         return fatal(stream, u32::MAX, proto::FATAL_UNAUTHORIZED, why).await;
     }
+    let (rd, wr) = tokio::io::split(&mut *stream);
+    let wr = tokio::sync::Mutex::new(wr);
     let mut user: Option<String> = None;
+    // Calls are answered as each is done (Hadoop's client matches answers
+    // to calls by id): a slow call does not hold up the others.
+    let mut in_flight = FuturesUnordered::new();
+    let mut reading = Box::pin(next_frame(rd, timeout, budget));
     loop {
-        let mut len = [0u8; 4];
-        match stream.read_exact(&mut len).await {
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
-            Err(e) => return Err(e.into()),
-        }
-        let len = u32::from_be_bytes(len);
-        if len > MAX_FRAME {
-            let why = format!("RPC data length {len} is over the maximum of {MAX_FRAME}");
-            return fatal(stream, u32::MAX, proto::FATAL_INVALID_RPC_HEADER, why).await;
-        }
-        // Room for the call among all the calls in flight, then its bytes
-        // as they come: memory follows what clients send, not what they
-        // declare, and all of them together hold at most the budget.
-        let Ok(Ok(_room)) = tokio::time::timeout(timeout, budget.acquire_many(len)).await else {
-            let why = format!(
-                "the server is busy: calls in flight already hold {} bytes",
-                MAX_IN_FLIGHT
-            );
-            return fatal(stream, u32::MAX, proto::FATAL_INVALID_RPC_HEADER, why).await;
-        };
-        let mut frame = Vec::with_capacity((len as usize).min(FIRST_READ));
-        let mut call = AsyncReadExt::take(&mut *stream, u64::from(len));
-        match tokio::time::timeout(timeout, call.read_to_end(&mut frame)).await {
-            Ok(Ok(n)) if n == len as usize => {}
-            Ok(Ok(_)) => return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into()),
-            Ok(Err(e)) => return Err(e.into()),
-            Err(_) => {
-                return Err(Ended::Fatal(format!(
-                    "a call of {len} bytes did not arrive within {timeout:?}"
-                )))
+        let (rd, frame) = tokio::select! {
+            Some(written) = in_flight.next(), if !in_flight.is_empty() => {
+                written?;
+                continue;
             }
-        }
+            r = &mut reading => r,
+        };
+        let (frame, room) = match frame {
+            Ok(Some(f)) => f,
+            Ok(None) => {
+                // The client is gone: what is under way finishes.
+                while in_flight.next().await.is_some() {}
+                return Ok(());
+            }
+            Err(Bad::Io(e)) => return Err(e.into()),
+            Err(Bad::Stalled(why)) => return Err(Ended::Fatal(why)),
+            Err(Bad::Fatal(detail, why)) => {
+                return fatal(&mut *wr.lock().await, u32::MAX, detail, why).await
+            }
+        };
         let mut buf = frame.as_slice();
         let Ok(rpc) = RpcRequestHeaderProto::decode_length_delimited(&mut buf) else {
             let why = "the RPC request header does not decode".to_string();
-            return fatal(stream, u32::MAX, proto::FATAL_DESERIALIZING_REQUEST, why).await;
+            return fatal(
+                &mut *wr.lock().await,
+                u32::MAX,
+                proto::FATAL_DESERIALIZING_REQUEST,
+                why,
+            )
+            .await;
         };
         let call_id = rpc.call_id as u32;
         if rpc.rpc_op == Some(proto::RPC_CLOSE_CONNECTION) {
+            while in_flight.next().await.is_some() {}
             return Ok(());
         }
         if rpc.rpc_kind != Some(proto::RPC_PROTOCOL_BUFFER) {
@@ -154,13 +157,25 @@ where
                 "RPC kind {:?} is not supported: only protocol buffers (2)",
                 rpc.rpc_kind
             );
-            return fatal(stream, call_id, proto::FATAL_UNSUPPORTED_SERIALIZATION, why).await;
+            return fatal(
+                &mut *wr.lock().await,
+                call_id,
+                proto::FATAL_UNSUPPORTED_SERIALIZATION,
+                why,
+            )
+            .await;
         }
         if rpc.call_id == proto::CONNECTION_CONTEXT_CALL_ID {
             let Ok(ctx) = proto::IpcConnectionContextProto::decode_length_delimited(&mut buf)
             else {
                 let why = "the connection context does not decode".to_string();
-                return fatal(stream, call_id, proto::FATAL_DESERIALIZING_REQUEST, why).await;
+                return fatal(
+                    &mut *wr.lock().await,
+                    call_id,
+                    proto::FATAL_DESERIALIZING_REQUEST,
+                    why,
+                )
+                .await;
             };
             if let Some(p) = ctx
                 .protocol
@@ -171,7 +186,13 @@ where
                     "unknown protocol {p}: this door serves {}",
                     proto::CLIENT_PROTOCOL
                 );
-                return fatal(stream, call_id, proto::ERROR_NO_SUCH_PROTOCOL, why).await;
+                return fatal(
+                    &mut *wr.lock().await,
+                    call_id,
+                    proto::ERROR_NO_SUCH_PROTOCOL,
+                    why,
+                )
+                .await;
             }
             let who = ctx
                 .user_info
@@ -179,18 +200,37 @@ where
                 .filter(|u| !u.is_empty())
                 .unwrap_or_else(|| "dr.who".to_string());
             if let Some(why) = calls.refuse(&who) {
-                return fatal(stream, call_id, proto::FATAL_UNAUTHORIZED, why).await;
+                return fatal(
+                    &mut *wr.lock().await,
+                    call_id,
+                    proto::FATAL_UNAUTHORIZED,
+                    why,
+                )
+                .await;
             }
             user = Some(who);
+            reading.set(next_frame(rd, timeout, budget));
             continue;
         }
-        let Some(who) = user.as_deref() else {
+        let Some(who) = user.clone() else {
             let why = "a call came before the connection context".to_string();
-            return fatal(stream, call_id, proto::FATAL_INVALID_RPC_HEADER, why).await;
+            return fatal(
+                &mut *wr.lock().await,
+                call_id,
+                proto::FATAL_INVALID_RPC_HEADER,
+                why,
+            )
+            .await;
         };
         let Ok(method) = proto::RequestHeaderProto::decode_length_delimited(&mut buf) else {
             let why = "the request header does not decode".to_string();
-            return fatal(stream, call_id, proto::FATAL_DESERIALIZING_REQUEST, why).await;
+            return fatal(
+                &mut *wr.lock().await,
+                call_id,
+                proto::FATAL_DESERIALIZING_REQUEST,
+                why,
+            )
+            .await;
         };
         // The request message, delimited (absent for a call without one).
         let request = if buf.is_empty() {
@@ -200,44 +240,131 @@ where
                 Ok(n) if n <= buf.len() => buf[..n].to_vec(),
                 _ => {
                     let why = format!("the {} request does not decode", method.method_name);
-                    return fatal(stream, call_id, proto::FATAL_DESERIALIZING_REQUEST, why).await;
+                    return fatal(
+                        &mut *wr.lock().await,
+                        call_id,
+                        proto::FATAL_DESERIALIZING_REQUEST,
+                        why,
+                    )
+                    .await;
                 }
             }
         };
-        let answer = if method.declaring_class_protocol_name != proto::CLIENT_PROTOCOL {
-            Err(Remote::no_such_protocol(
-                &method.declaring_class_protocol_name,
-            ))
-        } else {
-            calls.call(who, &method.method_name, &request).await
+        drop(frame);
+        let wr = &wr;
+        in_flight.push(async move {
+            let answer = if method.declaring_class_protocol_name != proto::CLIENT_PROTOCOL {
+                Err(Remote::no_such_protocol(
+                    &method.declaring_class_protocol_name,
+                ))
+            } else {
+                calls.call(&who, &method.method_name, &request).await
+            };
+            let (head, body) = answer_parts(&rpc, call_id, answer);
+            let written = write_answer(&mut *wr.lock().await, &head, body.as_deref()).await;
+            // The call's room in the budget is given back once answered.
+            drop(room);
+            written
+        });
+        // A bounded number of calls per connection; past it, one must end
+        // before the next is read.
+        if in_flight.len() >= MAX_CALLS_PER_CONNECTION {
+            if let Some(written) = in_flight.next().await {
+                written?;
+            }
+        }
+        reading.set(next_frame(rd, timeout, budget));
+    }
+}
+
+/// The most calls one connection has under way at once.
+pub const MAX_CALLS_PER_CONNECTION: usize = 64;
+
+/// Why a frame could not be read.
+enum Bad {
+    Io(std::io::Error),
+    /// Answered FATAL with this detail and reason.
+    Fatal(i32, String),
+    /// The call's bytes stopped coming: closed without an answer.
+    Stalled(String),
+}
+
+/// The next call's bytes and its room in the budget (`None`: the client
+/// closed the connection between calls), and the reader back.
+async fn next_frame<R: AsyncRead + Unpin>(
+    mut rd: R,
+    timeout: Duration,
+    budget: &tokio::sync::Semaphore,
+) -> (
+    R,
+    Result<Option<(Vec<u8>, tokio::sync::SemaphorePermit<'_>)>, Bad>,
+) {
+    let frame = async {
+        let mut len = [0u8; 4];
+        match rd.read_exact(&mut len).await {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+            Err(e) => return Err(Bad::Io(e)),
+        }
+        let len = u32::from_be_bytes(len);
+        if len > MAX_FRAME {
+            let why = format!("RPC data length {len} is over the maximum of {MAX_FRAME}");
+            return Err(Bad::Fatal(proto::FATAL_INVALID_RPC_HEADER, why));
+        }
+        // Room for the call among all the calls in flight, then its bytes
+        // as they come: memory follows what clients send, not what they
+        // declare, and all of them together hold at most the budget.
+        let Ok(Ok(room)) = tokio::time::timeout(timeout, budget.acquire_many(len)).await else {
+            let why =
+                format!("the server is busy: calls in flight already hold {MAX_IN_FLIGHT} bytes");
+            return Err(Bad::Fatal(proto::FATAL_INVALID_RPC_HEADER, why));
         };
-        let (head, body) = match answer {
-            Ok(body) => (
-                RpcResponseHeaderProto {
-                    call_id,
-                    status: proto::SUCCESS,
-                    server_ipc_version_num: Some(u32::from(IPC_VERSION)),
-                    client_id: Some(rpc.client_id),
-                    retry_count: rpc.retry_count,
-                    ..Default::default()
-                },
-                Some(body),
-            ),
-            Err(remote) => (
-                RpcResponseHeaderProto {
-                    call_id,
-                    status: proto::ERROR,
-                    server_ipc_version_num: Some(u32::from(IPC_VERSION)),
-                    exception_class_name: Some(remote.class.to_string()),
-                    error_msg: Some(remote.message),
-                    error_detail: Some(remote.detail),
-                    client_id: Some(rpc.client_id),
-                    retry_count: rpc.retry_count,
-                },
-                None,
-            ),
-        };
-        write_answer(stream, &head, body.as_deref()).await?;
+        let mut frame = Vec::with_capacity((len as usize).min(FIRST_READ));
+        let mut call = AsyncReadExt::take(&mut rd, u64::from(len));
+        match tokio::time::timeout(timeout, call.read_to_end(&mut frame)).await {
+            Ok(Ok(n)) if n == len as usize => Ok(Some((frame, room))),
+            Ok(Ok(_)) => Err(Bad::Io(std::io::ErrorKind::UnexpectedEof.into())),
+            Ok(Err(e)) => Err(Bad::Io(e)),
+            Err(_) => Err(Bad::Stalled(format!(
+                "a call of {len} bytes did not arrive within {timeout:?}"
+            ))),
+        }
+    }
+    .await;
+    (rd, frame)
+}
+
+/// A call's answer as a response header and, on success, its message.
+fn answer_parts(
+    rpc: &RpcRequestHeaderProto,
+    call_id: u32,
+    answer: Result<Vec<u8>, Remote>,
+) -> (RpcResponseHeaderProto, Option<Vec<u8>>) {
+    match answer {
+        Ok(body) => (
+            RpcResponseHeaderProto {
+                call_id,
+                status: proto::SUCCESS,
+                server_ipc_version_num: Some(u32::from(IPC_VERSION)),
+                client_id: Some(rpc.client_id.clone()),
+                retry_count: rpc.retry_count,
+                ..Default::default()
+            },
+            Some(body),
+        ),
+        Err(remote) => (
+            RpcResponseHeaderProto {
+                call_id,
+                status: proto::ERROR,
+                server_ipc_version_num: Some(u32::from(IPC_VERSION)),
+                exception_class_name: Some(remote.class.to_string()),
+                error_msg: Some(remote.message),
+                error_detail: Some(remote.detail),
+                client_id: Some(rpc.client_id.clone()),
+                retry_count: rpc.retry_count,
+            },
+            None,
+        ),
     }
 }
 
@@ -301,6 +428,9 @@ mod tests {
 
     impl Calls for Echo {
         async fn call(&self, _user: &str, method: &str, _req: &[u8]) -> Result<Vec<u8>, Remote> {
+            if method == "slow" {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+            }
             Ok(method.as_bytes().to_vec())
         }
         fn refuse(&self, user: &str) -> Option<String> {
@@ -384,8 +514,52 @@ mod tests {
         assert_eq!(h.status, proto::FATAL);
     }
 
+    fn call(id: i32, method: &str) -> Vec<u8> {
+        let head = proto::RequestHeaderProto {
+            method_name: method.into(),
+            declaring_class_protocol_name: proto::CLIENT_PROTOCOL.into(),
+            client_protocol_version: 1,
+        };
+        frame(&[rpc(id), head.encode_length_delimited_to_vec()])
+    }
+
+    async fn read_answer(client: &mut tokio::io::DuplexStream) -> (u32, i32, Vec<u8>) {
+        let mut len = [0u8; 4];
+        client.read_exact(&mut len).await.unwrap();
+        let mut f = vec![0u8; u32::from_be_bytes(len) as usize];
+        client.read_exact(&mut f).await.unwrap();
+        let mut buf = f.as_slice();
+        let h = RpcResponseHeaderProto::decode_length_delimited(&mut buf).unwrap();
+        let n = prost::decode_length_delimiter(&mut buf).unwrap();
+        (h.call_id, h.status, buf[..n].to_vec())
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_slow_call_does_not_hold_up_the_next() {
+        let (mut client, mut server) = tokio::io::duplex(1 << 16);
+        let serving = tokio::spawn(async move {
+            serve(&mut server, &Echo, Duration::from_secs(10), &budget()).await
+        });
+        client.write_all(b"hrpc\x09\x00\x00").await.unwrap();
+        client.write_all(&context("alice")).await.unwrap();
+        client.write_all(&call(0, "slow")).await.unwrap();
+        client.write_all(&call(1, "fast")).await.unwrap();
+        let started = tokio::time::Instant::now();
+        assert_eq!(
+            read_answer(&mut client).await,
+            (1, proto::SUCCESS, b"fast".to_vec())
+        );
+        assert!(started.elapsed() < Duration::from_secs(1));
+        assert_eq!(
+            read_answer(&mut client).await,
+            (0, proto::SUCCESS, b"slow".to_vec())
+        );
+        drop(client);
+        assert!(serving.await.unwrap().is_ok());
+    }
+
     #[tokio::test]
-    async fn calls_are_answered_in_order_and_a_refused_user_is_told_why() {
+    async fn calls_are_answered_and_a_refused_user_is_told_why() {
         let (mut client, mut server) = tokio::io::duplex(1 << 16);
         let serving = tokio::spawn(async move {
             serve(&mut server, &Echo, Duration::from_secs(10), &budget()).await
@@ -393,27 +567,20 @@ mod tests {
         client.write_all(b"hrpc\x09\x00\x00").await.unwrap();
         client.write_all(&context("alice")).await.unwrap();
         for (id, method) in [(0, "getFileInfo"), (1, "mkdirs")] {
-            let head = proto::RequestHeaderProto {
-                method_name: method.into(),
-                declaring_class_protocol_name: proto::CLIENT_PROTOCOL.into(),
-                client_protocol_version: 1,
-            };
-            client
-                .write_all(&frame(&[rpc(id), head.encode_length_delimited_to_vec()]))
-                .await
-                .unwrap();
+            client.write_all(&call(id, method)).await.unwrap();
         }
-        for (id, method) in [(0u32, "getFileInfo"), (1, "mkdirs")] {
-            let mut len = [0u8; 4];
-            client.read_exact(&mut len).await.unwrap();
-            let mut f = vec![0u8; u32::from_be_bytes(len) as usize];
-            client.read_exact(&mut f).await.unwrap();
-            let mut buf = f.as_slice();
-            let h = RpcResponseHeaderProto::decode_length_delimited(&mut buf).unwrap();
-            assert_eq!((h.call_id, h.status), (id, proto::SUCCESS));
-            let n = prost::decode_length_delimiter(&mut buf).unwrap();
-            assert_eq!(&buf[..n], method.as_bytes());
-        }
+        let mut got = vec![
+            read_answer(&mut client).await,
+            read_answer(&mut client).await,
+        ];
+        got.sort();
+        assert_eq!(
+            got,
+            vec![
+                (0, proto::SUCCESS, b"getFileInfo".to_vec()),
+                (1, proto::SUCCESS, b"mkdirs".to_vec())
+            ]
+        );
         drop(client);
         assert!(
             serving.await.unwrap().is_ok(),
