@@ -356,3 +356,51 @@ def test_hadoop_ha_client_configuration_fails_over(ha_cluster, hadoop_conf, tmp_
         assert back.read_bytes() == local.read_bytes()
     survivor = c.at(c.leader_url(besides=(leader,)))
     assert dfs_out(survivor, "checksum", "/after.bin").split()[0] == sha256_of(after)
+
+
+def received(cluster, i: int) -> int:
+    """Block bytes datanode `i` has received (its /metrics)."""
+    addr = cluster.doc["datanode_processes"][i]["address"]
+    text = requests.get(f"http://{addr}/metrics", timeout=10).text
+    return sum(int(float(l.split()[-1])) for l in text.splitlines()
+               if l.startswith("dfs_datanode_bytes_received_total"))
+
+
+def test_a_pipeline_that_loses_a_node_takes_another(make_cluster, hadoop_conf, tmp_path):
+    """With Hadoop's replace-datanode-on-failure policy at ALWAYS, a
+    pipeline node killed in the middle of a -put is replaced: the door
+    names a fourth datanode (getAdditionalDatanode), a surviving node copies
+    the acknowledged bytes to it (TRANSFER_BLOCK, TRANSFER_RBW), and the
+    write goes on with three. The file is whole."""
+    c = make_cluster(datanodes=4)
+    shell = shell_for(c, hadoop_conf)
+    data = os.urandom(64 << 20)
+    cmd = shell.command("-D", "dfs.client.block.write.replace-datanode-on-failure.policy=ALWAYS",
+                        "-put", "-", f"{shell.base}/replaced.bin")
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, env=ENV)
+    proc.stdin.write(data[:24 << 20])
+    proc.stdin.flush()
+    deadline = time.monotonic() + 30
+    while True:
+        pipeline = [i for i in range(4) if received(c, i) > 0]
+        if len(pipeline) == 3 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert len(pipeline) == 3, pipeline
+    [spare] = [i for i in range(4) if i not in pipeline]
+    os.kill(c.doc["datanode_processes"][pipeline[0]]["pid"], signal.SIGKILL)
+    proc.stdin.write(data[24 << 20:])
+    proc.stdin.close()
+    err = proc.stderr.read().decode(errors="replace")
+    assert proc.wait(timeout=300) == 0, err
+    local = tmp_path / "replaced.bin"
+    local.write_bytes(data)
+    assert dfs_out(c, "checksum", "/replaced.bin").split()[0] == sha256_of(local)
+    back = tmp_path / "back.bin"
+    dfs(c, "get", "/replaced.bin", str(back))
+    assert back.read_bytes() == data
+    # The spare took the block: the copy, then the rest of the write.
+    assert received(c, spare) > 0
+    logs = {name: p.read_text(errors="replace") for name, p in c.logs()}
+    assert any("more datanode(s) for its pipeline" in t for t in logs.values()), c.log_tails()

@@ -672,3 +672,22 @@ pub struct AppendResponseProto {
     #[prost(message, optional, tag = "2")]
     pub stat: Option<HdfsFileStatusProto>,
 }
+
+/// `hadoop.hdfs.GetAdditionalDatanodeRequestProto`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct GetAdditionalDatanodeRequestProto {
+    #[prost(string, required, tag = "1")]
+    pub src: String,
+    #[prost(message, required, tag = "2")]
+    pub blk: ExtendedBlockProto,
+    #[prost(message, repeated, tag = "3")]
+    pub existings: Vec<DatanodeInfoProto>,
+    #[prost(message, repeated, tag = "4")]
+    pub excludes: Vec<DatanodeInfoProto>,
+    #[prost(uint32, required, tag = "5")]
+    pub num_additional_nodes: u32,
+    #[prost(string, required, tag = "6")]
+    pub client_name: String,
+    #[prost(uint64, optional, tag = "8")]
+    pub file_id: Option<u64>,
+}

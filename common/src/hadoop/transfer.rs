@@ -138,6 +138,16 @@ pub struct OpWriteBlockProto {
     pub target_storage_types: Vec<i32>,
 }
 
+/// `hadoop.hdfs.OpTransferBlockProto`: copy a replica being written to
+/// `targets` (a node added to a pipeline that lost one).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct OpTransferBlockProto {
+    #[prost(message, required, tag = "1")]
+    pub header: ClientOperationHeaderProto,
+    #[prost(message, repeated, tag = "2")]
+    pub targets: Vec<DatanodeInfoProto>,
+}
+
 /// `hadoop.hdfs.OpBlockChecksumProto`.
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct OpBlockChecksumProto {

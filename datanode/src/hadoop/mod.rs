@@ -153,6 +153,7 @@ where
             transfer::OP_READ_BLOCK => read::read_block(r, w, node, timeout).await,
             transfer::OP_BLOCK_CHECKSUM => read::block_checksum(r, w, node, timeout).await,
             transfer::OP_WRITE_BLOCK => write::write_block(r, w, node, timeout).await,
+            transfer::OP_TRANSFER_BLOCK => write::transfer_block(r, w, node, timeout).await,
             op => {
                 let why = format!("operation {op} is not served by dfs");
                 answer(

@@ -32,21 +32,25 @@
 //! new replica as a copy of its old one (verified as it is read); Hadoop's
 //! client then sends the new bytes as if into the old block.
 //!
-//! Not served (an error answer says so): transfers of a replica to a node
-//! added to a pipeline.
-use super::{answer, read_delimited, resolve, Done, Failed, Refusal, MAX_OP};
+//! A node added to a pipeline that lost some (`TRANSFER_BLOCK` here, then
+//! `TRANSFER_RBW` on the new node): this node copies the bytes its client
+//! saw acknowledged, from the replica it kept when the pipeline broke,
+//! packet by packet like a client; the new node keeps them unfinished for
+//! the recovery that follows ([`transfer_block`]).
+use super::{answer, read_delimited, resolve, Done, Failed, Refusal, MAX_OP, PACKET_DATA};
 use crate::error::{DatanodeError, Result};
 use crate::events::BlockEvent;
 use crate::metrics::Metrics;
 use crate::node::Node;
 use crate::sender;
-use crate::store::{BlockInfo, BlockWriter, Digest, Expected, ReadCheck};
+use crate::store::{BlockInfo, BlockWriter, Digest, Expected, ReadCheck, SealedBlock};
 use bytes::Bytes;
 use dfs_common::auth::BlockOp;
 use dfs_common::checksum::{Sha256Hasher, Sha256State};
 use dfs_common::hadoop::transfer::{
-    self, stage, status, BlockOpResponseProto, OpWriteBlockProto, PacketHeaderProto,
-    PipelineAckProto, HEARTBEAT_SEQNO, MAX_PACKET, MAX_PACKET_HEADER,
+    self, stage, status, BlockOpResponseProto, ChecksumProto, OpTransferBlockProto,
+    OpWriteBlockProto, PacketHeaderProto, PipelineAckProto, HEARTBEAT_SEQNO, MAX_PACKET,
+    MAX_PACKET_HEADER,
 };
 use dfs_common::hadoop::Chain;
 use dfs_common::ids::BlockId;
@@ -100,6 +104,9 @@ struct Prepared {
     adopt: bool,
     /// Hand this node's digest to the next one (all but a recovered close).
     hand_on: bool,
+    /// A replica copied here for a pipeline that takes this node on
+    /// (`TRANSFER_RBW`): kept unfinished, for the recovery that follows.
+    keep: bool,
 }
 
 fn refuse(status: i32, message: impl Into<String>) -> Refusal {
@@ -200,6 +207,7 @@ async fn prepare(
                 chain,
                 adopt,
                 hand_on: true,
+                keep: false,
             })
         }
         stage::PIPELINE_SETUP_CREATE => {
@@ -218,6 +226,7 @@ async fn prepare(
                 chain,
                 adopt,
                 hand_on: true,
+                keep: false,
             })
         }
         stage::PIPELINE_SETUP_STREAMING_RECOVERY | stage::PIPELINE_CLOSE_RECOVERY => {
@@ -241,6 +250,7 @@ async fn prepare(
                         chain: None,
                         adopt: false,
                         hand_on: false,
+                        keep: false,
                     });
                 }
             }
@@ -283,8 +293,19 @@ async fn prepare(
                 chain: None,
                 adopt,
                 hand_on: req.stage != stage::PIPELINE_CLOSE_RECOVERY,
+                keep: false,
             })
         }
+        stage::TRANSFER_RBW => Ok(Prepared {
+            id,
+            sink: Sink::Writing(writer(None).await?),
+            offset: 0,
+            bytes_per_checksum,
+            chain: None,
+            adopt: false,
+            hand_on: false,
+            keep: true,
+        }),
         other => Err(refuse(
             status::ERROR_UNSUPPORTED,
             format!(
@@ -605,6 +626,10 @@ where
         return Ok(());
     };
     let mut sealed = w.seal().await?;
+    if p.keep {
+        node.rbw.keep_broken(p.id, sealed);
+        return Ok(());
+    }
     if p.adopt {
         let mut raw = [0u8; DigestTrailer::LEN];
         tokio::time::timeout(PIPELINE_TIMEOUT, upstream.read_exact(&mut raw))
@@ -718,4 +743,184 @@ fn carried(before: &Sha256State, info: BlockInfo, h: Sha256Hasher) -> Chain {
         after: total.is_multiple_of(64).then(|| h.state(total)),
         digest: h.finish(),
     }
+}
+
+/// `TRANSFER_BLOCK`: the first `numBytes` of a replica being written (kept
+/// here when its pipeline broke), or of a durable one, copied to a node a
+/// pipeline takes on, as a `TRANSFER_RBW` write; answered once that node
+/// acknowledged every packet.
+pub(super) async fn transfer_block<R, W>(
+    r: &mut R,
+    w: &mut W,
+    node: &Arc<Node>,
+    timeout: Duration,
+) -> std::result::Result<Done, Failed>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let req: OpTransferBlockProto = read_delimited(r, MAX_OP, timeout).await?;
+    let base = &req.header.base_header;
+    let copied = match resolve(node, base, &[BlockOp::Write, BlockOp::Copy]) {
+        Ok(token) => {
+            let broken = node.rbw.take_broken(token.block);
+            let copied = copy_to(&req, token.block, broken.as_ref(), node, timeout).await;
+            // Back, for this node's part in the recovery that follows.
+            if let Some(b) = broken {
+                node.rbw.keep_broken(token.block, b);
+            }
+            copied
+        }
+        Err(refusal) => Err(refusal),
+    };
+    match copied {
+        Ok(()) => {
+            answer(
+                w,
+                BlockOpResponseProto {
+                    status: status::SUCCESS,
+                    ..Default::default()
+                },
+            )
+            .await?;
+            Ok(Done::Close)
+        }
+        Err(refusal) => {
+            let why = refusal.message.clone();
+            answer(w, refusal.into()).await?;
+            Err(Failed(why))
+        }
+    }
+}
+
+/// Writes the first `numBytes` of block `id` to the transfer's target.
+async fn copy_to(
+    req: &OpTransferBlockProto,
+    id: BlockId,
+    broken: Option<&SealedBlock>,
+    node: &Arc<Node>,
+    timeout: Duration,
+) -> std::result::Result<(), Refusal> {
+    let block = &req.header.base_header.block;
+    let n = block.num_bytes.unwrap_or(0);
+    let target = req
+        .targets
+        .first()
+        .ok_or_else(|| refuse(status::ERROR_INVALID, "a transfer to no datanode"))?;
+    let op = OpWriteBlockProto {
+        header: req.header.clone(),
+        targets: Vec::new(),
+        source: None,
+        stage: stage::TRANSFER_RBW,
+        pipeline_size: 1,
+        min_bytes_rcvd: n,
+        max_bytes_rcvd: n,
+        latest_generation_stamp: block.generation_stamp,
+        requested_checksum: ChecksumProto {
+            r#type: transfer::CHECKSUM_CRC32C,
+            bytes_per_checksum: transfer::BYTES_PER_CHECKSUM as u32,
+        },
+        storage_type: None,
+        target_storage_types: Vec::new(),
+    };
+    let as_pipeline = OpWriteBlockProto {
+        targets: vec![target.clone()],
+        ..op
+    };
+    let failed = |(link, why): (String, String)| refuse(status::ERROR, format!("{link}: {why}"));
+    let Some(mut m) = connect_mirror(&as_pipeline, timeout)
+        .await
+        .map_err(failed)?
+    else {
+        return Err(refuse(status::ERROR_INVALID, "a transfer to no datanode"));
+    };
+    let gone =
+        |e: std::io::Error| refuse(status::ERROR, format!("block {id}: the copy broke: {e}"));
+    // The bytes, from the kept write or the durable replica.
+    let mut durable = match broken {
+        Some(b) if b.len() >= n => None,
+        Some(b) => {
+            return Err(refuse(
+                status::ERROR,
+                format!("block {id}: {} bytes held here, fewer than {n}", b.len()),
+            ))
+        }
+        None => Some(
+            sender::open(node.clone(), id, Some(0), Some(n), ReadCheck::Crc)
+                .await
+                .map_err(|e| refuse(status::ERROR, format!("block {id}: {e}")))?
+                .stream,
+        ),
+    };
+    let mut pending = bytes::BytesMut::new();
+    let (mut at, mut seqno) = (0u64, 0i64);
+    while at < n {
+        let want = (n - at).min(PACKET_DATA as u64) as usize;
+        while pending.len() < want {
+            let more = match (&mut durable, broken) {
+                (Some(s), _) => match s.next().await {
+                    Some(piece) => piece.map_err(|e| refuse(status::ERROR, e.to_string()))?,
+                    None => break,
+                },
+                (None, Some(b)) => bytes::Bytes::from(
+                    b.read_piece(at + pending.len() as u64, want - pending.len())
+                        .await
+                        .map_err(|e| refuse(status::ERROR, e.to_string()))?,
+                ),
+                (None, None) => break,
+            };
+            if more.is_empty() {
+                break;
+            }
+            pending.extend_from_slice(&more);
+        }
+        if pending.len() < want {
+            return Err(refuse(
+                status::ERROR,
+                format!("block {id}: ended before byte {n}"),
+            ));
+        }
+        let data = pending.split_to(want);
+        let head = PacketHeaderProto {
+            offset_in_block: at as i64,
+            seqno,
+            last_packet_in_block: false,
+            data_len: want as i32,
+            sync_block: None,
+        };
+        m.w.write_all(&transfer::packet(
+            &head,
+            &transfer::chunk_crcs(&data),
+            &data,
+        ))
+        .await
+        .map_err(gone)?;
+        at += want as u64;
+        seqno += 1;
+    }
+    let last = PacketHeaderProto {
+        offset_in_block: at as i64,
+        seqno,
+        last_packet_in_block: true,
+        data_len: 0,
+        sync_block: None,
+    };
+    m.w.write_all(&transfer::packet(&last, &[], &[]))
+        .await
+        .map_err(gone)?;
+    for expected in 0..=seqno {
+        let ack = read_delimited::<PipelineAckProto, _>(&mut m.r, 4096, PIPELINE_TIMEOUT)
+            .await
+            .map_err(|Failed(why)| refuse(status::ERROR, why))?;
+        if ack.seqno != expected || ack.reply.iter().any(|s| *s != status::SUCCESS) {
+            return Err(refuse(
+                status::ERROR,
+                format!(
+                    "block {id}: the copy was refused at packet {}: {:?}",
+                    ack.seqno, ack.reply
+                ),
+            ));
+        }
+    }
+    Ok(())
 }

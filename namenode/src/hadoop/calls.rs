@@ -360,6 +360,11 @@ impl super::ipc::Calls for Door {
                 let block = self.update_block_for_pipeline(r).await?;
                 proto::LocatedBlockResponseProto { block }.encode_to_vec()
             }
+            "getAdditionalDatanode" => {
+                let r: proto::GetAdditionalDatanodeRequestProto = decode(method, request)?;
+                let block = self.additional_datanode(r).await?;
+                proto::LocatedBlockResponseProto { block }.encode_to_vec()
+            }
             "updatePipeline" => {
                 let r: proto::UpdatePipelineRequestProto = decode(method, request)?;
                 self.update_pipeline(r).await?;

@@ -589,6 +589,77 @@ impl Door {
         Ok(lb)
     }
 
+    /// `getAdditionalDatanode`: a pipeline that lost nodes asks for others
+    /// (Hadoop's client does when too few are left for its
+    /// replace-datanode-on-failure policy): live nodes that serve Hadoop's
+    /// data transfer protocol, not in the pipeline nor excluded, the
+    /// emptiest first. The answer names the pipeline's nodes, then the new
+    /// ones; the client has a replica copied to them (`TRANSFER_BLOCK`).
+    pub async fn additional_datanode(
+        &self,
+        r: proto::GetAdditionalDatanodeRequestProto,
+    ) -> Result<proto::LocatedBlockProto, Remote> {
+        let handle = self.writes.find(r.file_id, &r.src)?;
+        let mut f = handle.lock().await;
+        f.touched = Instant::now();
+        let Some(cur) = f.current.as_ref() else {
+            return Err(io(format!("{}: no block is being written", r.src)));
+        };
+        if hadoop_block_id(cur.block.block_id) != r.blk.block_id {
+            return Err(io(format!(
+                "block {} of {} is not the one being written",
+                r.blk.block_id, r.src
+            )));
+        }
+        let named = |d: &proto::DatanodeInfoProto| d.id.datanode_uuid.parse::<NodeId>().ok();
+        let existing: Vec<NodeId> = r.existings.iter().filter_map(named).collect();
+        let excluded: Vec<NodeId> = r.excludes.iter().filter_map(named).collect();
+        let mut spare: Vec<_> = self
+            .ns
+            .datanodes()
+            .live(tokio::time::Instant::now())
+            .into_iter()
+            .filter(|n| {
+                n.admin == dfs_common::proto::client::AdminState::Normal
+                    && !n.maintenance
+                    && !existing.contains(&n.id)
+                    && !excluded.contains(&n.id)
+                    && self.ns.datanodes().hadoop_endpoint(&n.id).is_some()
+            })
+            .collect();
+        spare.sort_by_key(|n| std::cmp::Reverse(n.available));
+        spare.truncate(r.num_additional_nodes.max(1) as usize);
+        if spare.is_empty() {
+            return Err(io(format!(
+                "block {} of {}: no other datanode to add to its pipeline",
+                r.blk.block_id, r.src
+            )));
+        }
+        let replicas = existing
+            .iter()
+            .map(|id| dfs_common::proto::DatanodeInfo {
+                id: *id,
+                addr: String::new(),
+            })
+            .chain(spare.iter().map(|n| dfs_common::proto::DatanodeInfo {
+                id: n.id,
+                addr: n.addr.clone(),
+            }))
+            .collect();
+        let with = LocatedBlock {
+            replicas,
+            ..cur.block.clone()
+        };
+        log::info!(
+            "Hadoop door: block {} gets {} more datanode(s) for its pipeline",
+            r.blk.block_id,
+            spare.len()
+        );
+        let mut lb = self.located(&with, cur.gs, None, None)?;
+        lb.b = r.blk;
+        Ok(lb)
+    }
+
     /// `updatePipeline`: the nodes that hold the block now.
     pub async fn update_pipeline(
         &self,
