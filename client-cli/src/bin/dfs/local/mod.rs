@@ -450,7 +450,9 @@ fn announce(
         if let Some(h) = &doc.hadoop_rpc {
             say(
                 false,
-                &format!("Hadoop (hadoop fs, Spark; namespace calls and reads so far):\n  {h}/\n"),
+                &format!(
+                    "Hadoop (hadoop fs, Spark; see README \"From Hadoop and Spark\"):\n  {h}/\n"
+                ),
             );
         }
     }
