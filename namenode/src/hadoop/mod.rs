@@ -8,12 +8,16 @@
 //! - [`ipc`]: one connection's framing, header to close;
 //! - [`calls`]: each call, mapped onto the namespace operation the native
 //!   protocol makes, through this namenode's own `dfs_client` (the S3
-//!   door's way: the same checks, and the leader followed).
+//!   door's way: the same checks, and the leader followed);
+//! - [`writes`]: the files being written through the door (create,
+//!   addBlock, complete, append, pipeline recovery), and the file digest
+//!   the datanodes carry across their blocks.
 //!
-//! So far: the namespace calls of `hadoop fs -ls`, `-mkdir`, `-mv`, `-rm`,
-//! `-test`, `-stat`, `-du`, `-count`, `-setrep`, `-chmod`, `-chown`, `-df`. Not yet: reading and writing blocks (the datanodes'
-//! DataTransferProtocol), and users with access control on (SIMPLE names a
-//! user without proving it: such connections are refused).
+//! The block data goes between Hadoop's client and the datanodes' own
+//! Hadoop port (`datanode --hadoop-data-listen`). Not served: users with
+//! access control on (SIMPLE names a user without proving it: such
+//! connections are refused), and calls outside what `hadoop fs` and Spark
+//! make.
 pub mod calls;
 pub mod ipc;
 pub mod writes;
