@@ -470,14 +470,27 @@ mod tests {
         ])
     }
 
+    /// A served connection, past its header and its context as `user`.
+    async fn opened(
+        user: &str,
+        room: std::sync::Arc<tokio::sync::Semaphore>,
+    ) -> (
+        tokio::io::DuplexStream,
+        tokio::task::JoinHandle<Result<(), Ended>>,
+    ) {
+        let (mut client, mut server) = tokio::io::duplex(1 << 16);
+        let serving =
+            tokio::spawn(
+                async move { serve(&mut server, &Echo, Duration::from_secs(10), &room).await },
+            );
+        client.write_all(b"hrpc\x09\x00\x00").await.unwrap();
+        client.write_all(&context(user)).await.unwrap();
+        (client, serving)
+    }
+
     #[tokio::test(start_paused = true)]
     async fn a_call_that_stalls_half_way_is_cut_off() {
-        let (mut client, mut server) = tokio::io::duplex(1 << 16);
-        let serving = tokio::spawn(async move {
-            serve(&mut server, &Echo, Duration::from_secs(10), &budget()).await
-        });
-        client.write_all(b"hrpc\x09\x00\x00").await.unwrap();
-        client.write_all(&context("alice")).await.unwrap();
+        let (mut client, serving) = opened("alice", std::sync::Arc::new(budget())).await;
         // A length of 100, and 10 bytes of it; then nothing.
         client.write_all(&100u32.to_be_bytes()).await.unwrap();
         client.write_all(&[0; 10]).await.unwrap();
@@ -490,14 +503,9 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_call_that_would_overrun_the_budget_waits_then_is_refused() {
-        let (mut client, mut server) = tokio::io::duplex(1 << 16);
         let small = std::sync::Arc::new(tokio::sync::Semaphore::new(100));
         let held = small.clone().try_acquire_many_owned(60).unwrap();
-        let serving = tokio::spawn(async move {
-            serve(&mut server, &Echo, Duration::from_secs(10), &small).await
-        });
-        client.write_all(b"hrpc\x09\x00\x00").await.unwrap();
-        client.write_all(&context("alice")).await.unwrap();
+        let (mut client, serving) = opened("alice", small).await;
         // 50 bytes declared, 40 free: the call waits for room, then the
         // connection is told the server is busy.
         client.write_all(&50u32.to_be_bytes()).await.unwrap();
@@ -536,12 +544,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_slow_call_does_not_hold_up_the_next() {
-        let (mut client, mut server) = tokio::io::duplex(1 << 16);
-        let serving = tokio::spawn(async move {
-            serve(&mut server, &Echo, Duration::from_secs(10), &budget()).await
-        });
-        client.write_all(b"hrpc\x09\x00\x00").await.unwrap();
-        client.write_all(&context("alice")).await.unwrap();
+        let (mut client, serving) = opened("alice", std::sync::Arc::new(budget())).await;
         client.write_all(&call(0, "slow")).await.unwrap();
         client.write_all(&call(1, "fast")).await.unwrap();
         let started = tokio::time::Instant::now();
@@ -560,12 +563,7 @@ mod tests {
 
     #[tokio::test]
     async fn calls_are_answered_and_a_refused_user_is_told_why() {
-        let (mut client, mut server) = tokio::io::duplex(1 << 16);
-        let serving = tokio::spawn(async move {
-            serve(&mut server, &Echo, Duration::from_secs(10), &budget()).await
-        });
-        client.write_all(b"hrpc\x09\x00\x00").await.unwrap();
-        client.write_all(&context("alice")).await.unwrap();
+        let (mut client, serving) = opened("alice", std::sync::Arc::new(budget())).await;
         for (id, method) in [(0, "getFileInfo"), (1, "mkdirs")] {
             client.write_all(&call(id, method)).await.unwrap();
         }
@@ -587,12 +585,7 @@ mod tests {
             "a client that hangs up is fine"
         );
 
-        let (mut client, mut server) = tokio::io::duplex(1 << 16);
-        let serving = tokio::spawn(async move {
-            serve(&mut server, &Echo, Duration::from_secs(10), &budget()).await
-        });
-        client.write_all(b"hrpc\x09\x00\x00").await.unwrap();
-        client.write_all(&context("mallory")).await.unwrap();
+        let (mut client, serving) = opened("mallory", std::sync::Arc::new(budget())).await;
         let ended = serving.await.unwrap();
         assert!(matches!(ended, Err(Ended::Fatal(ref why)) if why == "not mallory"));
         let mut answer = Vec::new();

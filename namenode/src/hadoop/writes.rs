@@ -317,15 +317,7 @@ impl Door {
                     .map(|(n, _)| n)
                     .filter(|n| !old.replicas.iter().any(|d| d.id == *n))
                     .collect();
-                let lb = self
-                    .client
-                    .namenode()
-                    .add_block(&AddBlockRequest {
-                        file_id: f.file_id,
-                        exclude,
-                    })
-                    .await
-                    .map_err(|e| remote(&e))?;
+                let lb = self.place(f.file_id, exclude).await?;
                 let source = Some((old.block_id, old.len));
                 let mut located =
                     self.located(&lb, FIRST_GENERATION_STAMP, Some(f.state.clone()), source)?;
@@ -396,6 +388,15 @@ impl Door {
         Ok(chain)
     }
 
+    /// A new block of the file, on none of `exclude`.
+    async fn place(&self, file_id: FileId, exclude: Vec<NodeId>) -> Result<LocatedBlock, Remote> {
+        self.client
+            .namenode()
+            .add_block(&AddBlockRequest { file_id, exclude })
+            .await
+            .map_err(|e| remote(&e))
+    }
+
     /// Gives up the block being written, if any.
     async fn abandon_current(&self, f: &mut OpenFile) -> Result<(), dfs_client::ClientError> {
         let Some(cur) = f.current.take() else {
@@ -443,15 +444,7 @@ impl Door {
                 exclude.push(n);
             }
         }
-        let lb = self
-            .client
-            .namenode()
-            .add_block(&AddBlockRequest {
-                file_id: f.file_id,
-                exclude,
-            })
-            .await
-            .map_err(|e| remote(&e))?;
+        let lb = self.place(f.file_id, exclude).await?;
         let nodes = lb.replicas.iter().map(|d| d.id).collect();
         let located = self.located(&lb, FIRST_GENERATION_STAMP, Some(f.state.clone()), None)?;
         f.current = Some(Current {
