@@ -240,6 +240,12 @@ def test_write_verbs(cluster, fs_shell, tmp_path):
     assert rc == 0, err
     assert dfs_out(cluster, "cat", "/hwrite/small.txt") == "second\n" * 10
 
+    # A client that asks for the older CRC32 packet checksums.
+    rc, _, err = fs_shell("-D", "dfs.checksum.type=CRC32", "-put", str(small),
+                          f"{u}/hwrite/crc32.txt")
+    assert rc == 0, err
+    assert dfs_out(cluster, "cat", "/hwrite/crc32.txt") == "second\n" * 10
+
     empty = tmp_path / "empty"
     empty.write_bytes(b"")
     rc, _, err = fs_shell("-put", str(empty), f"{u}/hwrite/empty")

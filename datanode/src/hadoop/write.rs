@@ -94,8 +94,8 @@ struct Prepared {
     sink: Sink,
     /// Where the next packet's data starts in the block.
     offset: u64,
-    /// CRC32C per this many bytes; `None`: the client sends no checksums.
-    bytes_per_checksum: Option<usize>,
+    /// The packets' checksums; `None`: the client sends none.
+    bytes_per_checksum: Option<Sums>,
     /// The file's digest, carried on (the first datanode of a new block).
     chain: Option<(Sha256State, Sha256Hasher)>,
     /// The block's SHA-256 comes from the previous datanode (a trailer
@@ -107,6 +107,24 @@ struct Prepared {
     /// A replica copied here for a pipeline that takes this node on
     /// (`TRANSFER_RBW`): kept unfinished, for the recovery that follows.
     keep: bool,
+}
+
+/// The checksums a writer's packets carry: one per `chunk` bytes, CRC32C
+/// (Hadoop's default) or the older CRC32.
+#[derive(Clone, Copy)]
+struct Sums {
+    chunk: usize,
+    castagnoli: bool,
+}
+
+impl Sums {
+    fn of(&self, data: &[u8]) -> [u8; 4] {
+        if self.castagnoli {
+            crc32c::crc32c(data).to_be_bytes()
+        } else {
+            crc32fast::hash(data).to_be_bytes()
+        }
+    }
 }
 
 fn refuse(status: i32, message: impl Into<String>) -> Refusal {
@@ -121,19 +139,20 @@ async fn prepare(
     let token = resolve(node, &req.header.base_header, &[BlockOp::Write])?;
     let id = token.block;
     let sum = &req.requested_checksum;
+    let chunk_ok = (1..=MAX_BYTES_PER_CHECKSUM).contains(&sum.bytes_per_checksum);
     let bytes_per_checksum = match sum.r#type {
-        transfer::CHECKSUM_CRC32C
-            if (1..=MAX_BYTES_PER_CHECKSUM).contains(&sum.bytes_per_checksum) =>
-        {
-            Some(sum.bytes_per_checksum as usize)
-        }
+        transfer::CHECKSUM_CRC32C | transfer::CHECKSUM_CRC32 if chunk_ok => Some(Sums {
+            chunk: sum.bytes_per_checksum as usize,
+            castagnoli: sum.r#type == transfer::CHECKSUM_CRC32C,
+        }),
         transfer::CHECKSUM_NULL => None,
         other => {
             return Err(refuse(
                 status::ERROR_INVALID,
                 format!(
-                    "checksum type {other} of {} bytes is not supported: dfs takes CRC32C \
-                     (dfs.checksum.type=CRC32C, dfs.bytes-per-checksum up to {MAX_BYTES_PER_CHECKSUM})",
+                    "checksum type {other} of {} bytes is not supported: dfs takes CRC32C or \
+                     CRC32 (dfs.checksum.type), dfs.bytes-per-checksum up to \
+                     {MAX_BYTES_PER_CHECKSUM}",
                     sum.bytes_per_checksum
                 ),
             ))
@@ -546,16 +565,16 @@ where
                 last: head.last_packet_in_block,
             });
         };
-        if let Some(bpc) = p.bytes_per_checksum {
-            let chunks = packet.data.chunks(bpc);
+        if let Some(sums) = p.bytes_per_checksum {
+            let chunks = packet.data.chunks(sums.chunk);
             let ok = packet.sums.len() == chunks.len() * 4
                 && chunks
                     .zip(packet.sums.chunks(4))
-                    .all(|(c, s)| crc32c::crc32c(c).to_be_bytes() == [s[0], s[1], s[2], s[3]]);
+                    .all(|(c, s)| sums.of(c) == [s[0], s[1], s[2], s[3]]);
             if !ok {
                 ack(status::ERROR_CHECKSUM);
                 return Err(Failed(format!(
-                    "block {id}: a packet at offset {} failed its CRC32C",
+                    "block {id}: a packet at offset {} failed its checksum",
                     head.offset_in_block
                 )));
             }
