@@ -150,6 +150,9 @@ async fn namespace_calls_as_hadoop_makes_them() {
         .await;
     assert!(made.result);
     c.dfs_ok(&["stat", "/a/b/c"]);
+    // Made as the Hadoop user, with the mode it asked for.
+    let made = c.client().status(&dfs_tests::p("/a/b/c")).await.unwrap();
+    assert_eq!((made.owner.as_str(), made.permission), ("alice", 0o755));
     // Without createParent, a missing parent is FileNotFoundException.
     let (head, _) = h
         .call(

@@ -389,7 +389,14 @@ impl super::ipc::Calls for Door {
             }
             "mkdirs" => {
                 let r: proto::MkdirsRequestProto = decode(method, request)?;
-                c.mkdirs(&path(&r.src)?, r.create_parent)
+                // Owned by the Hadoop user, with the mode its umask left.
+                c.namenode()
+                    .mkdirs(&dfs_common::proto::client::MkdirsRequest {
+                        path: path(&r.src)?,
+                        parents: r.create_parent,
+                        owner: Some(user.to_string()),
+                        permission: r.masked.map(|m| (m.perm & 0o7777) as u16),
+                    })
                     .await
                     .map_err(|e| remote(&e))?;
                 proto::BoolResultProto { result: true }.encode_to_vec()
