@@ -136,121 +136,31 @@ where
                 return fatal(&mut *wr.lock().await, u32::MAX, detail, why).await
             }
         };
-        let mut buf = frame.as_slice();
-        let Ok(rpc) = RpcRequestHeaderProto::decode_length_delimited(&mut buf) else {
-            let why = "the RPC request header does not decode".to_string();
-            return fatal(
-                &mut *wr.lock().await,
-                u32::MAX,
-                proto::FATAL_DESERIALIZING_REQUEST,
-                why,
-            )
-            .await;
-        };
-        let call_id = rpc.call_id as u32;
-        if rpc.rpc_op == Some(proto::RPC_CLOSE_CONNECTION) {
-            while in_flight.next().await.is_some() {}
-            return Ok(());
-        }
-        if rpc.rpc_kind != Some(proto::RPC_PROTOCOL_BUFFER) {
-            let why = format!(
-                "RPC kind {:?} is not supported: only protocol buffers (2)",
-                rpc.rpc_kind
-            );
-            return fatal(
-                &mut *wr.lock().await,
-                call_id,
-                proto::FATAL_UNSUPPORTED_SERIALIZATION,
-                why,
-            )
-            .await;
-        }
-        if rpc.call_id == proto::CONNECTION_CONTEXT_CALL_ID {
-            let Ok(ctx) = proto::IpcConnectionContextProto::decode_length_delimited(&mut buf)
-            else {
-                let why = "the connection context does not decode".to_string();
-                return fatal(
-                    &mut *wr.lock().await,
-                    call_id,
-                    proto::FATAL_DESERIALIZING_REQUEST,
-                    why,
-                )
-                .await;
-            };
-            if let Some(p) = ctx
-                .protocol
-                .as_deref()
-                .filter(|p| *p != proto::CLIENT_PROTOCOL)
-            {
-                let why = format!(
-                    "unknown protocol {p}: this door serves {}",
-                    proto::CLIENT_PROTOCOL
-                );
-                return fatal(
-                    &mut *wr.lock().await,
-                    call_id,
-                    proto::ERROR_NO_SUCH_PROTOCOL,
-                    why,
-                )
-                .await;
-            }
-            let who = ctx
-                .user_info
-                .and_then(|u| u.effective_user.or(u.real_user))
-                .filter(|u| !u.is_empty())
-                .unwrap_or_else(|| "dr.who".to_string());
-            if let Some(why) = calls.refuse(&who) {
-                return fatal(
-                    &mut *wr.lock().await,
-                    call_id,
-                    proto::FATAL_UNAUTHORIZED,
-                    why,
-                )
-                .await;
-            }
-            user = Some(who);
-            reading.set(next_frame(rd, timeout, budget));
-            continue;
-        }
-        let Some(who) = user.clone() else {
-            let why = "a call came before the connection context".to_string();
-            return fatal(
-                &mut *wr.lock().await,
-                call_id,
-                proto::FATAL_INVALID_RPC_HEADER,
-                why,
-            )
-            .await;
-        };
-        let Ok(method) = proto::RequestHeaderProto::decode_length_delimited(&mut buf) else {
-            let why = "the request header does not decode".to_string();
-            return fatal(
-                &mut *wr.lock().await,
-                call_id,
-                proto::FATAL_DESERIALIZING_REQUEST,
-                why,
-            )
-            .await;
-        };
-        // The request message, delimited (absent for a call without one).
-        let request = if buf.is_empty() {
-            Vec::new()
-        } else {
-            match prost::decode_length_delimiter(&mut buf) {
-                Ok(n) if n <= buf.len() => buf[..n].to_vec(),
-                _ => {
-                    let why = format!("the {} request does not decode", method.method_name);
-                    return fatal(
-                        &mut *wr.lock().await,
-                        call_id,
-                        proto::FATAL_DESERIALIZING_REQUEST,
-                        why,
-                    )
-                    .await;
-                }
-            }
-        };
+        let parsed = parse(&frame, user.is_some(), calls);
         drop(frame);
+        let (rpc, call_id, method, request) = match parsed {
+            Ok(Parsed::Close) => {
+                while in_flight.next().await.is_some() {}
+                return Ok(());
+            }
+            Ok(Parsed::Context(who)) => {
+                user = Some(who);
+                reading.set(next_frame(rd, timeout, budget));
+                continue;
+            }
+            Ok(Parsed::Call {
+                rpc,
+                method,
+                request,
+            }) => {
+                let call_id = rpc.call_id as u32;
+                (rpc, call_id, method, request)
+            }
+            Err((call_id, detail, why)) => {
+                return fatal(&mut *wr.lock().await, call_id, detail, why).await
+            }
+        };
+        let who = user.clone().unwrap_or_default();
         let wr = &wr;
         in_flight.push(async move {
             let answer = if method.declaring_class_protocol_name != proto::CLIENT_PROTOCOL {
@@ -275,6 +185,91 @@ where
         }
         reading.set(next_frame(rd, timeout, budget));
     }
+}
+
+/// What one frame holds.
+enum Parsed {
+    /// The client says it is done.
+    Close,
+    /// The connection context: the user the client names (welcome).
+    Context(String),
+    Call {
+        rpc: RpcRequestHeaderProto,
+        method: proto::RequestHeaderProto,
+        /// The request message (empty for a call without one).
+        request: Vec<u8>,
+    },
+}
+
+/// Reads a frame; an error is the FATAL answer it gets (call id, detail,
+/// why). `known` says whether the connection context came already.
+fn parse<C: Calls>(frame: &[u8], known: bool, calls: &C) -> Result<Parsed, (u32, i32, String)> {
+    let mut buf = frame;
+    let Ok(rpc) = RpcRequestHeaderProto::decode_length_delimited(&mut buf) else {
+        let why = "the RPC request header does not decode".to_string();
+        return Err((u32::MAX, proto::FATAL_DESERIALIZING_REQUEST, why));
+    };
+    let call_id = rpc.call_id as u32;
+    if rpc.rpc_op == Some(proto::RPC_CLOSE_CONNECTION) {
+        return Ok(Parsed::Close);
+    }
+    if rpc.rpc_kind != Some(proto::RPC_PROTOCOL_BUFFER) {
+        let why = format!(
+            "RPC kind {:?} is not supported: only protocol buffers (2)",
+            rpc.rpc_kind
+        );
+        return Err((call_id, proto::FATAL_UNSUPPORTED_SERIALIZATION, why));
+    }
+    if rpc.call_id == proto::CONNECTION_CONTEXT_CALL_ID {
+        let Ok(ctx) = proto::IpcConnectionContextProto::decode_length_delimited(&mut buf) else {
+            let why = "the connection context does not decode".to_string();
+            return Err((call_id, proto::FATAL_DESERIALIZING_REQUEST, why));
+        };
+        if let Some(p) = ctx
+            .protocol
+            .as_deref()
+            .filter(|p| *p != proto::CLIENT_PROTOCOL)
+        {
+            let why = format!(
+                "unknown protocol {p}: this door serves {}",
+                proto::CLIENT_PROTOCOL
+            );
+            return Err((call_id, proto::ERROR_NO_SUCH_PROTOCOL, why));
+        }
+        let who = ctx
+            .user_info
+            .and_then(|u| u.effective_user.or(u.real_user))
+            .filter(|u| !u.is_empty())
+            .unwrap_or_else(|| "dr.who".to_string());
+        if let Some(why) = calls.refuse(&who) {
+            return Err((call_id, proto::FATAL_UNAUTHORIZED, why));
+        }
+        return Ok(Parsed::Context(who));
+    }
+    if !known {
+        let why = "a call came before the connection context".to_string();
+        return Err((call_id, proto::FATAL_INVALID_RPC_HEADER, why));
+    }
+    let Ok(method) = proto::RequestHeaderProto::decode_length_delimited(&mut buf) else {
+        let why = "the request header does not decode".to_string();
+        return Err((call_id, proto::FATAL_DESERIALIZING_REQUEST, why));
+    };
+    let request = if buf.is_empty() {
+        Vec::new()
+    } else {
+        match prost::decode_length_delimiter(&mut buf) {
+            Ok(n) if n <= buf.len() => buf[..n].to_vec(),
+            _ => {
+                let why = format!("the {} request does not decode", method.method_name);
+                return Err((call_id, proto::FATAL_DESERIALIZING_REQUEST, why));
+            }
+        }
+    };
+    Ok(Parsed::Call {
+        rpc,
+        method,
+        request,
+    })
 }
 
 /// The most calls one connection has under way at once.
