@@ -225,6 +225,16 @@ impl DfsClient {
     ) -> Result<dfs_common::proto::client::DirectoryListing> {
         self.nn.list(path, start_after, limit).await
     }
+    /// A Hadoop delegation token of the caller, lasting `lifetime`.
+    pub async fn hadoop_token(
+        &self,
+        lifetime: Option<std::time::Duration>,
+    ) -> Result<dfs_common::proto::client::HadoopToken> {
+        let req = dfs_common::proto::client::HadoopTokenRequest {
+            lifetime_secs: lifetime.map(|d| d.as_secs().max(1)),
+        };
+        self.nn.hadoop_token(&req).await
+    }
     /// A new S3 access key acting as `user` (its secret shown only here).
     pub async fn create_s3_key(&self, user: &str) -> Result<dfs_common::proto::client::S3Key> {
         let req = dfs_common::proto::client::S3KeyRequest {

@@ -364,6 +364,13 @@ impl NamenodeClient {
         self.post("xattrs", req).await
     }
 
+    pub async fn hadoop_token(
+        &self,
+        req: &dfs_common::proto::client::HadoopTokenRequest,
+    ) -> Result<dfs_common::proto::client::HadoopToken> {
+        self.post("hadoop/token", req).await
+    }
+
     pub async fn create_s3_key(&self, req: &S3KeyRequest) -> Result<S3Key> {
         self.post("s3/keys/create", req).await
     }

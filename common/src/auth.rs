@@ -223,6 +223,16 @@ impl ClusterKeys {
         format!("{payload}.{mac}")
     }
 
+    /// The password of a Hadoop delegation token whose identifier is
+    /// `identifier` (`hadoop::token`): a MAC under the user-token key, so
+    /// any namenode of the cluster checks any token and none is stored.
+    pub fn hadoop_password(&self, identifier: &[u8]) -> Vec<u8> {
+        let mut m = mac_with(&self.user.0);
+        m.update(b"hadoop delegation token v1\0");
+        m.update(identifier);
+        m.finalize().into_bytes().to_vec()
+    }
+
     pub fn verify_user(&self, token: &str, now_ms: u64) -> Result<UserToken, TokenError> {
         let t = UserToken::parse(self.user.open(token)?)?;
         if t.expires_ms <= now_ms {

@@ -2,6 +2,9 @@
 //! bytes: a connection header, a connection context and calls, cut into
 //! pieces as a network would, from a client that may stop at any point.
 //!
+//! Both with access control off and on (then SASL DIGEST-MD5 over a
+//! token, `alice-id` with password `pw`, comes before the context).
+//!
 //! Properties: no panic, no hang (the read timeout is short and time is
 //! paused), and every answer the server writes is a well-formed frame: a
 //! length that matches, a response header that decodes, and a call id the
@@ -15,7 +18,7 @@ use prost::Message;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-struct Echo;
+struct Echo(bool);
 
 impl Calls for Echo {
     async fn call(&self, _user: &str, method: &str, request: &[u8]) -> Result<Vec<u8>, Remote> {
@@ -24,13 +27,19 @@ impl Calls for Echo {
             _ => Ok(request.to_vec()),
         }
     }
-    fn refuse(&self, user: &str) -> Option<String> {
-        (user == "x").then(|| "no".to_string())
+    fn secured(&self) -> bool {
+        self.0
+    }
+    fn token(&self, identifier: &[u8]) -> Result<(String, Vec<u8>), String> {
+        match identifier {
+            b"alice-id" => Ok(("alice".into(), b"pw".to_vec())),
+            _ => Err("no such token".into()),
+        }
     }
 }
 
-fuzz_target!(|input: (Vec<u8>, bool)| {
-    let (bytes, with_header) = input;
+fuzz_target!(|input: (Vec<u8>, bool, bool)| {
+    let (bytes, with_header, secured) = input;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .start_paused(true)
@@ -39,10 +48,12 @@ fuzz_target!(|input: (Vec<u8>, bool)| {
     rt.block_on(async {
         let (mut client, mut server) = tokio::io::duplex(1 << 20);
         let serving = tokio::spawn(async move {
-            serve(&mut server, &Echo, Duration::from_secs(1), &budget()).await
+            serve(&mut server, &Echo(secured), Duration::from_secs(1), &budget()).await
         });
         if with_header {
-            let _ = client.write_all(b"hrpc\x09\x00\x00").await;
+            // SASL when secured (SIMPLE would be refused at once).
+            let auth = if secured { 0xdf } else { 0 };
+            let _ = client.write_all(&[b'h', b'r', b'p', b'c', 9, 0, auth]).await;
         }
         let _ = client.write_all(&bytes).await;
         let _ = client.shutdown().await;

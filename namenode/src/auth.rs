@@ -279,6 +279,45 @@ impl Security {
         })
     }
 
+    /// A Hadoop delegation token of `user` for the Hadoop door, valid for
+    /// `lifetime`: its identifier (`dfs_common::hadoop::token`) and
+    /// password.
+    pub fn hadoop_token(&self, user: &str, lifetime: Duration) -> (Vec<u8>, Vec<u8>, u64) {
+        let now = now_ms();
+        let expires_ms = now.saturating_add(lifetime.as_millis() as u64);
+        let identifier = dfs_common::hadoop::token::Identifier {
+            owner: user.to_string(),
+            renewer: String::new(),
+            real_user: String::new(),
+            issue_ms: now,
+            max_ms: expires_ms,
+            sequence: 0,
+            master_key_id: 0,
+        }
+        .encode();
+        let password = self.keys.hadoop_password(&identifier);
+        (identifier, password, expires_ms)
+    }
+
+    /// The owner and password of the Hadoop delegation token `identifier`
+    /// names, or why it no longer works (expired, its owner no longer in
+    /// the users file, not one of this cluster's).
+    pub fn hadoop_token_owner(&self, identifier: &[u8]) -> Result<(String, Vec<u8>), String> {
+        let id = dfs_common::hadoop::token::Identifier::decode(identifier)?;
+        if id.max_ms <= now_ms() {
+            let at = std::time::UNIX_EPOCH + Duration::from_millis(id.max_ms);
+            return Err(format!(
+                "the token of {} expired at {}: ask for a new one (dfs hadoop-token)",
+                id.owner,
+                humantime::format_rfc3339_seconds(at)
+            ));
+        }
+        if self.principal(&id.owner).is_none() {
+            return Err(format!("{} is not a user of this cluster", id.owner));
+        }
+        Ok((id.owner, self.keys.hadoop_password(identifier)))
+    }
+
     /// A block access token for `block` and `op`, issued to `user`.
     pub fn block_token(&self, block: BlockId, op: BlockOp, user: &str) -> String {
         self.keys.sign_block(&BlockToken {

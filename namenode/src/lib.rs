@@ -265,7 +265,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                         replication: config.replication,
                         trash_minutes: config.trash_interval.as_secs() / 60,
                     },
-                    secured: security.is_some(),
+                    security: security.clone(),
                 },
                 config.limits.request_timeout,
             )
@@ -273,6 +273,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         ),
         None => None,
     };
+    let hadoop_door = actix_web::web::Data::new(api::client::HadoopDoor(
+        hadoop.as_ref().map(|(_, addr)| *addr),
+    ));
+    let hadoop = hadoop.map(|(task, _)| task);
     let client_data = actix_web::web::Data::new(client);
     let limits = config.limits;
     let guard_data = actix_web::web::Data::new(api::limits::guard(limits));
@@ -286,6 +290,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             .app_data(group_data.clone())
             .app_data(forwarder.clone())
             .app_data(client_data.clone())
+            .app_data(hadoop_door.clone())
             .app_data(guard_data.clone())
             .app_data(auth_data.clone())
             .app_data(audit_data.clone())

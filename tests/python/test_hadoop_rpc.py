@@ -38,8 +38,9 @@ def hadoop_conf(tmp_path_factory):
     return conf
 
 
-def shell_for(cluster, conf: Path, base: str = ""):
-    """FsShell against `cluster`'s Hadoop door, as the user `dfs`:
+def shell_for(cluster, conf: Path, base: str = "", env=None):
+    """FsShell against `cluster`'s Hadoop door, as the user `dfs` (or with
+    `env`, the whole environment: a token file for one):
     `run(*args, raw=False, stdin=None)` gives (exit code, stdout (bytes if
     `raw`), stderr); `run.base` is the `hdfs://` URL; `run.command(*args)`
     the command line (to run it in the background)."""
@@ -51,7 +52,7 @@ def shell_for(cluster, conf: Path, base: str = ""):
                 "org.apache.hadoop.fs.FsShell", *args]
 
     def run(*args: str, raw: bool = False):
-        p = subprocess.run(command(*args), capture_output=True, timeout=300, env=ENV)
+        p = subprocess.run(command(*args), capture_output=True, timeout=300, env=env or ENV)
         stderr = p.stderr.decode(errors="replace")
         err = "\n".join(l for l in stderr.splitlines() if not l.startswith("SLF4J"))
         return p.returncode, p.stdout if raw else p.stdout.decode(errors="replace"), err

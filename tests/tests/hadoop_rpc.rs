@@ -298,8 +298,9 @@ async fn bad_input_gets_a_clean_answer_and_the_server_lives() {
         assert_eq!(n, 0, "{rest:?}");
     }
 
-    // Another IPC version; SASL: a FATAL answer, then closed.
-    for header in [&b"hrpc\x07\x00\x00"[..], b"hrpc\x09\x00\xdf"] {
+    // Another IPC version; an unknown auth protocol: a FATAL answer, then
+    // closed.
+    for header in [&b"hrpc\x07\x00\x00"[..], b"hrpc\x09\x00\x51"] {
         let mut s = connect().await;
         s.write_all(header).await.unwrap();
         let mut conn = Conn { s, next: 0 };

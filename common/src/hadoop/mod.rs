@@ -3,6 +3,7 @@
 //!
 //! - [`proto`]: Hadoop IPC and `ClientNamenodeProtocol` messages;
 //! - [`transfer`]: `DataTransferProtocol` messages and framing constants;
+//! - [`token`]: the delegation tokens of the door with access control on;
 //! - here: how a dfs block is named to Hadoop's client.
 //!
 //! # Naming a dfs block in Hadoop's terms
@@ -25,6 +26,7 @@ use crate::ids::{BlockId, ClusterId};
 use serde::{Deserialize, Serialize};
 
 pub mod proto;
+pub mod token;
 pub mod transfer;
 
 /// The block pool of a cluster, as Hadoop's client carries it.

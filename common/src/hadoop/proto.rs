@@ -691,3 +691,66 @@ pub struct GetAdditionalDatanodeRequestProto {
     #[prost(uint64, optional, tag = "8")]
     pub file_id: Option<u64>,
 }
+
+/// `hadoop.common.RpcSaslProto` (`RpcHeader.proto`): one step of the SASL
+/// exchange that comes before the connection context when the connection
+/// header's auth byte says SASL (call id [`SASL_CALL_ID`]).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct RpcSaslProto {
+    #[prost(uint32, optional, tag = "1")]
+    pub version: Option<u32>,
+    /// `SaslState`: [`SASL_SUCCESS`], [`SASL_NEGOTIATE`], ...
+    #[prost(int32, required, tag = "2")]
+    pub state: i32,
+    #[prost(bytes = "vec", optional, tag = "3")]
+    pub token: Option<Vec<u8>>,
+    #[prost(message, repeated, tag = "4")]
+    pub auths: Vec<SaslAuth>,
+}
+
+/// `RpcSaslProto.SaslAuth`: a way to authenticate the server offers.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct SaslAuth {
+    /// Hadoop's `AuthMethod`: `SIMPLE`, `TOKEN`, `KERBEROS`.
+    #[prost(string, required, tag = "1")]
+    pub method: String,
+    #[prost(string, required, tag = "2")]
+    pub mechanism: String,
+    #[prost(string, optional, tag = "3")]
+    pub protocol: Option<String>,
+    #[prost(string, optional, tag = "4")]
+    pub server_id: Option<String>,
+    /// The server's first challenge, sparing a round trip.
+    #[prost(bytes = "vec", optional, tag = "5")]
+    pub challenge: Option<Vec<u8>>,
+}
+
+/// The call id of every SASL message (`AuthProtocol.SASL.callId`).
+pub const SASL_CALL_ID: i32 = -33;
+pub const SASL_SUCCESS: i32 = 0;
+pub const SASL_NEGOTIATE: i32 = 1;
+pub const SASL_INITIATE: i32 = 2;
+pub const SASL_CHALLENGE: i32 = 3;
+pub const SASL_RESPONSE: i32 = 4;
+
+/// `hadoop.common.CredentialsKVProto` (`Security.proto`): one entry of a
+/// token file.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct CredentialsKvProto {
+    #[prost(string, required, tag = "1")]
+    pub alias: String,
+    #[prost(message, optional, tag = "2")]
+    pub token: Option<TokenProto>,
+    #[prost(bytes = "vec", optional, tag = "3")]
+    pub secret: Option<Vec<u8>>,
+}
+
+/// `hadoop.common.CredentialsProto`: a token file's body
+/// (`Credentials.writeTokenStorageToStream`, format 1).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct CredentialsProto {
+    #[prost(message, repeated, tag = "1")]
+    pub tokens: Vec<CredentialsKvProto>,
+    #[prost(message, repeated, tag = "2")]
+    pub secrets: Vec<CredentialsKvProto>,
+}

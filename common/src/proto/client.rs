@@ -416,6 +416,36 @@ pub struct ConcatRequest {
     pub xattrs: Xattrs,
 }
 
+/// `POST hadoop/token`: a Hadoop delegation token of the caller, for the
+/// namenodes' Hadoop door with access control on (`dfs hadoop-token`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct HadoopTokenRequest {
+    /// How long it lasts (default [`HADOOP_TOKEN_LIFETIME`], at most
+    /// [`HADOOP_TOKEN_MAX_LIFETIME`]).
+    #[serde(default)]
+    pub lifetime_secs: Option<u64>,
+}
+
+pub const HADOOP_TOKEN_LIFETIME: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+/// HDFS's own limit on a delegation token's life (7 days).
+pub const HADOOP_TOKEN_MAX_LIFETIME: std::time::Duration =
+    std::time::Duration::from_secs(7 * 24 * 3600);
+
+/// A Hadoop delegation token (`dfs_common::hadoop::token`), and where this
+/// namenode's Hadoop door listens.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HadoopToken {
+    pub user: String,
+    /// The identifier's bytes, hex.
+    pub identifier: String,
+    /// The password's bytes, hex: a secret, like any token.
+    pub password: String,
+    pub expires_ms: u64,
+    /// The port of this namenode's Hadoop door, if it has one.
+    #[serde(default)]
+    pub door_port: Option<u16>,
+}
+
 /// `POST s3/keys/create`: a new S3 access key acting as `user`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct S3KeyRequest {

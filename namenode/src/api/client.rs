@@ -23,8 +23,9 @@ use dfs_common::proto::client::{
     REQUEST_ID_HEADER, RPC_PREFIX,
 };
 use dfs_common::proto::client::{
-    ConcatRequest, S3Key, S3KeyDeleteRequest, S3KeyList, S3KeyRequest, SnapshotRequest,
-    SnapshotResponse, Xattrs, XattrsRequest, XattrsResponse, MAX_XATTR_PATHS,
+    ConcatRequest, HadoopToken, HadoopTokenRequest, S3Key, S3KeyDeleteRequest, S3KeyList,
+    S3KeyRequest, SnapshotRequest, SnapshotResponse, Xattrs, XattrsRequest, XattrsResponse,
+    HADOOP_TOKEN_LIFETIME, HADOOP_TOKEN_MAX_LIFETIME, MAX_XATTR_PATHS,
 };
 
 type Ns = web::Data<Namesystem>;
@@ -57,6 +58,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(&r("report_bad_replica"), web::post().to(report_bad_replica))
         .route(&r("xattrs"), web::post().to(xattrs))
         .route(&r("concat"), web::post().to(concat))
+        .route(&r("hadoop/token"), web::post().to(hadoop_token))
         .route(&r("s3/keys"), web::get().to(s3_keys))
         .route(&r("s3/keys/create"), web::post().to(create_s3_key))
         .route(&r("s3/keys/delete"), web::post().to(delete_s3_key));
@@ -371,6 +373,44 @@ async fn s3_keys(ns: Ns, caller: Caller) -> Answer<S3KeyList> {
 
 /// A key for `user`: a superuser makes one for anyone, a user for
 /// themselves.
+/// Where this namenode's Hadoop door listens (app data; `None`: no door).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HadoopDoor(pub Option<std::net::SocketAddr>);
+
+/// A Hadoop delegation token of the caller (access control on only: with
+/// it off, Hadoop's client names its user and needs no token).
+async fn hadoop_token(
+    caller: Caller,
+    auth: web::Data<crate::auth::Auth>,
+    door: Option<web::Data<HadoopDoor>>,
+    req: web::Json<HadoopTokenRequest>,
+) -> Answer<HadoopToken> {
+    let (Some(sec), Some(who)) = (auth.security(), caller.principal()) else {
+        return Err(NamenodeError::InvalidArgument(
+            "access control is off: Hadoop's client needs no token (it names its user)".into(),
+        )
+        .into());
+    };
+    let lifetime = req
+        .lifetime_secs
+        .map_or(HADOOP_TOKEN_LIFETIME, std::time::Duration::from_secs);
+    if lifetime.is_zero() || lifetime > HADOOP_TOKEN_MAX_LIFETIME {
+        return Err(NamenodeError::InvalidArgument(format!(
+            "a token lasts between 1 s and {} s",
+            HADOOP_TOKEN_MAX_LIFETIME.as_secs()
+        ))
+        .into());
+    }
+    let (identifier, password, expires_ms) = sec.hadoop_token(&who.user, lifetime);
+    Ok(web::Json(HadoopToken {
+        user: who.user.clone(),
+        identifier: hex::encode(identifier),
+        password: hex::encode(password),
+        expires_ms,
+        door_port: door.and_then(|d| d.0).map(|a| a.port()),
+    }))
+}
+
 async fn create_s3_key(ns: Ns, caller: Caller, req: web::Json<S3KeyRequest>) -> Answer<S3Key> {
     if let Some(who) = caller.principal() {
         if who.user != req.user {

@@ -62,9 +62,9 @@ pub struct Door {
     /// Files being written through the door.
     pub writes: super::writes::Writes,
     pub defaults: Defaults,
-    /// Access control is on: SIMPLE users are not authenticated, so none is
-    /// let in (yet).
-    pub secured: bool,
+    /// Access control: connections prove a delegation token, and the door
+    /// acts as its owner.
+    pub security: Option<Arc<crate::auth::Security>>,
 }
 
 fn decode<M: Message + Default>(method: &str, bytes: &[u8]) -> Result<M, Remote> {
@@ -130,7 +130,24 @@ pub(super) fn status_proto(st: &FileStatus, local_name: &str) -> HdfsFileStatusP
     }
 }
 
+/// How long the token of a call relayed for a Hadoop user lasts: longer
+/// than any call takes (the lease renewals of a write mint their own).
+const RELAY_TOKEN_LIFETIME: std::time::Duration = std::time::Duration::from_secs(3600);
+
 impl Door {
+    /// The door's client acting as `user` (with access control on: a token
+    /// of theirs, so the namespace checks their rights; off: the name is
+    /// carried in what the calls ask, as the owner of what they make).
+    pub(super) fn client_for(&self, user: &str) -> DfsClient {
+        match &self.security {
+            Some(sec) => self
+                .client
+                .clone()
+                .with_token(Some(sec.user_token(user, RELAY_TOKEN_LIFETIME))),
+            None => self.client.clone(),
+        }
+    }
+
     /// A dfs block as Hadoop's client is told of it, at generation stamp
     /// `gs`: only the replicas on datanodes that serve Hadoop's data
     /// transfer protocol; for a block to write, the file's midstate before
@@ -233,17 +250,19 @@ impl Door {
 }
 
 impl super::ipc::Calls for Door {
-    fn refuse(&self, user: &str) -> Option<String> {
-        self.secured.then(|| {
-            format!(
-                "access control is on, and the Hadoop door cannot authenticate {user}: SIMPLE \
-                 authentication names a user without proving it"
-            )
-        })
+    fn secured(&self) -> bool {
+        self.security.is_some()
+    }
+
+    fn token(&self, identifier: &[u8]) -> Result<(String, Vec<u8>), String> {
+        match &self.security {
+            Some(sec) => sec.hadoop_token_owner(identifier),
+            None => Err("access control is off".into()),
+        }
     }
 
     async fn call(&self, user: &str, method: &str, request: &[u8]) -> Result<Vec<u8>, Remote> {
-        let c = &self.client;
+        let c = &self.client_for(user);
         let answer = match method {
             "getFileInfo" => {
                 let r: proto::GetFileInfoRequestProto = decode(method, request)?;
@@ -327,26 +346,26 @@ impl super::ipc::Calls for Door {
             }
             "append" => {
                 let r: proto::AppendRequestProto = decode(method, request)?;
-                self.append(r).await?.encode_to_vec()
+                self.append(user, r).await?.encode_to_vec()
             }
             "addBlock" => {
                 let r: proto::AddBlockRequestProto = decode(method, request)?;
-                let block = self.add_block(r).await?;
+                let block = self.add_block(user, r).await?;
                 proto::LocatedBlockResponseProto { block }.encode_to_vec()
             }
             "complete" => {
                 let r: proto::CompleteRequestProto = decode(method, request)?;
-                let result = self.complete(r).await?;
+                let result = self.complete(user, r).await?;
                 proto::BoolResultProto { result }.encode_to_vec()
             }
             "abandonBlock" => {
                 let r: proto::AbandonBlockRequestProto = decode(method, request)?;
-                self.abandon_block(r).await?;
+                self.abandon_block(user, r).await?;
                 proto::EmptyProto {}.encode_to_vec()
             }
             "renewLease" => {
                 let r: proto::RenewLeaseRequestProto = decode(method, request)?;
-                self.renew_lease(&r.client_name).await?;
+                self.renew_lease(user, &r.client_name).await?;
                 proto::EmptyProto {}.encode_to_vec()
             }
             "fsync" => {
@@ -357,23 +376,23 @@ impl super::ipc::Calls for Door {
             }
             "updateBlockForPipeline" => {
                 let r: proto::UpdateBlockForPipelineRequestProto = decode(method, request)?;
-                let block = self.update_block_for_pipeline(r).await?;
+                let block = self.update_block_for_pipeline(user, r).await?;
                 proto::LocatedBlockResponseProto { block }.encode_to_vec()
             }
             "getAdditionalDatanode" => {
                 let r: proto::GetAdditionalDatanodeRequestProto = decode(method, request)?;
-                let block = self.additional_datanode(r).await?;
+                let block = self.additional_datanode(user, r).await?;
                 proto::LocatedBlockResponseProto { block }.encode_to_vec()
             }
             "updatePipeline" => {
                 let r: proto::UpdatePipelineRequestProto = decode(method, request)?;
-                self.update_pipeline(r).await?;
+                self.update_pipeline(user, r).await?;
                 proto::EmptyProto {}.encode_to_vec()
             }
             "recoverLease" => {
                 let r: proto::RecoverLeaseRequestProto = decode(method, request)?;
                 // Closed unless it is being written through this door.
-                let open = self.writes.find(None, &r.src).is_ok();
+                let open = self.writes.writing(&r.src);
                 proto::BoolResultProto { result: !open }.encode_to_vec()
             }
             "getPreferredBlockSize" => {

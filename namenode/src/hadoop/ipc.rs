@@ -28,6 +28,12 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 pub const IPC_VERSION: u8 = 9;
 /// The auth protocol byte of SIMPLE (no SASL): `AuthProtocol.NONE`.
 const AUTH_NONE: u8 = 0;
+/// The auth protocol byte of SASL: `AuthProtocol.SASL` (-33).
+const AUTH_SASL: u8 = 0xDF;
+/// Why a SIMPLE client is refused when access control is on.
+pub const SIMPLE_REFUSED: &str = "access control is on: SIMPLE authentication names a user \
+    without proving it, so this door takes a dfs delegation token instead (`dfs hadoop-token \
+    FILE`, then HADOOP_TOKEN_FILE_LOCATION=FILE for Hadoop's client)";
 /// The largest call accepted (Hadoop's `ipc.maximum.data.length` default).
 pub const MAX_FRAME: u32 = 64 << 20;
 /// The bytes all the calls being read or answered may hold together (a
@@ -42,8 +48,8 @@ pub fn budget() -> tokio::sync::Semaphore {
 }
 
 /// What a connection is for: each call, by method name, its request bytes
-/// and the user the connection context named, gives the answer's bytes or
-/// a remote exception.
+/// and the connection's user, gives the answer's bytes or a remote
+/// exception.
 pub trait Calls {
     fn call(
         &self,
@@ -52,8 +58,14 @@ pub trait Calls {
         request: &[u8],
     ) -> impl std::future::Future<Output = Result<Vec<u8>, Remote>> + Send;
 
-    /// Refuses a connection at its context (`None`: welcome).
-    fn refuse(&self, user: &str) -> Option<String>;
+    /// Access control is on: a connection must prove a delegation token
+    /// (SASL DIGEST-MD5) and is its owner; SIMPLE is refused. Off: the
+    /// user is the one the connection context names.
+    fn secured(&self) -> bool;
+
+    /// A delegation token's user and password, from its identifier, or
+    /// why it is refused (asked only when [`Calls::secured`]).
+    fn token(&self, identifier: &[u8]) -> Result<(String, Vec<u8>), String>;
 }
 
 /// Why a connection ended early (for the log).
@@ -100,14 +112,30 @@ where
             "IPC version {} is not supported: this server speaks version {IPC_VERSION} (Hadoop 2.x and 3.x)",
             header[4]
         );
-        return fatal(stream, u32::MAX, proto::FATAL_VERSION_MISMATCH, why).await;
+        return Err(fatal(stream, u32::MAX, proto::FATAL_VERSION_MISMATCH, why).await);
     }
-    if header[6] != AUTH_NONE {
-        let why = "SASL authentication (Kerberos, tokens) is not supported: use SIMPLE \
-                   (hadoop.security.authentication=simple)"
-            .to_string();
-        return fatal(stream, u32::MAX, proto::FATAL_UNAUTHORIZED, why).await;
-    }
+    // Who the connection is, when SASL proved it (a token's owner).
+    let proven = match header[6] {
+        AUTH_NONE if calls.secured() => {
+            let why = SIMPLE_REFUSED.to_string();
+            return Err(fatal(stream, u32::MAX, proto::FATAL_UNAUTHORIZED, why).await);
+        }
+        AUTH_NONE => None,
+        AUTH_SASL => {
+            match tokio::time::timeout(timeout, sasl_exchange(stream, calls, timeout, budget)).await
+            {
+                Ok(proven) => proven?,
+                Err(_) => {
+                    let why = format!("the SASL exchange did not end within {timeout:?}");
+                    return Err(Ended::Fatal(why));
+                }
+            }
+        }
+        other => {
+            let why = format!("auth protocol {other} is unknown: 0 (SIMPLE) or -33 (SASL)");
+            return Err(fatal(stream, u32::MAX, proto::FATAL_UNAUTHORIZED, why).await);
+        }
+    };
     let (rd, wr) = tokio::io::split(&mut *stream);
     let wr = tokio::sync::Mutex::new(wr);
     let mut user: Option<String> = None;
@@ -133,18 +161,20 @@ where
             Err(Bad::Io(e)) => return Err(e.into()),
             Err(Bad::Stalled(why)) => return Err(Ended::Fatal(why)),
             Err(Bad::Fatal(detail, why)) => {
-                return fatal(&mut *wr.lock().await, u32::MAX, detail, why).await
+                return Err(fatal(&mut *wr.lock().await, u32::MAX, detail, why).await)
             }
         };
-        let parsed = parse(&frame, user.is_some(), calls);
+        let parsed = parse(&frame, user.is_some());
         drop(frame);
         let (rpc, call_id, method, request) = match parsed {
             Ok(Parsed::Close) => {
                 while in_flight.next().await.is_some() {}
                 return Ok(());
             }
-            Ok(Parsed::Context(who)) => {
-                user = Some(who);
+            Ok(Parsed::Context(named)) => {
+                // A token's owner is who it says; a SIMPLE user, who the
+                // context names.
+                user = Some(proven.clone().unwrap_or(named));
                 reading.set(next_frame(rd, timeout, budget));
                 continue;
             }
@@ -157,7 +187,7 @@ where
                 (rpc, call_id, method, request)
             }
             Err((call_id, detail, why)) => {
-                return fatal(&mut *wr.lock().await, call_id, detail, why).await
+                return Err(fatal(&mut *wr.lock().await, call_id, detail, why).await)
             }
         };
         let who = user.clone().unwrap_or_default();
@@ -191,7 +221,8 @@ where
 enum Parsed {
     /// The client says it is done.
     Close,
-    /// The connection context: the user the client names (welcome).
+    /// The connection context: the user the client names (none with a
+    /// token: the token names it).
     Context(String),
     Call {
         rpc: RpcRequestHeaderProto,
@@ -203,7 +234,7 @@ enum Parsed {
 
 /// Reads a frame; an error is the FATAL answer it gets (call id, detail,
 /// why). `known` says whether the connection context came already.
-fn parse<C: Calls>(frame: &[u8], known: bool, calls: &C) -> Result<Parsed, (u32, i32, String)> {
+fn parse(frame: &[u8], known: bool) -> Result<Parsed, (u32, i32, String)> {
     let mut buf = frame;
     let Ok(rpc) = RpcRequestHeaderProto::decode_length_delimited(&mut buf) else {
         let why = "the RPC request header does not decode".to_string();
@@ -241,9 +272,6 @@ fn parse<C: Calls>(frame: &[u8], known: bool, calls: &C) -> Result<Parsed, (u32,
             .and_then(|u| u.effective_user.or(u.real_user))
             .filter(|u| !u.is_empty())
             .unwrap_or_else(|| "dr.who".to_string());
-        if let Some(why) = calls.refuse(&who) {
-            return Err((call_id, proto::FATAL_UNAUTHORIZED, why));
-        }
         return Ok(Parsed::Context(who));
     }
     if !known {
@@ -384,13 +412,14 @@ async fn write_answer<S: AsyncWrite + Unpin>(
     stream.flush().await
 }
 
-/// Answers FATAL with `why`, then ends the connection.
+/// Answers FATAL with `why`, then ends the connection (what it gives is
+/// the connection's end, for the log).
 async fn fatal<S: AsyncWrite + Unpin>(
     stream: &mut S,
     call_id: u32,
     detail: i32,
     why: String,
-) -> Result<(), Ended> {
+) -> Ended {
     let class = if detail == proto::FATAL_VERSION_MISMATCH {
         "org.apache.hadoop.ipc.RPC$VersionMismatch"
     } else if detail == proto::FATAL_UNAUTHORIZED {
@@ -412,24 +441,154 @@ async fn fatal<S: AsyncWrite + Unpin>(
     // The client may be gone already; the reason is logged either way.
     let _ = write_answer(stream, &head, None).await;
     let _ = stream.shutdown().await;
-    Err(Ended::Fatal(why))
+    Ended::Fatal(why)
+}
+
+/// The SASL exchange the connection header asked for, before the
+/// connection context: without access control, SUCCESS at once (Hadoop's
+/// way of telling a client that holds tokens to go on with SIMPLE); with
+/// it, DIGEST-MD5 over a delegation token. Gives the token's owner (`None`:
+/// SIMPLE). A failure is answered FATAL, as Hadoop's server does.
+async fn sasl_exchange<S, C>(
+    stream: &mut S,
+    calls: &C,
+    timeout: Duration,
+    budget: &tokio::sync::Semaphore,
+) -> Result<Option<String>, Ended>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    C: Calls,
+{
+    const SASL_ID: u32 = proto::SASL_CALL_ID as u32;
+    let mut exchange: Option<super::sasl::Exchange> = None;
+    loop {
+        let (frame, room) = match next_frame(&mut *stream, timeout, budget).await.1 {
+            Ok(Some(f)) => f,
+            Ok(None) => return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into()),
+            Err(Bad::Io(e)) => return Err(e.into()),
+            Err(Bad::Stalled(why)) => return Err(Ended::Fatal(why)),
+            Err(Bad::Fatal(detail, why)) => return Err(fatal(stream, u32::MAX, detail, why).await),
+        };
+        let message = parse_sasl(&frame);
+        drop((frame, room));
+        let message = match message {
+            Ok(m) => m,
+            Err(why) => {
+                let detail = proto::FATAL_DESERIALIZING_REQUEST;
+                return Err(fatal(stream, SASL_ID, detail, why).await);
+            }
+        };
+        let reply = |state, token, auths| proto::RpcSaslProto {
+            version: None,
+            state,
+            token,
+            auths,
+        };
+        match (message.state, calls.secured(), &exchange) {
+            (proto::SASL_NEGOTIATE, false, None) => {
+                write_sasl(stream, reply(proto::SASL_SUCCESS, None, Vec::new())).await?;
+                return Ok(None);
+            }
+            (proto::SASL_NEGOTIATE, true, None) => {
+                let ex = super::sasl::Exchange::new();
+                let offer = proto::SaslAuth {
+                    method: "TOKEN".into(),
+                    mechanism: "DIGEST-MD5".into(),
+                    protocol: Some(String::new()),
+                    server_id: Some(super::sasl::REALM.into()),
+                    challenge: Some(ex.challenge()),
+                };
+                let negotiate = reply(proto::SASL_NEGOTIATE, None, vec![offer]);
+                write_sasl(stream, negotiate).await?;
+                exchange = Some(ex);
+            }
+            (proto::SASL_INITIATE, true, Some(ex)) => {
+                let chosen = message.auths.first();
+                if !chosen.is_some_and(|a| a.method == "TOKEN" && a.mechanism == "DIGEST-MD5") {
+                    let why = "only TOKEN authentication (DIGEST-MD5) is offered".to_string();
+                    return Err(fatal(stream, u32::MAX, proto::FATAL_UNAUTHORIZED, why).await);
+                }
+                let lookup = |id: &[u8]| calls.token(id);
+                let response = message.token.as_deref().unwrap_or_default();
+                return match ex.verify(response, &lookup) {
+                    Ok((user, rspauth)) => {
+                        write_sasl(
+                            stream,
+                            reply(proto::SASL_SUCCESS, Some(rspauth), Vec::new()),
+                        )
+                        .await?;
+                        Ok(Some(user))
+                    }
+                    Err(why) => {
+                        let why = format!("the delegation token is refused: {why}");
+                        Err(fatal(stream, u32::MAX, proto::FATAL_UNAUTHORIZED, why).await)
+                    }
+                };
+            }
+            (state, ..) => {
+                let why = format!("SASL message of state {state} out of turn");
+                return Err(fatal(stream, u32::MAX, proto::FATAL_UNAUTHORIZED, why).await);
+            }
+        }
+    }
+}
+
+/// A SASL frame's message (its call id must be SASL's).
+fn parse_sasl(frame: &[u8]) -> Result<proto::RpcSaslProto, String> {
+    let mut buf = frame;
+    let rpc = RpcRequestHeaderProto::decode_length_delimited(&mut buf)
+        .map_err(|_| "the RPC request header does not decode".to_string())?;
+    if rpc.call_id != proto::SASL_CALL_ID {
+        return Err(format!(
+            "call {} came before the SASL exchange ended",
+            rpc.call_id
+        ));
+    }
+    proto::RpcSaslProto::decode_length_delimited(&mut buf)
+        .map_err(|_| "the SASL message does not decode".to_string())
+}
+
+/// Writes one SASL answer.
+async fn write_sasl<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    message: proto::RpcSaslProto,
+) -> std::io::Result<()> {
+    let head = RpcResponseHeaderProto {
+        call_id: proto::SASL_CALL_ID as u32,
+        status: proto::SUCCESS,
+        server_ipc_version_num: Some(u32::from(IPC_VERSION)),
+        ..Default::default()
+    };
+    write_answer(stream, &head, Some(&message.encode_to_vec())).await
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    struct Echo;
+    /// Answers each call with its method's name (`whoami`: the user's);
+    /// `Echo(true)` has access control on, with one token: `alice-id`,
+    /// password `pw`.
+    struct Echo(bool);
 
     impl Calls for Echo {
-        async fn call(&self, _user: &str, method: &str, _req: &[u8]) -> Result<Vec<u8>, Remote> {
+        async fn call(&self, user: &str, method: &str, _req: &[u8]) -> Result<Vec<u8>, Remote> {
             if method == "slow" {
                 tokio::time::sleep(Duration::from_secs(5)).await;
             }
+            if method == "whoami" {
+                return Ok(user.as_bytes().to_vec());
+            }
             Ok(method.as_bytes().to_vec())
         }
-        fn refuse(&self, user: &str) -> Option<String> {
-            (user == "mallory").then(|| "not mallory".to_string())
+        fn secured(&self) -> bool {
+            self.0
+        }
+        fn token(&self, identifier: &[u8]) -> Result<(String, Vec<u8>), String> {
+            match identifier {
+                b"alice-id" => Ok(("alice".into(), b"pw".to_vec())),
+                _ => Err("no such token".into()),
+            }
         }
     }
 
@@ -474,10 +633,9 @@ mod tests {
         tokio::task::JoinHandle<Result<(), Ended>>,
     ) {
         let (mut client, mut server) = tokio::io::duplex(1 << 16);
-        let serving =
-            tokio::spawn(
-                async move { serve(&mut server, &Echo, Duration::from_secs(10), &room).await },
-            );
+        let serving = tokio::spawn(async move {
+            serve(&mut server, &Echo(false), Duration::from_secs(10), &room).await
+        });
         client.write_all(b"hrpc\x09\x00\x00").await.unwrap();
         client.write_all(&context(user)).await.unwrap();
         (client, serving)
@@ -557,7 +715,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn calls_are_answered_and_a_refused_user_is_told_why() {
+    async fn calls_are_answered() {
         let (mut client, serving) = opened("alice", std::sync::Arc::new(budget())).await;
         for (id, method) in [(0, "getFileInfo"), (1, "mkdirs")] {
             client.write_all(&call(id, method)).await.unwrap();
@@ -579,15 +737,204 @@ mod tests {
             serving.await.unwrap().is_ok(),
             "a client that hangs up is fine"
         );
+    }
 
-        let (mut client, serving) = opened("mallory", std::sync::Arc::new(budget())).await;
+    /// A connection to a door with access control on (`Echo(true)`) and
+    /// `auth` as the header's auth byte.
+    async fn secured(
+        auth: u8,
+    ) -> (
+        tokio::io::DuplexStream,
+        tokio::task::JoinHandle<Result<(), Ended>>,
+    ) {
+        let (mut client, mut server) = tokio::io::duplex(1 << 16);
+        let serving = tokio::spawn(async move {
+            let room = budget();
+            serve(&mut server, &Echo(true), Duration::from_secs(10), &room).await
+        });
+        let header = [b'h', b'r', b'p', b'c', IPC_VERSION, 0, auth];
+        client.write_all(&header).await.unwrap();
+        (client, serving)
+    }
+
+    fn sasl(state: i32, token: Option<Vec<u8>>, auths: Vec<proto::SaslAuth>) -> Vec<u8> {
+        let message = proto::RpcSaslProto {
+            version: None,
+            state,
+            token,
+            auths,
+        };
+        frame(&[
+            rpc(proto::SASL_CALL_ID),
+            message.encode_length_delimited_to_vec(),
+        ])
+    }
+
+    async fn read_sasl(client: &mut tokio::io::DuplexStream) -> (i32, proto::RpcSaslProto) {
+        let mut len = [0u8; 4];
+        client.read_exact(&mut len).await.unwrap();
+        let mut f = vec![0u8; u32::from_be_bytes(len) as usize];
+        client.read_exact(&mut f).await.unwrap();
+        let mut buf = f.as_slice();
+        let h = RpcResponseHeaderProto::decode_length_delimited(&mut buf).unwrap();
+        assert_eq!(h.call_id, proto::SASL_CALL_ID as u32);
+        (
+            h.status,
+            proto::RpcSaslProto::decode_length_delimited(&mut buf).unwrap(),
+        )
+    }
+
+    /// The FATAL answer a refused connection gets, and its end.
+    async fn refused(
+        mut client: tokio::io::DuplexStream,
+        serving: tokio::task::JoinHandle<Result<(), Ended>>,
+    ) -> String {
         let ended = serving.await.unwrap();
-        assert!(matches!(ended, Err(Ended::Fatal(ref why)) if why == "not mallory"));
         let mut answer = Vec::new();
         client.read_to_end(&mut answer).await.unwrap();
         let mut buf = &answer[4..];
         let h = RpcResponseHeaderProto::decode_length_delimited(&mut buf).unwrap();
         assert_eq!(h.status, proto::FATAL);
         assert_eq!(h.error_detail, Some(proto::FATAL_UNAUTHORIZED));
+        assert!(matches!(ended, Err(Ended::Fatal(_))), "{ended:?}");
+        h.error_msg.unwrap()
+    }
+
+    /// The client's DIGEST-MD5 response to `challenge` (Java's form).
+    fn digest_response(challenge: &[u8], identifier: &[u8], password: &[u8]) -> Vec<u8> {
+        use base64::Engine;
+        use md5::{Digest, Md5};
+        let challenge = String::from_utf8(challenge.to_vec()).unwrap();
+        let nonce = challenge
+            .split("nonce=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap();
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let (user, pw) = (b64.encode(identifier), b64.encode(password));
+        let mut a1 = Md5::digest(format!("{user}:default:{pw}")).to_vec();
+        a1.extend_from_slice(format!(":{nonce}:cn").as_bytes());
+        let ha1 = hex::encode(Md5::digest(&a1));
+        let ha2 = hex::encode(Md5::digest("AUTHENTICATE:/default"));
+        let r = hex::encode(Md5::digest(format!("{ha1}:{nonce}:00000001:cn:auth:{ha2}")));
+        format!(
+            "username=\"{user}\",realm=\"default\",nonce=\"{nonce}\",nc=00000001,cnonce=\"cn\",\
+             digest-uri=\"/default\",response={r},qop=auth"
+        )
+        .into_bytes()
+    }
+
+    fn token_auth() -> Vec<proto::SaslAuth> {
+        vec![proto::SaslAuth {
+            method: "TOKEN".into(),
+            mechanism: "DIGEST-MD5".into(),
+            protocol: Some(String::new()),
+            server_id: Some("default".into()),
+            challenge: None,
+        }]
+    }
+
+    #[tokio::test]
+    async fn with_access_control_a_token_is_proven_and_names_the_user() {
+        let (mut client, serving) = secured(AUTH_SASL).await;
+        client
+            .write_all(&sasl(proto::SASL_NEGOTIATE, None, vec![]))
+            .await
+            .unwrap();
+        let (status, offer) = read_sasl(&mut client).await;
+        assert_eq!(
+            (status, offer.state),
+            (proto::SUCCESS, proto::SASL_NEGOTIATE)
+        );
+        let auth = &offer.auths[0];
+        assert_eq!(
+            (auth.method.as_str(), auth.mechanism.as_str()),
+            ("TOKEN", "DIGEST-MD5")
+        );
+        let response = digest_response(auth.challenge.as_ref().unwrap(), b"alice-id", b"pw");
+        let initiate = sasl(proto::SASL_INITIATE, Some(response), token_auth());
+        client.write_all(&initiate).await.unwrap();
+        let (_, done) = read_sasl(&mut client).await;
+        assert_eq!(done.state, proto::SASL_SUCCESS);
+        assert!(done.token.unwrap().starts_with(b"rspauth="));
+        // The context's name does not count: the token's owner does.
+        client.write_all(&context("root")).await.unwrap();
+        client.write_all(&call(0, "whoami")).await.unwrap();
+        assert_eq!(
+            read_answer(&mut client).await,
+            (0, proto::SUCCESS, b"alice".to_vec())
+        );
+        drop(client);
+        assert!(serving.await.unwrap().is_ok());
+    }
+
+    #[tokio::test]
+    async fn with_access_control_simple_a_wrong_password_and_junk_are_refused() {
+        // SIMPLE: refused at once, with what to do instead.
+        let (mut client, serving) = secured(AUTH_NONE).await;
+        client.write_all(&context("alice")).await.unwrap();
+        assert!(refused(client, serving).await.contains("dfs hadoop-token"));
+
+        // A wrong password, an unknown token.
+        for (id, pw, why) in [
+            (&b"alice-id"[..], &b"guess"[..], "wrong"),
+            (b"bob-id", b"pw", "no such token"),
+        ] {
+            let (mut client, serving) = secured(AUTH_SASL).await;
+            client
+                .write_all(&sasl(proto::SASL_NEGOTIATE, None, vec![]))
+                .await
+                .unwrap();
+            let (_, offer) = read_sasl(&mut client).await;
+            let response = digest_response(offer.auths[0].challenge.as_ref().unwrap(), id, pw);
+            let initiate = sasl(proto::SASL_INITIATE, Some(response), token_auth());
+            client.write_all(&initiate).await.unwrap();
+            assert!(refused(client, serving).await.contains(why), "{why}");
+        }
+
+        // A call, or an INITIATE, before the negotiation; junk in a SASL
+        // frame; another auth byte.
+        let junk = [
+            call(0, "getFileInfo"),
+            sasl(proto::SASL_INITIATE, Some(b"x".to_vec()), token_auth()),
+            frame(&[rpc(proto::SASL_CALL_ID), vec![9, 9, 9]]),
+        ];
+        for bytes in junk {
+            let (mut client, serving) = secured(AUTH_SASL).await;
+            client.write_all(&bytes).await.unwrap();
+            let ended = serving.await.unwrap();
+            assert!(matches!(ended, Err(Ended::Fatal(_))), "{ended:?}");
+            let mut answer = Vec::new();
+            client.read_to_end(&mut answer).await.unwrap();
+            assert!(!answer.is_empty());
+        }
+        let (client, serving) = secured(0x51).await;
+        assert!(refused(client, serving).await.contains("auth protocol"));
+    }
+
+    #[tokio::test]
+    async fn without_access_control_a_sasl_client_is_told_to_go_on_simple() {
+        let (mut client, mut server) = tokio::io::duplex(1 << 16);
+        let serving = tokio::spawn(async move {
+            let room = budget();
+            serve(&mut server, &Echo(false), Duration::from_secs(10), &room).await
+        });
+        client.write_all(b"hrpc\x09\x00\xdf").await.unwrap();
+        client
+            .write_all(&sasl(proto::SASL_NEGOTIATE, None, vec![]))
+            .await
+            .unwrap();
+        let (_, answer) = read_sasl(&mut client).await;
+        assert_eq!(answer.state, proto::SASL_SUCCESS);
+        client.write_all(&context("bob")).await.unwrap();
+        client.write_all(&call(3, "whoami")).await.unwrap();
+        assert_eq!(
+            read_answer(&mut client).await,
+            (3, proto::SUCCESS, b"bob".to_vec())
+        );
+        drop(client);
+        assert!(serving.await.unwrap().is_ok());
     }
 }

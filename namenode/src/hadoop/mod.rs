@@ -14,12 +14,16 @@
 //!   the datanodes carry across their blocks.
 //!
 //! The block data goes between Hadoop's client and the datanodes' own
-//! Hadoop port (`datanode --hadoop-data-listen`). Not served: users with
-//! access control on (SIMPLE names a user without proving it: such
-//! connections are refused), and calls outside what `hadoop fs` and Spark
-//! make.
+//! Hadoop port (`datanode --hadoop-data-listen`).
+//!
+//! With access control on, a connection proves a delegation token
+//! (SASL DIGEST-MD5: [`sasl`]; tokens from `dfs hadoop-token`, see
+//! `dfs_common::hadoop::token`) and the door acts as its owner; SIMPLE
+//! (a name without proof) is refused. Not served: Kerberos, and calls
+//! outside what `hadoop fs` and Spark make.
 pub mod calls;
 pub mod ipc;
+pub mod sasl;
 pub mod writes;
 pub use dfs_common::hadoop::proto;
 
@@ -68,12 +72,13 @@ impl Remote {
 /// The most Hadoop connections served at once; more are closed at once.
 const MAX_CONNECTIONS: usize = 1024;
 
-/// Binds `addr` and serves the door until the returned task is aborted.
+/// Binds `addr` and serves the door until the returned task is aborted;
+/// also gives the address bound.
 pub async fn serve(
     addr: &str,
     door: calls::Door,
     timeout: Duration,
-) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+) -> anyhow::Result<(tokio::task::JoinHandle<()>, std::net::SocketAddr)> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr} (--hadoop-rpc-listen)"))?;
@@ -83,7 +88,7 @@ pub async fn serve(
     log::info!("Hadoop RPC (hdfs://) listening on {local}");
     let door = Arc::new(door);
     let renewing = door.clone();
-    Ok(tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         let keep_leases = async move {
             let mut tick = tokio::time::interval(writes::RENEW_EVERY);
             loop {
@@ -95,7 +100,8 @@ pub async fn serve(
             () = keep_leases => {}
             () = accept(listener, door, timeout) => {}
         }
-    }))
+    });
+    Ok((task, local))
 }
 
 /// Accepts connections, each served on its own task.

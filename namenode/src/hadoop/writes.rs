@@ -48,7 +48,11 @@ pub const RENEW_EVERY: Duration = Duration::from_secs(10);
 pub struct OpenFile {
     pub file_id: FileId,
     pub path: DfsPath,
+    /// The Hadoop client's name (`DFSClient_...`).
     pub client: String,
+    /// The user writing it: only their calls reach it, and the door acts
+    /// as them.
+    pub user: String,
     pub block_size: u64,
     pub done: Vec<CommittedBlock>,
     /// The file's SHA-256 midstate over `done`.
@@ -101,18 +105,26 @@ impl Writes {
         id
     }
 
-    /// The write a call names: by id, or (an old client sends none) by path.
+    /// The write of `user` a call names: by id, or (an old client sends
+    /// none) by path.
     pub fn find(
         &self,
         id: Option<u64>,
         src: &str,
+        user: &str,
     ) -> Result<Arc<tokio::sync::Mutex<OpenFile>>, Remote> {
         let open = self.open.lock().unwrap_or_else(|e| e.into_inner());
         let found = match id.filter(|i| *i != 0) {
-            Some(i) => open.get(&i).cloned(),
+            Some(i) => open
+                .get(&i)
+                .filter(|f| f.try_lock().map_or(true, |f| f.user == user))
+                .cloned(),
             None => open
                 .values()
-                .find(|f| f.try_lock().is_ok_and(|f| f.path.as_str() == src))
+                .find(|f| {
+                    f.try_lock()
+                        .is_ok_and(|f| f.path.as_str() == src && f.user == user)
+                })
                 .cloned(),
         };
         found.ok_or_else(|| {
@@ -123,6 +135,13 @@ impl Writes {
         })
     }
 
+    /// Whether `src` is being written through this door, by anyone.
+    pub fn writing(&self, src: &str) -> bool {
+        let open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        open.values()
+            .any(|f| f.try_lock().is_ok_and(|f| f.path.as_str() == src))
+    }
+
     pub fn remove(&self, id: u64) {
         self.open
             .lock()
@@ -130,11 +149,14 @@ impl Writes {
             .remove(&id);
     }
 
-    /// Every write of `client`.
-    pub fn of_client(&self, client: &str) -> Vec<Arc<tokio::sync::Mutex<OpenFile>>> {
+    /// Every write of `client`, run by `user`.
+    pub fn of_client(&self, client: &str, user: &str) -> Vec<Arc<tokio::sync::Mutex<OpenFile>>> {
         let open = self.open.lock().unwrap_or_else(|e| e.into_inner());
         open.values()
-            .filter(|f| f.try_lock().map_or(true, |f| f.client == client))
+            .filter(|f| {
+                f.try_lock()
+                    .map_or(true, |f| f.client == client && f.user == user)
+            })
             .cloned()
             .collect()
     }
@@ -144,18 +166,28 @@ impl Writes {
         open.values().cloned().collect()
     }
 
-    /// The write whose current block Hadoop knows as `block`.
-    pub fn by_block(&self, block: u64) -> Option<Arc<tokio::sync::Mutex<OpenFile>>> {
+    /// The write of `user` whose current block Hadoop knows as `block`.
+    pub fn by_block(
+        &self,
+        block: u64,
+        user: &str,
+    ) -> Result<Arc<tokio::sync::Mutex<OpenFile>>, Remote> {
         let open = self.open.lock().unwrap_or_else(|e| e.into_inner());
         open.values()
             .find(|f| {
                 f.try_lock().is_ok_and(|f| {
-                    f.current
-                        .as_ref()
-                        .is_some_and(|c| hadoop_block_id(c.block.block_id) == block)
+                    f.user == user
+                        && f.current
+                            .as_ref()
+                            .is_some_and(|c| hadoop_block_id(c.block.block_id) == block)
                 })
             })
             .cloned()
+            .ok_or_else(|| {
+                io(format!(
+                    "block {block}: not being written through this namenode"
+                ))
+            })
     }
 }
 
@@ -179,7 +211,7 @@ impl Door {
         let p = super::calls::path(&r.src)?;
         let permission = r.masked.map(|m| (m.perm & 0o777) as u16);
         let resp = self
-            .client
+            .client_for(user)
             .namenode()
             .create(&CreateRequest {
                 path: p.clone(),
@@ -198,6 +230,7 @@ impl Door {
             file_id: resp.file_id,
             path: p,
             client: r.client_name,
+            user: user.to_string(),
             block_size: resp.block_size,
             done: Vec::new(),
             state: Sha256Hasher::new().state(0),
@@ -264,11 +297,12 @@ impl Door {
     /// client goes on writing into that new block as into the old one.
     pub async fn append(
         &self,
+        user: &str,
         r: proto::AppendRequestProto,
     ) -> Result<proto::AppendResponseProto, Remote> {
         let p = super::calls::path(&r.src)?;
-        let resp = self
-            .client
+        let dfs = self.client_for(user);
+        let resp = dfs
             .namenode()
             .append(&AppendRequest { path: p.clone() })
             .await
@@ -277,7 +311,7 @@ impl Door {
             Some(s) if s.len == resp.kept_len => s,
             // Not recorded: carried across the kept blocks by their datanodes.
             _ => {
-                let file = self.client.locations(&p).await.map_err(|e| remote(&e))?;
+                let file = dfs.locations(&p).await.map_err(|e| remote(&e))?;
                 let mut state = Sha256Hasher::new().state(0);
                 for b in file.blocks.iter().filter(|b| b.offset < resp.kept_len) {
                     let nodes: Vec<NodeId> = b.replicas.iter().map(|d| d.id).collect();
@@ -298,6 +332,7 @@ impl Door {
             file_id: resp.file_id,
             path: p,
             client: r.client_name,
+            user: user.to_string(),
             block_size: resp.block_size,
             done: Vec::new(),
             state,
@@ -317,7 +352,7 @@ impl Door {
                     .map(|(n, _)| n)
                     .filter(|n| !old.replicas.iter().any(|d| d.id == *n))
                     .collect();
-                let lb = self.place(f.file_id, exclude).await?;
+                let lb = self.place(&f, exclude).await?;
                 let source = Some((old.block_id, old.len));
                 let mut located =
                     self.located(&lb, FIRST_GENERATION_STAMP, Some(f.state.clone()), source)?;
@@ -389,8 +424,9 @@ impl Door {
     }
 
     /// A new block of the file, on none of `exclude`.
-    async fn place(&self, file_id: FileId, exclude: Vec<NodeId>) -> Result<LocatedBlock, Remote> {
-        self.client
+    async fn place(&self, f: &OpenFile, exclude: Vec<NodeId>) -> Result<LocatedBlock, Remote> {
+        let file_id = f.file_id;
+        self.client_for(&f.user)
             .namenode()
             .add_block(&AddBlockRequest { file_id, exclude })
             .await
@@ -402,7 +438,7 @@ impl Door {
         let Some(cur) = f.current.take() else {
             return Ok(());
         };
-        self.client
+        self.client_for(&f.user)
             .namenode()
             .abandon_block(&AbandonBlockRequest {
                 file_id: f.file_id,
@@ -414,9 +450,10 @@ impl Door {
     /// `addBlock`: the previous block done, a new one placed.
     pub async fn add_block(
         &self,
+        user: &str,
         r: proto::AddBlockRequestProto,
     ) -> Result<proto::LocatedBlockProto, Remote> {
-        let handle = self.writes.find(r.file_id, &r.src)?;
+        let handle = self.writes.find(r.file_id, &r.src, user)?;
         let mut f = handle.lock().await;
         f.touched = Instant::now();
         if let Some(prev) = &r.previous {
@@ -444,7 +481,7 @@ impl Door {
                 exclude.push(n);
             }
         }
-        let lb = self.place(f.file_id, exclude).await?;
+        let lb = self.place(&f, exclude).await?;
         let nodes = lb.replicas.iter().map(|d| d.id).collect();
         let located = self.located(&lb, FIRST_GENERATION_STAMP, Some(f.state.clone()), None)?;
         f.current = Some(Current {
@@ -457,8 +494,12 @@ impl Door {
     }
 
     /// `complete`: the last block done, the file made whole in dfs.
-    pub async fn complete(&self, r: proto::CompleteRequestProto) -> Result<bool, Remote> {
-        let handle = self.writes.find(r.file_id, &r.src)?;
+    pub async fn complete(
+        &self,
+        user: &str,
+        r: proto::CompleteRequestProto,
+    ) -> Result<bool, Remote> {
+        let handle = self.writes.find(r.file_id, &r.src, user)?;
         let mut f = handle.lock().await;
         let mut last_chain = None;
         if let (Some(last), true) = (&r.last, f.current.is_some()) {
@@ -481,7 +522,7 @@ impl Door {
                 (digest, f.state.clone())
             }
         };
-        self.client
+        self.client_for(&f.user)
             .namenode()
             .complete(&CompleteRequest {
                 file_id: f.file_id,
@@ -498,8 +539,12 @@ impl Door {
     }
 
     /// `abandonBlock`: the client could not set up a pipeline for it.
-    pub async fn abandon_block(&self, r: proto::AbandonBlockRequestProto) -> Result<(), Remote> {
-        let handle = self.writes.find(r.file_id, &r.src)?;
+    pub async fn abandon_block(
+        &self,
+        user: &str,
+        r: proto::AbandonBlockRequestProto,
+    ) -> Result<(), Remote> {
+        let handle = self.writes.find(r.file_id, &r.src, user)?;
         let mut f = handle.lock().await;
         f.touched = Instant::now();
         let ours = f
@@ -512,15 +557,15 @@ impl Door {
         self.abandon_current(&mut f).await.map_err(|e| remote(&e))
     }
 
-    /// `renewLease`: every file `client` writes.
-    pub async fn renew_lease(&self, client: &str) -> Result<(), Remote> {
-        for handle in self.writes.of_client(client) {
+    /// `renewLease`: every file `client` writes as `user`.
+    pub async fn renew_lease(&self, user: &str, client: &str) -> Result<(), Remote> {
+        for handle in self.writes.of_client(client, user) {
             let mut f = handle.lock().await;
-            if f.client != client {
+            if f.client != client || f.user != user {
                 continue;
             }
             f.touched = Instant::now();
-            self.client
+            self.client_for(user)
                 .namenode()
                 .renew_lease(f.file_id)
                 .await
@@ -534,14 +579,14 @@ impl Door {
     /// shorter). A client that went quiet loses its lease as any other.
     pub async fn keep_leases(&self) {
         for handle in self.writes.all() {
-            let file_id = {
+            let (file_id, dfs) = {
                 let f = handle.lock().await;
                 if f.touched.elapsed() > HEARD_FROM {
                     continue;
                 }
-                f.file_id
+                (f.file_id, self.client_for(&f.user))
             };
-            if let Err(e) = self.client.namenode().renew_lease(file_id).await {
+            if let Err(e) = dfs.namenode().renew_lease(file_id).await {
                 log::debug!("Hadoop door: renewing the lease of {file_id}: {e}");
             }
         }
@@ -551,14 +596,10 @@ impl Door {
     /// pipeline broke, and a fresh token.
     pub async fn update_block_for_pipeline(
         &self,
+        user: &str,
         r: proto::UpdateBlockForPipelineRequestProto,
     ) -> Result<proto::LocatedBlockProto, Remote> {
-        let handle = self.writes.by_block(r.block.block_id).ok_or_else(|| {
-            io(format!(
-                "block {}: not being written through this namenode",
-                r.block.block_id
-            ))
-        })?;
+        let handle = self.writes.by_block(r.block.block_id, user)?;
         let mut f = handle.lock().await;
         f.touched = Instant::now();
         let state = f.state.clone();
@@ -590,9 +631,10 @@ impl Door {
     /// ones; the client has a replica copied to them (`TRANSFER_BLOCK`).
     pub async fn additional_datanode(
         &self,
+        user: &str,
         r: proto::GetAdditionalDatanodeRequestProto,
     ) -> Result<proto::LocatedBlockProto, Remote> {
-        let handle = self.writes.find(r.file_id, &r.src)?;
+        let handle = self.writes.find(r.file_id, &r.src, user)?;
         let mut f = handle.lock().await;
         f.touched = Instant::now();
         let Some(cur) = f.current.as_ref() else {
@@ -656,14 +698,10 @@ impl Door {
     /// `updatePipeline`: the nodes that hold the block now.
     pub async fn update_pipeline(
         &self,
+        user: &str,
         r: proto::UpdatePipelineRequestProto,
     ) -> Result<(), Remote> {
-        let handle = self.writes.by_block(r.old_block.block_id).ok_or_else(|| {
-            io(format!(
-                "block {}: not being written through this namenode",
-                r.old_block.block_id
-            ))
-        })?;
+        let handle = self.writes.by_block(r.old_block.block_id, user)?;
         let mut f = handle.lock().await;
         f.touched = Instant::now();
         let Some(cur) = f.current.as_mut() else {

@@ -354,6 +354,97 @@ pub async fn safemode(ctx: &Ctx, action: SafeModeAction) -> CliResult {
     }
 }
 
+/// `hadoop-token FILE`: a Hadoop token file of the caller, once per
+/// service (Hadoop's client picks the token by the door's `ip:port`).
+pub async fn hadoop_token(
+    ctx: &Ctx,
+    file: &std::path::Path,
+    services: Vec<String>,
+    lifetime: Option<std::time::Duration>,
+) -> CliResult {
+    let t = ctx.client.hadoop_token(lifetime).await?;
+    let services = if services.is_empty() {
+        let port = t.door_port.ok_or_else(|| {
+            CliError::Usage(
+                "this namenode serves no Hadoop door (--hadoop-rpc-listen): name the door \
+                 with --service HOST:PORT"
+                    .into(),
+            )
+        })?;
+        let url = reqwest::Url::parse(ctx.client.namenode_url())
+            .map_err(|e| CliError::Failed(format!("the namenode URL: {e}")))?;
+        let host = url.host_str().unwrap_or("127.0.0.1").to_string();
+        token_services(&[format!("{host}:{port}")])?
+    } else {
+        token_services(&services)?
+    };
+    let bytes = (|| {
+        let identifier = hex::decode(&t.identifier).ok()?;
+        let password = hex::decode(&t.password).ok()?;
+        Some(dfs_common::hadoop::token::credentials_file(
+            &identifier,
+            &password,
+            &services,
+        ))
+    })()
+    .ok_or_else(|| CliError::Failed("the namenode's token does not decode".into()))?;
+    write_secret(file, &bytes).map_err(|e| crate::error::io_failure(file.display(), &e))?;
+    if ctx.json {
+        return emit_json(&serde_json::json!({
+            "file": file,
+            "user": t.user,
+            "expires_ms": t.expires_ms,
+            "services": services,
+        }));
+    }
+    emit(&format!(
+        "wrote {}: a Hadoop token of {} for {}, until {}\nexport HADOOP_TOKEN_FILE_LOCATION={}\n",
+        file.display(),
+        t.user,
+        services.join(", "),
+        crate::time::local_time(t.expires_ms, true),
+        file.display()
+    ))
+}
+
+/// The services a token is for, as Hadoop's client names the door it
+/// connects to: `ip:port` (each address a host name has), or a nameservice
+/// (`ha-hdfs:NAME`) as given.
+fn token_services(given: &[String]) -> Result<Vec<String>, CliError> {
+    use std::net::ToSocketAddrs;
+    let mut out = Vec::new();
+    for s in given {
+        if s.starts_with("ha-hdfs:") {
+            out.push(s.clone());
+            continue;
+        }
+        let addrs = s
+            .to_socket_addrs()
+            .map_err(|e| CliError::Usage(format!("--service {s}: not HOST:PORT ({e})")))?;
+        for a in addrs {
+            let name = a.to_string();
+            if !out.contains(&name) {
+                out.push(name);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Writes `bytes` to `path`, readable by its owner only.
+fn write_secret(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
+}
+
 /// `s3 key create|list|delete`.
 pub async fn s3_key(ctx: &Ctx, action: super::args::S3KeyArg) -> CliResult {
     use super::args::S3KeyArg;
@@ -401,6 +492,28 @@ mod tests {
     use super::*;
     use dfs_common::ids::BlockId;
     use dfs_common::proto::DatanodeInfo;
+
+    #[test]
+    fn token_services_are_ip_and_port_as_hadoop_names_them() {
+        let got = token_services(&[
+            "127.0.0.1:8020".into(),
+            "localhost:8020".into(),
+            "ha-hdfs:dfs".into(),
+        ])
+        .unwrap();
+        assert_eq!(got[0], "127.0.0.1:8020");
+        assert!(got.contains(&"ha-hdfs:dfs".to_string()));
+        // localhost is an address already listed (or ::1), never a name.
+        assert!(got
+            .iter()
+            .all(|s| s == "ha-hdfs:dfs" || s.parse::<std::net::SocketAddr>().is_ok()));
+        for bad in ["127.0.0.1", "127.0.0.1:x", "127.0.0.1:99999"] {
+            assert!(
+                matches!(token_services(&[bad.into()]), Err(CliError::Usage(_))),
+                "{bad}"
+            );
+        }
+    }
 
     fn id(i: u8) -> NodeId {
         NodeId::from_bytes([i; 16])

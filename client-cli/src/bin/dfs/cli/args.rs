@@ -241,6 +241,23 @@ pub enum Command {
         #[arg(long, action = clap::ArgAction::Help)]
         help: Option<bool>,
     },
+    /// Write a Hadoop token file for Hadoop's own client on `hdfs://`
+    /// when access control is on: then `export
+    /// HADOOP_TOKEN_FILE_LOCATION=FILE` before `hadoop fs`, Spark, ...
+    #[command(name = "hadoop-token")]
+    HadoopToken {
+        /// The token file to write (mode 0600: it holds a secret).
+        #[arg(value_name = "FILE")]
+        file: std::path::PathBuf,
+        /// A namenode's Hadoop door, HOST:PORT, as the `hdfs://` URL names
+        /// it (repeat for each namenode of a cluster, or give
+        /// ha-hdfs:NAMESERVICE); default: this namenode's door.
+        #[arg(long = "service", value_name = "HOST:PORT")]
+        services: Vec<String>,
+        /// How long the token lasts (default 24h, at most 7d).
+        #[arg(long)]
+        lifetime: Option<HumanDuration>,
+    },
     /// S3 access keys (the namenode's S3 API, `--s3-listen`).
     S3 {
         #[command(subcommand)]

@@ -160,6 +160,11 @@ async fn dispatch(ctx: &Ctx, command: Command) -> CliResult {
         Command::S3 {
             action: S3Arg::Key { action },
         } => admin::s3_key(ctx, action).await,
+        Command::HadoopToken {
+            file,
+            services,
+            lifetime,
+        } => admin::hadoop_token(ctx, &file, services, lifetime.map(|d| d.0)).await,
         Command::Count {
             quota,
             verbose,
