@@ -329,6 +329,23 @@ impl Security {
     }
 }
 
+/// `client` acting as `user` for a door that relays its users' calls (S3,
+/// Hadoop): with access control on, with a token of theirs lasting
+/// `lifetime`, so the namespace checks their rights; off, as it is.
+pub fn acting_as(
+    client: &dfs_client::DfsClient,
+    security: Option<&Security>,
+    user: &str,
+    lifetime: Duration,
+) -> dfs_client::DfsClient {
+    match security {
+        Some(sec) => client
+            .clone()
+            .with_token(Some(sec.user_token(user, lifetime))),
+        None => client.clone(),
+    }
+}
+
 /// App data: access control, or none (off).
 #[derive(Debug, Default)]
 pub struct Auth(pub Option<Arc<Security>>);

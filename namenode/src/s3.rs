@@ -27,13 +27,12 @@ impl dfs_s3::Keys for NamenodeKeys {
     }
 
     fn client_for(&self, user: &str) -> DfsClient {
-        match &self.security {
-            Some(sec) => self
-                .client
-                .clone()
-                .with_token(Some(sec.user_token(user, RELAY_TOKEN_LIFETIME))),
-            None => self.client.clone(),
-        }
+        crate::auth::acting_as(
+            &self.client,
+            self.security.as_deref(),
+            user,
+            RELAY_TOKEN_LIFETIME,
+        )
     }
 }
 

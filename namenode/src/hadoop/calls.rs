@@ -139,13 +139,12 @@ impl Door {
     /// of theirs, so the namespace checks their rights; off: the name is
     /// carried in what the calls ask, as the owner of what they make).
     pub(super) fn client_for(&self, user: &str) -> DfsClient {
-        match &self.security {
-            Some(sec) => self
-                .client
-                .clone()
-                .with_token(Some(sec.user_token(user, RELAY_TOKEN_LIFETIME))),
-            None => self.client.clone(),
-        }
+        crate::auth::acting_as(
+            &self.client,
+            self.security.as_deref(),
+            user,
+            RELAY_TOKEN_LIFETIME,
+        )
     }
 
     /// A dfs block as Hadoop's client is told of it, at generation stamp

@@ -388,7 +388,8 @@ pub async fn hadoop_token(
         ))
     })()
     .ok_or_else(|| CliError::Failed("the namenode's token does not decode".into()))?;
-    write_secret(file, &bytes).map_err(|e| crate::error::io_failure(file.display(), &e))?;
+    crate::local::write_private(file, &bytes)
+        .map_err(|e| crate::error::io_failure(file.display(), &e))?;
     if ctx.json {
         return emit_json(&serde_json::json!({
             "file": file,
@@ -429,20 +430,6 @@ fn token_services(given: &[String]) -> Result<Vec<String>, CliError> {
         }
     }
     Ok(out)
-}
-
-/// Writes `bytes` to `path`, readable by its owner only.
-fn write_secret(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)?;
-    f.write_all(bytes)?;
-    f.sync_all()
 }
 
 /// `s3 key create|list|delete`.

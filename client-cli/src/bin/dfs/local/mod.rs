@@ -162,7 +162,7 @@ fn throwaway_certificates(files: &layout::TlsFiles) -> CliResult<dfs_client::tls
 }
 
 /// Writes `body` to `path`, readable by its owner only (a secret).
-fn write_private(path: &Path, body: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_private(path: &Path, body: &[u8]) -> std::io::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     let mut f = std::fs::OpenOptions::new()
         .write(true)
