@@ -12,6 +12,7 @@ datanode killed in the middle of a `-put` (Hadoop's pipeline recovery).
 """
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -315,25 +316,22 @@ def test_a_datanode_killed_during_a_put(make_cluster, hadoop_conf, tmp_path):
     assert any("pipeline recovery goes on from byte" in t for t in logs), c.log_tails()
 
 
-def test_hadoop_ha_client_configuration_fails_over(ha_cluster, hadoop_conf, tmp_path):
-    """Hadoop's own HA client configuration (a nameservice of the three
-    namenodes' doors, ConfiguredFailoverProxyProvider) against three dfs
-    namenodes: the namenode it talks to is killed (SIGKILL), and the next
-    calls (-ls, -put, -get) go on through another (every door serves every
-    call: a follower's hands its changes to the leader)."""
-    c = ha_cluster
-    leader = c.leader_url()
+def ha_conf(c, tmp_path, first: str) -> Path:
+    """A class path directory whose core-site.xml names the nameservice
+    `dfs` of `c`'s doors (Hadoop's HA client configuration), the door of
+    the namenode at `first` first: the client starts with it."""
     urls = [n["url"] for n in c.namenode_entries]
     doors = [e[len("hdfs://"):] for e in c.doc["hadoop_rpc_endpoints"]]
-    assert len(doors) == 3, doors
-    # The leader first: the client starts with it.
-    order = sorted(range(3), key=lambda i: urls[i] != leader)
+    assert len(doors) == len(urls) > 1, doors
+    order = sorted(range(len(urls)), key=lambda i: urls[i] != first)
     props = {
         "fs.defaultFS": "hdfs://dfs",
         "dfs.nameservices": "dfs",
         "dfs.ha.namenodes.dfs": ",".join(f"nn{i}" for i in order),
         "dfs.client.failover.proxy.provider.dfs":
             "org.apache.hadoop.hdfs.server.namenode.ha.ConfiguredFailoverProxyProvider",
+        # In the order given (Hadoop 3.4 shuffles them by default).
+        "dfs.client.failover.random.order": "false",
     }
     for i in order:
         props[f"dfs.namenode.rpc-address.dfs.nn{i}"] = doors[i]
@@ -343,7 +341,18 @@ def test_hadoop_ha_client_configuration_fails_over(ha_cluster, hadoop_conf, tmp_
         "<configuration>\n" + "".join(
             f"  <property><name>{k}</name><value>{v}</value></property>\n"
             for k, v in props.items()) + "</configuration>\n")
-    shell = shell_for(c, conf, base="hdfs://dfs")
+    return conf
+
+
+def test_hadoop_ha_client_configuration_fails_over(ha_cluster, hadoop_conf, tmp_path):
+    """Hadoop's own HA client configuration (a nameservice of the three
+    namenodes' doors, ConfiguredFailoverProxyProvider) against three dfs
+    namenodes: the namenode it talks to is killed (SIGKILL), and the next
+    calls (-ls, -put, -get) go on through another (every door serves every
+    call: a follower's hands its changes to the leader)."""
+    c = ha_cluster
+    leader = c.leader_url()
+    shell = shell_for(c, ha_conf(c, tmp_path, first=leader), base="hdfs://dfs")
     before = tmp_path / "before.bin"
     before.write_bytes(os.urandom(3 << 20))
     rc, _, err = shell("-put", str(before), "/before.bin")
@@ -363,6 +372,44 @@ def test_hadoop_ha_client_configuration_fails_over(ha_cluster, hadoop_conf, tmp_
         assert back.read_bytes() == local.read_bytes()
     survivor = c.at(c.leader_url(besides=(leader,)))
     assert dfs_out(survivor, "checksum", "/after.bin").split()[0] == sha256_of(after)
+
+
+def test_a_write_goes_on_when_its_namenode_is_killed(make_cluster, hadoop_conf, tmp_path):
+    """The namenode a Hadoop client writes through (the leader) is killed
+    (SIGKILL) in the middle of a `-put` of several blocks: the client fails
+    over to another door, which takes the write up from the namespace (the
+    blocks done, the file's digest carried across them by their datanodes)
+    and the put ends whole, with the SHA-256 dfs records right."""
+    c = make_cluster(namenodes=3)
+    leader = c.leader_url()
+    shell = shell_for(c, ha_conf(c, tmp_path, first=leader), base="hdfs://dfs")
+    data = os.urandom(48 << 20)
+    proc = subprocess.Popen(
+        shell.command("-D", f"dfs.blocksize={8 << 20}", "-put", "-", "/failover.bin"),
+        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ENV)
+    part = 20 << 20  # two blocks done, the third under way
+    proc.stdin.write(data[:part])
+    proc.stdin.flush()
+    time.sleep(3)
+    c.kill_namenode(leader)
+    proc.stdin.write(data[part:])
+    proc.stdin.close()
+    err = proc.stderr.read().decode(errors="replace")
+    assert proc.wait(timeout=300) == 0, err + c.log_tails()
+    local = tmp_path / "failover.bin"
+    local.write_bytes(data)
+    survivor = c.at(c.leader_url(besides=(leader,)))
+    st = status(survivor, "/failover.bin")
+    assert st["length"] == len(data) and st["blockSize"] == 8 << 20, st
+    assert dfs_out(survivor, "checksum", "/failover.bin").split()[0] == sha256_of(local)
+    back = tmp_path / "back.bin"
+    dfs(survivor, "get", "/failover.bin", str(back))
+    assert back.read_bytes() == data
+    logs = [p.read_text(errors="replace") for name, p in c.logs() if "namenode" in name]
+    # Taken up with blocks already done (their digests carried across).
+    took_up = [m for t in logs for m in re.findall(
+        r"took up the write of /failover\.bin\._COPYING_ by \S+ \((\d+) blocks done\)", t)]
+    assert took_up and int(took_up[0]) >= 1, c.log_tails()
 
 
 def received(cluster, i: int) -> int:

@@ -512,6 +512,22 @@ impl BlockMap {
         self.slab.get(self.slab.slot(id)?).map(|e| self.info(e))
     }
 
+    /// Every node that may hold bytes of block `id`, each once: its
+    /// replicas, the nodes that reported it while pending, then its
+    /// pipeline targets.
+    pub fn holders(&self, id: &BlockId) -> Vec<NodeId> {
+        let mut out: Vec<NodeId> = Vec::new();
+        let meta = self.slab.slot(id).and_then(|s| self.record(s));
+        let reported = self.reported.get(id).into_iter().flatten().map(|r| r.0);
+        let (replicas, targets) = meta.map(|m| (m.replicas, m.targets)).unwrap_or_default();
+        for n in replicas.into_iter().chain(reported).chain(targets) {
+            if !out.contains(&n) {
+                out.push(n);
+            }
+        }
+        out
+    }
+
     pub fn contains(&self, id: &BlockId) -> bool {
         self.slab.contains(id)
     }

@@ -13,10 +13,14 @@
 //! ([`dfs_common::hadoop::Chain`]). The datanode that hashed the block as
 //! it came answers at once; another reads its replica to.
 //!
-//! What the door keeps is in memory: a Hadoop write in progress does not
-//! survive a restart of the namenode it talks to (the client's write
-//! fails, and dfs's lease expiry removes the unfinished file, as for any
-//! client that goes away).
+//! What the door keeps is in memory, and can be had again from the
+//! namespace: when the namenode a Hadoop client writes through goes away,
+//! the client fails over to another door, which takes the write up at the
+//! client's next call about it ([`Door::adopt`]: the file being written and
+//! its blocks are replicated state, and the datanodes carry the file's
+//! digest across the blocks done). Not taken up: an append (its first block
+//! starts from the old file's), and a pipeline recovery under way at that
+//! moment (`updatePipeline` names no file).
 use super::calls::{remote, Door};
 use super::proto::{self, ExtendedBlockProto};
 use super::Remote;
@@ -133,6 +137,12 @@ impl Writes {
                 format!("No lease on {src}: the file is not being written through this namenode"),
             )
         })
+    }
+
+    /// Whether this door serves the write Hadoop knows as `id`.
+    pub fn has(&self, id: u64) -> bool {
+        let open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        open.contains_key(&id)
     }
 
     /// Whether `src` is being written through this door, by anyone.
@@ -259,13 +269,14 @@ impl Door {
     }
 
     /// The file's digest carried across `block` from `before`, from the
-    /// first of `nodes` that answers. The error says why each did not.
+    /// first of `nodes` that answers (and which one it was). The error says
+    /// why each did not.
     async fn ask_chain(
         &self,
         block: &LocatedBlock,
         nodes: &[NodeId],
         before: &Sha256State,
-    ) -> Result<Chain, String> {
+    ) -> Result<(Chain, NodeId), String> {
         let mut why = Vec::new();
         for n in nodes {
             let Some((addr, _, _)) = self.ns.datanodes().hadoop_endpoint(n) else {
@@ -281,7 +292,7 @@ impl Door {
             }
             match req.send().await {
                 Ok(r) if r.status().is_success() => match r.json::<Chain>().await {
-                    Ok(c) => return Ok(c),
+                    Ok(c) => return Ok((c, *n)),
                     Err(e) => why.push(format!("{addr}: {e}")),
                 },
                 Ok(r) => why.push(format!("{addr}: {}", r.status())),
@@ -315,7 +326,7 @@ impl Door {
                 let mut state = Sha256Hasher::new().state(0);
                 for b in file.blocks.iter().filter(|b| b.offset < resp.kept_len) {
                     let nodes: Vec<NodeId> = b.replicas.iter().map(|d| d.id).collect();
-                    let chain = self.ask_chain(b, &nodes, &state).await.map_err(|why| {
+                    let (chain, _) = self.ask_chain(b, &nodes, &state).await.map_err(|why| {
                         io(format!(
                             "{}: cannot read block {} ({why})",
                             r.src, b.block_id
@@ -397,7 +408,7 @@ impl Door {
             )));
         }
         let (block, nodes) = (cur.block, cur.nodes);
-        let chain = self
+        let (chain, _) = self
             .ask_chain(&block, &nodes, &f.state)
             .await
             .map_err(|why| {
@@ -421,6 +432,158 @@ impl Door {
         });
         f.length += chain.len;
         Ok(chain)
+    }
+
+    /// The write a call names: the one this door serves, or else one it
+    /// takes up from the namespace ([`Door::adopt`]).
+    async fn write_of(
+        &self,
+        user: &str,
+        id: Option<u64>,
+        src: &str,
+        client: &str,
+        block: Option<&ExtendedBlockProto>,
+    ) -> Result<Arc<tokio::sync::Mutex<OpenFile>>, Remote> {
+        match self.writes.find(id, src, user) {
+            Ok(f) => Ok(f),
+            Err(unknown) => match self.adopt(user, id, src, client, block).await? {
+                Some(f) => Ok(f),
+                None => Err(unknown),
+            },
+        }
+    }
+
+    /// Takes up a write another namenode's door served (it went away, and
+    /// Hadoop's client failed over to this one) from what the namespace
+    /// holds of it: the file being written at `src` (Hadoop's id `id`, by
+    /// `user`), its blocks up to `block` (the one the call names: being
+    /// written, or just written) with the file's digest carried across
+    /// the earlier ones by their datanodes, and its later blocks (placed,
+    /// never written: the answer that named them was lost) abandoned.
+    /// `None`: no such write. An append under way is not taken up (its
+    /// first block starts from the old file's; the client's append fails,
+    /// as before).
+    async fn adopt(
+        &self,
+        user: &str,
+        id: Option<u64>,
+        src: &str,
+        client: &str,
+        block: Option<&ExtendedBlockProto>,
+    ) -> Result<Option<Arc<tokio::sync::Mutex<OpenFile>>>, Remote> {
+        let p = super::calls::path(src)?;
+        let Some((pending, holders)) = self
+            .ns
+            .pending_write(&p)
+            .await
+            .map_err(|e| io(format!("{src}: {e}")))?
+        else {
+            return Ok(None);
+        };
+        if id.is_some_and(|i| i != 0 && i != hadoop_file_id(pending.file_id))
+            || pending.owner != user
+        {
+            return Ok(None);
+        }
+        if pending.append.is_some() {
+            return Err(io(format!(
+                "{src}: an append that another namenode served cannot be taken up; append again"
+            )));
+        }
+        let upto = match block {
+            Some(b) => match pending
+                .blocks
+                .iter()
+                .position(|x| hadoop_block_id(*x) == b.block_id)
+            {
+                Some(i) => Some(i),
+                None => {
+                    return Err(io(format!(
+                        "block {} is not a block of {src} being written",
+                        b.block_id
+                    )))
+                }
+            },
+            None => None,
+        };
+        let dfs = self.client_for(user);
+        let later = upto.map_or(0, |i| i + 1);
+        for b in &pending.blocks[later..] {
+            let req = AbandonBlockRequest {
+                file_id: pending.file_id,
+                block_id: *b,
+            };
+            dfs.namenode()
+                .abandon_block(&req)
+                .await
+                .map_err(|e| remote(&e))?;
+        }
+        let token = |b: BlockId| {
+            self.security
+                .as_ref()
+                .map(|s| s.block_token(b, dfs_common::auth::BlockOp::Write, user))
+        };
+        let located = |b: BlockId, offset: u64, nodes: &[NodeId]| LocatedBlock {
+            block_id: b,
+            offset,
+            len: 0,
+            sha256: None,
+            replicas: nodes
+                .iter()
+                .map(|n| dfs_common::proto::DatanodeInfo {
+                    id: *n,
+                    addr: String::new(),
+                })
+                .collect(),
+            access_token: token(b),
+        };
+        let mut f = OpenFile {
+            file_id: pending.file_id,
+            path: p,
+            client: client.to_string(),
+            user: user.to_string(),
+            block_size: pending.block_size,
+            done: Vec::new(),
+            state: Sha256Hasher::new().state(0),
+            length: 0,
+            current: None,
+            touched: Instant::now(),
+        };
+        for (b, nodes) in pending.blocks.iter().zip(&holders).take(upto.unwrap_or(0)) {
+            let lb = located(*b, f.length, nodes);
+            let (chain, from) = self
+                .ask_chain(&lb, nodes, &f.state)
+                .await
+                .map_err(|why| io(format!("{src}: block {b}: no datanode has it ({why})")))?;
+            let after = chain.after.ok_or_else(|| {
+                io(format!(
+                    "{src}: block {b} is short, yet a later one follows"
+                ))
+            })?;
+            f.done.push(CommittedBlock {
+                block_id: *b,
+                len: chain.len,
+                sha256: chain.sha256,
+                replicas: vec![from],
+            });
+            f.length += chain.len;
+            f.state = after;
+        }
+        if let (Some(i), Some(b)) = (upto, block) {
+            let (id, nodes) = (pending.blocks[i], holders[i].clone());
+            f.current = Some(Current {
+                block: located(id, f.length, &nodes),
+                nodes,
+                gs: b.generation_stamp,
+                source: None,
+            });
+        }
+        log::info!(
+            "Hadoop door: took up the write of {src} by {user} ({} blocks done) from another namenode",
+            f.done.len()
+        );
+        let id = self.writes.insert(f);
+        Ok(self.writes.find(Some(id), src, user).ok())
     }
 
     /// A new block of the file, on none of `exclude`.
@@ -453,7 +616,9 @@ impl Door {
         user: &str,
         r: proto::AddBlockRequestProto,
     ) -> Result<proto::LocatedBlockProto, Remote> {
-        let handle = self.writes.find(r.file_id, &r.src, user)?;
+        let handle = self
+            .write_of(user, r.file_id, &r.src, &r.client_name, r.previous.as_ref())
+            .await?;
         let mut f = handle.lock().await;
         f.touched = Instant::now();
         if let Some(prev) = &r.previous {
@@ -499,7 +664,9 @@ impl Door {
         user: &str,
         r: proto::CompleteRequestProto,
     ) -> Result<bool, Remote> {
-        let handle = self.writes.find(r.file_id, &r.src, user)?;
+        let handle = self
+            .write_of(user, r.file_id, &r.src, &r.client_name, r.last.as_ref())
+            .await?;
         let mut f = handle.lock().await;
         let mut last_chain = None;
         if let (Some(last), true) = (&r.last, f.current.is_some()) {
@@ -544,7 +711,9 @@ impl Door {
         user: &str,
         r: proto::AbandonBlockRequestProto,
     ) -> Result<(), Remote> {
-        let handle = self.writes.find(r.file_id, &r.src, user)?;
+        let handle = self
+            .write_of(user, r.file_id, &r.src, &r.holder, Some(&r.b))
+            .await?;
         let mut f = handle.lock().await;
         f.touched = Instant::now();
         let ours = f
@@ -557,9 +726,25 @@ impl Door {
         self.abandon_current(&mut f).await.map_err(|e| remote(&e))
     }
 
-    /// `renewLease`: every file `client` writes as `user`.
+    /// `renewLease`: every file `client` writes as `user`. A client this
+    /// door serves no write of may be one whose namenode went away (it
+    /// failed over to this one): its writes are taken up when it next
+    /// calls about them, and until then every write of its user that this
+    /// door does not serve is kept alive (dfs's leases are per file, and
+    /// the namespace does not record Hadoop's client names).
     pub async fn renew_lease(&self, user: &str, client: &str) -> Result<(), Remote> {
-        for handle in self.writes.of_client(client, user) {
+        let known = self.writes.of_client(client, user);
+        if known.is_empty() {
+            let dfs = self.client_for(user);
+            for file_id in self.ns.pending_of(user).await.unwrap_or_default() {
+                if !self.writes.has(hadoop_file_id(file_id)) {
+                    if let Err(e) = dfs.namenode().renew_lease(file_id).await {
+                        log::debug!("Hadoop door: renewing the lease of {file_id}: {e}");
+                    }
+                }
+            }
+        }
+        for handle in known {
             let mut f = handle.lock().await;
             if f.client != client || f.user != user {
                 continue;
@@ -634,7 +819,9 @@ impl Door {
         user: &str,
         r: proto::GetAdditionalDatanodeRequestProto,
     ) -> Result<proto::LocatedBlockProto, Remote> {
-        let handle = self.writes.find(r.file_id, &r.src, user)?;
+        let handle = self
+            .write_of(user, r.file_id, &r.src, &r.client_name, Some(&r.blk))
+            .await?;
         let mut f = handle.lock().await;
         f.touched = Instant::now();
         let Some(cur) = f.current.as_ref() else {

@@ -587,6 +587,28 @@ impl Namespace {
     }
 
     /// Files being written.
+    /// The write under way at `path`, if any, with the nodes that may
+    /// hold each of its blocks (see [`BlockMap::holders`]).
+    pub fn pending_at(&self, path: &DfsPath) -> Option<(PendingFile, Vec<Vec<NodeId>>)> {
+        let p = self.pending.values().find(|p| p.file.path == *path)?;
+        let holders = p
+            .file
+            .blocks
+            .iter()
+            .map(|b| self.blocks.holders(b))
+            .collect();
+        Some((p.file.clone(), holders))
+    }
+
+    /// The writes under way that `owner` started.
+    pub fn pending_of(&self, owner: &str) -> Vec<FileId> {
+        self.pending
+            .values()
+            .filter(|p| p.file.owner == owner)
+            .map(|p| p.file.file_id)
+            .collect()
+    }
+
     pub fn pending_count(&self) -> usize {
         self.pending.len()
     }

@@ -35,6 +35,21 @@ impl Namesystem {
         }
     }
 
+    /// The write under way at `path` and the nodes that may hold each of
+    /// its blocks (the Hadoop door takes up a write another namenode
+    /// served).
+    pub async fn pending_write(
+        &self,
+        path: &DfsPath,
+    ) -> Result<Option<(crate::records::PendingFile, Vec<Vec<NodeId>>)>> {
+        Ok(self.lock_async().await?.pending_at(path))
+    }
+
+    /// The writes under way that `owner` started.
+    pub async fn pending_of(&self, owner: &str) -> Result<Vec<dfs_common::ids::FileId>> {
+        Ok(self.lock_async().await?.pending_of(owner))
+    }
+
     /// A reader found a replica whose bytes do not match: it is corrupt
     /// from now on (not counted, not served), the block is queued for a
     /// copy, and the bad replica is deleted once a good one is live
