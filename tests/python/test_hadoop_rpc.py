@@ -374,12 +374,16 @@ def test_hadoop_ha_client_configuration_fails_over(ha_cluster, hadoop_conf, tmp_
     assert dfs_out(survivor, "checksum", "/after.bin").split()[0] == sha256_of(after)
 
 
-def test_a_write_goes_on_when_its_namenode_is_killed(make_cluster, hadoop_conf, tmp_path):
+@pytest.mark.parametrize("with_a_datanode", [False, True], ids=["alone", "with-a-datanode"])
+def test_a_write_goes_on_when_its_namenode_is_killed(make_cluster, hadoop_conf, tmp_path,
+                                                     with_a_datanode):
     """The namenode a Hadoop client writes through (the leader) is killed
-    (SIGKILL) in the middle of a `-put` of several blocks: the client fails
-    over to another door, which takes the write up from the namespace (the
-    blocks done, the file's digest carried across them by their datanodes)
-    and the put ends whole, with the SHA-256 dfs records right."""
+    (SIGKILL) in the middle of a `-put` of several blocks, alone or with a
+    datanode of the pipeline (then the client's pipeline recovery is what
+    reaches another door first): the client fails over to another door,
+    which takes the write up from the namespace (the blocks done, the
+    file's digest carried across them by their datanodes) and the put ends
+    whole, with the SHA-256 dfs records right."""
     c = make_cluster(namenodes=3)
     leader = c.leader_url()
     shell = shell_for(c, ha_conf(c, tmp_path, first=leader), base="hdfs://dfs")
@@ -391,6 +395,8 @@ def test_a_write_goes_on_when_its_namenode_is_killed(make_cluster, hadoop_conf, 
     proc.stdin.write(data[:part])
     proc.stdin.flush()
     time.sleep(3)
+    if with_a_datanode:
+        os.kill(c.doc["datanode_processes"][1]["pid"], signal.SIGKILL)
     c.kill_namenode(leader)
     proc.stdin.write(data[part:])
     proc.stdin.close()

@@ -18,9 +18,8 @@
 //! the client fails over to another door, which takes the write up at the
 //! client's next call about it ([`Door::adopt`]: the file being written and
 //! its blocks are replicated state, and the datanodes carry the file's
-//! digest across the blocks done). Not taken up: an append (its first block
-//! starts from the old file's), and a pipeline recovery under way at that
-//! moment (`updatePipeline` names no file).
+//! digest across the blocks done), a pipeline recovery's calls included.
+//! Not taken up: an append (its first block starts from the old file's).
 use super::calls::{remote, Door};
 use super::proto::{self, ExtendedBlockProto};
 use super::Remote;
@@ -453,6 +452,33 @@ impl Door {
         }
     }
 
+    /// The write whose current block is `block` (a pipeline recovery's
+    /// calls name no file): the one this door serves, or else one it takes
+    /// up from the namespace.
+    async fn write_by_block(
+        &self,
+        user: &str,
+        client: &str,
+        block: &ExtendedBlockProto,
+    ) -> Result<Arc<tokio::sync::Mutex<OpenFile>>, Remote> {
+        let unknown = match self.writes.by_block(block.block_id, user) {
+            Ok(f) => return Ok(f),
+            Err(e) => e,
+        };
+        let named = |b: BlockId| hadoop_block_id(b) == block.block_id;
+        let src = match self.ns.pending_with_block(user, named).await {
+            Ok(Some(p)) => p,
+            _ => return Err(unknown),
+        };
+        match self
+            .adopt(user, None, src.as_str(), client, Some(block))
+            .await?
+        {
+            Some(f) => Ok(f),
+            None => Err(unknown),
+        }
+    }
+
     /// Takes up a write another namenode's door served (it went away, and
     /// Hadoop's client failed over to this one) from what the namespace
     /// holds of it: the file being written at `src` (Hadoop's id `id`, by
@@ -784,7 +810,7 @@ impl Door {
         user: &str,
         r: proto::UpdateBlockForPipelineRequestProto,
     ) -> Result<proto::LocatedBlockProto, Remote> {
-        let handle = self.writes.by_block(r.block.block_id, user)?;
+        let handle = self.write_by_block(user, &r.client_name, &r.block).await?;
         let mut f = handle.lock().await;
         f.touched = Instant::now();
         let state = f.state.clone();
@@ -888,7 +914,9 @@ impl Door {
         user: &str,
         r: proto::UpdatePipelineRequestProto,
     ) -> Result<(), Remote> {
-        let handle = self.writes.by_block(r.old_block.block_id, user)?;
+        let handle = self
+            .write_by_block(user, &r.client_name, &r.old_block)
+            .await?;
         let mut f = handle.lock().await;
         f.touched = Instant::now();
         let Some(cur) = f.current.as_mut() else {

@@ -600,6 +600,15 @@ impl Namespace {
         Some((p.file.clone(), holders))
     }
 
+    /// The path of the write under way that `owner` started and that has a
+    /// block `is` picks out.
+    pub fn pending_with_block(&self, owner: &str, is: impl Fn(BlockId) -> bool) -> Option<DfsPath> {
+        self.pending
+            .values()
+            .find(|p| p.file.owner == owner && p.file.blocks.iter().any(|b| is(*b)))
+            .map(|p| p.file.path.clone())
+    }
+
     /// The writes under way that `owner` started.
     pub fn pending_of(&self, owner: &str) -> Vec<FileId> {
         self.pending

@@ -45,6 +45,16 @@ impl Namesystem {
         Ok(self.lock_async().await?.pending_at(path))
     }
 
+    /// The path of the write under way that `owner` started and that has a
+    /// block `is` picks out.
+    pub async fn pending_with_block(
+        &self,
+        owner: &str,
+        is: impl Fn(BlockId) -> bool,
+    ) -> Result<Option<DfsPath>> {
+        Ok(self.lock_async().await?.pending_with_block(owner, is))
+    }
+
     /// The writes under way that `owner` started.
     pub async fn pending_of(&self, owner: &str) -> Result<Vec<dfs_common::ids::FileId>> {
         Ok(self.lock_async().await?.pending_of(owner))
