@@ -130,7 +130,8 @@ class Cluster:
     def namenodes_report(self, url: str):
         """`GET /api/v1/namenodes` of the namenode at `url`, or None."""
         try:
-            r = requests.get(f"{url}/api/v1/namenodes", timeout=2)
+            auth = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+            r = requests.get(f"{url}/api/v1/namenodes", headers=auth, timeout=2)
             return r.json() if r.ok else None
         except (requests.RequestException, ValueError):
             return None

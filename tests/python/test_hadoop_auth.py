@@ -18,7 +18,7 @@ import time
 import pytest
 
 from conftest import binary
-from test_hadoop_rpc import hadoop_conf, shell_for  # noqa: F401 (a fixture)
+from test_hadoop_rpc import ha_conf, hadoop_conf, shell_for  # noqa: F401 (a fixture)
 
 SECRET = "hadoop-auth-secret-0123456789"
 ROOT = "root-hadoop-token-0123456789"
@@ -160,6 +160,39 @@ def test_wrong_expired_revoked_and_misdirected_tokens_are_refused(secured, hadoo
         time.sleep(0.5)
     rc, _, err = shell_with(secured, hadoop_conf, good)("-ls", f"{u}/")
     assert rc == 0, err
+
+
+def test_a_nameservice_token_through_a_failover(make_cluster, hadoop_conf, tmp_path, monkeypatch):
+    """Three namenodes with access control on (`dfs local` finds the leader
+    with DFS_TOKEN): one token for the nameservice (`--service
+    ha-hdfs:dfs`) that Hadoop's HA client gives every door, and the door
+    the client talks to killed: the next one checks the same token (nothing
+    is stored per token) and the client goes on as alice."""
+    d = tmp_path / "auth"
+    d.mkdir()
+    (d / "secret").write_text(SECRET + "\n")
+    (d / "users.toml").write_text(users_text())
+    monkeypatch.setenv("DFS_TOKEN", ROOT)
+    c = make_cluster(namenodes=3, namenode_args=["--auth", str(d / "users.toml")],
+                     datanode_args=["--cluster-secret-file", str(d / "secret")], token=ROOT)
+    assert dfs_as(c, ROOT, "mkdir", "-p", "/home/alice").returncode == 0
+    assert dfs_as(c, ROOT, "chown", "alice", "/home/alice").returncode == 0
+    leader = c.leader_url()
+    token = token_file(c, ALICE, tmp_path / "ns.token", "--service", "ha-hdfs:dfs")
+    env = dict(os.environ, HADOOP_TOKEN_FILE_LOCATION=str(token))
+    env.pop("HADOOP_USER_NAME", None)
+    shell = shell_for(c, ha_conf(c, tmp_path, first=leader), base="hdfs://dfs", env=env)
+    local = tmp_path / "before.bin"
+    local.write_bytes(os.urandom(2 << 20))
+    rc, _, err = shell("-put", str(local), "/home/alice/before.bin")
+    assert rc == 0, err
+    c.kill_namenode(leader)
+    rc, _, err = shell("-put", str(local), "/home/alice/after.bin")
+    assert rc == 0, err
+    rc, out, err = shell("-ls", "/home/alice")
+    assert rc == 0 and out.count(" alice ") == 2, out + err
+    rc, _, err = shell("-put", str(local), "/not-alices.bin")
+    assert rc != 0 and "Permission denied: user=alice" in err, err
 
 
 def test_without_access_control_there_is_no_token_to_get(cluster, tmp_path):

@@ -348,8 +348,18 @@ pub async fn run(args: LocalArgs, json: bool) -> CliResult {
         }
     }
 
+    // With several namenodes, readiness asks which leads (an API that
+    // needs a credential when access control is on: DFS_TOKEN's).
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(t) = std::env::var("DFS_TOKEN").ok().filter(|t| !t.is_empty()) {
+        if let Ok(mut v) = reqwest::header::HeaderValue::from_str(&format!("Bearer {t}")) {
+            v.set_sensitive(true);
+            headers.insert(reqwest::header::AUTHORIZATION, v);
+        }
+    }
     let http = dfs_client::tls::client_builder_trusting(&trust)
         .timeout(Duration::from_secs(2))
+        .default_headers(headers)
         .build()
         .map_err(|e| CliError::Failed(format!("cannot make an HTTP client: {e}")))?;
     let ready = tokio::select! {
