@@ -108,17 +108,35 @@ async fn get_json(http: &reqwest::Client, url: &str) -> Option<Value> {
 
 /// The URL whose `/health` decides readiness: the one namenode's, or with
 /// several the leader's as some namenode names it (`None`: no leader yet).
-async fn deciding_namenode(layout: &Layout, http: &reqwest::Client) -> Option<String> {
+/// Which one leads is an API that needs a credential with access control
+/// on: refused, that is an error at once (DFS_TOKEN is missing or wrong).
+async fn deciding_namenode(
+    layout: &Layout,
+    http: &reqwest::Client,
+) -> Result<Option<String>, CliError> {
     if layout.namenodes.len() == 1 {
-        return Some(layout.namenode_url.clone());
+        return Ok(Some(layout.namenode_url.clone()));
     }
     for nn in &layout.namenodes {
-        let report = get_json(http, &format!("{}/api/v1/namenodes", nn.url())).await;
+        let url = format!("{}/api/v1/namenodes", nn.url());
+        let Ok(resp) = http.get(&url).send().await else {
+            continue;
+        };
+        if resp.status() == reqwest::StatusCode::UNAUTHORIZED {
+            return Err(CliError::Failed(format!(
+                "{url} asks for a credential (access control is on): with several \
+                 namenodes, dfs local finds the leader with DFS_TOKEN (any user's token)"
+            )));
+        }
+        let report: Option<Value> = match resp.status().is_success() {
+            true => resp.json().await.ok(),
+            false => None,
+        };
         if let Some(leader) = report.as_ref().and_then(leader_of) {
-            return Some(leader);
+            return Ok(Some(leader));
         }
     }
-    None
+    Ok(None)
 }
 
 /// Until [`readiness`] says ready; fails early when a child exits.
@@ -136,7 +154,7 @@ pub async fn wait_ready(
         if let Some((i, how)) = process::exited(running) {
             return Err(CliError::Failed(exited(&running[i].svc, &how)));
         }
-        if let Some(url) = deciding_namenode(layout, http).await {
+        if let Some(url) = deciding_namenode(layout, http).await? {
             if let Some(h) = get_json(http, &format!("{url}/health")).await {
                 let r = readiness(&h, want);
                 if r == Readiness::Ready {
