@@ -11,13 +11,14 @@ for another door.
 import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
 
 import pytest
 
-from conftest import binary
+from conftest import Cluster, binary
 from test_hadoop_rpc import ha_conf, hadoop_conf, shell_for  # noqa: F401 (a fixture)
 
 SECRET = "hadoop-auth-secret-0123456789"
@@ -193,6 +194,25 @@ def test_a_nameservice_token_through_a_failover(make_cluster, hadoop_conf, tmp_p
     assert rc == 0 and out.count(" alice ") == 2, out + err
     rc, _, err = shell("-put", str(local), "/not-alices.bin")
     assert rc != 0 and "Permission denied: user=alice" in err, err
+
+
+def test_several_namenodes_with_access_control_need_dfs_token_to_start(tmp_path, monkeypatch):
+    """Without DFS_TOKEN, `dfs local` cannot ask which of several secured
+    namenodes leads: it says so at once rather than wait its timeout."""
+    (tmp_path / "secret").write_text(SECRET + "\n")
+    (tmp_path / "users.toml").write_text(users_text())
+    monkeypatch.delenv("DFS_TOKEN", raising=False)
+    c = Cluster(namenodes=3, datanodes=1,
+                namenode_args=["--auth", str(tmp_path / "users.toml")],
+                datanode_args=["--cluster-secret-file", str(tmp_path / "secret")])
+    started = time.monotonic()
+    try:
+        with pytest.raises(RuntimeError, match="finds the leader with DFS_TOKEN"):
+            c.start()
+    finally:  # a failure expected: nothing kept
+        c.stop()
+        shutil.rmtree(c.root, ignore_errors=True)
+    assert time.monotonic() - started < 60
 
 
 def test_without_access_control_there_is_no_token_to_get(cluster, tmp_path):
