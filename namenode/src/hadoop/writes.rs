@@ -690,9 +690,23 @@ impl Door {
         user: &str,
         r: proto::CompleteRequestProto,
     ) -> Result<bool, Remote> {
-        let handle = self
+        let handle = match self
             .write_of(user, r.file_id, &r.src, &r.client_name, r.last.as_ref())
-            .await?;
+            .await
+        {
+            Ok(h) => h,
+            // A retry whose first try completed the file (on a namenode that
+            // went away before it could answer): done already.
+            Err(e) if self.completed(user, &r).await => {
+                log::info!(
+                    "Hadoop door: {} was completed already ({})",
+                    r.src,
+                    e.message
+                );
+                return Ok(true);
+            }
+            Err(e) => return Err(e),
+        };
         let mut f = handle.lock().await;
         let mut last_chain = None;
         if let (Some(last), true) = (&r.last, f.current.is_some()) {
@@ -729,6 +743,22 @@ impl Door {
             .map_err(|e| remote(&e))?;
         self.writes.remove(hadoop_file_id(f.file_id));
         Ok(true)
+    }
+
+    /// Whether the file `complete` names is complete already, ending with
+    /// the last block it names (an empty file: no last block, no block).
+    async fn completed(&self, user: &str, r: &proto::CompleteRequestProto) -> bool {
+        let Ok(p) = super::calls::path(&r.src) else {
+            return false;
+        };
+        let Ok(file) = self.client_for(user).locations(&p).await else {
+            return false;
+        };
+        let last = file.blocks.last().map(|b| hadoop_block_id(b.block_id));
+        match &r.last {
+            Some(b) if b.num_bytes.unwrap_or(0) > 0 => last == Some(b.block_id),
+            _ => last.is_none() && file.status.length == 0,
+        }
     }
 
     /// `abandonBlock`: the client could not set up a pipeline for it.
