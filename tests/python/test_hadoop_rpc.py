@@ -418,6 +418,41 @@ def test_a_write_goes_on_when_its_namenode_is_killed(make_cluster, hadoop_conf, 
     assert took_up and int(took_up[0]) >= 1, c.log_tails()
 
 
+def test_a_failed_over_writer_keeps_its_lease_while_it_stalls(make_cluster, tmp_path):
+    """After its namenode is lost, a writer that stalls longer than dfs's
+    lease lasts (6 s here) keeps its file: its lease renewals reach another
+    door, which serves none of its writes yet and keeps its user's writes
+    alive until the writer calls about them (then takes the write up)."""
+    c = make_cluster(namenodes=3, namenode_args=["--lease-timeout", "6s"])
+    leader = c.leader_url()
+    conf = ha_conf(c, tmp_path, first=leader)
+    # Hadoop's client renews its leases every half RPC timeout (2 s here).
+    text = (conf / "core-site.xml").read_text().replace(
+        "</configuration>",
+        "  <property><name>ipc.client.rpc-timeout.ms</name><value>4000</value></property>\n"
+        "</configuration>")
+    (conf / "core-site.xml").write_text(text)
+    shell = shell_for(c, conf, base="hdfs://dfs")
+    data = os.urandom(20 << 20)
+    proc = subprocess.Popen(
+        shell.command("-D", f"dfs.blocksize={8 << 20}", "-put", "-", "/stalled.bin"),
+        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ENV)
+    part = 12 << 20
+    proc.stdin.write(data[:part])
+    proc.stdin.flush()
+    time.sleep(3)
+    c.kill_namenode(leader)
+    time.sleep(15)  # over twice the lease: only the renewals keep the file
+    proc.stdin.write(data[part:])
+    proc.stdin.close()
+    err = proc.stderr.read().decode(errors="replace")
+    assert proc.wait(timeout=300) == 0, err + c.log_tails()
+    local = tmp_path / "stalled.bin"
+    local.write_bytes(data)
+    survivor = c.at(c.leader_url(besides=(leader,)))
+    assert dfs_out(survivor, "checksum", "/stalled.bin").split()[0] == sha256_of(local)
+
+
 def received(cluster, i: int) -> int:
     """Block bytes datanode `i` has received (its /metrics)."""
     addr = cluster.doc["datanode_processes"][i]["address"]
