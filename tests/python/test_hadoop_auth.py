@@ -17,6 +17,8 @@ import subprocess
 import time
 
 import pytest
+import requests
+from urllib.parse import parse_qs, urlparse
 
 from conftest import Cluster, binary
 from test_hadoop_rpc import ha_conf, hadoop_conf, shell_for  # noqa: F401 (a fixture)
@@ -140,6 +142,20 @@ def test_wrong_expired_revoked_and_misdirected_tokens_are_refused(secured, hadoo
     elsewhere = token_file(secured, ALICE, tmp_path / "elsewhere.token", "--service", "127.0.0.1:1")
     rc, _, err = shell_with(secured, hadoop_conf, elsewhere)("-ls", f"{u}/")
     assert rc != 0 and "cannot authenticate via:[TOKEN]" in err, err
+
+    # Not for a derived credential: the token of a WebHDFS redirect (an
+    # hour's) cannot buy a Hadoop token (days').
+    small = tmp_path / "small.txt"
+    small.write_bytes(b"small\n")
+    assert dfs_as(secured, ROOT, "put", "-f", str(small), "/small.txt").returncode == 0
+    r = requests.get(f"{secured.url}/webhdfs/v1/small.txt", params={"op": "OPEN"},
+                     headers={"Authorization": f"Bearer {ALICE}"}, allow_redirects=False,
+                     timeout=30)
+    assert r.status_code == 307, r.text
+    derived = parse_qs(urlparse(r.headers["Location"]).query)["delegation"][0]
+    p = dfs_as(secured, derived, "hadoop-token", str(tmp_path / "derived.token"))
+    assert p.returncode != 0 and "user's own token" in p.stderr, p.stderr
+    assert not (tmp_path / "derived.token").exists()
 
     # Out of bounds: a lifetime over 7 days.
     p = dfs_as(secured, ALICE, "hadoop-token", str(tmp_path / "long.token"), "--lifetime", "8d")

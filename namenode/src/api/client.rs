@@ -379,8 +379,14 @@ pub struct HadoopDoor(pub Option<std::net::SocketAddr>);
 
 /// A Hadoop delegation token of the caller (access control on only: with
 /// it off, Hadoop's client names its user and needs no token).
+///
+/// Only for the user's own token (the users file's): a credential derived
+/// from it (a WebHDFS redirect's, a relay's, a login cookie) lasts hours
+/// and must not buy one that lasts days (HDFS, too, issues delegation
+/// tokens only to a caller who did not authenticate with one).
 async fn hadoop_token(
     caller: Caller,
+    http: HttpRequest,
     auth: web::Data<crate::auth::Auth>,
     door: Option<web::Data<HadoopDoor>>,
     req: web::Json<HadoopTokenRequest>,
@@ -391,6 +397,19 @@ async fn hadoop_token(
         )
         .into());
     };
+    let bearer = http
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    if bearer.is_none_or(|t| dfs_common::auth::is_user_token(t.trim())) {
+        return Err(NamenodeError::PermissionDenied(
+            "a Hadoop token is issued for a user's own token (DFS_TOKEN from the users file), \
+             not for a credential derived from one"
+                .into(),
+        )
+        .into());
+    }
     let lifetime = req
         .lifetime_secs
         .map_or(HADOOP_TOKEN_LIFETIME, std::time::Duration::from_secs);
