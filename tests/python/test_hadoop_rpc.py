@@ -418,6 +418,44 @@ def test_a_write_goes_on_when_its_namenode_is_killed(make_cluster, hadoop_conf, 
     assert took_up and int(took_up[0]) >= 1, c.log_tails()
 
 
+def test_an_append_goes_on_when_its_namenode_is_killed(make_cluster, hadoop_conf, tmp_path):
+    """An `-appendToFile` fed through stdin onto a file of one and a half
+    blocks, the leader (the door the client talks to) killed in the middle:
+    another door takes the append up (the kept block's digest carried
+    across by its datanodes, the first new block a copy of the old short
+    one) and the file ends as the old bytes then the new, digest right."""
+    c = make_cluster(namenodes=3)
+    leader = c.leader_url()
+    shell = shell_for(c, ha_conf(c, tmp_path, first=leader), base="hdfs://dfs")
+    old = os.urandom((12 << 20) + 12345)
+    local = tmp_path / "appended.bin"
+    local.write_bytes(old)
+    rc, _, err = shell("-D", f"dfs.blocksize={8 << 20}", "-put", str(local), "/appended.bin")
+    assert rc == 0, err
+    more = os.urandom(30 << 20)
+    proc = subprocess.Popen(shell.command("-appendToFile", "-", "/appended.bin"),
+                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, env=ENV)
+    part = 10 << 20  # the first new block done, the second under way
+    proc.stdin.write(more[:part])
+    proc.stdin.flush()
+    time.sleep(3)
+    c.kill_namenode(leader)
+    proc.stdin.write(more[part:])
+    proc.stdin.close()
+    err = proc.stderr.read().decode(errors="replace")
+    assert proc.wait(timeout=300) == 0, err + c.log_tails()
+    local.write_bytes(old + more)
+    survivor = c.at(c.leader_url(besides=(leader,)))
+    assert status(survivor, "/appended.bin")["length"] == len(old) + len(more)
+    assert dfs_out(survivor, "checksum", "/appended.bin").split()[0] == sha256_of(local)
+    back = tmp_path / "back.bin"
+    dfs(survivor, "get", "/appended.bin", str(back))
+    assert back.read_bytes() == old + more
+    logs = [p.read_text(errors="replace") for name, p in c.logs() if "namenode" in name]
+    assert any("took up the write of /appended.bin by" in t for t in logs), c.log_tails()
+
+
 def test_a_failed_over_writer_keeps_its_lease_while_it_stalls(make_cluster, tmp_path):
     """After its namenode is lost, a writer that stalls longer than dfs's
     lease lasts (6 s here) keeps its file: its lease renewals reach another

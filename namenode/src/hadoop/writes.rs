@@ -18,8 +18,8 @@
 //! the client fails over to another door, which takes the write up at the
 //! client's next call about it ([`Door::adopt`]: the file being written and
 //! its blocks are replicated state, and the datanodes carry the file's
-//! digest across the blocks done), a pipeline recovery's calls included.
-//! Not taken up: an append (its first block starts from the old file's).
+//! digest across the blocks done), a pipeline recovery's calls and appends
+//! included.
 use super::calls::{remote, Door};
 use super::proto::{self, ExtendedBlockProto};
 use super::Remote;
@@ -301,6 +301,34 @@ impl Door {
         Err(why.join("; "))
     }
 
+    /// The file's SHA-256 midstate over its first `kept_len` bytes (the
+    /// blocks an append keeps): `recorded` if it is that, or else carried
+    /// across the kept blocks by their datanodes.
+    async fn kept_state(
+        &self,
+        dfs: &dfs_client::DfsClient,
+        p: &DfsPath,
+        kept_len: u64,
+        recorded: Option<Sha256State>,
+    ) -> Result<Sha256State, Remote> {
+        if let Some(s) = recorded.filter(|s| s.len == kept_len) {
+            return Ok(s);
+        }
+        let file = dfs.locations(p).await.map_err(|e| remote(&e))?;
+        let mut state = Sha256Hasher::new().state(0);
+        for b in file.blocks.iter().filter(|b| b.offset < kept_len) {
+            let nodes: Vec<NodeId> = b.replicas.iter().map(|d| d.id).collect();
+            let (chain, _) = self
+                .ask_chain(b, &nodes, &state)
+                .await
+                .map_err(|why| io(format!("{p}: cannot read block {} ({why})", b.block_id)))?;
+            state = chain
+                .after
+                .ok_or_else(|| io(format!("{p}: block {} is short", b.block_id)))?;
+        }
+        Ok(state)
+    }
+
     /// `append`: dfs appends by copy (blocks never change once written):
     /// the file's short last block, if any, is replaced by a new one that
     /// starts as a copy of it, on the datanodes that hold it; Hadoop's
@@ -317,27 +345,9 @@ impl Door {
             .append(&AppendRequest { path: p.clone() })
             .await
             .map_err(|e| remote(&e))?;
-        let state = match resp.sha256_state.clone() {
-            Some(s) if s.len == resp.kept_len => s,
-            // Not recorded: carried across the kept blocks by their datanodes.
-            _ => {
-                let file = dfs.locations(&p).await.map_err(|e| remote(&e))?;
-                let mut state = Sha256Hasher::new().state(0);
-                for b in file.blocks.iter().filter(|b| b.offset < resp.kept_len) {
-                    let nodes: Vec<NodeId> = b.replicas.iter().map(|d| d.id).collect();
-                    let (chain, _) = self.ask_chain(b, &nodes, &state).await.map_err(|why| {
-                        io(format!(
-                            "{}: cannot read block {} ({why})",
-                            r.src, b.block_id
-                        ))
-                    })?;
-                    state = chain
-                        .after
-                        .ok_or_else(|| io(format!("{}: block {} is short", r.src, b.block_id)))?;
-                }
-                state
-            }
-        };
+        let state = self
+            .kept_state(&dfs, &p, resp.kept_len, resp.sha256_state.clone())
+            .await?;
         let mut f = OpenFile {
             file_id: resp.file_id,
             path: p,
@@ -486,9 +496,9 @@ impl Door {
     /// written, or just written) with the file's digest carried across
     /// the earlier ones by their datanodes, and its later blocks (placed,
     /// never written: the answer that named them was lost) abandoned.
-    /// `None`: no such write. An append under way is not taken up (its
-    /// first block starts from the old file's; the client's append fails,
-    /// as before).
+    /// `None`: no such write. An append goes on from the old file's kept
+    /// blocks (their midstate as recorded, or carried across them), its
+    /// first block a copy of the old short last block.
     async fn adopt(
         &self,
         user: &str,
@@ -511,11 +521,6 @@ impl Door {
         {
             return Ok(None);
         }
-        if pending.append.is_some() {
-            return Err(io(format!(
-                "{src}: an append that another namenode served cannot be taken up; append again"
-            )));
-        }
         let upto = match block {
             Some(b) => match pending
                 .blocks
@@ -533,6 +538,22 @@ impl Door {
             None => None,
         };
         let dfs = self.client_for(user);
+        // An append: the old file's kept bytes, their midstate, and the
+        // short last block its first new block starts as a copy of.
+        let (kept_len, state, source) = match &pending.append {
+            None => (0, Sha256Hasher::new().state(0), None),
+            Some(t) => {
+                let kept_len = t.kept_len(pending.block_size);
+                let recorded = self.ns.hash_state(t.inode).ok().flatten();
+                let state = self.kept_state(&dfs, &p, kept_len, recorded).await?;
+                let old = dfs.locations(&p).await.map_err(|e| remote(&e))?;
+                let source = t.replaced.and_then(|r| {
+                    let b = old.blocks.iter().find(|b| b.block_id == r)?;
+                    Some((r, b.len))
+                });
+                (kept_len, state, source)
+            }
+        };
         let later = upto.map_or(0, |i| i + 1);
         for b in &pending.blocks[later..] {
             let req = AbandonBlockRequest {
@@ -570,8 +591,8 @@ impl Door {
             user: user.to_string(),
             block_size: pending.block_size,
             done: Vec::new(),
-            state: Sha256Hasher::new().state(0),
-            length: 0,
+            state,
+            length: kept_len,
             current: None,
             touched: Instant::now(),
         };
@@ -601,7 +622,8 @@ impl Door {
                 block: located(id, f.length, &nodes),
                 nodes,
                 gs: b.generation_stamp,
-                source: None,
+                // Only an append's first new block starts as a copy.
+                source: if i == 0 { source } else { None },
             });
         }
         log::info!(

@@ -55,6 +55,15 @@ impl Namesystem {
         Ok(self.lock_async().await?.pending_with_block(owner, is))
     }
 
+    /// The SHA-256 midstate recorded for file `inode` (over its length at
+    /// its last `complete`), if any.
+    pub fn hash_state(
+        &self,
+        inode: crate::records::InodeId,
+    ) -> Result<Option<dfs_common::checksum::Sha256State>> {
+        self.store.hash_state(inode)
+    }
+
     /// The writes under way that `owner` started.
     pub async fn pending_of(&self, owner: &str) -> Result<Vec<dfs_common::ids::FileId>> {
         Ok(self.lock_async().await?.pending_of(owner))
