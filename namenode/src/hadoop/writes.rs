@@ -80,7 +80,17 @@ pub struct Current {
 /// them by.
 #[derive(Default)]
 pub struct Writes {
-    open: Mutex<HashMap<u64, Arc<tokio::sync::Mutex<OpenFile>>>>,
+    open: Mutex<HashMap<u64, Entry>>,
+}
+
+/// A write, and what never changes of it, kept outside its lock: a call is
+/// matched to a write by its user without waiting for (or skipping) a
+/// write that is busy.
+struct Entry {
+    user: String,
+    path: DfsPath,
+    client: String,
+    file: Arc<tokio::sync::Mutex<OpenFile>>,
 }
 
 /// The id a Hadoop client knows a file being written by (Java long,
@@ -93,44 +103,45 @@ fn io(message: String) -> Remote {
     Remote::application("java.io.IOException", message)
 }
 
+type Handle = Arc<tokio::sync::Mutex<OpenFile>>;
+
 impl Writes {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Entry>> {
+        self.open.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     pub fn insert(&self, f: OpenFile) -> u64 {
         let id = hadoop_file_id(f.file_id);
         let now = Instant::now();
-        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        let mut open = self.lock();
         // Writes nobody has touched for long are forgotten (dfs's lease
         // expiry has ended them).
-        open.retain(|_, f| {
-            f.try_lock()
+        open.retain(|_, e| {
+            e.file
+                .try_lock()
                 .map_or(true, |f| now.duration_since(f.touched) < IDLE)
         });
-        open.insert(id, Arc::new(tokio::sync::Mutex::new(f)));
+        let entry = Entry {
+            user: f.user.clone(),
+            path: f.path.clone(),
+            client: f.client.clone(),
+            file: Arc::new(tokio::sync::Mutex::new(f)),
+        };
+        open.insert(id, entry);
         id
     }
 
     /// The write of `user` a call names: by id, or (an old client sends
     /// none) by path.
-    pub fn find(
-        &self,
-        id: Option<u64>,
-        src: &str,
-        user: &str,
-    ) -> Result<Arc<tokio::sync::Mutex<OpenFile>>, Remote> {
-        let open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+    pub fn find(&self, id: Option<u64>, src: &str, user: &str) -> Result<Handle, Remote> {
+        let open = self.lock();
         let found = match id.filter(|i| *i != 0) {
-            Some(i) => open
-                .get(&i)
-                .filter(|f| f.try_lock().map_or(true, |f| f.user == user))
-                .cloned(),
+            Some(i) => open.get(&i).filter(|e| e.user == user),
             None => open
                 .values()
-                .find(|f| {
-                    f.try_lock()
-                        .is_ok_and(|f| f.path.as_str() == src && f.user == user)
-                })
-                .cloned(),
+                .find(|e| e.path.as_str() == src && e.user == user),
         };
-        found.ok_or_else(|| {
+        found.map(|e| e.file.clone()).ok_or_else(|| {
             Remote::application(
                 "org.apache.hadoop.hdfs.server.namenode.LeaseExpiredException",
                 format!("No lease on {src}: the file is not being written through this namenode"),
@@ -140,58 +151,44 @@ impl Writes {
 
     /// Whether this door serves the write Hadoop knows as `id`.
     pub fn has(&self, id: u64) -> bool {
-        let open = self.open.lock().unwrap_or_else(|e| e.into_inner());
-        open.contains_key(&id)
+        self.lock().contains_key(&id)
     }
 
     /// Whether `src` is being written through this door, by anyone.
     pub fn writing(&self, src: &str) -> bool {
-        let open = self.open.lock().unwrap_or_else(|e| e.into_inner());
-        open.values()
-            .any(|f| f.try_lock().is_ok_and(|f| f.path.as_str() == src))
+        self.lock().values().any(|e| e.path.as_str() == src)
     }
 
     pub fn remove(&self, id: u64) {
-        self.open
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&id);
+        self.lock().remove(&id);
     }
 
     /// Every write of `client`, run by `user`.
-    pub fn of_client(&self, client: &str, user: &str) -> Vec<Arc<tokio::sync::Mutex<OpenFile>>> {
-        let open = self.open.lock().unwrap_or_else(|e| e.into_inner());
-        open.values()
-            .filter(|f| {
-                f.try_lock()
-                    .map_or(true, |f| f.client == client && f.user == user)
-            })
-            .cloned()
+    pub fn of_client(&self, client: &str, user: &str) -> Vec<Handle> {
+        self.lock()
+            .values()
+            .filter(|e| e.client == client && e.user == user)
+            .map(|e| e.file.clone())
             .collect()
     }
 
-    pub fn all(&self) -> Vec<Arc<tokio::sync::Mutex<OpenFile>>> {
-        let open = self.open.lock().unwrap_or_else(|e| e.into_inner());
-        open.values().cloned().collect()
+    pub fn all(&self) -> Vec<Handle> {
+        self.lock().values().map(|e| e.file.clone()).collect()
     }
 
     /// The write of `user` whose current block Hadoop knows as `block`.
-    pub fn by_block(
-        &self,
-        block: u64,
-        user: &str,
-    ) -> Result<Arc<tokio::sync::Mutex<OpenFile>>, Remote> {
-        let open = self.open.lock().unwrap_or_else(|e| e.into_inner());
-        open.values()
-            .find(|f| {
-                f.try_lock().is_ok_and(|f| {
-                    f.user == user
-                        && f.current
-                            .as_ref()
-                            .is_some_and(|c| hadoop_block_id(c.block.block_id) == block)
+    pub fn by_block(&self, block: u64, user: &str) -> Result<Handle, Remote> {
+        self.lock()
+            .values()
+            .filter(|e| e.user == user)
+            .find(|e| {
+                e.file.try_lock().is_ok_and(|f| {
+                    f.current
+                        .as_ref()
+                        .is_some_and(|c| hadoop_block_id(c.block.block_id) == block)
                 })
             })
-            .cloned()
+            .map(|e| e.file.clone())
             .ok_or_else(|| {
                 io(format!(
                     "block {block}: not being written through this namenode"
@@ -996,5 +993,50 @@ impl Door {
         cur.nodes = new;
         cur.gs = r.new_block.generation_stamp;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(user: &str) -> OpenFile {
+        OpenFile {
+            file_id: FileId::new(),
+            path: DfsPath::parse("/a").unwrap(),
+            client: "DFSClient_1".into(),
+            user: user.into(),
+            block_size: 1 << 20,
+            done: Vec::new(),
+            state: Sha256Hasher::new().state(0),
+            length: 0,
+            current: None,
+            touched: Instant::now(),
+        }
+    }
+
+    /// Another user's call never reaches a write (the door would act as
+    /// its owner), busy or not; its own user's does, busy or not.
+    #[tokio::test]
+    async fn a_write_is_found_by_its_own_user_only_busy_or_not() {
+        let w = Writes::default();
+        let id = w.insert(write("alice"));
+        let handle = w.find(Some(id), "/a", "alice").unwrap();
+        for busy in [false, true] {
+            let _held = if busy {
+                Some(handle.lock().await)
+            } else {
+                None
+            };
+            assert!(w.find(Some(id), "/a", "bob").is_err(), "busy {busy}");
+            assert!(w.find(None, "/a", "bob").is_err(), "busy {busy}");
+            assert!(w.of_client("DFSClient_1", "bob").is_empty(), "busy {busy}");
+            assert!(w.find(Some(id), "/a", "alice").is_ok(), "busy {busy}");
+            assert!(w.find(None, "/a", "alice").is_ok(), "busy {busy}");
+            assert_eq!(w.of_client("DFSClient_1", "alice").len(), 1);
+            assert!(w.writing("/a") && w.has(id));
+        }
+        w.remove(id);
+        assert!(!w.writing("/a") && !w.has(id));
     }
 }
