@@ -282,6 +282,26 @@ def test_write_verbs(cluster, fs_shell, tmp_path):
     assert merged.read_bytes() == small.read_bytes() + b"second\n" * 10
 
 
+def fed(command: list, data: bytes, part: int, meanwhile, cluster=None):
+    """Runs `command` (a `-put -` or an `-appendToFile -`) fed `data` through
+    its stdin: the first `part` bytes, then `meanwhile()` (what kills a
+    process), then the rest. It must succeed (else its error and, given
+    `cluster`, the cluster's logs)."""
+    proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, env=ENV)
+    try:
+        proc.stdin.write(data[:part])
+        proc.stdin.flush()
+        meanwhile()
+    except BaseException:
+        proc.kill()
+        raise
+    proc.stdin.write(data[part:])
+    proc.stdin.close()
+    err = proc.stderr.read().decode(errors="replace")
+    assert proc.wait(timeout=300) == 0, err + (cluster.log_tails() if cluster else "")
+
+
 def test_a_datanode_killed_during_a_put(make_cluster, hadoop_conf, tmp_path):
     """Hadoop's client loses a datanode of its pipeline in the middle of a
     block (SIGKILL), recovers with the others, and the file is whole: its
@@ -289,20 +309,13 @@ def test_a_datanode_killed_during_a_put(make_cluster, hadoop_conf, tmp_path):
     c = make_cluster()
     shell = shell_for(c, hadoop_conf)
     data = os.urandom(96 << 20)
-    proc = subprocess.Popen(shell.command("-put", "-", f"{shell.base}/recovered.bin"),
-                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, env=ENV)
-    half = 40 << 20
-    proc.stdin.write(data[:half])
-    proc.stdin.flush()
-    time.sleep(2)
-    # The first block's pipeline holds all three datanodes: kill one.
-    victim = c.doc["datanode_processes"][1]["pid"]
-    os.kill(victim, signal.SIGKILL)
-    proc.stdin.write(data[half:])
-    proc.stdin.close()
-    err = proc.stderr.read().decode(errors="replace")
-    assert proc.wait(timeout=300) == 0, err
+
+    def kill():
+        time.sleep(2)
+        # The first block's pipeline holds all three datanodes: kill one.
+        os.kill(c.doc["datanode_processes"][1]["pid"], signal.SIGKILL)
+
+    fed(shell.command("-put", "-", f"{shell.base}/recovered.bin"), data, 40 << 20, kill)
     local = tmp_path / "recovered.bin"
     local.write_bytes(data)
     st = status(c, "/recovered.bin")
@@ -388,20 +401,16 @@ def test_a_write_goes_on_when_its_namenode_is_killed(make_cluster, hadoop_conf, 
     leader = c.leader_url()
     shell = shell_for(c, ha_conf(c, tmp_path, first=leader), base="hdfs://dfs")
     data = os.urandom(48 << 20)
-    proc = subprocess.Popen(
-        shell.command("-D", f"dfs.blocksize={8 << 20}", "-put", "-", "/failover.bin"),
-        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ENV)
-    part = 20 << 20  # two blocks done, the third under way
-    proc.stdin.write(data[:part])
-    proc.stdin.flush()
-    time.sleep(3)
-    if with_a_datanode:
-        os.kill(c.doc["datanode_processes"][1]["pid"], signal.SIGKILL)
-    c.kill_namenode(leader)
-    proc.stdin.write(data[part:])
-    proc.stdin.close()
-    err = proc.stderr.read().decode(errors="replace")
-    assert proc.wait(timeout=300) == 0, err + c.log_tails()
+
+    def kill():
+        time.sleep(3)
+        if with_a_datanode:
+            os.kill(c.doc["datanode_processes"][1]["pid"], signal.SIGKILL)
+        c.kill_namenode(leader)
+
+    # Killed with two blocks done, the third under way.
+    command = shell.command("-D", f"dfs.blocksize={8 << 20}", "-put", "-", "/failover.bin")
+    fed(command, data, 20 << 20, kill, c)
     local = tmp_path / "failover.bin"
     local.write_bytes(data)
     survivor = c.at(c.leader_url(besides=(leader,)))
@@ -433,18 +442,13 @@ def test_an_append_goes_on_when_its_namenode_is_killed(make_cluster, hadoop_conf
     rc, _, err = shell("-D", f"dfs.blocksize={8 << 20}", "-put", str(local), "/appended.bin")
     assert rc == 0, err
     more = os.urandom(30 << 20)
-    proc = subprocess.Popen(shell.command("-appendToFile", "-", "/appended.bin"),
-                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, env=ENV)
-    part = 10 << 20  # the first new block done, the second under way
-    proc.stdin.write(more[:part])
-    proc.stdin.flush()
-    time.sleep(3)
-    c.kill_namenode(leader)
-    proc.stdin.write(more[part:])
-    proc.stdin.close()
-    err = proc.stderr.read().decode(errors="replace")
-    assert proc.wait(timeout=300) == 0, err + c.log_tails()
+
+    def kill():
+        time.sleep(3)
+        c.kill_namenode(leader)
+
+    # Killed with the first new block done, the second under way.
+    fed(shell.command("-appendToFile", "-", "/appended.bin"), more, 10 << 20, kill, c)
     local.write_bytes(old + more)
     survivor = c.at(c.leader_url(besides=(leader,)))
     assert status(survivor, "/appended.bin")["length"] == len(old) + len(more)
@@ -472,19 +476,14 @@ def test_a_failed_over_writer_keeps_its_lease_while_it_stalls(make_cluster, tmp_
     (conf / "core-site.xml").write_text(text)
     shell = shell_for(c, conf, base="hdfs://dfs")
     data = os.urandom(20 << 20)
-    proc = subprocess.Popen(
-        shell.command("-D", f"dfs.blocksize={8 << 20}", "-put", "-", "/stalled.bin"),
-        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ENV)
-    part = 12 << 20
-    proc.stdin.write(data[:part])
-    proc.stdin.flush()
-    time.sleep(3)
-    c.kill_namenode(leader)
-    time.sleep(15)  # over twice the lease: only the renewals keep the file
-    proc.stdin.write(data[part:])
-    proc.stdin.close()
-    err = proc.stderr.read().decode(errors="replace")
-    assert proc.wait(timeout=300) == 0, err + c.log_tails()
+
+    def kill_then_stall():
+        time.sleep(3)
+        c.kill_namenode(leader)
+        time.sleep(15)  # over twice the lease: only the renewals keep the file
+
+    command = shell.command("-D", f"dfs.blocksize={8 << 20}", "-put", "-", "/stalled.bin")
+    fed(command, data, 12 << 20, kill_then_stall, c)
     local = tmp_path / "stalled.bin"
     local.write_bytes(data)
     survivor = c.at(c.leader_url(besides=(leader,)))
@@ -510,23 +509,20 @@ def test_a_pipeline_that_loses_a_node_takes_another(make_cluster, hadoop_conf, t
     data = os.urandom(64 << 20)
     cmd = shell.command("-D", "dfs.client.block.write.replace-datanode-on-failure.policy=ALWAYS",
                         "-put", "-", f"{shell.base}/replaced.bin")
-    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, env=ENV)
-    proc.stdin.write(data[:24 << 20])
-    proc.stdin.flush()
-    deadline = time.monotonic() + 30
-    while True:
-        pipeline = [i for i in range(4) if received(c, i) > 0]
-        if len(pipeline) == 3 or time.monotonic() > deadline:
-            break
-        time.sleep(0.2)
-    assert len(pipeline) == 3, pipeline
+    pipeline = []
+
+    def kill_a_pipeline_node():
+        deadline = time.monotonic() + 30
+        while True:
+            pipeline[:] = [i for i in range(4) if received(c, i) > 0]
+            if len(pipeline) == 3 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert len(pipeline) == 3, pipeline
+        os.kill(c.doc["datanode_processes"][pipeline[0]]["pid"], signal.SIGKILL)
+
+    fed(cmd, data, 24 << 20, kill_a_pipeline_node)
     [spare] = [i for i in range(4) if i not in pipeline]
-    os.kill(c.doc["datanode_processes"][pipeline[0]]["pid"], signal.SIGKILL)
-    proc.stdin.write(data[24 << 20:])
-    proc.stdin.close()
-    err = proc.stderr.read().decode(errors="replace")
-    assert proc.wait(timeout=300) == 0, err
     local = tmp_path / "replaced.bin"
     local.write_bytes(data)
     assert dfs_out(c, "checksum", "/replaced.bin").split()[0] == sha256_of(local)
