@@ -282,6 +282,27 @@ def test_write_verbs(cluster, fs_shell, tmp_path):
     assert merged.read_bytes() == small.read_bytes() + b"second\n" * 10
 
 
+def test_a_change_in_safe_mode_is_refused_with_the_reason(make_cluster, hadoop_conf):
+    """An operator's safe mode: Hadoop's client is refused a change with
+    dfs's reason (the class, SafeModeException, is checked in
+    tests/tests/hadoop_rpc.rs: FsShell prints only the message), reads go
+    on, and once safe mode is left the change is made."""
+    c = make_cluster(datanodes=1)
+    shell = shell_for(c, hadoop_conf)
+    u = shell.base
+    env = dict(os.environ, DFS_NAMENODE=c.url)
+    enter = subprocess.run([str(binary("dfs")), "safemode", "enter"], env=env, capture_output=True)
+    assert enter.returncode == 0, enter.stderr
+    rc, _, err = shell("-mkdir", f"{u}/in-safe-mode")
+    assert rc != 0 and "namenode is in safe mode: entered by an operator" in err, err
+    rc, out, err = shell("-ls", f"{u}/")
+    assert rc == 0, err
+    leave = subprocess.run([str(binary("dfs")), "safemode", "leave"], env=env, capture_output=True)
+    assert leave.returncode == 0, leave.stderr
+    rc, _, err = shell("-mkdir", f"{u}/in-safe-mode")
+    assert rc == 0, err
+
+
 def fed(command: list, data: bytes, part: int, meanwhile, cluster=None):
     """Runs `command` (a `-put -` or an `-appendToFile -`) fed `data` through
     its stdin: the first `part` bytes, then `meanwhile()` (what kills a

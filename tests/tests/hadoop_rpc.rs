@@ -277,6 +277,27 @@ async fn namespace_calls_as_hadoop_makes_them() {
     let d: GetServerDefaultsResponseProto = h.ok("getServerDefaults", EmptyProto {}).await;
     let d = d.server_defaults.unwrap();
     assert_eq!((d.block_size, d.replication), (1 << 20, 1));
+
+    // A change in an operator's safe mode: HDFS's SafeModeException, with
+    // dfs's reason; reads go on.
+    c.dfs_ok(&["safemode", "enter"]);
+    let mkdirs = MkdirsRequestProto {
+        src: "/in-safe-mode".into(),
+        masked: Some(FsPermissionProto { perm: 0o755 }),
+        create_parent: true,
+    };
+    let (head, _) = h.call("mkdirs", mkdirs.clone()).await;
+    assert_eq!(
+        head.exception_class_name.as_deref(),
+        Some("org.apache.hadoop.hdfs.server.namenode.SafeModeException"),
+        "{head:?}"
+    );
+    assert!(head.error_msg.unwrap().contains("safe mode"));
+    let root: GetFileInfoResponseProto = h.ok("getFileInfo", info("/")).await;
+    assert!(root.fs.is_some());
+    c.dfs_ok(&["safemode", "leave"]);
+    let made: BoolResultProto = h.ok("mkdirs", mkdirs).await;
+    assert!(made.result);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -86,11 +86,15 @@ pub(super) fn path(p: &str) -> Result<DfsPath, Remote> {
 }
 
 /// The Java exception for a dfs error (WebHDFS's choice, and a name that
-/// is taken is Hadoop's `FileAlreadyExistsException` however it is worded).
+/// is taken is Hadoop's `FileAlreadyExistsException` however it is worded;
+/// a change refused in safe mode is HDFS's `SafeModeException`, which
+/// Hadoop's client reports as such rather than retry).
 pub(super) fn remote(e: &ClientError) -> Remote {
     let message = e.to_string();
     let class = if e.code() == ErrorCode::Conflict && message.contains("exists") {
         "org.apache.hadoop.fs.FileAlreadyExistsException"
+    } else if e.code() == ErrorCode::Unavailable && message.contains("in safe mode") {
+        "org.apache.hadoop.hdfs.server.namenode.SafeModeException"
     } else {
         dfs_common::proto::webhdfs::Exception::of_code(e.code(), &message)
             .parts()
