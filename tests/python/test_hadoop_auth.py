@@ -14,6 +14,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 
 import pytest
@@ -118,6 +119,45 @@ def test_a_token_lets_hadoops_client_in_as_its_owner(secured, hadoop_conf, tmp_p
     for user in (None, "root"):
         rc, _, err = shell_with(secured, hadoop_conf, user=user)("-ls", f"{u}/private")
         assert rc != 0 and "dfs hadoop-token" in err, err
+
+
+SPARK_JOB = """
+import sys
+from pyspark.sql import SparkSession
+base = sys.argv[1]
+s = (SparkSession.builder.master("local[2]").appName("dfs-auth")
+     .config("spark.ui.enabled", "false").config("spark.driver.host", "127.0.0.1")
+     .config("spark.driver.bindAddress", "127.0.0.1").getOrCreate())
+df = s.range(20000).selectExpr("id", "id * 2 as doubled")
+df.write.mode("overwrite").parquet(base + "/home/alice/table")
+back = s.read.parquet(base + "/home/alice/table")
+assert back.count() == 20000 and back.exceptAll(df).count() == 0
+try:
+    df.write.parquet(base + "/private/table")
+    print("WROTE-PRIVATE")
+except Exception as e:
+    print("REFUSED", "Permission denied" in str(e))
+s.stop()
+print("DONE")
+"""
+
+
+def test_spark_with_a_token(secured, tmp_path):
+    """Spark in local mode (its own JVM, PySpark's Hadoop client) with
+    alice's token file: a DataFrame written as Parquet under her home and
+    read back equal, owned by her; root's private directory refused."""
+    token = token_file(secured, ALICE, tmp_path / "alice.token")
+    job = tmp_path / "job.py"
+    job.write_text(SPARK_JOB)
+    env = dict(os.environ, HADOOP_TOKEN_FILE_LOCATION=str(token), SPARK_LOCAL_IP="127.0.0.1")
+    env.pop("HADOOP_USER_NAME", None)
+    p = subprocess.run([sys.executable, str(job), secured.doc["hadoop_rpc"]], env=env,
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0 and "DONE" in p.stdout, p.stdout + p.stderr[-3000:]
+    assert "REFUSED True" in p.stdout, p.stdout
+    st = json.loads(dfs_as(secured, ROOT, "--json", "stat", "/home/alice/table").stdout)
+    assert st["owner"] == "alice", st
+    assert dfs_as(secured, ROOT, "test", "-e", "/private/table").returncode == 1
 
 
 def test_wrong_expired_revoked_and_misdirected_tokens_are_refused(secured, hadoop_conf, tmp_path):
